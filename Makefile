@@ -1,0 +1,40 @@
+# The two commands of the README:  make run  (the local stack)  and  make test.
+# Both install what they need on a fresh Debian machine first.
+SHELL := /bin/bash
+export UV_PYTHON := python3.11
+export UV_PYTHON_DOWNLOADS := never
+export UV_LINK_MODE := copy
+UV_VERSION := 0.13.8
+VENV := .venv
+# Debian packages: the browser for the UI tests, bcftools/tabix for the engine oracle
+# and benchmark, wrk for the web load benchmark.
+DEB_PACKAGES := chromium bcftools tabix wrk
+
+.PHONY: setup system-deps run test lint bench clean
+
+setup: $(VENV)/.synced
+
+$(VENV)/.synced: uv.lock pyproject.toml libs/core/pyproject.toml services/*/pyproject.toml
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	uv sync --all-packages --frozen
+	@touch $@
+
+system-deps:
+	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+run: setup
+	$(VENV)/bin/python local/devstack.py
+
+test: setup system-deps
+	$(VENV)/bin/pytest
+
+bench: setup system-deps
+	@for b in bench/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,156 @@
+"""Job records in DynamoDB. Every transition is a conditional write, so a message
+delivered twice (or to two replicas) changes nothing the second time."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from gas.core.aws import Aws
+from gas.core.dynamo import condition_failed, from_item, to_item, to_value
+from gas.core.timeutil import utc_now_iso
+
+PENDING, RUNNING, COMPLETED, FAILED = "PENDING", "RUNNING", "COMPLETED", "FAILED"
+HOT = "HOT"
+
+def new_job_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class JobPage:
+    jobs: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class JobStore:
+    def __init__(self, aws: Aws):
+        self._ddb = aws.client("dynamodb")
+        self._table = aws.names.jobs_table
+        self._index = aws.names.jobs_by_user_index
+
+    def create(self, job: dict[str, Any]) -> bool:
+        """Insert a new PENDING job; False if a job with this id already exists."""
+        record = {"status": PENDING, "storage": HOT, "attempt": 0, **job}
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=to_item(record),
+                ConditionExpression="attribute_not_exists(job_id)",
+            )
+        except ClientError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
+
+    def get(self, job_id: str) -> dict[str, Any] | None:
+        item = self._ddb.get_item(TableName=self._table, Key={"job_id": {"S": job_id}}, ConsistentRead=True).get("Item")
+        return from_item(item) if item else None
+
+    def get_for_user(self, job_id: str, user_id: str) -> dict[str, Any] | None:
+        """The job if it exists and belongs to user_id; otherwise None (callers answer 404)."""
+        job = self.get(job_id)
+        return job if job and job.get("user_id") == user_id else None
+
+    def list_for_user(self, user_id: str, limit: int = 20, cursor: str | None = None) -> JobPage:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": self._index,
+            "KeyConditionExpression": "user_id = :u",
+            "ExpressionAttributeValues": {":u": {"S": user_id}},
+            "ScanIndexForward": False,  # newest first
+            "Limit": limit,
+        }
+        if cursor:
+            try:
+                kwargs["ExclusiveStartKey"] = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+            except ValueError:
+                cursor = None
+                kwargs.pop("ExclusiveStartKey", None)
+        resp = self._ddb.query(**kwargs)
+        last = resp.get("LastEvaluatedKey")
+        next_cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
+        return JobPage([from_item(i) for i in resp.get("Items", [])], next_cursor)
+
+    def start(self, job_id: str) -> int | None:
+        """PENDING (or RUNNING left by a worker that died) -> RUNNING.
+
+        Returns this attempt's number, or None when the job is already finished
+        (a duplicate delivery). The attempt number fences off a stale worker: only
+        the latest attempt may complete the job.
+        """
+        try:
+            resp = self._ddb.update_item(
+                TableName=self._table,
+                Key={"job_id": {"S": job_id}},
+                UpdateExpression="SET #s = :running, started_at = :now ADD attempt :one",
+                ConditionExpression="attribute_exists(job_id) AND #s IN (:pending, :running)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":running": {"S": RUNNING},
+                    ":pending": {"S": PENDING},
+                    ":now": {"S": utc_now_iso()},
+                    ":one": {"N": "1"},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if condition_failed(exc):
+                return None
+            raise
+        return int(resp["Attributes"]["attempt"]["N"])
+
+    def finish(self, job_id: str, attempt: int, status: str, **fields: Any) -> dict[str, Any] | None:
+        """RUNNING (this attempt) -> COMPLETED | FAILED with completed_at; None if fenced off."""
+        assert status in (COMPLETED, FAILED)
+        values = {"status": status, "completed_at": utc_now_iso(), **fields}
+        names = {f"#f{i}": k for i, k in enumerate(values)}
+        expr = ", ".join(f"#f{i} = :v{i}" for i in range(len(values)))
+        attr_values = {f":v{i}": to_value(v) for i, v in enumerate(values.values())}
+        attr_values.update({":running": {"S": RUNNING}, ":attempt": {"N": str(attempt)}})
+        names["#s"] = "status"
+        try:
+            resp = self._ddb.update_item(
+                TableName=self._table,
+                Key={"job_id": {"S": job_id}},
+                UpdateExpression=f"SET {expr}",
+                ConditionExpression="#s = :running AND attempt = :attempt",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=attr_values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if condition_failed(exc):
+                return None
+            raise
+        return from_item(resp["Attributes"])
+
+    def mark_notified(self, job_id: str) -> bool:
+        """Record that the job's email went out; False if it already had (never two emails)."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"job_id": {"S": job_id}},
+                UpdateExpression="SET notified_at = :now",
+                ConditionExpression="attribute_exists(job_id) AND attribute_not_exists(notified_at)",
+                ExpressionAttributeValues={":now": {"S": utc_now_iso()}},
+            )
+        except ClientError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
+
+    def clear_notified(self, job_id: str) -> None:
+        """Undo mark_notified when sending failed, so redelivery sends it."""
+        self._ddb.update_item(
+            TableName=self._table,
+            Key={"job_id": {"S": job_id}},
+            UpdateExpression="REMOVE notified_at",
+        )

@@ -1,0 +1,281 @@
+"""gas-provision: create every AWS resource GAS needs, idempotently.
+
+Running it twice changes nothing; it is the same code against moto server and AWS.
+Each step prints one line: `created`, `updated` or `ok` (already as wanted).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+
+from botocore.exceptions import ClientError
+from pydantic import Field
+
+from gas.core.aws import Aws
+from gas.core.config import CoreSettings, load_settings
+from gas.core.names import QUEUE_TOPICS, TOPICS
+
+
+class ProvisionSettings(CoreSettings):
+    # After this many failed receives a message moves to the queue's DLQ.
+    max_receive_count: int = Field(5, ge=1, le=1000)
+    # Matches the worker's default visibility timeout; the heartbeat extends it.
+    queue_visibility_timeout: int = Field(60, ge=5, le=43200)
+
+
+class Provisioner:
+    def __init__(self, settings: ProvisionSettings, report: Callable[[str], None] = print):
+        self.settings = settings
+        self.aws = Aws(settings)
+        self.names = self.aws.names
+        self.report = report
+        self.changes = 0
+
+    def _say(self, action: str, what: str) -> None:
+        if action != "ok":
+            self.changes += 1
+        self.report(f"{action:8} {what}")
+
+    def run(self) -> int:
+        self.buckets()
+        self.tables()
+        topic_arns = {short: self.topic(short) for short in TOPICS}
+        for queue, topic in QUEUE_TOPICS.items():
+            self.queue_with_dlq(queue, topic_arns[topic])
+        self.ses_sender()
+        return self.changes
+
+    # -- S3 --------------------------------------------------------------------------
+    def buckets(self) -> None:
+        s3 = self.aws.client("s3")
+        for bucket in (self.names.inputs_bucket, self.names.results_bucket):
+            try:
+                s3.head_bucket(Bucket=bucket)
+                self._say("ok", f"s3://{bucket}")
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] not in ("404", "NoSuchBucket", "NotFound"):
+                    raise
+                kwargs = {}
+                if self.settings.aws_region != "us-east-1":
+                    kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.settings.aws_region}
+                s3.create_bucket(Bucket=bucket, **kwargs)
+                self._say("created", f"s3://{bucket}")
+            self._public_access_block(s3, bucket)
+        self._inputs_cors(s3)
+
+    def _public_access_block(self, s3, bucket: str) -> None:
+        wanted = {
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        }
+        try:
+            current = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        except ClientError:
+            current = {}
+        if current != wanted:
+            s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=wanted)
+            self._say("updated", f"s3://{bucket} public access block")
+
+    def _inputs_cors(self, s3) -> None:
+        # The browser POSTs uploads straight to S3 (presigned POST) from the site's origin.
+        wanted = [
+            {
+                "AllowedOrigins": [self.settings.public_url],
+                "AllowedMethods": ["POST"],
+                "AllowedHeaders": ["*"],
+                "ExposeHeaders": ["ETag", "Location"],
+                "MaxAgeSeconds": 3000,
+            }
+        ]
+        bucket = self.names.inputs_bucket
+        try:
+            current = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
+            for rule in current:
+                rule.pop("ID", None)
+        except ClientError:
+            current = None
+        if current == wanted:
+            self._say("ok", f"s3://{bucket} CORS")
+        else:
+            s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": wanted})
+            self._say("updated", f"s3://{bucket} CORS for {self.settings.public_url}")
+
+    # -- DynamoDB --------------------------------------------------------------------
+    def tables(self) -> None:
+        self._table(
+            self.names.jobs_table,
+            key="job_id",
+            attributes={"job_id": "S", "user_id": "S", "submitted_at": "S"},
+            gsi=[
+                {
+                    "IndexName": self.names.jobs_by_user_index,
+                    "KeySchema": [
+                        {"AttributeName": "user_id", "KeyType": "HASH"},
+                        {"AttributeName": "submitted_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        )
+        self._table(self.names.users_table, key="user_id", attributes={"user_id": "S"}, gsi=[])
+
+    def _table(self, name: str, key: str, attributes: dict[str, str], gsi: list[dict]) -> None:
+        ddb = self.aws.client("dynamodb")
+        try:
+            desc = ddb.describe_table(TableName=name)["Table"]
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            kwargs = {"GlobalSecondaryIndexes": gsi} if gsi else {}
+            ddb.create_table(
+                TableName=name,
+                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                AttributeDefinitions=[
+                    {"AttributeName": a, "AttributeType": t} for a, t in attributes.items()
+                ],
+                BillingMode="PAY_PER_REQUEST",
+                **kwargs,
+            )
+            ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
+            self._say("created", f"dynamodb table {name}")
+            return
+        have = {i["IndexName"] for i in desc.get("GlobalSecondaryIndexes", [])}
+        missing = [g for g in gsi if g["IndexName"] not in have]
+        if missing:
+            ddb.update_table(
+                TableName=name,
+                AttributeDefinitions=[
+                    {"AttributeName": a, "AttributeType": t} for a, t in attributes.items()
+                ],
+                GlobalSecondaryIndexUpdates=[{"Create": g} for g in missing],
+            )
+            self._say("updated", f"dynamodb table {name} indexes")
+        else:
+            self._say("ok", f"dynamodb table {name}")
+
+    # -- SNS / SQS -------------------------------------------------------------------
+    def topic(self, short: str) -> str:
+        sns = self.aws.client("sns")
+        arn = self.aws.topic_arn(short)
+        try:
+            sns.get_topic_attributes(TopicArn=arn)
+            self._say("ok", f"sns topic {self.names.topic(short)}")
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "NotFound":
+                raise
+            arn = sns.create_topic(Name=self.names.topic(short))["TopicArn"]
+            self._say("created", f"sns topic {self.names.topic(short)}")
+        return arn
+
+    def _queue(self, name: str, attributes: dict[str, str]) -> tuple[str, str]:
+        sqs = self.aws.client("sqs")
+        try:
+            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        except ClientError as exc:
+            if "NonExistentQueue" not in exc.response["Error"]["Code"]:
+                raise
+            url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+            self._say("created", f"sqs queue {name}")
+        else:
+            current = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            changed = {k: v for k, v in attributes.items() if _normal(current.get(k)) != _normal(v)}
+            if changed:
+                sqs.set_queue_attributes(QueueUrl=url, Attributes=changed)
+                self._say("updated", f"sqs queue {name}: {', '.join(sorted(changed))}")
+            else:
+                self._say("ok", f"sqs queue {name}")
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return url, arn
+
+    def queue_with_dlq(self, short: str, topic_arn: str) -> None:
+        # DLQ keeps failed messages for the 14-day maximum, for an SRE to inspect and redrive.
+        _, dlq_arn = self._queue(self.names.dlq(short), {"MessageRetentionPeriod": "1209600"})
+        name = self.names.queue(short)
+        account_queue_arn = f"arn:aws:sqs:{self.settings.aws_region}:{self.aws.account_id}:{name}"
+        attributes = {
+            "VisibilityTimeout": str(self.settings.queue_visibility_timeout),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": self.settings.max_receive_count}
+            ),
+            # Only our topic may send to the queue.
+            "Policy": json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "topic-to-queue",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "sns.amazonaws.com"},
+                            "Action": "sqs:SendMessage",
+                            "Resource": account_queue_arn,
+                            "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+                        }
+                    ],
+                }
+            ),
+        }
+        _, queue_arn = self._queue(name, attributes)
+        self._subscription(topic_arn, queue_arn, name)
+
+    def _subscription(self, topic_arn: str, queue_arn: str, queue_name: str) -> None:
+        sns = self.aws.client("sns")
+        existing = None
+        for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic_arn):
+            for sub in page["Subscriptions"]:
+                if sub["Protocol"] == "sqs" and sub["Endpoint"] == queue_arn:
+                    existing = sub["SubscriptionArn"]
+        if existing is None:
+            sns.subscribe(
+                TopicArn=topic_arn,
+                Protocol="sqs",
+                Endpoint=queue_arn,
+                Attributes={"RawMessageDelivery": "true"},
+                ReturnSubscriptionArn=True,
+            )
+            self._say("created", f"subscription {topic_arn.rsplit(':', 1)[1]} -> {queue_name} (raw)")
+            return
+        attrs = sns.get_subscription_attributes(SubscriptionArn=existing)["Attributes"]
+        if attrs.get("RawMessageDelivery") != "true":
+            sns.set_subscription_attributes(
+                SubscriptionArn=existing, AttributeName="RawMessageDelivery", AttributeValue="true"
+            )
+            self._say("updated", f"subscription -> {queue_name}: raw delivery")
+        else:
+            self._say("ok", f"subscription {topic_arn.rsplit(':', 1)[1]} -> {queue_name}")
+
+    # -- SES -------------------------------------------------------------------------
+    def ses_sender(self) -> None:
+        ses = self.aws.client("ses")
+        sender = self.settings.ses_sender
+        verified = ses.list_identities(IdentityType="EmailAddress")["Identities"]
+        if sender in verified:
+            self._say("ok", f"ses sender {sender}")
+        else:
+            # On AWS this sends a verification email; the address is usable once clicked.
+            ses.verify_email_identity(EmailAddress=sender)
+            self._say("created", f"ses sender {sender} (verification requested)")
+
+
+def _normal(value: str | None) -> object:
+    """Compare JSON attributes by content, not by spacing or key order."""
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = load_settings(ProvisionSettings)
+    changes = Provisioner(settings).run()
+    print(f"provisioned prefix={settings.prefix}: {changes} change(s)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,44 @@
+"""User profiles in DynamoDB, keyed by the Globus identity id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gas.core.aws import Aws
+from gas.core.dynamo import from_item
+from gas.core.timeutil import utc_now_iso
+
+FREE, PREMIUM = "free", "premium"
+
+
+class UserStore:
+    def __init__(self, aws: Aws):
+        self._ddb = aws.client("dynamodb")
+        self._table = aws.names.users_table
+
+    def upsert(self, user_id: str, name: str, email: str) -> dict[str, Any]:
+        """Create the user as free, or refresh name and email; the tier is never touched here."""
+        now = utc_now_iso()
+        resp = self._ddb.update_item(
+            TableName=self._table,
+            Key={"user_id": {"S": user_id}},
+            UpdateExpression=(
+                "SET #n = :name, email = :email, updated_at = :now, "
+                "tier = if_not_exists(tier, :free), created_at = if_not_exists(created_at, :now)"
+            ),
+            ExpressionAttributeNames={"#n": "name"},
+            ExpressionAttributeValues={
+                ":name": {"S": name},
+                ":email": {"S": email},
+                ":now": {"S": now},
+                ":free": {"S": FREE},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return from_item(resp["Attributes"])
+
+    def get_profile(self, user_id: str) -> dict[str, Any] | None:
+        item = self._ddb.get_item(
+            TableName=self._table, Key={"user_id": {"S": user_id}}, ConsistentRead=True
+        ).get("Item")
+        return from_item(item) if item else None

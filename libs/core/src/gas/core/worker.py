@@ -1,0 +1,213 @@
+"""The one SQS worker loop every queue consumer runs (DESIGN.md, "Workers").
+
+Long-poll a batch; run the handler for each message with a visibility heartbeat;
+delete on success; leave for redelivery (with backoff) on a transient error;
+dead-letter at once on a permanent one; on SIGTERM stop receiving, finish what is
+in hand and exit. Unexpected exceptions count as transient: the queue's redrive
+policy dead-letters a message that keeps failing.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+from botocore.exceptions import BotoCoreError, ClientError
+from prometheus_client import Counter, Histogram
+
+from gas.core.aws import Aws
+from gas.core.config import WorkerSettings
+from gas.core.errors import PermanentError, TransientError
+from gas.core.observability import serve_ops
+
+log = structlog.get_logger()
+
+MESSAGES_RECEIVED = Counter("gas_worker_messages_received_total", "Messages received", ["queue"])
+MESSAGES_HANDLED = Counter(
+    "gas_worker_messages_handled_total", "Messages handled, by outcome", ["queue", "outcome"]
+)
+HANDLER_SECONDS = Histogram(
+    "gas_worker_handler_duration_seconds",
+    "Time spent in the message handler",
+    ["queue"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900),
+)
+QUEUE_LAG = Histogram(
+    "gas_worker_queue_lag_seconds",
+    "Time from a message being sent to it being received",
+    ["queue"],
+    buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
+)
+
+
+@dataclass(frozen=True)
+class Message:
+    body: str
+    message_id: str
+    receipt_handle: str
+    receive_count: int
+    sent_at: float  # epoch seconds
+
+
+Handler = Callable[[Message], None]
+
+
+class QueueWorker:
+    def __init__(
+        self,
+        queue: str,
+        handler: Handler,
+        settings: WorkerSettings,
+        aws: Aws,
+        ready: Callable[[], bool] = lambda: True,
+    ):
+        self.queue = queue
+        self.handler = handler
+        self.settings = settings
+        self.sqs = aws.client("sqs")
+        self.queue_url = aws.queue_url(aws.names.queue(queue))
+        self.dlq_url = aws.queue_url(aws.names.dlq(queue))
+        self._ready = ready
+        self._stopping = threading.Event()
+        self._last_poll = time.monotonic()
+
+    # -- lifecycle -------------------------------------------------------------------
+    def stop(self, *_: object) -> None:
+        if not self._stopping.is_set():
+            log.info("worker.stopping", queue=self.queue)
+        self._stopping.set()
+
+    def _alive(self) -> bool:
+        # A loop stuck for longer than a poll plus the longest handler run is not alive.
+        budget = self.settings.receive_wait_seconds + self.settings.visibility_timeout * 20
+        return time.monotonic() - self._last_poll < budget
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        if self.settings.metrics_port:
+            serve_ops(self.settings.metrics_host, self.settings.metrics_port, self._alive, self._ready)
+        log.info("worker.started", queue=self.queue, queue_url=self.queue_url)
+        while not self._stopping.is_set():
+            self._last_poll = time.monotonic()
+            try:
+                batch = self._receive()
+            except (ClientError, BotoCoreError) as exc:
+                log.warning("worker.receive_failed", queue=self.queue, error=str(exc))
+                self._stopping.wait(2)
+                continue
+            for i, message in enumerate(batch):
+                if self._stopping.is_set():
+                    self._release(batch[i:])
+                    break
+                self.process(message)
+        log.info("worker.stopped", queue=self.queue)
+        return 0
+
+    # -- one message -----------------------------------------------------------------
+    def _receive(self) -> list[Message]:
+        resp = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.settings.batch_size,
+            WaitTimeSeconds=self.settings.receive_wait_seconds,
+            VisibilityTimeout=self.settings.visibility_timeout,
+            MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+        )
+        out = []
+        for raw in resp.get("Messages", []):
+            attrs = raw.get("Attributes", {})
+            msg = Message(
+                body=raw["Body"],
+                message_id=raw["MessageId"],
+                receipt_handle=raw["ReceiptHandle"],
+                receive_count=int(attrs.get("ApproximateReceiveCount", "1")),
+                sent_at=int(attrs.get("SentTimestamp", "0")) / 1000,
+            )
+            MESSAGES_RECEIVED.labels(self.queue).inc()
+            if msg.sent_at:
+                QUEUE_LAG.labels(self.queue).observe(max(0.0, time.time() - msg.sent_at))
+            out.append(msg)
+        return out
+
+    def process(self, message: Message) -> str:
+        """Handle one message and settle it; returns the outcome label."""
+        bound = log.bind(queue=self.queue, message_id=message.message_id, receive_count=message.receive_count)
+        heartbeat = _Heartbeat(self.sqs, self.queue_url, message.receipt_handle, self.settings.visibility_timeout)
+        started = time.monotonic()
+        heartbeat.start()
+        try:
+            self.handler(message)
+            outcome = "success"
+        except PermanentError as exc:
+            outcome = "dead_lettered"
+            bound.error("worker.permanent_error", error=str(exc))
+        except TransientError as exc:
+            outcome = "retry"
+            bound.warning("worker.transient_error", error=str(exc))
+        except Exception as exc:  # noqa: BLE001 - any bug is retried, then redriven to the DLQ
+            outcome = "retry"
+            bound.exception("worker.handler_crashed", error=repr(exc))
+        finally:
+            heartbeat.stop()
+            HANDLER_SECONDS.labels(self.queue).observe(time.monotonic() - started)
+        try:
+            if outcome == "success":
+                self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message.receipt_handle)
+            elif outcome == "dead_lettered":
+                self._dead_letter(message, bound)
+            else:
+                # Back off exponentially instead of waiting out the whole visibility timeout.
+                self._set_visibility(message, min(2 ** message.receive_count, 300))
+        except (ClientError, BotoCoreError) as exc:
+            # Unsettled: the message reappears after its visibility timeout.
+            bound.warning("worker.settle_failed", outcome=outcome, error=str(exc))
+        MESSAGES_HANDLED.labels(self.queue, outcome).inc()
+        return outcome
+
+    def _dead_letter(self, message: Message, bound: structlog.stdlib.BoundLogger) -> None:
+        # Copy first, delete second: a crash in between leaves a duplicate, never a loss.
+        self.sqs.send_message(QueueUrl=self.dlq_url, MessageBody=message.body)
+        self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message.receipt_handle)
+        bound.warning("worker.dead_lettered", dlq=self.dlq_url)
+
+    def _set_visibility(self, message: Message, seconds: int) -> None:
+        self.sqs.change_message_visibility(
+            QueueUrl=self.queue_url, ReceiptHandle=message.receipt_handle, VisibilityTimeout=seconds
+        )
+
+    def _release(self, messages: list[Message]) -> None:
+        """Hand back messages received but not started, for another replica to take now."""
+        for message in messages:
+            try:
+                self._set_visibility(message, 0)
+            except (ClientError, BotoCoreError):
+                pass  # they reappear after the visibility timeout anyway
+
+
+class _Heartbeat:
+    """Keeps a message invisible while its handler runs, however long that is."""
+
+    def __init__(self, sqs, queue_url: str, receipt_handle: str, timeout: int):
+        self._sqs, self._url, self._handle, self._timeout = sqs, queue_url, receipt_handle, timeout
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="visibility-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._done.wait(self._timeout / 2):
+            try:
+                self._sqs.change_message_visibility(
+                    QueueUrl=self._url, ReceiptHandle=self._handle, VisibilityTimeout=self._timeout
+                )
+            except (ClientError, BotoCoreError) as exc:
+                log.warning("worker.heartbeat_failed", error=str(exc))

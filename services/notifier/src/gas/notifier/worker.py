@@ -1,0 +1,79 @@
+"""gas-notifier: one SES email per finished job (completed or failed), never two."""
+
+from __future__ import annotations
+
+import structlog
+from prometheus_client import Counter
+
+from gas.core.aws import Aws
+from gas.core.config import WorkerSettings, load_settings
+from gas.core.errors import PermanentError
+from gas.core.events import JOB_COMPLETED, parse_event
+from gas.core.jobs import COMPLETED, JobStore
+from gas.core.observability import configure_logging
+from gas.core.users import UserStore
+from gas.core.worker import Message, QueueWorker
+
+log = structlog.get_logger()
+
+EMAILS_SENT = Counter("gas_notifier_emails_sent_total", "Emails sent, by job status", ["status"])
+
+
+def compose(job: dict, user: dict, public_url: str) -> tuple[str, str]:
+    name = job.get("input_file_name", job["job_id"])
+    link = f"{public_url}/annotations/{job['job_id']}"
+    if job["status"] == COMPLETED:
+        subject = f"GAS: annotation of {name} is ready"
+        body = f"Hello {user.get('name', '')},\n\nYour annotation job for {name} completed.\nResults: {link}\n"
+    else:
+        subject = f"GAS: annotation of {name} failed"
+        body = (
+            f"Hello {user.get('name', '')},\n\nYour annotation job for {name} failed:\n"
+            f"  {job.get('error', 'unknown error')}\nDetails: {link}\n"
+        )
+    return subject, body + "\n-- GAS, the Genomics Annotation Service\n"
+
+
+class Notifier:
+    def __init__(self, settings: WorkerSettings, aws: Aws):
+        self.settings = settings
+        self.ses = aws.client("ses")
+        self.jobs = JobStore(aws)
+        self.users = UserStore(aws)
+
+    def __call__(self, message: Message) -> None:
+        event = parse_event(message.body, {JOB_COMPLETED})
+        job_id = event.data["job_id"]
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise PermanentError(f"job {job_id} does not exist")
+        user = self.users.get_profile(job["user_id"])
+        if not user or not user.get("email"):
+            raise PermanentError(f"user {job['user_id']} has no email address")
+        # Claim first: a redelivery (or a second replica) finds the claim and sends nothing.
+        if not self.jobs.mark_notified(job_id):
+            log.info("notifier.already_sent", job_id=job_id)
+            return
+        subject, body = compose(job, user, self.settings.public_url)
+        try:
+            self.ses.send_email(
+                Source=self.settings.ses_sender,
+                Destination={"ToAddresses": [user["email"]]},
+                Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": body}}},
+            )
+        except Exception:
+            self.jobs.clear_notified(job_id)  # not sent: let the redelivery try again
+            raise
+        EMAILS_SENT.labels(job["status"]).inc()
+        log.info("notifier.sent", job_id=job_id, user_id=job["user_id"], status=job["status"])
+
+
+def main() -> int:
+    settings = load_settings(WorkerSettings)
+    configure_logging("notifier", settings.log_level)
+    aws = Aws(settings)
+    return QueueWorker("notify", Notifier(settings, aws), settings, aws).run()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,52 @@
+import json
+import subprocess
+
+from gas.core.provision import ProvisionSettings, Provisioner
+
+from conftest import BIN
+
+
+def test_provision_twice_changes_nothing_the_second_time(aws_env):
+    first = subprocess.run([str(BIN / "gas-provision")], capture_output=True, text=True, check=True)
+    assert "created  s3://" in first.stdout
+    second = subprocess.run([str(BIN / "gas-provision")], capture_output=True, text=True, check=True)
+    assert all(line.startswith("ok") for line in second.stdout.splitlines()), second.stdout
+    assert "0 change(s)" in second.stderr
+
+
+def test_resources_have_their_settings(provisioned):
+    aws, names = provisioned, provisioned.names
+    sqs, sns, s3, ddb = (aws.client(n) for n in ("sqs", "sns", "s3", "dynamodb"))
+    cors = s3.get_bucket_cors(Bucket=names.inputs_bucket)["CORSRules"][0]
+    assert cors["AllowedOrigins"] == ["http://127.0.0.1:8080"] and "POST" in cors["AllowedMethods"]
+    jobs = ddb.describe_table(TableName=names.jobs_table)["Table"]
+    index = jobs["GlobalSecondaryIndexes"][0]
+    assert [k["AttributeName"] for k in index["KeySchema"]] == ["user_id", "submitted_at"]
+    for queue, topic in (("annotate", "job-requests"), ("notify", "job-completed")):
+        url = aws.queue_url(names.queue(queue))
+        attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        redrive = json.loads(attrs["RedrivePolicy"])
+        assert redrive["deadLetterTargetArn"].endswith(names.dlq(queue))
+        subs = sns.list_subscriptions_by_topic(TopicArn=aws.topic_arn(topic))["Subscriptions"]
+        assert [s["Endpoint"].rsplit(":", 1)[1] for s in subs] == [names.queue(queue)]
+        raw = sns.get_subscription_attributes(SubscriptionArn=subs[0]["SubscriptionArn"])
+        assert raw["Attributes"]["RawMessageDelivery"] == "true"
+    assert "gas-noreply@example.org" in aws.client("ses").list_identities()["Identities"]
+
+
+def test_published_event_arrives_raw_on_the_queue(provisioned):
+    aws = provisioned
+    aws.client("sns").publish(TopicArn=aws.topic_arn("job-requests"), Message='{"hello": 1}')
+    sqs = aws.client("sqs")
+    msgs = sqs.receive_message(QueueUrl=aws.queue_url(aws.names.queue("annotate")), WaitTimeSeconds=2)["Messages"]
+    assert msgs[0]["Body"] == '{"hello": 1}'
+
+
+def test_changed_setting_is_repaired(provisioned, aws_env, monkeypatch):
+    sqs = provisioned.client("sqs")
+    url = provisioned.queue_url(provisioned.names.queue("notify"))
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "7"})
+    lines = []
+    Provisioner(ProvisionSettings(), report=lines.append).run()
+    assert any(line.startswith("updated") and "VisibilityTimeout" in line for line in lines)
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"]["VisibilityTimeout"] == "60"

@@ -1,0 +1,126 @@
+"""The shared SQS worker loop, against moto server over HTTP."""
+
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from gas.core.config import WorkerSettings
+from gas.core.errors import PermanentError, TransientError
+from gas.core.worker import QueueWorker
+
+
+def _worker(aws, handler, **settings):
+    cfg = WorkerSettings(metrics_port=0, receive_wait_seconds=1, **settings)
+    return QueueWorker("annotate", handler, cfg, aws)
+
+
+def _send(aws, body):
+    sqs = aws.client("sqs")
+    sqs.send_message(QueueUrl=aws.queue_url(aws.names.queue("annotate")), MessageBody=body)
+
+
+def _receive_one(worker):
+    for _ in range(5):
+        batch = worker._receive()
+        if batch:
+            return batch[0]
+    raise AssertionError("no message arrived")
+
+
+def _depth(aws, queue_name):
+    attrs = aws.client("sqs").get_queue_attributes(
+        QueueUrl=aws.queue_url(queue_name),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_success_deletes_the_message(provisioned):
+    seen = []
+    worker = _worker(provisioned, lambda m: seen.append(m.body))
+    _send(provisioned, "job-1")
+    assert worker.process(_receive_one(worker)) == "success"
+    assert seen == ["job-1"] and _depth(provisioned, provisioned.names.queue("annotate")) == 0
+
+
+def test_permanent_error_dead_letters_at_once_and_the_next_message_runs(provisioned):
+    def handler(message):
+        if message.body == "poison":
+            raise PermanentError("not an event")
+
+    worker = _worker(provisioned, handler)
+    _send(provisioned, "poison")
+    assert worker.process(_receive_one(worker)) == "dead_lettered"
+    _send(provisioned, "good")
+    assert worker.process(_receive_one(worker)) == "success"
+    dlq = provisioned.queue_url(provisioned.names.dlq("annotate"))
+    bodies = [m["Body"] for m in provisioned.client("sqs").receive_message(QueueUrl=dlq, WaitTimeSeconds=1)["Messages"]]
+    assert bodies == ["poison"]
+    assert _depth(provisioned, provisioned.names.queue("annotate")) == 0
+
+
+@pytest.mark.parametrize("error", [TransientError("S3 is slow"), RuntimeError("bug")])
+def test_transient_error_and_crash_leave_the_message_for_redelivery(provisioned, error):
+    calls = []
+
+    def handler(message):
+        calls.append(message.receive_count)
+        if len(calls) == 1:
+            raise error
+
+    worker = _worker(provisioned, handler)
+    _send(provisioned, "retry-me")
+    assert worker.process(_receive_one(worker)) == "retry"
+    time.sleep(2.5)  # backoff after the first receive is 2 s
+    assert worker.process(_receive_one(worker)) == "success"
+    assert calls == [1, 2]
+
+
+def test_heartbeat_keeps_a_long_job_invisible(provisioned):
+    other = _worker(provisioned, lambda m: None, visibility_timeout=5)
+    stolen = []
+
+    def slow(message):
+        deadline = time.monotonic() + 8  # longer than the 5 s visibility timeout
+        while time.monotonic() < deadline:
+            stolen.extend(other._receive())
+
+    worker = _worker(provisioned, slow, visibility_timeout=5)
+    _send(provisioned, "long")
+    assert worker.process(_receive_one(worker)) == "success"
+    assert stolen == []
+
+
+def test_sigterm_finishes_the_message_in_hand_and_exits(provisioned, aws_env, tmp_path):
+    done = tmp_path / "done"
+    script = textwrap.dedent(
+        f"""
+        import time, pathlib
+        from gas.core.aws import Aws
+        from gas.core.config import WorkerSettings
+        from gas.core.worker import QueueWorker
+        settings = WorkerSettings(metrics_port=0, receive_wait_seconds=1)
+        def handler(message):
+            pathlib.Path({str(tmp_path / "started")!r}).touch()
+            time.sleep(3)
+            pathlib.Path({str(done)!r}).write_text(message.body)
+        raise SystemExit(QueueWorker("annotate", handler, settings, Aws(settings)).run())
+        """
+    )
+    _send(provisioned, "in-hand")
+    _send(provisioned, "not-started")
+    proc = subprocess.Popen([sys.executable, "-c", script], env={**aws_env, "PATH": "/usr/bin:/bin"})
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "started").exists():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 0
+    assert done.read_text() in ("in-hand", "not-started")
+    # Exactly one was handled and deleted; the other stays for another replica.
+    assert _depth(provisioned, provisioned.names.queue("annotate")) == 1
