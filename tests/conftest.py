@@ -4,21 +4,13 @@ set of AWS resources (a unique prefix per test keeps tests independent)."""
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import subprocess
-import sys
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "local"))
+from support import BIN, free_port, wait_http
 
-from devstack import BIN, free_port, wait_http  # noqa: E402
-
-SAMPLES = Path(os.environ.get("GAS_SAMPLE_VCF_DIR", ROOT.parent / "shared" / "data" / "vcf"))
 _prefixes = itertools.count(1)
 
 
@@ -63,8 +55,3 @@ def provisioned(aws_env):
     Provisioner(settings, report=lambda _line: None).run()
     return Aws(settings)
 
-
-def sent_emails(moto_url: str) -> list[dict]:
-    """Emails moto's SES has accepted, read through moto's own API."""
-    with urllib.request.urlopen(f"{moto_url}/moto-api/data.json") as resp:
-        return json.load(resp)["ses"].get("Message", [])

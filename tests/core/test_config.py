@@ -2,7 +2,7 @@ import subprocess
 
 import pytest
 
-from conftest import BIN
+from support import BIN
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@ import subprocess
 
 from gas.core.provision import ProvisionSettings, Provisioner
 
-from conftest import BIN
+from support import BIN
 
 
 def test_provision_twice_changes_nothing_the_second_time(aws_env):

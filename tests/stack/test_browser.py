@@ -1,0 +1,65 @@
+"""The lifecycle in Debian's Chromium (Playwright): the real form, the presigned POST
+from the browser straight to S3, the job page following the job, the download."""
+
+import shutil
+
+import pytest
+
+from support import SAMPLES
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not shutil.which(CHROMIUM):
+        pytest.fail("Debian's chromium is not installed (make test installs it)")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+                  "--no-first-run", "--disable-component-update", "--disable-sync"],
+        )
+        yield browser
+        browser.close()
+
+
+def test_sign_in_upload_follow_and_download_in_chromium(stack, browser, tmp_path):
+    page = browser.new_context(accept_downloads=True).new_page()
+    page.set_default_timeout(30_000)
+    page.goto(stack.url)
+    page.get_by_role("link", name="Sign in").first.click()
+    page.get_by_label("Name").fill("Rosalind Franklin")
+    page.get_by_label("Email").fill("rosalind@example.org")
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{stack.url}/annotate")
+    page.set_input_files("#file", str(SAMPLES / "free_1.vcf"))
+    page.click("#upload-button")
+    page.wait_for_url(f"{stack.url}/annotations/*")
+    assert "free_1.vcf" in page.content()
+    page.get_by_text("COMPLETED").first.wait_for(timeout=60_000)  # the page follows the job
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download").first.click()
+    path = tmp_path / "annotated.vcf"
+    download.value.save_as(path)
+    text = path.read_text()
+    assert text.startswith("##fileformat=VCF") and "##INFO=<ID=GENE," in text
+    assert sum(1 for line in text.splitlines() if not line.startswith("#")) == 1141
+    page.screenshot(path=str(tmp_path / "job.png"))
+
+
+def test_oversized_file_is_stopped_in_the_browser_with_a_message(stack, browser):
+    page = browser.new_context().new_page()
+    page.goto(f"{stack.url}/auth/local")
+    page.get_by_label("Name").fill("Big Uploader")
+    page.get_by_label("Email").fill("big@example.org")
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{stack.url}/annotate")
+    page.set_input_files("#file", str(SAMPLES / "premium_1.vcf"))
+    page.click("#upload-button")
+    error = page.locator("#upload-error")
+    error.wait_for(state="visible")
+    assert "premium_1.vcf" in error.inner_text() or "bytes" in error.inner_text().lower()
+    assert page.url == f"{stack.url}/annotate"
