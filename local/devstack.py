@@ -21,7 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
-WORKERS = ("annotator", "notifier")
+# Every queue consumer: process name -> command.
+WORKERS = {
+    "annotator": ["gas-annotator"],
+    "notifier": ["gas-notifier"],
+    "archiver-archive": ["gas-archiver", "archive"],
+    "archiver-restore": ["gas-archiver", "restore"],
+    "archiver-thaw": ["gas-archiver", "thaw"],
+}
 
 
 def free_port() -> int:
@@ -114,7 +121,8 @@ class DevStack:
     def start_worker(self, name: str) -> subprocess.Popen:
         port = self.metrics_ports.setdefault(name, free_port())
         env = {**self.env(), "GAS_METRICS_PORT": str(port), "GAS_RECEIVE_WAIT_SECONDS": "1"}
-        return self._spawn(name, [str(BIN / f"gas-{name}")], env)
+        command, *args = WORKERS[name]
+        return self._spawn(name, [str(BIN / command), *args], env)
 
     def stop(self, grace: float = 30) -> None:
         # Reverse order: workers finish in-hand work while moto is still up.

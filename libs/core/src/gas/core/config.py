@@ -29,6 +29,9 @@ class CoreSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     # Public base URL of the web site: email links and the S3 CORS origin.
     public_url: str = Field("http://127.0.0.1:8080", pattern=r"^https?://[^/\s]+$")
+    # Where free users' results go after retention: S3 GLACIER class (default) or a
+    # legacy Glacier vault (closed to new AWS customers since 2025-12-15).
+    cold_backend: Literal["s3-glacier", "glacier-vault"] = "s3-glacier"
     # The verified SES address job emails come from (provisioned, used by the notifier).
     ses_sender: str = Field("gas-noreply@example.org", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 

@@ -7,3 +7,14 @@ class PermanentError(Exception):
 
 class TransientError(Exception):
     """Try again later: leave the message for redelivery."""
+
+
+class Defer(Exception):
+    """Not due yet: keep the message and make it visible again in `seconds`.
+
+    The worker loop calls ChangeMessageVisibility instead of re-polling it in a loop.
+    """
+
+    def __init__(self, seconds: float, reason: str = "not due yet"):
+        super().__init__(reason)
+        self.seconds = seconds

@@ -16,12 +16,16 @@ from gas.core.timeutil import utc_now_iso
 
 JOB_REQUESTED = "job.requested"
 JOB_COMPLETED = "job.completed"  # sent for COMPLETED and FAILED jobs; data.status says which
+USER_UPGRADED = "user.upgraded"
+RESTORE_CHECK = "job.restore-check"  # archiver -> thaw queue: is this job's restore done?
 CURRENT_VERSION = 1
 
 # What each event's data must carry.
 _REQUIRED: dict[str, tuple[str, ...]] = {
     JOB_REQUESTED: ("job_id", "user_id"),
     JOB_COMPLETED: ("job_id", "user_id", "status", "completed_at"),
+    USER_UPGRADED: ("user_id",),
+    RESTORE_CHECK: ("job_id", "user_id"),
 }
 
 

@@ -14,9 +14,10 @@ from botocore.exceptions import ClientError
 from gas.core.aws import Aws
 from gas.core.dynamo import condition_failed, from_item, to_item, to_value
 from gas.core.timeutil import utc_now_iso
+from gas.core.users import FREE
 
 PENDING, RUNNING, COMPLETED, FAILED = "PENDING", "RUNNING", "COMPLETED", "FAILED"
-HOT = "HOT"
+HOT, ARCHIVED, RESTORING = "HOT", "ARCHIVED", "RESTORING"
 
 def new_job_id() -> str:
     return str(uuid.uuid4())
@@ -154,3 +155,99 @@ class JobStore:
             Key={"job_id": {"S": job_id}},
             UpdateExpression="REMOVE notified_at",
         )
+
+    # -- storage transitions (archive flow, DESIGN.md) --------------------------------
+    def commit_archive(self, job_id: str, user_id: str, users_table: str, archive_ref: str) -> bool:
+        """In one transaction: the user is still free and the job still HOT -> ARCHIVED.
+
+        False when either check fails (the user upgraded meanwhile, or another
+        replica archived it): the caller drops its cold copy and keeps the hot one.
+        """
+        try:
+            self._ddb.transact_write_items(
+                TransactItems=[
+                    {
+                        "ConditionCheck": {
+                            "TableName": users_table,
+                            "Key": {"user_id": {"S": user_id}},
+                            "ConditionExpression": "tier = :free",
+                            "ExpressionAttributeValues": {":free": {"S": FREE}},
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {"job_id": {"S": job_id}},
+                            "UpdateExpression": "SET #st = :archived, archive_ref = :ref, archived_at = :now",
+                            "ConditionExpression": "#st = :hot AND #s = :completed",
+                            "ExpressionAttributeNames": {"#st": "storage", "#s": "status"},
+                            "ExpressionAttributeValues": {
+                                ":archived": {"S": ARCHIVED},
+                                ":hot": {"S": HOT},
+                                ":completed": {"S": COMPLETED},
+                                ":ref": {"S": archive_ref},
+                                ":now": {"S": utc_now_iso()},
+                            },
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "TransactionCanceledException":
+                return False
+            raise
+        return True
+
+    def archived_for_user(self, user_id: str, storage: tuple[str, ...] = (ARCHIVED,)) -> list[dict[str, Any]]:
+        """Every job of a user whose storage is one of `storage` (all pages)."""
+        jobs: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": self._index,
+            "KeyConditionExpression": "user_id = :u",
+            "FilterExpression": "#st IN (" + ", ".join(f":s{i}" for i in range(len(storage))) + ")",
+            "ExpressionAttributeNames": {"#st": "storage"},
+            "ExpressionAttributeValues": {":u": {"S": user_id}, **{f":s{i}": {"S": v} for i, v in enumerate(storage)}},
+        }
+        while True:
+            resp = self._ddb.query(**kwargs)
+            jobs += [from_item(i) for i in resp.get("Items", [])]
+            if "LastEvaluatedKey" not in resp:
+                return jobs
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def _storage_transition(self, job_id: str, expected: str, sets: dict[str, Any], removes: tuple[str, ...] = ()) -> bool:
+        names = {"#st": "storage", **{f"#f{i}": k for i, k in enumerate(sets)}}
+        values = {":expected": to_value(expected), **{f":v{i}": to_value(v) for i, v in enumerate(sets.values())}}
+        expr = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(sets)))
+        if removes:
+            expr += " REMOVE " + ", ".join(removes)
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"job_id": {"S": job_id}},
+                UpdateExpression=expr,
+                ConditionExpression="#st = :expected",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
+
+    def mark_restoring(self, job_id: str, tier: str, restore_id: str | None = None) -> bool:
+        """ARCHIVED -> RESTORING, recording the retrieval tier and when it was asked for."""
+        sets = {"storage": RESTORING, "restore_tier": tier, "restore_requested_at": utc_now_iso()}
+        if restore_id:
+            sets["restore_id"] = restore_id
+        return self._storage_transition(job_id, ARCHIVED, sets)
+
+    def mark_thawed(self, job_id: str) -> bool:
+        """RESTORING -> HOT. archive_ref stays until the cold copy is gone (clear_archive_ref)."""
+        return self._storage_transition(job_id, RESTORING, {"storage": HOT, "restored_at": utc_now_iso()}, ("restore_id",))
+
+    def clear_archive_ref(self, job_id: str) -> bool:
+        """The cold copy is deleted: the record no longer points at it."""
+        return self._storage_transition(job_id, HOT, {"storage": HOT}, ("archive_ref",))

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Worker queues and the topic each is subscribed to (raw delivery).
-QUEUE_TOPICS: dict[str, str] = {
+# Worker queues and the topic each is subscribed to (raw delivery); None: fed directly.
+QUEUE_TOPICS: dict[str, str | None] = {
     "annotate": "job-requests",
     "notify": "job-completed",
+    "archive": "job-completed",
+    "restore": "user-upgraded",
+    "thaw": None,  # restore-completion checks, sent by the restore consumer
 }
+# Receives before a queue dead-letters a message. The thaw queue re-checks a restore
+# until it completes (hours for Standard), so each check is a receive.
+MAX_RECEIVES_OVERRIDE: dict[str, int] = {"thaw": 1000}
 TOPICS = ("job-requests", "job-completed", "user-upgraded")
 
 
@@ -34,6 +40,11 @@ class ResourceNames:
 
     # The GSI listing one user's jobs newest first.
     jobs_by_user_index = "user_id-submitted_at-index"
+
+    @property
+    def vault(self) -> str:
+        """The Glacier vault of the legacy `glacier-vault` cold-storage backend."""
+        return f"{self.prefix}-archive"
 
     def topic(self, short: str) -> str:
         return f"{self.prefix}-{short}"

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from gas.core.aws import Aws
 from gas.core.config import CoreSettings, load_settings
-from gas.core.names import QUEUE_TOPICS, TOPICS
+from gas.core.names import MAX_RECEIVES_OVERRIDE, QUEUE_TOPICS, TOPICS
 
 
 class ProvisionSettings(CoreSettings):
@@ -43,7 +43,9 @@ class Provisioner:
         self.tables()
         topic_arns = {short: self.topic(short) for short in TOPICS}
         for queue, topic in QUEUE_TOPICS.items():
-            self.queue_with_dlq(queue, topic_arns[topic])
+            self.queue_with_dlq(queue, topic_arns[topic] if topic else None)
+        if self.settings.cold_backend == "glacier-vault":
+            self.vault()
         self.ses_sender()
         return self.changes
 
@@ -191,18 +193,19 @@ class Provisioner:
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         return url, arn
 
-    def queue_with_dlq(self, short: str, topic_arn: str) -> None:
+    def queue_with_dlq(self, short: str, topic_arn: str | None) -> None:
         # DLQ keeps failed messages for the 14-day maximum, for an SRE to inspect and redrive.
         _, dlq_arn = self._queue(self.names.dlq(short), {"MessageRetentionPeriod": "1209600"})
         name = self.names.queue(short)
         account_queue_arn = f"arn:aws:sqs:{self.settings.aws_region}:{self.aws.account_id}:{name}"
+        max_receives = MAX_RECEIVES_OVERRIDE.get(short, self.settings.max_receive_count)
         attributes = {
             "VisibilityTimeout": str(self.settings.queue_visibility_timeout),
-            "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": self.settings.max_receive_count}
-            ),
-            # Only our topic may send to the queue.
-            "Policy": json.dumps(
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives}),
+        }
+        if topic_arn:
+            # Only our topic may send to the queue (besides the account's own principals).
+            attributes["Policy"] = json.dumps(
                 {
                     "Version": "2012-10-17",
                     "Statement": [
@@ -216,10 +219,10 @@ class Provisioner:
                         }
                     ],
                 }
-            ),
-        }
+            )
         _, queue_arn = self._queue(name, attributes)
-        self._subscription(topic_arn, queue_arn, name)
+        if topic_arn:
+            self._subscription(topic_arn, queue_arn, name)
 
     def _subscription(self, topic_arn: str, queue_arn: str, queue_name: str) -> None:
         sns = self.aws.client("sns")
@@ -246,6 +249,17 @@ class Provisioner:
             self._say("updated", f"subscription -> {queue_name}: raw delivery")
         else:
             self._say("ok", f"subscription {topic_arn.rsplit(':', 1)[1]} -> {queue_name}")
+
+    # -- Glacier vault (legacy backend) -----------------------------------------------
+    def vault(self) -> None:
+        glacier = self.aws.client("glacier")
+        name = self.names.vault
+        vaults = {v["VaultName"] for v in glacier.list_vaults(accountId="-").get("VaultList", [])}
+        if name in vaults:
+            self._say("ok", f"glacier vault {name}")
+        else:
+            glacier.create_vault(accountId="-", vaultName=name)
+            self._say("created", f"glacier vault {name}")
 
     # -- SES -------------------------------------------------------------------------
     def ses_sender(self) -> None:

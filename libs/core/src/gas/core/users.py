@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from gas.core.aws import Aws
-from gas.core.dynamo import from_item
+from gas.core.dynamo import condition_failed, from_item
 from gas.core.timeutil import utc_now_iso
 
 FREE, PREMIUM = "free", "premium"
@@ -42,3 +44,19 @@ class UserStore:
             TableName=self._table, Key={"user_id": {"S": user_id}}, ConsistentRead=True
         ).get("Item")
         return from_item(item) if item else None
+
+    def upgrade(self, user_id: str) -> bool:
+        """free -> premium; False if the user was already premium (nothing to announce)."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"user_id": {"S": user_id}},
+                UpdateExpression="SET tier = :premium, upgraded_at = :now",
+                ConditionExpression="attribute_exists(user_id) AND tier <> :premium",
+                ExpressionAttributeValues={":premium": {"S": PREMIUM}, ":now": {"S": utc_now_iso()}},
+            )
+        except ClientError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True

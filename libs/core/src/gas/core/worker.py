@@ -1,7 +1,8 @@
 """The one SQS worker loop every queue consumer runs (DESIGN.md, "Workers").
 
 Long-poll a batch; run the handler for each message with a visibility heartbeat;
-delete on success; leave for redelivery (with backoff) on a transient error;
+delete on success; make it visible again exactly when due when the handler defers it;
+leave for redelivery (with backoff) on a transient error;
 dead-letter at once on a permanent one; on SIGTERM stop receiving, finish what is
 in hand and exit. Unexpected exceptions count as transient: the queue's redrive
 policy dead-letters a message that keeps failing.
@@ -21,7 +22,7 @@ from prometheus_client import Counter, Histogram
 
 from gas.core.aws import Aws
 from gas.core.config import WorkerSettings
-from gas.core.errors import PermanentError, TransientError
+from gas.core.errors import Defer, PermanentError, TransientError
 from gas.core.observability import serve_ops
 
 log = structlog.get_logger()
@@ -42,6 +43,10 @@ QUEUE_LAG = Histogram(
     ["queue"],
     buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
 )
+
+
+# SQS's ceiling on a message's visibility timeout (12 hours).
+MAX_VISIBILITY_SECONDS = 43200
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,10 @@ class QueueWorker:
         try:
             self.handler(message)
             outcome = "success"
+        except Defer as exc:
+            outcome = "deferred"
+            delay = max(0, min(int(exc.seconds + 0.999), MAX_VISIBILITY_SECONDS))
+            bound.info("worker.deferred", seconds=delay, reason=str(exc))
         except PermanentError as exc:
             outcome = "dead_lettered"
             bound.error("worker.permanent_error", error=str(exc))
@@ -159,6 +168,8 @@ class QueueWorker:
                 self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message.receipt_handle)
             elif outcome == "dead_lettered":
                 self._dead_letter(message, bound)
+            elif outcome == "deferred":
+                self._set_visibility(message, delay)
             else:
                 # Back off exponentially instead of waiting out the whole visibility timeout.
                 self._set_visibility(message, min(2 ** message.receive_count, 300))

@@ -1,0 +1,66 @@
+"""Submit -> COMPLETED for free_1.vcf on the local stack, N runs.
+
+Peer in the same run: the engine alone (`gas-annotate` on the same file, as a process),
+which is the floor the service adds its overhead to.
+
+    .venv/bin/python bench/e2e_latency.py [--runs 20]
+Goal (issue 2): median <= 2 s, p95 <= 4 s on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from _common import SAMPLES, DevStack, User, describe, free_port, job_id_of, percentile
+
+BIN = Path(sys.executable).parent
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    content = (SAMPLES / "free_1.vcf").read_bytes()
+
+    engine = []
+    with tempfile.TemporaryDirectory() as out:
+        for _ in range(args.runs):
+            t = time.perf_counter()
+            subprocess.run([str(BIN / "gas-annotate"), str(SAMPLES / "free_1.vcf"), "-o", out], check=True, stdout=subprocess.DEVNULL)
+            engine.append(time.perf_counter() - t)
+
+    with tempfile.TemporaryDirectory() as logs:
+        stack = DevStack(web_port=free_port(), moto_port=free_port(), prefix=f"bench{uuid.uuid4().hex[:6]}",
+                         log_dir=Path(logs), extra_env={"GAS_LOG_LEVEL": "WARNING"})
+        stack.start()
+        try:
+            user = User(stack.url).sign_in()
+            user.wait_finished(job_id_of(user.submit("free_1.vcf", content)))  # warm-up
+            service = []
+            for _ in range(args.runs):
+                form = user.upload_form()
+                t = time.perf_counter()
+                s3 = user.post_to_s3(form, "free_1.vcf", content)
+                job_id = job_id_of(user.http.get(s3.headers["Location"], timeout=30))
+                while user.job(job_id)["status"] not in ("COMPLETED", "FAILED"):
+                    time.sleep(0.05)
+                service.append(time.perf_counter() - t)
+        finally:
+            stack.stop()
+
+    print("e2e submit->COMPLETED, free_1.vcf (1,141 variants)")
+    print(f"  GAS local stack : {describe(service)}")
+    print(f"  peer gas-annotate process alone: {describe(engine)}")
+    ok = percentile(service, 50) <= 2 and percentile(service, 95) <= 4
+    print(f"  goal median<=2s p95<=4s: {'met' if ok else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,157 @@
+"""Cold storage, two backends behind one interface.
+
+`s3-glacier` (default): a copy in the results bucket with StorageClass=GLACIER (Glacier
+Flexible Retrieval), brought back with RestoreObject. `glacier-vault` (legacy): Glacier
+UploadArchive / InitiateJob. Either way the job record holds an opaque archive_ref.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Protocol
+
+from botocore.exceptions import ClientError
+
+from gas.core.aws import Aws
+
+EXPEDITED, STANDARD = "Expedited", "Standard"
+
+
+class ExpeditedUnavailable(Exception):
+    """AWS has no expedited retrieval capacity right now: fall back to Standard."""
+
+
+class ColdStore(Protocol):
+    def freeze(self, bucket: str, key: str) -> tuple[str, int]:
+        """Copy a hot object into cold storage; returns (archive_ref, bytes)."""
+
+    def discard(self, ref: str) -> None: ...
+
+    def strays(self, bucket: str, key: str, keep: str | None) -> list[str]:
+        """Cold copies of `key` other than `keep`, where the backend can list them."""
+
+    def request_restore(self, ref: str, tier: str) -> str | None:
+        """Start bringing the object back; returns a restore id where the backend has one."""
+
+    def restore_ready(self, ref: str, restore_id: str | None) -> bool: ...
+
+    def thaw_into(self, ref: str, restore_id: str | None, bucket: str, key: str) -> int:
+        """Copy the restored object back to hot storage; returns bytes."""
+
+
+class S3GlacierStore:
+    scheme = "s3-glacier"
+
+    def __init__(self, aws: Aws):
+        self.s3 = aws.client("s3")
+
+    @staticmethod
+    def _parse(ref: str) -> tuple[str, str]:
+        bucket, key = ref.removeprefix("s3-glacier:").split("/", 1)
+        return bucket, key
+
+    @staticmethod
+    def cold_prefix(key: str) -> str:
+        return f"cold/{key}/"
+
+    def freeze(self, bucket: str, key: str) -> tuple[str, int]:
+        # A unique key per attempt: a replica that loses the race discards only its own copy.
+        cold_key = f"{self.cold_prefix(key)}{uuid.uuid4().hex}"
+        self.s3.copy({"Bucket": bucket, "Key": key}, bucket, cold_key, ExtraArgs={"StorageClass": "GLACIER"})
+        size = self.s3.head_object(Bucket=bucket, Key=cold_key)["ContentLength"]
+        return f"{self.scheme}:{bucket}/{cold_key}", size
+
+    def strays(self, bucket: str, key: str, keep: str | None) -> list[str]:
+        """Cold copies of this object other than `keep` (left by a crash before commit)."""
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=self.cold_prefix(key))
+        keep_key = self._parse(keep)[1] if keep else None
+        return [f"{self.scheme}:{bucket}/{o['Key']}" for p in pages for o in p.get("Contents", []) if o["Key"] != keep_key]
+
+    def discard(self, ref: str) -> None:
+        bucket, key = self._parse(ref)
+        self.s3.delete_object(Bucket=bucket, Key=key)
+
+    def request_restore(self, ref: str, tier: str) -> str | None:
+        bucket, key = self._parse(ref)
+        try:
+            self.s3.restore_object(
+                Bucket=bucket, Key=key, RestoreRequest={"Days": 1, "GlacierJobParameters": {"Tier": tier}}
+            )
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code == "GlacierExpeditedRetrievalNotAvailable":
+                raise ExpeditedUnavailable(code) from None
+            if code != "RestoreAlreadyInProgress":
+                raise
+        return None
+
+    def restore_ready(self, ref: str, restore_id: str | None) -> bool:
+        # Works on AWS and moto alike: the object's Restore header, not an S3 event.
+        bucket, key = self._parse(ref)
+        restore = self.s3.head_object(Bucket=bucket, Key=key).get("Restore", "")
+        return 'ongoing-request="false"' in restore
+
+    def thaw_into(self, ref: str, restore_id: str | None, bucket: str, key: str) -> int:
+        src_bucket, src_key = self._parse(ref)
+        self.s3.copy({"Bucket": src_bucket, "Key": src_key}, bucket, key, ExtraArgs={"StorageClass": "STANDARD"})
+        return self.s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
+
+
+class GlacierVaultStore:
+    scheme = "glacier-vault"
+
+    def __init__(self, aws: Aws):
+        self.s3 = aws.client("s3")
+        self.glacier = aws.client("glacier")
+        self.vault = aws.names.vault
+
+    def _parse(self, ref: str) -> tuple[str, str]:
+        vault, archive_id = ref.removeprefix("glacier-vault:").split("/", 1)
+        return vault, archive_id
+
+    def freeze(self, bucket: str, key: str) -> tuple[str, int]:
+        # Results are small (annotated VCFs); UploadArchive takes up to 4 GiB in one call.
+        body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        archive_id = self.glacier.upload_archive(vaultName=self.vault, body=body, archiveDescription=key)["archiveId"]
+        return f"{self.scheme}:{self.vault}/{archive_id}", len(body)
+
+    def strays(self, bucket: str, key: str, keep: str | None) -> list[str]:
+        # A vault cannot be listed without an inventory job (hours): a crash between
+        # UploadArchive and the commit leaves an archive that only the logs name.
+        return []
+
+    def discard(self, ref: str) -> None:
+        vault, archive_id = self._parse(ref)
+        self.glacier.delete_archive(vaultName=vault, archiveId=archive_id)
+
+    def request_restore(self, ref: str, tier: str) -> str | None:
+        vault, archive_id = self._parse(ref)
+        try:
+            resp = self.glacier.initiate_job(
+                vaultName=vault, jobParameters={"Type": "archive-retrieval", "ArchiveId": archive_id, "Tier": tier}
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "InsufficientCapacityException":
+                raise ExpeditedUnavailable("InsufficientCapacityException") from None
+            raise
+        return resp["jobId"]
+
+    def restore_ready(self, ref: str, restore_id: str | None) -> bool:
+        vault, _ = self._parse(ref)
+        job = self.glacier.describe_job(vaultName=vault, jobId=restore_id)
+        return bool(job.get("Completed")) and job.get("StatusCode") == "Succeeded"
+
+    def thaw_into(self, ref: str, restore_id: str | None, bucket: str, key: str) -> int:
+        vault, _ = self._parse(ref)
+        body = self.glacier.get_job_output(vaultName=vault, jobId=restore_id)["body"].read()
+        self.s3.put_object(Bucket=bucket, Key=key, Body=body)
+        return len(body)
+
+
+def cold_store(aws: Aws) -> S3GlacierStore | GlacierVaultStore:
+    return GlacierVaultStore(aws) if aws.settings.cold_backend == "glacier-vault" else S3GlacierStore(aws)
+
+
+def store_for_ref(aws: Aws, ref: str) -> S3GlacierStore | GlacierVaultStore:
+    """The backend that wrote `ref` (the configured backend may have changed since)."""
+    return GlacierVaultStore(aws) if ref.startswith("glacier-vault:") else S3GlacierStore(aws)
