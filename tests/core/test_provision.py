@@ -22,14 +22,14 @@ def test_resources_have_their_settings(provisioned):
     jobs = ddb.describe_table(TableName=names.jobs_table)["Table"]
     index = jobs["GlobalSecondaryIndexes"][0]
     assert [k["AttributeName"] for k in index["KeySchema"]] == ["user_id", "submitted_at"]
-    for queue, topic in (("annotate", "job-requests"), ("notify", "job-completed")):
+    for queue, topic in (("annotate", "job-requests"), ("notify", "job-completed"), ("archive", "job-completed"), ("restore", "user-upgraded")):
         url = aws.queue_url(names.queue(queue))
         attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         redrive = json.loads(attrs["RedrivePolicy"])
         assert redrive["deadLetterTargetArn"].endswith(names.dlq(queue))
         subs = sns.list_subscriptions_by_topic(TopicArn=aws.topic_arn(topic))["Subscriptions"]
-        assert [s["Endpoint"].rsplit(":", 1)[1] for s in subs] == [names.queue(queue)]
-        raw = sns.get_subscription_attributes(SubscriptionArn=subs[0]["SubscriptionArn"])
+        (sub,) = [s for s in subs if s["Endpoint"].rsplit(":", 1)[1] == names.queue(queue)]
+        raw = sns.get_subscription_attributes(SubscriptionArn=sub["SubscriptionArn"])
         assert raw["Attributes"]["RawMessageDelivery"] == "true"
     assert "gas-noreply@example.org" in aws.client("ses").list_identities()["Identities"]
 

@@ -16,10 +16,13 @@ _BOTO_CONFIG = Config(
     retries={"max_attempts": 5, "mode": "standard"},
     connect_timeout=5,
     read_timeout=30,
-    # S3 presigned POST/GET must use virtual-host style only where DNS allows it;
-    # path style works with moto and with AWS for these bucket names.
+    # botocore would presign with the legacy SigV2 in us-east-1, which regions opened
+    # since 2014 refuse. Path style works with moto and with AWS for these bucket names.
+    signature_version="s3v4",
     s3={"addressing_style": "path"},
 )
+# Readiness probes must answer fast and say "not ready" rather than hang in retries.
+_PROBE_CONFIG = _BOTO_CONFIG.merge(Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=3))
 
 
 class Aws:
@@ -34,6 +37,13 @@ class Aws:
     def client(self, service: str) -> Any:
         return self._session.client(
             service, endpoint_url=self.settings.aws_endpoint_url, config=_BOTO_CONFIG
+        )
+
+    @functools.cache
+    def probe_client(self, service: str) -> Any:
+        """A client with no retries and short timeouts, for /readyz."""
+        return self._session.client(
+            service, endpoint_url=self.settings.aws_endpoint_url, config=_PROBE_CONFIG
         )
 
     @functools.cache

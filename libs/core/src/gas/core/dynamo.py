@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -18,10 +19,19 @@ def to_item(record: dict[str, Any]) -> dict[str, Any]:
     return {k: _ser.serialize(v) for k, v in record.items() if v is not None}
 
 
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers arrive as Decimal, nested ones too: make them int or float."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    # Numbers come back as Decimal; the records only hold integers.
-    out = {k: _de.deserialize(v) for k, v in item.items()}
-    return {k: int(v) if type(v).__name__ == "Decimal" else v for k, v in out.items()}
+    return {k: _plain(_de.deserialize(v)) for k, v in item.items()}
 
 
 def condition_failed(exc: ClientError) -> bool:

@@ -23,6 +23,10 @@ def new_job_id() -> str:
     return str(uuid.uuid4())
 
 
+class InvalidCursor(ValueError):
+    """A page cursor that list_for_user did not issue for this user."""
+
+
 @dataclass(frozen=True)
 class JobPage:
     jobs: list[dict[str, Any]]
@@ -69,15 +73,28 @@ class JobStore:
             "Limit": limit,
         }
         if cursor:
-            try:
-                kwargs["ExclusiveStartKey"] = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-            except ValueError:
-                cursor = None
-                kwargs.pop("ExclusiveStartKey", None)
+            kwargs["ExclusiveStartKey"] = self._decode_cursor(cursor, user_id)
         resp = self._ddb.query(**kwargs)
         last = resp.get("LastEvaluatedKey")
         next_cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
         return JobPage([from_item(i) for i in resp.get("Items", [])], next_cursor)
+
+    @staticmethod
+    def _decode_cursor(cursor: str, user_id: str) -> dict[str, Any]:
+        """A page cursor from list_for_user, for this user only; InvalidCursor otherwise."""
+        try:
+            key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        except ValueError:
+            raise InvalidCursor("not a page cursor") from None
+        expected = {"job_id", "user_id", "submitted_at"}
+        if (
+            not isinstance(key, dict)
+            or set(key) != expected
+            or not all(isinstance(v, dict) and isinstance(v.get("S"), str) for v in key.values())
+            or key["user_id"]["S"] != user_id
+        ):
+            raise InvalidCursor("not a page cursor of this user")
+        return key
 
     def start(self, job_id: str) -> int | None:
         """PENDING (or RUNNING left by a worker that died) -> RUNNING.

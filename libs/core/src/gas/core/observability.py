@@ -18,6 +18,8 @@ def configure_logging(service: str, level: str = "INFO") -> structlog.stdlib.Bou
     # boto's own DEBUG chatter would drown the service's lines.
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
+    # "Found credentials in environment variables." would be a plain, non-JSON line.
+    logging.getLogger("botocore.credentials").setLevel(logging.WARNING)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

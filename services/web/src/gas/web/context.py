@@ -1,0 +1,67 @@
+"""Per-app services (settings, AWS clients, stores) and the signed-in user."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from flask import abort, current_app, g, jsonify, redirect, request, session, url_for
+from gas.core.aws import Aws
+from gas.core.jobs import JobStore
+from gas.core.users import PREMIUM, UserStore
+from gas.web.settings import WebSettings
+
+
+@dataclass
+class Services:
+    settings: WebSettings
+    aws: Aws
+    jobs: JobStore
+    users: UserStore
+
+    def upload_limit(self, tier: str | None) -> int:
+        s = self.settings
+        return s.premium_upload_limit if tier == PREMIUM else s.free_upload_limit
+
+
+def services() -> Services:
+    return current_app.extensions["gas"]
+
+
+def current_user_id() -> str | None:
+    return session.get("user_id")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def login_required(view: F) -> F:
+    """Pages send a visitor to sign in; the JSON API answers 401."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not current_user_id():
+            if request.path.startswith("/api/"):
+                return jsonify(error="sign in first"), 401
+            return redirect(url_for("auth.login", next=request.full_path))
+        g.user_id = session["user_id"]
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def own_job_or_404(job_id: str) -> dict[str, Any]:
+    """The job when the signed-in user owns it; 404 otherwise (never reveal it exists)."""
+    try:
+        valid = str(uuid.UUID(job_id)) == job_id
+    except ValueError:
+        valid = False
+    if not valid:  # not even a job id: no DynamoDB round trip
+        abort(404)
+    job = services().jobs.get_for_user(job_id, g.user_id)
+    if job is None:
+        abort(404)
+    return job

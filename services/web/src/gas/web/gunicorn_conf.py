@@ -1,0 +1,78 @@
+"""gunicorn configuration: `gunicorn -c python:gas.web.gunicorn_conf 'gas.web.app:create_app()'`.
+
+Bind and worker count come from GAS_WEB_BIND / GAS_WEB_WORKERS. Prometheus runs in
+multiprocess mode: every worker writes its samples under PROMETHEUS_MULTIPROC_DIR and
+/metrics adds them up, so a scrape sees the whole server, not one random worker.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import structlog
+
+# Must be set before prometheus_client is imported anywhere (it picks its value class
+# at import time), i.e. here, before gunicorn loads the app in the workers.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gas-web-metrics-")
+_METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+
+bind = os.environ.get("GAS_WEB_BIND", "127.0.0.1:8080")
+workers = int(os.environ.get("GAS_WEB_WORKERS", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("GAS_WEB_THREADS", "4"))
+timeout = 60
+graceful_timeout = 25  # inside Kubernetes' default 30 s termination grace period
+keepalive = 5
+accesslog = None  # the app logs every request as structlog JSON with its request id
+errorlog = "-"
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# gunicorn 27's runtime control socket (one fixed path per user) is not used here, and
+# two servers on one machine (local stack + tests) would fight over it.
+control_socket_disable = True
+
+# gunicorn's own lines (start, worker boot/exit) as JSON too, like the app's.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {
+            "()": "structlog.stdlib.ProcessorFormatter",
+            "processor": structlog.processors.JSONRenderer(),
+            "foreign_pre_chain": [
+                structlog.stdlib.add_logger_name,
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            ],
+        }
+    },
+    "handlers": {
+        "stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}
+    },
+    "root": {"handlers": ["stdout"], "level": "INFO"},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+        # The app's http.request line (with request id and user id) is the access log.
+        "gunicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
+    },
+}
+
+
+def on_starting(server: object) -> None:
+    # Samples of a previous run's dead workers would otherwise be summed in forever.
+    if os.path.isdir(_METRICS_DIR):
+        for entry in os.listdir(_METRICS_DIR):
+            path = os.path.join(_METRICS_DIR, entry)
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+    os.makedirs(_METRICS_DIR, exist_ok=True)
+
+
+def child_exit(server: object, worker: object) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

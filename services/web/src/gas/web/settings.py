@@ -1,0 +1,76 @@
+"""Web settings (env prefix GAS_) and the start-up safety checks of the web process."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from gas.core.config import CoreSettings
+from pydantic import Field, model_validator
+
+KIB, GIB = 1024, 1024**3
+
+
+class WebSettings(CoreSettings):
+    # Signs the session cookie and the CSRF tokens; a short key is guessable.
+    secret_key: str = Field(min_length=32)
+    globus_client_id: str | None = None
+    globus_client_secret: str | None = None
+    # Name + email sign-in without a password: only for the laptop stack (see check_startup).
+    local_signin: bool = False
+    web_bind: str = "127.0.0.1:8080"
+    web_workers: int = Field(2, ge=1, le=64)
+    free_upload_limit: int = Field(150 * KIB, ge=1)
+    premium_upload_limit: int = Field(GIB, ge=1)
+    jobs_per_page: int = Field(20, ge=1, le=100)
+    download_url_seconds: int = Field(60, ge=1, le=7 * 24 * 3600)
+    upload_form_seconds: int = Field(900, ge=60, le=7 * 24 * 3600)
+
+    @model_validator(mode="after")
+    def _blank_globus_is_unset(self) -> WebSettings:
+        # An empty GAS_GLOBUS_CLIENT_ID="" (common in env files) means "not configured".
+        for name in ("globus_client_id", "globus_client_secret"):
+            if getattr(self, name) == "":
+                object.__setattr__(self, name, None)
+        return self
+
+    @property
+    def globus_enabled(self) -> bool:
+        return bool(self.globus_client_id and self.globus_client_secret)
+
+    @property
+    def bind_host(self) -> str:
+        bind = self.web_bind
+        if bind.startswith("unix:"):
+            return bind
+        host = bind.rsplit(":", 1)[0] if ":" in bind and not bind.endswith("]") else bind
+        return host.strip("[]")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a hostname or a unix socket: cannot prove it is loopback-only
+
+
+def startup_problem(settings: WebSettings) -> str | None:
+    """One line saying why this configuration must not serve, or None."""
+    if bool(settings.globus_client_id) != bool(settings.globus_client_secret):
+        return "GAS_GLOBUS_CLIENT_ID and GAS_GLOBUS_CLIENT_SECRET must be set together"
+    if not settings.globus_enabled and not settings.local_signin:
+        return (
+            "no sign-in configured: set GAS_GLOBUS_CLIENT_ID and GAS_GLOBUS_CLIENT_SECRET "
+            "(or GAS_LOCAL_SIGNIN=true on the local stack)"
+        )
+    if settings.local_signin:
+        # The password-less sign-in lets anyone be anyone: never reachable from a network.
+        if settings.env != "local":
+            return f"GAS_LOCAL_SIGNIN=true is refused with GAS_ENV={settings.env} (only GAS_ENV=local)"
+        if not is_loopback(settings.bind_host):
+            return (
+                f"GAS_LOCAL_SIGNIN=true is refused with GAS_WEB_BIND={settings.web_bind} "
+                "(bind a loopback address: 127.0.0.1, ::1 or localhost)"
+            )
+    return None

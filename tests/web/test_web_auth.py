@@ -1,0 +1,125 @@
+"""Globus Auth (globus-sdk's testing responses; no network) and the local sign-in."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import responses
+from gas.core.users import UserStore
+from gas.web.auth import local_user_id
+from globus_sdk.testing import RegisteredResponse, load_response
+from web_support import csrf_token
+
+
+@pytest.fixture
+def globus():
+    """Globus Auth's token, userinfo and revoke endpoints, answered locally."""
+    identity = str(uuid.uuid4())
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        # case "openid": tokens for auth.globus.org (what openid/email/profile yield).
+        load_response("auth.oauth2_exchange_code_for_tokens", case="openid", requests_mock=rsps)
+        load_response("auth.oauth2_revoke_token", requests_mock=rsps)
+        RegisteredResponse(
+            service="auth",
+            path="/v2/oauth2/userinfo",
+            json={
+                "sub": identity,
+                "name": "Ada Lovelace",
+                "email": "ada@example.org",
+                "preferred_username": "ada@example.org",
+            },
+        ).add(requests_mock=rsps)
+        yield rsps, identity
+
+
+def _start(client) -> str:
+    resp = client.get("/auth/globus?next=/profile")
+    assert resp.status_code == 302
+    url = urlsplit(resp.headers["Location"])
+    assert url.netloc == "auth.globus.org"
+    query = parse_qs(url.query)
+    assert query["redirect_uri"] == ["http://127.0.0.1:8080/auth/callback"]
+    assert set(query["scope"][0].split()) == {"openid", "email", "profile"}
+    assert query["response_type"] == ["code"]
+    return query["state"][0]
+
+
+def test_globus_login_with_good_state_creates_free_user(app, client, globus, web_aws):
+    rsps, identity = globus
+    state = _start(client)
+    resp = client.get(f"/auth/callback?code=the-code&state={state}")
+    assert resp.status_code == 302
+    assert resp.headers["Location"] == "/profile"
+    with client.session_transaction() as s:
+        assert s["user_id"] == identity
+        assert "oauth_state" not in s
+    token_call = next(c for c in rsps.calls if c.request.url.endswith("/v2/oauth2/token"))
+    assert "code=the-code" in token_call.request.body
+    profile = UserStore(web_aws).get_profile(identity)
+    assert profile["tier"] == "free"
+    assert profile["email"] == "ada@example.org"
+    page = client.get("/profile").get_data(as_text=True)
+    assert "Ada Lovelace" in page and "ada@example.org" in page and ">free<" in page
+
+
+def test_globus_callback_with_wrong_state_signs_nobody_in(client, globus, web_aws):
+    rsps, identity = globus
+    _start(client)
+    resp = client.get("/auth/callback?code=the-code&state=forged-state")
+    assert resp.status_code == 400
+    with client.session_transaction() as s:
+        assert "user_id" not in s
+    assert not any("/v2/oauth2/token" in c.request.url for c in rsps.calls)
+    assert UserStore(web_aws).get_profile(identity) is None
+
+
+def test_globus_callback_without_started_flow_is_refused(client, globus):
+    resp = client.get("/auth/callback?code=the-code&state=anything")
+    assert resp.status_code == 400
+
+
+def test_logout_revokes_tokens_and_clears_session(client, globus):
+    rsps, _ = globus
+    state = _start(client)
+    client.get(f"/auth/callback?code=c&state={state}")
+    token = csrf_token(client, "/profile")
+    resp = client.post("/auth/logout", data={"csrf_token": token})
+    assert resp.status_code == 302
+    revokes = [c for c in rsps.calls if c.request.url.endswith("/v2/oauth2/token/revoke")]
+    assert revokes and "token=auth_access_token" in revokes[0].request.body
+    with client.session_transaction() as s:
+        assert "user_id" not in s
+    assert client.get("/profile").status_code == 302  # signed out: back to sign-in
+
+
+def test_local_signin_user_id_is_stable_per_email(sign_in):
+    _, first = sign_in(email="Same@Example.org")
+    _, second = sign_in(email="same@example.org ")
+    assert first == second == local_user_id("same@example.org")
+    assert first.startswith("local:")
+
+
+def test_local_signin_rejects_bad_email(client):
+    token = csrf_token(client, "/auth/local")
+    resp = client.post("/auth/local", data={"csrf_token": token, "name": "X", "email": "not-an-email"})
+    assert resp.status_code == 400
+    assert "valid email" in resp.get_data(as_text=True)
+
+
+def test_login_next_is_same_site_only(client, sign_in):
+    c, _ = sign_in()
+    assert c.get("/auth/login?next=https://evil.example/").headers["Location"] == "/annotations"
+    assert c.get("/auth/login?next=//evil.example/").headers["Location"] == "/annotations"
+    assert c.get("/auth/login?next=/profile").headers["Location"] == "/profile"
+
+
+def test_login_page_offers_globus_and_the_local_form(client, settings_factory):
+    html = client.get("/auth/login").get_data(as_text=True)
+    assert "/auth/globus" in html and 'name="email"' in html and 'name="csrf_token"' in html
+    from gas.web.app import create_app
+
+    globus_only = create_app(settings_factory(local_signin=False)).test_client()
+    html = globus_only.get("/auth/login").get_data(as_text=True)
+    assert "/auth/globus" in html and 'name="email"' not in html
