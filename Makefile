@@ -7,10 +7,10 @@ export UV_LINK_MODE := copy
 UV_VERSION := 0.13.8
 VENV := .venv
 # Debian packages: the browser for the UI tests, bcftools/tabix for the engine oracle
-# and benchmark, wrk for the web load benchmark.
-DEB_PACKAGES := chromium bcftools tabix wrk
+# and benchmark, wrk for the web load benchmark, etcd for the cluster tests.
+DEB_PACKAGES := chromium bcftools tabix wrk etcd-server
 
-.PHONY: setup system-deps run test lint bench clean
+.PHONY: setup system-deps tools run test bench clean
 
 setup: $(VENV)/.synced
 
@@ -27,10 +27,16 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
+# helm + the offline manifest validator (chart checks); kube-apiserver, controller-manager,
+# scheduler, kwok and etcd (cluster tests). Built with Go, cached across runs.
+tools:
+	tools/install-helm.sh
+	tools/install-controlplane.sh >/dev/null
+
 run: setup
 	$(VENV)/bin/python local/devstack.py
 
-test: setup system-deps
+test: setup system-deps tools
 	$(VENV)/bin/pytest
 
 bench: setup system-deps

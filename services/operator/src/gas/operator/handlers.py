@@ -41,6 +41,8 @@ def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     configure_logging("operator", os.environ.get("GAS_LOG_LEVEL", "INFO"))
     settings.posting.level = 30  # kopf's own events: warnings and above only
     settings.persistence.finalizer = "gas.dev/queuescaler"
+    # No cluster-wide CRD scanning: the operator's RBAC stays namespaced.
+    settings.scanning.disabled = True
     try:
         config.load_incluster_config()
     except config.ConfigException:

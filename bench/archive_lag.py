@@ -1,0 +1,148 @@
+"""Archive throughput and lag: N completed free-tier jobs becoming due at a steady rate,
+archived by 1, 2 and 4 archiver processes (moto server over HTTP, real processes).
+
+Lag = archived_at - (completed_at + retention). The peer in the same run is the
+1-process configuration; receives per job show the deferral at work (a naive
+re-polling consumer would receive each early message many times).
+
+    .venv/bin/python bench/archive_lag.py [--jobs 1000] [--rate 10] [--procs 1 2 4]
+Goal (issue 4): p95 lag <= 5 s at 10 due jobs/s with 2 processes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+
+import requests
+
+from _common import free_port, percentile
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
+from devstack import BIN, wait_http  # noqa: E402
+
+RETENTION = 20  # long enough that every job's message is early once
+
+
+def run(procs: int, jobs: int, rate: float, moto_url: str, logs: Path) -> dict:
+    prefix = f"arch{uuid.uuid4().hex[:6]}"
+    env = {**os.environ, "AWS_ENDPOINT_URL": moto_url, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "b",
+           "AWS_SECRET_ACCESS_KEY": "b", "GAS_PREFIX": prefix, "GAS_ENV": "local", "GAS_LOG_LEVEL": "WARNING"}
+    os.environ.update({k: v for k, v in env.items() if k.startswith(("AWS_", "GAS_"))})
+    from gas.core.aws import Aws
+    from gas.core.config import CoreSettings
+    from gas.core.events import JOB_COMPLETED, new_event
+    from gas.core.jobs import JobStore, new_job_id
+    from gas.core.provision import ProvisionSettings, Provisioner
+    from gas.core.timeutil import utc_now
+    from gas.core.users import UserStore
+
+    Provisioner(ProvisionSettings(), report=lambda _l: None).run()
+    aws = Aws(CoreSettings())
+    store, s3, sns = JobStore(aws), aws.client("s3"), aws.client("sns")
+    UserStore(aws).upsert("bench-user", "Bench", "bench@example.org")
+    topic = aws.topic_arn("job-completed")
+    start = utc_now() + timedelta(seconds=15)  # time to publish everything first
+
+    def prepare(i: int) -> str:
+        job_id = new_job_id()
+        key = f"bench-user/{job_id}/r.annot.vcf"
+        s3.put_object(Bucket=aws.names.results_bucket, Key=key, Body=b"x" * 4096)
+        completed_at = (start + timedelta(seconds=i / rate - RETENTION)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        store.create({"job_id": job_id, "user_id": "bench-user", "input_file_name": "b.vcf", "submitted_at": completed_at})
+        attempt = store.start(job_id)
+        store.finish(job_id, attempt, "COMPLETED", result_bucket=aws.names.results_bucket, result_key=key)
+        # The due time the benchmark wants, not the wall-clock finish.
+        aws.client("dynamodb").update_item(TableName=aws.names.jobs_table, Key={"job_id": {"S": job_id}},
+                                           UpdateExpression="SET completed_at = :c", ExpressionAttributeValues={":c": {"S": completed_at}})
+        sns.publish(TopicArn=topic, Message=new_event(JOB_COMPLETED, job_id=job_id, user_id="bench-user",
+                                                      status="COMPLETED", completed_at=completed_at).to_json())
+        return job_id
+
+    with ThreadPoolExecutor(8) as pool:
+        ids = list(pool.map(prepare, range(jobs)))
+    ports, children = [], []
+    for n in range(procs):
+        port = free_port()
+        ports.append(port)
+        worker_env = {**env, "GAS_RETENTION_SECONDS": str(RETENTION), "GAS_METRICS_PORT": str(port),
+                      "GAS_METRICS_HOST": "127.0.0.1", "GAS_BATCH_SIZE": "10", "GAS_RECEIVE_WAIT_SECONDS": "1"}
+        children.append(subprocess.Popen([str(BIN / "gas-archiver"), "archive"], env=worker_env,
+                                         stdout=open(logs / f"{prefix}-{n}.log", "wb"), stderr=subprocess.STDOUT))
+    try:
+        deadline = time.monotonic() + (start - utc_now()).total_seconds() + jobs / rate + 120
+        while time.monotonic() < deadline:
+            received = sum(_metric(p, "gas_archiver_archived_total") for p in ports)
+            if received >= jobs:
+                break
+            time.sleep(1)
+        receives = sum(_metric(p, 'gas_worker_messages_received_total{queue="archive"}') for p in ports)
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(30)
+    from gas.core.timeutil import parse_iso
+
+    lags, archived = [], []
+    for job_id in ids:
+        job = store.get(job_id)
+        if job.get("storage") == "ARCHIVED":
+            due = parse_iso(job["completed_at"]) + timedelta(seconds=RETENTION)
+            lags.append((parse_iso(job["archived_at"]) - due).total_seconds())
+            archived.append(parse_iso(job["archived_at"]))
+    span = (max(archived) - min(archived)).total_seconds() if len(archived) > 1 else 0
+    return {"procs": procs, "archived": len(lags), "rate": len(lags) / span if span else 0.0,
+            "p50": percentile(lags, 50) if lags else float("nan"), "p95": percentile(lags, 95) if lags else float("nan"),
+            "receives_per_job": receives / max(1, len(lags))}
+
+
+def _metric(port: int, name: str) -> float:
+    try:
+        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except requests.RequestException:
+        return 0.0
+    match = re.search(rf"^{re.escape(name)} ([\d.e+]+)$", text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=10.0)
+    parser.add_argument("--procs", type=int, nargs="+", default=[1, 2, 4])
+    args = parser.parse_args()
+    print(f"archive: {args.jobs} jobs due at {args.rate}/s, retention {RETENTION}s, moto server on loopback", flush=True)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in args.procs:
+            # A fresh moto per configuration: its in-memory state slows it as it grows.
+            port = free_port()
+            moto = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                wait_http(f"http://127.0.0.1:{port}/moto-api/", 30, moto)
+                r = run(n, args.jobs, args.rate, f"http://127.0.0.1:{port}", Path(tmp))
+            finally:
+                moto.kill()
+                moto.wait()
+            results.append(r)
+            print(f"  {r['procs']} process(es): archived {r['archived']}/{args.jobs}  {r['rate']:.1f} jobs/s  "
+                  f"lag p50={r['p50']:.2f}s p95={r['p95']:.2f}s  receives/job={r['receives_per_job']:.2f}", flush=True)
+    two = [r for r in results if r["procs"] == 2]
+    if two:
+        print(f"  goal p95 <= 5 s with 2 processes at 10/s: {'met' if two[0]['p95'] <= 5 else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
