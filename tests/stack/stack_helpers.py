@@ -16,6 +16,10 @@ from siteclient import User, job_id_of  # noqa: F401 - re-exported for the tests
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
+    yield from started_stack(tmp_path_factory)
+
+
+def started_stack(tmp_path_factory):
     logs = tmp_path_factory.mktemp("stack-logs")
     dev = DevStack(
         web_port=free_port(),
@@ -36,7 +40,7 @@ def stack(tmp_path_factory):
     dev.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def stack_aws(stack):
     """boto3 clients on the stack's moto, for looking behind the scenes."""
     session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1")

@@ -78,6 +78,10 @@ class QueueWorker:
         self.dlq_url = aws.queue_url(aws.names.dlq(queue))
         self._ready = ready
         self._stopping = threading.Event()
+        # Export every series from the start (at 0), so rates and alerts see them.
+        MESSAGES_RECEIVED.labels(queue)
+        for outcome in ("success", "retry", "deferred", "dead_lettered"):
+            MESSAGES_HANDLED.labels(queue, outcome)
         self._last_poll = time.monotonic()
 
     # -- lifecycle -------------------------------------------------------------------

@@ -39,8 +39,6 @@ JOB_SECONDS = Histogram(
 )
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-# The summary shown on the job page lives in the record; keep it small.
-_RECORD_SUMMARY_KEYS = ("variants", "known", "novel", "by_region", "by_class")
 
 
 class AnnotatorSettings(WorkerSettings):
@@ -55,6 +53,19 @@ def local_name(input_file_name: str) -> str:
     """A scratch-safe file name that keeps the .vcf / .vcf.gz suffix the engine reads."""
     name = _SAFE_NAME.sub("_", Path(input_file_name).name).lstrip(".") or "input.vcf"
     return name
+
+
+def record_summary(summary: dict[str, Any]) -> dict[str, int]:
+    """The few counts the job page shows (name -> count); the full summary JSON stays in S3."""
+    flat = {
+        "variants": summary["variants"]["written"],
+        "skipped": summary["variants"]["skipped"],
+        "known alleles": summary["known"],
+        "novel alleles": summary["novel"],
+    }
+    flat.update({f"region: {name}": n for name, n in summary["regions"].items() if n})
+    flat.update({f"class: {name}": n for name, n in summary["variant_classes"].items() if n})
+    return flat
 
 
 class Annotator:
@@ -126,7 +137,7 @@ class Annotator:
         ):
             keys[field] = results_prefix + path.name
             self.s3.upload_file(str(path), bucket, keys[field], ExtraArgs={"ContentType": ctype})
-        summary = {k: result.summary[k] for k in _RECORD_SUMMARY_KEYS if k in result.summary}
+        summary = record_summary(result.summary)
         if self._finish(job, attempt, job_states.COMPLETED, result_bucket=bucket, summary=summary, **keys):
             VARIANTS_ANNOTATED.inc(result.variants_written)
 
