@@ -1,0 +1,179 @@
+"""Hand-made cases: every region class on both strands, allele classes, known variants, naming."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import subprocess
+
+import pytest
+
+from gas.annotator.engine import annotate_vcf
+from gas.annotator.engine import vcf as vcf_module
+
+# Single-transcript genes checked in the GENCODE v19 source tables:
+# NMS (+) 2:101,086,944-101,099,742, start codon 101,086,951-953, stop 101,099,724-726.
+# FLJ14816 (-) 2:121,221,911-121,223,697, start codon 121,223,684-686, stop 121,223,153-155.
+# AC144525.1 (-, lincRNA) 2:239,697,289-239,698,357, exons ..-239,697,442 and 239,697,920-..
+REGION_CASES = [
+    ("2", 101086944, "UTR", "NMS"),
+    ("2", 101086951, "start_codon", "NMS"),
+    ("2", 101087000, "CDS", "NMS"),
+    ("2", 101088000, "intron", "NMS"),
+    ("2", 101099725, "stop_codon", "NMS"),
+    ("2", 101099740, "UTR", "NMS"),
+    ("2", 101086943, "upstream", None),  # + strand: upstream is before the TSS
+    ("2", 101081944, "upstream", None),  # TSS - 5000
+    ("2", 101081943, "intergenic", None),
+    ("2", 101099743, "downstream", None),
+    ("2", 101104742, "downstream", None),  # TES + 5000
+    ("2", 101104743, "intergenic", None),
+    ("2", 121223685, "start_codon", "FLJ14816"),
+    ("2", 121223154, "stop_codon", "FLJ14816"),
+    ("2", 121223500, "CDS", "FLJ14816"),
+    ("2", 121222000, "UTR", "FLJ14816"),
+    ("2", 121223698, "upstream", None),  # - strand: upstream is after the TSS (gene end)
+    ("2", 121228697, "upstream", None),
+    ("2", 121228698, "intergenic", None),
+    ("2", 121221910, "downstream", None),  # - strand: downstream is before the gene start
+    ("2", 121216911, "downstream", None),
+    ("2", 121216910, "intergenic", None),
+    ("2", 239697300, "exon", "AC144525.1"),  # exon of a non-coding gene
+    ("2", 239697500, "intron", "AC144525.1"),
+]
+
+
+def test_region_classes_both_strands(annotate):
+    body = "".join(f"{c}\t{p}\t.\tA\tG\t.\t.\t.\n" for c, p, _, _ in REGION_CASES)
+    _, recs = annotate(body)
+    got = [(r["info"]["REGION"], r["info"].get("GENE")) for r in recs]
+    assert got == [(region, gene) for _, _, region, gene in REGION_CASES]
+    nmsgt = next(r for r in recs if r["info"].get("GENE") == "NMS")
+    assert nmsgt["info"]["GENE_TYPE"] == "protein_coding"
+
+
+def test_nearest_for_intergenic(annotate):
+    _, recs = annotate("2\t101081943\t.\tA\tG\t.\t.\t.\n2\t101104743\t.\tA\tG\t.\t.\t.\n2\t121228698\t.\tA\tG\t.\t.\t.\n")
+    assert [r["info"]["NEAREST"] for r in recs] == ["NMS|5001", "NMS|5001", "FLJ14816|5001"]
+    _, recs = annotate("2\t101087000\t.\tA\tG\t.\t.\t.\n")
+    assert "NEAREST" not in recs[0]["info"]
+
+
+def test_deletion_spanning_regions_takes_most_specific(annotate):
+    # REF spans intron -> start codon of NMS (101086944..101086951).
+    _, recs = annotate("2\t101086940\t.\tAAAAAAAAAAAA\tA\t.\t.\t.\n")
+    assert recs[0]["info"]["REGION"] == "start_codon"
+    assert recs[0]["info"]["VC"] == "DEL"
+
+
+def test_variant_classes_and_tstv(annotate):
+    body = (
+        "1\t100000\t.\tA\tG\t.\t.\t.\n"
+        "1\t100010\t.\tC\tA\t.\t.\t.\n"
+        "1\t100020\t.\tAC\tGT\t.\t.\t.\n"
+        "1\t100030\t.\tA\tATT\t.\t.\t.\n"
+        "1\t100040\t.\tATT\tA\t.\t.\t.\n"
+        "1\t100050\t.\tATG\tCC\t.\t.\t.\n"
+        "1\t100060\t.\tA\tG,T,AC\t.\t.\tDP=3\n"
+    )
+    _, recs = annotate(body)
+    assert [r["info"]["VC"] for r in recs] == ["SNV", "SNV", "MNV", "INS", "DEL", "DELINS", "SNV,SNV,INS"]
+    assert [r["info"].get("TSTV") for r in recs] == ["ts", "tv", None, None, None, None, "ts,tv,."]
+    assert recs[-1]["info"]["DP"] == "3"
+
+
+def test_known_variant_rsid_and_id(annotate):
+    body = (
+        "1\t55545\t.\tC\tT\t.\t.\t.\n"
+        "1\t55545\tmine\tC\tT\t.\t.\t.\n"
+        "1\t55545\t.\tC\tA\t.\t.\t.\n"
+        "1\t55545\t.\tC\tA,T\t.\t.\t.\n"
+        "1\t55546\t.\tC\tT\t.\t.\t.\n"
+    )
+    result, recs = annotate(body)
+    assert [r["info"].get("RSID") for r in recs] == ["rs28396308", "rs28396308", None, ".,rs28396308", None]
+    assert [r["id"] for r in recs] == ["rs28396308", "mine", ".", "rs28396308", "."]
+    assert result.summary["known"] == 3
+    assert result.summary["novel"] == 3
+
+
+@pytest.mark.parametrize("chrom", ["1", "chr1"])
+def test_chromosome_naming(annotate, chrom):
+    _, recs = annotate(f"{chrom}\t55545\t.\tC\tT\t.\t.\t.\n")
+    assert recs[0]["info"]["RSID"] == "rs28396308"
+
+
+@pytest.mark.parametrize("chrom", ["MT", "chrM", "M"])
+def test_mitochondrial_naming(annotate, chrom):
+    _, recs = annotate(f"{chrom}\t3400\t.\tA\tG\t.\t.\t.\n")
+    assert recs[0]["info"]["GENE"] == "MT-ND1"
+
+
+def test_symbolic_and_star_alleles_are_annotated_by_position(annotate):
+    body = (
+        "2\t101087000\t.\tA\t<DEL>\t.\t.\tSVTYPE=DEL\n"
+        "2\t101087000\t.\tA\tA[2:500[\t.\t.\t.\n"
+        "2\t101087000\t.\tA\t*,G\t.\t.\t.\n"
+        "2\t101087000\t.\tA\t.\t.\t.\t.\n"
+    )
+    result, recs = annotate(body)
+    assert [r["info"]["REGION"] for r in recs] == ["CDS"] * 4
+    assert [r["info"].get("VC") for r in recs] == [None, None, ".,SNV", None]
+    assert result.variants_read == result.variants_written == 4
+    assert result.variants_skipped == 3
+
+
+def test_flags(annotate):
+    # chr1:0-845,200 is ENCODE blacklist v2 (hg19); 1:28736 is inside CpG island chr1:28735-29810.
+    _, recs = annotate("1\t28736\t.\tA\tG\t.\t.\t.\n1\t10001\t.\tA\tG\t.\t.\t.\n1\t2000000\t.\tA\tG\t.\t.\t.\n")
+    assert recs[0]["info"].get("CPG") is True
+    assert recs[0]["info"].get("BLACKLIST") is True
+    assert recs[1]["info"].get("REPEAT") is True  # chr1:10000-10468 RepeatMasker
+    assert "BLACKLIST" not in recs[2]["info"]
+
+
+def test_outputs_and_summary(annotate):
+    result, _ = annotate("1\t55545\t.\tC\tT\t.\t.\t.\n", name="my.sample.vcf")
+    assert result.annotated_vcf.name == "my.sample.annot.vcf"
+    assert result.count_log.name == "my.sample.count.log"
+    summary = json.loads(result.summary_json.read_text())
+    assert summary == result.summary
+    assert summary["variants"] == {"read": 1, "written": 1, "skipped": 0}
+    assert summary["variant_classes"]["SNV"] == 1
+    assert "variants_read\t1" in result.count_log.read_text()
+
+
+def test_header_only_gives_valid_empty_output(annotate):
+    result, recs = annotate("")
+    assert recs == [] and result.variants_read == 0
+    text = result.annotated_vcf.read_text()
+    assert "##INFO=<ID=GENE," in text and text.rstrip().endswith("INFO")
+
+
+def test_gzip_and_bgzip_and_small_blocks(tmp_path, db, monkeypatch, samples):
+    src = samples / "premium_1.vcf"
+    plain = annotate_vcf(src, tmp_path / "plain", db).annotated_vcf.read_text()
+    gz = tmp_path / "premium_1.vcf.gz"
+    gz.write_bytes(gzip.compress(open(src, "rb").read()))
+    assert annotate_vcf(gz, tmp_path / "gz", db).annotated_vcf.read_text() == plain
+    if shutil.which("bgzip"):
+        bgz = tmp_path / "bg" / "premium_1.vcf"
+        bgz.parent.mkdir()
+        shutil.copy(src, bgz)
+        subprocess.run(["bgzip", str(bgz)], check=True)
+        res = annotate_vcf(bgz.with_suffix(".vcf.gz"), tmp_path / "bgout", db)
+        assert res.summary["compression"] == "bgzip"
+        assert res.annotated_vcf.read_text() == plain
+    monkeypatch.setattr(vcf_module, "BLOCK_BYTES", 4096)  # many block boundaries
+    assert annotate_vcf(src, tmp_path / "small", db).annotated_vcf.read_text() == plain
+
+
+def test_reannotating_output_is_stable(tmp_path, db, samples):
+    first = annotate_vcf(samples / "test.vcf", tmp_path / "one", db).annotated_vcf
+    again = tmp_path / "again.vcf"
+    shutil.copy(first, again)
+    second = annotate_vcf(again, tmp_path / "two", db).annotated_vcf
+    strip = lambda p: [l for l in p.read_text().splitlines() if not l.startswith("##")]  # noqa: E731
+    assert strip(second) == strip(first)
+    assert second.read_text().count("##INFO=<ID=GENE,") == 1
