@@ -1,0 +1,172 @@
+{{/* Chart name (app.kubernetes.io/name). */}}
+{{- define "gas.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Fully qualified name: <release>-<chart>, or fullnameOverride. */}}
+{{- define "gas.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Name of one component's objects: (dict "root" $ "component" "web") */}}
+{{- define "gas.componentName" -}}
+{{- printf "%s-%s" (include "gas.fullname" .root | trunc 45 | trimSuffix "-") .component | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "gas.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Selector labels: (dict "root" $ "component" "web"); component may be empty. */}}
+{{- define "gas.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "gas.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- with .component }}
+app.kubernetes.io/component: {{ . }}
+{{- end }}
+{{- end }}
+
+{{/* Standard labels of every object: (dict "root" $ "component" "web"). */}}
+{{- define "gas.labels" -}}
+helm.sh/chart: {{ include "gas.chart" .root }}
+{{ include "gas.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: gas
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Image reference: (dict "root" $ "image" .Values.web.image). */}}
+{{- define "gas.image" -}}
+{{- $reg := .root.Values.image.registry -}}
+{{- $tag := .image.tag | default .root.Values.image.tag | default .root.Chart.AppVersion -}}
+{{- if $reg }}{{ $reg | trimSuffix "/" }}/{{ end }}{{ .image.repository }}
+{{- if .image.digest }}@{{ .image.digest }}{{ else }}:{{ $tag }}{{ end }}
+{{- end }}
+
+{{- define "gas.devMode" -}}
+{{- if .Values.devMode.enabled }}true{{ end }}
+{{- end }}
+
+{{- define "gas.motoUrl" -}}
+{{- printf "http://%s:%v" (include "gas.componentName" (dict "root" . "component" "moto")) .Values.devMode.moto.port }}
+{{- end }}
+
+{{- define "gas.publicUrl" -}}
+{{- if .Values.publicUrl }}{{ .Values.publicUrl | trimSuffix "/" }}
+{{- else }}{{ if .Values.ingress.tls.enabled }}https{{ else }}http{{ end }}://{{ .Values.ingress.host }}
+{{- end }}
+{{- end }}
+
+{{- define "gas.secretName" -}}
+{{- default (include "gas.fullname" .) .Values.secrets.existingSecret }}
+{{- end }}
+
+{{- define "gas.configName" -}}
+{{- include "gas.fullname" . }}
+{{- end }}
+
+{{/* Shared configuration (the ConfigMap data, and the provisioning Job's env). */}}
+{{- define "gas.configData" -}}
+GAS_ENV: {{ ternary "dev" .Values.environment .Values.devMode.enabled | quote }}
+GAS_PREFIX: {{ .Values.prefix | quote }}
+GAS_LOG_LEVEL: {{ .Values.logLevel | quote }}
+GAS_PUBLIC_URL: {{ include "gas.publicUrl" . | quote }}
+GAS_SES_SENDER: {{ .Values.sesSender | quote }}
+GAS_COLD_BACKEND: {{ .Values.coldBackend | quote }}
+AWS_REGION: {{ .Values.aws.region | quote }}
+AWS_DEFAULT_REGION: {{ .Values.aws.region | quote }}
+{{- if .Values.devMode.enabled }}
+AWS_ENDPOINT_URL: {{ include "gas.motoUrl" . | quote }}
+{{- else if .Values.aws.endpointUrl }}
+AWS_ENDPOINT_URL: {{ .Values.aws.endpointUrl | quote }}
+{{- end }}
+{{- end }}
+
+{{/* env entries reading the AWS keys from the Secret (optional: IRSA otherwise). */}}
+{{- define "gas.awsSecretEnv" -}}
+- name: AWS_ACCESS_KEY_ID
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "gas.secretName" . }}
+      key: AWS_ACCESS_KEY_ID
+      optional: true
+- name: AWS_SECRET_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "gas.secretName" . }}
+      key: AWS_SECRET_ACCESS_KEY
+      optional: true
+{{- end }}
+
+{{/* Refuse settings the app must never get in a cluster. */}}
+{{- define "gas.checkEnv" -}}
+{{- range . }}
+{{- if eq (upper .name) "GAS_LOCAL_SIGNIN" }}
+{{- fail "GAS_LOCAL_SIGNIN must never be set in a cluster: the local sign-in is for the laptop stack only" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "gas.podSecurityContext" -}}
+{{- toYaml .Values.podSecurityContext }}
+{{- end }}
+
+{{- define "gas.containerSecurityContext" -}}
+{{- toYaml .Values.containerSecurityContext }}
+{{- end }}
+
+{{/* Scheduling: (dict "root" $ "c" componentValues) */}}
+{{- define "gas.scheduling" -}}
+{{- with (default .root.Values.nodeSelector .c.nodeSelector) }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with (default .root.Values.tolerations .c.tolerations) }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with (default .root.Values.affinity .c.affinity) }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .root.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* The enabled workers, defaults merged: a dict name -> values (as YAML). */}}
+{{- define "gas.workers" -}}
+{{- $out := dict }}
+{{- range $name, $w := .Values.workers }}
+{{- $merged := mergeOverwrite (deepCopy $.Values.workerDefaults) (deepCopy $w) }}
+{{- if $merged.enabled }}
+{{- if not $merged.image.repository }}{{ $_ := set $merged.image "repository" (printf "gas-%s" $name) }}{{ end }}
+{{- if not $merged.command }}{{ $_ := set $merged "command" (list (printf "gas-%s" $name)) }}{{ end }}
+{{- if not $merged.queue }}{{ $_ := set $merged "queue" $name }}{{ end }}
+{{- $_ := set $out $name $merged }}
+{{- end }}
+{{- end }}
+{{- toYaml $out }}
+{{- end }}
+
+{{/* ServiceAccount name: (dict "root" $ "component" "web" "sa" .Values.web.serviceAccount) */}}
+{{- define "gas.serviceAccountName" -}}
+{{- if .sa.create }}
+{{- default (include "gas.componentName" (dict "root" .root "component" .component)) .sa.name }}
+{{- else }}
+{{- default "default" .sa.name }}
+{{- end }}
+{{- end }}
