@@ -1,7 +1,7 @@
 """A real Kubernetes control plane on loopback for the cluster tests: etcd,
 kube-apiserver (RBAC on), kube-controller-manager, kube-scheduler and kwok (fake
 nodes whose pods become Ready without containers). Binaries come from
-tools/install-controlplane.sh; the harness skips with a one-line reason without them."""
+tools/install-controlplane.sh (`make test` runs it; the fixtures build what is missing)."""
 
 from __future__ import annotations
 

@@ -118,7 +118,8 @@ def test_provisioning_job_completed(stack):
 def test_every_deployment_available(stack):
     deps = json.loads(kubectl("-n", NS, "get", "deploy", "-o", "json", capture_output=True).stdout)["items"]
     names = {d["metadata"]["name"] for d in deps}
-    assert {"gas-web", "gas-annotator", "gas-notifier", "gas-moto"} <= names
+    assert names == {"gas-web", "gas-annotator", "gas-notifier", "gas-archiver-archive", "gas-archiver-restore",
+                     "gas-archiver-thaw", "gas-operator", "gas-moto"}
     for d in deps:
         conds = {c["type"]: c["status"] for c in d["status"].get("conditions", [])}
         assert conds.get("Available") == "True", d["metadata"]["name"]

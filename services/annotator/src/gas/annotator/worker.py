@@ -109,14 +109,26 @@ class Annotator:
             shutil.rmtree(scratch, ignore_errors=True)
             JOB_SECONDS.observe(time.monotonic() - started)
 
+    def _download_input(self, job: dict[str, Any], path: Path) -> None:
+        extra = {"IfMatch": job["input_etag"]} if job.get("input_etag") else {}
+        body = self.s3.get_object(Bucket=job["input_bucket"], Key=job["input_key"], **extra)["Body"]
+        with open(path, "wb") as out:
+            for chunk in body.iter_chunks(1 << 20):
+                out.write(chunk)
+
     def _run(self, job: dict[str, Any], attempt: int, scratch: Path) -> None:
         (scratch / "out").mkdir(parents=True, exist_ok=True)
         input_path = scratch / local_name(job["input_file_name"])
         try:
-            self.s3.download_file(job["input_bucket"], job["input_key"], str(input_path))
+            self._download_input(job, input_path)
         except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("404", "NoSuchKey"):
+            code = exc.response["Error"]["Code"]
+            if code in ("404", "NoSuchKey"):
                 self._finish(job, attempt, job_states.FAILED, error="the uploaded file is gone; please upload it again")
+                return
+            if code in ("412", "PreconditionFailed"):
+                self._finish(job, attempt, job_states.FAILED,
+                             error="the uploaded file was replaced after the job was submitted; please start a new upload")
                 return
             raise
         results_prefix = f"{job['user_id']}/{job['job_id']}/"

@@ -214,6 +214,9 @@ def new_job() -> Any:
         "input_bucket": bucket,
         "input_key": key,
         "input_size": size,
+        # The form's presigned POST stays valid after submission: the annotator reads
+        # exactly this version (If-Match), never a later upload through the same form.
+        "input_etag": head["ETag"],
         "submitted_at": utc_now_iso(),
     }
     if not svc.jobs.create(job):
