@@ -1,7 +1,8 @@
 """/annotations for a user with 1,000 jobs under 32 concurrent connections (wrk, loopback).
 
-Peer in the same run: /healthz on the same gunicorn (no AWS calls), the ceiling of the
-web tier itself.
+Peers in the same run: /healthz on the same gunicorn (no AWS calls), the ceiling of the
+web tier itself; and the page's one DynamoDB query (JobStore.list_for_user, the same
+code) sent straight to moto server from 32 threads, the ceiling of the local backend.
 
     .venv/bin/python bench/web_list_load.py [--duration 20]
 Goal (issue 2): p99 <= 150 ms; requests per second reported.
@@ -54,13 +55,43 @@ def main() -> int:
             cookie = "; ".join(f"{c.name}={c.value}" for c in user.http.cookies)
             listing = wrk(f"{stack.url}/annotations", cookie, args.duration)
             health = wrk(f"{stack.url}/healthz", cookie, args.duration)
+            backend = query_load(stack, user_id, args.duration)
         finally:
             stack.stop()
     print(f"/annotations, user with {args.jobs} jobs (first page), wrk -t2 -c32 -d{args.duration}s, loopback")
     print(f"  GAS /annotations : {listing['rps']:.0f} req/s  p50={listing['p50']:.1f} ms  p99={listing['p99']:.1f} ms  non-2xx={listing['errors']}")
     print(f"  peer /healthz    : {health['rps']:.0f} req/s  p50={health['p50']:.1f} ms  p99={health['p99']:.1f} ms")
+    print(f"  peer moto query  : {backend['rps']:.0f} req/s  p50={backend['p50']:.1f} ms  p99={backend['p99']:.1f} ms"
+          "  (list_for_user straight to moto, 32 threads)")
     print(f"  goal p99<=150 ms: {'met' if listing['p99'] <= 150 and not listing['errors'] else 'NOT met'}")
     return 0
+
+
+def query_load(stack: DevStack, user_id: str, duration: int, threads: int = 32) -> dict[str, float]:
+    """The page's query alone, as fast as moto answers it: what /annotations can at best reach."""
+    import statistics
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    os.environ.update({**stack.env(), "GAS_PREFIX": stack.prefix})
+    from gas.core.aws import Aws
+    from gas.core.config import CoreSettings
+    from gas.core.jobs import JobStore
+
+    store = JobStore(Aws(CoreSettings()))
+    stop = time.monotonic() + duration
+
+    def loop() -> list[float]:
+        out = []
+        while time.monotonic() < stop:
+            t0 = time.monotonic()
+            store.list_for_user(user_id, 20)
+            out.append((time.monotonic() - t0) * 1000)
+        return out
+
+    with ThreadPoolExecutor(threads) as pool:
+        lat = sorted(x for f in [pool.submit(loop) for _ in range(threads)] for x in f.result())
+    return {"rps": len(lat) / duration, "p50": statistics.median(lat), "p99": lat[int(len(lat) * 0.99) - 1]}
 
 
 def _user_id(stack: DevStack, user: User) -> str:

@@ -106,13 +106,18 @@ class ControlPlane:
             str(TOOLS_BIN / "kwok"), f"--kubeconfig={kc}", f"--config={TOOLS_BIN / 'kwok-stages.yaml'}", "--manage-all-nodes=false",
             "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake", "--cidr=10.244.0.0/16",
             "--node-ip=10.244.255.1", f"--server-address=127.0.0.1:{free_port()}",
+            # renew the node's Lease like a kubelet: without it the node-lifecycle controller
+            # marks the node Unknown after ~40 s and every pod NotReady
+            "--node-lease-duration-seconds=40",
         ])
         self._fake_node()
+        self._schedulable()
         return self
 
-    def api(self, path: str, method: str = "GET", token: str = ADMIN_TOKEN, **kw) -> requests.Response:
+    def api(self, path: str, method: str = "GET", token: str = ADMIN_TOKEN, headers: dict | None = None,
+            **kw) -> requests.Response:
         urllib3.disable_warnings()
-        return requests.request(method, self.server + path, headers={"Authorization": f"Bearer {token}"},
+        return requests.request(method, self.server + path, headers={"Authorization": f"Bearer {token}", **(headers or {})},
                                 verify=False, timeout=10, **kw)
 
     def _wait_ready(self, timeout: float = 90) -> None:
@@ -140,6 +145,20 @@ class ControlPlane:
         }
         resp = self.api("/api/v1/nodes", "POST", json=node)
         assert resp.status_code in (201, 409), resp.text
+
+    def _schedulable(self, timeout: float = 60) -> None:
+        """Wait until kwok reports the node Ready, then drop the not-ready taint the API
+        server's admission put on it at creation (a kubelet's node would lose it the same way)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            resp = self.api("/api/v1/nodes/kwok-node-0", "PATCH", json={"spec": {"taints": None}},
+                            headers={"Content-Type": "application/merge-patch+json"})
+            node = resp.json()
+            ready = {c["type"]: c["status"] for c in node.get("status", {}).get("conditions", [])}.get("Ready")
+            if resp.status_code == 200 and not node["spec"].get("taints") and ready == "True":
+                return
+            time.sleep(1)
+        raise TimeoutError(f"fake node not schedulable: {resp.status_code} {resp.text[:300]}")
 
     def service_account_kubeconfig(self, namespace: str, name: str, path: Path) -> Path:
         """A kubeconfig that acts as the ServiceAccount: exactly what its RBAC grants."""

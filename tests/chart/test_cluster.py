@@ -14,10 +14,8 @@ Kubernetes side (objects, controllers, hooks, admission), not the images (tests/
 
 from __future__ import annotations
 
-import datetime
 import json
 import subprocess
-import threading
 import time
 
 import pytest
@@ -35,66 +33,14 @@ def cluster(tmp_path_factory, chart_tools):
     if kube.missing_binaries():  # `make test` builds them first; a failed build fails here
         kube.install()
     cp = kube.ControlPlane(tmp_path_factory.mktemp("controlplane")).start()
-    stop = threading.Event()
-    beat = threading.Thread(target=_node_lease_heartbeat, args=(cp, stop), daemon=True)
-    beat.start()
     try:
-        # The harness disables the node-lifecycle controller, which is what removes the
-        # not-ready taint the API server puts on a new Node: remove it (kwok reports Ready).
-        _untaint(cp)
         ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS, "labels": {
             "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest"}}}
         resp = cp.api("/api/v1/namespaces", "POST", json=ns)
         assert resp.status_code == 201, resp.text
         yield cp
     finally:
-        stop.set()
-        beat.join(10)
         cp.stop()
-
-
-def _node_lease_heartbeat(cp, stop: threading.Event) -> None:
-    """Renew the fake node's Lease like a kubelet does. The harness's kwok runs without
-    --node-lease-duration-seconds, so the node-lifecycle controller marks the node
-    Unknown after ~40 s and every pod NotReady (kwok does not make them Ready again)."""
-    ns, name = "kube-node-lease", "kwok-node-0"
-    while not stop.is_set():
-        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": name, "namespace": ns},
-                 "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": now}}
-        try:
-            got = cp.api(f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/{name}")
-            if got.status_code == 404:
-                cp.api(f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases", "POST", json=lease)
-            else:
-                lease["metadata"]["resourceVersion"] = got.json()["metadata"]["resourceVersion"]
-                cp.api(f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/{name}", "PUT", json=lease)
-        except Exception:  # noqa: BLE001 - the API server may be stopping
-            pass
-        stop.wait(5)
-
-
-def _untaint(cp) -> None:
-    import requests
-    import urllib3
-
-    urllib3.disable_warnings()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        resp = requests.patch(cp.server + "/api/v1/nodes/kwok-node-0", json={"spec": {"taints": None}}, verify=False, timeout=10,
-                              headers={"Authorization": f"Bearer {kube_token()}", "Content-Type": "application/merge-patch+json"})
-        node = resp.json()
-        ready = {c["type"]: c["status"] for c in node.get("status", {}).get("conditions", [])}.get("Ready")
-        if resp.status_code == 200 and not node["spec"].get("taints") and ready == "True":
-            return
-        time.sleep(1)
-    raise AssertionError(f"fake node not schedulable: {resp.status_code} {resp.text[:500]}")
-
-
-def kube_token() -> str:
-    import kube
-
-    return kube.ADMIN_TOKEN
 
 
 def helm(cp, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:

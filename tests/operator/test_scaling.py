@@ -63,3 +63,12 @@ def test_spec_from_resource_reads_camel_case_fields_and_keeps_keda_defaults():
     spec = ScalerSpec.from_resource({"messagesPerReplica": 10, "minReplicas": 1, "fallback": {"replicas": 3}})
     assert (spec.messages_per_replica, spec.min_replicas, spec.fallback_replicas) == (10, 1, 3)
     assert (spec.count_in_flight, spec.count_delayed, spec.cooldown_seconds) == (True, False, 300)
+
+
+def test_a_lasting_queue_outage_gives_one_stable_reason():
+    """The reason becomes the Ready condition's message: if it counted failures, every poll
+    of a broken queue would rewrite status (steady state must cost no writes)."""
+    spec, memory = ScalerSpec.from_resource({"fallback": {"failureThreshold": 2, "replicas": 3}}), Memory()
+    decisions = [decide(spec, None, 1, memory, float(t)) for t in range(10)]
+    assert decisions[0].replicas == 1 and {d.replicas for d in decisions[1:]} == {3}
+    assert len({d.reason for d in decisions[1:]}) == 1 and memory.failures == 10

@@ -32,7 +32,8 @@ def _sqs(region: str | None, endpoint: str | None) -> Any:
 
 
 def _post_event(body: dict[str, Any], reason: str, message: str) -> None:
-    kopf.info(body, reason=reason, message=message)
+    # kopf.event, not kopf.info: info obeys posting.level, which mutes kopf's own chatter.
+    kopf.event(body, type="Normal", reason=reason, message=message)
 
 
 @kopf.on.startup()
