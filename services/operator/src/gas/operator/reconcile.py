@@ -58,22 +58,29 @@ class Reconciler:
         self.custom = custom_api
         self.sqs_factory = sqs_factory  # (region, endpoint) -> boto3 SQS client
         self.post_event = post_event  # (body, reason, message) -> None
+        self._queue_urls: dict[tuple[Any, ...], str] = {}
 
     def queue_depth(self, queue: dict[str, Any]) -> QueueDepth:
         sqs = self.sqs_factory(queue.get("region"), queue.get("endpoint"))
-        url = queue.get("url")
+        key = (queue.get("region"), queue.get("endpoint"), queue.get("name"))
+        url = queue.get("url") or self._queue_urls.get(key)
         if not url:
             API_CALLS.labels("sqs", "GetQueueUrl").inc()
-            url = sqs.get_queue_url(QueueName=queue["name"])["QueueUrl"]
+            # Resolved once: a steady queue then costs one SQS read per poll.
+            url = self._queue_urls[key] = sqs.get_queue_url(QueueName=queue["name"])["QueueUrl"]
         API_CALLS.labels("sqs", "GetQueueAttributes").inc()
-        attrs = sqs.get_queue_attributes(
-            QueueUrl=url,
-            AttributeNames=[
-                "ApproximateNumberOfMessages",
-                "ApproximateNumberOfMessagesNotVisible",
-                "ApproximateNumberOfMessagesDelayed",
-            ],
-        )["Attributes"]
+        try:
+            attrs = sqs.get_queue_attributes(
+                QueueUrl=url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                    "ApproximateNumberOfMessagesDelayed",
+                ],
+            )["Attributes"]
+        except ClientError:
+            self._queue_urls.pop(key, None)  # deleted or recreated: resolve the name again
+            raise
         return QueueDepth(
             visible=int(attrs.get("ApproximateNumberOfMessages", 0)),
             in_flight=int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
