@@ -51,23 +51,18 @@ def run(procs: int, jobs: int, rate: float, moto_url: str, logs: Path) -> dict:
     store, s3, sns = JobStore(aws), aws.client("s3"), aws.client("sns")
     UserStore(aws).upsert("bench-user", "Bench", "bench@example.org")
     topic = aws.topic_arn("job-completed")
-    start = utc_now() + timedelta(seconds=15)  # time to publish everything first
 
-    def prepare(i: int) -> str:
+    def prepare(_i: int) -> str:
         job_id = new_job_id()
         key = f"bench-user/{job_id}/r.annot.vcf"
         s3.put_object(Bucket=aws.names.results_bucket, Key=key, Body=b"x" * 4096)
-        completed_at = (start + timedelta(seconds=i / rate - RETENTION)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        store.create({"job_id": job_id, "user_id": "bench-user", "input_file_name": "b.vcf", "submitted_at": completed_at})
+        store.create({"job_id": job_id, "user_id": "bench-user", "input_file_name": "b.vcf", "submitted_at": "2026-01-01T00:00:00Z"})
         attempt = store.start(job_id)
         store.finish(job_id, attempt, "COMPLETED", result_bucket=aws.names.results_bucket, result_key=key)
-        # The due time the benchmark wants, not the wall-clock finish.
-        aws.client("dynamodb").update_item(TableName=aws.names.jobs_table, Key={"job_id": {"S": job_id}},
-                                           UpdateExpression="SET completed_at = :c", ExpressionAttributeValues={":c": {"S": completed_at}})
-        sns.publish(TopicArn=topic, Message=new_event(JOB_COMPLETED, job_id=job_id, user_id="bench-user",
-                                                      status="COMPLETED", completed_at=completed_at).to_json())
         return job_id
 
+    # Phase 1 (untimed): the completed jobs and their results. moto is slow to fill, so
+    # the due times are only fixed once everything exists.
     with ThreadPoolExecutor(8) as pool:
         ids = list(pool.map(prepare, range(jobs)))
     ports, children = [], []
@@ -78,6 +73,22 @@ def run(procs: int, jobs: int, rate: float, moto_url: str, logs: Path) -> dict:
                       "GAS_METRICS_HOST": "127.0.0.1", "GAS_BATCH_SIZE": "10", "GAS_RECEIVE_WAIT_SECONDS": "1"}
         children.append(subprocess.Popen([str(BIN / "gas-archiver"), "archive"], env=worker_env,
                                          stdout=open(logs / f"{prefix}-{n}.log", "wb"), stderr=subprocess.STDOUT))
+    # Phase 2: job i is due at start + i/rate; its job.completed message goes out ahead of
+    # that (completed_at = due - retention), as the annotator's would, so every message is early.
+    start = utc_now() + timedelta(seconds=10)
+    ddb = aws.client("dynamodb")
+
+    def announce(i: int) -> float:
+        due = start + timedelta(seconds=i / rate)
+        completed_at = (due - timedelta(seconds=RETENTION)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        ddb.update_item(TableName=aws.names.jobs_table, Key={"job_id": {"S": ids[i]}},
+                        UpdateExpression="SET completed_at = :c", ExpressionAttributeValues={":c": {"S": completed_at}})
+        sns.publish(TopicArn=topic, Message=new_event(JOB_COMPLETED, job_id=ids[i], user_id="bench-user",
+                                                      status="COMPLETED", completed_at=completed_at).to_json())
+        return (utc_now() - due).total_seconds()  # > 0: announced after it was due
+
+    with ThreadPoolExecutor(4) as pool:
+        late = max(pool.map(announce, range(jobs)))
     try:
         deadline = time.monotonic() + (start - utc_now()).total_seconds() + jobs / rate + 120
         while time.monotonic() < deadline:
@@ -101,7 +112,17 @@ def run(procs: int, jobs: int, rate: float, moto_url: str, logs: Path) -> dict:
             lags.append((parse_iso(job["archived_at"]) - due).total_seconds())
             archived.append(parse_iso(job["archived_at"]))
     span = (max(archived) - min(archived)).total_seconds() if len(archived) > 1 else 0
-    return {"procs": procs, "archived": len(lags), "rate": len(lags) / span if span else 0.0,
+    # The local backend's floor: moto's TransactWriteItems deep-copies every table it
+    # touches (for rollback), so the archive commit's cost grows with the jobs table.
+    def timed(f) -> float:
+        t0 = time.perf_counter()
+        f()
+        return (time.perf_counter() - t0) * 1000
+
+    tx_ms = sorted(timed(lambda: store.commit_archive(ids[0], "bench-user", aws.names.users_table, "probe")) for _ in range(20))[10]
+    get_ms = sorted(timed(lambda: store.get(ids[0])) for _ in range(20))[10]
+    return {"procs": procs, "archived": len(lags), "rate": len(lags) / span if span else 0.0, "late": late,
+            "tx_ms": tx_ms, "get_ms": get_ms,
             "p50": percentile(lags, 50) if lags else float("nan"), "p95": percentile(lags, 95) if lags else float("nan"),
             "receives_per_job": receives / max(1, len(lags))}
 
@@ -137,7 +158,9 @@ def main() -> int:
                 moto.wait()
             results.append(r)
             print(f"  {r['procs']} process(es): archived {r['archived']}/{args.jobs}  {r['rate']:.1f} jobs/s  "
-                  f"lag p50={r['p50']:.2f}s p95={r['p95']:.2f}s  receives/job={r['receives_per_job']:.2f}", flush=True)
+                  f"lag p50={r['p50']:.2f}s p95={r['p95']:.2f}s  receives/job={r['receives_per_job']:.2f}  "
+                  f"(latest announcement {r['late']:+.1f}s vs due; moto {args.jobs}-job table: "
+                  f"TransactWriteItems p50 {r['tx_ms']:.0f} ms, GetItem p50 {r['get_ms']:.0f} ms)", flush=True)
     two = [r for r in results if r["procs"] == 2]
     if two:
         print(f"  goal p95 <= 5 s with 2 processes at 10/s: {'met' if two[0]['p95'] <= 5 else 'NOT met'}")

@@ -53,6 +53,7 @@ def test_default_is_production_shaped(rendered):
     assert sorted(k["PodDisruptionBudget"]) == sorted(workers + ["gas-web"])
     assert "QueueScaler" not in k and "Role" not in k  # the operator is opt-in
     assert "Job" not in k and "gas-moto" not in k["Deployment"]
+    assert k["Ingress"] == ["gas-web"]
     cm = next(o for o in objects(rendered["default"]) if o["kind"] == "ConfigMap")
     assert cm["data"]["GAS_ENV"] == "production"
     assert "AWS_ENDPOINT_URL" not in cm["data"]
@@ -76,6 +77,14 @@ def test_dev_mode_runs_moto_and_provisioning(rendered):
     assert env["AWS_ENDPOINT_URL"] == "http://gas-moto:5000" and env["GAS_ENV"] == "dev"
     secret = next(o for o in objs if o["kind"] == "Secret")
     assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "GAS_SECRET_KEY"} <= set(secret["data"])
+    # browsers reach moto's S3 through the ingress (presigned uploads and downloads)
+    assert cm["data"]["GAS_S3_PUBLIC_ENDPOINT_URL"] == "http://s3.gas.localtest.me"
+    (s3_ingress,) = [o for o in objs if o["kind"] == "Ingress" and o["metadata"]["name"] == "gas-moto"]
+    rule = s3_ingress["spec"]["rules"][0]
+    assert rule["host"] == "s3.gas.localtest.me" and rule["http"]["paths"][0]["backend"]["service"]["name"] == "gas-moto"
+    (moto_np,) = [o for o in objs if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "gas-moto"]
+    sources = moto_np["spec"]["ingress"][0]["from"]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}} in sources
 
 
 def test_production_values(rendered):

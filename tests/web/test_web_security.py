@@ -119,3 +119,13 @@ def test_untrusted_names_are_escaped(sign_in, web_aws):
         html = c.get(path).get_data(as_text=True)
         assert "<script>alert(1)" not in html and "<b>Mallory" not in html, path
     assert "&lt;script&gt;alert(1)&lt;/script&gt;.vcf" in c.get(f"/annotations/{job_id}").get_data(as_text=True)
+
+
+def test_session_cookie_secure_unless_plain_http_outside_production(settings_factory):
+    """Dev mode on kind serves plain HTTP (a browser would drop a Secure cookie there);
+    production always sets Secure, even if misconfigured with an http:// public URL."""
+    for env, url, secure in (("dev", "http://gas.localtest.me", False), ("dev", "https://gas.dev.example.org", True),
+                             ("production", "http://gas.example.org", True)):
+        app = create_app(settings_factory(env=env, local_signin=False, public_url=url))
+        cookie = app.test_client().get("/auth/globus").headers["Set-Cookie"]
+        assert ("Secure" in cookie) is secure, (env, url)

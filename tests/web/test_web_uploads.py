@@ -3,10 +3,13 @@ S3's redirect, replay, and every refusal leaving nothing behind."""
 
 from __future__ import annotations
 
+import uuid
+
 import requests
 from gas.core.jobs import JobStore
+from gas.web.app import create_app
 from gas.web.uploads import UploadKeyError, has_allowed_suffix, name_problem, parse_key, safe_filename
-from web_support import completed_job, make_premium, object_exists, requested_events, upload, upload_form
+from web_support import completed_job, csrf_token, make_premium, object_exists, requested_events, upload, upload_form
 
 VCF = b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n1\t10177\t.\tA\tAC\t.\tPASS\t.\n"
 
@@ -197,3 +200,23 @@ def test_publish_failure_is_repaired_by_replaying_the_redirect(app, sign_in, web
     assert c.get(redirect).status_code == 302
     assert len(requested_events(web_aws, job_id)) == 1
     assert len(JobStore(web_aws).list_for_user(user_id).jobs) == 1
+
+
+def test_browser_facing_s3_endpoint_is_used_for_forms_links_and_csp(settings_factory, web_aws, moto_url):
+    """Dev mode on kind: moto is in-cluster only, browsers reach it through the ingress.
+    Here `localhost` stands for that second address of the same moto server."""
+    public = moto_url.replace("127.0.0.1", "localhost")
+    app = create_app(settings_factory(s3_public_endpoint_url=public))
+    c = app.test_client()
+    token = csrf_token(c, "/auth/local")
+    assert c.post("/auth/local", data={"csrf_token": token, "name": "Kind", "email": f"kind-{uuid.uuid4().hex[:8]}@example.org"}).status_code == 302
+    with c.session_transaction() as s:
+        user_id = s["user_id"]
+    assert f"form-action 'self' {public}" in c.get("/annotate").headers["Content-Security-Policy"]
+    form, redirect_path = upload(c, "test.vcf", b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+    assert form["url"].startswith(public + "/")
+    created = c.get(redirect_path)  # the web app itself still talks to its own endpoint
+    assert created.status_code == 302 and "/annotations/" in created.headers["Location"]
+    job_id = completed_job(web_aws, user_id)
+    link = c.get(f"/annotations/{job_id}/download").headers["Location"]
+    assert link.startswith(public + "/") and requests.get(link, timeout=10).status_code == 200

@@ -69,6 +69,13 @@ app.kubernetes.io/part-of: gas
 {{- end }}
 {{- end }}
 
+{{/* Dev mode behind an ingress: browsers reach moto's S3 at this host (uploads, downloads). */}}
+{{- define "gas.devS3Host" -}}
+{{- if and .Values.devMode.enabled .Values.ingress.enabled }}
+{{- default (printf "s3.%s" .Values.ingress.host) .Values.devMode.moto.ingressHost }}
+{{- end }}
+{{- end }}
+
 {{- define "gas.secretName" -}}
 {{- default (include "gas.fullname" .) .Values.secrets.existingSecret }}
 {{- end }}
@@ -91,6 +98,9 @@ AWS_DEFAULT_REGION: {{ .Values.aws.region | quote }}
 AWS_ENDPOINT_URL: {{ include "gas.motoUrl" . | quote }}
 {{- else if .Values.aws.endpointUrl }}
 AWS_ENDPOINT_URL: {{ .Values.aws.endpointUrl | quote }}
+{{- end }}
+{{- with (include "gas.devS3Host" .) }}
+GAS_S3_PUBLIC_ENDPOINT_URL: {{ printf "%s://%s" (ternary "https" "http" $.Values.ingress.tls.enabled) . | quote }}
 {{- end }}
 {{- end }}
 

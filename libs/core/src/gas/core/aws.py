@@ -40,6 +40,14 @@ class Aws:
         )
 
     @functools.cache
+    def client_at(self, service: str, endpoint_url: str | None) -> Any:
+        """A client for another endpoint of the same account (e.g. the address a browser
+        uses for S3 when the service's own endpoint is in-cluster only)."""
+        if not endpoint_url:
+            return self.client(service)
+        return self._session.client(service, endpoint_url=endpoint_url, config=_BOTO_CONFIG)
+
+    @functools.cache
     def probe_client(self, service: str) -> Any:
         """A client with no retries and short timeouts, for /readyz."""
         return self._session.client(

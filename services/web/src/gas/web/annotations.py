@@ -87,7 +87,7 @@ def download_url(job: dict[str, Any]) -> str:
     """A presigned GET of the annotated VCF, valid download_url_seconds."""
     svc = services()
     name = safe_filename(job["result_key"].rsplit("/", 1)[-1]) or "annotated.vcf"
-    return svc.aws.client("s3").generate_presigned_url(
+    return svc.browser_s3.generate_presigned_url(
         "get_object",
         Params={
             "Bucket": job.get("result_bucket") or svc.aws.names.results_bucket,
@@ -146,7 +146,7 @@ def annotate() -> Any:
     # The job id is fixed now: the policy only admits keys under <user_id>/<job_id>~.
     job_id = new_job_id()
     post = presigned_upload(
-        svc.aws.client("s3"),
+        svc.browser_s3,
         svc.aws.names.inputs_bucket,
         g.user_id,
         job_id,

@@ -26,7 +26,7 @@ log = structlog.get_logger()
 
 def _s3_origin(services: Services) -> str:
     """Where the browser POSTs uploads (for the CSP form-action)."""
-    parts = urlsplit(services.aws.client("s3").meta.endpoint_url)
+    parts = urlsplit(services.browser_s3.meta.endpoint_url)
     return f"{parts.scheme}://{parts.netloc}"
 
 
@@ -41,7 +41,9 @@ def create_app(settings: WebSettings | None = None) -> Flask:
     configure_logging("web", settings.log_level)
 
     app = Flask(__name__)
-    secure_cookie = not (settings.env == "local" and settings.public_url.startswith("http://"))
+    # Secure cookies except where the site itself is plain HTTP outside production (the
+    # laptop stack, dev mode on kind): a browser would never send them back there.
+    secure_cookie = not (settings.env in ("local", "dev") and settings.public_url.startswith("http://"))
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_NAME="gas_session",

@@ -22,6 +22,11 @@ class Services:
     jobs: JobStore
     users: UserStore
 
+    @property
+    def browser_s3(self) -> Any:
+        """The S3 client whose presigned URLs the browser follows (see WebSettings)."""
+        return self.aws.client_at("s3", self.settings.s3_public_endpoint_url)
+
     def upload_limit(self, tier: str | None) -> int:
         s = self.settings
         return s.premium_upload_limit if tier == PREMIUM else s.free_upload_limit

@@ -24,11 +24,15 @@ class WebSettings(CoreSettings):
     jobs_per_page: int = Field(20, ge=1, le=100)
     download_url_seconds: int = Field(60, ge=1, le=7 * 24 * 3600)
     upload_form_seconds: int = Field(900, ge=60, le=7 * 24 * 3600)
+    # Where browsers reach S3, when it differs from AWS_ENDPOINT_URL (dev mode on kind:
+    # moto is gas-moto:5000 in the cluster, s3.<host> through the ingress). Presigned
+    # upload forms and download links use it; unset = the service's own endpoint.
+    s3_public_endpoint_url: str | None = Field(None, pattern=r"^$|^https?://[^/\s]+$")
 
     @model_validator(mode="after")
     def _blank_globus_is_unset(self) -> WebSettings:
         # An empty GAS_GLOBUS_CLIENT_ID="" (common in env files) means "not configured".
-        for name in ("globus_client_id", "globus_client_secret"):
+        for name in ("globus_client_id", "globus_client_secret", "s3_public_endpoint_url"):
             if getattr(self, name) == "":
                 object.__setattr__(self, name, None)
         return self
