@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 
 import pytest
@@ -104,6 +105,9 @@ def test_production_values(rendered):
     exprs = " ".join(r["expr"] for g in rule["spec"]["groups"] for r in g["rules"])
     assert 'gas_worker_messages_handled_total{namespace="gas",outcome="dead_lettered"}' in exprs
     assert "gas_annotator_jobs_total" in exprs
+    alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert {"GasDeadLetterQueueNotEmpty", "GasJobFailureRatioHigh", "GasArchiveLagHigh", "GasOperatorErrors"} <= alerts
+    assert "gas_archiver_archive_lag_seconds_bucket" in exprs and "gas_operator_errors_total" in exprs
     dash = next(o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "gas-dashboard")
     assert json.loads(dash["data"]["gas.json"])["uid"] == "gas-overview"
 
@@ -386,3 +390,11 @@ def test_policy_refuses_a_worker_with_an_api_token(rendered):
     dep = next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "gas-notifier")
     dep["spec"]["template"]["spec"]["automountServiceAccountToken"] = True
     assert policy_violations(objs) == ["Deployment/gas-notifier: automountServiceAccountToken is not false"]
+
+
+def test_every_alert_links_to_a_runbook_section(rendered):
+    rule = next(o for o in objects(rendered["production"]) if o["kind"] == "PrometheusRule")
+    headings = {"#" + re.sub(r"[^a-z0-9 -]", "", h.lower()).strip().replace(" ", "-")
+                for h in re.findall(r"^#+ (.+)$", (ROOT / "docs" / "runbook.md").read_text(), re.M)}
+    anchors = {r["annotations"]["runbook_url"].rsplit("runbook.md", 1)[1] for g in rule["spec"]["groups"] for r in g["rules"]}
+    assert anchors and anchors <= headings, anchors - headings
