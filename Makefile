@@ -39,7 +39,7 @@ run: setup
 test: setup system-deps tools
 	$(VENV)/bin/pytest
 
-bench: setup system-deps
+bench: setup system-deps tools
 	@for b in bench/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
 
 clean:
