@@ -2,12 +2,18 @@
 worker as real processes. `make run` and the stack tests both start it through here,
 so the tests exercise exactly what a developer runs.
 
+With `iam=True` IAM is enforced (moto's INITIAL_NO_AUTH_ACTION_COUNT): provisioning
+runs as an admin user, web and every worker as a user holding only its component's
+policy from gas.core.iam, so a missing permission fails the way it would on AWS. Off by
+default: moto cannot authorize browser requests (presigned POST) under enforcement.
+
     python local/devstack.py [--port 8080] [--moto-port 5100]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import signal
@@ -21,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BIN = Path(sys.executable).parent
+# Requests moto serves before it enforces IAM: create the admin user, its policy, its key.
+BOOTSTRAP_REQUESTS = 3
 # Every queue consumer: process name -> command.
 WORKERS = {
     "annotator": ["gas-annotator"],
@@ -62,6 +70,9 @@ class DevStack:
     extra_env: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     metrics_ports: dict[str, int] = field(default_factory=dict)
+    iam: bool = False
+    # IAM user credentials by component ("admin" for provisioning and test inspection).
+    credentials: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -88,7 +99,39 @@ class DevStack:
         }
         env.setdefault("GAS_SECRET_KEY", secrets.token_hex(32))
         env.update(self.extra_env)
+        env.update(self.credentials.get("admin", {}))
         return env
+
+    def component_env(self, component: str) -> dict[str, str]:
+        """The environment of one component's process: its own least-privilege user."""
+        return {**self.env(), **self.credentials.get(component, {})}
+
+    def _create_iam_users(self) -> None:
+        import boto3
+
+        from gas.core.iam import COMPONENTS, policy
+        from gas.core.names import ResourceNames
+
+        def user(iam, name: str, document: dict) -> dict[str, str]:
+            iam.create_user(UserName=name)
+            iam.put_user_policy(UserName=name, PolicyName=name, PolicyDocument=json.dumps(document))
+            key = iam.create_access_key(UserName=name)["AccessKey"]
+            return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+
+        bootstrap = boto3.client("iam", endpoint_url=self.moto_url, region_name="us-east-1",
+                                 aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap")
+        everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        self.credentials["admin"] = user(bootstrap, f"{self.prefix}-admin", everything)
+        admin = self.env()
+        iam = boto3.client("iam", endpoint_url=self.moto_url, region_name="us-east-1",
+                           aws_access_key_id=admin["AWS_ACCESS_KEY_ID"], aws_secret_access_key=admin["AWS_SECRET_ACCESS_KEY"])
+        account = boto3.client("sts", endpoint_url=self.moto_url, region_name="us-east-1",
+                               aws_access_key_id=admin["AWS_ACCESS_KEY_ID"],
+                               aws_secret_access_key=admin["AWS_SECRET_ACCESS_KEY"]).get_caller_identity()["Account"]
+        for component in COMPONENTS:
+            document = for_moto(policy(component, ResourceNames(self.prefix), account, "us-east-1",
+                                       admin.get("GAS_SES_SENDER", "gas-noreply@example.org")))
+            self.credentials[component] = user(iam, f"{self.prefix}-{component}", document)
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
         out = None
@@ -105,11 +148,14 @@ class DevStack:
     def start(self) -> DevStack:
         env = self.env()
         self.extra_env.setdefault("GAS_SECRET_KEY", env["GAS_SECRET_KEY"])  # same key on restarts
-        moto = self._spawn("moto", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.moto_port)], env)
+        moto_env = {**env, "INITIAL_NO_AUTH_ACTION_COUNT": str(BOOTSTRAP_REQUESTS)} if self.iam else env
+        moto = self._spawn("moto", [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(self.moto_port)], moto_env)
         wait_http(f"{self.moto_url}/moto-api/", 30, moto)
-        subprocess.run([str(BIN / "gas-provision")], env=env, check=True,
+        if self.iam:
+            self._create_iam_users()
+        subprocess.run([str(BIN / "gas-provision")], env=self.env(), check=True,
                        stdout=subprocess.DEVNULL if self.log_dir else None)
-        web = self._spawn("web", [str(BIN / "gas-web")], env)
+        web = self._spawn("web", [str(BIN / "gas-web")], self.component_env("web"))
         for name in WORKERS:
             self.start_worker(name)
         wait_http(f"{self.url}/readyz", 60, web)
@@ -120,7 +166,7 @@ class DevStack:
 
     def start_worker(self, name: str) -> subprocess.Popen:
         port = self.metrics_ports.setdefault(name, free_port())
-        env = {**self.env(), "GAS_METRICS_PORT": str(port), "GAS_RECEIVE_WAIT_SECONDS": "1"}
+        env = {**self.component_env(name.split("-")[0]), "GAS_METRICS_PORT": str(port), "GAS_RECEIVE_WAIT_SECONDS": "1"}
         command, *args = WORKERS[name]
         return self._spawn(name, [str(BIN / command), *args], env)
 
@@ -138,6 +184,30 @@ class DevStack:
                 proc.kill()
                 proc.wait()
         self.procs.clear()
+
+
+# moto checks S3 and SQS permissions against the resource's ARN, as AWS does; for every
+# other action (and sqs:GetQueueUrl, which names no queue URL) it checks against "*". The
+# local stack therefore verifies those per action; AWS checks the ARNs as written.
+# moto also names two actions its own way: HeadBucket "s3:HeadBucket" (AWS: s3:ListBucket)
+# and a transaction "dynamodb:TransactWriteItems" (AWS: the per-item actions, here
+# ConditionCheckItem + UpdateItem).
+_MOTO_ALIASES = {"s3:ListBucket": "s3:HeadBucket", "dynamodb:ConditionCheckItem": "dynamodb:TransactWriteItems"}
+def _moto_checks_arn(action: str) -> bool:
+    return action.startswith(("s3:", "sqs:")) and action != "sqs:GetQueueUrl"
+
+
+def for_moto(document: dict) -> dict:
+    statements = []
+    for s in document["Statement"]:
+        actions = list(s["Action"]) + [_MOTO_ALIASES[a] for a in s["Action"] if a in _MOTO_ALIASES]
+        by_arn = [a for a in actions if _moto_checks_arn(a)]
+        anywhere = [a for a in actions if not _moto_checks_arn(a)]
+        if by_arn:
+            statements.append({**s, "Action": by_arn})
+        if anywhere:
+            statements.append({**s, "Sid": s["Sid"] + "Moto", "Action": anywhere, "Resource": "*"})
+    return {**document, "Statement": statements}
 
 
 def main(argv: list[str] | None = None) -> int:

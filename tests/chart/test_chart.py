@@ -97,6 +97,7 @@ def test_production_values(rendered):
     sas = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ServiceAccount"}
     assert sas["gas-web"]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith("role/gas-prod-web")
     assert sas["gas-annotator"]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith("gas-prod-workers")
+    assert sas["gas-operator"]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith("gas-prod-operator")
     web = next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "gas-web")
     assert "replicas" not in web["spec"]  # the HPA owns it
     image = web["spec"]["template"]["spec"]["containers"][0]["image"]

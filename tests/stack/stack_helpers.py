@@ -19,7 +19,7 @@ def stack(tmp_path_factory):
     yield from started_stack(tmp_path_factory)
 
 
-def started_stack(tmp_path_factory):
+def started_stack(tmp_path_factory, iam: bool = False, env: dict[str, str] | None = None):
     logs = tmp_path_factory.mktemp("stack-logs")
     dev = DevStack(
         web_port=free_port(),
@@ -27,7 +27,8 @@ def started_stack(tmp_path_factory):
         prefix=f"stack{uuid.uuid4().hex[:6]}",
         log_dir=logs,
         # A killed worker's message comes back within 10 s; the heartbeat covers long jobs.
-        extra_env={"GAS_VISIBILITY_TIMEOUT": "10", "GAS_LOG_LEVEL": "INFO"},
+        extra_env={"GAS_VISIBILITY_TIMEOUT": "10", "GAS_LOG_LEVEL": "INFO", **(env or {})},
+        iam=iam,
     )
     try:
         dev.start()
@@ -43,7 +44,9 @@ def started_stack(tmp_path_factory):
 @pytest.fixture
 def stack_aws(stack):
     """boto3 clients on the stack's moto, for looking behind the scenes."""
-    session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1")
+    admin = stack.credentials.get("admin", {})  # set when the stack enforces IAM
+    session = boto3.session.Session(aws_access_key_id=admin.get("AWS_ACCESS_KEY_ID", "local"),
+                                    aws_secret_access_key=admin.get("AWS_SECRET_ACCESS_KEY", "local"), region_name="us-east-1")
     return lambda name: session.client(name, endpoint_url=stack.moto_url)
 
 

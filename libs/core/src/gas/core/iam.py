@@ -1,0 +1,129 @@
+"""Least-privilege IAM policies, one per GAS component, derived from the resource names.
+
+`gas-iam-policy COMPONENT --account ID [--region R]` prints the policy document to attach
+to that component's role (IRSA: the role of its ServiceAccount). The local stack runs
+every process under its own policy on moto server with IAM enforcement on, so the stack
+tests fail if a component needs a permission its policy lacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from gas.core.config import CoreSettings, load_settings
+from gas.core.names import QUEUE_TOPICS, ResourceNames
+
+COMPONENTS = ("web", "annotator", "notifier", "archiver", "operator")
+# The queues each worker component consumes (the archiver runs one consumer per queue).
+CONSUMES = {"annotator": ("annotate",), "notifier": ("notify",), "archiver": ("archive", "restore", "thaw")}
+
+
+class Arns:
+    def __init__(self, names: ResourceNames, account: str, region: str, partition: str = "aws"):
+        self.names, self.account, self.region, self.partition = names, account, region, partition
+
+    def table(self, name: str) -> list[str]:
+        base = f"arn:{self.partition}:dynamodb:{self.region}:{self.account}:table/{name}"
+        return [base, f"{base}/index/*"]
+
+    def bucket(self, name: str) -> str:
+        return f"arn:{self.partition}:s3:::{name}"
+
+    def objects(self, name: str) -> str:
+        return f"arn:{self.partition}:s3:::{name}/*"
+
+    def topic(self, short: str) -> str:
+        return f"arn:{self.partition}:sns:{self.region}:{self.account}:{self.names.topic(short)}"
+
+    def queue(self, name: str) -> str:
+        return f"arn:{self.partition}:sqs:{self.region}:{self.account}:{name}"
+
+
+def _allow(sid: str, actions: list[str], resources: list[str]) -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": resources}
+
+
+def _consumer(arns: Arns, queues: tuple[str, ...]) -> list[dict[str, Any]]:
+    n = arns.names
+    return [
+        # The shared worker loop: long-poll, heartbeat (visibility), delete, defer.
+        _allow("ConsumeQueues", ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+                                 "sqs:GetQueueUrl", "sqs:GetQueueAttributes"], [arns.queue(n.queue(q)) for q in queues]),
+        # A poison message is copied to its dead-letter queue at once.
+        _allow("DeadLetter", ["sqs:SendMessage", "sqs:GetQueueUrl"], [arns.queue(n.dlq(q)) for q in queues]),
+    ]
+
+
+def policy(component: str, names: ResourceNames, account: str, region: str, ses_sender: str = "gas-noreply@example.org",
+           partition: str = "aws") -> dict[str, Any]:
+    """The policy document of one component (see COMPONENTS)."""
+    a, n = Arns(names, account, region, partition), names
+    jobs, users = a.table(n.jobs_table), a.table(n.users_table)
+    if component == "web":
+        statements = [
+            _allow("Jobs", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
+                            "dynamodb:DescribeTable"], jobs),
+            _allow("Users", ["dynamodb:GetItem", "dynamodb:UpdateItem"], users),
+            # Presigned POSTs are signed with web's credentials: the browser's upload is
+            # web's PutObject. Refused uploads are deleted; HEAD needs GetObject (+ListBucket
+            # for a 404 rather than a 403 on a missing key).
+            _allow("Inputs", ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], [a.objects(n.inputs_bucket)]),
+            _allow("InputsBucket", ["s3:ListBucket"], [a.bucket(n.inputs_bucket)]),
+            _allow("Results", ["s3:GetObject"], [a.objects(n.results_bucket)]),
+            _allow("Announce", ["sns:Publish"], [a.topic("job-requests"), a.topic("user-upgraded")]),
+        ]
+    elif component == "annotator":
+        statements = [
+            _allow("Jobs", ["dynamodb:GetItem", "dynamodb:UpdateItem"], jobs),
+            _allow("Inputs", ["s3:GetObject"], [a.objects(n.inputs_bucket)]),
+            _allow("InputsBucket", ["s3:ListBucket"], [a.bucket(n.inputs_bucket)]),
+            _allow("Results", ["s3:PutObject"], [a.objects(n.results_bucket)]),
+            _allow("Announce", ["sns:Publish"], [a.topic("job-completed")]),
+            *_consumer(a, CONSUMES["annotator"]),
+        ]
+    elif component == "notifier":
+        statements = [
+            _allow("Jobs", ["dynamodb:GetItem", "dynamodb:UpdateItem"], jobs),
+            _allow("Users", ["dynamodb:GetItem"], users),
+            # Only as the provisioned sender identity.
+            _allow("Email", ["ses:SendEmail"], [f"arn:{partition}:ses:{region}:{account}:identity/{ses_sender}"]),
+            *_consumer(a, CONSUMES["notifier"]),
+        ]
+    elif component == "archiver":
+        statements = [
+            _allow("Jobs", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], jobs),
+            # The archive commit is a transaction: a condition on the user, an update of the job.
+            _allow("Users", ["dynamodb:GetItem", "dynamodb:ConditionCheckItem"], users),
+            _allow("Results", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:RestoreObject"],
+                   [a.objects(n.results_bucket)]),
+            _allow("ResultsBucket", ["s3:ListBucket"], [a.bucket(n.results_bucket)]),
+            _allow("Vault", ["glacier:UploadArchive", "glacier:InitiateJob", "glacier:DescribeJob",
+                             "glacier:GetJobOutput", "glacier:DeleteArchive"],
+                   [f"arn:{partition}:glacier:{region}:{account}:vaults/{n.vault}"]),
+            # The restore consumer schedules completion checks on the thaw queue.
+            _allow("ScheduleThaw", ["sqs:SendMessage"], [a.queue(n.queue("thaw"))]),
+            *_consumer(a, CONSUMES["archiver"]),
+        ]
+    elif component == "operator":
+        statements = [
+            _allow("ReadQueueDepth", ["sqs:GetQueueUrl", "sqs:GetQueueAttributes"],
+                   [a.queue(n.queue(q)) for q in QUEUE_TOPICS]),
+        ]
+    else:
+        raise ValueError(f"unknown component {component!r}; one of {', '.join(COMPONENTS)}")
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Print the least-privilege IAM policy of a GAS component.")
+    parser.add_argument("component", choices=COMPONENTS)
+    parser.add_argument("--account", required=True, help="AWS account id (12 digits)")
+    parser.add_argument("--partition", default="aws")
+    args = parser.parse_args(argv)
+    settings = load_settings(CoreSettings)  # GAS_PREFIX, AWS_REGION, GAS_SES_SENDER as the services see them
+    doc = policy(args.component, ResourceNames(settings.prefix), args.account, settings.aws_region,
+                 settings.ses_sender, args.partition)
+    print(json.dumps(doc, indent=2))
+    return 0

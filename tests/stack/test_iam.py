@@ -1,0 +1,109 @@
+"""Least privilege, enforced. The stack runs on a moto server that enforces IAM, with web
+and every worker signed in as an IAM user holding only its component's policy
+(gas.core.iam, what `gas-iam-policy` prints for the IRSA roles). The whole lifecycle runs
+through it — sign-in, job creation, annotation, email, archive after retention, upgrade,
+restore, thaw, download — so a permission a component needs but lacks fails here; and
+each component is refused what its policy does not grant.
+
+moto cannot authorize a browser's presigned POST under enforcement (it requires an
+Authorization header), so the test puts the upload with admin credentials under the key
+the form prescribes — what S3 does on the browser's POST — and follows S3's redirect.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from urllib.parse import unquote, urlsplit
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from stack_helpers import User, job_id_of, sample, started_stack
+from support import sent_emails
+
+
+@pytest.fixture(scope="module")
+def iam_stack(tmp_path_factory):
+    yield from started_stack(tmp_path_factory, iam=True, env={
+        "GAS_RETENTION_SECONDS": "3", "GAS_RESTORE_CHECK_EXPEDITED_SECONDS": "1", "GAS_RESTORE_CHECK_STANDARD_SECONDS": "2"})
+
+
+def client(stack, who: str, service: str):
+    creds = stack.credentials[who]
+    return boto3.client(service, endpoint_url=stack.moto_url, region_name="us-east-1",
+                        aws_access_key_id=creds["AWS_ACCESS_KEY_ID"], aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"])
+
+
+def storage(stack, job_id: str) -> str:
+    item = client(stack, "admin", "dynamodb").get_item(TableName=f"{stack.prefix}-jobs", Key={"job_id": {"S": job_id}})["Item"]
+    return item["storage"]["S"]
+
+
+def wait(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.3)
+    return value
+
+
+def test_the_whole_lifecycle_runs_on_least_privilege(iam_stack):
+    stack = iam_stack
+    user = User(stack.url).sign_in()  # web writes the users table
+    form = user.upload_form()
+    key = form["fields"]["key"].replace("${filename}", "") + "free_1.vcf"
+    inputs = f"{stack.prefix}-inputs"
+    client(stack, "admin", "s3").put_object(Bucket=inputs, Key=key, Body=sample("free_1.vcf"))
+    page = user.http.get(f"{stack.url}/annotations/new?bucket={inputs}&key={key}", timeout=30)
+    job_id = job_id_of(page)  # web: HeadObject, PutItem, Publish
+
+    job = user.wait_finished(job_id)  # annotator: GetObject (If-Match), PutObject, UpdateItem, Publish
+    assert job["status"] == "COMPLETED", job
+    assert "1141" in user.get(f"/annotations/{job_id}/log").text.replace(",", "")  # web reads results
+    wait(lambda: [m for m in sent_emails(stack.moto_url) if m["destinations"]["ToAddresses"] == [user.email]],
+         30, "the email (notifier: GetItem, UpdateItem, SendEmail)")
+
+    wait(lambda: storage(stack, job_id) == "ARCHIVED", 30, "archive (CopyObject to GLACIER, transaction, DeleteObject)")
+    assert user.get(f"/annotations/{job_id}/download", allow_redirects=False).status_code == 409
+
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', user.get("/subscribe").text).group(1)
+    assert user.http.post(f"{stack.url}/subscribe", data={"csrf_token": token}, timeout=30).ok  # web: UpdateItem, Publish
+    wait(lambda: storage(stack, job_id) == "HOT", 60, "restore + thaw (Query, RestoreObject, SendMessage, CopyObject)")
+    download = user.get(f"/annotations/{job_id}/download", allow_redirects=False)
+    assert download.status_code in (302, 303)
+    results = f"{stack.prefix}-results"
+    restored_key = unquote(urlsplit(download.headers["Location"]).path.split(f"/{results}/", 1)[1])
+    restored = client(stack, "admin", "s3").get_object(Bucket=results, Key=restored_key)
+    assert restored["Body"].read().startswith(b"##fileformat=VCF")
+
+
+def _denied(call) -> None:
+    with pytest.raises(ClientError) as exc:
+        call()
+    assert exc.value.response["Error"]["Code"] in ("AccessDenied", "AccessDeniedException", "403"), exc.value.response
+
+
+@pytest.mark.parametrize(("who", "service", "call"), [
+    ("web", "dynamodb", lambda c, p: c.delete_item(TableName=f"{p}-jobs", Key={"job_id": {"S": "x"}})),
+    ("web", "s3", lambda c, p: c.put_object(Bucket=f"{p}-results", Key="u/j/forged.annot.vcf", Body=b"x")),
+    ("web", "sqs", lambda c, p: c.receive_message(QueueUrl=c.meta.endpoint_url + f"/123456789012/{p}-annotate")),
+    ("annotator", "s3", lambda c, p: c.delete_object(Bucket=f"{p}-inputs", Key="u/j~x.vcf")),
+    ("annotator", "ses", lambda c, p: c.send_email(Source="gas-noreply@example.org", Destination={"ToAddresses": ["a@example.org"]},
+                                                   Message={"Subject": {"Data": "x"}, "Body": {"Text": {"Data": "x"}}})),
+    ("notifier", "s3", lambda c, p: c.get_object(Bucket=f"{p}-results", Key="u/j/x")),
+    ("notifier", "sqs", lambda c, p: c.receive_message(QueueUrl=c.meta.endpoint_url + f"/123456789012/{p}-archive")),
+    ("archiver", "sns", lambda c, p: c.publish(TopicArn=f"arn:aws:sns:us-east-1:123456789012:{p}-job-requests", Message="x")),
+    ("archiver", "s3", lambda c, p: c.get_object(Bucket=f"{p}-inputs", Key="u/j~x.vcf")),
+    ("operator", "sqs", lambda c, p: c.receive_message(QueueUrl=c.meta.endpoint_url + f"/123456789012/{p}-annotate")),
+    ("operator", "dynamodb", lambda c, p: c.get_item(TableName=f"{p}-jobs", Key={"job_id": {"S": "x"}})),
+])
+def test_each_component_is_refused_what_its_policy_does_not_grant(iam_stack, who, service, call):
+    _denied(lambda: call(client(iam_stack, who, service), iam_stack.prefix))
+
+
+def test_the_operator_reads_queue_depth(iam_stack):
+    sqs = client(iam_stack, "operator", "sqs")
+    url = sqs.get_queue_url(QueueName=f"{iam_stack.prefix}-annotate")["QueueUrl"]
+    assert "ApproximateNumberOfMessages" in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
