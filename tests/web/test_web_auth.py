@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import zlib
+
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
@@ -78,6 +81,17 @@ def test_globus_callback_with_wrong_state_signs_nobody_in(client, globus, web_aw
 def test_globus_callback_without_started_flow_is_refused(client, globus):
     resp = client.get("/auth/callback?code=the-code&state=anything")
     assert resp.status_code == 400
+
+
+def test_tokens_in_the_session_cookie_are_encrypted(client, globus):
+    state = _start(client)
+    resp = client.get(f"/auth/callback?code=c&state={state}")
+    cookie = resp.headers["Set-Cookie"].split(";", 1)[0].split("=", 1)[1]
+    payload = cookie.split(".")[0] if not cookie.startswith(".") else cookie.split(".")[1]
+    raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    text = (zlib.decompress(raw) if cookie.startswith(".") else raw).decode()
+    assert "auth_access_token" not in text and "refresh" not in text  # the fixture's token values
+    assert '"tokens"' in text and '"user_id"' in text
 
 
 def test_logout_revokes_tokens_and_clears_session(client, globus):

@@ -3,7 +3,9 @@ laptop stack; sign out revokes the Globus tokens and clears the session."""
 
 from __future__ import annotations
 
+import base64
 import hmac
+import json
 import re
 import secrets
 import uuid
@@ -11,6 +13,9 @@ from typing import Any
 
 import globus_sdk
 import structlog
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from gas.web.context import current_user_id, services
 
@@ -45,12 +50,33 @@ def _redirect_uri() -> str:
     return services().settings.public_url + url_for("auth.callback")
 
 
+def _token_box() -> Fernet:
+    """The session cookie is signed, not secret: the Globus tokens kept for sign-out are
+    encrypted in it with a key derived from GAS_SECRET_KEY (HKDF, its own purpose label)."""
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"gas web: globus tokens in the session").derive(
+        services().settings.secret_key.encode())
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _sealed_tokens() -> list[str]:
+    sealed = session.get("tokens")
+    if not sealed:
+        return []
+    try:
+        return json.loads(_token_box().decrypt(sealed.encode()))
+    except (InvalidToken, AttributeError, ValueError):
+        log.warning("auth.tokens_unreadable")  # e.g. GAS_SECRET_KEY rotated: they expire on their own
+        return []
+
+
 def _sign_in(user_id: str, name: str, email: str, tokens: list[str] | None = None) -> None:
     services().users.upsert(user_id, name, email)
     # A fresh session on sign-in: nothing from before (e.g. a planted cookie) carries over.
     session.clear()
     session.permanent = True
-    session.update(user_id=user_id, name=name, email=email, tokens=tokens or [])
+    session.update(user_id=user_id, name=name, email=email)
+    if tokens:
+        session["tokens"] = _token_box().encrypt(json.dumps(tokens).encode()).decode()
     structlog.contextvars.bind_contextvars(user_id=user_id)
     log.info("auth.signed_in", method="globus" if tokens else "local")
 
@@ -137,7 +163,7 @@ def local() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
-    tokens = session.get("tokens") or []
+    tokens = _sealed_tokens()
     if tokens and services().settings.globus_enabled:
         client = _globus_client()
         for token in tokens:
