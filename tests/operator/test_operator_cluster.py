@@ -215,3 +215,7 @@ def test_two_operators_do_not_fight(cluster, operator, provisioned, moto_url):
         return sum(float(v) for v in re.findall(r'gas_operator_scale_events_total\{[^}]*scaler="gas-op/notifier"[^}]*\} ([\d.]+)', text))
 
     assert scales(port_a) + scales(port_b) == 1, "both operators acted"
+    operator.stop()
+    for log in operator.logdir.glob("operator-*.log"):  # kopf's own lines too
+        for line in log.read_text().splitlines():
+            assert line.startswith("{") and json.loads(line)["event"], f"{log.name}: {line[:200]}"

@@ -60,6 +60,11 @@ def test_logs_are_json_with_job_and_user_ids(stack, user):
     user.wait_finished(job_id)
     import json
 
-    lines = [json.loads(l) for l in (stack.log_dir / "annotator.log").read_text().splitlines() if l.startswith("{")]
+    lines = [json.loads(l) for l in (stack.log_dir / "annotator.log").read_text().splitlines()]
     finished = [l for l in lines if l.get("event") == "annotator.job_finished" and l.get("job_id") == job_id]
     assert finished and finished[0]["user_id"] and finished[0]["level"] == "info"
+    # every line of every GAS process is JSON (moto's own log is not ours)
+    for log in stack.log_dir.glob("*.log"):
+        if log.name != "moto.log":
+            for line in log.read_text().splitlines():
+                assert line.startswith("{") and json.loads(line)["event"], f"{log.name}: {line[:200]}"

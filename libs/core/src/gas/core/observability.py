@@ -12,9 +12,26 @@ import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 
+def json_formatter() -> logging.Formatter:
+    """Standard-library records (kopf, gunicorn, botocore, warnings) as the same JSON lines."""
+    return structlog.stdlib.ProcessorFormatter(
+        processor=structlog.processors.JSONRenderer(),
+        foreign_pre_chain=[
+            structlog.contextvars.merge_contextvars,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+        ],
+    )
+
+
 def configure_logging(service: str, level: str = "INFO") -> structlog.stdlib.BoundLogger:
     """JSON lines on stdout; contextvars carry job_id / user_id / request_id."""
-    logging.basicConfig(format="%(message)s", stream=sys.stdout, level=level, force=True)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(json_formatter())
+    logging.basicConfig(handlers=[handler], level=level, force=True)
+    logging.captureWarnings(True)  # e.g. urllib3's warnings: JSON too, not bare stderr text
     # boto's own DEBUG chatter would drown the service's lines.
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))

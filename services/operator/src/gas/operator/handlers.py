@@ -57,6 +57,11 @@ def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
 @kopf.daemon(GROUP, VERSION, PLURAL, cancellation_timeout=10.0)
 def scale_to_queue(body: kopf.Body, stopped: kopf.DaemonStopped, logger: Any, **_: Any) -> None:
     assert _reconciler is not None
+    # Let peering settle first: replicas starting together each begin with an empty view of
+    # their peers; after a keepalive round they see each other and all but one pause (which
+    # stops this daemon before it acts).
+    if stopped.wait(float(os.environ.get("GAS_PEERING_GRACE_SECONDS", "3"))):
+        return
     state = ScalerState.resumed(dict(body.get("status") or {}), time.time())
     while not stopped:
         live = {"metadata": dict(body.metadata), "spec": dict(body.spec), "status": dict(body.get("status") or {})}

@@ -11,7 +11,6 @@ import os
 import shutil
 import tempfile
 
-import structlog
 
 # Must be set before prometheus_client is imported anywhere (it picks its value class
 # at import time), i.e. here, before gunicorn loads the app in the workers.
@@ -38,15 +37,7 @@ logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {
-            "()": "structlog.stdlib.ProcessorFormatter",
-            "processor": structlog.processors.JSONRenderer(),
-            "foreign_pre_chain": [
-                structlog.stdlib.add_logger_name,
-                structlog.processors.add_log_level,
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
-            ],
-        }
+        "json": {"()": "gas.core.observability.json_formatter"},
     },
     "handlers": {
         "stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}
