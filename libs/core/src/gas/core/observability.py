@@ -12,6 +12,23 @@ import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 
+class _LineLogger:
+    """One write (and flush) per line to the current sys.stdout. gunicorn's workers share
+    one stdout: print()'s separate newline write let their lines interleave."""
+
+    _lock = threading.Lock()
+
+    def msg(self, message: str) -> None:
+        with self._lock:
+            sys.stdout.write(message + "\n")
+            sys.stdout.flush()
+
+    log = debug = info = warn = warning = error = critical = exception = fatal = failure = err = msg
+
+
+_LINE_LOGGER = _LineLogger()
+
+
 def json_formatter() -> logging.Formatter:
     """Standard-library records (kopf, gunicorn, botocore, warnings) as the same JSON lines."""
     return structlog.stdlib.ProcessorFormatter(
@@ -47,7 +64,7 @@ def configure_logging(service: str, level: str = "INFO") -> structlog.stdlib.Bou
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
+        logger_factory=lambda *_: _LINE_LOGGER,
         cache_logger_on_first_use=True,
     )
     return structlog.get_logger(service=service).bind(service=service)
