@@ -109,8 +109,8 @@ class DevStack:
     def _create_iam_users(self) -> None:
         import boto3
 
+        from gas.core.config import CoreSettings
         from gas.core.iam import COMPONENTS, policy
-        from gas.core.names import ResourceNames
 
         def user(iam, name: str, document: dict) -> dict[str, str]:
             iam.create_user(UserName=name)
@@ -118,20 +118,22 @@ class DevStack:
             key = iam.create_access_key(UserName=name)["AccessKey"]
             return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
 
-        bootstrap = boto3.client("iam", endpoint_url=self.moto_url, region_name="us-east-1",
-                                 aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap")
+        def session(creds: dict[str, str]) -> boto3.session.Session:
+            return boto3.session.Session(aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+                                         aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
+
+        bootstrap = session({"AWS_ACCESS_KEY_ID": "bootstrap", "AWS_SECRET_ACCESS_KEY": "bootstrap"})
         everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-        self.credentials["admin"] = user(bootstrap, f"{self.prefix}-admin", everything)
-        admin = self.env()
-        iam = boto3.client("iam", endpoint_url=self.moto_url, region_name="us-east-1",
-                           aws_access_key_id=admin["AWS_ACCESS_KEY_ID"], aws_secret_access_key=admin["AWS_SECRET_ACCESS_KEY"])
-        account = boto3.client("sts", endpoint_url=self.moto_url, region_name="us-east-1",
-                               aws_access_key_id=admin["AWS_ACCESS_KEY_ID"],
-                               aws_secret_access_key=admin["AWS_SECRET_ACCESS_KEY"]).get_caller_identity()["Account"]
+        self.credentials["admin"] = user(bootstrap.client("iam", endpoint_url=self.moto_url), f"{self.prefix}-admin", everything)
+        env = self.env()
+        admin = session(env)
+        iam = admin.client("iam", endpoint_url=self.moto_url)
+        account = admin.client("sts", endpoint_url=self.moto_url).get_caller_identity()["Account"]
+        # The settings the processes will read from this same environment.
+        sender = {"ses_sender": env["GAS_SES_SENDER"]} if "GAS_SES_SENDER" in env else {}
+        settings = CoreSettings(prefix=self.prefix, AWS_REGION=env["AWS_REGION"], **sender)
         for component in COMPONENTS:
-            document = for_moto(policy(component, ResourceNames(self.prefix), account, "us-east-1",
-                                       admin.get("GAS_SES_SENDER", "gas-noreply@example.org")))
-            self.credentials[component] = user(iam, f"{self.prefix}-{component}", document)
+            self.credentials[component] = user(iam, f"{self.prefix}-{component}", for_moto(policy(component, settings, account)))
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
         out = None

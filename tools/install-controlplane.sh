@@ -13,8 +13,7 @@ BIN="${GAS_TOOLS_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/gas/tools/bin}"
 mkdir -p "$BIN"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
-stamp() { echo "$BIN/.$1.version"; }
-fresh() { [[ -x "$BIN/$1" && -f "$(stamp "$1")" && "$(cat "$(stamp "$1")")" == "$2" ]]; }
+source "$ROOT/tools/cache.sh"
 
 if ! command -v etcd >/dev/null 2>&1; then
   SUDO=$([ "$(id -u)" = 0 ] || echo sudo)

@@ -14,13 +14,9 @@ mkdir -p "$BIN"
 export GOBIN="$BIN"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
-stamp() { echo "$BIN/.$1.version"; }
-need() { # name version
-  [[ -x "$BIN/$1" && -f "$(stamp "$1")" && "$(cat "$(stamp "$1")")" == "$2" ]] && return 1
-  return 0
-}
+source "$ROOT/tools/cache.sh"
 
-if need helm "$HELM_VERSION"; then
+if ! fresh helm "$HELM_VERSION"; then
   echo "install-helm: building helm $HELM_VERSION into $BIN" >&2
   # The same -X flags as helm's Makefile: without them a `go install`ed helm reports
   # Kubernetes v1.20 to `helm template`/`helm lint` (no cluster) and its version as "main".
@@ -34,7 +30,7 @@ if need helm "$HELM_VERSION"; then
 fi
 
 VALIDATOR_VERSION="$(cd "$ROOT/tools/k8svalidate" && cat go.mod go.sum main.go | sha256sum | cut -c1-16)"
-if need gas-k8s-validate "$VALIDATOR_VERSION"; then
+if ! fresh gas-k8s-validate "$VALIDATOR_VERSION"; then
   echo "install-helm: building gas-k8s-validate ($VALIDATOR_VERSION) into $BIN" >&2
   (cd "$ROOT/tools/k8svalidate" && nice -n 10 go build -o "$BIN/gas-k8s-validate" .)
   echo "$VALIDATOR_VERSION" >"$(stamp gas-k8s-validate)"

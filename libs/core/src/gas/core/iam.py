@@ -56,10 +56,11 @@ def _consumer(arns: Arns, queues: tuple[str, ...]) -> list[dict[str, Any]]:
     ]
 
 
-def policy(component: str, names: ResourceNames, account: str, region: str, ses_sender: str = "gas-noreply@example.org",
-           partition: str = "aws") -> dict[str, Any]:
-    """The policy document of one component (see COMPONENTS)."""
-    a, n = Arns(names, account, region, partition), names
+def policy(component: str, settings: CoreSettings, account: str, partition: str = "aws") -> dict[str, Any]:
+    """The policy document of one component (see COMPONENTS), for the prefix, region and
+    sender of `settings` (what the component's own process reads)."""
+    n, region, ses_sender = ResourceNames(settings.prefix), settings.aws_region, settings.ses_sender
+    a = Arns(n, account, region, partition)
     jobs, users = a.table(n.jobs_table), a.table(n.users_table)
     if component == "web":
         statements = [
@@ -123,7 +124,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--partition", default="aws")
     args = parser.parse_args(argv)
     settings = load_settings(CoreSettings)  # GAS_PREFIX, AWS_REGION, GAS_SES_SENDER as the services see them
-    doc = policy(args.component, ResourceNames(settings.prefix), args.account, settings.aws_region,
-                 settings.ses_sender, args.partition)
+    doc = policy(args.component, settings, args.account, args.partition)
     print(json.dumps(doc, indent=2))
     return 0
