@@ -89,7 +89,10 @@ def main() -> int:
     if not vcf.exists():
         t0 = time.perf_counter()
         make_vcf(db, args.variants, vcf)
-        print(f"generated {vcf} ({args.variants} variants, {vcf.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t0:.1f}s")
+        print(
+            f"generated {vcf} ({args.variants} variants, {vcf.stat().st_size / 1e6:.0f} MB)"
+            f" in {time.perf_counter() - t0:.1f}s"
+        )
     n = args.variants
     gas = shutil.which("gas-annotate") or str(Path(sys.executable).parent / "gas-annotate")
     out = work / "gas"

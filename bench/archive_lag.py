@@ -24,7 +24,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import requests
-
 from _common import free_port, percentile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "local"))
@@ -35,14 +34,22 @@ RETENTION = 20  # long enough that every job's message is early once
 
 def run(procs: int, jobs: int, rate: float, moto_url: str, logs: Path) -> dict:
     prefix = f"arch{uuid.uuid4().hex[:6]}"
-    env = {**os.environ, "AWS_ENDPOINT_URL": moto_url, "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "b",
-           "AWS_SECRET_ACCESS_KEY": "b", "GAS_PREFIX": prefix, "GAS_ENV": "local", "GAS_LOG_LEVEL": "WARNING"}
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "b",
+        "AWS_SECRET_ACCESS_KEY": "b",
+        "GAS_PREFIX": prefix,
+        "GAS_ENV": "local",
+        "GAS_LOG_LEVEL": "WARNING",
+    }
     os.environ.update({k: v for k, v in env.items() if k.startswith(("AWS_", "GAS_"))})
     from gas.core.aws import Aws
     from gas.core.config import CoreSettings
     from gas.core.events import JOB_COMPLETED, new_event
     from gas.core.jobs import JobStore, new_job_id
-    from gas.core.provision import ProvisionSettings, Provisioner
+    from gas.core.provision import Provisioner, ProvisionSettings
     from gas.core.timeutil import utc_now
     from gas.core.users import UserStore
 
@@ -56,7 +63,14 @@ def run(procs: int, jobs: int, rate: float, moto_url: str, logs: Path) -> dict:
         job_id = new_job_id()
         key = f"bench-user/{job_id}/r.annot.vcf"
         s3.put_object(Bucket=aws.names.results_bucket, Key=key, Body=b"x" * 4096)
-        store.create({"job_id": job_id, "user_id": "bench-user", "input_file_name": "b.vcf", "submitted_at": "2026-01-01T00:00:00Z"})
+        store.create(
+            {
+                "job_id": job_id,
+                "user_id": "bench-user",
+                "input_file_name": "b.vcf",
+                "submitted_at": "2026-01-01T00:00:00Z",
+            }
+        )
         attempt = store.start(job_id)
         store.finish(job_id, attempt, "COMPLETED", result_bucket=aws.names.results_bucket, result_key=key)
         return job_id
@@ -69,10 +83,22 @@ def run(procs: int, jobs: int, rate: float, moto_url: str, logs: Path) -> dict:
     for n in range(procs):
         port = free_port()
         ports.append(port)
-        worker_env = {**env, "GAS_RETENTION_SECONDS": str(RETENTION), "GAS_METRICS_PORT": str(port),
-                      "GAS_METRICS_HOST": "127.0.0.1", "GAS_BATCH_SIZE": "10", "GAS_RECEIVE_WAIT_SECONDS": "1"}
-        children.append(subprocess.Popen([str(BIN / "gas-archiver"), "archive"], env=worker_env,
-                                         stdout=open(logs / f"{prefix}-{n}.log", "wb"), stderr=subprocess.STDOUT))
+        worker_env = {
+            **env,
+            "GAS_RETENTION_SECONDS": str(RETENTION),
+            "GAS_METRICS_PORT": str(port),
+            "GAS_METRICS_HOST": "127.0.0.1",
+            "GAS_BATCH_SIZE": "10",
+            "GAS_RECEIVE_WAIT_SECONDS": "1",
+        }
+        children.append(
+            subprocess.Popen(
+                [str(BIN / "gas-archiver"), "archive"],
+                env=worker_env,
+                stdout=open(logs / f"{prefix}-{n}.log", "wb"),
+                stderr=subprocess.STDOUT,
+            )
+        )
     # Phase 2: job i is due at start + i/rate; its job.completed message goes out ahead of
     # that (completed_at = due - retention), as the annotator's would, so every message is early.
     start = utc_now() + timedelta(seconds=10)
@@ -81,10 +107,18 @@ def run(procs: int, jobs: int, rate: float, moto_url: str, logs: Path) -> dict:
     def announce(i: int) -> float:
         due = start + timedelta(seconds=i / rate)
         completed_at = (due - timedelta(seconds=RETENTION)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        ddb.update_item(TableName=aws.names.jobs_table, Key={"job_id": {"S": ids[i]}},
-                        UpdateExpression="SET completed_at = :c", ExpressionAttributeValues={":c": {"S": completed_at}})
-        sns.publish(TopicArn=topic, Message=new_event(JOB_COMPLETED, job_id=ids[i], user_id="bench-user",
-                                                      status="COMPLETED", completed_at=completed_at).to_json())
+        ddb.update_item(
+            TableName=aws.names.jobs_table,
+            Key={"job_id": {"S": ids[i]}},
+            UpdateExpression="SET completed_at = :c",
+            ExpressionAttributeValues={":c": {"S": completed_at}},
+        )
+        sns.publish(
+            TopicArn=topic,
+            Message=new_event(
+                JOB_COMPLETED, job_id=ids[i], user_id="bench-user", status="COMPLETED", completed_at=completed_at
+            ).to_json(),
+        )
         return (utc_now() - due).total_seconds()  # > 0: announced after it was due
 
     with ThreadPoolExecutor(4) as pool:
@@ -112,6 +146,7 @@ def run(procs: int, jobs: int, rate: float, moto_url: str, logs: Path) -> dict:
             lags.append((parse_iso(job["archived_at"]) - due).total_seconds())
             archived.append(parse_iso(job["archived_at"]))
     span = (max(archived) - min(archived)).total_seconds() if len(archived) > 1 else 0
+
     # The local backend's floor: moto's TransactWriteItems deep-copies every table it
     # touches (for rollback), so the archive commit's cost grows with the jobs table.
     def timed(f) -> float:
@@ -119,12 +154,21 @@ def run(procs: int, jobs: int, rate: float, moto_url: str, logs: Path) -> dict:
         f()
         return (time.perf_counter() - t0) * 1000
 
-    tx_ms = sorted(timed(lambda: store.commit_archive(ids[0], "bench-user", aws.names.users_table, "probe")) for _ in range(20))[10]
+    tx_ms = sorted(
+        timed(lambda: store.commit_archive(ids[0], "bench-user", aws.names.users_table, "probe")) for _ in range(20)
+    )[10]
     get_ms = sorted(timed(lambda: store.get(ids[0])) for _ in range(20))[10]
-    return {"procs": procs, "archived": len(lags), "rate": len(lags) / span if span else 0.0, "late": late,
-            "tx_ms": tx_ms, "get_ms": get_ms,
-            "p50": percentile(lags, 50) if lags else float("nan"), "p95": percentile(lags, 95) if lags else float("nan"),
-            "receives_per_job": receives / max(1, len(lags))}
+    return {
+        "procs": procs,
+        "archived": len(lags),
+        "rate": len(lags) / span if span else 0.0,
+        "late": late,
+        "tx_ms": tx_ms,
+        "get_ms": get_ms,
+        "p50": percentile(lags, 50) if lags else float("nan"),
+        "p95": percentile(lags, 95) if lags else float("nan"),
+        "receives_per_job": receives / max(1, len(lags)),
+    }
 
 
 def _metric(port: int, name: str) -> float:
@@ -142,14 +186,19 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=10.0)
     parser.add_argument("--procs", type=int, nargs="+", default=[1, 2, 4])
     args = parser.parse_args()
-    print(f"archive: {args.jobs} jobs due at {args.rate}/s, retention {RETENTION}s, moto server on loopback", flush=True)
+    print(
+        f"archive: {args.jobs} jobs due at {args.rate}/s, retention {RETENTION}s, moto server on loopback", flush=True
+    )
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.procs:
             # A fresh moto per configuration: its in-memory state slows it as it grows.
             port = free_port()
-            moto = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            moto = subprocess.Popen(
+                [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             try:
                 wait_http(f"http://127.0.0.1:{port}/moto-api/", 30, moto)
                 r = run(n, args.jobs, args.rate, f"http://127.0.0.1:{port}", Path(tmp))
@@ -157,10 +206,13 @@ def main() -> int:
                 moto.kill()
                 moto.wait()
             results.append(r)
-            print(f"  {r['procs']} process(es): archived {r['archived']}/{args.jobs}  {r['rate']:.1f} jobs/s  "
-                  f"lag p50={r['p50']:.2f}s p95={r['p95']:.2f}s  receives/job={r['receives_per_job']:.2f}  "
-                  f"(latest announcement {r['late']:+.1f}s vs due; moto {args.jobs}-job table: "
-                  f"TransactWriteItems p50 {r['tx_ms']:.0f} ms, GetItem p50 {r['get_ms']:.0f} ms)", flush=True)
+            print(
+                f"  {r['procs']} process(es): archived {r['archived']}/{args.jobs}  {r['rate']:.1f} jobs/s  "
+                f"lag p50={r['p50']:.2f}s p95={r['p95']:.2f}s  receives/job={r['receives_per_job']:.2f}  "
+                f"(latest announcement {r['late']:+.1f}s vs due; moto {args.jobs}-job table: "
+                f"TransactWriteItems p50 {r['tx_ms']:.0f} ms, GetItem p50 {r['get_ms']:.0f} ms)",
+                flush=True,
+            )
     two = [r for r in results if r["procs"] == 2]
     if two:
         print(f"  goal p95 <= 5 s with 2 processes at 10/s: {'met' if two[0]['p95'] <= 5 else 'NOT met'}")

@@ -32,12 +32,21 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as out:
         for _ in range(args.runs):
             t = time.perf_counter()
-            subprocess.run([str(BIN / "gas-annotate"), str(SAMPLES / "free_1.vcf"), "-o", out], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [str(BIN / "gas-annotate"), str(SAMPLES / "free_1.vcf"), "-o", out],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
             engine.append(time.perf_counter() - t)
 
     with tempfile.TemporaryDirectory() as logs:
-        stack = DevStack(web_port=free_port(), moto_port=free_port(), prefix=f"bench{uuid.uuid4().hex[:6]}",
-                         log_dir=Path(logs), extra_env={"GAS_LOG_LEVEL": "WARNING"})
+        stack = DevStack(
+            web_port=free_port(),
+            moto_port=free_port(),
+            prefix=f"bench{uuid.uuid4().hex[:6]}",
+            log_dir=Path(logs),
+            extra_env={"GAS_LOG_LEVEL": "WARNING"},
+        )
         stack.start()
         try:
             user = User(stack.url).sign_in()

@@ -43,13 +43,17 @@ def wait_until(pred, timeout: float, what: str, step: float = 0.1) -> None:
 def by_verb(port: int) -> dict[str, float]:
     """The operator's own count of its Kubernetes and SQS calls, "api:verb" -> total."""
     text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-    return {f"{api}:{verb}": float(v) for api, verb, v in
-            re.findall(r'gas_operator_api_calls_total\{api="([^"]+)",verb="([^"]+)"\} ([\d.]+)', text)}
+    return {
+        f"{api}:{verb}": float(v)
+        for api, verb, v in re.findall(r'gas_operator_api_calls_total\{api="([^"]+)",verb="([^"]+)"\} ([\d.]+)', text)
+    }
 
 
 def drain(sqs, url: str) -> None:
     while msgs := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", []):
-        sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)])
+        sqs.delete_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)]
+        )
 
 
 def main() -> int:
@@ -62,8 +66,11 @@ def main() -> int:
         install()
     work = Path(tempfile.mkdtemp(prefix="gas-operator-bench-"))
     moto_port = free_port()
-    moto = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    moto = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     cp = ControlPlane(work / "cp")
     operator = None
     try:
@@ -74,30 +81,71 @@ def main() -> int:
         # KopfPeering object before it acts, as two replicas in the chart would).
         for crd in sorted((ROOT / "charts/gas/crds").glob("*.yaml")):
             for doc in yaml.safe_load_all(crd.read_text()):
-                assert cp.api("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "POST", json=doc).status_code == 201
+                assert (
+                    cp.api("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "POST", json=doc).status_code
+                    == 201
+                )
         peering = {"apiVersion": "kopf.dev/v1", "kind": "KopfPeering", "metadata": {"name": "gas-operator"}}
-        wait_until(lambda: cp.api("/apis/kopf.dev/v1/namespaces/default/kopfpeerings", "POST", json=peering).status_code == 201,
-                   30, "the KopfPeering CRD to be served")
+        wait_until(
+            lambda: (
+                cp.api("/apis/kopf.dev/v1/namespaces/default/kopfpeerings", "POST", json=peering).status_code == 201
+            ),
+            30,
+            "the KopfPeering CRD to be served",
+        )
         import boto3
 
-        sqs = boto3.client("sqs", endpoint_url=moto_url, region_name="us-east-1", aws_access_key_id="b", aws_secret_access_key="b")
+        sqs = boto3.client(
+            "sqs", endpoint_url=moto_url, region_name="us-east-1", aws_access_key_id="b", aws_secret_access_key="b"
+        )
         queue = f"bench-{uuid.uuid4().hex[:6]}"
         url = sqs.create_queue(QueueName=queue)["QueueUrl"]
-        dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "worker"},
-               "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "w"}},
-                        "template": {"metadata": {"labels": {"app": "w"}}, "spec": {"containers": [{"name": "w", "image": "x"}]}}}}
+        dep = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "worker"},
+            "spec": {
+                "replicas": 0,
+                "selector": {"matchLabels": {"app": "w"}},
+                "template": {
+                    "metadata": {"labels": {"app": "w"}},
+                    "spec": {"containers": [{"name": "w", "image": "x"}]},
+                },
+            },
+        }
         assert cp.api("/apis/apps/v1/namespaces/default/deployments", "POST", json=dep).status_code == 201
         wait_until(lambda: cp.api("/apis/gas.dev/v1alpha1/queuescalers").status_code == 200, 30, "the QueueScaler CRD")
-        scaler = {"apiVersion": "gas.dev/v1alpha1", "kind": "QueueScaler", "metadata": {"name": "worker"},
-                  "spec": {"scaleTargetRef": {"name": "worker"}, "queue": {"name": queue, "endpoint": moto_url, "region": "us-east-1"},
-                           "messagesPerReplica": 5, "maxReplicas": 10, "pollingIntervalSeconds": args.interval,
-                           "cooldownSeconds": 0, "scaleDownStabilizationSeconds": 0}}
+        scaler = {
+            "apiVersion": "gas.dev/v1alpha1",
+            "kind": "QueueScaler",
+            "metadata": {"name": "worker"},
+            "spec": {
+                "scaleTargetRef": {"name": "worker"},
+                "queue": {"name": queue, "endpoint": moto_url, "region": "us-east-1"},
+                "messagesPerReplica": 5,
+                "maxReplicas": 10,
+                "pollingIntervalSeconds": args.interval,
+                "cooldownSeconds": 0,
+                "scaleDownStabilizationSeconds": 0,
+            },
+        }
         assert cp.api("/apis/gas.dev/v1alpha1/namespaces/default/queuescalers", "POST", json=scaler).status_code == 201
         port = free_port()
-        env = {**os.environ, "KUBECONFIG": str(cp.admin_kubeconfig), "GAS_WATCH_NAMESPACE": "default",
-               "GAS_METRICS_PORT": str(port), "GAS_METRICS_HOST": "127.0.0.1", "GAS_HEALTH_PORT": str(free_port()),
-               "AWS_ACCESS_KEY_ID": "b", "AWS_SECRET_ACCESS_KEY": "b", "AWS_REGION": "us-east-1", "GAS_LOG_LEVEL": "WARNING"}
-        operator = subprocess.Popen([str(BIN / "gas-operator")], env=env, stdout=open(work / "operator.log", "wb"), stderr=subprocess.STDOUT)
+        env = {
+            **os.environ,
+            "KUBECONFIG": str(cp.admin_kubeconfig),
+            "GAS_WATCH_NAMESPACE": "default",
+            "GAS_METRICS_PORT": str(port),
+            "GAS_METRICS_HOST": "127.0.0.1",
+            "GAS_HEALTH_PORT": str(free_port()),
+            "AWS_ACCESS_KEY_ID": "b",
+            "AWS_SECRET_ACCESS_KEY": "b",
+            "AWS_REGION": "us-east-1",
+            "GAS_LOG_LEVEL": "WARNING",
+        }
+        operator = subprocess.Popen(
+            [str(BIN / "gas-operator")], env=env, stdout=open(work / "operator.log", "wb"), stderr=subprocess.STDOUT
+        )
 
         def replicas() -> int:
             return cp.api("/apis/apps/v1/namespaces/default/deployments/worker/scale").json()["spec"].get("replicas", 0)
@@ -127,11 +175,19 @@ def main() -> int:
         cp.stop()
         moto.kill()
         moto.wait()
-    print(f"QueueScaler, polling interval {args.interval}s, real kube-apiserver + moto, {args.spikes} spikes of 10 messages")
+    print(
+        f"QueueScaler, polling interval {args.interval}s, real kube-apiserver + moto,"
+        f" {args.spikes} spikes of 10 messages"
+    )
     print(f"  reaction (spike -> scale patched): median={statistics.median(reactions):.2f}s max={max(reactions):.2f}s")
-    print(f"  peer: the polling interval itself = {args.interval}s; goal <= interval + 2 s: "
-          f"{'met' if max(reactions) <= args.interval + 2 else 'NOT met'}")
-    print(f"  steady state: {per_minute:.1f} API calls/min (Kubernetes + SQS: {breakdown}), writes in {args.steady_seconds}s: {writes:.0f}")
+    print(
+        f"  peer: the polling interval itself = {args.interval}s; goal <= interval + 2 s: "
+        f"{'met' if max(reactions) <= args.interval + 2 else 'NOT met'}"
+    )
+    print(
+        f"  steady state: {per_minute:.1f} API calls/min (Kubernetes + SQS: {breakdown}),"
+        f" writes in {args.steady_seconds}s: {writes:.0f}"
+    )
     print(f"  goal no writes when nothing changes: {'met' if writes == 0 else 'NOT met'}")
     return 0
 

@@ -26,11 +26,15 @@ from _common import DevStack, User, free_port
 def wrk(url: str, cookie: str, duration: int) -> dict[str, float]:
     out = subprocess.run(
         ["wrk", "-t2", "-c32", f"-d{duration}s", "--latency", "-H", f"Cookie: {cookie}", url],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
+
     def ms(label: str) -> float:
         value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()
         return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": rps, "p50": ms("50%"), "p99": ms("99%"), "errors": int(non2xx.group(1)) if non2xx else 0}
@@ -45,8 +49,13 @@ def main() -> int:
         print("wrk is not installed (apt-get install wrk; make bench installs it)")
         return 1
     with tempfile.TemporaryDirectory() as logs:
-        stack = DevStack(web_port=free_port(), moto_port=free_port(), prefix=f"bench{uuid.uuid4().hex[:6]}",
-                         log_dir=Path(logs), extra_env={"GAS_LOG_LEVEL": "WARNING", "GAS_WEB_WORKERS": str(os.cpu_count() * 2)})
+        stack = DevStack(
+            web_port=free_port(),
+            moto_port=free_port(),
+            prefix=f"bench{uuid.uuid4().hex[:6]}",
+            log_dir=Path(logs),
+            extra_env={"GAS_LOG_LEVEL": "WARNING", "GAS_WEB_WORKERS": str(os.cpu_count() * 2)},
+        )
         stack.start()
         try:
             user = User(stack.url).sign_in()
@@ -59,10 +68,15 @@ def main() -> int:
         finally:
             stack.stop()
     print(f"/annotations, user with {args.jobs} jobs (first page), wrk -t2 -c32 -d{args.duration}s, loopback")
-    print(f"  GAS /annotations : {listing['rps']:.0f} req/s  p50={listing['p50']:.1f} ms  p99={listing['p99']:.1f} ms  non-2xx={listing['errors']}")
+    print(
+        f"  GAS /annotations : {listing['rps']:.0f} req/s  p50={listing['p50']:.1f} ms"
+        f"  p99={listing['p99']:.1f} ms  non-2xx={listing['errors']}"
+    )
     print(f"  peer /healthz    : {health['rps']:.0f} req/s  p50={health['p50']:.1f} ms  p99={health['p99']:.1f} ms")
-    print(f"  peer moto query  : {backend['rps']:.0f} req/s  p50={backend['p50']:.1f} ms  p99={backend['p99']:.1f} ms"
-          "  (list_for_user straight to moto, 32 threads)")
+    print(
+        f"  peer moto query  : {backend['rps']:.0f} req/s  p50={backend['p50']:.1f} ms  p99={backend['p99']:.1f} ms"
+        "  (list_for_user straight to moto, 32 threads)"
+    )
     print(f"  goal p99<=150 ms: {'met' if listing['p99'] <= 150 and not listing['errors'] else 'NOT met'}")
     return 0
 
@@ -97,8 +111,13 @@ def query_load(stack: DevStack, user_id: str, duration: int, threads: int = 32) 
 def _user_id(stack: DevStack, user: User) -> str:
     import boto3
 
-    ddb = boto3.client("dynamodb", endpoint_url=stack.moto_url, region_name="us-east-1",
-                       aws_access_key_id="local", aws_secret_access_key="local")
+    ddb = boto3.client(
+        "dynamodb",
+        endpoint_url=stack.moto_url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
     items = ddb.scan(TableName=f"{stack.prefix}-users")["Items"]
     return next(i["user_id"]["S"] for i in items if i["email"]["S"] == user.email)
 
@@ -106,7 +125,8 @@ def _user_id(stack: DevStack, user: User) -> str:
 def _seed_jobs(stack: DevStack, user_id: str, count: int) -> None:
     env = {**stack.env(), "GAS_PREFIX": stack.prefix}
     code = (
-        "from gas.core.aws import Aws; from gas.core.config import CoreSettings; from gas.core.jobs import JobStore, new_job_id\n"
+        "from gas.core.aws import Aws; from gas.core.config import CoreSettings\n"
+        "from gas.core.jobs import JobStore, new_job_id\n"
         "s = JobStore(Aws(CoreSettings()))\n"
         f"for i in range({count}):\n"
         f"    s.create({{'job_id': new_job_id(), 'user_id': {user_id!r}, 'input_file_name': f'sample_{{i}}.vcf',"

@@ -119,12 +119,17 @@ class DevStack:
             return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
 
         def session(creds: dict[str, str]) -> boto3.session.Session:
-            return boto3.session.Session(aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
-                                         aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
+            return boto3.session.Session(
+                aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+                region_name="us-east-1",
+            )
 
         bootstrap = session({"AWS_ACCESS_KEY_ID": "bootstrap", "AWS_SECRET_ACCESS_KEY": "bootstrap"})
         everything = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
-        self.credentials["admin"] = user(bootstrap.client("iam", endpoint_url=self.moto_url), f"{self.prefix}-admin", everything)
+        self.credentials["admin"] = user(
+            bootstrap.client("iam", endpoint_url=self.moto_url), f"{self.prefix}-admin", everything
+        )
         env = self.env()
         admin = session(env)
         iam = admin.client("iam", endpoint_url=self.moto_url)
@@ -133,7 +138,9 @@ class DevStack:
         sender = {"ses_sender": env["GAS_SES_SENDER"]} if "GAS_SES_SENDER" in env else {}
         settings = CoreSettings(prefix=self.prefix, AWS_REGION=env["AWS_REGION"], **sender)
         for component in COMPONENTS:
-            self.credentials[component] = user(iam, f"{self.prefix}-{component}", for_moto(policy(component, settings, account)))
+            self.credentials[component] = user(
+                iam, f"{self.prefix}-{component}", for_moto(policy(component, settings, account))
+            )
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
         out = None
@@ -155,8 +162,12 @@ class DevStack:
         wait_http(f"{self.moto_url}/moto-api/", 30, moto)
         if self.iam:
             self._create_iam_users()
-        subprocess.run([str(BIN / "gas-provision")], env=self.env(), check=True,
-                       stdout=subprocess.DEVNULL if self.log_dir else None)
+        subprocess.run(
+            [str(BIN / "gas-provision")],
+            env=self.env(),
+            check=True,
+            stdout=subprocess.DEVNULL if self.log_dir else None,
+        )
         web = self._spawn("web", [str(BIN / "gas-web")], self.component_env("web"))
         for name in WORKERS:
             self.start_worker(name)
@@ -195,6 +206,8 @@ class DevStack:
 # and a transaction "dynamodb:TransactWriteItems" (AWS: the per-item actions, here
 # ConditionCheckItem + UpdateItem).
 _MOTO_ALIASES = {"s3:ListBucket": "s3:HeadBucket", "dynamodb:ConditionCheckItem": "dynamodb:TransactWriteItems"}
+
+
 def _moto_checks_arn(action: str) -> bool:
     return action.startswith(("s3:", "sqs:")) and action != "sqs:GetQueueUrl"
 

@@ -50,7 +50,9 @@ class User:
 
     def sign_in(self) -> User:
         token = self.csrf_token("/auth/local")
-        resp = self.http.post(self.base + "/auth/local", data={"name": self.name, "email": self.email, "csrf_token": token}, timeout=30)
+        resp = self.http.post(
+            self.base + "/auth/local", data={"name": self.name, "email": self.email, "csrf_token": token}, timeout=30
+        )
         assert resp.ok and self.name in self.get("/profile").text
         return self
 
@@ -64,7 +66,9 @@ class User:
         fields = dict(form["fields"])
         fields["key"] = fields["key"].replace("${filename}", "") + file_name  # what the page's JS does
         fields.pop("file", None)
-        return requests.post(form["action"], data=fields, files={"file": (file_name, content)}, allow_redirects=False, timeout=60)
+        return requests.post(
+            form["action"], data=fields, files={"file": (file_name, content)}, allow_redirects=False, timeout=60
+        )
 
     def submit(self, file_name: str, content: bytes) -> requests.Response:
         """Upload through the presigned POST and follow S3's redirect back to the site."""

@@ -8,7 +8,6 @@ import os
 import subprocess
 
 import pytest
-
 from support import BIN, free_port, wait_http
 
 _prefixes = itertools.count(1)
@@ -18,7 +17,9 @@ _prefixes = itertools.count(1)
 def moto_url(tmp_path_factory):
     port = free_port()
     log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
-    proc = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{url}/moto-api/", 30, proc)
@@ -49,9 +50,8 @@ def aws_env(moto_url, monkeypatch):
 @pytest.fixture
 def provisioned(aws_env):
     from gas.core.aws import Aws
-    from gas.core.provision import ProvisionSettings, Provisioner
+    from gas.core.provision import Provisioner, ProvisionSettings
 
     settings = ProvisionSettings()
     Provisioner(settings, report=lambda _line: None).run()
     return Aws(settings)
-

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import requests
 import urllib3
-
 from support import ROOT, free_port
 
 TOOLS_BIN = Path(os.environ.get("GAS_TOOLS_BIN", Path.home() / ".cache" / "gas" / "tools" / "bin"))
@@ -72,53 +71,116 @@ class ControlPlane:
         w = self.workdir
         w.mkdir(parents=True, exist_ok=True)
         subprocess.run(["openssl", "genrsa", "-out", str(w / "sa.key"), "2048"], check=True, capture_output=True)
-        subprocess.run(["openssl", "rsa", "-in", str(w / "sa.key"), "-pubout", "-out", str(w / "sa.pub")], check=True, capture_output=True)
+        subprocess.run(
+            ["openssl", "rsa", "-in", str(w / "sa.key"), "-pubout", "-out", str(w / "sa.pub")],
+            check=True,
+            capture_output=True,
+        )
         (w / "tokens.csv").write_text(f'{ADMIN_TOKEN},gas-admin,gas-admin,"system:masters"\n')
         etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
-        self._spawn("etcd", ["etcd", "--data-dir", str(w / "etcd"), "--listen-client-urls", f"http://127.0.0.1:{etcd_port}",
-                             "--advertise-client-urls", f"http://127.0.0.1:{etcd_port}", "--listen-peer-urls", f"http://127.0.0.1:{peer_port}",
-                             "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer_port}",
-                             "--initial-cluster", f"default=http://127.0.0.1:{peer_port}", "--log-level", "warn"])
+        self._spawn(
+            "etcd",
+            [
+                "etcd",
+                "--data-dir",
+                str(w / "etcd"),
+                "--listen-client-urls",
+                f"http://127.0.0.1:{etcd_port}",
+                "--advertise-client-urls",
+                f"http://127.0.0.1:{etcd_port}",
+                "--listen-peer-urls",
+                f"http://127.0.0.1:{peer_port}",
+                "--initial-advertise-peer-urls",
+                f"http://127.0.0.1:{peer_port}",
+                "--initial-cluster",
+                f"default=http://127.0.0.1:{peer_port}",
+                "--log-level",
+                "warn",
+            ],
+        )
         self.server = f"https://127.0.0.1:{api_port}"
-        self._spawn("kube-apiserver", [
-            str(TOOLS_BIN / "kube-apiserver"), f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-            "--bind-address=127.0.0.1", f"--advertise-address=127.0.0.1", f"--secure-port={api_port}",
-            f"--cert-dir={w / 'certs'}", f"--token-auth-file={w / 'tokens.csv'}", "--authorization-mode=Node,RBAC",
-            f"--service-account-key-file={w / 'sa.pub'}", f"--service-account-signing-key-file={w / 'sa.key'}",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            "--service-cluster-ip-range=10.96.0.0/16", "--allow-privileged=false",
-            "--enable-priority-and-fairness=false", "--profiling=false",
-        ])
+        self._spawn(
+            "kube-apiserver",
+            [
+                str(TOOLS_BIN / "kube-apiserver"),
+                f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={api_port}",
+                f"--cert-dir={w / 'certs'}",
+                f"--token-auth-file={w / 'tokens.csv'}",
+                "--authorization-mode=Node,RBAC",
+                f"--service-account-key-file={w / 'sa.pub'}",
+                f"--service-account-signing-key-file={w / 'sa.key'}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                "--service-cluster-ip-range=10.96.0.0/16",
+                "--allow-privileged=false",
+                "--enable-priority-and-fairness=false",
+                "--profiling=false",
+            ],
+        )
         self.admin_kubeconfig.write_text(kubeconfig(self.server, ADMIN_TOKEN))
         self._wait_ready()
         kc = str(self.admin_kubeconfig)
-        self._spawn("kube-controller-manager", [
-            str(TOOLS_BIN / "kube-controller-manager"), f"--kubeconfig={kc}", f"--authentication-kubeconfig={kc}",
-            f"--authorization-kubeconfig={kc}", "--leader-elect=false", "--bind-address=127.0.0.1", f"--secure-port={free_port()}",
-            f"--service-account-private-key-file={w / 'sa.key'}", "--use-service-account-credentials=false",
-            "--controllers=*,-nodeipam,-service-lb-controller,-route,-cloud-node-lifecycle",
-        ])
-        self._spawn("kube-scheduler", [
-            str(TOOLS_BIN / "kube-scheduler"), f"--kubeconfig={kc}", f"--authentication-kubeconfig={kc}",
-            f"--authorization-kubeconfig={kc}", "--leader-elect=false", "--bind-address=127.0.0.1", f"--secure-port={free_port()}",
-        ])
-        self._spawn("kwok", [
-            str(TOOLS_BIN / "kwok"), f"--kubeconfig={kc}", f"--config={TOOLS_BIN / 'kwok-stages.yaml'}", "--manage-all-nodes=false",
-            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake", "--cidr=10.244.0.0/16",
-            "--node-ip=10.244.255.1", f"--server-address=127.0.0.1:{free_port()}",
-            # renew the node's Lease like a kubelet: without it the node-lifecycle controller
-            # marks the node Unknown after ~40 s and every pod NotReady
-            "--node-lease-duration-seconds=40",
-        ])
+        self._spawn(
+            "kube-controller-manager",
+            [
+                str(TOOLS_BIN / "kube-controller-manager"),
+                f"--kubeconfig={kc}",
+                f"--authentication-kubeconfig={kc}",
+                f"--authorization-kubeconfig={kc}",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={free_port()}",
+                f"--service-account-private-key-file={w / 'sa.key'}",
+                "--use-service-account-credentials=false",
+                "--controllers=*,-nodeipam,-service-lb-controller,-route,-cloud-node-lifecycle",
+            ],
+        )
+        self._spawn(
+            "kube-scheduler",
+            [
+                str(TOOLS_BIN / "kube-scheduler"),
+                f"--kubeconfig={kc}",
+                f"--authentication-kubeconfig={kc}",
+                f"--authorization-kubeconfig={kc}",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={free_port()}",
+            ],
+        )
+        self._spawn(
+            "kwok",
+            [
+                str(TOOLS_BIN / "kwok"),
+                f"--kubeconfig={kc}",
+                f"--config={TOOLS_BIN / 'kwok-stages.yaml'}",
+                "--manage-all-nodes=false",
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+                "--cidr=10.244.0.0/16",
+                "--node-ip=10.244.255.1",
+                f"--server-address=127.0.0.1:{free_port()}",
+                # renew the node's Lease like a kubelet: without it the node-lifecycle controller
+                # marks the node Unknown after ~40 s and every pod NotReady
+                "--node-lease-duration-seconds=40",
+            ],
+        )
         self._fake_node()
         self._schedulable()
         return self
 
-    def api(self, path: str, method: str = "GET", token: str = ADMIN_TOKEN, headers: dict | None = None,
-            **kw) -> requests.Response:
+    def api(
+        self, path: str, method: str = "GET", token: str = ADMIN_TOKEN, headers: dict | None = None, **kw
+    ) -> requests.Response:
         urllib3.disable_warnings()
-        return requests.request(method, self.server + path, headers={"Authorization": f"Bearer {token}", **(headers or {})},
-                                verify=False, timeout=10, **kw)
+        return requests.request(
+            method,
+            self.server + path,
+            headers={"Authorization": f"Bearer {token}", **(headers or {})},
+            verify=False,
+            timeout=10,
+            **kw,
+        )
 
     def _wait_ready(self, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
@@ -136,12 +198,18 @@ class ControlPlane:
 
     def _fake_node(self) -> None:
         node = {
-            "apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": "kwok-node-0", "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
-                         "labels": {"kubernetes.io/hostname": "kwok-node-0", "type": "kwok"}},
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": "kwok-node-0",
+                "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                "labels": {"kubernetes.io/hostname": "kwok-node-0", "type": "kwok"},
+            },
             "spec": {},
-            "status": {"allocatable": {"cpu": "64", "memory": "256Gi", "pods": "500"},
-                       "capacity": {"cpu": "64", "memory": "256Gi", "pods": "500"}},
+            "status": {
+                "allocatable": {"cpu": "64", "memory": "256Gi", "pods": "500"},
+                "capacity": {"cpu": "64", "memory": "256Gi", "pods": "500"},
+            },
         }
         resp = self.api("/api/v1/nodes", "POST", json=node)
         assert resp.status_code in (201, 409), resp.text
@@ -151,8 +219,12 @@ class ControlPlane:
         server's admission put on it at creation (a kubelet's node would lose it the same way)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            resp = self.api("/api/v1/nodes/kwok-node-0", "PATCH", json={"spec": {"taints": None}},
-                            headers={"Content-Type": "application/merge-patch+json"})
+            resp = self.api(
+                "/api/v1/nodes/kwok-node-0",
+                "PATCH",
+                json={"spec": {"taints": None}},
+                headers={"Content-Type": "application/merge-patch+json"},
+            )
             node = resp.json()
             ready = {c["type"]: c["status"] for c in node.get("status", {}).get("conditions", [])}.get("Ready")
             if resp.status_code == 200 and not node["spec"].get("taints") and ready == "True":
@@ -162,8 +234,15 @@ class ControlPlane:
 
     def service_account_kubeconfig(self, namespace: str, name: str, path: Path) -> Path:
         """A kubeconfig that acts as the ServiceAccount: exactly what its RBAC grants."""
-        resp = self.api(f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token", "POST",
-                        json={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}})
+        resp = self.api(
+            f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
+            "POST",
+            json={
+                "apiVersion": "authentication.k8s.io/v1",
+                "kind": "TokenRequest",
+                "spec": {"expirationSeconds": 3600},
+            },
+        )
         assert resp.status_code == 201, resp.text
         path.write_text(kubeconfig(self.server, resp.json()["status"]["token"]))
         return path

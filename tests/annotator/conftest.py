@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support import SAMPLES
 
 from gas.annotator.engine import annotate_vcf, ensure_database
 from gas.annotator.engine.database import default_db_dir
-from support import SAMPLES
-
 
 HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
 

@@ -54,7 +54,9 @@ def test_region_classes_both_strands(annotate):
 
 
 def test_nearest_for_intergenic(annotate):
-    _, recs = annotate("2\t101081943\t.\tA\tG\t.\t.\t.\n2\t101104743\t.\tA\tG\t.\t.\t.\n2\t121228698\t.\tA\tG\t.\t.\t.\n")
+    _, recs = annotate(
+        "2\t101081943\t.\tA\tG\t.\t.\t.\n2\t101104743\t.\tA\tG\t.\t.\t.\n2\t121228698\t.\tA\tG\t.\t.\t.\n"
+    )
     assert [r["info"]["NEAREST"] for r in recs] == ["NMS|5001", "NMS|5001", "FLJ14816|5001"]
     _, recs = annotate("2\t101087000\t.\tA\tG\t.\t.\t.\n")
     assert "NEAREST" not in recs[0]["info"]
@@ -174,6 +176,6 @@ def test_reannotating_output_is_stable(tmp_path, db, samples):
     again = tmp_path / "again.vcf"
     shutil.copy(first, again)
     second = annotate_vcf(again, tmp_path / "two", db).annotated_vcf
-    strip = lambda p: [l for l in p.read_text().splitlines() if not l.startswith("##")]  # noqa: E731
+    strip = lambda p: [line for line in p.read_text().splitlines() if not line.startswith("##")]  # noqa: E731
     assert strip(second) == strip(first)
     assert second.read_text().count("##INFO=<ID=GENE,") == 1

@@ -49,7 +49,12 @@ def _gene(db, name):
     i = int(np.flatnonzero(a["gene_name"] == name)[0])
     c = int(a["gene_contig"][i])
     off = int(a["contig_offsets"][c])
-    return db.contig_name(c, "plain"), int(a["gene_start"][i]) - off + 1, int(a["gene_end"][i]) - off, str(a["gene_strand"][i])
+    return (
+        db.contig_name(c, "plain"),
+        int(a["gene_start"][i]) - off + 1,
+        int(a["gene_end"][i]) - off,
+        str(a["gene_strand"][i]),
+    )
 
 
 def test_gene_convention_known_coordinates(db):

@@ -9,10 +9,11 @@ import pytest
 
 from gas.annotator.engine import annotate_vcf, export_tracks
 
-
 pytestmark = [
     pytest.mark.bcftools,
-    pytest.mark.skipif(shutil.which("bcftools") is None, reason="bcftools not on PATH (apt-get install bcftools tabix)"),
+    pytest.mark.skipif(
+        shutil.which("bcftools") is None, reason="bcftools not on PATH (apt-get install bcftools tabix)"
+    ),
 ]
 
 
@@ -24,7 +25,9 @@ def tracks(db, tmp_path_factory):
 def _query(path, tag):
     out = subprocess.run(
         ["bcftools", "query", "-f", f"%CHROM:%POS:%REF:%ALT\\t%INFO/{tag}\\n", str(path)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return out.splitlines()
 
@@ -47,9 +50,9 @@ def test_gene_and_rsid_match_bcftools(db, tracks, tmp_path, samples, sample):
     for tag in ("GENE", "RSID"):
         mine, oracle = _query(ours, tag), _query(theirs, tag)
         assert len(mine) == len(oracle) > 0
-        diff = [(a, b) for a, b in zip(mine, oracle) if a != b]
+        diff = [(a, b) for a, b in zip(mine, oracle, strict=True) if a != b]
         assert diff == [], f"{tag}: {len(diff)} differences, first {diff[:3]}"
     # bcftools view reads our output cleanly (no errors; the sample's own PL warning aside).
     view = subprocess.run(["bcftools", "view", "-H", str(ours)], capture_output=True, text=True)
     assert view.returncode == 0
-    assert [l for l in view.stderr.splitlines() if "PL should be declared" not in l] == []
+    assert [line for line in view.stderr.splitlines() if "PL should be declared" not in line] == []

@@ -7,10 +7,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from support import SAMPLES
 
 from gas.annotator.worker import Annotator, AnnotatorSettings
 from gas.core.jobs import JobStore
-from support import SAMPLES
 
 
 @pytest.fixture
@@ -24,8 +24,16 @@ def _submitted_job(aws) -> dict:
     user_id, job_id = f"user-{uuid.uuid4().hex[:8]}", str(uuid.uuid4())
     bucket, key = aws.names.inputs_bucket, f"{user_id}/{job_id}~test.vcf"
     etag = s3.put_object(Bucket=bucket, Key=key, Body=(SAMPLES / "test.vcf").read_bytes())["ETag"]
-    job = {"job_id": job_id, "user_id": user_id, "input_file_name": "test.vcf", "input_bucket": bucket,
-           "input_key": key, "input_size": 1, "input_etag": etag, "submitted_at": "2026-11-29T00:00:00Z"}
+    job = {
+        "job_id": job_id,
+        "user_id": user_id,
+        "input_file_name": "test.vcf",
+        "input_bucket": bucket,
+        "input_key": key,
+        "input_size": 1,
+        "input_etag": etag,
+        "submitted_at": "2026-11-29T00:00:00Z",
+    }
     assert JobStore(aws).create(job)
     return job
 
@@ -38,7 +46,9 @@ def test_the_submitted_upload_is_annotated(annotator, provisioned):
 
 def test_a_file_replaced_after_submission_fails_the_job_clearly(annotator, provisioned):
     job = _submitted_job(provisioned)
-    provisioned.client("s3").put_object(Bucket=job["input_bucket"], Key=job["input_key"], Body=b"not the submitted file\n")
+    provisioned.client("s3").put_object(
+        Bucket=job["input_bucket"], Key=job["input_key"], Body=b"not the submitted file\n"
+    )
     annotator.handle(job["job_id"], job["user_id"])
     done = JobStore(provisioned).get(job["job_id"])
     assert done["status"] == "FAILED"

@@ -11,12 +11,12 @@ import time
 import uuid
 
 import pytest
+from support import BIN, free_port
 
 from gas.core.events import JOB_COMPLETED, USER_UPGRADED, new_event
 from gas.core.jobs import JobStore, new_job_id
 from gas.core.timeutil import utc_now_iso
 from gas.core.users import UserStore
-from support import BIN, free_port
 
 RETENTION = 3
 
@@ -32,10 +32,16 @@ class Harness:
     def start(self, consumer: str, **env) -> tuple[subprocess.Popen, int]:
         port = free_port()
         full = {
-            **self.env, "PATH": os.environ["PATH"], "GAS_RETENTION_SECONDS": str(RETENTION),
-            "GAS_RECEIVE_WAIT_SECONDS": "1", "GAS_VISIBILITY_TIMEOUT": "5", "GAS_METRICS_PORT": str(port),
-            "GAS_METRICS_HOST": "127.0.0.1", "GAS_RESTORE_CHECK_EXPEDITED_SECONDS": "1",
-            "GAS_RESTORE_CHECK_STANDARD_SECONDS": "2", **env,
+            **self.env,
+            "PATH": os.environ["PATH"],
+            "GAS_RETENTION_SECONDS": str(RETENTION),
+            "GAS_RECEIVE_WAIT_SECONDS": "1",
+            "GAS_VISIBILITY_TIMEOUT": "5",
+            "GAS_METRICS_PORT": str(port),
+            "GAS_METRICS_HOST": "127.0.0.1",
+            "GAS_RESTORE_CHECK_EXPEDITED_SECONDS": "1",
+            "GAS_RESTORE_CHECK_STANDARD_SECONDS": "2",
+            **env,
         }
         log = open(self.tmp / f"{consumer}-{len(self.procs)}.log", "wb")
         proc = subprocess.Popen([str(BIN / "gas-archiver"), consumer], env=full, stdout=log, stderr=subprocess.STDOUT)
@@ -64,7 +70,9 @@ class Harness:
         content = content or f"##fileformat=VCFv4.2\n# result of {job_id}\n".encode() * 50
         key = f"{user_id}/{job_id}/sample.annot.vcf"
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=content)
-        self.jobs.create({"job_id": job_id, "user_id": user_id, "input_file_name": "sample.vcf", "submitted_at": utc_now_iso()})
+        self.jobs.create(
+            {"job_id": job_id, "user_id": user_id, "input_file_name": "sample.vcf", "submitted_at": utc_now_iso()}
+        )
         attempt = self.jobs.start(job_id)
         job = self.jobs.finish(job_id, attempt, "COMPLETED", result_bucket=self.bucket, result_key=key)
         job["sha256"] = hashlib.sha256(content).hexdigest()
@@ -73,7 +81,13 @@ class Harness:
         return job
 
     def publish_completed(self, job: dict) -> None:
-        event = new_event(JOB_COMPLETED, job_id=job["job_id"], user_id=job["user_id"], status="COMPLETED", completed_at=job["completed_at"])
+        event = new_event(
+            JOB_COMPLETED,
+            job_id=job["job_id"],
+            user_id=job["user_id"],
+            status="COMPLETED",
+            completed_at=job["completed_at"],
+        )
         self.aws.client("sns").publish(TopicArn=self.aws.topic_arn("job-completed"), Message=event.to_json())
 
     def upgrade(self, user_id: str) -> None:
@@ -103,8 +117,14 @@ class Harness:
 
     def depth(self, queue: str) -> int:
         url = self.aws.queue_url(self.aws.names.queue(queue))
-        attrs = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
+        )["Attributes"]
         return sum(int(v) for v in attrs.values())
 
 
@@ -118,7 +138,7 @@ def harness(provisioned, aws_env, tmp_path):
 @pytest.fixture
 def vault_harness(aws_env, tmp_path, monkeypatch):
     from gas.core.aws import Aws
-    from gas.core.provision import ProvisionSettings, Provisioner
+    from gas.core.provision import Provisioner, ProvisionSettings
 
     monkeypatch.setenv("GAS_COLD_BACKEND", "glacier-vault")
     env = {**aws_env, "GAS_COLD_BACKEND": "glacier-vault"}

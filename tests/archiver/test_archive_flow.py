@@ -5,7 +5,6 @@ import time
 
 import pytest
 import requests
-
 from conftest import RETENTION
 
 
@@ -122,7 +121,10 @@ def test_poison_message_is_dead_lettered_and_the_next_job_is_archived(harness):
     h.start("archive")
     h.wait_storage(job, "ARCHIVED", timeout=RETENTION + 15)
     dlq = h.aws.queue_url(h.aws.names.dlq("archive"))
-    bodies = [m["Body"] for m in h.sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=2, MaxNumberOfMessages=10).get("Messages", [])]
+    bodies = [
+        m["Body"]
+        for m in h.sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=2, MaxNumberOfMessages=10).get("Messages", [])
+    ]
     assert any('"version": 7' in b for b in bodies)
 
 

@@ -19,7 +19,9 @@ def test_user_upgrades_while_the_archive_is_in_flight(harness):
         return ref
 
     archiver.cold.freeze = freeze_then_upgrade
-    event = new_event(JOB_COMPLETED, job_id=job["job_id"], user_id=user, status="COMPLETED", completed_at=job["completed_at"])
+    event = new_event(
+        JOB_COMPLETED, job_id=job["job_id"], user_id=user, status="COMPLETED", completed_at=job["completed_at"]
+    )
     archiver.archive(Message(event.to_json(), "m", "r", 1, 0))
     record = h.jobs.get(job["job_id"])
     assert record["storage"] == "HOT" and "archive_ref" not in record

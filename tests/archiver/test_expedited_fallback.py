@@ -18,16 +18,32 @@ class _Proxy(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if self.command == "POST" and "restore" in self.path and b"<Tier>Expedited</Tier>" in body:
             self.refused.append("s3")
-            return self._reply(503, b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>GlacierExpeditedRetrievalNotAvailable</Code>'
-                                    b"<Message>Glacier expedited retrievals are currently not available</Message></Error>", "application/xml")
-        if self.command == "POST" and self.path.endswith("/jobs") and b'"Tier": "Expedited"' in body.replace(b'"Tier":"', b'"Tier": "'):
+            return self._reply(
+                503,
+                b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>GlacierExpeditedRetrievalNotAvailable</Code>'
+                b"<Message>Glacier expedited retrievals are currently not available</Message></Error>",
+                "application/xml",
+            )
+        if (
+            self.command == "POST"
+            and self.path.endswith("/jobs")
+            and b'"Tier": "Expedited"' in body.replace(b'"Tier":"', b'"Tier": "')
+        ):
             self.refused.append("glacier")
-            return self._reply(400, b'{"code":"InsufficientCapacityException","message":"Insufficient capacity","type":"Client"}',
-                               "application/json", {"x-amzn-ErrorType": "InsufficientCapacityException"})
+            return self._reply(
+                400,
+                b'{"code":"InsufficientCapacityException","message":"Insufficient capacity","type":"Client"}',
+                "application/json",
+                {"x-amzn-ErrorType": "InsufficientCapacityException"},
+            )
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
-        resp = requests.request(self.command, self.upstream + self.path, headers=headers, data=body, allow_redirects=False, timeout=30)
+        resp = requests.request(
+            self.command, self.upstream + self.path, headers=headers, data=body, allow_redirects=False, timeout=30
+        )
         skip = {"content-length", "transfer-encoding", "connection", "content-encoding"}
-        self._reply(resp.status_code, resp.content, None, {k: v for k, v in resp.headers.items() if k.lower() not in skip})
+        self._reply(
+            resp.status_code, resp.content, None, {k: v for k, v in resp.headers.items() if k.lower() not in skip}
+        )
 
     def _reply(self, status, body, ctype, headers=None):
         self.send_response(status)

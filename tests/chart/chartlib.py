@@ -115,12 +115,15 @@ def validate_custom(obj: dict, schema: dict) -> list[str]:
 
     full = _strict(schema)
     full.setdefault("properties", {})
-    full["properties"].update({"apiVersion": {"type": "string"}, "kind": {"type": "string"},
-                               "metadata": {"type": "object"}})
+    full["properties"].update(
+        {"apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": {"type": "object"}}
+    )
     full["additionalProperties"] = False
     where = f"{obj.get('apiVersion')}/{obj.get('kind')} {obj.get('metadata', {}).get('name')!r}"
-    problems = [f"{where}: {'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
-                for e in jsonschema.Draft7Validator(full).iter_errors(obj)]
+    problems = [
+        f"{where}: {'.'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
+        for e in jsonschema.Draft7Validator(full).iter_errors(obj)
+    ]
     if not obj.get("metadata", {}).get("name"):
         problems.append(f"{where}: metadata.name is required")
     return problems
@@ -138,11 +141,16 @@ def validate(manifest: str, crd_files: list[Path] | None = None) -> subprocess.C
             problems += validate_custom(obj, crds[key])
         else:
             builtin.append(obj)
-    proc = subprocess.run([str(VALIDATOR), "-"], input=yaml.safe_dump_all(builtin) if builtin else "",
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(VALIDATOR), "-"], input=yaml.safe_dump_all(builtin) if builtin else "", capture_output=True, text=True
+    )
     stdout = proc.stdout + "".join(p + "\n" for p in problems)
     rc = 1 if (proc.returncode != 0 or problems) else 0
-    stderr = proc.stderr + (f"custom resources: {n_custom} checked against their CRD schema, {len(problems)} problem(s)\n" if n_custom else "")
+    stderr = proc.stderr + (
+        f"custom resources: {n_custom} checked against their CRD schema, {len(problems)} problem(s)\n"
+        if n_custom
+        else ""
+    )
     return subprocess.CompletedProcess(proc.args, rc, stdout, stderr)
 
 
@@ -220,7 +228,12 @@ def policy_violations(objs: list[dict]) -> list[str]:
                 for probe in ("livenessProbe", "readinessProbe"):
                     if not c.get(probe):
                         problems.append(f"{cw}: no {probe}")
-            if not c.get("image") or c["image"].endswith(":latest") or ":" not in c["image"].rsplit("/", 1)[-1] and "@" not in c["image"]:
+            if (
+                not c.get("image")
+                or c["image"].endswith(":latest")
+                or ":" not in c["image"].rsplit("/", 1)[-1]
+                and "@" not in c["image"]
+            ):
                 problems.append(f"{cw}: image {c.get('image')!r} is not pinned to a tag or digest")
             for env in c.get("env") or []:
                 if env.get("name", "").upper() == "GAS_LOCAL_SIGNIN":

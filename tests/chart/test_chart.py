@@ -8,10 +8,9 @@ import json
 import re
 import subprocess
 
+import chartlib
 import pytest
 import yaml
-
-import chartlib
 from chartlib import CHART, HADOLINT, ROOT, VALUE_SETS, VALUES, objects, policy_violations
 
 SETS = sorted(VALUE_SETS)
@@ -20,6 +19,7 @@ FIXTURES = chartlib.Path(__file__).resolve().parent / "fixtures"
 
 
 # --- helm lint / template ------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", SETS)
 def test_lint_strict(chart_tools, name):
@@ -82,7 +82,9 @@ def test_dev_mode_runs_moto_and_provisioning(rendered):
     assert cm["data"]["GAS_S3_PUBLIC_ENDPOINT_URL"] == "http://s3.gas.localtest.me"
     (s3_ingress,) = [o for o in objs if o["kind"] == "Ingress" and o["metadata"]["name"] == "gas-moto"]
     rule = s3_ingress["spec"]["rules"][0]
-    assert rule["host"] == "s3.gas.localtest.me" and rule["http"]["paths"][0]["backend"]["service"]["name"] == "gas-moto"
+    assert (
+        rule["host"] == "s3.gas.localtest.me" and rule["http"]["paths"][0]["backend"]["service"]["name"] == "gas-moto"
+    )
     (moto_np,) = [o for o in objs if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "gas-moto"]
     sources = moto_np["spec"]["ingress"][0]["from"]
     assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}} in sources
@@ -150,6 +152,7 @@ def test_worker_can_be_disabled(chart_tools):
 
 # --- the values schema rejects bad values ----------------------------------------------
 
+
 @pytest.mark.parametrize("bad", BAD_VALUES, ids=[p.stem for p in BAD_VALUES])
 def test_schema_rejects_bad_values(chart_tools, bad):
     proc = chart_tools.render([bad], check=False)
@@ -162,11 +165,14 @@ def test_template_refuses_local_signin_even_without_schema(chart_tools, tmp_path
     chart = tmp_path / "gas"
     subprocess.run(["cp", "-r", str(CHART), str(chart)], check=True)
     (chart / "values.schema.json").unlink()
-    proc = chart_tools.helm("template", "gas", str(chart), "-f", str(VALUES / "bad" / "local-signin-extra-env.yaml"), check=False)
+    proc = chart_tools.helm(
+        "template", "gas", str(chart), "-f", str(VALUES / "bad" / "local-signin-extra-env.yaml"), check=False
+    )
     assert proc.returncode != 0 and "GAS_LOCAL_SIGNIN" in proc.stderr
 
 
 # --- the checkers can fail --------------------------------------------------------------
+
 
 def test_validator_rejects_invalid_objects(chart_tools):
     text = (FIXTURES / "invalid-objects.yaml").read_text()
@@ -198,6 +204,7 @@ def _web(objs):
 def test_policy_catches_missing_label(rendered):
     def drop(objs):
         del _web(objs)["metadata"]["labels"]["app.kubernetes.io/component"]
+
     assert any("missing label app.kubernetes.io/component" in p for p in _mutate(rendered, drop))
 
 
@@ -206,6 +213,7 @@ def test_policy_catches_root_container(rendered):
         spec = _web(objs)["spec"]["template"]["spec"]
         spec["securityContext"]["runAsUser"] = 0
         spec["containers"][0]["securityContext"]["runAsUser"] = 0
+
     probs = _mutate(rendered, root)
     assert any("runs as root" in p for p in probs)
 
@@ -216,6 +224,7 @@ def test_policy_catches_writable_rootfs_missing_probe_and_resources(rendered):
         c["securityContext"]["readOnlyRootFilesystem"] = False
         del c["readinessProbe"]
         del c["resources"]
+
     probs = "\n".join(_mutate(rendered, weaken))
     assert "readOnlyRootFilesystem is not true" in probs
     assert "no readinessProbe" in probs
@@ -268,13 +277,16 @@ def test_dockerfile_contract():
 def test_hadolint_catches_a_bad_dockerfile():
     if not HADOLINT.exists():
         pytest.skip("hadolint not installed")
-    proc = subprocess.run([str(HADOLINT), "--no-color", str(FIXTURES / "Dockerfile.bad")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(HADOLINT), "--no-color", str(FIXTURES / "Dockerfile.bad")], capture_output=True, text=True
+    )
     assert proc.returncode != 0
     for rule in ("DL3007", "DL3008", "DL3025"):
         assert rule in proc.stdout, proc.stdout
 
 
 # --- values.yaml documents every value ---------------------------------------------------
+
 
 def test_values_yaml_documents_every_value():
     """Every leaf value has a comment right above it (helm-docs `# --` style)."""
@@ -314,8 +326,12 @@ def test_schema_covers_every_value():
 # --- custom resources (CRDs) -------------------------------------------------------------
 
 WIDGET_CRD = FIXTURES / "widgets-crd.yaml"
-GOOD_WIDGET = {"apiVersion": "example.org/v1", "kind": "Widget", "metadata": {"name": "w"},
-               "spec": {"size": 2, "labels": {"a": "b"}, "free": {"anything": [1, 2]}}}
+GOOD_WIDGET = {
+    "apiVersion": "example.org/v1",
+    "kind": "Widget",
+    "metadata": {"name": "w"},
+    "spec": {"size": 2, "labels": {"a": "b"}, "free": {"anything": [1, 2]}},
+}
 
 
 def test_crds_themselves_are_valid(chart_tools):
@@ -341,10 +357,15 @@ def test_custom_resources_checked_against_their_crd(chart_tools):
 
 # --- the QueueScaler operator ------------------------------------------------------------
 
+
 def test_operator_owns_worker_replicas_with_one_queuescaler_each(rendered):
     objs = objects(rendered["production"])
-    workers = {o["metadata"]["name"]: o for o in objs if o["kind"] == "Deployment"
-               and o["spec"]["template"]["metadata"]["labels"].get("gas.example.org/worker") == "true"}
+    workers = {
+        o["metadata"]["name"]: o
+        for o in objs
+        if o["kind"] == "Deployment"
+        and o["spec"]["template"]["metadata"]["labels"].get("gas.example.org/worker") == "true"
+    }
     scalers = {o["metadata"]["name"]: o for o in objs if o["kind"] == "QueueScaler"}
     assert set(scalers) == set(workers) and len(workers) == 5
     for name, dep in workers.items():
@@ -366,7 +387,9 @@ def test_operator_rbac_is_namespaced_and_minimal(rendered):
     objs = objects(rendered["production"])
     assert not [o for o in objs if o["kind"] in ("ClusterRole", "ClusterRoleBinding")]
     (role,) = [o for o in objs if o["kind"] == "Role"]
-    grants = {(g, r): set(rule["verbs"]) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]}
+    grants = {
+        (g, r): set(rule["verbs"]) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]
+    }
     # the operator scales through the scale subresource: it can never edit a Deployment's pods
     assert grants[("apps", "deployments/scale")] == {"get", "patch"}
     assert ("apps", "deployments") not in grants
@@ -384,8 +407,9 @@ def test_dev_scalers_point_at_the_in_cluster_moto(rendered):
 
 
 def test_worker_scaler_override_beats_the_defaults(chart_tools):
-    out = chart_tools.render(sets=["operator.enabled=true", "workers.notifier.scaler.maxReplicas=2",
-                                   "workers.notifier.scaler.minReplicas=0"]).stdout
+    out = chart_tools.render(
+        sets=["operator.enabled=true", "workers.notifier.scaler.maxReplicas=2", "workers.notifier.scaler.minReplicas=0"]
+    ).stdout
     scalers = {o["metadata"]["name"]: o["spec"] for o in objects(out) if o["kind"] == "QueueScaler"}
     assert (scalers["gas-notifier"]["maxReplicas"], scalers["gas-notifier"]["minReplicas"]) == (2, 0)
     assert (scalers["gas-annotator"]["maxReplicas"], scalers["gas-annotator"]["minReplicas"]) == (10, 1)
@@ -400,7 +424,11 @@ def test_policy_refuses_a_worker_with_an_api_token(rendered):
 
 def test_every_alert_links_to_a_runbook_section(rendered):
     rule = next(o for o in objects(rendered["production"]) if o["kind"] == "PrometheusRule")
-    headings = {"#" + re.sub(r"[^a-z0-9 -]", "", h.lower()).strip().replace(" ", "-")
-                for h in re.findall(r"^#+ (.+)$", (ROOT / "docs" / "runbook.md").read_text(), re.M)}
-    anchors = {r["annotations"]["runbook_url"].rsplit("runbook.md", 1)[1] for g in rule["spec"]["groups"] for r in g["rules"]}
+    headings = {
+        "#" + re.sub(r"[^a-z0-9 -]", "", h.lower()).strip().replace(" ", "-")
+        for h in re.findall(r"^#+ (.+)$", (ROOT / "docs" / "runbook.md").read_text(), re.M)
+    }
+    anchors = {
+        r["annotations"]["runbook_url"].rsplit("runbook.md", 1)[1] for g in rule["spec"]["groups"] for r in g["rules"]
+    }
     assert anchors and anchors <= headings, anchors - headings

@@ -5,8 +5,9 @@ not non-root / no-escalation / caps-dropped / seccomp RuntimeDefault.
 
 `helm install` in dev mode: every object is accepted by the real API server (schema,
 defaulting and admission), the post-install provisioning hook Job completes, and every
-Deployment (web, annotator, notifier, the three archiver consumers, operator, moto) becomes Available; `helm upgrade` runs the
-pre-upgrade hook again and rolls nothing it should not; `helm uninstall` removes it all.
+Deployment (web, annotator, notifier, the three archiver consumers, operator, moto) becomes
+Available; `helm upgrade` runs the pre-upgrade hook again and rolls nothing it should not;
+`helm uninstall` removes it all.
 
 kwok fakes the kubelet: pods become Ready without running containers, so this proves the
 Kubernetes side (objects, controllers, hooks, admission), not the images (tests/kind).
@@ -18,9 +19,8 @@ import json
 import subprocess
 import time
 
-import pytest
-
 import chartlib
+import pytest
 from chartlib import CHART, ROOT
 
 NS = "gas"
@@ -34,8 +34,17 @@ def cluster(tmp_path_factory, chart_tools):
         kube.install()
     cp = kube.ControlPlane(tmp_path_factory.mktemp("controlplane")).start()
     try:
-        ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS, "labels": {
-            "pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest"}}}
+        ns = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": NS,
+                "labels": {
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/enforce-version": "latest",
+                },
+            },
+        }
         resp = cp.api("/api/v1/namespaces", "POST", json=ns)
         assert resp.status_code == 201, resp.text
         yield cp
@@ -44,8 +53,12 @@ def cluster(tmp_path_factory, chart_tools):
 
 
 def helm(cp, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(chartlib.HELM), "--kubeconfig", str(cp.admin_kubeconfig), "-n", NS, *args],
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        [str(chartlib.HELM), "--kubeconfig", str(cp.admin_kubeconfig), "-n", NS, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert proc.returncode == 0, f"helm {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
     return proc
 
@@ -73,8 +86,16 @@ def wait_all_available(cp, names: set[str], timeout: float = 180) -> dict[str, d
 
 
 DEV = ["-f", str(ROOT / "k8s" / "values-dev.yaml")]
-EXPECTED = {"gas-web", "gas-annotator", "gas-notifier", "gas-archiver-archive", "gas-archiver-restore",
-            "gas-archiver-thaw", "gas-operator", "gas-moto"}
+EXPECTED = {
+    "gas-web",
+    "gas-annotator",
+    "gas-notifier",
+    "gas-archiver-archive",
+    "gas-archiver-restore",
+    "gas-archiver-thaw",
+    "gas-operator",
+    "gas-moto",
+}
 
 
 def test_install_dev_mode_every_deployment_available(cluster):
@@ -91,7 +112,15 @@ def test_install_dev_mode_every_deployment_available(cluster):
     # the restricted Pod Security Standard admitted every pod
     pods = cluster.api(f"/api/v1/namespaces/{NS}/pods").json()["items"]
     assert {p["metadata"]["labels"]["app.kubernetes.io/component"] for p in pods} >= {
-        "web", "annotator", "notifier", "archiver-archive", "archiver-restore", "archiver-thaw", "operator", "moto"}
+        "web",
+        "annotator",
+        "notifier",
+        "archiver-archive",
+        "archiver-restore",
+        "archiver-thaw",
+        "operator",
+        "moto",
+    }
     # the operator's QueueScalers were accepted by the API server's CRD validation
     scalers = cluster.api(f"/apis/gas.dev/v1alpha1/namespaces/{NS}/queuescalers").json()["items"]
     assert len(scalers) == 5
@@ -117,7 +146,11 @@ def test_uninstall_removes_everything(cluster):
 
 def test_namespace_really_enforces_restricted(cluster):
     """The admission check above can fail: a root pod is refused in the same namespace."""
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "root-pod"},
-           "spec": {"containers": [{"name": "c", "image": "busybox:1.36", "securityContext": {"runAsUser": 0}}]}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "root-pod"},
+        "spec": {"containers": [{"name": "c", "image": "busybox:1.36", "securityContext": {"runAsUser": 0}}]},
+    }
     resp = cluster.api(f"/api/v1/namespaces/{NS}/pods", "POST", json=pod)
     assert resp.status_code == 403 and "restricted" in resp.text, resp.text

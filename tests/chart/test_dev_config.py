@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import yaml
-
 from chartlib import ROOT, objects
 
 SKAFFOLD = yaml.safe_load((ROOT / "skaffold.yaml").read_text())
@@ -35,8 +34,12 @@ def test_skaffold_deploys_the_chart_with_dev_values_as_a_real_helm_release(chart
     sets = [f"{k}=example" for k in release["setValueTemplates"]]
     out = chart_tools.render([ROOT / f for f in release["valuesFiles"]], sets).stdout
     # every GAS Deployment runs the image skaffold built (moto is the only outside image)
-    images = {o["metadata"]["name"]: c["image"] for o in objects(out) if o["kind"] == "Deployment"
-              for c in o["spec"]["template"]["spec"]["containers"]}
+    images = {
+        o["metadata"]["name"]: c["image"]
+        for o in objects(out)
+        if o["kind"] == "Deployment"
+        for c in o["spec"]["template"]["spec"]["containers"]
+    }
     assert images.pop("gas-moto").startswith("motoserver/moto:")
     assert len(images) == 7 and set(images.values()) == {"example:example"}, images
 

@@ -1,7 +1,6 @@
 import subprocess
 
 import pytest
-
 from support import BIN
 
 

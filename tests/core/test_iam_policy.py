@@ -7,16 +7,26 @@ import json
 import subprocess
 
 import pytest
+from support import BIN
 
 from gas.core.iam import COMPONENTS
-from support import BIN
 
 
 @pytest.mark.parametrize("component", COMPONENTS)
 def test_cli_prints_a_policy_scoped_to_the_prefix_account_and_region(component):
-    env = {"GAS_PREFIX": "gas-prod", "AWS_REGION": "eu-west-1", "GAS_SES_SENDER": "jobs@gas.example.org", "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([str(BIN / "gas-iam-policy"), component, "--account", "123456789012"],
-                         env=env, capture_output=True, text=True, check=True).stdout
+    env = {
+        "GAS_PREFIX": "gas-prod",
+        "AWS_REGION": "eu-west-1",
+        "GAS_SES_SENDER": "jobs@gas.example.org",
+        "PATH": "/usr/bin:/bin",
+    }
+    out = subprocess.run(
+        [str(BIN / "gas-iam-policy"), component, "--account", "123456789012"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     doc = json.loads(out)
     assert doc["Version"] == "2012-10-17"
     for statement in doc["Statement"]:
@@ -27,5 +37,7 @@ def test_cli_prints_a_policy_scoped_to_the_prefix_account_and_region(component):
 
 
 def test_unknown_component_is_refused():
-    proc = subprocess.run([str(BIN / "gas-iam-policy"), "everything", "--account", "123456789012"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(BIN / "gas-iam-policy"), "everything", "--account", "123456789012"], capture_output=True, text=True
+    )
     assert proc.returncode == 2 and "invalid choice" in proc.stderr

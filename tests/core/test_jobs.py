@@ -6,7 +6,9 @@ from gas.core.timeutil import utc_now_iso
 
 def _job(store, user="u1", submitted_at=None):
     job_id = new_job_id()
-    assert store.create({"job_id": job_id, "user_id": user, "input_file_name": "a.vcf", "submitted_at": submitted_at or utc_now_iso()})
+    assert store.create(
+        {"job_id": job_id, "user_id": user, "input_file_name": "a.vcf", "submitted_at": submitted_at or utc_now_iso()}
+    )
     return job_id
 
 

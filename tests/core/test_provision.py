@@ -1,9 +1,9 @@
 import json
 import subprocess
 
-from gas.core.provision import ProvisionSettings, Provisioner
-
 from support import BIN
+
+from gas.core.provision import Provisioner, ProvisionSettings
 
 
 def test_provision_twice_changes_nothing_the_second_time(aws_env):
@@ -22,7 +22,12 @@ def test_resources_have_their_settings(provisioned):
     jobs = ddb.describe_table(TableName=names.jobs_table)["Table"]
     index = jobs["GlobalSecondaryIndexes"][0]
     assert [k["AttributeName"] for k in index["KeySchema"]] == ["user_id", "submitted_at"]
-    for queue, topic in (("annotate", "job-requests"), ("notify", "job-completed"), ("archive", "job-completed"), ("restore", "user-upgraded")):
+    for queue, topic in (
+        ("annotate", "job-requests"),
+        ("notify", "job-completed"),
+        ("archive", "job-completed"),
+        ("restore", "user-upgraded"),
+    ):
         url = aws.queue_url(names.queue(queue))
         attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         redrive = json.loads(attrs["RedrivePolicy"])
@@ -49,4 +54,7 @@ def test_changed_setting_is_repaired(provisioned, aws_env, monkeypatch):
     lines = []
     Provisioner(ProvisionSettings(), report=lines.append).run()
     assert any(line.startswith("updated") and "VisibilityTimeout" in line for line in lines)
-    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"]["VisibilityTimeout"] == "60"
+    assert (
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"]["VisibilityTimeout"]
+        == "60"
+    )

@@ -107,7 +107,14 @@ def stack():
         run("kind", "create", "cluster", "--config", "k8s/kind-config.yaml", "--wait", "120s")
     try:
         kubectl("apply", "-f", INGRESS_NGINX)
-        kubectl("-n", "ingress-nginx", "wait", "--for=condition=Available", "deployment/ingress-nginx-controller", "--timeout=300s")
+        kubectl(
+            "-n",
+            "ingress-nginx",
+            "wait",
+            "--for=condition=Available",
+            "deployment/ingress-nginx-controller",
+            "--timeout=300s",
+        )
         run("skaffold", "run", "-p", "kind", "--kube-context", CONTEXT, "--status-check=true", timeout=3600)
         yield
     finally:
@@ -128,8 +135,16 @@ def test_provisioning_job_completed(stack):
 def test_every_deployment_available(stack):
     deps = json.loads(kubectl("-n", NS, "get", "deploy", "-o", "json", capture_output=True).stdout)["items"]
     names = {d["metadata"]["name"] for d in deps}
-    assert names == {"gas-web", "gas-annotator", "gas-notifier", "gas-archiver-archive", "gas-archiver-restore",
-                     "gas-archiver-thaw", "gas-operator", "gas-moto"}
+    assert names == {
+        "gas-web",
+        "gas-annotator",
+        "gas-notifier",
+        "gas-archiver-archive",
+        "gas-archiver-restore",
+        "gas-archiver-thaw",
+        "gas-operator",
+        "gas-moto",
+    }
     for d in deps:
         conds = {c["type"]: c["status"] for c in d["status"].get("conditions", [])}
         assert conds.get("Available") == "True", d["metadata"]["name"]
@@ -182,11 +197,14 @@ def _signed_in_user(base: str, s3_url: str):
     user_id = f"kind-{uuid.uuid4().hex[:12]}"
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
-    UserStore(Aws(CoreSettings(prefix="gas", AWS_ENDPOINT_URL=s3_url, AWS_REGION="us-east-1"))).upsert(user_id, user.name, user.email)
+    UserStore(Aws(CoreSettings(prefix="gas", AWS_ENDPOINT_URL=s3_url, AWS_REGION="us-east-1"))).upsert(
+        user_id, user.name, user.email
+    )
     signer = Flask("kind-test")
     signer.secret_key = yaml.safe_load((ROOT / "k8s" / "values-dev.yaml").read_text())["secrets"]["secretKey"]
     cookie = signer.session_interface.get_signing_serializer(signer).dumps(
-        {"user_id": user_id, "name": user.name, "email": user.email, "tokens": [], "_permanent": True})
+        {"user_id": user_id, "name": user.name, "email": user.email, "tokens": [], "_permanent": True}
+    )
     user.http.cookies.set("gas_session", cookie, domain=HOST)
     return user
 

@@ -13,7 +13,6 @@ import time
 import pytest
 import requests
 import yaml
-
 from kube import ControlPlane, install, missing_binaries
 from support import BIN, ROOT, free_port
 
@@ -33,9 +32,18 @@ def cluster(tmp_path_factory):
 def _apply(cp: ControlPlane, obj: dict) -> None:
     group_version = obj["apiVersion"]
     kind = obj["kind"]
-    plural = {"CustomResourceDefinition": "customresourcedefinitions", "Namespace": "namespaces", "ServiceAccount": "serviceaccounts",
-              "Role": "roles", "RoleBinding": "rolebindings", "ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings",
-              "Deployment": "deployments", "QueueScaler": "queuescalers", "KopfPeering": "kopfpeerings"}[kind]
+    plural = {
+        "CustomResourceDefinition": "customresourcedefinitions",
+        "Namespace": "namespaces",
+        "ServiceAccount": "serviceaccounts",
+        "Role": "roles",
+        "RoleBinding": "rolebindings",
+        "ClusterRole": "clusterroles",
+        "ClusterRoleBinding": "clusterrolebindings",
+        "Deployment": "deployments",
+        "QueueScaler": "queuescalers",
+        "KopfPeering": "kopfpeerings",
+    }[kind]
     base = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
     namespaced = kind not in ("CustomResourceDefinition", "Namespace", "ClusterRole", "ClusterRoleBinding")
     path = f"{base}/namespaces/{obj['metadata'].get('namespace', NS)}/{plural}" if namespaced else f"{base}/{plural}"
@@ -46,19 +54,45 @@ def _apply(cp: ControlPlane, obj: dict) -> None:
 def _chart_objects(kinds: set[str]) -> list[dict]:
     """The operator's CRDs and RBAC exactly as the chart renders them."""
     helm = os.environ.get("GAS_HELM", str(ROOT / ".cache" / "bin" / "helm"))
-    out = subprocess.run([helm, "template", "gas", str(ROOT / "charts" / "gas"), "--namespace", NS, "--include-crds",
-                          "--set", "operator.enabled=true"], check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [
+            helm,
+            "template",
+            "gas",
+            str(ROOT / "charts" / "gas"),
+            "--namespace",
+            NS,
+            "--include-crds",
+            "--set",
+            "operator.enabled=true",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return [o for o in yaml.safe_load_all(out) if o and o["kind"] in kinds]
 
 
 @pytest.fixture(scope="module")
 def operator_env(cluster, moto_url, tmp_path_factory):
     _apply(cluster, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
-    for obj in _chart_objects({"CustomResourceDefinition", "ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding", "KopfPeering"}):
+    for obj in _chart_objects(
+        {
+            "CustomResourceDefinition",
+            "ServiceAccount",
+            "Role",
+            "RoleBinding",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "KopfPeering",
+        }
+    ):
         obj["metadata"].setdefault("namespace", NS)
         _apply(cluster, obj)
     (sa,) = [o for o in _chart_objects({"ServiceAccount"}) if "operator" in o["metadata"]["name"]]
-    kubeconfig = cluster.service_account_kubeconfig(NS, sa["metadata"]["name"], tmp_path_factory.mktemp("op") / "kubeconfig")
+    kubeconfig = cluster.service_account_kubeconfig(
+        NS, sa["metadata"]["name"], tmp_path_factory.mktemp("op") / "kubeconfig"
+    )
     deadline = time.monotonic() + 30
     while cluster.api("/apis/gas.dev/v1alpha1/queuescalers").status_code != 200:
         assert time.monotonic() < deadline
@@ -72,8 +106,14 @@ class Operator:
 
     def start(self) -> tuple[subprocess.Popen, int]:
         port = free_port()
-        env = {**os.environ, **self.env, "GAS_WATCH_NAMESPACE": NS, "GAS_METRICS_PORT": str(port),
-               "GAS_METRICS_HOST": "127.0.0.1", "GAS_HEALTH_PORT": str(free_port())}
+        env = {
+            **os.environ,
+            **self.env,
+            "GAS_WATCH_NAMESPACE": NS,
+            "GAS_METRICS_PORT": str(port),
+            "GAS_METRICS_HOST": "127.0.0.1",
+            "GAS_HEALTH_PORT": str(free_port()),
+        }
         log = open(self.logdir / f"operator-{len(self.procs)}.log", "wb")
         proc = subprocess.Popen([str(BIN / "gas-operator")], env=env, stdout=log, stderr=subprocess.STDOUT)
         self.procs.append(proc)
@@ -94,19 +134,42 @@ def operator(operator_env, aws_env, tmp_path):
 
 
 def _deployment(cp, name):
-    obj = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": NS},
-           "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                    "template": {"metadata": {"labels": {"app": name}},
-                                 "spec": {"containers": [{"name": "w", "image": "gas-worker:test"}],
-                                          "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists"}]}}}}
+    obj = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "containers": [{"name": "w", "image": "gas-worker:test"}],
+                    "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists"}],
+                },
+            },
+        },
+    }
     _apply(cp, obj)
 
 
 def _scaler(cp, name, queue, moto_url, **spec):
-    body = {"apiVersion": "gas.dev/v1alpha1", "kind": "QueueScaler", "metadata": {"name": name, "namespace": NS},
-            "spec": {"scaleTargetRef": {"name": name}, "queue": {"name": queue, "region": "us-east-1", "endpoint": moto_url},
-                     "messagesPerReplica": 5, "minReplicas": 0, "maxReplicas": 10, "pollingIntervalSeconds": POLL,
-                     "cooldownSeconds": 0, "scaleDownStabilizationSeconds": 6, **spec}}
+    body = {
+        "apiVersion": "gas.dev/v1alpha1",
+        "kind": "QueueScaler",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {
+            "scaleTargetRef": {"name": name},
+            "queue": {"name": queue, "region": "us-east-1", "endpoint": moto_url},
+            "messagesPerReplica": 5,
+            "minReplicas": 0,
+            "maxReplicas": 10,
+            "pollingIntervalSeconds": POLL,
+            "cooldownSeconds": 0,
+            "scaleDownStabilizationSeconds": 6,
+            **spec,
+        },
+    }
     _apply(cp, body)
 
 
@@ -132,7 +195,9 @@ def _send(aws, queue, n):
     sqs = aws.client("sqs")
     url = aws.queue_url(queue)
     for i in range(0, n, 10):
-        sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(j), "MessageBody": "m"} for j in range(min(10, n - i))])
+        sqs.send_message_batch(
+            QueueUrl=url, Entries=[{"Id": str(j), "MessageBody": "m"} for j in range(min(10, n - i))]
+        )
     return url
 
 
@@ -161,9 +226,12 @@ def test_scales_to_queue_depth_then_down_after_the_window(cluster, operator, pro
 def test_paused_missing_queue_fallback_and_missing_target(cluster, operator, provisioned, moto_url):
     _deployment(cluster, "paused")
     _scaler(cluster, "paused", provisioned.names.queue("notify"), moto_url)
-    cluster.api(f"/apis/gas.dev/v1alpha1/namespaces/{NS}/queuescalers/paused", "PATCH",
-                headers={"Content-Type": "application/merge-patch+json"},
-                data=json.dumps({"metadata": {"annotations": {"gas.dev/paused": "true"}}}))
+    cluster.api(
+        f"/apis/gas.dev/v1alpha1/namespaces/{NS}/queuescalers/paused",
+        "PATCH",
+        headers={"Content-Type": "application/merge-patch+json"},
+        data=json.dumps({"metadata": {"annotations": {"gas.dev/paused": "true"}}}),
+    )
     _send(provisioned, provisioned.names.queue("notify"), 40)
     _deployment(cluster, "noqueue")
     _scaler(cluster, "noqueue", "does-not-exist", moto_url, fallback={"failureThreshold": 2, "replicas": 3})
@@ -172,7 +240,9 @@ def test_paused_missing_queue_fallback_and_missing_target(cluster, operator, pro
     _wait(lambda: _replicas(cluster, "noqueue") == 3, 4 * POLL + 20, "fallback replicas after queue errors")
     cond = {c["type"]: c for c in _status(cluster, "noqueue")["conditions"]}
     assert cond["QueueReadable"]["status"] == "False" and cond["QueueReadable"]["reason"] == "QueueMissing"
-    ready = _wait(lambda: {c["type"]: c for c in _status(cluster, "notarget").get("conditions", [])}.get("Ready"), 20, "condition")
+    ready = _wait(
+        lambda: {c["type"]: c for c in _status(cluster, "notarget").get("conditions", [])}.get("Ready"), 20, "condition"
+    )
     assert ready["reason"] == "TargetMissing"
     time.sleep(2 * POLL)
     assert _replicas(cluster, "paused") == 1, "a paused scaler changed its target"
@@ -193,7 +263,10 @@ def test_restart_does_not_flap_and_steady_state_makes_no_writes(cluster, operato
 
     def writes():
         text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-        return sum(float(v) for v in re.findall(r'gas_operator_api_calls_total\{api="kubernetes",verb="patch-[a-z]+"\} ([\d.]+)', text))
+        return sum(
+            float(v)
+            for v in re.findall(r'gas_operator_api_calls_total\{api="kubernetes",verb="patch-[a-z]+"\} ([\d.]+)', text)
+        )
 
     before = writes()
     time.sleep(3 * POLL)
@@ -212,7 +285,10 @@ def test_two_operators_do_not_fight(cluster, operator, provisioned, moto_url):
 
     def scales(port):
         text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-        return sum(float(v) for v in re.findall(r'gas_operator_scale_events_total\{[^}]*scaler="gas-op/notifier"[^}]*\} ([\d.]+)', text))
+        return sum(
+            float(v)
+            for v in re.findall(r'gas_operator_scale_events_total\{[^}]*scaler="gas-op/notifier"[^}]*\} ([\d.]+)', text)
+        )
 
     assert scales(port_a) + scales(port_b) == 1, "both operators acted"
     operator.stop()

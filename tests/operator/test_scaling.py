@@ -25,7 +25,13 @@ KEDA = ScalerSpec()  # KEDA's defaults: queueLength 5, activation 0, in-flight o
         ("idle with min 0 and no history goes to zero", KEDA, QueueDepth(0), 0, 0),
         ("gas: deferred in-flight beyond the replicas is not work", KEDA, QueueDepth(0, in_flight=500), 1, 1),
         ("gas: deferred messages with no replicas do not wake the workers", KEDA, QueueDepth(0, in_flight=500), 0, 0),
-        ("gas: countDeferred counts them like KEDA", ScalerSpec(count_deferred=True), QueueDepth(0, in_flight=500), 1, 100),
+        (
+            "gas: countDeferred counts them like KEDA",
+            ScalerSpec(count_deferred=True),
+            QueueDepth(0, in_flight=500),
+            1,
+            100,
+        ),
     ],
 )
 def test_replicas(case, spec, depth, current, expected):

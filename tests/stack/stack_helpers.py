@@ -9,7 +9,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-
 from devstack import DevStack, free_port
 from siteclient import User, job_id_of  # noqa: F401 - re-exported for the tests
 
@@ -45,8 +44,11 @@ def started_stack(tmp_path_factory, iam: bool = False, env: dict[str, str] | Non
 def stack_aws(stack):
     """boto3 clients on the stack's moto, for looking behind the scenes."""
     admin = stack.credentials.get("admin", {})  # set when the stack enforces IAM
-    session = boto3.session.Session(aws_access_key_id=admin.get("AWS_ACCESS_KEY_ID", "local"),
-                                    aws_secret_access_key=admin.get("AWS_SECRET_ACCESS_KEY", "local"), region_name="us-east-1")
+    session = boto3.session.Session(
+        aws_access_key_id=admin.get("AWS_ACCESS_KEY_ID", "local"),
+        aws_secret_access_key=admin.get("AWS_SECRET_ACCESS_KEY", "local"),
+        region_name="us-east-1",
+    )
     return lambda name: session.client(name, endpoint_url=stack.moto_url)
 
 

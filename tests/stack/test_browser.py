@@ -4,7 +4,6 @@ from the browser straight to S3, the job page following the job, the download.""
 import shutil
 
 import pytest
-
 from support import SAMPLES
 
 pytestmark = pytest.mark.browser
@@ -19,8 +18,15 @@ def browser():
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-                  "--no-first-run", "--disable-component-update", "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield browser
         browser.close()

@@ -3,9 +3,7 @@
 import signal
 import time
 
-
 import pytest
-
 from stack_helpers import User, job_id_of, sample, started_stack
 
 
@@ -47,8 +45,12 @@ def _premium(stack_aws, stack, user_email):
     ddb = stack_aws("dynamodb")
     table = f"{stack.prefix}-users"
     (item,) = [i for i in ddb.scan(TableName=table)["Items"] if i["email"]["S"] == user_email]
-    ddb.update_item(TableName=table, Key={"user_id": item["user_id"]}, UpdateExpression="SET tier = :p",
-                    ExpressionAttributeValues={":p": {"S": "premium"}})
+    ddb.update_item(
+        TableName=table,
+        Key={"user_id": item["user_id"]},
+        UpdateExpression="SET tier = :p",
+        ExpressionAttributeValues={":p": {"S": "premium"}},
+    )
     return item["user_id"]["S"]
 
 
@@ -70,7 +72,9 @@ def test_worker_killed_mid_job_completes_after_redelivery_with_one_result(stack,
     annotator.send_signal(signal.SIGCONT)
     deadline = time.monotonic() + 30
     while True:
-        item = ddb.get_item(TableName=f"{stack.prefix}-jobs", Key={"job_id": {"S": job_id}}, ConsistentRead=True)["Item"]
+        item = ddb.get_item(TableName=f"{stack.prefix}-jobs", Key={"job_id": {"S": job_id}}, ConsistentRead=True)[
+            "Item"
+        ]
         if item["status"]["S"] == "RUNNING":
             break
         assert item["status"]["S"] == "PENDING" and time.monotonic() < deadline, item
@@ -83,7 +87,12 @@ def test_worker_killed_mid_job_completes_after_redelivery_with_one_result(stack,
     assert job["status"] == "COMPLETED", job
     item = ddb.get_item(TableName=f"{stack.prefix}-jobs", Key={"job_id": {"S": job_id}})["Item"]
     assert int(item["attempt"]["N"]) == 2
-    keys = [o["Key"] for o in stack_aws("s3").list_objects_v2(Bucket=f"{stack.prefix}-results", Prefix=f"{user_id}/{job_id}/")["Contents"]]
+    keys = [
+        o["Key"]
+        for o in stack_aws("s3").list_objects_v2(Bucket=f"{stack.prefix}-results", Prefix=f"{user_id}/{job_id}/")[
+            "Contents"
+        ]
+    ]
     assert sorted(k.rsplit("/", 1)[1] for k in keys) == ["big.annot.vcf", "big.count.log", "big.summary.json"]
     deadline = time.monotonic() + 20
     while _emails_sent(stack_aws) == emails_before and time.monotonic() < deadline:

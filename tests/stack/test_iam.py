@@ -19,25 +19,38 @@ from urllib.parse import unquote, urlsplit
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-
 from stack_helpers import User, job_id_of, sample, started_stack
 from support import sent_emails
 
 
 @pytest.fixture(scope="module")
 def iam_stack(tmp_path_factory):
-    yield from started_stack(tmp_path_factory, iam=True, env={
-        "GAS_RETENTION_SECONDS": "3", "GAS_RESTORE_CHECK_EXPEDITED_SECONDS": "1", "GAS_RESTORE_CHECK_STANDARD_SECONDS": "2"})
+    yield from started_stack(
+        tmp_path_factory,
+        iam=True,
+        env={
+            "GAS_RETENTION_SECONDS": "3",
+            "GAS_RESTORE_CHECK_EXPEDITED_SECONDS": "1",
+            "GAS_RESTORE_CHECK_STANDARD_SECONDS": "2",
+        },
+    )
 
 
 def client(stack, who: str, service: str):
     creds = stack.credentials[who]
-    return boto3.client(service, endpoint_url=stack.moto_url, region_name="us-east-1",
-                        aws_access_key_id=creds["AWS_ACCESS_KEY_ID"], aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"])
+    return boto3.client(
+        service,
+        endpoint_url=stack.moto_url,
+        region_name="us-east-1",
+        aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
 def storage(stack, job_id: str) -> str:
-    item = client(stack, "admin", "dynamodb").get_item(TableName=f"{stack.prefix}-jobs", Key={"job_id": {"S": job_id}})["Item"]
+    item = client(stack, "admin", "dynamodb").get_item(TableName=f"{stack.prefix}-jobs", Key={"job_id": {"S": job_id}})[
+        "Item"
+    ]
     return item["storage"]["S"]
 
 
@@ -62,14 +75,19 @@ def test_the_whole_lifecycle_runs_on_least_privilege(iam_stack):
     job = user.wait_finished(job_id)  # annotator: GetObject (If-Match), PutObject, UpdateItem, Publish
     assert job["status"] == "COMPLETED", job
     assert "1141" in user.get(f"/annotations/{job_id}/log").text.replace(",", "")  # web reads results
-    wait(lambda: [m for m in sent_emails(stack.moto_url) if m["destinations"]["ToAddresses"] == [user.email]],
-         30, "the email (notifier: GetItem, UpdateItem, SendEmail)")
+    wait(
+        lambda: [m for m in sent_emails(stack.moto_url) if m["destinations"]["ToAddresses"] == [user.email]],
+        30,
+        "the email (notifier: GetItem, UpdateItem, SendEmail)",
+    )
 
     wait(lambda: storage(stack, job_id) == "ARCHIVED", 30, "archive (CopyObject to GLACIER, transaction, DeleteObject)")
     assert user.get(f"/annotations/{job_id}/download", allow_redirects=False).status_code == 409
 
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', user.get("/subscribe").text).group(1)
-    assert user.http.post(f"{stack.url}/subscribe", data={"csrf_token": token}, timeout=30).ok  # web: UpdateItem, Publish
+    assert user.http.post(
+        f"{stack.url}/subscribe", data={"csrf_token": token}, timeout=30
+    ).ok  # web: UpdateItem, Publish
     wait(lambda: storage(stack, job_id) == "HOT", 60, "restore + thaw (Query, RestoreObject, SendMessage, CopyObject)")
     download = user.get(f"/annotations/{job_id}/download", allow_redirects=False)
     assert download.status_code in (302, 303)
@@ -85,20 +103,42 @@ def _denied(call) -> None:
     assert exc.value.response["Error"]["Code"] in ("AccessDenied", "AccessDeniedException", "403"), exc.value.response
 
 
-@pytest.mark.parametrize(("who", "service", "call"), [
-    ("web", "dynamodb", lambda c, p: c.delete_item(TableName=f"{p}-jobs", Key={"job_id": {"S": "x"}})),
-    ("web", "s3", lambda c, p: c.put_object(Bucket=f"{p}-results", Key="u/j/forged.annot.vcf", Body=b"x")),
-    ("web", "sqs", lambda c, p: c.receive_message(QueueUrl=c.meta.endpoint_url + f"/123456789012/{p}-annotate")),
-    ("annotator", "s3", lambda c, p: c.delete_object(Bucket=f"{p}-inputs", Key="u/j~x.vcf")),
-    ("annotator", "ses", lambda c, p: c.send_email(Source="gas-noreply@example.org", Destination={"ToAddresses": ["a@example.org"]},
-                                                   Message={"Subject": {"Data": "x"}, "Body": {"Text": {"Data": "x"}}})),
-    ("notifier", "s3", lambda c, p: c.get_object(Bucket=f"{p}-results", Key="u/j/x")),
-    ("notifier", "sqs", lambda c, p: c.receive_message(QueueUrl=c.meta.endpoint_url + f"/123456789012/{p}-archive")),
-    ("archiver", "sns", lambda c, p: c.publish(TopicArn=f"arn:aws:sns:us-east-1:123456789012:{p}-job-requests", Message="x")),
-    ("archiver", "s3", lambda c, p: c.get_object(Bucket=f"{p}-inputs", Key="u/j~x.vcf")),
-    ("operator", "sqs", lambda c, p: c.receive_message(QueueUrl=c.meta.endpoint_url + f"/123456789012/{p}-annotate")),
-    ("operator", "dynamodb", lambda c, p: c.get_item(TableName=f"{p}-jobs", Key={"job_id": {"S": "x"}})),
-])
+@pytest.mark.parametrize(
+    ("who", "service", "call"),
+    [
+        ("web", "dynamodb", lambda c, p: c.delete_item(TableName=f"{p}-jobs", Key={"job_id": {"S": "x"}})),
+        ("web", "s3", lambda c, p: c.put_object(Bucket=f"{p}-results", Key="u/j/forged.annot.vcf", Body=b"x")),
+        ("web", "sqs", lambda c, p: c.receive_message(QueueUrl=c.meta.endpoint_url + f"/123456789012/{p}-annotate")),
+        ("annotator", "s3", lambda c, p: c.delete_object(Bucket=f"{p}-inputs", Key="u/j~x.vcf")),
+        (
+            "annotator",
+            "ses",
+            lambda c, p: c.send_email(
+                Source="gas-noreply@example.org",
+                Destination={"ToAddresses": ["a@example.org"]},
+                Message={"Subject": {"Data": "x"}, "Body": {"Text": {"Data": "x"}}},
+            ),
+        ),
+        ("notifier", "s3", lambda c, p: c.get_object(Bucket=f"{p}-results", Key="u/j/x")),
+        (
+            "notifier",
+            "sqs",
+            lambda c, p: c.receive_message(QueueUrl=c.meta.endpoint_url + f"/123456789012/{p}-archive"),
+        ),
+        (
+            "archiver",
+            "sns",
+            lambda c, p: c.publish(TopicArn=f"arn:aws:sns:us-east-1:123456789012:{p}-job-requests", Message="x"),
+        ),
+        ("archiver", "s3", lambda c, p: c.get_object(Bucket=f"{p}-inputs", Key="u/j~x.vcf")),
+        (
+            "operator",
+            "sqs",
+            lambda c, p: c.receive_message(QueueUrl=c.meta.endpoint_url + f"/123456789012/{p}-annotate"),
+        ),
+        ("operator", "dynamodb", lambda c, p: c.get_item(TableName=f"{p}-jobs", Key={"job_id": {"S": "x"}})),
+    ],
+)
 def test_each_component_is_refused_what_its_policy_does_not_grant(iam_stack, who, service, call):
     _denied(lambda: call(client(iam_stack, who, service), iam_stack.prefix))
 

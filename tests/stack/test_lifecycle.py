@@ -5,9 +5,8 @@ import re
 import time
 
 import requests
-
-from support import sent_emails
 from stack_helpers import job_id_of, sample
+from support import sent_emails
 
 
 def test_free_user_runs_a_job_end_to_end(stack, user, stack_aws):
@@ -60,8 +59,8 @@ def test_logs_are_json_with_job_and_user_ids(stack, user):
     user.wait_finished(job_id)
     import json
 
-    lines = [json.loads(l) for l in (stack.log_dir / "annotator.log").read_text().splitlines()]
-    finished = [l for l in lines if l.get("event") == "annotator.job_finished" and l.get("job_id") == job_id]
+    lines = [json.loads(line) for line in (stack.log_dir / "annotator.log").read_text().splitlines()]
+    finished = [x for x in lines if x.get("event") == "annotator.job_finished" and x.get("job_id") == job_id]
     assert finished and finished[0]["user_id"] and finished[0]["level"] == "info"
     # every line of every GAS process is JSON (moto's own log is not ours)
     for log in stack.log_dir.glob("*.log"):

@@ -8,14 +8,15 @@ import threading
 import time
 
 import requests
-
 from support import ROOT, free_port
 
 
 def _start(port, moto_port):
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "local" / "devstack.py"), "--port", str(port), "--moto-port", str(moto_port)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     deadline = time.monotonic() + 600
     seen = []

@@ -4,7 +4,6 @@ import gzip
 import re
 
 import pytest
-
 from stack_helpers import User, job_id_of, sample
 
 
@@ -17,8 +16,16 @@ def _inputs(stack_aws, bucket_prefix):
     ("name", "content", "message"),
     [
         ("binary.vcf", bytes(range(256)) * 8, r"line 1"),
-        ("columns.vcf", b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n1\t100\t.\tA\n", r"line 3"),
-        ("pos.vcf", b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n1\tabc\t.\tA\tG\t.\t.\t.\n", r"line 3"),
+        (
+            "columns.vcf",
+            b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n1\t100\t.\tA\n",
+            r"line 3",
+        ),
+        (
+            "pos.vcf",
+            b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n1\tabc\t.\tA\tG\t.\t.\t.\n",
+            r"line 3",
+        ),
         ("cut.vcf.gz", gzip.compress(sample("free_1.vcf"))[:4000], r"(truncated|cut short|end of)"),
     ],
 )
@@ -34,11 +41,16 @@ def test_malformed_vcf_fails_with_the_line_number(user, name, content, message):
 # The presigned policy's content-length-range makes AWS S3 refuse these uploads itself;
 # moto server does not enforce POST policies, so locally the web app's own size check
 # (the same one that backs up S3 in production) is what refuses them.
-@pytest.mark.parametrize(("name", "content", "status", "message"), [
-    ("empty.vcf", b"", 400, "empty"),
-    ("premium_1.vcf", sample("premium_1.vcf"), 413, "free accounts may upload at most"),  # 176 KB > 150 KB
-])
-def test_empty_or_oversized_file_is_refused_before_any_job_exists(stack, user, stack_aws, name, content, status, message):
+@pytest.mark.parametrize(
+    ("name", "content", "status", "message"),
+    [
+        ("empty.vcf", b"", 400, "empty"),
+        ("premium_1.vcf", sample("premium_1.vcf"), 413, "free accounts may upload at most"),  # 176 KB > 150 KB
+    ],
+)
+def test_empty_or_oversized_file_is_refused_before_any_job_exists(
+    stack, user, stack_aws, name, content, status, message
+):
     form = user.upload_form()
     s3 = user.post_to_s3(form, name, content)
     page = user.http.get(s3.headers["Location"], timeout=30)
@@ -81,7 +93,12 @@ def test_replayed_job_creation_url_makes_one_job(user):
 def test_another_users_job_is_not_found_on_every_route(stack, user):
     job_id = job_id_of(user.submit("test.vcf", sample("test.vcf")))
     other = User(stack.url).sign_in()
-    for path in (f"/annotations/{job_id}", f"/annotations/{job_id}/log", f"/annotations/{job_id}/download", f"/api/annotations/{job_id}"):
+    for path in (
+        f"/annotations/{job_id}",
+        f"/annotations/{job_id}/log",
+        f"/annotations/{job_id}/download",
+        f"/api/annotations/{job_id}",
+    ):
         assert other.get(path, allow_redirects=False).status_code == 404, path
     assert job_id not in other.get("/annotations").text
 

@@ -12,11 +12,12 @@ import os
 import uuid
 
 import pytest
+from web_support import PUBLIC_URL, csrf_token
+
 from gas.core.aws import Aws
 from gas.core.provision import Provisioner, ProvisionSettings
 from gas.web.app import create_app
 from gas.web.settings import WebSettings
-from web_support import PUBLIC_URL, csrf_token
 
 SECRET = "test-secret-key-" + "s" * 32
 _users = itertools.count(1)
@@ -82,5 +83,3 @@ def sign_in(app):
         return c, user_id
 
     return _sign_in
-
-

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import base64
-import zlib
-
 import uuid
+import zlib
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
-from gas.core.users import UserStore
-from gas.web.auth import local_user_id
 from globus_sdk.testing import RegisteredResponse, load_response
 from web_support import csrf_token
+
+from gas.core.users import UserStore
+from gas.web.auth import local_user_id
 
 
 @pytest.fixture

@@ -16,7 +16,9 @@ PROBE = (
 
 def _load(env: dict[str, str]) -> dict:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("GAS_", "PROMETHEUS_"))}
-    out = subprocess.run([sys.executable, "-c", PROBE], env={**clean, **env}, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], env={**clean, **env}, capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout)
 
 

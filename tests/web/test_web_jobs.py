@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from gas.core.jobs import FAILED, RUNNING, JobStore, new_job_id
 from web_support import csrf_token
+
+from gas.core.jobs import FAILED, RUNNING, JobStore, new_job_id
 
 
 def _job(web_aws, user_id: str, n: int, **fields) -> str:
@@ -115,9 +116,7 @@ def test_log_page_shows_count_log(sign_in, web_aws):
 
 def test_archived_results_are_not_downloadable(sign_in, web_aws):
     c, user_id = sign_in()
-    job_id = _job(
-        web_aws, user_id, 4, status="COMPLETED", result_key=f"{user_id}/x/annot.vcf", storage="ARCHIVED"
-    )
+    job_id = _job(web_aws, user_id, 4, status="COMPLETED", result_key=f"{user_id}/x/annot.vcf", storage="ARCHIVED")
     html = c.get(f"/annotations/{job_id}").get_data(as_text=True)
     assert 'id="archived"' in html and 'id="download"' not in html
     assert c.get(f"/annotations/{job_id}/download").status_code == 409

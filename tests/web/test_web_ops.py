@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 
-from gas.web.app import create_app
 from web_support import closed_port
+
+from gas.web.app import create_app
 
 
 def test_healthz(client):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from web_support import completed_job, csrf_token
+
 from gas.core.jobs import new_job_id
 from gas.web.app import create_app
-from web_support import completed_job, csrf_token
 
 
 @pytest.mark.parametrize(
@@ -57,7 +58,9 @@ def test_post_without_csrf_token_is_400(client, sign_in):
 
 
 def test_session_cookie_flags_local(client):
-    resp = client.post("/auth/local", data={"csrf_token": csrf_token(client, "/auth/local"), "name": "A", "email": "a@example.org"})
+    resp = client.post(
+        "/auth/local", data={"csrf_token": csrf_token(client, "/auth/local"), "name": "A", "email": "a@example.org"}
+    )
     cookie = resp.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Secure" not in cookie  # GAS_ENV=local over http
@@ -124,8 +127,11 @@ def test_untrusted_names_are_escaped(sign_in, web_aws):
 def test_session_cookie_secure_unless_plain_http_outside_production(settings_factory):
     """Dev mode on kind serves plain HTTP (a browser would drop a Secure cookie there);
     production always sets Secure, even if misconfigured with an http:// public URL."""
-    for env, url, secure in (("dev", "http://gas.localtest.me", False), ("dev", "https://gas.dev.example.org", True),
-                             ("production", "http://gas.example.org", True)):
+    for env, url, secure in (
+        ("dev", "http://gas.localtest.me", False),
+        ("dev", "https://gas.dev.example.org", True),
+        ("production", "http://gas.example.org", True),
+    ):
         app = create_app(settings_factory(env=env, local_signin=False, public_url=url))
         cookie = app.test_client().get("/auth/globus").headers["Set-Cookie"]
         assert ("Secure" in cookie) is secure, (env, url)

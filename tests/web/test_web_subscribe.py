@@ -2,8 +2,9 @@
 
 import json
 
-from gas.core.jobs import JobStore
 from web_support import completed_job, csrf_token
+
+from gas.core.jobs import JobStore
 
 
 def _restore_events(aws, user_id):
@@ -36,9 +37,13 @@ def test_archived_result_offers_the_upgrade_and_its_download_is_refused(sign_in,
     client, user_id = sign_in()
     job_id = completed_job(web_aws, user_id)
     ddb = web_aws.client("dynamodb")
-    ddb.update_item(TableName=web_aws.names.jobs_table, Key={"job_id": {"S": job_id}},
-                    UpdateExpression="SET #st = :a, archive_ref = :r", ExpressionAttributeNames={"#st": "storage"},
-                    ExpressionAttributeValues={":a": {"S": "ARCHIVED"}, ":r": {"S": "s3-glacier:b/k"}})
+    ddb.update_item(
+        TableName=web_aws.names.jobs_table,
+        Key={"job_id": {"S": job_id}},
+        UpdateExpression="SET #st = :a, archive_ref = :r",
+        ExpressionAttributeNames={"#st": "storage"},
+        ExpressionAttributeValues={":a": {"S": "ARCHIVED"}, ":r": {"S": "s3-glacier:b/k"}},
+    )
     page = client.get(f"/annotations/{job_id}").get_data(as_text=True)
     assert 'id="archived"' in page and "/subscribe" in page and 'id="download"' not in page
     assert client.get(f"/annotations/{job_id}/download").status_code == 409
@@ -50,9 +55,13 @@ def test_restoring_result_says_tier_and_time(sign_in, web_aws):
     client, user_id = sign_in()
     job_id = completed_job(web_aws, user_id)
     store = JobStore(web_aws)
-    web_aws.client("dynamodb").update_item(TableName=web_aws.names.jobs_table, Key={"job_id": {"S": job_id}},
-                                           UpdateExpression="SET #st = :a", ExpressionAttributeNames={"#st": "storage"},
-                                           ExpressionAttributeValues={":a": {"S": "ARCHIVED"}})
+    web_aws.client("dynamodb").update_item(
+        TableName=web_aws.names.jobs_table,
+        Key={"job_id": {"S": job_id}},
+        UpdateExpression="SET #st = :a",
+        ExpressionAttributeNames={"#st": "storage"},
+        ExpressionAttributeValues={":a": {"S": "ARCHIVED"}},
+    )
     assert store.mark_restoring(job_id, "Expedited")
     page = client.get(f"/annotations/{job_id}").get_data(as_text=True)
     assert 'id="restoring"' in page and "Expedited" in page

@@ -6,10 +6,11 @@ from __future__ import annotations
 import uuid
 
 import requests
+from web_support import completed_job, csrf_token, make_premium, object_exists, requested_events, upload, upload_form
+
 from gas.core.jobs import JobStore
 from gas.web.app import create_app
 from gas.web.uploads import UploadKeyError, has_allowed_suffix, name_problem, parse_key, safe_filename
-from web_support import completed_job, csrf_token, make_premium, object_exists, requested_events, upload, upload_form
 
 VCF = b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n1\t10177\t.\tA\tAC\t.\tPASS\t.\n"
 
@@ -171,7 +172,11 @@ def test_safe_filename_rules():
     assert name_problem("ok.vcf") is None
     assert name_problem("bad name.vcf") and name_problem("x.bam") and name_problem("")
     assert parse_key("u1/0f8fad5b-d9cb-469f-a165-70867728950e~a.vcf", "u1").file_name == "a.vcf"
-    for key in ("u2/0f8fad5b-d9cb-469f-a165-70867728950e~a.vcf", "u1/xyz~a.vcf", "u1/0f8fad5b-d9cb-469f-a165-70867728950e"):
+    for key in (
+        "u2/0f8fad5b-d9cb-469f-a165-70867728950e~a.vcf",
+        "u1/xyz~a.vcf",
+        "u1/0f8fad5b-d9cb-469f-a165-70867728950e",
+    ):
         try:
             parse_key(key, "u1")
         except UploadKeyError:
@@ -209,11 +214,19 @@ def test_browser_facing_s3_endpoint_is_used_for_forms_links_and_csp(settings_fac
     app = create_app(settings_factory(s3_public_endpoint_url=public))
     c = app.test_client()
     token = csrf_token(c, "/auth/local")
-    assert c.post("/auth/local", data={"csrf_token": token, "name": "Kind", "email": f"kind-{uuid.uuid4().hex[:8]}@example.org"}).status_code == 302
+    assert (
+        c.post(
+            "/auth/local",
+            data={"csrf_token": token, "name": "Kind", "email": f"kind-{uuid.uuid4().hex[:8]}@example.org"},
+        ).status_code
+        == 302
+    )
     with c.session_transaction() as s:
         user_id = s["user_id"]
     assert f"form-action 'self' {public}" in c.get("/annotate").headers["Content-Security-Policy"]
-    form, redirect_path = upload(c, "test.vcf", b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+    form, redirect_path = upload(
+        c, "test.vcf", b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    )
     assert form["url"].startswith(public + "/")
     created = c.get(redirect_path)  # the web app itself still talks to its own endpoint
     assert created.status_code == 302 and "/annotations/" in created.headers["Location"]

@@ -10,6 +10,7 @@ import socket
 from urllib.parse import urlsplit
 
 import requests
+
 from gas.core.aws import Aws
 from gas.core.jobs import COMPLETED, JobStore, new_job_id
 from gas.core.timeutil import utc_now_iso

@@ -4,6 +4,7 @@ so the same code talks to moto server locally and to AWS in production."""
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any
 
 import boto3
@@ -26,42 +27,51 @@ _PROBE_CONFIG = _BOTO_CONFIG.merge(Config(retries={"max_attempts": 1}, connect_t
 
 
 class Aws:
-    """Lazily created, cached clients for one settings object (thread-safe in boto3)."""
+    """Lazily created clients for one settings object, cached per instance.
+
+    boto3 clients are thread-safe once made, but making them from one session is not:
+    the lock serialises creation, so threads that start together may share an Aws.
+    """
 
     def __init__(self, settings: CoreSettings):
         self.settings = settings
         self.names = ResourceNames(settings.prefix)
         self._session = boto3.session.Session(region_name=settings.aws_region)
+        self._lock = threading.Lock()
+        self._clients: dict[tuple[str, str | None, Config], Any] = {}
+        self._queue_urls: dict[str, str] = {}
 
-    @functools.cache
+    def _cached_client(self, service: str, endpoint_url: str | None, config: Config) -> Any:
+        key = (service, endpoint_url, config)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = self._session.client(service, endpoint_url=endpoint_url, config=config)
+                self._clients[key] = client
+            return client
+
     def client(self, service: str) -> Any:
-        return self._session.client(
-            service, endpoint_url=self.settings.aws_endpoint_url, config=_BOTO_CONFIG
-        )
+        return self._cached_client(service, self.settings.aws_endpoint_url, _BOTO_CONFIG)
 
-    @functools.cache
     def client_at(self, service: str, endpoint_url: str | None) -> Any:
         """A client for another endpoint of the same account (e.g. the address a browser
         uses for S3 when the service's own endpoint is in-cluster only)."""
-        if not endpoint_url:
-            return self.client(service)
-        return self._session.client(service, endpoint_url=endpoint_url, config=_BOTO_CONFIG)
+        return self._cached_client(service, endpoint_url or self.settings.aws_endpoint_url, _BOTO_CONFIG)
 
-    @functools.cache
     def probe_client(self, service: str) -> Any:
         """A client with no retries and short timeouts, for /readyz."""
-        return self._session.client(
-            service, endpoint_url=self.settings.aws_endpoint_url, config=_PROBE_CONFIG
-        )
+        return self._cached_client(service, self.settings.aws_endpoint_url, _PROBE_CONFIG)
 
-    @functools.cache
     def queue_url(self, name: str) -> str:
-        return self.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+        url = self._queue_urls.get(name)
+        if url is None:
+            url = self._queue_urls[name] = self.client("sqs").get_queue_url(QueueName=name)["QueueUrl"]
+        return url
 
     @functools.cached_property
     def account_id(self) -> str:
         # GetCallerIdentity needs no IAM permission, so runtime roles stay minimal.
-        return self.client("sts").get_caller_identity()["Account"]
+        return str(self.client("sts").get_caller_identity()["Account"])
 
     def topic_arn(self, short: str) -> str:
         region = self.settings.aws_region

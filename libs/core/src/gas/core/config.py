@@ -21,9 +21,7 @@ class CoreSettings(BaseSettings):
     # "local" is the laptop stack (moto, local sign-in allowed on loopback only).
     env: Literal["local", "dev", "production"] = "production"
     prefix: str = Field("gas", pattern=r"^[a-z0-9][a-z0-9-]{0,30}[a-z0-9]$")
-    aws_region: str = Field(
-        "us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION")
-    )
+    aws_region: str = Field("us-east-1", validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"))
     # Unset in production (boto3's default endpoints); moto server's URL locally.
     aws_endpoint_url: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -49,8 +49,17 @@ def _consumer(arns: Arns, queues: tuple[str, ...]) -> list[dict[str, Any]]:
     n = arns.names
     return [
         # The shared worker loop: long-poll, heartbeat (visibility), delete, defer.
-        _allow("ConsumeQueues", ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
-                                 "sqs:GetQueueUrl", "sqs:GetQueueAttributes"], [arns.queue(n.queue(q)) for q in queues]),
+        _allow(
+            "ConsumeQueues",
+            [
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:GetQueueUrl",
+                "sqs:GetQueueAttributes",
+            ],
+            [arns.queue(n.queue(q)) for q in queues],
+        ),
         # A poison message is copied to its dead-letter queue at once.
         _allow("DeadLetter", ["sqs:SendMessage", "sqs:GetQueueUrl"], [arns.queue(n.dlq(q)) for q in queues]),
     ]
@@ -64,8 +73,17 @@ def policy(component: str, settings: CoreSettings, account: str, partition: str 
     jobs, users = a.table(n.jobs_table), a.table(n.users_table)
     if component == "web":
         statements = [
-            _allow("Jobs", ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
-                            "dynamodb:DescribeTable"], jobs),
+            _allow(
+                "Jobs",
+                [
+                    "dynamodb:GetItem",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:Query",
+                    "dynamodb:DescribeTable",
+                ],
+                jobs,
+            ),
             _allow("Users", ["dynamodb:GetItem", "dynamodb:UpdateItem"], users),
             # Presigned POSTs are signed with web's credentials: the browser's upload is
             # web's PutObject. Refused uploads are deleted; HEAD needs GetObject (+ListBucket
@@ -97,20 +115,34 @@ def policy(component: str, settings: CoreSettings, account: str, partition: str 
             _allow("Jobs", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], jobs),
             # The archive commit is a transaction: a condition on the user, an update of the job.
             _allow("Users", ["dynamodb:GetItem", "dynamodb:ConditionCheckItem"], users),
-            _allow("Results", ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:RestoreObject"],
-                   [a.objects(n.results_bucket)]),
+            _allow(
+                "Results",
+                ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:RestoreObject"],
+                [a.objects(n.results_bucket)],
+            ),
             _allow("ResultsBucket", ["s3:ListBucket"], [a.bucket(n.results_bucket)]),
-            _allow("Vault", ["glacier:UploadArchive", "glacier:InitiateJob", "glacier:DescribeJob",
-                             "glacier:GetJobOutput", "glacier:DeleteArchive"],
-                   [f"arn:{partition}:glacier:{region}:{account}:vaults/{n.vault}"]),
+            _allow(
+                "Vault",
+                [
+                    "glacier:UploadArchive",
+                    "glacier:InitiateJob",
+                    "glacier:DescribeJob",
+                    "glacier:GetJobOutput",
+                    "glacier:DeleteArchive",
+                ],
+                [f"arn:{partition}:glacier:{region}:{account}:vaults/{n.vault}"],
+            ),
             # The restore consumer schedules completion checks on the thaw queue.
             _allow("ScheduleThaw", ["sqs:SendMessage"], [a.queue(n.queue("thaw"))]),
             *_consumer(a, CONSUMES["archiver"]),
         ]
     elif component == "operator":
         statements = [
-            _allow("ReadQueueDepth", ["sqs:GetQueueUrl", "sqs:GetQueueAttributes"],
-                   [a.queue(n.queue(q)) for q in QUEUE_TOPICS]),
+            _allow(
+                "ReadQueueDepth",
+                ["sqs:GetQueueUrl", "sqs:GetQueueAttributes"],
+                [a.queue(n.queue(q)) for q in QUEUE_TOPICS],
+            ),
         ]
     else:
         raise ValueError(f"unknown component {component!r}; one of {', '.join(COMPONENTS)}")

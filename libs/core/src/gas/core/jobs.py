@@ -19,6 +19,7 @@ from gas.core.users import FREE
 PENDING, RUNNING, COMPLETED, FAILED = "PENDING", "RUNNING", "COMPLETED", "FAILED"
 HOT, ARCHIVED, RESTORING = "HOT", "ARCHIVED", "RESTORING"
 
+
 def new_job_id() -> str:
     return str(uuid.uuid4())
 
@@ -233,7 +234,9 @@ class JobStore:
                 return jobs
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
-    def _storage_transition(self, job_id: str, expected: str, sets: dict[str, Any], removes: tuple[str, ...] = ()) -> bool:
+    def _storage_transition(
+        self, job_id: str, expected: str, sets: dict[str, Any], removes: tuple[str, ...] = ()
+    ) -> bool:
         names = {"#st": "storage", **{f"#f{i}": k for i, k in enumerate(sets)}}
         values = {":expected": to_value(expected), **{f":v{i}": to_value(v) for i, v in enumerate(sets.values())}}
         expr = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(sets)))
@@ -263,7 +266,9 @@ class JobStore:
 
     def mark_thawed(self, job_id: str) -> bool:
         """RESTORING -> HOT. archive_ref stays until the cold copy is gone (clear_archive_ref)."""
-        return self._storage_transition(job_id, RESTORING, {"storage": HOT, "restored_at": utc_now_iso()}, ("restore_id",))
+        return self._storage_transition(
+            job_id, RESTORING, {"storage": HOT, "restored_at": utc_now_iso()}, ("restore_id",)
+        )
 
     def clear_archive_ref(self, job_id: str) -> bool:
         """The cold copy is deleted: the record no longer points at it."""

@@ -97,9 +97,7 @@ class _OpsHandler(BaseHTTPRequestHandler):
         pass
 
 
-def serve_ops(
-    host: str, port: int, live: Callable[[], bool], ready: Callable[[], bool]
-) -> ThreadingHTTPServer:
+def serve_ops(host: str, port: int, live: Callable[[], bool], ready: Callable[[], bool]) -> ThreadingHTTPServer:
     """/metrics, /healthz and /readyz for a worker, on a daemon thread."""
     handler = type("OpsHandler", (_OpsHandler,), {"live": staticmethod(live), "ready": staticmethod(ready)})
     server = ThreadingHTTPServer((host, port), handler)

@@ -136,9 +136,7 @@ class Provisioner:
             ddb.create_table(
                 TableName=name,
                 KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-                AttributeDefinitions=[
-                    {"AttributeName": a, "AttributeType": t} for a, t in attributes.items()
-                ],
+                AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in attributes.items()],
                 BillingMode="PAY_PER_REQUEST",
                 **kwargs,
             )
@@ -150,9 +148,7 @@ class Provisioner:
         if missing:
             ddb.update_table(
                 TableName=name,
-                AttributeDefinitions=[
-                    {"AttributeName": a, "AttributeType": t} for a, t in attributes.items()
-                ],
+                AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in attributes.items()],
                 GlobalSecondaryIndexUpdates=[{"Create": g} for g in missing],
             )
             self._say("updated", f"dynamodb table {name} indexes")

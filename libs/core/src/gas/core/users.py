@@ -40,9 +40,9 @@ class UserStore:
         return from_item(resp["Attributes"])
 
     def get_profile(self, user_id: str) -> dict[str, Any] | None:
-        item = self._ddb.get_item(
-            TableName=self._table, Key={"user_id": {"S": user_id}}, ConsistentRead=True
-        ).get("Item")
+        item = self._ddb.get_item(TableName=self._table, Key={"user_id": {"S": user_id}}, ConsistentRead=True).get(
+            "Item"
+        )
         return from_item(item) if item else None
 
     def upgrade(self, user_id: str) -> bool:

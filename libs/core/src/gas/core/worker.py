@@ -28,9 +28,7 @@ from gas.core.observability import serve_ops
 log = structlog.get_logger()
 
 MESSAGES_RECEIVED = Counter("gas_worker_messages_received_total", "Messages received", ["queue"])
-MESSAGES_HANDLED = Counter(
-    "gas_worker_messages_handled_total", "Messages handled, by outcome", ["queue", "outcome"]
-)
+MESSAGES_HANDLED = Counter("gas_worker_messages_handled_total", "Messages handled, by outcome", ["queue", "outcome"])
 HANDLER_SECONDS = Histogram(
     "gas_worker_handler_duration_seconds",
     "Time spent in the message handler",
@@ -176,7 +174,7 @@ class QueueWorker:
                 self._set_visibility(message, delay)
             else:
                 # Back off exponentially instead of waiting out the whole visibility timeout.
-                self._set_visibility(message, min(2 ** message.receive_count, 300))
+                self._set_visibility(message, min(2**message.receive_count, 300))
         except (ClientError, BotoCoreError) as exc:
             # Unsettled: the message reappears after its visibility timeout.
             bound.warning("worker.settle_failed", outcome=outcome, error=str(exc))

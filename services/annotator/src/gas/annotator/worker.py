@@ -127,8 +127,12 @@ class Annotator:
                 self._finish(job, attempt, job_states.FAILED, error="the uploaded file is gone; please upload it again")
                 return
             if code in ("412", "PreconditionFailed"):
-                self._finish(job, attempt, job_states.FAILED,
-                             error="the uploaded file was replaced after the job was submitted; please start a new upload")
+                self._finish(
+                    job,
+                    attempt,
+                    job_states.FAILED,
+                    error="the uploaded file was replaced after the job was submitted; please start a new upload",
+                )
                 return
             raise
         results_prefix = f"{job['user_id']}/{job['job_id']}/"

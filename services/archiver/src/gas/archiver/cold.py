@@ -65,7 +65,9 @@ class S3GlacierStore:
         """Cold copies of this object other than `keep` (left by a crash before commit)."""
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=self.cold_prefix(key))
         keep_key = self._parse(keep)[1] if keep else None
-        return [f"{self.scheme}:{bucket}/{o['Key']}" for p in pages for o in p.get("Contents", []) if o["Key"] != keep_key]
+        return [
+            f"{self.scheme}:{bucket}/{o['Key']}" for p in pages for o in p.get("Contents", []) if o["Key"] != keep_key
+        ]
 
     def discard(self, ref: str) -> None:
         bucket, key = self._parse(ref)

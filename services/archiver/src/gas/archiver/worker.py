@@ -12,7 +12,6 @@ No result is deleted before its other copy exists and the record says where it i
 from __future__ import annotations
 
 import argparse
-import time
 from datetime import timedelta
 
 import structlog

@@ -140,20 +140,30 @@ class Reconciler:
             status["lastScaleTime"] = previous["lastScaleTime"]
 
         if depth is not None:
-            status.update({"visibleMessages": depth.visible, "inFlightMessages": depth.in_flight, "delayedMessages": depth.delayed})
+            status.update(
+                {
+                    "visibleMessages": depth.visible,
+                    "inFlightMessages": depth.in_flight,
+                    "delayedMessages": depth.delayed,
+                }
+            )
             for kind, value in (("visible", depth.visible), ("in_flight", depth.in_flight), ("delayed", depth.delayed)):
                 DEPTH.labels(label, kind).set(value)
         status.update({"desiredReplicas": decision.replicas, "currentReplicas": decision.replicas})
         DESIRED.labels(label).set(decision.replicas)
         ACTUAL.labels(label).set(current)
         status["conditions"] = [
-            _condition("Ready", depth is not None, "Scaling" if depth is not None else "QueueUnavailable", decision.reason),
+            _condition(
+                "Ready", depth is not None, "Scaling" if depth is not None else "QueueUnavailable", decision.reason
+            ),
             queue_condition,
         ]
         self._record(body, state, status, previous)
         return decision
 
-    def _record(self, body: dict[str, Any], state: ScalerState, status: dict[str, Any], previous: dict[str, Any]) -> None:
+    def _record(
+        self, body: dict[str, Any], state: ScalerState, status: dict[str, Any], previous: dict[str, Any]
+    ) -> None:
         # No write when nothing changed: a steady queue costs reads only.
         if {k: v for k, v in previous.items()} == status:
             state.last_status = status

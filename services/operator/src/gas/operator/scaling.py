@@ -89,7 +89,9 @@ def decide(spec: ScalerSpec, depth: QueueDepth | None, current: int, memory: Mem
         memory.failures += 1
         if memory.failures >= spec.fallback_failure_threshold:
             # No running count in the text: it lands in status, and an unchanged status costs no write.
-            return Decision(spec.fallback_replicas, f"queue unreadable {spec.fallback_failure_threshold}+ times in a row: fallback")
+            return Decision(
+                spec.fallback_replicas, f"queue unreadable {spec.fallback_failure_threshold}+ times in a row: fallback"
+            )
         return Decision(current, f"queue unreadable ({memory.failures}/{spec.fallback_failure_threshold}): unchanged")
     memory.failures = 0
 

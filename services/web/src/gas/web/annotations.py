@@ -17,6 +17,7 @@ from flask import (
     request,
     url_for,
 )
+
 from gas.core import events
 from gas.core.jobs import COMPLETED, FAILED, HOT, PENDING, RUNNING, InvalidCursor, new_job_id
 from gas.core.timeutil import utc_now_iso
@@ -154,9 +155,7 @@ def annotate() -> Any:
         svc.settings.public_url + url_for("annotations.new_job"),
         svc.settings.upload_form_seconds,
     )
-    return render_template(
-        "annotate.html", post=post, limit=limit, tier=tier, suffixes=ALLOWED_SUFFIXES
-    )
+    return render_template("annotate.html", post=post, limit=limit, tier=tier, suffixes=ALLOWED_SUFFIXES)
 
 
 @bp.get("/annotations/new")
@@ -295,9 +294,13 @@ def job_log(job_id: str) -> Any:
     text = None
     if job.get("log_key"):
         try:
-            obj = services().aws.client("s3").get_object(
-                Bucket=job.get("result_bucket") or services().aws.names.results_bucket,
-                Key=job["log_key"],
+            obj = (
+                services()
+                .aws.client("s3")
+                .get_object(
+                    Bucket=job.get("result_bucket") or services().aws.names.results_bucket,
+                    Key=job["log_key"],
+                )
             )
             text = obj["Body"].read(LOG_MAX_BYTES).decode("utf-8", errors="replace")
         except ClientError as exc:

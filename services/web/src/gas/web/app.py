@@ -11,6 +11,8 @@ import structlog
 from flask import Flask, jsonify, render_template, request
 from flask_bootstrap import Bootstrap5
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+
 from gas.core.aws import Aws
 from gas.core.config import load_settings
 from gas.core.jobs import JobStore
@@ -19,7 +21,6 @@ from gas.core.users import UserStore
 from gas.web import annotations, auth, ops, profile
 from gas.web.context import Services
 from gas.web.settings import WebSettings, startup_problem
-from werkzeug.exceptions import HTTPException
 
 log = structlog.get_logger()
 
@@ -104,7 +105,11 @@ def _install_security_headers(app: Flask, s3_origin: str) -> None:
 def _install_error_pages(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(exc: CSRFError) -> Any:
-        return render_template("error.html", code=400, message=f"The form expired or was not sent from this site ({exc.description}). Please try again."), 400
+        return render_template(
+            "error.html",
+            code=400,
+            message=f"The form expired or was not sent from this site ({exc.description}). Please try again.",
+        ), 400
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Any:

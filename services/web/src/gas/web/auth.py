@@ -17,6 +17,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+
 from gas.web.context import current_user_id, services
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -54,7 +55,8 @@ def _token_box() -> Fernet:
     """The session cookie is signed, not secret: the Globus tokens kept for sign-out are
     encrypted in it with a key derived from GAS_SECRET_KEY (HKDF, its own purpose label)."""
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"gas web: globus tokens in the session").derive(
-        services().settings.secret_key.encode())
+        services().settings.secret_key.encode()
+    )
     return Fernet(base64.urlsafe_b64encode(key))
 
 
@@ -87,9 +89,7 @@ def login() -> Any:
     nxt = _safe_next(request.args.get("next"))
     if current_user_id():
         return redirect(nxt)
-    return render_template(
-        "login.html", globus=s.globus_enabled, local=s.local_signin, next=nxt
-    )
+    return render_template("login.html", globus=s.globus_enabled, local=s.local_signin, next=nxt)
 
 
 @bp.get("/globus")
@@ -114,7 +114,9 @@ def callback() -> Any:
     if not expected or not hmac.compare_digest(expected, got):
         # A forged or replayed callback (login CSRF): never sign anyone in from it.
         log.warning("auth.state_mismatch")
-        return render_template("error.html", code=400, message="Sign-in failed: the request was not started here. Please sign in again."), 400
+        return render_template(
+            "error.html", code=400, message="Sign-in failed: the request was not started here. Please sign in again."
+        ), 400
     if request.args.get("error"):
         log.info("auth.denied", error=request.args.get("error"))
         flash("Sign-in was cancelled.", "warning")
@@ -127,9 +129,7 @@ def callback() -> Any:
     try:
         tokens = client.oauth2_exchange_code_for_tokens(code)
         auth_token = tokens.by_resource_server[AUTH_RESOURCE_SERVER]["access_token"]
-        info = globus_sdk.AuthClient(
-            authorizer=globus_sdk.AccessTokenAuthorizer(auth_token)
-        ).userinfo()
+        info = globus_sdk.AuthClient(authorizer=globus_sdk.AccessTokenAuthorizer(auth_token)).userinfo()
     except (globus_sdk.GlobusError, KeyError) as exc:
         log.warning("auth.exchange_failed", error=str(exc))
         return render_template("error.html", code=400, message="Sign-in failed at Globus. Please try again."), 400

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import abort, current_app, g, jsonify, redirect, request, session, url_for
+
 from gas.core.aws import Aws
 from gas.core.jobs import JobStore
 from gas.core.users import PREMIUM, UserStore

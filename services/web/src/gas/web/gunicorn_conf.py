@@ -11,7 +11,6 @@ import os
 import shutil
 import tempfile
 
-
 # Must be set before prometheus_client is imported anywhere (it picks its value class
 # at import time), i.e. here, before gunicorn loads the app in the workers.
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -39,9 +38,7 @@ logconfig_dict = {
     "formatters": {
         "json": {"()": "gas.core.observability.json_formatter"},
     },
-    "handlers": {
-        "stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}
-    },
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
     "root": {"handlers": ["stdout"], "level": "INFO"},
     "loggers": {
         "gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},

@@ -11,7 +11,6 @@ from typing import Any
 import structlog
 from botocore.exceptions import BotoCoreError, ClientError
 from flask import Blueprint, Flask, Response, g, request, session
-from gas.web.context import services
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -22,13 +21,13 @@ from prometheus_client import (
     multiprocess,
 )
 
+from gas.web.context import services
+
 bp = Blueprint("ops", __name__)
 log = structlog.get_logger()
 
 # Labelled by route template (/annotations/<job_id>), never the raw path: bounded cardinality.
-REQUESTS = Counter(
-    "gas_web_requests_total", "HTTP requests by route, method and status", ["route", "method", "status"]
-)
+REQUESTS = Counter("gas_web_requests_total", "HTTP requests by route, method and status", ["route", "method", "status"])
 LATENCY = Histogram(
     "gas_web_request_duration_seconds",
     "HTTP request latency by route and method",
@@ -36,6 +35,8 @@ LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
 @bp.get("/healthz")
 def healthz() -> Any:
     return {"status": "ok"}
@@ -44,15 +45,10 @@ def healthz() -> Any:
 @bp.get("/readyz")
 def readyz() -> Any:
     svc = services()
-    s = svc.settings
     checks: dict[str, str] = {}
     probes = {
-        "dynamodb": lambda: svc.aws.probe_client("dynamodb").describe_table(
-            TableName=svc.aws.names.jobs_table
-        ),
-        "s3": lambda: svc.aws.probe_client("s3").head_bucket(
-            Bucket=svc.aws.names.inputs_bucket
-        ),
+        "dynamodb": lambda: svc.aws.probe_client("dynamodb").describe_table(TableName=svc.aws.names.jobs_table),
+        "s3": lambda: svc.aws.probe_client("s3").head_bucket(Bucket=svc.aws.names.inputs_bucket),
     }
     for name, probe in probes.items():
         try:

@@ -6,6 +6,7 @@ from typing import Any
 
 import structlog
 from flask import Blueprint, flash, g, redirect, render_template, session, url_for
+
 from gas.core import events
 from gas.core.users import PREMIUM
 from gas.web.context import login_required, services

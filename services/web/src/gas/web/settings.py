@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 
-from gas.core.config import CoreSettings
 from pydantic import Field, model_validator
+
+from gas.core.config import CoreSettings
 
 KIB, GIB = 1024, 1024**3
 

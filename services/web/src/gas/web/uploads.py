@@ -49,7 +49,7 @@ def parse_key(key: str, user_id: str) -> UploadKey:
     prefix = f"{user_id}/"
     if not key.startswith(prefix):
         raise UploadKeyError("this upload does not belong to you")
-    job_id, sep, name = key[len(prefix):].partition("~")
+    job_id, sep, name = key[len(prefix) :].partition("~")
     if not sep:
         raise UploadKeyError("the upload key has no job id")
     try:

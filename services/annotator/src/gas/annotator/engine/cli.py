@@ -11,7 +11,9 @@ from gas.annotator.engine.vcf import VcfFormatError, annotate_vcf
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="gas-annotate", description="Annotate a VCF with GENCODE genes, regions and known variants.")
+    parser = argparse.ArgumentParser(
+        prog="gas-annotate", description="Annotate a VCF with GENCODE genes, regions and known variants."
+    )
     parser.add_argument("input", type=Path, help="VCF 4.0-4.3, plain, gzip or bgzip")
     parser.add_argument("-o", "--out-dir", type=Path, default=None, help="output folder (default: next to the input)")
     parser.add_argument("--assembly", default="GRCh37", choices=ASSEMBLIES, help="default GRCh37")

@@ -182,7 +182,7 @@ def fetch_sdist(source: Source, cache_dir: Path) -> Path:
 
 def _read_sdist(sdist: Path, source: Source) -> tuple[dict[str, pl.DataFrame], dict[str, int]]:
     wanted: dict[str, str] = {}
-    for key, names in source.files.items():
+    for names in source.files.values():
         if names is None:
             continue
         for name in (names,) if isinstance(names, str) else names:
@@ -604,10 +604,15 @@ def export_tracks(db: AnnotationDatabase, out_dir: str | Path, style: str = "pla
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gas-annotation-db", description="Build and check GAS annotation databases.")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, help_text in (("build", "build (if needed) and print the database path"), ("verify", "verify the checksum")):
+    for name, help_text in (
+        ("build", "build (if needed) and print the database path"),
+        ("verify", "verify the checksum"),
+    ):
         p = sub.add_parser(name, help=help_text)
         p.add_argument("--assembly", default="GRCh37", help="GRCh37 (default) or GRCh38")
-        p.add_argument("--db-dir", type=Path, default=None, help="default: $GAS_ANNOTATION_DB_DIR or ~/.cache/gas/annotation-db")
+        p.add_argument(
+            "--db-dir", type=Path, default=None, help="default: $GAS_ANNOTATION_DB_DIR or ~/.cache/gas/annotation-db"
+        )
         if name == "build":
             p.add_argument("--force", action="store_true", help="rebuild even if a valid database exists")
     p = sub.add_parser("export", help="export bcftools-ready tracks")

@@ -32,7 +32,9 @@ _ALT_RE = rf"^(?:\.|{_ALLELE}(?:,{_ALLELE})*)$"
 _SEQ_RE = r"^[ACGTN]+$"
 _TRANSITIONS = ["AG", "GA", "CT", "TC"]
 _OUR_IDS = ("GENE", "GENE_TYPE", "REGION", "NEAREST", "RSID", "CPG", "REPEAT", "BLACKLIST", "VC", "TSTV")
-_OUR_KEY_RE = r"^(?:%s)(?:=|$)" % "|".join(_OUR_IDS)
+_OUR_KEY_RE = rf"^(?:{'|'.join(_OUR_IDS)})(?:=|$)"
+# A header line declaring one of our INFO keys (dropped when re-annotating).
+_OUR_INFO_RE = re.compile(rf"^##INFO=<ID=({'|'.join(_OUR_IDS)}),")
 _FIXED = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
 
 INFO_HEADER = [
@@ -40,7 +42,8 @@ INFO_HEADER = [
     '##INFO=<ID=GENE_TYPE,Number=.,Type=String,Description="GENCODE gene_type of each GENE, same order">',
     '##INFO=<ID=REGION,Number=1,Type=String,Description="Most specific region: start_codon, stop_codon, CDS, UTR, '
     'exon (non-coding), intron, upstream (5 kb of a TSS, strand-aware), downstream (5 kb after a TES), intergenic">',
-    '##INFO=<ID=NEAREST,Number=1,Type=String,Description="Nearest gene and distance in bases as gene|distance, intergenic only">',
+    "##INFO=<ID=NEAREST,Number=1,Type=String,"
+    'Description="Nearest gene and distance in bases as gene|distance, intergenic only">',
     '##INFO=<ID=RSID,Number=A,Type=String,Description="Known common variant ID with the same position, REF and ALT">',
     '##INFO=<ID=CPG,Number=0,Type=Flag,Description="Overlaps a CpG island">',
     '##INFO=<ID=REPEAT,Number=0,Type=Flag,Description="Overlaps a RepeatMasker repeat">',
@@ -124,11 +127,15 @@ class _Reader:
     def _decode(self, raw: bytes):
         first = self.lines_seen + 1
         if b"\x00" in raw:
-            raise VcfFormatError("binary data (NUL byte), not a text VCF", first + raw[: raw.index(b"\x00")].count(b"\n"))
+            raise VcfFormatError(
+                "binary data (NUL byte), not a text VCF", first + raw[: raw.index(b"\x00")].count(b"\n")
+            )
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise VcfFormatError("binary data (not UTF-8 text), not a text VCF", first + raw[: exc.start].count(b"\n")) from None
+            raise VcfFormatError(
+                "binary data (not UTF-8 text), not a text VCF", first + raw[: exc.start].count(b"\n")
+            ) from None
         if "\r" in text:
             text = text.replace("\r\n", "\n")
         lines = text.split("\n")
@@ -156,7 +163,7 @@ class _Stats:
         self.contigs: Counter = Counter()
         self.flags: Counter = Counter()
 
-    def add(self, other: "_Stats") -> None:
+    def add(self, other: _Stats) -> None:
         for name, value in vars(other).items():
             mine = getattr(self, name)
             if isinstance(mine, Counter):
@@ -233,7 +240,7 @@ class _Annotator:
         rlen = f["field_3"].str.len_bytes().cast(pl.Int64).to_numpy()
         gs = a["contig_offsets"][cid] + np.maximum(pos, 1) - 1  # 0-based first base of REF
         ge = gs + rlen - 1  # 0-based last base of REF
-        for c, k in zip(*np.unique(cid, return_counts=True)):
+        for c, k in zip(*np.unique(cid, return_counts=True), strict=True):
             stats.contigs[self.db.contig_name(int(c), "plain")] += int(k)
 
         # Genes: the segment of the first base, unioned with later segments for long REFs.
@@ -252,7 +259,10 @@ class _Annotator:
                 for s in a["gene_set_ids"][i0[r] : i1[r] + 1]:
                     if s:
                         pairs.update(
-                            (g, t) for g, t in zip(self.gene_sets[s].split(","), self.gene_set_types[s].split(","))
+                            (g, t)
+                            for g, t in zip(
+                                self.gene_sets[s].split(","), self.gene_set_types[s].split(","), strict=True
+                            )
                             if g not in pairs
                         )
                 names_out.append(",".join(pairs))
@@ -302,9 +312,13 @@ class _Annotator:
             .then(pl.lit("SNV"))
             .when(rl == al)
             .then(pl.lit("MNV"))
-            .when((rl < al) & (pl.col("alt").str.starts_with(pl.col("ref")) | pl.col("alt").str.ends_with(pl.col("ref"))))
+            .when(
+                (rl < al) & (pl.col("alt").str.starts_with(pl.col("ref")) | pl.col("alt").str.ends_with(pl.col("ref")))
+            )
             .then(pl.lit("INS"))
-            .when((rl > al) & (pl.col("ref").str.starts_with(pl.col("alt")) | pl.col("ref").str.ends_with(pl.col("alt"))))
+            .when(
+                (rl > al) & (pl.col("ref").str.starts_with(pl.col("alt")) | pl.col("ref").str.ends_with(pl.col("alt")))
+            )
             .then(pl.lit("DEL"))
             .otherwise(pl.lit("DELINS")),
         ).with_columns(
@@ -419,7 +433,9 @@ class _Annotator:
         ok = intergenic & (d < big)
         frame = pl.DataFrame({"ok": ok, "g": g, "d": d})
         return frame.select(
-            pl.when(pl.col("ok")).then(pl.lit(self.gene_names).gather(pl.col("g")) + pl.lit("|") + pl.col("d").cast(pl.String))
+            pl.when(pl.col("ok")).then(
+                pl.lit(self.gene_names).gather(pl.col("g")) + pl.lit("|") + pl.col("d").cast(pl.String)
+            )
         ).to_series()
 
 
@@ -437,16 +453,18 @@ def _ordered(blocks, pending: deque, drain):
 
 
 def _header_out(meta: list[str], chrom_line: str, db: AnnotationDatabase, style: str | None) -> str:
-    ours = re.compile(r"^##INFO=<ID=(%s)," % "|".join(_OUR_IDS))
-    kept = [m for m in meta if not ours.match(m)]
+    kept = [m for m in meta if not _OUR_INFO_RE.match(m)]
     extra = list(INFO_HEADER)
     if style and not any(m.startswith("##contig=") for m in meta):
         names = db.arrays["contig_names"]
         for i in range(len(names)):
             extra.append(
-                f"##contig=<ID={db.contig_name(i, style)},length={int(db.arrays['contig_lengths'][i])},assembly={db.assembly}>"
+                f"##contig=<ID={db.contig_name(i, style)},length={int(db.arrays['contig_lengths'][i])},"
+                f"assembly={db.assembly}>"
             )
-    extra.append(f"##GAS_annotation=<Database={db.version},SHA256={db.sha256},Source={db.manifest['source']['package']}-{db.manifest['source']['version']}>")
+    extra.append(
+        f"##GAS_annotation=<Database={db.version},SHA256={db.sha256},Source={db.manifest['source']['package']}-{db.manifest['source']['version']}>"
+    )
     return "\n".join(kept + extra + [chrom_line]) + "\n"
 
 
@@ -506,7 +524,9 @@ def _annotate(input_path: Path, db: AnnotationDatabase, finals: dict, tmps: dict
                         m = re.match(r"^##fileformat=VCFv(4\.[0-5])\s*$", line)
                         if not m:
                             if line.startswith("##fileformat="):
-                                raise VcfFormatError(f"unsupported format '{line[13:]}' (VCFv4.0 to VCFv4.3 expected)", 1)
+                                raise VcfFormatError(
+                                    f"unsupported format '{line[13:]}' (VCFv4.0 to VCFv4.3 expected)", 1
+                                )
                             raise VcfFormatError("no VCF header: the first line must be ##fileformat=VCFv4.x", 1)
                         version = m.group(1)
                         meta.append(line)
@@ -515,7 +535,9 @@ def _annotate(input_path: Path, db: AnnotationDatabase, finals: dict, tmps: dict
                     elif line.startswith("#"):
                         cols = line.split("\t")
                         if cols[:8] != _FIXED:
-                            raise VcfFormatError("header line must start #CHROM POS ID REF ALT QUAL FILTER INFO, tab-separated", n)
+                            raise VcfFormatError(
+                                "header line must start #CHROM POS ID REF ALT QUAL FILTER INFO, tab-separated", n
+                            )
                         chrom_line = line
                         header_lines = n
                         start = k + 1
@@ -531,7 +553,7 @@ def _annotate(input_path: Path, db: AnnotationDatabase, finals: dict, tmps: dict
                 if first_data is not None:
                     style = "chr" if first_data.startswith("chr") else "plain"
                 out.write(_header_out(meta, chrom_line, db, style).encode())
-                annot.strip_ours = any(re.match(r"^##INFO=<ID=(%s)," % "|".join(_OUR_IDS), m) for m in meta)
+                annot.strip_ours = any(_OUR_INFO_RE.match(m) for m in meta)
                 header_done = True
             if not data:
                 continue
@@ -562,7 +584,7 @@ def _annotate(input_path: Path, db: AnnotationDatabase, finals: dict, tmps: dict
         "vcf_version": version,
         "compression": reader.compression,
         "variants": {"read": stats.read, "written": written, "skipped": stats.no_seq_alt},
-        "regions": {name: int(c) for name, c in zip(REGIONS, stats.regions)},
+        "regions": {name: int(c) for name, c in zip(REGIONS, stats.regions, strict=True)},
         "variant_classes": {k: stats.vc.get(k, 0) for k in ("SNV", "MNV", "INS", "DEL", "DELINS")},
         "tstv": {"ts": ts, "tv": tv, "ratio": round(ts / tv, 3) if tv else None},
         "known": stats.known,
@@ -582,13 +604,14 @@ def _annotate(input_path: Path, db: AnnotationDatabase, finals: dict, tmps: dict
         f"header_lines\t{header_lines}",
         f"variants_read\t{stats.read}",
         f"variants_written\t{written}",
-        f"variants_skipped\t{stats.no_seq_alt}\tno sequence ALT (symbolic, breakend, * or .): written, annotated by position only",
+        f"variants_skipped\t{stats.no_seq_alt}\t"
+        "no sequence ALT (symbolic, breakend, * or .): written, annotated by position only",
         f"blank_lines_skipped\t{stats.blank}",
         f"symbolic_alleles\t{stats.symbolic_alleles}",
         f"multiallelic_extra_alleles\t{stats.multiallelic}",
         f"known_alleles\t{stats.known}",
         f"novel_alleles\t{stats.novel}",
-        *(f"region\t{name}\t{int(c)}" for name, c in zip(REGIONS, stats.regions)),
+        *(f"region\t{name}\t{int(c)}" for name, c in zip(REGIONS, stats.regions, strict=True)),
         *(f"contig\t{c}\t{k}" for c, k in stats.contigs.items()),
         f"seconds\t{elapsed:.3f}",
         f"variants_per_second\t{rate:.0f}",
