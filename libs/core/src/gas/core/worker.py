@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import structlog
 from botocore.exceptions import BotoCoreError, ClientError
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from gas.core.aws import Aws
 from gas.core.config import WorkerSettings
@@ -35,6 +35,8 @@ HANDLER_SECONDS = Histogram(
     ["queue"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900),
 )
+# 1 while a handler runs: the operator reads it to let Kubernetes remove idle pods first.
+WORKER_BUSY = Gauge("gas_worker_busy", "1 while this worker is handling a message", ["queue"])
 QUEUE_LAG = Histogram(
     "gas_worker_queue_lag_seconds",
     "Time from a message being sent to it being received",
@@ -80,6 +82,7 @@ class QueueWorker:
         MESSAGES_RECEIVED.labels(queue)
         for outcome in ("success", "retry", "deferred", "dead_lettered"):
             MESSAGES_HANDLED.labels(queue, outcome)
+        WORKER_BUSY.labels(queue).set(0)
         self._last_poll = time.monotonic()
 
     # -- lifecycle -------------------------------------------------------------------
@@ -146,6 +149,7 @@ class QueueWorker:
         heartbeat = _Heartbeat(self.sqs, self.queue_url, message.receipt_handle, self.settings.visibility_timeout)
         started = time.monotonic()
         heartbeat.start()
+        WORKER_BUSY.labels(self.queue).set(1)
         try:
             self.handler(message)
             outcome = "success"
@@ -164,6 +168,7 @@ class QueueWorker:
             bound.exception("worker.handler_crashed", error=repr(exc))
         finally:
             heartbeat.stop()
+            WORKER_BUSY.labels(self.queue).set(0)
             HANDLER_SECONDS.labels(self.queue).observe(time.monotonic() - started)
         try:
             if outcome == "success":
