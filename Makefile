@@ -27,10 +27,12 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-# helm + the offline manifest validator (chart checks); kube-apiserver, controller-manager,
+# helm + the offline manifest validator (chart checks); the alert-rule test runner (built from
+# Prometheus' rule engine); kube-apiserver, controller-manager,
 # scheduler, kwok and etcd (cluster tests). Built with Go, cached across runs.
 tools:
 	tools/install-helm.sh
+	tools/install-promrules.sh >/dev/null
 	tools/install-controlplane.sh >/dev/null
 
 run: setup

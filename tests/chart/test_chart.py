@@ -106,10 +106,11 @@ def test_production_values(rendered):
     assert image.startswith("123456789012.dkr.ecr.eu-west-1.amazonaws.com/gas/web@sha256:")
     rule = next(o for o in objs if o["kind"] == "PrometheusRule")
     exprs = " ".join(r["expr"] for g in rule["spec"]["groups"] for r in g["rules"])
-    assert 'gas_worker_messages_handled_total{namespace="gas",outcome="dead_lettered"}' in exprs
+    assert 'gas_worker_dlq_messages{namespace="gas"}' in exprs
     assert "gas_annotator_jobs_total" in exprs
     alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]}
     assert {"GasDeadLetterQueueNotEmpty", "GasJobFailureRatioHigh", "GasArchiveLagHigh", "GasOperatorErrors"} <= alerts
+    assert {"GasWebDown", "GasOperatorDown", "GasScalerAtMaxReplicas", "GasQueueBacklogOld"} <= alerts
     assert "gas_archiver_archive_lag_seconds_bucket" in exprs and "gas_operator_errors_total" in exprs
     dash = next(o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "gas-dashboard")
     assert json.loads(dash["data"]["gas.json"])["uid"] == "gas-overview"
