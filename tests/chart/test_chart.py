@@ -94,7 +94,7 @@ def test_production_values(rendered):
     objs = objects(rendered["production"])
     k = kinds(rendered["production"])
     assert "Secret" not in k  # existingSecret
-    assert sorted(k["ServiceMonitor"]) == ["gas-web", "gas-workers"]
+    assert k["ServiceMonitor"] == ["gas-metrics"]  # every -metrics Service: web's ops port, workers, operator
     assert k["PrometheusRule"] == ["gas"]
     sas = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ServiceAccount"}
     assert sas["gas-web"]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith("role/gas-prod-web")
