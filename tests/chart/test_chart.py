@@ -123,8 +123,9 @@ def test_web_container_contract(rendered):
     assert env["GAS_WEB_BIND"]["value"] == "0.0.0.0:8080"
     assert env["PROMETHEUS_MULTIPROC_DIR"]["value"] == "/tmp/prometheus"
     assert env["GAS_SECRET_KEY"]["valueFrom"]["secretKeyRef"]["key"] == "GAS_SECRET_KEY"
-    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "ops"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "ops"}
+    assert env["GAS_WEB_OPS_BIND"]["value"] == "0.0.0.0:9100"
     mounts = {m["mountPath"] for m in c["volumeMounts"]}
     assert {"/tmp", "/tmp/prometheus"} <= mounts
 
