@@ -1,19 +1,13 @@
-"""Helpers shared by the tests (fixtures live in conftest.py)."""
+"""Helpers shared by the tests (fixtures live in conftest.py). `tests/` and `local/` are
+on sys.path through pytest's `pythonpath` option (pyproject.toml)."""
 
 from __future__ import annotations
 
 import json
-import os
-import sys
 import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "local"))
-
-from devstack import BIN, free_port, wait_http  # noqa: E402,F401
-
-SAMPLES = Path(os.environ.get("GAS_SAMPLE_VCF_DIR", ROOT.parent / "shared" / "data" / "vcf"))
+from devstack import ROOT, SAMPLES  # noqa: F401 - re-exported for the tests
+from processes import BIN, free_port, spawn, stop, wait_http  # noqa: F401 - the one way to run processes
 
 
 def sent_emails(moto_url: str) -> list[dict]:

@@ -5,7 +5,7 @@ import re
 import time
 
 import requests
-from stack_helpers import job_id_of, sample
+from stack_support import job_id_of, sample
 from support import sent_emails
 
 
