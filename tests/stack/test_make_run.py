@@ -11,8 +11,8 @@ import subprocess
 
 import requests
 from siteclient import User, job_id_of
-from stack_support import Piped, Terminal, children, run_env, sample
-from support import ROOT, free_port
+from stack_support import Piped, children, run_env, sample
+from support import ROOT, Terminal, free_port
 
 BROKEN_VCF = b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n1\tabc\t.\tA\tG\t.\t.\t.\n"
 # moto's access log (werkzeug): 127.0.0.1 - - [29/Nov/2026 12:00:00] "POST / HTTP/1.1" 200 -
@@ -82,3 +82,13 @@ def test_make_run_under_a_pipe_then_on_a_terminal(tmp_path):
     assert not [line for line in text.splitlines() if line.lstrip().startswith("{")]
     assert re.search(r"GAS stopped after [\d.]+ min\. Jobs: 1 completed, 1 failed, 0 unfinished", text), text[-2000:]
     assert not _listening(port) and not _listening(moto_port)
+
+
+def test_plain_make_lists_every_target_in_one_line_and_the_readme_names_them():
+    listed = subprocess.run(["make"], cwd=ROOT, env=run_env(0, 0), capture_output=True, text=True, check=True).stdout
+    described = dict(re.findall(r"^  make (\S+) +(\S.*)$", listed, re.M))
+    declared = re.findall(r"^([a-z-]+):", (ROOT / "Makefile").read_text(), re.M)
+    assert sorted(described) == sorted(declared), (listed, declared)
+    readme = (ROOT / "README.md").read_text()
+    assert readme.index("make run") < readme.index("make test") < readme.index("make demo")  # the first two first
+    assert [t for t in described if t != "help" and f"make {t}" not in readme] == []
