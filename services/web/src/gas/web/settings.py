@@ -97,4 +97,3 @@ def listener_problem(settings: WebSettings, hosts: list[str]) -> str | None:
             "the local sign-in is served on loopback addresses only"
         )
     return None
-
