@@ -61,8 +61,9 @@ class AnnotatorSettings(WorkerSettings):
     assembly: Literal["GRCh37", "GRCh38"] = "GRCh37"
     # Jobs whose engine run fails this often are marked FAILED instead of retried forever.
     max_attempts: int = Field(3, ge=1)
-    # A cap on the engine child's private memory (RLIMIT_DATA); 0 = none. Under the pod's
-    # limit, so a file that needs more fails its own job, not the worker.
+    # The engine child is stopped when its resident memory passes this (0 = no cap). Under
+    # the pod's limit, so a file that needs more fails its own job, not the worker. (Not
+    # an rlimit: the engine's allocators reserve far more address space than they use.)
     engine_memory_limit_mib: int = Field(768, ge=0)
     # How much the annotated output may exceed the (decompressed) input, for the scratch
     # space check: the annotated VCF plus the Parquet table.
@@ -110,9 +111,6 @@ class EngineOutcome:
 def _engine_child(conn: Connection, run: EngineRun) -> None:
     """Runs in the child: annotate, send one outcome tuple back."""
     try:
-        if run.memory_limit_mib:
-            limit = run.memory_limit_mib * MIB
-            resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
         db = ensure_database(run.assembly, run.db_dir)
         result = annotate_vcf(run.input_path, run.out_dir, db)
         files = {
@@ -134,8 +132,17 @@ def _engine_child(conn: Connection, run: EngineRun) -> None:
         conn.close()
 
 
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            return int(statm.read().split()[1]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return 0  # gone already
+
+
 def run_engine(run: EngineRun, cancel: threading.Event) -> EngineOutcome:
-    """Run the engine in a fresh child process; kill it if `cancel` is set."""
+    """Run the engine in a fresh child process; kill it if `cancel` is set or its resident
+    memory passes the run's limit."""
     ctx = multiprocessing.get_context("forkserver")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_engine_child, args=(child, run), name="gas-engine", daemon=True)
@@ -143,7 +150,7 @@ def run_engine(run: EngineRun, cancel: threading.Event) -> EngineOutcome:
     child.close()
     try:
         while True:
-            if parent.poll(0.2):
+            if parent.poll(0.1):
                 try:
                     kind, detail, files, summary, written = parent.recv()
                 except EOFError:  # the child died while sending
@@ -152,6 +159,9 @@ def run_engine(run: EngineRun, cancel: threading.Event) -> EngineOutcome:
             if cancel.is_set():
                 proc.kill()
                 return EngineOutcome("cancelled")
+            if run.memory_limit_mib and proc.pid and _rss_bytes(proc.pid) > run.memory_limit_mib * MIB:
+                proc.kill()
+                return EngineOutcome("no_memory")
             if not proc.is_alive():
                 break
         proc.join(5)
@@ -241,7 +251,7 @@ class Annotator:
         began = time.monotonic()
         try:
             with _LeaseKeeper(self.jobs, job_id, attempt, owner, lease) as keeper:
-                finished = self._run(job, scratch, _AnyEvent(cancel, keeper.lost))
+                finished = self._run(job, owner, scratch, _AnyEvent(cancel, keeper.lost))
             if not finished:
                 if keeper.lost.is_set():
                     raise TransientError("another delivery took the job over")
@@ -276,7 +286,7 @@ class Annotator:
             f"and {free // MIB:,} MiB is free; please contact support"
         )
 
-    def _run(self, job: Job, scratch: Path, stop: _AnyEvent) -> bool:
+    def _run(self, job: Job, owner: str, scratch: Path, stop: _AnyEvent) -> bool:
         """One attempt; False when it was stopped before the job could finish."""
         problem = self._scratch_problem(job)
         if problem:
@@ -309,6 +319,8 @@ class Annotator:
             return False
         if outcome.kind == "crashed":
             # Counted as an attempt: after max_attempts the job fails as "kept crashing".
+            # The lease ends now, so the retry need not wait for it to run out.
+            self.jobs.renew_lease(job.job_id, job.attempt, owner, 0)
             raise TransientError(f"the engine process died ({outcome.detail})")
         if outcome.kind != "ok":
             error = {
