@@ -127,10 +127,13 @@ def _seed_jobs(stack: DevStack, user_id: str, count: int) -> None:
     code = (
         "from gas.core.aws import Aws; from gas.core.config import CoreSettings\n"
         "from gas.core.jobs import JobStore, new_job_id\n"
+        "from gas.core.job_record import Job\n"
         "s = JobStore(Aws(CoreSettings()))\n"
         f"for i in range({count}):\n"
-        f"    s.create({{'job_id': new_job_id(), 'user_id': {user_id!r}, 'input_file_name': f'sample_{{i}}.vcf',"
-        " 'submitted_at': f'2026-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}.{i:03d}Z'})\n"
+        "    j = new_job_id()\n"
+        f"    s.create(Job(job_id=j, user_id={user_id!r}, input_file_name=f'sample_{{i}}.vcf', input_bucket='b',"
+        f" input_key=f'{{j}}~sample_{{i}}.vcf', input_size=1,"
+        " submitted_at=f'2026-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}.{i:03d}Z'))\n"
     )
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
 

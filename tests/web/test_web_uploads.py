@@ -47,23 +47,17 @@ def test_upload_creates_pending_job_and_publishes_once_per_request(sign_in, web_
     resp = c.get(redirect)
     assert resp.status_code == 302 and resp.headers["Location"] == f"/annotations/{job_id}"
     job = JobStore(web_aws).get(job_id)
-    assert job["status"] == "PENDING" and job["user_id"] == user_id
-    assert job["input_file_name"] == "sample.vcf"
-    assert job["input_key"] == f"{user_id}/{job_id}~sample.vcf"
-    assert job["input_bucket"] == web_aws.names.inputs_bucket
-    assert job["input_size"] == len(VCF) and job["submitted_at"].endswith("Z")
+    assert job.status == "PENDING" and job.user_id == user_id
+    assert job.input_file_name == "sample.vcf"
+    assert job.input_key == f"{user_id}/{job_id}~sample.vcf"
+    assert job.input_bucket == web_aws.names.inputs_bucket
+    assert job.input_size == len(VCF) and job.submitted_at.endswith("Z")
 
     events = requested_events(web_aws, job_id)
     assert len(events) == 1
     event = events[0]
     assert event["type"] == "job.requested" and event["version"] == 1
-    assert event["data"] == {
-        "job_id": job_id,
-        "user_id": user_id,
-        "input_bucket": web_aws.names.inputs_bucket,
-        "input_key": job["input_key"],
-        "input_file_name": "sample.vcf",
-    }
+    assert event["data"] == {"job_id": job_id, "user_id": user_id}
     page = c.get(f"/annotations/{job_id}").get_data(as_text=True)
     assert "PENDING" in page and "job.js" in page  # the page polls while PENDING
 
@@ -72,7 +66,7 @@ def test_upload_creates_pending_job_and_publishes_once_per_request(sign_in, web_
     again = c.get(redirect)
     assert again.status_code == 302 and again.headers["Location"] == f"/annotations/{job_id}"
     jobs = JobStore(web_aws).list_for_user(user_id).jobs
-    assert [j["job_id"] for j in jobs] == [job_id]
+    assert [j.job_id for j in jobs] == [job_id]
     assert len(requested_events(web_aws, job_id)) == 1
 
 
@@ -198,7 +192,7 @@ def test_publish_failure_is_repaired_by_replaying_the_redirect(app, sign_in, web
     monkeypatch.setattr(sns, "publish", down)
     resp = c.get(redirect)
     assert resp.status_code == 503 and "Reload this page" in resp.get_data(as_text=True)
-    assert JobStore(web_aws).get(job_id)["status"] == "PENDING"  # created, not announced
+    assert JobStore(web_aws).get(job_id).status == "PENDING"  # created, not announced
     assert requested_events(web_aws, job_id) == []
 
     monkeypatch.undo()

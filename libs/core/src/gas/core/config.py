@@ -49,8 +49,12 @@ class WorkerSettings(CoreSettings):
     receive_wait_seconds: int = Field(10, ge=0, le=20)
     batch_size: int = Field(1, ge=1, le=10)
     visibility_timeout: int = Field(60, ge=5, le=43200)
-    # Kubernetes' default grace period is 30 s: finish in-hand work well within it.
-    shutdown_grace_seconds: int = Field(25, ge=1)
+    # On SIGTERM the message in hand gets this long to finish before its handler is asked
+    # to stop and hand it back. The pod's terminationGracePeriodSeconds must exceed it
+    # (by the time a hand-back takes: a few seconds).
+    shutdown_grace_seconds: int = Field(20, ge=0)
+    # How often each worker samples its dead-letter queue for the DLQ metrics; 0 = never.
+    dlq_poll_seconds: int = Field(60, ge=0)
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -111,7 +111,7 @@ class Provisioner:
         self._table(
             self.names.jobs_table,
             key="job_id",
-            attributes={"job_id": "S", "user_id": "S", "submitted_at": "S"},
+            attributes={"job_id": "S", "user_id": "S", "submitted_at": "S", "active": "S"},
             gsi=[
                 {
                     "IndexName": self.names.jobs_by_user_index,
@@ -120,7 +120,16 @@ class Provisioner:
                         {"AttributeName": "submitted_at", "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "ALL"},
-                }
+                },
+                {
+                    # Sparse: only unfinished jobs carry `active`; finish() removes it.
+                    "IndexName": self.names.active_jobs_index,
+                    "KeySchema": [
+                        {"AttributeName": "active", "KeyType": "HASH"},
+                        {"AttributeName": "submitted_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                },
             ],
         )
         self._table(self.names.users_table, key="user_id", attributes={"user_id": "S"}, gsi=[])

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask_bootstrap import Bootstrap5
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -19,7 +19,7 @@ from gas.core.jobs import JobStore
 from gas.core.observability import configure_logging
 from gas.core.users import UserStore
 from gas.web import annotations, auth, ops, profile
-from gas.web.context import Services
+from gas.web.context import Services, load_user
 from gas.web.settings import WebSettings, startup_problem
 
 log = structlog.get_logger()
@@ -65,6 +65,7 @@ def create_app(settings: WebSettings | None = None) -> Flask:
     Bootstrap5(app)
     for module in (profile, auth, annotations, ops):
         app.register_blueprint(module.bp)
+    app.before_request(load_user)
     ops.install_request_hooks(app)
     _install_security_headers(app, _s3_origin(svc))
     _install_error_pages(app)
@@ -72,7 +73,10 @@ def create_app(settings: WebSettings | None = None) -> Flask:
     app.log_exception = lambda exc_info: log.error("http.unhandled_exception", exc_info=exc_info)  # type: ignore[method-assign]
     app.jinja_env.filters["when"] = _when
     app.context_processor(
-        lambda: {"limits": {"free": settings.free_upload_limit, "premium": settings.premium_upload_limit}}
+        lambda: {
+            "limits": {"free": settings.free_upload_limit, "premium": settings.premium_upload_limit},
+            "current_user": g.get("user"),
+        }
     )
     return app
 
