@@ -183,21 +183,26 @@ class DevStack:
         command, *args = WORKERS[name]
         return self._spawn(name, [str(BIN / command), *args], env)
 
-    def restart(self, name: str) -> None:
+    def restart(self, name: str, code: bool = True) -> None:
         """New code into a running process, with nothing queued lost (moto stays up).
 
-        web: SIGHUP, gunicorn's graceful reload — new workers import the app afresh, the
-        old ones finish their requests; started anew if it is not running. A worker: the
-        old process gets SIGTERM (it takes nothing new and hands back or finishes what it
-        holds) and a new one starts at once beside it rather than after its last poll."""
+        web: a template or static file (`code` False) by SIGHUP, gunicorn's graceful
+        reload: new workers read them afresh while the old ones finish their requests.
+        Python code by a full restart (about a second of refused connections): SIGHUP's
+        new workers are forked from the gunicorn master and would keep the modules it
+        imported itself (gunicorn_conf, the settings). A worker: the old process gets
+        SIGTERM (it takes nothing new, hands back or finishes what it holds) and a new
+        one starts at once beside it rather than after its last long poll."""
         proc = self.procs.get(name)
         if proc is not None and proc.poll() is not None:
             proc = None  # it exited (say, on a syntax error): start it anew
         if name == "web":
-            if proc is None:
-                self.start_web()
-            else:
+            if proc is not None and not code:
                 proc.send_signal(signal.SIGHUP)
+                return
+            if proc is not None:
+                stop([proc])
+            self.start_web()
             return
         if proc is not None:
             proc.send_signal(signal.SIGTERM)
@@ -365,9 +370,10 @@ class LogFollower:
 _SOURCE_SUFFIXES = (".py", ".html", ".css", ".js", ".json", ".toml")
 
 
-def processes_touched(paths: set[Path], root: Path = ROOT) -> dict[str, Path]:
-    """Which processes run the edited files: libs/core -> all; services/<pkg> -> its own."""
-    touched: dict[str, Path] = {}
+def processes_touched(paths: set[Path], root: Path = ROOT) -> dict[str, list[Path]]:
+    """Which processes run the edited files (libs/core: all; services/<pkg>: its own),
+    each with the files it runs."""
+    touched: dict[str, list[Path]] = {}
     for path in sorted(paths):
         try:
             parts = path.resolve().relative_to(root.resolve()).parts
@@ -382,7 +388,7 @@ def processes_touched(paths: set[Path], root: Path = ROOT) -> dict[str, Path]:
         else:
             continue
         for name in names:
-            touched.setdefault(name, path)
+            touched.setdefault(name, []).append(path)
     return touched
 
 
@@ -528,9 +534,9 @@ def supervise(stack: DevStack, terminal: Terminal, changes: queue.Queue[set[Path
             batch = changes.get(timeout=0.5)
         except queue.Empty:
             batch = set()
-        for name, path in processes_touched(batch).items():
-            terminal.say("reload", process=name, changed=_shown_path(path))
-            stack.restart(name)
+        for name, paths in processes_touched(batch).items():
+            terminal.say("reload", process=name, changed=[_shown_path(p) for p in paths])
+            stack.restart(name, code=any(p.suffix == ".py" for p in paths))
             reported.discard(name)
         stack.retiring = [p for p in stack.retiring if p.poll() is None]
         dead = {n: p.returncode for n, p in stack.procs.items() if p.poll() is not None}
