@@ -134,18 +134,45 @@ class JobStore:
                 return ids
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
-    def active_before(self, status: JobStatus, submitted_before: str, limit: int = 100) -> list[str]:
+    def active_before(self, status: JobStatus, submitted_before: str) -> list[str]:
         """Ids of jobs in `status` (PENDING or RUNNING) submitted before the given time,
-        oldest first, from the sparse index of unfinished jobs (the sweeper's view)."""
-        resp = self._ddb.query(
-            TableName=self._table,
-            IndexName=self._active_index,
-            KeyConditionExpression="active = :s AND submitted_at < :t",
-            ExpressionAttributeValues={":s": {"S": str(status)}, ":t": {"S": submitted_before}},
-            ProjectionExpression="job_id",
-            Limit=limit,
-        )
-        return [i["job_id"]["S"] for i in resp.get("Items", [])]
+        oldest first, from the sparse index of unfinished jobs (the sweeper's view; the
+        index is eventually consistent, so callers re-read each job)."""
+        ids: list[str] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": self._active_index,
+            "KeyConditionExpression": "active = :s AND submitted_at < :t",
+            "ExpressionAttributeValues": {":s": {"S": str(status)}, ":t": {"S": submitted_before}},
+        }
+        while True:
+            resp = self._ddb.query(**kwargs)
+            ids += [i["job_id"]["S"] for i in resp.get("Items", [])]
+            if "LastEvaluatedKey" not in resp:
+                return ids
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def mark_requeued(self, job_id: str, status: JobStatus, not_since: str) -> bool:
+        """Claim the right to announce a job again: it is still in `status` and was not
+        announced again since `not_since`. False for a second sweeper (or a later run)."""
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key={"job_id": {"S": job_id}},
+                UpdateExpression="SET requeued_at = :now",
+                ConditionExpression="#s = :status AND (attribute_not_exists(requeued_at) OR requeued_at < :since)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":now": {"S": utc_now_iso()},
+                    ":status": {"S": str(status)},
+                    ":since": {"S": not_since},
+                },
+            )
+        except ClientError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
 
     # -- processing: PENDING -> RUNNING -> COMPLETED | FAILED ----------------------------
     def start(self, job_id: str, owner: str, lease_seconds: float) -> Started:
