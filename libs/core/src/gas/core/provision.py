@@ -108,7 +108,7 @@ class Provisioner:
             s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
             self._say("updated", f"s3://{bucket} lifecycle")
 
-    def _public_access_block(self, s3, bucket: str) -> None:
+    def _public_access_block(self, s3: Any, bucket: str) -> None:
         wanted = {
             "BlockPublicAcls": True,
             "IgnorePublicAcls": True,
@@ -123,7 +123,7 @@ class Provisioner:
             s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=wanted)
             self._say("updated", f"s3://{bucket} public access block")
 
-    def _inputs_cors(self, s3) -> None:
+    def _inputs_cors(self, s3: Any) -> None:
         # The browser POSTs uploads straight to S3 (presigned POST) from the site's origin.
         wanted = [
             {
@@ -175,7 +175,7 @@ class Provisioner:
         )
         self._table(self.names.users_table, key="user_id", attributes={"user_id": "S"}, gsi=[])
 
-    def _table(self, name: str, key: str, attributes: dict[str, str], gsi: list[dict]) -> None:
+    def _table(self, name: str, key: str, attributes: dict[str, str], gsi: list[dict[str, Any]]) -> None:
         ddb = self.aws.client("dynamodb")
         try:
             desc = ddb.describe_table(TableName=name)["Table"]

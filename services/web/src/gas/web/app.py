@@ -18,7 +18,8 @@ from gas.core.config import load_settings
 from gas.core.jobs import JobStore
 from gas.core.observability import configure_logging
 from gas.core.users import UserStore
-from gas.web import annotations, auth, ops, profile
+from gas.web import annotations as job_views  # not `annotations`: the __future__ import's name
+from gas.web import auth, ops, profile
 from gas.web.context import Services, load_user
 from gas.web.settings import WebSettings, startup_problem
 
@@ -63,7 +64,7 @@ def create_app(settings: WebSettings | None = None) -> Flask:
     app.extensions["gas"] = svc
     CSRFProtect(app)
     Bootstrap5(app)
-    for module in (profile, auth, annotations, ops):
+    for module in (profile, auth, job_views, ops):
         app.register_blueprint(module.bp)
     app.before_request(load_user)
     ops.install_request_hooks(app)
