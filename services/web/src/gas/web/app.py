@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,7 +13,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from gas.core.aws import Aws
-from gas.core.config import load_settings
+from gas.core.config import load_settings, refuse
 from gas.core.jobs import JobStore
 from gas.core.observability import configure_logging
 from gas.core.users import UserStore
@@ -37,9 +36,7 @@ def create_app(settings: WebSettings | None = None) -> Flask:
         settings = load_settings(WebSettings)
     problem = startup_problem(settings)
     if problem:
-        # One line, non-zero exit: gunicorn and Kubernetes show exactly why.
-        print(f"configuration error: {problem}", file=sys.stderr)
-        raise SystemExit(2)
+        refuse(problem)
     configure_logging("web", settings.log_level)
 
     app = Flask(__name__)
