@@ -10,7 +10,7 @@ VENV := .venv
 # and benchmark, wrk for the web load benchmark, etcd for the cluster tests.
 DEB_PACKAGES := chromium bcftools tabix wrk etcd-server
 
-.PHONY: help setup system-deps tools run demo test bench clean
+.PHONY: help setup system-deps tools lint run demo test bench clean
 .DEFAULT_GOAL := help
 
 help: ## list the targets, one line each (what plain `make` does)
@@ -43,7 +43,15 @@ run: setup ## the whole stack on this machine, live reload on (docs/local.md; AR
 demo: setup ## make run, plus demo users with a job in every state (completed, failed, archived, restoring)
 	@$(VENV)/bin/python local/devstack.py --demo $(ARGS)
 
-test: setup system-deps tools ## every test (pytest; installs what it needs first)
+# ruff (pycodestyle, pyflakes, bugbear, pyupgrade, isort; the formatter's layout) and
+# mypy (strict on libs/core); configured in pyproject.toml.
+MYPY_PATHS := libs/core/src services/web/src services/notifier/src services/archiver/src bench
+lint: setup ## ruff (lint and format check) and mypy, as make test runs them
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy $(MYPY_PATHS)
+
+test: setup system-deps tools lint ## every test, lint first (pytest; installs what it needs first)
 	$(VENV)/bin/pytest
 
 bench: setup system-deps tools ## every benchmark under bench/, figures against a named peer

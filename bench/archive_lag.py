@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -140,21 +141,22 @@ def run(procs: int, jobs: int, rate: float, moto_url: str, logs: Path) -> dict:
     lags, archived = [], []
     for job_id in ids:
         job = store.get(job_id)
-        if job.get("storage") == "ARCHIVED":
-            due = parse_iso(job["completed_at"]) + timedelta(seconds=RETENTION)
-            lags.append((parse_iso(job["archived_at"]) - due).total_seconds())
-            archived.append(parse_iso(job["archived_at"]))
+        if job and job.storage == "ARCHIVED" and job.completed_at and job.archived_at:
+            due = parse_iso(job.completed_at) + timedelta(seconds=RETENTION)
+            lags.append((parse_iso(job.archived_at) - due).total_seconds())
+            archived.append(parse_iso(job.archived_at))
     span = (max(archived) - min(archived)).total_seconds() if len(archived) > 1 else 0
 
     # The local backend's floor: moto's TransactWriteItems deep-copies every table it
     # touches (for rollback), so the archive commit's cost grows with the jobs table.
-    def timed(f) -> float:
+    def timed(f: Callable[[], object]) -> float:
         t0 = time.perf_counter()
         f()
         return (time.perf_counter() - t0) * 1000
 
     tx_ms = sorted(
-        timed(lambda: store.commit_archive(ids[0], "bench-user", aws.names.users_table, "probe")) for _ in range(20)
+        timed(lambda: store.commit_archive(ids[0], "bench-user", aws.names.users_table, {"result_key": "probe"}))
+        for _ in range(20)
     )[10]
     get_ms = sorted(timed(lambda: store.get(ids[0])) for _ in range(20))[10]
     return {

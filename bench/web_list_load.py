@@ -31,11 +31,17 @@ def wrk(url: str, cookie: str, duration: int) -> dict[str, float]:
         text=True,
     ).stdout
 
+    def found(pattern: str) -> re.Match[str]:
+        match = re.search(pattern, out)
+        if match is None:
+            raise RuntimeError(f"wrk printed no {pattern!r}:\n{out}")
+        return match
+
     def ms(label: str) -> float:
-        value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()
+        value, unit = found(rf"{label}\s+([\d.]+)(us|ms|s)").groups()
         return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    rps = float(found(r"Requests/sec:\s+([\d.]+)").group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": rps, "p50": ms("50%"), "p99": ms("99%"), "errors": int(non2xx.group(1)) if non2xx else 0}
 
@@ -54,7 +60,7 @@ def main() -> int:
             moto_port=free_port(),
             prefix=f"bench{uuid.uuid4().hex[:6]}",
             log_dir=Path(logs),
-            extra_env={"GAS_LOG_LEVEL": "WARNING", "GAS_WEB_WORKERS": str(os.cpu_count() * 2)},
+            extra_env={"GAS_LOG_LEVEL": "WARNING", "GAS_WEB_WORKERS": str((os.cpu_count() or 1) * 2)},
         )
         stack.start()
         try:

@@ -53,6 +53,12 @@ class Annotators:
 
     def submit(self, body: bytes, name: str = "input.vcf", user_tier: str = "free") -> Job:
         """What the web app does on a finished upload: the object, the PENDING job, the event."""
+        job = self.submit_unannounced(body, name, user_tier)
+        self.publish(job)
+        return job
+
+    def submit_unannounced(self, body: bytes, name: str = "input.vcf", user_tier: str = "free") -> Job:
+        """The object and the PENDING job, submitted long ago; its event never went out."""
         user_id = f"user-{uuid.uuid4().hex[:8]}"
         UserStore(self.aws).upsert(user_id, "Ada", f"{user_id}@example.org")
         if user_tier == "premium":
@@ -71,7 +77,6 @@ class Annotators:
             submitted_at="2026-11-29T00:00:00.000Z",
         )
         assert self.jobs.create(job)
-        self.publish(job)
         return job
 
     def publish(self, job: Job) -> None:
@@ -163,3 +168,31 @@ def test_an_engine_run_over_its_memory_cap_fails_its_job_and_the_worker_lives_on
     assert worker.poll() is None
     second = annotators.submit((SAMPLES / "free_1.vcf").read_bytes(), name="free_1.vcf")
     assert annotators.wait(second, lambda r: r.finished).attempt == 1, "the worker stopped taking jobs"
+
+
+def test_the_sweeper_announces_jobs_whose_message_was_lost(annotators):
+    """A PENDING job whose job.requested never went out, and a RUNNING job whose message
+    was dead-lettered (its lease long expired): `gas-sweep` announces both again, once."""
+    annotators.start()
+    # Arranged directly: the paths that lose messages are crashes at the wrong moment.
+    pending = annotators.submit_unannounced((SAMPLES / "free_1.vcf").read_bytes())
+    running = annotators.submit_unannounced((SAMPLES / "test.vcf").read_bytes())
+    assert annotators.jobs.start(running.job_id, "dead-lettered-message", -3600).attempt == 1
+
+    def sweep() -> str:
+        out = subprocess.run(
+            [str(BIN / "gas-sweep")],
+            env={**os.environ, **annotators.env, "GAS_STALE_SECONDS": "60"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    first = sweep()
+    assert first.count('"sweeper.requeued"') == 2, first
+    assert annotators.wait(pending, lambda r: r.finished).status == JobStatus.COMPLETED
+    done = annotators.wait(running, lambda r: r.finished)
+    assert done.status == JobStatus.COMPLETED and done.attempt == 2
+    assert '"requeued": 0' in sweep()

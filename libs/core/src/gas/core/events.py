@@ -5,8 +5,8 @@ Consumers accept only the types they know at the current version; anything else 
 permanent error, so the worker loop dead-letters it loudly instead of dropping it.
 
     event            sent by              to                        consumed by
-    job.requested    web                  SNS job-requests          annotate queue
-    job.completed    annotator, sweeper   SNS job-completed         notify, archive queues
+    job.requested    web, sweeper         SNS job-requests          annotate queue
+    job.completed    annotator            SNS job-completed         notify, archive queues
     user.upgraded    web                  SNS user-upgraded         restore queue
     job.restore-check archiver restore    SQS thaw (delayed)        thaw queue
 """

@@ -97,6 +97,8 @@ class Job:
     lease_owner: str | None = None
     lease_expires_at: float | None = None
     started_at: str | None = None
+    # When the sweeper last announced the job again (its message was lost).
+    requeued_at: str | None = None
     completed_at: str | None = None
     error: str | None = None  # FAILED only: one line for the user, no file content
 

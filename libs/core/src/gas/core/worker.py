@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from botocore.exceptions import BotoCoreError, ClientError
@@ -278,7 +279,7 @@ class QueueWorker:
 class _Heartbeat:
     """Keeps a message invisible while its handler runs, however long that is."""
 
-    def __init__(self, sqs, queue_url: str, receipt_handle: str, timeout: int):
+    def __init__(self, sqs: Any, queue_url: str, receipt_handle: str, timeout: int):
         self._sqs, self._url, self._handle, self._timeout = sqs, queue_url, receipt_handle, timeout
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="visibility-heartbeat", daemon=True)

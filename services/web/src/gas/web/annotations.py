@@ -26,6 +26,7 @@ from gas.web.context import login_required, own_job_or_404, services
 from gas.web.uploads import (
     ALLOWED_SUFFIXES,
     UploadKeyError,
+    claimed_key,
     name_problem,
     parse_key,
     presigned_upload,
@@ -200,22 +201,36 @@ def new_job() -> Any:
         _delete_upload(bucket, key)
         return _refuse("The file is empty.")
 
+    # Claim the upload: an immutable copy under inputs/ (only the web app writes there),
+    # of exactly the version that was checked; the upload itself then goes.
+    input_key = claimed_key(key)
+    try:
+        copied = s3.copy_object(
+            Bucket=bucket,
+            Key=input_key,
+            CopySource={"Bucket": bucket, "Key": key},
+            CopySourceIfMatch=head["ETag"],
+            MetadataDirective="COPY",
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("412", "PreconditionFailed", "404", "NoSuchKey"):
+            return _refuse("The uploaded file changed after upload. Please upload it again.")
+        raise
     job = Job(
         job_id=upload.job_id,
         user_id=g.user_id,
         input_file_name=upload.file_name,
         input_bucket=bucket,
-        input_key=key,
+        input_key=input_key,
         input_size=size,
-        # The form's presigned POST stays valid after submission: the annotator reads
-        # exactly this version (If-Match), never a later upload through the same form.
-        input_etag=head["ETag"],
+        input_etag=copied["CopyObjectResult"]["ETag"],
         submitted_at=utc_now_iso(),
     )
     if not svc.jobs.create(job):
         # Two redirects raced (double click, replay): the other one created it.
         return _already_submitted(svc.jobs.get(upload.job_id) or job, bucket, key)
-    log.info("job.created", input_key=key, input_size=size)
+    _delete_upload(bucket, key)
+    log.info("job.created", input_key=input_key, input_size=size)
     # A crash right here leaves a PENDING job without its event; replaying the
     # redirect URL re-publishes it (see _already_submitted).
     _publish_requested(job)
@@ -224,7 +239,7 @@ def new_job() -> Any:
 
 
 def _already_submitted(existing: Job, bucket: str, key: str) -> Any:
-    if existing.user_id != g.user_id or existing.input_key != key:
+    if existing.user_id != g.user_id or existing.input_key != claimed_key(key):
         # The same form used for a second file (or someone else's job id): this
         # object can never become a job, so it does not stay behind.
         _delete_upload(bucket, key)

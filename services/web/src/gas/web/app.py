@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,11 +13,12 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from gas.core.aws import Aws
-from gas.core.config import load_settings
+from gas.core.config import load_settings, refuse
 from gas.core.jobs import JobStore
 from gas.core.observability import configure_logging
 from gas.core.users import UserStore
-from gas.web import annotations, auth, ops, profile
+from gas.web import annotations as job_views  # not `annotations`: the __future__ import's name
+from gas.web import auth, ops, profile
 from gas.web.context import Services, load_user
 from gas.web.settings import WebSettings, startup_problem
 
@@ -36,9 +36,7 @@ def create_app(settings: WebSettings | None = None) -> Flask:
         settings = load_settings(WebSettings)
     problem = startup_problem(settings)
     if problem:
-        # One line, non-zero exit: gunicorn and Kubernetes show exactly why.
-        print(f"configuration error: {problem}", file=sys.stderr)
-        raise SystemExit(2)
+        refuse(problem)
     configure_logging("web", settings.log_level)
 
     app = Flask(__name__)
@@ -63,7 +61,7 @@ def create_app(settings: WebSettings | None = None) -> Flask:
     app.extensions["gas"] = svc
     CSRFProtect(app)
     Bootstrap5(app)
-    for module in (profile, auth, annotations, ops):
+    for module in (profile, auth, job_views, ops):
         app.register_blueprint(module.bp)
     app.before_request(load_user)
     ops.install_request_hooks(app)

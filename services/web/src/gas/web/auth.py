@@ -54,6 +54,7 @@ def _safe_next(target: str | None) -> str:
 
 def _globus_client() -> globus_sdk.ConfidentialAppAuthClient:
     s = services().settings
+    assert s.globus_client_id and s.globus_client_secret  # routes check globus_enabled first
     # One client per request: the flow manager lives on the client object.
     return globus_sdk.ConfidentialAppAuthClient(s.globus_client_id, s.globus_client_secret)
 

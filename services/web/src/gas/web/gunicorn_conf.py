@@ -69,7 +69,7 @@ def child_exit(server: object, worker: object) -> None:
 def when_ready(server: object) -> None:
     """Refuse to serve when a listening socket breaks the configuration's rules (the local
     sign-in on a non-loopback address, however the bind was given)."""
-    from gas.core.config import load_settings
+    from gas.core.config import load_settings, refuse
     from gas.web.settings import WebSettings, listener_problem
 
     hosts = []
@@ -78,4 +78,4 @@ def when_ready(server: object) -> None:
         hosts.append(address[0] if isinstance(address, tuple) else f"unix:{address}")
     problem = listener_problem(load_settings(WebSettings), hosts)
     if problem:
-        server.halt(reason=f"configuration error: {problem}", exit_status=2)  # type: ignore[attr-defined]
+        refuse(problem)  # before any worker is spawned: the arbiter exits with it

@@ -32,8 +32,9 @@ class WebSettings(CoreSettings):
     s3_public_endpoint_url: str | None = Field(None, pattern=r"^$|^https?://[^/\s]+$")
 
     @model_validator(mode="after")
-    def _blank_globus_is_unset(self) -> WebSettings:
-        # An empty GAS_GLOBUS_CLIENT_ID="" (common in env files) means "not configured".
+    def _blank_is_unset(self) -> WebSettings:
+        # An empty GAS_GLOBUS_CLIENT_ID="" (common in env files) means "not configured"; so
+        # does an empty GAS_S3_PUBLIC_ENDPOINT_URL.
         for name in ("globus_client_id", "globus_client_secret", "s3_public_endpoint_url"):
             if getattr(self, name) == "":
                 object.__setattr__(self, name, None)
