@@ -39,19 +39,15 @@ from typing import Any
 
 from processes import BIN, free_port, spawn, stop, wait_http
 
+from gas.core import components
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = Path(os.environ.get("GAS_SAMPLE_VCF_DIR", ROOT.parent / "shared" / "data" / "vcf"))
 # Requests moto serves before it enforces IAM: create the admin user, its policy, its key.
 BOOTSTRAP_REQUESTS = 3
-# Every queue consumer: process name -> command. The part before "-" names its package
-# (services/<package>), whose edits restart it.
-WORKERS = {
-    "annotator": ["gas-annotator"],
-    "notifier": ["gas-notifier"],
-    "archiver-archive": ["gas-archiver", "archive"],
-    "archiver-restore": ["gas-archiver", "restore"],
-    "archiver-thaw": ["gas-archiver", "thaw"],
-}
+# Every queue consumer: process name -> command, from the one table of GAS's processes.
+WORKERS = {p.name: list(p.command) for p in components.WORKERS}
+_PROCESS = {p.name: p for p in components.PROCESSES}
 # The processes whose logs `make run` shows (moto's access log and provisioning's
 # report stay in their files).
 SHOWN = ["web", *WORKERS]
@@ -177,7 +173,7 @@ class DevStack:
 
     def start_worker(self, name: str) -> subprocess.Popen[bytes]:
         port = self.metrics_ports.setdefault(name, free_port())
-        env = {**self.component_env(name.split("-")[0]), "GAS_METRICS_PORT": str(port)}
+        env = {**self.component_env(_PROCESS[name].identity), "GAS_METRICS_PORT": str(port)}
         if self.receive_wait_seconds is not None:
             env["GAS_RECEIVE_WAIT_SECONDS"] = str(self.receive_wait_seconds)
         command, *args = WORKERS[name]
@@ -383,8 +379,8 @@ def processes_touched(paths: set[Path], root: Path = ROOT) -> dict[str, list[Pat
             continue
         if parts[:2] == ("libs", "core"):
             names = SHOWN
-        elif parts[0] == "services":
-            names = [n for n in SHOWN if n.split("-")[0] == parts[1]]
+        elif parts[0] == "services":  # services/<package>/...
+            names = [n for n in SHOWN if _PROCESS[n].package == parts[1]]
         else:
             continue
         for name in names:
