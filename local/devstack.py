@@ -184,7 +184,7 @@ class DevStack:
 
         web: a template or static file (`code` False) by SIGHUP, gunicorn's graceful
         reload: new workers read them afresh while the old ones finish their requests.
-        Python code by a full restart (about a second of refused connections): SIGHUP's
+        Python code by a full restart (a few seconds of refused connections): SIGHUP's
         new workers are forked from the gunicorn master and would keep the modules it
         imported itself (gunicorn_conf, the settings). A worker: the old process gets
         SIGTERM (it takes nothing new, hands back or finishes what it holds) and a new
