@@ -48,9 +48,12 @@ BOOTSTRAP_REQUESTS = 3
 # Every queue consumer: process name -> command, from the one table of GAS's processes.
 WORKERS = {p.name: list(p.command) for p in components.WORKERS}
 _PROCESS = {p.name: p for p in components.PROCESSES}
+# What a cluster runs on a schedule (CronJobs) runs here every SCHEDULE_SECONDS.
+SCHEDULED = {p.name: list(p.command) for p in components.PROCESSES if p.schedule}
+SCHEDULE_SECONDS = 60
 # The processes whose logs `make run` shows (moto's access log and provisioning's
 # report stay in their files).
-SHOWN = ["web", *WORKERS]
+SHOWN = ["web", *WORKERS, *SCHEDULED]
 
 
 @dataclass
@@ -162,6 +165,9 @@ class DevStack:
         web = self.start_web()
         for name in WORKERS:
             self.start_worker(name)
+        for name, (command, *args) in SCHEDULED.items():
+            every = [str(BIN / command), *args, "--every", str(SCHEDULE_SECONDS)]
+            self._spawn(name, every, self.component_env(_PROCESS[name].identity))
         wait_http(f"{self.url}/readyz", 60, web)
         for name in WORKERS:
             # The annotator builds the annotation database on first use: allow for it.
