@@ -6,7 +6,7 @@ import os
 import shutil
 import sys
 
-from gas.core.config import load_settings
+from gas.core.config import load_settings, refuse
 from gas.web.ops import OpsSettings
 from gas.web.settings import WebSettings, startup_problem
 
@@ -20,8 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     if not problem and ops.web_ops_bind and ops.ops_port == settings.web_bind.rsplit(":", 1)[-1]:
         problem = f"GAS_WEB_OPS_BIND={ops.web_ops_bind} must use another port than GAS_WEB_BIND={settings.web_bind}"
     if problem:
-        print(f"configuration error: {problem}", file=sys.stderr)
-        return 2
+        refuse(problem)
     os.environ.setdefault("GAS_WEB_BIND", settings.web_bind)
     os.environ.setdefault("GAS_WEB_WORKERS", str(settings.web_workers))
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn")
