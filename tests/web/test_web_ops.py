@@ -169,7 +169,8 @@ def test_hsts_in_production_only(prod_web, client):
 
 
 def _logout(server: GunicornWeb, settings_factory, **headers: str) -> requests.Response:
-    cookie, token = anonymous_csrf(settings_factory(env="production", public_url="https://gas.example.org", local_signin=False))
+    settings = settings_factory(env="production", public_url="https://gas.example.org", local_signin=False)
+    cookie, token = anonymous_csrf(settings)
     return requests.post(
         f"{server.url}/auth/logout",
         data={"csrf_token": token},
