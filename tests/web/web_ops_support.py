@@ -85,7 +85,11 @@ class GunicornWeb:
         gas_web = Path(sys.executable).parent / "gas-web"
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen([str(gas_web)], env=self.env, stdout=out, stderr=subprocess.STDOUT)
-        self._wait()
+        try:
+            self._wait()
+        except BaseException:
+            self.stop()  # never leave a server behind when it did not come up
+            raise
 
     @property
     def url(self) -> str:
