@@ -35,11 +35,20 @@ class JobPage:
 
 
 @dataclass(frozen=True)
+class Deleting:
+    """JobStore.mark_deleting's answer."""
+
+    job: Job | None = None  # the job, now marked for deletion; None: no such job of this user
+    refused: str | None = None  # why it cannot be deleted now (it is running or being restored)
+
+
+@dataclass(frozen=True)
 class Started:
     """JobStore.start's answer. `attempt` is set when this caller now holds the job."""
 
     attempt: int | None = None
     finished: Job | None = None  # the job had already finished (a duplicate delivery)
+    gone: bool = False  # the job was deleted, or is being deleted: nothing to do
     held_by: str | None = None  # another live holder's lease owner
     lease_left: float = 0.0  # seconds until that lease expires
 
@@ -160,7 +169,10 @@ class JobStore:
                 TableName=self._table,
                 Key={"job_id": {"S": job_id}},
                 UpdateExpression="SET requeued_at = :now",
-                ConditionExpression="#s = :status AND (attribute_not_exists(requeued_at) OR requeued_at < :since)",
+                ConditionExpression=(
+                    "#s = :status AND attribute_not_exists(deleting_since) "
+                    "AND (attribute_not_exists(requeued_at) OR requeued_at < :since)"
+                ),
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={
                     ":now": {"S": utc_now_iso()},
@@ -192,8 +204,8 @@ class JobStore:
                     "lease_owner = :owner, lease_expires_at = :until ADD attempt :one"
                 ),
                 ConditionExpression=(
-                    "attribute_exists(job_id) AND (#s = :pending OR (#s = :running AND "
-                    "(attribute_not_exists(lease_expires_at) OR lease_expires_at < :now)))"
+                    "attribute_exists(job_id) AND attribute_not_exists(deleting_since) AND (#s = :pending OR "
+                    "(#s = :running AND (attribute_not_exists(lease_expires_at) OR lease_expires_at < :now)))"
                 ),
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={
@@ -211,7 +223,9 @@ class JobStore:
             if not condition_failed(exc):
                 raise
             job = self.get(job_id)
-            if job is None or job.finished:
+            if job is None or job.deleting:
+                return Started(gone=True)
+            if job.finished:
                 return Started(finished=job)
             return Started(held_by=job.lease_owner, lease_left=max(0.0, (job.lease_expires_at or now) - now))
         return Started(attempt=int(resp["Attributes"]["attempt"]["N"]))
@@ -337,7 +351,8 @@ class JobStore:
                             "Key": {"job_id": {"S": job_id}},
                             "UpdateExpression": "SET #st = :archived, archive_refs = :refs, archived_at = :now",
                             "ConditionExpression": (
-                                "#st = :hot AND #s = :completed AND attribute_not_exists(archive_refs)"
+                                "#st = :hot AND #s = :completed AND attribute_not_exists(archive_refs) "
+                                "AND attribute_not_exists(deleting_since)"
                             ),
                             "ExpressionAttributeNames": {"#st": "storage", "#s": "status"},
                             "ExpressionAttributeValues": {
@@ -370,7 +385,7 @@ class JobStore:
                 TableName=self._table,
                 Key={"job_id": {"S": job_id}},
                 UpdateExpression=expr,
-                ConditionExpression="#st = :expected",
+                ConditionExpression="#st = :expected AND attribute_not_exists(deleting_since)",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
@@ -403,3 +418,49 @@ class JobStore:
     def clear_archive_refs(self, job_id: str) -> bool:
         """The cold copies are deleted: the record no longer points at them."""
         return self._storage_transition(job_id, Storage.HOT, {"storage": str(Storage.HOT)}, ("archive_refs",))
+
+    # -- deletion: any job but a RUNNING or RESTORING one -> deleting -> gone ------------
+    def mark_deleting(self, job_id: str, user_id: str) -> Deleting:
+        """Mark the user's job for deletion, unless it is running or being restored.
+
+        From then on nothing starts, archives or restores it (their conditional writes
+        refuse a job being deleted); it leaves the index of unfinished jobs. Marking a job
+        already being deleted answers it again, so a deletion cut short can be finished."""
+        try:
+            resp = self._ddb.update_item(
+                TableName=self._table,
+                Key={"job_id": {"S": job_id}},
+                UpdateExpression="SET deleting_since = if_not_exists(deleting_since, :now) REMOVE active",
+                ConditionExpression="user_id = :user AND #s <> :running AND #st <> :restoring",
+                ExpressionAttributeNames={"#s": "status", "#st": "storage"},
+                ExpressionAttributeValues={
+                    ":now": {"S": utc_now_iso()},
+                    ":user": {"S": user_id},
+                    ":running": {"S": JobStatus.RUNNING},
+                    ":restoring": {"S": Storage.RESTORING},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if not condition_failed(exc):
+                raise
+            job = self.get_for_user(job_id, user_id)
+            if job is None:
+                return Deleting()
+            if job.status == JobStatus.RUNNING:
+                return Deleting(job, refused="it is running; delete it once it has finished")
+            return Deleting(job, refused="its results are being restored; delete it once they are back")
+        return Deleting(Job.from_record(from_item(resp["Attributes"])))
+
+    def delete(self, job_id: str) -> None:
+        """deleting -> gone: remove the record of a job marked for deletion (whose objects
+        are gone). Nothing happens to a job not marked, or already gone."""
+        try:
+            self._ddb.delete_item(
+                TableName=self._table,
+                Key={"job_id": {"S": job_id}},
+                ConditionExpression="attribute_exists(deleting_since)",
+            )
+        except ClientError as exc:
+            if not condition_failed(exc):
+                raise
