@@ -14,11 +14,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from gas.core.components import queues_of
 from gas.core.config import CoreSettings, load_settings
 from gas.core.names import QUEUE_TOPICS, ResourceNames
-
-# The queues each worker component consumes (the archiver runs one consumer per queue).
-CONSUMES = {"annotator": ("annotate",), "notifier": ("notify",), "archiver": ("archive", "restore", "thaw")}
 
 
 class Arns:
@@ -100,7 +98,7 @@ def _annotator(a: Arns, settings: CoreSettings) -> list[dict[str, Any]]:
         _allow("InputsBucket", ["s3:ListBucket"], [a.bucket(n.inputs_bucket)]),
         _allow("Results", ["s3:PutObject"], [a.objects(n.results_bucket)]),
         _allow("Announce", ["sns:Publish"], [a.topic("job-completed")]),
-        *_consumer(a, CONSUMES["annotator"]),
+        *_consumer(a, queues_of("annotator")),
     ]
 
 
@@ -112,7 +110,7 @@ def _notifier(a: Arns, settings: CoreSettings) -> list[dict[str, Any]]:
         _allow("Users", ["dynamodb:GetItem"], a.table(n.users_table)),
         # Only as the provisioned sender identity.
         _allow("Email", ["ses:SendEmail"], [sender]),
-        *_consumer(a, CONSUMES["notifier"]),
+        *_consumer(a, queues_of("notifier")),
     ]
 
 
@@ -133,7 +131,7 @@ def _archiver(a: Arns, settings: CoreSettings) -> list[dict[str, Any]]:
         _allow("Vault", [f"glacier:{action}" for action in glacier], [vault]),
         # The restore consumer schedules completion checks on the thaw queue.
         _allow("ScheduleThaw", ["sqs:SendMessage"], [a.queue(n.queue("thaw"))]),
-        *_consumer(a, CONSUMES["archiver"]),
+        *_consumer(a, queues_of("archiver")),
     ]
 
 
