@@ -9,7 +9,7 @@ import re
 
 import pytest
 from grch38_support import grch38_file
-from stack_helpers import job_id_of
+from stack_support import job_id_of
 
 
 @pytest.fixture(scope="module")
