@@ -86,7 +86,9 @@ def _publish_requested(job: Job) -> None:
 
 
 def downloadable(job: Job) -> bool:
-    return job.status == JobStatus.COMPLETED and bool(job.result_key) and job.storage == Storage.HOT
+    return (
+        job.status == JobStatus.COMPLETED and bool(job.result_key) and job.storage == Storage.HOT and not job.deleting
+    )
 
 
 def download_url(job: Job) -> str:

@@ -55,6 +55,11 @@ from botocore.exceptions import ClientError
 
 from gas.core.job_record import Job, JobStatus, Storage
 
+# Arrow's default allocator (mimalloc) keeps the pages it freed: building one local copy
+# left a web worker ~150 MiB larger for good. The system allocator gives most of it back
+# (measured with bench/results_table.py: worker peak 266 -> 215 MiB).
+pa.set_memory_pool(pa.system_memory_pool())
+
 # -- the table's vocabulary (the engine's, docs/annotation-engine.md) -----------------
 REGIONS = ("start_codon", "stop_codon", "CDS", "UTR", "exon", "intron", "upstream", "downstream", "intergenic")
 VARIANT_CLASSES = ("SNV", "MNV", "INS", "DEL", "DELINS")
@@ -875,7 +880,8 @@ class LocalTable:
 
 # -- formatting ----------------------------------------------------------------------
 def _text_columns(batch: pa.RecordBatch) -> list[pa.Array]:
-    """Each column as text: lists joined with ',', numbers as text, null as empty."""
+    """Each column as text (lists joined with ',', numbers as text); nulls stay null and
+    are written empty."""
     out = []
     for name in COLUMNS:
         column = batch.column(name)
@@ -883,24 +889,30 @@ def _text_columns(batch: pa.RecordBatch) -> list[pa.Array]:
             column = pc.binary_join(column, ",")
         elif not pa.types.is_string(column.type):
             column = pc.cast(column, pa.string())
-        out.append(pc.fill_null(column, ""))
+        out.append(column)
     return out
 
 
+_NULL_IS_EMPTY = pc.JoinOptions(null_handling="replace", null_replacement="")
+
+
 def tsv_bytes(batch: pa.RecordBatch) -> bytes:
-    """The batch as TSV lines, built column-wise (no per-row Python)."""
+    """The batch as TSV lines, built column-wise (no per-row Python): each line is one
+    string of the joined array, so the array's data buffer is the text."""
     columns = _text_columns(batch)
-    columns[-1] = pc.binary_join_element_wise(columns[-1], pa.scalar("\n"), "")
-    lines = pc.binary_join_element_wise(*columns, "\t")
+    columns[-1] = pc.binary_join_element_wise(columns[-1], pa.scalar("\n"), "", options=_NULL_IS_EMPTY)
+    lines = pc.binary_join_element_wise(*columns, "\t", options=_NULL_IS_EMPTY)
     if isinstance(lines, pa.ChunkedArray):
         lines = lines.combine_chunks()
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
     data = lines.buffers()[2]
-    return data.to_pybytes()[int(offsets[0]) : int(offsets[-1])] if data is not None else b""
+    if data is None:
+        return b""
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
+    return data.slice(int(offsets[0]), int(offsets[-1] - offsets[0])).to_pybytes()
 
 
 def csv_bytes(batch: pa.RecordBatch) -> bytes:
-    """The batch as CSV rows (RFC 4180 quoting where needed)."""
+    """The batch as CSV rows (RFC 4180 quoting where needed; null as empty)."""
     table = pa.RecordBatch.from_arrays(_text_columns(batch), names=list(COLUMNS))
     out = io.BytesIO()
     pacsv.write_csv(table, out, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
