@@ -437,7 +437,7 @@ def job_page(job_id: str) -> Any:
         active=job.active and not job.deleting,
         charts=charts(summary) if summary else [],
         totals=_totals(summary or {}),
-        tier=_tier(),
+        tier=g.user.get("tier", FREE),  # the profile load_user read for this request
     )
 
 

@@ -141,14 +141,20 @@ def rerun(job_id: str) -> Any:
     input_key = f"{INPUTS}{job.user_id}/{new_id}~{job.input_file_name}"
     # Its own copy of the input: deleting either job never takes the other's input.
     extra = {"CopySourceIfMatch": job.input_etag} if job.input_etag else {}
-    copied = s3.copy_object(
-        Bucket=job.input_bucket,
-        Key=input_key,
-        CopySource={"Bucket": job.input_bucket, "Key": job.input_key},
-        MetadataDirective="REPLACE",
-        Metadata={"assembly": assembly},
-        **extra,
-    )
+    try:
+        copied = s3.copy_object(
+            Bucket=job.input_bucket,
+            Key=input_key,
+            CopySource={"Bucket": job.input_bucket, "Key": job.input_key},
+            MetadataDirective="REPLACE",
+            Metadata={"assembly": assembly},
+            **extra,
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "412", "PreconditionFailed"):
+            message = "The uploaded file is no longer the one this job annotated; upload it again."
+            return render_template("error.html", code=410, message=message), 410
+        raise
     new = Job(
         job_id=new_id,
         user_id=job.user_id,
