@@ -86,6 +86,7 @@ def test_filters_parse_canonically_and_round_trip():
     assert f.slug() == slug
     assert VariantFilter.from_args({}).empty and VariantFilter().slug() == "all"
     assert VariantFilter.from_args({"chrom": "M"}).chrom == "MT"
+    assert VariantFilter.from_args({"consequence": "5_prime_UTR_variant"}).consequences == ("5_prime_UTR_variant",)
 
 
 def test_page_size_over_the_cap_is_capped_not_refused():

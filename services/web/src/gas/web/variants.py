@@ -98,7 +98,7 @@ MAX_PAGE_SIZE = 500
 MAX_GENES = 100  # names in one gene filter
 BATCH_ROWS = 16_384  # rows per batch of the local copy
 _GENE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\*?$")
-_TERM = re.compile(r"^[a-z0-9_]{1,64}$")
+_TERM = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 MAX_POSITION = 1 << 32
 
 
