@@ -94,6 +94,7 @@ def test_upload_read_filter_export_and_delete_in_chromium(stack, stack_aws, brow
     shown = [int(r) for r in page.locator("#variants tbody tr").evaluate_all("rs => rs.map(r => r.dataset.record)")]
     assert sorted(set(shown)) == matching[: len(set(shown))] and len(shown) == min(alleles, 50)
     filtered_url = page.url
+    page.screenshot(path=str(SCREENSHOT.with_name("variants-page.png")), full_page=True)
     page.go_back()
     page.wait_for_selector("#variants")
     assert "gene=" not in page.url

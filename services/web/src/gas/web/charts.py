@@ -18,9 +18,9 @@ from gas.web.variants import CHROMOSOMES, FLAGS, REGIONS, VARIANT_CLASSES, norma
 
 BAR_HEIGHT = 18
 GAP = 6
-LABEL_WIDTH = 150
-BAR_WIDTH = 300
-VALUE_WIDTH = 90
+CHAR_WIDTH = 6.5  # of an 11px label, for the label column's width
+WIDTH = 560  # every chart the same, so their text is the same size on the page
+VALUE_WIDTH = 60
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,10 @@ class Chart:
         """A horizontal bar chart: one labelled bar per item, scaled to the largest."""
         peak = max((n for _, n in self.items), default=0) or 1
         height = len(self.items) * (BAR_HEIGHT + GAP) + GAP
-        width = LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH
+        longest = max((len(label) for label, _ in self.items), default=4)
+        label_width = min(round(CHAR_WIDTH * longest) + 12, WIDTH // 2)
+        bar_width = WIDTH - label_width - VALUE_WIDTH
+        width = WIDTH
         parts = [
             f'<svg class="gas-chart" id="chart-{self.key}" role="img" aria-labelledby="chart-{self.key}-title" '
             f'viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet" '
@@ -47,15 +50,15 @@ class Chart:
         ]
         for i, (label, count) in enumerate(self.items):
             y = GAP + i * (BAR_HEIGHT + GAP)
-            length = round(BAR_WIDTH * count / peak) if count else 0
+            length = round(bar_width * count / peak) if count else 0
             middle = y + BAR_HEIGHT / 2
             parts.append(
-                f'<g class="gas-bar"><text class="gas-chart-label" x="{LABEL_WIDTH - 6}" y="{middle}" '
+                f'<g class="gas-bar"><text class="gas-chart-label" x="{label_width - 6}" y="{middle}" '
                 f'text-anchor="end" dominant-baseline="middle">{escape(label)}</text>'
-                f'<rect class="gas-chart-bar gas-chart-bar-{i % 8}" x="{LABEL_WIDTH}" y="{y}" '
+                f'<rect class="gas-chart-bar gas-chart-bar-{i % 8}" x="{label_width}" y="{y}" '
                 f'width="{max(length, 1 if count else 0)}" height="{BAR_HEIGHT}"><title>{escape(label)}: '
                 f"{count:,}</title></rect>"
-                f'<text class="gas-chart-value" x="{LABEL_WIDTH + length + 6}" y="{middle}" '
+                f'<text class="gas-chart-value" x="{label_width + length + 6}" y="{middle}" '
                 f'dominant-baseline="middle">{count:,}</text></g>'
             )
         parts.append("</svg>")
