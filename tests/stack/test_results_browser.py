@@ -49,8 +49,14 @@ def test_upload_read_filter_export_and_delete_in_chromium(stack, stack_aws, brow
     page.get_by_label("Name").fill("Barbara McClintock")
     page.get_by_label("Email").fill("barbara@example.org")
     page.get_by_role("button", name="Sign in").click()
-    page.goto(f"{stack.url}/subscribe")
-    page.click("#upgrade")  # premium_2.vcf is over the free limit
+    # premium_2.vcf is over the free limit: the form says so and links to the upgrade.
+    page.goto(f"{stack.url}/annotate")
+    page.set_input_files("#file", str(SAMPLES / "premium_2.vcf"))
+    page.click("#upload-button")
+    page.locator("#upload-error").wait_for(state="visible")
+    page.click("#upgrade-link")
+    page.wait_for_url(f"{stack.url}/subscribe")
+    page.click("#upgrade")
 
     page.goto(f"{stack.url}/annotate")
     page.select_option("#assembly", "GRCh37")
