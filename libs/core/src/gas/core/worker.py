@@ -1,7 +1,7 @@
 """The one SQS worker loop every queue consumer runs (DESIGN.md, "Workers").
 
 Long-poll a batch; run the handler for each message with a visibility heartbeat;
-delete on success; make it visible again exactly when due when the handler defers it;
+delete on success; hand it back delayed until due when the handler defers it;
 leave for redelivery (with backoff) on a transient error;
 dead-letter at once on a permanent one; on SIGTERM stop receiving, finish what is
 in hand and exit. Unexpected exceptions count as transient: the queue's redrive
@@ -10,6 +10,7 @@ policy dead-letters a message that keeps failing.
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 import time
@@ -45,8 +46,9 @@ QUEUE_LAG = Histogram(
 )
 
 
-# SQS's ceiling on a message's visibility timeout (12 hours).
-MAX_VISIBILITY_SECONDS = 43200
+# SQS's ceiling on DelaySeconds (15 minutes): a longer deferral comes back after it and the
+# handler defers the rest.
+MAX_DELAY_SECONDS = 900
 
 
 @dataclass(frozen=True)
@@ -155,7 +157,7 @@ class QueueWorker:
             outcome = "success"
         except Defer as exc:
             outcome = "deferred"
-            delay = max(0, min(int(exc.seconds + 0.999), MAX_VISIBILITY_SECONDS))
+            delay = max(0, min(math.ceil(exc.seconds), MAX_DELAY_SECONDS))
             bound.info("worker.deferred", seconds=delay, reason=str(exc))
         except PermanentError as exc:
             outcome = "dead_lettered"
@@ -176,7 +178,7 @@ class QueueWorker:
             elif outcome == "dead_lettered":
                 self._dead_letter(message, bound)
             elif outcome == "deferred":
-                self._set_visibility(message, delay)
+                self._defer(message, delay)
             else:
                 # Back off exponentially instead of waiting out the whole visibility timeout.
                 self._set_visibility(message, min(2**message.receive_count, 300))
@@ -191,6 +193,14 @@ class QueueWorker:
         self.sqs.send_message(QueueUrl=self.dlq_url, MessageBody=message.body)
         self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message.receipt_handle)
         bound.warning("worker.dead_lettered", dlq=self.dlq_url)
+
+    def _defer(self, message: Message, seconds: int) -> None:
+        """Re-send the message with DelaySeconds, then delete the copy in hand. SQS then
+        counts it as delayed until due, not as in flight: in-flight stays "a worker holds
+        it", which is what the QueueScaler scales on (docs/operator.md). Copy first, delete
+        second: a crash in between leaves a duplicate, never a loss."""
+        self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=message.body, DelaySeconds=seconds)
+        self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message.receipt_handle)
 
     def _set_visibility(self, message: Message, seconds: int) -> None:
         self.sqs.change_message_visibility(
