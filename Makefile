@@ -10,7 +10,7 @@ VENV := .venv
 # and benchmark, wrk for the web load benchmark, etcd for the cluster tests.
 DEB_PACKAGES := chromium bcftools tabix wrk etcd-server
 
-.PHONY: setup system-deps tools run test bench clean
+.PHONY: setup system-deps tools lint run test bench clean
 
 setup: $(VENV)/.synced
 
@@ -36,7 +36,15 @@ tools:
 run: setup
 	$(VENV)/bin/python local/devstack.py
 
-test: setup system-deps tools
+# ruff (pycodestyle, pyflakes, bugbear, pyupgrade, isort; the formatter's layout) and
+# mypy (strict on libs/core); configured in pyproject.toml.
+MYPY_PATHS := libs/core/src services/web/src services/notifier/src services/archiver/src bench
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy $(MYPY_PATHS)
+
+test: setup system-deps tools lint
 	$(VENV)/bin/pytest
 
 bench: setup system-deps tools

@@ -67,7 +67,8 @@ def configure_logging(service: str, level: str = "INFO") -> structlog.stdlib.Bou
         logger_factory=lambda *_: _LINE_LOGGER,
         cache_logger_on_first_use=True,
     )
-    return structlog.get_logger(service=service).bind(service=service)
+    logger: structlog.stdlib.BoundLogger = structlog.get_logger(service=service).bind(service=service)
+    return logger
 
 
 class _OpsHandler(BaseHTTPRequestHandler):

@@ -64,3 +64,18 @@ def child_exit(server: object, worker: object) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+
+
+def when_ready(server: object) -> None:
+    """Refuse to serve when a listening socket breaks the configuration's rules (the local
+    sign-in on a non-loopback address, however the bind was given)."""
+    from gas.core.config import load_settings, refuse
+    from gas.web.settings import WebSettings, listener_problem
+
+    hosts = []
+    for listener in server.LISTENERS:  # type: ignore[attr-defined]
+        address = listener.sock.getsockname()
+        hosts.append(address[0] if isinstance(address, tuple) else f"unix:{address}")
+    problem = listener_problem(load_settings(WebSettings), hosts)
+    if problem:
+        refuse(problem)  # before any worker is spawned: the arbiter exits with it
