@@ -34,9 +34,9 @@ def _sqs_config(settings: OperatorSettings) -> Config:
 def kube_api_client(settings: OperatorSettings) -> client.ApiClient:
     configuration = client.Configuration()
     try:
-        config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        config.load_incluster_config(client_configuration=configuration)
     except config.ConfigException:
-        config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+        config.load_kube_config(client_configuration=configuration)
     # No hidden retries behind the request timeouts: a failed call is retried next poll.
     configuration.retries = 0
     if not configuration.verify_ssl:
