@@ -46,6 +46,7 @@ def _wait(pred, timeout=5.0):
 def test_a_changed_spec_or_pause_applies_at_once_not_after_the_interval():
     passes = RecordingPass()
     sup = Supervisor(passes, pass_budget_seconds=5, is_leader=lambda: True)
+    sup.mark_synced()
     sup.scaler_seen(_body("a", "w"))
     sup.set_leader(True)
     _wait(lambda: len(passes.passes) == 1)
@@ -65,6 +66,7 @@ def test_a_stalled_pass_fails_liveness_and_a_finished_one_recovers():
     passes = RecordingPass()
     passes.block.clear()
     sup = Supervisor(passes, pass_budget_seconds=0.5, is_leader=lambda: True)
+    sup.mark_synced()
     sup.scaler_seen(_body("a", "w"))
     sup.set_leader(True)
     _wait(lambda: passes.passes)
@@ -76,13 +78,16 @@ def test_a_stalled_pass_fails_liveness_and_a_finished_one_recovers():
     sup.stop()
 
 
-def test_loops_run_only_while_leading_and_stop_with_their_scaler():
+def test_loops_run_only_while_leading_once_every_object_is_listed_and_stop_with_their_scaler():
     passes = RecordingPass()
     sup = Supervisor(passes, pass_budget_seconds=5, is_leader=lambda: True)
     sup.scaler_seen(_body("a", "w"))
     time.sleep(0.2)
     assert passes.passes == []  # standby: watches, does not act
     sup.set_leader(True)
+    time.sleep(0.2)
+    assert passes.passes == []  # leading, but kopf has not finished its first listings
+    sup.mark_synced()
     _wait(lambda: len(passes.passes) == 1)
     sup.scaler_gone("uid-a")
     assert sup.body("uid-a") is None and sup._loops == {}

@@ -1,7 +1,8 @@
 """kopf wiring. kopf watches QueueScalers and HorizontalPodAutoscalers and hands every
 change to the Supervisor (kept in kopf's `memo`), which runs one scaler loop per
 QueueScaler while this replica holds the leader Lease. No kopf daemon or change
-handler: kopf adds no finalizer and writes nothing to the objects."""
+handler: kopf adds no finalizer and writes nothing to the objects (indexing and
+on.event handlers only)."""
 
 from __future__ import annotations
 
@@ -133,21 +134,39 @@ def cleanup(memo: kopf.Memo, **_: Any) -> None:
         runtime.stop()
 
 
+# Indexing handlers see every object of the initial listings before kopf runs any other
+# handler: when the first on.event handler runs, every QueueScaler and HPA is known, so the
+# first pass of a loop cannot miss a rival (mark_synced lets the loops start).
+@kopf.index(GROUP, VERSION, PLURAL)
+def queuescaler_seen(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    runtime: Runtime = memo.runtime
+    raw: dict[str, Any] = copy.deepcopy(dict(body))
+    if raw["metadata"].get("deletionTimestamp"):
+        runtime.supervisor.scaler_gone(raw["metadata"]["uid"])
+    else:
+        runtime.supervisor.scaler_seen(raw)
+
+
+@kopf.index("autoscaling", "v2", "horizontalpodautoscalers")
+def hpa_seen(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    runtime: Runtime = memo.runtime
+    meta, target = body["metadata"], (body.get("spec") or {}).get("scaleTargetRef") or {}
+    deployment = target.get("kind") == "Deployment"
+    hpa = HpaRef(meta["namespace"], meta["name"], target.get("name", "")) if deployment else None
+    runtime.supervisor.hpa_seen(meta["uid"], hpa)
+
+
 @kopf.on.event(GROUP, VERSION, PLURAL)
 def queuescaler_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     runtime: Runtime = memo.runtime
-    body: dict[str, Any] = copy.deepcopy(dict(event["object"]))
-    if event["type"] == "DELETED" or body["metadata"].get("deletionTimestamp"):
-        runtime.supervisor.scaler_gone(body["metadata"]["uid"])
-    else:
-        runtime.supervisor.scaler_seen(body)
+    if event["type"] == "DELETED":  # (indexing handlers never see a deletion)
+        runtime.supervisor.scaler_gone(event["object"]["metadata"]["uid"])
+    runtime.supervisor.mark_synced()
 
 
 @kopf.on.event("autoscaling", "v2", "horizontalpodautoscalers")
 def hpa_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     runtime: Runtime = memo.runtime
-    body = event["object"]
-    meta, target = body["metadata"], (body.get("spec") or {}).get("scaleTargetRef") or {}
-    gone = event["type"] == "DELETED" or target.get("kind") != "Deployment"
-    hpa = None if gone else HpaRef(meta["namespace"], meta["name"], target.get("name", ""))
-    runtime.supervisor.hpa_seen(meta["uid"], hpa)
+    if event["type"] == "DELETED":
+        runtime.supervisor.hpa_seen(event["object"]["metadata"]["uid"], None)
+    runtime.supervisor.mark_synced()

@@ -88,6 +88,8 @@ class Supervisor:
         self._hpas: dict[str, HpaRef] = {}
         self._loops: dict[str, _Loop] = {}
         self._leading = False
+        # Until kopf has listed every QueueScaler and HPA, a first pass could miss a rival.
+        self._synced = False
         self._stopped: list[_Loop] = []
 
     # -- what kopf's watches report ---------------------------------------------------------
@@ -97,7 +99,7 @@ class Supervisor:
             before = self._bodies.get(uid)
             self._bodies[uid] = body
             loop = self._loops.get(uid)
-            if loop is None and self._leading:
+            if loop is None and self._leading and self._synced:
                 self._start(uid, body)
             elif loop is not None and before is not None and _drives(before) != _drives(body):
                 loop.wake.set()
@@ -125,14 +127,23 @@ class Supervisor:
                 if _target(body) in touched and loop_uid in self._loops:
                     self._loops[loop_uid].wake.set()
 
+    def mark_synced(self) -> None:
+        """kopf has listed every watched object once: loops may start."""
+        with self._lock:
+            if self._synced:
+                return
+            self._synced = True
+        self.set_leader(self._leading)
+
     # -- leadership -------------------------------------------------------------------------
     def set_leader(self, leading: bool) -> None:
         with self._lock:
             self._leading = leading
             if leading:
-                for uid, body in self._bodies.items():
-                    if uid not in self._loops:
-                        self._start(uid, body)
+                if self._synced:
+                    for uid, body in self._bodies.items():
+                        if uid not in self._loops:
+                            self._start(uid, body)
                 return
             loops, self._loops = list(self._loops.values()), {}
         # Not joined here: the elector calls this and must keep its own schedule. A pass in
