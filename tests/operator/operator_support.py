@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import threading
@@ -16,7 +17,7 @@ from typing import Any
 import requests
 import yaml
 from kube import ControlPlane
-from support import BIN, ROOT, free_port
+from support import BIN, ROOT, free_port, spawn, stop
 
 NS = "gas-op"
 POLL = 2
@@ -215,19 +216,17 @@ class Operators:
             **env,
         }
         log = self.logdir / f"operator-{name}-{len(self.procs)}.log"
-        with open(log, "wb") as out:
-            proc = subprocess.Popen([str(BIN / "gas-operator")], env=full, stdout=out, stderr=subprocess.STDOUT)
-        op = OperatorProcess(proc, name, metrics_port, health_port, log)
+        op = OperatorProcess(spawn([str(BIN / "gas-operator")], full, log), name, metrics_port, health_port, log)
         self.procs.append(op)
         wait_for(lambda: _answers(op), 30, f"operator {name} /metrics")
         return op
 
     def stop(self, op: OperatorProcess | None = None) -> None:
-        for o in [op] if op else self.procs:
+        chosen = [op] if op else self.procs
+        for o in chosen:
             if o.proc.poll() is None:
-                o.proc.send_signal(18)  # SIGCONT: a test may have frozen it
-                o.proc.terminate()
-                o.proc.wait(30)
+                o.proc.send_signal(signal.SIGCONT)  # a test may have frozen it
+        stop([o.proc for o in chosen])
 
 
 def _answers(op: OperatorProcess) -> bool:
