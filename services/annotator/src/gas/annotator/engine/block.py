@@ -135,13 +135,12 @@ class _Lines:
     end: np.ndarray  # exclusive, CR stripped
     number: np.ndarray  # line numbers in the file
     blank: int
-    bound: np.ndarray = field(
-        default_factory=lambda: np.zeros((0, 9), np.int64)
-    )  # (n, 9): field k = (bound[k]+1, bound[k+1])
+    # (9, n): field k of line i is bound[k, i] + 1 .. bound[k + 1, i] (row 0: the line start - 1)
+    bound: np.ndarray = field(default_factory=lambda: np.zeros((9, 0), np.int64))
 
     def field(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        start = self.bound[:, k] + 1
-        return start, self.bound[:, k + 1] - start
+        start = self.bound[k] + 1
+        return start, self.bound[k + 1] - start
 
 
 @dataclass
@@ -267,7 +266,7 @@ class BlockAnnotator:
             self.consequences(rec, alleles),
         )  # fmt: skip
         text, ids = vcf_lines(self.out, found, block, self.strip_ours)
-        table = variants_batch(self.out, found, ids) if self.with_table else None
+        table = variants_batch(self.out, found, block, ids) if self.with_table else None
         self.count(stats, found)
         return BlockResult(text, int(lines.start.size), stats, table)
 
@@ -306,11 +305,11 @@ class BlockAnnotator:
                 f"expected at least 8 tab-separated columns, found {int(n_tabs[r]) + 1}", int(lines.number[r])
             )
         n = lines.start.size
-        bound = np.empty((n, 9), dtype=np.int64)
-        bound[:, 0] = lines.start - 1
-        bound[:, 1:8] = tabs[t0[:, None] + np.arange(7)[None, :]]
+        bound = np.empty((9, n), dtype=np.int64)
+        bound[0] = lines.start - 1
+        bound[1:8] = tabs[t0[None, :] + np.arange(7)[:, None]]
         has_more = n_tabs >= 8
-        bound[:, 8] = np.where(has_more, tabs[np.minimum(t0 + 7, tabs.size - 1)], lines.end)
+        bound[8] = np.where(has_more, tabs[np.minimum(t0 + 7, tabs.size - 1)], lines.end)
         lines.bound = bound
 
     def parse_records(self, lines: _Lines) -> _Records:

@@ -54,6 +54,16 @@ def strings_from(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> pa
     return pa.Array.from_buffers(pa.string(), starts.size, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
+def field_strings(block: bytes, lines: Any, k: int) -> pa.Array:
+    """Column k (0 = CHROM) of every line as a string array: cut out of the block without
+    copying (three pieces per line: before, the field, after), then one take copies the fields."""
+    start, length = lines.field(k)
+    n = start.size
+    cuts = np.empty((n, 3), dtype=np.int64)
+    cuts[:, 0], cuts[:, 1], cuts[:, 2] = lines.start, start, start + length
+    return _cut(block, cuts).take(pa.array(np.arange(n, dtype=np.int64) * 3 + 1))
+
+
 def with_nulls(values: pa.Array, valid: np.ndarray) -> pa.Array:
     if valid.all():
         return values
@@ -82,10 +92,12 @@ class OutputTables:
 
     def __init__(self, ann: BlockAnnotator):
         self.ann = ann
-        sets = ann.gene_sets
-        self.gene_set_field = packed_strings(sets, "GENE=", empty_is_null=True)  # first in the new INFO
-        set_types = ann.db.packed("gene_set_types")
-        self.gene_type_field = packed_strings(set_types, ";GENE_TYPE=", empty_is_null=True)
+        # 'GENE=A,B;GENE_TYPE=x,y' of every gene set (null for none): the first new INFO field.
+        self.gene_set_field = pc.binary_join_element_wise(
+            packed_strings(ann.gene_sets, "GENE=", empty_is_null=True),
+            packed_strings(ann.db.packed("gene_set_types"), ";GENE_TYPE="),
+            "",
+        )
         self.gene_names = packed_strings(ann.gene_names)
         self.type_names = packed_strings(ann.type_names)
         # '|GENE|GENE_TYPE|' of each gene row for CONSEQUENCE entries; the last one ('|||') for
@@ -107,7 +119,9 @@ class OutputTables:
         self.region_field = pa.array([f";REGION={r}" for r in REGIONS] + [f"REGION={r}" for r in REGIONS])
         self.region_names = pa.array(list(REGIONS))
         self.flag_field = [pa.array([None, f";{f}"], type=pa.string()) for f in FLAG_NAMES]
-        self.flag_names = pa.array(list(FLAG_NAMES))
+        self.flag_lists = pa.array(
+            [[f for k, f in enumerate(FLAG_NAMES) if bits >> k & 1] for bits in range(8)], pa.list_(pa.string())
+        )
         self.classes = pa.array([".", *VARIANT_CLASSES])
         self.tstv = pa.array([".", "ts", "tv"])
         self.term_names = pa.array(list(csq.TERMS))
@@ -251,36 +265,29 @@ def vcf_lines(t: OutputTables, found: Annotated, block: bytes, strip_ours: bool)
     fill = id_missing & record_known
     record_ids = _ids_of_records(t, found) if fill.any() else None
 
-    # Each line as consecutive pieces over the block (no copy): up to the end of the old INFO
-    # (to its start when it is '.'), the '.', FORMAT and samples, the line end.
-    cut = np.where(old_empty, info_start, bound[:, 8])
+    # Each line as consecutive pieces over the block (no copy): CHROM and POS, ID, REF to the
+    # end of the old INFO (to its start when it is '.'), the '.', FORMAT and samples, line end.
+    cut = np.where(old_empty, info_start, bound[8])
     row = np.arange(n, dtype=np.int64)
-    cuts = np.empty((n, 3), dtype=np.int64)
-    cuts[:, 0], cuts[:, 1], cuts[:, 2] = lines.start, cut, lines.end
+    cuts = np.empty((n, 6), dtype=np.int64)
+    cuts[:, 0], cuts[:, 1], cuts[:, 2] = lines.start, id_start, id_start + id_len
+    cuts[:, 3], cuts[:, 4], cuts[:, 5] = cut, bound[8], lines.end
     pieces = _cut(block, cuts)
-    before = pieces.take(pa.array(row * 3))
-    if fill.any() or strip_ours:
-        # Lines whose ID is filled, or (re-annotating) whose INFO loses our old keys: rebuilt.
-        rows = np.flatnonzero(fill) if not strip_ours else row
-        id_end = id_start + id_len
-        ident = strings_from(b, id_start[rows], id_len[rows])
+    if record_ids is None and not strip_ours:
+        # Nothing to change before the new INFO: CHROM..INFO as one piece.
+        parts: list[Any] = [_cut(block, cuts[:, [0, 3, 5]]).take(pa.array(row * 3))]
+    else:
+        ident = pieces.take(pa.array(row * 6 + 1))
         if record_ids is not None:
-            ident = pc.if_else(pa.array(fill[rows]), record_ids.take(pa.array(rows)), ident)
-        middle_end = info_start if strip_ours else cut
-        parts_of_line = [
-            strings_from(b, lines.start[rows], id_start[rows] - lines.start[rows]),
-            ident,
-            strings_from(b, id_end[rows], middle_end[rows] - id_end[rows]),
-        ]
+            ident = pc.if_else(pa.array(fill), record_ids, ident)
+        middle = pieces.take(pa.array(row * 6 + 2))
         if strip_ours:
             stripped = _strip_our_keys(strings_from(b, info_start, cut - info_start).to_pylist())
             old_empty = old_empty | np.array([not x for x in stripped], dtype=bool)
-            parts_of_line.append(pa.array(stripped, pa.string()))
-        index = row.copy()
-        index[rows] = n + np.arange(rows.size)
-        rebuilt = pc.binary_join_element_wise(*parts_of_line, "")
-        before = pa.concat_arrays([before, rebuilt]).take(pa.array(index))
-    parts: list[Any] = [before]
+            middle = pc.binary_join_element_wise(
+                strings_from(b, id_start + id_len, info_start - id_start - id_len), pa.array(stripped, pa.string()), ""
+            )
+        parts = [pieces.take(pa.array(row * 6)), ident, middle]
 
     # The new INFO: fields joined with ';' (built once per key), then NEAREST and RSID.
     keys = info_keys(found)
@@ -311,15 +318,15 @@ def vcf_lines(t: OutputTables, found: Annotated, block: bytes, strip_ours: bool)
         else:
             values = take(t.known_ids, al.known, has_known).fill_null(".")
             parts.append(_per_record(values, al.record, n, ";RSID=", record_known, False))
-    if (lines.end > bound[:, 8]).any():
-        parts.append(pieces.take(pa.array(row * 3 + 1)))
+    if (lines.end > bound[8]).any():
+        parts.append(pieces.take(pa.array(row * 6 + 4)))
     parts.append(pa.scalar("\n"))
     out = pc.binary_join_element_wise(*parts, "", null_handling="replace", null_replacement="")
     out_offsets = np.frombuffer(out.buffers()[1], dtype=np.int32, count=n + 1, offset=out.offset * 4)
     text = out.buffers()[2][int(out_offsets[0]) : int(out_offsets[-1])]
     written_id = None
     if ann.with_table:
-        written_id = with_nulls(strings_from(b, id_start, id_len), ~id_missing)
+        written_id = with_nulls(field_strings(block, lines, 2), ~id_missing)
         if record_ids is not None:
             written_id = pc.if_else(pa.array(fill), record_ids, written_id)
     return text, written_id
@@ -358,27 +365,27 @@ def _grouped(values: pa.Array, group: np.ndarray, n_groups: int, sep: str) -> pa
 
 
 def _region_strings(t: OutputTables, found: Annotated, reps: np.ndarray) -> pa.Array:
-    """';GENE=..;GENE_TYPE=..;REGION=..' (parts absent when empty)."""
+    """'GENE=..;GENE_TYPE=..;REGION=..' ('REGION=..' alone without genes; '' outside)."""
     ann = t.ann
-    sets = found.gene_set[reps]
-    genes = t.gene_set_field.take(pa.array(sets))
-    types = t.gene_type_field.take(pa.array(sets))
-    own = (
-        np.flatnonzero(np.isin(reps, np.fromiter(found.multi_sets, dtype=np.int64))).tolist()
-        if found.multi_sets
-        else []
-    )
+    genes = t.gene_set_field.take(pa.array(found.gene_set[reps]))
+    own: list[int] = []
+    if found.multi_sets:
+        own = np.flatnonzero(np.isin(reps, np.fromiter(found.multi_sets, dtype=np.int64))).tolist()
     if own:  # REF across segments: the union of their genes
-        names, kinds = genes.to_pylist(), types.to_pylist()
+        names = genes.to_pylist()
         for k in own:
             members = found.multi_sets[int(reps[k])]
-            names[k] = "GENE=" + ",".join(ann.gene_name_list[g] for g in members)
-            kinds[k] = ";GENE_TYPE=" + ",".join(ann.type_names[int(ann.gene_type[g])] for g in members)
-        genes, types = pa.array(names, pa.string()), pa.array(kinds, pa.string())
+            names[k] = (
+                "GENE="
+                + ",".join(ann.gene_name_list[g] for g in members)
+                + ";GENE_TYPE="
+                + ",".join(ann.type_names[int(ann.gene_type[g])] for g in members)
+            )
+        genes = pa.array(names, pa.string())
     region = found.region[reps]
     has_gene = np.asarray(genes.is_valid())
     regions = take(t.region_field, np.maximum(region, 0) + np.where(has_gene, 0, len(REGIONS)), region >= 0)
-    return pc.binary_join_element_wise(genes, types, regions, "", null_handling="replace", null_replacement="")
+    return pc.binary_join_element_wise(genes, regions, "", null_handling="replace", null_replacement="")
 
 
 def _class_strings(t: OutputTables, found: Annotated, reps: np.ndarray) -> pa.Array:
@@ -416,8 +423,9 @@ def _consequence_strings(t: OutputTables, found: Annotated, reps: np.ndarray) ->
     if not rows.size:
         return pa.nulls(reps.size, pa.string())
     gene = np.where(cq.gene[rows] >= 0, cq.gene[rows], len(t.gene_names))  # intergenic: the last, '|||'
+    allele = cq.allele[rows]
     entries = pc.binary_join_element_wise(
-        alt_strings(found).take(pa.array(cq.allele[rows])),
+        strings_from(found.rec.text_raw, al.at[allele], al.length[allele]),
         t.entry_middle.take(pa.array(gene)),
         _terms_text(cq.terms[rows]),
         "",
@@ -429,7 +437,8 @@ def _consequence_strings(t: OutputTables, found: Annotated, reps: np.ndarray) ->
         take(t.most_severe_field, np.maximum(worst, 0), worst >= 0),
         "",
     )
-    return with_nulls(text, np.bincount(group, minlength=reps.size) > 0)
+    present = np.bincount(group, minlength=reps.size) > 0
+    return text if present.all() else with_nulls(text, present)
 
 
 def _ids_of_records(t: OutputTables, found: Annotated) -> pa.Array:
@@ -450,15 +459,13 @@ def _ids_of_records(t: OutputTables, found: Annotated) -> pa.Array:
     return ids
 
 
-def variants_batch(t: OutputTables, found: Annotated, written_id: pa.Array) -> pa.RecordBatch:
+def variants_batch(t: OutputTables, found: Annotated, block: bytes, written_id: pa.Array) -> pa.RecordBatch:
     """One row per record and ALT; ``record`` is block-local (the writer adds the offset)."""
     ann = t.ann
     lines, rec, al, cq = found.lines, found.rec, found.alleles, found.csq
     r = al.record
     rows = pa.array(r)
     b = lines.buf
-    chrom_s, chrom_l = lines.field(0)
-    filt_s, filt_l = lines.field(6)
     qual_s, qual_l = lines.field(5)
     qual = _qual(b, qual_s, qual_l)
 
@@ -477,32 +484,34 @@ def variants_batch(t: OutputTables, found: Annotated, written_id: pa.Array) -> p
     row_counts = counts[r]
     row_members = members[ranges(start[r], row_counts)]
     list_offsets = pa.array(np.concatenate([[0], np.cumsum(row_counts)]).astype(np.int32))
-    flag_rows, flag_cols = np.nonzero(found.flags[r])
-    flag_offsets = np.concatenate([[0], np.cumsum(np.bincount(flag_rows, minlength=r.size))]).astype(np.int32)
+    flag_bits = found.flags.astype(np.int64) @ np.array([1, 2, 4], dtype=np.int64)
     worst = csq.most_severe_rank(cq.allele_terms)
-    bits = (cq.allele_terms[:, None] >> np.arange(len(csq.TERMS), dtype=np.uint32)[None, :]) & 1
+    # The term lists of the distinct masks, repeated by a take.
+    masks, inverse = np.unique(cq.allele_terms, return_inverse=True)
+    bits = (masks[:, None] >> np.arange(len(csq.TERMS), dtype=np.uint32)[None, :]) & 1
     term_rows, term_cols = np.nonzero(bits)
-    term_offsets = np.concatenate([[0], np.cumsum(np.bincount(term_rows, minlength=r.size))]).astype(np.int32)
+    term_offsets = np.concatenate([[0], np.cumsum(np.bincount(term_rows, minlength=masks.size))]).astype(np.int32)
+    term_lists = pa.ListArray.from_arrays(pa.array(term_offsets), t.term_names.take(pa.array(term_cols)))
     columns: dict[str, Any] = {
         "record": rows,
-        "chrom": strings_from(b, chrom_s, chrom_l).take(rows),
+        "chrom": field_strings(block, lines, 0).take(rows),
         "pos": pa.array(rec.pos).take(rows),
         "id": written_id.take(rows),
         "rsid": take(t.known_ids, al.known, al.known >= 0),
-        "ref": strings_from(rec.text_raw, rec.ref_at, rec.ref_len).take(rows),
+        "ref": field_strings(block, lines, 3).take(rows),
         "alt": alt_strings(found),
         "qual": pa.array(qual[r], mask=np.isnan(qual[r])),
-        "filter": strings_from(b, filt_s, filt_l).take(rows),
+        "filter": field_strings(block, lines, 6).take(rows),
         "genes": pa.ListArray.from_arrays(list_offsets, t.gene_names.take(pa.array(row_members))),
         "gene_types": pa.ListArray.from_arrays(list_offsets, t.type_names.take(pa.array(ann.gene_type[row_members]))),
         "region": take(t.region_names, np.maximum(found.region[r], 0), found.region[r] >= 0),
         "nearest_gene": take(t.gene_names, np.maximum(found.nearest_gene[r], 0), found.nearest_gene[r] >= 0),
         "nearest_distance": pa.array(found.nearest_distance[r], mask=found.nearest_gene[r] < 0),
-        "flags": pa.ListArray.from_arrays(pa.array(flag_offsets), t.flag_names.take(pa.array(flag_cols))),
+        "flags": t.flag_lists.take(pa.array(flag_bits[r])),
         "variant_class": take(t.classes, al.vc.astype(np.int64), al.vc > 0),
         "tstv": take(t.tstv, al.ts.astype(np.int64), al.ts > 0),
         "consequence": take(t.term_names, np.maximum(worst, 0), worst >= 0),
-        "consequences": pa.ListArray.from_arrays(pa.array(term_offsets), t.term_names.take(pa.array(term_cols))),
+        "consequences": term_lists.take(pa.array(inverse.ravel())),
     }
     return pa.RecordBatch.from_arrays([columns[f.name] for f in SCHEMA], schema=SCHEMA)
 

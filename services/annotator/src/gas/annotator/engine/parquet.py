@@ -15,6 +15,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 TABLE_SCHEMA_VERSION = "1"
+DICTIONARY_COLUMNS = (
+    "chrom",
+    "filter",
+    "genes",
+    "gene_types",
+    "region",
+    "nearest_gene",
+    "flags",
+    "variant_class",
+    "tstv",
+    "consequence",
+    "consequences",
+)
 SCHEMA = pa.schema(
     [
         pa.field("record", pa.int64(), nullable=False),
@@ -48,7 +61,16 @@ class VariantsWriter:
 
         self.path = path
         self.schema = SCHEMA.with_metadata({**metadata, "gas.table_schema": TABLE_SCHEMA_VERSION})
-        self.writer = pq.ParquetWriter(str(path), self.schema, compression="zstd", compression_level=1)
+        # Dictionaries for the categorical columns only (cheaper, and smaller than everywhere);
+        # min/max statistics where a reader prunes row groups: record, chrom, pos.
+        self.writer = pq.ParquetWriter(
+            str(path),
+            self.schema,
+            compression="zstd",
+            compression_level=1,
+            use_dictionary=list(DICTIONARY_COLUMNS),
+            write_statistics=["record", "chrom", "pos"],
+        )
         self.rows = 0
 
     def write(self, batch: Any, first_record: int) -> None:
