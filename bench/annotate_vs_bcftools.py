@@ -130,15 +130,53 @@ def baseline_command(ref: str, python: str, work: Path) -> str:
     return f"PYTHONPATH={path} {python} -m gas.annotator.engine.cli"
 
 
+def bad_input_figures(work: Path, gas: str, baseline: str | None) -> None:
+    """Issue 9: a ~140 KB .vcf.gz whose CHROM inflates to 140 MiB, and a file with a 10 MB
+    line: time to fail (or finish) and peak RSS, for this engine (free-tier line cap 1 MiB and
+    the default 16 MiB) and the baseline engine if given."""
+    import zlib
+
+    header = b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    bomb = work / "bomb.vcf.gz"
+    if not bomb.exists():
+        with open(bomb, "wb") as out:
+            z = zlib.compressobj(9, zlib.DEFLATED, 31)
+            out.write(z.compress(header))
+            for _ in range(140):
+                out.write(z.compress(b"A" * (1 << 20)))
+            out.write(z.flush())
+    wide = work / "wide.vcf"
+    if not wide.exists():
+        with open(wide, "w") as out:
+            out.write(header.decode() + "1\t100\t.\tA\tG\t.\t.\t.\n")
+            out.write("1\t200\t.\tA\tG\t.\t.\tX=" + "7" * (10 << 20) + "\n")
+    print(f"-- bad input: {bomb.name} ({bomb.stat().st_size:,} bytes -> 140 MiB CHROM), {wide.name} (10 MB line)")
+    cases = [
+        ("gas-annotate --max-line-bytes 1MiB", f"{gas} {{}} -o {work / 'bad'} --max-line-bytes {1 << 20}"),
+        ("gas-annotate (16 MiB default)", f"{gas} {{}} -o {work / 'bad'}"),
+    ]
+    if baseline:
+        cases.append(("baseline", f"{baseline} {{}} -o {work / 'bad'}"))
+    for label, template in cases:
+        for path in (bomb, wide):
+            cmd = template.format(path) + " > /dev/null 2>&1"
+            out = subprocess.run([sys.executable, "-c", LAUNCHER, cmd], capture_output=True, text=True, check=True)
+            elapsed, rss, code = out.stdout.split()
+            outcome = "annotated" if code == "0" else f"refused (exit {code})"
+            figures = f"{float(elapsed):6.2f} s  peak RSS {int(rss) / 1024:7.1f} MiB"
+            print(f"{label:36s} {path.name:14s} {figures}  {outcome}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--variants", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--variants", type=int, nargs="*", default=[1_000_000, 10_000_000])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--assembly", default="GRCh37")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--skip-bcftools", action="store_true")
     parser.add_argument("--baseline-ref", default=None, help="git revision of a baseline engine (e.g. main)")
     parser.add_argument("--baseline-python", default=None, help="interpreter with the baseline's dependencies")
+    parser.add_argument("--skip-bad-input", action="store_true", help="skip the bomb / 10 MB line figures")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="gas-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -200,6 +238,8 @@ def main() -> int:
         first_cmd = f"{gas} {vcf} -o {work / 'first'} --assembly {args.assembly} > /dev/null"
         starts = [first_record(first_cmd, work / "first") for _ in range(3)]
         print(f"process start to first record written: median {statistics.median(starts):.3f} s (runs {starts})")
+    if not args.skip_bad_input:
+        bad_input_figures(work, gas, baseline)
     return 0
 
 

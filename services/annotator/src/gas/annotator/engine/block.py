@@ -66,7 +66,9 @@ _BASES = "[ACGTNRYSWKMBDHVacgtnryswkmbdhv]"
 _ALLELE = re.compile(
     rf"^(?:(?P<seq>{_BASES}+)|\*|<[^<>,]+>|{_BASES}*[\[\]][^\[\],]+[\[\]]{_BASES}*|\.{_BASES}+|{_BASES}+\.)$"
 )
-_TRANSITIONS = {(ord("A"), ord("G")), (ord("G"), ord("A")), (ord("C"), ord("T")), (ord("T"), ord("C"))}
+_ACGT_CODE = np.full(256, -1, dtype=np.int8)
+for _code, _base in enumerate(b"ACGT"):
+    _ACGT_CODE[_base] = _code
 
 
 @dataclass
@@ -350,50 +352,13 @@ class BlockAnnotator:
         return _Records(cid, pos, gs, ge, inside, text, text_raw, ref_at, r_len, alt_at, a_len, slow_alt)
 
     def split_alleles(self, lines: _Lines, rec: _Records) -> _Alleles:
-        text, alt_at, alt_len = rec.text, rec.alt_at, rec.alt_len
-        slow = rec.slow_alt
-        # Fast records: bases and commas only. An empty allele (",," or a comma at either end)
-        # sends the record to the slow path, which rejects it.
+        text, alt_at, alt_len, slow = rec.text, rec.alt_at, rec.alt_len, rec.slow_alt
         commas = np.flatnonzero(text == 44)
-        comma_rec = np.searchsorted(rec.ref_at, commas, side="right") - 1
-        empty = (commas == alt_at[comma_rec]) | (commas == alt_at[comma_rec] + alt_len[comma_rec] - 1)
-        empty[1:] |= (commas[1:] == commas[:-1] + 1) & (comma_rec[1:] == comma_rec[:-1])
-        slow[comma_rec[empty]] = True
-        fast_commas = commas[~slow[comma_rec]]
-        fast = np.flatnonzero(~slow)
-        starts = [alt_at[fast], fast_commas + 1]
-        lengths_end = [alt_at[fast] + alt_len[fast], fast_commas]
-        seq_parts = [np.ones(fast.size + fast_commas.size, dtype=bool)]
-        slow_starts: list[int] = []
-        slow_ends: list[int] = []
-        slow_seq: list[bool] = []
-        for r in np.flatnonzero(slow).tolist():
-            a0 = int(alt_at[r])
-            value = rec.text_raw[a0 : a0 + int(alt_len[r])].tobytes().decode("utf-8", "replace")
-            offset = a0
-            parts = value.split(",") if value != "." else None
-            if parts is None:  # no ALT: written, annotated by position only
-                slow_starts.append(a0)
-                slow_ends.append(a0 + 1)
-                slow_seq.append(False)
-                continue
-            for part in parts:
-                m = _ALLELE.match(part)
-                if m is None:
-                    raise VcfFormatError("ALT (column 5) is not a list of alleles", int(lines.number[r]))
-                slow_starts.append(offset)
-                slow_ends.append(offset + len(part.encode()))
-                slow_seq.append(m.group("seq") is not None)
-                offset += len(part.encode()) + 1
-        a_start = np.concatenate(starts + [np.array(slow_starts, dtype=np.int64)])
-        a_end = np.concatenate(lengths_end + [np.array(slow_ends, dtype=np.int64)])
-        seq = np.concatenate(seq_parts + [np.array(slow_seq, dtype=bool)])
-        # The alleles are disjoint ranges: sorting starts and ends separately pairs them up.
-        order = np.argsort(a_start, kind="stable")
-        a_start, seq = a_start[order], seq[order]
-        a_end = np.sort(a_end)
-        record = np.searchsorted(rec.ref_at, a_start, side="right") - 1
-        length = a_end - a_start
+        if not commas.size and not slow.any():  # one sequence ALT per record: alleles are records
+            record = np.arange(alt_at.size, dtype=np.int64)
+            a_start, length, seq = alt_at, alt_len, np.ones(alt_at.size, dtype=bool)
+        else:
+            record, a_start, length, seq = self._alleles_of_records(lines, rec, commas)
         rl = rec.ref_len[record]
         r_at = rec.ref_at[record]
 
@@ -413,14 +378,13 @@ class BlockAnnotator:
         vc[ins & ins_clean] = 3
         vc[dele & del_clean] = 4
         vc[(ins & ~ins_clean) | (dele & ~del_clean)] = 5
+        # ts/tv: with A=0 C=1 G=2 T=3, the transitions A<->G and C<->T are the pairs whose codes
+        # differ by XOR 2.
         ts = np.zeros(record.size, dtype=np.int8)
         snv = np.flatnonzero(vc == 1)
         if snv.size:
-            r_b, a_b = text[r_at[snv]], text[a_start[snv]]
-            acgt = np.isin(r_b, np.frombuffer(b"ACGT", np.uint8)) & np.isin(a_b, np.frombuffer(b"ACGT", np.uint8))
-            transition = ((r_b.astype(np.int32) << 8) | a_b).astype(np.int32)
-            is_ts = np.isin(transition, np.array([(x << 8) | y for x, y in _TRANSITIONS], dtype=np.int32))
-            ts[snv] = np.where(acgt, np.where(is_ts, 1, 2), 0)
+            r_c, a_c = _ACGT_CODE[text[r_at[snv]]], _ACGT_CODE[text[a_start[snv]]]
+            ts[snv] = np.where((r_c >= 0) & (a_c >= 0), np.where((r_c ^ a_c) == 2, 1, 2), 0)
 
         # Known variants: same position, REF and ALT (case-insensitive).
         known = np.full(record.size, -1, dtype=np.int64)
@@ -474,6 +438,51 @@ class BlockAnnotator:
             a_start + p,
             r_len,
         )
+
+    def _alleles_of_records(
+        self, lines: _Lines, rec: _Records, commas: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(record, start, length, is sequence) of every ALT. Fast records hold bases and
+        commas only; an empty allele (',,' or a comma at either end) sends a record to the
+        per-record check, which rejects it."""
+        alt_at, alt_len, slow = rec.alt_at, rec.alt_len, rec.slow_alt
+        comma_rec = np.searchsorted(rec.ref_at, commas, side="right") - 1
+        empty = (commas == alt_at[comma_rec]) | (commas == alt_at[comma_rec] + alt_len[comma_rec] - 1)
+        empty[1:] |= (commas[1:] == commas[:-1] + 1) & (comma_rec[1:] == comma_rec[:-1])
+        slow[comma_rec[empty]] = True
+        fast_commas = commas[~slow[comma_rec]]
+        fast = np.flatnonzero(~slow)
+        starts = [alt_at[fast], fast_commas + 1]
+        ends = [alt_at[fast] + alt_len[fast], fast_commas]
+        seq_parts = [np.ones(fast.size + fast_commas.size, dtype=bool)]
+        slow_starts: list[int] = []
+        slow_ends: list[int] = []
+        slow_seq: list[bool] = []
+        for r in np.flatnonzero(slow).tolist():
+            a0 = int(alt_at[r])
+            value = rec.text_raw[a0 : a0 + int(alt_len[r])].tobytes().decode("utf-8", "replace")
+            if value == ".":  # no ALT: written, annotated by position only
+                slow_starts.append(a0)
+                slow_ends.append(a0 + 1)
+                slow_seq.append(False)
+                continue
+            offset = a0
+            for part in value.split(","):
+                m = _ALLELE.match(part)
+                if m is None:
+                    raise VcfFormatError("ALT (column 5) is not a list of alleles", int(lines.number[r]))
+                slow_starts.append(offset)
+                slow_ends.append(offset + len(part.encode()))
+                slow_seq.append(m.group("seq") is not None)
+                offset += len(part.encode()) + 1
+        a_start = np.concatenate(starts + [np.array(slow_starts, dtype=np.int64)])
+        a_end = np.concatenate(ends + [np.array(slow_ends, dtype=np.int64)])
+        seq = np.concatenate(seq_parts + [np.array(slow_seq, dtype=bool)])
+        # The alleles are disjoint ranges: sorting starts and ends separately pairs them up.
+        order = np.argsort(a_start, kind="stable")
+        a_start, seq = a_start[order], seq[order]
+        a_end = np.sort(a_end)
+        return np.searchsorted(rec.ref_at, a_start, side="right") - 1, a_start, a_end - a_start, seq
 
     def _segment(self, gpos: np.ndarray) -> np.ndarray:
         return lookup(self.a["ctx_bounds"], gpos) - 1
