@@ -147,9 +147,9 @@ def bad_input_figures(work: Path, gas: str, baseline: str | None) -> None:
             out.write(z.flush())
     wide = work / "wide.vcf"
     if not wide.exists():
-        with open(wide, "w") as out:
-            out.write(header.decode() + "1\t100\t.\tA\tG\t.\t.\t.\n")
-            out.write("1\t200\t.\tA\tG\t.\t.\tX=" + "7" * (10 << 20) + "\n")
+        with open(wide, "w") as text:
+            text.write(header.decode() + "1\t100\t.\tA\tG\t.\t.\t.\n")
+            text.write("1\t200\t.\tA\tG\t.\t.\tX=" + "7" * (10 << 20) + "\n")
     print(f"-- bad input: {bomb.name} ({bomb.stat().st_size:,} bytes -> 140 MiB CHROM), {wide.name} (10 MB line)")
     cases = [
         ("gas-annotate --max-line-bytes 1MiB", f"{gas} {{}} -o {work / 'bad'} --max-line-bytes {1 << 20}"),
@@ -160,8 +160,8 @@ def bad_input_figures(work: Path, gas: str, baseline: str | None) -> None:
     for label, template in cases:
         for path in (bomb, wide):
             cmd = template.format(path) + " > /dev/null 2>&1"
-            out = subprocess.run([sys.executable, "-c", LAUNCHER, cmd], capture_output=True, text=True, check=True)
-            elapsed, rss, code = out.stdout.split()
+            proc = subprocess.run([sys.executable, "-c", LAUNCHER, cmd], capture_output=True, text=True, check=True)
+            elapsed, rss, code = proc.stdout.split()
             outcome = "annotated" if code == "0" else f"refused (exit {code})"
             figures = f"{float(elapsed):6.2f} s  peak RSS {int(rss) / 1024:7.1f} MiB"
             print(f"{label:36s} {path.name:14s} {figures}  {outcome}")
@@ -217,9 +217,9 @@ def main() -> int:
         rss: dict[str, int] = {k: 0 for k in commands}
         for _ in range(args.repeats):  # interleaved, so a load change hits every command alike
             for name, cmd in commands.items():
-                t, r = run(cmd)
-                times[name].append(t)
-                rss[name] = max(rss[name], r)
+                seconds, peak = run(cmd)
+                times[name].append(seconds)
+                rss[name] = max(rss[name], peak)
         print(f"-- {n:,} variants ({vcf.stat().st_size / 1e6:.0f} MB), median of {args.repeats}")
         medians = {k: statistics.median(v) for k, v in times.items()}
         for name in commands:

@@ -1,20 +1,28 @@
-"""The one SQS worker loop every queue consumer runs (DESIGN.md, "Workers").
+"""The one SQS worker loop every queue consumer runs (docs/architecture.md, "The worker loop").
 
 Long-poll a batch; run the handler for each message with a visibility heartbeat;
-delete on success; make it visible again exactly when due when the handler defers it;
+delete on success; hand it back delayed until due when the handler defers it;
 leave for redelivery (with backoff) on a transient error;
-dead-letter at once on a permanent one; on SIGTERM stop receiving, finish what is
-in hand and exit. Unexpected exceptions count as transient: the queue's redrive
-policy dead-letters a message that keeps failing.
+dead-letter at once on a permanent one. Unexpected exceptions count as transient: the
+queue's redrive policy dead-letters a message that keeps failing.
+
+On SIGTERM: stop receiving, hand back messages not started, and give the message in
+hand `shutdown_grace_seconds` to finish; then set its `cancel` event, and a handler that
+stops early raises HandBack: the message is made visible at once (not a failure).
+
+Every worker also watches its queue's dead-letter queue (depth and the age of the oldest
+message it samples), because SQS's own moves after maxReceiveCount pass no handler.
 """
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,7 +30,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from gas.core.aws import Aws
 from gas.core.config import WorkerSettings
-from gas.core.errors import Defer, PermanentError, TransientError
+from gas.core.errors import Defer, HandBack, PermanentError, TransientError
 from gas.core.observability import serve_ops
 
 log = structlog.get_logger()
@@ -45,17 +53,32 @@ QUEUE_LAG = Histogram(
 )
 
 
-# SQS's ceiling on a message's visibility timeout (12 hours).
-MAX_VISIBILITY_SECONDS = 43200
+DLQ_MESSAGES = Gauge("gas_worker_dlq_messages", "Messages in the queue's dead-letter queue", ["queue"])
+DLQ_OLDEST_AGE = Gauge(
+    "gas_worker_dlq_oldest_message_age_seconds",
+    "Age of the oldest message sampled from the dead-letter queue (0 when empty)",
+    ["queue"],
+)
+
+# SQS's ceiling on DelaySeconds (15 minutes): a longer deferral comes back after it and the
+# handler defers the rest.
+MAX_DELAY_SECONDS = 900
+# A deferred message is re-sent as a new SQS message: this attribute carries the first
+# one's id, so `Message.message_id` names the delivery across deferrals (the annotator's
+# job lease is held by it).
+DELIVERY_ID_ATTRIBUTE = "gas-delivery-id"
 
 
 @dataclass(frozen=True)
 class Message:
     body: str
-    message_id: str
+    message_id: str  # of the delivery: the first SQS message id, kept across deferrals
     receipt_handle: str
     receive_count: int
     sent_at: float  # epoch seconds
+    # Set when the worker is shutting down and the grace period is over: a handler that
+    # can stop early does, and raises HandBack.
+    cancel: threading.Event = field(default_factory=threading.Event, compare=False)
 
 
 Handler = Callable[[Message], None]
@@ -80,16 +103,27 @@ class QueueWorker:
         self._stopping = threading.Event()
         # Export every series from the start (at 0), so rates and alerts see them.
         MESSAGES_RECEIVED.labels(queue)
-        for outcome in ("success", "retry", "deferred", "dead_lettered"):
+        for outcome in ("success", "retry", "deferred", "dead_lettered", "handed_back"):
             MESSAGES_HANDLED.labels(queue, outcome)
         WORKER_BUSY.labels(queue).set(0)
         self._last_poll = time.monotonic()
+        self._in_hand: Message | None = None
 
     # -- lifecycle -------------------------------------------------------------------
     def stop(self, *_: object) -> None:
-        if not self._stopping.is_set():
-            log.info("worker.stopping", queue=self.queue)
+        if self._stopping.is_set():
+            return
+        log.info("worker.stopping", queue=self.queue, grace_seconds=self.settings.shutdown_grace_seconds)
         self._stopping.set()
+        timer = threading.Timer(self.settings.shutdown_grace_seconds, self._cancel_in_hand)
+        timer.daemon = True
+        timer.start()
+
+    def _cancel_in_hand(self) -> None:
+        message = self._in_hand
+        if message is not None:
+            log.info("worker.cancelling", queue=self.queue, message_id=message.message_id)
+            message.cancel.set()
 
     def _alive(self) -> bool:
         # A loop stuck for longer than a poll plus the longest handler run is not alive.
@@ -101,6 +135,8 @@ class QueueWorker:
         signal.signal(signal.SIGINT, self.stop)
         if self.settings.metrics_port:
             serve_ops(self.settings.metrics_host, self.settings.metrics_port, self._alive, self._ready)
+        if self.settings.dlq_poll_seconds:
+            threading.Thread(target=self._watch_dlq, name="dlq-watch", daemon=True).start()
         log.info("worker.started", queue=self.queue, queue_url=self.queue_url)
         while not self._stopping.is_set():
             self._last_poll = time.monotonic()
@@ -126,13 +162,15 @@ class QueueWorker:
             WaitTimeSeconds=self.settings.receive_wait_seconds,
             VisibilityTimeout=self.settings.visibility_timeout,
             MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+            MessageAttributeNames=[DELIVERY_ID_ATTRIBUTE],
         )
         out = []
         for raw in resp.get("Messages", []):
             attrs = raw.get("Attributes", {})
+            delivery = raw.get("MessageAttributes", {}).get(DELIVERY_ID_ATTRIBUTE, {}).get("StringValue")
             msg = Message(
                 body=raw["Body"],
-                message_id=raw["MessageId"],
+                message_id=delivery or raw["MessageId"],
                 receipt_handle=raw["ReceiptHandle"],
                 receive_count=int(attrs.get("ApproximateReceiveCount", "1")),
                 sent_at=int(attrs.get("SentTimestamp", "0")) / 1000,
@@ -150,12 +188,16 @@ class QueueWorker:
         started = time.monotonic()
         heartbeat.start()
         WORKER_BUSY.labels(self.queue).set(1)
+        self._in_hand = message
         try:
             self.handler(message)
             outcome = "success"
+        except HandBack:
+            outcome = "handed_back"
+            bound.info("worker.handed_back")
         except Defer as exc:
             outcome = "deferred"
-            delay = max(0, min(int(exc.seconds + 0.999), MAX_VISIBILITY_SECONDS))
+            delay = max(0, min(math.ceil(exc.seconds), MAX_DELAY_SECONDS))
             bound.info("worker.deferred", seconds=delay, reason=str(exc))
         except PermanentError as exc:
             outcome = "dead_lettered"
@@ -167,6 +209,7 @@ class QueueWorker:
             outcome = "retry"
             bound.exception("worker.handler_crashed", error=repr(exc))
         finally:
+            self._in_hand = None
             heartbeat.stop()
             WORKER_BUSY.labels(self.queue).set(0)
             HANDLER_SECONDS.labels(self.queue).observe(time.monotonic() - started)
@@ -176,7 +219,9 @@ class QueueWorker:
             elif outcome == "dead_lettered":
                 self._dead_letter(message, bound)
             elif outcome == "deferred":
-                self._set_visibility(message, delay)
+                self._defer(message, delay)
+            elif outcome == "handed_back":
+                self._set_visibility(message, 0)
             else:
                 # Back off exponentially instead of waiting out the whole visibility timeout.
                 self._set_visibility(message, min(2**message.receive_count, 300))
@@ -192,6 +237,19 @@ class QueueWorker:
         self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message.receipt_handle)
         bound.warning("worker.dead_lettered", dlq=self.dlq_url)
 
+    def _defer(self, message: Message, seconds: int) -> None:
+        """Re-send the message with DelaySeconds, then delete the copy in hand. SQS then
+        counts it as delayed until due, not as in flight: in-flight stays "a worker holds
+        it", which is what the QueueScaler scales on (docs/operator.md). Copy first, delete
+        second: a crash in between leaves a duplicate, never a loss."""
+        self.sqs.send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=message.body,
+            DelaySeconds=seconds,
+            MessageAttributes={DELIVERY_ID_ATTRIBUTE: {"DataType": "String", "StringValue": message.message_id}},
+        )
+        self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message.receipt_handle)
+
     def _set_visibility(self, message: Message, seconds: int) -> None:
         self.sqs.change_message_visibility(
             QueueUrl=self.queue_url, ReceiptHandle=message.receipt_handle, VisibilityTimeout=seconds
@@ -205,11 +263,44 @@ class QueueWorker:
             except (ClientError, BotoCoreError):
                 pass  # they reappear after the visibility timeout anyway
 
+    # -- the dead-letter queue ---------------------------------------------------------
+    def _watch_dlq(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.sample_dlq()
+            except (ClientError, BotoCoreError) as exc:
+                log.warning("worker.dlq_watch_failed", queue=self.queue, error=str(exc))
+            self._stopping.wait(self.settings.dlq_poll_seconds)
+
+    def sample_dlq(self) -> None:
+        """Export the DLQ's depth and the age of the oldest message among those sampled.
+
+        SQS has no API for the oldest message's age (CloudWatch has it), so a few messages
+        are peeked with VisibilityTimeout=0: they stay where they are. A message SQS moved
+        after maxReceiveCount keeps its original SentTimestamp."""
+        attrs = self.sqs.get_queue_attributes(QueueUrl=self.dlq_url, AttributeNames=["ApproximateNumberOfMessages"])[
+            "Attributes"
+        ]
+        depth = int(attrs.get("ApproximateNumberOfMessages", "0"))
+        oldest = 0.0
+        if depth:
+            peeked = self.sqs.receive_message(
+                QueueUrl=self.dlq_url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=0,
+                WaitTimeSeconds=0,
+                MessageSystemAttributeNames=["SentTimestamp"],
+            ).get("Messages", [])
+            sent = [int(m.get("Attributes", {}).get("SentTimestamp", "0")) / 1000 for m in peeked]
+            oldest = max((time.time() - t for t in sent if t), default=0.0)
+        DLQ_MESSAGES.labels(self.queue).set(depth)
+        DLQ_OLDEST_AGE.labels(self.queue).set(round(oldest, 1))
+
 
 class _Heartbeat:
     """Keeps a message invisible while its handler runs, however long that is."""
 
-    def __init__(self, sqs, queue_url: str, receipt_handle: str, timeout: int):
+    def __init__(self, sqs: Any, queue_url: str, receipt_handle: str, timeout: int):
         self._sqs, self._url, self._handle, self._timeout = sqs, queue_url, receipt_handle, timeout
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="visibility-heartbeat", daemon=True)
