@@ -119,15 +119,14 @@ def _engine_child(conn: Connection, run: EngineRun) -> None:
     """Runs in the child: annotate, send one outcome tuple back."""
     try:
         db = ensure_database(run.assembly, run.db_dir)
-        result = annotate_vcf(run.input_path, run.out_dir, db)
+        result = annotate_vcf(run.input_path, run.out_dir, db, allow_assembly_mismatch=run.allow_assembly_mismatch)
         files = {
             "result_key": result.annotated_vcf,
             "log_key": result.count_log,
             "summary_key": result.summary_json,
         }
-        variants = getattr(result, "variants_parquet", None)  # engines before the Parquet table have none
-        if variants is not None:
-            files["variants_key"] = variants
+        if result.variants_parquet is not None:
+            files["variants_key"] = result.variants_parquet
         conn.send(("ok", "", files, result.summary, result.variants_written))
     except VcfFormatError as exc:
         conn.send(("refused", str(exc), None, None, 0))

@@ -15,6 +15,8 @@ from typing import Any
 
 import structlog
 
+from gas.annotator.engine.assembly import detect
+
 log = structlog.get_logger()
 
 HEAD_BYTES = 4 << 20  # read from S3
@@ -54,11 +56,6 @@ def head_lines(data: bytes, complete: bool) -> list[str]:
 
 def check_object(s3: Any, bucket: str, key: str, assembly: str) -> AssemblyCheck:
     """The evidence of the object's head about `assembly`."""
-    try:
-        from gas.annotator.engine.assembly import detect  # stdlib only: no engine dependencies loaded
-    except ImportError:  # MERGE: the engine branch brings the detector; drop this fallback then
-        log.warning("upload.assembly_detector_missing")
-        return AssemblyCheck()
 
     obj = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{HEAD_BYTES - 1}")
     data = obj["Body"].read()
