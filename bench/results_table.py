@@ -40,7 +40,8 @@ import requests
 from _common import DevStack, User, free_port, percentile
 from annotate_vs_bcftools import make_vcf
 
-from gas.annotator.engine.database import ensure_database
+from gas.annotator.engine.database import SCHEMA_VERSION, ensure_database
+from gas.annotator.engine.vcf import ENGINE_VERSION
 from gas.core.dynamo import to_item
 from gas.core.job_record import Job, JobStatus
 from gas.core.timeutil import utc_now_iso
@@ -54,7 +55,7 @@ PEER_FIELDS = "%CHROM\\t%POS\\t%REF\\t%ALT\\t%INFO/GENE\\t%INFO/REGION\\n"
 def annotated(work: Path, variants: int) -> tuple[Path, Path, Path]:
     """The annotated VCF, Parquet table and summary of an N-variant input (made once per workdir)."""
     vcf = work / f"bench_{variants}.vcf"
-    out = work / "annotated"
+    out = work / f"annotated-engine{ENGINE_VERSION}-db{SCHEMA_VERSION}"  # made again by another engine
     names = [out / f"bench_{variants}.{suffix}" for suffix in ("annot.vcf", "variants.parquet", "summary.json")]
     if all(p.exists() for p in names):
         return names[0], names[1], names[2]
