@@ -31,10 +31,12 @@ system-deps: ## the Debian packages the tests and benchmarks use (chromium, bcft
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-# helm + the offline manifest validator (chart checks); kube-apiserver, controller-manager,
+# helm + the offline manifest validator (chart checks); the alert-rule test runner (built from
+# Prometheus' rule engine); kube-apiserver, controller-manager,
 # scheduler, kwok and etcd (cluster tests). Built with Go, cached across runs.
 tools: ## helm and the Kubernetes control plane, built with Go (cached in ~/.cache)
 	tools/install-helm.sh
+	tools/install-promrules.sh >/dev/null
 	tools/install-controlplane.sh >/dev/null
 
 run: setup ## the whole stack on this machine, live reload on (docs/local.md; ARGS="--demo --port 8081 ...")

@@ -22,4 +22,4 @@ def chart_tools():
 @pytest.fixture(scope="session")
 def rendered(chart_tools):
     """The chart rendered with each values set: name -> manifest text."""
-    return {name: chart_tools.render(files).stdout for name, files in chart_tools.VALUE_SETS.items()}
+    return {name: chart_tools.render(files, minimal=False).stdout for name, files in chart_tools.VALUE_SETS.items()}

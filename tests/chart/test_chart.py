@@ -94,7 +94,7 @@ def test_production_values(rendered):
     objs = objects(rendered["production"])
     k = kinds(rendered["production"])
     assert "Secret" not in k  # existingSecret
-    assert sorted(k["ServiceMonitor"]) == ["gas-web", "gas-workers"]
+    assert k["ServiceMonitor"] == ["gas-metrics"]  # every -metrics Service: web's ops port, workers, operator
     assert k["PrometheusRule"] == ["gas"]
     sas = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ServiceAccount"}
     assert sas["gas-web"]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith("role/gas-prod-web")
@@ -106,10 +106,11 @@ def test_production_values(rendered):
     assert image.startswith("123456789012.dkr.ecr.eu-west-1.amazonaws.com/gas/web@sha256:")
     rule = next(o for o in objs if o["kind"] == "PrometheusRule")
     exprs = " ".join(r["expr"] for g in rule["spec"]["groups"] for r in g["rules"])
-    assert 'gas_worker_messages_handled_total{namespace="gas",outcome="dead_lettered"}' in exprs
+    assert 'gas_worker_dlq_messages{namespace="gas"}' in exprs
     assert "gas_annotator_jobs_total" in exprs
     alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]}
     assert {"GasDeadLetterQueueNotEmpty", "GasJobFailureRatioHigh", "GasArchiveLagHigh", "GasOperatorErrors"} <= alerts
+    assert {"GasWebDown", "GasOperatorDown", "GasScalerAtMaxReplicas", "GasQueueBacklogOld"} <= alerts
     assert "gas_archiver_archive_lag_seconds_bucket" in exprs and "gas_operator_errors_total" in exprs
     dash = next(o for o in objs if o["kind"] == "ConfigMap" and o["metadata"]["name"] == "gas-dashboard")
     assert json.loads(dash["data"]["gas.json"])["uid"] == "gas-overview"
@@ -122,8 +123,9 @@ def test_web_container_contract(rendered):
     assert env["GAS_WEB_BIND"]["value"] == "0.0.0.0:8080"
     assert env["PROMETHEUS_MULTIPROC_DIR"]["value"] == "/tmp/prometheus"
     assert env["GAS_SECRET_KEY"]["valueFrom"]["secretKeyRef"]["key"] == "GAS_SECRET_KEY"
-    assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
-    assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "ops"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "ops"}
+    assert env["GAS_WEB_OPS_BIND"]["value"] == "0.0.0.0:9100"
     mounts = {m["mountPath"] for m in c["volumeMounts"]}
     assert {"/tmp", "/tmp/prometheus"} <= mounts
 

@@ -6,8 +6,15 @@ not non-root / no-escalation / caps-dropped / seccomp RuntimeDefault.
 `helm install` in dev mode: every object is accepted by the real API server (schema,
 defaulting and admission), the post-install provisioning hook Job completes, and every
 Deployment (web, annotator, notifier, the three archiver consumers, operator, moto) becomes
-Available; `helm upgrade` runs the pre-upgrade hook again and rolls nothing it should not;
-`helm uninstall` removes it all.
+Available; `helm upgrade` runs the pre-upgrade hook again, keeps the generated session key
+and rolls nothing it should not, and a changed key rolls the pods; the documented CRD
+upgrade step updates an older CRD in place; `helm uninstall` removes it all.
+
+Upgrade safety outside dev mode (namespace gas-prod): `helm install --wait` with
+provisioning as a pre-install hook completes (no deadlock), its ServiceAccount hook comes
+first (the API server refuses a pod whose ServiceAccount does not exist); turning on
+`web.autoscaling` and `operator.enabled` on the live release keeps 4 replicas (not 1); the
+operator's pods carry the global scheduling settings.
 
 kwok fakes the kubelet: pods become Ready without running containers, so this proves the
 Kubernetes side (objects, controllers, hooks, admission), not the images (tests/kind).
@@ -15,15 +22,25 @@ Kubernetes side (objects, controllers, hooks, admission), not the images (tests/
 
 from __future__ import annotations
 
+import base64
+import calendar
 import json
 import subprocess
+import threading
 import time
 
 import chartlib
 import pytest
-from chartlib import CHART, ROOT
+import requests
+import yaml
+from chartlib import CHART, ROOT, VALUES
 
 NS = "gas"
+PROD_NS = "gas-prod"
+RESTRICTED = {
+    "pod-security.kubernetes.io/enforce": "restricted",
+    "pod-security.kubernetes.io/enforce-version": "latest",
+}
 
 
 @pytest.fixture(scope="module")
@@ -34,27 +51,49 @@ def cluster(tmp_path_factory, chart_tools):
         kube.install()
     cp = kube.ControlPlane(tmp_path_factory.mktemp("controlplane")).start()
     try:
-        ns = {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {
-                "name": NS,
-                "labels": {
-                    "pod-security.kubernetes.io/enforce": "restricted",
-                    "pod-security.kubernetes.io/enforce-version": "latest",
-                },
-            },
-        }
-        resp = cp.api("/api/v1/namespaces", "POST", json=ns)
-        assert resp.status_code == 201, resp.text
-        yield cp
+        # A real node has local disk: the annotator requests ephemeral-storage for its scratch
+        # space, and the harness's fake node declares only cpu, memory and pods.
+        node = cp.api("/api/v1/nodes/kwok-node-0").json()
+        for field in ("capacity", "allocatable"):
+            node["status"][field]["ephemeral-storage"] = "200Gi"
+        resp = cp.api("/api/v1/nodes/kwok-node-0/status", "PUT", json=node)
+        assert resp.status_code == 200, resp.text
+        for name in (NS, PROD_NS):
+            ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": RESTRICTED}}
+            resp = cp.api("/api/v1/namespaces", "POST", json=ns)
+            assert resp.status_code == 201, resp.text
+        stop = threading.Event()
+        threading.Thread(target=renew_node_lease, args=(cp, stop), daemon=True).start()
+        try:
+            yield cp
+        finally:
+            stop.set()
     finally:
         cp.stop()
 
 
-def helm(cp, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+def renew_node_lease(cp, stop: threading.Event) -> None:
+    """Step in for kwok when it falls behind renewing the fake node's Lease (on a loaded
+    2-core machine it can miss the node-lifecycle controller's grace period, which then
+    marks the node Unknown and every pod NotReady mid-test). Only a stale lease is touched:
+    renewing it while kwok keeps up makes kwok's own updates conflict, and kwok then
+    stalls its pods."""
+    path = "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/kwok-node-0"
+    while not stop.wait(5):
+        try:
+            renewed = cp.api(path).json()["spec"].get("renewTime", "")
+            age = time.time() - calendar.timegm(time.strptime(renewed[:19], "%Y-%m-%dT%H:%M:%S"))
+            if age > 20:
+                now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+                patch = {"spec": {"renewTime": now}}
+                cp.api(path, "PATCH", json=patch, headers={"Content-Type": "application/merge-patch+json"})
+        except (requests.RequestException, KeyError, ValueError):
+            pass  # best effort: the next round tries again
+
+
+def helm(cp, *args: str, timeout: float = 600, ns: str = NS) -> subprocess.CompletedProcess:
     proc = subprocess.run(
-        [str(chartlib.HELM), "--kubeconfig", str(cp.admin_kubeconfig), "-n", NS, *args],
+        [str(chartlib.HELM), "--kubeconfig", str(cp.admin_kubeconfig), "-n", ns, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -63,8 +102,8 @@ def helm(cp, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     return proc
 
 
-def deployments(cp) -> dict[str, dict]:
-    items = cp.api(f"/apis/apps/v1/namespaces/{NS}/deployments").json()["items"]
+def deployments(cp, ns: str = NS) -> dict[str, dict]:
+    items = cp.api(f"/apis/apps/v1/namespaces/{ns}/deployments").json()["items"]
     return {d["metadata"]["name"]: d for d in items}
 
 
@@ -73,19 +112,31 @@ def available(d: dict) -> bool:
     return conds.get("Available") == "True" and d["status"].get("availableReplicas", 0) >= d["spec"]["replicas"]
 
 
-def wait_all_available(cp, names: set[str], timeout: float = 180) -> dict[str, dict]:
+def wait_all_available(cp, names: set[str], timeout: float = 180, ns: str = NS) -> dict[str, dict]:
     deadline = time.monotonic() + timeout
     deps: dict[str, dict] = {}
     while time.monotonic() < deadline:
-        deps = deployments(cp)
+        deps = deployments(cp, ns)
         if names <= set(deps) and all(available(deps[n]) for n in names):
             return deps
         time.sleep(1)
-    state = {n: d.get("status", {}) for n, d in deps.items()}
-    raise AssertionError(f"not all Available after {timeout}s: {json.dumps(state, indent=1)[:3000]}")
+    late = {n: d.get("status", {}) for n, d in deps.items() if n in names and not available(d)}
+    missing = sorted(names - set(deps))
+    node = cp.api("/api/v1/nodes/kwok-node-0").json()["status"].get("conditions", [])
+    pods = cp.api(f"/api/v1/namespaces/{ns}/pods").json()["items"]
+    unready = {
+        p["metadata"]["name"]: (p["status"].get("phase"), p["status"].get("conditions"))
+        for p in pods
+        if not any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
+    }
+    raise AssertionError(
+        f"not Available after {timeout}s: {missing} missing, {json.dumps(late)[:2000]}\n"
+        f"node: {json.dumps(node)[:1500]}\nunready pods: {json.dumps(unready)[:3000]}"
+    )
 
 
-DEV = ["-f", str(ROOT / "k8s" / "values-dev.yaml")]
+# Dev values, but no session key: the chart generates one (dev mode only) and must keep it.
+DEV = ["-f", str(ROOT / "k8s" / "values-dev.yaml"), "--set", "secrets.secretKey="]
 EXPECTED = {
     "gas-web",
     "gas-annotator",
@@ -127,8 +178,19 @@ def test_install_dev_mode_every_deployment_available(cluster):
     print(f"install -> all Available in {time.monotonic() - t0:.1f}s")
 
 
-def test_upgrade_reruns_provisioning(cluster):
+def secret_key(cp, ns: str = NS) -> str:
+    data = cp.api(f"/api/v1/namespaces/{ns}/secrets/gas").json()["data"]
+    return base64.b64decode(data["GAS_SECRET_KEY"]).decode()
+
+
+def pod_template_annotations(cp, name: str, ns: str = NS) -> dict[str, str]:
+    return deployments(cp, ns)[name]["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_upgrade_reruns_provisioning_and_keeps_the_generated_key(cluster):
     before = cluster.api(f"/apis/batch/v1/namespaces/{NS}/jobs/gas-provision").json()["metadata"]["uid"]
+    key, web_pods = secret_key(cluster), pod_template_annotations(cluster, "gas-web")
+    assert len(key) == 48
     helm(cluster, "upgrade", "gas", str(CHART), *DEV, "--set", "logLevel=INFO", "--timeout", "5m")
     job = cluster.api(f"/apis/batch/v1/namespaces/{NS}/jobs/gas-provision").json()
     assert job["metadata"]["uid"] != before and job["status"].get("succeeded") == 1
@@ -137,6 +199,70 @@ def test_upgrade_reruns_provisioning(cluster):
     wait_all_available(cluster, EXPECTED)
     status = json.loads(helm(cluster, "status", "gas", "-o", "json").stdout)
     assert status["info"]["status"] == "deployed" and status["version"] == 2
+    # the generated key was read back (lookup): sessions survive, nothing rolls for the secret
+    # (the ConfigMap did change: logLevel)
+    assert secret_key(cluster) == key
+    after = pod_template_annotations(cluster, "gas-web")
+    assert after["checksum/secret"] == web_pods["checksum/secret"]
+    assert after["checksum/config"] != web_pods["checksum/config"]
+
+
+def test_changed_secret_key_rolls_the_pods(cluster):
+    before = pod_template_annotations(cluster, "gas-web")["checksum/secret"]
+    new_key = "rotated-dev-secret-key-0123456789abcdef0123"
+    helm(cluster, "upgrade", "gas", str(CHART), *DEV, "--set", f"secrets.secretKey={new_key}", "--timeout", "5m")
+    assert secret_key(cluster) == new_key
+    for name in ("gas-web", "gas-annotator", "gas-operator"):
+        assert pod_template_annotations(cluster, name)["checksum/secret"] != before, name  # a new rollout
+    wait_all_available(cluster, EXPECTED)
+
+
+def scaler_uids(cp) -> set[str]:
+    items = cp.api(f"/apis/gas.dev/v1alpha1/namespaces/{NS}/queuescalers").json()["items"]
+    return {s["metadata"]["uid"] for s in items}
+
+
+def test_documented_crd_upgrade_step_updates_an_older_crd(cluster):
+    """docs/kubernetes.md, "Upgrading CRDs": `kubectl apply --server-side --force-conflicts
+    -f charts/gas/crds/`. helm never upgrades crds/; this test plays an older CRD (printer
+    columns missing), then sends every document of every file in crds/ as kubectl's
+    server-side apply does (PATCH application/apply-patch+yaml, fieldManager kubectl,
+    force: kubectl itself is not built here), and checks the CRD is the chart's again and
+    the existing QueueScalers survived. (`helm show crds` is no substitute: it joins the
+    files without `---`, so its output is one YAML document with duplicate keys.)"""
+    path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/queuescalers.gas.dev"
+    crd = cluster.api(path).json()
+    version = crd["spec"]["versions"][0]
+    wanted_columns = version.get("additionalPrinterColumns", [])
+    assert wanted_columns, "the chart's QueueScaler CRD has printer columns"
+    version["additionalPrinterColumns"] = wanted_columns[:1]  # "the previous chart version"
+    resp = cluster.api(path, "PUT", json=crd)
+    assert resp.status_code == 200, resp.text
+    assert len(cluster.api(path).json()["spec"]["versions"][0]["additionalPrinterColumns"]) == 1
+    scalers = {
+        s["metadata"]["uid"]
+        for s in cluster.api(f"/apis/gas.dev/v1alpha1/namespaces/{NS}/queuescalers").json()["items"]
+    }
+
+    documents = [d for f in sorted((CHART / "crds").glob("*.yaml")) for d in yaml.safe_load_all(f.read_text()) if d]
+    assert "queuescalers.gas.dev" in {d["metadata"]["name"] for d in documents}
+    for doc in documents:
+        resp = cluster.api(
+            f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{doc['metadata']['name']}",
+            "PATCH",
+            params={"fieldManager": "kubectl", "force": "true"},
+            data=yaml.safe_dump(doc),
+            headers={"Content-Type": "application/apply-patch+yaml"},
+        )
+        assert resp.status_code in (200, 201), resp.text
+
+    version = cluster.api(path).json()["spec"]["versions"][0]
+    assert version["additionalPrinterColumns"] == wanted_columns
+    after = {
+        s["metadata"]["uid"]
+        for s in cluster.api(f"/apis/gas.dev/v1alpha1/namespaces/{NS}/queuescalers").json()["items"]
+    }
+    assert after == scalers and len(after) == 5
 
 
 def test_uninstall_removes_everything(cluster):
@@ -154,3 +280,95 @@ def test_namespace_really_enforces_restricted(cluster):
     }
     resp = cluster.api(f"/api/v1/namespaces/{NS}/pods", "POST", json=pod)
     assert resp.status_code == 403 and "restricted" in resp.text, resp.text
+
+
+# --- production mode: hooks, --wait, replicas kept, scheduling ------------------------------
+
+PROD = ["-f", str(VALUES / "cluster-prod.yaml")]
+PROD_EXPECTED = EXPECTED - {"gas-moto", "gas-operator"}
+
+
+def test_install_outside_dev_mode_with_wait(cluster):
+    """Provisioning is a pre-install hook outside dev mode, so `helm install --wait` finishes
+    (a post-install hook would wait for pods that wait for it). Its ServiceAccount is a hook
+    of lower weight: the Job's pod was admitted, so the ServiceAccount existed first."""
+    t0 = time.monotonic()
+    helm(cluster, "install", "gas", str(CHART), *PROD, "--wait", "--timeout", "5m", ns=PROD_NS)
+    job = cluster.api(f"/apis/batch/v1/namespaces/{PROD_NS}/jobs/gas-provision").json()
+    assert job["status"].get("succeeded") == 1, job["status"]
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    assert job["spec"]["template"]["spec"]["serviceAccountName"] == "gas-provision"
+    # the ServiceAccount hook is removed after success (hook-succeeded) ...
+    assert cluster.api(f"/api/v1/namespaces/{PROD_NS}/serviceaccounts/gas-provision").status_code == 404
+    # ... and without it the API server refuses the Job's pod: the order matters
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "no-sa"},
+        "spec": job["spec"]["template"]["spec"],
+    }
+    refused = cluster.api(f"/api/v1/namespaces/{PROD_NS}/pods", "POST", json=pod)
+    assert refused.status_code == 403 and "serviceaccount" in refused.text.lower(), refused.text
+    deps = wait_all_available(cluster, PROD_EXPECTED, ns=PROD_NS)
+    assert deps["gas-web"]["spec"]["replicas"] == 4 and deps["gas-annotator"]["spec"]["replicas"] == 4
+    print(f"production install --wait in {time.monotonic() - t0:.1f}s")
+
+
+def test_turning_on_autoscaling_and_the_operator_keeps_replicas(cluster):
+    """Turning on web.autoscaling (HPA) and operator.enabled (QueueScalers) removes the
+    replica count from the chart's ownership; the live 4 must stay 4, not drop to 1."""
+    helm(
+        cluster,
+        "upgrade", "gas", str(CHART), *PROD,
+        "--set", "web.autoscaling.enabled=true",
+        "--set", "operator.enabled=true",
+        "--timeout", "5m",
+        ns=PROD_NS,
+    )  # fmt: skip
+    deps = deployments(cluster, PROD_NS)
+    assert deps["gas-web"]["spec"]["replicas"] == 4
+    assert deps["gas-annotator"]["spec"]["replicas"] == 4
+    assert deps["gas-notifier"]["spec"]["replicas"] == 1
+    hpa = cluster.api(f"/apis/autoscaling/v2/namespaces/{PROD_NS}/horizontalpodautoscalers/gas-web").json()
+    assert hpa["spec"]["minReplicas"] == 2
+    # a later upgrade renders the live count again: still 4 (an annotation on the objects
+    # only, so no pod rolls and the test stays quick)
+    helm(
+        cluster,
+        "upgrade", "gas", str(CHART), *PROD,
+        "--set", "web.autoscaling.enabled=true",
+        "--set", "operator.enabled=true",
+        "--set", "commonAnnotations.upgraded=again",
+        "--timeout", "5m",
+        ns=PROD_NS,
+    )  # fmt: skip
+    assert deployments(cluster, PROD_NS)["gas-web"]["metadata"]["annotations"]["upgraded"] == "again"
+    deps = wait_all_available(cluster, PROD_EXPECTED | {"gas-operator"}, ns=PROD_NS)
+    assert deps["gas-web"]["spec"]["replicas"] == 4 and deps["gas-annotator"]["spec"]["replicas"] == 4
+
+
+def test_operator_pods_carry_the_global_scheduling_settings(cluster):
+    deadline = time.monotonic() + 120
+    while True:  # the last upgrade's rollout: wait until only the new ReplicaSet's 2 pods remain
+        pods = cluster.api(
+            f"/api/v1/namespaces/{PROD_NS}/pods", params={"labelSelector": "app.kubernetes.io/component=operator"}
+        ).json()["items"]
+        pods = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+        if len(pods) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert len(pods) == 2, [p["metadata"]["name"] for p in pods]
+    for p in pods:
+        spec = p["spec"]
+        assert spec["nodeSelector"] == {"type": "kwok"}
+        assert {"key": "gas.example.org/dedicated", "operator": "Exists", "effect": "NoSchedule"} in spec["tolerations"]
+        assert spec["imagePullSecrets"] == [{"name": "regcred"}]
+        assert spec["nodeName"] == "kwok-node-0"  # scheduled through the node selector
+        assert "podAntiAffinity" in spec["affinity"]
+    pdb = cluster.api(f"/apis/policy/v1/namespaces/{PROD_NS}/poddisruptionbudgets/gas-operator").json()
+    assert pdb["spec"]["maxUnavailable"] == 1
+
+
+def test_uninstall_production_release(cluster):
+    helm(cluster, "uninstall", "gas", "--wait", "--timeout", "2m", ns=PROD_NS)
+    assert deployments(cluster, PROD_NS) == {}

@@ -35,11 +35,26 @@ app.kubernetes.io/component: {{ . }}
 {{- end }}
 {{- end }}
 
+{{/* The version a component deploys (app.kubernetes.io/version): its image tag, then
+     image.tag, then appVersion; a "tag@sha256:..." reference keeps the tag.
+     (dict "root" $ "component" "web") */}}
+{{- define "gas.version" -}}
+{{- $v := .root.Values }}
+{{- $img := dict }}
+{{- if has .component (list "web" "provision" "test") }}{{ $img = $v.web.image }}
+{{- else if eq .component "operator" }}{{ $img = $v.operator.image }}
+{{- else if eq .component "moto" }}{{ $img = $v.devMode.moto.image }}
+{{- else if hasKey $v.workers .component }}{{ $img = (index $v.workers .component).image | default dict }}
+{{- end }}
+{{- $tag := $img.tag | default $v.image.tag | default .root.Chart.AppVersion | toString }}
+{{- regexReplaceAll "[^A-Za-z0-9]+$" ((split "@" $tag)._0 | trunc 63) "" }}
+{{- end }}
+
 {{/* Standard labels of every object: (dict "root" $ "component" "web"). */}}
 {{- define "gas.labels" -}}
 helm.sh/chart: {{ include "gas.chart" .root }}
 {{ include "gas.selectorLabels" . }}
-app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/version: {{ include "gas.version" . | quote }}
 app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 app.kubernetes.io/part-of: gas
 {{- with .root.Values.commonLabels }}
@@ -137,8 +152,32 @@ GAS_S3_PUBLIC_ENDPOINT_URL: {{ printf "%s://%s" (ternary "https" "http" $.Values
 {{- toYaml .Values.containerSecurityContext }}
 {{- end }}
 
+{{/* metadata.annotations of an object (at metadata's indentation): commonAnnotations +
+     the object's own. (dict "root" $ "extra" dict); nothing when both are empty. */}}
+{{- define "gas.metaAnnotations" -}}
+{{- $a := mergeOverwrite (deepCopy (.root.Values.commonAnnotations | default dict)) (deepCopy (.extra | default dict)) }}
+{{- with $a }}{{ printf "annotations:\n%s" (toYaml . | indent 2) | nindent 2 }}{{ end }}
+{{- end }}
+
+{{/* The replicas a Deployment runs now, or "" (no cluster: helm template, or not there
+     yet). When autoscaling (HPA or QueueScaler) owns the count, the chart renders this
+     live value instead of dropping the field: dropping it from a release that had it
+     makes helm's three-way merge delete it and the API server reset it to 1.
+     (dict "root" $ "name" "gas-web") */}}
+{{- define "gas.liveReplicas" -}}
+{{- $live := lookup "apps/v1" "Deployment" .root.Release.Namespace .name }}
+{{- if and $live $live.spec (hasKey $live.spec "replicas") }}{{ $live.spec.replicas }}{{ end }}
+{{- end }}
+
 {{/* Scheduling: (dict "root" $ "c" componentValues) */}}
 {{- define "gas.scheduling" -}}
+{{- with (default .root.Values.priorityClassName .c.priorityClassName) }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- with .c.topologySpreadConstraints }}
+topologySpreadConstraints:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- with (default .root.Values.nodeSelector .c.nodeSelector) }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}
@@ -179,4 +218,24 @@ imagePullSecrets:
 {{- else }}
 {{- default "default" .sa.name }}
 {{- end }}
+{{- end }}
+
+{{/* Pod template annotations that roll the pods when their configuration changes: the
+     ConfigMap, and the Secret's data (the chart's own from the values — a generated dev
+     key is stable, read back with lookup; an existingSecret's data through lookup, so a
+     `helm upgrade` after rotating it rolls the pods). */}}
+{{- define "gas.checksums" -}}
+checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
+{{- if .Values.secrets.existingSecret }}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace .Values.secrets.existingSecret }}
+checksum/secret: {{ (($existing | default dict).data | default dict) | toJson | sha256sum }}
+{{- else }}
+checksum/secret: {{ .Values.secrets | toJson | sha256sum }}
+{{- end }}
+{{- end }}
+
+{{/* When the provisioning Job (and its ServiceAccount) run: before install against real
+     AWS, after install in dev mode (moto must be up); before every upgrade. */}}
+{{- define "gas.provisionHookEvents" -}}
+{{- if .Values.devMode.enabled }}post-install,pre-upgrade{{ else }}pre-install,pre-upgrade{{ end }}
 {{- end }}

@@ -1,8 +1,10 @@
 """gunicorn configuration: `gunicorn -c python:gas.web.gunicorn_conf 'gas.web.app:create_app()'`.
 
-Bind and worker count come from GAS_WEB_BIND / GAS_WEB_WORKERS. Prometheus runs in
-multiprocess mode: every worker writes its samples under PROMETHEUS_MULTIPROC_DIR and
-/metrics adds them up, so a scrape sees the whole server, not one random worker.
+Sockets, workers, graceful timeout and trusted proxies come from GAS_WEB_BIND,
+GAS_WEB_OPS_BIND, GAS_WEB_WORKERS, GAS_WEB_GRACEFUL_TIMEOUT and
+GAS_WEB_FORWARDED_ALLOW_IPS. Prometheus runs in multiprocess mode: every worker writes
+its samples under PROMETHEUS_MULTIPROC_DIR and /metrics adds them up, so a scrape sees
+the whole server, not one random worker.
 """
 
 from __future__ import annotations
@@ -17,16 +19,27 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gas-web-metrics-")
 _METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
-bind = os.environ.get("GAS_WEB_BIND", "127.0.0.1:8080")
+# The public socket (behind the Ingress) and, in a cluster, the ops socket (probes and
+# /metrics, never routed by the Ingress): gas.web.ops tells them apart by port.
+bind = [os.environ.get("GAS_WEB_BIND", "127.0.0.1:8080")]
+if os.environ.get("GAS_WEB_OPS_BIND"):
+    bind.append(os.environ["GAS_WEB_OPS_BIND"])
 workers = int(os.environ.get("GAS_WEB_WORKERS", "2"))
 worker_class = "gthread"
 threads = int(os.environ.get("GAS_WEB_THREADS", "4"))
 timeout = 60
-graceful_timeout = 25  # inside Kubernetes' default 30 s termination grace period
+# Seconds in-flight requests get after SIGTERM; the chart sets the pod's grace period to
+# preStop sleep + this + a margin (web.shutdown in values).
+graceful_timeout = int(os.environ.get("GAS_WEB_GRACEFUL_TIMEOUT", "25"))
 keepalive = 5
 accesslog = None  # the app logs every request as structlog JSON with its request id
 errorlog = "-"
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+# Proxies whose X-Forwarded-Proto/-For gunicorn believes (comma-separated addresses or
+# CIDR networks, "*" for any): behind an Ingress, its controller's pod network, so that
+# request.is_secure is true and the HTTPS-only checks (CSRF Referer, Secure cookies) run.
+forwarded_allow_ips = os.environ.get("GAS_WEB_FORWARDED_ALLOW_IPS") or os.environ.get(
+    "FORWARDED_ALLOW_IPS", "127.0.0.1,::1"
+)
 # gunicorn 27's runtime control socket (one fixed path per user) is not used here, and
 # two servers on one machine (local stack + tests) would fight over it.
 control_socket_disable = True

@@ -7,6 +7,7 @@ import shutil
 import sys
 
 from gas.core.config import load_settings, refuse
+from gas.web.ops import OpsSettings
 from gas.web.settings import WebSettings, startup_problem
 
 
@@ -14,7 +15,10 @@ def main(argv: list[str] | None = None) -> int:
     # Refuse a bad configuration here, with one line, before gunicorn forks workers
     # that would each fail the same way.
     settings = load_settings(WebSettings)
+    ops = load_settings(OpsSettings)
     problem = startup_problem(settings)
+    if not problem and ops.web_ops_bind and ops.ops_port == settings.web_bind.rsplit(":", 1)[-1]:
+        problem = f"GAS_WEB_OPS_BIND={ops.web_ops_bind} must use another port than GAS_WEB_BIND={settings.web_bind}"
     if problem:
         refuse(problem)
     os.environ.setdefault("GAS_WEB_BIND", settings.web_bind)

@@ -1,0 +1,137 @@
+"""Helpers of the ops tests: gas-web under gunicorn as a real process, and a TCP proxy in
+front of moto that can be cut to play an AWS hiccup."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+from support import free_port
+
+from gas.web.app import create_app
+from gas.web.settings import WebSettings
+
+
+class CuttableProxy:
+    """Forwards 127.0.0.1:<port> to a target; while cut, every connection is closed at once
+    (what boto sees when AWS resets connections)."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.cut = False
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            if self.cut:
+                client.close()
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while not self.cut and (data := src.recv(65536)):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()
+
+    def close(self) -> None:
+        self._closed = True
+        self._listener.close()
+
+
+class GunicornWeb:
+    """`gas-web` (serve.py -> gunicorn) with a public and an ops socket on loopback."""
+
+    def __init__(self, env: dict[str, str], workdir: Path):
+        self.port, self.ops_port = free_port(), free_port()
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("GAS_", "PROMETHEUS_", "AWS_"))}
+        self.env = {
+            **clean,
+            "GAS_WEB_BIND": f"127.0.0.1:{self.port}",
+            "GAS_WEB_OPS_BIND": f"127.0.0.1:{self.ops_port}",
+            "GAS_WEB_WORKERS": "1",  # one process: one readiness state, deterministic
+            "PROMETHEUS_MULTIPROC_DIR": str(workdir / "prometheus"),
+            **env,
+        }
+        (workdir / "prometheus").mkdir(parents=True, exist_ok=True)
+        self.log = workdir / "gunicorn.log"
+        gas_web = Path(sys.executable).parent / "gas-web"
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen([str(gas_web)], env=self.env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            self._wait()
+        except BaseException:
+            self.stop()  # never leave a server behind when it did not come up
+            raise
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ops_url(self) -> str:
+        return f"http://127.0.0.1:{self.ops_port}"
+
+    def _wait(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gas-web exited {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
+            try:
+                if requests.get(f"{self.ops_url}/healthz", timeout=5).status_code == 200:
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise TimeoutError(f"gas-web did not listen:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def anonymous_csrf(settings: WebSettings) -> tuple[str, str]:
+    """(session cookie value, CSRF token) as the app itself issues them to a signed-out
+    visitor (the same secret key as the server under test)."""
+    from flask import session
+    from flask_wtf.csrf import generate_csrf
+
+    app = create_app(settings)
+    with app.test_request_context("/"):
+        token = generate_csrf()
+        response = app.make_response("")
+        app.session_interface.save_session(app, session, response)
+    cookie = response.headers["Set-Cookie"].split(";", 1)[0]
+    name, value = cookie.split("=", 1)
+    assert name == app.config["SESSION_COOKIE_NAME"]
+    return value, token
