@@ -40,6 +40,15 @@ def test_the_chart_has_a_worker_entry_per_worker():
             assert entry["command"] == list(process.command), process.name
 
 
+def test_the_chart_runs_every_scheduled_process_as_a_cronjob():
+    values = yaml.safe_load((ROOT / "charts/gas/values.yaml").read_text())
+    template = (ROOT / "charts/gas/templates/sweeper-cronjob.yaml").read_text()
+    for process in PROCESSES:
+        if process.schedule:
+            assert values[process.name]["enabled"] is True, process.name
+            assert "kind: CronJob" in template and f"command: {list(process.command)}".replace("'", '"') in template
+
+
 def test_skaffold_builds_one_image_per_package():
     config = yaml.safe_load((ROOT / "skaffold.yaml").read_text())
     artifacts = {a["image"]: a["docker"]["buildArgs"]["SERVICE"] for a in config["build"]["artifacts"]}
