@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 from flask import (
     Blueprint,
     abort,
@@ -18,20 +18,11 @@ from flask import (
     url_for,
 )
 
-from gas.core.events import JobRequested, Publisher
 from gas.core.job_record import Job, JobStatus, Storage
 from gas.core.jobs import InvalidCursor, new_job_id
-from gas.core.timeutil import utc_now_iso
 from gas.web.context import login_required, own_job_or_404, services
-from gas.web.uploads import (
-    ALLOWED_SUFFIXES,
-    UploadKeyError,
-    claimed_key,
-    name_problem,
-    parse_key,
-    presigned_upload,
-    safe_filename,
-)
+from gas.web.submission import PublishFailed, Refused, submit_upload
+from gas.web.uploads import ALLOWED_SUFFIXES, presigned_upload, safe_filename
 
 bp = Blueprint("annotations", __name__)
 log = structlog.get_logger()
@@ -46,30 +37,7 @@ def _tier() -> str:
 
 
 def _refuse(message: str, status: int = 400) -> Any:
-    log.info("upload.refused", reason=message)
     return render_template("error.html", code=status, message=message, retry=True), status
-
-
-def _delete_upload(bucket: str, key: str) -> None:
-    # Nothing half-done: a refused upload does not stay behind in the inputs bucket.
-    try:
-        services().aws.client("s3").delete_object(Bucket=bucket, Key=key)
-        log.info("upload.deleted", key=key)
-    except ClientError as exc:
-        log.warning("upload.delete_failed", key=key, error=str(exc))
-
-
-class PublishFailed(Exception):
-    """job.requested could not be sent; the job stays PENDING until a replay sends it."""
-
-
-def _publish_requested(job: Job) -> None:
-    try:
-        Publisher(services().aws).publish(JobRequested(job.job_id, job.user_id))
-    except (ClientError, BotoCoreError) as exc:
-        log.error("job.requested_publish_failed", job_id=job.job_id, error=str(exc))
-        raise PublishFailed(job.job_id) from exc
-    log.info("job.requested_published", job_id=job.job_id)
 
 
 def downloadable(job: Job) -> bool:
@@ -158,101 +126,21 @@ def annotate() -> Any:
 def new_job() -> Any:
     """S3's success_action_redirect target (?bucket=&key=[&etag=]): create and announce the job."""
     svc = services()
-    s3 = svc.aws.client("s3")
-    bucket = svc.aws.names.inputs_bucket
-    key = request.args.get("key", "")
-    if request.args.get("bucket", bucket) != bucket:
+    if request.args.get("bucket", svc.aws.names.inputs_bucket) != svc.aws.names.inputs_bucket:
+        log.info("upload.refused", reason="not-inputs-bucket")
         return _refuse("That upload is not in the GAS inputs bucket.")
     try:
-        upload = parse_key(key, g.user_id)
-    except UploadKeyError as exc:
-        # Not this user's object: refuse without touching it.
-        return _refuse(f"That upload cannot be used: {exc}.")
-    structlog.contextvars.bind_contextvars(job_id=upload.job_id)
-
-    existing = svc.jobs.get(upload.job_id)
-    if existing is not None:
-        return _already_submitted(existing, bucket, key)
-
-    try:
-        head = s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-            return _refuse("The uploaded file was not found. Please upload it again.")
-        raise
-    etag = request.args.get("etag")
-    if etag and etag.strip('"') != head.get("ETag", "").strip('"'):
-        return _refuse("The uploaded file changed after upload. Please upload it again.")
-
-    problem = name_problem(upload.file_name)
-    if problem:
-        _delete_upload(bucket, key)
-        return _refuse(f"The file was refused: {problem}.")
-    size = int(head["ContentLength"])
-    tier = _tier()
-    limit = svc.upload_limit(tier)
-    if size > limit:
-        _delete_upload(bucket, key)
-        return _refuse(
-            f"The file is {size:,} bytes; {tier} accounts may upload at most {limit:,} bytes.",
-            413,
-        )
-    if size == 0:
-        _delete_upload(bucket, key)
-        return _refuse("The file is empty.")
-
-    # Claim the upload: an immutable copy under inputs/ (only the web app writes there),
-    # of exactly the version that was checked; the upload itself then goes.
-    input_key = claimed_key(key)
-    try:
-        copied = s3.copy_object(
-            Bucket=bucket,
-            Key=input_key,
-            CopySource={"Bucket": bucket, "Key": key},
-            CopySourceIfMatch=head["ETag"],
-            MetadataDirective="COPY",
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("412", "PreconditionFailed", "404", "NoSuchKey"):
-            return _refuse("The uploaded file changed after upload. Please upload it again.")
-        raise
-    job = Job(
-        job_id=upload.job_id,
-        user_id=g.user_id,
-        input_file_name=upload.file_name,
-        input_bucket=bucket,
-        input_key=input_key,
-        input_size=size,
-        input_etag=copied["CopyObjectResult"]["ETag"],
-        submitted_at=utc_now_iso(),
-    )
-    if not svc.jobs.create(job):
-        # Two redirects raced (double click, replay): the other one created it.
-        return _already_submitted(svc.jobs.get(upload.job_id) or job, bucket, key)
-    _delete_upload(bucket, key)
-    log.info("job.created", input_key=input_key, input_size=size)
-    # A crash right here leaves a PENDING job without its event; replaying the
-    # redirect URL re-publishes it (see _already_submitted).
-    _publish_requested(job)
-    flash("Your file was uploaded and the annotation job submitted.", "success")
-    return redirect(url_for("annotations.job_page", job_id=upload.job_id))
-
-
-def _already_submitted(existing: Job, bucket: str, key: str) -> Any:
-    if existing.user_id != g.user_id or existing.input_key != claimed_key(key):
-        # The same form used for a second file (or someone else's job id): this
-        # object can never become a job, so it does not stay behind.
-        _delete_upload(bucket, key)
-        return _refuse("This upload form was already used. Please start a new upload.", 409)
-    if existing.status == JobStatus.PENDING:
-        # Harmless if the first publish got through: the annotator's lease dedups.
-        _publish_requested(existing)
-    return redirect(url_for("annotations.job_page", job_id=existing.job_id))
+        submitted = submit_upload(svc, g.user_id, _tier(), request.args.get("key", ""), request.args.get("etag"))
+    except Refused as refused:
+        return _refuse(refused.message, refused.status)
+    if submitted.created:
+        flash("Your file was uploaded and the annotation job submitted.", "success")
+    return redirect(url_for("annotations.job_page", job_id=submitted.job.job_id))
 
 
 @bp.errorhandler(PublishFailed)
 def _publish_failed(_exc: PublishFailed) -> Any:
-    # The job record exists; reloading this same URL re-publishes (see _already_submitted).
+    # The job record exists; reloading this same URL re-publishes (gas.web.submission).
     message = (
         "Your file was received, but the annotation job could not be started just now. "
         "Reload this page in a moment to try again."
