@@ -62,6 +62,8 @@ FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
 # deleted together. The variant data (annotated VCF, Parquet table) is archived and
 # restored together; the log and the summary hold only counts and stay hot, so the job
 # page keeps explaining an archived job.
+# The reference genomes jobs may be annotated against (the annotation database's).
+ASSEMBLIES = ("GRCh37",)
 RESULT_FIELDS = ("result_key", "variants_key", "log_key", "summary_key")
 ARCHIVED_FIELDS = ("result_key", "variants_key")
 
@@ -88,6 +90,9 @@ class Job:
     input_key: str
     input_size: int
     input_etag: str | None = None
+    # Chosen at submission: a label of the user's, and the reference genome.
+    name: str | None = None
+    assembly: str = ASSEMBLIES[0]
 
     status: JobStatus = JobStatus.PENDING
     # Attempts started (a hand-back on shutdown does not count); only the latest may finish.

@@ -44,6 +44,11 @@ def claimed_key(upload_key: str) -> str:
     return INPUTS + upload_key.removeprefix(UPLOADS)
 
 
+def upload_key_of(input_key: str) -> str:
+    """The upload a job's input was claimed from (the inverse of claimed_key)."""
+    return UPLOADS + input_key.removeprefix(INPUTS)
+
+
 @dataclass(frozen=True)
 class UploadKey:
     job_id: str
@@ -87,19 +92,28 @@ def presigned_upload(
     user_id: str,
     job_id: str,
     max_bytes: int,
-    redirect_url: str,
+    redirect_url: str | None,
     expires_in: int,
+    file_name: str | None = None,
 ) -> dict[str, Any]:
-    """A presigned POST that only accepts keys under this user's job and sizes up to max_bytes."""
+    """A presigned POST that only accepts keys under this user's job and sizes up to max_bytes.
+
+    The browser's form (`redirect_url` set) admits any name under the job's prefix and
+    sends the browser back to the site; the API's (`file_name` set) admits exactly one key
+    and answers 204."""
     prefix = key_prefix(user_id, job_id)
-    # ${filename} is S3's own substitution: the form still works without JavaScript
-    # (the server then refuses a name that is not already safe).
-    fields = {"key": prefix + "${filename}", "success_action_redirect": redirect_url}
-    conditions: list[Any] = [
-        ["starts-with", "$key", prefix],
-        ["content-length-range", 1, max_bytes],
-        {"success_action_redirect": redirect_url},
-    ]
+    conditions: list[Any] = [["content-length-range", 1, max_bytes]]
+    if file_name is None:
+        # ${filename} is S3's own substitution: the form still works without JavaScript
+        # (the server then refuses a name that is not already safe).
+        fields = {"key": prefix + "${filename}"}
+        conditions.append(["starts-with", "$key", prefix])
+    else:
+        fields = {"key": prefix + file_name}
+        conditions.append({"key": fields["key"]})
+    if redirect_url is not None:
+        fields["success_action_redirect"] = redirect_url
+        conditions.append({"success_action_redirect": redirect_url})
     post = s3.generate_presigned_post(
         Bucket=bucket, Key=fields["key"], Fields=fields, Conditions=conditions, ExpiresIn=expires_in
     )
