@@ -6,6 +6,7 @@ import time
 import pytest
 import requests
 from conftest import RETENTION
+from support import wait_http
 
 
 def _metric(port: int, name: str, labels: str = "") -> float:
@@ -71,8 +72,9 @@ def test_premium_result_is_never_archived(harness):
 
 def test_an_early_message_is_received_at_most_twice(harness):
     h = harness
-    job = h.completed_job(h.user("free"))
     _, port = h.start("archive")
+    wait_http(f"http://127.0.0.1:{port}/healthz", 60)  # consuming before the job is announced
+    job = h.completed_job(h.user("free"))  # due RETENTION s from now: its message is early
     h.wait_storage(job, "ARCHIVED", timeout=RETENTION + 15)
     deadline = time.monotonic() + 10
     while _metric(port, "gas_archiver_archived_total") < 1 and time.monotonic() < deadline:

@@ -55,6 +55,45 @@ class JobStore:
         self._index = aws.names.jobs_by_user_index
         self._active_index = aws.names.active_jobs_index
 
+    # -- the two mechanisms every method uses ---------------------------------------
+    def _update(
+        self,
+        job_id: str,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> dict[str, Any] | None:
+        """One conditional update of a job: the new record, or None when the condition
+        failed (a duplicate, a stale worker, another replica first)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {"job_id": {"S": job_id}},
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ReturnValues": "ALL_NEW",
+        }
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        try:
+            resp = self._ddb.update_item(**kwargs)
+        except ClientError as exc:
+            if condition_failed(exc):
+                return None
+            raise
+        return from_item(resp["Attributes"])
+
+    def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
+        """Every item of a query, all pages."""
+        items: list[dict[str, Any]] = []
+        while True:
+            resp = self._ddb.query(TableName=self._table, **kwargs)
+            items += resp.get("Items", [])
+            if "LastEvaluatedKey" not in resp:
+                return items
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
     # -- reading ------------------------------------------------------------------
     def create(self, job: Job) -> bool:
         """Insert a new job (PENDING, as the web app creates them); False if a job with this
@@ -64,9 +103,7 @@ class JobStore:
             record["active"] = str(job.status)  # in the sparse index of unfinished jobs
         try:
             self._ddb.put_item(
-                TableName=self._table,
-                Item=to_item(record),
-                ConditionExpression="attribute_not_exists(job_id)",
+                TableName=self._table, Item=to_item(record), ConditionExpression="attribute_not_exists(job_id)"
             )
         except ClientError as exc:
             if condition_failed(exc):
@@ -117,62 +154,33 @@ class JobStore:
         return key
 
     def ids_for_user(self, user_id: str) -> list[str]:
-        """Every job id of a user (all pages of the index). The index is eventually
-        consistent: callers that act on a job's state read it again with get()."""
-        ids: list[str] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": self._index,
-            "KeyConditionExpression": "user_id = :u",
-            "ExpressionAttributeValues": {":u": {"S": user_id}},
-            "ProjectionExpression": "job_id",
-        }
-        while True:
-            resp = self._ddb.query(**kwargs)
-            ids += [i["job_id"]["S"] for i in resp.get("Items", [])]
-            if "LastEvaluatedKey" not in resp:
-                return ids
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        """Every job id of a user. The index is eventually consistent: callers that act on
+        a job's state read it again with get()."""
+        items = self._query_all(
+            IndexName=self._index,
+            KeyConditionExpression="user_id = :u",
+            ExpressionAttributeValues={":u": {"S": user_id}},
+            ProjectionExpression="job_id",
+        )
+        return [i["job_id"]["S"] for i in items]
 
     def active_before(self, status: JobStatus, submitted_before: str) -> list[str]:
         """Ids of jobs in `status` (PENDING or RUNNING) submitted before the given time,
         oldest first, from the sparse index of unfinished jobs (the sweeper's view; the
         index is eventually consistent, so callers re-read each job)."""
-        ids: list[str] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": self._active_index,
-            "KeyConditionExpression": "active = :s AND submitted_at < :t",
-            "ExpressionAttributeValues": {":s": {"S": str(status)}, ":t": {"S": submitted_before}},
-        }
-        while True:
-            resp = self._ddb.query(**kwargs)
-            ids += [i["job_id"]["S"] for i in resp.get("Items", [])]
-            if "LastEvaluatedKey" not in resp:
-                return ids
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        items = self._query_all(
+            IndexName=self._active_index,
+            KeyConditionExpression="active = :s AND submitted_at < :t",
+            ExpressionAttributeValues={":s": {"S": str(status)}, ":t": {"S": submitted_before}},
+        )
+        return [i["job_id"]["S"] for i in items]
 
     def mark_requeued(self, job_id: str, status: JobStatus, not_since: str) -> bool:
         """Claim the right to announce a job again: it is still in `status` and was not
         announced again since `not_since`. False for a second sweeper (or a later run)."""
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression="SET requeued_at = :now",
-                ConditionExpression="#s = :status AND (attribute_not_exists(requeued_at) OR requeued_at < :since)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":now": {"S": utc_now_iso()},
-                    ":status": {"S": str(status)},
-                    ":since": {"S": not_since},
-                },
-            )
-        except ClientError as exc:
-            if condition_failed(exc):
-                return False
-            raise
-        return True
+        values = {":now": {"S": utc_now_iso()}, ":status": {"S": str(status)}, ":since": {"S": not_since}}
+        condition = "#s = :status AND (attribute_not_exists(requeued_at) OR requeued_at < :since)"
+        return self._update(job_id, "SET requeued_at = :now", condition, values, {"#s": "status"}) is not None
 
     # -- processing: PENDING -> RUNNING -> COMPLETED | FAILED ----------------------------
     def start(self, job_id: str, owner: str, lease_seconds: float) -> Started:
@@ -183,41 +191,38 @@ class JobStore:
         stale holder off: only the latest attempt may finish the job.
         """
         now = time.time()
-        try:
-            resp = self._ddb.update_item(
-                TableName=self._table,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression=(
-                    "SET #s = :running, active = :running, started_at = :now_iso, "
-                    "lease_owner = :owner, lease_expires_at = :until ADD attempt :one"
-                ),
-                ConditionExpression=(
-                    "attribute_exists(job_id) AND (#s = :pending OR (#s = :running AND "
-                    "(attribute_not_exists(lease_expires_at) OR lease_expires_at < :now)))"
-                ),
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":running": {"S": JobStatus.RUNNING},
-                    ":pending": {"S": JobStatus.PENDING},
-                    ":now_iso": {"S": utc_now_iso()},
-                    ":owner": {"S": owner},
-                    ":now": _epoch(now),
-                    ":until": _epoch(now + lease_seconds),
-                    ":one": {"N": "1"},
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise
-            job = self.get(job_id)
-            if job is None or job.finished:
-                return Started(finished=job)
-            return Started(held_by=job.lease_owner, lease_left=max(0.0, (job.lease_expires_at or now) - now))
-        return Started(attempt=int(resp["Attributes"]["attempt"]["N"]))
+        started = self._update(
+            job_id,
+            "SET #s = :running, active = :running, started_at = :now_iso, "
+            "lease_owner = :owner, lease_expires_at = :until ADD attempt :one",
+            "attribute_exists(job_id) AND (#s = :pending OR (#s = :running AND "
+            "(attribute_not_exists(lease_expires_at) OR lease_expires_at < :now)))",
+            {
+                ":running": {"S": JobStatus.RUNNING},
+                ":pending": {"S": JobStatus.PENDING},
+                ":now_iso": {"S": utc_now_iso()},
+                ":owner": {"S": owner},
+                ":now": _epoch(now),
+                ":until": _epoch(now + lease_seconds),
+                ":one": {"N": "1"},
+            },
+            {"#s": "status"},
+        )
+        if started is not None:
+            return Started(attempt=int(started["attempt"]))
+        job = self.get(job_id)
+        if job is None or job.finished:
+            return Started(finished=job)
+        return Started(held_by=job.lease_owner, lease_left=max(0.0, (job.lease_expires_at or now) - now))
 
     def _update_running(
-        self, job_id: str, attempt: int, owner: str | None, expr: str, values: dict[str, Any]
+        self,
+        job_id: str,
+        attempt: int,
+        owner: str | None,
+        update: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
     ) -> dict[str, Any] | None:
         """One update of a RUNNING job, only by its latest attempt (and holder); the new
         record, or None when fenced off."""
@@ -226,33 +231,20 @@ class JobStore:
         if owner is not None:
             condition += " AND lease_owner = :owner"
             values[":owner"] = {"S": owner}
-        try:
-            resp = self._ddb.update_item(
-                TableName=self._table,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression=expr,
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if condition_failed(exc):
-                return None
-            raise
-        return from_item(resp["Attributes"])
+        return self._update(job_id, update, condition, values, {"#s": "status", **(names or {})})
 
     def renew_lease(self, job_id: str, attempt: int, owner: str, lease_seconds: float) -> bool:
-        """The holder is alive: push its lease out. False when it no longer holds the job."""
+        """The holder is alive: push its lease out (0: end it now). False when it no
+        longer holds the job."""
         values = {":until": _epoch(time.time() + lease_seconds)}
         return self._update_running(job_id, attempt, owner, "SET lease_expires_at = :until", values) is not None
 
     def release(self, job_id: str, attempt: int, owner: str) -> bool:
         """RUNNING -> PENDING: the holder hands the job back on a clean shutdown; the
         attempt it had started is not counted."""
-        expr = "SET #s = :pending, active = :pending REMOVE lease_owner, lease_expires_at ADD attempt :minus"
+        update = "SET #s = :pending, active = :pending REMOVE lease_owner, lease_expires_at ADD attempt :minus"
         values = {":pending": {"S": JobStatus.PENDING}, ":minus": {"N": "-1"}}
-        return self._update_running(job_id, attempt, owner, expr, values) is not None
+        return self._update_running(job_id, attempt, owner, update, values) is not None
 
     def finish(self, job_id: str, attempt: int, status: JobStatus, **fields: Any) -> Job | None:
         """RUNNING (this attempt) -> COMPLETED | FAILED with completed_at; None if fenced off.
@@ -264,46 +256,18 @@ class JobStore:
         if unknown:
             raise ValueError(f"not job attributes: {sorted(unknown)}")
         sets = {"completed_at": utc_now_iso(), **{k: v for k, v in fields.items() if v is not None}}
-        names = {f"#f{i}": k for i, k in enumerate(sets)}
-        expr = "SET #s = :status, " + ", ".join(f"#f{i} = :v{i}" for i in range(len(sets)))
-        expr += " REMOVE active, lease_owner, lease_expires_at"
+        update = "SET #s = :status, " + ", ".join(f"#f{i} = :v{i}" for i in range(len(sets)))
+        update += " REMOVE active, lease_owner, lease_expires_at"
         values = {f":v{i}": to_value(v) for i, v in enumerate(sets.values())}
         values[":status"] = {"S": str(status)}
-        try:
-            resp = self._ddb.update_item(
-                TableName=self._table,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression=expr,
-                ConditionExpression="#s = :running AND attempt = :attempt",
-                ExpressionAttributeNames={"#s": "status", **names},
-                ExpressionAttributeValues={
-                    **values,
-                    ":running": {"S": JobStatus.RUNNING},
-                    ":attempt": {"N": str(attempt)},
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if condition_failed(exc):
-                return None
-            raise
-        return Job.from_record(from_item(resp["Attributes"]))
+        names = {f"#f{i}": k for i, k in enumerate(sets)}
+        record = self._update_running(job_id, attempt, None, update, values, names)
+        return Job.from_record(record) if record is not None else None
 
     def mark_notified(self, job_id: str) -> bool:
         """Record that the job's email went out; False if it already had (never two emails)."""
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression="SET notified_at = :now",
-                ConditionExpression="attribute_exists(job_id) AND attribute_not_exists(notified_at)",
-                ExpressionAttributeValues={":now": {"S": utc_now_iso()}},
-            )
-        except ClientError as exc:
-            if condition_failed(exc):
-                return False
-            raise
-        return True
+        condition = "attribute_exists(job_id) AND attribute_not_exists(notified_at)"
+        return self._update(job_id, "SET notified_at = :now", condition, {":now": {"S": utc_now_iso()}}) is not None
 
     def clear_notified(self, job_id: str) -> None:
         """Undo mark_notified when sending failed, so redelivery sends it."""
@@ -313,7 +277,7 @@ class JobStore:
             UpdateExpression="REMOVE notified_at",
         )
 
-    # -- storage: Storage.HOT -> Storage.ARCHIVED -> Storage.RESTORING -> Storage.HOT (docs/archiver.md) -------------
+    # -- storage: HOT -> ARCHIVED -> RESTORING -> HOT (docs/archiver.md) ------------------
     def commit_archive(self, job_id: str, user_id: str, users_table: str, archive_refs: dict[str, str]) -> bool:
         """In one transaction: the user is still free and the job still HOT -> ARCHIVED.
 
@@ -360,25 +324,12 @@ class JobStore:
     def _storage_transition(
         self, job_id: str, expected: Storage, sets: dict[str, Any], removes: tuple[str, ...] = ()
     ) -> bool:
-        names = {"#st": "storage", **{f"#f{i}": k for i, k in enumerate(sets)}}
-        values = {":expected": {"S": str(expected)}, **{f":v{i}": to_value(v) for i, v in enumerate(sets.values())}}
-        expr = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(sets)))
+        update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(sets)))
         if removes:
-            expr += " REMOVE " + ", ".join(removes)
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression=expr,
-                ConditionExpression="#st = :expected",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if condition_failed(exc):
-                return False
-            raise
-        return True
+            update += " REMOVE " + ", ".join(removes)
+        values = {":expected": {"S": str(expected)}, **{f":v{i}": to_value(v) for i, v in enumerate(sets.values())}}
+        names = {"#st": "storage", **{f"#f{i}": k for i, k in enumerate(sets)}}
+        return self._update(job_id, update, "#st = :expected", values, names) is not None
 
     def mark_restoring(
         self, job_id: str, tier: str, restore_ids: dict[str, str] | None = None, again: bool = False
