@@ -106,7 +106,7 @@ def _denied(call) -> None:
 @pytest.mark.parametrize(
     ("who", "service", "call"),
     [
-        ("web", "dynamodb", lambda c, p: c.delete_item(TableName=f"{p}-jobs", Key={"job_id": {"S": "x"}})),
+        ("web", "dynamodb", lambda c, p: c.delete_item(TableName=f"{p}-users", Key={"user_id": {"S": "x"}})),
         ("web", "s3", lambda c, p: c.put_object(Bucket=f"{p}-results", Key="u/j/forged.annot.vcf", Body=b"x")),
         ("web", "sqs", lambda c, p: c.receive_message(QueueUrl=c.meta.endpoint_url + f"/123456789012/{p}-annotate")),
         ("annotator", "s3", lambda c, p: c.delete_object(Bucket=f"{p}-inputs", Key="u/j~x.vcf")),

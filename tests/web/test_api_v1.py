@@ -266,3 +266,46 @@ def test_unknown_route_and_wrong_method_are_problems(client):
 
 def app_services(client):
     return client.application.extensions["gas"]
+
+
+def test_delete_removes_a_finished_job_and_everything_it_stored(sign_in, client, web_aws):
+    from web_support import object_exists
+
+    c, user_id = sign_in()
+    token = create_token(c)
+    job_id = completed_job(web_aws, user_id)
+    job = JobStore(web_aws).get(job_id)
+    results = web_aws.names.results_bucket
+    cold_key = f"cold/{job.result_key}/copy1"
+    web_aws.client("s3").put_object(Bucket=results, Key=cold_key, Body=b"cold", StorageClass="GLACIER")
+    web_aws.client("dynamodb").update_item(
+        TableName=web_aws.names.jobs_table,
+        Key={"job_id": {"S": job_id}},
+        UpdateExpression="SET archive_refs = :r",
+        ExpressionAttributeValues={":r": {"M": {"result_key": {"S": f"s3-glacier:{results}/{cold_key}"}}}},
+    )
+    other = create_token(sign_in()[0])
+    _problem(client.delete(f"/api/v1/jobs/{job_id}", headers=bearer(other)), 404, "not-found")
+    reader = create_token(c, scopes=("read",))
+    _problem(client.delete(f"/api/v1/jobs/{job_id}", headers=bearer(reader)), 403, "insufficient-scope")
+
+    resp = client.delete(f"/api/v1/jobs/{job_id}", headers=bearer(token))
+    assert resp.status_code == 204, resp.get_data(as_text=True)
+    assert JobStore(web_aws).get(job_id) is None
+    for key in (job.result_key, job.log_key, cold_key):
+        assert not object_exists(web_aws, results, key), key
+    _problem(client.delete(f"/api/v1/jobs/{job_id}", headers=bearer(token)), 404, "not-found")
+    _problem(client.get(f"/api/v1/jobs/{job_id}", headers=bearer(token)), 404, "not-found")
+
+
+@pytest.mark.parametrize(("status", "storage"), [("PENDING", "HOT"), ("RUNNING", "HOT"), ("COMPLETED", "RESTORING")])
+def test_delete_is_refused_while_the_job_is_busy(sign_in, client, web_aws, status, storage):
+    from jobs_support import new_job
+
+    c, user_id = sign_in()
+    token = create_token(c)
+    job = new_job(user_id, status=status, storage=storage, input_bucket=web_aws.names.inputs_bucket)
+    JobStore(web_aws).create(job)
+    body = _problem(client.delete(f"/api/v1/jobs/{job.job_id}", headers=bearer(token)), 409, "job-busy")
+    assert status in body["detail"] or "restored" in body["detail"]
+    assert JobStore(web_aws).get(job.job_id) is not None

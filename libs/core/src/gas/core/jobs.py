@@ -24,6 +24,11 @@ def new_job_id() -> str:
     return str(uuid.uuid4())
 
 
+class JobBusy(Exception):
+    """The job cannot be deleted now (message for the user): it has not finished, or its
+    results are being restored."""
+
+
 class InvalidCursor(ValueError):
     """A page cursor that list_for_user did not issue for this user."""
 
@@ -50,6 +55,7 @@ def _epoch(seconds: float) -> dict[str, str]:
 
 class JobStore:
     def __init__(self, aws: Aws):
+        self._aws = aws
         self._ddb = aws.client("dynamodb")
         self._table = aws.names.jobs_table
         self._index = aws.names.jobs_by_user_index
@@ -354,3 +360,53 @@ class JobStore:
     def clear_archive_refs(self, job_id: str) -> bool:
         """The cold copies are deleted: the record no longer points at them."""
         return self._storage_transition(job_id, Storage.HOT, {"storage": str(Storage.HOT)}, ("archive_refs",))
+
+    # -- deletion ---------------------------------------------------------------------------
+    def delete(self, job_id: str, user_id: str) -> bool:
+        """Delete a finished job of this user whole: its input, its result set, the cold
+        copies of its results, then its record. False when there is no such job (deleted
+        already: a repeat changes nothing); JobBusy while it is PENDING or RUNNING (the
+        annotator would find its message's job gone) or its results are RESTORING.
+
+        The objects go first and the record last, conditional on the state they were read
+        in: if the archiver moved the results meanwhile (HOT -> ARCHIVED), the record now
+        names other copies, and they are deleted in the next round. A crash half-way
+        leaves the record, so deleting again finishes the job."""
+        for _ in range(3):
+            job = self.get_for_user(job_id, user_id)
+            if job is None:
+                return False
+            if job.active:
+                raise JobBusy(f"The job is {job.status}: it can be deleted once it has finished.")
+            if job.storage == Storage.RESTORING:
+                raise JobBusy("The job's results are being restored: it can be deleted once they are back.")
+            self._delete_objects(job)
+            try:
+                self._ddb.delete_item(
+                    TableName=self._table,
+                    Key={"job_id": {"S": job_id}},
+                    ConditionExpression="#s = :status AND #st = :storage",
+                    ExpressionAttributeNames={"#s": "status", "#st": "storage"},
+                    ExpressionAttributeValues={":status": {"S": str(job.status)}, ":storage": {"S": str(job.storage)}},
+                )
+                return True
+            except ClientError as exc:
+                if not condition_failed(exc):
+                    raise
+        raise JobBusy("The job's results are moving between storage tiers; try again in a minute.")
+
+    def _delete_objects(self, job: Job) -> None:
+        s3 = self._aws.client("s3")
+        s3.delete_object(Bucket=job.input_bucket, Key=job.input_key)
+        bucket = job.result_bucket or self._aws.names.results_bucket
+        for key in job.result_objects().values():
+            s3.delete_object(Bucket=bucket, Key=key)
+        # Cold copies (gas.archiver.cold's refs): "s3-glacier:<bucket>/<key>" is an object
+        # of the GLACIER storage class, "glacier-vault:<vault>/<archive id>" a vault archive.
+        for ref in job.archive_refs.values():
+            scheme, _, rest = ref.partition(":")
+            container, _, name = rest.partition("/")
+            if scheme == "glacier-vault":
+                self._aws.client("glacier").delete_archive(vaultName=container, archiveId=name)
+            else:
+                s3.delete_object(Bucket=container, Key=name)

@@ -75,7 +75,7 @@ _TYPES = (
         "job-busy",
         409,
         "The job is busy",
-        "The job cannot be deleted while it is RUNNING or its results are RESTORING: try again later.",
+        "The job cannot be deleted while it is PENDING or RUNNING, or its results are RESTORING: try again later.",
     ),
     ProblemType(
         "too-large",

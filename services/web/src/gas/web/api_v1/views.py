@@ -16,7 +16,7 @@ from flask import Response, g, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
 from gas.core.job_record import Job, JobStatus, Storage
-from gas.core.jobs import InvalidCursor, new_job_id
+from gas.core.jobs import InvalidCursor, JobBusy, new_job_id
 from gas.core.tokens import digest
 from gas.web.annotations import LOG_MAX_BYTES, download_url
 from gas.web.api_v1.bearer import Principal
@@ -311,3 +311,20 @@ def get_job_result(path: JobPath) -> Any:
     name = safe_filename(job.result_key.rsplit("/", 1)[-1]) or "annotated.vcf"
     expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(math.floor(time.time()) + seconds))
     return _json(ResultLink(job_id=job.job_id, file_name=name, url=download_url(job), expires_at=expires))
+
+
+@operation("delete", "/jobs/<job_id>", "submit", JOBS, {204: None, 403: Problem, 404: Problem, 409: Problem})
+def delete_job(path: JobPath) -> Any:
+    """Delete a finished job and everything it stored
+
+    Its input, annotated VCF, log, summary and any cold copies; then the job itself.
+    409 while the job is PENDING or RUNNING, or its results are RESTORING."""
+    job = _own_job(path.job_id)
+    try:
+        deleted = services().jobs.delete(job.job_id, g.user_id)
+    except JobBusy as busy:
+        raise ApiProblem("job-busy", str(busy)) from None
+    if not deleted:  # deleted meanwhile by another request
+        raise ApiProblem("not-found", "No such job.")
+    log.info("api.job_deleted", job_id=job.job_id)
+    return Response(status=204)
