@@ -38,7 +38,7 @@ run: setup
 
 # ruff (pycodestyle, pyflakes, bugbear, pyupgrade, isort; the formatter's layout) and
 # mypy (strict on libs/core); configured in pyproject.toml.
-MYPY_PATHS := libs/core/src services/web/src services/notifier/src services/archiver/src bench
+MYPY_PATHS := libs/core/src services/web/src services/notifier/src services/archiver/src services/cli/src bench
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
