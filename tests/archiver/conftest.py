@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pytest
 from jobs_support import new_job
-from support import BIN, free_port
+from processes import BIN, free_port, spawn, stop
 
 from gas.core.events import JobCompleted, Publisher, UserUpgraded
 from gas.core.job_record import Job, JobStatus
@@ -55,20 +55,12 @@ class Harness:
             "GAS_RESTORE_CHECK_STANDARD_SECONDS": "2",
             **env,
         }
-        log = open(self.tmp / f"{consumer}-{len(self.procs)}.log", "wb")
-        proc = subprocess.Popen([str(BIN / "gas-archiver"), consumer], env=full, stdout=log, stderr=subprocess.STDOUT)
+        proc = spawn([str(BIN / "gas-archiver"), consumer], full, self.tmp / f"{consumer}-{len(self.procs)}.log")
         self.procs.append(proc)
         return proc, port
 
     def stop_all(self):
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(self.procs, 15)
 
     def user(self, tier="free") -> str:
         user_id = f"u-{uuid.uuid4().hex[:8]}"

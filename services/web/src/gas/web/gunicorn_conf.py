@@ -31,14 +31,14 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # two servers on one machine (local stack + tests) would fight over it.
 control_socket_disable = True
 
-# gunicorn's own lines (start, worker boot/exit) as JSON too, like the app's.
+# gunicorn's own lines (start, worker boot/exit) rendered like the app's (JSON, or console at a terminal).
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {"()": "gas.core.observability.json_formatter"},
+        "lines": {"()": "gas.core.observability.stdlib_formatter"},
     },
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "lines", "stream": "ext://sys.stdout"}},
     "root": {"handlers": ["stdout"], "level": "INFO"},
     "loggers": {
         "gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
