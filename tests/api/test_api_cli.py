@@ -52,6 +52,17 @@ def test_a_failed_job_exits_1_with_its_reason(api_stack, gas, tmp_path):
     assert result.returncode == 1 and "failed" in result.stderr
 
 
+def test_a_refused_submission_exits_2_naming_the_field(api_stack, gas, tmp_path):
+    gas.login(make_token(site_user(api_stack.url)))
+    done = gas.run("submit", str(sample_path()), "--assembly", "hg19")
+    assert done.returncode == 2 and "body.assembly" in done.stderr
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a VCF")
+    done = gas.run("submit", str(notes))
+    assert done.returncode == 2 and "body.file_name" in done.stderr and ".vcf" in done.stderr
+    assert json.loads(gas.run("jobs", "--json").stdout) == []
+
+
 def test_progress_bars_on_a_terminal(api_stack, gas, tmp_path):
     gas.login(make_token(site_user(api_stack.url)))
     controller, terminal = pty.openpty()

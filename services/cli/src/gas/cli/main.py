@@ -294,7 +294,7 @@ def _report(jobs: list[dict[str, Any]], directory: Path | None, api: Client, as_
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--assembly", type=click.Choice(["GRCh37"]), default="GRCh37", show_default=True)
+@click.option("--assembly", default="GRCh37", show_default=True, help="Reference genome (the server lists them).")
 @click.option("--name", help="A label for the job(s).")
 @click.option("--wait", "wait_", is_flag=True, help="Wait until every job has finished.")
 @click.option(

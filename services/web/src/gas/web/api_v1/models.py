@@ -6,13 +6,11 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gas.core.job_record import ASSEMBLIES, Job, JobStatus
 from gas.core.tokens import SCOPES
 
-Assembly = Literal["GRCh37"]
-assert (Assembly.__args__) == ASSEMBLIES  # type: ignore[attr-defined]  # one list of assemblies
 Scope = Literal["read", "submit"]
 assert (Scope.__args__) == SCOPES  # type: ignore[attr-defined]
 
@@ -61,7 +59,18 @@ class Upload(BaseModel):
 class JobCreate(Strict):
     upload_id: UUID
     name: str | None = Field(None, min_length=1, max_length=100, description="A label of your choosing")
-    assembly: Assembly = Field("GRCh37", description="Reference genome of the VCF's positions")
+    assembly: str = Field(
+        ASSEMBLIES[0],
+        description="Reference genome of the VCF's positions",
+        json_schema_extra={"enum": list(ASSEMBLIES)},
+    )
+
+    @field_validator("assembly")
+    @classmethod
+    def _known_assembly(cls, value: str) -> str:
+        if value not in ASSEMBLIES:
+            raise ValueError(f"must be one of {', '.join(ASSEMBLIES)}")
+        return value
 
 
 class IdempotencyHeader(BaseModel):
