@@ -7,24 +7,14 @@ import itertools
 import os
 
 import pytest
-from processes import BIN, free_port, spawn, stop, wait_http
+from support import moto_server
 
 _prefixes = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
 def moto_url(tmp_path_factory):
-    port = free_port()
-    proc = spawn(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        log=tmp_path_factory.mktemp("moto") / "moto.log",
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/moto-api/", 30, proc)
-        yield url
-    finally:
-        stop([proc], 10)
+    yield from moto_server(tmp_path_factory.mktemp("moto"))
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import select
 import signal
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from devstack import ROOT, SAMPLES  # noqa: F401 - re-exported for the tests
@@ -90,3 +91,15 @@ class Terminal:
                 self.wait(60)
             except (ProcessLookupError, AssertionError):
                 os.killpg(self.pid, signal.SIGKILL)
+
+
+def moto_server(log_dir: Path) -> Iterator[str]:
+    """A moto server on a free loopback port, for as long as the generator lives."""
+    port = free_port()
+    proc = spawn([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], log=log_dir / "moto.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/moto-api/", 30, proc)
+        yield url
+    finally:
+        stop([proc], 10)

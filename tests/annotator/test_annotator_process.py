@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from support import BIN, SAMPLES
+from support import BIN, SAMPLES, moto_server
 
 from gas.core.events import JobRequested, Publisher
 from gas.core.job_record import Job, JobStatus
@@ -101,6 +101,14 @@ class Annotators:
                 proc.wait(30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@pytest.fixture(scope="module")
+def moto_url(tmp_path_factory):
+    """This module's own moto: a worker stopped mid-upload leaves an unfinished multipart
+    upload, after which moto's /moto-api/data.json answers 500 (a moto bug in
+    FakeKey.status) for every other test that reads sent emails from it."""
+    yield from moto_server(tmp_path_factory.mktemp("moto-annotator"))
 
 
 @pytest.fixture
@@ -195,4 +203,4 @@ def test_the_sweeper_announces_jobs_whose_message_was_lost(annotators):
     assert annotators.wait(pending, lambda r: r.finished).status == JobStatus.COMPLETED
     done = annotators.wait(running, lambda r: r.finished)
     assert done.status == JobStatus.COMPLETED and done.attempt == 2
-    assert '"requeued": 0' in sweep()
+    assert '"sweeper.requeued"' not in sweep(), "announced again within the stale period"

@@ -380,7 +380,9 @@ def test_operator_owns_worker_replicas_with_one_queuescaler_each(rendered):
     pod = op["spec"]["template"]["spec"]
     assert pod["automountServiceAccountToken"] is True and pod["serviceAccountName"] == "gas-operator"
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
-    assert env["GAS_WATCH_NAMESPACE"] == "gas" and env["GAS_PEERING_NAME"] == "gas-operator"
+    assert env["GAS_WATCH_NAMESPACE"] == "gas" and env["GAS_LEADER_LEASE_NAME"] == "gas-operator"
+    (lease,) = [o for o in objs if o["kind"] == "Lease"]
+    assert lease["metadata"]["name"] == "gas-operator"
 
 
 def test_operator_rbac_is_namespaced_and_minimal(rendered):
@@ -392,6 +394,12 @@ def test_operator_rbac_is_namespaced_and_minimal(rendered):
     }
     # the operator scales through the scale subresource: it can never edit a Deployment's pods
     assert grants[("apps", "deployments/scale")] == {"get", "patch"}
+    # ... of the workers this release declares only (never web), and its own Lease only
+    names = {(r, n) for rule in role["rules"] for r in rule["resources"] for n in rule.get("resourceNames", [])}
+    workers = {o["metadata"]["name"] for o in objs if o["kind"] == "QueueScaler"}
+    assert {n for r, n in names if r == "deployments/scale"} == workers and "gas-web" not in workers
+    assert {n for r, n in names if r == "leases"} == {"gas-operator"}
+    assert all(rule.get("resourceNames") for rule in role["rules"] if {"update", "get"} & set(rule["verbs"]))
     assert ("apps", "deployments") not in grants
     assert not any(v & {"delete", "deletecollection", "escalate", "bind", "impersonate", "*"} for v in grants.values())
     assert not any(r in ("secrets", "pods", "*") for _, r in grants)

@@ -65,7 +65,7 @@ class Sweeper:
                 self.events.publish(JobRequested(job.job_id, job.user_id))
                 log.warning("sweeper.requeued", job_id=job.job_id, user_id=job.user_id, status=str(status))
                 announced += 1
-        log.info("sweeper.pass", requeued=announced)
+        (log.info if announced else log.debug)("sweeper.pass", requeued=announced)
         return announced
 
 

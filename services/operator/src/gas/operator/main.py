@@ -1,26 +1,29 @@
-"""gas-operator: run the kopf operator (all namespaces or GAS_WATCH_NAMESPACE)."""
+"""gas-operator: run the kopf operator (GAS_WATCH_NAMESPACE, or every namespace)."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
 
 import kopf
 
+from gas.core.config import load_settings
+from gas.core.observability import configure_logging
 from gas.operator import handlers  # noqa: F401 - registers the handlers
+from gas.operator.settings import OperatorSettings
 
 
 def main() -> int:
-    namespace = os.environ.get("GAS_WATCH_NAMESPACE")
+    settings = load_settings(OperatorSettings)
+    configure_logging("operator", settings.log_level)
+    namespace = settings.watch_namespace
     asyncio.run(
         kopf.operator(
             clusterwide=not namespace,
             namespaces=[namespace] if namespace else [],
-            peering_name=os.environ.get("GAS_PEERING_NAME", "gas-operator"),
-            # Random priority: replicas elect one active peer, the others stand by.
-            priority=secrets.randbelow(1000),
-            liveness_endpoint=f"http://0.0.0.0:{os.environ.get('GAS_HEALTH_PORT', '8080')}/healthz",
+            # One active replica through the operator's own Lease (gas.operator.leader), not
+            # kopf's peering: kopf's freeze stops only kopf's own handlers.
+            standalone=True,
+            memo=kopf.Memo(settings=settings),
         )
     )
     return 0
