@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
@@ -117,6 +118,24 @@ def test_the_same_idempotency_key_twice_makes_one_job(api_stack):
     assert other.status_code == 422 and _slug(other) == "idempotency-key-reused"
     jobs = _api(api_stack, token, "GET", "/jobs").json()["jobs"]
     assert [j["job_id"] for j in jobs] == [upload_id]
+
+
+def test_concurrent_retries_with_one_idempotency_key_make_one_job(api_stack):
+    token = make_token(site_user(api_stack.url))
+    made = []
+    for _ in range(3):  # three races of six requests each
+        upload_id = _upload(api_stack, token)
+        key = {"Idempotency-Key": str(uuid.uuid4())}
+
+        def create(_: int, upload_id: str = upload_id, key: dict = key) -> requests.Response:
+            return _api(api_stack, token, "POST", "/jobs", json={"upload_id": upload_id}, headers=dict(key))
+
+        with ThreadPoolExecutor(6) as pool:
+            answers = list(pool.map(create, range(6)))
+        assert sorted(a.status_code for a in answers) == [200] * 5 + [201], [a.text for a in answers]
+        assert {a.json()["job_id"] for a in answers} == {upload_id}
+        made.append(upload_id)
+    assert sorted(j["job_id"] for j in _api(api_stack, token, "GET", "/jobs").json()["jobs"]) == sorted(made)
 
 
 def test_over_the_rate_limit_is_429_with_retry_after(api_stack):

@@ -92,11 +92,13 @@ def submit_upload(
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-            raise _refuse(
-                svc, "upload-not-found", "The uploaded file was not found. Please upload it again.", 400
-            ) from None
-        raise
+        if exc.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
+            raise
+        raced = svc.jobs.get(upload.job_id)
+        if raced is not None:  # a concurrent submission claimed it (and removed the upload) first
+            return _already_submitted(svc, raced, user_id, bucket, key)
+        message = "The uploaded file was not found. Please upload it again."
+        raise _refuse(svc, "upload-not-found", message, 400) from None
     if etag and etag.strip('"') != head.get("ETag", "").strip('"'):
         raise _refuse(svc, "upload-changed", "The uploaded file changed after upload. Please upload it again.", 400)
 
@@ -126,7 +128,7 @@ def submit_upload(
         if exc.response["Error"]["Code"] not in ("412", "PreconditionFailed", "404", "NoSuchKey"):
             raise
         raced = svc.jobs.get(upload.job_id)
-        if raced is not None:  # a concurrent replay claimed it (and removed the upload) first
+        if raced is not None:  # a concurrent submission claimed it (and removed the upload) first
             return _already_submitted(svc, raced, user_id, bucket, key)
         message = "The uploaded file changed after upload. Please upload it again."
         raise _refuse(svc, "upload-changed", message, 400) from None
