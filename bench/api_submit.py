@@ -169,7 +169,7 @@ def token_checks(stack: DevStack, runs: int) -> dict[str, list[float]]:
     )
     aws = Aws(settings)
     tokens, users = TokenStore(aws), UserStore(aws)
-    auth = Authenticator(settings, tokens)
+    auth = Authenticator(settings, tokens, users)
     users.upsert("bench-user", "Bench", "bench@example.org")
     secret, _ = tokens.create("bench-user", "bench", {"read", "submit"}, 3600)
     personal = auth.authenticate(f"Bearer {secret}")

@@ -63,14 +63,14 @@ def create_app(settings: WebSettings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=64 * 1024,  # uploads go to S3, never through us
     )
     aws = Aws(settings)
-    tokens = TokenStore(aws)
+    tokens, users = TokenStore(aws), UserStore(aws)
     svc = Services(
         settings=settings,
         aws=aws,
         jobs=JobStore(aws),
-        users=UserStore(aws),
+        users=users,
         tokens=tokens,
-        authenticator=Authenticator(settings, tokens),
+        authenticator=Authenticator(settings, tokens, users),
     )
     app.extensions["gas"] = svc
     csrf = CSRFProtect(app)

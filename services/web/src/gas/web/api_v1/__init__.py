@@ -105,9 +105,6 @@ def _authenticate() -> None:
             f"This operation needs a token with the {needed!r} scope.",
             {"WWW-Authenticate": f'Bearer realm="gas", error="insufficient_scope", scope="{needed}"'},
         )
-    if who.kind == "globus" and svc.users.get_profile(who.user_id) is None:
-        # First use of a Globus token by someone who never signed in on the site.
-        svc.users.upsert(who.user_id, who.name or who.user_id, who.email or "")
 
 
 def _rate_headers(response: Response) -> Response:

@@ -27,6 +27,7 @@ import structlog
 from globus_sdk.transport import RetryConfig
 
 from gas.core.tokens import PAT_PREFIX, TokenGone, TokenStore, digest, globus_key, pat_key
+from gas.core.users import UserStore
 from gas.web.api_v1.problems import ApiProblem
 from gas.web.settings import WebSettings
 
@@ -48,9 +49,6 @@ class Principal:
     kind: Literal["personal", "globus"]
     expires_epoch: int
     counter_key: str  # the gas.core.tokens item its requests are counted on
-    # Globus tokens carry the user's name and email (to create a profile on first use).
-    name: str | None = None
-    email: str | None = None
 
 
 def unauthorized(detail: str, error: str = "invalid_token") -> ApiProblem:
@@ -90,9 +88,10 @@ class TokenCache:
 
 
 class Authenticator:
-    def __init__(self, settings: WebSettings, tokens: TokenStore):
+    def __init__(self, settings: WebSettings, tokens: TokenStore, users: UserStore):
         self.settings = settings
         self.tokens = tokens
+        self.users = users
         self.cache = TokenCache()
 
     def authenticate(self, authorization: str | None) -> Principal:
@@ -159,9 +158,11 @@ class Authenticator:
             kind="globus",
             expires_epoch=expires,
             counter_key=globus_key(token),
-            name=info.get("name") or info.get("username"),
-            email=info.get("email") or info.get("username"),
         )
+        if self.users.get_profile(principal.user_id) is None:
+            # Someone who never signed in on the site: their profile, as sign-in makes it.
+            name = info.get("name") or info.get("username") or principal.user_id
+            self.users.upsert(principal.user_id, name, info.get("email") or info.get("username") or "")
         self.cache.put(key, principal, expires)
         return principal
 

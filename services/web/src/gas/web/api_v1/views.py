@@ -9,6 +9,7 @@ import math
 import time
 from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 import structlog
 from botocore.exceptions import ClientError
@@ -107,8 +108,6 @@ def job_out(job: Job) -> JobOut:
 
 def _own_job(job_id: str) -> Job:
     """The job when the token's user owns it; 404 otherwise (never reveal it exists)."""
-    from uuid import UUID
-
     try:
         valid = str(UUID(job_id)) == job_id
     except ValueError:
