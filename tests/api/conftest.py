@@ -9,10 +9,21 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from pathlib import Path
 
 import pytest
 from api_stack_support import RATE_LIMIT, Gas
 from devstack import DevStack, free_port
+
+_RUNNING: list[DevStack] = []
+HERE = Path(__file__).parent
+
+
+def pytest_runtest_teardown(item, nextitem):
+    """The stack serves this directory only: stop it once its last test here is done,
+    instead of idling through the rest of the session."""
+    if _RUNNING and (nextitem is None or HERE not in Path(nextitem.path).parents):
+        _RUNNING.pop().stop()
 
 
 @pytest.fixture(scope="session")
@@ -32,8 +43,10 @@ def api_stack(tmp_path_factory):
             print(f"--- {log.name}\n{log.read_text()[-3000:]}")
         stack.stop()
         raise
+    _RUNNING.append(stack)
     yield stack
-    stack.stop()
+    if _RUNNING:
+        _RUNNING.pop().stop()
 
 
 @pytest.fixture
