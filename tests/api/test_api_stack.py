@@ -123,7 +123,7 @@ def test_the_same_idempotency_key_twice_makes_one_job(api_stack):
 def test_concurrent_retries_with_one_idempotency_key_make_one_job(api_stack):
     token = make_token(site_user(api_stack.url))
     made = []
-    for _ in range(3):  # three races of six requests each
+    for _ in range(5):  # five races of six requests each
         upload_id = _upload(api_stack, token)
         key = {"Idempotency-Key": str(uuid.uuid4())}
 

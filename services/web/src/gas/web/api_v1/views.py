@@ -228,13 +228,14 @@ def create_job(body: JobCreate, header: IdempotencyHeader) -> Any:
         if svc.tokens.claim_idempotency_key(user_id, header.idempotency_key, fingerprint) != fingerprint:
             raise ApiProblem("idempotency-key-reused", "This Idempotency-Key was used for a different request.")
     upload_id = str(body.upload_id)
-    existing = svc.jobs.get(upload_id)
-    if existing is not None and existing.user_id != user_id:
-        raise ApiProblem("upload-not-found", "No upload with this id.")
-    # A job that exists already is found again through its upload's key (a replay).
-    key = upload_key_of(existing.input_key) if existing else _upload_key(upload_id)
+    key = _upload_key(upload_id)
     if key is None:
-        raise ApiProblem("upload-not-found", "No file was uploaded for this upload id (or the upload expired).")
+        # No upload (any more): a claim deletes the upload only after creating the job, so
+        # reading the job after the listing finds it if this upload became one (a retry).
+        existing = svc.jobs.get_for_user(upload_id, user_id)
+        if existing is None:
+            raise ApiProblem("upload-not-found", "No file was uploaded for this upload id (or the upload expired).")
+        key = upload_key_of(existing.input_key)
     try:
         submitted = submit_upload(svc, user_id, _tier(), key, name=body.name, assembly=body.assembly)
     except Refused as refused:
