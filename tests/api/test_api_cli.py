@@ -4,6 +4,8 @@ README's pipeline example run as written."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import pty
@@ -19,6 +21,10 @@ from api_stack_support import make_token, sample_path, site_user
 from support import ROOT
 
 BAD_VCF = b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n1\t100\t.\tA\n"
+GRCH38_VCF = (
+    b"##fileformat=VCFv4.2\n##reference=GRCh38\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    b"1\t10177\t.\tA\tAC\t.\tPASS\t.\n"
+)
 
 
 def test_json_on_every_read_command(api_stack, gas, tmp_path):
@@ -61,6 +67,49 @@ def test_a_refused_submission_exits_2_naming_the_field(api_stack, gas, tmp_path)
     done = gas.run("submit", str(notes))
     assert done.returncode == 2 and "body.file_name" in done.stderr and ".vcf" in done.stderr
     assert json.loads(gas.run("jobs", "--json").stdout) == []
+    # A file on another assembly than --assembly: refused with the reason, until confirmed.
+    hg38 = tmp_path / "hg38.vcf"
+    hg38.write_bytes(GRCH38_VCF)
+    done = gas.run("submit", str(hg38), "--assembly", "GRCh37")
+    assert done.returncode == 2 and "header says GRCh38" in done.stderr and "--confirm-assembly" in done.stderr
+    assert json.loads(gas.run("jobs", "--json").stdout) == []
+    done = gas.run("submit", str(hg38), "--assembly", "GRCh37", "--confirm-assembly", "--json")
+    assert done.returncode == 0, done.stderr
+    (job,) = json.loads(done.stdout)
+    assert job["assembly_confirmed"] is True and "GRCh38" in job["assembly_warning"]
+
+
+def _tsv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def test_variants_of_a_job_filtered_as_on_the_web_table(api_stack, gas):
+    user = site_user(api_stack.url)
+    gas.login(make_token(user))
+    done = gas.run("submit", str(sample_path()), "--wait", "--json")
+    assert done.returncode == 0, done.stderr
+    job_id = json.loads(done.stdout)[0]["job_id"]
+    gas.login(make_token(user))  # a fresh rate-limit window's worth of requests
+    every = gas.run("variants", job_id, "--json")
+    assert every.returncode == 0, every.stderr
+    table = json.loads(every.stdout)
+    # free_1.vcf: 1,141 records, one row per ALT: three pages of the API, all followed.
+    assert table["matched"] == table["total"] == len(table["variants"]) >= 1141
+    gene = next(g for v in table["variants"] for g in v["genes"])
+    filtered = gas.run("variants", job_id, "--gene", gene, "--region", "intron", "--region", "exon", "--tsv")
+    assert filtered.returncode == 0, filtered.stderr
+    web = user.get(f"/annotations/{job_id}/variants.tsv?gene={gene}&region=intron,exon")
+    assert web.status_code == 200
+    mine, theirs = _tsv_rows(filtered.stdout), _tsv_rows(web.text)
+    assert mine and len(mine) == len(theirs)
+    for a, b in zip(mine, theirs, strict=True):
+        qual_a, qual_b = a.pop("qual"), b.pop("qual")  # "50.0" here, "50" from Arrow's cast
+        assert qual_a == qual_b or float(qual_a) == float(qual_b)
+        assert a == b
+    short = gas.run("variants", job_id, "--limit", "3")
+    assert short.returncode == 0 and len(short.stdout.splitlines()) == 4  # a header and 3 rows
+    bad = gas.run("variants", job_id, "--chrom", "99")
+    assert bad.returncode == 2 and "query.chrom" in bad.stderr
 
 
 def test_progress_bars_on_a_terminal(api_stack, gas, tmp_path):

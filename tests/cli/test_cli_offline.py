@@ -34,7 +34,15 @@ def test_help_documents_the_exit_codes(tmp_path):
 
 @pytest.mark.parametrize(
     "args",
-    [("submit",), ("submit", "/no/such/file.vcf"), ("jobs", "--limit", "0"), ("frobnicate",), ("status",)],
+    [
+        ("submit",),
+        ("submit", "/no/such/file.vcf"),
+        ("jobs", "--limit", "0"),
+        ("frobnicate",),
+        ("status",),
+        ("variants", "x", "--tsv", "--json"),
+        ("variants", "x", "--known", "maybe"),
+    ],
 )
 def test_usage_errors_exit_2(tmp_path, args):
     assert gas(tmp_path, *args).returncode == 2

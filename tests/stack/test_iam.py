@@ -84,6 +84,22 @@ def test_the_whole_lifecycle_runs_on_least_privilege(iam_stack):
     restored = client(stack, "admin", "s3").get_object(Bucket=results, Key=restored_key)
     assert restored["Body"].read().startswith(b"##fileformat=VCF")
 
+    # The restored variant table (web: HeadObject, GetObject), an export, then deleting the
+    # job: web lists and deletes its results and cold copies, deletes the input and the record.
+    table = user.get(f"/annotations/{job_id}/variants?size=1").text
+    matched, total = re.search(r'data-matched="(\d+)" data-total="(\d+)"', table).groups()
+    assert matched == total and int(total) >= 1141  # one row per ALT of the 1,141 records
+    vcf = user.get(f"/annotations/{job_id}/variants.vcf?chrom=1")
+    assert vcf.status_code == 200 and vcf.text.startswith("##fileformat=VCF")
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', user.get(f"/annotations/{job_id}").text).group(1)
+    deleted = user.http.post(f"{stack.url}/annotations/{job_id}/delete", data={"csrf_token": token}, timeout=30)
+    assert deleted.ok and user.get(f"/annotations/{job_id}").status_code == 404
+    admin_s3 = client(stack, "admin", "s3")
+    user_prefix = restored_key.split("/", 1)[0]
+    for bucket, prefix in ((results, f"{user_prefix}/{job_id}/"), (results, f"cold/{user_prefix}/{job_id}/")):
+        assert admin_s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["KeyCount"] == 0, prefix
+    assert not [o for o in admin_s3.list_objects_v2(Bucket=inputs).get("Contents", []) if job_id in o["Key"]]
+
 
 def _denied(call) -> None:
     with pytest.raises(ClientError) as exc:
@@ -139,8 +155,9 @@ def test_the_operator_reads_queue_depth(iam_stack):
 
 def test_the_api_runs_on_least_privilege(iam_stack):
     """/api/v1 as web's IAM user: tokens (PutItem, Query, counters UpdateItem, DeleteItem on
-    revoke), an upload claimed through the API (ListBucket to find it), results and log,
-    and deleting an archived job (DeleteObject on results and their cold copy, DeleteItem)."""
+    revoke), an upload claimed through the API (ListBucket to find it), results, log and
+    variant table, and deleting an archived job (the job page's deletion: DeleteObject on
+    results and their cold copy, DeleteItem)."""
     stack = iam_stack
     user = User(stack.url).sign_in()
     resp = user.http.post(
@@ -164,6 +181,9 @@ def test_the_api_runs_on_least_privilege(iam_stack):
     job_id = created.json()["job_id"]
     wait(lambda: api("GET", f"/jobs/{job_id}").json()["status"] == "COMPLETED", 60, "the job")
     assert "variants_read" in api("GET", f"/jobs/{job_id}/log").json()["text"]
+    table = api("GET", f"/jobs/{job_id}/variants", params={"size": "5"})  # web: GetObject of the table
+    assert table.status_code == 200 and len(table.json()["variants"]) == 5, table.text
+    assert table.json()["total"] >= 1141  # one row per ALT of the 1,141 records
     wait(lambda: storage(stack, job_id) == "ARCHIVED", 30, "archive")
     assert api("GET", f"/jobs/{job_id}/result").status_code == 409
     assert api("DELETE", f"/jobs/{job_id}").status_code == 204

@@ -34,3 +34,16 @@ def upload_through_api(api, token: str, name: str, content: bytes) -> str:
     sent = requests.post(upload["url"], data=upload["fields"], files={"file": (name, content)}, timeout=10)
     assert sent.status_code == 204, sent.text
     return upload["upload_id"]
+
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(resp, status: int, slug: str) -> dict:
+    """The response's RFC 9457 problem document, checked for status and type."""
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    assert resp.content_type == PROBLEM_JSON
+    body = resp.get_json()
+    assert body["status"] == status and body["type"].endswith(f"/api/v1/problems/{slug}"), body
+    assert body["title"] and body["detail"]
+    return body

@@ -24,11 +24,6 @@ def new_job_id() -> str:
     return str(uuid.uuid4())
 
 
-class JobBusy(Exception):
-    """The job cannot be deleted now (message for the user): it has not finished, or its
-    results are being restored."""
-
-
 class InvalidCursor(ValueError):
     """A page cursor that list_for_user did not issue for this user."""
 
@@ -40,11 +35,20 @@ class JobPage:
 
 
 @dataclass(frozen=True)
+class Deleting:
+    """JobStore.mark_deleting's answer."""
+
+    job: Job | None = None  # the job, now marked for deletion; None: no such job of this user
+    refused: str | None = None  # why it cannot be deleted now (it is running or being restored)
+
+
+@dataclass(frozen=True)
 class Started:
     """JobStore.start's answer. `attempt` is set when this caller now holds the job."""
 
     attempt: int | None = None
     finished: Job | None = None  # the job had already finished (a duplicate delivery)
+    gone: bool = False  # the job was deleted, or is being deleted: nothing to do
     held_by: str | None = None  # another live holder's lease owner
     lease_left: float = 0.0  # seconds until that lease expires
 
@@ -55,7 +59,6 @@ def _epoch(seconds: float) -> dict[str, str]:
 
 class JobStore:
     def __init__(self, aws: Aws):
-        self._aws = aws
         self._ddb = aws.client("dynamodb")
         self._table = aws.names.jobs_table
         self._index = aws.names.jobs_by_user_index
@@ -185,7 +188,10 @@ class JobStore:
         """Claim the right to announce a job again: it is still in `status` and was not
         announced again since `not_since`. False for a second sweeper (or a later run)."""
         values = {":now": {"S": utc_now_iso()}, ":status": {"S": str(status)}, ":since": {"S": not_since}}
-        condition = "#s = :status AND (attribute_not_exists(requeued_at) OR requeued_at < :since)"
+        condition = (
+            "#s = :status AND attribute_not_exists(deleting_since) "
+            "AND (attribute_not_exists(requeued_at) OR requeued_at < :since)"
+        )
         return self._update(job_id, "SET requeued_at = :now", condition, values, {"#s": "status"}) is not None
 
     # -- processing: PENDING -> RUNNING -> COMPLETED | FAILED ----------------------------
@@ -201,8 +207,8 @@ class JobStore:
             job_id,
             "SET #s = :running, active = :running, started_at = :now_iso, "
             "lease_owner = :owner, lease_expires_at = :until ADD attempt :one",
-            "attribute_exists(job_id) AND (#s = :pending OR (#s = :running AND "
-            "(attribute_not_exists(lease_expires_at) OR lease_expires_at < :now)))",
+            "attribute_exists(job_id) AND attribute_not_exists(deleting_since) AND (#s = :pending OR "
+            "(#s = :running AND (attribute_not_exists(lease_expires_at) OR lease_expires_at < :now)))",
             {
                 ":running": {"S": JobStatus.RUNNING},
                 ":pending": {"S": JobStatus.PENDING},
@@ -217,7 +223,9 @@ class JobStore:
         if started is not None:
             return Started(attempt=int(started["attempt"]))
         job = self.get(job_id)
-        if job is None or job.finished:
+        if job is None or job.deleting:
+            return Started(gone=True)
+        if job.finished:
             return Started(finished=job)
         return Started(held_by=job.lease_owner, lease_left=max(0.0, (job.lease_expires_at or now) - now))
 
@@ -307,7 +315,8 @@ class JobStore:
                             "Key": {"job_id": {"S": job_id}},
                             "UpdateExpression": "SET #st = :archived, archive_refs = :refs, archived_at = :now",
                             "ConditionExpression": (
-                                "#st = :hot AND #s = :completed AND attribute_not_exists(archive_refs)"
+                                "#st = :hot AND #s = :completed AND attribute_not_exists(archive_refs) "
+                                "AND attribute_not_exists(deleting_since)"
                             ),
                             "ExpressionAttributeNames": {"#st": "storage", "#s": "status"},
                             "ExpressionAttributeValues": {
@@ -335,7 +344,8 @@ class JobStore:
             update += " REMOVE " + ", ".join(removes)
         values = {":expected": {"S": str(expected)}, **{f":v{i}": to_value(v) for i, v in enumerate(sets.values())}}
         names = {"#st": "storage", **{f"#f{i}": k for i, k in enumerate(sets)}}
-        return self._update(job_id, update, "#st = :expected", values, names) is not None
+        condition = "#st = :expected AND attribute_not_exists(deleting_since)"
+        return self._update(job_id, update, condition, values, names) is not None
 
     def mark_restoring(
         self, job_id: str, tier: str, restore_ids: dict[str, str] | None = None, again: bool = False
@@ -361,52 +371,43 @@ class JobStore:
         """The cold copies are deleted: the record no longer points at them."""
         return self._storage_transition(job_id, Storage.HOT, {"storage": str(Storage.HOT)}, ("archive_refs",))
 
-    # -- deletion ---------------------------------------------------------------------------
-    def delete(self, job_id: str, user_id: str) -> bool:
-        """Delete a finished job of this user whole: its input, its result set, the cold
-        copies of its results, then its record. False when there is no such job (deleted
-        already: a repeat changes nothing); JobBusy while it is PENDING or RUNNING (the
-        annotator would find its message's job gone) or its results are RESTORING.
+    # -- deletion: any job but a RUNNING or RESTORING one -> deleting -> gone ------------
+    def mark_deleting(self, job_id: str, user_id: str) -> Deleting:
+        """Mark the user's job for deletion, unless it is running or being restored.
 
-        The objects go first and the record last, conditional on the state they were read
-        in: if the archiver moved the results meanwhile (HOT -> ARCHIVED), the record now
-        names other copies, and they are deleted in the next round. A crash half-way
-        leaves the record, so deleting again finishes the job."""
-        for _ in range(3):
-            job = self.get_for_user(job_id, user_id)
-            if job is None:
-                return False
-            if job.active:
-                raise JobBusy(f"The job is {job.status}: it can be deleted once it has finished.")
-            if job.storage == Storage.RESTORING:
-                raise JobBusy("The job's results are being restored: it can be deleted once they are back.")
-            self._delete_objects(job)
-            try:
-                self._ddb.delete_item(
-                    TableName=self._table,
-                    Key={"job_id": {"S": job_id}},
-                    ConditionExpression="#s = :status AND #st = :storage",
-                    ExpressionAttributeNames={"#s": "status", "#st": "storage"},
-                    ExpressionAttributeValues={":status": {"S": str(job.status)}, ":storage": {"S": str(job.storage)}},
-                )
-                return True
-            except ClientError as exc:
-                if not condition_failed(exc):
-                    raise
-        raise JobBusy("The job's results are moving between storage tiers; try again in a minute.")
+        From then on nothing starts, archives or restores it (their conditional writes
+        refuse a job being deleted); it leaves the index of unfinished jobs. Marking a job
+        already being deleted answers it again, so a deletion cut short can be finished."""
+        record = self._update(
+            job_id,
+            "SET deleting_since = if_not_exists(deleting_since, :now) REMOVE active",
+            "user_id = :user AND #s <> :running AND #st <> :restoring",
+            {
+                ":now": {"S": utc_now_iso()},
+                ":user": {"S": user_id},
+                ":running": {"S": JobStatus.RUNNING},
+                ":restoring": {"S": Storage.RESTORING},
+            },
+            {"#s": "status", "#st": "storage"},
+        )
+        if record is not None:
+            return Deleting(Job.from_record(record))
+        job = self.get_for_user(job_id, user_id)
+        if job is None:
+            return Deleting()
+        if job.status == JobStatus.RUNNING:
+            return Deleting(job, refused="it is running; delete it once it has finished")
+        return Deleting(job, refused="its results are being restored; delete it once they are back")
 
-    def _delete_objects(self, job: Job) -> None:
-        s3 = self._aws.client("s3")
-        s3.delete_object(Bucket=job.input_bucket, Key=job.input_key)
-        bucket = job.result_bucket or self._aws.names.results_bucket
-        for key in job.result_objects().values():
-            s3.delete_object(Bucket=bucket, Key=key)
-        # Cold copies (gas.archiver.cold's refs): "s3-glacier:<bucket>/<key>" is an object
-        # of the GLACIER storage class, "glacier-vault:<vault>/<archive id>" a vault archive.
-        for ref in job.archive_refs.values():
-            scheme, _, rest = ref.partition(":")
-            container, _, name = rest.partition("/")
-            if scheme == "glacier-vault":
-                self._aws.client("glacier").delete_archive(vaultName=container, archiveId=name)
-            else:
-                s3.delete_object(Bucket=container, Key=name)
+    def delete(self, job_id: str) -> None:
+        """deleting -> gone: remove the record of a job marked for deletion (whose objects
+        are gone). Nothing happens to a job not marked, or already gone."""
+        try:
+            self._ddb.delete_item(
+                TableName=self._table,
+                Key={"job_id": {"S": job_id}},
+                ConditionExpression="attribute_exists(deleting_since)",
+            )
+        except ClientError as exc:
+            if not condition_failed(exc):
+                raise

@@ -94,6 +94,9 @@ class Client:
     def result(self, job_id: str) -> dict[str, Any]:
         return dict(self.get(f"/jobs/{job_id}/result"))
 
+    def variants(self, job_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        return dict(self.get(f"/jobs/{job_id}/variants", **params))
+
     def delete(self, job_id: str) -> None:
         self.request("DELETE", f"/jobs/{job_id}")
 
@@ -101,10 +104,14 @@ class Client:
         # Safe to repeat: an unused presigned form changes nothing.
         return dict(self.request("POST", "/uploads", json={"file_name": file_name, "size": size}).json())
 
-    def create_job(self, upload_id: str, name: str | None, assembly: str) -> dict[str, Any]:
+    def create_job(
+        self, upload_id: str, name: str | None, assembly: str, assembly_confirmed: bool = False
+    ) -> dict[str, Any]:
         # One Idempotency-Key for every try of this call: a retry never makes a second job.
         headers = {"Idempotency-Key": str(uuid.uuid4())}
-        body = {"upload_id": upload_id, "assembly": assembly, **({"name": name} if name else {})}
+        body: dict[str, Any] = {"upload_id": upload_id, "assembly": assembly, **({"name": name} if name else {})}
+        if assembly_confirmed:
+            body["assembly_confirmed"] = True
         return dict(self.request("POST", "/jobs", json=body, headers=headers).json())
 
 

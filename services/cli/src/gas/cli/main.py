@@ -1,7 +1,8 @@
 """gas: submit VCF files to GAS, wait for their annotation, download the results.
 
 Exit codes: 0 done; 1 a job failed (or is not in a state for this: results in cold
-storage, still running); 2 usage (bad option, missing file, file refused); 3 auth (no
+storage, still running); 2 usage (bad option, missing file, file refused, a file on
+another assembly than --assembly); 3 auth (no
 token, token invalid, expired, revoked, or lacking a scope); 4 not found; 5 server or
 network; 130 interrupted (Ctrl-C: jobs keep running on the server).
 """
@@ -29,6 +30,8 @@ POLL_FIRST, POLL_MAX = 0.5, 5.0  # seconds between looks at one job, growing
 
 
 def exit_code(error: ApiError) -> int:
+    if error.slug == "assembly-mismatch":
+        return EXIT_USAGE  # the file was refused as submitted: a choice for the user
     if error.status in (401, 403):
         return EXIT_AUTH
     if error.status == 404:
@@ -53,6 +56,8 @@ def api_errors() -> Iterator[None]:
         hint = ""
         if error.status == 401:
             hint = " (run `gas login` with a new token)"
+        elif error.slug == "assembly-mismatch":
+            hint = " (use --assembly, or --confirm-assembly to annotate it as chosen anyway)"
         fail(f"{error}{hint}", exit_code(error))
 
 
@@ -222,11 +227,100 @@ def download(job_id: str, directory: Path, as_json: bool) -> None:
         click.echo(str(path))
 
 
+VARIANT_PAGE = 500  # the API's largest page
+
+
+@cli.command()
+@click.argument("job_id")
+@click.option("--gene", multiple=True, help="A gene name (trailing * for a prefix). Repeatable.")
+@click.option("--region", multiple=True, help="CDS, UTR, exon, intron, upstream, intergenic, ... Repeatable.")
+@click.option("--class", "classes", multiple=True, help="SNV, MNV, INS, DEL, DELINS. Repeatable.")
+@click.option("--known", type=click.Choice(["known", "novel", "all"]), help="With an rsID, or not.")
+@click.option("--flag", multiple=True, help="CPG, REPEAT, BLACKLIST. Repeatable.")
+@click.option("--consequence", multiple=True, help="Most severe consequence (SO term). Repeatable.")
+@click.option("--chrom", help="A chromosome (1-22, X, Y, MT).")
+@click.option("--start", type=int, help="First position (needs --chrom).")
+@click.option("--end", type=int, help="Last position (needs --chrom).")
+@click.option("--sort", type=click.Choice(["position", "gene"]), default="position", show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many rows (default: every match).")
+@click.option("--tsv", "as_tsv", is_flag=True, help="Every column, tab-separated, with a header line.")
+@json_option
+def variants(
+    job_id: str,
+    gene: tuple[str, ...],
+    region: tuple[str, ...],
+    classes: tuple[str, ...],
+    known: str | None,
+    flag: tuple[str, ...],
+    consequence: tuple[str, ...],
+    chrom: str | None,
+    start: int | None,
+    end: int | None,
+    sort: str,
+    limit: int | None,
+    as_tsv: bool,
+    as_json: bool,
+) -> None:
+    """Print a finished job's variants (one row per ALT), filtered as on its web table.
+
+    Filters combine with AND, the values of one filter with OR. Exits 1 when the job has
+    no table to read now (not finished, failed, results in cold storage)."""
+    if as_tsv and as_json:
+        fail("--tsv and --json exclude each other", EXIT_USAGE)
+    params: dict[str, Any] = {
+        "gene": list(gene) or None,
+        "region": list(region) or None,
+        "class": list(classes) or None,
+        "known": known,
+        "flag": list(flag) or None,
+        "consequence": list(consequence) or None,
+        "chrom": chrom,
+        "start": start,
+        "end": end,
+        "sort": sort,
+    }
+    rows: list[dict[str, Any]] = []
+    printed = 0
+    with api_errors():
+        api, cursor = client(), None
+        while True:
+            size = VARIANT_PAGE if limit is None else min(VARIANT_PAGE, limit - printed)
+            page = api.variants(job_id, {**params, "size": size, "cursor": cursor})
+            batch = page["variants"][:size]
+            if as_json:
+                rows += batch
+            else:
+                _print_variants(batch, header=printed == 0, every_column=as_tsv)
+            printed += len(batch)
+            cursor = page["next_cursor"]
+            if not cursor or (limit is not None and printed >= limit):
+                break
+    if as_json:
+        emit_json({k: page[k] for k in ("job_id", "total", "matched", "filters")} | {"variants": rows})
+    elif sys.stderr.isatty():
+        click.echo(f"{printed} of {page['matched']} matching variants ({page['total']} in the job)", err=True)
+
+
+SHORT_COLUMNS = ("chrom", "pos", "ref", "alt", "rsid", "genes", "region", "consequence")
+
+
+def _print_variants(rows: list[dict[str, Any]], header: bool, every_column: bool) -> None:
+    """Tab-separated lines: lists joined with ",", nulls empty."""
+    if not rows:
+        return
+    columns = [c for c in rows[0] if c != "record"] if every_column else list(SHORT_COLUMNS)
+    if header:
+        click.echo("\t".join(columns))
+    for row in rows:
+        cells = (row.get(c) for c in columns)
+        click.echo("\t".join(",".join(v) if isinstance(v, list) else "" if v is None else str(v) for v in cells))
+
+
 @cli.command()
 @click.argument("job_id")
 @click.option("--yes", is_flag=True, help="Do not ask.")
 def delete(job_id: str, yes: bool) -> None:
-    """Delete a finished job, its input and all its results."""
+    """Delete a job, its input and all its results (not while it runs)."""
     if not yes:
         if not sys.stdin.isatty():
             fail("refusing to delete without --yes when not on a terminal", EXIT_USAGE)
@@ -296,6 +390,11 @@ def _report(jobs: list[dict[str, Any]], directory: Path | None, api: Client, as_
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--assembly", default="GRCh37", show_default=True, help="Reference genome (the server lists them).")
 @click.option("--name", help="A label for the job(s).")
+@click.option(
+    "--confirm-assembly",
+    is_flag=True,
+    help="Annotate as --assembly even if a file looks like another assembly (otherwise refused, exit 2).",
+)
 @click.option("--wait", "wait_", is_flag=True, help="Wait until every job has finished.")
 @click.option(
     "-o",
@@ -310,6 +409,7 @@ def submit(
     files: tuple[Path, ...],
     assembly: str,
     name: str | None,
+    confirm_assembly: bool,
     wait_: bool,
     directory: Path | None,
     timeout: float | None,
@@ -327,7 +427,7 @@ def submit(
             upload = api.create_upload(path.name, size)
             with progress(size, f"uploading {path.name}") as bar:
                 send_file(upload, str(path), size, bar.update)
-            job = api.create_job(upload["upload_id"], name, assembly)
+            job = api.create_job(upload["upload_id"], name, assembly, confirm_assembly)
             submitted.append(job)
             if not (wait_ or directory) and not as_json:
                 click.echo(job["job_id"])

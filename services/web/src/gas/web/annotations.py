@@ -1,7 +1,9 @@
-"""Upload form, job creation from the S3 redirect, job list/detail/log/download, JSON API."""
+"""Upload form, job creation from the S3 redirect (with the assembly check; the work is
+`gas.web.submission`'s, shared with the API), job list/detail/log/download, JSON API."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import structlog
@@ -18,16 +20,30 @@ from flask import (
     url_for,
 )
 
-from gas.core.job_record import Job, JobStatus, Storage
+from gas.core.job_record import ASSEMBLIES, DEFAULT_ASSEMBLY, Job, JobStatus, Storage
 from gas.core.jobs import InvalidCursor, new_job_id
+from gas.core.users import FREE
+from gas.web.assembly import AssemblyCheck
+from gas.web.charts import charts
 from gas.web.context import login_required, own_job_or_404, services
-from gas.web.submission import PublishFailed, Refused, submit_upload
-from gas.web.uploads import ALLOWED_SUFFIXES, presigned_upload, safe_filename
+from gas.web.submission import AssemblyMismatch, PublishFailed, Refused, delete_upload, submit_upload
+from gas.web.uploads import (
+    ALLOWED_SUFFIXES,
+    MAX_JOB_NAME,
+    META_ASSEMBLY,
+    META_JOB_NAME,
+    UploadKeyError,
+    parse_key,
+    presigned_upload,
+    safe_filename,
+)
+from gas.web.variants import ResultUnavailable, readable
 
 bp = Blueprint("annotations", __name__)
 log = structlog.get_logger()
 
 LOG_MAX_BYTES = 1024 * 1024  # the count log is small; never stream a huge object into a page
+SUMMARY_MAX_BYTES = 1024 * 1024  # likewise the summary JSON
 
 
 # -- helpers -----------------------------------------------------------------------
@@ -36,12 +52,14 @@ def _tier() -> str:
     return profile.get("tier", "free")
 
 
-def _refuse(message: str, status: int = 400) -> Any:
-    return render_template("error.html", code=status, message=message, retry=True), status
+def _refuse(message: str, status: int = 400, upgrade: bool = False) -> Any:
+    return render_template("error.html", code=status, message=message, retry=True, upgrade=upgrade), status
 
 
 def downloadable(job: Job) -> bool:
-    return job.status == JobStatus.COMPLETED and bool(job.result_key) and job.storage == Storage.HOT
+    return (
+        job.status == JobStatus.COMPLETED and bool(job.result_key) and job.storage == Storage.HOT and not job.deleting
+    )
 
 
 def download_url(job: Job) -> str:
@@ -62,12 +80,22 @@ def download_url(job: Job) -> str:
     )
 
 
+def table_readable(job: Job) -> bool:
+    try:
+        readable(job)
+    except ResultUnavailable:
+        return False
+    return True
+
+
 def job_view(job: Job, with_download: bool = False) -> dict[str, Any]:
     """What a user may see of a job (no internal counters or archive references)."""
     view: dict[str, Any] = {
         k: getattr(job, k)
         for k in (
             "job_id",
+            "name",
+            "title",
             "status",
             "input_file_name",
             "input_size",
@@ -77,15 +105,26 @@ def job_view(job: Job, with_download: bool = False) -> dict[str, Any]:
             "storage",
             "restore_tier",
             "restore_requested_at",
+            "assembly",
+            "assembly_warning",
+            "database_version",
+            "rerun_of",
+            "deleting",
         )
     }
     view["status"], view["storage"] = str(job.status), str(job.storage)
     view["summary"] = job.summary
     view["error"] = job.error if job.status == JobStatus.FAILED else None
+    view["other_assembly"] = job.other_assembly
+    # What the page offers (the store refuses the rest anyway).
+    view["can_delete"] = job.status != JobStatus.RUNNING and job.storage != Storage.RESTORING
+    view["can_rerun"] = job.finished and not job.deleting
     view["links"] = {
         "page": url_for("annotations.job_page", job_id=job.job_id),
         "log": url_for("annotations.job_log", job_id=job.job_id) if job.log_key else None,
         "download": url_for("annotations.download", job_id=job.job_id) if downloadable(job) else None,
+        "variants": url_for("results.variants", job_id=job.job_id) if table_readable(job) else None,
+        "input": url_for("manage.input_download", job_id=job.job_id),
     }
     if with_download and downloadable(job):
         view["download_url"] = download_url(job)
@@ -118,24 +157,110 @@ def annotate() -> Any:
         svc.settings.public_url + url_for("annotations.new_job"),
         svc.settings.upload_form_seconds,
     )
-    return render_template("annotate.html", post=post, limit=limit, tier=tier, suffixes=ALLOWED_SUFFIXES)
+    return render_template(
+        "annotate.html",
+        post=post,
+        limit=limit,
+        tier=tier,
+        suffixes=ALLOWED_SUFFIXES,
+        assemblies=ASSEMBLIES,
+        default_assembly=DEFAULT_ASSEMBLY,
+        meta_assembly=META_ASSEMBLY,
+        meta_job_name=META_JOB_NAME,
+        max_job_name=MAX_JOB_NAME,
+    )
 
 
 @bp.get("/annotations/new")
 @login_required
 def new_job() -> Any:
-    """S3's success_action_redirect target (?bucket=&key=[&etag=]): create and announce the job."""
+    """S3's success_action_redirect target (?bucket=&key=[&etag=]): check the upload and
+    its assembly (chosen on the form: the upload's metadata), then create and announce the
+    job (or ask about the assembly first)."""
     svc = services()
     if request.args.get("bucket", svc.aws.names.inputs_bucket) != svc.aws.names.inputs_bucket:
         log.info("upload.refused", reason="not-inputs-bucket")
         return _refuse("That upload is not in the GAS inputs bucket.")
+    return _submit(request.args.get("key", ""), request.args.get("etag"))
+
+
+@bp.post("/annotations/new")
+@login_required
+def confirm_new_job() -> Any:
+    """The assembly question answered: annotate as the assembly the file looks like, or as
+    the one chosen (confirm=yes) although it does not look like it."""
+    assembly = request.form.get("assembly", "")
+    if assembly not in ASSEMBLIES:
+        return _refuse(f"Unknown assembly; choose one of {', '.join(ASSEMBLIES)}.")
+    return _submit(
+        request.form.get("key", ""),
+        None,
+        assembly=assembly,
+        name=request.form.get("name", ""),
+        assembly_confirmed=request.form.get("confirm") == "yes",
+    )
+
+
+def _submit(key: str, etag: str | None, **choice: Any) -> Any:
+    """Run the shared submission; its outcome as this site's pages."""
+    svc = services()
+    tier = _tier()
     try:
-        submitted = submit_upload(svc, g.user_id, _tier(), request.args.get("key", ""), request.args.get("etag"))
+        submitted = submit_upload(svc, g.user_id, tier, key, etag, **choice)
     except Refused as refused:
-        return _refuse(refused.message, refused.status)
+        return _refuse(refused.message, refused.status, upgrade=refused.reason == "too-large" and tier == FREE)
+    except AssemblyMismatch as mismatch:
+        return _ask_assembly(
+            mismatch.file_name,
+            mismatch.chosen,
+            mismatch.name,
+            mismatch.check,
+            form_action=url_for("annotations.confirm_new_job"),
+            hidden={"key": mismatch.key},
+            cancel=url_for("annotations.cancel_new_job"),
+        )
     if submitted.created:
         flash("Your file was uploaded and the annotation job submitted.", "success")
     return redirect(url_for("annotations.job_page", job_id=submitted.job.job_id))
+
+
+@bp.post("/annotations/new/cancel")
+@login_required
+def cancel_new_job() -> Any:
+    """The user would rather not annotate this upload: it goes."""
+    svc = services()
+    bucket = svc.aws.names.inputs_bucket
+    key = request.form.get("key", "")
+    try:
+        upload = parse_key(key, g.user_id)
+    except UploadKeyError:
+        abort(404)
+    if svc.jobs.get(upload.job_id) is None:
+        delete_upload(svc, bucket, key)
+    flash("The upload was discarded.", "info")
+    return redirect(url_for("annotations.annotate"))
+
+
+def _ask_assembly(
+    file_name: str,
+    chosen: str,
+    name: str | None,
+    check: AssemblyCheck,
+    form_action: str,
+    hidden: dict[str, str],
+    cancel: str | None,
+) -> Any:
+    """The page that says the file does not look like the chosen assembly, and why."""
+    return render_template(
+        "assembly_check.html",
+        file_name=file_name,
+        chosen=chosen,
+        name=name,
+        check=check,
+        form_action=form_action,
+        hidden=hidden,
+        cancel=cancel,
+    ), 409
 
 
 @bp.errorhandler(PublishFailed)
@@ -166,7 +291,45 @@ def list_jobs() -> Any:
 @login_required
 def job_page(job_id: str) -> Any:
     job = own_job_or_404(job_id)
-    return render_template("annotation.html", job=job_view(job), active=job.active)
+    summary = load_summary(job)
+    return render_template(
+        "annotation.html",
+        job=job_view(job),
+        active=job.active and not job.deleting,
+        charts=charts(summary) if summary else [],
+        totals=_totals(summary or {}),
+        tier=g.user.get("tier", FREE),  # the profile load_user read for this request
+    )
+
+
+def _totals(summary: dict[str, Any]) -> dict[str, Any]:
+    variants, tstv = summary.get("variants"), summary.get("tstv")
+    return {
+        "records": variants.get("written") if isinstance(variants, dict) else None,
+        "ratio": tstv.get("ratio") if isinstance(tstv, dict) else None,
+    }
+
+
+def load_summary(job: Job) -> dict[str, Any] | None:
+    """The engine's summary JSON of a completed job (it stays hot when results are archived)."""
+    if job.status != JobStatus.COMPLETED or not job.summary_key or job.deleting:
+        return None
+    svc = services()
+    try:
+        obj = svc.aws.client("s3").get_object(
+            Bucket=job.result_bucket or svc.aws.names.results_bucket, Key=job.summary_key
+        )
+        raw = obj["Body"].read(SUMMARY_MAX_BYTES)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("NoSuchKey", "404", "InvalidObjectState"):
+            return None
+        raise
+    try:
+        summary = json.loads(raw)
+    except ValueError:
+        log.warning("job.summary_unreadable", job_id=job.job_id)
+        return None
+    return summary if isinstance(summary, dict) else None
 
 
 @bp.get("/annotations/<job_id>/download")

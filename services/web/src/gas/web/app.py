@@ -20,11 +20,12 @@ from gas.core.observability import configure_logging
 from gas.core.tokens import TokenStore
 from gas.core.users import UserStore
 from gas.web import annotations as job_views  # not `annotations`: the __future__ import's name
-from gas.web import api_v1, auth, ops, profile
+from gas.web import api_v1, auth, manage, ops, profile, results
 from gas.web.api_v1.bearer import Authenticator
 from gas.web.api_v1.problems import from_http_exception
 from gas.web.context import Services, load_user
 from gas.web.settings import WebSettings, startup_problem
+from gas.web.variants import ResultCache, VariantStore
 
 log = structlog.get_logger()
 
@@ -64,6 +65,7 @@ def create_app(settings: WebSettings | None = None) -> Flask:
     )
     aws = Aws(settings)
     tokens, users = TokenStore(aws), UserStore(aws)
+    cache = ResultCache(settings.result_cache_dir, settings.result_cache_bytes)
     svc = Services(
         settings=settings,
         aws=aws,
@@ -71,11 +73,12 @@ def create_app(settings: WebSettings | None = None) -> Flask:
         users=users,
         tokens=tokens,
         authenticator=Authenticator(settings, tokens, users),
+        variants=VariantStore(aws.client("s3"), aws.names.results_bucket, cache),
     )
     app.extensions["gas"] = svc
     csrf = CSRFProtect(app)
     Bootstrap5(app)
-    for module in (profile, auth, job_views, ops):
+    for module in (profile, auth, job_views, results, manage, ops):
         app.register_blueprint(module.bp)
     api_v1.register(app, csrf)
     app.before_request(load_user)

@@ -16,6 +16,7 @@ from gas.core.jobs import JobStore
 from gas.core.tokens import TokenStore
 from gas.core.users import PREMIUM, UserStore
 from gas.web.settings import WebSettings
+from gas.web.variants import VariantStore
 
 if TYPE_CHECKING:
     from gas.web.api_v1.bearer import Authenticator
@@ -29,6 +30,7 @@ class Services:
     users: UserStore
     tokens: TokenStore
     authenticator: Authenticator
+    variants: VariantStore
 
     @property
     def browser_s3(self) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 from pydantic import Field, model_validator
 
@@ -39,6 +40,11 @@ class WebSettings(CoreSettings):
     # The Globus Auth scope of GAS's API: access tokens for it are accepted as bearer
     # tokens (introspected). Unset: https://auth.globus.org/scopes/<client id>/api.
     globus_api_scope: str | None = None
+    # Local copies of variant tables (per job and ETag; least recently used out past the
+    # bound): a writable volume of the web pod, shared by its workers.
+    result_cache_dir: Path = Path("/tmp/gas-result-cache")
+    result_cache_bytes: int = Field(4 * GIB, ge=0)
+    variants_per_page: int = Field(50, ge=1, le=500)
 
     @model_validator(mode="after")
     def _blank_is_unset(self) -> WebSettings:

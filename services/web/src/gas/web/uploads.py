@@ -7,10 +7,18 @@ import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 ALLOWED_SUFFIXES = (".vcf", ".vcf.gz")
 MAX_NAME_LENGTH = 128
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+# What the user says with the file travels as the object's metadata (form fields of the
+# presigned POST): the assembly it is on, and a job name or note (percent-encoded by
+# upload.js, as S3 metadata is ASCII).
+META_ASSEMBLY = "x-amz-meta-assembly"
+META_JOB_NAME = "x-amz-meta-job-name"
+MAX_JOB_NAME = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def safe_filename(name: str) -> str:
@@ -77,6 +85,15 @@ def parse_key(key: str, user_id: str) -> UploadKey:
     return UploadKey(job_id=job_id, file_name=name)
 
 
+def clean_job_name(raw: str | None, encoded: bool = True) -> str | None:
+    """A job name or note as given (percent-encoded when `encoded`, as the upload's
+    metadata is): one line, trimmed, at most MAX_JOB_NAME characters; None when blank."""
+    if not raw:
+        return None
+    text = _CONTROL.sub(" ", unquote(raw) if encoded else raw).strip()
+    return text[:MAX_JOB_NAME] or None
+
+
 def name_problem(name: str) -> str | None:
     """Why an uploaded name cannot be accepted, or None when it is a safe VCF name."""
     if not name or safe_filename(name) != name:
@@ -114,6 +131,10 @@ def presigned_upload(
     if redirect_url is not None:
         fields["success_action_redirect"] = redirect_url
         conditions.append({"success_action_redirect": redirect_url})
+        # The browser form's own fields (checked by the web app when it creates the job);
+        # the API sends name and assembly with the job instead.
+        conditions.append(["starts-with", f"${META_ASSEMBLY}", ""])
+        conditions.append(["starts-with", f"${META_JOB_NAME}", ""])
     post = s3.generate_presigned_post(
         Bucket=bucket, Key=fields["key"], Fields=fields, Conditions=conditions, ExpiresIn=expires_in
     )

@@ -45,7 +45,13 @@ SECURITY_SCHEMES = {
 DOCS = Tag(name="docs", description="This API's description")
 docs_bp = APIBlueprint("api_v1_docs", __name__, url_prefix=PREFIX)
 # Where each model's fields arrive, to name them in validation problems.
-_LOCATION = {"UploadRequest": "body", "JobCreate": "body", "JobListQuery": "query", "IdempotencyHeader": "header"}
+_LOCATION = {
+    "UploadRequest": "body",
+    "JobCreate": "body",
+    "JobListQuery": "query",
+    "VariantQuery": "query",
+    "IdempotencyHeader": "header",
+}
 
 
 class ProblemPath(BaseModel):

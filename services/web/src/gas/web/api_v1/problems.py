@@ -75,7 +75,30 @@ _TYPES = (
         "job-busy",
         409,
         "The job is busy",
-        "The job cannot be deleted while it is PENDING or RUNNING, or its results are RESTORING: try again later.",
+        "The job cannot be deleted while it is RUNNING, or its results are RESTORING: try again later.",
+    ),
+    ProblemType(
+        "job-deleting",
+        409,
+        "The job is being deleted",
+        "The job is being deleted and serves nothing any more. A deletion cut short finishes when the job is "
+        "deleted again.",
+    ),
+    ProblemType(
+        "no-variant-table",
+        409,
+        "No variant table",
+        "The job was annotated before results had a variant table: download the annotated VCF instead.",
+    ),
+    ProblemType(
+        "assembly-mismatch",
+        409,
+        "The file looks like another assembly",
+        "The file's header, contig lengths or positions are those of another assembly than the one chosen "
+        "(`detected_assembly`, `reason`, `reasons` say which and why). Annotating against the wrong assembly "
+        "gives wrong genes for every variant. Create the job again with the detected `assembly`, or with "
+        '`"assembly_confirmed": true` to annotate as the one chosen anyway (recorded on the job). The upload '
+        "is kept until then (a day).",
     ),
     ProblemType(
         "too-large",
@@ -93,7 +116,7 @@ _TYPES = (
         "bad-upload",
         422,
         "The upload cannot be annotated",
-        "The uploaded file is empty or its name is not a safe `.vcf` / `.vcf.gz` name.",
+        "The uploaded file is empty, its name is not a safe `.vcf` / `.vcf.gz` name, or its assembly is unknown.",
     ),
     ProblemType(
         "idempotency-key-reused",

@@ -13,12 +13,13 @@ from uuid import UUID
 
 import structlog
 from botocore.exceptions import ClientError
-from flask import Response, g, url_for
+from flask import Response, g, request, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
 from gas.core.job_record import Job, JobStatus, Storage
-from gas.core.jobs import InvalidCursor, JobBusy, new_job_id
+from gas.core.jobs import InvalidCursor, new_job_id
 from gas.core.tokens import digest
+from gas.web import manage
 from gas.web.annotations import LOG_MAX_BYTES, download_url
 from gas.web.api_v1.bearer import Principal
 from gas.web.api_v1.models import (
@@ -36,11 +37,14 @@ from gas.web.api_v1.models import (
     TokenInfo,
     Upload,
     UploadRequest,
+    VariantPageOut,
+    VariantQuery,
 )
 from gas.web.api_v1.problems import ApiProblem
 from gas.web.context import services
-from gas.web.submission import PublishFailed, Refused, submit_upload
+from gas.web.submission import AssemblyMismatch, PublishFailed, Refused, submit_upload
 from gas.web.uploads import key_prefix, name_problem, presigned_upload, safe_filename, upload_key_of
+from gas.web.variants import FilterError, PageRequest, ResultUnavailable, VariantFilter
 
 log = structlog.get_logger()
 
@@ -57,6 +61,7 @@ REFUSAL_PROBLEM = {
     "bad-file-name": "bad-upload",
     "empty-file": "bad-upload",
     "too-large": "too-large",
+    "unknown-assembly": "bad-upload",
 }
 
 JOBS = Tag(name="jobs", description="Submit VCF files and follow their annotation jobs")
@@ -98,6 +103,7 @@ def _links(job: Job) -> JobLinks:
         self=url_for("api_v1.get_job", job_id=job.job_id),
         log=url_for("api_v1.get_job_log", job_id=job.job_id),
         result=url_for("api_v1.get_job_result", job_id=job.job_id),
+        variants=url_for("api_v1.get_job_variants", job_id=job.job_id),
         page=url_for("annotations.job_page", job_id=job.job_id),
     )
 
@@ -121,6 +127,11 @@ def _own_job(job_id: str) -> Job:
 def _tier() -> str:
     profile = services().users.get_profile(g.user_id) or {}
     return str(profile.get("tier", "free"))
+
+
+def _not_deleting(job: Job) -> None:
+    if job.deleting:
+        raise ApiProblem("job-deleting", "This job is being deleted.")
 
 
 def _field_problem(field: str, message: str, slug: str = "validation") -> ApiProblem:
@@ -220,7 +231,9 @@ def create_job(body: JobCreate, header: IdempotencyHeader) -> Any:
 
     201 with the new job; 200 with the same job when this upload already became it (a
     retry). With an `Idempotency-Key`, reusing the key for a different request is refused
-    (422) for a day."""
+    (422) for a day. A file that looks like another assembly than `assembly` is refused
+    with 409 `assembly-mismatch` (the upload is kept): send the detected assembly, or
+    `"assembly_confirmed": true`."""
     svc = services()
     user_id = g.user_id
     if header.idempotency_key:
@@ -237,9 +250,31 @@ def create_job(body: JobCreate, header: IdempotencyHeader) -> Any:
             raise ApiProblem("upload-not-found", "No file was uploaded for this upload id (or the upload expired).")
         key = upload_key_of(existing.input_key)
     try:
-        submitted = submit_upload(svc, user_id, _tier(), key, name=body.name, assembly=body.assembly)
+        submitted = submit_upload(
+            svc,
+            user_id,
+            _tier(),
+            key,
+            name=body.name,
+            assembly=body.assembly,
+            assembly_confirmed=body.assembly_confirmed,
+        )
     except Refused as refused:
         raise ApiProblem(REFUSAL_PROBLEM[refused.reason], refused.message) from None
+    except AssemblyMismatch as mismatch:
+        check = mismatch.check
+        likely = f"; it looks like {check.likely}" if check.likely else ""
+        raise ApiProblem(
+            "assembly-mismatch",
+            f"This file does not look like {mismatch.chosen}: {check.conflict}{likely}. Create the job with that "
+            'assembly, or with "assembly_confirmed": true to annotate it as ' + f"{mismatch.chosen} anyway.",
+            extra={
+                "chosen_assembly": mismatch.chosen,
+                "detected_assembly": check.likely,
+                "reason": check.conflict,
+                "reasons": check.reasons,
+            },
+        ) from None
     except PublishFailed:
         raise ApiProblem("unavailable", "The job was created but could not be started; retry this request.") from None
     job = submitted.job
@@ -272,6 +307,7 @@ def get_job_log(path: JobPath) -> Any:
     Counts only (variants, genes, regions), never the file's content. 409 while the job
     has not finished."""
     job = _own_job(path.job_id)
+    _not_deleting(job)
     if not job.log_key:
         if job.active:
             raise ApiProblem("not-finished", f"The job is {job.status}; its log is written when it finishes.")
@@ -296,6 +332,7 @@ def get_job_result(path: JobPath) -> Any:
     it failed, or its results are in cold storage (free accounts after the retention
     period; upgrading restores them)."""
     job = _own_job(path.job_id)
+    _not_deleting(job)
     if job.active:
         raise ApiProblem("not-finished", f"The job is {job.status}.")
     if job.status == JobStatus.FAILED or not job.result_key:
@@ -313,18 +350,65 @@ def get_job_result(path: JobPath) -> Any:
     return _json(ResultLink(job_id=job.job_id, file_name=name, url=download_url(job), expires_at=expires))
 
 
+@operation(
+    "get",
+    "/jobs/<job_id>/variants",
+    "read",
+    JOBS,
+    {200: VariantPageOut, 403: Problem, 404: Problem, 409: Problem},
+)
+def get_job_variants(path: JobPath, query: VariantQuery) -> Any:
+    """One page of the job's variants, filtered as on the web table
+
+    One row per ALT of each record. Filters combine with AND, the values of one filter
+    with OR; a bad value is 422 naming the parameter. Follow `next_cursor` (with the same
+    filters) for the next page. 409 with a reason when there is no table to read now:
+    the job has not finished, failed, is being deleted, or its results are in cold
+    storage."""
+    job = _own_job(path.job_id)
+    svc = services()
+    # The web table's own parsing (gas.web.variants), of the raw query: one meaning of
+    # every parameter for both. `query` (validated above) is the document's description.
+    try:
+        filt = VariantFilter.from_args(request.args)
+        page = PageRequest.from_args(request.args, svc.settings.variants_per_page)
+    except FilterError as exc:
+        raise _field_problem(f"query.{exc.parameter}", exc.problem) from None
+    try:
+        result = svc.variants.query(job, filt, page)
+    except ResultUnavailable as exc:
+        raise _unavailable(job, exc) from None
+    return _json(VariantPageOut.of(job.job_id, result, filt.to_args()))
+
+
+def _unavailable(job: Job, exc: ResultUnavailable) -> ApiProblem:
+    """Why a job's variant table cannot be read now, as the problem the API answers."""
+    extra: dict[str, Any] = {"reason": exc.reason}
+    if exc.reason == "gone":
+        return ApiProblem("job-deleting", str(exc), extra=extra)
+    if exc.reason == "not_completed":
+        if job.active:
+            return ApiProblem("not-finished", f"The job is {job.status}.", extra=extra)
+        return ApiProblem("job-failed", f"The job failed: {job.error or 'no results'}.", extra=extra)
+    if exc.reason in ("cold", "restoring"):
+        return ApiProblem("results-cold", str(exc), extra={**extra, "storage": str(job.storage)})
+    return ApiProblem("no-variant-table", str(exc), extra=extra)
+
+
 @operation("delete", "/jobs/<job_id>", "submit", JOBS, {204: None, 403: Problem, 404: Problem, 409: Problem})
 def delete_job(path: JobPath) -> Any:
-    """Delete a finished job and everything it stored
+    """Delete a job and everything it stored
 
-    Its input, annotated VCF, log, summary and any cold copies; then the job itself.
-    409 while the job is PENDING or RUNNING, or its results are RESTORING."""
+    Its input, annotated VCF, variant table, log, summary and any cold copies; then the
+    job itself (the same deletion as the job page's). 409 while the job is RUNNING or its
+    results are RESTORING; a PENDING job is deleted before it starts. A deletion cut short
+    (`deleting` true) finishes when deleted again."""
     job = _own_job(path.job_id)
     try:
-        deleted = services().jobs.delete(job.job_id, g.user_id)
-    except JobBusy as busy:
+        deleted = manage.delete_job(services(), job.job_id, g.user_id)
+    except manage.JobBusy as busy:
         raise ApiProblem("job-busy", str(busy)) from None
-    if not deleted:  # deleted meanwhile by another request
+    if deleted is None:  # deleted meanwhile by another request
         raise ApiProblem("not-found", "No such job.")
     log.info("api.job_deleted", job_id=job.job_id)
     return Response(status=204)
