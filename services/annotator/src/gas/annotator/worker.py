@@ -31,7 +31,7 @@ from botocore.exceptions import ClientError
 from prometheus_client import Counter, Histogram
 from pydantic import Field
 
-from gas.annotator.engine import VcfFormatError, annotate_vcf, ensure_database
+from gas.annotator.engine import EngineLimits, VcfFormatError, annotate_vcf, ensure_database
 from gas.core.aws import Aws
 from gas.core.config import WorkerSettings, load_settings
 from gas.core.errors import Defer, HandBack, PermanentError, TransientError
@@ -39,7 +39,7 @@ from gas.core.events import JobCompleted, JobRequested, Publisher, parse_event
 from gas.core.job_record import Job, JobStatus
 from gas.core.jobs import JobStore
 from gas.core.observability import configure_logging
-from gas.core.users import UserStore
+from gas.core.users import FREE, PREMIUM, UserStore
 from gas.core.worker import Message, QueueWorker
 
 log = structlog.get_logger()
@@ -73,6 +73,18 @@ class AnnotatorSettings(WorkerSettings):
     # How much the annotated output may exceed the (decompressed) input, for the scratch
     # space check: the annotated VCF plus the Parquet table.
     scratch_output_factor: float = Field(3.0, ge=1.0)
+    # What one input may hold, by the user's tier: a line, and the whole file once
+    # decompressed (a small .vcf.gz can inflate a thousandfold). Over either, the job
+    # fails with the line number; the engine never buffers more than a line.
+    free_max_line_bytes: int = Field(1 << 20, ge=1024)
+    free_max_decompressed_bytes: int = Field(256 << 20, ge=1024)
+    premium_max_line_bytes: int = Field(16 << 20, ge=1024)
+    premium_max_decompressed_bytes: int = Field(8 << 30, ge=1024)
+
+    def limits(self, tier: str) -> EngineLimits:
+        if tier == PREMIUM:
+            return EngineLimits(self.premium_max_line_bytes, self.premium_max_decompressed_bytes)
+        return EngineLimits(self.free_max_line_bytes, self.free_max_decompressed_bytes)
 
 
 def local_name(input_file_name: str) -> str:
@@ -102,6 +114,7 @@ class EngineRun:
     assembly: str
     db_dir: Path
     memory_limit_mib: int
+    limits: EngineLimits
     # The user confirmed the assembly although the file looked like another one.
     allow_assembly_mismatch: bool = False
 
@@ -119,7 +132,9 @@ def _engine_child(conn: Connection, run: EngineRun) -> None:
     """Runs in the child: annotate, send one outcome tuple back."""
     try:
         db = ensure_database(run.assembly, run.db_dir)
-        result = annotate_vcf(run.input_path, run.out_dir, db, allow_assembly_mismatch=run.allow_assembly_mismatch)
+        result = annotate_vcf(
+            run.input_path, run.out_dir, db, limits=run.limits, allow_assembly_mismatch=run.allow_assembly_mismatch
+        )
         files = {
             "result_key": result.annotated_vcf,
             "log_key": result.count_log,
@@ -281,6 +296,11 @@ class Annotator:
             log.info("annotator.handed_back", attempt=job.attempt)
         raise HandBack("shutting down")
 
+    def _tier(self, job: Job) -> str:
+        """The user's tier now (an upgrade since the submission counts)."""
+        profile = self.users.get_profile(job.user_id) or {}
+        return str(profile.get("tier", FREE))
+
     def _download_input(self, job: Job, path: Path) -> None:
         extra = {"IfMatch": job.input_etag} if job.input_etag else {}
         body = self.s3.get_object(Bucket=job.input_bucket, Key=job.input_key, **extra)["Body"]
@@ -327,6 +347,7 @@ class Annotator:
             assembly=job.assembly,
             db_dir=self.settings.annotation_db_dir,
             memory_limit_mib=self.settings.engine_memory_limit_mib,
+            limits=self.settings.limits(self._tier(job)),
             allow_assembly_mismatch=job.assembly_confirmed,
         )
         outcome = run_engine(run, stop)
