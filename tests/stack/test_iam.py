@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 import boto3
 import pytest
+import requests
 from botocore.exceptions import ClientError
 from stack_support import User, job_id_of, sample
 from support import sent_emails
@@ -109,7 +110,7 @@ def _denied(call) -> None:
 @pytest.mark.parametrize(
     ("who", "service", "call"),
     [
-        ("web", "dynamodb", lambda c, p: c.scan(TableName=f"{p}-jobs")),
+        ("web", "dynamodb", lambda c, p: c.scan(TableName=f"{p}-jobs")),  # every user's jobs at once
         ("web", "s3", lambda c, p: c.put_object(Bucket=f"{p}-results", Key="u/j/forged.annot.vcf", Body=b"x")),
         ("web", "sqs", lambda c, p: c.receive_message(QueueUrl=c.meta.endpoint_url + f"/123456789012/{p}-annotate")),
         ("annotator", "s3", lambda c, p: c.delete_object(Bucket=f"{p}-inputs", Key="u/j~x.vcf")),
@@ -150,3 +151,45 @@ def test_the_operator_reads_queue_depth(iam_stack):
     sqs = client(iam_stack, "operator", "sqs")
     url = sqs.get_queue_url(QueueName=f"{iam_stack.prefix}-annotate")["QueueUrl"]
     assert "ApproximateNumberOfMessages" in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+
+
+def test_the_api_runs_on_least_privilege(iam_stack):
+    """/api/v1 as web's IAM user: tokens (PutItem, Query, counters UpdateItem, DeleteItem on
+    revoke), an upload claimed through the API (ListBucket to find it), results, log and
+    variant table, and deleting an archived job (the job page's deletion: DeleteObject on
+    results and their cold copy, DeleteItem)."""
+    stack = iam_stack
+    user = User(stack.url).sign_in()
+    resp = user.http.post(
+        f"{stack.url}/profile/tokens",
+        data={"csrf_token": user.csrf_token("/profile"), "name": "iam", "scopes": ["read", "submit"], "days": "7"},
+        timeout=30,
+    )
+    token = re.search(r'id="new-token">([^<]+)<', resp.text).group(1)
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def api(method: str, path: str, headers: dict | None = None, **kwargs):
+        headers = {**auth, **(headers or {})}
+        return requests.request(method, f"{stack.url}/api/v1{path}", headers=headers, timeout=30, **kwargs)
+
+    assert api("GET", "/me").status_code == 200
+    content = sample("free_1.vcf")
+    upload = api("POST", "/uploads", json={"file_name": "free_1.vcf", "size": len(content)}).json()
+    client(stack, "admin", "s3").put_object(Bucket=f"{stack.prefix}-inputs", Key=upload["fields"]["key"], Body=content)
+    created = api("POST", "/jobs", json={"upload_id": upload["upload_id"]}, headers={"Idempotency-Key": "k1"})
+    assert created.status_code == 201, created.text
+    job_id = created.json()["job_id"]
+    wait(lambda: api("GET", f"/jobs/{job_id}").json()["status"] == "COMPLETED", 60, "the job")
+    assert "variants_read" in api("GET", f"/jobs/{job_id}/log").json()["text"]
+    table = api("GET", f"/jobs/{job_id}/variants", params={"size": "5"})  # web: GetObject of the table
+    assert table.status_code == 200 and len(table.json()["variants"]) == 5, table.text
+    assert table.json()["total"] >= 1141  # one row per ALT of the 1,141 records
+    wait(lambda: storage(stack, job_id) == "ARCHIVED", 30, "archive")
+    assert api("GET", f"/jobs/{job_id}/result").status_code == 409
+    assert api("DELETE", f"/jobs/{job_id}").status_code == 204
+    results = client(stack, "admin", "s3").list_objects_v2(Bucket=f"{stack.prefix}-results")
+    assert not [o["Key"] for o in results.get("Contents", []) if job_id in o["Key"]]
+
+    token_id = user.get("/profile").text.split("/profile/tokens/", 1)[1].split("/revoke", 1)[0]
+    user.http.post(f"{stack.url}/profile/tokens/{token_id}/revoke", data={"csrf_token": user.csrf_token("/profile")})
+    assert api("GET", "/me").status_code == 401

@@ -74,6 +74,12 @@ def _web(a: Arns, settings: CoreSettings) -> list[dict[str, Any]]:
         # DeleteItem: a user deletes a job (the record goes last, after its objects).
         _allow("Jobs", [*jobs_actions, "dynamodb:DeleteItem", "dynamodb:DescribeTable"], a.table(n.jobs_table)),
         _allow("Users", ["dynamodb:GetItem", "dynamodb:UpdateItem"], a.table(n.users_table)),
+        # The API's tokens, per-token request counters and idempotency keys (gas.core.tokens).
+        _allow(
+            "Api",
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"],
+            a.table(n.api_table),
+        ),
         # Presigned POSTs are signed with web's credentials: the browser's upload is
         # web's PutObject. Claiming copies the upload (GetObject + PutObject) and deletes
         # it; refused uploads are deleted; HEAD needs GetObject (+ListBucket for a 404

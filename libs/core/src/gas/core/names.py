@@ -38,6 +38,14 @@ class ResourceNames:
     def users_table(self) -> str:
         return f"{self.prefix}-users"
 
+    @property
+    def api_table(self) -> str:
+        """The API's own state (gas.core.tokens): personal access tokens, per-token request
+        counters and idempotency keys, one item each (key `pk`), expired by TTL."""
+        return f"{self.prefix}-api"
+
+    # The GSI listing one user's personal access tokens (only token items carry user_id).
+    tokens_by_user_index = "user_id-created_at-index"
     # The GSI listing one user's jobs newest first.
     jobs_by_user_index = "user_id-submitted_at-index"
     # The sparse GSI of unfinished jobs (attribute `active` = PENDING | RUNNING), oldest

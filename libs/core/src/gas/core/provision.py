@@ -174,6 +174,34 @@ class Provisioner:
             ],
         )
         self._table(self.names.users_table, key="user_id", attributes={"user_id": "S"}, gsi=[])
+        self._table(
+            self.names.api_table,
+            key="pk",
+            attributes={"pk": "S", "user_id": "S", "created_at": "S"},
+            gsi=[
+                {
+                    # Sparse: only personal access tokens carry user_id.
+                    "IndexName": self.names.tokens_by_user_index,
+                    "KeySchema": [
+                        {"AttributeName": "user_id", "KeyType": "HASH"},
+                        {"AttributeName": "created_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        )
+        self._time_to_live(self.names.api_table, "expires_epoch")
+
+    def _time_to_live(self, table: str, attribute: str) -> None:
+        """DynamoDB deletes items whose `attribute` (epoch seconds) has passed, within days:
+        readers still check expiry themselves."""
+        ddb = self.aws.client("dynamodb")
+        current = ddb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]
+        if current.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") and current.get("AttributeName") == attribute:
+            self._say("ok", f"dynamodb table {table} TTL")
+            return
+        ddb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": attribute})
+        self._say("updated", f"dynamodb table {table} TTL on {attribute}")
 
     def _table(self, name: str, key: str, attributes: dict[str, str], gsi: list[dict[str, Any]]) -> None:
         ddb = self.aws.client("dynamodb")

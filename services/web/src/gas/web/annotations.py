@@ -1,14 +1,13 @@
-"""Upload form, job creation from the S3 redirect (with the assembly check), job
-list/detail/log/download, JSON API."""
+"""Upload form, job creation from the S3 redirect (with the assembly check; the work is
+`gas.web.submission`'s, shared with the API), job list/detail/log/download, JSON API."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 from flask import (
     Blueprint,
     abort,
@@ -21,24 +20,19 @@ from flask import (
     url_for,
 )
 
-from gas.core.events import JobRequested, Publisher
 from gas.core.job_record import ASSEMBLIES, DEFAULT_ASSEMBLY, Job, JobStatus, Storage
 from gas.core.jobs import InvalidCursor, new_job_id
-from gas.core.timeutil import utc_now_iso
 from gas.core.users import FREE
-from gas.web.assembly import AssemblyCheck, check_object
+from gas.web.assembly import AssemblyCheck
 from gas.web.charts import charts
 from gas.web.context import login_required, own_job_or_404, services
+from gas.web.submission import AssemblyMismatch, PublishFailed, Refused, delete_upload, submit_upload
 from gas.web.uploads import (
     ALLOWED_SUFFIXES,
     MAX_JOB_NAME,
     META_ASSEMBLY,
     META_JOB_NAME,
-    UploadKey,
     UploadKeyError,
-    claimed_key,
-    clean_job_name,
-    name_problem,
     parse_key,
     presigned_upload,
     safe_filename,
@@ -59,30 +53,7 @@ def _tier() -> str:
 
 
 def _refuse(message: str, status: int = 400, upgrade: bool = False) -> Any:
-    log.info("upload.refused", reason=message)
     return render_template("error.html", code=status, message=message, retry=True, upgrade=upgrade), status
-
-
-def _delete_upload(bucket: str, key: str) -> None:
-    # Nothing half-done: a refused upload does not stay behind in the inputs bucket.
-    try:
-        services().aws.client("s3").delete_object(Bucket=bucket, Key=key)
-        log.info("upload.deleted", key=key)
-    except ClientError as exc:
-        log.warning("upload.delete_failed", key=key, error=str(exc))
-
-
-class PublishFailed(Exception):
-    """job.requested could not be sent; the job stays PENDING until a replay sends it."""
-
-
-def _publish_requested(job: Job) -> None:
-    try:
-        Publisher(services().aws).publish(JobRequested(job.job_id, job.user_id))
-    except (ClientError, BotoCoreError) as exc:
-        log.error("job.requested_publish_failed", job_id=job.job_id, error=str(exc))
-        raise PublishFailed(job.job_id) from exc
-    log.info("job.requested_published", job_id=job.job_id)
 
 
 def downloadable(job: Job) -> bool:
@@ -204,22 +175,13 @@ def annotate() -> Any:
 @login_required
 def new_job() -> Any:
     """S3's success_action_redirect target (?bucket=&key=[&etag=]): check the upload and
-    its assembly, then create and announce the job (or ask about the assembly first)."""
+    its assembly (chosen on the form: the upload's metadata), then create and announce the
+    job (or ask about the assembly first)."""
     svc = services()
-    bucket = svc.aws.names.inputs_bucket
-    key = request.args.get("key", "")
-    if request.args.get("bucket", bucket) != bucket:
+    if request.args.get("bucket", svc.aws.names.inputs_bucket) != svc.aws.names.inputs_bucket:
+        log.info("upload.refused", reason="not-inputs-bucket")
         return _refuse("That upload is not in the GAS inputs bucket.")
-    checked = _checked_upload(bucket, key, request.args.get("etag"))
-    if not isinstance(checked, CheckedUpload):
-        return checked
-    upload, head = checked.upload, checked.head
-    meta = {k.lower(): v for k, v in head.get("Metadata", {}).items()}
-    assembly = meta.get("assembly") or DEFAULT_ASSEMBLY
-    if assembly not in ASSEMBLIES:
-        _delete_upload(bucket, key)
-        return _refuse(f"Unknown assembly; choose one of {', '.join(ASSEMBLIES)}.")
-    return _check_and_create(upload, bucket, key, head, assembly, clean_job_name(meta.get("job-name")), False)
+    return _submit(request.args.get("key", ""), request.args.get("etag"))
 
 
 @bp.post("/annotations/new")
@@ -227,144 +189,56 @@ def new_job() -> Any:
 def confirm_new_job() -> Any:
     """The assembly question answered: annotate as the assembly the file looks like, or as
     the one chosen (confirm=yes) although it does not look like it."""
-    bucket = services().aws.names.inputs_bucket
-    key = request.form.get("key", "")
     assembly = request.form.get("assembly", "")
     if assembly not in ASSEMBLIES:
         return _refuse(f"Unknown assembly; choose one of {', '.join(ASSEMBLIES)}.")
-    checked = _checked_upload(bucket, key, None)
-    if not isinstance(checked, CheckedUpload):
-        return checked
-    upload, head = checked.upload, checked.head
-    name = clean_job_name(request.form.get("name"))
-    return _check_and_create(upload, bucket, key, head, assembly, name, request.form.get("confirm") == "yes")
+    return _submit(
+        request.form.get("key", ""),
+        None,
+        assembly=assembly,
+        name=request.form.get("name", ""),
+        assembly_confirmed=request.form.get("confirm") == "yes",
+    )
+
+
+def _submit(key: str, etag: str | None, **choice: Any) -> Any:
+    """Run the shared submission; its outcome as this site's pages."""
+    svc = services()
+    tier = _tier()
+    try:
+        submitted = submit_upload(svc, g.user_id, tier, key, etag, **choice)
+    except Refused as refused:
+        return _refuse(refused.message, refused.status, upgrade=refused.reason == "too-large" and tier == FREE)
+    except AssemblyMismatch as mismatch:
+        return _ask_assembly(
+            mismatch.file_name,
+            mismatch.chosen,
+            mismatch.name,
+            mismatch.check,
+            form_action=url_for("annotations.confirm_new_job"),
+            hidden={"key": mismatch.key},
+            cancel=url_for("annotations.cancel_new_job"),
+        )
+    if submitted.created:
+        flash("Your file was uploaded and the annotation job submitted.", "success")
+    return redirect(url_for("annotations.job_page", job_id=submitted.job.job_id))
 
 
 @bp.post("/annotations/new/cancel")
 @login_required
 def cancel_new_job() -> Any:
     """The user would rather not annotate this upload: it goes."""
-    bucket = services().aws.names.inputs_bucket
+    svc = services()
+    bucket = svc.aws.names.inputs_bucket
     key = request.form.get("key", "")
     try:
         upload = parse_key(key, g.user_id)
     except UploadKeyError:
         abort(404)
-    if services().jobs.get(upload.job_id) is None:
-        _delete_upload(bucket, key)
+    if svc.jobs.get(upload.job_id) is None:
+        delete_upload(svc, bucket, key)
     flash("The upload was discarded.", "info")
     return redirect(url_for("annotations.annotate"))
-
-
-@dataclass(frozen=True)
-class CheckedUpload:
-    upload: UploadKey
-    head: dict[str, Any]  # HeadObject of exactly the version checked
-
-
-def _checked_upload(bucket: str, key: str, etag: str | None) -> CheckedUpload | Any:
-    """The upload and its HEAD when it is this user's, new, named like a VCF and within
-    the tier's size; otherwise the response that says why (a refused object is deleted,
-    unless it is not this user's)."""
-    svc = services()
-    s3 = svc.aws.client("s3")
-    try:
-        upload = parse_key(key, g.user_id)
-    except UploadKeyError as exc:
-        # Not this user's object: refuse without touching it.
-        return _refuse(f"That upload cannot be used: {exc}.")
-    structlog.contextvars.bind_contextvars(job_id=upload.job_id)
-
-    existing = svc.jobs.get(upload.job_id)
-    if existing is not None:
-        return _already_submitted(existing, bucket, key)
-
-    try:
-        head = s3.head_object(Bucket=bucket, Key=key)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-            return _refuse("The uploaded file was not found. Please upload it again.")
-        raise
-    if etag and etag.strip('"') != head.get("ETag", "").strip('"'):
-        return _refuse("The uploaded file changed after upload. Please upload it again.")
-
-    problem = name_problem(upload.file_name)
-    if problem:
-        _delete_upload(bucket, key)
-        return _refuse(f"The file was refused: {problem}.")
-    size = int(head["ContentLength"])
-    tier = _tier()
-    limit = svc.upload_limit(tier)
-    if size > limit:
-        _delete_upload(bucket, key)
-        return _refuse(
-            f"The file is {size:,} bytes; {tier} accounts may upload at most {limit:,} bytes.",
-            413,
-            upgrade=tier == FREE,
-        )
-    if size == 0:
-        _delete_upload(bucket, key)
-        return _refuse("The file is empty.")
-    return CheckedUpload(upload, head)
-
-
-def _check_and_create(
-    upload: UploadKey, bucket: str, key: str, head: dict[str, Any], assembly: str, name: str | None, confirmed: bool
-) -> Any:
-    """Create the job unless the file looks like another assembly and the user has not
-    confirmed this one: then ask (409), keeping the upload until they answer."""
-    check = check_object(services().aws.client("s3"), bucket, key, assembly)
-    if check.conflict and not confirmed:
-        return _ask_assembly(
-            upload.file_name,
-            assembly,
-            name,
-            check,
-            form_action=url_for("annotations.confirm_new_job"),
-            hidden={"key": key},
-            cancel=url_for("annotations.cancel_new_job"),
-        )
-    svc = services()
-    s3 = svc.aws.client("s3")
-    # Claim the upload: an immutable copy under inputs/ (only the web app writes there),
-    # of exactly the version that was checked; the upload itself then goes.
-    input_key = claimed_key(key)
-    try:
-        copied = s3.copy_object(
-            Bucket=bucket,
-            Key=input_key,
-            CopySource={"Bucket": bucket, "Key": key},
-            CopySourceIfMatch=head["ETag"],
-            MetadataDirective="COPY",
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] in ("412", "PreconditionFailed", "404", "NoSuchKey"):
-            return _refuse("The uploaded file changed after upload. Please upload it again.")
-        raise
-    job = Job(
-        job_id=upload.job_id,
-        user_id=g.user_id,
-        input_file_name=upload.file_name,
-        input_bucket=bucket,
-        input_key=input_key,
-        input_size=int(head["ContentLength"]),
-        input_etag=copied["CopyObjectResult"]["ETag"],
-        submitted_at=utc_now_iso(),
-        name=name,
-        assembly=assembly,
-        assembly_warning=check.conflict,
-        assembly_confirmed=bool(check.conflict),
-    )
-    if not svc.jobs.create(job):
-        # Two redirects raced (double click, replay): the other one created it.
-        return _already_submitted(svc.jobs.get(upload.job_id) or job, bucket, key)
-    _delete_upload(bucket, key)
-    log.info("job.created", input_key=input_key, input_size=job.input_size, assembly=assembly)
-    # A crash right here leaves a PENDING job without its event; replaying the
-    # redirect URL re-publishes it (see _already_submitted).
-    _publish_requested(job)
-    flash("Your file was uploaded and the annotation job submitted.", "success")
-    return redirect(url_for("annotations.job_page", job_id=upload.job_id))
 
 
 def _ask_assembly(
@@ -377,7 +251,6 @@ def _ask_assembly(
     cancel: str | None,
 ) -> Any:
     """The page that says the file does not look like the chosen assembly, and why."""
-    log.info("upload.assembly_mismatch", chosen=chosen, likely=check.likely)
     return render_template(
         "assembly_check.html",
         file_name=file_name,
@@ -390,21 +263,9 @@ def _ask_assembly(
     ), 409
 
 
-def _already_submitted(existing: Job, bucket: str, key: str) -> Any:
-    if existing.user_id != g.user_id or existing.input_key != claimed_key(key):
-        # The same form used for a second file (or someone else's job id): this
-        # object can never become a job, so it does not stay behind.
-        _delete_upload(bucket, key)
-        return _refuse("This upload form was already used. Please start a new upload.", 409)
-    if existing.status == JobStatus.PENDING and not existing.deleting:
-        # Harmless if the first publish got through: the annotator's lease dedups.
-        _publish_requested(existing)
-    return redirect(url_for("annotations.job_page", job_id=existing.job_id))
-
-
 @bp.errorhandler(PublishFailed)
 def _publish_failed(_exc: PublishFailed) -> Any:
-    # The job record exists; reloading this same URL re-publishes (see _already_submitted).
+    # The job record exists; reloading this same URL re-publishes (gas.web.submission).
     message = (
         "Your file was received, but the annotation job could not be started just now. "
         "Reload this page in a moment to try again."

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 import structlog
 from flask import Flask, g, jsonify, render_template, request
 from flask_bootstrap import Bootstrap5
+from flask_openapi3 import OpenAPI
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
@@ -16,9 +17,12 @@ from gas.core.aws import Aws
 from gas.core.config import load_settings, refuse
 from gas.core.jobs import JobStore
 from gas.core.observability import configure_logging
+from gas.core.tokens import TokenStore
 from gas.core.users import UserStore
 from gas.web import annotations as job_views  # not `annotations`: the __future__ import's name
-from gas.web import auth, manage, ops, profile, results
+from gas.web import api_v1, auth, manage, ops, profile, results
+from gas.web.api_v1.bearer import Authenticator
+from gas.web.api_v1.problems import from_http_exception
 from gas.web.context import Services, load_user
 from gas.web.settings import WebSettings, startup_problem
 from gas.web.variants import ResultCache, VariantStore
@@ -40,7 +44,9 @@ def create_app(settings: WebSettings | None = None) -> Flask:
         refuse(problem)
     configure_logging("web", settings.log_level)
 
-    app = Flask(__name__)
+    # flask-openapi3's Flask: /api/v1's operations are validated and documented from
+    # their pydantic models; every other route is plain Flask.
+    app = OpenAPI(__name__, **api_v1.app_options())
     # Secure cookies except where the site itself is plain HTTP outside production (the
     # laptop stack, dev mode on kind): a browser would never send them back there.
     secure_cookie = not (settings.env in ("local", "dev") and settings.public_url.startswith("http://"))
@@ -58,14 +64,23 @@ def create_app(settings: WebSettings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=64 * 1024,  # uploads go to S3, never through us
     )
     aws = Aws(settings)
+    tokens, users = TokenStore(aws), UserStore(aws)
     cache = ResultCache(settings.result_cache_dir, settings.result_cache_bytes)
-    variants = VariantStore(aws.client("s3"), aws.names.results_bucket, cache)
-    svc = Services(settings=settings, aws=aws, jobs=JobStore(aws), users=UserStore(aws), variants=variants)
+    svc = Services(
+        settings=settings,
+        aws=aws,
+        jobs=JobStore(aws),
+        users=users,
+        tokens=tokens,
+        authenticator=Authenticator(settings, tokens, users),
+        variants=VariantStore(aws.client("s3"), aws.names.results_bucket, cache),
+    )
     app.extensions["gas"] = svc
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
     Bootstrap5(app)
     for module in (profile, auth, job_views, results, manage, ops):
         app.register_blueprint(module.bp)
+    api_v1.register(app, csrf)
     app.before_request(load_user)
     ops.install_request_hooks(app)
     _install_security_headers(app, _s3_origin(svc))
@@ -119,6 +134,8 @@ def _install_error_pages(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Any:
         code = exc.code or 500
+        if request.path.startswith(api_v1.PREFIX + "/"):
+            return from_http_exception(exc)
         if request.path.startswith("/api/"):
             return jsonify(error=exc.description or exc.name), code
         return render_template("error.html", code=code, message=exc.description or exc.name), code

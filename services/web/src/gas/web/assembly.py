@@ -54,10 +54,12 @@ def head_lines(data: bytes, complete: bool) -> list[str]:
     return [line.rstrip("\r") for line in lines]
 
 
-def check_object(s3: Any, bucket: str, key: str, assembly: str) -> AssemblyCheck:
-    """The evidence of the object's head about `assembly`."""
+def check_object(s3: Any, bucket: str, key: str, assembly: str, etag: str | None = None) -> AssemblyCheck:
+    """The evidence of the object's head about `assembly` (of exactly the version `etag`,
+    when given: a changed object raises ClientError PreconditionFailed)."""
 
-    obj = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{HEAD_BYTES - 1}")
+    only = {"IfMatch": etag} if etag else {}
+    obj = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{HEAD_BYTES - 1}", **only)
     data = obj["Body"].read()
     size = int(obj.get("ContentRange", "/0").rsplit("/", 1)[-1] or 0) or len(data)
     evidence = detect(head_lines(data, complete=len(data) >= size))

@@ -6,16 +6,20 @@ import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import abort, current_app, g, jsonify, redirect, request, session, url_for
 
 from gas.core.aws import Aws
 from gas.core.job_record import Job
 from gas.core.jobs import JobStore
+from gas.core.tokens import TokenStore
 from gas.core.users import PREMIUM, UserStore
 from gas.web.settings import WebSettings
 from gas.web.variants import VariantStore
+
+if TYPE_CHECKING:
+    from gas.web.api_v1.bearer import Authenticator
 
 
 @dataclass
@@ -24,6 +28,8 @@ class Services:
     aws: Aws
     jobs: JobStore
     users: UserStore
+    tokens: TokenStore
+    authenticator: Authenticator
     variants: VariantStore
 
     @property
@@ -49,6 +55,8 @@ def load_user() -> None:
     """before_request: accept the session only if its user exists and the session's
     generation is the user's current one (sign-out moves it on, so a copied cookie dies
     with the sign-out). The cookie holds no name or email: they come from the profile."""
+    if request.path.startswith("/api/v1/"):
+        return  # the API reads bearer tokens only, never the session (gas.web.api_v1.bearer)
     user_id = session.get("user_id")
     if not user_id:
         return

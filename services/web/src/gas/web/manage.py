@@ -1,7 +1,8 @@
 """Managing jobs: delete one (everything it stored, everywhere), re-run it on the other
 assembly, download its input again.
 
-Deleting (`gas.core.job_record`: any job that is neither RUNNING nor RESTORING):
+Deleting (`delete_job`, the one implementation behind the job page's Delete and the API's
+`DELETE /api/v1/jobs/{id}`) (`gas.core.job_record`: any job that is neither RUNNING nor RESTORING):
 1. `JobStore.mark_deleting` (conditional): from now on no annotator starts it, no archiver
    archives or restores it, the sweeper leaves it alone; pages show it as being deleted.
 2. Its objects go: the input, every object under its results prefix (annotated VCF,
@@ -24,9 +25,10 @@ from gas.core.aws import Aws
 from gas.core.job_record import Job
 from gas.core.jobs import new_job_id
 from gas.core.timeutil import utc_now_iso
-from gas.web.annotations import PublishFailed, _ask_assembly, _publish_requested
+from gas.web.annotations import _ask_assembly
 from gas.web.assembly import check_object
-from gas.web.context import login_required, own_job_or_404, services
+from gas.web.context import Services, login_required, own_job_or_404, services
+from gas.web.submission import PublishFailed, publish_requested
 from gas.web.uploads import INPUTS, safe_filename
 
 bp = Blueprint("manage", __name__)
@@ -67,23 +69,40 @@ def remove_objects(aws: Aws, job: Job) -> int:
     return count
 
 
-@bp.post("/annotations/<job_id>/delete")
-@login_required
-def delete(job_id: str) -> Any:
-    svc = services()
-    own_job_or_404(job_id)
-    marked = svc.jobs.mark_deleting(job_id, g.user_id)
+class JobBusy(Exception):
+    """The job cannot be deleted now: it is running, or its results are being restored
+    (str() says which, for the user)."""
+
+
+def delete_job(svc: Services, job_id: str, user_id: str) -> Job | None:
+    """Delete the user's job whole: mark it, remove its objects hot and cold and this
+    host's table copy, then its record. The job as it was; None when there is no such job
+    of this user (or it is gone already: a repeat changes nothing). JobBusy while it is
+    RUNNING or RESTORING. A PENDING job may go: its message reaches an annotator that
+    drops messages of deleted jobs."""
+    marked = svc.jobs.mark_deleting(job_id, user_id)
     if marked.job is None:
-        abort(404)  # gone meanwhile (a second click)
+        return None
     if marked.refused:
-        return render_template(
-            "error.html", code=409, message=f"This job cannot be deleted now: {marked.refused}."
-        ), 409
+        raise JobBusy(f"This job cannot be deleted now: {marked.refused}.")
     job = marked.job
     removed = remove_objects(svc.aws, job)
     svc.variants.cache.forget(job.job_id)
     svc.jobs.delete(job.job_id)
     log.info("job.deleted", job_id=job.job_id, objects=removed)
+    return job
+
+
+@bp.post("/annotations/<job_id>/delete")
+@login_required
+def delete(job_id: str) -> Any:
+    own_job_or_404(job_id)
+    try:
+        job = delete_job(services(), job_id, g.user_id)
+    except JobBusy as busy:
+        return render_template("error.html", code=409, message=str(busy)), 409
+    if job is None:
+        abort(404)  # gone meanwhile (a second click)
     flash(f"The job “{job.title}” and all its files were deleted.", "success")
     return redirect(url_for("annotations.list_jobs"))
 
@@ -134,6 +153,7 @@ def rerun(job_id: str) -> Any:
             return render_template("error.html", code=410, message=message), 410
         raise
     if check.conflict and request.form.get("confirm") != "yes":
+        log.info("upload.assembly_mismatch", chosen=assembly, likely=check.likely, rerun_of=job.job_id)
         action = url_for("manage.rerun", job_id=job.job_id)
         return _ask_assembly(job.input_file_name, assembly, job.name, check, action, {}, None)
     new_id = new_job_id()
@@ -172,7 +192,7 @@ def rerun(job_id: str) -> Any:
     svc.jobs.create(new)
     log.info("job.rerun", job_id=new_id, rerun_of=job.job_id, assembly=assembly)
     try:
-        _publish_requested(new)
+        publish_requested(svc, new)
     except PublishFailed:
         # The job exists (PENDING): the sweeper announces it again if nobody does.
         flash("The re-run was created but could not be started yet; it will start shortly.", "warning")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import structlog
-from flask import Blueprint, flash, g, redirect, render_template, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from gas.core.events import Publisher, UserUpgraded
+from gas.core.tokens import SCOPES
 from gas.core.users import PREMIUM
 from gas.web.context import login_required, services
 
@@ -21,12 +23,70 @@ def home() -> Any:
     return render_template("home.html")
 
 
+# Personal access tokens: lifetimes offered on the profile page (days), and how many a
+# user may hold at once.
+TOKEN_LIFETIMES = (7, 30, 90, 365)
+MAX_TOKENS = 20
+
+
+def _profile_page(new_token: str | None = None, error: str | None = None, status: int = 200) -> Any:
+    svc = services()
+    user = g.user  # loaded and checked for this request (context.load_user)
+    return render_template(
+        "profile.html",
+        user=user,
+        upload_limit=svc.upload_limit(user.get("tier")),
+        tokens=svc.tokens.list_for_user(g.user_id),
+        lifetimes=[d for d in TOKEN_LIFETIMES if d <= svc.settings.token_max_days] or [svc.settings.token_max_days],
+        scopes=SCOPES,
+        new_token=new_token,
+        token_error=error,
+        now=time.time(),
+    ), status
+
+
 @bp.get("/profile")
 @login_required
 def profile() -> Any:
+    return _profile_page()
+
+
+@bp.post("/profile/tokens")
+@login_required
+def create_token() -> Any:
+    """A new personal access token for the API, shown on this one page and never again
+    (it is stored as a hash): answered directly, not through a redirect and a flash,
+    so the secret never travels in the session cookie."""
     svc = services()
-    user = g.user  # loaded and checked for this request (context.load_user)
-    return render_template("profile.html", user=user, upload_limit=svc.upload_limit(user.get("tier")))
+    name = request.form.get("name", "").strip()
+    scopes = {s for s in request.form.getlist("scopes") if s in SCOPES}
+    try:
+        days = int(request.form.get("days", ""))
+    except ValueError:
+        days = 0
+    if not name or len(name) > 100:
+        return _profile_page(error="Give the token a name (at most 100 characters).", status=400)
+    if not scopes:
+        return _profile_page(error="Choose at least one scope.", status=400)
+    if not 1 <= days <= svc.settings.token_max_days:
+        return _profile_page(error=f"Choose a lifetime of 1 to {svc.settings.token_max_days} days.", status=400)
+    live = [t for t in svc.tokens.list_for_user(g.user_id) if not t.expired()]
+    if len(live) >= MAX_TOKENS:
+        return _profile_page(error=f"You have {MAX_TOKENS} tokens; revoke one first.", status=400)
+    secret, token = svc.tokens.create(g.user_id, name, scopes, days * 24 * 3600)
+    log.info("token.created", token_id=token.token_id, scopes=sorted(scopes), days=days)
+    return _profile_page(new_token=secret)
+
+
+@bp.post("/profile/tokens/<token_id>/revoke")
+@login_required
+def revoke_token(token_id: str) -> Any:
+    if services().tokens.revoke(g.user_id, token_id):
+        log.info("token.revoked", token_id=token_id)
+        flash("The token was revoked: it no longer works.", "success")
+    else:
+        flash("No such token.", "warning")
+    return redirect(url_for("profile.profile") + "#api-tokens")
 
 
 @bp.get("/subscribe")

@@ -31,6 +31,15 @@ class WebSettings(CoreSettings):
     # moto is gas-moto:5000 in the cluster, s3.<host> through the ingress). Presigned
     # upload forms and download links use it; unset = the service's own endpoint.
     s3_public_endpoint_url: str | None = Field(None, pattern=r"^$|^https?://[^/\s]+$")
+    # The API (docs/api.md): requests per token per fixed window, counted in DynamoDB so
+    # every worker process and replica shares the count.
+    api_rate_limit: int = Field(600, ge=1)
+    api_rate_window_seconds: int = Field(60, ge=1, le=3600)
+    # Longest lifetime a personal access token may be given, in days.
+    token_max_days: int = Field(365, ge=1, le=3650)
+    # The Globus Auth scope of GAS's API: access tokens for it are accepted as bearer
+    # tokens (introspected). Unset: https://auth.globus.org/scopes/<client id>/api.
+    globus_api_scope: str | None = None
     # Local copies of variant tables (per job and ETag; least recently used out past the
     # bound): a writable volume of the web pod, shared by its workers.
     result_cache_dir: Path = Path("/tmp/gas-result-cache")
@@ -41,7 +50,7 @@ class WebSettings(CoreSettings):
     def _blank_is_unset(self) -> WebSettings:
         # An empty GAS_GLOBUS_CLIENT_ID="" (common in env files) means "not configured"; so
         # does an empty GAS_S3_PUBLIC_ENDPOINT_URL.
-        for name in ("globus_client_id", "globus_client_secret", "s3_public_endpoint_url"):
+        for name in ("globus_client_id", "globus_client_secret", "s3_public_endpoint_url", "globus_api_scope"):
             if getattr(self, name) == "":
                 object.__setattr__(self, name, None)
         return self
@@ -49,6 +58,13 @@ class WebSettings(CoreSettings):
     @property
     def globus_enabled(self) -> bool:
         return bool(self.globus_client_id and self.globus_client_secret)
+
+    @property
+    def api_scope(self) -> str | None:
+        """The Globus scope API bearer tokens must carry (None without Globus)."""
+        if not self.globus_enabled:
+            return None
+        return self.globus_api_scope or f"https://auth.globus.org/scopes/{self.globus_client_id}/api"
 
     @property
     def bind_host(self) -> str:

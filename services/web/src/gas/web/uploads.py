@@ -52,6 +52,11 @@ def claimed_key(upload_key: str) -> str:
     return INPUTS + upload_key.removeprefix(UPLOADS)
 
 
+def upload_key_of(input_key: str) -> str:
+    """The upload a job's input was claimed from (the inverse of claimed_key)."""
+    return UPLOADS + input_key.removeprefix(INPUTS)
+
+
 @dataclass(frozen=True)
 class UploadKey:
     job_id: str
@@ -80,12 +85,12 @@ def parse_key(key: str, user_id: str) -> UploadKey:
     return UploadKey(job_id=job_id, file_name=name)
 
 
-def clean_job_name(raw: str | None) -> str | None:
-    """A job name or note as given (percent-encoded or not): one line, trimmed, at most
-    MAX_JOB_NAME characters; None when blank."""
+def clean_job_name(raw: str | None, encoded: bool = True) -> str | None:
+    """A job name or note as given (percent-encoded when `encoded`, as the upload's
+    metadata is): one line, trimmed, at most MAX_JOB_NAME characters; None when blank."""
     if not raw:
         return None
-    text = _CONTROL.sub(" ", unquote(raw)).strip()
+    text = _CONTROL.sub(" ", unquote(raw) if encoded else raw).strip()
     return text[:MAX_JOB_NAME] or None
 
 
@@ -104,22 +109,32 @@ def presigned_upload(
     user_id: str,
     job_id: str,
     max_bytes: int,
-    redirect_url: str,
+    redirect_url: str | None,
     expires_in: int,
+    file_name: str | None = None,
 ) -> dict[str, Any]:
-    """A presigned POST that only accepts keys under this user's job and sizes up to max_bytes."""
+    """A presigned POST that only accepts keys under this user's job and sizes up to max_bytes.
+
+    The browser's form (`redirect_url` set) admits any name under the job's prefix and
+    sends the browser back to the site; the API's (`file_name` set) admits exactly one key
+    and answers 204."""
     prefix = key_prefix(user_id, job_id)
-    # ${filename} is S3's own substitution: the form still works without JavaScript
-    # (the server then refuses a name that is not already safe).
-    fields = {"key": prefix + "${filename}", "success_action_redirect": redirect_url}
-    conditions: list[Any] = [
-        ["starts-with", "$key", prefix],
-        ["content-length-range", 1, max_bytes],
-        {"success_action_redirect": redirect_url},
-        # The form's own fields (checked by the web app when it creates the job).
-        ["starts-with", f"${META_ASSEMBLY}", ""],
-        ["starts-with", f"${META_JOB_NAME}", ""],
-    ]
+    conditions: list[Any] = [["content-length-range", 1, max_bytes]]
+    if file_name is None:
+        # ${filename} is S3's own substitution: the form still works without JavaScript
+        # (the server then refuses a name that is not already safe).
+        fields = {"key": prefix + "${filename}"}
+        conditions.append(["starts-with", "$key", prefix])
+    else:
+        fields = {"key": prefix + file_name}
+        conditions.append({"key": fields["key"]})
+    if redirect_url is not None:
+        fields["success_action_redirect"] = redirect_url
+        conditions.append({"success_action_redirect": redirect_url})
+        # The browser form's own fields (checked by the web app when it creates the job);
+        # the API sends name and assembly with the job instead.
+        conditions.append(["starts-with", f"${META_ASSEMBLY}", ""])
+        conditions.append(["starts-with", f"${META_JOB_NAME}", ""])
     post = s3.generate_presigned_post(
         Bucket=bucket, Key=fields["key"], Fields=fields, Conditions=conditions, ExpiresIn=expires_in
     )

@@ -1,0 +1,471 @@
+"""gas: submit VCF files to GAS, wait for their annotation, download the results.
+
+Exit codes: 0 done; 1 a job failed (or is not in a state for this: results in cold
+storage, still running); 2 usage (bad option, missing file, file refused, a file on
+another assembly than --assembly); 3 auth (no
+token, token invalid, expired, revoked, or lacking a scope); 4 not found; 5 server or
+network; 130 interrupted (Ctrl-C: jobs keep running on the server).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from gas.cli import __version__, config
+from gas.cli.client import ApiError, Client, fetch, send_file
+
+EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_SERVER, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
+FINISHED = ("COMPLETED", "FAILED")
+POLL_FIRST, POLL_MAX = 0.5, 5.0  # seconds between looks at one job, growing
+
+
+def exit_code(error: ApiError) -> int:
+    if error.slug == "assembly-mismatch":
+        return EXIT_USAGE  # the file was refused as submitted: a choice for the user
+    if error.status in (401, 403):
+        return EXIT_AUTH
+    if error.status == 404:
+        return EXIT_NOT_FOUND
+    if error.status == 409:
+        return EXIT_JOB_FAILED
+    if error.status in (400, 413, 422):
+        return EXIT_USAGE
+    return EXIT_SERVER
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"gas: {message}", err=True)
+    sys.exit(code)
+
+
+@contextlib.contextmanager
+def api_errors() -> Iterator[None]:
+    try:
+        yield
+    except ApiError as error:
+        hint = ""
+        if error.status == 401:
+            hint = " (run `gas login` with a new token)"
+        elif error.slug == "assembly-mismatch":
+            hint = " (use --assembly, or --confirm-assembly to annotate it as chosen anyway)"
+        fail(f"{error}{hint}", exit_code(error))
+
+
+def client() -> Client:
+    cfg = config.load()
+    if not cfg.url or not cfg.token:
+        fail(f"not logged in: run `gas login` (or set {config.URL_VARIABLE} and {config.TOKEN_VARIABLE})", EXIT_AUTH)
+    return Client(cfg.url, cfg.token)
+
+
+def emit_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2))
+
+
+def progress(length: int, label: str, show_pos: bool = False) -> Any:
+    """A progress bar on stderr when it is a terminal; nothing in pipelines."""
+    return click.progressbar(
+        length=length, label=label, file=sys.stderr, hidden=not sys.stderr.isatty(), show_pos=show_pos
+    )
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=__doc__.split("\n\n")[1])
+@click.version_option(__version__, prog_name="gas")
+def cli() -> None:
+    """Annotate VCF files with GAS from the command line."""
+
+
+# -- login -----------------------------------------------------------------------------------
+@cli.command()
+@click.option("--url", help="The GAS site, e.g. https://gas.example.org (default: the one stored).")
+@click.option("--token-stdin", is_flag=True, help="Read the token from standard input instead of prompting.")
+def login(url: str | None, token_stdin: bool) -> None:
+    """Store a personal access token (Profile → API tokens) for this user."""
+    url = (url or config.load().url or "").rstrip("/")
+    if not url:
+        url = click.prompt("GAS site URL").rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        fail("--url must start with http:// or https://", EXIT_USAGE)
+    if token_stdin:
+        token = sys.stdin.readline().strip()
+    else:
+        token = click.prompt("Token", hide_input=True).strip()
+    if not token:
+        fail("no token given", EXIT_USAGE)
+    with api_errors():
+        me = Client(url, token).me()
+    path = config.save(url, token)
+    scopes = ", ".join(me["token"]["scopes"])
+    click.echo(f"Logged in to {url} as {me['name'] or me['user_id']} ({scopes}; expires {me['token']['expires_at']}).")
+    click.echo(f"Token stored in {path} (readable by you only).")
+
+
+@cli.command()
+def logout() -> None:
+    """Forget the stored token (revoke it on the profile page to end it everywhere)."""
+    click.echo("Token removed." if config.forget() else "No token was stored.")
+
+
+@cli.command()
+@json_option
+def whoami(as_json: bool) -> None:
+    """Show who the token speaks for and what it may do."""
+    with api_errors():
+        me = client().me()
+    if as_json:
+        emit_json(me)
+        return
+    token = me["token"]
+    click.echo(f"{me['name']} <{me['email']}> ({me['user_id']}), {me['tier']} account")
+    click.echo(f"token: {token['kind']}, scopes {', '.join(token['scopes'])}, expires {token['expires_at']}")
+
+
+# -- jobs --------------------------------------------------------------------------------------
+def _line(job: dict[str, Any]) -> str:
+    label = job["name"] or job["input_file_name"]
+    return f"{job['job_id']}  {job['status']:<9}  {job['submitted_at'][:19].replace('T', ' ')}  {label}"
+
+
+@cli.command()
+@click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True, help="Jobs per page.")
+@click.option("--all", "every", is_flag=True, help="Every job, not only the newest page.")
+@json_option
+def jobs(limit: int, every: bool, as_json: bool) -> None:
+    """List your jobs, newest first."""
+    found: list[dict[str, Any]] = []
+    with api_errors():
+        api, cursor = client(), None
+        while True:
+            page = api.jobs(limit, cursor)
+            found += page["jobs"]
+            cursor = page["next_cursor"]
+            if not every or not cursor:
+                break
+    if as_json:
+        emit_json(found)
+    else:
+        for job in found:
+            click.echo(_line(job))
+
+
+@cli.command()
+@click.argument("job_id")
+@json_option
+def status(job_id: str, as_json: bool) -> None:
+    """Show one job. Exits 1 if it FAILED."""
+    with api_errors():
+        job = client().job(job_id)
+    if as_json:
+        emit_json(job)
+    else:
+        click.echo(_line(job))
+        for key in ("assembly", "input_size", "started_at", "completed_at", "storage", "error"):
+            if job.get(key):
+                click.echo(f"  {key}: {job[key]}")
+        for key, value in (job.get("summary") or {}).items():
+            click.echo(f"  {key}: {value}")
+    sys.exit(EXIT_JOB_FAILED if job["status"] == "FAILED" else EXIT_OK)
+
+
+@cli.command()
+@click.argument("job_id")
+@json_option
+def log(job_id: str, as_json: bool) -> None:
+    """Print a finished job's count log."""
+    with api_errors():
+        text = client().log(job_id)
+    if as_json:
+        emit_json(text)
+    else:
+        click.echo(text["text"], nl=False)
+
+
+def _download(api: Client, job_id: str, directory: Path) -> Path:
+    """The job's annotated VCF into `directory` (written whole, then renamed into place)."""
+    link = api.result(job_id)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / link["file_name"]
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{link['file_name']}.")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            fetch(link["url"], out, lambda size: progress(size, f"downloading {link['file_name']}"))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 is for the partial file only
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    return target
+
+
+@cli.command()
+@click.argument("job_id")
+@click.option("-o", "--output", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."))
+@json_option
+def download(job_id: str, directory: Path, as_json: bool) -> None:
+    """Download a job's annotated VCF (into -o DIR, default here)."""
+    with api_errors():
+        path = _download(client(), job_id, directory)
+    if as_json:
+        emit_json({"job_id": job_id, "path": str(path)})
+    else:
+        click.echo(str(path))
+
+
+VARIANT_PAGE = 500  # the API's largest page
+
+
+@cli.command()
+@click.argument("job_id")
+@click.option("--gene", multiple=True, help="A gene name (trailing * for a prefix). Repeatable.")
+@click.option("--region", multiple=True, help="CDS, UTR, exon, intron, upstream, intergenic, ... Repeatable.")
+@click.option("--class", "classes", multiple=True, help="SNV, MNV, INS, DEL, DELINS. Repeatable.")
+@click.option("--known", type=click.Choice(["known", "novel", "all"]), help="With an rsID, or not.")
+@click.option("--flag", multiple=True, help="CPG, REPEAT, BLACKLIST. Repeatable.")
+@click.option("--consequence", multiple=True, help="Most severe consequence (SO term). Repeatable.")
+@click.option("--chrom", help="A chromosome (1-22, X, Y, MT).")
+@click.option("--start", type=int, help="First position (needs --chrom).")
+@click.option("--end", type=int, help="Last position (needs --chrom).")
+@click.option("--sort", type=click.Choice(["position", "gene"]), default="position", show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many rows (default: every match).")
+@click.option("--tsv", "as_tsv", is_flag=True, help="Every column, tab-separated, with a header line.")
+@json_option
+def variants(
+    job_id: str,
+    gene: tuple[str, ...],
+    region: tuple[str, ...],
+    classes: tuple[str, ...],
+    known: str | None,
+    flag: tuple[str, ...],
+    consequence: tuple[str, ...],
+    chrom: str | None,
+    start: int | None,
+    end: int | None,
+    sort: str,
+    limit: int | None,
+    as_tsv: bool,
+    as_json: bool,
+) -> None:
+    """Print a finished job's variants (one row per ALT), filtered as on its web table.
+
+    Filters combine with AND, the values of one filter with OR. Exits 1 when the job has
+    no table to read now (not finished, failed, results in cold storage)."""
+    if as_tsv and as_json:
+        fail("--tsv and --json exclude each other", EXIT_USAGE)
+    params: dict[str, Any] = {
+        "gene": list(gene) or None,
+        "region": list(region) or None,
+        "class": list(classes) or None,
+        "known": known,
+        "flag": list(flag) or None,
+        "consequence": list(consequence) or None,
+        "chrom": chrom,
+        "start": start,
+        "end": end,
+        "sort": sort,
+    }
+    rows: list[dict[str, Any]] = []
+    printed = 0
+    with api_errors():
+        api, cursor = client(), None
+        while True:
+            size = VARIANT_PAGE if limit is None else min(VARIANT_PAGE, limit - printed)
+            page = api.variants(job_id, {**params, "size": size, "cursor": cursor})
+            batch = page["variants"][:size]
+            if as_json:
+                rows += batch
+            else:
+                _print_variants(batch, header=printed == 0, every_column=as_tsv)
+            printed += len(batch)
+            cursor = page["next_cursor"]
+            if not cursor or (limit is not None and printed >= limit):
+                break
+    if as_json:
+        emit_json({k: page[k] for k in ("job_id", "total", "matched", "filters")} | {"variants": rows})
+    elif sys.stderr.isatty():
+        click.echo(f"{printed} of {page['matched']} matching variants ({page['total']} in the job)", err=True)
+
+
+SHORT_COLUMNS = ("chrom", "pos", "ref", "alt", "rsid", "genes", "region", "consequence")
+
+
+def _print_variants(rows: list[dict[str, Any]], header: bool, every_column: bool) -> None:
+    """Tab-separated lines: lists joined with ",", nulls empty."""
+    if not rows:
+        return
+    columns = [c for c in rows[0] if c != "record"] if every_column else list(SHORT_COLUMNS)
+    if header:
+        click.echo("\t".join(columns))
+    for row in rows:
+        cells = (row.get(c) for c in columns)
+        click.echo("\t".join(",".join(v) if isinstance(v, list) else "" if v is None else str(v) for v in cells))
+
+
+@cli.command()
+@click.argument("job_id")
+@click.option("--yes", is_flag=True, help="Do not ask.")
+def delete(job_id: str, yes: bool) -> None:
+    """Delete a job, its input and all its results (not while it runs)."""
+    if not yes:
+        if not sys.stdin.isatty():
+            fail("refusing to delete without --yes when not on a terminal", EXIT_USAGE)
+        if not click.confirm(f"Delete job {job_id} and all its results?"):
+            click.echo("Not deleted.")
+            return
+    with api_errors():
+        client().delete(job_id)
+    click.echo(f"Deleted {job_id}.")
+
+
+# -- submit and wait --------------------------------------------------------------------------
+def _wait(api: Client, job_ids: list[str], timeout: float | None) -> dict[str, dict[str, Any]]:
+    """Poll until every job has finished; their last states. Ctrl-C leaves them running."""
+    done: dict[str, dict[str, Any]] = {}
+    interval = dict.fromkeys(job_ids, POLL_FIRST)
+    due = dict.fromkeys(job_ids, 0.0)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        with progress(len(job_ids), "waiting", show_pos=True) as bar:
+            while len(done) < len(job_ids):
+                now = time.monotonic()
+                for job_id in job_ids:
+                    if job_id in done or due[job_id] > now:
+                        continue
+                    job = api.job(job_id)
+                    if job["status"] in FINISHED:
+                        done[job_id] = job
+                        bar.update(1)
+                    else:
+                        interval[job_id] = min(interval[job_id] * 1.5, POLL_MAX)
+                        due[job_id] = time.monotonic() + interval[job_id]
+                if len(done) < len(job_ids):
+                    if deadline is not None and time.monotonic() > deadline:
+                        waiting = [j for j in job_ids if j not in done]
+                        fail(f"timed out waiting for {' '.join(waiting)}", EXIT_SERVER)
+                    time.sleep(max(0.05, min(due[j] for j in job_ids if j not in done) - time.monotonic()))
+    except KeyboardInterrupt:
+        waiting = [j for j in job_ids if j not in done]
+        click.echo("", err=True)
+        click.echo("Stopped waiting. The job(s) keep running on the server; follow them with:", err=True)
+        click.echo(f"  gas wait {' '.join(waiting)}", err=True)
+        click.echo(f"  gas status {waiting[0]}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    return done
+
+
+def _report(jobs: list[dict[str, Any]], directory: Path | None, api: Client, as_json: bool) -> None:
+    """After waiting: download what completed (with -o), print the outcome, exit 0 or 1."""
+    results: list[dict[str, Any]] = []
+    for job in jobs:
+        entry = dict(job)
+        if directory is not None and job["status"] == "COMPLETED":
+            entry["path"] = str(_download(api, job["job_id"], directory))
+        elif job["status"] == "FAILED":
+            click.echo(f"gas: job {job['job_id']} ({job['input_file_name']}) FAILED: {job['error']}", err=True)
+        results.append(entry)
+    if as_json:
+        emit_json(results)
+    else:
+        for entry in results:
+            click.echo(entry.get("path") or f"{entry['job_id']} {entry['status']}")
+    sys.exit(EXIT_JOB_FAILED if any(j["status"] == "FAILED" for j in jobs) else EXIT_OK)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--assembly", default="GRCh37", show_default=True, help="Reference genome (the server lists them).")
+@click.option("--name", help="A label for the job(s).")
+@click.option(
+    "--confirm-assembly",
+    is_flag=True,
+    help="Annotate as --assembly even if a file looks like another assembly (otherwise refused, exit 2).",
+)
+@click.option("--wait", "wait_", is_flag=True, help="Wait until every job has finished.")
+@click.option(
+    "-o",
+    "--output",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Download the results into DIR (implies --wait).",
+)
+@click.option("--timeout", type=float, help="Give up waiting after this many seconds (exit 5).")
+@json_option
+def submit(
+    files: tuple[Path, ...],
+    assembly: str,
+    name: str | None,
+    confirm_assembly: bool,
+    wait_: bool,
+    directory: Path | None,
+    timeout: float | None,
+    as_json: bool,
+) -> None:
+    """Submit VCF files; print one job id per line.
+
+    Each file is uploaded straight to storage, then becomes a job. With --wait (or -o),
+    exits 0 when every job COMPLETED, 1 if any FAILED."""
+    submitted: list[dict[str, Any]] = []
+    with api_errors():
+        api = client()
+        for path in files:
+            size = path.stat().st_size
+            upload = api.create_upload(path.name, size)
+            with progress(size, f"uploading {path.name}") as bar:
+                send_file(upload, str(path), size, bar.update)
+            job = api.create_job(upload["upload_id"], name, assembly, confirm_assembly)
+            submitted.append(job)
+            if not (wait_ or directory) and not as_json:
+                click.echo(job["job_id"])
+        if not (wait_ or directory):
+            if as_json:
+                emit_json(submitted)
+            return
+        finished = _wait(api, [j["job_id"] for j in submitted], timeout)
+        _report([finished[j["job_id"]] for j in submitted], directory, api, as_json)
+
+
+@cli.command()
+@click.argument("job_ids", nargs=-1, required=True)
+@click.option(
+    "-o", "--output", "directory", type=click.Path(file_okay=False, path_type=Path), help="Download into DIR."
+)
+@click.option("--timeout", type=float, help="Give up after this many seconds (exit 5).")
+@json_option
+def wait(job_ids: tuple[str, ...], directory: Path | None, timeout: float | None, as_json: bool) -> None:
+    """Wait until jobs finish; exit 0 if all COMPLETED, 1 if any FAILED."""
+    with api_errors():
+        api = client()
+        finished = _wait(api, list(job_ids), timeout)
+        _report([finished[j] for j in job_ids], directory, api, as_json)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The `gas` command: click's parsing, our exit codes (a usage error is 2, Ctrl-C 130)."""
+    try:
+        cli.main(args=argv, prog_name="gas", standalone_mode=False)
+    except click.exceptions.Exit as done:  # --help, --version
+        return done.exit_code
+    except click.ClickException as error:
+        error.show()
+        return EXIT_USAGE if isinstance(error, click.UsageError) else error.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("\ninterrupted", err=True)
+        return EXIT_INTERRUPTED
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else (EXIT_OK if exit_.code is None else EXIT_USAGE)
+    return EXIT_OK

@@ -1,0 +1,274 @@
+"""The API's request and response models: they validate requests (flask-openapi3) and
+are the schemas of the OpenAPI document (`/api/v1/openapi.json`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from gas.core.job_record import ASSEMBLIES, Job, JobStatus
+from gas.core.tokens import SCOPES
+from gas.web.uploads import MAX_JOB_NAME
+from gas.web.variants import FLAGS, MAX_PAGE_SIZE, REGIONS, SORTS, VARIANT_CLASSES, VariantPage
+
+Scope = Literal["read", "submit"]
+assert (Scope.__args__) == SCOPES  # type: ignore[attr-defined]
+
+
+class Strict(BaseModel):
+    # An unknown field is a mistake (a typo'd "asembly" must not be ignored).
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- errors ------------------------------------------------------------------------------
+class FieldError(BaseModel):
+    field: str = Field(description="Where: body.<name>, query.<name>, header.<name> or path.<name>")
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details (media type application/problem+json)."""
+
+    type: str = Field(description="Stable URI of the problem type; its last segment is the slug")
+    title: str
+    status: int
+    detail: str
+    instance: str | None = Field(None, description="The request path")
+    request_id: str | None = None
+    errors: list[FieldError] | None = Field(None, description="Validation problems only: each bad field")
+
+
+# -- uploads and jobs ---------------------------------------------------------------------
+class UploadRequest(Strict):
+    file_name: str = Field(min_length=1, max_length=255, description="The file's name (.vcf or .vcf.gz)")
+    size: int = Field(ge=1, description="The file's size in bytes (at most the tier's upload limit)")
+
+
+class Upload(BaseModel):
+    """A presigned POST: send the file as multipart/form-data to `url` with every field of
+    `fields` and the file last, as `file`."""
+
+    upload_id: UUID = Field(description="Create the job with this id once the file is uploaded")
+    file_name: str = Field(description="The name the file is stored under (made safe)")
+    url: str
+    fields: dict[str, str]
+    max_bytes: int
+    expires_at: str
+
+
+class JobCreate(Strict):
+    upload_id: UUID
+    name: str | None = Field(
+        None,
+        min_length=1,
+        max_length=MAX_JOB_NAME,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="A name or note of your choosing (one line)",
+    )
+    assembly: str = Field(
+        ASSEMBLIES[0],
+        description="Reference genome of the VCF's positions",
+        json_schema_extra={"enum": list(ASSEMBLIES)},
+    )
+    assembly_confirmed: bool = Field(
+        False,
+        description="Annotate as `assembly` although the file looks like another assembly: "
+        "the answer to a 409 `assembly-mismatch` (recorded on the job)",
+    )
+
+    @field_validator("assembly")
+    @classmethod
+    def _known_assembly(cls, value: str) -> str:
+        if value not in ASSEMBLIES:
+            raise ValueError(f"must be one of {', '.join(ASSEMBLIES)}")
+        return value
+
+
+class IdempotencyHeader(BaseModel):
+    idempotency_key: str | None = Field(
+        None,
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Makes a retried POST safe: the same key (within a day) never creates a second job",
+    )
+
+
+class JobPath(BaseModel):
+    job_id: str
+
+
+class JobListQuery(Strict):
+    cursor: str | None = Field(None, description="next_cursor of the previous page")
+    limit: int = Field(20, ge=1, le=100)
+
+
+class JobLinks(BaseModel):
+    self: str
+    log: str
+    result: str
+    variants: str
+    page: str = Field(description="The job's web page")
+
+
+class JobOut(BaseModel):
+    job_id: str
+    name: str | None
+    assembly: str
+    assembly_warning: str | None = Field(
+        description="Why the file looked like another assembly, when it was annotated as this one anyway"
+    )
+    assembly_confirmed: bool
+    database_version: str | None = Field(description="The annotation database the results came from")
+    rerun_of: str | None = Field(description="The job this one re-runs on the other assembly")
+    status: JobStatus
+    input_file_name: str
+    input_size: int
+    submitted_at: str
+    started_at: str | None
+    completed_at: str | None
+    storage: str = Field(description="HOT, ARCHIVED (cold storage) or RESTORING")
+    restore_requested_at: str | None
+    summary: dict[str, int] | None
+    error: str | None = Field(description="FAILED jobs: why, in one line")
+    deleting: bool = Field(description="Being deleted (a deletion cut short: DELETE it again to finish)")
+    links: JobLinks
+
+    @classmethod
+    def of(cls, job: Job, links: JobLinks) -> JobOut:
+        return cls(
+            job_id=job.job_id,
+            name=job.name,
+            assembly=job.assembly,
+            assembly_warning=job.assembly_warning,
+            assembly_confirmed=job.assembly_confirmed,
+            database_version=job.database_version,
+            rerun_of=job.rerun_of,
+            status=job.status,
+            input_file_name=job.input_file_name,
+            input_size=job.input_size,
+            submitted_at=job.submitted_at,
+            started_at=job.started_at,
+            completed_at=job.completed_at,
+            storage=str(job.storage),
+            restore_requested_at=job.restore_requested_at,
+            summary=job.summary,
+            error=job.error if job.status == JobStatus.FAILED else None,
+            deleting=job.deleting,
+            links=links,
+        )
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last")
+
+
+class JobLog(BaseModel):
+    job_id: str
+    text: str
+    truncated: bool
+
+
+class ResultLink(BaseModel):
+    job_id: str
+    file_name: str
+    url: str = Field(description="A presigned GET of the annotated VCF")
+    expires_at: str
+
+
+# -- variants --------------------------------------------------------------------------------
+def _listed(choices: tuple[str, ...]) -> str:
+    return ", ".join(f"`{c}`" for c in choices)
+
+
+class VariantQuery(Strict):
+    """The web table's filters (gas.web.variants): the values of one filter combine with OR
+    (repeat the parameter or separate them with commas), filters with AND."""
+
+    gene: list[str] | None = Field(None, description="Gene names, any case; a trailing `*` makes a prefix")
+    region: list[str] | None = Field(None, description=f"Regions: {_listed(REGIONS)}")
+    variant_class: list[str] | None = Field(None, alias="class", description=f"Classes: {_listed(VARIANT_CLASSES)}")
+    known: str | None = Field(None, description="`known` (with an rsID), `novel` or `all` (default)")
+    flag: list[str] | None = Field(None, description=f"Any of the flags {_listed(FLAGS)}")
+    consequence: list[str] | None = Field(None, description="Most severe consequence (SO term)")
+    chrom: str | None = Field(None, description="A chromosome: 1-22, X, Y, MT (with or without `chr`)")
+    start: int | None = Field(None, description="First position (1-based, inclusive); needs `chrom`")
+    end: int | None = Field(None, description="Last position (inclusive); needs `chrom`")
+    sort: str | None = Field(None, description=f"{_listed(SORTS)} (default `position`)")
+    size: int | None = Field(None, description=f"Rows per page (default 50); more than {MAX_PAGE_SIZE} is capped")
+    offset: int | None = Field(None, description="Rows to skip (default 0)")
+    cursor: str | None = Field(None, description="`next_cursor` of the previous page (same filters and sort)")
+
+
+class Variant(BaseModel):
+    """One ALT of one record (docs/annotation-engine.md, the variants table)."""
+
+    record: int = Field(description="0-based index of the record's data line in the annotated VCF")
+    chrom: str
+    pos: int
+    id: str | None
+    rsid: str | None
+    ref: str
+    alt: str
+    qual: float | None
+    filter: str
+    genes: list[str]
+    gene_types: list[str]
+    region: str | None
+    nearest_gene: str | None
+    nearest_distance: int | None
+    flags: list[str]
+    variant_class: str | None
+    tstv: str | None
+    consequence: str | None = Field(description="Most severe consequence of this ALT")
+    consequences: list[str]
+
+
+class VariantPageOut(BaseModel):
+    job_id: str
+    total: int = Field(description="Rows (ALTs) in the job's table")
+    matched: int = Field(description="Rows the filters keep")
+    offset: int
+    size: int = Field(description="Page size used (after the cap)")
+    sort: str
+    position_sorted: bool = Field(description="False: the VCF was not sorted; position order is file order")
+    filters: dict[str, str] = Field(description="The filters applied, canonical (as query parameters)")
+    next_cursor: str | None = Field(description="Pass as ?cursor= (with the same filters) for the next page")
+    variants: list[Variant]
+
+    @classmethod
+    def of(cls, job_id: str, page: VariantPage, filters: list[tuple[str, str]]) -> VariantPageOut:
+        return cls(
+            job_id=job_id,
+            total=page.total,
+            matched=page.matched,
+            offset=page.offset,
+            size=page.size,
+            sort=page.sort,
+            position_sorted=page.position_sorted,
+            filters=dict(filters),
+            next_cursor=page.next_cursor,
+            variants=[Variant.model_validate(row) for row in page.rows],
+        )
+
+
+# -- who is asking -------------------------------------------------------------------------
+class TokenInfo(BaseModel):
+    kind: Literal["personal", "globus"]
+    scopes: list[Scope]
+    expires_at: str
+    rate_limit: int = Field(description="Requests allowed per window")
+    rate_window_seconds: int
+
+
+class Me(BaseModel):
+    user_id: str
+    name: str | None
+    email: str | None
+    tier: str
+    upload_limit: int
+    token: TokenInfo

@@ -1,0 +1,80 @@
+"""The API against the local stack over HTTP: gunicorn (two workers, so a token cached in
+one must still be refused through the other once revoked), moto server, real workers,
+the `gas` CLI as a subprocess and Debian's Chromium.
+
+The stack is this directory's own (started like `make run`), with a small rate limit so a
+test can exceed it quickly; every test uses tokens of its own, and limits are per token."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+from api_stack_support import RATE_LIMIT, Gas
+from devstack import DevStack, free_port
+
+_RUNNING: list[DevStack] = []
+HERE = Path(__file__).parent
+
+
+def pytest_runtest_teardown(item, nextitem):
+    """The stack serves this directory only: stop it once its last test here is done,
+    instead of idling through the rest of the session."""
+    if _RUNNING and (nextitem is None or HERE not in Path(nextitem.path).parents):
+        _RUNNING.pop().stop()
+
+
+@pytest.fixture(scope="session")
+def api_stack(tmp_path_factory):
+    logs = tmp_path_factory.mktemp("api-stack-logs")
+    stack = DevStack(
+        web_port=free_port(),
+        moto_port=free_port(),
+        prefix=f"api{uuid.uuid4().hex[:6]}",
+        log_dir=logs,
+        extra_env={"GAS_VISIBILITY_TIMEOUT": "10", "GAS_API_RATE_LIMIT": str(RATE_LIMIT), "GAS_WEB_WORKERS": "2"},
+    )
+    try:
+        stack.start()
+    except Exception:
+        for log in sorted(logs.glob("*.log")):
+            print(f"--- {log.name}\n{log.read_text()[-3000:]}")
+        stack.stop()
+        raise
+    _RUNNING.append(stack)
+    yield stack
+    if _RUNNING:
+        _RUNNING.pop().stop()
+
+
+@pytest.fixture
+def gas(api_stack, tmp_path):
+    """The `gas` command with a config directory of its own (a fresh user's machine)."""
+    return Gas(api_stack.url, tmp_path / "home")
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not shutil.which(CHROMIUM):
+        pytest.fail("Debian's chromium is not installed (make test installs it)")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()

@@ -1,0 +1,175 @@
+"""The `gas` CLI against the local stack, as a pipeline and a person at a terminal use
+it: JSON output, exit codes, progress bars on a terminal, Ctrl-C while waiting, and the
+README's pipeline example run as written."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import pty
+import re
+import select
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from api_stack_support import make_token, sample_path, site_user
+from support import ROOT
+
+BAD_VCF = b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n1\t100\t.\tA\n"
+GRCH38_VCF = (
+    b"##fileformat=VCFv4.2\n##reference=GRCh38\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    b"1\t10177\t.\tA\tAC\t.\tPASS\t.\n"
+)
+
+
+def test_json_on_every_read_command(api_stack, gas, tmp_path):
+    gas.login(make_token(site_user(api_stack.url)))
+    submitted = gas.run("submit", str(sample_path("test.vcf")), "--json")
+    assert submitted.returncode == 0, submitted.stderr
+    (job,) = json.loads(submitted.stdout)
+    assert job["status"] == "PENDING" and job["input_file_name"] == "test.vcf"
+    waited = gas.run("wait", job["job_id"], "--json")
+    assert waited.returncode == 0 and json.loads(waited.stdout)[0]["status"] == "COMPLETED"
+    assert json.loads(gas.run("status", job["job_id"], "--json").stdout)["summary"]["variants"] > 0
+    assert json.loads(gas.run("jobs", "--json").stdout)[0]["job_id"] == job["job_id"]
+    assert "variants_read" in json.loads(gas.run("log", job["job_id"], "--json").stdout)["text"]
+    assert json.loads(gas.run("whoami", "--json").stdout)["token"]["kind"] == "personal"
+    got = json.loads(gas.run("download", job["job_id"], "-o", str(tmp_path / "d"), "--json").stdout)
+    assert Path(got["path"]).read_text().startswith("##fileformat=VCF")
+    # Without --json: one id per line from submit, for $(...) in shell scripts.
+    plain = gas.run("submit", str(sample_path("test.vcf")))
+    assert re.fullmatch(r"[0-9a-f-]{36}\n", plain.stdout), plain.stdout
+
+
+def test_a_failed_job_exits_1_with_its_reason(api_stack, gas, tmp_path):
+    gas.login(make_token(site_user(api_stack.url)))
+    bad = tmp_path / "columns.vcf"
+    bad.write_bytes(BAD_VCF)
+    done = gas.run("submit", str(bad), "--wait")
+    assert done.returncode == 1 and "FAILED" in done.stderr and "line 3" in done.stderr
+    job_id = done.stdout.split()[0]
+    assert gas.run("status", job_id).returncode == 1
+    result = gas.run("download", job_id)
+    assert result.returncode == 1 and "failed" in result.stderr
+
+
+def test_a_refused_submission_exits_2_naming_the_field(api_stack, gas, tmp_path):
+    gas.login(make_token(site_user(api_stack.url)))
+    done = gas.run("submit", str(sample_path()), "--assembly", "hg19")
+    assert done.returncode == 2 and "body.assembly" in done.stderr
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a VCF")
+    done = gas.run("submit", str(notes))
+    assert done.returncode == 2 and "body.file_name" in done.stderr and ".vcf" in done.stderr
+    assert json.loads(gas.run("jobs", "--json").stdout) == []
+    # A file on another assembly than --assembly: refused with the reason, until confirmed.
+    hg38 = tmp_path / "hg38.vcf"
+    hg38.write_bytes(GRCH38_VCF)
+    done = gas.run("submit", str(hg38), "--assembly", "GRCh37")
+    assert done.returncode == 2 and "header says GRCh38" in done.stderr and "--confirm-assembly" in done.stderr
+    assert json.loads(gas.run("jobs", "--json").stdout) == []
+    done = gas.run("submit", str(hg38), "--assembly", "GRCh37", "--confirm-assembly", "--json")
+    assert done.returncode == 0, done.stderr
+    (job,) = json.loads(done.stdout)
+    assert job["assembly_confirmed"] is True and "GRCh38" in job["assembly_warning"]
+
+
+def _tsv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+def test_variants_of_a_job_filtered_as_on_the_web_table(api_stack, gas):
+    user = site_user(api_stack.url)
+    gas.login(make_token(user))
+    done = gas.run("submit", str(sample_path()), "--wait", "--json")
+    assert done.returncode == 0, done.stderr
+    job_id = json.loads(done.stdout)[0]["job_id"]
+    gas.login(make_token(user))  # a fresh rate-limit window's worth of requests
+    every = gas.run("variants", job_id, "--json")
+    assert every.returncode == 0, every.stderr
+    table = json.loads(every.stdout)
+    # free_1.vcf: 1,141 records, one row per ALT: three pages of the API, all followed.
+    assert table["matched"] == table["total"] == len(table["variants"]) >= 1141
+    gene = next(g for v in table["variants"] for g in v["genes"])
+    filtered = gas.run("variants", job_id, "--gene", gene, "--region", "intron", "--region", "exon", "--tsv")
+    assert filtered.returncode == 0, filtered.stderr
+    web = user.get(f"/annotations/{job_id}/variants.tsv?gene={gene}&region=intron,exon")
+    assert web.status_code == 200
+    mine, theirs = _tsv_rows(filtered.stdout), _tsv_rows(web.text)
+    assert mine and len(mine) == len(theirs)
+    for a, b in zip(mine, theirs, strict=True):
+        qual_a, qual_b = a.pop("qual"), b.pop("qual")  # "50.0" here, "50" from Arrow's cast
+        assert qual_a == qual_b or float(qual_a) == float(qual_b)
+        assert a == b
+    short = gas.run("variants", job_id, "--limit", "3")
+    assert short.returncode == 0 and len(short.stdout.splitlines()) == 4  # a header and 3 rows
+    bad = gas.run("variants", job_id, "--chrom", "99")
+    assert bad.returncode == 2 and "query.chrom" in bad.stderr
+
+
+def test_progress_bars_on_a_terminal(api_stack, gas, tmp_path):
+    gas.login(make_token(site_user(api_stack.url)))
+    controller, terminal = pty.openpty()
+    proc = gas.popen(
+        "submit", str(sample_path()), "--wait", "-o", str(tmp_path), stdout=subprocess.PIPE, stderr=terminal
+    )
+    os.close(terminal)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([controller], [], [], 60)
+        try:
+            chunk = os.read(controller, 4096) if ready else b""
+        except OSError:  # the terminal closed: the command ended
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(60) == 0
+    screen = seen.decode(errors="replace")
+    assert "uploading free_1.vcf" in screen and "100%" in screen
+    assert "waiting" in screen and "1/1" in screen and "downloading free_1.annot.vcf" in screen
+
+
+def test_ctrl_c_while_waiting_leaves_the_job_running_and_says_how_to_follow_it(api_stack, gas):
+    gas.login(make_token(site_user(api_stack.url)))
+    annotator = api_stack.procs["annotator"]
+    annotator.send_signal(signal.SIGSTOP)  # the job stays PENDING while we wait on it
+    try:
+        proc = gas.popen("submit", str(sample_path()), "--wait", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(4)  # uploaded, submitted, polling
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        annotator.send_signal(signal.SIGCONT)
+    assert proc.returncode == 130, err
+    assert "keep running on the server" in err
+    job_id = re.search(r"gas wait ([0-9a-f-]{36})", err).group(1)
+    assert json.loads(gas.run("status", job_id, "--json").stdout)["status"] in ("PENDING", "RUNNING", "COMPLETED")
+    follow = gas.run("wait", job_id)  # the job went on without the CLI
+    assert follow.returncode == 0 and "COMPLETED" in follow.stdout
+
+
+def _pipeline_example() -> str:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("<!-- pipeline example: tests/api/test_api_cli.py runs it -->", 1)[1]
+    return block.split("```bash\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_pipeline_example_runs_as_written(api_stack, gas, tmp_path):
+    script = _pipeline_example()
+    assert len(script.strip().splitlines()) == 3
+    gas.login(make_token(site_user(api_stack.url)))
+    work = tmp_path / "pipeline"
+    work.mkdir()
+    shutil.copy(sample_path(), work / "sample.vcf")
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], cwd=work, env=gas.env(), capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    annotated = work / "results" / "sample.annot.vcf"
+    assert annotated.read_text().startswith("##fileformat=VCF")

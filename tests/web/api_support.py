@@ -1,0 +1,49 @@
+"""Helpers of the in-process API tests (fixtures are in conftest.py)."""
+
+from __future__ import annotations
+
+import re
+
+import requests
+from web_support import csrf_token
+
+
+def create_token(client, name: str = "pipeline", scopes: tuple[str, ...] = ("read", "submit"), days: int = 30) -> str:
+    """A personal access token made on the profile page, as a user does; the secret is
+    read from the page that shows it once."""
+    resp = client.post(
+        "/profile/tokens",
+        data={"csrf_token": csrf_token(client, "/profile"), "name": name, "scopes": list(scopes), "days": str(days)},
+    )
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    match = re.search(r'id="new-token">([^<]+)<', resp.get_data(as_text=True))
+    assert match, "the new token is not shown"
+    return match.group(1)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def upload_through_api(api, token: str, name: str, content: bytes) -> str:
+    """POST /api/v1/uploads, then the file to storage with the presigned POST (over HTTP
+    to moto, as the CLI does); the upload id."""
+    resp = api.post("/api/v1/uploads", json={"file_name": name, "size": len(content)}, headers=bearer(token))
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    upload = resp.get_json()
+    sent = requests.post(upload["url"], data=upload["fields"], files={"file": (name, content)}, timeout=10)
+    assert sent.status_code == 204, sent.text
+    return upload["upload_id"]
+
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(resp, status: int, slug: str) -> dict:
+    """The response's RFC 9457 problem document, checked for status and type."""
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    assert resp.content_type == PROBLEM_JSON
+    body = resp.get_json()
+    assert body["status"] == status and body["type"].endswith(f"/api/v1/problems/{slug}"), body
+    assert body["title"] and body["detail"]
+    return body
