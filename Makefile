@@ -9,8 +9,11 @@ VENV := .venv
 # Debian packages: the browser for the UI tests, bcftools/tabix for the engine oracle
 # and benchmark, wrk for the web load benchmark, etcd for the cluster tests.
 DEB_PACKAGES := chromium bcftools tabix wrk etcd-server
+# Images (buildah, mmdebstrap; gcc + libc6-dev compile the pause binary) and the one-node
+# cluster (containerd, runc, the CNI plugins, iptables and conntrack for kube-proxy).
+DEB_PACKAGES += buildah mmdebstrap gcc libc6-dev containerd runc containernetworking-plugins iptables conntrack
 
-.PHONY: setup system-deps tools run test bench clean
+.PHONY: setup system-deps tools images run test bench clean
 
 setup: $(VENV)/.synced
 
@@ -33,10 +36,15 @@ tools:
 	tools/install-helm.sh
 	tools/install-controlplane.sh >/dev/null
 
+# Every image GAS runs (services/Dockerfile, moto, pause, coredns), built with buildah from
+# Debian packages and PyPI only; cached by input hash in ~/.cache/gas/images (root needed).
+images: tools
+	python3 tools/images/build.py
+
 run: setup
 	$(VENV)/bin/python local/devstack.py
 
-test: setup system-deps tools
+test: setup system-deps tools images
 	$(VENV)/bin/pytest
 
 bench: setup system-deps tools

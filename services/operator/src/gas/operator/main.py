@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import secrets
@@ -11,7 +12,15 @@ import kopf
 from gas.operator import handlers  # noqa: F401 - registers the handlers
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    # No options: everything comes from the environment. `--help` still answers (after the
+    # imports above), which is how an image check proves the entrypoint and kopf load.
+    argparse.ArgumentParser(
+        prog="gas-operator",
+        description="Run the GAS QueueScaler operator (kopf): scales worker Deployments to their SQS queues.",
+        epilog="Environment: GAS_WATCH_NAMESPACE (default: all namespaces), GAS_PEERING_NAME, GAS_HEALTH_PORT, "
+        "GAS_METRICS_PORT; in-cluster ServiceAccount or KUBECONFIG.",
+    ).parse_args(argv)
     namespace = os.environ.get("GAS_WATCH_NAMESPACE")
     asyncio.run(
         kopf.operator(
