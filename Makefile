@@ -35,6 +35,7 @@ system-deps:
 tools:
 	tools/install-helm.sh
 	tools/install-controlplane.sh >/dev/null
+	tools/install-skaffold-schema.sh >/dev/null
 
 # Every image GAS runs (services/Dockerfile, moto, pause, coredns), built with buildah from
 # Debian packages and PyPI only; cached by input hash in ~/.cache/gas/images (root needed).

@@ -70,7 +70,7 @@ def test_dev_mode_runs_moto_and_provisioning(rendered):
     cm = next(o for o in objs if o["kind"] == "ConfigMap")
     assert cm["data"]["GAS_ENV"] == "dev"
     assert cm["data"]["AWS_ENDPOINT_URL"] == "http://gas-moto:5000"
-    job = next(o for o in objs if o["kind"] == "Job")
+    job = next(o for o in objs if o["kind"] == "Job" and o["metadata"]["name"] == "gas-provision")
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
     c = job["spec"]["template"]["spec"]["containers"][0]
     assert c["command"] == ["gas-provision"]
@@ -386,7 +386,7 @@ def test_operator_owns_worker_replicas_with_one_queuescaler_each(rendered):
 def test_operator_rbac_is_namespaced_and_minimal(rendered):
     objs = objects(rendered["production"])
     assert not [o for o in objs if o["kind"] in ("ClusterRole", "ClusterRoleBinding")]
-    (role,) = [o for o in objs if o["kind"] == "Role"]
+    (role,) = [o for o in objs if o["kind"] == "Role" and o["metadata"]["name"] == "gas-operator"]
     grants = {
         (g, r): set(rule["verbs"]) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]
     }
@@ -395,9 +395,18 @@ def test_operator_rbac_is_namespaced_and_minimal(rendered):
     assert ("apps", "deployments") not in grants
     assert not any(v & {"delete", "deletecollection", "escalate", "bind", "impersonate", "*"} for v in grants.values())
     assert not any(r in ("secrets", "pods", "*") for _, r in grants)
-    (binding,) = [o for o in objs if o["kind"] == "RoleBinding"]
+    (binding,) = [o for o in objs if o["kind"] == "RoleBinding" and o["metadata"]["name"] == "gas-operator"]
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "gas-operator", "namespace": "gas"}]
+    # the uninstall hook (deletes the QueueScalers while the operator still runs): its own
+    # ServiceAccount, a Role on queuescalers only, all of it existing only during `helm uninstall`
+    hook = [o for o in objs if o["metadata"]["name"] == "gas-operator-release"]
+    assert {o["kind"] for o in hook} == {"ServiceAccount", "Role", "RoleBinding", "Job"}
+    assert all(o["metadata"]["annotations"]["helm.sh/hook"] == "pre-delete" for o in hook)
+    (release,) = [o for o in hook if o["kind"] == "Role"]
+    assert release["rules"] == [
+        {"apiGroups": ["gas.dev"], "resources": ["queuescalers"], "verbs": ["get", "list", "delete", "patch"]}
+    ]
 
 
 def test_dev_scalers_point_at_the_in_cluster_moto(rendered):

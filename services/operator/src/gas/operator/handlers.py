@@ -16,7 +16,7 @@ from kubernetes import client, config
 from prometheus_client import start_http_server
 
 from gas.core.observability import configure_logging
-from gas.operator.reconcile import GROUP, PLURAL, VERSION, Reconciler, ScalerState
+from gas.operator.reconcile import FINALIZER, GROUP, PLURAL, VERSION, Reconciler, ScalerState
 
 _reconciler: Reconciler | None = None
 
@@ -41,7 +41,7 @@ def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     global _reconciler
     configure_logging("operator", os.environ.get("GAS_LOG_LEVEL", "INFO"))
     settings.posting.level = 30  # kopf's own events: warnings and above only
-    settings.persistence.finalizer = "gas.dev/queuescaler"
+    settings.persistence.finalizer = FINALIZER
     # No cluster-wide CRD scanning: the operator's RBAC stays namespaced.
     settings.scanning.disabled = True
     try:

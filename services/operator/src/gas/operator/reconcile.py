@@ -19,6 +19,8 @@ from gas.operator.scaling import Decision, Memory, QueueDepth, ScalerSpec, decid
 log = structlog.get_logger()
 
 GROUP, VERSION, PLURAL = "gas.dev", "v1alpha1", "queuescalers"
+# kopf puts it on every QueueScaler (its daemon must stop before the object goes).
+FINALIZER = "gas.dev/queuescaler"
 PAUSED_ANNOTATION = "gas.dev/paused"
 
 DEPTH = Gauge("gas_operator_queue_messages", "Observed queue messages", ["scaler", "kind"])
