@@ -13,16 +13,20 @@ DEB_PACKAGES := chromium bcftools tabix wrk etcd-server
 # cluster (containerd, runc, the CNI plugins, iptables and conntrack for kube-proxy).
 DEB_PACKAGES += buildah mmdebstrap gcc libc6-dev containerd runc containernetworking-plugins iptables conntrack
 
-.PHONY: setup system-deps tools images run test bench clean
+.PHONY: help setup system-deps tools images lint run demo test bench clean
+.DEFAULT_GOAL := help
 
-setup: $(VENV)/.synced
+help: ## list the targets, one line each (what plain `make` does)
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "  make %-12s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+
+setup: $(VENV)/.synced ## the locked Python dependencies into .venv (uv sync)
 
 $(VENV)/.synced: uv.lock pyproject.toml libs/core/pyproject.toml services/*/pyproject.toml
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	uv sync --all-packages --frozen
 	@touch $@
 
-system-deps:
+system-deps: ## the Debian packages the tests and benchmarks use (chromium, bcftools, tabix, wrk, etcd)
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
@@ -32,24 +36,35 @@ system-deps:
 
 # helm + the offline manifest validator (chart checks); kube-apiserver, controller-manager,
 # scheduler, kwok and etcd (cluster tests). Built with Go, cached across runs.
-tools:
+tools: ## helm and the Kubernetes control plane, built with Go (cached in ~/.cache)
 	tools/install-helm.sh
 	tools/install-controlplane.sh >/dev/null
 	tools/install-skaffold-schema.sh >/dev/null
 
 # Every image GAS runs (services/Dockerfile, moto, pause, coredns), built with buildah from
 # Debian packages and PyPI only; cached by input hash in ~/.cache/gas/images (root needed).
-images: tools
+images: tools ## every image (services/Dockerfile, moto, pause, coredns) built with buildah, cached by input hash
 	python3 tools/images/build.py
 
-run: setup
-	$(VENV)/bin/python local/devstack.py
+run: setup ## the whole stack on this machine, live reload on (docs/local.md; ARGS="--demo --port 8081 ...")
+	@$(VENV)/bin/python local/devstack.py $(ARGS)
 
-test: setup system-deps tools images
+demo: setup ## make run, plus demo users with a job in every state (completed, failed, archived, restoring)
+	@$(VENV)/bin/python local/devstack.py --demo $(ARGS)
+
+# ruff (pycodestyle, pyflakes, bugbear, pyupgrade, isort; the formatter's layout) and
+# mypy (strict on libs/core); configured in pyproject.toml.
+MYPY_PATHS := libs/core/src services/web/src services/notifier/src services/archiver/src bench
+lint: setup ## ruff (lint and format check) and mypy, as make test runs them
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy $(MYPY_PATHS)
+
+test: setup system-deps tools images lint ## every test, lint first (pytest; installs what it needs first)
 	$(VENV)/bin/pytest
 
-bench: setup system-deps tools
+bench: setup system-deps tools ## every benchmark under bench/, figures against a named peer
 	@for b in bench/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
 
-clean:
-	rm -rf $(VENV) .pytest_cache
+clean: ## remove .venv, pytest's cache and the local stack's logs (.run)
+	rm -rf $(VENV) .pytest_cache .run

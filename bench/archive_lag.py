@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -47,7 +48,8 @@ def run(procs: int, jobs: int, rate: float, moto_url: str, logs: Path) -> dict:
     os.environ.update({k: v for k, v in env.items() if k.startswith(("AWS_", "GAS_"))})
     from gas.core.aws import Aws
     from gas.core.config import CoreSettings
-    from gas.core.events import JOB_COMPLETED, new_event
+    from gas.core.events import JobCompleted, Publisher
+    from gas.core.job_record import Job, JobStatus
     from gas.core.jobs import JobStore, new_job_id
     from gas.core.provision import Provisioner, ProvisionSettings
     from gas.core.timeutil import utc_now
@@ -55,24 +57,27 @@ def run(procs: int, jobs: int, rate: float, moto_url: str, logs: Path) -> dict:
 
     Provisioner(ProvisionSettings(), report=lambda _l: None).run()
     aws = Aws(CoreSettings())
-    store, s3, sns = JobStore(aws), aws.client("s3"), aws.client("sns")
+    store, s3, events = JobStore(aws), aws.client("s3"), Publisher(aws)
     UserStore(aws).upsert("bench-user", "Bench", "bench@example.org")
-    topic = aws.topic_arn("job-completed")
 
     def prepare(_i: int) -> str:
         job_id = new_job_id()
         key = f"bench-user/{job_id}/r.annot.vcf"
         s3.put_object(Bucket=aws.names.results_bucket, Key=key, Body=b"x" * 4096)
         store.create(
-            {
-                "job_id": job_id,
-                "user_id": "bench-user",
-                "input_file_name": "b.vcf",
-                "submitted_at": "2026-01-01T00:00:00Z",
-            }
+            Job(
+                job_id=job_id,
+                user_id="bench-user",
+                input_file_name="b.vcf",
+                input_bucket=aws.names.inputs_bucket,
+                input_key=f"bench-user/{job_id}~b.vcf",
+                input_size=4096,
+                submitted_at="2026-01-01T00:00:00Z",
+            )
         )
-        attempt = store.start(job_id)
-        store.finish(job_id, attempt, "COMPLETED", result_bucket=aws.names.results_bucket, result_key=key)
+        attempt = store.start(job_id, "bench", 60).attempt
+        assert attempt is not None
+        store.finish(job_id, attempt, JobStatus.COMPLETED, result_bucket=aws.names.results_bucket, result_key=key)
         return job_id
 
     # Phase 1 (untimed): the completed jobs and their results. moto is slow to fill, so
@@ -113,12 +118,7 @@ def run(procs: int, jobs: int, rate: float, moto_url: str, logs: Path) -> dict:
             UpdateExpression="SET completed_at = :c",
             ExpressionAttributeValues={":c": {"S": completed_at}},
         )
-        sns.publish(
-            TopicArn=topic,
-            Message=new_event(
-                JOB_COMPLETED, job_id=ids[i], user_id="bench-user", status="COMPLETED", completed_at=completed_at
-            ).to_json(),
-        )
+        events.publish(JobCompleted(ids[i], "bench-user", "COMPLETED", completed_at))
         return (utc_now() - due).total_seconds()  # > 0: announced after it was due
 
     with ThreadPoolExecutor(4) as pool:
@@ -141,21 +141,22 @@ def run(procs: int, jobs: int, rate: float, moto_url: str, logs: Path) -> dict:
     lags, archived = [], []
     for job_id in ids:
         job = store.get(job_id)
-        if job.get("storage") == "ARCHIVED":
-            due = parse_iso(job["completed_at"]) + timedelta(seconds=RETENTION)
-            lags.append((parse_iso(job["archived_at"]) - due).total_seconds())
-            archived.append(parse_iso(job["archived_at"]))
+        if job and job.storage == "ARCHIVED" and job.completed_at and job.archived_at:
+            due = parse_iso(job.completed_at) + timedelta(seconds=RETENTION)
+            lags.append((parse_iso(job.archived_at) - due).total_seconds())
+            archived.append(parse_iso(job.archived_at))
     span = (max(archived) - min(archived)).total_seconds() if len(archived) > 1 else 0
 
     # The local backend's floor: moto's TransactWriteItems deep-copies every table it
     # touches (for rollback), so the archive commit's cost grows with the jobs table.
-    def timed(f) -> float:
+    def timed(f: Callable[[], object]) -> float:
         t0 = time.perf_counter()
         f()
         return (time.perf_counter() - t0) * 1000
 
     tx_ms = sorted(
-        timed(lambda: store.commit_archive(ids[0], "bench-user", aws.names.users_table, "probe")) for _ in range(20)
+        timed(lambda: store.commit_archive(ids[0], "bench-user", aws.names.users_table, {"result_key": "probe"}))
+        for _ in range(20)
     )[10]
     get_ms = sorted(timed(lambda: store.get(ids[0])) for _ in range(20))[10]
     return {

@@ -27,9 +27,9 @@ import requests
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "local")]  # what pytest's pythonpath gives the tests
 from kube import ControlPlane, install, missing_binaries  # noqa: E402
-from support import BIN, free_port, wait_http  # noqa: E402
+from processes import BIN, free_port, wait_http  # noqa: E402
 
 
 def wait_until(pred, timeout: float, what: str, step: float = 0.1) -> None:

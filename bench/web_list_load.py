@@ -31,11 +31,17 @@ def wrk(url: str, cookie: str, duration: int) -> dict[str, float]:
         text=True,
     ).stdout
 
+    def found(pattern: str) -> re.Match[str]:
+        match = re.search(pattern, out)
+        if match is None:
+            raise RuntimeError(f"wrk printed no {pattern!r}:\n{out}")
+        return match
+
     def ms(label: str) -> float:
-        value, unit = re.search(rf"{label}\s+([\d.]+)(us|ms|s)", out).groups()
+        value, unit = found(rf"{label}\s+([\d.]+)(us|ms|s)").groups()
         return float(value) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    rps = float(found(r"Requests/sec:\s+([\d.]+)").group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": rps, "p50": ms("50%"), "p99": ms("99%"), "errors": int(non2xx.group(1)) if non2xx else 0}
 
@@ -54,7 +60,7 @@ def main() -> int:
             moto_port=free_port(),
             prefix=f"bench{uuid.uuid4().hex[:6]}",
             log_dir=Path(logs),
-            extra_env={"GAS_LOG_LEVEL": "WARNING", "GAS_WEB_WORKERS": str(os.cpu_count() * 2)},
+            extra_env={"GAS_LOG_LEVEL": "WARNING", "GAS_WEB_WORKERS": str((os.cpu_count() or 1) * 2)},
         )
         stack.start()
         try:
@@ -127,10 +133,13 @@ def _seed_jobs(stack: DevStack, user_id: str, count: int) -> None:
     code = (
         "from gas.core.aws import Aws; from gas.core.config import CoreSettings\n"
         "from gas.core.jobs import JobStore, new_job_id\n"
+        "from gas.core.job_record import Job\n"
         "s = JobStore(Aws(CoreSettings()))\n"
         f"for i in range({count}):\n"
-        f"    s.create({{'job_id': new_job_id(), 'user_id': {user_id!r}, 'input_file_name': f'sample_{{i}}.vcf',"
-        " 'submitted_at': f'2026-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}.{i:03d}Z'})\n"
+        "    j = new_job_id()\n"
+        f"    s.create(Job(job_id=j, user_id={user_id!r}, input_file_name=f'sample_{{i}}.vcf', input_bucket='b',"
+        f" input_key=f'{{j}}~sample_{{i}}.vcf', input_size=1,"
+        " submitted_at=f'2026-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}.{i:03d}Z'))\n"
     )
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
 

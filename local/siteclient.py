@@ -34,11 +34,11 @@ def forms_of(html: str) -> list[dict]:
 class User:
     """A signed-in user driving the site over HTTP, as a browser would."""
 
-    def __init__(self, base: str, name: str | None = None):
+    def __init__(self, base: str, name: str | None = None, email: str | None = None):
         self.base = base
         self.http = requests.Session()
         self.name = name or f"Tester {uuid.uuid4().hex[:6]}"
-        self.email = f"{uuid.uuid4().hex[:10]}@example.org"
+        self.email = email or f"{uuid.uuid4().hex[:10]}@example.org"
 
     def get(self, path: str, **kw) -> requests.Response:
         return self.http.get(self.base + path, timeout=30, **kw)
@@ -89,6 +89,22 @@ class User:
                 return job
             assert time.monotonic() < deadline, f"job {job_id} still {job['status']}"
             time.sleep(0.2)
+
+    def wait_storage(self, job_id: str, storage: str, timeout: float = 60) -> dict:
+        """Until the job's result is in `storage` (HOT, ARCHIVED, RESTORING), as the API says."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.job(job_id)
+            if job.get("storage") == storage:
+                return job
+            assert time.monotonic() < deadline, f"job {job_id} is {job.get('storage')}, not {storage}"
+            time.sleep(0.5)
+
+    def upgrade(self) -> None:
+        """Profile -> Upgrade to premium: the form's POST (the archiver then restores)."""
+        token = self.csrf_token("/subscribe")
+        resp = self.http.post(self.base + "/subscribe", data={"csrf_token": token}, timeout=30)
+        assert resp.ok and 'id="profile-tier">premium<' in self.get("/profile").text, resp.text[:300]
 
 
 def job_id_of(resp: requests.Response) -> str:

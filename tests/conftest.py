@@ -5,29 +5,16 @@ from __future__ import annotations
 
 import itertools
 import os
-import subprocess
 
 import pytest
-from support import BIN, free_port, wait_http
+from support import moto_server
 
 _prefixes = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
 def moto_url(tmp_path_factory):
-    port = free_port()
-    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
-    proc = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(f"{url}/moto-api/", 30, proc)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        log.close()
+    yield from moto_server(tmp_path_factory.mktemp("moto"))
 
 
 @pytest.fixture
@@ -41,6 +28,8 @@ def aws_env(moto_url, monkeypatch):
         "AWS_SECRET_ACCESS_KEY": "test",
         "GAS_PREFIX": prefix,
         "GAS_ENV": "local",
+        # Tests read what processes log: JSON, whatever the terminal pytest runs in.
+        "GAS_LOG_FORMAT": "json",
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

@@ -1,22 +1,105 @@
-"""Helpers shared by the tests (fixtures live in conftest.py)."""
+"""Helpers shared by the tests (fixtures live in conftest.py). `tests/` and `local/` are
+on sys.path through pytest's `pythonpath` option (pyproject.toml)."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-import sys
+import pty
+import re
+import select
+import signal
+import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "local"))
-
-from devstack import BIN, free_port, wait_http  # noqa: E402,F401
-
-SAMPLES = Path(os.environ.get("GAS_SAMPLE_VCF_DIR", ROOT.parent / "shared" / "data" / "vcf"))
+from devstack import ROOT, SAMPLES  # noqa: F401 - re-exported for the tests
+from processes import BIN, free_port, spawn, stop, wait_http  # noqa: F401 - the one way to run processes
 
 
 def sent_emails(moto_url: str) -> list[dict]:
     """Emails moto's SES has accepted, read through moto's own API."""
     with urllib.request.urlopen(f"{moto_url}/moto-api/data.json") as resp:
         return json.load(resp)["ses"].get("Message", [])
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class Terminal:
+    """A command under a pseudo-terminal (its own session, the pty its controlling
+    terminal): what it prints, and Ctrl-C typed at it."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path):
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:  # the child: exec at once, nothing else in the forked copy
+            os.chdir(cwd)
+            os.execvpe(argv[0], argv, env)
+        self.output = b""
+        self.status: int | None = None
+
+    def read(self, seconds: float) -> bool:
+        """Read what arrives within `seconds`; False once the terminal is closed."""
+        ready, _, _ = select.select([self.fd], [], [], seconds)
+        if not ready:
+            return True
+        try:
+            chunk = os.read(self.fd, 65536)
+        except OSError as exc:  # EIO: every process holding the terminal has exited
+            if exc.errno != errno.EIO:
+                raise
+            return False
+        self.output += chunk
+        return bool(chunk)
+
+    def read_until(self, text: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while text not in self.text():
+            assert time.monotonic() < deadline, f"no {text!r} within {timeout} s:\n{self.text()[-4000:]}"
+            assert self.read(0.5), f"the terminal closed before {text!r}:\n{self.text()[-4000:]}"
+        return self.text()
+
+    def text(self) -> str:
+        return ANSI.sub("", self.output.decode("utf-8", "replace")).replace("\r\n", "\n")
+
+    def ctrl_c(self, timeout: float) -> int:
+        os.write(self.fd, b"\x03")
+        deadline = time.monotonic() + timeout
+        while self.read(0.5):
+            assert time.monotonic() < deadline, f"still running {timeout} s after Ctrl-C:\n{self.text()[-4000:]}"
+        return self.wait(max(1.0, deadline - time.monotonic()))
+
+    def wait(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = os.waitstatus_to_exitcode(status)
+            else:
+                assert time.monotonic() < deadline, "the command did not exit"
+                time.sleep(0.1)
+        os.close(self.fd)
+        return self.status
+
+    def kill(self) -> None:
+        """Last resort in a failing test: the session and everything in it."""
+        if self.status is None:
+            try:
+                os.killpg(self.pid, signal.SIGTERM)
+                self.wait(60)
+            except (ProcessLookupError, AssertionError):
+                os.killpg(self.pid, signal.SIGKILL)
+
+
+def moto_server(log_dir: Path) -> Iterator[str]:
+    """A moto server on a free loopback port, for as long as the generator lives."""
+    port = free_port()
+    proc = spawn([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], log=log_dir / "moto.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{url}/moto-api/", 30, proc)
+        yield url
+    finally:
+        stop([proc], 10)

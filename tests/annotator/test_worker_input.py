@@ -10,46 +10,46 @@ import pytest
 from support import SAMPLES
 
 from gas.annotator.worker import Annotator, AnnotatorSettings
+from gas.core.job_record import Job
 from gas.core.jobs import JobStore
 
 
 @pytest.fixture
-def annotator(provisioned, db, tmp_path):
-    return Annotator(AnnotatorSettings(scratch_dir=tmp_path / "scratch"), provisioned, db)
+def annotator(provisioned, db_dir, tmp_path):
+    settings = AnnotatorSettings(scratch_dir=tmp_path / "scratch", annotation_db_dir=db_dir, metrics_port=0)
+    return Annotator(settings, provisioned)
 
 
-def _submitted_job(aws) -> dict:
+def _submitted_job(aws) -> Job:
     """What the web app records once the browser's upload lands (annotations.new_job)."""
     s3 = aws.client("s3")
     user_id, job_id = f"user-{uuid.uuid4().hex[:8]}", str(uuid.uuid4())
     bucket, key = aws.names.inputs_bucket, f"{user_id}/{job_id}~test.vcf"
     etag = s3.put_object(Bucket=bucket, Key=key, Body=(SAMPLES / "test.vcf").read_bytes())["ETag"]
-    job = {
-        "job_id": job_id,
-        "user_id": user_id,
-        "input_file_name": "test.vcf",
-        "input_bucket": bucket,
-        "input_key": key,
-        "input_size": 1,
-        "input_etag": etag,
-        "submitted_at": "2026-11-29T00:00:00Z",
-    }
+    job = Job(
+        job_id=job_id,
+        user_id=user_id,
+        input_file_name="test.vcf",
+        input_bucket=bucket,
+        input_key=key,
+        input_size=1,
+        input_etag=etag,
+        submitted_at="2026-11-29T00:00:00Z",
+    )
     assert JobStore(aws).create(job)
     return job
 
 
 def test_the_submitted_upload_is_annotated(annotator, provisioned):
     job = _submitted_job(provisioned)
-    annotator.handle(job["job_id"], job["user_id"])
-    assert JobStore(provisioned).get(job["job_id"])["status"] == "COMPLETED"
+    annotator.handle(job.job_id, job.user_id, "message-1")
+    assert JobStore(provisioned).get(job.job_id).status == "COMPLETED"
 
 
 def test_a_file_replaced_after_submission_fails_the_job_clearly(annotator, provisioned):
     job = _submitted_job(provisioned)
-    provisioned.client("s3").put_object(
-        Bucket=job["input_bucket"], Key=job["input_key"], Body=b"not the submitted file\n"
-    )
-    annotator.handle(job["job_id"], job["user_id"])
-    done = JobStore(provisioned).get(job["job_id"])
-    assert done["status"] == "FAILED"
-    assert done["error"] == "the uploaded file was replaced after the job was submitted; please start a new upload"
+    provisioned.client("s3").put_object(Bucket=job.input_bucket, Key=job.input_key, Body=b"not the submitted file\n")
+    annotator.handle(job.job_id, job.user_id, "message-1")
+    done = JobStore(provisioned).get(job.job_id)
+    assert done.status == "FAILED"
+    assert done.error == "the uploaded file was replaced after the job was submitted; please start a new upload"

@@ -9,16 +9,28 @@ import os
 import subprocess
 import time
 import uuid
+from dataclasses import dataclass
 
 import pytest
-from support import BIN, free_port
+from jobs_support import new_job
+from processes import BIN, free_port, spawn, stop
 
-from gas.core.events import JOB_COMPLETED, USER_UPGRADED, new_event
-from gas.core.jobs import JobStore, new_job_id
-from gas.core.timeutil import utc_now_iso
+from gas.core.events import JobCompleted, Publisher, UserUpgraded
+from gas.core.job_record import Job, JobStatus
+from gas.core.jobs import JobStore
 from gas.core.users import UserStore
 
 RETENTION = 3
+
+
+@dataclass(frozen=True)
+class ArrangedJob:
+    record: Job  # as the annotator finished it
+    sha256: dict[str, str]  # result field -> sha256 of its bytes
+
+    @property
+    def job_id(self) -> str:
+        return self.record.job_id
 
 
 class Harness:
@@ -43,20 +55,12 @@ class Harness:
             "GAS_RESTORE_CHECK_STANDARD_SECONDS": "2",
             **env,
         }
-        log = open(self.tmp / f"{consumer}-{len(self.procs)}.log", "wb")
-        proc = subprocess.Popen([str(BIN / "gas-archiver"), consumer], env=full, stdout=log, stderr=subprocess.STDOUT)
+        proc = spawn([str(BIN / "gas-archiver"), consumer], full, self.tmp / f"{consumer}-{len(self.procs)}.log")
         self.procs.append(proc)
         return proc, port
 
     def stop_all(self):
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(self.procs, 15)
 
     def user(self, tier="free") -> str:
         user_id = f"u-{uuid.uuid4().hex[:8]}"
@@ -65,54 +69,58 @@ class Harness:
             self.users.upgrade(user_id)
         return user_id
 
-    def completed_job(self, user_id: str, content: bytes | None = None, publish: bool = True) -> dict:
-        job_id = new_job_id()
-        content = content or f"##fileformat=VCFv4.2\n# result of {job_id}\n".encode() * 50
-        key = f"{user_id}/{job_id}/sample.annot.vcf"
-        self.s3.put_object(Bucket=self.bucket, Key=key, Body=content)
-        self.jobs.create(
-            {"job_id": job_id, "user_id": user_id, "input_file_name": "sample.vcf", "submitted_at": utc_now_iso()}
-        )
-        attempt = self.jobs.start(job_id)
-        job = self.jobs.finish(job_id, attempt, "COMPLETED", result_bucket=self.bucket, result_key=key)
-        job["sha256"] = hashlib.sha256(content).hexdigest()
+    def completed_job(self, user_id: str, content: bytes | None = None, publish: bool = True) -> ArrangedJob:
+        """A COMPLETED job as the annotator leaves it: annotated VCF and Parquet table
+        (archived together) and the count log (stays hot)."""
+        job = new_job(user_id, "sample.vcf")
+        content = content or f"##fileformat=VCFv4.2\n# result of {job.job_id}\n".encode() * 50
+        keys = {
+            "result_key": f"{job.results_prefix}sample.annot.vcf",
+            "variants_key": f"{job.results_prefix}sample.variants.parquet",
+            "log_key": f"{job.results_prefix}sample.vcf.count.log",
+        }
+        bodies = {"result_key": content, "variants_key": b"PAR1" + content[:64] + b"PAR1", "log_key": b"count log\n"}
+        for field, key in keys.items():
+            self.s3.put_object(Bucket=self.bucket, Key=key, Body=bodies[field])
+        self.jobs.create(job)
+        attempt = self.jobs.start(job.job_id, "m", 60).attempt
+        done = self.jobs.finish(job.job_id, attempt, JobStatus.COMPLETED, result_bucket=self.bucket, **keys)
+        arranged = ArrangedJob(done, {f: hashlib.sha256(b).hexdigest() for f, b in bodies.items()})
         if publish:
-            self.publish_completed(job)
-        return job
+            self.publish_completed(arranged)
+        return arranged
 
-    def publish_completed(self, job: dict) -> None:
-        event = new_event(
-            JOB_COMPLETED,
-            job_id=job["job_id"],
-            user_id=job["user_id"],
-            status="COMPLETED",
-            completed_at=job["completed_at"],
-        )
-        self.aws.client("sns").publish(TopicArn=self.aws.topic_arn("job-completed"), Message=event.to_json())
+    def publish_completed(self, job: ArrangedJob) -> None:
+        record = job.record
+        Publisher(self.aws).publish(JobCompleted(record.job_id, record.user_id, "COMPLETED", record.completed_at))
 
     def upgrade(self, user_id: str) -> None:
         assert self.users.upgrade(user_id)
-        event = new_event(USER_UPGRADED, user_id=user_id)
-        self.aws.client("sns").publish(TopicArn=self.aws.topic_arn("user-upgraded"), Message=event.to_json())
+        Publisher(self.aws).publish(UserUpgraded(user_id))
 
-    def hot_sha256(self, job: dict) -> str | None:
+    def hot_sha256(self, job: ArrangedJob, field: str = "result_key") -> str | None:
+        """The sha256 of the hot copy the record now names (None when there is none)."""
+        record = self.jobs.get(job.job_id)
         try:
-            body = self.s3.get_object(Bucket=self.bucket, Key=job["result_key"])["Body"].read()
+            body = self.s3.get_object(Bucket=self.bucket, Key=getattr(record, field))["Body"].read()
         except self.s3.exceptions.NoSuchKey:
             return None
         return hashlib.sha256(body).hexdigest()
 
-    def cold_keys(self, job: dict) -> list[str]:
-        resp = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=f"cold/{job['result_key']}/")
+    def hot_intact(self, job: ArrangedJob) -> bool:
+        return all(self.hot_sha256(job, field) == sha for field, sha in job.sha256.items())
+
+    def cold_keys(self, job: ArrangedJob, field: str = "result_key") -> list[str]:
+        resp = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=f"cold/{getattr(job.record, field)}/")
         return [o["Key"] for o in resp.get("Contents", [])]
 
-    def wait_storage(self, job: dict, storage: str, timeout: float = 30) -> dict:
+    def wait_storage(self, job: ArrangedJob, storage: str, timeout: float = 30) -> Job:
         deadline = time.monotonic() + timeout
         while True:
-            record = self.jobs.get(job["job_id"])
-            if record.get("storage") == storage and (storage != "HOT" or "archive_ref" not in record):
+            record = self.jobs.get(job.job_id)
+            if record.storage == storage and (storage != "HOT" or not record.archive_refs):
                 return record
-            assert time.monotonic() < deadline, f"{job['job_id']} is {record.get('storage')}, wanted {storage}"
+            assert time.monotonic() < deadline, f"{job.job_id} is {record.storage}, wanted {storage}"
             time.sleep(0.2)
 
     def depth(self, queue: str) -> int:

@@ -1,4 +1,4 @@
-"""The archive flow of DESIGN.md with the consumers as real processes."""
+"""The archive flow (docs/archiver.md) with the consumers as real processes."""
 
 import re
 import time
@@ -6,6 +6,7 @@ import time
 import pytest
 import requests
 from conftest import RETENTION
+from support import wait_http
 
 
 def _metric(port: int, name: str, labels: str = "") -> float:
@@ -23,7 +24,7 @@ def test_free_result_is_archived_after_retention_and_restored_on_upgrade(request
         h.start(consumer)
 
     time.sleep(RETENTION - 1)
-    assert h.jobs.get(job["job_id"])["storage"] == "HOT", "archived before the retention ended"
+    assert h.jobs.get(job.job_id).storage == "HOT", "archived before the retention ended"
     record = h.wait_storage(job, "ARCHIVED", timeout=20)
     # The hot copy goes right after the commit (commit first: a crash between the two
     # must leave the result somewhere the record names).
@@ -32,22 +33,27 @@ def test_free_result_is_archived_after_retention_and_restored_on_upgrade(request
         time.sleep(0.2)
     assert h.hot_sha256(job) is None, "hot copy still there"
     scheme = "glacier-vault:" if backend == "vault_harness" else "s3-glacier:"
-    assert record["archive_ref"].startswith(scheme)
+    # The variant data goes cold together; the count log stays hot to explain the job.
+    assert set(record.archive_refs) == {"result_key", "variants_key"}
+    assert all(ref.startswith(scheme) for ref in record.archive_refs.values())
+    assert h.hot_sha256(job, "variants_key") is None and h.hot_sha256(job, "log_key") == job.sha256["log_key"]
     if backend == "harness":
-        (cold,) = h.cold_keys(job)
-        assert record["archive_ref"].endswith(cold)
-        head = h.s3.head_object(Bucket=h.bucket, Key=cold)
-        assert head["StorageClass"] == "GLACIER"
-        with pytest.raises(h.s3.exceptions.ClientError, match="InvalidObjectState"):
-            h.s3.get_object(Bucket=h.bucket, Key=cold)
+        for field in ("result_key", "variants_key"):
+            (cold,) = h.cold_keys(job, field)
+            assert record.archive_refs[field].endswith(cold)
+            head = h.s3.head_object(Bucket=h.bucket, Key=cold)
+            assert head["StorageClass"] == "GLACIER"
+            with pytest.raises(h.s3.exceptions.ClientError, match="InvalidObjectState"):
+                h.s3.get_object(Bucket=h.bucket, Key=cold)
 
     h.upgrade(user)
     restoring = h.wait_storage(job, "RESTORING", timeout=20)
-    assert restoring["restore_tier"] == "Expedited" and restoring["restore_requested_at"]
-    h.wait_storage(job, "HOT", timeout=60)
-    assert h.hot_sha256(job) == job["sha256"], "restored bytes differ"
+    assert restoring.restore_tier == "Expedited" and restoring.restore_requested_at
+    restored = h.wait_storage(job, "HOT", timeout=60)
+    assert h.hot_intact(job), "restored bytes differ"
+    assert restored.result_key != job.record.result_key, "a restored copy must not reuse the archived key"
     if backend == "harness":
-        assert h.cold_keys(job) == []
+        assert h.cold_keys(job) == [] and h.cold_keys(job, "variants_key") == []
     time.sleep(1)
     assert h.depth("archive") == h.depth("restore") == h.depth("thaw") == 0
 
@@ -60,14 +66,15 @@ def test_premium_result_is_never_archived(harness):
     while h.depth("archive") and time.monotonic() < deadline:
         time.sleep(0.3)
     assert h.depth("archive") == 0
-    assert h.jobs.get(job["job_id"])["storage"] == "HOT" and h.hot_sha256(job) == job["sha256"]
+    assert h.jobs.get(job.job_id).storage == "HOT" and h.hot_intact(job)
     assert h.cold_keys(job) == []
 
 
 def test_an_early_message_is_received_at_most_twice(harness):
     h = harness
-    job = h.completed_job(h.user("free"))
     _, port = h.start("archive")
+    wait_http(f"http://127.0.0.1:{port}/healthz", 60)  # consuming before the job is announced
+    job = h.completed_job(h.user("free"))  # due RETENTION s from now: its message is early
     h.wait_storage(job, "ARCHIVED", timeout=RETENTION + 15)
     deadline = time.monotonic() + 10
     while _metric(port, "gas_archiver_archived_total") < 1 and time.monotonic() < deadline:
@@ -85,15 +92,15 @@ def test_upgrade_during_the_archive_keeps_the_result_hot(harness):
     proc, _ = h.start("archive", GAS_FAILPOINTS="archive.after_copy", GAS_RETENTION_SECONDS="0")
     h.publish_completed(job)
     assert proc.wait(20) == 137
-    assert len(h.cold_keys(job)) == 1
+    assert len(h.cold_keys(job)) == 1 and len(h.cold_keys(job, "variants_key")) == 1
     h.upgrade(user)
     h.start("archive", GAS_RETENTION_SECONDS="0")
     deadline = time.monotonic() + 20
     while (h.depth("archive") or h.cold_keys(job)) and time.monotonic() < deadline:
         time.sleep(0.3)
-    record = h.jobs.get(job["job_id"])
-    assert record["storage"] == "HOT" and "archive_ref" not in record
-    assert h.hot_sha256(job) == job["sha256"] and h.cold_keys(job) == []
+    record = h.jobs.get(job.job_id)
+    assert record.storage == "HOT" and not record.archive_refs
+    assert h.hot_intact(job) and h.cold_keys(job) == []
 
 
 @pytest.mark.parametrize("point", ["archive.after_copy", "archive.after_commit", "archive.after_delete"])
@@ -108,8 +115,9 @@ def test_archiver_killed_mid_flow_is_repaired_by_redelivery(harness, point):
     deadline = time.monotonic() + 20
     while (h.depth("archive") or h.hot_sha256(job) or len(h.cold_keys(job)) != 1) and time.monotonic() < deadline:
         time.sleep(0.3)
-    (cold,) = h.cold_keys(job)
-    assert record["archive_ref"].endswith(cold), "the record does not point at the one copy"
+    for field in ("result_key", "variants_key"):
+        (cold,) = h.cold_keys(job, field)
+        assert record.archive_refs[field].endswith(cold), "the record does not point at the one copy"
     assert h.hot_sha256(job) is None and h.depth("archive") == 0
 
 
@@ -142,6 +150,6 @@ def test_two_replicas_archive_each_job_once(harness):
         time.sleep(0.3)
     for job in jobs:
         (cold,) = h.cold_keys(job)
-        assert h.jobs.get(job["job_id"])["archive_ref"].endswith(cold) and h.hot_sha256(job) is None
+        assert h.jobs.get(job.job_id).archive_refs["result_key"].endswith(cold) and h.hot_sha256(job) is None
     time.sleep(1)
     assert sum(_metric(p, "gas_archiver_archived_total") for p in ports) == len(jobs)

@@ -82,7 +82,7 @@ def test_restore_falls_back_to_standard_when_expedited_is_unavailable(request, b
     h.start("thaw")
     h.upgrade(user)
     record = h.wait_storage(job, "RESTORING", timeout=30)
-    assert record["restore_tier"] == "Standard"
+    assert record.restore_tier == "Standard"
     assert refused and set(refused) == {"glacier" if backend == "vault_harness" else "s3"}
     h.wait_storage(job, "HOT", timeout=60)
-    assert h.hot_sha256(job) == job["sha256"]
+    assert h.hot_intact(job)

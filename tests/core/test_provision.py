@@ -58,3 +58,20 @@ def test_changed_setting_is_repaired(provisioned, aws_env, monkeypatch):
         sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"]["VisibilityTimeout"]
         == "60"
     )
+
+
+def test_inputs_expire_by_prefix_and_a_changed_retention_is_applied(provisioned, monkeypatch):
+    """Unclaimed uploads (uploads/) go after a day; claimed inputs (inputs/) after the
+    retention; moto stores lifecycle rules but does not run them (S3 does)."""
+    s3 = provisioned.client("s3")
+    rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=provisioned.names.inputs_bucket)["Rules"]}
+    assert rules["unclaimed-uploads"]["Filter"] == {"Prefix": "uploads/"}
+    assert rules["unclaimed-uploads"]["Expiration"] == {"Days": 1}
+    assert rules["input-retention"]["Filter"] == {"Prefix": "inputs/"}
+    assert rules["input-retention"]["Expiration"] == {"Days": 30}
+    monkeypatch.setenv("GAS_INPUT_RETENTION_DAYS", "0")  # keep inputs for good
+    lines = []
+    Provisioner(ProvisionSettings(), report=lines.append).run()
+    assert any(line.startswith("updated") and "lifecycle" in line for line in lines)
+    rules = s3.get_bucket_lifecycle_configuration(Bucket=provisioned.names.inputs_bucket)["Rules"]
+    assert [r["ID"] for r in rules] == ["unclaimed-uploads"]

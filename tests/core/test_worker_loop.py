@@ -123,3 +123,90 @@ def test_sigterm_finishes_the_message_in_hand_and_exits(provisioned, aws_env, tm
     assert done.read_text() in ("in-hand", "not-started")
     # Exactly one was handled and deleted; the other stays for another replica.
     assert _depth(provisioned, provisioned.names.queue("annotate")) == 1
+
+
+def test_sigterm_hands_back_a_message_whose_handler_outlasts_the_grace(provisioned, aws_env, tmp_path):
+    """A handler that can stop early (it watches message.cancel) is asked to after the
+    grace period; its message is visible again at once, not after the visibility timeout."""
+    script = textwrap.dedent(
+        f"""
+        import pathlib
+        from gas.core.aws import Aws
+        from gas.core.config import WorkerSettings
+        from gas.core.errors import HandBack
+        from gas.core.worker import QueueWorker
+        settings = WorkerSettings(metrics_port=0, receive_wait_seconds=1, shutdown_grace_seconds=2,
+                                  visibility_timeout=300, dlq_poll_seconds=0)
+        def handler(message):
+            pathlib.Path({str(tmp_path / "started")!r}).touch()
+            if message.cancel.wait(120):
+                raise HandBack("stopping")
+        raise SystemExit(QueueWorker("annotate", handler, settings, Aws(settings)).run())
+        """
+    )
+    _send(provisioned, "long-job")
+    proc = subprocess.Popen([sys.executable, "-c", script], env={**aws_env, "PATH": "/usr/bin:/bin"})
+    deadline = time.monotonic() + 30
+    while not (tmp_path / "started").exists():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    stopped = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(20) == 0
+    assert time.monotonic() - stopped < 10, "the worker did not stop after the grace period"
+    sqs = provisioned.client("sqs")
+    visible = sqs.get_queue_attributes(
+        QueueUrl=provisioned.queue_url(provisioned.names.queue("annotate")),
+        AttributeNames=["ApproximateNumberOfMessages"],
+    )["Attributes"]["ApproximateNumberOfMessages"]
+    assert visible == "1", "the handed-back message is not visible at once"
+
+
+def test_dead_letters_moved_by_sqs_itself_show_in_the_metrics(provisioned, aws_env):
+    """After maxReceiveCount receives SQS moves a message to the DLQ without any handler
+    seeing it (a worker OOM-killed each time): the DLQ gauges must show it."""
+    import requests
+    from support import free_port
+
+    sqs = provisioned.client("sqs")
+    url = provisioned.queue_url(provisioned.names.queue("annotate"))
+    _send(provisioned, "kills-its-worker")
+    for _ in range(8):  # receive and "die" (visibility 0): the redrive policy moves it
+        sqs.receive_message(QueueUrl=url, VisibilityTimeout=0, WaitTimeSeconds=0)
+    assert _depth(provisioned, provisioned.names.queue("annotate")) == 0
+    time.sleep(1.1)
+    port = free_port()
+    env = {
+        **aws_env,
+        "PATH": "/usr/bin:/bin",
+        "GAS_METRICS_PORT": str(port),
+        "GAS_METRICS_HOST": "127.0.0.1",
+        "GAS_DLQ_POLL_SECONDS": "1",
+        "GAS_RECEIVE_WAIT_SECONDS": "1",
+    }
+    script = (
+        "from gas.core.aws import Aws; from gas.core.config import WorkerSettings; "
+        "from gas.core.worker import QueueWorker; s = WorkerSettings(); "
+        "raise SystemExit(QueueWorker('annotate', lambda m: None, s, Aws(s)).run())"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            except requests.ConnectionError:
+                text = ""
+            if 'gas_worker_dlq_messages{queue="annotate"} 1.0' in text:
+                break
+            assert time.monotonic() < deadline, "the DLQ depth never showed"
+            time.sleep(0.3)
+        age = next(
+            float(line.split()[-1])
+            for line in text.splitlines()
+            if line.startswith('gas_worker_dlq_oldest_message_age_seconds{queue="annotate"}')
+        )
+        assert age >= 1.0
+    finally:
+        proc.terminate()
+        proc.wait(20)

@@ -1,13 +1,14 @@
 """The notifier sends one email per finished job, through moto's SES over HTTP."""
 
 import pytest
+from jobs_support import new_job
 from support import sent_emails
 
 from gas.core.config import WorkerSettings
 from gas.core.errors import PermanentError
-from gas.core.events import JOB_COMPLETED, new_event
+from gas.core.events import JobCompleted, envelope
+from gas.core.job_record import JobStatus
 from gas.core.jobs import JobStore, new_job_id
-from gas.core.timeutil import utc_now_iso
 from gas.core.users import UserStore
 from gas.core.worker import Message
 from gas.notifier.worker import Notifier
@@ -23,30 +24,22 @@ def finished_job(provisioned):
     user_id = f"user-{new_job_id()}"
     users.upsert(user_id, "Ada", f"{user_id}@example.org")
     job_id = new_job_id()
-    jobs.create({"job_id": job_id, "user_id": user_id, "input_file_name": "free_1.vcf", "submitted_at": utc_now_iso()})
-    attempt = jobs.start(job_id)
-    return jobs.finish(job_id, attempt, "FAILED", error="line 3: POS 'x' is not a number")
+    jobs.create(new_job(user_id, "free_1.vcf", job_id=job_id))
+    attempt = jobs.start(job_id, "m-1", 60).attempt
+    return jobs.finish(job_id, attempt, JobStatus.FAILED, error="line 3: POS is not a number")
 
 
 def test_one_email_per_job_even_when_delivered_twice(provisioned, finished_job, moto_url):
     notifier = Notifier(WorkerSettings(metrics_port=0), provisioned)
-    event = new_event(
-        JOB_COMPLETED,
-        job_id=finished_job["job_id"],
-        user_id=finished_job["user_id"],
-        status="FAILED",
-        completed_at=finished_job["completed_at"],
-    )
-    notifier(_message(event.to_json()))
-    notifier(_message(event.to_json()))
+    event = envelope(JobCompleted(finished_job.job_id, finished_job.user_id, "FAILED", finished_job.completed_at))
+    notifier(_message(event))
+    notifier(_message(event))
     mine = [
-        m
-        for m in sent_emails(moto_url)
-        if m["destinations"]["ToAddresses"] == [f"{finished_job['user_id']}@example.org"]
+        m for m in sent_emails(moto_url) if m["destinations"]["ToAddresses"] == [f"{finished_job.user_id}@example.org"]
     ]
     assert len(mine) == 1
-    assert "failed" in mine[0]["subject"] and "line 3: POS 'x' is not a number" in mine[0]["body"]
-    assert f"/annotations/{finished_job['job_id']}" in mine[0]["body"]
+    assert "failed" in mine[0]["subject"] and "line 3: POS is not a number" in mine[0]["body"]
+    assert f"/annotations/{finished_job.job_id}" in mine[0]["body"]
 
 
 @pytest.mark.parametrize(

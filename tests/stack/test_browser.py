@@ -1,35 +1,10 @@
 """The lifecycle in Debian's Chromium (Playwright): the real form, the presigned POST
 from the browser straight to S3, the job page following the job, the download."""
 
-import shutil
-
 import pytest
 from support import SAMPLES
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not shutil.which(CHROMIUM):
-        pytest.fail("Debian's chromium is not installed (make test installs it)")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield browser
-        browser.close()
 
 
 def test_sign_in_upload_follow_and_download_in_chromium(stack, browser, tmp_path):

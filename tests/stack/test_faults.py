@@ -3,21 +3,12 @@
 import signal
 import time
 
-import pytest
-from stack_helpers import User, job_id_of, sample, started_stack
+from stack_support import User, aws_clients, job_id_of, sample
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    """A stack of this module's own: the killed worker's multipart upload leaves moto's
-    /moto-api/data.json answering 500 (a moto bug in FakeKey.status), so the emails here
-    are counted with SES's own GetSendQuota, and no other module shares this moto."""
-    yield from started_stack(tmp_path_factory)
-
-
-@pytest.fixture
-def user(stack):
-    return User(stack.url).sign_in()
+def _on(stack):
+    """A signed-in user and boto3 clients on this module's own stack (faults_stack)."""
+    return User(stack.url).sign_in(), aws_clients(stack)
 
 
 def _emails_sent(stack_aws) -> int:
@@ -28,7 +19,9 @@ def _queue_url(stack_aws, name):
     return stack_aws("sqs").get_queue_url(QueueName=name)["QueueUrl"]
 
 
-def test_poison_message_is_dead_lettered_and_the_next_job_runs(stack, user, stack_aws):
+def test_poison_message_is_dead_lettered_and_the_next_job_runs(faults_stack):
+    stack = faults_stack
+    user, stack_aws = _on(stack)
     sqs = stack_aws("sqs")
     sqs.send_message(QueueUrl=_queue_url(stack_aws, f"{stack.prefix}-annotate"), MessageBody="{not json")
     job = user.wait_finished(job_id_of(user.submit("test.vcf", sample("test.vcf"))))
@@ -61,7 +54,9 @@ def _big_vcf(variants: int) -> bytes:
     return (header + "".join(rows)).encode()
 
 
-def test_worker_killed_mid_job_completes_after_redelivery_with_one_result(stack, user, stack_aws):
+def test_worker_killed_mid_job_completes_after_redelivery_with_one_result(faults_stack):
+    stack = faults_stack
+    user, stack_aws = _on(stack)
     user_id = _premium(stack_aws, stack, user.email)
     time.sleep(1)  # let earlier jobs' emails go out first
     emails_before = _emails_sent(stack_aws)

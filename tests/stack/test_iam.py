@@ -19,21 +19,8 @@ from urllib.parse import unquote, urlsplit
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from stack_helpers import User, job_id_of, sample, started_stack
+from stack_support import User, job_id_of, sample
 from support import sent_emails
-
-
-@pytest.fixture(scope="module")
-def iam_stack(tmp_path_factory):
-    yield from started_stack(
-        tmp_path_factory,
-        iam=True,
-        env={
-            "GAS_RETENTION_SECONDS": "3",
-            "GAS_RESTORE_CHECK_EXPEDITED_SECONDS": "1",
-            "GAS_RESTORE_CHECK_STANDARD_SECONDS": "2",
-        },
-    )
 
 
 def client(stack, who: str, service: str):

@@ -4,7 +4,7 @@ import gzip
 import re
 
 import pytest
-from stack_helpers import User, job_id_of, sample
+from stack_support import User, job_id_of, sample
 
 
 def _inputs(stack_aws, bucket_prefix):

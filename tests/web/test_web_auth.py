@@ -83,15 +83,37 @@ def test_globus_callback_without_started_flow_is_refused(client, globus):
     assert resp.status_code == 400
 
 
-def test_tokens_in_the_session_cookie_are_encrypted(client, globus):
-    state = _start(client)
-    resp = client.get(f"/auth/callback?code=c&state={state}")
-    cookie = resp.headers["Set-Cookie"].split(";", 1)[0].split("=", 1)[1]
+def _cookie_text(cookie: str) -> str:
+    """What anyone holding the session cookie can read (it is signed, not encrypted)."""
     payload = cookie.split(".")[0] if not cookie.startswith(".") else cookie.split(".")[1]
     raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-    text = (zlib.decompress(raw) if cookie.startswith(".") else raw).decode()
+    return (zlib.decompress(raw) if cookie.startswith(".") else raw).decode()
+
+
+def test_tokens_in_the_session_cookie_are_encrypted_and_it_holds_no_personal_data(client, globus):
+    state = _start(client)
+    client.get(f"/auth/callback?code=c&state={state}")
+    text = _cookie_text(client.get_cookie("gas_session").value)
     assert "auth_access_token" not in text and "refresh" not in text  # the fixture's token values
     assert '"tokens"' in text and '"user_id"' in text
+    assert "Ada" not in text and "ada@example.org" not in text  # the fixture's name and email
+
+
+def test_a_cookie_copied_before_sign_out_is_dead_after_it(app, sign_in):
+    c, user_id = sign_in(name="Grace", email="grace-copy@example.org")
+    assert c.get("/profile").status_code == 200
+    copied = c.get_cookie("gas_session").value
+    assert "Grace" not in _cookie_text(copied) and "grace-copy" not in _cookie_text(copied)
+    token = csrf_token(c, "/profile")
+    assert c.post("/auth/logout", data={"csrf_token": token}).status_code == 302
+    thief = app.test_client()
+    thief.set_cookie("gas_session", copied)
+    resp = thief.get("/profile")
+    assert resp.status_code == 302 and "/auth/login" in resp.headers["Location"]
+    assert thief.get("/api/annotations").status_code == 401
+    # Signing in again works, with a new session.
+    c2, again = sign_in(name="Grace", email="grace-copy@example.org")
+    assert again == user_id and c2.get("/profile").status_code == 200
 
 
 def test_logout_revokes_tokens_and_clears_session(client, globus):

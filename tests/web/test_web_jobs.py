@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
+from jobs_support import new_job
 from web_support import csrf_token
 
-from gas.core.jobs import FAILED, RUNNING, JobStore, new_job_id
+from gas.core.jobs import JobStore, new_job_id
 
 
 def _job(web_aws, user_id: str, n: int, **fields) -> str:
-    job_id = new_job_id()
-    JobStore(web_aws).create(
-        {
-            "job_id": job_id,
-            "user_id": user_id,
-            "input_file_name": f"file{n}.vcf",
-            "input_bucket": web_aws.names.inputs_bucket,
-            "input_key": f"{user_id}/{job_id}~file{n}.vcf",
-            "input_size": 10,
-            # Distinct, ordered timestamps: newest first is then file4, file3, ...
-            "submitted_at": f"2026-01-01T00:00:0{n}.000Z",
-            **fields,
-        }
-    )
-    return job_id
+    # Distinct, ordered timestamps: newest first is then file4, file3, ...
+    job = new_job(user_id, f"file{n}.vcf", input_size=10, submitted_at=f"2026-01-01T00:00:0{n}.000Z", **fields)
+    JobStore(web_aws).create(job)
+    return job.job_id
 
 
 def test_listing_is_paginated_newest_first(settings_factory, web_aws):
@@ -73,12 +63,12 @@ def test_tampered_cursor_is_400(sign_in):
 
 def test_running_job_page_polls_and_failed_job_shows_error(sign_in, web_aws):
     c, user_id = sign_in()
-    running = _job(web_aws, user_id, 1, status=RUNNING, started_at="2026-01-01T00:00:05.000Z")
+    running = _job(web_aws, user_id, 1, status="RUNNING", started_at="2026-01-01T00:00:05.000Z")
     html = c.get(f"/annotations/{running}").get_data(as_text=True)
     assert "RUNNING" in html and "job.js" in html and 'data-active="true"' in html
     assert "2026-01-01 00:00:05 UTC" in html
 
-    failed = _job(web_aws, user_id, 2, status=FAILED, error="line 3: <not a VCF record>")
+    failed = _job(web_aws, user_id, 2, status="FAILED", error="line 3: <not a VCF record>")
     html = c.get(f"/annotations/{failed}").get_data(as_text=True)
     assert "job.js" not in html and "FAILED" in html
     assert "line 3: &lt;not a VCF record&gt;" in html
@@ -96,15 +86,15 @@ def test_log_page_shows_count_log(sign_in, web_aws):
         Bucket=web_aws.names.results_bucket, Key=log_key, Body=b"Total number of variants: 12\n<tag>\n"
     )
     JobStore(web_aws).create(
-        {
-            "job_id": job_id,
-            "user_id": user_id,
-            "input_file_name": "x.vcf",
-            "submitted_at": "2026-01-02T00:00:00.000Z",
-            "status": "COMPLETED",
-            "result_bucket": web_aws.names.results_bucket,
-            "log_key": log_key,
-        }
+        new_job(
+            user_id,
+            "x.vcf",
+            job_id=job_id,
+            submitted_at="2026-01-02T00:00:00.000Z",
+            status="COMPLETED",
+            result_bucket=web_aws.names.results_bucket,
+            log_key=log_key,
+        )
     )
     html = c.get(f"/annotations/{job_id}/log").get_data(as_text=True)
     assert '<pre class="bg-light border rounded p-3" id="job-log">Total number of variants: 12\n&lt;tag&gt;' in html

@@ -40,15 +40,15 @@ def test_archived_result_offers_the_upgrade_and_its_download_is_refused(sign_in,
     ddb.update_item(
         TableName=web_aws.names.jobs_table,
         Key={"job_id": {"S": job_id}},
-        UpdateExpression="SET #st = :a, archive_ref = :r",
+        UpdateExpression="SET #st = :a, archive_refs = :r",
         ExpressionAttributeNames={"#st": "storage"},
-        ExpressionAttributeValues={":a": {"S": "ARCHIVED"}, ":r": {"S": "s3-glacier:b/k"}},
+        ExpressionAttributeValues={":a": {"S": "ARCHIVED"}, ":r": {"M": {"result_key": {"S": "s3-glacier:b/k"}}}},
     )
     page = client.get(f"/annotations/{job_id}").get_data(as_text=True)
     assert 'id="archived"' in page and "/subscribe" in page and 'id="download"' not in page
     assert client.get(f"/annotations/{job_id}/download").status_code == 409
     api = client.get(f"/api/annotations/{job_id}").get_json()
-    assert api["storage"] == "ARCHIVED" and "download_url" not in api and "archive_ref" not in api
+    assert api["storage"] == "ARCHIVED" and "download_url" not in api and "archive_refs" not in api
 
 
 def test_restoring_result_says_tier_and_time(sign_in, web_aws):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 import requests
 from web_support import completed_job, csrf_token, make_premium, object_exists, requested_events, upload, upload_form
 
@@ -27,7 +28,7 @@ def test_policy_limits_size_by_tier(sign_in, web_aws):
     free = upload_form(c)
     assert _condition(free["policy"], "content-length-range") == ["content-length-range", 1, 150 * 1024]
     prefix = _condition(free["policy"], "starts-with")
-    assert prefix[1] == "$key" and prefix[2].startswith(f"{user_id}/") and prefix[2].endswith("~")
+    assert prefix[1] == "$key" and prefix[2].startswith(f"uploads/{user_id}/") and prefix[2].endswith("~")
     assert free["prefix"] == prefix[2]
     assert {"success_action_redirect": "http://127.0.0.1:8080/annotations/new"} in free["policy"]["conditions"]
     assert free["url"].endswith(f"/{web_aws.names.inputs_bucket}")
@@ -42,28 +43,27 @@ def test_policy_limits_size_by_tier(sign_in, web_aws):
 def test_upload_creates_pending_job_and_publishes_once_per_request(sign_in, web_aws):
     c, user_id = sign_in()
     form, redirect = upload(c, "sample.vcf", VCF)
-    job_id = form["prefix"].split("/", 1)[1].rstrip("~")
+    job_id = form["prefix"].split("/")[-1].rstrip("~")
 
     resp = c.get(redirect)
     assert resp.status_code == 302 and resp.headers["Location"] == f"/annotations/{job_id}"
     job = JobStore(web_aws).get(job_id)
-    assert job["status"] == "PENDING" and job["user_id"] == user_id
-    assert job["input_file_name"] == "sample.vcf"
-    assert job["input_key"] == f"{user_id}/{job_id}~sample.vcf"
-    assert job["input_bucket"] == web_aws.names.inputs_bucket
-    assert job["input_size"] == len(VCF) and job["submitted_at"].endswith("Z")
+    assert job.status == "PENDING" and job.user_id == user_id
+    assert job.input_file_name == "sample.vcf"
+    # The claimed copy under inputs/ (its own retention); the upload itself is gone.
+    assert job.input_key == f"inputs/{user_id}/{job_id}~sample.vcf"
+    s3 = web_aws.client("s3")
+    assert s3.head_object(Bucket=job.input_bucket, Key=job.input_key)["ETag"] == job.input_etag
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.head_object(Bucket=job.input_bucket, Key=f"uploads/{user_id}/{job_id}~sample.vcf")
+    assert job.input_bucket == web_aws.names.inputs_bucket
+    assert job.input_size == len(VCF) and job.submitted_at.endswith("Z")
 
     events = requested_events(web_aws, job_id)
     assert len(events) == 1
     event = events[0]
     assert event["type"] == "job.requested" and event["version"] == 1
-    assert event["data"] == {
-        "job_id": job_id,
-        "user_id": user_id,
-        "input_bucket": web_aws.names.inputs_bucket,
-        "input_key": job["input_key"],
-        "input_file_name": "sample.vcf",
-    }
+    assert event["data"] == {"job_id": job_id, "user_id": user_id}
     page = c.get(f"/annotations/{job_id}").get_data(as_text=True)
     assert "PENDING" in page and "job.js" in page  # the page polls while PENDING
 
@@ -72,7 +72,7 @@ def test_upload_creates_pending_job_and_publishes_once_per_request(sign_in, web_
     again = c.get(redirect)
     assert again.status_code == 302 and again.headers["Location"] == f"/annotations/{job_id}"
     jobs = JobStore(web_aws).list_for_user(user_id).jobs
-    assert [j["job_id"] for j in jobs] == [job_id]
+    assert [j.job_id for j in jobs] == [job_id]
     assert len(requested_events(web_aws, job_id)) == 1
 
 
@@ -131,7 +131,8 @@ def test_reused_form_for_second_file_is_refused(sign_in, web_aws):
     _, second = upload(c, "two.vcf", VCF, form=form)
     assert c.get(second).status_code == 409
     assert not object_exists(web_aws, web_aws.names.inputs_bucket, form["prefix"] + "two.vcf")
-    assert object_exists(web_aws, web_aws.names.inputs_bucket, form["prefix"] + "one.vcf")
+    claimed = "inputs/" + form["prefix"].removeprefix("uploads/") + "one.vcf"
+    assert object_exists(web_aws, web_aws.names.inputs_bucket, claimed)
     assert len(JobStore(web_aws).list_for_user(user_id).jobs) == 1
 
 
@@ -141,7 +142,7 @@ def test_missing_object_and_bad_keys(sign_in, web_aws):
     missing = c.get(f"/annotations/new?bucket={web_aws.names.inputs_bucket}&key={form['prefix']}gone.vcf")
     assert missing.status_code == 400 and "not found" in missing.get_data(as_text=True)
     assert c.get(f"/annotations/new?bucket=other-bucket&key={form['prefix']}x.vcf").status_code == 400
-    assert c.get(f"/annotations/new?key={user_id}/not-a-uuid~x.vcf").status_code == 400
+    assert c.get(f"/annotations/new?key=uploads/{user_id}/not-a-uuid~x.vcf").status_code == 400
     assert c.get("/annotations/new").status_code == 400
 
 
@@ -171,11 +172,13 @@ def test_safe_filename_rules():
     assert not has_allowed_suffix(".vcf") and not has_allowed_suffix("x.vcf.zip")
     assert name_problem("ok.vcf") is None
     assert name_problem("bad name.vcf") and name_problem("x.bam") and name_problem("")
-    assert parse_key("u1/0f8fad5b-d9cb-469f-a165-70867728950e~a.vcf", "u1").file_name == "a.vcf"
+    assert parse_key("uploads/u1/0f8fad5b-d9cb-469f-a165-70867728950e~a.vcf", "u1").file_name == "a.vcf"
     for key in (
-        "u2/0f8fad5b-d9cb-469f-a165-70867728950e~a.vcf",
-        "u1/xyz~a.vcf",
-        "u1/0f8fad5b-d9cb-469f-a165-70867728950e",
+        "uploads/u2/0f8fad5b-d9cb-469f-a165-70867728950e~a.vcf",
+        "u1/0f8fad5b-d9cb-469f-a165-70867728950e~a.vcf",
+        "inputs/u1/0f8fad5b-d9cb-469f-a165-70867728950e~a.vcf",
+        "uploads/u1/xyz~a.vcf",
+        "uploads/u1/0f8fad5b-d9cb-469f-a165-70867728950e",
     ):
         try:
             parse_key(key, "u1")
@@ -189,7 +192,7 @@ def test_publish_failure_is_repaired_by_replaying_the_redirect(app, sign_in, web
 
     c, user_id = sign_in()
     form, redirect = upload(c, "late.vcf", VCF)
-    job_id = form["prefix"].split("/", 1)[1].rstrip("~")
+    job_id = form["prefix"].split("/")[-1].rstrip("~")
     sns = app.extensions["gas"].aws.client("sns")
 
     def down(**_kwargs):
@@ -198,7 +201,7 @@ def test_publish_failure_is_repaired_by_replaying_the_redirect(app, sign_in, web
     monkeypatch.setattr(sns, "publish", down)
     resp = c.get(redirect)
     assert resp.status_code == 503 and "Reload this page" in resp.get_data(as_text=True)
-    assert JobStore(web_aws).get(job_id)["status"] == "PENDING"  # created, not announced
+    assert JobStore(web_aws).get(job_id).status == "PENDING"  # created, not announced
     assert requested_events(web_aws, job_id) == []
 
     monkeypatch.undo()

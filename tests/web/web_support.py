@@ -10,9 +10,11 @@ import socket
 from urllib.parse import urlsplit
 
 import requests
+from jobs_support import new_job
 
 from gas.core.aws import Aws
-from gas.core.jobs import COMPLETED, JobStore, new_job_id
+from gas.core.job_record import JobStatus
+from gas.core.jobs import JobStore, new_job_id
 from gas.core.timeutil import utc_now_iso
 
 PUBLIC_URL = "http://127.0.0.1:8080"
@@ -100,21 +102,18 @@ def completed_job(web_aws, user_id: str, name: str = "sample.vcf") -> str:
     s3.put_object(Bucket=web_aws.names.results_bucket, Key=result_key, Body=b"##fileformat=VCFv4.2\n")
     s3.put_object(Bucket=web_aws.names.results_bucket, Key=log_key, Body=b"variants: 3\n")
     JobStore(web_aws).create(
-        {
-            "job_id": job_id,
-            "user_id": user_id,
-            "input_file_name": name,
-            "input_bucket": web_aws.names.inputs_bucket,
-            "input_key": f"{user_id}/{job_id}~{name}",
-            "input_size": 100,
-            "submitted_at": utc_now_iso(),
-            "status": COMPLETED,
-            "started_at": utc_now_iso(),
-            "completed_at": utc_now_iso(),
-            "result_bucket": web_aws.names.results_bucket,
-            "result_key": result_key,
-            "log_key": log_key,
-            "summary": {"variants": 3, "genes_hit": 2},
-        }
+        new_job(
+            user_id,
+            name,
+            job_id=job_id,
+            input_bucket=web_aws.names.inputs_bucket,
+            status=JobStatus.COMPLETED,
+            started_at=utc_now_iso(),
+            completed_at=utc_now_iso(),
+            result_bucket=web_aws.names.results_bucket,
+            result_key=result_key,
+            log_key=log_key,
+            summary={"variants": 3, "genes_hit": 2},
+        )
     )
     return job_id

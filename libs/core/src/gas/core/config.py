@@ -7,7 +7,7 @@ setting stops it with one line that names the variable.
 from __future__ import annotations
 
 import sys
-from typing import Literal, TypeVar
+from typing import Literal, NoReturn, TypeVar
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,8 +49,12 @@ class WorkerSettings(CoreSettings):
     receive_wait_seconds: int = Field(10, ge=0, le=20)
     batch_size: int = Field(1, ge=1, le=10)
     visibility_timeout: int = Field(60, ge=5, le=43200)
-    # Kubernetes' default grace period is 30 s: finish in-hand work well within it.
-    shutdown_grace_seconds: int = Field(25, ge=1)
+    # On SIGTERM the message in hand gets this long to finish before its handler is asked
+    # to stop and hand it back. The pod's terminationGracePeriodSeconds must exceed it
+    # (by the time a hand-back takes: a few seconds).
+    shutdown_grace_seconds: int = Field(20, ge=0)
+    # How often each worker samples its dead-letter queue for the DLQ metrics; 0 = never.
+    dlq_poll_seconds: int = Field(60, ge=0)
 
 
 S = TypeVar("S", bound=BaseSettings)
@@ -69,6 +73,13 @@ def _env_name(settings_cls: type[BaseSettings], field: str) -> str:
     return f"{prefix}{field}".upper()
 
 
+def refuse(problem: str) -> NoReturn:
+    """Stop a process that must not run as configured: one line naming the problem on
+    stderr, exit code 2 (Kubernetes and gunicorn show exactly why)."""
+    print(f"configuration error: {problem}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def load_settings(settings_cls: type[S], **overrides: object) -> S:
     """Load settings or exit(2) with one line naming the first bad variable."""
     try:
@@ -78,5 +89,4 @@ def load_settings(settings_cls: type[S], **overrides: object) -> S:
         field = str(err["loc"][0]) if err["loc"] else "?"
         name = _env_name(settings_cls, field)
         problem = "is required but not set" if err["type"] == "missing" else err["msg"]
-        print(f"configuration error: {name} {problem}", file=sys.stderr)
-        raise SystemExit(2) from None
+        refuse(f"{name} {problem}")

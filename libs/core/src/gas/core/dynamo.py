@@ -12,7 +12,8 @@ _ser, _de = TypeSerializer(), TypeDeserializer()
 
 
 def to_value(value: Any) -> dict[str, Any]:
-    return _ser.serialize(value)
+    serialized: dict[str, Any] = _ser.serialize(value)
+    return serialized
 
 
 def to_item(record: dict[str, Any]) -> dict[str, Any]:
@@ -35,4 +36,4 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def condition_failed(exc: ClientError) -> bool:
-    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+    return bool(exc.response["Error"]["Code"] == "ConditionalCheckFailedException")

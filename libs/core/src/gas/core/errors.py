@@ -18,3 +18,8 @@ class Defer(Exception):
     def __init__(self, seconds: float, reason: str = "not due yet"):
         super().__init__(reason)
         self.seconds = seconds
+
+
+class HandBack(Exception):
+    """The worker is shutting down and the handler stopped its work unfinished: make the
+    message visible again at once for another replica. Not a failure."""

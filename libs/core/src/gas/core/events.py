@@ -1,66 +1,99 @@
-"""Event envelopes: {"type", "version", "id", "occurred_at", "data"}.
+"""Events, declared once: what each carries, where it goes, and the one way to send it.
 
-Consumers accept only the (type, version) pairs they know; anything else is a
+On the wire an event is an envelope ``{"type", "version", "id", "occurred_at", "data"}``.
+Consumers accept only the types they know at the current version; anything else is a
 permanent error, so the worker loop dead-letters it loudly instead of dropping it.
+
+    event            sent by              to                        consumed by
+    job.requested    web, sweeper         SNS job-requests          annotate queue
+    job.completed    annotator            SNS job-completed         notify, archive queues
+    user.upgraded    web                  SNS user-upgraded         restore queue
+    job.restore-check archiver restore    SQS thaw (delayed)        thaw queue
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
+from gas.core.aws import Aws
 from gas.core.errors import PermanentError
 from gas.core.timeutil import utc_now_iso
 
-JOB_REQUESTED = "job.requested"
-JOB_COMPLETED = "job.completed"  # sent for COMPLETED and FAILED jobs; data.status says which
-USER_UPGRADED = "user.upgraded"
-RESTORE_CHECK = "job.restore-check"  # archiver -> thaw queue: is this job's restore done?
 CURRENT_VERSION = 1
-
-# What each event's data must carry.
-_REQUIRED: dict[str, tuple[str, ...]] = {
-    JOB_REQUESTED: ("job_id", "user_id"),
-    JOB_COMPLETED: ("job_id", "user_id", "status", "completed_at"),
-    USER_UPGRADED: ("user_id",),
-    RESTORE_CHECK: ("job_id", "user_id"),
-}
 
 
 @dataclass(frozen=True)
 class Event:
-    type: str
-    data: dict[str, Any]
-    id: str
-    occurred_at: str
-    version: int = CURRENT_VERSION
+    """Base of every event: its type name and where it is sent (an SNS topic, or an SQS
+    queue for an event with one consumer that must arrive later)."""
 
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "type": self.type,
-                "version": self.version,
-                "id": self.id,
-                "occurred_at": self.occurred_at,
-                "data": self.data,
-            },
-            separators=(",", ":"),
-        )
+    TYPE: ClassVar[str]
+    TOPIC: ClassVar[str | None] = None
+    QUEUE: ClassVar[str | None] = None
+
+    def data(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
-def new_event(event_type: str, **data: Any) -> Event:
-    if event_type not in _REQUIRED:
-        raise ValueError(f"unknown event type {event_type!r}")
-    missing = [k for k in _REQUIRED[event_type] if data.get(k) in (None, "")]
-    if missing:
-        raise ValueError(f"{event_type} needs {', '.join(missing)}")
-    return Event(type=event_type, data=data, id=str(uuid.uuid4()), occurred_at=utc_now_iso())
+@dataclass(frozen=True)
+class JobRequested(Event):
+    TYPE: ClassVar[str] = "job.requested"
+    TOPIC: ClassVar[str | None] = "job-requests"
+    job_id: str
+    user_id: str
 
 
-def parse_event(body: str, accept: set[str]) -> Event:
-    """Parse and validate an envelope; raise PermanentError on anything unexpected."""
+@dataclass(frozen=True)
+class JobCompleted(Event):
+    """Sent for COMPLETED and FAILED jobs; `status` says which."""
+
+    TYPE: ClassVar[str] = "job.completed"
+    TOPIC: ClassVar[str | None] = "job-completed"
+    job_id: str
+    user_id: str
+    status: str
+    completed_at: str
+
+
+@dataclass(frozen=True)
+class UserUpgraded(Event):
+    TYPE: ClassVar[str] = "user.upgraded"
+    TOPIC: ClassVar[str | None] = "user-upgraded"
+    user_id: str
+
+
+@dataclass(frozen=True)
+class RestoreCheck(Event):
+    """Archiver restore -> thaw: is this job's restore done?"""
+
+    TYPE: ClassVar[str] = "job.restore-check"
+    QUEUE: ClassVar[str | None] = "thaw"
+    job_id: str
+    user_id: str
+
+
+E = TypeVar("E", bound=Event)
+
+
+def envelope(event: Event) -> str:
+    return json.dumps(
+        {
+            "type": event.TYPE,
+            "version": CURRENT_VERSION,
+            "id": str(uuid.uuid4()),
+            "occurred_at": utc_now_iso(),
+            "data": event.data(),
+        },
+        separators=(",", ":"),
+    )
+
+
+def parse_event(body: str, expected: type[E]) -> E:
+    """Parse and validate an envelope of the expected type; PermanentError otherwise."""
     try:
         raw = json.loads(body)
     except (TypeError, ValueError) as exc:
@@ -68,19 +101,34 @@ def parse_event(body: str, accept: set[str]) -> Event:
     if not isinstance(raw, dict):
         raise PermanentError("message is not a JSON object")
     etype, version, data = raw.get("type"), raw.get("version"), raw.get("data")
-    if etype not in accept:
-        raise PermanentError(f"unexpected event type {etype!r} (accepts {sorted(accept)})")
+    if etype != expected.TYPE:
+        raise PermanentError(f"unexpected event type {etype!r} (accepts {expected.TYPE!r})")
     if version != CURRENT_VERSION:
         raise PermanentError(f"unsupported version {version!r} of {etype}")
     if not isinstance(data, dict):
         raise PermanentError(f"{etype} has no data object")
-    missing = [k for k in _REQUIRED[etype] if not isinstance(data.get(k), str) or not data[k]]
+    fields = [f.name for f in dataclasses.fields(expected)]
+    missing = [k for k in fields if not isinstance(data.get(k), str) or not data[k]]
     if missing:
         raise PermanentError(f"{etype} is missing {', '.join(missing)}")
-    return Event(
-        type=etype,
-        data=data,
-        id=str(raw.get("id", "")),
-        occurred_at=str(raw.get("occurred_at", "")),
-        version=version,
-    )
+    return expected(**{k: data[k] for k in fields})
+
+
+class Publisher:
+    """Sends events to where their type says. The one place that pairs an event with a
+    topic or queue."""
+
+    def __init__(self, aws: Aws):
+        self._aws = aws
+
+    def publish(self, event: Event, delay_seconds: int = 0) -> None:
+        body = envelope(event)
+        if event.TOPIC is not None:
+            if delay_seconds:
+                raise ValueError("SNS cannot delay a message; delayed events go to a queue")
+            self._aws.client("sns").publish(TopicArn=self._aws.topic_arn(event.TOPIC), Message=body)
+        elif event.QUEUE is not None:
+            url = self._aws.queue_url(self._aws.names.queue(event.QUEUE))
+            self._aws.client("sqs").send_message(QueueUrl=url, MessageBody=body, DelaySeconds=delay_seconds)
+        else:
+            raise ValueError(f"{event.TYPE} has no destination")

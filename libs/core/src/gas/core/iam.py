@@ -1,23 +1,22 @@
 """Least-privilege IAM policies, one per GAS component, derived from the resource names.
 
-`gas-iam-policy COMPONENT --account ID [--region R]` prints the policy document to attach
-to that component's role (IRSA: the role of its ServiceAccount). The local stack runs
-every process under its own policy on moto server with IAM enforcement on, so the stack
-tests fail if a component needs a permission its policy lacks.
+`gas-iam-policy COMPONENT --account ID [--partition P]` prints the policy document to
+attach to that component's role (IRSA: the role of its ServiceAccount); prefix, region and
+sender come from the environment, as the component's own process reads them. The local
+stack runs every process under its own policy on moto server with IAM enforcement on,
+so the stack tests fail if a component needs a permission its policy lacks.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from typing import Any
 
+from gas.core.components import queues_of
 from gas.core.config import CoreSettings, load_settings
 from gas.core.names import QUEUE_TOPICS, ResourceNames
-
-COMPONENTS = ("web", "annotator", "notifier", "archiver", "operator")
-# The queues each worker component consumes (the archiver runs one consumer per queue).
-CONSUMES = {"annotator": ("annotate",), "notifier": ("notify",), "archiver": ("archive", "restore", "thaw")}
 
 
 class Arns:
@@ -65,88 +64,104 @@ def _consumer(arns: Arns, queues: tuple[str, ...]) -> list[dict[str, Any]]:
     ]
 
 
+def _web(a: Arns, settings: CoreSettings) -> list[dict[str, Any]]:
+    n = a.names
+    jobs_actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+    return [
+        _allow("Jobs", [*jobs_actions, "dynamodb:DescribeTable"], a.table(n.jobs_table)),
+        _allow("Users", ["dynamodb:GetItem", "dynamodb:UpdateItem"], a.table(n.users_table)),
+        # Presigned POSTs are signed with web's credentials: the browser's upload is
+        # web's PutObject. Claiming copies the upload (GetObject + PutObject) and deletes
+        # it; refused uploads are deleted; HEAD needs GetObject (+ListBucket for a 404
+        # rather than a 403 on a missing key).
+        _allow("Inputs", ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], [a.objects(n.inputs_bucket)]),
+        _allow("InputsBucket", ["s3:ListBucket"], [a.bucket(n.inputs_bucket)]),
+        _allow("Results", ["s3:GetObject"], [a.objects(n.results_bucket)]),
+        _allow("Announce", ["sns:Publish"], [a.topic("job-requests"), a.topic("user-upgraded")]),
+    ]
+
+
+def _annotator(a: Arns, settings: CoreSettings) -> list[dict[str, Any]]:
+    n = a.names
+    return [
+        _allow("Jobs", ["dynamodb:GetItem", "dynamodb:UpdateItem"], a.table(n.jobs_table)),
+        # The user's tier sets the engine's limits.
+        _allow("Users", ["dynamodb:GetItem"], a.table(n.users_table)),
+        _allow("Inputs", ["s3:GetObject"], [a.objects(n.inputs_bucket)]),
+        _allow("InputsBucket", ["s3:ListBucket"], [a.bucket(n.inputs_bucket)]),
+        _allow("Results", ["s3:PutObject"], [a.objects(n.results_bucket)]),
+        _allow("Announce", ["sns:Publish"], [a.topic("job-completed")]),
+        *_consumer(a, queues_of("annotator")),
+    ]
+
+
+def _notifier(a: Arns, settings: CoreSettings) -> list[dict[str, Any]]:
+    n = a.names
+    sender = f"arn:{a.partition}:ses:{a.region}:{a.account}:identity/{settings.ses_sender}"
+    return [
+        _allow("Jobs", ["dynamodb:GetItem", "dynamodb:UpdateItem"], a.table(n.jobs_table)),
+        _allow("Users", ["dynamodb:GetItem"], a.table(n.users_table)),
+        # Only as the provisioned sender identity.
+        _allow("Email", ["ses:SendEmail"], [sender]),
+        *_consumer(a, queues_of("notifier")),
+    ]
+
+
+def _archiver(a: Arns, settings: CoreSettings) -> list[dict[str, Any]]:
+    n = a.names
+    vault = f"arn:{a.partition}:glacier:{a.region}:{a.account}:vaults/{n.vault}"
+    glacier = ["UploadArchive", "InitiateJob", "DescribeJob", "GetJobOutput", "DeleteArchive"]
+    return [
+        _allow("Jobs", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], a.table(n.jobs_table)),
+        # The archive commit is a transaction: a condition on the user, an update of the job.
+        _allow("Users", ["dynamodb:GetItem", "dynamodb:ConditionCheckItem"], a.table(n.users_table)),
+        _allow(
+            "Results",
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:RestoreObject"],
+            [a.objects(n.results_bucket)],
+        ),
+        _allow("ResultsBucket", ["s3:ListBucket"], [a.bucket(n.results_bucket)]),
+        _allow("Vault", [f"glacier:{action}" for action in glacier], [vault]),
+        # The restore consumer schedules completion checks on the thaw queue.
+        _allow("ScheduleThaw", ["sqs:SendMessage"], [a.queue(n.queue("thaw"))]),
+        *_consumer(a, queues_of("archiver")),
+    ]
+
+
+def _sweeper(a: Arns, settings: CoreSettings) -> list[dict[str, Any]]:
+    n = a.names
+    return [
+        # Reads the index of unfinished jobs and claims each re-announcement.
+        _allow("Jobs", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], a.table(n.jobs_table)),
+        _allow("Announce", ["sns:Publish"], [a.topic("job-requests")]),
+    ]
+
+
+def _operator(a: Arns, settings: CoreSettings) -> list[dict[str, Any]]:
+    n = a.names
+    queues = [a.queue(n.queue(q)) for q in QUEUE_TOPICS]
+    return [_allow("ReadQueueDepth", ["sqs:GetQueueUrl", "sqs:GetQueueAttributes"], queues)]
+
+
+# Who may do what: the statements of each component, one function each.
+STATEMENTS: dict[str, Callable[[Arns, CoreSettings], list[dict[str, Any]]]] = {
+    "web": _web,
+    "annotator": _annotator,
+    "notifier": _notifier,
+    "archiver": _archiver,
+    "sweeper": _sweeper,
+    "operator": _operator,
+}
+COMPONENTS = tuple(STATEMENTS)
+
+
 def policy(component: str, settings: CoreSettings, account: str, partition: str = "aws") -> dict[str, Any]:
     """The policy document of one component (see COMPONENTS), for the prefix, region and
     sender of `settings` (what the component's own process reads)."""
-    n, region, ses_sender = ResourceNames(settings.prefix), settings.aws_region, settings.ses_sender
-    a = Arns(n, account, region, partition)
-    jobs, users = a.table(n.jobs_table), a.table(n.users_table)
-    if component == "web":
-        statements = [
-            _allow(
-                "Jobs",
-                [
-                    "dynamodb:GetItem",
-                    "dynamodb:PutItem",
-                    "dynamodb:UpdateItem",
-                    "dynamodb:Query",
-                    "dynamodb:DescribeTable",
-                ],
-                jobs,
-            ),
-            _allow("Users", ["dynamodb:GetItem", "dynamodb:UpdateItem"], users),
-            # Presigned POSTs are signed with web's credentials: the browser's upload is
-            # web's PutObject. Refused uploads are deleted; HEAD needs GetObject (+ListBucket
-            # for a 404 rather than a 403 on a missing key).
-            _allow("Inputs", ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], [a.objects(n.inputs_bucket)]),
-            _allow("InputsBucket", ["s3:ListBucket"], [a.bucket(n.inputs_bucket)]),
-            _allow("Results", ["s3:GetObject"], [a.objects(n.results_bucket)]),
-            _allow("Announce", ["sns:Publish"], [a.topic("job-requests"), a.topic("user-upgraded")]),
-        ]
-    elif component == "annotator":
-        statements = [
-            _allow("Jobs", ["dynamodb:GetItem", "dynamodb:UpdateItem"], jobs),
-            _allow("Inputs", ["s3:GetObject"], [a.objects(n.inputs_bucket)]),
-            _allow("InputsBucket", ["s3:ListBucket"], [a.bucket(n.inputs_bucket)]),
-            _allow("Results", ["s3:PutObject"], [a.objects(n.results_bucket)]),
-            _allow("Announce", ["sns:Publish"], [a.topic("job-completed")]),
-            *_consumer(a, CONSUMES["annotator"]),
-        ]
-    elif component == "notifier":
-        statements = [
-            _allow("Jobs", ["dynamodb:GetItem", "dynamodb:UpdateItem"], jobs),
-            _allow("Users", ["dynamodb:GetItem"], users),
-            # Only as the provisioned sender identity.
-            _allow("Email", ["ses:SendEmail"], [f"arn:{partition}:ses:{region}:{account}:identity/{ses_sender}"]),
-            *_consumer(a, CONSUMES["notifier"]),
-        ]
-    elif component == "archiver":
-        statements = [
-            _allow("Jobs", ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"], jobs),
-            # The archive commit is a transaction: a condition on the user, an update of the job.
-            _allow("Users", ["dynamodb:GetItem", "dynamodb:ConditionCheckItem"], users),
-            _allow(
-                "Results",
-                ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:RestoreObject"],
-                [a.objects(n.results_bucket)],
-            ),
-            _allow("ResultsBucket", ["s3:ListBucket"], [a.bucket(n.results_bucket)]),
-            _allow(
-                "Vault",
-                [
-                    "glacier:UploadArchive",
-                    "glacier:InitiateJob",
-                    "glacier:DescribeJob",
-                    "glacier:GetJobOutput",
-                    "glacier:DeleteArchive",
-                ],
-                [f"arn:{partition}:glacier:{region}:{account}:vaults/{n.vault}"],
-            ),
-            # The restore consumer schedules completion checks on the thaw queue.
-            _allow("ScheduleThaw", ["sqs:SendMessage"], [a.queue(n.queue("thaw"))]),
-            *_consumer(a, CONSUMES["archiver"]),
-        ]
-    elif component == "operator":
-        statements = [
-            _allow(
-                "ReadQueueDepth",
-                ["sqs:GetQueueUrl", "sqs:GetQueueAttributes"],
-                [a.queue(n.queue(q)) for q in QUEUE_TOPICS],
-            ),
-        ]
-    else:
+    if component not in STATEMENTS:
         raise ValueError(f"unknown component {component!r}; one of {', '.join(COMPONENTS)}")
-    return {"Version": "2012-10-17", "Statement": statements}
+    arns = Arns(ResourceNames(settings.prefix), account, settings.aws_region, partition)
+    return {"Version": "2012-10-17", "Statement": STATEMENTS[component](arns, settings)}
 
 
 def main(argv: list[str] | None = None) -> int:

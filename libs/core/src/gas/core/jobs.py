@@ -1,23 +1,23 @@
-"""Job records in DynamoDB. Every transition is a conditional write, so a message
-delivered twice (or to two replicas) changes nothing the second time."""
+"""The jobs table. Every transition of `gas.core.job_record` is one conditional write
+here, so a message delivered twice (or to two replicas) changes nothing the second time."""
 
 from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from gas.core.aws import Aws
 from gas.core.dynamo import condition_failed, from_item, to_item, to_value
+from gas.core.job_record import Job, JobStatus, Storage
 from gas.core.timeutil import utc_now_iso
 from gas.core.users import FREE
-
-PENDING, RUNNING, COMPLETED, FAILED = "PENDING", "RUNNING", "COMPLETED", "FAILED"
-HOT, ARCHIVED, RESTORING = "HOT", "ARCHIVED", "RESTORING"
 
 
 def new_job_id() -> str:
@@ -30,8 +30,22 @@ class InvalidCursor(ValueError):
 
 @dataclass(frozen=True)
 class JobPage:
-    jobs: list[dict[str, Any]]
+    jobs: list[Job]
     next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Started:
+    """JobStore.start's answer. `attempt` is set when this caller now holds the job."""
+
+    attempt: int | None = None
+    finished: Job | None = None  # the job had already finished (a duplicate delivery)
+    held_by: str | None = None  # another live holder's lease owner
+    lease_left: float = 0.0  # seconds until that lease expires
+
+
+def _epoch(seconds: float) -> dict[str, str]:
+    return {"N": str(Decimal(str(round(seconds, 3))))}
 
 
 class JobStore:
@@ -39,15 +53,57 @@ class JobStore:
         self._ddb = aws.client("dynamodb")
         self._table = aws.names.jobs_table
         self._index = aws.names.jobs_by_user_index
+        self._active_index = aws.names.active_jobs_index
 
-    def create(self, job: dict[str, Any]) -> bool:
-        """Insert a new PENDING job; False if a job with this id already exists."""
-        record = {"status": PENDING, "storage": HOT, "attempt": 0, **job}
+    # -- the two mechanisms every method uses ---------------------------------------
+    def _update(
+        self,
+        job_id: str,
+        update: str,
+        condition: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> dict[str, Any] | None:
+        """One conditional update of a job: the new record, or None when the condition
+        failed (a duplicate, a stale worker, another replica first)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {"job_id": {"S": job_id}},
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ReturnValues": "ALL_NEW",
+        }
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        try:
+            resp = self._ddb.update_item(**kwargs)
+        except ClientError as exc:
+            if condition_failed(exc):
+                return None
+            raise
+        return from_item(resp["Attributes"])
+
+    def _query_all(self, **kwargs: Any) -> list[dict[str, Any]]:
+        """Every item of a query, all pages."""
+        items: list[dict[str, Any]] = []
+        while True:
+            resp = self._ddb.query(TableName=self._table, **kwargs)
+            items += resp.get("Items", [])
+            if "LastEvaluatedKey" not in resp:
+                return items
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    # -- reading ------------------------------------------------------------------
+    def create(self, job: Job) -> bool:
+        """Insert a new job (PENDING, as the web app creates them); False if a job with this
+        id already exists."""
+        record = job.to_record()
+        if job.active:
+            record["active"] = str(job.status)  # in the sparse index of unfinished jobs
         try:
             self._ddb.put_item(
-                TableName=self._table,
-                Item=to_item(record),
-                ConditionExpression="attribute_not_exists(job_id)",
+                TableName=self._table, Item=to_item(record), ConditionExpression="attribute_not_exists(job_id)"
             )
         except ClientError as exc:
             if condition_failed(exc):
@@ -55,14 +111,14 @@ class JobStore:
             raise
         return True
 
-    def get(self, job_id: str) -> dict[str, Any] | None:
+    def get(self, job_id: str) -> Job | None:
         item = self._ddb.get_item(TableName=self._table, Key={"job_id": {"S": job_id}}, ConsistentRead=True).get("Item")
-        return from_item(item) if item else None
+        return Job.from_record(from_item(item)) if item else None
 
-    def get_for_user(self, job_id: str, user_id: str) -> dict[str, Any] | None:
+    def get_for_user(self, job_id: str, user_id: str) -> Job | None:
         """The job if it exists and belongs to user_id; otherwise None (callers answer 404)."""
         job = self.get(job_id)
-        return job if job and job.get("user_id") == user_id else None
+        return job if job and job.user_id == user_id else None
 
     def list_for_user(self, user_id: str, limit: int = 20, cursor: str | None = None) -> JobPage:
         kwargs: dict[str, Any] = {
@@ -78,7 +134,7 @@ class JobStore:
         resp = self._ddb.query(**kwargs)
         last = resp.get("LastEvaluatedKey")
         next_cursor = base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
-        return JobPage([from_item(i) for i in resp.get("Items", [])], next_cursor)
+        return JobPage([Job.from_record(from_item(i)) for i in resp.get("Items", [])], next_cursor)
 
     @staticmethod
     def _decode_cursor(cursor: str, user_id: str) -> dict[str, Any]:
@@ -97,74 +153,121 @@ class JobStore:
             raise InvalidCursor("not a page cursor of this user")
         return key
 
-    def start(self, job_id: str) -> int | None:
-        """PENDING (or RUNNING left by a worker that died) -> RUNNING.
+    def ids_for_user(self, user_id: str) -> list[str]:
+        """Every job id of a user. The index is eventually consistent: callers that act on
+        a job's state read it again with get()."""
+        items = self._query_all(
+            IndexName=self._index,
+            KeyConditionExpression="user_id = :u",
+            ExpressionAttributeValues={":u": {"S": user_id}},
+            ProjectionExpression="job_id",
+        )
+        return [i["job_id"]["S"] for i in items]
 
-        Returns this attempt's number, or None when the job is already finished
-        (a duplicate delivery). The attempt number fences off a stale worker: only
-        the latest attempt may complete the job.
+    def active_before(self, status: JobStatus, submitted_before: str) -> list[str]:
+        """Ids of jobs in `status` (PENDING or RUNNING) submitted before the given time,
+        oldest first, from the sparse index of unfinished jobs (the sweeper's view; the
+        index is eventually consistent, so callers re-read each job)."""
+        items = self._query_all(
+            IndexName=self._active_index,
+            KeyConditionExpression="active = :s AND submitted_at < :t",
+            ExpressionAttributeValues={":s": {"S": str(status)}, ":t": {"S": submitted_before}},
+        )
+        return [i["job_id"]["S"] for i in items]
+
+    def mark_requeued(self, job_id: str, status: JobStatus, not_since: str) -> bool:
+        """Claim the right to announce a job again: it is still in `status` and was not
+        announced again since `not_since`. False for a second sweeper (or a later run)."""
+        values = {":now": {"S": utc_now_iso()}, ":status": {"S": str(status)}, ":since": {"S": not_since}}
+        condition = "#s = :status AND (attribute_not_exists(requeued_at) OR requeued_at < :since)"
+        return self._update(job_id, "SET requeued_at = :now", condition, values, {"#s": "status"}) is not None
+
+    # -- processing: PENDING -> RUNNING -> COMPLETED | FAILED ----------------------------
+    def start(self, job_id: str, owner: str, lease_seconds: float) -> Started:
+        """PENDING, or RUNNING whose holder's lease has expired -> RUNNING held by `owner`.
+
+        `owner` is the SQS message id: the lease says which delivery holds the job, so a
+        duplicate delivery never takes over a live attempt. The attempt number fences a
+        stale holder off: only the latest attempt may finish the job.
         """
-        try:
-            resp = self._ddb.update_item(
-                TableName=self._table,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression="SET #s = :running, started_at = :now ADD attempt :one",
-                ConditionExpression="attribute_exists(job_id) AND #s IN (:pending, :running)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":running": {"S": RUNNING},
-                    ":pending": {"S": PENDING},
-                    ":now": {"S": utc_now_iso()},
-                    ":one": {"N": "1"},
-                },
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if condition_failed(exc):
-                return None
-            raise
-        return int(resp["Attributes"]["attempt"]["N"])
+        now = time.time()
+        started = self._update(
+            job_id,
+            "SET #s = :running, active = :running, started_at = :now_iso, "
+            "lease_owner = :owner, lease_expires_at = :until ADD attempt :one",
+            "attribute_exists(job_id) AND (#s = :pending OR (#s = :running AND "
+            "(attribute_not_exists(lease_expires_at) OR lease_expires_at < :now)))",
+            {
+                ":running": {"S": JobStatus.RUNNING},
+                ":pending": {"S": JobStatus.PENDING},
+                ":now_iso": {"S": utc_now_iso()},
+                ":owner": {"S": owner},
+                ":now": _epoch(now),
+                ":until": _epoch(now + lease_seconds),
+                ":one": {"N": "1"},
+            },
+            {"#s": "status"},
+        )
+        if started is not None:
+            return Started(attempt=int(started["attempt"]))
+        job = self.get(job_id)
+        if job is None or job.finished:
+            return Started(finished=job)
+        return Started(held_by=job.lease_owner, lease_left=max(0.0, (job.lease_expires_at or now) - now))
 
-    def finish(self, job_id: str, attempt: int, status: str, **fields: Any) -> dict[str, Any] | None:
-        """RUNNING (this attempt) -> COMPLETED | FAILED with completed_at; None if fenced off."""
-        assert status in (COMPLETED, FAILED)
-        values = {"status": status, "completed_at": utc_now_iso(), **fields}
-        names = {f"#f{i}": k for i, k in enumerate(values)}
-        expr = ", ".join(f"#f{i} = :v{i}" for i in range(len(values)))
-        attr_values = {f":v{i}": to_value(v) for i, v in enumerate(values.values())}
-        attr_values.update({":running": {"S": RUNNING}, ":attempt": {"N": str(attempt)}})
-        names["#s"] = "status"
-        try:
-            resp = self._ddb.update_item(
-                TableName=self._table,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression=f"SET {expr}",
-                ConditionExpression="#s = :running AND attempt = :attempt",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=attr_values,
-                ReturnValues="ALL_NEW",
-            )
-        except ClientError as exc:
-            if condition_failed(exc):
-                return None
-            raise
-        return from_item(resp["Attributes"])
+    def _update_running(
+        self,
+        job_id: str,
+        attempt: int,
+        owner: str | None,
+        update: str,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> dict[str, Any] | None:
+        """One update of a RUNNING job, only by its latest attempt (and holder); the new
+        record, or None when fenced off."""
+        condition = "#s = :running AND attempt = :attempt"
+        values = {**values, ":running": {"S": JobStatus.RUNNING}, ":attempt": {"N": str(attempt)}}
+        if owner is not None:
+            condition += " AND lease_owner = :owner"
+            values[":owner"] = {"S": owner}
+        return self._update(job_id, update, condition, values, {"#s": "status", **(names or {})})
+
+    def renew_lease(self, job_id: str, attempt: int, owner: str, lease_seconds: float) -> bool:
+        """The holder is alive: push its lease out (0: end it now). False when it no
+        longer holds the job."""
+        values = {":until": _epoch(time.time() + lease_seconds)}
+        return self._update_running(job_id, attempt, owner, "SET lease_expires_at = :until", values) is not None
+
+    def release(self, job_id: str, attempt: int, owner: str) -> bool:
+        """RUNNING -> PENDING: the holder hands the job back on a clean shutdown; the
+        attempt it had started is not counted."""
+        update = "SET #s = :pending, active = :pending REMOVE lease_owner, lease_expires_at ADD attempt :minus"
+        values = {":pending": {"S": JobStatus.PENDING}, ":minus": {"N": "-1"}}
+        return self._update_running(job_id, attempt, owner, update, values) is not None
+
+    def finish(self, job_id: str, attempt: int, status: JobStatus, **fields: Any) -> Job | None:
+        """RUNNING (this attempt) -> COMPLETED | FAILED with completed_at; None if fenced off.
+
+        `fields` are Job attributes (error, result keys, summary)."""
+        if status not in (JobStatus.COMPLETED, JobStatus.FAILED):
+            raise ValueError(f"finish() goes to COMPLETED or FAILED, not {status}")
+        unknown = set(fields) - set(Job.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"not job attributes: {sorted(unknown)}")
+        sets = {"completed_at": utc_now_iso(), **{k: v for k, v in fields.items() if v is not None}}
+        update = "SET #s = :status, " + ", ".join(f"#f{i} = :v{i}" for i in range(len(sets)))
+        update += " REMOVE active, lease_owner, lease_expires_at"
+        values = {f":v{i}": to_value(v) for i, v in enumerate(sets.values())}
+        values[":status"] = {"S": str(status)}
+        names = {f"#f{i}": k for i, k in enumerate(sets)}
+        record = self._update_running(job_id, attempt, None, update, values, names)
+        return Job.from_record(record) if record is not None else None
 
     def mark_notified(self, job_id: str) -> bool:
         """Record that the job's email went out; False if it already had (never two emails)."""
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression="SET notified_at = :now",
-                ConditionExpression="attribute_exists(job_id) AND attribute_not_exists(notified_at)",
-                ExpressionAttributeValues={":now": {"S": utc_now_iso()}},
-            )
-        except ClientError as exc:
-            if condition_failed(exc):
-                return False
-            raise
-        return True
+        condition = "attribute_exists(job_id) AND attribute_not_exists(notified_at)"
+        return self._update(job_id, "SET notified_at = :now", condition, {":now": {"S": utc_now_iso()}}) is not None
 
     def clear_notified(self, job_id: str) -> None:
         """Undo mark_notified when sending failed, so redelivery sends it."""
@@ -174,12 +277,12 @@ class JobStore:
             UpdateExpression="REMOVE notified_at",
         )
 
-    # -- storage transitions (archive flow, DESIGN.md) --------------------------------
-    def commit_archive(self, job_id: str, user_id: str, users_table: str, archive_ref: str) -> bool:
+    # -- storage: HOT -> ARCHIVED -> RESTORING -> HOT (docs/archiver.md) ------------------
+    def commit_archive(self, job_id: str, user_id: str, users_table: str, archive_refs: dict[str, str]) -> bool:
         """In one transaction: the user is still free and the job still HOT -> ARCHIVED.
 
         False when either check fails (the user upgraded meanwhile, or another
-        replica archived it): the caller drops its cold copy and keeps the hot one.
+        replica archived it): the caller drops its cold copies and keeps the hot ones.
         """
         try:
             self._ddb.transact_write_items(
@@ -196,14 +299,16 @@ class JobStore:
                         "Update": {
                             "TableName": self._table,
                             "Key": {"job_id": {"S": job_id}},
-                            "UpdateExpression": "SET #st = :archived, archive_ref = :ref, archived_at = :now",
-                            "ConditionExpression": "#st = :hot AND #s = :completed",
+                            "UpdateExpression": "SET #st = :archived, archive_refs = :refs, archived_at = :now",
+                            "ConditionExpression": (
+                                "#st = :hot AND #s = :completed AND attribute_not_exists(archive_refs)"
+                            ),
                             "ExpressionAttributeNames": {"#st": "storage", "#s": "status"},
                             "ExpressionAttributeValues": {
-                                ":archived": {"S": ARCHIVED},
-                                ":hot": {"S": HOT},
-                                ":completed": {"S": COMPLETED},
-                                ":ref": {"S": archive_ref},
+                                ":archived": {"S": Storage.ARCHIVED},
+                                ":hot": {"S": Storage.HOT},
+                                ":completed": {"S": JobStatus.COMPLETED},
+                                ":refs": to_value(archive_refs),
                                 ":now": {"S": utc_now_iso()},
                             },
                         }
@@ -216,60 +321,36 @@ class JobStore:
             raise
         return True
 
-    def archived_for_user(self, user_id: str, storage: tuple[str, ...] = (ARCHIVED,)) -> list[dict[str, Any]]:
-        """Every job of a user whose storage is one of `storage` (all pages)."""
-        jobs: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": self._index,
-            "KeyConditionExpression": "user_id = :u",
-            "FilterExpression": "#st IN (" + ", ".join(f":s{i}" for i in range(len(storage))) + ")",
-            "ExpressionAttributeNames": {"#st": "storage"},
-            "ExpressionAttributeValues": {":u": {"S": user_id}, **{f":s{i}": {"S": v} for i, v in enumerate(storage)}},
-        }
-        while True:
-            resp = self._ddb.query(**kwargs)
-            jobs += [from_item(i) for i in resp.get("Items", [])]
-            if "LastEvaluatedKey" not in resp:
-                return jobs
-            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
-
     def _storage_transition(
-        self, job_id: str, expected: str, sets: dict[str, Any], removes: tuple[str, ...] = ()
+        self, job_id: str, expected: Storage, sets: dict[str, Any], removes: tuple[str, ...] = ()
     ) -> bool:
-        names = {"#st": "storage", **{f"#f{i}": k for i, k in enumerate(sets)}}
-        values = {":expected": to_value(expected), **{f":v{i}": to_value(v) for i, v in enumerate(sets.values())}}
-        expr = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(sets)))
+        update = "SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(sets)))
         if removes:
-            expr += " REMOVE " + ", ".join(removes)
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key={"job_id": {"S": job_id}},
-                UpdateExpression=expr,
-                ConditionExpression="#st = :expected",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if condition_failed(exc):
-                return False
-            raise
-        return True
+            update += " REMOVE " + ", ".join(removes)
+        values = {":expected": {"S": str(expected)}, **{f":v{i}": to_value(v) for i, v in enumerate(sets.values())}}
+        names = {"#st": "storage", **{f"#f{i}": k for i, k in enumerate(sets)}}
+        return self._update(job_id, update, "#st = :expected", values, names) is not None
 
-    def mark_restoring(self, job_id: str, tier: str, restore_id: str | None = None) -> bool:
-        """ARCHIVED -> RESTORING, recording the retrieval tier and when it was asked for."""
-        sets = {"storage": RESTORING, "restore_tier": tier, "restore_requested_at": utc_now_iso()}
-        if restore_id:
-            sets["restore_id"] = restore_id
-        return self._storage_transition(job_id, ARCHIVED, sets)
+    def mark_restoring(
+        self, job_id: str, tier: str, restore_ids: dict[str, str] | None = None, again: bool = False
+    ) -> bool:
+        """ARCHIVED -> RESTORING (or RESTORING -> RESTORING when `again`: the restored copy
+        expired before thaw read it), recording the retrieval tier and when it was asked for."""
+        sets: dict[str, Any] = {
+            "storage": str(Storage.RESTORING),
+            "restore_tier": tier,
+            "restore_requested_at": utc_now_iso(),
+        }
+        if restore_ids:
+            sets["restore_ids"] = restore_ids
+        return self._storage_transition(job_id, Storage.RESTORING if again else Storage.ARCHIVED, sets)
 
-    def mark_thawed(self, job_id: str) -> bool:
-        """RESTORING -> HOT. archive_ref stays until the cold copy is gone (clear_archive_ref)."""
-        return self._storage_transition(
-            job_id, RESTORING, {"storage": HOT, "restored_at": utc_now_iso()}, ("restore_id",)
-        )
+    def mark_thawed(self, job_id: str, hot_keys: dict[str, str]) -> bool:
+        """RESTORING -> HOT, the record pointing at the restored copies (`hot_keys`: result
+        field -> key). archive_refs stay until the cold copies are gone (clear_archive_refs)."""
+        sets: dict[str, Any] = {"storage": str(Storage.HOT), "restored_at": utc_now_iso(), **hot_keys}
+        return self._storage_transition(job_id, Storage.RESTORING, sets, ("restore_ids",))
 
-    def clear_archive_ref(self, job_id: str) -> bool:
-        """The cold copy is deleted: the record no longer points at it."""
-        return self._storage_transition(job_id, HOT, {"storage": HOT}, ("archive_ref",))
+    def clear_archive_refs(self, job_id: str) -> bool:
+        """The cold copies are deleted: the record no longer points at them."""
+        return self._storage_transition(job_id, Storage.HOT, {"storage": str(Storage.HOT)}, ("archive_refs",))

@@ -1,4 +1,4 @@
-"""Names of every AWS resource, derived from one prefix (DESIGN.md, "AWS resources")."""
+"""Names of every AWS resource, derived from one prefix (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,9 @@ class ResourceNames:
 
     # The GSI listing one user's jobs newest first.
     jobs_by_user_index = "user_id-submitted_at-index"
+    # The sparse GSI of unfinished jobs (attribute `active` = PENDING | RUNNING), oldest
+    # first: the sweeper's view of jobs that lost their message.
+    active_jobs_index = "active-submitted_at-index"
 
     @property
     def vault(self) -> str:

@@ -1,15 +1,22 @@
-"""structlog JSON logs on stdout and the Prometheus/health HTTP endpoint of workers."""
+"""Logs on stdout (structlog: JSON lines, or readable lines for a person at a terminal)
+and the Prometheus/health HTTP endpoint of workers."""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TextIO
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from structlog.typing import Processor
+
+LOG_FORMATS = ("console", "json")
 
 
 class _LineLogger:
@@ -29,10 +36,78 @@ class _LineLogger:
 _LINE_LOGGER = _LineLogger()
 
 
-def json_formatter() -> logging.Formatter:
-    """Standard-library records (kopf, gunicorn, botocore, warnings) as the same JSON lines."""
+def log_format(stream: TextIO | None = None, local: bool | None = None) -> str:
+    """The renderer, "console" or "json", for the lines written to `stream` (stdout by default).
+
+    GAS_LOG_FORMAT=console|json decides when set. Otherwise ("auto") the local stack
+    (GAS_ENV=local, or `local=True`) writing to a terminal gets readable lines, and
+    everything else JSON: containers, files, pipes, tests, whatever reads them next.
+    """
+    chosen = os.environ.get("GAS_LOG_FORMAT", "").strip().lower()
+    if chosen in LOG_FORMATS:
+        return chosen
+    if chosen not in ("", "auto"):
+        raise SystemExit(f"configuration error: GAS_LOG_FORMAT must be console, json or auto, not {chosen!r}")
+    if local is None:
+        local = os.environ.get("GAS_ENV") == "local"
+    stream = stream if stream is not None else sys.stdout
+    try:
+        terminal = stream.isatty()
+    except (AttributeError, ValueError):  # a replaced or closed stream is no terminal
+        terminal = False
+    return "console" if local and terminal else "json"
+
+
+# Prefix colours, given out in order of first appearance (as foreman/compose do).
+_PREFIX_COLOURS = ("\x1b[36m", "\x1b[33m", "\x1b[35m", "\x1b[32m", "\x1b[34m", "\x1b[96m", "\x1b[93m", "\x1b[95m")
+_RESET = "\x1b[0m"
+PREFIX_WIDTH = 16  # "archiver-restore"
+
+
+def _clock(timestamp: str) -> str:
+    """An ISO timestamp as this machine's wall-clock time: the date is noise at a terminal."""
+    try:
+        return datetime.fromisoformat(timestamp).astimezone().strftime("%H:%M:%S")
+    except ValueError:
+        return timestamp
+
+
+class ConsoleLines:
+    """structlog's ConsoleRenderer (level, padded event, sorted keys; colour unless
+    NO_COLOR) behind the process name as a prefix, `web  | 12:00:01 [info ] ...`.
+    One event is one string, so it is still one write."""
+
+    def __init__(self, colors: bool | None = None):
+        self._colors = not os.environ.get("NO_COLOR") if colors is None else colors
+        self._inner = structlog.dev.ConsoleRenderer(colors=self._colors, pad_event_to=28)
+        self._colour_of: dict[str, str] = {}
+
+    def prefix(self, name: str) -> str:
+        padded = f"{name:<{PREFIX_WIDTH}} |"
+        if not self._colors:
+            return padded
+        colour = self._colour_of.setdefault(name, _PREFIX_COLOURS[len(self._colour_of) % len(_PREFIX_COLOURS)])
+        return colour + padded + _RESET
+
+    def __call__(self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]) -> str:
+        fields = dict(event_dict)
+        name = str(fields.pop("service", None) or fields.pop("logger", None) or "")
+        if fields.get("logger") == "gunicorn.error":  # gunicorn's general log, not errors
+            del fields["logger"]
+        if isinstance(fields.get("timestamp"), str):
+            fields["timestamp"] = _clock(fields["timestamp"])
+        return f"{self.prefix(name)} {self._inner(logger, method_name, fields)}"
+
+
+def _renderer(fmt: str) -> Processor:
+    return ConsoleLines() if fmt == "console" else structlog.processors.JSONRenderer()
+
+
+def stdlib_formatter(fmt: str | None = None) -> logging.Formatter:
+    """Standard-library records (kopf, gunicorn, botocore, warnings) rendered like the
+    service's own lines (`fmt` as log_format() chooses by default)."""
     return structlog.stdlib.ProcessorFormatter(
-        processor=structlog.processors.JSONRenderer(),
+        processor=_renderer(fmt or log_format()),
         foreign_pre_chain=[
             structlog.contextvars.merge_contextvars,
             structlog.stdlib.add_logger_name,
@@ -44,11 +119,12 @@ def json_formatter() -> logging.Formatter:
 
 
 def configure_logging(service: str, level: str = "INFO") -> structlog.stdlib.BoundLogger:
-    """JSON lines on stdout; contextvars carry job_id / user_id / request_id."""
+    """Lines on stdout as log_format() chooses; contextvars carry job_id / user_id / request_id."""
+    fmt = log_format()
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(json_formatter())
+    handler.setFormatter(stdlib_formatter(fmt))
     logging.basicConfig(handlers=[handler], level=level, force=True)
-    logging.captureWarnings(True)  # e.g. urllib3's warnings: JSON too, not bare stderr text
+    logging.captureWarnings(True)  # e.g. urllib3's warnings: rendered too, not bare stderr text
     # boto's own DEBUG chatter would drown the service's lines.
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
         logging.getLogger(noisy).setLevel(max(logging.INFO, logging.getLevelName(level)))
@@ -61,13 +137,14 @@ def configure_logging(service: str, level: str = "INFO") -> structlog.stdlib.Bou
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
+            _renderer(fmt),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=lambda *_: _LINE_LOGGER,
         cache_logger_on_first_use=True,
     )
-    return structlog.get_logger(service=service).bind(service=service)
+    logger: structlog.stdlib.BoundLogger = structlog.get_logger(service=service).bind(service=service)
+    return logger
 
 
 class _OpsHandler(BaseHTTPRequestHandler):

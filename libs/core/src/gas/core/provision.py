@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from botocore.exceptions import ClientError
 from pydantic import Field
@@ -23,6 +24,14 @@ class ProvisionSettings(CoreSettings):
     max_receive_count: int = Field(5, ge=1, le=1000)
     # Matches the worker's default visibility timeout; the heartbeat extends it.
     queue_visibility_timeout: int = Field(60, ge=5, le=43200)
+    # Uploads no job claimed (uploads/) expire after this many days.
+    unclaimed_upload_days: int = Field(1, ge=1)
+    # Job inputs (inputs/) are research data: kept this many days, then expire; 0 = kept.
+    input_retention_days: int = Field(30, ge=0)
+
+
+def _comparable(rules: list[dict[str, Any]]) -> list[str]:
+    return sorted(json.dumps(rule, sort_keys=True, default=str) for rule in rules)
 
 
 class Provisioner:
@@ -66,8 +75,40 @@ class Provisioner:
                 self._say("created", f"s3://{bucket}")
             self._public_access_block(s3, bucket)
         self._inputs_cors(s3)
+        self._inputs_lifecycle(s3)
 
-    def _public_access_block(self, s3, bucket: str) -> None:
+    def _inputs_lifecycle(self, s3: Any) -> None:
+        """Expiry by prefix (the web app's upload/claim split, gas.web.uploads)."""
+        rules: list[dict[str, Any]] = [
+            {
+                "ID": "unclaimed-uploads",
+                "Filter": {"Prefix": "uploads/"},
+                "Status": "Enabled",
+                "Expiration": {"Days": self.settings.unclaimed_upload_days},
+                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+            }
+        ]
+        if self.settings.input_retention_days:
+            rules.append(
+                {
+                    "ID": "input-retention",
+                    "Filter": {"Prefix": "inputs/"},
+                    "Status": "Enabled",
+                    "Expiration": {"Days": self.settings.input_retention_days},
+                }
+            )
+        bucket = self.names.inputs_bucket
+        try:
+            current = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+        except ClientError:
+            current = []
+        if _comparable(current) == _comparable(rules):
+            self._say("ok", f"s3://{bucket} lifecycle")
+        else:
+            s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+            self._say("updated", f"s3://{bucket} lifecycle")
+
+    def _public_access_block(self, s3: Any, bucket: str) -> None:
         wanted = {
             "BlockPublicAcls": True,
             "IgnorePublicAcls": True,
@@ -82,7 +123,7 @@ class Provisioner:
             s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=wanted)
             self._say("updated", f"s3://{bucket} public access block")
 
-    def _inputs_cors(self, s3) -> None:
+    def _inputs_cors(self, s3: Any) -> None:
         # The browser POSTs uploads straight to S3 (presigned POST) from the site's origin.
         wanted = [
             {
@@ -111,7 +152,7 @@ class Provisioner:
         self._table(
             self.names.jobs_table,
             key="job_id",
-            attributes={"job_id": "S", "user_id": "S", "submitted_at": "S"},
+            attributes={"job_id": "S", "user_id": "S", "submitted_at": "S", "active": "S"},
             gsi=[
                 {
                     "IndexName": self.names.jobs_by_user_index,
@@ -120,12 +161,21 @@ class Provisioner:
                         {"AttributeName": "submitted_at", "KeyType": "RANGE"},
                     ],
                     "Projection": {"ProjectionType": "ALL"},
-                }
+                },
+                {
+                    # Sparse: only unfinished jobs carry `active`; finish() removes it.
+                    "IndexName": self.names.active_jobs_index,
+                    "KeySchema": [
+                        {"AttributeName": "active", "KeyType": "HASH"},
+                        {"AttributeName": "submitted_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                },
             ],
         )
         self._table(self.names.users_table, key="user_id", attributes={"user_id": "S"}, gsi=[])
 
-    def _table(self, name: str, key: str, attributes: dict[str, str], gsi: list[dict]) -> None:
+    def _table(self, name: str, key: str, attributes: dict[str, str], gsi: list[dict[str, Any]]) -> None:
         ddb = self.aws.client("dynamodb")
         try:
             desc = ddb.describe_table(TableName=name)["Table"]

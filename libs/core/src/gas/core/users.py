@@ -26,7 +26,8 @@ class UserStore:
             Key={"user_id": {"S": user_id}},
             UpdateExpression=(
                 "SET #n = :name, email = :email, updated_at = :now, "
-                "tier = if_not_exists(tier, :free), created_at = if_not_exists(created_at, :now)"
+                "tier = if_not_exists(tier, :free), created_at = if_not_exists(created_at, :now), "
+                "session_generation = if_not_exists(session_generation, :zero)"
             ),
             ExpressionAttributeNames={"#n": "name"},
             ExpressionAttributeValues={
@@ -34,10 +35,22 @@ class UserStore:
                 ":email": {"S": email},
                 ":now": {"S": now},
                 ":free": {"S": FREE},
+                ":zero": {"N": "0"},
             },
             ReturnValues="ALL_NEW",
         )
         return from_item(resp["Attributes"])
+
+    def end_sessions(self, user_id: str) -> None:
+        """Sign-out: every session issued so far stops being valid (each one carries the
+        generation it was issued under; the web app compares it on every request)."""
+        self._ddb.update_item(
+            TableName=self._table,
+            Key={"user_id": {"S": user_id}},
+            UpdateExpression="ADD session_generation :one",
+            ConditionExpression="attribute_exists(user_id)",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
 
     def get_profile(self, user_id: str) -> dict[str, Any] | None:
         item = self._ddb.get_item(TableName=self._table, Key={"user_id": {"S": user_id}}, ConsistentRead=True).get(

@@ -1,11 +1,17 @@
-"""The one SQS worker loop every queue consumer runs (DESIGN.md, "Workers").
+"""The one SQS worker loop every queue consumer runs (docs/architecture.md, "The worker loop").
 
 Long-poll a batch; run the handler for each message with a visibility heartbeat;
 delete on success; make it visible again exactly when due when the handler defers it;
 leave for redelivery (with backoff) on a transient error;
-dead-letter at once on a permanent one; on SIGTERM stop receiving, finish what is
-in hand and exit. Unexpected exceptions count as transient: the queue's redrive
-policy dead-letters a message that keeps failing.
+dead-letter at once on a permanent one. Unexpected exceptions count as transient: the
+queue's redrive policy dead-letters a message that keeps failing.
+
+On SIGTERM: stop receiving, hand back messages not started, and give the message in
+hand `shutdown_grace_seconds` to finish; then set its `cancel` event, and a handler that
+stops early raises HandBack: the message is made visible at once (not a failure).
+
+Every worker also watches its queue's dead-letter queue (depth and the age of the oldest
+message it samples), because SQS's own moves after maxReceiveCount pass no handler.
 """
 
 from __future__ import annotations
@@ -14,7 +20,8 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,7 +29,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from gas.core.aws import Aws
 from gas.core.config import WorkerSettings
-from gas.core.errors import Defer, PermanentError, TransientError
+from gas.core.errors import Defer, HandBack, PermanentError, TransientError
 from gas.core.observability import serve_ops
 
 log = structlog.get_logger()
@@ -45,6 +52,13 @@ QUEUE_LAG = Histogram(
 )
 
 
+DLQ_MESSAGES = Gauge("gas_worker_dlq_messages", "Messages in the queue's dead-letter queue", ["queue"])
+DLQ_OLDEST_AGE = Gauge(
+    "gas_worker_dlq_oldest_message_age_seconds",
+    "Age of the oldest message sampled from the dead-letter queue (0 when empty)",
+    ["queue"],
+)
+
 # SQS's ceiling on a message's visibility timeout (12 hours).
 MAX_VISIBILITY_SECONDS = 43200
 
@@ -56,6 +70,9 @@ class Message:
     receipt_handle: str
     receive_count: int
     sent_at: float  # epoch seconds
+    # Set when the worker is shutting down and the grace period is over: a handler that
+    # can stop early does, and raises HandBack.
+    cancel: threading.Event = field(default_factory=threading.Event, compare=False)
 
 
 Handler = Callable[[Message], None]
@@ -80,16 +97,27 @@ class QueueWorker:
         self._stopping = threading.Event()
         # Export every series from the start (at 0), so rates and alerts see them.
         MESSAGES_RECEIVED.labels(queue)
-        for outcome in ("success", "retry", "deferred", "dead_lettered"):
+        for outcome in ("success", "retry", "deferred", "dead_lettered", "handed_back"):
             MESSAGES_HANDLED.labels(queue, outcome)
         WORKER_BUSY.labels(queue).set(0)
         self._last_poll = time.monotonic()
+        self._in_hand: Message | None = None
 
     # -- lifecycle -------------------------------------------------------------------
     def stop(self, *_: object) -> None:
-        if not self._stopping.is_set():
-            log.info("worker.stopping", queue=self.queue)
+        if self._stopping.is_set():
+            return
+        log.info("worker.stopping", queue=self.queue, grace_seconds=self.settings.shutdown_grace_seconds)
         self._stopping.set()
+        timer = threading.Timer(self.settings.shutdown_grace_seconds, self._cancel_in_hand)
+        timer.daemon = True
+        timer.start()
+
+    def _cancel_in_hand(self) -> None:
+        message = self._in_hand
+        if message is not None:
+            log.info("worker.cancelling", queue=self.queue, message_id=message.message_id)
+            message.cancel.set()
 
     def _alive(self) -> bool:
         # A loop stuck for longer than a poll plus the longest handler run is not alive.
@@ -101,6 +129,8 @@ class QueueWorker:
         signal.signal(signal.SIGINT, self.stop)
         if self.settings.metrics_port:
             serve_ops(self.settings.metrics_host, self.settings.metrics_port, self._alive, self._ready)
+        if self.settings.dlq_poll_seconds:
+            threading.Thread(target=self._watch_dlq, name="dlq-watch", daemon=True).start()
         log.info("worker.started", queue=self.queue, queue_url=self.queue_url)
         while not self._stopping.is_set():
             self._last_poll = time.monotonic()
@@ -150,9 +180,13 @@ class QueueWorker:
         started = time.monotonic()
         heartbeat.start()
         WORKER_BUSY.labels(self.queue).set(1)
+        self._in_hand = message
         try:
             self.handler(message)
             outcome = "success"
+        except HandBack:
+            outcome = "handed_back"
+            bound.info("worker.handed_back")
         except Defer as exc:
             outcome = "deferred"
             delay = max(0, min(int(exc.seconds + 0.999), MAX_VISIBILITY_SECONDS))
@@ -167,6 +201,7 @@ class QueueWorker:
             outcome = "retry"
             bound.exception("worker.handler_crashed", error=repr(exc))
         finally:
+            self._in_hand = None
             heartbeat.stop()
             WORKER_BUSY.labels(self.queue).set(0)
             HANDLER_SECONDS.labels(self.queue).observe(time.monotonic() - started)
@@ -177,6 +212,8 @@ class QueueWorker:
                 self._dead_letter(message, bound)
             elif outcome == "deferred":
                 self._set_visibility(message, delay)
+            elif outcome == "handed_back":
+                self._set_visibility(message, 0)
             else:
                 # Back off exponentially instead of waiting out the whole visibility timeout.
                 self._set_visibility(message, min(2**message.receive_count, 300))
@@ -205,11 +242,44 @@ class QueueWorker:
             except (ClientError, BotoCoreError):
                 pass  # they reappear after the visibility timeout anyway
 
+    # -- the dead-letter queue ---------------------------------------------------------
+    def _watch_dlq(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.sample_dlq()
+            except (ClientError, BotoCoreError) as exc:
+                log.warning("worker.dlq_watch_failed", queue=self.queue, error=str(exc))
+            self._stopping.wait(self.settings.dlq_poll_seconds)
+
+    def sample_dlq(self) -> None:
+        """Export the DLQ's depth and the age of the oldest message among those sampled.
+
+        SQS has no API for the oldest message's age (CloudWatch has it), so a few messages
+        are peeked with VisibilityTimeout=0: they stay where they are. A message SQS moved
+        after maxReceiveCount keeps its original SentTimestamp."""
+        attrs = self.sqs.get_queue_attributes(QueueUrl=self.dlq_url, AttributeNames=["ApproximateNumberOfMessages"])[
+            "Attributes"
+        ]
+        depth = int(attrs.get("ApproximateNumberOfMessages", "0"))
+        oldest = 0.0
+        if depth:
+            peeked = self.sqs.receive_message(
+                QueueUrl=self.dlq_url,
+                MaxNumberOfMessages=10,
+                VisibilityTimeout=0,
+                WaitTimeSeconds=0,
+                MessageSystemAttributeNames=["SentTimestamp"],
+            ).get("Messages", [])
+            sent = [int(m.get("Attributes", {}).get("SentTimestamp", "0")) / 1000 for m in peeked]
+            oldest = max((time.time() - t for t in sent if t), default=0.0)
+        DLQ_MESSAGES.labels(self.queue).set(depth)
+        DLQ_OLDEST_AGE.labels(self.queue).set(round(oldest, 1))
+
 
 class _Heartbeat:
     """Keeps a message invisible while its handler runs, however long that is."""
 
-    def __init__(self, sqs, queue_url: str, receipt_handle: str, timeout: int):
+    def __init__(self, sqs: Any, queue_url: str, receipt_handle: str, timeout: int):
         self._sqs, self._url, self._handle, self._timeout = sqs, queue_url, receipt_handle, timeout
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="visibility-heartbeat", daemon=True)

@@ -1,15 +1,26 @@
 """gas-annotator: consumes the annotate queue and runs the annotation engine per job.
 
-PENDING -> RUNNING by conditional write (the attempt number fences off a worker that
-died and came back), input to scratch, engine, results + log + summary to S3,
-COMPLETED or FAILED, job-completed published, scratch removed.
+A delivery takes the job (PENDING -> RUNNING under a lease held by its SQS message, see
+gas.core.job_record), fetches exactly the submitted upload into scratch, runs the engine
+in a child process, stores the result set in S3, finishes the job COMPLETED or FAILED and
+publishes job.completed.
+
+The engine runs in a child process so that nothing a file does to it (memory, a crash) can
+take the worker down with it, and so that a shutdown can stop it at once: on SIGTERM the
+job is handed back (RUNNING -> PENDING, attempt not counted) and the message made visible
+for another replica.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import re
+import resource
 import shutil
+import threading
 import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,19 +30,21 @@ from prometheus_client import Counter, Histogram
 from pydantic import Field
 
 from gas.annotator.engine import VcfFormatError, annotate_vcf, ensure_database
-from gas.core import jobs as job_states
 from gas.core.aws import Aws
 from gas.core.config import WorkerSettings, load_settings
-from gas.core.errors import PermanentError
-from gas.core.events import JOB_COMPLETED, JOB_REQUESTED, new_event, parse_event
+from gas.core.errors import Defer, HandBack, PermanentError, TransientError
+from gas.core.events import JobCompleted, JobRequested, Publisher, parse_event
+from gas.core.job_record import Job, JobStatus
 from gas.core.jobs import JobStore
 from gas.core.observability import configure_logging
+from gas.core.users import UserStore
 from gas.core.worker import Message, QueueWorker
 
 log = structlog.get_logger()
 
 JOBS_FINISHED = Counter("gas_annotator_jobs_total", "Jobs finished, by status", ["status"])
 VARIANTS_ANNOTATED = Counter("gas_annotator_variants_annotated_total", "Variants written annotated")
+JOBS_HANDED_BACK = Counter("gas_annotator_jobs_handed_back_total", "Running jobs handed back on shutdown")
 JOB_SECONDS = Histogram(
     "gas_annotator_job_duration_seconds",
     "Wall time of one job: download, annotate, upload",
@@ -39,6 +52,7 @@ JOB_SECONDS = Histogram(
 )
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+MIB = 1024 * 1024
 
 
 class AnnotatorSettings(WorkerSettings):
@@ -47,6 +61,13 @@ class AnnotatorSettings(WorkerSettings):
     assembly: Literal["GRCh37", "GRCh38"] = "GRCh37"
     # Jobs whose engine run fails this often are marked FAILED instead of retried forever.
     max_attempts: int = Field(3, ge=1)
+    # The engine child is stopped when its resident memory passes this (0 = no cap). Under
+    # the pod's limit, so a file that needs more fails its own job, not the worker. (Not
+    # an rlimit: the engine's allocators reserve far more address space than they use.)
+    engine_memory_limit_mib: int = Field(768, ge=0)
+    # How much the annotated output may exceed the (decompressed) input, for the scratch
+    # space check: the annotated VCF plus the Parquet table.
+    scratch_output_factor: float = Field(3.0, ge=1.0)
 
 
 def local_name(input_file_name: str) -> str:
@@ -68,125 +89,297 @@ def record_summary(summary: dict[str, Any]) -> dict[str, int]:
     return flat
 
 
+# -- the engine child process ---------------------------------------------------------
+@dataclass(frozen=True)
+class EngineRun:
+    input_path: Path
+    out_dir: Path
+    assembly: str
+    db_dir: Path
+    memory_limit_mib: int
+
+
+@dataclass(frozen=True)
+class EngineOutcome:
+    kind: Literal["ok", "refused", "no_space", "no_memory", "crashed", "cancelled"]
+    detail: str = ""
+    files: dict[str, Path] | None = None
+    summary: dict[str, Any] | None = None
+    variants_written: int = 0
+
+
+def _engine_child(conn: Connection, run: EngineRun) -> None:
+    """Runs in the child: annotate, send one outcome tuple back."""
+    try:
+        db = ensure_database(run.assembly, run.db_dir)
+        result = annotate_vcf(run.input_path, run.out_dir, db)
+        files = {
+            "result_key": result.annotated_vcf,
+            "log_key": result.count_log,
+            "summary_key": result.summary_json,
+        }
+        conn.send(("ok", "", files, result.summary, result.variants_written))
+    except VcfFormatError as exc:
+        conn.send(("refused", str(exc), None, None, 0))
+    except MemoryError:
+        conn.send(("no_memory", "", None, None, 0))
+    except OSError as exc:
+        if exc.errno == 28:  # ENOSPC
+            conn.send(("no_space", "", None, None, 0))
+        else:
+            raise
+    finally:
+        conn.close()
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as statm:
+            return int(statm.read().split()[1]) * resource.getpagesize()
+    except (OSError, ValueError, IndexError):
+        return 0  # gone already
+
+
+def run_engine(run: EngineRun, cancel: threading.Event) -> EngineOutcome:
+    """Run the engine in a fresh child process; kill it if `cancel` is set or its resident
+    memory passes the run's limit."""
+    ctx = multiprocessing.get_context("forkserver")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_engine_child, args=(child, run), name="gas-engine", daemon=True)
+    proc.start()
+    child.close()
+    try:
+        while True:
+            if parent.poll(0.1):
+                try:
+                    kind, detail, files, summary, written = parent.recv()
+                except EOFError:  # the child died while sending
+                    break
+                return EngineOutcome(kind, detail, files, summary, written)
+            if cancel.is_set():
+                proc.kill()
+                return EngineOutcome("cancelled")
+            if run.memory_limit_mib and proc.pid and _rss_bytes(proc.pid) > run.memory_limit_mib * MIB:
+                proc.kill()
+                return EngineOutcome("no_memory")
+            if not proc.is_alive():
+                break
+        proc.join(5)
+        return EngineOutcome("crashed", f"exit code {proc.exitcode}")
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join(5)
+        parent.close()
+
+
+class _LeaseKeeper:
+    """Renews the job's lease while the attempt runs (the message's own visibility is kept
+    by the worker loop's heartbeat); `lost` is set if another delivery took the job over."""
+
+    def __init__(self, jobs: JobStore, job_id: str, attempt: int, owner: str, seconds: float):
+        self._renew = lambda: jobs.renew_lease(job_id, attempt, owner, seconds)
+        self._every = seconds / 3
+        self._done = threading.Event()
+        self.lost = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="job-lease", daemon=True)
+
+    def __enter__(self) -> _LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._done.wait(self._every):
+            try:
+                if not self._renew():
+                    self.lost.set()
+                    return
+            except (ClientError, OSError) as exc:
+                log.warning("annotator.lease_renew_failed", error=str(exc))
+
+
 class Annotator:
-    def __init__(self, settings: AnnotatorSettings, aws: Aws, database: Any):
+    def __init__(self, settings: AnnotatorSettings, aws: Aws):
         self.settings = settings
         self.aws = aws
         self.s3 = aws.client("s3")
-        self.sns = aws.client("sns")
         self.jobs = JobStore(aws)
-        self.database = database
+        self.users = UserStore(aws)
+        self.events = Publisher(aws)
 
     def __call__(self, message: Message) -> None:
-        event = parse_event(message.body, {JOB_REQUESTED})
-        job_id, user_id = event.data["job_id"], event.data["user_id"]
-        structlog.contextvars.bind_contextvars(job_id=job_id, user_id=user_id)
+        event = parse_event(message.body, JobRequested)
+        structlog.contextvars.bind_contextvars(job_id=event.job_id, user_id=event.user_id)
         try:
-            self.handle(job_id, user_id)
+            self.handle(event.job_id, event.user_id, message.message_id, message.cancel)
         finally:
             structlog.contextvars.unbind_contextvars("job_id", "user_id")
 
-    def handle(self, job_id: str, user_id: str) -> None:
+    def handle(self, job_id: str, user_id: str, owner: str, cancel: threading.Event | None = None) -> None:
+        """Take the job for delivery `owner` (an SQS message id) and run one attempt."""
         job = self.jobs.get(job_id)
-        if job is None or job["user_id"] != user_id:
-            raise PermanentError(f"job {job_id} does not exist for user {user_id}")
-        attempt = self.jobs.start(job_id)
-        if attempt is None:
+        if job is None or job.user_id != user_id:
+            raise PermanentError(f"job {job_id} does not exist for this user")
+        lease = float(self.settings.visibility_timeout)
+        started = self.jobs.start(job_id, owner, lease)
+        if started.finished is not None:
             # Already finished: a redelivery. Publishing again repairs a crash between
             # the final write and the publish; the notifier sends one email per job.
-            log.info("annotator.duplicate_delivery", status=job["status"])
-            self._publish_completed(self.jobs.get(job_id))
+            log.info("annotator.duplicate_delivery", status=str(started.finished.status))
+            self._publish_completed(started.finished)
             return
+        if started.attempt is None:
+            if started.held_by == owner:
+                # This very message came back while its lease still runs (its holder died
+                # moments ago, or missed a visibility renewal): look again when it ends.
+                raise Defer(started.lease_left + 1, "the job's lease has not expired yet")
+            # Another delivery of the same job holds a live lease: this copy is surplus.
+            # If that holder dies, its own message comes back and takes over.
+            log.info("annotator.duplicate_while_running")
+            return
+        attempt = started.attempt
+        job = job.replace(status=JobStatus.RUNNING, attempt=attempt)
         if attempt > self.settings.max_attempts:
-            self._finish(job, attempt, job_states.FAILED, error="the annotation kept crashing; please contact support")
+            self._finish(job, JobStatus.FAILED, error="the annotation kept crashing; please contact support")
             return
         log.info("annotator.job_started", attempt=attempt)
         scratch = self.settings.scratch_dir / f"{job_id}-{attempt}"
-        started = time.monotonic()
+        began = time.monotonic()
         try:
-            self._run(job, attempt, scratch)
+            with _LeaseKeeper(self.jobs, job_id, attempt, owner, lease) as keeper:
+                finished = self._run(job, owner, scratch, _AnyEvent(cancel, keeper.lost))
+            if not finished:
+                if keeper.lost.is_set():
+                    raise TransientError("another delivery took the job over")
+                self._hand_back(job, owner)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-            JOB_SECONDS.observe(time.monotonic() - started)
+            JOB_SECONDS.observe(time.monotonic() - began)
 
-    def _download_input(self, job: dict[str, Any], path: Path) -> None:
-        extra = {"IfMatch": job["input_etag"]} if job.get("input_etag") else {}
-        body = self.s3.get_object(Bucket=job["input_bucket"], Key=job["input_key"], **extra)["Body"]
+    def _hand_back(self, job: Job, owner: str) -> None:
+        if self.jobs.release(job.job_id, job.attempt, owner):
+            JOBS_HANDED_BACK.inc()
+            log.info("annotator.handed_back", attempt=job.attempt)
+        raise HandBack("shutting down")
+
+    def _download_input(self, job: Job, path: Path) -> None:
+        extra = {"IfMatch": job.input_etag} if job.input_etag else {}
+        body = self.s3.get_object(Bucket=job.input_bucket, Key=job.input_key, **extra)["Body"]
         with open(path, "wb") as out:
             for chunk in body.iter_chunks(1 << 20):
                 out.write(chunk)
 
-    def _run(self, job: dict[str, Any], attempt: int, scratch: Path) -> None:
+    def _scratch_problem(self, job: Job) -> str | None:
+        """Refuse before downloading when scratch cannot hold the input and its results."""
+        expanded = job.input_size * (10 if job.input_file_name.endswith(".gz") else 1)
+        need = job.input_size + int(expanded * self.settings.scratch_output_factor)
+        self.settings.scratch_dir.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(self.settings.scratch_dir).free
+        if need <= free:
+            return None
+        return (
+            f"the file is too large to annotate here: it needs about {need // MIB:,} MiB of working space "
+            f"and {free // MIB:,} MiB is free; please contact support"
+        )
+
+    def _run(self, job: Job, owner: str, scratch: Path, stop: _AnyEvent) -> bool:
+        """One attempt; False when it was stopped before the job could finish."""
+        problem = self._scratch_problem(job)
+        if problem:
+            self._finish(job, JobStatus.FAILED, error=problem)
+            return True
         (scratch / "out").mkdir(parents=True, exist_ok=True)
-        input_path = scratch / local_name(job["input_file_name"])
+        input_path = scratch / local_name(job.input_file_name)
         try:
             self._download_input(job, input_path)
         except ClientError as exc:
             code = exc.response["Error"]["Code"]
             if code in ("404", "NoSuchKey"):
-                self._finish(job, attempt, job_states.FAILED, error="the uploaded file is gone; please upload it again")
-                return
+                self._finish(job, JobStatus.FAILED, error="the uploaded file is gone; please upload it again")
+                return True
             if code in ("412", "PreconditionFailed"):
-                self._finish(
-                    job,
-                    attempt,
-                    job_states.FAILED,
-                    error="the uploaded file was replaced after the job was submitted; please start a new upload",
-                )
-                return
+                error = "the uploaded file was replaced after the job was submitted; please start a new upload"
+                self._finish(job, JobStatus.FAILED, error=error)
+                return True
             raise
-        results_prefix = f"{job['user_id']}/{job['job_id']}/"
+        run = EngineRun(
+            input_path=input_path,
+            out_dir=scratch / "out",
+            assembly=self.settings.assembly,
+            db_dir=self.settings.annotation_db_dir,
+            memory_limit_mib=self.settings.engine_memory_limit_mib,
+        )
+        outcome = run_engine(run, stop)
         bucket = self.aws.names.results_bucket
-        try:
-            result = annotate_vcf(input_path, scratch / "out", self.database)
-        except VcfFormatError as exc:
-            # Keep the user's explanation where the log page looks for it.
-            log_key = results_prefix + "annotation.count.log"
-            self.s3.put_object(Bucket=bucket, Key=log_key, Body=f"FAILED: {exc}\n".encode(), ContentType="text/plain")
-            self._finish(job, attempt, job_states.FAILED, error=str(exc), result_bucket=bucket, log_key=log_key)
-            return
-        keys = {}
-        for field, path, ctype in (
-            ("result_key", result.annotated_vcf, "text/plain"),
-            ("log_key", result.count_log, "text/plain"),
-            ("summary_key", result.summary_json, "application/json"),
-        ):
-            keys[field] = results_prefix + path.name
-            self.s3.upload_file(str(path), bucket, keys[field], ExtraArgs={"ContentType": ctype})
-        summary = record_summary(result.summary)
-        if self._finish(job, attempt, job_states.COMPLETED, result_bucket=bucket, summary=summary, **keys):
-            VARIANTS_ANNOTATED.inc(result.variants_written)
-
-    def _finish(self, job: dict[str, Any], attempt: int, status: str, **fields: Any) -> bool:
-        finished = self.jobs.finish(job["job_id"], attempt, status, **fields)
-        if finished is None:
-            log.warning("annotator.fenced_off", attempt=attempt)
+        if outcome.kind == "cancelled":
             return False
-        JOBS_FINISHED.labels(status).inc()
-        log.info("annotator.job_finished", status=status, error=fields.get("error"))
+        if outcome.kind == "crashed":
+            # Counted as an attempt: after max_attempts the job fails as "kept crashing".
+            # The lease ends now, so the retry need not wait for it to run out.
+            self.jobs.renew_lease(job.job_id, job.attempt, owner, 0)
+            raise TransientError(f"the engine process died ({outcome.detail})")
+        if outcome.kind != "ok":
+            error = {
+                "refused": outcome.detail,
+                "no_space": "the annotated results did not fit in the working space; please contact support",
+                "no_memory": "the file needs more memory than the service allows per job; please contact support",
+            }[outcome.kind]
+            # Keep the user's explanation where the log page looks for it.
+            log_key = job.results_prefix + "annotation.count.log"
+            self.s3.put_object(Bucket=bucket, Key=log_key, Body=f"FAILED: {error}\n".encode(), ContentType="text/plain")
+            self._finish(job, JobStatus.FAILED, error=error, result_bucket=bucket, log_key=log_key)
+            return True
+        assert outcome.files is not None and outcome.summary is not None
+        keys: dict[str, str] = {}
+        for field, path in outcome.files.items():
+            keys[field] = job.results_prefix + path.name
+            ctype = "application/json" if path.suffix == ".json" else "text/plain"
+            self.s3.upload_file(str(path), bucket, keys[field], ExtraArgs={"ContentType": ctype})
+        summary = record_summary(outcome.summary)
+        if self._finish(job, JobStatus.COMPLETED, result_bucket=bucket, summary=summary, **keys):
+            VARIANTS_ANNOTATED.inc(outcome.variants_written)
+        return True
+
+    def _finish(self, job: Job, status: JobStatus, **fields: Any) -> bool:
+        finished = self.jobs.finish(job.job_id, job.attempt, status, **fields)
+        if finished is None:
+            log.warning("annotator.fenced_off", attempt=job.attempt)
+            return False
+        JOBS_FINISHED.labels(str(status)).inc()
+        log.info("annotator.job_finished", status=str(status), error=fields.get("error"))
         self._publish_completed(finished)
         return True
 
-    def _publish_completed(self, job: dict[str, Any] | None) -> None:
-        if not job or job.get("status") not in (job_states.COMPLETED, job_states.FAILED):
+    def _publish_completed(self, job: Job) -> None:
+        if not job.finished or not job.completed_at:
             return
-        event = new_event(
-            JOB_COMPLETED,
-            job_id=job["job_id"],
-            user_id=job["user_id"],
-            status=job["status"],
-            completed_at=job["completed_at"],
-        )
-        self.sns.publish(TopicArn=self.aws.topic_arn("job-completed"), Message=event.to_json())
+        self.events.publish(JobCompleted(job.job_id, job.user_id, str(job.status), job.completed_at))
+
+
+class _AnyEvent(threading.Event):
+    """Set when any of the given events is (polled by run_engine)."""
+
+    def __init__(self, *events: threading.Event | None):
+        super().__init__()
+        self._events = [e for e in events if e is not None]
+
+    def is_set(self) -> bool:
+        return super().is_set() or any(e.is_set() for e in self._events)
 
 
 def main() -> int:
     settings = load_settings(AnnotatorSettings)
     configure_logging("annotator", settings.log_level)
     settings.scratch_dir.mkdir(parents=True, exist_ok=True)
-    database = ensure_database(settings.assembly, settings.annotation_db_dir)
+    # Build (or fetch and verify) the database once here; each engine child only loads it.
+    ensure_database(settings.assembly, settings.annotation_db_dir)
+    multiprocessing.set_forkserver_preload(["gas.annotator.engine"])
     aws = Aws(settings)
-    return QueueWorker("annotate", Annotator(settings, aws, database), settings, aws).run()
+    return QueueWorker("annotate", Annotator(settings, aws), settings, aws).run()
 
 
 if __name__ == "__main__":

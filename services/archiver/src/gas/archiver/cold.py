@@ -8,13 +8,16 @@ UploadArchive / InitiateJob. Either way the job record holds an opaque archive_r
 from __future__ import annotations
 
 import uuid
-from typing import Protocol
+from typing import Literal, Protocol
 
 from botocore.exceptions import ClientError
 
 from gas.core.aws import Aws
 
 EXPEDITED, STANDARD = "Expedited", "Standard"
+# Where a restore stands: the copy can be read, is still coming, or is not there (never
+# asked for, or a restored copy that expired before it was read: ask again).
+RestoreState = Literal["ready", "in_progress", "absent"]
 
 
 class ExpeditedUnavailable(Exception):
@@ -33,7 +36,7 @@ class ColdStore(Protocol):
     def request_restore(self, ref: str, tier: str) -> str | None:
         """Start bringing the object back; returns a restore id where the backend has one."""
 
-    def restore_ready(self, ref: str, restore_id: str | None) -> bool: ...
+    def restore_state(self, ref: str, restore_id: str | None) -> RestoreState: ...
 
     def thaw_into(self, ref: str, restore_id: str | None, bucket: str, key: str) -> int:
         """Copy the restored object back to hot storage; returns bytes."""
@@ -87,11 +90,14 @@ class S3GlacierStore:
                 raise
         return None
 
-    def restore_ready(self, ref: str, restore_id: str | None) -> bool:
-        # Works on AWS and moto alike: the object's Restore header, not an S3 event.
+    def restore_state(self, ref: str, restore_id: str | None) -> RestoreState:
+        # Works on AWS and moto alike: the object's Restore header, not an S3 event. The
+        # header goes away when the restored copy expires (RestoreRequest Days).
         bucket, key = self._parse(ref)
         restore = self.s3.head_object(Bucket=bucket, Key=key).get("Restore", "")
-        return 'ongoing-request="false"' in restore
+        if 'ongoing-request="false"' in restore:
+            return "ready"
+        return "in_progress" if 'ongoing-request="true"' in restore else "absent"
 
     def thaw_into(self, ref: str, restore_id: str | None, bucket: str, key: str) -> int:
         src_bucket, src_key = self._parse(ref)
@@ -138,10 +144,20 @@ class GlacierVaultStore:
             raise
         return resp["jobId"]
 
-    def restore_ready(self, ref: str, restore_id: str | None) -> bool:
+    def restore_state(self, ref: str, restore_id: str | None) -> RestoreState:
         vault, _ = self._parse(ref)
-        job = self.glacier.describe_job(vaultName=vault, jobId=restore_id)
-        return bool(job.get("Completed")) and job.get("StatusCode") == "Succeeded"
+        if not restore_id:
+            return "absent"
+        try:
+            job = self.glacier.describe_job(vaultName=vault, jobId=restore_id)
+        except ClientError as exc:
+            # A retrieval job's output is kept 24 h; after that the job id is unknown.
+            if exc.response["Error"]["Code"] == "ResourceNotFoundException":
+                return "absent"
+            raise
+        if not job.get("Completed"):
+            return "in_progress"
+        return "ready" if job.get("StatusCode") == "Succeeded" else "absent"
 
     def thaw_into(self, ref: str, restore_id: str | None, bucket: str, key: str) -> int:
         vault, _ = self._parse(ref)

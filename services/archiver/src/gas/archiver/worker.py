@@ -1,17 +1,20 @@
-"""gas-archiver archive|restore|thaw: the archive flow of DESIGN.md, one consumer per
-queue (one image; each subcommand is its own process and Deployment, scaled on its own
-queue).
+"""gas-archiver archive|restore|thaw: the archive flow (docs/archiver.md), one consumer
+per queue (one image; each subcommand is its own process and Deployment, scaled on its
+own queue).
 
 archive  (job.completed)  free users' results -> cold storage once retention has passed
 restore  (user.upgraded)  every ARCHIVED job of the user -> restore requested, RESTORING
-thaw     (restore-check)  restore finished? copy back to hot, HOT, drop the cold copy
+thaw     (restore-check)  restore finished? copy back to hot, HOT, drop the cold copies
 
 No result is deleted before its other copy exists and the record says where it is.
+Restored copies go to new keys, so a stalled archive attempt that deletes the hot keys
+it archived can never delete a restored copy.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 from datetime import timedelta
 
 import structlog
@@ -23,8 +26,9 @@ from gas.core import failpoints
 from gas.core.aws import Aws
 from gas.core.config import WorkerSettings, load_settings
 from gas.core.errors import Defer, PermanentError
-from gas.core.events import JOB_COMPLETED, RESTORE_CHECK, USER_UPGRADED, new_event, parse_event
-from gas.core.jobs import ARCHIVED, COMPLETED, HOT, RESTORING, JobStore
+from gas.core.events import JobCompleted, Publisher, RestoreCheck, UserUpgraded, parse_event
+from gas.core.job_record import ARCHIVED_FIELDS, Job, JobStatus, Storage
+from gas.core.jobs import JobStore
 from gas.core.observability import configure_logging
 from gas.core.timeutil import parse_iso, utc_now
 from gas.core.users import PREMIUM, UserStore
@@ -64,122 +68,172 @@ class Archiver:
         self.settings = settings
         self.aws = aws
         self.s3 = aws.client("s3")
-        self.sqs = aws.client("sqs")
         self.jobs = JobStore(aws)
         self.users = UserStore(aws)
         self.cold = cold_store(aws)
+        self.events = Publisher(aws)
 
     # -- archive -----------------------------------------------------------------
     def archive(self, message: Message) -> None:
-        event = parse_event(message.body, {JOB_COMPLETED})
-        if event.data["status"] != COMPLETED:
+        event = parse_event(message.body, JobCompleted)
+        if event.status != JobStatus.COMPLETED:
             return  # a failed job has no result to archive
-        due = parse_iso(event.data["completed_at"]) + timedelta(seconds=self.settings.retention_seconds)
+        due = parse_iso(event.completed_at) + timedelta(seconds=self.settings.retention_seconds)
         remaining = (due - utc_now()).total_seconds()
         if remaining > 0:
             EARLY_MESSAGES.inc()
             raise Defer(remaining, f"retention ends at {due.isoformat()}")
-        job_id, user_id = event.data["job_id"], event.data["user_id"]
-        bound = log.bind(job_id=job_id, user_id=user_id)
-        profile = self.users.get_profile(user_id)
+        bound = log.bind(job_id=event.job_id, user_id=event.user_id)
+        profile = self.users.get_profile(event.user_id)
         if profile is None:
-            raise PermanentError(f"user {user_id} does not exist")
-        job = self.jobs.get(job_id)
-        if job is None or job["user_id"] != user_id:
-            raise PermanentError(f"job {job_id} does not exist for user {user_id}")
-        bucket, key = job["result_bucket"], job["result_key"]
+            raise PermanentError(f"user {event.user_id} does not exist")
+        job = self.jobs.get(event.job_id)
+        if job is None or job.user_id != event.user_id:
+            raise PermanentError(f"job {event.job_id} does not exist for this user")
+        assert job.result_bucket
+        bucket, hot = job.result_bucket, job.result_objects(ARCHIVED_FIELDS)
         if profile.get("tier") == PREMIUM:
-            if job.get("storage") == HOT and not job.get("archive_ref"):
+            if job.storage == Storage.HOT and not job.archive_refs:
                 # An attempt that crashed before its commit, then the user upgraded.
-                for stray in self.cold.strays(bucket, key, keep=None):
-                    self.cold.discard(stray)
+                self._sweep(bucket, hot, keep={})
             bound.info("archiver.premium_kept_hot")
             return
-        if job.get("storage") == ARCHIVED:
-            # Redelivery after a crash past the commit: finish the step that was cut short.
-            self.s3.delete_object(Bucket=bucket, Key=key)
+        if job.storage == Storage.ARCHIVED:
+            # Redelivery after a crash past the commit: finish what was cut short. The
+            # hot keys of an ARCHIVED record are the ones archived; restored copies get
+            # new keys, so this delete can never reach one.
+            self._sweep(bucket, hot, keep=job.archive_refs)
+            self._delete_hot(bucket, hot)
             return
-        if job.get("storage") != HOT or job.get("archive_ref"):
+        if job.storage != Storage.HOT or job.archive_refs:
             return  # restoring, or restored after an upgrade: nothing to archive
 
-        ref, size = self.cold.freeze(bucket, key)
+        refs, size = {}, 0
+        for field, key in hot.items():
+            refs[field], n = self.cold.freeze(bucket, key)
+            size += n
         failpoints.hit("archive.after_copy")
-        if not self.jobs.commit_archive(job_id, user_id, self.aws.names.users_table, ref):
+        if not self.jobs.commit_archive(job.job_id, job.user_id, self.aws.names.users_table, refs):
             # The user upgraded meanwhile (or a replica won): keep the hot copy.
-            self.cold.discard(ref)
+            for ref in refs.values():
+                self.cold.discard(ref)
             bound.info("archiver.commit_refused", reason="user no longer free or job no longer HOT")
             return
         failpoints.hit("archive.after_commit")
-        for stray in self.cold.strays(bucket, key, keep=ref):
-            self.cold.discard(stray)  # copies from attempts that crashed before committing
-        self.s3.delete_object(Bucket=bucket, Key=key)
+        self._sweep(bucket, hot, keep=refs)  # copies from attempts that crashed before committing
+        self._delete_hot(bucket, hot)
         failpoints.hit("archive.after_delete")
         ARCHIVED_JOBS.inc()
         ARCHIVED_BYTES.inc(size)
         ARCHIVE_LAG.observe(max(0.0, (utc_now() - due).total_seconds()))
-        bound.info("archiver.archived", archive_ref=ref, bytes=size)
+        bound.info("archiver.archived", objects=len(refs), bytes=size)
+
+    def _sweep(self, bucket: str, hot: dict[str, str], keep: dict[str, str]) -> None:
+        """Drop cold copies of these objects other than the committed ones."""
+        for field, key in hot.items():
+            for stray in self.cold.strays(bucket, key, keep=keep.get(field)):
+                self.cold.discard(stray)
+
+    def _delete_hot(self, bucket: str, hot: dict[str, str]) -> None:
+        for key in hot.values():
+            self.s3.delete_object(Bucket=bucket, Key=key)
 
     # -- restore -----------------------------------------------------------------
     def restore(self, message: Message) -> None:
-        event = parse_event(message.body, {USER_UPGRADED})
-        user_id = event.data["user_id"]
-        for job in self.jobs.archived_for_user(user_id, (ARCHIVED, RESTORING)):
-            bound = log.bind(job_id=job["job_id"], user_id=user_id)
-            if job["storage"] == ARCHIVED:
-                store = store_for_ref(self.aws, job["archive_ref"])
-                try:
-                    tier, restore_id = EXPEDITED, store.request_restore(job["archive_ref"], EXPEDITED)
-                except ExpeditedUnavailable:
-                    bound.info("archiver.expedited_unavailable")
-                    tier, restore_id = STANDARD, store.request_restore(job["archive_ref"], STANDARD)
-                RESTORE_REQUESTS.labels(tier).inc()
-                if not self.jobs.mark_restoring(job["job_id"], tier, restore_id):
+        event = parse_event(message.body, UserUpgraded)
+        # The user index is eventually consistent: it only says which jobs exist; each
+        # job's storage is read again from the table itself (a job archived just before
+        # the upgrade is never missed).
+        for job_id in self.jobs.ids_for_user(event.user_id):
+            job = self.jobs.get(job_id)
+            if job is None or job.status != JobStatus.COMPLETED:
+                continue
+            bound = log.bind(job_id=job.job_id, user_id=job.user_id)
+            if job.storage == Storage.ARCHIVED:
+                tier, restore_ids = self._request_restore(job, bound)
+                if not self.jobs.mark_restoring(job.job_id, tier, restore_ids):
                     continue  # another replica got there first
                 bound.info("archiver.restore_requested", tier=tier)
+            elif job.storage == Storage.RESTORING:
+                tier = job.restore_tier or STANDARD
             else:
-                tier = job.get("restore_tier", STANDARD)
+                continue
             # A check for RESTORING jobs too: repairs a crash between marking and sending.
-            self._schedule_check(job["job_id"], user_id, tier)
+            self._schedule_check(job, tier)
+
+    def _request_restore(self, job: Job, bound: structlog.stdlib.BoundLogger) -> tuple[str, dict[str, str]]:
+        """Ask for every cold copy of the job (Expedited, else Standard for all)."""
+        tier, restore_ids = EXPEDITED, {}
+        for field, ref in job.archive_refs.items():
+            store = store_for_ref(self.aws, ref)
+            try:
+                restore_id = store.request_restore(ref, tier)
+            except ExpeditedUnavailable:
+                bound.info("archiver.expedited_unavailable")
+                tier = STANDARD
+                restore_id = store.request_restore(ref, tier)
+            if restore_id:
+                restore_ids[field] = restore_id
+        RESTORE_REQUESTS.labels(tier).inc()
+        return tier, restore_ids
 
     def _check_delay(self, tier: str) -> int:
         s = self.settings
         return s.restore_check_expedited_seconds if tier == EXPEDITED else s.restore_check_standard_seconds
 
-    def _schedule_check(self, job_id: str, user_id: str, tier: str) -> None:
-        self.sqs.send_message(
-            QueueUrl=self.aws.queue_url(self.aws.names.queue("thaw")),
-            MessageBody=new_event(RESTORE_CHECK, job_id=job_id, user_id=user_id).to_json(),
-            DelaySeconds=self._check_delay(tier),
-        )
+    def _schedule_check(self, job: Job, tier: str) -> None:
+        self.events.publish(RestoreCheck(job.job_id, job.user_id), delay_seconds=self._check_delay(tier))
 
     # -- thaw --------------------------------------------------------------------
     def thaw(self, message: Message) -> None:
-        event = parse_event(message.body, {RESTORE_CHECK})
-        job_id = event.data["job_id"]
-        job = self.jobs.get(job_id)
+        event = parse_event(message.body, RestoreCheck)
+        job = self.jobs.get(event.job_id)
         if job is None:
-            raise PermanentError(f"job {job_id} does not exist")
-        bound = log.bind(job_id=job_id, user_id=job["user_id"])
-        ref = job.get("archive_ref")
-        if job.get("storage") == RESTORING:
-            store = store_for_ref(self.aws, ref)
-            if not store.restore_ready(ref, job.get("restore_id")):
-                raise Defer(self._check_delay(job.get("restore_tier", STANDARD)), "restore in progress")
-            size = store.thaw_into(ref, job.get("restore_id"), job["result_bucket"], job["result_key"])
+            raise PermanentError(f"job {event.job_id} does not exist")
+        bound = log.bind(job_id=job.job_id, user_id=job.user_id)
+        if job.storage == Storage.RESTORING:
+            states = {
+                field: store_for_ref(self.aws, ref).restore_state(ref, job.restore_ids.get(field))
+                for field, ref in job.archive_refs.items()
+            }
+            if "absent" in states.values():
+                # The restored copy expired before it was read (or was never asked for):
+                # ask again, and check again later.
+                tier, restore_ids = self._request_restore(job, bound)
+                self.jobs.mark_restoring(job.job_id, tier, restore_ids, again=True)
+                bound.info("archiver.restore_requested_again", tier=tier)
+                raise Defer(self._check_delay(tier), "restore asked for again")
+            if "in_progress" in states.values():
+                raise Defer(self._check_delay(job.restore_tier or STANDARD), "restore in progress")
+            hot_keys, size = self._thaw_copies(job)
             failpoints.hit("thaw.after_copy")
-            if not self.jobs.mark_thawed(job_id):
+            if not self.jobs.mark_thawed(job.job_id, hot_keys):
                 return
+            failpoints.hit("thaw.after_mark")
             RESTORED_JOBS.inc()
             RESTORED_BYTES.inc(size)
-            requested = job.get("restore_requested_at")
-            if requested:
-                RESTORE_SECONDS.observe((utc_now() - parse_iso(requested)).total_seconds())
+            if job.restore_requested_at:
+                RESTORE_SECONDS.observe((utc_now() - parse_iso(job.restore_requested_at)).total_seconds())
             bound.info("archiver.restored", bytes=size)
-            job["storage"] = HOT
-        if job.get("storage") == HOT and ref:
-            # The hot copy is back and recorded: only now may the cold copy go.
-            store_for_ref(self.aws, ref).discard(ref)
-            self.jobs.clear_archive_ref(job_id)
+            job = job.replace(storage=Storage.HOT, **hot_keys)
+        if job.storage == Storage.HOT and job.archive_refs:
+            # The hot copies are back and recorded: only now may the cold copies go.
+            for ref in job.archive_refs.values():
+                store_for_ref(self.aws, ref).discard(ref)
+            self.jobs.clear_archive_refs(job.job_id)
+
+    def _thaw_copies(self, job: Job) -> tuple[dict[str, str], int]:
+        """Copy every restored object to a new hot key (deterministic per cold copy, so
+        two replicas write the same keys); result field -> new key, and bytes."""
+        assert job.result_bucket
+        hot_keys, size = {}, 0
+        for field, ref in job.archive_refs.items():
+            old_key = getattr(job, field)
+            generation = hashlib.sha256(ref.encode()).hexdigest()[:12]
+            new_key = f"{job.results_prefix}restored-{generation}/{old_key.rsplit('/', 1)[-1]}"
+            size += store_for_ref(self.aws, ref).thaw_into(ref, job.restore_ids.get(field), job.result_bucket, new_key)
+            hot_keys[field] = new_key
+        return hot_keys, size
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
 from prometheus_client import Counter
 
 from gas.core.aws import Aws
 from gas.core.config import WorkerSettings, load_settings
 from gas.core.errors import PermanentError
-from gas.core.events import JOB_COMPLETED, parse_event
-from gas.core.jobs import COMPLETED, JobStore
+from gas.core.events import JobCompleted, parse_event
+from gas.core.job_record import Job, JobStatus
+from gas.core.jobs import JobStore
 from gas.core.observability import configure_logging
 from gas.core.users import UserStore
 from gas.core.worker import Message, QueueWorker
@@ -19,17 +22,19 @@ log = structlog.get_logger()
 EMAILS_SENT = Counter("gas_notifier_emails_sent_total", "Emails sent, by job status", ["status"])
 
 
-def compose(job: dict, user: dict, public_url: str) -> tuple[str, str]:
-    name = job.get("input_file_name", job["job_id"])
-    link = f"{public_url}/annotations/{job['job_id']}"
-    if job["status"] == COMPLETED:
+def compose(job: Job, user: dict[str, Any], public_url: str) -> tuple[str, str]:
+    """Subject and body. No file content: the error is the engine's one line, which names
+    a line number and a field, never the data."""
+    name = job.input_file_name
+    link = f"{public_url}/annotations/{job.job_id}"
+    if job.status == JobStatus.COMPLETED:
         subject = f"GAS: annotation of {name} is ready"
         body = f"Hello {user.get('name', '')},\n\nYour annotation job for {name} completed.\nResults: {link}\n"
     else:
         subject = f"GAS: annotation of {name} failed"
         body = (
             f"Hello {user.get('name', '')},\n\nYour annotation job for {name} failed:\n"
-            f"  {job.get('error', 'unknown error')}\nDetails: {link}\n"
+            f"  {job.error or 'unknown error'}\nDetails: {link}\n"
         )
     return subject, body + "\n-- GAS, the Genomics Annotation Service\n"
 
@@ -42,14 +47,14 @@ class Notifier:
         self.users = UserStore(aws)
 
     def __call__(self, message: Message) -> None:
-        event = parse_event(message.body, {JOB_COMPLETED})
-        job_id = event.data["job_id"]
+        event = parse_event(message.body, JobCompleted)
+        job_id = event.job_id
         job = self.jobs.get(job_id)
         if job is None:
             raise PermanentError(f"job {job_id} does not exist")
-        user = self.users.get_profile(job["user_id"])
+        user = self.users.get_profile(job.user_id)
         if not user or not user.get("email"):
-            raise PermanentError(f"user {job['user_id']} has no email address")
+            raise PermanentError(f"user {job.user_id} has no email address")
         # Claim first: a redelivery (or a second replica) finds the claim and sends nothing.
         if not self.jobs.mark_notified(job_id):
             log.info("notifier.already_sent", job_id=job_id)
@@ -64,8 +69,8 @@ class Notifier:
         except Exception:
             self.jobs.clear_notified(job_id)  # not sent: let the redelivery try again
             raise
-        EMAILS_SENT.labels(job["status"]).inc()
-        log.info("notifier.sent", job_id=job_id, user_id=job["user_id"], status=job["status"])
+        EMAILS_SENT.labels(str(job.status)).inc()
+        log.info("notifier.sent", job_id=job_id, user_id=job.user_id, status=str(job.status))
 
 
 def main() -> int:

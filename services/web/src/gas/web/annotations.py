@@ -18,13 +18,15 @@ from flask import (
     url_for,
 )
 
-from gas.core import events
-from gas.core.jobs import COMPLETED, FAILED, HOT, PENDING, RUNNING, InvalidCursor, new_job_id
+from gas.core.events import JobRequested, Publisher
+from gas.core.job_record import Job, JobStatus, Storage
+from gas.core.jobs import InvalidCursor, new_job_id
 from gas.core.timeutil import utc_now_iso
 from gas.web.context import login_required, own_job_or_404, services
 from gas.web.uploads import (
     ALLOWED_SUFFIXES,
     UploadKeyError,
+    claimed_key,
     name_problem,
     parse_key,
     presigned_upload,
@@ -35,7 +37,6 @@ bp = Blueprint("annotations", __name__)
 log = structlog.get_logger()
 
 LOG_MAX_BYTES = 1024 * 1024  # the count log is small; never stream a huge object into a page
-ACTIVE = (PENDING, RUNNING)
 
 
 # -- helpers -----------------------------------------------------------------------
@@ -62,47 +63,41 @@ class PublishFailed(Exception):
     """job.requested could not be sent; the job stays PENDING until a replay sends it."""
 
 
-def _publish_requested(job: dict[str, Any]) -> None:
-    aws = services().aws
-    event = events.new_event(
-        events.JOB_REQUESTED,
-        job_id=job["job_id"],
-        user_id=job["user_id"],
-        input_bucket=job["input_bucket"],
-        input_key=job["input_key"],
-        input_file_name=job["input_file_name"],
-    )
+def _publish_requested(job: Job) -> None:
     try:
-        aws.client("sns").publish(TopicArn=aws.topic_arn("job-requests"), Message=event.to_json())
+        Publisher(services().aws).publish(JobRequested(job.job_id, job.user_id))
     except (ClientError, BotoCoreError) as exc:
-        log.error("job.requested_publish_failed", job_id=job["job_id"], error=str(exc))
-        raise PublishFailed(job["job_id"]) from exc
-    log.info("job.requested_published", job_id=job["job_id"], event_id=event.id)
+        log.error("job.requested_publish_failed", job_id=job.job_id, error=str(exc))
+        raise PublishFailed(job.job_id) from exc
+    log.info("job.requested_published", job_id=job.job_id)
 
 
-def downloadable(job: dict[str, Any]) -> bool:
-    return job.get("status") == COMPLETED and bool(job.get("result_key")) and job.get("storage", HOT) == HOT
+def downloadable(job: Job) -> bool:
+    return job.status == JobStatus.COMPLETED and bool(job.result_key) and job.storage == Storage.HOT
 
 
-def download_url(job: dict[str, Any]) -> str:
+def download_url(job: Job) -> str:
     """A presigned GET of the annotated VCF, valid download_url_seconds."""
     svc = services()
-    name = safe_filename(job["result_key"].rsplit("/", 1)[-1]) or "annotated.vcf"
-    return svc.browser_s3.generate_presigned_url(
-        "get_object",
-        Params={
-            "Bucket": job.get("result_bucket") or svc.aws.names.results_bucket,
-            "Key": job["result_key"],
-            "ResponseContentDisposition": f'attachment; filename="{name}"',
-        },
-        ExpiresIn=svc.settings.download_url_seconds,
+    assert job.result_key
+    name = safe_filename(job.result_key.rsplit("/", 1)[-1]) or "annotated.vcf"
+    return str(
+        svc.browser_s3.generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": job.result_bucket or svc.aws.names.results_bucket,
+                "Key": job.result_key,
+                "ResponseContentDisposition": f'attachment; filename="{name}"',
+            },
+            ExpiresIn=svc.settings.download_url_seconds,
+        )
     )
 
 
-def job_view(job: dict[str, Any], with_download: bool = False) -> dict[str, Any]:
+def job_view(job: Job, with_download: bool = False) -> dict[str, Any]:
     """What a user may see of a job (no internal counters or archive references)."""
-    view = {
-        k: job.get(k)
+    view: dict[str, Any] = {
+        k: getattr(job, k)
         for k in (
             "job_id",
             "status",
@@ -116,13 +111,13 @@ def job_view(job: dict[str, Any], with_download: bool = False) -> dict[str, Any]
             "restore_requested_at",
         )
     }
-    summary = job.get("summary")
-    view["summary"] = summary if isinstance(summary, dict) else None
-    view["error"] = job.get("error") if job.get("status") == FAILED else None
+    view["status"], view["storage"] = str(job.status), str(job.storage)
+    view["summary"] = job.summary
+    view["error"] = job.error if job.status == JobStatus.FAILED else None
     view["links"] = {
-        "page": url_for("annotations.job_page", job_id=job["job_id"]),
-        "log": url_for("annotations.job_log", job_id=job["job_id"]) if job.get("log_key") else None,
-        "download": url_for("annotations.download", job_id=job["job_id"]) if downloadable(job) else None,
+        "page": url_for("annotations.job_page", job_id=job.job_id),
+        "log": url_for("annotations.job_log", job_id=job.job_id) if job.log_key else None,
+        "download": url_for("annotations.download", job_id=job.job_id) if downloadable(job) else None,
     }
     if with_download and downloadable(job):
         view["download_url"] = download_url(job)
@@ -206,22 +201,36 @@ def new_job() -> Any:
         _delete_upload(bucket, key)
         return _refuse("The file is empty.")
 
-    job = {
-        "job_id": upload.job_id,
-        "user_id": g.user_id,
-        "input_file_name": upload.file_name,
-        "input_bucket": bucket,
-        "input_key": key,
-        "input_size": size,
-        # The form's presigned POST stays valid after submission: the annotator reads
-        # exactly this version (If-Match), never a later upload through the same form.
-        "input_etag": head["ETag"],
-        "submitted_at": utc_now_iso(),
-    }
+    # Claim the upload: an immutable copy under inputs/ (only the web app writes there),
+    # of exactly the version that was checked; the upload itself then goes.
+    input_key = claimed_key(key)
+    try:
+        copied = s3.copy_object(
+            Bucket=bucket,
+            Key=input_key,
+            CopySource={"Bucket": bucket, "Key": key},
+            CopySourceIfMatch=head["ETag"],
+            MetadataDirective="COPY",
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("412", "PreconditionFailed", "404", "NoSuchKey"):
+            return _refuse("The uploaded file changed after upload. Please upload it again.")
+        raise
+    job = Job(
+        job_id=upload.job_id,
+        user_id=g.user_id,
+        input_file_name=upload.file_name,
+        input_bucket=bucket,
+        input_key=input_key,
+        input_size=size,
+        input_etag=copied["CopyObjectResult"]["ETag"],
+        submitted_at=utc_now_iso(),
+    )
     if not svc.jobs.create(job):
         # Two redirects raced (double click, replay): the other one created it.
         return _already_submitted(svc.jobs.get(upload.job_id) or job, bucket, key)
-    log.info("job.created", input_key=key, input_size=size)
+    _delete_upload(bucket, key)
+    log.info("job.created", input_key=input_key, input_size=size)
     # A crash right here leaves a PENDING job without its event; replaying the
     # redirect URL re-publishes it (see _already_submitted).
     _publish_requested(job)
@@ -229,16 +238,16 @@ def new_job() -> Any:
     return redirect(url_for("annotations.job_page", job_id=upload.job_id))
 
 
-def _already_submitted(existing: dict[str, Any], bucket: str, key: str) -> Any:
-    if existing.get("user_id") != g.user_id or existing.get("input_key") != key:
+def _already_submitted(existing: Job, bucket: str, key: str) -> Any:
+    if existing.user_id != g.user_id or existing.input_key != claimed_key(key):
         # The same form used for a second file (or someone else's job id): this
         # object can never become a job, so it does not stay behind.
         _delete_upload(bucket, key)
         return _refuse("This upload form was already used. Please start a new upload.", 409)
-    if existing.get("status") == PENDING:
-        # Harmless if the first publish got through: the annotator's conditional write dedups.
+    if existing.status == JobStatus.PENDING:
+        # Harmless if the first publish got through: the annotator's lease dedups.
         _publish_requested(existing)
-    return redirect(url_for("annotations.job_page", job_id=existing["job_id"]))
+    return redirect(url_for("annotations.job_page", job_id=existing.job_id))
 
 
 @bp.errorhandler(PublishFailed)
@@ -269,7 +278,7 @@ def list_jobs() -> Any:
 @login_required
 def job_page(job_id: str) -> Any:
     job = own_job_or_404(job_id)
-    return render_template("annotation.html", job=job_view(job), active=job.get("status") in ACTIVE)
+    return render_template("annotation.html", job=job_view(job), active=job.active)
 
 
 @bp.get("/annotations/<job_id>/download")
@@ -279,7 +288,7 @@ def download(job_id: str) -> Any:
     if not downloadable(job):
         message = (
             "The results of this job are in cold storage. Upgrade to premium to restore them."
-            if job.get("status") == COMPLETED
+            if job.status == JobStatus.COMPLETED
             else "This job has no results to download."
         )
         return render_template("error.html", code=409, message=message), 409
@@ -292,15 +301,12 @@ def download(job_id: str) -> Any:
 def job_log(job_id: str) -> Any:
     job = own_job_or_404(job_id)
     text = None
-    if job.get("log_key"):
+    if job.log_key:
         try:
             obj = (
                 services()
                 .aws.client("s3")
-                .get_object(
-                    Bucket=job.get("result_bucket") or services().aws.names.results_bucket,
-                    Key=job["log_key"],
-                )
+                .get_object(Bucket=job.result_bucket or services().aws.names.results_bucket, Key=job.log_key)
             )
             text = obj["Body"].read(LOG_MAX_BYTES).decode("utf-8", errors="replace")
         except ClientError as exc:

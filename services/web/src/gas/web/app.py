@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask_bootstrap import Bootstrap5
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from gas.core.aws import Aws
-from gas.core.config import load_settings
+from gas.core.config import load_settings, refuse
 from gas.core.jobs import JobStore
 from gas.core.observability import configure_logging
 from gas.core.users import UserStore
-from gas.web import annotations, auth, ops, profile
-from gas.web.context import Services
+from gas.web import annotations as job_views  # not `annotations`: the __future__ import's name
+from gas.web import auth, ops, profile
+from gas.web.context import Services, load_user
 from gas.web.settings import WebSettings, startup_problem
 
 log = structlog.get_logger()
@@ -36,9 +36,7 @@ def create_app(settings: WebSettings | None = None) -> Flask:
         settings = load_settings(WebSettings)
     problem = startup_problem(settings)
     if problem:
-        # One line, non-zero exit: gunicorn and Kubernetes show exactly why.
-        print(f"configuration error: {problem}", file=sys.stderr)
-        raise SystemExit(2)
+        refuse(problem)
     configure_logging("web", settings.log_level)
 
     app = Flask(__name__)
@@ -63,8 +61,9 @@ def create_app(settings: WebSettings | None = None) -> Flask:
     app.extensions["gas"] = svc
     CSRFProtect(app)
     Bootstrap5(app)
-    for module in (profile, auth, annotations, ops):
+    for module in (profile, auth, job_views, ops):
         app.register_blueprint(module.bp)
+    app.before_request(load_user)
     ops.install_request_hooks(app)
     _install_security_headers(app, _s3_origin(svc))
     _install_error_pages(app)
@@ -72,7 +71,10 @@ def create_app(settings: WebSettings | None = None) -> Flask:
     app.log_exception = lambda exc_info: log.error("http.unhandled_exception", exc_info=exc_info)  # type: ignore[method-assign]
     app.jinja_env.filters["when"] = _when
     app.context_processor(
-        lambda: {"limits": {"free": settings.free_upload_limit, "premium": settings.premium_upload_limit}}
+        lambda: {
+            "limits": {"free": settings.free_upload_limit, "premium": settings.premium_upload_limit},
+            "current_user": g.get("user"),
+        }
     )
     return app
 

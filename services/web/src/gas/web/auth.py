@@ -10,6 +10,7 @@ import re
 import secrets
 import uuid
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import globus_sdk
 import structlog
@@ -35,14 +36,25 @@ def local_user_id(email: str) -> str:
 
 
 def _safe_next(target: str | None) -> str:
-    # Only same-site paths: an open redirect would make our sign-in a phishing aid.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("annotations.list_jobs")
+    """`target` when it is a path of this site, else the job list.
+
+    An open redirect would make our sign-in a phishing aid. Browsers (and Werkzeug)
+    drop tabs and newlines from URLs and read a backslash as a slash, so a path such as
+    "/\\t/evil.example" becomes "//evil.example" on the way out: refuse any control
+    character or backslash, then accept only what parses as a path with no scheme and
+    no host, and rebuild the URL from its parts."""
+    default = url_for("annotations.list_jobs")
+    if not target or len(target) > 2048 or "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return default
+    return urlunsplit(("", "", parts.path, parts.query, parts.fragment))
 
 
 def _globus_client() -> globus_sdk.ConfidentialAppAuthClient:
     s = services().settings
+    assert s.globus_client_id and s.globus_client_secret  # routes check globus_enabled first
     # One client per request: the flow manager lives on the client object.
     return globus_sdk.ConfidentialAppAuthClient(s.globus_client_id, s.globus_client_secret)
 
@@ -72,11 +84,11 @@ def _sealed_tokens() -> list[str]:
 
 
 def _sign_in(user_id: str, name: str, email: str, tokens: list[str] | None = None) -> None:
-    services().users.upsert(user_id, name, email)
+    profile = services().users.upsert(user_id, name, email)
     # A fresh session on sign-in: nothing from before (e.g. a planted cookie) carries over.
     session.clear()
     session.permanent = True
-    session.update(user_id=user_id, name=name, email=email)
+    session.update(user_id=user_id, generation=profile["session_generation"])
     if tokens:
         session["tokens"] = _token_box().encrypt(json.dumps(tokens).encode()).decode()
     structlog.contextvars.bind_contextvars(user_id=user_id)
@@ -172,6 +184,9 @@ def logout() -> Any:
             except globus_sdk.GlobusError as exc:
                 # Sign-out still happens locally; the token expires on its own.
                 log.warning("auth.revoke_failed", error=str(exc))
+    user_id = current_user_id()
+    if user_id:
+        services().users.end_sessions(user_id)
     log.info("auth.signed_out")
     session.clear()
     flash("You are signed out.", "info")

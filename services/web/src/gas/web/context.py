@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from flask import abort, current_app, g, jsonify, redirect, request, session, url_for
 
 from gas.core.aws import Aws
+from gas.core.job_record import Job
 from gas.core.jobs import JobStore
 from gas.core.users import PREMIUM, UserStore
 from gas.web.settings import WebSettings
@@ -38,7 +39,22 @@ def services() -> Services:
 
 
 def current_user_id() -> str | None:
-    return session.get("user_id")
+    """The signed-in user's id, once load_user has checked the session this request."""
+    return g.get("user_id")
+
+
+def load_user() -> None:
+    """before_request: accept the session only if its user exists and the session's
+    generation is the user's current one (sign-out moves it on, so a copied cookie dies
+    with the sign-out). The cookie holds no name or email: they come from the profile."""
+    user_id = session.get("user_id")
+    if not user_id:
+        return
+    profile = services().users.get_profile(user_id)
+    if profile is None or profile.get("session_generation", 0) != session.get("generation"):
+        session.clear()
+        return
+    g.user_id, g.user = user_id, profile
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -53,13 +69,12 @@ def login_required(view: F) -> F:
             if request.path.startswith("/api/"):
                 return jsonify(error="sign in first"), 401
             return redirect(url_for("auth.login", next=request.full_path))
-        g.user_id = session["user_id"]
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
 
 
-def own_job_or_404(job_id: str) -> dict[str, Any]:
+def own_job_or_404(job_id: str) -> Job:
     """The job when the signed-in user owns it; 404 otherwise (never reveal it exists)."""
     try:
         valid = str(uuid.UUID(job_id)) == job_id

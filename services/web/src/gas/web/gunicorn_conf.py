@@ -31,14 +31,14 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 # two servers on one machine (local stack + tests) would fight over it.
 control_socket_disable = True
 
-# gunicorn's own lines (start, worker boot/exit) as JSON too, like the app's.
+# gunicorn's own lines (start, worker boot/exit) rendered like the app's (JSON, or console at a terminal).
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "json": {"()": "gas.core.observability.json_formatter"},
+        "lines": {"()": "gas.core.observability.stdlib_formatter"},
     },
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "lines", "stream": "ext://sys.stdout"}},
     "root": {"handlers": ["stdout"], "level": "INFO"},
     "loggers": {
         "gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
@@ -64,3 +64,18 @@ def child_exit(server: object, worker: object) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]
+
+
+def when_ready(server: object) -> None:
+    """Refuse to serve when a listening socket breaks the configuration's rules (the local
+    sign-in on a non-loopback address, however the bind was given)."""
+    from gas.core.config import load_settings, refuse
+    from gas.web.settings import WebSettings, listener_problem
+
+    hosts = []
+    for listener in server.LISTENERS:  # type: ignore[attr-defined]
+        address = listener.sock.getsockname()
+        hosts.append(address[0] if isinstance(address, tuple) else f"unix:{address}")
+    problem = listener_problem(load_settings(WebSettings), hosts)
+    if problem:
+        refuse(problem)  # before any worker is spawned: the arbiter exits with it

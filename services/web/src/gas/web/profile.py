@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from flask import Blueprint, flash, g, redirect, render_template, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, url_for
 
-from gas.core import events
+from gas.core.events import Publisher, UserUpgraded
 from gas.core.users import PREMIUM
 from gas.web.context import login_required, services
 
@@ -25,12 +25,7 @@ def home() -> Any:
 @login_required
 def profile() -> Any:
     svc = services()
-    user = svc.users.get_profile(g.user_id) or {
-        # Signed in but the record is gone (e.g. a reset local stack): show the session's view.
-        "name": session.get("name"),
-        "email": session.get("email"),
-        "tier": "free",
-    }
+    user = g.user  # loaded and checked for this request (context.load_user)
     return render_template("profile.html", user=user, upload_limit=svc.upload_limit(user.get("tier")))
 
 
@@ -53,8 +48,7 @@ def subscribe_post() -> Any:
     if profile.get("tier") != PREMIUM:
         flash("Your account could not be found; please sign in again.", "danger")
         return redirect(url_for("profile.profile"))
-    event = events.new_event(events.USER_UPGRADED, user_id=g.user_id)
-    svc.aws.client("sns").publish(TopicArn=svc.aws.topic_arn("user-upgraded"), Message=event.to_json())
+    Publisher(svc.aws).publish(UserUpgraded(g.user_id))
     log.info("user.upgraded", first_time=upgraded)
     flash("Welcome to premium: large uploads, and your archived results are being restored.", "success")
     return redirect(url_for("profile.profile"))

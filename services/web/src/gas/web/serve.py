@@ -6,7 +6,7 @@ import os
 import shutil
 import sys
 
-from gas.core.config import load_settings
+from gas.core.config import load_settings, refuse
 from gas.web.settings import WebSettings, startup_problem
 
 
@@ -16,8 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings(WebSettings)
     problem = startup_problem(settings)
     if problem:
-        print(f"configuration error: {problem}", file=sys.stderr)
-        return 2
+        refuse(problem)
     os.environ.setdefault("GAS_WEB_BIND", settings.web_bind)
     os.environ.setdefault("GAS_WEB_WORKERS", str(settings.web_workers))
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or shutil.which("gunicorn")

@@ -16,7 +16,8 @@ class WebSettings(CoreSettings):
     secret_key: str = Field(min_length=32)
     globus_client_id: str | None = None
     globus_client_secret: str | None = None
-    # Name + email sign-in without a password: only for the laptop stack (see check_startup).
+    # Name + email sign-in without a password: only for the laptop stack (see startup_problem
+    # and listener_problem).
     local_signin: bool = False
     web_bind: str = "127.0.0.1:8080"
     web_workers: int = Field(2, ge=1, le=64)
@@ -31,8 +32,9 @@ class WebSettings(CoreSettings):
     s3_public_endpoint_url: str | None = Field(None, pattern=r"^$|^https?://[^/\s]+$")
 
     @model_validator(mode="after")
-    def _blank_globus_is_unset(self) -> WebSettings:
-        # An empty GAS_GLOBUS_CLIENT_ID="" (common in env files) means "not configured".
+    def _blank_is_unset(self) -> WebSettings:
+        # An empty GAS_GLOBUS_CLIENT_ID="" (common in env files) means "not configured"; so
+        # does an empty GAS_S3_PUBLIC_ENDPOINT_URL.
         for name in ("globus_client_id", "globus_client_secret", "s3_public_endpoint_url"):
             if getattr(self, name) == "":
                 object.__setattr__(self, name, None)
@@ -78,4 +80,21 @@ def startup_problem(settings: WebSettings) -> str | None:
                 f"GAS_LOCAL_SIGNIN=true is refused with GAS_WEB_BIND={settings.web_bind} "
                 "(bind a loopback address: 127.0.0.1, ::1 or localhost)"
             )
+    return None
+
+
+def listener_problem(settings: WebSettings, hosts: list[str]) -> str | None:
+    """Why the sockets gunicorn actually listens on must not serve this configuration.
+
+    startup_problem checks GAS_WEB_BIND, but gunicorn also takes --bind on its command
+    line and in GUNICORN_CMD_ARGS: the password-less local sign-in is only ever served
+    from sockets that are really loopback-only."""
+    if not settings.local_signin:
+        return None
+    exposed = [host for host in hosts if not is_loopback(host)]
+    if exposed:
+        return (
+            f"GAS_LOCAL_SIGNIN=true is refused on {', '.join(exposed)}: "
+            "the local sign-in is served on loopback addresses only"
+        )
     return None

@@ -29,8 +29,19 @@ def has_allowed_suffix(name: str) -> bool:
     return any(lower.endswith(s) and len(lower) > len(s) for s in ALLOWED_SUFFIXES)
 
 
+# Browser uploads land under uploads/ and expire there after a day unless a job claims
+# them (the form can be reused within its lifetime for objects that never become jobs);
+# a claimed upload is copied under inputs/, which has its own retention (gas-provision).
+UPLOADS, INPUTS = "uploads/", "inputs/"
+
+
 def key_prefix(user_id: str, job_id: str) -> str:
-    return f"{user_id}/{job_id}~"
+    return f"{UPLOADS}{user_id}/{job_id}~"
+
+
+def claimed_key(upload_key: str) -> str:
+    """Where a claimed upload lives once it is a job's input."""
+    return INPUTS + upload_key.removeprefix(UPLOADS)
 
 
 @dataclass(frozen=True)
@@ -44,9 +55,9 @@ class UploadKeyError(ValueError):
 
 
 def parse_key(key: str, user_id: str) -> UploadKey:
-    """Split `<user_id>/<job_id>~<name>`; raise UploadKeyError when it is not this user's
-    or the job id is malformed. The name is returned unchecked (see check_name)."""
-    prefix = f"{user_id}/"
+    """Split `uploads/<user_id>/<job_id>~<name>`; raise UploadKeyError when it is not this
+    user's or the job id is malformed. The name is returned unchecked (see name_problem)."""
+    prefix = f"{UPLOADS}{user_id}/"
     if not key.startswith(prefix):
         raise UploadKeyError("this upload does not belong to you")
     job_id, sep, name = key[len(prefix) :].partition("~")

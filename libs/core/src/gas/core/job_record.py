@@ -1,0 +1,177 @@
+"""The job record and its two state machines, declared once.
+
+Every reader and writer of the jobs table goes through `Job` (this module) and `JobStore`
+(`gas.core.jobs`, where each transition is one conditional write).
+
+Processing, `Job.status`::
+
+    PENDING   -> RUNNING     an annotator starts an attempt            JobStore.start
+    RUNNING   -> RUNNING     a new attempt, only once the holder's lease has expired
+    RUNNING   -> PENDING     the holder hands the job back on shutdown  JobStore.release
+                             (the attempt is not counted)
+    RUNNING   -> COMPLETED   the latest attempt finished               JobStore.finish
+    RUNNING   -> FAILED      the input was refused, or attempts ran out JobStore.finish
+
+Storage of a COMPLETED job's results, `Job.storage`::
+
+    HOT       -> ARCHIVED    free user, retention over, cold copy made  JobStore.commit_archive
+    ARCHIVED  -> RESTORING   the user upgraded, restore requested       JobStore.mark_restoring
+    RESTORING -> RESTORING   the restored copy expired unread: asked again
+    RESTORING -> HOT         thaw copied the results back               JobStore.mark_thawed
+
+COMPLETED and FAILED are final; a job is deleted only as a whole (`JobStore.delete`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+class JobStatus(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+class Storage(StrEnum):
+    HOT = "HOT"
+    ARCHIVED = "ARCHIVED"
+    RESTORING = "RESTORING"
+
+
+STATUS_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.PENDING: frozenset({JobStatus.RUNNING}),
+    JobStatus.RUNNING: frozenset({JobStatus.RUNNING, JobStatus.PENDING, JobStatus.COMPLETED, JobStatus.FAILED}),
+    JobStatus.COMPLETED: frozenset(),
+    JobStatus.FAILED: frozenset(),
+}
+STORAGE_TRANSITIONS: dict[Storage, frozenset[Storage]] = {
+    Storage.HOT: frozenset({Storage.ARCHIVED}),
+    Storage.ARCHIVED: frozenset({Storage.RESTORING}),
+    Storage.RESTORING: frozenset({Storage.RESTORING, Storage.HOT}),
+}
+ACTIVE = frozenset({JobStatus.PENDING, JobStatus.RUNNING})
+FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
+
+# The result set: every object a job's results consist of, by the field holding its key;
+# deleted together. The variant data (annotated VCF, Parquet table) is archived and
+# restored together; the log and the summary hold only counts and stay hot, so the job
+# page keeps explaining an archived job.
+RESULT_FIELDS = ("result_key", "variants_key", "log_key", "summary_key")
+ARCHIVED_FIELDS = ("result_key", "variants_key")
+
+
+def can_move(current: JobStatus | Storage, target: JobStatus | Storage) -> bool:
+    """True when the transition table allows current -> target."""
+    if isinstance(current, JobStatus) and isinstance(target, JobStatus):
+        return target in STATUS_TRANSITIONS[current]
+    if isinstance(current, Storage) and isinstance(target, Storage):
+        return target in STORAGE_TRANSITIONS[current]
+    return False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Job:
+    """One annotation job: what was submitted, how far it got, where its results are."""
+
+    job_id: str
+    user_id: str
+    submitted_at: str
+    # The upload: exactly this object version is annotated (input_etag, If-Match).
+    input_file_name: str
+    input_bucket: str
+    input_key: str
+    input_size: int
+    input_etag: str | None = None
+
+    status: JobStatus = JobStatus.PENDING
+    # Attempts started (a hand-back on shutdown does not count); only the latest may finish.
+    attempt: int = 0
+    # The running attempt's lease: the SQS message that holds it, and until when
+    # (epoch seconds, renewed by the holder's heartbeat).
+    lease_owner: str | None = None
+    lease_expires_at: float | None = None
+    started_at: str | None = None
+    # When the sweeper last announced the job again (its message was lost).
+    requeued_at: str | None = None
+    completed_at: str | None = None
+    error: str | None = None  # FAILED only: one line for the user, no file content
+
+    result_bucket: str | None = None
+    result_key: str | None = None  # the annotated VCF
+    log_key: str | None = None
+    summary_key: str | None = None
+    variants_key: str | None = None  # the variants as Parquet
+    summary: dict[str, int] | None = None  # the few counts the job page shows
+    notified_at: str | None = None
+
+    storage: Storage = Storage.HOT
+    # Cold copies by result field ("result_key" -> archive ref), set when archived.
+    archive_refs: dict[str, str] = field(default_factory=dict)
+    archived_at: str | None = None
+    restore_tier: str | None = None
+    restore_requested_at: str | None = None
+    # Backend restore ids by result field (the Glacier vault backend has them).
+    restore_ids: dict[str, str] = field(default_factory=dict)
+    restored_at: str | None = None
+
+    def __post_init__(self) -> None:
+        # Accept the plain strings DynamoDB and callers hold; keep the enums.
+        object.__setattr__(self, "status", JobStatus(self.status))
+        object.__setattr__(self, "storage", Storage(self.storage))
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE
+
+    @property
+    def results_prefix(self) -> str:
+        """Every result object of the job lives under this key prefix."""
+        return f"{self.user_id}/{self.job_id}/"
+
+    def result_objects(self, fields: tuple[str, ...] = RESULT_FIELDS) -> dict[str, str]:
+        """The job's result set (or the given part of it): result field -> S3 key."""
+        keys = {name: getattr(self, name) for name in fields}
+        return {name: key for name, key in keys.items() if key}
+
+    def replace(self, **changes: Any) -> Job:
+        return dataclasses.replace(self, **changes)
+
+    # -- DynamoDB -----------------------------------------------------------------
+    def to_record(self) -> dict[str, Any]:
+        """Attribute name -> plain value; unset (None) and empty maps are left out."""
+        record: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None or value == {}:
+                continue
+            if isinstance(value, StrEnum):
+                value = str(value)
+            elif isinstance(value, float):
+                value = Decimal(str(value))  # DynamoDB numbers are decimals
+            record[f.name] = value
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Job:
+        """A job from a stored record. Attributes this version does not know are ignored
+        (a newer writer during a rolling upgrade), so old readers keep working."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in record.items() if k in known}
+        for name in ("attempt", "input_size"):
+            if name in values:
+                values[name] = int(values[name])
+        if values.get("lease_expires_at") is not None:
+            values["lease_expires_at"] = float(values["lease_expires_at"])
+        if isinstance(values.get("summary"), dict):
+            values["summary"] = {str(k): int(v) for k, v in values["summary"].items()}
+        return cls(**values)
