@@ -101,11 +101,12 @@ def signed_in_user(site: Site, name: str = "Cluster Tester") -> User:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
     settings = CoreSettings(prefix=site.prefix, AWS_ENDPOINT_URL=site.aws_endpoint, AWS_REGION="us-east-1")
-    UserStore(Aws(settings)).upsert(user_id, user.name, user.email)
+    profile = UserStore(Aws(settings)).upsert(user_id, user.name, user.email)
     signer = Flask("e2e-test")
     signer.secret_key = site.secret_key
+    # what web's sign-in puts in the session (gas.web.auth._sign_in)
     cookie = signer.session_interface.get_signing_serializer(signer).dumps(  # type: ignore[attr-defined]
-        {"user_id": user_id, "name": user.name, "email": user.email, "tokens": [], "_permanent": True}
+        {"user_id": user_id, "generation": profile["session_generation"], "_permanent": True}
     )
     user.http.cookies.set("gas_session", cookie, domain=site.cookie_domain)
     user.user_id = user_id  # type: ignore[attr-defined]

@@ -186,7 +186,9 @@ def test_an_annotator_pod_killed_mid_job_loses_nothing(node, gas):
     job = user.wait_finished(job_id, timeout=600)
     node.timings["killed mid-job -> COMPLETED (s)"] = round(time.monotonic() - t0, 1)
     assert job["status"] == "COMPLETED", job
-    assert int(gas.job_item(job_id)["attempt"]) >= 2  # a second worker took it over
+    # a new pod finished it: on a retry (attempt 2) or, if the dying worker handed the job back
+    # in its last second (SIGTERM -> JobStore.release), on the same attempt
+    node.timings["killed job's attempts"] = int(gas.job_item(job_id)["attempt"])
     annotated = lc.download(user, job_id)
     assert len(lc.body_lines(annotated)) == variants
     alive = {p["metadata"]["name"] for p in node.pods(NS, "app.kubernetes.io/component=annotator")}
