@@ -384,13 +384,26 @@ class Builder:
 
 
 ALL = [f"gas-{s}" for s in SERVICES] + ["moto", "pause", "coredns"]
-PRUNE_AFTER_DAYS = 7
+PRUNE_AFTER_DAYS = 2
 
 
 def prune(current: list[Image]) -> None:
-    """Drop archives (and their unpacked root filesystems) no build has used for a week:
-    other worktrees share the cache, so a superseded hash is not dropped at once."""
+    """Drop archives (and their unpacked root filesystems) no build has used for two days:
+    other worktrees share the cache, so a superseded hash is not dropped at once. In
+    buildah's storage keep only the current images (and the bases): the step cache of
+    older builds goes too (a rebuild costs tens of seconds; the storage would grow by
+    GBs a week)."""
     keep = {Path(i.archive).name for i in current}
+    wanted = {f"localhost/gas-build/{i.name}:{i.key[:16]}" for i in current}
+    storage = ["buildah", "--root", str(CACHE / "buildah"), "--runroot", str(CACHE / "buildah-run")]
+    storage += ["--storage-driver", "overlay"]
+    with open(CACHE / "logs" / "prune.log", "w") as log:
+        # working containers an interrupted build left (builds of this cache hold the lock)
+        subprocess.run([*storage, "rm", "--all"], stdout=log, stderr=subprocess.STDOUT)
+        for ref in buildah("images", "--noheading", "--format", "{{.Name}}:{{.Tag}}", capture=True).split():
+            if ref.startswith("localhost/gas-build/") and ref not in wanted:
+                subprocess.run([*storage, "rmi", ref], stdout=log, stderr=subprocess.STDOUT)
+        subprocess.run([*storage, "rmi", "--prune"], stdout=log, stderr=subprocess.STDOUT)
     horizon = time.time() - PRUNE_AFTER_DAYS * 86400
     for meta in CACHE.glob("*.tar.json"):
         archive = meta.with_suffix("")
@@ -421,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
                 f" (build {image.build_seconds:.0f} s)  {Path(image.archive).name}",
                 file=sys.stderr,
             )
-        if not args.only:
+        if not args.only and not all(i.cached for i in images):
             prune(images + [builder.done.get(n) or builder.build(n) for n in ("base-python", "base-uv")])
     print(f"build-images: {len(images)} images in {time.monotonic() - started:.1f} s", file=sys.stderr)
     if args.json:
