@@ -70,7 +70,6 @@ def unpack(image: dict) -> tuple[Path, dict]:
         (manifest,) = json.load(archive.extractfile("manifest.json"))
         config = json.load(archive.extractfile(manifest["Config"]))["config"]
         if not (root / ".unpacked").exists():
-            shutil.rmtree(root, ignore_errors=True)
             tmp = root.with_name(root.name + f".tmp{os.getpid()}")
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
@@ -78,7 +77,12 @@ def unpack(image: dict) -> tuple[Path, dict]:
                 with tarfile.open(fileobj=archive.extractfile(name)) as layer:
                     _apply_layer(layer, tmp)
             (tmp / ".unpacked").touch()
-            os.replace(tmp, root)
+            try:
+                os.replace(tmp, root)
+            except OSError:  # another test run unpacked it meanwhile
+                if not (root / ".unpacked").exists():
+                    raise
+                shutil.rmtree(tmp)
     return root, config
 
 
