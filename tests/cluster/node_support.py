@@ -560,6 +560,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
                 for d in sorted((p for p in root.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
                     d.rmdir()
                 root.rmdir()
+        # the images containerd unpacked and the pods' files: GBs a run; the logs stay
+        if not [line for line in Path("/proc/self/mountinfo").read_text().splitlines() if str(self.workdir) in line]:
+            for d in ("containerd/root", "containerd/state", "kubelet"):
+                shutil.rmtree(self.workdir / d, ignore_errors=True)
 
     def leftovers(self) -> list[str]:
         """What survived `stop` (should be nothing)."""
