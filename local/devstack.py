@@ -165,9 +165,8 @@ class DevStack:
         web = self.start_web()
         for name in WORKERS:
             self.start_worker(name)
-        for name, (command, *args) in SCHEDULED.items():
-            every = [str(BIN / command), *args, "--every", str(SCHEDULE_SECONDS)]
-            self._spawn(name, every, self.component_env(_PROCESS[name].identity))
+        for name in SCHEDULED:
+            self.start_scheduled(name)
         wait_http(f"{self.url}/readyz", 60, web)
         for name in WORKERS:
             # The annotator builds the annotation database on first use: allow for it.
@@ -176,6 +175,11 @@ class DevStack:
 
     def start_web(self) -> subprocess.Popen[bytes]:
         return self._spawn("web", [str(BIN / "gas-web")], self.component_env("web"))
+
+    def start_scheduled(self, name: str) -> subprocess.Popen[bytes]:
+        command, *args = SCHEDULED[name]
+        every = [str(BIN / command), *args, "--every", str(SCHEDULE_SECONDS)]
+        return self._spawn(name, every, self.component_env(_PROCESS[name].identity))
 
     def start_worker(self, name: str) -> subprocess.Popen[bytes]:
         port = self.metrics_ports.setdefault(name, free_port())
@@ -205,6 +209,11 @@ class DevStack:
             if proc is not None:
                 stop([proc])
             self.start_web()
+            return
+        if name in SCHEDULED:
+            if proc is not None:
+                stop([proc])
+            self.start_scheduled(name)
             return
         if proc is not None:
             proc.send_signal(signal.SIGTERM)
@@ -385,8 +394,8 @@ def processes_touched(paths: set[Path], root: Path = ROOT) -> dict[str, list[Pat
             continue
         if parts[:2] == ("libs", "core"):
             names = SHOWN
-        elif parts[0] == "services":  # services/<package>/...
-            names = [n for n in SHOWN if _PROCESS[n].package == parts[1]]
+        elif parts[0] == "services":  # services/<package>/... (scheduled ones run libs/core only)
+            names = [n for n in SHOWN if n not in SCHEDULED and _PROCESS[n].package == parts[1]]
         else:
             continue
         for name in names:

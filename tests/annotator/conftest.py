@@ -1,16 +1,16 @@
-"""Shared fixtures: the GRCh37 database is built once (cached in GAS_ANNOTATION_DB_DIR or ~/.cache)."""
+"""Shared fixtures: the databases are built once (cached in GAS_ANNOTATION_DB_DIR or ~/.cache)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from engine_support import HEADER, records
 from support import SAMPLES
 
-from gas.annotator.engine import annotate_vcf, ensure_database
-from gas.annotator.engine.database import default_db_dir
-
-HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+from gas.annotator.engine import AnnotationResult, annotate_vcf, ensure_database
+from gas.annotator.engine.database import AnnotationDatabase, default_db_dir
 
 
 @pytest.fixture(scope="session")
@@ -24,36 +24,23 @@ def db_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def db(db_dir):
+def db(db_dir: Path) -> AnnotationDatabase:
     return ensure_database("GRCh37", db_dir)
 
 
-def parse_info(info: str) -> dict[str, str]:
-    out = {}
-    for item in info.split(";"):
-        key, _, value = item.partition("=")
-        out[key] = value if _ else True
-    return out
-
-
-def records(path: Path) -> list[dict]:
-    rows = []
-    for line in path.read_text().splitlines():
-        if line.startswith("#"):
-            continue
-        f = line.split("\t")
-        rows.append({"chrom": f[0], "pos": int(f[1]), "id": f[2], "ref": f[3], "alt": f[4], "info": parse_info(f[7])})
-    return rows
+@pytest.fixture(scope="session")
+def db38(db_dir: Path) -> AnnotationDatabase:
+    return ensure_database("GRCh38", db_dir)
 
 
 @pytest.fixture
-def annotate(tmp_path, db):
-    """Annotate VCF text (data lines after a minimal header) and return the records."""
+def annotate(tmp_path: Path, db: AnnotationDatabase) -> Callable[..., tuple[AnnotationResult, list[dict]]]:
+    """Annotate VCF text (data lines after a minimal header) and return the result and records."""
 
-    def run(body: str, header: str = HEADER, name: str = "case.vcf"):
+    def run(body: str, header: str = HEADER, name: str = "case.vcf", **options) -> tuple[AnnotationResult, list[dict]]:
         path = tmp_path / name
         path.write_text(header + body)
-        result = annotate_vcf(path, tmp_path / "out", db)
+        result = annotate_vcf(path, tmp_path / "out", db, **options)
         return result, records(result.annotated_vcf)
 
     return run

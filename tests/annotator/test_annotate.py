@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from gas.annotator.engine import annotate_vcf
-from gas.annotator.engine import vcf as vcf_module
+from gas.annotator.engine import reader as reader_module
 
 # Single-transcript genes checked in the GENCODE v19 source tables:
 # NMS (+) 2:101,086,944-101,099,742, start codon 101,086,951-953, stop 101,099,724-726.
@@ -123,7 +123,7 @@ def test_symbolic_and_star_alleles_are_annotated_by_position(annotate):
     assert [r["info"]["REGION"] for r in recs] == ["CDS"] * 4
     assert [r["info"].get("VC") for r in recs] == [None, None, ".,SNV", None]
     assert result.variants_read == result.variants_written == 4
-    assert result.variants_skipped == 3
+    assert result.variants_position_only == 3
 
 
 def test_flags(annotate):
@@ -139,11 +139,34 @@ def test_outputs_and_summary(annotate):
     result, _ = annotate("1\t55545\t.\tC\tT\t.\t.\t.\n", name="my.sample.vcf")
     assert result.annotated_vcf.name == "my.sample.annot.vcf"
     assert result.count_log.name == "my.sample.count.log"
+    assert result.variants_parquet.name == "my.sample.variants.parquet"
     summary = json.loads(result.summary_json.read_text())
     assert summary == result.summary
-    assert summary["variants"] == {"read": 1, "written": 1, "skipped": 0}
+    assert summary["variants"] == {"read": 1, "written": 1, "position_only": 0, "outside_assembly": 0}
     assert summary["variant_classes"]["SNV"] == 1
-    assert "variants_read\t1" in result.count_log.read_text()
+    assert summary["assembly"] == "GRCh37"
+    assert summary["database"]["version"] == "GRCh37-v2"
+    assert summary["consequences"] == {"downstream_gene_variant": 1}  # OR4G4P (+) ends at 1:54,936
+    assert summary["assembly_evidence"]["likely"] is None  # a bare header says nothing
+    log = result.count_log.read_text()
+    assert "variants_read\t1" in log
+    assert "assembly\tGRCh37\tfile evidence: none (none)" in log
+    assert "database\tGRCh37-v2" in log
+
+
+def test_records_outside_the_assembly_are_written(annotate):
+    # Unplaced contigs and positions past a chromosome's end are written with VC/TSTV only
+    # (an annotation there would be made up); MT positions are fine.
+    result, recs = annotate(
+        "GL000192.1\t100\t.\tA\tG\t.\t.\tDP=1\n1\t249250700\t.\tA\tG\t.\t.\t.\nMT\t3400\t.\tA\tG\t.\t.\t.\n",
+        allow_assembly_mismatch=True,  # the second record is past the end of GRCh37 chromosome 1
+    )
+    assert [r["info"].get("VC") for r in recs] == ["SNV", "SNV", "SNV"]
+    assert [r["info"].get("REGION") for r in recs] == [None, None, "CDS"]
+    assert recs[0]["info"]["DP"] == "1"
+    assert result.summary["variants"]["outside_assembly"] == 2
+    assert result.summary["contigs"] == {"1": 1, "MT": 1, "GL000192.1": 1}
+    assert result.summary["past_contig_end"] == {"1": 1}
 
 
 def test_header_only_gives_valid_empty_output(annotate):
@@ -154,20 +177,21 @@ def test_header_only_gives_valid_empty_output(annotate):
 
 
 def test_gzip_and_bgzip_and_small_blocks(tmp_path, db, monkeypatch, samples):
-    src = samples / "premium_1.vcf"
+    src = samples / "premium_2.vcf"
     plain = annotate_vcf(src, tmp_path / "plain", db).annotated_vcf.read_text()
-    gz = tmp_path / "premium_1.vcf.gz"
+    gz = tmp_path / "premium_2.vcf.gz"
     gz.write_bytes(gzip.compress(open(src, "rb").read()))
     assert annotate_vcf(gz, tmp_path / "gz", db).annotated_vcf.read_text() == plain
     if shutil.which("bgzip"):
-        bgz = tmp_path / "bg" / "premium_1.vcf"
+        bgz = tmp_path / "bg" / "premium_2.vcf"
         bgz.parent.mkdir()
         shutil.copy(src, bgz)
         subprocess.run(["bgzip", str(bgz)], check=True)
         res = annotate_vcf(bgz.with_suffix(".vcf.gz"), tmp_path / "bgout", db)
         assert res.summary["compression"] == "bgzip"
         assert res.annotated_vcf.read_text() == plain
-    monkeypatch.setattr(vcf_module, "BLOCK_BYTES", 4096)  # many block boundaries
+    monkeypatch.setattr(reader_module, "BLOCK_BYTES", 4096)  # many block boundaries
+    monkeypatch.setattr(reader_module, "FIRST_BLOCK_BYTES", 1024)
     assert annotate_vcf(src, tmp_path / "small", db).annotated_vcf.read_text() == plain
 
 

@@ -36,7 +36,7 @@ STANDARD_LABELS = (
 )
 POD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "Pod"}
 # Components whose pods talk to the Kubernetes API (and so mount a ServiceAccount token).
-API_CLIENTS = {"operator", "operator-release"}
+API_CLIENTS = {"operator"}
 
 
 def install_tools() -> str | None:

@@ -70,7 +70,7 @@ def test_dev_mode_runs_moto_and_provisioning(rendered):
     cm = next(o for o in objs if o["kind"] == "ConfigMap")
     assert cm["data"]["GAS_ENV"] == "dev"
     assert cm["data"]["AWS_ENDPOINT_URL"] == "http://gas-moto:5000"
-    job = next(o for o in objs if o["kind"] == "Job" and o["metadata"]["name"] == "gas-provision")
+    job = next(o for o in objs if o["kind"] == "Job")
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "post-install,pre-upgrade"
     c = job["spec"]["template"]["spec"]["containers"][0]
     assert c["command"] == ["gas-provision"]
@@ -380,33 +380,32 @@ def test_operator_owns_worker_replicas_with_one_queuescaler_each(rendered):
     pod = op["spec"]["template"]["spec"]
     assert pod["automountServiceAccountToken"] is True and pod["serviceAccountName"] == "gas-operator"
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
-    assert env["GAS_WATCH_NAMESPACE"] == "gas" and env["GAS_PEERING_NAME"] == "gas-operator"
+    assert env["GAS_WATCH_NAMESPACE"] == "gas" and env["GAS_LEADER_LEASE_NAME"] == "gas-operator"
+    (lease,) = [o for o in objs if o["kind"] == "Lease"]
+    assert lease["metadata"]["name"] == "gas-operator"
 
 
 def test_operator_rbac_is_namespaced_and_minimal(rendered):
     objs = objects(rendered["production"])
     assert not [o for o in objs if o["kind"] in ("ClusterRole", "ClusterRoleBinding")]
-    (role,) = [o for o in objs if o["kind"] == "Role" and o["metadata"]["name"] == "gas-operator"]
+    (role,) = [o for o in objs if o["kind"] == "Role"]
     grants = {
         (g, r): set(rule["verbs"]) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]
     }
     # the operator scales through the scale subresource: it can never edit a Deployment's pods
     assert grants[("apps", "deployments/scale")] == {"get", "patch"}
+    # ... of the workers this release declares only (never web), and its own Lease only
+    names = {(r, n) for rule in role["rules"] for r in rule["resources"] for n in rule.get("resourceNames", [])}
+    workers = {o["metadata"]["name"] for o in objs if o["kind"] == "QueueScaler"}
+    assert {n for r, n in names if r == "deployments/scale"} == workers and "gas-web" not in workers
+    assert {n for r, n in names if r == "leases"} == {"gas-operator"}
+    assert all(rule.get("resourceNames") for rule in role["rules"] if {"update", "get"} & set(rule["verbs"]))
     assert ("apps", "deployments") not in grants
     assert not any(v & {"delete", "deletecollection", "escalate", "bind", "impersonate", "*"} for v in grants.values())
     assert not any(r in ("secrets", "pods", "*") for _, r in grants)
-    (binding,) = [o for o in objs if o["kind"] == "RoleBinding" and o["metadata"]["name"] == "gas-operator"]
+    (binding,) = [o for o in objs if o["kind"] == "RoleBinding"]
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "gas-operator", "namespace": "gas"}]
-    # the uninstall hook (deletes the QueueScalers while the operator still runs): its own
-    # ServiceAccount, a Role on queuescalers only, all of it existing only during `helm uninstall`
-    hook = [o for o in objs if o["metadata"]["name"] == "gas-operator-release"]
-    assert {o["kind"] for o in hook} == {"ServiceAccount", "Role", "RoleBinding", "Job"}
-    assert all(o["metadata"]["annotations"]["helm.sh/hook"] == "pre-delete" for o in hook)
-    (release,) = [o for o in hook if o["kind"] == "Role"]
-    assert release["rules"] == [
-        {"apiGroups": ["gas.dev"], "resources": ["queuescalers"], "verbs": ["get", "list", "delete", "patch"]}
-    ]
 
 
 def test_dev_scalers_point_at_the_in_cluster_moto(rendered):

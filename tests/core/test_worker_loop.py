@@ -9,7 +9,7 @@ import time
 import pytest
 
 from gas.core.config import WorkerSettings
-from gas.core.errors import PermanentError, TransientError
+from gas.core.errors import Defer, PermanentError, TransientError
 from gas.core.worker import QueueWorker
 
 
@@ -37,6 +37,25 @@ def _depth(aws, queue_name):
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
     return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def _counts(aws, queue_name):
+    attrs = aws.client("sqs").get_queue_attributes(
+        QueueUrl=aws.queue_url(queue_name),
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
+    )["Attributes"]
+    return tuple(
+        int(attrs[k])
+        for k in (
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        )
+    )
 
 
 def test_success_deletes_the_message(provisioned):
@@ -78,6 +97,42 @@ def test_transient_error_and_crash_leave_the_message_for_redelivery(provisioned,
     time.sleep(2.5)  # backoff after the first receive is 2 s
     assert worker.process(_receive_one(worker)) == "success"
     assert calls == [1, 2]
+
+
+def test_deferred_message_waits_as_delayed_not_in_flight_and_comes_back_when_due(provisioned):
+    """SQS counts a deferred message as delayed, not in flight: nobody holds it, so the
+    QueueScaler (which scales on in-flight work) does not keep replicas for it."""
+    seen = []
+
+    def handler(message):
+        seen.append((message.body, time.monotonic()))
+        if len(seen) == 1:
+            raise Defer(2.2, "not due yet")
+
+    worker = _worker(provisioned, handler)
+    queue = provisioned.names.queue("annotate")
+    _send(provisioned, "later")
+    first = _receive_one(worker)
+    assert worker.process(first) == "deferred"
+    assert _counts(provisioned, queue) == (0, 0, 1)  # (visible, in flight, delayed)
+    assert worker._receive() == []  # not before it is due (rounded up to 3 s)
+    again = _receive_one(worker)
+    # A new SQS message, the same delivery: what holds a job's lease keeps its name.
+    assert again.message_id == first.message_id and again.receipt_handle != first.receipt_handle
+    assert worker.process(again) == "success"
+    assert [body for body, _ in seen] == ["later", "later"] and seen[1][1] - seen[0][1] >= 2.2
+    assert _counts(provisioned, queue) == (0, 0, 0)
+
+
+def test_a_deferral_beyond_the_sqs_delay_ceiling_waits_15_minutes_then_is_asked_again(provisioned):
+    def an_hour_early(message):
+        raise Defer(3600, "an hour early")
+
+    worker = _worker(provisioned, an_hour_early)
+    _send(provisioned, "much-later")
+    assert worker.process(_receive_one(worker)) == "deferred"
+    # SQS refuses DelaySeconds above 900: without the cap the message would stay in flight.
+    assert _counts(provisioned, provisioned.names.queue("annotate")) == (0, 0, 1)
 
 
 def test_heartbeat_keeps_a_long_job_invisible(provisioned):

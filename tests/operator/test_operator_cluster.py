@@ -1,297 +1,227 @@
 """The operator against a real Kubernetes API server (etcd, kube-apiserver with RBAC,
 controller-manager, scheduler, kwok) and moto server: it runs as a process with a
-ServiceAccount token that has exactly the chart's RBAC."""
+ServiceAccount token that has exactly the chart's RBAC, so it may scale only the
+chart's worker Deployments (gas-annotator, gas-notifier, gas-archiver-*)."""
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
 import time
+from urllib.parse import urlsplit
 
-import pytest
-import requests
-import yaml
-from kube import ControlPlane, install, missing_binaries
-from support import BIN, ROOT, free_port
-
-NS = "gas-op"
-POLL = 2
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    if missing_binaries():
-        install()
-    cp = ControlPlane(tmp_path_factory.mktemp("controlplane")).start()
-    yield cp
-    cp.stop()
-
-
-def _apply(cp: ControlPlane, obj: dict) -> None:
-    group_version = obj["apiVersion"]
-    kind = obj["kind"]
-    plural = {
-        "CustomResourceDefinition": "customresourcedefinitions",
-        "Namespace": "namespaces",
-        "ServiceAccount": "serviceaccounts",
-        "Role": "roles",
-        "RoleBinding": "rolebindings",
-        "ClusterRole": "clusterroles",
-        "ClusterRoleBinding": "clusterrolebindings",
-        "Deployment": "deployments",
-        "QueueScaler": "queuescalers",
-        "KopfPeering": "kopfpeerings",
-    }[kind]
-    base = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
-    namespaced = kind not in ("CustomResourceDefinition", "Namespace", "ClusterRole", "ClusterRoleBinding")
-    path = f"{base}/namespaces/{obj['metadata'].get('namespace', NS)}/{plural}" if namespaced else f"{base}/{plural}"
-    resp = cp.api(path, "POST", json=obj)
-    assert resp.status_code in (201, 409), resp.text
+from operator_support import (
+    NS,
+    POLL,
+    HangingProxy,
+    apply,
+    conditions,
+    deployment,
+    events,
+    merge_patch,
+    replicas,
+    scaler,
+    scaler_path,
+    send,
+    status,
+    wait_for,
+)
 
 
-def _chart_objects(kinds: set[str]) -> list[dict]:
-    """The operator's CRDs and RBAC exactly as the chart renders them."""
-    helm = os.environ.get("GAS_HELM", str(ROOT / ".cache" / "bin" / "helm"))
-    out = subprocess.run(
-        [
-            helm,
-            "template",
-            "gas",
-            str(ROOT / "charts" / "gas"),
-            "--namespace",
-            NS,
-            "--include-crds",
-            "--set",
-            "operator.enabled=true",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return [o for o in yaml.safe_load_all(out) if o and o["kind"] in kinds]
-
-
-@pytest.fixture(scope="module")
-def operator_env(cluster, moto_url, tmp_path_factory):
-    _apply(cluster, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
-    for obj in _chart_objects(
-        {
-            "CustomResourceDefinition",
-            "ServiceAccount",
-            "Role",
-            "RoleBinding",
-            "ClusterRole",
-            "ClusterRoleBinding",
-            "KopfPeering",
-        }
-    ):
-        obj["metadata"].setdefault("namespace", NS)
-        _apply(cluster, obj)
-    (sa,) = [o for o in _chart_objects({"ServiceAccount"}) if "operator" in o["metadata"]["name"]]
-    kubeconfig = cluster.service_account_kubeconfig(
-        NS, sa["metadata"]["name"], tmp_path_factory.mktemp("op") / "kubeconfig"
-    )
-    deadline = time.monotonic() + 30
-    while cluster.api("/apis/gas.dev/v1alpha1/queuescalers").status_code != 200:
-        assert time.monotonic() < deadline
-        time.sleep(0.5)
-    return {"KUBECONFIG": str(kubeconfig)}
-
-
-class Operator:
-    def __init__(self, env, logdir):
-        self.env, self.logdir, self.procs = env, logdir, []
-
-    def start(self) -> tuple[subprocess.Popen, int]:
-        port = free_port()
-        env = {
-            **os.environ,
-            **self.env,
-            "GAS_WATCH_NAMESPACE": NS,
-            "GAS_METRICS_PORT": str(port),
-            "GAS_METRICS_HOST": "127.0.0.1",
-            "GAS_HEALTH_PORT": str(free_port()),
-        }
-        log = open(self.logdir / f"operator-{len(self.procs)}.log", "wb")
-        proc = subprocess.Popen([str(BIN / "gas-operator")], env=env, stdout=log, stderr=subprocess.STDOUT)
-        self.procs.append(proc)
-        return proc, port
-
-    def stop(self, proc=None):
-        for p in [proc] if proc else self.procs:
-            if p.poll() is None:
-                p.terminate()
-                p.wait(30)
-
-
-@pytest.fixture
-def operator(operator_env, aws_env, tmp_path):
-    op = Operator({**operator_env, **aws_env}, tmp_path)
-    yield op
-    op.stop()
-
-
-def _deployment(cp, name):
-    obj = {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": NS},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {
-                    "containers": [{"name": "w", "image": "gas-worker:test"}],
-                    "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists"}],
-                },
-            },
-        },
-    }
-    _apply(cp, obj)
-
-
-def _scaler(cp, name, queue, moto_url, **spec):
-    body = {
-        "apiVersion": "gas.dev/v1alpha1",
-        "kind": "QueueScaler",
-        "metadata": {"name": name, "namespace": NS},
-        "spec": {
-            "scaleTargetRef": {"name": name},
-            "queue": {"name": queue, "region": "us-east-1", "endpoint": moto_url},
-            "messagesPerReplica": 5,
-            "minReplicas": 0,
-            "maxReplicas": 10,
-            "pollingIntervalSeconds": POLL,
-            "cooldownSeconds": 0,
-            "scaleDownStabilizationSeconds": 6,
-            **spec,
-        },
-    }
-    _apply(cp, body)
-
-
-def _replicas(cp, name) -> int:
-    return cp.api(f"/apis/apps/v1/namespaces/{NS}/deployments/{name}/scale").json()["spec"].get("replicas", 0)
-
-
-def _status(cp, name) -> dict:
-    return cp.api(f"/apis/gas.dev/v1alpha1/namespaces/{NS}/queuescalers/{name}").json().get("status", {})
-
-
-def _wait(pred, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _send(aws, queue, n):
-    sqs = aws.client("sqs")
-    url = aws.queue_url(queue)
-    for i in range(0, n, 10):
-        sqs.send_message_batch(
-            QueueUrl=url, Entries=[{"Id": str(j), "MessageBody": "m"} for j in range(min(10, n - i))]
-        )
-    return url
-
-
-def test_scales_to_queue_depth_then_down_after_the_window(cluster, operator, provisioned, moto_url):
-    name, queue = "annotator", provisioned.names.queue("annotate")
-    _deployment(cluster, name)
-    _scaler(cluster, name, queue, moto_url)
-    operator.start()
-    _wait(lambda: _replicas(cluster, name) == 0, 3 * POLL + 20, "scale to zero (idle, no cooldown)")
-    url = _send(provisioned, queue, 23)
+def test_scales_to_queue_depth_then_to_zero_at_the_cooldown(cluster, operators, provisioned, moto_url):
+    name, queue = "gas-annotator", provisioned.names.queue("annotate")
+    deployment(cluster, name)
+    # A window ten times the cooldown: zero must still come at the cooldown (issue 16 item 4).
+    scaler(cluster, name, name, queue, moto_url, cooldownSeconds=6, scaleDownStabilizationSeconds=60)
+    operators.start()
+    wait_for(lambda: replicas(cluster, name) == 0, 6 + 3 * POLL + 10, "idle at start: zero after the cooldown")
+    url = send(provisioned, queue, 23)
     t = time.monotonic()
-    _wait(lambda: _replicas(cluster, name) == 5, 2 * POLL + 5, "ceil(23/5) = 5 replicas")
+    wait_for(lambda: replicas(cluster, name) == 5, 2 * POLL + 5, "ceil(23/5) = 5 replicas")
     reaction = time.monotonic() - t
-    status = _wait(lambda: _status(cluster, name).get("desiredReplicas") == 5 and _status(cluster, name), 10, "status")
-    assert status["visibleMessages"] == 23 and status["observedGeneration"] == 1
-    events = cluster.api(f"/api/v1/namespaces/{NS}/events").json()["items"]
-    assert any(e["reason"] == "Scaled" and "to 5" in e["message"] for e in events)
+    # currentReplicas is observed: the pods the Deployment has (kwok runs them), not the wish.
+    st = wait_for(lambda: (s := status(cluster, name)).get("currentReplicas") == 5 and s, 20, "5 pods observed")
+    assert st["desiredReplicas"] == 5 and st["visibleMessages"] == 23 and st["observedGeneration"] == 1
+    cond = {c["type"]: c for c in st["conditions"]}
+    assert {k: cond[k]["status"] for k in cond} == {
+        "Ready": "True",
+        "Active": "True",
+        "Fallback": "False",
+        "Paused": "False",
+        "QueueReadable": "True",
+    }
+    assert all(c["lastTransitionTime"].endswith("Z") and c["observedGeneration"] == 1 for c in cond.values())
+    assert any(e["reason"] == "Scaled" and "to 5" in e["message"] for e in events(cluster, name))
 
     provisioned.client("sqs").purge_queue(QueueUrl=url)
     drained = time.monotonic()
-    _wait(lambda: _replicas(cluster, name) == 0, 6 + 3 * POLL + 10, "scale down to min after the window")
-    assert time.monotonic() - drained >= 6 - POLL, "scaled down before the stabilisation window"
-    print(f"reaction to a spike: {reaction:.2f}s (polling interval {POLL}s)")
+    wait_for(lambda: replicas(cluster, name) == 0, 6 + 3 * POLL + 5, "zero at the cooldown")
+    to_zero = time.monotonic() - drained
+    assert to_zero >= 6 - POLL, f"zero after {to_zero:.1f}s: before the cooldown"
+    cond = wait_for(lambda: (c := conditions(cluster, name))["Active"]["status"] == "False" and c, 10, "Active=False")
+    assert cond["Ready"]["status"] == "True"
+    print(f"reaction {reaction:.2f}s; last message gone -> 0 replicas {to_zero:.1f}s (cooldown 6 s, window 60 s)")
 
 
-def test_paused_missing_queue_fallback_and_missing_target(cluster, operator, provisioned, moto_url):
-    _deployment(cluster, "paused")
-    _scaler(cluster, "paused", provisioned.names.queue("notify"), moto_url)
-    cluster.api(
-        f"/apis/gas.dev/v1alpha1/namespaces/{NS}/queuescalers/paused",
-        "PATCH",
-        headers={"Content-Type": "application/merge-patch+json"},
-        data=json.dumps({"metadata": {"annotations": {"gas.dev/paused": "true"}}}),
+def test_pause_paused_at_n_fallback_and_missing_target(cluster, operators, provisioned, moto_url):
+    notify = provisioned.names.queue("notify")
+    deployment(cluster, "gas-annotator")
+    # A 30 s poll: a pause change must apply at once, not at the next poll.
+    scaler(
+        cluster,
+        "paused",
+        "gas-annotator",
+        notify,
+        moto_url,
+        pollingIntervalSeconds=30,
+        annotations={"gas.dev/paused": "true"},
     )
-    _send(provisioned, provisioned.names.queue("notify"), 40)
-    _deployment(cluster, "noqueue")
-    _scaler(cluster, "noqueue", "does-not-exist", moto_url, fallback={"failureThreshold": 2, "replicas": 3})
-    _scaler(cluster, "notarget", provisioned.names.queue("notify"), moto_url)
-    operator.start()
-    _wait(lambda: _replicas(cluster, "noqueue") == 3, 4 * POLL + 20, "fallback replicas after queue errors")
-    cond = {c["type"]: c for c in _status(cluster, "noqueue")["conditions"]}
+    send(provisioned, notify, 40)
+    deployment(cluster, "gas-notifier")
+    fallback = {"failureThreshold": 2, "replicas": 3}
+    scaler(cluster, "noqueue", "gas-notifier", "does-not-exist", moto_url, fallback=fallback)
+    scaler(cluster, "notarget", "gas-archiver-thaw", notify, moto_url)
+    operators.start()
+
+    wait_for(lambda: replicas(cluster, "gas-notifier") == 3, 4 * POLL + 20, "fallback replicas after queue errors")
+    cond = wait_for(
+        lambda: (c := conditions(cluster, "noqueue")).get("Fallback", {}).get("status") == "True" and c, 10, "Fallback"
+    )
     assert cond["QueueReadable"]["status"] == "False" and cond["QueueReadable"]["reason"] == "QueueMissing"
-    ready = _wait(
-        lambda: {c["type"]: c for c in _status(cluster, "notarget").get("conditions", [])}.get("Ready"), 20, "condition"
+    assert cond["Ready"]["reason"] == "QueueUnavailable" and cond["Active"]["status"] == "Unknown"
+    assert "visibleMessages" not in status(cluster, "noqueue")  # nothing stale while the queue is unreadable
+
+    ready = wait_for(lambda: conditions(cluster, "notarget").get("Ready"), 20, "Ready of notarget")
+    assert (ready["status"], ready["reason"]) == ("False", "TargetMissing")
+
+    cond = wait_for(lambda: (c := conditions(cluster, "paused")).get("Paused") and c, 20, "Paused condition")
+    assert cond["Paused"]["status"] == "True" and cond["Ready"]["status"] == "True"  # Paused beside Ready
+    time.sleep(POLL)
+    assert replicas(cluster, "gas-annotator") == 1, "a paused scaler changed its target"
+
+    merge_patch(cluster, scaler_path("paused"), {"metadata": {"annotations": {"gas.dev/paused-replicas": "3"}}})
+    t = time.monotonic()
+    wait_for(lambda: replicas(cluster, "gas-annotator") == 3, 10, "paused at 3 (KEDA paused-replicas)")
+    assert time.monotonic() - t < 10, "waited for the 30 s poll"
+    merge_patch(
+        cluster,
+        scaler_path("paused"),
+        {"metadata": {"annotations": {"gas.dev/paused-replicas": None, "gas.dev/paused": None}}},
     )
-    assert ready["reason"] == "TargetMissing"
-    time.sleep(2 * POLL)
-    assert _replicas(cluster, "paused") == 1, "a paused scaler changed its target"
+    wait_for(lambda: replicas(cluster, "gas-annotator") == 8, 10, "unpaused at once: ceil(40/5) = 8")
+    cond = wait_for(lambda: (c := conditions(cluster, "paused"))["Paused"]["status"] == "False" and c, 10, "unpaused")
+    assert cond["Active"]["status"] == "True"
 
 
-def test_restart_does_not_flap_and_steady_state_makes_no_writes(cluster, operator, provisioned, moto_url):
-    name, queue = "archiver", provisioned.names.queue("archive")
-    _deployment(cluster, name)
-    _scaler(cluster, name, queue, moto_url, scaleDownStabilizationSeconds=60)
-    _send(provisioned, queue, 12)
-    proc, port = operator.start()
-    _wait(lambda: _replicas(cluster, name) == 3, 2 * POLL + 20, "3 replicas")
-    operator.stop(proc)
+def test_kubernetes_errors_become_conditions_and_every_call_times_out(
+    cluster, operators, operator_env, provisioned, moto_url, tmp_path
+):
+    notify = provisioned.names.queue("notify")
+    # gas-web is not a worker of the release: the chart's Role does not let the operator scale it.
+    deployment(cluster, "gas-web")
+    scaler(cluster, "web", "gas-web", notify, moto_url)
+    deployment(cluster, "gas-notifier")
+    scaler(cluster, "notifier", "gas-notifier", notify, moto_url)
+    server = urlsplit(cluster.server)
+    proxy = HangingProxy(server.hostname, server.port)
+    kubeconfig = tmp_path / "proxied.kubeconfig"
+    kubeconfig.write_text(
+        open(operator_env["KUBECONFIG"]).read().replace(cluster.server, f"https://127.0.0.1:{proxy.port}")
+    )
+    try:
+        op = operators.start(KUBECONFIG=str(kubeconfig))
+        ready = wait_for(lambda: conditions(cluster, "web").get("Ready"), 20, "Ready of the forbidden scaler")
+        assert (ready["status"], ready["reason"]) == ("False", "KubernetesError") and "403" in ready["message"]
+        assert op.value("gas_operator_errors_total", scaler=f"{NS}/web", kind="kubernetes") >= 1
+        send(provisioned, notify, 7)
+        wait_for(lambda: replicas(cluster, "gas-notifier") == 2, 2 * POLL + 10, "the other scaler unaffected")
+
+        proxy.hang()  # the API server stops answering, connections stay open
+        hung = time.monotonic()
+        errors_before = op.value("gas_operator_lease_errors_total")
+        wait_for(lambda: not op.leader(), 4 + 3 + 5, "the leader to stand down when it cannot renew")
+        assert time.monotonic() - hung < 4 + 3 + 5
+        wait_for(lambda: op.value("gas_operator_lease_errors_total") >= errors_before + 2, 15, "timed-out renewals")
+        # Every call timed out: the loops and the elector keep moving, so the process is healthy.
+        assert op.healthz() == 200
+        send(provisioned, notify, 8)  # 15 messages: 3 replicas once the API answers again
+        proxy.resume()
+        wait_for(op.leader, 15, "leadership back")
+        wait_for(lambda: replicas(cluster, "gas-notifier") == 3, 2 * POLL + 10, "scaling resumed")
+    finally:
+        operators.stop()
+        proxy.close()
+
+
+def test_restart_does_not_flap_and_steady_state_makes_no_writes(cluster, operators, provisioned, moto_url):
+    name, queue = "gas-archiver-archive", provisioned.names.queue("archive")
+    deployment(cluster, name)
+    scaler(cluster, name, name, queue, moto_url, scaleDownStabilizationSeconds=60, cooldownSeconds=60)
+    send(provisioned, queue, 12)
+    op = operators.start()
+    wait_for(lambda: replicas(cluster, name) == 3, 2 * POLL + 20, "3 replicas")
+    operators.stop(op)
     provisioned.client("sqs").purge_queue(QueueUrl=provisioned.queue_url(queue))
-    proc, port = operator.start()
+    op = operators.start()
     time.sleep(4 * POLL)
-    assert _replicas(cluster, name) == 3, "restart scaled down inside the stabilisation window"
-
-    def writes():
-        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-        return sum(
-            float(v)
-            for v in re.findall(r'gas_operator_api_calls_total\{api="kubernetes",verb="patch-[a-z]+"\} ([\d.]+)', text)
-        )
-
-    before = writes()
+    assert replicas(cluster, name) == 3, "restart scaled down inside the stabilisation window"
+    before = op.scaler_writes()
     time.sleep(3 * POLL)
-    assert writes() == before, "writes while nothing changed"
+    assert op.scaler_writes() == before, "writes while nothing changed"
 
 
-def test_two_operators_do_not_fight(cluster, operator, provisioned, moto_url):
-    name, queue = "notifier", provisioned.names.queue("notify")
-    _deployment(cluster, name)
-    _scaler(cluster, name, queue, moto_url)
-    _send(provisioned, queue, 7)
-    _, port_a = operator.start()
-    _, port_b = operator.start()
-    _wait(lambda: _replicas(cluster, name) == 2, 3 * POLL + 30, "2 replicas")
-    time.sleep(3 * POLL)
+CPU_80 = {"type": "Utilization", "averageUtilization": 80}
 
-    def scales(port):
-        text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-        return sum(
-            float(v)
-            for v in re.findall(r'gas_operator_scale_events_total\{[^}]*scaler="gas-op/notifier"[^}]*\} ([\d.]+)', text)
-        )
 
-    assert scales(port_a) + scales(port_b) == 1, "both operators acted"
-    operator.stop()
-    for log in operator.logdir.glob("operator-*.log"):  # kopf's own lines too
-        for line in log.read_text().splitlines():
-            assert line.startswith("{") and json.loads(line)["event"], f"{log.name}: {line[:200]}"
+def test_fights_are_refused_the_later_scaler_or_any_hpa_stands_down(cluster, operators, provisioned, moto_url):
+    queue = provisioned.names.queue("annotate")
+    deployment(cluster, "gas-annotator")
+    scaler(cluster, "first", "gas-annotator", queue, moto_url)
+    time.sleep(1.1)  # creationTimestamp has one-second resolution
+    scaler(cluster, "second", "gas-annotator", queue, moto_url)
+    deployment(cluster, "gas-notifier")
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "notifier-cpu", "namespace": NS},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "gas-notifier"},
+            "minReplicas": 1,
+            "maxReplicas": 2,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": CPU_80}}],
+        },
+    }
+    apply(cluster, hpa)
+    scaler(cluster, "notifier", "gas-notifier", queue, moto_url)
+    send(provisioned, queue, 12)
+    op = operators.start()
+
+    wait_for(lambda: replicas(cluster, "gas-annotator") == 3, 2 * POLL + 20, "the first scaler scales")
+    second = wait_for(lambda: conditions(cluster, "second").get("Ready"), 20, "Ready of the second")
+    assert (second["status"], second["reason"]) == ("False", "Conflict") and "QueueScaler first" in second["message"]
+    ready = wait_for(lambda: conditions(cluster, "notifier").get("Ready"), 20, "Ready of the HPA's rival")
+    assert (ready["status"], ready["reason"]) == ("False", "Conflict") and "HorizontalPodAutoscaler" in ready["message"]
+    time.sleep(2 * POLL)
+    for loser in ("second", "notifier"):
+        warnings = [e for e in events(cluster, loser) if e["reason"] == "Conflict"]
+        assert len(warnings) == 1 and warnings[0]["type"] == "Warning", warnings  # one Event, not one per poll
+        assert op.value("gas_operator_scale_events_total", scaler=f"{NS}/{loser}") == 0
+    assert op.value("gas_operator_errors_total", scaler=f"{NS}/second", kind="conflict") >= 1
+
+    # The first goes: the second takes over its Deployment, and the first's series go too.
+    assert cluster.api(scaler_path("first"), "DELETE").status_code == 200
+    wait_for(lambda: conditions(cluster, "second")["Ready"]["status"] == "True", 2 * POLL + 10, "second takes over")
+    send(provisioned, queue, 10)
+    wait_for(lambda: replicas(cluster, "gas-annotator") == 5, 2 * POLL + 10, "the second scales")
+    assert f'scaler="{NS}/first"' not in op.metrics()
+    cluster.api(f"/apis/autoscaling/v2/namespaces/{NS}/horizontalpodautoscalers/notifier-cpu", "DELETE")
+    wait_for(lambda: conditions(cluster, "notifier")["Ready"]["status"] == "True", 2 * POLL + 10, "no HPA, no conflict")
+
+
+def test_operator_logs_are_json_lines(cluster, operators, provisioned, moto_url):
+    deployment(cluster, "gas-notifier")
+    scaler(cluster, "notifier", "gas-notifier", provisioned.names.queue("notify"), moto_url)
+    op = operators.start()
+    wait_for(lambda: conditions(cluster, "notifier").get("Ready"), 20, "a first pass")
+    operators.stop()
+    for line in op.log.read_text().splitlines():  # kopf's own lines too
+        assert line.startswith("{") and json.loads(line)["event"], line[:200]

@@ -29,7 +29,7 @@ def _edit(path: Path, old: str, new: str) -> None:
 def _page(url: str) -> str:
     try:
         return requests.get(url, timeout=10).text
-    except requests.ConnectionError:  # the second web restarts in, when it does
+    except (requests.ConnectionError, requests.Timeout):  # while web restarts (slowly on a busy machine)
         return ""
 
 
@@ -49,7 +49,7 @@ def test_edits_are_served_and_processed_without_a_restart_and_nothing_is_lost(tm
         stack.wait_for("reload", 30, process="web")
         deadline, statuses = time.monotonic() + 60, []
         while True:
-            page = requests.get(url, timeout=10)
+            page = requests.get(url, timeout=30)
             statuses.append(page.status_code)
             if marker in page.text:
                 break
@@ -60,7 +60,7 @@ def test_edits_are_served_and_processed_without_a_restart_and_nothing_is_lost(tm
 
         # Python the gunicorn master itself imported (the settings): web restarts whole.
         _edit(tree / "services/web/src/gas/web/settings.py", "Field(150 * KIB", "Field(151 * KIB")
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120  # a whole restart, on a machine that may be busy
         while "151.0 KiB" not in _page(url):
             assert time.monotonic() < deadline, "the edited setting was not served"
             time.sleep(0.2)
@@ -101,5 +101,6 @@ def test_an_edit_restarts_the_processes_that_run_it():
         "archiver-restore",
         "archiver-thaw",
     ]
-    assert len(processes_touched({ROOT / "libs/core/src/gas/core/jobs.py"})) == 6  # web and every worker
+    # web, every worker and the sweeper
+    assert len(processes_touched({ROOT / "libs/core/src/gas/core/jobs.py"})) == 7
     assert processes_touched({services / "web/src/gas/web/templates/.home.html.swp", ROOT / "docs/web.md"}) == {}

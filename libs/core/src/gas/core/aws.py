@@ -53,10 +53,11 @@ class Aws:
     def client(self, service: str) -> Any:
         return self._cached_client(service, self.settings.aws_endpoint_url, _BOTO_CONFIG)
 
-    def client_at(self, service: str, endpoint_url: str | None) -> Any:
+    def client_at(self, service: str, endpoint_url: str | None, config: Config | None = None) -> Any:
         """A client for another endpoint of the same account (e.g. the address a browser
-        uses for S3 when the service's own endpoint is in-cluster only)."""
-        return self._cached_client(service, endpoint_url or self.settings.aws_endpoint_url, _BOTO_CONFIG)
+        uses for S3 when the service's own endpoint is in-cluster only), optionally with
+        other timeouts and retries (pass a module-level Config: clients are cached by it)."""
+        return self._cached_client(service, endpoint_url or self.settings.aws_endpoint_url, config or _BOTO_CONFIG)
 
     def probe_client(self, service: str) -> Any:
         """A client with no retries and short timeouts, for /readyz."""

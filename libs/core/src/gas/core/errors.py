@@ -10,9 +10,11 @@ class TransientError(Exception):
 
 
 class Defer(Exception):
-    """Not due yet: keep the message and make it visible again in `seconds`.
+    """Not due yet: hand the message back, to be received again in `seconds`.
 
-    The worker loop calls ChangeMessageVisibility instead of re-polling it in a loop.
+    The worker loop re-sends it with DelaySeconds (SQS then counts it as delayed, not in
+    flight) instead of re-polling it in a loop. SQS delays are at most 15 minutes: a
+    handler deferring longer is called again then and defers the rest.
     """
 
     def __init__(self, seconds: float, reason: str = "not due yet"):

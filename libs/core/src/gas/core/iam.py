@@ -47,12 +47,14 @@ def _allow(sid: str, actions: list[str], resources: list[str]) -> dict[str, Any]
 def _consumer(arns: Arns, queues: tuple[str, ...]) -> list[dict[str, Any]]:
     n = arns.names
     return [
-        # The shared worker loop: long-poll, heartbeat (visibility), delete, defer.
+        # The shared worker loop: long-poll, heartbeat (visibility), delete, defer (re-send
+        # delayed until due).
         _allow(
             "ConsumeQueues",
             [
                 "sqs:ReceiveMessage",
                 "sqs:DeleteMessage",
+                "sqs:SendMessage",
                 "sqs:ChangeMessageVisibility",
                 "sqs:GetQueueUrl",
                 "sqs:GetQueueAttributes",

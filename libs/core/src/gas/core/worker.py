@@ -1,7 +1,7 @@
 """The one SQS worker loop every queue consumer runs (docs/architecture.md, "The worker loop").
 
 Long-poll a batch; run the handler for each message with a visibility heartbeat;
-delete on success; make it visible again exactly when due when the handler defers it;
+delete on success; hand it back delayed until due when the handler defers it;
 leave for redelivery (with backoff) on a transient error;
 dead-letter at once on a permanent one. Unexpected exceptions count as transient: the
 queue's redrive policy dead-letters a message that keeps failing.
@@ -16,6 +16,7 @@ message it samples), because SQS's own moves after maxReceiveCount pass no handl
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 import time
@@ -59,14 +60,19 @@ DLQ_OLDEST_AGE = Gauge(
     ["queue"],
 )
 
-# SQS's ceiling on a message's visibility timeout (12 hours).
-MAX_VISIBILITY_SECONDS = 43200
+# SQS's ceiling on DelaySeconds (15 minutes): a longer deferral comes back after it and the
+# handler defers the rest.
+MAX_DELAY_SECONDS = 900
+# A deferred message is re-sent as a new SQS message: this attribute carries the first
+# one's id, so `Message.message_id` names the delivery across deferrals (the annotator's
+# job lease is held by it).
+DELIVERY_ID_ATTRIBUTE = "gas-delivery-id"
 
 
 @dataclass(frozen=True)
 class Message:
     body: str
-    message_id: str
+    message_id: str  # of the delivery: the first SQS message id, kept across deferrals
     receipt_handle: str
     receive_count: int
     sent_at: float  # epoch seconds
@@ -156,13 +162,15 @@ class QueueWorker:
             WaitTimeSeconds=self.settings.receive_wait_seconds,
             VisibilityTimeout=self.settings.visibility_timeout,
             MessageSystemAttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+            MessageAttributeNames=[DELIVERY_ID_ATTRIBUTE],
         )
         out = []
         for raw in resp.get("Messages", []):
             attrs = raw.get("Attributes", {})
+            delivery = raw.get("MessageAttributes", {}).get(DELIVERY_ID_ATTRIBUTE, {}).get("StringValue")
             msg = Message(
                 body=raw["Body"],
-                message_id=raw["MessageId"],
+                message_id=delivery or raw["MessageId"],
                 receipt_handle=raw["ReceiptHandle"],
                 receive_count=int(attrs.get("ApproximateReceiveCount", "1")),
                 sent_at=int(attrs.get("SentTimestamp", "0")) / 1000,
@@ -189,7 +197,7 @@ class QueueWorker:
             bound.info("worker.handed_back")
         except Defer as exc:
             outcome = "deferred"
-            delay = max(0, min(int(exc.seconds + 0.999), MAX_VISIBILITY_SECONDS))
+            delay = max(0, min(math.ceil(exc.seconds), MAX_DELAY_SECONDS))
             bound.info("worker.deferred", seconds=delay, reason=str(exc))
         except PermanentError as exc:
             outcome = "dead_lettered"
@@ -211,7 +219,7 @@ class QueueWorker:
             elif outcome == "dead_lettered":
                 self._dead_letter(message, bound)
             elif outcome == "deferred":
-                self._set_visibility(message, delay)
+                self._defer(message, delay)
             elif outcome == "handed_back":
                 self._set_visibility(message, 0)
             else:
@@ -228,6 +236,19 @@ class QueueWorker:
         self.sqs.send_message(QueueUrl=self.dlq_url, MessageBody=message.body)
         self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message.receipt_handle)
         bound.warning("worker.dead_lettered", dlq=self.dlq_url)
+
+    def _defer(self, message: Message, seconds: int) -> None:
+        """Re-send the message with DelaySeconds, then delete the copy in hand. SQS then
+        counts it as delayed until due, not as in flight: in-flight stays "a worker holds
+        it", which is what the QueueScaler scales on (docs/operator.md). Copy first, delete
+        second: a crash in between leaves a duplicate, never a loss."""
+        self.sqs.send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=message.body,
+            DelaySeconds=seconds,
+            MessageAttributes={DELIVERY_ID_ATTRIBUTE: {"DataType": "String", "StringValue": message.message_id}},
+        )
+        self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message.receipt_handle)
 
     def _set_visibility(self, message: Message, seconds: int) -> None:
         self.sqs.change_message_visibility(

@@ -80,7 +80,7 @@ def record_summary(summary: dict[str, Any]) -> dict[str, int]:
     """The few counts the job page shows (name -> count); the full summary JSON stays in S3."""
     flat = {
         "variants": summary["variants"]["written"],
-        "skipped": summary["variants"]["skipped"],
+        "annotated by position only": summary["variants"]["position_only"],
         "known alleles": summary["known"],
         "novel alleles": summary["novel"],
     }
@@ -377,7 +377,9 @@ def main() -> int:
     settings.scratch_dir.mkdir(parents=True, exist_ok=True)
     # Build (or fetch and verify) the database once here; each engine child only loads it.
     ensure_database(settings.assembly, settings.annotation_db_dir)
-    multiprocessing.set_forkserver_preload(["gas.annotator.engine"])
+    # The engine package imports lazily (so its assembly module needs no numpy): preload the
+    # module that imports numpy and pyarrow, so each engine child starts with them loaded.
+    multiprocessing.set_forkserver_preload(["gas.annotator.engine.vcf"])
     aws = Aws(settings)
     return QueueWorker("annotate", Annotator(settings, aws), settings, aws).run()
 

@@ -1,13 +1,44 @@
-"""GAS annotation engine: GENCODE genes, regions and known variants for VCF files."""
+"""GAS annotation engine: GENCODE genes, regions, consequences and known variants for VCF files.
 
-from gas.annotator.engine.database import AnnotationDatabase, ensure_database, export_tracks
-from gas.annotator.engine.vcf import AnnotationResult, VcfFormatError, annotate_vcf
+The names below are imported on first use, so ``gas.annotator.engine.assembly`` (standard
+library only) can be imported without numpy or pyarrow, e.g. by the web service.
+"""
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "AnnotationDatabase": "gas.annotator.engine.database",
+    "ensure_database": "gas.annotator.engine.database",
+    "export_tracks": "gas.annotator.engine.database",
+    "EngineLimits": "gas.annotator.engine.reader",
+    "VcfFormatError": "gas.annotator.engine.reader",
+    "AnnotationResult": "gas.annotator.engine.vcf",
+    "AssemblyMismatchError": "gas.annotator.engine.vcf",
+    "annotate_vcf": "gas.annotator.engine.vcf",
+}
 __all__ = [
     "AnnotationDatabase",
     "AnnotationResult",
+    "AssemblyMismatchError",
+    "EngineLimits",
     "VcfFormatError",
     "annotate_vcf",
     "ensure_database",
     "export_tracks",
 ]
+
+if TYPE_CHECKING:
+    from gas.annotator.engine.database import AnnotationDatabase, ensure_database, export_tracks
+    from gas.annotator.engine.reader import EngineLimits, VcfFormatError
+    from gas.annotator.engine.vcf import AnnotationResult, AssemblyMismatchError, annotate_vcf
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value

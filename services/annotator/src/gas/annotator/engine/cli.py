@@ -1,4 +1,4 @@
-"""gas-annotate INPUT [-o DIR] [--assembly GRCh37|GRCh38]"""
+"""gas-annotate INPUT [-o DIR] [--assembly GRCh37|GRCh38] [--allow-assembly-mismatch] [--no-parquet]"""
 
 from __future__ import annotations
 
@@ -7,17 +7,27 @@ import sys
 from pathlib import Path
 
 from gas.annotator.engine.database import ASSEMBLIES, default_db_dir, ensure_database
-from gas.annotator.engine.vcf import VcfFormatError, annotate_vcf
+from gas.annotator.engine.reader import EngineLimits, VcfFormatError
+from gas.annotator.engine.vcf import annotate_vcf
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="gas-annotate", description="Annotate a VCF with GENCODE genes, regions and known variants."
+        prog="gas-annotate",
+        description="Annotate a VCF with GENCODE genes, regions, consequences and known variants.",
     )
-    parser.add_argument("input", type=Path, help="VCF 4.0-4.3, plain, gzip or bgzip")
+    parser.add_argument("input", type=Path, help="VCF 3.3 or 4.0-4.5, plain, gzip or bgzip")
     parser.add_argument("-o", "--out-dir", type=Path, default=None, help="output folder (default: next to the input)")
     parser.add_argument("--assembly", default="GRCh37", choices=ASSEMBLIES, help="default GRCh37")
     parser.add_argument("--db-dir", type=Path, default=None, help=f"database folder (default {default_db_dir()})")
+    parser.add_argument(
+        "--allow-assembly-mismatch",
+        action="store_true",
+        help="annotate even when the file looks like another assembly (no lift-over is done)",
+    )
+    parser.add_argument("--no-parquet", action="store_true", help="do not write <name>.variants.parquet")
+    parser.add_argument("--max-line-bytes", type=int, default=EngineLimits.max_line_bytes)
+    parser.add_argument("--max-decompressed-bytes", type=int, default=EngineLimits.max_decompressed_bytes)
     args = parser.parse_args(argv)
     if not args.input.is_file():
         print(f"gas-annotate: {args.input}: no such file", file=sys.stderr)
@@ -28,13 +38,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gas-annotate: annotation database: {exc}", file=sys.stderr)
         return 3
     try:
-        result = annotate_vcf(args.input, args.out_dir, db)
+        result = annotate_vcf(
+            args.input,
+            args.out_dir,
+            db,
+            limits=EngineLimits(args.max_line_bytes, args.max_decompressed_bytes),
+            allow_assembly_mismatch=args.allow_assembly_mismatch,
+            variants_table=not args.no_parquet,
+        )
     except VcfFormatError as exc:
         print(f"gas-annotate: {args.input.name}: {exc}", file=sys.stderr)
         return 1
     print(result.annotated_vcf)
     print(result.count_log)
     print(result.summary_json)
+    if result.variants_parquet:
+        print(result.variants_parquet)
     return 0
 
 

@@ -1,0 +1,687 @@
+"""Annotation of one block of VCF data lines, in named stages.
+
+``BlockAnnotator.annotate`` runs, on numpy arrays over the block's bytes:
+
+1. ``split_lines`` / ``split_fields``: line and column boundaries; checks (columns, binary);
+2. ``parse_records``: CHROM -> contig, POS, REF, ALT checked; the global coordinate;
+3. ``split_alleles``: one row per ALT: class (VC), ts/tv, known variant (RSID), minimal form;
+4. ``genes_and_regions``: GENE, GENE_TYPE, REGION over the REF span (one lookup per record);
+5. ``flags`` and ``nearest``: CPG/REPEAT/BLACKLIST, nearest gene for intergenic records;
+6. ``consequences``: SO terms per (ALT, gene) from the context painting;
+7. ``count``: the block's share of the summary;
+
+then ``output.py`` writes the lines (INFO column) and, when asked, the Parquet rows.
+
+Records on contigs the database does not cover, or past a contig's end, are written with
+VC/TSTV only ("outside the assembly").
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gas.annotator.engine import consequences as csq
+from gas.annotator.engine.database import REGIONS, AnnotationDatabase
+from gas.annotator.engine.reader import VcfFormatError
+from gas.annotator.engine.textops import (
+    IS_ALT_FAST,
+    IS_BASE,
+    UPPER,
+    common_prefix,
+    common_suffix,
+    gather,
+    key_of,
+    lookup,
+    offsets_of,
+    pack_key,
+    parse_uint,
+    ranges,
+    ranges_equal,
+    reduce_groups,
+)
+
+OUR_INFO_IDS = (
+    "GENE",
+    "GENE_TYPE",
+    "REGION",
+    "NEAREST",
+    "RSID",
+    "CPG",
+    "REPEAT",
+    "BLACKLIST",
+    "VC",
+    "TSTV",
+    "CONSEQUENCE",
+    "MOST_SEVERE",
+)
+FLAG_NAMES = ("CPG", "REPEAT", "BLACKLIST")
+VARIANT_CLASSES = ("SNV", "MNV", "INS", "DEL", "DELINS")  # VC codes 1..5 (0: not a sequence ALT)
+_OUR_KEY = re.compile(rf"^(?:{'|'.join(OUR_INFO_IDS)})(?:=|$)")
+_BASES = "[ACGTNRYSWKMBDHVacgtnryswkmbdhv]"
+_ALLELE = re.compile(
+    rf"^(?:(?P<seq>{_BASES}+)|\*|<[^<>,]+>|{_BASES}*[\[\]][^\[\],]+[\[\]]{_BASES}*|\.{_BASES}+|{_BASES}+\.)$"
+)
+_ACGT_CODE = np.full(256, -1, dtype=np.int8)
+for _code, _base in enumerate(b"ACGT"):
+    _ACGT_CODE[_base] = _code
+
+
+@dataclass
+class BlockStats:
+    """The block's share of the summary; ``add`` merges blocks in order."""
+
+    n_regions: int
+    n_sets: int
+    n_contigs: int
+    read: int = 0
+    blank: int = 0
+    position_only: int = 0  # written, but with no sequence ALT: annotated by position only
+    outside_assembly: int = 0  # written unannotated: contig not in the database, or POS past its end
+    multiallelic_extra: int = 0
+    symbolic_alleles: int = 0
+    known: int = 0
+    novel: int = 0
+    regions: np.ndarray = field(init=False)
+    gene_sets: np.ndarray = field(init=False)
+    contigs: np.ndarray = field(init=False)
+    past_end: np.ndarray = field(init=False)
+    max_pos: np.ndarray = field(init=False)
+    most_severe: np.ndarray = field(init=False)
+    vc: np.ndarray = field(init=False)
+    tstv: np.ndarray = field(init=False)
+    flags: np.ndarray = field(init=False)
+    genes: Counter[str] = field(default_factory=Counter)
+    other_contigs: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self.regions = np.zeros(self.n_regions, dtype=np.int64)
+        self.gene_sets = np.zeros(self.n_sets, dtype=np.int64)
+        self.contigs = np.zeros(self.n_contigs, dtype=np.int64)
+        self.past_end = np.zeros(self.n_contigs, dtype=np.int64)
+        self.max_pos = np.zeros(self.n_contigs, dtype=np.int64)
+        self.most_severe = np.zeros(len(csq.TERMS), dtype=np.int64)
+        self.vc = np.zeros(len(VARIANT_CLASSES) + 1, dtype=np.int64)
+        self.tstv = np.zeros(2, dtype=np.int64)
+        self.flags = np.zeros(len(FLAG_NAMES), dtype=np.int64)
+
+    def add(self, other: BlockStats) -> None:
+        for name, value in vars(other).items():
+            mine = getattr(self, name)
+            if name == "max_pos":
+                np.maximum(mine, value, out=mine)
+            elif isinstance(mine, Counter):
+                mine.update(value)
+            elif isinstance(mine, np.ndarray):
+                mine += value
+            elif name not in ("n_regions", "n_sets", "n_contigs"):
+                setattr(self, name, mine + value)
+
+
+@dataclass
+class BlockResult:
+    vcf: Any  # the annotated lines (a buffer)
+    records: int
+    stats: BlockStats
+    table: Any = None  # pyarrow.RecordBatch of the variants, when asked
+
+
+@dataclass
+class _Lines:
+    buf: np.ndarray
+    start: np.ndarray  # data lines only (blank lines dropped)
+    end: np.ndarray  # exclusive, CR stripped
+    number: np.ndarray  # line numbers in the file
+    blank: int
+    # (9, n): field k of line i is bound[k, i] + 1 .. bound[k + 1, i] (row 0: the line start - 1)
+    bound: np.ndarray = field(default_factory=lambda: np.zeros((9, 0), np.int64))
+
+    def field(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        start = self.bound[k] + 1
+        return start, self.bound[k + 1] - start
+
+
+@dataclass
+class _Records:
+    cid: np.ndarray  # contig index; -1: not in the database
+    pos: np.ndarray  # 1-based POS
+    gs: np.ndarray  # global 0-based first base of REF
+    ge: np.ndarray  # global 0-based last base of REF
+    annotated: np.ndarray  # on a database contig and within its length
+    text: np.ndarray  # REF\tALT of every record, uppercased, concatenated
+    text_raw: np.ndarray  # the same, as written
+    ref_at: np.ndarray  # REF offset in text
+    ref_len: np.ndarray
+    alt_at: np.ndarray
+    alt_len: np.ndarray
+    slow_alt: np.ndarray  # ALT needs the per-record check (symbolic, breakend, '*', '.', or bad)
+
+
+@dataclass
+class _Alleles:
+    record: np.ndarray
+    at: np.ndarray  # offset in the records' text
+    length: np.ndarray
+    seq: np.ndarray  # a sequence allele (bases), not symbolic/breakend/*/.
+    vc: np.ndarray  # 0 none, 1..5 VARIANT_CLASSES
+    ts: np.ndarray  # 0 none, 1 ts, 2 tv
+    known: np.ndarray  # index into the database's known variants, -1 none
+    kind: np.ndarray  # consequences.SNV.. after trimming; 0: no change or not a sequence
+    delta: np.ndarray  # len(ALT) - len(REF) after trimming
+    first: np.ndarray  # global first changed base (insertion: the base before the junction)
+    last: np.ndarray  # global last changed base (insertion: the base after the junction)
+    trim_ref: np.ndarray  # offset in text of the trimmed REF (for the stop codon rule)
+    trim_alt: np.ndarray
+    trim_ref_len: np.ndarray
+
+
+@dataclass
+class Consequences:
+    """(ALT, gene, terms) rows ordered by ALT then gene (gene -1: intergenic), and the OR of
+    the terms per ALT and per record."""
+
+    allele: np.ndarray
+    gene: np.ndarray
+    terms: np.ndarray
+    stop_rule: np.ndarray  # the entry's terms came from the stop codon rule (REF/ALT bases)
+    allele_terms: np.ndarray
+    record_terms: np.ndarray
+    allele_ctx: np.ndarray  # context of an ALT changing bases of one segment, else -1
+
+
+@dataclass
+class Annotated:
+    """Everything the stages found for one block; output.py turns it into text and rows."""
+
+    lines: _Lines
+    rec: _Records
+    alleles: _Alleles
+    ctx: np.ndarray  # context at the first REF base
+    gene_set: np.ndarray  # GENE set id per record
+    multi_sets: dict[int, list[int]]  # records whose REF crosses segments: their gene rows
+    region: np.ndarray  # REGIONS code per record, -1 outside the assembly
+    flags: np.ndarray  # (n, 3) CPG, REPEAT, BLACKLIST
+    nearest_gene: np.ndarray  # gene row, -1 none
+    nearest_distance: np.ndarray
+    csq: Consequences
+
+
+class BlockAnnotator:
+    """Everything that does not change between blocks: tables, the constant pool."""
+
+    def __init__(self, db: AnnotationDatabase, strip_ours: bool = False, with_table: bool = False):
+        from gas.annotator.engine.output import OutputTables
+
+        self.db = db
+        self.a = db.arrays
+        self.strip_ours = strip_ours  # re-annotating: drop our old INFO keys
+        self.with_table = with_table
+        a = self.a
+        self.n_contigs = len(db.contig_names)
+        self.contig_lengths = a["contig_lengths"]
+        self.contig_offsets = a["contig_offsets"]
+        keys = {key_of(alias): cid for alias, cid in db.alias.items()}
+        self.alias_keys = np.array(sorted(keys), dtype=np.uint64)
+        self.alias_cid = np.array([keys[k] for k in sorted(keys)], dtype=np.int64)
+        self.gene_names = db.packed("gene_names")
+        self.gene_name_list = self.gene_names.tolist()
+        self.type_names = db.packed("gene_type_names")
+        self.gene_type = a["gene_type"]
+        self.gene_sets = db.packed("gene_sets")
+        self.set_member_offsets = a["gene_set_member_offsets"]
+        self.set_members = a["gene_set_members"]
+        self.known_ref = db.packed("known_ref")
+        self.known_alt = db.packed("known_alt")
+        self.known_id = db.packed("known_id")
+        self.known_ref_len = self.known_ref.lengths()
+        self.known_alt_len = self.known_alt.lengths()
+        self.entry_bits = a["entry_bits"]  # with the derived bits (build.py)
+        self.gene_by_end = a["gene_by_end"]
+        self.gene_end_sorted = a["gene_end"][self.gene_by_end]
+        self.gene_by_start = a["gene_by_start"]
+        self.gene_start_sorted = a["gene_start"][self.gene_by_start]
+        self.out = OutputTables(self)
+
+    # ------------------------------------------------------------ the stages
+
+    def annotate(self, block: bytes, first_line: int) -> BlockResult:
+        """Annotate whole data lines; ``first_line`` is the file line number of the first."""
+        from gas.annotator.engine.output import variants_batch, vcf_lines
+
+        stats = BlockStats(len(REGIONS), len(self.gene_sets), self.n_contigs)
+        lines = self.split_lines(block, first_line)
+        stats.blank = lines.blank
+        if lines.start.size == 0:
+            return BlockResult(b"", 0, stats)
+        self.split_fields(lines)
+        rec = self.parse_records(lines)
+        alleles = self.split_alleles(lines, rec)
+        ctx, gene_set, multi_sets, region = self.genes_and_regions(rec)
+        flags = self.flags(rec)
+        nearest_gene, nearest_distance = self.nearest(rec, region)
+        found = Annotated(
+            lines, rec, alleles, ctx, gene_set, multi_sets, region, flags, nearest_gene, nearest_distance,
+            self.consequences(rec, alleles),
+        )  # fmt: skip
+        text, ids = vcf_lines(self.out, found, block, self.strip_ours)
+        table = variants_batch(self.out, found, block, ids) if self.with_table else None
+        self.count(stats, found)
+        return BlockResult(text, int(lines.start.size), stats, table)
+
+    def split_lines(self, block: bytes, first_line: int) -> _Lines:
+        b = np.frombuffer(block, dtype=np.uint8)
+        newline = np.flatnonzero(b == 10)  # the reader hands out blocks ending in '\n'
+        start = np.concatenate([[0], newline[:-1] + 1])
+        end = newline.copy()
+        number = np.arange(first_line, first_line + newline.size, dtype=np.int64)
+        if (b == 0).any():
+            at = int(np.flatnonzero(b == 0)[0])
+            raise VcfFormatError("binary data (NUL byte), not a text VCF", int(number[np.searchsorted(newline, at)]))
+        if (b >= 0x80).any():
+            try:
+                block.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                line = int(number[np.searchsorted(newline, exc.start)])
+                raise VcfFormatError("binary data (not UTF-8 text), not a text VCF", line) from None
+        cr = (end > start) & (b[np.maximum(end - 1, 0)] == 13)
+        end = end - cr
+        data = end > start
+        blank = int((~data).sum())
+        if blank:
+            start, end, number = start[data], end[data], number[data]
+        return _Lines(b, start, end, number, blank)
+
+    def split_fields(self, lines: _Lines) -> None:
+        b = lines.buf
+        tabs = np.flatnonzero(b == 9)
+        t0 = np.searchsorted(tabs, lines.start)
+        n_tabs = np.searchsorted(tabs, lines.end) - t0
+        few = np.flatnonzero(n_tabs < 7)
+        if few.size:
+            r = int(few[0])
+            raise VcfFormatError(
+                f"expected at least 8 tab-separated columns, found {int(n_tabs[r]) + 1}", int(lines.number[r])
+            )
+        n = lines.start.size
+        bound = np.empty((9, n), dtype=np.int64)
+        bound[0] = lines.start - 1
+        bound[1:8] = tabs[t0[None, :] + np.arange(7)[:, None]]
+        has_more = n_tabs >= 8
+        bound[8] = np.where(has_more, tabs[np.minimum(t0 + 7, tabs.size - 1)], lines.end)
+        lines.bound = bound
+
+    def parse_records(self, lines: _Lines) -> _Records:
+        b = lines.buf
+        c_start, c_len = lines.field(0)
+        key = pack_key(b, c_start, c_len)
+        k = np.searchsorted(self.alias_keys, key)
+        k = np.minimum(k, self.alias_keys.size - 1)
+        cid = np.where(self.alias_keys[k] == key, self.alias_cid[k], -1)
+        p_start, p_len = lines.field(1)
+        pos, pos_ok = parse_uint(b, p_start, p_len)
+        r_start, r_len = lines.field(3)
+        a_start, a_len = lines.field(4)
+        # REF\tALT of every record in one small array: checks, classes and trimming work on it.
+        text_raw = gather(b, r_start, a_start + a_len - r_start)
+        span = a_start + a_len - r_start
+        at = offsets_of(span)
+        text = UPPER[text_raw]
+        ref_at, alt_at = at, at + r_len + 1
+        not_base = np.concatenate([[0], np.cumsum(~IS_BASE[text_raw], dtype=np.int64)])
+        not_alt = np.concatenate([[0], np.cumsum(~IS_ALT_FAST[text_raw], dtype=np.int64)])
+        bad_ref = (r_len == 0) | (not_base[ref_at + r_len] - not_base[ref_at] > 0)
+        slow_alt = (a_len == 0) | (not_alt[alt_at + a_len] - not_alt[alt_at] > 0)
+        problems = np.flatnonzero(~pos_ok | bad_ref | (pos_ok & (pos >= 1 << 32)))
+        if problems.size:
+            r = int(problems[0])
+            line = int(lines.number[r])
+            if not pos_ok[r]:
+                raise VcfFormatError("POS (column 2) is not a number", line)
+            if pos[r] >= 1 << 32:
+                raise VcfFormatError("POS (column 2) is out of range", line)
+            raise VcfFormatError("REF (column 4) is not an allele (A, C, G, T, N)", line)
+        known = cid >= 0
+        safe_cid = np.maximum(cid, 0)
+        inside = known & (pos <= self.contig_lengths[safe_cid] + 1)  # POS = length + 1: a telomere
+        gs = self.contig_offsets[safe_cid] + np.maximum(pos, 1) - 1
+        ge = gs + r_len - 1
+        return _Records(cid, pos, gs, ge, inside, text, text_raw, ref_at, r_len, alt_at, a_len, slow_alt)
+
+    def split_alleles(self, lines: _Lines, rec: _Records) -> _Alleles:
+        text, alt_at, alt_len, slow = rec.text, rec.alt_at, rec.alt_len, rec.slow_alt
+        commas = np.flatnonzero(text == 44)
+        if not commas.size and not slow.any():  # one sequence ALT per record: alleles are records
+            record = np.arange(alt_at.size, dtype=np.int64)
+            a_start, length, seq = alt_at, alt_len, np.ones(alt_at.size, dtype=bool)
+        else:
+            record, a_start, length, seq = self._alleles_of_records(lines, rec, commas)
+        rl = rec.ref_len[record]
+        r_at = rec.ref_at[record]
+
+        # Variant class (on the ALT as written, like bcftools' view of it) and ts/tv.
+        vc = np.zeros(record.size, dtype=np.int8)
+        s = seq
+        vc[s & (rl == 1) & (length == 1)] = 1
+        vc[s & (rl == length) & (rl > 1)] = 2
+        ins = s & (rl < length)
+        dele = s & (rl > length)
+        ins_clean = ranges_equal(text, a_start, text, r_at, np.where(ins, rl, 0)) | ranges_equal(
+            text, a_start + length - rl, text, r_at, np.where(ins, rl, 0)
+        )
+        del_clean = ranges_equal(text, r_at, text, a_start, np.where(dele, length, 0)) | ranges_equal(
+            text, r_at + rl - length, text, a_start, np.where(dele, length, 0)
+        )
+        vc[ins & ins_clean] = 3
+        vc[dele & del_clean] = 4
+        vc[(ins & ~ins_clean) | (dele & ~del_clean)] = 5
+        # ts/tv: with A=0 C=1 G=2 T=3, the transitions A<->G and C<->T are the pairs whose codes
+        # differ by XOR 2.
+        ts = np.zeros(record.size, dtype=np.int8)
+        snv = np.flatnonzero(vc == 1)
+        if snv.size:
+            r_c, a_c = _ACGT_CODE[text[r_at[snv]]], _ACGT_CODE[text[a_start[snv]]]
+            ts[snv] = np.where((r_c >= 0) & (a_c >= 0), np.where((r_c ^ a_c) == 2, 1, 2), 0)
+
+        # Known variants: same position, REF and ALT (case-insensitive).
+        known = np.full(record.size, -1, dtype=np.int64)
+        cand = np.flatnonzero(seq & rec.annotated[record])
+        kpos = self.a["known_pos"]
+        gpos = rec.gs[record[cand]]
+        lo = lookup(kpos, gpos, side="left")
+        hi = lookup(kpos, gpos, side="right")
+        for j in range(int((hi - lo).max()) if cand.size else 0):
+            rows = np.flatnonzero((hi - lo > j) & (known[cand] < 0))
+            if not rows.size:
+                break
+            k = lo[rows] + j
+            i = cand[rows]
+            kr_off, kr_len = self.known_ref.offsets[k], self.known_ref_len[k]
+            ka_off, ka_len = self.known_alt.offsets[k], self.known_alt_len[k]
+            same = (kr_len == rl[i]) & (ka_len == length[i])
+            same &= ranges_equal(text, r_at[i], self.known_ref.data, kr_off, np.where(same, rl[i], 0))
+            same &= ranges_equal(text, a_start[i], self.known_alt.data, ka_off, np.where(same, length[i], 0))
+            known[i[same]] = k[same]
+
+        # Minimal form for consequences: drop shared leading, then trailing, bases.
+        limit = np.where(seq, np.minimum(rl, length), 0)
+        p = common_prefix(text, r_at, text, a_start, limit)
+        q = common_suffix(text, r_at + rl, text, a_start + length, limit - p)
+        r_len = rl - p - q
+        a_len = length - p - q
+        kind = np.zeros(record.size, dtype=np.int8)
+        kind[seq & (r_len == 0) & (a_len > 0)] = csq.INS
+        kind[seq & (a_len == 0) & (r_len > 0)] = csq.DEL
+        kind[seq & (r_len == 1) & (a_len == 1)] = csq.SNV
+        kind[seq & (r_len == a_len) & (r_len > 1)] = csq.MNV
+        kind[seq & (r_len > 0) & (a_len > 0) & (r_len != a_len)] = csq.DELINS
+        kind[~rec.annotated[record]] = 0
+        first = rec.gs[record] + p
+        last = np.where(kind == csq.INS, first, first + r_len - 1)
+        first = np.where(kind == csq.INS, first - 1, first)
+        return _Alleles(
+            record,
+            a_start,
+            length,
+            seq,
+            vc,
+            ts,
+            known,
+            kind,
+            a_len - r_len,
+            first,
+            last,
+            r_at + p,
+            a_start + p,
+            r_len,
+        )
+
+    def _alleles_of_records(
+        self, lines: _Lines, rec: _Records, commas: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(record, start, length, is sequence) of every ALT. Fast records hold bases and
+        commas only; an empty allele (',,' or a comma at either end) sends a record to the
+        per-record check, which rejects it."""
+        alt_at, alt_len, slow = rec.alt_at, rec.alt_len, rec.slow_alt
+        comma_rec = np.searchsorted(rec.ref_at, commas, side="right") - 1
+        empty = (commas == alt_at[comma_rec]) | (commas == alt_at[comma_rec] + alt_len[comma_rec] - 1)
+        empty[1:] |= (commas[1:] == commas[:-1] + 1) & (comma_rec[1:] == comma_rec[:-1])
+        slow[comma_rec[empty]] = True
+        fast_commas = commas[~slow[comma_rec]]
+        fast = np.flatnonzero(~slow)
+        starts = [alt_at[fast], fast_commas + 1]
+        ends = [alt_at[fast] + alt_len[fast], fast_commas]
+        seq_parts = [np.ones(fast.size + fast_commas.size, dtype=bool)]
+        slow_starts: list[int] = []
+        slow_ends: list[int] = []
+        slow_seq: list[bool] = []
+        for r in np.flatnonzero(slow).tolist():
+            a0 = int(alt_at[r])
+            value = rec.text_raw[a0 : a0 + int(alt_len[r])].tobytes().decode("utf-8", "replace")
+            if value == ".":  # no ALT: written, annotated by position only
+                slow_starts.append(a0)
+                slow_ends.append(a0 + 1)
+                slow_seq.append(False)
+                continue
+            offset = a0
+            for part in value.split(","):
+                m = _ALLELE.match(part)
+                if m is None:
+                    raise VcfFormatError("ALT (column 5) is not a list of alleles", int(lines.number[r]))
+                slow_starts.append(offset)
+                slow_ends.append(offset + len(part.encode()))
+                slow_seq.append(m.group("seq") is not None)
+                offset += len(part.encode()) + 1
+        a_start = np.concatenate(starts + [np.array(slow_starts, dtype=np.int64)])
+        a_end = np.concatenate(ends + [np.array(slow_ends, dtype=np.int64)])
+        seq = np.concatenate(seq_parts + [np.array(slow_seq, dtype=bool)])
+        # The alleles are disjoint ranges: sorting starts and ends separately pairs them up.
+        order = np.argsort(a_start, kind="stable")
+        a_start, seq = a_start[order], seq[order]
+        a_end = np.sort(a_end)
+        return np.searchsorted(rec.ref_at, a_start, side="right") - 1, a_start, a_end - a_start, seq
+
+    def _segment(self, gpos: np.ndarray) -> np.ndarray:
+        return lookup(self.a["ctx_bounds"], gpos) - 1
+
+    def _union_sets(self, sets: np.ndarray) -> list[int]:
+        """Members (gene rows) of several gene sets, one row per name, in gene order."""
+        members: dict[str, int] = {}
+        genes = sorted(
+            {
+                int(g)
+                for s in sets.tolist()
+                for g in self.set_members[self.set_member_offsets[s] : self.set_member_offsets[s + 1]]
+            }
+        )
+        for g in genes:
+            members.setdefault(self.gene_name_list[g], g)
+        return list(members.values())
+
+    def genes_and_regions(self, rec: _Records) -> tuple[np.ndarray, np.ndarray, dict[int, list[int]], np.ndarray]:
+        """GENE set (id) and REGION code over the REF span; records whose span crosses
+        segments get their union in ``multi`` (record -> gene rows) and the max region."""
+        a = self.a
+        j0 = self._segment(rec.gs)
+        j1 = j0.copy()
+        longer = np.flatnonzero(rec.ref_len > 1)
+        j1[longer] = self._segment(rec.ge[longer])
+        ctx = a["ctx_of_segment"][j0]
+        gene_set = a["ctx_gene_set"][ctx].astype(np.int64)
+        region = a["ctx_region"][ctx].astype(np.int64)
+        multi: dict[int, list[int]] = {}
+        for r in np.flatnonzero((j1 != j0) & rec.annotated).tolist():
+            ctxs = a["ctx_of_segment"][j0[r] : j1[r] + 1]
+            region[r] = int(a["ctx_region"][ctxs].max())
+            sets = np.unique(a["ctx_gene_set"][ctxs])
+            if sets.size > 1:
+                multi[r] = self._union_sets(sets)
+            else:
+                gene_set[r] = int(sets[0])
+        gene_set[~rec.annotated] = 0
+        region[~rec.annotated] = -1
+        return ctx, gene_set, multi, region
+
+    def flags(self, rec: _Records) -> np.ndarray:
+        """(n, 3) bools: the REF span overlaps a CpG island / repeat / blacklist region."""
+        out = np.zeros((rec.gs.size, len(FLAG_NAMES)), dtype=bool)
+        for col, key in enumerate(("cpg", "repeats", "blacklist")):
+            st, en = self.a[f"{key}_start"], self.a[f"{key}_end"]
+            if not st.size:
+                continue
+            k = lookup(st, rec.ge) - 1
+            out[:, col] = (k >= 0) & (en[np.maximum(k, 0)] > rec.gs)
+        out[~rec.annotated] = False
+        return out
+
+    def nearest(self, rec: _Records, region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Closest gene on the same contig (row, distance in bases) of intergenic records; -1 otherwise."""
+        a = self.a
+        rows = np.flatnonzero(region == 0)
+        gene = np.full(rec.gs.size, -1, dtype=np.int64)
+        dist = np.full(rec.gs.size, -1, dtype=np.int64)
+        if not rows.size:
+            return gene, dist
+        gs, ge, cid = rec.gs[rows], rec.ge[rows], rec.cid[rows]
+        big = np.iinfo(np.int64).max
+        gcid = a["gene_contig"]
+        kl = lookup(self.gene_end_sorted, gs) - 1
+        kr = lookup(self.gene_start_sorted, ge)
+        gl = self.gene_by_end[np.clip(kl, 0, None)]
+        gr = self.gene_by_start[np.clip(kr, None, self.gene_by_start.size - 1)]
+        dl = np.where((kl >= 0) & (gcid[gl] == cid), gs - (a["gene_end"][gl] - 1), big)
+        dr = np.where((kr < self.gene_by_start.size) & (gcid[gr] == cid), a["gene_start"][gr] - ge, big)
+        left = dl <= dr
+        g = np.where(left, gl, gr)
+        d = np.where(left, dl, dr)
+        ok = d < big
+        gene[rows[ok]] = g[ok]
+        dist[rows[ok]] = d[ok]
+        return gene, dist
+
+    def consequences(self, rec: _Records, al: _Alleles) -> Consequences:
+        """(allele, gene, terms) rows, ordered by allele then gene; gene -1 = intergenic."""
+        a = self.a
+        live = np.flatnonzero(al.kind > 0)
+        c0 = self._segment(al.first[live])
+        c1 = c0.copy()
+        wide = np.flatnonzero(al.last[live] != al.first[live])
+        c1[wide] = self._segment(al.last[live][wide])
+        single = c0 == c1
+        offs = a["ctx_entry_offsets"]
+        one = live[single]
+        ctx = a["ctx_of_segment"][c0[single]]
+        count = offs[ctx + 1] - offs[ctx]
+        ent_allele = np.repeat(one, count)
+        ent = ranges(offs[ctx], count)
+        gene = a["entry_gene"][ent].astype(np.int64)
+        any_bits = self.entry_bits[ent]
+        all_bits = any_bits
+        anchor = a["entry_anchor"][ent]
+        # Changes spanning several segments: OR and AND of each gene's bits over them.
+        if (~single).any():
+            m_allele, m_gene, m_any, m_all, m_anchor = [], [], [], [], []
+            for i, s0, s1 in zip(live[~single].tolist(), c0[~single].tolist(), c1[~single].tolist(), strict=True):
+                per_gene: dict[int, list[int]] = {}
+                ctxs = a["ctx_of_segment"][s0 : s1 + 1].tolist()
+                for ci in ctxs:
+                    for e in range(int(offs[ci]), int(offs[ci + 1])):
+                        g = int(a["entry_gene"][e])
+                        bits = int(self.entry_bits[e])
+                        slot = per_gene.setdefault(g, [0, 0, 0, -2])
+                        slot[0] |= bits
+                        slot[1] += 1
+                        slot[2] = bits if slot[1] == 1 else slot[2] & bits
+                        anc = int(a["entry_anchor"][e])
+                        if bits & csq.B["STOP"]:
+                            slot[3] = anc if slot[3] in (-2, anc) else -1
+                for g, (o, seen, al_bits, anc) in sorted(per_gene.items()):
+                    m_allele.append(i)
+                    m_gene.append(g)
+                    m_any.append(o)
+                    m_all.append(al_bits if seen == len(ctxs) else 0)  # absent from a segment: not all
+                    m_anchor.append(anc if anc >= 0 else -1)
+            ent_allele = np.concatenate([ent_allele, np.array(m_allele, dtype=np.int64)])
+            gene = np.concatenate([gene, np.array(m_gene, dtype=np.int64)])
+            any_bits = np.concatenate([any_bits, np.array(m_any, dtype=np.uint32)])
+            all_bits = np.concatenate([all_bits, np.array(m_all, dtype=np.uint32)])
+            anchor = np.concatenate([anchor, np.array(m_anchor, dtype=np.int64)])
+            order = np.lexsort((gene, ent_allele))
+            ent_allele, gene, any_bits, all_bits, anchor = (
+                x[order] for x in (ent_allele, gene, any_bits, all_bits, anchor)
+            )
+        terms, stop_question = csq.terms_of(any_bits, all_bits, al.kind[ent_allele], al.delta[ent_allele])
+        strand = a["gene_strand"]
+        for e in np.flatnonzero(stop_question).tolist():
+            i = int(ent_allele[e])
+            n = int(al.trim_ref_len[i])
+            ref = rec.text[al.trim_ref[i] : al.trim_ref[i] + n].tobytes().decode()
+            alt = rec.text[al.trim_alt[i] : al.trim_alt[i] + n].tobytes().decode()
+            terms[e] |= csq.stop_codon_term(int(strand[gene[e]]), int(anchor[e]), int(al.first[i]), ref, alt)
+        keep = terms != 0
+        ent_allele, gene, terms, stop_rule = ent_allele[keep], gene[keep], terms[keep], stop_question[keep]
+        # Alleles with no gene within reach: one intergenic entry.
+        has = np.zeros(al.kind.size, dtype=bool)
+        has[ent_allele] = True
+        lonely = live[~has[live]]
+        if lonely.size:
+            ent_allele = np.concatenate([ent_allele, lonely])
+            gene = np.concatenate([gene, np.full(lonely.size, -1, dtype=np.int64)])
+            terms = np.concatenate([terms, np.full(lonely.size, csq.INTERGENIC, dtype=np.uint32)])
+            stop_rule = np.concatenate([stop_rule, np.zeros(lonely.size, dtype=bool)])
+            order = np.argsort(ent_allele, kind="stable")
+            ent_allele, gene, terms, stop_rule = ent_allele[order], gene[order], terms[order], stop_rule[order]
+        allele_terms = reduce_groups(np.bitwise_or, terms, ent_allele, al.kind.size)
+        record_terms = reduce_groups(np.bitwise_or, allele_terms, al.record, rec.gs.size)
+        allele_ctx = np.full(al.kind.size, -1, dtype=np.int64)
+        allele_ctx[one] = ctx
+        return Consequences(ent_allele, gene, terms, stop_rule, allele_terms, record_terms, allele_ctx)
+
+    # ------------------------------------------------------------ the summary
+
+    def count(self, stats: BlockStats, found: Annotated) -> None:
+        lines, rec, al = found.lines, found.rec, found.alleles
+        n = rec.gs.size
+        stats.read = n
+        ann = rec.annotated
+        stats.outside_assembly = int((~ann).sum())
+        on_db = rec.cid >= 0
+        stats.contigs += np.bincount(rec.cid[on_db], minlength=self.n_contigs)
+        past = on_db & ~ann
+        stats.past_end += np.bincount(rec.cid[past], minlength=self.n_contigs)
+        order = np.argsort(rec.cid[on_db], kind="stable")  # a sorted VCF: already in order
+        np.maximum(
+            stats.max_pos,
+            reduce_groups(np.maximum, rec.pos[on_db][order], rec.cid[on_db][order], self.n_contigs),
+            out=stats.max_pos,
+        )
+        c_start, c_len = lines.field(0)
+        for r in np.flatnonzero(~on_db).tolist():
+            stats.other_contigs[lines.buf[c_start[r] : c_start[r] + c_len[r]].tobytes().decode("utf-8", "replace")] += 1
+        stats.regions += np.bincount(found.region[ann], minlength=len(REGIONS))
+        single = np.ones(n, dtype=bool)
+        single[list(found.multi_sets)] = False
+        stats.gene_sets += np.bincount(found.gene_set[single & ann], minlength=stats.gene_sets.size)
+        for members in found.multi_sets.values():
+            stats.genes.update(self.gene_name_list[g] for g in members)
+        stats.flags += found.flags.sum(axis=0)
+        any_seq = np.zeros(n, dtype=bool)
+        any_seq[al.record[al.seq]] = True
+        stats.position_only = int((~any_seq).sum())
+        stats.multiallelic_extra = int(al.record.size - n)
+        stats.symbolic_alleles = int((~al.seq).sum()) - self._dots(rec, al)
+        stats.vc += np.bincount(al.vc, minlength=len(VARIANT_CLASSES) + 1)
+        stats.tstv += np.bincount(al.ts, minlength=3)[1:]
+        seq_ann = al.seq & ann[al.record]
+        stats.known = int((al.known >= 0).sum())
+        stats.novel = int(seq_ann.sum()) - stats.known
+        worst = csq.most_severe_rank(found.csq.record_terms)
+        stats.most_severe += np.bincount(worst[worst >= 0], minlength=len(csq.TERMS))
+
+    def _dots(self, rec: _Records, al: _Alleles) -> int:
+        """ALT '.' (no alternate allele) is not a symbolic allele."""
+        lone = ~al.seq & (al.length == 1)
+        return int((rec.text_raw[al.at[lone]] == ord(".")).sum())

@@ -1,0 +1,530 @@
+"""Text and rows out of a block's annotations, with pyarrow's string kernels.
+
+The input block stays one buffer: each line is cut, without copying, into six consecutive
+strings (CHROM..POS, ID, REF..FILTER, INFO, FORMAT and samples, line end). The new INFO
+fields are string arrays built by ``take`` from constant tables (``OutputTables``) and
+joined per record; ``binary_join_element_wise`` then writes every output line into one
+buffer. Each piece of a new field starts with ';' (an absent one is empty), so a record's
+fields join without per-record branching. (``null_handling="skip"`` is avoided: pyarrow 26
+drops all-null rows with it.)
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from gas.annotator.engine import consequences as csq
+from gas.annotator.engine.database import REGIONS, Packed
+from gas.annotator.engine.parquet import SCHEMA
+from gas.annotator.engine.textops import gather, offsets_of, parse_uint, ranges
+
+if TYPE_CHECKING:
+    from gas.annotator.engine.block import Annotated, BlockAnnotator
+
+FLAG_NAMES = ("CPG", "REPEAT", "BLACKLIST")
+VARIANT_CLASSES = ("SNV", "MNV", "INS", "DEL", "DELINS")
+_PIECES = 6  # per line: CHROM+POS, ID, REF..FILTER, INFO, the rest, the line end
+
+
+def packed_strings(packed: Packed, prefix: str = "", empty_is_null: bool = False) -> pa.Array:
+    """A string array of a packed table, optionally with a prefix on every value."""
+    values = pa.Array.from_buffers(
+        pa.string(),
+        len(packed),
+        [None, pa.py_buffer(packed.offsets), pa.py_buffer(packed.data)],
+    )
+    if prefix:
+        values = pc.binary_join_element_wise(pa.scalar(prefix), values, "")
+    if empty_is_null:
+        values = pc.if_else(pa.array(packed.lengths() == 0), pa.scalar(None, pa.string()), values)
+    return values
+
+
+def strings_from(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> pa.Array:
+    """A string array of byte ranges (copied into one contiguous buffer)."""
+    data = gather(buf, starts, lengths)
+    offsets = np.zeros(starts.size + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    return pa.Array.from_buffers(pa.string(), starts.size, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def field_strings(block: bytes, lines: Any, k: int) -> pa.Array:
+    """Column k (0 = CHROM) of every line as a string array: cut out of the block without
+    copying (three pieces per line: before, the field, after), then one take copies the fields."""
+    start, length = lines.field(k)
+    n = start.size
+    cuts = np.empty((n, 3), dtype=np.int64)
+    cuts[:, 0], cuts[:, 1], cuts[:, 2] = lines.start, start, start + length
+    return _cut(block, cuts).take(pa.array(np.arange(n, dtype=np.int64) * 3 + 1))
+
+
+def with_nulls(values: pa.Array, valid: np.ndarray) -> pa.Array:
+    if valid.all():
+        return values
+    return pc.if_else(pa.array(valid), values, pa.scalar(None, values.type))
+
+
+def take(values: pa.Array, index: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
+    """values[index], null where ``valid`` is False."""
+    if valid is None:
+        return values.take(pa.array(index))
+    return values.take(pa.array(np.where(valid, index, 0), mask=~valid))
+
+
+class OutputTables:
+    """Constant string arrays every block takes from (built once per annotator)."""
+
+    _rsid_field: pa.Array | None
+    _rsid_lock: threading.Lock
+
+    def rsid_field(self) -> pa.Array:
+        """';RSID=rs..' of every known variant (built when first needed)."""
+        with self._rsid_lock:
+            if self._rsid_field is None:
+                self._rsid_field = pc.binary_join_element_wise(pa.scalar(";RSID="), self.known_ids, "")
+            return self._rsid_field
+
+    def __init__(self, ann: BlockAnnotator):
+        self.ann = ann
+        # 'GENE=A,B;GENE_TYPE=x,y' of every gene set (null for none): the first new INFO field.
+        self.gene_set_field = pc.binary_join_element_wise(
+            packed_strings(ann.gene_sets, "GENE=", empty_is_null=True),
+            packed_strings(ann.db.packed("gene_set_types"), ";GENE_TYPE="),
+            "",
+        )
+        self.gene_names = packed_strings(ann.gene_names)
+        self.type_names = packed_strings(ann.type_names)
+        # '|GENE|GENE_TYPE|' of each gene row for CONSEQUENCE entries; the last one ('|||') for
+        # intergenic entries, which have no gene.
+        self.entry_middle = pa.concat_arrays(
+            [
+                pc.binary_join_element_wise(
+                    pa.scalar(""), self.gene_names, self.type_names.take(pa.array(ann.gene_type)), pa.scalar(""), "|"
+                ),
+                pa.array(["|||"]),
+            ]
+        )
+        self.nearest_prefix = packed_strings(ann.gene_names, ";NEAREST=")
+        self.known_ids = packed_strings(ann.known_id)
+        self._rsid_field = None
+        self._rsid_lock = threading.Lock()
+        self.separators = pa.array([";", "", "."])
+        # REGION after GENE (';REGION=') and without it ('REGION='): no field starts with ';'.
+        self.region_field = pa.array([f";REGION={r}" for r in REGIONS] + [f"REGION={r}" for r in REGIONS])
+        self.region_names = pa.array(list(REGIONS))
+        self.flag_field = [pa.array([None, f";{f}"], type=pa.string()) for f in FLAG_NAMES]
+        self.flag_lists = pa.array(
+            [[f for k, f in enumerate(FLAG_NAMES) if bits >> k & 1] for bits in range(8)], pa.list_(pa.string())
+        )
+        self.classes = pa.array([".", *VARIANT_CLASSES])
+        self.tstv = pa.array([".", "ts", "tv"])
+        self.term_names = pa.array(list(csq.TERMS))
+        self.most_severe_field = pa.array([f";MOST_SEVERE={t}" for t in csq.TERMS])
+        # ';CPG;REPEAT;BLACKLIST' (as set) + ';VC=..;TSTV=..' of a one-ALT record, by
+        # (flag bits * 6 + VC code) * 3 + ts/tv code.
+        combos = []
+        for bits in range(8):
+            flags = "".join(f";{f}" for k, f in enumerate(FLAG_NAMES) if bits >> k & 1)
+            for vc in range(6):
+                for ts in range(3):
+                    combos.append(
+                        flags
+                        + (f";VC={VARIANT_CLASSES[vc - 1]}" if vc else "")
+                        + (f";TSTV={('ts', 'tv')[ts - 1]}" if ts else "")
+                    )
+        self.flags_classes = pa.array(combos)
+
+
+def _per_record(
+    values: pa.Array, owner: np.ndarray, n: int, prefix: str, present: np.ndarray, single: bool
+) -> pa.Array:
+    """Per-item values (one per ALT, or per consequence entry) joined with ',' per record,
+    prefixed; null on records where ``present`` is False."""
+    if single:
+        joined = values
+    else:
+        offsets = np.zeros(n + 1, dtype=np.int32)
+        np.cumsum(np.bincount(owner, minlength=n), out=offsets[1:])
+        joined = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), values), ",")
+    return with_nulls(pc.binary_join_element_wise(pa.scalar(prefix), joined, ""), present)
+
+
+class _TermTexts:
+    """'a&b' texts of term masks: a lookup table from mask to a row of a string array, grown
+    (under a lock) when a block meets a new combination."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+        self.row = np.full(1 << len(csq.TERMS), -1, dtype=np.int64)
+        self.texts: list[str] = []
+        self.array = pa.array([], pa.string())
+
+    def of(self, masks: np.ndarray) -> pa.Array:
+        rows = self.row[masks]
+        if (rows < 0).any():
+            with self.lock:
+                new = np.unique(masks[self.row[masks] < 0]).tolist()
+                texts = self.texts + [csq.term_text(m) for m in new]
+                # The array first, then the rows that point into it: a reader that sees a row
+                # (read before the array, below) always finds it in the array.
+                self.array = pa.array(texts, pa.string())
+                self.texts = texts
+                for k, m in enumerate(new):
+                    self.row[m] = len(texts) - len(new) + k
+            rows = self.row[masks]
+        return self.array.take(pa.array(rows))
+
+
+_TERM_TEXTS = _TermTexts()
+
+
+def _terms_text(masks: np.ndarray) -> pa.Array:
+    return _TERM_TEXTS.of(masks)
+
+
+def alt_strings(found: Annotated) -> pa.Array:
+    al = found.alleles
+    return strings_from(found.rec.text_raw, al.at, al.length)
+
+
+_OUR_KEY: re.Pattern[str] | None = None
+
+
+def _strip_our_keys(info: list[str | None]) -> list[str | None]:
+    """Re-annotating: INFO without the keys this engine writes (per record; rare)."""
+    global _OUR_KEY
+    if _OUR_KEY is None:
+        from gas.annotator.engine.block import OUR_INFO_IDS
+
+        _OUR_KEY = re.compile(rf"^(?:{'|'.join(OUR_INFO_IDS)})(?:=|$)")
+    key = _OUR_KEY
+    out: list[str | None] = []
+    for text in info:
+        kept = ";".join(item for item in (text or "").split(";") if item and not key.match(item))
+        out.append(kept)
+    return out
+
+
+_BASE_CODE = np.full(256, -1, dtype=np.int64)
+for _i, _ch in enumerate(b"ACGTacgt"):
+    _BASE_CODE[_ch] = _i
+
+
+def info_keys(found: Annotated) -> np.ndarray:
+    """Records with the same key get the same new INFO text (NEAREST and RSID aside): a
+    one-ALT SNV's text depends only on its context, REF and ALT bases and flags, unless it
+    touches a stop codon; every other record is its own key."""
+    rec, al, cq = found.rec, found.alleles, found.csq
+    n = rec.gs.size
+    first = np.searchsorted(al.record, np.arange(n))
+    a = np.minimum(first, al.record.size - 1)
+    ref_code = _BASE_CODE[rec.text_raw[rec.ref_at]]
+    alt_code = _BASE_CODE[rec.text_raw[al.at[a]]]
+    ctx = cq.allele_ctx[a]
+    stop = np.zeros(n, dtype=bool)
+    stop[al.record[cq.allele[cq.stop_rule]]] = True
+    single = np.bincount(al.record, minlength=n) == 1
+    fast = single & (rec.ref_len == 1) & (al.length[a] == 1) & (ref_code >= 0) & (alt_code >= 0) & (ctx >= 0) & ~stop
+    flag_bits = found.flags.astype(np.int64) @ np.array([1, 2, 4], dtype=np.int64)
+    shared = (((ctx * 8 + alt_code) * 8 + ref_code) * 8 + flag_bits) + n
+    return np.where(fast, shared, np.arange(n, dtype=np.int64))
+
+
+def _cut(block: bytes, cuts: np.ndarray) -> pa.Array:
+    """A string array over the block (no copy): rows of ``cuts`` are consecutive cut points of
+    each line; the last piece of a line runs to the next line's first cut."""
+    offsets = np.append(cuts.ravel(), len(block)).astype(np.int32)
+    return pa.Array.from_buffers(pa.string(), cuts.size, [None, pa.py_buffer(offsets), pa.py_buffer(block)])
+
+
+def vcf_lines(t: OutputTables, found: Annotated, block: bytes, strip_ours: bool) -> tuple[pa.Buffer, pa.Array | None]:
+    """The annotated lines of the block as one buffer, and (for the variants table) the ID
+    column as written (null for '.')."""
+    ann = t.ann
+    lines, rec, al = found.lines, found.rec, found.alleles
+    n = rec.gs.size
+    b = lines.buf
+    bound = lines.bound
+    info_start, info_len = lines.field(7)
+    id_start, id_len = lines.field(2)
+    old_empty = (info_len == 0) | ((info_len == 1) & (b[info_start] == ord(".")))
+
+    # Known variants fill an ID of '.'.
+    has_known = al.known >= 0
+    record_known = np.zeros(n, dtype=bool)
+    record_known[al.record[has_known]] = True
+    id_missing = (id_len == 1) & (b[id_start] == ord("."))
+    fill = id_missing & record_known
+    record_ids = _ids_of_records(t, found) if fill.any() else None
+
+    # Each line as consecutive pieces over the block (no copy): CHROM and POS, ID, REF to the
+    # end of the old INFO (to its start when it is '.'), the '.', FORMAT and samples, line end.
+    cut = np.where(old_empty, info_start, bound[8])
+    row = np.arange(n, dtype=np.int64)
+    cuts = np.empty((n, 6), dtype=np.int64)
+    cuts[:, 0], cuts[:, 1], cuts[:, 2] = lines.start, id_start, id_start + id_len
+    cuts[:, 3], cuts[:, 4], cuts[:, 5] = cut, bound[8], lines.end
+    pieces = _cut(block, cuts)
+    if record_ids is None and not strip_ours:
+        # Nothing to change before the new INFO: CHROM..INFO as one piece.
+        parts: list[Any] = [_cut(block, cuts[:, [0, 3, 5]]).take(pa.array(row * 3))]
+    else:
+        ident = pieces.take(pa.array(row * 6 + 1))
+        if record_ids is not None:
+            ident = pc.if_else(pa.array(fill), record_ids, ident)
+        middle = pieces.take(pa.array(row * 6 + 2))
+        if strip_ours:
+            stripped = _strip_our_keys(strings_from(b, info_start, cut - info_start).to_pylist())
+            old_empty = old_empty | np.array([not x for x in stripped], dtype=bool)
+            middle = pc.binary_join_element_wise(
+                strings_from(b, id_start + id_len, info_start - id_start - id_len), pa.array(stripped, pa.string()), ""
+            )
+        parts = [pieces.take(pa.array(row * 6)), ident, middle]
+
+    # The new INFO: fields joined with ';' (built once per key), then NEAREST and RSID.
+    keys = info_keys(found)
+    _, reps, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    # Work on the representatives in record order (their rows then come grouped already).
+    order = np.argsort(reps)
+    rank = np.empty(order.size, dtype=np.int64)
+    rank[order] = np.arange(order.size)
+    inverse = rank[inverse.ravel()]
+    shared = _info_strings(t, found, reps[order])
+    shared_len = np.asarray(pc.binary_length(shared).fill_null(0))[inverse]
+    sep = np.where(old_empty, np.where(shared_len > 0, 1, 2), np.where(shared_len > 0, 0, 1))
+    if (sep == sep[0]).all():
+        parts.append(pa.scalar(t.separators[int(sep[0])].as_py()))
+    else:
+        parts.append(t.separators.take(pa.array(sep)))  # ';' between old and new, '' or '.'
+    parts.append(shared.take(pa.array(inverse)))
+    near = np.flatnonzero(found.nearest_gene >= 0)
+    if near.size:
+        distance = pc.cast(pa.array(found.nearest_distance[near]), pa.string())
+        text = pc.binary_join_element_wise(t.nearest_prefix.take(pa.array(found.nearest_gene[near])), distance, "|")
+        position = np.zeros(n, dtype=np.int64)
+        position[near] = np.arange(near.size)
+        parts.append(take(text, position, found.nearest_gene >= 0))
+    if has_known.any():
+        if al.record.size == n:
+            parts.append(take(t.rsid_field(), al.known, has_known))
+        else:
+            values = take(t.known_ids, al.known, has_known).fill_null(".")
+            parts.append(_per_record(values, al.record, n, ";RSID=", record_known, False))
+    if (lines.end > bound[8]).any():
+        parts.append(pieces.take(pa.array(row * 6 + 4)))
+    parts.append(pa.scalar("\n"))
+    out = pc.binary_join_element_wise(*parts, "", null_handling="replace", null_replacement="")
+    out_offsets = np.frombuffer(out.buffers()[1], dtype=np.int32, count=n + 1, offset=out.offset * 4)
+    text = out.buffers()[2][int(out_offsets[0]) : int(out_offsets[-1])]
+    written_id = None
+    if ann.with_table:
+        written_id = with_nulls(field_strings(block, lines, 2), ~id_missing)
+        if record_ids is not None:
+            written_id = pc.if_else(pa.array(fill), record_ids, written_id)
+    return text, written_id
+
+
+def _info_strings(t: OutputTables, found: Annotated, reps: np.ndarray) -> pa.Array:
+    """The new INFO text (without NEAREST, RSID and the leading ';') of records ``reps``."""
+    joined = pc.binary_join_element_wise(
+        _region_strings(t, found, reps),
+        _class_strings(t, found, reps),
+        _consequence_strings(t, found, reps),
+        "",
+        null_handling="replace",
+        null_replacement="",
+    )
+    outside = found.region[reps] < 0  # no GENE/REGION: the first field starts with ';'
+    if outside.any():
+        joined = pc.if_else(pa.array(outside), pc.utf8_slice_codeunits(joined, 1), joined)
+    return joined
+
+
+def _alleles_of(found: Annotated, reps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(allele rows, position in reps) of the records ``reps`` (ascending)."""
+    n = found.rec.gs.size
+    position = np.full(n, -1, dtype=np.int64)
+    position[reps] = np.arange(reps.size)
+    rows = np.flatnonzero(position[found.alleles.record] >= 0)
+    return rows, position[found.alleles.record[rows]]
+
+
+def _grouped(values: pa.Array, group: np.ndarray, n_groups: int, sep: str) -> pa.Array:
+    """Values (grouped by ``group``, ascending) joined per group; '' for an empty group."""
+    offsets = np.zeros(n_groups + 1, dtype=np.int32)
+    np.cumsum(np.bincount(group, minlength=n_groups), out=offsets[1:])
+    return pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), values), sep)
+
+
+def _region_strings(t: OutputTables, found: Annotated, reps: np.ndarray) -> pa.Array:
+    """'GENE=..;GENE_TYPE=..;REGION=..' ('REGION=..' alone without genes; '' outside)."""
+    ann = t.ann
+    genes = t.gene_set_field.take(pa.array(found.gene_set[reps]))
+    own: list[int] = []
+    if found.multi_sets:
+        own = np.flatnonzero(np.isin(reps, np.fromiter(found.multi_sets, dtype=np.int64))).tolist()
+    if own:  # REF across segments: the union of their genes
+        names = genes.to_pylist()
+        for k in own:
+            members = found.multi_sets[int(reps[k])]
+            names[k] = (
+                "GENE="
+                + ",".join(ann.gene_name_list[g] for g in members)
+                + ";GENE_TYPE="
+                + ",".join(ann.type_names[int(ann.gene_type[g])] for g in members)
+            )
+        genes = pa.array(names, pa.string())
+    region = found.region[reps]
+    has_gene = np.asarray(genes.is_valid())
+    regions = take(t.region_field, np.maximum(region, 0) + np.where(has_gene, 0, len(REGIONS)), region >= 0)
+    return pc.binary_join_element_wise(genes, regions, "", null_handling="replace", null_replacement="")
+
+
+def _class_strings(t: OutputTables, found: Annotated, reps: np.ndarray) -> pa.Array:
+    """';CPG;REPEAT;BLACKLIST' as set, then ';VC=..;TSTV=..' (one value per ALT)."""
+    al = found.alleles
+    flag_bits = found.flags[reps].astype(np.int64) @ np.array([1, 2, 4], dtype=np.int64)
+    rows, pos = _alleles_of(found, reps)
+    if rows.size == reps.size:  # one ALT each: a table of every combination
+        return t.flags_classes.take(pa.array((flag_bits * 6 + al.vc[rows]) * 3 + al.ts[rows]))
+    flags = t.flags_classes.take(pa.array(flag_bits * 18))
+    vc = al.vc[rows].astype(np.int64)
+    ts = al.ts[rows].astype(np.int64)
+    has_vc = np.bincount(pos[vc > 0], minlength=reps.size) > 0
+    has_ts = np.bincount(pos[ts > 0], minlength=reps.size) > 0
+    classes = with_nulls(
+        pc.binary_join_element_wise(pa.scalar(";VC="), _grouped(t.classes.take(pa.array(vc)), pos, reps.size, ","), ""),
+        has_vc,
+    )
+    tstv = with_nulls(
+        pc.binary_join_element_wise(pa.scalar(";TSTV="), _grouped(t.tstv.take(pa.array(ts)), pos, reps.size, ","), ""),
+        has_ts,
+    )
+    return pc.binary_join_element_wise(flags, classes, tstv, "", null_handling="replace", null_replacement="")
+
+
+def _consequence_strings(t: OutputTables, found: Annotated, reps: np.ndarray) -> pa.Array:
+    """';CONSEQUENCE=Allele|Gene|Gene_type|Consequence,...;MOST_SEVERE=term' (null when none)."""
+    al, cq = found.alleles, found.csq
+    n = found.rec.gs.size
+    position = np.full(n, -1, dtype=np.int64)
+    position[reps] = np.arange(reps.size)  # reps ascending: rows come grouped in order
+    owner = position[al.record[cq.allele]]
+    rows = np.flatnonzero(owner >= 0)
+    group = owner[rows]
+    if not rows.size:
+        return pa.nulls(reps.size, pa.string())
+    gene = np.where(cq.gene[rows] >= 0, cq.gene[rows], len(t.gene_names))  # intergenic: the last, '|||'
+    allele = cq.allele[rows]
+    entries = pc.binary_join_element_wise(
+        strings_from(found.rec.text_raw, al.at[allele], al.length[allele]),
+        t.entry_middle.take(pa.array(gene)),
+        _terms_text(cq.terms[rows]),
+        "",
+    )
+    worst = csq.most_severe_rank(cq.record_terms[reps])
+    text = pc.binary_join_element_wise(
+        pa.scalar(";CONSEQUENCE="),
+        _grouped(entries, group, reps.size, ","),
+        take(t.most_severe_field, np.maximum(worst, 0), worst >= 0),
+        "",
+    )
+    present = np.bincount(group, minlength=reps.size) > 0
+    return text if present.all() else with_nulls(text, present)
+
+
+def _ids_of_records(t: OutputTables, found: Annotated) -> pa.Array:
+    """Per record: the rsIDs of its ALTs, ';'-joined (null when none)."""
+    al = found.alleles
+    n = found.rec.gs.size
+    rows = np.flatnonzero(al.known >= 0)
+    owner = al.record[rows]
+    first = np.full(n, -1, dtype=np.int64)
+    first[owner[::-1]] = rows[::-1]
+    ids = take(t.known_ids, np.maximum(al.known[np.maximum(first, 0)], 0), first >= 0)
+    several = np.flatnonzero(np.bincount(owner, minlength=n) > 1)
+    if several.size:
+        values = ids.to_pylist()
+        for r in several.tolist():
+            values[r] = ";".join(dict.fromkeys(t.ann.known_id[int(al.known[i])] for i in rows[owner == r].tolist()))
+        ids = pa.array(values, type=pa.string())
+    return ids
+
+
+def variants_batch(t: OutputTables, found: Annotated, block: bytes, written_id: pa.Array) -> pa.RecordBatch:
+    """One row per record and ALT; ``record`` is block-local (the writer adds the offset)."""
+    ann = t.ann
+    lines, rec, al, cq = found.lines, found.rec, found.alleles, found.csq
+    r = al.record
+    rows = pa.array(r)
+    b = lines.buf
+    qual_s, qual_l = lines.field(5)
+    qual = _qual(b, qual_s, qual_l)
+
+    # Genes of each record (its GENE set, or the union when the REF crosses segments).
+    mo = ann.set_member_offsets
+    counts = np.where(rec.annotated, mo[found.gene_set + 1] - mo[found.gene_set], 0).astype(np.int64)
+    members = ann.set_members[ranges(np.where(rec.annotated, mo[found.gene_set], 0), counts)].astype(np.int64)
+    start = offsets_of(counts)
+    if found.multi_sets:
+        keys = np.array(list(found.multi_sets), dtype=np.int64)
+        extra = [np.array(m, dtype=np.int64) for m in found.multi_sets.values()]
+        lengths = np.array([e.size for e in extra], dtype=np.int64)
+        start[keys] = members.size + offsets_of(lengths)
+        counts[keys] = lengths
+        members = np.concatenate([members, *extra])
+    row_counts = counts[r]
+    row_members = members[ranges(start[r], row_counts)]
+    list_offsets = pa.array(np.concatenate([[0], np.cumsum(row_counts)]).astype(np.int32))
+    flag_bits = found.flags.astype(np.int64) @ np.array([1, 2, 4], dtype=np.int64)
+    worst = csq.most_severe_rank(cq.allele_terms)
+    # The term lists of the distinct masks, repeated by a take.
+    masks, inverse = np.unique(cq.allele_terms, return_inverse=True)
+    bits = (masks[:, None] >> np.arange(len(csq.TERMS), dtype=np.uint32)[None, :]) & 1
+    term_rows, term_cols = np.nonzero(bits)
+    term_offsets = np.concatenate([[0], np.cumsum(np.bincount(term_rows, minlength=masks.size))]).astype(np.int32)
+    term_lists = pa.ListArray.from_arrays(pa.array(term_offsets), t.term_names.take(pa.array(term_cols)))
+    columns: dict[str, Any] = {
+        "record": rows,
+        "chrom": field_strings(block, lines, 0).take(rows),
+        "pos": pa.array(rec.pos).take(rows),
+        "id": written_id.take(rows),
+        "rsid": take(t.known_ids, al.known, al.known >= 0),
+        "ref": field_strings(block, lines, 3).take(rows),
+        "alt": alt_strings(found),
+        "qual": pa.array(qual[r], mask=np.isnan(qual[r])),
+        "filter": field_strings(block, lines, 6).take(rows),
+        "genes": pa.ListArray.from_arrays(list_offsets, t.gene_names.take(pa.array(row_members))),
+        "gene_types": pa.ListArray.from_arrays(list_offsets, t.type_names.take(pa.array(ann.gene_type[row_members]))),
+        "region": take(t.region_names, np.maximum(found.region[r], 0), found.region[r] >= 0),
+        "nearest_gene": take(t.gene_names, np.maximum(found.nearest_gene[r], 0), found.nearest_gene[r] >= 0),
+        "nearest_distance": pa.array(found.nearest_distance[r], mask=found.nearest_gene[r] < 0),
+        "flags": t.flag_lists.take(pa.array(flag_bits[r])),
+        "variant_class": take(t.classes, al.vc.astype(np.int64), al.vc > 0),
+        "tstv": take(t.tstv, al.ts.astype(np.int64), al.ts > 0),
+        "consequence": take(t.term_names, np.maximum(worst, 0), worst >= 0),
+        "consequences": term_lists.take(pa.array(inverse.ravel())),
+    }
+    return pa.RecordBatch.from_arrays([columns[f.name] for f in SCHEMA], schema=SCHEMA)
+
+
+def _qual(b: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """QUAL as float; NaN for '.' (missing) or text that is not a number."""
+    value, ok = parse_uint(b, start, length, max_digits=15)
+    out = np.where(ok, value.astype(np.float64), np.nan)
+    for i in np.flatnonzero(~ok).tolist():
+        text = b[start[i] : start[i] + length[i]].tobytes()
+        if text != b".":
+            try:
+                out[i] = float(text)
+            except ValueError:
+                pass
+    return out

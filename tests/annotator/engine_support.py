@@ -1,0 +1,84 @@
+"""Helpers for the engine tests: parsing annotated VCF records, writing test VCFs."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+from pathlib import Path
+
+HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+
+
+def parse_info(info: str) -> dict[str, str | bool]:
+    out: dict[str, str | bool] = {}
+    for item in info.split(";"):
+        key, eq, value = item.partition("=")
+        out[key] = value if eq else True
+    return out
+
+
+def records(path: Path) -> list[dict]:
+    rows = []
+    for line in path.read_text().splitlines():
+        if line.startswith("#"):
+            continue
+        f = line.split("\t")
+        rows.append(
+            {
+                "chrom": f[0],
+                "pos": int(f[1]),
+                "id": f[2],
+                "ref": f[3],
+                "alt": f[4],
+                "qual": f[5],
+                "filter": f[6],
+                "info": parse_info(f[7]),
+                "rest": f[8:],
+            }
+        )
+    return rows
+
+
+def consequences(record: dict) -> dict[tuple[str, str], set[str]]:
+    """CONSEQUENCE of a record as {(allele, gene): {terms}}."""
+    out: dict[tuple[str, str], set[str]] = {}
+    value = record["info"].get("CONSEQUENCE")
+    if not isinstance(value, str):
+        return out
+    for entry in value.split(","):
+        allele, gene, _gene_type, terms = entry.split("|")
+        out.setdefault((allele, gene), set()).update(terms.split("&"))  # two gene rows may share a name
+    return out
+
+
+def bgzip(path: Path) -> Path:
+    subprocess.run(["bgzip", "-f", str(path)], check=True)
+    return path.with_name(path.name + ".gz")
+
+
+def gzip_file(path: Path, data: bytes) -> Path:
+    path.write_bytes(gzip.compress(data))
+    return path
+
+
+def run_cli_measured(args: list[str], timeout: float = 300) -> tuple[subprocess.CompletedProcess[str], float, int]:
+    """Run gas-annotate in a child process: (completed process, seconds, peak RSS in KiB).
+
+    The child is started from a tiny launcher so its ru_maxrss is its own (Linux keeps the
+    parent's maximum across fork)."""
+    launcher = (
+        "import os, subprocess, sys, time\n"
+        "t0 = time.perf_counter()\n"
+        "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)\n"
+        "out, err = p.communicate()\n"
+        "ru = __import__('resource').getrusage(__import__('resource').RUSAGE_CHILDREN)\n"
+        "sys.stdout.write(f'{time.perf_counter() - t0} {ru.ru_maxrss} {p.returncode}\\n')\n"
+        "sys.stdout.write(out)\n"
+        "sys.stderr.write(err)\n"
+    )
+    cmd = [sys.executable, "-c", launcher, sys.executable, "-m", "gas.annotator.engine.cli", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    first, _, rest = proc.stdout.partition("\n")
+    seconds, rss, code = first.split()
+    return subprocess.CompletedProcess(args, int(code), rest, proc.stderr), float(seconds), int(rss)

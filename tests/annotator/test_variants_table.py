@@ -1,0 +1,97 @@
+"""The variants Parquet file: the schema the web viewer relies on, one row per record and ALT,
+the same values as the annotated VCF, written in row groups while streaming."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from engine_support import consequences, records
+
+from gas.annotator.engine import annotate_vcf
+from gas.annotator.engine import reader as reader_module
+
+SCHEMA = [
+    ("record", pa.int64()),
+    ("chrom", pa.string()),
+    ("pos", pa.int64()),
+    ("id", pa.string()),
+    ("rsid", pa.string()),
+    ("ref", pa.string()),
+    ("alt", pa.string()),
+    ("qual", pa.float64()),
+    ("filter", pa.string()),
+    ("genes", pa.list_(pa.string())),
+    ("gene_types", pa.list_(pa.string())),
+    ("region", pa.string()),
+    ("nearest_gene", pa.string()),
+    ("nearest_distance", pa.int64()),
+    ("flags", pa.list_(pa.string())),
+    ("variant_class", pa.string()),
+    ("tstv", pa.string()),
+    ("consequence", pa.string()),
+    ("consequences", pa.list_(pa.string())),
+]
+SEVERITY = [
+    "splice_acceptor_variant", "splice_donor_variant", "frameshift_variant", "stop_lost", "start_lost",
+    "inframe_insertion", "inframe_deletion", "splice_region_variant", "stop_retained_variant",
+    "coding_sequence_variant", "5_prime_UTR_variant", "3_prime_UTR_variant",
+    "non_coding_transcript_exon_variant", "intron_variant", "upstream_gene_variant",
+    "downstream_gene_variant", "intergenic_variant",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("sample", ["test.vcf", "premium_2.vcf", "premium_1.vcf"])
+def test_rows_match_the_annotated_vcf(tmp_path, db, samples, sample, monkeypatch):
+    monkeypatch.setattr(reader_module, "BLOCK_BYTES", 16 << 10)  # several blocks, several row groups
+    monkeypatch.setattr(reader_module, "FIRST_BLOCK_BYTES", 4 << 10)
+    result = annotate_vcf(samples / sample, tmp_path, db, allow_assembly_mismatch=True)
+    parquet = pq.ParquetFile(result.variants_parquet)
+    assert [(f.name, f.type) for f in parquet.schema_arrow] == SCHEMA
+    meta = parquet.schema_arrow.metadata
+    assert meta[b"gas.assembly"] == b"GRCh37" and meta[b"gas.database"] == b"GRCh37-v2"
+    assert meta[b"gas.engine_version"] and meta[b"gas.database_sha256"] == db.sha256.encode()
+    assert parquet.metadata.num_row_groups > 1
+    rows = parquet.read().to_pylist()
+    recs = records(result.annotated_vcf)
+    expected = [(i, alt) for i, r in enumerate(recs) for alt in r["alt"].split(",")]
+    assert [(row["record"], row["alt"]) for row in rows] == expected
+    for row in rows:
+        rec = recs[row["record"]]
+        info = rec["info"]
+        k = rec["alt"].split(",").index(row["alt"])
+        assert (row["chrom"], row["pos"], row["ref"], row["filter"]) == (
+            rec["chrom"],
+            rec["pos"],
+            rec["ref"],
+            rec["filter"],
+        )
+        assert row["id"] == (None if rec["id"] == "." else rec["id"])
+        assert row["qual"] == (None if rec["qual"] == "." else float(rec["qual"]))
+        assert row["genes"] == (info["GENE"].split(",") if "GENE" in info else [])
+        assert row["gene_types"] == (info["GENE_TYPE"].split(",") if "GENE_TYPE" in info else [])
+        assert row["region"] == info.get("REGION")
+        assert row["flags"] == [f for f in ("CPG", "REPEAT", "BLACKLIST") if f in info]
+        near = info.get("NEAREST")
+        assert (row["nearest_gene"], row["nearest_distance"]) == (
+            (near.split("|")[0], int(near.split("|")[1])) if near else (None, None)
+        )
+        for key, column in (("RSID", "rsid"), ("VC", "variant_class"), ("TSTV", "tstv")):
+            value = info[key].split(",")[k] if key in info else "."
+            assert row[column] == (None if value == "." else value)
+        terms = set().union(*[t for (allele, _), t in consequences(rec).items() if allele == row["alt"]])
+        assert row["consequences"] == [t for t in SEVERITY if t in terms]
+        assert row["consequence"] == (row["consequences"][0] if terms else None)
+
+
+def test_header_only_input_gives_an_empty_table(annotate):
+    result, _ = annotate("")
+    table = pq.read_table(result.variants_parquet)
+    assert table.num_rows == 0 and [f.name for f in table.schema] == [name for name, _ in SCHEMA]
+
+
+def test_table_can_be_turned_off(annotate):
+    result, _ = annotate("1\t55545\t.\tC\tT\t.\t.\t.\n", variants_table=False)
+    assert result.variants_parquet is None
+    assert not list(result.annotated_vcf.parent.glob("*.parquet"))
+    assert result.summary["variants_table"] is None
