@@ -459,7 +459,12 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         self.apply(objects)
         self.wait_deployments("kube-system", {"coredns"}, timeout=120)
         deadline = time.monotonic() + 60
-        while not dns_query(DNS_SERVICE_IP, f"kubernetes.default.svc.{CLUSTER_DOMAIN}"):
+        while True:
+            try:  # until kube-proxy has the endpoint its rule REJECTs (EPERM) or drops (timeout)
+                if dns_query(DNS_SERVICE_IP, f"kubernetes.default.svc.{CLUSTER_DOMAIN}"):
+                    break
+            except OSError as exc:
+                assert time.monotonic() < deadline, f"cluster DNS never answered for kubernetes.default: {exc!r}"
             assert time.monotonic() < deadline, "cluster DNS never answered for kubernetes.default"
             time.sleep(1)
 

@@ -12,7 +12,8 @@ losing nothing; `helm test`; and a tear-down that leaves nothing behind.
 Test-only values on top of the dev values: ingress off (no controller: web's presigned URLs
 then name moto's Service, which the test resolves through the cluster DNS), retention 5 s
 and restore checks every 2 s (the lifecycle in seconds, not minutes), queue visibility 15 s
-(a killed worker's message comes back sooner).
+(a killed worker's message comes back sooner), moto's memory limit 2Gi (the kill test's big
+file; see TEST_VALUES).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ DEV = ["-f", str(chartlib.ROOT / "k8s" / "values-dev.yaml")]
 TEST_VALUES = [
     "--set", "ingress.enabled=false",
     "--set", "provisioning.queueVisibilityTimeout=15",
+    # moto keeps S3 in memory (upload, claimed copy, result): with the dev values' 512Mi its
+    # container restarted during a 43 MB kill-test job, losing every table
+    "--set", "devMode.moto.resources.limits.memory=2Gi",
     "--set-string", "workers.archiver-archive.env.GAS_RETENTION_SECONDS=5",
     "--set-string", "workers.archiver-restore.env.GAS_RESTORE_CHECK_EXPEDITED_SECONDS=2",
     "--set-string", "workers.archiver-restore.env.GAS_RESTORE_CHECK_STANDARD_SECONDS=2",
@@ -172,7 +176,9 @@ def test_the_operator_scales_the_annotator_on_a_queue_spike(node, gas):
 
 def test_an_annotator_pod_killed_mid_job_loses_nothing(node, gas):
     user = getattr(gas, "premium_user", None) or pytest.fail("needs the lifecycle test's premium user")
-    content, variants = lc.large_vcf(150_000)
+    (moto,) = node.pods(NS, "app.kubernetes.io/component=moto")
+    moto_restarts = moto["status"]["containerStatuses"][0]["restartCount"]
+    content, variants = lc.large_vcf(80_000)
     job_id = lc.submit(user, gas, "big.vcf", content)
     lc.wait_for(lambda: user.job(job_id)["status"] == "RUNNING", 300, "the job running", every=0.2)
     killed = []
@@ -193,6 +199,8 @@ def test_an_annotator_pod_killed_mid_job_loses_nothing(node, gas):
     assert len(lc.body_lines(annotated)) == variants
     alive = {p["metadata"]["name"] for p in node.pods(NS, "app.kubernetes.io/component=annotator")}
     assert alive and not alive & set(killed)
+    (moto,) = node.pods(NS, "app.kubernetes.io/component=moto")
+    assert moto["status"]["containerStatuses"][0]["restartCount"] == moto_restarts, "moto restarted: state lost"
     dlq = gas.aws("sqs").get_queue_url(QueueName="gas-annotate-dlq")["QueueUrl"]
     attrs = gas.aws("sqs").get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
     assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "0"
