@@ -101,6 +101,8 @@ class DevStack:
         }
         if self.log_dir is not None:
             env["GAS_LOG_FORMAT"] = "json"  # files are for machines; the supervisor renders for people
+            # The web's local copies of variant tables, per stack (not one /tmp for every stack).
+            env["GAS_RESULT_CACHE_DIR"] = str(self.log_dir / "result-cache")
         env.setdefault("GAS_SECRET_KEY", secrets.token_hex(32))
         env.update(self.extra_env)
         env.update(self.credentials.get("admin", {}))

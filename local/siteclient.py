@@ -8,6 +8,7 @@ import re
 import time
 import uuid
 from html.parser import HTMLParser
+from urllib.parse import quote
 
 import requests
 
@@ -62,17 +63,25 @@ class User:
         (form,) = [f for f in forms_of(page.text) if "key" in f["fields"]]
         return form
 
-    def post_to_s3(self, form: dict, file_name: str, content: bytes) -> requests.Response:
+    def post_to_s3(
+        self, form: dict, file_name: str, content: bytes, assembly: str | None = None, name: str | None = None
+    ) -> requests.Response:
         fields = dict(form["fields"])
         fields["key"] = fields["key"].replace("${filename}", "") + file_name  # what the page's JS does
         fields.pop("file", None)
+        if assembly is not None:  # the form's assembly choice (a <select>, so not in `fields`)
+            fields["x-amz-meta-assembly"] = assembly
+        if name is not None:  # upload.js percent-encodes the job name
+            fields["x-amz-meta-job-name"] = quote(name)
         return requests.post(
             form["action"], data=fields, files={"file": (file_name, content)}, allow_redirects=False, timeout=60
         )
 
-    def submit(self, file_name: str, content: bytes) -> requests.Response:
+    def submit(
+        self, file_name: str, content: bytes, assembly: str | None = None, name: str | None = None
+    ) -> requests.Response:
         """Upload through the presigned POST and follow S3's redirect back to the site."""
-        s3 = self.post_to_s3(self.upload_form(), file_name, content)
+        s3 = self.post_to_s3(self.upload_form(), file_name, content, assembly, name)
         assert s3.status_code in (303, 302), s3.text
         return self.http.get(s3.headers["Location"], timeout=30)
 

@@ -204,3 +204,40 @@ def test_the_sweeper_announces_jobs_whose_message_was_lost(annotators):
     done = annotators.wait(running, lambda r: r.finished)
     assert done.status == JobStatus.COMPLETED and done.attempt == 2
     assert '"sweeper.requeued"' not in sweep(), "announced again within the stale period"
+
+
+def _bomb(inflated: int) -> bytes:
+    """A small .vcf.gz whose first record's CHROM inflates to `inflated` bytes of 'A'."""
+    import zlib
+
+    z = zlib.compressobj(9, zlib.DEFLATED, 31)
+    out = [z.compress(b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")]
+    chunk = b"A" * (1 << 20)
+    out += [z.compress(chunk) for _ in range(inflated >> 20)]
+    out.append(z.flush())
+    return b"".join(out)
+
+
+def test_a_decompression_bomb_fails_its_job_by_the_tier_limits_and_the_worker_lives_on(annotators):
+    """Issue 9: a free user's ~140 KB .vcf.gz whose CHROM inflates to 140 MiB. The job
+    fails at the free tier's line limit, naming the line and not quoting the file; the
+    worker takes the next job. The decompressed-size cap is per tier too: the same
+    expanding file fails for a free user and is annotated for a premium one."""
+    worker = annotators.start(GAS_FREE_MAX_DECOMPRESSED_BYTES=str(4 << 20))
+    bomb = _bomb(140 << 20)
+    assert len(bomb) < 200_000
+    job = annotators.submit(bomb, name="bomb.vcf.gz")
+    done = annotators.wait(job, lambda r: r.finished)
+    assert done.status == JobStatus.FAILED and done.attempt == 1
+    assert "line 3" in done.error and "1 MiB" in done.error and "AAAA" not in done.error, done.error
+    assert len(done.error) < 300 and worker.poll() is None
+
+    body = _big_vcf(200_000)  # ~6 MiB decompressed
+    import gzip
+
+    packed = gzip.compress(body)
+    free = annotators.submit(packed, name="big.vcf.gz")
+    premium = annotators.submit(packed, name="big.vcf.gz", user_tier="premium")
+    failed = annotators.wait(free, lambda r: r.finished)
+    assert failed.status == JobStatus.FAILED and "4 MiB" in failed.error, failed.error
+    assert annotators.wait(premium, lambda r: r.finished, timeout=180).status == JobStatus.COMPLETED

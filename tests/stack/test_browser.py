@@ -20,9 +20,9 @@ def test_sign_in_upload_follow_and_download_in_chromium(stack, browser, tmp_path
     page.click("#upload-button")
     page.wait_for_url(f"{stack.url}/annotations/*")
     assert "free_1.vcf" in page.content()
-    page.get_by_text("COMPLETED").first.wait_for(timeout=60_000)  # the page follows the job
+    page.locator('#job-status [data-status="COMPLETED"]').wait_for(timeout=60_000)  # the page follows the job
     with page.expect_download() as download:
-        page.get_by_role("link", name="Download").first.click()
+        page.get_by_role("link", name="Download annotated VCF").click()
     path = tmp_path / "annotated.vcf"
     download.value.save_as(path)
     text = path.read_text()

@@ -88,7 +88,8 @@ def test_worker_killed_mid_job_completes_after_redelivery_with_one_result(faults
             "Contents"
         ]
     ]
-    assert sorted(k.rsplit("/", 1)[1] for k in keys) == ["big.annot.vcf", "big.count.log", "big.summary.json"]
+    names = sorted(k.rsplit("/", 1)[1] for k in keys)
+    assert names == ["big.annot.vcf", "big.count.log", "big.summary.json", "big.variants.parquet"]
     deadline = time.monotonic() + 20
     while _emails_sent(stack_aws) == emails_before and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -83,6 +83,22 @@ def test_the_whole_lifecycle_runs_on_least_privilege(iam_stack):
     restored = client(stack, "admin", "s3").get_object(Bucket=results, Key=restored_key)
     assert restored["Body"].read().startswith(b"##fileformat=VCF")
 
+    # The restored variant table (web: HeadObject, GetObject), an export, then deleting the
+    # job: web lists and deletes its results and cold copies, deletes the input and the record.
+    table = user.get(f"/annotations/{job_id}/variants?size=1").text
+    matched, total = re.search(r'data-matched="(\d+)" data-total="(\d+)"', table).groups()
+    assert matched == total and int(total) >= 1141  # one row per ALT of the 1,141 records
+    vcf = user.get(f"/annotations/{job_id}/variants.vcf?chrom=1")
+    assert vcf.status_code == 200 and vcf.text.startswith("##fileformat=VCF")
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', user.get(f"/annotations/{job_id}").text).group(1)
+    deleted = user.http.post(f"{stack.url}/annotations/{job_id}/delete", data={"csrf_token": token}, timeout=30)
+    assert deleted.ok and user.get(f"/annotations/{job_id}").status_code == 404
+    admin_s3 = client(stack, "admin", "s3")
+    user_prefix = restored_key.split("/", 1)[0]
+    for bucket, prefix in ((results, f"{user_prefix}/{job_id}/"), (results, f"cold/{user_prefix}/{job_id}/")):
+        assert admin_s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["KeyCount"] == 0, prefix
+    assert not [o for o in admin_s3.list_objects_v2(Bucket=inputs).get("Contents", []) if job_id in o["Key"]]
+
 
 def _denied(call) -> None:
     with pytest.raises(ClientError) as exc:
@@ -93,7 +109,7 @@ def _denied(call) -> None:
 @pytest.mark.parametrize(
     ("who", "service", "call"),
     [
-        ("web", "dynamodb", lambda c, p: c.delete_item(TableName=f"{p}-jobs", Key={"job_id": {"S": "x"}})),
+        ("web", "dynamodb", lambda c, p: c.scan(TableName=f"{p}-jobs")),
         ("web", "s3", lambda c, p: c.put_object(Bucket=f"{p}-results", Key="u/j/forged.annot.vcf", Body=b"x")),
         ("web", "sqs", lambda c, p: c.receive_message(QueueUrl=c.meta.endpoint_url + f"/123456789012/{p}-annotate")),
         ("annotator", "s3", lambda c, p: c.delete_object(Bucket=f"{p}-inputs", Key="u/j~x.vcf")),

@@ -37,9 +37,12 @@ def web_aws(moto_url):
 
 
 @pytest.fixture(scope="session")
-def settings_factory(web_aws, moto_url):
+def settings_factory(web_aws, moto_url, tmp_path_factory):
+    cache_dir = tmp_path_factory.mktemp("result-cache")
+
     def make(**overrides) -> WebSettings:
         values = {
+            "result_cache_dir": cache_dir,
             "AWS_ENDPOINT_URL": moto_url,
             "AWS_REGION": "us-east-1",
             "prefix": web_aws.settings.prefix,

@@ -72,7 +72,7 @@ def test_running_job_page_polls_and_failed_job_shows_error(sign_in, web_aws):
     html = c.get(f"/annotations/{failed}").get_data(as_text=True)
     assert "job.js" not in html and "FAILED" in html
     assert "line 3: &lt;not a VCF record&gt;" in html
-    assert "Download" not in html
+    assert "Download annotated VCF" not in html  # (the input can still be downloaded)
     api = c.get(f"/api/annotations/{failed}").get_json()
     assert api["status"] == "FAILED" and api["error"].startswith("line 3") and "download_url" not in api
     assert c.get(f"/annotations/{failed}/download").status_code == 409

@@ -69,8 +69,10 @@ def _consumer(arns: Arns, queues: tuple[str, ...]) -> list[dict[str, Any]]:
 def _web(a: Arns, settings: CoreSettings) -> list[dict[str, Any]]:
     n = a.names
     jobs_actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+    vault = f"arn:{a.partition}:glacier:{a.region}:{a.account}:vaults/{n.vault}"
     return [
-        _allow("Jobs", [*jobs_actions, "dynamodb:DescribeTable"], a.table(n.jobs_table)),
+        # DeleteItem: a user deletes a job (the record goes last, after its objects).
+        _allow("Jobs", [*jobs_actions, "dynamodb:DeleteItem", "dynamodb:DescribeTable"], a.table(n.jobs_table)),
         _allow("Users", ["dynamodb:GetItem", "dynamodb:UpdateItem"], a.table(n.users_table)),
         # Presigned POSTs are signed with web's credentials: the browser's upload is
         # web's PutObject. Claiming copies the upload (GetObject + PutObject) and deletes
@@ -78,7 +80,12 @@ def _web(a: Arns, settings: CoreSettings) -> list[dict[str, Any]]:
         # rather than a 403 on a missing key).
         _allow("Inputs", ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"], [a.objects(n.inputs_bucket)]),
         _allow("InputsBucket", ["s3:ListBucket"], [a.bucket(n.inputs_bucket)]),
-        _allow("Results", ["s3:GetObject"], [a.objects(n.results_bucket)]),
+        # Reads results (log, summary, the variant table, filtered VCF exports); deleting a
+        # job lists and deletes its results and their cold copies (HEAD of a missing key
+        # answers 404 with ListBucket).
+        _allow("Results", ["s3:GetObject", "s3:DeleteObject"], [a.objects(n.results_bucket)]),
+        _allow("ResultsBucket", ["s3:ListBucket"], [a.bucket(n.results_bucket)]),
+        _allow("Vault", ["glacier:DeleteArchive"], [vault]),
         _allow("Announce", ["sns:Publish"], [a.topic("job-requests"), a.topic("user-upgraded")]),
     ]
 

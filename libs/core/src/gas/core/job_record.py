@@ -19,7 +19,16 @@ Storage of a COMPLETED job's results, `Job.storage`::
     RESTORING -> RESTORING   the restored copy expired unread: asked again
     RESTORING -> HOT         thaw copied the results back               JobStore.mark_thawed
 
-COMPLETED and FAILED are final; a job is deleted only as a whole (`JobStore.delete`).
+Deletion, `Job.deleting_since`, of a job that is neither RUNNING nor RESTORING::
+
+    (any other) -> deleting  the user deleted it: no transition above   JobStore.mark_deleting
+                             applies any more (start, archive, restore
+                             and the sweeper's re-announcement refuse)
+    deleting    -> (gone)    every object removed, then the record      JobStore.delete
+
+COMPLETED and FAILED are final; a job is deleted only as a whole. A deletion cut short
+(the web process died) leaves the job `deleting`: pages show it so, and deleting it
+again finishes the work.
 """
 
 from __future__ import annotations
@@ -56,6 +65,9 @@ STORAGE_TRANSITIONS: dict[Storage, frozenset[Storage]] = {
     Storage.RESTORING: frozenset({Storage.RESTORING, Storage.HOT}),
 }
 ACTIVE = frozenset({JobStatus.PENDING, JobStatus.RUNNING})
+# The references a job can be annotated against (each annotator serves both).
+ASSEMBLIES = ("GRCh37", "GRCh38")
+DEFAULT_ASSEMBLY = "GRCh37"  # jobs recorded before the assembly was chosen per job
 FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
 
 # The result set: every object a job's results consist of, by the field holding its key;
@@ -88,6 +100,14 @@ class Job:
     input_key: str
     input_size: int
     input_etag: str | None = None
+    # What the user said with the file: a name or note, and the assembly it is on.
+    name: str | None = None
+    assembly: str = DEFAULT_ASSEMBLY
+    # The file looked like another assembly (why, in one line) and the user confirmed
+    # this one anyway; the annotator passes the confirmation to the engine.
+    assembly_warning: str | None = None
+    assembly_confirmed: bool = False
+    rerun_of: str | None = None  # the job this one re-runs on the other assembly
 
     status: JobStatus = JobStatus.PENDING
     # Attempts started (a hand-back on shutdown does not count); only the latest may finish.
@@ -108,6 +128,7 @@ class Job:
     summary_key: str | None = None
     variants_key: str | None = None  # the variants as Parquet
     summary: dict[str, int] | None = None  # the few counts the job page shows
+    database_version: str | None = None  # the annotation database the results came from
     notified_at: str | None = None
 
     storage: Storage = Storage.HOT
@@ -119,6 +140,8 @@ class Job:
     # Backend restore ids by result field (the Glacier vault backend has them).
     restore_ids: dict[str, str] = field(default_factory=dict)
     restored_at: str | None = None
+    # Set when the user deleted the job and its objects are being removed.
+    deleting_since: str | None = None
 
     def __post_init__(self) -> None:
         # Accept the plain strings DynamoDB and callers hold; keep the enums.
@@ -132,6 +155,20 @@ class Job:
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+    @property
+    def deleting(self) -> bool:
+        return self.deleting_since is not None
+
+    @property
+    def other_assembly(self) -> str:
+        """The assembly a re-run would use."""
+        return next(a for a in ASSEMBLIES if a != self.assembly)
+
+    @property
+    def title(self) -> str:
+        """What pages call the job: its name, else the file name."""
+        return self.name or self.input_file_name
 
     @property
     def results_prefix(self) -> str:

@@ -35,11 +35,20 @@ class JobPage:
 
 
 @dataclass(frozen=True)
+class Deleting:
+    """JobStore.mark_deleting's answer."""
+
+    job: Job | None = None  # the job, now marked for deletion; None: no such job of this user
+    refused: str | None = None  # why it cannot be deleted now (it is running or being restored)
+
+
+@dataclass(frozen=True)
 class Started:
     """JobStore.start's answer. `attempt` is set when this caller now holds the job."""
 
     attempt: int | None = None
     finished: Job | None = None  # the job had already finished (a duplicate delivery)
+    gone: bool = False  # the job was deleted, or is being deleted: nothing to do
     held_by: str | None = None  # another live holder's lease owner
     lease_left: float = 0.0  # seconds until that lease expires
 
@@ -179,7 +188,10 @@ class JobStore:
         """Claim the right to announce a job again: it is still in `status` and was not
         announced again since `not_since`. False for a second sweeper (or a later run)."""
         values = {":now": {"S": utc_now_iso()}, ":status": {"S": str(status)}, ":since": {"S": not_since}}
-        condition = "#s = :status AND (attribute_not_exists(requeued_at) OR requeued_at < :since)"
+        condition = (
+            "#s = :status AND attribute_not_exists(deleting_since) "
+            "AND (attribute_not_exists(requeued_at) OR requeued_at < :since)"
+        )
         return self._update(job_id, "SET requeued_at = :now", condition, values, {"#s": "status"}) is not None
 
     # -- processing: PENDING -> RUNNING -> COMPLETED | FAILED ----------------------------
@@ -195,8 +207,8 @@ class JobStore:
             job_id,
             "SET #s = :running, active = :running, started_at = :now_iso, "
             "lease_owner = :owner, lease_expires_at = :until ADD attempt :one",
-            "attribute_exists(job_id) AND (#s = :pending OR (#s = :running AND "
-            "(attribute_not_exists(lease_expires_at) OR lease_expires_at < :now)))",
+            "attribute_exists(job_id) AND attribute_not_exists(deleting_since) AND (#s = :pending OR "
+            "(#s = :running AND (attribute_not_exists(lease_expires_at) OR lease_expires_at < :now)))",
             {
                 ":running": {"S": JobStatus.RUNNING},
                 ":pending": {"S": JobStatus.PENDING},
@@ -211,7 +223,9 @@ class JobStore:
         if started is not None:
             return Started(attempt=int(started["attempt"]))
         job = self.get(job_id)
-        if job is None or job.finished:
+        if job is None or job.deleting:
+            return Started(gone=True)
+        if job.finished:
             return Started(finished=job)
         return Started(held_by=job.lease_owner, lease_left=max(0.0, (job.lease_expires_at or now) - now))
 
@@ -301,7 +315,8 @@ class JobStore:
                             "Key": {"job_id": {"S": job_id}},
                             "UpdateExpression": "SET #st = :archived, archive_refs = :refs, archived_at = :now",
                             "ConditionExpression": (
-                                "#st = :hot AND #s = :completed AND attribute_not_exists(archive_refs)"
+                                "#st = :hot AND #s = :completed AND attribute_not_exists(archive_refs) "
+                                "AND attribute_not_exists(deleting_since)"
                             ),
                             "ExpressionAttributeNames": {"#st": "storage", "#s": "status"},
                             "ExpressionAttributeValues": {
@@ -329,7 +344,8 @@ class JobStore:
             update += " REMOVE " + ", ".join(removes)
         values = {":expected": {"S": str(expected)}, **{f":v{i}": to_value(v) for i, v in enumerate(sets.values())}}
         names = {"#st": "storage", **{f"#f{i}": k for i, k in enumerate(sets)}}
-        return self._update(job_id, update, "#st = :expected", values, names) is not None
+        condition = "#st = :expected AND attribute_not_exists(deleting_since)"
+        return self._update(job_id, update, condition, values, names) is not None
 
     def mark_restoring(
         self, job_id: str, tier: str, restore_ids: dict[str, str] | None = None, again: bool = False
@@ -354,3 +370,44 @@ class JobStore:
     def clear_archive_refs(self, job_id: str) -> bool:
         """The cold copies are deleted: the record no longer points at them."""
         return self._storage_transition(job_id, Storage.HOT, {"storage": str(Storage.HOT)}, ("archive_refs",))
+
+    # -- deletion: any job but a RUNNING or RESTORING one -> deleting -> gone ------------
+    def mark_deleting(self, job_id: str, user_id: str) -> Deleting:
+        """Mark the user's job for deletion, unless it is running or being restored.
+
+        From then on nothing starts, archives or restores it (their conditional writes
+        refuse a job being deleted); it leaves the index of unfinished jobs. Marking a job
+        already being deleted answers it again, so a deletion cut short can be finished."""
+        record = self._update(
+            job_id,
+            "SET deleting_since = if_not_exists(deleting_since, :now) REMOVE active",
+            "user_id = :user AND #s <> :running AND #st <> :restoring",
+            {
+                ":now": {"S": utc_now_iso()},
+                ":user": {"S": user_id},
+                ":running": {"S": JobStatus.RUNNING},
+                ":restoring": {"S": Storage.RESTORING},
+            },
+            {"#s": "status", "#st": "storage"},
+        )
+        if record is not None:
+            return Deleting(Job.from_record(record))
+        job = self.get_for_user(job_id, user_id)
+        if job is None:
+            return Deleting()
+        if job.status == JobStatus.RUNNING:
+            return Deleting(job, refused="it is running; delete it once it has finished")
+        return Deleting(job, refused="its results are being restored; delete it once they are back")
+
+    def delete(self, job_id: str) -> None:
+        """deleting -> gone: remove the record of a job marked for deletion (whose objects
+        are gone). Nothing happens to a job not marked, or already gone."""
+        try:
+            self._ddb.delete_item(
+                TableName=self._table,
+                Key={"job_id": {"S": job_id}},
+                ConditionExpression="attribute_exists(deleting_since)",
+            )
+        except ClientError as exc:
+            if not condition_failed(exc):
+                raise

@@ -2,8 +2,10 @@
 
 A delivery takes the job (PENDING -> RUNNING under a lease held by its SQS message, see
 gas.core.job_record), fetches exactly the submitted upload into scratch, runs the engine
-in a child process, stores the result set in S3, finishes the job COMPLETED or FAILED and
-publishes job.completed.
+in a child process against the database of the job's assembly (every annotator serves
+every assembly; the databases are cached on its volume), stores the result set in S3,
+finishes the job COMPLETED or FAILED and publishes job.completed. A message for a job the
+user deleted is dropped.
 
 The engine runs in a child process so that nothing a file does to it (memory, a crash) can
 take the worker down with it, and so that a shutdown can stop it at once: on SIGTERM the
@@ -29,7 +31,7 @@ from botocore.exceptions import ClientError
 from prometheus_client import Counter, Histogram
 from pydantic import Field
 
-from gas.annotator.engine import VcfFormatError, annotate_vcf, ensure_database
+from gas.annotator.engine import EngineLimits, VcfFormatError, annotate_vcf, ensure_database
 from gas.core.aws import Aws
 from gas.core.config import WorkerSettings, load_settings
 from gas.core.errors import Defer, HandBack, PermanentError, TransientError
@@ -37,7 +39,7 @@ from gas.core.events import JobCompleted, JobRequested, Publisher, parse_event
 from gas.core.job_record import Job, JobStatus
 from gas.core.jobs import JobStore
 from gas.core.observability import configure_logging
-from gas.core.users import UserStore
+from gas.core.users import FREE, PREMIUM, UserStore
 from gas.core.worker import Message, QueueWorker
 
 log = structlog.get_logger()
@@ -52,13 +54,16 @@ JOB_SECONDS = Histogram(
 )
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+CONTENT_TYPES = {".json": "application/json", ".parquet": "application/vnd.apache.parquet"}
 MIB = 1024 * 1024
+Assembly = Literal["GRCh37", "GRCh38"]  # = gas.core.job_record.ASSEMBLIES
 
 
 class AnnotatorSettings(WorkerSettings):
     scratch_dir: Path = Path("/tmp/gas-scratch")
     annotation_db_dir: Path = Path.home() / ".cache" / "gas" / "annotation-db"
-    assembly: Literal["GRCh37", "GRCh38"] = "GRCh37"
+    # The databases built (or verified) at start; a job's assembly picks one per job.
+    assemblies: tuple[Assembly, ...] = ("GRCh37", "GRCh38")
     # Jobs whose engine run fails this often are marked FAILED instead of retried forever.
     max_attempts: int = Field(3, ge=1)
     # The engine child is stopped when its resident memory passes this (0 = no cap). Under
@@ -68,6 +73,18 @@ class AnnotatorSettings(WorkerSettings):
     # How much the annotated output may exceed the (decompressed) input, for the scratch
     # space check: the annotated VCF plus the Parquet table.
     scratch_output_factor: float = Field(3.0, ge=1.0)
+    # What one input may hold, by the user's tier: a line, and the whole file once
+    # decompressed (a small .vcf.gz can inflate a thousandfold). Over either, the job
+    # fails with the line number; the engine never buffers more than a line.
+    free_max_line_bytes: int = Field(1 << 20, ge=1024)
+    free_max_decompressed_bytes: int = Field(256 << 20, ge=1024)
+    premium_max_line_bytes: int = Field(16 << 20, ge=1024)
+    premium_max_decompressed_bytes: int = Field(8 << 30, ge=1024)
+
+    def limits(self, tier: str) -> EngineLimits:
+        if tier == PREMIUM:
+            return EngineLimits(self.premium_max_line_bytes, self.premium_max_decompressed_bytes)
+        return EngineLimits(self.free_max_line_bytes, self.free_max_decompressed_bytes)
 
 
 def local_name(input_file_name: str) -> str:
@@ -97,6 +114,9 @@ class EngineRun:
     assembly: str
     db_dir: Path
     memory_limit_mib: int
+    limits: EngineLimits
+    # The user confirmed the assembly although the file looked like another one.
+    allow_assembly_mismatch: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,12 +132,16 @@ def _engine_child(conn: Connection, run: EngineRun) -> None:
     """Runs in the child: annotate, send one outcome tuple back."""
     try:
         db = ensure_database(run.assembly, run.db_dir)
-        result = annotate_vcf(run.input_path, run.out_dir, db)
+        result = annotate_vcf(
+            run.input_path, run.out_dir, db, limits=run.limits, allow_assembly_mismatch=run.allow_assembly_mismatch
+        )
         files = {
             "result_key": result.annotated_vcf,
             "log_key": result.count_log,
             "summary_key": result.summary_json,
         }
+        if result.variants_parquet is not None:
+            files["variants_key"] = result.variants_parquet
         conn.send(("ok", "", files, result.summary, result.variants_written))
     except VcfFormatError as exc:
         conn.send(("refused", str(exc), None, None, 0))
@@ -222,10 +246,16 @@ class Annotator:
     def handle(self, job_id: str, user_id: str, owner: str, cancel: threading.Event | None = None) -> None:
         """Take the job for delivery `owner` (an SQS message id) and run one attempt."""
         job = self.jobs.get(job_id)
-        if job is None or job.user_id != user_id:
+        if job is None or job.deleting:
+            log.info("annotator.job_deleted")  # the user deleted it: nothing to annotate
+            return
+        if job.user_id != user_id:
             raise PermanentError(f"job {job_id} does not exist for this user")
         lease = float(self.settings.visibility_timeout)
         started = self.jobs.start(job_id, owner, lease)
+        if started.gone:
+            log.info("annotator.job_deleted")
+            return
         if started.finished is not None:
             # Already finished: a redelivery. Publishing again repairs a crash between
             # the final write and the publish; the notifier sends one email per job.
@@ -246,7 +276,7 @@ class Annotator:
         if attempt > self.settings.max_attempts:
             self._finish(job, JobStatus.FAILED, error="the annotation kept crashing; please contact support")
             return
-        log.info("annotator.job_started", attempt=attempt)
+        log.info("annotator.job_started", attempt=attempt, assembly=job.assembly)
         scratch = self.settings.scratch_dir / f"{job_id}-{attempt}"
         began = time.monotonic()
         try:
@@ -265,6 +295,11 @@ class Annotator:
             JOBS_HANDED_BACK.inc()
             log.info("annotator.handed_back", attempt=job.attempt)
         raise HandBack("shutting down")
+
+    def _tier(self, job: Job) -> str:
+        """The user's tier now (an upgrade since the submission counts)."""
+        profile = self.users.get_profile(job.user_id) or {}
+        return str(profile.get("tier", FREE))
 
     def _download_input(self, job: Job, path: Path) -> None:
         extra = {"IfMatch": job.input_etag} if job.input_etag else {}
@@ -309,9 +344,11 @@ class Annotator:
         run = EngineRun(
             input_path=input_path,
             out_dir=scratch / "out",
-            assembly=self.settings.assembly,
+            assembly=job.assembly,
             db_dir=self.settings.annotation_db_dir,
             memory_limit_mib=self.settings.engine_memory_limit_mib,
+            limits=self.settings.limits(self._tier(job)),
+            allow_assembly_mismatch=job.assembly_confirmed,
         )
         outcome = run_engine(run, stop)
         bucket = self.aws.names.results_bucket
@@ -337,10 +374,13 @@ class Annotator:
         keys: dict[str, str] = {}
         for field, path in outcome.files.items():
             keys[field] = job.results_prefix + path.name
-            ctype = "application/json" if path.suffix == ".json" else "text/plain"
+            ctype = CONTENT_TYPES.get(path.suffix, "text/plain")
             self.s3.upload_file(str(path), bucket, keys[field], ExtraArgs={"ContentType": ctype})
         summary = record_summary(outcome.summary)
-        if self._finish(job, JobStatus.COMPLETED, result_bucket=bucket, summary=summary, **keys):
+        database = outcome.summary.get("database", {}).get("version")
+        if self._finish(
+            job, JobStatus.COMPLETED, result_bucket=bucket, summary=summary, database_version=database, **keys
+        ):
             VARIANTS_ANNOTATED.inc(outcome.variants_written)
         return True
 
@@ -375,8 +415,10 @@ def main() -> int:
     settings = load_settings(AnnotatorSettings)
     configure_logging("annotator", settings.log_level)
     settings.scratch_dir.mkdir(parents=True, exist_ok=True)
-    # Build (or fetch and verify) the database once here; each engine child only loads it.
-    ensure_database(settings.assembly, settings.annotation_db_dir)
+    # Build (or fetch and verify) every database once here; each engine child only maps
+    # the one of its job's assembly.
+    for assembly in settings.assemblies:
+        ensure_database(assembly, settings.annotation_db_dir)
     # The engine package imports lazily (so its assembly module needs no numpy): preload the
     # module that imports numpy and pyarrow, so each engine child starts with them loaded.
     multiprocessing.set_forkserver_preload(["gas.annotator.engine.vcf"])

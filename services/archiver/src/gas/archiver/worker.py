@@ -88,7 +88,10 @@ class Archiver:
         if profile is None:
             raise PermanentError(f"user {event.user_id} does not exist")
         job = self.jobs.get(event.job_id)
-        if job is None or job.user_id != event.user_id:
+        if job is None or job.deleting:
+            bound.info("archiver.job_deleted")  # the user deleted it: nothing to archive
+            return
+        if job.user_id != event.user_id:
             raise PermanentError(f"job {event.job_id} does not exist for this user")
         assert job.result_bucket
         bucket, hot = job.result_bucket, job.result_objects(ARCHIVED_FIELDS)
@@ -146,7 +149,7 @@ class Archiver:
         # the upgrade is never missed).
         for job_id in self.jobs.ids_for_user(event.user_id):
             job = self.jobs.get(job_id)
-            if job is None or job.status != JobStatus.COMPLETED:
+            if job is None or job.status != JobStatus.COMPLETED or job.deleting:
                 continue
             bound = log.bind(job_id=job.job_id, user_id=job.user_id)
             if job.storage == Storage.ARCHIVED:
@@ -188,8 +191,9 @@ class Archiver:
     def thaw(self, message: Message) -> None:
         event = parse_event(message.body, RestoreCheck)
         job = self.jobs.get(event.job_id)
-        if job is None:
-            raise PermanentError(f"job {event.job_id} does not exist")
+        if job is None or job.deleting:
+            log.info("archiver.job_deleted", job_id=event.job_id)  # deleted once its results were back
+            return
         bound = log.bind(job_id=job.job_id, user_id=job.user_id)
         if job.storage == Storage.RESTORING:
             states = {

@@ -50,8 +50,9 @@ class Notifier:
         event = parse_event(message.body, JobCompleted)
         job_id = event.job_id
         job = self.jobs.get(job_id)
-        if job is None:
-            raise PermanentError(f"job {job_id} does not exist")
+        if job is None or job.deleting:
+            log.info("notifier.job_deleted", job_id=job_id)  # the user deleted it: no email
+            return
         user = self.users.get_profile(job.user_id)
         if not user or not user.get("email"):
             raise PermanentError(f"user {job.user_id} has no email address")

@@ -1,7 +1,10 @@
-"""Upload form, job creation from the S3 redirect, job list/detail/log/download, JSON API."""
+"""Upload form, job creation from the S3 redirect (with the assembly check), job
+list/detail/log/download, JSON API."""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -19,24 +22,34 @@ from flask import (
 )
 
 from gas.core.events import JobRequested, Publisher
-from gas.core.job_record import Job, JobStatus, Storage
+from gas.core.job_record import ASSEMBLIES, DEFAULT_ASSEMBLY, Job, JobStatus, Storage
 from gas.core.jobs import InvalidCursor, new_job_id
 from gas.core.timeutil import utc_now_iso
+from gas.core.users import FREE
+from gas.web.assembly import AssemblyCheck, check_object
+from gas.web.charts import charts
 from gas.web.context import login_required, own_job_or_404, services
 from gas.web.uploads import (
     ALLOWED_SUFFIXES,
+    MAX_JOB_NAME,
+    META_ASSEMBLY,
+    META_JOB_NAME,
+    UploadKey,
     UploadKeyError,
     claimed_key,
+    clean_job_name,
     name_problem,
     parse_key,
     presigned_upload,
     safe_filename,
 )
+from gas.web.variants import ResultUnavailable, readable
 
 bp = Blueprint("annotations", __name__)
 log = structlog.get_logger()
 
 LOG_MAX_BYTES = 1024 * 1024  # the count log is small; never stream a huge object into a page
+SUMMARY_MAX_BYTES = 1024 * 1024  # likewise the summary JSON
 
 
 # -- helpers -----------------------------------------------------------------------
@@ -45,9 +58,9 @@ def _tier() -> str:
     return profile.get("tier", "free")
 
 
-def _refuse(message: str, status: int = 400) -> Any:
+def _refuse(message: str, status: int = 400, upgrade: bool = False) -> Any:
     log.info("upload.refused", reason=message)
-    return render_template("error.html", code=status, message=message, retry=True), status
+    return render_template("error.html", code=status, message=message, retry=True, upgrade=upgrade), status
 
 
 def _delete_upload(bucket: str, key: str) -> None:
@@ -73,7 +86,9 @@ def _publish_requested(job: Job) -> None:
 
 
 def downloadable(job: Job) -> bool:
-    return job.status == JobStatus.COMPLETED and bool(job.result_key) and job.storage == Storage.HOT
+    return (
+        job.status == JobStatus.COMPLETED and bool(job.result_key) and job.storage == Storage.HOT and not job.deleting
+    )
 
 
 def download_url(job: Job) -> str:
@@ -94,12 +109,22 @@ def download_url(job: Job) -> str:
     )
 
 
+def table_readable(job: Job) -> bool:
+    try:
+        readable(job)
+    except ResultUnavailable:
+        return False
+    return True
+
+
 def job_view(job: Job, with_download: bool = False) -> dict[str, Any]:
     """What a user may see of a job (no internal counters or archive references)."""
     view: dict[str, Any] = {
         k: getattr(job, k)
         for k in (
             "job_id",
+            "name",
+            "title",
             "status",
             "input_file_name",
             "input_size",
@@ -109,15 +134,26 @@ def job_view(job: Job, with_download: bool = False) -> dict[str, Any]:
             "storage",
             "restore_tier",
             "restore_requested_at",
+            "assembly",
+            "assembly_warning",
+            "database_version",
+            "rerun_of",
+            "deleting",
         )
     }
     view["status"], view["storage"] = str(job.status), str(job.storage)
     view["summary"] = job.summary
     view["error"] = job.error if job.status == JobStatus.FAILED else None
+    view["other_assembly"] = job.other_assembly
+    # What the page offers (the store refuses the rest anyway).
+    view["can_delete"] = job.status != JobStatus.RUNNING and job.storage != Storage.RESTORING
+    view["can_rerun"] = job.finished and not job.deleting
     view["links"] = {
         "page": url_for("annotations.job_page", job_id=job.job_id),
         "log": url_for("annotations.job_log", job_id=job.job_id) if job.log_key else None,
         "download": url_for("annotations.download", job_id=job.job_id) if downloadable(job) else None,
+        "variants": url_for("results.variants", job_id=job.job_id) if table_readable(job) else None,
+        "input": url_for("manage.input_download", job_id=job.job_id),
     }
     if with_download and downloadable(job):
         view["download_url"] = download_url(job)
@@ -150,19 +186,88 @@ def annotate() -> Any:
         svc.settings.public_url + url_for("annotations.new_job"),
         svc.settings.upload_form_seconds,
     )
-    return render_template("annotate.html", post=post, limit=limit, tier=tier, suffixes=ALLOWED_SUFFIXES)
+    return render_template(
+        "annotate.html",
+        post=post,
+        limit=limit,
+        tier=tier,
+        suffixes=ALLOWED_SUFFIXES,
+        assemblies=ASSEMBLIES,
+        default_assembly=DEFAULT_ASSEMBLY,
+        meta_assembly=META_ASSEMBLY,
+        meta_job_name=META_JOB_NAME,
+        max_job_name=MAX_JOB_NAME,
+    )
 
 
 @bp.get("/annotations/new")
 @login_required
 def new_job() -> Any:
-    """S3's success_action_redirect target (?bucket=&key=[&etag=]): create and announce the job."""
+    """S3's success_action_redirect target (?bucket=&key=[&etag=]): check the upload and
+    its assembly, then create and announce the job (or ask about the assembly first)."""
     svc = services()
-    s3 = svc.aws.client("s3")
     bucket = svc.aws.names.inputs_bucket
     key = request.args.get("key", "")
     if request.args.get("bucket", bucket) != bucket:
         return _refuse("That upload is not in the GAS inputs bucket.")
+    checked = _checked_upload(bucket, key, request.args.get("etag"))
+    if not isinstance(checked, CheckedUpload):
+        return checked
+    upload, head = checked.upload, checked.head
+    meta = {k.lower(): v for k, v in head.get("Metadata", {}).items()}
+    assembly = meta.get("assembly") or DEFAULT_ASSEMBLY
+    if assembly not in ASSEMBLIES:
+        _delete_upload(bucket, key)
+        return _refuse(f"Unknown assembly; choose one of {', '.join(ASSEMBLIES)}.")
+    return _check_and_create(upload, bucket, key, head, assembly, clean_job_name(meta.get("job-name")), False)
+
+
+@bp.post("/annotations/new")
+@login_required
+def confirm_new_job() -> Any:
+    """The assembly question answered: annotate as the assembly the file looks like, or as
+    the one chosen (confirm=yes) although it does not look like it."""
+    bucket = services().aws.names.inputs_bucket
+    key = request.form.get("key", "")
+    assembly = request.form.get("assembly", "")
+    if assembly not in ASSEMBLIES:
+        return _refuse(f"Unknown assembly; choose one of {', '.join(ASSEMBLIES)}.")
+    checked = _checked_upload(bucket, key, None)
+    if not isinstance(checked, CheckedUpload):
+        return checked
+    upload, head = checked.upload, checked.head
+    name = clean_job_name(request.form.get("name"))
+    return _check_and_create(upload, bucket, key, head, assembly, name, request.form.get("confirm") == "yes")
+
+
+@bp.post("/annotations/new/cancel")
+@login_required
+def cancel_new_job() -> Any:
+    """The user would rather not annotate this upload: it goes."""
+    bucket = services().aws.names.inputs_bucket
+    key = request.form.get("key", "")
+    try:
+        upload = parse_key(key, g.user_id)
+    except UploadKeyError:
+        abort(404)
+    if services().jobs.get(upload.job_id) is None:
+        _delete_upload(bucket, key)
+    flash("The upload was discarded.", "info")
+    return redirect(url_for("annotations.annotate"))
+
+
+@dataclass(frozen=True)
+class CheckedUpload:
+    upload: UploadKey
+    head: dict[str, Any]  # HeadObject of exactly the version checked
+
+
+def _checked_upload(bucket: str, key: str, etag: str | None) -> CheckedUpload | Any:
+    """The upload and its HEAD when it is this user's, new, named like a VCF and within
+    the tier's size; otherwise the response that says why (a refused object is deleted,
+    unless it is not this user's)."""
+    svc = services()
+    s3 = svc.aws.client("s3")
     try:
         upload = parse_key(key, g.user_id)
     except UploadKeyError as exc:
@@ -180,7 +285,6 @@ def new_job() -> Any:
         if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
             return _refuse("The uploaded file was not found. Please upload it again.")
         raise
-    etag = request.args.get("etag")
     if etag and etag.strip('"') != head.get("ETag", "").strip('"'):
         return _refuse("The uploaded file changed after upload. Please upload it again.")
 
@@ -196,11 +300,32 @@ def new_job() -> Any:
         return _refuse(
             f"The file is {size:,} bytes; {tier} accounts may upload at most {limit:,} bytes.",
             413,
+            upgrade=tier == FREE,
         )
     if size == 0:
         _delete_upload(bucket, key)
         return _refuse("The file is empty.")
+    return CheckedUpload(upload, head)
 
+
+def _check_and_create(
+    upload: UploadKey, bucket: str, key: str, head: dict[str, Any], assembly: str, name: str | None, confirmed: bool
+) -> Any:
+    """Create the job unless the file looks like another assembly and the user has not
+    confirmed this one: then ask (409), keeping the upload until they answer."""
+    check = check_object(services().aws.client("s3"), bucket, key, assembly)
+    if check.conflict and not confirmed:
+        return _ask_assembly(
+            upload.file_name,
+            assembly,
+            name,
+            check,
+            form_action=url_for("annotations.confirm_new_job"),
+            hidden={"key": key},
+            cancel=url_for("annotations.cancel_new_job"),
+        )
+    svc = services()
+    s3 = svc.aws.client("s3")
     # Claim the upload: an immutable copy under inputs/ (only the web app writes there),
     # of exactly the version that was checked; the upload itself then goes.
     input_key = claimed_key(key)
@@ -222,20 +347,47 @@ def new_job() -> Any:
         input_file_name=upload.file_name,
         input_bucket=bucket,
         input_key=input_key,
-        input_size=size,
+        input_size=int(head["ContentLength"]),
         input_etag=copied["CopyObjectResult"]["ETag"],
         submitted_at=utc_now_iso(),
+        name=name,
+        assembly=assembly,
+        assembly_warning=check.conflict,
+        assembly_confirmed=bool(check.conflict),
     )
     if not svc.jobs.create(job):
         # Two redirects raced (double click, replay): the other one created it.
         return _already_submitted(svc.jobs.get(upload.job_id) or job, bucket, key)
     _delete_upload(bucket, key)
-    log.info("job.created", input_key=input_key, input_size=size)
+    log.info("job.created", input_key=input_key, input_size=job.input_size, assembly=assembly)
     # A crash right here leaves a PENDING job without its event; replaying the
     # redirect URL re-publishes it (see _already_submitted).
     _publish_requested(job)
     flash("Your file was uploaded and the annotation job submitted.", "success")
     return redirect(url_for("annotations.job_page", job_id=upload.job_id))
+
+
+def _ask_assembly(
+    file_name: str,
+    chosen: str,
+    name: str | None,
+    check: AssemblyCheck,
+    form_action: str,
+    hidden: dict[str, str],
+    cancel: str | None,
+) -> Any:
+    """The page that says the file does not look like the chosen assembly, and why."""
+    log.info("upload.assembly_mismatch", chosen=chosen, likely=check.likely)
+    return render_template(
+        "assembly_check.html",
+        file_name=file_name,
+        chosen=chosen,
+        name=name,
+        check=check,
+        form_action=form_action,
+        hidden=hidden,
+        cancel=cancel,
+    ), 409
 
 
 def _already_submitted(existing: Job, bucket: str, key: str) -> Any:
@@ -244,7 +396,7 @@ def _already_submitted(existing: Job, bucket: str, key: str) -> Any:
         # object can never become a job, so it does not stay behind.
         _delete_upload(bucket, key)
         return _refuse("This upload form was already used. Please start a new upload.", 409)
-    if existing.status == JobStatus.PENDING:
+    if existing.status == JobStatus.PENDING and not existing.deleting:
         # Harmless if the first publish got through: the annotator's lease dedups.
         _publish_requested(existing)
     return redirect(url_for("annotations.job_page", job_id=existing.job_id))
@@ -278,7 +430,45 @@ def list_jobs() -> Any:
 @login_required
 def job_page(job_id: str) -> Any:
     job = own_job_or_404(job_id)
-    return render_template("annotation.html", job=job_view(job), active=job.active)
+    summary = load_summary(job)
+    return render_template(
+        "annotation.html",
+        job=job_view(job),
+        active=job.active and not job.deleting,
+        charts=charts(summary) if summary else [],
+        totals=_totals(summary or {}),
+        tier=g.user.get("tier", FREE),  # the profile load_user read for this request
+    )
+
+
+def _totals(summary: dict[str, Any]) -> dict[str, Any]:
+    variants, tstv = summary.get("variants"), summary.get("tstv")
+    return {
+        "records": variants.get("written") if isinstance(variants, dict) else None,
+        "ratio": tstv.get("ratio") if isinstance(tstv, dict) else None,
+    }
+
+
+def load_summary(job: Job) -> dict[str, Any] | None:
+    """The engine's summary JSON of a completed job (it stays hot when results are archived)."""
+    if job.status != JobStatus.COMPLETED or not job.summary_key or job.deleting:
+        return None
+    svc = services()
+    try:
+        obj = svc.aws.client("s3").get_object(
+            Bucket=job.result_bucket or svc.aws.names.results_bucket, Key=job.summary_key
+        )
+        raw = obj["Body"].read(SUMMARY_MAX_BYTES)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in ("NoSuchKey", "404", "InvalidObjectState"):
+            return None
+        raise
+    try:
+        summary = json.loads(raw)
+    except ValueError:
+        log.warning("job.summary_unreadable", job_id=job.job_id)
+        return None
+    return summary if isinstance(summary, dict) else None
 
 
 @bp.get("/annotations/<job_id>/download")

@@ -18,9 +18,10 @@ from gas.core.jobs import JobStore
 from gas.core.observability import configure_logging
 from gas.core.users import UserStore
 from gas.web import annotations as job_views  # not `annotations`: the __future__ import's name
-from gas.web import auth, ops, profile
+from gas.web import auth, manage, ops, profile, results
 from gas.web.context import Services, load_user
 from gas.web.settings import WebSettings, startup_problem
+from gas.web.variants import ResultCache, VariantStore
 
 log = structlog.get_logger()
 
@@ -57,11 +58,13 @@ def create_app(settings: WebSettings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=64 * 1024,  # uploads go to S3, never through us
     )
     aws = Aws(settings)
-    svc = Services(settings=settings, aws=aws, jobs=JobStore(aws), users=UserStore(aws))
+    cache = ResultCache(settings.result_cache_dir, settings.result_cache_bytes)
+    variants = VariantStore(aws.client("s3"), aws.names.results_bucket, cache)
+    svc = Services(settings=settings, aws=aws, jobs=JobStore(aws), users=UserStore(aws), variants=variants)
     app.extensions["gas"] = svc
     CSRFProtect(app)
     Bootstrap5(app)
-    for module in (profile, auth, job_views, ops):
+    for module in (profile, auth, job_views, results, manage, ops):
         app.register_blueprint(module.bp)
     app.before_request(load_user)
     ops.install_request_hooks(app)

@@ -15,6 +15,7 @@ from gas.core.job_record import Job
 from gas.core.jobs import JobStore
 from gas.core.users import PREMIUM, UserStore
 from gas.web.settings import WebSettings
+from gas.web.variants import VariantStore
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Services:
     aws: Aws
     jobs: JobStore
     users: UserStore
+    variants: VariantStore
 
     @property
     def browser_s3(self) -> Any:

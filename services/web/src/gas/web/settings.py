@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 from pydantic import Field, model_validator
 
@@ -30,6 +31,11 @@ class WebSettings(CoreSettings):
     # moto is gas-moto:5000 in the cluster, s3.<host> through the ingress). Presigned
     # upload forms and download links use it; unset = the service's own endpoint.
     s3_public_endpoint_url: str | None = Field(None, pattern=r"^$|^https?://[^/\s]+$")
+    # Local copies of variant tables (per job and ETag; least recently used out past the
+    # bound): a writable volume of the web pod, shared by its workers.
+    result_cache_dir: Path = Path("/tmp/gas-result-cache")
+    result_cache_bytes: int = Field(4 * GIB, ge=0)
+    variants_per_page: int = Field(50, ge=1, le=500)
 
     @model_validator(mode="after")
     def _blank_is_unset(self) -> WebSettings:

@@ -7,10 +7,18 @@ import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 ALLOWED_SUFFIXES = (".vcf", ".vcf.gz")
 MAX_NAME_LENGTH = 128
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+# What the user says with the file travels as the object's metadata (form fields of the
+# presigned POST): the assembly it is on, and a job name or note (percent-encoded by
+# upload.js, as S3 metadata is ASCII).
+META_ASSEMBLY = "x-amz-meta-assembly"
+META_JOB_NAME = "x-amz-meta-job-name"
+MAX_JOB_NAME = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def safe_filename(name: str) -> str:
@@ -72,6 +80,15 @@ def parse_key(key: str, user_id: str) -> UploadKey:
     return UploadKey(job_id=job_id, file_name=name)
 
 
+def clean_job_name(raw: str | None) -> str | None:
+    """A job name or note as given (percent-encoded or not): one line, trimmed, at most
+    MAX_JOB_NAME characters; None when blank."""
+    if not raw:
+        return None
+    text = _CONTROL.sub(" ", unquote(raw)).strip()
+    return text[:MAX_JOB_NAME] or None
+
+
 def name_problem(name: str) -> str | None:
     """Why an uploaded name cannot be accepted, or None when it is a safe VCF name."""
     if not name or safe_filename(name) != name:
@@ -99,6 +116,9 @@ def presigned_upload(
         ["starts-with", "$key", prefix],
         ["content-length-range", 1, max_bytes],
         {"success_action_redirect": redirect_url},
+        # The form's own fields (checked by the web app when it creates the job).
+        ["starts-with", f"${META_ASSEMBLY}", ""],
+        ["starts-with", f"${META_JOB_NAME}", ""],
     ]
     post = s3.generate_presigned_post(
         Bucket=bucket, Key=fields["key"], Fields=fields, Conditions=conditions, ExpiresIn=expires_in

@@ -33,7 +33,11 @@
     return (Math.round(value * 10) / 10) + " " + units[i] + " (" + exact + ")";
   }
 
+  // The size message offers the upgrade to a free user (a link built with DOM calls).
+  var tooLarge = false;
+
   function problem(file) {
+    tooLarge = false;
     if (!file) { return "Choose a file first."; }
     var name = safeFilename(file.name);
     var lower = name.toLowerCase();
@@ -41,6 +45,7 @@
     if (!ok) { return "Only .vcf and .vcf.gz files can be annotated (you chose \u201c" + file.name + "\u201d)."; }
     if (file.size === 0) { return "The file is empty."; }
     if (file.size > maxBytes) {
+      tooLarge = true;
       return "\u201c" + file.name + "\u201d is " + formatBytes(file.size) + "; your " + form.dataset.tier +
         " account may upload at most " + formatBytes(maxBytes) + ".";
     }
@@ -50,6 +55,15 @@
   function show(message) {
     // textContent, never innerHTML: the file name is the user's own input.
     errorBox.textContent = message || "";
+    if (message && tooLarge && form.dataset.tier === "free") {
+      var link = document.createElement("a");
+      link.href = form.dataset.upgradeUrl;
+      link.className = "alert-link ms-1";
+      link.id = "upgrade-link";
+      link.textContent = "Upgrade to premium for larger files.";
+      errorBox.appendChild(document.createTextNode(" "));
+      errorBox.appendChild(link);
+    }
     errorBox.classList.toggle("d-none", !message);
   }
 
@@ -59,6 +73,9 @@
     var msg = problem(file);
     if (msg) { event.preventDefault(); show(msg); return; }
     form.elements.namedItem("key").value = prefix + safeFilename(file.name);
+    // S3 metadata is ASCII: the name travels percent-encoded (the server decodes it).
+    var jobName = document.getElementById("job-name");
+    document.getElementById("job-name-field").value = encodeURIComponent(jobName.value.trim());
     document.getElementById("upload-button").disabled = true;
   });
 })();

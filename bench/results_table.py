@@ -1,0 +1,281 @@
+"""The variant table of a 1,000,000-variant result through the web tier (issue 12).
+
+    .venv/bin/python bench/results_table.py [--variants 1000000] [--requests 40] [--workdir DIR]
+
+Generates an N-variant VCF from the annotation database's known variants (as
+bench/annotate_vs_bcftools.py does), annotates it with gas-annotate (the annotated VCF and
+the Parquet table), stores both as a COMPLETED job's results on the local stack (moto
+server, gunicorn with one worker) and measures over HTTP, as a browser asks:
+
+  * the first view (the worker fetches the table and builds its local copy);
+  * table pages with a gene filter (a different gene each request: no count is cached);
+  * unfiltered pages at random offsets in the last tenth of the table;
+  * the TSV export of the whole result (rows/s), and of one gene's rows;
+  * the web worker's peak RSS (VmHWM) over all of it.
+
+Peer in the same run: `bcftools view -i 'INFO/GENE="G"' | bcftools query` producing the
+same gene's TSV from the annotated VCF (the rows are compared), and `bcftools query` over
+the whole file. Goals: page p95 <= 300 ms (gene filter; deep offset), export >= 200,000
+rows/s, worker peak RSS <= 300 MiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import requests
+from _common import DevStack, User, free_port, percentile
+from annotate_vs_bcftools import make_vcf
+
+from gas.annotator.engine.database import SCHEMA_VERSION, ensure_database
+from gas.annotator.engine.vcf import ENGINE_VERSION
+from gas.core.dynamo import to_item
+from gas.core.job_record import Job, JobStatus
+from gas.core.timeutil import utc_now_iso
+
+GOAL_PAGE_MS = 300
+GOAL_EXPORT_ROWS = 200_000
+GOAL_RSS_MIB = 300
+PEER_FIELDS = "%CHROM\\t%POS\\t%REF\\t%ALT\\t%INFO/GENE\\t%INFO/REGION\\n"
+
+
+def annotated(work: Path, variants: int) -> tuple[Path, Path, Path]:
+    """The annotated VCF, Parquet table and summary of an N-variant input (made once per workdir)."""
+    vcf = work / f"bench_{variants}.vcf"
+    out = work / f"annotated-engine{ENGINE_VERSION}-db{SCHEMA_VERSION}"  # made again by another engine
+    names = [out / f"bench_{variants}.{suffix}" for suffix in ("annot.vcf", "variants.parquet", "summary.json")]
+    if all(p.exists() for p in names):
+        return names[0], names[1], names[2]
+    if not vcf.exists():
+        make_vcf(ensure_database("GRCh37"), variants, vcf)
+    gas = Path(sys.executable).parent / "gas-annotate"
+    subprocess.run([str(gas), str(vcf), "-o", str(out)], check=True, stdout=subprocess.DEVNULL)
+    missing = [p.name for p in names if not p.exists()]
+    if missing:
+        sys.exit(f"gas-annotate wrote no {', '.join(missing)}: this engine does not write the Parquet table")
+    return names[0], names[1], names[2]
+
+
+def worker_pids(master: int) -> list[int]:
+    children: list[int] = []
+    for task in Path(f"/proc/{master}/task").iterdir():
+        children += [int(p) for p in (task / "children").read_text().split()]
+    return children
+
+
+def vm_hwm_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def timed_get(user: User, path: str) -> tuple[float, requests.Response]:
+    started = time.perf_counter()
+    resp = user.get(path)
+    elapsed = time.perf_counter() - started
+    if resp.status_code != 200:
+        sys.exit(f"{path}: {resp.status_code} {resp.text[:300]}")
+    return elapsed, resp
+
+
+def stream_rows(user: User, path: str) -> tuple[float, int, list[str]]:
+    """Seconds to stream an export to the end, its data rows, and the first 5 columns of
+    each row (chrom, pos, id, rsid, ref, alt -> kept as chrom pos ref alt)."""
+    started = time.perf_counter()
+    rows: list[str] = []
+    with user.http.get(user.base + path, stream=True, timeout=600) as resp:
+        resp.raise_for_status()
+        rest = b""
+        for chunk in resp.iter_content(1 << 20):
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            rows += [line.decode() for line in lines]
+    elapsed = time.perf_counter() - started
+    data = rows[1:]
+    keys = [f"{c[0]}\t{c[1]}\t{c[4]}\t{c[5]}" for c in (r.split("\t") for r in data)]
+    return elapsed, len(data), keys
+
+
+def shell(cmd: str) -> tuple[float, list[str]]:
+    started = time.perf_counter()
+    out = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], check=True, capture_output=True, text=True).stdout
+    return time.perf_counter() - started, out.splitlines()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--variants", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--workdir", type=Path, default=Path.home() / ".cache" / "gas" / "bench-results-table")
+    args = parser.parse_args()
+    if not shutil.which("bcftools"):
+        sys.exit("bcftools is not installed (apt-get install bcftools)")
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    vcf, parquet, summary_path = annotated(args.workdir, args.variants)
+    rows_total = pq.ParquetFile(parquet).metadata.num_rows
+    size = parquet.stat().st_size / 1e6
+    took = time.perf_counter() - t0
+    print(f"result: {args.variants:,} records, {rows_total:,} rows, {size:.0f} MB Parquet ({took:.1f} s)")
+    genes = pc.unique(pc.list_flatten(pq.read_table(parquet, columns=["genes"]).column(0))).to_pylist()
+    top_gene = json.loads(summary_path.read_text())["top_genes"][0]["gene"]
+
+    with tempfile.TemporaryDirectory() as logs:
+        stack = DevStack(
+            web_port=free_port(),
+            moto_port=free_port(),
+            prefix=f"bench{uuid.uuid4().hex[:6]}",
+            log_dir=Path(logs),
+            extra_env={
+                "GAS_LOG_LEVEL": "WARNING",
+                "GAS_WEB_WORKERS": "1",
+                "GAS_RESULT_CACHE_DIR": str(Path(logs) / "result-cache"),
+            },
+        )
+        stack.start()
+        try:
+            figures = measure(stack, args, vcf, parquet, summary_path, genes, top_gene, rows_total)
+        finally:
+            stack.stop()
+    report(figures, args, rows_total)
+    return 0
+
+
+def measure(
+    stack: DevStack,
+    args: argparse.Namespace,
+    vcf: Path,
+    parquet: Path,
+    summary_path: Path,
+    genes: list[str],
+    top_gene: str,
+    rows_total: int,
+) -> dict[str, Any]:
+    user = User(stack.url).sign_in()
+    moto = {"endpoint_url": stack.moto_url, "region_name": "us-east-1"}
+    creds = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+    s3 = boto3.client("s3", **moto, **creds)
+    ddb = boto3.client("dynamodb", **moto, **creds)
+    user_id = next(
+        i["user_id"]["S"] for i in ddb.scan(TableName=f"{stack.prefix}-users")["Items"] if i["email"]["S"] == user.email
+    )
+    job_id = str(uuid.uuid4())
+    bucket = f"{stack.prefix}-results"
+    keys: dict[str, Any] = {}
+    for field, path in (("result_key", vcf), ("variants_key", parquet), ("summary_key", summary_path)):
+        keys[field] = f"{user_id}/{job_id}/{path.name}"
+        s3.upload_file(str(path), bucket, keys[field])
+    # The record as the annotator leaves a finished job (gas.core.job_record.Job).
+    job = Job(
+        job_id=job_id,
+        user_id=user_id,
+        submitted_at=utc_now_iso(),
+        input_file_name=vcf.name,
+        input_bucket=f"{stack.prefix}-inputs",
+        input_key=f"inputs/{user_id}/{job_id}~{vcf.name}",
+        input_size=vcf.stat().st_size,
+        status=JobStatus.COMPLETED,
+        completed_at=utc_now_iso(),
+        result_bucket=bucket,
+        **keys,
+    )
+    ddb.put_item(TableName=f"{stack.prefix}-jobs", Item=to_item(job.to_record()))
+    base = f"/annotations/{job_id}/variants"
+    master = stack.procs["web"].pid
+    (worker,) = worker_pids(master)
+    rss_start = vm_hwm_mib(worker)
+
+    first, _ = timed_get(user, base)
+    rng = random.Random(12)
+    gene_ms = []
+    for gene in rng.sample(genes, args.requests):
+        elapsed, resp = timed_get(user, f"{base}?gene={gene}")
+        assert 'id="matched"' in resp.text
+        gene_ms.append(elapsed * 1000)
+    deep_ms = []
+    for _ in range(args.requests):
+        offset = rng.randint(int(rows_total * 0.9), rows_total - 50)
+        elapsed, resp = timed_get(user, f"{base}?offset={offset}")
+        assert resp.text.count("<tr data-record=") == 50
+        deep_ms.append(elapsed * 1000)
+    combined_ms = []
+    for gene in rng.sample(genes, args.requests // 2):
+        elapsed, _ = timed_get(user, f"{base}?gene={gene[:3]}*&region=CDS,UTR,intron&known=novel&offset=0")
+        combined_ms.append(elapsed * 1000)
+
+    export_s, export_rows, _ = stream_rows(user, f"{base}.tsv")
+    gene_export_s, gene_rows, gene_keys = stream_rows(user, f"{base}.tsv?gene={top_gene}")
+    rss_peak = vm_hwm_mib(worker)
+
+    peer_gene_s, peer_lines = shell(
+        f"bcftools view -i 'INFO/GENE=\"{top_gene}\"' {vcf} 2>/dev/null | bcftools query -f '{PEER_FIELDS}'"
+    )
+    peer_keys = ["\t".join(line.split("\t")[:4]) for line in peer_lines]
+    peer_all_s, peer_all = shell(f"bcftools query -f '{PEER_FIELDS}' {vcf} 2>/dev/null | wc -l")
+    return {
+        "first_view_s": first,
+        "gene_ms": gene_ms,
+        "deep_ms": deep_ms,
+        "combined_ms": combined_ms,
+        "export_s": export_s,
+        "export_rows": export_rows,
+        "gene_export_s": gene_export_s,
+        "gene_rows": gene_rows,
+        "same_rows": sorted(gene_keys) == sorted(peer_keys),
+        "peer_gene_s": peer_gene_s,
+        "peer_rows": len(peer_keys),
+        "peer_all_s": peer_all_s,
+        "peer_all_rows": int(peer_all[0]),
+        "top_gene": top_gene,
+        "rss_start": rss_start,
+        "rss_peak": rss_peak,
+    }
+
+
+def report(f: dict[str, Any], args: argparse.Namespace, rows_total: int) -> None:
+    def ms(values: list[float]) -> str:
+        return f"p50 {percentile(values, 50):6.1f} ms  p95 {percentile(values, 95):6.1f} ms  max {max(values):6.1f} ms"
+
+    gene_p95, deep_p95 = percentile(f["gene_ms"], 95), percentile(f["deep_ms"], 95)
+    rate = f["export_rows"] / f["export_s"]
+    print(f"first view (fetch + local copy): {f['first_view_s']:.2f} s")
+    print(f"table page, gene filter ({args.requests} genes)      : {ms(f['gene_ms'])}")
+    print(f"table page, unfiltered, offset in the last 10%    : {ms(f['deep_ms'])}")
+    print(f"table page, gene prefix + regions + novel         : {ms(f['combined_ms'])}")
+    print(f"TSV export, whole result : {f['export_rows']:,} rows in {f['export_s']:.2f} s = {rate:,.0f} rows/s")
+    peer_rate = f["peer_all_rows"] / f["peer_all_s"]
+    peer_all = f"{f['peer_all_rows']:,} records in {f['peer_all_s']:.2f} s = {peer_rate:,.0f}/s"
+    print(f"  peer bcftools query, whole file : {peer_all}")
+    print(f"TSV export, gene {f['top_gene']}: {f['gene_rows']:,} rows in {f['gene_export_s'] * 1000:.0f} ms")
+    same = "yes" if f["same_rows"] else "NO"
+    peer_gene = f"{f['peer_rows']:,} rows in {f['peer_gene_s'] * 1000:.0f} ms; same rows: {same}"
+    print(f"  peer bcftools view -i + query   : {peer_gene}")
+    print(f"web worker peak RSS (VmHWM): {f['rss_peak']:.0f} MiB (after start {f['rss_start']:.0f} MiB)")
+    goals = [
+        ("page p95 <= 300 ms, gene filter", gene_p95 <= GOAL_PAGE_MS),
+        ("page p95 <= 300 ms, deep offset", deep_p95 <= GOAL_PAGE_MS),
+        ("TSV export >= 200,000 rows/s", rate >= GOAL_EXPORT_ROWS),
+        ("worker peak RSS <= 300 MiB", f["rss_peak"] <= GOAL_RSS_MIB),
+        ("gene export = bcftools rows", f["same_rows"]),
+    ]
+    for name, ok in goals:
+        print(f"  goal {name}: {'met' if ok else 'NOT met'}")
+    print(f"({rows_total:,} rows; 2 shared cores; moto server as S3)")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

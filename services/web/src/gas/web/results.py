@@ -1,0 +1,146 @@
+"""The variant table of a job (server-side pages, filters in the URL) and its exports.
+
+Query, filter parsing and export live in `gas.web.variants` (shared with the API); this
+module only turns them into pages and downloads:
+
+| route | what |
+|---|---|
+| `/annotations/<id>/variants?gene=&region=&...&sort=&offset=&size=` | one page of the filtered table |
+| `/annotations/<id>/variants.tsv` / `.csv` / `.vcf` (same filters) | the filtered rows, streamed |
+
+A bad filter value answers 400 naming the parameter; a result that cannot be read (in
+cold storage, being restored, not completed) answers 409 with the reason and serves
+nothing from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import structlog
+from flask import Blueprint, Response, abort, render_template, request, stream_with_context, url_for
+
+from gas.core.job_record import Job
+from gas.web.annotations import job_view
+from gas.web.context import login_required, own_job_or_404, services
+from gas.web.variants import (
+    CONTENT_TYPES,
+    FLAGS,
+    FORMATS,
+    REGIONS,
+    SORTS,
+    VARIANT_CLASSES,
+    FilterError,
+    PageRequest,
+    ResultUnavailable,
+    VariantFilter,
+)
+
+bp = Blueprint("results", __name__)
+log = structlog.get_logger()
+
+
+def _unavailable(job: Job, exc: ResultUnavailable) -> Any:
+    return (
+        render_template("variants.html", job=job_view(job), unavailable=exc, reason=exc.reason, filt=None),
+        409,
+    )
+
+
+@bp.get("/annotations/<job_id>/variants")
+@login_required
+def variants(job_id: str) -> Any:
+    job = own_job_or_404(job_id)
+    svc = services()
+    view = job_view(job)
+    try:
+        filt = VariantFilter.from_args(request.args)
+        page = PageRequest.from_args(request.args, svc.settings.variants_per_page)
+    except FilterError as exc:
+        form = {name: request.args.get(name, "") for name in VariantFilter.PARAMETERS}
+        return render_template("variants.html", job=view, error=exc, form=form, filt=None, **_choices()), 400
+    try:
+        result = svc.variants.query(job, filt, page)
+    except ResultUnavailable as exc:
+        return _unavailable(job, exc)
+    args = filt.to_args()
+
+    def link(**changes: Any) -> str:
+        """This table with the same filter and other page/sort settings."""
+        params = dict(args)
+        settings = {"sort": page.sort, "size": page.size, **changes}
+        if settings["sort"] != "position":
+            params["sort"] = settings["sort"]
+        if settings["size"] != svc.settings.variants_per_page:
+            params["size"] = str(settings["size"])
+        if settings.get("offset"):
+            params["offset"] = str(settings["offset"])
+        base = url_for("results.variants", job_id=job.job_id)
+        return f"{base}?{urlencode(params)}" if params else base
+
+    def export_link(fmt: str) -> str:
+        base = url_for("results.export", job_id=job.job_id, fmt=fmt)
+        return f"{base}?{urlencode(args)}" if args else base
+
+    previous = max(0, page.offset - page.size) if page.offset else None
+    return render_template(
+        "variants.html",
+        job=view,
+        filt=filt,
+        form=_form_values(filt),
+        result=result,
+        page=page,
+        links={
+            "next": link(offset=result.next_offset) if result.next_offset is not None else None,
+            "previous": link(offset=previous) if previous is not None else None,
+            "first": link(offset=0) if page.offset else None,
+            "sort": {s: link(sort=s, offset=0) for s in SORTS},
+            "exports": {fmt: export_link(fmt) for fmt in FORMATS},
+            "clear": url_for("results.variants", job_id=job.job_id),
+        },
+        export_names={fmt: svc.variants.export_name(job, filt, fmt) for fmt in FORMATS},
+        **_choices(),
+    )
+
+
+def _choices() -> dict[str, Any]:
+    return {"regions": REGIONS, "classes": VARIANT_CLASSES, "flags": FLAGS}
+
+
+def _form_values(filt: VariantFilter) -> dict[str, Any]:
+    return {
+        "gene": ", ".join(filt.genes),
+        "region": list(filt.regions),
+        "class": list(filt.classes),
+        "flag": list(filt.flags),
+        "known": "all" if filt.known is None else "known" if filt.known else "novel",
+        "consequence": ", ".join(filt.consequences),
+        "chrom": filt.chrom or "",
+        "start": filt.start or "",
+        "end": filt.end or "",
+    }
+
+
+@bp.get("/annotations/<job_id>/variants.<fmt>")
+@login_required
+def export(job_id: str, fmt: str) -> Any:
+    job = own_job_or_404(job_id)
+    if fmt not in FORMATS:
+        abort(404)
+    svc = services()
+    try:
+        filt = VariantFilter.from_args(request.args)
+        chunks = svc.variants.export(job, filt, fmt)
+    except FilterError as exc:
+        return render_template("error.html", code=400, message=f"Bad filter: {exc}"), 400
+    except ResultUnavailable as exc:
+        return render_template("error.html", code=409, message=str(exc), upgrade=exc.reason == "cold"), 409
+    name = svc.variants.export_name(job, filt, fmt)
+    log.info("variants.export", job_id=job.job_id, format=fmt, filtered=not filt.empty)
+    return Response(
+        stream_with_context(chunks),
+        mimetype=CONTENT_TYPES[fmt].split(";")[0],
+        content_type=CONTENT_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -1,0 +1,225 @@
+"""Variant tables for the web tests: an annotated VCF and the Parquet table the engine
+writes beside it (docs/annotation-engine.md: one row per record and ALT), generated
+together so each row's `record` is its data line in the VCF, plus a reference filter in
+plain Python to check the web's answers against."""
+
+from __future__ import annotations
+
+import io
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from gas.web.variants import FLAGS, REGIONS, VARIANT_CLASSES, VariantFilter, chrom_spellings
+
+# The engine's table schema (gas.annotator.engine.parquet.SCHEMA), field for field.
+SCHEMA = pa.schema(
+    [
+        pa.field("record", pa.int64(), nullable=False),
+        pa.field("chrom", pa.string(), nullable=False),
+        pa.field("pos", pa.int64(), nullable=False),
+        pa.field("id", pa.string()),
+        pa.field("rsid", pa.string()),
+        pa.field("ref", pa.string(), nullable=False),
+        pa.field("alt", pa.string(), nullable=False),
+        pa.field("qual", pa.float64()),
+        pa.field("filter", pa.string(), nullable=False),
+        pa.field("genes", pa.list_(pa.string()), nullable=False),
+        pa.field("gene_types", pa.list_(pa.string()), nullable=False),
+        pa.field("region", pa.string()),
+        pa.field("nearest_gene", pa.string()),
+        pa.field("nearest_distance", pa.int64()),
+        pa.field("flags", pa.list_(pa.string()), nullable=False),
+        pa.field("variant_class", pa.string()),
+        pa.field("tstv", pa.string()),
+        pa.field("consequence", pa.string()),
+        pa.field("consequences", pa.list_(pa.string()), nullable=False),
+    ]
+)
+GENES = ["TP53", "TP53I3", "BRCA1", "BRCA2", "NBR2", "EGFR", "C1orf123", "KRAS", "ZNF717"]
+TERMS = ["stop_gained", "missense_variant", "synonymous_variant", "intron_variant", "upstream_gene_variant"]
+HEADER = (
+    "##fileformat=VCFv4.2\n"
+    '##INFO=<ID=GENE,Number=.,Type=String,Description="GENCODE genes">\n'
+    "##GAS_annotation=<Database=GRCh37-v1>\n"
+    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+)
+
+
+@dataclass
+class Result:
+    vcf: bytes
+    rows: list[dict[str, Any]]
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def parquet(self, row_group_rows: int = 1000) -> bytes:
+        out = io.BytesIO()
+        metadata = {b"gas.assembly": b"GRCh37", b"gas.database": b"GRCh37-v1", b"gas.engine_version": b"test"}
+        writer = pq.ParquetWriter(out, SCHEMA.with_metadata(metadata))
+        for start in range(0, len(self.rows), row_group_rows):
+            chunk = self.rows[start : start + row_group_rows]
+            writer.write_table(pa.Table.from_pylist(chunk, schema=SCHEMA))
+        writer.close()
+        return out.getvalue()
+
+    def vcf_lines(self) -> list[str]:
+        return [line for line in self.vcf.decode().splitlines() if not line.startswith("#")]
+
+
+def make_result(records: int = 400, seed: int = 7, chr_prefix: bool = False, shuffled: bool = False) -> Result:
+    """`records` VCF records on chromosomes 1, 2, 17 and X, a few multi-allelic."""
+    rng = random.Random(seed)
+    lines: list[str] = []
+    rows: list[dict[str, Any]] = []
+    positions = []
+    for chrom in ("1", "2", "17", "X"):
+        pos = 10_000
+        for _ in range(records // 4):
+            pos += rng.randint(1, 5000)
+            positions.append((chrom, pos))
+    if shuffled:
+        rng.shuffle(positions)
+    for record, (chrom, pos) in enumerate(positions):
+        name = f"chr{chrom}" if chr_prefix else chrom
+        ref = rng.choice("ACGT")
+        alts = [rng.choice([b for b in "ACGT" if b != ref])]
+        if rng.random() < 0.1:
+            alts.append(ref + rng.choice("ACGT"))  # an insertion as a second ALT
+        genes = rng.sample(GENES, rng.choice([0, 0, 1, 1, 1, 2]))
+        region = "intergenic" if not genes else rng.choice(REGIONS[:-1])
+        flags = [f for f in FLAGS if rng.random() < 0.2]
+        qual = None if rng.random() < 0.1 else round(rng.uniform(1, 300), 2)
+        ident = "." if rng.random() < 0.7 else f"rs{rng.randint(1, 10**8)}"
+        filt = rng.choice(["PASS", "PASS", "LowQual"])
+        info = f"GENE={','.join(genes)};REGION={region}" if genes else f"REGION={region}"
+        qual_text = "." if qual is None else f"{qual:g}"
+        lines.append(f"{name}\t{pos}\t{ident}\t{ref}\t{','.join(alts)}\t{qual_text}\t{filt}\t{info}")
+        for alt in alts:
+            snv = len(alt) == 1
+            known = ident != "." and rng.random() < 0.8
+            terms = sorted(rng.sample(TERMS, rng.randint(1, 2)), key=TERMS.index) if genes else []
+            rows.append(
+                {
+                    "record": record,
+                    "chrom": name,
+                    "pos": pos,
+                    "id": None if ident == "." else ident,
+                    "rsid": ident if known else None,
+                    "ref": ref,
+                    "alt": alt,
+                    "qual": qual,
+                    "filter": filt,
+                    "genes": genes,
+                    "gene_types": ["protein_coding"] * len(genes),
+                    "region": region,
+                    "nearest_gene": None if genes else rng.choice(GENES),
+                    "nearest_distance": None if genes else rng.randint(1, 90_000),
+                    "flags": flags,
+                    "variant_class": "SNV" if snv else "INS",
+                    "tstv": ("ts" if ref + alt in ("AG", "GA", "CT", "TC") else "tv") if snv else None,
+                    "consequence": terms[0] if terms else None,
+                    "consequences": terms,
+                }
+            )
+    vcf = (HEADER + "\n".join(lines) + "\n").encode()
+    summary = {
+        "variants": {"read": len(lines), "written": len(lines), "position_only": 0},
+        "regions": {r: sum(1 for row in rows if row["region"] == r) for r in REGIONS},
+        "variant_classes": {c: sum(1 for row in rows if row["variant_class"] == c) for c in VARIANT_CLASSES},
+        "tstv": {"ts": 3, "tv": 2, "ratio": 1.5},
+        "known": sum(1 for row in rows if row["rsid"]),
+        "novel": sum(1 for row in rows if not row["rsid"]),
+        "flags": {f: sum(1 for row in rows if f in row["flags"]) for f in FLAGS},
+        "contigs": {"1": 100, "2": 100, "17": 100, "X": 100},
+        "top_genes": [{"gene": "TP53", "variants": 40}, {"gene": "BRCA1", "variants": 30}],
+        "consequences": {"missense_variant": 50, "stop_gained": 3},
+    }
+    return Result(vcf=vcf, rows=rows, summary=summary)
+
+
+def matches(row: dict[str, Any], f: VariantFilter) -> bool:
+    """The filter, written plainly (the reference for the web's vectorised one)."""
+    if f.genes:
+        wanted = [g.upper() for g in f.genes]
+        names = [g.upper() for g in row["genes"]]
+        if not any(n == w or (w.endswith("*") and n.startswith(w[:-1])) for n in names for w in wanted):
+            return False
+    if f.regions and row["region"] not in f.regions:
+        return False
+    if f.classes and row["variant_class"] not in f.classes:
+        return False
+    if f.known is not None and (row["rsid"] is not None) != f.known:
+        return False
+    if f.flags and not set(f.flags) & set(row["flags"]):
+        return False
+    if f.consequences and row["consequence"] not in f.consequences:
+        return False
+    if f.chrom is not None:
+        if row["chrom"] not in chrom_spellings(f.chrom):
+            return False
+        if f.start is not None and row["pos"] < f.start:
+            return False
+        if f.end is not None and row["pos"] > f.end:
+            return False
+    return True
+
+
+def expected_rows(rows: Iterable[dict[str, Any]], f: VariantFilter, sort: str = "position") -> list[dict[str, Any]]:
+    kept = [r for r in rows if matches(r, f)]
+    if sort == "gene":
+        kept.sort(key=lambda r: (0, r["genes"][0]) if r["genes"] else (1, ""))  # stable: file order within
+    return kept
+
+
+def store_result(aws: Any, user_id: str, result: Result, name: str = "sample.vcf", **fields: Any) -> Any:
+    """A COMPLETED job of `user_id` whose input, annotated VCF, table, log and summary are
+    in the (moto) buckets, as the annotator leaves them; returns the Job."""
+    import json
+
+    from jobs_support import new_job
+
+    from gas.core.job_record import JobStatus
+    from gas.core.jobs import JobStore, new_job_id
+    from gas.core.timeutil import utc_now_iso
+
+    job_id = new_job_id()
+    s3 = aws.client("s3")
+    results, inputs = aws.names.results_bucket, aws.names.inputs_bucket
+    stem = name.removesuffix(".vcf")
+    keys = {
+        "result_key": f"{user_id}/{job_id}/{stem}.annot.vcf",
+        "variants_key": f"{user_id}/{job_id}/{stem}.variants.parquet",
+        "log_key": f"{user_id}/{job_id}/{stem}.count.log",
+        "summary_key": f"{user_id}/{job_id}/{stem}.summary.json",
+    }
+    bodies = {
+        "result_key": result.vcf,
+        "variants_key": result.parquet(),
+        "log_key": b"variants_read\t400\n",
+        "summary_key": json.dumps(result.summary).encode(),
+    }
+    for field_name, key in keys.items():
+        s3.put_object(Bucket=results, Key=key, Body=bodies[field_name])
+    input_key = f"inputs/{user_id}/{job_id}~{name}"
+    etag = s3.put_object(Bucket=inputs, Key=input_key, Body=result.vcf)["ETag"]
+    values: dict[str, Any] = {
+        "job_id": job_id,
+        "input_bucket": inputs,
+        "input_key": input_key,
+        "input_size": len(result.vcf),
+        "input_etag": etag,
+        "status": JobStatus.COMPLETED,
+        "started_at": utc_now_iso(),
+        "completed_at": utc_now_iso(),
+        "result_bucket": results,
+        "database_version": "GRCh37-v1",
+        **keys,
+        **fields,
+    }
+    job = new_job(user_id, name, **values)
+    JobStore(aws).create(job)
+    return job

@@ -1,0 +1,165 @@
+"""The results pages over HTTP (Flask test client, moto server): summary charts, the
+variant table and its exports, cold results, and who may see what."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+from results_support import expected_rows, make_result, store_result
+from web_support import csrf_token
+
+from gas.core.job_record import Storage
+from gas.web.variants import COLUMNS, MAX_PAGE_SIZE, VariantFilter
+
+
+@pytest.fixture(scope="module")
+def result():
+    return make_result(records=800)
+
+
+def _records(html: str) -> list[int]:
+    return [int(r) for r in re.findall(r'<tr data-record="(\d+)">', html)]
+
+
+def _matched(html: str) -> int:
+    return int(re.search(r'data-matched="(\d+)"', html).group(1))
+
+
+def test_job_page_draws_every_chart_with_its_numbers(sign_in, web_aws, result):
+    c, user_id = sign_in()
+    job = store_result(web_aws, user_id, result, name="premium_2.vcf")
+    html = c.get(f"/annotations/{job.job_id}").get_data(as_text=True)
+    for key in ("regions", "consequences", "classes", "tstv", "known", "chromosomes", "genes", "flags"):
+        assert f'id="chart-{key}"' in html and f'id="table-{key}"' in html, key
+    assert "<svg" in html and "<script>" not in html  # server-side SVG, nothing inline to run
+    regions = html.split('id="table-regions"')[1].split("</table>")[0]
+    for name, count in result.summary["regions"].items():
+        assert f'<th scope="row">{name}</th><td class="text-end">{count}</td>' in regions
+    assert "GRCh37" in html and "GRCh37-v1" in html  # assembly and database version
+    assert 'id="view-variants"' in html and 'id="download-input"' in html and 'id="rerun"' in html
+
+
+def test_table_filters_count_and_pages_with_the_filter_in_the_url(sign_in, web_aws, result):
+    c, user_id = sign_in()
+    job = store_result(web_aws, user_id, result)
+    url = f"/annotations/{job.job_id}/variants?gene=TP53&region=CDS,UTR,intron&size=20"
+    html = c.get(url).get_data(as_text=True)
+    want = expected_rows(result.rows, VariantFilter(genes=("TP53",), regions=("CDS", "UTR", "intron")))
+    assert 20 < len(want) and _matched(html) == len(want)
+    assert _records(html) == [r["record"] for r in want[:20]]
+    assert f'Showing <strong>1–20</strong> of <strong id="matched">{len(want)}</strong>' in html
+    # "Next" keeps the filter: the URL is the state (bookmarks, back button).
+    nxt = re.search(r'href="([^"]+)" id="page-next"', html).group(1).replace("&amp;", "&")
+    assert "gene=TP53" in nxt and "region=CDS%2CUTR%2Cintron" in nxt and "offset=20" in nxt
+    html2 = c.get(nxt).get_data(as_text=True)
+    assert _records(html2) == [r["record"] for r in want[20:40]]
+    # Sorted by gene.
+    html3 = c.get(f"/annotations/{job.job_id}/variants?sort=gene&size=50").get_data(as_text=True)
+    assert _records(html3) == [r["record"] for r in expected_rows(result.rows, VariantFilter(), "gene")[:50]]
+
+
+def test_page_size_over_the_cap_is_capped(sign_in, web_aws, result):
+    c, user_id = sign_in()
+    job = store_result(web_aws, user_id, result)
+    resp = c.get(f"/annotations/{job.job_id}/variants?size=1000000")
+    assert resp.status_code == 200 and len(result.rows) > MAX_PAGE_SIZE
+    assert len(_records(resp.get_data(as_text=True))) == MAX_PAGE_SIZE
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        ("gene=TP%2053", "gene"),
+        ("region=nowhere", "region"),
+        ("class=SNP", "class"),
+        ("known=perhaps", "known"),
+        ("flag=LOUD", "flag"),
+        ("chrom=99", "chrom"),
+        ("chrom=1&start=x", "start"),
+        ("chrom=1&start=9&end=3", "end"),
+        ("start=5", "start"),
+        ("sort=size", "sort"),
+        ("size=-3", "size"),
+        ("offset=minus", "offset"),
+    ],
+)
+def test_bad_filter_values_answer_400_naming_the_parameter(sign_in, web_aws, result, query, parameter):
+    c, user_id = sign_in()
+    job = store_result(web_aws, user_id, result)
+    resp = c.get(f"/annotations/{job.job_id}/variants?{query}")
+    assert resp.status_code == 400
+    assert f'data-parameter="{parameter}"' in resp.get_data(as_text=True)
+    if parameter not in ("sort", "size", "offset"):
+        export = c.get(f"/annotations/{job.job_id}/variants.tsv?{query}")
+        assert export.status_code == 400 and parameter in export.get_data(as_text=True)
+
+
+def test_exports_stream_exactly_the_filtered_rows_named_after_job_and_filter(sign_in, web_aws, result):
+    c, user_id = sign_in()
+    job = store_result(web_aws, user_id, result, name="premium_2.vcf")
+    f = VariantFilter(genes=("BRCA*",), known=False)
+    want = expected_rows(result.rows, f)
+    base = f"/annotations/{job.job_id}/variants"
+    tsv = c.get(f"{base}.tsv?gene=BRCA*&known=novel")
+    assert tsv.status_code == 200 and tsv.is_streamed
+    assert tsv.headers["Content-Disposition"] == 'attachment; filename="premium_2.gene-BRCAx.known-novel.tsv"'
+    lines = tsv.get_data(as_text=True).splitlines()
+    assert lines[0].split("\t") == list(COLUMNS)
+    assert [(x[0], int(x[1]), x[4], x[5]) for x in (line.split("\t") for line in lines[1:])] == [
+        (r["chrom"], r["pos"], r["ref"], r["alt"]) for r in want
+    ]
+    rows = list(csv.reader(io.StringIO(c.get(f"{base}.csv?gene=BRCA*&known=novel").get_data(as_text=True))))
+    assert rows[0] == list(COLUMNS) and len(rows) == len(want) + 1
+    assert [row[8] for row in rows[1:]] == [",".join(r["genes"]) for r in want]  # lists quoted, intact
+    vcf = c.get(f"{base}.vcf?gene=BRCA*&known=novel")
+    assert vcf.headers["Content-Disposition"].endswith('known-novel.vcf"')
+    text = vcf.get_data(as_text=True).splitlines()
+    header = [line for line in result.vcf.decode().splitlines() if line.startswith("#")]
+    records = sorted({r["record"] for r in want})
+    assert text == header + [result.vcf_lines()[i] for i in records]
+    everything = c.get(f"{base}.tsv").get_data(as_text=True).splitlines()
+    assert len(everything) == len(result.rows) + 1
+
+
+def test_another_users_job_is_404_on_every_route(sign_in, web_aws, result):
+    owner, owner_id = sign_in()
+    job = store_result(web_aws, owner_id, result)
+    other, _ = sign_in()
+    base = f"/annotations/{job.job_id}"
+    for path in ("/variants", "/variants.tsv", "/variants.csv", "/variants.vcf", "/input", "/variants?gene=x y"):
+        assert other.get(base + path).status_code == 404, path
+    token = csrf_token(other, "/annotations")
+    for path in ("/delete", "/rerun"):
+        assert other.post(base + path, data={"csrf_token": token}).status_code == 404, path
+    assert owner.get(base).status_code == 200  # untouched
+    assert owner.get(base + "/variants.tsv").status_code == 200
+
+
+@pytest.mark.parametrize(("storage", "says"), [(Storage.ARCHIVED, "in cold storage"), (Storage.RESTORING, "restored")])
+def test_a_cold_result_serves_nothing(sign_in, web_aws, result, storage, says):
+    c, user_id = sign_in()
+    # The hot objects are even still there: the record's storage alone decides.
+    job = store_result(web_aws, user_id, result, storage=storage, archive_refs={"result_key": "s3-glacier:b/k"})
+    base = f"/annotations/{job.job_id}"
+    page = c.get(base + "/variants")
+    assert page.status_code == 409 and says in page.get_data(as_text=True)
+    assert "data-record" not in page.get_data(as_text=True)
+    for fmt in ("tsv", "csv", "vcf"):
+        resp = c.get(f"{base}/variants.{fmt}")
+        assert resp.status_code == 409 and says in resp.get_data(as_text=True), fmt
+    html = c.get(base).get_data(as_text=True)
+    assert 'id="view-variants"' not in html and 'id="download"' not in html
+    assert 'id="chart-regions"' in html  # the summary stays hot
+    if storage == Storage.ARCHIVED:
+        assert "in cold storage — upgrade to premium to restore them" in page.get_data(as_text=True)
+        assert 'href="/subscribe"' in page.get_data(as_text=True)
+
+
+def test_a_job_without_a_table_says_so(sign_in, web_aws, result):
+    c, user_id = sign_in()
+    job = store_result(web_aws, user_id, result, variants_key=None)
+    resp = c.get(f"/annotations/{job.job_id}/variants")
+    assert resp.status_code == 409 and "before the variant table existed" in resp.get_data(as_text=True)
