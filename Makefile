@@ -9,8 +9,11 @@ VENV := .venv
 # Debian packages: the browser for the UI tests, bcftools/tabix for the engine oracle
 # and benchmark, wrk for the web load benchmark, etcd for the cluster tests.
 DEB_PACKAGES := chromium bcftools tabix wrk etcd-server
+# Images (buildah, mmdebstrap; gcc + libc6-dev compile the pause binary) and the one-node
+# cluster (containerd, runc, the CNI plugins, iptables and conntrack for kube-proxy).
+DEB_PACKAGES += buildah mmdebstrap gcc libc6-dev containerd runc containernetworking-plugins iptables conntrack
 
-.PHONY: help setup system-deps tools lint run demo test bench clean
+.PHONY: help setup system-deps tools images lint run demo test bench clean
 .DEFAULT_GOAL := help
 
 help: ## list the targets, one line each (what plain `make` does)
@@ -38,6 +41,12 @@ tools: ## helm and the Kubernetes control plane, built with Go (cached in ~/.cac
 	tools/install-helm.sh
 	tools/install-promrules.sh >/dev/null
 	tools/install-controlplane.sh >/dev/null
+	tools/install-skaffold-schema.sh >/dev/null
+
+# Every image GAS runs (services/Dockerfile, moto, pause, coredns), built with buildah from
+# Debian packages and PyPI only; cached by input hash in ~/.cache/gas/images (root needed).
+images: tools ## every image (services/Dockerfile, moto, pause, coredns) built with buildah, cached by input hash
+	python3 tools/images/build.py
 
 run: setup ## the whole stack on this machine, live reload on (docs/local.md; ARGS="--demo --port 8081 ...")
 	@$(VENV)/bin/python local/devstack.py $(ARGS)
@@ -53,7 +62,7 @@ lint: setup ## ruff (lint and format check) and mypy, as make test runs them
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy $(MYPY_PATHS)
 
-test: setup system-deps tools lint ## every test, lint first (pytest; installs what it needs first)
+test: setup system-deps tools images lint ## every test, lint first (pytest; installs what it needs first)
 	$(VENV)/bin/pytest
 
 bench: setup system-deps tools ## every benchmark under bench/, figures against a named peer

@@ -1,7 +1,11 @@
 """A real Kubernetes control plane on loopback for the cluster tests: etcd,
 kube-apiserver (RBAC on), kube-controller-manager, kube-scheduler and kwok (fake
 nodes whose pods become Ready without containers). Binaries come from
-tools/install-controlplane.sh (`make test` runs it; the fixtures build what is missing)."""
+tools/install-controlplane.sh (`make test` runs it; the fixtures build what is missing).
+
+The one-node cluster (tests/cluster) starts the same control plane without kwok, on the
+node's address and with its own CA (`Pki`): a real kubelet joins it and pods verify the
+API server with the CA the controller-manager publishes."""
 
 from __future__ import annotations
 
@@ -49,10 +53,58 @@ current-context: local
 
 
 @dataclass
+class Pki:
+    """A CA and the certificates a real node needs (openssl, EC keys): the API server's serving
+    certificate (pods verify it), its client certificate towards the kubelet."""
+
+    dir: Path
+
+    def _sign(self, name: str, subject: str, ext: str) -> None:
+        d = self.dir
+        key, csr = d / f"{name}.key", d / f"{name}.csr"
+        subprocess.run(["openssl", "ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", str(key)], check=True)
+        subprocess.run(["openssl", "req", "-new", "-key", str(key), "-subj", subject, "-out", str(csr)], check=True)
+        (d / f"{name}.ext").write_text(ext)
+        subprocess.run(
+            ["openssl", "x509", "-req", "-in", str(csr), "-CA", str(d / "ca.crt"), "-CAkey", str(d / "ca.key"),
+             "-CAcreateserial", "-days", "2", "-extfile", str(d / f"{name}.ext"), "-out", str(d / f"{name}.crt")],
+            check=True, capture_output=True,
+        )  # fmt: skip
+
+    def create(self, server_ips: list[str], server_names: list[str]) -> Pki:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        ca = self.dir / "ca.key"
+        subprocess.run(["openssl", "ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", str(ca)], check=True)
+        subprocess.run(
+            ["openssl", "req", "-x509", "-new", "-key", str(ca), "-subj", "/CN=gas-test-ca", "-days", "2",
+             "-out", str(self.dir / "ca.crt")],
+            check=True,
+        )  # fmt: skip
+        sans = ",".join([f"IP:{ip}" for ip in server_ips] + [f"DNS:{n}" for n in server_names])
+        self._sign("apiserver", "/CN=kube-apiserver", f"subjectAltName={sans}\nextendedKeyUsage=serverAuth\n")
+        self._sign(
+            "apiserver-kubelet-client",
+            "/O=system:masters/CN=kube-apiserver-kubelet-client",
+            "extendedKeyUsage=clientAuth\n",
+        )
+        return self
+
+    def path(self, name: str) -> str:
+        return str(self.dir / name)
+
+
+@dataclass
 class ControlPlane:
     workdir: Path
     procs: list[subprocess.Popen] = field(default_factory=list)
     server: str = ""
+    # Where the API server listens and what it advertises (the `kubernetes` Service's endpoint).
+    address: str = "127.0.0.1"
+    # kwok's fake node; False when a real kubelet joins (tests/cluster).
+    fake_node: bool = True
+    pki: Pki | None = None
+    # more static tokens: token -> 'user,uid,"group1,group2"' (the node's and kube-proxy's)
+    tokens: dict[str, str] = field(default_factory=dict)
 
     @property
     def admin_kubeconfig(self) -> Path:
@@ -76,7 +128,8 @@ class ControlPlane:
             check=True,
             capture_output=True,
         )
-        (w / "tokens.csv").write_text(f'{ADMIN_TOKEN},gas-admin,gas-admin,"system:masters"\n')
+        tokens = {ADMIN_TOKEN: 'gas-admin,gas-admin,"system:masters"', **self.tokens}
+        (w / "tokens.csv").write_text("".join(f"{token},{who}\n" for token, who in tokens.items()))
         etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
         self._spawn(
             "etcd",
@@ -98,16 +151,27 @@ class ControlPlane:
                 "warn",
             ],
         )
-        self.server = f"https://127.0.0.1:{api_port}"
+        self.server = f"https://{self.address}:{api_port}"
+        if self.pki:
+            tls = [
+                f"--tls-cert-file={self.pki.path('apiserver.crt')}",
+                f"--tls-private-key-file={self.pki.path('apiserver.key')}",
+                f"--client-ca-file={self.pki.path('ca.crt')}",
+                f"--kubelet-client-certificate={self.pki.path('apiserver-kubelet-client.crt')}",
+                f"--kubelet-client-key={self.pki.path('apiserver-kubelet-client.key')}",
+                "--kubelet-preferred-address-types=InternalIP",
+            ]
+        else:
+            tls = [f"--cert-dir={w / 'certs'}"]
         self._spawn(
             "kube-apiserver",
             [
                 str(TOOLS_BIN / "kube-apiserver"),
                 f"--etcd-servers=http://127.0.0.1:{etcd_port}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
+                f"--bind-address={self.address}",
+                f"--advertise-address={self.address}",
                 f"--secure-port={api_port}",
-                f"--cert-dir={w / 'certs'}",
+                *tls,
                 f"--token-auth-file={w / 'tokens.csv'}",
                 "--authorization-mode=Node,RBAC",
                 f"--service-account-key-file={w / 'sa.pub'}",
@@ -135,6 +199,8 @@ class ControlPlane:
                 f"--service-account-private-key-file={w / 'sa.key'}",
                 "--use-service-account-credentials=false",
                 "--controllers=*,-nodeipam,-service-lb-controller,-route,-cloud-node-lifecycle",
+                # the CA pods find in kube-root-ca.crt (their ServiceAccount's ca.crt)
+                *([f"--root-ca-file={self.pki.path('ca.crt')}"] if self.pki else []),
             ],
         )
         self._spawn(
@@ -149,6 +215,8 @@ class ControlPlane:
                 f"--secure-port={free_port()}",
             ],
         )
+        if not self.fake_node:
+            return self
         self._spawn(
             "kwok",
             [

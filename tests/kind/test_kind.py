@@ -9,16 +9,13 @@ then check through the ingress (plain HTTP on 127.0.0.1:80):
   - `helm test gas` passes;
   - tear down.
 
-  - the job lifecycle through the ingress, as a browser does it: the upload form's
-    presigned POST goes to S3 (moto, published by the chart's dev-mode ingress at
-    s3.gas.localtest.me), S3 redirects back to the site, the annotator (its image carries
-    the annotation database) completes the job, the log page and the presigned download
-    work through the ingress, and the notifier's email is in moto's SES store.
-
-Signing in: the local sign-in is refused in a cluster (by design) and a Globus sign-in
-needs a real Globus app, so the test signs the session cookie itself with the dev values'
-secret key (exactly what the web app would have set after a sign-in) and creates the
-user record the sign-in would have created.
+  - the job lifecycle through the ingress, as a browser does it (tests/lifecycle_support.py,
+    shared with the one-node cluster test tests/cluster): the upload form's presigned POST
+    goes to S3 (moto, published by the chart's dev-mode ingress at s3.gas.localtest.me), S3
+    redirects back to the site, the annotator (its image carries the annotation database)
+    completes the job, the log page and the presigned download work through the ingress,
+    the notifier's email is in moto's SES store; the result is archived after retention,
+    the upgrade restores it.
 
 Needs: docker (a running engine), kind, kubectl, skaffold, helm, and network access for
 the base images and ingress-nginx. Skips with a one-line reason otherwise.
@@ -30,15 +27,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 
+import lifecycle_support as lc
 import pytest
-import requests
-import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER = "gas"
@@ -178,73 +172,11 @@ def test_helm_test(stack):
     run("helm", "--kube-context", CONTEXT, "-n", NS, "test", "gas", "--timeout", "5m")
 
 
-@pytest.fixture
-def localtest_me_on_loopback(monkeypatch):
-    """*.localtest.me is 127.0.0.1 in public DNS; make it so without DNS (kind maps :80 there)."""
-    import urllib3.util.connection as connection
-
-    real = connection.create_connection
-
-    def create_connection(address, *args, **kwargs):
-        host, port = address
-        return real(("127.0.0.1" if host == HOST or host.endswith("." + HOST) else host, port), *args, **kwargs)
-
-    monkeypatch.setattr(connection, "create_connection", create_connection)
-
-
-def _signed_in_user(base: str, s3_url: str):
-    """A user as a sign-in leaves them: the users-table record and the signed session cookie."""
-    from flask import Flask
-
-    sys.path.insert(0, str(ROOT / "local"))
-    from siteclient import User
-
-    from gas.core.aws import Aws
-    from gas.core.config import CoreSettings
-    from gas.core.users import UserStore
-
-    user = User(base, name="Kind Tester")
-    user_id = f"kind-{uuid.uuid4().hex[:12]}"
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
-    UserStore(Aws(CoreSettings(prefix="gas", AWS_ENDPOINT_URL=s3_url, AWS_REGION="us-east-1"))).upsert(
-        user_id, user.name, user.email
-    )
-    signer = Flask("kind-test")
-    signer.secret_key = yaml.safe_load((ROOT / "k8s" / "values-dev.yaml").read_text())["secrets"]["secretKey"]
-    cookie = signer.session_interface.get_signing_serializer(signer).dumps(
-        {"user_id": user_id, "name": user.name, "email": user.email, "tokens": [], "_permanent": True}
-    )
-    user.http.cookies.set("gas_session", cookie, domain=HOST)
-    return user
-
-
-def test_job_lifecycle_through_the_ingress(stack, localtest_me_on_loopback):
-    sys.path.insert(0, str(ROOT / "tests"))
-    from support import SAMPLES
-
-    base, s3_url = f"http://{HOST}", f"http://s3.{HOST}"
-    user = _signed_in_user(base, s3_url)
-    assert user.name in user.get("/profile").text
-
-    form = user.upload_form()
-    assert form["action"].startswith(s3_url + "/")  # the browser posts to S3 itself
-    page = user.submit("free_1.vcf", (SAMPLES / "free_1.vcf").read_bytes())
-    job_id = page.url.rsplit("/", 1)[-1]
-    assert page.url == f"{base}/annotations/{job_id}", page.url
-    job = user.wait_finished(job_id, timeout=600)
-    assert job["status"] == "COMPLETED", job
-
-    log = user.get(f"/annotations/{job_id}/log")
-    assert log.ok and "1141" in log.text.replace(",", "")
-    download = user.get(f"/annotations/{job_id}/download", allow_redirects=False)
-    assert download.status_code in (302, 303) and download.headers["Location"].startswith(s3_url + "/")
-    annotated = requests.get(download.headers["Location"], timeout=60)
-    assert annotated.ok and annotated.text.startswith("##fileformat=VCF") and "##INFO=<ID=GENE," in annotated.text
-
-    def email():
-        messages = requests.get(f"{s3_url}/moto-api/data.json", timeout=30).json()["ses"].get("Message", [])
-        return [m for m in messages if m["destinations"]["ToAddresses"] == [user.email]]
-
-    (mail,) = wait_for(email, 120, "the notification email")
-    assert f"{base}/annotations/{job_id}" in mail["body"]
+def test_job_lifecycle_through_the_ingress(stack):
+    """The lifecycle the one-node cluster test runs too (tests/lifecycle_support.py), here
+    through ingress-nginx: the site at gas.localtest.me, moto's S3 at s3.gas.localtest.me
+    (both 127.0.0.1, where kind maps the node's port 80); the dev values' retention (180 s)."""
+    site = lc.Site(base=f"http://{HOST}", aws_endpoint=f"http://s3.{HOST}", cookie_domain=HOST)
+    with lc.resolving(lambda host: "127.0.0.1" if host == HOST or host.endswith("." + HOST) else None):
+        lc.job_lifecycle(site, archive_timeout=900, restore_timeout=900)
+    print(f"kind lifecycle figures: {site.timings}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 
 import kopf
@@ -12,7 +13,14 @@ from gas.operator import handlers  # noqa: F401 - registers the handlers
 from gas.operator.settings import OperatorSettings
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    # No options: everything comes from the environment. `--help` answers after the imports
+    # above, which is how the image test proves the entrypoint and kopf load.
+    argparse.ArgumentParser(
+        prog="gas-operator",
+        description="Run the GAS QueueScaler operator: scales worker Deployments to their SQS queues.",
+        epilog="Configured by the environment (gas.operator.settings: GAS_WATCH_NAMESPACE, ...).",
+    ).parse_args(argv)
     settings = load_settings(OperatorSettings)
     configure_logging("operator", settings.log_level)
     namespace = settings.watch_namespace

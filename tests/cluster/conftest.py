@@ -1,0 +1,44 @@
+"""Fixtures of the one-node cluster test: the images, the node (tests/cluster/node_support.py),
+and GAS installed on it by helm with the chart's dev values."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "chart"))
+
+import kube  # noqa: E402
+from images_support import built_images  # noqa: E402
+from node_support import TOOLS_BIN, NetNs, OneNodeCluster  # noqa: E402
+
+NODE_BINARIES = ("kubelet", "kube-proxy", "coredns", "pause")
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory):
+    if kube.missing_binaries() or [b for b in NODE_BINARIES if not (TOOLS_BIN / b).exists()]:
+        kube.install()  # `make test` built them; a failed build fails here
+    images = built_images()
+    n = OneNodeCluster(tmp_path_factory.mktemp("node"), images)
+    n.network()
+    try:
+        with NetNs(n.netns):
+            try:
+                n.start()
+                yield n
+            finally:
+                n.stop()
+    finally:
+        n.stop()  # idempotent: the namespace and cgroups even if start failed half-way
+        print(f"one-node cluster figures: {n.timings}")
+
+
+@pytest.fixture(scope="module")
+def timer():
+    return time.monotonic

@@ -1,0 +1,225 @@
+"""GAS on a real one-node Kubernetes cluster built on this machine (tests/cluster/node_support.py):
+etcd, the control plane, containerd + runc, CNI bridge, kubelet, kube-proxy, CoreDNS; every
+image built here (tools/images/build.py) and imported into containerd, no registry.
+
+`helm install` of charts/gas with the dev values into a namespace enforcing the restricted
+Pod Security Standard; real containers start (UID 10001, read-only root, the chart's volumes,
+seccomp RuntimeDefault); then, as a user through the web Service (no ingress controller can
+be built here: see docs/kubernetes.md), the kind test's lifecycle (tests/lifecycle_support.py);
+the operator scaling the annotator on a real queue spike; an annotator pod killed mid-job
+losing nothing; `helm test`; and a tear-down that leaves nothing behind.
+
+Test-only values on top of the dev values: ingress off (no controller: web's presigned URLs
+then name moto's Service, which the test resolves through the cluster DNS), retention 5 s
+and restore checks every 2 s (the lifecycle in seconds, not minutes), queue visibility 15 s
+(a killed worker's message comes back sooner), moto's memory limit 2Gi (the kill test's big
+file; see TEST_VALUES).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import chartlib
+import lifecycle_support as lc
+import pytest
+from node_support import CLUSTER_DOMAIN, DNS_SERVICE_IP, NODE_NAME, dns_query
+from support import SAMPLES
+
+NS = "gas"
+DEV = ["-f", str(chartlib.ROOT / "k8s" / "values-dev.yaml")]
+TEST_VALUES = [
+    "--set", "ingress.enabled=false",
+    "--set", "provisioning.queueVisibilityTimeout=15",
+    # moto keeps S3 in memory (upload, claimed copy, result): with the dev values' 512Mi its
+    # container restarted during a 43 MB kill-test job, losing every table
+    "--set", "devMode.moto.resources.limits.memory=2Gi",
+    "--set-string", "workers.archiver-archive.env.GAS_RETENTION_SECONDS=5",
+    "--set-string", "workers.archiver-restore.env.GAS_RESTORE_CHECK_EXPEDITED_SECONDS=2",
+    "--set-string", "workers.archiver-restore.env.GAS_RESTORE_CHECK_STANDARD_SECONDS=2",
+    "--set-string", "workers.archiver-thaw.env.GAS_RESTORE_CHECK_EXPEDITED_SECONDS=2",
+    "--set-string", "workers.archiver-thaw.env.GAS_RESTORE_CHECK_STANDARD_SECONDS=2",
+]  # fmt: skip
+DEPLOYMENTS = {
+    "gas-web",
+    "gas-annotator",
+    "gas-notifier",
+    "gas-archiver-archive",
+    "gas-archiver-restore",
+    "gas-archiver-thaw",
+    "gas-operator",
+    "gas-moto",
+}
+
+
+def helm(node, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [str(chartlib.HELM), "--kubeconfig", str(node.cp.admin_kubeconfig), "-n", NS, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, f"helm {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}\n{node.pod_report(NS)}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def gas(node):
+    """helm install with the dev values; every Deployment Available with real containers."""
+    why = chartlib.install_tools()
+    if why:
+        pytest.fail(why)
+    node.apply(
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {
+                    "name": NS,
+                    "labels": {
+                        "pod-security.kubernetes.io/enforce": "restricted",
+                        "pod-security.kubernetes.io/enforce-version": "latest",
+                    },
+                },
+            }
+        ]
+    )
+    t0 = time.monotonic()
+    # no --wait (docs/kubernetes.md): helm still waits for the provisioning hook Job
+    helm(node, "install", "gas", str(chartlib.CHART), *DEV, *TEST_VALUES, "--timeout", "10m")
+    node.wait_deployments(NS, DEPLOYMENTS, timeout=600)
+    node.timings["helm install -> all pods Ready (s)"] = round(time.monotonic() - t0, 1)
+    web_ip = node.service_ip(NS, "gas-web")
+
+    def resolve(host: str) -> str | None:
+        if host == "gas.localtest.me":  # the public host: the web Service (an ingress's job)
+            return web_ip
+        if "." not in host:  # a Service name, as a pod in the namespace resolves it
+            (ip, *_) = dns_query(DNS_SERVICE_IP, f"{host}.{NS}.svc.{CLUSTER_DOMAIN}") or [None]
+            return ip
+        return None
+
+    site = lc.Site(
+        base="http://gas.localtest.me", aws_endpoint="http://gas-moto:5000", cookie_domain="gas.localtest.me"
+    )
+    with lc.resolving(resolve):
+        yield site
+    node.timings.update(site.timings)
+
+
+def test_the_node_is_real(node):
+    status = node.cp.api(f"/api/v1/nodes/{NODE_NAME}").json()["status"]
+    info = status["nodeInfo"]
+    assert info["kubeletVersion"] == "v1.34.3" and info["containerRuntimeVersion"].startswith("containerd://")
+    assert {a["address"] for a in status["addresses"]} >= {"10.255.0.2"}
+    (coredns,) = node.pods("kube-system", "k8s-app=kube-dns")
+    assert coredns["status"]["phase"] == "Running"
+    assert dns_query(DNS_SERVICE_IP, f"kubernetes.default.svc.{CLUSTER_DOMAIN}") == ["10.96.0.1"]
+
+
+def test_every_pod_runs_real_containers(node, gas):
+    pods = node.pods(NS)
+    running = [p for p in pods if p["status"]["phase"] == "Running"]
+    components = {p["metadata"]["labels"]["app.kubernetes.io/component"] for p in running}
+    assert components >= {"web", "annotator", "notifier", "archiver-archive", "archiver-restore", "archiver-thaw"}
+    assert components >= {"operator", "moto"}
+    for pod in running:
+        (status,) = pod["status"]["containerStatuses"]
+        assert status["ready"] and status["containerID"].startswith("containerd://"), status
+        assert pod["spec"]["securityContext"]["runAsUser"] == 10001
+    # the provisioning hook ran as a real Job; its log comes through the API server from the kubelet
+    # (earlier attempts may have failed while moto was starting: the Job's backoffLimit covers it)
+    attempts = [p for p in pods if p["metadata"]["labels"]["app.kubernetes.io/component"] == "provision"]
+    (job,) = [p for p in attempts if p["status"]["phase"] == "Succeeded"]
+    print(f"provisioning Job: {len(attempts)} pod(s), {[p['status']['phase'] for p in attempts]}")
+    log = node.cp.api(f"/api/v1/namespaces/{NS}/pods/{job['metadata']['name']}/log").text
+    assert "provisioned prefix=gas" in log, log[-2000:]
+    print(node.pod_report(NS))
+
+
+def test_job_lifecycle_through_the_web_service(node, gas):
+    result = lc.job_lifecycle(gas, archive_timeout=180, restore_timeout=180)
+    print(f"lifecycle figures: {gas.timings}")
+    gas.premium_user = result["user"]  # type: ignore[attr-defined]
+
+
+def _annotator_replicas(node) -> int:
+    return node.deployments(NS)["gas-annotator"]["spec"].get("replicas", 0)
+
+
+def test_the_operator_scales_the_annotator_on_a_queue_spike(node, gas):
+    user = lc.signed_in_user(gas, "Spike Tester")
+    sample = (SAMPLES / "free_1.vcf").read_bytes()
+    before = _annotator_replicas(node)
+    assert before == 1  # the dev values' minReplicas; the QueueScaler owns it
+    t0 = time.monotonic()
+    jobs = [lc.submit(user, gas, f"spike_{i}.vcf", sample) for i in range(30)]
+    scaled = lc.wait_for(lambda: _annotator_replicas(node) > 1 and _annotator_replicas(node), 120, "a scale-up")
+    node.timings["spike: submit -> scaled up (s)"] = round(time.monotonic() - t0, 1)
+    peak = scaled
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        peak = max(peak, _annotator_replicas(node))
+        if all(user.job(j)["status"] == "COMPLETED" for j in jobs):
+            break
+        time.sleep(2)
+    assert all(user.job(j)["status"] == "COMPLETED" for j in jobs)
+    node.timings["spike: 30 jobs done (s)"] = round(time.monotonic() - t0, 1)
+    scaler = node.cp.api(f"/apis/gas.dev/v1alpha1/namespaces/{NS}/queuescalers/gas-annotator").json()
+    print(f"annotator replicas {before} -> peak {peak}; QueueScaler status {json.dumps(scaler.get('status'))[:400]}")
+    assert 2 <= peak <= 3  # dev values: maxReplicas 3
+    ready = node.deployments(NS)["gas-annotator"]["status"].get("readyReplicas", 0)
+    assert ready >= 1
+
+
+def test_an_annotator_pod_killed_mid_job_loses_nothing(node, gas):
+    user = getattr(gas, "premium_user", None) or pytest.fail("needs the lifecycle test's premium user")
+    (moto,) = node.pods(NS, "app.kubernetes.io/component=moto")
+    moto_restarts = moto["status"]["containerStatuses"][0]["restartCount"]
+    content, variants = lc.large_vcf(80_000)
+    job_id = lc.submit(user, gas, "big.vcf", content)
+    lc.wait_for(lambda: user.job(job_id)["status"] == "RUNNING", 300, "the job running", every=0.2)
+    killed = []
+    for pod in node.pods(NS, "app.kubernetes.io/component=annotator"):
+        name = pod["metadata"]["name"]
+        resp = node.cp.api(f"/api/v1/namespaces/{NS}/pods/{name}", "DELETE", json={"gracePeriodSeconds": 0})
+        assert resp.status_code == 200, resp.text
+        killed.append(name)
+    assert user.job(job_id)["status"] == "RUNNING", "the job finished before its pod was killed: make it bigger"
+    t0 = time.monotonic()
+    job = user.wait_finished(job_id, timeout=600)
+    node.timings["killed mid-job -> COMPLETED (s)"] = round(time.monotonic() - t0, 1)
+    assert job["status"] == "COMPLETED", job
+    # a new pod finished it: on a retry (attempt 2) or, if the dying worker handed the job back
+    # in its last second (SIGTERM -> JobStore.release), on the same attempt
+    node.timings["killed job's attempts"] = int(gas.job_item(job_id)["attempt"])
+    annotated = lc.download(user, job_id)
+    assert len(lc.body_lines(annotated)) == variants
+    alive = {p["metadata"]["name"] for p in node.pods(NS, "app.kubernetes.io/component=annotator")}
+    assert alive and not alive & set(killed)
+    (moto,) = node.pods(NS, "app.kubernetes.io/component=moto")
+    assert moto["status"]["containerStatuses"][0]["restartCount"] == moto_restarts, "moto restarted: state lost"
+    dlq = gas.aws("sqs").get_queue_url(QueueName="gas-annotate-dlq")["QueueUrl"]
+    attrs = gas.aws("sqs").get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
+    assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "0"
+
+
+def test_helm_test(node, gas):
+    helm(node, "test", "gas", "--timeout", "5m")
+
+
+def test_teardown_leaves_nothing(node, gas):
+    t0 = time.monotonic()
+    # the pre-delete hook releases the QueueScalers while the operator runs: nothing is left
+    # Terminating, so the namespace itself can go too (with the provisioning Job helm keeps)
+    helm(node, "uninstall", "gas", "--wait", "--timeout", "5m")
+    scalers = node.cp.api(f"/apis/gas.dev/v1alpha1/namespaces/{NS}/queuescalers").json()["items"]
+    assert scalers == [], [s["metadata"] for s in scalers]
+    assert node.cp.api(f"/api/v1/namespaces/{NS}", "DELETE").status_code == 200
+    lc.wait_for(lambda: node.cp.api(f"/api/v1/namespaces/{NS}").status_code == 404, 180, "namespace gas gone")
+    node.stop()
+    node.timings["uninstall + tear-down (s)"] = round(time.monotonic() - t0, 1)
+    assert node.leftovers() == []
+    print(f"one-node cluster figures: {json.dumps(node.timings)}")
