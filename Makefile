@@ -56,7 +56,7 @@ demo: setup ## make run, plus demo users with a job in every state (completed, f
 
 # ruff (pycodestyle, pyflakes, bugbear, pyupgrade, isort; the formatter's layout) and
 # mypy (strict on libs/core); configured in pyproject.toml.
-MYPY_PATHS := libs/core/src services/web/src services/annotator/src services/notifier/src services/archiver/src services/operator/src services/cli/src bench
+MYPY_PATHS := libs/core/src services/web/src services/annotator/src services/notifier/src services/archiver/src services/operator/src services/cli/src bench local
 lint: setup ## ruff (lint and format check) and mypy, as make test runs them
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -141,8 +141,9 @@ class DevStack:
         iam = admin.client("iam", endpoint_url=self.moto_url)
         account = admin.client("sts", endpoint_url=self.moto_url).get_caller_identity()["Account"]
         # The settings the processes will read from this same environment.
-        sender = {"ses_sender": env["GAS_SES_SENDER"]} if "GAS_SES_SENDER" in env else {}
-        settings = CoreSettings(prefix=self.prefix, AWS_REGION=env["AWS_REGION"], **sender)
+        settings = CoreSettings(prefix=self.prefix, AWS_REGION=env["AWS_REGION"])
+        if "GAS_SES_SENDER" in env:
+            settings = settings.model_copy(update={"ses_sender": env["GAS_SES_SENDER"]})
         for component in COMPONENTS:
             self.credentials[component] = user(
                 iam, f"{self.prefix}-{component}", for_moto(policy(component, settings, account))

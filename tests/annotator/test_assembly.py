@@ -1,4 +1,4 @@
-"""Assembly evidence (gas.annotator.engine.assembly.detect) and what the engine does with it."""
+"""Assembly evidence (gas.core.assembly.detect) and what the engine does with it."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from engine_support import HEADER, records
 
 from gas.annotator.engine import AssemblyMismatchError, annotate_vcf
-from gas.annotator.engine.assembly import LENGTHS, assembly_named, detect
+from gas.core.assembly import LENGTHS, assembly_named, detect
 
 
 def test_ncbi36_sample_is_recognised(samples):
@@ -75,7 +75,7 @@ def test_assembly_module_needs_only_the_standard_library(samples):
     code = (
         "import sys\n"
         "for name in ('numpy', 'pyarrow', 'polars'): sys.modules[name] = None  # importing them fails\n"
-        "from gas.annotator.engine.assembly import detect\n"
+        "from gas.core.assembly import detect\n"
         f"print(detect({str(samples / 'premium_1.vcf')!r}).likely)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -22,8 +22,8 @@ import pytest
 from engine_support import HEADER, records
 
 from gas.annotator.engine import annotate_vcf
-from gas.annotator.engine.assembly import LENGTHS
 from gas.annotator.engine.database import SOURCES
+from gas.core.assembly import LENGTHS
 
 FLANK = 5000
 STOPS = ("TAA", "TAG", "TGA")

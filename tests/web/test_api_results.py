@@ -18,7 +18,7 @@ from gas.core.jobs import JobStore
 from gas.web.uploads import claimed_key
 from gas.web.variants import COLUMNS, MAX_PAGE_SIZE, VariantFilter
 
-# A GRCh38 file by its header (gas.annotator.engine.assembly reads `##reference`).
+# A GRCh38 file by its header (gas.core.assembly reads `##reference`).
 GRCH38_VCF = (
     b"##fileformat=VCFv4.2\n##reference=GRCh38\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
     b"1\t10177\t.\tA\tAC\t.\tPASS\t.\n"

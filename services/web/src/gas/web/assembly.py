@@ -1,6 +1,6 @@
 """Which assembly an uploaded VCF is on, judged from its first bytes before a job exists.
 
-The evidence is the engine's own (`gas.annotator.engine.assembly.detect`: `##reference`,
+The evidence is the engine's own (`gas.core.assembly.detect`: `##reference`,
 `##contig` lengths, positions past a chromosome's end), read from the head of the object
 in S3 with one ranged GET, decompressed as far as it goes for a gzip/BGZF file. The
 engine checks again on the whole file when it runs, so a job whose assembly the user did
@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 
-from gas.annotator.engine.assembly import detect
+from gas.core.assembly import detect
 
 log = structlog.get_logger()
 

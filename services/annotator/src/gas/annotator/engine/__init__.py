@@ -1,6 +1,6 @@
 """GAS annotation engine: GENCODE genes, regions, consequences and known variants for VCF files.
 
-The names below are imported on first use, so ``gas.annotator.engine.assembly`` (standard
+The names below are imported on first use, so ``gas.core.assembly`` (standard
 library only) can be imported without numpy or pyarrow, e.g. by the web service.
 """
 

@@ -22,7 +22,6 @@ from typing import IO, Any
 import numpy as np
 
 from gas.annotator.engine import consequences as csq
-from gas.annotator.engine.assembly import AssemblyEvidence, detect
 from gas.annotator.engine.block import (
     FLAG_NAMES,
     OUR_INFO_IDS,
@@ -34,6 +33,7 @@ from gas.annotator.engine.block import (
 from gas.annotator.engine.database import REGIONS, SCHEMA_VERSION, AnnotationDatabase
 from gas.annotator.engine.reader import EngineLimits, Header, VcfFormatError, VcfReader
 from gas.annotator.engine.textops import ranges
+from gas.core.assembly import AssemblyEvidence, detect
 
 ENGINE_VERSION = "2.0"
 # Blocks annotated at once, on threads (numpy and pyarrow release the GIL in their loops).

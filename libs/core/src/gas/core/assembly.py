@@ -3,7 +3,7 @@
 Standard library only (no numpy), so the web service and command-line tools can import it
 without the engine's dependencies::
 
-    from gas.annotator.engine.assembly import detect
+    from gas.core.assembly import detect
     evidence = detect("sample.vcf.gz")          # a path (plain, gzip, BGZF) or an iterable of lines
     evidence.likely                             # "GRCh37", "GRCh38", "NCBI36" or None
     evidence.conflict("GRCh37")                 # None, or why the file is not on GRCh37
