@@ -28,4 +28,4 @@ def rendered() -> Rendered:
     why = chartlib.install_tools()
     if why:
         pytest.fail(why)
-    return Rendered(chartlib.objects(chartlib.render([ROOT / "k8s" / "values-dev.yaml"]).stdout))
+    return Rendered(chartlib.objects(chartlib.render([ROOT / "k8s" / "values-dev.yaml"], minimal=False).stdout))

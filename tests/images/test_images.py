@@ -74,12 +74,17 @@ def test_moto_runs_as_the_chart_runs_it(pod):
 
 def test_web_serves_health_and_readiness(pod, images, rendered):
     pod_spec, container = container_of(rendered, "web")
+    ports = {p["name"]: int(p["containerPort"]) for p in container["ports"]}
     web = pod.start("web", *unpack(images["gas-web"]), container, pod_spec, rendered.env(container))
     try:
-        assert pod.wait_http(web, 8080, "/healthz")[0] == 200
-        status, body = pod.wait_http(web, 8080, "/readyz")  # DynamoDB and S3 through moto
+        # Probes and metrics on the ops port, as the chart's probes use them; the public
+        # port (the Ingress's) serves the site and answers 404 for them.
+        assert pod.wait_http(web, ports["ops"], "/healthz")[0] == 200
+        status, body = pod.wait_http(web, ports["ops"], "/readyz")  # DynamoDB and S3 through moto
         assert status == 200, body
-        assert "gas_web_requests_total" in pod.http(8080, "/metrics")[1]
+        assert "gas_web_requests_total" in pod.http(ports["ops"], "/metrics")[1]
+        assert pod.http(ports["http"], "/metrics")[0] == 404
+        assert pod.http(ports["http"], "/")[0] == 200
         # what the security context promises, checked from inside
         assert web.exec("id", "-u").stdout.strip() == "10001"
         assert "10001" in web.exec("id", "-G").stdout.split()  # fsGroup
