@@ -27,7 +27,8 @@ def _helm(cluster, *args: str) -> None:
 
 def test_helm_uninstall_then_the_namespace_deletes(cluster, operator_env, aws_env, tmp_path):
     apply(cluster, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
-    _helm(cluster, "install", "gas", str(ROOT / "charts" / "gas"), "--set", "operator.enabled=true")
+    chart, key = str(ROOT / "charts" / "gas"), "secrets.secretKey=" + "uninstall-test-" * 3  # >= 32 chars
+    _helm(cluster, "install", "gas", chart, "--set", "operator.enabled=true", "--set", key)
     scalers = f"/apis/gas.dev/v1alpha1/namespaces/{NS}/queuescalers"
     names = [s["metadata"]["name"] for s in cluster.api(scalers).json()["items"]]
     assert len(names) == 5, names

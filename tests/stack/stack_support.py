@@ -66,8 +66,11 @@ def sample(name: str) -> bytes:
 
 
 def run_env(port: int, moto_port: int, **extra: str) -> dict[str, str]:
-    """The environment of `make run` on these ports, without the test's GAS_ settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GAS_", "AWS_"))}
+    """The environment of `make run` on these ports, without the test's GAS_ settings, and as a
+    person's shell has it even when the suite itself runs under `make test` (a sub-make would
+    print "Entering directory" lines)."""
+    drop = ("GAS_", "AWS_", "MAKELEVEL", "MAKEFLAGS", "MFLAGS")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     return {**env, "GAS_PORT": str(port), "GAS_MOTO_PORT": str(moto_port), "TERM": "xterm-256color", **extra}
 
 

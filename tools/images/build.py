@@ -303,7 +303,7 @@ class Builder:
     def gas_service(self, service: str) -> Image:
         python, uv = self.base_python(), self.base_uv()
         inputs = [ROOT / "services/Dockerfile", ROOT / ".dockerignore", ROOT / "uv.lock", ROOT / "pyproject.toml"]
-        inputs += [ROOT / "libs/core"] + [ROOT / "services" / s / "pyproject.toml" for s in SERVICES]
+        inputs += [ROOT / "libs/core"] + sorted(ROOT.glob("services/*/pyproject.toml"))  # the Dockerfile copies all
         inputs += [ROOT / "services" / service]
         args = ["--build-arg", f"SERVICE={service}", "--build-arg", f"VERSION={app_version()}"]
         if service == "annotator":
