@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import statistics
 import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "local"))
@@ -25,3 +30,29 @@ def describe(values: list[float]) -> str:
         f"n={len(values)} median={statistics.median(values):.3f}s "
         f"p95={percentile(values, 95):.3f}s min={min(values):.3f}s max={max(values):.3f}s"
     )
+
+
+@contextmanager
+def bench_stack(**env: str) -> Iterator[DevStack]:
+    """A local stack on free ports (quiet: warnings only), stopped on the way out."""
+    with tempfile.TemporaryDirectory() as logs:
+        stack = DevStack(
+            web_port=free_port(),
+            moto_port=free_port(),
+            prefix=f"bench{uuid.uuid4().hex[:6]}",
+            log_dir=Path(logs),
+            extra_env={"GAS_LOG_LEVEL": "WARNING", **env},
+        )
+        stack.start()
+        try:
+            yield stack
+        finally:
+            stack.stop()
+
+
+def moto_client(moto_url: str, service: str) -> Any:
+    """A boto3 client on a local moto server."""
+    import boto3
+
+    creds = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+    return boto3.client(service, endpoint_url=moto_url, region_name="us-east-1", **creds)

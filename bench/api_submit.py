@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import SAMPLES, DevStack, User, free_port, job_id_of, percentile
+from _common import SAMPLES, DevStack, User, bench_stack, job_id_of, moto_client, percentile
 
 from gas.core.timeutil import parse_iso
 
@@ -115,15 +115,7 @@ def check(jobs: list[dict[str, Any]], total: int, what: str) -> None:
 
 def stored_jobs(stack: DevStack) -> int:
     """Every job record of the stack (a duplicate would be an extra record)."""
-    import boto3
-
-    ddb = boto3.client(
-        "dynamodb",
-        endpoint_url=stack.moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    ddb = moto_client(stack.moto_url, "dynamodb")
     return sum(p["Count"] for p in ddb.get_paginator("scan").paginate(TableName=f"{stack.prefix}-jobs", Select="COUNT"))
 
 
@@ -207,27 +199,16 @@ def main() -> int:
     sample = SAMPLES / NAME
     content = sample.read_bytes()
 
-    with tempfile.TemporaryDirectory() as logs:
-        stack = DevStack(
-            web_port=free_port(),
-            moto_port=free_port(),
-            prefix=f"bench{uuid.uuid4().hex[:6]}",
-            log_dir=Path(logs),
-            extra_env={"GAS_LOG_LEVEL": "WARNING"},
-        )
-        stack.start()
-        try:
-            warm = User(stack.url).sign_in()
-            warm.wait_finished(job_id_of(warm.submit(NAME, content)))  # the annotation database, loaded
-            form_jobs, form_start, form_end = form_path(stack, args.jobs, args.processes, content)
-            check(form_jobs, args.jobs, "form path")
-            api_jobs, api_start, api_end = api_path(stack, args.jobs, args.processes, sample)
-            check(api_jobs, args.jobs, "API path")
-            records = stored_jobs(stack)
-            limited = rate_limited_answers(stack)
-            checks = token_checks(stack, args.check_runs)
-        finally:
-            stack.stop()
+    with bench_stack() as stack:
+        warm = User(stack.url).sign_in()
+        warm.wait_finished(job_id_of(warm.submit(NAME, content)))  # the annotation database, loaded
+        form_jobs, form_start, form_end = form_path(stack, args.jobs, args.processes, content)
+        check(form_jobs, args.jobs, "form path")
+        api_jobs, api_start, api_end = api_path(stack, args.jobs, args.processes, sample)
+        check(api_jobs, args.jobs, "API path")
+        records = stored_jobs(stack)
+        limited = rate_limited_answers(stack)
+        checks = token_checks(stack, args.check_runs)
 
     print(f"{args.jobs} jobs of {NAME}, {args.processes} concurrent clients, one local stack (1 annotator)")
     for what, (jobs, start, end) in (

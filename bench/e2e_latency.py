@@ -14,10 +14,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from _common import SAMPLES, DevStack, User, describe, free_port, job_id_of, percentile
+from _common import SAMPLES, User, bench_stack, describe, job_id_of, percentile
 
 BIN = Path(sys.executable).parent
 
@@ -39,29 +38,18 @@ def main() -> int:
             )
             engine.append(time.perf_counter() - t)
 
-    with tempfile.TemporaryDirectory() as logs:
-        stack = DevStack(
-            web_port=free_port(),
-            moto_port=free_port(),
-            prefix=f"bench{uuid.uuid4().hex[:6]}",
-            log_dir=Path(logs),
-            extra_env={"GAS_LOG_LEVEL": "WARNING"},
-        )
-        stack.start()
-        try:
-            user = User(stack.url).sign_in()
-            user.wait_finished(job_id_of(user.submit("free_1.vcf", content)))  # warm-up
-            service = []
-            for _ in range(args.runs):
-                form = user.upload_form()
-                t = time.perf_counter()
-                s3 = user.post_to_s3(form, "free_1.vcf", content)
-                job_id = job_id_of(user.http.get(s3.headers["Location"], timeout=30))
-                while user.job(job_id)["status"] not in ("COMPLETED", "FAILED"):
-                    time.sleep(0.05)
-                service.append(time.perf_counter() - t)
-        finally:
-            stack.stop()
+    with bench_stack() as stack:
+        user = User(stack.url).sign_in()
+        user.wait_finished(job_id_of(user.submit("free_1.vcf", content)))  # warm-up
+        service = []
+        for _ in range(args.runs):
+            form = user.upload_form()
+            t = time.perf_counter()
+            s3 = user.post_to_s3(form, "free_1.vcf", content)
+            job_id = job_id_of(user.http.get(s3.headers["Location"], timeout=30))
+            while user.job(job_id)["status"] not in ("COMPLETED", "FAILED"):
+                time.sleep(0.05)
+            service.append(time.perf_counter() - t)
 
     print("e2e submit->COMPLETED, free_1.vcf (1,141 variants)")
     print(f"  GAS local stack : {describe(service)}")

@@ -32,6 +32,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "local")]  # what pytest's pythonpath gives the tests
+from _common import moto_client  # noqa: E402
 from kube import ControlPlane, install, missing_binaries  # noqa: E402
 from processes import BIN, free_port, wait_http  # noqa: E402
 
@@ -91,11 +92,7 @@ def main() -> int:
         lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "gas-operator"}}
         resp = cp.api("/apis/coordination.k8s.io/v1/namespaces/default/leases", "POST", json=lease)
         assert resp.status_code == 201, resp.text
-        import boto3
-
-        sqs = boto3.client(
-            "sqs", endpoint_url=moto_url, region_name="us-east-1", aws_access_key_id="b", aws_secret_access_key="b"
-        )
+        sqs = moto_client(moto_url, "sqs")
         queue = f"bench-{uuid.uuid4().hex[:6]}"
         url = sqs.create_queue(QueueName=queue)["QueueUrl"]
         defaults_url = sqs.create_queue(QueueName=f"{queue}-defaults")["QueueUrl"]

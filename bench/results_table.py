@@ -33,11 +33,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import requests
-from _common import DevStack, User, free_port, percentile
+from _common import DevStack, User, bench_stack, moto_client, percentile
 from annotate_vs_bcftools import make_vcf
 
 from gas.annotator.engine.database import SCHEMA_VERSION, ensure_database
@@ -134,23 +133,8 @@ def main() -> int:
     genes = pc.unique(pc.list_flatten(pq.read_table(parquet, columns=["genes"]).column(0))).to_pylist()
     top_gene = json.loads(summary_path.read_text())["top_genes"][0]["gene"]
 
-    with tempfile.TemporaryDirectory() as logs:
-        stack = DevStack(
-            web_port=free_port(),
-            moto_port=free_port(),
-            prefix=f"bench{uuid.uuid4().hex[:6]}",
-            log_dir=Path(logs),
-            extra_env={
-                "GAS_LOG_LEVEL": "WARNING",
-                "GAS_WEB_WORKERS": "1",
-                "GAS_RESULT_CACHE_DIR": str(Path(logs) / "result-cache"),
-            },
-        )
-        stack.start()
-        try:
-            figures = measure(stack, args, vcf, parquet, summary_path, genes, top_gene, rows_total)
-        finally:
-            stack.stop()
+    with tempfile.TemporaryDirectory() as cache, bench_stack(GAS_WEB_WORKERS="1", GAS_RESULT_CACHE_DIR=cache) as stack:
+        figures = measure(stack, args, vcf, parquet, summary_path, genes, top_gene, rows_total)
     report(figures, args, rows_total)
     return 0
 
@@ -166,10 +150,7 @@ def measure(
     rows_total: int,
 ) -> dict[str, Any]:
     user = User(stack.url).sign_in()
-    moto = {"endpoint_url": stack.moto_url, "region_name": "us-east-1"}
-    creds = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
-    s3 = boto3.client("s3", **moto, **creds)
-    ddb = boto3.client("dynamodb", **moto, **creds)
+    s3, ddb = moto_client(stack.moto_url, "s3"), moto_client(stack.moto_url, "dynamodb")
     user_id = next(
         i["user_id"]["S"] for i in ddb.scan(TableName=f"{stack.prefix}-users")["Items"] if i["email"]["S"] == user.email
     )

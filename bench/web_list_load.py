@@ -16,11 +16,8 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
-import uuid
-from pathlib import Path
 
-from _common import DevStack, User, free_port
+from _common import DevStack, User, bench_stack, moto_client
 
 
 def wrk(url: str, cookie: str, duration: int) -> dict[str, float]:
@@ -54,25 +51,14 @@ def main() -> int:
     if not shutil.which("wrk"):
         print("wrk is not installed (apt-get install wrk; make bench installs it)")
         return 1
-    with tempfile.TemporaryDirectory() as logs:
-        stack = DevStack(
-            web_port=free_port(),
-            moto_port=free_port(),
-            prefix=f"bench{uuid.uuid4().hex[:6]}",
-            log_dir=Path(logs),
-            extra_env={"GAS_LOG_LEVEL": "WARNING", "GAS_WEB_WORKERS": str((os.cpu_count() or 1) * 2)},
-        )
-        stack.start()
-        try:
-            user = User(stack.url).sign_in()
-            user_id = _user_id(stack, user)
-            _seed_jobs(stack, user_id, args.jobs)
-            cookie = "; ".join(f"{c.name}={c.value}" for c in user.http.cookies)
-            listing = wrk(f"{stack.url}/annotations", cookie, args.duration)
-            health = wrk(f"{stack.url}/healthz", cookie, args.duration)
-            backend = query_load(stack, user_id, args.duration)
-        finally:
-            stack.stop()
+    with bench_stack(GAS_WEB_WORKERS=str((os.cpu_count() or 1) * 2)) as stack:
+        user = User(stack.url).sign_in()
+        user_id = _user_id(stack, user)
+        _seed_jobs(stack, user_id, args.jobs)
+        cookie = "; ".join(f"{c.name}={c.value}" for c in user.http.cookies)
+        listing = wrk(f"{stack.url}/annotations", cookie, args.duration)
+        health = wrk(f"{stack.url}/healthz", cookie, args.duration)
+        backend = query_load(stack, user_id, args.duration)
     print(f"/annotations, user with {args.jobs} jobs (first page), wrk -t2 -c32 -d{args.duration}s, loopback")
     print(
         f"  GAS /annotations : {listing['rps']:.0f} req/s  p50={listing['p50']:.1f} ms"
@@ -115,15 +101,7 @@ def query_load(stack: DevStack, user_id: str, duration: int, threads: int = 32) 
 
 
 def _user_id(stack: DevStack, user: User) -> str:
-    import boto3
-
-    ddb = boto3.client(
-        "dynamodb",
-        endpoint_url=stack.moto_url,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    ddb = moto_client(stack.moto_url, "dynamodb")
     items = ddb.scan(TableName=f"{stack.prefix}-users")["Items"]
     return next(i["user_id"]["S"] for i in items if i["email"]["S"] == user.email)
 

@@ -186,16 +186,16 @@ class ControlPlane:
         self.admin_kubeconfig.write_text(kubeconfig(self.server, ADMIN_TOKEN))
         self._wait_ready()
         kc = str(self.admin_kubeconfig)
+
+        def controller(name: str) -> list[str]:  # what the controller-manager and scheduler share
+            flags = [f"--kubeconfig={kc}", f"--authentication-kubeconfig={kc}", f"--authorization-kubeconfig={kc}"]
+            flags += ["--leader-elect=false", "--bind-address=127.0.0.1", f"--secure-port={free_port()}"]
+            return [str(TOOLS_BIN / name), *flags]
+
         self._spawn(
             "kube-controller-manager",
             [
-                str(TOOLS_BIN / "kube-controller-manager"),
-                f"--kubeconfig={kc}",
-                f"--authentication-kubeconfig={kc}",
-                f"--authorization-kubeconfig={kc}",
-                "--leader-elect=false",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={free_port()}",
+                *controller("kube-controller-manager"),
                 f"--service-account-private-key-file={w / 'sa.key'}",
                 "--use-service-account-credentials=false",
                 "--controllers=*,-nodeipam,-service-lb-controller,-route,-cloud-node-lifecycle",
@@ -203,18 +203,7 @@ class ControlPlane:
                 *([f"--root-ca-file={self.pki.path('ca.crt')}"] if self.pki else []),
             ],
         )
-        self._spawn(
-            "kube-scheduler",
-            [
-                str(TOOLS_BIN / "kube-scheduler"),
-                f"--kubeconfig={kc}",
-                f"--authentication-kubeconfig={kc}",
-                f"--authorization-kubeconfig={kc}",
-                "--leader-elect=false",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={free_port()}",
-            ],
-        )
+        self._spawn("kube-scheduler", controller("kube-scheduler"))
         if not self.fake_node:
             return self
         self._spawn(

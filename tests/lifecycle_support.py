@@ -25,6 +25,11 @@ import yaml
 from siteclient import User, job_id_of
 from support import ROOT, SAMPLES
 
+from gas.core.components import PROCESSES
+
+# The Deployments of the chart with the dev values: every long-running process, and moto.
+DEV_DEPLOYMENTS = {f"gas-{p.name}" for p in PROCESSES if not p.schedule} | {"gas-moto"}
+
 
 @dataclass
 class Site:

@@ -9,13 +9,18 @@ import os
 import pty
 import re
 import select
+import shutil
 import signal
+import socket
+import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from devstack import ROOT, SAMPLES  # noqa: F401 - re-exported for the tests
+from devstack import ROOT, SAMPLES, DevStack  # noqa: F401 - re-exported for the tests
 from processes import BIN, free_port, spawn, stop, wait_http  # noqa: F401 - the one way to run processes
 
 
@@ -103,3 +108,113 @@ def moto_server(log_dir: Path) -> Iterator[str]:
         yield url
     finally:
         stop([proc], 10)
+
+
+def start_dev_stack(log_dir: Path, name: str, env: dict[str, str], iam: bool = False) -> DevStack:
+    """A local stack (as `make run` starts it) on free ports, its resources named
+    `name` plus a random suffix; on a failed start, the tail of every log is printed."""
+    dev = DevStack(
+        web_port=free_port(),
+        moto_port=free_port(),
+        prefix=f"{name}{uuid.uuid4().hex[:6]}",
+        log_dir=log_dir,
+        extra_env=env,
+        iam=iam,
+    )
+    try:
+        dev.start()
+    except Exception:
+        for log in sorted(log_dir.glob("*.log")):
+            print(f"--- {log.name}\n{log.read_text()[-3000:]}")
+        dev.stop()
+        raise
+    return dev
+
+
+def sign_in_locally(page: Any, url: str, name: str, email: str) -> None:
+    """Sign a Playwright page in through the local stack's sign-in form."""
+    page.goto(f"{url}/auth/local")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Sign in").click()
+
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium through Playwright (never a downloaded browser), for as long as
+    the generator lives."""
+    import pytest
+
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not shutil.which(CHROMIUM):
+        pytest.fail("Debian's chromium is not installed (make test installs it)")
+    with playwright.sync_playwright() as p:
+        flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic"]
+        flags += ["--no-first-run", "--disable-component-update", "--disable-sync"]
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=flags)
+        yield browser
+        browser.close()
+
+
+class TcpProxy:
+    """A TCP proxy on loopback to `host:port` that plays two network faults: `cut` (while
+    set, every connection is closed at once: what boto sees when AWS resets connections)
+    and `hang()` (bytes stop flowing, the peer neither answers nor closes) until `resume()`."""
+
+    def __init__(self, host: str, port: int):
+        self.upstream = (host, port)
+        self.cut = False
+        self.flowing = threading.Event()
+        self.flowing.set()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def hang(self) -> None:
+        self.flowing.clear()
+
+    def resume(self) -> None:
+        self.flowing.set()
+
+    def close(self) -> None:
+        self._closed = True
+        self.flowing.set()
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            try:
+                if self.cut:
+                    raise ConnectionResetError
+                upstream = socket.create_connection(self.upstream)
+            except OSError:
+                client.close()
+                continue
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while not self.cut and (data := src.recv(65536)):
+                self.flowing.wait()
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                s.close()

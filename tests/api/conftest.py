@@ -7,13 +7,12 @@ test can exceed it quickly; every test uses tokens of its own, and limits are pe
 
 from __future__ import annotations
 
-import shutil
-import uuid
 from pathlib import Path
 
 import pytest
 from api_stack_support import RATE_LIMIT, Gas
-from devstack import DevStack, free_port
+from devstack import DevStack
+from support import chromium, start_dev_stack
 
 _RUNNING: list[DevStack] = []
 HERE = Path(__file__).parent
@@ -28,21 +27,8 @@ def pytest_runtest_teardown(item, nextitem):
 
 @pytest.fixture(scope="session")
 def api_stack(tmp_path_factory):
-    logs = tmp_path_factory.mktemp("api-stack-logs")
-    stack = DevStack(
-        web_port=free_port(),
-        moto_port=free_port(),
-        prefix=f"api{uuid.uuid4().hex[:6]}",
-        log_dir=logs,
-        extra_env={"GAS_VISIBILITY_TIMEOUT": "10", "GAS_API_RATE_LIMIT": str(RATE_LIMIT), "GAS_WEB_WORKERS": "2"},
-    )
-    try:
-        stack.start()
-    except Exception:
-        for log in sorted(logs.glob("*.log")):
-            print(f"--- {log.name}\n{log.read_text()[-3000:]}")
-        stack.stop()
-        raise
+    env = {"GAS_VISIBILITY_TIMEOUT": "10", "GAS_API_RATE_LIMIT": str(RATE_LIMIT), "GAS_WEB_WORKERS": "2"}
+    stack = start_dev_stack(tmp_path_factory.mktemp("api-stack-logs"), "api", env)
     _RUNNING.append(stack)
     yield stack
     if _RUNNING:
@@ -55,26 +41,6 @@ def gas(api_stack, tmp_path):
     return Gas(api_stack.url, tmp_path / "home")
 
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
 @pytest.fixture(scope="session")
 def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
-    if not shutil.which(CHROMIUM):
-        pytest.fail("Debian's chromium is not installed (make test installs it)")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        yield browser
-        browser.close()
+    yield from chromium()

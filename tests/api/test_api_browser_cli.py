@@ -8,6 +8,7 @@ import json
 
 import pytest
 from api_stack_support import sample_path
+from support import sign_in_locally
 
 pytestmark = pytest.mark.browser
 
@@ -16,10 +17,7 @@ def test_a_token_from_the_browser_drives_the_cli_and_the_files_agree(api_stack, 
     context = browser.new_context(accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(30_000)
-    page.goto(f"{api_stack.url}/auth/local")
-    page.get_by_label("Name").fill("Dorothy Hodgkin")
-    page.get_by_label("Email").fill("dorothy@example.org")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_locally(page, api_stack.url, "Dorothy Hodgkin", "dorothy@example.org")
     page.goto(f"{api_stack.url}/profile")
     page.get_by_label("Token name").fill("laptop pipeline")
     page.get_by_role("button", name="Create token").click()

@@ -34,6 +34,8 @@ class ArrangedJob:
 
 
 class Harness:
+    retention = RETENTION  # seconds, what the harness's archivers run with
+
     def __init__(self, aws, env, tmp_path):
         self.aws, self.env, self.tmp = aws, env, tmp_path
         self.jobs, self.users = JobStore(aws), UserStore(aws)

@@ -5,7 +5,6 @@ import time
 
 import pytest
 import requests
-from conftest import RETENTION
 from support import wait_http
 
 
@@ -23,7 +22,7 @@ def test_free_result_is_archived_after_retention_and_restored_on_upgrade(request
     for consumer in ("archive", "restore", "thaw"):
         h.start(consumer)
 
-    time.sleep(RETENTION - 1)
+    time.sleep(h.retention - 1)
     assert h.jobs.get(job.job_id).storage == "HOT", "archived before the retention ended"
     record = h.wait_storage(job, "ARCHIVED", timeout=20)
     # The hot copy goes right after the commit (commit first: a crash between the two
@@ -62,7 +61,7 @@ def test_premium_result_is_never_archived(harness):
     h = harness
     job = h.completed_job(h.user("premium"))
     _, port = h.start("archive")
-    deadline = time.monotonic() + RETENTION + 10
+    deadline = time.monotonic() + harness.retention + 10
     while h.depth("archive") and time.monotonic() < deadline:
         time.sleep(0.3)
     assert h.depth("archive") == 0
@@ -74,8 +73,8 @@ def test_an_early_message_is_received_at_most_twice(harness):
     h = harness
     _, port = h.start("archive")
     wait_http(f"http://127.0.0.1:{port}/healthz", 60)  # consuming before the job is announced
-    job = h.completed_job(h.user("free"))  # due RETENTION s from now: its message is early
-    h.wait_storage(job, "ARCHIVED", timeout=RETENTION + 15)
+    job = h.completed_job(h.user("free"))  # due in `retention` s: its message is early
+    h.wait_storage(job, "ARCHIVED", timeout=harness.retention + 15)
     deadline = time.monotonic() + 10
     while _metric(port, "gas_archiver_archived_total") < 1 and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -127,7 +126,7 @@ def test_poison_message_is_dead_lettered_and_the_next_job_is_archived(harness):
     h.sqs.send_message(QueueUrl=url, MessageBody='{"type": "job.completed", "version": 7, "data": {}}')
     job = h.completed_job(h.user("free"))
     h.start("archive")
-    h.wait_storage(job, "ARCHIVED", timeout=RETENTION + 15)
+    h.wait_storage(job, "ARCHIVED", timeout=harness.retention + 15)
     dlq = h.aws.queue_url(h.aws.names.dlq("archive"))
     bodies = [
         m["Body"]
@@ -144,7 +143,7 @@ def test_two_replicas_archive_each_job_once(harness):
         h.publish_completed(job)  # every job announced twice: duplicates race across replicas
     ports = [h.start("archive")[1] for _ in range(2)]
     for job in jobs:
-        h.wait_storage(job, "ARCHIVED", timeout=RETENTION + 30)
+        h.wait_storage(job, "ARCHIVED", timeout=harness.retention + 30)
     deadline = time.monotonic() + 20
     while h.depth("archive") and time.monotonic() < deadline:
         time.sleep(0.3)

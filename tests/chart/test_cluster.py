@@ -34,6 +34,7 @@ import pytest
 import requests
 import yaml
 from chartlib import CHART, ROOT, VALUES
+from lifecycle_support import DEV_DEPLOYMENTS
 
 NS = "gas"
 PROD_NS = "gas-prod"
@@ -137,16 +138,7 @@ def wait_all_available(cp, names: set[str], timeout: float = 180, ns: str = NS) 
 
 # Dev values, but no session key: the chart generates one (dev mode only) and must keep it.
 DEV = ["-f", str(ROOT / "k8s" / "values-dev.yaml"), "--set", "secrets.secretKey="]
-EXPECTED = {
-    "gas-web",
-    "gas-annotator",
-    "gas-notifier",
-    "gas-archiver-archive",
-    "gas-archiver-restore",
-    "gas-archiver-thaw",
-    "gas-operator",
-    "gas-moto",
-}
+EXPECTED = DEV_DEPLOYMENTS
 
 
 def test_install_dev_mode_every_deployment_available(cluster):

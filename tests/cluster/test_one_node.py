@@ -42,16 +42,7 @@ TEST_VALUES = [
     "--set-string", "workers.archiver-thaw.env.GAS_RESTORE_CHECK_EXPEDITED_SECONDS=2",
     "--set-string", "workers.archiver-thaw.env.GAS_RESTORE_CHECK_STANDARD_SECONDS=2",
 ]  # fmt: skip
-DEPLOYMENTS = {
-    "gas-web",
-    "gas-annotator",
-    "gas-notifier",
-    "gas-archiver-archive",
-    "gas-archiver-restore",
-    "gas-archiver-thaw",
-    "gas-operator",
-    "gas-moto",
-}
+DEPLOYMENTS = lc.DEV_DEPLOYMENTS
 
 
 def helm(node, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:

@@ -27,7 +27,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
@@ -80,20 +79,6 @@ def get(path: str, timeout: float = 10) -> tuple[int, str]:
         return exc.code, exc.read().decode(errors="replace")
 
 
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = predicate()
-            if last:
-                return last
-        except Exception as exc:  # noqa: BLE001 - keep polling, report the last error
-            last = exc
-        time.sleep(3)
-    raise AssertionError(f"timed out waiting for {what}: {last!r}")
-
-
 @pytest.fixture(scope="module")
 def stack():
     existing = run("kind", "get", "clusters", capture_output=True).stdout.split()
@@ -130,23 +115,14 @@ def test_provisioning_job_completed(stack):
 def test_every_deployment_available(stack):
     deps = json.loads(kubectl("-n", NS, "get", "deploy", "-o", "json", capture_output=True).stdout)["items"]
     names = {d["metadata"]["name"] for d in deps}
-    assert names == {
-        "gas-web",
-        "gas-annotator",
-        "gas-notifier",
-        "gas-archiver-archive",
-        "gas-archiver-restore",
-        "gas-archiver-thaw",
-        "gas-operator",
-        "gas-moto",
-    }
+    assert names == lc.DEV_DEPLOYMENTS
     for d in deps:
         conds = {c["type"]: c["status"] for c in d["status"].get("conditions", [])}
         assert conds.get("Available") == "True", d["metadata"]["name"]
 
 
 def test_ingress_pages_and_no_ops_endpoints(stack):
-    status, body = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(get("/")), 300, "/ via ingress")
+    status, body = lc.wait_for(lambda: (lambda r: r if r[0] == 200 else None)(get("/")), 300, "/ via ingress")
     assert status == 200 and "GAS" in body
     # /readyz, /healthz and /metrics live on web's ops port, which the ingress never routes
     for path in ("/readyz", "/healthz", "/metrics"):

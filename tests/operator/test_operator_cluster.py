@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 from operator_support import (
     NS,
     POLL,
-    HangingProxy,
     apply,
     conditions,
     deployment,
@@ -25,6 +24,7 @@ from operator_support import (
     status,
     wait_for,
 )
+from support import TcpProxy
 
 
 def test_scales_to_queue_depth_then_to_zero_at_the_cooldown(cluster, operators, provisioned, moto_url):
@@ -122,7 +122,7 @@ def test_kubernetes_errors_become_conditions_and_every_call_times_out(
     deployment(cluster, "gas-notifier")
     scaler(cluster, "notifier", "gas-notifier", notify, moto_url)
     server = urlsplit(cluster.server)
-    proxy = HangingProxy(server.hostname, server.port)
+    proxy = TcpProxy(server.hostname, server.port)
     kubeconfig = tmp_path / "proxied.kubeconfig"
     kubeconfig.write_text(
         open(operator_env["KUBECONFIG"]).read().replace(cluster.server, f"https://127.0.0.1:{proxy.port}")

@@ -12,36 +12,20 @@ import signal
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 from devstack import DevStack
-from processes import free_port
 from siteclient import User, job_id_of  # noqa: F401 - re-exported for the tests
-from support import ROOT, SAMPLES
+from support import ROOT, SAMPLES, start_dev_stack
 
 
 def started_stack(tmp_path_factory: Any, iam: bool = False, env: dict[str, str] | None = None) -> Iterator[DevStack]:
-    logs = tmp_path_factory.mktemp("stack-logs")
-    dev = DevStack(
-        web_port=free_port(),
-        moto_port=free_port(),
-        prefix=f"stack{uuid.uuid4().hex[:6]}",
-        log_dir=logs,
-        # A killed worker's message comes back within 10 s; the heartbeat covers long jobs.
-        extra_env={"GAS_VISIBILITY_TIMEOUT": "10", "GAS_LOG_LEVEL": "INFO", **(env or {})},
-        iam=iam,
-    )
-    try:
-        dev.start()
-    except Exception:
-        for log in sorted(logs.glob("*.log")):
-            print(f"--- {log.name}\n{log.read_text()[-3000:]}")
-        dev.stop()
-        raise
+    # A killed worker's message comes back within 10 s; the heartbeat covers long jobs.
+    env = {"GAS_VISIBILITY_TIMEOUT": "10", "GAS_LOG_LEVEL": "INFO", **(env or {})}
+    dev = start_dev_stack(tmp_path_factory.mktemp("stack-logs"), "stack", env, iam=iam)
     yield dev
     dev.stop()
 

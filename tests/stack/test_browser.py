@@ -2,7 +2,7 @@
 from the browser straight to S3, the job page following the job, the download."""
 
 import pytest
-from support import SAMPLES
+from support import SAMPLES, sign_in_locally
 
 pytestmark = pytest.mark.browser
 
@@ -33,10 +33,7 @@ def test_sign_in_upload_follow_and_download_in_chromium(stack, browser, tmp_path
 
 def test_oversized_file_is_stopped_in_the_browser_with_a_message(stack, browser):
     page = browser.new_context().new_page()
-    page.goto(f"{stack.url}/auth/local")
-    page.get_by_label("Name").fill("Big Uploader")
-    page.get_by_label("Email").fill("big@example.org")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_locally(page, stack.url, "Big Uploader", "big@example.org")
     page.goto(f"{stack.url}/annotate")
     page.set_input_files("#file", str(SAMPLES / "premium_1.vcf"))
     page.click("#upload-button")

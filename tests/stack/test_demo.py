@@ -9,7 +9,7 @@ import sys
 import demo
 import pytest
 from stack_support import Piped, run_env
-from support import ROOT, free_port
+from support import ROOT, free_port, sign_in_locally
 
 pytestmark = pytest.mark.browser
 
@@ -17,10 +17,7 @@ pytestmark = pytest.mark.browser
 def _job_list(browser, url: str, name: str, email: str, shot):
     page = browser.new_context(viewport={"width": 1100, "height": 520}).new_page()
     page.set_default_timeout(30_000)
-    page.goto(f"{url}/auth/local")
-    page.get_by_label("Name").fill(name)
-    page.get_by_label("Email").fill(email)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_locally(page, url, name, email)
     page.goto(f"{url}/annotations")
     page.screenshot(path=str(shot), full_page=True)
     rows = page.locator("#jobs tbody tr")

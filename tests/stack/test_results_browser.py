@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from support import SAMPLES
+from support import SAMPLES, sign_in_locally
 
 pytestmark = pytest.mark.browser
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "job-page.png"
@@ -45,10 +45,7 @@ def test_upload_read_filter_export_and_delete_in_chromium(stack, stack_aws, brow
     page = context.new_page()
     page.set_default_timeout(30_000)
     page.on("dialog", lambda dialog: dialog.accept())  # "Delete this job?"
-    page.goto(f"{stack.url}/auth/local")
-    page.get_by_label("Name").fill("Barbara McClintock")
-    page.get_by_label("Email").fill("barbara@example.org")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in_locally(page, stack.url, "Barbara McClintock", "barbara@example.org")
     # premium_2.vcf is over the free limit: the form says so and links to the upgrade.
     page.goto(f"{stack.url}/annotate")
     page.set_input_files("#file", str(SAMPLES / "premium_2.vcf"))

@@ -12,14 +12,13 @@ import os
 import uuid
 
 import pytest
-from web_support import PUBLIC_URL, csrf_token
+from web_support import PUBLIC_URL, SECRET, csrf_token
 
 from gas.core.aws import Aws
 from gas.core.provision import Provisioner, ProvisionSettings
 from gas.web.app import create_app
 from gas.web.settings import WebSettings
 
-SECRET = "test-secret-key-" + "s" * 32
 _users = itertools.count(1)
 
 

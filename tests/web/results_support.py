@@ -14,32 +14,22 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gas.annotator.engine.parquet import SCHEMA  # the table the web reads is the one the engine writes
 from gas.web.variants import FLAGS, REGIONS, VARIANT_CLASSES, VariantFilter, chrom_spellings
 
-# The engine's table schema (gas.annotator.engine.parquet.SCHEMA), field for field.
-SCHEMA = pa.schema(
-    [
-        pa.field("record", pa.int64(), nullable=False),
-        pa.field("chrom", pa.string(), nullable=False),
-        pa.field("pos", pa.int64(), nullable=False),
-        pa.field("id", pa.string()),
-        pa.field("rsid", pa.string()),
-        pa.field("ref", pa.string(), nullable=False),
-        pa.field("alt", pa.string(), nullable=False),
-        pa.field("qual", pa.float64()),
-        pa.field("filter", pa.string(), nullable=False),
-        pa.field("genes", pa.list_(pa.string()), nullable=False),
-        pa.field("gene_types", pa.list_(pa.string()), nullable=False),
-        pa.field("region", pa.string()),
-        pa.field("nearest_gene", pa.string()),
-        pa.field("nearest_distance", pa.int64()),
-        pa.field("flags", pa.list_(pa.string()), nullable=False),
-        pa.field("variant_class", pa.string()),
-        pa.field("tstv", pa.string()),
-        pa.field("consequence", pa.string()),
-        pa.field("consequences", pa.list_(pa.string()), nullable=False),
-    ]
-)
+# Filter values the variant table refuses, each with the parameter the answer must name
+# (the page's and the API's filters are one parser).
+BAD_FILTERS = [
+    ("gene=TP%2053", "gene"),
+    ("region=nowhere", "region"),
+    ("class=SNP", "class"),
+    ("known=perhaps", "known"),
+    ("flag=LOUD", "flag"),
+    ("chrom=99", "chrom"),
+    ("chrom=1&start=abc", "start"),
+    ("chrom=1&start=500&end=100", "end"),
+    ("start=5", "start"),
+]
 GENES = ["TP53", "TP53I3", "BRCA1", "BRCA2", "NBR2", "EGFR", "C1orf123", "KRAS", "ZNF717"]
 TERMS = ["stop_gained", "missense_variant", "synonymous_variant", "intron_variant", "upstream_gene_variant"]
 HEADER = (

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import SECRET
-from web_ops_support import CuttableProxy, GunicornWeb, anonymous_csrf
-from web_support import closed_port
+from support import TcpProxy
+from web_ops_support import GunicornWeb, anonymous_csrf
+from web_support import SECRET, closed_port
 
 from gas.web.app import create_app
 from gas.web.ops import Readiness
@@ -125,7 +125,7 @@ def _server_env(web_aws, endpoint: str, **extra: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def moto_proxy(moto_url):
-    proxy = CuttableProxy(int(moto_url.rsplit(":", 1)[1]))
+    proxy = TcpProxy("127.0.0.1", int(moto_url.rsplit(":", 1)[1]))
     yield proxy
     proxy.close()
 

@@ -1,13 +1,10 @@
-"""Helpers of the ops tests: gas-web under gunicorn as a real process, and a TCP proxy in
-front of moto that can be cut to play an AWS hiccup."""
+"""Helpers of the ops tests: gas-web under gunicorn as a real process."""
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -16,54 +13,6 @@ from support import free_port
 
 from gas.web.app import create_app
 from gas.web.settings import WebSettings
-
-
-class CuttableProxy:
-    """Forwards 127.0.0.1:<port> to a target; while cut, every connection is closed at once
-    (what boto sees when AWS resets connections)."""
-
-    def __init__(self, target_port: int):
-        self.target_port = target_port
-        self.cut = False
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
-        self._closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _accept(self) -> None:
-        while not self._closed:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            if self.cut:
-                client.close()
-                continue
-            upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    def _pipe(self, src: socket.socket, dst: socket.socket) -> None:
-        try:
-            while not self.cut and (data := src.recv(65536)):
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                s.close()
-
-    def close(self) -> None:
-        self._closed = True
-        self._listener.close()
 
 
 class GunicornWeb:

@@ -18,6 +18,7 @@ from gas.core.jobs import JobStore, new_job_id
 from gas.core.timeutil import utc_now_iso
 
 PUBLIC_URL = "http://127.0.0.1:8080"
+SECRET = "test-secret-key-" + "s" * 32  # the test apps' session signing key
 
 
 def closed_port() -> int:

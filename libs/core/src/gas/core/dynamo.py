@@ -37,3 +37,14 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
 
 def condition_failed(exc: ClientError) -> bool:
     return bool(exc.response["Error"]["Code"] == "ConditionalCheckFailedException")
+
+
+def newest_first_of_user(table: str, index: str, user_id: str) -> dict[str, Any]:
+    """Query arguments for one user's items on a (user_id, created) index, newest first."""
+    return {
+        "TableName": table,
+        "IndexName": index,
+        "KeyConditionExpression": "user_id = :u",
+        "ExpressionAttributeValues": {":u": {"S": user_id}},
+        "ScanIndexForward": False,
+    }

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from gas.core.aws import Aws
-from gas.core.dynamo import condition_failed, from_item, to_item, to_value
+from gas.core.dynamo import condition_failed, from_item, newest_first_of_user, to_item, to_value
 from gas.core.job_record import Job, JobStatus, Storage
 from gas.core.timeutil import utc_now_iso
 from gas.core.users import FREE
@@ -130,14 +130,7 @@ class JobStore:
         return job if job and job.user_id == user_id else None
 
     def list_for_user(self, user_id: str, limit: int = 20, cursor: str | None = None) -> JobPage:
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": self._index,
-            "KeyConditionExpression": "user_id = :u",
-            "ExpressionAttributeValues": {":u": {"S": user_id}},
-            "ScanIndexForward": False,  # newest first
-            "Limit": limit,
-        }
+        kwargs = {**newest_first_of_user(self._table, self._index, user_id), "Limit": limit}
         if cursor:
             kwargs["ExclusiveStartKey"] = self._decode_cursor(cursor, user_id)
         resp = self._ddb.query(**kwargs)

@@ -31,7 +31,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from gas.core.aws import Aws
-from gas.core.dynamo import condition_failed, from_item, to_item
+from gas.core.dynamo import condition_failed, from_item, newest_first_of_user, to_item
 
 PAT_PREFIX = "gas_pat_"
 SCOPES = ("read", "submit")
@@ -147,13 +147,7 @@ class TokenStore:
 
     def _items_for_user(self, user_id: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": self._index,
-            "KeyConditionExpression": "user_id = :u",
-            "ExpressionAttributeValues": {":u": {"S": user_id}},
-            "ScanIndexForward": False,  # newest first
-        }
+        kwargs = newest_first_of_user(self._table, self._index, user_id)
         while True:
             resp = self._ddb.query(**kwargs)
             items += resp.get("Items", [])

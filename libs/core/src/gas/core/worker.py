@@ -43,7 +43,7 @@ HANDLER_SECONDS = Histogram(
     ["queue"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900),
 )
-# 1 while a handler runs: the operator reads it to let Kubernetes remove idle pods first.
+# 1 while a handler runs (what a deletion-cost or busy-pods view would read; docs/operator.md).
 WORKER_BUSY = Gauge("gas_worker_busy", "1 while this worker is handling a message", ["queue"])
 QUEUE_LAG = Histogram(
     "gas_worker_queue_lag_seconds",
