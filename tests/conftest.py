@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import itertools
 import os
+import signal
 
 import pytest
 from support import moto_server
 
 _prefixes = itertools.count(1)
+
+
+def pytest_configure(config):
+    """Ctrl-C as a person's shell delivers it: a suite started in the background (`make test &`,
+    CI runners) inherits SIGINT ignored, every process it starts would too, and the tests that
+    press Ctrl-C on `make run` or the `gas` CLI would wait for nothing."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # children exec with SIG_DFL
 
 
 @pytest.fixture(scope="session")

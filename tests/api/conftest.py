@@ -41,6 +41,8 @@ def gas(api_stack, tmp_path):
     return Gas(api_stack.url, tmp_path / "home")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """Module-scoped like the stack tests' one: two live Playwright instances in one process
+    are refused ("Sync API inside the asyncio loop")."""
     yield from chromium()

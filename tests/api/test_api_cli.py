@@ -141,7 +141,12 @@ def test_ctrl_c_while_waiting_leaves_the_job_running_and_says_how_to_follow_it(a
     annotator.send_signal(signal.SIGSTOP)  # the job stays PENDING while we wait on it
     try:
         proc = gas.popen("submit", str(sample_path()), "--wait", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(4)  # uploaded, submitted, polling
+        # Ctrl-C once the job exists, so the CLI is polling it (a fixed sleep could land in
+        # the upload on a loaded machine: that answers "interrupted", and no job is left).
+        deadline = time.monotonic() + 60
+        while not json.loads(gas.run("jobs", "--json").stdout) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:
