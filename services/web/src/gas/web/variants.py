@@ -802,9 +802,7 @@ class LocalTable:
         self, filt: VariantFilter, per_batch: np.ndarray, page: PageRequest
     ) -> list[tuple[int, np.ndarray]]:
         """(batch, local rows) in file order for rows offset .. offset+size of the matches."""
-        before = np.concatenate([[0], np.cumsum(per_batch)])
-        b = int(np.searchsorted(before, page.offset, side="right") - 1)
-        skip = page.offset - int(before[b])
+        b, skip = _locate(per_batch, page.offset)
         wanted = page.size
         picks = []
         columns = self.filter_columns(filt)
@@ -825,9 +823,7 @@ class LocalTable:
         self, filt: VariantFilter, per_gene: np.ndarray, page: PageRequest
     ) -> list[tuple[int, np.ndarray]]:
         """Rows ordered by first gene (rows without a gene last), then file order."""
-        before = np.concatenate([[0], np.cumsum(per_gene)])
-        code = int(np.searchsorted(before, page.offset, side="right") - 1)
-        skip = page.offset - int(before[code])
+        code, skip = _locate(per_gene, page.offset)
         wanted = page.size
         picks: list[tuple[int, np.ndarray]] = []
         columns = [*self.filter_columns(filt), "_gene"]
@@ -1059,3 +1055,11 @@ def _chunked(chunks: Iterable[bytes]) -> Iterator[bytes]:
     for chunk in chunks:
         if chunk:
             yield chunk
+
+
+def _locate(counts: np.ndarray, offset: int) -> tuple[int, int]:
+    """The group (batch, gene) holding match number `offset` of groups with these match
+    counts, and how many of its matches come before it."""
+    before = np.concatenate([[0], np.cumsum(counts)])
+    group = int(np.searchsorted(before, offset, side="right") - 1)
+    return group, offset - int(before[group])
