@@ -4,6 +4,7 @@ checker every rendered container must pass (also fed deliberately broken input).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -36,8 +37,29 @@ STANDARD_LABELS = (
     "helm.sh/chart",
 )
 POD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "Pod"}
-# Components whose pods talk to the Kubernetes API (and so mount a ServiceAccount token).
+# Components whose pods talk to the Kubernetes API (and so mount a ServiceAccount token);
+# a worker may too, for its own pod's deletion cost, when the policy fences its account.
 API_CLIENTS = {"operator"}
+
+
+def fenced_accounts(objs: list[dict]) -> set[str]:
+    """The ServiceAccounts a ValidatingAdmissionPolicy of the release limits to their own
+    pod's deletion cost (its match condition lists them; a binding puts it in force)."""
+    bound = {o["spec"]["policyName"] for o in objs if o.get("kind") == "ValidatingAdmissionPolicyBinding"}
+    users: set[str] = set()
+    for o in objs:
+        if o.get("kind") == "ValidatingAdmissionPolicy" and o["metadata"]["name"] in bound:
+            for condition in o["spec"].get("matchConditions", []):
+                users |= set(re.findall(r'"system:serviceaccount:[^":]+:([^"]+)"', condition["expression"]))
+    return users
+
+
+def fenced_worker(obj: dict, spec: dict, fenced: set[str]) -> bool:
+    """A worker pod that sets its deletion cost, with a ServiceAccount the policy fences."""
+    env = {e["name"]: e.get("value") for c in spec.get("containers", []) for e in c.get("env", [])}
+    account = spec.get("serviceAccountName", "default")
+    worker = pod_labels(obj).get("gas.example.org/worker") == "true"
+    return worker and env.get("GAS_POD_DELETION_COST") == "true" and account in fenced
 
 
 def install_tools() -> str | None:
@@ -182,6 +204,7 @@ def policy_violations(objs: list[dict]) -> list[str]:
     container: read-only root FS, no privilege escalation, caps drop ALL, resources
     (requests + memory limit), probes on long-running containers, never GAS_LOCAL_SIGNIN."""
     problems: list[str] = []
+    fenced = fenced_accounts(objs)
     for obj in objs:
         kind = obj.get("kind", "?")
         name = obj.get("metadata", {}).get("name", "?")
@@ -204,7 +227,7 @@ def policy_violations(objs: list[dict]) -> list[str]:
             problems.append(f"{where}: pod runs as root (runAsUser {psc.get('runAsUser')})")
         if (psc.get("seccompProfile") or {}).get("type") != "RuntimeDefault":
             problems.append(f"{where}: seccompProfile is not RuntimeDefault")
-        api_client = plabels.get("app.kubernetes.io/component") in API_CLIENTS
+        api_client = plabels.get("app.kubernetes.io/component") in API_CLIENTS or fenced_worker(obj, spec, fenced)
         if spec.get("automountServiceAccountToken") is not api_client:
             problems.append(f"{where}: automountServiceAccountToken is not {str(api_client).lower()}")
         if spec.get("hostNetwork") or spec.get("hostPID") or spec.get("hostIPC"):

@@ -11,7 +11,7 @@ import subprocess
 import chartlib
 import pytest
 import yaml
-from chartlib import CHART, HADOLINT, ROOT, VALUE_SETS, VALUES, objects, policy_violations
+from chartlib import CHART, HADOLINT, ROOT, VALUE_SETS, VALUES, fenced_accounts, objects, policy_violations
 
 SETS = sorted(VALUE_SETS)
 BAD_VALUES = sorted((VALUES / "bad").glob("*.yaml"))
@@ -52,7 +52,8 @@ def test_default_is_production_shaped(rendered):
     assert sorted(k["Deployment"]) == sorted(workers + ["gas-web"])
     assert k["HorizontalPodAutoscaler"] == ["gas-web"]
     assert sorted(k["PodDisruptionBudget"]) == sorted(workers + ["gas-web"])
-    assert "QueueScaler" not in k and "Role" not in k  # the operator is opt-in
+    assert "QueueScaler" not in k and "gas-operator" not in k.get("Role", [])  # the operator is opt-in
+    assert k["Role"] == ["gas-pod-deletion-cost"]  # workers set their own pod's deletion cost
     assert "Job" not in k and "gas-moto" not in k["Deployment"]
     assert k["Ingress"] == ["gas-web"]
     cm = next(o for o in objects(rendered["default"]) if o["kind"] == "ConfigMap")
@@ -391,7 +392,7 @@ def test_operator_owns_worker_replicas_with_one_queuescaler_each(rendered):
 def test_operator_rbac_is_namespaced_and_minimal(rendered):
     objs = objects(rendered["production"])
     assert not [o for o in objs if o["kind"] in ("ClusterRole", "ClusterRoleBinding")]
-    (role,) = [o for o in objs if o["kind"] == "Role"]
+    (role,) = [o for o in objs if o["kind"] == "Role" and o["metadata"]["name"] == "gas-operator"]
     grants = {
         (g, r): set(rule["verbs"]) for rule in role["rules"] for g in rule["apiGroups"] for r in rule["resources"]
     }
@@ -406,9 +407,77 @@ def test_operator_rbac_is_namespaced_and_minimal(rendered):
     assert ("apps", "deployments") not in grants
     assert not any(v & {"delete", "deletecollection", "escalate", "bind", "impersonate", "*"} for v in grants.values())
     assert not any(r in ("secrets", "pods", "*") for _, r in grants)
-    (binding,) = [o for o in objs if o["kind"] == "RoleBinding"]
+    (binding,) = [o for o in objs if o["kind"] == "RoleBinding" and o["metadata"]["name"] == "gas-operator"]
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "gas-operator", "namespace": "gas"}]
+
+
+def test_workers_may_patch_only_their_own_pods_deletion_cost(rendered):
+    objs = objects(rendered["production"])
+    workers = {
+        o["spec"]["template"]["spec"]["serviceAccountName"]: o
+        for o in objs
+        if o["kind"] == "Deployment" and o["spec"]["template"]["metadata"]["labels"].get("gas.example.org/worker")
+    }
+    assert len(workers) == 5
+    (role,) = [o for o in objs if o["kind"] == "Role" and o["metadata"]["name"] == "gas-pod-deletion-cost"]
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["patch"]}]
+    (binding,) = [o for o in objs if o["kind"] == "RoleBinding" and o["metadata"]["name"] == "gas-pod-deletion-cost"]
+    assert {s["name"] for s in binding["subjects"]} == set(workers) and "gas-web" not in workers
+    (policy,) = [o for o in objs if o["kind"] == "ValidatingAdmissionPolicy"]
+    (policy_binding,) = [o for o in objs if o["kind"] == "ValidatingAdmissionPolicyBinding"]
+    assert (
+        policy_binding["spec"]["policyName"]
+        == policy["metadata"]["name"]
+        == "gas-pod-deletion-cost.gas.gas.example.org"
+    )
+    assert policy_binding["spec"]["validationActions"] == ["Deny"] and policy["spec"]["failurePolicy"] == "Fail"
+    assert policy_binding["spec"]["matchResources"]["namespaceSelector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "gas"
+    }
+    (condition,) = policy["spec"]["matchConditions"]
+    assert condition["expression"] == "request.userInfo.username in " + json.dumps(
+        sorted(f"system:serviceaccount:gas:{sa}" for sa in workers), separators=(",", ":")
+    )
+    assert fenced_accounts(objs) == set(workers)
+    for dep in workers.values():
+        spec = dep["spec"]["template"]["spec"]
+        env = {
+            e["name"]: e.get("value") or e["valueFrom"].get("fieldRef", {}).get("fieldPath")
+            for e in spec["containers"][0]["env"]
+        }
+        assert spec["automountServiceAccountToken"] is True
+        assert (env["GAS_POD_DELETION_COST"], env["GAS_POD_NAME"], env["GAS_POD_NAMESPACE"]) == (
+            "true",
+            "metadata.name",
+            "metadata.namespace",
+        )
+    assert policy_violations(objs) == []
+    # without the policy, a worker holding a token is a violation
+    unfenced = [o for o in objs if o["kind"] != "ValidatingAdmissionPolicyBinding"]
+    assert "Deployment/gas-annotator: automountServiceAccountToken is not false" in policy_violations(unfenced)
+
+
+def test_pod_deletion_cost_off_leaves_workers_without_a_token(chart_tools):
+    out = chart_tools.render(
+        sets=["workerDefaults.podDeletionCost=false", "workers.annotator.podDeletionCost=true"]
+    ).stdout
+    objs = objects(out)
+    tokens = {
+        o["metadata"]["name"]
+        for o in objs
+        if o["kind"] == "Deployment" and o["spec"]["template"]["spec"].get("automountServiceAccountToken")
+    }
+    assert tokens == {"gas-annotator"}
+    (binding,) = [o for o in objs if o["kind"] == "RoleBinding" and "deletion-cost" in o["metadata"]["name"]]
+    assert [s["name"] for s in binding["subjects"]] == ["gas-annotator"]
+    off = objects(chart_tools.render(sets=["workerDefaults.podDeletionCost=false"]).stdout)
+    assert not [o for o in off if "deletion-cost" in o["metadata"]["name"]]
+    assert not [
+        o
+        for o in off
+        if o["kind"] == "Deployment" and o["spec"]["template"]["spec"].get("automountServiceAccountToken")
+    ]
 
 
 def test_dev_scalers_point_at_the_in_cluster_moto(rendered):
@@ -426,11 +495,18 @@ def test_worker_scaler_override_beats_the_defaults(chart_tools):
     assert (scalers["gas-annotator"]["maxReplicas"], scalers["gas-annotator"]["minReplicas"]) == (10, 1)
 
 
-def test_policy_refuses_a_worker_with_an_api_token(rendered):
+def test_policy_refuses_an_api_token_the_chart_does_not_fence(rendered):
     objs = copy.deepcopy(objects(rendered["default"]))
+    web = next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "gas-web")
+    web["spec"]["template"]["spec"]["automountServiceAccountToken"] = True
+    # a worker's token without the deletion-cost setting it is mounted for
     dep = next(o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "gas-notifier")
-    dep["spec"]["template"]["spec"]["automountServiceAccountToken"] = True
-    assert policy_violations(objs) == ["Deployment/gas-notifier: automountServiceAccountToken is not false"]
+    env = dep["spec"]["template"]["spec"]["containers"][0]["env"]
+    env[:] = [e for e in env if e["name"] != "GAS_POD_DELETION_COST"]
+    assert policy_violations(objs) == [
+        "Deployment/gas-web: automountServiceAccountToken is not false",
+        "Deployment/gas-notifier: automountServiceAccountToken is not false",
+    ]
 
 
 def test_every_alert_links_to_a_runbook_section(rendered):

@@ -145,11 +145,21 @@ def test_network_policies_peers_rules_and_api_server_egress(every):
         "egress"
     ]
     assert {"port": 9200, "protocol": "TCP"} in deny["egress"][-2]["ports"]  # helm test -> web's ops port
-    api = find(every, "NetworkPolicy", "gas-operator-egress")["spec"]
+    api = find(every, "NetworkPolicy", "gas-kube-api-egress")["spec"]
     assert api["egress"] == [
         {"ports": [{"port": 443, "protocol": "TCP"}], "to": [{"ipBlock": {"cidr": "172.20.0.0/24"}}]}
     ]
-    assert api["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "operator"
+    # the operator and the workers that set their own deletion cost, nothing else
+    assert api["podSelector"]["matchLabels"]["gas.example.org/kube-api"] == "true"
+    clients = {
+        o["metadata"]["name"]
+        for o in every
+        if o["kind"] == "Deployment" and o["spec"]["template"]["metadata"]["labels"].get("gas.example.org/kube-api")
+    }
+    assert clients == {"gas-operator", "gas-annotator", "gas-notifier", "gas-archiver-archive"} | {
+        "gas-archiver-restore",
+        "gas-archiver-thaw",
+    }
 
 
 def test_workers_shutdown_grace_probes_scratch_and_extras(every):
@@ -298,6 +308,7 @@ NEW_VALUES = {
     "workerDefaults.shutdownGraceSeconds": "worker-shutdown-grace-zero",
     "workerDefaults.startupProbe": "worker-startup-probe-typo",
     "workerDefaults.lifecycle": "worker-lifecycle-unknown",
+    "workerDefaults.podDeletionCost": "worker-pod-deletion-cost-string",
     "workerDefaults.extraVolumes": "worker-extra-volume-hostpath",
     "workerDefaults.topologySpreadConstraints": "worker-topology-bad-when",
     "workerDefaults.priorityClassName": "worker-priority-class-bad",

@@ -6,7 +6,8 @@ image built here (tools/images/build.py) and imported into containerd, no regist
 Pod Security Standard; real containers start (UID 10001, read-only root, the chart's volumes,
 seccomp RuntimeDefault); then, as a user through the web Service (no ingress controller can
 be built here: see docs/kubernetes.md), the kind test's lifecycle (tests/lifecycle_support.py);
-the operator scaling the annotator on a real queue spike; an annotator pod killed mid-job
+the operator scaling the annotator on a real queue spike (each worker setting its own pod's
+deletion cost: busy while annotating, idle after); an annotator pod killed mid-job
 losing nothing; `helm test`; and a tear-down that leaves nothing behind.
 
 Test-only values on top of the dev values: ingress off (no controller: web's presigned URLs
@@ -27,6 +28,8 @@ import lifecycle_support as lc
 import pytest
 from node_support import CLUSTER_DOMAIN, DNS_SERVICE_IP, NODE_NAME, dns_query
 from support import SAMPLES
+
+from gas.core.deletion_cost import ANNOTATION
 
 NS = "gas"
 DEV = ["-f", str(chartlib.ROOT / "k8s" / "values-dev.yaml")]
@@ -140,6 +143,12 @@ def _annotator_replicas(node) -> int:
     return node.deployments(NS)["gas-annotator"]["spec"].get("replicas", 0)
 
 
+def _deletion_costs(node) -> dict[str, str | None]:
+    pods = node.pods(NS, "app.kubernetes.io/component=annotator")
+    live = [p for p in pods if "deletionTimestamp" not in p["metadata"]]
+    return {p["metadata"]["name"]: p["metadata"].get("annotations", {}).get(ANNOTATION) for p in live}
+
+
 def test_the_operator_scales_the_annotator_on_a_queue_spike(node, gas):
     user = lc.signed_in_user(gas, "Spike Tester")
     sample = (SAMPLES / "free_1.vcf").read_bytes()
@@ -150,14 +159,20 @@ def test_the_operator_scales_the_annotator_on_a_queue_spike(node, gas):
     scaled = lc.wait_for(lambda: _annotator_replicas(node) > 1 and _annotator_replicas(node), 120, "a scale-up")
     node.timings["spike: submit -> scaled up (s)"] = round(time.monotonic() - t0, 1)
     peak = scaled
+    costs_seen = set()  # each worker sets its own pod's deletion cost (docs/operator.md)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         peak = max(peak, _annotator_replicas(node))
+        costs_seen |= set(_deletion_costs(node).values())
         if all(user.job(j)["status"] == "COMPLETED" for j in jobs):
             break
         time.sleep(2)
     assert all(user.job(j)["status"] == "COMPLETED" for j in jobs)
     node.timings["spike: 30 jobs done (s)"] = round(time.monotonic() - t0, 1)
+    # busy while annotating; idle once a poll finds the queue empty: first to go on the scale-down
+    assert "1000" in costs_seen, costs_seen
+    idle = lc.wait_for(lambda: (c := _deletion_costs(node)) and set(c.values()) == {"0"} and c, 60, "idle costs")
+    print(f"deletion costs seen during the spike: {sorted(costs_seen, key=str)}; after: {idle}")
     scaler = node.cp.api(f"/apis/gas.dev/v1alpha1/namespaces/{NS}/queuescalers/gas-annotator").json()
     print(f"annotator replicas {before} -> peak {peak}; QueueScaler status {json.dumps(scaler.get('status'))[:400]}")
     assert 2 <= peak <= 3  # dev values: maxReplicas 3

@@ -33,8 +33,10 @@ PLURALS = {
     "QueueScaler": "queuescalers",
     "Lease": "leases",
     "HorizontalPodAutoscaler": "horizontalpodautoscalers",
+    "ValidatingAdmissionPolicy": "validatingadmissionpolicies",
+    "ValidatingAdmissionPolicyBinding": "validatingadmissionpolicybindings",
 }
-CLUSTER_SCOPED = {"CustomResourceDefinition", "Namespace"}
+CLUSTER_SCOPED = {"CustomResourceDefinition", "Namespace"} | {k for k in PLURALS if k.startswith("ValidatingAdmission")}
 
 
 def path_of(obj: dict[str, Any], namespace: str = NS) -> str:

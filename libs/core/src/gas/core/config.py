@@ -55,6 +55,15 @@ class WorkerSettings(CoreSettings):
     shutdown_grace_seconds: int = Field(20, ge=0)
     # How often each worker samples its dead-letter queue for the DLQ metrics; 0 = never.
     dlq_poll_seconds: int = Field(60, ge=0)
+    # Keep this pod's `controller.kubernetes.io/pod-deletion-cost` annotation current (busy
+    # high, idle low) so a scale-down removes idle workers first (docs/operator.md). The
+    # chart sets the pod's name and namespace from the downward API; the API server's
+    # address comes from KUBERNETES_SERVICE_HOST/PORT unless kubernetes_api_url names it.
+    pod_deletion_cost: bool = False
+    pod_name: str = ""
+    pod_namespace: str = ""
+    kubernetes_api_url: str = Field("", pattern=r"^(https://\S+)?$")
+    service_account_dir: str = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -12,6 +12,9 @@ stops early raises HandBack: the message is made visible at once (not a failure)
 
 Every worker also watches its queue's dead-letter queue (depth and the age of the oldest
 message it samples), because SQS's own moves after maxReceiveCount pass no handler.
+
+In a pod, the worker keeps its pod's deletion cost current: busy when it takes a message
+after being idle, idle when a poll comes back empty (gas.core.deletion_cost).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from gas.core.aws import Aws
 from gas.core.config import WorkerSettings
+from gas.core.deletion_cost import DeletionCost
 from gas.core.errors import Defer, HandBack, PermanentError, TransientError
 from gas.core.observability import serve_ops
 
@@ -43,7 +47,7 @@ HANDLER_SECONDS = Histogram(
     ["queue"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900),
 )
-# 1 while a handler runs (what a deletion-cost or busy-pods view would read; docs/operator.md).
+# 1 while a handler runs (a busy-pods view; the pod's deletion cost follows it: deletion_cost.py).
 WORKER_BUSY = Gauge("gas_worker_busy", "1 while this worker is handling a message", ["queue"])
 QUEUE_LAG = Histogram(
     "gas_worker_queue_lag_seconds",
@@ -93,6 +97,7 @@ class QueueWorker:
         aws: Aws,
         ready: Callable[[], bool] = lambda: True,
     ):
+        self._deletion_cost = DeletionCost.from_settings(settings, queue)  # refuses a half-configured pod
         self.queue = queue
         self.handler = handler
         self.settings = settings
@@ -146,6 +151,8 @@ class QueueWorker:
                 log.warning("worker.receive_failed", queue=self.queue, error=str(exc))
                 self._stopping.wait(2)
                 continue
+            if not batch and self._deletion_cost:
+                self._deletion_cost.idle()  # polled and found nothing: first to go on a scale-down
             for i, message in enumerate(batch):
                 if self._stopping.is_set():
                     self._release(batch[i:])
@@ -188,6 +195,8 @@ class QueueWorker:
         started = time.monotonic()
         heartbeat.start()
         WORKER_BUSY.labels(self.queue).set(1)
+        if self._deletion_cost:
+            self._deletion_cost.busy()
         self._in_hand = message
         try:
             self.handler(message)
