@@ -22,6 +22,7 @@ import urllib3
 from botocore.exceptions import BotoCoreError, ClientError
 from kubernetes.client.exceptions import ApiException
 
+from gas.core.aws import queue_counts
 from gas.operator.metrics import (
     ACTIVE,
     ACTUAL,
@@ -103,22 +104,11 @@ class Reconciler:
             url = self._queue_urls[key] = sqs.get_queue_url(QueueName=queue["name"])["QueueUrl"]
         API_CALLS.labels("sqs", "GetQueueAttributes").inc()
         try:
-            attrs = sqs.get_queue_attributes(
-                QueueUrl=url,
-                AttributeNames=[
-                    "ApproximateNumberOfMessages",
-                    "ApproximateNumberOfMessagesNotVisible",
-                    "ApproximateNumberOfMessagesDelayed",
-                ],
-            )["Attributes"]
+            visible, in_flight, delayed = queue_counts(sqs, url)
         except ClientError:
             self._queue_urls.pop(key, None)  # deleted or recreated: resolve the name again
             raise
-        return QueueDepth(
-            visible=int(attrs.get("ApproximateNumberOfMessages", 0)),
-            in_flight=int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
-            delayed=int(attrs.get("ApproximateNumberOfMessagesDelayed", 0)),
-        )
+        return QueueDepth(visible=visible, in_flight=in_flight, delayed=delayed)
 
     # -- one pass -------------------------------------------------------------------------
     def run_once(
