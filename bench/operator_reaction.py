@@ -26,6 +26,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import requests
 import yaml
@@ -59,6 +60,20 @@ def drain(sqs, url: str) -> None:
         sqs.delete_message_batch(
             QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(msgs)]
         )
+
+
+def queue_scaler(name: str, queue: str, moto_url: str, **spec: Any) -> dict[str, Any]:
+    """A QueueScaler of the Deployment of the same name; what `spec` does not set takes the CRD's default."""
+    return {
+        "apiVersion": "gas.dev/v1alpha1",
+        "kind": "QueueScaler",
+        "metadata": {"name": name},
+        "spec": {
+            "scaleTargetRef": {"name": name},
+            "queue": {"name": queue, "endpoint": moto_url, "region": "us-east-1"},
+            **spec,
+        },
+    }
 
 
 def main() -> int:
@@ -113,31 +128,19 @@ def main() -> int:
             assert cp.api("/apis/apps/v1/namespaces/default/deployments", "POST", json=dep).status_code == 201
         wait_until(lambda: cp.api("/apis/gas.dev/v1alpha1/queuescalers").status_code == 200, 30, "the QueueScaler CRD")
         scalers = "/apis/gas.dev/v1alpha1/namespaces/default/queuescalers"
-        scaler = {
-            "apiVersion": "gas.dev/v1alpha1",
-            "kind": "QueueScaler",
-            "metadata": {"name": "worker"},
-            "spec": {
-                "scaleTargetRef": {"name": "worker"},
-                "queue": {"name": queue, "endpoint": moto_url, "region": "us-east-1"},
-                "messagesPerReplica": 5,
-                "maxReplicas": 10,
-                "pollingIntervalSeconds": args.interval,
-                "cooldownSeconds": 0,
-                "scaleDownStabilizationSeconds": 0,
-            },
-        }
+        scaler = queue_scaler(
+            "worker",
+            queue,
+            moto_url,
+            messagesPerReplica=5,
+            maxReplicas=10,
+            pollingIntervalSeconds=args.interval,
+            cooldownSeconds=0,
+            scaleDownStabilizationSeconds=0,
+        )
         assert cp.api(scalers, "POST", json=scaler).status_code == 201
         # Nothing but the target and the queue: every other field takes the CRD's default.
-        with_defaults = {
-            "apiVersion": "gas.dev/v1alpha1",
-            "kind": "QueueScaler",
-            "metadata": {"name": "worker-defaults"},
-            "spec": {
-                "scaleTargetRef": {"name": "worker-defaults"},
-                "queue": {"name": f"{queue}-defaults", "endpoint": moto_url, "region": "us-east-1"},
-            },
-        }
+        with_defaults = queue_scaler("worker-defaults", f"{queue}-defaults", moto_url)
         created = cp.api(scalers, "POST", json=with_defaults)
         assert created.status_code == 201, created.text
         defaults = created.json()["spec"]

@@ -15,8 +15,6 @@ set -euo pipefail
 KWOK_VERSION="${KWOK_VERSION:-v0.7.0}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${GAS_TOOLS_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/gas/tools/bin}"
-mkdir -p "$BIN"
-export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
 source "$ROOT/tools/cache.sh"
 

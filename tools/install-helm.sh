@@ -10,9 +10,7 @@ set -euo pipefail
 HELM_VERSION="${HELM_VERSION:-v3.19.5}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${GAS_TOOLS_BIN:-$ROOT/.cache/bin}"
-mkdir -p "$BIN"
 export GOBIN="$BIN"
-export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
 source "$ROOT/tools/cache.sh"
 

@@ -8,8 +8,6 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BIN="${GAS_TOOLS_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/gas/tools/bin}"
-mkdir -p "$BIN"
-export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
 source "$ROOT/tools/cache.sh"
 

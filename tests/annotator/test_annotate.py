@@ -113,12 +113,9 @@ def test_mitochondrial_naming(annotate, chrom):
 
 
 def test_symbolic_and_star_alleles_are_annotated_by_position(annotate):
-    body = (
-        "2\t101087000\t.\tA\t<DEL>\t.\t.\tSVTYPE=DEL\n"
-        "2\t101087000\t.\tA\tA[2:500[\t.\t.\t.\n"
-        "2\t101087000\t.\tA\t*,G\t.\t.\t.\n"
-        "2\t101087000\t.\tA\t.\t.\t.\t.\n"
-    )
+    # One position in NMS's CDS; (ALT, INFO): symbolic, breakend, star beside a SNV, none.
+    alts = [("<DEL>", "SVTYPE=DEL"), ("A[2:500[", "."), ("*,G", "."), (".", ".")]
+    body = "".join(f"2\t101087000\t.\tA\t{alt}\t.\t.\t{info}\n" for alt, info in alts)
     result, recs = annotate(body)
     assert [r["info"]["REGION"] for r in recs] == ["CDS"] * 4
     assert [r["info"].get("VC") for r in recs] == [None, None, ".,SNV", None]

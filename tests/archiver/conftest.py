@@ -15,6 +15,7 @@ import pytest
 from jobs_support import new_job
 from processes import BIN, free_port, spawn, stop
 
+from gas.core.aws import queue_counts
 from gas.core.events import JobCompleted, Publisher, UserUpgraded
 from gas.core.job_record import Job, JobStatus
 from gas.core.jobs import JobStore
@@ -127,15 +128,7 @@ class Harness:
 
     def depth(self, queue: str) -> int:
         url = self.aws.queue_url(self.aws.names.queue(queue))
-        attrs = self.sqs.get_queue_attributes(
-            QueueUrl=url,
-            AttributeNames=[
-                "ApproximateNumberOfMessages",
-                "ApproximateNumberOfMessagesNotVisible",
-                "ApproximateNumberOfMessagesDelayed",
-            ],
-        )["Attributes"]
-        return sum(int(v) for v in attrs.values())
+        return sum(queue_counts(self.sqs, url))
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from gas.core.aws import queue_counts
 from gas.core.config import WorkerSettings
 from gas.core.errors import Defer, PermanentError, TransientError
 from gas.core.worker import QueueWorker
@@ -31,31 +32,24 @@ def _receive_one(worker):
     raise AssertionError("no message arrived")
 
 
-def _depth(aws, queue_name):
-    attrs = aws.client("sqs").get_queue_attributes(
-        QueueUrl=aws.queue_url(queue_name),
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
-
-
 def _counts(aws, queue_name):
-    attrs = aws.client("sqs").get_queue_attributes(
-        QueueUrl=aws.queue_url(queue_name),
-        AttributeNames=[
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed",
-        ],
-    )["Attributes"]
-    return tuple(
-        int(attrs[k])
-        for k in (
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed",
-        )
-    )
+    """(visible, in flight, delayed)"""
+    return queue_counts(aws.client("sqs"), aws.queue_url(queue_name))
+
+
+def _depth(aws, queue_name):
+    visible, in_flight, _ = _counts(aws, queue_name)
+    return visible + in_flight
+
+
+def _run_until_handling(script, aws_env, started):
+    """Start a worker script in a process of its own; return it once its handler has touched `started`."""
+    proc = subprocess.Popen([sys.executable, "-c", script], env={**aws_env, "PATH": "/usr/bin:/bin"})
+    deadline = time.monotonic() + 30
+    while not started.exists():
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    return proc
 
 
 def test_success_deletes_the_message(provisioned):
@@ -168,11 +162,7 @@ def test_sigterm_finishes_the_message_in_hand_and_exits(provisioned, aws_env, tm
     )
     _send(provisioned, "in-hand")
     _send(provisioned, "not-started")
-    proc = subprocess.Popen([sys.executable, "-c", script], env={**aws_env, "PATH": "/usr/bin:/bin"})
-    deadline = time.monotonic() + 30
-    while not (tmp_path / "started").exists():
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.05)
+    proc = _run_until_handling(script, aws_env, tmp_path / "started")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(20) == 0
     assert done.read_text() in ("in-hand", "not-started")
@@ -200,21 +190,13 @@ def test_sigterm_hands_back_a_message_whose_handler_outlasts_the_grace(provision
         """
     )
     _send(provisioned, "long-job")
-    proc = subprocess.Popen([sys.executable, "-c", script], env={**aws_env, "PATH": "/usr/bin:/bin"})
-    deadline = time.monotonic() + 30
-    while not (tmp_path / "started").exists():
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.05)
+    proc = _run_until_handling(script, aws_env, tmp_path / "started")
     stopped = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(20) == 0
     assert time.monotonic() - stopped < 10, "the worker did not stop after the grace period"
-    sqs = provisioned.client("sqs")
-    visible = sqs.get_queue_attributes(
-        QueueUrl=provisioned.queue_url(provisioned.names.queue("annotate")),
-        AttributeNames=["ApproximateNumberOfMessages"],
-    )["Attributes"]["ApproximateNumberOfMessages"]
-    assert visible == "1", "the handed-back message is not visible at once"
+    visible, _, _ = _counts(provisioned, provisioned.names.queue("annotate"))
+    assert visible == 1, "the handed-back message is not visible at once"
 
 
 def test_dead_letters_moved_by_sqs_itself_show_in_the_metrics(provisioned, aws_env):

@@ -13,7 +13,7 @@ import requests
 from api_support import PROBLEM_JSON, bearer, create_token, upload_through_api
 from api_support import problem as _problem
 from openapi_spec_validator import validate
-from web_support import completed_job, requested_events
+from web_support import completed_job, mark_archived, requested_events
 
 from gas.core.jobs import JobStore
 from gas.core.tokens import TokenStore
@@ -223,13 +223,7 @@ def test_result_link_log_and_cold_results(sign_in, client, web_aws):
     assert requests.get(link["url"], timeout=10).content == b"##fileformat=VCFv4.2\n"
     log = client.get(f"/api/v1/jobs/{job_id}/log", headers=bearer(token)).get_json()
     assert log == {"job_id": job_id, "text": "variants: 3\n", "truncated": False}
-    web_aws.client("dynamodb").update_item(
-        TableName=web_aws.names.jobs_table,
-        Key={"job_id": {"S": job_id}},
-        UpdateExpression="SET #s = :a",
-        ExpressionAttributeNames={"#s": "storage"},
-        ExpressionAttributeValues={":a": {"S": "ARCHIVED"}},
-    )
+    mark_archived(web_aws, job_id)
     cold = _problem(client.get(f"/api/v1/jobs/{job_id}/result", headers=bearer(token)), 409, "results-cold")
     assert "Upgrade to premium" in cold["detail"] and cold["storage"] == "ARCHIVED"
 

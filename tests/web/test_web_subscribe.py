@@ -2,7 +2,7 @@
 
 import json
 
-from web_support import completed_job, csrf_token
+from web_support import completed_job, csrf_token, mark_archived
 
 from gas.core.jobs import JobStore
 
@@ -36,14 +36,7 @@ def test_subscribe_upgrades_and_announces(sign_in, web_aws):
 def test_archived_result_offers_the_upgrade_and_its_download_is_refused(sign_in, web_aws):
     client, user_id = sign_in()
     job_id = completed_job(web_aws, user_id)
-    ddb = web_aws.client("dynamodb")
-    ddb.update_item(
-        TableName=web_aws.names.jobs_table,
-        Key={"job_id": {"S": job_id}},
-        UpdateExpression="SET #st = :a, archive_refs = :r",
-        ExpressionAttributeNames={"#st": "storage"},
-        ExpressionAttributeValues={":a": {"S": "ARCHIVED"}, ":r": {"M": {"result_key": {"S": "s3-glacier:b/k"}}}},
-    )
+    mark_archived(web_aws, job_id, {"result_key": "s3-glacier:b/k"})
     page = client.get(f"/annotations/{job_id}").get_data(as_text=True)
     assert 'id="archived"' in page and "/subscribe" in page and 'id="download"' not in page
     assert client.get(f"/annotations/{job_id}/download").status_code == 409
@@ -55,13 +48,7 @@ def test_restoring_result_says_tier_and_time(sign_in, web_aws):
     client, user_id = sign_in()
     job_id = completed_job(web_aws, user_id)
     store = JobStore(web_aws)
-    web_aws.client("dynamodb").update_item(
-        TableName=web_aws.names.jobs_table,
-        Key={"job_id": {"S": job_id}},
-        UpdateExpression="SET #st = :a",
-        ExpressionAttributeNames={"#st": "storage"},
-        ExpressionAttributeValues={":a": {"S": "ARCHIVED"}},
-    )
+    mark_archived(web_aws, job_id)
     assert store.mark_restoring(job_id, "Expedited")
     page = client.get(f"/annotations/{job_id}").get_data(as_text=True)
     assert 'id="restoring"' in page and "Expedited" in page

@@ -20,6 +20,7 @@ class GunicornWeb:
 
     def __init__(self, env: dict[str, str], workdir: Path):
         self.port, self.ops_port = free_port(), free_port()
+        self.url, self.ops_url = f"http://127.0.0.1:{self.port}", f"http://127.0.0.1:{self.ops_port}"
         clean = {k: v for k, v in os.environ.items() if not k.startswith(("GAS_", "PROMETHEUS_", "AWS_"))}
         self.env = {
             **clean,
@@ -39,14 +40,6 @@ class GunicornWeb:
         except BaseException:
             self.stop()  # never leave a server behind when it did not come up
             raise
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def ops_url(self) -> str:
-        return f"http://127.0.0.1:{self.ops_port}"
 
     def _wait(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout

@@ -118,3 +118,19 @@ def completed_job(web_aws, user_id: str, name: str = "sample.vcf") -> str:
         )
     )
     return job_id
+
+
+def mark_archived(web_aws, job_id: str, archive_refs: dict[str, str] | None = None) -> None:
+    """Put the job's result in cold storage as the archiver records it (archive_refs: field -> ref)."""
+    update = "SET #st = :a"
+    values: dict[str, dict] = {":a": {"S": "ARCHIVED"}}
+    if archive_refs:
+        update += ", archive_refs = :r"
+        values[":r"] = {"M": {field: {"S": ref} for field, ref in archive_refs.items()}}
+    web_aws.client("dynamodb").update_item(
+        TableName=web_aws.names.jobs_table,
+        Key={"job_id": {"S": job_id}},
+        UpdateExpression=update,
+        ExpressionAttributeNames={"#st": "storage"},
+        ExpressionAttributeValues=values,
+    )

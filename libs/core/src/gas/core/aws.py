@@ -24,6 +24,19 @@ _BOTO_CONFIG = Config(
 )
 # Readiness probes must answer fast and say "not ready" rather than hang in retries.
 _PROBE_CONFIG = _BOTO_CONFIG.merge(Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=3))
+# A queue's approximate message counts: visible, in flight (received, not yet deleted), delayed.
+_QUEUE_COUNTS = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
+
+
+def queue_counts(sqs: Any, url: str) -> tuple[int, int, int]:
+    """The queue's approximate (visible, in flight, delayed) message counts, in one SQS read."""
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(_QUEUE_COUNTS))["Attributes"]
+    visible, in_flight, delayed = (int(attrs.get(name, 0)) for name in _QUEUE_COUNTS)
+    return visible, in_flight, delayed
 
 
 class Aws:

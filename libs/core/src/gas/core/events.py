@@ -29,30 +29,31 @@ CURRENT_VERSION = 1
 @dataclass(frozen=True)
 class Event:
     """Base of every event: its type name and where it is sent (an SNS topic, or an SQS
-    queue for an event with one consumer that must arrive later)."""
+    queue for an event with one consumer that must arrive later), given as the class's
+    keywords: ``class JobRequested(Event, type="job.requested", topic="job-requests")``."""
 
     TYPE: ClassVar[str]
     TOPIC: ClassVar[str | None] = None
     QUEUE: ClassVar[str | None] = None
+
+    def __init_subclass__(cls, *, type: str, topic: str | None = None, queue: str | None = None, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        cls.TYPE, cls.TOPIC, cls.QUEUE = type, topic, queue
 
     def data(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
-class JobRequested(Event):
-    TYPE: ClassVar[str] = "job.requested"
-    TOPIC: ClassVar[str | None] = "job-requests"
+class JobRequested(Event, type="job.requested", topic="job-requests"):
     job_id: str
     user_id: str
 
 
 @dataclass(frozen=True)
-class JobCompleted(Event):
+class JobCompleted(Event, type="job.completed", topic="job-completed"):
     """Sent for COMPLETED and FAILED jobs; `status` says which."""
 
-    TYPE: ClassVar[str] = "job.completed"
-    TOPIC: ClassVar[str | None] = "job-completed"
     job_id: str
     user_id: str
     status: str
@@ -60,18 +61,14 @@ class JobCompleted(Event):
 
 
 @dataclass(frozen=True)
-class UserUpgraded(Event):
-    TYPE: ClassVar[str] = "user.upgraded"
-    TOPIC: ClassVar[str | None] = "user-upgraded"
+class UserUpgraded(Event, type="user.upgraded", topic="user-upgraded"):
     user_id: str
 
 
 @dataclass(frozen=True)
-class RestoreCheck(Event):
+class RestoreCheck(Event, type="job.restore-check", queue="thaw"):
     """Archiver restore -> thaw: is this job's restore done?"""
 
-    TYPE: ClassVar[str] = "job.restore-check"
-    QUEUE: ClassVar[str | None] = "thaw"
     job_id: str
     user_id: str
 

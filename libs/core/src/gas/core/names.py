@@ -18,31 +18,29 @@ MAX_RECEIVES_OVERRIDE: dict[str, int] = {"thaw": 1000}
 TOPICS = ("job-requests", "job-completed", "user-upgraded")
 
 
+class _Prefixed:
+    """A resource name read on a ResourceNames: its prefix, a dash, then this suffix."""
+
+    def __init__(self, suffix: str):
+        self.suffix = suffix
+
+    def __get__(self, names: ResourceNames, owner: type[ResourceNames]) -> str:
+        return f"{names.prefix}-{self.suffix}"
+
+
 @dataclass(frozen=True)
 class ResourceNames:
     prefix: str
 
-    @property
-    def inputs_bucket(self) -> str:
-        return f"{self.prefix}-inputs"
-
-    @property
-    def results_bucket(self) -> str:
-        return f"{self.prefix}-results"
-
-    @property
-    def jobs_table(self) -> str:
-        return f"{self.prefix}-jobs"
-
-    @property
-    def users_table(self) -> str:
-        return f"{self.prefix}-users"
-
-    @property
-    def api_table(self) -> str:
-        """The API's own state (gas.core.tokens): personal access tokens, per-token request
-        counters and idempotency keys, one item each (key `pk`), expired by TTL."""
-        return f"{self.prefix}-api"
+    inputs_bucket = _Prefixed("inputs")
+    results_bucket = _Prefixed("results")
+    jobs_table = _Prefixed("jobs")
+    users_table = _Prefixed("users")
+    # The API's own state (gas.core.tokens): personal access tokens, per-token request
+    # counters and idempotency keys, one item each (key `pk`), expired by TTL.
+    api_table = _Prefixed("api")
+    # The Glacier vault of the legacy `glacier-vault` cold-storage backend.
+    vault = _Prefixed("archive")
 
     # The GSI listing one user's personal access tokens (only token items carry user_id).
     tokens_by_user_index = "user_id-created_at-index"
@@ -52,16 +50,11 @@ class ResourceNames:
     # first: the sweeper's view of jobs that lost their message.
     active_jobs_index = "active-submitted_at-index"
 
-    @property
-    def vault(self) -> str:
-        """The Glacier vault of the legacy `glacier-vault` cold-storage backend."""
-        return f"{self.prefix}-archive"
-
     def topic(self, short: str) -> str:
         return f"{self.prefix}-{short}"
 
-    def queue(self, short: str) -> str:
-        return f"{self.prefix}-{short}"
+    # A queue is named as a topic is: the prefix, a dash, the short name.
+    queue = topic
 
     def dlq(self, short: str) -> str:
-        return f"{self.prefix}-{short}-dlq"
+        return f"{self.queue(short)}-dlq"

@@ -19,6 +19,15 @@ from gas.core.config import CoreSettings, load_settings
 from gas.core.names import MAX_RECEIVES_OVERRIDE, QUEUE_TOPICS, TOPICS
 
 
+def _index(name: str, hash_key: str, range_key: str, projection: str = "ALL") -> dict[str, Any]:
+    """A global secondary index keyed on (hash_key, range_key)."""
+    return {
+        "IndexName": name,
+        "KeySchema": [{"AttributeName": hash_key, "KeyType": "HASH"}, {"AttributeName": range_key, "KeyType": "RANGE"}],
+        "Projection": {"ProjectionType": projection},
+    }
+
+
 class ProvisionSettings(CoreSettings):
     # After this many failed receives a message moves to the queue's DLQ.
     max_receive_count: int = Field(5, ge=1, le=1000)
@@ -154,23 +163,9 @@ class Provisioner:
             key="job_id",
             attributes={"job_id": "S", "user_id": "S", "submitted_at": "S", "active": "S"},
             gsi=[
-                {
-                    "IndexName": self.names.jobs_by_user_index,
-                    "KeySchema": [
-                        {"AttributeName": "user_id", "KeyType": "HASH"},
-                        {"AttributeName": "submitted_at", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                },
-                {
-                    # Sparse: only unfinished jobs carry `active`; finish() removes it.
-                    "IndexName": self.names.active_jobs_index,
-                    "KeySchema": [
-                        {"AttributeName": "active", "KeyType": "HASH"},
-                        {"AttributeName": "submitted_at", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "KEYS_ONLY"},
-                },
+                _index(self.names.jobs_by_user_index, "user_id", "submitted_at"),
+                # Sparse: only unfinished jobs carry `active`; finish() removes it.
+                _index(self.names.active_jobs_index, "active", "submitted_at", projection="KEYS_ONLY"),
             ],
         )
         self._table(self.names.users_table, key="user_id", attributes={"user_id": "S"}, gsi=[])
@@ -178,17 +173,8 @@ class Provisioner:
             self.names.api_table,
             key="pk",
             attributes={"pk": "S", "user_id": "S", "created_at": "S"},
-            gsi=[
-                {
-                    # Sparse: only personal access tokens carry user_id.
-                    "IndexName": self.names.tokens_by_user_index,
-                    "KeySchema": [
-                        {"AttributeName": "user_id", "KeyType": "HASH"},
-                        {"AttributeName": "created_at", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
+            # Sparse: only personal access tokens carry user_id.
+            gsi=[_index(self.names.tokens_by_user_index, "user_id", "created_at")],
         )
         self._time_to_live(self.names.api_table, "expires_epoch")
 

@@ -22,6 +22,7 @@ import urllib3
 from botocore.exceptions import BotoCoreError, ClientError
 from kubernetes.client.exceptions import ApiException
 
+from gas.core.aws import queue_counts
 from gas.operator.metrics import (
     ACTIVE,
     ACTUAL,
@@ -103,22 +104,11 @@ class Reconciler:
             url = self._queue_urls[key] = sqs.get_queue_url(QueueName=queue["name"])["QueueUrl"]
         API_CALLS.labels("sqs", "GetQueueAttributes").inc()
         try:
-            attrs = sqs.get_queue_attributes(
-                QueueUrl=url,
-                AttributeNames=[
-                    "ApproximateNumberOfMessages",
-                    "ApproximateNumberOfMessagesNotVisible",
-                    "ApproximateNumberOfMessagesDelayed",
-                ],
-            )["Attributes"]
+            visible, in_flight, delayed = queue_counts(sqs, url)
         except ClientError:
             self._queue_urls.pop(key, None)  # deleted or recreated: resolve the name again
             raise
-        return QueueDepth(
-            visible=int(attrs.get("ApproximateNumberOfMessages", 0)),
-            in_flight=int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
-            delayed=int(attrs.get("ApproximateNumberOfMessagesDelayed", 0)),
-        )
+        return QueueDepth(visible=visible, in_flight=in_flight, delayed=delayed)
 
     # -- one pass -------------------------------------------------------------------------
     def run_once(
@@ -343,21 +333,10 @@ class Reconciler:
         meta = body["metadata"]
         if not self._writable(state):
             return
-        try:
-            API_CALLS.labels("kubernetes", "patch-status").inc()
-            self.custom.patch_namespaced_custom_object_status(
-                GROUP,
-                VERSION,
-                meta["namespace"],
-                PLURAL,
-                meta["name"],
-                {"status": patch},
-                _request_timeout=self.timeout,
-            )
-        except KUBE_ERRORS as exc:
-            # Nothing else to write it to: count, log, and retry the whole status next pass.
-            ERRORS.labels(f"{meta['namespace']}/{meta['name']}", "kubernetes").inc()
-            log.warning("operator.status_failed", scaler=meta["name"], error=describe_kube_error(exc)[:300])
+        error = self._patch_scaler(meta, "status", {"status": patch})
+        if error is not None:
+            # Nothing else to write it to: log, and retry the whole status next pass.
+            log.warning("operator.status_failed", scaler=meta["name"], error=error)
             return
         state.last_status = status
 
@@ -367,22 +346,33 @@ class Reconciler:
             return
         index = finalizers.index(LEGACY_FINALIZER)
         path = f"/metadata/finalizers/{index}"
-        try:
-            API_CALLS.labels("kubernetes", "patch-finalizers").inc()
-            self.custom.patch_namespaced_custom_object(
-                GROUP,
-                VERSION,
-                meta["namespace"],
-                PLURAL,
-                meta["name"],
-                [{"op": "test", "path": path, "value": LEGACY_FINALIZER}, {"op": "remove", "path": path}],
-                _request_timeout=self.timeout,
-                _content_type="application/json-patch+json",
-            )
+        error = self._patch_scaler(
+            meta,
+            "finalizers",
+            [{"op": "test", "path": path, "value": LEGACY_FINALIZER}, {"op": "remove", "path": path}],
+            _content_type="application/json-patch+json",
+        )
+        if error is None:
             log.info("operator.legacy_finalizer_removed", scaler=meta["name"])
+        else:
+            log.warning("operator.finalizer_removal_failed", scaler=meta["name"], error=error)
+
+    def _patch_scaler(self, meta: dict[str, Any], what: str, body: Any, **options: Any) -> str | None:
+        """Patch the QueueScaler's status (`what` "status") or the object itself ("finalizers"),
+        counting the call; on failure, count the error and return it described."""
+        API_CALLS.labels("kubernetes", f"patch-{what}").inc()
+        if what == "status":
+            patch = self.custom.patch_namespaced_custom_object_status
+        else:
+            patch = self.custom.patch_namespaced_custom_object
+        try:
+            patch(
+                GROUP, VERSION, meta["namespace"], PLURAL, meta["name"], body, _request_timeout=self.timeout, **options
+            )
         except KUBE_ERRORS as exc:
             ERRORS.labels(f"{meta['namespace']}/{meta['name']}", "kubernetes").inc()
-            log.warning("operator.finalizer_removal_failed", scaler=meta["name"], error=describe_kube_error(exc)[:300])
+            return describe_kube_error(exc)[:300]
+        return None
 
 
 def _pause_message(annotations: dict[str, str]) -> str:

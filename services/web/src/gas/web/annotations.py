@@ -34,7 +34,6 @@ from gas.web.uploads import (
     META_JOB_NAME,
     UploadKeyError,
     parse_key,
-    presigned_upload,
     safe_filename,
 )
 from gas.web.variants import ResultUnavailable, readable
@@ -148,14 +147,8 @@ def annotate() -> Any:
     limit = svc.upload_limit(tier)
     # The job id is fixed now: the policy only admits keys under <user_id>/<job_id>~.
     job_id = new_job_id()
-    post = presigned_upload(
-        svc.browser_s3,
-        svc.aws.names.inputs_bucket,
-        g.user_id,
-        job_id,
-        limit,
-        svc.settings.public_url + url_for("annotations.new_job"),
-        svc.settings.upload_form_seconds,
+    post = svc.upload_form(
+        g.user_id, job_id, limit, redirect_url=svc.settings.public_url + url_for("annotations.new_job")
     )
     return render_template(
         "annotate.html",

@@ -16,6 +16,7 @@ from gas.core.jobs import JobStore
 from gas.core.tokens import TokenStore
 from gas.core.users import PREMIUM, UserStore
 from gas.web.settings import WebSettings
+from gas.web.uploads import presigned_upload
 from gas.web.variants import VariantStore
 
 if TYPE_CHECKING:
@@ -40,6 +41,22 @@ class Services:
     def upload_limit(self, tier: str | None) -> int:
         s = self.settings
         return s.premium_upload_limit if tier == PREMIUM else s.free_upload_limit
+
+    def upload_form(
+        self, user_id: str, job_id: str, max_bytes: int, redirect_url: str | None = None, file_name: str | None = None
+    ) -> dict[str, Any]:
+        """The presigned POST a browser or API client sends this job's input file with
+        (gas.web.uploads.presigned_upload into the inputs bucket, for the form's lifetime)."""
+        return presigned_upload(
+            self.browser_s3,
+            self.aws.names.inputs_bucket,
+            user_id,
+            job_id,
+            max_bytes,
+            redirect_url,
+            self.settings.upload_form_seconds,
+            file_name,
+        )
 
 
 def services() -> Services:

