@@ -230,10 +230,14 @@ class _Run:
             with open(self.tmps["vcf"], "wb") as out, ThreadPoolExecutor(max_workers=WORKERS) as pool:
                 out.write(_header_text(header, self.db, style, mismatch).encode())
                 source: Iterator[tuple[int, bytes]] = chain([first], blocks) if first is not None else iter(())
+                # The first (small) block is written before the next is read, so the first
+                # records reach the disk without waiting on (or competing with) later blocks.
+                window = 0
                 for first_line, data in _in_order(source, pending, lambda: self._drain(pending, out)):
                     pending.append(pool.submit(annotator.annotate, data, first_line))
-                    while len(pending) > WORKERS:
+                    while len(pending) > window:
                         self._drain(pending, out)
+                    window = WORKERS
                 while pending:
                     self._drain(pending, out)
             if "parquet" in self.tmps:
