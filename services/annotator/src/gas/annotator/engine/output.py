@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from gas.annotator.engine import consequences as csq
+from gas.annotator.engine import kernels as pc  # pyarrow.compute's kernels by name: kernels.py
 from gas.annotator.engine.database import REGIONS, Packed
 from gas.annotator.engine.parquet import SCHEMA
 from gas.annotator.engine.textops import distinct, gather, offsets_of, parse_uint, ranges
@@ -92,7 +92,7 @@ def field_strings(block: bytes, lines: Any, k: int) -> pa.Array:
     n = start.size
     cuts = np.empty((n, 3), dtype=np.int64)
     cuts[:, 0], cuts[:, 1], cuts[:, 2] = lines.start, start, start + length
-    return _cut(block, cuts).take(arrow(np.arange(n, dtype=np.int64) * 3 + 1))
+    return pc.take(_cut(block, cuts), arrow(np.arange(n, dtype=np.int64) * 3 + 1))
 
 
 def with_nulls(values: pa.Array, valid: np.ndarray) -> pa.Array:
@@ -104,8 +104,8 @@ def with_nulls(values: pa.Array, valid: np.ndarray) -> pa.Array:
 def take(values: pa.Array, index: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
     """values[index], null where ``valid`` is False."""
     if valid is None:
-        return values.take(arrow(index))
-    return values.take(arrow(np.where(valid, index, 0), mask=~valid))
+        return pc.take(values, arrow(index))
+    return pc.take(values, arrow(np.where(valid, index, 0), mask=~valid))
 
 
 class OutputTables:
@@ -136,7 +136,7 @@ class OutputTables:
         self.entry_middle = pa.concat_arrays(
             [
                 pc.binary_join_element_wise(
-                    _EMPTY, self.gene_names, self.type_names.take(arrow(ann.gene_type)), _EMPTY, _str("|")
+                    _EMPTY, self.gene_names, pc.take(self.type_names, arrow(ann.gene_type)), _EMPTY, _str("|")
                 ),
                 pa.array(["|||"], _STRING),
             ]
@@ -211,7 +211,7 @@ class _TermTexts:
                 for k, m in enumerate(new):
                     self.row[m] = len(texts) - len(new) + k
             rows = self.row[masks]
-        return self.array.take(arrow(rows))
+        return pc.take(self.array, arrow(rows))
 
 
 _TERM_TEXTS = _TermTexts()
@@ -306,12 +306,12 @@ def vcf_lines(t: OutputTables, found: Annotated, block: bytes, strip_ours: bool)
     pieces = _cut(block, cuts)
     if record_ids is None and not strip_ours:
         # Nothing to change before the new INFO: CHROM..INFO as one piece.
-        parts: list[Any] = [_cut(block, cuts[:, [0, 3, 5]]).take(arrow(row * 3))]
+        parts: list[Any] = [pc.take(_cut(block, cuts[:, [0, 3, 5]]), arrow(row * 3))]
     else:
-        ident = pieces.take(arrow(row * 6 + 1))
+        ident = pc.take(pieces, arrow(row * 6 + 1))
         if record_ids is not None:
             ident = pc.if_else(arrow(fill), record_ids, ident)
-        middle = pieces.take(arrow(row * 6 + 2))
+        middle = pc.take(pieces, arrow(row * 6 + 2))
         if strip_ours:
             stripped = _strip_our_keys(strings_from(b, info_start, cut - info_start).to_pylist())
             old_empty = old_empty | np.array([not x for x in stripped], dtype=bool)
@@ -320,7 +320,7 @@ def vcf_lines(t: OutputTables, found: Annotated, block: bytes, strip_ours: bool)
                 pa.array(stripped, pa.string()),
                 _EMPTY,
             )
-        parts = [pieces.take(arrow(row * 6)), ident, middle]
+        parts = [pc.take(pieces, arrow(row * 6)), ident, middle]
 
     # The new INFO: fields joined with ';' (built once per key), then NEAREST and RSID.
     keys = info_keys(found)
@@ -331,17 +331,19 @@ def vcf_lines(t: OutputTables, found: Annotated, block: bytes, strip_ours: bool)
     rank[order] = np.arange(order.size)
     inverse = rank[inverse.ravel()]
     shared = _info_strings(t, found, reps[order])
-    shared_len = np.asarray(pc.binary_length(shared).fill_null(0))[inverse]
+    shared_len = np.asarray(pc.fill_null(pc.binary_length(shared), 0))[inverse]
     sep = np.where(old_empty, np.where(shared_len > 0, 1, 2), np.where(shared_len > 0, 0, 1))
     if (sep == sep[0]).all():
         parts.append(t.separators[int(sep[0])])
     else:
-        parts.append(t.separators.take(arrow(sep)))  # ';' between old and new, '' or '.'
-    parts.append(shared.take(arrow(inverse)))
+        parts.append(pc.take(t.separators, arrow(sep)))  # ';' between old and new, '' or '.'
+    parts.append(pc.take(shared, arrow(inverse)))
     near = np.flatnonzero(found.nearest_gene >= 0)
     if near.size:
         distance = pc.cast(arrow(found.nearest_distance[near]), pa.string())
-        text = pc.binary_join_element_wise(t.nearest_prefix.take(arrow(found.nearest_gene[near])), distance, _str("|"))
+        text = pc.binary_join_element_wise(
+            pc.take(t.nearest_prefix, arrow(found.nearest_gene[near])), distance, _str("|")
+        )
         position = np.zeros(n, dtype=np.int64)
         position[near] = np.arange(near.size)
         parts.append(take(text, position, found.nearest_gene >= 0))
@@ -349,10 +351,10 @@ def vcf_lines(t: OutputTables, found: Annotated, block: bytes, strip_ours: bool)
         if al.record.size == n:
             parts.append(take(t.rsid_field(), al.known, has_known))
         else:
-            values = take(t.known_ids, al.known, has_known).fill_null(".")
+            values = pc.fill_null(take(t.known_ids, al.known, has_known), ".")
             parts.append(_per_record(values, al.record, n, ";RSID=", record_known, False))
     if (lines.end > bound[8]).any():
-        parts.append(pieces.take(arrow(row * 6 + 4)))
+        parts.append(pc.take(pieces, arrow(row * 6 + 4)))
     parts.append(_str("\n"))
     out = pc.binary_join_element_wise(*parts, _EMPTY, null_handling="replace", null_replacement="")
     out_offsets = np.frombuffer(out.buffers()[1], dtype=np.int32, count=n + 1, offset=out.offset * 4)
@@ -400,7 +402,7 @@ def _grouped(values: pa.Array, group: np.ndarray, n_groups: int, sep: str) -> pa
 def _region_strings(t: OutputTables, found: Annotated, reps: np.ndarray) -> pa.Array:
     """'GENE=..;GENE_TYPE=..;REGION=..' ('REGION=..' alone without genes; '' outside)."""
     ann = t.ann
-    genes = t.gene_set_field.take(arrow(found.gene_set[reps]))
+    genes = pc.take(t.gene_set_field, arrow(found.gene_set[reps]))
     own: list[int] = []
     if found.multi_sets:
         own = np.flatnonzero(np.isin(reps, np.fromiter(found.multi_sets, dtype=np.int64))).tolist()
@@ -416,7 +418,7 @@ def _region_strings(t: OutputTables, found: Annotated, reps: np.ndarray) -> pa.A
             )
         genes = pa.array(names, pa.string())
     region = found.region[reps]
-    has_gene = np.asarray(genes.is_valid())
+    has_gene = np.asarray(pc.is_valid(genes))
     regions = take(t.region_field, np.maximum(region, 0) + np.where(has_gene, 0, len(REGIONS)), region >= 0)
     return pc.binary_join_element_wise(genes, regions, _EMPTY, null_handling="replace", null_replacement="")
 
@@ -427,18 +429,18 @@ def _class_strings(t: OutputTables, found: Annotated, reps: np.ndarray) -> pa.Ar
     flag_bits = found.flags[reps].astype(np.int64) @ np.array([1, 2, 4], dtype=np.int64)
     rows, pos = _alleles_of(found, reps)
     if rows.size == reps.size:  # one ALT each: a table of every combination
-        return t.flags_classes.take(arrow((flag_bits * 6 + al.vc[rows]) * 3 + al.ts[rows]))
-    flags = t.flags_classes.take(arrow(flag_bits * 18))
+        return pc.take(t.flags_classes, arrow((flag_bits * 6 + al.vc[rows]) * 3 + al.ts[rows]))
+    flags = pc.take(t.flags_classes, arrow(flag_bits * 18))
     vc = al.vc[rows].astype(np.int64)
     ts = al.ts[rows].astype(np.int64)
     has_vc = np.bincount(pos[vc > 0], minlength=reps.size) > 0
     has_ts = np.bincount(pos[ts > 0], minlength=reps.size) > 0
     classes = with_nulls(
-        pc.binary_join_element_wise(_str(";VC="), _grouped(t.classes.take(arrow(vc)), pos, reps.size, ","), _EMPTY),
+        pc.binary_join_element_wise(_str(";VC="), _grouped(pc.take(t.classes, arrow(vc)), pos, reps.size, ","), _EMPTY),
         has_vc,
     )
     tstv = with_nulls(
-        pc.binary_join_element_wise(_str(";TSTV="), _grouped(t.tstv.take(arrow(ts)), pos, reps.size, ","), _EMPTY),
+        pc.binary_join_element_wise(_str(";TSTV="), _grouped(pc.take(t.tstv, arrow(ts)), pos, reps.size, ","), _EMPTY),
         has_ts,
     )
     return pc.binary_join_element_wise(flags, classes, tstv, _EMPTY, null_handling="replace", null_replacement="")
@@ -459,7 +461,7 @@ def _consequence_strings(t: OutputTables, found: Annotated, reps: np.ndarray) ->
     allele = cq.allele[rows]
     entries = pc.binary_join_element_wise(
         strings_from(found.rec.text_raw, al.at[allele], al.length[allele]),
-        t.entry_middle.take(arrow(gene)),
+        pc.take(t.entry_middle, arrow(gene)),
         _terms_text(cq.terms[rows]),
         _EMPTY,
     )
@@ -524,27 +526,27 @@ def variants_batch(t: OutputTables, found: Annotated, block: bytes, written_id: 
     bits = (masks[:, None] >> np.arange(len(csq.TERMS), dtype=np.uint32)[None, :]) & 1
     term_rows, term_cols = np.nonzero(bits)
     term_offsets = np.concatenate([[0], np.cumsum(np.bincount(term_rows, minlength=masks.size))]).astype(np.int32)
-    term_lists = pa.ListArray.from_arrays(arrow(term_offsets), t.term_names.take(arrow(term_cols)))
+    term_lists = pa.ListArray.from_arrays(arrow(term_offsets), pc.take(t.term_names, arrow(term_cols)))
     columns: dict[str, Any] = {
         "record": rows,
-        "chrom": field_strings(block, lines, 0).take(rows),
-        "pos": arrow(rec.pos).take(rows),
-        "id": written_id.take(rows),
+        "chrom": pc.take(field_strings(block, lines, 0), rows),
+        "pos": pc.take(arrow(rec.pos), rows),
+        "id": pc.take(written_id, rows),
         "rsid": take(t.known_ids, al.known, al.known >= 0),
-        "ref": field_strings(block, lines, 3).take(rows),
+        "ref": pc.take(field_strings(block, lines, 3), rows),
         "alt": alt_strings(found),
         "qual": arrow(qual[r], mask=np.isnan(qual[r])),
-        "filter": field_strings(block, lines, 6).take(rows),
-        "genes": pa.ListArray.from_arrays(list_offsets, t.gene_names.take(arrow(row_members))),
-        "gene_types": pa.ListArray.from_arrays(list_offsets, t.type_names.take(arrow(ann.gene_type[row_members]))),
+        "filter": pc.take(field_strings(block, lines, 6), rows),
+        "genes": pa.ListArray.from_arrays(list_offsets, pc.take(t.gene_names, arrow(row_members))),
+        "gene_types": pa.ListArray.from_arrays(list_offsets, pc.take(t.type_names, arrow(ann.gene_type[row_members]))),
         "region": take(t.region_names, np.maximum(found.region[r], 0), found.region[r] >= 0),
         "nearest_gene": take(t.gene_names, np.maximum(found.nearest_gene[r], 0), found.nearest_gene[r] >= 0),
         "nearest_distance": arrow(found.nearest_distance[r], mask=found.nearest_gene[r] < 0),
-        "flags": t.flag_lists.take(arrow(flag_bits[r])),
+        "flags": pc.take(t.flag_lists, arrow(flag_bits[r])),
         "variant_class": take(t.classes, al.vc.astype(np.int64), al.vc > 0),
         "tstv": take(t.tstv, al.ts.astype(np.int64), al.ts > 0),
         "consequence": take(t.term_names, np.maximum(worst, 0), worst >= 0),
-        "consequences": term_lists.take(arrow(inverse.ravel())),
+        "consequences": pc.take(term_lists, arrow(inverse.ravel())),
     }
     return pa.RecordBatch.from_arrays([columns[f.name] for f in SCHEMA], schema=SCHEMA)
 
