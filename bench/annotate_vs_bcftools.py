@@ -240,7 +240,10 @@ def main() -> int:
                 seconds, peak = run(cmd)
                 times[name].append(seconds)
                 rss[name] = max(rss[name], peak)
-        print(f"-- {n:,} variants ({vcf.stat().st_size / 1e6:.0f} MB), median of {args.repeats}")
+        print(
+            f"-- {n:,} variants ({vcf.stat().st_size / 1e6:.0f} MB), median of {args.repeats}, "
+            f"load average {os.getloadavg()[0]:.1f}"
+        )
         medians = {k: statistics.median(v) for k, v in times.items()}
         for name in commands:
             runs = " ".join(f"{t:.2f}" for t in times[name])
@@ -255,9 +258,20 @@ def main() -> int:
         if baseline:
             base = f"baseline ({args.baseline_ref})"
             print(f"ratio gas-annotate / {base} (throughput): {medians[base] / medians['gas-annotate']:.2f}")
-        first_cmd = f"{gas} {vcf} -o {work / 'first'} --assembly {args.assembly} > /dev/null"
-        starts = [first_record(first_cmd, work / "first") for _ in range(3)]
-        print(f"process start to first record written: median {statistics.median(starts):.3f} s (runs {starts})")
+        first_cmds = {"gas-annotate": f"{gas} {vcf} -o {work / 'first'} --assembly {args.assembly} > /dev/null"}
+        if baseline:
+            first_cmds[f"baseline ({args.baseline_ref})"] = (
+                f"{baseline} {vcf} -o {work / 'first'} --assembly {args.assembly} > /dev/null"
+            )
+        starts: dict[str, list[float]] = {k: [] for k in first_cmds}
+        for _ in range(3):  # interleaved, like the runs above
+            for name, cmd in first_cmds.items():
+                starts[name].append(round(first_record(cmd, work / "first"), 3))
+        for name, firsts in starts.items():
+            print(
+                f"process start to first record written, {name}: median {statistics.median(firsts):.3f} s "
+                f"(runs {firsts}; load average {os.getloadavg()[0]:.1f})"
+            )
     if not args.skip_bad_input:
         bad_input_figures(work, gas, baseline)
     return 0
