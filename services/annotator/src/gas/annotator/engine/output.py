@@ -500,6 +500,12 @@ def variants_batch(t: OutputTables, found: Annotated, block: bytes, written_id: 
     lines, rec, al, cq = found.lines, found.rec, found.alleles, found.csq
     r = al.record
     rows = arrow(r)
+    # Usually every record has one ALT: the record columns are the row columns as they are.
+    one_alt = r.size == rec.gs.size and bool((r == np.arange(r.size)).all())
+
+    def per_row(values: pa.Array) -> pa.Array:
+        return values if one_alt else pc.take(values, rows)
+
     b = lines.buf
     qual_s, qual_l = lines.field(5)
     qual = _qual(b, qual_s, qual_l)
@@ -529,14 +535,14 @@ def variants_batch(t: OutputTables, found: Annotated, block: bytes, written_id: 
     term_lists = pa.ListArray.from_arrays(arrow(term_offsets), pc.take(t.term_names, arrow(term_cols)))
     columns: dict[str, Any] = {
         "record": rows,
-        "chrom": pc.take(field_strings(block, lines, 0), rows),
-        "pos": pc.take(arrow(rec.pos), rows),
-        "id": pc.take(written_id, rows),
+        "chrom": per_row(field_strings(block, lines, 0)),
+        "pos": per_row(arrow(rec.pos)),
+        "id": per_row(written_id),
         "rsid": take(t.known_ids, al.known, al.known >= 0),
-        "ref": pc.take(field_strings(block, lines, 3), rows),
+        "ref": per_row(field_strings(block, lines, 3)),
         "alt": alt_strings(found),
         "qual": arrow(qual[r], mask=np.isnan(qual[r])),
-        "filter": pc.take(field_strings(block, lines, 6), rows),
+        "filter": per_row(field_strings(block, lines, 6)),
         "genes": pa.ListArray.from_arrays(list_offsets, pc.take(t.gene_names, arrow(row_members))),
         "gene_types": pa.ListArray.from_arrays(list_offsets, pc.take(t.type_names, arrow(ann.gene_type[row_members]))),
         "region": take(t.region_names, np.maximum(found.region[r], 0), found.region[r] >= 0),
