@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -111,15 +112,18 @@ def take(values: pa.Array, index: np.ndarray, valid: np.ndarray | None = None) -
 class OutputTables:
     """Constant string arrays every block takes from (built once per annotator)."""
 
-    _rsid_field: pa.Array | None
-    _rsid_lock: threading.Lock
+    _rsid_field: Future[pa.Array]
 
     def rsid_field(self) -> pa.Array:
-        """';RSID=rs..' of every known variant (built when first needed)."""
-        with self._rsid_lock:
-            if self._rsid_field is None:
-                self._rsid_field = pc.binary_join_element_wise(_str(";RSID="), self.known_ids, _EMPTY)
-            return self._rsid_field
+        """';RSID=rs..' of every known variant (340k: ~13 ms, built on a thread of its own
+        from the start, while the first block is read and annotated)."""
+        return self._rsid_field.result()
+
+    def _build_rsid_field(self) -> None:
+        try:
+            self._rsid_field.set_result(pc.binary_join_element_wise(_str(";RSID="), self.known_ids, _EMPTY))
+        except BaseException as exc:  # re-raised by rsid_field()
+            self._rsid_field.set_exception(exc)
 
     def __init__(self, ann: BlockAnnotator):
         self.ann = ann
@@ -143,8 +147,8 @@ class OutputTables:
         )
         self.nearest_prefix = packed_strings(ann.gene_names, ";NEAREST=")
         self.known_ids = packed_strings(ann.known_id)
-        self._rsid_field = None
-        self._rsid_lock = threading.Lock()
+        self._rsid_field = Future()
+        threading.Thread(target=self._build_rsid_field, name="gas-rsid-field", daemon=True).start()
         self.separators = pa.array([";", "", "."], _STRING)
         # REGION after GENE (';REGION=') and without it ('REGION='): no field starts with ';'.
         self.region_field = pa.array([f";REGION={r}" for r in REGIONS] + [f"REGION={r}" for r in REGIONS], _STRING)
