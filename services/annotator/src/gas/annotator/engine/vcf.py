@@ -207,18 +207,22 @@ class _Run:
 
     def run(self) -> AnnotationResult:
         reader = VcfReader(self.input_path, self.limits)
-        evidence = detect(self.input_path)
-        mismatch = evidence.conflict(self.db.assembly)
-        if mismatch and not self.allow_mismatch:
-            raise AssemblyMismatchError(
-                f"the file does not look like {self.db.assembly}: {mismatch}. No lift-over data is available; "
-                "annotate it anyway only if you are sure of its assembly",
-                evidence.conflict_line(self.db.assembly),
-                evidence,
-            )
         header = reader.header
         strip_ours = any(_OUR_INFO_LINE.match(m) for m in header.meta)
-        annotator = BlockAnnotator(self.db, strip_ours=strip_ours, with_table="parquet" in self.tmps)
+        # The constant tables (numpy and pyarrow kernels, which release the GIL) are built on a
+        # thread while the assembly evidence is read (Python): a shorter way to the first record.
+        with ThreadPoolExecutor(max_workers=1) as starter:
+            building = starter.submit(BlockAnnotator, self.db, strip_ours=strip_ours, with_table="parquet" in self.tmps)
+            evidence = detect(self.input_path)
+            mismatch = evidence.conflict(self.db.assembly)
+            if mismatch and not self.allow_mismatch:
+                raise AssemblyMismatchError(
+                    f"the file does not look like {self.db.assembly}: {mismatch}. No lift-over data is available; "
+                    "annotate it anyway only if you are sure of its assembly",
+                    evidence.conflict_line(self.db.assembly),
+                    evidence,
+                )
+            annotator = building.result()
         blocks = reader.blocks()
         first = next(blocks, None)
         style = None
