@@ -34,6 +34,7 @@ from gas.annotator.engine.textops import (
     UPPER,
     common_prefix,
     common_suffix,
+    distinct,
     gather,
     key_of,
     lookup,
@@ -228,7 +229,7 @@ class BlockAnnotator:
         self.alias_keys = np.array(sorted(keys), dtype=np.uint64)
         self.alias_cid = np.array([keys[k] for k in sorted(keys)], dtype=np.int64)
         self.gene_names = db.packed("gene_names")
-        self.gene_name_list = self.gene_names.tolist()
+        self._gene_name_cache: dict[int, str] = {}  # decoded on demand: 58k names cost ~20 ms at start
         self.type_names = db.packed("gene_type_names")
         self.gene_type = a["gene_type"]
         self.gene_sets = db.packed("gene_sets")
@@ -245,6 +246,13 @@ class BlockAnnotator:
         self.gene_by_start = a["gene_by_start"]
         self.gene_start_sorted = a["gene_start"][self.gene_by_start]
         self.out = OutputTables(self)
+
+    def gene_name(self, g: int) -> str:
+        """Name of gene row ``g`` (only records whose REF crosses segments need one as text)."""
+        name = self._gene_name_cache.get(g)
+        if name is None:
+            name = self._gene_name_cache[g] = self.gene_names[g]
+        return name
 
     # ------------------------------------------------------------ the stages
 
@@ -498,7 +506,7 @@ class BlockAnnotator:
             }
         )
         for g in genes:
-            members.setdefault(self.gene_name_list[g], g)
+            members.setdefault(self.gene_name(g), g)
         return list(members.values())
 
     def genes_and_regions(self, rec: _Records) -> tuple[np.ndarray, np.ndarray, dict[int, list[int]], np.ndarray]:
@@ -516,7 +524,7 @@ class BlockAnnotator:
         for r in np.flatnonzero((j1 != j0) & rec.annotated).tolist():
             ctxs = a["ctx_of_segment"][j0[r] : j1[r] + 1]
             region[r] = int(a["ctx_region"][ctxs].max())
-            sets = np.unique(a["ctx_gene_set"][ctxs])
+            sets = distinct(a["ctx_gene_set"][ctxs])
             if sets.size > 1:
                 multi[r] = self._union_sets(sets)
             else:
@@ -666,7 +674,7 @@ class BlockAnnotator:
         single[list(found.multi_sets)] = False
         stats.gene_sets += np.bincount(found.gene_set[single & ann], minlength=stats.gene_sets.size)
         for members in found.multi_sets.values():
-            stats.genes.update(self.gene_name_list[g] for g in members)
+            stats.genes.update(self.gene_name(g) for g in members)
         stats.flags += found.flags.sum(axis=0)
         any_seq = np.zeros(n, dtype=bool)
         any_seq[al.record[al.seq]] = True

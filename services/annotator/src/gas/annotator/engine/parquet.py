@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
+
+from gas.annotator.engine import kernels as pc
 
 TABLE_SCHEMA_VERSION = "1"
 DICTIONARY_COLUMNS = (

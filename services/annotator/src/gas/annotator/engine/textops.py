@@ -24,6 +24,15 @@ UPPER = np.arange(256, dtype=np.uint8)
 UPPER[ord("a") : ord("z") + 1] -= 32
 
 
+def distinct(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values (``np.unique`` without options), by sorting: numpy 2's
+    ``np.unique`` asks ``np.ma.is_masked`` first, which imports numpy.ma (~10 ms of a start)."""
+    s = np.sort(np.asarray(values).ravel())
+    keep = np.ones(s.size, dtype=bool)
+    keep[1:] = s[1:] != s[:-1]
+    return s[keep]
+
+
 def gather(src: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Concatenation of ``src[starts[i] : starts[i] + lengths[i]]`` over i (arrays flattened, C order).
 

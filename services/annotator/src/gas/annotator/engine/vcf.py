@@ -207,18 +207,22 @@ class _Run:
 
     def run(self) -> AnnotationResult:
         reader = VcfReader(self.input_path, self.limits)
-        evidence = detect(self.input_path)
-        mismatch = evidence.conflict(self.db.assembly)
-        if mismatch and not self.allow_mismatch:
-            raise AssemblyMismatchError(
-                f"the file does not look like {self.db.assembly}: {mismatch}. No lift-over data is available; "
-                "annotate it anyway only if you are sure of its assembly",
-                evidence.conflict_line(self.db.assembly),
-                evidence,
-            )
         header = reader.header
         strip_ours = any(_OUR_INFO_LINE.match(m) for m in header.meta)
-        annotator = BlockAnnotator(self.db, strip_ours=strip_ours, with_table="parquet" in self.tmps)
+        # The constant tables (numpy and pyarrow kernels, which release the GIL) are built on a
+        # thread while the assembly evidence is read (Python): a shorter way to the first record.
+        with ThreadPoolExecutor(max_workers=1) as starter:
+            building = starter.submit(BlockAnnotator, self.db, strip_ours=strip_ours, with_table="parquet" in self.tmps)
+            evidence = detect(self.input_path)
+            mismatch = evidence.conflict(self.db.assembly)
+            if mismatch and not self.allow_mismatch:
+                raise AssemblyMismatchError(
+                    f"the file does not look like {self.db.assembly}: {mismatch}. No lift-over data is available; "
+                    "annotate it anyway only if you are sure of its assembly",
+                    evidence.conflict_line(self.db.assembly),
+                    evidence,
+                )
+            annotator = building.result()
         blocks = reader.blocks()
         first = next(blocks, None)
         style = None
@@ -230,10 +234,14 @@ class _Run:
             with open(self.tmps["vcf"], "wb") as out, ThreadPoolExecutor(max_workers=WORKERS) as pool:
                 out.write(_header_text(header, self.db, style, mismatch).encode())
                 source: Iterator[tuple[int, bytes]] = chain([first], blocks) if first is not None else iter(())
+                # The first (small) block is written before the next is read, so the first
+                # records reach the disk without waiting on (or competing with) later blocks.
+                window = 0
                 for first_line, data in _in_order(source, pending, lambda: self._drain(pending, out)):
                     pending.append(pool.submit(annotator.annotate, data, first_line))
-                    while len(pending) > WORKERS:
+                    while len(pending) > window:
                         self._drain(pending, out)
+                    window = WORKERS
                 while pending:
                     self._drain(pending, out)
             if "parquet" in self.tmps:
