@@ -1,5 +1,6 @@
 """Fixtures of the image tests: every image built (tools/images/build.py, cached by input
-hash), the chart rendered with its dev values (the pod specs the images run under)."""
+hash), the chart rendered with its dev values (the pod specs the images run under; no
+API server there, so no deletion cost)."""
 
 from __future__ import annotations
 
@@ -28,4 +29,7 @@ def rendered() -> Rendered:
     why = chartlib.install_tools()
     if why:
         pytest.fail(why)
-    return Rendered(chartlib.objects(chartlib.render([ROOT / "k8s" / "values-dev.yaml"], minimal=False).stdout))
+    # No API server in the runc pod: the workers' deletion cost (which talks to one) is off
+    # here; tests/operator and tests/cluster run it against real API servers.
+    dev = chartlib.render([ROOT / "k8s" / "values-dev.yaml"], ["workerDefaults.podDeletionCost=false"], minimal=False)
+    return Rendered(chartlib.objects(dev.stdout))

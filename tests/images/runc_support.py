@@ -124,6 +124,8 @@ class Rendered:
                 env[var["name"]] = var["value"]
                 continue
             ref = var["valueFrom"].get("secretKeyRef") or var["valueFrom"].get("configMapKeyRef")
+            if ref is None:
+                raise ValueError(f"{var['name']}: only Secret and ConfigMap references resolve here")
             kind = "Secret" if "secretKeyRef" in var["valueFrom"] else "ConfigMap"
             values = self.data(kind, ref["name"])
             if ref["key"] in values:
