@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -18,10 +19,24 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 
 
+# Every port free_port() has handed out in this process.
+_GIVEN: set[int] = set()
+_GIVEN_LOCK = threading.Lock()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port free now, never one this process was given before: ports chosen
+    together (a stack's web and its workers' metrics ports) are bound later, and the kernel
+    may hand a released port out again meanwhile — a web whose port a worker took fails to
+    bind while its readiness check gets the worker's 200."""
+    with _GIVEN_LOCK:
+        while True:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = int(s.getsockname()[1])
+            if port not in _GIVEN:
+                _GIVEN.add(port)
+                return port
 
 
 def spawn(argv: list[str], env: Mapping[str, str] | None = None, log: Path | None = None) -> subprocess.Popen[bytes]:
