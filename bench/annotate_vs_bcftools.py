@@ -127,9 +127,14 @@ def compile_bytecode(paths: list[Path]) -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", *map(str, paths)], check=True)
 
 
+def baseline_dir(ref: str, work: Path) -> Path:
+    """Where the engine of git revision ``ref`` is exported."""
+    return work / f"baseline-{ref.replace('/', '_')}"
+
+
 def baseline_command(ref: str, python: str, work: Path) -> str:
     """A command running the engine of git revision ``ref`` (exported once into ``work``)."""
-    src = work / f"baseline-{ref.replace('/', '_')}"
+    src = baseline_dir(ref, work)
     if not src.exists():
         src.mkdir(parents=True)
         archive = subprocess.run(
@@ -202,7 +207,7 @@ def main() -> int:
     if not args.no_compile_bytecode:
         site = [Path(p) for p in sys.path if p.endswith("site-packages")]
         src = [ROOT / "libs" / "core" / "src", ROOT / "services" / "annotator" / "src"]
-        compile_bytecode(site + src + ([work / f"baseline-{args.baseline_ref.replace('/', '_')}"] if baseline else []))
+        compile_bytecode(site + src + ([baseline_dir(args.baseline_ref, work)] if baseline else []))
     bytecode = "from source" if args.no_compile_bytecode else "compiled"
     print(
         f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; Python bytecode {bytecode}"

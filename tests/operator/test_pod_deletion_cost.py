@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 import structlog
-from operator_support import apply, chart_objects, merge_patch, wait_for
+from operator_support import CLUSTER_SCOPED, apply, chart_objects, merge_patch, wait_for
 from prometheus_client import REGISTRY
 
 from gas.core.config import WorkerSettings
@@ -30,11 +30,15 @@ MERGE = {"Content-Type": "application/merge-patch+json"}
 def chart(cluster):
     apply(cluster, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
     kinds = {"ServiceAccount", "Role", "RoleBinding", "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
-    objs = [o for o in chart_objects(kinds, NS) if o["kind"] != "Role" or "deletion-cost" in o["metadata"]["name"]]
-    objs = [o for o in objs if o["kind"] != "RoleBinding" or "deletion-cost" in o["metadata"]["name"]]
+    # the deletion cost's Role and RoleBinding, not the operator's
+    objs = [
+        o
+        for o in chart_objects(kinds, NS)
+        if o["kind"] not in ("Role", "RoleBinding") or "deletion-cost" in o["metadata"]["name"]
+    ]
     assert {o["kind"] for o in objs} == kinds
     for obj in objs:
-        if obj["kind"] not in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"):
+        if obj["kind"] not in CLUSTER_SCOPED:
             obj["metadata"].setdefault("namespace", NS)
         apply(cluster, obj, NS)
     return objs
