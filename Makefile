@@ -21,8 +21,16 @@ help: ## list the targets, one line each (what plain `make` does)
 
 setup: $(VENV)/.synced ## the locked Python dependencies into .venv (uv sync)
 
-$(VENV)/.synced: uv.lock pyproject.toml libs/core/pyproject.toml services/*/pyproject.toml
+# The annotator's build hook compiles its ctypes kernels (native.c) with cc: gcc and
+# libc6-dev first when there is no cc. An edit to either re-syncs (uv rebuilds it).
+$(VENV)/.synced: uv.lock pyproject.toml libs/core/pyproject.toml services/*/pyproject.toml \
+		services/annotator/hatch_build.py services/annotator/src/gas/annotator/engine/native.c
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	@command -v cc >/dev/null 2>&1 || { \
+	  echo "installing Debian packages: gcc libc6-dev (a C compiler for the annotator)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null; \
+	}
 	uv sync --all-packages --frozen
 	@touch $@
 

@@ -11,6 +11,9 @@ named by the hash of its inputs, so a warm run builds nothing:
 
   base-python   Debian bookworm minbase + python3.11 (mmdebstrap), python at /usr/local/bin
                 as in the official image: the PYTHON_IMAGE build arg of services/Dockerfile
+  base-python-build
+                the same + gcc and libc6-dev: the BUILDER_IMAGE build arg (the builder stage
+                only; the annotator's build hook compiles its ctypes kernels)
   base-uv       /uv and /uvx from uv's PyPI wheel (sha256 pinned): the UV_IMAGE build arg
   gas-web, gas-notifier, gas-archiver, gas-operator, gas-annotator
                 services/Dockerfile, unchanged (its defaults stay the public images); the
@@ -50,6 +53,8 @@ RECIPE = "1"
 DEBIAN_SUITE = "bookworm"
 # python3.11 (Debian's), passwd (useradd/groupadd of the runtime stage), CA certificates
 BASE_PACKAGES = ("python3.11", "passwd", "ca-certificates")
+# the builder stage's C compiler (services/annotator/hatch_build.py compiles native.c)
+BUILD_PACKAGES = ("gcc", "libc6-dev")
 UV_VERSION = "0.13.8"
 UV_WHEEL = f"uv-{UV_VERSION}-py3-none-manylinux_2_17_x86_64.manylinux2014_x86_64.whl"
 UV_WHEEL_SHA256 = "e18a57b8b352eb7c8feb317b9f6f533c8f0ad9673fd6cf34bbe3cf1a9f6a8984"
@@ -86,7 +91,7 @@ def tree_digest(paths: list[Path]) -> bytes:
         files = [top] if top.is_file() else sorted(p for p in top.rglob("*") if p.is_file())
         for f in files:
             rel = f.relative_to(ROOT)
-            if IGNORED_PARTS.intersection(rel.parts) or f.suffix in (".pyc", ".pyo") or ".egg-info" in str(rel):
+            if IGNORED_PARTS.intersection(rel.parts) or f.suffix in (".pyc", ".pyo", ".so") or ".egg-info" in str(rel):
                 continue
             lines.append(f"{rel} {hashlib.sha256(f.read_bytes()).hexdigest()}")
     return "\n".join(lines).encode()
@@ -189,21 +194,26 @@ class Builder:
     # -- bases ---------------------------------------------------------------
 
     def base_python(self) -> Image:
+        return self._debian_python("base-python", "localhost/gas-base/python", BASE_PACKAGES)
+
+    def base_python_build(self) -> Image:
+        return self._debian_python(
+            "base-python-build", "localhost/gas-base/python-build", BASE_PACKAGES + BUILD_PACKAGES
+        )
+
+    def _debian_python(self, name: str, repo: str, packages: tuple[str, ...]) -> Image:
+        """A bookworm minbase with `packages` (mmdebstrap), python linked at /usr/local/bin."""
         hooks = [
             'ln -s /usr/bin/python3.11 "$1/usr/local/bin/python3.11"',
             'ln -s python3.11 "$1/usr/local/bin/python3"',
         ]
         sources = Path("/etc/apt/sources.list.d/debian.sources")
-        key = sha256_bytes(
-            RECIPE.encode(), DEBIAN_SUITE.encode(), " ".join(BASE_PACKAGES).encode(), *map(str.encode, hooks)
-        )
-        image = Image(
-            "base-python", f"localhost/gas-base/python:{key[:16]}", key, str(CACHE / f"base-python-{key[:16]}.tar")
-        )
+        key = sha256_bytes(RECIPE.encode(), DEBIAN_SUITE.encode(), " ".join(packages).encode(), *map(str.encode, hooks))
+        image = Image(name, f"{repo}:{key[:16]}", key, str(CACHE / f"{name}-{key[:16]}.tar"))
         if not load_cached(image):
-            started, log = time.monotonic(), self.log("base-python")
+            started, log = time.monotonic(), self.log(name)
             tmp = Path(image.archive + ".tmp.tar")
-            argv = ["mmdebstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}"]
+            argv = ["mmdebstrap", "--variant=minbase", f"--include={','.join(packages)}"]
             for excluded in ("doc", "man", "locale", "info"):
                 argv.append(f"--dpkgopt=path-exclude=/usr/share/{excluded}/*")
             argv += [f"--customize-hook={h}" for h in hooks]
@@ -225,8 +235,8 @@ class Builder:
                 "python3",
                 ctr,
             )
-            buildah("commit", "--quiet", ctr, image.ref, log=self.log("base-python-import"))
-            buildah("rm", ctr, log=self.log("base-python-import"))
+            buildah("commit", "--quiet", ctr, image.ref, log=self.log(f"{name}-import"))
+            buildah("rm", ctr, log=self.log(f"{name}-import"))
         return image
 
     def base_uv(self) -> Image:
@@ -278,8 +288,9 @@ class Builder:
     # -- images from Dockerfiles -----------------------------------------------
 
     def build_args(self) -> list[str]:
-        python, uv = self.base_python(), self.base_uv()
-        return ["--build-arg", f"PYTHON_IMAGE={python.ref}", "--build-arg", f"UV_IMAGE={uv.ref}"]
+        python, python_build, uv = self.base_python(), self.base_python_build(), self.base_uv()
+        return ["--build-arg", f"PYTHON_IMAGE={python.ref}", "--build-arg", f"BUILDER_IMAGE={python_build.ref}",
+                "--build-arg", f"UV_IMAGE={uv.ref}"]  # fmt: skip
 
     def bud(self, name: str, ref: str, key: str, context: Path, dockerfile: Path, args: list[str]) -> Image:
         image = Image(name, ref, key, str(CACHE / f"{name}-{key[:16]}.tar"))
@@ -301,16 +312,15 @@ class Builder:
         return export(local, image, log, started)
 
     def gas_service(self, service: str) -> Image:
-        python, uv = self.base_python(), self.base_uv()
+        python, python_build, uv = self.base_python(), self.base_python_build(), self.base_uv()
         inputs = [ROOT / "services/Dockerfile", ROOT / ".dockerignore", ROOT / "uv.lock", ROOT / "pyproject.toml"]
         inputs += [ROOT / "libs/core"] + sorted(ROOT.glob("services/*/pyproject.toml"))  # the Dockerfile copies all
         inputs += [ROOT / "services" / service]
         args = ["--build-arg", f"SERVICE={service}", "--build-arg", f"VERSION={app_version()}"]
         if service == "annotator":
             args += ["--target", "annotator"]
-        key = sha256_bytes(
-            RECIPE.encode(), python.key.encode(), uv.key.encode(), " ".join(args).encode(), tree_digest(inputs)
-        )
+        key = sha256_bytes(RECIPE.encode(), python.key.encode(), python_build.key.encode(), uv.key.encode(),
+                           " ".join(args).encode(), tree_digest(inputs))  # fmt: skip
         return self.bud(
             f"gas-{service}", f"gas-{service}:{app_version()}", key, ROOT, ROOT / "services/Dockerfile", args
         )
@@ -378,12 +388,14 @@ class Builder:
             if name.startswith("gas-"):
                 self.done[name] = self.gas_service(name.removeprefix("gas-"))
             else:
-                self.done[name] = {"base-python": self.base_python, "base-uv": self.base_uv, "moto": self.moto,
-                                   "pause": self.pause, "coredns": self.coredns}[name]()  # fmt: skip
+                self.done[name] = {"base-python": self.base_python, "base-python-build": self.base_python_build,
+                                   "base-uv": self.base_uv, "moto": self.moto, "pause": self.pause,
+                                   "coredns": self.coredns}[name]()  # fmt: skip
         return self.done[name]
 
 
 ALL = [f"gas-{s}" for s in SERVICES] + ["moto", "pause", "coredns"]
+BASES = ("base-python", "base-python-build", "base-uv")
 PRUNE_AFTER_DAYS = 2
 
 
@@ -435,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
         if not args.only and not all(i.cached for i in images):
-            prune(images + [builder.done.get(n) or builder.build(n) for n in ("base-python", "base-uv")])
+            prune(images + [builder.done.get(n) or builder.build(n) for n in BASES])
     print(f"build-images: {len(images)} images in {time.monotonic() - started:.1f} s", file=sys.stderr)
     if args.json:
         print(json.dumps([asdict(i) for i in images], indent=1))

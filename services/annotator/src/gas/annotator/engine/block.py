@@ -2,7 +2,7 @@
 
 ``BlockAnnotator.annotate`` runs, on numpy arrays over the block's bytes:
 
-1. ``split_lines`` / ``split_fields``: line and column boundaries; checks (columns, binary);
+1. ``split_lines``: line and column boundaries, CHROM keys, POS (compiled); checks (columns, binary);
 2. ``parse_records``: CHROM -> contig, POS, REF, ALT checked; the global coordinate;
 3. ``split_alleles``: one row per ALT: class (VC), ts/tv, known variant (RSID), minimal form;
 4. ``genes_and_regions``: GENE, GENE_TYPE, REGION over the REF span (one lookup per record);
@@ -39,11 +39,10 @@ from gas.annotator.engine.textops import (
     key_of,
     lookup,
     offsets_of,
-    pack_key,
-    parse_uint,
     ranges,
     ranges_equal,
     reduce_groups,
+    split_lines,
 )
 
 OUR_INFO_IDS = (
@@ -139,7 +138,9 @@ class _Lines:
     number: np.ndarray  # line numbers in the file
     blank: int
     # (9, n): field k of line i is bound[k, i] + 1 .. bound[k + 1, i] (row 0: the line start - 1)
-    bound: np.ndarray = field(default_factory=lambda: np.zeros((9, 0), np.int64))
+    bound: np.ndarray
+    chrom_key: np.ndarray  # CHROM as textops.key_of has it
+    pos: np.ndarray  # POS, -1 when it is not a number
 
     def field(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         start = self.bound[k] + 1
@@ -265,7 +266,6 @@ class BlockAnnotator:
         stats.blank = lines.blank
         if lines.start.size == 0:
             return BlockResult(b"", 0, stats)
-        self.split_fields(lines)
         rec = self.parse_records(lines)
         alleles = self.split_alleles(lines, rec)
         ctx, gene_set, multi_sets, region = self.genes_and_regions(rec)
@@ -275,62 +275,43 @@ class BlockAnnotator:
             lines, rec, alleles, ctx, gene_set, multi_sets, region, flags, nearest_gene, nearest_distance,
             self.consequences(rec, alleles),
         )  # fmt: skip
-        text, ids = vcf_lines(self.out, found, block, self.strip_ours)
-        table = variants_batch(self.out, found, block, ids) if self.with_table else None
+        text, ids = vcf_lines(self.out, found, self.strip_ours)
+        table = variants_batch(self.out, found, ids) if self.with_table else None
         self.count(stats, found)
         return BlockResult(text, int(lines.start.size), stats, table)
 
     def split_lines(self, block: bytes, first_line: int) -> _Lines:
+        """Lines and columns (one compiled pass: ``textops.split_lines``); checks that the
+        block is text and that every line has the 8 fixed columns."""
         b = np.frombuffer(block, dtype=np.uint8)
-        newline = np.flatnonzero(b == 10)  # the reader hands out blocks ending in '\n'
-        start = np.concatenate([[0], newline[:-1] + 1])
-        end = newline.copy()
-        number = np.arange(first_line, first_line + newline.size, dtype=np.int64)
-        if (b == 0).any():
-            at = int(np.flatnonzero(b == 0)[0])
-            raise VcfFormatError("binary data (NUL byte), not a text VCF", int(number[np.searchsorted(newline, at)]))
-        if (b >= 0x80).any():
+        split = split_lines(b)
+        if split.nul_at >= 0:
+            raise VcfFormatError(
+                "binary data (NUL byte), not a text VCF", first_line + block.count(b"\n", 0, split.nul_at)
+            )
+        if split.high:
             try:
                 block.decode("utf-8")
             except UnicodeDecodeError as exc:
-                line = int(number[np.searchsorted(newline, exc.start)])
+                line = first_line + block.count(b"\n", 0, exc.start)
                 raise VcfFormatError("binary data (not UTF-8 text), not a text VCF", line) from None
-        cr = (end > start) & (b[np.maximum(end - 1, 0)] == 13)
-        end = end - cr
-        data = end > start
-        blank = int((~data).sum())
-        if blank:
-            start, end, number = start[data], end[data], number[data]
-        return _Lines(b, start, end, number, blank)
-
-    def split_fields(self, lines: _Lines) -> None:
-        b = lines.buf
-        tabs = np.flatnonzero(b == 9)
-        t0 = np.searchsorted(tabs, lines.start)
-        n_tabs = np.searchsorted(tabs, lines.end) - t0
-        few = np.flatnonzero(n_tabs < 7)
-        if few.size:
-            r = int(few[0])
+        if split.short_line >= 0:
             raise VcfFormatError(
-                f"expected at least 8 tab-separated columns, found {int(n_tabs[r]) + 1}", int(lines.number[r])
+                f"expected at least 8 tab-separated columns, found {split.short_tabs + 1}",
+                first_line + split.short_line,
             )
-        n = lines.start.size
-        bound = np.empty((9, n), dtype=np.int64)
-        bound[0] = lines.start - 1
-        bound[1:8] = tabs[t0[None, :] + np.arange(7)[:, None]]
-        has_more = n_tabs >= 8
-        bound[8] = np.where(has_more, tabs[np.minimum(t0 + 7, tabs.size - 1)], lines.end)
-        lines.bound = bound
+        return _Lines(
+            b, split.start, split.end, split.index + first_line, split.blank, split.bound, split.chrom_key, split.pos
+        )
 
     def parse_records(self, lines: _Lines) -> _Records:
         b = lines.buf
-        c_start, c_len = lines.field(0)
-        key = pack_key(b, c_start, c_len)
+        key = lines.chrom_key
         k = np.searchsorted(self.alias_keys, key)
         k = np.minimum(k, self.alias_keys.size - 1)
         cid = np.where(self.alias_keys[k] == key, self.alias_cid[k], -1)
-        p_start, p_len = lines.field(1)
-        pos, pos_ok = parse_uint(b, p_start, p_len)
+        pos = lines.pos
+        pos_ok = pos >= 0
         r_start, r_len = lines.field(3)
         a_start, a_len = lines.field(4)
         # REF\tALT of every record in one small array: checks, classes and trimming work on it.

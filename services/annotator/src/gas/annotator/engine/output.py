@@ -1,12 +1,14 @@
-"""Text and rows out of a block's annotations, with pyarrow's string kernels.
+"""Text and rows out of a block's annotations.
 
-The input block stays one buffer: each line is cut, without copying, into six consecutive
-strings (CHROM..POS, ID, REF..FILTER, INFO, FORMAT and samples, line end). The new INFO
-fields are string arrays built by ``take`` from constant tables (``OutputTables``) and
-joined per record; ``binary_join_element_wise`` then writes every output line into one
-buffer. Each piece of a new field starts with ';' (an absent one is empty), so a record's
-fields join without per-record branching. (``null_handling="skip"`` is avoided: pyarrow 26
-drops all-null rows with it.)
+The input block stays one buffer. The new INFO fields are string arrays built with pyarrow's
+string kernels, by ``take`` from constant tables (``OutputTables``), and joined per record
+once per distinct key (most SNVs of a context share their text). Each output line is then a
+row of pieces (``_P``): spans of the block (CHROM and POS, ID, REF to INFO, FORMAT and
+samples) and of the built text (a filled ID, the new INFO, NEAREST, RSID), which one
+compiled pass (``textops.gather_columns``) copies into the block's output. Each piece of a
+new field starts with ';' (an absent one is empty), so a record's fields join without
+per-record branching. (``null_handling="skip"`` is avoided: pyarrow 26 drops all-null rows
+with it.)
 """
 
 from __future__ import annotations
@@ -23,14 +25,13 @@ from gas.annotator.engine import consequences as csq
 from gas.annotator.engine import kernels as pc  # pyarrow.compute's kernels by name: kernels.py
 from gas.annotator.engine.database import REGIONS, Packed
 from gas.annotator.engine.parquet import SCHEMA
-from gas.annotator.engine.textops import distinct, gather, offsets_of, parse_uint, ranges
+from gas.annotator.engine.textops import Column, distinct, gather, gather_columns, offsets_of, parse_uint, ranges
 
 if TYPE_CHECKING:
     from gas.annotator.engine.block import Annotated, BlockAnnotator
 
 FLAG_NAMES = ("CPG", "REPEAT", "BLACKLIST")
 VARIANT_CLASSES = ("SNV", "MNV", "INS", "DEL", "DELINS")
-_PIECES = 6  # per line: CHROM+POS, ID, REF..FILTER, INFO, the rest, the line end
 
 
 _STRING = pa.string()
@@ -86,14 +87,10 @@ def strings_from(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> pa
     return pa.Array.from_buffers(pa.string(), starts.size, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
 
-def field_strings(block: bytes, lines: Any, k: int) -> pa.Array:
-    """Column k (0 = CHROM) of every line as a string array: cut out of the block without
-    copying (three pieces per line: before, the field, after), then one take copies the fields."""
+def field_strings(lines: Any, k: int) -> pa.Array:
+    """Column k (0 = CHROM) of every line as a string array."""
     start, length = lines.field(k)
-    n = start.size
-    cuts = np.empty((n, 3), dtype=np.int64)
-    cuts[:, 0], cuts[:, 1], cuts[:, 2] = lines.start, start, start + length
-    return pc.take(_cut(block, cuts), arrow(np.arange(n, dtype=np.int64) * 3 + 1))
+    return strings_from(lines.buf, start, length)
 
 
 def with_nulls(values: pa.Array, valid: np.ndarray) -> pa.Array:
@@ -133,6 +130,7 @@ class OutputTables:
             packed_strings(ann.db.packed("gene_set_types"), ";GENE_TYPE="),
             _EMPTY,
         )
+        self.gene_set_present = ann.gene_sets.lengths() > 0
         self.gene_names = packed_strings(ann.gene_names)
         self.type_names = packed_strings(ann.type_names)
         # '|GENE|GENE_TYPE|' of each gene row for CONSEQUENCE entries; the last one ('|||') for
@@ -149,7 +147,6 @@ class OutputTables:
         self.known_ids = packed_strings(ann.known_id)
         self._rsid_field = Future()
         threading.Thread(target=self._build_rsid_field, name="gas-rsid-field", daemon=True).start()
-        self.separators = pa.array([";", "", "."], _STRING)
         # REGION after GENE (';REGION=') and without it ('REGION='): no field starts with ';'.
         self.region_field = pa.array([f";REGION={r}" for r in REGIONS] + [f"REGION={r}" for r in REGIONS], _STRING)
         self.region_names = pa.array(list(REGIONS), _STRING)
@@ -202,7 +199,8 @@ class _TermTexts:
         self.texts: list[str] = []
         self.array = pa.array([], pa.string())
 
-    def of(self, masks: np.ndarray) -> pa.Array:
+    def of(self, masks: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+        """(the texts, the row of each mask in them)."""
         rows = self.row[masks]
         if (rows < 0).any():
             with self.lock:
@@ -215,14 +213,10 @@ class _TermTexts:
                 for k, m in enumerate(new):
                     self.row[m] = len(texts) - len(new) + k
             rows = self.row[masks]
-        return pc.take(self.array, arrow(rows))
+        return self.array, rows
 
 
 _TERM_TEXTS = _TermTexts()
-
-
-def _terms_text(masks: np.ndarray) -> pa.Array:
-    return _TERM_TEXTS.of(masks)
 
 
 def alt_strings(found: Annotated) -> pa.Array:
@@ -273,15 +267,8 @@ def info_keys(found: Annotated) -> np.ndarray:
     return np.where(fast, shared, np.arange(n, dtype=np.int64))
 
 
-def _cut(block: bytes, cuts: np.ndarray) -> pa.Array:
-    """A string array over the block (no copy): rows of ``cuts`` are consecutive cut points of
-    each line; the last piece of a line runs to the next line's first cut."""
-    offsets = np.append(cuts.ravel(), len(block)).astype(np.int32)
-    return pa.Array.from_buffers(pa.string(), cuts.size, [None, pa.py_buffer(offsets), pa.py_buffer(block)])
-
-
-def vcf_lines(t: OutputTables, found: Annotated, block: bytes, strip_ours: bool) -> tuple[pa.Buffer, pa.Array | None]:
-    """The annotated lines of the block as one buffer, and (for the variants table) the ID
+def vcf_lines(t: OutputTables, found: Annotated, strip_ours: bool) -> tuple[np.ndarray, pa.Array | None]:
+    """The annotated lines of the block as one byte array, and (for the variants table) the ID
     column as written (null for '.')."""
     ann = t.ann
     lines, rec, al = found.lines, found.rec, found.alleles
@@ -300,31 +287,25 @@ def vcf_lines(t: OutputTables, found: Annotated, block: bytes, strip_ours: bool)
     fill = id_missing & record_known
     record_ids = _ids_of_records(t, found) if fill.any() else None
 
-    # Each line as consecutive pieces over the block (no copy): CHROM and POS, ID, REF to the
-    # end of the old INFO (to its start when it is '.'), the '.', FORMAT and samples, line end.
+    # Each line is pieces (``_P``), copied once by gather_columns: from the block (CHROM
+    # and POS, the ID, REF to the end of the old INFO or to its start when it is '.', FORMAT
+    # and samples) and from the built text (a filled ID, the new INFO, NEAREST, RSID).
     cut = np.where(old_empty, info_start, bound[8])
-    row = np.arange(n, dtype=np.int64)
-    cuts = np.empty((n, 6), dtype=np.int64)
-    cuts[:, 0], cuts[:, 1], cuts[:, 2] = lines.start, id_start, id_start + id_len
-    cuts[:, 3], cuts[:, 4], cuts[:, 5] = cut, bound[8], lines.end
-    pieces = _cut(block, cuts)
-    if record_ids is None and not strip_ours:
-        # Nothing to change before the new INFO: CHROM..INFO as one piece.
-        parts: list[Any] = [pc.take(_cut(block, cuts[:, [0, 3, 5]]), arrow(row * 3))]
+    pieces = _Pieces()
+    if record_ids is None and not strip_ours:  # nothing to change before the new INFO
+        pieces.span(_P.HEAD, b, lines.start, cut - lines.start)
     else:
-        ident = pc.take(pieces, arrow(row * 6 + 1))
-        if record_ids is not None:
-            ident = pc.if_else(arrow(fill), record_ids, ident)
-        middle = pc.take(pieces, arrow(row * 6 + 2))
-        if strip_ours:
-            stripped = _strip_our_keys(strings_from(b, info_start, cut - info_start).to_pylist())
-            old_empty = old_empty | np.array([not x for x in stripped], dtype=bool)
-            middle = pc.binary_join_element_wise(
-                strings_from(b, id_start + id_len, info_start - id_start - id_len),
-                pa.array(stripped, pa.string()),
-                _EMPTY,
-            )
-        parts = [pc.take(pieces, arrow(row * 6)), ident, middle]
+        pieces.span(_P.HEAD, b, lines.start, id_start - lines.start)
+        pieces.span(_P.ID, b, id_start, np.where(fill, 0, id_len))
+    if record_ids is not None:
+        pieces.strings(_P.FILLED_ID, record_ids, np.arange(n), fill)
+    if strip_ours:
+        stripped = _strip_our_keys(strings_from(b, info_start, cut - info_start).to_pylist())
+        old_empty = old_empty | np.array([not x for x in stripped], dtype=bool)
+        pieces.span(_P.MIDDLE, b, id_start + id_len, info_start - id_start - id_len)
+        pieces.strings(_P.OLD_INFO, pa.array(stripped, pa.string()), np.arange(n))
+    elif record_ids is not None:
+        pieces.span(_P.MIDDLE, b, id_start + id_len, cut - id_start - id_len)
 
     # The new INFO: fields joined with ';' (built once per key), then NEAREST and RSID.
     keys = info_keys(found)
@@ -334,14 +315,12 @@ def vcf_lines(t: OutputTables, found: Annotated, block: bytes, strip_ours: bool)
     rank = np.empty(order.size, dtype=np.int64)
     rank[order] = np.arange(order.size)
     inverse = rank[inverse.ravel()]
-    shared = _info_strings(t, found, reps[order])
-    shared_len = np.asarray(pc.fill_null(pc.binary_length(shared), 0))[inverse]
+    shared, shared_start, shared_length = _info_strings(t, found, reps[order])
+    shared_len = shared_length[inverse]
+    # ';' between the old INFO and the new fields, '' or '.' (no fields at all): SEPARATORS
     sep = np.where(old_empty, np.where(shared_len > 0, 1, 2), np.where(shared_len > 0, 0, 1))
-    if (sep == sep[0]).all():
-        parts.append(t.separators[int(sep[0])])
-    else:
-        parts.append(pc.take(t.separators, arrow(sep)))  # ';' between old and new, '' or '.'
-    parts.append(pc.take(shared, arrow(inverse)))
+    pieces.span(_P.SEPARATOR, SEPARATORS, np.where(sep == 2, 1, 0), np.where(sep == 1, 0, 1))
+    pieces.span(_P.NEW_INFO, shared, shared_start[inverse], shared_len)
     near = np.flatnonzero(found.nearest_gene >= 0)
     if near.size:
         distance = pc.cast(arrow(found.nearest_distance[near]), pa.string())
@@ -350,41 +329,88 @@ def vcf_lines(t: OutputTables, found: Annotated, block: bytes, strip_ours: bool)
         )
         position = np.zeros(n, dtype=np.int64)
         position[near] = np.arange(near.size)
-        parts.append(take(text, position, found.nearest_gene >= 0))
+        pieces.strings(_P.NEAREST, text, position, found.nearest_gene >= 0)
     if has_known.any():
         if al.record.size == n:
-            parts.append(take(t.rsid_field(), al.known, has_known))
+            pieces.strings(_P.RSID, t.rsid_field(), al.known, has_known)
         else:
             values = pc.fill_null(take(t.known_ids, al.known, has_known), ".")
-            parts.append(_per_record(values, al.record, n, ";RSID=", record_known, False))
-    if (lines.end > bound[8]).any():
-        parts.append(pc.take(pieces, arrow(row * 6 + 4)))
-    parts.append(_str("\n"))
-    out = pc.binary_join_element_wise(*parts, _EMPTY, null_handling="replace", null_replacement="")
-    out_offsets = np.frombuffer(out.buffers()[1], dtype=np.int32, count=n + 1, offset=out.offset * 4)
-    text = out.buffers()[2][int(out_offsets[0]) : int(out_offsets[-1])]
+            pieces.strings(_P.RSID, _per_record(values, al.record, n, ";RSID=", record_known, False), np.arange(n))
+    pieces.span(_P.REST, b, bound[8], lines.end - bound[8])
+    pieces.span(_P.NEWLINE, b"\n", np.zeros(n, dtype=np.int64), np.ones(n, dtype=np.int64))
+    text_out = pieces.gather()
     written_id = None
     if ann.with_table:
-        written_id = with_nulls(field_strings(block, lines, 2), ~id_missing)
+        written_id = with_nulls(field_strings(lines, 2), ~id_missing)
         if record_ids is not None:
             written_id = pc.if_else(arrow(fill), record_ids, written_id)
-    return text, written_id
+    return text_out, written_id
 
 
-def _info_strings(t: OutputTables, found: Annotated, reps: np.ndarray) -> pa.Array:
+class _P:
+    """The pieces of an output line, in order (columns of ``_Pieces``)."""
+
+    HEAD, ID, FILLED_ID, MIDDLE, OLD_INFO, SEPARATOR, NEW_INFO, NEAREST, RSID, REST, NEWLINE = range(11)
+    COUNT = 11
+
+
+SEPARATORS = b";."
+
+
+class _Pieces:
+    """One column of pieces per ``_P`` member (absent until set): ``textops.gather_columns``."""
+
+    def __init__(self) -> None:
+        self.columns: list[Column | None] = [None] * _P.COUNT
+
+    def span(self, column: int, source: Any, start: np.ndarray, length: np.ndarray) -> None:
+        self.columns[column] = (source, start, length)
+
+    def strings(self, column: int, values: pa.Array, index: np.ndarray, valid: np.ndarray | None = None) -> None:
+        self.columns[column] = string_column(values, index, valid)
+
+    def gather(self) -> np.ndarray:
+        return gather_columns(self.columns)
+
+
+def string_column(values: pa.Array, index: np.ndarray, valid: np.ndarray | None = None) -> Column:
+    """values[index[i]] as the pieces of a ``gather_columns`` column (nothing where ``valid``
+    is False or the value is null)."""
+    offsets = np.frombuffer(values.buffers()[1], dtype=np.int32, count=len(values) + 1, offset=values.offset * 4)
+    start, end = offsets[index], offsets[index + 1]
+    length = (end - start).astype(np.int64)
+    if values.null_count:
+        length[~np.asarray(pc.is_valid(values))[index]] = 0
+    if valid is not None:
+        length[~valid] = 0
+    data = values.buffers()[2]
+    return (b"" if data is None else data, start, length)
+
+
+def constant_column(text: bytes, present: np.ndarray) -> Column:
+    """``text`` on the rows where ``present`` is True."""
+    return (text, np.zeros(present.size, dtype=np.int64), np.where(present, len(text), 0))
+
+
+Spans = tuple[np.ndarray, np.ndarray, np.ndarray]  # (text, start, length): one string per row
+
+
+def joined(columns: list[Column | None]) -> Spans:
+    """Each row's pieces joined into one string (rows are contiguous in the text)."""
+    length = sum((np.maximum(c[2], 0) for c in columns if c is not None), np.int64(0))
+    text = gather_columns(columns)
+    return text, offsets_of(np.asarray(length, dtype=np.int64)), np.asarray(length, dtype=np.int64)
+
+
+def _info_strings(t: OutputTables, found: Annotated, reps: np.ndarray) -> Spans:
     """The new INFO text (without NEAREST, RSID and the leading ';') of records ``reps``."""
-    joined = pc.binary_join_element_wise(
-        _region_strings(t, found, reps),
-        _class_strings(t, found, reps),
-        _consequence_strings(t, found, reps),
-        _EMPTY,
-        null_handling="replace",
-        null_replacement="",
+    text, start, length = joined(
+        [*_region_columns(t, found, reps), _class_column(t, found, reps), *_consequence_columns(t, found, reps)]
     )
-    outside = found.region[reps] < 0  # no GENE/REGION: the first field starts with ';'
-    if outside.any():
-        joined = pc.if_else(arrow(outside), pc.utf8_slice_codeunits(joined, 1), joined)
-    return joined
+    outside = (found.region[reps] < 0) & (length > 0)  # no GENE/REGION: the first field starts with ';'
+    start[outside] += 1
+    length[outside] -= 1
+    return text, start, length
 
 
 def _alleles_of(found: Annotated, reps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -403,37 +429,46 @@ def _grouped(values: pa.Array, group: np.ndarray, n_groups: int, sep: str) -> pa
     return pc.binary_join(pa.ListArray.from_arrays(arrow(offsets), values), _str(sep))
 
 
-def _region_strings(t: OutputTables, found: Annotated, reps: np.ndarray) -> pa.Array:
-    """'GENE=..;GENE_TYPE=..;REGION=..' ('REGION=..' alone without genes; '' outside)."""
+def _region_columns(t: OutputTables, found: Annotated, reps: np.ndarray) -> list[Column | None]:
+    """'GENE=..;GENE_TYPE=..', ';REGION=..' ('REGION=..' alone without genes; nothing outside)."""
     ann = t.ann
-    genes = pc.take(t.gene_set_field, arrow(found.gene_set[reps]))
+    gene_set = found.gene_set[reps]
+    has_gene = t.gene_set_present[gene_set]
+    genes: list[Column | None] = [string_column(t.gene_set_field, gene_set), None]
     own: list[int] = []
     if found.multi_sets:
         own = np.flatnonzero(np.isin(reps, np.fromiter(found.multi_sets, dtype=np.int64))).tolist()
     if own:  # REF across segments: the union of their genes
-        names = genes.to_pylist()
+        names = []
         for k in own:
             members = found.multi_sets[int(reps[k])]
-            names[k] = (
+            names.append(
                 "GENE="
                 + ",".join(ann.gene_name(g) for g in members)
                 + ";GENE_TYPE="
                 + ",".join(ann.type_names[int(ann.gene_type[g])] for g in members)
             )
-        genes = pa.array(names, pa.string())
+        mine = np.zeros(reps.size, dtype=bool)
+        mine[own] = True
+        position = np.zeros(reps.size, dtype=np.int64)
+        position[own] = np.arange(len(own))
+        genes = [
+            string_column(t.gene_set_field, gene_set, ~mine),
+            string_column(pa.array(names, _STRING), position, mine),
+        ]
+        has_gene = has_gene | mine
     region = found.region[reps]
-    has_gene = np.asarray(pc.is_valid(genes))
-    regions = take(t.region_field, np.maximum(region, 0) + np.where(has_gene, 0, len(REGIONS)), region >= 0)
-    return pc.binary_join_element_wise(genes, regions, _EMPTY, null_handling="replace", null_replacement="")
+    index = np.maximum(region, 0) + np.where(has_gene, 0, len(REGIONS))
+    return [*genes, string_column(t.region_field, index, region >= 0)]
 
 
-def _class_strings(t: OutputTables, found: Annotated, reps: np.ndarray) -> pa.Array:
+def _class_column(t: OutputTables, found: Annotated, reps: np.ndarray) -> Column:
     """';CPG;REPEAT;BLACKLIST' as set, then ';VC=..;TSTV=..' (one value per ALT)."""
     al = found.alleles
     flag_bits = found.flags[reps].astype(np.int64) @ np.array([1, 2, 4], dtype=np.int64)
     rows, pos = _alleles_of(found, reps)
     if rows.size == reps.size:  # one ALT each: a table of every combination
-        return pc.take(t.flags_classes, arrow((flag_bits * 6 + al.vc[rows]) * 3 + al.ts[rows]))
+        return string_column(t.flags_classes, (flag_bits * 6 + al.vc[rows]) * 3 + al.ts[rows])
     flags = pc.take(t.flags_classes, arrow(flag_bits * 18))
     vc = al.vc[rows].astype(np.int64)
     ts = al.ts[rows].astype(np.int64)
@@ -447,37 +482,43 @@ def _class_strings(t: OutputTables, found: Annotated, reps: np.ndarray) -> pa.Ar
         pc.binary_join_element_wise(_str(";TSTV="), _grouped(pc.take(t.tstv, arrow(ts)), pos, reps.size, ","), _EMPTY),
         has_ts,
     )
-    return pc.binary_join_element_wise(flags, classes, tstv, _EMPTY, null_handling="replace", null_replacement="")
+    text = pc.binary_join_element_wise(flags, classes, tstv, _EMPTY, null_handling="replace", null_replacement="")
+    return string_column(text, np.arange(reps.size))
 
 
-def _consequence_strings(t: OutputTables, found: Annotated, reps: np.ndarray) -> pa.Array:
-    """';CONSEQUENCE=Allele|Gene|Gene_type|Consequence,...;MOST_SEVERE=term' (null when none)."""
+def _consequence_columns(t: OutputTables, found: Annotated, reps: np.ndarray) -> list[Column | None]:
+    """';CONSEQUENCE=Allele|Gene|Gene_type|Consequence,...', ';MOST_SEVERE=term' (nothing
+    when the record has no entry)."""
     al, cq = found.alleles, found.csq
     n = found.rec.gs.size
     position = np.full(n, -1, dtype=np.int64)
     position[reps] = np.arange(reps.size)  # reps ascending: rows come grouped in order
     owner = position[al.record[cq.allele]]
     rows = np.flatnonzero(owner >= 0)
-    group = owner[rows]
     if not rows.size:
-        return pa.nulls(reps.size, pa.string())
+        return []
+    group = owner[rows]
     gene = np.where(cq.gene[rows] >= 0, cq.gene[rows], len(t.gene_names))  # intergenic: the last, '|||'
     allele = cq.allele[rows]
-    entries = pc.binary_join_element_wise(
-        strings_from(found.rec.text_raw, al.at[allele], al.length[allele]),
-        pc.take(t.entry_middle, arrow(gene)),
-        _terms_text(cq.terms[rows]),
-        _EMPTY,
+    last = np.append(group[1:] != group[:-1], True)  # the last entry of its record: no ','
+    entries, entry_start, entry_length = joined(
+        [
+            (found.rec.text_raw, al.at[allele], al.length[allele]),
+            string_column(t.entry_middle, gene),
+            string_column(*_TERM_TEXTS.of(cq.terms[rows])),
+            constant_column(b",", ~last),
+        ]
     )
+    count = np.bincount(group, minlength=reps.size)
+    present = count > 0
+    first = offsets_of(count)
+    ends = np.append(entry_start, entries.size)
     worst = csq.most_severe_rank(cq.record_terms[reps])
-    text = pc.binary_join_element_wise(
-        _str(";CONSEQUENCE="),
-        _grouped(entries, group, reps.size, ","),
-        take(t.most_severe_field, np.maximum(worst, 0), worst >= 0),
-        _EMPTY,
-    )
-    present = np.bincount(group, minlength=reps.size) > 0
-    return text if present.all() else with_nulls(text, present)
+    return [
+        constant_column(b";CONSEQUENCE=", present),
+        (entries, ends[first], ends[first + count] - ends[first]),
+        string_column(t.most_severe_field, np.maximum(worst, 0), (worst >= 0) & present),
+    ]
 
 
 def _ids_of_records(t: OutputTables, found: Annotated) -> pa.Array:
@@ -498,7 +539,7 @@ def _ids_of_records(t: OutputTables, found: Annotated) -> pa.Array:
     return ids
 
 
-def variants_batch(t: OutputTables, found: Annotated, block: bytes, written_id: pa.Array) -> pa.RecordBatch:
+def variants_batch(t: OutputTables, found: Annotated, written_id: pa.Array) -> pa.RecordBatch:
     """One row per record and ALT; ``record`` is block-local (the writer adds the offset)."""
     ann = t.ann
     lines, rec, al, cq = found.lines, found.rec, found.alleles, found.csq
@@ -539,14 +580,14 @@ def variants_batch(t: OutputTables, found: Annotated, block: bytes, written_id: 
     term_lists = pa.ListArray.from_arrays(arrow(term_offsets), pc.take(t.term_names, arrow(term_cols)))
     columns: dict[str, Any] = {
         "record": rows,
-        "chrom": per_row(field_strings(block, lines, 0)),
+        "chrom": per_row(field_strings(lines, 0)),
         "pos": per_row(arrow(rec.pos)),
         "id": per_row(written_id),
         "rsid": take(t.known_ids, al.known, al.known >= 0),
-        "ref": per_row(field_strings(block, lines, 3)),
+        "ref": per_row(field_strings(lines, 3)),
         "alt": alt_strings(found),
         "qual": arrow(qual[r], mask=np.isnan(qual[r])),
-        "filter": per_row(field_strings(block, lines, 6)),
+        "filter": per_row(field_strings(lines, 6)),
         "genes": pa.ListArray.from_arrays(list_offsets, pc.take(t.gene_names, arrow(row_members))),
         "gene_types": pa.ListArray.from_arrays(list_offsets, pc.take(t.type_names, arrow(ann.gene_type[row_members]))),
         "region": take(t.region_names, np.maximum(found.region[r], 0), found.region[r] >= 0),

@@ -1,11 +1,17 @@
 """Vectorised operations on text held as numpy byte arrays.
 
 A block of VCF lines stays one ``uint8`` array; fields are (start, length) pairs into it, and
-output text is assembled by ``gather`` from pieces of a single source array. This keeps the
+output text is assembled by ``gather`` from pieces of source arrays (compiled: ``native.c``). This keeps the
 per-record work in numpy (C loops) instead of Python objects.
 """
 
 from __future__ import annotations
+
+import ctypes
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,29 +39,119 @@ def distinct(values: np.ndarray) -> np.ndarray:
     return s[keep]
 
 
-def gather(src: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Concatenation of ``src[starts[i] : starts[i] + lengths[i]]`` over i (arrays flattened, C order).
+def gather(src: Any, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenation of ``src[starts[i] : starts[i] + lengths[i]]`` over i (arrays flattened, C order)."""
+    return gather_columns([(src, starts, lengths)])
 
-    One index array is built with a cumulative sum (each piece is a run of +1 steps, each
-    new piece a jump) and used once, so the cost is a few passes over the output bytes.
+
+Column = tuple[Any, np.ndarray, np.ndarray]  # (source, starts, lengths): one piece per row
+
+
+def gather_columns(columns: Sequence[Column | None]) -> np.ndarray:
+    """Concatenation over rows i, then columns p, of ``source_p[starts_p[i] : + lengths_p[i]]``.
+
+    Each column has its own source (a numpy byte array, a ``pyarrow.Buffer`` or ``bytes``) and
+    one piece per row (a piece of length <= 0 is empty; a None column is absent): an output
+    line is its pieces from the block, from tables of built text and from constants, copied
+    once by ``native.c`` without the GIL. Every piece is checked against its source first, so
+    no array content makes the C code read outside a source.
     """
-    starts = np.asarray(starts).ravel()
-    lengths = np.asarray(lengths).ravel()
-    keep = lengths > 0
-    if not keep.all():
-        starts, lengths = starts[keep], lengths[keep]
-    total = int(lengths.sum())
-    if total == 0:
-        return np.zeros(0, dtype=np.uint8)
-    dtype = np.int32 if src.size < (1 << 31) else np.int64
-    idx = np.ones(total, dtype=dtype)
-    ends = np.cumsum(lengths)
-    idx[0] = starts[0]
-    if starts.size > 1:
-        idx[ends[:-1]] = starts[1:] - (starts[:-1] + lengths[:-1]) + 1
-    np.cumsum(idx, out=idx)
-    out: np.ndarray = src[idx]
+    present = [c for c in columns if c is not None]
+    views = [_bytes_view(source) for source, _, _ in present]
+    starts = [np.ascontiguousarray(s, dtype=np.int64).ravel() for _, s, _ in present]
+    lengths = [np.ascontiguousarray(n, dtype=np.int64).ravel() for _, _, n in present]
+    rows = {a.size for a in starts + lengths}
+    if len(rows) > 1:
+        raise ValueError("gather: every column needs one piece per row")
+    n, k = (rows.pop() if rows else 0), len(present)
+    lib = _native()
+    sizes = (ctypes.c_int64 * k)(*(v.size for v in views))
+    start_ptrs = (ctypes.c_void_p * k)(*(a.ctypes.data for a in starts))
+    length_ptrs = (ctypes.c_void_p * k)(*(a.ctypes.data for a in lengths))
+    total = lib.gas_gather_size(n, k, sizes, start_ptrs, length_ptrs)
+    if total < 0:
+        raise IndexError(f"gather: a piece of column {-total - 1} lies outside its source")
+    out = np.empty(total, dtype=np.uint8)
+    if total:
+        sources = (ctypes.c_void_p * k)(*(v.ctypes.data for v in views))
+        lib.gas_gather(n, k, sources, start_ptrs, length_ptrs, out.ctypes.data)
     return out
+
+
+@dataclass
+class SplitLines:
+    """The data lines of a block (``native.c``: gas_split_lines)."""
+
+    start: np.ndarray
+    end: np.ndarray  # exclusive, a final CR dropped
+    index: np.ndarray  # line number in the block (blank lines counted)
+    bound: np.ndarray  # (9, n): see _Lines.bound
+    chrom_key: np.ndarray  # CHROM as key_of() has it (0: longer than 8 bytes)
+    pos: np.ndarray  # POS; -1 when not 1 to 10 digits
+    blank: int
+    nul_at: int  # offset of the first NUL byte, -1: none (then nothing else was split)
+    high: bool  # a byte >= 0x80: check the block is UTF-8
+    short_line: int  # line number in the block of the first line with < 8 columns, -1: none
+    short_tabs: int
+
+
+def split_lines(b: np.ndarray) -> SplitLines:
+    """Lines, columns, CHROM keys and POS of a block of whole lines, in one compiled pass."""
+    lib = _native()
+    b = _bytes_view(b)
+    nul_at, high = ctypes.c_int64(), ctypes.c_int64()
+    lib.gas_scan_bytes(b.ctypes.data, b.size, ctypes.byref(nul_at), ctypes.byref(high))
+    cap = int(lib.gas_count_byte(b.ctypes.data, b.size, 10)) if nul_at.value < 0 else 0
+    start, end, index, pos = (np.empty(cap, dtype=np.int64) for _ in range(4))
+    bound = np.empty((9, cap), dtype=np.int64)
+    chrom_key = np.empty(cap, dtype=np.uint64)
+    status = np.zeros(3, dtype=np.int64)
+    n = 0
+    if cap:
+        n = lib.gas_split_lines(
+            b.ctypes.data, b.size, cap, start.ctypes.data, end.ctypes.data, index.ctypes.data,
+            bound.ctypes.data, chrom_key.ctypes.data, pos.ctypes.data, status.ctypes.data,
+        )  # fmt: skip
+    return SplitLines(
+        start[:n], end[:n], index[:n], bound[:, :n], chrom_key[:n], pos[:n],
+        int(status[0]), int(nul_at.value), bool(high.value), int(status[1]) if cap else -1, int(status[2]),
+    )  # fmt: skip
+
+
+def _bytes_view(src: Any) -> np.ndarray:
+    """A uint8 view of a numpy array, a pyarrow Buffer or bytes (no copy)."""
+    if isinstance(src, np.ndarray):
+        if src.dtype != np.uint8 or not src.flags.c_contiguous:
+            raise ValueError("gather sources must be contiguous uint8 arrays")
+        return src
+    return np.frombuffer(src, dtype=np.uint8) if len(src) else _EMPTY
+
+
+_EMPTY = np.zeros(1, dtype=np.uint8)[:0]
+
+
+_NATIVE: ctypes.CDLL | None = None
+_P, _I64 = ctypes.c_void_p, ctypes.c_int64
+# native.c's functions: (argument types, result type)
+_SIGNATURES: dict[str, tuple[list[Any], Any]] = {
+    "gas_gather_size": ([_I64, _I64, _P, _P, _P], _I64),
+    "gas_gather": ([_I64, _I64, _P, _P, _P, _P], None),
+    "gas_scan_bytes": ([_P, _I64, _P, _P], None),
+    "gas_count_byte": ([_P, _I64, ctypes.c_int], _I64),
+    "gas_split_lines": ([_P, _I64, _I64] + [_P] * 7, _I64),
+}
+
+
+def _native() -> ctypes.CDLL:
+    """The compiled kernels (``native.c``, built with the package: hatch_build.py)."""
+    global _NATIVE
+    if _NATIVE is None:
+        lib = ctypes.CDLL(str(Path(__file__).with_name("_native.so")))
+        for name, (arguments, result) in _SIGNATURES.items():
+            function = getattr(lib, name)
+            function.argtypes, function.restype = arguments, result
+        _NATIVE = lib
+    return _NATIVE
 
 
 def offsets_of(lengths: np.ndarray) -> np.ndarray:
@@ -181,18 +277,6 @@ def format_uint(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
             break
     start = np.arange(n, dtype=np.int64) * 20 + 20 - length
     return slots.ravel(), start, length
-
-
-def pack_key(buf: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """Up to 8 bytes of each field as one uint64 (zero-padded); fields longer than 8 get 0."""
-    n = start.size
-    fits = (length > 0) & (length <= 8)
-    width = int(min(8, length.max())) if n else 0
-    raw = np.zeros((n, 8), dtype=np.uint8)
-    for j in range(width):  # CHROM is short: one pass per byte of the longest name
-        inside = fits & (length > j)
-        raw[:, j] = np.where(inside, buf[np.where(inside, start + j, 0)], 0)
-    return raw.view(np.uint64).reshape(n)
 
 
 def key_of(text: str) -> int:

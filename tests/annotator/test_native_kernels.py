@@ -1,0 +1,113 @@
+"""The compiled kernels (engine/native.c) against slow, obvious Python written here.
+
+``split_lines`` cuts a block into lines and columns and parses CHROM keys and POS;
+``gather_columns`` copies every output line's pieces. Both are checked on random blocks made
+of awkward parts (CRLF, blank lines, missing columns, long fields, odd POS), and on the
+bounds check that keeps the C code inside its sources whatever the arrays hold.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from gas.annotator.engine.textops import gather, gather_columns, key_of, split_lines
+
+
+def _reference_lines(block: bytes) -> list[tuple[int, int, int, list[int], int, int] | tuple[str, int, int]]:
+    """(start, end, line number, bounds, chrom key, pos) of each data line; stops at a line with
+    fewer than 8 columns with ('short', line number, tabs)."""
+    out: list = []
+    at = 0
+    for number, raw in enumerate(block.split(b"\n")[:-1]):
+        start = at
+        at += len(raw) + 1
+        text = raw[:-1] if raw.endswith(b"\r") else raw
+        if not text:
+            continue
+        tabs = [start + i for i, ch in enumerate(text) if ch == 9]
+        if len(tabs) < 7:
+            out.append(("short", number, len(tabs)))
+            break
+        bounds = [start - 1, *tabs[:7], tabs[7] if len(tabs) > 7 else start + len(text)]
+        chrom = text[: tabs[0] - start]
+        key = key_of(chrom.decode("latin-1")) if 1 <= len(chrom) <= 8 else 0
+        pos_text = text[tabs[0] - start + 1 : tabs[1] - start]
+        pos = int(pos_text) if 1 <= len(pos_text) <= 10 and pos_text.isdigit() else -1
+        out.append((start, start + len(text), number, bounds, key, pos))
+    return out
+
+
+def _random_line(rng: random.Random) -> bytes:
+    chrom = rng.choice([b"1", b"chr22", b"GL000192.1", b"MT", b"", b"chrUn_gl000220"])
+    pos = rng.choice([b"1", b"123456", b"4294967296", b"99999999999", b"12a", b"", b"0", b"0001"])
+    cols = [chrom, pos, b".", b"A", b"C,G", b"50", b"PASS", rng.choice([b".", b"DP=3", b"X" * 40])]
+    cols += rng.choice([[], [b"GT"], [b"GT:DP", b"0/1:3", b"1/1:" + b"9" * 300]])
+    line = b"\t".join(cols[: rng.choice([8, 8, 8, 9, 11, 7, 3])])
+    return rng.choice([b"", b"\r", b"\t"]) * (rng.random() < 0.05) + line + rng.choice([b"\n", b"\n", b"\r\n"])
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_split_lines_matches_a_line_by_line_reading(seed):
+    rng = random.Random(seed)
+    block = b"".join(_random_line(rng) if rng.random() > 0.05 else b"\n" for _ in range(rng.randint(1, 60)))
+    split = split_lines(np.frombuffer(block, dtype=np.uint8))
+    want = _reference_lines(block)
+    short = [w for w in want if w[0] == "short"]
+    data = [w for w in want if w[0] != "short"]
+    if short:
+        assert (split.short_line, split.short_tabs) == short[0][1:]
+    else:
+        assert split.short_line == -1
+        assert split.blank == sum(1 for raw in block.split(b"\n")[:-1] if raw in (b"", b"\r"))
+    assert split.nul_at == -1 and not split.high
+    n = len(data)
+    assert split.start[:n].tolist() == [d[0] for d in data]
+    assert split.end[:n].tolist() == [d[1] for d in data]
+    assert split.index[:n].tolist() == [d[2] for d in data]
+    assert split.bound[:, :n].T.tolist() == [d[3] for d in data]
+    assert split.chrom_key[:n].tolist() == [d[4] for d in data]
+    assert split.pos[:n].tolist() == [d[5] for d in data]
+
+
+def test_split_lines_reports_binary_bytes():
+    good = b"1\t10\t.\tA\tC\t.\t.\t.\n"
+    nul = split_lines(np.frombuffer(good + b"1\t1\x00\n", dtype=np.uint8))
+    assert nul.nul_at == len(good) + 3 and nul.start.size == 0
+    high = split_lines(np.frombuffer(good + "1\t10\t.\tA\tC\t.\t.\tNOTE=é\n".encode(), dtype=np.uint8))
+    assert high.high and high.nul_at == -1 and high.start.size == 2
+    assert not split_lines(np.frombuffer(good, dtype=np.uint8)).high
+
+
+def test_gather_columns_matches_slicing():
+    rng = np.random.default_rng(7)
+    a, b = rng.integers(0, 256, 500, dtype=np.uint8), bytes(rng.integers(0, 256, 90, dtype=np.uint8))
+    n = 300
+    sa, la = rng.integers(0, 400, n), rng.integers(-3, 100, n)
+    sb, lb = rng.integers(0, 60, n), rng.integers(0, 30, n)
+    out = gather_columns([(a, sa, la), None, (b, sb, lb), (b";", np.zeros(n, int), np.ones(n, int))])
+    want = b"".join(a[sa[i] : sa[i] + max(la[i], 0)].tobytes() + b[sb[i] : sb[i] + lb[i]] + b";" for i in range(n))
+    assert out.tobytes() == want
+    pieces = [a[s : s + k].tobytes() for s, k in zip(sa, la, strict=True) if k > 0]
+    assert gather(a, sa[la > 0], la[la > 0]).tobytes() == b"".join(pieces)
+
+
+@pytest.mark.parametrize(
+    "start, length",
+    [([0, 8], [5, 5]), ([-1], [2]), ([11], [1]), ([2**62], [2**62])],
+    ids=["past the end", "before the start", "starts at the end", "overflowing"],
+)
+def test_gather_refuses_a_piece_outside_its_source(start, length):
+    src = np.frombuffer(b"hello world", dtype=np.uint8)
+    with pytest.raises(IndexError, match="column 1 lies outside its source"):
+        gather_columns([(src, [0] * len(start), [1] * len(start)), (src, start, length)])
+
+
+def test_gather_takes_empty_and_negative_pieces_as_nothing():
+    src = np.frombuffer(b"abc", dtype=np.uint8)
+    assert gather_columns([(src, [99, -5, 1], [0, -1, 2])]).tobytes() == b"bc"
+    assert gather(src, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)).size == 0
+    with pytest.raises(ValueError, match="one piece per row"):
+        gather_columns([(src, [0, 1], [1, 1]), (src, [0], [1])])
