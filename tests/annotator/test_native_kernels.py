@@ -1,9 +1,10 @@
 """The compiled kernels (engine/native.c) against slow, obvious Python written here.
 
 ``split_lines`` cuts a block into lines and columns and parses CHROM keys and POS;
-``gather_columns`` copies every output line's pieces. Both are checked on random blocks made
-of awkward parts (CRLF, blank lines, missing columns, long fields, odd POS), and on the
-bounds check that keeps the C code inside its sources whatever the arrays hold.
+``gather_columns`` copies every output line's pieces; ``lookup`` is np.searchsorted started
+from the previous answer. They are checked on random inputs made of awkward parts (CRLF,
+blank lines, missing columns, long fields, odd POS; keys out of order, repeated values), and
+on the bounds check that keeps the C code inside its sources whatever the arrays hold.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import random
 import numpy as np
 import pytest
 
-from gas.annotator.engine.textops import gather, gather_columns, key_of, split_lines
+from gas.annotator.engine.textops import gather, gather_columns, key_of, lookup, split_lines
 
 
 def _reference_lines(block: bytes) -> list[tuple[int, int, int, list[int], int, int] | tuple[str, int, int]]:
@@ -111,3 +112,24 @@ def test_gather_takes_empty_and_negative_pieces_as_nothing():
     assert gather(src, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)).size == 0
     with pytest.raises(ValueError, match="one piece per row"):
         gather_columns([(src, [0, 1], [1, 1]), (src, [0], [1])])
+
+
+@pytest.mark.parametrize("order", ["sorted", "any"])
+def test_lookup_matches_searchsorted(order):
+    """gas_lookup starts each search from the previous answer: keys in order and in any order,
+    tables with runs of equal values, keys outside the table and an empty table."""
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        table = np.sort(rng.integers(0, 40, int(rng.integers(0, 50)))).astype(np.int64)
+        keys = rng.integers(-5, 45, int(rng.integers(0, 60)))
+        if order == "sorted":
+            keys = np.sort(keys)
+        for side in ("left", "right"):
+            assert lookup(table, keys, side).tolist() == np.searchsorted(table, keys, side=side).tolist()
+
+
+def test_lookup_refuses_what_it_cannot_search():
+    with pytest.raises(ValueError, match="int64"):
+        lookup(np.arange(5, dtype=np.int32), np.arange(3))
+    with pytest.raises(ValueError, match="side"):
+        lookup(np.arange(5), np.arange(3), "middle")

@@ -656,7 +656,7 @@ class BlockAnnotator:
         stats.gene_sets += np.bincount(found.gene_set[single & ann], minlength=stats.gene_sets.size)
         for members in found.multi_sets.values():
             stats.genes.update(self.gene_name(g) for g in members)
-        stats.flags += found.flags.sum(axis=0)
+        stats.flags += np.count_nonzero(found.flags, axis=0)
         any_seq = np.zeros(n, dtype=bool)
         any_seq[al.record[al.seq]] = True
         stats.position_only = int((~any_seq).sum())

@@ -145,3 +145,61 @@ int64_t gas_count_byte(const uint8_t *b, int64_t size, int c)
         count += b[i] == (uint8_t)c;
     return count;
 }
+
+/* Whether a table value goes before key: np.searchsorted's side="right" counts the values
+ * <= key, side="left" those < key. */
+static inline int before(int64_t value, int64_t key, int right)
+{
+    return right ? value <= key : value < key;
+}
+
+/* out[i] = np.searchsorted(table, keys[i], side) for an ascending table of m values. Each
+ * search starts from the previous key's answer and gallops (1, 2, 4, ... values) toward its
+ * own before a binary search: the keys of a sorted VCF, close to each other and in order,
+ * cost a few steps each instead of log2(m) cache misses; keys in any order are still found. */
+void gas_lookup(const int64_t *table, int64_t m, const int64_t *keys, int64_t n, int right, int64_t *out)
+{
+    int64_t r = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t key = keys[i], lo, hi, step = 1;
+        if (r < m && before(table[r], key, right)) { /* the answer is after r */
+            lo = r + 1;
+            for (;;) {
+                int64_t probe = lo + step - 1;
+                if (probe >= m) {
+                    hi = m;
+                    break;
+                }
+                if (!before(table[probe], key, right)) {
+                    hi = probe;
+                    break;
+                }
+                lo = probe + 1;
+                step <<= 1;
+            }
+        } else { /* the answer is r or before */
+            hi = r;
+            for (;;) {
+                int64_t probe = hi - step;
+                if (probe < 0) {
+                    lo = 0;
+                    break;
+                }
+                if (before(table[probe], key, right)) {
+                    lo = probe + 1;
+                    break;
+                }
+                hi = probe;
+                step <<= 1;
+            }
+        }
+        while (lo < hi) { /* values before lo go before key, those from hi on do not */
+            int64_t mid = lo + (hi - lo) / 2;
+            if (before(table[mid], key, right))
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        out[i] = r = lo;
+    }
+}

@@ -139,6 +139,7 @@ _SIGNATURES: dict[str, tuple[list[Any], Any]] = {
     "gas_scan_bytes": ([_P, _I64, _P, _P], None),
     "gas_count_byte": ([_P, _I64, ctypes.c_int], _I64),
     "gas_split_lines": ([_P, _I64, _I64] + [_P] * 7, _I64),
+    "gas_lookup": ([_P, _I64, _P, _I64, ctypes.c_int, _P], None),
 }
 
 
@@ -163,18 +164,20 @@ def offsets_of(lengths: np.ndarray) -> np.ndarray:
 
 
 def lookup(table: np.ndarray, keys: np.ndarray, side: str = "right") -> np.ndarray:
-    """``np.searchsorted(table, keys, side)`` for keys from a small part of a big table.
-
-    A block of a sorted VCF covers a short stretch of the genome: searching only the slice of
-    the table between the smallest and largest key keeps the search in cache. (Any keys give
-    the same answer as np.searchsorted; only the speed differs.)
-    """
-    if keys.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    lo = int(np.searchsorted(table, keys.min(), side=side))  # type: ignore[call-overload]
-    hi = int(np.searchsorted(table, keys.max(), side=side))  # type: ignore[call-overload]
-    found: np.ndarray = np.searchsorted(table[lo:hi], keys, side=side) + lo  # type: ignore[call-overload]
-    return found
+    """``np.searchsorted(table, keys, side)`` for an ascending int64 table (compiled:
+    ``native.c``, gas_lookup). Each search starts from the previous key's answer, so the
+    keys of a block of a sorted VCF, near each other and in order, take a few steps each;
+    keys in any order give the same answer as np.searchsorted."""
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right', not {side!r}")
+    if table.dtype != np.int64 or not table.flags.c_contiguous:
+        raise ValueError("lookup tables are contiguous int64 arrays")
+    keys = np.ascontiguousarray(keys, dtype=np.int64)
+    out = np.empty(keys.shape, dtype=np.int64)
+    if keys.size:
+        right = side == "right"
+        _native().gas_lookup(table.ctypes.data, table.size, keys.ctypes.data, keys.size, right, out.ctypes.data)
+    return out
 
 
 def reduce_groups(ufunc: np.ufunc, values: np.ndarray, group: np.ndarray, n_groups: int, empty: int = 0) -> np.ndarray:
