@@ -14,7 +14,7 @@ import random
 import numpy as np
 import pytest
 
-from gas.annotator.engine.textops import gather, gather_columns, key_of, lookup, split_lines
+from gas.annotator.engine.textops import first_occurrences, gather, gather_columns, key_of, lookup, split_lines
 
 
 def _reference_lines(block: bytes) -> list[tuple[int, int, int, list[int], int, int] | tuple[str, int, int]]:
@@ -133,3 +133,15 @@ def test_lookup_refuses_what_it_cannot_search():
         lookup(np.arange(5, dtype=np.int32), np.arange(3))
     with pytest.raises(ValueError, match="side"):
         lookup(np.arange(5), np.arange(3), "middle")
+
+
+def test_first_occurrences_groups_equal_keys_in_order_of_appearance():
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        keys = rng.integers(-3, int(rng.integers(1, 40)), int(rng.integers(0, 80))) * (1 << 40)  # hash collisions
+        reps, group = first_occurrences(keys)
+        first: dict[int, int] = {}
+        for i, k in enumerate(keys.tolist()):
+            first.setdefault(k, i)
+        assert reps.tolist() == sorted(first.values())
+        assert keys[reps[group]].tolist() == keys.tolist()

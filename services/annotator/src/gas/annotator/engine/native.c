@@ -203,3 +203,33 @@ void gas_lookup(const int64_t *table, int64_t m, const int64_t *keys, int64_t n,
         out[i] = r = lo;
     }
 }
+
+/* Groups rows with equal keys, in the order groups first appear: reps[g] is the first row of
+ * group g (so reps ascend), group[i] the group of row i. slots is scratch for an open-
+ * addressing hash table: `capacity` entries (a power of two, at least 2n), all -1. Returns
+ * the number of groups. One pass, where sorting the keys took most of the time. */
+int64_t gas_first_occurrences(const int64_t *keys, int64_t n, int64_t *slots, int64_t capacity, int64_t *reps,
+                              int64_t *group)
+{
+    int64_t groups = 0;
+    uint64_t mask = (uint64_t)capacity - 1;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t h = (uint64_t)keys[i] * 0x9E3779B97F4A7C15ull;
+        uint64_t s = (h ^ (h >> 32)) & mask;
+        for (;;) {
+            int64_t g = slots[s];
+            if (g < 0) {
+                slots[s] = groups;
+                reps[groups] = i;
+                group[i] = groups++;
+                break;
+            }
+            if (keys[reps[g]] == keys[i]) {
+                group[i] = g;
+                break;
+            }
+            s = (s + 1) & mask;
+        }
+    }
+    return groups;
+}

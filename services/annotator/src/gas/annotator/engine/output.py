@@ -25,7 +25,16 @@ from gas.annotator.engine import consequences as csq
 from gas.annotator.engine import kernels as pc  # pyarrow.compute's kernels by name: kernels.py
 from gas.annotator.engine.database import REGIONS, Packed
 from gas.annotator.engine.parquet import SCHEMA
-from gas.annotator.engine.textops import Column, distinct, gather, gather_columns, offsets_of, parse_uint, ranges
+from gas.annotator.engine.textops import (
+    Column,
+    distinct,
+    first_occurrences,
+    gather,
+    gather_columns,
+    offsets_of,
+    parse_uint,
+    ranges,
+)
 
 if TYPE_CHECKING:
     from gas.annotator.engine.block import Annotated, BlockAnnotator
@@ -308,14 +317,9 @@ def vcf_lines(t: OutputTables, found: Annotated, strip_ours: bool) -> tuple[np.n
         pieces.span(_P.MIDDLE, b, id_start + id_len, cut - id_start - id_len)
 
     # The new INFO: fields joined with ';' (built once per key), then NEAREST and RSID.
-    keys = info_keys(found)
-    _, reps, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    # Work on the representatives in record order (their rows then come grouped already).
-    order = np.argsort(reps)
-    rank = np.empty(order.size, dtype=np.int64)
-    rank[order] = np.arange(order.size)
-    inverse = rank[inverse.ravel()]
-    shared, shared_start, shared_length = _info_strings(t, found, reps[order])
+    # The representatives of the keys come in record order (their rows then come grouped).
+    reps, inverse = first_occurrences(info_keys(found))
+    shared, shared_start, shared_length = _info_strings(t, found, reps)
     shared_len = shared_length[inverse]
     # ';' between the old INFO and the new fields, '' or '.' (no fields at all): SEPARATORS
     sep = np.where(old_empty, np.where(shared_len > 0, 1, 2), np.where(shared_len > 0, 0, 1))

@@ -140,6 +140,7 @@ _SIGNATURES: dict[str, tuple[list[Any], Any]] = {
     "gas_count_byte": ([_P, _I64, ctypes.c_int], _I64),
     "gas_split_lines": ([_P, _I64, _I64] + [_P] * 7, _I64),
     "gas_lookup": ([_P, _I64, _P, _I64, ctypes.c_int, _P], None),
+    "gas_first_occurrences": ([_P, _I64, _P, _I64, _P, _P], _I64),
 }
 
 
@@ -153,6 +154,22 @@ def _native() -> ctypes.CDLL:
             function.argtypes, function.restype = arguments, result
         _NATIVE = lib
     return _NATIVE
+
+
+def first_occurrences(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(reps, group): rows with equal keys form a group, numbered in the order groups first
+    appear; reps[g] is the first row of group g (ascending), group[i] the group of row i.
+    Compiled (``native.c``: a hash table, one pass)."""
+    keys = np.ascontiguousarray(keys, dtype=np.int64).ravel()
+    n = keys.size
+    capacity = 1 << max(4, (2 * n).bit_length())
+    slots = np.full(capacity, -1, dtype=np.int64)
+    reps, group = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    lib = _native()
+    count = lib.gas_first_occurrences(
+        keys.ctypes.data, n, slots.ctypes.data, capacity, reps.ctypes.data, group.ctypes.data
+    )
+    return reps[:count], group
 
 
 def offsets_of(lengths: np.ndarray) -> np.ndarray:
