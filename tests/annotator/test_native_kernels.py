@@ -14,7 +14,15 @@ import random
 import numpy as np
 import pytest
 
-from gas.annotator.engine.textops import first_occurrences, gather, gather_columns, key_of, lookup, split_lines
+from gas.annotator.engine.textops import (
+    first_occurrences,
+    format_uint,
+    gather,
+    gather_columns,
+    key_of,
+    lookup,
+    split_lines,
+)
 
 
 def _reference_lines(block: bytes) -> list[tuple[int, int, int, list[int], int, int] | tuple[str, int, int]]:
@@ -145,3 +153,11 @@ def test_first_occurrences_groups_equal_keys_in_order_of_appearance():
             first.setdefault(k, i)
         assert reps.tolist() == sorted(first.values())
         assert keys[reps[group]].tolist() == keys.tolist()
+
+
+def test_format_uint_writes_decimal_text():
+    values = np.array([0, 7, 10, 999, 123456789, 2**63 - 1], dtype=np.int64)
+    text, start, length = format_uint(values)
+    assert [text[s : s + k].tobytes().decode() for s, k in zip(start, length, strict=True)] == [str(v) for v in values]
+    with pytest.raises(ValueError, match="non-negative"):
+        format_uint(np.array([3, -1]))

@@ -233,3 +233,19 @@ int64_t gas_first_occurrences(const int64_t *keys, int64_t n, int64_t *slots, in
     }
     return groups;
 }
+
+/* Decimal text of non-negative values: value i right-aligned in out[20 i .. 20 i + 20), its
+ * first digit at start[i], its length[i] digits. */
+void gas_format_uint(const int64_t *values, int64_t n, uint8_t *out, int64_t *start, int64_t *length)
+{
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t v = (uint64_t)values[i];
+        int64_t end = 20 * i + 20, at = end;
+        do {
+            out[--at] = (uint8_t)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        start[i] = at;
+        length[i] = end - at;
+    }
+}

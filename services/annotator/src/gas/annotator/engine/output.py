@@ -29,6 +29,7 @@ from gas.annotator.engine.textops import (
     Column,
     distinct,
     first_occurrences,
+    format_uint,
     gather,
     gather_columns,
     offsets_of,
@@ -152,7 +153,8 @@ class OutputTables:
                 pa.array(["|||"], _STRING),
             ]
         )
-        self.nearest_prefix = packed_strings(ann.gene_names, ";NEAREST=")
+        # ';NEAREST=name|' of every gene (the distance follows)
+        self.nearest_field = pc.binary_join_element_wise(packed_strings(ann.gene_names, ";NEAREST="), _str("|"), _EMPTY)
         self.known_ids = packed_strings(ann.known_id)
         self._rsid_field = Future()
         threading.Thread(target=self._build_rsid_field, name="gas-rsid-field", daemon=True).start()
@@ -325,15 +327,11 @@ def vcf_lines(t: OutputTables, found: Annotated, strip_ours: bool) -> tuple[np.n
     sep = np.where(old_empty, np.where(shared_len > 0, 1, 2), np.where(shared_len > 0, 0, 1))
     pieces.span(_P.SEPARATOR, SEPARATORS, np.where(sep == 2, 1, 0), np.where(sep == 1, 0, 1))
     pieces.span(_P.NEW_INFO, shared, shared_start[inverse], shared_len)
-    near = np.flatnonzero(found.nearest_gene >= 0)
-    if near.size:
-        distance = pc.cast(arrow(found.nearest_distance[near]), pa.string())
-        text = pc.binary_join_element_wise(
-            pc.take(t.nearest_prefix, arrow(found.nearest_gene[near])), distance, _str("|")
-        )
-        position = np.zeros(n, dtype=np.int64)
-        position[near] = np.arange(near.size)
-        pieces.strings(_P.NEAREST, text, position, found.nearest_gene >= 0)
+    near = found.nearest_gene >= 0
+    if near.any():
+        digits, digit_start, digit_length = format_uint(np.where(near, found.nearest_distance, 0))
+        pieces.strings(_P.NEAREST, t.nearest_field, np.maximum(found.nearest_gene, 0), near)
+        pieces.span(_P.DISTANCE, digits, digit_start, np.where(near, digit_length, 0))
     if has_known.any():
         if al.record.size == n:
             pieces.strings(_P.RSID, t.rsid_field(), al.known, has_known)
@@ -354,8 +352,8 @@ def vcf_lines(t: OutputTables, found: Annotated, strip_ours: bool) -> tuple[np.n
 class _P:
     """The pieces of an output line, in order (columns of ``_Pieces``)."""
 
-    HEAD, ID, FILLED_ID, MIDDLE, OLD_INFO, SEPARATOR, NEW_INFO, NEAREST, RSID, REST, NEWLINE = range(11)
-    COUNT = 11
+    HEAD, ID, FILLED_ID, MIDDLE, OLD_INFO, SEPARATOR, NEW_INFO, NEAREST, DISTANCE, RSID, REST, NEWLINE = range(12)
+    COUNT = 12
 
 
 SEPARATORS = b";."
