@@ -14,7 +14,9 @@ database's tracks, then runs, one after the other and ``--repeats`` times each:
     services/annotator/src is exported and run with ``--baseline-python`` (an interpreter with
     that revision's dependencies), for before/after figures in the same run.
 It prints the median wall time, variants/second, peak RSS (os.wait4 rusage; the largest
-process of a pipeline) and the throughput ratio against bcftools, plus the time from process
+process of a pipeline), CPU time (user + system of every process of it: on a shared machine
+the wall time depends on the load, the CPU time much less) and the throughput ratio
+against bcftools, plus the time from process
 start to the first annotated record written. The Python modules are compiled to bytecode
 first, as in the image (``--no-compile-bytecode`` measures the .venv as it is).
 """
@@ -75,7 +77,7 @@ import os, subprocess, sys, time
 t0 = time.perf_counter()
 p = subprocess.Popen(["bash", "-o", "pipefail", "-c", sys.argv[1]])
 _, status, usage = os.wait4(p.pid, 0)
-print(time.perf_counter() - t0, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+print(time.perf_counter() - t0, usage.ru_maxrss, os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime)
 """
 
 # Time from process start to the first annotated record on disk: the launcher starts the
@@ -102,13 +104,14 @@ print(seen if seen is not None else -1)
 """
 
 
-def run(cmd: str) -> tuple[float, int]:
-    """Wall seconds and peak RSS (KiB, largest process of the pipeline) of a shell command."""
+def run(cmd: str) -> tuple[float, int, float]:
+    """Wall seconds, peak RSS (KiB, largest process of the pipeline) and CPU seconds (user +
+    system, every process of the pipeline) of a shell command."""
     out = subprocess.run([sys.executable, "-c", LAUNCHER, cmd], capture_output=True, text=True, check=True)
-    elapsed, rss, code = out.stdout.split()
+    elapsed, rss, code, cpu = out.stdout.split()
     if int(code) != 0:
         sys.exit(f"failed: {cmd}")
-    return float(elapsed), int(rss)
+    return float(elapsed), int(rss), float(cpu)
 
 
 def first_record(cmd: str, out_dir: Path) -> float:
@@ -176,7 +179,7 @@ def bad_input_figures(work: Path, gas: str, baseline: str | None) -> None:
         for path in (bomb, wide):
             cmd = template.format(path) + " > /dev/null 2>&1"
             proc = subprocess.run([sys.executable, "-c", LAUNCHER, cmd], capture_output=True, text=True, check=True)
-            elapsed, rss, code = proc.stdout.split()
+            elapsed, rss, code, _ = proc.stdout.split()
             outcome = "annotated" if code == "0" else f"refused (exit {code})"
             figures = f"{float(elapsed):6.2f} s  peak RSS {int(rss) / 1024:7.1f} MiB"
             print(f"{label:36s} {path.name:14s} {figures}  {outcome}")
@@ -239,11 +242,13 @@ def main() -> int:
                 f" | bcftools annotate -a {t['blacklist']} -c CHROM,FROM,TO,BLACKLIST -Ov -o {work / 'bcftools.vcf'}"
             )
         times: dict[str, list[float]] = {k: [] for k in commands}
+        cpu: dict[str, list[float]] = {k: [] for k in commands}
         rss: dict[str, int] = {k: 0 for k in commands}
         for _ in range(args.repeats):  # interleaved, so a load change hits every command alike
             for name, cmd in commands.items():
-                seconds, peak = run(cmd)
+                seconds, peak, cpu_seconds = run(cmd)
                 times[name].append(seconds)
+                cpu[name].append(cpu_seconds)
                 rss[name] = max(rss[name], peak)
         print(
             f"-- {n:,} variants ({vcf.stat().st_size / 1e6:.0f} MB), median of {args.repeats}, "
@@ -252,9 +257,11 @@ def main() -> int:
         medians = {k: statistics.median(v) for k, v in times.items()}
         for name in commands:
             runs = " ".join(f"{t:.2f}" for t in times[name])
+            used = statistics.median(cpu[name])
             print(
                 f"{name:32s} {medians[name]:7.2f} s  {n / medians[name]:12,.0f} variants/s  "
-                f"peak RSS {rss[name] / 1024:7.1f} MiB   runs: {runs}"
+                f"peak RSS {rss[name] / 1024:7.1f} MiB  CPU {used:6.2f} s ({used / n * 1e6:.2f} us/variant)  "
+                f"runs: {runs}"
             )
         if tracks:
             for name in commands:
