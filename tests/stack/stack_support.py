@@ -74,16 +74,21 @@ def children(pid: int) -> list[int]:
         return [int(p) for p in f.read().split()]
 
 
+# Build products the source tree runs with (git-ignored): the engine's compiled kernels, which
+# `uv sync` (the annotator's build hook) writes next to native.c.
+BUILT_IN_TREE = ("services/annotator/src/gas/annotator/engine/_native.so",)
+
+
 def copy_tree(dest: Path) -> Path:
-    """The checkout's files (tracked and new, not ignored) copied to `dest`, to edit
-    without touching the real tree."""
+    """The checkout's files (tracked and new, not ignored, and BUILT_IN_TREE) copied to
+    `dest`, to edit without touching the real tree."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT,
         check=True,
         capture_output=True,
     ).stdout.split(b"\0")
-    for name in filter(None, (n.decode() for n in listed)):
+    for name in [*filter(None, (n.decode() for n in listed)), *BUILT_IN_TREE]:
         source = ROOT / name
         if source.is_file():
             target = dest / name
