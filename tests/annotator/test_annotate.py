@@ -200,3 +200,21 @@ def test_reannotating_output_is_stable(tmp_path, db, samples):
     strip = lambda p: [line for line in p.read_text().splitlines() if not line.startswith("##")]  # noqa: E731
     assert strip(second) == strip(first)
     assert second.read_text().count("##INFO=<ID=GENE,") == 1
+
+
+def test_top_genes_are_the_genes_of_most_records(tmp_path, db, samples):
+    """The summary's 20 genes with most records, against a count of the GENE field of the
+    annotated lines (a record counts once per gene; ties by name)."""
+    from collections import Counter
+
+    from engine_support import records
+
+    result = annotate_vcf(samples / "premium_2.vcf", tmp_path, db, variants_table=False)
+    counts: Counter[str] = Counter()
+    for rec in records(result.annotated_vcf):
+        gene = rec["info"].get("GENE")
+        if isinstance(gene, str):
+            counts.update(set(gene.split(",")))
+    want = sorted(counts.items(), key=lambda x: (-x[1], x[0]))[:20]
+    assert len(want) == 20 and want[0][1] > want[-1][1]  # the sample has a ranking to check
+    assert [(g["gene"], g["variants"]) for g in result.summary["top_genes"]] == want
