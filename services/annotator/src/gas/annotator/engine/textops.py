@@ -1,8 +1,10 @@
 """Vectorised operations on text held as numpy byte arrays.
 
 A block of VCF lines stays one ``uint8`` array; fields are (start, length) pairs into it, and
-output text is assembled by ``gather`` from pieces of source arrays (compiled: ``native.c``). This keeps the
-per-record work in numpy (C loops) instead of Python objects.
+output text is assembled by ``gather`` from pieces of source arrays. This keeps the
+per-record work in numpy and in the compiled kernels of ``native.c`` (``split_lines``,
+``gather_columns``, ``lookup``, ``first_occurrences``, ``format_uint``, called through
+ctypes) instead of Python objects.
 """
 
 from __future__ import annotations
