@@ -161,3 +161,16 @@ def test_format_uint_writes_decimal_text():
     assert [text[s : s + k].tobytes().decode() for s, k in zip(start, length, strict=True)] == [str(v) for v in values]
     with pytest.raises(ValueError, match="non-negative"):
         format_uint(np.array([3, -1]))
+
+
+def test_string_column_takes_values_nulls_and_slices():
+    import pyarrow as pa
+
+    from gas.annotator.engine.output import string_column
+
+    values = pa.array(["x", "alpha", None, "be", None, "gamma", "d", None, "last"], pa.string())[1:]  # offset 1
+    index = np.array([0, 1, 2, 3, 7, 6, 4, 0, 2])
+    valid = np.array([True] * 8 + [False])
+    text = gather_columns([string_column(values, index, valid), (b"|", np.zeros(9, int), np.ones(9, int))])
+    want = [values[int(i)].as_py() or "" if ok else "" for i, ok in zip(index, valid, strict=True)]
+    assert text.tobytes().decode() == "".join(w + "|" for w in want)
