@@ -247,3 +247,57 @@ def test_dead_letters_moved_by_sqs_itself_show_in_the_metrics(provisioned, aws_e
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def _lines(path):
+    return path.read_text().split() if path.exists() else []
+
+
+def _wait_for_lines(path, want, proc, timeout=30):
+    deadline = time.monotonic() + timeout
+    while _lines(path) != want:
+        assert time.monotonic() < deadline and proc.poll() is None, _lines(path)
+        time.sleep(0.05)
+
+
+def test_hooks_hear_each_busy_idle_transition_once_and_a_failing_hook_stops_nothing(provisioned, aws_env, tmp_path):
+    """busy() when a message is taken after an empty poll, idle() when a poll comes back
+    empty after work: not at every message or poll (the deletion cost is two API calls per
+    burst of work). A hook that raises is logged and the loop goes on."""
+    heard = tmp_path / "heard"
+    script = textwrap.dedent(
+        f"""
+        from gas.core.aws import Aws
+        from gas.core.config import WorkerSettings
+        from gas.core.worker import QueueWorker
+        class Record:
+            def busy(self):
+                with open({str(heard)!r}, "a") as f: f.write("busy\\n")
+            def idle(self):
+                with open({str(heard)!r}, "a") as f: f.write("idle\\n")
+        class Broken:
+            def busy(self): raise RuntimeError("hook on fire")
+            def idle(self): raise RuntimeError("hook on fire")
+        settings = WorkerSettings(metrics_port=0, receive_wait_seconds=1, batch_size=1, dlq_poll_seconds=0)
+        worker = QueueWorker("annotate", lambda m: None, settings, Aws(settings), hooks=[Broken(), Record()])
+        raise SystemExit(worker.run())
+        """
+    )
+    for n in range(3):
+        _send(provisioned, f"first-burst-{n}")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], env={**aws_env, "PATH": "/usr/bin:/bin"}, stdout=subprocess.PIPE
+    )
+    try:
+        _wait_for_lines(heard, ["busy", "idle"], proc)  # three messages, three polls: busy once
+        _send(provisioned, "second-burst")
+        _wait_for_lines(heard, ["busy", "idle", "busy", "idle"], proc)
+        time.sleep(2.5)  # more empty polls: nothing more to tell
+        assert _lines(heard) == ["busy", "idle", "busy", "idle"]
+        assert _depth(provisioned, provisioned.names.queue("annotate")) == 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    failures = [line for line in out.decode().splitlines() if "worker.hook_failed" in line]
+    assert len(failures) == 4 and all("hook on fire" in line and "Broken" in line for line in failures)
