@@ -32,6 +32,7 @@ from prometheus_client import Counter, Histogram
 from pydantic import Field
 
 from gas.annotator.engine import EngineLimits, VcfFormatError, annotate_vcf, ensure_database
+from gas.annotator.engine.allocator import tune_allocator
 from gas.core.aws import Aws
 from gas.core.config import WorkerSettings, load_settings
 from gas.core.deletion_cost import worker_hooks
@@ -131,6 +132,7 @@ class EngineOutcome:
 
 def _engine_child(conn: Connection, run: EngineRun) -> None:
     """Runs in the child: annotate, send one outcome tuple back."""
+    tune_allocator()  # the child is the engine's process; the worker's own keeps its settings
     try:
         db = ensure_database(run.assembly, run.db_dir)
         result = annotate_vcf(
