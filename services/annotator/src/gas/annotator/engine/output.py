@@ -161,7 +161,6 @@ class OutputTables:
         # REGION after GENE (';REGION=') and without it ('REGION='): no field starts with ';'.
         self.region_field = pa.array([f";REGION={r}" for r in REGIONS] + [f"REGION={r}" for r in REGIONS], _STRING)
         self.region_names = pa.array(list(REGIONS), _STRING)
-        self.flag_field = [pa.array([None, f";{f}"], type=pa.string()) for f in FLAG_NAMES]
         self.flag_lists = pa.array(
             [[f for k, f in enumerate(FLAG_NAMES) if bits >> k & 1] for bits in range(8)], pa.list_(pa.string())
         )
