@@ -27,6 +27,7 @@ import numpy as np
 
 from gas.annotator.engine import consequences as csq
 from gas.annotator.engine.database import REGIONS, AnnotationDatabase
+from gas.annotator.engine.output import OutputTables, variants_batch, vcf_lines
 from gas.annotator.engine.reader import VcfFormatError
 from gas.annotator.engine.textops import (
     IS_ALT_FAST,
@@ -45,23 +46,8 @@ from gas.annotator.engine.textops import (
     split_lines,
 )
 
-OUR_INFO_IDS = (
-    "GENE",
-    "GENE_TYPE",
-    "REGION",
-    "NEAREST",
-    "RSID",
-    "CPG",
-    "REPEAT",
-    "BLACKLIST",
-    "VC",
-    "TSTV",
-    "CONSEQUENCE",
-    "MOST_SEVERE",
-)
 FLAG_NAMES = ("CPG", "REPEAT", "BLACKLIST")
 VARIANT_CLASSES = ("SNV", "MNV", "INS", "DEL", "DELINS")  # VC codes 1..5 (0: not a sequence ALT)
-_OUR_KEY = re.compile(rf"^(?:{'|'.join(OUR_INFO_IDS)})(?:=|$)")
 _BASES = "[ACGTNRYSWKMBDHVacgtnryswkmbdhv]"
 _ALLELE = re.compile(
     rf"^(?:(?P<seq>{_BASES}+)|\*|<[^<>,]+>|{_BASES}*[\[\]][^\[\],]+[\[\]]{_BASES}*|\.{_BASES}+|{_BASES}+\.)$"
@@ -216,8 +202,6 @@ class BlockAnnotator:
     """Everything that does not change between blocks: tables, the constant pool."""
 
     def __init__(self, db: AnnotationDatabase, strip_ours: bool = False, with_table: bool = False):
-        from gas.annotator.engine.output import OutputTables
-
         self.db = db
         self.a = db.arrays
         self.strip_ours = strip_ours  # re-annotating: drop our old INFO keys
@@ -259,8 +243,6 @@ class BlockAnnotator:
 
     def annotate(self, block: bytes, first_line: int) -> BlockResult:
         """Annotate whole data lines; ``first_line`` is the file line number of the first."""
-        from gas.annotator.engine.output import variants_batch, vcf_lines
-
         stats = BlockStats(len(REGIONS), len(self.gene_sets), self.n_contigs)
         lines = self.split_lines(block, first_line)
         stats.blank = lines.blank

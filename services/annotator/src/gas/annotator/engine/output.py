@@ -42,6 +42,22 @@ if TYPE_CHECKING:
 
 FLAG_NAMES = ("CPG", "REPEAT", "BLACKLIST")
 VARIANT_CLASSES = ("SNV", "MNV", "INS", "DEL", "DELINS")
+# The INFO keys this engine writes (a re-annotated file's old ones are dropped).
+OUR_INFO_IDS = (
+    "GENE",
+    "GENE_TYPE",
+    "REGION",
+    "NEAREST",
+    "RSID",
+    "CPG",
+    "REPEAT",
+    "BLACKLIST",
+    "VC",
+    "TSTV",
+    "CONSEQUENCE",
+    "MOST_SEVERE",
+)
+_OUR_KEY = re.compile(rf"^(?:{'|'.join(OUR_INFO_IDS)})(?:=|$)")
 
 
 _STRING = pa.string()
@@ -234,16 +250,8 @@ def alt_strings(found: Annotated) -> pa.Array:
     return strings_from(found.rec.text_raw, al.at, al.length)
 
 
-_OUR_KEY: re.Pattern[str] | None = None
-
-
 def _strip_our_keys(info: list[str | None]) -> list[str | None]:
     """Re-annotating: INFO without the keys this engine writes (per record; rare)."""
-    global _OUR_KEY
-    if _OUR_KEY is None:
-        from gas.annotator.engine.block import OUR_INFO_IDS
-
-        _OUR_KEY = re.compile(rf"^(?:{'|'.join(OUR_INFO_IDS)})(?:=|$)")
     key = _OUR_KEY
     out: list[str | None] = []
     for text in info:

@@ -25,13 +25,13 @@ import numpy as np
 from gas.annotator.engine import consequences as csq
 from gas.annotator.engine.block import (
     FLAG_NAMES,
-    OUR_INFO_IDS,
     VARIANT_CLASSES,
     BlockAnnotator,
     BlockResult,
     BlockStats,
 )
 from gas.annotator.engine.database import REGIONS, SCHEMA_VERSION, AnnotationDatabase
+from gas.annotator.engine.output import OUR_INFO_IDS
 from gas.annotator.engine.reader import EngineLimits, Header, VcfFormatError, VcfReader
 from gas.annotator.engine.textops import ranges
 from gas.core.assembly import AssemblyEvidence, detect
