@@ -6,7 +6,7 @@ A hook of the worker loop (gas.core.worker.WorkerHook): the services pass
 When a ReplicaSet scales down it deletes the pods with the lowest
 ``controller.kubernetes.io/pod-deletion-cost`` first. Each worker sets the annotation on
 its own pod: BUSY_COST when it takes a message after being idle, IDLE_COST when a poll
-finds its queue empty after being busy — two API calls per burst of work, none per message.
+finds its queue empty — two API calls per burst of work, none per message.
 
 The pod's token may do nothing else: the chart grants its ServiceAccount `pods` patch and
 fences it with a ValidatingAdmissionPolicy that admits only a change of this one annotation

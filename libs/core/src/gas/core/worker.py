@@ -13,9 +13,9 @@ stops early raises HandBack: the message is made visible at once (not a failure)
 Every worker also watches its queue's dead-letter queue (depth and the age of the oldest
 message it samples), because SQS's own moves after maxReceiveCount pass no handler.
 
-Hooks follow the worker's busy/idle transitions: `busy()` when it takes a message after
-being idle (or at its first message), `idle()` when a poll comes back empty after being busy
-(or at its first empty poll); the services pass the pod's deletion cost as one
+Hooks hear when the worker is busy and when it is idle: `busy()` as it takes each message,
+`idle()` after each poll that comes back empty. A hook acts on changes and may retry what
+failed at the next call; the services pass the pod's deletion cost as one
 (gas.core.deletion_cost.worker_hooks).
 """
 
@@ -90,8 +90,8 @@ Handler = Callable[[Message], None]
 
 
 class WorkerHook(Protocol):
-    """Told of the loop's busy/idle transitions, on the loop's thread: keep it quick, and
-    an exception is logged, never stops the loop."""
+    """Told, on the loop's thread, as the worker takes each message (busy) and after each empty
+    poll (idle): keep it quick. An exception is logged once per streak, never stops the loop."""
 
     def busy(self) -> None: ...
 
@@ -124,7 +124,7 @@ class QueueWorker:
         self._last_poll = time.monotonic()
         self._in_hand: Message | None = None
         self._hooks = tuple(hooks)
-        self._busy: bool | None = None  # None: neither yet
+        self._failing_hooks: set[int] = set()  # indexes of hooks whose last call raised
 
     # -- lifecycle -------------------------------------------------------------------
     def stop(self, *_: object) -> None:
@@ -164,7 +164,7 @@ class QueueWorker:
                 self._stopping.wait(2)
                 continue
             if not batch:
-                self._transition(busy=False)
+                self._tell_hooks(busy=False)
             for i, message in enumerate(batch):
                 if self._stopping.is_set():
                     self._release(batch[i:])
@@ -173,21 +173,22 @@ class QueueWorker:
         log.info("worker.stopped", queue=self.queue)
         return 0
 
-    def _transition(self, busy: bool) -> None:
-        """Tell the hooks when the worker turns busy or idle (not at every message or poll)."""
-        if busy == self._busy:
-            return
-        self._busy = busy
-        for hook in self._hooks:
+    def _tell_hooks(self, busy: bool) -> None:
+        for i, hook in enumerate(self._hooks):
+            name = type(hook).__name__
             try:
                 if busy:
                     hook.busy()
                 else:
                     hook.idle()
             except Exception as exc:  # noqa: BLE001 - a hook is a side channel, never the loop's end
-                log.warning(
-                    "worker.hook_failed", queue=self.queue, hook=type(hook).__name__, busy=busy, error=repr(exc)
-                )
+                if i not in self._failing_hooks:
+                    log.warning("worker.hook_failed", queue=self.queue, hook=name, busy=busy, error=repr(exc))
+                self._failing_hooks.add(i)
+                continue
+            if i in self._failing_hooks:
+                self._failing_hooks.discard(i)
+                log.info("worker.hook_recovered", queue=self.queue, hook=name)
 
     # -- one message -----------------------------------------------------------------
     def _receive(self) -> list[Message]:
@@ -223,7 +224,7 @@ class QueueWorker:
         started = time.monotonic()
         heartbeat.start()
         WORKER_BUSY.labels(self.queue).set(1)
-        self._transition(busy=True)
+        self._tell_hooks(busy=True)
         self._in_hand = message
         try:
             self.handler(message)
