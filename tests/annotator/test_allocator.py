@@ -58,3 +58,12 @@ def test_only_the_engines_own_processes_tune_the_allocator(case, tmp_path, db_di
     assert before != "system"  # pyarrow's own default (mimalloc or jemalloc)
     assert after == ("system" if TUNED[case] else before)
     assert (out / "small.annot.vcf").is_file()
+
+
+def test_the_annotators_worker_process_does_not_load_pyarrow():
+    """The worker only starts engine children, which load pyarrow: importing it (the allocator
+    module included) and the CLI's module leaves pyarrow out of the process until it runs."""
+    code = "import sys, gas.annotator.worker, gas.annotator.engine.cli; print('pyarrow' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "False"

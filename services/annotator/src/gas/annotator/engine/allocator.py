@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import ctypes
 
-import pyarrow as pa
-
 
 def tune_allocator() -> None:
     """Memory settings of the engine's process, made once before its first block.
@@ -28,6 +26,8 @@ def tune_allocator() -> None:
     if _TUNED:
         return
     _TUNED = True
+    import pyarrow as pa  # here: the annotator's worker imports this module, and needs no pyarrow
+
     if pa.default_memory_pool().backend_name != "system":
         pa.set_memory_pool(pa.system_memory_pool())
     try:

@@ -27,7 +27,6 @@ import numpy as np
 
 from gas.annotator.engine import consequences as csq
 from gas.annotator.engine.database import REGIONS, AnnotationDatabase
-from gas.annotator.engine.output import OutputTables, variants_batch, vcf_lines
 from gas.annotator.engine.reader import VcfFormatError
 from gas.annotator.engine.textops import (
     IS_ALT_FAST,
@@ -202,6 +201,10 @@ class BlockAnnotator:
     """Everything that does not change between blocks: tables, the constant pool."""
 
     def __init__(self, db: AnnotationDatabase, strip_ours: bool = False, with_table: bool = False):
+        # output imports pyarrow: here, on the thread that builds the annotator (vcf.py),
+        # not on the process's start-up path
+        from gas.annotator.engine.output import OutputTables
+
         self.db = db
         self.a = db.arrays
         self.strip_ours = strip_ours  # re-annotating: drop our old INFO keys
@@ -243,6 +246,8 @@ class BlockAnnotator:
 
     def annotate(self, block: bytes, first_line: int) -> BlockResult:
         """Annotate whole data lines; ``first_line`` is the file line number of the first."""
+        from gas.annotator.engine.output import variants_batch, vcf_lines
+
         stats = BlockStats(len(REGIONS), len(self.gene_sets), self.n_contigs)
         lines = self.split_lines(block, first_line)
         stats.blank = lines.blank

@@ -24,6 +24,7 @@ import pyarrow as pa
 from gas.annotator.engine import consequences as csq
 from gas.annotator.engine import kernels as pc  # pyarrow.compute's kernels by name: kernels.py
 from gas.annotator.engine.database import REGIONS, Packed
+from gas.annotator.engine.info import OUR_INFO_IDS
 from gas.annotator.engine.parquet import SCHEMA
 from gas.annotator.engine.textops import (
     Column,
@@ -42,21 +43,6 @@ if TYPE_CHECKING:
 
 FLAG_NAMES = ("CPG", "REPEAT", "BLACKLIST")
 VARIANT_CLASSES = ("SNV", "MNV", "INS", "DEL", "DELINS")
-# The INFO keys this engine writes (a re-annotated file's old ones are dropped).
-OUR_INFO_IDS = (
-    "GENE",
-    "GENE_TYPE",
-    "REGION",
-    "NEAREST",
-    "RSID",
-    "CPG",
-    "REPEAT",
-    "BLACKLIST",
-    "VC",
-    "TSTV",
-    "CONSEQUENCE",
-    "MOST_SEVERE",
-)
 _OUR_KEY = re.compile(rf"^(?:{'|'.join(OUR_INFO_IDS)})(?:=|$)")
 
 

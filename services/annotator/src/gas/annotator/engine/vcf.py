@@ -31,7 +31,7 @@ from gas.annotator.engine.block import (
     BlockStats,
 )
 from gas.annotator.engine.database import REGIONS, SCHEMA_VERSION, AnnotationDatabase
-from gas.annotator.engine.output import OUR_INFO_IDS
+from gas.annotator.engine.info import OUR_INFO_IDS
 from gas.annotator.engine.reader import EngineLimits, Header, VcfFormatError, VcfReader
 from gas.annotator.engine.textops import ranges
 from gas.core.assembly import AssemblyEvidence, detect
