@@ -57,6 +57,10 @@ class User:
         assert resp.ok and self.name in self.get("/profile").text
         return self
 
+    def job_ids(self) -> list[str]:
+        """The jobs on the first page of the user's job list, newest first."""
+        return re.findall(r'<tr data-job-id="([^"]+)"', self.get("/annotations").text)
+
     def upload_form(self) -> dict:
         page = self.get("/annotate")
         assert page.ok, page.text

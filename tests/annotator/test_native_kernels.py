@@ -9,11 +9,13 @@ on the bounds check that keeps the C code inside its sources whatever the arrays
 
 from __future__ import annotations
 
+import ctypes
 import random
 
 import numpy as np
 import pytest
 
+from gas.annotator.engine import textops
 from gas.annotator.engine.textops import (
     first_occurrences,
     format_uint,
@@ -174,3 +176,35 @@ def test_string_column_takes_values_nulls_and_slices():
     text = gather_columns([string_column(values, index, valid), (b"|", np.zeros(9, int), np.ones(9, int))])
     want = [values[int(i)].as_py() or "" if ok else "" for i, ok in zip(index, valid, strict=True)]
     assert text.tobytes().decode() == "".join(w + "|" for w in want)
+
+
+def test_the_c_boundary_refuses_arrays_of_another_type_shape_or_layout():
+    """Each array argument is declared with its dtype, dimensions and layout (ndpointer), and
+    the arrays of pointers are built by a wrapper that checks each array and its length: a
+    wrong array is a TypeError or ValueError in Python, never a read through a bad pointer."""
+    lib = textops._native()
+    values = np.arange(4, dtype=np.int64)
+    text, starts, lengths = np.empty(80, dtype=np.uint8), np.empty(4, dtype=np.int64), np.empty(4, dtype=np.int64)
+    lib.gas_format_uint(values, 4, text, starts, lengths)  # as declared: runs
+    assert bytes(text[starts[3] : starts[3] + lengths[3]]) == b"3"
+    wrong = {
+        "dtype": (values.astype(np.int32), text, starts, lengths),
+        "dimensions": (values, text, starts.reshape(2, 2), lengths),
+        "layout": (np.arange(8, dtype=np.int64)[::2], text, starts, lengths),
+        "read-only output": (values, np.frombuffer(bytes(80), dtype=np.uint8), starts, lengths),
+        "raw pointer": (values, text, starts.ctypes.data, lengths),
+    }
+    for why, arguments in wrong.items():
+        with pytest.raises(ctypes.ArgumentError):
+            lib.gas_format_uint(arguments[0], 4, *arguments[1:])
+            pytest.fail(why)
+    sizes = np.array([80], dtype=np.int64)
+    raw = (ctypes.c_void_p * 1)(starts.ctypes.data)
+    with pytest.raises(ctypes.ArgumentError):  # an untyped array of pointers
+        lib.gas_gather_size(4, 1, sizes, raw, raw)
+    with pytest.raises(TypeError):
+        textops._Int64Arrays([starts.astype(np.int32)], 4)
+    with pytest.raises(ValueError, match="3 entries where 4 are read"):
+        textops._Int64Arrays([starts[:3]], 4)
+    with pytest.raises(ctypes.ArgumentError):  # byte sources where offsets go
+        lib.gas_gather_size(4, 1, sizes, textops._ByteArrays([text]), textops._Int64Arrays([lengths], 4))

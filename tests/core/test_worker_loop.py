@@ -247,3 +247,63 @@ def test_dead_letters_moved_by_sqs_itself_show_in_the_metrics(provisioned, aws_e
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def _lines(path):
+    return path.read_text().split() if path.exists() else []
+
+
+def _changes(events):
+    return [e for i, e in enumerate(events) if i == 0 or events[i - 1] != e]
+
+
+def _wait_for_changes(path, want, proc, timeout=30):
+    deadline = time.monotonic() + timeout
+    while _changes(_lines(path)) != want:
+        assert time.monotonic() < deadline and proc.poll() is None, _lines(path)
+        time.sleep(0.05)
+
+
+def test_hooks_hear_each_message_and_each_empty_poll_and_a_failing_hook_stops_nothing(provisioned, aws_env, tmp_path):
+    """busy() as each message is taken, idle() after each empty poll (a hook acts on changes:
+    the deletion cost makes two API calls per burst of work). A hook that raises is logged once
+    while it keeps failing, and the loop and the other hooks go on."""
+    heard = tmp_path / "heard"
+    script = textwrap.dedent(
+        f"""
+        from gas.core.aws import Aws
+        from gas.core.config import WorkerSettings
+        from gas.core.worker import QueueWorker
+        class Record:
+            def busy(self):
+                with open({str(heard)!r}, "a") as f: f.write("busy\\n")
+            def idle(self):
+                with open({str(heard)!r}, "a") as f: f.write("idle\\n")
+        class Broken:
+            def busy(self): raise RuntimeError("hook on fire")
+            def idle(self): raise RuntimeError("hook on fire")
+        settings = WorkerSettings(metrics_port=0, receive_wait_seconds=1, batch_size=1, dlq_poll_seconds=0)
+        worker = QueueWorker("annotate", lambda m: None, settings, Aws(settings), hooks=[Broken(), Record()])
+        raise SystemExit(worker.run())
+        """
+    )
+    for n in range(3):
+        _send(provisioned, f"first-burst-{n}")
+    env = {**aws_env, "PATH": "/usr/bin:/bin"}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE)
+    try:
+        _wait_for_changes(heard, ["busy", "idle"], proc)
+        assert _lines(heard).count("busy") == 3  # one per message
+        _send(provisioned, "second-burst")
+        _wait_for_changes(heard, ["busy", "idle", "busy", "idle"], proc)
+        time.sleep(2.5)  # more empty polls: idle again, nothing else
+        events = _lines(heard)
+        assert events.count("busy") == 4 and events.count("idle") >= 3
+        assert _changes(events) == ["busy", "idle", "busy", "idle"]
+        assert _depth(provisioned, provisioned.names.queue("annotate")) == 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    failures = [line for line in out.decode().splitlines() if "worker.hook_failed" in line]
+    assert len(failures) == 1 and "hook on fire" in failures[0] and "Broken" in failures[0], failures

@@ -55,7 +55,7 @@ def test_empty_or_oversized_file_is_refused_before_any_job_exists(
     s3 = user.post_to_s3(form, name, content)
     page = user.http.get(s3.headers["Location"], timeout=30)
     assert page.status_code == status and message in page.text
-    assert user.get("/api/annotations").json()["jobs"] == []
+    assert user.job_ids() == []
     prefix = form["fields"]["key"].split("~")[0]
     assert not [k for k in _inputs(stack_aws, stack.prefix) if k.startswith(prefix)]
 
@@ -76,7 +76,7 @@ def test_unsafe_file_names_are_refused_and_the_upload_removed(stack, user, stack
     page = user.http.get(s3.headers["Location"], timeout=30)
     assert page.status_code == 400 and "<script>alert(1)</script>" not in page.text
     assert "file name" in page.text
-    assert user.get("/api/annotations").json()["jobs"] == []
+    assert user.job_ids() == []
     assert not [k for k in _inputs(stack_aws, stack.prefix) if k.startswith(form["fields"]["key"].split("~")[0])]
 
 
@@ -86,7 +86,7 @@ def test_replayed_job_creation_url_makes_one_job(user):
     first = user.http.get(s3.headers["Location"], timeout=30)
     second = user.http.get(s3.headers["Location"], timeout=30)
     assert job_id_of(first) == job_id_of(second)
-    assert len(user.get("/api/annotations").json()["jobs"]) == 1
+    assert len(user.job_ids()) == 1
     assert user.wait_finished(job_id_of(first))["status"] == "COMPLETED"
 
 

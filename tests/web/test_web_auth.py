@@ -110,7 +110,7 @@ def test_a_cookie_copied_before_sign_out_is_dead_after_it(app, sign_in):
     thief.set_cookie("gas_session", copied)
     resp = thief.get("/profile")
     assert resp.status_code == 302 and "/auth/login" in resp.headers["Location"]
-    assert thief.get("/api/annotations").status_code == 401
+    assert thief.get("/api/annotations/any-job").status_code == 401
     # Signing in again works, with a new session.
     c2, again = sign_in(name="Grace", email="grace-copy@example.org")
     assert again == user_id and c2.get("/profile").status_code == 200

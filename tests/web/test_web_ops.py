@@ -87,6 +87,8 @@ def test_bootstrap_and_scripts_are_served_locally(client):
 def test_unhandled_error_is_a_500_page_and_one_json_log_line(app, sign_in, monkeypatch, capsys):
     import json
 
+    from gas.core.jobs import new_job_id
+
     c, _ = sign_in()
     jobs = app.extensions["gas"].jobs
 
@@ -94,11 +96,12 @@ def test_unhandled_error_is_a_500_page_and_one_json_log_line(app, sign_in, monke
         raise RuntimeError("database on fire")
 
     monkeypatch.setattr(jobs, "list_for_user", broken)
+    monkeypatch.setattr(jobs, "get_for_user", broken)
     capsys.readouterr()
     resp = c.get("/annotations")
     assert resp.status_code == 500 and "database on fire" not in resp.get_data(as_text=True)
-    api = c.get("/api/annotations")
-    assert api.status_code == 500 and "error" in api.get_json()
+    api = c.get(f"/api/annotations/{new_job_id()}")
+    assert api.status_code == 500 and "error" in api.get_json() and "database on fire" not in api.get_data(as_text=True)
     entries = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
     crash = [e for e in entries if e["event"] == "http.unhandled_exception"]
     assert crash and "database on fire" in crash[0]["exception"] and crash[0]["request_id"]

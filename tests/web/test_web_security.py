@@ -102,7 +102,6 @@ def test_another_users_job_is_404_on_every_route(sign_in, web_aws):
     api_missing = other.get("/api/annotations/not-a-uuid")
     assert api_missing.status_code == 404 and "error" in api_missing.get_json()
     assert job_id not in other.get("/annotations").get_data(as_text=True)
-    assert job_id not in str(other.get("/api/annotations").get_json())
 
 
 def test_job_routes_need_sign_in(client, sign_in, web_aws):
@@ -112,7 +111,6 @@ def test_job_routes_need_sign_in(client, sign_in, web_aws):
         resp = client.get(route.format(id=job_id))
         assert resp.status_code == 302 and resp.headers["Location"].startswith("/auth/login")
     assert client.get(f"/api/annotations/{job_id}").status_code == 401
-    assert client.get("/api/annotations").status_code == 401
 
 
 def test_untrusted_names_are_escaped(sign_in, web_aws):

@@ -1,5 +1,8 @@
 """A worker keeps its own pod's deletion cost current, so a scale-down removes idle pods first.
 
+A hook of the worker loop (gas.core.worker.WorkerHook): the services pass
+``worker_hooks(settings, queue)`` to their QueueWorker.
+
 When a ReplicaSet scales down it deletes the pods with the lowest
 ``controller.kubernetes.io/pod-deletion-cost`` first. Each worker sets the annotation on
 its own pod: BUSY_COST when it takes a message after being idle, IDLE_COST when a poll
@@ -40,6 +43,13 @@ COST = Gauge("gas_worker_pod_deletion_cost", "The deletion cost this worker last
 UPDATES = Counter(
     "gas_worker_pod_deletion_cost_updates_total", "Updates of the pod's deletion cost, by outcome", ["queue", "outcome"]
 )
+
+
+def worker_hooks(settings: WorkerSettings, queue: str) -> list[DeletionCost]:
+    """The worker hooks this process's settings ask for: the pod's deletion cost, or none.
+    Called before the worker starts, so a half-configured pod refuses to start (exit 2)."""
+    cost = DeletionCost.from_settings(settings, queue)
+    return [cost] if cost else []
 
 
 class DeletionCost:

@@ -13,8 +13,10 @@ stops early raises HandBack: the message is made visible at once (not a failure)
 Every worker also watches its queue's dead-letter queue (depth and the age of the oldest
 message it samples), because SQS's own moves after maxReceiveCount pass no handler.
 
-In a pod, the worker keeps its pod's deletion cost current: busy when it takes a message
-after being idle, idle when a poll comes back empty (gas.core.deletion_cost).
+Hooks hear when the worker is busy and when it is idle: `busy()` as it takes each message,
+`idle()` after each poll that comes back empty. A hook acts on changes and may retry what
+failed at the next call; the services pass the pod's deletion cost as one
+(gas.core.deletion_cost.worker_hooks).
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from botocore.exceptions import BotoCoreError, ClientError
@@ -33,7 +35,6 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from gas.core.aws import Aws
 from gas.core.config import WorkerSettings
-from gas.core.deletion_cost import DeletionCost
 from gas.core.errors import Defer, HandBack, PermanentError, TransientError
 from gas.core.observability import serve_ops
 
@@ -47,7 +48,7 @@ HANDLER_SECONDS = Histogram(
     ["queue"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900),
 )
-# 1 while a handler runs (a busy-pods view; the pod's deletion cost follows it: deletion_cost.py).
+# 1 while a handler runs (a busy-pods view).
 WORKER_BUSY = Gauge("gas_worker_busy", "1 while this worker is handling a message", ["queue"])
 QUEUE_LAG = Histogram(
     "gas_worker_queue_lag_seconds",
@@ -88,6 +89,15 @@ class Message:
 Handler = Callable[[Message], None]
 
 
+class WorkerHook(Protocol):
+    """Told, on the loop's thread, as the worker takes each message (busy) and after each empty
+    poll (idle): keep it quick. An exception is logged once per streak, never stops the loop."""
+
+    def busy(self) -> None: ...
+
+    def idle(self) -> None: ...
+
+
 class QueueWorker:
     def __init__(
         self,
@@ -96,8 +106,8 @@ class QueueWorker:
         settings: WorkerSettings,
         aws: Aws,
         ready: Callable[[], bool] = lambda: True,
+        hooks: Sequence[WorkerHook] = (),
     ):
-        self._deletion_cost = DeletionCost.from_settings(settings, queue)  # refuses a half-configured pod
         self.queue = queue
         self.handler = handler
         self.settings = settings
@@ -113,6 +123,8 @@ class QueueWorker:
         WORKER_BUSY.labels(queue).set(0)
         self._last_poll = time.monotonic()
         self._in_hand: Message | None = None
+        self._hooks = tuple(hooks)
+        self._failing_hooks: set[int] = set()  # indexes of hooks whose last call raised
 
     # -- lifecycle -------------------------------------------------------------------
     def stop(self, *_: object) -> None:
@@ -151,8 +163,8 @@ class QueueWorker:
                 log.warning("worker.receive_failed", queue=self.queue, error=str(exc))
                 self._stopping.wait(2)
                 continue
-            if not batch and self._deletion_cost:
-                self._deletion_cost.idle()  # polled and found nothing: first to go on a scale-down
+            if not batch:
+                self._tell_hooks(busy=False)
             for i, message in enumerate(batch):
                 if self._stopping.is_set():
                     self._release(batch[i:])
@@ -160,6 +172,23 @@ class QueueWorker:
                 self.process(message)
         log.info("worker.stopped", queue=self.queue)
         return 0
+
+    def _tell_hooks(self, busy: bool) -> None:
+        for i, hook in enumerate(self._hooks):
+            name = type(hook).__name__
+            try:
+                if busy:
+                    hook.busy()
+                else:
+                    hook.idle()
+            except Exception as exc:  # noqa: BLE001 - a hook is a side channel, never the loop's end
+                if i not in self._failing_hooks:
+                    log.warning("worker.hook_failed", queue=self.queue, hook=name, busy=busy, error=repr(exc))
+                self._failing_hooks.add(i)
+                continue
+            if i in self._failing_hooks:
+                self._failing_hooks.discard(i)
+                log.info("worker.hook_recovered", queue=self.queue, hook=name)
 
     # -- one message -----------------------------------------------------------------
     def _receive(self) -> list[Message]:
@@ -195,8 +224,7 @@ class QueueWorker:
         started = time.monotonic()
         heartbeat.start()
         WORKER_BUSY.labels(self.queue).set(1)
-        if self._deletion_cost:
-            self._deletion_cost.busy()
+        self._tell_hooks(busy=True)
         self._in_hand = message
         try:
             self.handler(message)

@@ -32,8 +32,10 @@ from prometheus_client import Counter, Histogram
 from pydantic import Field
 
 from gas.annotator.engine import EngineLimits, VcfFormatError, annotate_vcf, ensure_database
+from gas.annotator.engine.allocator import tune_allocator
 from gas.core.aws import Aws
 from gas.core.config import WorkerSettings, load_settings
+from gas.core.deletion_cost import worker_hooks
 from gas.core.errors import Defer, HandBack, PermanentError, TransientError
 from gas.core.events import JobCompleted, JobRequested, Publisher, parse_event
 from gas.core.job_record import Job, JobStatus
@@ -130,6 +132,7 @@ class EngineOutcome:
 
 def _engine_child(conn: Connection, run: EngineRun) -> None:
     """Runs in the child: annotate, send one outcome tuple back."""
+    tune_allocator()  # the child is the engine's process; the worker's own keeps its settings
     try:
         db = ensure_database(run.assembly, run.db_dir)
         result = annotate_vcf(
@@ -414,6 +417,7 @@ class _AnyEvent(threading.Event):
 def main() -> int:
     settings = load_settings(AnnotatorSettings)
     configure_logging("annotator", settings.log_level)
+    hooks = worker_hooks(settings, "annotate")  # a half-configured pod stops here, before the databases
     settings.scratch_dir.mkdir(parents=True, exist_ok=True)
     # Build (or fetch and verify) every database once here; each engine child only maps
     # the one of its job's assembly.
@@ -423,7 +427,7 @@ def main() -> int:
     # module that imports numpy and pyarrow, so each engine child starts with them loaded.
     multiprocessing.set_forkserver_preload(["gas.annotator.engine.vcf"])
     aws = Aws(settings)
-    return QueueWorker("annotate", Annotator(settings, aws), settings, aws).run()
+    return QueueWorker("annotate", Annotator(settings, aws), settings, aws, hooks=hooks).run()
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from gas.archiver.cold import EXPEDITED, STANDARD, ExpeditedUnavailable, cold_st
 from gas.core import failpoints
 from gas.core.aws import Aws
 from gas.core.config import WorkerSettings, load_settings
+from gas.core.deletion_cost import worker_hooks
 from gas.core.errors import Defer, PermanentError
 from gas.core.events import JobCompleted, Publisher, RestoreCheck, UserUpgraded, parse_event
 from gas.core.job_record import ARCHIVED_FIELDS, Job, JobStatus, Storage
@@ -246,9 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = load_settings(ArchiverSettings)
     configure_logging(f"archiver-{args.consumer}", settings.log_level)
+    hooks = worker_hooks(settings, args.consumer)
     aws = Aws(settings)
     archiver = Archiver(settings, aws)
-    return QueueWorker(args.consumer, getattr(archiver, args.consumer), settings, aws).run()
+    return QueueWorker(args.consumer, getattr(archiver, args.consumer), settings, aws, hooks=hooks).run()
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from prometheus_client import Counter
 
 from gas.core.aws import Aws
 from gas.core.config import WorkerSettings, load_settings
+from gas.core.deletion_cost import worker_hooks
 from gas.core.errors import PermanentError
 from gas.core.events import JobCompleted, parse_event
 from gas.core.job_record import Job, JobStatus
@@ -77,8 +78,9 @@ class Notifier:
 def main() -> int:
     settings = load_settings(WorkerSettings)
     configure_logging("notifier", settings.log_level)
+    hooks = worker_hooks(settings, "notify")
     aws = Aws(settings)
-    return QueueWorker("notify", Notifier(settings, aws), settings, aws).run()
+    return QueueWorker("notify", Notifier(settings, aws), settings, aws, hooks=hooks).run()
 
 
 if __name__ == "__main__":

@@ -359,14 +359,7 @@ def job_log(job_id: str) -> Any:
     return render_template("log.html", job=job_view(job), text=text)
 
 
-# -- JSON API ----------------------------------------------------------------------
-@bp.get("/api/annotations")
-@login_required
-def api_list() -> Any:
-    page = _page(request.args.get("cursor") or None)
-    return jsonify(jobs=[job_view(j) for j in page.jobs], next_cursor=page.next_cursor)
-
-
+# -- JSON (the job page's status poll) --------------------------------------------------
 @bp.get("/api/annotations/<job_id>")
 @login_required
 def api_job(job_id: str) -> Any:

@@ -45,23 +45,8 @@ from gas.annotator.engine.textops import (
     split_lines,
 )
 
-OUR_INFO_IDS = (
-    "GENE",
-    "GENE_TYPE",
-    "REGION",
-    "NEAREST",
-    "RSID",
-    "CPG",
-    "REPEAT",
-    "BLACKLIST",
-    "VC",
-    "TSTV",
-    "CONSEQUENCE",
-    "MOST_SEVERE",
-)
 FLAG_NAMES = ("CPG", "REPEAT", "BLACKLIST")
 VARIANT_CLASSES = ("SNV", "MNV", "INS", "DEL", "DELINS")  # VC codes 1..5 (0: not a sequence ALT)
-_OUR_KEY = re.compile(rf"^(?:{'|'.join(OUR_INFO_IDS)})(?:=|$)")
 _BASES = "[ACGTNRYSWKMBDHVacgtnryswkmbdhv]"
 _ALLELE = re.compile(
     rf"^(?:(?P<seq>{_BASES}+)|\*|<[^<>,]+>|{_BASES}*[\[\]][^\[\],]+[\[\]]{_BASES}*|\.{_BASES}+|{_BASES}+\.)$"
@@ -216,6 +201,8 @@ class BlockAnnotator:
     """Everything that does not change between blocks: tables, the constant pool."""
 
     def __init__(self, db: AnnotationDatabase, strip_ours: bool = False, with_table: bool = False):
+        # output imports pyarrow: here, on the thread that builds the annotator (vcf.py),
+        # not on the process's start-up path
         from gas.annotator.engine.output import OutputTables
 
         self.db = db

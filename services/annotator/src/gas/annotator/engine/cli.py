@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from gas.annotator.engine.allocator import tune_allocator
 from gas.annotator.engine.database import ASSEMBLIES, default_db_dir, ensure_database
 from gas.annotator.engine.reader import EngineLimits, VcfFormatError
 from gas.annotator.engine.vcf import annotate_vcf
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-line-bytes", type=int, default=EngineLimits.max_line_bytes)
     parser.add_argument("--max-decompressed-bytes", type=int, default=EngineLimits.max_decompressed_bytes)
     args = parser.parse_args(argv)
+    tune_allocator()  # this process is the engine's
     if not args.input.is_file():
         print(f"gas-annotate: {args.input}: no such file", file=sys.stderr)
         return 2

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
-from pyarrow._compute import CastOptions, JoinOptions, SliceOptions, TakeOptions, call_function
+from pyarrow._compute import CastOptions, JoinOptions, TakeOptions, call_function
 
 _TAKE = TakeOptions(boundscheck=True)
 
@@ -28,10 +28,6 @@ def binary_join_element_wise(*strings: Any, null_handling: str = "emit_null", nu
 
 def binary_join(lists: Any, separator: Any) -> Any:
     return call_function("binary_join", [lists, separator])
-
-
-def binary_length(strings: Any) -> Any:
-    return call_function("binary_length", [strings])
 
 
 def if_else(cond: Any, left: Any, right: Any) -> Any:
@@ -50,10 +46,6 @@ def fill_null(values: Any, fill: Any) -> Any:
 
 def cast(values: Any, target: pa.DataType) -> Any:
     return call_function("cast", [values], CastOptions.safe(target))
-
-
-def utf8_slice_codeunits(strings: Any, start: int) -> Any:
-    return call_function("utf8_slice_codeunits", [strings], SliceOptions(start))
 
 
 def add(left: Any, right: Any) -> Any:

@@ -24,6 +24,7 @@ import pyarrow as pa
 from gas.annotator.engine import consequences as csq
 from gas.annotator.engine import kernels as pc  # pyarrow.compute's kernels by name: kernels.py
 from gas.annotator.engine.database import REGIONS, Packed
+from gas.annotator.engine.info import OUR_INFO_IDS
 from gas.annotator.engine.parquet import SCHEMA
 from gas.annotator.engine.textops import (
     Column,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 
 FLAG_NAMES = ("CPG", "REPEAT", "BLACKLIST")
 VARIANT_CLASSES = ("SNV", "MNV", "INS", "DEL", "DELINS")
+_OUR_KEY = re.compile(rf"^(?:{'|'.join(OUR_INFO_IDS)})(?:=|$)")
 
 
 _STRING = pa.string()
@@ -161,7 +163,6 @@ class OutputTables:
         # REGION after GENE (';REGION=') and without it ('REGION='): no field starts with ';'.
         self.region_field = pa.array([f";REGION={r}" for r in REGIONS] + [f"REGION={r}" for r in REGIONS], _STRING)
         self.region_names = pa.array(list(REGIONS), _STRING)
-        self.flag_field = [pa.array([None, f";{f}"], type=pa.string()) for f in FLAG_NAMES]
         self.flag_lists = pa.array(
             [[f for k, f in enumerate(FLAG_NAMES) if bits >> k & 1] for bits in range(8)], pa.list_(pa.string())
         )
@@ -235,16 +236,8 @@ def alt_strings(found: Annotated) -> pa.Array:
     return strings_from(found.rec.text_raw, al.at, al.length)
 
 
-_OUR_KEY: re.Pattern[str] | None = None
-
-
 def _strip_our_keys(info: list[str | None]) -> list[str | None]:
     """Re-annotating: INFO without the keys this engine writes (per record; rare)."""
-    global _OUR_KEY
-    if _OUR_KEY is None:
-        from gas.annotator.engine.block import OUR_INFO_IDS
-
-        _OUR_KEY = re.compile(rf"^(?:{'|'.join(OUR_INFO_IDS)})(?:=|$)")
     key = _OUR_KEY
     out: list[str | None] = []
     for text in info:

@@ -12,7 +12,7 @@ import gzip
 import re
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 BLOCK_BYTES = 1 << 20
@@ -56,8 +56,6 @@ class Header:
     chrom_line: str
     line_count: int  # lines up to and including #CHROM
     samples: int
-    converted_meta: int = 0  # v3.3 meta lines rewritten
-    meta_line_numbers: dict[str, int] = field(default_factory=dict)  # first line of each ##key
 
 
 def detect_compression(path: Path) -> str:
@@ -237,8 +235,6 @@ class VcfReader:
         if version not in SUPPORTED_VERSIONS:
             raise VcfFormatError(unsupported, 1)
         meta = [first]
-        converted = 0
-        line_numbers: dict[str, int] = {}
         while True:
             line = self._next_line()
             n = self.lines_seen
@@ -248,9 +244,7 @@ class VcfReader:
                 if version == "3.3":
                     v4 = _convert_v33_meta(line)
                     if v4 is not None:
-                        line, converted = v4, converted + 1
-                key = line[2:].split("=", 1)[0]
-                line_numbers.setdefault(key, n)
+                        line = v4
                 meta.append(line)
             elif line.startswith("#"):
                 cols = line.split("\t")
@@ -259,7 +253,7 @@ class VcfReader:
                         "header line must start #CHROM POS ID REF ALT QUAL FILTER INFO, tab-separated", n
                     )
                 samples = max(0, len(cols) - 9)
-                return Header(version, meta, line, n, samples, converted, line_numbers)
+                return Header(version, meta, line, n, samples)
             elif line.strip():
                 raise VcfFormatError("data line before the #CHROM header line", n)
             # blank lines inside the header are dropped

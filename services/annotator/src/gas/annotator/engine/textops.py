@@ -67,16 +67,14 @@ def gather_columns(columns: Sequence[Column | None]) -> np.ndarray:
         raise ValueError("gather: every column needs one piece per row")
     n, k = (rows.pop() if rows else 0), len(present)
     lib = _native()
-    sizes = (ctypes.c_int64 * k)(*(v.size for v in views))
-    start_ptrs = (ctypes.c_void_p * k)(*(a.ctypes.data for a in starts))
-    length_ptrs = (ctypes.c_void_p * k)(*(a.ctypes.data for a in lengths))
+    sizes = np.array([v.size for v in views], dtype=np.int64)
+    start_ptrs, length_ptrs = _Int64Arrays(starts, n), _Int64Arrays(lengths, n)
     total = lib.gas_gather_size(n, k, sizes, start_ptrs, length_ptrs)
     if total < 0:
         raise IndexError(f"gather: a piece of column {-total - 1} lies outside its source")
     out = np.empty(total, dtype=np.uint8)
     if total:
-        sources = (ctypes.c_void_p * k)(*(v.ctypes.data for v in views))
-        lib.gas_gather(n, k, sources, start_ptrs, length_ptrs, out.ctypes.data)
+        lib.gas_gather(n, k, _ByteArrays(views), start_ptrs, length_ptrs, out)
     return out
 
 
@@ -102,18 +100,15 @@ def split_lines(b: np.ndarray) -> SplitLines:
     lib = _native()
     b = _bytes_view(b)
     nul_at, high = ctypes.c_int64(), ctypes.c_int64()
-    lib.gas_scan_bytes(b.ctypes.data, b.size, ctypes.byref(nul_at), ctypes.byref(high))
-    cap = int(lib.gas_count_byte(b.ctypes.data, b.size, 10)) if nul_at.value < 0 else 0
+    lib.gas_scan_bytes(b, b.size, ctypes.byref(nul_at), ctypes.byref(high))
+    cap = int(lib.gas_count_byte(b, b.size, 10)) if nul_at.value < 0 else 0
     start, end, index, pos = (np.empty(cap, dtype=np.int64) for _ in range(4))
     bound = np.empty((9, cap), dtype=np.int64)
     chrom_key = np.empty(cap, dtype=np.uint64)
     status = np.zeros(3, dtype=np.int64)
     n = 0
     if cap:
-        n = lib.gas_split_lines(
-            b.ctypes.data, b.size, cap, start.ctypes.data, end.ctypes.data, index.ctypes.data,
-            bound.ctypes.data, chrom_key.ctypes.data, pos.ctypes.data, status.ctypes.data,
-        )  # fmt: skip
+        n = lib.gas_split_lines(b, b.size, cap, start, end, index, bound, chrom_key, pos, status)
     return SplitLines(
         start[:n], end[:n], index[:n], bound[:, :n], chrom_key[:n], pos[:n],
         int(status[0]), int(nul_at.value), bool(high.value), int(status[1]) if cap else -1, int(status[2]),
@@ -132,30 +127,81 @@ def _bytes_view(src: Any) -> np.ndarray:
 _EMPTY = np.zeros(1, dtype=np.uint8)[:0]
 
 
+class _PointerArray:
+    """A ``const T *const *`` argument: a C array of pointers to 1-D arrays of ``ctype``.
+
+    Each array is checked as an ndpointer argument is (dtype, one dimension, C order) and,
+    when ``rows`` is given, for the ``rows`` entries the C code reads; the arrays are kept
+    alive with it. As an argtype, the class refuses anything but an instance of itself."""
+
+    ctype: Any = None
+
+    def __init__(self, arrays: Sequence[np.ndarray], rows: int | None = None):
+        check = np.ctypeslib.ndpointer(np.dtype(self.ctype), ndim=1, flags="C_CONTIGUOUS")
+        for a in arrays:
+            check.from_param(a)  # TypeError on another dtype, shape or layout
+            if rows is not None and a.size != rows:
+                raise ValueError(f"{type(self).__name__}: an array of {a.size} entries where {rows} are read")
+        self._arrays = list(arrays)
+        pointer = ctypes.POINTER(self.ctype)
+        self._as_parameter_ = (pointer * len(arrays))(*(a.ctypes.data_as(pointer) for a in arrays))
+
+    @classmethod
+    def from_param(cls, value: Any) -> Any:
+        if not isinstance(value, cls):
+            raise TypeError(f"expected {cls.__name__}, got {type(value).__name__}")
+        return value._as_parameter_
+
+
+class _Int64Arrays(_PointerArray):
+    ctype = ctypes.c_int64
+
+
+class _ByteArrays(_PointerArray):
+    ctype = ctypes.c_uint8
+
+
+def _array(dtype: Any, ndim: int = 1, out: bool = False) -> Any:
+    """An array argument: its dtype, dimensions and C order checked on each call (and that
+    it is writable, for an output), its data pointer passed."""
+    return np.ctypeslib.ndpointer(dtype, ndim=ndim, flags=("C_CONTIGUOUS", "WRITEABLE") if out else "C_CONTIGUOUS")
+
+
 _NATIVE: ctypes.CDLL | None = None
-_P, _I64 = ctypes.c_void_p, ctypes.c_int64
+_I64 = ctypes.c_int64
+_BYTES, _INT64S = _array(np.uint8), _array(np.int64)
+_BYTES_OUT, _INT64S_OUT = _array(np.uint8, out=True), _array(np.int64, out=True)
 # native.c's functions: (argument types, result type)
 _SIGNATURES: dict[str, tuple[list[Any], Any]] = {
-    "gas_gather_size": ([_I64, _I64, _P, _P, _P], _I64),
-    "gas_gather": ([_I64, _I64, _P, _P, _P, _P], None),
-    "gas_scan_bytes": ([_P, _I64, _P, _P], None),
-    "gas_count_byte": ([_P, _I64, ctypes.c_int], _I64),
-    "gas_split_lines": ([_P, _I64, _I64] + [_P] * 7, _I64),
-    "gas_lookup": ([_P, _I64, _P, _I64, ctypes.c_int, _P], None),
-    "gas_first_occurrences": ([_P, _I64, _P, _I64, _P, _P], _I64),
-    "gas_format_uint": ([_P, _I64, _P, _P, _P], None),
+    "gas_gather_size": ([_I64, _I64, _INT64S, _Int64Arrays, _Int64Arrays], _I64),
+    "gas_gather": ([_I64, _I64, _ByteArrays, _Int64Arrays, _Int64Arrays, _BYTES_OUT], None),
+    "gas_scan_bytes": ([_BYTES, _I64, ctypes.POINTER(_I64), ctypes.POINTER(_I64)], None),
+    "gas_count_byte": ([_BYTES, _I64, ctypes.c_int], _I64),
+    "gas_split_lines": (
+        [_BYTES, _I64, _I64, _INT64S_OUT, _INT64S_OUT, _INT64S_OUT, _array(np.int64, 2, out=True)]
+        + [_array(np.uint64, out=True), _INT64S_OUT, _INT64S_OUT],
+        _I64,
+    ),
+    "gas_lookup": ([_INT64S, _I64, _INT64S, _I64, ctypes.c_int, _INT64S_OUT], None),
+    "gas_first_occurrences": ([_INT64S, _I64, _INT64S_OUT, _I64, _INT64S_OUT, _INT64S_OUT], _I64),
+    "gas_format_uint": ([_INT64S, _I64, _BYTES_OUT, _INT64S_OUT, _INT64S_OUT], None),
 }
+
+
+def load_kernels(path: Path) -> ctypes.CDLL:
+    """A build of ``native.c`` with its functions' argument and result types declared."""
+    lib = ctypes.CDLL(str(path))
+    for name, (arguments, result) in _SIGNATURES.items():
+        function = getattr(lib, name)
+        function.argtypes, function.restype = arguments, result
+    return lib
 
 
 def _native() -> ctypes.CDLL:
     """The compiled kernels (``native.c``, built with the package: hatch_build.py)."""
     global _NATIVE
     if _NATIVE is None:
-        lib = ctypes.CDLL(str(Path(__file__).with_name("_native.so")))
-        for name, (arguments, result) in _SIGNATURES.items():
-            function = getattr(lib, name)
-            function.argtypes, function.restype = arguments, result
-        _NATIVE = lib
+        _NATIVE = load_kernels(Path(__file__).with_name("_native.so"))
     return _NATIVE
 
 
@@ -169,9 +215,7 @@ def first_occurrences(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     slots = np.full(capacity, -1, dtype=np.int64)
     reps, group = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     lib = _native()
-    count = lib.gas_first_occurrences(
-        keys.ctypes.data, n, slots.ctypes.data, capacity, reps.ctypes.data, group.ctypes.data
-    )
+    count = lib.gas_first_occurrences(keys, n, slots, capacity, reps, group)
     return reps[:count], group
 
 
@@ -196,7 +240,7 @@ def lookup(table: np.ndarray, keys: np.ndarray, side: str = "right") -> np.ndarr
     out = np.empty(keys.shape, dtype=np.int64)
     if keys.size:
         right = side == "right"
-        _native().gas_lookup(table.ctypes.data, table.size, keys.ctypes.data, keys.size, right, out.ctypes.data)
+        _native().gas_lookup(table, table.size, keys.reshape(-1), keys.size, right, out.reshape(-1))
     return out
 
 
@@ -293,7 +337,7 @@ def format_uint(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
         raise ValueError("format_uint takes non-negative integers")
     out = np.empty(20 * values.size, dtype=np.uint8)
     start, length = np.empty(values.size, dtype=np.int64), np.empty(values.size, dtype=np.int64)
-    _native().gas_format_uint(values.ctypes.data, values.size, out.ctypes.data, start.ctypes.data, length.ctypes.data)
+    _native().gas_format_uint(values, values.size, out, start, length)
     return out, start, length
 
 

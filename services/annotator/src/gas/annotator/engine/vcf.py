@@ -25,13 +25,13 @@ import numpy as np
 from gas.annotator.engine import consequences as csq
 from gas.annotator.engine.block import (
     FLAG_NAMES,
-    OUR_INFO_IDS,
     VARIANT_CLASSES,
     BlockAnnotator,
     BlockResult,
     BlockStats,
 )
 from gas.annotator.engine.database import REGIONS, SCHEMA_VERSION, AnnotationDatabase
+from gas.annotator.engine.info import OUR_INFO_IDS
 from gas.annotator.engine.reader import EngineLimits, Header, VcfFormatError, VcfReader
 from gas.annotator.engine.textops import ranges
 from gas.core.assembly import AssemblyEvidence, detect
@@ -83,41 +83,6 @@ class AnnotationResult:
     variants_written: int
     variants_position_only: int  # written, but no sequence ALT: annotated by position only
     assembly_evidence: AssemblyEvidence
-
-
-def _tune_allocator() -> None:
-    """Memory settings of the process, made once before the first block.
-
-    pyarrow's default allocator (mimalloc) keeps freed blocks per thread; the engine frees
-    the same few MB every block, so glibc's malloc reuses them at least as well and the peak
-    memory is ~40 MB lower. glibc, though, hands free memory above 128 KiB back to the kernel
-    (trimming each thread's heap, or unmapping), so every block's arrays came back as fresh
-    zeroed pages: 913k page faults and 5.2 s of system CPU over 10M records. Keeping up to
-    ``_KEEP_FREED`` for reuse (and serving arrays below 32 MiB from the heap) leaves 70k
-    faults and 2.9 s; the peak is unchanged, as the freed memory is what the next block
-    needs (bench/annotate_vs_bcftools.py, docs/annotation-engine.md)."""
-    global _TUNED
-    if _TUNED:
-        return
-    _TUNED = True
-    import pyarrow as pa
-
-    if pa.default_memory_pool().backend_name != "system":
-        pa.set_memory_pool(pa.system_memory_pool())
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc: its allocator keeps its own policy
-        return
-    mallopt(_M_TRIM_THRESHOLD, _KEEP_FREED)
-    mallopt(_M_MMAP_THRESHOLD, 32 << 20)  # glibc's largest; also stops its adjusting it
-
-
-_TUNED = False
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # <malloc.h>
-_KEEP_FREED = 512 << 20
 
 
 def output_stem(path: Path) -> str:
@@ -185,7 +150,6 @@ def annotate_vcf(
     ``allow_assembly_mismatch`` (the user confirmed; no lift-over data exists here).
     """
     started = time.perf_counter()
-    _tune_allocator()
     input_path = Path(input_path)
     out_dir = Path(out_dir) if out_dir else input_path.parent
     out_dir.mkdir(parents=True, exist_ok=True)

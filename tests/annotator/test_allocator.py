@@ -1,0 +1,69 @@
+"""The allocator settings (engine/allocator.py: pyarrow on the system allocator, glibc's malloc
+keeping freed memory) are the whole process's, so only the engine's own processes make them:
+``gas-annotate`` and the annotator's engine child; a process that calls ``annotate_vcf`` as a
+library, or imports the engine (as the annotator's worker and its forkserver do), keeps its own.
+Each case runs in a fresh interpreter: the settings cannot be undone."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from engine_support import HEADER
+
+CASES = {
+    "a library call of annotate_vcf": """
+        from gas.annotator.engine import annotate_vcf, ensure_database
+        annotate_vcf(VCF, OUT, ensure_database("GRCh37", DB))
+    """,
+    "gas-annotate": """
+        from gas.annotator.engine import cli
+        assert cli.main([str(VCF), "-o", str(OUT), "--db-dir", str(DB)]) == 0
+    """,
+    "the annotator's engine child": """
+        import multiprocessing
+        from gas.annotator.engine import EngineLimits
+        from gas.annotator.worker import EngineRun, _engine_child
+        receive, send = multiprocessing.Pipe(duplex=False)
+        _engine_child(send, EngineRun(VCF, OUT, "GRCh37", DB, 0, EngineLimits()))
+        assert receive.recv()[0] == "ok"
+    """,
+}
+TUNED = {"a library call of annotate_vcf": False, "gas-annotate": True, "the annotator's engine child": True}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_only_the_engines_own_processes_tune_the_allocator(case, tmp_path, db_dir, db):
+    vcf = tmp_path / "small.vcf"
+    vcf.write_text(HEADER + "1\t69511\t.\tA\tG\t50\tPASS\t.\n")
+    out = tmp_path / "out"
+    script = textwrap.dedent(
+        f"""
+        import json, pyarrow as pa
+        from pathlib import Path
+        VCF, OUT, DB = Path({str(vcf)!r}), Path({str(out)!r}), Path({str(db_dir)!r})
+        before = pa.default_memory_pool().backend_name
+        """
+    )
+    script += textwrap.dedent(CASES[case])
+    script += "print(json.dumps([before, pa.default_memory_pool().backend_name]))\n"
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    before, after = json.loads(proc.stdout.splitlines()[-1])
+    assert before != "system"  # pyarrow's own default (mimalloc or jemalloc)
+    assert after == ("system" if TUNED[case] else before)
+    assert (out / "small.annot.vcf").is_file()
+
+
+def test_the_annotators_worker_process_does_not_load_pyarrow():
+    """The worker only starts engine children, which load pyarrow: importing it (the allocator
+    module included) and the CLI's module leaves pyarrow out of the process until it runs."""
+    code = "import sys, gas.annotator.worker, gas.annotator.engine.cli; print('pyarrow' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "False"
