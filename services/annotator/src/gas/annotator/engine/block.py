@@ -63,8 +63,12 @@ FLAG_NAMES = ("CPG", "REPEAT", "BLACKLIST")
 VARIANT_CLASSES = ("SNV", "MNV", "INS", "DEL", "DELINS")  # VC codes 1..5 (0: not a sequence ALT)
 _OUR_KEY = re.compile(rf"^(?:{'|'.join(OUR_INFO_IDS)})(?:=|$)")
 _BASES = "[ACGTNRYSWKMBDHVacgtnryswkmbdhv]"
+# VCF 4.x ALT forms: bases, '*', <ID>, breakends (joined t[p[ / t]p] / ]p]t / [p[t, telomeric
+# .[p[ / ]p]. from VCF 4.1, single .t / t.). Any other non-empty allele (an old-style 'X',
+# a writer's own token) is annotated by position only and counted as nonstandard.
 _ALLELE = re.compile(
-    rf"^(?:(?P<seq>{_BASES}+)|\*|<[^<>,]+>|{_BASES}*[\[\]][^\[\],]+[\[\]]{_BASES}*|\.{_BASES}+|{_BASES}+\.)$"
+    rf"^(?:(?P<seq>{_BASES}+)|(?P<vcf>\*|<[^<>,]+>|(?:{_BASES}+|\.)?[\[\]][^\[\],]+[\[\]](?:{_BASES}+|\.)?|"
+    rf"\.{_BASES}+|{_BASES}+\.)|[A-Za-z0-9_.:*<>+-]+)$"
 )
 _ACGT_CODE = np.full(256, -1, dtype=np.int8)
 for _code, _base in enumerate(b"ACGT"):
@@ -84,6 +88,7 @@ class BlockStats:
     outside_assembly: int = 0  # written unannotated: contig not in the database, or POS past its end
     multiallelic_extra: int = 0
     symbolic_alleles: int = 0
+    nonstandard_alleles: int = 0  # not a VCF 4.x ALT form (old-style 'X', ...): by position only
     known: int = 0
     novel: int = 0
     regions: np.ndarray = field(init=False)
@@ -179,6 +184,7 @@ class _Alleles:
     trim_ref: np.ndarray  # offset in text of the trimmed REF (for the stop codon rule)
     trim_alt: np.ndarray
     trim_ref_len: np.ndarray
+    nonstandard: int = 0  # ALTs in no VCF 4.x form (annotated by position only)
 
 
 @dataclass
@@ -215,10 +221,11 @@ class Annotated:
 class BlockAnnotator:
     """Everything that does not change between blocks: tables, the constant pool."""
 
-    def __init__(self, db: AnnotationDatabase, strip_ours: bool = False, with_table: bool = False):
+    def __init__(self, db: AnnotationDatabase, strip_ours: bool = False, with_table: bool = False, samples: int = 0):
         from gas.annotator.engine.output import OutputTables
 
         self.db = db
+        self.samples = samples  # the header's sample columns: every record must have them
         self.a = db.arrays
         self.strip_ours = strip_ours  # re-annotating: drop our old INFO keys
         self.with_table = with_table
@@ -300,9 +307,27 @@ class BlockAnnotator:
                 f"expected at least 8 tab-separated columns, found {split.short_tabs + 1}",
                 first_line + split.short_line,
             )
+        if self.samples:
+            self._check_sample_columns(b, block, split.start, split.end, split.index + first_line)
         return _Lines(
             b, split.start, split.end, split.index + first_line, split.blank, split.bound, split.chrom_key, split.pos
         )
+
+    def _check_sample_columns(
+        self, b: np.ndarray, block: bytes, start: np.ndarray, end: np.ndarray, number: np.ndarray
+    ) -> None:
+        """FORMAT and one column per sample on every line (bcftools: "Broken VCF record");
+        empty columns after the last sample (trailing tabs) are allowed."""
+        tabs = np.flatnonzero(b == 9)
+        count = np.searchsorted(tabs, end) - np.searchsorted(tabs, start)
+        want = 8 + self.samples
+        for r in np.flatnonzero(count != want).tolist():
+            line = block[int(start[r]) : int(end[r])]
+            found = len(line.rstrip(b"\t").split(b"\t")) - 9
+            if found != self.samples:
+                raise VcfFormatError(
+                    f"{max(found, 0)} sample column(s) where the header line names {self.samples}", int(number[r])
+                )
 
     def parse_records(self, lines: _Lines) -> _Records:
         b = lines.buf
@@ -329,6 +354,10 @@ class BlockAnnotator:
             r = int(problems[0])
             line = int(lines.number[r])
             if not pos_ok[r]:
+                p_start, p_len = lines.field(1)
+                value = lines.buf[p_start[r] : p_start[r] + p_len[r]].tobytes()
+                if value.isdigit():  # more digits than the compiled scan reads (10)
+                    raise VcfFormatError("POS (column 2) is out of range", line)
                 raise VcfFormatError("POS (column 2) is not a number", line)
             if pos[r] >= 1 << 32:
                 raise VcfFormatError("POS (column 2) is out of range", line)
@@ -346,8 +375,9 @@ class BlockAnnotator:
         if not commas.size and not slow.any():  # one sequence ALT per record: alleles are records
             record = np.arange(alt_at.size, dtype=np.int64)
             a_start, length, seq = alt_at, alt_len, np.ones(alt_at.size, dtype=bool)
+            nonstandard = 0
         else:
-            record, a_start, length, seq = self._alleles_of_records(lines, rec, commas)
+            record, a_start, length, seq, nonstandard = self._alleles_of_records(lines, rec, commas)
         rl = rec.ref_len[record]
         r_at = rec.ref_at[record]
 
@@ -426,14 +456,15 @@ class BlockAnnotator:
             r_at + p,
             a_start + p,
             r_len,
+            nonstandard,
         )
 
     def _alleles_of_records(
         self, lines: _Lines, rec: _Records, commas: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(record, start, length, is sequence) of every ALT. Fast records hold bases and
-        commas only; an empty allele (',,' or a comma at either end) sends a record to the
-        per-record check, which rejects it."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+        """(record, start, length, is sequence) of every ALT, and the count of nonstandard ones.
+        Fast records hold bases and commas only; an empty allele (',,' or a comma at either end)
+        sends a record to the per-record check, which rejects it."""
         alt_at, alt_len, slow = rec.alt_at, rec.alt_len, rec.slow_alt
         comma_rec = np.searchsorted(rec.ref_at, commas, side="right") - 1
         empty = (commas == alt_at[comma_rec]) | (commas == alt_at[comma_rec] + alt_len[comma_rec] - 1)
@@ -447,6 +478,7 @@ class BlockAnnotator:
         slow_starts: list[int] = []
         slow_ends: list[int] = []
         slow_seq: list[bool] = []
+        nonstandard = 0
         for r in np.flatnonzero(slow).tolist():
             a0 = int(alt_at[r])
             value = rec.text_raw[a0 : a0 + int(alt_len[r])].tobytes().decode("utf-8", "replace")
@@ -463,6 +495,7 @@ class BlockAnnotator:
                 slow_starts.append(offset)
                 slow_ends.append(offset + len(part.encode()))
                 slow_seq.append(m.group("seq") is not None)
+                nonstandard += m.group("seq") is None and m.group("vcf") is None
                 offset += len(part.encode()) + 1
         a_start = np.concatenate(starts + [np.array(slow_starts, dtype=np.int64)])
         a_end = np.concatenate(ends + [np.array(slow_ends, dtype=np.int64)])
@@ -471,7 +504,8 @@ class BlockAnnotator:
         order = np.argsort(a_start, kind="stable")
         a_start, seq = a_start[order], seq[order]
         a_end = np.sort(a_end)
-        return np.searchsorted(rec.ref_at, a_start, side="right") - 1, a_start, a_end - a_start, seq
+        record = np.searchsorted(rec.ref_at, a_start, side="right") - 1
+        return record, a_start, a_end - a_start, seq, nonstandard
 
     def _segment(self, gpos: np.ndarray) -> np.ndarray:
         return lookup(self.a["ctx_bounds"], gpos) - 1
@@ -661,7 +695,8 @@ class BlockAnnotator:
         any_seq[al.record[al.seq]] = True
         stats.position_only = int((~any_seq).sum())
         stats.multiallelic_extra = int(al.record.size - n)
-        stats.symbolic_alleles = int((~al.seq).sum()) - self._dots(rec, al)
+        stats.symbolic_alleles = int((~al.seq).sum()) - self._dots(rec, al) - al.nonstandard
+        stats.nonstandard_alleles = al.nonstandard
         stats.vc += np.bincount(al.vc, minlength=len(VARIANT_CLASSES) + 1)
         stats.tstv += np.bincount(al.ts, minlength=3)[1:]
         seq_ann = al.seq & ann[al.record]

@@ -108,6 +108,12 @@ def convert_v33_record(line: str) -> str:
         cols[5] = "."
     if cols[6] == "0":
         cols[6] = "PASS"
+    if len(cols) > 9 and cols[8].split(":", 1)[0] == "GT":
+        # v3.3 wrote unphased genotypes as 0\1 too; VCF 4.x has only / and |.
+        for i in range(9, len(cols)):
+            if "\\" in cols[i]:
+                gt, sep, rest = cols[i].partition(":")
+                cols[i] = gt.replace("\\", "/") + sep + rest
     alts = cols[4].split(",")
     if any(a[:1] in ("D", "I") and len(a) > 1 for a in alts) and re.fullmatch(r"[ACGTNacgtn]", cols[3]):
         ref = cols[3]
@@ -249,10 +255,14 @@ class VcfReader:
                     v4 = _convert_v33_meta(line)
                     if v4 is not None:
                         line, converted = v4, converted + 1
+                if "=" not in line:  # '##free text': VCF 4.x meta lines are ##key=value
+                    line, converted = f"##comment={line[2:]}", converted + 1
                 key = line[2:].split("=", 1)[0]
                 line_numbers.setdefault(key, n)
                 meta.append(line)
             elif line.startswith("#"):
+                # Some writers end the line with a tab: an empty sample name bcftools refuses.
+                line = line.rstrip("\t")
                 cols = line.split("\t")
                 if cols[:8] != FIXED_COLUMNS:
                     raise VcfFormatError(

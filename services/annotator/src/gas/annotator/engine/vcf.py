@@ -238,7 +238,13 @@ class _Run:
         # The constant tables (numpy and pyarrow kernels, which release the GIL) are built on a
         # thread while the assembly evidence is read (Python): a shorter way to the first record.
         with ThreadPoolExecutor(max_workers=1) as starter:
-            building = starter.submit(BlockAnnotator, self.db, strip_ours=strip_ours, with_table="parquet" in self.tmps)
+            building = starter.submit(
+                BlockAnnotator,
+                self.db,
+                strip_ours=strip_ours,
+                with_table="parquet" in self.tmps,
+                samples=header.samples,
+            )
             evidence = detect(self.input_path)
             mismatch = evidence.conflict(self.db.assembly)
             if mismatch and not self.allow_mismatch:
@@ -378,6 +384,7 @@ class _Run:
             "flags": {k: int(st.flags[i]) for i, k in enumerate(FLAG_NAMES)},
             "multiallelic_extra_alleles": st.multiallelic_extra,
             "symbolic_alleles": st.symbolic_alleles,
+            "nonstandard_alleles": st.nonstandard_alleles,
             "contigs": self._contigs(),
             "past_contig_end": {db.contig_name(i, "plain"): int(c) for i, c in enumerate(st.past_end) if c},
             "top_genes": self._top_genes(),
@@ -419,6 +426,8 @@ class _Run:
             f"contig not in {db.assembly} or position past its end: written with VC and TSTV only",
             f"blank_lines_skipped\t{st.blank}",
             f"symbolic_alleles\t{st.symbolic_alleles}",
+            f"nonstandard_alleles\t{st.nonstandard_alleles}\tALT in no VCF 4.x form (such as an old-style X): "
+            "written, annotated by position only",
             f"multiallelic_extra_alleles\t{st.multiallelic_extra}",
             f"known_alleles\t{st.known}",
             f"novel_alleles\t{st.novel}",
