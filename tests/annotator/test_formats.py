@@ -200,3 +200,29 @@ def test_vcf33_backslash_genotypes_and_free_text_meta_lines(tmp_path, db):
     assert records(result.annotated_vcf)[0]["rest"] == ["GT:GQ", "0/1:30", "1/1:7"]
     view = _bcftools_records(result.annotated_vcf)
     assert [line.split("\t")[9:] for line in view] == [["0/1:30", "1/1:7"]]
+
+
+@pytest.mark.skipif(not shutil.which("bcftools"), reason="bcftools not installed")
+def test_what_other_writers_leave(tmp_path, db):
+    # '##fileformat=VCF4.1' (no v), a #CHROM line with FORMAT but no sample (bcftools refuses
+    # that header: written without FORMAT), REF '.' (SV callers) and more columns than samples.
+    text = (
+        "##fileformat=VCF4.1\n"
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\n"
+        "2\t101087000\tsv\t.\t<DUP>\t.\tPASS\tSVTYPE=DUP\tGT\n"
+        "2\t101087000\tsnv\tA\tG\t.\tPASS\t.\n"
+    )
+    path = tmp_path / "writers.vcf"
+    path.write_text(text)
+    result = annotate_vcf(path, tmp_path / "out", db)
+    out = result.annotated_vcf.read_text()
+    assert out.startswith("##fileformat=VCFv4.1\n")
+    assert "\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" in out
+    sv, snv = records(result.annotated_vcf)
+    assert (sv["ref"], sv["info"]["GENE"], sv["rest"]) == (".", "NMS", ["GT"]) and "VC" not in sv["info"]
+    assert snv["info"]["VC"] == "SNV"
+    assert result.summary["variants"]["position_only"] == 1
+    assert len(_bcftools_records(result.annotated_vcf)) == 2
+    extra = tmp_path / "extra.vcf"
+    extra.write_text(HEADER.replace("INFO\n", "INFO\tFORMAT\tS1\n") + "2\t101087000\t.\tA\tG\t.\t.\t.\tGT\t0/1\t1/1\n")
+    assert records(annotate_vcf(extra, tmp_path / "out2", db).annotated_vcf)[0]["rest"] == ["GT", "0/1", "1/1"]

@@ -279,7 +279,8 @@ def detect(source: str | Path | Iterable[str] | Iterable[bytes], max_records: in
             max_pos[cols[0]] = (pos, n)
 
     # Not human: a chromosome numbered past any human one (PLINK numbers X, Y, XY, MT 23-26),
-    # or mostly chromosome lengths no human build has (Arabidopsis Chr1..Chr5, ...).
+    # or mostly chromosome lengths no human build has (Arabidopsis Chr1..Chr5, ...). Fewer
+    # such lengths are a test file's made-up ones: not evidence either way.
     far = [c for c in lengths if not c.near]
     if numbered_above:
         ev.not_human_line = numbered_above[0]
@@ -296,6 +297,12 @@ def detect(source: str | Path | Iterable[str] | Iterable[bytes], max_records: in
         )
     if ev.not_human:
         ev.reasons.insert(0, ev.not_human)
+    else:
+        for c in far:
+            ev.reasons.append(
+                f"line {c.line}: ##contig {c.chrom} length {c.length:,} is far from every human assembly's: ignored"
+            )
+        lengths = [c for c in lengths if c.near]
 
     consistent = set(ASSEMBLIES)
     matches = {a: [c for c in lengths if a in c.fits] for a in ASSEMBLIES}

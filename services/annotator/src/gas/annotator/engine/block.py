@@ -64,11 +64,11 @@ VARIANT_CLASSES = ("SNV", "MNV", "INS", "DEL", "DELINS")  # VC codes 1..5 (0: no
 _OUR_KEY = re.compile(rf"^(?:{'|'.join(OUR_INFO_IDS)})(?:=|$)")
 _BASES = "[ACGTNRYSWKMBDHVacgtnryswkmbdhv]"
 # VCF 4.x ALT forms: bases, '*', <ID>, breakends (joined t[p[ / t]p] / ]p]t / [p[t, telomeric
-# .[p[ / ]p]. from VCF 4.1, single .t / t.). Any other non-empty allele (an old-style 'X',
-# a writer's own token) is annotated by position only and counted as nonstandard.
+# .[p[ / ]p]. from VCF 4.1, single .t / t.). Any other non-empty printable ASCII allele (an
+# old-style 'X', vcftools' '@') is annotated by position only and counted as nonstandard.
 _ALLELE = re.compile(
     rf"^(?:(?P<seq>{_BASES}+)|(?P<vcf>\*|<[^<>,]+>|(?:{_BASES}+|\.)?[\[\]][^\[\],]+[\[\]](?:{_BASES}+|\.)?|"
-    rf"\.{_BASES}+|{_BASES}+\.)|[A-Za-z0-9_.:*<>+-]+)$"
+    rf"\.{_BASES}+|{_BASES}+\.)|[!-+\--~]+)$"
 )
 _ACGT_CODE = np.full(256, -1, dtype=np.int8)
 for _code, _base in enumerate(b"ACGT"):
@@ -166,6 +166,7 @@ class _Records:
     alt_at: np.ndarray
     alt_len: np.ndarray
     slow_alt: np.ndarray  # ALT needs the per-record check (symbolic, breakend, '*', '.', or bad)
+    ref_missing: np.ndarray  # REF is '.': no allele is a sequence change
 
 
 @dataclass
@@ -316,15 +317,14 @@ class BlockAnnotator:
     def _check_sample_columns(
         self, b: np.ndarray, block: bytes, start: np.ndarray, end: np.ndarray, number: np.ndarray
     ) -> None:
-        """FORMAT and one column per sample on every line (bcftools: "Broken VCF record");
-        empty columns after the last sample (trailing tabs) are allowed."""
+        """FORMAT and one column per sample on every line (fewer: bcftools' "Broken VCF record")."""
         tabs = np.flatnonzero(b == 9)
         count = np.searchsorted(tabs, end) - np.searchsorted(tabs, start)
         want = 8 + self.samples
-        for r in np.flatnonzero(count != want).tolist():
+        for r in np.flatnonzero(count < want).tolist():
             line = block[int(start[r]) : int(end[r])]
             found = len(line.rstrip(b"\t").split(b"\t")) - 9
-            if found != self.samples:
+            if found < self.samples:  # more columns: bcftools reads the header's samples, so do we
                 raise VcfFormatError(
                     f"{max(found, 0)} sample column(s) where the header line names {self.samples}", int(number[r])
                 )
@@ -348,6 +348,9 @@ class BlockAnnotator:
         not_base = np.concatenate([[0], np.cumsum(~IS_BASE[text_raw], dtype=np.int64)])
         not_alt = np.concatenate([[0], np.cumsum(~IS_ALT_FAST[text_raw], dtype=np.int64)])
         bad_ref = (r_len == 0) | (not_base[ref_at + r_len] - not_base[ref_at] > 0)
+        # REF '.' (unknown; structural variant callers write it): annotated by position only.
+        ref_missing = (r_len == 1) & (text_raw[ref_at] == 46)
+        bad_ref &= ~ref_missing
         slow_alt = (a_len == 0) | (not_alt[alt_at + a_len] - not_alt[alt_at] > 0)
         problems = np.flatnonzero(~pos_ok | bad_ref | (pos_ok & (pos >= 1 << 32)))
         if problems.size:
@@ -367,7 +370,7 @@ class BlockAnnotator:
         inside = known & (pos <= self.contig_lengths[safe_cid] + 1)  # POS = length + 1: a telomere
         gs = self.contig_offsets[safe_cid] + np.maximum(pos, 1) - 1
         ge = gs + r_len - 1
-        return _Records(cid, pos, gs, ge, inside, text, text_raw, ref_at, r_len, alt_at, a_len, slow_alt)
+        return _Records(cid, pos, gs, ge, inside, text, text_raw, ref_at, r_len, alt_at, a_len, slow_alt, ref_missing)
 
     def split_alleles(self, lines: _Lines, rec: _Records) -> _Alleles:
         text, alt_at, alt_len, slow = rec.text, rec.alt_at, rec.alt_len, rec.slow_alt
@@ -378,6 +381,8 @@ class BlockAnnotator:
             nonstandard = 0
         else:
             record, a_start, length, seq, nonstandard = self._alleles_of_records(lines, rec, commas)
+        if rec.ref_missing.any():
+            seq = seq & ~rec.ref_missing[record]
         rl = rec.ref_len[record]
         r_at = rec.ref_at[record]
 

@@ -233,7 +233,7 @@ class VcfReader:
         first = self._next_line()
         if first is None:
             raise VcfFormatError("the file is empty", 1)
-        m = re.match(r"^##fileformat=VCFv(\d+\.\d+)\s*$", first)
+        m = re.match(r"^##fileformat=VCFv?(\d+\.\d+)\s*$", first)  # 'VCF4.1': bcftools reads it
         unsupported = "unsupported ##fileformat (VCFv3.3 or VCFv4.0 to VCFv4.5 expected)"
         if not m:
             if first.startswith("##fileformat="):
@@ -269,6 +269,8 @@ class VcfReader:
                         "header line must start #CHROM POS ID REF ALT QUAL FILTER INFO, tab-separated", n
                     )
                 samples = max(0, len(cols) - 9)
+                if len(cols) == 9 and cols[8] == "FORMAT":
+                    line = "\t".join(FIXED_COLUMNS)  # FORMAT with no sample: bcftools refuses the header
                 return Header(version, meta, line, n, samples, converted, line_numbers)
             elif line.strip():
                 raise VcfFormatError("data line before the #CHROM header line", n)
