@@ -24,10 +24,18 @@ def test_ncbi36_sample_is_recognised(samples):
     assert any("past the end of GRCh37's chromosome 3 (198,022,430 bp)" in r for r in ev.reasons)
 
 
-@pytest.mark.parametrize("sample", ["test.vcf", "free_1.vcf", "premium_2.vcf"])
+@pytest.mark.parametrize("sample", ["test.vcf", "free_1.vcf"])
 def test_samples_without_evidence(samples, sample):
     ev = detect(samples / sample)  # ##reference=rCRS is the mitochondrion of every assembly
     assert ev.likely is None and ev.conflict("GRCh37") is None and ev.conflict("GRCh38") is None
+
+
+def test_a_sample_whose_rsids_say_grch37(samples):
+    ev = detect(samples / "premium_2.vcf")  # no header evidence; 40 rsIDs at their GRCh37 positions
+    assert ev.likely == "GRCh37" and ev.conflict("GRCh37") is None
+    assert ev.conflict("GRCh38").endswith(
+        "40 of 40 known rsIDs sit where GRCh37 has them, 0 where GRCh38 has them (first at line 45)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -205,3 +213,54 @@ def test_files_that_cannot_be_human(tmp_path, db):
     with pytest.raises(AssemblyMismatchError, match="not from a human genome") as err:
         annotate_vcf(path, tmp_path / "out", db)
     assert err.value.line_number == 2
+
+
+def test_rsid_table_is_the_databases_known_variants(db, db38):
+    from gas.annotator.engine.rsid_table import rsid_positions
+    from gas.core.assembly import RSID_TABLE, rsid_position
+
+    assert RSID_TABLE.read_bytes() == rsid_positions(db.path.parent), (
+        "rebuild: python -m gas.annotator.engine.rsid_table"
+    )
+    # rs2236514 (AGPAT2): 9:139,572,068 on GRCh37, 9:136,677,616 on GRCh38.
+    assert rsid_position("rs2236514") == ("9", 139572068, 136677616)
+    assert rsid_position("rs1") is None and rsid_position("esv1") is None
+
+
+RS37 = [
+    ("1", 78513900, "rs180757940", "T", "C"),
+    ("1", 182923383, "rs559085283", "G", "A"),
+    ("2", 8669248, "rs536387733", "C", "T"),
+    ("2", 80704010, "rs112534600", "G", "A"),
+    ("2", 167305572, "rs529726797", "T", "G"),
+    ("3", 2555422, "rs1382874", "T", "C"),
+]
+
+
+def test_rsids_at_their_grch37_positions_are_evidence(tmp_path, db_dir):
+    body = "".join(f"{c}\t{p}\t{rs}\t{r}\t{a}\t.\tPASS\t.\n" for c, p, rs, r, a in RS37)
+    ev = detect((HEADER + body).splitlines())
+    assert ev.implied == "GRCh37" and ev.consistent == ("NCBI36", "GRCh37") and ev.conflict("GRCh37") is None
+    expected = (
+        "the file's rsIDs in column 3 are at their GRCh37 positions, not GRCh38's: 6 of 6 known rsIDs sit where "
+        "GRCh37 has them, 0 where GRCh38 has them (first at line 3)"
+    )
+    assert ev.conflict("GRCh38") == expected
+    # Two rsIDs are too few to say anything; one at its GRCh38 position (1:78,048,216) is outweighed.
+    assert detect((HEADER + "".join(body.splitlines(True)[:2])).splitlines()).likely is None
+    mixed = body.replace("78513900", "78048216")
+    assert detect((HEADER + mixed).splitlines()).implied == "GRCh37"
+    assert "5 of 6 known rsIDs sit where GRCh37 has them, 1 where GRCh38" in detect(
+        (HEADER + mixed).splitlines()
+    ).conflict("GRCh38")
+    # Through gas-annotate: refused on GRCh38 with the evidence, annotated on GRCh37.
+    path = tmp_path / "rs37.vcf"
+    path.write_text(HEADER + body)
+    cli = [sys.executable, "-m", "gas.annotator.engine.cli", str(path), "-o", str(tmp_path), "--db-dir", str(db_dir)]
+    proc = subprocess.run([*cli, "--assembly", "GRCh38"], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (
+        f"gas-annotate: rs37.vcf: line 3: the file does not look like GRCh38: {expected}. "
+        "No lift-over data is available; annotate it anyway only if you are sure of its assembly"
+    )
+    assert subprocess.run([*cli, "--assembly", "GRCh37"], capture_output=True, text=True).returncode == 0

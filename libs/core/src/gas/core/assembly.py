@@ -17,8 +17,13 @@ lines, chromosomes and the assemblies' lengths, never a record's data.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import gzip
 import re
+import sys
+import zlib
+from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,8 +88,63 @@ TOY_LENGTH = 1_000_000  # shorter than any human chromosome: a test file's made-
 _MAX_HUMAN_NUMBER = 26  # PLINK numbers X, Y, XY and MT 23 to 26
 _NOT_HUMAN_CONTIGS = 3  # this many ##contig lengths far from every human build: not human
 MAX_RECORDS = 10_000
+# Known rsIDs' positions on GRCh37 and GRCh38 (built from the annotation databases by
+# gas.annotator.engine.rsid_table): rsIDs in column 3 at one assembly's positions are evidence.
+RSID_TABLE = Path(__file__).parent / "data" / "rsid_positions.bin"
+_RSID_MAGIC = b"GASRS1\n"
+_RSID_CHROMS = {**{str(i): i for i in range(1, 23)}, "X": 23, "Y": 24, "MT": 25}
+RSID_MIN = 3  # rsIDs at one assembly's positions (and almost none at the other's) to count
+MAX_RSID_LOOKUPS = 5_000
 MAX_LINE_BYTES = 1 << 20
 MAX_BYTES = 64 << 20
+
+
+def encode_rsid_table(numbers: list[int], chroms: list[int], pos37: list[int], pos38: list[int]) -> bytes:
+    """The bytes of RSID_TABLE: sorted rsID numbers, chromosome codes and 1-based positions on
+    GRCh37 and GRCh38 (0: not on that assembly), column after column, zlib'd."""
+    columns = [array("I", numbers), array("B", chroms), array("I", pos37), array("I", pos38)]
+    if sys.byteorder == "big":
+        for column in columns:
+            column.byteswap()
+    body = len(numbers).to_bytes(4, "little") + b"".join(c.tobytes() for c in columns)
+    return _RSID_MAGIC + zlib.compress(body, 9)
+
+
+@functools.cache
+def _rsid_table() -> tuple[array[int], array[int], array[int], array[int]] | None:
+    """(rsID numbers, chromosome codes, GRCh37 positions, GRCh38 positions), or None without the file."""
+    try:
+        raw = RSID_TABLE.read_bytes()
+    except OSError:
+        return None
+    if not raw.startswith(_RSID_MAGIC):
+        return None
+    body = zlib.decompress(raw[len(_RSID_MAGIC) :])
+    n = int.from_bytes(body[:4], "little")
+    columns: list[array[int]] = []
+    at = 4
+    for code, width in (("I", 4), ("B", 1), ("I", 4), ("I", 4)):
+        column = array(code)
+        column.frombytes(body[at : at + n * width])
+        if sys.byteorder == "big" and width > 1:
+            column.byteswap()
+        columns.append(column)
+        at += n * width
+    return columns[0], columns[1], columns[2], columns[3]
+
+
+def rsid_position(rsid: str) -> tuple[str, int, int] | None:
+    """(chromosome, GRCh37 POS, GRCh38 POS; 0 when absent) of a known rsID, or None."""
+    table = _rsid_table() if rsid[:2] in ("rs", "RS", "Rs") and rsid[2:].isdigit() else None
+    if table is None:
+        return None
+    numbers, chroms, pos37, pos38 = table
+    number = int(rsid[2:])
+    i = bisect.bisect_left(numbers, number)
+    if i == len(numbers) or numbers[i] != number:
+        return None
+    names = {v: k for k, v in _RSID_CHROMS.items()}
+    return names[chroms[i]], pos37[i], pos38[i]
 
 
 def assembly_named(text: str) -> str | None:
@@ -144,6 +204,8 @@ class AssemblyEvidence:
             if self.implied_contig:
                 theirs = LENGTHS[assembly][self.implied_contig] if assembly in LENGTHS else None
                 return self.implied_reason + (f"; {assembly}'s is {theirs:,})" if theirs else ")")
+            if self.implied_reason:
+                return self.implied_reason
             decisive = self.against.get(assembly) or next(iter(self.against.values()), "")
             return f"{decisive}; only {self.implied} fits the positions and contig lengths"
         if assembly not in self.consistent:
@@ -230,6 +292,8 @@ def detect(source: str | Path | Iterable[str] | Iterable[bytes], max_records: in
     lengths: list[_ContigLength] = []
     numbered_above: tuple[int, str] | None = None  # (line, name) of a contig numbered above 26
     max_pos: dict[str, tuple[int, int]] = {}  # CHROM as written -> (max POS, line)
+    rsid_lookups = 0
+    rsid_evidence: dict[str, list[int]] = {"found": [], "GRCh37": [], "GRCh38": []}  # lines
     for n, line in enumerate(_lines(source), start=1):
         if line.startswith("##"):
             key, _, value = line[2:].partition("=")
@@ -264,9 +328,12 @@ def detect(source: str | Path | Iterable[str] | Iterable[bytes], max_records: in
         if ev.records_checked >= max_records:
             break
         ev.records_checked += 1
-        cols = line.split("\t", 2)
+        cols = line.split("\t", 3)
         if len(cols) < 2:
             continue
+        if len(cols) > 2 and cols[2].startswith(("rs", "RS")) and rsid_lookups < MAX_RSID_LOOKUPS:
+            rsid_lookups += 1
+            _weigh_rsid(cols, n, rsid_evidence)
         if cols[0] not in max_pos:
             chrom = _chrom(cols[0])
             if numbered_above is None and chrom.isdigit() and int(chrom) > _MAX_HUMAN_NUMBER:
@@ -333,6 +400,7 @@ def detect(source: str | Path | Iterable[str] | Iterable[bytes], max_records: in
                     f"({LENGTHS[asm][chrom]:,} bp)"
                 )
                 ev.reasons.append(ev.against[asm])
+    rsid_implied = _rsid_verdict(ev, rsid_evidence, consistent)
     named_claims = {c[0] for c in claims}
     if len(named_claims) == 1:
         ev.claimed, ev.claimed_line, what = claims[0][0], claims[0][1], claims[0][2]
@@ -353,8 +421,54 @@ def detect(source: str | Path | Iterable[str] | Iterable[bytes], max_records: in
         )
         ev.implied_contig = first.chrom
         ev.reasons.append(f"line {ev.implied_line}: ##contig lengths match {ev.implied}")
+    elif rsid_implied and rsid_implied in ev.consistent:
+        ev.implied, ev.implied_line = rsid_implied, rsid_evidence[rsid_implied][0]
+        ev.implied_reason = ev.against[_OTHER[rsid_implied]].replace("rsIDs", "the file's rsIDs", 1)
     elif len(ev.consistent) == 1 and len(consistent) < len(ASSEMBLIES):
         ev.implied = ev.consistent[0]
         ev.implied_line = min(ev.ruled_out_line.values())
         ev.reasons.append(f"only {ev.implied} fits the positions and contig lengths")
     return ev
+
+
+_OTHER = {"GRCh37": "GRCh38", "GRCh38": "GRCh37"}
+
+
+def _weigh_rsid(cols: list[str], n: int, evidence: dict[str, list[int]]) -> None:
+    """Note the line of a record whose rsID (column 3) the table knows on its chromosome, and
+    whether POS is where GRCh37 / GRCh38 has it."""
+    if not cols[1].isdigit():
+        return
+    for rsid in cols[2].split(";"):
+        known = rsid_position(rsid)
+        if known is None or known[0] != _chrom(cols[0]) or known[1] == known[2]:
+            continue  # unknown, on another chromosome, or where both assemblies have it
+        evidence["found"].append(n)
+        pos = int(cols[1])
+        for asm, at in (("GRCh37", known[1]), ("GRCh38", known[2])):
+            if at and pos == at:
+                evidence[asm].append(n)
+        return
+
+
+def _rsid_verdict(ev: AssemblyEvidence, evidence: dict[str, list[int]], consistent: set[str]) -> str | None:
+    """The assembly whose positions the file's rsIDs sit at, ruling the other out: at least
+    RSID_MIN of them at its positions and at most a quarter as many at the other's (only rsIDs
+    whose positions differ between the assemblies count)."""
+    found = len(evidence["found"])
+    if found < RSID_MIN:
+        return None
+    for asm, other in _OTHER.items():
+        fit, misfit = evidence[asm], evidence[other]
+        if len(fit) >= RSID_MIN and len(misfit) * 4 <= len(fit):
+            reason = (
+                f"rsIDs in column 3 are at their {asm} positions, not {other}'s: {len(fit)} of {found} known rsIDs "
+                f"sit where {asm} has them, {len(misfit)} where {other} has them (first at line {fit[0]})"
+            )
+            ev.reasons.append(reason)
+            ev.against[other] = reason
+            ev.ruled_out_line.setdefault(other, fit[0])
+            consistent.discard(other)
+            return asm
+    ev.reasons.append(f"{found} known rsIDs in column 3: their positions single out no assembly")
+    return None
