@@ -58,6 +58,7 @@ OUR_INFO_IDS = (
     "TSTV",
     "CONSEQUENCE",
     "MOST_SEVERE",
+    "KNOWN_SOURCE",
 )
 FLAG_NAMES = ("CPG", "REPEAT", "BLACKLIST")
 VARIANT_CLASSES = ("SNV", "MNV", "INS", "DEL", "DELINS")  # VC codes 1..5 (0: not a sequence ALT)
@@ -89,7 +90,10 @@ class BlockStats:
     multiallelic_extra: int = 0
     symbolic_alleles: int = 0
     nonstandard_alleles: int = 0  # not a VCF 4.x ALT form (old-style 'X', ...): by position only
-    known: int = 0
+    known: int = 0  # from the database, the file's rsID (column 3) or both
+    known_database: int = 0  # only the database knows it
+    known_file: int = 0  # only the file's rsID says it is known
+    known_both: int = 0
     novel: int = 0
     regions: np.ndarray = field(init=False)
     gene_sets: np.ndarray = field(init=False)
@@ -186,6 +190,9 @@ class _Alleles:
     trim_alt: np.ndarray
     trim_ref_len: np.ndarray
     nonstandard: int = 0  # ALTs in no VCF 4.x form (annotated by position only)
+    # KNOWN_SOURCE code per ALT: 1 the database knows it, 2 the record's ID is an rsID (VEP's
+    # Existing_variation), 3 both; 0 novel or not a sequence ALT on the assembly
+    known_source: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
 
 
 @dataclass
@@ -446,6 +453,8 @@ class BlockAnnotator:
         first = rec.gs[record] + p
         last = np.where(kind == csq.INS, first, first + r_len - 1)
         first = np.where(kind == csq.INS, first - 1, first)
+        from_file = self._rsid_in_id(lines)[record] & seq & rec.annotated[record]
+        known_source = ((known >= 0).astype(np.int8) | (from_file.astype(np.int8) << 1)).astype(np.int8)
         return _Alleles(
             record,
             a_start,
@@ -462,6 +471,18 @@ class BlockAnnotator:
             a_start + p,
             r_len,
             nonstandard,
+            known_source,
+        )
+
+    @staticmethod
+    def _rsid_in_id(lines: _Lines) -> np.ndarray:
+        """Records whose ID (column 3) starts with an rsID ('rs' and a digit)."""
+        b = lines.buf
+        start, length = lines.field(2)
+        at = np.where(length >= 3, start, 0)
+        third = b[at + 2]
+        return (
+            (length >= 3) & (UPPER[b[at]] == ord("R")) & (UPPER[b[at + 1]] == ord("S")) & (third >= 48) & (third <= 57)
         )
 
     def _alleles_of_records(
@@ -705,7 +726,9 @@ class BlockAnnotator:
         stats.vc += np.bincount(al.vc, minlength=len(VARIANT_CLASSES) + 1)
         stats.tstv += np.bincount(al.ts, minlength=3)[1:]
         seq_ann = al.seq & ann[al.record]
-        stats.known = int((al.known >= 0).sum())
+        sources = np.bincount(al.known_source, minlength=4)
+        stats.known_database, stats.known_file, stats.known_both = (int(x) for x in sources[1:4])
+        stats.known = stats.known_database + stats.known_file + stats.known_both
         stats.novel = int(seq_ann.sum()) - stats.known
         worst = csq.most_severe_rank(found.csq.record_terms)
         stats.most_severe += np.bincount(worst[worst >= 0], minlength=len(csq.TERMS))
