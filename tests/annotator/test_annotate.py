@@ -218,3 +218,32 @@ def test_top_genes_are_the_genes_of_most_records(tmp_path, db, samples):
     want = sorted(counts.items(), key=lambda x: (-x[1], x[0]))[:20]
     assert len(want) == 20 and want[0][1] > want[-1][1]  # the sample has a ranking to check
     assert [(g["gene"], g["variants"]) for g in result.summary["top_genes"]] == want
+
+
+def test_an_rsid_in_column_3_makes_the_allele_known(annotate):
+    # rs28396308 is 1:55545 C>T in the database. An rsID the database lacks still makes the
+    # record's ALTs known (VEP's Existing_variation); KNOWN_SOURCE says where from.
+    body = (
+        "1\t55545\t.\tC\tT\t.\t.\t.\n"  # database only (the ID is filled from it)
+        "1\t55545\trs28396308\tC\tT\t.\t.\t.\n"  # both
+        "2\t101087000\trs999999999\tA\tG,C\t.\t.\t.\n"  # the file only, both ALTs
+        "2\t101087000\tmy_call\tA\tG\t.\t.\t.\n"  # not an rsID: novel
+        "2\t101087000\trs5\tA\t<DEL>\t.\t.\t.\n"  # no sequence ALT: neither
+    )
+    result, recs = annotate(body)
+    assert [r["info"].get("KNOWN_SOURCE") for r in recs] == ["database", "both", "file,file", None, None]
+    assert recs[0]["id"] == "rs28396308" and recs[2]["info"].get("RSID") is None
+    assert result.summary["known"] == 4 and result.summary["novel"] == 1
+    assert result.summary["known_sources"] == {"database": 1, "file": 2, "both": 1}
+    assert "known_alleles\t4\tdatabase 1, file's rsID 2, both 1" in result.count_log.read_text()
+    import pyarrow.parquet as pq
+
+    rows = pq.read_table(result.variants_parquet).select(["rsid", "known_source"]).to_pylist()
+    assert rows == [
+        {"rsid": "rs28396308", "known_source": "database"},
+        {"rsid": "rs28396308", "known_source": "both"},
+        {"rsid": "rs999999999", "known_source": "file"},
+        {"rsid": "rs999999999", "known_source": "file"},
+        {"rsid": None, "known_source": None},
+        {"rsid": None, "known_source": None},
+    ]

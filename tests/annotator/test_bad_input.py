@@ -14,6 +14,7 @@ from engine_support import run_cli_measured
 from gas.annotator.engine import EngineLimits, VcfFormatError, annotate_vcf
 
 H = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+S = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tA\tB\n"
 OK = "1\t100\t.\tA\tG\t.\t.\t.\n"
 SECRET = "QXZSECRET"  # research data that must never reach a message
 
@@ -26,10 +27,27 @@ CASES = [
         "expected at least 8 tab-separated columns, found 4",
     ),
     ("bad_pos", (H + OK + OK + f"1\t{SECRET}\t.\tA\tG\t.\t.\t.\n").encode(), 5, "POS (column 2) is not a number"),
-    ("huge_pos", (H + "1\t99999999999\t.\tA\tG\t.\t.\t.\n").encode(), 3, "POS (column 2) is not a number"),
+    ("huge_pos", (H + "1\t99999999999\t.\tA\tG\t.\t.\t.\n").encode(), 3, "POS (column 2) is out of range"),
+    (
+        "missing_sample_column",
+        (S + "1\t100\t.\tA\tG\t.\t.\t.\tGT\t0/1\t1/1\n" + "1\t200\t.\tA\tG\t.\t.\t.\tGT\t0/1\n").encode(),
+        4,
+        "1 sample column(s) where the header line names 2",
+    ),
+    (
+        "no_sample_columns",
+        (S + "1\t100\t.\tA\tG\t.\t.\t.\n").encode(),
+        3,
+        "0 sample column(s) where the header line names 2",
+    ),
     ("pos_out_of_range", (H + "1\t9999999999\t.\tA\tG\t.\t.\t.\n").encode(), 3, "POS (column 2) is out of range"),
     ("bad_ref", (H + f"1\t100\t.\tA{SECRET}\tG\t.\t.\t.\n").encode(), 3, "REF (column 4) is not an allele"),
-    ("bad_alt", (H + f"1\t100\t.\tA\tG,{SECRET}!\t.\t.\t.\n").encode(), 3, "ALT (column 5) is not a list of alleles"),
+    (
+        "bad_alt",
+        (H + f"1\t100\t.\tA\tG,{SECRET}\u00e9\t.\t.\t.\n").encode(),
+        3,
+        "ALT (column 5) is not a list of alleles",
+    ),
     ("empty_alt_allele", (H + "1\t100\t.\tA\tG,,T\t.\t.\t.\n").encode(), 3, "ALT (column 5) is not a list of alleles"),
     ("binary", H.encode() + b"\x00\x01\x02\xff" * 50, 3, "binary data"),
     ("binary_start", b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)), 1, "binary data"),

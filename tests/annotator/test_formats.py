@@ -139,3 +139,90 @@ def test_missing_info_and_nothing_to_add(annotate):
     _, recs = annotate("2\t101087000\t.\tA\tG\t.\t.\t.\nGL000192.1\t5\t.\tA\t<DEL>\t.\t.\t.\n")
     assert next(iter(recs[0]["info"])) == "GENE"  # '.' replaced, no leading ';'
     assert recs[1]["info"] == {".": True}  # outside the assembly and no sequence ALT: '.' stays
+
+
+def _bcftools_records(path) -> list[str]:
+    view = subprocess.run(["bcftools", "view", "-H", str(path)], capture_output=True, text=True)
+    assert view.returncode == 0 and "[E::" not in view.stderr, view.stderr
+    return view.stdout.splitlines()
+
+
+@pytest.mark.skipif(not shutil.which("bcftools"), reason="bcftools not installed")
+def test_breakends_symbolic_and_old_style_alleles_annotated_by_position(annotate):
+    # Every VCF 4.x breakend form (joined, telomeric .[p[ / ]p]. from VCF 4.1, single), symbolic
+    # alleles, and an old-style X: the file goes through, each record annotated by position.
+    body = (
+        "2\t101087000\tbnd1\tA\t.[13:123457[\t.\t.\t.\n"
+        "2\t101087000\tbnd2\tA\t]13:123456].\t.\t.\t.\n"
+        "2\t101087000\tbnd3\tA\tA[13:123457[,]13:123456]A,[13:1[A,A]13:1]\t.\t.\t.\n"
+        "2\t101087000\tbnd4\tA\t.A,A.\t.\t.\t.\n"
+        "2\t101087000\tsym\tA\t<DEL>,<INS:ME:ALU>,*\t.\t.\t.\n"
+        "2\t101087000\told\tA\tX\t.\t.\t.\n"
+        "2\t101087000\tmix\tA\tG,X\t.\t.\t.\n"
+    )
+    result, recs = annotate(body)
+    assert [r["id"] for r in recs] == ["bnd1", "bnd2", "bnd3", "bnd4", "sym", "old", "mix"]
+    assert all(r["info"]["GENE"] == "NMS" and r["info"]["REGION"] == "CDS" for r in recs)
+    assert consequences(recs[-1]) == {("G", "NMS"): {"coding_sequence_variant"}}  # the sequence ALT beside X
+    assert result.summary["variants"]["position_only"] == 6
+    assert result.summary["nonstandard_alleles"] == 2
+    assert result.summary["symbolic_alleles"] == 11
+    log = result.count_log.read_text()
+    assert "nonstandard_alleles\t2\t" in log
+    assert len(_bcftools_records(result.annotated_vcf)) == 7
+
+
+@pytest.mark.skipif(not shutil.which("bcftools"), reason="bcftools not installed")
+def test_trailing_tab_in_the_chrom_line(annotate):
+    header = HEADER.replace("INFO\n", "INFO\tFORMAT\tS1\t\n")
+    result, recs = annotate("2\t101087000\t.\tA\tG\t.\t.\t.\tGT\t0/1\n", header=header)
+    assert result.summary["samples"] == 1
+    chrom = [x for x in result.annotated_vcf.read_text().splitlines() if x.startswith("#CHROM")]
+    assert chrom == ["#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1"]
+    assert recs[0]["rest"] == ["GT", "0/1"]
+    assert len(_bcftools_records(result.annotated_vcf)) == 1
+
+
+@pytest.mark.skipif(not shutil.which("bcftools"), reason="bcftools not installed")
+def test_vcf33_backslash_genotypes_and_free_text_meta_lines(tmp_path, db):
+    text = (
+        "##fileformat=VCFv3.3\n"
+        "##a free-text line from an old writer\n"
+        '##FORMAT=GT,1,String,"Genotype"\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\n"
+        "2\t101087000\t.\tA\tG\t-1\t0\t.\tGT:GQ\t0\\1:30\t1\\1:7\n"
+    )
+    path = tmp_path / "old.vcf"
+    path.write_text(text)
+    result = annotate_vcf(path, tmp_path / "out", db)
+    out = result.annotated_vcf.read_text()
+    assert "##comment=a free-text line from an old writer\n" in out
+    assert records(result.annotated_vcf)[0]["rest"] == ["GT:GQ", "0/1:30", "1/1:7"]
+    view = _bcftools_records(result.annotated_vcf)
+    assert [line.split("\t")[9:] for line in view] == [["0/1:30", "1/1:7"]]
+
+
+@pytest.mark.skipif(not shutil.which("bcftools"), reason="bcftools not installed")
+def test_what_other_writers_leave(tmp_path, db):
+    # '##fileformat=VCF4.1' (no v), a #CHROM line with FORMAT but no sample (bcftools refuses
+    # that header: written without FORMAT), REF '.' (SV callers) and more columns than samples.
+    text = (
+        "##fileformat=VCF4.1\n"
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\n"
+        "2\t101087000\tsv\t.\t<DUP>\t.\tPASS\tSVTYPE=DUP\tGT\n"
+        "2\t101087000\tsnv\tA\tG\t.\tPASS\t.\n"
+    )
+    path = tmp_path / "writers.vcf"
+    path.write_text(text)
+    result = annotate_vcf(path, tmp_path / "out", db)
+    out = result.annotated_vcf.read_text()
+    assert out.startswith("##fileformat=VCFv4.1\n")
+    assert "\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" in out
+    sv, snv = records(result.annotated_vcf)
+    assert (sv["ref"], sv["info"]["GENE"], sv["rest"]) == (".", "NMS", ["GT"]) and "VC" not in sv["info"]
+    assert snv["info"]["VC"] == "SNV"
+    assert result.summary["variants"]["position_only"] == 1
+    assert len(_bcftools_records(result.annotated_vcf)) == 2
+    extra = tmp_path / "extra.vcf"
+    extra.write_text(HEADER.replace("INFO\n", "INFO\tFORMAT\tS1\n") + "2\t101087000\t.\tA\tG\t.\t.\t.\tGT\t0/1\t1/1\n")
+    assert records(annotate_vcf(extra, tmp_path / "out2", db).annotated_vcf)[0]["rest"] == ["GT", "0/1", "1/1"]

@@ -17,6 +17,7 @@ SCHEMA = [
     ("pos", pa.int64()),
     ("id", pa.string()),
     ("rsid", pa.string()),
+    ("known_source", pa.string()),
     ("ref", pa.string()),
     ("alt", pa.string()),
     ("qual", pa.float64()),
@@ -76,9 +77,12 @@ def test_rows_match_the_annotated_vcf(tmp_path, db, samples, sample, monkeypatch
         assert (row["nearest_gene"], row["nearest_distance"]) == (
             (near.split("|")[0], int(near.split("|")[1])) if near else (None, None)
         )
-        for key, column in (("RSID", "rsid"), ("VC", "variant_class"), ("TSTV", "tstv")):
+        for key, column in (("VC", "variant_class"), ("TSTV", "tstv"), ("KNOWN_SOURCE", "known_source")):
             value = info[key].split(",")[k] if key in info else "."
             assert row[column] == (None if value == "." else value)
+        # rsid: the database's, else the record's own ID when only the file says it is known
+        rsid = info["RSID"].split(",")[k] if "RSID" in info else "."
+        assert row["rsid"] == (rsid if rsid != "." else rec["id"] if row["known_source"] == "file" else None)
         terms = set().union(*[t for (allele, _), t in consequences(rec).items() if allele == row["alt"]])
         assert row["consequences"] == [t for t in SEVERITY if t in terms]
         assert row["consequence"] == (row["consequences"][0] if terms else None)

@@ -39,6 +39,11 @@ def test_job_page_draws_every_chart_with_its_numbers(sign_in, web_aws, result):
     for name, count in result.summary["regions"].items():
         assert f'<th scope="row">{name}</th><td class="text-end">{count}</td>' in regions
     assert "GRCh37" in html and "GRCh37-v1" in html  # assembly and database version
+    known = html.split('id="table-known"')[1].split("</table>")[0]
+    labels = ("known: database", "known: rsID in the file", "known: both")
+    for label, source in zip(labels, ("database", "file", "both"), strict=True):
+        count = result.summary["known_sources"][source]
+        assert count and f'<th scope="row">{label}</th><td class="text-end">{count}</td>' in known
     assert 'id="view-variants"' in html and 'id="download-input"' in html and 'id="rerun"' in html
 
 

@@ -239,3 +239,20 @@ def test_export_names_say_job_and_filter(tmp_path):
     f = VariantFilter(genes=("TP53",), regions=("CDS",))
     assert store.export_name(job, f, "tsv") == "premium_2.gene-TP53.region-CDS.tsv"
     assert store.export_name(job.replace(name="Trio / proband #2"), VariantFilter(), "vcf") == "Trio_proband_2.all.vcf"
+
+
+def test_a_table_written_before_known_source_reads_with_it_null(tmp_path):
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+    import pyarrow.parquet as pq
+
+    from gas.annotator.engine.parquet import SCHEMA
+
+    result = make_result(records=40)
+    old_schema = pa.schema([f for f in SCHEMA if f.name != "known_source"])
+    rows = [{k: v for k, v in row.items() if k != "known_source"} for row in result.rows]
+    pq.write_table(pa.Table.from_pylist(rows, schema=old_schema), tmp_path / "old.parquet")
+    V.build_local_copy(tmp_path / "old.parquet", tmp_path)
+    table = ipc.open_file(pa.OSFile(str(tmp_path / "variants.arrow"))).read_all()
+    assert table.column("known_source").null_count == table.num_rows == len(rows)
+    assert table.column("rsid").to_pylist() == [row["rsid"] for row in rows]

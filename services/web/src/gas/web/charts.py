@@ -93,6 +93,14 @@ def charts(summary: dict[str, Any]) -> list[Chart]:
         out.append(Chart("tstv", "Transitions and transversions (SNVs)", items, note))
     if "known" in summary and "novel" in summary:
         items = [("known (rsID)", int(summary["known"])), ("novel", int(summary["novel"]))]
+        sources = summary.get("known_sources")
+        if isinstance(sources, dict):  # where "known" came from (engines before it: one bar)
+            items = [
+                ("known: database", int(sources.get("database", 0))),
+                ("known: rsID in the file", int(sources.get("file", 0))),
+                ("known: both", int(sources.get("both", 0))),
+                ("novel", int(summary["novel"])),
+            ]
         out.append(Chart("known", "Known and novel alleles", items))
     contigs = summary.get("contigs")
     if isinstance(contigs, dict) and contigs:

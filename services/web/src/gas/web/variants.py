@@ -90,6 +90,7 @@ COLUMNS = (
     "tstv",
     "consequence",
     "consequences",
+    "known_source",  # last: columns added later go at the end, so exports keep their order
 )
 LIST_COLUMNS = frozenset({"genes", "gene_types", "flags", "consequences"})
 
@@ -443,7 +444,13 @@ def build_local_copy(parquet_path: Path, out_dir: Path) -> None:
     last_key: tuple[str, int] | None = None
     seen_chroms: set[str] = set()
 
-    schema = source.schema_arrow.append(pa.field("_gene", pa.int32(), nullable=False))
+    base = source.schema_arrow
+    # Tables written before the engine had known_source: the column, null (database-known
+    # rows are then not told apart, as those jobs did not).
+    old = "known_source" not in base.names
+    if old:
+        base = base.insert(base.get_field_index("rsid") + 1, pa.field("known_source", pa.string()))
+    schema = base.append(pa.field("_gene", pa.int32(), nullable=False))
     options = ipc.IpcWriteOptions(compression="lz4")
     with ipc.new_file(str(out_dir / "variants.arrow"), schema, options=options) as writer:
         for batch in source.iter_batches(batch_size=BATCH_ROWS):
@@ -466,7 +473,11 @@ def build_local_copy(parquet_path: Path, out_dir: Path) -> None:
             batch_chroms.append(chroms)
             position_sorted, last_key = _still_sorted(position_sorted, last_key, seen_chroms, chrom_col, pos_col)
             batch_rows.append(n)
-            writer.write_batch(pa.RecordBatch.from_arrays([*batch.columns, pa.array(codes, pa.int32())], schema=schema))
+            columns = batch.columns
+            if old:
+                at = batch.schema.get_field_index("rsid") + 1
+                columns = [*columns[:at], pa.nulls(n, pa.string()), *columns[at:]]
+            writer.write_batch(pa.RecordBatch.from_arrays([*columns, pa.array(codes, pa.int32())], schema=schema))
     gene_table = pa.table(
         {
             "gene": gene_list,

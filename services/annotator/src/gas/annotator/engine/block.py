@@ -48,8 +48,12 @@ from gas.annotator.engine.textops import (
 FLAG_NAMES = ("CPG", "REPEAT", "BLACKLIST")
 VARIANT_CLASSES = ("SNV", "MNV", "INS", "DEL", "DELINS")  # VC codes 1..5 (0: not a sequence ALT)
 _BASES = "[ACGTNRYSWKMBDHVacgtnryswkmbdhv]"
+# VCF 4.x ALT forms: bases, '*', <ID>, breakends (joined t[p[ / t]p] / ]p]t / [p[t, telomeric
+# .[p[ / ]p]. from VCF 4.1, single .t / t.). Any other non-empty printable ASCII allele (an
+# old-style 'X', vcftools' '@') is annotated by position only and counted as nonstandard.
 _ALLELE = re.compile(
-    rf"^(?:(?P<seq>{_BASES}+)|\*|<[^<>,]+>|{_BASES}*[\[\]][^\[\],]+[\[\]]{_BASES}*|\.{_BASES}+|{_BASES}+\.)$"
+    rf"^(?:(?P<seq>{_BASES}+)|(?P<vcf>\*|<[^<>,]+>|(?:{_BASES}+|\.)?[\[\]][^\[\],]+[\[\]](?:{_BASES}+|\.)?|"
+    rf"\.{_BASES}+|{_BASES}+\.)|[!-+\--~]+)$"
 )
 _ACGT_CODE = np.full(256, -1, dtype=np.int8)
 for _code, _base in enumerate(b"ACGT"):
@@ -69,7 +73,11 @@ class BlockStats:
     outside_assembly: int = 0  # written unannotated: contig not in the database, or POS past its end
     multiallelic_extra: int = 0
     symbolic_alleles: int = 0
-    known: int = 0
+    nonstandard_alleles: int = 0  # not a VCF 4.x ALT form (old-style 'X', ...): by position only
+    known: int = 0  # from the database, the file's rsID (column 3) or both
+    known_database: int = 0  # only the database knows it
+    known_file: int = 0  # only the file's rsID says it is known
+    known_both: int = 0
     novel: int = 0
     regions: np.ndarray = field(init=False)
     gene_sets: np.ndarray = field(init=False)
@@ -146,6 +154,7 @@ class _Records:
     alt_at: np.ndarray
     alt_len: np.ndarray
     slow_alt: np.ndarray  # ALT needs the per-record check (symbolic, breakend, '*', '.', or bad)
+    ref_missing: np.ndarray  # REF is '.': no allele is a sequence change
 
 
 @dataclass
@@ -164,6 +173,10 @@ class _Alleles:
     trim_ref: np.ndarray  # offset in text of the trimmed REF (for the stop codon rule)
     trim_alt: np.ndarray
     trim_ref_len: np.ndarray
+    nonstandard: int = 0  # ALTs in no VCF 4.x form (annotated by position only)
+    # KNOWN_SOURCE code per ALT: 1 the database knows it, 2 the record's ID is an rsID (VEP's
+    # Existing_variation), 3 both; 0 novel or not a sequence ALT on the assembly
+    known_source: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
 
 
 @dataclass
@@ -200,12 +213,13 @@ class Annotated:
 class BlockAnnotator:
     """Everything that does not change between blocks: tables, the constant pool."""
 
-    def __init__(self, db: AnnotationDatabase, strip_ours: bool = False, with_table: bool = False):
+    def __init__(self, db: AnnotationDatabase, strip_ours: bool = False, with_table: bool = False, samples: int = 0):
         # output imports pyarrow: here, on the thread that builds the annotator (vcf.py),
         # not on the process's start-up path
         from gas.annotator.engine.output import OutputTables
 
         self.db = db
+        self.samples = samples  # the header's sample columns: every record must have them
         self.a = db.arrays
         self.strip_ours = strip_ours  # re-annotating: drop our old INFO keys
         self.with_table = with_table
@@ -287,9 +301,26 @@ class BlockAnnotator:
                 f"expected at least 8 tab-separated columns, found {split.short_tabs + 1}",
                 first_line + split.short_line,
             )
+        if self.samples:
+            self._check_sample_columns(b, block, split.start, split.end, split.index + first_line)
         return _Lines(
             b, split.start, split.end, split.index + first_line, split.blank, split.bound, split.chrom_key, split.pos
         )
+
+    def _check_sample_columns(
+        self, b: np.ndarray, block: bytes, start: np.ndarray, end: np.ndarray, number: np.ndarray
+    ) -> None:
+        """FORMAT and one column per sample on every line (fewer: bcftools' "Broken VCF record")."""
+        tabs = np.flatnonzero(b == 9)
+        count = np.searchsorted(tabs, end) - np.searchsorted(tabs, start)
+        want = 8 + self.samples
+        for r in np.flatnonzero(count < want).tolist():
+            line = block[int(start[r]) : int(end[r])]
+            found = len(line.rstrip(b"\t").split(b"\t")) - 9
+            if found < self.samples:  # more columns: bcftools reads the header's samples, so do we
+                raise VcfFormatError(
+                    f"{max(found, 0)} sample column(s) where the header line names {self.samples}", int(number[r])
+                )
 
     def parse_records(self, lines: _Lines) -> _Records:
         b = lines.buf
@@ -310,12 +341,19 @@ class BlockAnnotator:
         not_base = np.concatenate([[0], np.cumsum(~IS_BASE[text_raw], dtype=np.int64)])
         not_alt = np.concatenate([[0], np.cumsum(~IS_ALT_FAST[text_raw], dtype=np.int64)])
         bad_ref = (r_len == 0) | (not_base[ref_at + r_len] - not_base[ref_at] > 0)
+        # REF '.' (unknown; structural variant callers write it): annotated by position only.
+        ref_missing = (r_len == 1) & (text_raw[ref_at] == 46)
+        bad_ref &= ~ref_missing
         slow_alt = (a_len == 0) | (not_alt[alt_at + a_len] - not_alt[alt_at] > 0)
         problems = np.flatnonzero(~pos_ok | bad_ref | (pos_ok & (pos >= 1 << 32)))
         if problems.size:
             r = int(problems[0])
             line = int(lines.number[r])
             if not pos_ok[r]:
+                p_start, p_len = lines.field(1)
+                value = lines.buf[p_start[r] : p_start[r] + p_len[r]].tobytes()
+                if value.isdigit():  # more digits than the compiled scan reads (10)
+                    raise VcfFormatError("POS (column 2) is out of range", line)
                 raise VcfFormatError("POS (column 2) is not a number", line)
             if pos[r] >= 1 << 32:
                 raise VcfFormatError("POS (column 2) is out of range", line)
@@ -325,7 +363,7 @@ class BlockAnnotator:
         inside = known & (pos <= self.contig_lengths[safe_cid] + 1)  # POS = length + 1: a telomere
         gs = self.contig_offsets[safe_cid] + np.maximum(pos, 1) - 1
         ge = gs + r_len - 1
-        return _Records(cid, pos, gs, ge, inside, text, text_raw, ref_at, r_len, alt_at, a_len, slow_alt)
+        return _Records(cid, pos, gs, ge, inside, text, text_raw, ref_at, r_len, alt_at, a_len, slow_alt, ref_missing)
 
     def split_alleles(self, lines: _Lines, rec: _Records) -> _Alleles:
         text, alt_at, alt_len, slow = rec.text, rec.alt_at, rec.alt_len, rec.slow_alt
@@ -333,8 +371,11 @@ class BlockAnnotator:
         if not commas.size and not slow.any():  # one sequence ALT per record: alleles are records
             record = np.arange(alt_at.size, dtype=np.int64)
             a_start, length, seq = alt_at, alt_len, np.ones(alt_at.size, dtype=bool)
+            nonstandard = 0
         else:
-            record, a_start, length, seq = self._alleles_of_records(lines, rec, commas)
+            record, a_start, length, seq, nonstandard = self._alleles_of_records(lines, rec, commas)
+        if rec.ref_missing.any():
+            seq = seq & ~rec.ref_missing[record]
         rl = rec.ref_len[record]
         r_at = rec.ref_at[record]
 
@@ -398,6 +439,8 @@ class BlockAnnotator:
         first = rec.gs[record] + p
         last = np.where(kind == csq.INS, first, first + r_len - 1)
         first = np.where(kind == csq.INS, first - 1, first)
+        from_file = self._rsid_in_id(lines)[record] & seq & rec.annotated[record]
+        known_source = ((known >= 0).astype(np.int8) | (from_file.astype(np.int8) << 1)).astype(np.int8)
         return _Alleles(
             record,
             a_start,
@@ -413,14 +456,27 @@ class BlockAnnotator:
             r_at + p,
             a_start + p,
             r_len,
+            nonstandard,
+            known_source,
+        )
+
+    @staticmethod
+    def _rsid_in_id(lines: _Lines) -> np.ndarray:
+        """Records whose ID (column 3) starts with an rsID ('rs' and a digit)."""
+        b = lines.buf
+        start, length = lines.field(2)
+        at = np.where(length >= 3, start, 0)
+        third = b[at + 2]
+        return (
+            (length >= 3) & (UPPER[b[at]] == ord("R")) & (UPPER[b[at + 1]] == ord("S")) & (third >= 48) & (third <= 57)
         )
 
     def _alleles_of_records(
         self, lines: _Lines, rec: _Records, commas: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(record, start, length, is sequence) of every ALT. Fast records hold bases and
-        commas only; an empty allele (',,' or a comma at either end) sends a record to the
-        per-record check, which rejects it."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+        """(record, start, length, is sequence) of every ALT, and the count of nonstandard ones.
+        Fast records hold bases and commas only; an empty allele (',,' or a comma at either end)
+        sends a record to the per-record check, which rejects it."""
         alt_at, alt_len, slow = rec.alt_at, rec.alt_len, rec.slow_alt
         comma_rec = np.searchsorted(rec.ref_at, commas, side="right") - 1
         empty = (commas == alt_at[comma_rec]) | (commas == alt_at[comma_rec] + alt_len[comma_rec] - 1)
@@ -434,6 +490,7 @@ class BlockAnnotator:
         slow_starts: list[int] = []
         slow_ends: list[int] = []
         slow_seq: list[bool] = []
+        nonstandard = 0
         for r in np.flatnonzero(slow).tolist():
             a0 = int(alt_at[r])
             value = rec.text_raw[a0 : a0 + int(alt_len[r])].tobytes().decode("utf-8", "replace")
@@ -450,6 +507,7 @@ class BlockAnnotator:
                 slow_starts.append(offset)
                 slow_ends.append(offset + len(part.encode()))
                 slow_seq.append(m.group("seq") is not None)
+                nonstandard += m.group("seq") is None and m.group("vcf") is None
                 offset += len(part.encode()) + 1
         a_start = np.concatenate(starts + [np.array(slow_starts, dtype=np.int64)])
         a_end = np.concatenate(ends + [np.array(slow_ends, dtype=np.int64)])
@@ -458,7 +516,8 @@ class BlockAnnotator:
         order = np.argsort(a_start, kind="stable")
         a_start, seq = a_start[order], seq[order]
         a_end = np.sort(a_end)
-        return np.searchsorted(rec.ref_at, a_start, side="right") - 1, a_start, a_end - a_start, seq
+        record = np.searchsorted(rec.ref_at, a_start, side="right") - 1
+        return record, a_start, a_end - a_start, seq, nonstandard
 
     def _segment(self, gpos: np.ndarray) -> np.ndarray:
         return lookup(self.a["ctx_bounds"], gpos) - 1
@@ -648,11 +707,14 @@ class BlockAnnotator:
         any_seq[al.record[al.seq]] = True
         stats.position_only = int((~any_seq).sum())
         stats.multiallelic_extra = int(al.record.size - n)
-        stats.symbolic_alleles = int((~al.seq).sum()) - self._dots(rec, al)
+        stats.symbolic_alleles = int((~al.seq).sum()) - self._dots(rec, al) - al.nonstandard
+        stats.nonstandard_alleles = al.nonstandard
         stats.vc += np.bincount(al.vc, minlength=len(VARIANT_CLASSES) + 1)
         stats.tstv += np.bincount(al.ts, minlength=3)[1:]
         seq_ann = al.seq & ann[al.record]
-        stats.known = int((al.known >= 0).sum())
+        sources = np.bincount(al.known_source, minlength=4)
+        stats.known_database, stats.known_file, stats.known_both = (int(x) for x in sources[1:4])
+        stats.known = stats.known_database + stats.known_file + stats.known_both
         stats.novel = int(seq_ann.sum()) - stats.known
         worst = csq.most_severe_rank(found.csq.record_terms)
         stats.most_severe += np.bincount(worst[worst >= 0], minlength=len(csq.TERMS))

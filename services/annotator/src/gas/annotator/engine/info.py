@@ -15,4 +15,5 @@ OUR_INFO_IDS = (
     "TSTV",
     "CONSEQUENCE",
     "MOST_SEVERE",
+    "KNOWN_SOURCE",
 )

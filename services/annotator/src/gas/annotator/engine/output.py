@@ -41,6 +41,9 @@ from gas.annotator.engine.textops import (
 if TYPE_CHECKING:
     from gas.annotator.engine.block import Annotated, BlockAnnotator
 
+# KNOWN_SOURCE by the code block.py gives each ALT (_Alleles.known_source)
+KNOWN_SOURCES = (".", "database", "file", "both")
+
 FLAG_NAMES = ("CPG", "REPEAT", "BLACKLIST")
 VARIANT_CLASSES = ("SNV", "MNV", "INS", "DEL", "DELINS")
 _OUR_KEY = re.compile(rf"^(?:{'|'.join(OUR_INFO_IDS)})(?:=|$)")
@@ -168,6 +171,7 @@ class OutputTables:
         )
         self.classes = pa.array([".", *VARIANT_CLASSES], _STRING)
         self.tstv = pa.array([".", "ts", "tv"], _STRING)
+        self.known_sources = pa.array(KNOWN_SOURCES, _STRING)
         self.term_names = pa.array(list(csq.TERMS), _STRING)
         self.most_severe_field = pa.array([f";MOST_SEVERE={t}" for t in csq.TERMS], _STRING)
         # ';CPG;REPEAT;BLACKLIST' (as set) + ';VC=..;TSTV=..' of a one-ALT record, by
@@ -331,6 +335,13 @@ def vcf_lines(t: OutputTables, found: Annotated, strip_ours: bool) -> tuple[np.n
         else:
             values = pc.fill_null(take(t.known_ids, al.known, has_known), ".")
             pieces.strings(_P.RSID, _per_record(values, al.record, n, ";RSID=", record_known, False), np.arange(n))
+    known_any = al.known_source > 0
+    if known_any.any():
+        record_any = np.zeros(n, dtype=bool)
+        record_any[al.record[known_any]] = True
+        values = take(t.known_sources, al.known_source.astype(np.int64), None)
+        single = al.record.size == n
+        pieces.strings(_P.KNOWN, _per_record(values, al.record, n, ";KNOWN_SOURCE=", record_any, single), np.arange(n))
     pieces.span(_P.REST, b, bound[8], lines.end - bound[8])
     pieces.span(_P.NEWLINE, b"\n", np.zeros(n, dtype=np.int64), np.ones(n, dtype=np.int64))
     text_out = pieces.gather()
@@ -345,8 +356,10 @@ def vcf_lines(t: OutputTables, found: Annotated, strip_ours: bool) -> tuple[np.n
 class _P:
     """The pieces of an output line, in order (columns of ``_Pieces``)."""
 
-    HEAD, ID, FILLED_ID, MIDDLE, OLD_INFO, SEPARATOR, NEW_INFO, NEAREST, DISTANCE, RSID, REST, NEWLINE = range(12)
-    COUNT = 12
+    HEAD, ID, FILLED_ID, MIDDLE, OLD_INFO, SEPARATOR, NEW_INFO, NEAREST, DISTANCE, RSID, KNOWN, REST, NEWLINE = range(
+        13
+    )
+    COUNT = 13
 
 
 SEPARATORS = b";."
@@ -579,7 +592,13 @@ def variants_batch(t: OutputTables, found: Annotated, written_id: pa.Array) -> p
         "chrom": per_row(field_strings(lines, 0)),
         "pos": per_row(arrow(rec.pos)),
         "id": per_row(written_id),
-        "rsid": take(t.known_ids, al.known, al.known >= 0),
+        # the database's rsID, else (known from the file) the record's ID
+        "rsid": pc.if_else(
+            arrow(al.known >= 0),
+            take(t.known_ids, al.known, al.known >= 0),
+            pc.if_else(arrow(al.known_source == 2), per_row(written_id), pa.scalar(None, pa.string())),
+        ),
+        "known_source": take(t.known_sources, al.known_source.astype(np.int64), al.known_source > 0),
         "ref": per_row(field_strings(lines, 3)),
         "alt": alt_strings(found),
         "qual": arrow(qual[r], mask=np.isnan(qual[r])),

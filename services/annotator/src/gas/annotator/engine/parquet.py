@@ -26,6 +26,7 @@ DICTIONARY_COLUMNS = (
     "flags",
     "variant_class",
     "tstv",
+    "known_source",
     "consequence",
     "consequences",
 )
@@ -36,6 +37,7 @@ SCHEMA = pa.schema(
         pa.field("pos", pa.int64(), nullable=False),
         pa.field("id", pa.string()),
         pa.field("rsid", pa.string()),
+        pa.field("known_source", pa.string()),  # database, file (an rsID in column 3) or both
         pa.field("ref", pa.string(), nullable=False),
         pa.field("alt", pa.string(), nullable=False),
         pa.field("qual", pa.float64()),

@@ -106,6 +106,12 @@ def convert_v33_record(line: str) -> str:
         cols[5] = "."
     if cols[6] == "0":
         cols[6] = "PASS"
+    if len(cols) > 9 and cols[8].split(":", 1)[0] == "GT":
+        # v3.3 wrote unphased genotypes as 0\1 too; VCF 4.x has only / and |.
+        for i in range(9, len(cols)):
+            if "\\" in cols[i]:
+                gt, sep, rest = cols[i].partition(":")
+                cols[i] = gt.replace("\\", "/") + sep + rest
     alts = cols[4].split(",")
     if any(a[:1] in ("D", "I") and len(a) > 1 for a in alts) and re.fullmatch(r"[ACGTNacgtn]", cols[3]):
         ref = cols[3]
@@ -225,7 +231,7 @@ class VcfReader:
         first = self._next_line()
         if first is None:
             raise VcfFormatError("the file is empty", 1)
-        m = re.match(r"^##fileformat=VCFv(\d+\.\d+)\s*$", first)
+        m = re.match(r"^##fileformat=VCFv?(\d+\.\d+)\s*$", first)  # 'VCF4.1': bcftools reads it
         unsupported = "unsupported ##fileformat (VCFv3.3 or VCFv4.0 to VCFv4.5 expected)"
         if not m:
             if first.startswith("##fileformat="):
@@ -245,14 +251,20 @@ class VcfReader:
                     v4 = _convert_v33_meta(line)
                     if v4 is not None:
                         line = v4
+                if "=" not in line:  # '##free text': VCF 4.x meta lines are ##key=value
+                    line = f"##comment={line[2:]}"
                 meta.append(line)
             elif line.startswith("#"):
+                # Some writers end the line with a tab: an empty sample name bcftools refuses.
+                line = line.rstrip("\t")
                 cols = line.split("\t")
                 if cols[:8] != FIXED_COLUMNS:
                     raise VcfFormatError(
                         "header line must start #CHROM POS ID REF ALT QUAL FILTER INFO, tab-separated", n
                     )
                 samples = max(0, len(cols) - 9)
+                if len(cols) == 9 and cols[8] == "FORMAT":
+                    line = "\t".join(FIXED_COLUMNS)  # FORMAT with no sample: bcftools refuses the header
                 return Header(version, meta, line, n, samples)
             elif line.strip():
                 raise VcfFormatError("data line before the #CHROM header line", n)

@@ -61,6 +61,8 @@ INFO_HEADER = [
     'severity order). Format: Allele|Gene|Gene_type|Consequence">',
     '##INFO=<ID=MOST_SEVERE,Number=1,Type=String,Description="Most severe CONSEQUENCE term of the record '
     "(Ensembl VEP's severity order)\">",
+    '##INFO=<ID=KNOWN_SOURCE,Number=A,Type=String,Description="Where each ALT is known from: database (RSID), '
+    "file (an rsID in the ID column, as VEP's Existing_variation), both; . novel\">",
 ]
 
 
@@ -202,7 +204,13 @@ class _Run:
         # The constant tables (numpy and pyarrow kernels, which release the GIL) are built on a
         # thread while the assembly evidence is read (Python): a shorter way to the first record.
         with ThreadPoolExecutor(max_workers=1) as starter:
-            building = starter.submit(BlockAnnotator, self.db, strip_ours=strip_ours, with_table="parquet" in self.tmps)
+            building = starter.submit(
+                BlockAnnotator,
+                self.db,
+                strip_ours=strip_ours,
+                with_table="parquet" in self.tmps,
+                samples=header.samples,
+            )
             evidence = detect(self.input_path)
             mismatch = evidence.conflict(self.db.assembly)
             if mismatch and not self.allow_mismatch:
@@ -339,9 +347,11 @@ class _Run:
             "tstv": {"ts": ts, "tv": tv, "ratio": round(ts / tv, 3) if tv else None},
             "known": st.known,
             "novel": st.novel,
+            "known_sources": {"database": st.known_database, "file": st.known_file, "both": st.known_both},
             "flags": {k: int(st.flags[i]) for i, k in enumerate(FLAG_NAMES)},
             "multiallelic_extra_alleles": st.multiallelic_extra,
             "symbolic_alleles": st.symbolic_alleles,
+            "nonstandard_alleles": st.nonstandard_alleles,
             "contigs": self._contigs(),
             "past_contig_end": {db.contig_name(i, "plain"): int(c) for i, c in enumerate(st.past_end) if c},
             "top_genes": self._top_genes(),
@@ -383,8 +393,11 @@ class _Run:
             f"contig not in {db.assembly} or position past its end: written with VC and TSTV only",
             f"blank_lines_skipped\t{st.blank}",
             f"symbolic_alleles\t{st.symbolic_alleles}",
+            f"nonstandard_alleles\t{st.nonstandard_alleles}\tALT in no VCF 4.x form (such as an old-style X): "
+            "written, annotated by position only",
             f"multiallelic_extra_alleles\t{st.multiallelic_extra}",
-            f"known_alleles\t{st.known}",
+            f"known_alleles\t{st.known}\t"
+            f"database {st.known_database}, file's rsID {st.known_file}, both {st.known_both}",
             f"novel_alleles\t{st.novel}",
             *(f"region\t{name}\t{int(c)}" for name, c in zip(REGIONS, st.regions, strict=True)),
             *(f"most_severe\t{t}\t{c}" for t, c in summary["consequences"].items()),

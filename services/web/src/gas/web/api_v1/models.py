@@ -226,6 +226,9 @@ class Variant(BaseModel):
     tstv: str | None
     consequence: str | None = Field(description="Most severe consequence of this ALT")
     consequences: list[str]
+    known_source: str | None = Field(
+        None, description="Where the ALT is known from: database, file (an rsID in the ID column) or both; null: novel"
+    )
 
 
 class VariantPageOut(BaseModel):
