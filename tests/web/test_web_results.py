@@ -155,3 +155,47 @@ def test_a_job_without_a_table_says_so(sign_in, web_aws, result):
     job = store_result(web_aws, user_id, result, variants_key=None)
     resp = c.get(f"/annotations/{job.job_id}/variants")
     assert resp.status_code == 409 and "before the variant table existed" in resp.get_data(as_text=True)
+
+
+# Cells a spreadsheet would run as formulas (issue 22): each written with a leading '.
+FORMULAS = {
+    "id": ['=HYPERLINK("http://evil.example/x","click")', "+1+cmd", "-2+3", "@SUM(A1:A9)"],
+    "filter": ["=2+5"],
+}
+
+
+def test_csv_and_tsv_exports_neutralise_formulas_and_keep_numbers(sign_in, web_aws):
+    result = make_result(records=40)
+    lines = result.vcf_lines()
+    patched = {}  # record -> (ID, FILTER)
+    for k, ident in enumerate(FORMULAS["id"]):
+        patched[k] = (ident, FORMULAS["filter"][0] if k == 0 else "PASS")
+    for row in result.rows:
+        if row["record"] in patched:
+            row["id"], row["filter"] = patched[row["record"]]
+            row["qual"], row["nearest_distance"] = -5.5, -300  # negative numbers stay numbers
+    for record, (ident, filt) in patched.items():
+        fields = lines[record].split("\t")
+        fields[2], fields[6] = ident, filt
+        lines[record] = "\t".join(fields)
+    header = "".join(line + "\n" for line in result.vcf.decode().splitlines() if line.startswith("#"))
+    result.vcf = (header + "\n".join(lines) + "\n").encode()
+    c, user_id = sign_in()
+    job = store_result(web_aws, user_id, result)
+    base = f"/annotations/{job.job_id}/variants"
+    index = {name: COLUMNS.index(name) for name in ("id", "filter", "qual", "nearest_distance")}
+    tsv = [line.split("\t") for line in c.get(f"{base}.tsv").get_data(as_text=True).splitlines()[1:]]
+    rows = list(csv.reader(io.StringIO(c.get(f"{base}.csv").get_data(as_text=True))))[1:]
+    for cells in (tsv, rows):
+        by_id = {row[index["id"]]: row for row in cells}
+        for ident in FORMULAS["id"]:
+            row = by_id["'" + ident]  # the value intact after the quote
+            assert row[index["qual"]] == "-5.5" and row[index["nearest_distance"]] == "-300"
+        assert by_id["'" + FORMULAS["id"][0]][index["filter"]] == "'=2+5"
+        numeric = {COLUMNS.index(name) for name in ("pos", "qual", "nearest_distance")}
+        text = [cell for row in cells for k, cell in enumerate(row) if k not in numeric]
+        assert not [cell for cell in text if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+        assert {row[index["filter"]] for row in cells} == {"PASS", "LowQual", "'=2+5"}
+    # The VCF export is the annotated VCF's own lines, unchanged.
+    vcf = c.get(f"{base}.vcf").get_data(as_text=True).splitlines()
+    assert [line for line in vcf if not line.startswith("#")] == lines

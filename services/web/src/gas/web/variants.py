@@ -872,15 +872,23 @@ class LocalTable:
 
 
 # -- formatting ----------------------------------------------------------------------
+# A text cell a spreadsheet would run as a formula (OWASP, CSV injection): it starts with
+# = + - @, a tab or a carriage return. Such cells get a leading ' (shown as text, the
+# value after it intact); numeric columns are numbers and stay as they are, negatives too.
+_FORMULA_START = r"^([=+\-@\t\r])"
+
+
 def _text_columns(batch: pa.RecordBatch) -> list[pa.Array]:
-    """Each column as text (lists joined with ',', numbers as text); nulls stay null and
-    are written empty."""
+    """Each column as text (lists joined with ',', numbers as text, formula-like text
+    cells neutralised); nulls stay null and are written empty."""
     out = []
     for name in COLUMNS:
         column = batch.column(name)
         if name in LIST_COLUMNS:
             column = pc.binary_join(column, ",")
-        elif not pa.types.is_string(column.type):
+        if pa.types.is_string(column.type):
+            column = pc.replace_substring_regex(column, _FORMULA_START, "'\\1", max_replacements=1)
+        else:
             column = pc.cast(column, pa.string())
         out.append(column)
     return out
