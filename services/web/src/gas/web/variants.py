@@ -101,6 +101,8 @@ BATCH_ROWS = 16_384  # rows per batch of the local copy
 _GENE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\*?$")
 _TERM = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 MAX_POSITION = 1 << 32
+MAX_OFFSET = 1 << 40  # rows to skip
+MAX_PAGE_NUMBER = 10**12 - 1  # a larger size is refused; up to it, capped at MAX_PAGE_SIZE
 
 
 # -- filters -----------------------------------------------------------------------
@@ -154,16 +156,25 @@ def _choices(args: Args | Mapping[str, Any], name: str, allowed: tuple[str, ...]
     return tuple(a for a in allowed if a in chosen)
 
 
-def _int(args: Args | Mapping[str, Any], name: str, low: int, high: int) -> int | None:
-    value = _one(args, name)
-    if value is None:
-        return None
-    if not value.isdigit() or len(value) > 12:
+# ASCII digits only: str.isdigit() and int() also take '²', '①' or '١٢' (the first two
+# then fail in int(): a 500), and int() takes '1_000' and spaces.
+_WHOLE = re.compile(r"[0-9]{1,12}")
+
+
+def whole_number(name: str, value: str, low: int, high: int) -> int:
+    """`value` as a whole number in low..high (FilterError naming `name` otherwise): the one
+    number parser of the table's parameters, for the web pages and the API."""
+    if not _WHOLE.fullmatch(value):
         raise FilterError(name, f"'{value[:40]}' is not a whole number")
     number = int(value)
     if not low <= number <= high:
         raise FilterError(name, f"must be between {low:,} and {high:,}")
     return number
+
+
+def _int(args: Args | Mapping[str, Any], name: str, low: int, high: int) -> int | None:
+    value = _one(args, name)
+    return None if value is None else whole_number(name, value, low, high)
 
 
 def normalise_chrom(name: str) -> str | None:
@@ -293,17 +304,12 @@ class PageRequest:
         sort = (_one(args, "sort") or "position").lower()
         if sort not in SORTS:
             raise FilterError("sort", f"one of {', '.join(SORTS)}")
-        size_value = _one(args, "size")
-        size = default_size
-        if size_value is not None:
-            if not size_value.isdigit() or len(size_value) > 12 or int(size_value) < 1:
-                raise FilterError("size", f"'{size_value[:40]}' is not a positive whole number")
-            size = min(int(size_value), MAX_PAGE_SIZE)
+        size = min(_int(args, "size", 1, MAX_PAGE_NUMBER) or default_size, MAX_PAGE_SIZE)
         cursor = _one(args, "cursor")
         if cursor is not None:
             return cls(offset=decode_cursor(cursor, sort), size=size, sort=sort)
-        offset = _int(args, "offset", 0, 1 << 40) or 0
-        return cls(offset=offset, size=min(size, MAX_PAGE_SIZE), sort=sort)
+        offset = _int(args, "offset", 0, MAX_OFFSET) or 0
+        return cls(offset=offset, size=size, sort=sort)
 
 
 def encode_cursor(offset: int, sort: str) -> str:
@@ -313,13 +319,12 @@ def encode_cursor(offset: int, sort: str) -> str:
 def decode_cursor(cursor: str, sort: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        cursor_sort, _, number = text.partition(":")
-        offset = int(number)
     except ValueError:
         raise FilterError("cursor", "not a cursor of this table") from None
-    if cursor_sort != sort or offset < 0:
+    cursor_sort, _, number = text.partition(":")
+    if cursor_sort != sort:
         raise FilterError("cursor", "not a cursor of this table and sort order")
-    return offset
+    return whole_number("cursor", number, 0, MAX_OFFSET)
 
 
 @dataclass(frozen=True)
