@@ -199,3 +199,37 @@ def test_csv_and_tsv_exports_neutralise_formulas_and_keep_numbers(sign_in, web_a
     # The VCF export is the annotated VCF's own lines, unchanged.
     vcf = c.get(f"{base}.vcf").get_data(as_text=True).splitlines()
     assert [line for line in vcf if not line.startswith("#")] == lines
+
+
+def test_a_45000_contig_summary_makes_a_small_job_page(sign_in, web_aws):
+    """A summary written before the engine bounded it (issue 22: 45,000 contigs made a
+    17.8 MB page with 45,021 bars): the chart shows the largest and one "other" bar."""
+    from gas.web.charts import MAX_BARS
+
+    result = make_result(records=40)
+    contigs = {f"ctg{n}": 1 for n in range(45_000)} | {"1": 500, "X": 300}
+    terms = {f"term_{n}": n for n in range(200)}
+    result.summary |= {"contigs": contigs, "consequences": terms, "top_genes": [{"gene": "G", "variants": 1}] * 500}
+    c, user_id = sign_in()
+    job = store_result(web_aws, user_id, result)
+    page = c.get(f"/annotations/{job.job_id}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and len(html) < 200_000, len(html)
+    chart = html.split('id="chart-chromosomes"')[1].split("</svg>")[0]
+    assert chart.count('class="gas-bar"') == MAX_BARS + 1
+    table = html.split('id="table-chromosomes"')[1].split("</table>")[0]
+    rows = re.findall(r'<th scope="row">([^<]*)</th><td class="text-end">(\d+)</td>', table)
+    assert rows[0] == ("1", "500") and rows[1] == ("X", "300")  # chromosome order, largest kept
+    other = 45_002 - MAX_BARS
+    assert rows[-1] == (f"other ({other:,} contigs)", str(other))  # the rest, one count each
+    assert f"other ({other:,} contigs)</a>" not in html  # a label, not a link (for now)
+    for key in ("consequences", "genes"):
+        bars = html.split(f'id="chart-{key}"')[1].split("</svg>")[0].count('class="gas-bar"')
+        assert bars <= MAX_BARS + 1, key
+
+
+def test_the_engines_other_contigs_are_one_bar():
+    from gas.web.charts import charts
+
+    (chart,) = charts({"contigs": {"GL000192.1": 2, "1": 5}, "contigs_other": {"contigs": 7, "variants": 9}})
+    assert chart.items == [("1", 5), ("GL000192.1", 2), ("other (7 contigs)", 9)]
