@@ -183,7 +183,9 @@ def test_export_memory_is_flat_from_20_to_200_mb(export_web, big_jobs):
     # What the exports added to the worker's peak: the same for 10x the result (on main's
     # code, which listed the VCF's chunks, ~+400 MiB for the 200 MB one).
     small, large = (peaks[n] / MIB for n in sorted(peaks))
-    assert large < small + 24, f"peak RSS growth: 20 MB result +{small:.0f} MiB, 200 MB result +{large:.0f} MiB"
+    print(f"worker peak RSS growth over the exports: 20 MB result +{small:.1f} MiB, 200 MB result +{large:.1f} MiB")
+    # (The first exports of a fresh worker also warm its allocator: the 20 MB one may cost more.)
+    assert large < small + 24 and large < 96, f"peak RSS growth: 20 MB +{small:.0f} MiB, 200 MB +{large:.0f} MiB"
 
 
 def test_an_export_beyond_the_process_limit_is_refused_with_retry_after(export_web, big_jobs):
