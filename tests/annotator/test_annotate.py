@@ -247,3 +247,22 @@ def test_an_rsid_in_column_3_makes_the_allele_known(annotate):
         {"rsid": None, "known_source": None},
         {"rsid": None, "known_source": None},
     ]
+
+
+def test_the_summary_of_many_contigs_stays_small(annotate):
+    """45,000 contig names made a 17.8 MB job page (issue 22): the summary keeps the
+    SUMMARY_CONTIGS contigs with most variants and counts the rest."""
+    from gas.annotator.engine.vcf import CONTIG_NAME_CHARS, SUMMARY_CONTIGS
+
+    body = "1\t1000\t.\tA\tG\t.\t.\t.\n" * 3 + "2\t1000\t.\tA\tG\t.\t.\t.\n" * 2
+    body += "".join(f"ctg{n}\t10\t.\tA\tG\t.\t.\t.\n" for n in range(3000))
+    body += ("x" * 500 + "\t10\t.\tA\tG\t.\t.\t.\n") * 4  # a long name, cut
+    result, _ = annotate(body, allow_assembly_mismatch=True)
+    summary = result.summary
+    assert len(summary["contigs"]) == SUMMARY_CONTIGS
+    assert summary["contigs"]["x" * CONTIG_NAME_CHARS] == 4 and summary["contigs"]["1"] == 3
+    assert summary["contigs"]["2"] == 2
+    assert summary["contigs_other"] == {"contigs": 3003 - SUMMARY_CONTIGS, "variants": 3003 - SUMMARY_CONTIGS}
+    assert sum(summary["contigs"].values()) + summary["contigs_other"]["variants"] == summary["variants"]["read"]
+    assert result.summary_json.stat().st_size < 8192
+    assert f"contig_other\t{3003 - SUMMARY_CONTIGS} contigs\t" in result.count_log.read_text()

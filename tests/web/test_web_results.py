@@ -160,3 +160,81 @@ def test_a_job_without_a_table_says_so(sign_in, web_aws, result):
     job = store_result(web_aws, user_id, result, variants_key=None)
     resp = c.get(f"/annotations/{job.job_id}/variants")
     assert resp.status_code == 409 and "before the variant table existed" in resp.get_data(as_text=True)
+
+
+# Cells a spreadsheet would run as formulas (issue 22): each written with a leading '.
+FORMULAS = {
+    "id": ['=HYPERLINK("http://evil.example/x","click")', "+1+cmd", "-2+3", "@SUM(A1:A9)"],
+    "filter": ["=2+5"],
+}
+
+
+def test_csv_and_tsv_exports_neutralise_formulas_and_keep_numbers(sign_in, web_aws):
+    result = make_result(records=40)
+    lines = result.vcf_lines()
+    patched = {}  # record -> (ID, FILTER)
+    for k, ident in enumerate(FORMULAS["id"]):
+        patched[k] = (ident, FORMULAS["filter"][0] if k == 0 else "PASS")
+    for row in result.rows:
+        if row["record"] in patched:
+            row["id"], row["filter"] = patched[row["record"]]
+            row["qual"], row["nearest_distance"] = -5.5, -300  # negative numbers stay numbers
+    for record, (ident, filt) in patched.items():
+        fields = lines[record].split("\t")
+        fields[2], fields[6] = ident, filt
+        lines[record] = "\t".join(fields)
+    header = "".join(line + "\n" for line in result.vcf.decode().splitlines() if line.startswith("#"))
+    result.vcf = (header + "\n".join(lines) + "\n").encode()
+    c, user_id = sign_in()
+    job = store_result(web_aws, user_id, result)
+    base = f"/annotations/{job.job_id}/variants"
+    index = {name: COLUMNS.index(name) for name in ("id", "filter", "qual", "nearest_distance")}
+    tsv = [line.split("\t") for line in c.get(f"{base}.tsv").get_data(as_text=True).splitlines()[1:]]
+    rows = list(csv.reader(io.StringIO(c.get(f"{base}.csv").get_data(as_text=True))))[1:]
+    for cells in (tsv, rows):
+        by_id = {row[index["id"]]: row for row in cells}
+        for ident in FORMULAS["id"]:
+            row = by_id["'" + ident]  # the value intact after the quote
+            assert row[index["qual"]] == "-5.5" and row[index["nearest_distance"]] == "-300"
+        assert by_id["'" + FORMULAS["id"][0]][index["filter"]] == "'=2+5"
+        numeric = {COLUMNS.index(name) for name in ("pos", "qual", "nearest_distance")}
+        text = [cell for row in cells for k, cell in enumerate(row) if k not in numeric]
+        assert not [cell for cell in text if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
+        assert {row[index["filter"]] for row in cells} == {"PASS", "LowQual", "'=2+5"}
+    # The VCF export is the annotated VCF's own lines, unchanged.
+    vcf = c.get(f"{base}.vcf").get_data(as_text=True).splitlines()
+    assert [line for line in vcf if not line.startswith("#")] == lines
+
+
+def test_a_45000_contig_summary_makes_a_small_job_page(sign_in, web_aws):
+    """A summary written before the engine bounded it (issue 22: 45,000 contigs made a
+    17.8 MB page with 45,021 bars): the chart shows the largest and one "other" bar."""
+    from gas.web.charts import MAX_BARS
+
+    result = make_result(records=40)
+    contigs = {f"ctg{n}": 1 for n in range(45_000)} | {"1": 500, "X": 300}
+    terms = {f"term_{n}": n for n in range(200)}
+    result.summary |= {"contigs": contigs, "consequences": terms, "top_genes": [{"gene": "G", "variants": 1}] * 500}
+    c, user_id = sign_in()
+    job = store_result(web_aws, user_id, result)
+    page = c.get(f"/annotations/{job.job_id}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and len(html) < 200_000, len(html)
+    chart = html.split('id="chart-chromosomes"')[1].split("</svg>")[0]
+    assert chart.count('class="gas-bar"') == MAX_BARS + 1
+    table = html.split('id="table-chromosomes"')[1].split("</table>")[0]
+    rows = re.findall(r'<th scope="row">([^<]*)</th><td class="text-end">(\d+)</td>', table)
+    assert rows[0] == ("1", "500") and rows[1] == ("X", "300")  # chromosome order, largest kept
+    other = 45_002 - MAX_BARS
+    assert rows[-1] == (f"other ({other:,} contigs)", str(other))  # the rest, one count each
+    assert f"other ({other:,} contigs)</a>" not in html  # a label, not a link (for now)
+    for key in ("consequences", "genes"):
+        bars = html.split(f'id="chart-{key}"')[1].split("</svg>")[0].count('class="gas-bar"')
+        assert bars <= MAX_BARS + 1, key
+
+
+def test_the_engines_other_contigs_are_one_bar():
+    from gas.web.charts import charts
+
+    (chart,) = charts({"contigs": {"GL000192.1": 2, "1": 5}, "contigs_other": {"contigs": 7, "variants": 9}})
+    assert chart.items == [("1", 5), ("GL000192.1", 2), ("other (7 contigs)", 9)]

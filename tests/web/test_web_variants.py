@@ -213,7 +213,10 @@ def test_delimited_exports_hold_exactly_the_filtered_rows(tmp_path, fmt):
         assert got == [_as_text(r) for r in expected_rows(result.rows, f)], f
 
 
-def test_vcf_export_keeps_the_header_and_only_matching_records(tmp_path):
+@pytest.mark.parametrize("carry", [V.MAX_CARRY, 16])
+def test_vcf_export_keeps_the_header_and_only_matching_records(tmp_path, monkeypatch, carry):
+    # carry 16: every line is longer than what is kept of a line, so each streams through.
+    monkeypatch.setattr(V, "MAX_CARRY", carry)
     result = make_result(records=300)
     table = _table(tmp_path, result)
     vcf_lines = result.vcf_lines()
@@ -229,6 +232,20 @@ def test_vcf_export_keeps_the_header_and_only_matching_records(tmp_path):
         want = sorted({r["record"] for r in expected_rows(result.rows, f)})
         assert lines[: len(header)] == header
         assert lines[len(header) :] == [vcf_lines[i] for i in want], f
+
+
+def test_vcf_export_stops_reading_after_the_last_match():
+    """A filter matching the first record reads no further than its chunk (S3 stream)."""
+    read = []
+
+    def chunks():
+        yield b"##fileformat=VCFv4.2\n#CHROM\tPOS\n1\t5\n1\t6\n"
+        for n in range(1000):
+            read.append(n)
+            yield b"1\t7\n" * 1000
+
+    out = b"".join(select_vcf_records(chunks(), iter([np.array([1])])))
+    assert out == b"##fileformat=VCFv4.2\n#CHROM\tPOS\n1\t6\n" and len(read) <= 1
 
 
 def test_export_names_say_job_and_filter(tmp_path):

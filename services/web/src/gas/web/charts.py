@@ -9,6 +9,7 @@ readers and copy-paste.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,8 +66,33 @@ class Chart:
         return Markup("".join(parts))
 
 
+# Bounds of what a chart draws, whatever the summary holds (summaries written before the
+# engine bounded its lists name any number of contigs: 45,000 made a 17.8 MB page).
+MAX_BARS = 25  # the largest items; the rest are one "other (N …)" bar, not a link (yet)
+MAX_LABEL = 64  # characters of a label
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
 def _ordered(counts: dict[str, Any], order: tuple[str, ...]) -> list[tuple[str, int]]:
-    return [(name, int(counts.get(name, 0))) for name in order]
+    return [(name, _count(counts.get(name, 0))) for name in order]
+
+
+def _largest(
+    counts: dict[str, Any], unit: str, other: tuple[int, int] = (0, 0)
+) -> tuple[list[tuple[str, int]], tuple[str, int] | None]:
+    """The MAX_BARS largest counts (largest first) and the rest as one item, "other (N
+    <unit>)" (None when there is no rest); `other` adds (items, count) the writer already
+    left out."""
+    items = [(str(k)[:MAX_LABEL], _count(v)) for k, v in counts.items()]
+    top = heapq.nsmallest(MAX_BARS, items, key=lambda kv: (-kv[1], kv[0]))
+    rest_items = len(items) - len(top) + other[0]
+    if not rest_items:
+        return top, None
+    rest = sum(n for _, n in items) - sum(n for _, n in top) + other[1]
+    return top, (f"other ({rest_items:,} {unit})", rest)
 
 
 def _chromosome_order(name: str) -> tuple[int, str]:
@@ -81,34 +107,40 @@ def charts(summary: dict[str, Any]) -> list[Chart]:
         out.append(Chart("regions", "Variants by region", _ordered(summary["regions"], REGIONS)))
     consequences = summary.get("consequences")
     if isinstance(consequences, dict) and consequences:
-        items = sorted(((str(k), int(v)) for k, v in consequences.items()), key=lambda kv: -kv[1])
-        out.append(Chart("consequences", "Most severe consequence", items))
+        items, rest = _largest(consequences, "terms")
+        out.append(Chart("consequences", "Most severe consequence", items + ([rest] if rest else [])))
     if isinstance(summary.get("variant_classes"), dict):
         out.append(Chart("classes", "Variant classes", _ordered(summary["variant_classes"], VARIANT_CLASSES)))
     tstv = summary.get("tstv")
     if isinstance(tstv, dict):
         ratio = tstv.get("ratio")
         note = f"ts/tv ratio {ratio}" if ratio is not None else "no transversions: no ratio"
-        items = [("transitions (ts)", int(tstv.get("ts", 0))), ("transversions (tv)", int(tstv.get("tv", 0)))]
+        items = [("transitions (ts)", _count(tstv.get("ts", 0))), ("transversions (tv)", _count(tstv.get("tv", 0)))]
         out.append(Chart("tstv", "Transitions and transversions (SNVs)", items, note))
     if "known" in summary and "novel" in summary:
-        items = [("known (rsID)", int(summary["known"])), ("novel", int(summary["novel"]))]
+        items = [("known (rsID)", _count(summary["known"])), ("novel", _count(summary["novel"]))]
         sources = summary.get("known_sources")
         if isinstance(sources, dict):  # where "known" came from (engines before it: one bar)
             items = [
-                ("known: database", int(sources.get("database", 0))),
-                ("known: rsID in the file", int(sources.get("file", 0))),
-                ("known: both", int(sources.get("both", 0))),
-                ("novel", int(summary["novel"])),
+                ("known: database", _count(sources.get("database", 0))),
+                ("known: rsID in the file", _count(sources.get("file", 0))),
+                ("known: both", _count(sources.get("both", 0))),
+                ("novel", _count(summary["novel"])),
             ]
         out.append(Chart("known", "Known and novel alleles", items))
     contigs = summary.get("contigs")
     if isinstance(contigs, dict) and contigs:
-        items = sorted(((str(k), int(v)) for k, v in contigs.items()), key=lambda kv: _chromosome_order(kv[0]))
-        out.append(Chart("chromosomes", "Variants per chromosome", items))
+        written = summary.get("contigs_other")
+        left_out = (
+            (_count(written.get("contigs")), _count(written.get("variants"))) if isinstance(written, dict) else (0, 0)
+        )
+        items, rest = _largest(contigs, "contigs", left_out)
+        items.sort(key=lambda kv: _chromosome_order(kv[0]))
+        out.append(Chart("chromosomes", "Variants per chromosome", items + ([rest] if rest else [])))
     genes = summary.get("top_genes")
     if isinstance(genes, list) and genes:
-        items = [(str(g["gene"]), int(g["variants"])) for g in genes if isinstance(g, dict)]
+        items = [(str(g.get("gene"))[:MAX_LABEL], _count(g.get("variants"))) for g in genes if isinstance(g, dict)]
+        items = items[:MAX_BARS]
         out.append(Chart("genes", f"Top {len(items)} genes", items))
     if isinstance(summary.get("flags"), dict):
         out.append(Chart("flags", "Flags", _ordered(summary["flags"], FLAGS)))

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import structlog
-from flask import Blueprint, Response, abort, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, request, stream_with_context, url_for
 
 from gas.core.job_record import Job
 from gas.web.annotations import job_view
@@ -31,6 +31,7 @@ from gas.web.variants import (
     REGIONS,
     SORTS,
     VARIANT_CLASSES,
+    ExportSlots,
     FilterError,
     PageRequest,
     ResultUnavailable,
@@ -39,6 +40,7 @@ from gas.web.variants import (
 
 bp = Blueprint("results", __name__)
 log = structlog.get_logger()
+EXPORT_RETRY_SECONDS = 10  # Retry-After of an export refused because every slot is taken
 
 
 def _unavailable(job: Job, exc: ResultUnavailable) -> Any:
@@ -136,10 +138,18 @@ def export(job_id: str, fmt: str) -> Any:
         return render_template("error.html", code=400, message=f"Bad filter: {exc}"), 400
     except ResultUnavailable as exc:
         return render_template("error.html", code=409, message=str(exc), upgrade=exc.reason == "cold"), 409
+    # One slot set per app, i.e. per gunicorn worker process (setdefault: one wins).
+    slots = current_app.extensions.setdefault("gas.export_slots", ExportSlots(svc.settings.export_concurrency))
+    held = slots.take(chunks)
+    if held is None:
+        log.info("variants.export_refused", job_id=job.job_id, format=fmt, reason="busy")
+        message = "Too many downloads are being prepared right now; try again in a few seconds."
+        page = render_template("error.html", code=503, message=message)
+        return page, 503, {"Retry-After": str(EXPORT_RETRY_SECONDS)}
     name = svc.variants.export_name(job, filt, fmt)
     log.info("variants.export", job_id=job.job_id, format=fmt, filtered=not filt.empty)
     return Response(
-        stream_with_context(chunks),
+        stream_with_context(held),
         mimetype=CONTENT_TYPES[fmt].split(";")[0],
         content_type=CONTENT_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="{name}"'},

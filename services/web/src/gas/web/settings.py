@@ -45,6 +45,9 @@ class WebSettings(CoreSettings):
     result_cache_dir: Path = Path("/tmp/gas-result-cache")
     result_cache_bytes: int = Field(4 * GIB, ge=0)
     variants_per_page: int = Field(50, ge=1, le=500)
+    # Exports (.tsv/.csv/.vcf) streaming at once per web process; one more is refused
+    # with 503 and Retry-After (docs/web.md).
+    export_concurrency: int = Field(2, ge=1, le=64)
 
     @model_validator(mode="after")
     def _blank_is_unset(self) -> WebSettings:

@@ -33,6 +33,7 @@ import contextlib
 import fcntl
 import hashlib
 import io
+import itertools
 import json
 import os
 import re
@@ -101,6 +102,8 @@ BATCH_ROWS = 16_384  # rows per batch of the local copy
 _GENE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\*?$")
 _TERM = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 MAX_POSITION = 1 << 32
+MAX_OFFSET = 1 << 40  # rows to skip
+MAX_PAGE_NUMBER = 10**12 - 1  # a larger size is refused; up to it, capped at MAX_PAGE_SIZE
 
 
 # -- filters -----------------------------------------------------------------------
@@ -154,16 +157,25 @@ def _choices(args: Args | Mapping[str, Any], name: str, allowed: tuple[str, ...]
     return tuple(a for a in allowed if a in chosen)
 
 
-def _int(args: Args | Mapping[str, Any], name: str, low: int, high: int) -> int | None:
-    value = _one(args, name)
-    if value is None:
-        return None
-    if not value.isdigit() or len(value) > 12:
+# ASCII digits only: str.isdigit() and int() also take '²', '①' or '١٢' (the first two
+# then fail in int(): a 500), and int() takes '1_000' and spaces.
+_WHOLE = re.compile(r"[0-9]{1,12}")
+
+
+def whole_number(name: str, value: str, low: int, high: int) -> int:
+    """`value` as a whole number in low..high (FilterError naming `name` otherwise): the one
+    number parser of the table's parameters, for the web pages and the API."""
+    if not _WHOLE.fullmatch(value):
         raise FilterError(name, f"'{value[:40]}' is not a whole number")
     number = int(value)
     if not low <= number <= high:
         raise FilterError(name, f"must be between {low:,} and {high:,}")
     return number
+
+
+def _int(args: Args | Mapping[str, Any], name: str, low: int, high: int) -> int | None:
+    value = _one(args, name)
+    return None if value is None else whole_number(name, value, low, high)
 
 
 def normalise_chrom(name: str) -> str | None:
@@ -293,17 +305,12 @@ class PageRequest:
         sort = (_one(args, "sort") or "position").lower()
         if sort not in SORTS:
             raise FilterError("sort", f"one of {', '.join(SORTS)}")
-        size_value = _one(args, "size")
-        size = default_size
-        if size_value is not None:
-            if not size_value.isdigit() or len(size_value) > 12 or int(size_value) < 1:
-                raise FilterError("size", f"'{size_value[:40]}' is not a positive whole number")
-            size = min(int(size_value), MAX_PAGE_SIZE)
+        size = min(_int(args, "size", 1, MAX_PAGE_NUMBER) or default_size, MAX_PAGE_SIZE)
         cursor = _one(args, "cursor")
         if cursor is not None:
             return cls(offset=decode_cursor(cursor, sort), size=size, sort=sort)
-        offset = _int(args, "offset", 0, 1 << 40) or 0
-        return cls(offset=offset, size=min(size, MAX_PAGE_SIZE), sort=sort)
+        offset = _int(args, "offset", 0, MAX_OFFSET) or 0
+        return cls(offset=offset, size=size, sort=sort)
 
 
 def encode_cursor(offset: int, sort: str) -> str:
@@ -313,13 +320,12 @@ def encode_cursor(offset: int, sort: str) -> str:
 def decode_cursor(cursor: str, sort: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        cursor_sort, _, number = text.partition(":")
-        offset = int(number)
     except ValueError:
         raise FilterError("cursor", "not a cursor of this table") from None
-    if cursor_sort != sort or offset < 0:
+    cursor_sort, _, number = text.partition(":")
+    if cursor_sort != sort:
         raise FilterError("cursor", "not a cursor of this table and sort order")
-    return offset
+    return whole_number("cursor", number, 0, MAX_OFFSET)
 
 
 @dataclass(frozen=True)
@@ -882,15 +888,23 @@ class LocalTable:
 
 
 # -- formatting ----------------------------------------------------------------------
+# A text cell a spreadsheet would run as a formula (OWASP, CSV injection): it starts with
+# = + - @, a tab or a carriage return. Such cells get a leading ' (shown as text, the
+# value after it intact); numeric columns are numbers and stay as they are, negatives too.
+_FORMULA_START = r"^([=+\-@\t\r])"
+
+
 def _text_columns(batch: pa.RecordBatch) -> list[pa.Array]:
-    """Each column as text (lists joined with ',', numbers as text); nulls stay null and
-    are written empty."""
+    """Each column as text (lists joined with ',', numbers as text, formula-like text
+    cells neutralised); nulls stay null and are written empty."""
     out = []
     for name in COLUMNS:
         column = batch.column(name)
         if name in LIST_COLUMNS:
             column = pc.binary_join(column, ",")
-        elif not pa.types.is_string(column.type):
+        if pa.types.is_string(column.type):
+            column = pc.replace_substring_regex(column, _FORMULA_START, "'\\1", max_replacements=1)
+        else:
             column = pc.cast(column, pa.string())
         out.append(column)
     return out
@@ -927,6 +941,48 @@ CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "vcf": "text/plain; charset=utf-8",
 }
+
+
+# -- how many exports at once ---------------------------------------------------------
+class ExportSlots:
+    """At most `limit` exports streaming at once in this process: each holds a server
+    thread and a few batches of memory for as long as its client takes to read."""
+
+    def __init__(self, limit: int):
+        self._free = threading.BoundedSemaphore(limit)
+
+    def take(self, chunks: Iterator[bytes]) -> Iterator[bytes] | None:
+        """`chunks` holding a slot until they end or are closed; None when every slot is taken."""
+        if not self._free.acquire(blocking=False):
+            return None
+        return _Held(chunks, self._free.release)
+
+
+class _Held:
+    """An export's chunks and its slot: freed at the end, on an error or when the server
+    closes the response (a client gone mid-way)."""
+
+    def __init__(self, chunks: Iterator[bytes], release: Any):
+        self._chunks = chunks
+        self._release = release
+
+    def __iter__(self) -> _Held:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            return next(self._chunks)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        release, self._release = self._release, None
+        if release is not None:
+            try:
+                getattr(self._chunks, "close", lambda: None)()
+            finally:
+                release()
 
 
 # -- the store -----------------------------------------------------------------------
@@ -999,62 +1055,109 @@ class VariantStore:
         assert job.result_key
         records = (np.unique(batch.column("record").to_numpy()) for batch in table.matching_batches(filt, ["record"]))
         body = self.s3.get_object(Bucket=job.result_bucket or self.bucket, Key=job.result_key)["Body"]
-        yield from select_vcf_records(body.iter_chunks(1 << 20), records)
+        try:
+            yield from select_vcf_records(body.iter_chunks(1 << 20), records)
+        finally:
+            body.close()  # read only up to the last match
+
+
+MAX_CARRY = 1 << 20  # longest part of a line kept between chunks; a longer line streams through
+
+
+class _Wanted:
+    """The data lines to keep, pulled from ascending arrays of record indices as needed."""
+
+    def __init__(self, records: Iterator[np.ndarray]):
+        self._records = records
+        self._pending = np.zeros(0, dtype=np.int64)
+        self._highest = -1
+        self._exhausted = False
+
+    def below(self, end: int) -> np.ndarray:
+        """The wanted line numbers before `end` not taken yet (taken now)."""
+        while not self._exhausted and (self._pending.size == 0 or self._pending[-1] < end):
+            nxt = next(self._records, None)
+            if nxt is None:
+                self._exhausted = True
+                break
+            # A record's ALTs may straddle two batches: each record once.
+            nxt = nxt.astype(np.int64)
+            nxt = nxt[nxt > self._highest]
+            if nxt.size:
+                self._highest = int(nxt[-1])
+                self._pending = np.concatenate([self._pending, nxt])
+        here = self._pending[self._pending < end]
+        self._pending = self._pending[self._pending >= end]
+        return here
+
+    @property
+    def done(self) -> bool:
+        return self._exhausted and self._pending.size == 0
 
 
 def select_vcf_records(chunks: Iterable[bytes], records: Iterator[np.ndarray]) -> Iterator[bytes]:
     """The header of a VCF streamed in `chunks`, then only its data lines whose 0-based
-    index is in `records` (ascending arrays, as the table's batches give them)."""
-    pending = np.zeros(0, dtype=np.int64)
-    highest = -1
-    exhausted = False
+    index is in `records` (ascending arrays, as the table's batches give them).
+
+    Memory stays bounded whatever the file's size: one chunk and at most MAX_CARRY of a
+    line are held; a longer line is passed through or skipped piece by piece; reading
+    stops once the last wanted line is out."""
+    wanted = _Wanted(records)
     line_no = 0  # data lines seen
     in_header = True
-    rest = b""
-    for chunk in [*_chunked(chunks), None]:
-        if chunk is None:
+    rest = b""  # the start of a line continued in the next chunk
+    through: bool | None = None  # a line longer than MAX_CARRY under way: written or skipped
+
+    def keep(line_start: bytes) -> bool:
+        """Whether the line starting with these bytes is written (and count it)."""
+        nonlocal in_header, line_no
+        if in_header and line_start.startswith(b"#"):
+            return True
+        in_header = False
+        line_no += 1
+        return bool(wanted.below(line_no).size)
+
+    for chunk in itertools.chain(_chunked(chunks), [None]):
+        if chunk is None:  # the end: a last line without a newline
+            if through:
+                yield b"\n"
             if not rest:
                 break
-            text, rest = rest, b""
-        else:
-            text = rest + chunk
-            cut = text.rfind(b"\n")
+            chunk = b"\n"
+        if through is not None:
+            cut = chunk.find(b"\n")
+            if through:
+                yield chunk if cut < 0 else chunk[: cut + 1]
             if cut < 0:
-                rest = text
                 continue
-            text, rest = text[: cut + 1], text[cut + 1 :]
-        lines = text.split(b"\n")
-        if lines and lines[-1] == b"":
-            lines.pop()
-        if in_header:
-            k = 0
-            while k < len(lines) and lines[k].startswith(b"#"):
-                k += 1
-            header = lines[:k]
-            if header:
-                yield b"\n".join(header) + b"\n"
-            if k == len(lines):
-                continue
-            in_header = False
-            lines = lines[k:]
-        end = line_no + len(lines)
-        while not exhausted and (pending.size == 0 or pending[-1] < end):
-            nxt = next(records, None)
-            if nxt is None:
-                exhausted = True
-            else:
-                # A record's ALTs may straddle two batches: each record once.
-                nxt = nxt.astype(np.int64)
-                nxt = nxt[nxt > highest]
-                if nxt.size:
-                    highest = int(nxt[-1])
-                    pending = np.concatenate([pending, nxt])
-        here = pending[(pending >= line_no) & (pending < end)] - line_no
-        pending = pending[pending >= end]
-        if here.size:
-            yield b"\n".join(lines[int(i)] for i in here) + b"\n"
-        line_no = end
-        if exhausted and pending.size == 0:
+            through, chunk = None, chunk[cut + 1 :]
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            rest += chunk
+        else:
+            text, rest = rest + chunk[: cut + 1], chunk[cut + 1 :]
+            lines = text.split(b"\n")
+            lines.pop()  # after the last newline
+            if in_header:
+                k = 0
+                while k < len(lines) and lines[k].startswith(b"#"):
+                    k += 1
+                if k:
+                    yield b"\n".join(lines[:k]) + b"\n"
+                if k < len(lines):
+                    in_header = False
+                lines = lines[k:]
+            if lines:
+                here = wanted.below(line_no + len(lines)) - line_no
+                line_no += len(lines)
+                if here.size:
+                    yield b"\n".join(lines[int(i)] for i in here) + b"\n"
+        if len(rest) > MAX_CARRY:
+            through = keep(rest)
+            if through:
+                yield rest
+            rest = b""
+        if not through and not in_header and wanted.done:
             break
 
 

@@ -42,6 +42,10 @@ WORKERS = int(os.environ.get("GAS_ENGINE_WORKERS", "0")) or max(1, min(2, os.cpu
 _OUR_INFO_LINE = re.compile(rf"^##INFO=<ID=({'|'.join(OUR_INFO_IDS)}),")
 # Number=A (one value per ALT) is defined from VCFv4.1 on; older inputs are written as 4.1.
 MIN_OUTPUT_VERSION = "4.1"
+# The summary's bounds (the web draws it on every job page): contigs by variant count,
+# the rest as one "contigs_other" count; names cut to this many characters.
+SUMMARY_CONTIGS = 25
+CONTIG_NAME_CHARS = 64
 
 INFO_HEADER = [
     '##INFO=<ID=GENE,Number=.,Type=String,Description="GENCODE genes overlapping the REF span">',
@@ -290,10 +294,22 @@ class _Run:
 
     # ------------------------------------------------------------ summary and log
 
-    def _contigs(self) -> dict[str, int]:
-        counts = {self.db.contig_name(i, "plain"): int(c) for i, c in enumerate(self.stats.contigs) if c}
-        counts.update(self.stats.other_contigs)
-        return counts
+    def _contigs(self) -> tuple[dict[str, int], dict[str, int] | None]:
+        """Variants per contig: the SUMMARY_CONTIGS with most (names cut to CONTIG_NAME_CHARS),
+        and {"contigs", "variants"} of the rest (None when there is no rest). A file may
+        name any number of contigs (45,000 made a 17.8 MB job page); the summary stays small."""
+        counts: Counter[str] = Counter()
+        for i, c in enumerate(self.stats.contigs):
+            if c:
+                counts[self.db.contig_name(i, "plain")] += int(c)
+        for name, c in self.stats.other_contigs.items():
+            counts[name[:CONTIG_NAME_CHARS]] += c
+        if len(counts) <= SUMMARY_CONTIGS:
+            return dict(counts), None
+        top = heapq.nsmallest(SUMMARY_CONTIGS, counts.items(), key=lambda x: (-x[1], x[0]))
+        kept = dict(top)
+        rest = sum(counts.values()) - sum(kept.values())
+        return kept, {"contigs": len(counts) - len(kept), "variants": rest}
 
     def _top_genes(self) -> list[dict[str, Any]]:
         """The 20 genes with most records (a record counts once per gene it overlaps)."""
@@ -319,6 +335,7 @@ class _Run:
         st = self.stats
         ts, tv = int(st.tstv[0]), int(st.tstv[1])
         db = self.db
+        contigs, contigs_other = self._contigs()
         return {
             "input": self.input_path.name,
             "engine": ENGINE_VERSION,
@@ -352,7 +369,8 @@ class _Run:
             "multiallelic_extra_alleles": st.multiallelic_extra,
             "symbolic_alleles": st.symbolic_alleles,
             "nonstandard_alleles": st.nonstandard_alleles,
-            "contigs": self._contigs(),
+            "contigs": contigs,
+            "contigs_other": contigs_other,
             "past_contig_end": {db.contig_name(i, "plain"): int(c) for i, c in enumerate(st.past_end) if c},
             "top_genes": self._top_genes(),
             "variants_table": self.finals["parquet"].name if "parquet" in self.finals else None,
@@ -402,6 +420,11 @@ class _Run:
             *(f"region\t{name}\t{int(c)}" for name, c in zip(REGIONS, st.regions, strict=True)),
             *(f"most_severe\t{t}\t{c}" for t, c in summary["consequences"].items()),
             *(f"contig\t{c}\t{k}" for c, k in summary["contigs"].items()),
+            *(
+                [f"contig_other\t{other['contigs']} contigs\t{other['variants']}"]
+                if (other := summary["contigs_other"])
+                else []
+            ),
             f"seconds\t{elapsed:.3f}",
             f"variants_per_second\t{rate:.0f}",
         ]

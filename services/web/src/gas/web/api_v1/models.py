@@ -11,7 +11,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from gas.core.job_record import ASSEMBLIES, Job, JobStatus
 from gas.core.tokens import SCOPES
 from gas.web.uploads import MAX_JOB_NAME
-from gas.web.variants import FLAGS, MAX_PAGE_SIZE, REGIONS, SORTS, VARIANT_CLASSES, VariantPage
+from gas.web.variants import (
+    FLAGS,
+    MAX_OFFSET,
+    MAX_PAGE_NUMBER,
+    MAX_PAGE_SIZE,
+    MAX_POSITION,
+    REGIONS,
+    SORTS,
+    VARIANT_CLASSES,
+    VariantPage,
+)
 
 Scope = Literal["read", "submit"]
 assert (Scope.__args__) == SCOPES  # type: ignore[attr-defined]
@@ -42,8 +52,19 @@ class Problem(BaseModel):
 
 # -- uploads and jobs ---------------------------------------------------------------------
 class UploadRequest(Strict):
-    file_name: str = Field(min_length=1, max_length=255, description="The file's name (.vcf or .vcf.gz)")
-    size: int = Field(ge=1, description="The file's size in bytes (at most the tier's upload limit)")
+    file_name: str = Field(
+        min_length=1,
+        max_length=255,
+        # What the server takes: the last path component, leading dots dropped, must end
+        # in .vcf or .vcf.gz after at least one character (any case).
+        pattern=r"^(.*[\\/])?\.*[^\\/.][^\\/]*\.[vV][cC][fF](\.[gG][zZ])?$",
+        description="The file's name (.vcf or .vcf.gz)",
+    )
+    size: int = Field(
+        ge=1,
+        description="The file's size in bytes: at most the account tier's upload limit (`upload_limit` of "
+        "`GET /me`), which depends on the user; over it is a 413 `too-large`",
+    )
 
 
 class Upload(BaseModel):
@@ -102,7 +123,9 @@ class JobPath(BaseModel):
 
 
 class JobListQuery(Strict):
-    cursor: str | None = Field(None, description="next_cursor of the previous page")
+    cursor: str | None = Field(
+        None, description="next_cursor of the previous page: opaque, issued by this API for you; any other is a 422"
+    )
     limit: int = Field(20, ge=1, le=100)
 
 
@@ -196,12 +219,25 @@ class VariantQuery(Strict):
     flag: list[str] | None = Field(None, description=f"Any of the flags {_listed(FLAGS)}")
     consequence: list[str] | None = Field(None, description="Most severe consequence (SO term)")
     chrom: str | None = Field(None, description="A chromosome: 1-22, X, Y, MT (with or without `chr`)")
-    start: int | None = Field(None, description="First position (1-based, inclusive); needs `chrom`")
-    end: int | None = Field(None, description="Last position (inclusive); needs `chrom`")
+    start: int | None = Field(
+        None, ge=1, le=MAX_POSITION, description="First position (1-based, inclusive); needs `chrom`"
+    )
+    end: int | None = Field(
+        None, ge=1, le=MAX_POSITION, description="Last position (inclusive, not before `start`); needs `chrom`"
+    )
     sort: str | None = Field(None, description=f"{_listed(SORTS)} (default `position`)")
-    size: int | None = Field(None, description=f"Rows per page (default 50); more than {MAX_PAGE_SIZE} is capped")
-    offset: int | None = Field(None, description="Rows to skip (default 0)")
-    cursor: str | None = Field(None, description="`next_cursor` of the previous page (same filters and sort)")
+    size: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_PAGE_NUMBER,
+        description=f"Rows per page (default 50); more than {MAX_PAGE_SIZE} is capped",
+    )
+    offset: int | None = Field(None, ge=0, le=MAX_OFFSET, description="Rows to skip (default 0)")
+    cursor: str | None = Field(
+        None,
+        description="`next_cursor` of the previous page (same filters and sort): opaque, issued by this API; "
+        "any other value is a 422",
+    )
 
 
 class Variant(BaseModel):

@@ -49,8 +49,9 @@ from gas.web.variants import FilterError, PageRequest, ResultUnavailable, Varian
 log = structlog.get_logger()
 
 bp = APIBlueprint("api_v1", __name__, url_prefix="/api/v1")
-# Problems every authenticated operation may answer.
-COMMON = {401: Problem, 422: Problem, 429: Problem}
+# Problems every authenticated operation may answer; and 414 from gunicorn itself, before
+# the app, for a request line over its limit (4094 bytes; no problem document).
+COMMON = {401: Problem, 414: None, 422: Problem, 429: Problem}
 REQUIRED_SCOPE: dict[str, str] = {}  # endpoint -> the scope it needs
 # Refusals of gas.web.submission -> the API's problem types.
 REFUSAL_PROBLEM = {
