@@ -5,8 +5,10 @@ through it must not be annotated in the first one's place."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from support import SAMPLES
 
 from gas.annotator.worker import Annotator, AnnotatorSettings
@@ -20,7 +22,7 @@ def annotator(provisioned, db_dir, tmp_path):
     return Annotator(settings, provisioned)
 
 
-def _submitted_job(aws) -> Job:
+def _submitted_job(aws, submitted_at: str = "2026-11-29T00:00:00Z") -> Job:
     """What the web app records once the browser's upload lands (annotations.new_job)."""
     s3 = aws.client("s3")
     user_id, job_id = f"user-{uuid.uuid4().hex[:8]}", str(uuid.uuid4())
@@ -34,7 +36,7 @@ def _submitted_job(aws) -> Job:
         input_key=key,
         input_size=1,
         input_etag=etag,
-        submitted_at="2026-11-29T00:00:00Z",
+        submitted_at=submitted_at,
     )
     assert JobStore(aws).create(job)
     return job
@@ -53,3 +55,20 @@ def test_a_file_replaced_after_submission_fails_the_job_clearly(annotator, provi
     done = JobStore(provisioned).get(job.job_id)
     assert done.status == "FAILED"
     assert done.error == "the uploaded file was replaced after the job was submitted; please start a new upload"
+
+
+def test_a_finished_job_records_its_latency_from_submission(annotator, provisioned):
+    """The job-latency SLO's figure (gas_annotator_job_latency_seconds): submission to final
+    state, so a job that waited 20 minutes in the queue is slower than 900 s though its run is short."""
+    submitted = (datetime.now(UTC) - timedelta(minutes=20)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    job = _submitted_job(provisioned, submitted_at=submitted)
+
+    def bucket(le: str) -> float:
+        return REGISTRY.get_sample_value("gas_annotator_job_latency_seconds_bucket", {"le": le}) or 0.0
+
+    before = {le: bucket(le) for le in ("900.0", "1800.0", "+Inf")}
+    annotator.handle(job.job_id, job.user_id, "message-1")
+    assert JobStore(provisioned).get(job.job_id).status == "COMPLETED"
+    assert bucket("900.0") == before["900.0"]
+    assert bucket("1800.0") == before["1800.0"] + 1
+    assert bucket("+Inf") == before["+Inf"] + 1

@@ -39,6 +39,7 @@ from gas.core.events import JobCompleted, JobRequested, Publisher, parse_event
 from gas.core.job_record import Job, JobStatus
 from gas.core.jobs import JobStore
 from gas.core.observability import configure_logging
+from gas.core.timeutil import parse_iso
 from gas.core.users import FREE, PREMIUM, UserStore
 from gas.core.worker import Message, QueueWorker
 
@@ -51,6 +52,13 @@ JOB_SECONDS = Histogram(
     "gas_annotator_job_duration_seconds",
     "Wall time of one job: download, annotate, upload",
     buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800),
+)
+# The job-latency SLO (docs/runbook.md): its threshold (metrics.prometheusRule.slo) must be
+# one of these buckets, which the values schema enforces.
+JOB_LATENCY = Histogram(
+    "gas_annotator_job_latency_seconds",
+    "From a job's submission to its final state (COMPLETED or FAILED)",
+    buckets=(60, 120, 300, 600, 900, 1800, 3600, 7200, 21600),
 )
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -390,6 +398,8 @@ class Annotator:
             log.warning("annotator.fenced_off", attempt=job.attempt)
             return False
         JOBS_FINISHED.labels(str(status)).inc()
+        if finished.completed_at:
+            JOB_LATENCY.observe((parse_iso(finished.completed_at) - parse_iso(finished.submitted_at)).total_seconds())
         log.info("annotator.job_finished", status=str(status), error=fields.get("error"))
         self._publish_completed(finished)
         return True
