@@ -220,7 +220,17 @@ def test_global_priority_class_reaches_provisioning(every):
 def test_alert_thresholds_from_values(every):
     rule = next(o for o in every if o["kind"] == "PrometheusRule")
     exprs = {r["alert"]: r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]}
-    assert exprs["GasWebErrorRatioHigh"].rstrip().endswith("> 0.02")
+    assert "> 0.02\nand on (namespace)" in exprs["GasWebErrorRatioHigh"]
+    assert exprs["GasWebErrorRatioHigh"].rstrip().endswith(">= 50")
+    assert 'queue="annotate"}) > 900' in exprs["GasQueueOldestMessageOld"]
+    assert 'queue="notify",kind="visible"}) > 1000' in exprs["GasQueueDepthHigh"]
+    assert exprs["GasSweeperNotSucceeding"].count("> 3600") == 1
+    burns = [r for g in rule["spec"]["groups"] for r in g["rules"] if r["alert"].endswith("BudgetBurn")]
+    web = {r["labels"]["window"]: r["expr"] for r in burns if r["alert"] == "GasWebAvailabilityBudgetBurn"}
+    jobs = {r["labels"]["window"]: r["expr"] for r in burns if r["alert"] == "GasJobLatencyBudgetBurn"}
+    # budget 0.1 %: 14.4x and 6x of it; jobs: 1 % slower than 600 s
+    assert web["1h"].count("> 0.0144") == 2 and web["6h"].count("> 0.006") == 2
+    assert 'le="600.0"' in jobs["1h"] and jobs["1h"].count("> 0.144") == 2 and jobs["6h"].count("> 0.06") == 2
     assert exprs["GasDeadLetterMessagesAging"].endswith("> 86400")
     lag = exprs["GasQueueBacklogOld"]
     assert re.search(r'service="gas-notifier-metrics".*> 120', lag) and re.search(
