@@ -239,3 +239,33 @@ checksum/secret: {{ .Values.secrets | toJson | sha256sum }}
 {{- define "gas.provisionHookEvents" -}}
 {{- if .Values.devMode.enabled }}post-install,pre-upgrade{{ else }}pre-install,pre-upgrade{{ end }}
 {{- end }}
+
+{{/* A Kubernetes quantity (the schema's pattern) in bytes, as an integer. */}}
+{{- define "gas.bytes" -}}
+{{- $q := toString . }}
+{{- $num := regexFind "^[0-9]+(\\.[0-9]+)?" $q }}
+{{- $suffix := trimPrefix $num $q }}
+{{- $mult := dict "" 1 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 }}
+{{- if hasKey $mult $suffix }}{{ mulf (float64 $num) (index $mult $suffix) | int64 }}
+{{- else if eq $suffix "m" }}{{ divf (float64 $num) 1000 | int64 }}
+{{- else if regexMatch "^e[0-9]+$" $suffix }}
+{{- $v := float64 $num }}{{ range until (atoi (trimPrefix "e" $suffix)) }}{{ $v = mulf $v 10 }}{{ end }}{{ $v | int64 }}
+{{- else }}{{ fail (printf "%s is not a quantity the chart can size" $q) }}
+{{- end }}
+{{- end }}
+
+{{/* The annotator's scratch must hold the largest upload by the annotator's own estimate
+     (gas.annotator.worker.scratch_needed: the input plus GZ_EXPANSION=10 times it,
+     decompressed, times GAS_SCRATCH_OUTPUT_FACTOR), or every such job is evicted until it
+     fails as "kept crashing". (dict "root" $ "w" <the annotator's merged values>) */}}
+{{- define "gas.scratchFits" -}}
+{{- $w := .w }}
+{{- $web := .root.Values.web }}
+{{- $cap := max (int64 $web.premiumUploadLimit) (int64 $web.freeUploadLimit) }}
+{{- $factor := float64 (default "3" (index ($w.env | default dict) "GAS_SCRATCH_OUTPUT_FACTOR")) }}
+{{- $need := addf $cap (mulf (mulf $cap 10) $factor) | int64 }}
+{{- $have := include "gas.bytes" $w.scratch.sizeLimit | int64 }}
+{{- if lt $have $need }}
+{{- fail (printf "workers.annotator.scratch.sizeLimit %s (%d MiB) cannot hold an upload of web.premiumUploadLimit (%d MiB): a .vcf.gz of that size needs about %d MiB of scratch by the annotator's estimate (input + 10x decompressed x output factor %g). Raise sizeLimit (scratch.storageClassName puts it on a gp3 volume) or lower premiumUploadLimit." $w.scratch.sizeLimit (div $have 1048576) (div $cap 1048576) (div $need 1048576) $factor) }}
+{{- end }}
+{{- end }}
