@@ -199,8 +199,10 @@ imagePullSecrets:
 {{/* The enabled workers, defaults merged: a dict name -> values (as YAML). */}}
 {{- define "gas.workers" -}}
 {{- $out := dict }}
+{{- $fenced := include "gas.deletionCostFenceable" . }}
 {{- range $name, $w := .Values.workers }}
 {{- $merged := mergeOverwrite (deepCopy $.Values.workerDefaults) (deepCopy $w) }}
+{{- if not $fenced }}{{ $_ := set $merged "podDeletionCost" false }}{{ end }}
 {{- if $merged.enabled }}
 {{- if not $merged.image.repository }}{{ $_ := set $merged.image "repository" (printf "gas-%s" $name) }}{{ end }}
 {{- if not $merged.command }}{{ $_ := set $merged "command" (list (printf "gas-%s" $name)) }}{{ end }}
@@ -267,5 +269,17 @@ checksum/secret: {{ .Values.secrets | toJson | sha256sum }}
 {{- $have := include "gas.bytes" $w.scratch.sizeLimit | int64 }}
 {{- if lt $have $need }}
 {{- fail (printf "workers.annotator.scratch.sizeLimit %s (%d MiB) cannot hold an upload of web.premiumUploadLimit (%d MiB): a .vcf.gz of that size needs about %d MiB of scratch by the annotator's estimate (input + 10x decompressed x output factor %g). Raise sizeLimit (scratch.storageClassName puts it on a gp3 volume) or lower premiumUploadLimit." $w.scratch.sizeLimit (div $have 1048576) (div $cap 1048576) (div $need 1048576) $factor) }}
+{{- end }}
+{{- end }}
+
+{{/* "true" where the cluster can fence the workers' `pods: patch` (pod-deletion-cost.yaml):
+     a ValidatingAdmissionPolicy in admissionregistration.k8s.io/v1 and the token's
+     pod-name claim, both Kubernetes 1.30. A live cluster's discovery lists the kind;
+     `helm template` lists group versions only (no kinds), so there --kube-version
+     decides. Elsewhere the workers get no Role, no token and no deletion cost (NOTES.txt). */}}
+{{- define "gas.deletionCostFenceable" -}}
+{{- $api := .Capabilities.APIVersions }}
+{{- if $api.Has "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy" }}true
+{{- else if and (not ($api.Has "admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration")) (semverCompare ">=1.30.0-0" .Capabilities.KubeVersion.Version) }}true
 {{- end }}
 {{- end }}
