@@ -84,3 +84,66 @@ def test_notes_say_deletion_cost_is_off(chart_tools, tmp_path):
     assert "pod deletion cost is off" not in notes(
         "--kube-version", "1.28.0", "--set", "workerDefaults.podDeletionCost=false"
     )
+
+
+# --- production mode refuses placeholders -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("ingress.host=gas.example.org", 'the public host "gas.example.org"'),
+        ("publicUrl=https://lab.example.com:8443", 'the public host "lab.example.com"'),
+        ("sesSender=jobs@example.org", 'sesSender "jobs@example.org"'),
+        ("sesSender=jobs@mail.example.net", 'sesSender "jobs@mail.example.net"'),
+        ("prefix=gas", 'prefix "gas" names buckets gas-inputs'),
+        ("image.registry=", 'web.image.repository "gas-web" has no registry'),
+    ],
+)
+def test_production_mode_refuses_each_placeholder(chart_tools, override, message):
+    proc = chart_tools.render(sets=[override], check=False)
+    assert proc.returncode != 0 and message in proc.stderr, proc.stderr
+    assert "environment: production refuses placeholder values" in proc.stderr
+
+
+def test_what_is_not_a_placeholder_passes(chart_tools):
+    """Repositories naming their own registry need no image.registry; an example.org
+    label key or route hostname is no public host; dev mode keeps the defaults."""
+    repos = [f"{key}.repository=ghcr.io/acme/gas" for key in ("web.image", "workerDefaults.image")]
+    workers = [f"workers.{w}.image.repository=localhost/gas" for w in ("annotator", "notifier")]
+    archiver = [f"workers.archiver-{w}.image.repository=ghcr.io/acme/archiver" for w in ("archive", "restore", "thaw")]
+    assert chart_tools.render(sets=["image.registry=", *repos, *workers, *archiver]).returncode == 0
+    assert chart_tools.render(sets=["prefix=gasx", "sesSender=gas@example.org.genomics.test"]).returncode == 0
+    dev = chart_tools.render(sets=["devMode.enabled=true", "environment=dev"], minimal=False, check=False)
+    assert dev.returncode == 0, dev.stderr
+
+
+# --- values-eks.yaml ------------------------------------------------------------------------
+
+
+def test_values_eks_names_what_to_fill_in_then_installs_on_1_28_and_current(chart_tools, tmp_path):
+    eks = CHART / "values-eks.yaml"
+    refused = chart_tools.render([eks], minimal=False, check=False)
+    assert refused.returncode != 0
+    for what in ("public host", "sesSender", "prefix"):
+        assert what in refused.stderr
+    yours = tmp_path / "yours.yaml"
+    yours.write_text(
+        "prefix: acme-gas-prod\nsesSender: gas-noreply@genomics.acme.test\ningress: {host: gas.genomics.acme.test}\n"
+    )
+    for extra in (["--kube-version", "1.28.0"], []):
+        out = chart_tools.render([eks, yours], minimal=False, extra=extra).stdout
+        objs = objects(out)
+        assert policy_violations(objs) == []
+        assert chart_tools.validate(out).returncode == 0
+        assert bool(fence(out)[0]) is (not extra)  # the policy only where the API is
+        (ing,) = [o for o in objs if o["kind"] == "Ingress"]
+        assert ing["spec"]["ingressClassName"] == "alb"
+        assert ing["metadata"]["annotations"]["alb.ingress.kubernetes.io/target-type"] == "ip"
+        (web_np,) = [o for o in objs if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "gas-web"]
+        peers = [p for rule in web_np["spec"]["ingress"] for p in rule.get("from", [])]
+        assert {"ipBlock": {"cidr": "10.0.0.0/16"}} in peers  # the ALB's subnets, IP mode
+        (annotator,) = [o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "gas-annotator"]
+        (scratch,) = [v for v in annotator["spec"]["template"]["spec"]["volumes"] if v["name"] == "scratch"]
+        assert scratch["ephemeral"]["volumeClaimTemplate"]["spec"]["storageClassName"] == "gp3"
+        assert any(o["kind"] == "PrometheusRule" for o in objs) and any(o["kind"] == "QueueScaler" for o in objs)

@@ -68,7 +68,7 @@ def test_version_label_keeps_the_tag_of_a_tag_at_digest_reference(chart_tools):
     out = objects(chart_tools.render(sets=[f"web.image.tag=3.1.0@{digest}"]).stdout)
     web = find(out, "Deployment", "gas-web")
     assert web["metadata"]["labels"]["app.kubernetes.io/version"] == "3.1.0"
-    assert web["spec"]["template"]["spec"]["containers"][0]["image"] == f"gas-web:3.1.0@{digest}"
+    assert web["spec"]["template"]["spec"]["containers"][0]["image"] == f"registry.genomics.test/gas-web:3.1.0@{digest}"
 
 
 def test_web_ops_port_proxies_readiness_and_shutdown(every):
@@ -129,7 +129,7 @@ def test_httproute_defaults_to_the_ingress_host(chart_tools):
             sets=["httpRoute.enabled=true", "httpRoute.parentRefs[0].name=gw", "ingress.enabled=false"]
         ).stdout
     )
-    assert find(out, "HTTPRoute", "gas-web")["spec"]["hostnames"] == ["gas.example.org"]
+    assert find(out, "HTTPRoute", "gas-web")["spec"]["hostnames"] == ["gas.genomics.test"]  # minimal.yaml's
     assert not [o for o in out if o["kind"] == "Ingress"]
 
 
@@ -259,14 +259,15 @@ def test_provisioning_hooks_ordered_and_pre_install_outside_dev(rendered):
 
 
 def test_secret_key_required_outside_dev_mode(chart_tools):
-    proc = chart_tools.helm("template", "gas", str(CHART), check=False)
+    proc = chart_tools.render(sets=["secrets.existingSecret="], check=False)
     assert proc.returncode != 0
     assert "secrets.existingSecret (or secrets.secretKey" in proc.stderr and "helm template" in proc.stderr
 
 
 def test_given_secret_key_renders_stable_and_rolls_pods_when_changed(chart_tools):
     key = ["secrets.secretKey=" + "k" * 40]
-    first, second = (chart_tools.render(sets=key, minimal=False).stdout for _ in range(2))
+    key = ["secrets.existingSecret=", *key]  # minimal.yaml's Secret off: the chart makes one
+    first, second = (chart_tools.render(sets=key).stdout for _ in range(2))
     assert first == second  # helm template twice: the same Secret, the same pods
 
     def checksums(manifest: str) -> dict[str, str]:
@@ -276,7 +277,7 @@ def test_given_secret_key_renders_stable_and_rolls_pods_when_changed(chart_tools
             if o["kind"] == "Deployment"
         }
 
-    rotated = checksums(chart_tools.render(sets=["secrets.secretKey=" + "r" * 40], minimal=False).stdout)
+    rotated = checksums(chart_tools.render(sets=["secrets.existingSecret=", "secrets.secretKey=" + "r" * 40]).stdout)
     before = checksums(first)
     assert before.keys() == rotated.keys() and all(before[n] != rotated[n] for n in before)  # every pod rolls
 

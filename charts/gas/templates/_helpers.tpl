@@ -283,3 +283,38 @@ checksum/secret: {{ .Values.secrets | toJson | sha256sum }}
 {{- else if and (not ($api.Has "admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration")) (semverCompare ">=1.30.0-0" .Capabilities.KubeVersion.Version) }}true
 {{- end }}
 {{- end }}
+
+{{/* Production mode (environment: production, no dev mode) refuses the values that only
+     stand for real ones: an example.* host or sender, the bare "gas" prefix (S3 bucket
+     names are global: gas-inputs is someone else's), and an image with no registry (pulled
+     from Docker Hub's library by name). Included once, from configmap.yaml. */}}
+{{- define "gas.refusePlaceholders" -}}
+{{- if and (eq .Values.environment "production") (not .Values.devMode.enabled) }}
+{{- $bad := list }}
+{{- $example := "(^|[.@])example\\.(org|com|net)$" }}
+{{- $url := include "gas.publicUrl" . }}
+{{- $host := regexReplaceAll "^[a-z]+://([^/:]+).*$" $url "${1}" }}
+{{- if regexMatch $example $host }}
+{{- $bad = append $bad (printf "the public host %q (publicUrl, else ingress.host) is a placeholder" $host) }}
+{{- end }}
+{{- if regexMatch $example .Values.sesSender }}
+{{- $bad = append $bad (printf "sesSender %q is a placeholder (a verified SES address of your domain)" .Values.sesSender) }}
+{{- end }}
+{{- if eq .Values.prefix "gas" }}
+{{- $bad = append $bad "prefix \"gas\" names buckets gas-inputs, gas-results: S3 bucket names are global, choose a prefix of your own (e.g. acme-gas-prod)" }}
+{{- end }}
+{{- $images := dict "web.image" .Values.web.image }}
+{{- range $name, $w := include "gas.workers" . | fromYaml }}{{ $_ := set $images (printf "workers.%s.image" $name) $w.image }}{{ end }}
+{{- if .Values.operator.enabled }}{{ $_ := set $images "operator.image" .Values.operator.image }}{{ end }}
+{{- if not .Values.image.registry }}
+{{- range $key, $img := $images }}
+{{- if not (regexMatch "^(localhost|[^/]*[.:][^/]*)/" $img.repository) }}
+{{- $bad = append $bad (printf "%s.repository %q has no registry (set image.registry, e.g. <account>.dkr.ecr.<region>.amazonaws.com)" $key $img.repository) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if $bad }}
+{{- fail (printf "environment: production refuses placeholder values:\n  - %s\nSet real ones (charts/gas/values-eks.yaml shows each), or devMode.enabled for a throwaway install." (join "\n  - " $bad)) }}
+{{- end }}
+{{- end }}
+{{- end }}
