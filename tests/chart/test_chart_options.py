@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from chartlib import CHART, CRD_DIR, ROOT, VALUES, objects, policy_violations
+from chartlib import CRD_DIR, ROOT, VALUES, objects, policy_violations
 
 EVERY = VALUES / "every-option.yaml"
 GATEWAY_API = "sigs.k8s.io/gateway-api@v1.4.1"
