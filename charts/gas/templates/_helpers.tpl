@@ -169,7 +169,7 @@ GAS_S3_PUBLIC_ENDPOINT_URL: {{ printf "%s://%s" (ternary "https" "http" $.Values
 {{- if and $live $live.spec (hasKey $live.spec "replicas") }}{{ $live.spec.replicas }}{{ end }}
 {{- end }}
 
-{{/* Scheduling: (dict "root" $ "c" componentValues) */}}
+{{/* Scheduling: (dict "root" $ "c" componentValues ["component" name: the default spread]) */}}
 {{- define "gas.scheduling" -}}
 {{- with (default .root.Values.priorityClassName .c.priorityClassName) }}
 priorityClassName: {{ . }}
@@ -177,6 +177,21 @@ priorityClassName: {{ . }}
 {{- with .c.topologySpreadConstraints }}
 topologySpreadConstraints:
   {{- toYaml . | nindent 2 }}
+{{- else }}
+{{- if and .component .root.Values.defaultTopologySpread }}
+{{- /* The chart's default for web and workers: replicas spread over zones, then nodes,
+       as far as the cluster allows (ScheduleAnyway: a one-zone or one-node cluster still
+       schedules them). Per-component topologySpreadConstraints replace it. */}}
+topologySpreadConstraints:
+  {{- range list "topology.kubernetes.io/zone" "kubernetes.io/hostname" }}
+  - maxSkew: 1
+    topologyKey: {{ . }}
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- include "gas.selectorLabels" (dict "root" $.root "component" $.component) | nindent 8 }}
+  {{- end }}
+{{- end }}
 {{- end }}
 {{- with (default .root.Values.nodeSelector .c.nodeSelector) }}
 nodeSelector:
@@ -316,5 +331,13 @@ checksum/secret: {{ .Values.secrets | toJson | sha256sum }}
 {{- if $bad }}
 {{- fail (printf "environment: production refuses placeholder values:\n  - %s\nSet real ones (charts/gas/values-eks.yaml shows each), or devMode.enabled for a throwaway install." (join "\n  - " $bad)) }}
 {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Deployment annotations asking Stakater Reloader to roll the pods when the existing
+     Secret they read changes (secrets.reloader). */}}
+{{- define "gas.reloader" -}}
+{{- if and .Values.secrets.reloader .Values.secrets.existingSecret }}
+secret.reloader.stakater.com/reload: {{ .Values.secrets.existingSecret | quote }}
 {{- end }}
 {{- end }}
