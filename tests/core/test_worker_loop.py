@@ -7,6 +7,7 @@ import textwrap
 import time
 
 import pytest
+from prometheus_client import REGISTRY
 
 from gas.core.aws import queue_counts
 from gas.core.config import WorkerSettings
@@ -247,3 +248,21 @@ def test_dead_letters_moved_by_sqs_itself_show_in_the_metrics(provisioned, aws_e
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_the_dlq_sampler_long_polls(provisioned):
+    """A short poll (WaitTimeSeconds=0) samples a few SQS servers and can find nothing in a
+    non-empty DLQ, exporting an age of 0 on AWS: the peek must long-poll (the request sent)."""
+    worker = _worker(provisioned, lambda m: None)
+    sqs = provisioned.client("sqs")
+    sqs.send_message(QueueUrl=worker.dlq_url, MessageBody="dead")
+    sent: list[dict] = []
+    sqs.meta.events.register("provide-client-params.sqs.ReceiveMessage", lambda params, **_: sent.append(params))
+    try:
+        worker.sample_dlq()
+    finally:
+        sqs.meta.events.unregister("provide-client-params.sqs.ReceiveMessage")
+    (params,) = sent
+    assert params["WaitTimeSeconds"] >= 1 and params["VisibilityTimeout"] == 0
+    assert REGISTRY.get_sample_value("gas_worker_dlq_messages", {"queue": "annotate"}) == 1
+    assert REGISTRY.get_sample_value("gas_worker_dlq_oldest_message_age_seconds", {"queue": "annotate"}) >= 0

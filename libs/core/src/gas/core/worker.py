@@ -57,6 +57,7 @@ QUEUE_LAG = Histogram(
 )
 
 
+DLQ_PEEK_WAIT_SECONDS = 5
 DLQ_MESSAGES = Gauge("gas_worker_dlq_messages", "Messages in the queue's dead-letter queue", ["queue"])
 DLQ_OLDEST_AGE = Gauge(
     "gas_worker_dlq_oldest_message_age_seconds",
@@ -297,7 +298,9 @@ class QueueWorker:
                 QueueUrl=self.dlq_url,
                 MaxNumberOfMessages=10,
                 VisibilityTimeout=0,
-                WaitTimeSeconds=0,
+                # Long polling asks every SQS server: a short poll samples a few and can
+                # return nothing from a non-empty DLQ (an age of 0). It returns at once here.
+                WaitTimeSeconds=DLQ_PEEK_WAIT_SECONDS,
                 MessageSystemAttributeNames=["SentTimestamp"],
             ).get("Messages", [])
             sent = [int(m.get("Attributes", {}).get("SentTimestamp", "0")) / 1000 for m in peeked]
