@@ -11,7 +11,7 @@ from prometheus_client import REGISTRY
 
 from gas.core.aws import queue_counts
 from gas.core.config import WorkerSettings
-from gas.core.errors import Defer, PermanentError, TransientError
+from gas.core.errors import Defer, HandBack, PermanentError, TransientError
 from gas.core.worker import QueueWorker
 
 
@@ -266,3 +266,27 @@ def test_the_dlq_sampler_long_polls(provisioned):
     assert params["WaitTimeSeconds"] >= 1 and params["VisibilityTimeout"] == 0
     assert REGISTRY.get_sample_value("gas_worker_dlq_messages", {"queue": "annotate"}) == 1
     assert REGISTRY.get_sample_value("gas_worker_dlq_oldest_message_age_seconds", {"queue": "annotate"}) >= 0
+
+
+def test_a_message_nearing_the_sqs_visibility_cap_is_handed_back_before_it(provisioned):
+    """SQS keeps a message invisible 12 hours at most after its receipt: two visibility
+    timeouts before that (here a 14 s cap, 5 s timeouts) the heartbeat stops extending and
+    cancels the message; the handler hands it back and it is redelivered, not left to
+    reappear under a handler still at work."""
+    cancelled_after: list[float] = []
+
+    def long_job(message):
+        if not message.cancel.wait(30):
+            raise AssertionError("never cancelled")
+        cancelled_after.append(time.monotonic() - message.received_at)
+        raise HandBack("visibility cap")
+
+    worker = _worker(provisioned, long_job, visibility_timeout=5)
+    worker.visibility_cap_seconds = 14
+    _send(provisioned, "a 13-hour job")
+    message = _receive_one(worker)
+    assert worker.process(message) == "handed_back"
+    (after,) = cancelled_after
+    assert 4 <= after <= 14 - 5  # at the first beat within two timeouts of the cap
+    again = _receive_one(worker)  # handed back: visible at once, redelivered
+    assert again.body == "a 13-hour job" and again.receive_count == 2
