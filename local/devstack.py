@@ -260,7 +260,11 @@ class DevStack:
 # moto also names two actions its own way: HeadBucket "s3:HeadBucket" (AWS: s3:ListBucket)
 # and a transaction "dynamodb:TransactWriteItems" (AWS: the per-item actions, here
 # ConditionCheckItem + UpdateItem).
-_MOTO_ALIASES = {"s3:ListBucket": "s3:HeadBucket", "dynamodb:ConditionCheckItem": "dynamodb:TransactWriteItems"}
+_MOTO_ALIASES = {
+    "s3:ListBucket": "s3:HeadBucket",
+    "dynamodb:ConditionCheckItem": "dynamodb:TransactWriteItems",
+    "cloudwatch:GetMetricData": "monitoring:GetMetricData",  # moto names CloudWatch by its endpoint
+}
 
 
 def _moto_checks_arn(action: str) -> bool:

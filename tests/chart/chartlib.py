@@ -92,11 +92,17 @@ MINIMAL = VALUES / "minimal.yaml"
 
 
 def render(
-    files: list[Path] = (), sets: list[str] = (), check: bool = True, minimal: bool = True
+    files: list[Path] = (),
+    sets: list[str] = (),
+    check: bool = True,
+    minimal: bool = True,
+    extra: list[str] = (),
+    chart: Path = CHART,
 ) -> subprocess.CompletedProcess:
-    """helm template, by default over the minimal production values (the Secret the chart requires)."""
+    """helm template, by default over the minimal production values (the Secret the chart
+    requires); extra: more helm flags (--kube-version, --api-versions)."""
     args = values_args([MINIMAL, *files] if minimal else list(files), list(sets))
-    return helm("template", "gas", str(CHART), "--namespace", "gas", *args, check=check)
+    return helm("template", "gas", str(chart), "--namespace", "gas", *args, *extra, check=check)
 
 
 def objects(manifest: str) -> list[dict]:

@@ -65,7 +65,7 @@ def test_every_alert_has_a_firing_and_a_silent_case(chart_tools):
             for case in group.get("alert_rule_test", []):
                 (fires if case.get("exp_alerts") else silent).add(case["alertname"])
     alerts = alert_names(rule_spec(chart_tools))
-    assert len(alerts) == 12
+    assert len(alerts) == 18
     assert alerts - fires == set(), "alerts without a case where they must fire"
     assert alerts - silent == set(), "alerts without a case where they must stay silent"
     assert (fires | silent) - alerts == set(), "tests of alerts that no longer exist"
@@ -96,9 +96,36 @@ def test_thresholds_come_from_values(chart_tools, promtool, tmp_path):
     assert proc.returncode == 1 and "GasWebErrorRatioHigh" in proc.stderr, proc.stdout + proc.stderr
 
 
+def test_web_error_alert_has_a_traffic_floor(chart_tools, promtool, tmp_path):
+    """Without the floor (webErrorMinRequests: 0) 1 error in 10 requests fires again."""
+    spec = rule_spec(chart_tools, ["metrics.prometheusRule.webErrorMinRequests=0"])
+    proc = run_rule_tests(promtool, spec, tmp_path, "--run", "below the traffic floor")
+    assert proc.returncode == 1 and "GasWebErrorRatioHigh" in proc.stderr, proc.stdout + proc.stderr
+
+
+def test_burn_rate_alerts_need_both_windows(chart_tools, promtool, tmp_path):
+    """With the short window dropped, a 5xx spike that ended 30 minutes ago still pages."""
+    spec = rule_spec(chart_tools)
+    for group in spec["groups"]:
+        for rule in group["rules"]:
+            if rule.get("alert") == "GasWebAvailabilityBudgetBurn":
+                rule["expr"] = rule["expr"].split("\nand\n")[0]
+    proc = run_rule_tests(promtool, spec, tmp_path, "--run", "spike of 5xx that ended")
+    assert proc.returncode == 1 and "GasWebAvailabilityBudgetBurn" in proc.stderr, proc.stdout + proc.stderr
+
+
+def test_queue_alerts_follow_the_per_worker_thresholds(chart_tools):
+    spec = rule_spec(chart_tools, ["metrics.prometheusRule.queueOldestMessageSecondsByWorker.annotator=0"])
+    (age,) = [r for g in spec["groups"] for r in g["rules"] if r.get("alert") == "GasQueueOldestMessageOld"]
+    assert 'queue="annotate"' not in age["expr"] and 'queue="notify"' in age["expr"]
+    (depth,) = [r for g in spec["groups"] for r in g["rules"] if r.get("alert") == "GasQueueDepthHigh"]
+    assert 'queue="archive"' in depth["expr"]  # every worker's queue, whatever scales it
+
+
 def test_operator_alerts_only_with_the_operator(chart_tools):
+    """The operator exports the queues' figures: without it there is nothing to alert on."""
     alerts = alert_names(rule_spec(chart_tools, ["operator.enabled=false"]))
-    assert not {a for a in alerts if "Operator" in a or "Scaler" in a}
+    assert not {a for a in alerts if "Operator" in a or "Scaler" in a or "GasQueue" in a} - {"GasQueueBacklogOld"}
     assert {"GasWorkerDown", "GasWebDown", "GasDeadLetterQueueNotEmpty"} <= alerts
 
 
@@ -119,6 +146,8 @@ def test_dashboard_shows_dead_letters_and_the_operator(chart_tools):
     panels = {p["title"]: " ".join(t["expr"] for t in p["targets"]) for p in board["panels"]}
     assert "gas_worker_dlq_messages" in panels["Dead-letter queue depth"]
     assert "gas_operator_queue_messages" in panels["Queue depth by scaler (operator)"]
+    assert "gas_queue_oldest_message_age_seconds" in panels["Oldest message by queue (operator, CloudWatch)"]
+    assert "gas_queue_messages" in panels["Visible messages by queue (operator)"]
     replicas = panels["Desired vs actual replicas (operator)"]
     assert "gas_operator_desired_replicas" in replicas and "gas_operator_actual_replicas" in replicas
 

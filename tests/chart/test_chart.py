@@ -51,7 +51,7 @@ def test_default_is_production_shaped(rendered):
     workers = ["gas-annotator", "gas-archiver-archive", "gas-archiver-restore", "gas-archiver-thaw", "gas-notifier"]
     assert sorted(k["Deployment"]) == sorted(workers + ["gas-web"])
     assert k["HorizontalPodAutoscaler"] == ["gas-web"]
-    assert sorted(k["PodDisruptionBudget"]) == sorted(workers + ["gas-web"])
+    assert k["PodDisruptionBudget"] == ["gas-web"]  # one-replica workers: a budget would protect nothing
     assert "QueueScaler" not in k and "gas-operator" not in k.get("Role", [])  # the operator is opt-in
     assert k["Role"] == ["gas-pod-deletion-cost"]  # workers set their own pod's deletion cost
     assert "Job" not in k and "gas-moto" not in k["Deployment"]
@@ -59,9 +59,9 @@ def test_default_is_production_shaped(rendered):
     cm = next(o for o in objects(rendered["default"]) if o["kind"] == "ConfigMap")
     assert cm["data"]["GAS_ENV"] == "production"
     assert "AWS_ENDPOINT_URL" not in cm["data"]
-    assert cm["data"]["GAS_PUBLIC_URL"] == "https://gas.example.org"
+    assert cm["data"]["GAS_PUBLIC_URL"] == "https://gas.genomics.test"  # minimal.yaml's host
     ing = next(o for o in objects(rendered["default"]) if o["kind"] == "Ingress")
-    assert ing["spec"]["tls"][0]["hosts"] == ["gas.example.org"]
+    assert ing["spec"]["tls"][0]["hosts"] == ["gas.genomics.test"]
 
 
 def test_dev_mode_runs_moto_and_provisioning(rendered):
@@ -143,7 +143,7 @@ def test_adding_a_worker_is_one_values_entry(chart_tools):
     assert "gas-archiver" in k["ServiceAccount"] and "gas-archiver" in k["PodDisruptionBudget"]
     dep = next(o for o in objects(out) if o["kind"] == "Deployment" and o["metadata"]["name"] == "gas-archiver")
     c = dep["spec"]["template"]["spec"]["containers"][0]
-    assert c["image"] == "gas-archiver:0.1.0" and c["command"] == ["gas-archiver"]
+    assert c["image"] == "registry.genomics.test/gas-archiver:0.1.0" and c["command"] == ["gas-archiver"]
     assert policy_violations(objects(out)) == []
     assert chart_tools.validate(out).returncode == 0
 
@@ -169,7 +169,11 @@ def test_template_refuses_local_signin_even_without_schema(chart_tools, tmp_path
     subprocess.run(["cp", "-r", str(CHART), str(chart)], check=True)
     (chart / "values.schema.json").unlink()
     proc = chart_tools.helm(
-        "template", "gas", str(chart), "-f", str(VALUES / "bad" / "local-signin-extra-env.yaml"), check=False
+        "template",
+        "gas",
+        str(chart),
+        *("-f", str(VALUES / "minimal.yaml"), "-f", str(VALUES / "bad" / "local-signin-extra-env.yaml")),
+        check=False,
     )
     assert proc.returncode != 0 and "GAS_LOCAL_SIGNIN" in proc.stderr
 
@@ -385,6 +389,9 @@ def test_operator_owns_worker_replicas_with_one_queuescaler_each(rendered):
     assert pod["automountServiceAccountToken"] is True and pod["serviceAccountName"] == "gas-operator"
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
     assert env["GAS_WATCH_NAMESPACE"] == "gas" and env["GAS_LEADER_LEASE_NAME"] == "gas-operator"
+    # It exports every worker's queue depth and oldest-message age for the stuck-work alerts.
+    queues = {dep["metadata"]["labels"]["gas.example.org/queue"] for dep in workers.values()}
+    assert json.loads(env["GAS_WATCH_QUEUES"]) == sorted(queues)
     (lease,) = [o for o in objs if o["kind"] == "Lease"]
     assert lease["metadata"]["name"] == "gas-operator"
 

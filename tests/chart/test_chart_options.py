@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from chartlib import CHART, CRD_DIR, ROOT, VALUES, objects, policy_violations
+from chartlib import CRD_DIR, ROOT, VALUES, objects, policy_violations
 
 EVERY = VALUES / "every-option.yaml"
 GATEWAY_API = "sigs.k8s.io/gateway-api@v1.4.1"
@@ -68,7 +68,7 @@ def test_version_label_keeps_the_tag_of_a_tag_at_digest_reference(chart_tools):
     out = objects(chart_tools.render(sets=[f"web.image.tag=3.1.0@{digest}"]).stdout)
     web = find(out, "Deployment", "gas-web")
     assert web["metadata"]["labels"]["app.kubernetes.io/version"] == "3.1.0"
-    assert web["spec"]["template"]["spec"]["containers"][0]["image"] == f"gas-web:3.1.0@{digest}"
+    assert web["spec"]["template"]["spec"]["containers"][0]["image"] == f"registry.genomics.test/gas-web:3.1.0@{digest}"
 
 
 def test_web_ops_port_proxies_readiness_and_shutdown(every):
@@ -129,7 +129,7 @@ def test_httproute_defaults_to_the_ingress_host(chart_tools):
             sets=["httpRoute.enabled=true", "httpRoute.parentRefs[0].name=gw", "ingress.enabled=false"]
         ).stdout
     )
-    assert find(out, "HTTPRoute", "gas-web")["spec"]["hostnames"] == ["gas.example.org"]
+    assert find(out, "HTTPRoute", "gas-web")["spec"]["hostnames"] == ["gas.genomics.test"]  # minimal.yaml's
     assert not [o for o in out if o["kind"] == "Ingress"]
 
 
@@ -220,7 +220,17 @@ def test_global_priority_class_reaches_provisioning(every):
 def test_alert_thresholds_from_values(every):
     rule = next(o for o in every if o["kind"] == "PrometheusRule")
     exprs = {r["alert"]: r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]}
-    assert exprs["GasWebErrorRatioHigh"].rstrip().endswith("> 0.02")
+    assert "> 0.02\nand on (namespace)" in exprs["GasWebErrorRatioHigh"]
+    assert exprs["GasWebErrorRatioHigh"].rstrip().endswith(">= 50")
+    assert 'queue="annotate"}) > 900' in exprs["GasQueueOldestMessageOld"]
+    assert 'queue="notify",kind="visible"}) > 1000' in exprs["GasQueueDepthHigh"]
+    assert exprs["GasSweeperNotSucceeding"].count("> 3600") == 1
+    burns = [r for g in rule["spec"]["groups"] for r in g["rules"] if r["alert"].endswith("BudgetBurn")]
+    web = {r["labels"]["window"]: r["expr"] for r in burns if r["alert"] == "GasWebAvailabilityBudgetBurn"}
+    jobs = {r["labels"]["window"]: r["expr"] for r in burns if r["alert"] == "GasJobLatencyBudgetBurn"}
+    # budget 0.1 %: 14.4x and 6x of it; jobs: 1 % slower than 600 s
+    assert web["1h"].count("> 0.0144") == 2 and web["6h"].count("> 0.006") == 2
+    assert 'le="600.0"' in jobs["1h"] and jobs["1h"].count("> 0.144") == 2 and jobs["6h"].count("> 0.06") == 2
     assert exprs["GasDeadLetterMessagesAging"].endswith("> 86400")
     lag = exprs["GasQueueBacklogOld"]
     assert re.search(r'service="gas-notifier-metrics".*> 120', lag) and re.search(
@@ -249,14 +259,15 @@ def test_provisioning_hooks_ordered_and_pre_install_outside_dev(rendered):
 
 
 def test_secret_key_required_outside_dev_mode(chart_tools):
-    proc = chart_tools.helm("template", "gas", str(CHART), check=False)
+    proc = chart_tools.render(sets=["secrets.existingSecret="], check=False)
     assert proc.returncode != 0
     assert "secrets.existingSecret (or secrets.secretKey" in proc.stderr and "helm template" in proc.stderr
 
 
 def test_given_secret_key_renders_stable_and_rolls_pods_when_changed(chart_tools):
     key = ["secrets.secretKey=" + "k" * 40]
-    first, second = (chart_tools.render(sets=key, minimal=False).stdout for _ in range(2))
+    key = ["secrets.existingSecret=", *key]  # minimal.yaml's Secret off: the chart makes one
+    first, second = (chart_tools.render(sets=key).stdout for _ in range(2))
     assert first == second  # helm template twice: the same Secret, the same pods
 
     def checksums(manifest: str) -> dict[str, str]:
@@ -266,7 +277,7 @@ def test_given_secret_key_renders_stable_and_rolls_pods_when_changed(chart_tools
             if o["kind"] == "Deployment"
         }
 
-    rotated = checksums(chart_tools.render(sets=["secrets.secretKey=" + "r" * 40], minimal=False).stdout)
+    rotated = checksums(chart_tools.render(sets=["secrets.existingSecret=", "secrets.secretKey=" + "r" * 40]).stdout)
     before = checksums(first)
     assert before.keys() == rotated.keys() and all(before[n] != rotated[n] for n in before)  # every pod rolls
 

@@ -32,7 +32,7 @@ def test_skaffold_deploys_the_chart_with_dev_values_as_a_real_helm_release(chart
     assert release.get("wait") is False  # see docs/kubernetes.md: the provisioning hook runs after install
     # every value skaffold sets exists in the chart (the schema rejects unknown keys)
     sets = [f"{k}=example" for k in release["setValueTemplates"]]
-    out = chart_tools.render([ROOT / f for f in release["valuesFiles"]], sets).stdout
+    out = chart_tools.render([ROOT / f for f in release["valuesFiles"]], sets, minimal=False).stdout
     # every GAS Deployment runs the image skaffold built (moto is the only outside image)
     images = {
         o["metadata"]["name"]: c["image"]

@@ -1,6 +1,8 @@
 import json
 import subprocess
 
+import pytest
+from botocore.exceptions import ClientError
 from support import BIN
 
 from gas.core.provision import Provisioner, ProvisionSettings
@@ -74,4 +76,37 @@ def test_inputs_expire_by_prefix_and_a_changed_retention_is_applied(provisioned,
     Provisioner(ProvisionSettings(), report=lines.append).run()
     assert any(line.startswith("updated") and "lifecycle" in line for line in lines)
     rules = s3.get_bucket_lifecycle_configuration(Bucket=provisioned.names.inputs_bucket)["Rules"]
-    assert [r["ID"] for r in rules] == ["unclaimed-uploads"]
+    assert [r["ID"] for r in rules] == ["unclaimed-uploads", "old-versions"]
+
+
+def test_data_survives_a_mistake_versions_point_in_time_recovery_and_deletion_protection(provisioned):
+    """Both buckets keep old versions (expired after noncurrent_version_days, delete markers
+    cleaned), every table is restorable to any second of 35 days and refuses deletion."""
+    aws, names = provisioned, provisioned.names
+    s3, ddb = aws.client("s3"), aws.client("dynamodb")
+    for bucket in (names.inputs_bucket, names.results_bucket):
+        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+        (old,) = [r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"] if r["ID"] == "old-versions"]
+        assert old["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+        assert old["Expiration"] == {"ExpiredObjectDeleteMarker": True}
+    # a deleted result is still there as an old version
+    s3.put_object(Bucket=names.results_bucket, Key="u/j/result.vcf", Body=b"annotated")
+    s3.delete_object(Bucket=names.results_bucket, Key="u/j/result.vcf")
+    versions = s3.list_object_versions(Bucket=names.results_bucket, Prefix="u/j/")
+    assert len(versions["Versions"]) == 1 and len(versions["DeleteMarkers"]) == 1
+    for table in (names.jobs_table, names.users_table, names.api_table):
+        assert ddb.describe_table(TableName=table)["Table"]["DeletionProtectionEnabled"] is True
+        backups = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+        assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    with pytest.raises(ClientError, match="DeletionProtectionEnabled"):
+        ddb.delete_table(TableName=names.jobs_table)
+    # switched off by hand: provisioning puts them back
+    ddb.update_table(TableName=names.users_table, DeletionProtectionEnabled=False)
+    ddb.update_continuous_backups(
+        TableName=names.users_table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False}
+    )
+    lines = []
+    Provisioner(ProvisionSettings(), report=lines.append).run()
+    assert f"updated  dynamodb table {names.users_table} deletion protection" in lines
+    assert f"updated  dynamodb table {names.users_table} point-in-time recovery" in lines
+    assert ddb.describe_table(TableName=names.users_table)["Table"]["DeletionProtectionEnabled"] is True

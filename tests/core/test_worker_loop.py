@@ -7,10 +7,11 @@ import textwrap
 import time
 
 import pytest
+from prometheus_client import REGISTRY
 
 from gas.core.aws import queue_counts
 from gas.core.config import WorkerSettings
-from gas.core.errors import Defer, PermanentError, TransientError
+from gas.core.errors import Defer, HandBack, PermanentError, TransientError
 from gas.core.worker import QueueWorker
 
 
@@ -307,3 +308,45 @@ def test_hooks_hear_each_message_and_each_empty_poll_and_a_failing_hook_stops_no
     assert proc.returncode == 0
     failures = [line for line in out.decode().splitlines() if "worker.hook_failed" in line]
     assert len(failures) == 1 and "hook on fire" in failures[0] and "Broken" in failures[0], failures
+
+
+def test_the_dlq_sampler_long_polls(provisioned):
+    """A short poll (WaitTimeSeconds=0) samples a few SQS servers and can find nothing in a
+    non-empty DLQ, exporting an age of 0 on AWS: the peek must long-poll (the request sent)."""
+    worker = _worker(provisioned, lambda m: None)
+    sqs = provisioned.client("sqs")
+    sqs.send_message(QueueUrl=worker.dlq_url, MessageBody="dead")
+    sent: list[dict] = []
+    sqs.meta.events.register("provide-client-params.sqs.ReceiveMessage", lambda params, **_: sent.append(params))
+    try:
+        worker.sample_dlq()
+    finally:
+        sqs.meta.events.unregister("provide-client-params.sqs.ReceiveMessage")
+    (params,) = sent
+    assert params["WaitTimeSeconds"] >= 1 and params["VisibilityTimeout"] == 0
+    assert REGISTRY.get_sample_value("gas_worker_dlq_messages", {"queue": "annotate"}) == 1
+    assert REGISTRY.get_sample_value("gas_worker_dlq_oldest_message_age_seconds", {"queue": "annotate"}) >= 0
+
+
+def test_a_message_nearing_the_sqs_visibility_cap_is_handed_back_before_it(provisioned):
+    """SQS keeps a message invisible 12 hours at most after its receipt: two visibility
+    timeouts before that (here a 14 s cap, 5 s timeouts) the heartbeat stops extending and
+    cancels the message; the handler hands it back and it is redelivered, not left to
+    reappear under a handler still at work."""
+    cancelled_after: list[float] = []
+
+    def long_job(message):
+        if not message.cancel.wait(30):
+            raise AssertionError("never cancelled")
+        cancelled_after.append(time.monotonic() - message.received_at)
+        raise HandBack("visibility cap")
+
+    worker = _worker(provisioned, long_job, visibility_timeout=5)
+    worker.visibility_cap_seconds = 14
+    _send(provisioned, "a 13-hour job")
+    message = _receive_one(worker)
+    assert worker.process(message) == "handed_back"
+    (after,) = cancelled_after
+    assert 4 <= after <= 14 - 5  # at the first beat within two timeouts of the cap
+    again = _receive_one(worker)  # handed back: visible at once, redelivered
+    assert again.body == "a 13-hour job" and again.receive_count == 2

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, urlsplit
 
 import boto3
@@ -151,6 +152,20 @@ def test_the_operator_reads_queue_depth(iam_stack):
     sqs = client(iam_stack, "operator", "sqs")
     url = sqs.get_queue_url(QueueName=f"{iam_stack.prefix}-annotate")["QueueUrl"]
     assert "ApproximateNumberOfMessages" in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    # and the oldest message's age, from CloudWatch (gas.operator.queues)
+    now = datetime.now(UTC)
+    cw = client(iam_stack, "operator", "cloudwatch")
+    query = {
+        "Id": "q",
+        "MetricStat": {
+            "Metric": {"Namespace": "AWS/SQS", "MetricName": "ApproximateAgeOfOldestMessage"},
+            "Period": 60,
+            "Stat": "Maximum",
+        },
+    }
+    assert cw.get_metric_data(MetricDataQueries=[query], StartTime=now - timedelta(minutes=5), EndTime=now)[
+        "MetricDataResults"
+    ]
 
 
 def test_the_api_runs_on_least_privilege(iam_stack):

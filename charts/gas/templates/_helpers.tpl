@@ -169,7 +169,7 @@ GAS_S3_PUBLIC_ENDPOINT_URL: {{ printf "%s://%s" (ternary "https" "http" $.Values
 {{- if and $live $live.spec (hasKey $live.spec "replicas") }}{{ $live.spec.replicas }}{{ end }}
 {{- end }}
 
-{{/* Scheduling: (dict "root" $ "c" componentValues) */}}
+{{/* Scheduling: (dict "root" $ "c" componentValues ["component" name: the default spread]) */}}
 {{- define "gas.scheduling" -}}
 {{- with (default .root.Values.priorityClassName .c.priorityClassName) }}
 priorityClassName: {{ . }}
@@ -177,6 +177,21 @@ priorityClassName: {{ . }}
 {{- with .c.topologySpreadConstraints }}
 topologySpreadConstraints:
   {{- toYaml . | nindent 2 }}
+{{- else }}
+{{- if and .component .root.Values.defaultTopologySpread }}
+{{- /* The chart's default for web and workers: replicas spread over zones, then nodes,
+       as far as the cluster allows (ScheduleAnyway: a one-zone or one-node cluster still
+       schedules them). Per-component topologySpreadConstraints replace it. */}}
+topologySpreadConstraints:
+  {{- range list "topology.kubernetes.io/zone" "kubernetes.io/hostname" }}
+  - maxSkew: 1
+    topologyKey: {{ . }}
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- include "gas.selectorLabels" (dict "root" $.root "component" $.component) | nindent 8 }}
+  {{- end }}
+{{- end }}
 {{- end }}
 {{- with (default .root.Values.nodeSelector .c.nodeSelector) }}
 nodeSelector:
@@ -199,8 +214,10 @@ imagePullSecrets:
 {{/* The enabled workers, defaults merged: a dict name -> values (as YAML). */}}
 {{- define "gas.workers" -}}
 {{- $out := dict }}
+{{- $fenced := include "gas.deletionCostFenceable" . }}
 {{- range $name, $w := .Values.workers }}
 {{- $merged := mergeOverwrite (deepCopy $.Values.workerDefaults) (deepCopy $w) }}
+{{- if not $fenced }}{{ $_ := set $merged "podDeletionCost" false }}{{ end }}
 {{- if $merged.enabled }}
 {{- if not $merged.image.repository }}{{ $_ := set $merged.image "repository" (printf "gas-%s" $name) }}{{ end }}
 {{- if not $merged.command }}{{ $_ := set $merged "command" (list (printf "gas-%s" $name)) }}{{ end }}
@@ -238,4 +255,89 @@ checksum/secret: {{ .Values.secrets | toJson | sha256sum }}
      AWS, after install in dev mode (moto must be up); before every upgrade. */}}
 {{- define "gas.provisionHookEvents" -}}
 {{- if .Values.devMode.enabled }}post-install,pre-upgrade{{ else }}pre-install,pre-upgrade{{ end }}
+{{- end }}
+
+{{/* A Kubernetes quantity (the schema's pattern) in bytes, as an integer. */}}
+{{- define "gas.bytes" -}}
+{{- $q := toString . }}
+{{- $num := regexFind "^[0-9]+(\\.[0-9]+)?" $q }}
+{{- $suffix := trimPrefix $num $q }}
+{{- $mult := dict "" 1 "k" 1000 "M" 1000000 "G" 1000000000 "T" 1000000000000 "Ki" 1024 "Mi" 1048576 "Gi" 1073741824 "Ti" 1099511627776 }}
+{{- if hasKey $mult $suffix }}{{ mulf (float64 $num) (index $mult $suffix) | int64 }}
+{{- else if eq $suffix "m" }}{{ divf (float64 $num) 1000 | int64 }}
+{{- else if regexMatch "^e[0-9]+$" $suffix }}
+{{- $v := float64 $num }}{{ range until (atoi (trimPrefix "e" $suffix)) }}{{ $v = mulf $v 10 }}{{ end }}{{ $v | int64 }}
+{{- else }}{{ fail (printf "%s is not a quantity the chart can size" $q) }}
+{{- end }}
+{{- end }}
+
+{{/* The annotator's scratch must hold the largest upload by the annotator's own estimate
+     (gas.annotator.worker.scratch_needed: the input plus GZ_EXPANSION=10 times it,
+     decompressed, times GAS_SCRATCH_OUTPUT_FACTOR), or every such job is evicted until it
+     fails as "kept crashing". (dict "root" $ "w" <the annotator's merged values>) */}}
+{{- define "gas.scratchFits" -}}
+{{- $w := .w }}
+{{- $web := .root.Values.web }}
+{{- $cap := max (int64 $web.premiumUploadLimit) (int64 $web.freeUploadLimit) }}
+{{- $factor := float64 (default "3" (index ($w.env | default dict) "GAS_SCRATCH_OUTPUT_FACTOR")) }}
+{{- $need := addf $cap (mulf (mulf $cap 10) $factor) | int64 }}
+{{- $have := include "gas.bytes" $w.scratch.sizeLimit | int64 }}
+{{- if lt $have $need }}
+{{- fail (printf "workers.annotator.scratch.sizeLimit %s (%d MiB) cannot hold an upload of web.premiumUploadLimit (%d MiB): a .vcf.gz of that size needs about %d MiB of scratch by the annotator's estimate (input + 10x decompressed x output factor %g). Raise sizeLimit (scratch.storageClassName puts it on a gp3 volume) or lower premiumUploadLimit." $w.scratch.sizeLimit (div $have 1048576) (div $cap 1048576) (div $need 1048576) $factor) }}
+{{- end }}
+{{- end }}
+
+{{/* "true" where the cluster can fence the workers' `pods: patch` (pod-deletion-cost.yaml):
+     a ValidatingAdmissionPolicy in admissionregistration.k8s.io/v1 and the token's
+     pod-name claim, both Kubernetes 1.30. A live cluster's discovery lists the kind;
+     `helm template` lists group versions only (no kinds), so there --kube-version
+     decides. Elsewhere the workers get no Role, no token and no deletion cost (NOTES.txt). */}}
+{{- define "gas.deletionCostFenceable" -}}
+{{- $api := .Capabilities.APIVersions }}
+{{- if $api.Has "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy" }}true
+{{- else if and (not ($api.Has "admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration")) (semverCompare ">=1.30.0-0" .Capabilities.KubeVersion.Version) }}true
+{{- end }}
+{{- end }}
+
+{{/* Production mode (environment: production, no dev mode) refuses the values that only
+     stand for real ones: an example.* host or sender, the bare "gas" prefix (S3 bucket
+     names are global: gas-inputs is someone else's), and an image with no registry (pulled
+     from Docker Hub's library by name). Included once, from configmap.yaml. */}}
+{{- define "gas.refusePlaceholders" -}}
+{{- if and (eq .Values.environment "production") (not .Values.devMode.enabled) }}
+{{- $bad := list }}
+{{- $example := "(^|[.@])example\\.(org|com|net)$" }}
+{{- $url := include "gas.publicUrl" . }}
+{{- $host := regexReplaceAll "^[a-z]+://([^/:]+).*$" $url "${1}" }}
+{{- if regexMatch $example $host }}
+{{- $bad = append $bad (printf "the public host %q (publicUrl, else ingress.host) is a placeholder" $host) }}
+{{- end }}
+{{- if regexMatch $example .Values.sesSender }}
+{{- $bad = append $bad (printf "sesSender %q is a placeholder (a verified SES address of your domain)" .Values.sesSender) }}
+{{- end }}
+{{- if eq .Values.prefix "gas" }}
+{{- $bad = append $bad "prefix \"gas\" names buckets gas-inputs, gas-results: S3 bucket names are global, choose a prefix of your own (e.g. acme-gas-prod)" }}
+{{- end }}
+{{- $images := dict "web.image" .Values.web.image }}
+{{- range $name, $w := include "gas.workers" . | fromYaml }}{{ $_ := set $images (printf "workers.%s.image" $name) $w.image }}{{ end }}
+{{- if .Values.operator.enabled }}{{ $_ := set $images "operator.image" .Values.operator.image }}{{ end }}
+{{- if not .Values.image.registry }}
+{{- range $key, $img := $images }}
+{{- if not (regexMatch "^(localhost|[^/]*[.:][^/]*)/" $img.repository) }}
+{{- $bad = append $bad (printf "%s.repository %q has no registry (set image.registry, e.g. <account>.dkr.ecr.<region>.amazonaws.com)" $key $img.repository) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if $bad }}
+{{- fail (printf "environment: production refuses placeholder values:\n  - %s\nSet real ones (charts/gas/values-eks.yaml shows each), or devMode.enabled for a throwaway install." (join "\n  - " $bad)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Deployment annotations asking Stakater Reloader to roll the pods when the existing
+     Secret they read changes (secrets.reloader). */}}
+{{- define "gas.reloader" -}}
+{{- if and .Values.secrets.reloader .Values.secrets.existingSecret }}
+secret.reloader.stakater.com/reload: {{ .Values.secrets.existingSecret | quote }}
+{{- end }}
 {{- end }}

@@ -155,7 +155,11 @@ def _sweeper(a: Arns, settings: CoreSettings) -> list[dict[str, Any]]:
 def _operator(a: Arns, settings: CoreSettings) -> list[dict[str, Any]]:
     n = a.names
     queues = [a.queue(n.queue(q)) for q in QUEUE_TOPICS]
-    return [_allow("ReadQueueDepth", ["sqs:GetQueueUrl", "sqs:GetQueueAttributes"], queues)]
+    return [
+        _allow("ReadQueueDepth", ["sqs:GetQueueUrl", "sqs:GetQueueAttributes"], queues),
+        # The oldest message's age (AWS/SQS in CloudWatch): GetMetricData takes no resource.
+        _allow("ReadQueueAge", ["cloudwatch:GetMetricData"], ["*"]),
+    ]
 
 
 # Who may do what: the statements of each component, one function each.

@@ -37,6 +37,9 @@ class ProvisionSettings(CoreSettings):
     unclaimed_upload_days: int = Field(1, ge=1)
     # Job inputs (inputs/) are research data: kept this many days, then expire; 0 = kept.
     input_retention_days: int = Field(30, ge=0)
+    # Both buckets keep old versions (an overwrite, a deletion, an archived hot copy) this
+    # many days for recovery from a bad release or a mistaken delete, then expire them.
+    noncurrent_version_days: int = Field(30, ge=1)
 
 
 def _comparable(rules: list[dict[str, Any]]) -> list[str]:
@@ -83,10 +86,19 @@ class Provisioner:
                 s3.create_bucket(Bucket=bucket, **kwargs)
                 self._say("created", f"s3://{bucket}")
             self._public_access_block(s3, bucket)
+            self._versioning(s3, bucket)
         self._inputs_cors(s3)
-        self._inputs_lifecycle(s3)
+        self._lifecycle(s3, self.names.inputs_bucket, self._inputs_rules())
+        self._lifecycle(s3, self.names.results_bucket, [])
 
-    def _inputs_lifecycle(self, s3: Any) -> None:
+    def _versioning(self, s3: Any, bucket: str) -> None:
+        if s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled":
+            self._say("ok", f"s3://{bucket} versioning")
+            return
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        self._say("updated", f"s3://{bucket} versioning")
+
+    def _inputs_rules(self) -> list[dict[str, Any]]:
         """Expiry by prefix (the web app's upload/claim split, gas.web.uploads)."""
         rules: list[dict[str, Any]] = [
             {
@@ -106,7 +118,21 @@ class Provisioner:
                     "Expiration": {"Days": self.settings.input_retention_days},
                 }
             )
-        bucket = self.names.inputs_bucket
+        return rules
+
+    def _lifecycle(self, s3: Any, bucket: str, rules: list[dict[str, Any]]) -> None:
+        """The bucket's rules plus the expiry of old versions (versioning keeps every
+        overwritten or deleted object otherwise, and the delete markers left behind)."""
+        rules = [
+            *rules,
+            {
+                "ID": "old-versions",
+                "Filter": {},
+                "Status": "Enabled",
+                "NoncurrentVersionExpiration": {"NoncurrentDays": self.settings.noncurrent_version_days},
+                "Expiration": {"ExpiredObjectDeleteMarker": True},
+            },
+        ]
         try:
             current = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
         except ClientError:
@@ -202,22 +228,41 @@ class Provisioner:
                 KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
                 AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in attributes.items()],
                 BillingMode="PAY_PER_REQUEST",
+                # A stray `delete-table` (or IaC drift) would lose every job and user.
+                DeletionProtectionEnabled=True,
                 **kwargs,
             )
             ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
             self._say("created", f"dynamodb table {name}")
-            return
-        have = {i["IndexName"] for i in desc.get("GlobalSecondaryIndexes", [])}
-        missing = [g for g in gsi if g["IndexName"] not in have]
-        if missing:
-            ddb.update_table(
-                TableName=name,
-                AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in attributes.items()],
-                GlobalSecondaryIndexUpdates=[{"Create": g} for g in missing],
-            )
-            self._say("updated", f"dynamodb table {name} indexes")
         else:
-            self._say("ok", f"dynamodb table {name}")
+            have = {i["IndexName"] for i in desc.get("GlobalSecondaryIndexes", [])}
+            missing = [g for g in gsi if g["IndexName"] not in have]
+            update: dict[str, Any] = (
+                {} if desc.get("DeletionProtectionEnabled") else {"DeletionProtectionEnabled": True}
+            )
+            if missing:  # one UpdateTable: a second would find the table still UPDATING
+                update["AttributeDefinitions"] = [
+                    {"AttributeName": a, "AttributeType": t} for a, t in attributes.items()
+                ]
+                update["GlobalSecondaryIndexUpdates"] = [{"Create": g} for g in missing]
+            if update:
+                ddb.update_table(TableName=name, **update)
+                self._say("updated", f"dynamodb table {name} {' and '.join(_what(update))}")
+            else:
+                self._say("ok", f"dynamodb table {name}")
+        self._point_in_time_recovery(name)
+
+    def _point_in_time_recovery(self, table: str) -> None:
+        """Restorable to any second of the last 35 days (a bad release that wrote garbage)."""
+        ddb = self.aws.client("dynamodb")
+        desc = ddb.describe_continuous_backups(TableName=table)["ContinuousBackupsDescription"]
+        if desc.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus") == "ENABLED":
+            self._say("ok", f"dynamodb table {table} point-in-time recovery")
+            return
+        ddb.update_continuous_backups(
+            TableName=table, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
+        self._say("updated", f"dynamodb table {table} point-in-time recovery")
 
     # -- SNS / SQS -------------------------------------------------------------------
     def topic(self, short: str) -> str:
@@ -332,6 +377,11 @@ class Provisioner:
             # On AWS this sends a verification email; the address is usable once clicked.
             ses.verify_email_identity(EmailAddress=sender)
             self._say("created", f"ses sender {sender} (verification requested)")
+
+
+def _what(update: dict[str, Any]) -> list[str]:
+    parts = ["deletion protection"] if "DeletionProtectionEnabled" in update else []
+    return parts + (["indexes"] if "GlobalSecondaryIndexUpdates" in update else [])
 
 
 def _normal(value: str | None) -> object:

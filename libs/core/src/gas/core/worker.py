@@ -58,6 +58,7 @@ QUEUE_LAG = Histogram(
 )
 
 
+DLQ_PEEK_WAIT_SECONDS = 5
 DLQ_MESSAGES = Gauge("gas_worker_dlq_messages", "Messages in the queue's dead-letter queue", ["queue"])
 DLQ_OLDEST_AGE = Gauge(
     "gas_worker_dlq_oldest_message_age_seconds",
@@ -72,6 +73,9 @@ MAX_DELAY_SECONDS = 900
 # one's id, so `Message.message_id` names the delivery across deferrals (the annotator's
 # job lease is held by it).
 DELIVERY_ID_ATTRIBUTE = "gas-delivery-id"
+# SQS keeps a message invisible for at most 12 hours after its receipt, however often the
+# visibility is extended: past it the message reappears under a handler still at work.
+SQS_VISIBILITY_CAP_SECONDS = 12 * 3600
 
 
 @dataclass(frozen=True)
@@ -81,9 +85,10 @@ class Message:
     receipt_handle: str
     receive_count: int
     sent_at: float  # epoch seconds
-    # Set when the worker is shutting down and the grace period is over: a handler that
-    # can stop early does, and raises HandBack.
+    # Set when the worker is shutting down and the grace period is over, or the message
+    # nears SQS's 12-hour visibility cap: a handler that can stop early does, and raises HandBack.
     cancel: threading.Event = field(default_factory=threading.Event, compare=False)
+    received_at: float = field(default_factory=time.monotonic, compare=False)  # monotonic
 
 
 Handler = Callable[[Message], None]
@@ -125,6 +130,7 @@ class QueueWorker:
         self._in_hand: Message | None = None
         self._hooks = tuple(hooks)
         self._failing_hooks: set[int] = set()  # indexes of hooks whose last call raised
+        self.visibility_cap_seconds: float = SQS_VISIBILITY_CAP_SECONDS
 
     # -- lifecycle -------------------------------------------------------------------
     def stop(self, *_: object) -> None:
@@ -220,7 +226,9 @@ class QueueWorker:
     def process(self, message: Message) -> str:
         """Handle one message and settle it; returns the outcome label."""
         bound = log.bind(queue=self.queue, message_id=message.message_id, receive_count=message.receive_count)
-        heartbeat = _Heartbeat(self.sqs, self.queue_url, message.receipt_handle, self.settings.visibility_timeout)
+        heartbeat = _Heartbeat(
+            self.sqs, self.queue_url, message, self.settings.visibility_timeout, self.visibility_cap_seconds
+        )
         started = time.monotonic()
         heartbeat.start()
         WORKER_BUSY.labels(self.queue).set(1)
@@ -325,7 +333,9 @@ class QueueWorker:
                 QueueUrl=self.dlq_url,
                 MaxNumberOfMessages=10,
                 VisibilityTimeout=0,
-                WaitTimeSeconds=0,
+                # Long polling asks every SQS server: a short poll samples a few and can
+                # return nothing from a non-empty DLQ (an age of 0). It returns at once here.
+                WaitTimeSeconds=DLQ_PEEK_WAIT_SECONDS,
                 MessageSystemAttributeNames=["SentTimestamp"],
             ).get("Messages", [])
             sent = [int(m.get("Attributes", {}).get("SentTimestamp", "0")) / 1000 for m in peeked]
@@ -335,10 +345,13 @@ class QueueWorker:
 
 
 class _Heartbeat:
-    """Keeps a message invisible while its handler runs, however long that is."""
+    """Keeps a message invisible while its handler runs, up to SQS's visibility cap: two
+    timeouts before it, the heartbeat stops extending and cancels the message, so the
+    handler hands it back (redelivered cleanly) while it is still invisible."""
 
-    def __init__(self, sqs: Any, queue_url: str, receipt_handle: str, timeout: int):
-        self._sqs, self._url, self._handle, self._timeout = sqs, queue_url, receipt_handle, timeout
+    def __init__(self, sqs: Any, queue_url: str, message: Message, timeout: int, cap: float):
+        self._sqs, self._url, self._message, self._timeout = sqs, queue_url, message, timeout
+        self._cap_at = message.received_at + cap
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="visibility-heartbeat", daemon=True)
 
@@ -351,9 +364,20 @@ class _Heartbeat:
 
     def _beat(self) -> None:
         while not self._done.wait(self._timeout / 2):
-            try:
+            left = self._cap_at - time.monotonic()
+            capped = left <= 2 * self._timeout
+            try:  # the last extension too: the handler gets a full timeout to hand it back
                 self._sqs.change_message_visibility(
-                    QueueUrl=self._url, ReceiptHandle=self._handle, VisibilityTimeout=self._timeout
+                    QueueUrl=self._url, ReceiptHandle=self._message.receipt_handle, VisibilityTimeout=self._timeout
                 )
             except (ClientError, BotoCoreError) as exc:
                 log.warning("worker.heartbeat_failed", error=str(exc))
+            if capped:
+                log.warning(
+                    "worker.visibility_cap",
+                    message_id=self._message.message_id,
+                    seconds_left=round(left),
+                    reason="SQS keeps a message invisible for 12 hours at most: handing it back",
+                )
+                self._message.cancel.set()
+                return

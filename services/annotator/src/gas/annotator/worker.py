@@ -41,6 +41,7 @@ from gas.core.events import JobCompleted, JobRequested, Publisher, parse_event
 from gas.core.job_record import Job, JobStatus
 from gas.core.jobs import JobStore
 from gas.core.observability import configure_logging
+from gas.core.timeutil import parse_iso
 from gas.core.users import FREE, PREMIUM, UserStore
 from gas.core.worker import Message, QueueWorker
 
@@ -53,6 +54,13 @@ JOB_SECONDS = Histogram(
     "gas_annotator_job_duration_seconds",
     "Wall time of one job: download, annotate, upload",
     buckets=(0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800),
+)
+# The job-latency SLO (docs/runbook.md): its threshold (metrics.prometheusRule.slo) must be
+# one of these buckets, which the values schema enforces.
+JOB_LATENCY = Histogram(
+    "gas_annotator_job_latency_seconds",
+    "From a job's submission to its final state (COMPLETED or FAILED)",
+    buckets=(60, 120, 300, 600, 900, 1800, 3600, 7200, 21600),
 )
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -75,6 +83,10 @@ class AnnotatorSettings(WorkerSettings):
     # How much the annotated output may exceed the (decompressed) input, for the scratch
     # space check: the annotated VCF plus the Parquet table.
     scratch_output_factor: float = Field(3.0, ge=1.0)
+    # The scratch volume's configured size (the chart passes the emptyDir's sizeLimit or
+    # the ephemeral volume's size): the kubelet evicts a pod past its sizeLimit whatever
+    # the node's disk has free, so the check counts against it. 0: the disk's free space.
+    scratch_limit_bytes: int = Field(0, ge=0)
     # What one input may hold, by the user's tier: a line, and the whole file once
     # decompressed (a small .vcf.gz can inflate a thousandfold). Over either, the job
     # fails with the line number; the engine never buffers more than a line.
@@ -87,6 +99,29 @@ class AnnotatorSettings(WorkerSettings):
         if tier == PREMIUM:
             return EngineLimits(self.premium_max_line_bytes, self.premium_max_decompressed_bytes)
         return EngineLimits(self.free_max_line_bytes, self.free_max_decompressed_bytes)
+
+
+# How much a .vcf.gz is assumed to inflate, for the scratch check (the chart's
+# gas.scratchFits uses the same estimate to refuse a premium upload cap scratch cannot hold).
+GZ_EXPANSION = 10
+
+
+def scratch_needed(input_size: int, input_file_name: str, output_factor: float) -> int:
+    """Bytes of scratch a job needs: the input, plus its decompressed size times the output factor."""
+    expanded = input_size * (GZ_EXPANSION if input_file_name.endswith(".gz") else 1)
+    return input_size + int(expanded * output_factor)
+
+
+def _used_bytes(root: Path) -> int:
+    """What the scratch volume already holds (a handed-back job's leftovers count too)."""
+    total = 0
+    for path in root.rglob("*"):
+        try:
+            if path.is_file() and not path.is_symlink():
+                total += path.stat().st_size
+        except OSError:
+            pass  # removed meanwhile
+    return total
 
 
 def local_name(input_file_name: str) -> str:
@@ -313,10 +348,11 @@ class Annotator:
 
     def _scratch_problem(self, job: Job) -> str | None:
         """Refuse before downloading when scratch cannot hold the input and its results."""
-        expanded = job.input_size * (10 if job.input_file_name.endswith(".gz") else 1)
-        need = job.input_size + int(expanded * self.settings.scratch_output_factor)
+        need = scratch_needed(job.input_size, job.input_file_name, self.settings.scratch_output_factor)
         self.settings.scratch_dir.mkdir(parents=True, exist_ok=True)
         free = shutil.disk_usage(self.settings.scratch_dir).free
+        if self.settings.scratch_limit_bytes:
+            free = min(free, max(0, self.settings.scratch_limit_bytes - _used_bytes(self.settings.scratch_dir)))
         if need <= free:
             return None
         return (
@@ -393,6 +429,8 @@ class Annotator:
             log.warning("annotator.fenced_off", attempt=job.attempt)
             return False
         JOBS_FINISHED.labels(str(status)).inc()
+        if finished.completed_at:
+            JOB_LATENCY.observe((parse_iso(finished.completed_at) - parse_iso(finished.submitted_at)).total_seconds())
         log.info("annotator.job_finished", status=str(status), error=fields.get("error"))
         self._publish_completed(finished)
         return True

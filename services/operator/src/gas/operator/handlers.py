@@ -21,6 +21,7 @@ from kubernetes import client, config
 from gas.core.aws import Aws
 from gas.core.observability import serve_ops
 from gas.operator.leader import LeaseElector
+from gas.operator.queues import QueueWatcher
 from gas.operator.reconcile import GROUP, PLURAL, VERSION, Reconciler
 from gas.operator.settings import OperatorSettings
 from gas.operator.supervisor import HpaRef, Supervisor
@@ -55,6 +56,7 @@ class Runtime:
     api: client.ApiClient
     elector: LeaseElector = field(init=False)
     supervisor: Supervisor = field(init=False)
+    queue_watcher: QueueWatcher = field(init=False)
     _aws: dict[str, Aws] = field(default_factory=dict)
     _aws_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -81,16 +83,26 @@ class Runtime:
             reporter=s.pod_name,
         )
         self.supervisor = Supervisor(reconciler, s.pass_budget_seconds, self.elector.is_leader)
+        aws = self._aws_in(None)
+        self.queue_watcher = QueueWatcher(
+            [(q, aws.names.queue(q)) for q in s.watch_queues],
+            aws.client_at("sqs", None, self._sqs_config),
+            aws.client_at("cloudwatch", None, self._sqs_config),
+            s.queue_watch_seconds,
+        )
 
-    def sqs(self, region: str | None, endpoint: str | None) -> Any:
-        """One Aws (one boto3 session) per region, shared by every loop: Aws creates its
-        clients under a lock, and boto3 clients are thread-safe once made."""
+    def _aws_in(self, region: str | None) -> Aws:
         region = region or self.settings.aws_region
         with self._aws_lock:
             aws = self._aws.get(region)
             if aws is None:
                 aws = self._aws[region] = Aws(self.settings.model_copy(update={"aws_region": region}))
-        return aws.client_at("sqs", endpoint, self._sqs_config)
+        return aws
+
+    def sqs(self, region: str | None, endpoint: str | None) -> Any:
+        """One Aws (one boto3 session) per region, shared by every loop: Aws creates its
+        clients under a lock, and boto3 clients are thread-safe once made."""
+        return self._aws_in(region).client_at("sqs", endpoint, self._sqs_config)
 
     def alive(self) -> bool:
         return self.elector.alive() and self.supervisor.alive()
@@ -101,8 +113,10 @@ class Runtime:
         for port in sorted(ports):
             serve_ops(s.metrics_host, port, self.alive, self.alive)
         self.elector.start()
+        self.queue_watcher.start()
 
     def stop(self) -> None:
+        self.queue_watcher.stop()
         self.elector.stop()  # stops the loops first, then hands the Lease back
         self.supervisor.stop()
 

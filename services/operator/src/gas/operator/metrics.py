@@ -22,6 +22,12 @@ LOOP_LAG = Gauge("gas_operator_loop_lag_seconds", "How late the last pass starte
 API_CALLS = Counter("gas_operator_api_calls_total", "Calls to Kubernetes and SQS", ["api", "verb"])
 LEADER = Gauge("gas_operator_leader", "1 while this replica holds the leader Lease and runs the scalers")
 LEASE_ERRORS = Counter("gas_operator_lease_errors_total", "Failed attempts to read or renew the leader Lease")
+# Every queue of the release, whatever scales its worker (gas.operator.queues).
+QUEUE_MESSAGES = Gauge("gas_queue_messages", "Messages in the queue (SQS's approximate counts)", ["queue", "kind"])
+QUEUE_OLDEST_AGE = Gauge(
+    "gas_queue_oldest_message_age_seconds", "Age of the queue's oldest message (CloudWatch, AWS/SQS)", ["queue"]
+)
+QUEUE_READ_ERRORS = Counter("gas_queue_read_errors_total", "Failed reads of a queue's figures", ["queue", "source"])
 
 ERROR_KINDS = ("queue", "target_missing", "kubernetes", "conflict", "invalid", "unexpected")
 _PER_SCALER_GAUGES = (DESIRED, ACTUAL, ACTIVE, PAUSED, FALLBACK, LOOP_LAG)

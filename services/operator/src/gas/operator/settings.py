@@ -31,6 +31,11 @@ class OperatorSettings(CoreSettings):
     # /healthz and /readyz (also served on the metrics port); 0: only there.
     health_port: int = Field(8080, ge=0, le=65535)
 
+    # The release's queues (short names, the workers' `queue` label; a JSON list) whose
+    # depth and oldest-message age every replica exports (gas.operator.queues), and how often.
+    watch_queues: tuple[str, ...] = ()
+    queue_watch_seconds: float = Field(60, ge=5, le=3600)
+
     @model_validator(mode="after")
     def _renew_within_lease(self) -> OperatorSettings:
         if self.leader_renew_seconds >= self.leader_lease_seconds:

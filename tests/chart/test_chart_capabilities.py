@@ -1,0 +1,149 @@
+"""Installable where it will run (issue 27 item 4): the workers' deletion-cost fence (a
+ValidatingAdmissionPolicy, Kubernetes 1.30) is rendered only where the API exists, and
+without it the workers get no `pods: patch` Role, no token and no deletion cost, which
+NOTES.txt says. `helm template --kube-version` stands for the cluster's version; a live
+cluster's discovery (kinds listed) is what `--api-versions` gives."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from chartlib import CHART, objects, policy_violations
+
+NOTES_AS_OBJECT = """apiVersion: v1
+kind: ConfigMap
+metadata: {name: rendered-notes}
+data:
+  notes: |
+{{- include (print .Template.BasePath "/NOTES.txt") . | nindent 4 }}
+"""
+
+
+def fence(out: str) -> tuple[list[str], list[str], list[str]]:
+    objs = objects(out)
+    policies = [o["metadata"]["name"] for o in objs if o["kind"].startswith("ValidatingAdmissionPolicy")]
+    roles = [
+        o["metadata"]["name"] for o in objs if o["kind"] == "Role" and "pod-deletion-cost" in o["metadata"]["name"]
+    ]
+    costing = [
+        o["metadata"]["name"]
+        for o in objs
+        if o["kind"] == "Deployment"
+        and any(e["name"] == "GAS_POD_DELETION_COST" for e in o["spec"]["template"]["spec"]["containers"][0]["env"])
+    ]
+    return policies, roles, costing
+
+
+def test_before_kubernetes_1_30_no_policy_no_pods_patch_role_no_deletion_cost(chart_tools):
+    out = chart_tools.render(extra=["--kube-version", "1.28.0"]).stdout
+    assert fence(out) == ([], [], [])
+    workers = [
+        o
+        for o in objects(out)
+        if o["kind"] == "Deployment" and o["spec"]["template"]["metadata"]["labels"].get("gas.example.org/worker")
+    ]
+    assert len(workers) == 5
+    assert all(w["spec"]["template"]["spec"]["automountServiceAccountToken"] is False for w in workers)
+    assert policy_violations(objects(out)) == []
+    assert chart_tools.validate(out).returncode == 0
+
+
+def test_from_kubernetes_1_30_the_fence_and_deletion_cost_render(chart_tools):
+    for extra in ([], ["--kube-version", "1.30.0"]):  # helm's own default is newer
+        policies, roles, costing = fence(chart_tools.render(extra=extra).stdout)
+        assert len(policies) == 2 and roles == ["gas-pod-deletion-cost"] and len(costing) == 5, extra
+
+
+@pytest.mark.parametrize(
+    ("discovered", "fenced"),
+    [
+        ("admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy", True),
+        ("admissionregistration.k8s.io/v1/ValidatingWebhookConfiguration", False),  # a cluster without it
+    ],
+)
+def test_a_live_clusters_discovery_decides(chart_tools, discovered, fenced):
+    out = chart_tools.render(extra=["--kube-version", "1.30.0", "--api-versions", discovered]).stdout
+    assert bool(fence(out)[0]) is fenced
+
+
+def test_notes_say_deletion_cost_is_off(chart_tools, tmp_path):
+    chart = tmp_path / "gas"
+    shutil.copytree(CHART, chart)
+    (chart / "templates" / "zz-notes.yaml").write_text(NOTES_AS_OBJECT)
+
+    def notes(*extra: str) -> str:
+        out = chart_tools.render(extra=list(extra), chart=chart).stdout
+        (cm,) = [o for o in objects(out) if o["metadata"]["name"] == "rendered-notes"]
+        return cm["data"]["notes"]
+
+    old = notes("--kube-version", "1.28.0")
+    assert "pod deletion cost is off" in old and "Kubernetes v1.28.0" in old
+    assert "pod deletion cost is off" not in notes("--kube-version", "1.30.0")
+    # nobody asked for it: nothing to say
+    assert "pod deletion cost is off" not in notes(
+        "--kube-version", "1.28.0", "--set", "workerDefaults.podDeletionCost=false"
+    )
+
+
+# --- production mode refuses placeholders -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("ingress.host=gas.example.org", 'the public host "gas.example.org"'),
+        ("publicUrl=https://lab.example.com:8443", 'the public host "lab.example.com"'),
+        ("sesSender=jobs@example.org", 'sesSender "jobs@example.org"'),
+        ("sesSender=jobs@mail.example.net", 'sesSender "jobs@mail.example.net"'),
+        ("prefix=gas", 'prefix "gas" names buckets gas-inputs'),
+        ("image.registry=", 'web.image.repository "gas-web" has no registry'),
+    ],
+)
+def test_production_mode_refuses_each_placeholder(chart_tools, override, message):
+    proc = chart_tools.render(sets=[override], check=False)
+    assert proc.returncode != 0 and message in proc.stderr, proc.stderr
+    assert "environment: production refuses placeholder values" in proc.stderr
+
+
+def test_what_is_not_a_placeholder_passes(chart_tools):
+    """Repositories naming their own registry need no image.registry; an example.org
+    label key or route hostname is no public host; dev mode keeps the defaults."""
+    repos = [f"{key}.repository=ghcr.io/acme/gas" for key in ("web.image", "workerDefaults.image")]
+    workers = [f"workers.{w}.image.repository=localhost/gas" for w in ("annotator", "notifier")]
+    archiver = [f"workers.archiver-{w}.image.repository=ghcr.io/acme/archiver" for w in ("archive", "restore", "thaw")]
+    assert chart_tools.render(sets=["image.registry=", *repos, *workers, *archiver]).returncode == 0
+    assert chart_tools.render(sets=["prefix=gasx", "sesSender=gas@example.org.genomics.test"]).returncode == 0
+    dev = chart_tools.render(sets=["devMode.enabled=true", "environment=dev"], minimal=False, check=False)
+    assert dev.returncode == 0, dev.stderr
+
+
+# --- values-eks.yaml ------------------------------------------------------------------------
+
+
+def test_values_eks_names_what_to_fill_in_then_installs_on_1_28_and_current(chart_tools, tmp_path):
+    eks = CHART / "values-eks.yaml"
+    refused = chart_tools.render([eks], minimal=False, check=False)
+    assert refused.returncode != 0
+    for what in ("public host", "sesSender", "prefix"):
+        assert what in refused.stderr
+    yours = tmp_path / "yours.yaml"
+    yours.write_text(
+        "prefix: acme-gas-prod\nsesSender: gas-noreply@genomics.acme.test\ningress: {host: gas.genomics.acme.test}\n"
+    )
+    for extra in (["--kube-version", "1.28.0"], []):
+        out = chart_tools.render([eks, yours], minimal=False, extra=extra).stdout
+        objs = objects(out)
+        assert policy_violations(objs) == []
+        assert chart_tools.validate(out).returncode == 0
+        assert bool(fence(out)[0]) is (not extra)  # the policy only where the API is
+        (ing,) = [o for o in objs if o["kind"] == "Ingress"]
+        assert ing["spec"]["ingressClassName"] == "alb"
+        assert ing["metadata"]["annotations"]["alb.ingress.kubernetes.io/target-type"] == "ip"
+        (web_np,) = [o for o in objs if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "gas-web"]
+        peers = [p for rule in web_np["spec"]["ingress"] for p in rule.get("from", [])]
+        assert {"ipBlock": {"cidr": "10.0.0.0/16"}} in peers  # the ALB's subnets, IP mode
+        (annotator,) = [o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "gas-annotator"]
+        (scratch,) = [v for v in annotator["spec"]["template"]["spec"]["volumes"] if v["name"] == "scratch"]
+        assert scratch["ephemeral"]["volumeClaimTemplate"]["spec"]["storageClassName"] == "gp3"
+        assert any(o["kind"] == "PrometheusRule" for o in objs) and any(o["kind"] == "QueueScaler" for o in objs)
