@@ -7,6 +7,7 @@ Screenshots of the pages this check changed go to docs/images/ at both widths.""
 
 from __future__ import annotations
 
+import gzip
 import re
 import subprocess
 from pathlib import Path
@@ -109,5 +110,33 @@ def test_every_page_fits_a_phone_and_passes_axe(stack, browser, axe_js):
         problems.append("the API docs page shows raw backticks")
     if page.locator("#create_job .api-description code", has_text="assembly-mismatch").count() != 1:
         problems.append("the API docs page's `assembly-mismatch` is not code")
+    context.close()
+    assert not problems, "\n".join(problems)
+
+
+def test_cancel_a_running_job_from_its_page_on_a_phone(stack, browser, axe_js, tmp_path):
+    context = browser.new_context(bypass_csp=True, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.on("dialog", lambda dialog: dialog.accept())  # "Cancel this job?"
+    sign_in_locally(page, stack.url, "Barbara Cancel", "barbara.cancel@example.org")
+    page.goto(f"{stack.url}/subscribe")
+    page.click("#upgrade")  # a file that keeps the engine busy is over the free limit
+    big = tmp_path / "big.vcf.gz"
+    with gzip.open(big, "wt") as out:
+        out.write("##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+        out.write("".join(f"1\t{100000 + 50 * i}\t.\tA\tG\t50\tPASS\t.\n" for i in range(400_000)))
+    page.goto(f"{stack.url}/annotate")
+    page.set_input_files("#file", str(big))
+    page.click("#upload-button")
+    page.wait_for_url(re.compile(rf"{re.escape(stack.url)}/annotations/[0-9a-f-]{{36}}$"))
+    job = page.url
+    problems = _check(page, job, axe_js)  # the page of an active job: Cancel, Rename
+    page.click("#cancel-job")
+    page.wait_for_url(job)
+    page.locator('#job-status [data-status="CANCELLED"]').wait_for()
+    assert page.locator("#job-cancelled").is_visible() and page.locator("#cancel-job").count() == 0
+    problems += _check(page, job, axe_js)
+    page.screenshot(path=str(IMAGES / "job-cancelled-390.png"), full_page=True)
     context.close()
     assert not problems, "\n".join(problems)
