@@ -197,7 +197,7 @@ def test_cancel_a_running_job_and_rename_it_from_the_cli(api_stack, gas, tmp_pat
     cancelled = gas.run("cancel", job_id)
     assert cancelled.returncode == 0 and "CANCELLED" in cancelled.stdout, cancelled.stderr
     waited = gas.run("wait", job_id)
-    assert waited.returncode == 6 and f"{job_id} CANCELLED" in waited.stdout
+    assert waited.returncode == 6 and f"{job_id} CANCELLED" in waited.stdout and "was CANCELLED" in waited.stderr
     assert gas.run("status", job_id).returncode == 6
     assert gas.run("cancel", job_id).returncode == 0, "a second cancel answers it again"
     renamed = gas.run("rename", job_id, "big, stopped")

@@ -141,7 +141,9 @@ def test_cancel_by_the_owner_fences_the_holder_off_and_uncounts_its_attempt(prov
     store.finish(done, store.start(done, "m", LEASE).attempt, JobStatus.COMPLETED)
     assert store.cancel(pending, "u2").job is None, "only the owner cancels"
     assert store.get(pending).status == JobStatus.PENDING
-    cancelled = store.cancel(pending, "u1").job
+    answer = store.cancel(pending, "u1")
+    assert answer.was == JobStatus.PENDING
+    cancelled = answer.job
     assert cancelled.status == JobStatus.CANCELLED and cancelled.cancelled_at and cancelled.attempt == 0
     assert store.start(pending, "message-9", LEASE).finished.status == JobStatus.CANCELLED, "never starts"
 
@@ -153,6 +155,7 @@ def test_cancel_by_the_owner_fences_the_holder_off_and_uncounts_its_attempt(prov
     assert running not in store.active_before(JobStatus.RUNNING, "2099-01-01")
     again = store.cancel(running, "u1")
     assert again.job.status == JobStatus.CANCELLED and again.refused is None, "a second click answers it again"
+    assert again.was is None, "only the first cancel counts"
 
     refused = store.cancel(done, "u1")
     assert refused.refused == "it has already finished (COMPLETED)" and not store.is_cancelled(done)

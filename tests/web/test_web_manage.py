@@ -9,6 +9,7 @@ from urllib.parse import quote
 import pytest
 import requests
 from jobs_support import new_job
+from prometheus_client import REGISTRY
 from results_support import make_result, store_result
 from web_support import csrf_token, object_exists, requested_events, upload, upload_form
 
@@ -230,8 +231,10 @@ def test_cancel_a_pending_job_from_its_page(sign_in, web_aws):
     assert c.post(f"/annotations/{job.job_id}/cancel").status_code == 400, "no CSRF token"
     assert _post(other, job.job_id, "cancel").status_code == 404
     assert store.get(job.job_id).status == JobStatus.PENDING
+    counted = REGISTRY.get_sample_value("gas_web_jobs_cancelled_total", {"status": "PENDING"})
     resp = _post(c, job.job_id, "cancel")
     assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/annotations/{job.job_id}")
+    assert REGISTRY.get_sample_value("gas_web_jobs_cancelled_total", {"status": "PENDING"}) == counted + 1
     record = store.get(job.job_id)
     assert record.status == JobStatus.CANCELLED and record.cancelled_at
     page = c.get(f"/annotations/{job.job_id}").get_data(as_text=True)

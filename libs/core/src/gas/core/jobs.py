@@ -48,6 +48,7 @@ class Cancelling:
 
     job: Job | None = None  # the job as it is now; None: no such job of this user
     refused: str | None = None  # why it cannot be cancelled (it has finished, or is being deleted)
+    was: JobStatus | None = None  # set when this call cancelled it: PENDING or RUNNING
 
 
 @dataclass(frozen=True)
@@ -299,7 +300,7 @@ class JobStore:
                     values[":minus"] = {"N": "-1"}
                 record = self._update(job_id, update + extra, guard, values, {"#s": "status"})
                 if record is not None:
-                    return Cancelling(Job.from_record(record))
+                    return Cancelling(Job.from_record(record), was=source)
             job = self.get_for_user(job_id, user_id)
             if job is None:
                 return Cancelling()

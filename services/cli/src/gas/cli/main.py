@@ -414,6 +414,8 @@ def _report(jobs: list[dict[str, Any]], directory: Path | None, api: Client, as_
             entry["path"] = str(_download(api, job["job_id"], directory))
         elif job["status"] == "FAILED":
             click.echo(f"gas: job {job['job_id']} ({job['input_file_name']}) FAILED: {job['error']}", err=True)
+        elif job["status"] == "CANCELLED":
+            click.echo(f"gas: job {job['job_id']} ({job['input_file_name']}) was CANCELLED", err=True)
         results.append(entry)
     if as_json:
         emit_json(results)

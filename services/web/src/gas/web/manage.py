@@ -144,11 +144,10 @@ def rename_job(svc: Services, job_id: str, user_id: str, raw: str | None) -> Job
 
 def cancel_job(svc: Services, job_id: str, user_id: str) -> Cancelling:
     """Cancel the user's PENDING or RUNNING job (JobStore.cancel's answer)."""
-    before = svc.jobs.get_for_user(job_id, user_id)
     answer = svc.jobs.cancel(job_id, user_id)
-    if answer.job is not None and answer.refused is None and before is not None and before.active:
-        JOBS_CANCELLED.labels(str(before.status)).inc()
-        log.info("job.cancelled", job_id=job_id, was=str(before.status))
+    if answer.was is not None:  # this request cancelled it (not a repeat)
+        JOBS_CANCELLED.labels(str(answer.was)).inc()
+        log.info("job.cancelled", job_id=job_id, was=str(answer.was))
     return answer
 
 
