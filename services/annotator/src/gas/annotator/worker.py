@@ -431,6 +431,9 @@ class Annotator:
             self._finish(job, JobStatus.FAILED, error=error, result_bucket=bucket, log_key=log_key)
             return True
         assert outcome.files is not None and outcome.summary is not None
+        if cancelled.is_set() or self.jobs.is_cancelled(job.job_id):
+            self._cancelled(job)  # cancelled as the engine finished: nothing to upload
+            return True
         keys: dict[str, str] = {}
         for field, path in outcome.files.items():
             keys[field] = job.results_prefix + path.name
@@ -443,9 +446,9 @@ class Annotator:
         ):
             VARIANTS_ANNOTATED.inc(outcome.variants_written)
         elif self.jobs.is_cancelled(job.job_id):
-            # Cancelled while the results went up: they belong to no job.
-            for key in keys.values():
-                self.s3.delete_object(Bucket=bucket, Key=key)
+            # Cancelled while the results went up. The annotator may not delete results
+            # (least privilege): they stay under the job's prefix, which deleting the
+            # job removes whole.
             self._cancelled(job)
         return True
 
