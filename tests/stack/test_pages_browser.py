@@ -56,7 +56,7 @@ def _check(page, url: str, axe_js: Path) -> list[str]:
     return problems
 
 
-def test_every_page_fits_a_phone_and_passes_axe(stack, browser, axe_js):
+def test_every_page_fits_a_phone_and_passes_axe(stack, browser, axe_js, tmp_path):
     context = browser.new_context(bypass_csp=True)  # the CSP would refuse axe's injected script
     page = context.new_page()
     page.set_default_timeout(30_000)
@@ -94,6 +94,23 @@ def test_every_page_fits_a_phone_and_passes_axe(stack, browser, axe_js):
             if name in SCREENSHOTS:
                 # The API docs page is long: its first screen shows what changed.
                 page.screenshot(path=str(IMAGES / f"{name}-{width}.png"), full_page=name != "api-docs")
+
+    # The question a file on another assembly than the one chosen gets (before any job).
+    grch38 = tmp_path / "grch38.vcf"
+    grch38.write_text(
+        "##fileformat=VCFv4.2\n##reference=GRCh38\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        "1\t10177\t.\tA\tAC\t.\tPASS\t.\n"
+    )
+    page.goto(f"{stack.url}/annotate")
+    page.select_option("#assembly", "GRCh37")
+    page.set_input_files("#file", str(grch38))
+    page.click("#upload-button")
+    page.wait_for_url(re.compile(rf"{re.escape(stack.url)}/annotations/new\?.*"))
+    question = page.url
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 844})
+        problems += _check(page, question, axe_js)
+        assert page.locator("#assembly-warning").is_visible(), "no assembly question"
 
     # The API docs page is a page of the site: the signed-in user, and code where the
     # descriptions have `backticks`.
