@@ -36,6 +36,7 @@ $(VENV)/.synced: uv.lock pyproject.toml libs/core/pyproject.toml services/*/pypr
 
 system-deps: ## the Debian packages the tests and benchmarks use (chromium, bcftools, tabix, wrk, etcd)
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -70,7 +71,10 @@ lint: setup ## ruff (lint and format check) and mypy, as make test runs them
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy $(MYPY_PATHS)
 
+# npm (any, e.g. Debian's or the one bundled with nodejs) fetches axe-core for the browser
+# tests' accessibility checks (tools/install-axe.sh, cached in ~/.cache/gas/axe-core).
 test: setup system-deps tools images lint ## every test, lint first (pytest; installs what it needs first)
+	tools/install-axe.sh >/dev/null
 	$(VENV)/bin/pytest
 
 bench: setup system-deps tools ## every benchmark under bench/, figures against a named peer

@@ -241,3 +241,35 @@ def test_a_decompression_bomb_fails_its_job_by_the_tier_limits_and_the_worker_li
     failed = annotators.wait(free, lambda r: r.finished)
     assert failed.status == JobStatus.FAILED and "4 MiB" in failed.error, failed.error
     assert annotators.wait(premium, lambda r: r.finished, timeout=180).status == JobStatus.COMPLETED
+
+
+def test_a_cancelled_running_job_stops_its_engine_and_frees_its_worker_within_2_s(annotators, tmp_path):
+    worker = annotators.start()
+    job = annotators.submit(_big_vcf(400_000), user_tier="premium")
+    annotators.wait(job, lambda r: r.status == JobStatus.RUNNING)
+    time.sleep(1.0)  # the engine is well into the file
+    waiting = annotators.submit((SAMPLES / "free_1.vcf").read_bytes(), name="free_1.vcf")
+    cancelled_at = time.monotonic()
+    answer = annotators.jobs.cancel(job.job_id, job.user_id)  # what the web and the API call
+    assert answer.job.status == JobStatus.CANCELLED and answer.refused is None
+    # The worker stops the cancelled attempt and takes the next job, all within 2 s.
+    annotators.wait(waiting, lambda r: r.status != JobStatus.PENDING, timeout=10)
+    assert time.monotonic() - cancelled_at < 2.0, "the cancelled job held its worker"
+    assert annotators.wait(waiting, lambda r: r.finished).status == JobStatus.COMPLETED
+    record = annotators.jobs.get(job.job_id)
+    assert record.status == JobStatus.CANCELLED and record.attempt == 0, "the cancel was charged as an attempt"
+    assert record.completed_at is None and record.result_key is None
+    events = [e["event"] for e in annotators.log_events()]
+    assert events.count("annotator.job_cancelled") == 1 and events.count("annotator.job_finished") == 1
+    assert not list((tmp_path / "scratch-0").glob(f"{job.job_id}-*")), "scratch left behind"
+    s3 = annotators.aws.client("s3")
+    prefix = f"{job.user_id}/{job.job_id}/"
+    assert s3.list_objects_v2(Bucket=annotators.aws.names.results_bucket, Prefix=prefix)["KeyCount"] == 0
+    # Only the completed job was announced to the notifier: no email for a cancel.
+    sqs = annotators.aws.client("sqs")
+    notify = sqs.get_queue_attributes(
+        QueueUrl=annotators.aws.queue_url(annotators.aws.names.queue("notify")),
+        AttributeNames=["ApproximateNumberOfMessages"],
+    )
+    assert notify["Attributes"]["ApproximateNumberOfMessages"] == "1"
+    assert worker.poll() is None

@@ -5,6 +5,7 @@ README's pipeline example run as written."""
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import os
@@ -178,3 +179,32 @@ def test_the_readme_pipeline_example_runs_as_written(api_stack, gas, tmp_path):
     assert done.returncode == 0, done.stderr
     annotated = work / "results" / "sample.annot.vcf"
     assert annotated.read_text().startswith("##fileformat=VCF")
+
+
+def test_cancel_a_running_job_and_rename_it_from_the_cli(api_stack, gas, tmp_path):
+    user = site_user(api_stack.url)
+    user.upgrade()  # a file that keeps the engine busy for seconds is over the free limit
+    gas.login(make_token(user))
+    big = tmp_path / "big.vcf.gz"
+    header = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    with gzip.open(big, "wt") as out:
+        out.write(header + "".join(f"1\t{100000 + 50 * i}\t.\tA\tG\t50\tPASS\t.\n" for i in range(400_000)))
+    job_id = gas.run("submit", str(big)).stdout.strip()
+    deadline = time.monotonic() + 60
+    while json.loads(gas.run("status", job_id, "--json").stdout)["status"] != "RUNNING":
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.3)
+    cancelled = gas.run("cancel", job_id)
+    assert cancelled.returncode == 0 and "CANCELLED" in cancelled.stdout, cancelled.stderr
+    waited = gas.run("wait", job_id)
+    assert waited.returncode == 6 and f"{job_id} CANCELLED" in waited.stdout and "was CANCELLED" in waited.stderr
+    assert gas.run("status", job_id).returncode == 6
+    assert gas.run("cancel", job_id).returncode == 0, "a second cancel answers it again"
+    renamed = gas.run("rename", job_id, "big, stopped")
+    assert renamed.returncode == 0 and renamed.stdout.rstrip().endswith("big, stopped")
+    assert json.loads(gas.run("status", job_id, "--json").stdout)["name"] == "big, stopped"
+    too_long = gas.run("rename", job_id, "x" * 201)
+    assert too_long.returncode == 2 and "body.name" in too_long.stderr
+    done = gas.run("submit", str(sample_path("test.vcf")), "--wait").stdout.split()[0]
+    late = gas.run("cancel", done)
+    assert late.returncode == 1 and "already finished" in late.stderr

@@ -28,7 +28,16 @@ def gas(home, *args: str, input: str | None = None, **env: str) -> subprocess.Co
 def test_help_documents_the_exit_codes(tmp_path):
     done = gas(tmp_path, "--help")
     assert done.returncode == 0
-    for text in ("0 done", "1 a job failed", "2 usage", "3 auth", "4 not found", "5 server", "130 interrupted"):
+    for text in (
+        "0 done",
+        "1 a job failed",
+        "2 usage",
+        "3 auth",
+        "4 not found",
+        "5 server",
+        "6 a job was CANCELLED",
+        "130 interrupted",
+    ):
         assert text in " ".join(done.stdout.split()), text
 
 

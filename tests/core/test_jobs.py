@@ -132,3 +132,40 @@ def test_a_record_round_trips_and_unknown_attributes_are_ignored():
     assert "error" not in record and record["status"] == "PENDING"
     again = Job.from_record({**record, "lease_expires_at": 12.5, "added_by_a_newer_version": 1})
     assert again == job
+
+
+def test_cancel_by_the_owner_fences_the_holder_off_and_uncounts_its_attempt(provisioned):
+    store = JobStore(provisioned)
+    pending, running, done = _job(store), _job(store), _job(store)
+    attempt = store.start(running, "message-1", LEASE).attempt
+    store.finish(done, store.start(done, "m", LEASE).attempt, JobStatus.COMPLETED)
+    assert store.cancel(pending, "u2").job is None, "only the owner cancels"
+    assert store.get(pending).status == JobStatus.PENDING
+    answer = store.cancel(pending, "u1")
+    assert answer.was == JobStatus.PENDING
+    cancelled = answer.job
+    assert cancelled.status == JobStatus.CANCELLED and cancelled.cancelled_at and cancelled.attempt == 0
+    assert store.start(pending, "message-9", LEASE).finished.status == JobStatus.CANCELLED, "never starts"
+
+    cancelled = store.cancel(running, "u1").job
+    assert cancelled.status == JobStatus.CANCELLED and cancelled.attempt == attempt - 1
+    assert cancelled.lease_owner is None and store.is_cancelled(running)
+    assert not store.renew_lease(running, attempt, "message-1", LEASE), "the holder is fenced off"
+    assert store.finish(running, attempt, JobStatus.COMPLETED) is None
+    assert running not in store.active_before(JobStatus.RUNNING, "2099-01-01")
+    again = store.cancel(running, "u1")
+    assert again.job.status == JobStatus.CANCELLED and again.refused is None, "a second click answers it again"
+    assert again.was is None, "only the first cancel counts"
+
+    refused = store.cancel(done, "u1")
+    assert refused.refused == "it has already finished (COMPLETED)" and not store.is_cancelled(done)
+
+
+def test_rename_by_the_owner_only_and_never_while_deleting(provisioned):
+    store = JobStore(provisioned)
+    job_id = _job(store)
+    assert store.rename(job_id, "u2", "mine now") is None and store.get(job_id).name is None
+    assert store.rename(job_id, "u1", "trio, run 2").name == "trio, run 2"
+    assert store.rename(job_id, "u1", None).name is None
+    store.mark_deleting(job_id, "u1")
+    assert store.rename(job_id, "u1", "late") is None

@@ -54,3 +54,19 @@ def test_unknown_or_malformed_events_are_permanent_errors(provisioned, body):
     notifier = Notifier(WorkerSettings(metrics_port=0), provisioned)
     with pytest.raises(PermanentError):
         notifier(_message(body))
+
+
+def test_a_cancelled_job_gets_no_email(provisioned, moto_url):
+    """The annotator publishes nothing for a cancel; an event that arrives anyway (an
+    older annotator during a rolling upgrade) is dropped, and the job is not claimed."""
+    users, jobs = UserStore(provisioned), JobStore(provisioned)
+    user_id = f"user-{new_job_id()}"
+    users.upsert(user_id, "Ada", f"{user_id}@example.org")
+    job = new_job(user_id, "free_1.vcf")
+    jobs.create(job)
+    jobs.start(job.job_id, "m-1", 60)
+    assert jobs.cancel(job.job_id, user_id).job.status == JobStatus.CANCELLED
+    notifier = Notifier(WorkerSettings(metrics_port=0), provisioned)
+    notifier(_message(envelope(JobCompleted(job.job_id, user_id, "CANCELLED", "2026-01-01T00:00:00.000Z"))))
+    assert not [m for m in sent_emails(moto_url) if m["destinations"]["ToAddresses"] == [f"{user_id}@example.org"]]
+    assert jobs.get(job.job_id).notified_at is None

@@ -298,3 +298,36 @@ def test_delete_is_refused_while_the_job_is_busy(sign_in, client, web_aws, statu
     body = _problem(client.delete(f"/api/v1/jobs/{job.job_id}", headers=bearer(token)), 409, "job-busy")
     assert says in body["detail"]
     assert JobStore(web_aws).get(job.job_id).deleting_since is None
+
+
+def test_rename_and_cancel_through_the_api(sign_in, client, web_aws):
+    from jobs_support import new_job
+
+    c, user_id = sign_in()
+    token = create_token(c)
+    store = JobStore(web_aws)
+    job = new_job(user_id, input_bucket=web_aws.names.inputs_bucket)
+    store.create(job)
+    url = f"/api/v1/jobs/{job.job_id}"
+    other = create_token(sign_in()[0])
+    _problem(client.patch(url, json={"name": "x"}, headers=bearer(other)), 404, "not-found")
+    _problem(client.post(f"{url}/cancel", headers=bearer(other)), 404, "not-found")
+    reader = create_token(c, scopes=("read",))
+    _problem(client.patch(url, json={"name": "x"}, headers=bearer(reader)), 403, "insufficient-scope")
+    _problem(client.post(f"{url}/cancel", headers=bearer(reader)), 403, "insufficient-scope")
+    for bad in ({"name": "x" * 201}, {"name": "two\nlines"}, {"nme": "x"}):
+        _problem(client.patch(url, json=bad, headers=bearer(token)), 422, "validation")
+
+    renamed = client.patch(url, json={"name": "trio, run 2"}, headers=bearer(token))
+    assert renamed.status_code == 200 and renamed.get_json()["name"] == "trio, run 2"
+    assert client.patch(url, json={"name": None}, headers=bearer(token)).get_json()["name"] is None
+
+    cancelled = client.post(f"{url}/cancel", headers=bearer(token))
+    assert cancelled.status_code == 200, cancelled.get_data(as_text=True)
+    body = cancelled.get_json()
+    assert body["status"] == "CANCELLED" and body["cancelled_at"] and body["completed_at"] is None
+    assert client.post(f"{url}/cancel", headers=bearer(token)).get_json()["status"] == "CANCELLED"
+    _problem(client.get(f"{url}/result", headers=bearer(token)), 409, "job-cancelled")
+    _problem(client.get(f"{url}/variants", headers=bearer(token)), 409, "job-cancelled")
+    done = completed_job(web_aws, user_id)
+    _problem(client.post(f"/api/v1/jobs/{done}/cancel", headers=bearer(token)), 409, "job-finished")

@@ -90,7 +90,8 @@ def test_log_page_shows_count_log(sign_in, web_aws):
         )
     )
     html = c.get(f"/annotations/{job_id}/log").get_data(as_text=True)
-    assert '<pre class="bg-light border rounded p-3" id="job-log">Total number of variants: 12\n&lt;tag&gt;' in html
+    log = '<pre class="bg-light border rounded p-3" id="job-log" tabindex="0" aria-label="Count log">'
+    assert log + "Total number of variants: 12\n&lt;tag&gt;" in html
     # A job without a log yet says so instead of failing.
     pending = _job(web_aws, user_id, 3)
     resp = c.get(f"/annotations/{pending}/log")

@@ -8,6 +8,7 @@ from urllib.parse import quote
 import pytest
 import requests
 from jobs_support import new_job
+from prometheus_client import REGISTRY
 from results_support import make_result, store_result
 from web_support import csrf_token, object_exists, requested_events, upload, upload_form
 
@@ -188,3 +189,58 @@ def test_file_too_large_links_to_the_upgrade_page(sign_in, web_aws):
     resp = c.get(path)
     assert resp.status_code == 413 and 'id="upgrade-link" href="/subscribe"' in resp.get_data(as_text=True)
     assert 'href="/subscribe"' in c.get("/annotate").get_data(as_text=True)
+
+
+def _post(client, job_id: str, action: str, **form):
+    token = csrf_token(client, f"/annotations/{job_id}")
+    return client.post(f"/annotations/{job_id}/{action}", data={"csrf_token": token, **form})
+
+
+def test_rename_is_the_owners_bounded_one_line_and_never_logged(sign_in, web_aws, capsys):
+    c, user_id = sign_in()
+    other, _ = sign_in()
+    store = JobStore(web_aws)
+    job = new_job(user_id, "trio.vcf", input_bucket=web_aws.names.inputs_bucket)
+    store.create(job)
+    secret = "proband BRCA2 carrier, family 17"
+    assert c.post(f"/annotations/{job.job_id}/rename", data={"name": secret}).status_code == 400, "no CSRF token"
+    assert _post(other, job.job_id, "rename", name="mine").status_code == 404
+    resp = _post(c, job.job_id, "rename", name=f"  {secret} ")
+    assert resp.status_code == 302 and store.get(job.job_id).name == secret
+    page = c.get(f"/annotations/{job.job_id}").get_data(as_text=True)
+    assert f'<h1 class="h3 mb-3" id="job-title">{secret}</h1>' in page and 'maxlength="200"' in page
+    too_long = _post(c, job.job_id, "rename", name="x" * 201)
+    assert too_long.status_code == 400 and "at most 200 characters" in too_long.get_data(as_text=True)
+    assert _post(c, job.job_id, "rename", name="two\nlines").status_code == 400
+    assert store.get(job.job_id).name == secret, "a refused name changed the job"
+    assert _post(c, job.job_id, "rename", name="").status_code == 302 and store.get(job.job_id).name is None
+    logged = capsys.readouterr()
+    assert "job.renamed" in logged.out + logged.err and secret not in logged.out + logged.err
+
+
+def test_cancel_a_pending_job_from_its_page(sign_in, web_aws):
+    c, user_id = sign_in()
+    other, _ = sign_in()
+    store = JobStore(web_aws)
+    job = new_job(user_id, "trio.vcf", input_bucket=web_aws.names.inputs_bucket)
+    store.create(job)
+    page = c.get(f"/annotations/{job.job_id}").get_data(as_text=True)
+    assert 'id="cancel-job"' in page
+    assert c.post(f"/annotations/{job.job_id}/cancel").status_code == 400, "no CSRF token"
+    assert _post(other, job.job_id, "cancel").status_code == 404
+    assert store.get(job.job_id).status == JobStatus.PENDING
+    counted = REGISTRY.get_sample_value("gas_web_jobs_cancelled_total", {"status": "PENDING"})
+    resp = _post(c, job.job_id, "cancel")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/annotations/{job.job_id}")
+    assert REGISTRY.get_sample_value("gas_web_jobs_cancelled_total", {"status": "PENDING"}) == counted + 1
+    record = store.get(job.job_id)
+    assert record.status == JobStatus.CANCELLED and record.cancelled_at
+    page = c.get(f"/annotations/{job.job_id}").get_data(as_text=True)
+    assert 'data-status="CANCELLED"' in page and 'id="job-cancelled"' in page and 'id="cancel-job"' not in page
+    assert c.get(f"/api/annotations/{job.job_id}").get_json()["status"] == "CANCELLED"
+    # A finished job cannot be cancelled; a cancelled one can be deleted.
+    done = new_job(user_id, "done.vcf", status=JobStatus.FAILED, error="x", input_bucket=web_aws.names.inputs_bucket)
+    store.create(done)
+    refused = _post(c, done.job_id, "cancel")
+    assert refused.status_code == 409 and "already finished" in refused.get_data(as_text=True)
+    assert _delete(c, job.job_id).status_code == 302 and store.get(job.job_id) is None

@@ -11,6 +11,10 @@ Processing, `Job.status`::
                              (the attempt is not counted)
     RUNNING   -> COMPLETED   the latest attempt finished               JobStore.finish
     RUNNING   -> FAILED      the input was refused, or attempts ran out JobStore.finish
+    PENDING   -> CANCELLED   the user cancelled it before it started    JobStore.cancel
+    RUNNING   -> CANCELLED   the user cancelled it: the holder's lease  JobStore.cancel
+                             ends, its writes are fenced off, and it
+                             stops the engine (the attempt is not counted)
 
 Storage of a COMPLETED job's results, `Job.storage`::
 
@@ -26,7 +30,7 @@ Deletion, `Job.deleting_since`, of a job that is neither RUNNING nor RESTORING::
                              and the sweeper's re-announcement refuse)
     deleting    -> (gone)    every object removed, then the record      JobStore.delete
 
-COMPLETED and FAILED are final; a job is deleted only as a whole. A deletion cut short
+COMPLETED, FAILED and CANCELLED are final; a job is deleted only as a whole. A deletion cut short
 (the web process died) leaves the job `deleting`: pages show it so, and deleting it
 again finishes the work.
 """
@@ -45,6 +49,7 @@ class JobStatus(StrEnum):
     RUNNING = "RUNNING"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
 
 
 class Storage(StrEnum):
@@ -54,10 +59,13 @@ class Storage(StrEnum):
 
 
 STATUS_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    JobStatus.PENDING: frozenset({JobStatus.RUNNING}),
-    JobStatus.RUNNING: frozenset({JobStatus.RUNNING, JobStatus.PENDING, JobStatus.COMPLETED, JobStatus.FAILED}),
+    JobStatus.PENDING: frozenset({JobStatus.RUNNING, JobStatus.CANCELLED}),
+    JobStatus.RUNNING: frozenset(
+        {JobStatus.RUNNING, JobStatus.PENDING, JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED}
+    ),
     JobStatus.COMPLETED: frozenset(),
     JobStatus.FAILED: frozenset(),
+    JobStatus.CANCELLED: frozenset(),
 }
 STORAGE_TRANSITIONS: dict[Storage, frozenset[Storage]] = {
     Storage.HOT: frozenset({Storage.ARCHIVED}),
@@ -68,7 +76,7 @@ ACTIVE = frozenset({JobStatus.PENDING, JobStatus.RUNNING})
 # The references a job can be annotated against (each annotator serves both).
 ASSEMBLIES = ("GRCh37", "GRCh38")
 DEFAULT_ASSEMBLY = "GRCh37"  # jobs recorded before the assembly was chosen per job
-FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED})
+FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 # The result set: every object a job's results consist of, by the field holding its key;
 # deleted together. The variant data (annotated VCF, Parquet table) is archived and
@@ -121,6 +129,7 @@ class Job:
     requeued_at: str | None = None
     completed_at: str | None = None
     error: str | None = None  # FAILED only: one line for the user, no file content
+    cancelled_at: str | None = None  # CANCELLED only: when the user cancelled it
 
     result_bucket: str | None = None
     result_key: str | None = None  # the annotated VCF

@@ -43,6 +43,15 @@ class Deleting:
 
 
 @dataclass(frozen=True)
+class Cancelling:
+    """JobStore.cancel's answer."""
+
+    job: Job | None = None  # the job as it is now; None: no such job of this user
+    refused: str | None = None  # why it cannot be cancelled (it has finished, or is being deleted)
+    was: JobStatus | None = None  # set when this call cancelled it: PENDING or RUNNING
+
+
+@dataclass(frozen=True)
 class Started:
     """JobStore.start's answer. `attempt` is set when this caller now holds the job."""
 
@@ -269,6 +278,63 @@ class JobStore:
         values[":status"] = {"S": str(status)}
         names = {f"#f{i}": k for i, k in enumerate(sets)}
         record = self._update_running(job_id, attempt, None, update, values, names)
+        return Job.from_record(record) if record is not None else None
+
+    def cancel(self, job_id: str, user_id: str) -> Cancelling:
+        """PENDING or RUNNING -> CANCELLED, by the job's owner. A RUNNING job's lease ends
+        and its attempt is uncounted in the same write, so the holder's renewals and its
+        finish are fenced off; the holder sees the status and stops the engine. Cancelling a
+        job already CANCELLED answers it again (a second click)."""
+        now = {":now": {"S": utc_now_iso()}, ":user": {"S": user_id}, ":cancelled": {"S": JobStatus.CANCELLED}}
+        guard = "user_id = :user AND attribute_not_exists(deleting_since) AND #s = :from"
+        update = "SET #s = :cancelled, cancelled_at = :now REMOVE active"
+        # Two writes, because only a started attempt is uncounted; a job moving between
+        # them (RUNNING -> PENDING on a hand-back) is caught by the second pass.
+        for _ in range(2):
+            for source, extra in (
+                (JobStatus.PENDING, ""),
+                (JobStatus.RUNNING, ", lease_owner, lease_expires_at ADD attempt :minus"),
+            ):
+                values = {**now, ":from": {"S": str(source)}}
+                if extra:
+                    values[":minus"] = {"N": "-1"}
+                record = self._update(job_id, update + extra, guard, values, {"#s": "status"})
+                if record is not None:
+                    return Cancelling(Job.from_record(record), was=source)
+            job = self.get_for_user(job_id, user_id)
+            if job is None:
+                return Cancelling()
+            if job.status == JobStatus.CANCELLED:
+                return Cancelling(job)
+            if job.deleting:
+                return Cancelling(job, refused="it is being deleted")
+            if job.finished:
+                return Cancelling(job, refused=f"it has already finished ({job.status})")
+        return Cancelling(job, refused="it changed state meanwhile; try again")
+
+    def is_cancelled(self, job_id: str) -> bool:
+        """True once the job is CANCELLED (or gone): the running holder's cheap poll."""
+        item = self._ddb.get_item(
+            TableName=self._table,
+            Key={"job_id": {"S": job_id}},
+            ConsistentRead=True,
+            ProjectionExpression="#s",
+            ExpressionAttributeNames={"#s": "status"},
+        ).get("Item")
+        return item is None or item["status"]["S"] == JobStatus.CANCELLED
+
+    def rename(self, job_id: str, user_id: str, name: str | None) -> Job | None:
+        """Set (or, with None, clear) the name of the user's job, in any state but being
+        deleted. The job renamed; None when there is no such job of this user, or it is
+        being deleted. The caller bounds and cleans `name`."""
+        condition = "user_id = :user AND attribute_not_exists(deleting_since)"
+        values: dict[str, Any] = {":user": {"S": user_id}}
+        if name is None:
+            update = "REMOVE #n"
+        else:
+            update = "SET #n = :name"
+            values[":name"] = {"S": name}
+        record = self._update(job_id, update, condition, values, {"#n": "name"})
         return Job.from_record(record) if record is not None else None
 
     def mark_notified(self, job_id: str) -> bool:

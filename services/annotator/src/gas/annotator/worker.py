@@ -10,7 +10,9 @@ user deleted is dropped.
 The engine runs in a child process so that nothing a file does to it (memory, a crash) can
 take the worker down with it, and so that a shutdown can stop it at once: on SIGTERM the
 job is handed back (RUNNING -> PENDING, attempt not counted) and the message made visible
-for another replica.
+for another replica. A user's cancel (RUNNING -> CANCELLED, written by the web) is seen
+by a poll of the job's status every `cancel_poll_seconds`: the engine child is killed,
+scratch removed and the message deleted; nothing is published, so no email goes out.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ log = structlog.get_logger()
 JOBS_FINISHED = Counter("gas_annotator_jobs_total", "Jobs finished, by status", ["status"])
 VARIANTS_ANNOTATED = Counter("gas_annotator_variants_annotated_total", "Variants written annotated")
 JOBS_HANDED_BACK = Counter("gas_annotator_jobs_handed_back_total", "Running jobs handed back on shutdown")
+JOBS_CANCELLED = Counter("gas_annotator_jobs_cancelled_total", "Running jobs stopped because their user cancelled them")
 JOB_SECONDS = Histogram(
     "gas_annotator_job_duration_seconds",
     "Wall time of one job: download, annotate, upload",
@@ -80,6 +83,9 @@ class AnnotatorSettings(WorkerSettings):
     # the pod's limit, so a file that needs more fails its own job, not the worker. (Not
     # an rlimit: the engine's allocators reserve far more address space than they use.)
     engine_memory_limit_mib: int = Field(768, ge=0)
+    # How often a running job's status is read to see a user's cancel (one consistent
+    # read of one attribute each time): a cancelled job frees its worker within this.
+    cancel_poll_seconds: float = Field(1.0, gt=0)
     # How much the annotated output may exceed the (decompressed) input, for the scratch
     # space check: the annotated VCF plus the Parquet table.
     scratch_output_factor: float = Field(3.0, ge=1.0)
@@ -158,7 +164,9 @@ class EngineRun:
 
 @dataclass(frozen=True)
 class EngineOutcome:
-    kind: Literal["ok", "refused", "no_space", "no_memory", "crashed", "cancelled"]
+    # "interrupted": stopped for a hand-back (shutdown, lease lost), retried elsewhere;
+    # "cancelled_by_user": stopped for good, the job is CANCELLED.
+    kind: Literal["ok", "refused", "no_space", "no_memory", "crashed", "interrupted", "cancelled_by_user"]
     detail: str = ""
     files: dict[str, Path] | None = None
     summary: dict[str, Any] | None = None
@@ -202,9 +210,10 @@ def _rss_bytes(pid: int) -> int:
         return 0  # gone already
 
 
-def run_engine(run: EngineRun, cancel: threading.Event) -> EngineOutcome:
-    """Run the engine in a fresh child process; kill it if `cancel` is set or its resident
-    memory passes the run's limit."""
+def run_engine(run: EngineRun, stop: threading.Event, cancelled: threading.Event | None = None) -> EngineOutcome:
+    """Run the engine in a fresh child process; kill it if `stop` (a hand-back) or
+    `cancelled` (the user's cancel) is set or its resident memory passes the run's limit.
+    Both are checked every 0.1 s: killing the child stops the engine wherever it is."""
     ctx = multiprocessing.get_context("forkserver")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_engine_child, args=(child, run), name="gas-engine", daemon=True)
@@ -218,9 +227,12 @@ def run_engine(run: EngineRun, cancel: threading.Event) -> EngineOutcome:
                 except EOFError:  # the child died while sending
                     break
                 return EngineOutcome(kind, detail, files, summary, written)
-            if cancel.is_set():
+            if cancelled is not None and cancelled.is_set():
                 proc.kill()
-                return EngineOutcome("cancelled")
+                return EngineOutcome("cancelled_by_user")
+            if stop.is_set():
+                proc.kill()
+                return EngineOutcome("interrupted")
             if run.memory_limit_mib and proc.pid and _rss_bytes(proc.pid) > run.memory_limit_mib * MIB:
                 proc.kill()
                 return EngineOutcome("no_memory")
@@ -262,6 +274,35 @@ class _LeaseKeeper:
                     return
             except (ClientError, OSError) as exc:
                 log.warning("annotator.lease_renew_failed", error=str(exc))
+
+
+class _CancelWatch:
+    """Polls the job's status while the attempt runs; `cancelled` is set once the user
+    has cancelled it (the lease renews far too rarely to carry that within seconds)."""
+
+    def __init__(self, jobs: JobStore, job_id: str, every: float):
+        self._cancelled_now = lambda: jobs.is_cancelled(job_id)
+        self._every = every
+        self._done = threading.Event()
+        self.cancelled = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="job-cancel-watch", daemon=True)
+
+    def __enter__(self) -> _CancelWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._done.wait(self._every):
+            try:
+                if self._cancelled_now():
+                    self.cancelled.set()
+                    return
+            except (ClientError, OSError) as exc:
+                log.warning("annotator.cancel_watch_failed", error=str(exc))
 
 
 class Annotator:
@@ -318,15 +359,27 @@ class Annotator:
         scratch = self.settings.scratch_dir / f"{job_id}-{attempt}"
         began = time.monotonic()
         try:
-            with _LeaseKeeper(self.jobs, job_id, attempt, owner, lease) as keeper:
-                finished = self._run(job, owner, scratch, _AnyEvent(cancel, keeper.lost))
+            with (
+                _LeaseKeeper(self.jobs, job_id, attempt, owner, lease) as keeper,
+                _CancelWatch(self.jobs, job_id, self.settings.cancel_poll_seconds) as watch,
+            ):
+                finished = self._run(job, owner, scratch, _AnyEvent(cancel, keeper.lost), watch.cancelled)
             if not finished:
+                if watch.cancelled.is_set() or self.jobs.is_cancelled(job_id):
+                    # Cancelled while stopping for another reason (the renewal failed first):
+                    # done all the same, nothing to hand back.
+                    self._cancelled(job)
+                    return
                 if keeper.lost.is_set():
                     raise TransientError("another delivery took the job over")
                 self._hand_back(job, owner)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
             JOB_SECONDS.observe(time.monotonic() - began)
+
+    def _cancelled(self, job: Job) -> None:
+        JOBS_CANCELLED.inc()
+        log.info("annotator.job_cancelled", attempt=job.attempt)
 
     def _hand_back(self, job: Job, owner: str) -> None:
         if self.jobs.release(job.job_id, job.attempt, owner):
@@ -360,8 +413,9 @@ class Annotator:
             f"and {free // MIB:,} MiB is free; please contact support"
         )
 
-    def _run(self, job: Job, owner: str, scratch: Path, stop: _AnyEvent) -> bool:
-        """One attempt; False when it was stopped before the job could finish."""
+    def _run(self, job: Job, owner: str, scratch: Path, stop: _AnyEvent, cancelled: threading.Event) -> bool:
+        """One attempt; False when it was stopped before the job could finish (to be
+        handed back), True when it finished or the user cancelled it."""
         problem = self._scratch_problem(job)
         if problem:
             self._finish(job, JobStatus.FAILED, error=problem)
@@ -380,6 +434,9 @@ class Annotator:
                 self._finish(job, JobStatus.FAILED, error=error)
                 return True
             raise
+        if cancelled.is_set():
+            self._cancelled(job)
+            return True
         run = EngineRun(
             input_path=input_path,
             out_dir=scratch / "out",
@@ -389,9 +446,12 @@ class Annotator:
             limits=self.settings.limits(self._tier(job)),
             allow_assembly_mismatch=job.assembly_confirmed,
         )
-        outcome = run_engine(run, stop)
+        outcome = run_engine(run, stop, cancelled)
         bucket = self.aws.names.results_bucket
-        if outcome.kind == "cancelled":
+        if outcome.kind == "cancelled_by_user":
+            self._cancelled(job)
+            return True
+        if outcome.kind == "interrupted":
             return False
         if outcome.kind == "crashed":
             # Counted as an attempt: after max_attempts the job fails as "kept crashing".
@@ -410,6 +470,9 @@ class Annotator:
             self._finish(job, JobStatus.FAILED, error=error, result_bucket=bucket, log_key=log_key)
             return True
         assert outcome.files is not None and outcome.summary is not None
+        if cancelled.is_set() or self.jobs.is_cancelled(job.job_id):
+            self._cancelled(job)  # cancelled as the engine finished: nothing to upload
+            return True
         keys: dict[str, str] = {}
         for field, path in outcome.files.items():
             keys[field] = job.results_prefix + path.name
@@ -421,6 +484,11 @@ class Annotator:
             job, JobStatus.COMPLETED, result_bucket=bucket, summary=summary, database_version=database, **keys
         ):
             VARIANTS_ANNOTATED.inc(outcome.variants_written)
+        elif self.jobs.is_cancelled(job.job_id):
+            # Cancelled while the results went up. The annotator may not delete results
+            # (least privilege): they stay under the job's prefix, which deleting the
+            # job removes whole.
+            self._cancelled(job)
         return True
 
     def _finish(self, job: Job, status: JobStatus, **fields: Any) -> bool:
@@ -436,6 +504,7 @@ class Annotator:
         return True
 
     def _publish_completed(self, job: Job) -> None:
+        # A CANCELLED job has no completed_at: the user ended it, no one is told.
         if not job.finished or not job.completed_at:
             return
         self.events.publish(JobCompleted(job.job_id, job.user_id, str(job.status), job.completed_at))

@@ -100,6 +100,13 @@ class Client:
     def delete(self, job_id: str) -> None:
         self.request("DELETE", f"/jobs/{job_id}")
 
+    def rename(self, job_id: str, name: str | None) -> dict[str, Any]:
+        return dict(self.request("PATCH", f"/jobs/{job_id}", json={"name": name}).json())
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        # Safe to repeat: cancelling a CANCELLED job answers it again.
+        return dict(self.request("POST", f"/jobs/{job_id}/cancel").json())
+
     def create_upload(self, file_name: str, size: int) -> dict[str, Any]:
         # Safe to repeat: an unused presigned form changes nothing.
         return dict(self.request("POST", "/uploads", json={"file_name": file_name, "size": size}).json())

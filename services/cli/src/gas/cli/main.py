@@ -1,7 +1,8 @@
 """gas: submit VCF files to GAS, wait for their annotation, download the results.
 
 Exit codes: 0 done; 1 a job failed (or is not in a state for this: results in cold
-storage, still running); 2 usage (bad option, missing file, file refused, a file on
+storage, still running, already finished when cancelled); 6 a job was CANCELLED (`wait`,
+`submit --wait`, `status`; 1 wins when another job FAILED); 2 usage (bad option, missing file, file refused, a file on
 another assembly than --assembly); 3 auth (no
 token, token invalid, expired, revoked, or lacking a scope); 4 not found; 5 server or
 network; 130 interrupted (Ctrl-C: jobs keep running on the server).
@@ -25,8 +26,16 @@ from gas.cli import __version__, config
 from gas.cli.client import ApiError, Client, fetch, send_file
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_SERVER, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
-FINISHED = ("COMPLETED", "FAILED")
+EXIT_JOB_CANCELLED = 6  # not a failure of the job, and no results either: a pipeline stops
+FINISHED = ("COMPLETED", "FAILED", "CANCELLED")
 POLL_FIRST, POLL_MAX = 0.5, 5.0  # seconds between looks at one job, growing
+
+
+def outcome_code(statuses: list[str]) -> int:
+    """The exit code of finished jobs: any FAILED 1, else any CANCELLED 6, else 0."""
+    if "FAILED" in statuses:
+        return EXIT_JOB_FAILED
+    return EXIT_JOB_CANCELLED if "CANCELLED" in statuses else EXIT_OK
 
 
 def exit_code(error: ApiError) -> int:
@@ -165,19 +174,19 @@ def jobs(limit: int, every: bool, as_json: bool) -> None:
 @click.argument("job_id")
 @json_option
 def status(job_id: str, as_json: bool) -> None:
-    """Show one job. Exits 1 if it FAILED."""
+    """Show one job. Exits 1 if it FAILED, 6 if it was CANCELLED."""
     with api_errors():
         job = client().job(job_id)
     if as_json:
         emit_json(job)
     else:
         click.echo(_line(job))
-        for key in ("assembly", "input_size", "started_at", "completed_at", "storage", "error"):
+        for key in ("assembly", "input_size", "started_at", "completed_at", "cancelled_at", "storage", "error"):
             if job.get(key):
                 click.echo(f"  {key}: {job[key]}")
         for key, value in (job.get("summary") or {}).items():
             click.echo(f"  {key}: {value}")
-    sys.exit(EXIT_JOB_FAILED if job["status"] == "FAILED" else EXIT_OK)
+    sys.exit(outcome_code([job["status"]]))
 
 
 @cli.command()
@@ -332,6 +341,34 @@ def delete(job_id: str, yes: bool) -> None:
     click.echo(f"Deleted {job_id}.")
 
 
+@cli.command()
+@click.argument("job_id")
+@click.argument("name")
+@json_option
+def rename(job_id: str, name: str, as_json: bool) -> None:
+    """Rename a job (one line, at most 200 characters; "" removes the name)."""
+    with api_errors():
+        job = client().rename(job_id, name or None)
+    if as_json:
+        emit_json(job)
+    else:
+        click.echo(_line(job))
+
+
+@cli.command()
+@click.argument("job_id")
+@json_option
+def cancel(job_id: str, as_json: bool) -> None:
+    """Cancel a PENDING or RUNNING job: it stops within seconds and becomes CANCELLED
+    (exit 1 if it had already finished)."""
+    with api_errors():
+        job = client().cancel(job_id)
+    if as_json:
+        emit_json(job)
+    else:
+        click.echo(_line(job))
+
+
 # -- submit and wait --------------------------------------------------------------------------
 def _wait(api: Client, job_ids: list[str], timeout: float | None) -> dict[str, dict[str, Any]]:
     """Poll until every job has finished; their last states. Ctrl-C leaves them running."""
@@ -377,13 +414,15 @@ def _report(jobs: list[dict[str, Any]], directory: Path | None, api: Client, as_
             entry["path"] = str(_download(api, job["job_id"], directory))
         elif job["status"] == "FAILED":
             click.echo(f"gas: job {job['job_id']} ({job['input_file_name']}) FAILED: {job['error']}", err=True)
+        elif job["status"] == "CANCELLED":
+            click.echo(f"gas: job {job['job_id']} ({job['input_file_name']}) was CANCELLED", err=True)
         results.append(entry)
     if as_json:
         emit_json(results)
     else:
         for entry in results:
             click.echo(entry.get("path") or f"{entry['job_id']} {entry['status']}")
-    sys.exit(EXIT_JOB_FAILED if any(j["status"] == "FAILED" for j in jobs) else EXIT_OK)
+    sys.exit(outcome_code([j["status"] for j in jobs]))
 
 
 @cli.command()
@@ -418,7 +457,7 @@ def submit(
     """Submit VCF files; print one job id per line.
 
     Each file is uploaded straight to storage, then becomes a job. With --wait (or -o),
-    exits 0 when every job COMPLETED, 1 if any FAILED."""
+    exits 0 when every job COMPLETED, 1 if any FAILED, 6 if any was CANCELLED."""
     submitted: list[dict[str, Any]] = []
     with api_errors():
         api = client()
@@ -447,7 +486,7 @@ def submit(
 @click.option("--timeout", type=float, help="Give up after this many seconds (exit 5).")
 @json_option
 def wait(job_ids: tuple[str, ...], directory: Path | None, timeout: float | None, as_json: bool) -> None:
-    """Wait until jobs finish; exit 0 if all COMPLETED, 1 if any FAILED."""
+    """Wait until jobs finish; exit 0 if all COMPLETED, 1 if any FAILED, 6 if any was CANCELLED."""
     with api_errors():
         api = client()
         finished = _wait(api, list(job_ids), timeout)

@@ -1,4 +1,8 @@
-"""gas-notifier: one SES email per finished job (completed or failed), never two."""
+"""gas-notifier: one SES email per finished job (completed or failed), never two.
+
+A CANCELLED job gets none: its user ended it on a page, the API or the CLI and was
+answered there, and nothing is ready to fetch (the annotator publishes no job.completed
+for it; an event that arrives anyway is dropped here)."""
 
 from __future__ import annotations
 
@@ -53,6 +57,9 @@ class Notifier:
         job = self.jobs.get(job_id)
         if job is None or job.deleting:
             log.info("notifier.job_deleted", job_id=job_id)  # the user deleted it: no email
+            return
+        if job.status == JobStatus.CANCELLED:
+            log.info("notifier.job_cancelled", job_id=job_id)  # the user cancelled it: no email
             return
         user = self.users.get_profile(job.user_id)
         if not user or not user.get("email"):

@@ -101,6 +101,7 @@ def job_view(job: Job, with_download: bool = False) -> dict[str, Any]:
             "submitted_at",
             "started_at",
             "completed_at",
+            "cancelled_at",
             "storage",
             "restore_tier",
             "restore_requested_at",
@@ -118,6 +119,8 @@ def job_view(job: Job, with_download: bool = False) -> dict[str, Any]:
     # What the page offers (the store refuses the rest anyway).
     view["can_delete"] = job.status != JobStatus.RUNNING and job.storage != Storage.RESTORING
     view["can_rerun"] = job.finished and not job.deleting
+    view["can_cancel"] = job.active and not job.deleting
+    view["can_rename"] = not job.deleting
     view["links"] = {
         "page": url_for("annotations.job_page", job_id=job.job_id),
         "log": url_for("annotations.job_log", job_id=job.job_id) if job.log_key else None,
@@ -292,6 +295,7 @@ def job_page(job_id: str) -> Any:
         charts=charts(summary) if summary else [],
         totals=_totals(summary or {}),
         tier=g.user.get("tier", FREE),  # the profile load_user read for this request
+        max_job_name=MAX_JOB_NAME,
     )
 
 

@@ -72,8 +72,8 @@ def load_user() -> None:
     """before_request: accept the session only if its user exists and the session's
     generation is the user's current one (sign-out moves it on, so a copied cookie dies
     with the sign-out). The cookie holds no name or email: they come from the profile."""
-    if request.path.startswith("/api/v1/"):
-        return  # the API reads bearer tokens only, never the session (gas.web.api_v1.bearer)
+    if request.blueprint == "api_v1":
+        return  # the API's operations read bearer tokens only, never the session (api_v1.bearer)
     user_id = session.get("user_id")
     if not user_id:
         return

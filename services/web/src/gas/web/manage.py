@@ -1,5 +1,15 @@
 """Managing jobs: delete one (everything it stored, everywhere), re-run it on the other
-assembly, download its input again.
+assembly, download its input again, rename it, cancel it.
+
+Renaming (`rename_job`, behind the job page's form, the API's `PATCH /api/v1/jobs/{id}` and
+`gas rename`): one line of at most MAX_JOB_NAME characters; an empty name clears it. The
+name is never logged (it may say what the data is).
+
+Cancelling (`cancel_job`, behind the job page's Cancel, `POST /api/v1/jobs/{id}/cancel`
+and `gas cancel`): `JobStore.cancel` makes a PENDING or RUNNING job CANCELLED (final). A
+PENDING job never starts; a RUNNING job's annotator sees the status within its
+`cancel_poll_seconds`, kills the engine and removes its scratch. The attempt is not
+counted and no email is sent.
 
 Deleting (`delete_job`, the one implementation behind the job page's Delete and the API's
 `DELETE /api/v1/jobs/{id}`) (`gas.core.job_record`: any job that is neither RUNNING nor RESTORING):
@@ -20,21 +30,27 @@ from typing import Any
 import structlog
 from botocore.exceptions import ClientError
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from prometheus_client import Counter
 
 from gas.core.aws import Aws
 from gas.core.job_record import Job
-from gas.core.jobs import new_job_id
+from gas.core.jobs import Cancelling, new_job_id
 from gas.core.timeutil import utc_now_iso
 from gas.web.annotations import _ask_assembly
 from gas.web.assembly import check_object
 from gas.web.context import Services, login_required, own_job_or_404, services
 from gas.web.submission import PublishFailed, publish_requested
-from gas.web.uploads import INPUTS, safe_filename
+from gas.web.uploads import INPUTS, MAX_JOB_NAME, clean_job_name, safe_filename
 
 bp = Blueprint("manage", __name__)
 log = structlog.get_logger()
 
 COLD_PREFIX = "cold/"  # where the archiver's s3-glacier backend keeps cold copies
+JOBS_CANCELLED = Counter(
+    "gas_web_jobs_cancelled_total", "Jobs their users cancelled, by the status they had", ["status"]
+)
+for _status in ("PENDING", "RUNNING"):
+    JOBS_CANCELLED.labels(_status)
 
 
 def _delete_prefix(s3: Any, bucket: str, prefix: str) -> int:
@@ -105,6 +121,61 @@ def delete(job_id: str) -> Any:
         abort(404)  # gone meanwhile (a second click)
     flash(f"The job “{job.title}” and all its files were deleted.", "success")
     return redirect(url_for("annotations.list_jobs"))
+
+
+class BadName(ValueError):
+    """A job name that cannot be stored (str() says why, for the user)."""
+
+
+def rename_job(svc: Services, job_id: str, user_id: str, raw: str | None) -> Job | None:
+    """Give the user's job a new name (blank or None clears it); the job renamed, None
+    when there is no such job of this user or it is being deleted. BadName when the name
+    is too long or not one line (refused, not cut: the user sees what was stored)."""
+    name = (raw or "").strip() or None
+    if name is not None and len(name) > MAX_JOB_NAME:
+        raise BadName(f"A job name has at most {MAX_JOB_NAME} characters.")
+    if name is not None and clean_job_name(name, encoded=False) != name:  # control characters
+        raise BadName("A job name is one line of text.")
+    job = svc.jobs.rename(job_id, user_id, name)
+    if job is not None:
+        log.info("job.renamed", job_id=job_id, named=name is not None)  # never the name itself
+    return job
+
+
+def cancel_job(svc: Services, job_id: str, user_id: str) -> Cancelling:
+    """Cancel the user's PENDING or RUNNING job (JobStore.cancel's answer)."""
+    answer = svc.jobs.cancel(job_id, user_id)
+    if answer.was is not None:  # this request cancelled it (not a repeat)
+        JOBS_CANCELLED.labels(str(answer.was)).inc()
+        log.info("job.cancelled", job_id=job_id, was=str(answer.was))
+    return answer
+
+
+@bp.post("/annotations/<job_id>/rename")
+@login_required
+def rename(job_id: str) -> Any:
+    own_job_or_404(job_id)
+    try:
+        job = rename_job(services(), job_id, g.user_id, request.form.get("name"))
+    except BadName as bad:
+        return render_template("error.html", code=400, message=str(bad)), 400
+    if job is None:
+        return render_template("error.html", code=409, message="This job is being deleted."), 409
+    flash("The job was renamed." if job.name else "The job's name was removed.", "success")
+    return redirect(url_for("annotations.job_page", job_id=job_id))
+
+
+@bp.post("/annotations/<job_id>/cancel")
+@login_required
+def cancel(job_id: str) -> Any:
+    own_job_or_404(job_id)
+    answer = cancel_job(services(), job_id, g.user_id)
+    if answer.job is None:
+        abort(404)
+    if answer.refused:
+        return render_template("error.html", code=409, message=f"This job cannot be cancelled: {answer.refused}."), 409
+    flash(f"The job “{answer.job.title}” was cancelled.", "success")
+    return redirect(url_for("annotations.job_page", job_id=job_id))
 
 
 @bp.get("/annotations/<job_id>/input")

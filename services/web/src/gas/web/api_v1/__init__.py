@@ -9,6 +9,7 @@ the pydantic models the operations validate with (gas.web.api_v1.models) and ser
 from __future__ import annotations
 
 import copy
+import re
 import time
 from typing import Any
 
@@ -16,6 +17,7 @@ import structlog
 from flask import Response, abort, current_app, g, jsonify, render_template, request
 from flask_openapi3 import APIBlueprint, Info, OpenAPI, Tag
 from flask_wtf.csrf import CSRFProtect
+from markupsafe import Markup, escape
 from pydantic import BaseModel, ValidationError
 
 from gas.web.api_v1 import views
@@ -143,6 +145,15 @@ def document() -> dict[str, Any]:
     return doc
 
 
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+
+
+def code_spans(text: str | None) -> Markup:
+    """The descriptions' `backticks` (Markdown code spans, as OpenAPI tools render them) as
+    <code>, everything else escaped."""
+    return Markup(_CODE_SPAN.sub(r"<code>\1</code>", str(escape(text or ""))))
+
+
 _HTML = {"description": "A page for people", "content": {"text/html": {"schema": {"type": "string"}}}}
 
 
@@ -185,3 +196,4 @@ def register(app: OpenAPI, csrf: CSRFProtect) -> None:
     app.register_api(views.bp)
     app.register_api(docs_bp)
     app.register_error_handler(ApiProblem, problem_response)
+    app.add_template_filter(code_spans, "code_spans")

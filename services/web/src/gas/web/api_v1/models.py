@@ -153,6 +153,7 @@ class JobOut(BaseModel):
     submitted_at: str
     started_at: str | None
     completed_at: str | None
+    cancelled_at: str | None = Field(description="CANCELLED jobs: when their user cancelled them")
     storage: str = Field(description="HOT, ARCHIVED (cold storage) or RESTORING")
     restore_requested_at: str | None
     summary: dict[str, int] | None
@@ -176,6 +177,7 @@ class JobOut(BaseModel):
             submitted_at=job.submitted_at,
             started_at=job.started_at,
             completed_at=job.completed_at,
+            cancelled_at=job.cancelled_at,
             storage=str(job.storage),
             restore_requested_at=job.restore_requested_at,
             summary=job.summary,
@@ -183,6 +185,15 @@ class JobOut(BaseModel):
             deleting=job.deleting,
             links=links,
         )
+
+
+class JobRename(Strict):
+    name: str | None = Field(
+        ...,
+        max_length=MAX_JOB_NAME,
+        pattern=r"^[^\x00-\x1f\x7f]*$",
+        description="The new name or note (one line); null or an empty string removes it",
+    )
 
 
 class JobList(BaseModel):

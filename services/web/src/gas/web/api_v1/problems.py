@@ -71,6 +71,13 @@ _TYPES = (
         "not-finished", 409, "The job has not finished", "The job is still PENDING or RUNNING: try again later."
     ),
     ProblemType("job-failed", 409, "The job failed", "The job FAILED and has no results; its `error` says why."),
+    ProblemType("job-cancelled", 409, "The job was cancelled", "The job was CANCELLED by its user and has no results."),
+    ProblemType(
+        "job-finished",
+        409,
+        "The job has finished",
+        "Only a PENDING or RUNNING job can be cancelled; this one is COMPLETED, FAILED or CANCELLED.",
+    ),
     ProblemType(
         "job-busy",
         409,

@@ -31,6 +31,7 @@ from gas.web.api_v1.models import (
     JobLog,
     JobOut,
     JobPath,
+    JobRename,
     Me,
     Problem,
     ResultLink,
@@ -327,6 +328,8 @@ def get_job_result(path: JobPath) -> Any:
     _not_deleting(job)
     if job.active:
         raise ApiProblem("not-finished", f"The job is {job.status}.")
+    if job.status == JobStatus.CANCELLED:
+        raise ApiProblem("job-cancelled", "The job was cancelled: it has no results.")
     if job.status == JobStatus.FAILED or not job.result_key:
         raise ApiProblem("job-failed", f"The job failed: {job.error or 'no results'}.")
     if job.storage != Storage.HOT:
@@ -381,10 +384,48 @@ def _unavailable(job: Job, exc: ResultUnavailable) -> ApiProblem:
     if exc.reason == "not_completed":
         if job.active:
             return ApiProblem("not-finished", f"The job is {job.status}.", extra=extra)
+        if job.status == JobStatus.CANCELLED:
+            return ApiProblem("job-cancelled", "The job was cancelled: it has no results.", extra=extra)
         return ApiProblem("job-failed", f"The job failed: {job.error or 'no results'}.", extra=extra)
     if exc.reason in ("cold", "restoring"):
         return ApiProblem("results-cold", str(exc), extra={**extra, "storage": str(job.storage)})
     return ApiProblem("no-variant-table", str(exc), extra=extra)
+
+
+@operation("patch", "/jobs/<job_id>", "submit", JOBS, {200: JobOut, 403: Problem, 404: Problem, 409: Problem})
+def rename_job(path: JobPath, body: JobRename) -> Any:
+    """Rename a job
+
+    `{"name": "..."}` sets the job's name (one line, at most 200 characters), `null` or
+    `""` removes it (pages then show the file name). Any job but one being deleted (409)."""
+    job = _own_job(path.job_id)
+    _not_deleting(job)
+    try:
+        renamed = manage.rename_job(services(), job.job_id, g.user_id, body.name)
+    except manage.BadName as bad:
+        raise _field_problem("body.name", str(bad)) from None
+    if renamed is None:  # marked for deletion meanwhile
+        raise ApiProblem("job-deleting", "This job is being deleted.")
+    return _json(job_out(renamed))
+
+
+@operation("post", "/jobs/<job_id>/cancel", "submit", JOBS, {200: JobOut, 403: Problem, 404: Problem, 409: Problem})
+def cancel_job(path: JobPath) -> Any:
+    """Cancel a PENDING or RUNNING job
+
+    The job becomes CANCELLED at once (final): a PENDING job never starts, a RUNNING
+    job's annotation stops within seconds. No email is sent and nothing is charged as an
+    attempt; its input is kept until the job is deleted. Cancelling a CANCELLED job
+    answers it again; a COMPLETED or FAILED job is 409 `job-finished`."""
+    job = _own_job(path.job_id)
+    _not_deleting(job)
+    answer = manage.cancel_job(services(), job.job_id, g.user_id)
+    if answer.job is None:
+        raise ApiProblem("not-found", "No such job.")
+    if answer.refused:
+        slug = "job-deleting" if answer.job.deleting else "job-finished"
+        raise ApiProblem(slug, f"This job cannot be cancelled: {answer.refused}.")
+    return _json(job_out(answer.job))
 
 
 @operation("delete", "/jobs/<job_id>", "submit", JOBS, {204: None, 403: Problem, 404: Problem, 409: Problem})
