@@ -1,0 +1,254 @@
+"""The differential oracle for transcript consequences: bcftools csq's BCSQ against GAS's VEP-style CSQ.
+
+docs/annotation-engine.md ("Transcript consequences: differential test") publishes the map below
+and says what is compared. In short: per variant x transcript, the set of consequence terms after
+mapping VEP's SO terms to bcftools' names (terms bcftools does not have are dropped on both sides,
+and `intron` counts only when nothing else is said, as bcftools reports it), and for substitutions
+(SNV/MNV) in the coding sequence the protein position and the reference and alternate residues.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote
+
+# VEP (Sequence Ontology) term -> bcftools csq term; None: bcftools has no such term (not compared).
+VEP_TO_BCFTOOLS: dict[str, str | None] = {
+    "splice_acceptor_variant": "splice_acceptor",
+    "splice_donor_variant": "splice_donor",
+    "stop_gained": "stop_gained",
+    "frameshift_variant": "frameshift",
+    "stop_lost": "stop_lost",
+    "start_lost": "start_lost",
+    "inframe_insertion": "inframe_insertion",
+    "inframe_deletion": "inframe_deletion",
+    "protein_altering_variant": "inframe_altering",
+    "missense_variant": "missense",
+    "splice_region_variant": "splice_region",
+    # VEP 105+ splits the donor side of the splice region; bcftools calls all of it splice_region.
+    "splice_donor_5th_base_variant": "splice_region",
+    "splice_donor_region_variant": "splice_region",
+    "synonymous_variant": "synonymous",
+    "stop_retained_variant": "stop_retained",
+    "start_retained_variant": "start_retained",
+    "5_prime_UTR_variant": "5_prime_utr",
+    "3_prime_UTR_variant": "3_prime_utr",
+    "non_coding_transcript_exon_variant": "non_coding",
+    "intron_variant": "intron",
+    "coding_sequence_variant": "coding_sequence",
+    "feature_elongation": "feature_elongation",
+    # Not in bcftools csq: covered by the hand-checked cases (tests/annotator/test_hgvs_cases.py).
+    "splice_polypyrimidine_tract_variant": None,
+    "incomplete_terminal_codon_variant": None,
+    "NMD_transcript_variant": None,
+    "non_coding_transcript_variant": None,
+    "upstream_gene_variant": None,
+    "downstream_gene_variant": None,
+    "feature_truncation": None,
+    "intergenic_variant": None,
+}
+BCFTOOLS_TERMS = {v for v in VEP_TO_BCFTOOLS.values() if v} | {"inframe_altering"}
+# Terms whose amino-acid change is compared (substitutions only; see module docstring).
+AA_TERMS = {"missense", "synonymous", "stop_gained", "stop_lost", "start_lost", "stop_retained"}
+
+
+@dataclass(frozen=True)
+class Call:
+    terms: frozenset[str]  # bcftools names
+    aa: tuple[int, str, str] | None  # (first protein position, reference residues, alternate residues)
+    raw: str  # the tool's own text, for the report
+
+
+Key = tuple[str, int, str, str, str]  # chrom, pos, ref, alt, transcript stable id (no version)
+
+
+# bcftools prints `intron` and `non_coding` without the transcript id (gene and biotype only), so those
+# calls are compared per gene name, biotype and term rather than per transcript.
+GROUPED = {"intron", "non_coding"}
+BIOTYPE_BCFTOOLS = {"nonsense_mediated_decay": "NMD"}
+
+
+def group_key(gene: str, biotype: str, terms: frozenset[str]) -> str | None:
+    if terms and terms <= GROUPED:
+        return f"gene:{gene}|{BIOTYPE_BCFTOOLS.get(biotype, biotype)}|{'&'.join(sorted(terms))}"
+    return None
+
+
+def normalise(terms: set[str]) -> frozenset[str]:
+    """`intron` is reported by bcftools only when nothing else holds; treat both sides alike."""
+    out = set(terms)
+    if len(out) > 1:
+        out.discard("intron")
+    return frozenset(out)
+
+
+def run_bcftools_csq(fasta: Path, gff3: Path, vcf: Path, out: Path) -> Path:
+    subprocess.run(
+        ["bcftools", "csq", "--local-csq", "-f", str(fasta), "-g", str(gff3), "-Ov", "-o", str(out), str(vcf)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out
+
+
+_BCSQ_AA = re.compile(r"^(\d+)([A-Z*]+)(?:>(\d+)([A-Z*]+))?$")
+
+
+def parse_bcsq_aa(text: str) -> tuple[int, str, str] | None:
+    """`28R>28W` (change), `28R` (synonymous); None for anything longer (`..` abbreviations, indels)."""
+    m = _BCSQ_AA.match(text)
+    if not m:
+        return None
+    pos, ref, _, alt = m.groups()
+    return int(pos), ref, alt if alt is not None else ref
+
+
+def read_bcsq(path: Path) -> dict[Key, Call]:
+    """BCSQ=csq|gene|transcript|biotype|strand|amino_acid_change|dna_change, comma-separated per record."""
+    calls: dict[Key, Call] = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("#"):
+            continue
+        f = line.split("\t", 8)
+        m = re.search(r"(?:^|;)BCSQ=([^;\t]*)", f[7])
+        if not m:
+            continue
+        for entry in m.group(1).split(","):
+            if entry.startswith("@"):  # haplotype reference to another record (not with --local-csq)
+                continue
+            parts = entry.split("|")
+            terms = normalise({t.lstrip("*") for t in parts[0].split("&")})
+            tid = group_key(parts[1], parts[3], terms) or parts[2]
+            if not tid:
+                raise ValueError(f"{f[0]}:{f[1]}: BCSQ entry without a transcript: {entry}")
+            aa = parse_bcsq_aa(parts[5]) if len(parts) > 5 else None
+            calls[(f[0], int(f[1]), f[3], f[4], tid)] = Call(terms, aa, entry)
+    return calls
+
+
+def csq_format(path: Path, tag: str = "CSQ") -> list[str]:
+    """The field names from the CSQ header's `Format: a|b|c` description."""
+    with path.open() as fh:
+        for line in fh:
+            if line.startswith(f"##INFO=<ID={tag},"):
+                m = re.search(r"Format: ([^\"]+)\"", line)
+                if m:
+                    return m.group(1).strip().split("|")
+            if line.startswith("#CHROM"):
+                break
+    raise ValueError(f"{path}: no ##INFO=<ID={tag}> header with a Format")
+
+
+def parse_csq_aa(protein_position: str, amino_acids: str) -> tuple[int, str, str] | None:
+    """VEP's Protein_position `28` / `28-29` and Amino_acids `R/W` (synonymous: `R`)."""
+    if not protein_position or not amino_acids:
+        return None
+    first = protein_position.split("-")[0]
+    if not first.isdigit():
+        return None
+    ref, _, alt = amino_acids.partition("/")
+    return int(first), ref, alt or ref
+
+
+def read_csq(path: Path, tag: str = "CSQ") -> tuple[dict[Key, Call], dict[Key, dict[str, str]]]:
+    """GAS's CSQ per variant x transcript, as bcftools terms, plus every field by name (for the report)."""
+    names = csq_format(path, tag)
+    calls: dict[Key, Call] = {}
+    rows: dict[Key, dict[str, str]] = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("#"):
+            continue
+        f = line.split("\t", 8)
+        m = re.search(rf"(?:^|;){tag}=([^;\t]*)", f[7])
+        if not m:
+            continue
+        if "," in f[4]:
+            raise ValueError(f"{f[0]}:{f[1]}: the oracle compares single-ALT records only")
+        for entry in m.group(1).split(","):
+            row = dict(zip(names, (unquote(x) for x in entry.split("|")), strict=True))
+            if row.get("Feature_type") != "Transcript" or not row.get("Feature"):
+                continue
+            tid = row["Feature"].split(".")[0]
+            vep = set(row["Consequence"].split("&"))
+            unknown = vep - VEP_TO_BCFTOOLS.keys()
+            if unknown:
+                raise ValueError(f"{f[0]}:{f[1]}: consequence terms outside the published map: {sorted(unknown)}")
+            terms = normalise({term for t in vep if (term := VEP_TO_BCFTOOLS[t])})
+            key = (f[0], int(f[1]), f[3], f[4], tid)
+            rows[key] = row
+            if terms:
+                aa = parse_csq_aa(row.get("Protein_position", ""), row.get("Amino_acids", ""))
+                group = group_key(row.get("SYMBOL", ""), row.get("BIOTYPE", ""), terms)
+                calls[(*key[:4], group) if group else key] = Call(terms, aa, row["Consequence"])
+    return calls, rows
+
+
+@dataclass
+class Comparison:
+    pairs: int = 0
+    agree: int = 0
+    aa_compared: int = 0
+    aa_agree: int = 0
+    classes: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    @property
+    def rate(self) -> float:
+        return self.agree / self.pairs if self.pairs else 0.0
+
+    def table(self, limit: int = 25) -> str:
+        lines = [
+            f"variant x transcript pairs compared: {self.pairs}, agree: {self.agree} ({100 * self.rate:.3f}%); "
+            f"amino-acid changes compared: {self.aa_compared}, agree: {self.aa_agree}",
+            f"{'count':>7}  class (GAS -> bcftools)  examples",
+        ]
+        for cls, n in self.classes.most_common(limit):
+            lines.append(f"{n:>7}  {cls}  {'; '.join(self.examples[cls][:2])}")
+        return "\n".join(lines)
+
+
+def _is_substitution(ref: str, alt: str) -> bool:
+    return len(ref) == len(alt)
+
+
+def compare(gas: dict[Key, Call], bcf: dict[Key, Call], skip: Callable[[str], bool] = lambda _: False) -> Comparison:
+    """Every pair either tool reports (after the map) counts; a pair agrees when terms and aa change agree.
+
+    `skip(feature)` leaves out transcripts (or gene|biotype groups) one tool does not model."""
+    c = Comparison()
+    for key in sorted(gas.keys() | bcf.keys()):
+        if skip(key[4]):
+            continue
+        c.pairs += 1
+        g, b = gas.get(key), bcf.get(key)
+        where = f"{key[0]}:{key[1]} {key[2]}>{key[3]} {key[4]}"
+        if g is None or b is None:
+            side = "only bcftools" if g is None else "only GAS"
+            present = b if g is None else g
+            assert present is not None
+            cls = f"{side}: {'&'.join(sorted(present.terms))}"
+            c.classes[cls] += 1
+            c.examples[cls].append(f"{where} [{present.raw}]")
+            continue
+        ok = g.terms == b.terms
+        if ok and _is_substitution(key[2], key[3]) and g.terms & AA_TERMS and b.aa is not None:
+            c.aa_compared += 1
+            if g.aa == b.aa:
+                c.aa_agree += 1
+            else:
+                ok = False
+                cls = f"amino acids differ ({'&'.join(sorted(g.terms))})"
+                c.classes[cls] += 1
+                c.examples[cls].append(f"{where} GAS {g.aa} bcftools {b.aa} [{b.raw}]")
+        elif not ok:
+            cls = f"{'&'.join(sorted(g.terms))} -> {'&'.join(sorted(b.terms))}"
+            c.classes[cls] += 1
+            c.examples[cls].append(f"{where} [{g.raw}] [{b.raw}]")
+        c.agree += ok
+    return c
