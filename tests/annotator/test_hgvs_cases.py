@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import random
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -390,3 +391,33 @@ def test_every_hgvs_string_parses(annotated: Annotated) -> None:
         except hgvs.exceptions.HGVSParseError as exc:
             bad.append(f"{s}: {exc}")
     assert bad == []
+
+
+CONTRACT_FIELDS = (
+    "Allele|Consequence|IMPACT|SYMBOL|Gene|Feature_type|Feature|BIOTYPE|EXON|INTRON|HGVSc|HGVSp|cDNA_position|"
+    "CDS_position|Protein_position|Amino_acids|Codons|Existing_variation|DISTANCE|STRAND|FLAGS|PICK|CANONICAL|"
+    "MANE_SELECT"
+).split("|")
+
+
+@pytest.mark.bcftools
+@pytest.mark.skipif(shutil.which("bcftools") is None, reason="bcftools not on PATH (apt-get install bcftools)")
+def test_bcftools_split_vep_reads_the_csq(annotated: Annotated) -> None:
+    out, _ = annotated
+
+    def split_vep(*args: str) -> list[str]:
+        proc = subprocess.run(["bcftools", "+split-vep", *args, str(out)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.splitlines()
+
+    listed = [line.split("\t")[1] for line in split_vep("-l")]
+    assert listed == CONTRACT_FIELDS == csq_format(out)
+    # The brief's own command: one line per record, the transcripts' values comma-joined.
+    lines = split_vep("-f", "%Consequence\t%HGVSp\n")
+    assert len(lines) == len({(p, r, a) for p, r, a, _ in annotated[1]})
+    assert any("stop_gained" in line and f"{PP}:p.Arg10Ter" in line for line in lines)
+    # Per transcript (-d): the values VEP-aware tools see, `=` escaped as VEP does.
+    rows = split_vep("-d", "-f", "%POS\t%Feature\t%Consequence\t%HGVSp\t%PICK\n")
+    assert f"1156\t{TP}\tsynonymous_variant\t{PP}:p.Tyr12%3D\t1" in rows
+    assert f"1028\t{TP}\tsplice_donor_variant\t.\t1" in rows  # split-vep prints empty fields as "."
+    assert f"1024\t{TPN}\tmissense_variant&NMD_transcript_variant\tENSP00000000102.1:p.Ala2Thr\t." in rows
