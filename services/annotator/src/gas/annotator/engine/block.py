@@ -128,6 +128,7 @@ class BlockResult:
     records: int
     stats: BlockStats
     table: Any = None  # pyarrow.RecordBatch of the variants, when asked
+    effects: Any = None  # effects.BlockEffects (REF checks) when the database is a bundle
 
 
 @dataclass
