@@ -542,7 +542,7 @@ class Effects:
             # As VEP: longer alternate codons are an insertion, shorter a deletion, whatever
             # residues change beside them (bcftools csq agrees).
             terms.append("inframe_insertion" if delta > 0 else "inframe_deletion")
-        f[11] = self._hgvsp_inframe(tx, ref_p, alt_p, i0 // 3)
+        f[11] = self._hgvsp_inframe(tx, ref_p, alt_p, i0 // 3, delta // 3)
 
     # ------------------------------------------------------------ HGVS
 
@@ -560,7 +560,8 @@ class Effects:
         n = alt_p.find("*")
         return f"{head}{three(alt_p[p])}fsTer{n - p + 1 if n >= 0 else '?'}"
 
-    def _hgvsp_inframe(self, tx: Tx, ref_p: str, alt_p: str, codon: int) -> str:
+    def _hgvsp_inframe(self, tx: Tx, ref_p: str, alt_p: str, codon: int, shift: int) -> str:
+        """HGVSp of an in-frame change; ``shift``: codons inserted (+) or deleted (-)."""
         pid = f"{tx.protein_id}:p."
         if ref_p == alt_p:
             aa = translate(tx.cds_seq[codon * 3 : codon * 3 + 3])
@@ -573,7 +574,8 @@ class Effects:
         stop_ref = ref_p.endswith("*")
         # A new stop earlier than the old one: the first changed residue, up to the new stop.
         new_stop = alt_p.find("*")
-        if new_stop >= p and new_stop < len(ref_p) - (1 if stop_ref else 0):
+        old_stop = len(ref_p) - 1 + shift if stop_ref else len(ref_p) + shift  # where the old stop now is
+        if new_stop >= p and new_stop < old_stop:
             if new_stop == p:
                 return f"{pid}{three(ref_p[p])}{p + 1}Ter"
             last = f"{three(ref_p[new_stop])}{new_stop + 1}"
