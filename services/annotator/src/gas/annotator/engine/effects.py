@@ -419,7 +419,7 @@ class Effects:
         elif exonic:
             self._coding(tx, s, e, r, a, terms, f)
         if "splice_region_variant" in terms and ("splice_donor_variant" in terms or "splice_acceptor_variant" in terms):
-            terms.remove("splice_region_variant")  # the site says more (as VEP does for SNVs there)
+            terms[:] = [t for t in terms if t != "splice_region_variant"]  # the site says more
         if tx.nmd:
             terms.append("NMD_transcript_variant")
         if not terms:  # e.g. a change inside a 1-4 bp intron's splice bases only
@@ -578,7 +578,10 @@ class Effects:
         if new_stop >= p and new_stop < old_stop:
             if new_stop == p:
                 return f"{pid}{three(ref_p[p])}{p + 1}Ter"
-            last = f"{three(ref_p[new_stop])}{new_stop + 1}"
+            end = min(new_stop, len(ref_p) - 1)  # the new stop may lie in inserted residues
+            if end == p:
+                return f"{pid}{three(ref_p[p])}{p + 1}delins{three(alt_p[p : new_stop + 1])}"
+            last = f"{three(ref_p[end])}{end + 1}"
             return f"{pid}{three(ref_p[p])}{p + 1}_{last}delins{three(alt_p[p : new_stop + 1])}"
         if stop_ref and p == len(ref_p) - 1:  # the stop codon lost: an extension
             if p >= len(alt_p):
@@ -723,9 +726,10 @@ class BlockEffects:
 class CsqStage:
     """Adds CSQ and the PICK_* fields to annotated lines and checks REF against the FASTA."""
 
-    def __init__(self, db: AnnotationDatabase):
+    def __init__(self, db: AnnotationDatabase, ours: bool = False):
         self.db = db
         self.effects = Effects(db)
+        self.ours = ours  # the input's CSQ is GAS's own (re-annotation): dropped, not renamed
 
     def annotate(self, text: bytes, first_line: int) -> BlockEffects:
         out: list[bytes] = []
@@ -756,6 +760,8 @@ class CsqStage:
             record_picks = [next((c for c in x if c.fields[21] == "1"), None) for x in per_alt]
             picks.extend(record_picks)
             keys = [k for k in info.split(";") if k and k != "."]
+            if self.ours:
+                keys = [k for k in keys if k != "CSQ" and not k.startswith("CSQ=")]
             keys = [("CSQ_INPUT" + k[3:]) if k == "CSQ" or k.startswith("CSQ=") else k for k in keys]
             keys = [k for k in keys if k.partition("=")[0] not in _PICK_IDS]
             if entries:
@@ -775,6 +781,10 @@ def rename_input_csq(meta: list[str]) -> list[str]:
     """The input's own CSQ definition, renamed CSQ_INPUT (its values are renamed per record)."""
     out = []
     for m in meta:
+        if m == CSQ_HEADER:
+            continue  # ours, from an earlier run: rewritten (CsqStage drops its values)
+        if m.startswith("##GAS_renamed=<From=CSQ,"):
+            continue
         if m.startswith("##INFO=<ID=CSQ,"):
             out.append(m.replace("##INFO=<ID=CSQ,", "##INFO=<ID=CSQ_INPUT,", 1))
             out.append('##GAS_renamed=<From=CSQ,To=CSQ_INPUT,Reason="the input\'s own CSQ; GAS writes CSQ">')
