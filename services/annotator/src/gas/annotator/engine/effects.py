@@ -374,28 +374,39 @@ class Effects:
             if overlaps(xs, xe):
                 exons_hit.append(j + 1 if plus else n_ex - j)
                 exonic += 1 if ins else min(e, xe) - max(s, xs)
+        lo_r, hi_r = SPLICE_INTRON
         for j in range(n_ex - 1):
             i0, i1 = tx.exons[j][1], tx.exons[j + 1][0]  # the intron [i0, i1)
+            if ins:
+                touches = lambda a0, a1: a0 <= s <= a1  # noqa: E731 - either base beside it is in [a0, a1)
+            else:
+                touches = overlaps
+            # Exon bases 1-3 and intron bases 3-8 from the exon's edge (VEP's splice region).
+            region = (
+                touches(i0 - SPLICE_EXON, i0)
+                or touches(i1, i1 + SPLICE_EXON)
+                or touches(i0 + lo_r - 1, i0 + hi_r)
+                or touches(i1 - hi_r, i1 - lo_r + 1)
+            )
             in_intron = (i0 <= s <= i1) if ins else (s < i1 and e > i0)
             if not in_intron:
+                if region:
+                    terms.append("splice_region_variant")
                 continue
             introns_hit.append(j + 1 if plus else n_ex - 1 - j)
-            five, three = ((i0, i0 + 2), (i1 - 2, i1)) if plus else ((i1 - 2, i1), (i0, i0 + 2))
-            if overlaps(*five):
+            # The two intron bases at each end; an insertion between the exon and them moves
+            # them away from the exon, so it changes the site too.
+            low_site = overlaps(i0, i0 + 2) or (ins and s == i0)
+            high_site = overlaps(i1 - 2, i1) or (ins and s == i1)
+            donor, acceptor = (low_site, high_site) if plus else (high_site, low_site)
+            if donor:
                 terms.append("splice_donor_variant")
-            if overlaps(*three):
+            if acceptor:
                 terms.append("splice_acceptor_variant")
             body = (i0 + 2 <= s <= i1 - 2) if ins else (s < i1 - 2 and e > i0 + 2)
             if body:
                 terms.append("intron_variant")
-            lo_r, hi_r = SPLICE_INTRON
-            if (
-                overlaps(i0 + lo_r - 1, i0 + hi_r)
-                or overlaps(i1 - hi_r, i1 - lo_r + 1)
-                or overlaps(i0 - SPLICE_EXON, i0)
-                or overlaps(i1, i1 + SPLICE_EXON)
-                or (ins and s in (i0, i1))
-            ):
+            if region:
                 terms.append("splice_region_variant")
         if exons_hit:
             f[8] = _range_of(exons_hit, n_ex)
@@ -407,6 +418,8 @@ class Effects:
             terms.append("non_coding_transcript_exon_variant" if exonic else "non_coding_transcript_variant")
         elif exonic:
             self._coding(tx, s, e, r, a, terms, f)
+        if "splice_region_variant" in terms and ("splice_donor_variant" in terms or "splice_acceptor_variant" in terms):
+            terms.remove("splice_region_variant")  # the site says more (as VEP does for SNVs there)
         if tx.nmd:
             terms.append("NMD_transcript_variant")
         if not terms:  # e.g. a change inside a 1-4 bp intron's splice bases only
@@ -503,6 +516,9 @@ class Effects:
         ref_p = tx.protein
         if frameshift:
             terms.append("frameshift_variant")
+            alt_whole = alt_codons[: len(alt_codons) - len(alt_codons) % 3]
+            if "*" in translate(alt_whole) and "*" not in ref_aa:
+                terms.append("stop_gained")  # the new frame's first codons hold a stop (VEP)
             if "*" in ref_aa:
                 terms.append("stop_lost")
             f[11] = self._hgvsp_fs(tx, ref_p, alt_p)
@@ -523,22 +539,10 @@ class Effects:
             elif ref_aa.replace("*", "") != alt_aa.replace("*", "") and len(ref_aa) > 1:
                 terms.append("missense_variant")
         else:
-            p = 0
-            while p < min(len(ref_aa), len(alt_aa)) and ref_aa[p] == alt_aa[p]:
-                p += 1
-            q = 0
-            while q < min(len(ref_aa), len(alt_aa)) - p and ref_aa[-1 - q] == alt_aa[-1 - q]:
-                q += 1
-            rest_ref, rest_alt = ref_aa[p : len(ref_aa) - q], alt_aa[p : len(alt_aa) - q]
-            if not rest_ref:
-                terms.append("inframe_insertion")
-            elif not rest_alt:
-                terms.append("inframe_deletion")
-            elif "stop_gained" not in terms and "stop_lost" not in terms:
-                terms.append("protein_altering_variant")
-            else:
-                terms.append("inframe_insertion" if delta > 0 else "inframe_deletion")
-        f[11] = self._hgvsp_inframe(tx, ref_p, alt_p, i0 // 3)
+            # As VEP: longer alternate codons are an insertion, shorter a deletion, whatever
+            # residues change beside them (bcftools csq agrees).
+            terms.append("inframe_insertion" if delta > 0 else "inframe_deletion")
+        f[11] = self._hgvsp_inframe(tx, ref_p, alt_p, i0 // 3, delta // 3)
 
     # ------------------------------------------------------------ HGVS
 
@@ -556,7 +560,8 @@ class Effects:
         n = alt_p.find("*")
         return f"{head}{three(alt_p[p])}fsTer{n - p + 1 if n >= 0 else '?'}"
 
-    def _hgvsp_inframe(self, tx: Tx, ref_p: str, alt_p: str, codon: int) -> str:
+    def _hgvsp_inframe(self, tx: Tx, ref_p: str, alt_p: str, codon: int, shift: int) -> str:
+        """HGVSp of an in-frame change; ``shift``: codons inserted (+) or deleted (-)."""
         pid = f"{tx.protein_id}:p."
         if ref_p == alt_p:
             aa = translate(tx.cds_seq[codon * 3 : codon * 3 + 3])
@@ -569,12 +574,15 @@ class Effects:
         stop_ref = ref_p.endswith("*")
         # A new stop earlier than the old one: the first changed residue, up to the new stop.
         new_stop = alt_p.find("*")
-        if new_stop >= 0 and (not stop_ref or new_stop < len(ref_p) - 1) and new_stop >= p:
+        old_stop = len(ref_p) - 1 + shift if stop_ref else len(ref_p) + shift  # where the old stop now is
+        if new_stop >= p and new_stop < old_stop:
             if new_stop == p:
                 return f"{pid}{three(ref_p[p])}{p + 1}Ter"
             last = f"{three(ref_p[new_stop])}{new_stop + 1}"
             return f"{pid}{three(ref_p[p])}{p + 1}_{last}delins{three(alt_p[p : new_stop + 1])}"
         if stop_ref and p == len(ref_p) - 1:  # the stop codon lost: an extension
+            if p >= len(alt_p):
+                return ""  # the transcript ends inside the changed codon: nothing to say
             n = alt_p.find("*")
             return f"{pid}Ter{p + 1}{three(alt_p[p])}extTer{n - p if n >= 0 else '?'}"
         q = 0
@@ -627,25 +635,25 @@ class Effects:
         return tx.hgvs_pos(first) if first == last else f"{tx.hgvs_pos(first)}_{tx.hgvs_pos(last)}"
 
     def _shift_del(self, tx: Tx, s: int, e: int) -> tuple[int, int]:
-        window = self.seq(tx.start, tx.end)
-        base = tx.start
+        lo, hi = min(s, tx.start), max(e, tx.end)  # shifted within the transcript (or the change)
+        window = self.seq(lo, hi)
         if tx.strand > 0:
-            while e < tx.end and window[e - base] == window[s - base]:
+            while e < hi and window[e - lo] == window[s - lo]:
                 s, e = s + 1, e + 1
         else:
-            while s > tx.start and window[s - 1 - base] == window[e - 1 - base]:
+            while s > lo and window[s - 1 - lo] == window[e - 1 - lo]:
                 s, e = s - 1, e - 1
         return s, e
 
     def _shift_ins(self, tx: Tx, s: int, a: str) -> tuple[int, str]:
-        window = self.seq(tx.start, tx.end)
-        base = tx.start
+        lo, hi = min(s, tx.start), max(s, tx.end)
+        window = self.seq(lo, hi)
         if tx.strand > 0:
-            while s < tx.end and window[s - base] == a[0]:
+            while s < hi and window[s - lo] == a[0]:
                 a = a[1:] + a[0]
                 s += 1
         else:
-            while s > tx.start and window[s - 1 - base] == a[-1]:
+            while s > lo and window[s - 1 - lo] == a[-1]:
                 a = a[-1] + a[:-1]
                 s -= 1
         return s, a

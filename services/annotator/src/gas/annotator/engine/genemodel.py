@@ -82,6 +82,13 @@ def _versioned(stable: str, version: str) -> str:
     return f"{stable}.{version}" if version and not re.search(r"\.\d+$", stable) else stable
 
 
+def _unversioned(protein_id: str) -> str:
+    """Ensembl's GFF3 writes protein_id without a version (and the protein's version is not the
+    transcript's), GENCODE's GTF with one: HGVSp names the protein by its stable id alone, so
+    one model gives the same output from either file."""
+    return re.sub(r"\.\d+$", "", protein_id)
+
+
 _GTF_ATTR = re.compile(r'\s*([A-Za-z_][\w.]*)\s+(?:"((?:[^"\\]|\\.)*)"|([^;\s]+))\s*;?')
 
 
@@ -210,9 +217,7 @@ def read_gff3(path: Path) -> list[Transcript]:
                 raise GeneModelError(f"{path.name}:{n}: {kind} on {seqid}, its transcript on {tx.contig}")
             _add_part(tx, kind, start, end, phase, n)
             if kind == "CDS" and protein and not tx.protein_id:
-                tx.protein_id = protein  # Ensembl: protein_id=ENSP... without version; see below
-    # Ensembl GFF3 writes protein_id without its version; the transcript's version is not the
-    # protein's, so the id is used as written.
+                tx.protein_id = _unversioned(protein)
     return list(txs.values())
 
 
@@ -257,7 +262,7 @@ def read_gtf(path: Path) -> list[Transcript]:
         elif kind in PART_TYPES:
             _add_part(tx, kind, start, end, phase, n)
             if kind == "CDS" and not tx.protein_id and attrs.get("protein_id"):
-                tx.protein_id = _versioned(attrs["protein_id"], attrs.get("protein_version", ""))
+                tx.protein_id = _unversioned(attrs["protein_id"])
         tx.start, tx.end = min(tx.start, start), max(tx.end, end)
     return list(txs.values())
 
