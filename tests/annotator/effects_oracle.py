@@ -67,24 +67,54 @@ class Call:
 Key = tuple[str, int, str, str, str]  # chrom, pos, ref, alt, transcript stable id (no version)
 
 
-# bcftools prints `intron` and `non_coding` without the transcript id (gene and biotype only), so those
-# calls are compared per gene name, biotype and term rather than per transcript.
+# bcftools prints `intron` and `non_coding` without the transcript id (gene name and biotype only);
+# a resolver from the gene model gives them back to the overlapping transcripts of that gene and biotype
+# that have no other call (bcftools' own rule: intron/non_coding only when nothing else holds).
 GROUPED = {"intron", "non_coding"}
 BIOTYPE_BCFTOOLS = {"nonsense_mediated_decay": "NMD"}
+Resolver = Callable[[str, int, int, str, str], list[str]]  # chrom, start, end, gene name, bcftools biotype
 
-
-def group_key(gene: str, biotype: str, terms: frozenset[str]) -> str | None:
-    if terms and terms <= GROUPED:
-        return f"gene:{gene}|{BIOTYPE_BCFTOOLS.get(biotype, biotype)}|{'&'.join(sorted(terms))}"
-    return None
+# Terms about the protein, which VEP does not compute for a variant that is not wholly inside the CDS.
+PROTEIN_TERMS = {
+    "frameshift",
+    "inframe_insertion",
+    "inframe_deletion",
+    "inframe_altering",
+    "missense",
+    "synonymous",
+    "stop_gained",
+    "stop_lost",
+    "start_lost",
+    "stop_retained",
+    "start_retained",
+}
+INFRAME_INDEL = {"inframe_insertion", "inframe_deletion", "inframe_altering"}
+# VEP's marks of a transcript without a CDS.
+NON_CODING_TRANSCRIPT = {"non_coding_transcript_variant", "non_coding_transcript_exon_variant"}
 
 
 def normalise(terms: set[str]) -> frozenset[str]:
-    """`intron` is reported by bcftools only when nothing else holds; treat both sides alike."""
+    """The published rules applied to both tools' terms (docs/annotation-engine.md):
+
+    - `intron` counts only when nothing else is said (bcftools reports it only then);
+    - a variant that reaches a splice donor/acceptor site and the CDS (it crosses the exon edge) is
+      `coding_sequence` with its splice terms: VEP predicts no protein change for a variant that is not
+      wholly coding, bcftools predicts one from the exonic part."""
     out = set(terms)
     if len(out) > 1:
         out.discard("intron")
+    if out & {"splice_donor", "splice_acceptor"} and out & (PROTEIN_TERMS | {"coding_sequence"}):
+        out = (out - PROTEIN_TERMS) | {"coding_sequence"}
     return frozenset(out)
+
+
+def equivalent(gas: frozenset[str], bcf: frozenset[str]) -> bool:
+    """Equal terms, or VEP's protein_altering_variant where bcftools names the in-frame indel by length."""
+    if gas == bcf:
+        return True
+    if "inframe_altering" in gas:
+        return (gas - INFRAME_INDEL) == (bcf - INFRAME_INDEL) and bool(bcf & INFRAME_INDEL)
+    return False
 
 
 def run_bcftools_csq(fasta: Path, gff3: Path, vcf: Path, out: Path) -> Path:
@@ -109,7 +139,7 @@ def parse_bcsq_aa(text: str) -> tuple[int, str, str] | None:
     return int(pos), ref, alt if alt is not None else ref
 
 
-def read_bcsq(path: Path) -> dict[Key, Call]:
+def read_bcsq(path: Path, resolve: Resolver | None = None) -> dict[Key, Call]:
     """BCSQ=csq|gene|transcript|biotype|strand|amino_acid_change|dna_change, comma-separated per record."""
     calls: dict[Key, Call] = {}
     for line in path.read_text().splitlines():
@@ -119,17 +149,31 @@ def read_bcsq(path: Path) -> dict[Key, Call]:
         m = re.search(r"(?:^|;)BCSQ=([^;\t]*)", f[7])
         if not m:
             continue
+        chrom, pos, ref, alt = f[0], int(f[1]), f[3], f[4]
+        groups = []
         for entry in m.group(1).split(","):
             if entry.startswith("@"):  # haplotype reference to another record (not with --local-csq)
                 continue
             parts = entry.split("|")
-            terms = normalise({t.lstrip("*") for t in parts[0].split("&")})
-            tid = group_key(parts[1], parts[3], terms) or parts[2]
-            if not tid:
-                raise ValueError(f"{f[0]}:{f[1]}: BCSQ entry without a transcript: {entry}")
+            terms = {t.lstrip("*") for t in parts[0].split("&")}
+            if not parts[2]:
+                if not terms <= GROUPED:
+                    raise ValueError(f"{chrom}:{pos}: BCSQ entry without a transcript: {entry}")
+                groups.append((parts, terms, entry))
+                continue
             aa = parse_bcsq_aa(parts[5]) if len(parts) > 5 else None
-            calls[(f[0], int(f[1]), f[3], f[4], tid)] = Call(terms, aa, entry)
-    return calls
+            key = (chrom, pos, ref, alt, parts[2])
+            if key in calls:  # bcftools writes splice and coding consequences of one transcript apart
+                prev = calls[key]
+                terms |= prev.terms
+                aa, entry = prev.aa or aa, f"{prev.raw},{entry}"
+            calls[key] = Call(frozenset(terms), aa, entry)
+        for parts, terms, entry in groups:
+            tids = resolve(chrom, pos, pos + len(ref) - 1, parts[1], parts[3]) if resolve else []
+            tids = [t for t in tids if (chrom, pos, ref, alt, t) not in calls] or [f"gene:{parts[1]}|{parts[3]}"]
+            for tid in tids:
+                calls[(chrom, pos, ref, alt, tid)] = Call(frozenset(terms), None, entry)
+    return {k: Call(normalise(set(c.terms)), c.aa, c.raw) for k, c in calls.items()}
 
 
 def csq_format(path: Path, tag: str = "CSQ") -> list[str]:
@@ -171,7 +215,7 @@ def read_csq(path: Path, tag: str = "CSQ") -> tuple[dict[Key, Call], dict[Key, d
         if "," in f[4]:
             raise ValueError(f"{f[0]}:{f[1]}: the oracle compares single-ALT records only")
         for entry in m.group(1).split(","):
-            row = dict(zip(names, (unquote(x) for x in entry.split("|")), strict=True))
+            row = dict(zip(names, unquote(entry).split("|") if "%" in entry else entry.split("|"), strict=True))
             if row.get("Feature_type") != "Transcript" or not row.get("Feature"):
                 continue
             tid = row["Feature"].split(".")[0]
@@ -180,12 +224,15 @@ def read_csq(path: Path, tag: str = "CSQ") -> tuple[dict[Key, Call], dict[Key, d
             if unknown:
                 raise ValueError(f"{f[0]}:{f[1]}: consequence terms outside the published map: {sorted(unknown)}")
             terms = normalise({term for t in vep if (term := VEP_TO_BCFTOOLS[t])})
+            if vep & NON_CODING_TRANSCRIPT:  # bcftools says only `non_coding` anywhere in such a transcript
+                terms = frozenset({"non_coding"})
             key = (f[0], int(f[1]), f[3], f[4], tid)
+            if key in rows:
+                raise ValueError(f"{f[0]}:{f[1]}: two CSQ entries for {row['Feature']}")
             rows[key] = row
             if terms:
                 aa = parse_csq_aa(row.get("Protein_position", ""), row.get("Amino_acids", ""))
-                group = group_key(row.get("SYMBOL", ""), row.get("BIOTYPE", ""), terms)
-                calls[(*key[:4], group) if group else key] = Call(terms, aa, row["Consequence"])
+                calls[key] = Call(terms, aa, row["Consequence"])
     return calls, rows
 
 
@@ -195,6 +242,7 @@ class Comparison:
     agree: int = 0
     aa_compared: int = 0
     aa_agree: int = 0
+    not_comparable: int = 0  # GAS intron/non_coding pairs at sites where bcftools stopped at another hit
     classes: Counter[str] = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
@@ -205,7 +253,8 @@ class Comparison:
     def table(self, limit: int = 25) -> str:
         lines = [
             f"variant x transcript pairs compared: {self.pairs}, agree: {self.agree} ({100 * self.rate:.3f}%); "
-            f"amino-acid changes compared: {self.aa_compared}, agree: {self.aa_agree}",
+            f"amino-acid changes compared: {self.aa_compared}, agree: {self.aa_agree}; "
+            f"GAS intron/non_coding pairs bcftools does not look for: {self.not_comparable}",
             f"{'count':>7}  class (GAS -> bcftools)  examples",
         ]
         for cls, n in self.classes.most_common(limit):
@@ -217,16 +266,29 @@ def _is_substitution(ref: str, alt: str) -> bool:
     return len(ref) == len(alt)
 
 
-def compare(gas: dict[Key, Call], bcf: dict[Key, Call], skip: Callable[[str], bool] = lambda _: False) -> Comparison:
+def compare(
+    gas: dict[Key, Call],
+    bcf: dict[Key, Call],
+    skip: Callable[[str], bool] = lambda _: False,
+    skip_aa: Callable[[str], bool] = lambda _: False,
+) -> Comparison:
     """Every pair either tool reports (after the map) counts; a pair agrees when terms and aa change agree.
 
-    `skip(feature)` leaves out transcripts (or gene|biotype groups) one tool does not model."""
+    `skip(transcript)` leaves out transcripts one tool does not model; `skip_aa(transcript)` compares
+    only the terms of transcripts whose codon numbering the tools define differently."""
     c = Comparison()
+    bcf_sites = {k[:4] for k in bcf}
     for key in sorted(gas.keys() | bcf.keys()):
         if skip(key[4]):
             continue
+        g = gas.get(key)
+        if key not in bcf and g is not None and g.terms <= GROUPED and key[:4] in bcf_sites:
+            # bcftools looks for intron/non_coding hits only when no transcript at the site has a CDS, UTR
+            # or splice hit (its search order), so its silence here says nothing.
+            c.not_comparable += 1
+            continue
         c.pairs += 1
-        g, b = gas.get(key), bcf.get(key)
+        b = bcf.get(key)
         where = f"{key[0]}:{key[1]} {key[2]}>{key[3]} {key[4]}"
         if g is None or b is None:
             side = "only bcftools" if g is None else "only GAS"
@@ -236,8 +298,8 @@ def compare(gas: dict[Key, Call], bcf: dict[Key, Call], skip: Callable[[str], bo
             c.classes[cls] += 1
             c.examples[cls].append(f"{where} [{present.raw}]")
             continue
-        ok = g.terms == b.terms
-        if ok and _is_substitution(key[2], key[3]) and g.terms & AA_TERMS and b.aa is not None:
+        ok = equivalent(g.terms, b.terms)
+        if ok and _is_substitution(key[2], key[3]) and g.terms & AA_TERMS and b.aa is not None and not skip_aa(key[4]):
             c.aa_compared += 1
             if g.aa == b.aa:
                 c.aa_agree += 1

@@ -157,7 +157,8 @@ class Case:
 
 
 TP, TPN, TM, TL = "ENST00000000101.1", "ENST00000000102.1", "ENST00000000201.1", "ENST00000000301.1"
-PP, PM = "ENSP00000000101.1", "ENSP00000000201.1"
+# Ensembl GFF3 gives the protein no version (CDS lines carry protein_id only), so HGVSp names it without one.
+PP, PM = "ENSP00000000101", "ENSP00000000201"
 
 
 def c(name: str, pos: int, ref: str, alt: str, feature: str, why: str, contains=frozenset(), **expect: str) -> Case:
@@ -242,7 +243,7 @@ CASES = [
     # --- TPN: the same CDS in an NMD transcript
     c("NMD missense", 1024, "G", "A", TPN, "coding change in an NMD transcript; not picked, not canonical",
       Consequence="missense_variant&NMD_transcript_variant", IMPACT="MODERATE",
-      HGVSp="ENSP00000000102.1:p.Ala2Thr", BIOTYPE="nonsense_mediated_decay", PICK="", CANONICAL=""),
+      HGVSp="ENSP00000000102:p.Ala2Thr", BIOTYPE="nonsense_mediated_decay", PICK="", CANONICAL=""),
     c("NMD intron", 1057, "A", "G", TPN, "intronic in an NMD transcript",
       Consequence="intron_variant&NMD_transcript_variant", HGVSc=f"{TPN}:c.7+30A>G"),
     # --- TM, minus strand (genome bases are the complement)
@@ -420,4 +421,4 @@ def test_bcftools_split_vep_reads_the_csq(annotated: Annotated) -> None:
     rows = split_vep("-d", "-f", "%POS\t%Feature\t%Consequence\t%HGVSp\t%PICK\n")
     assert f"1156\t{TP}\tsynonymous_variant\t{PP}:p.Tyr12%3D\t1" in rows
     assert f"1028\t{TP}\tsplice_donor_variant\t.\t1" in rows  # split-vep prints empty fields as "."
-    assert f"1024\t{TPN}\tmissense_variant&NMD_transcript_variant\tENSP00000000102.1:p.Ala2Thr\t." in rows
+    assert f"1024\t{TPN}\tmissense_variant&NMD_transcript_variant\tENSP00000000102:p.Ala2Thr\t." in rows
