@@ -550,8 +550,8 @@ class Effects:
         p = 0
         while p < min(len(ref_p), len(alt_p)) and ref_p[p] == alt_p[p]:
             p += 1
-        if p >= len(ref_p):
-            return ""
+        if p >= len(ref_p) or ref_p[p] == "X":
+            return ""  # an unknown residue (the N-padded first codon of a cds_start_NF transcript)
         head = f"{tx.protein_id}:p.{three(ref_p[p])}{p + 1}"
         if p >= len(alt_p):
             return f"{head}fsTer?"
@@ -562,6 +562,11 @@ class Effects:
 
     def _hgvsp_inframe(self, tx: Tx, ref_p: str, alt_p: str, codon: int, shift: int) -> str:
         """HGVSp of an in-frame change; ``shift``: codons inserted (+) or deleted (-)."""
+        text = self._hgvsp_inframe_text(tx, ref_p, alt_p, codon, shift)
+        # No HGVSp names an unknown residue (X: the N-padded first codon of cds_start_NF).
+        return "" if "Xaa" in text else text
+
+    def _hgvsp_inframe_text(self, tx: Tx, ref_p: str, alt_p: str, codon: int, shift: int) -> str:
         pid = f"{tx.protein_id}:p."
         if ref_p == alt_p:
             aa = translate(tx.cds_seq[codon * 3 : codon * 3 + 3])
