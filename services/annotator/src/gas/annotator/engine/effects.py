@@ -11,6 +11,7 @@ cached); the gene-level stages stay vectorised in ``block.py``.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -84,7 +85,18 @@ def revcomp(s: str) -> str:
 
 
 def translate(seq: str) -> str:
-    return "".join(CODON_TABLE.get(seq[i : i + 3], "X") for i in range(0, len(seq) - len(seq) % 3, 3))
+    return "".join([CODON_TABLE.get(seq[i : i + 3], "X") for i in range(0, len(seq) - len(seq) % 3, 3)])
+
+
+def translate_to_stop(seq: str) -> str:
+    """``to_stop(translate(seq))`` without translating past the first stop."""
+    out = []
+    for i in range(0, len(seq) - 2, 3):
+        aa = CODON_TABLE.get(seq[i : i + 3], "X")
+        out.append(aa)
+        if aa == "*":
+            break
+    return "".join(out)
 
 
 def to_stop(protein: str) -> str:
@@ -124,6 +136,8 @@ class Tx:
         self.phase = int(a["tx_phase"][i])
         lo, hi = int(a["tx_exon_offsets"][i]), int(a["tx_exon_offsets"][i + 1])
         self.exons = list(zip(a["exon_start"][lo:hi].tolist(), a["exon_end"][lo:hi].tolist(), strict=True))
+        self.exon_starts = [x[0] for x in self.exons]
+        self.exon_ends = [x[1] for x in self.exons]
         lo, hi = int(a["tx_cds_offsets"][i]), int(a["tx_cds_offsets"][i + 1])
         self.cds = list(zip(a["cds_start"][lo:hi].tolist(), a["cds_end"][lo:hi].tolist(), strict=True))
         self.tx_id = e.strings["tx_id"][i]
@@ -182,10 +196,12 @@ class Tx:
 
     def cdna_pos(self, g: int) -> int | None:
         """cDNA position (1-based) of genomic base g, None when not exonic."""
-        for (s, t), c in zip(self.tx_exons, self.cdna_at, strict=True):
-            if s <= g < t:
-                return c + (g - s if self.strand > 0 else t - 1 - g)
-        return None
+        j = bisect_right(self.exon_starts, g) - 1
+        if j < 0 or g >= self.exon_ends[j]:
+            return None
+        s, t = self.exons[j]
+        c = self.cdna_at[j if self.strand > 0 else len(self.exons) - 1 - j]
+        return c + (g - s if self.strand > 0 else t - 1 - g)
 
     def cds_pos(self, g: int) -> int | None:
         """CDS position (1-based, counting the phase padding) of genomic base g."""
@@ -201,7 +217,8 @@ class Tx:
             return self._exonic(c)
         # Intronic: offset from the nearest exon edge (ties: from the exon 5' of it).
         best: tuple[int, int, str] | None = None
-        for s, t in self.exons:
+        j = bisect_right(self.exon_starts, g)
+        for s, t in self.exons[max(0, j - 1) : j + 1]:
             for edge, dist in ((t - 1, g - (t - 1)), (s, g - s)):
                 d = abs(dist)
                 if best is None or d < best[0] or (d == best[0] and self._upstream_edge(edge, g)):
@@ -370,12 +387,17 @@ class Effects:
             between two of its bases."""
             return a0 < s < a1 if ins else (s < a1 and e > a0)
 
-        for j, (xs, xe) in enumerate(tx.exons):
+        # Only the exons and introns near the change can be touched (splice regions reach 8
+        # bases into an intron and 3 into an exon): found by bisection, not by a loop over all.
+        near_lo = max(0, bisect_left(tx.exon_ends, s - SPLICE_INTRON[1] - 1) - 1)
+        near_hi = min(n_ex, bisect_right(tx.exon_starts, e + SPLICE_INTRON[1] + 1) + 1)
+        for j in range(near_lo, near_hi):
+            xs, xe = tx.exons[j]
             if overlaps(xs, xe):
                 exons_hit.append(j + 1 if plus else n_ex - j)
                 exonic += 1 if ins else min(e, xe) - max(s, xs)
         lo_r, hi_r = SPLICE_INTRON
-        for j in range(n_ex - 1):
+        for j in range(near_lo, min(near_hi, n_ex - 1)):
             i0, i1 = tx.exons[j][1], tx.exons[j + 1][0]  # the intron [i0, i1)
             # Exon bases 1-3 and intron bases 3-8 from the exon's edge (VEP's splice region); an
             # insertion inside them, or between the exon and the intron or between the splice
@@ -511,8 +533,12 @@ class Effects:
             if not frameshift and ref_aa == alt_aa:
                 terms.append("start_retained_variant")
         utr3 = tx.cdna[tx.cds_c1 :]
-        alt_p = to_stop(translate(alt_cds + utr3))
         ref_p = tx.protein
+        k = i0 // 3  # the residues before the changed codon are the reference's
+        if k < len(ref_p):
+            alt_p = ref_p[:k] + translate_to_stop(alt_cds[k * 3 :] + utr3)
+        else:
+            alt_p = translate_to_stop(alt_cds + utr3)
         if frameshift:
             terms.append("frameshift_variant")
             alt_whole = alt_codons[: len(alt_codons) - len(alt_codons) % 3]  # the whole alternate codons
@@ -710,9 +736,12 @@ _SEQ = frozenset("ACGTN")
 _PICK_IDS = frozenset(OUR_IDS[1:])
 
 
+_ESCAPES = str.maketrans({"%": "%25", "=": "%3D", ";": "%3B", ",": "%2C", " ": "_"})
+
+
 def escape(value: str) -> str:
     """VEP's escaping of a CSQ value inside INFO (its --hgvs output writes '=' as %3D)."""
-    return value.replace("%", "%25").replace("=", "%3D").replace(";", "%3B").replace(",", "%2C").replace(" ", "_")
+    return value.translate(_ESCAPES)
 
 
 @dataclass
@@ -767,7 +796,7 @@ class CsqStage:
             keys = [("CSQ_INPUT" + k[3:]) if k == "CSQ" or k.startswith("CSQ=") else k for k in keys]
             keys = [k for k in keys if k.partition("=")[0] not in _PICK_IDS]
             if entries:
-                keys.append("CSQ=" + ",".join("|".join(escape(v) for v in c.fields) for c in entries))
+                keys.append("CSQ=" + ",".join(escape("|".join(c.fields)) for c in entries))  # '|' is kept
                 for name, index, _ in PICK_FIELDS:
                     keys.append(
                         f"{name}="
