@@ -5,6 +5,7 @@ CSQ kept as CSQ_INPUT, and REF alleles checked against the FASTA."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from urllib.parse import unquote
@@ -191,6 +192,9 @@ def test_ref_mismatches_are_counted_and_a_foreign_file_is_refused(bundle: tuple[
     assert out.name, err
     log = out.with_name(out.name.replace(".annot.vcf", ".count.log")).read_text()
     assert "ref_mismatches\t1\tof 21 REF alleles differ from the FASTA" in log
+    summary = json.loads(out.with_name(out.name.replace(".annot.vcf", ".summary.json")).read_text())
+    assert summary["ref_check"] == {"checked": 21, "mismatches": 1, "first_mismatch_line": 23}
+    assert sum(summary["transcript_consequences"].values()) == 21 == sum(summary["impacts"].values())
     foreign = "".join(f"chr1\t{p}\t.\t{'A' if ref(p) != 'A' else 'T'}\tG\t.\t.\t.\n" for p in range(300, 330))
     out, err = run(bundle, foreign)
     assert not out.name

@@ -239,6 +239,13 @@ class _Run:
         self.ref_checked = 0  # bundles: REF alleles compared with the FASTA
         self.ref_mismatches = 0
         self.first_ref_mismatch = 0
+        self.worst_terms: Counter[str] = Counter()  # bundles: most severe transcript term per ALT
+        self.pick_impacts: Counter[str] = Counter()  # bundles: IMPACT of each ALT's picked consequence
+        self.rank: dict[str, int] = {}
+        if db.has_transcripts:
+            from gas.annotator.engine.effects import RANK
+
+            self.rank = RANK
 
     def run(self) -> AnnotationResult:
         reader = VcfReader(self.input_path, self.limits)
@@ -357,6 +364,12 @@ class _Run:
             self.ref_mismatches += result.effects.ref_mismatches
             if result.effects.ref_mismatches and not self.first_ref_mismatch:
                 self.first_ref_mismatch = result.effects.first_mismatch_line
+            for entries in result.effects.alleles:
+                if entries:  # the most severe transcript term of each ALT (RANK: VEP's order)
+                    self.worst_terms[min((t for c in entries for t in c.terms), key=self.rank.__getitem__)] += 1
+            for pick in result.effects.picks:
+                if pick is not None:
+                    self.pick_impacts[pick.fields[2]] += 1
         out.write(memoryview(result.vcf))
         if result.table is not None:
             self._variants_writer().write(result.table, self.written)
@@ -428,6 +441,12 @@ class _Run:
             "past_contig_end": {db.contig_name(i, "plain"): int(c) for i, c in enumerate(st.past_end) if c},
             "top_genes": self._top_genes(),
             "variants_table": self.finals["parquet"].name if "parquet" in self.finals else None,
+            "transcript_consequences": (
+                {t: self.worst_terms[t] for t in sorted(self.worst_terms, key=self.rank.__getitem__)}
+                if db.has_transcripts
+                else None
+            ),
+            "impacts": dict(sorted(self.pick_impacts.items())) if db.has_transcripts else None,
             "ref_check": (
                 {
                     "checked": self.ref_checked,
