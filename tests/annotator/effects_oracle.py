@@ -97,14 +97,26 @@ def normalise(terms: set[str]) -> frozenset[str]:
     """The published rules applied to both tools' terms (docs/annotation-engine.md):
 
     - `intron` counts only when nothing else is said (bcftools reports it only then);
-    - a variant that reaches a splice donor/acceptor site and the CDS (it crosses the exon edge) is
-      `coding_sequence` with its splice terms: VEP predicts no protein change for a variant that is not
-      wholly coding, bcftools predicts one from the exonic part."""
+    - a variant that reaches a splice donor/acceptor site: its protein effect is not compared (VEP
+      says coding_sequence_variant for a variant not wholly in the CDS, bcftools predicts from the
+      exonic part or says nothing);
+    - a variant crossing the CDS edge into a UTR: only start_lost/stop_lost of its protein terms are
+      compared, for the same reason;
+    - start_lost: bcftools stops there, VEP adds frameshift/inframe terms; those are not compared;
+    - frameshift: stop_gained is not compared (VEP looks for a stop in the changed codons only,
+      bcftools in the whole new frame)."""
     out = set(terms)
     if len(out) > 1:
         out.discard("intron")
-    if out & {"splice_donor", "splice_acceptor"} and out & (PROTEIN_TERMS | {"coding_sequence"}):
-        out = (out - PROTEIN_TERMS) | {"coding_sequence"}
+    protein = PROTEIN_TERMS | {"coding_sequence"}
+    if out & {"splice_donor", "splice_acceptor"}:
+        out -= protein
+    elif out & {"5_prime_utr", "3_prime_utr"} and out & protein:
+        out -= protein - {"start_lost", "stop_lost"}
+    if "start_lost" in out:
+        out -= INFRAME_INDEL | {"frameshift"}
+    if "frameshift" in out:
+        out.discard("stop_gained")
     return frozenset(out)
 
 
