@@ -419,7 +419,7 @@ class Effects:
         elif exonic:
             self._coding(tx, s, e, r, a, terms, f)
         if "splice_region_variant" in terms and ("splice_donor_variant" in terms or "splice_acceptor_variant" in terms):
-            terms.remove("splice_region_variant")  # the site says more (as VEP does for SNVs there)
+            terms[:] = [t for t in terms if t != "splice_region_variant"]  # the site says more
         if tx.nmd:
             terms.append("NMD_transcript_variant")
         if not terms:  # e.g. a change inside a 1-4 bp intron's splice bases only
@@ -550,8 +550,8 @@ class Effects:
         p = 0
         while p < min(len(ref_p), len(alt_p)) and ref_p[p] == alt_p[p]:
             p += 1
-        if p >= len(ref_p):
-            return ""
+        if p >= len(ref_p) or ref_p[p] == "X":
+            return ""  # an unknown residue (the N-padded first codon of a cds_start_NF transcript)
         head = f"{tx.protein_id}:p.{three(ref_p[p])}{p + 1}"
         if p >= len(alt_p):
             return f"{head}fsTer?"
@@ -562,6 +562,11 @@ class Effects:
 
     def _hgvsp_inframe(self, tx: Tx, ref_p: str, alt_p: str, codon: int, shift: int) -> str:
         """HGVSp of an in-frame change; ``shift``: codons inserted (+) or deleted (-)."""
+        text = self._hgvsp_inframe_text(tx, ref_p, alt_p, codon, shift)
+        # No HGVSp names an unknown residue (X: the N-padded first codon of cds_start_NF).
+        return "" if "Xaa" in text else text
+
+    def _hgvsp_inframe_text(self, tx: Tx, ref_p: str, alt_p: str, codon: int, shift: int) -> str:
         pid = f"{tx.protein_id}:p."
         if ref_p == alt_p:
             aa = translate(tx.cds_seq[codon * 3 : codon * 3 + 3])
@@ -578,7 +583,10 @@ class Effects:
         if new_stop >= p and new_stop < old_stop:
             if new_stop == p:
                 return f"{pid}{three(ref_p[p])}{p + 1}Ter"
-            last = f"{three(ref_p[new_stop])}{new_stop + 1}"
+            end = min(new_stop, len(ref_p) - 1)  # the new stop may lie in inserted residues
+            if end == p:
+                return f"{pid}{three(ref_p[p])}{p + 1}delins{three(alt_p[p : new_stop + 1])}"
+            last = f"{three(ref_p[end])}{end + 1}"
             return f"{pid}{three(ref_p[p])}{p + 1}_{last}delins{three(alt_p[p : new_stop + 1])}"
         if stop_ref and p == len(ref_p) - 1:  # the stop codon lost: an extension
             if p >= len(alt_p):
@@ -723,9 +731,10 @@ class BlockEffects:
 class CsqStage:
     """Adds CSQ and the PICK_* fields to annotated lines and checks REF against the FASTA."""
 
-    def __init__(self, db: AnnotationDatabase):
+    def __init__(self, db: AnnotationDatabase, ours: bool = False):
         self.db = db
         self.effects = Effects(db)
+        self.ours = ours  # the input's CSQ is GAS's own (re-annotation): dropped, not renamed
 
     def annotate(self, text: bytes, first_line: int) -> BlockEffects:
         out: list[bytes] = []
@@ -756,6 +765,8 @@ class CsqStage:
             record_picks = [next((c for c in x if c.fields[21] == "1"), None) for x in per_alt]
             picks.extend(record_picks)
             keys = [k for k in info.split(";") if k and k != "."]
+            if self.ours:
+                keys = [k for k in keys if k != "CSQ" and not k.startswith("CSQ=")]
             keys = [("CSQ_INPUT" + k[3:]) if k == "CSQ" or k.startswith("CSQ=") else k for k in keys]
             keys = [k for k in keys if k.partition("=")[0] not in _PICK_IDS]
             if entries:
@@ -775,6 +786,10 @@ def rename_input_csq(meta: list[str]) -> list[str]:
     """The input's own CSQ definition, renamed CSQ_INPUT (its values are renamed per record)."""
     out = []
     for m in meta:
+        if m == CSQ_HEADER:
+            continue  # ours, from an earlier run: rewritten (CsqStage drops its values)
+        if m.startswith("##GAS_renamed=<From=CSQ,"):
+            continue
         if m.startswith("##INFO=<ID=CSQ,"):
             out.append(m.replace("##INFO=<ID=CSQ,", "##INFO=<ID=CSQ_INPUT,", 1))
             out.append('##GAS_renamed=<From=CSQ,To=CSQ_INPUT,Reason="the input\'s own CSQ; GAS writes CSQ">')

@@ -261,9 +261,9 @@ class _Run:
             annotator = building.result()
         stage = None
         if self.db.has_transcripts:
-            from gas.annotator.engine.effects import CsqStage
+            from gas.annotator.engine.effects import CSQ_HEADER, CsqStage
 
-            stage = CsqStage(self.db)
+            stage = CsqStage(self.db, ours=CSQ_HEADER in header.meta)
 
         def annotate(data: bytes, first_line: int) -> BlockResult:
             result = annotator.annotate(data, first_line)
