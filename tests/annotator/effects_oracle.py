@@ -311,7 +311,15 @@ def compare(
             c.examples[cls].append(f"{where} [{present.raw}]")
             continue
         ok = equivalent(g.terms, b.terms)
-        if ok and _is_substitution(key[2], key[3]) and g.terms & AA_TERMS and b.aa is not None and not skip_aa(key[4]):
+        crosses_utr = bool((g.terms | b.terms) & {"5_prime_utr", "3_prime_utr"})  # VEP gives no residues then
+        if (
+            ok
+            and _is_substitution(key[2], key[3])
+            and g.terms & AA_TERMS
+            and b.aa
+            and not crosses_utr
+            and not skip_aa(key[4])
+        ):
             c.aa_compared += 1
             if g.aa == b.aa:
                 c.aa_agree += 1
