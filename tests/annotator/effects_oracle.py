@@ -258,6 +258,11 @@ class Comparison:
     classes: Counter[str] = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
+    def note(self, cls: str, example: str) -> None:
+        self.classes[cls] += 1
+        if len(self.examples[cls]) < 2:
+            self.examples[cls].append(example)
+
     @property
     def rate(self) -> float:
         return self.agree / self.pairs if self.pairs else 0.0
@@ -307,8 +312,7 @@ def compare(
             present = b if g is None else g
             assert present is not None
             cls = f"{side}: {'&'.join(sorted(present.terms))}"
-            c.classes[cls] += 1
-            c.examples[cls].append(f"{where} [{present.raw}]")
+            c.note(cls, f"{where} [{present.raw}]")
             continue
         ok = equivalent(g.terms, b.terms)
         crosses_utr = bool((g.terms | b.terms) & {"5_prime_utr", "3_prime_utr"})  # VEP gives no residues then
@@ -326,11 +330,9 @@ def compare(
             else:
                 ok = False
                 cls = f"amino acids differ ({'&'.join(sorted(g.terms))})"
-                c.classes[cls] += 1
-                c.examples[cls].append(f"{where} GAS {g.aa} bcftools {b.aa} [{b.raw}]")
+                c.note(cls, f"{where} GAS {g.aa} bcftools {b.aa} [{b.raw}]")
         elif not ok:
             cls = f"{'&'.join(sorted(g.terms))} -> {'&'.join(sorted(b.terms))}"
-            c.classes[cls] += 1
-            c.examples[cls].append(f"{where} [{g.raw}] [{b.raw}]")
+            c.note(cls, f"{where} [{g.raw}] [{b.raw}]")
         c.agree += ok
     return c
