@@ -175,3 +175,35 @@ def test_malformed_lines_name_file_and_line(inputs: dict[str, Path], tmp_path: P
         ["--gff3", orphan, "--fasta", inputs["fasta"]],
         "orphan.gff3:13: Parent 'transcript:ENST9' is not a transcript in the file",
     )
+
+
+def test_long_contig_names_that_share_a_prefix(inputs: dict[str, Path], tmp_path: Path) -> None:
+    """Scaffold names of 8 bytes or more (chrUn_KI270302v1, NC_000001.11) are told apart by the
+    whole name: a record on a scaffold without genes gets none of another scaffold's."""
+    seq = inputs["fasta"].read_text().split("\n", 1)[1]
+    fasta = tmp_path / "scaffolds.fa"
+    fasta.write_text(f">chrUn_KI270302v1\n{seq}>chrUn_KI270303v1\n{seq}>NC_000001.11\n{seq}")
+    gff3 = tmp_path / "scaffolds.gff3"
+    gff3.write_text(inputs["gff3"].read_text().replace("chr1\t", "chrUn_KI270303v1\t"))
+    proc = build("scaffolds", tmp_path / "db", "--gff3", gff3, "--fasta", fasta)
+    assert proc.returncode == 0, proc.stderr
+    vcf = tmp_path / "scaffolds.vcf"
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        + "".join(f"{c}\t114\t.\tA\tT\t.\t.\t.\n" for c in ("chrUn_KI270302v1", "chrUn_KI270303v1", "NC_000001.11"))
+        + "chrUn_KI270399v1\t114\t.\tA\tT\t.\t.\t.\n"
+    )
+    out = annotate(vcf, "scaffolds", tmp_path / "db", tmp_path / "out")
+    assert out.returncode == 0, out.stderr
+    info = [line.split("\t")[7] for line in _records(Path(out.stdout.splitlines()[0]))]
+    assert "GENE=" not in info[0] and "CSQ=T|intergenic_variant|" in info[0]
+    assert "GENE=GENEA" in info[1] and "CSQ=T|stop_gained|HIGH|GENEA|" in info[1]
+    assert "GENE=" not in info[2] and "CSQ=T|intergenic_variant|" in info[2]
+    assert "CSQ=" not in info[3]  # not in the bundle: written with VC only
+    summary = json.loads(Path(out.stdout.splitlines()[2]).read_text())
+    assert summary["contigs"] == {
+        "chrUn_KI270302v1": 1,
+        "chrUn_KI270303v1": 1,
+        "NC_000001.11": 1,
+        "chrUn_KI270399v1": 1,
+    }

@@ -377,16 +377,15 @@ class Effects:
         lo_r, hi_r = SPLICE_INTRON
         for j in range(n_ex - 1):
             i0, i1 = tx.exons[j][1], tx.exons[j + 1][0]  # the intron [i0, i1)
-            if ins:
-                touches = lambda a0, a1: a0 <= s <= a1  # noqa: E731 - either base beside it is in [a0, a1)
-            else:
-                touches = overlaps
-            # Exon bases 1-3 and intron bases 3-8 from the exon's edge (VEP's splice region).
+            # Exon bases 1-3 and intron bases 3-8 from the exon's edge (VEP's splice region); an
+            # insertion inside them, or between the exon and the intron or between the splice
+            # site and the region, counts (VEP's _intron_overlap).
             region = (
-                touches(i0 - SPLICE_EXON, i0)
-                or touches(i1, i1 + SPLICE_EXON)
-                or touches(i0 + lo_r - 1, i0 + hi_r)
-                or touches(i1 - hi_r, i1 - lo_r + 1)
+                overlaps(i0 - SPLICE_EXON, i0)
+                or overlaps(i1, i1 + SPLICE_EXON)
+                or overlaps(i0 + lo_r - 1, i0 + hi_r)
+                or overlaps(i1 - hi_r, i1 - lo_r + 1)
+                or (ins and s in (i0, i1, i0 + lo_r - 1, i1 - lo_r + 1))
             )
             in_intron = (i0 <= s <= i1) if ins else (s < i1 and e > i0)
             if not in_intron:
@@ -394,10 +393,9 @@ class Effects:
                     terms.append("splice_region_variant")
                 continue
             introns_hit.append(j + 1 if plus else n_ex - 1 - j)
-            # The two intron bases at each end; an insertion between the exon and them moves
-            # them away from the exon, so it changes the site too.
-            low_site = overlaps(i0, i0 + 2) or (ins and s == i0)
-            high_site = overlaps(i1 - 2, i1) or (ins and s == i1)
+            # The two intron bases at each end (an insertion between them).
+            low_site = overlaps(i0, i0 + 2)
+            high_site = overlaps(i1 - 2, i1)
             donor, acceptor = (low_site, high_site) if plus else (high_site, low_site)
             if donor:
                 terms.append("splice_donor_variant")
@@ -465,7 +463,6 @@ class Effects:
             p0, p1 = tx.cds_pos(first), tx.cds_pos(last)
             if coding < e - s or p0 is None or p1 is None or p1 - p0 + 1 != e - s:
                 # Partly coding (across an intron or into a UTR): no codon change to describe.
-                terms.append("coding_sequence_variant")
                 f[13] = f"{'?' if p0 is None else p0}-{'?' if p1 is None else p1}"
                 aa0 = "?" if p0 is None else str((p0 - 1) // 3 + 1)
                 aa1 = "?" if p1 is None else str((p1 - 1) // 3 + 1)
@@ -474,6 +471,8 @@ class Effects:
                     terms.append("start_lost")
                 if any(s <= g < e for g in tx.stop_codon):
                     terms.append("stop_lost")
+                if not any(t in terms for t in ("start_lost", "stop_lost")):
+                    terms.append("coding_sequence_variant")  # only where nothing more exact holds
                 return
             i0, i1 = p0 - 1, p1
         alt_t = a if plus else revcomp(a)
@@ -516,7 +515,7 @@ class Effects:
         ref_p = tx.protein
         if frameshift:
             terms.append("frameshift_variant")
-            alt_whole = alt_codons[: len(alt_codons) - len(alt_codons) % 3]
+            alt_whole = alt_codons[: len(alt_codons) - len(alt_codons) % 3]  # the whole alternate codons
             if "*" in translate(alt_whole) and "*" not in ref_aa:
                 terms.append("stop_gained")  # the new frame's first codons hold a stop (VEP)
             if "*" in ref_aa:
@@ -535,8 +534,6 @@ class Effects:
                 if "*" not in ref_aa and "start_retained_variant" not in terms:
                     terms.append("synonymous_variant")
             elif not any(t in terms for t in ("stop_gained", "stop_lost", "start_lost")):
-                terms.append("missense_variant")
-            elif ref_aa.replace("*", "") != alt_aa.replace("*", "") and len(ref_aa) > 1:
                 terms.append("missense_variant")
         else:
             # As VEP: longer alternate codons are an insertion, shorter a deletion, whatever
