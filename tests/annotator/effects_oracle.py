@@ -279,6 +279,14 @@ class Comparison:
         return "\n".join(lines)
 
 
+def _to_stop(aa: tuple[int, str, str] | None) -> tuple[int, str, str] | None:
+    """bcftools writes residues up to the first stop (`LV>*`), VEP every changed codon's (`LV/*L`)."""
+    if aa is None:
+        return None
+    pos, ref, alt = aa
+    return pos, ref[: ref.find("*") + 1] if "*" in ref else ref, alt[: alt.find("*") + 1] if "*" in alt else alt
+
+
 def _is_substitution(ref: str, alt: str) -> bool:
     return len(ref) == len(alt)
 
@@ -325,7 +333,7 @@ def compare(
             and not skip_aa(key[4])
         ):
             c.aa_compared += 1
-            if g.aa == b.aa:
+            if _to_stop(g.aa) == _to_stop(b.aa):
                 c.aa_agree += 1
             else:
                 ok = False
