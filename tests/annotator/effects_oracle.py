@@ -97,14 +97,26 @@ def normalise(terms: set[str]) -> frozenset[str]:
     """The published rules applied to both tools' terms (docs/annotation-engine.md):
 
     - `intron` counts only when nothing else is said (bcftools reports it only then);
-    - a variant that reaches a splice donor/acceptor site and the CDS (it crosses the exon edge) is
-      `coding_sequence` with its splice terms: VEP predicts no protein change for a variant that is not
-      wholly coding, bcftools predicts one from the exonic part."""
+    - a variant that reaches a splice donor/acceptor site: its protein effect is not compared (VEP
+      says coding_sequence_variant for a variant not wholly in the CDS, bcftools predicts from the
+      exonic part or says nothing);
+    - a variant crossing the CDS edge into a UTR: only start_lost/stop_lost of its protein terms are
+      compared, for the same reason;
+    - start_lost: bcftools stops there, VEP adds frameshift/inframe terms; those are not compared;
+    - frameshift: stop_gained is not compared (VEP looks for a stop in the changed codons only,
+      bcftools in the whole new frame)."""
     out = set(terms)
     if len(out) > 1:
         out.discard("intron")
-    if out & {"splice_donor", "splice_acceptor"} and out & (PROTEIN_TERMS | {"coding_sequence"}):
-        out = (out - PROTEIN_TERMS) | {"coding_sequence"}
+    protein = PROTEIN_TERMS | {"coding_sequence"}
+    if out & {"splice_donor", "splice_acceptor"}:
+        out -= protein
+    elif out & {"5_prime_utr", "3_prime_utr"} and out & protein:
+        out -= protein - {"start_lost", "stop_lost"}
+    if "start_lost" in out:
+        out -= INFRAME_INDEL | {"frameshift"}
+    if "frameshift" in out:
+        out.discard("stop_gained")
     return frozenset(out)
 
 
@@ -246,6 +258,11 @@ class Comparison:
     classes: Counter[str] = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
+    def note(self, cls: str, example: str) -> None:
+        self.classes[cls] += 1
+        if len(self.examples[cls]) < 2:
+            self.examples[cls].append(example)
+
     @property
     def rate(self) -> float:
         return self.agree / self.pairs if self.pairs else 0.0
@@ -260,6 +277,14 @@ class Comparison:
         for cls, n in self.classes.most_common(limit):
             lines.append(f"{n:>7}  {cls}  {'; '.join(self.examples[cls][:2])}")
         return "\n".join(lines)
+
+
+def _to_stop(aa: tuple[int, str, str] | None) -> tuple[int, str, str] | None:
+    """bcftools writes residues up to the first stop (`LV>*`), VEP every changed codon's (`LV/*L`)."""
+    if aa is None:
+        return None
+    pos, ref, alt = aa
+    return pos, ref[: ref.find("*") + 1] if "*" in ref else ref, alt[: alt.find("*") + 1] if "*" in alt else alt
 
 
 def _is_substitution(ref: str, alt: str) -> bool:
@@ -295,22 +320,27 @@ def compare(
             present = b if g is None else g
             assert present is not None
             cls = f"{side}: {'&'.join(sorted(present.terms))}"
-            c.classes[cls] += 1
-            c.examples[cls].append(f"{where} [{present.raw}]")
+            c.note(cls, f"{where} [{present.raw}]")
             continue
         ok = equivalent(g.terms, b.terms)
-        if ok and _is_substitution(key[2], key[3]) and g.terms & AA_TERMS and b.aa is not None and not skip_aa(key[4]):
+        crosses_utr = bool((g.terms | b.terms) & {"5_prime_utr", "3_prime_utr"})  # VEP gives no residues then
+        if (
+            ok
+            and _is_substitution(key[2], key[3])
+            and g.terms & AA_TERMS
+            and b.aa
+            and not crosses_utr
+            and not skip_aa(key[4])
+        ):
             c.aa_compared += 1
-            if g.aa == b.aa:
+            if _to_stop(g.aa) == _to_stop(b.aa):
                 c.aa_agree += 1
             else:
                 ok = False
                 cls = f"amino acids differ ({'&'.join(sorted(g.terms))})"
-                c.classes[cls] += 1
-                c.examples[cls].append(f"{where} GAS {g.aa} bcftools {b.aa} [{b.raw}]")
+                c.note(cls, f"{where} GAS {g.aa} bcftools {b.aa} [{b.raw}]")
         elif not ok:
             cls = f"{'&'.join(sorted(g.terms))} -> {'&'.join(sorted(b.terms))}"
-            c.classes[cls] += 1
-            c.examples[cls].append(f"{where} [{g.raw}] [{b.raw}]")
+            c.note(cls, f"{where} [{g.raw}] [{b.raw}]")
         c.agree += ok
     return c

@@ -151,9 +151,9 @@ class Case:
     feature: str
     expect: dict[str, str]
     why: str
-    contains: frozenset[str] = (
-        frozenset()
-    )  # terms that must be among the consequences (VEP versions differ on the rest)
+    # Terms that must be among the consequences (VEP versions differ on the rest), and terms that must not be.
+    contains: frozenset[str] = frozenset()
+    absent: frozenset[str] = frozenset()
 
 
 TP, TPN, TM, TL = "ENST00000000101.1", "ENST00000000102.1", "ENST00000000201.1", "ENST00000000301.1"
@@ -161,8 +161,18 @@ TP, TPN, TM, TL = "ENST00000000101.1", "ENST00000000102.1", "ENST00000000201.1",
 PP, PM = "ENSP00000000101", "ENSP00000000201"
 
 
-def c(name: str, pos: int, ref: str, alt: str, feature: str, why: str, contains=frozenset(), **expect: str) -> Case:
-    return Case(name, pos, ref, alt, feature, expect, why, frozenset(contains))
+def c(
+    name: str,
+    pos: int,
+    ref: str,
+    alt: str,
+    feature: str,
+    why: str,
+    contains=frozenset(),
+    absent=frozenset(),
+    **expect: str,
+) -> Case:
+    return Case(name, pos, ref, alt, feature, expect, why, frozenset(contains), frozenset(absent))
 
 
 CASES = [
@@ -224,6 +234,13 @@ CASES = [
       HGVSc=f"{TP}:c.8-1G>C", INTRON="1/2"),
     c("acceptor -2", 1126, "A", "G", TP, "second-last intron base", Consequence="splice_acceptor_variant",
       HGVSc=f"{TP}:c.8-2A>G"),
+    c("insertion at the exon/intron junction", 1027, "C", "CA", TP, "between c.7 and c.7+1: VEP's splice region, "
+      "not the site (an insertion overlaps only the bases on both sides of it)", contains={"splice_region_variant"},
+      absent={"splice_donor_variant", "intron_variant"}),
+    c("insertion inside the donor site", 1028, "G", "GC", TP, "between c.7+1 and c.7+2: both sides are the site",
+      Consequence="splice_donor_variant", HGVSc=f"{TP}:c.7+1_7+2insC"),
+    c("insertion after the donor site", 1029, "T", "TC", TP, "between c.7+2 and c.7+3: VEP's region and intronic",
+      Consequence="splice_region_variant&intron_variant", HGVSc=f"{TP}:c.7+2_7+3insC"),
     c("donor region +7", 1034, "T", "G", TP, "intron 3-8 bases from the exon: splice region, and intronic",
       Consequence="splice_region_variant&intron_variant", IMPACT="LOW", HGVSc=f"{TP}:c.7+7T>G"),
     c("acceptor region -3", 1258, "T", "G", TP, "3 bases before exon 3 (VEP 105+ also names the polypyrimidine tract)",
@@ -351,7 +368,7 @@ def test_case(case: Case, annotated: Annotated) -> None:
     got = {k: row.get(k) for k in case.expect}
     assert got == case.expect, f"{case.name} ({case.why}): {row}"
     terms = set(row["Consequence"].split("&"))
-    assert case.contains <= terms, f"{case.name} ({case.why}): {row['Consequence']}"
+    assert case.contains <= terms and not case.absent & terms, f"{case.name} ({case.why}): {row['Consequence']}"
 
 
 def test_picks_the_mane_transcript_once_per_allele(annotated: Annotated) -> None:
