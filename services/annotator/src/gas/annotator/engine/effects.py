@@ -436,7 +436,8 @@ class Effects:
             f[12] = self._cdna_range(tx, s, e, ins)
         if not tx.coding:
             terms.append("non_coding_transcript_exon_variant" if exonic else "non_coding_transcript_variant")
-        elif exonic:
+        elif exonic or (ins and (tx.cdna_pos(s - 1) is not None or tx.cdna_pos(s) is not None)):
+            # (an insertion between an exon's edge and its intron changes that exon too)
             self._coding(tx, s, e, r, a, terms, f)
         if "splice_region_variant" in terms and ("splice_donor_variant" in terms or "splice_acceptor_variant" in terms):
             terms[:] = [t for t in terms if t != "splice_region_variant"]  # the site says more
@@ -466,10 +467,16 @@ class Effects:
         cs0, ce1 = tx.cds[0][0], tx.cds[-1][1]
         if ins:
             left, right = tx.cds_pos(s - 1), tx.cds_pos(s)
-            if left is None or right is None:  # at the CDS's edge: the UTR side
+            if left is not None and right is not None:
+                i0 = i1 = (right if plus else left) - 1
+            elif (left is not None and tx.cdna_pos(s) is None) or (right is not None and tx.cdna_pos(s - 1) is None):
+                # Between a coding base and the intron: the inserted bases join the exon (VEP).
+                # In transcription order they come before `first` or after `after`.
+                first, after = (right, left) if plus else (left, right)
+                i0 = i1 = first - 1 if first is not None else int(after or 0)
+            else:  # at the CDS's edge by a UTR base, or by the intron of a UTR exon: the UTR side
                 terms.append("5_prime_UTR_variant" if (s <= cs0) == plus else "3_prime_UTR_variant")
                 return
-            i0 = i1 = (right if plus else left) - 1
         else:
             coding = sum(max(0, min(e, ce) - max(s, cs)) for cs, ce in tx.cds)
             exonic = sum(max(0, min(e, xe) - max(s, xs)) for xs, xe in tx.exons)
