@@ -32,6 +32,14 @@ SCHEMA = [
     ("tstv", pa.string()),
     ("consequence", pa.string()),
     ("consequences", pa.list_(pa.string())),
+    # Bundles only (tests/annotator/test_transcript_effects.py); null for genes-only databases.
+    ("impact", pa.string()),
+    ("symbol", pa.string()),
+    ("transcript", pa.string()),
+    ("hgvsc", pa.string()),
+    ("hgvsp", pa.string()),
+    ("amino_acids", pa.string()),
+    ("transcript_consequences", pa.list_(pa.string())),
 ]
 SEVERITY = [
     "splice_acceptor_variant", "splice_donor_variant", "frameshift_variant", "stop_lost", "start_lost",
@@ -59,6 +67,7 @@ def test_rows_match_the_annotated_vcf(tmp_path, db, samples, sample, monkeypatch
     assert [(row["record"], row["alt"]) for row in rows] == expected
     for row in rows:
         rec = recs[row["record"]]
+        assert all(row[c] is None for c in ("impact", "transcript", "hgvsp", "transcript_consequences"))
         info = rec["info"]
         k = rec["alt"].split(",").index(row["alt"])
         assert (row["chrom"], row["pos"], row["ref"], row["filter"]) == (

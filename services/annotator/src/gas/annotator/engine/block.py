@@ -46,6 +46,7 @@ from gas.annotator.engine.textops import (
 )
 
 FLAG_NAMES = ("CPG", "REPEAT", "BLACKLIST")
+NEEDS_NAME = -2  # a contig key that the whole CHROM must confirm (BlockAnnotator.__init__)
 VARIANT_CLASSES = ("SNV", "MNV", "INS", "DEL", "DELINS")  # VC codes 1..5 (0: not a sequence ALT)
 _BASES = "[ACGTNRYSWKMBDHVacgtnryswkmbdhv]"
 # VCF 4.x ALT forms: bases, '*', <ID>, breakends (joined t[p[ / t]p] / ]p]t / [p[t, telomeric
@@ -121,6 +122,7 @@ class BlockResult:
     records: int
     stats: BlockStats
     table: Any = None  # pyarrow.RecordBatch of the variants, when asked
+    effects: Any = None  # effects.BlockEffects (REF checks) when the database is a bundle
 
 
 @dataclass
@@ -227,7 +229,16 @@ class BlockAnnotator:
         self.n_contigs = len(db.contig_names)
         self.contig_lengths = a["contig_lengths"]
         self.contig_offsets = a["contig_offsets"]
-        keys = {key_of(alias): cid for alias, cid in db.alias.items()}
+        # A CHROM of up to 8 bytes is looked up by its bytes as a key (textops.key_of; the
+        # compiled split gives longer ones key 0). When the database has longer names (a
+        # bundle's scaffolds: chrUn_KI270302v1, NC_000001.11), key 0 is NEEDS_NAME: those
+        # records are resolved by the whole name.
+        keys: dict[int, int] = {}
+        for alias, cid in db.alias.items():
+            if len(alias.encode()) > 8:
+                keys[0] = NEEDS_NAME
+            else:
+                keys[key_of(alias)] = cid
         self.alias_keys = np.array(sorted(keys), dtype=np.uint64)
         self.alias_cid = np.array([keys[k] for k in sorted(keys)], dtype=np.int64)
         self.gene_names = db.packed("gene_names")
@@ -328,6 +339,10 @@ class BlockAnnotator:
         k = np.searchsorted(self.alias_keys, key)
         k = np.minimum(k, self.alias_keys.size - 1)
         cid = np.where(self.alias_keys[k] == key, self.alias_cid[k], -1)
+        for r in np.flatnonzero(cid == NEEDS_NAME).tolist():
+            c_start, c_len = int(lines.bound[0, r]) + 1, int(lines.bound[1, r] - lines.bound[0, r]) - 1
+            name = b[c_start : c_start + c_len].tobytes().decode("utf-8", "replace")
+            cid[r] = self.db.alias.get(name, -1)
         pos = lines.pos
         pos_ok = pos >= 0
         r_start, r_len = lines.field(3)

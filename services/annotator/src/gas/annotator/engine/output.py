@@ -25,7 +25,7 @@ from gas.annotator.engine import consequences as csq
 from gas.annotator.engine import kernels as pc  # pyarrow.compute's kernels by name: kernels.py
 from gas.annotator.engine.database import REGIONS, Packed
 from gas.annotator.engine.info import OUR_INFO_IDS
-from gas.annotator.engine.parquet import SCHEMA
+from gas.annotator.engine.parquet import BUNDLE_COLUMNS, SCHEMA
 from gas.annotator.engine.textops import (
     Column,
     distinct,
@@ -614,6 +614,8 @@ def variants_batch(t: OutputTables, found: Annotated, written_id: pa.Array) -> p
         "consequence": take(t.term_names, np.maximum(worst, 0), worst >= 0),
         "consequences": pc.take(term_lists, arrow(inverse.ravel())),
     }
+    for name in BUNDLE_COLUMNS:  # filled by the effects stage for bundles
+        columns[name] = pa.nulls(r.size, SCHEMA.field(name).type)
     return pa.RecordBatch.from_arrays([columns[f.name] for f in SCHEMA], schema=SCHEMA)
 
 

@@ -29,6 +29,7 @@ DICTIONARY_COLUMNS = (
     "known_source",
     "consequence",
     "consequences",
+    "impact",
 )
 SCHEMA = pa.schema(
     [
@@ -52,8 +53,18 @@ SCHEMA = pa.schema(
         pa.field("tstv", pa.string()),
         pa.field("consequence", pa.string()),
         pa.field("consequences", pa.list_(pa.string()), nullable=False),
+        # Bundles only (null for genes-only databases): the picked transcript consequence of
+        # this ALT and every transcript consequence as a CSQ entry (docs/annotation-engine.md).
+        pa.field("impact", pa.string()),
+        pa.field("symbol", pa.string()),
+        pa.field("transcript", pa.string()),
+        pa.field("hgvsc", pa.string()),
+        pa.field("hgvsp", pa.string()),
+        pa.field("amino_acids", pa.string()),
+        pa.field("transcript_consequences", pa.list_(pa.string())),
     ]
 )
+BUNDLE_COLUMNS = ("impact", "symbol", "transcript", "hgvsc", "hgvsp", "amino_acids", "transcript_consequences")
 
 
 class VariantsWriter:

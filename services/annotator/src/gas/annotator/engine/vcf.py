@@ -119,8 +119,14 @@ def _header_text(
             f'##GAS_fileformat=<Input=VCFv{header.version},Output=VCFv{version},Reason="{why}'
             f'Number=A INFO fields need VCFv{MIN_OUTPUT_VERSION}">'
         )
-    lines += [m for m in header.meta[1:] if not _OUR_INFO_LINE.match(m)]
-    lines += INFO_HEADER
+    meta = [m for m in header.meta[1:] if not _OUR_INFO_LINE.match(m)]
+    if db.has_transcripts:
+        from gas.annotator.engine.effects import INFO_HEADER as CSQ_INFO_HEADER
+        from gas.annotator.engine.effects import rename_input_csq
+
+        lines += rename_input_csq(meta) + INFO_HEADER + CSQ_INFO_HEADER
+    else:
+        lines += meta + INFO_HEADER
     if style and not any(m.startswith("##contig=") for m in header.meta):
         names = db.contig_names
         for i in range(len(names)):
@@ -130,7 +136,7 @@ def _header_text(
             )
     lines.append(
         f"##GAS_annotation=<Database={db.version},SHA256={db.sha256},Source={db.source_label},"
-        f"Assembly={db.assembly},Engine={ENGINE_VERSION}>"
+        f"Assembly={db.assembly or 'none'},Engine={ENGINE_VERSION}>"
     )
     if mismatch:
         lines.append(f'##GAS_assembly_mismatch=<Used={db.assembly},Confirmed=true,Reason="{mismatch}">')
@@ -200,6 +206,16 @@ class _Run:
         self.stats = BlockStats(len(REGIONS), int(db.arrays["gene_set_member_offsets"].size - 1), len(db.contig_names))
         self.written = 0
         self.variants_writer: Any = None
+        self.ref_checked = 0  # bundles: REF alleles compared with the FASTA
+        self.ref_mismatches = 0
+        self.first_ref_mismatch = 0
+        self.worst_terms: Counter[str] = Counter()  # bundles: most severe transcript term per ALT
+        self.pick_impacts: Counter[str] = Counter()  # bundles: IMPACT of each ALT's picked consequence
+        self.rank: dict[str, int] = {}
+        if db.has_transcripts:
+            from gas.annotator.engine.effects import RANK
+
+            self.rank = RANK
 
     def run(self) -> AnnotationResult:
         reader = VcfReader(self.input_path, self.limits)
@@ -216,7 +232,8 @@ class _Run:
                 samples=header.samples,
             )
             evidence = detect(self.input_path)
-            mismatch = evidence.conflict(self.db.assembly)
+            # A bundle built without --assembly (any genome): its REF concordance is the evidence.
+            mismatch = evidence.conflict(self.db.assembly) if self.db.assembly else None
             if mismatch and not self.allow_mismatch:
                 raise AssemblyMismatchError(
                     f"the file does not look like {self.db.assembly}: {mismatch}. No lift-over data is available; "
@@ -225,6 +242,22 @@ class _Run:
                     evidence,
                 )
             annotator = building.result()
+        stage = None
+        if self.db.has_transcripts:
+            from gas.annotator.engine.effects import CSQ_HEADER, CsqStage
+
+            stage = CsqStage(self.db, ours=CSQ_HEADER in header.meta)
+
+        def annotate(data: bytes, first_line: int) -> BlockResult:
+            result = annotator.annotate(data, first_line)
+            if stage is not None:
+                from gas.annotator.engine.effects import with_effects
+
+                fx = stage.annotate(bytes(result.vcf), first_line)
+                result.vcf, result.effects = fx.text, fx
+                result.table = with_effects(result.table, fx)
+            return result
+
         blocks = reader.blocks()
         first = next(blocks, None)
         style = None
@@ -240,7 +273,7 @@ class _Run:
                 # records reach the disk without waiting on (or competing with) later blocks.
                 window = 0
                 for first_line, data in _in_order(source, pending, lambda: self._drain(pending, out)):
-                    pending.append(pool.submit(annotator.annotate, data, first_line))
+                    pending.append(pool.submit(annotate, data, first_line))
                     while len(pending) > window:
                         self._drain(pending, out)
                     window = WORKERS
@@ -251,6 +284,7 @@ class _Run:
         finally:
             if self.variants_writer is not None:
                 self.variants_writer.close()
+        self._check_refs(evidence)
         elapsed = time.perf_counter() - self.started
         summary = self._summary(reader, header, evidence, mismatch, elapsed)
         self.tmps["json"].write_text(json.dumps(summary, indent=2) + "\n")
@@ -265,6 +299,20 @@ class _Run:
             variants_written=self.written,
             variants_position_only=self.stats.position_only,
             assembly_evidence=evidence,
+        )
+
+    def _check_refs(self, evidence: AssemblyEvidence) -> None:
+        """A file whose REF alleles mostly disagree with the bundle's FASTA is on another
+        assembly (or another genome): refused, naming the evidence, unless the user confirmed."""
+        checked, bad = self.ref_checked, self.ref_mismatches
+        if self.allow_mismatch or checked < 10 or bad * 2 <= checked:
+            return
+        raise AssemblyMismatchError(
+            f"the file does not look like the genome of bundle {self.db.bundle}: {bad} of {checked} REF alleles "
+            f"differ from its FASTA ({self.db.manifest['source']['fasta']['file']}), the first on line "
+            f"{self.first_ref_mismatch}. Annotate it anyway only if you are sure of its assembly",
+            self.first_ref_mismatch,
+            evidence,
         )
 
     def _variants_writer(self) -> Any:
@@ -287,6 +335,17 @@ class _Run:
     def _drain(self, pending: deque[Future[BlockResult]], out: IO[bytes]) -> None:
         result = pending.popleft().result()  # re-raises the block's VcfFormatError, in line order
         self.stats.add(result.stats)
+        if result.effects is not None:
+            self.ref_checked += result.effects.ref_checked
+            self.ref_mismatches += result.effects.ref_mismatches
+            if result.effects.ref_mismatches and not self.first_ref_mismatch:
+                self.first_ref_mismatch = result.effects.first_mismatch_line
+            for entries in result.effects.alleles:
+                if entries:  # the most severe transcript term of each ALT (RANK: VEP's order)
+                    self.worst_terms[min((t for c in entries for t in c.terms), key=self.rank.__getitem__)] += 1
+            for pick in result.effects.picks:
+                if pick is not None:
+                    self.pick_impacts[pick.fields[2]] += 1
         out.write(memoryview(result.vcf))
         if result.table is not None:
             self._variants_writer().write(result.table, self.written)
@@ -374,6 +433,21 @@ class _Run:
             "past_contig_end": {db.contig_name(i, "plain"): int(c) for i, c in enumerate(st.past_end) if c},
             "top_genes": self._top_genes(),
             "variants_table": self.finals["parquet"].name if "parquet" in self.finals else None,
+            "transcript_consequences": (
+                {t: self.worst_terms[t] for t in sorted(self.worst_terms, key=self.rank.__getitem__)}
+                if db.has_transcripts
+                else None
+            ),
+            "impacts": dict(sorted(self.pick_impacts.items())) if db.has_transcripts else None,
+            "ref_check": (
+                {
+                    "checked": self.ref_checked,
+                    "mismatches": self.ref_mismatches,
+                    "first_mismatch_line": self.first_ref_mismatch,
+                }
+                if db.has_transcripts
+                else None
+            ),
             "seconds": round(elapsed, 3),
         }
 
@@ -410,6 +484,11 @@ class _Run:
             f"variants_outside_assembly\t{st.outside_assembly}\t"
             f"contig not in {db.assembly} or position past its end: written with VC and TSTV only",
             f"blank_lines_skipped\t{st.blank}",
+            *(
+                [f"ref_mismatches\t{self.ref_mismatches}\tof {self.ref_checked} REF alleles differ from the FASTA"]
+                if db.has_transcripts
+                else []
+            ),
             f"symbolic_alleles\t{st.symbolic_alleles}",
             f"nonstandard_alleles\t{st.nonstandard_alleles}\tALT in no VCF 4.x form (such as an old-style X): "
             "written, annotated by position only",

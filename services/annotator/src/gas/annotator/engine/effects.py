@@ -1,0 +1,876 @@
+"""Transcript effects: per ALT allele x transcript consequences, HGVS and amino-acid changes.
+
+Read from a bundle (``bundle.py``): the transcripts, their exons and coding runs, and the
+genome's sequence. ``Effects.annotate(cid, pos, ref, alts)`` gives one ``Csq`` per ALT and
+transcript within 5 kb, as Ensembl VEP lays out its CSQ field (docs/annotation-engine.md
+lists the rules and where they differ from VEP's and bcftools csq's).
+
+This is Python per variant x transcript (a transcript's sequences are decoded once and
+cached); the gene-level stages stay vectorised in ``block.py``.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from gas.annotator.engine.bundle import TX_CANONICAL, TX_END_NF, TX_MANE, TX_START_NF
+from gas.annotator.engine.database import FLANK, AnnotationDatabase
+
+CSQ_FIELDS = (
+    "Allele|Consequence|IMPACT|SYMBOL|Gene|Feature_type|Feature|BIOTYPE|EXON|INTRON|HGVSc|HGVSp|cDNA_position|"
+    "CDS_position|Protein_position|Amino_acids|Codons|Existing_variation|DISTANCE|STRAND|FLAGS|PICK|CANONICAL|"
+    "MANE_SELECT"
+)
+CSQ_HEADER = (
+    f'##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations from GAS. Format: {CSQ_FIELDS}">'
+)
+
+# Ensembl VEP's consequence terms, most severe first, with their IMPACT.
+SEVERITY = (
+    ("transcript_ablation", "HIGH"),
+    ("splice_acceptor_variant", "HIGH"),
+    ("splice_donor_variant", "HIGH"),
+    ("stop_gained", "HIGH"),
+    ("frameshift_variant", "HIGH"),
+    ("stop_lost", "HIGH"),
+    ("start_lost", "HIGH"),
+    ("transcript_amplification", "HIGH"),
+    ("inframe_insertion", "MODERATE"),
+    ("inframe_deletion", "MODERATE"),
+    ("missense_variant", "MODERATE"),
+    ("protein_altering_variant", "MODERATE"),
+    ("splice_region_variant", "LOW"),
+    ("incomplete_terminal_codon_variant", "LOW"),
+    ("start_retained_variant", "LOW"),
+    ("stop_retained_variant", "LOW"),
+    ("synonymous_variant", "LOW"),
+    ("coding_sequence_variant", "MODIFIER"),
+    ("5_prime_UTR_variant", "MODIFIER"),
+    ("3_prime_UTR_variant", "MODIFIER"),
+    ("non_coding_transcript_exon_variant", "MODIFIER"),
+    ("intron_variant", "MODIFIER"),
+    ("NMD_transcript_variant", "MODIFIER"),
+    ("non_coding_transcript_variant", "MODIFIER"),
+    ("upstream_gene_variant", "MODIFIER"),
+    ("downstream_gene_variant", "MODIFIER"),
+    ("intergenic_variant", "MODIFIER"),
+)
+RANK = {term: i for i, (term, _) in enumerate(SEVERITY)}
+IMPACT = dict(SEVERITY)
+IMPACT_RANK = {"HIGH": 0, "MODERATE": 1, "LOW": 2, "MODIFIER": 3}
+
+CODON_TABLE = dict(
+    zip(
+        (a + b + c for a in "TCAG" for b in "TCAG" for c in "TCAG"),
+        "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG",
+        strict=True,
+    )
+)
+THREE = {
+    "A": "Ala", "R": "Arg", "N": "Asn", "D": "Asp", "C": "Cys", "Q": "Gln", "E": "Glu", "G": "Gly", "H": "His",
+    "I": "Ile", "L": "Leu", "K": "Lys", "M": "Met", "F": "Phe", "P": "Pro", "S": "Ser", "T": "Thr", "W": "Trp",
+    "Y": "Tyr", "V": "Val", "*": "Ter", "X": "Xaa", "U": "Sec",
+}  # fmt: skip
+_COMP = str.maketrans("ACGTNacgtn", "TGCANtgcan")
+SPLICE_INTRON = (3, 8)  # splice_region: intron bases 3..8 from an exon edge
+SPLICE_EXON = 3  # and exon bases 1..3
+
+
+def revcomp(s: str) -> str:
+    return s.translate(_COMP)[::-1]
+
+
+def translate(seq: str) -> str:
+    return "".join([CODON_TABLE.get(seq[i : i + 3], "X") for i in range(0, len(seq) - len(seq) % 3, 3)])
+
+
+def translate_to_stop(seq: str) -> str:
+    """``to_stop(translate(seq))`` without translating past the first stop."""
+    out = []
+    for i in range(0, len(seq) - 2, 3):
+        aa = CODON_TABLE.get(seq[i : i + 3], "X")
+        out.append(aa)
+        if aa == "*":
+            break
+    return "".join(out)
+
+
+def to_stop(protein: str) -> str:
+    """The protein up to and including its first stop."""
+    k = protein.find("*")
+    return protein if k < 0 else protein[: k + 1]
+
+
+def three(aa: str) -> str:
+    return "".join(THREE.get(a, "Xaa") for a in aa)
+
+
+@dataclass
+class Csq:
+    """One CSQ entry (ALT x transcript); ``fields`` in CSQ_FIELDS order."""
+
+    allele_index: int
+    terms: list[str]
+    fields: list[str]
+    tx: int  # transcript row, -1 for intergenic
+    pick_key: tuple[object, ...]
+
+    @property
+    def consequence(self) -> str:
+        return self.fields[1]
+
+
+class Tx:
+    """One transcript, decoded from the bundle's arrays."""
+
+    def __init__(self, e: Effects, i: int):
+        a = e.a
+        self.i = i
+        self.start, self.end = int(a["tx_start"][i]), int(a["tx_end"][i])
+        self.strand = int(a["tx_strand"][i])
+        self.flags = int(a["tx_flags"][i])
+        self.phase = int(a["tx_phase"][i])
+        lo, hi = int(a["tx_exon_offsets"][i]), int(a["tx_exon_offsets"][i + 1])
+        self.exons = list(zip(a["exon_start"][lo:hi].tolist(), a["exon_end"][lo:hi].tolist(), strict=True))
+        self.exon_starts = [x[0] for x in self.exons]
+        self.exon_ends = [x[1] for x in self.exons]
+        lo, hi = int(a["tx_cds_offsets"][i]), int(a["tx_cds_offsets"][i + 1])
+        self.cds = list(zip(a["cds_start"][lo:hi].tolist(), a["cds_end"][lo:hi].tolist(), strict=True))
+        self.tx_id = e.strings["tx_id"][i]
+        self.gene_id = e.strings["tx_gene_id"][i]
+        self.gene_name = e.strings["tx_gene_name"][i]
+        self.biotype = e.strings["tx_biotype"][i]
+        self.protein_id = e.strings["tx_protein_id"][i] or self.tx_id
+        self.mane = e.strings["tx_mane"][i]
+        plus = self.strand > 0
+        # Exons in transcription order, each with its first cDNA position (1-based).
+        self.tx_exons = self.exons if plus else self.exons[::-1]
+        self.cdna_at: list[int] = []
+        n = 1
+        for s, t in self.tx_exons:
+            self.cdna_at.append(n)
+            n += t - s
+        self.cdna_len = n - 1
+        self.cdna = "".join(e.seq(s, t) for s, t in self.exons)
+        if not plus:
+            self.cdna = revcomp(self.cdna)
+        self.coding = bool(self.cds)
+        self.start_codon: list[int] = []
+        self.stop_codon: list[int] = []
+        self.pad = 0
+        self.cds_c0 = self.cds_c1 = 0
+        self.cds_seq = ""
+        self.protein = ""
+        if self.coding:
+            first = self.cds[0][0] if plus else self.cds[-1][1] - 1
+            last = self.cds[-1][1] - 1 if plus else self.cds[0][0]
+            c0, c1 = self.cdna_pos(first), self.cdna_pos(last)
+            assert c0 is not None and c1 is not None  # the build checks that CDS rows lie in exons
+            self.cds_c0, self.cds_c1 = c0, c1  # cDNA positions of the first and last coding bases
+            # Phase: GFF3's, of the 5' CDS row: bases before the first whole codon. Like Ensembl,
+            # the coding sequence is padded with N so that codons keep their frame.
+            self.pad = (3 - self.phase) % 3 if self.phase else 0
+            self.cds_seq = "N" * self.pad + self.cdna[self.cds_c0 - 1 : self.cds_c1]
+            self.protein = to_stop(translate(self.cds_seq))
+            bases = [g for cs, ce in self.cds for g in range(cs, ce)]
+            if not plus:
+                bases.reverse()
+            whole = len(self.cds_seq) - len(self.cds_seq) % 3
+            starts = not self.pad and not self.flags & TX_START_NF and self.protein.startswith("M")
+            self.start_codon = bases[:3] if starts else []
+            # The stop codon: the last whole codon when it translates to a stop.
+            stops = len(self.cds_seq) % 3 == 0 and translate(self.cds_seq[whole - 3 : whole]) == "*"
+            self.stop_codon = bases[-3:] if stops and len(bases) >= 3 else []
+
+    @property
+    def canonical(self) -> bool:
+        return bool(self.flags & TX_CANONICAL)
+
+    @property
+    def nmd(self) -> bool:
+        return self.biotype == "nonsense_mediated_decay"
+
+    def cdna_pos(self, g: int) -> int | None:
+        """cDNA position (1-based) of genomic base g, None when not exonic."""
+        j = bisect_right(self.exon_starts, g) - 1
+        if j < 0 or g >= self.exon_ends[j]:
+            return None
+        s, t = self.exons[j]
+        c = self.cdna_at[j if self.strand > 0 else len(self.exons) - 1 - j]
+        return c + (g - s if self.strand > 0 else t - 1 - g)
+
+    def cds_pos(self, g: int) -> int | None:
+        """CDS position (1-based, counting the phase padding) of genomic base g."""
+        c = self.cdna_pos(g)
+        if c is None or not self.coding or not self.cds_c0 <= c <= self.cds_c1:
+            return None
+        return c - self.cds_c0 + 1 + self.pad
+
+    def hgvs_pos(self, g: int) -> str:
+        """c./n. position of genomic base g: exonic, UTR (-N, *N) or intronic (+N/-N)."""
+        c = self.cdna_pos(g)
+        if c is not None:
+            return self._exonic(c)
+        # Intronic: offset from the nearest exon edge (ties: from the exon 5' of it).
+        best: tuple[int, int, str] | None = None
+        j = bisect_right(self.exon_starts, g)
+        for s, t in self.exons[max(0, j - 1) : j + 1]:
+            for edge, dist in ((t - 1, g - (t - 1)), (s, g - s)):
+                d = abs(dist)
+                if best is None or d < best[0] or (d == best[0] and self._upstream_edge(edge, g)):
+                    offset = dist if self.strand > 0 else -dist
+                    best = (d, edge, f"{offset:+d}")
+        assert best is not None
+        c = self.cdna_pos(best[1])
+        assert c is not None
+        return self._exonic(c) + best[2]
+
+    def _upstream_edge(self, edge: int, g: int) -> bool:
+        return (edge < g) if self.strand > 0 else (edge > g)
+
+    def _exonic(self, c: int) -> str:
+        if not self.coding:
+            return str(c)
+        if c < self.cds_c0:
+            return f"-{self.cds_c0 - c}"
+        if c > self.cds_c1:
+            return f"*{c - self.cds_c1}"
+        return str(c - self.cds_c0 + 1 + self.pad)
+
+    @property
+    def prefix(self) -> str:
+        return "c." if self.coding else "n."
+
+
+class Effects:
+    """The effects engine over one bundle (cheap to create; transcripts decoded on use)."""
+
+    def __init__(self, db: AnnotationDatabase):
+        self.db = db
+        self.a = db.arrays
+        self.seq_arr = self.a["seq"]
+        self.seq_offsets = self.a["seq_offsets"]
+        self.tx_start = self.a["tx_start"]
+        self.tx_end = self.a["tx_end"]
+        self.max_span = int(self.a["tx_max_span"][0])
+        self.strings = {
+            k: db.packed(k).tolist()
+            for k in ("tx_id", "tx_gene_id", "tx_gene_name", "tx_biotype", "tx_protein_id", "tx_mane")
+        }
+        self._tx = lru_cache(maxsize=4096)(self._make_tx)
+
+    def _make_tx(self, i: int) -> Tx:
+        return Tx(self, i)
+
+    def seq(self, start: int, end: int) -> str:
+        """Genome bases [start, end) (global coordinates), clipped to the contig."""
+        cid = start >> 32
+        base = int(self.seq_offsets[cid])
+        length = int(self.seq_offsets[cid + 1]) - base
+        lo, hi = max(0, start - (cid << 32)), min(length, end - (cid << 32))
+        if hi <= lo:
+            return ""
+        return self.seq_arr[base + lo : base + hi].tobytes().decode()
+
+    def ref_matches(self, gpos: int, ref: str) -> bool:
+        return self.seq(gpos, gpos + len(ref)) == ref.upper()
+
+    def transcripts_near(self, start: int, end: int) -> list[int]:
+        """Rows of transcripts whose span +- FLANK reaches [start, end)."""
+        lo = int(np.searchsorted(self.tx_start, start - self.max_span - FLANK, side="left"))
+        hi = int(np.searchsorted(self.tx_start, end + FLANK, side="right"))
+        if hi <= lo:
+            return []
+        idx = np.arange(lo, hi)
+        ok = (self.tx_end[lo:hi] + FLANK > start) & (self.tx_start[lo:hi] - FLANK < max(end, start + 1))
+        ok &= (self.tx_start[lo:hi] >> 32) == (start >> 32)
+        return idx[ok].tolist()
+
+    # ------------------------------------------------------------ one record
+
+    def annotate(self, gpos: int, ref: str, alts: list[str | None]) -> list[Csq]:
+        """CSQ entries of a record at global 0-based ``gpos``; an ALT of None (symbolic, *)
+        gets none."""
+        ref = ref.upper()
+        out: list[Csq] = []
+        for k, alt in enumerate(alts):
+            if alt is None:
+                continue
+            alt = alt.upper()
+            allele = vep_allele(ref, alt)
+            # Minimal form: shared leading, then trailing bases removed.
+            p = 0
+            while p < min(len(ref), len(alt)) and ref[p] == alt[p]:
+                p += 1
+            r, a = ref[p:], alt[p:]
+            q = 0
+            while q < min(len(r), len(a)) and r[-1 - q] == a[-1 - q]:
+                q += 1
+            r, a = r[: len(r) - q], a[: len(a) - q]
+            s = gpos + p
+            if not r and not a:
+                continue  # ALT equals REF: no change
+            rows = self.transcripts_near(s, s + len(r))
+            found = [self.one(self._tx(i), k, allele, s, r, a) for i in rows]
+            entries = [x for x in found if x is not None]
+            if not entries:
+                fields = [allele, "intergenic_variant", "MODIFIER"] + [""] * (len(CSQ_FIELDS.split("|")) - 3)
+                entries = [Csq(k, ["intergenic_variant"], fields, -1, ())]
+            best = min(entries, key=lambda x: x.pick_key)
+            best.fields[21] = "1"
+            out.extend(entries)
+        return out
+
+    def one(self, tx: Tx, k: int, allele: str, s: int, r: str, a: str) -> Csq | None:
+        e = s + len(r)  # changed genomic bases [s, e); an insertion sits between s-1 and s
+        plus = tx.strand > 0
+        fields = [""] * 24
+        terms: list[str] = []
+        ins = not r
+        lo, hi = (s - 1, s + 1) if ins else (s, e)  # bases the change touches
+        if hi <= tx.start or lo >= tx.end or (ins and (s <= tx.start or s >= tx.end)):
+            # Outside the transcript: upstream/downstream within FLANK.
+            if e <= tx.start or (ins and s <= tx.start):
+                dist = tx.start - (s if ins else e) + 1
+                before = True
+            else:
+                dist = (s if ins else s) - tx.end + 1
+                before = False
+            if dist > FLANK:
+                return None
+            terms.append("upstream_gene_variant" if before == plus else "downstream_gene_variant")
+            fields[18] = str(dist)
+        else:
+            self._inside(tx, s, e, r, a, terms, fields)
+        terms = sorted(set(terms), key=RANK.__getitem__)
+        fields[0] = allele
+        fields[1] = "&".join(terms)
+        fields[2] = IMPACT[terms[0]]
+        fields[3] = tx.gene_name
+        fields[4] = tx.gene_id
+        fields[5] = "Transcript"
+        fields[6] = tx.tx_id
+        fields[7] = tx.biotype
+        fields[19] = str(tx.strand)
+        flags = [f for f, bit in (("cds_start_NF", TX_START_NF), ("cds_end_NF", TX_END_NF)) if tx.flags & bit]
+        fields[20] = "&".join(flags)
+        fields[22] = "YES" if tx.canonical else ""
+        fields[23] = tx.mane if tx.flags & TX_MANE and tx.mane else ("YES" if tx.flags & TX_MANE else "")
+        cds_len = len(tx.cds_seq) - tx.pad if tx.coding else 0
+        pick_key = (
+            0 if tx.flags & TX_MANE else 1,
+            0 if tx.canonical else 1,
+            0 if tx.biotype == "protein_coding" else 1,
+            RANK[terms[0]],
+            -cds_len,
+            -(tx.end - tx.start),
+            tx.tx_id,
+        )
+        return Csq(k, terms, fields, tx.i, pick_key)
+
+    # ------------------------------------------------------------ inside a transcript
+
+    def _inside(self, tx: Tx, s: int, e: int, r: str, a: str, terms: list[str], f: list[str]) -> None:
+        plus = tx.strand > 0
+        ins = not r
+        n_ex = len(tx.exons)
+        exons_hit: list[int] = []
+        introns_hit: list[int] = []
+        exonic = 0  # changed exonic bases (an insertion: 1 when inside an exon)
+
+        def overlaps(a0: int, a1: int) -> bool:
+            """The change touches genomic [a0, a1): a base of it, or (an insertion) lies
+            between two of its bases."""
+            return a0 < s < a1 if ins else (s < a1 and e > a0)
+
+        # Only the exons and introns near the change can be touched (splice regions reach 8
+        # bases into an intron and 3 into an exon): found by bisection, not by a loop over all.
+        near_lo = max(0, bisect_left(tx.exon_ends, s - SPLICE_INTRON[1] - 1) - 1)
+        near_hi = min(n_ex, bisect_right(tx.exon_starts, e + SPLICE_INTRON[1] + 1) + 1)
+        for j in range(near_lo, near_hi):
+            xs, xe = tx.exons[j]
+            if overlaps(xs, xe):
+                exons_hit.append(j + 1 if plus else n_ex - j)
+                exonic += 1 if ins else min(e, xe) - max(s, xs)
+        lo_r, hi_r = SPLICE_INTRON
+        for j in range(near_lo, min(near_hi, n_ex - 1)):
+            i0, i1 = tx.exons[j][1], tx.exons[j + 1][0]  # the intron [i0, i1)
+            # Exon bases 1-3 and intron bases 3-8 from the exon's edge (VEP's splice region); an
+            # insertion inside them, or between the exon and the intron or between the splice
+            # site and the region, counts (VEP's _intron_overlap).
+            region = (
+                overlaps(i0 - SPLICE_EXON, i0)
+                or overlaps(i1, i1 + SPLICE_EXON)
+                or overlaps(i0 + lo_r - 1, i0 + hi_r)
+                or overlaps(i1 - hi_r, i1 - lo_r + 1)
+                or (ins and s in (i0, i1, i0 + lo_r - 1, i1 - lo_r + 1))
+            )
+            in_intron = (i0 <= s <= i1) if ins else (s < i1 and e > i0)
+            if not in_intron:
+                if region:
+                    terms.append("splice_region_variant")
+                continue
+            introns_hit.append(j + 1 if plus else n_ex - 1 - j)
+            # The two intron bases at each end (an insertion between them).
+            low_site = overlaps(i0, i0 + 2)
+            high_site = overlaps(i1 - 2, i1)
+            donor, acceptor = (low_site, high_site) if plus else (high_site, low_site)
+            if donor:
+                terms.append("splice_donor_variant")
+            if acceptor:
+                terms.append("splice_acceptor_variant")
+            body = (i0 + 2 <= s <= i1 - 2) if ins else (s < i1 - 2 and e > i0 + 2)
+            if body:
+                terms.append("intron_variant")
+            if region:
+                terms.append("splice_region_variant")
+        if exons_hit:
+            f[8] = _range_of(exons_hit, n_ex)
+        if introns_hit:
+            f[9] = _range_of(introns_hit, n_ex - 1)
+        if exonic:
+            f[12] = self._cdna_range(tx, s, e, ins)
+        if not tx.coding:
+            terms.append("non_coding_transcript_exon_variant" if exonic else "non_coding_transcript_variant")
+        elif exonic or (ins and (tx.cdna_pos(s - 1) is not None or tx.cdna_pos(s) is not None)):
+            # (an insertion between an exon's edge and its intron changes that exon too)
+            self._coding(tx, s, e, r, a, terms, f)
+        if "splice_region_variant" in terms and ("splice_donor_variant" in terms or "splice_acceptor_variant" in terms):
+            terms[:] = [t for t in terms if t != "splice_region_variant"]  # the site says more
+        if tx.nmd:
+            terms.append("NMD_transcript_variant")
+        if not terms:  # e.g. a change inside a 1-4 bp intron's splice bases only
+            terms.append("intron_variant" if introns_hit else "coding_sequence_variant")
+        f[10] = self.hgvsc(tx, s, r, a)
+
+    def _cdna_range(self, tx: Tx, s: int, e: int, ins: bool) -> str:
+        if ins:
+            c0, c1 = tx.cdna_pos(s - 1), tx.cdna_pos(s)
+            if c0 is None or c1 is None:
+                return ""
+            return f"{min(c0, c1)}-{max(c0, c1)}"
+        first, last = (s, e - 1) if tx.strand > 0 else (e - 1, s)
+        c0, c1 = tx.cdna_pos(first), tx.cdna_pos(last)
+        if c0 is not None and c0 == c1 and first == last:
+            return str(c0)
+        return f"{'?' if c0 is None else c0}-{'?' if c1 is None else c1}"
+
+    def _coding(self, tx: Tx, s: int, e: int, r: str, a: str, terms: list[str], f: list[str]) -> None:
+        """Terms, positions, codons, amino acids and HGVSp of an exonic change of a coding
+        transcript."""
+        plus = tx.strand > 0
+        ins = not r
+        cs0, ce1 = tx.cds[0][0], tx.cds[-1][1]
+        if ins:
+            left, right = tx.cds_pos(s - 1), tx.cds_pos(s)
+            if left is not None and right is not None:
+                i0 = i1 = (right if plus else left) - 1
+            elif (left is not None and tx.cdna_pos(s) is None) or (right is not None and tx.cdna_pos(s - 1) is None):
+                # Between a coding base and the intron: the inserted bases join the exon (VEP).
+                # In transcription order they come before `first` or after `after`.
+                first, after = (right, left) if plus else (left, right)
+                i0 = i1 = first - 1 if first is not None else int(after or 0)
+            else:  # at the CDS's edge by a UTR base, or by the intron of a UTR exon: the UTR side
+                terms.append("5_prime_UTR_variant" if (s <= cs0) == plus else "3_prime_UTR_variant")
+                return
+        else:
+            coding = sum(max(0, min(e, ce) - max(s, cs)) for cs, ce in tx.cds)
+            exonic = sum(max(0, min(e, xe) - max(s, xs)) for xs, xe in tx.exons)
+            before = max(0, min(e, cs0) - s)  # exonic bases below the CDS
+            after = max(0, e - max(s, ce1))
+            if before and exonic > coding:
+                terms.append("5_prime_UTR_variant" if plus else "3_prime_UTR_variant")
+            if after and exonic > coding:
+                terms.append("3_prime_UTR_variant" if plus else "5_prime_UTR_variant")
+            if coding == 0:
+                return
+            first, last = (s, e - 1) if plus else (e - 1, s)
+            p0, p1 = tx.cds_pos(first), tx.cds_pos(last)
+            if coding < e - s or p0 is None or p1 is None or p1 - p0 + 1 != e - s:
+                # Partly coding (across an intron or into a UTR): no codon change to describe.
+                f[13] = f"{'?' if p0 is None else p0}-{'?' if p1 is None else p1}"
+                aa0 = "?" if p0 is None else str((p0 - 1) // 3 + 1)
+                aa1 = "?" if p1 is None else str((p1 - 1) // 3 + 1)
+                f[14] = f"{aa0}-{aa1}"
+                if any(s <= g < e for g in tx.start_codon):
+                    terms.append("start_lost")
+                if any(s <= g < e for g in tx.stop_codon):
+                    terms.append("stop_lost")
+                if not any(t in terms for t in ("start_lost", "stop_lost")):
+                    terms.append("coding_sequence_variant")  # only where nothing more exact holds
+                return
+            i0, i1 = p0 - 1, p1
+        alt_t = a if plus else revcomp(a)
+        seq = tx.cds_seq
+        alt_cds = seq[:i0] + alt_t + seq[i1:]
+        delta = len(alt_t) - (i1 - i0)
+        # Positions: cDNA done by the caller; CDS and protein here.
+        if ins:
+            f[13] = f"{i0}-{i0 + 1}"
+            f[14] = f"{(i0 - 1) // 3 + 1}-{i0 // 3 + 1}" if i0 % 3 == 0 else str(i0 // 3 + 1)
+        else:
+            f[13] = str(i1) if i1 - i0 == 1 else f"{i0 + 1}-{i1}"
+            q0, q1 = i0 // 3 + 1, (i1 - 1) // 3 + 1
+            f[14] = str(q0) if q0 == q1 else f"{q0}-{q1}"
+        w0 = i0 // 3 * 3
+        w1: int = (w0 if i0 % 3 == 0 else w0 + 3) if ins else -(-i1 // 3) * 3
+        ref_codons = seq[w0:w1]
+        alt_codons = alt_cds[w0 : w1 + delta]
+        full = len(seq) - len(seq) % 3  # bases in whole codons
+        f[16] = f"{_mark(ref_codons, i0 - w0, i1 - w0)}/{_mark(alt_codons, i0 - w0, i0 - w0 + len(alt_t))}"
+        frameshift = delta % 3 != 0
+        if i1 > full or (ins and i0 >= full):
+            terms.append("incomplete_terminal_codon_variant")
+            terms.append("coding_sequence_variant")
+            return
+        ref_aa = translate(ref_codons)
+        alt_aa = "X" if frameshift else translate(alt_codons)
+        f[15] = ref_aa if ref_aa == alt_aa else f"{ref_aa or '-'}/{alt_aa or '-'}"
+        if w0 == 0 and tx.start_codon and (not ins or i0 > 0):
+            if translate(alt_cds[:3]) != "M":
+                terms.append("start_lost")
+                f[11] = f"{tx.protein_id}:p.Met1?"
+                if frameshift:
+                    terms.append("frameshift_variant")
+                return
+            if not frameshift and ref_aa == alt_aa:
+                terms.append("start_retained_variant")
+        utr3 = tx.cdna[tx.cds_c1 :]
+        ref_p = tx.protein
+        k = i0 // 3  # the residues before the changed codon are the reference's
+        if k < len(ref_p):
+            alt_p = ref_p[:k] + translate_to_stop(alt_cds[k * 3 :] + utr3)
+        else:
+            alt_p = translate_to_stop(alt_cds + utr3)
+        if frameshift:
+            terms.append("frameshift_variant")
+            alt_whole = alt_codons[: len(alt_codons) - len(alt_codons) % 3]  # the whole alternate codons
+            if "*" in translate(alt_whole) and "*" not in ref_aa:
+                terms.append("stop_gained")  # the new frame's first codons hold a stop (VEP)
+            if "*" in ref_aa:
+                terms.append("stop_lost")
+            f[11] = self._hgvsp_fs(tx, ref_p, alt_p)
+            return
+        if "*" in alt_aa and "*" not in ref_aa:
+            terms.append("stop_gained")
+        if "*" in ref_aa and "*" not in alt_aa:
+            terms.append("stop_lost")
+        if "*" in ref_aa and "*" in alt_aa:
+            if ref_aa.index("*") == alt_aa.index("*") or ref_aa == alt_aa:
+                terms.append("stop_retained_variant")
+        if delta == 0:
+            if ref_aa == alt_aa:
+                if "*" not in ref_aa and "start_retained_variant" not in terms:
+                    terms.append("synonymous_variant")
+            elif not any(t in terms for t in ("stop_gained", "stop_lost", "start_lost")):
+                terms.append("missense_variant")
+        else:
+            # As VEP: longer alternate codons are an insertion, shorter a deletion, whatever
+            # residues change beside them (bcftools csq agrees).
+            terms.append("inframe_insertion" if delta > 0 else "inframe_deletion")
+        f[11] = self._hgvsp_inframe(tx, ref_p, alt_p, i0 // 3, delta // 3)
+
+    # ------------------------------------------------------------ HGVS
+
+    def _hgvsp_fs(self, tx: Tx, ref_p: str, alt_p: str) -> str:
+        p = 0
+        while p < min(len(ref_p), len(alt_p)) and ref_p[p] == alt_p[p]:
+            p += 1
+        if p >= len(ref_p) or ref_p[p] == "X":
+            return ""  # an unknown residue (the N-padded first codon of a cds_start_NF transcript)
+        head = f"{tx.protein_id}:p.{three(ref_p[p])}{p + 1}"
+        if p >= len(alt_p):
+            return f"{head}fsTer?"
+        if alt_p[p] == "*":
+            return f"{head}Ter"
+        n = alt_p.find("*")
+        return f"{head}{three(alt_p[p])}fsTer{n - p + 1 if n >= 0 else '?'}"
+
+    def _hgvsp_inframe(self, tx: Tx, ref_p: str, alt_p: str, codon: int, shift: int) -> str:
+        """HGVSp of an in-frame change; ``shift``: codons inserted (+) or deleted (-)."""
+        text = self._hgvsp_inframe_text(tx, ref_p, alt_p, codon, shift)
+        # No HGVSp names an unknown residue (X: the N-padded first codon of cds_start_NF).
+        return "" if "Xaa" in text else text
+
+    def _hgvsp_inframe_text(self, tx: Tx, ref_p: str, alt_p: str, codon: int, shift: int) -> str:
+        pid = f"{tx.protein_id}:p."
+        if ref_p == alt_p:
+            aa = translate(tx.cds_seq[codon * 3 : codon * 3 + 3])
+            return f"{pid}{three(aa)}{codon + 1}=" if aa else ""
+        p = 0
+        while p < min(len(ref_p), len(alt_p)) and ref_p[p] == alt_p[p]:
+            p += 1
+        if p >= len(ref_p):
+            return ""
+        stop_ref = ref_p.endswith("*")
+        # A new stop earlier than the old one: the first changed residue, up to the new stop.
+        new_stop = alt_p.find("*")
+        old_stop = len(ref_p) - 1 + shift if stop_ref else len(ref_p) + shift  # where the old stop now is
+        if new_stop >= p and new_stop < old_stop:
+            if new_stop == p:
+                return f"{pid}{three(ref_p[p])}{p + 1}Ter"
+            end = min(new_stop, len(ref_p) - 1)  # the new stop may lie in inserted residues
+            if end == p:
+                return f"{pid}{three(ref_p[p])}{p + 1}delins{three(alt_p[p : new_stop + 1])}"
+            last = f"{three(ref_p[end])}{end + 1}"
+            return f"{pid}{three(ref_p[p])}{p + 1}_{last}delins{three(alt_p[p : new_stop + 1])}"
+        if stop_ref and p == len(ref_p) - 1:  # the stop codon lost: an extension
+            if p >= len(alt_p):
+                return ""  # the transcript ends inside the changed codon: nothing to say
+            n = alt_p.find("*")
+            return f"{pid}Ter{p + 1}{three(alt_p[p])}extTer{n - p if n >= 0 else '?'}"
+        q = 0
+        while q < min(len(ref_p), len(alt_p)) - p and ref_p[-1 - q] == alt_p[-1 - q]:
+            q += 1
+        deleted, inserted = ref_p[p : len(ref_p) - q], alt_p[p : len(alt_p) - q]
+        first = f"{three(ref_p[p])}{p + 1}" if p < len(ref_p) else ""
+        if len(deleted) == 1 and len(inserted) == 1:
+            return f"{pid}{three(deleted)}{p + 1}{three(inserted)}"
+        if not deleted:
+            k = len(inserted)
+            if p >= k and ref_p[p - k : p] == inserted:
+                if k == 1:
+                    return f"{pid}{three(ref_p[p - 1])}{p}dup"
+                return f"{pid}{three(ref_p[p - k])}{p - k + 1}_{three(ref_p[p - 1])}{p}dup"
+            if p == 0:
+                return ""
+            return f"{pid}{three(ref_p[p - 1])}{p}_{first}ins{three(inserted)}"
+        last = f"{three(ref_p[p + len(deleted) - 1])}{p + len(deleted)}"
+        span = first if len(deleted) == 1 else f"{first}_{last}"
+        if not inserted:
+            return f"{pid}{span}del"
+        return f"{pid}{span}delins{three(inserted)}"
+
+    def hgvsc(self, tx: Tx, s: int, r: str, a: str) -> str:
+        """HGVSc of the minimal change [s, s+len(r)) -> a, shifted 3' in the transcript's
+        direction (within the transcript) for deletions and insertions."""
+        plus = tx.strand > 0
+        e = s + len(r)
+        if r and a:
+            if len(r) == 1 and len(a) == 1:
+                ref_t, alt_t = (r, a) if plus else (revcomp(r), revcomp(a))
+                return f"{tx.tx_id}:{tx.prefix}{tx.hgvs_pos(s)}{ref_t}>{alt_t}"
+            return f"{tx.tx_id}:{tx.prefix}{self._span(tx, s, e)}delins{a if plus else revcomp(a)}"
+        if not a:  # deletion
+            s, e = self._shift_del(tx, s, e)
+            return f"{tx.tx_id}:{tx.prefix}{self._span(tx, s, e)}del"
+        s, a = self._shift_ins(tx, s, a)
+        k = len(a)
+        if plus and self.seq(s - k, s) == a:
+            return f"{tx.tx_id}:{tx.prefix}{self._span(tx, s - k, s)}dup"
+        if not plus and self.seq(s, s + k) == a:
+            return f"{tx.tx_id}:{tx.prefix}{self._span(tx, s, s + k)}dup"
+        left, right = (s - 1, s) if plus else (s, s - 1)
+        ins_t = a if plus else revcomp(a)
+        return f"{tx.tx_id}:{tx.prefix}{tx.hgvs_pos(left)}_{tx.hgvs_pos(right)}ins{ins_t}"
+
+    def _span(self, tx: Tx, s: int, e: int) -> str:
+        first, last = (s, e - 1) if tx.strand > 0 else (e - 1, s)
+        return tx.hgvs_pos(first) if first == last else f"{tx.hgvs_pos(first)}_{tx.hgvs_pos(last)}"
+
+    def _shift_del(self, tx: Tx, s: int, e: int) -> tuple[int, int]:
+        lo, hi = min(s, tx.start), max(e, tx.end)  # shifted within the transcript (or the change)
+        window = self.seq(lo, hi)
+        if tx.strand > 0:
+            while e < hi and window[e - lo] == window[s - lo]:
+                s, e = s + 1, e + 1
+        else:
+            while s > lo and window[s - 1 - lo] == window[e - 1 - lo]:
+                s, e = s - 1, e - 1
+        return s, e
+
+    def _shift_ins(self, tx: Tx, s: int, a: str) -> tuple[int, str]:
+        lo, hi = min(s, tx.start), max(s, tx.end)
+        window = self.seq(lo, hi)
+        if tx.strand > 0:
+            while s < hi and window[s - lo] == a[0]:
+                a = a[1:] + a[0]
+                s += 1
+        else:
+            while s > lo and window[s - 1 - lo] == a[-1]:
+                a = a[-1] + a[:-1]
+                s -= 1
+        return s, a
+
+
+def _mark(codons: str, lo: int, hi: int) -> str:
+    """Codons with the changed bases [lo, hi) in upper case, the others lower."""
+    if not codons:
+        return "-"
+    return codons[:lo].lower() + codons[lo:hi].upper() + codons[hi:].lower()
+
+
+def _range_of(numbers: list[int], total: int) -> str:
+    lo, hi = min(numbers), max(numbers)
+    return f"{lo}/{total}" if lo == hi else f"{lo}-{hi}/{total}"
+
+
+def vep_allele(ref: str, alt: str) -> str:
+    """VEP's allele string: the first base shared by REF and ALT removed when their lengths
+    differ (VCF's padding base); '-' when nothing is left."""
+    if len(ref) != len(alt) and ref[:1] == alt[:1]:
+        alt = alt[1:]
+    return alt or "-"
+
+
+# ---------------------------------------------------------------- the VCF stage
+
+PICK_FIELDS = (
+    ("PICK_CONSEQUENCE", 1, "Consequence terms of the picked transcript consequence (& joined)"),
+    ("PICK_IMPACT", 2, "IMPACT of the picked transcript consequence"),
+    ("PICK_SYMBOL", 3, "Gene name of the picked transcript consequence"),
+    ("PICK_FEATURE", 6, "Transcript of the picked transcript consequence"),
+    ("PICK_HGVSC", 10, "HGVSc of the picked transcript consequence"),
+    ("PICK_HGVSP", 11, "HGVSp of the picked transcript consequence"),
+)
+PICK_ORDER = (
+    "MANE Select > Ensembl canonical > protein_coding biotype > most severe term > longest CDS > "
+    "longest transcript > transcript id"
+)
+INFO_HEADER = [
+    CSQ_HEADER,
+    *(
+        f'##INFO=<ID={name},Number=A,Type=String,Description="{text}, one per ALT; picked by {PICK_ORDER}">'
+        for name, _, text in PICK_FIELDS
+    ),
+]
+OUR_IDS = ("CSQ", *(name for name, _, _ in PICK_FIELDS))
+_SEQ = frozenset("ACGTN")
+_PICK_IDS = frozenset(OUR_IDS[1:])
+
+
+_ESCAPES = str.maketrans({"%": "%25", "=": "%3D", ";": "%3B", ",": "%2C", " ": "_"})
+
+
+def escape(value: str) -> str:
+    """VEP's escaping of a CSQ value inside INFO (its --hgvs output writes '=' as %3D)."""
+    return value.translate(_ESCAPES)
+
+
+@dataclass
+class BlockEffects:
+    text: bytes
+    picks: list[Csq | None]  # one per ALT, in file order (the Parquet rows)
+    alleles: list[list[Csq]]  # every entry of each ALT
+    ref_checked: int
+    ref_mismatches: int
+    first_mismatch_line: int
+
+
+class CsqStage:
+    """Adds CSQ and the PICK_* fields to annotated lines and checks REF against the FASTA."""
+
+    def __init__(self, db: AnnotationDatabase, ours: bool = False):
+        self.db = db
+        self.effects = Effects(db)
+        self.ours = ours  # the input's CSQ is GAS's own (re-annotation): dropped, not renamed
+
+    def annotate(self, text: bytes, first_line: int) -> BlockEffects:
+        out: list[bytes] = []
+        picks: list[Csq | None] = []
+        alleles: list[list[Csq]] = []
+        checked = mismatched = 0
+        first_bad = 0
+        alias = self.db.alias
+        for n, line in enumerate(text.split(b"\n")[:-1] if text else []):
+            cols = line.decode().split("\t", 8)
+            chrom, pos_s, ref, alt_s, info = cols[0], cols[1], cols[3], cols[4], cols[7]
+            alts = alt_s.split(",")
+            cid = alias.get(chrom)
+            entries: list[Csq] = []
+            ref_u = ref.upper()
+            if cid is not None and pos_s.isdigit() and set(ref_u) <= _SEQ:
+                gpos = (cid << 32) | (int(pos_s) - 1)
+                checked += 1
+                if not self.effects.ref_matches(gpos, ref_u):
+                    mismatched += 1
+                    first_bad = first_bad or first_line + n
+                seq_alts: list[str | None] = [x if x and set(x.upper()) <= _SEQ else None for x in alts]
+                entries = self.effects.annotate(gpos, ref_u, seq_alts)
+            per_alt: list[list[Csq]] = [[] for _ in alts]
+            for c in entries:
+                per_alt[c.allele_index].append(c)
+            alleles.extend(per_alt)
+            record_picks = [next((c for c in x if c.fields[21] == "1"), None) for x in per_alt]
+            picks.extend(record_picks)
+            keys = [k for k in info.split(";") if k and k != "."]
+            if self.ours:
+                keys = [k for k in keys if k != "CSQ" and not k.startswith("CSQ=")]
+            keys = [("CSQ_INPUT" + k[3:]) if k == "CSQ" or k.startswith("CSQ=") else k for k in keys]
+            keys = [k for k in keys if k.partition("=")[0] not in _PICK_IDS]
+            if entries:
+                keys.append("CSQ=" + ",".join(escape("|".join(c.fields)) for c in entries))  # '|' is kept
+                for name, index, _ in PICK_FIELDS:
+                    keys.append(
+                        f"{name}="
+                        + ",".join(escape(p.fields[index]) or "." if p is not None else "." for p in record_picks)
+                    )
+            cols[7] = ";".join(keys) or "."
+            out.append("\t".join(cols).encode())
+        body = b"\n".join(out) + b"\n" if out else b""
+        return BlockEffects(body, picks, alleles, checked, mismatched, first_bad)
+
+
+def rename_input_csq(meta: list[str]) -> list[str]:
+    """The input's own CSQ definition, renamed CSQ_INPUT (its values are renamed per record)."""
+    out = []
+    for m in meta:
+        if m == CSQ_HEADER:
+            continue  # ours, from an earlier run: rewritten (CsqStage drops its values)
+        if m.startswith("##GAS_renamed=<From=CSQ,"):
+            continue
+        if m.startswith("##INFO=<ID=CSQ,"):
+            out.append(m.replace("##INFO=<ID=CSQ,", "##INFO=<ID=CSQ_INPUT,", 1))
+            out.append('##GAS_renamed=<From=CSQ,To=CSQ_INPUT,Reason="the input\'s own CSQ; GAS writes CSQ">')
+        elif any(m.startswith(f"##INFO=<ID={name},") for name in OUR_IDS[1:]):
+            continue  # our PICK_* fields of an earlier run: rewritten
+        else:
+            out.append(m)
+    return out
+
+
+def with_effects(table: object, fx: BlockEffects) -> object:
+    """The block's Parquet rows with the bundle columns, and ``consequence(s)`` from the
+    transcript consequences (the viewer's consequence filter then finds missense_variant)."""
+    import pyarrow as pa
+
+    if table is None:
+        return None
+    assert isinstance(table, pa.RecordBatch)
+    if table.num_rows != len(fx.picks):
+        raise RuntimeError(f"effects: {len(fx.picks)} ALTs but {table.num_rows} table rows")
+
+    def pick(index: int) -> pa.Array:
+        return pa.array([(p.fields[index] or None) if p is not None else None for p in fx.picks], pa.string())
+
+    terms: list[list[str]] = []
+    for entries in fx.alleles:
+        found = {t for c in entries for t in c.terms}
+        terms.append(sorted(found, key=RANK.__getitem__))
+    has = [bool(x) for x in fx.alleles]
+    columns = {
+        "impact": pick(2),
+        "symbol": pick(3),
+        "transcript": pick(6),
+        "hgvsc": pick(10),
+        "hgvsp": pick(11),
+        "amino_acids": pick(15),
+        "transcript_consequences": pa.array(
+            [["|".join(c.fields) for c in x] if x else None for x in fx.alleles], pa.list_(pa.string())
+        ),
+    }
+    names = table.schema.names
+    arrays = [columns.get(n, table.column(i)) for i, n in enumerate(names)]
+    old_worst = table.column(names.index("consequence")).to_pylist()
+    old_terms = table.column(names.index("consequences")).to_pylist()
+    arrays[names.index("consequence")] = pa.array(
+        [t[0] if h else w for t, h, w in zip(terms, has, old_worst, strict=True)], pa.string()
+    )
+    arrays[names.index("consequences")] = pa.array(
+        [t if h else o for t, h, o in zip(terms, has, old_terms, strict=True)], pa.list_(pa.string())
+    )
+    return pa.RecordBatch.from_arrays(arrays, schema=table.schema)

@@ -1,0 +1,346 @@
+"""The differential oracle for transcript consequences: bcftools csq's BCSQ against GAS's VEP-style CSQ.
+
+docs/annotation-engine.md ("Transcript consequences: differential test") publishes the map below
+and says what is compared. In short: per variant x transcript, the set of consequence terms after
+mapping VEP's SO terms to bcftools' names (terms bcftools does not have are dropped on both sides,
+and `intron` counts only when nothing else is said, as bcftools reports it), and for substitutions
+(SNV/MNV) in the coding sequence the protein position and the reference and alternate residues.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote
+
+# VEP (Sequence Ontology) term -> bcftools csq term; None: bcftools has no such term (not compared).
+VEP_TO_BCFTOOLS: dict[str, str | None] = {
+    "splice_acceptor_variant": "splice_acceptor",
+    "splice_donor_variant": "splice_donor",
+    "stop_gained": "stop_gained",
+    "frameshift_variant": "frameshift",
+    "stop_lost": "stop_lost",
+    "start_lost": "start_lost",
+    "inframe_insertion": "inframe_insertion",
+    "inframe_deletion": "inframe_deletion",
+    "protein_altering_variant": "inframe_altering",
+    "missense_variant": "missense",
+    "splice_region_variant": "splice_region",
+    # VEP 105+ splits the donor side of the splice region; bcftools calls all of it splice_region.
+    "splice_donor_5th_base_variant": "splice_region",
+    "splice_donor_region_variant": "splice_region",
+    "synonymous_variant": "synonymous",
+    "stop_retained_variant": "stop_retained",
+    "start_retained_variant": "start_retained",
+    "5_prime_UTR_variant": "5_prime_utr",
+    "3_prime_UTR_variant": "3_prime_utr",
+    "non_coding_transcript_exon_variant": "non_coding",
+    "intron_variant": "intron",
+    "coding_sequence_variant": "coding_sequence",
+    "feature_elongation": "feature_elongation",
+    # Not in bcftools csq: covered by the hand-checked cases (tests/annotator/test_hgvs_cases.py).
+    "splice_polypyrimidine_tract_variant": None,
+    "incomplete_terminal_codon_variant": None,
+    "NMD_transcript_variant": None,
+    "non_coding_transcript_variant": None,
+    "upstream_gene_variant": None,
+    "downstream_gene_variant": None,
+    "feature_truncation": None,
+    "intergenic_variant": None,
+}
+BCFTOOLS_TERMS = {v for v in VEP_TO_BCFTOOLS.values() if v} | {"inframe_altering"}
+# Terms whose amino-acid change is compared (substitutions only; see module docstring).
+AA_TERMS = {"missense", "synonymous", "stop_gained", "stop_lost", "start_lost", "stop_retained"}
+
+
+@dataclass(frozen=True)
+class Call:
+    terms: frozenset[str]  # bcftools names
+    aa: tuple[int, str, str] | None  # (first protein position, reference residues, alternate residues)
+    raw: str  # the tool's own text, for the report
+
+
+Key = tuple[str, int, str, str, str]  # chrom, pos, ref, alt, transcript stable id (no version)
+
+
+# bcftools prints `intron` and `non_coding` without the transcript id (gene name and biotype only);
+# a resolver from the gene model gives them back to the overlapping transcripts of that gene and biotype
+# that have no other call (bcftools' own rule: intron/non_coding only when nothing else holds).
+GROUPED = {"intron", "non_coding"}
+BIOTYPE_BCFTOOLS = {"nonsense_mediated_decay": "NMD"}
+Resolver = Callable[[str, int, int, str, str], list[str]]  # chrom, start, end, gene name, bcftools biotype
+
+# Terms about the protein, which VEP does not compute for a variant that is not wholly inside the CDS.
+PROTEIN_TERMS = {
+    "frameshift",
+    "inframe_insertion",
+    "inframe_deletion",
+    "inframe_altering",
+    "missense",
+    "synonymous",
+    "stop_gained",
+    "stop_lost",
+    "start_lost",
+    "stop_retained",
+    "start_retained",
+}
+INFRAME_INDEL = {"inframe_insertion", "inframe_deletion", "inframe_altering"}
+# VEP's marks of a transcript without a CDS.
+NON_CODING_TRANSCRIPT = {"non_coding_transcript_variant", "non_coding_transcript_exon_variant"}
+
+
+def normalise(terms: set[str]) -> frozenset[str]:
+    """The published rules applied to both tools' terms (docs/annotation-engine.md):
+
+    - `intron` counts only when nothing else is said (bcftools reports it only then);
+    - a variant that reaches a splice donor/acceptor site: its protein effect is not compared (VEP
+      says coding_sequence_variant for a variant not wholly in the CDS, bcftools predicts from the
+      exonic part or says nothing);
+    - a variant crossing the CDS edge into a UTR: only start_lost/stop_lost of its protein terms are
+      compared, for the same reason;
+    - start_lost: bcftools stops there, VEP adds frameshift/inframe terms; those are not compared;
+    - frameshift: stop_gained is not compared (VEP looks for a stop in the changed codons only,
+      bcftools in the whole new frame)."""
+    out = set(terms)
+    if len(out) > 1:
+        out.discard("intron")
+    protein = PROTEIN_TERMS | {"coding_sequence"}
+    if out & {"splice_donor", "splice_acceptor"}:
+        out -= protein
+    elif out & {"5_prime_utr", "3_prime_utr"} and out & protein:
+        out -= protein - {"start_lost", "stop_lost"}
+    if "start_lost" in out:
+        out -= INFRAME_INDEL | {"frameshift"}
+    if "frameshift" in out:
+        out.discard("stop_gained")
+    return frozenset(out)
+
+
+def equivalent(gas: frozenset[str], bcf: frozenset[str]) -> bool:
+    """Equal terms, or VEP's protein_altering_variant where bcftools names the in-frame indel by length."""
+    if gas == bcf:
+        return True
+    if "inframe_altering" in gas:
+        return (gas - INFRAME_INDEL) == (bcf - INFRAME_INDEL) and bool(bcf & INFRAME_INDEL)
+    return False
+
+
+def run_bcftools_csq(fasta: Path, gff3: Path, vcf: Path, out: Path) -> Path:
+    subprocess.run(
+        ["bcftools", "csq", "--local-csq", "-f", str(fasta), "-g", str(gff3), "-Ov", "-o", str(out), str(vcf)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out
+
+
+_BCSQ_AA = re.compile(r"^(\d+)([A-Z*]+)(?:>(\d+)([A-Z*]+))?$")
+
+
+def parse_bcsq_aa(text: str) -> tuple[int, str, str] | None:
+    """`28R>28W` (change), `28R` (synonymous); None for anything longer (`..` abbreviations, indels)."""
+    m = _BCSQ_AA.match(text)
+    if not m:
+        return None
+    pos, ref, _, alt = m.groups()
+    return int(pos), ref, alt if alt is not None else ref
+
+
+def read_bcsq(path: Path, resolve: Resolver | None = None) -> dict[Key, Call]:
+    """BCSQ=csq|gene|transcript|biotype|strand|amino_acid_change|dna_change, comma-separated per record."""
+    calls: dict[Key, Call] = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("#"):
+            continue
+        f = line.split("\t", 8)
+        m = re.search(r"(?:^|;)BCSQ=([^;\t]*)", f[7])
+        if not m:
+            continue
+        chrom, pos, ref, alt = f[0], int(f[1]), f[3], f[4]
+        groups = []
+        for entry in m.group(1).split(","):
+            if entry.startswith("@"):  # haplotype reference to another record (not with --local-csq)
+                continue
+            parts = entry.split("|")
+            terms = {t.lstrip("*") for t in parts[0].split("&")}
+            if not parts[2]:
+                if not terms <= GROUPED:
+                    raise ValueError(f"{chrom}:{pos}: BCSQ entry without a transcript: {entry}")
+                groups.append((parts, terms, entry))
+                continue
+            aa = parse_bcsq_aa(parts[5]) if len(parts) > 5 else None
+            key = (chrom, pos, ref, alt, parts[2])
+            if key in calls:  # bcftools writes splice and coding consequences of one transcript apart
+                prev = calls[key]
+                terms |= prev.terms
+                aa, entry = prev.aa or aa, f"{prev.raw},{entry}"
+            calls[key] = Call(frozenset(terms), aa, entry)
+        for parts, terms, entry in groups:
+            tids = resolve(chrom, pos, pos + len(ref) - 1, parts[1], parts[3]) if resolve else []
+            tids = [t for t in tids if (chrom, pos, ref, alt, t) not in calls] or [f"gene:{parts[1]}|{parts[3]}"]
+            for tid in tids:
+                calls[(chrom, pos, ref, alt, tid)] = Call(frozenset(terms), None, entry)
+    return {k: Call(normalise(set(c.terms)), c.aa, c.raw) for k, c in calls.items()}
+
+
+def csq_format(path: Path, tag: str = "CSQ") -> list[str]:
+    """The field names from the CSQ header's `Format: a|b|c` description."""
+    with path.open() as fh:
+        for line in fh:
+            if line.startswith(f"##INFO=<ID={tag},"):
+                m = re.search(r"Format: ([^\"]+)\"", line)
+                if m:
+                    return m.group(1).strip().split("|")
+            if line.startswith("#CHROM"):
+                break
+    raise ValueError(f"{path}: no ##INFO=<ID={tag}> header with a Format")
+
+
+def parse_csq_aa(protein_position: str, amino_acids: str) -> tuple[int, str, str] | None:
+    """VEP's Protein_position `28` / `28-29` and Amino_acids `R/W` (synonymous: `R`)."""
+    if not protein_position or not amino_acids:
+        return None
+    first = protein_position.split("-")[0]
+    if not first.isdigit():
+        return None
+    ref, _, alt = amino_acids.partition("/")
+    return int(first), ref, alt or ref
+
+
+def read_csq(path: Path, tag: str = "CSQ") -> tuple[dict[Key, Call], dict[Key, dict[str, str]]]:
+    """GAS's CSQ per variant x transcript, as bcftools terms, plus every field by name (for the report)."""
+    names = csq_format(path, tag)
+    calls: dict[Key, Call] = {}
+    rows: dict[Key, dict[str, str]] = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("#"):
+            continue
+        f = line.split("\t", 8)
+        m = re.search(rf"(?:^|;){tag}=([^;\t]*)", f[7])
+        if not m:
+            continue
+        if "," in f[4]:
+            raise ValueError(f"{f[0]}:{f[1]}: the oracle compares single-ALT records only")
+        for entry in m.group(1).split(","):
+            row = dict(zip(names, unquote(entry).split("|") if "%" in entry else entry.split("|"), strict=True))
+            if row.get("Feature_type") != "Transcript" or not row.get("Feature"):
+                continue
+            tid = row["Feature"].split(".")[0]
+            vep = set(row["Consequence"].split("&"))
+            unknown = vep - VEP_TO_BCFTOOLS.keys()
+            if unknown:
+                raise ValueError(f"{f[0]}:{f[1]}: consequence terms outside the published map: {sorted(unknown)}")
+            terms = normalise({term for t in vep if (term := VEP_TO_BCFTOOLS[t])})
+            if vep & NON_CODING_TRANSCRIPT:  # bcftools says only `non_coding` anywhere in such a transcript
+                terms = frozenset({"non_coding"})
+            key = (f[0], int(f[1]), f[3], f[4], tid)
+            if key in rows:
+                raise ValueError(f"{f[0]}:{f[1]}: two CSQ entries for {row['Feature']}")
+            rows[key] = row
+            if terms:
+                aa = parse_csq_aa(row.get("Protein_position", ""), row.get("Amino_acids", ""))
+                calls[key] = Call(terms, aa, row["Consequence"])
+    return calls, rows
+
+
+@dataclass
+class Comparison:
+    pairs: int = 0
+    agree: int = 0
+    aa_compared: int = 0
+    aa_agree: int = 0
+    not_comparable: int = 0  # GAS intron/non_coding pairs at sites where bcftools stopped at another hit
+    classes: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def note(self, cls: str, example: str) -> None:
+        self.classes[cls] += 1
+        if len(self.examples[cls]) < 2:
+            self.examples[cls].append(example)
+
+    @property
+    def rate(self) -> float:
+        return self.agree / self.pairs if self.pairs else 0.0
+
+    def table(self, limit: int = 25) -> str:
+        lines = [
+            f"variant x transcript pairs compared: {self.pairs}, agree: {self.agree} ({100 * self.rate:.3f}%); "
+            f"amino-acid changes compared: {self.aa_compared}, agree: {self.aa_agree}; "
+            f"GAS intron/non_coding pairs bcftools does not look for: {self.not_comparable}",
+            f"{'count':>7}  class (GAS -> bcftools)  examples",
+        ]
+        for cls, n in self.classes.most_common(limit):
+            lines.append(f"{n:>7}  {cls}  {'; '.join(self.examples[cls][:2])}")
+        return "\n".join(lines)
+
+
+def _to_stop(aa: tuple[int, str, str] | None) -> tuple[int, str, str] | None:
+    """bcftools writes residues up to the first stop (`LV>*`), VEP every changed codon's (`LV/*L`)."""
+    if aa is None:
+        return None
+    pos, ref, alt = aa
+    return pos, ref[: ref.find("*") + 1] if "*" in ref else ref, alt[: alt.find("*") + 1] if "*" in alt else alt
+
+
+def _is_substitution(ref: str, alt: str) -> bool:
+    return len(ref) == len(alt)
+
+
+def compare(
+    gas: dict[Key, Call],
+    bcf: dict[Key, Call],
+    skip: Callable[[str], bool] = lambda _: False,
+    skip_aa: Callable[[str], bool] = lambda _: False,
+) -> Comparison:
+    """Every pair either tool reports (after the map) counts; a pair agrees when terms and aa change agree.
+
+    `skip(transcript)` leaves out transcripts one tool does not model; `skip_aa(transcript)` compares
+    only the terms of transcripts whose codon numbering the tools define differently."""
+    c = Comparison()
+    bcf_sites = {k[:4] for k in bcf}
+    for key in sorted(gas.keys() | bcf.keys()):
+        if skip(key[4]):
+            continue
+        g = gas.get(key)
+        if key not in bcf and g is not None and g.terms <= GROUPED and key[:4] in bcf_sites:
+            # bcftools looks for intron/non_coding hits only when no transcript at the site has a CDS, UTR
+            # or splice hit (its search order), so its silence here says nothing.
+            c.not_comparable += 1
+            continue
+        c.pairs += 1
+        b = bcf.get(key)
+        where = f"{key[0]}:{key[1]} {key[2]}>{key[3]} {key[4]}"
+        if g is None or b is None:
+            side = "only bcftools" if g is None else "only GAS"
+            present = b if g is None else g
+            assert present is not None
+            cls = f"{side}: {'&'.join(sorted(present.terms))}"
+            c.note(cls, f"{where} [{present.raw}]")
+            continue
+        ok = equivalent(g.terms, b.terms)
+        crosses_utr = bool((g.terms | b.terms) & {"5_prime_utr", "3_prime_utr"})  # VEP gives no residues then
+        if (
+            ok
+            and _is_substitution(key[2], key[3])
+            and g.terms & AA_TERMS
+            and b.aa
+            and not crosses_utr
+            and not skip_aa(key[4])
+        ):
+            c.aa_compared += 1
+            if _to_stop(g.aa) == _to_stop(b.aa):
+                c.aa_agree += 1
+            else:
+                ok = False
+                cls = f"amino acids differ ({'&'.join(sorted(g.terms))})"
+                c.note(cls, f"{where} GAS {g.aa} bcftools {b.aa} [{b.raw}]")
+        elif not ok:
+            cls = f"{'&'.join(sorted(g.terms))} -> {'&'.join(sorted(b.terms))}"
+            c.note(cls, f"{where} [{g.raw}] [{b.raw}]")
+        c.agree += ok
+    return c
