@@ -1,10 +1,12 @@
 """Attacks on /api/v1's authentication (issue 22): made-up bearer tokens must not turn
 into an unbounded stream of Globus introspections or DynamoDB reads, a forged
-X-Forwarded-For must not buy a fresh budget, refusals must not evict valid tokens, and a
-token revoked at Globus must stop working within the re-check interval.
+X-Forwarded-For must not buy a fresh budget, refusals must not evict valid tokens, a
+token revoked at Globus must stop working within the re-check interval, more tokens (or
+revoking and re-creating one) must not buy more requests, and concurrent creations must
+not overshoot the 20-token cap.
 
 Globus is answered locally (responses); DynamoDB is the session's moto server over HTTP.
-Each test makes its own app with a small per-address lookup limit."""
+The lookup-limit tests make apps of their own with a small per-address limit."""
 
 from __future__ import annotations
 
@@ -12,12 +14,16 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs
 
 import pytest
 import responses
-from api_support import bearer, problem
+from api_support import bearer, create_token, problem
+from web_support import csrf_token
 
+from gas.core.dynamo import newest_first_of_user
+from gas.core.tokens import MAX_TOKENS, TokenStore
 from gas.web.api_v1 import bearer as bearer_module
 from gas.web.app import create_app
 
@@ -168,3 +174,69 @@ def test_a_globus_token_revoked_at_globus_stops_working_after_the_recheck(settin
     time.sleep(1.2)
     problem(client.get("/api/v1/me", headers=bearer(token)), 401, "unauthorized")
     assert globus.asked.count(token) == 2
+
+
+def _fresh_rate_window(seconds: int = 60) -> None:
+    into = time.time() % seconds
+    if into > seconds - 5:
+        time.sleep(seconds - into + 0.05)
+
+
+def test_more_tokens_or_a_recreated_token_buy_no_more_requests(settings_factory, web_aws):
+    app = create_app(settings_factory(api_rate_limit=3, api_rate_window_seconds=60))
+    c = app.test_client()
+    c.post(
+        "/auth/local", data={"csrf_token": csrf_token(c, "/auth/local"), "name": "R", "email": f"{uuid.uuid4()}@e.org"}
+    )
+    with c.session_transaction() as session:
+        user_id = session["user_id"]
+    first, second = create_token(c, "first"), create_token(c, "second")
+    api = app.test_client()
+    _fresh_rate_window()
+    assert [api.get("/api/v1/me", headers=bearer(first)).status_code for _ in range(4)] == [200, 200, 200, 429]
+    problem(api.get("/api/v1/me", headers=bearer(second)), 429, "rate-limited")  # the user's limit
+    for token in TokenStore(web_aws).list_for_user(user_id):  # revoke both, as the profile page does
+        resp = c.post(f"/profile/tokens/{token.token_id}/revoke", data={"csrf_token": csrf_token(c, "/profile")})
+        assert resp.status_code == 302
+    limited = problem(api.get("/api/v1/me", headers=bearer(create_token(c, "again"))), 429, "rate-limited")
+    assert limited["detail"].startswith("More than 3 requests")
+
+
+def test_sixty_concurrent_creations_leave_exactly_twenty_live_tokens(sign_in, app, web_aws):
+    owner, user_id = sign_in()
+    token = csrf_token(owner, "/profile")
+    cookie = owner.get_cookie("gas_session")
+    assert cookie is not None
+    clients = []
+    for _ in range(60):  # 60 browser tabs of one session
+        tab = app.test_client()
+        tab.set_cookie("gas_session", cookie.value, domain=cookie.domain)
+        clients.append(tab)
+
+    def create(n: int) -> int:
+        form = {"csrf_token": token, "name": f"t{n}", "scopes": ["read"], "days": "7"}
+        return clients[n].post("/profile/tokens", data=form).status_code
+
+    with ThreadPoolExecutor(60) as pool:
+        statuses = list(pool.map(create, range(60)))
+    store = TokenStore(web_aws)
+    live = [t for t in store.list_for_user(user_id) if not t.expired()]
+    assert len(live) == MAX_TOKENS and sorted(statuses) == [200] * MAX_TOKENS + [400] * (60 - MAX_TOKENS)
+    refused = owner.post("/profile/tokens", data={"csrf_token": token, "name": "x", "scopes": ["read"], "days": "7"})
+    assert refused.status_code == 400 and "revoke one first" in refused.get_data(as_text=True)
+
+    # A token past its expiry frees its place with no clean-up, before TTL deletes anything.
+    ddb, table = web_aws.client("dynamodb"), web_aws.names.api_table
+    old = live[-1]
+    items = ddb.query(**newest_first_of_user(table, web_aws.names.tokens_by_user_index, user_id))["Items"]
+    item = next(i for i in items if i["token_id"]["S"] == old.token_id)
+    for pk in (item["pk"]["S"], f"slot#{user_id}#{item['slot']['N']}"):
+        ddb.update_item(
+            TableName=table,
+            Key={"pk": {"S": pk}},
+            UpdateExpression="SET expires_epoch = :past",
+            ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 10)}},
+        )
+    again = owner.post("/profile/tokens", data={"csrf_token": token, "name": "y", "scopes": ["read"], "days": "7"})
+    assert again.status_code == 200, again.get_data(as_text=True)
+    assert len([t for t in store.list_for_user(user_id) if not t.expired()]) == MAX_TOKENS

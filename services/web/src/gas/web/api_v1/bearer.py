@@ -33,7 +33,7 @@ import globus_sdk
 import structlog
 from globus_sdk.transport import RetryConfig
 
-from gas.core.tokens import PAT_PREFIX, TokenGone, TokenStore, digest, globus_key, pat_key
+from gas.core.tokens import PAT_PREFIX, TokenGone, TokenStore, digest, globus_key, pat_key, user_key
 from gas.core.users import UserStore
 from gas.web.api_v1.problems import ApiProblem
 from gas.web.settings import WebSettings
@@ -238,16 +238,20 @@ class Authenticator:
         return principal
 
     def count(self, principal: Principal) -> tuple[int, float]:
-        """Count one request of this principal: (requests in the window, when it ends).
-        A revoked personal token is refused here (401) and dropped from the cache."""
+        """Count one request of this principal on its token's counter and its user's:
+        (the larger count in the window, when it ends). A revoked personal token is
+        refused here (401) and dropped from the cache."""
+        window = self.settings.api_rate_window_seconds
         try:
-            counted = self.tokens.count_request(
+            token = self.tokens.count_request(
                 principal.counter_key,
-                self.settings.api_rate_window_seconds,
+                window,
                 must_exist=principal.kind == "personal",
                 expires_epoch=principal.expires_epoch,
             )
         except TokenGone:
             self.valid.drop(principal.counter_key.partition("#")[2])
             raise unauthorized("The token was revoked.") from None
-        return counted.hits, counted.window_ends
+        # Per user too: more tokens (or revoking and re-creating one) buy no more requests.
+        user = self.tokens.count_request(user_key(principal.user_id), window, must_exist=False, expires_epoch=None)
+        return max(token.hits, user.hits), max(token.window_ends, user.window_ends)
