@@ -7,8 +7,9 @@ once; reported: jobs/s (first submission to last completion) and p95 submit -> C
 
 Then the token check per request, in-process against the same stack's DynamoDB (moto):
 a personal access token and a Globus token with the cache warm (goal: p95 <= 2 ms),
-next to the request counter write every API request also makes (the rate limit and the
-revocation check) and, as the peer, the session check of a signed-in page (one GetItem).
+next to the request counter writes every API request also makes (the token's: the rate
+limit and the revocation check; the user's: the rate limit) and, as the peer, the session
+check of a signed-in page (one GetItem).
 
     .venv/bin/python bench/api_submit.py [--jobs 100] [--processes 8]
 """
@@ -185,7 +186,7 @@ def token_checks(stack: DevStack, runs: int) -> dict[str, list[float]]:
     return {
         "personal token check (cache warm)": timed(lambda: auth.authenticate(f"Bearer {secret}", "127.0.0.1"), runs),
         "Globus token check (cache warm)": globus_ms,
-        "request counter write (every API request)": timed(lambda: auth.count(personal), runs),
+        "counter writes, token + user (every API request)": timed(lambda: auth.count(personal), runs),
         "peer: session check of a page (GetItem)": timed(lambda: users.get_profile("bench-user"), runs),
     }
 
