@@ -19,7 +19,7 @@ from urllib.parse import parse_qs
 
 import pytest
 import responses
-from api_support import bearer, create_token, problem
+from api_support import bearer, create_token, fresh_window, problem
 from web_support import csrf_token
 
 from gas.core.dynamo import newest_first_of_user
@@ -69,14 +69,6 @@ def globus() -> Iterator[FakeGlobus]:
         yield FakeGlobus(rsps)
 
 
-def _fresh_window(seconds: int = bearer_module.LOOKUP_WINDOW_SECONDS) -> None:
-    """Start well inside a fixed window (the lookup limit's or the rate limit's, both on
-    the minute), so a test's counts are not split across two windows."""
-    into = time.time() % seconds
-    if into > seconds - 5:
-        time.sleep(seconds - into + 0.05)
-
-
 def _token_reads(app) -> list[str]:
     """Every GetItem web's token store sends to the API table (DynamoDB reads)."""
     tokens = app.extensions["gas"].tokens
@@ -91,7 +83,7 @@ def _token_reads(app) -> list[str]:
 def test_random_bearer_strings_cost_a_bounded_number_of_introspections(settings_factory, globus):
     app = create_app(settings_factory(api_token_lookups_per_minute=LIMIT))
     client = app.test_client()
-    _fresh_window()
+    fresh_window(bearer_module.LOOKUP_WINDOW_SECONDS)
     statuses = [client.get("/api/v1/me", headers=bearer(f"made-up-{uuid.uuid4()}")).status_code for _ in range(50)]
     assert statuses == [401] * LIMIT + [429] * (50 - LIMIT)
     assert len(globus.asked) == LIMIT
@@ -109,7 +101,7 @@ def test_unknown_personal_tokens_are_remembered_as_refused_and_limited(settings_
     app = create_app(settings_factory(api_token_lookups_per_minute=LIMIT))
     reads = _token_reads(app)
     client = app.test_client()
-    _fresh_window()
+    fresh_window(bearer_module.LOOKUP_WINDOW_SECONDS)
     unknown = "gas_pat_" + uuid.uuid4().hex
     for _ in range(5):
         problem(client.get("/api/v1/me", headers=bearer(unknown)), 401, "unauthorized")
@@ -122,7 +114,7 @@ def test_unknown_personal_tokens_are_remembered_as_refused_and_limited(settings_
 def test_a_forged_x_forwarded_for_does_not_get_a_fresh_budget(settings_factory, globus):
     app = create_app(settings_factory(api_token_lookups_per_minute=LIMIT, web_proxy_hops=1))
     client = app.test_client()
-    _fresh_window()
+    fresh_window(bearer_module.LOOKUP_WINDOW_SECONDS)
 
     def through_proxy(token: str, forwarded: str) -> int:
         # The ingress appends the address it saw; whatever came before is the client's.
@@ -141,7 +133,7 @@ def test_a_forged_x_forwarded_for_does_not_get_a_fresh_budget(settings_factory, 
 def test_forwarded_for_is_ignored_without_proxy_hops(settings_factory, globus):
     app = create_app(settings_factory(api_token_lookups_per_minute=LIMIT))
     client = app.test_client()
-    _fresh_window()
+    fresh_window(bearer_module.LOOKUP_WINDOW_SECONDS)
     statuses = [
         client.get("/api/v1/me", headers={**bearer(f"y-{n}"), "X-Forwarded-For": f"198.51.100.{n}"}).status_code
         for n in range(10)
@@ -186,7 +178,7 @@ def test_more_tokens_or_a_recreated_token_buy_no_more_requests(settings_factory,
         user_id = session["user_id"]
     first, second = create_token(c, "first"), create_token(c, "second")
     api = app.test_client()
-    _fresh_window(60)  # the app's api_rate_window_seconds
+    fresh_window(60)  # the app's api_rate_window_seconds
     assert [api.get("/api/v1/me", headers=bearer(first)).status_code for _ in range(4)] == [200, 200, 200, 429]
     problem(api.get("/api/v1/me", headers=bearer(second)), 429, "rate-limited")  # the user's limit
     for token in TokenStore(web_aws).list_for_user(user_id):  # revoke both, as the profile page does

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 import requests
-from api_support import PROBLEM_JSON, bearer, create_token, upload_through_api
+from api_support import PROBLEM_JSON, bearer, create_token, fresh_window, upload_through_api
 from api_support import problem as _problem
 from openapi_spec_validator import validate
 from web_support import completed_job, mark_archived, requested_events
@@ -236,6 +236,7 @@ def test_over_the_rate_limit_is_429_with_retry_after(settings_factory, web_aws):
     c.post("/auth/local", data={"csrf_token": csrf_token(c, "/auth/local"), "name": "R", "email": "r@example.org"})
     token = create_token(c)
     api = app.test_client()
+    fresh_window(60)
     statuses = [api.get("/api/v1/me", headers=bearer(token)).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     resp = api.get("/api/v1/me", headers=bearer(token))
