@@ -226,3 +226,27 @@ def test_sixty_concurrent_creations_leave_exactly_twenty_live_tokens(sign_in, ap
     again = owner.post("/profile/tokens", data={"csrf_token": token, "name": "y", "scopes": ["read"], "days": "7"})
     assert again.status_code == 200, again.get_data(as_text=True)
     assert len([t for t in store.list_for_user(user_id) if not t.expired()]) == MAX_TOKENS
+
+
+def test_tokens_from_before_the_slots_count_against_the_cap(sign_in, web_aws):
+    owner, user_id = sign_in()
+    ddb, table = web_aws.client("dynamodb"), web_aws.names.api_table
+    for n in range(MAX_TOKENS - 1):  # as the previous release stored them: no slot
+        ddb.put_item(
+            TableName=table,
+            Item={
+                "pk": {"S": f"pat#legacy-{uuid.uuid4().hex}"},
+                "token_id": {"S": str(uuid.uuid4())},
+                "user_id": {"S": user_id},
+                "name": {"S": f"old {n}"},
+                "prefix": {"S": "gas_pat_old"},
+                "scopes": {"L": [{"S": "read"}]},
+                "created_at": {"S": "2026-11-01T00:00:00Z"},
+                "expires_epoch": {"N": str(int(time.time()) + 3600)},
+            },
+        )
+    form = {"csrf_token": csrf_token(owner, "/profile"), "scopes": ["read"], "days": "7"}
+    assert owner.post("/profile/tokens", data={**form, "name": "new"}).status_code == 200
+    refused = owner.post("/profile/tokens", data={**form, "name": "one too many"})
+    assert refused.status_code == 400 and "revoke one first" in refused.get_data(as_text=True)
+    assert len([t for t in TokenStore(web_aws).list_for_user(user_id) if not t.expired()]) == MAX_TOKENS

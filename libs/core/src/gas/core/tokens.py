@@ -149,7 +149,12 @@ class TokenStore:
             created_at=_iso(now),
             expires_epoch=math.ceil(now + lifetime_seconds),
         )
-        slot = self._take_slot(user_id, pat_key(secret), token.expires_epoch, now)
+        # Tokens made before slots existed hold none: they take places off the top (their
+        # number only falls, so this stays race-free). One Query, as the cap always cost.
+        legacy = sum(
+            1 for item in self._items_for_user(user_id) if "slot" not in item and int(item["expires_epoch"]["N"]) > now
+        )
+        slot = self._take_slot(user_id, pat_key(secret), token.expires_epoch, now, MAX_TOKENS - legacy)
         record = {
             "pk": pat_key(secret),
             "slot": slot,
@@ -170,9 +175,10 @@ class TokenStore:
             raise
         return secret, token
 
-    def _take_slot(self, user_id: str, holder: str, expires_epoch: int, now: float) -> int:
-        """The number of a free slot, now held by `holder` until `expires_epoch`."""
-        for slot in range(MAX_TOKENS):
+    def _take_slot(self, user_id: str, holder: str, expires_epoch: int, now: float, slots: int) -> int:
+        """The number of a free slot among the first `slots`, now held by `holder` until
+        `expires_epoch`."""
+        for slot in range(slots):
             try:
                 self._ddb.put_item(
                     TableName=self._table,
