@@ -149,11 +149,13 @@ class TokenStore:
             created_at=_iso(now),
             expires_epoch=math.ceil(now + lifetime_seconds),
         )
-        # Tokens made before slots existed hold none: they take places off the top (their
-        # number only falls, so this stays race-free). One Query, as the cap always cost.
-        legacy = sum(
-            1 for item in self._items_for_user(user_id) if "slot" not in item and int(item["expires_epoch"]["N"]) > now
-        )
+        # The user's live tokens (one Query, as the cap always cost): seen at the cap, refuse
+        # without trying every slot. Tokens made before slots existed hold none: they take
+        # places off the top (their number only falls, so this stays race-free).
+        live = [item for item in self._items_for_user(user_id) if int(item["expires_epoch"]["N"]) > now]
+        if len(live) >= MAX_TOKENS:
+            raise TooManyTokens(user_id)
+        legacy = sum(1 for item in live if "slot" not in item)
         slot = self._take_slot(user_id, pat_key(secret), token.expires_epoch, now, MAX_TOKENS - legacy)
         record = {
             "pk": pat_key(secret),
