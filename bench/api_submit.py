@@ -7,8 +7,9 @@ once; reported: jobs/s (first submission to last completion) and p95 submit -> C
 
 Then the token check per request, in-process against the same stack's DynamoDB (moto):
 a personal access token and a Globus token with the cache warm (goal: p95 <= 2 ms),
-next to the request counter write every API request also makes (the rate limit and the
-revocation check) and, as the peer, the session check of a signed-in page (one GetItem).
+next to the request counter writes every API request also makes (the token's: the rate
+limit and the revocation check; the user's: the rate limit) and, as the peer, the session
+check of a signed-in page (one GetItem).
 
     .venv/bin/python bench/api_submit.py [--jobs 100] [--processes 8]
 """
@@ -164,7 +165,7 @@ def token_checks(stack: DevStack, runs: int) -> dict[str, list[float]]:
     auth = Authenticator(settings, tokens, users)
     users.upsert("bench-user", "Bench", "bench@example.org")
     secret, _ = tokens.create("bench-user", "bench", {"read", "submit"}, 3600)
-    personal = auth.authenticate(f"Bearer {secret}")
+    personal = auth.authenticate(f"Bearer {secret}", "127.0.0.1")
     globus_token = f"globus-{uuid.uuid4()}"
     with responses.RequestsMock() as rsps:
         RegisteredResponse(
@@ -179,13 +180,13 @@ def token_checks(stack: DevStack, runs: int) -> dict[str, list[float]]:
                 "exp": math.floor(time.time()) + 3600,
             },
         ).add(requests_mock=rsps)
-        auth.authenticate(f"Bearer {globus_token}")  # the one introspection; cached from here on
-        globus_ms = timed(lambda: auth.authenticate(f"Bearer {globus_token}"), runs)
+        auth.authenticate(f"Bearer {globus_token}", "127.0.0.1")  # the one introspection; cached for a minute
+        globus_ms = timed(lambda: auth.authenticate(f"Bearer {globus_token}", "127.0.0.1"), runs)
         assert len(rsps.calls) == 1
     return {
-        "personal token check (cache warm)": timed(lambda: auth.authenticate(f"Bearer {secret}"), runs),
+        "personal token check (cache warm)": timed(lambda: auth.authenticate(f"Bearer {secret}", "127.0.0.1"), runs),
         "Globus token check (cache warm)": globus_ms,
-        "request counter write (every API request)": timed(lambda: auth.count(personal), runs),
+        "counter writes, token + user (every API request)": timed(lambda: auth.count(personal), runs),
         "peer: session check of a page (GetItem)": timed(lambda: users.get_profile("bench-user"), runs),
     }
 

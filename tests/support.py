@@ -98,10 +98,30 @@ class Terminal:
                 os.killpg(self.pid, signal.SIGKILL)
 
 
+# moto answers each request on a thread and checks a DynamoDB write's condition before
+# applying it with no lock between, so two concurrent conditional puts on one item can both
+# succeed, which DynamoDB never allows. The tests' server holds a lock around each write:
+# conditions are atomic as on DynamoDB, requests otherwise as concurrent as before.
+_ATOMIC_WRITES_MOTO = """
+import sys, threading
+from moto.dynamodb.models import DynamoDBBackend
+from moto.server import main
+lock = threading.Lock()
+for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+    def atomic(self, *args, _original=getattr(DynamoDBBackend, name), **kwargs):
+        with lock:
+            return _original(self, *args, **kwargs)
+    setattr(DynamoDBBackend, name, atomic)
+main(sys.argv[1:])
+"""
+
+
 def moto_server(log_dir: Path) -> Iterator[str]:
-    """A moto server on a free loopback port, for as long as the generator lives."""
+    """A moto server (atomic DynamoDB writes) on a free loopback port, for as long as the
+    generator lives."""
     port = free_port()
-    proc = spawn([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], log=log_dir / "moto.log")
+    argv = [str(BIN / "python"), "-c", _ATOMIC_WRITES_MOTO, "-H", "127.0.0.1", "-p", str(port)]
+    proc = spawn(argv, log=log_dir / "moto.log")
     url = f"http://127.0.0.1:{port}"
     try:
         wait_http(f"{url}/moto-api/", 30, proc)

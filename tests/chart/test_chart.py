@@ -127,6 +127,7 @@ def test_web_container_contract(rendered):
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "ops"}
     assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "ops"}
     assert env["GAS_WEB_OPS_BIND"]["value"] == "0.0.0.0:9100"
+    assert env["GAS_WEB_PROXY_HOPS"]["value"] == "1"  # the Ingress appends the client's address
     mounts = {m["mountPath"] for m in c["volumeMounts"]}
     assert {"/tmp", "/tmp/prometheus"} <= mounts
 

@@ -79,6 +79,7 @@ def test_web_ops_port_proxies_readiness_and_shutdown(every):
     env = env_of(web)
     assert env["GAS_WEB_BIND"] == "0.0.0.0:8080" and env["GAS_WEB_OPS_BIND"] == "0.0.0.0:9200"
     assert env["GAS_WEB_FORWARDED_ALLOW_IPS"] == "10.1.0.0/16,10.2.0.7"
+    assert env["GAS_WEB_PROXY_HOPS"] == "2"
     assert (env["GAS_READYZ_CACHE_SECONDS"], env["GAS_READYZ_GRACE_SECONDS"]) == ("10", "120")
     assert env["GAS_WEB_GRACEFUL_TIMEOUT"] == "30"
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
@@ -306,6 +307,7 @@ NEW_VALUES = {
     "priorityClassName": "priority-class-bad-name",
     "web.opsPort": "web-ops-port-privileged",
     "web.forwardedAllowIps": "web-forwarded-allow-ips-garbage",
+    "web.proxyHops": "web-proxy-hops-negative",
     "web.readiness": "web-readiness-negative-grace",
     "web.shutdown": "web-prestop-too-long",
     "web.startupProbe": "web-startup-probe-zero-period",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import threading
 import uuid
 import zlib
 from urllib.parse import parse_qs, urlsplit
@@ -142,6 +143,45 @@ def test_local_signin_rejects_bad_email(client):
     resp = client.post("/auth/local", data={"csrf_token": token, "name": "X", "email": "not-an-email"})
     assert resp.status_code == 400
     assert "valid email" in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("email", "ok"),
+    [
+        ("ada@example.org", True),
+        ("a@b.c", True),
+        ("ada@example", False),
+        ("ada@.org", False),
+        ("ada@example.", False),
+        ("@example.org", False),
+        ("a@b@example.org", False),
+        ("ada lovelace@example.org", False),
+        ("a" * 243 + "@example.org", False),  # 255 characters: one over
+    ],
+)
+def test_local_signin_email_rules(client, email, ok):
+    token = csrf_token(client, "/auth/local")
+    resp = client.post("/auth/local", data={"csrf_token": token, "name": "X", "email": email})
+    assert resp.status_code == (302 if ok else 400), resp.get_data(as_text=True)
+
+
+def test_local_signin_email_check_is_not_a_redos(client):
+    """`a@` + 64,000 dots + `@` pinned a thread for 23.5 s against the old regular
+    expression (it ran before the length check). The request runs in a thread: if it does
+    not finish within a generous bound, the check is not linear."""
+    token = csrf_token(client, "/auth/local")
+    payload = "a@" + "." * 64_000 + "@"
+    answers: list[int] = []
+    worker = threading.Thread(
+        target=lambda: answers.append(
+            client.post("/auth/local", data={"csrf_token": token, "name": "X", "email": payload}).status_code
+        ),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(timeout=10)
+    assert not worker.is_alive(), "the email check is still running after 10 s"
+    assert answers == [400]
 
 
 def test_login_next_is_same_site_only(client, sign_in):

@@ -12,6 +12,7 @@ from flask_bootstrap import Bootstrap5
 from flask_openapi3 import OpenAPI
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gas.core.aws import Aws
 from gas.core.config import load_settings, refuse
@@ -63,6 +64,11 @@ def create_app(settings: WebSettings | None = None) -> Flask:
         WTF_CSRF_SSL_STRICT=secure_cookie,
         MAX_CONTENT_LENGTH=64 * 1024,  # uploads go to S3, never through us
     )
+    if settings.web_proxy_hops:
+        # The client address (API lookup limit) from the last N X-Forwarded-For entries,
+        # the ones our own proxies appended; anything before them is the client's to forge.
+        # X-Forwarded-Proto stays gunicorn's (GAS_WEB_FORWARDED_ALLOW_IPS).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.web_proxy_hops, x_proto=0)  # type: ignore[method-assign]
     aws = Aws(settings)
     tokens, users = TokenStore(aws), UserStore(aws)
     cache = ResultCache(settings.result_cache_dir, settings.result_cache_bytes)

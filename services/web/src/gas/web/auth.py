@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import hmac
 import json
-import re
 import secrets
 import uuid
 from typing import Any
@@ -28,7 +27,17 @@ SCOPES = ["openid", "email", "profile"]
 AUTH_RESOURCE_SERVER = "auth.globus.org"
 # Local user ids are stable per email: uuid5 in a namespace of our own.
 LOCAL_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:gas:local-signin")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL_MAX = 254
+
+
+def valid_email(email: str) -> bool:
+    """One @, something before it, a dot inside the domain, no spaces; at most 254
+    characters, checked first. No regular expression: one linear pass (the old pattern
+    backtracked for 23 s on `a@` + 64,000 dots + `@`)."""
+    if len(email) > EMAIL_MAX or any(c.isspace() for c in email):
+        return False
+    local, _, domain = email.partition("@")
+    return bool(local) and "@" not in domain and "." in domain[1:-1]
 
 
 def local_user_id(email: str) -> str:
@@ -165,7 +174,7 @@ def local() -> Any:
     if request.method == "POST":
         if not name or len(name) > 100:
             error = "Enter your name (at most 100 characters)."
-        elif not _EMAIL.match(email) or len(email) > 254:
+        elif not valid_email(email):
             error = "Enter a valid email address."
         else:
             _sign_in(local_user_id(email), name, email)

@@ -9,7 +9,7 @@ import structlog
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from gas.core.events import Publisher, UserUpgraded
-from gas.core.tokens import SCOPES
+from gas.core.tokens import MAX_TOKENS, SCOPES, TooManyTokens
 from gas.core.users import PREMIUM
 from gas.web.context import login_required, services
 
@@ -23,10 +23,8 @@ def home() -> Any:
     return render_template("home.html")
 
 
-# Personal access tokens: lifetimes offered on the profile page (days), and how many a
-# user may hold at once.
+# Personal access tokens: lifetimes offered on the profile page (days).
 TOKEN_LIFETIMES = (7, 30, 90, 365)
-MAX_TOKENS = 20
 
 
 def _profile_page(new_token: str | None = None, error: str | None = None, status: int = 200) -> Any:
@@ -70,10 +68,10 @@ def create_token() -> Any:
         return _profile_page(error="Choose at least one scope.", status=400)
     if not 1 <= days <= svc.settings.token_max_days:
         return _profile_page(error=f"Choose a lifetime of 1 to {svc.settings.token_max_days} days.", status=400)
-    live = [t for t in svc.tokens.list_for_user(g.user_id) if not t.expired()]
-    if len(live) >= MAX_TOKENS:
+    try:
+        secret, token = svc.tokens.create(g.user_id, name, scopes, days * 24 * 3600)
+    except TooManyTokens:
         return _profile_page(error=f"You have {MAX_TOKENS} tokens; revoke one first.", status=400)
-    secret, token = svc.tokens.create(g.user_id, name, scopes, days * 24 * 3600)
     log.info("token.created", token_id=token.token_id, scopes=sorted(scopes), days=days)
     return _profile_page(new_token=secret)
 

@@ -35,6 +35,12 @@ class WebSettings(CoreSettings):
     # every worker process and replica shares the count.
     api_rate_limit: int = Field(600, ge=1)
     api_rate_window_seconds: int = Field(60, ge=1, le=3600)
+    # Token lookups (a token in neither cache: an introspection or a DynamoDB read) per
+    # client address per minute, in each web process, checked before the lookup.
+    api_token_lookups_per_minute: int = Field(60, ge=1)
+    # Proxies in front of web that append to X-Forwarded-For (the chart's Ingress: 1).
+    # The client address is the one the outermost of them saw; 0 = REMOTE_ADDR itself.
+    web_proxy_hops: int = Field(0, ge=0, le=5)
     # Longest lifetime a personal access token may be given, in days.
     token_max_days: int = Field(365, ge=1, le=3650)
     # The Globus Auth scope of GAS's API: access tokens for it are accepted as bearer

@@ -90,7 +90,7 @@ def _authenticate() -> None:
     """Every operation of /api/v1 but the docs: bearer token, scope, rate limit."""
     svc = services()
     auth: Authenticator = svc.authenticator
-    who = auth.authenticate(request.headers.get("Authorization"))
+    who = auth.authenticate(request.headers.get("Authorization"), request.remote_addr)
     g.principal, g.user_id = who, who.user_id
     structlog.contextvars.bind_contextvars(user_id=who.user_id, token=who.kind)
     needed = views.REQUIRED_SCOPE.get(request.endpoint or "")

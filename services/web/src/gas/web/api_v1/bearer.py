@@ -8,25 +8,32 @@ token needed, none accepted).
 - Anything else is a Globus access token, checked by token introspection: active, issued
   for GAS's scope, and to GAS as audience.
 
-What a token stands for (user, scopes, expiry) never changes, so it is cached per process
-until the token expires (a Globus token that introspection refused: for a minute). What
-does change — revocation — is caught by the request counter: each request counts on the
-personal token's own item, conditionally on it existing (gas.core.tokens).
+What a personal token stands for (user, scopes, expiry) never changes, so it is cached
+per process until the token expires; revocation is caught by the request counter: each
+request counts on the personal token's own item, conditionally on it existing
+(gas.core.tokens). A Globus token can be revoked at Globus, where we cannot see it: its
+principal is cached for GLOBUS_RECHECK_SECONDS only, then introspected again.
+
+Refusals (unknown, inactive, foreign tokens) are cached apart from valid principals, so
+a flood of bad tokens never evicts a good one. A token in neither cache costs a lookup
+(an introspection or a DynamoDB read): those are limited per client address before they
+happen (AddressLimiter, per process).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Literal
+from typing import Generic, Literal, TypeVar
 
 import globus_sdk
 import structlog
 from globus_sdk.transport import RetryConfig
 
-from gas.core.tokens import PAT_PREFIX, TokenGone, TokenStore, digest, globus_key, pat_key
+from gas.core.tokens import PAT_PREFIX, TokenGone, TokenStore, digest, globus_key, pat_key, user_key
 from gas.core.users import UserStore
 from gas.web.api_v1.problems import ApiProblem
 from gas.web.settings import WebSettings
@@ -34,8 +41,12 @@ from gas.web.settings import WebSettings
 log = structlog.get_logger()
 
 FULL_ACCESS = frozenset({"read", "submit"})
-REFUSED_GLOBUS_SECONDS = 60
-CACHE_SIZE = 10_000
+# How long a valid Globus token is trusted before it is introspected again: a token
+# revoked at Globus works for at most this long (docs/api.md, decision 58).
+GLOBUS_RECHECK_SECONDS = 60
+REFUSED_SECONDS = 60  # an unknown or refused token is not looked up again for this long
+CACHE_SIZE = 10_000  # entries of each cache (valid principals, refusals)
+LOOKUP_WINDOW_SECONDS = 60
 _CHALLENGE = 'Bearer realm="gas"'
 INTROSPECT_RETRIES = RetryConfig(max_retries=1, max_sleep=0.5)
 
@@ -56,28 +67,31 @@ def unauthorized(detail: str, error: str = "invalid_token") -> ApiProblem:
     return ApiProblem("unauthorized", detail, {"WWW-Authenticate": challenge})
 
 
-class TokenCache:
-    """A bounded, thread-safe map: token digest -> (principal or None for refused, until)."""
+T = TypeVar("T")
 
-    def __init__(self, size: int = CACHE_SIZE):
+
+class TokenCache(Generic[T]):
+    """A bounded, thread-safe map: token digest -> (value, until); least recently used out."""
+
+    def __init__(self, size: int):
         self._size = size
-        self._items: OrderedDict[str, tuple[Principal | None, float]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[T, float]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: str, now: float) -> tuple[bool, Principal | None]:
+    def get(self, key: str, now: float) -> T | None:
         with self._lock:
             entry = self._items.get(key)
             if entry is None:
-                return False, None
+                return None
             if entry[1] <= now:
                 del self._items[key]
-                return False, None
+                return None
             self._items.move_to_end(key)
-            return True, entry[0]
+            return entry[0]
 
-    def put(self, key: str, principal: Principal | None, until: float) -> None:
+    def put(self, key: str, value: T, until: float) -> None:
         with self._lock:
-            self._items[key] = (principal, until)
+            self._items[key] = (value, until)
             self._items.move_to_end(key)
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
@@ -87,15 +101,58 @@ class TokenCache:
             self._items.pop(key, None)
 
 
+def client_key(address: str | None) -> str:
+    """What the lookup limit counts by: the address, or its /64 for IPv6 (one host
+    usually holds a whole /64, so single addresses would be free to rotate)."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return address or "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+class AddressLimiter:
+    """Token lookups per client address per fixed window, in this process only (each
+    gunicorn worker and replica has its own: the bound is `limit` x processes). Bounded:
+    the least recently seen addresses are forgotten beyond `size`."""
+
+    def __init__(self, limit: int, window_seconds: int = LOOKUP_WINDOW_SECONDS, size: int = CACHE_SIZE):
+        self._limit, self._window, self._size = limit, window_seconds, size
+        self._items: OrderedDict[str, tuple[int, int]] = OrderedDict()  # key -> (window start, lookups)
+        self._lock = threading.Lock()
+
+    def take(self, address: str | None, now: float) -> float | None:
+        """Take one lookup for this address: None if allowed, else the seconds to wait."""
+        key = client_key(address)
+        window = int(now // self._window) * self._window
+        with self._lock:
+            start, used = self._items.get(key, (window, 0))
+            if start != window:
+                start, used = window, 0
+            allowed = used < self._limit
+            self._items[key] = (start, used + 1 if allowed else used)
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return None if allowed else start + self._window - now
+
+
 class Authenticator:
     def __init__(self, settings: WebSettings, tokens: TokenStore, users: UserStore):
         self.settings = settings
         self.tokens = tokens
         self.users = users
-        self.cache = TokenCache()
+        self.valid: TokenCache[Principal] = TokenCache(CACHE_SIZE)
+        self.refused: TokenCache[bool] = TokenCache(CACHE_SIZE)
+        self.lookups = AddressLimiter(settings.api_token_lookups_per_minute)
 
-    def authenticate(self, authorization: str | None) -> Principal:
-        """The principal of an Authorization header; ApiProblem (401) otherwise."""
+    def authenticate(self, authorization: str | None, client: str | None) -> Principal:
+        """The principal of an Authorization header from this client address; ApiProblem
+        otherwise (401; 429 when the address made too many lookups)."""
         scheme, _, token = (authorization or "").partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
@@ -104,20 +161,35 @@ class Authenticator:
             raise unauthorized("The token is not valid.")
         key = digest(token)
         now = time.time()
-        hit, principal = self.cache.get(key, now)
-        if not hit:
-            principal = self._personal(token) if token.startswith(PAT_PREFIX) else self._globus(token, key, now)
+        principal = self.valid.get(key, now)
         if principal is None:
-            raise unauthorized("The token is not valid, has expired or was revoked.")
+            if self.refused.get(key, now):
+                raise unauthorized("The token is not valid, has expired or was revoked.")
+            # Limit before the lookup: a stream of made-up tokens must not become a stream of
+            # introspections or DynamoDB reads.
+            wait = self.lookups.take(client, now)
+            if wait is not None:
+                retry = max(1, int(wait) + 1)
+                log.info("api.lookups_limited", limit=self.settings.api_token_lookups_per_minute)
+                raise ApiProblem(
+                    "rate-limited",
+                    f"More than {self.settings.api_token_lookups_per_minute} token checks from this address "
+                    f"in {LOOKUP_WINDOW_SECONDS} s; retry in {retry} s.",
+                    {"Retry-After": str(retry)},
+                )
+            principal = self._personal(token, key) if token.startswith(PAT_PREFIX) else self._globus(token, key, now)
+            if principal is None:
+                self.refused.put(key, True, now + REFUSED_SECONDS)
+                raise unauthorized("The token is not valid, has expired or was revoked.")
         if principal.expires_epoch <= now:
-            self.cache.drop(key)
+            self.valid.drop(key)
             raise unauthorized("The token has expired.")
         return principal
 
-    def _personal(self, secret: str) -> Principal | None:
+    def _personal(self, secret: str, key: str) -> Principal | None:
         stored = self.tokens.get(secret)
         if stored is None:
-            return None  # not cached: a token that does not exist yet costs one read each time
+            return None
         principal = Principal(
             user_id=stored.user_id,
             scopes=stored.scopes,
@@ -125,7 +197,7 @@ class Authenticator:
             expires_epoch=stored.expires_epoch,
             counter_key=pat_key(secret),
         )
-        self.cache.put(digest(secret), principal, stored.expires_epoch)
+        self.valid.put(key, principal, stored.expires_epoch)
         return principal
 
     def _globus(self, token: str, key: str, now: float) -> Principal | None:
@@ -150,7 +222,6 @@ class Authenticator:
         expires = int(info.get("exp") or 0)
         if not info.get("active") or s.api_scope not in scopes or s.globus_client_id not in audience or expires <= now:
             log.info("api.globus_token_refused", active=bool(info.get("active")), scoped=s.api_scope in scopes)
-            self.cache.put(key, None, now + REFUSED_GLOBUS_SECONDS)
             return None
         principal = Principal(
             user_id=str(info["sub"]),
@@ -163,20 +234,24 @@ class Authenticator:
             # Someone who never signed in on the site: their profile, as sign-in makes it.
             name = info.get("name") or info.get("username") or principal.user_id
             self.users.upsert(principal.user_id, name, info.get("email") or info.get("username") or "")
-        self.cache.put(key, principal, expires)
+        self.valid.put(key, principal, min(expires, now + GLOBUS_RECHECK_SECONDS))
         return principal
 
     def count(self, principal: Principal) -> tuple[int, float]:
-        """Count one request of this principal: (requests in the window, when it ends).
-        A revoked personal token is refused here (401) and dropped from the cache."""
+        """Count one request of this principal on its token's counter and its user's:
+        (the larger count in the window, when it ends). A revoked personal token is
+        refused here (401) and dropped from the cache."""
+        window = self.settings.api_rate_window_seconds
         try:
-            counted = self.tokens.count_request(
+            token = self.tokens.count_request(
                 principal.counter_key,
-                self.settings.api_rate_window_seconds,
+                window,
                 must_exist=principal.kind == "personal",
                 expires_epoch=principal.expires_epoch,
             )
         except TokenGone:
-            self.cache.drop(principal.counter_key.partition("#")[2])
+            self.valid.drop(principal.counter_key.partition("#")[2])
             raise unauthorized("The token was revoked.") from None
-        return counted.hits, counted.window_ends
+        # Per user too: more tokens (or revoking and re-creating one) buy no more requests.
+        user = self.tokens.count_request(user_key(principal.user_id), window, must_exist=False, expires_epoch=None)
+        return max(token.hits, user.hits), max(token.window_ends, user.window_ends)

@@ -135,7 +135,8 @@ _TYPES = (
         "rate-limited",
         429,
         "Too many requests",
-        "The token made more requests than the limit per window allows; retry after `Retry-After` seconds.",
+        "The token made more requests than the limit per window allows, or the client address sent too many "
+        "tokens GAS had to look up; retry after `Retry-After` seconds.",
     ),
     ProblemType("server-error", 500, "Internal error", "The server failed; the request id helps its operators."),
     ProblemType(
