@@ -5,7 +5,8 @@ builds a database from each through `gas-annotation-db build` and annotates 50,0
 variants through `gas-annotate`, both as a user runs them. The two outputs must be identical,
 and consequence terms and amino-acid changes should agree with bcftools csq on >= 99.5% of
 variant x transcript pairs (issue 24's goal, not yet met: see FLOOR; the map and the rules:
-docs/annotation-engine.md, "Transcript consequences: differential test"). The summary table of disagreement classes is printed.
+docs/annotation-engine.md, "Transcript consequences: differential test").
+The summary table of disagreement classes is printed.
 """
 
 from __future__ import annotations
