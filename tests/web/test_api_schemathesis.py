@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from siteclient import User
-from web_ops_support import GunicornWeb
+from web_ops_support import GunicornWeb, local_web_env
 from web_support import SECRET
 
 from gas.web.auth import local_user_id
@@ -65,18 +65,7 @@ SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 def schema_web(web_aws, moto_url, tmp_path_factory):
     """gas-web under gunicorn with the local sign-in and a rate limit the run does not reach."""
     work = tmp_path_factory.mktemp("schema-web")
-    env = {
-        "GAS_ENV": "local",
-        "GAS_LOCAL_SIGNIN": "true",
-        "GAS_PREFIX": web_aws.settings.prefix,
-        "AWS_ENDPOINT_URL": moto_url,
-        "AWS_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "GAS_SECRET_KEY": SECRET,
-        "GAS_RESULT_CACHE_DIR": str(work / "cache"),
-        "GAS_API_RATE_LIMIT": "1000000",
-    }
+    env = local_web_env(web_aws, moto_url, SECRET, work, GAS_API_RATE_LIMIT="1000000")
     server = GunicornWeb(env, work)
     yield server
     server.stop()

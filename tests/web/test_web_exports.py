@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from jobs_support import new_job
 from siteclient import User
-from web_ops_support import GunicornWeb
+from web_ops_support import GunicornWeb, local_web_env
 from web_support import SECRET
 
 from gas.annotator.engine.parquet import SCHEMA
@@ -106,18 +106,7 @@ def store_big(web_aws, user_id: str, records: int) -> str:
 def export_web(web_aws, moto_url, tmp_path_factory):
     """gas-web under gunicorn (one worker, the local sign-in), one export at a time."""
     work = tmp_path_factory.mktemp("export-web")
-    env = {
-        "GAS_ENV": "local",
-        "GAS_LOCAL_SIGNIN": "true",
-        "GAS_PREFIX": web_aws.settings.prefix,
-        "AWS_ENDPOINT_URL": moto_url,
-        "AWS_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "GAS_SECRET_KEY": SECRET,
-        "GAS_RESULT_CACHE_DIR": str(work / "cache"),
-        "GAS_EXPORT_CONCURRENCY": "1",
-    }
+    env = local_web_env(web_aws, moto_url, SECRET, work, GAS_EXPORT_CONCURRENCY="1")
     server = GunicornWeb(env, work)
     yield server
     server.stop()

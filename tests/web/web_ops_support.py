@@ -15,6 +15,22 @@ from gas.web.app import create_app
 from gas.web.settings import WebSettings
 
 
+def local_web_env(web_aws, moto_url: str, secret: str, workdir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a gas-web with the local sign-in against the tests' moto server."""
+    return {
+        "GAS_ENV": "local",
+        "GAS_LOCAL_SIGNIN": "true",
+        "GAS_PREFIX": web_aws.settings.prefix,
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "GAS_SECRET_KEY": secret,
+        "GAS_RESULT_CACHE_DIR": str(workdir / "cache"),
+        **extra,
+    }
+
+
 class GunicornWeb:
     """`gas-web` (serve.py -> gunicorn) with a public and an ops socket on loopback."""
 
