@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gas.annotator.engine import AssemblyMismatchError, VcfFormatError, annotate_vcf
-from gas.annotator.engine.block import OUR_INFO_IDS
+from gas.annotator.engine.info import OUR_INFO_IDS
 from gas.annotator.engine.reader import convert_v33_record
 from gas.core.assembly import detect
 
