@@ -35,6 +35,7 @@ from pydantic import Field
 
 from gas.annotator.engine import EngineLimits, VcfFormatError, annotate_vcf, ensure_database
 from gas.annotator.engine.allocator import tune_allocator
+from gas.annotator.engine.sources import load_sources
 from gas.core.aws import Aws
 from gas.core.config import WorkerSettings, load_settings
 from gas.core.deletion_cost import worker_hooks
@@ -179,7 +180,12 @@ def _engine_child(conn: Connection, run: EngineRun) -> None:
     try:
         db = ensure_database(run.assembly, run.db_dir)
         result = annotate_vcf(
-            run.input_path, run.out_dir, db, limits=run.limits, allow_assembly_mismatch=run.allow_assembly_mismatch
+            run.input_path,
+            run.out_dir,
+            db,
+            limits=run.limits,
+            allow_assembly_mismatch=run.allow_assembly_mismatch,
+            sources=load_sources(),  # $GAS_ANNOTATION_SOURCES, checked (SourceError: the deployment's fault)
         )
         files = {
             "result_key": result.annotated_vcf,
