@@ -398,3 +398,39 @@ def test_plain_gzip_source_is_refused(tmp_path: Path) -> None:
     run("gzip", "-f", tmp_path / "gnomad.vcf")
     with pytest.raises(SourceError, match="is not bgzip-compressed"):
         load_sources(spec)
+
+
+def test_every_allele_kind_keeps_its_row_and_reannotating_is_stable(tmp_path: Path, db_dir: Path) -> None:
+    """Symbolic, breakend, `*` and `.` ALTs get no value but keep their table rows; a second
+    run over the annotated file replaces the fields rather than doubling them."""
+    spec = _vcf_source(tmp_path)
+    src = [x for x in run("bgzip", "-dc", tmp_path / "gnomad.vcf.gz").stdout.splitlines() if not x.startswith("#")]
+    chrom, pos, _, ref, alts = src[0].split("\t")[:5]
+    body = "\n".join(
+        [
+            f"chr{chrom}\t{pos}\tk1\t{ref}\t<DEL>,{alts.split(',')[0]},*\t.\t.\t.",
+            f"{chrom}\t{int(pos) + 1}\tk2\tN\t.\t.\t.\t.",
+            f"{chrom}\t{int(pos) + 2}\tk3\tA\tA]22:500]\t.\t.\tAF=0.5",
+        ]
+    )
+    path = tmp_path / "kinds.vcf"
+    path.write_text(
+        '##fileformat=VCFv4.2\n##INFO=<ID=AF,Number=A,Type=Float,Description="theirs">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" + body + "\n"
+    )
+    done = gas_annotate(path, "--sources", spec, "-o", tmp_path / "o1", "--db-dir", db_dir)
+    assert done.returncode == 0, done.stderr
+    first = records(tmp_path / "o1" / "kinds.annot.vcf")
+    af = next(kv.split("=")[1] for kv in src[0].split("\t")[7].split(";") if kv.startswith("AF="))
+    assert first[0]["info"]["AF"] == f".,{af.split(',')[0]},."
+    assert "AF" not in first[1]["info"] and "AF" not in first[2]["info"]  # the input's own AF replaced
+    table = pq.read_table(tmp_path / "o1" / "kinds.variants.parquet").to_pylist()
+    assert [r["af"] for r in table] == [None, float(af.split(",")[0]), None, None, None]
+    again = gas_annotate(
+        tmp_path / "o1" / "kinds.annot.vcf", "--sources", spec, "-o", tmp_path / "o2", "--db-dir", db_dir
+    )
+    assert again.returncode == 0, again.stderr
+    second = tmp_path / "o2" / "kinds.annot.annot.vcf"
+    assert [r["info"] for r in records(second)] == [r["info"] for r in first]
+    head = second.read_text()
+    assert head.count("##INFO=<ID=AF,") == 1 and head.count("##GAS_source=") == 1

@@ -27,8 +27,10 @@ from typing import Any
 SOURCES_ENV = "GAS_ANNOTATION_SOURCES"
 _ID = re.compile(r"^[A-Za-z_][0-9A-Za-z_.]*$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-# Records closer than this share one tabix query (fewer seeks; the region stays small).
+# Records closer than this share one tabix query (fewer seeks), and no query spans more than
+# WINDOW_SPAN bases: what a query holds is bounded by the source's density, not the block's.
 WINDOW_GAP = 1000
+WINDOW_SPAN = 100_000
 _TYPES = {"Integer", "Float", "String", "Character", "Flag"}
 
 
@@ -296,7 +298,12 @@ class SourcesStage:
         windows: list[tuple[str, int, int, list[int]]] = []
         for i in order:
             chrom, (start, end) = records[i][0], spans[i]
-            if windows and windows[-1][0] == chrom and start <= windows[-1][2] + WINDOW_GAP:
+            if (
+                windows
+                and windows[-1][0] == chrom
+                and start <= windows[-1][2] + WINDOW_GAP
+                and end - windows[-1][1] <= WINDOW_SPAN
+            ):
                 c, s, e, members = windows[-1]
                 members.append(i)
                 windows[-1] = (c, s, max(e, end), members)
