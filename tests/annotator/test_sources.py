@@ -434,3 +434,29 @@ def test_every_allele_kind_keeps_its_row_and_reannotating_is_stable(tmp_path: Pa
     assert [r["info"] for r in records(second)] == [r["info"] for r in first]
     head = second.read_text()
     assert head.count("##INFO=<ID=AF,") == 1 and head.count("##GAS_source=") == 1
+
+
+def test_the_annotators_engine_child_adds_the_deployments_sources(tmp_path: Path, db_dir: Path) -> None:
+    """The worker's path: AnnotatorSettings.annotation_sources (GAS_ANNOTATION_SOURCES) ->
+    EngineRun -> the engine child process; the job's summary records the sources used."""
+    import threading
+
+    from gas.annotator.engine import EngineLimits
+    from gas.annotator.worker import AnnotatorSettings, EngineRun, run_engine
+
+    spec = _vcf_source(tmp_path)
+    settings = AnnotatorSettings.model_validate({"annotation_sources": spec})
+    assert settings.annotation_sources == spec
+    run = EngineRun(
+        tmp_path / "input.vcf",
+        tmp_path / "out",
+        "GRCh37",
+        db_dir,
+        0,
+        EngineLimits(),
+        sources=settings.annotation_sources,
+    )
+    outcome = run_engine(run, threading.Event())
+    assert outcome.kind == "ok", outcome.detail
+    assert outcome.summary is not None and outcome.summary["sources"][0]["version"] == "1"
+    assert "AF=" in (tmp_path / "out" / "input.annot.vcf").read_text()

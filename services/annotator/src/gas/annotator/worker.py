@@ -76,6 +76,9 @@ Assembly = Literal["GRCh37", "GRCh38"]  # = gas.core.job_record.ASSEMBLIES
 class AnnotatorSettings(WorkerSettings):
     scratch_dir: Path = Path("/tmp/gas-scratch")
     annotation_db_dir: Path = Path.home() / ".cache" / "gas" / "annotation-db"
+    # GAS_ANNOTATION_SOURCES: the deployment's annotation sources (YAML/JSON, docs/annotation-
+    # engine.md "Custom annotation sources"), checked at start and added to every job.
+    annotation_sources: Path | None = None
     # The databases built (or verified) at start; a job's assembly picks one per job.
     assemblies: tuple[Assembly, ...] = ("GRCh37", "GRCh38")
     # Jobs whose engine run fails this often are marked FAILED instead of retried forever.
@@ -161,6 +164,7 @@ class EngineRun:
     limits: EngineLimits
     # The user confirmed the assembly although the file looked like another one.
     allow_assembly_mismatch: bool = False
+    sources: Path | None = None  # the annotation sources' declaration (checked at start)
 
 
 @dataclass(frozen=True)
@@ -185,7 +189,7 @@ def _engine_child(conn: Connection, run: EngineRun) -> None:
             db,
             limits=run.limits,
             allow_assembly_mismatch=run.allow_assembly_mismatch,
-            sources=load_sources(),  # $GAS_ANNOTATION_SOURCES, checked (SourceError: the deployment's fault)
+            sources=load_sources(run.sources) if run.sources else None,
         )
         files = {
             "result_key": result.annotated_vcf,
@@ -451,6 +455,7 @@ class Annotator:
             memory_limit_mib=self.settings.engine_memory_limit_mib,
             limits=self.settings.limits(self._tier(job)),
             allow_assembly_mismatch=job.assembly_confirmed,
+            sources=self.settings.annotation_sources,
         )
         outcome = run_engine(run, stop, cancelled)
         bucket = self.aws.names.results_bucket
@@ -536,6 +541,8 @@ def main() -> int:
     # the one of its job's assembly.
     for assembly in settings.assemblies:
         ensure_database(assembly, settings.annotation_db_dir)
+    # A missing, unindexed or stale source stops the pod here, naming it (SourceError), not each job.
+    load_sources(settings.annotation_sources)
     # The engine package imports lazily (so its assembly module needs no numpy): preload the
     # module that imports numpy and pyarrow, so each engine child starts with them loaded.
     multiprocessing.set_forkserver_preload(["gas.annotator.engine.vcf"])
