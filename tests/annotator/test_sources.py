@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -262,9 +263,7 @@ def differential(tmp_path_factory: pytest.TempPathFactory, db_dir: Path) -> dict
 
 def test_copied_fields_equal_bcftools_annotate_for_every_allele(differential: dict) -> None:
     gas, bcf, table = differential["gas"], differential["bcf"], differential["table"]
-    rows = {(r["id"], i): r for r in table for i in [r["alt_index"]]} if table and "alt_index" in table[0] else None
-    assert rows is None  # the table has no ALT index: rows follow the VCF's ALT order
-    by_record: dict[str, list[dict]] = {}
+    by_record: dict[str, list[dict]] = {}  # the table's rows of a record follow its ALT order
     for r in table:
         by_record.setdefault(r["id"], []).append(r)
     # GAS field -> (bcftools field, how GAS writes it)
@@ -300,6 +299,7 @@ def test_copied_fields_equal_bcftools_annotate_for_every_allele(differential: di
             compared += 1
             matched += theirs["AF"] != "." or theirs["CLNSIG"] != "."
         assert info.get("CLNSIG", None) == first_sig, rec
+    print(f"compared {compared} ALTs, {matched} with a source value")
     assert compared > 1000 and matched > 400, (compared, matched)
 
 
@@ -387,7 +387,7 @@ def test_missing_or_stale_index_fails_the_check(tmp_path: Path, db_dir: Path) ->
     ],
 )
 def test_bad_declarations_are_refused_by_name(tmp_path: Path, extra: dict, message: str) -> None:
-    with pytest.raises(SourceError, match=message.replace(".", r"\.").replace("'", "'")):
+    with pytest.raises(SourceError, match=re.escape(message)):
         load_sources(_vcf_source(tmp_path, **extra))
 
 
