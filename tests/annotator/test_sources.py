@@ -460,3 +460,22 @@ def test_the_annotators_engine_child_adds_the_deployments_sources(tmp_path: Path
     assert outcome.kind == "ok", outcome.detail
     assert outcome.summary is not None and outcome.summary["sources"][0]["version"] == "1"
     assert "AF=" in (tmp_path / "out" / "input.annot.vcf").read_text()
+
+
+def test_a_bed_source_needs_bgzip_and_its_index_too(tmp_path: Path) -> None:
+    files = make_inputs(tmp_path)
+    spec = tmp_path / "s.json"
+    spec.write_text(json.dumps([{"name": "panel", "kind": "bed", "path": str(files["bed"]), "version": "v3"}]))
+    with pytest.raises(SourceError, match=re.escape("source panel: a BED source takes one field")):
+        load_sources(spec)
+    spec.write_text(
+        json.dumps(
+            [{"name": "panel", "kind": "bed", "path": str(files["bed"]), "version": "v3", "fields": {"name": "P"}}]
+        )
+    )
+    assert load_sources(spec).sources[0].fields[0].number == "."
+    Path(f"{files['bed']}.tbi").unlink()
+    with pytest.raises(
+        SourceError, match=re.escape("panel.bed.gz has no tabix index (panel.bed.gz.tbi or .csi): run tabix -p bed")
+    ):
+        load_sources(spec)

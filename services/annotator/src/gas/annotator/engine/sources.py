@@ -1,4 +1,4 @@
-"""A deployment's own annotation sources: bgzipped + tabix-indexed VCFs and BED files.
+"""A deployment's own annotation sources: bgzipped + tabix-indexed VCF and BED files.
 
 Declared in a YAML or JSON file (``GAS_ANNOTATION_SOURCES`` or ``gas-annotate --sources``),
 checked before use (``load_sources``), then applied to each annotated block
@@ -158,13 +158,13 @@ def _check(item: Any, base: Path, n: int) -> Source:
     for new in wanted.values():
         if not _ID.match(str(new)):
             raise SourceError(f"source {name}: {new!r} is not a valid INFO id")
+    _check_index(name, path, kind)
     if kind == "vcf":
-        _check_index(name, path)
         return Source(name, kind, path, version, tuple(_vcf_fields(name, path, wanted)))
     return Source(name, kind, path, version, (_bed_field(name, path, wanted),))
 
 
-def _check_index(name: str, path: Path) -> None:
+def _check_index(name: str, path: Path, kind: str) -> None:
     with open(path, "rb") as fh:
         head = fh.read(18)
     # BGZF: a gzip member with the extra subfield BC (RFC 1952 + SAM spec 4.1).
@@ -172,10 +172,12 @@ def _check_index(name: str, path: Path) -> None:
         raise SourceError(f"source {name}: {path.name} is not bgzip-compressed (compress it with bgzip)")
     index = next((p for p in (Path(f"{path}.tbi"), Path(f"{path}.csi")) if p.is_file()), None)
     if index is None:
-        raise SourceError(f"source {name}: {path.name} has no tabix index ({path.name}.tbi or .csi): run tabix -p vcf")
+        raise SourceError(
+            f"source {name}: {path.name} has no tabix index ({path.name}.tbi or .csi): run tabix -p {kind}"
+        )
     if index.stat().st_mtime < path.stat().st_mtime:
         raise SourceError(
-            f"source {name}: the index {index.name} is older than {path.name} (stale): re-run tabix -f -p vcf"
+            f"source {name}: the index {index.name} is older than {path.name} (stale): re-run tabix -f -p {kind}"
         )
 
 
@@ -402,67 +404,33 @@ class SourcesStage:
         per_info: list[list[str]],
     ) -> None:
         f = source.fields[0]
-        intervals = _bed_intervals(source.path)
-        import bisect
-
-        for i, cols in enumerate(records):
-            ivs = intervals.get(cols[0]) or intervals.get(cols[0][3:] if cols[0].startswith("chr") else f"chr{cols[0]}")
-            if not ivs:
+        handle = self._handle(source)
+        # The REF span, 0-based half-open (POS .. POS+len(REF)-1, as bcftools overlaps it).
+        spans = [(int(c[1]) - 1, int(c[1]) - 1 + max(1, len(c[3]))) for c in records]
+        for chrom, start, end, members in self._windows(records, spans):
+            contig = self._contig(handle, chrom)
+            if contig is None:
                 continue
-            starts, ends, names, max_end = ivs
-            start, end = int(cols[1]) - 1, int(cols[1]) - 1 + max(1, len(cols[3]))  # REF span, 0-based half-open
-            hi = bisect.bisect_left(starts, end)
-            lo = bisect.bisect_left(max_end, start + 1)  # first interval whose running max end passes start
-            hits = [names[j] for j in range(lo, hi) if ends[j] > start]
-            if not hits:
-                continue
-            if f.number == "0":
-                per_info[i].append(f.info_id)
-                value: Any = True
-            else:
-                unique = list(dict.fromkeys(h for h in hits if h))
-                if not unique:
+            regions = []
+            for row in handle.fetch(contig, start, end, multiple_iterators=False):
+                cols = row.split("\t", 4)
+                regions.append((int(cols[1]), int(cols[2]), cols[3] if len(cols) > 3 else ""))
+            for i in members:
+                lo, hi = spans[i]
+                hits = [name for s, e, name in regions if s < hi and e > lo]
+                if not hits:
                     continue
-                value = ",".join(unique)
-                per_info[i].append(f"{f.info_id}={value}")
-            for r in per_record[i]:
-                r[f.column] = value
-
-
-_BED_CACHE: dict[tuple[str, float], dict[str, tuple[list[int], list[int], list[str], list[int]]]] = {}
-_BED_LOCK = threading.Lock()
-
-
-def _bed_intervals(path: Path) -> dict[str, tuple[list[int], list[int], list[str], list[int]]]:
-    """A BED file's intervals per contig, sorted by start, with the running maximum end
-    (a panel BED is small: held in memory once per process)."""
-    key = (str(path), path.stat().st_mtime)
-    with _BED_LOCK:
-        if key in _BED_CACHE:
-            return _BED_CACHE[key]
-        rows: dict[str, list[tuple[int, int, str]]] = {}
-        with open(path, "rb") as fh:
-            opener: Any = gzip.open if fh.read(2) == b"\x1f\x8b" else open
-        with opener(path, "rt") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip() or line.startswith(("#", "track", "browser")):
-                    continue
-                cols = line.rstrip("\n").split("\t")
-                try:
-                    s, e = int(cols[1]), int(cols[2])
-                except (IndexError, ValueError):
-                    raise SourceError(f"BED source {path.name}: line {n} is not chrom, start, end") from None
-                rows.setdefault(cols[0], []).append((s, e, cols[3] if len(cols) > 3 else ""))
-        out = {}
-        for chrom, items in rows.items():
-            items.sort()
-            running, m = [], -1
-            for _, e, _ in items:
-                m = max(m, e)
-                running.append(m)
-            out[chrom] = ([s for s, _, _ in items], [e for _, e, _ in items], [x for _, _, x in items], running)
-        _BED_CACHE[key] = out
-        return out
+                if f.number == "0":
+                    per_info[i].append(f.info_id)
+                    value: Any = True
+                else:
+                    unique = list(dict.fromkeys(h for h in hits if h))
+                    if not unique:
+                        continue
+                    value = ",".join(unique)
+                    per_info[i].append(f"{f.info_id}={value}")
+                for r in per_record[i]:
+                    r[f.column] = value
 
 
 def arrow_type(f: SourceField) -> Any:
