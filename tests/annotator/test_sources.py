@@ -384,6 +384,8 @@ def test_missing_or_stale_index_fails_the_check(tmp_path: Path, db_dir: Path) ->
         ({"version": ""}, "a version is required"),
         ({"kind": "bam"}, "kind must be vcf or bed"),
         ({"path": "/nonexistent.vcf.gz"}, "/nonexistent.vcf.gz does not exist"),
+        ({"fields": {"AF": "RSID"}}, "RSID is written by GAS itself"),
+        ({"fields": {"AF": "Region"}}, "Region is written by GAS itself (INFO id or table column)"),
     ],
 )
 def test_bad_declarations_are_refused_by_name(tmp_path: Path, extra: dict, message: str) -> None:
@@ -410,16 +412,17 @@ def test_every_allele_kind_keeps_its_row_and_reannotating_is_stable(tmp_path: Pa
         [
             f"chr{chrom}\t{pos}\tk1\t{ref}\t<DEL>,{alts.split(',')[0]},*\t.\t.\t.",
             f"{chrom}\t{int(pos) + 1}\tk2\tN\t.\t.\t.\t.",
-            f"{chrom}\t{int(pos) + 2}\tk3\tA\tA]22:500]\t.\t.\tAF=0.5",
+            f"{chrom}\t{int(pos) + 2}\tk3\tA\tA]22:500]\t.\t.\tAF=0.5;NOTE=caf\xe9",
         ]
     )
     path = tmp_path / "kinds.vcf"
-    path.write_text(
+    path.write_text(  # NOTE is non-ASCII UTF-8: passed through unchanged
         '##fileformat=VCFv4.2\n##INFO=<ID=AF,Number=A,Type=Float,Description="theirs">\n'
         "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" + body + "\n"
     )
     done = gas_annotate(path, "--sources", spec, "-o", tmp_path / "o1", "--db-dir", db_dir)
     assert done.returncode == 0, done.stderr
+    assert "NOTE=caf\xe9" in (tmp_path / "o1" / "kinds.annot.vcf").read_text()
     first = records(tmp_path / "o1" / "kinds.annot.vcf")
     af = next(kv.split("=")[1] for kv in src[0].split("\t")[7].split(";") if kv.startswith("AF="))
     assert first[0]["info"]["AF"] == f".,{af.split(',')[0]},."

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gas.annotator.engine.info import OUR_INFO_IDS
+
 SOURCES_ENV = "GAS_ANNOTATION_SOURCES"
 _ID = re.compile(r"^[A-Za-z_][0-9A-Za-z_.]*$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -32,6 +34,9 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 WINDOW_GAP = 1000
 WINDOW_SPAN = 100_000
 _TYPES = {"Integer", "Float", "String", "Character", "Flag"}
+# INFO ids the engine writes itself (bundles: CSQ and the PICK_ fields), never a source's.
+RESERVED_IDS = {*OUR_INFO_IDS, "CSQ", "CSQ_INPUT", "PICK_CONSEQUENCE", "PICK_IMPACT", "PICK_SYMBOL"}
+RESERVED_IDS |= {"PICK_FEATURE", "PICK_HGVSC", "PICK_HGVSP"}
 
 
 class SourceError(ValueError):
@@ -121,13 +126,22 @@ def load_sources(path: str | Path | None = None) -> Sources:
     sources = [_check(item, path.parent, i + 1) for i, item in enumerate(items)]
     seen: dict[str, str] = {}
     names: set[str] = set()
+    from gas.annotator.engine.parquet import SCHEMA  # the table's own columns (imports pyarrow)
+
+    columns = set(SCHEMA.names)
     for s in sources:
         if s.name in names:
             raise SourceError(f"source {s.name}: declared twice")
         names.add(s.name)
         for f in s.fields:
-            if f.info_id in seen:
-                raise SourceError(f"source {s.name}: INFO id {f.info_id} is also written by source {seen[f.info_id]}")
+            if f.info_id in RESERVED_IDS or f.column in columns:
+                raise SourceError(
+                    f"source {s.name}: {f.info_id} is written by GAS itself (INFO id or table column): "
+                    "choose another id"
+                )
+            if f.column in {x.lower() for x in seen}:
+                other = next(v for k, v in seen.items() if k.lower() == f.column)
+                raise SourceError(f"source {s.name}: INFO id {f.info_id} is also written by source {other}")
             seen[f.info_id] = s.name
     return Sources(sources)
 
@@ -271,12 +285,8 @@ class SourcesStage:
 
     def annotate(self, text: bytes) -> tuple[bytes, list[list[dict[str, Any]]]]:
         """(the lines with the fields added, per record a list per ALT of {column: value})."""
-        lines = text.split(b"\n")
-        records = []
-        for raw in lines:
-            if raw:
-                cols = raw.decode().split("\t", 8)
-                records.append(cols)
+        # The engine admits UTF-8 text only (reader.py); surrogateescape keeps any byte regardless.
+        records = [raw.decode("utf-8", "surrogateescape").split("\t", 8) for raw in text.split(b"\n") if raw]
         per_record: list[list[dict[str, Any]]] = [[{} for _ in c[4].split(",")] for c in records]
         per_info: list[list[str]] = [[] for _ in records]
         for source in self.sources.sources:
@@ -292,7 +302,7 @@ class SourcesStage:
                 info = ";".join(kept + extra) or "."
             cols[7] = info
             out.append("\t".join(cols))
-        return ("\n".join(out) + "\n").encode() if out else b"", per_record
+        return ("\n".join(out) + "\n").encode("utf-8", "surrogateescape") if out else b"", per_record
 
     def _windows(self, records: list[list[str]], spans: list[tuple[int, int]]) -> list[tuple[str, int, int, list[int]]]:
         """Groups of record indexes per contig whose spans lie within WINDOW_GAP of one another."""
