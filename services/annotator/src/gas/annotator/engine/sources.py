@@ -134,7 +134,7 @@ def load_sources(path: str | Path | None = None) -> Sources:
             raise SourceError(f"source {s.name}: declared twice")
         names.add(s.name)
         for f in s.fields:
-            if f.info_id in RESERVED_IDS or f.column in columns:
+            if f.info_id in RESERVED_IDS or f.column in columns or f.column.startswith("_"):  # _: the viewer's
                 raise SourceError(
                     f"source {s.name}: {f.info_id} is written by GAS itself (INFO id or table column): "
                     "choose another id"
