@@ -482,3 +482,13 @@ def test_a_bed_source_needs_bgzip_and_its_index_too(tmp_path: Path) -> None:
         SourceError, match=re.escape("panel.bed.gz has no tabix index (panel.bed.gz.tbi or .csi): run tabix -p bed")
     ):
         load_sources(spec)
+
+
+def test_a_declaration_that_does_not_parse_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "s.yaml"
+    bad.write_text("sources: [name: x\n")
+    with pytest.raises(SourceError, match="s.yaml: not valid YAML"):
+        load_sources(bad)
+    bad.write_text("just text")
+    with pytest.raises(SourceError, match="expected a list of sources"):
+        load_sources(bad)

@@ -105,18 +105,17 @@ def load_sources(path: str | Path | None = None) -> Sources:
     if not path:
         return Sources()
     path = Path(path)
+    import yaml
+
     try:
         text = path.read_text()
     except OSError as exc:
         raise SourceError(f"sources file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SourceError(f"sources file {path}: not UTF-8 text") from None
     try:
-        if path.suffix == ".json":
-            spec = json.loads(text)
-        else:
-            import yaml
-
-            spec = yaml.safe_load(text)
-    except (ValueError, Exception) as exc:  # yaml.YAMLError has no common base with ValueError
+        spec = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
         raise SourceError(
             f"sources file {path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"
         ) from None
