@@ -101,6 +101,7 @@ def make_inputs(tmp: Path, seed: int = 1) -> dict[str, Path]:
             info = (
                 f"AC={','.join(map(str, acs))};AN={an};AF={','.join(afs)};"
                 f"nhomalt={','.join(str(rng.randint(0, 9)) for _ in alts)};DPR={','.join(map(str, dp))}"
+                + (";lcr" if rng.random() < 0.3 else "")
             )
             gnomad.append(f"{CONTIG}\t{p + 1}\t.\t{ref}\t{','.join(alts)}\t.\tPASS\t{info}")
         for a in known:  # ClinVar: mostly one record per allele, its own padding
@@ -126,6 +127,7 @@ def make_inputs(tmp: Path, seed: int = 1) -> dict[str, Path]:
             '##INFO=<ID=AF,Number=A,Type=Float,Description="Alternate allele frequency">',
             '##INFO=<ID=nhomalt,Number=A,Type=Integer,Description="Homozygous individuals">',
             '##INFO=<ID=DPR,Number=R,Type=Integer,Description="Depth per allele">',
+            '##INFO=<ID=lcr,Number=0,Type=Flag,Description="Low-complexity region">',
         ],
         gnomad,
     )
@@ -164,7 +166,13 @@ def sources_file(tmp: Path, files: dict[str, Path]) -> Path:
                 "kind": "vcf",
                 "path": str(files["gnomad"]),
                 "version": "4.1-test",
-                "fields": {"AF": "GNOMAD_AF", "AC": "GNOMAD_AC", "AN": "GNOMAD_AN", "DPR": "GNOMAD_DPR"},
+                "fields": {
+                    "AF": "GNOMAD_AF",
+                    "AC": "GNOMAD_AC",
+                    "AN": "GNOMAD_AN",
+                    "DPR": "GNOMAD_DPR",
+                    "lcr": "GNOMAD_LCR",
+                },
             },
             {
                 "name": "clinvar",
@@ -228,7 +236,7 @@ def differential(tmp_path_factory: pytest.TempPathFactory, db_dir: Path) -> dict
         "-a",
         norms["gnomad"],
         "-c",
-        "INFO/AF,INFO/AC,INFO/AN,INFO/DPR",
+        "INFO/AF,INFO/AC,INFO/AN,INFO/DPR,INFO/lcr",
         "-Oz",
         "-o",
         step1,
@@ -256,7 +264,7 @@ def differential(tmp_path_factory: pytest.TempPathFactory, db_dir: Path) -> dict
         "gas_vcf": gas_vcf,
         "table": pq.read_table(tmp / "gas" / "input.variants.parquet").to_pylist(),
         "summary": json.loads((tmp / "gas" / "input.summary.json").read_text()),
-        "bcf": bcftools_values(step2, ["AF", "AC", "AN", "DPR", "CLNSIG", "ALLELEID"]),
+        "bcf": bcftools_values(step2, ["AF", "AC", "AN", "DPR", "lcr", "CLNSIG", "ALLELEID"]),
         "bcf_bed": {r["id"]: r["info"] for r in records(bed_out)},
     }
 
@@ -275,6 +283,10 @@ def test_copied_fields_equal_bcftools_annotate_for_every_allele(differential: di
         trows = by_record[rec["id"]]
         assert [t["alt"] for t in trows] == alts
         first_sig = None
+        # Flag: set on the record when any ALT matches a source record carrying it.
+        flagged = [bcf[(rec["id"], i)]["lcr"] == "1" for i in range(len(alts))]
+        assert ("GNOMAD_LCR" in info) == any(flagged), rec
+        assert [t["gnomad_lcr"] for t in trows] == [True if any(flagged) else None] * len(alts)
         for i in range(len(alts)):
             theirs = bcf[(rec["id"], i)]
             for ours, their_id in pairs.items():
