@@ -35,6 +35,7 @@ from pydantic import Field
 
 from gas.annotator.engine import EngineLimits, VcfFormatError, annotate_vcf, ensure_database
 from gas.annotator.engine.allocator import tune_allocator
+from gas.annotator.engine.sources import load_sources
 from gas.core.aws import Aws
 from gas.core.config import WorkerSettings, load_settings
 from gas.core.deletion_cost import worker_hooks
@@ -75,6 +76,9 @@ Assembly = Literal["GRCh37", "GRCh38"]  # = gas.core.job_record.ASSEMBLIES
 class AnnotatorSettings(WorkerSettings):
     scratch_dir: Path = Path("/tmp/gas-scratch")
     annotation_db_dir: Path = Path.home() / ".cache" / "gas" / "annotation-db"
+    # GAS_ANNOTATION_SOURCES: the deployment's annotation sources (YAML/JSON, docs/annotation-
+    # engine.md "Custom annotation sources"), checked at start and added to every job.
+    annotation_sources: Path | None = None
     # The databases built (or verified) at start; a job's assembly picks one per job.
     assemblies: tuple[Assembly, ...] = ("GRCh37", "GRCh38")
     # Jobs whose engine run fails this often are marked FAILED instead of retried forever.
@@ -160,6 +164,7 @@ class EngineRun:
     limits: EngineLimits
     # The user confirmed the assembly although the file looked like another one.
     allow_assembly_mismatch: bool = False
+    sources: Path | None = None  # the annotation sources' declaration (checked at start)
 
 
 @dataclass(frozen=True)
@@ -179,7 +184,12 @@ def _engine_child(conn: Connection, run: EngineRun) -> None:
     try:
         db = ensure_database(run.assembly, run.db_dir)
         result = annotate_vcf(
-            run.input_path, run.out_dir, db, limits=run.limits, allow_assembly_mismatch=run.allow_assembly_mismatch
+            run.input_path,
+            run.out_dir,
+            db,
+            limits=run.limits,
+            allow_assembly_mismatch=run.allow_assembly_mismatch,
+            sources=load_sources(run.sources) if run.sources else None,
         )
         files = {
             "result_key": result.annotated_vcf,
@@ -445,6 +455,7 @@ class Annotator:
             memory_limit_mib=self.settings.engine_memory_limit_mib,
             limits=self.settings.limits(self._tier(job)),
             allow_assembly_mismatch=job.assembly_confirmed,
+            sources=self.settings.annotation_sources,
         )
         outcome = run_engine(run, stop, cancelled)
         bucket = self.aws.names.results_bucket
@@ -530,6 +541,8 @@ def main() -> int:
     # the one of its job's assembly.
     for assembly in settings.assemblies:
         ensure_database(assembly, settings.annotation_db_dir)
+    # A missing, unindexed or stale source stops the pod here, naming it (SourceError), not each job.
+    load_sources(settings.annotation_sources)
     # The engine package imports lazily (so its assembly module needs no numpy): preload the
     # module that imports numpy and pyarrow, so each engine child starts with them loaded.
     multiprocessing.set_forkserver_preload(["gas.annotator.engine.vcf"])

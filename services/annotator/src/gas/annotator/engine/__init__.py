@@ -18,21 +18,28 @@ _EXPORTS = {
     "AnnotationResult": "gas.annotator.engine.vcf",
     "AssemblyMismatchError": "gas.annotator.engine.vcf",
     "annotate_vcf": "gas.annotator.engine.vcf",
+    "SourceError": "gas.annotator.engine.sources",
+    "Sources": "gas.annotator.engine.sources",
+    "load_sources": "gas.annotator.engine.sources",
 }
 __all__ = [
     "AnnotationDatabase",
     "AnnotationResult",
     "AssemblyMismatchError",
     "EngineLimits",
+    "SourceError",
+    "Sources",
     "VcfFormatError",
     "annotate_vcf",
     "ensure_database",
     "export_tracks",
+    "load_sources",
 ]
 
 if TYPE_CHECKING:
     from gas.annotator.engine.database import AnnotationDatabase, ensure_database, export_tracks
     from gas.annotator.engine.reader import EngineLimits, VcfFormatError
+    from gas.annotator.engine.sources import SourceError, Sources, load_sources
     from gas.annotator.engine.vcf import AnnotationResult, AssemblyMismatchError, annotate_vcf
 
 

@@ -1,4 +1,5 @@
-"""gas-annotate INPUT [-o DIR] [--assembly GRCh37|GRCh38 | --db BUNDLE] [--allow-assembly-mismatch] [--no-parquet]"""
+"""gas-annotate INPUT [-o DIR] [--assembly GRCh37|GRCh38 | --db BUNDLE] [--sources FILE] [--allow-assembly-mismatch]
+[--no-parquet]"""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from gas.annotator.engine.allocator import tune_allocator
 from gas.annotator.engine.database import ASSEMBLIES, default_db_dir, ensure_database, load_bundle
 from gas.annotator.engine.reader import EngineLimits, VcfFormatError
+from gas.annotator.engine.sources import SOURCES_ENV, SourceError, load_sources
 from gas.annotator.engine.vcf import annotate_vcf
 
 
@@ -30,6 +32,13 @@ def main(argv: list[str] | None = None) -> int:
         help="annotate even when the file looks like another assembly (no lift-over is done)",
     )
     parser.add_argument("--no-parquet", action="store_true", help="do not write <name>.variants.parquet")
+    parser.add_argument(
+        "--sources",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=f"annotation sources to add (YAML or JSON; default ${SOURCES_ENV} when set)",
+    )
     parser.add_argument("--max-line-bytes", type=int, default=EngineLimits.max_line_bytes)
     parser.add_argument("--max-decompressed-bytes", type=int, default=EngineLimits.max_decompressed_bytes)
     args = parser.parse_args(argv)
@@ -43,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gas-annotate: annotation database: {exc}", file=sys.stderr)
         return 3
     try:
+        sources = load_sources(args.sources)
+    except SourceError as exc:
+        print(f"gas-annotate: annotation sources: {exc}", file=sys.stderr)
+        return 3
+    try:
         result = annotate_vcf(
             args.input,
             args.out_dir,
@@ -50,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             limits=EngineLimits(args.max_line_bytes, args.max_decompressed_bytes),
             allow_assembly_mismatch=args.allow_assembly_mismatch,
             variants_table=not args.no_parquet,
+            sources=sources,
         )
     except VcfFormatError as exc:
         print(f"gas-annotate: {args.input.name}: {exc}", file=sys.stderr)

@@ -70,11 +70,13 @@ BUNDLE_COLUMNS = ("impact", "symbol", "transcript", "hgvsc", "hgvsp", "amino_aci
 class VariantsWriter:
     """A Parquet file written one record batch (row group) at a time."""
 
-    def __init__(self, path: Path, metadata: dict[str, str]):
+    def __init__(self, path: Path, metadata: dict[str, str], extra: list[Any] | None = None):
         import pyarrow.parquet as pq  # imported when the first rows arrive: keeps start-up short
 
         self.path = path
-        self.schema = SCHEMA.with_metadata({**metadata, "gas.table_schema": TABLE_SCHEMA_VERSION})
+        # extra: nullable columns appended by annotation sources (sources.table_fields).
+        schema = pa.schema([*SCHEMA, *(extra or [])])
+        self.schema = schema.with_metadata({**metadata, "gas.table_schema": TABLE_SCHEMA_VERSION})
         # Dictionaries for the categorical columns only (cheaper, and smaller than everywhere);
         # min/max statistics where a reader prunes row groups: record, chrom, pos.
         self.writer = pq.ParquetWriter(

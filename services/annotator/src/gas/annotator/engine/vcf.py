@@ -33,6 +33,7 @@ from gas.annotator.engine.block import (
 from gas.annotator.engine.database import REGIONS, SCHEMA_VERSION, AnnotationDatabase
 from gas.annotator.engine.info import OUR_INFO_IDS
 from gas.annotator.engine.reader import EngineLimits, Header, VcfFormatError, VcfReader
+from gas.annotator.engine.sources import Sources, SourcesStage, table_fields, with_sources
 from gas.annotator.engine.textops import ranges
 from gas.core.assembly import AssemblyEvidence, detect
 
@@ -110,6 +111,7 @@ def _header_text(
     db: AnnotationDatabase,
     style: str | None,
     mismatch: str | None,
+    sources: Sources,
 ) -> str:
     version = output_version(header.version)
     lines = [f"##fileformat=VCFv{version}"]
@@ -120,6 +122,10 @@ def _header_text(
             f'Number=A INFO fields need VCFv{MIN_OUTPUT_VERSION}">'
         )
     meta = [m for m in header.meta[1:] if not _OUR_INFO_LINE.match(m)]
+    if sources.sources:  # the input's own definitions of the ids a source writes are replaced
+        ids = sources.info_ids
+        meta = [m for m in meta if not (m.startswith("##INFO=<ID=") and m[11:].split(",", 1)[0] in ids)]
+        meta = [m for m in meta if not m.startswith("##GAS_source=")]
     if db.has_transcripts:
         from gas.annotator.engine.effects import INFO_HEADER as CSQ_INFO_HEADER
         from gas.annotator.engine.effects import rename_input_csq
@@ -127,6 +133,7 @@ def _header_text(
         lines += rename_input_csq(meta) + INFO_HEADER + CSQ_INFO_HEADER
     else:
         lines += meta + INFO_HEADER
+    lines += sources.header_lines()
     if style and not any(m.startswith("##contig=") for m in header.meta):
         names = db.contig_names
         for i in range(len(names)):
@@ -152,6 +159,7 @@ def annotate_vcf(
     limits: EngineLimits | None = None,
     allow_assembly_mismatch: bool = False,
     variants_table: bool = True,
+    sources: Sources | None = None,
 ) -> AnnotationResult:
     """Annotate ``input_path`` into ``out_dir`` (default: beside it).
 
@@ -160,6 +168,7 @@ def annotate_vcf(
     only on success. Raises VcfFormatError (line number, no file content) on bad input and
     AssemblyMismatchError when the file is on another assembly, unless
     ``allow_assembly_mismatch`` (the user confirmed; no lift-over data exists here).
+    ``sources`` (``sources.load_sources``, already checked) adds their fields.
     """
     started = time.perf_counter()
     input_path = Path(input_path)
@@ -175,7 +184,16 @@ def annotate_vcf(
         finals["parquet"] = out_dir / f"{stem}.variants.parquet"
     tmps = {k: p.with_name(f".{p.name}.{os.getpid()}.tmp") for k, p in finals.items()}
     try:
-        result = _Run(input_path, db, limits or EngineLimits(), allow_assembly_mismatch, finals, tmps, started).run()
+        result = _Run(
+            input_path,
+            db,
+            limits or EngineLimits(),
+            allow_assembly_mismatch,
+            finals,
+            tmps,
+            started,
+            sources or Sources(),
+        ).run()
         for k in finals:
             os.replace(tmps[k], finals[k])
         return result
@@ -195,7 +213,9 @@ class _Run:
         finals: dict[str, Path],
         tmps: dict[str, Path],
         started: float,
+        sources: Sources,
     ):
+        self.sources = sources
         self.input_path = input_path
         self.db = db
         self.limits = limits
@@ -247,6 +267,7 @@ class _Run:
             from gas.annotator.engine.effects import CSQ_HEADER, CsqStage
 
             stage = CsqStage(self.db, ours=CSQ_HEADER in header.meta)
+        source_stage = SourcesStage(self.sources) if self.sources.sources else None
 
         def annotate(data: bytes, first_line: int) -> BlockResult:
             result = annotator.annotate(data, first_line)
@@ -256,6 +277,10 @@ class _Run:
                 fx = stage.annotate(bytes(result.vcf), first_line)
                 result.vcf, result.effects = fx.text, fx
                 result.table = with_effects(result.table, fx)
+            if source_stage is not None:
+                text, per_record = source_stage.annotate(bytes(result.vcf))
+                result.vcf = text
+                result.table = with_sources(result.table, per_record, self.sources)
             return result
 
         blocks = reader.blocks()
@@ -267,7 +292,7 @@ class _Run:
         pending: deque[Future[BlockResult]] = deque()
         try:
             with open(self.tmps["vcf"], "wb") as out, ThreadPoolExecutor(max_workers=WORKERS) as pool:
-                out.write(_header_text(header, self.db, style, mismatch).encode())
+                out.write(_header_text(header, self.db, style, mismatch, self.sources).encode())
                 source: Iterator[tuple[int, bytes]] = chain([first], blocks) if first is not None else iter(())
                 # The first (small) block is written before the next is read, so the first
                 # records reach the disk without waiting on (or competing with) later blocks.
@@ -328,7 +353,9 @@ class _Run:
                     "gas.database_sha256": self.db.sha256,
                     "gas.source": self.db.source_label,
                     "gas.input": self.input_path.name,
+                    "gas.sources": json.dumps([s.to_dict() for s in self.sources.sources]),
                 },
+                extra=table_fields(self.sources),
             )
         return self.variants_writer
 
@@ -439,6 +466,7 @@ class _Run:
                 else None
             ),
             "impacts": dict(sorted(self.pick_impacts.items())) if db.has_transcripts else None,
+            "sources": [s.to_dict() for s in self.sources.sources],
             "ref_check": (
                 {
                     "checked": self.ref_checked,
@@ -475,6 +503,7 @@ class _Run:
             lines.append(f"assembly_mismatch\t{mismatch}\tannotated as {db.assembly} because the user confirmed it")
         lines += [
             f"database\t{db.version}\tsha256={db.sha256}\t{db.source_label}",
+            *(f"source\t{s.name}\t{s.kind}\tversion={s.version}\t{s.path.name}" for s in self.sources.sources),
             f"header_lines\t{header.line_count}",
             f"samples\t{header.samples}",
             f"variants_read\t{st.read}",

@@ -1,0 +1,489 @@
+"""A deployment's own annotation sources: bgzipped + tabix-indexed VCF and BED files.
+
+Declared in a YAML or JSON file (``GAS_ANNOTATION_SOURCES`` or ``gas-annotate --sources``),
+checked before use (``load_sources``), then applied to each annotated block
+(``SourcesStage.annotate``): the chosen INFO fields of a VCF source are copied to the ALTs
+they match, a BED source sets a flag or copies its name column. Matching is on the minimal
+form of each allele (multi-allelic records split, shared trailing then leading bases
+trimmed, on both sides: ``minimal``); without a reference FASTA an indel inside a repeat is
+not shifted left, so two spellings of one such indel at different positions do not match.
+
+Sources are read with bounded memory: each block's records are grouped into windows of
+nearby positions and only the tabix region of each window is read (pysam, one handle per
+thread).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gas.annotator.engine.info import OUR_INFO_IDS
+
+SOURCES_ENV = "GAS_ANNOTATION_SOURCES"
+_ID = re.compile(r"^[A-Za-z_][0-9A-Za-z_.]*$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Records closer than this share one tabix query (fewer seeks), and no query spans more than
+# WINDOW_SPAN bases: what a query holds is bounded by the source's density, not the block's.
+WINDOW_GAP = 1000
+WINDOW_SPAN = 100_000
+_TYPES = {"Integer", "Float", "String", "Character", "Flag"}
+# INFO ids the engine writes itself (bundles: CSQ and the PICK_ fields), never a source's.
+RESERVED_IDS = {*OUR_INFO_IDS, "CSQ", "CSQ_INPUT", "PICK_CONSEQUENCE", "PICK_IMPACT", "PICK_SYMBOL"}
+RESERVED_IDS |= {"PICK_FEATURE", "PICK_HGVSC", "PICK_HGVSP"}
+
+
+class SourceError(ValueError):
+    """A declared source that cannot be used: the message names the source and the reason."""
+
+
+@dataclass(frozen=True)
+class SourceField:
+    source_id: str  # the INFO id in the source VCF
+    info_id: str  # the INFO id GAS writes
+    number: str  # as GAS writes it: A, R, 0 (Flag) or . (see _written_number)
+    type: str
+    description: str
+    source_number: str
+
+    @property
+    def column(self) -> str:
+        return self.info_id.lower()
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    kind: str  # vcf | bed
+    path: Path
+    version: str
+    fields: tuple[SourceField, ...]
+
+    def header_lines(self) -> list[str]:
+        lines = [
+            f'##INFO=<ID={f.info_id},Number={f.number},Type={f.type},Description="{f.description}">'
+            for f in self.fields
+        ]
+        lines.append(f'##GAS_source=<Name={self.name},Kind={self.kind},Version="{self.version}",File={self.path.name}>')
+        return lines
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "version": self.version,
+            "file": self.path.name,
+            "fields": {f.info_id: f.source_id for f in self.fields},
+        }
+
+
+@dataclass
+class Sources:
+    sources: list[Source] = field(default_factory=list)
+
+    @property
+    def fields(self) -> list[SourceField]:
+        return [f for s in self.sources for f in s.fields]
+
+    @property
+    def info_ids(self) -> set[str]:
+        return {f.info_id for f in self.fields}
+
+    def header_lines(self) -> list[str]:
+        return [line for s in self.sources for line in s.header_lines()]
+
+
+def load_sources(path: str | Path | None = None) -> Sources:
+    """Read and check the declaration (``path``, else $GAS_ANNOTATION_SOURCES; none: no sources)."""
+    path = path or os.environ.get(SOURCES_ENV)
+    if not path:
+        return Sources()
+    path = Path(path)
+    import yaml
+
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SourceError(f"sources file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SourceError(f"sources file {path}: not UTF-8 text") from None
+    try:
+        spec = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise SourceError(
+            f"sources file {path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"
+        ) from None
+    items = spec.get("sources") if isinstance(spec, dict) else spec
+    if not isinstance(items, list):
+        raise SourceError(f"sources file {path}: expected a list of sources (or a mapping with 'sources')")
+    sources = [_check(item, path.parent, i + 1) for i, item in enumerate(items)]
+    seen: dict[str, str] = {}
+    names: set[str] = set()
+    from gas.annotator.engine.parquet import SCHEMA  # the table's own columns (imports pyarrow)
+
+    columns = set(SCHEMA.names)
+    for s in sources:
+        if s.name in names:
+            raise SourceError(f"source {s.name}: declared twice")
+        names.add(s.name)
+        for f in s.fields:
+            if f.info_id in RESERVED_IDS or f.column in columns or f.column.startswith("_"):  # _: the viewer's
+                raise SourceError(
+                    f"source {s.name}: {f.info_id} is written by GAS itself (INFO id or table column): "
+                    "choose another id"
+                )
+            if f.column in {x.lower() for x in seen}:
+                other = next(v for k, v in seen.items() if k.lower() == f.column)
+                raise SourceError(f"source {s.name}: INFO id {f.info_id} is also written by source {other}")
+            seen[f.info_id] = s.name
+    return Sources(sources)
+
+
+def _check(item: Any, base: Path, n: int) -> Source:
+    if not isinstance(item, dict):
+        raise SourceError(f"source #{n}: expected a mapping with name, kind, path, fields, version")
+    name = str(item.get("name", ""))
+    if not _NAME.match(name):
+        raise SourceError(f"source #{n}: name {name!r} must be 1-64 letters, digits, '.', '_' or '-'")
+    kind = item.get("kind")
+    if kind not in ("vcf", "bed"):
+        raise SourceError(f"source {name}: kind must be vcf or bed, not {kind!r}")
+    version = str(item.get("version") or "")
+    if not version or '"' in version or "\n" in version:
+        raise SourceError(f"source {name}: a version is required (it is recorded with every job)")
+    if not item.get("path"):
+        raise SourceError(f"source {name}: path is required")
+    path = Path(str(item["path"]))
+    path = path if path.is_absolute() else base / path
+    if not path.is_file():
+        raise SourceError(f"source {name}: {path} does not exist")
+    wanted = item.get("fields") or {}
+    if isinstance(wanted, list):  # [X, Y]: copied under their own ids
+        wanted = {str(x): str(x) for x in wanted}
+    if not isinstance(wanted, dict):
+        raise SourceError(f"source {name}: fields must map source INFO ids to new INFO ids")
+    for new in wanted.values():
+        if not _ID.match(str(new)):
+            raise SourceError(f"source {name}: {new!r} is not a valid INFO id")
+    _check_index(name, path, kind)
+    if kind == "vcf":
+        return Source(name, kind, path, version, tuple(_vcf_fields(name, path, wanted)))
+    return Source(name, kind, path, version, (_bed_field(name, path, wanted),))
+
+
+def _check_index(name: str, path: Path, kind: str) -> None:
+    with open(path, "rb") as fh:
+        head = fh.read(18)
+    # BGZF: a gzip member with the extra subfield BC (RFC 1952 + SAM spec 4.1).
+    if not (head[:4] == b"\x1f\x8b\x08\x04" and head[12:14] == b"BC"):
+        raise SourceError(f"source {name}: {path.name} is not bgzip-compressed (compress it with bgzip)")
+    index = next((p for p in (Path(f"{path}.tbi"), Path(f"{path}.csi")) if p.is_file()), None)
+    if index is None:
+        raise SourceError(
+            f"source {name}: {path.name} has no tabix index ({path.name}.tbi or .csi): run tabix -p {kind}"
+        )
+    if index.stat().st_mtime < path.stat().st_mtime:
+        raise SourceError(
+            f"source {name}: the index {index.name} is older than {path.name} (stale): re-run tabix -f -p {kind}"
+        )
+
+
+_INFO_LINE = re.compile(r'^##INFO=<ID=([^,>]+),Number=([^,>]+),Type=([^,>]+),Description="((?:[^"\\]|\\.)*)"')
+
+
+def _written_number(number: str) -> str:
+    # One value per ALT for A and 1 (the source record matching that ALT), R kept as R,
+    # Flags as flags; anything else (., G, 2..) is copied whole from the first match.
+    if number in ("A", "1"):
+        return "A"
+    if number in ("R", "0"):
+        return number
+    return "."
+
+
+def _vcf_fields(name: str, path: Path, wanted: dict[str, str]) -> list[SourceField]:
+    declared: dict[str, tuple[str, str, str]] = {}
+    with gzip.open(path, "rt", errors="replace") as fh:
+        for line in fh:
+            if not line.startswith("##"):
+                break
+            m = _INFO_LINE.match(line)
+            if m:
+                declared[m.group(1)] = (m.group(2), m.group(3), m.group(4))
+    if not wanted:
+        raise SourceError(f"source {name}: no fields chosen")
+    out = []
+    for src, new in wanted.items():
+        if src not in declared:
+            raise SourceError(f"source {name}: INFO/{src} is not declared in {path.name}'s header")
+        number, typ, desc = declared[src]
+        if typ not in _TYPES:
+            raise SourceError(f"source {name}: INFO/{src} has unknown Type {typ}")
+        written = _written_number(number)
+        out.append(SourceField(src, str(new), written, typ, f"{desc} (from {name}, INFO/{src})", number))
+    return out
+
+
+def _bed_field(name: str, path: Path, wanted: dict[str, str]) -> SourceField:
+    # A BED source writes one field: {"name": ID} copies column 4, {"overlap": ID} sets a flag.
+    if len(wanted) != 1 or next(iter(wanted)) not in ("name", "overlap"):
+        raise SourceError(f"source {name}: a BED source takes one field, name: ID or overlap: ID")
+    what, new = next(iter(wanted.items()))
+    if what == "name":
+        return SourceField("name", new, ".", "String", f"Names of the {name} regions overlapping the REF span", ".")
+    return SourceField("overlap", new, "0", "Flag", f"REF span overlaps a {name} region", "0")
+
+
+def minimal(pos: int, ref: str, alt: str) -> tuple[int, str, str]:
+    """The allele with shared trailing, then leading bases removed (case-insensitive), as
+    ``bcftools norm`` trims without a FASTA and VEP's --minimal: (pos of the first kept
+    REF base, REF, ALT); an insertion keeps an empty REF at the base after the anchor."""
+    r, a = ref.upper(), alt.upper()
+    while r and a and r[-1] == a[-1]:
+        r, a = r[:-1], a[:-1]
+    k = 0
+    while k < len(r) and k < len(a) and r[k] == a[k]:
+        k += 1
+    return pos + k, r[k:], a[k:]
+
+
+def _sequence(allele: str) -> bool:
+    return bool(allele) and all(c in "ACGTNacgtn" for c in allele)
+
+
+@dataclass
+class _Match:
+    values: dict[str, str]  # source INFO id -> raw value
+    ref_value: dict[str, str]  # for Number=R: the REF's value
+    alt_index: int
+
+
+class SourcesStage:
+    """Adds the sources' fields to a block of annotated VCF lines and its Parquet rows."""
+
+    def __init__(self, sources: Sources):
+        self.sources = sources
+        self.ids = sources.info_ids
+        self._local = threading.local()
+
+    def _handle(self, source: Source) -> Any:
+        handles = getattr(self._local, "handles", None)
+        if handles is None:
+            handles = self._local.handles = {}
+        if source.name not in handles:
+            import pysam
+
+            handles[source.name] = pysam.TabixFile(str(source.path))
+        return handles[source.name]
+
+    def annotate(self, text: bytes) -> tuple[bytes, list[list[dict[str, Any]]]]:
+        """(the lines with the fields added, per record a list per ALT of {column: value})."""
+        # The engine admits UTF-8 text only (reader.py); surrogateescape keeps any byte regardless.
+        records = [raw.decode("utf-8", "surrogateescape").split("\t", 8) for raw in text.split(b"\n") if raw]
+        per_record: list[list[dict[str, Any]]] = [[{} for _ in c[4].split(",")] for c in records]
+        per_info: list[list[str]] = [[] for _ in records]
+        for source in self.sources.sources:
+            if source.kind == "vcf":
+                self._vcf(source, records, per_record, per_info)
+            else:
+                self._bed(source, records, per_record, per_info)
+        out = []
+        for cols, extra in zip(records, per_info, strict=True):
+            info = cols[7]
+            if self.ids:
+                kept = [kv for kv in info.split(";") if kv.split("=", 1)[0] not in self.ids] if info != "." else []
+                info = ";".join(kept + extra) or "."
+            cols[7] = info
+            out.append("\t".join(cols))
+        return ("\n".join(out) + "\n").encode("utf-8", "surrogateescape") if out else b"", per_record
+
+    def _windows(self, records: list[list[str]], spans: list[tuple[int, int]]) -> list[tuple[str, int, int, list[int]]]:
+        """Groups of record indexes per contig whose spans lie within WINDOW_GAP of one another."""
+        order = sorted(range(len(records)), key=lambda i: (records[i][0], spans[i][0]))
+        windows: list[tuple[str, int, int, list[int]]] = []
+        for i in order:
+            chrom, (start, end) = records[i][0], spans[i]
+            if (
+                windows
+                and windows[-1][0] == chrom
+                and start <= windows[-1][2] + WINDOW_GAP
+                and end - windows[-1][1] <= WINDOW_SPAN
+            ):
+                c, s, e, members = windows[-1]
+                members.append(i)
+                windows[-1] = (c, s, max(e, end), members)
+            else:
+                windows.append((chrom, start, end, [i]))
+        return windows
+
+    @staticmethod
+    def _contig(handle: Any, chrom: str) -> str | None:
+        contigs = handle.contigs
+        if chrom in contigs:
+            return chrom
+        alt = chrom[3:] if chrom.startswith("chr") else f"chr{chrom}"
+        return alt if alt in contigs else None
+
+    def _vcf(
+        self,
+        source: Source,
+        records: list[list[str]],
+        per_record: list[list[dict[str, Any]]],
+        per_info: list[list[str]],
+    ) -> None:
+        handle = self._handle(source)
+        # The span a matching source record can start in: an allele's leading shared bases
+        # may be written differently on the two sides, so the whole REF span is read.
+        spans = [(int(c[1]) - 1, int(c[1]) + len(c[3])) for c in records]
+        for chrom, start, end, members in self._windows(records, spans):
+            contig = self._contig(handle, chrom)
+            if contig is None:
+                continue
+            found: dict[tuple[int, str, str], _Match] = {}
+            for row in handle.fetch(contig, max(0, start - 1), end, multiple_iterators=False):
+                cols = row.split("\t", 8)
+                if len(cols) < 8:
+                    continue
+                pos, ref, alts = int(cols[1]), cols[3], cols[4].split(",")
+                info = dict(kv.split("=", 1) if "=" in kv else (kv, "") for kv in cols[7].split(";"))
+                for k, alt in enumerate(alts):
+                    if _sequence(ref) and _sequence(alt):
+                        key = minimal(pos, ref, alt)
+                        found.setdefault(key, _Match(info, info, k))  # the first record wins, as bcftools
+            if not found:
+                continue
+            for i in members:
+                cols = records[i]
+                pos, ref = int(cols[1]), cols[3]
+                alts = cols[4].split(",")
+                matches = [found.get(minimal(pos, ref, a)) if _sequence(ref) and _sequence(a) else None for a in alts]
+                if any(m is not None for m in matches):
+                    self._write_vcf_fields(source, matches, per_record[i], per_info[i])
+
+    @staticmethod
+    def _write_vcf_fields(
+        source: Source, matches: list[_Match | None], rows: list[dict[str, Any]], info: list[str]
+    ) -> None:
+        for f in source.fields:
+            values: list[str | None] = []
+            for m in matches:
+                v = None
+                if m is not None and f.source_id in m.values:
+                    raw = m.values[f.source_id]
+                    if f.source_number in ("A", "R"):
+                        parts = raw.split(",")
+                        k = m.alt_index + (1 if f.source_number == "R" else 0)
+                        v = parts[k] if k < len(parts) else None
+                    else:
+                        v = raw
+                values.append(None if v in (None, ".") else v)
+            if f.number == "0":
+                if any(m is not None and f.source_id in m.values for m in matches):
+                    info.append(f.info_id)
+                    for r in rows:
+                        r[f.column] = True
+                continue
+            if f.number == "A":
+                if any(v is not None for v in values):
+                    info.append(f"{f.info_id}={','.join(v if v is not None else '.' for v in values)}")
+            elif f.number == "R":
+                first = next((m for m in matches if m is not None and f.source_id in m.values), None)
+                ref_v = first.values[f.source_id].split(",")[0] if first is not None else "."
+                if any(v is not None for v in values):
+                    info.append(f"{f.info_id}={','.join([ref_v, *(v if v is not None else '.' for v in values)])}")
+            else:  # the VCF gets the first matching ALT's value whole; the table each ALT's own
+                v = next((v for v in values if v is not None), None)
+                if v is not None:
+                    info.append(f"{f.info_id}={v}")
+            for r, v in zip(rows, values, strict=True):
+                if v is not None:
+                    r[f.column] = v
+
+    def _bed(
+        self,
+        source: Source,
+        records: list[list[str]],
+        per_record: list[list[dict[str, Any]]],
+        per_info: list[list[str]],
+    ) -> None:
+        f = source.fields[0]
+        handle = self._handle(source)
+        # The REF span, 0-based half-open (POS .. POS+len(REF)-1, as bcftools overlaps it).
+        spans = [(int(c[1]) - 1, int(c[1]) - 1 + max(1, len(c[3]))) for c in records]
+        for chrom, start, end, members in self._windows(records, spans):
+            contig = self._contig(handle, chrom)
+            if contig is None:
+                continue
+            regions = []
+            for row in handle.fetch(contig, start, end, multiple_iterators=False):
+                cols = row.split("\t", 4)
+                regions.append((int(cols[1]), int(cols[2]), cols[3] if len(cols) > 3 else ""))
+            for i in members:
+                lo, hi = spans[i]
+                hits = [name for s, e, name in regions if s < hi and e > lo]
+                if not hits:
+                    continue
+                if f.number == "0":
+                    per_info[i].append(f.info_id)
+                    value: Any = True
+                else:
+                    unique = list(dict.fromkeys(h for h in hits if h))
+                    if not unique:
+                        continue
+                    value = ",".join(unique)
+                    per_info[i].append(f"{f.info_id}={value}")
+                for r in per_record[i]:
+                    r[f.column] = value
+
+
+def arrow_type(f: SourceField) -> Any:
+    import pyarrow as pa
+
+    if f.number == "0":
+        return pa.bool_()
+    if f.number == "A" and f.type == "Integer":
+        return pa.int64()
+    if f.number == "A" and f.type == "Float":
+        return pa.float64()
+    return pa.string()
+
+
+def table_fields(sources: Sources) -> list[Any]:
+    """The Parquet columns the sources add (nullable; named after the lower-cased INFO id)."""
+    import pyarrow as pa
+
+    return [pa.field(f.column, arrow_type(f)) for f in sources.fields]
+
+
+def _coerce(value: Any, kind: type) -> Any:
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        return None  # a malformed number in the source: null, as the VCF keeps its text
+
+
+def with_sources(table: Any, per_record: list[list[dict[str, Any]]], sources: Sources) -> Any:
+    """The block's Parquet rows (one per record and ALT) with one column per source field."""
+    import pyarrow as pa
+
+    if table is None or not sources.fields:
+        return table
+    rows = [r for alts in per_record for r in alts]
+    if len(rows) != table.num_rows:
+        raise RuntimeError(f"sources: {len(rows)} ALTs but {table.num_rows} table rows")
+    arrays, names = list(table.columns), list(table.schema.names)
+    for f in sources.fields:
+        typ = arrow_type(f)
+        kind = {pa.int64(): int, pa.float64(): float}.get(typ)
+        values = [r.get(f.column) for r in rows]
+        if kind is not None:
+            values = [None if v is None else _coerce(v, kind) for v in values]
+        arrays.append(pa.array(values, typ))
+        names.append(f.column)
+    return pa.RecordBatch.from_arrays(arrays, names=names)

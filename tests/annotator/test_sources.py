@@ -1,0 +1,506 @@
+"""Custom annotation sources (docs/annotation-engine.md "Custom annotation sources").
+
+The differential test generates a reference, ClinVar-like and gnomAD-like source VCFs
+(multi-allelic records, indels written with extra shared bases so they need normalising,
+Number=A/R/1/. fields), a BED and an input VCF spelling the same alleles differently, runs
+``gas-annotate --sources`` on the raw files and ``bcftools annotate -a`` on both inputs
+normalised by ``bcftools norm -f ref.fa -m-``, and compares every allele.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from engine_support import records
+
+from gas.annotator.engine.sources import SourceError, load_sources, minimal
+
+CONTIG = "22"
+LENGTH = 40_000
+BASES = "ACGT"
+
+
+def run(*cmd: str | Path, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([str(c) for c in cmd], check=True, capture_output=True, text=True, **kw)
+
+
+def bgzip_index(path: Path, preset: str = "vcf") -> Path:
+    run("bgzip", "-f", path)
+    out = Path(f"{path}.gz")
+    run("tabix", "-f", "-p", preset, out)
+    return out
+
+
+def _alleles(rng: random.Random, seq: str, p: int) -> list[tuple[str, str]]:
+    """(REF, ALT) spellings at 0-based p: SNVs, deletions and insertions that normalising
+    by trimming fully normalises (no shift inside a repeat), some with extra shared bases."""
+    out: list[tuple[str, str]] = []
+    base = seq[p]
+    for alt in rng.sample([b for b in BASES if b != base], rng.randint(1, 2)):
+        out.append((base, alt))
+    for _ in range(rng.randint(0, 2)):
+        n = rng.randint(1, 4)
+        deleted = seq[p + 1 : p + 1 + n]
+        if deleted[-1] != seq[p] and deleted[0] != seq[p + 1 + n]:  # not shiftable either way
+            out.append((seq[p : p + 1 + n], seq[p]))
+    for _ in range(rng.randint(0, 2)):
+        ins = "".join(rng.choice(BASES) for _ in range(rng.randint(1, 3)))
+        if ins[-1] != seq[p] and ins[0] != seq[p + 1]:
+            out.append((seq[p], seq[p] + ins))
+    return list(dict.fromkeys(out))
+
+
+def _record(seq: str, p: int, alleles: list[tuple[str, str]], pad: int) -> tuple[str, list[str]]:
+    """One VCF record's REF and ALTs for the alleles, all on the longest REF plus pad shared bases."""
+    ref_len = max(len(r) for r, _ in alleles) + pad
+    ref = seq[p : p + ref_len]
+    return ref, [a + ref[len(r) :] for r, a in alleles]
+
+
+def _write_vcf(path: Path, header: list[str], rows: list[str]) -> None:
+    path.write_text(
+        "\n".join(
+            [
+                "##fileformat=VCFv4.2",
+                f"##contig=<ID={CONTIG},length={LENGTH}>",
+                *header,
+                "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
+                *rows,
+            ]
+        )
+        + "\n"
+    )
+
+
+def make_inputs(tmp: Path, seed: int = 1) -> dict[str, Path]:
+    rng = random.Random(seed)
+    seq = "".join(rng.choice(BASES) for _ in range(LENGTH))
+    fasta = tmp / "ref.fa"
+    fasta.write_text(f">{CONTIG}\n" + "\n".join(seq[i : i + 60] for i in range(0, LENGTH, 60)) + "\n")
+    sites = sorted(rng.sample(range(200, LENGTH - 200, 7), 600))
+    clin, gnomad, inp = [], [], []
+    sigs = ["Pathogenic", "Likely_pathogenic", "Benign", "Uncertain_significance", "Pathogenic|risk_factor"]
+    for n, p in enumerate(sites):
+        alleles = _alleles(rng, seq, p)
+        known = [a for a in alleles if rng.random() < 0.7]
+        if known and rng.random() < 0.8:  # gnomAD: one multi-allelic record
+            ref, alts = _record(seq, p, known, rng.choice([0, 0, 1, 2]))
+            an = rng.randint(1000, 150000)
+            acs = [rng.randint(1, 500) for _ in alts]
+            afs = [f"{ac / an:.4g}" for ac in acs]
+            dp = [rng.randint(0, 99) for _ in range(len(alts) + 1)]
+            info = (
+                f"AC={','.join(map(str, acs))};AN={an};AF={','.join(afs)};"
+                f"nhomalt={','.join(str(rng.randint(0, 9)) for _ in alts)};DPR={','.join(map(str, dp))}"
+                + (";lcr" if rng.random() < 0.3 else "")
+            )
+            gnomad.append(f"{CONTIG}\t{p + 1}\t.\t{ref}\t{','.join(alts)}\t.\tPASS\t{info}")
+        for a in known:  # ClinVar: mostly one record per allele, its own padding
+            if rng.random() < 0.5:
+                ref, alts = _record(seq, p, [a], rng.choice([0, 1]))
+                info = (
+                    f"ALLELEID={rng.randint(1, 10**6)};CLNSIG={rng.choice(sigs)};CLNREVSTAT=criteria_provided,_single"
+                )
+                clin.append(f"{CONTIG}\t{p + 1}\t.\t{ref}\t{alts[0]}\t.\t.\t{info}")
+        # the input: the site's alleles (known and novel) in a random grouping and padding
+        rng.shuffle(alleles)
+        cut = rng.randint(1, len(alleles))
+        for k, group in enumerate((alleles[:cut], alleles[cut:])):
+            if group:
+                ref, alts = _record(seq, p, group, rng.choice([0, 0, 1]))
+                idx = ",".join(str(i) for i in range(len(alts)))
+                inp.append(f"{CONTIG}\t{p + 1}\tr{n}_{k}\t{ref}\t{','.join(alts)}\t50\tPASS\tIDX={idx}")
+    _write_vcf(
+        tmp / "gnomad.vcf",
+        [
+            '##INFO=<ID=AC,Number=A,Type=Integer,Description="Alternate allele count">',
+            '##INFO=<ID=AN,Number=1,Type=Integer,Description="Total number of alleles">',
+            '##INFO=<ID=AF,Number=A,Type=Float,Description="Alternate allele frequency">',
+            '##INFO=<ID=nhomalt,Number=A,Type=Integer,Description="Homozygous individuals">',
+            '##INFO=<ID=DPR,Number=R,Type=Integer,Description="Depth per allele">',
+            '##INFO=<ID=lcr,Number=0,Type=Flag,Description="Low-complexity region">',
+        ],
+        gnomad,
+    )
+    _write_vcf(
+        tmp / "clinvar.vcf",
+        [
+            '##INFO=<ID=ALLELEID,Number=1,Type=Integer,Description="ClinVar allele id">',
+            '##INFO=<ID=CLNSIG,Number=.,Type=String,Description="Clinical significance">',
+            '##INFO=<ID=CLNREVSTAT,Number=.,Type=String,Description="Review status">',
+        ],
+        clin,
+    )
+    _write_vcf(tmp / "input.vcf", ['##INFO=<ID=IDX,Number=A,Type=Integer,Description="ALT index">'], inp)
+    bed = []
+    start = 100
+    for i in range(60):  # non-overlapping panel regions
+        start += rng.randint(50, 600)
+        end = start + rng.randint(1, 400)
+        bed.append(f"{CONTIG}\t{start}\t{end}\tregion{i}")
+        start = end
+    (tmp / "panel.bed").write_text("\n".join(bed) + "\n")
+    return {
+        "fasta": fasta,
+        "gnomad": bgzip_index(tmp / "gnomad.vcf"),
+        "clinvar": bgzip_index(tmp / "clinvar.vcf"),
+        "bed": bgzip_index(tmp / "panel.bed", "bed"),
+        "input": tmp / "input.vcf",
+    }
+
+
+def sources_file(tmp: Path, files: dict[str, Path]) -> Path:
+    spec = {
+        "sources": [
+            {
+                "name": "gnomad",
+                "kind": "vcf",
+                "path": str(files["gnomad"]),
+                "version": "4.1-test",
+                "fields": {
+                    "AF": "GNOMAD_AF",
+                    "AC": "GNOMAD_AC",
+                    "AN": "GNOMAD_AN",
+                    "DPR": "GNOMAD_DPR",
+                    "lcr": "GNOMAD_LCR",
+                },
+            },
+            {
+                "name": "clinvar",
+                "kind": "vcf",
+                "path": str(files["clinvar"]),
+                "version": "2026-11",
+                "fields": {"CLNSIG": "CLNSIG", "ALLELEID": "CLINVAR_ID"},
+            },
+            {"name": "panel", "kind": "bed", "path": str(files["bed"]), "version": "v3", "fields": {"name": "PANEL"}},
+            {
+                "name": "panelflag",
+                "kind": "bed",
+                "path": str(files["bed"]),
+                "version": "v3",
+                "fields": {"overlap": "IN_PANEL"},
+            },
+        ]
+    }
+    path = tmp / "sources.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def gas_annotate(*args: str | Path) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).with_name("gas-annotate")
+    return subprocess.run([str(exe), *map(str, args)], capture_output=True, text=True)
+
+
+def bcftools_values(vcf: Path, fields: list[str]) -> dict[tuple[str, int], dict[str, str]]:
+    """(record id, input ALT index) -> {field: value} from a split (norm -m-) annotated VCF."""
+    fmt = "%ID\\t%INFO/IDX" + "".join(f"\\t%INFO/{f}" for f in fields) + "\\n"
+    out = {}
+    for line in run("bcftools", "query", "-f", fmt, vcf).stdout.splitlines():
+        cols = line.split("\t")
+        out[(cols[0], int(cols[1]))] = dict(zip(fields, cols[2:], strict=True))
+    return out
+
+
+@pytest.fixture(scope="module")
+def differential(tmp_path_factory: pytest.TempPathFactory, db_dir: Path) -> dict:
+    tmp = tmp_path_factory.mktemp("sources")
+    files = make_inputs(tmp)
+    spec = sources_file(tmp, files)
+    done = gas_annotate(files["input"], "--sources", spec, "-o", tmp / "gas", "--db-dir", db_dir)
+    assert done.returncode == 0, done.stderr
+    # bcftools: both sides split and normalised against the reference, then annotated.
+    norm_in = tmp / "input.norm.vcf.gz"
+    run("bcftools", "norm", "-f", files["fasta"], "-m-", "-Oz", "-o", norm_in, files["input"])
+    run("tabix", "-f", "-p", "vcf", norm_in)  # bcftools annotate -a VCF reads both sides by index
+    norms = {}
+    for name in ("gnomad", "clinvar"):
+        norms[name] = tmp / f"{name}.norm.vcf.gz"
+        run("bcftools", "norm", "-f", files["fasta"], "-m-", "-Oz", "-o", norms[name], files[name])
+        run("tabix", "-f", "-p", "vcf", norms[name])
+    step1 = tmp / "bcf1.vcf.gz"
+    run(
+        "bcftools",
+        "annotate",
+        "-a",
+        norms["gnomad"],
+        "-c",
+        "INFO/AF,INFO/AC,INFO/AN,INFO/DPR,INFO/lcr",
+        "-Oz",
+        "-o",
+        step1,
+        norm_in,
+    )
+    run("tabix", "-f", "-p", "vcf", step1)
+    step2 = tmp / "bcf2.vcf.gz"
+    run("bcftools", "annotate", "-a", norms["clinvar"], "-c", "INFO/CLNSIG,INFO/ALLELEID", "-Oz", "-o", step2, step1)
+    # BED: by position, on the raw input (no normalising: both tools see the same REF spans).
+    hdr = tmp / "panel.hdr"
+    hdr.write_text(
+        '##INFO=<ID=PANEL,Number=.,Type=String,Description="panel">\n'
+        '##INFO=<ID=IN_PANEL,Number=0,Type=Flag,Description="in panel">\n'
+    )
+    bed_out = tmp / "bcf_bed.vcf"
+    run(
+        "bcftools", "annotate", "-a", files["bed"], "-c", "CHROM,FROM,TO,INFO/PANEL", "-h", hdr,
+        "-m", "+IN_PANEL", "-o", bed_out, files["input"],
+    )  # fmt: skip
+    gas_vcf = tmp / "gas" / "input.annot.vcf"
+    return {
+        "tmp": tmp,
+        "files": files,
+        "gas": records(gas_vcf),
+        "gas_vcf": gas_vcf,
+        "table": pq.read_table(tmp / "gas" / "input.variants.parquet").to_pylist(),
+        "summary": json.loads((tmp / "gas" / "input.summary.json").read_text()),
+        "bcf": bcftools_values(step2, ["AF", "AC", "AN", "DPR", "lcr", "CLNSIG", "ALLELEID"]),
+        "bcf_bed": {r["id"]: r["info"] for r in records(bed_out)},
+    }
+
+
+def test_copied_fields_equal_bcftools_annotate_for_every_allele(differential: dict) -> None:
+    gas, bcf, table = differential["gas"], differential["bcf"], differential["table"]
+    by_record: dict[str, list[dict]] = {}  # the table's rows of a record follow its ALT order
+    for r in table:
+        by_record.setdefault(r["id"], []).append(r)
+    # GAS field -> (bcftools field, how GAS writes it)
+    pairs = {"GNOMAD_AF": "AF", "GNOMAD_AC": "AC", "GNOMAD_AN": "AN", "CLINVAR_ID": "ALLELEID"}
+    compared = matched = 0
+    for rec in gas:
+        alts = rec["alt"].split(",")
+        info = rec["info"]
+        trows = by_record[rec["id"]]
+        assert [t["alt"] for t in trows] == alts
+        first_sig = None
+        # Flag: set on the record when any ALT matches a source record carrying it.
+        flagged = [bcf[(rec["id"], i)]["lcr"] == "1" for i in range(len(alts))]
+        assert ("GNOMAD_LCR" in info) == any(flagged), rec
+        assert [t["gnomad_lcr"] for t in trows] == [True if any(flagged) else None] * len(alts)
+        for i in range(len(alts)):
+            theirs = bcf[(rec["id"], i)]
+            for ours, their_id in pairs.items():
+                mine = str(info[ours]).split(",")[i] if ours in info else "."
+                assert mine == theirs[their_id], (rec, i, ours, theirs)
+                col = trows[i][ours.lower()]
+                assert (col is None) == (mine == "."), (rec, i, ours)
+                if col is not None:
+                    assert float(col) == float(mine)
+            # Number=R: bcftools' split record holds REF,ALT values; GAS writes REF then every ALT.
+            if theirs["DPR"] != ".":
+                ref_v, alt_v = theirs["DPR"].split(",")
+                mine_r = str(info["GNOMAD_DPR"]).split(",")
+                assert (mine_r[0], mine_r[i + 1]) == (ref_v, alt_v), (rec, i)
+                assert trows[i]["gnomad_dpr"] == alt_v
+            else:
+                assert "GNOMAD_DPR" not in info or str(info["GNOMAD_DPR"]).split(",")[i + 1] == "."
+            # Number=.: the table has each ALT's own value, the VCF the first matching ALT's.
+            assert (trows[i]["clnsig"] or ".") == theirs["CLNSIG"], (rec, i)
+            if first_sig is None and theirs["CLNSIG"] != ".":
+                first_sig = theirs["CLNSIG"]
+            compared += 1
+            matched += theirs["AF"] != "." or theirs["CLNSIG"] != "."
+        assert info.get("CLNSIG", None) == first_sig, rec
+    print(f"compared {compared} ALTs, {matched} with a source value")
+    assert compared > 1000 and matched > 400, (compared, matched)
+
+
+def test_bed_name_and_overlap_equal_bcftools(differential: dict) -> None:
+    bcf, hits = differential["bcf_bed"], 0
+    by_record: dict[str, list[dict]] = {}
+    for r in differential["table"]:
+        by_record.setdefault(r["id"], []).append(r)
+    for rec in differential["gas"]:
+        theirs = bcf[rec["id"]]
+        assert rec["info"].get("PANEL") == theirs.get("PANEL"), rec
+        assert ("IN_PANEL" in rec["info"]) == ("IN_PANEL" in theirs), rec
+        for t in by_record[rec["id"]]:
+            assert t["panel"] == theirs.get("PANEL")
+            assert t["in_panel"] == (True if "IN_PANEL" in theirs else None)
+        hits += "PANEL" in theirs
+    assert hits > 20
+
+
+def test_header_summary_and_table_record_the_sources(differential: dict) -> None:
+    head = [x for x in differential["gas_vcf"].read_text().splitlines() if x.startswith("##")]
+    assert (
+        '##INFO=<ID=GNOMAD_AF,Number=A,Type=Float,Description="Alternate allele frequency (from gnomad, INFO/AF)">'
+        in head
+    )
+    assert any(x.startswith("##INFO=<ID=GNOMAD_DPR,Number=R,Type=Integer") for x in head)
+    assert any(x.startswith("##INFO=<ID=CLINVAR_ID,Number=A,Type=Integer") for x in head)  # Number=1: per ALT
+    assert any(x.startswith("##INFO=<ID=CLNSIG,Number=.,Type=String") for x in head)
+    assert any(x.startswith("##INFO=<ID=IN_PANEL,Number=0,Type=Flag") for x in head)
+    assert '##GAS_source=<Name=gnomad,Kind=vcf,Version="4.1-test",File=gnomad.vcf.gz>' in head
+    used = {s["name"]: s["version"] for s in differential["summary"]["sources"]}
+    assert used == {"gnomad": "4.1-test", "clinvar": "2026-11", "panel": "v3", "panelflag": "v3"}
+    schema = pq.read_schema(differential["tmp"] / "gas" / "input.variants.parquet")
+    assert str(schema.field("gnomad_af").type) == "double" and schema.field("gnomad_af").nullable
+    assert str(schema.field("clinvar_id").type) == "int64"
+    assert str(schema.field("in_panel").type) == "bool"
+    assert json.loads(schema.metadata[b"gas.sources"])[1]["version"] == "2026-11"
+    # bcftools reads the annotated file (headers declared, values well-formed)
+    run("bcftools", "view", "-H", differential["gas_vcf"])
+
+
+def test_minimal_trims_as_norm_without_a_reference() -> None:
+    assert minimal(100, "CAT", "CT") == (101, "A", "")  # padded deletion
+    assert minimal(100, "ATG", "AG") == (101, "T", "")  # the same deletion, other padding
+    assert minimal(100, "C", "CTT") == (101, "", "TT")
+    assert minimal(100, "AC", "GC") == (100, "A", "G")
+    # What trimming cannot do: one deletion of a C from CCC spelled at two positions stays
+    # two keys (a FASTA would left-align both); such sources need bcftools norm -f first.
+    assert minimal(100, "CC", "C") != minimal(101, "CC", "C")
+
+
+def _vcf_source(tmp: Path, **extra: object) -> Path:
+    files = make_inputs(tmp)
+    spec = {"name": "gnomad", "kind": "vcf", "path": str(files["gnomad"]), "version": "1", "fields": ["AF"], **extra}
+    path = tmp / "s.json"
+    path.write_text(json.dumps([spec]))
+    return path
+
+
+def test_missing_or_stale_index_fails_the_check(tmp_path: Path, db_dir: Path) -> None:
+    spec = _vcf_source(tmp_path)
+    assert load_sources(spec).sources[0].fields[0].info_id == "AF"
+    data = tmp_path / "gnomad.vcf.gz"
+    index = Path(f"{data}.tbi")
+    later = time.time() + 5
+    os.utime(data, (later, later))  # the data file rewritten after its index
+    with pytest.raises(SourceError, match=r"source gnomad: the index gnomad.vcf.gz.tbi is older than gnomad.vcf.gz"):
+        load_sources(spec)
+    done = gas_annotate(tmp_path / "input.vcf", "--sources", spec, "-o", tmp_path / "out", "--db-dir", db_dir)
+    assert done.returncode == 3
+    assert "gas-annotate: annotation sources: source gnomad: the index gnomad.vcf.gz.tbi is older" in done.stderr
+    assert not (tmp_path / "out").exists()
+    index.unlink()
+    with pytest.raises(SourceError, match=r"gnomad.vcf.gz has no tabix index .* run tabix -p vcf"):
+        load_sources(spec)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"fields": ["NOPE"]}, "INFO/NOPE is not declared in gnomad.vcf.gz's header"),
+        ({"version": ""}, "a version is required"),
+        ({"kind": "bam"}, "kind must be vcf or bed"),
+        ({"path": "/nonexistent.vcf.gz"}, "/nonexistent.vcf.gz does not exist"),
+        ({"fields": {"AF": "RSID"}}, "RSID is written by GAS itself"),
+        ({"fields": {"AF": "Region"}}, "Region is written by GAS itself (INFO id or table column)"),
+    ],
+)
+def test_bad_declarations_are_refused_by_name(tmp_path: Path, extra: dict, message: str) -> None:
+    with pytest.raises(SourceError, match=re.escape(message)):
+        load_sources(_vcf_source(tmp_path, **extra))
+
+
+def test_plain_gzip_source_is_refused(tmp_path: Path) -> None:
+    spec = _vcf_source(tmp_path)
+    data = tmp_path / "gnomad.vcf.gz"
+    run("bgzip", "-d", "-f", data)
+    run("gzip", "-f", tmp_path / "gnomad.vcf")
+    with pytest.raises(SourceError, match="is not bgzip-compressed"):
+        load_sources(spec)
+
+
+def test_every_allele_kind_keeps_its_row_and_reannotating_is_stable(tmp_path: Path, db_dir: Path) -> None:
+    """Symbolic, breakend, `*` and `.` ALTs get no value but keep their table rows; a second
+    run over the annotated file replaces the fields rather than doubling them."""
+    spec = _vcf_source(tmp_path)
+    src = [x for x in run("bgzip", "-dc", tmp_path / "gnomad.vcf.gz").stdout.splitlines() if not x.startswith("#")]
+    chrom, pos, _, ref, alts = src[0].split("\t")[:5]
+    body = "\n".join(
+        [
+            f"chr{chrom}\t{pos}\tk1\t{ref}\t<DEL>,{alts.split(',')[0]},*\t.\t.\t.",
+            f"{chrom}\t{int(pos) + 1}\tk2\tN\t.\t.\t.\t.",
+            f"{chrom}\t{int(pos) + 2}\tk3\tA\tA]22:500]\t.\t.\tAF=0.5;NOTE=caf\xe9",
+        ]
+    )
+    path = tmp_path / "kinds.vcf"
+    path.write_text(  # NOTE is non-ASCII UTF-8: passed through unchanged
+        '##fileformat=VCFv4.2\n##INFO=<ID=AF,Number=A,Type=Float,Description="theirs">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" + body + "\n"
+    )
+    done = gas_annotate(path, "--sources", spec, "-o", tmp_path / "o1", "--db-dir", db_dir)
+    assert done.returncode == 0, done.stderr
+    assert "NOTE=caf\xe9" in (tmp_path / "o1" / "kinds.annot.vcf").read_text()
+    first = records(tmp_path / "o1" / "kinds.annot.vcf")
+    af = next(kv.split("=")[1] for kv in src[0].split("\t")[7].split(";") if kv.startswith("AF="))
+    assert first[0]["info"]["AF"] == f".,{af.split(',')[0]},."
+    assert "AF" not in first[1]["info"] and "AF" not in first[2]["info"]  # the input's own AF replaced
+    table = pq.read_table(tmp_path / "o1" / "kinds.variants.parquet").to_pylist()
+    assert [r["af"] for r in table] == [None, float(af.split(",")[0]), None, None, None]
+    again = gas_annotate(
+        tmp_path / "o1" / "kinds.annot.vcf", "--sources", spec, "-o", tmp_path / "o2", "--db-dir", db_dir
+    )
+    assert again.returncode == 0, again.stderr
+    second = tmp_path / "o2" / "kinds.annot.annot.vcf"
+    assert [r["info"] for r in records(second)] == [r["info"] for r in first]
+    head = second.read_text()
+    assert head.count("##INFO=<ID=AF,") == 1 and head.count("##GAS_source=") == 1
+
+
+def test_the_annotators_engine_child_adds_the_deployments_sources(tmp_path: Path, db_dir: Path) -> None:
+    """The worker's path: AnnotatorSettings.annotation_sources (GAS_ANNOTATION_SOURCES) ->
+    EngineRun -> the engine child process; the job's summary records the sources used."""
+    import threading
+
+    from gas.annotator.engine import EngineLimits
+    from gas.annotator.worker import AnnotatorSettings, EngineRun, run_engine
+
+    spec = _vcf_source(tmp_path)
+    settings = AnnotatorSettings.model_validate({"annotation_sources": spec})
+    assert settings.annotation_sources == spec
+    run = EngineRun(
+        tmp_path / "input.vcf",
+        tmp_path / "out",
+        "GRCh37",
+        db_dir,
+        0,
+        EngineLimits(),
+        sources=settings.annotation_sources,
+    )
+    outcome = run_engine(run, threading.Event())
+    assert outcome.kind == "ok", outcome.detail
+    assert outcome.summary is not None and outcome.summary["sources"][0]["version"] == "1"
+    assert "AF=" in (tmp_path / "out" / "input.annot.vcf").read_text()
+
+
+def test_a_bed_source_needs_bgzip_and_its_index_too(tmp_path: Path) -> None:
+    files = make_inputs(tmp_path)
+    spec = tmp_path / "s.json"
+    spec.write_text(json.dumps([{"name": "panel", "kind": "bed", "path": str(files["bed"]), "version": "v3"}]))
+    with pytest.raises(SourceError, match=re.escape("source panel: a BED source takes one field")):
+        load_sources(spec)
+    spec.write_text(
+        json.dumps(
+            [{"name": "panel", "kind": "bed", "path": str(files["bed"]), "version": "v3", "fields": {"name": "P"}}]
+        )
+    )
+    assert load_sources(spec).sources[0].fields[0].number == "."
+    Path(f"{files['bed']}.tbi").unlink()
+    with pytest.raises(
+        SourceError, match=re.escape("panel.bed.gz has no tabix index (panel.bed.gz.tbi or .csi): run tabix -p bed")
+    ):
+        load_sources(spec)
+
+
+def test_a_declaration_that_does_not_parse_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "s.yaml"
+    bad.write_text("sources: [name: x\n")
+    with pytest.raises(SourceError, match="s.yaml: not valid YAML"):
+        load_sources(bad)
+    bad.write_text("just text")
+    with pytest.raises(SourceError, match="expected a list of sources"):
+        load_sources(bad)
