@@ -7,6 +7,7 @@ module only turns them into pages and downloads:
 |---|---|
 | `/annotations/<id>/variants?gene=&region=&...&sort=&offset=&size=` | one page of the filtered table |
 | `/annotations/<id>/variants.tsv` / `.csv` / `.vcf` (same filters) | the filtered rows, streamed |
+| `/annotations/<id>/variants/<record>` | one record: every field, consequences, genotypes, link-outs |
 
 A bad filter value answers 400 naming the parameter; a result that cannot be read (in
 cold storage, being restored, not completed) answers 409 with the reason and serves
@@ -24,10 +25,12 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from gas.core.job_record import Job
 from gas.web.annotations import job_view
 from gas.web.context import login_required, own_job_or_404, services
+from gas.web.linkouts import row_links
 from gas.web.variants import (
     CONTENT_TYPES,
     FLAGS,
     FORMATS,
+    MAX_OFFSET,
     REGIONS,
     SORTS,
     VARIANT_CLASSES,
@@ -86,6 +89,8 @@ def variants(job_id: str) -> Any:
         return f"{base}?{urlencode(args)}" if args else base
 
     previous = max(0, page.offset - page.size) if page.offset else None
+    for row in result.rows:
+        row["links"] = row_links(row, job.assembly)
     return render_template(
         "variants.html",
         job=view,
@@ -100,10 +105,34 @@ def variants(job_id: str) -> Any:
             "sort": {s: link(sort=s, offset=0) for s in SORTS},
             "exports": {fmt: export_link(fmt) for fmt in FORMATS},
             "clear": url_for("results.variants", job_id=job.job_id),
+            "here": link(offset=page.offset),
         },
         export_names={fmt: svc.variants.export_name(job, filt, fmt) for fmt in FORMATS},
         **_choices(),
     )
+
+
+@bp.get("/annotations/<job_id>/variants/<int:record>")
+@login_required
+def variant(job_id: str, record: int) -> Any:
+    """One record of the table: a page of its own, so it works without JavaScript; the
+    table's rows link here, and `back` (a table URL of this job) is the way back."""
+    job = own_job_or_404(job_id)
+    if record > MAX_OFFSET:
+        abort(404)
+    view = job_view(job)
+    try:
+        detail = services().variants.detail(job, record)
+    except ResultUnavailable as exc:
+        return _unavailable(job, exc)
+    except LookupError:
+        abort(404)
+    table = url_for("results.variants", job_id=job.job_id)
+    back = request.args.get("back", "")
+    if not (back == table or back.startswith(table + "?")):
+        back = table  # only this job's table: never an open redirect
+    links = [row_links(row, job.assembly) for row in detail.rows]
+    return render_template("variant.html", job=view, record=record, detail=detail, links=links, back=back)
 
 
 def _choices() -> dict[str, Any]:

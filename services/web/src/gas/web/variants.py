@@ -872,6 +872,30 @@ class LocalTable:
                     rows += taken.select([*COLUMNS, "record"]).to_pylist()
         return rows
 
+    # -- one record's rows ---------------------------------------------------------
+    def record_rows(self, record: int) -> list[dict[str, Any]]:
+        """Every column of the rows of one VCF record (its ALTs). Rows are in record order,
+        so a binary search over batches reads the `record` column of a few batches only."""
+        n = len(self.index.batch_rows)
+        if n == 0:
+            return []
+        columns = [c for c in self.schema.names if c != "_gene"]
+        with self._reader(["record"]) as reader:
+            lo, hi = 0, n - 1
+            while lo < hi:  # the last batch whose first record <= record
+                mid = (lo + hi + 1) // 2
+                if int(reader.get_batch(mid).column(0)[0].as_py()) <= record:
+                    lo = mid
+                else:
+                    hi = mid - 1
+        rows: list[dict[str, Any]] = []
+        with self._reader(columns) as reader:
+            for b in range(lo, min(lo + 2, n)):  # a record's ALTs may straddle two batches
+                batch = reader.get_batch(b)
+                found = np.flatnonzero(batch.column("record").to_numpy() == record)
+                rows += batch.take(pa.array(found, pa.int64())).select(columns).to_pylist()
+        return rows
+
     # -- every matching batch, in file order (exports) ------------------------------
     def matching_batches(self, filt: VariantFilter, columns: list[str]) -> Iterator[pa.RecordBatch]:
         need = sorted(set(columns) | set(self.filter_columns(filt)))
@@ -1059,6 +1083,90 @@ class VariantStore:
             yield from select_vcf_records(body.iter_chunks(1 << 20), records)
         finally:
             body.close()  # read only up to the last match
+
+    # -- one record ---------------------------------------------------------------
+    def detail(self, job: Job, record: int) -> VariantDetail:
+        """Every field of the record's rows (one per ALT) and, when the annotated VCF is
+        there, its data line split into fields and per-sample genotypes. Ownership and
+        archive rules are the table's (ResultUnavailable); LookupError when no such record."""
+        table = self.table(job)
+        rows = table.record_rows(record)
+        if not rows:
+            raise LookupError(record)
+        line = self._vcf_line(job, record) if job.result_key else None
+        if line is None:
+            return VariantDetail(rows=rows, vcf=None, csq_fields=[])
+        header, data, csq = line
+        return VariantDetail(rows=rows, vcf=parse_vcf_line(header, data), csq_fields=csq)
+
+    def _vcf_line(self, job: Job, record: int) -> tuple[list[str], str, list[str]] | None:
+        """The #CHROM header fields, data line `record` of the annotated VCF and the CSQ
+        field names its header declares, streamed (reading stops after the line; one chunk
+        and the line are held at most)."""
+        body = self.s3.get_object(Bucket=job.result_bucket or self.bucket, Key=job.result_key)["Body"]
+        header: list[str] = []
+        csq: list[str] = []
+        data = b""
+        try:
+            pieces = select_vcf_records(body.iter_chunks(1 << 20), iter([np.array([record], dtype=np.int64)]))
+            pending = b""
+            for piece in pieces:
+                pending += piece
+                lines = pending.split(b"\n")
+                pending = lines.pop()
+                for raw in lines:
+                    if raw.startswith(b"##INFO=<ID=CSQ,") and b"Format: " in raw:
+                        names = raw.split(b"Format: ", 1)[1].split(b'"', 1)[0]
+                        csq = names.decode(errors="replace").strip().split("|")
+                    elif raw.startswith(b"#CHROM"):
+                        header = raw.decode(errors="replace").rstrip("\r").split("\t")
+                    elif not raw.startswith(b"#"):
+                        data = raw
+                if len(pending) > MAX_DETAIL_LINE:
+                    return None  # a line too long to show
+        finally:
+            body.close()
+        if not data or not header:
+            return None
+        return header, data.decode(errors="replace").rstrip("\r"), csq
+
+
+MAX_DETAIL_LINE = 8 << 20  # the longest VCF data line a variant detail reads
+MAX_DETAIL_SAMPLES = 5000  # genotypes shown in a variant detail
+
+
+@dataclass(frozen=True)
+class VcfRecord:
+    fields: list[tuple[str, str]]  # CHROM .. FILTER, as in the file
+    info: list[tuple[str, str]]  # INFO key, value ("" for a flag)
+    format_keys: list[str]
+    samples: list[tuple[str, list[str]]]  # sample name, its FORMAT values
+    samples_total: int
+
+
+def parse_vcf_line(header: list[str], line: str) -> VcfRecord:
+    """A data line split by the #CHROM header: fixed fields, INFO, and per-sample values."""
+    cells = line.split("\t")
+    fixed = list(zip(header[:7], cells[:7], strict=False))
+    info: list[tuple[str, str]] = []
+    if len(cells) > 7 and cells[7] != ".":
+        for item in cells[7].split(";"):
+            key, _, value = item.partition("=")
+            info.append((key, value))
+    keys = cells[8].split(":") if len(cells) > 8 else []
+    names = header[9:]
+    samples = [
+        (name, value.split(":"))
+        for name, value in zip(names[:MAX_DETAIL_SAMPLES], cells[9 : 9 + MAX_DETAIL_SAMPLES], strict=False)
+    ]
+    return VcfRecord(fields=fixed, info=info, format_keys=keys, samples=samples, samples_total=len(names))
+
+
+@dataclass(frozen=True)
+class VariantDetail:
+    rows: list[dict[str, Any]]  # every column of the table, one row per ALT
+    vcf: VcfRecord | None  # None: no annotated VCF, or the line is too long to show
+    csq_fields: list[str]  # names of a CSQ entry's fields (the VCF header's), [] unknown
 
 
 MAX_CARRY = 1 << 20  # longest part of a line kept between chunks; a longer line streams through
