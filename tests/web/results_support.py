@@ -14,8 +14,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gas.annotator.engine.effects import SEVERITY as ENGINE_SEVERITY
 from gas.annotator.engine.parquet import SCHEMA  # the table the web reads is the one the engine writes
 from gas.web.variants import FLAGS, REGIONS, VARIANT_CLASSES, VariantFilter, chrom_spellings
+
+SEVERITY = [term for term, _ in ENGINE_SEVERITY]  # the reference sorts by the engine's own list
 
 # Filter values the variant table refuses, each with the parameter the answer must name
 # (the page's and the API's filters are one parser).
@@ -184,6 +187,12 @@ def expected_rows(rows: Iterable[dict[str, Any]], f: VariantFilter, sort: str = 
     kept = [r for r in rows if matches(r, f)]
     if sort == "gene":
         kept.sort(key=lambda r: (0, r["genes"][0]) if r["genes"] else (1, ""))  # stable: file order within
+    elif sort == "consequence":  # most severe first (the engine's order), none last
+        rank = {t: i for i, t in enumerate(SEVERITY)}
+        kept.sort(key=lambda r: rank[r["consequence"]] if r["consequence"] else len(rank) + 1)
+    elif sort in ("qual", "-qual"):  # no QUAL last either way
+        sign = -1 if sort == "-qual" else 1
+        kept.sort(key=lambda r: (0, sign * r["qual"]) if r["qual"] is not None else (1, 0))
     return kept
 
 

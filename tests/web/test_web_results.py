@@ -13,6 +13,7 @@ from web_support import csrf_token
 
 from gas.core.job_record import Storage
 from gas.web.variants import COLUMNS, MAX_PAGE_SIZE, VariantFilter
+from gas.web.variants import SEVERITY as V_SEVERITY
 
 
 @pytest.fixture(scope="module")
@@ -305,3 +306,57 @@ def test_a_detail_without_samples_or_vcf_shows_the_table_fields(sign_in, web_aws
     job2 = store_result(web_aws, user_id, result, result_key=None)
     html2 = c.get(f"/annotations/{job2.job_id}/variants/3").get_data(as_text=True)
     assert 'id="vcf-fields"' not in html2 and 'data-alt="' in html2
+
+
+def test_column_sorts_page_numbers_sizes_and_the_terms_present(sign_in, web_aws, result):
+    c, user_id = sign_in()
+    job = store_result(web_aws, user_id, result)
+    base = f"/annotations/{job.job_id}/variants"
+    n = len(result.rows)
+    html = c.get(base).get_data(as_text=True)
+    # One total, said once.
+    assert f'Showing <strong>1–50</strong> of <strong id="matched">{n:,}</strong>\n    variant alleles</p>' in html
+    # Column headings sort; QUAL (once a 400) sorts highest first, then lowest first.
+    href = re.search(r'href="([^"]+)" id="sort-qual"', html).group(1).replace("&amp;", "&")
+    assert href.endswith("sort=-qual")
+    page = c.get(href)
+    assert page.status_code == 200
+    assert _records(page.get_data(as_text=True)) == [
+        r["record"] for r in expected_rows(result.rows, VariantFilter(), "-qual")[:50]
+    ]
+    up = c.get(f"{base}?sort=qual&consequence=intron_variant,stop_gained&size=100").get_data(as_text=True)
+    filt = VariantFilter(consequences=("stop_gained", "intron_variant"))
+    want = expected_rows(result.rows, filt, "qual")
+    assert _records(up) == [r["record"] for r in want[:100]] and _matched(up) == len(want)
+    assert f"matching variant alleles (of {n:,})" in up
+    by_severity = c.get(f"{base}?sort=consequence").get_data(as_text=True)
+    assert _records(by_severity) == [
+        r["record"] for r in expected_rows(result.rows, VariantFilter(), "consequence")[:50]
+    ]
+    # Page numbers with first and last, and page sizes; each keeps filter and sort.
+    pages = -(-n // 50)
+    assert f'data-pages="{pages}"' in html and 'id="page-current">1<' in html
+    last = re.search(r'href="([^"]+)" id="page-last"', html).group(1).replace("&amp;", "&")
+    assert last.endswith(f"offset={(pages - 1) * 50}")
+    tail = c.get(last).get_data(as_text=True)
+    assert _records(tail) == [r["record"] for r in result.rows[(pages - 1) * 50 :]] and 'id="page-last"' not in tail
+    three = re.search(r'href="([^"]+)" id="page-3"', html).group(1).replace("&amp;", "&")
+    assert _records(c.get(three).get_data(as_text=True)) == [r["record"] for r in result.rows[100:150]]
+    size = re.search(r'href="([^"]+)" id="size-100"', up).group(1).replace("&amp;", "&")
+    assert "sort=qual" in size and "consequence=stop_gained%2Cintron_variant" in size
+    for s in (50, 100, 500):
+        assert f'id="size-{s}"' in html
+    # The consequence filter lists the SO terms present with their rows, most severe first.
+    present = {}
+    for row in result.rows:
+        if row["consequence"]:
+            present[row["consequence"]] = present.get(row["consequence"], 0) + 1
+    listed = re.findall(
+        r'name="consequence" value="([^"]+)"[^>]*><label[^>]*>\1 <span class="text-muted small">([\d,]+)</span>', html
+    )
+    assert dict((t, int(k.replace(",", ""))) for t, k in listed) == present
+    assert [t for t, _ in listed] == [t for t in V_SEVERITY if t in present]
+    # Spelled as SO terms in the table too; a human spelling is a 400 that lists the terms.
+    assert "intron variant" not in html and ">intron_variant</td>" in html
+    bad = c.get(f"{base}?consequence=intron%20variant")
+    assert bad.status_code == 400 and 'value="intron_variant"' in bad.get_data(as_text=True)
