@@ -1265,19 +1265,20 @@ class VcfRecord:
 def parse_vcf_line(header: list[str], line: str) -> VcfRecord:
     """A data line split by the #CHROM header: fixed fields, INFO, and per-sample values."""
     cells = line.split("\t")
-    fixed = list(zip(header[:7], cells[:7], strict=False))
+    names = [header[0].lstrip("#"), *header[1:7]]  # "#CHROM" is the column CHROM
+    fixed = list(zip(names, cells[:7], strict=False))
     info: list[tuple[str, str]] = []
     if len(cells) > 7 and cells[7] != ".":
         for item in cells[7].split(";"):
             key, _, value = item.partition("=")
             info.append((key, value))
     keys = cells[8].split(":") if len(cells) > 8 else []
-    names = header[9:]
+    sample_names = header[9:]
     samples = [
         (name, value.split(":"))
-        for name, value in zip(names[:MAX_DETAIL_SAMPLES], cells[9 : 9 + MAX_DETAIL_SAMPLES], strict=False)
+        for name, value in zip(sample_names[:MAX_DETAIL_SAMPLES], cells[9 : 9 + MAX_DETAIL_SAMPLES], strict=False)
     ]
-    return VcfRecord(fields=fixed, info=info, format_keys=keys, samples=samples, samples_total=len(names))
+    return VcfRecord(fields=fixed, info=info, format_keys=keys, samples=samples, samples_total=len(sample_names))
 
 
 @dataclass(frozen=True)
