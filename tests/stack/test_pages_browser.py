@@ -80,6 +80,7 @@ def test_every_page_fits_a_phone_and_passes_axe(stack, browser, axe_js, tmp_path
         "jobs": "/annotations",
         "job": job.removeprefix(stack.url),
         "variants": job.removeprefix(stack.url) + "/variants",
+        "variant": job.removeprefix(stack.url) + "/variants/0",
         "log": job.removeprefix(stack.url) + "/log",
         "profile": "/profile",
         "subscribe": "/subscribe",

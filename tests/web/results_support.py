@@ -14,8 +14,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gas.annotator.engine.effects import SEVERITY as ENGINE_SEVERITY
 from gas.annotator.engine.parquet import SCHEMA  # the table the web reads is the one the engine writes
 from gas.web.variants import FLAGS, REGIONS, VARIANT_CLASSES, VariantFilter, chrom_spellings
+
+SEVERITY = [term for term, _ in ENGINE_SEVERITY]  # the reference sorts by the engine's own list
 
 # Filter values the variant table refuses, each with the parameter the answer must name
 # (the page's and the API's filters are one parser).
@@ -60,9 +63,18 @@ class Result:
         return [line for line in self.vcf.decode().splitlines() if not line.startswith("#")]
 
 
-def make_result(records: int = 400, seed: int = 7, chr_prefix: bool = False, shuffled: bool = False) -> Result:
-    """`records` VCF records on chromosomes 1, 2, 17 and X, a few multi-allelic."""
+CSQ_HEADER = (
+    '##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequences. Format: Allele|Consequence|SYMBOL|Feature">\n'
+)
+
+
+def make_result(
+    records: int = 400, seed: int = 7, chr_prefix: bool = False, shuffled: bool = False, samples: int = 0
+) -> Result:
+    """`records` VCF records on chromosomes 1, 2, 17 and X, a few multi-allelic. With
+    `samples`, a GT:DP column per sample (S1, S2, ...) and a CSQ entry per transcript."""
     rng = random.Random(seed)
+    genotypes = ("0/0", "0/1", "1/1", "./.")
     lines: list[str] = []
     rows: list[dict[str, Any]] = []
     positions = []
@@ -87,7 +99,10 @@ def make_result(records: int = 400, seed: int = 7, chr_prefix: bool = False, shu
         filt = rng.choice(["PASS", "PASS", "LowQual"])
         info = f"GENE={','.join(genes)};REGION={region}" if genes else f"REGION={region}"
         qual_text = "." if qual is None else f"{qual:g}"
-        lines.append(f"{name}\t{pos}\t{ident}\t{ref}\t{','.join(alts)}\t{qual_text}\t{filt}\t{info}")
+        line = f"{name}\t{pos}\t{ident}\t{ref}\t{','.join(alts)}\t{qual_text}\t{filt}\t{info}"
+        if samples:
+            line += "\tGT:DP" + "".join(f"\t{rng.choice(genotypes)}:{rng.randint(1, 60)}" for _ in range(samples))
+        lines.append(line)
         for alt in alts:
             snv = len(alt) == 1
             known = ident != "." and rng.random() < 0.8
@@ -116,7 +131,15 @@ def make_result(records: int = 400, seed: int = 7, chr_prefix: bool = False, shu
                     "consequences": terms,
                 }
             )
-    vcf = (HEADER + "\n".join(lines) + "\n").encode()
+            if samples:  # a transcript bundle's CSQ entries, one per gene here
+                rows[-1]["transcript_consequences"] = [
+                    f"{alt}|{t}|{g}|ENST{record:06d}{k}" for k, (g, t) in enumerate(zip(genes, terms, strict=False))
+                ] or None
+    header = HEADER
+    if samples:
+        names = "".join(f"\tS{i + 1}" for i in range(samples))
+        header = HEADER.replace("#CHROM", CSQ_HEADER + "#CHROM").replace("\tINFO\n", f"\tINFO\tFORMAT{names}\n")
+    vcf = (header + "\n".join(lines) + "\n").encode()
     summary = {
         "variants": {"read": len(lines), "written": len(lines), "position_only": 0},
         "regions": {r: sum(1 for row in rows if row["region"] == r) for r in REGIONS},
@@ -164,6 +187,12 @@ def expected_rows(rows: Iterable[dict[str, Any]], f: VariantFilter, sort: str = 
     kept = [r for r in rows if matches(r, f)]
     if sort == "gene":
         kept.sort(key=lambda r: (0, r["genes"][0]) if r["genes"] else (1, ""))  # stable: file order within
+    elif sort == "consequence":  # most severe first (the engine's order), none last
+        rank = {t: i for i, t in enumerate(SEVERITY)}
+        kept.sort(key=lambda r: rank[r["consequence"]] if r["consequence"] else len(rank) + 1)
+    elif sort in ("qual", "-qual"):  # no QUAL last either way
+        sign = -1 if sort == "-qual" else 1
+        kept.sort(key=lambda r: (0, sign * r["qual"]) if r["qual"] is not None else (1, 0))
     return kept
 
 

@@ -13,6 +13,7 @@ from web_support import csrf_token
 
 from gas.core.job_record import Storage
 from gas.web.variants import COLUMNS, MAX_PAGE_SIZE, VariantFilter
+from gas.web.variants import SEVERITY as V_SEVERITY
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +127,15 @@ def test_another_users_job_is_404_on_every_route(sign_in, web_aws, result):
     job = store_result(web_aws, owner_id, result)
     other, _ = sign_in()
     base = f"/annotations/{job.job_id}"
-    for path in ("/variants", "/variants.tsv", "/variants.csv", "/variants.vcf", "/input", "/variants?gene=x y"):
+    for path in (
+        "/variants",
+        "/variants.tsv",
+        "/variants.csv",
+        "/variants.vcf",
+        "/input",
+        "/variants?gene=x y",
+        "/variants/0",
+    ):
         assert other.get(base + path).status_code == 404, path
     token = csrf_token(other, "/annotations")
     for path in ("/delete", "/rerun"):
@@ -147,6 +156,8 @@ def test_a_cold_result_serves_nothing(sign_in, web_aws, result, storage, says):
     for fmt in ("tsv", "csv", "vcf"):
         resp = c.get(f"{base}/variants.{fmt}")
         assert resp.status_code == 409 and says in resp.get_data(as_text=True), fmt
+    detail = c.get(f"{base}/variants/0")
+    assert detail.status_code == 409 and says in detail.get_data(as_text=True)
     html = c.get(base).get_data(as_text=True)
     assert 'id="view-variants"' not in html and 'id="download"' not in html
     assert 'id="chart-regions"' in html  # the summary stays hot
@@ -238,3 +249,115 @@ def test_the_engines_other_contigs_are_one_bar():
 
     (chart,) = charts({"contigs": {"GL000192.1": 2, "1": 5}, "contigs_other": {"contigs": 7, "variants": 9}})
     assert chart.items == [("1", 5), ("GL000192.1", 2), ("other (7 contigs)", 9)]
+
+
+def test_a_row_opens_its_detail_with_every_field_consequences_genotypes_and_links(sign_in, web_aws):
+    result = make_result(records=120, seed=11, samples=5)
+    c, user_id = sign_in()
+    job = store_result(web_aws, user_id, result, assembly="GRCh38")
+    table_url = f"/annotations/{job.job_id}/variants?size=50&offset=50"
+    table = c.get(table_url).get_data(as_text=True)
+    # Each row's position opens its detail, which leads back to this very page of the table.
+    hrefs = re.findall(r'<a href="([^"]+)" class="gas-detail">', table)
+    assert len(hrefs) == 50 and "offset%3D50" in hrefs[0]
+    # Genes and rsIDs link out to a new tab, with no opener and no referrer.
+    outs = re.findall(r"<a ([^>]*class=\"gas-out[^>]*)>", table)
+    assert outs and all('target="_blank" rel="noopener noreferrer"' in a for a in outs)
+    multi = next(
+        r
+        for r in result.rows
+        if r["transcript_consequences"]
+        and any(o["record"] == r["record"] and o["alt"] != r["alt"] for o in result.rows)
+    )
+    resp = c.get(f"/annotations/{job.job_id}/variants/{multi['record']}?back=" + table_url.replace("&", "%26"))
+    assert resp.status_code == 200
+    html = resp.get_data(as_text=True)
+    rows = [r for r in result.rows if r["record"] == multi["record"]]
+    assert re.findall(r'data-alt="([^"]+)"', html) == [r["alt"] for r in rows]  # every ALT
+    for row in rows:  # every field of every row
+        for name in ("record", "chrom", "pos", "ref", "alt", "filter", "region", "consequence"):
+            assert f'<th scope="row" class="text-nowrap">{name}</th>' in html
+        for entry in row["transcript_consequences"] or []:
+            cells = "".join(f"<td>{cell}</td>" for cell in entry.split("|"))
+            assert cells in html, entry  # split by the CSQ header's field names
+    assert '<th scope="col">Allele</th><th scope="col">Consequence</th>' in html
+    # The genotypes: as in the VCF line, every sample.
+    line = result.vcf_lines()[multi["record"]].split("\t")
+    for k, cell in enumerate(line[9:]):
+        gt, dp = cell.split(":")
+        assert f'<tr data-sample="S{k + 1}"><th scope="row">S{k + 1}</th><td>{gt}</td><td>{dp}</td></tr>' in html
+    assert "Genotypes of 5 samples" in html
+    # Links for the job's assembly, and back to the table page it came from.
+    assert "db=hg38" in html and "dataset=gnomad_r4" in html and "db=hg19" not in html
+    assert f'href="{table_url.replace("&", "&amp;")}" id="back-to-table"' in html
+    # Anything but this job's table as `back` falls back to the table.
+    evil = c.get(f"/annotations/{job.job_id}/variants/0?back=https://evil.example/").get_data(as_text=True)
+    assert f'href="/annotations/{job.job_id}/variants" id="back-to-table"' in evil and "evil" not in evil
+    # No such record, or a number past any table: 404.
+    assert c.get(f"/annotations/{job.job_id}/variants/{len(result.vcf_lines())}").status_code == 404
+    assert c.get(f"/annotations/{job.job_id}/variants/{10**15}").status_code == 404
+
+
+def test_a_detail_without_samples_or_vcf_shows_the_table_fields(sign_in, web_aws, result):
+    c, user_id = sign_in()
+    job = store_result(web_aws, user_id, result)
+    html = c.get(f"/annotations/{job.job_id}/variants/3").get_data(as_text=True)
+    assert "Genotypes" not in html and "db=hg19" in html
+    assert '<table class="table table-sm" id="vcf-fields"><tbody>\n  <tr><th scope="row">CHROM</th>' in html
+    job2 = store_result(web_aws, user_id, result, result_key=None)
+    html2 = c.get(f"/annotations/{job2.job_id}/variants/3").get_data(as_text=True)
+    assert 'id="vcf-fields"' not in html2 and 'data-alt="' in html2
+
+
+def test_column_sorts_page_numbers_sizes_and_the_terms_present(sign_in, web_aws, result):
+    c, user_id = sign_in()
+    job = store_result(web_aws, user_id, result)
+    base = f"/annotations/{job.job_id}/variants"
+    n = len(result.rows)
+    html = c.get(base).get_data(as_text=True)
+    # One total, said once.
+    assert f'Showing <strong>1–50</strong> of <strong id="matched">{n:,}</strong>\n    variant alleles</p>' in html
+    # Column headings sort; QUAL (once a 400) sorts highest first, then lowest first.
+    href = re.search(r'href="([^"]+)" id="sort-qual"', html).group(1).replace("&amp;", "&")
+    assert href.endswith("sort=-qual")
+    page = c.get(href)
+    assert page.status_code == 200
+    assert _records(page.get_data(as_text=True)) == [
+        r["record"] for r in expected_rows(result.rows, VariantFilter(), "-qual")[:50]
+    ]
+    up = c.get(f"{base}?sort=qual&consequence=intron_variant,stop_gained&size=100").get_data(as_text=True)
+    filt = VariantFilter(consequences=("stop_gained", "intron_variant"))
+    want = expected_rows(result.rows, filt, "qual")
+    assert _records(up) == [r["record"] for r in want[:100]] and _matched(up) == len(want)
+    assert f"matching variant alleles (of {n:,})" in up
+    by_severity = c.get(f"{base}?sort=consequence").get_data(as_text=True)
+    assert _records(by_severity) == [
+        r["record"] for r in expected_rows(result.rows, VariantFilter(), "consequence")[:50]
+    ]
+    # Page numbers with first and last, and page sizes; each keeps filter and sort.
+    pages = -(-n // 50)
+    assert f'data-pages="{pages}"' in html and 'id="page-current">1<' in html
+    last = re.search(r'href="([^"]+)" id="page-last"', html).group(1).replace("&amp;", "&")
+    assert last.endswith(f"offset={(pages - 1) * 50}")
+    tail = c.get(last).get_data(as_text=True)
+    assert _records(tail) == [r["record"] for r in result.rows[(pages - 1) * 50 :]] and 'id="page-last"' not in tail
+    three = re.search(r'href="([^"]+)" id="page-3"', html).group(1).replace("&amp;", "&")
+    assert _records(c.get(three).get_data(as_text=True)) == [r["record"] for r in result.rows[100:150]]
+    size = re.search(r'href="([^"]+)" id="size-100"', up).group(1).replace("&amp;", "&")
+    assert "sort=qual" in size and "consequence=stop_gained%2Cintron_variant" in size
+    for s in (50, 100, 500):
+        assert f'id="size-{s}"' in html
+    # The consequence filter lists the SO terms present with their rows, most severe first.
+    present = {}
+    for row in result.rows:
+        if row["consequence"]:
+            present[row["consequence"]] = present.get(row["consequence"], 0) + 1
+    listed = re.findall(
+        r'name="consequence" value="([^"]+)"[^>]*><label[^>]*>\1 <span class="text-muted small">([\d,]+)</span>', html
+    )
+    assert dict((t, int(k.replace(",", ""))) for t, k in listed) == present
+    assert [t for t, _ in listed] == [t for t in V_SEVERITY if t in present]
+    # Spelled as SO terms in the table too; a human spelling is a 400 that lists the terms.
+    assert "intron variant" not in html and ">intron_variant</td>" in html
+    bad = c.get(f"{base}?consequence=intron%20variant")
+    assert bad.status_code == 400 and 'value="intron_variant"' in bad.get_data(as_text=True)

@@ -273,3 +273,50 @@ def test_a_table_written_before_known_source_reads_with_it_null(tmp_path):
     table = ipc.open_file(pa.OSFile(str(tmp_path / "variants.arrow"))).read_all()
     assert table.column("known_source").null_count == table.num_rows == len(rows)
     assert table.column("rsid").to_pylist() == [row["rsid"] for row in rows]
+
+
+def test_the_webs_severity_order_is_the_engines():
+    from gas.annotator.engine.effects import SEVERITY
+
+    assert V.SEVERITY == tuple(term for term, _ in SEVERITY)
+
+
+@pytest.mark.parametrize("sort", ["consequence", "qual", "-qual"])
+@pytest.mark.parametrize("filt", [VariantFilter(), VariantFilter(genes=("TP53", "BRCA*")), VariantFilter(chrom="17")])
+def test_column_sorts_page_through_the_reference_order(tmp_path, sort, filt):
+    """Sorted pages, first to last and a deep one, equal the reference sort (stable: file
+    order within ties) over more rows than one batch."""
+    result = make_result(records=2400, seed=5)
+    parquet = tmp_path / "v.parquet"
+    parquet.write_bytes(result.parquet(row_group_rows=700))
+    V.BATCH_ROWS, old = 512, V.BATCH_ROWS
+    try:
+        build_local_copy(parquet, tmp_path)
+    finally:
+        V.BATCH_ROWS = old
+    table = LocalTable(tmp_path, V._load_index(tmp_path), V._Lru(4))
+    want = [(r["record"], r["alt"]) for r in expected_rows(result.rows, filt, sort)]
+    got = []
+    offset = 0
+    while True:
+        rows, matched = table.page(filt, PageRequest(offset=offset, size=137, sort=sort))
+        assert matched == len(want)
+        if not rows:
+            break
+        got += [(r["record"], r["alt"]) for r in rows]
+        offset += 137
+    assert got == want
+    deep, _ = table.page(filt, PageRequest(offset=len(want) - 3, size=50, sort=sort))
+    assert [(r["record"], r["alt"]) for r in deep] == want[-3:]
+    assert set(deep[0]) == {*COLUMNS, "record"}
+
+
+def test_consequence_filter_takes_so_terms_in_any_case_and_refuses_others():
+    assert VariantFilter.from_args({"consequence": "STOP_GAINED,missense_variant"}).consequences == (
+        "stop_gained",
+        "missense_variant",
+    )
+    for bad in ("3 prime UTR variant", "made_up_variant"):
+        with pytest.raises(FilterError) as raised:
+            VariantFilter.from_args({"consequence": bad})
+        assert raised.value.parameter == "consequence"

@@ -7,6 +7,7 @@ module only turns them into pages and downloads:
 |---|---|
 | `/annotations/<id>/variants?gene=&region=&...&sort=&offset=&size=` | one page of the filtered table |
 | `/annotations/<id>/variants.tsv` / `.csv` / `.vcf` (same filters) | the filtered rows, streamed |
+| `/annotations/<id>/variants/<record>` | one record: every field, consequences, genotypes, link-outs |
 
 A bad filter value answers 400 naming the parameter; a result that cannot be read (in
 cold storage, being restored, not completed) answers 409 with the reason and serves
@@ -15,6 +16,7 @@ nothing from it.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,10 +26,13 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 from gas.core.job_record import Job
 from gas.web.annotations import job_view
 from gas.web.context import login_required, own_job_or_404, services
+from gas.web.linkouts import row_links
 from gas.web.variants import (
     CONTENT_TYPES,
     FLAGS,
     FORMATS,
+    MAX_OFFSET,
+    PAGE_SIZES,
     REGIONS,
     SORTS,
     VARIANT_CLASSES,
@@ -60,8 +65,16 @@ def variants(job_id: str) -> Any:
         filt = VariantFilter.from_args(request.args)
         page = PageRequest.from_args(request.args, svc.settings.variants_per_page)
     except FilterError as exc:
-        form = {name: request.args.get(name, "") for name in VariantFilter.PARAMETERS}
-        return render_template("variants.html", job=view, error=exc, form=form, filt=None, **_choices()), 400
+        form: dict[str, Any] = {name: request.args.get(name, "") for name in VariantFilter.PARAMETERS}
+        form["consequence"] = request.args.getlist("consequence")
+        try:  # the valid terms, with their counts, beside the error
+            terms = svc.variants.term_counts(job)
+        except ResultUnavailable:
+            terms = {}
+        page_html = render_template(
+            "variants.html", job=view, error=exc, form=form, filt=None, terms=terms, **_choices()
+        )
+        return page_html, 400
     try:
         result = svc.variants.query(job, filt, page)
     except ResultUnavailable as exc:
@@ -85,7 +98,11 @@ def variants(job_id: str) -> Any:
         base = url_for("results.export", job_id=job.job_id, fmt=fmt)
         return f"{base}?{urlencode(args)}" if args else base
 
-    previous = max(0, page.offset - page.size) if page.offset else None
+    for row in result.rows:
+        row["links"] = row_links(row, job.assembly)
+    pages = max(1, -(-result.matched // page.size))
+    current = page.offset // page.size + 1
+    shown = sorted({1, pages, *range(max(1, current - 2), min(pages, current + 2) + 1)})
     return render_template(
         "variants.html",
         job=view,
@@ -93,17 +110,53 @@ def variants(job_id: str) -> Any:
         form=_form_values(filt),
         result=result,
         page=page,
+        terms=svc.variants.term_counts(job),
+        pager={
+            "current": current,
+            "pages": pages,
+            # Page numbers around this one, the first and the last; None marks a gap.
+            "numbers": [
+                (n, link(offset=(n - 1) * page.size) if n != current else None, gap)
+                for n, gap in zip(shown, [False] + [b - a > 1 for a, b in itertools.pairwise(shown)], strict=True)
+            ],
+            "sizes": {s: link(size=s, offset=0) for s in PAGE_SIZES},
+        },
         links={
             "next": link(offset=result.next_offset) if result.next_offset is not None else None,
-            "previous": link(offset=previous) if previous is not None else None,
+            "previous": link(offset=max(0, page.offset - page.size)) if page.offset else None,
             "first": link(offset=0) if page.offset else None,
+            "last": link(offset=(pages - 1) * page.size) if current < pages else None,
             "sort": {s: link(sort=s, offset=0) for s in SORTS},
             "exports": {fmt: export_link(fmt) for fmt in FORMATS},
             "clear": url_for("results.variants", job_id=job.job_id),
+            "here": link(offset=page.offset),
         },
         export_names={fmt: svc.variants.export_name(job, filt, fmt) for fmt in FORMATS},
         **_choices(),
     )
+
+
+@bp.get("/annotations/<job_id>/variants/<int:record>")
+@login_required
+def variant(job_id: str, record: int) -> Any:
+    """One record of the table: a page of its own, so it works without JavaScript; the
+    table's rows link here, and `back` (a table URL of this job) is the way back."""
+    job = own_job_or_404(job_id)
+    if record > MAX_OFFSET:
+        abort(404)
+    view = job_view(job)
+    try:
+        detail = services().variants.detail(job, record)
+    except ResultUnavailable as exc:
+        return _unavailable(job, exc)
+    except LookupError:
+        abort(404)
+    table = url_for("results.variants", job_id=job.job_id)
+    back = request.args.get("back", "")
+    if not (back == table or back.startswith(table + "?")):
+        back = table  # only this job's table: never an open redirect
+    links = [row_links(row, job.assembly) for row in detail.rows]
+    return render_template("variant.html", job=view, record=record, detail=detail, links=links, back=back)
 
 
 def _choices() -> dict[str, Any]:
@@ -117,7 +170,7 @@ def _form_values(filt: VariantFilter) -> dict[str, Any]:
         "class": list(filt.classes),
         "flag": list(filt.flags),
         "known": "all" if filt.known is None else "known" if filt.known else "novel",
-        "consequence": ", ".join(filt.consequences),
+        "consequence": list(filt.consequences),
         "chrom": filt.chrom or "",
         "start": filt.start or "",
         "end": filt.end or "",

@@ -66,7 +66,42 @@ REGIONS = ("start_codon", "stop_codon", "CDS", "UTR", "exon", "intron", "upstrea
 VARIANT_CLASSES = ("SNV", "MNV", "INS", "DEL", "DELINS")
 FLAGS = ("CPG", "REPEAT", "BLACKLIST")
 CHROMOSOMES = tuple(str(n) for n in range(1, 23)) + ("X", "Y", "MT")
-SORTS = ("position", "gene")
+# position: file order; gene: first gene, then file order; consequence: most severe first;
+# qual / -qual: lowest / highest QUAL first. Ties keep file order; empty values sort last.
+SORTS = ("position", "gene", "consequence", "qual", "-qual")
+# Ensembl VEP's consequence terms, most severe first: the engine's order
+# (gas.annotator.engine.effects.SEVERITY, which the web does not import; a test keeps the
+# two equal). A term outside it sorts after them, a row without a consequence last.
+SEVERITY = (
+    "transcript_ablation",
+    "splice_acceptor_variant",
+    "splice_donor_variant",
+    "stop_gained",
+    "frameshift_variant",
+    "stop_lost",
+    "start_lost",
+    "transcript_amplification",
+    "inframe_insertion",
+    "inframe_deletion",
+    "missense_variant",
+    "protein_altering_variant",
+    "splice_region_variant",
+    "incomplete_terminal_codon_variant",
+    "start_retained_variant",
+    "stop_retained_variant",
+    "synonymous_variant",
+    "coding_sequence_variant",
+    "5_prime_UTR_variant",
+    "3_prime_UTR_variant",
+    "non_coding_transcript_exon_variant",
+    "intron_variant",
+    "NMD_transcript_variant",
+    "non_coding_transcript_variant",
+    "upstream_gene_variant",
+    "downstream_gene_variant",
+    "intergenic_variant",
+)
+PAGE_SIZES = (50, 100, 500)  # offered on the page; any size up to MAX_PAGE_SIZE is taken
 FORMATS = ("tsv", "csv", "vcf")
 ExportFormat = Literal["tsv", "csv", "vcf"]
 
@@ -224,10 +259,9 @@ class VariantFilter:
         known_value = (_one(args, "known") or "all").lower()
         if known_value not in ("known", "novel", "all"):
             raise FilterError("known", "one of known, novel, all")
-        terms = _values(args, "consequence")
-        for term in terms:
+        for term in _values(args, "consequence"):
             if not _TERM.match(term):
-                raise FilterError("consequence", f"'{term[:40]}' is not a consequence term")
+                raise FilterError("consequence", f"'{term[:40]}' is not an SO consequence term (e.g. missense_variant)")
         chrom_value = _one(args, "chrom")
         chrom = None
         if chrom_value is not None:
@@ -246,7 +280,7 @@ class VariantFilter:
             classes=_choices(args, "class", VARIANT_CLASSES),
             known={"known": True, "novel": False, "all": None}[known_value],
             flags=_choices(args, "flag", FLAGS),
-            consequences=tuple(dict.fromkeys(terms)),
+            consequences=_choices(args, "consequence", SEVERITY),
             chrom=chrom,
             start=start,
             end=end,
@@ -692,6 +726,7 @@ class LocalTable:
         with ipc.open_file(pa.OSFile(self.path)) as reader:
             self.schema = reader.schema
         self.none_code = len(index.genes)
+        self._term_counts: dict[str, int] | None = None
 
     def _reader(self, columns: Iterable[str] | None) -> ipc.RecordBatchFileReader:
         if columns is None:
@@ -800,6 +835,9 @@ class LocalTable:
     # -- pages ---------------------------------------------------------------------
     def page(self, filt: VariantFilter, page: PageRequest) -> tuple[list[dict[str, Any]], int]:
         """The rows of one page, and how many rows match in all."""
+        if page.sort not in ("position", "gene"):
+            order = self.sorted_rows(filt, page.sort)
+            return self._rows_by_id(order[page.offset : page.offset + page.size]), len(order)
         counts = self.counts(filt, by_gene=page.sort == "gene")
         matched = int(counts.per_batch.sum())
         if page.offset >= matched:
@@ -863,6 +901,47 @@ class LocalTable:
                 code += 1
         return picks
 
+    def sorted_rows(self, filt: VariantFilter, sort: str) -> np.ndarray:
+        """Every matching row's number (0-based in the table) in `sort` order, computed
+        once per filter and sort and kept in a small LRU: one key column and the filter's
+        columns read batch by batch into numpy, then one stable argsort (16 bytes a row,
+        no Python object per row)."""
+        key = (self.path, filt, sort)
+        cached: np.ndarray | None = _ORDERS.get(key)
+        if cached is not None:
+            return cached
+        column = "consequence" if sort == "consequence" else "qual"
+        starts = np.concatenate([[0], np.cumsum(self.index.batch_rows)])
+        keys: list[np.ndarray] = []
+        ids: list[np.ndarray] = []
+        with self._reader([*self.filter_columns(filt), column]) as reader:
+            for b in self.candidate_batches(filt):
+                batch = reader.get_batch(int(b))
+                local = np.arange(batch.num_rows) if filt.empty else np.flatnonzero(self.mask(batch, filt))
+                keys.append(_sort_key(batch.column(column), sort)[local])
+                ids.append(local + starts[b])
+        if not ids:
+            order = np.zeros(0, dtype=np.int64)
+        else:
+            all_keys = np.concatenate(keys)
+            order = np.concatenate(ids)[np.argsort(all_keys, kind="stable")]
+        _ORDERS.put(key, order)
+        return order
+
+    def _rows_by_id(self, ids: np.ndarray) -> list[dict[str, Any]]:
+        """The rows with these table row numbers, in this order (one read per batch)."""
+        starts = np.concatenate([[0], np.cumsum(self.index.batch_rows)])
+        batches = np.searchsorted(starts, ids, side="right") - 1
+        out: list[dict[str, Any]] = [{} for _ in range(len(ids))]
+        with self._reader([*COLUMNS, "record"]) as reader:
+            for b in np.unique(batches):
+                at = np.flatnonzero(batches == b)
+                local = pa.array(ids[at] - starts[b], pa.int64())
+                taken = reader.get_batch(int(b)).take(local).select([*COLUMNS, "record"]).to_pylist()
+                for k, row in zip(at, taken, strict=True):
+                    out[int(k)] = row
+        return out
+
     def _rows(self, picks: list[tuple[int, np.ndarray]]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
         with self._reader([*COLUMNS, "record"]) as reader:
@@ -870,6 +949,46 @@ class LocalTable:
                 if len(local):
                     taken = reader.get_batch(b).take(pa.array(local, pa.int64()))
                     rows += taken.select([*COLUMNS, "record"]).to_pylist()
+        return rows
+
+    # -- the consequence terms present ----------------------------------------------
+    def term_counts(self) -> dict[str, int]:
+        """Rows per most severe consequence term present, in severity order (one column
+        read once per process and table)."""
+        if self._term_counts is None:
+            totals: dict[str, int] = {}
+            with self._reader(["consequence"]) as reader:
+                for b in range(reader.num_record_batches):
+                    counts = pc.value_counts(reader.get_batch(b).column(0).cast(pa.string()))
+                    for item in counts.to_pylist():
+                        if item["values"] is not None:
+                            totals[item["values"]] = totals.get(item["values"], 0) + item["counts"]
+            rank = {t: i for i, t in enumerate(SEVERITY)}
+            self._term_counts = dict(sorted(totals.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
+        return self._term_counts
+
+    # -- one record's rows ---------------------------------------------------------
+    def record_rows(self, record: int) -> list[dict[str, Any]]:
+        """Every column of the rows of one VCF record (its ALTs). Rows are in record order,
+        so a binary search over batches reads the `record` column of a few batches only."""
+        n = len(self.index.batch_rows)
+        if n == 0:
+            return []
+        columns = [c for c in self.schema.names if c != "_gene"]
+        with self._reader(["record"]) as reader:
+            lo, hi = 0, n - 1
+            while lo < hi:  # the last batch whose first record <= record
+                mid = (lo + hi + 1) // 2
+                if int(reader.get_batch(mid).column(0)[0].as_py()) <= record:
+                    lo = mid
+                else:
+                    hi = mid - 1
+        rows: list[dict[str, Any]] = []
+        with self._reader(columns) as reader:
+            for b in range(lo, min(lo + 2, n)):  # a record's ALTs may straddle two batches
+                batch = reader.get_batch(b)
+                found = np.flatnonzero(batch.column("record").to_numpy() == record)
+                rows += batch.take(pa.array(found, pa.int64())).select(columns).to_pylist()
         return rows
 
     # -- every matching batch, in file order (exports) ------------------------------
@@ -885,6 +1004,25 @@ class LocalTable:
                     if not keep.all():
                         batch = batch.filter(pa.array(keep))
                 yield batch.select(columns)
+
+
+_ORDERS = _Lru(4)  # (table, filter, sort) -> row numbers in order; 8 bytes a matching row
+
+
+_SEVERITY = pa.array(SEVERITY, pa.string())
+
+
+def _sort_key(column: pa.Array, sort: str) -> np.ndarray:
+    """A numeric key per row that ascends in `sort` order, empty values last."""
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(pa.string())
+    if sort == "consequence":
+        rank = pc.fill_null(pc.index_in(column, value_set=_SEVERITY), len(SEVERITY))
+        key = rank.to_numpy(zero_copy_only=False).astype(np.float64)
+        key[pc.is_null(column).to_numpy(zero_copy_only=False)] = len(SEVERITY) + 1
+        return key
+    qual = column.to_numpy(zero_copy_only=False).astype(np.float64)  # null -> NaN: argsort puts it last
+    return -qual if sort == "-qual" else qual
 
 
 # -- formatting ----------------------------------------------------------------------
@@ -1024,6 +1162,10 @@ class VariantStore:
             position_sorted=table.index.position_sorted,
         )
 
+    def term_counts(self, job: Job) -> dict[str, int]:
+        """Rows per most severe consequence term present (the filter's choices)."""
+        return self.table(job).term_counts()
+
     def export_name(self, job: Job, filt: VariantFilter, fmt: str) -> str:
         stem = job.name or job.input_file_name
         for suffix in (".vcf.gz", ".vcf"):
@@ -1059,6 +1201,91 @@ class VariantStore:
             yield from select_vcf_records(body.iter_chunks(1 << 20), records)
         finally:
             body.close()  # read only up to the last match
+
+    # -- one record ---------------------------------------------------------------
+    def detail(self, job: Job, record: int) -> VariantDetail:
+        """Every field of the record's rows (one per ALT) and, when the annotated VCF is
+        there, its data line split into fields and per-sample genotypes. Ownership and
+        archive rules are the table's (ResultUnavailable); LookupError when no such record."""
+        table = self.table(job)
+        rows = table.record_rows(record)
+        if not rows:
+            raise LookupError(record)
+        line = self._vcf_line(job, record) if job.result_key else None
+        if line is None:
+            return VariantDetail(rows=rows, vcf=None, csq_fields=[])
+        header, data, csq = line
+        return VariantDetail(rows=rows, vcf=parse_vcf_line(header, data), csq_fields=csq)
+
+    def _vcf_line(self, job: Job, record: int) -> tuple[list[str], str, list[str]] | None:
+        """The #CHROM header fields, data line `record` of the annotated VCF and the CSQ
+        field names its header declares, streamed (reading stops after the line; one chunk
+        and the line are held at most)."""
+        body = self.s3.get_object(Bucket=job.result_bucket or self.bucket, Key=job.result_key)["Body"]
+        header: list[str] = []
+        csq: list[str] = []
+        data = b""
+        try:
+            pieces = select_vcf_records(body.iter_chunks(1 << 20), iter([np.array([record], dtype=np.int64)]))
+            pending = b""
+            for piece in pieces:
+                pending += piece
+                lines = pending.split(b"\n")
+                pending = lines.pop()
+                for raw in lines:
+                    if raw.startswith(b"##INFO=<ID=CSQ,") and b"Format: " in raw:
+                        names = raw.split(b"Format: ", 1)[1].split(b'"', 1)[0]
+                        csq = names.decode(errors="replace").strip().split("|")
+                    elif raw.startswith(b"#CHROM"):
+                        header = raw.decode(errors="replace").rstrip("\r").split("\t")
+                    elif not raw.startswith(b"#"):
+                        data = raw
+                if len(pending) > MAX_DETAIL_LINE:
+                    return None  # a line too long to show
+        finally:
+            body.close()
+        if not data or not header:
+            return None
+        return header, data.decode(errors="replace").rstrip("\r"), csq
+
+
+MAX_DETAIL_LINE = 8 << 20  # the longest VCF data line a variant detail reads
+MAX_DETAIL_SAMPLES = 5000  # genotypes shown in a variant detail
+
+
+@dataclass(frozen=True)
+class VcfRecord:
+    fields: list[tuple[str, str]]  # CHROM .. FILTER, as in the file
+    info: list[tuple[str, str]]  # INFO key, value ("" for a flag)
+    format_keys: list[str]
+    samples: list[tuple[str, list[str]]]  # sample name, its FORMAT values
+    samples_total: int
+
+
+def parse_vcf_line(header: list[str], line: str) -> VcfRecord:
+    """A data line split by the #CHROM header: fixed fields, INFO, and per-sample values."""
+    cells = line.split("\t")
+    names = [header[0].lstrip("#"), *header[1:7]]  # "#CHROM" is the column CHROM
+    fixed = list(zip(names, cells[:7], strict=False))
+    info: list[tuple[str, str]] = []
+    if len(cells) > 7 and cells[7] != ".":
+        for item in cells[7].split(";"):
+            key, _, value = item.partition("=")
+            info.append((key, value))
+    keys = cells[8].split(":") if len(cells) > 8 else []
+    sample_names = header[9:]
+    samples = [
+        (name, value.split(":"))
+        for name, value in zip(sample_names[:MAX_DETAIL_SAMPLES], cells[9 : 9 + MAX_DETAIL_SAMPLES], strict=False)
+    ]
+    return VcfRecord(fields=fixed, info=info, format_keys=keys, samples=samples, samples_total=len(sample_names))
+
+
+@dataclass(frozen=True)
+class VariantDetail:
+    rows: list[dict[str, Any]]  # every column of the table, one row per ALT
+    vcf: VcfRecord | None  # None: no annotated VCF, or the line is too long to show
+    csq_fields: list[str]  # names of a CSQ entry's fields (the VCF header's), [] unknown
 
 
 MAX_CARRY = 1 << 20  # longest part of a line kept between chunks; a longer line streams through
