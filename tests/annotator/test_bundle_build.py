@@ -123,7 +123,7 @@ def _in_lines(text: str, rows: range, old: str, new: str) -> str:
 BROKEN = [
     pytest.param(
         "bad.gff3",
-        lambda text: _in_lines(text, range(14, 18), "chr1\t", "chrZ\t"),  # the lncRNA gene, its transcript...
+        lambda text: _in_lines(text, range(14, 18), "chr1\t", "chrZ\t"),  # the lncRNA gene, transcript, exons
         "bad.gff3:16: sequence 'chrZ' is not in genome.fa",
         id="unknown-sequence-name",
     ),
