@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import subprocess
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
@@ -151,19 +151,24 @@ def parse_bcsq_aa(text: str) -> tuple[int, str, str] | None:
     return int(pos), ref, alt if alt is not None else ref
 
 
-def read_bcsq(path: Path, resolve: Resolver | None = None) -> dict[Key, Call]:
-    """BCSQ=csq|gene|transcript|biotype|strand|amino_acid_change|dna_change, comma-separated per record."""
-    calls: dict[Key, Call] = {}
+def _info_values(path: Path, tag: str) -> Iterator[tuple[list[str], str]]:
+    """(the record's first nine columns, the value of INFO `tag`) for each record that has it."""
     for line in path.read_text().splitlines():
         if line.startswith("#"):
             continue
         f = line.split("\t", 8)
-        m = re.search(r"(?:^|;)BCSQ=([^;\t]*)", f[7])
-        if not m:
-            continue
+        m = re.search(rf"(?:^|;){tag}=([^;\t]*)", f[7])
+        if m:
+            yield f, m.group(1)
+
+
+def read_bcsq(path: Path, resolve: Resolver | None = None) -> dict[Key, Call]:
+    """BCSQ=csq|gene|transcript|biotype|strand|amino_acid_change|dna_change, comma-separated per record."""
+    calls: dict[Key, Call] = {}
+    for f, value in _info_values(path, "BCSQ"):
         chrom, pos, ref, alt = f[0], int(f[1]), f[3], f[4]
         groups = []
-        for entry in m.group(1).split(","):
+        for entry in value.split(","):
             if entry.startswith("@"):  # haplotype reference to another record (not with --local-csq)
                 continue
             parts = entry.split("|")
@@ -217,16 +222,10 @@ def read_csq(path: Path, tag: str = "CSQ") -> tuple[dict[Key, Call], dict[Key, d
     names = csq_format(path, tag)
     calls: dict[Key, Call] = {}
     rows: dict[Key, dict[str, str]] = {}
-    for line in path.read_text().splitlines():
-        if line.startswith("#"):
-            continue
-        f = line.split("\t", 8)
-        m = re.search(rf"(?:^|;){tag}=([^;\t]*)", f[7])
-        if not m:
-            continue
+    for f, value in _info_values(path, tag):
         if "," in f[4]:
             raise ValueError(f"{f[0]}:{f[1]}: the oracle compares single-ALT records only")
-        for entry in m.group(1).split(","):
+        for entry in value.split(","):
             row = dict(zip(names, unquote(entry).split("|") if "%" in entry else entry.split("|"), strict=True))
             if row.get("Feature_type") != "Transcript" or not row.get("Feature"):
                 continue

@@ -8,6 +8,7 @@ import gzip
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -110,71 +111,71 @@ def _fails_and_keeps(inputs: dict[str, Path], tmp_path: Path, args: list, expect
     assert ok.returncode == 0, ok.stderr
 
 
-def test_unknown_sequence_name_fails_and_keeps_the_previous_bundle(inputs: dict[str, Path], tmp_path: Path) -> None:
-    bad = tmp_path / "bad.gff3"
-    lines = inputs["gff3"].read_text().splitlines(keepends=True)
-    lines[14] = lines[14].replace("chr1\t", "chrZ\t", 1)  # the lncRNA gene
-    lines[15] = lines[15].replace("chr1\t", "chrZ\t", 1)  # and its transcript
-    lines[16] = lines[16].replace("chr1\t", "chrZ\t", 1)
-    lines[17] = lines[17].replace("chr1\t", "chrZ\t", 1)
-    bad.write_text("".join(lines))
-    _fails_and_keeps(
-        inputs,
-        tmp_path,
-        ["--gff3", bad, "--fasta", inputs["fasta"]],
+def _in_lines(text: str, rows: range, old: str, new: str) -> str:
+    """`text` with the first `old` in each of those lines (0-based) made `new`."""
+    lines = text.splitlines(keepends=True)
+    for i in rows:
+        lines[i] = lines[i].replace(old, new, 1)
+    return "".join(lines)
+
+
+# An input broken one way (its file name, how the good one is edited) and the one error line it gets.
+BROKEN = [
+    pytest.param(
+        "bad.gff3",
+        lambda text: _in_lines(text, range(14, 18), "chr1\t", "chrZ\t"),  # the lncRNA gene, transcript, exons
         "bad.gff3:16: sequence 'chrZ' is not in genome.fa",
-    )
-
-
-def test_truncated_fasta_fails_and_keeps_the_previous_bundle(inputs: dict[str, Path], tmp_path: Path) -> None:
-    short = tmp_path / "short.fa"
-    short.write_text("".join(inputs["fasta"].read_text().splitlines(keepends=True)[:8]))  # 420 of 1000 bases
-    _fails_and_keeps(
-        inputs,
-        tmp_path,
-        ["--gff3", inputs["gff3"], "--fasta", short],
+        id="unknown-sequence-name",
+    ),
+    pytest.param(
+        "short.fa",
+        lambda text: "".join(text.splitlines(keepends=True)[:8]),  # 420 of 1000 bases
         "transcript ENST2.1 ends at 460, past the end of chr1 in short.fa (420 bases: truncated FASTA?)",
-    )
+        id="truncated-fasta",
+    ),
+    pytest.param(
+        "phase.gff3",
+        lambda text: text.replace("201\t213\t.\t+\t1\t", "201\t213\t.\t+\t2\t"),
+        "phase.gff3:9: CDS phase 2 of ENST1.3 does not follow from the CDS before it (expected 1)",
+        id="phase-out-of-step",
+    ),
+    pytest.param(
+        "phase.gff3",
+        lambda text: text.replace("201\t213\t.\t+\t1\t", "201\t213\t.\t+\t.\t"),
+        "phase.gff3:9: CDS phase '.' is not 0, 1 or 2",
+        id="phase-dot",
+    ),
+    pytest.param(
+        "cols.gtf",
+        lambda text: _in_lines(text, range(5, 6), "\t", " "),
+        "cols.gtf:6: expected 9 tab-separated columns, found 8",
+        id="eight-columns",
+    ),
+    pytest.param(
+        "orphan.gff3",
+        lambda text: text.replace("Parent=transcript:ENST2\n", "Parent=transcript:ENST9\n"),
+        "orphan.gff3:13: Parent 'transcript:ENST9' is not a transcript in the file",
+        id="orphan-parent",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "edit", "expected"), BROKEN)
+def test_a_broken_input_fails_and_keeps_the_previous_bundle(
+    inputs: dict[str, Path], tmp_path: Path, name: str, edit: Callable[[str], str], expected: str
+) -> None:
+    kind = {".gff3": "gff3", ".gtf": "gtf", ".fa": "fasta"}[Path(name).suffix]
+    model = "gtf" if kind == "gtf" else "gff3"
+    files = {model: inputs[model], "fasta": inputs["fasta"]}
+    files[kind] = tmp_path / name
+    files[kind].write_text(edit(inputs[kind].read_text()))
+    _fails_and_keeps(inputs, tmp_path, [f"--{model}", files[model], "--fasta", files["fasta"]], expected)
+
+
+def test_cut_off_fasta_download_fails_and_keeps_the_previous_bundle(inputs: dict[str, Path], tmp_path: Path) -> None:
     cut = tmp_path / "cut.fa.gz"
     cut.write_bytes(gzip.compress(inputs["fasta"].read_bytes())[:-20])  # a cut-off download
     _fails_and_keeps(inputs, tmp_path, ["--gff3", inputs["gff3"], "--fasta", cut], "cut.fa.gz: truncated or corrupt")
-
-
-def test_bad_phase_fails_and_keeps_the_previous_bundle(inputs: dict[str, Path], tmp_path: Path) -> None:
-    bad = tmp_path / "phase.gff3"
-    text = inputs["gff3"].read_text()
-    bad.write_text(text.replace("201\t213\t.\t+\t1\t", "201\t213\t.\t+\t2\t"))
-    _fails_and_keeps(
-        inputs,
-        tmp_path,
-        ["--gff3", bad, "--fasta", inputs["fasta"]],
-        "phase.gff3:9: CDS phase 2 of ENST1.3 does not follow from the CDS before it (expected 1)",
-    )
-    bad.write_text(text.replace("201\t213\t.\t+\t1\t", "201\t213\t.\t+\t.\t"))
-    _fails_and_keeps(
-        inputs, tmp_path, ["--gff3", bad, "--fasta", inputs["fasta"]], "phase.gff3:9: CDS phase '.' is not 0, 1 or 2"
-    )
-
-
-def test_malformed_lines_name_file_and_line(inputs: dict[str, Path], tmp_path: Path) -> None:
-    bad = tmp_path / "cols.gtf"
-    lines = inputs["gtf"].read_text().splitlines(keepends=True)
-    lines[5] = lines[5].replace("\t", " ", 1)
-    bad.write_text("".join(lines))
-    _fails_and_keeps(
-        inputs,
-        tmp_path,
-        ["--gtf", bad, "--fasta", inputs["fasta"]],
-        "cols.gtf:6: expected 9 tab-separated columns, found 8",
-    )
-    orphan = tmp_path / "orphan.gff3"
-    orphan.write_text(inputs["gff3"].read_text().replace("Parent=transcript:ENST2\n", "Parent=transcript:ENST9\n"))
-    _fails_and_keeps(
-        inputs,
-        tmp_path,
-        ["--gff3", orphan, "--fasta", inputs["fasta"]],
-        "orphan.gff3:13: Parent 'transcript:ENST9' is not a transcript in the file",
-    )
 
 
 def test_long_contig_names_that_share_a_prefix(inputs: dict[str, Path], tmp_path: Path) -> None:

@@ -141,13 +141,24 @@ def test_missing_info_and_nothing_to_add(annotate):
     assert recs[1]["info"] == {".": True}  # outside the assembly and no sequence ALT: '.' stays
 
 
+needs_bcftools = pytest.mark.skipif(not shutil.which("bcftools"), reason="bcftools not installed")
+
+
+def _annotate_text(tmp_path, db, name: str, text: str):
+    """`text` written as `name` and annotated: (the result, the annotated VCF's text)."""
+    path = tmp_path / name
+    path.write_text(text)
+    result = annotate_vcf(path, tmp_path / "out", db)
+    return result, result.annotated_vcf.read_text()
+
+
 def _bcftools_records(path) -> list[str]:
     view = subprocess.run(["bcftools", "view", "-H", str(path)], capture_output=True, text=True)
     assert view.returncode == 0 and "[E::" not in view.stderr, view.stderr
     return view.stdout.splitlines()
 
 
-@pytest.mark.skipif(not shutil.which("bcftools"), reason="bcftools not installed")
+@needs_bcftools
 def test_breakends_symbolic_and_old_style_alleles_annotated_by_position(annotate):
     # Every VCF 4.x breakend form (joined, telomeric .[p[ / ]p]. from VCF 4.1, single), symbolic
     # alleles, and an old-style X: the file goes through, each record annotated by position.
@@ -172,7 +183,7 @@ def test_breakends_symbolic_and_old_style_alleles_annotated_by_position(annotate
     assert len(_bcftools_records(result.annotated_vcf)) == 7
 
 
-@pytest.mark.skipif(not shutil.which("bcftools"), reason="bcftools not installed")
+@needs_bcftools
 def test_trailing_tab_in_the_chrom_line(annotate):
     header = HEADER.replace("INFO\n", "INFO\tFORMAT\tS1\t\n")
     result, recs = annotate("2\t101087000\t.\tA\tG\t.\t.\t.\tGT\t0/1\n", header=header)
@@ -183,7 +194,7 @@ def test_trailing_tab_in_the_chrom_line(annotate):
     assert len(_bcftools_records(result.annotated_vcf)) == 1
 
 
-@pytest.mark.skipif(not shutil.which("bcftools"), reason="bcftools not installed")
+@needs_bcftools
 def test_vcf33_backslash_genotypes_and_free_text_meta_lines(tmp_path, db):
     text = (
         "##fileformat=VCFv3.3\n"
@@ -192,17 +203,14 @@ def test_vcf33_backslash_genotypes_and_free_text_meta_lines(tmp_path, db):
         "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tS1\tS2\n"
         "2\t101087000\t.\tA\tG\t-1\t0\t.\tGT:GQ\t0\\1:30\t1\\1:7\n"
     )
-    path = tmp_path / "old.vcf"
-    path.write_text(text)
-    result = annotate_vcf(path, tmp_path / "out", db)
-    out = result.annotated_vcf.read_text()
+    result, out = _annotate_text(tmp_path, db, "old.vcf", text)
     assert "##comment=a free-text line from an old writer\n" in out
     assert records(result.annotated_vcf)[0]["rest"] == ["GT:GQ", "0/1:30", "1/1:7"]
     view = _bcftools_records(result.annotated_vcf)
     assert [line.split("\t")[9:] for line in view] == [["0/1:30", "1/1:7"]]
 
 
-@pytest.mark.skipif(not shutil.which("bcftools"), reason="bcftools not installed")
+@needs_bcftools
 def test_what_other_writers_leave(tmp_path, db):
     # '##fileformat=VCF4.1' (no v), a #CHROM line with FORMAT but no sample (bcftools refuses
     # that header: written without FORMAT), REF '.' (SV callers) and more columns than samples.
@@ -212,10 +220,7 @@ def test_what_other_writers_leave(tmp_path, db):
         "2\t101087000\tsv\t.\t<DUP>\t.\tPASS\tSVTYPE=DUP\tGT\n"
         "2\t101087000\tsnv\tA\tG\t.\tPASS\t.\n"
     )
-    path = tmp_path / "writers.vcf"
-    path.write_text(text)
-    result = annotate_vcf(path, tmp_path / "out", db)
-    out = result.annotated_vcf.read_text()
+    result, out = _annotate_text(tmp_path, db, "writers.vcf", text)
     assert out.startswith("##fileformat=VCFv4.1\n")
     assert "\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n" in out
     sv, snv = records(result.annotated_vcf)

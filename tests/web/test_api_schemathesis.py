@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from siteclient import User
-from web_ops_support import GunicornWeb, local_web_env
+from web_ops_support import local_gunicorn_web
 from web_support import SECRET
 
 from gas.web.auth import local_user_id
@@ -65,10 +65,8 @@ SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
 def schema_web(web_aws, moto_url, tmp_path_factory):
     """gas-web under gunicorn with the local sign-in and a rate limit the run does not reach."""
     work = tmp_path_factory.mktemp("schema-web")
-    env = local_web_env(web_aws, moto_url, SECRET, work, GAS_API_RATE_LIMIT="1000000")
-    server = GunicornWeb(env, work)
-    yield server
-    server.stop()
+    with local_gunicorn_web(web_aws, moto_url, SECRET, work, GAS_API_RATE_LIMIT="1000000") as server:
+        yield server
 
 
 def _token(user: User) -> str:

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 from jobs_support import new_job
 from siteclient import User
-from web_ops_support import GunicornWeb, local_web_env
+from web_ops_support import local_gunicorn_web
 from web_support import SECRET
 
 from gas.annotator.engine.parquet import SCHEMA
@@ -44,30 +44,30 @@ def big_result(records: int) -> tuple[bytes, bytes]:
     def lists(value: str) -> pa.Array:
         return pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32)), pa.array([value] * n))
 
-    table = pa.table(
-        {
-            "record": pa.array(np.arange(n, dtype=np.int64)),
-            "chrom": pa.array(chroms),
-            "pos": pa.array(np.arange(1, n + 1, dtype=np.int64)),
-            "id": pa.array([LONG_ID] * n),
-            "rsid": pa.nulls(n, pa.string()),
-            "ref": pa.array(["A"] * n),
-            "alt": pa.array(["G"] * n),
-            "qual": pa.array(np.full(n, 50.0)),
-            "filter": pa.array(["PASS"] * n),
-            "genes": lists("TP53"),
-            "gene_types": lists("protein_coding"),
-            "region": pa.array(["CDS"] * n),
-            "nearest_gene": pa.nulls(n, pa.string()),
-            "nearest_distance": pa.nulls(n, pa.int64()),
-            "flags": lists("CPG"),
-            "variant_class": pa.array(["SNV"] * n),
-            "tstv": pa.array(["ts"] * n),
-            "consequence": pa.array(["missense_variant"] * n),
-            "consequences": lists("missense_variant"),
-        },
-        schema=SCHEMA,
-    )
+    columns = {
+        "record": pa.array(np.arange(n, dtype=np.int64)),
+        "chrom": pa.array(chroms),
+        "pos": pa.array(np.arange(1, n + 1, dtype=np.int64)),
+        "id": pa.array([LONG_ID] * n),
+        "rsid": pa.nulls(n, pa.string()),
+        "ref": pa.array(["A"] * n),
+        "alt": pa.array(["G"] * n),
+        "qual": pa.array(np.full(n, 50.0)),
+        "filter": pa.array(["PASS"] * n),
+        "genes": lists("TP53"),
+        "gene_types": lists("protein_coding"),
+        "region": pa.array(["CDS"] * n),
+        "nearest_gene": pa.nulls(n, pa.string()),
+        "nearest_distance": pa.nulls(n, pa.int64()),
+        "flags": lists("CPG"),
+        "variant_class": pa.array(["SNV"] * n),
+        "tstv": pa.array(["ts"] * n),
+        "consequence": pa.array(["missense_variant"] * n),
+        "consequences": lists("missense_variant"),
+    }
+    # What a genes-only database leaves null (known_source and the bundle columns) is null here too.
+    columns |= {f.name: pa.nulls(n, f.type) for f in SCHEMA if f.name not in columns}
+    table = pa.table(columns, schema=SCHEMA)
     out = io.BytesIO()
     pq.write_table(table, out, row_group_size=16_384)
     return vcf, out.getvalue()
@@ -106,10 +106,8 @@ def store_big(web_aws, user_id: str, records: int) -> str:
 def export_web(web_aws, moto_url, tmp_path_factory):
     """gas-web under gunicorn (one worker, the local sign-in), one export at a time."""
     work = tmp_path_factory.mktemp("export-web")
-    env = local_web_env(web_aws, moto_url, SECRET, work, GAS_EXPORT_CONCURRENCY="1")
-    server = GunicornWeb(env, work)
-    yield server
-    server.stop()
+    with local_gunicorn_web(web_aws, moto_url, SECRET, work, GAS_EXPORT_CONCURRENCY="1") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -76,6 +78,16 @@ class GunicornWeb:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+@contextmanager
+def local_gunicorn_web(web_aws, moto_url: str, secret: str, workdir: Path, **extra: str) -> Iterator[GunicornWeb]:
+    """A GunicornWeb with the local sign-in (`local_web_env`), stopped on the way out."""
+    server = GunicornWeb(local_web_env(web_aws, moto_url, secret, workdir, **extra), workdir)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def anonymous_csrf(settings: WebSettings) -> tuple[str, str]:

@@ -353,6 +353,21 @@ def _stamp(path: Path) -> dict[str, int]:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
+def _checked_manifest(path: Path, label: str, verify: bool) -> dict[str, Any]:
+    """The manifest of a built file, checked against the file: its size always, its sha256 when
+    asked or when its modification time differs from what the build recorded (a copied or
+    replaced file)."""
+    manifest: dict[str, Any] = json.loads(manifest_path_of(path).read_text())
+    stamp = _stamp(path)
+    if stamp["size"] != manifest["size"]:
+        raise RuntimeError(f"{label}: size {stamp['size']} does not match manifest")
+    if verify or stamp["mtime_ns"] != manifest.get("mtime_ns"):
+        digest = sha256_file(path)
+        if digest != manifest["sha256"]:
+            raise RuntimeError(f"{label}: sha256 {digest} does not match manifest {manifest['sha256']}")
+    return manifest
+
+
 def load_database(assembly: str, db_dir: Path, verify: bool = False) -> AnnotationDatabase:
     """Map a built database. The sha256 is recomputed only when asked or when the file's size
     or modification time differ from what the build recorded (a copied or replaced file)."""
@@ -360,16 +375,7 @@ def load_database(assembly: str, db_dir: Path, verify: bool = False) -> Annotati
     manifest_path = manifest_path_of(path)
     if not path.exists() or not manifest_path.exists():
         raise FileNotFoundError(f"annotation database {path} is not built")
-    manifest = json.loads(manifest_path.read_text())
-    stamp = _stamp(path)
-    if stamp["size"] != manifest["size"]:
-        raise RuntimeError(f"annotation database {path}: size {stamp['size']} does not match manifest")
-    if verify or stamp["mtime_ns"] != manifest.get("mtime_ns"):
-        digest = sha256_file(path)
-        if digest != manifest["sha256"]:
-            raise RuntimeError(
-                f"annotation database {path}: sha256 {digest} does not match manifest {manifest['sha256']}"
-            )
+    manifest = _checked_manifest(path, f"annotation database {path}", verify)
     arrays, _ = read_arrays(path)
     return AnnotationDatabase(assembly=assembly, path=path, sha256=manifest["sha256"], manifest=manifest, arrays=arrays)
 
@@ -453,14 +459,7 @@ def load_bundle(name: str, db_dir: str | Path | None = None, verify: bool = Fals
             raise FileNotFoundError(
                 f"bundle {name!r} is not built in {db_dir} (gas-annotation-db build --name {name} ...)"
             )
-        manifest = json.loads(manifest_path.read_text())
-        stamp = _stamp(path)
-        if stamp["size"] != manifest["size"]:
-            raise RuntimeError(f"bundle {path}: size {stamp['size']} does not match its manifest")
-        if verify or stamp["mtime_ns"] != manifest.get("mtime_ns"):
-            digest = sha256_file(path)
-            if digest != manifest["sha256"]:
-                raise RuntimeError(f"bundle {path}: sha256 {digest} does not match its manifest")
+        manifest = _checked_manifest(path, f"bundle {path}", verify)
         arrays, _ = read_arrays(path)
         db = AnnotationDatabase(
             assembly=manifest.get("assembly") or "",
