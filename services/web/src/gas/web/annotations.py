@@ -20,6 +20,7 @@ from flask import (
     url_for,
 )
 
+from gas.core.databases import deployed
 from gas.core.job_record import ASSEMBLIES, DEFAULT_ASSEMBLY, Job, JobStatus, Storage
 from gas.core.jobs import InvalidCursor, new_job_id
 from gas.core.users import FREE
@@ -107,7 +108,10 @@ def job_view(job: Job, with_download: bool = False) -> dict[str, Any]:
             "restore_requested_at",
             "assembly",
             "assembly_warning",
+            "database",
+            "database_kind",
             "database_version",
+            "database_sources",
             "rerun_of",
             "deleting",
         )
@@ -159,7 +163,7 @@ def annotate() -> Any:
         limit=limit,
         tier=tier,
         suffixes=ALLOWED_SUFFIXES,
-        assemblies=ASSEMBLIES,
+        databases=deployed(),
         default_assembly=DEFAULT_ASSEMBLY,
         meta_assembly=META_ASSEMBLY,
         meta_job_name=META_JOB_NAME,
