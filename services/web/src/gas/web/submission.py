@@ -152,6 +152,8 @@ def submit_upload(
         # A bundle on a human assembly is checked as that assembly; one of another genome is
         # checked by the engine against its own FASTA (REF concordance), not here.
         chosen = offered.assembly or (chosen if chosen in ASSEMBLIES else DEFAULT_ASSEMBLY)
+    else:  # an assembly's name, as `database` too: its genes-only database
+        database, chosen = None, offered.name
     if chosen not in ASSEMBLIES:
         # From the form's metadata the upload can never change: it goes.
         message = f"Unknown assembly; choose one of {', '.join(ASSEMBLIES)}."
