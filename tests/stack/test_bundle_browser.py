@@ -32,12 +32,12 @@ def _info(line: str) -> dict[str, str]:
     return dict(f.split("=", 1) for f in line.split("\t")[7].split(";") if "=" in f)
 
 
-def test_a_job_with_a_transcript_bundle_in_chromium(bundle_stack, bundle, browser):
+def test_a_job_with_a_transcript_bundle_in_chromium(bundle_stack, bundle, browser, tmp_path):
     stack = bundle_stack
     manifest = json.loads((bundle.db_dir / f"gas-bundle-{bundle.name}-v2.manifest.json").read_text())
     model_sha = manifest["source"]["gene_model"]["sha256"]
     fasta_sha = manifest["source"]["fasta"]["sha256"]
-    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900}).new_page()
     page.set_default_timeout(30_000)
     sign_in_locally(page, stack.url, "Sydney Brenner", "sydney@example.org")
 
@@ -93,3 +93,14 @@ def test_a_job_with_a_transcript_bundle_in_chromium(bundle_stack, bundle, browse
     for i in range(shown.count()):
         record = int(shown.nth(i).get_attribute("data-record") or -1)
         assert record in missense and "missense variant" in shown.nth(i).inner_text()
+
+    # The table's VCF export of these rows keeps the header that names the bundle's sources.
+    with page.expect_download() as download:
+        page.click("#export-vcf")
+    exported = tmp_path / download.value.suggested_filename
+    download.value.save_as(exported)
+    text = exported.read_text()
+    assert f"GeneModelSHA256={model_sha}," in text and f"FastaSHA256={fasta_sha}>" in text
+    assert len([line for line in text.splitlines() if not line.startswith("#")]) == len(
+        {int(shown.nth(i).get_attribute("data-record") or -1) for i in range(shown.count())}
+    )
