@@ -198,6 +198,7 @@ def confirm_new_job() -> Any:
         assembly=assembly,
         name=request.form.get("name", ""),
         assembly_confirmed=request.form.get("confirm") == "yes",
+        database=request.form.get("database") or None,  # "anyway" keeps the bundle chosen
     )
 
 
@@ -218,6 +219,7 @@ def _submit(key: str, etag: str | None, **choice: Any) -> Any:
             form_action=url_for("annotations.confirm_new_job"),
             hidden={"key": mismatch.key},
             cancel=url_for("annotations.cancel_new_job"),
+            database=mismatch.database,
         )
     if submitted.created:
         flash("Your file was uploaded and the annotation job submitted.", "success")
@@ -249,8 +251,10 @@ def _ask_assembly(
     form_action: str,
     hidden: dict[str, str],
     cancel: str | None,
+    database: str | None = None,
 ) -> Any:
-    """The page that says the file does not look like the chosen assembly, and why."""
+    """The page that says the file does not look like the chosen assembly, and why.
+    `database`: the bundle chosen, which "anyway" keeps (the likely assembly is genes only)."""
     return render_template(
         "assembly_check.html",
         file_name=file_name,
@@ -260,6 +264,7 @@ def _ask_assembly(
         form_action=form_action,
         hidden=hidden,
         cancel=cancel,
+        database=database,
     ), 409
 
 

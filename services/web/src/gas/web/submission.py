@@ -46,9 +46,12 @@ class AssemblyMismatch(Exception):
     """The file does not look like the assembly chosen, and the user has not confirmed it.
     Nothing was claimed or deleted: the upload waits under uploads/ for the answer."""
 
-    def __init__(self, key: str, file_name: str, chosen: str, name: str | None, check: AssemblyCheck):
+    def __init__(
+        self, key: str, file_name: str, chosen: str, name: str | None, check: AssemblyCheck, database: str | None
+    ):
         super().__init__(check.conflict)
         self.key, self.file_name, self.chosen, self.name, self.check = key, file_name, chosen, name, check
+        self.database = database  # the bundle chosen (on `chosen`), kept if the user confirms
 
 
 class PublishFailed(Exception):
@@ -171,7 +174,7 @@ def submit_upload(
         return _claimed_meanwhile(svc, upload.job_id, user_id, key, reason)
     if check.conflict and not assembly_confirmed:
         log.info("upload.assembly_mismatch", chosen=chosen, likely=check.likely)
-        raise AssemblyMismatch(key, upload.file_name, chosen, job_name, check)
+        raise AssemblyMismatch(key, upload.file_name, chosen, job_name, check, database)
 
     # Claim the upload: an immutable copy under inputs/ (only the web app writes there),
     # of exactly the version that was checked; the upload itself then goes.
