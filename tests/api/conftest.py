@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from api_stack_support import RATE_LIMIT, Gas
+from deployed_bundle import DeployedBundle, deploy_bundle
 from devstack import DevStack
 from support import chromium, start_dev_stack
 
@@ -26,8 +27,15 @@ def pytest_runtest_teardown(item, nextitem):
 
 
 @pytest.fixture(scope="session")
-def api_stack(tmp_path_factory):
+def api_bundle(tmp_path_factory) -> DeployedBundle:
+    """The stack's database directory: the genes-only databases and a generated bundle."""
+    return deploy_bundle(tmp_path_factory.mktemp("api-bundle"))
+
+
+@pytest.fixture(scope="session")
+def api_stack(tmp_path_factory, api_bundle):
     env = {"GAS_VISIBILITY_TIMEOUT": "10", "GAS_API_RATE_LIMIT": str(RATE_LIMIT), "GAS_WEB_WORKERS": "2"}
+    env["GAS_ANNOTATION_DB_DIR"] = str(api_bundle.db_dir)
     stack = start_dev_stack(tmp_path_factory.mktemp("api-stack-logs"), "api", env)
     _RUNNING.append(stack)
     yield stack

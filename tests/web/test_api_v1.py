@@ -12,6 +12,7 @@ import pytest
 import requests
 from api_support import PROBLEM_JSON, bearer, create_token, fresh_window, upload_through_api
 from api_support import problem as _problem
+from deployed_bundle import deploy_bundle
 from openapi_spec_validator import validate
 from web_support import completed_job, mark_archived, requested_events
 
@@ -141,6 +142,7 @@ def test_another_users_job_is_not_found(sign_in, client, web_aws):
         ({"upload_id": str(uuid.uuid4()), "name": "x" * 201}, "body.name"),
         ({"upload_id": str(uuid.uuid4()), "name": "two\nlines"}, "body.name"),
         ({"upload_id": str(uuid.uuid4()), "assembly_confirmed": "maybe"}, "body.assembly_confirmed"),
+        ({"upload_id": str(uuid.uuid4()), "database": "gencode99"}, "body.database"),
         ({}, "body.upload_id"),
         (None, "body"),
     ],
@@ -203,6 +205,35 @@ def test_upload_then_job_once_per_idempotency_key(sign_in, client, web_aws):
     assert stored.name == "first run" and stored.assembly == "GRCh37" and stored.user_id == user_id
     # The retry found the PENDING job and announced it again (the annotator's lease dedups).
     assert len(requested_events(web_aws, upload_id)) == 2
+
+
+def test_databases_listed_and_a_job_names_a_bundle(sign_in, client, web_aws, tmp_path, monkeypatch):
+    deployed = deploy_bundle(tmp_path)
+    monkeypatch.setenv("GAS_ANNOTATION_DB_DIR", str(deployed.db_dir))
+    c, _ = sign_in()
+    token = create_token(c)
+    listed = client.get("/api/v1/databases", headers=bearer(token)).get_json()["databases"]
+    assert [(d["name"], d["kind"], d["assembly"]) for d in listed] == [
+        ("GRCh37", "genes", "GRCh37"),
+        ("GRCh38", "genes", "GRCh38"),
+        (deployed.name, "bundle", ""),
+    ]
+    assert listed[2]["label"] == f"other genome — {deployed.name} transcripts (genes.gff3)"
+    upload_id = upload_through_api(client, token, "tx.vcf", deployed.vcf.read_bytes())
+    resp = client.post("/api/v1/jobs", json={"upload_id": upload_id, "database": deployed.name}, headers=bearer(token))
+    assert resp.status_code == 201, resp.get_data(as_text=True)
+    job = resp.get_json()
+    assert job["database"] == deployed.name and job["database_kind"] == f"bundle {deployed.name}"
+    stored = JobStore(web_aws).get(upload_id)
+    assert stored.database == deployed.name and stored.assembly == "GRCh37"  # no human check for another genome
+    # An assembly's name is its genes-only database; old clients send none and get the same.
+    upload_id = upload_through_api(client, token, "genes.vcf", VCF)
+    resp = client.post("/api/v1/jobs", json={"upload_id": upload_id, "database": "GRCh37"}, headers=bearer(token))
+    assert resp.status_code == 201 and resp.get_json()["database"] is None
+    assert resp.get_json()["database_kind"] == "genes only"
+    refused = client.post("/api/v1/jobs", json={"upload_id": str(uuid.uuid4()), "database": "x"}, headers=bearer(token))
+    detail = _problem(refused, 422, "validation")["detail"]
+    assert f"Unknown database 'x'; this deployment has: GRCh37, GRCh38, {deployed.name}" in detail
 
 
 def test_job_of_an_unknown_upload_is_404(sign_in, client):

@@ -178,7 +178,8 @@ def test_an_unknown_assembly_is_refused_and_the_upload_deleted(sign_in, web_aws)
     form["fields"]["x-amz-meta-assembly"] = "hg17"
     _, path = upload(c, "odd.vcf", b"##fileformat=VCFv4.2\n", form)
     resp = c.get(path)
-    assert resp.status_code == 400 and "Unknown assembly" in resp.get_data(as_text=True)
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "Unknown database &#39;hg17&#39;; this deployment has: GRCh37, GRCh38" in page
     key = form["prefix"] + "odd.vcf"
     assert not object_exists(web_aws, web_aws.names.inputs_bucket, key)
 

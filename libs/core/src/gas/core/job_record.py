@@ -76,6 +76,7 @@ ACTIVE = frozenset({JobStatus.PENDING, JobStatus.RUNNING})
 # The references a job can be annotated against (each annotator serves both).
 ASSEMBLIES = ("GRCh37", "GRCh38")
 DEFAULT_ASSEMBLY = "GRCh37"  # jobs recorded before the assembly was chosen per job
+GENES_ONLY = "genes only"  # what pages call the genes-only databases' sources
 FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
 
 # The result set: every object a job's results consist of, by the field holding its key;
@@ -116,6 +117,9 @@ class Job:
     assembly_warning: str | None = None
     assembly_confirmed: bool = False
     rerun_of: str | None = None  # the job this one re-runs on the other assembly
+    # The database to annotate against (decision 80): None, the genes-only database of
+    # `assembly` (old records and clients); else a deployed bundle's name (gas.core.databases).
+    database: str | None = None
 
     status: JobStatus = JobStatus.PENDING
     # Attempts started (a hand-back on shutdown does not count); only the latest may finish.
@@ -138,6 +142,8 @@ class Job:
     variants_key: str | None = None  # the variants as Parquet
     summary: dict[str, int] | None = None  # the few counts the job page shows
     database_version: str | None = None  # the annotation database the results came from
+    # Its sources as the annotator used them: "genes only", or the bundle's name and sha256s.
+    database_sources: str | None = None
     notified_at: str | None = None
 
     storage: Storage = Storage.HOT
@@ -173,6 +179,11 @@ class Job:
     def other_assembly(self) -> str:
         """The assembly a re-run would use."""
         return next(a for a in ASSEMBLIES if a != self.assembly)
+
+    @property
+    def database_kind(self) -> str:
+        """What pages say the job is annotated against: "genes only" or "bundle NAME"."""
+        return f"bundle {self.database}" if self.database else GENES_ONLY
 
     @property
     def title(self) -> str:

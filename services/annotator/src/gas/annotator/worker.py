@@ -2,8 +2,9 @@
 
 A delivery takes the job (PENDING -> RUNNING under a lease held by its SQS message, see
 gas.core.job_record), fetches exactly the submitted upload into scratch, runs the engine
-in a child process against the database of the job's assembly (every annotator serves
-every assembly; the databases are cached on its volume), stores the result set in S3,
+in a child process against the job's database (the genes-only one of its assembly, or the
+bundle it names: every annotator serves every database deployed in its database
+directory, see gas.core.databases; they are cached on its volume), stores the result set in S3,
 finishes the job COMPLETED or FAILED and publishes job.completed. A message for a job the
 user deleted is dropped.
 
@@ -35,9 +36,11 @@ from pydantic import Field
 
 from gas.annotator.engine import EngineLimits, VcfFormatError, annotate_vcf, ensure_database
 from gas.annotator.engine.allocator import tune_allocator
+from gas.annotator.engine.database import load_bundle
 from gas.annotator.engine.sources import load_sources
 from gas.core.aws import Aws
 from gas.core.config import WorkerSettings, load_settings
+from gas.core.databases import deployed, unknown_message
 from gas.core.deletion_cost import worker_hooks
 from gas.core.errors import Defer, HandBack, PermanentError, TransientError
 from gas.core.events import JobCompleted, JobRequested, Publisher, parse_event
@@ -165,6 +168,7 @@ class EngineRun:
     # The user confirmed the assembly although the file looked like another one.
     allow_assembly_mismatch: bool = False
     sources: Path | None = None  # the annotation sources' declaration (checked at start)
+    bundle: str | None = None  # the job's bundle; None: the genes-only database of `assembly`
 
 
 @dataclass(frozen=True)
@@ -182,7 +186,7 @@ def _engine_child(conn: Connection, run: EngineRun) -> None:
     """Runs in the child: annotate, send one outcome tuple back."""
     tune_allocator()  # the child is the engine's process; the worker's own keeps its settings
     try:
-        db = ensure_database(run.assembly, run.db_dir)
+        db = load_bundle(run.bundle, run.db_dir) if run.bundle else ensure_database(run.assembly, run.db_dir)
         result = annotate_vcf(
             run.input_path,
             run.out_dir,
@@ -365,7 +369,7 @@ class Annotator:
         if attempt > self.settings.max_attempts:
             self._finish(job, JobStatus.FAILED, error="the annotation kept crashing; please contact support")
             return
-        log.info("annotator.job_started", attempt=attempt, assembly=job.assembly)
+        log.info("annotator.job_started", attempt=attempt, assembly=job.assembly, database=job.database_kind)
         scratch = self.settings.scratch_dir / f"{job_id}-{attempt}"
         began = time.monotonic()
         try:
@@ -427,6 +431,9 @@ class Annotator:
         """One attempt; False when it was stopped before the job could finish (to be
         handed back), True when it finished or the user cancelled it."""
         problem = self._scratch_problem(job)
+        if job.database and job.database not in {d.name for d in deployed(self.settings.annotation_db_dir)}:
+            # Removed since the submission (the web refuses an unknown name before upload).
+            problem = unknown_message(job.database, self.settings.annotation_db_dir)
         if problem:
             self._finish(job, JobStatus.FAILED, error=problem)
             return True
@@ -456,6 +463,7 @@ class Annotator:
             limits=self.settings.limits(self._tier(job)),
             allow_assembly_mismatch=job.assembly_confirmed,
             sources=self.settings.annotation_sources,
+            bundle=job.database,
         )
         outcome = run_engine(run, stop, cancelled)
         bucket = self.aws.names.results_bucket
@@ -490,9 +498,15 @@ class Annotator:
             ctype = CONTENT_TYPES.get(path.suffix, "text/plain")
             self.s3.upload_file(str(path), bucket, keys[field], ExtraArgs={"ContentType": ctype})
         summary = record_summary(outcome.summary)
-        database = outcome.summary.get("database", {}).get("version")
+        database = outcome.summary.get("database", {})
         if self._finish(
-            job, JobStatus.COMPLETED, result_bucket=bucket, summary=summary, database_version=database, **keys
+            job,
+            JobStatus.COMPLETED,
+            result_bucket=bucket,
+            summary=summary,
+            database_version=database.get("version"),
+            database_sources=database.get("sources"),
+            **keys,
         ):
             VARIANTS_ANNOTATED.inc(outcome.variants_written)
         elif self.jobs.is_cancelled(job.job_id):
@@ -537,12 +551,18 @@ def main() -> int:
     configure_logging("annotator", settings.log_level)
     hooks = worker_hooks(settings, "annotate")  # a half-configured pod stops here, before the databases
     settings.scratch_dir.mkdir(parents=True, exist_ok=True)
-    # Build (or fetch and verify) every database once here; each engine child only maps
-    # the one of its job's assembly.
+    # Build (or fetch and verify) every genes-only database once here, and check every
+    # bundle deployed in the directory (size against its manifest); each engine child maps
+    # only its job's one. A bundle built into the directory later is served too: the
+    # job's database is looked up in the directory per job.
     for assembly in settings.assemblies:
         ensure_database(assembly, settings.annotation_db_dir)
     # A missing, unindexed or stale source stops the pod here, naming it (SourceError), not each job.
     load_sources(settings.annotation_sources)
+    for database in deployed(settings.annotation_db_dir):
+        if database.kind == "bundle":
+            load_bundle(database.name, settings.annotation_db_dir)
+            log.info("annotator.bundle_ready", database=database.name)
     # The engine package imports lazily (so its assembly module needs no numpy): preload the
     # module that imports numpy and pyarrow, so each engine child starts with them loaded.
     multiprocessing.set_forkserver_preload(["gas.annotator.engine.vcf"])

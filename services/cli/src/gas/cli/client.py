@@ -111,14 +111,24 @@ class Client:
         # Safe to repeat: an unused presigned form changes nothing.
         return dict(self.request("POST", "/uploads", json={"file_name": file_name, "size": size}).json())
 
+    def databases(self) -> list[dict[str, Any]]:
+        return list(self.get("/databases")["databases"])
+
     def create_job(
-        self, upload_id: str, name: str | None, assembly: str, assembly_confirmed: bool = False
+        self,
+        upload_id: str,
+        name: str | None,
+        assembly: str,
+        assembly_confirmed: bool = False,
+        database: str | None = None,
     ) -> dict[str, Any]:
         # One Idempotency-Key for every try of this call: a retry never makes a second job.
         headers = {"Idempotency-Key": str(uuid.uuid4())}
         body: dict[str, Any] = {"upload_id": upload_id, "assembly": assembly, **({"name": name} if name else {})}
         if assembly_confirmed:
             body["assembly_confirmed"] = True
+        if database:  # unset: the genes-only database of `assembly` (what older servers know)
+            body["database"] = database
         return dict(self.request("POST", "/jobs", json=body, headers=headers).json())
 
 

@@ -181,7 +181,17 @@ def status(job_id: str, as_json: bool) -> None:
         emit_json(job)
     else:
         click.echo(_line(job))
-        for key in ("assembly", "input_size", "started_at", "completed_at", "cancelled_at", "storage", "error"):
+        for key in (
+            "assembly",
+            "database_kind",
+            "database_sources",
+            "input_size",
+            "started_at",
+            "completed_at",
+            "cancelled_at",
+            "storage",
+            "error",
+        ):
             if job.get(key):
                 click.echo(f"  {key}: {job[key]}")
         for key, value in (job.get("summary") or {}).items():
@@ -428,6 +438,11 @@ def _report(jobs: list[dict[str, Any]], directory: Path | None, api: Client, as_
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--assembly", default="GRCh37", show_default=True, help="Reference genome (the server lists them).")
+@click.option(
+    "--database",
+    help="Annotation database: an assembly's name (genes only) or a bundle's (`gas databases` lists them); "
+    "an unknown name is refused before anything is uploaded (exit 2).",
+)
 @click.option("--name", help="A label for the job(s).")
 @click.option(
     "--confirm-assembly",
@@ -447,6 +462,7 @@ def _report(jobs: list[dict[str, Any]], directory: Path | None, api: Client, as_
 def submit(
     files: tuple[Path, ...],
     assembly: str,
+    database: str | None,
     name: str | None,
     confirm_assembly: bool,
     wait_: bool,
@@ -461,12 +477,16 @@ def submit(
     submitted: list[dict[str, Any]] = []
     with api_errors():
         api = client()
+        if database:
+            names = [d["name"] for d in api.databases()]
+            if database not in names:
+                fail(f"unknown database {database!r}; this server has: {', '.join(names)}", EXIT_USAGE)
         for path in files:
             size = path.stat().st_size
             upload = api.create_upload(path.name, size)
             with progress(size, f"uploading {path.name}") as bar:
                 send_file(upload, str(path), size, bar.update)
-            job = api.create_job(upload["upload_id"], name, assembly, confirm_assembly)
+            job = api.create_job(upload["upload_id"], name, assembly, confirm_assembly, database)
             submitted.append(job)
             if not (wait_ or directory) and not as_json:
                 click.echo(job["job_id"])
@@ -476,6 +496,19 @@ def submit(
             return
         finished = _wait(api, [j["job_id"] for j in submitted], timeout)
         _report([finished[j["job_id"]] for j in submitted], directory, api, as_json)
+
+
+@cli.command()
+@json_option
+def databases(as_json: bool) -> None:
+    """List the annotation databases the server has (what `submit --database` takes)."""
+    with api_errors():
+        found = client().databases()
+    if as_json:
+        emit_json(found)
+        return
+    for database in found:
+        click.echo(f"{database['name']}\t{database['label']}\t{database['sources']}")
 
 
 @cli.command()

@@ -20,6 +20,7 @@ from flask import (
     url_for,
 )
 
+from gas.core.databases import deployed
 from gas.core.job_record import ASSEMBLIES, DEFAULT_ASSEMBLY, Job, JobStatus, Storage
 from gas.core.jobs import InvalidCursor, new_job_id
 from gas.core.users import FREE
@@ -107,7 +108,10 @@ def job_view(job: Job, with_download: bool = False) -> dict[str, Any]:
             "restore_requested_at",
             "assembly",
             "assembly_warning",
+            "database",
+            "database_kind",
             "database_version",
+            "database_sources",
             "rerun_of",
             "deleting",
         )
@@ -159,7 +163,7 @@ def annotate() -> Any:
         limit=limit,
         tier=tier,
         suffixes=ALLOWED_SUFFIXES,
-        assemblies=ASSEMBLIES,
+        databases=deployed(),
         default_assembly=DEFAULT_ASSEMBLY,
         meta_assembly=META_ASSEMBLY,
         meta_job_name=META_JOB_NAME,
@@ -194,6 +198,7 @@ def confirm_new_job() -> Any:
         assembly=assembly,
         name=request.form.get("name", ""),
         assembly_confirmed=request.form.get("confirm") == "yes",
+        database=request.form.get("database") or None,  # "anyway" keeps the bundle chosen
     )
 
 
@@ -214,6 +219,7 @@ def _submit(key: str, etag: str | None, **choice: Any) -> Any:
             form_action=url_for("annotations.confirm_new_job"),
             hidden={"key": mismatch.key},
             cancel=url_for("annotations.cancel_new_job"),
+            database=mismatch.database,
         )
     if submitted.created:
         flash("Your file was uploaded and the annotation job submitted.", "success")
@@ -245,8 +251,10 @@ def _ask_assembly(
     form_action: str,
     hidden: dict[str, str],
     cancel: str | None,
+    database: str | None = None,
 ) -> Any:
-    """The page that says the file does not look like the chosen assembly, and why."""
+    """The page that says the file does not look like the chosen assembly, and why.
+    `database`: the bundle chosen, which "anyway" keeps (the likely assembly is genes only)."""
     return render_template(
         "assembly_check.html",
         file_name=file_name,
@@ -256,6 +264,7 @@ def _ask_assembly(
         form_action=form_action,
         hidden=hidden,
         cancel=cancel,
+        database=database,
     ), 409
 
 

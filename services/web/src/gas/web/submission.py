@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import structlog
 from botocore.exceptions import BotoCoreError, ClientError
 
+from gas.core.databases import find, unknown_message
 from gas.core.events import JobRequested, Publisher
 from gas.core.job_record import ASSEMBLIES, DEFAULT_ASSEMBLY, Job, JobStatus
 from gas.core.timeutil import utc_now_iso
@@ -45,9 +46,12 @@ class AssemblyMismatch(Exception):
     """The file does not look like the assembly chosen, and the user has not confirmed it.
     Nothing was claimed or deleted: the upload waits under uploads/ for the answer."""
 
-    def __init__(self, key: str, file_name: str, chosen: str, name: str | None, check: AssemblyCheck):
+    def __init__(
+        self, key: str, file_name: str, chosen: str, name: str | None, check: AssemblyCheck, database: str | None
+    ):
         super().__init__(check.conflict)
         self.key, self.file_name, self.chosen, self.name, self.check = key, file_name, chosen, name, check
+        self.database = database  # the bundle chosen (on `chosen`), kept if the user confirms
 
 
 class PublishFailed(Exception):
@@ -95,13 +99,16 @@ def submit_upload(
     assembly: str | None = None,
     name: str | None = None,
     assembly_confirmed: bool = False,
+    database: str | None = None,
 ) -> Submitted:
     """Make the upload at `key` (inputs bucket) the job it was uploaded for.
 
     `etag`: the ETag S3 reported for the upload, if known (the browser's redirect carries
     it). `assembly`, `name`: what the user chose; None takes what the browser's form sent
     as the upload's metadata. `assembly_confirmed`: annotate as `assembly` even if the
-    file looks like another one (the user was asked)."""
+    file looks like another one (the user was asked). `database`: a deployed bundle's name
+    (the API's field); the browser's form sends its database choice as the upload's
+    assembly metadata (an assembly's name: its genes-only database)."""
     s3 = svc.aws.client("s3")
     bucket = svc.aws.names.inputs_bucket
     try:
@@ -137,13 +144,29 @@ def submit_upload(
 
     meta = {k.lower(): v for k, v in head.get("Metadata", {}).items()}
     chosen = assembly if assembly is not None else meta.get("assembly") or DEFAULT_ASSEMBLY
+    from_meta = database is None and assembly is None
+    offered = find(database or chosen)
+    if offered is None:
+        raise _refuse(
+            svc, "unknown-database", unknown_message(database or chosen), 400, (bucket, key) if from_meta else None
+        )
+    if offered.kind == "bundle":
+        database = offered.name
+        # A bundle on a human assembly is checked as that assembly; one of another genome is
+        # checked by the engine against its own FASTA (REF concordance), not here.
+        chosen = offered.assembly or (chosen if chosen in ASSEMBLIES else DEFAULT_ASSEMBLY)
+    else:  # an assembly's name, as `database` too: its genes-only database
+        database, chosen = None, offered.name
     if chosen not in ASSEMBLIES:
         # From the form's metadata the upload can never change: it goes.
         message = f"Unknown assembly; choose one of {', '.join(ASSEMBLIES)}."
         raise _refuse(svc, "unknown-assembly", message, 400, None if assembly is not None else (bucket, key))
     job_name = clean_job_name(meta.get("job-name")) if name is None else clean_job_name(name, encoded=False)
     try:
-        check = check_object(s3, bucket, key, chosen, etag=head["ETag"])
+        if offered.kind == "bundle" and not offered.assembly:
+            check = AssemblyCheck()
+        else:
+            check = check_object(s3, bucket, key, chosen, etag=head["ETag"])
     except ClientError as exc:
         if exc.response["Error"]["Code"] not in MISSING + CHANGED:
             raise
@@ -151,7 +174,7 @@ def submit_upload(
         return _claimed_meanwhile(svc, upload.job_id, user_id, key, reason)
     if check.conflict and not assembly_confirmed:
         log.info("upload.assembly_mismatch", chosen=chosen, likely=check.likely)
-        raise AssemblyMismatch(key, upload.file_name, chosen, job_name, check)
+        raise AssemblyMismatch(key, upload.file_name, chosen, job_name, check, database)
 
     # Claim the upload: an immutable copy under inputs/ (only the web app writes there),
     # of exactly the version that was checked; the upload itself then goes.
@@ -183,12 +206,13 @@ def submit_upload(
         # confirmation to the engine, which checks the whole file again.
         assembly_warning=check.conflict,
         assembly_confirmed=bool(check.conflict),
+        database=database,
     )
     if not svc.jobs.create(job):
         # Two submissions raced (double click, replay, a retried API call): the other won.
         return _already_submitted(svc, svc.jobs.get(upload.job_id) or job, user_id, bucket, key)
     delete_upload(svc, bucket, key)
-    log.info("job.created", input_key=input_key, input_size=size, assembly=chosen)
+    log.info("job.created", input_key=input_key, input_size=size, assembly=chosen, database=job.database_kind)
     # A crash right here leaves a PENDING job without its event; replaying the
     # submission re-publishes it (see _already_submitted), as does gas-sweep.
     publish_requested(svc, job)

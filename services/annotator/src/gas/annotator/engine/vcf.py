@@ -36,6 +36,7 @@ from gas.annotator.engine.reader import EngineLimits, Header, VcfFormatError, Vc
 from gas.annotator.engine.sources import Sources, SourcesStage, table_fields, with_sources
 from gas.annotator.engine.textops import ranges
 from gas.core.assembly import AssemblyEvidence, detect
+from gas.core.databases import database_sources
 
 ENGINE_VERSION = "2.0"
 # Blocks annotated at once, on threads (numpy and pyarrow release the GIL in their loops).
@@ -145,6 +146,13 @@ def _header_text(
         f"##GAS_annotation=<Database={db.version},SHA256={db.sha256},Source={db.source_label},"
         f"Assembly={db.assembly or 'none'},Engine={ENGINE_VERSION}>"
     )
+    if db.bundle:  # the bundle's sources, so an exported file names what it came from
+        source = db.manifest["source"]
+        lines.append(
+            f"##GAS_bundle=<Name={db.bundle},GeneModel={source['gene_model']['file']},"
+            f"GeneModelSHA256={source['gene_model']['sha256']},Fasta={source['fasta']['file']},"
+            f"FastaSHA256={source['fasta']['sha256']}>"
+        )
     if mismatch:
         lines.append(f'##GAS_assembly_mismatch=<Used={db.assembly},Confirmed=true,Reason="{mismatch}">')
     lines.append(header.chrom_line)
@@ -433,6 +441,7 @@ class _Run:
                 "sha256": db.sha256,
                 "schema": SCHEMA_VERSION,
                 "source": db.source_label,
+                "sources": database_sources(db.manifest if db.bundle else None),
             },
             "vcf_version": header.version,
             "output_vcf_version": output_version(header.version),

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from gas.core.databases import find, unknown_message
 from gas.core.job_record import ASSEMBLIES, Job, JobStatus
 from gas.core.tokens import SCOPES
 from gas.web.uploads import MAX_JOB_NAME
@@ -99,12 +100,42 @@ class JobCreate(Strict):
         "the answer to a 409 `assembly-mismatch` (recorded on the job)",
     )
 
+    database: str | None = Field(
+        None,
+        max_length=64,
+        description="The annotation database (`GET /databases` lists this deployment's): an assembly's name "
+        "for its genes-only database, or a bundle's name (per-transcript consequences). Unset: the genes-only "
+        "database of `assembly`; a bundle on a human assembly sets `assembly` to it",
+    )
+
     @field_validator("assembly")
     @classmethod
     def _known_assembly(cls, value: str) -> str:
         if value not in ASSEMBLIES:
             raise ValueError(f"must be one of {', '.join(ASSEMBLIES)}")
         return value
+
+    @field_validator("database")
+    @classmethod
+    def _deployed_database(cls, value: str | None) -> str | None:
+        if value is not None and find(value) is None:
+            raise ValueError(unknown_message(value))
+        return value
+
+
+class Database(BaseModel):
+    name: str = Field(description="What a job's `database` names")
+    kind: Literal["genes", "bundle"] = Field(
+        description="`genes`: gene-level terms only; `bundle`: a gene model and its FASTA, per-transcript "
+        "consequences (CSQ), HGVS and amino-acid changes"
+    )
+    assembly: str = Field(description="The human assembly it is on; empty for a bundle of another genome")
+    label: str
+    sources: str = Field(description="`genes only`, or the bundle's name and its sources' sha256")
+
+
+class DatabaseList(BaseModel):
+    databases: list[Database]
 
 
 class IdempotencyHeader(BaseModel):
@@ -145,7 +176,14 @@ class JobOut(BaseModel):
         description="Why the file looked like another assembly, when it was annotated as this one anyway"
     )
     assembly_confirmed: bool
+    database: str | None = Field(
+        description="The bundle the job is annotated against; null: the genes-only database of `assembly`"
+    )
+    database_kind: str = Field(description='"genes only", or "bundle NAME"')
     database_version: str | None = Field(description="The annotation database the results came from")
+    database_sources: str | None = Field(
+        description="Finished jobs: the sources the results came from (`genes only`, or the bundle's sha256s)"
+    )
     rerun_of: str | None = Field(description="The job this one re-runs on the other assembly")
     status: JobStatus
     input_file_name: str
@@ -169,7 +207,10 @@ class JobOut(BaseModel):
             assembly=job.assembly,
             assembly_warning=job.assembly_warning,
             assembly_confirmed=job.assembly_confirmed,
+            database=job.database,
+            database_kind=job.database_kind,
             database_version=job.database_version,
+            database_sources=job.database_sources,
             rerun_of=job.rerun_of,
             status=job.status,
             input_file_name=job.input_file_name,

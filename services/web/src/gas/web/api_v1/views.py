@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from flask import Response, g, request, url_for
 from flask_openapi3 import APIBlueprint, Tag
 
+from gas.core.databases import deployed
 from gas.core.job_record import Job, JobStatus, Storage
 from gas.core.jobs import InvalidCursor, new_job_id
 from gas.core.tokens import digest
@@ -23,6 +24,8 @@ from gas.web import manage
 from gas.web.annotations import LOG_MAX_BYTES, download_url
 from gas.web.api_v1.bearer import Principal
 from gas.web.api_v1.models import (
+    Database,
+    DatabaseList,
     IdempotencyHeader,
     JobCreate,
     JobLinks,
@@ -64,6 +67,7 @@ REFUSAL_PROBLEM = {
     "empty-file": "bad-upload",
     "too-large": "too-large",
     "unknown-assembly": "bad-upload",
+    "unknown-database": "bad-upload",
 }
 
 JOBS = Tag(name="jobs", description="Submit VCF files and follow their annotation jobs")
@@ -168,6 +172,17 @@ def get_me() -> Any:
     return _json(me)
 
 
+@operation("get", "/databases", "read", JOBS, {200: DatabaseList, 403: Problem})
+def list_databases() -> Any:
+    """The annotation databases this deployment has
+
+    A job's `database` names one: the genes-only database of each assembly, and every
+    bundle (gene model + FASTA) deployed. An unknown name is refused (422) when the job is
+    created; check it here before uploading (`gas databases`, `gas submit --database`)."""
+    found = [Database(**d.to_dict()) for d in deployed()]
+    return _json(DatabaseList(databases=found))
+
+
 # -- uploads ---------------------------------------------------------------------------------
 @operation("post", "/uploads", "submit", JOBS, {201: Upload, 403: Problem, 413: Problem})
 def create_upload(body: UploadRequest) -> Any:
@@ -251,6 +266,7 @@ def create_job(body: JobCreate, header: IdempotencyHeader) -> Any:
             name=body.name,
             assembly=body.assembly,
             assembly_confirmed=body.assembly_confirmed,
+            database=body.database,
         )
     except Refused as refused:
         raise ApiProblem(REFUSAL_PROBLEM[refused.reason], refused.message) from None
