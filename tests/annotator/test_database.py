@@ -67,7 +67,7 @@ def test_tampered_database_is_refused(db, tmp_path):
     with pytest.raises(RuntimeError, match="does not match manifest"):
         load_database("GRCh37", tmp_path)
     proc = subprocess.run(
-        [sys.executable, "-m", "gas.annotator.engine.database", "verify", "--db-dir", str(tmp_path)],
+        [sys.executable, "-m", "gas.annotator.engine.dbcli", "verify", "--db-dir", str(tmp_path)],
         capture_output=True,
         text=True,
     )

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from collections import defaultdict
 from pathlib import Path
@@ -25,7 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from gas.annotator.engine.database import SCHEMA_VERSION, manifest_path_of, sha256_file, write_arrays
+from gas.annotator.engine.database import (
+    BUNDLE_NAME_RE,
+    SCHEMA_VERSION,
+    bundle_file_name,
+    manifest_path_of,
+    sha256_file,
+    write_arrays,
+)
 from gas.annotator.engine.genemodel import (
     GeneModelError,
     Transcript,
@@ -36,13 +42,8 @@ from gas.annotator.engine.genemodel import (
     read_gtf,
 )
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 TX_CANONICAL, TX_MANE, TX_BASIC, TX_START_NF, TX_END_NF = 1, 2, 4, 8, 16
 STOPS = {b"TAA", b"TAG", b"TGA"}
-
-
-def bundle_file_name(name: str) -> str:
-    return f"gas-bundle-{name}-v{SCHEMA_VERSION}.gasdb"
 
 
 def _packed(name: str, strings: list[str]) -> dict[str, np.ndarray]:
@@ -212,7 +213,7 @@ def build_bundle(
     """Compile the bundle; raises GeneModelError on bad input (nothing replaced)."""
     from gas.annotator.engine.build import compile_arrays
 
-    if not NAME_RE.match(name):
+    if not BUNDLE_NAME_RE.match(name):
         raise GeneModelError(f"bundle name {name!r}: use letters, digits, '.', '_' or '-' (at most 64)")
     if (gff3 is None) == (gtf is None):
         raise GeneModelError("give exactly one of --gff3 and --gtf")
