@@ -13,7 +13,7 @@ import os
 import re
 import time
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import chain
@@ -152,6 +152,7 @@ def annotate_vcf(
     limits: EngineLimits | None = None,
     allow_assembly_mismatch: bool = False,
     variants_table: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> AnnotationResult:
     """Annotate ``input_path`` into ``out_dir`` (default: beside it).
 
@@ -160,6 +161,7 @@ def annotate_vcf(
     only on success. Raises VcfFormatError (line number, no file content) on bad input and
     AssemblyMismatchError when the file is on another assembly, unless
     ``allow_assembly_mismatch`` (the user confirmed; no lift-over data exists here).
+    ``progress(records written, bytes of the input file read)`` is called after each block.
     """
     started = time.perf_counter()
     input_path = Path(input_path)
@@ -175,7 +177,8 @@ def annotate_vcf(
         finals["parquet"] = out_dir / f"{stem}.variants.parquet"
     tmps = {k: p.with_name(f".{p.name}.{os.getpid()}.tmp") for k, p in finals.items()}
     try:
-        result = _Run(input_path, db, limits or EngineLimits(), allow_assembly_mismatch, finals, tmps, started).run()
+        run = _Run(input_path, db, limits or EngineLimits(), allow_assembly_mismatch, finals, tmps, started, progress)
+        result = run.run()
         for k in finals:
             os.replace(tmps[k], finals[k])
         return result
@@ -195,8 +198,11 @@ class _Run:
         finals: dict[str, Path],
         tmps: dict[str, Path],
         started: float,
+        progress: Callable[[int, int], None] | None = None,
     ):
         self.input_path = input_path
+        self.progress = progress
+        self.input_read = lambda: 0  # bytes of the input file read so far (the reader's, once open)
         self.db = db
         self.limits = limits
         self.allow_mismatch = allow_mismatch
@@ -219,6 +225,7 @@ class _Run:
 
     def run(self) -> AnnotationResult:
         reader = VcfReader(self.input_path, self.limits)
+        self.input_read = lambda: reader.input_bytes_read
         header = reader.header
         strip_ours = any(_OUR_INFO_LINE.match(m) for m in header.meta)
         # The constant tables (numpy and pyarrow kernels, which release the GIL) are built on a
@@ -350,6 +357,8 @@ class _Run:
         if result.table is not None:
             self._variants_writer().write(result.table, self.written)
         self.written += result.records
+        if self.progress is not None:
+            self.progress(self.written, self.input_read())
 
     # ------------------------------------------------------------ summary and log
 
