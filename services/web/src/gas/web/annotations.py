@@ -87,6 +87,18 @@ def table_readable(job: Job) -> bool:
     return True
 
 
+def _progress(job: Job) -> dict[str, Any] | None:
+    """The running job's progress, with the line the page shows (job.js shows the same)."""
+    progress = job.progress
+    if progress is None:
+        return None
+    text = f"{progress['records']:,} records written, {progress['percent']}% of the file read"
+    eta = progress["eta_seconds"]
+    if eta is not None:
+        text += ", under a minute left" if eta < 60 else f", about {round(eta / 60)} min left"
+    return {**progress, "text": text}
+
+
 def job_view(job: Job, with_download: bool = False) -> dict[str, Any]:
     """What a user may see of a job (no internal counters or archive references)."""
     view: dict[str, Any] = {
@@ -114,6 +126,7 @@ def job_view(job: Job, with_download: bool = False) -> dict[str, Any]:
     }
     view["status"], view["storage"] = str(job.status), str(job.storage)
     view["summary"] = job.summary
+    view["progress"] = _progress(job)
     view["error"] = job.error if job.status == JobStatus.FAILED else None
     view["other_assembly"] = job.other_assembly
     # What the page offers (the store refuses the rest anyway).
