@@ -181,15 +181,41 @@ def test_the_readme_pipeline_example_runs_as_written(api_stack, gas, tmp_path):
     assert annotated.read_text().startswith("##fileformat=VCF")
 
 
+def _big_vcf_gz(path: Path, records: int = 400_000) -> Path:
+    """A .vcf.gz that keeps the engine busy for seconds (over the free limit)."""
+    header = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    with gzip.open(path, "wt") as out:
+        out.write(header + "".join(f"1\t{100000 + 50 * i}\t.\tA\tG\t50\tPASS\t.\n" for i in range(records)))
+    return path
+
+
+def test_gas_wait_and_status_show_a_running_jobs_progress(api_stack, gas, tmp_path):
+    user = site_user(api_stack.url)
+    user.upgrade()
+    gas.login(make_token(user))
+    job_id = gas.run("submit", str(_big_vcf_gz(tmp_path / "big.vcf.gz"))).stdout.strip()
+    waiting = gas.popen("wait", job_id, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    statuses = []
+    while waiting.poll() is None:
+        statuses.append(gas.run("status", job_id).stdout)
+        time.sleep(0.3)
+    out, err = waiting.communicate(timeout=30)
+    assert waiting.returncode == 0 and f"{job_id} COMPLETED" in out, err
+    # Not a terminal: one line per change of the job's progress, the percent growing.
+    lines = [line for line in err.splitlines() if line.startswith(f"gas: job {job_id}: ")]
+    percents = [
+        float(re.search(r": ([\d.]+)% of the file read, [\d,]+ records written", line).group(1)) for line in lines
+    ]
+    assert len(percents) >= 2 and percents == sorted(percents) and percents[-1] > percents[0], err
+    assert any("  progress: " in s and "% of the file read" in s for s in statuses), statuses
+    assert "progress" not in gas.run("status", job_id).stdout, "a finished job shows no progress"
+
+
 def test_cancel_a_running_job_and_rename_it_from_the_cli(api_stack, gas, tmp_path):
     user = site_user(api_stack.url)
     user.upgrade()  # a file that keeps the engine busy for seconds is over the free limit
     gas.login(make_token(user))
-    big = tmp_path / "big.vcf.gz"
-    header = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
-    with gzip.open(big, "wt") as out:
-        out.write(header + "".join(f"1\t{100000 + 50 * i}\t.\tA\tG\t50\tPASS\t.\n" for i in range(400_000)))
-    job_id = gas.run("submit", str(big)).stdout.strip()
+    job_id = gas.run("submit", str(_big_vcf_gz(tmp_path / "big.vcf.gz"))).stdout.strip()
     deadline = time.monotonic() + 60
     while json.loads(gas.run("status", job_id, "--json").stdout)["status"] != "RUNNING":
         assert time.monotonic() < deadline, "the job never started"
