@@ -234,3 +234,37 @@ def test_cancel_a_running_job_and_rename_it_from_the_cli(api_stack, gas, tmp_pat
     done = gas.run("submit", str(sample_path("test.vcf")), "--wait").stdout.split()[0]
     late = gas.run("cancel", done)
     assert late.returncode == 1 and "already finished" in late.stderr
+
+
+def test_records_outside_the_assembly_are_counted_on_the_job_page_and_in_the_summary(api_stack, gas, tmp_path):
+    """A file with records past chromosome 1's end (GRCh37: 249,250,621) and on a contig
+    GRCh37 lacks, annotated as GRCh37 at the user's confirmation: the job page states the
+    records, the alleles, those annotated and those outside the assembly (past an end, by
+    chromosome) once; the API's summary carries the same counts."""
+    user = site_user(api_stack.url)
+    gas.login(make_token(user))
+    body = "".join(
+        [
+            "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n",
+            "1\t69511\t.\tA\tG,C\t50\tPASS\t.\n",  # two alleles: two table rows
+            "1\t865628\t.\tG\tA\t50\tPASS\t.\n",
+            "1\t249250700\t.\tA\tG\t50\tPASS\t.\n",  # past the end of chromosome 1
+            "1\t249260000\t.\tC\tT\t50\tPASS\t.\n",
+            "chrUn_test\t100\t.\tA\tT\t50\tPASS\t.\n",  # a contig GRCh37 lacks
+        ]
+    )
+    path = tmp_path / "edges.vcf"
+    path.write_text(body)
+    done = gas.run("submit", str(path), "--confirm-assembly", "--wait", "--json")
+    assert done.returncode == 0, done.stderr
+    job = json.loads(done.stdout)[0]
+    assert job["summary"]["variants"] == 5
+    assert job["summary"]["outside the assembly"] == 3 and job["summary"]["past a chromosome end"] == 2
+    page = user.get(f"/annotations/{job['job_id']}").text
+    totals = re.search(r'<p class="text-muted" id="summary-totals">(.*?)</p>', page, re.S).group(1)
+    text = " ".join(re.sub(r"<[^>]+>", "", totals).split())
+    assert text == (
+        "5 records (6 alleles, one table row each): 2 annotated against GRCh37, 3 outside GRCh37 "
+        "(2 past a chromosome end, by chromosome 1: 2; the rest on contigs GRCh37 lacks): written with "
+        "variant class and ts/tv only; ts/tv 2.0."
+    ), text

@@ -145,6 +145,9 @@ def record_summary(summary: dict[str, Any]) -> dict[str, int]:
     flat = {
         "variants": summary["variants"]["written"],
         "annotated by position only": summary["variants"]["position_only"],
+        # Written with variant class and ts/tv only: contig not in the assembly, or POS past its end.
+        "outside the assembly": summary["variants"]["outside_assembly"],
+        "past a chromosome end": sum(summary.get("past_contig_end", {}).values()),
         "known alleles": summary["known"],
         "novel alleles": summary["novel"],
     }

@@ -313,9 +313,24 @@ def job_page(job_id: str) -> Any:
 
 
 def _totals(summary: dict[str, Any]) -> dict[str, Any]:
+    """The counts the job page states once, above the charts: records (data lines), their
+    alleles (one table row each), how many were annotated, and how many lay outside the
+    assembly (written with variant class and ts/tv only), past a chromosome end among them."""
     variants, tstv = summary.get("variants"), summary.get("tstv")
+    if not isinstance(variants, dict):
+        variants = {}
+    records = variants.get("written")
+    outside = int(variants.get("outside_assembly") or 0)
+    past = summary.get("past_contig_end")
+    past = {str(k): int(v) for k, v in past.items()} if isinstance(past, dict) else {}
+    extra = summary.get("multiallelic_extra_alleles")
     return {
-        "records": variants.get("written") if isinstance(variants, dict) else None,
+        "records": records,
+        "alleles": records + int(extra) if records is not None and isinstance(extra, int) else None,
+        "annotated": records - outside if records is not None else None,
+        "outside": outside,
+        "past_end": sum(past.values()),
+        "past_end_by_contig": sorted(past.items(), key=lambda kv: (-kv[1], kv[0]))[:10],
         "ratio": tstv.get("ratio") if isinstance(tstv, dict) else None,
     }
 
