@@ -273,3 +273,36 @@ def test_a_cancelled_running_job_stops_its_engine_and_frees_its_worker_within_2_
     )
     assert notify["Attributes"]["ApproximateNumberOfMessages"] == "1"
     assert worker.poll() is None
+
+
+def test_a_running_job_reports_its_progress_and_it_grows(annotators):
+    """The engine child reports records written and bytes of the (gzip) upload read; the
+    worker writes them to the job record at most every GAS_PROGRESS_SECONDS, and the job
+    shows them, with a percent and an ETA, only while it runs."""
+    import gzip
+
+    records = 400_000
+    annotators.start(GAS_PROGRESS_SECONDS="0.3")
+    body = gzip.compress(_big_vcf(records))
+    job = annotators.submit(body, name="big.vcf.gz", user_tier="premium")
+    seen: list[dict] = []
+    deadline = time.monotonic() + 180
+    while True:
+        record = annotators.jobs.get(job.job_id)
+        if record.finished:
+            break
+        if record.progress is not None and (not seen or record.progress != seen[-1]):
+            seen.append(record.progress)
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert record.status == JobStatus.COMPLETED, record.error
+    assert record.progress is None, "a finished job shows no progress"
+    assert len(seen) >= 2, f"progress was reported {len(seen)} time(s): {seen}"
+    counts = [p["records"] for p in seen]
+    percents = [p["percent"] for p in seen]
+    assert counts == sorted(counts) and counts[-1] > counts[0] and 0 < counts[-1] <= records
+    assert percents == sorted(percents) and percents[-1] > percents[0] and 0 < percents[-1] <= 100
+    assert all(p["eta_seconds"] is None or p["eta_seconds"] >= 0 for p in seen)
+    assert any(p["eta_seconds"] is not None for p in seen)
+    # Counted against the upload as stored: the records reported track the bytes read.
+    assert record.progress_bytes is not None and 0 < record.progress_bytes <= len(body)

@@ -10,6 +10,7 @@ from engine_support import consequences, records
 
 from gas.annotator.engine import annotate_vcf
 from gas.annotator.engine import reader as reader_module
+from gas.annotator.engine.database import FLANK
 
 SCHEMA = [
     ("record", pa.int64()),
@@ -65,6 +66,7 @@ def test_rows_match_the_annotated_vcf(tmp_path, db, samples, sample, monkeypatch
     recs = records(result.annotated_vcf)
     expected = [(i, alt) for i, r in enumerate(recs) for alt in r["alt"].split(",")]
     assert [(row["record"], row["alt"]) for row in rows] == expected
+    flank_rows = 0
     for row in rows:
         rec = recs[row["record"]]
         assert all(row[c] is None for c in ("impact", "transcript", "hgvsp", "transcript_consequences"))
@@ -82,10 +84,21 @@ def test_rows_match_the_annotated_vcf(tmp_path, db, samples, sample, monkeypatch
         assert row["gene_types"] == (info["GENE_TYPE"].split(",") if "GENE_TYPE" in info else [])
         assert row["region"] == info.get("REGION")
         assert row["flags"] == [f for f in ("CPG", "REPEAT", "BLACKLIST") if f in info]
-        near = info.get("NEAREST")
-        assert (row["nearest_gene"], row["nearest_distance"]) == (
-            (near.split("|")[0], int(near.split("|")[1])) if near else (None, None)
-        )
+        near = info.get("NEAREST")  # intergenic records only
+        if row["region"] in ("upstream", "downstream"):
+            # The table names the gene of the flank (the nearest edge, within FLANK bases):
+            # one whose upstream/downstream term the VCF's CONSEQUENCE gives this allele.
+            flanked = {
+                gene
+                for (allele, gene), t in consequences(rec).items()
+                if allele == row["alt"] and t & {"upstream_gene_variant", "downstream_gene_variant"}
+            }
+            assert row["nearest_gene"] in flanked and 1 <= row["nearest_distance"] <= FLANK, (row, flanked)
+            flank_rows += 1
+        else:
+            assert (row["nearest_gene"], row["nearest_distance"]) == (
+                (near.split("|")[0], int(near.split("|")[1])) if near else (None, None)
+            )
         for key, column in (("VC", "variant_class"), ("TSTV", "tstv"), ("KNOWN_SOURCE", "known_source")):
             value = info[key].split(",")[k] if key in info else "."
             assert row[column] == (None if value == "." else value)
@@ -95,6 +108,7 @@ def test_rows_match_the_annotated_vcf(tmp_path, db, samples, sample, monkeypatch
         terms = set().union(*[t for (allele, _), t in consequences(rec).items() if allele == row["alt"]])
         assert row["consequences"] == [t for t in SEVERITY if t in terms]
         assert row["consequence"] == (row["consequences"][0] if terms else None)
+    assert flank_rows or sample == "premium_2.vcf", "no upstream/downstream row was checked"
 
 
 def test_header_only_input_gives_an_empty_table(annotate):

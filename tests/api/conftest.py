@@ -34,7 +34,12 @@ def api_bundle(tmp_path_factory) -> DeployedBundle:
 
 @pytest.fixture(scope="session")
 def api_stack(tmp_path_factory, api_bundle):
-    env = {"GAS_VISIBILITY_TIMEOUT": "10", "GAS_API_RATE_LIMIT": str(RATE_LIMIT), "GAS_WEB_WORKERS": "2"}
+    env = {
+        "GAS_VISIBILITY_TIMEOUT": "10",
+        "GAS_API_RATE_LIMIT": str(RATE_LIMIT),
+        "GAS_WEB_WORKERS": "2",
+        "GAS_PROGRESS_SECONDS": "0.5",  # a job of a few seconds reports its progress several times
+    }
     env["GAS_ANNOTATION_DB_DIR"] = str(api_bundle.db_dir)
     stack = start_dev_stack(tmp_path_factory.mktemp("api-stack-logs"), "api", env)
     _RUNNING.append(stack)

@@ -8,7 +8,8 @@ import json
 
 import pytest
 from api_stack_support import sample_path
-from support import sign_in_locally
+from playwright.sync_api import Error as PlaywrightError
+from support import ROOT, sign_in_locally
 
 pytestmark = pytest.mark.browser
 
@@ -45,4 +46,58 @@ def test_a_token_from_the_browser_drives_the_cli_and_the_files_agree(api_stack, 
     assert downloaded.read_bytes() == served.read_bytes()
     text = downloaded.read_text()
     assert text.startswith("##fileformat=VCF") and sum(1 for line in text.splitlines() if line[0] != "#") == 1141
+    context.close()
+
+
+def test_the_job_page_shows_a_running_jobs_progress_growing_without_a_reload(api_stack, browser, gas, tmp_path):
+    """Chromium on the page of a running job: job.js's poll moves the progress bar and its
+    line (records, percent read, ETA) while the page stays loaded; at the end it reloads
+    into COMPLETED with no progress left."""
+    import gzip
+    import time
+
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    sign_in_locally(page, api_stack.url, "Rosalind Franklin", f"rosalind-{time.time_ns()}@example.org")
+    page.goto(f"{api_stack.url}/subscribe")
+    page.locator("#upgrade").click()  # a file that keeps the engine busy for seconds
+    page.goto(f"{api_stack.url}/profile")
+    page.get_by_label("Token name").fill("progress")
+    page.get_by_role("button", name="Create token").click()
+    gas.login(page.locator("#new-token").inner_text().strip())
+    big = tmp_path / "big.vcf.gz"
+    header = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    with gzip.open(big, "wt", compresslevel=1) as out:
+        out.write(header + "".join(f"1\t{100000 + 50 * i}\t.\tA\tG\t50\tPASS\t.\n" for i in range(1_200_000)))
+    job_id = gas.run("submit", str(big)).stdout.strip()
+    page.goto(f"{api_stack.url}/annotations/{job_id}")
+    page.wait_for_selector('#job[data-status="RUNNING"]')  # job.js reloads on PENDING -> RUNNING
+    page.evaluate("window.notReloaded = true")  # gone after a reload: the values below come from job.js
+    seen: list[tuple[str, str]] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            state = page.evaluate(
+                """() => {
+                    const bar = document.querySelector('#job-progress progress');
+                    const text = document.querySelector('#job-progress .progress-text');
+                    return window.notReloaded && bar ? [bar.value.toString(), text.textContent] : null;
+                }"""
+            )
+        except PlaywrightError:  # reloading as we looked
+            state = None
+        if state is None and seen:
+            break  # reloaded: the job has finished
+        if state and (not seen or tuple(state) != seen[-1]):
+            seen.append(tuple(state))
+            if len(seen) == 2:
+                page.screenshot(path=str(ROOT / "docs" / "images" / "job-progress.png"))
+        time.sleep(0.2)
+    assert len(seen) >= 2, seen
+    values = [float(v) for v, _ in seen]
+    assert values == sorted(values) and values[-1] > values[0], seen
+    assert all("records written" in text and "% of the file read" in text for _, text in seen), seen
+    page.wait_for_selector('[data-status="COMPLETED"]')
+    assert page.locator("#job-progress").count() == 0
     context.close()

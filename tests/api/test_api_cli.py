@@ -181,15 +181,41 @@ def test_the_readme_pipeline_example_runs_as_written(api_stack, gas, tmp_path):
     assert annotated.read_text().startswith("##fileformat=VCF")
 
 
+def _big_vcf_gz(path: Path, records: int = 400_000) -> Path:
+    """A .vcf.gz that keeps the engine busy for seconds (over the free limit)."""
+    header = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    with gzip.open(path, "wt") as out:
+        out.write(header + "".join(f"1\t{100000 + 50 * i}\t.\tA\tG\t50\tPASS\t.\n" for i in range(records)))
+    return path
+
+
+def test_gas_wait_and_status_show_a_running_jobs_progress(api_stack, gas, tmp_path):
+    user = site_user(api_stack.url)
+    user.upgrade()
+    gas.login(make_token(user))
+    job_id = gas.run("submit", str(_big_vcf_gz(tmp_path / "big.vcf.gz"))).stdout.strip()
+    waiting = gas.popen("wait", job_id, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    statuses = []
+    while waiting.poll() is None:
+        statuses.append(gas.run("status", job_id).stdout)
+        time.sleep(0.3)
+    out, err = waiting.communicate(timeout=30)
+    assert waiting.returncode == 0 and f"{job_id} COMPLETED" in out, err
+    # Not a terminal: one line per change of the job's progress, the percent growing.
+    lines = [line for line in err.splitlines() if line.startswith(f"gas: job {job_id}: ")]
+    percents = [
+        float(re.search(r": ([\d.]+)% of the file read, [\d,]+ records written", line).group(1)) for line in lines
+    ]
+    assert len(percents) >= 2 and percents == sorted(percents) and percents[-1] > percents[0], err
+    assert any("  progress: " in s and "% of the file read" in s for s in statuses), statuses
+    assert "progress" not in gas.run("status", job_id).stdout, "a finished job shows no progress"
+
+
 def test_cancel_a_running_job_and_rename_it_from_the_cli(api_stack, gas, tmp_path):
     user = site_user(api_stack.url)
     user.upgrade()  # a file that keeps the engine busy for seconds is over the free limit
     gas.login(make_token(user))
-    big = tmp_path / "big.vcf.gz"
-    header = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
-    with gzip.open(big, "wt") as out:
-        out.write(header + "".join(f"1\t{100000 + 50 * i}\t.\tA\tG\t50\tPASS\t.\n" for i in range(400_000)))
-    job_id = gas.run("submit", str(big)).stdout.strip()
+    job_id = gas.run("submit", str(_big_vcf_gz(tmp_path / "big.vcf.gz"))).stdout.strip()
     deadline = time.monotonic() + 60
     while json.loads(gas.run("status", job_id, "--json").stdout)["status"] != "RUNNING":
         assert time.monotonic() < deadline, "the job never started"
@@ -208,3 +234,37 @@ def test_cancel_a_running_job_and_rename_it_from_the_cli(api_stack, gas, tmp_pat
     done = gas.run("submit", str(sample_path("test.vcf")), "--wait").stdout.split()[0]
     late = gas.run("cancel", done)
     assert late.returncode == 1 and "already finished" in late.stderr
+
+
+def test_records_outside_the_assembly_are_counted_on_the_job_page_and_in_the_summary(api_stack, gas, tmp_path):
+    """A file with records past chromosome 1's end (GRCh37: 249,250,621) and on a contig
+    GRCh37 lacks, annotated as GRCh37 at the user's confirmation: the job page states the
+    records, the alleles, those annotated and those outside the assembly (past an end, by
+    chromosome) once; the API's summary carries the same counts."""
+    user = site_user(api_stack.url)
+    gas.login(make_token(user))
+    body = "".join(
+        [
+            "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n",
+            "1\t69511\t.\tA\tG,C\t50\tPASS\t.\n",  # two alleles: two table rows
+            "1\t865628\t.\tG\tA\t50\tPASS\t.\n",
+            "1\t249250700\t.\tA\tG\t50\tPASS\t.\n",  # past the end of chromosome 1
+            "1\t249260000\t.\tC\tT\t50\tPASS\t.\n",
+            "chrUn_test\t100\t.\tA\tT\t50\tPASS\t.\n",  # a contig GRCh37 lacks
+        ]
+    )
+    path = tmp_path / "edges.vcf"
+    path.write_text(body)
+    done = gas.run("submit", str(path), "--confirm-assembly", "--wait", "--json")
+    assert done.returncode == 0, done.stderr
+    job = json.loads(done.stdout)[0]
+    assert job["summary"]["variants"] == 5
+    assert job["summary"]["outside the assembly"] == 3 and job["summary"]["past a chromosome end"] == 2
+    page = user.get(f"/annotations/{job['job_id']}").text
+    totals = re.search(r'<p class="text-muted" id="summary-totals">(.*?)</p>', page, re.S).group(1)
+    text = " ".join(re.sub(r"<[^>]+>", "", totals).split())
+    assert text == (
+        "5 records (6 alleles, one table row each): 2 annotated against GRCh37, 3 outside GRCh37 "
+        "(2 past a chromosome end, by chromosome 1: 2; the rest on contigs GRCh37 lacks): written with "
+        "variant class and ts/tv only; ts/tv 2.0."
+    ), text

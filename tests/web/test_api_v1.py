@@ -16,6 +16,7 @@ from deployed_bundle import deploy_bundle
 from openapi_spec_validator import validate
 from web_support import completed_job, mark_archived, requested_events
 
+from gas.core.job_record import JobStatus
 from gas.core.jobs import JobStore
 from gas.core.tokens import TokenStore
 from gas.web.app import create_app
@@ -363,3 +364,47 @@ def test_rename_and_cancel_through_the_api(sign_in, client, web_aws):
     _problem(client.get(f"{url}/variants", headers=bearer(token)), 409, "job-cancelled")
     done = completed_job(web_aws, user_id)
     _problem(client.post(f"/api/v1/jobs/{done}/cancel", headers=bearer(token)), 409, "job-finished")
+
+
+def test_a_running_jobs_progress_in_the_api_the_page_and_the_openapi_document(sign_in, client, web_aws):
+    """What the annotator writes (JobStore.report_progress, its current attempt only) is the
+    job's progress in /api/v1, on the job page and in the JSON the page polls; a stale
+    attempt's report is refused, and a finished job has none."""
+    from jobs_support import new_job
+
+    c, user_id = sign_in()
+    token = create_token(c)
+    store = JobStore(web_aws)
+    job = new_job(user_id, input_size=1_000_000, input_bucket=web_aws.names.inputs_bucket)
+    store.create(job)
+    url = f"/api/v1/jobs/{job.job_id}"
+    assert client.get(url, headers=bearer(token)).get_json()["progress"] is None  # PENDING
+    attempt = store.start(job.job_id, "message-1", 60).attempt
+    assert attempt == 1
+    page = c.get(f"/annotations/{job.job_id}").get_data(as_text=True)
+    assert 'id="job-progress"' in page and "starting" in page
+    assert store.report_progress(job.job_id, attempt, "message-1", 123_456, 400_000)
+    assert not store.report_progress(job.job_id, attempt + 1, "message-1", 9, 999_999), "a stale attempt wrote"
+    assert not store.report_progress(job.job_id, attempt, "another-message", 9, 999_999), "a non-holder wrote"
+
+    progress = client.get(url, headers=bearer(token)).get_json()["progress"]
+    assert progress["records"] == 123_456 and progress["percent"] == 40.0
+    assert progress["eta_seconds"] is not None and progress["eta_seconds"] >= 0 and progress["updated_at"]
+    page = c.get(f"/annotations/{job.job_id}").get_data(as_text=True)
+    assert '<progress max="100" value="40.0"' in page and "123,456 records written, 40.0% of the file read" in page
+    polled = c.get(f"/api/annotations/{job.job_id}").get_json()["progress"]
+    assert polled["text"].startswith("123,456 records written, 40.0% of the file read")
+
+    schema = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    assert {"records", "percent", "eta_seconds", "updated_at"} <= set(schema["JobProgress"]["properties"])
+
+    store.finish(job.job_id, attempt, JobStatus.FAILED, error="stopped for the test")
+    assert client.get(url, headers=bearer(token)).get_json()["progress"] is None
+    assert not store.report_progress(job.job_id, attempt, "message-1", 1, 1), "a finished job took progress"
+    # A new attempt starts without the previous one's figures.
+    again = new_job(user_id, input_bucket=web_aws.names.inputs_bucket)
+    store.create(again)
+    first = store.start(again.job_id, "m", -1).attempt
+    store.report_progress(again.job_id, first, "m", 5, 50)
+    store.start(again.job_id, "m2", 60)
+    assert store.get(again.job_id).progress_records is None

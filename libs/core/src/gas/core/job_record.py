@@ -43,6 +43,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from gas.core.timeutil import parse_iso
+
 
 class JobStatus(StrEnum):
     PENDING = "PENDING"
@@ -134,6 +136,12 @@ class Job:
     completed_at: str | None = None
     error: str | None = None  # FAILED only: one line for the user, no file content
     cancelled_at: str | None = None  # CANCELLED only: when the user cancelled it
+    # RUNNING only: how far the current attempt has got (JobStore.report_progress, every
+    # few seconds): records written, bytes of the upload (as stored, compressed or not)
+    # read, and when. A new attempt starts without them.
+    progress_records: int | None = None
+    progress_bytes: int | None = None
+    progress_at: str | None = None
 
     result_bucket: str | None = None
     result_key: str | None = None  # the annotated VCF
@@ -186,6 +194,27 @@ class Job:
         return f"bundle {self.database}" if self.database else GENES_ONLY
 
     @property
+    def progress(self) -> dict[str, Any] | None:
+        """A running job's progress: records written, percent of the input read and an
+        estimate of the seconds left (from the attempt's rate so far; None while too early)."""
+        if self.status != JobStatus.RUNNING or self.progress_records is None or self.progress_at is None:
+            return None
+        done = min(self.progress_bytes or 0, self.input_size)
+        percent = round(100 * done / self.input_size, 1) if self.input_size else 0.0
+        eta: int | None = None
+        # Not before 5% is read: the attempt's start (download, database) would dominate the rate.
+        if self.started_at and done * 20 >= self.input_size > 0:
+            elapsed = (parse_iso(self.progress_at) - parse_iso(self.started_at)).total_seconds()
+            if elapsed > 0:
+                eta = round(elapsed * (self.input_size - done) / done)
+        return {
+            "records": self.progress_records,
+            "percent": percent,
+            "eta_seconds": eta,
+            "updated_at": self.progress_at,
+        }
+
+    @property
     def title(self) -> str:
         """What pages call the job: its name, else the file name."""
         return self.name or self.input_file_name
@@ -224,7 +253,7 @@ class Job:
         (a newer writer during a rolling upgrade), so old readers keep working."""
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in record.items() if k in known}
-        for name in ("attempt", "input_size"):
+        for name in ("attempt", "input_size", "progress_records", "progress_bytes"):
             if name in values:
                 values[name] = int(values[name])
         if values.get("lease_expires_at") is not None:

@@ -208,7 +208,8 @@ class JobStore:
         started = self._update(
             job_id,
             "SET #s = :running, active = :running, started_at = :now_iso, "
-            "lease_owner = :owner, lease_expires_at = :until ADD attempt :one",
+            "lease_owner = :owner, lease_expires_at = :until ADD attempt :one "
+            "REMOVE progress_records, progress_bytes, progress_at",
             "attribute_exists(job_id) AND attribute_not_exists(deleting_since) AND (#s = :pending OR "
             "(#s = :running AND (attribute_not_exists(lease_expires_at) OR lease_expires_at < :now)))",
             {
@@ -254,6 +255,13 @@ class JobStore:
         longer holds the job."""
         values = {":until": _epoch(time.time() + lease_seconds)}
         return self._update_running(job_id, attempt, owner, "SET lease_expires_at = :until", values) is not None
+
+    def report_progress(self, job_id: str, attempt: int, owner: str, records: int, bytes_read: int) -> bool:
+        """The holder's progress (records written, input bytes read), one conditional write
+        that only the RUNNING job's current attempt may make. False when fenced off."""
+        update = "SET progress_records = :r, progress_bytes = :b, progress_at = :now"
+        values = {":r": {"N": str(records)}, ":b": {"N": str(bytes_read)}, ":now": {"S": utc_now_iso()}}
+        return self._update_running(job_id, attempt, owner, update, values) is not None
 
     def release(self, job_id: str, attempt: int, owner: str) -> bool:
         """RUNNING -> PENDING: the holder hands the job back on a clean shutdown; the

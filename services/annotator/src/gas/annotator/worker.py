@@ -24,6 +24,7 @@ import resource
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -93,6 +94,9 @@ class AnnotatorSettings(WorkerSettings):
     # How often a running job's status is read to see a user's cancel (one consistent
     # read of one attribute each time): a cancelled job frees its worker within this.
     cancel_poll_seconds: float = Field(1.0, gt=0)
+    # How often, at most, a running job's progress is written to its record (one
+    # conditional write each time) for the job page, the API and `gas status`.
+    progress_seconds: float = Field(3.0, gt=0)
     # How much the annotated output may exceed the (decompressed) input, for the scratch
     # space check: the annotated VCF plus the Parquet table.
     scratch_output_factor: float = Field(3.0, ge=1.0)
@@ -148,6 +152,9 @@ def record_summary(summary: dict[str, Any]) -> dict[str, int]:
     flat = {
         "variants": summary["variants"]["written"],
         "annotated by position only": summary["variants"]["position_only"],
+        # Written with variant class and ts/tv only: contig not in the assembly, or POS past its end.
+        "outside the assembly": summary["variants"]["outside_assembly"],
+        "past a chromosome end": sum(summary.get("past_contig_end", {}).values()),
         "known alleles": summary["known"],
         "novel alleles": summary["novel"],
     }
@@ -182,9 +189,24 @@ class EngineOutcome:
     variants_written: int = 0
 
 
+# How often the engine child sends its progress to the worker (the worker writes it to the
+# job record less often, every progress_seconds).
+CHILD_PROGRESS_SECONDS = 0.5
+
+
 def _engine_child(conn: Connection, run: EngineRun) -> None:
-    """Runs in the child: annotate, send one outcome tuple back."""
+    """Runs in the child: annotate, sending ("progress", records, bytes read) now and then,
+    and finally one outcome tuple."""
     tune_allocator()  # the child is the engine's process; the worker's own keeps its settings
+    last = 0.0
+
+    def progress(records: int, bytes_read: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= CHILD_PROGRESS_SECONDS:
+            last = now
+            conn.send(("progress", records, bytes_read))
+
     try:
         db = load_bundle(run.bundle, run.db_dir) if run.bundle else ensure_database(run.assembly, run.db_dir)
         result = annotate_vcf(
@@ -194,6 +216,7 @@ def _engine_child(conn: Connection, run: EngineRun) -> None:
             limits=run.limits,
             allow_assembly_mismatch=run.allow_assembly_mismatch,
             sources=load_sources(run.sources) if run.sources else None,
+            progress=progress,
         )
         files = {
             "result_key": result.annotated_vcf,
@@ -224,10 +247,16 @@ def _rss_bytes(pid: int) -> int:
         return 0  # gone already
 
 
-def run_engine(run: EngineRun, stop: threading.Event, cancelled: threading.Event | None = None) -> EngineOutcome:
+def run_engine(
+    run: EngineRun,
+    stop: threading.Event,
+    cancelled: threading.Event | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> EngineOutcome:
     """Run the engine in a fresh child process; kill it if `stop` (a hand-back) or
     `cancelled` (the user's cancel) is set or its resident memory passes the run's limit.
-    Both are checked every 0.1 s: killing the child stops the engine wherever it is."""
+    Both are checked every 0.1 s: killing the child stops the engine wherever it is.
+    `progress(records, bytes read)` gets the child's progress reports as they come."""
     ctx = multiprocessing.get_context("forkserver")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_engine_child, args=(child, run), name="gas-engine", daemon=True)
@@ -237,9 +266,14 @@ def run_engine(run: EngineRun, stop: threading.Event, cancelled: threading.Event
         while True:
             if parent.poll(0.1):
                 try:
-                    kind, detail, files, summary, written = parent.recv()
+                    message = parent.recv()
                 except EOFError:  # the child died while sending
                     break
+                if message[0] == "progress":
+                    if progress is not None:
+                        progress(message[1], message[2])
+                    continue
+                kind, detail, files, summary, written = message
                 return EngineOutcome(kind, detail, files, summary, written)
             if cancelled is not None and cancelled.is_set():
                 proc.kill()
@@ -288,6 +322,26 @@ class _LeaseKeeper:
                     return
             except (ClientError, OSError) as exc:
                 log.warning("annotator.lease_renew_failed", error=str(exc))
+
+
+class _ProgressReporter:
+    """Writes the engine's progress to the job record, at most every `every` seconds. A
+    failed or fenced-off write is not retried: the next report carries newer figures."""
+
+    def __init__(self, jobs: JobStore, job: Job, owner: str, every: float):
+        self._report = lambda records, read: jobs.report_progress(job.job_id, job.attempt, owner, records, read)
+        self._every = every
+        self._last = time.monotonic()  # the first report after `every`: a short job writes none
+
+    def __call__(self, records: int, bytes_read: int) -> None:
+        now = time.monotonic()
+        if now - self._last < self._every:
+            return
+        self._last = now
+        try:
+            self._report(records, bytes_read)
+        except (ClientError, OSError) as exc:
+            log.warning("annotator.progress_report_failed", error=str(exc))
 
 
 class _CancelWatch:
@@ -465,7 +519,9 @@ class Annotator:
             sources=self.settings.annotation_sources,
             bundle=job.database,
         )
-        outcome = run_engine(run, stop, cancelled)
+        outcome = run_engine(
+            run, stop, cancelled, _ProgressReporter(self.jobs, job, owner, self.settings.progress_seconds)
+        )
         bucket = self.aws.names.results_bucket
         if outcome.kind == "cancelled_by_user":
             self._cancelled(job)

@@ -148,6 +148,18 @@ def _line(job: dict[str, Any]) -> str:
     return f"{job['job_id']}  {job['status']:<9}  {job['submitted_at'][:19].replace('T', ' ')}  {label}"
 
 
+def _progress_line(job: dict[str, Any]) -> str | None:
+    """A running job's progress in words (None before the annotator first reports)."""
+    p = job.get("progress")
+    if not p:
+        return None
+    text = f"{p['percent']}% of the file read, {p['records']:,} records written"
+    eta = p["eta_seconds"]
+    if eta is not None:
+        text += ", under a minute left" if eta < 60 else f", about {round(eta / 60)} min left"
+    return text
+
+
 @cli.command()
 @click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True, help="Jobs per page.")
 @click.option("--all", "every", is_flag=True, help="Every job, not only the newest page.")
@@ -194,6 +206,8 @@ def status(job_id: str, as_json: bool) -> None:
         ):
             if job.get(key):
                 click.echo(f"  {key}: {job[key]}")
+        if _progress_line(job):
+            click.echo(f"  progress: {_progress_line(job)}")
         for key, value in (job.get("summary") or {}).items():
             click.echo(f"  {key}: {value}")
     sys.exit(outcome_code([job["status"]]))
@@ -381,8 +395,11 @@ def cancel(job_id: str, as_json: bool) -> None:
 
 # -- submit and wait --------------------------------------------------------------------------
 def _wait(api: Client, job_ids: list[str], timeout: float | None) -> dict[str, dict[str, Any]]:
-    """Poll until every job has finished; their last states. Ctrl-C leaves them running."""
+    """Poll until every job has finished; their last states. Ctrl-C leaves them running.
+    A running job's progress is shown in the bar's label on a terminal (one job), else as a line on
+    stderr each time it changes (at most one per poll)."""
     done: dict[str, dict[str, Any]] = {}
+    shown: dict[str, str] = {}
     interval = dict.fromkeys(job_ids, POLL_FIRST)
     due = dict.fromkeys(job_ids, 0.0)
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -398,6 +415,14 @@ def _wait(api: Client, job_ids: list[str], timeout: float | None) -> dict[str, d
                         done[job_id] = job
                         bar.update(1)
                     else:
+                        line = _progress_line(job)
+                        if line and shown.get(job_id) != line:
+                            shown[job_id] = line
+                            if sys.stderr.isatty():
+                                bar.label = f"waiting: {line}" if len(job_ids) == 1 else "waiting"
+                                bar.render_progress()
+                            else:
+                                click.echo(f"gas: job {job_id}: {line}", err=True)
                         interval[job_id] = min(interval[job_id] * 1.5, POLL_MAX)
                         due[job_id] = time.monotonic() + interval[job_id]
                 if len(done) < len(job_ids):

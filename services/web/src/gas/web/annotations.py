@@ -88,6 +88,18 @@ def table_readable(job: Job) -> bool:
     return True
 
 
+def _progress(job: Job) -> dict[str, Any] | None:
+    """The running job's progress, with the line the page shows (job.js shows the same)."""
+    progress = job.progress
+    if progress is None:
+        return None
+    text = f"{progress['records']:,} records written, {progress['percent']}% of the file read"
+    eta = progress["eta_seconds"]
+    if eta is not None:
+        text += ", under a minute left" if eta < 60 else f", about {round(eta / 60)} min left"
+    return {**progress, "text": text}
+
+
 def job_view(job: Job, with_download: bool = False) -> dict[str, Any]:
     """What a user may see of a job (no internal counters or archive references)."""
     view: dict[str, Any] = {
@@ -118,6 +130,7 @@ def job_view(job: Job, with_download: bool = False) -> dict[str, Any]:
     }
     view["status"], view["storage"] = str(job.status), str(job.storage)
     view["summary"] = job.summary
+    view["progress"] = _progress(job)
     view["error"] = job.error if job.status == JobStatus.FAILED else None
     view["other_assembly"] = job.other_assembly
     # What the page offers (the store refuses the rest anyway).
@@ -309,9 +322,24 @@ def job_page(job_id: str) -> Any:
 
 
 def _totals(summary: dict[str, Any]) -> dict[str, Any]:
+    """The counts the job page states once, above the charts: records (data lines), their
+    alleles (one table row each), how many were annotated, and how many lay outside the
+    assembly (written with variant class and ts/tv only), past a chromosome end among them."""
     variants, tstv = summary.get("variants"), summary.get("tstv")
+    if not isinstance(variants, dict):
+        variants = {}
+    records = variants.get("written")
+    outside = int(variants.get("outside_assembly") or 0)
+    past = summary.get("past_contig_end")
+    past = {str(k): int(v) for k, v in past.items()} if isinstance(past, dict) else {}
+    extra = summary.get("multiallelic_extra_alleles")
     return {
-        "records": variants.get("written") if isinstance(variants, dict) else None,
+        "records": records,
+        "alleles": records + int(extra) if records is not None and isinstance(extra, int) else None,
+        "annotated": records - outside if records is not None else None,
+        "outside": outside,
+        "past_end": sum(past.values()),
+        "past_end_by_contig": sorted(past.items(), key=lambda kv: (-kv[1], kv[0]))[:10],
         "ratio": tstv.get("ratio") if isinstance(tstv, dict) else None,
     }
 

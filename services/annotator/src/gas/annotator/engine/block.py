@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from gas.annotator.engine import consequences as csq
-from gas.annotator.engine.database import REGIONS, AnnotationDatabase
+from gas.annotator.engine.database import REGION_CODE, REGIONS, AnnotationDatabase
 from gas.annotator.engine.reader import VcfFormatError
 from gas.annotator.engine.textops import (
     IS_ALT_FAST,
@@ -588,9 +588,11 @@ class BlockAnnotator:
         return out
 
     def nearest(self, rec: _Records, region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Closest gene on the same contig (row, distance in bases) of intergenic records; -1 otherwise."""
+        """Closest gene on the same contig (row, distance in bases) of records in no gene:
+        intergenic, upstream and downstream (the table names the gene a flank belongs to; the
+        VCF's NEAREST stays intergenic only, CONSEQUENCE names the flank's gene); -1 otherwise."""
         a = self.a
-        rows = np.flatnonzero(region == 0)
+        rows = np.flatnonzero((region >= 0) & (region <= REGION_CODE["upstream"]))  # -1: outside the assembly
         gene = np.full(rec.gs.size, -1, dtype=np.int64)
         dist = np.full(rec.gs.size, -1, dtype=np.int64)
         if not rows.size:

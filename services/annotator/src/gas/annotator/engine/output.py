@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from gas.annotator.engine import consequences as csq
 from gas.annotator.engine import kernels as pc  # pyarrow.compute's kernels by name: kernels.py
-from gas.annotator.engine.database import REGIONS, Packed
+from gas.annotator.engine.database import REGION_CODE, REGIONS, Packed
 from gas.annotator.engine.info import OUR_INFO_IDS
 from gas.annotator.engine.parquet import BUNDLE_COLUMNS, SCHEMA
 from gas.annotator.engine.textops import (
@@ -324,7 +324,7 @@ def vcf_lines(t: OutputTables, found: Annotated, strip_ours: bool) -> tuple[np.n
     sep = np.where(old_empty, np.where(shared_len > 0, 1, 2), np.where(shared_len > 0, 0, 1))
     pieces.span(_P.SEPARATOR, SEPARATORS, np.where(sep == 2, 1, 0), np.where(sep == 1, 0, 1))
     pieces.span(_P.NEW_INFO, shared, shared_start[inverse], shared_len)
-    near = found.nearest_gene >= 0
+    near = (found.nearest_gene >= 0) & (found.region == REGION_CODE["intergenic"])  # NEAREST: intergenic only
     if near.any():
         digits, digit_start, digit_length = format_uint(np.where(near, found.nearest_distance, 0))
         pieces.strings(_P.NEAREST, t.nearest_field, np.maximum(found.nearest_gene, 0), near)

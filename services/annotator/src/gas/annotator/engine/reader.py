@@ -12,8 +12,10 @@ import gzip
 import re
 import zlib
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 BLOCK_BYTES = 1 << 20
 FIRST_BLOCK_BYTES = 64 << 10  # a small first block gets the first records out early
@@ -143,6 +145,7 @@ class VcfReader:
         self.limits = limits or EngineLimits()
         self.compression = detect_compression(self.path)
         self.decompressed_bytes = 0
+        self.input_bytes_read = 0  # of the file as stored (compressed or not)
         self.lines_seen = 0  # complete lines handed out (header included)
         self._chunks = self._read_chunks()
         self._pending = bytearray()  # bytes read but not yet handed out (starts at a line start)
@@ -151,9 +154,8 @@ class VcfReader:
     # -- raw bytes, with the decompressed-size cap
 
     def _read_chunks(self) -> Iterator[bytes]:
-        opener = gzip.open if self.compression != "plain" else open
         size = FIRST_BLOCK_BYTES
-        with opener(self.path, "rb") as fh:
+        with open(self.path, "rb") as raw, self._decompressed(raw) as fh:
             while True:
                 try:
                     chunk = fh.read(size)
@@ -174,8 +176,16 @@ class VcfReader:
                         "once decompressed (the limit for this account)",
                         self._line_of_pending(),
                     )
+                self.input_bytes_read = raw.tell()
                 yield chunk
                 size = min(size * 4, BLOCK_BYTES)
+
+    def _decompressed(self, raw: IO[bytes]) -> AbstractContextManager[IO[bytes] | gzip.GzipFile]:
+        # The stored file is read through `raw`, so its position says how much of it
+        # (compressed or not) has been read: the job's progress.
+        if self.compression == "plain":
+            return nullcontext(raw)
+        return gzip.GzipFile(fileobj=raw, mode="rb")
 
     def _line_of_pending(self) -> int:
         return self.lines_seen + self._pending.count(b"\n") + 1

@@ -13,7 +13,7 @@ import os
 import re
 import time
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import chain
@@ -168,6 +168,7 @@ def annotate_vcf(
     allow_assembly_mismatch: bool = False,
     variants_table: bool = True,
     sources: Sources | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> AnnotationResult:
     """Annotate ``input_path`` into ``out_dir`` (default: beside it).
 
@@ -177,6 +178,7 @@ def annotate_vcf(
     AssemblyMismatchError when the file is on another assembly, unless
     ``allow_assembly_mismatch`` (the user confirmed; no lift-over data exists here).
     ``sources`` (``sources.load_sources``, already checked) adds their fields.
+    ``progress(records written, bytes of the input file read)`` is called after each block.
     """
     started = time.perf_counter()
     input_path = Path(input_path)
@@ -201,6 +203,7 @@ def annotate_vcf(
             tmps,
             started,
             sources or Sources(),
+            progress,
         ).run()
         for k in finals:
             os.replace(tmps[k], finals[k])
@@ -222,9 +225,12 @@ class _Run:
         tmps: dict[str, Path],
         started: float,
         sources: Sources,
+        progress: Callable[[int, int], None] | None = None,
     ):
         self.sources = sources
         self.input_path = input_path
+        self.progress = progress
+        self.input_read = lambda: 0  # bytes of the input file read so far (the reader's, once open)
         self.db = db
         self.limits = limits
         self.allow_mismatch = allow_mismatch
@@ -247,6 +253,7 @@ class _Run:
 
     def run(self) -> AnnotationResult:
         reader = VcfReader(self.input_path, self.limits)
+        self.input_read = lambda: reader.input_bytes_read
         header = reader.header
         strip_ours = any(_OUR_INFO_LINE.match(m) for m in header.meta)
         # The constant tables (numpy and pyarrow kernels, which release the GIL) are built on a
@@ -385,6 +392,8 @@ class _Run:
         if result.table is not None:
             self._variants_writer().write(result.table, self.written)
         self.written += result.records
+        if self.progress is not None:
+            self.progress(self.written, self.input_read())
 
     # ------------------------------------------------------------ summary and log
 

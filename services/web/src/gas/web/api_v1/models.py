@@ -168,6 +168,15 @@ class JobLinks(BaseModel):
     page: str = Field(description="The job's web page")
 
 
+class JobProgress(BaseModel):
+    records: int = Field(description="Records written so far")
+    percent: float = Field(description="Percent of the uploaded file (as stored, compressed or not) read so far")
+    eta_seconds: int | None = Field(
+        description="Estimated seconds left, from the attempt's rate so far; null until 5% is read"
+    )
+    updated_at: str = Field(description="When the annotator last reported (every few seconds)")
+
+
 class JobOut(BaseModel):
     job_id: str
     name: str | None
@@ -195,6 +204,7 @@ class JobOut(BaseModel):
     storage: str = Field(description="HOT, ARCHIVED (cold storage) or RESTORING")
     restore_requested_at: str | None
     summary: dict[str, int] | None
+    progress: JobProgress | None = Field(description="RUNNING jobs, once the annotator has reported: how far it got")
     error: str | None = Field(description="FAILED jobs: why, in one line")
     deleting: bool = Field(description="Being deleted (a deletion cut short: DELETE it again to finish)")
     links: JobLinks
@@ -222,6 +232,7 @@ class JobOut(BaseModel):
             storage=str(job.storage),
             restore_requested_at=job.restore_requested_at,
             summary=job.summary,
+            progress=JobProgress(**job.progress) if job.progress else None,
             error=job.error if job.status == JobStatus.FAILED else None,
             deleting=job.deleting,
             links=links,
