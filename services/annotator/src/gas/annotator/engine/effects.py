@@ -252,9 +252,9 @@ class Tx:
         j = bisect_right(self.exon_starts, g) - 1
         if j < 0 or g >= self.exon_ends[j]:
             return None
-        s, t = self.exons[j]
-        c = self.cdna_at[j if self.strand > 0 else len(self.exons) - 1 - j]
-        return c + (g - s if self.strand > 0 else t - 1 - g)
+        if self.strand > 0:
+            return self.cdna_at[j] + g - self.exon_starts[j]
+        return self.cdna_at[len(self.exon_starts) - 1 - j] + self.exon_ends[j] - 1 - g
 
     def cds_pos(self, g: int) -> int | None:
         """CDS position (1-based, counting the phase padding) of genomic base g."""
@@ -853,10 +853,11 @@ class CsqStage:
             record_picks = [next((c for c in x if c.fields[21] == "1"), None) for x in per_alt]
             picks.extend(record_picks)
             keys = [k for k in info.split(";") if k and k != "."]
-            if self.ours:
-                keys = [k for k in keys if k != "CSQ" and not k.startswith("CSQ=")]
-            keys = [("CSQ_INPUT" + k[3:]) if k == "CSQ" or k.startswith("CSQ=") else k for k in keys]
-            keys = [k for k in keys if k.partition("=")[0] not in _PICK_IDS]
+            if "CSQ" in info or "PICK_" in info:  # else there is nothing to drop or rename
+                if self.ours:
+                    keys = [k for k in keys if k != "CSQ" and not k.startswith("CSQ=")]
+                keys = [("CSQ_INPUT" + k[3:]) if k == "CSQ" or k.startswith("CSQ=") else k for k in keys]
+                keys = [k for k in keys if k.partition("=")[0] not in _PICK_IDS]
             if entries:
                 keys.append("CSQ=" + ",".join(escape("|".join(c.fields)) for c in entries))  # '|' is kept
                 for name, index, _ in PICK_FIELDS:
