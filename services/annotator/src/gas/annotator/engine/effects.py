@@ -80,7 +80,15 @@ SPLICE_INTRON = (3, 8)  # splice_region: intron bases 3..8 from an exon edge
 SPLICE_EXON = 3  # and exon bases 1..3
 
 
+_COMP_BYTES = bytes.maketrans(b"ACGTNacgtn", b"TGCANtgcan")
+
+
+_SMALL_WINDOW = 16  # transcripts_near: candidates filtered in Python up to this many
+
+
 def revcomp(s: str) -> str:
+    if s.isascii():  # bytes.translate is a table lookup, str.translate a dict lookup per character
+        return s.encode().translate(_COMP_BYTES)[::-1].decode()
     return s.translate(_COMP)[::-1]
 
 
@@ -103,6 +111,31 @@ def to_stop(protein: str) -> str:
     """The protein up to and including its first stop."""
     k = protein.find("*")
     return protein if k < 0 else protein[: k + 1]
+
+
+def _prefix_len(a: str, b: str) -> int:
+    """Length of the longest common prefix of a and b (bisection over C slice comparisons:
+    a protein's unchanged residues are not compared one by one in Python)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def _suffix_len(a: str, b: str, limit: int) -> int:
+    """Length (at most ``limit``) of the longest common suffix of a and b."""
+    lo, hi = 0, max(0, limit)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[len(a) - mid :] == b[len(b) - mid :]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 def three(aa: str) -> str:
@@ -140,6 +173,10 @@ class Tx:
         self.exon_ends = [x[1] for x in self.exons]
         lo, hi = int(a["tx_cds_offsets"][i]), int(a["tx_cds_offsets"][i + 1])
         self.cds = list(zip(a["cds_start"][lo:hi].tolist(), a["cds_end"][lo:hi].tolist(), strict=True))
+        # Disjoint rows (always so for exons, which the build checks) have ascending ends too,
+        # so the rows a change overlaps are found by bisection.
+        self.cds_ends = [x[1] for x in self.cds]
+        self.cds_disjoint = all(e0 <= s1 for (_, e0), (s1, _) in zip(self.cds, self.cds[1:], strict=False))
         self.tx_id = e.strings["tx_id"][i]
         self.gene_id = e.strings["tx_gene_id"][i]
         self.gene_name = e.strings["tx_gene_name"][i]
@@ -186,6 +223,22 @@ class Tx:
             stops = len(self.cds_seq) % 3 == 0 and translate(self.cds_seq[whole - 3 : whole]) == "*"
             self.stop_codon = bases[-3:] if stops and len(bases) >= 3 else []
 
+        # The transcript's own CSQ fields and pick-order keys, the same for each of its entries.
+        self.fields = [""] * 24
+        f = self.fields
+        f[3], f[4], f[5], f[6], f[7] = self.gene_name, self.gene_id, "Transcript", self.tx_id, self.biotype
+        f[19] = str(self.strand)
+        f[20] = "&".join(n for n, bit in (("cds_start_NF", TX_START_NF), ("cds_end_NF", TX_END_NF)) if self.flags & bit)
+        f[22] = "YES" if self.canonical else ""
+        f[23] = self.mane if self.flags & TX_MANE and self.mane else ("YES" if self.flags & TX_MANE else "")
+        cds_len = len(self.cds_seq) - self.pad if self.coding else 0
+        self.pick_head = (
+            0 if self.flags & TX_MANE else 1,
+            0 if self.canonical else 1,
+            0 if self.biotype == "protein_coding" else 1,
+        )
+        self.pick_tail = (-cds_len, -(self.end - self.start), self.tx_id)
+
     @property
     def canonical(self) -> bool:
         return bool(self.flags & TX_CANONICAL)
@@ -199,9 +252,9 @@ class Tx:
         j = bisect_right(self.exon_starts, g) - 1
         if j < 0 or g >= self.exon_ends[j]:
             return None
-        s, t = self.exons[j]
-        c = self.cdna_at[j if self.strand > 0 else len(self.exons) - 1 - j]
-        return c + (g - s if self.strand > 0 else t - 1 - g)
+        if self.strand > 0:
+            return self.cdna_at[j] + g - self.exon_starts[j]
+        return self.cdna_at[len(self.exon_starts) - 1 - j] + self.exon_ends[j] - 1 - g
 
     def cds_pos(self, g: int) -> int | None:
         """CDS position (1-based, counting the phase padding) of genomic base g."""
@@ -254,8 +307,14 @@ class Effects:
         self.a = db.arrays
         self.seq_arr = self.a["seq"]
         self.seq_offsets = self.a["seq_offsets"]
+        # Plain Python views for the per-call paths (numpy scalar indexing and slicing cost
+        # microseconds each, and these run several times per variant x transcript).
+        self._genome = self.seq_arr.data  # a memoryview of the mapped bytes
+        self._contig_base: list[int] = self.seq_offsets.tolist()
         self.tx_start = self.a["tx_start"]
         self.tx_end = self.a["tx_end"]
+        self._starts: list[int] = self.tx_start.tolist()  # sorted, as searchsorted needs
+        self._ends: list[int] = self.tx_end.tolist()
         self.max_span = int(self.a["tx_max_span"][0])
         self.strings = {
             k: db.packed(k).tolist()
@@ -269,22 +328,30 @@ class Effects:
     def seq(self, start: int, end: int) -> str:
         """Genome bases [start, end) (global coordinates), clipped to the contig."""
         cid = start >> 32
-        base = int(self.seq_offsets[cid])
-        length = int(self.seq_offsets[cid + 1]) - base
+        base = self._contig_base[cid]
+        length = self._contig_base[cid + 1] - base
         lo, hi = max(0, start - (cid << 32)), min(length, end - (cid << 32))
         if hi <= lo:
             return ""
-        return self.seq_arr[base + lo : base + hi].tobytes().decode()
+        return self._genome[base + lo : base + hi].tobytes().decode()
 
     def ref_matches(self, gpos: int, ref: str) -> bool:
         return self.seq(gpos, gpos + len(ref)) == ref.upper()
 
     def transcripts_near(self, start: int, end: int) -> list[int]:
         """Rows of transcripts whose span +- FLANK reaches [start, end)."""
-        lo = int(np.searchsorted(self.tx_start, start - self.max_span - FLANK, side="left"))
-        hi = int(np.searchsorted(self.tx_start, end + FLANK, side="right"))
+        lo = bisect_left(self._starts, start - self.max_span - FLANK)
+        hi = bisect_right(self._starts, end + FLANK)
         if hi <= lo:
             return []
+        if hi - lo <= _SMALL_WINDOW:  # a few candidates: plain Python beats numpy's per-call cost
+            starts, ends = self._starts[lo:hi], self._ends[lo:hi]
+            stop, contig = max(end, start + 1), start >> 32
+            return [
+                lo + j
+                for j in range(hi - lo)
+                if ends[j] + FLANK > start and starts[j] - FLANK < stop and starts[j] >> 32 == contig
+            ]
         idx = np.arange(lo, hi)
         ok = (self.tx_end[lo:hi] + FLANK > start) & (self.tx_start[lo:hi] - FLANK < max(end, start + 1))
         ok &= (self.tx_start[lo:hi] >> 32) == (start >> 32)
@@ -328,7 +395,7 @@ class Effects:
     def one(self, tx: Tx, k: int, allele: str, s: int, r: str, a: str) -> Csq | None:
         e = s + len(r)  # changed genomic bases [s, e); an insertion sits between s-1 and s
         plus = tx.strand > 0
-        fields = [""] * 24
+        fields = tx.fields.copy()
         terms: list[str] = []
         ins = not r
         lo, hi = (s - 1, s + 1) if ins else (s, e)  # bases the change touches
@@ -350,27 +417,7 @@ class Effects:
         fields[0] = allele
         fields[1] = "&".join(terms)
         fields[2] = IMPACT[terms[0]]
-        fields[3] = tx.gene_name
-        fields[4] = tx.gene_id
-        fields[5] = "Transcript"
-        fields[6] = tx.tx_id
-        fields[7] = tx.biotype
-        fields[19] = str(tx.strand)
-        flags = [f for f, bit in (("cds_start_NF", TX_START_NF), ("cds_end_NF", TX_END_NF)) if tx.flags & bit]
-        fields[20] = "&".join(flags)
-        fields[22] = "YES" if tx.canonical else ""
-        fields[23] = tx.mane if tx.flags & TX_MANE and tx.mane else ("YES" if tx.flags & TX_MANE else "")
-        cds_len = len(tx.cds_seq) - tx.pad if tx.coding else 0
-        pick_key = (
-            0 if tx.flags & TX_MANE else 1,
-            0 if tx.canonical else 1,
-            0 if tx.biotype == "protein_coding" else 1,
-            RANK[terms[0]],
-            -cds_len,
-            -(tx.end - tx.start),
-            tx.tx_id,
-        )
-        return Csq(k, terms, fields, tx.i, pick_key)
+        return Csq(k, terms, fields, tx.i, (*tx.pick_head, RANK[terms[0]], *tx.pick_tail))
 
     # ------------------------------------------------------------ inside a transcript
 
@@ -478,8 +525,9 @@ class Effects:
                 terms.append("5_prime_UTR_variant" if (s <= cs0) == plus else "3_prime_UTR_variant")
                 return
         else:
-            coding = sum(max(0, min(e, ce) - max(s, cs)) for cs, ce in tx.cds)
-            exonic = sum(max(0, min(e, xe) - max(s, xs)) for xs, xe in tx.exons)
+            rows = tx.cds[bisect_right(tx.cds_ends, s) :] if tx.cds_disjoint else tx.cds
+            coding = _overlap(rows, s, e)
+            exonic = _overlap(tx.exons[bisect_right(tx.exon_ends, s) :], s, e)
             before = max(0, min(e, cs0) - s)  # exonic bases below the CDS
             after = max(0, e - max(s, ce1))
             if before and exonic > coding:
@@ -542,7 +590,11 @@ class Effects:
         utr3 = tx.cdna[tx.cds_c1 :]
         ref_p = tx.protein
         k = i0 // 3  # the residues before the changed codon are the reference's
-        if k < len(ref_p):
+        if delta == 0 and ref_p.endswith("*") and w1 // 3 < len(ref_p):
+            # A substitution before the stop codon: the codons after the changed ones are the
+            # reference's, so the rest of the protein need not be translated again.
+            alt_p = ref_p[:k] + (to_stop(alt_aa) if "*" in alt_aa else alt_aa + ref_p[w1 // 3 :])
+        elif k < len(ref_p):
             alt_p = ref_p[:k] + translate_to_stop(alt_cds[k * 3 :] + utr3)
         else:
             alt_p = translate_to_stop(alt_cds + utr3)
@@ -577,9 +629,7 @@ class Effects:
     # ------------------------------------------------------------ HGVS
 
     def _hgvsp_fs(self, tx: Tx, ref_p: str, alt_p: str) -> str:
-        p = 0
-        while p < min(len(ref_p), len(alt_p)) and ref_p[p] == alt_p[p]:
-            p += 1
+        p = _prefix_len(ref_p, alt_p)
         if p >= len(ref_p) or ref_p[p] == "X":
             return ""  # an unknown residue (the N-padded first codon of a cds_start_NF transcript)
         head = f"{tx.protein_id}:p.{three(ref_p[p])}{p + 1}"
@@ -601,9 +651,7 @@ class Effects:
         if ref_p == alt_p:
             aa = translate(tx.cds_seq[codon * 3 : codon * 3 + 3])
             return f"{pid}{three(aa)}{codon + 1}=" if aa else ""
-        p = 0
-        while p < min(len(ref_p), len(alt_p)) and ref_p[p] == alt_p[p]:
-            p += 1
+        p = _prefix_len(ref_p, alt_p)
         if p >= len(ref_p):
             return ""
         stop_ref = ref_p.endswith("*")
@@ -623,9 +671,7 @@ class Effects:
                 return ""  # the transcript ends inside the changed codon: nothing to say
             n = alt_p.find("*")
             return f"{pid}Ter{p + 1}{three(alt_p[p])}extTer{n - p if n >= 0 else '?'}"
-        q = 0
-        while q < min(len(ref_p), len(alt_p)) - p and ref_p[-1 - q] == alt_p[-1 - q]:
-            q += 1
+        q = _suffix_len(ref_p, alt_p, min(len(ref_p), len(alt_p)) - p)
         deleted, inserted = ref_p[p : len(ref_p) - q], alt_p[p : len(alt_p) - q]
         first = f"{three(ref_p[p])}{p + 1}" if p < len(ref_p) else ""
         if len(deleted) == 1 and len(inserted) == 1:
@@ -697,6 +743,16 @@ class Effects:
         return s, a
 
 
+def _overlap(rows: list[tuple[int, int]], s: int, e: int) -> int:
+    """Bases of [s, e) inside the ascending ``rows``, from the first that ends after s."""
+    n = 0
+    for xs, xe in rows:
+        if xs >= e:
+            break  # ascending starts: no later row reaches [s, e)
+        n += max(0, min(e, xe) - max(s, xs))
+    return n
+
+
 def _mark(codons: str, lo: int, hi: int) -> str:
     """Codons with the changed bases [lo, hi) in upper case, the others lower."""
     if not codons:
@@ -743,12 +799,11 @@ _SEQ = frozenset("ACGTN")
 _PICK_IDS = frozenset(OUR_IDS[1:])
 
 
-_ESCAPES = str.maketrans({"%": "%25", "=": "%3D", ";": "%3B", ",": "%2C", " ": "_"})
-
-
 def escape(value: str) -> str:
     """VEP's escaping of a CSQ value inside INFO (its --hgvs output writes '=' as %3D)."""
-    return value.translate(_ESCAPES)
+    # Chained replace (C, '%' first so nothing is escaped twice) is the same as the
+    # one-pass translate and several times faster on the CSQ text.
+    return value.replace("%", "%25").replace("=", "%3D").replace(";", "%3B").replace(",", "%2C").replace(" ", "_")
 
 
 @dataclass
@@ -798,10 +853,11 @@ class CsqStage:
             record_picks = [next((c for c in x if c.fields[21] == "1"), None) for x in per_alt]
             picks.extend(record_picks)
             keys = [k for k in info.split(";") if k and k != "."]
-            if self.ours:
-                keys = [k for k in keys if k != "CSQ" and not k.startswith("CSQ=")]
-            keys = [("CSQ_INPUT" + k[3:]) if k == "CSQ" or k.startswith("CSQ=") else k for k in keys]
-            keys = [k for k in keys if k.partition("=")[0] not in _PICK_IDS]
+            if "CSQ" in info or "PICK_" in info:  # else there is nothing to drop or rename
+                if self.ours:
+                    keys = [k for k in keys if k != "CSQ" and not k.startswith("CSQ=")]
+                keys = [("CSQ_INPUT" + k[3:]) if k == "CSQ" or k.startswith("CSQ=") else k for k in keys]
+                keys = [k for k in keys if k.partition("=")[0] not in _PICK_IDS]
             if entries:
                 keys.append("CSQ=" + ",".join(escape("|".join(c.fields)) for c in entries))  # '|' is kept
                 for name, index, _ in PICK_FIELDS:
