@@ -106,7 +106,7 @@ _ATOMIC_WRITES_MOTO = """
 import sys, threading
 from moto.dynamodb.models import DynamoDBBackend
 from moto.server import main
-lock = threading.Lock()
+lock = threading.RLock()  # transact_write_items calls put_item and update_item itself
 for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
     def atomic(self, *args, _original=getattr(DynamoDBBackend, name), **kwargs):
         with lock:
