@@ -3,6 +3,7 @@ are the schemas of the OpenAPI document (`/api/v1/openapi.json`)."""
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 from uuid import UUID
 
@@ -52,15 +53,27 @@ class Problem(BaseModel):
 
 
 # -- uploads and jobs ---------------------------------------------------------------------
+VCF_FILE_NAME = r"^(.*[\\/])?\.*[^\\/.][^\\/]*\.[vV][cC][fF](\.[gG][zZ])?$"
+
+
 class UploadRequest(Strict):
     file_name: str = Field(
         min_length=1,
         max_length=255,
         # What the server takes: the last path component, leading dots dropped, must end
-        # in .vcf or .vcf.gz after at least one character (any case).
-        pattern=r"^(.*[\\/])?\.*[^\\/.][^\\/]*\.[vV][cC][fF](\.[gG][zZ])?$",
+        # in .vcf or .vcf.gz after at least one character (any case). Declared in the schema;
+        # checked by the validator below, whose message a person can read (not the regex).
+        json_schema_extra={"pattern": VCF_FILE_NAME},
         description="The file's name (.vcf or .vcf.gz)",
     )
+
+    @field_validator("file_name")
+    @classmethod
+    def _vcf_name(cls, value: str) -> str:
+        if not re.match(VCF_FILE_NAME, value):
+            raise ValueError("only .vcf and .vcf.gz files can be annotated")
+        return value
+
     size: int = Field(
         ge=1,
         description="The file's size in bytes: at most the account tier's upload limit (`upload_limit` of "
