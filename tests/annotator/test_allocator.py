@@ -30,7 +30,9 @@ CASES = {
         from gas.annotator.worker import EngineRun, _engine_child
         receive, send = multiprocessing.Pipe(duplex=False)
         _engine_child(send, EngineRun(VCF, OUT, "GRCh37", DB, 0, EngineLimits()))
-        assert receive.recv()[0] == "ok"
+        while (message := receive.recv())[0] == "progress":  # ("progress", records, bytes) first
+            pass
+        assert message[0] == "ok"
     """,
 }
 TUNED = {"a library call of annotate_vcf": False, "gas-annotate": True, "the annotator's engine child": True}
