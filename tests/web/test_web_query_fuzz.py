@@ -22,7 +22,7 @@ from gas.web.variants import VariantFilter
 
 _fuzz_users = itertools.count(1)
 EXAMPLES = 12  # per route, besides the issue's own queries
-PARAMETERS = [*VariantFilter.PARAMETERS, "sort", "size", "offset", "cursor", "limit", "format", "next"]
+PARAMETERS = [*VariantFilter.PARAMETERS, "sort", "size", "offset", "cursor", "limit", "format", "next", "back"]
 NUMBERS = ["start", "end", "size", "offset", "limit"]  # fuzzed more often
 # Digits a parser may mistake for ASCII ones, and other near-numbers.
 NUMBERISH = ["²", "①", "١٢", "߁", "𝟙", "1_000", " 5", "5 ", "+5", "-1", "0", "1e3", "0x10", "9" * 13, "１２"]
@@ -55,11 +55,13 @@ WEB_ROUTES = [
     "/annotations/{job}/variants.csv",
     "/annotations/{job}/variants.vcf",
     "/annotations/{job}/log",
+    "/annotations/{job}/variants/0",  # a variant's detail (its `back=` link)
     "/api/annotations",
     "/api/annotations/{job}",
 ]
 API_ROUTES = [
     "/api/v1/me",
+    "/api/v1/databases",
     "/api/v1/jobs",
     "/api/v1/jobs/{job}",
     "/api/v1/jobs/{job}/log",
