@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import random
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -35,10 +34,11 @@ from effects_oracle import (
     read_csq,
     run_bcftools_csq,
 )
+from engine_support import needs_bcftools
 
 pytestmark = [
     pytest.mark.bcftools,
-    pytest.mark.skipif(shutil.which("bcftools") is None, reason="bcftools not on PATH (apt-get install bcftools)"),
+    needs_bcftools,
 ]
 
 BIN = Path(sys.executable).parent

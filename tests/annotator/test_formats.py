@@ -8,7 +8,7 @@ import shutil
 import subprocess
 
 import pytest
-from engine_support import HEADER, bgzip, consequences, records
+from engine_support import HEADER, bgzip, consequences, needs_bcftools, records
 
 from gas.annotator.engine import AssemblyMismatchError, annotate_vcf
 
@@ -139,9 +139,6 @@ def test_missing_info_and_nothing_to_add(annotate):
     _, recs = annotate("2\t101087000\t.\tA\tG\t.\t.\t.\nGL000192.1\t5\t.\tA\t<DEL>\t.\t.\t.\n")
     assert next(iter(recs[0]["info"])) == "GENE"  # '.' replaced, no leading ';'
     assert recs[1]["info"] == {".": True}  # outside the assembly and no sequence ALT: '.' stays
-
-
-needs_bcftools = pytest.mark.skipif(not shutil.which("bcftools"), reason="bcftools not installed")
 
 
 def _annotate_text(tmp_path, db, name: str, text: str):

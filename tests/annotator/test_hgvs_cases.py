@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import random
 import re
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ import hgvs.exceptions
 import hgvs.parser
 import pytest
 from effects_oracle import csq_format
+from engine_support import needs_bcftools
 
 BIN = Path(sys.executable).parent
 COMP = str.maketrans("ACGT", "TGCA")
@@ -419,7 +419,7 @@ CONTRACT_FIELDS = (
 
 
 @pytest.mark.bcftools
-@pytest.mark.skipif(shutil.which("bcftools") is None, reason="bcftools not on PATH (apt-get install bcftools)")
+@needs_bcftools
 def test_bcftools_split_vep_reads_the_csq(annotated: Annotated) -> None:
     out, _ = annotated
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from engine_support import needs_bcftools
 
 from gas.annotator.engine import AssemblyMismatchError, VcfFormatError, annotate_vcf
 from gas.annotator.engine.info import OUR_INFO_IDS
@@ -121,7 +121,7 @@ def _bcftools_reads(path: Path) -> tuple[bool, str]:
     return view.returncode == 0 and "[E::" not in view.stderr, view.stderr[-500:]
 
 
-@pytest.mark.skipif(not shutil.which("bcftools"), reason="bcftools not installed")
+@needs_bcftools
 @pytest.mark.parametrize("name", FILES)
 def test_real_vcf(tmp_path, db, db38, name):
     path = CORPUS / name
