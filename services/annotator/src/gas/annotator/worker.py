@@ -295,18 +295,18 @@ def run_engine(
         parent.close()
 
 
-class _LeaseKeeper:
-    """Renews the job's lease while the attempt runs (the message's own visibility is kept
-    by the worker loop's heartbeat); `lost` is set if another delivery took the job over."""
+class _Watch:
+    """Runs `check` every `every` seconds on a thread while the attempt runs; `fired` is set
+    (and the watch ends) the first time it returns True. An AWS or network error is logged as
+    `event` and the next round tries again."""
 
-    def __init__(self, jobs: JobStore, job_id: str, attempt: int, owner: str, seconds: float):
-        self._renew = lambda: jobs.renew_lease(job_id, attempt, owner, seconds)
-        self._every = seconds / 3
+    def __init__(self, check: Callable[[], bool], every: float, name: str, event: str):
+        self._check, self._every, self._event = check, every, event
         self._done = threading.Event()
-        self.lost = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="job-lease", daemon=True)
+        self.fired = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    def __enter__(self) -> _LeaseKeeper:
+    def __enter__(self) -> _Watch:
         self._thread.start()
         return self
 
@@ -317,11 +317,28 @@ class _LeaseKeeper:
     def _run(self) -> None:
         while not self._done.wait(self._every):
             try:
-                if not self._renew():
-                    self.lost.set()
+                if self._check():
+                    self.fired.set()
                     return
             except (ClientError, OSError) as exc:
-                log.warning("annotator.lease_renew_failed", error=str(exc))
+                log.warning(self._event, error=str(exc))
+
+
+def _lease_keeper(jobs: JobStore, job_id: str, attempt: int, owner: str, seconds: float) -> _Watch:
+    """Renews the job's lease while the attempt runs (the message's own visibility is kept by
+    the worker loop's heartbeat); fires if another delivery took the job over."""
+    return _Watch(
+        lambda: not jobs.renew_lease(job_id, attempt, owner, seconds),
+        seconds / 3,
+        "job-lease",
+        "annotator.lease_renew_failed",
+    )
+
+
+def _cancel_watch(jobs: JobStore, job_id: str, every: float) -> _Watch:
+    """Fires once the user has cancelled the job (the lease renews far too rarely to carry
+    that within seconds)."""
+    return _Watch(lambda: jobs.is_cancelled(job_id), every, "job-cancel-watch", "annotator.cancel_watch_failed")
 
 
 class _ProgressReporter:
@@ -342,35 +359,6 @@ class _ProgressReporter:
             self._report(records, bytes_read)
         except (ClientError, OSError) as exc:
             log.warning("annotator.progress_report_failed", error=str(exc))
-
-
-class _CancelWatch:
-    """Polls the job's status while the attempt runs; `cancelled` is set once the user
-    has cancelled it (the lease renews far too rarely to carry that within seconds)."""
-
-    def __init__(self, jobs: JobStore, job_id: str, every: float):
-        self._cancelled_now = lambda: jobs.is_cancelled(job_id)
-        self._every = every
-        self._done = threading.Event()
-        self.cancelled = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="job-cancel-watch", daemon=True)
-
-    def __enter__(self) -> _CancelWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._done.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._done.wait(self._every):
-            try:
-                if self._cancelled_now():
-                    self.cancelled.set()
-                    return
-            except (ClientError, OSError) as exc:
-                log.warning("annotator.cancel_watch_failed", error=str(exc))
 
 
 class Annotator:
@@ -428,17 +416,17 @@ class Annotator:
         began = time.monotonic()
         try:
             with (
-                _LeaseKeeper(self.jobs, job_id, attempt, owner, lease) as keeper,
-                _CancelWatch(self.jobs, job_id, self.settings.cancel_poll_seconds) as watch,
+                _lease_keeper(self.jobs, job_id, attempt, owner, lease) as keeper,
+                _cancel_watch(self.jobs, job_id, self.settings.cancel_poll_seconds) as watch,
             ):
-                finished = self._run(job, owner, scratch, _AnyEvent(cancel, keeper.lost), watch.cancelled)
+                finished = self._run(job, owner, scratch, _AnyEvent(cancel, keeper.fired), watch.fired)
             if not finished:
-                if watch.cancelled.is_set() or self.jobs.is_cancelled(job_id):
+                if watch.fired.is_set() or self.jobs.is_cancelled(job_id):
                     # Cancelled while stopping for another reason (the renewal failed first):
                     # done all the same, nothing to hand back.
                     self._cancelled(job)
                     return
-                if keeper.lost.is_set():
+                if keeper.fired.is_set():
                     raise TransientError("another delivery took the job over")
                 self._hand_back(job, owner)
         finally:
