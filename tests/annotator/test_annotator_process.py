@@ -281,7 +281,7 @@ def test_a_running_job_reports_its_progress_and_it_grows(annotators):
     shows them, with a percent and an ETA, only while it runs."""
     import gzip
 
-    records = 400_000
+    records = 1_200_000  # several blocks past the first: 400k reported only once on a loaded machine
     annotators.start(GAS_PROGRESS_SECONDS="0.3")
     body = gzip.compress(_big_vcf(records))
     job = annotators.submit(body, name="big.vcf.gz", user_tier="premium")
