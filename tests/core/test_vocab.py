@@ -244,6 +244,10 @@ def test_versions_this_release_reads_and_those_it_refuses():
 
 def test_the_vocabulary_imports_no_engine_and_no_arrow():
     """The web and the CLI import it: standard library only."""
-    code = "import sys, gas.core.vocab; print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'pyarrow') or m.startswith('gas.annotator')))"
+    code = (
+        "import sys, gas.core.vocab\n"
+        "print(sorted(m for m in sys.modules\n"
+        "             if m.split('.')[0] in ('numpy', 'pyarrow') or m.startswith('gas.annotator')))"
+    )
     done = subprocess.run([str(BIN / "python"), "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
