@@ -215,7 +215,9 @@ def test_a_version_1_table_opens_in_the_viewer_after_the_columns_later_releases_
     entry = tmp_path / "entry"
     entry.mkdir()
     web.build_local_copy(tmp_path / "grown.parquet", entry)
-    table = web.LocalTable(entry, web._load_index(entry), web._Lru(4))
+    from gas.web.variants import cache
+
+    table = web.LocalTable(entry, cache._load_index(entry), cache._Lru(4))
     want = [{k: r[k] for k in (*web.COLUMNS, "record")} for r in original.to_pylist()]
     rows, total = table.page(web.VariantFilter(), web.PageRequest(size=web.MAX_PAGE_SIZE))
     assert total == n and rows == want
