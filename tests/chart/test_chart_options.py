@@ -213,6 +213,11 @@ def test_operator_defaults_soft_anti_affinity_and_own_service_account(rendered):
     assert find(objs, "PodDisruptionBudget", "gas-operator")
 
 
+def test_every_process_reads_the_same_shard_count(every):
+    config = find(every, "ConfigMap", "gas")
+    assert config["data"]["GAS_ACTIVE_SHARDS"] == "16"
+
+
 def test_global_priority_class_reaches_provisioning(every):
     (job,) = [o for o in every if o["kind"] == "Job"]
     assert job["spec"]["template"]["spec"]["priorityClassName"] == "gas-default"
@@ -339,6 +344,7 @@ NEW_VALUES = {
     "metrics.prometheusRule.deadLetterMaxAgeSeconds": "alert-dead-letter-age-beyond-retention",
     "metrics.prometheusRule.queueLagSeconds": "alert-queue-lag-zero",
     "metrics.prometheusRule.queueLagSecondsByWorker": "alert-queue-lag-by-worker-negative",
+    "scale.activeShards": "scale-active-shards-zero",
 }
 
 
