@@ -213,9 +213,10 @@ def test_operator_defaults_soft_anti_affinity_and_own_service_account(rendered):
     assert find(objs, "PodDisruptionBudget", "gas-operator")
 
 
-def test_every_process_reads_the_same_shard_count(every):
+def test_every_process_reads_the_same_shard_count_and_the_notifier_its_send_rate(every):
     config = find(every, "ConfigMap", "gas")
     assert config["data"]["GAS_ACTIVE_SHARDS"] == "16"
+    assert config["data"]["GAS_SES_MAX_SEND_RATE"] == "14"
 
 
 def test_global_priority_class_reaches_provisioning(every):
@@ -345,6 +346,7 @@ NEW_VALUES = {
     "metrics.prometheusRule.queueLagSeconds": "alert-queue-lag-zero",
     "metrics.prometheusRule.queueLagSecondsByWorker": "alert-queue-lag-by-worker-negative",
     "scale.activeShards": "scale-active-shards-zero",
+    "scale.sesMaxSendRate": "scale-ses-rate-negative",
 }
 
 
