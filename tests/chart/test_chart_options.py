@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from chartlib import CRD_DIR, ROOT, VALUES, objects, policy_violations
+from chartlib import CRD_DIR, KEDA_CRDS, ROOT, VALUES, objects, policy_violations
 
 EVERY = VALUES / "every-option.yaml"
 GATEWAY_API = "sigs.k8s.io/gateway-api@v1.4.1"
@@ -46,7 +46,7 @@ def env_of(container: dict) -> dict[str, str]:
 
 def test_every_option_renders_valid_objects_within_policy(chart_tools, every):
     manifest = yaml.safe_dump_all(every)
-    crds = [*sorted(CRD_DIR.glob("*.yaml")), httproute_crd()]
+    crds = [*sorted(CRD_DIR.glob("*.yaml")), *KEDA_CRDS, httproute_crd()]
     proc = chart_tools.validate(manifest, crds)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert policy_violations(every) == []
@@ -347,6 +347,7 @@ NEW_VALUES = {
     "metrics.prometheusRule.queueLagSecondsByWorker": "alert-queue-lag-by-worker-negative",
     "scale.activeShards": "scale-active-shards-zero",
     "scale.sesMaxSendRate": "scale-ses-rate-negative",
+    "workers.archiver-thaw.autoscaler": "worker-autoscaler-unknown",
 }
 
 
