@@ -118,6 +118,9 @@ def _notifier(a: Arns, settings: CoreSettings) -> list[dict[str, Any]]:
         _allow("Users", ["dynamodb:GetItem"], a.table(n.users_table)),
         # Only as the provisioned sender identity.
         _allow("Email", ["ses:SendEmail"], [sender]),
+        # The account's MaxSendRate, which the notifier paces its sends to (no resource-level
+        # permission exists for it).
+        _allow("SendQuota", ["ses:GetSendQuota"], ["*"]),
         *_consumer(a, queues_of("notifier")),
     ]
 
