@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -206,3 +207,62 @@ def test_bad_spec_is_refused_before_anything_is_fetched(aws_env, tmp_path: Path)
     )
     proc = run("gas-build-references", "--spec", spec)
     assert proc.returncode == 2 and "url must be https:// or s3://" in proc.stderr, proc.stderr
+
+
+@pytest.fixture
+def https_server(tmp_path: Path):
+    """A static HTTPS server on loopback (self-signed for 127.0.0.1): what serves the inputs of
+    an https:// URL. Its Last-Modified is each file's mtime (SimpleHTTPRequestHandler)."""
+    import functools
+    import http.server
+    import ssl
+    import threading
+
+    root, cert, key = tmp_path / "site", tmp_path / "cert.pem", tmp_path / "key.pem"
+    root.mkdir()
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield root, f"https://127.0.0.1:{server.server_address[1]}", cert
+    finally:
+        server.shutdown()
+
+
+def test_https_inputs_and_their_last_modified(setup, aws_env, tmp_path: Path, https_server) -> None:
+    """https:// inputs (the CA the process trusts: SSL_CERT_FILE); a source's index older than
+    its data by the server's Last-Modified is stale, as on S3."""
+    _, _, gff3, fasta, _ = setup
+    root, base, cert = https_server
+    (root / "genes.gff3").write_bytes(gff3)
+    (root / "genome.fa").write_bytes(fasta)
+    data, index = bgzipped_source(tmp_path, fasta)
+    (root / "clin.vcf.gz").write_bytes(data)
+    (root / "clin.vcf.gz.tbi").write_bytes(index)
+    os.utime(root / "clin.vcf.gz.tbi", (1_700_000_000, 1_700_000_000))  # indexed long before the data
+    bundle = {
+        "name": "web-tiny",
+        "geneModel": {"url": f"{base}/genes.gff3", "sha256": sha(gff3), "format": "gff3"},
+        "fasta": {"url": f"{base}/genome.fa", "sha256": sha(fasta)},
+    }
+    source = {"name": "clinvar", "kind": "vcf", "version": "1", "fields": ["CLNSIG"]}
+    source |= {"url": f"{base}/clin.vcf.gz", "sha256": sha(data)}
+    source["index"] = {"url": f"{base}/clin.vcf.gz.tbi", "sha256": sha(index)}
+    spec = write_spec(tmp_path / "spec.json", [bundle], [source])
+    env = {**os.environ, "SSL_CERT_FILE": str(cert)}
+    argv = [str(BIN / "gas-build-references"), "--spec", str(spec), "--work-dir", str(tmp_path / "w")]
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    # The bundle was built; the source refused, naming why.
+    assert '"outcome": "built"' in proc.stdout and '"name": "web-tiny"' in proc.stdout, proc.stdout
+    assert "source clinvar: the index clinvar.vcf.gz.tbi is older than clinvar.vcf.gz (stale)" in proc.stderr
+    untrusted = subprocess.run(argv, capture_output=True, text=True, timeout=120)  # without the CA
+    assert untrusted.returncode == 1 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr, untrusted.stderr
