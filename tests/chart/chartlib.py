@@ -265,7 +265,8 @@ def policy_violations(objs: list[dict]) -> list[str]:
                 problems.append(f"{cw}: no cpu/memory requests")
             if not (res.get("limits") or {}).get("memory"):
                 problems.append(f"{cw}: no memory limit")
-            if long_running:
+            # Init containers run to completion first: Kubernetes refuses probes on them.
+            if long_running and c not in spec.get("initContainers", []):
                 for probe in ("livenessProbe", "readinessProbe"):
                     if not c.get(probe):
                         problems.append(f"{cw}: no {probe}")

@@ -85,11 +85,12 @@ def test_inputs_expire_by_prefix_and_a_changed_retention_is_applied(provisioned,
 
 
 def test_data_survives_a_mistake_versions_point_in_time_recovery_and_deletion_protection(provisioned):
-    """Both buckets keep old versions (expired after noncurrent_version_days, delete markers
-    cleaned), every table is restorable to any second of 35 days and refuses deletion."""
+    """Every bucket (inputs, results, references) keeps old versions (expired after
+    noncurrent_version_days, delete markers cleaned), every table is restorable to any
+    second of 35 days and refuses deletion."""
     aws, names = provisioned, provisioned.names
     s3, ddb = aws.client("s3"), aws.client("dynamodb")
-    for bucket in (names.inputs_bucket, names.results_bucket):
+    for bucket in (names.inputs_bucket, names.results_bucket, names.references_bucket):
         assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
         (old,) = [r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"] if r["ID"] == "old-versions"]
         assert old["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}

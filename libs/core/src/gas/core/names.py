@@ -34,6 +34,8 @@ class ResourceNames:
 
     inputs_bucket = _Prefixed("inputs")
     results_bucket = _Prefixed("results")
+    # Built bundles and checked annotation sources, content-addressed (gas.core.references).
+    references_bucket = _Prefixed("references")
     jobs_table = _Prefixed("jobs")
     users_table = _Prefixed("users")
     # The API's own state (gas.core.tokens): personal access tokens, per-token request

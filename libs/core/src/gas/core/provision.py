@@ -74,7 +74,7 @@ class Provisioner:
     # -- S3 --------------------------------------------------------------------------
     def buckets(self) -> None:
         s3 = self.aws.client("s3")
-        for bucket in (self.names.inputs_bucket, self.names.results_bucket):
+        for bucket in (self.names.inputs_bucket, self.names.results_bucket, self.names.references_bucket):
             try:
                 s3.head_bucket(Bucket=bucket)
                 self._say("ok", f"s3://{bucket}")
@@ -91,6 +91,7 @@ class Provisioner:
         self._inputs_cors(s3)
         self._lifecycle(s3, self.names.inputs_bucket, self._inputs_rules())
         self._lifecycle(s3, self.names.results_bucket, [])
+        self._lifecycle(s3, self.names.references_bucket, [])
 
     def _versioning(self, s3: Any, bucket: str) -> None:
         if s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled":
