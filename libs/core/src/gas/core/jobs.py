@@ -200,15 +200,17 @@ class JobStore:
         oldest_first = heapq.merge(*shards, key=lambda item: item["submitted_at"]["S"])
         return [item["job_id"]["S"] for item in oldest_first]
 
-    def move_to_shards(self, legacy_index: str | None) -> int:
+    def move_to_shards(self, legacy_index: str | None, sharded_readable: bool = True) -> int:
         """Put every unfinished job in the shard the sweeper reads it from: those still in
         the unsharded `legacy_index` (written before sharding), and those in another shard
         (GAS_ACTIVE_SHARDS was changed). Provisioning runs it; the indexes hold only
         unfinished jobs, so reading them whole is cheap. Each move is conditional on the
         job's status being unchanged, so live workers are never overwritten. Returns how
-        many jobs moved."""
+        many jobs moved. `sharded_readable` False: the sharded index is still being built
+        (DynamoDB refuses reads of a backfilling index), so only the legacy one is read."""
         found: list[tuple[JobStatus, str]] = []
-        for index, key in ((legacy_index, "active"), (self._active_index, "active_shard")):
+        sharded = self._active_index if sharded_readable else None
+        for index, key in ((legacy_index, "active"), (sharded, "active_shard")):
             if not index:
                 continue
             kwargs: dict[str, Any] = {"TableName": self._table, "IndexName": index}

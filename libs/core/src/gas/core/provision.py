@@ -218,13 +218,13 @@ class Provisioner:
         desc = ddb.describe_table(TableName=table)["Table"]
         indexes = {i["IndexName"]: i.get("IndexStatus") for i in desc.get("GlobalSecondaryIndexes", [])}
         legacy = self.names.legacy_active_jobs_index
-        moved = JobStore(self.aws).move_to_shards(legacy if legacy in indexes else None)
+        # A sharded index just added is backfilling (minutes on AWS) and cannot be read yet.
+        ready = indexes.get(self.names.active_jobs_index) == "ACTIVE"
+        moved = JobStore(self.aws).move_to_shards(legacy if legacy in indexes else None, sharded_readable=ready)
         shards = self.settings.active_shards
         if moved:
             self._say("updated", f"dynamodb table {table}: {moved} unfinished job(s) moved to {shards} shard(s)")
-        elif (
-            legacy in indexes and desc["TableStatus"] == "ACTIVE" and indexes[self.names.active_jobs_index] == "ACTIVE"
-        ):
+        elif legacy in indexes and desc["TableStatus"] == "ACTIVE" and ready:
             ddb.update_table(TableName=table, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": legacy}}])
             self._say("updated", f"dynamodb table {table}: empty unsharded index {legacy} deleted")
         else:
