@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "AnnotationDatabase": "gas.annotator.engine.database",
-    "ensure_database": "gas.annotator.engine.database",
+    "ensure_database": "gas.annotator.engine.build",
     "export_tracks": "gas.annotator.engine.database",
     "EngineLimits": "gas.annotator.engine.reader",
     "VcfFormatError": "gas.annotator.engine.reader",
@@ -37,7 +37,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from gas.annotator.engine.database import AnnotationDatabase, ensure_database, export_tracks
+    from gas.annotator.engine.build import ensure_database
+    from gas.annotator.engine.database import AnnotationDatabase, export_tracks
     from gas.annotator.engine.reader import EngineLimits, VcfFormatError
     from gas.annotator.engine.sources import SourceError, Sources, load_sources
     from gas.annotator.engine.vcf import AnnotationResult, AssemblyMismatchError, annotate_vcf
