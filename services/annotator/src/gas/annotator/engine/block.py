@@ -215,7 +215,7 @@ class BlockAnnotator:
     """Everything that does not change between blocks: tables, the constant pool."""
 
     def __init__(self, db: AnnotationDatabase, strip_ours: bool = False, with_table: bool = False, samples: int = 0):
-        # output imports pyarrow: here, on the thread that builds the annotator (vcf.py),
+        # output imports pyarrow: here, on the thread that builds the annotator (annotate.py),
         # not on the process's start-up path
         from gas.annotator.engine.output import OutputTables
 

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from gas.annotator.engine import arrowops as pc  # pyarrow.compute's kernels by name
 from gas.annotator.engine import consequences as csq
-from gas.annotator.engine import kernels as pc  # pyarrow.compute's kernels by name: kernels.py
 from gas.annotator.engine.database import REGION_CODE, Packed
 from gas.annotator.engine.parquet import SCHEMA
 from gas.annotator.engine.textops import (
