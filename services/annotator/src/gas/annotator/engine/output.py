@@ -42,7 +42,7 @@ from gas.core.vocab import KNOWN_SOURCES as KNOWN_SOURCE_NAMES
 if TYPE_CHECKING:
     from gas.annotator.engine.block import Annotated, BlockAnnotator
 
-# KNOWN_SOURCE by the code block.py gives each ALT (_Alleles.known_source): 0 is novel
+# KNOWN_SOURCE by the code block.py gives each ALT (alleles.Alleles.known_source): 0 is novel
 KNOWN_SOURCES = (".", *KNOWN_SOURCE_NAMES)
 _OUR_KEY = re.compile(rf"^(?:{'|'.join(INFO_IDS)})(?:=|$)")
 
