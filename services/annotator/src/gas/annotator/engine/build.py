@@ -27,7 +27,6 @@ import hashlib
 import json
 import os
 import re
-import tarfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -319,6 +318,8 @@ def _empty(variants: bool) -> _Table:
 
 def read_sdist(sdist: Path, source: Source, vocab: _Vocab) -> tuple[dict[str, _Table], dict[str, int]]:
     """The source tables by key (``SOURCES[...].files``) and the main contigs' lengths."""
+    import tarfile  # only a build reads the sdist: keeps tarfile, bz2 and lzma off the start-up path
+
     wanted = {f"{source.prefix}data/{name}.parquet": name for names in source.files.values() for name in names}
     raw: dict[str, bytes] = {}
     core_text = ""
