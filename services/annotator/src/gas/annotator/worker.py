@@ -609,7 +609,7 @@ def main() -> int:
             log.info("annotator.bundle_ready", database=database.name)
     # The engine package imports lazily (so its assembly module needs no numpy): preload the
     # module that imports numpy and pyarrow, so each engine child starts with them loaded.
-    multiprocessing.set_forkserver_preload(["gas.annotator.engine.vcf"])
+    multiprocessing.set_forkserver_preload(["gas.annotator.engine.annotate"])
     aws = Aws(settings)
     return QueueWorker("annotate", Annotator(settings, aws), settings, aws, hooks=hooks).run()
 
