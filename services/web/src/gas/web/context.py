@@ -102,14 +102,15 @@ def login_required(view: F) -> F:
 
 
 def own_job_or_404(job_id: str) -> Job:
-    """The job when the signed-in user owns it; 404 otherwise (never reveal it exists)."""
+    """The job when the signed-in user (or the API token's) owns it; 404 otherwise (never
+    reveal it exists): a page of the site, a `not-found` problem of the API."""
     try:
         valid = str(uuid.UUID(job_id)) == job_id
     except ValueError:
         valid = False
     if not valid:  # not even a job id: no DynamoDB round trip
-        abort(404)
+        abort(404, "No such job.")
     job = services().jobs.get_for_user(job_id, g.user_id)
     if job is None:
-        abort(404)
+        abort(404, "No such job.")
     return job

@@ -20,7 +20,7 @@ bp = Blueprint("profile", __name__)
 
 @bp.get("/")
 def home() -> Any:
-    return render_template("home.html")
+    return render_template("profile/home.html")
 
 
 # Personal access tokens: lifetimes offered on the profile page (days).
@@ -31,7 +31,7 @@ def _profile_page(new_token: str | None = None, error: str | None = None, status
     svc = services()
     user = g.user  # loaded and checked for this request (context.load_user)
     return render_template(
-        "profile.html",
+        "profile/profile.html",
         user=user,
         upload_limit=svc.upload_limit(user.get("tier")),
         tokens=svc.tokens.list_for_user(g.user_id),
@@ -91,7 +91,7 @@ def revoke_token(token_id: str) -> Any:
 @login_required
 def subscribe() -> Any:
     profile = services().users.get_profile(g.user_id) or {}
-    return render_template("subscribe.html", premium=profile.get("tier") == PREMIUM)
+    return render_template("profile/subscribe.html", premium=profile.get("tier") == PREMIUM)
 
 
 @bp.post("/subscribe")
