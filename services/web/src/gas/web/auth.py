@@ -93,11 +93,11 @@ def _sealed_tokens() -> list[str]:
 
 
 def _sign_in(user_id: str, name: str, email: str, tokens: list[str] | None = None) -> None:
-    profile = services().users.upsert(user_id, name, email)
+    user = services().users.upsert(user_id, name, email)
     # A fresh session on sign-in: nothing from before (e.g. a planted cookie) carries over.
     session.clear()
     session.permanent = True
-    session.update(user_id=user_id, generation=profile["session_generation"])
+    session.update(user_id=user_id, generation=user.session_generation)
     if tokens:
         session["tokens"] = _token_box().encrypt(json.dumps(tokens).encode()).decode()
     structlog.contextvars.bind_contextvars(user_id=user_id)

@@ -42,7 +42,7 @@ from gas.web.api_v1.models import (
     VariantQuery,
 )
 from gas.web.api_v1.problems import ApiProblem
-from gas.web.context import own_job_or_404, services
+from gas.web.context import current_user, own_job_or_404, services
 from gas.web.jobs import common as jobs  # delete, rename, cancel: the job pages' own
 from gas.web.jobs.common import LOG_MAX_BYTES, download_url
 from gas.web.submission import AssemblyMismatch, PublishFailed, Refused, submit_upload
@@ -117,11 +117,6 @@ def job_out(job: Job) -> JobOut:
     return JobOut.of(job, _links(job))
 
 
-def _tier() -> str:
-    profile = services().users.get_profile(g.user_id) or {}
-    return str(profile.get("tier", "free"))
-
-
 def _not_deleting(job: Job) -> None:
     if job.deleting:
         raise ApiProblem("job-deleting", "This job is being deleted.")
@@ -139,8 +134,7 @@ def get_me() -> Any:
     Use it to check a token (`gas login` does)."""
     svc = services()
     who = principal()
-    profile = svc.users.get_profile(who.user_id) or {}
-    tier = str(profile.get("tier", "free"))
+    user = current_user()
     token = TokenInfo(
         kind=who.kind,
         scopes=sorted(who.scopes),
@@ -150,10 +144,10 @@ def get_me() -> Any:
     )
     me = Me(
         user_id=who.user_id,
-        name=profile.get("name"),
-        email=profile.get("email"),
-        tier=tier,
-        upload_limit=svc.upload_limit(tier),
+        name=user.name,
+        email=user.email,
+        tier=user.tier.value,
+        upload_limit=svc.upload_limit(user.tier),
         token=token,
     )
     return _json(me)
@@ -183,7 +177,7 @@ def create_upload(body: UploadRequest) -> Any:
     problem = name_problem(name)
     if problem:
         raise _field_problem("body.file_name", problem)
-    tier = _tier()
+    tier = current_user().tier
     limit = svc.upload_limit(tier)
     if body.size > limit:
         raise ApiProblem("too-large", f"The file is {body.size:,} bytes; {tier} accounts may upload at most {limit:,}.")
@@ -247,8 +241,7 @@ def create_job(body: JobCreate, header: IdempotencyHeader) -> Any:
     try:
         submitted = submit_upload(
             svc,
-            user_id,
-            _tier(),
+            current_user(),
             key,
             name=body.name,
             assembly=body.assembly,

@@ -10,9 +10,8 @@ from flask import abort, g, jsonify, redirect, render_template, request
 
 from gas.core.job_record import JobStatus
 from gas.core.jobs import InvalidCursor
-from gas.core.users import FREE
 from gas.web.charts import charts
-from gas.web.context import login_required, own_job_or_404, services
+from gas.web.context import current_user, login_required, own_job_or_404, services
 from gas.web.jobs.blueprint import bp
 from gas.web.jobs.common import LOG_MAX_BYTES, download_url, downloadable, job_view, load_summary
 from gas.web.uploads import MAX_JOB_NAME
@@ -50,7 +49,7 @@ def job_page(job_id: str) -> Any:
         active=job.active and not job.deleting,
         charts=charts(summary) if summary else [],
         totals=_totals(summary or {}),
-        tier=g.user.get("tier", FREE),  # the profile load_user read for this request
+        tier=current_user().tier,
         max_job_name=MAX_JOB_NAME,
     )
 

@@ -11,8 +11,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from gas.core.databases import deployed
 from gas.core.job_record import ASSEMBLIES, DEFAULT_ASSEMBLY
 from gas.core.jobs import new_job_id
-from gas.core.users import FREE
-from gas.web.context import login_required, services
+from gas.web.context import current_user, login_required, services
 from gas.web.jobs.blueprint import bp
 from gas.web.jobs.common import ask_assembly
 from gas.web.submission import AssemblyMismatch, PublishFailed, Refused, delete_upload, submit_upload
@@ -28,11 +27,6 @@ from gas.web.uploads import (
 log = structlog.get_logger()
 
 
-def _tier() -> str:
-    profile = services().users.get_profile(g.user_id) or {}
-    return profile.get("tier", "free")
-
-
 def _refuse(message: str, status: int = 400, upgrade: bool = False) -> Any:
     return render_template("error.html", code=status, message=message, retry=True, upgrade=upgrade), status
 
@@ -41,7 +35,7 @@ def _refuse(message: str, status: int = 400, upgrade: bool = False) -> Any:
 @login_required
 def annotate() -> Any:
     svc = services()
-    tier = _tier()
+    tier = current_user().tier
     limit = svc.upload_limit(tier)
     # The job id is fixed now: the policy only admits keys under <user_id>/<job_id>~.
     job_id = new_job_id()
@@ -94,11 +88,11 @@ def confirm_new_job() -> Any:
 def _submit(key: str, etag: str | None, **choice: Any) -> Any:
     """Run the shared submission; its outcome as this site's pages."""
     svc = services()
-    tier = _tier()
+    user = current_user()
     try:
-        submitted = submit_upload(svc, g.user_id, tier, key, etag, **choice)
+        submitted = submit_upload(svc, user, key, etag, **choice)
     except Refused as refused:
-        return _refuse(refused.message, refused.status, upgrade=refused.reason == "too-large" and tier == FREE)
+        return _refuse(refused.message, refused.status, upgrade=refused.reason == "too-large" and not user.premium)
     except AssemblyMismatch as mismatch:
         return ask_assembly(
             mismatch.file_name,
