@@ -11,10 +11,13 @@ from typing import Any
 import numpy as np
 
 from gas.core.job_record import Job
+from gas.core.vocab import CSQ_INFO_IDS
 from gas.web.variants.cache import ResultCache, _load_index, _Lru, readable
 from gas.web.variants.export import FORMATS, csv_bytes, select_vcf_records, tsv_bytes
 from gas.web.variants.query import FilterError, PageRequest, VariantFilter
 from gas.web.variants.table import COLUMNS, LocalTable, VariantPage
+
+_CSQ_HEADER = f"##INFO=<ID={CSQ_INFO_IDS[0]},".encode()  # a bundle's CSQ (Ensembl VEP's layout)
 
 
 # -- the store -----------------------------------------------------------------------
@@ -127,7 +130,7 @@ class VariantStore:
                 lines = pending.split(b"\n")
                 pending = lines.pop()
                 for raw in lines:
-                    if raw.startswith(b"##INFO=<ID=CSQ,") and b"Format: " in raw:
+                    if raw.startswith(_CSQ_HEADER) and b"Format: " in raw:
                         names = raw.split(b"Format: ", 1)[1].split(b'"', 1)[0]
                         csq = names.decode(errors="replace").strip().split("|")
                     elif raw.startswith(b"#CHROM"):
