@@ -140,7 +140,7 @@ def test_the_filter_form_offers_every_term_and_the_export_has_every_column(sign_
         assert sorted(offered) == sorted(values), name
     export = c.get(f"/annotations/{job.job_id}/variants.tsv")
     assert export.status_code == 200
-    assert export.get_data(as_text=True).split("\n", 1)[0].split("\t") == list(variants.COLUMNS)
+    assert export.get_data(as_text=True).split("\n", 1)[0].split("\t") == [*variants.COLUMNS, *variants.PROVENANCE]
 
 
 def test_a_table_of_a_newer_major_version_is_refused_on_the_page_and_in_the_api(sign_in, web_aws, result):
