@@ -13,11 +13,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
+from gas.core.vocab import TABLE_COLUMN
 from gas.web.variants.cache import TableIndex, _Lru
 from gas.web.variants.query import MAX_POSITION, SEVERITY, PageRequest, VariantFilter, chrom_spellings, encode_cursor
 
-# The columns of a page row and of the TSV/CSV exports, in order (the Parquet schema less
-# `record`, the row's data line in the annotated VCF, which pages keep for links).
+# The columns of a page row and of the TSV/CSV exports, in order: the web's choice of the
+# table's columns (gas.core.vocab.TABLE_COLUMNS; a test holds them to it), less `record`,
+# the row's data line in the annotated VCF, which pages keep for links.
 COLUMNS = (
     "chrom",
     "pos",
@@ -39,7 +41,7 @@ COLUMNS = (
     "consequences",
     "known_source",  # last: columns added later go at the end, so exports keep their order
 )
-LIST_COLUMNS = frozenset({"genes", "gene_types", "flags", "consequences"})
+LIST_COLUMNS = frozenset(c for c in COLUMNS if TABLE_COLUMN[c].list)
 
 
 @dataclass(frozen=True)
