@@ -14,6 +14,7 @@ import functools
 import gzip
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +66,8 @@ class Phenotypes:
                 self._children[parent].append(child)
         self._term_genes: list[list[int]] = [[] for _ in self.term_ids]
         self._disease_genes: list[list[int]] = [[] for _ in self.disease_ids]
+        self._gene_terms = gene_terms
+        self._gene_index = {s: g for g, s in enumerate(self.symbols)}
         self.genes: dict[str, GeneContext] = {}
         for g, symbol in enumerate(self.symbols):
             for t in gene_terms[g]:
@@ -77,6 +80,18 @@ class Phenotypes:
 
     def gene(self, symbol: str) -> GeneContext | None:
         return self.genes.get(symbol)
+
+    def context(self, symbols: Iterable[str]) -> GeneContext | None:
+        """The context of several genes (a variant in overlapping genes): their diseases, and
+        the distinct HPO terms annotated to any of them; None when none is an HPO gene."""
+        found = sorted({g for s in symbols if (g := self._gene_index.get(s)) is not None})
+        if not found:
+            return None
+        if len(found) == 1:
+            return self.genes[self.symbols[found[0]]]
+        diseases = tuple(sorted({d for g in found for d in self.genes[self.symbols[g]].diseases}))
+        terms = {t for g in found for t in self._gene_terms[g]}
+        return GeneContext(",".join(self.symbols[g] for g in found), diseases, len(terms))
 
     def name_of(self, identifier: str) -> str | None:
         """The name of an HPO term or a disease, None when unknown."""

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from gas.annotator.engine import kernels as pc
 
-TABLE_SCHEMA_VERSION = "1"
+TABLE_SCHEMA_VERSION = "1"  # columns are only appended: readers look them up by name
 DICTIONARY_COLUMNS = (
     "chrom",
     "filter",
@@ -30,6 +30,7 @@ DICTIONARY_COLUMNS = (
     "consequence",
     "consequences",
     "impact",
+    "diseases",
 )
 SCHEMA = pa.schema(
     [
@@ -62,6 +63,10 @@ SCHEMA = pa.schema(
         pa.field("hgvsp", pa.string()),
         pa.field("amino_acids", pa.string()),
         pa.field("transcript_consequences", pa.list_(pa.string())),
+        # Gene and disease context (gas.core.phenotypes, docs/annotation-engine.md): the OMIM/
+        # Orphanet ids of the diseases of the row's genes, and the HPO terms annotated to them.
+        pa.field("diseases", pa.list_(pa.string()), nullable=False),
+        pa.field("phenotype_count", pa.int64()),
     ]
 )
 BUNDLE_COLUMNS = ("impact", "symbol", "transcript", "hgvsc", "hgvsp", "amino_acids", "transcript_consequences")
