@@ -66,6 +66,10 @@ def test_pick_seizure_from_the_suggestions_and_filter_in_chromium(stack, stack_a
     assert page.locator("#f-phenotype").input_value() == f"{SEIZURE} Seizure"
     first = page.locator("#variants tbody tr").first
     assert first.locator("td.gas-diseases a.gas-out").count() >= 1  # disease names, linked out
+    # The table scrolled to its last columns (Diseases), under the filter.
+    page.locator(".table-responsive").evaluate("box => { box.scrollLeft = box.scrollWidth; }")
+    page.locator("#f-phenotype").scroll_into_view_if_needed()
+    page.evaluate("window.scrollBy(0, 250)")
     page.screenshot(path=str(IMAGES / "phenotype-filter-1280.png"), full_page=False)
 
     # Disease genes only (with the phenotype filter still on: the same rows, all disease genes).
@@ -90,7 +94,16 @@ def test_pick_seizure_from_the_suggestions_and_filter_in_chromium(stack, stack_a
     small.context.add_cookies(context.cookies())
     small.goto(f"{stack.url}/annotations/{job_id}/variants?phenotype={SEIZURE}")
     small.wait_for_selector("#variants tbody tr[data-record]")
-    assert small.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    small.locator("#showing").scroll_into_view_if_needed()
+    small.evaluate("window.scrollBy(0, -120)")  # the phenotype field, the count and the first rows
     small.screenshot(path=str(IMAGES / "phenotype-filter-390.png"), full_page=False)
+    scroll, inner = small.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    wide = small.evaluate(
+        """() => [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+            .slice(0, 12)
+            .map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
+    )
+    assert scroll <= inner, (scroll, inner, wide)
     phone.close()
     context.close()
