@@ -11,6 +11,7 @@ from gas.annotator.engine import annotate_vcf
 from gas.annotator.engine import reader as reader_module
 from gas.annotator.engine.database import FLANK
 from gas.annotator.engine.parquet import SCHEMA as ENGINE_SCHEMA
+from gas.core.phenotypes import load
 from gas.core.vocab import GENE_LEVEL_TERMS
 
 # The columns (the vocabulary's: tests/core/test_vocab.py checks their kinds); SCHEMA is the
@@ -34,6 +35,8 @@ def test_rows_match_the_annotated_vcf(tmp_path, db, samples, sample, monkeypatch
     expected = [(i, alt) for i, r in enumerate(recs) for alt in r["alt"].split(",")]
     assert [(row["record"], row["alt"]) for row in rows] == expected
     flank_rows = 0
+    hpo = load()
+    context_rows = 0
     for row in rows:
         rec = recs[row["record"]]
         assert all(row[c] is None for c in ("impact", "transcript", "hgvsp", "transcript_consequences"))
@@ -75,6 +78,11 @@ def test_rows_match_the_annotated_vcf(tmp_path, db, samples, sample, monkeypatch
         terms = set().union(*[t for (allele, _), t in consequences(rec).items() if allele == row["alt"]])
         assert row["consequences"] == [t for t in GENE_LEVEL_TERMS if t in terms]
         assert row["consequence"] == (row["consequences"][0] if terms else None)
+        context = hpo.context(row["genes"])  # the artifact's answer for the row's genes, one by one
+        assert row["diseases"] == (list(context.diseases) if context else [])
+        assert row["phenotype_count"] == (context.phenotype_count if context else None)
+        context_rows += context is not None
+    assert context_rows or sample == "premium_1.vcf", "no row in an HPO gene was checked"
     assert flank_rows or sample == "premium_2.vcf", "no upstream/downstream row was checked"
 
 
@@ -89,3 +97,23 @@ def test_table_can_be_turned_off(annotate):
     assert result.variants_parquet is None
     assert not list(result.annotated_vcf.parent.glob("*.parquet"))
     assert result.summary["variants_table"] is None
+
+
+def test_gene_and_disease_context_columns(annotate):
+    # 2:166,900,000 in SCN1A (Dravet syndrome) and the lincRNA AC010127.3 (no HPO gene), an
+    # intergenic position, and 16:2,138,714 in TSC2 and PKD1 (both disease genes: merged).
+    result, _ = annotate(
+        "2\t166900000\t.\tA\tG\t.\t.\t.\n2\t200000000\t.\tA\tG\t.\t.\t.\n16\t2138714\t.\tC\tT\t.\t.\t.\n"
+    )
+    rows = pq.read_table(result.variants_parquet).to_pylist()
+    hpo = load()
+    scn1a, tsc2, pkd1 = hpo.gene("SCN1A"), hpo.gene("TSC2"), hpo.gene("PKD1")
+    assert scn1a is not None and tsc2 is not None and pkd1 is not None
+    assert rows[0]["genes"] == ["AC010127.3", "SCN1A"] and "ORPHA:33069" in rows[0]["diseases"]
+    assert rows[0]["diseases"] == list(scn1a.diseases) and rows[0]["phenotype_count"] == scn1a.phenotype_count
+    assert rows[1]["genes"] == [] and rows[1]["diseases"] == [] and rows[1]["phenotype_count"] is None
+    assert {"TSC2", "PKD1"} <= set(rows[2]["genes"])
+    assert rows[2]["diseases"] == sorted(set(tsc2.diseases) | set(pkd1.diseases))
+    # distinct terms of the two: more than either alone, shared terms counted once
+    assert max(tsc2.phenotype_count, pkd1.phenotype_count) < rows[2]["phenotype_count"]
+    assert rows[2]["phenotype_count"] < tsc2.phenotype_count + pkd1.phenotype_count

@@ -129,6 +129,9 @@ def make_result(
                     "tstv": ("ts" if ref + alt in ("AG", "GA", "CT", "TC") else "tv") if snv else None,
                     "consequence": terms[0] if terms else None,
                     "consequences": terms,
+                    # as the engine fills them (gas.core.phenotypes): TP53, BRCA1, ... are HPO genes
+                    "diseases": list(context.diseases) if (context := _hpo().context(genes)) else [],
+                    "phenotype_count": context.phenotype_count if context else None,
                 }
             )
             if samples:  # a transcript bundle's CSQ entries, one per gene here
@@ -156,6 +159,12 @@ def make_result(
     return Result(vcf=vcf, rows=rows, summary=summary)
 
 
+def _hpo() -> Any:
+    from gas.core.phenotypes import load
+
+    return load()
+
+
 def matches(row: dict[str, Any], f: VariantFilter) -> bool:
     """The filter, written plainly (the reference for the web's vectorised one)."""
     if f.genes:
@@ -172,6 +181,10 @@ def matches(row: dict[str, Any], f: VariantFilter) -> bool:
     if f.flags and not set(f.flags) & set(row["flags"]):
         return False
     if f.consequences and row["consequence"] not in f.consequences:
+        return False
+    if f.phenotype is not None and not set(row["genes"]) & (_hpo().genes_for(f.phenotype) or set()):
+        return False
+    if f.disease_genes and not set(row["genes"]) & _hpo().disease_gene_symbols:
         return False
     if f.chrom is not None:
         if row["chrom"] not in chrom_spellings(f.chrom):

@@ -139,6 +139,13 @@ FILTERS = [
     VariantFilter(chrom="17"),
     VariantFilter(chrom="2", start=30_000, end=200_000),
     VariantFilter(genes=("BRCA1",), regions=("CDS", "intron", "exon"), classes=("SNV",), chrom="1"),
+    # gene and disease context (gas.web.phenotypes): an HPO term with its descendants, a
+    # disease, the disease-genes switch, and with a gene filter
+    VariantFilter(phenotype="HP:0001250"),  # Seizure
+    VariantFilter(phenotype="ORPHA:145"),  # Hereditary breast and/or ovarian cancer syndrome
+    VariantFilter(disease_genes=True),
+    VariantFilter(genes=("TP53*",), disease_genes=True),
+    VariantFilter(phenotype="HP:0002664", regions=("CDS",)),  # Neoplasm
 ]
 
 

@@ -164,6 +164,10 @@ TABLE_COLUMNS = (
     TableColumn("hgvsp", "string"),
     TableColumn("amino_acids", "string"),
     TableColumn("transcript_consequences", "string", list=True),
+    # Gene and disease context (gas.core.phenotypes): the OMIM/Orphanet ids of the diseases of
+    # the row's genes, and the HPO terms annotated to them (null: none is an HPO gene).
+    TableColumn("diseases", "string", list=True, nullable=False),
+    TableColumn("phenotype_count", "int64"),
 )
 TABLE_COLUMN = {c.name: c for c in TABLE_COLUMNS}
 BUNDLE_COLUMNS = ("impact", "symbol", "transcript", "hgvsc", "hgvsp", "amino_acids", "transcript_consequences")
@@ -171,7 +175,7 @@ BUNDLE_COLUMNS = ("impact", "symbol", "transcript", "hgvsc", "hgvsp", "amino_aci
 # The table's schema version, in its metadata under TABLE_SCHEMA_KEY: MAJOR or MAJOR.MINOR.
 # A MINOR step adds columns (a reader ignores those it does not know); a MAJOR step renames,
 # drops or changes a column, and a reader of an older major refuses the table.
-TABLE_SCHEMA_VERSION = "1"
+TABLE_SCHEMA_VERSION = "1.1"  # 1.1: diseases, phenotype_count
 TABLE_SCHEMA_KEY = "gas.table_schema"
 
 

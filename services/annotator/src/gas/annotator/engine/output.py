@@ -13,6 +13,7 @@ with it.)
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from concurrent.futures import Future
@@ -134,6 +135,20 @@ class OutputTables:
             self._rsid_field.set_result(pc.binary_join_element_wise(_str(";RSID="), self.known_ids, _EMPTY))
         except BaseException as exc:  # re-raised by rsid_field()
             self._rsid_field.set_exception(exc)
+
+    @functools.cached_property
+    def hpo(self) -> tuple[np.ndarray, pa.Array, np.ndarray]:
+        """Gene and disease context (gas.core.phenotypes), read when the first table rows are
+        built: the HPO gene of each database gene (-1: none, joined by name), each HPO gene's
+        disease ids (plus an empty last list) and its count of directly annotated terms."""
+        from gas.core.phenotypes import load
+
+        p = load()
+        index = {s: i for i, s in enumerate(p.symbols)}
+        of_gene = np.array([index.get(n, -1) for n in self.gene_names.to_pylist()], dtype=np.int64)
+        lists = pa.array([list(p.genes[s].diseases) for s in p.symbols] + [[]], pa.list_(pa.string()))
+        counts = np.array([p.genes[s].phenotype_count for s in p.symbols] + [0], dtype=np.int64)
+        return of_gene, lists, counts
 
     def __init__(self, ann: BlockAnnotator):
         self.ann = ann
@@ -612,9 +627,45 @@ def variants_batch(t: OutputTables, found: Annotated, written_id: pa.Array) -> p
         "consequence": take(t.term_names, np.maximum(worst, 0), worst >= 0),
         "consequences": pc.take(term_lists, arrow(inverse.ravel())),
     }
+    columns["diseases"], columns["phenotype_count"] = _gene_context(t, row_members, row_counts)
     for name in BUNDLE_COLUMNS:  # filled by the effects stage for bundles
         columns[name] = pa.nulls(r.size, SCHEMA.field(name).type)
     return pa.RecordBatch.from_arrays([columns[f.name] for f in SCHEMA], schema=SCHEMA)
+
+
+def _gene_context(t: OutputTables, row_members: np.ndarray, row_counts: np.ndarray) -> tuple[pa.Array, pa.Array]:
+    """Each row's disease ids and HPO term count, from its genes: taken from the gene's own
+    entry when one of the row's genes is an HPO gene (nearly always), merged otherwise."""
+    of_gene, lists, counts = t.hpo
+    rows = row_counts.size
+    hpo = of_gene[row_members]
+    has = hpo >= 0
+    member_row = np.repeat(np.arange(rows, dtype=np.int64), row_counts)[has]
+    per_row = np.bincount(member_row, minlength=rows)
+    pick = np.full(rows, len(lists) - 1, dtype=np.int64)  # the empty list
+    pick[member_row[::-1]] = hpo[has][::-1]  # the row's first HPO gene
+    count = counts[pick]
+    multi = np.flatnonzero(per_row > 1)
+    if multi.size:
+        from gas.core.phenotypes import load
+
+        p = load()
+        genes = [p.symbols[g] for g in hpo[has].tolist()]
+        first = offsets_of(per_row)
+        merged: dict[tuple[str, ...], int] = {}
+        extra: list[list[str]] = []
+        for row in multi.tolist():
+            key = tuple(genes[first[row] : first[row] + per_row[row]])
+            if key not in merged:
+                merged[key] = len(lists) + len(extra)
+                context = p.context(key)
+                assert context is not None
+                extra.append(list(context.diseases))
+                counts = np.append(counts, context.phenotype_count)
+            pick[row] = merged[key]
+        lists = pa.concat_arrays([lists, pa.array(extra, lists.type)])
+        count = counts[pick]
+    return pc.take(lists, arrow(pick)), arrow(count, mask=per_row == 0)
 
 
 def _qual(b: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gas.core.databases import find, unknown_message
 from gas.core.job_record import ASSEMBLIES, Job, JobStatus
+from gas.core.phenotypes import MAX_QUERY
 from gas.core.tokens import SCOPES
 from gas.core.vocab import KNOWN_SOURCES
 from gas.web.uploads import MAX_JOB_NAME
@@ -302,6 +303,13 @@ class VariantQuery(Strict):
     end: int | None = Field(
         None, ge=1, le=MAX_POSITION, description="Last position (inclusive, not before `start`); needs `chrom`"
     )
+    phenotype: str | None = Field(
+        None,
+        max_length=MAX_QUERY,
+        description="Rows in the genes of an HPO term or any term below it (`HP:0001250`), or of an OMIM/Orphanet "
+        "disease (`OMIM:607208`, `ORPHA:33069`); an exact term or disease name is taken too",
+    )
+    disease_genes: str | None = Field(None, description="`1`: only rows in a gene with an OMIM/Orphanet disease")
     sort: str | None = Field(None, description=f"{_listed(SORTS)} (default `position`)")
     size: int | None = Field(
         None,
@@ -344,6 +352,10 @@ class Variant(BaseModel):
         description=f"Where the ALT is known from: {_listed(KNOWN_SOURCES)} (the database, an rsID in the ID "
         "column, both); null: novel",
     )
+    diseases: list[str] | None = Field(
+        None, description="OMIM/Orphanet ids of the diseases of the row's genes (HPO); null: a job annotated before"
+    )
+    phenotype_count: int | None = Field(None, description="HPO terms annotated to the row's genes; null: none")
 
 
 class VariantPageOut(BaseModel):

@@ -8,6 +8,7 @@ module only turns them into pages and downloads:
 | `/annotations/<id>/variants?gene=&region=&...&sort=&offset=&size=` | one page of the filtered table |
 | `/annotations/<id>/variants.tsv` / `.csv` / `.vcf` (same filters) | the filtered rows, streamed |
 | `/annotations/<id>/variants/<record>` | one record: every field, consequences, genotypes, link-outs |
+| `/annotations/<id>/phenotypes?q=` | the phenotype filter's autocomplete (gas.web.phenotype_search) |
 
 A bad filter value answers 400 naming the parameter; a result that cannot be read (in
 cold storage, being restored, not completed) answers 409 with the reason and serves
@@ -28,6 +29,7 @@ from gas.web.context import login_required, own_job_or_404, services
 from gas.web.jobs.blueprint import bp
 from gas.web.jobs.common import job_view
 from gas.web.linkouts import row_links
+from gas.web.phenotypes import disease_links, label
 from gas.web.variants import (
     CONTENT_TYPES,
     FLAGS,
@@ -67,6 +69,7 @@ def variants(job_id: str) -> Any:
     except FilterError as exc:
         form: dict[str, Any] = {name: request.args.get(name, "") for name in VariantFilter.PARAMETERS}
         form["consequence"] = request.args.getlist("consequence")
+        form["disease_genes"] = request.args.get("disease_genes", "") not in ("", "0")
         try:  # the valid terms, with their counts, beside the error
             terms = svc.variants.term_counts(job)
         except ResultUnavailable:
@@ -100,6 +103,7 @@ def variants(job_id: str) -> Any:
 
     for row in result.rows:
         row["links"] = row_links(row, job.assembly)
+        row["disease_links"] = disease_links(row.get("diseases"))
     pages = max(1, -(-result.matched // page.size))
     current = page.offset // page.size + 1
     shown = sorted({1, pages, *range(max(1, current - 2), min(pages, current + 2) + 1)})
@@ -156,7 +160,10 @@ def variant(job_id: str, record: int) -> Any:
     if not (back == table or back.startswith(table + "?")):
         back = table  # only this job's table: never an open redirect
     links = [row_links(row, job.assembly) for row in detail.rows]
-    return render_template("jobs/variant.html", job=view, record=record, detail=detail, links=links, back=back)
+    diseases = [disease_links(row.get("diseases")) for row in detail.rows]
+    return render_template(
+        "jobs/variant.html", job=view, record=record, detail=detail, links=links, diseases=diseases, back=back
+    )
 
 
 def _choices() -> dict[str, Any]:
@@ -174,6 +181,8 @@ def _form_values(filt: VariantFilter) -> dict[str, Any]:
         "chrom": filt.chrom or "",
         "start": filt.start or "",
         "end": filt.end or "",
+        "phenotype": label(filt.phenotype) if filt.phenotype else "",
+        "disease_genes": filt.disease_genes,
     }
 
 

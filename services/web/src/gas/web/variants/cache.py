@@ -112,6 +112,10 @@ def _decode_metadata(schema: pa.Schema) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in (schema.metadata or {}).items() if k.decode().startswith("gas.")}
 
 
+LOCAL_FORMAT = 2  # 2: the gene and disease context columns
+_CONTEXT_FIELDS = (pa.field("diseases", pa.list_(pa.string())), pa.field("phenotype_count", pa.int64()))
+
+
 def build_local_copy(parquet_path: Path, out_dir: Path) -> None:
     """Rewrite a downloaded Parquet result as `variants.arrow` (batches of BATCH_ROWS, LZ4,
     plus `_gene`: the index of each row's first gene in the sorted gene list, for sorting
@@ -141,6 +145,10 @@ def build_local_copy(parquet_path: Path, out_dir: Path) -> None:
     old = "known_source" not in base.names
     if old:
         base = base.insert(base.get_field_index("rsid") + 1, pa.field("known_source", pa.string()))
+    # Tables written before the gene and disease context: its columns, null.
+    missing = [f for f in _CONTEXT_FIELDS if f.name not in base.names]
+    for f in missing:
+        base = base.append(f)
     schema = base.append(pa.field("_gene", pa.int32(), nullable=False))
     options = ipc.IpcWriteOptions(compression="lz4")
     with ipc.new_file(str(out_dir / "variants.arrow"), schema, options=options) as writer:
@@ -168,6 +176,7 @@ def build_local_copy(parquet_path: Path, out_dir: Path) -> None:
             if old:
                 at = batch.schema.get_field_index("rsid") + 1
                 columns = [*columns[:at], pa.nulls(n, pa.string()), *columns[at:]]
+            columns = [*columns, *(pa.nulls(n, f.type) for f in missing)]
             writer.write_batch(pa.RecordBatch.from_arrays([*columns, pa.array(codes, pa.int32())], schema=schema))
     gene_table = pa.table(
         {
@@ -249,7 +258,8 @@ class ResultCache:
         root.mkdir(parents=True, exist_ok=True)
 
     def entry_name(self, job: Job, etag: str) -> str:
-        digest = hashlib.sha256(f"{job.variants_key}\0{etag}".encode()).hexdigest()[:16]
+        # LOCAL_FORMAT: a local copy made by older code (without columns added since) is not reused.
+        digest = hashlib.sha256(f"{job.variants_key}\0{etag}\0{LOCAL_FORMAT}".encode()).hexdigest()[:16]
         return f"{job.job_id}-{digest}"
 
     def get(self, s3: Any, bucket: str, job: Job) -> Path:

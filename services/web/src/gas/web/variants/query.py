@@ -121,6 +121,36 @@ def chrom_spellings(chrom: str) -> list[str]:
     return [chrom, f"chr{chrom}"]
 
 
+def _text(args: Args | Mapping[str, Any], name: str) -> str | None:
+    """One value taken whole (disease names have commas), None when absent or blank."""
+    getlist = getattr(args, "getlist", None)
+    raw = [v for v in (list(getlist(name)) if getlist is not None else [args.get(name)]) if v is not None]
+    if len(raw) > 1:
+        raise FilterError(name, "give one value")
+    if not raw:
+        return None
+    value = raw[0]
+    if not isinstance(value, str):
+        raise FilterError(name, "must be text")
+    return value if value.strip() else None
+
+
+def _phenotype_args(args: Args | Mapping[str, Any]) -> tuple[str | None, bool]:
+    """The phenotype filter's id and the disease-genes switch (gas.web.phenotypes)."""
+    from gas.web.phenotypes import parse_switch, resolve_filter_value  # reads the HPO artifact
+
+    phenotype = _text(args, "phenotype")
+    switch = _text(args, "disease_genes")
+    try:
+        resolved = None if phenotype is None else resolve_filter_value(phenotype)
+    except ValueError as exc:
+        raise FilterError("phenotype", str(exc)) from None
+    try:
+        return resolved, switch is not None and parse_switch(switch)
+    except ValueError as exc:
+        raise FilterError("disease_genes", str(exc)) from None
+
+
 @dataclass(frozen=True)
 class VariantFilter:
     """Filters combine with AND; the values of one filter with OR."""
@@ -134,9 +164,25 @@ class VariantFilter:
     chrom: str | None = None
     start: int | None = None  # 1-based, inclusive; needs chrom
     end: int | None = None
+    # Gene and disease context (gas.web.phenotypes): rows in the genes of an HPO term (or a
+    # term below it) or of an OMIM/Orphanet disease; rows in a gene with a disease.
+    phenotype: str | None = None  # HP:0001250, OMIM:607208, ORPHA:33069
+    disease_genes: bool = False
 
     # Query parameter names; the API uses the same.
-    PARAMETERS = ("gene", "region", "class", "known", "flag", "consequence", "chrom", "start", "end")
+    PARAMETERS = (
+        "gene",
+        "region",
+        "class",
+        "known",
+        "flag",
+        "consequence",
+        "chrom",
+        "start",
+        "end",
+        "phenotype",
+        "disease_genes",
+    )
 
     @classmethod
     def from_args(cls, args: Args | Mapping[str, Any]) -> VariantFilter:
@@ -167,6 +213,7 @@ class VariantFilter:
             raise FilterError("start" if start is not None else "end", "a position range needs chrom")
         if start is not None and end is not None and end < start:
             raise FilterError("end", "must not be before start")
+        phenotype, disease_genes = _phenotype_args(args)
         return cls(
             genes=tuple(dict.fromkeys(genes)),
             regions=_choices(args, "region", REGIONS),
@@ -177,6 +224,8 @@ class VariantFilter:
             chrom=chrom,
             start=start,
             end=end,
+            phenotype=phenotype,
+            disease_genes=disease_genes,
         )
 
     @property
@@ -203,6 +252,10 @@ class VariantFilter:
             args.append(("start", str(self.start)))
         if self.end is not None:
             args.append(("end", str(self.end)))
+        if self.phenotype is not None:
+            args.append(("phenotype", self.phenotype))
+        if self.disease_genes:
+            args.append(("disease_genes", "1"))
         return args
 
     def slug(self) -> str:

