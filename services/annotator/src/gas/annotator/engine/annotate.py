@@ -309,7 +309,6 @@ class _Run:
     def _stages(self, header: Header, strip_ours: bool) -> BlockStages:
         # stages.py imports pyarrow: here, on the thread that builds the stages' tables, not on
         # the process's start-up path
-        from gas.annotator.engine.effects import CSQ_HEADER
         from gas.annotator.engine.stages import BlockStages
 
         return BlockStages(
@@ -318,7 +317,7 @@ class _Run:
             strip_ours=strip_ours,
             with_table="parquet" in self.tmps,
             samples=header.samples,
-            csq_ours=CSQ_HEADER in header.meta,
+            input_meta=tuple(header.meta),
         )
 
     def _check_refs(self, evidence: AssemblyEvidence) -> None:

@@ -22,13 +22,18 @@ thread of their own, off the process's start-up path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 from gas.annotator.engine.alleles import split_alleles
 from gas.annotator.engine.block import Annotated, BlockAnnotator, BlockResult, BlockStats
 from gas.annotator.engine.database import AnnotationDatabase
-from gas.annotator.engine.effects import CsqStage, with_effects
 from gas.annotator.engine.output import OutputTables, variants_batch, vcf_lines
 from gas.annotator.engine.sources import Sources, SourcesStage, with_sources
 from gas.core.vocab import REGIONS
+
+if TYPE_CHECKING:
+    from gas.annotator.engine.effects import BlockEffects, CsqStage
 
 
 class BlockStages:
@@ -41,22 +46,28 @@ class BlockStages:
         strip_ours: bool = False,
         with_table: bool = False,
         samples: int = 0,
-        csq_ours: bool = False,
+        input_meta: tuple[str, ...] = (),
     ):
         self.genes = BlockAnnotator(db, strip_ours=strip_ours, with_table=with_table, samples=samples)
         self.out = OutputTables(self.genes)
-        # csq_ours: the input's CSQ is GAS's own (re-annotation): dropped, not renamed
-        self.csq = CsqStage(db, ours=csq_ours) if db.has_transcripts else None
+        self.csq: CsqStage | None = None
+        self.with_effects: Callable[[Any, BlockEffects], Any] | None = None
+        if db.has_transcripts:  # effects.py is imported for bundles only: not on a genes-only start
+            from gas.annotator.engine.effects import CSQ_HEADER, CsqStage, with_effects
+
+            # The input's CSQ is GAS's own (re-annotation): dropped, not renamed.
+            self.csq = CsqStage(db, ours=CSQ_HEADER in input_meta)
+            self.with_effects = with_effects
         self.sources = sources
         self.source_stage = SourcesStage(sources) if sources.sources else None
 
     def run(self, block: bytes, first_line: int) -> BlockResult:
         """Annotate whole data lines; ``first_line`` is the file line number of the first."""
         result = self.gene_level(block, first_line)
-        if self.csq is not None:
+        if self.csq is not None and self.with_effects is not None:
             fx = self.csq.annotate(bytes(result.vcf), first_line)
             result.vcf, result.effects = fx.text, fx
-            result.table = with_effects(result.table, fx)
+            result.table = self.with_effects(result.table, fx)
         if self.source_stage is not None:
             text, per_record = self.source_stage.annotate(bytes(result.vcf))
             result.vcf = text
