@@ -152,3 +152,13 @@ def test_schema_refuses_bad_references(chart_tools, case, tmp_path: Path):
     proc = chart_tools.render([values], check=False)
     assert proc.returncode != 0, f"{case} was accepted"
     assert "schema" in proc.stderr and "annotation" in proc.stderr, proc.stderr
+
+
+def test_a_name_declared_twice_is_refused(chart_tools, tmp_path: Path):
+    values = tmp_path / "twice.yaml"
+    values.write_text(yaml.safe_dump({"annotation": {"bundles": [bundle(), bundle()]}}))
+    proc = chart_tools.render([values], check=False)
+    assert proc.returncode != 0 and 'annotation.bundles: "tx" is declared twice' in proc.stderr, proc.stderr
+    values.write_text(yaml.safe_dump({"annotation": {"sources": [source(), source()]}}))
+    proc = chart_tools.render([values], check=False)
+    assert proc.returncode != 0 and 'annotation.sources: "clinvar" is declared twice' in proc.stderr, proc.stderr

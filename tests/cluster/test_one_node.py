@@ -22,11 +22,13 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from hashlib import sha256
 
 import chartlib
 import lifecycle_support as lc
 import pytest
 from node_support import CLUSTER_DOMAIN, DNS_SERVICE_IP, NODE_NAME, dns_query
+from siteclient import job_id_of
 from support import SAMPLES
 
 from gas.core.deletion_cost import ANNOTATION
@@ -210,6 +212,72 @@ def test_an_annotator_pod_killed_mid_job_loses_nothing(node, gas):
     dlq = gas.aws("sqs").get_queue_url(QueueName="gas-annotate-dlq")["QueueUrl"]
     attrs = gas.aws("sqs").get_queue_attributes(QueueUrl=dlq, AttributeNames=["ApproximateNumberOfMessages"])
     assert attrs["Attributes"]["ApproximateNumberOfMessages"] == "0"
+
+
+def test_a_bundle_served_from_moto_is_built_and_used_by_a_job(node, gas):
+    """Issue 24 item 4: a bundle declared in the values by s3:// URLs (moto's S3) is built by
+    the gas-references hook Job on `helm upgrade`, fetched by every annotator (and web's
+    form) before it is Ready, and a job annotated with it carries transcript consequences."""
+    from annotator.bundle_support import write_inputs
+
+    paths = write_inputs(node.workdir / "bundle")  # the hand-made bundle: GENEA's CDS at chr1:111
+    s3 = gas.aws("s3")
+    s3.create_bucket(Bucket="acme-references")
+    declared = {"name": "tiny"}
+    for key, field, path in (("genes.gff3", "geneModel", paths["gff3"]), ("genome.fa", "fasta", paths["fasta"])):
+        s3.put_object(Bucket="acme-references", Key=key, Body=path.read_bytes())
+        declared[field] = {"url": f"s3://acme-references/{key}", "sha256": sha256(path.read_bytes()).hexdigest()}
+    declared["geneModel"]["format"] = "gff3"
+    small = [
+        "--set-json", f"annotation.bundles=[{json.dumps(declared)}]",
+        "--set", "annotation.storage.sizeLimit=256Mi",
+        "--set", "annotation.build.scratchSizeLimit=256Mi",
+        "--set", "annotation.build.resources.requests.cpu=100m",
+        "--set", "annotation.build.resources.requests.memory=256Mi",
+        "--set", "annotation.build.resources.limits.memory=1Gi",
+        "--set", "annotation.fetch.waitSeconds=300",
+    ]  # fmt: skip
+    t0 = time.monotonic()
+    helm(node, "upgrade", "gas", str(chartlib.CHART), *DEV, *TEST_VALUES, *small, "--timeout", "10m")
+    node.timings["helm upgrade with a bundle: hooks (s)"] = round(time.monotonic() - t0, 1)
+    (built,) = [
+        p for p in node.pods(NS, "app.kubernetes.io/component=references") if p["status"]["phase"] == "Succeeded"
+    ]
+    log = node.cp.api(f"/api/v1/namespaces/{NS}/pods/{built['metadata']['name']}/log").text
+    assert '"outcome": "built"' in log and '"name": "tiny"' in log, log[-2000:]
+
+    def rolled() -> bool:
+        pods = [
+            p
+            for c in ("annotator", "web")
+            for p in node.pods(NS, f"app.kubernetes.io/component={c}")
+            if "deletionTimestamp" not in p["metadata"]
+        ]
+        return bool(pods) and all(
+            p["spec"].get("initContainers")
+            and all(s["ready"] for s in p["status"].get("containerStatuses", [{"ready": False}]))
+            for p in pods
+        )
+
+    lc.wait_for(rolled, 600, "annotator and web pods with their references, Ready", every=2)
+    node.wait_deployments(NS, DEPLOYMENTS, timeout=300)
+    node.timings["helm upgrade with a bundle -> pods Ready (s)"] = round(time.monotonic() - t0, 1)
+
+    user = lc.signed_in_user(gas, "Bundle Tester")
+    genome = paths["fasta"].read_text().split("\n", 1)[1].replace("\n", "")
+    vcf = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    vcf += f"chr1\t117\t.\t{genome[116]}\tG\t.\t.\t.\n"
+    assert "tiny" in user.get("/annotate").text  # the form offers the deployed bundle
+    # The form's database choice travels as the upload's assembly metadata (the browser's <select>).
+    uploaded = user.post_to_s3(user.upload_form(), "tx.vcf", vcf.encode(), assembly="tiny")
+    assert uploaded.status_code in (302, 303), uploaded.text[:500]
+    job_id = job_id_of(user.http.get(uploaded.headers["Location"], timeout=60))
+    job = user.wait_finished(job_id, timeout=300)
+    assert job["status"] == "COMPLETED", job
+    assert gas.job_item(job_id)["database"] == "tiny"
+    (record,) = lc.body_lines(lc.download(user, job_id))
+    # c.7C>G: CTG>GTG, Leu3Val on GENEA's ENST1.3 (tests/annotator/bundle_support.py)
+    assert "CSQ=" in record and "missense_variant" in record and "p.Leu3Val" in record, record
 
 
 def test_helm_test(node, gas):
