@@ -14,6 +14,7 @@ import subprocess
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -343,3 +344,207 @@ def compare(
             c.note(cls, f"{where} [{g.raw}] [{b.raw}]")
         c.agree += ok
     return c
+
+
+# --- VEP's own rules, where bcftools csq decides differently by definition -----------------------
+# For the pairs of the classes below the expected terms are computed here, from the variant's
+# geometry and the transcript model alone (not from GAS's code), after Ensembl VEP's predicates;
+# every other pair is compared with bcftools. docs/annotation-engine.md lists the classes.
+
+
+@dataclass(frozen=True)
+class TxModel:
+    """A transcript as the oracle sees it (from the generator's model): 1-based inclusive exons in
+    ascending order, strand, the CDS's genomic span (stop codon included) and its incomplete ends."""
+
+    exons: tuple[tuple[int, int], ...]
+    strand: int  # 1 or -1
+    cds: tuple[int, int] | None = None
+    start_nf: bool = False
+    end_nf: bool = False
+    nmd: bool = False
+
+    @property
+    def introns(self) -> list[tuple[int, int]]:
+        return [(a[1] + 1, b[0] - 1) for a, b in zip(self.exons, self.exons[1:], strict=False)]
+
+    def exonic(self, g: int) -> bool:
+        return any(a <= g <= b for a, b in self.exons)
+
+    def coding(self, g: int) -> bool:
+        return self.cds is not None and self.cds[0] <= g <= self.cds[1] and self.exonic(g)
+
+    def codon(self, first: bool) -> list[int]:
+        """Genomic positions of the start (first=True) or stop codon; [] for an incomplete end."""
+        return (self._codons[0] if first else self._codons[1]) if self.cds else []
+
+    @cached_property
+    def _codons(self) -> tuple[list[int], list[int]]:
+        assert self.cds is not None
+        lo, hi = self.cds
+        bases = [g for a, b in self.exons for g in range(max(a, lo), min(b, hi) + 1)]
+        bases = bases if self.strand > 0 else bases[::-1]
+        return ([] if self.start_nf else bases[:3]), ([] if self.end_nf else bases[-3:])
+
+    def part(self, g: int) -> str:
+        if not self.exons[0][0] <= g <= self.exons[-1][1]:
+            return "outside"
+        return "coding" if self.coding(g) else "exon" if self.exonic(g) else "intron"
+
+
+# Terms about where a change lies relative to exon/intron junctions (VEP's `_intron_effects`) and the CDS.
+JUNCTION_TERMS = {"splice_donor", "splice_acceptor", "splice_region", "intron"}
+UTR_TERMS = {"5_prime_utr", "3_prime_utr"}
+
+
+def vep_feature(pos: int, ref: str, alt: str) -> tuple[int, int, list[tuple[int, int]]]:
+    """VEP's VariationFeature of a VCF allele: start, end (end = start - 1 for an insertion) and the
+    regions that differ (BaseVariationFeatureOverlapAllele::_get_differing_regions: the bases where
+    REF and ALT differ position by position when both are longer than one base, else all of REF)."""
+    if len(ref) != len(alt) and ref[:1] == alt[:1]:  # VCF's padding base, stripped by VEP's parser
+        pos, ref, alt = pos + 1, ref[1:], alt[1:]
+    start, end = pos, pos + len(ref) - 1
+    if len(ref) > 1 and len(alt) > 1:
+        regions: list[tuple[int, int]] = []
+        for i in range(max(len(ref), len(alt))):
+            if ref[i : i + 1] == alt[i : i + 1]:
+                continue
+            if regions and regions[-1][1] == start + i - 1:
+                regions[-1] = (regions[-1][0], start + i)
+            else:
+                regions.append((start + i, start + i))
+        return start, end, regions
+    return start, end, [(start, end)]
+
+
+def _overlap(s1: int, e1: int, s2: int, e2: int) -> bool:
+    return e1 >= s2 and s1 <= e2  # VEP's overlap(): an insertion (s = e + 1) overlaps what lies on both sides
+
+
+def vep_junction_terms(tx: TxModel, pos: int, ref: str, alt: str) -> set[str]:
+    """VEP's `_intron_effects` and `_intron_overlap` (ensembl-variation VariationEffect.pm and
+    BaseTranscriptVariationAllele.pm) as bcftools terms: the intron's first/last two bases are the
+    splice sites (donor 5', acceptor 3' on the transcript's strand); splice_region is exon bases 1-3
+    and intron bases 3-8 from a junction, plus an insertion between exon and intron or between the
+    site and the rest of the intron, and only when no site is hit; intron is intron bases 3 onwards
+    from either end (an insertion between bases 2 and 3 counts)."""
+    out: set[str] = set()
+    region = False
+    for r0, r1 in vep_feature(pos, ref, alt)[2]:
+        ins = r0 == r1 + 1
+        for i0, i1 in tx.introns:
+            if _overlap(r0, r1, i0 + 2, i1 - 2) or (ins and (r0 == i0 + 2 or r1 == i1 - 2)):
+                out.add("intron")
+            if not _overlap(min(r0, r1), max(r0, r1), i0 - 3, i1 + 3):
+                continue
+            if _overlap(r0, r1, i0, i0 + 1):
+                out.add("splice_donor" if tx.strand > 0 else "splice_acceptor")
+            if _overlap(r0, r1, i1 - 1, i1):
+                out.add("splice_acceptor" if tx.strand > 0 else "splice_donor")
+            region |= (
+                _overlap(r0, r1, i0 + 2, i0 + 7)
+                or _overlap(r0, r1, i1 - 7, i1 - 2)
+                or _overlap(r0, r1, i0 - 3, i0 - 1)
+                or _overlap(r0, r1, i1 + 1, i1 + 3)
+                or (ins and (r0 in (i0, i0 + 2) or r1 in (i1, i1 - 2)))
+            )
+    if region and not out & {"splice_donor", "splice_acceptor"}:
+        out.add("splice_region")
+    return out
+
+
+def vep_utr_terms(tx: TxModel, pos: int, ref: str, alt: str) -> set[str]:
+    """VEP's within_5_prime_utr / within_3_prime_utr: the change overlaps the genomic span before
+    (after) the CDS, an insertion beside the CDS's first (last) base counting on that side
+    (`_before_coding`, `_after_coding`), and it touches the cDNA (an exonic base; an insertion beside
+    one, as its bases join the exon)."""
+    if tx.cds is None:
+        return set()
+    s, e, _ = vep_feature(pos, ref, alt)
+    t0, t1 = tx.exons[0][0], tx.exons[-1][1]
+    ins = s == e + 1
+    before = _overlap(s, e, t0, tx.cds[0] - 1) or (ins and s == tx.cds[0])
+    after = _overlap(s, e, tx.cds[1] + 1, t1) or (ins and e == tx.cds[1])
+    cdna = tx.exonic(e) or tx.exonic(s) if ins else any(_overlap(s, e, a, b) for a, b in tx.exons)
+    if not cdna:
+        return set()
+    five, three = ("5_prime_utr", "3_prime_utr") if tx.strand > 0 else ("3_prime_utr", "5_prime_utr")
+    return {t for t, hit in ((five, before), (three, after)) if hit}
+
+
+def vep_class(tx: TxModel, pos: int, ref: str, alt: str) -> str | None:
+    """The class of a change whose terms bcftools csq decides by another rule than VEP (None: the
+    pair is compared with bcftools):
+
+    - an insertion beside a junction's splice sites or region: bcftools decides from the VCF anchor
+      base, VEP from the two bases the insertion lies between (whose bases join the exon);
+    - a deletion whose VCF padding base (REF's first base, not deleted) lies at a junction or in
+      another part of the transcript (CDS, UTR, intron) than the deleted bases: bcftools counts it;
+    - a change that takes an exon base and a splice site: bcftools drops the site;
+    - a change (its ends in exons) that takes bases of a UTR and of the start or stop codon:
+      bcftools says coding_sequence, VEP start_lost / stop_lost."""
+    start, end, _ = vep_feature(pos, ref, alt)
+    zones = [z for i0, i1 in tx.introns for z in ((i0 - 3, i0 + 7), (i1 - 7, i1 + 3))]
+    if start == end + 1:
+        return "insertion at a junction" if any(_overlap(end, start, a, b) for a, b in zones) else None
+    deletion = len(alt) == 1 and len(ref) > 1 and ref[0] == alt[0]
+    if deletion and (tx.part(pos) != tx.part(pos + 1) or any(_overlap(pos, end, a, b) for a, b in zones)):
+        return "deletion with its padding base at a junction or another part"
+    sites = [s for i0, i1 in tx.introns for s in ((i0, i0 + 1), (i1 - 1, i1))]
+    if any(_overlap(start, end, a, b) for a, b in tx.exons) and any(_overlap(start, end, a, b) for a, b in sites):
+        return "change taking an exon base and a splice site"
+    codons = tx.codon(True) + tx.codon(False)
+    if (
+        tx.exonic(start)
+        and tx.exonic(end)
+        and vep_utr_terms(tx, pos, ref, alt)
+        and any(start <= g <= end for g in codons)
+    ):
+        return "change taking a UTR and the start or stop codon"
+    return None
+
+
+def vep_expected(tx: TxModel, call: Call, pos: int, ref: str, alt: str, cls: str) -> frozenset[str]:
+    """bcftools' terms with VEP's junction and UTR terms in place of its own; its protein terms only when
+    the change touches the CDS (an insertion at a coding junction without one: frameshift or
+    inframe_insertion by length, as its bases join the exon); start_lost / stop_lost where the change
+    takes a start / stop codon base with a UTR."""
+    start, end, _ = vep_feature(pos, ref, alt)
+    ins = start == end + 1
+    terms = set(call.terms) - JUNCTION_TERMS - UTR_TERMS
+    utr = vep_utr_terms(tx, pos, ref, alt)
+    if ins:
+        cds = (tx.coding(end) or tx.coding(start)) and not utr
+    else:
+        cds = any(tx.coding(g) for g in range(start, end + 1))
+    if not cds:
+        terms -= PROTEIN_TERMS | {"coding_sequence"}
+    elif ins and not terms & PROTEIN_TERMS:
+        terms.add("frameshift" if (len(alt) - len(ref)) % 3 else "inframe_insertion")
+    if cls.startswith("change taking a UTR"):
+        for term, first in (("start_lost", True), ("stop_lost", False)):
+            if any(start <= g <= end for g in tx.codon(first)):
+                terms.add(term)
+    return normalise(terms | vep_junction_terms(tx, pos, ref, alt) | utr)
+
+
+def with_vep_rules(bcf: dict[Key, Call], models: dict[str, TxModel]) -> tuple[dict[Key, Call], Counter[str]]:
+    """bcftools' calls with VEP's expected terms (`vep_expected`) for the pairs of `vep_class`; the
+    count of pairs of each class. bcftools 1.16 also calls a changed codon 1 of an NMD transcript
+    missense where VEP (any transcript with a CDS) says start_lost."""
+    out: dict[Key, Call] = {}
+    counts: Counter[str] = Counter()
+    for key, call in bcf.items():
+        tx = models.get(key[4])
+        cls = vep_class(tx, *key[1:4]) if tx is not None and "non_coding" not in call.terms else None
+        if tx is not None and tx.nmd and "missense" in call.terms and call.aa and call.aa[0] == 1:
+            cls = "codon 1 of an NMD transcript"
+            terms = normalise((set(call.terms) - {"missense"}) | {"start_lost"})
+        elif cls is None:
+            out[key] = call
+            continue
+        else:
+            terms = vep_expected(tx, call, *key[1:4], cls)
+        counts[cls] += 1
+        out[key] = Call(terms, call.aa, f"{call.raw} [VEP rule: {cls}]")
+    return out, counts

@@ -29,10 +29,12 @@ from effects_oracle import (
     Call,
     Key,
     Resolver,
+    TxModel,
     compare,
     read_bcsq,
     read_csq,
     run_bcftools_csq,
+    with_vep_rules,
 )
 from engine_support import needs_bcftools
 
@@ -46,7 +48,7 @@ AGREEMENT = 0.995  # issue 24's goal for terms and amino-acid changes together (
 # What GAS reaches today: 96.26% (98,530 of 102,355 pairs) on seed 1. The goal above is NOT met;
 # the classes of difference left are in docs/annotation-engine.md ("Where GAS and bcftools csq
 # still differ"). This floor only keeps the figure from falling while that work goes on.
-FLOOR = 0.96
+FLOOR = 0.987
 THREE_LETTER = set(
     "Ala Arg Asn Asp Cys Gln Glu Gly His Ile Leu Lys Met Phe Pro Ser Thr Trp Tyr Val Sec Pyl Ter".split()
 )
@@ -79,6 +81,22 @@ def _phased_start(bundle: Written) -> Callable[[str], bool]:
     codon as 1 (`X`), bcftools 1.16 numbers the first complete codon 1, so residues are not compared."""
     ids = {t.id for g in bundle.bundle.genes for t in g.transcripts if t.start_nf and t.first_phase}
     return lambda feature: feature in ids
+
+
+def _models(bundle: Written) -> dict[str, TxModel]:
+    """The generator's transcripts as the oracle's VEP rules see them."""
+    return {
+        t.id: TxModel(
+            tuple(t.exons),
+            1 if g.strand == "+" else -1,
+            t.cds,
+            t.start_nf,
+            t.end_nf,
+            t.biotype == "nonsense_mediated_decay",
+        )
+        for g in bundle.bundle.genes
+        for t in g.transcripts
+    }
 
 
 def _ignored_by_bcftools(bundle: Written) -> Callable[[str], bool]:
@@ -260,9 +278,12 @@ def test_consequences_agree_with_bcftools(
     bundle: Written, bcf_calls: dict[Key, Call], gas_csq: tuple[dict[Key, Call], dict[Key, dict[str, str]]]
 ) -> None:
     gas, _ = gas_csq
-    bcf = bcf_calls
+    # bcftools' calls, with VEP's own rules for the classes where the two tools decide differently by
+    # definition (effects_oracle.vep_class; the classes and their counts are printed).
+    bcf, vep_pairs = with_vep_rules(bcf_calls, _models(bundle))
     result = compare(gas, bcf, skip=_ignored_by_bcftools(bundle), skip_aa=_phased_start(bundle))
     print()
+    print("pairs whose expected terms follow VEP's rules:", dict(vep_pairs.most_common()))
     print(result.table())
     # Every variant got GAS's CSQ (overlapping or within 5 kb of a transcript in this bundle, or none).
     assert result.pairs > 50_000

@@ -207,6 +207,11 @@ CASES = [
       Amino_acids="*/Q", Codons="Taa/Caa", EXON="3/3"),
     c("stop retained", 1280, "A", "G", TP, "TAA -> TAG", Consequence="stop_retained_variant", IMPACT="LOW",
       HGVSc=f"{TP}:c.60A>G", HGVSp=f"{PP}:p.Ter20=", Amino_acids="*", Codons="taA/taG"),
+    c("frameshift keeping the stop", 1278, "T", "TG", TP, "TAA -> TGAA: the whole alternate codon TGA still "
+      "stops, so VEP's stop_retained (both peptides start with *), not stop_lost",
+      Consequence="frameshift_variant&stop_retained_variant", Codons="taa/tGaa"),
+    c("frameshift losing the stop", 1278, "TA", "T", TP, "TAA -> TA: no whole alternate codon, no stop (VEP's "
+      "peptide X), so stop_lost", Consequence="frameshift_variant&stop_lost"),
     # --- TP: indels and 3' shifting (run c.13-17 AAAAA, repeat c.19-25 TCTCTCT)
     c("dup in a run", 1132, "G", "GA", TP, "one more A in AAAAA (c.13-17) is c.17dup (3'-most); new frame S7V..Ter22",
       Consequence="frameshift_variant", IMPACT="HIGH", HGVSc=f"{TP}:c.17dup", HGVSp=f"{PP}:p.Ser7ValfsTer16",

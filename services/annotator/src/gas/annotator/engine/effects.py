@@ -600,11 +600,15 @@ class Effects:
             alt_p = translate_to_stop(alt_cds + utr3)
         if frameshift:
             terms.append("frameshift_variant")
-            alt_whole = alt_codons[: len(alt_codons) - len(alt_codons) % 3]  # the whole alternate codons
-            if "*" in translate(alt_whole) and "*" not in ref_aa:
-                terms.append("stop_gained")  # the new frame's first codons hold a stop (VEP)
-            if "*" in ref_aa:
+            # VEP's predicates on the changed codons' peptides (the alternate's whole codons):
+            # stop_gained / stop_lost when only one holds a stop, stop_retained when both start with one.
+            alt_whole = translate(alt_codons[: len(alt_codons) - len(alt_codons) % 3])
+            if "*" in alt_whole and "*" not in ref_aa:
+                terms.append("stop_gained")
+            if "*" in ref_aa and "*" not in alt_whole:
                 terms.append("stop_lost")
+            if ref_aa.startswith("*") and alt_whole.startswith("*"):
+                terms.append("stop_retained_variant")
             f[11] = self._hgvsp_fs(tx, ref_p, alt_p)
             return
         if "*" in alt_aa and "*" not in ref_aa:
