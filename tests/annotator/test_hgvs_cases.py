@@ -175,6 +175,8 @@ def c(
     return Case(name, pos, ref, alt, feature, expect, why, frozenset(contains), frozenset(absent))
 
 
+G = genome()  # for the REF of the longer cases
+
 CASES = [
     # --- TP, plus strand: substitutions
     c("missense", 1024, "G", "A", TP, "c.4 G of GCC (Ala2) -> ACC Thr", Consequence="missense_variant",
@@ -254,6 +256,10 @@ CASES = [
       Consequence="intron_variant", IMPACT="MODIFIER", HGVSc=f"{TP}:c.7+30A>G", INTRON="1/2"),
     c("intron second half", 1098, "T", "C", TP, "71st of 100: counted back from the acceptor (c.8-30)",
       Consequence="intron_variant", HGVSc=f"{TP}:c.8-30T>C", INTRON="1/2"),
+    c("deletion from upstream into the start codon", 995, G[994:1022], G[994], TP, "996-1022: 5 bases before the "
+      "transcript, the 5' UTR, c.1-2; it starts outside the cDNA, so VEP's _overlaps_start_codon (cdna_start "
+      "undefined) gives no start_lost", contains={"5_prime_UTR_variant", "coding_sequence_variant"},
+      absent={"start_lost", "upstream_gene_variant"}),
     c("5' UTR", 1016, "C", "T", TP, "5 bases before the ATG", Consequence="5_prime_UTR_variant", IMPACT="MODIFIER",
       HGVSc=f"{TP}:c.-5C>T", cDNA_position="16", EXON="1/3", HGVSp=""),
     c("3' UTR", 1285, "A", "G", TP, "5 bases after the stop", Consequence="3_prime_UTR_variant",

@@ -527,12 +527,11 @@ class Effects:
         else:
             rows = tx.cds[bisect_right(tx.cds_ends, s) :] if tx.cds_disjoint else tx.cds
             coding = _overlap(rows, s, e)
-            exonic = _overlap(tx.exons[bisect_right(tx.exon_ends, s) :], s, e)
-            before = max(0, min(e, cs0) - s)  # exonic bases below the CDS
-            after = max(0, e - max(s, ce1))
-            if before and exonic > coding:
+            # VEP's within_5_prime_utr / within_3_prime_utr: the change overlaps the transcript's span
+            # below (above) the CDS, intron bases included, and an exonic base (`_before_coding`).
+            if min(e, cs0) > max(s, tx.start):
                 terms.append("5_prime_UTR_variant" if plus else "3_prime_UTR_variant")
-            if after and exonic > coding:
+            if min(e, tx.end) > max(s, ce1):
                 terms.append("3_prime_UTR_variant" if plus else "5_prime_UTR_variant")
             if coding == 0:
                 return
@@ -544,9 +543,12 @@ class Effects:
                 aa0 = "?" if p0 is None else str((p0 - 1) // 3 + 1)
                 aa1 = "?" if p1 is None else str((p1 - 1) // 3 + 1)
                 f[14] = f"{aa0}-{aa1}"
-                if any(s <= g < e for g in tx.start_codon):
+                # VEP's start_lost / stop_lost of a partly coding change need both its ends in the
+                # cDNA (`_overlaps_start_codon`: cdna_start and cdna_end defined).
+                in_cdna = tx.cdna_pos(s) is not None and tx.cdna_pos(e - 1) is not None
+                if in_cdna and any(s <= g < e for g in tx.start_codon):
                     terms.append("start_lost")
-                if any(s <= g < e for g in tx.stop_codon):
+                if in_cdna and any(s <= g < e for g in tx.stop_codon):
                     terms.append("stop_lost")
                 if not any(t in terms for t in ("start_lost", "stop_lost")):
                     terms.append("coding_sequence_variant")  # only where nothing more exact holds
