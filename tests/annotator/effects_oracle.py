@@ -511,7 +511,8 @@ def vep_class(tx: TxModel, pos: int, ref: str, alt: str) -> str | None:
     deletion = len(alt) == 1 and len(ref) > 1 and ref[0] == alt[0]
     if deletion and (tx.part(pos) != tx.part(pos + 1) or any(_overlap(pos, end, a, b) for a, b in zones)):
         return "deletion with its padding base at a junction or another part"
-    if len(ref) != len(alt) and any(_overlap(min(start, end), max(start, end), a, b) for a, b in zones):
+    span = (pos, pos + len(ref) - 1)  # the VCF's bases, its anchor base included (bcftools' view)
+    if len(ref) != len(alt) and any(_overlap(*span, a, b) or _overlap(start, end, a, b) for a, b in zones):
         return "other length change at a junction"
     sites = [s for i0, i1 in tx.introns for s in ((i0, i0 + 1), (i1 - 1, i1))]
     if any(_overlap(start, end, a, b) for a, b in tx.exons) and any(_overlap(start, end, a, b) for a, b in sites):

@@ -202,6 +202,13 @@ CASES = [
       HGVSc=f"{TP}:c.28_29delinsTT", HGVSp=f"{PP}:p.Arg10Leu"),
     c("start lost c.1", 1021, "A", "G", TP, "ATG -> GTG: the start is lost, protein unknown", Consequence="start_lost",
       IMPACT="HIGH", HGVSc=f"{TP}:c.1A>G", HGVSp=f"{PP}:p.Met1?"),
+    c("insertion inside the start codon", 1021, "A", "ATG", TP, "A|TG|TG: codon 1 still reads ATG, but the "
+      "5' UTR + CDS no longer ends with the CDS (VEP's _ins_del_start_altered), so start_lost",
+      Consequence="frameshift_variant&start_lost", HGVSp=f"{PP}:p.Met1?"),
+    c("insertion keeping the start codon", 1021, "A", "AA", TP, "A|A|TG: the sequence still ends with the whole "
+      "CDS (VEP's start_retained_variant), yet AAT now stands at the start codon's place after the 5' UTR "
+      "(VEP's _inv_start_altered: start_lost); VEP's predicates give both, beside the frameshift",
+      Consequence="frameshift_variant&start_lost&start_retained_variant"),
     c("start lost c.3", 1023, "G", "A", TP, "ATG -> ATA", Consequence="start_lost", HGVSc=f"{TP}:c.3G>A",
       HGVSp=f"{PP}:p.Met1?"),
     c("stop lost", 1278, "T", "C", TP, "TAA -> CAA Gln; 3'UTR GCT GAC TAG reads Ala Asp Ter: new stop 3 on",

@@ -581,14 +581,28 @@ class Effects:
         alt_aa = "X" if frameshift else translate(alt_codons)
         f[15] = ref_aa if ref_aa == alt_aa else f"{ref_aa or '-'}/{alt_aa or '-'}"
         if w0 == 0 and tx.start_codon and (not ins or i0 > 0):
-            if translate(alt_cds[:3]) != "M":
+            # VEP's start_lost, its three tests in order: an indel after which the 5' UTR + CDS no
+            # longer ends with the CDS, unless in frame beside the start (`_ins_del_start_altered`,
+            # `inframe_insertion`/`inframe_deletion`); with a 5' UTR, no ATG left at the start codon's
+            # place (`_inv_start_altered`); codon 1's peptide changed (translation_start 1).
+            utr5 = tx.cdna[: tx.cds_c0 - 1]
+            altered = bool(delta) and not (utr5 + alt_cds).endswith(seq)
+            inframe = not frameshift and _inframe_beside(ref_codons, alt_codons, ref_aa, alt_aa)
+            cut = len(alt_codons) - len(alt_codons) % 3
+            pep = translate(alt_codons[:cut]) + ("X" if cut < len(alt_codons) else "")
+            lost = (
+                (altered and not inframe)
+                or (bool(utr5) and alt_cds[:3] != "ATG")
+                or not (pep.startswith(ref_aa) or pep.endswith(ref_aa))
+            )
+            if delta and not altered:
+                terms.append("start_retained_variant")
+            if lost:
                 terms.append("start_lost")
                 f[11] = f"{tx.protein_id}:p.Met1?"
                 if frameshift:
                     terms.append("frameshift_variant")
                 return
-            if not frameshift and ref_aa == alt_aa:
-                terms.append("start_retained_variant")
         utr3 = tx.cdna[tx.cds_c1 :]
         ref_p = tx.protein
         k = i0 // 3  # the residues before the changed codon are the reference's
@@ -747,6 +761,20 @@ class Effects:
                 a = a[-1] + a[:-1]
                 s -= 1
         return s, a
+
+
+def _inframe_beside(ref_codons: str, alt_codons: str, ref_aa: str, alt_aa: str) -> bool:
+    """VEP's inframe_insertion (the alternate peptide, cut after its first stop, starts or ends with
+    the reference one) and inframe_deletion (the reference codons start or end with the alternate
+    ones, or hold them whole inside) tests."""
+    if len(alt_codons) > len(ref_codons):
+        cut = to_stop(alt_aa)
+        return cut.startswith(ref_aa) or cut.endswith(ref_aa)
+    if ref_codons.startswith(alt_codons) or ref_codons.endswith(alt_codons):
+        return True
+    p = _prefix_len(ref_codons, alt_codons)
+    q = _suffix_len(ref_codons[p:], alt_codons[p:], len(alt_codons) - p)
+    return q == len(alt_codons) - p and (len(ref_codons) - p - q) % 3 == 0
 
 
 def _overlap(rows: list[tuple[int, int]], s: int, e: int) -> int:
