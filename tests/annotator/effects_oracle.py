@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from bisect import bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -366,12 +367,26 @@ class TxModel:
     cds_seq: str = ""  # the CDS's bases in transcript order (the genome's, complemented on the minus strand)
     phase: int = 0  # bases before the first whole codon (a cds_start_NF CDS's GFF3 phase)
 
-    @property
+    @cached_property
     def introns(self) -> list[tuple[int, int]]:
         return [(a[1] + 1, b[0] - 1) for a, b in zip(self.exons, self.exons[1:], strict=False)]
 
+    @cached_property
+    def zones(self) -> list[tuple[int, int]]:
+        """Each junction's splice sites and region: 3 exon and 8 intron bases either side of it."""
+        return [z for i0, i1 in self.introns for z in ((i0 - 3, i0 + 7), (i1 - 7, i1 + 3))]
+
+    @cached_property
+    def sites(self) -> list[tuple[int, int]]:
+        return [z for i0, i1 in self.introns for z in ((i0, i0 + 1), (i1 - 1, i1))]
+
+    @cached_property
+    def _starts(self) -> list[int]:
+        return [a for a, _ in self.exons]
+
     def exonic(self, g: int) -> bool:
-        return any(a <= g <= b for a, b in self.exons)
+        j = bisect_right(self._starts, g) - 1
+        return j >= 0 and g <= self.exons[j][1]
 
     def coding(self, g: int) -> bool:
         return self.cds is not None and self.cds[0] <= g <= self.cds[1] and self.exonic(g)
@@ -501,7 +516,7 @@ def vep_class(tx: TxModel, pos: int, ref: str, alt: str) -> str | None:
       coding_sequence or start_lost / stop_lost by its own rules, VEP start_lost / stop_lost exactly
       when both ends of the change are in the cDNA."""
     start, end, _ = vep_feature(pos, ref, alt)
-    zones = [z for i0, i1 in tx.introns for z in ((i0 - 3, i0 + 7), (i1 - 7, i1 + 3))]
+    zones = tx.zones
     if start == end + 1:
         if any(_overlap(end, start, a, b) for a, b in zones):
             return "insertion at a junction"
@@ -514,8 +529,7 @@ def vep_class(tx: TxModel, pos: int, ref: str, alt: str) -> str | None:
     span = (pos, pos + len(ref) - 1)  # the VCF's bases, its anchor base included (bcftools' view)
     if len(ref) != len(alt) and any(_overlap(*span, a, b) or _overlap(start, end, a, b) for a, b in zones):
         return "other length change at a junction"
-    sites = [s for i0, i1 in tx.introns for s in ((i0, i0 + 1), (i1 - 1, i1))]
-    if any(_overlap(start, end, a, b) for a, b in tx.exons) and any(_overlap(start, end, a, b) for a, b in sites):
+    if any(_overlap(start, end, a, b) for a, b in tx.sites) and any(_overlap(start, end, a, b) for a, b in tx.exons):
         return "change taking an exon base and a splice site"
     if _takes_codon_and_more(tx, start, end):
         return "change taking the start or stop codon and bases outside the CDS"
