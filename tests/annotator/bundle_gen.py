@@ -254,7 +254,26 @@ def generate(seed: int = 1, contigs: dict[str, int] | None = None, genes_per_con
         for t in g.transcripts:
             if t.cds:
                 _write_orf(rng, bundle, g, t)
+    for g in bundle.genes:
+        for t in g.transcripts:
+            if t.cds:
+                _mark_incomplete(bundle, g, t)
     return bundle
+
+
+def _mark_incomplete(bundle: Bundle, g: Gene, t: Transcript) -> None:
+    """An overlapping gene's ORF, written later, may overwrite t's start or stop codon: the model then
+    says so, as Ensembl marks a CDS without an ATG or a stop (cds_start_NF / cds_end_NF)."""
+    seq = bundle.contigs[g.chrom]
+    bases = "".join(seq[p - 1] for p in cds_positions(t, g.strand))
+    bases = bases if g.strand == "+" else bases.translate(COMP)
+    if not t.start_nf and bases[:3] != "ATG":
+        t.start_nf = True
+        t.tags.append("cds_start_NF")
+    whole = len(bases) - t.first_phase
+    if not t.end_nf and (whole % 3 or bases[-3:] not in STOPS):
+        t.end_nf = True
+        t.tags.append("cds_end_NF")
 
 
 # --- writers ------------------------------------------------------------------------------

@@ -54,6 +54,9 @@ INTRON_TM = "GTAAGG" + ("ACGTTGCAAC" * 5)[:48] + "CCCTAG"
 EXON1_TL = "GGCTAGCTTACGATCGTACG"
 INTRON_TL = "GTAAGA" + ("CATGCATGCA" * 4)[:38] + "TTGCAG"
 EXON2_TL = "CCGATTACGGCATCGATTGCAGGCTTACGA"
+UTR5_TU = "GCAGTCCTTAGCACCGTACC"  # TU's exon 1: all 5' UTR, so its intron lies before the CDS
+INTRON_TU = "GTAAGT" + ("TCGATCCATG" * 5)[:48] + "CTCCAG"
+EXON2_TU = "ATGGCCAAAGGGTTTCCCTAA" + "GCTTGACCATCGGATCCATTGACCGTAGC"
 
 
 def genome() -> str:
@@ -70,6 +73,9 @@ def genome() -> str:
     assert len(tm) == 110
     put(2001, tm.translate(COMP)[::-1])
     put(3001, EXON1_TL + INTRON_TL + EXON2_TL)
+    tu = UTR5_TU + INTRON_TU + EXON2_TU
+    assert len(tu) == 130
+    put(3301, tu)
     return "".join(seq)
 
 
@@ -137,6 +143,28 @@ def gff3() -> str:
         ),
         ("exon", 3001, 3020, "+", ".", "Parent=transcript:ENST00000000301"),
         ("exon", 3071, 3100, "+", ".", "Parent=transcript:ENST00000000301"),
+        ("gene", 3301, 3430, "+", ".", "ID=gene:ENSG00000000400;Name=HANDU;biotype=protein_coding;version=1"),
+        (
+            "mRNA",
+            3301,
+            3430,
+            "+",
+            ".",
+            "ID=transcript:ENST00000000401;Parent=gene:ENSG00000000400;Name=HANDU-201;biotype=protein_coding;"
+            "transcript_id=ENST00000000401;version=1",
+        ),
+        ("exon", 3301, 3320, "+", ".", "Parent=transcript:ENST00000000401"),
+        ("exon", 3381, 3430, "+", ".", "Parent=transcript:ENST00000000401"),
+        ("five_prime_UTR", 3301, 3320, "+", ".", "Parent=transcript:ENST00000000401"),
+        (
+            "CDS",
+            3381,
+            3401,
+            "+",
+            "0",
+            "ID=CDS:ENSP00000000401;Parent=transcript:ENST00000000401;protein_id=ENSP00000000401",
+        ),
+        ("three_prime_UTR", 3402, 3430, "+", ".", "Parent=transcript:ENST00000000401"),
     ]
     body = "".join(f"1\t{s}\t{t}\t{a}\t{b}\t.\t{st}\t{ph}\t{attr}\n" for t, a, b, st, ph, attr in rows)
     return "##gff-version 3\n##sequence-region   1 1 4000\n" + body
@@ -157,6 +185,7 @@ class Case:
 
 
 TP, TPN, TM, TL = "ENST00000000101.1", "ENST00000000102.1", "ENST00000000201.1", "ENST00000000301.1"
+TU = "ENST00000000401.1"  # + strand: exon1 3301-3320 (5' UTR), intron 3321-3380, exon2 3381-3430 (CDS 3381-3401)
 # Ensembl GFF3 gives the protein no version (CDS lines carry protein_id only), so HGVSp names it without one.
 PP, PM = "ENSP00000000101", "ENSP00000000201"
 
@@ -174,6 +203,8 @@ def c(
 ) -> Case:
     return Case(name, pos, ref, alt, feature, expect, why, frozenset(contains), frozenset(absent))
 
+
+G = genome()  # for the REF of the longer cases
 
 CASES = [
     # --- TP, plus strand: substitutions
@@ -200,6 +231,13 @@ CASES = [
       HGVSc=f"{TP}:c.28_29delinsTT", HGVSp=f"{PP}:p.Arg10Leu"),
     c("start lost c.1", 1021, "A", "G", TP, "ATG -> GTG: the start is lost, protein unknown", Consequence="start_lost",
       IMPACT="HIGH", HGVSc=f"{TP}:c.1A>G", HGVSp=f"{PP}:p.Met1?"),
+    c("insertion inside the start codon", 1021, "A", "ATG", TP, "A|TG|TG: codon 1 still reads ATG, but the "
+      "5' UTR + CDS no longer ends with the CDS (VEP's _ins_del_start_altered), so start_lost",
+      Consequence="frameshift_variant&start_lost", HGVSp=f"{PP}:p.Met1?"),
+    c("insertion keeping the start codon", 1021, "A", "AA", TP, "A|A|TG: the sequence still ends with the whole "
+      "CDS (VEP's start_retained_variant), yet AAT now stands at the start codon's place after the 5' UTR "
+      "(VEP's _inv_start_altered: start_lost); VEP's predicates give both, beside the frameshift",
+      Consequence="frameshift_variant&start_lost&start_retained_variant"),
     c("start lost c.3", 1023, "G", "A", TP, "ATG -> ATA", Consequence="start_lost", HGVSc=f"{TP}:c.3G>A",
       HGVSp=f"{PP}:p.Met1?"),
     c("stop lost", 1278, "T", "C", TP, "TAA -> CAA Gln; 3'UTR GCT GAC TAG reads Ala Asp Ter: new stop 3 on",
@@ -207,6 +245,11 @@ CASES = [
       Amino_acids="*/Q", Codons="Taa/Caa", EXON="3/3"),
     c("stop retained", 1280, "A", "G", TP, "TAA -> TAG", Consequence="stop_retained_variant", IMPACT="LOW",
       HGVSc=f"{TP}:c.60A>G", HGVSp=f"{PP}:p.Ter20=", Amino_acids="*", Codons="taA/taG"),
+    c("frameshift keeping the stop", 1278, "T", "TG", TP, "TAA -> TGAA: the whole alternate codon TGA still "
+      "stops, so VEP's stop_retained (both peptides start with *), not stop_lost",
+      Consequence="frameshift_variant&stop_retained_variant", Codons="taa/tGaa"),
+    c("frameshift losing the stop", 1278, "TA", "T", TP, "TAA -> TA: no whole alternate codon, no stop (VEP's "
+      "peptide X), so stop_lost", Consequence="frameshift_variant&stop_lost"),
     # --- TP: indels and 3' shifting (run c.13-17 AAAAA, repeat c.19-25 TCTCTCT)
     c("dup in a run", 1132, "G", "GA", TP, "one more A in AAAAA (c.13-17) is c.17dup (3'-most); new frame S7V..Ter22",
       Consequence="frameshift_variant", IMPACT="HIGH", HGVSc=f"{TP}:c.17dup", HGVSp=f"{PP}:p.Ser7ValfsTer16",
@@ -249,6 +292,14 @@ CASES = [
       Consequence="intron_variant", IMPACT="MODIFIER", HGVSc=f"{TP}:c.7+30A>G", INTRON="1/2"),
     c("intron second half", 1098, "T", "C", TP, "71st of 100: counted back from the acceptor (c.8-30)",
       Consequence="intron_variant", HGVSc=f"{TP}:c.8-30T>C", INTRON="1/2"),
+    c("deletion from upstream into the start codon", 995, G[994:1022], G[994], TP, "996-1022: 5 bases before the "
+      "transcript, the 5' UTR, c.1-2; it starts outside the cDNA, so VEP's _overlaps_start_codon (cdna_start "
+      "undefined) gives no start_lost", contains={"5_prime_UTR_variant", "coding_sequence_variant"},
+      absent={"start_lost", "upstream_gene_variant"}),
+    c("deletion from a 5' UTR intron into the start codon", 3374, G[3373:3383], G[3373], TU, "3375-3383: the "
+      "intron's last 6 bases (the acceptor site) and the ATG; the intron lies before the CDS, so VEP's "
+      "_before_coding (genomic) gives 5_prime_UTR_variant; it starts in the intron, so no start_lost",
+      contains={"splice_acceptor_variant", "5_prime_UTR_variant"}, absent={"start_lost"}),
     c("5' UTR", 1016, "C", "T", TP, "5 bases before the ATG", Consequence="5_prime_UTR_variant", IMPACT="MODIFIER",
       HGVSc=f"{TP}:c.-5C>T", cDNA_position="16", EXON="1/3", HGVSp=""),
     c("3' UTR", 1285, "A", "G", TP, "5 bases after the stop", Consequence="3_prime_UTR_variant",

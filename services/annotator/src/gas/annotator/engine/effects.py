@@ -494,12 +494,11 @@ class Effects:
         else:
             rows = tx.cds[bisect_right(tx.cds_ends, s) :] if tx.cds_disjoint else tx.cds
             coding = _overlap(rows, s, e)
-            exonic = _overlap(tx.exons[bisect_right(tx.exon_ends, s) :], s, e)
-            before = max(0, min(e, cs0) - s)  # exonic bases below the CDS
-            after = max(0, e - max(s, ce1))
-            if before and exonic > coding:
+            # VEP's within_5_prime_utr / within_3_prime_utr: the change overlaps the transcript's span
+            # below (above) the CDS, intron bases included, and an exonic base (`_before_coding`).
+            if min(e, cs0) > max(s, tx.start):
                 terms.append("5_prime_UTR_variant" if plus else "3_prime_UTR_variant")
-            if after and exonic > coding:
+            if min(e, tx.end) > max(s, ce1):
                 terms.append("3_prime_UTR_variant" if plus else "5_prime_UTR_variant")
             if coding == 0:
                 return
@@ -511,9 +510,12 @@ class Effects:
                 aa0 = "?" if p0 is None else str((p0 - 1) // 3 + 1)
                 aa1 = "?" if p1 is None else str((p1 - 1) // 3 + 1)
                 f[14] = f"{aa0}-{aa1}"
-                if any(s <= g < e for g in tx.start_codon):
+                # VEP's start_lost / stop_lost of a partly coding change need both its ends in the
+                # cDNA (`_overlaps_start_codon`: cdna_start and cdna_end defined).
+                in_cdna = tx.cdna_pos(s) is not None and tx.cdna_pos(e - 1) is not None
+                if in_cdna and any(s <= g < e for g in tx.start_codon):
                     terms.append("start_lost")
-                if any(s <= g < e for g in tx.stop_codon):
+                if in_cdna and any(s <= g < e for g in tx.stop_codon):
                     terms.append("stop_lost")
                 if not any(t in terms for t in ("start_lost", "stop_lost")):
                     terms.append("coding_sequence_variant")  # only where nothing more exact holds
@@ -546,14 +548,28 @@ class Effects:
         alt_aa = "X" if frameshift else translate(alt_codons)
         f[15] = ref_aa if ref_aa == alt_aa else f"{ref_aa or '-'}/{alt_aa or '-'}"
         if w0 == 0 and tx.start_codon and (not ins or i0 > 0):
-            if translate(alt_cds[:3]) != "M":
+            # VEP's start_lost, its three tests in order: an indel after which the 5' UTR + CDS no
+            # longer ends with the CDS, unless in frame beside the start (`_ins_del_start_altered`,
+            # `inframe_insertion`/`inframe_deletion`); with a 5' UTR, no ATG left at the start codon's
+            # place (`_inv_start_altered`); codon 1's peptide changed (translation_start 1).
+            utr5 = tx.cdna[: tx.cds_c0 - 1]
+            altered = bool(delta) and not (utr5 + alt_cds).endswith(seq)
+            inframe = not frameshift and _inframe_beside(ref_codons, alt_codons, ref_aa, alt_aa)
+            cut = len(alt_codons) - len(alt_codons) % 3
+            pep = translate(alt_codons[:cut]) + ("X" if cut < len(alt_codons) else "")
+            lost = (
+                (altered and not inframe)
+                or (bool(utr5) and alt_cds[:3] != "ATG")
+                or not (pep.startswith(ref_aa) or pep.endswith(ref_aa))
+            )
+            if delta and not altered:
+                terms.append("start_retained_variant")
+            if lost:
                 terms.append("start_lost")
                 f[11] = f"{tx.protein_id}:p.Met1?"
                 if frameshift:
                     terms.append("frameshift_variant")
                 return
-            if not frameshift and ref_aa == alt_aa:
-                terms.append("start_retained_variant")
         utr3 = tx.cdna[tx.cds_c1 :]
         ref_p = tx.protein
         k = i0 // 3  # the residues before the changed codon are the reference's
@@ -567,11 +583,15 @@ class Effects:
             alt_p = translate_to_stop(alt_cds + utr3)
         if frameshift:
             terms.append("frameshift_variant")
-            alt_whole = alt_codons[: len(alt_codons) - len(alt_codons) % 3]  # the whole alternate codons
-            if "*" in translate(alt_whole) and "*" not in ref_aa:
-                terms.append("stop_gained")  # the new frame's first codons hold a stop (VEP)
-            if "*" in ref_aa:
+            # VEP's predicates on the changed codons' peptides (the alternate's whole codons):
+            # stop_gained / stop_lost when only one holds a stop, stop_retained when both start with one.
+            alt_whole = translate(alt_codons[: len(alt_codons) - len(alt_codons) % 3])
+            if "*" in alt_whole and "*" not in ref_aa:
+                terms.append("stop_gained")
+            if "*" in ref_aa and "*" not in alt_whole:
                 terms.append("stop_lost")
+            if ref_aa.startswith("*") and alt_whole.startswith("*"):
+                terms.append("stop_retained_variant")
             f[11] = self._hgvsp_fs(tx, ref_p, alt_p)
             return
         if "*" in alt_aa and "*" not in ref_aa:
@@ -708,6 +728,20 @@ class Effects:
                 a = a[-1] + a[:-1]
                 s -= 1
         return s, a
+
+
+def _inframe_beside(ref_codons: str, alt_codons: str, ref_aa: str, alt_aa: str) -> bool:
+    """VEP's inframe_insertion (the alternate peptide, cut after its first stop, starts or ends with
+    the reference one) and inframe_deletion (the reference codons start or end with the alternate
+    ones, or hold them whole inside) tests."""
+    if len(alt_codons) > len(ref_codons):
+        cut = to_stop(alt_aa)
+        return cut.startswith(ref_aa) or cut.endswith(ref_aa)
+    if ref_codons.startswith(alt_codons) or ref_codons.endswith(alt_codons):
+        return True
+    p = _prefix_len(ref_codons, alt_codons)
+    q = _suffix_len(ref_codons[p:], alt_codons[p:], len(alt_codons) - p)
+    return q == len(alt_codons) - p and (len(ref_codons) - p - q) % 3 == 0
 
 
 def _overlap(rows: list[tuple[int, int]], s: int, e: int) -> int:
