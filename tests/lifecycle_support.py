@@ -28,7 +28,7 @@ from support import ROOT, SAMPLES
 from gas.core.components import PROCESSES
 
 # The Deployments of the chart with the dev values: every long-running process, and moto.
-DEV_DEPLOYMENTS = {f"gas-{p.name}" for p in PROCESSES if not p.schedule} | {"gas-moto"}
+DEV_DEPLOYMENTS = {f"gas-{p.name}" for p in PROCESSES if not (p.schedule or p.hook)} | {"gas-moto"}
 
 
 @dataclass

@@ -49,6 +49,14 @@ def test_the_chart_runs_every_scheduled_process_as_a_cronjob():
             assert "kind: CronJob" in template and f"command: {list(process.command)}".replace("'", '"') in template
 
 
+def test_the_chart_runs_every_hook_process_as_a_hook_job():
+    for process in PROCESSES:
+        if process.hook:
+            template = (ROOT / f"charts/gas/templates/{process.name}.yaml").read_text()
+            assert '"helm.sh/hook" $hook' in template and "kind: Job" in template, process.name
+            assert f"command: {list(process.command)[:1]}".replace("'", '"')[:-1] in template, process.name
+
+
 def test_skaffold_builds_one_image_per_package():
     config = yaml.safe_load((ROOT / "skaffold.yaml").read_text())
     artifacts = {a["image"]: a["docker"]["buildArgs"]["SERVICE"] for a in config["build"]["artifacts"]}

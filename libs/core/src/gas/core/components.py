@@ -19,6 +19,7 @@ class Process:
     identity: str  # IAM policy (gas-iam-policy) and ServiceAccount it runs as
     queue: str | None = None  # the SQS queue it consumes (workers only)
     schedule: bool = False  # run on a schedule (a CronJob), not as a Deployment
+    hook: bool = False  # run once per install/upgrade (a Helm hook Job), not as a Deployment
 
 
 PROCESSES: tuple[Process, ...] = (
@@ -31,6 +32,8 @@ PROCESSES: tuple[Process, ...] = (
     # gas-sweep is part of gas-core, in every image; it runs from the web image.
     Process("sweeper", "web", ("gas-sweep",), "sweeper", schedule=True),
     Process("operator", "operator", ("gas-operator",), "operator"),
+    # Builds the declared bundles and checks the sources (docs/kubernetes.md), annotator image.
+    Process("references", "annotator", ("gas-build-references",), "references", hook=True),
 )
 
 WORKERS = tuple(p for p in PROCESSES if p.queue)
