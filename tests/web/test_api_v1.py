@@ -122,6 +122,19 @@ def test_an_expired_token_is_refused(sign_in, client, web_aws):
     assert "expired" in body["detail"]
 
 
+def test_a_token_whose_user_is_gone_reads_no_user(sign_in, client, web_aws):
+    """The API reads the token's user once, on first use (context.current_user): a token
+    that outlived its user's profile is refused where a user is needed, never served as a
+    made-up free user."""
+    c, user_id = sign_in()
+    token = create_token(c)
+    me = client.get("/api/v1/me", headers=bearer(token)).get_json()
+    assert (me["user_id"], me["tier"]) == (user_id, "free")
+    web_aws.client("dynamodb").delete_item(TableName=web_aws.names.users_table, Key={"user_id": {"S": user_id}})
+    body = _problem(client.get("/api/v1/me", headers=bearer(token)), 401, "unauthorized")
+    assert "user does not exist" in body["detail"]
+
+
 def test_another_users_job_is_not_found(sign_in, client, web_aws):
     a, user_a = sign_in()
     b, _ = sign_in()
