@@ -35,7 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gas.annotator.engine.database import ensure_database, export_tracks
+from gas.annotator.engine.build import ensure_database
+from gas.annotator.engine.database import export_tracks
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -187,7 +187,7 @@ def token_checks(stack: DevStack, runs: int) -> dict[str, list[float]]:
         "personal token check (cache warm)": timed(lambda: auth.authenticate(f"Bearer {secret}", "127.0.0.1"), runs),
         "Globus token check (cache warm)": globus_ms,
         "counter writes, token + user (every API request)": timed(lambda: auth.count(personal), runs),
-        "peer: session check of a page (GetItem)": timed(lambda: users.get_profile("bench-user"), runs),
+        "peer: session check of a page (GetItem)": timed(lambda: users.get("bench-user"), runs),
     }
 
 

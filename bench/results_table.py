@@ -43,8 +43,9 @@ import requests
 from _common import DevStack, User, bench_stack, moto_client, percentile
 from annotate_vs_bcftools import make_vcf
 
-from gas.annotator.engine.database import SCHEMA_VERSION, ensure_database
-from gas.annotator.engine.vcf import ENGINE_VERSION
+from gas.annotator.engine.annotate import ENGINE_VERSION
+from gas.annotator.engine.build import ensure_database
+from gas.annotator.engine.database import SCHEMA_VERSION
 from gas.core.dynamo import to_item
 from gas.core.job_record import Job, JobStatus
 from gas.core.phenotypes import load

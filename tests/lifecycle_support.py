@@ -111,7 +111,7 @@ def signed_in_user(site: Site, name: str = "Cluster Tester") -> User:
     signer.secret_key = site.secret_key
     # what web's sign-in puts in the session (gas.web.auth._sign_in)
     cookie = signer.session_interface.get_signing_serializer(signer).dumps(  # type: ignore[attr-defined]
-        {"user_id": user_id, "generation": profile["session_generation"], "_permanent": True}
+        {"user_id": user_id, "generation": profile.session_generation, "_permanent": True}
     )
     user.http.cookies.set("gas_session", cookie, domain=site.cookie_domain)
     user.user_id = user_id  # type: ignore[attr-defined]

@@ -252,7 +252,7 @@ def test_an_rsid_in_column_3_makes_the_allele_known(annotate):
 def test_the_summary_of_many_contigs_stays_small(annotate):
     """45,000 contig names made a 17.8 MB job page (issue 22): the summary keeps the
     SUMMARY_CONTIGS contigs with most variants and counts the rest."""
-    from gas.annotator.engine.vcf import CONTIG_NAME_CHARS, SUMMARY_CONTIGS
+    from gas.annotator.engine.annotate import CONTIG_NAME_CHARS, SUMMARY_CONTIGS
 
     body = "1\t1000\t.\tA\tG\t.\t.\t.\n" * 3 + "2\t1000\t.\tA\tG\t.\t.\t.\n" * 2
     body += "".join(f"ctg{n}\t10\t.\tA\tG\t.\t.\t.\n" for n in range(3000))

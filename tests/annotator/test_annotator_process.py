@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from jobs_support import uploaded_job
 from support import BIN, SAMPLES, moto_server
 
 from gas.core.events import JobRequested, Publisher
@@ -63,21 +64,7 @@ class Annotators:
         UserStore(self.aws).upsert(user_id, "Ada", f"{user_id}@example.org")
         if user_tier == "premium":
             UserStore(self.aws).upgrade(user_id)
-        job_id = str(uuid.uuid4())
-        bucket, key = self.aws.names.inputs_bucket, f"{user_id}/{job_id}~{name}"
-        etag = self.aws.client("s3").put_object(Bucket=bucket, Key=key, Body=body)["ETag"]
-        job = Job(
-            job_id=job_id,
-            user_id=user_id,
-            input_file_name=name,
-            input_bucket=bucket,
-            input_key=key,
-            input_size=len(body),
-            input_etag=etag,
-            submitted_at="2026-11-29T00:00:00.000Z",
-        )
-        assert self.jobs.create(job)
-        return job
+        return uploaded_job(self.aws, body, name, user_id)
 
     def publish(self, job: Job) -> None:
         Publisher(self.aws).publish(JobRequested(job.job_id, job.user_id))

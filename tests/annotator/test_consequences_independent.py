@@ -22,8 +22,8 @@ import pytest
 from engine_support import HEADER, records
 
 from gas.annotator.engine import annotate_vcf
+from gas.annotator.engine.build import SOURCES
 from gas.annotator.engine.consequences import TERMS  # the vocabulary only, for the coverage check
-from gas.annotator.engine.database import SOURCES
 from gas.core.assembly import LENGTHS
 
 FLANK = 5000

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from gas.annotator.engine import ensure_database
+from gas.annotator.engine.build import build_database
 from gas.annotator.engine.database import (
     BITS,
-    build_database,
     db_file_name,
     load_database,
     manifest_path_of,

@@ -3,7 +3,6 @@ the same values as the annotated VCF, written in row groups while streaming."""
 
 from __future__ import annotations
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from engine_support import consequences, records
@@ -11,48 +10,13 @@ from engine_support import consequences, records
 from gas.annotator.engine import annotate_vcf
 from gas.annotator.engine import reader as reader_module
 from gas.annotator.engine.database import FLANK
+from gas.annotator.engine.parquet import SCHEMA as ENGINE_SCHEMA
 from gas.core.phenotypes import load
+from gas.core.vocab import GENE_LEVEL_TERMS
 
-SCHEMA = [
-    ("record", pa.int64()),
-    ("chrom", pa.string()),
-    ("pos", pa.int64()),
-    ("id", pa.string()),
-    ("rsid", pa.string()),
-    ("known_source", pa.string()),
-    ("ref", pa.string()),
-    ("alt", pa.string()),
-    ("qual", pa.float64()),
-    ("filter", pa.string()),
-    ("genes", pa.list_(pa.string())),
-    ("gene_types", pa.list_(pa.string())),
-    ("region", pa.string()),
-    ("nearest_gene", pa.string()),
-    ("nearest_distance", pa.int64()),
-    ("flags", pa.list_(pa.string())),
-    ("variant_class", pa.string()),
-    ("tstv", pa.string()),
-    ("consequence", pa.string()),
-    ("consequences", pa.list_(pa.string())),
-    # Bundles only (tests/annotator/test_transcript_effects.py); null for genes-only databases.
-    ("impact", pa.string()),
-    ("symbol", pa.string()),
-    ("transcript", pa.string()),
-    ("hgvsc", pa.string()),
-    ("hgvsp", pa.string()),
-    ("amino_acids", pa.string()),
-    ("transcript_consequences", pa.list_(pa.string())),
-    # Gene and disease context (gas.core.phenotypes).
-    ("diseases", pa.list_(pa.string())),
-    ("phenotype_count", pa.int64()),
-]
-SEVERITY = [
-    "splice_acceptor_variant", "splice_donor_variant", "frameshift_variant", "stop_lost", "start_lost",
-    "inframe_insertion", "inframe_deletion", "splice_region_variant", "stop_retained_variant",
-    "coding_sequence_variant", "5_prime_UTR_variant", "3_prime_UTR_variant",
-    "non_coding_transcript_exon_variant", "intron_variant", "upstream_gene_variant",
-    "downstream_gene_variant", "intergenic_variant",
-]  # fmt: skip
+# The columns (the vocabulary's: tests/core/test_vocab.py checks their kinds); SCHEMA is the
+# engine's, built from it.
+SCHEMA = [(f.name, f.type) for f in ENGINE_SCHEMA]
 
 
 @pytest.mark.parametrize("sample", ["test.vcf", "premium_2.vcf", "premium_1.vcf"])
@@ -113,7 +77,7 @@ def test_rows_match_the_annotated_vcf(tmp_path, db, samples, sample, monkeypatch
         rsid = info["RSID"].split(",")[k] if "RSID" in info else "."
         assert row["rsid"] == (rsid if rsid != "." else rec["id"] if row["known_source"] == "file" else None)
         terms = set().union(*[t for (allele, _), t in consequences(rec).items() if allele == row["alt"]])
-        assert row["consequences"] == [t for t in SEVERITY if t in terms]
+        assert row["consequences"] == [t for t in GENE_LEVEL_TERMS if t in terms]
         assert row["consequence"] == (row["consequences"][0] if terms else None)
         context = hpo.context(row["genes"])  # the artifact's answer for the row's genes, one by one
         assert row["diseases"] == (list(context.diseases) if context else [])

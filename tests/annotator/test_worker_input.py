@@ -4,10 +4,10 @@ through it must not be annotated in the first one's place."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from jobs_support import uploaded_job
 from prometheus_client import REGISTRY
 from support import SAMPLES
 
@@ -25,24 +25,7 @@ def annotator(provisioned, db_dir, tmp_path):
 def _submitted_job(
     aws, submitted_at: str = "2026-11-29T00:00:00Z", name: str = "test.vcf", size: int | None = None
 ) -> Job:
-    """What the web app records once the browser's upload lands (annotations.new_job)."""
-    s3 = aws.client("s3")
-    user_id, job_id = f"user-{uuid.uuid4().hex[:8]}", str(uuid.uuid4())
-    bucket, key = aws.names.inputs_bucket, f"{user_id}/{job_id}~{name}"
-    body = (SAMPLES / "test.vcf").read_bytes()
-    etag = s3.put_object(Bucket=bucket, Key=key, Body=body)["ETag"]
-    job = Job(
-        job_id=job_id,
-        user_id=user_id,
-        input_file_name=name,
-        input_bucket=bucket,
-        input_key=key,
-        input_size=len(body) if size is None else size,
-        input_etag=etag,
-        submitted_at=submitted_at,
-    )
-    assert JobStore(aws).create(job)
-    return job
+    return uploaded_job(aws, (SAMPLES / "test.vcf").read_bytes(), name, submitted_at=submitted_at, input_size=size)
 
 
 def test_the_submitted_upload_is_annotated(annotator, provisioned):

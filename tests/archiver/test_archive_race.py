@@ -193,7 +193,7 @@ def test_user_upgrades_while_the_archive_is_in_flight(harness):
 
     def freeze_then_upgrade(bucket, key):
         ref = real_freeze(bucket, key)
-        if h.users.get_profile(user)["tier"] == "free":
+        if not h.users.get(user).premium:
             h.upgrade(user)  # the web app's /subscribe, exactly now
         return ref
 

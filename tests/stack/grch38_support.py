@@ -14,7 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from gas.annotator.engine.database import SOURCES, default_db_dir, fetch_sdist
+from gas.annotator.engine.build import SOURCES, fetch_sdist
+from gas.annotator.engine.database import default_db_dir
 
 GENES = ("TP53", "BRCA1", "NF1", "EGFR", "CFTR", "KRAS", "BRCA2", "APC", "PTEN", "MYC", "RB1")
 # GRCh38 chromosome lengths (hg38 chrom.sizes) of the chromosomes used.

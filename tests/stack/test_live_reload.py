@@ -45,7 +45,7 @@ def test_edits_are_served_and_processed_without_a_restart_and_nothing_is_lost(tm
 
         # A template: served by gunicorn's new workers, no request refused meanwhile.
         marker = f"edited-{uuid.uuid4().hex[:8]}"
-        _edit(tree / "services/web/src/gas/web/templates/home.html", "<h1", f'<p id="marker">{marker}</p><h1')
+        _edit(tree / "services/web/src/gas/web/templates/profile/home.html", "<h1", f'<p id="marker">{marker}</p><h1')
         stack.wait_for("reload", 30, process="web")
         deadline, statuses = time.monotonic() + 60, []
         while True:
@@ -103,4 +103,5 @@ def test_an_edit_restarts_the_processes_that_run_it():
     ]
     # web, every worker and the sweeper
     assert len(processes_touched({ROOT / "libs/core/src/gas/core/jobs.py"})) == 7
-    assert processes_touched({services / "web/src/gas/web/templates/.home.html.swp", ROOT / "docs/web.md"}) == {}
+    swap = services / "web/src/gas/web/templates/profile/.home.html.swp"
+    assert processes_touched({swap, ROOT / "docs/web.md"}) == {}

@@ -12,7 +12,7 @@ import responses
 from api_support import bearer
 from globus_sdk.testing import RegisteredResponse, load_response
 
-from gas.core.users import UserStore
+from gas.core.users import Tier, UserStore
 
 SCOPE = "https://auth.globus.org/scopes/gas-test-client/api"  # the default for client gas-test-client
 
@@ -59,7 +59,7 @@ def test_a_globus_token_for_gas_scope_works_and_is_introspected_once(client, rsp
     assert me["user_id"] == identity and me["token"]["kind"] == "globus"
     assert me["token"]["scopes"] == ["read", "submit"] and me["name"] == "Ada Lovelace"
     # The first use created the profile, as signing in on the site would have.
-    assert UserStore(web_aws).get_profile(identity)["tier"] == "free"
+    assert UserStore(web_aws).get(identity).tier is Tier.FREE
     for _ in range(3):
         assert client.get("/api/v1/jobs", headers=bearer(token)).status_code == 200
     assert _introspections(rsps) == 1  # cached until it expires

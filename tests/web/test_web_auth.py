@@ -13,7 +13,7 @@ import responses
 from globus_sdk.testing import RegisteredResponse, load_response
 from web_support import csrf_token
 
-from gas.core.users import UserStore
+from gas.core.users import Tier, UserStore
 from gas.web.auth import local_user_id
 
 
@@ -61,9 +61,9 @@ def test_globus_login_with_good_state_creates_free_user(app, client, globus, web
         assert "oauth_state" not in s
     token_call = next(c for c in rsps.calls if c.request.url.endswith("/v2/oauth2/token"))
     assert "code=the-code" in token_call.request.body
-    profile = UserStore(web_aws).get_profile(identity)
-    assert profile["tier"] == "free"
-    assert profile["email"] == "ada@example.org"
+    user = UserStore(web_aws).get(identity)
+    assert user is not None and user.tier is Tier.FREE
+    assert user.email == "ada@example.org"
     page = client.get("/profile").get_data(as_text=True)
     assert "Ada Lovelace" in page and "ada@example.org" in page and ">free<" in page
 
@@ -76,7 +76,7 @@ def test_globus_callback_with_wrong_state_signs_nobody_in(client, globus, web_aw
     with client.session_transaction() as s:
         assert "user_id" not in s
     assert not any("/v2/oauth2/token" in c.request.url for c in rsps.calls)
-    assert UserStore(web_aws).get_profile(identity) is None
+    assert UserStore(web_aws).get(identity) is None
 
 
 def test_globus_callback_without_started_flow_is_refused(client, globus):

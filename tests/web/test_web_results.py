@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
 from results_support import BAD_FILTERS, expected_rows, make_result, store_result
 from web_support import csrf_token
 
 from gas.core.job_record import Storage
-from gas.web.variants import COLUMNS, MAX_PAGE_SIZE, VariantFilter
+from gas.web.variants import COLUMNS, MAX_PAGE_SIZE, PROVENANCE, VariantFilter
 from gas.web.variants import SEVERITY as V_SEVERITY
 
 
@@ -103,14 +107,14 @@ def test_exports_stream_exactly_the_filtered_rows_named_after_job_and_filter(sig
     base = f"/annotations/{job.job_id}/variants"
     tsv = c.get(f"{base}.tsv?gene=BRCA*&known=novel")
     assert tsv.status_code == 200 and tsv.is_streamed
-    assert tsv.headers["Content-Disposition"] == 'attachment; filename="premium_2.gene-BRCAx.known-novel.tsv"'
+    assert tsv.headers["Content-Disposition"] == 'attachment; filename="premium_2.GRCh37-v1.gene-BRCAx.known-novel.tsv"'
     lines = tsv.get_data(as_text=True).splitlines()
-    assert lines[0].split("\t") == list(COLUMNS)
+    assert lines[0].split("\t") == [*COLUMNS, *PROVENANCE]
     assert [(x[0], int(x[1]), x[4], x[5]) for x in (line.split("\t") for line in lines[1:])] == [
         (r["chrom"], r["pos"], r["ref"], r["alt"]) for r in want
     ]
     rows = list(csv.reader(io.StringIO(c.get(f"{base}.csv?gene=BRCA*&known=novel").get_data(as_text=True))))
-    assert rows[0] == list(COLUMNS) and len(rows) == len(want) + 1
+    assert rows[0] == [*COLUMNS, *PROVENANCE] and len(rows) == len(want) + 1
     assert [row[8] for row in rows[1:]] == [",".join(r["genes"]) for r in want]  # lists quoted, intact
     vcf = c.get(f"{base}.vcf?gene=BRCA*&known=novel")
     assert vcf.headers["Content-Disposition"].endswith('known-novel.vcf"')
@@ -120,6 +124,36 @@ def test_exports_stream_exactly_the_filtered_rows_named_after_job_and_filter(sig
     assert text == header + [result.vcf_lines()[i] for i in records]
     everything = c.get(f"{base}.tsv").get_data(as_text=True).splitlines()
     assert len(everything) == len(result.rows) + 1
+
+
+def test_exports_name_the_database_and_its_sources_in_a_file_pandas_and_spreadsheets_read(sign_in, web_aws, result):
+    """Issue 24: the download's name says the database; every row ends with the database and
+    its sources (as the table's metadata, i.e. the VCF header, has them), plain columns that
+    a CSV reader as strict as pandas' (pyarrow's: one header line, equal row lengths) takes."""
+    c, user_id = sign_in()
+    job = store_result(web_aws, user_id, result, name="premium_2.vcf")
+    table = pq.read_table(io.BytesIO(result.parquet()))
+    added = [{"name": "gnomad", "kind": "vcf", "version": "4.1", "file": "gnomad.vcf.gz"}]
+    meta = {b"gas.source": b"=annovar-20200608", b"gas.sources": json.dumps(added).encode()}
+    out = io.BytesIO()
+    pq.write_table(table.replace_schema_metadata({**table.schema.metadata, **meta}), out)
+    web_aws.client("s3").put_object(Bucket=job.result_bucket, Key=job.variants_key, Body=out.getvalue())
+    want = expected_rows(result.rows, VariantFilter(chrom="17"))
+    # A source named like a formula stays text in a spreadsheet (a leading ').
+    provenance = {"annotation_database": "GRCh37-v1", "annotation_sources": "'=annovar-20200608; gnomad 4.1"}
+    for fmt, delimiter in (("tsv", "\t"), ("csv", ",")):
+        got = c.get(f"/annotations/{job.job_id}/variants.{fmt}?chrom=17")
+        assert got.status_code == 200
+        assert got.headers["Content-Disposition"] == f'attachment; filename="premium_2.GRCh37-v1.chrom-17.{fmt}"'
+        read = pacsv.read_csv(
+            io.BytesIO(got.get_data()),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char='"' if fmt == "csv" else False),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(PROVENANCE, pa.string())),
+        )
+        assert read.column_names == [*COLUMNS, *PROVENANCE] and read.num_rows == len(want) > 10
+        assert read.column("pos").to_pylist() == [r["pos"] for r in want]
+        for name, value in provenance.items():
+            assert set(read.column(name).to_pylist()) == {value}, (fmt, name)
 
 
 def test_another_users_job_is_404_on_every_route(sign_in, web_aws, result):

@@ -19,7 +19,7 @@ from gas.core.aws import Aws
 from gas.core.dynamo import condition_failed, from_item, newest_first_of_user, to_item, to_value
 from gas.core.job_record import Job, JobStatus, Storage
 from gas.core.timeutil import utc_now_iso
-from gas.core.users import FREE
+from gas.core.users import Tier
 
 
 def new_job_id() -> str:
@@ -430,7 +430,7 @@ class JobStore:
                             "TableName": users_table,
                             "Key": {"user_id": {"S": user_id}},
                             "ConditionExpression": "tier = :free",
-                            "ExpressionAttributeValues": {":free": {"S": FREE}},
+                            "ExpressionAttributeValues": {":free": {"S": Tier.FREE.value}},
                         }
                     },
                     {

@@ -49,7 +49,7 @@ from gas.core.job_record import Job, JobStatus
 from gas.core.jobs import JobStore
 from gas.core.observability import configure_logging
 from gas.core.timeutil import parse_iso
-from gas.core.users import FREE, PREMIUM, UserStore
+from gas.core.users import Tier, UserStore
 from gas.core.worker import Message, QueueWorker
 
 log = structlog.get_logger()
@@ -112,8 +112,8 @@ class AnnotatorSettings(WorkerSettings):
     premium_max_line_bytes: int = Field(16 << 20, ge=1024)
     premium_max_decompressed_bytes: int = Field(8 << 30, ge=1024)
 
-    def limits(self, tier: str) -> EngineLimits:
-        if tier == PREMIUM:
+    def limits(self, tier: Tier) -> EngineLimits:
+        if tier is Tier.PREMIUM:
             return EngineLimits(self.premium_max_line_bytes, self.premium_max_decompressed_bytes)
         return EngineLimits(self.free_max_line_bytes, self.free_max_decompressed_bytes)
 
@@ -443,10 +443,10 @@ class Annotator:
             log.info("annotator.handed_back", attempt=job.attempt)
         raise HandBack("shutting down")
 
-    def _tier(self, job: Job) -> str:
+    def _tier(self, job: Job) -> Tier:
         """The user's tier now (an upgrade since the submission counts)."""
-        profile = self.users.get_profile(job.user_id) or {}
-        return str(profile.get("tier", FREE))
+        user = self.users.get(job.user_id)
+        return user.tier if user is not None else Tier.FREE
 
     def _download_input(self, job: Job, path: Path) -> None:
         extra = {"IfMatch": job.input_etag} if job.input_etag else {}
@@ -609,7 +609,7 @@ def main() -> int:
             log.info("annotator.bundle_ready", database=database.name)
     # The engine package imports lazily (so its assembly module needs no numpy): preload the
     # module that imports numpy and pyarrow, so each engine child starts with them loaded.
-    multiprocessing.set_forkserver_preload(["gas.annotator.engine.vcf"])
+    multiprocessing.set_forkserver_preload(["gas.annotator.engine.annotate"])
     aws = Aws(settings)
     return QueueWorker("annotate", Annotator(settings, aws), settings, aws, hooks=hooks).run()
 

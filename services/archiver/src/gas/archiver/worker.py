@@ -32,7 +32,7 @@ from gas.core.job_record import ARCHIVED_FIELDS, Job, JobStatus, Storage
 from gas.core.jobs import JobStore
 from gas.core.observability import configure_logging
 from gas.core.timeutil import parse_iso, utc_now
-from gas.core.users import PREMIUM, UserStore
+from gas.core.users import UserStore
 from gas.core.worker import Message, QueueWorker
 
 log = structlog.get_logger()
@@ -85,8 +85,8 @@ class Archiver:
             EARLY_MESSAGES.inc()
             raise Defer(remaining, f"retention ends at {due.isoformat()}")
         bound = log.bind(job_id=event.job_id, user_id=event.user_id)
-        profile = self.users.get_profile(event.user_id)
-        if profile is None:
+        user = self.users.get(event.user_id)
+        if user is None:
             raise PermanentError(f"user {event.user_id} does not exist")
         job = self.jobs.get(event.job_id)
         if job is None or job.deleting:
@@ -96,7 +96,7 @@ class Archiver:
             raise PermanentError(f"job {event.job_id} does not exist for this user")
         assert job.result_bucket
         bucket, hot = job.result_bucket, job.result_objects(ARCHIVED_FIELDS)
-        if profile.get("tier") == PREMIUM:
+        if user.premium:
             if job.storage == Storage.HOT and not job.archive_refs:
                 # An attempt that crashed before its commit, then the user upgraded.
                 self._sweep(bucket, hot, keep={})

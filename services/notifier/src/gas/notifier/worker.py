@@ -14,7 +14,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-from typing import Any
 
 import structlog
 from botocore.config import Config
@@ -30,7 +29,7 @@ from gas.core.events import JobCompleted, parse_event
 from gas.core.job_record import Job, JobStatus
 from gas.core.jobs import JobStore
 from gas.core.observability import configure_logging
-from gas.core.users import UserStore
+from gas.core.users import User, UserStore
 from gas.core.worker import Message, QueueWorker
 
 log = structlog.get_logger()
@@ -78,18 +77,18 @@ class SendRate:
             self._next = max(self._next, time.monotonic() + seconds)
 
 
-def compose(job: Job, user: dict[str, Any], public_url: str) -> tuple[str, str]:
+def compose(job: Job, user: User, public_url: str) -> tuple[str, str]:
     """Subject and body. No file content: the error is the engine's one line, which names
     a line number and a field, never the data."""
     name = job.input_file_name
     link = f"{public_url}/annotations/{job.job_id}"
     if job.status == JobStatus.COMPLETED:
         subject = f"GAS: annotation of {name} is ready"
-        body = f"Hello {user.get('name', '')},\n\nYour annotation job for {name} completed.\nResults: {link}\n"
+        body = f"Hello {user.name},\n\nYour annotation job for {name} completed.\nResults: {link}\n"
     else:
         subject = f"GAS: annotation of {name} failed"
         body = (
-            f"Hello {user.get('name', '')},\n\nYour annotation job for {name} failed:\n"
+            f"Hello {user.name},\n\nYour annotation job for {name} failed:\n"
             f"  {job.error or 'unknown error'}\nDetails: {link}\n"
         )
     return subject, body + "\n-- GAS, the Genomics Annotation Service\n"
@@ -115,8 +114,8 @@ class Notifier:
         if job.status == JobStatus.CANCELLED:
             log.info("notifier.job_cancelled", job_id=job_id)  # the user cancelled it: no email
             return
-        user = self.users.get_profile(job.user_id)
-        if not user or not user.get("email"):
+        user = self.users.get(job.user_id)
+        if user is None or not user.email:
             raise PermanentError(f"user {job.user_id} has no email address")
         # Claim first: a redelivery (or a second replica) finds the claim and sends nothing.
         if not self.jobs.mark_notified(job_id):
@@ -127,7 +126,7 @@ class Notifier:
         try:
             self.ses.send_email(
                 Source=self.settings.ses_sender,
-                Destination={"ToAddresses": [user["email"]]},
+                Destination={"ToAddresses": [user.email]},
                 Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": body}}},
             )
         except Exception as exc:

@@ -52,7 +52,7 @@ def _safe_next(target: str | None) -> str:
     "/\\t/evil.example" becomes "//evil.example" on the way out: refuse any control
     character or backslash, then accept only what parses as a path with no scheme and
     no host, and rebuild the URL from its parts."""
-    default = url_for("annotations.list_jobs")
+    default = url_for("jobs.list_jobs")
     if not target or len(target) > 2048 or "\\" in target or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
         return default
     parts = urlsplit(target)
@@ -93,11 +93,11 @@ def _sealed_tokens() -> list[str]:
 
 
 def _sign_in(user_id: str, name: str, email: str, tokens: list[str] | None = None) -> None:
-    profile = services().users.upsert(user_id, name, email)
+    user = services().users.upsert(user_id, name, email)
     # A fresh session on sign-in: nothing from before (e.g. a planted cookie) carries over.
     session.clear()
     session.permanent = True
-    session.update(user_id=user_id, generation=profile["session_generation"])
+    session.update(user_id=user_id, generation=user.session_generation)
     if tokens:
         session["tokens"] = _token_box().encrypt(json.dumps(tokens).encode()).decode()
     structlog.contextvars.bind_contextvars(user_id=user_id)
@@ -110,7 +110,7 @@ def login() -> Any:
     nxt = _safe_next(request.args.get("next"))
     if current_user_id():
         return redirect(nxt)
-    return render_template("login.html", globus=s.globus_enabled, local=s.local_signin, next=nxt)
+    return render_template("auth/login.html", globus=s.globus_enabled, local=s.local_signin, next=nxt)
 
 
 @bp.get("/globus")
@@ -179,7 +179,9 @@ def local() -> Any:
         else:
             _sign_in(local_user_id(email), name, email)
             return redirect(nxt)
-    return render_template("local_signin.html", error=error, name=name, email=email, next=nxt), (400 if error else 200)
+    return render_template("auth/local_signin.html", error=error, name=name, email=email, next=nxt), (
+        400 if error else 200
+    )
 
 
 @bp.post("/logout")

@@ -15,6 +15,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from gas.core.vocab import KNOWN_SOURCES, TSTV
 from gas.web.variants import CHROMOSOMES, FLAGS, REGIONS, VARIANT_CLASSES, normalise_chrom
 
 BAR_HEIGHT = 18
@@ -72,6 +73,11 @@ MAX_BARS = 25  # the largest items; the rest are one "other (N …)" bar, not a 
 MAX_LABEL = 64  # characters of a label
 
 
+# The bars' labels of the vocabulary's values (gas.core.vocab), in its order.
+_TSTV_LABELS = dict(zip(TSTV, ("transitions (ts)", "transversions (tv)"), strict=True))
+_KNOWN_LABELS = dict(zip(KNOWN_SOURCES, ("known: database", "known: rsID in the file", "known: both"), strict=True))
+
+
 def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
@@ -115,18 +121,14 @@ def charts(summary: dict[str, Any]) -> list[Chart]:
     if isinstance(tstv, dict):
         ratio = tstv.get("ratio")
         note = f"ts/tv ratio {ratio}" if ratio is not None else "no transversions: no ratio"
-        items = [("transitions (ts)", _count(tstv.get("ts", 0))), ("transversions (tv)", _count(tstv.get("tv", 0)))]
+        items = [(label, _count(tstv.get(key, 0))) for key, label in _TSTV_LABELS.items()]
         out.append(Chart("tstv", "Transitions and transversions (SNVs)", items, note))
     if "known" in summary and "novel" in summary:
         items = [("known (rsID)", _count(summary["known"])), ("novel", _count(summary["novel"]))]
         sources = summary.get("known_sources")
         if isinstance(sources, dict):  # where "known" came from (engines before it: one bar)
-            items = [
-                ("known: database", _count(sources.get("database", 0))),
-                ("known: rsID in the file", _count(sources.get("file", 0))),
-                ("known: both", _count(sources.get("both", 0))),
-                ("novel", _count(summary["novel"])),
-            ]
+            items = [(label, _count(sources.get(key, 0))) for key, label in _KNOWN_LABELS.items()]
+            items.append(("novel", _count(summary["novel"])))
         out.append(Chart("known", "Known and novel alleles", items))
     contigs = summary.get("contigs")
     if isinstance(contigs, dict) and contigs:

@@ -14,7 +14,7 @@ from gas.core.aws import Aws
 from gas.core.job_record import Job
 from gas.core.jobs import JobStore
 from gas.core.tokens import TokenStore
-from gas.core.users import PREMIUM, UserStore
+from gas.core.users import Tier, User, UserStore
 from gas.web.settings import WebSettings
 from gas.web.uploads import presigned_upload
 from gas.web.variants import VariantStore
@@ -38,9 +38,9 @@ class Services:
         """The S3 client whose presigned URLs the browser follows (see WebSettings)."""
         return self.aws.client_at("s3", self.settings.s3_public_endpoint_url)
 
-    def upload_limit(self, tier: str | None) -> int:
+    def upload_limit(self, tier: Tier) -> int:
         s = self.settings
-        return s.premium_upload_limit if tier == PREMIUM else s.free_upload_limit
+        return s.premium_upload_limit if tier is Tier.PREMIUM else s.free_upload_limit
 
     def upload_form(
         self, user_id: str, job_id: str, max_bytes: int, redirect_url: str | None = None, file_name: str | None = None
@@ -77,11 +77,23 @@ def load_user() -> None:
     user_id = session.get("user_id")
     if not user_id:
         return
-    profile = services().users.get_profile(user_id)
-    if profile is None or profile.get("session_generation", 0) != session.get("generation"):
+    user = services().users.get(user_id)
+    if user is None or user.session_generation != session.get("generation"):
         session.clear()
         return
-    g.user_id, g.user = user_id, profile
+    g.user_id, g.user = user_id, user
+
+
+def current_user() -> User:
+    """The signed-in user, read once per request: on the site by load_user (with the
+    session check), under /api/v1 on first use (the token's user; 401 when it is gone)."""
+    user: User | None = g.get("user")
+    if user is None:
+        user = services().users.get(g.user_id)
+        if user is None:
+            abort(401, "The token's user does not exist.")
+        g.user = user
+    return user
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -102,14 +114,15 @@ def login_required(view: F) -> F:
 
 
 def own_job_or_404(job_id: str) -> Job:
-    """The job when the signed-in user owns it; 404 otherwise (never reveal it exists)."""
+    """The job when the signed-in user (or the API token's) owns it; 404 otherwise (never
+    reveal it exists): a page of the site, a `not-found` problem of the API."""
     try:
         valid = str(uuid.UUID(job_id)) == job_id
     except ValueError:
         valid = False
     if not valid:  # not even a job id: no DynamoDB round trip
-        abort(404)
+        abort(404, "No such job.")
     job = services().jobs.get_for_user(job_id, g.user_id)
     if job is None:
-        abort(404)
+        abort(404, "No such job.")
     return job

@@ -10,8 +10,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 
 from gas.core.events import Publisher, UserUpgraded
 from gas.core.tokens import MAX_TOKENS, SCOPES, TooManyTokens
-from gas.core.users import PREMIUM
-from gas.web.context import login_required, services
+from gas.web.context import current_user, login_required, services
 
 log = structlog.get_logger()
 
@@ -20,7 +19,7 @@ bp = Blueprint("profile", __name__)
 
 @bp.get("/")
 def home() -> Any:
-    return render_template("home.html")
+    return render_template("profile/home.html")
 
 
 # Personal access tokens: lifetimes offered on the profile page (days).
@@ -29,11 +28,11 @@ TOKEN_LIFETIMES = (7, 30, 90, 365)
 
 def _profile_page(new_token: str | None = None, error: str | None = None, status: int = 200) -> Any:
     svc = services()
-    user = g.user  # loaded and checked for this request (context.load_user)
+    user = current_user()
     return render_template(
-        "profile.html",
+        "profile/profile.html",
         user=user,
-        upload_limit=svc.upload_limit(user.get("tier")),
+        upload_limit=svc.upload_limit(user.tier),
         tokens=svc.tokens.list_for_user(g.user_id),
         lifetimes=[d for d in TOKEN_LIFETIMES if d <= svc.settings.token_max_days] or [svc.settings.token_max_days],
         scopes=SCOPES,
@@ -90,8 +89,7 @@ def revoke_token(token_id: str) -> Any:
 @bp.get("/subscribe")
 @login_required
 def subscribe() -> Any:
-    profile = services().users.get_profile(g.user_id) or {}
-    return render_template("subscribe.html", premium=profile.get("tier") == PREMIUM)
+    return render_template("profile/subscribe.html", premium=current_user().premium)
 
 
 @bp.post("/subscribe")
@@ -102,8 +100,8 @@ def subscribe_post() -> Any:
     between the upgrade and the publish (the restore is idempotent)."""
     svc = services()
     upgraded = svc.users.upgrade(g.user_id)
-    profile = svc.users.get_profile(g.user_id) or {}
-    if profile.get("tier") != PREMIUM:
+    user = svc.users.get(g.user_id)  # again: the upgrade just written
+    if user is None or not user.premium:
         flash("Your account could not be found; please sign in again.", "danger")
         return redirect(url_for("profile.profile"))
     Publisher(svc.aws).publish(UserUpgraded(g.user_id))

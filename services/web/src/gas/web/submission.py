@@ -22,6 +22,7 @@ from gas.core.databases import find, unknown_message
 from gas.core.events import JobRequested, Publisher
 from gas.core.job_record import ASSEMBLIES, DEFAULT_ASSEMBLY, Job, JobStatus
 from gas.core.timeutil import utc_now_iso
+from gas.core.users import User
 from gas.web.assembly import AssemblyCheck, check_object
 from gas.web.context import Services
 from gas.web.uploads import UploadKeyError, claimed_key, clean_job_name, name_problem, parse_key
@@ -91,8 +92,7 @@ def _refuse(svc: Services, reason: str, message: str, status: int, delete: tuple
 
 def submit_upload(
     svc: Services,
-    user_id: str,
-    tier: str,
+    user: User,
     key: str,
     etag: str | None = None,
     *,
@@ -111,6 +111,7 @@ def submit_upload(
     assembly metadata (an assembly's name: its genes-only database)."""
     s3 = svc.aws.client("s3")
     bucket = svc.aws.names.inputs_bucket
+    user_id = user.user_id
     try:
         upload = parse_key(key, user_id)
     except UploadKeyError as exc:
@@ -135,9 +136,9 @@ def submit_upload(
     if problem:
         raise _refuse(svc, "bad-file-name", f"The file was refused: {problem}.", 400, (bucket, key))
     size = int(head["ContentLength"])
-    limit = svc.upload_limit(tier)
+    limit = svc.upload_limit(user.tier)
     if size > limit:
-        message = f"The file is {size:,} bytes; {tier} accounts may upload at most {limit:,} bytes."
+        message = f"The file is {size:,} bytes; {user.tier} accounts may upload at most {limit:,} bytes."
         raise _refuse(svc, "too-large", message, 413, (bucket, key))
     if size == 0:
         raise _refuse(svc, "empty-file", "The file is empty.", 400, (bucket, key))

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 _EXPORTS = {
     "AnnotationDatabase": "gas.annotator.engine.database",
-    "ensure_database": "gas.annotator.engine.database",
+    "ensure_database": "gas.annotator.engine.build",
     "export_tracks": "gas.annotator.engine.database",
     "EngineLimits": "gas.annotator.engine.reader",
     "VcfFormatError": "gas.annotator.engine.reader",
-    "AnnotationResult": "gas.annotator.engine.vcf",
-    "AssemblyMismatchError": "gas.annotator.engine.vcf",
-    "annotate_vcf": "gas.annotator.engine.vcf",
+    "AnnotationResult": "gas.annotator.engine.annotate",
+    "AssemblyMismatchError": "gas.annotator.engine.annotate",
+    "annotate_vcf": "gas.annotator.engine.annotate",
     "SourceError": "gas.annotator.engine.sources",
     "Sources": "gas.annotator.engine.sources",
     "load_sources": "gas.annotator.engine.sources",
@@ -37,10 +37,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from gas.annotator.engine.database import AnnotationDatabase, ensure_database, export_tracks
+    from gas.annotator.engine.annotate import AnnotationResult, AssemblyMismatchError, annotate_vcf
+    from gas.annotator.engine.build import ensure_database
+    from gas.annotator.engine.database import AnnotationDatabase, export_tracks
     from gas.annotator.engine.reader import EngineLimits, VcfFormatError
     from gas.annotator.engine.sources import SourceError, Sources, load_sources
-    from gas.annotator.engine.vcf import AnnotationResult, AssemblyMismatchError, annotate_vcf
 
 
 def __getattr__(name: str) -> Any:

@@ -1,16 +1,7 @@
-"""Annotation of one block of VCF data lines, in named stages.
-
-``BlockAnnotator.annotate`` runs, on numpy arrays over the block's bytes:
-
-1. ``split_lines``: line and column boundaries, CHROM keys, POS (compiled); checks (columns, binary);
-2. ``parse_records``: CHROM -> contig, POS, REF, ALT checked; the global coordinate;
-3. ``split_alleles``: one row per ALT: class (VC), ts/tv, known variant (RSID), minimal form;
-4. ``genes_and_regions``: GENE, GENE_TYPE, REGION over the REF span (one lookup per record);
-5. ``flags`` and ``nearest``: CPG/REPEAT/BLACKLIST, nearest gene for intergenic records;
-6. ``consequences``: SO terms per (ALT, gene) from the context painting;
-7. ``count``: the block's share of the summary;
-
-then ``output.py`` writes the lines (INFO column) and, when asked, the Parquet rows.
+"""The gene-level stages of one block of VCF data lines, on numpy arrays over its bytes
+(``BlockAnnotator``: the database's tables, loaded once, and one method per stage), the
+records they read and what they find (``Annotated``). The order they run in, and the stages
+after them, are ``stages.py``; the ALT alleles' stage is ``alleles.py``.
 
 Records on contigs the database does not cover, or past a contig's end, are written with
 VC/TSTV only ("outside the assembly").
@@ -18,7 +9,6 @@ VC/TSTV only ("outside the assembly").
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,38 +16,25 @@ from typing import Any
 import numpy as np
 
 from gas.annotator.engine import consequences as csq
+from gas.annotator.engine.alleles import Alleles, KnownVariants
 from gas.annotator.engine.database import REGION_CODE, AnnotationDatabase
 from gas.annotator.engine.reader import VcfFormatError
 from gas.annotator.engine.textops import (
     IS_ALT_FAST,
     IS_BASE,
     UPPER,
-    common_prefix,
-    common_suffix,
     distinct,
     gather,
     key_of,
     lookup,
     offsets_of,
     ranges,
-    ranges_equal,
     reduce_groups,
     split_lines,
 )
 from gas.core.vocab import FLAGS, REGIONS, VARIANT_CLASSES
 
 NEEDS_NAME = -2  # a contig key that the whole CHROM must confirm (BlockAnnotator.__init__)
-_BASES = "[ACGTNRYSWKMBDHVacgtnryswkmbdhv]"
-# VCF 4.x ALT forms: bases, '*', <ID>, breakends (joined t[p[ / t]p] / ]p]t / [p[t, telomeric
-# .[p[ / ]p]. from VCF 4.1, single .t / t.). Any other non-empty printable ASCII allele (an
-# old-style 'X', vcftools' '@') is annotated by position only and counted as nonstandard.
-_ALLELE = re.compile(
-    rf"^(?:(?P<seq>{_BASES}+)|(?P<vcf>\*|<[^<>,]+>|(?:{_BASES}+|\.)?[\[\]][^\[\],]+[\[\]](?:{_BASES}+|\.)?|"
-    rf"\.{_BASES}+|{_BASES}+\.)|[!-+\--~]+)$"
-)
-_ACGT_CODE = np.full(256, -1, dtype=np.int8)
-for _code, _base in enumerate(b"ACGT"):
-    _ACGT_CODE[_base] = _code
 
 
 @dataclass
@@ -125,7 +102,7 @@ class BlockResult:
 
 
 @dataclass
-class _Lines:
+class Lines:
     buf: np.ndarray
     start: np.ndarray  # data lines only (blank lines dropped)
     end: np.ndarray  # exclusive, CR stripped
@@ -142,7 +119,7 @@ class _Lines:
 
 
 @dataclass
-class _Records:
+class Records:
     cid: np.ndarray  # contig index; -1: not in the database
     pos: np.ndarray  # 1-based POS
     gs: np.ndarray  # global 0-based first base of REF
@@ -156,28 +133,6 @@ class _Records:
     alt_len: np.ndarray
     slow_alt: np.ndarray  # ALT needs the per-record check (symbolic, breakend, '*', '.', or bad)
     ref_missing: np.ndarray  # REF is '.': no allele is a sequence change
-
-
-@dataclass
-class _Alleles:
-    record: np.ndarray
-    at: np.ndarray  # offset in the records' text
-    length: np.ndarray
-    seq: np.ndarray  # a sequence allele (bases), not symbolic/breakend/*/.
-    vc: np.ndarray  # 0 none, 1..5 VARIANT_CLASSES
-    ts: np.ndarray  # 0 none, 1 ts, 2 tv
-    known: np.ndarray  # index into the database's known variants, -1 none
-    kind: np.ndarray  # consequences.SNV.. after trimming; 0: no change or not a sequence
-    delta: np.ndarray  # len(ALT) - len(REF) after trimming
-    first: np.ndarray  # global first changed base (insertion: the base before the junction)
-    last: np.ndarray  # global last changed base (insertion: the base after the junction)
-    trim_ref: np.ndarray  # offset in text of the trimmed REF (for the stop codon rule)
-    trim_alt: np.ndarray
-    trim_ref_len: np.ndarray
-    nonstandard: int = 0  # ALTs in no VCF 4.x form (annotated by position only)
-    # KNOWN_SOURCE code per ALT: 1 the database knows it, 2 the record's ID is an rsID (VEP's
-    # Existing_variation), 3 both; 0 novel or not a sequence ALT on the assembly
-    known_source: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int8))
 
 
 @dataclass
@@ -198,9 +153,9 @@ class Consequences:
 class Annotated:
     """Everything the stages found for one block; output.py turns it into text and rows."""
 
-    lines: _Lines
-    rec: _Records
-    alleles: _Alleles
+    lines: Lines
+    rec: Records
+    alleles: Alleles
     ctx: np.ndarray  # context at the first REF base
     gene_set: np.ndarray  # GENE set id per record
     multi_sets: dict[int, list[int]]  # records whose REF crosses segments: their gene rows
@@ -215,10 +170,6 @@ class BlockAnnotator:
     """Everything that does not change between blocks: tables, the constant pool."""
 
     def __init__(self, db: AnnotationDatabase, strip_ours: bool = False, with_table: bool = False, samples: int = 0):
-        # output imports pyarrow: here, on the thread that builds the annotator (vcf.py),
-        # not on the process's start-up path
-        from gas.annotator.engine.output import OutputTables
-
         self.db = db
         self.samples = samples  # the header's sample columns: every record must have them
         self.a = db.arrays
@@ -247,17 +198,13 @@ class BlockAnnotator:
         self.gene_sets = db.packed("gene_sets")
         self.set_member_offsets = a["gene_set_member_offsets"]
         self.set_members = a["gene_set_members"]
-        self.known_ref = db.packed("known_ref")
-        self.known_alt = db.packed("known_alt")
+        self.known_variants = KnownVariants.of(db)
         self.known_id = db.packed("known_id")
-        self.known_ref_len = self.known_ref.lengths()
-        self.known_alt_len = self.known_alt.lengths()
         self.entry_bits = a["entry_bits"]  # with the derived bits (build.py)
         self.gene_by_end = a["gene_by_end"]
         self.gene_end_sorted = a["gene_end"][self.gene_by_end]
         self.gene_by_start = a["gene_by_start"]
         self.gene_start_sorted = a["gene_start"][self.gene_by_start]
-        self.out = OutputTables(self)
 
     def gene_name(self, g: int) -> str:
         """Name of gene row ``g`` (only records whose REF crosses segments need one as text)."""
@@ -268,30 +215,7 @@ class BlockAnnotator:
 
     # ------------------------------------------------------------ the stages
 
-    def annotate(self, block: bytes, first_line: int) -> BlockResult:
-        """Annotate whole data lines; ``first_line`` is the file line number of the first."""
-        from gas.annotator.engine.output import variants_batch, vcf_lines
-
-        stats = BlockStats(len(REGIONS), len(self.gene_sets), self.n_contigs)
-        lines = self.split_lines(block, first_line)
-        stats.blank = lines.blank
-        if lines.start.size == 0:
-            return BlockResult(b"", 0, stats)
-        rec = self.parse_records(lines)
-        alleles = self.split_alleles(lines, rec)
-        ctx, gene_set, multi_sets, region = self.genes_and_regions(rec)
-        flags = self.flags(rec)
-        nearest_gene, nearest_distance = self.nearest(rec, region)
-        found = Annotated(
-            lines, rec, alleles, ctx, gene_set, multi_sets, region, flags, nearest_gene, nearest_distance,
-            self.consequences(rec, alleles),
-        )  # fmt: skip
-        text, ids = vcf_lines(self.out, found, self.strip_ours)
-        table = variants_batch(self.out, found, ids) if self.with_table else None
-        self.count(stats, found)
-        return BlockResult(text, int(lines.start.size), stats, table)
-
-    def split_lines(self, block: bytes, first_line: int) -> _Lines:
+    def split_lines(self, block: bytes, first_line: int) -> Lines:
         """Lines and columns (one compiled pass: ``textops.split_lines``); checks that the
         block is text and that every line has the 8 fixed columns."""
         b = np.frombuffer(block, dtype=np.uint8)
@@ -313,7 +237,7 @@ class BlockAnnotator:
             )
         if self.samples:
             self._check_sample_columns(b, block, split.start, split.end, split.index + first_line)
-        return _Lines(
+        return Lines(
             b, split.start, split.end, split.index + first_line, split.blank, split.bound, split.chrom_key, split.pos
         )
 
@@ -332,7 +256,7 @@ class BlockAnnotator:
                     f"{max(found, 0)} sample column(s) where the header line names {self.samples}", int(number[r])
                 )
 
-    def parse_records(self, lines: _Lines) -> _Records:
+    def parse_records(self, lines: Lines) -> Records:
         b = lines.buf
         key = lines.chrom_key
         k = np.searchsorted(self.alias_keys, key)
@@ -377,161 +301,7 @@ class BlockAnnotator:
         inside = known & (pos <= self.contig_lengths[safe_cid] + 1)  # POS = length + 1: a telomere
         gs = self.contig_offsets[safe_cid] + np.maximum(pos, 1) - 1
         ge = gs + r_len - 1
-        return _Records(cid, pos, gs, ge, inside, text, text_raw, ref_at, r_len, alt_at, a_len, slow_alt, ref_missing)
-
-    def split_alleles(self, lines: _Lines, rec: _Records) -> _Alleles:
-        text, alt_at, alt_len, slow = rec.text, rec.alt_at, rec.alt_len, rec.slow_alt
-        commas = np.flatnonzero(text == 44)
-        if not commas.size and not slow.any():  # one sequence ALT per record: alleles are records
-            record = np.arange(alt_at.size, dtype=np.int64)
-            a_start, length, seq = alt_at, alt_len, np.ones(alt_at.size, dtype=bool)
-            nonstandard = 0
-        else:
-            record, a_start, length, seq, nonstandard = self._alleles_of_records(lines, rec, commas)
-        if rec.ref_missing.any():
-            seq = seq & ~rec.ref_missing[record]
-        rl = rec.ref_len[record]
-        r_at = rec.ref_at[record]
-
-        # Variant class (on the ALT as written, like bcftools' view of it) and ts/tv.
-        vc = np.zeros(record.size, dtype=np.int8)
-        s = seq
-        vc[s & (rl == 1) & (length == 1)] = 1
-        vc[s & (rl == length) & (rl > 1)] = 2
-        ins = s & (rl < length)
-        dele = s & (rl > length)
-        ins_clean = ranges_equal(text, a_start, text, r_at, np.where(ins, rl, 0)) | ranges_equal(
-            text, a_start + length - rl, text, r_at, np.where(ins, rl, 0)
-        )
-        del_clean = ranges_equal(text, r_at, text, a_start, np.where(dele, length, 0)) | ranges_equal(
-            text, r_at + rl - length, text, a_start, np.where(dele, length, 0)
-        )
-        vc[ins & ins_clean] = 3
-        vc[dele & del_clean] = 4
-        vc[(ins & ~ins_clean) | (dele & ~del_clean)] = 5
-        # ts/tv: with A=0 C=1 G=2 T=3, the transitions A<->G and C<->T are the pairs whose codes
-        # differ by XOR 2.
-        ts = np.zeros(record.size, dtype=np.int8)
-        snv = np.flatnonzero(vc == 1)
-        if snv.size:
-            r_c, a_c = _ACGT_CODE[text[r_at[snv]]], _ACGT_CODE[text[a_start[snv]]]
-            ts[snv] = np.where((r_c >= 0) & (a_c >= 0), np.where((r_c ^ a_c) == 2, 1, 2), 0)
-
-        # Known variants: same position, REF and ALT (case-insensitive).
-        known = np.full(record.size, -1, dtype=np.int64)
-        cand = np.flatnonzero(seq & rec.annotated[record])
-        kpos = self.a["known_pos"]
-        gpos = rec.gs[record[cand]]
-        lo = lookup(kpos, gpos, side="left")
-        hi = lookup(kpos, gpos, side="right")
-        for j in range(int((hi - lo).max()) if cand.size else 0):
-            rows = np.flatnonzero((hi - lo > j) & (known[cand] < 0))
-            if not rows.size:
-                break
-            k = lo[rows] + j
-            i = cand[rows]
-            kr_off, kr_len = self.known_ref.offsets[k], self.known_ref_len[k]
-            ka_off, ka_len = self.known_alt.offsets[k], self.known_alt_len[k]
-            same = (kr_len == rl[i]) & (ka_len == length[i])
-            same &= ranges_equal(text, r_at[i], self.known_ref.data, kr_off, np.where(same, rl[i], 0))
-            same &= ranges_equal(text, a_start[i], self.known_alt.data, ka_off, np.where(same, length[i], 0))
-            known[i[same]] = k[same]
-
-        # Minimal form for consequences: drop shared leading, then trailing, bases.
-        limit = np.where(seq, np.minimum(rl, length), 0)
-        p = common_prefix(text, r_at, text, a_start, limit)
-        q = common_suffix(text, r_at + rl, text, a_start + length, limit - p)
-        r_len = rl - p - q
-        a_len = length - p - q
-        kind = np.zeros(record.size, dtype=np.int8)
-        kind[seq & (r_len == 0) & (a_len > 0)] = csq.INS
-        kind[seq & (a_len == 0) & (r_len > 0)] = csq.DEL
-        kind[seq & (r_len == 1) & (a_len == 1)] = csq.SNV
-        kind[seq & (r_len == a_len) & (r_len > 1)] = csq.MNV
-        kind[seq & (r_len > 0) & (a_len > 0) & (r_len != a_len)] = csq.DELINS
-        kind[~rec.annotated[record]] = 0
-        first = rec.gs[record] + p
-        last = np.where(kind == csq.INS, first, first + r_len - 1)
-        first = np.where(kind == csq.INS, first - 1, first)
-        from_file = self._rsid_in_id(lines)[record] & seq & rec.annotated[record]
-        known_source = ((known >= 0).astype(np.int8) | (from_file.astype(np.int8) << 1)).astype(np.int8)
-        return _Alleles(
-            record,
-            a_start,
-            length,
-            seq,
-            vc,
-            ts,
-            known,
-            kind,
-            a_len - r_len,
-            first,
-            last,
-            r_at + p,
-            a_start + p,
-            r_len,
-            nonstandard,
-            known_source,
-        )
-
-    @staticmethod
-    def _rsid_in_id(lines: _Lines) -> np.ndarray:
-        """Records whose ID (column 3) starts with an rsID ('rs' and a digit)."""
-        b = lines.buf
-        start, length = lines.field(2)
-        at = np.where(length >= 3, start, 0)
-        third = b[at + 2]
-        return (
-            (length >= 3) & (UPPER[b[at]] == ord("R")) & (UPPER[b[at + 1]] == ord("S")) & (third >= 48) & (third <= 57)
-        )
-
-    def _alleles_of_records(
-        self, lines: _Lines, rec: _Records, commas: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-        """(record, start, length, is sequence) of every ALT, and the count of nonstandard ones.
-        Fast records hold bases and commas only; an empty allele (',,' or a comma at either end)
-        sends a record to the per-record check, which rejects it."""
-        alt_at, alt_len, slow = rec.alt_at, rec.alt_len, rec.slow_alt
-        comma_rec = np.searchsorted(rec.ref_at, commas, side="right") - 1
-        empty = (commas == alt_at[comma_rec]) | (commas == alt_at[comma_rec] + alt_len[comma_rec] - 1)
-        empty[1:] |= (commas[1:] == commas[:-1] + 1) & (comma_rec[1:] == comma_rec[:-1])
-        slow[comma_rec[empty]] = True
-        fast_commas = commas[~slow[comma_rec]]
-        fast = np.flatnonzero(~slow)
-        starts = [alt_at[fast], fast_commas + 1]
-        ends = [alt_at[fast] + alt_len[fast], fast_commas]
-        seq_parts = [np.ones(fast.size + fast_commas.size, dtype=bool)]
-        slow_starts: list[int] = []
-        slow_ends: list[int] = []
-        slow_seq: list[bool] = []
-        nonstandard = 0
-        for r in np.flatnonzero(slow).tolist():
-            a0 = int(alt_at[r])
-            value = rec.text_raw[a0 : a0 + int(alt_len[r])].tobytes().decode("utf-8", "replace")
-            if value == ".":  # no ALT: written, annotated by position only
-                slow_starts.append(a0)
-                slow_ends.append(a0 + 1)
-                slow_seq.append(False)
-                continue
-            offset = a0
-            for part in value.split(","):
-                m = _ALLELE.match(part)
-                if m is None:
-                    raise VcfFormatError("ALT (column 5) is not a list of alleles", int(lines.number[r]))
-                slow_starts.append(offset)
-                slow_ends.append(offset + len(part.encode()))
-                slow_seq.append(m.group("seq") is not None)
-                nonstandard += m.group("seq") is None and m.group("vcf") is None
-                offset += len(part.encode()) + 1
-        a_start = np.concatenate(starts + [np.array(slow_starts, dtype=np.int64)])
-        a_end = np.concatenate(ends + [np.array(slow_ends, dtype=np.int64)])
-        seq = np.concatenate(seq_parts + [np.array(slow_seq, dtype=bool)])
-        # The alleles are disjoint ranges: sorting starts and ends separately pairs them up.
-        order = np.argsort(a_start, kind="stable")
-        a_start, seq = a_start[order], seq[order]
-        a_end = np.sort(a_end)
-        record = np.searchsorted(rec.ref_at, a_start, side="right") - 1
-        return record, a_start, a_end - a_start, seq, nonstandard
+        return Records(cid, pos, gs, ge, inside, text, text_raw, ref_at, r_len, alt_at, a_len, slow_alt, ref_missing)
 
     def _segment(self, gpos: np.ndarray) -> np.ndarray:
         return lookup(self.a["ctx_bounds"], gpos) - 1
@@ -550,7 +320,7 @@ class BlockAnnotator:
             members.setdefault(self.gene_name(g), g)
         return list(members.values())
 
-    def genes_and_regions(self, rec: _Records) -> tuple[np.ndarray, np.ndarray, dict[int, list[int]], np.ndarray]:
+    def genes_and_regions(self, rec: Records) -> tuple[np.ndarray, np.ndarray, dict[int, list[int]], np.ndarray]:
         """GENE set (id) and REGION code over the REF span; records whose span crosses
         segments get their union in ``multi`` (record -> gene rows) and the max region."""
         a = self.a
@@ -574,7 +344,7 @@ class BlockAnnotator:
         region[~rec.annotated] = -1
         return ctx, gene_set, multi, region
 
-    def flags(self, rec: _Records) -> np.ndarray:
+    def flags(self, rec: Records) -> np.ndarray:
         """(n, 3) bools: the REF span overlaps a CpG island / repeat / blacklist region."""
         out = np.zeros((rec.gs.size, len(FLAGS)), dtype=bool)
         for col, key in enumerate(("cpg", "repeats", "blacklist")):
@@ -586,7 +356,7 @@ class BlockAnnotator:
         out[~rec.annotated] = False
         return out
 
-    def nearest(self, rec: _Records, region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def nearest(self, rec: Records, region: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Closest gene on the same contig (row, distance in bases) of records in no gene:
         intergenic, upstream and downstream (the table names the gene a flank belongs to; the
         VCF's NEAREST stays intergenic only, CONSEQUENCE names the flank's gene); -1 otherwise."""
@@ -613,7 +383,7 @@ class BlockAnnotator:
         dist[rows[ok]] = d[ok]
         return gene, dist
 
-    def consequences(self, rec: _Records, al: _Alleles) -> Consequences:
+    def consequences(self, rec: Records, al: Alleles) -> Consequences:
         """(allele, gene, terms) rows, ordered by allele then gene; gene -1 = intergenic."""
         a = self.a
         live = np.flatnonzero(al.kind > 0)
@@ -735,7 +505,7 @@ class BlockAnnotator:
         worst = csq.most_severe_rank(found.csq.record_terms)
         stats.most_severe += np.bincount(worst[worst >= 0], minlength=len(csq.TERMS))
 
-    def _dots(self, rec: _Records, al: _Alleles) -> int:
+    def _dots(self, rec: Records, al: Alleles) -> int:
         """ALT '.' (no alternate allele) is not a symbolic allele."""
         lone = ~al.seq & (al.length == 1)
         return int((rec.text_raw[al.at[lone]] == ord(".")).sum())

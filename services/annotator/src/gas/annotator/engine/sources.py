@@ -263,6 +263,20 @@ class _Match:
     alt_index: int
 
 
+@dataclass
+class _Block:
+    """A block's records (columns) and what the sources found for them: per record, a
+    {column: value} per ALT (the table) and the INFO items to add."""
+
+    records: list[list[str]]
+    per_record: list[list[dict[str, Any]]] = field(init=False)
+    per_info: list[list[str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.per_record = [[{} for _ in c[4].split(",")] for c in self.records]
+        self.per_info = [[] for _ in self.records]
+
+
 class SourcesStage:
     """Adds the sources' fields to a block of annotated VCF lines and its Parquet rows."""
 
@@ -285,22 +299,18 @@ class SourcesStage:
         """(the lines with the fields added, per record a list per ALT of {column: value})."""
         # The engine admits UTF-8 text only (reader.py); surrogateescape keeps any byte regardless.
         records = [raw.decode("utf-8", "surrogateescape").split("\t", 8) for raw in text.split(b"\n") if raw]
-        per_record: list[list[dict[str, Any]]] = [[{} for _ in c[4].split(",")] for c in records]
-        per_info: list[list[str]] = [[] for _ in records]
+        block = _Block(records)
         for source in self.sources.sources:
-            if source.kind == "vcf":
-                self._vcf(source, records, per_record, per_info)
-            else:
-                self._bed(source, records, per_record, per_info)
+            (self._vcf if source.kind == "vcf" else self._bed)(source, block)
         out = []
-        for cols, extra in zip(records, per_info, strict=True):
+        for cols, extra in zip(records, block.per_info, strict=True):
             info = cols[7]
             if self.ids:
                 kept = [kv for kv in info.split(";") if kv.split("=", 1)[0] not in self.ids] if info != "." else []
                 info = ";".join(kept + extra) or "."
             cols[7] = info
             out.append("\t".join(cols))
-        return ("\n".join(out) + "\n").encode("utf-8", "surrogateescape") if out else b"", per_record
+        return ("\n".join(out) + "\n").encode("utf-8", "surrogateescape") if out else b"", block.per_record
 
     def _windows(self, records: list[list[str]], spans: list[tuple[int, int]]) -> list[tuple[str, int, int, list[int]]]:
         """Groups of record indexes per contig whose spans lie within WINDOW_GAP of one another."""
@@ -329,13 +339,8 @@ class SourcesStage:
         alt = chrom[3:] if chrom.startswith("chr") else f"chr{chrom}"
         return alt if alt in contigs else None
 
-    def _vcf(
-        self,
-        source: Source,
-        records: list[list[str]],
-        per_record: list[list[dict[str, Any]]],
-        per_info: list[list[str]],
-    ) -> None:
+    def _vcf(self, source: Source, block: _Block) -> None:
+        records, per_record, per_info = block.records, block.per_record, block.per_info
         handle = self._handle(source)
         # The span a matching source record can start in: an allele's leading shared bases
         # may be written differently on the two sides, so the whole REF span is read.
@@ -404,13 +409,8 @@ class SourcesStage:
                 if v is not None:
                     r[f.column] = v
 
-    def _bed(
-        self,
-        source: Source,
-        records: list[list[str]],
-        per_record: list[list[dict[str, Any]]],
-        per_info: list[list[str]],
-    ) -> None:
+    def _bed(self, source: Source, block: _Block) -> None:
+        records, per_record, per_info = block.records, block.per_record, block.per_info
         f = source.fields[0]
         handle = self._handle(source)
         # The REF span, 0-based half-open (POS .. POS+len(REF)-1, as bcftools overlaps it).

@@ -85,7 +85,7 @@ class SplitLines:
     start: np.ndarray
     end: np.ndarray  # exclusive, a final CR dropped
     index: np.ndarray  # line number in the block (blank lines counted)
-    bound: np.ndarray  # (9, n): see _Lines.bound
+    bound: np.ndarray  # (9, n): see block.Lines.bound
     chrom_key: np.ndarray  # CHROM as key_of() has it (0: longer than 8 bytes)
     pos: np.ndarray  # POS; -1 when not 1 to 10 digits
     blank: int

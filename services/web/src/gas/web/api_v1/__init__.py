@@ -172,7 +172,7 @@ def openapi_json() -> Any:
     "/docs", operation_id="docs", summary="This API's documentation, for people", tags=[DOCS], responses={200: _HTML}
 )
 def docs_page() -> Any:
-    return render_template("api_docs.html", doc=document(), problems=TYPES.values(), type_uri=type_uri)
+    return render_template("api_v1/api_docs.html", doc=document(), problems=TYPES.values(), type_uri=type_uri)
 
 
 @docs_bp.get(
@@ -185,7 +185,7 @@ def docs_page() -> Any:
 def problem_page(path: ProblemPath) -> Any:
     if path.slug not in TYPES:
         raise ApiProblem("not-found", "No such problem type.")
-    return render_template("api_problem.html", problem=TYPES[path.slug], type_uri=type_uri)
+    return render_template("api_v1/api_problem.html", problem=TYPES[path.slug], type_uri=type_uri)
 
 
 def register(app: OpenAPI, csrf: CSRFProtect) -> None:

@@ -230,7 +230,7 @@ class Authenticator:
             expires_epoch=expires,
             counter_key=globus_key(token),
         )
-        if self.users.get_profile(principal.user_id) is None:
+        if self.users.get(principal.user_id) is None:
             # Someone who never signed in on the site: their profile, as sign-in makes it.
             name = info.get("name") or info.get("username") or principal.user_id
             self.users.upsert(principal.user_id, name, info.get("email") or info.get("username") or "")

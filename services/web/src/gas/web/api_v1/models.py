@@ -13,6 +13,7 @@ from gas.core.databases import find, unknown_message
 from gas.core.job_record import ASSEMBLIES, Job, JobStatus
 from gas.core.phenotypes import MAX_QUERY
 from gas.core.tokens import SCOPES
+from gas.core.vocab import KNOWN_SOURCES
 from gas.web.uploads import MAX_JOB_NAME
 from gas.web.variants import (
     FLAGS,
@@ -347,7 +348,9 @@ class Variant(BaseModel):
     consequence: str | None = Field(description="Most severe consequence of this ALT")
     consequences: list[str]
     known_source: str | None = Field(
-        None, description="Where the ALT is known from: database, file (an rsID in the ID column) or both; null: novel"
+        None,
+        description=f"Where the ALT is known from: {_listed(KNOWN_SOURCES)} (the database, an rsID in the ID "
+        "column, both); null: novel",
     )
     diseases: list[str] | None = Field(
         None, description="OMIM/Orphanet ids of the diseases of the row's genes (HPO); null: a job annotated before"

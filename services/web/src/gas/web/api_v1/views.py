@@ -9,7 +9,6 @@ import math
 import time
 from collections.abc import Callable
 from typing import Any
-from uuid import UUID
 
 import structlog
 from botocore.exceptions import ClientError
@@ -20,8 +19,6 @@ from gas.core.databases import deployed
 from gas.core.job_record import Job, JobStatus, Storage
 from gas.core.jobs import InvalidCursor, new_job_id
 from gas.core.tokens import digest
-from gas.web import manage
-from gas.web.annotations import LOG_MAX_BYTES, download_url
 from gas.web.api_v1.bearer import Principal
 from gas.web.api_v1.models import (
     Database,
@@ -45,7 +42,9 @@ from gas.web.api_v1.models import (
     VariantQuery,
 )
 from gas.web.api_v1.problems import ApiProblem
-from gas.web.context import services
+from gas.web.context import current_user, own_job_or_404, services
+from gas.web.jobs import common as jobs  # delete, rename, cancel: the job pages' own
+from gas.web.jobs.common import LOG_MAX_BYTES, download_url
 from gas.web.submission import AssemblyMismatch, PublishFailed, Refused, submit_upload
 from gas.web.uploads import key_prefix, name_problem, safe_filename, upload_key_of
 from gas.web.variants import FilterError, PageRequest, ResultUnavailable, VariantFilter
@@ -110,29 +109,12 @@ def _links(job: Job) -> JobLinks:
         log=url_for("api_v1.get_job_log", job_id=job.job_id),
         result=url_for("api_v1.get_job_result", job_id=job.job_id),
         variants=url_for("api_v1.get_job_variants", job_id=job.job_id),
-        page=url_for("annotations.job_page", job_id=job.job_id),
+        page=url_for("jobs.job_page", job_id=job.job_id),
     )
 
 
 def job_out(job: Job) -> JobOut:
     return JobOut.of(job, _links(job))
-
-
-def _own_job(job_id: str) -> Job:
-    """The job when the token's user owns it; 404 otherwise (never reveal it exists)."""
-    try:
-        valid = str(UUID(job_id)) == job_id
-    except ValueError:
-        valid = False
-    job = services().jobs.get_for_user(job_id, g.user_id) if valid else None
-    if job is None:
-        raise ApiProblem("not-found", "No such job.")
-    return job
-
-
-def _tier() -> str:
-    profile = services().users.get_profile(g.user_id) or {}
-    return str(profile.get("tier", "free"))
 
 
 def _not_deleting(job: Job) -> None:
@@ -152,8 +134,7 @@ def get_me() -> Any:
     Use it to check a token (`gas login` does)."""
     svc = services()
     who = principal()
-    profile = svc.users.get_profile(who.user_id) or {}
-    tier = str(profile.get("tier", "free"))
+    user = current_user()
     token = TokenInfo(
         kind=who.kind,
         scopes=sorted(who.scopes),
@@ -163,10 +144,10 @@ def get_me() -> Any:
     )
     me = Me(
         user_id=who.user_id,
-        name=profile.get("name"),
-        email=profile.get("email"),
-        tier=tier,
-        upload_limit=svc.upload_limit(tier),
+        name=user.name,
+        email=user.email,
+        tier=user.tier.value,
+        upload_limit=svc.upload_limit(user.tier),
         token=token,
     )
     return _json(me)
@@ -196,7 +177,7 @@ def create_upload(body: UploadRequest) -> Any:
     problem = name_problem(name)
     if problem:
         raise _field_problem("body.file_name", problem)
-    tier = _tier()
+    tier = current_user().tier
     limit = svc.upload_limit(tier)
     if body.size > limit:
         raise ApiProblem("too-large", f"The file is {body.size:,} bytes; {tier} accounts may upload at most {limit:,}.")
@@ -260,8 +241,7 @@ def create_job(body: JobCreate, header: IdempotencyHeader) -> Any:
     try:
         submitted = submit_upload(
             svc,
-            user_id,
-            _tier(),
+            current_user(),
             key,
             name=body.name,
             assembly=body.assembly,
@@ -306,7 +286,7 @@ def list_jobs(query: JobListQuery) -> Any:
 @operation("get", "/jobs/<job_id>", "read", JOBS, {200: JobOut, 403: Problem, 404: Problem})
 def get_job(path: JobPath) -> Any:
     """One job: status, times, summary, error"""
-    return _json(job_out(_own_job(path.job_id)))
+    return _json(job_out(own_job_or_404(path.job_id)))
 
 
 @operation("get", "/jobs/<job_id>/log", "read", JOBS, {200: JobLog, 403: Problem, 404: Problem, 409: Problem})
@@ -315,7 +295,7 @@ def get_job_log(path: JobPath) -> Any:
 
     Counts only (variants, genes, regions), never the file's content. 409 while the job
     has not finished."""
-    job = _own_job(path.job_id)
+    job = own_job_or_404(path.job_id)
     _not_deleting(job)
     if not job.log_key:
         if job.active:
@@ -340,7 +320,7 @@ def get_job_result(path: JobPath) -> Any:
     409 with a reason when there is nothing to download now: the job has not finished,
     it failed, or its results are in cold storage (free accounts after the retention
     period; upgrading restores them)."""
-    job = _own_job(path.job_id)
+    job = own_job_or_404(path.job_id)
     _not_deleting(job)
     if job.active:
         raise ApiProblem("not-finished", f"The job is {job.status}.")
@@ -376,7 +356,7 @@ def get_job_variants(path: JobPath, query: VariantQuery) -> Any:
     filters) for the next page. 409 with a reason when there is no table to read now:
     the job has not finished, failed, is being deleted, or its results are in cold
     storage."""
-    job = _own_job(path.job_id)
+    job = own_job_or_404(path.job_id)
     svc = services()
     # The web table's own parsing (gas.web.variants), of the raw query: one meaning of
     # every parameter for both. `query` (validated above) is the document's description.
@@ -414,11 +394,11 @@ def rename_job(path: JobPath, body: JobRename) -> Any:
 
     `{"name": "..."}` sets the job's name (one line, at most 200 characters), `null` or
     `""` removes it (pages then show the file name). Any job but one being deleted (409)."""
-    job = _own_job(path.job_id)
+    job = own_job_or_404(path.job_id)
     _not_deleting(job)
     try:
-        renamed = manage.rename_job(services(), job.job_id, g.user_id, body.name)
-    except manage.BadName as bad:
+        renamed = jobs.rename_job(services(), job.job_id, g.user_id, body.name)
+    except jobs.BadName as bad:
         raise _field_problem("body.name", str(bad)) from None
     if renamed is None:  # marked for deletion meanwhile
         raise ApiProblem("job-deleting", "This job is being deleted.")
@@ -433,9 +413,9 @@ def cancel_job(path: JobPath) -> Any:
     job's annotation stops within seconds. No email is sent and nothing is charged as an
     attempt; its input is kept until the job is deleted. Cancelling a CANCELLED job
     answers it again; a COMPLETED or FAILED job is 409 `job-finished`."""
-    job = _own_job(path.job_id)
+    job = own_job_or_404(path.job_id)
     _not_deleting(job)
-    answer = manage.cancel_job(services(), job.job_id, g.user_id)
+    answer = jobs.cancel_job(services(), job.job_id, g.user_id)
     if answer.job is None:
         raise ApiProblem("not-found", "No such job.")
     if answer.refused:
@@ -452,10 +432,10 @@ def delete_job(path: JobPath) -> Any:
     job itself (the same deletion as the job page's). 409 while the job is RUNNING or its
     results are RESTORING; a PENDING job is deleted before it starts. A deletion cut short
     (`deleting` true) finishes when deleted again."""
-    job = _own_job(path.job_id)
+    job = own_job_or_404(path.job_id)
     try:
-        deleted = manage.delete_job(services(), job.job_id, g.user_id)
-    except manage.JobBusy as busy:
+        deleted = jobs.delete_job(services(), job.job_id, g.user_id)
+    except jobs.JobBusy as busy:
         raise ApiProblem("job-busy", str(busy)) from None
     if deleted is None:  # deleted meanwhile by another request
         raise ApiProblem("not-found", "No such job.")

@@ -7,7 +7,7 @@ Independent of Flask, so the web pages and the REST API share one implementation
     result = store.query(job, filt, page)         # VariantPage(rows, total, matched, offset, next_offset, ...)
     for chunk in store.export(job, filt, "tsv"):  # bytes, streamed ("tsv", "csv" or "vcf")
         ...
-    store.export_name(job, filt, "tsv")           # "premium_2.gene-TP53.region-CDS.tsv"
+    store.export_name(job, filt, "tsv")           # "premium_2.GRCh37-v1.gene-TP53.region-CDS.tsv"
 
 `store` is a `VariantStore` (one per process). A result that is not there to read (the job
 did not complete, its results are in cold storage or being restored, or it predates the
@@ -35,6 +35,7 @@ from gas.web.variants.cache import ResultCache, ResultUnavailable, TableIndex, b
 from gas.web.variants.export import (
     CONTENT_TYPES,
     FORMATS,
+    PROVENANCE,
     ExportFormat,
     ExportSlots,
     csv_bytes,
@@ -82,6 +83,7 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "FLAGS",
     "FORMATS",
+    "PROVENANCE",
     "LIST_COLUMNS",
     "MAX_DETAIL_LINE",
     "MAX_DETAIL_SAMPLES",

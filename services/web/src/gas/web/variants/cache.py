@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
 from gas.core.job_record import Job, JobStatus, Storage
+from gas.core.vocab import TableSchemaError, check_table_schema
 
 # Arrow's default allocator (mimalloc) keeps the pages it freed: building one local copy
 # left a web worker ~150 MiB larger for good. The system allocator gives most of it back
@@ -121,6 +122,7 @@ def build_local_copy(parquet_path: Path, out_dir: Path) -> None:
     by gene), `genes.arrow` (gene -> batches, rows led by it) and `index.json`. Streams:
     one Parquet row group and one batch in memory at a time."""
     source = pq.ParquetFile(parquet_path)
+    check_table_schema(source.schema_arrow.metadata)  # TableSchemaError: a newer major version
     # Pass 1, one column: every gene name, for codes that sort.
     names: set[str] = set()
     for rg in range(source.num_row_groups):
@@ -286,7 +288,14 @@ class ResultCache:
                 with open(parquet, "wb") as out:
                     for chunk in body.iter_chunks(1 << 20):
                         out.write(chunk)
-                build_local_copy(parquet, work)
+                try:
+                    build_local_copy(parquet, work)
+                except TableSchemaError as exc:
+                    raise ResultUnavailable(
+                        "no_table",
+                        f"This release of GAS cannot read this job's variant table ({exc}); "
+                        "download the annotated VCF.",
+                    ) from None
                 parquet.unlink()
                 os.rename(work, entry)
             finally:

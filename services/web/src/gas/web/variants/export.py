@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
+import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -45,12 +47,37 @@ def _text_columns(batch: pa.RecordBatch) -> list[pa.Array]:
 
 _NULL_IS_EMPTY = pc.JoinOptions(null_handling="replace", null_replacement="")
 
+# What the rows were annotated with, after the table's columns in TSV and CSV: the same value
+# on every row (columns, not comment lines: spreadsheets and pandas read the file as it is).
+PROVENANCE = ("annotation_database", "annotation_sources")
 
-def tsv_bytes(batch: pa.RecordBatch) -> bytes:
+
+def provenance(metadata: Mapping[str, str], database_version: str | None) -> tuple[str, str]:
+    """The PROVENANCE values of a table, from the engine's metadata (what the annotated VCF's
+    ##GAS_annotation and ##GAS_source lines say): the database's version, and its source
+    (a genes-only database's package, a bundle's gene model and FASTA) with each added
+    source's name and version. `database_version` (the job's) when the table has none."""
+    sources = [metadata["gas.source"]] if metadata.get("gas.source") else []
+    try:
+        added = json.loads(metadata.get("gas.sources") or "[]")
+    except ValueError:
+        added = []
+    sources += [f"{s['name']} {s.get('version', '')}".strip() for s in added if isinstance(s, dict) and s.get("name")]
+    return _cell(metadata.get("gas.database") or database_version or ""), _cell("; ".join(sources))
+
+
+def _cell(text: str) -> str:
+    """One text cell: no tab or line break, and never a formula (as _text_columns)."""
+    return re.sub(_FORMULA_START, "'\\1", re.sub(r"[\t\r\n]+", " ", text), count=1)
+
+
+def tsv_bytes(batch: pa.RecordBatch, extra: tuple[str, ...] = ()) -> bytes:
     """The batch as TSV lines, built column-wise (no per-row Python): each line is one
-    string of the joined array, so the array's data buffer is the text."""
+    string of the joined array, so the array's data buffer is the text. `extra`: cells
+    that end every line (PROVENANCE's)."""
     columns = _text_columns(batch)
-    columns[-1] = pc.binary_join_element_wise(columns[-1], pa.scalar("\n"), "", options=_NULL_IS_EMPTY)
+    end = "".join(f"\t{cell}" for cell in extra) + "\n"
+    columns[-1] = pc.binary_join_element_wise(columns[-1], pa.scalar(end), "", options=_NULL_IS_EMPTY)
     lines = pc.binary_join_element_wise(*columns, "\t", options=_NULL_IS_EMPTY)
     if isinstance(lines, pa.ChunkedArray):
         lines = lines.combine_chunks()
@@ -61,9 +88,11 @@ def tsv_bytes(batch: pa.RecordBatch) -> bytes:
     return data.slice(int(offsets[0]), int(offsets[-1] - offsets[0])).to_pybytes()
 
 
-def csv_bytes(batch: pa.RecordBatch) -> bytes:
-    """The batch as CSV rows (RFC 4180 quoting where needed; null as empty)."""
-    table = pa.RecordBatch.from_arrays(_text_columns(batch), names=list(COLUMNS))
+def csv_bytes(batch: pa.RecordBatch, extra: tuple[str, ...] = ()) -> bytes:
+    """The batch as CSV rows (RFC 4180 quoting where needed; null as empty), each ending
+    with the `extra` cells."""
+    columns = _text_columns(batch) + [pa.repeat(cell, batch.num_rows) for cell in extra]
+    table = pa.RecordBatch.from_arrays(columns, names=[*COLUMNS, *PROVENANCE[: len(extra)]])
     out = io.BytesIO()
     pacsv.write_csv(table, out, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
     return out.getvalue()

@@ -8,48 +8,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-# -- the table's vocabulary (the engine's, docs/annotation-engine.md) -----------------
-REGIONS = ("start_codon", "stop_codon", "CDS", "UTR", "exon", "intron", "upstream", "downstream", "intergenic")
-VARIANT_CLASSES = ("SNV", "MNV", "INS", "DEL", "DELINS")
-FLAGS = ("CPG", "REPEAT", "BLACKLIST")
+from gas.core import vocab
+
+# -- the table's vocabulary: gas.core.vocab's, the engine's (tests/web/test_web_vocab.py) ---
+REGIONS = tuple(reversed(vocab.REGIONS))  # most specific first, as the page lists them
+VARIANT_CLASSES = vocab.VARIANT_CLASSES
+FLAGS = vocab.FLAGS
 CHROMOSOMES = tuple(str(n) for n in range(1, 23)) + ("X", "Y", "MT")
 # position: file order; gene: first gene, then file order; consequence: most severe first;
 # qual / -qual: lowest / highest QUAL first. Ties keep file order; empty values sort last.
 SORTS = ("position", "gene", "consequence", "qual", "-qual")
-# Ensembl VEP's consequence terms, most severe first: the engine's order
-# (gas.annotator.engine.effects.SEVERITY, which the web does not import; a test keeps the
-# two equal). A term outside it sorts after them, a row without a consequence last.
-SEVERITY = (
-    "transcript_ablation",
-    "splice_acceptor_variant",
-    "splice_donor_variant",
-    "stop_gained",
-    "frameshift_variant",
-    "stop_lost",
-    "start_lost",
-    "transcript_amplification",
-    "inframe_insertion",
-    "inframe_deletion",
-    "missense_variant",
-    "protein_altering_variant",
-    "splice_region_variant",
-    "incomplete_terminal_codon_variant",
-    "start_retained_variant",
-    "stop_retained_variant",
-    "synonymous_variant",
-    "coding_sequence_variant",
-    "5_prime_UTR_variant",
-    "3_prime_UTR_variant",
-    "non_coding_transcript_exon_variant",
-    "intron_variant",
-    "NMD_transcript_variant",
-    "non_coding_transcript_variant",
-    "upstream_gene_variant",
-    "downstream_gene_variant",
-    "intergenic_variant",
-)
-
-
+# Ensembl VEP's consequence terms, most severe first (the engine's order). A term outside
+# it sorts after them, a row without a consequence last.
+SEVERITY = vocab.TERMS
 PAGE_SIZES = (50, 100, 500)  # offered on the page; any size up to MAX_PAGE_SIZE is taken
 
 

@@ -11,10 +11,13 @@ from typing import Any
 import numpy as np
 
 from gas.core.job_record import Job
+from gas.core.vocab import CSQ_INFO_IDS
 from gas.web.variants.cache import ResultCache, _load_index, _Lru, readable
-from gas.web.variants.export import FORMATS, csv_bytes, select_vcf_records, tsv_bytes
+from gas.web.variants.export import FORMATS, PROVENANCE, csv_bytes, provenance, select_vcf_records, tsv_bytes
 from gas.web.variants.query import FilterError, PageRequest, VariantFilter
 from gas.web.variants.table import COLUMNS, LocalTable, VariantPage
+
+_CSQ_HEADER = f"##INFO=<ID={CSQ_INFO_IDS[0]},".encode()  # a bundle's CSQ (Ensembl VEP's layout)
 
 
 # -- the store -----------------------------------------------------------------------
@@ -65,7 +68,9 @@ class VariantStore:
         for suffix in (".vcf.gz", ".vcf"):
             stem = stem.removesuffix(suffix)
         stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")[:80] or "variants"
-        return f"{stem}.{filt.slug()}.{fmt}"
+        # The database the rows came from, as researchers keep several annotations of a file.
+        database = re.sub(r"[^A-Za-z0-9._-]+", "_", job.database_version or "").strip("._-")[:60]
+        return ".".join(part for part in (stem, database, filt.slug(), fmt) if part)
 
     def export(self, job: Job, filt: VariantFilter, fmt: str) -> Iterator[bytes]:
         """The filtered rows as TSV or CSV (a header line, then one row per ALT), or as VCF
@@ -78,14 +83,14 @@ class VariantStore:
         table = self.table(job)
         if fmt == "vcf":
             return self._vcf(job, table, filt)
-        return self._delimited(table, filt, fmt)
+        return self._delimited(table, filt, fmt, provenance(table.index.metadata, job.database_version))
 
-    def _delimited(self, table: LocalTable, filt: VariantFilter, fmt: str) -> Iterator[bytes]:
-        header = ("\t" if fmt == "tsv" else ",").join(COLUMNS) + "\n"
+    def _delimited(self, table: LocalTable, filt: VariantFilter, fmt: str, extra: tuple[str, ...]) -> Iterator[bytes]:
+        header = ("\t" if fmt == "tsv" else ",").join([*COLUMNS, *PROVENANCE]) + "\n"
         yield header.encode()
         encode = tsv_bytes if fmt == "tsv" else csv_bytes
         for batch in table.matching_batches(filt, list(COLUMNS)):
-            yield encode(batch)
+            yield encode(batch, extra)
 
     def _vcf(self, job: Job, table: LocalTable, filt: VariantFilter) -> Iterator[bytes]:
         assert job.result_key
@@ -127,7 +132,7 @@ class VariantStore:
                 lines = pending.split(b"\n")
                 pending = lines.pop()
                 for raw in lines:
-                    if raw.startswith(b"##INFO=<ID=CSQ,") and b"Format: " in raw:
+                    if raw.startswith(_CSQ_HEADER) and b"Format: " in raw:
                         names = raw.split(b"Format: ", 1)[1].split(b'"', 1)[0]
                         csq = names.decode(errors="replace").strip().split("|")
                     elif raw.startswith(b"#CHROM"):

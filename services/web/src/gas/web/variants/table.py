@@ -13,12 +13,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
+from gas.core.vocab import TABLE_COLUMN
 from gas.web.phenotypes import filter_genes
 from gas.web.variants.cache import TableIndex, _Lru
 from gas.web.variants.query import MAX_POSITION, SEVERITY, PageRequest, VariantFilter, chrom_spellings, encode_cursor
 
-# The columns of a page row and of the TSV/CSV exports, in order (the Parquet schema less
-# `record`, the row's data line in the annotated VCF, which pages keep for links).
+# The columns of a page row and of the TSV/CSV exports, in order: the web's choice of the
+# table's columns (gas.core.vocab.TABLE_COLUMNS; a test holds them to it), less `record`,
+# the row's data line in the annotated VCF, which pages keep for links.
 COLUMNS = (
     "chrom",
     "pos",
@@ -42,7 +44,7 @@ COLUMNS = (
     "diseases",  # gene and disease context (docs/annotation-engine.md)
     "phenotype_count",
 )
-LIST_COLUMNS = frozenset({"genes", "gene_types", "flags", "consequences", "diseases"})
+LIST_COLUMNS = frozenset(c for c in COLUMNS if TABLE_COLUMN[c].list)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Annotating a whole VCF file: header, blocks on a thread pool, outputs, summary and log.
 
-Blocks of whole lines (``reader.py``) are annotated by ``block.BlockAnnotator`` on two
+Blocks of whole lines (``reader.py``) go through ``stages.BlockStages`` on two
 threads (numpy releases the GIL in its loops) and written in input order; at most
 WORKERS + 1 blocks are in memory, so memory does not grow with the input.
 """
@@ -18,22 +18,21 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from gas.annotator.engine.block import (
-    BlockAnnotator,
-    BlockResult,
-    BlockStats,
-)
+from gas.annotator.engine.block import BlockResult, BlockStats
 from gas.annotator.engine.database import SCHEMA_VERSION, AnnotationDatabase
 from gas.annotator.engine.reader import EngineLimits, Header, VcfFormatError, VcfReader
-from gas.annotator.engine.sources import Sources, SourcesStage, table_fields, with_sources
+from gas.annotator.engine.sources import Sources, table_fields
 from gas.annotator.engine.textops import ranges
 from gas.core.assembly import AssemblyEvidence, detect
 from gas.core.databases import database_sources
 from gas.core.vocab import FLAGS, GENE_LEVEL_TERMS, INFO_IDS, RANK, REGIONS, VARIANT_CLASSES
+
+if TYPE_CHECKING:
+    from gas.annotator.engine.stages import BlockStages
 
 ENGINE_VERSION = "2.0"
 # Blocks annotated at once, on threads (numpy and pyarrow release the GIL in their loops).
@@ -252,13 +251,7 @@ class _Run:
         # The constant tables (numpy and pyarrow kernels, which release the GIL) are built on a
         # thread while the assembly evidence is read (Python): a shorter way to the first record.
         with ThreadPoolExecutor(max_workers=1) as starter:
-            building = starter.submit(
-                BlockAnnotator,
-                self.db,
-                strip_ours=strip_ours,
-                with_table="parquet" in self.tmps,
-                samples=header.samples,
-            )
+            building = starter.submit(self._stages, header, strip_ours)
             evidence = detect(self.input_path)
             # A bundle built without --assembly (any genome): its REF concordance is the evidence.
             mismatch = evidence.conflict(self.db.assembly) if self.db.assembly else None
@@ -269,28 +262,7 @@ class _Run:
                     evidence.conflict_line(self.db.assembly),
                     evidence,
                 )
-            annotator = building.result()
-        stage = None
-        if self.db.has_transcripts:
-            from gas.annotator.engine.effects import CSQ_HEADER, CsqStage
-
-            stage = CsqStage(self.db, ours=CSQ_HEADER in header.meta)
-        source_stage = SourcesStage(self.sources) if self.sources.sources else None
-
-        def annotate(data: bytes, first_line: int) -> BlockResult:
-            result = annotator.annotate(data, first_line)
-            if stage is not None:
-                from gas.annotator.engine.effects import with_effects
-
-                fx = stage.annotate(bytes(result.vcf), first_line)
-                result.vcf, result.effects = fx.text, fx
-                result.table = with_effects(result.table, fx)
-            if source_stage is not None:
-                text, per_record = source_stage.annotate(bytes(result.vcf))
-                result.vcf = text
-                result.table = with_sources(result.table, per_record, self.sources)
-            return result
-
+            stages = building.result()
         blocks = reader.blocks()
         first = next(blocks, None)
         style = None
@@ -306,7 +278,7 @@ class _Run:
                 # records reach the disk without waiting on (or competing with) later blocks.
                 window = 0
                 for first_line, data in _in_order(source, pending, lambda: self._drain(pending, out)):
-                    pending.append(pool.submit(annotate, data, first_line))
+                    pending.append(pool.submit(stages.run, data, first_line))
                     while len(pending) > window:
                         self._drain(pending, out)
                     window = WORKERS
@@ -332,6 +304,21 @@ class _Run:
             variants_written=self.written,
             variants_position_only=self.stats.position_only,
             assembly_evidence=evidence,
+        )
+
+    def _stages(self, header: Header, strip_ours: bool) -> BlockStages:
+        # stages.py imports pyarrow: here, on the thread that builds the stages' tables, not on
+        # the process's start-up path
+        from gas.annotator.engine.effects import CSQ_HEADER
+        from gas.annotator.engine.stages import BlockStages
+
+        return BlockStages(
+            self.db,
+            self.sources,
+            strip_ours=strip_ours,
+            with_table="parquet" in self.tmps,
+            samples=header.samples,
+            csq_ours=CSQ_HEADER in header.meta,
         )
 
     def _check_refs(self, evidence: AssemblyEvidence) -> None:

@@ -22,11 +22,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 import structlog
-from flask import Blueprint, Response, abort, current_app, render_template, request, stream_with_context, url_for
+from flask import Response, abort, current_app, render_template, request, stream_with_context, url_for
 
 from gas.core.job_record import Job
-from gas.web.annotations import job_view
 from gas.web.context import login_required, own_job_or_404, services
+from gas.web.jobs.blueprint import bp
+from gas.web.jobs.common import job_view
 from gas.web.linkouts import row_links
 from gas.web.phenotypes import disease_links, label
 from gas.web.variants import (
@@ -45,14 +46,13 @@ from gas.web.variants import (
     VariantFilter,
 )
 
-bp = Blueprint("results", __name__)
 log = structlog.get_logger()
 EXPORT_RETRY_SECONDS = 10  # Retry-After of an export refused because every slot is taken
 
 
 def _unavailable(job: Job, exc: ResultUnavailable) -> Any:
     return (
-        render_template("variants.html", job=job_view(job), unavailable=exc, reason=exc.reason, filt=None),
+        render_template("jobs/variants.html", job=job_view(job), unavailable=exc, reason=exc.reason, filt=None),
         409,
     )
 
@@ -75,7 +75,7 @@ def variants(job_id: str) -> Any:
         except ResultUnavailable:
             terms = {}
         page_html = render_template(
-            "variants.html", job=view, error=exc, form=form, filt=None, terms=terms, **_choices()
+            "jobs/variants.html", job=view, error=exc, form=form, filt=None, terms=terms, **_choices()
         )
         return page_html, 400
     try:
@@ -94,11 +94,11 @@ def variants(job_id: str) -> Any:
             params["size"] = str(settings["size"])
         if settings.get("offset"):
             params["offset"] = str(settings["offset"])
-        base = url_for("results.variants", job_id=job.job_id)
+        base = url_for("jobs.variants", job_id=job.job_id)
         return f"{base}?{urlencode(params)}" if params else base
 
     def export_link(fmt: str) -> str:
-        base = url_for("results.export", job_id=job.job_id, fmt=fmt)
+        base = url_for("jobs.export", job_id=job.job_id, fmt=fmt)
         return f"{base}?{urlencode(args)}" if args else base
 
     for row in result.rows:
@@ -108,7 +108,7 @@ def variants(job_id: str) -> Any:
     current = page.offset // page.size + 1
     shown = sorted({1, pages, *range(max(1, current - 2), min(pages, current + 2) + 1)})
     return render_template(
-        "variants.html",
+        "jobs/variants.html",
         job=view,
         filt=filt,
         form=_form_values(filt),
@@ -132,7 +132,7 @@ def variants(job_id: str) -> Any:
             "last": link(offset=(pages - 1) * page.size) if current < pages else None,
             "sort": {s: link(sort=s, offset=0) for s in SORTS},
             "exports": {fmt: export_link(fmt) for fmt in FORMATS},
-            "clear": url_for("results.variants", job_id=job.job_id),
+            "clear": url_for("jobs.variants", job_id=job.job_id),
             "here": link(offset=page.offset),
         },
         export_names={fmt: svc.variants.export_name(job, filt, fmt) for fmt in FORMATS},
@@ -155,14 +155,14 @@ def variant(job_id: str, record: int) -> Any:
         return _unavailable(job, exc)
     except LookupError:
         abort(404)
-    table = url_for("results.variants", job_id=job.job_id)
+    table = url_for("jobs.variants", job_id=job.job_id)
     back = request.args.get("back", "")
     if not (back == table or back.startswith(table + "?")):
         back = table  # only this job's table: never an open redirect
     links = [row_links(row, job.assembly) for row in detail.rows]
     diseases = [disease_links(row.get("diseases")) for row in detail.rows]
     return render_template(
-        "variant.html", job=view, record=record, detail=detail, links=links, diseases=diseases, back=back
+        "jobs/variant.html", job=view, record=record, detail=detail, links=links, diseases=diseases, back=back
     )
 
 

@@ -1,0 +1,86 @@
+"""The run order of one block of VCF data lines: every stage, in the order it runs.
+
+On numpy arrays over the block's bytes (``block.BlockAnnotator`` and ``alleles.py``):
+
+1. ``split_lines``: line and column boundaries, CHROM keys, POS (compiled); checks (columns, binary);
+2. ``parse_records``: CHROM -> contig, POS, REF, ALT checked; the global coordinate;
+3. ``alleles.split_alleles``: one row per ALT: class (VC), ts/tv, known variant (RSID), minimal form;
+4. ``genes_and_regions``: GENE, GENE_TYPE, REGION over the REF span (one lookup per record);
+5. ``flags`` and ``nearest``: CPG/REPEAT/BLACKLIST, nearest gene for intergenic records;
+6. ``consequences``: SO terms per (ALT, gene) from the context painting;
+7. ``output.vcf_lines`` and ``output.variants_batch``: the lines (INFO column) and, when
+   asked, the Parquet rows;
+8. ``count``: the block's share of the summary;
+
+then, on the written lines, the transcript consequences of a bundle (``effects.CsqStage``:
+CSQ and PICK_*, and the table's bundle columns) and the annotation sources
+(``sources.SourcesStage``).
+
+Importing this module imports pyarrow (``output.py``): ``annotate.py`` builds the stages on a
+thread of their own, off the process's start-up path.
+"""
+
+from __future__ import annotations
+
+from gas.annotator.engine.alleles import split_alleles
+from gas.annotator.engine.block import Annotated, BlockAnnotator, BlockResult, BlockStats
+from gas.annotator.engine.database import AnnotationDatabase
+from gas.annotator.engine.effects import CsqStage, with_effects
+from gas.annotator.engine.output import OutputTables, variants_batch, vcf_lines
+from gas.annotator.engine.sources import Sources, SourcesStage, with_sources
+from gas.core.vocab import REGIONS
+
+
+class BlockStages:
+    """Everything that does not change between blocks (the tables of each stage), and ``run``."""
+
+    def __init__(
+        self,
+        db: AnnotationDatabase,
+        sources: Sources,
+        strip_ours: bool = False,
+        with_table: bool = False,
+        samples: int = 0,
+        csq_ours: bool = False,
+    ):
+        self.genes = BlockAnnotator(db, strip_ours=strip_ours, with_table=with_table, samples=samples)
+        self.out = OutputTables(self.genes)
+        # csq_ours: the input's CSQ is GAS's own (re-annotation): dropped, not renamed
+        self.csq = CsqStage(db, ours=csq_ours) if db.has_transcripts else None
+        self.sources = sources
+        self.source_stage = SourcesStage(sources) if sources.sources else None
+
+    def run(self, block: bytes, first_line: int) -> BlockResult:
+        """Annotate whole data lines; ``first_line`` is the file line number of the first."""
+        result = self.gene_level(block, first_line)
+        if self.csq is not None:
+            fx = self.csq.annotate(bytes(result.vcf), first_line)
+            result.vcf, result.effects = fx.text, fx
+            result.table = with_effects(result.table, fx)
+        if self.source_stage is not None:
+            text, per_record = self.source_stage.annotate(bytes(result.vcf))
+            result.vcf = text
+            result.table = with_sources(result.table, per_record, self.sources)
+        return result
+
+    def gene_level(self, block: bytes, first_line: int) -> BlockResult:
+        """Stages 1 to 8."""
+        ann = self.genes
+        stats = BlockStats(len(REGIONS), len(ann.gene_sets), ann.n_contigs)
+        lines = ann.split_lines(block, first_line)
+        stats.blank = lines.blank
+        if lines.start.size == 0:
+            return BlockResult(b"", 0, stats)
+        rec = ann.parse_records(lines)
+        alleles = split_alleles(lines, rec, ann.known_variants)
+        ctx, gene_set, multi_sets, region = ann.genes_and_regions(rec)
+        flags = ann.flags(rec)
+        nearest_gene, nearest_distance = ann.nearest(rec, region)
+        found = Annotated(
+            lines, rec, alleles, ctx, gene_set, multi_sets, region, flags, nearest_gene, nearest_distance,
+            ann.consequences(rec, alleles),
+        )  # fmt: skip
+        text, ids = vcf_lines(self.out, found, ann.strip_ours)
+        table = variants_batch(self.out, found, ids) if ann.with_table else None
+        ann.count(stats, found)
+        return BlockResult(text, int(lines.start.size), stats, table)
