@@ -97,7 +97,8 @@ def gencode_join(assembly: str, db_dir: Path | None = None) -> GencodeJoin:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from gas.annotator.engine.database import SOURCES, default_db_dir, fetch_sdist
+    from gas.annotator.engine.build import SOURCES, fetch_sdist
+    from gas.annotator.engine.database import default_db_dir
     from gas.core.phenotypes import load
 
     source = SOURCES[assembly]
