@@ -11,6 +11,8 @@ server, gunicorn with one worker) and measures over HTTP, as a browser asks:
   * table pages with a gene filter (a different gene each request: no count is cached);
   * unfiltered pages at random offsets in the last tenth of the table;
   * the TSV export of the whole result (rows/s), and of one gene's rows;
+  * table pages with a phenotype filter (a different HPO term each request, 10+ genes; the
+    term's descendants included), and the TSV export of HP:0001250 "Seizure" (2,040 genes);
   * the web worker's peak RSS (VmHWM) over all of it.
 
 Peer in the same run: `bcftools view -i 'INFO/GENE="G"' | bcftools query` producing the
@@ -23,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -44,6 +48,7 @@ from gas.annotator.engine.build import ensure_database
 from gas.annotator.engine.database import SCHEMA_VERSION
 from gas.core.dynamo import to_item
 from gas.core.job_record import Job, JobStatus
+from gas.core.phenotypes import load
 from gas.core.timeutil import utc_now_iso
 
 GOAL_PAGE_MS = 300
@@ -108,6 +113,17 @@ def stream_rows(user: User, path: str) -> tuple[float, int, list[str]]:
     data = rows[1:]
     keys = [f"{c[0]}\t{c[1]}\t{c[4]}\t{c[5]}" for c in (r.split("\t") for r in data)]
     return elapsed, len(data), keys
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def shell(cmd: str) -> tuple[float, list[str]]:
@@ -199,6 +215,27 @@ def measure(
         elapsed, _ = timed_get(user, f"{base}?gene={gene[:3]}*&region=CDS,UTR,intron&known=novel&offset=0")
         combined_ms.append(elapsed * 1000)
 
+    # Phenotype filter: terms with 10+ genes, each a new filter (its gene set and counts uncached).
+    hpo = load()
+    terms = [t for t in rng.sample(hpo.term_ids, 2000) if len(hpo.genes_for(t) or ()) >= 10][: args.requests]
+    cpu0 = cpu_seconds(worker)
+    pheno_ms = []
+    for term in terms:
+        elapsed, resp = timed_get(user, f"{base}?phenotype={term}")
+        assert 'id="matched"' in resp.text
+        pheno_ms.append(elapsed * 1000)
+    pheno_cpu_ms = (cpu_seconds(worker) - cpu0) * 1000 / len(terms)
+    cpu0 = cpu_seconds(worker)
+    seizure_s, seizure_rows, seizure_keys = stream_rows(user, f"{base}.tsv?phenotype=HP:0001250")
+    seizure_cpu_s = cpu_seconds(worker) - cpu0
+    expression = " || ".join(f'INFO/GENE="{g}"' for g in sorted(hpo.genes_for("HP:0001250") or ()))
+    cpu0 = children_cpu()
+    peer_seizure_s, peer_seizure_lines = shell(
+        f"bcftools view -i '{expression}' {vcf} 2>/dev/null | bcftools query -f '{PEER_FIELDS}'"
+    )
+    peer_seizure_cpu_s = children_cpu() - cpu0
+    peer_seizure_keys = ["\t".join(line.split("\t")[:4]) for line in peer_seizure_lines]
+
     export_s, export_rows, _ = stream_rows(user, f"{base}.tsv")
     gene_export_s, gene_rows, gene_keys = stream_rows(user, f"{base}.tsv?gene={top_gene}")
     rss_peak = vm_hwm_mib(worker)
@@ -213,6 +250,15 @@ def measure(
         "gene_ms": gene_ms,
         "deep_ms": deep_ms,
         "combined_ms": combined_ms,
+        "pheno_ms": pheno_ms,
+        "pheno_cpu_ms": pheno_cpu_ms,
+        "seizure_s": seizure_s,
+        "seizure_cpu_s": seizure_cpu_s,
+        "seizure_rows": seizure_rows,
+        "seizure_same": sorted(seizure_keys) == sorted(peer_seizure_keys),
+        "peer_seizure_s": peer_seizure_s,
+        "peer_seizure_cpu_s": peer_seizure_cpu_s,
+        "peer_seizure_rows": len(peer_seizure_keys),
         "export_s": export_s,
         "export_rows": export_rows,
         "gene_export_s": gene_export_s,
@@ -238,6 +284,17 @@ def report(f: dict[str, Any], args: argparse.Namespace, rows_total: int) -> None
     print(f"table page, gene filter ({args.requests} genes)      : {ms(f['gene_ms'])}")
     print(f"table page, unfiltered, offset in the last 10%    : {ms(f['deep_ms'])}")
     print(f"table page, gene prefix + regions + novel         : {ms(f['combined_ms'])}")
+    print(f"table page, phenotype filter ({len(f['pheno_ms'])} terms): {ms(f['pheno_ms'])}", end="")
+    print(f"  worker CPU {f['pheno_cpu_ms']:.1f} ms a page")
+    print(
+        f"TSV export, phenotype HP:0001250: {f['seizure_rows']:,} rows in {f['seizure_s'] * 1000:.0f} ms"
+        f" (worker CPU {f['seizure_cpu_s'] * 1000:.0f} ms)"
+    )
+    same_seizure = "yes" if f["seizure_same"] else "NO"
+    print(
+        f"  peer bcftools view -i (2,040 genes) + query: {f['peer_seizure_rows']:,} rows in "
+        f"{f['peer_seizure_s'] * 1000:.0f} ms (CPU {f['peer_seizure_cpu_s'] * 1000:.0f} ms); same rows: {same_seizure}"
+    )
     print(f"TSV export, whole result : {f['export_rows']:,} rows in {f['export_s']:.2f} s = {rate:,.0f} rows/s")
     peer_rate = f["peer_all_rows"] / f["peer_all_s"]
     peer_all = f"{f['peer_all_rows']:,} records in {f['peer_all_s']:.2f} s = {peer_rate:,.0f}/s"
@@ -253,6 +310,8 @@ def report(f: dict[str, Any], args: argparse.Namespace, rows_total: int) -> None
         ("TSV export >= 200,000 rows/s", rate >= GOAL_EXPORT_ROWS),
         ("worker peak RSS <= 300 MiB", f["rss_peak"] <= GOAL_RSS_MIB),
         ("gene export = bcftools rows", f["same_rows"]),
+        ("page p95 <= 300 ms, phenotype filter", percentile(f["pheno_ms"], 95) <= GOAL_PAGE_MS),
+        ("phenotype export = bcftools rows", f["seizure_same"]),
     ]
     for name, ok in goals:
         print(f"  goal {name}: {'met' if ok else 'NOT met'}")

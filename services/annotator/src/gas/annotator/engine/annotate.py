@@ -337,6 +337,7 @@ class _Run:
     def _variants_writer(self) -> Any:
         if self.variants_writer is None:
             from gas.annotator.engine.parquet import VariantsWriter
+            from gas.core.phenotypes import load as load_phenotypes
 
             self.variants_writer = VariantsWriter(
                 self.tmps["parquet"],
@@ -348,6 +349,8 @@ class _Run:
                     "gas.source": self.db.source_label,
                     "gas.input": self.input_path.name,
                     "gas.sources": json.dumps([s.to_dict() for s in self.sources.sources]),
+                    # what filled diseases / phenotype_count (gas.core.phenotypes)
+                    "gas.hpo": load_phenotypes().version,
                 },
                 extra=table_fields(self.sources),
             )
