@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -192,16 +192,10 @@ class Tx:
             self.cdna_at.append(n)
             n += t - s
         self.cdna_len = n - 1
-        self.cdna = "".join(e.seq(s, t) for s, t in self.exons)
-        if not plus:
-            self.cdna = revcomp(self.cdna)
+        self._effects = e
         self.coding = bool(self.cds)
-        self.start_codon: list[int] = []
-        self.stop_codon: list[int] = []
         self.pad = 0
         self.cds_c0 = self.cds_c1 = 0
-        self.cds_seq = ""
-        self.protein = ""
         if self.coding:
             first = self.cds[0][0] if plus else self.cds[-1][1] - 1
             last = self.cds[-1][1] - 1 if plus else self.cds[0][0]
@@ -211,17 +205,6 @@ class Tx:
             # Phase: GFF3's, of the 5' CDS row: bases before the first whole codon. Like Ensembl,
             # the coding sequence is padded with N so that codons keep their frame.
             self.pad = (3 - self.phase) % 3 if self.phase else 0
-            self.cds_seq = "N" * self.pad + self.cdna[self.cds_c0 - 1 : self.cds_c1]
-            self.protein = to_stop(translate(self.cds_seq))
-            bases = [g for cs, ce in self.cds for g in range(cs, ce)]
-            if not plus:
-                bases.reverse()
-            whole = len(self.cds_seq) - len(self.cds_seq) % 3
-            starts = not self.pad and not self.flags & TX_START_NF and self.protein.startswith("M")
-            self.start_codon = bases[:3] if starts else []
-            # The stop codon: the last whole codon when it translates to a stop.
-            stops = len(self.cds_seq) % 3 == 0 and translate(self.cds_seq[whole - 3 : whole]) == "*"
-            self.stop_codon = bases[-3:] if stops and len(bases) >= 3 else []
 
         # The transcript's own CSQ fields and pick-order keys, the same for each of its entries.
         self.fields = [""] * 24
@@ -231,13 +214,56 @@ class Tx:
         f[20] = "&".join(n for n, bit in (("cds_start_NF", TX_START_NF), ("cds_end_NF", TX_END_NF)) if self.flags & bit)
         f[22] = "YES" if self.canonical else ""
         f[23] = self.mane if self.flags & TX_MANE and self.mane else ("YES" if self.flags & TX_MANE else "")
-        cds_len = len(self.cds_seq) - self.pad if self.coding else 0
+        cds_len = self.cds_c1 - self.cds_c0 + 1 if self.coding else 0  # len(cds_seq) without the padding
         self.pick_head = (
             0 if self.flags & TX_MANE else 1,
             0 if self.canonical else 1,
             0 if self.biotype == "protein_coding" else 1,
         )
         self.pick_tail = (-cds_len, -(self.end - self.start), self.tx_id)
+
+    # The sequences are decoded on first use: most entries (upstream, downstream, intron) of a
+    # whole-genome file need only the exon structure, and a transcript's whole protein costs
+    # more than the entry that needs it.
+    @cached_property
+    def cdna(self) -> str:
+        cdna = "".join(self._effects.seq(s, t) for s, t in self.exons)
+        return cdna if self.strand > 0 else revcomp(cdna)
+
+    @cached_property
+    def cds_seq(self) -> str:
+        return "N" * self.pad + self.cdna[self.cds_c0 - 1 : self.cds_c1] if self.coding else ""
+
+    @cached_property
+    def protein(self) -> str:
+        return to_stop(translate(self.cds_seq)) if self.coding else ""
+
+    def _cds_bases(self, head: bool) -> list[int]:
+        """Genomic positions of the first (head) or last three coding bases, in transcription order."""
+        plus = self.strand > 0
+        rows = self.cds if plus == head else self.cds[::-1]
+        out: list[int] = []
+        for cs, ce in rows:
+            out.extend(range(cs, ce) if plus == head else range(ce - 1, cs - 1, -1))
+            if len(out) >= 3:
+                break
+        out = out[:3]
+        return out if head else out[::-1]
+
+    @cached_property
+    def start_codon(self) -> list[int]:
+        seq = self.cds_seq
+        starts = self.coding and not self.pad and not self.flags & TX_START_NF and translate(seq[:3]) == "M"
+        return self._cds_bases(True) if starts else []
+
+    @cached_property
+    def stop_codon(self) -> list[int]:
+        """The stop codon: the last whole codon when it translates to a stop."""
+        seq = self.cds_seq
+        whole = len(seq) - len(seq) % 3
+        stops = self.coding and len(seq) % 3 == 0 and translate(seq[whole - 3 : whole]) == "*"
+        bases = self._cds_bases(False) if stops else []
+        return bases if len(bases) == 3 else []
 
     @property
     def canonical(self) -> bool:
