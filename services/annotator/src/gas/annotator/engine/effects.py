@@ -92,12 +92,27 @@ def revcomp(s: str) -> str:
     return s.translate(_COMP)[::-1]
 
 
+# translate() of a long sequence in numpy: a codon's index in CODON_TABLE's order (T, C, A, G
+# = 0..3 per base), or 64 and more when a base is anything else (N, lower case), which reads X.
+_BASE_INDEX = np.full(256, 64, dtype=np.int16)
+_BASE_INDEX[list(b"TCAG")] = range(4)
+_AA_AT = np.full(16 * 64 + 4 * 64 + 64 + 1, ord("X"), dtype=np.uint8)
+_AA_AT[:64] = np.frombuffer("".join(CODON_TABLE.values()).encode(), dtype=np.uint8)
+_NUMPY_CODONS = 40  # below this many codons the per-call cost of numpy exceeds the Python loop's
+
+
 def translate(seq: str) -> str:
-    return "".join([CODON_TABLE.get(seq[i : i + 3], "X") for i in range(0, len(seq) - len(seq) % 3, 3)])
+    n = len(seq) - len(seq) % 3
+    if n >= 3 * _NUMPY_CODONS and seq.isascii():
+        v = _BASE_INDEX[np.frombuffer(seq.encode(), dtype=np.uint8, count=n)]
+        return _AA_AT[v[0::3] * 16 + v[1::3] * 4 + v[2::3]].tobytes().decode()
+    return "".join([CODON_TABLE.get(seq[i : i + 3], "X") for i in range(0, n, 3)])
 
 
 def translate_to_stop(seq: str) -> str:
     """``to_stop(translate(seq))`` without translating past the first stop."""
+    if len(seq) >= 3 * _NUMPY_CODONS:
+        return to_stop(translate(seq))
     out = []
     for i in range(0, len(seq) - 2, 3):
         aa = CODON_TABLE.get(seq[i : i + 3], "X")
@@ -435,10 +450,10 @@ class Effects:
                 before = False
             if dist > FLANK:
                 return None
-            terms.append("upstream_gene_variant" if before == plus else "downstream_gene_variant")
-            fields[18] = str(dist)
-        else:
-            self._inside(tx, s, e, r, a, terms, fields)
+            term = "upstream_gene_variant" if before == plus else "downstream_gene_variant"
+            fields[0], fields[1], fields[2], fields[18] = allele, term, IMPACT[term], str(dist)
+            return Csq(k, [term], fields, tx.i, (*tx.pick_head, RANK[term], *tx.pick_tail))
+        self._inside(tx, s, e, r, a, terms, fields)
         terms = sorted(set(terms), key=RANK.__getitem__)
         fields[0] = allele
         fields[1] = "&".join(terms)
