@@ -851,7 +851,9 @@ def escape(value: str) -> str:
 class BlockEffects:
     text: bytes
     picks: list[Csq | None]  # one per ALT, in file order (the Parquet rows)
-    alleles: list[list[Csq]]  # every entry of each ALT
+    # Per ALT, rather than its Csq objects (which a block of a whole-genome file has millions of):
+    terms: list[list[str]]  # the terms of all its entries, most severe first (empty: no entry)
+    entries: list[list[str]] | None  # its entries' CSQ text ("|"-joined fields); only for the Parquet table
     ref_checked: int
     ref_mismatches: int
     first_mismatch_line: int
@@ -860,15 +862,17 @@ class BlockEffects:
 class CsqStage:
     """Adds CSQ and the PICK_* fields to annotated lines and checks REF against the FASTA."""
 
-    def __init__(self, db: AnnotationDatabase, ours: bool = False):
+    def __init__(self, db: AnnotationDatabase, ours: bool = False, table: bool = True):
         self.db = db
         self.effects = Effects(db)
         self.ours = ours  # the input's CSQ is GAS's own (re-annotation): dropped, not renamed
+        self.table = table  # keep each entry's text for the Parquet table
 
     def annotate(self, text: bytes, first_line: int) -> BlockEffects:
         out: list[bytes] = []
         picks: list[Csq | None] = []
-        alleles: list[list[Csq]] = []
+        terms: list[list[str]] = []
+        texts: list[list[str]] | None = [] if self.table else None
         checked = mismatched = 0
         first_bad = 0
         alias = self.db.alias
@@ -887,10 +891,16 @@ class CsqStage:
                     first_bad = first_bad or first_line + n
                 seq_alts: list[str | None] = [x if x and set(x.upper()) <= _SEQ else None for x in alts]
                 entries = self.effects.annotate(gpos, ref_u, seq_alts)
+            joined = ["|".join(c.fields) for c in entries]
             per_alt: list[list[Csq]] = [[] for _ in alts]
             for c in entries:
                 per_alt[c.allele_index].append(c)
-            alleles.extend(per_alt)
+            terms.extend(sorted({t for c in x for t in c.terms}, key=RANK.__getitem__) for x in per_alt)
+            if texts is not None:
+                per_text: list[list[str]] = [[] for _ in alts]
+                for c, j in zip(entries, joined, strict=True):
+                    per_text[c.allele_index].append(j)
+                texts.extend(per_text)
             record_picks = [next((c for c in x if c.fields[21] == "1"), None) for x in per_alt]
             picks.extend(record_picks)
             keys = [k for k in info.split(";") if k and k != "."]
@@ -900,7 +910,7 @@ class CsqStage:
                 keys = [("CSQ_INPUT" + k[3:]) if k == "CSQ" or k.startswith("CSQ=") else k for k in keys]
                 keys = [k for k in keys if k.partition("=")[0] not in _PICK_IDS]
             if entries:
-                keys.append("CSQ=" + ",".join(escape("|".join(c.fields)) for c in entries))  # '|' is kept
+                keys.append("CSQ=" + ",".join(escape(j) for j in joined))  # '|' is kept
                 for name, index, _ in PICK_FIELDS:
                     keys.append(
                         f"{name}="
@@ -909,7 +919,7 @@ class CsqStage:
             cols[7] = ";".join(keys) or "."
             out.append("\t".join(cols).encode())
         body = b"\n".join(out) + b"\n" if out else b""
-        return BlockEffects(body, picks, alleles, checked, mismatched, first_bad)
+        return BlockEffects(body, picks, terms, texts, checked, mismatched, first_bad)
 
 
 def rename_input_csq(meta: list[str]) -> list[str]:
@@ -944,11 +954,10 @@ def with_effects(table: object, fx: BlockEffects) -> object:
     def pick(index: int) -> pa.Array:
         return pa.array([(p.fields[index] or None) if p is not None else None for p in fx.picks], pa.string())
 
-    terms: list[list[str]] = []
-    for entries in fx.alleles:
-        found = {t for c in entries for t in c.terms}
-        terms.append(sorted(found, key=RANK.__getitem__))
-    has = [bool(x) for x in fx.alleles]
+    if fx.entries is None:
+        raise RuntimeError("effects: the block's entries were not kept for the table")
+    terms = fx.terms
+    has = [bool(x) for x in terms]
     columns = {
         "impact": pick(2),
         "symbol": pick(3),
@@ -956,9 +965,7 @@ def with_effects(table: object, fx: BlockEffects) -> object:
         "hgvsc": pick(10),
         "hgvsp": pick(11),
         "amino_acids": pick(15),
-        "transcript_consequences": pa.array(
-            [["|".join(c.fields) for c in x] if x else None for x in fx.alleles], pa.list_(pa.string())
-        ),
+        "transcript_consequences": pa.array([x or None for x in fx.entries], pa.list_(pa.string())),
     }
     names = table.schema.names
     arrays = [columns.get(n, table.column(i)) for i, n in enumerate(names)]
