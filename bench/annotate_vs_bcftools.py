@@ -145,6 +145,10 @@ def baseline_command(ref: str, python: str, work: Path) -> str:
             ["git", "-C", str(ROOT), "archive", ref, "services/annotator/src"], capture_output=True, check=True
         ).stdout
         subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
+        engine = src / "services" / "annotator" / "src" / "gas" / "annotator" / "engine"
+        if (engine / "native.c").exists():  # git archive has no build products: its kernels, as hatch_build.py
+            cflags = ["-O3", "-std=c11", "-Wall", "-Wextra", "-fPIC", "-shared"]
+            subprocess.run(["cc", *cflags, "-o", str(engine / "_native.so"), str(engine / "native.c")], check=True)
     path = src / "services" / "annotator" / "src"
     return f"PYTHONPATH={path} {python} -m gas.annotator.engine.cli"
 

@@ -364,9 +364,9 @@ class _Run:
             self.ref_mismatches += result.effects.ref_mismatches
             if result.effects.ref_mismatches and not self.first_ref_mismatch:
                 self.first_ref_mismatch = result.effects.first_mismatch_line
-            for entries in result.effects.alleles:
-                if entries:  # the most severe transcript term of each ALT (RANK: VEP's order)
-                    self.worst_terms[min((t for c in entries for t in c.terms), key=self.rank.__getitem__)] += 1
+            for terms in result.effects.terms:
+                if terms:  # the most severe transcript term of each ALT (VEP's order)
+                    self.worst_terms[terms[0]] += 1
             for pick in result.effects.picks:
                 if pick is not None:
                     self.pick_impacts[pick.fields[2]] += 1

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -59,12 +59,27 @@ def revcomp(s: str) -> str:
     return s.translate(_COMP)[::-1]
 
 
+# translate() of a long sequence in numpy: a codon's index in CODON_TABLE's order (T, C, A, G
+# = 0..3 per base), or 64 and more when a base is anything else (N, lower case), which reads X.
+_BASE_INDEX = np.full(256, 64, dtype=np.int16)
+_BASE_INDEX[list(b"TCAG")] = range(4)
+_AA_AT = np.full(16 * 64 + 4 * 64 + 64 + 1, ord("X"), dtype=np.uint8)
+_AA_AT[:64] = np.frombuffer("".join(CODON_TABLE.values()).encode(), dtype=np.uint8)
+_NUMPY_CODONS = 40  # below this many codons the per-call cost of numpy exceeds the Python loop's
+
+
 def translate(seq: str) -> str:
-    return "".join([CODON_TABLE.get(seq[i : i + 3], "X") for i in range(0, len(seq) - len(seq) % 3, 3)])
+    n = len(seq) - len(seq) % 3
+    if n >= 3 * _NUMPY_CODONS and seq.isascii():
+        v = _BASE_INDEX[np.frombuffer(seq.encode(), dtype=np.uint8, count=n)]
+        return _AA_AT[v[0::3] * 16 + v[1::3] * 4 + v[2::3]].tobytes().decode()
+    return "".join([CODON_TABLE.get(seq[i : i + 3], "X") for i in range(0, n, 3)])
 
 
 def translate_to_stop(seq: str) -> str:
     """``to_stop(translate(seq))`` without translating past the first stop."""
+    if len(seq) >= 3 * _NUMPY_CODONS:
+        return to_stop(translate(seq))
     out = []
     for i in range(0, len(seq) - 2, 3):
         aa = CODON_TABLE.get(seq[i : i + 3], "X")
@@ -159,16 +174,10 @@ class Tx:
             self.cdna_at.append(n)
             n += t - s
         self.cdna_len = n - 1
-        self.cdna = "".join(e.seq(s, t) for s, t in self.exons)
-        if not plus:
-            self.cdna = revcomp(self.cdna)
+        self._effects = e
         self.coding = bool(self.cds)
-        self.start_codon: list[int] = []
-        self.stop_codon: list[int] = []
         self.pad = 0
         self.cds_c0 = self.cds_c1 = 0
-        self.cds_seq = ""
-        self.protein = ""
         if self.coding:
             first = self.cds[0][0] if plus else self.cds[-1][1] - 1
             last = self.cds[-1][1] - 1 if plus else self.cds[0][0]
@@ -178,17 +187,6 @@ class Tx:
             # Phase: GFF3's, of the 5' CDS row: bases before the first whole codon. Like Ensembl,
             # the coding sequence is padded with N so that codons keep their frame.
             self.pad = (3 - self.phase) % 3 if self.phase else 0
-            self.cds_seq = "N" * self.pad + self.cdna[self.cds_c0 - 1 : self.cds_c1]
-            self.protein = to_stop(translate(self.cds_seq))
-            bases = [g for cs, ce in self.cds for g in range(cs, ce)]
-            if not plus:
-                bases.reverse()
-            whole = len(self.cds_seq) - len(self.cds_seq) % 3
-            starts = not self.pad and not self.flags & TX_START_NF and self.protein.startswith("M")
-            self.start_codon = bases[:3] if starts else []
-            # The stop codon: the last whole codon when it translates to a stop.
-            stops = len(self.cds_seq) % 3 == 0 and translate(self.cds_seq[whole - 3 : whole]) == "*"
-            self.stop_codon = bases[-3:] if stops and len(bases) >= 3 else []
 
         # The transcript's own CSQ fields and pick-order keys, the same for each of its entries.
         self.fields = [""] * 24
@@ -198,13 +196,56 @@ class Tx:
         f[20] = "&".join(n for n, bit in (("cds_start_NF", TX_START_NF), ("cds_end_NF", TX_END_NF)) if self.flags & bit)
         f[22] = "YES" if self.canonical else ""
         f[23] = self.mane if self.flags & TX_MANE and self.mane else ("YES" if self.flags & TX_MANE else "")
-        cds_len = len(self.cds_seq) - self.pad if self.coding else 0
+        cds_len = self.cds_c1 - self.cds_c0 + 1 if self.coding else 0  # len(cds_seq) without the padding
         self.pick_head = (
             0 if self.flags & TX_MANE else 1,
             0 if self.canonical else 1,
             0 if self.biotype == "protein_coding" else 1,
         )
         self.pick_tail = (-cds_len, -(self.end - self.start), self.tx_id)
+
+    # The sequences are decoded on first use: most entries (upstream, downstream, intron) of a
+    # whole-genome file need only the exon structure, and a transcript's whole protein costs
+    # more than the entry that needs it.
+    @cached_property
+    def cdna(self) -> str:
+        cdna = "".join(self._effects.seq(s, t) for s, t in self.exons)
+        return cdna if self.strand > 0 else revcomp(cdna)
+
+    @cached_property
+    def cds_seq(self) -> str:
+        return "N" * self.pad + self.cdna[self.cds_c0 - 1 : self.cds_c1] if self.coding else ""
+
+    @cached_property
+    def protein(self) -> str:
+        return to_stop(translate(self.cds_seq)) if self.coding else ""
+
+    def _cds_bases(self, head: bool) -> list[int]:
+        """Genomic positions of the first (head) or last three coding bases, in transcription order."""
+        plus = self.strand > 0
+        rows = self.cds if plus == head else self.cds[::-1]
+        out: list[int] = []
+        for cs, ce in rows:
+            out.extend(range(cs, ce) if plus == head else range(ce - 1, cs - 1, -1))
+            if len(out) >= 3:
+                break
+        out = out[:3]
+        return out if head else out[::-1]
+
+    @cached_property
+    def start_codon(self) -> list[int]:
+        seq = self.cds_seq
+        starts = self.coding and not self.pad and not self.flags & TX_START_NF and translate(seq[:3]) == "M"
+        return self._cds_bases(True) if starts else []
+
+    @cached_property
+    def stop_codon(self) -> list[int]:
+        """The stop codon: the last whole codon when it translates to a stop."""
+        seq = self.cds_seq
+        whole = len(seq) - len(seq) % 3
+        stops = self.coding and len(seq) % 3 == 0 and translate(seq[whole - 3 : whole]) == "*"
+        bases = self._cds_bases(False) if stops else []
+        return bases if len(bases) == 3 else []
 
     @property
     def canonical(self) -> bool:
@@ -376,10 +417,10 @@ class Effects:
                 before = False
             if dist > FLANK:
                 return None
-            terms.append("upstream_gene_variant" if before == plus else "downstream_gene_variant")
-            fields[18] = str(dist)
-        else:
-            self._inside(tx, s, e, r, a, terms, fields)
+            term = "upstream_gene_variant" if before == plus else "downstream_gene_variant"
+            fields[0], fields[1], fields[2], fields[18] = allele, term, IMPACT[term], str(dist)
+            return Csq(k, [term], fields, tx.i, (*tx.pick_head, RANK[term], *tx.pick_tail))
+        self._inside(tx, s, e, r, a, terms, fields)
         terms = sorted(set(terms), key=RANK.__getitem__)
         fields[0] = allele
         fields[1] = "&".join(terms)
@@ -813,7 +854,9 @@ def escape(value: str) -> str:
 class BlockEffects:
     text: bytes
     picks: list[Csq | None]  # one per ALT, in file order (the Parquet rows)
-    alleles: list[list[Csq]]  # every entry of each ALT
+    # Per ALT, rather than its Csq objects (which a block of a whole-genome file has millions of):
+    terms: list[list[str]]  # the terms of all its entries, most severe first (empty: no entry)
+    entries: list[list[str]] | None  # its entries' CSQ text ("|"-joined fields); only for the Parquet table
     ref_checked: int
     ref_mismatches: int
     first_mismatch_line: int
@@ -822,15 +865,17 @@ class BlockEffects:
 class CsqStage:
     """Adds CSQ and the PICK_* fields to annotated lines and checks REF against the FASTA."""
 
-    def __init__(self, db: AnnotationDatabase, ours: bool = False):
+    def __init__(self, db: AnnotationDatabase, ours: bool = False, table: bool = True):
         self.db = db
         self.effects = Effects(db)
         self.ours = ours  # the input's CSQ is GAS's own (re-annotation): dropped, not renamed
+        self.table = table  # keep each entry's text for the Parquet table
 
     def annotate(self, text: bytes, first_line: int) -> BlockEffects:
         out: list[bytes] = []
         picks: list[Csq | None] = []
-        alleles: list[list[Csq]] = []
+        terms: list[list[str]] = []
+        texts: list[list[str]] | None = [] if self.table else None
         checked = mismatched = 0
         first_bad = 0
         alias = self.db.alias
@@ -849,10 +894,16 @@ class CsqStage:
                     first_bad = first_bad or first_line + n
                 seq_alts: list[str | None] = [x if x and set(x.upper()) <= _SEQ else None for x in alts]
                 entries = self.effects.annotate(gpos, ref_u, seq_alts)
+            joined = ["|".join(c.fields) for c in entries]
             per_alt: list[list[Csq]] = [[] for _ in alts]
             for c in entries:
                 per_alt[c.allele_index].append(c)
-            alleles.extend(per_alt)
+            terms.extend(sorted({t for c in x for t in c.terms}, key=RANK.__getitem__) for x in per_alt)
+            if texts is not None:
+                per_text: list[list[str]] = [[] for _ in alts]
+                for c, j in zip(entries, joined, strict=True):
+                    per_text[c.allele_index].append(j)
+                texts.extend(per_text)
             record_picks = [next((c for c in x if c.fields[21] == "1"), None) for x in per_alt]
             picks.extend(record_picks)
             keys = [k for k in info.split(";") if k and k != "."]
@@ -862,7 +913,7 @@ class CsqStage:
                 keys = [("CSQ_INPUT" + k[3:]) if k == "CSQ" or k.startswith("CSQ=") else k for k in keys]
                 keys = [k for k in keys if k.partition("=")[0] not in _PICK_IDS]
             if entries:
-                keys.append("CSQ=" + ",".join(escape("|".join(c.fields)) for c in entries))  # '|' is kept
+                keys.append("CSQ=" + ",".join(escape(j) for j in joined))  # '|' is kept
                 for name, index, _ in PICK_FIELDS:
                     keys.append(
                         f"{name}="
@@ -871,7 +922,7 @@ class CsqStage:
             cols[7] = ";".join(keys) or "."
             out.append("\t".join(cols).encode())
         body = b"\n".join(out) + b"\n" if out else b""
-        return BlockEffects(body, picks, alleles, checked, mismatched, first_bad)
+        return BlockEffects(body, picks, terms, texts, checked, mismatched, first_bad)
 
 
 def rename_input_csq(meta: list[str]) -> list[str]:
@@ -906,11 +957,10 @@ def with_effects(table: object, fx: BlockEffects) -> object:
     def pick(index: int) -> pa.Array:
         return pa.array([(p.fields[index] or None) if p is not None else None for p in fx.picks], pa.string())
 
-    terms: list[list[str]] = []
-    for entries in fx.alleles:
-        found = {t for c in entries for t in c.terms}
-        terms.append(sorted(found, key=RANK.__getitem__))
-    has = [bool(x) for x in fx.alleles]
+    if fx.entries is None:
+        raise RuntimeError("effects: the block's entries were not kept for the table")
+    terms = fx.terms
+    has = [bool(x) for x in terms]
     columns = {
         "impact": pick(2),
         "symbol": pick(3),
@@ -918,9 +968,7 @@ def with_effects(table: object, fx: BlockEffects) -> object:
         "hgvsc": pick(10),
         "hgvsp": pick(11),
         "amino_acids": pick(15),
-        "transcript_consequences": pa.array(
-            [["|".join(c.fields) for c in x] if x else None for x in fx.alleles], pa.list_(pa.string())
-        ),
+        "transcript_consequences": pa.array([x or None for x in fx.entries], pa.list_(pa.string())),
     }
     names = table.schema.names
     arrays = [columns.get(n, table.column(i)) for i, n in enumerate(names)]
