@@ -23,6 +23,8 @@ from gas.web.variants import (
     build_local_copy,
     select_vcf_records,
 )
+from gas.web.variants import cache as variant_cache
+from gas.web.variants import export as variant_export
 
 
 # -- parsing -------------------------------------------------------------------------
@@ -102,13 +104,13 @@ def _table(tmp_path, result, batch_rows=37):
     source.write_bytes(result.parquet(row_group_rows=100))
     entry = tmp_path / "entry"
     entry.mkdir()
-    original = V.BATCH_ROWS
-    V.BATCH_ROWS = batch_rows
+    original = variant_cache.BATCH_ROWS
+    variant_cache.BATCH_ROWS = batch_rows
     try:
         build_local_copy(source, entry)
     finally:
-        V.BATCH_ROWS = original
-    return LocalTable(entry, V._load_index(entry), V._Lru(8))
+        variant_cache.BATCH_ROWS = original
+    return LocalTable(entry, variant_cache._load_index(entry), variant_cache._Lru(8))
 
 
 def _all_pages(table, f, sort, size):
@@ -213,10 +215,10 @@ def test_delimited_exports_hold_exactly_the_filtered_rows(tmp_path, fmt):
         assert got == [_as_text(r) for r in expected_rows(result.rows, f)], f
 
 
-@pytest.mark.parametrize("carry", [V.MAX_CARRY, 16])
+@pytest.mark.parametrize("carry", [variant_export.MAX_CARRY, 16])
 def test_vcf_export_keeps_the_header_and_only_matching_records(tmp_path, monkeypatch, carry):
     # carry 16: every line is longer than what is kept of a line, so each streams through.
-    monkeypatch.setattr(V, "MAX_CARRY", carry)
+    monkeypatch.setattr(variant_export, "MAX_CARRY", carry)
     result = make_result(records=300)
     table = _table(tmp_path, result)
     vcf_lines = result.vcf_lines()
@@ -289,12 +291,12 @@ def test_column_sorts_page_through_the_reference_order(tmp_path, sort, filt):
     result = make_result(records=2400, seed=5)
     parquet = tmp_path / "v.parquet"
     parquet.write_bytes(result.parquet(row_group_rows=700))
-    V.BATCH_ROWS, old = 512, V.BATCH_ROWS
+    variant_cache.BATCH_ROWS, old = 512, variant_cache.BATCH_ROWS
     try:
         build_local_copy(parquet, tmp_path)
     finally:
-        V.BATCH_ROWS = old
-    table = LocalTable(tmp_path, V._load_index(tmp_path), V._Lru(4))
+        variant_cache.BATCH_ROWS = old
+    table = LocalTable(tmp_path, variant_cache._load_index(tmp_path), variant_cache._Lru(4))
     want = [(r["record"], r["alt"]) for r in expected_rows(result.rows, filt, sort)]
     got = []
     offset = 0

@@ -1,0 +1,182 @@
+"""The variant store: queries, exports and one record's detail of jobs' tables, read
+from S3 through the local cache."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gas.core.job_record import Job
+from gas.web.variants.cache import ResultCache, _load_index, _Lru, readable
+from gas.web.variants.export import FORMATS, csv_bytes, select_vcf_records, tsv_bytes
+from gas.web.variants.query import FilterError, PageRequest, VariantFilter
+from gas.web.variants.table import COLUMNS, LocalTable, VariantPage
+
+
+# -- the store -----------------------------------------------------------------------
+class VariantStore:
+    """Queries and exports of jobs' variant tables (one per process)."""
+
+    def __init__(self, s3: Any, bucket: str, cache: ResultCache):
+        self.s3 = s3
+        self.bucket = bucket
+        self.cache = cache
+        self._tables = _Lru(8)  # entry -> LocalTable (its index in memory)
+        self._counts = _Lru(32)  # (entry, filter) -> matches per batch / per gene
+
+    def table(self, job: Job) -> LocalTable:
+        readable(job)
+        entry = self.cache.get(self.s3, job.result_bucket or self.bucket, job)
+        table: LocalTable | None = self._tables.get(entry)
+        if table is None:
+            table = LocalTable(entry, _load_index(entry), self._counts)
+            self._tables.put(entry, table)
+        return table
+
+    def query(self, job: Job, filt: VariantFilter, page: PageRequest) -> VariantPage:
+        table = self.table(job)
+        try:
+            rows, matched = table.page(filt, page)
+        except FileNotFoundError:  # evicted by another process between two reads: once more
+            table = self.table(job)
+            rows, matched = table.page(filt, page)
+        end = page.offset + len(rows)
+        return VariantPage(
+            rows=rows,
+            total=table.index.total,
+            matched=matched,
+            offset=page.offset,
+            size=page.size,
+            sort=page.sort,
+            next_offset=end if end < matched else None,
+            position_sorted=table.index.position_sorted,
+        )
+
+    def term_counts(self, job: Job) -> dict[str, int]:
+        """Rows per most severe consequence term present (the filter's choices)."""
+        return self.table(job).term_counts()
+
+    def export_name(self, job: Job, filt: VariantFilter, fmt: str) -> str:
+        stem = job.name or job.input_file_name
+        for suffix in (".vcf.gz", ".vcf"):
+            stem = stem.removesuffix(suffix)
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")[:80] or "variants"
+        return f"{stem}.{filt.slug()}.{fmt}"
+
+    def export(self, job: Job, filt: VariantFilter, fmt: str) -> Iterator[bytes]:
+        """The filtered rows as TSV or CSV (a header line, then one row per ALT), or as VCF
+        (the annotated VCF's full header, then only the records with a matching ALT).
+
+        Checks availability before the first byte (ResultUnavailable), then streams."""
+        if fmt not in FORMATS:
+            raise FilterError("format", f"one of {', '.join(FORMATS)}")
+        readable(job, need_vcf=fmt == "vcf")
+        table = self.table(job)
+        if fmt == "vcf":
+            return self._vcf(job, table, filt)
+        return self._delimited(table, filt, fmt)
+
+    def _delimited(self, table: LocalTable, filt: VariantFilter, fmt: str) -> Iterator[bytes]:
+        header = ("\t" if fmt == "tsv" else ",").join(COLUMNS) + "\n"
+        yield header.encode()
+        encode = tsv_bytes if fmt == "tsv" else csv_bytes
+        for batch in table.matching_batches(filt, list(COLUMNS)):
+            yield encode(batch)
+
+    def _vcf(self, job: Job, table: LocalTable, filt: VariantFilter) -> Iterator[bytes]:
+        assert job.result_key
+        records = (np.unique(batch.column("record").to_numpy()) for batch in table.matching_batches(filt, ["record"]))
+        body = self.s3.get_object(Bucket=job.result_bucket or self.bucket, Key=job.result_key)["Body"]
+        try:
+            yield from select_vcf_records(body.iter_chunks(1 << 20), records)
+        finally:
+            body.close()  # read only up to the last match
+
+    # -- one record ---------------------------------------------------------------
+    def detail(self, job: Job, record: int) -> VariantDetail:
+        """Every field of the record's rows (one per ALT) and, when the annotated VCF is
+        there, its data line split into fields and per-sample genotypes. Ownership and
+        archive rules are the table's (ResultUnavailable); LookupError when no such record."""
+        table = self.table(job)
+        rows = table.record_rows(record)
+        if not rows:
+            raise LookupError(record)
+        line = self._vcf_line(job, record) if job.result_key else None
+        if line is None:
+            return VariantDetail(rows=rows, vcf=None, csq_fields=[])
+        header, data, csq = line
+        return VariantDetail(rows=rows, vcf=parse_vcf_line(header, data), csq_fields=csq)
+
+    def _vcf_line(self, job: Job, record: int) -> tuple[list[str], str, list[str]] | None:
+        """The #CHROM header fields, data line `record` of the annotated VCF and the CSQ
+        field names its header declares, streamed (reading stops after the line; one chunk
+        and the line are held at most)."""
+        body = self.s3.get_object(Bucket=job.result_bucket or self.bucket, Key=job.result_key)["Body"]
+        header: list[str] = []
+        csq: list[str] = []
+        data = b""
+        try:
+            pieces = select_vcf_records(body.iter_chunks(1 << 20), iter([np.array([record], dtype=np.int64)]))
+            pending = b""
+            for piece in pieces:
+                pending += piece
+                lines = pending.split(b"\n")
+                pending = lines.pop()
+                for raw in lines:
+                    if raw.startswith(b"##INFO=<ID=CSQ,") and b"Format: " in raw:
+                        names = raw.split(b"Format: ", 1)[1].split(b'"', 1)[0]
+                        csq = names.decode(errors="replace").strip().split("|")
+                    elif raw.startswith(b"#CHROM"):
+                        header = raw.decode(errors="replace").rstrip("\r").split("\t")
+                    elif not raw.startswith(b"#"):
+                        data = raw
+                if len(pending) > MAX_DETAIL_LINE:
+                    return None  # a line too long to show
+        finally:
+            body.close()
+        if not data or not header:
+            return None
+        return header, data.decode(errors="replace").rstrip("\r"), csq
+
+
+MAX_DETAIL_LINE = 8 << 20  # the longest VCF data line a variant detail reads
+MAX_DETAIL_SAMPLES = 5000  # genotypes shown in a variant detail
+
+
+@dataclass(frozen=True)
+class VcfRecord:
+    fields: list[tuple[str, str]]  # CHROM .. FILTER, as in the file
+    info: list[tuple[str, str]]  # INFO key, value ("" for a flag)
+    format_keys: list[str]
+    samples: list[tuple[str, list[str]]]  # sample name, its FORMAT values
+    samples_total: int
+
+
+def parse_vcf_line(header: list[str], line: str) -> VcfRecord:
+    """A data line split by the #CHROM header: fixed fields, INFO, and per-sample values."""
+    cells = line.split("\t")
+    names = [header[0].lstrip("#"), *header[1:7]]  # "#CHROM" is the column CHROM
+    fixed = list(zip(names, cells[:7], strict=False))
+    info: list[tuple[str, str]] = []
+    if len(cells) > 7 and cells[7] != ".":
+        for item in cells[7].split(";"):
+            key, _, value = item.partition("=")
+            info.append((key, value))
+    keys = cells[8].split(":") if len(cells) > 8 else []
+    sample_names = header[9:]
+    samples = [
+        (name, value.split(":"))
+        for name, value in zip(sample_names[:MAX_DETAIL_SAMPLES], cells[9 : 9 + MAX_DETAIL_SAMPLES], strict=False)
+    ]
+    return VcfRecord(fields=fixed, info=info, format_keys=keys, samples=samples, samples_total=len(sample_names))
+
+
+@dataclass(frozen=True)
+class VariantDetail:
+    rows: list[dict[str, Any]]  # every column of the table, one row per ALT
+    vcf: VcfRecord | None  # None: no annotated VCF, or the line is too long to show
+    csq_fields: list[str]  # names of a CSQ entry's fields (the VCF header's), [] unknown

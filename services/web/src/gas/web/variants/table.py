@@ -1,0 +1,391 @@
+"""Reading one local copy: filters batch by batch, counts, pages in each sort order,
+records' rows and the batches an export streams."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.ipc as ipc
+
+from gas.web.variants.cache import TableIndex, _Lru
+from gas.web.variants.query import MAX_POSITION, SEVERITY, PageRequest, VariantFilter, chrom_spellings, encode_cursor
+
+# The columns of a page row and of the TSV/CSV exports, in order (the Parquet schema less
+# `record`, the row's data line in the annotated VCF, which pages keep for links).
+COLUMNS = (
+    "chrom",
+    "pos",
+    "id",
+    "rsid",
+    "ref",
+    "alt",
+    "qual",
+    "filter",
+    "genes",
+    "gene_types",
+    "region",
+    "nearest_gene",
+    "nearest_distance",
+    "flags",
+    "variant_class",
+    "tstv",
+    "consequence",
+    "consequences",
+    "known_source",  # last: columns added later go at the end, so exports keep their order
+)
+LIST_COLUMNS = frozenset({"genes", "gene_types", "flags", "consequences"})
+
+
+@dataclass(frozen=True)
+class VariantPage:
+    rows: list[dict[str, Any]]  # COLUMNS plus "record"
+    total: int  # rows in the table
+    matched: int  # rows the filter keeps
+    offset: int
+    size: int
+    sort: str
+    next_offset: int | None
+    position_sorted: bool  # False: the VCF was not sorted, position order is file order
+
+    @property
+    def next_cursor(self) -> str | None:
+        return None if self.next_offset is None else encode_cursor(self.next_offset, self.sort)
+
+    @property
+    def first(self) -> int:
+        """1-based number of the first row shown (0 when none)."""
+        return self.offset + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        return self.offset + len(self.rows)
+
+
+@dataclass
+class _Counts:
+    per_batch: np.ndarray  # matches per batch
+    per_first_gene: np.ndarray | None = None  # matches per first-gene code (gene order)
+
+
+class LocalTable:
+    """One local copy: filter evaluation batch by batch, counts, pages, batches for export."""
+
+    def __init__(self, entry: Path, index: TableIndex, counts: _Lru):
+        self.entry = entry
+        self.index = index
+        self.path = str(entry / "variants.arrow")
+        self._counts = counts
+        with ipc.open_file(pa.OSFile(self.path)) as reader:
+            self.schema = reader.schema
+        self.none_code = len(index.genes)
+        self._term_counts: dict[str, int] | None = None
+
+    def _reader(self, columns: Iterable[str] | None) -> ipc.RecordBatchFileReader:
+        if columns is None:
+            return ipc.open_file(pa.OSFile(self.path))
+        fields = sorted({self.schema.get_field_index(c) for c in columns})
+        return ipc.open_file(pa.OSFile(self.path), options=ipc.IpcReadOptions(included_fields=fields))
+
+    # -- which batches can match, and the mask within one --------------------------
+    def candidate_batches(self, filt: VariantFilter) -> np.ndarray:
+        n = len(self.index.batch_rows)
+        keep = np.ones(n, dtype=bool)
+        if filt.genes:
+            keep &= False
+            for code in self._gene_codes(filt):
+                keep[self.index.gene_batches[code]] = True
+        if filt.chrom is not None:
+            names = set(chrom_spellings(filt.chrom))
+            lo, hi = filt.start or 0, filt.end or MAX_POSITION
+            for b, chroms in enumerate(self.index.batch_chroms):
+                if keep[b]:
+                    keep[b] = any(c in names and r[1] >= lo and r[0] <= hi for c, r in chroms.items())
+        return np.flatnonzero(keep)
+
+    def _gene_codes(self, filt: VariantFilter) -> list[int]:
+        return self.index.resolve_genes(filt.genes)
+
+    @staticmethod
+    def filter_columns(filt: VariantFilter) -> list[str]:
+        """The columns that the filters in use read."""
+        in_use = {
+            "genes": bool(filt.genes),
+            "region": bool(filt.regions),
+            "variant_class": bool(filt.classes),
+            "rsid": filt.known is not None,
+            "flags": bool(filt.flags),
+            "consequence": bool(filt.consequences),
+            "chrom": filt.chrom is not None,
+            "pos": filt.chrom is not None,
+        }
+        return [column for column, used in in_use.items() if used]
+
+    def mask(self, batch: pa.RecordBatch, filt: VariantFilter) -> np.ndarray:
+        """Rows of the batch the filter keeps."""
+        keep = np.ones(batch.num_rows, dtype=bool)
+
+        def any_of(column: str, values: pa.Array) -> np.ndarray:
+            lists = batch.column(column)
+            hit = pc.is_in(pc.list_flatten(lists), value_set=values).to_numpy(zero_copy_only=False)
+            rows = np.zeros(batch.num_rows, dtype=bool)
+            rows[pc.list_parent_indices(lists).to_numpy()[hit]] = True
+            return rows
+
+        def one_of(column: str, values: Iterable[str]) -> np.ndarray:
+            result = pc.is_in(batch.column(column), value_set=pa.array(list(values), pa.string()))
+            return result.to_numpy(zero_copy_only=False)
+
+        if filt.genes:
+            names = pa.array([self.index.genes[c] for c in self._gene_codes(filt)], pa.string())
+            keep &= any_of("genes", names)
+        if filt.regions:
+            keep &= one_of("region", filt.regions)
+        if filt.classes:
+            keep &= one_of("variant_class", filt.classes)
+        if filt.known is not None:
+            valid = pc.is_valid(batch.column("rsid")).to_numpy(zero_copy_only=False)
+            keep &= valid if filt.known else ~valid
+        if filt.flags:
+            keep &= any_of("flags", pa.array(filt.flags, pa.string()))
+        if filt.consequences:
+            keep &= one_of("consequence", filt.consequences)
+        if filt.chrom is not None:
+            keep &= one_of("chrom", chrom_spellings(filt.chrom))
+            pos = batch.column("pos").to_numpy(zero_copy_only=False)
+            if filt.start is not None:
+                keep &= pos >= filt.start
+            if filt.end is not None:
+                keep &= pos <= filt.end
+        return keep
+
+    # -- counts --------------------------------------------------------------------
+    def counts(self, filt: VariantFilter, by_gene: bool = False) -> _Counts:
+        """Matches per batch (and per first gene when by_gene), counted once per filter."""
+        key = (self.path, filt)
+        cached: _Counts | None = self._counts.get(key)
+        if cached is not None and (cached.per_first_gene is not None or not by_gene):
+            return cached
+        if filt.empty:
+            counts = _Counts(self.index.batch_rows.copy(), self.index.first_gene_rows.copy())
+            self._counts.put(key, counts)
+            return counts
+        per_batch = np.zeros(len(self.index.batch_rows), dtype=np.int64)
+        per_gene = np.zeros(self.none_code + 1, dtype=np.int64) if by_gene else None
+        columns = self.filter_columns(filt) + (["_gene"] if by_gene else [])
+        with self._reader(columns) as reader:
+            for b in self.candidate_batches(filt):
+                batch = reader.get_batch(int(b))
+                keep = self.mask(batch, filt)
+                per_batch[b] = int(keep.sum())
+                if per_gene is not None:
+                    codes = batch.column("_gene").to_numpy()[keep]
+                    per_gene += np.bincount(codes, minlength=self.none_code + 1)
+        counts = _Counts(per_batch, per_gene)
+        self._counts.put(key, counts)
+        return counts
+
+    # -- pages ---------------------------------------------------------------------
+    def page(self, filt: VariantFilter, page: PageRequest) -> tuple[list[dict[str, Any]], int]:
+        """The rows of one page, and how many rows match in all."""
+        if page.sort not in ("position", "gene"):
+            order = self.sorted_rows(filt, page.sort)
+            return self._rows_by_id(order[page.offset : page.offset + page.size]), len(order)
+        counts = self.counts(filt, by_gene=page.sort == "gene")
+        matched = int(counts.per_batch.sum())
+        if page.offset >= matched:
+            return [], matched
+        if page.sort == "gene":
+            assert counts.per_first_gene is not None
+            picks = self._gene_order_picks(filt, counts.per_first_gene, page)
+        else:
+            picks = self._file_order_picks(filt, counts.per_batch, page)
+        return self._rows(picks), matched
+
+    def _file_order_picks(
+        self, filt: VariantFilter, per_batch: np.ndarray, page: PageRequest
+    ) -> list[tuple[int, np.ndarray]]:
+        """(batch, local rows) in file order for rows offset .. offset+size of the matches."""
+        b, skip = _locate(per_batch, page.offset)
+        wanted = page.size
+        picks = []
+        columns = self.filter_columns(filt)
+        with self._reader(columns or ["record"]) as reader:
+            while wanted > 0 and b < len(per_batch):
+                if per_batch[b]:
+                    if filt.empty:
+                        local = np.arange(skip, min(int(per_batch[b]), skip + wanted))
+                    else:
+                        local = np.flatnonzero(self.mask(reader.get_batch(b), filt))[skip : skip + wanted]
+                    picks.append((b, local))
+                    wanted -= len(local)
+                    skip = 0
+                b += 1
+        return picks
+
+    def _gene_order_picks(
+        self, filt: VariantFilter, per_gene: np.ndarray, page: PageRequest
+    ) -> list[tuple[int, np.ndarray]]:
+        """Rows ordered by first gene (rows without a gene last), then file order."""
+        code, skip = _locate(per_gene, page.offset)
+        wanted = page.size
+        picks: list[tuple[int, np.ndarray]] = []
+        columns = [*self.filter_columns(filt), "_gene"]
+        all_batches = np.arange(len(self.index.batch_rows))
+        with self._reader(columns) as reader:
+            while wanted > 0 and code <= self.none_code:
+                if per_gene[code]:
+                    batches = self.index.gene_batches[code] if code < self.none_code else all_batches
+                    for b in batches:
+                        if wanted <= 0:
+                            break
+                        batch = reader.get_batch(int(b))
+                        keep = batch.column("_gene").to_numpy() == code
+                        if not filt.empty:
+                            keep &= self.mask(batch, filt)
+                        local = np.flatnonzero(keep)
+                        if skip >= len(local):
+                            skip -= len(local)
+                            continue
+                        local = local[skip : skip + wanted]
+                        skip = 0
+                        picks.append((int(b), local))
+                        wanted -= len(local)
+                code += 1
+        return picks
+
+    def sorted_rows(self, filt: VariantFilter, sort: str) -> np.ndarray:
+        """Every matching row's number (0-based in the table) in `sort` order, computed
+        once per filter and sort and kept in a small LRU: one key column and the filter's
+        columns read batch by batch into numpy, then one stable argsort (16 bytes a row,
+        no Python object per row)."""
+        key = (self.path, filt, sort)
+        cached: np.ndarray | None = _ORDERS.get(key)
+        if cached is not None:
+            return cached
+        column = "consequence" if sort == "consequence" else "qual"
+        starts = np.concatenate([[0], np.cumsum(self.index.batch_rows)])
+        keys: list[np.ndarray] = []
+        ids: list[np.ndarray] = []
+        with self._reader([*self.filter_columns(filt), column]) as reader:
+            for b in self.candidate_batches(filt):
+                batch = reader.get_batch(int(b))
+                local = np.arange(batch.num_rows) if filt.empty else np.flatnonzero(self.mask(batch, filt))
+                keys.append(_sort_key(batch.column(column), sort)[local])
+                ids.append(local + starts[b])
+        if not ids:
+            order = np.zeros(0, dtype=np.int64)
+        else:
+            all_keys = np.concatenate(keys)
+            order = np.concatenate(ids)[np.argsort(all_keys, kind="stable")]
+        _ORDERS.put(key, order)
+        return order
+
+    def _rows_by_id(self, ids: np.ndarray) -> list[dict[str, Any]]:
+        """The rows with these table row numbers, in this order (one read per batch)."""
+        starts = np.concatenate([[0], np.cumsum(self.index.batch_rows)])
+        batches = np.searchsorted(starts, ids, side="right") - 1
+        out: list[dict[str, Any]] = [{} for _ in range(len(ids))]
+        with self._reader([*COLUMNS, "record"]) as reader:
+            for b in np.unique(batches):
+                at = np.flatnonzero(batches == b)
+                local = pa.array(ids[at] - starts[b], pa.int64())
+                taken = reader.get_batch(int(b)).take(local).select([*COLUMNS, "record"]).to_pylist()
+                for k, row in zip(at, taken, strict=True):
+                    out[int(k)] = row
+        return out
+
+    def _rows(self, picks: list[tuple[int, np.ndarray]]) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        with self._reader([*COLUMNS, "record"]) as reader:
+            for b, local in picks:
+                if len(local):
+                    taken = reader.get_batch(b).take(pa.array(local, pa.int64()))
+                    rows += taken.select([*COLUMNS, "record"]).to_pylist()
+        return rows
+
+    # -- the consequence terms present ----------------------------------------------
+    def term_counts(self) -> dict[str, int]:
+        """Rows per most severe consequence term present, in severity order (one column
+        read once per process and table)."""
+        if self._term_counts is None:
+            totals: dict[str, int] = {}
+            with self._reader(["consequence"]) as reader:
+                for b in range(reader.num_record_batches):
+                    counts = pc.value_counts(reader.get_batch(b).column(0).cast(pa.string()))
+                    for item in counts.to_pylist():
+                        if item["values"] is not None:
+                            totals[item["values"]] = totals.get(item["values"], 0) + item["counts"]
+            rank = {t: i for i, t in enumerate(SEVERITY)}
+            self._term_counts = dict(sorted(totals.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
+        return self._term_counts
+
+    # -- one record's rows ---------------------------------------------------------
+    def record_rows(self, record: int) -> list[dict[str, Any]]:
+        """Every column of the rows of one VCF record (its ALTs). Rows are in record order,
+        so a binary search over batches reads the `record` column of a few batches only."""
+        n = len(self.index.batch_rows)
+        if n == 0:
+            return []
+        columns = [c for c in self.schema.names if c != "_gene"]
+        with self._reader(["record"]) as reader:
+            lo, hi = 0, n - 1
+            while lo < hi:  # the last batch whose first record <= record
+                mid = (lo + hi + 1) // 2
+                if int(reader.get_batch(mid).column(0)[0].as_py()) <= record:
+                    lo = mid
+                else:
+                    hi = mid - 1
+        rows: list[dict[str, Any]] = []
+        with self._reader(columns) as reader:
+            for b in range(lo, min(lo + 2, n)):  # a record's ALTs may straddle two batches
+                batch = reader.get_batch(b)
+                found = np.flatnonzero(batch.column("record").to_numpy() == record)
+                rows += batch.take(pa.array(found, pa.int64())).select(columns).to_pylist()
+        return rows
+
+    # -- every matching batch, in file order (exports) ------------------------------
+    def matching_batches(self, filt: VariantFilter, columns: list[str]) -> Iterator[pa.RecordBatch]:
+        need = sorted(set(columns) | set(self.filter_columns(filt)))
+        with self._reader(need) as reader:
+            for b in self.candidate_batches(filt):
+                batch = reader.get_batch(int(b))
+                if not filt.empty:
+                    keep = self.mask(batch, filt)
+                    if not keep.any():
+                        continue
+                    if not keep.all():
+                        batch = batch.filter(pa.array(keep))
+                yield batch.select(columns)
+
+
+_ORDERS = _Lru(4)  # (table, filter, sort) -> row numbers in order; 8 bytes a matching row
+
+
+_SEVERITY = pa.array(SEVERITY, pa.string())
+
+
+def _sort_key(column: pa.Array, sort: str) -> np.ndarray:
+    """A numeric key per row that ascends in `sort` order, empty values last."""
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(pa.string())
+    if sort == "consequence":
+        rank = pc.fill_null(pc.index_in(column, value_set=_SEVERITY), len(SEVERITY))
+        key = rank.to_numpy(zero_copy_only=False).astype(np.float64)
+        key[pc.is_null(column).to_numpy(zero_copy_only=False)] = len(SEVERITY) + 1
+        return key
+    qual = column.to_numpy(zero_copy_only=False).astype(np.float64)  # null -> NaN: argsort puts it last
+    return -qual if sort == "-qual" else qual
+
+
+def _locate(counts: np.ndarray, offset: int) -> tuple[int, int]:
+    """The group (batch, gene) holding match number `offset` of groups with these match
+    counts, and how many of its matches come before it."""
+    before = np.concatenate([[0], np.cumsum(counts)])
+    group = int(np.searchsorted(before, offset, side="right") - 1)
+    return group, offset - int(before[group])
