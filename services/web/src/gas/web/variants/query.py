@@ -59,6 +59,10 @@ MAX_GENES = 100  # names in one gene filter
 _GENE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\*?$")
 _TERM = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 MAX_POSITION = 1 << 32
+# The sample filter's genotype classes -> the genotypes file's codes of a row (decision 99,
+# docs/annotation-engine.md): bcftools' GT="alt", "het", "AA" and "mis".
+GENOTYPE_CLASSES = {"carrier": (2, 3, 5), "het": (2,), "hom_alt": (3,), "no_call": (0,)}
+MAX_SAMPLE_NAME = 200
 MAX_OFFSET = 1 << 40  # rows to skip
 MAX_PAGE_NUMBER = 10**12 - 1  # a larger size is refused; up to it, capped at MAX_PAGE_SIZE
 
@@ -163,9 +167,11 @@ class VariantFilter:
     chrom: str | None = None
     start: int | None = None  # 1-based, inclusive; needs chrom
     end: int | None = None
+    sample: str | None = None  # rows where this sample has genotype class `gt` of the row's ALT
+    gt: str | None = None  # a GENOTYPE_CLASSES key; set when sample is
 
     # Query parameter names; the API uses the same.
-    PARAMETERS = ("gene", "region", "class", "known", "flag", "consequence", "chrom", "start", "end")
+    PARAMETERS = ("gene", "region", "class", "known", "flag", "consequence", "chrom", "start", "end", "sample", "gt")
 
     @classmethod
     def from_args(cls, args: Args | Mapping[str, Any]) -> VariantFilter:
@@ -196,6 +202,14 @@ class VariantFilter:
             raise FilterError("start" if start is not None else "end", "a position range needs chrom")
         if start is not None and end is not None and end < start:
             raise FilterError("end", "must not be before start")
+        sample = _one(args, "sample") or None
+        gt = (_one(args, "gt") or "").lower() or None
+        if sample is not None and (len(sample) > MAX_SAMPLE_NAME or not sample.isprintable()):
+            raise FilterError("sample", f"a sample name of this job (at most {MAX_SAMPLE_NAME} characters)")
+        if gt is not None and gt not in GENOTYPE_CLASSES:
+            raise FilterError("gt", f"one of {', '.join(GENOTYPE_CLASSES)}")
+        if gt is not None and sample is None:
+            raise FilterError("gt", "a genotype filter needs sample")
         return cls(
             genes=tuple(dict.fromkeys(genes)),
             regions=_choices(args, "region", REGIONS),
@@ -206,6 +220,8 @@ class VariantFilter:
             chrom=chrom,
             start=start,
             end=end,
+            sample=sample,
+            gt=(gt or "carrier") if sample is not None else None,
         )
 
     @property
@@ -232,6 +248,8 @@ class VariantFilter:
             args.append(("start", str(self.start)))
         if self.end is not None:
             args.append(("end", str(self.end)))
+        if self.sample is not None:
+            args += [("sample", self.sample), ("gt", self.gt or "carrier")]
         return args
 
     def slug(self) -> str:

@@ -14,7 +14,15 @@ import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 from gas.web.variants.cache import TableIndex, _Lru
-from gas.web.variants.query import MAX_POSITION, SEVERITY, PageRequest, VariantFilter, chrom_spellings, encode_cursor
+from gas.web.variants.query import (
+    MAX_POSITION,
+    SEVERITY,
+    FilterError,
+    PageRequest,
+    VariantFilter,
+    chrom_spellings,
+    encode_cursor,
+)
 
 # The columns of a page row and of the TSV/CSV exports, in order (the Parquet schema less
 # `record`, the row's data line in the annotated VCF, which pages keep for links).
@@ -85,6 +93,9 @@ class LocalTable:
             self.schema = reader.schema
         self.none_code = len(index.genes)
         self._term_counts: dict[str, int] | None = None
+        self.starts = np.concatenate([[0], np.cumsum(index.batch_rows)])  # first row of each batch
+        # The job's genotypes (gas.web.samples.JobGenotypes), set by the store: the sample filter.
+        self.genotypes: Any = None
 
     def _reader(self, columns: Iterable[str] | None) -> ipc.RecordBatchFileReader:
         if columns is None:
@@ -123,11 +134,12 @@ class LocalTable:
             "consequence": bool(filt.consequences),
             "chrom": filt.chrom is not None,
             "pos": filt.chrom is not None,
+            "record": filt.sample is not None,  # the sample filter reads the genotypes file
         }
         return [column for column, used in in_use.items() if used]
 
-    def mask(self, batch: pa.RecordBatch, filt: VariantFilter) -> np.ndarray:
-        """Rows of the batch the filter keeps."""
+    def mask(self, batch: pa.RecordBatch, filt: VariantFilter, b: int) -> np.ndarray:
+        """Rows of batch `b` the filter keeps."""
         keep = np.ones(batch.num_rows, dtype=bool)
 
         def any_of(column: str, values: pa.Array) -> np.ndarray:
@@ -162,7 +174,17 @@ class LocalTable:
                 keep &= pos >= filt.start
             if filt.end is not None:
                 keep &= pos <= filt.end
+        if filt.sample is not None:
+            start = int(self.starts[b])
+            keep &= self.sample_rows(filt.sample, filt.gt)[start : start + batch.num_rows]
         return keep
+
+    def sample_rows(self, sample: str, gt: str | None) -> np.ndarray:
+        """Every row of the table: does `sample` have genotype class `gt` of its ALT."""
+        if self.genotypes is None:
+            raise FilterError("sample", "this job's file has no samples")
+        rows: np.ndarray = self.genotypes.rows_in_class(sample, gt)
+        return rows
 
     # -- counts --------------------------------------------------------------------
     def counts(self, filt: VariantFilter, by_gene: bool = False) -> _Counts:
@@ -181,7 +203,7 @@ class LocalTable:
         with self._reader(columns) as reader:
             for b in self.candidate_batches(filt):
                 batch = reader.get_batch(int(b))
-                keep = self.mask(batch, filt)
+                keep = self.mask(batch, filt, int(b))
                 per_batch[b] = int(keep.sum())
                 if per_gene is not None:
                     codes = batch.column("_gene").to_numpy()[keep]
@@ -221,7 +243,7 @@ class LocalTable:
                     if filt.empty:
                         local = np.arange(skip, min(int(per_batch[b]), skip + wanted))
                     else:
-                        local = np.flatnonzero(self.mask(reader.get_batch(b), filt))[skip : skip + wanted]
+                        local = np.flatnonzero(self.mask(reader.get_batch(b), filt, b))[skip : skip + wanted]
                     picks.append((b, local))
                     wanted -= len(local)
                     skip = 0
@@ -247,7 +269,7 @@ class LocalTable:
                         batch = reader.get_batch(int(b))
                         keep = batch.column("_gene").to_numpy() == code
                         if not filt.empty:
-                            keep &= self.mask(batch, filt)
+                            keep &= self.mask(batch, filt, int(b))
                         local = np.flatnonzero(keep)
                         if skip >= len(local):
                             skip -= len(local)
@@ -275,7 +297,7 @@ class LocalTable:
         with self._reader([*self.filter_columns(filt), column]) as reader:
             for b in self.candidate_batches(filt):
                 batch = reader.get_batch(int(b))
-                local = np.arange(batch.num_rows) if filt.empty else np.flatnonzero(self.mask(batch, filt))
+                local = np.arange(batch.num_rows) if filt.empty else np.flatnonzero(self.mask(batch, filt, int(b)))
                 keys.append(_sort_key(batch.column(column), sort)[local])
                 ids.append(local + starts[b])
         if not ids:
@@ -297,6 +319,7 @@ class LocalTable:
                 local = pa.array(ids[at] - starts[b], pa.int64())
                 taken = reader.get_batch(int(b)).take(local).select([*COLUMNS, "record"]).to_pylist()
                 for k, row in zip(at, taken, strict=True):
+                    row["row"] = int(ids[k])  # the table's row number: the genotypes file's too
                     out[int(k)] = row
         return out
 
@@ -306,7 +329,10 @@ class LocalTable:
             for b, local in picks:
                 if len(local):
                     taken = reader.get_batch(b).take(pa.array(local, pa.int64()))
-                    rows += taken.select([*COLUMNS, "record"]).to_pylist()
+                    more = taken.select([*COLUMNS, "record"]).to_pylist()
+                    for row, n in zip(more, local.tolist(), strict=True):
+                        row["row"] = int(self.starts[b]) + n  # the table's row number
+                    rows += more
         return rows
 
     # -- the consequence terms present ----------------------------------------------
@@ -356,7 +382,7 @@ class LocalTable:
             for b in self.candidate_batches(filt):
                 batch = reader.get_batch(int(b))
                 if not filt.empty:
-                    keep = self.mask(batch, filt)
+                    keep = self.mask(batch, filt, int(b))
                     if not keep.any():
                         continue
                     if not keep.all():
