@@ -38,6 +38,13 @@ class JobGenotypes:
     def __init__(self, s3: Any, bucket: str, job: Job, entry: Path, cache: ResultCache):
         self.s3, self.bucket, self.job, self.entry, self.cache = s3, bucket, job, entry, cache
         self._names: dict[str, int] | None = None
+        self._meta: Any = None  # the file's footer, parsed once (400 columns x its row groups)
+
+    def _file(self) -> pq.ParquetFile:
+        path = self.path
+        if self._meta is None:
+            self._meta = pq.read_metadata(path)
+        return pq.ParquetFile(path, metadata=self._meta)
 
     @property
     def path(self) -> Path:
@@ -65,7 +72,7 @@ class JobGenotypes:
     def names(self) -> dict[str, int]:
         """Sample name -> its index (the file's column prefix `s<i>.`)."""
         if self._names is None:
-            meta = pq.read_schema(self.path).metadata or {}
+            meta = self._file().schema_arrow.metadata or {}
             self._names = {name: i for i, name in enumerate(json.loads(meta.get(b"gas.samples", b"[]")))}
         return self._names
 
@@ -83,7 +90,7 @@ class JobGenotypes:
             cached: np.ndarray | None = _CODES.get(key)
         if cached is not None:
             return cached
-        column = pq.read_table(path, columns=[f"s{self.index_of(sample)}.code"]).column(0)
+        column = self._file().read(columns=[f"s{self.index_of(sample)}.code"]).column(0)
         codes = column.fill_null(-1).to_numpy().astype(np.int8, copy=False)
         with _LOCK:
             _CODES.put(key, codes)
@@ -97,7 +104,7 @@ class JobGenotypes:
         if not rows or not samples:
             return
         indices = [self.index_of(s) for s in samples]
-        source = pq.ParquetFile(self.path)
+        source = self._file()
         meta = source.metadata
         starts = np.cumsum([0] + [meta.row_group(g).num_rows for g in range(meta.num_row_groups)])
         ids = np.array([row["row"] for row in rows], dtype=np.int64)
