@@ -4,7 +4,7 @@ opens the per-sample counts (a chart and a table, paged), follows one sample's "
 link, shows its genotype column, and pages through the filtered table: the records are
 exactly those bcftools keeps (`bcftools view -s S | bcftools view -i 'GT="alt"'`) on the
 annotated VCF the annotator stored. Screenshots at 1280 and 390 px go to docs/images/; at
-390 px neither page scrolls sideways."""
+390 px neither page scrolls sideways, and axe-core finds no serious or critical violation."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from samples_vcf import SAMPLES, write_v33
 from support import sign_in_locally
+from test_pages_browser import _check, axe_js  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.browser
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
@@ -35,7 +36,7 @@ def _no_side_scroll(page) -> None:
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
-def test_sample_counts_filter_and_genotypes_in_chromium(stack, stack_aws, browser, tmp_path):
+def test_sample_counts_filter_and_genotypes_in_chromium(stack, stack_aws, browser, axe_js, tmp_path):  # noqa: F811
     vcf = write_v33(tmp_path / "cohort.vcf")
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
@@ -108,4 +109,15 @@ def test_sample_counts_filter_and_genotypes_in_chromium(stack, stack_aws, browse
     _no_side_scroll(small)
     small.screenshot(path=str(IMAGES / "samples-390.png"), full_page=True)
     phone.close()
+
+    # Both pages at both widths: no sideways scroll, no serious or critical axe-core violation.
+    checked = browser.new_context(bypass_csp=True, storage_state=context.storage_state())  # axe is injected
+    audit = checked.new_page()
+    problems: list[str] = []
+    for width in (390, 1280):
+        audit.set_viewport_size({"width": width, "height": 844})
+        for url in (f"{stack.url}/annotations/{job_id}/samples", page.url):
+            problems += _check(audit, url, axe_js)
+    assert not problems, "\n".join(problems)
+    checked.close()
     context.close()
