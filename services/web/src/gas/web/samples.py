@@ -28,7 +28,7 @@ from gas.web.variants.query import GENOTYPE_CLASSES, MAX_SAMPLE_NAME, Args, Filt
 
 MAX_SHOWN = 10  # genotype columns on one page
 SAMPLES_PER_PAGE = 25  # rows of the per-sample table and bars of its chart
-_CODES = _Lru(16)  # (file, sample) -> int8 codes of every row (-1: no GT)
+_CODES = _Lru(32)  # (file, sample) -> int8 codes of every row (-1: no GT); (file, sample, gt) -> bool
 _LOCK = threading.Lock()
 
 
@@ -97,7 +97,16 @@ class JobGenotypes:
         return codes
 
     def rows_in_class(self, sample: str, gt: str | None) -> np.ndarray:
-        return np.isin(self.codes(sample), GENOTYPE_CLASSES[gt or "carrier"])
+        """Every row: has the sample genotype class `gt` of its ALT (kept: the table asks
+        once per batch, and a 1M-row isin costs milliseconds)."""
+        key = (str(self.path), sample, gt or "carrier")
+        with _LOCK:
+            cached: np.ndarray | None = _CODES.get(key)
+        if cached is None:
+            cached = np.isin(self.codes(sample), GENOTYPE_CLASSES[key[2]])
+            with _LOCK:
+                _CODES.put(key, cached)
+        return cached
 
     def add_columns(self, rows: list[dict[str, Any]], samples: tuple[str, ...]) -> None:
         """row["genotypes"] = {sample: {gt, dp, gq}} for the page's rows (each row's "row")."""
