@@ -170,20 +170,19 @@ def genotype_block(text: Any, table: pa.RecordBatch, spec: SampleSpec) -> Genoty
     tv = (carried & (tstv == "tv")[:, None]).sum(axis=0)
     counts = np.stack([carrier.sum(axis=0), het.sum(axis=0), hom_alt.sum(axis=0), no_call.sum(axis=0), ts, tv], axis=1)
 
+    # Every column is built at once over the (sample, row) matrix in sample-major order, then
+    # sliced per sample (zero-copy): per-sample calls cost ~0.9 us a cell in call overhead.
+    rows = row_record.size
     columns: list[pa.Array] = [table.column(0)]
-    take = arrow(row_record.astype(np.int64))
-    if spec.dp:
-        dp_start, dp_len = subfield(1)
-    if spec.gq:
-        gq_start, gq_len = subfield(2)
+    codes = arrow(np.ascontiguousarray(code.T).ravel(), mask=np.ascontiguousarray(no_gt.T).ravel())
+    gt_start = np.ascontiguousarray(gs.T[:, row_record]).ravel()
+    gt_len = np.ascontiguousarray(np.maximum(gl, 0).T[:, row_record]).ravel()
+    gts = _with_nulls(strings_from(buf, gt_start, gt_len), np.ascontiguousarray(~no_gt.T).ravel())
+    numbers = [_ints(buf, *(np.ascontiguousarray(a.T[:, row_record]).ravel() for a in subfield(k)))
+             for k, wanted in ((1, spec.dp), (2, spec.gq)) if wanted]  # fmt: skip
     for s in range(n):
-        columns.append(arrow(code[:, s], mask=no_gt[:, s]))
-        gt = strings_from(buf, gs[:, s], np.maximum(gl[:, s], 0))
-        columns.append(_with_nulls(gt, has_gt[:, s]).take(take))
-        if spec.dp:
-            columns.append(_ints(buf, dp_start[:, s], dp_len[:, s]).take(take))
-        if spec.gq:
-            columns.append(_ints(buf, gq_start[:, s], gq_len[:, s]).take(take))
+        at = s * rows
+        columns += [codes.slice(at, rows), gts.slice(at, rows), *(e.slice(at, rows) for e in numbers)]
     batch = pa.RecordBatch.from_arrays(columns, schema=pa.schema(spec.fields()))
     return GenotypeBlock(batch, counts.astype(np.int64))
 
