@@ -15,9 +15,9 @@ import pytest
 from engine_support import needs_bcftools
 
 from gas.annotator.engine import AssemblyMismatchError, VcfFormatError, annotate_vcf
-from gas.annotator.engine.info import OUR_INFO_IDS
 from gas.annotator.engine.reader import convert_v33_record
 from gas.core.assembly import detect
+from gas.core.vocab import INFO_IDS as OUR_INFO_IDS
 
 CORPUS = Path(__file__).parent / "vcf_corpus"
 MANIFEST = [line.split("\t") for line in (CORPUS / "MANIFEST.tsv").read_text().splitlines()[1:]]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from chartlib import CRD_DIR, ROOT, VALUES, objects, policy_violations
+from chartlib import CRD_DIR, KEDA_CRDS, ROOT, VALUES, objects, policy_violations
 
 EVERY = VALUES / "every-option.yaml"
 GATEWAY_API = "sigs.k8s.io/gateway-api@v1.4.1"
@@ -46,7 +46,7 @@ def env_of(container: dict) -> dict[str, str]:
 
 def test_every_option_renders_valid_objects_within_policy(chart_tools, every):
     manifest = yaml.safe_dump_all(every)
-    crds = [*sorted(CRD_DIR.glob("*.yaml")), httproute_crd()]
+    crds = [*sorted(CRD_DIR.glob("*.yaml")), *KEDA_CRDS, httproute_crd()]
     proc = chart_tools.validate(manifest, crds)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert policy_violations(every) == []
@@ -213,6 +213,12 @@ def test_operator_defaults_soft_anti_affinity_and_own_service_account(rendered):
     assert find(objs, "PodDisruptionBudget", "gas-operator")
 
 
+def test_every_process_reads_the_same_shard_count_and_the_notifier_its_send_rate(every):
+    config = find(every, "ConfigMap", "gas")
+    assert config["data"]["GAS_ACTIVE_SHARDS"] == "16"
+    assert config["data"]["GAS_SES_MAX_SEND_RATE"] == "14"
+
+
 def test_global_priority_class_reaches_provisioning(every):
     (job,) = [o for o in every if o["kind"] == "Job"]
     assert job["spec"]["template"]["spec"]["priorityClassName"] == "gas-default"
@@ -339,6 +345,9 @@ NEW_VALUES = {
     "metrics.prometheusRule.deadLetterMaxAgeSeconds": "alert-dead-letter-age-beyond-retention",
     "metrics.prometheusRule.queueLagSeconds": "alert-queue-lag-zero",
     "metrics.prometheusRule.queueLagSecondsByWorker": "alert-queue-lag-by-worker-negative",
+    "scale.activeShards": "scale-active-shards-zero",
+    "scale.sesMaxSendRate": "scale-ses-rate-negative",
+    "workers.archiver-thaw.autoscaler": "worker-autoscaler-unknown",
 }
 
 

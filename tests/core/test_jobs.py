@@ -84,6 +84,31 @@ def test_stale_unfinished_jobs_are_listed_oldest_first(provisioned):
     assert running not in store.active_before(JobStatus.RUNNING, "2026-06-01T00:00:00.000Z")
 
 
+def test_unfinished_jobs_spread_over_shards_and_every_shard_is_read(provisioned):
+    """The index of unfinished jobs takes each job's writes in one of GAS_ACTIVE_SHARDS
+    partitions per status, not in PENDING or RUNNING alone; the sweeper's read merges all."""
+    store, ddb = JobStore(provisioned), provisioned.client("dynamodb")
+    ids = [_job(store, submitted_at=f"2026-01-01T00:00:{i:02d}.000Z") for i in range(24)]
+    for job_id in ids[:6]:
+        store.start(job_id, "m", LEASE)
+    items = ddb.scan(TableName=provisioned.names.jobs_table)["Items"]
+    shards = {i["job_id"]["S"]: i["active_shard"]["S"] for i in items}
+    assert {s.split("#")[0] for s in shards.values()} == {"PENDING", "RUNNING"}
+    assert len({s for s in shards.values() if s.startswith("PENDING#")}) >= 5, shards  # of 8, for 18 jobs
+    assert all(0 <= int(s.split("#")[1]) < 8 for s in shards.values())
+    assert "active" not in {k for i in items for k in i}
+    cutoff = "2026-06-01T00:00:00.000Z"
+    assert store.active_before(JobStatus.PENDING, cutoff) == ids[6:]  # oldest first across shards
+    assert store.active_before(JobStatus.RUNNING, cutoff) == ids[:6]
+    store.release(ids[0], 1, "m")
+    store.finish(ids[1], 1, JobStatus.COMPLETED)
+    store.cancel(ids[6], "u1")
+    assert store.active_before(JobStatus.PENDING, cutoff) == [ids[0], *ids[7:]]
+    assert store.active_before(JobStatus.RUNNING, cutoff) == ids[2:6]
+    gone = ddb.get_item(TableName=provisioned.names.jobs_table, Key={"job_id": {"S": ids[1]}})["Item"]
+    assert "active_shard" not in gone
+
+
 def test_ownership_and_listing_newest_first_with_pages(provisioned):
     store = JobStore(provisioned)
     ids = [_job(store, submitted_at=f"2026-01-01T00:00:{i:02d}.000Z") for i in range(5)]

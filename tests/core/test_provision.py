@@ -3,8 +3,13 @@ import subprocess
 
 import pytest
 from botocore.exceptions import ClientError
+from jobs_support import new_job
 from support import BIN
 
+from gas.core.aws import Aws
+from gas.core.config import CoreSettings
+from gas.core.job_record import JobStatus
+from gas.core.jobs import JobStore
 from gas.core.provision import Provisioner, ProvisionSettings
 
 
@@ -80,11 +85,12 @@ def test_inputs_expire_by_prefix_and_a_changed_retention_is_applied(provisioned,
 
 
 def test_data_survives_a_mistake_versions_point_in_time_recovery_and_deletion_protection(provisioned):
-    """Both buckets keep old versions (expired after noncurrent_version_days, delete markers
-    cleaned), every table is restorable to any second of 35 days and refuses deletion."""
+    """Every bucket (inputs, results, references) keeps old versions (expired after
+    noncurrent_version_days, delete markers cleaned), every table is restorable to any
+    second of 35 days and refuses deletion."""
     aws, names = provisioned, provisioned.names
     s3, ddb = aws.client("s3"), aws.client("dynamodb")
-    for bucket in (names.inputs_bucket, names.results_bucket):
+    for bucket in (names.inputs_bucket, names.results_bucket, names.references_bucket):
         assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
         (old,) = [r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"] if r["ID"] == "old-versions"]
         assert old["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
@@ -110,3 +116,74 @@ def test_data_survives_a_mistake_versions_point_in_time_recovery_and_deletion_pr
     assert f"updated  dynamodb table {names.users_table} deletion protection" in lines
     assert f"updated  dynamodb table {names.users_table} point-in-time recovery" in lines
     assert ddb.describe_table(TableName=names.users_table)["Table"]["DeletionProtectionEnabled"] is True
+
+
+def _provision() -> list[str]:
+    lines: list[str] = []
+    Provisioner(ProvisionSettings(), report=lines.append).run()
+    return lines
+
+
+def test_jobs_from_before_sharding_are_moved_to_the_shards_and_the_old_index_dropped(aws_env):
+    """A jobs table of the unsharded layout (`active` = PENDING | RUNNING, one index
+    partition each) with unfinished jobs in it: provisioning adds the sharded index, moves
+    the jobs the sweeper must still find, and deletes the old index on the next run."""
+    aws = Aws(ProvisionSettings())
+    ddb, names = aws.client("dynamodb"), aws.names
+    ddb.create_table(
+        TableName=names.jobs_table,
+        KeySchema=[{"AttributeName": "job_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("job_id", "submitted_at", "active")],
+        BillingMode="PAY_PER_REQUEST",
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": names.legacy_active_jobs_index,
+                "KeySchema": [
+                    {"AttributeName": "active", "KeyType": "HASH"},
+                    {"AttributeName": "submitted_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    )
+    old = {"p1": "PENDING", "p2": "PENDING", "r1": "RUNNING", "done": None}
+    for i, (job_id, active) in enumerate(old.items()):
+        item = {"job_id": {"S": job_id}, "user_id": {"S": "u"}, "submitted_at": {"S": f"2026-01-01T00:00:0{i}.000Z"}}
+        item["status"] = {"S": active or "COMPLETED"}
+        if active:
+            item["active"] = {"S": active}
+        ddb.put_item(TableName=names.jobs_table, Item=item)
+
+    first = _provision()
+    assert f"updated  dynamodb table {names.jobs_table} deletion protection and indexes" in first
+    assert f"updated  dynamodb table {names.jobs_table}: 3 unfinished job(s) moved to 8 shard(s)" in first
+    store, cutoff = JobStore(aws), "2026-06-01T00:00:00.000Z"
+    assert store.active_before(JobStatus.PENDING, cutoff) == ["p1", "p2"]
+    assert store.active_before(JobStatus.RUNNING, cutoff) == ["r1"]
+    items = {i["job_id"]["S"]: i for i in ddb.scan(TableName=names.jobs_table)["Items"]}
+    assert all("active" not in i for i in items.values()) and "active_shard" not in items["done"]
+
+    second = _provision()
+    assert (
+        f"updated  dynamodb table {names.jobs_table}: empty unsharded index {names.legacy_active_jobs_index} deleted"
+        in second
+    )
+    indexes = {
+        i["IndexName"] for i in ddb.describe_table(TableName=names.jobs_table)["Table"]["GlobalSecondaryIndexes"]
+    }
+    assert indexes == {names.jobs_by_user_index, names.active_jobs_index}
+    assert all(line.startswith("ok") for line in _provision())
+    assert store.active_before(JobStatus.PENDING, cutoff) == ["p1", "p2"]
+
+
+def test_lowering_the_shard_count_moves_jobs_out_of_the_shards_no_longer_read(provisioned, monkeypatch):
+    monkeypatch.setenv("GAS_ACTIVE_SHARDS", "16")
+    wide = JobStore(Aws(CoreSettings()))
+    jobs = [new_job("u", submitted_at=f"2026-01-01T00:00:{i:02d}.000Z") for i in range(12)]
+    assert all(wide.create(job) for job in jobs)
+    monkeypatch.setenv("GAS_ACTIVE_SHARDS", "2")
+    narrow, cutoff = JobStore(Aws(CoreSettings())), "2026-06-01T00:00:00.000Z"
+    assert len(narrow.active_before(JobStatus.PENDING, cutoff)) < 12, "all 12 hashed below 2 of 16: proves nothing"
+    lines = _provision()
+    assert any("unfinished job(s) moved to 2 shard(s)" in line for line in lines), lines
+    assert narrow.active_before(JobStatus.PENDING, cutoff) == [job.job_id for job in jobs]

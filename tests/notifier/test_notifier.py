@@ -4,14 +4,13 @@ import pytest
 from jobs_support import new_job
 from support import sent_emails
 
-from gas.core.config import WorkerSettings
 from gas.core.errors import PermanentError
 from gas.core.events import JobCompleted, envelope
 from gas.core.job_record import JobStatus
 from gas.core.jobs import JobStore, new_job_id
 from gas.core.users import UserStore
 from gas.core.worker import Message
-from gas.notifier.worker import Notifier
+from gas.notifier.worker import Notifier, NotifierSettings
 
 
 def _message(body):
@@ -30,7 +29,7 @@ def finished_job(provisioned):
 
 
 def test_one_email_per_job_even_when_delivered_twice(provisioned, finished_job, moto_url):
-    notifier = Notifier(WorkerSettings(metrics_port=0), provisioned)
+    notifier = Notifier(NotifierSettings(metrics_port=0), provisioned)
     event = envelope(JobCompleted(finished_job.job_id, finished_job.user_id, "FAILED", finished_job.completed_at))
     notifier(_message(event))
     notifier(_message(event))
@@ -51,7 +50,7 @@ def test_one_email_per_job_even_when_delivered_twice(provisioned, finished_job, 
     ],
 )
 def test_unknown_or_malformed_events_are_permanent_errors(provisioned, body):
-    notifier = Notifier(WorkerSettings(metrics_port=0), provisioned)
+    notifier = Notifier(NotifierSettings(metrics_port=0), provisioned)
     with pytest.raises(PermanentError):
         notifier(_message(body))
 
@@ -66,7 +65,7 @@ def test_a_cancelled_job_gets_no_email(provisioned, moto_url):
     jobs.create(job)
     jobs.start(job.job_id, "m-1", 60)
     assert jobs.cancel(job.job_id, user_id).job.status == JobStatus.CANCELLED
-    notifier = Notifier(WorkerSettings(metrics_port=0), provisioned)
+    notifier = Notifier(NotifierSettings(metrics_port=0), provisioned)
     notifier(_message(envelope(JobCompleted(job.job_id, user_id, "CANCELLED", "2026-01-01T00:00:00.000Z"))))
     assert not [m for m in sent_emails(moto_url) if m["destinations"]["ToAddresses"] == [f"{user_id}@example.org"]]
     assert jobs.get(job.job_id).notified_at is None

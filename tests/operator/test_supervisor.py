@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 
-from gas.operator.supervisor import HpaRef, Supervisor
+from gas.operator.supervisor import HpaRef, Supervisor, gas_release
 
 
 class RecordingPass:
@@ -100,9 +100,25 @@ def test_conflicts_the_earlier_scaler_wins_and_any_hpa_wins():
     sup.scaler_seen(_body("first", "w", created="2026-01-01T00:00:00Z"))
     sup.scaler_seen(_body("other", "x"))
     assert sup.conflict("uid-first") is None and sup.conflict("uid-other") is None
-    assert "QueueScaler first already scales Deployment w" in sup.conflict("uid-second")
+    assert "QueueScaler first already scales Deployment w" in sup.conflict("uid-second").message
     sup.hpa_seen("hpa-uid", HpaRef("ns", "web-hpa", "x"))
-    assert "HorizontalPodAutoscaler web-hpa" in sup.conflict("uid-other")
+    assert "HorizontalPodAutoscaler web-hpa" in sup.conflict("uid-other").message
     sup.hpa_seen("hpa-uid", None)
     sup.scaler_gone("uid-first")
     assert sup.conflict("uid-other") is None and sup.conflict("uid-second") is None
+
+
+def test_an_hpa_of_the_scalers_own_release_is_a_planned_stand_down_any_other_a_conflict():
+    """KEDA's HPA carries the labels of the ScaledObject GAS rendered (KEDA copies them)."""
+    sup = Supervisor(RecordingPass(), pass_budget_seconds=5, is_leader=lambda: False)
+    body = _body("notifier", "gas-notifier")
+    body["metadata"]["labels"] = {"app.kubernetes.io/part-of": "gas", "app.kubernetes.io/instance": "prod"}
+    sup.scaler_seen(body)
+    keda = {"app.kubernetes.io/part-of": "gas", "app.kubernetes.io/instance": "prod", "scaledobject.keda.sh/name": "x"}
+    sup.hpa_seen("h1", HpaRef("ns", "keda-hpa-gas-notifier", "gas-notifier", gas_release(keda)))
+    planned = sup.conflict("uid-notifier")
+    assert planned.planned and "release prod's HorizontalPodAutoscaler keda-hpa-gas-notifier" in planned.message
+    other_release = {**keda, "app.kubernetes.io/instance": "staging"}
+    for labels in (other_release, {"app.kubernetes.io/instance": "prod"}, None):
+        sup.hpa_seen("h1", HpaRef("ns", "keda-hpa-gas-notifier", "gas-notifier", gas_release(labels)))
+        assert sup.conflict("uid-notifier").planned is False, labels

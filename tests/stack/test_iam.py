@@ -208,3 +208,60 @@ def test_the_api_runs_on_least_privilege(iam_stack):
     token_id = user.get("/profile").text.split("/profile/tokens/", 1)[1].split("/revoke", 1)[0]
     user.http.post(f"{stack.url}/profile/tokens/{token_id}/revoke", data={"csrf_token": user.csrf_token("/profile")})
     assert api("GET", "/me").status_code == 401
+
+
+def test_reference_data_builds_and_fetches_on_least_privilege(iam_stack, tmp_path):
+    """The gas-references Job's policy builds a bundle (with GetObject on the deployment's own
+    input bucket granted beside it, as docs/kubernetes.md says); the annotator's fetches it;
+    web's fetches the manifest and is refused the bundle itself; neither may write there."""
+    import hashlib
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from annotator.bundle_support import write_inputs
+
+    stack, bin_dir = iam_stack, Path(sys.executable).parent
+    paths = write_inputs(tmp_path / "in")
+    deploy = f"{stack.prefix}-deploy"
+    admin = client(stack, "admin", "s3")
+    admin.create_bucket(Bucket=deploy)
+    bundle: dict = {"name": "tiny"}
+    for key, field, path in (("genes.gff3", "geneModel", paths["gff3"]), ("genome.fa", "fasta", paths["fasta"])):
+        admin.put_object(Bucket=deploy, Key=key, Body=path.read_bytes())
+        bundle[field] = {"url": f"s3://{deploy}/{key}", "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    bundle["geneModel"]["format"] = "gff3"
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"bundles": [bundle]}))
+    grant = {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [f"arn:aws:s3:::{deploy}/*"]}
+    client(stack, "admin", "iam").put_user_policy(
+        UserName=f"{stack.prefix}-references",
+        PolicyName="deployment-inputs",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [grant]}),
+    )
+
+    def run(who: str, cmd: str, *args) -> subprocess.CompletedProcess:
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "AWS_ENDPOINT_URL": stack.moto_url,
+            "AWS_REGION": "us-east-1",
+            "GAS_PREFIX": stack.prefix,
+            **stack.credentials[who],
+        }
+        argv = [str(bin_dir / cmd), "--spec", str(spec), *map(str, args)]
+        return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+
+    built = run("references", "gas-build-references", "--work-dir", tmp_path / "work")
+    assert built.returncode == 0, built.stderr + built.stdout[-2000:]
+    fetched = run("annotator", "gas-fetch-references", "--dest", tmp_path / "annotator")
+    assert fetched.returncode == 0, fetched.stderr
+    assert (tmp_path / "annotator" / "gas-bundle-tiny-v2.gasdb").is_file()
+    manifests = run("web", "gas-fetch-references", "--dest", tmp_path / "web", "--manifests-only")
+    assert manifests.returncode == 0, manifests.stderr
+    refused = run("web", "gas-fetch-references", "--dest", tmp_path / "web-all")
+    assert refused.returncode == 1 and "AccessDenied" in refused.stderr, refused.stderr
+    for who in ("annotator", "web"):
+        s3 = client(stack, who, "s3")
+        _denied(lambda s3=s3: s3.put_object(Bucket=f"{stack.prefix}-references", Key="x", Body=b"x"))

@@ -14,8 +14,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gas.annotator.engine.effects import SEVERITY as ENGINE_SEVERITY
 from gas.annotator.engine.parquet import SCHEMA  # the table the web reads is the one the engine writes
+from gas.core.vocab import SEVERITY as ENGINE_SEVERITY
 from gas.web.variants import FLAGS, REGIONS, VARIANT_CLASSES, VariantFilter, chrom_spellings
 
 SEVERITY = [term for term, _ in ENGINE_SEVERITY]  # the reference sorts by the engine's own list

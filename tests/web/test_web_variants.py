@@ -279,7 +279,7 @@ def test_a_table_written_before_known_source_reads_with_it_null(tmp_path):
 
 
 def test_the_webs_severity_order_is_the_engines():
-    from gas.annotator.engine.effects import SEVERITY
+    from gas.core.vocab import SEVERITY
 
     assert V.SEVERITY == tuple(term for term, _ in SEVERITY)
 

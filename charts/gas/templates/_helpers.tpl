@@ -107,6 +107,8 @@ GAS_LOG_LEVEL: {{ .Values.logLevel | quote }}
 GAS_PUBLIC_URL: {{ include "gas.publicUrl" . | quote }}
 GAS_SES_SENDER: {{ .Values.sesSender | quote }}
 GAS_COLD_BACKEND: {{ .Values.coldBackend | quote }}
+GAS_ACTIVE_SHARDS: {{ .Values.scale.activeShards | quote }}
+GAS_SES_MAX_SEND_RATE: {{ .Values.scale.sesMaxSendRate | quote }}
 AWS_REGION: {{ .Values.aws.region | quote }}
 AWS_DEFAULT_REGION: {{ .Values.aws.region | quote }}
 {{- if .Values.devMode.enabled }}

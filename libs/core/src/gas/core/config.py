@@ -32,6 +32,12 @@ class CoreSettings(BaseSettings):
     cold_backend: Literal["s3-glacier", "glacier-vault"] = "s3-glacier"
     # The verified SES address job emails come from (provisioned, used by the notifier).
     ses_sender: str = Field("gas-noreply@example.org", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    # Partition values per status of the jobs table's index of unfinished jobs (each
+    # takes up to 1,000 writes/s on DynamoDB): every process writing or reading jobs must agree.
+    # The sweeper queries each. After a change, run gas-provision: it moves the unfinished
+    # jobs to their new shards (raising it loses nothing meanwhile; lowering it hides the
+    # jobs of the dropped shards from the sweeper until then).
+    active_shards: int = Field(8, ge=1, le=64)
 
     @field_validator("aws_endpoint_url")
     @classmethod

@@ -93,6 +93,9 @@ def _web(a: Arns, settings: CoreSettings) -> list[dict[str, Any]]:
         _allow("ResultsBucket", ["s3:ListBucket"], [a.bucket(n.results_bucket)]),
         _allow("Vault", ["glacier:DeleteArchive"], [vault]),
         _allow("Announce", ["sns:Publish"], [a.topic("job-requests"), a.topic("user-upgraded")]),
+        # What the form and API offer: the built bundles' manifests only (gas.core.references).
+        _allow("BundleManifests", ["s3:GetObject"], [f"{a.bucket(n.references_bucket)}/bundles/*/*.manifest.json"]),
+        _allow("ReferencesBucket", ["s3:ListBucket"], [a.bucket(n.references_bucket)]),
     ]
 
 
@@ -106,6 +109,10 @@ def _annotator(a: Arns, settings: CoreSettings) -> list[dict[str, Any]]:
         _allow("InputsBucket", ["s3:ListBucket"], [a.bucket(n.inputs_bucket)]),
         _allow("Results", ["s3:PutObject"], [a.objects(n.results_bucket)]),
         _allow("Announce", ["sns:Publish"], [a.topic("job-completed")]),
+        # Its init container fetches the built bundles and checked sources (read only;
+        # ListBucket: a not-yet-built key answers 404, not 403, while it waits).
+        _allow("References", ["s3:GetObject"], [a.objects(n.references_bucket)]),
+        _allow("ReferencesBucket", ["s3:ListBucket"], [a.bucket(n.references_bucket)]),
         *_consumer(a, queues_of("annotator")),
     ]
 
@@ -118,6 +125,9 @@ def _notifier(a: Arns, settings: CoreSettings) -> list[dict[str, Any]]:
         _allow("Users", ["dynamodb:GetItem"], a.table(n.users_table)),
         # Only as the provisioned sender identity.
         _allow("Email", ["ses:SendEmail"], [sender]),
+        # The account's MaxSendRate, which the notifier paces its sends to (no resource-level
+        # permission exists for it).
+        _allow("SendQuota", ["ses:GetSendQuota"], ["*"]),
         *_consumer(a, queues_of("notifier")),
     ]
 
@@ -140,6 +150,16 @@ def _archiver(a: Arns, settings: CoreSettings) -> list[dict[str, Any]]:
         # The restore consumer schedules completion checks on the thaw queue.
         _allow("ScheduleThaw", ["sqs:SendMessage"], [a.queue(n.queue("thaw"))]),
         *_consumer(a, queues_of("archiver")),
+    ]
+
+
+def _references(a: Arns, settings: CoreSettings) -> list[dict[str, Any]]:
+    n = a.names
+    return [
+        # gas-build-references: reads what is built, writes what is new. The inputs' own
+        # s3:// buckets are the deployment's: grant GetObject on them beside this policy.
+        _allow("References", ["s3:GetObject", "s3:PutObject"], [a.objects(n.references_bucket)]),
+        _allow("ReferencesBucket", ["s3:ListBucket"], [a.bucket(n.references_bucket)]),
     ]
 
 
@@ -170,6 +190,7 @@ STATEMENTS: dict[str, Callable[[Arns, CoreSettings], list[dict[str, Any]]]] = {
     "archiver": _archiver,
     "sweeper": _sweeper,
     "operator": _operator,
+    "references": _references,
 }
 COMPONENTS = tuple(STATEMENTS)
 

@@ -4,9 +4,11 @@ here, so a message delivered twice (or to two replicas) changes nothing the seco
 from __future__ import annotations
 
 import base64
+import heapq
 import json
 import time
 import uuid
+import zlib
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -22,6 +24,12 @@ from gas.core.users import FREE
 
 def new_job_id() -> str:
     return str(uuid.uuid4())
+
+
+def active_shard(job_id: str, status: JobStatus, shards: int) -> str:
+    """The partition of an unfinished job in the index of unfinished jobs: "<status>#<n>",
+    n from a stable hash of the id (Python's hash() differs between processes)."""
+    return f"{status}#{zlib.crc32(job_id.encode()) % shards}"
 
 
 class InvalidCursor(ValueError):
@@ -72,6 +80,7 @@ class JobStore:
         self._table = aws.names.jobs_table
         self._index = aws.names.jobs_by_user_index
         self._active_index = aws.names.active_jobs_index
+        self._shards = aws.settings.active_shards
 
     # -- the two mechanisms every method uses ---------------------------------------
     def _update(
@@ -117,8 +126,8 @@ class JobStore:
         """Insert a new job (PENDING, as the web app creates them); False if a job with this
         id already exists."""
         record = job.to_record()
-        if job.active:
-            record["active"] = str(job.status)  # in the sparse index of unfinished jobs
+        if job.active:  # in the sparse index of unfinished jobs
+            record["active_shard"] = active_shard(job.job_id, job.status, self._shards)
         try:
             self._ddb.put_item(
                 TableName=self._table, Item=to_item(record), ConditionExpression="attribute_not_exists(job_id)"
@@ -178,13 +187,54 @@ class JobStore:
     def active_before(self, status: JobStatus, submitted_before: str) -> list[str]:
         """Ids of jobs in `status` (PENDING or RUNNING) submitted before the given time,
         oldest first, from the sparse index of unfinished jobs (the sweeper's view; the
-        index is eventually consistent, so callers re-read each job)."""
-        items = self._query_all(
-            IndexName=self._active_index,
-            KeyConditionExpression="active = :s AND submitted_at < :t",
-            ExpressionAttributeValues={":s": {"S": str(status)}, ":t": {"S": submitted_before}},
-        )
-        return [i["job_id"]["S"] for i in items]
+        index is eventually consistent, so callers re-read each job): one query per shard,
+        merged."""
+        shards = [
+            self._query_all(
+                IndexName=self._active_index,
+                KeyConditionExpression="active_shard = :v AND submitted_at < :t",
+                ExpressionAttributeValues={":v": {"S": f"{status}#{n}"}, ":t": {"S": submitted_before}},
+            )
+            for n in range(self._shards)
+        ]
+        oldest_first = heapq.merge(*shards, key=lambda item: item["submitted_at"]["S"])
+        return [item["job_id"]["S"] for item in oldest_first]
+
+    def move_to_shards(self, legacy_index: str | None, sharded_readable: bool = True) -> int:
+        """Put every unfinished job in the shard the sweeper reads it from: those still in
+        the unsharded `legacy_index` (written before sharding), and those in another shard
+        (GAS_ACTIVE_SHARDS was changed). Provisioning runs it; the indexes hold only
+        unfinished jobs, so reading them whole is cheap. Each move is conditional on the
+        job's status being unchanged, so live workers are never overwritten. Returns how
+        many jobs moved. `sharded_readable` False: the sharded index is still being built
+        (DynamoDB refuses reads of a backfilling index), so only the legacy one is read."""
+        found: list[tuple[JobStatus, str]] = []
+        sharded = self._active_index if sharded_readable else None
+        for index, key in ((legacy_index, "active"), (sharded, "active_shard")):
+            if not index:
+                continue
+            kwargs: dict[str, Any] = {"TableName": self._table, "IndexName": index}
+            while True:
+                resp = self._ddb.scan(**kwargs)
+                for item in resp.get("Items", []):
+                    job_id, where = item["job_id"]["S"], item[key]["S"]
+                    status = JobStatus(where.split("#")[0])
+                    if where != active_shard(job_id, status, self._shards):
+                        found.append((status, job_id))
+                if "LastEvaluatedKey" not in resp:
+                    break
+                kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+        moved = 0
+        for status, job_id in found:
+            record = self._update(
+                job_id,
+                "SET active_shard = :shard REMOVE active",
+                "#s = :status AND attribute_not_exists(deleting_since)",
+                {":shard": {"S": active_shard(job_id, status, self._shards)}, ":status": {"S": str(status)}},
+                {"#s": "status"},
+            )
+            moved += record is not None
+        return moved
 
     def mark_requeued(self, job_id: str, status: JobStatus, not_since: str) -> bool:
         """Claim the right to announce a job again: it is still in `status` and was not
@@ -207,14 +257,15 @@ class JobStore:
         now = time.time()
         started = self._update(
             job_id,
-            "SET #s = :running, active = :running, started_at = :now_iso, "
+            "SET #s = :running, active_shard = :shard, started_at = :now_iso, "
             "lease_owner = :owner, lease_expires_at = :until ADD attempt :one "
-            "REMOVE progress_records, progress_bytes, progress_at",
+            "REMOVE active, progress_records, progress_bytes, progress_at",
             "attribute_exists(job_id) AND attribute_not_exists(deleting_since) AND (#s = :pending OR "
             "(#s = :running AND (attribute_not_exists(lease_expires_at) OR lease_expires_at < :now)))",
             {
                 ":running": {"S": JobStatus.RUNNING},
                 ":pending": {"S": JobStatus.PENDING},
+                ":shard": {"S": active_shard(job_id, JobStatus.RUNNING, self._shards)},
                 ":now_iso": {"S": utc_now_iso()},
                 ":owner": {"S": owner},
                 ":now": _epoch(now),
@@ -266,8 +317,14 @@ class JobStore:
     def release(self, job_id: str, attempt: int, owner: str) -> bool:
         """RUNNING -> PENDING: the holder hands the job back on a clean shutdown; the
         attempt it had started is not counted."""
-        update = "SET #s = :pending, active = :pending REMOVE lease_owner, lease_expires_at ADD attempt :minus"
-        values = {":pending": {"S": JobStatus.PENDING}, ":minus": {"N": "-1"}}
+        update = (
+            "SET #s = :pending, active_shard = :shard REMOVE active, lease_owner, lease_expires_at ADD attempt :minus"
+        )
+        values = {
+            ":pending": {"S": JobStatus.PENDING},
+            ":shard": {"S": active_shard(job_id, JobStatus.PENDING, self._shards)},
+            ":minus": {"N": "-1"},
+        }
         return self._update_running(job_id, attempt, owner, update, values) is not None
 
     def finish(self, job_id: str, attempt: int, status: JobStatus, **fields: Any) -> Job | None:
@@ -281,7 +338,7 @@ class JobStore:
             raise ValueError(f"not job attributes: {sorted(unknown)}")
         sets = {"completed_at": utc_now_iso(), **{k: v for k, v in fields.items() if v is not None}}
         update = "SET #s = :status, " + ", ".join(f"#f{i} = :v{i}" for i in range(len(sets)))
-        update += " REMOVE active, lease_owner, lease_expires_at"
+        update += " REMOVE active, active_shard, lease_owner, lease_expires_at"
         values = {f":v{i}": to_value(v) for i, v in enumerate(sets.values())}
         values[":status"] = {"S": str(status)}
         names = {f"#f{i}": k for i, k in enumerate(sets)}
@@ -295,7 +352,7 @@ class JobStore:
         job already CANCELLED answers it again (a second click)."""
         now = {":now": {"S": utc_now_iso()}, ":user": {"S": user_id}, ":cancelled": {"S": JobStatus.CANCELLED}}
         guard = "user_id = :user AND attribute_not_exists(deleting_since) AND #s = :from"
-        update = "SET #s = :cancelled, cancelled_at = :now REMOVE active"
+        update = "SET #s = :cancelled, cancelled_at = :now REMOVE active, active_shard"
         # Two writes, because only a started attempt is uncounted; a job moving between
         # them (RUNNING -> PENDING on a hand-back) is caught by the second pass.
         for _ in range(2):
@@ -447,7 +504,7 @@ class JobStore:
         already being deleted answers it again, so a deletion cut short can be finished."""
         record = self._update(
             job_id,
-            "SET deleting_since = if_not_exists(deleting_since, :now) REMOVE active",
+            "SET deleting_since = if_not_exists(deleting_since, :now) REMOVE active, active_shard",
             "user_id = :user AND #s <> :running AND #st <> :restoring",
             {
                 ":now": {"S": utc_now_iso()},

@@ -34,6 +34,8 @@ class ResourceNames:
 
     inputs_bucket = _Prefixed("inputs")
     results_bucket = _Prefixed("results")
+    # Built bundles and checked annotation sources, content-addressed (gas.core.references).
+    references_bucket = _Prefixed("references")
     jobs_table = _Prefixed("jobs")
     users_table = _Prefixed("users")
     # The API's own state (gas.core.tokens): personal access tokens, per-token request
@@ -46,9 +48,13 @@ class ResourceNames:
     tokens_by_user_index = "user_id-created_at-index"
     # The GSI listing one user's jobs newest first.
     jobs_by_user_index = "user_id-submitted_at-index"
-    # The sparse GSI of unfinished jobs (attribute `active` = PENDING | RUNNING), oldest
-    # first: the sweeper's view of jobs that lost their message.
-    active_jobs_index = "active-submitted_at-index"
+    # The sparse GSI of unfinished jobs, oldest first: the sweeper's view of jobs that lost
+    # their message. Its partition key `active_shard` is "<status>#<n>" (gas.core.jobs), so
+    # the writes of every job spread over 2 x GAS_ACTIVE_SHARDS partition values.
+    active_jobs_index = "active_shard-submitted_at-index"
+    # Its unsharded predecessor (`active` = PENDING | RUNNING: two hot partition values):
+    # provisioning moves what it still holds to the sharded index, then deletes it.
+    legacy_active_jobs_index = "active-submitted_at-index"
 
     def topic(self, short: str) -> str:
         return f"{self.prefix}-{short}"

@@ -16,6 +16,7 @@ from pydantic import Field
 
 from gas.core.aws import Aws
 from gas.core.config import CoreSettings, load_settings
+from gas.core.jobs import JobStore
 from gas.core.names import MAX_RECEIVES_OVERRIDE, QUEUE_TOPICS, TOPICS
 
 
@@ -73,7 +74,7 @@ class Provisioner:
     # -- S3 --------------------------------------------------------------------------
     def buckets(self) -> None:
         s3 = self.aws.client("s3")
-        for bucket in (self.names.inputs_bucket, self.names.results_bucket):
+        for bucket in (self.names.inputs_bucket, self.names.results_bucket, self.names.references_bucket):
             try:
                 s3.head_bucket(Bucket=bucket)
                 self._say("ok", f"s3://{bucket}")
@@ -90,6 +91,7 @@ class Provisioner:
         self._inputs_cors(s3)
         self._lifecycle(s3, self.names.inputs_bucket, self._inputs_rules())
         self._lifecycle(s3, self.names.results_bucket, [])
+        self._lifecycle(s3, self.names.references_bucket, [])
 
     def _versioning(self, s3: Any, bucket: str) -> None:
         if s3.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled":
@@ -187,13 +189,14 @@ class Provisioner:
         self._table(
             self.names.jobs_table,
             key="job_id",
-            attributes={"job_id": "S", "user_id": "S", "submitted_at": "S", "active": "S"},
+            attributes={"job_id": "S", "user_id": "S", "submitted_at": "S", "active_shard": "S"},
             gsi=[
                 _index(self.names.jobs_by_user_index, "user_id", "submitted_at"),
-                # Sparse: only unfinished jobs carry `active`; finish() removes it.
-                _index(self.names.active_jobs_index, "active", "submitted_at", projection="KEYS_ONLY"),
+                # Sparse: only unfinished jobs carry `active_shard`; finish() removes it.
+                _index(self.names.active_jobs_index, "active_shard", "submitted_at", projection="KEYS_ONLY"),
             ],
         )
+        self._active_shards()
         self._table(self.names.users_table, key="user_id", attributes={"user_id": "S"}, gsi=[])
         self._table(
             self.names.api_table,
@@ -203,6 +206,29 @@ class Provisioner:
             gsi=[_index(self.names.tokens_by_user_index, "user_id", "created_at")],
         )
         self._time_to_live(self.names.api_table, "expires_epoch")
+
+    def _active_shards(self) -> None:
+        """Unfinished jobs the sweeper reads only by shard: move those written before the
+        index was sharded (still in the legacy index) or left in a shard past
+        GAS_ACTIVE_SHARDS after it was lowered. The legacy index is deleted by the first
+        run that finds it empty (the next upgrade's: old pods of a rolling upgrade may
+        still write to it during the one that created the sharded index)."""
+        ddb = self.aws.client("dynamodb")
+        table = self.names.jobs_table
+        desc = ddb.describe_table(TableName=table)["Table"]
+        indexes = {i["IndexName"]: i.get("IndexStatus") for i in desc.get("GlobalSecondaryIndexes", [])}
+        legacy = self.names.legacy_active_jobs_index
+        # A sharded index just added is backfilling (minutes on AWS) and cannot be read yet.
+        ready = indexes.get(self.names.active_jobs_index) == "ACTIVE"
+        moved = JobStore(self.aws).move_to_shards(legacy if legacy in indexes else None, sharded_readable=ready)
+        shards = self.settings.active_shards
+        if moved:
+            self._say("updated", f"dynamodb table {table}: {moved} unfinished job(s) moved to {shards} shard(s)")
+        elif legacy in indexes and desc["TableStatus"] == "ACTIVE" and ready:
+            ddb.update_table(TableName=table, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": legacy}}])
+            self._say("updated", f"dynamodb table {table}: empty unsharded index {legacy} deleted")
+        else:
+            self._say("ok", f"dynamodb table {table} index of unfinished jobs in {shards} shard(s)")
 
     def _time_to_live(self, table: str, attribute: str) -> None:
         """DynamoDB deletes items whose `attribute` (epoch seconds) has passed, within days:

@@ -24,7 +24,7 @@ from gas.operator.leader import LeaseElector
 from gas.operator.queues import QueueWatcher
 from gas.operator.reconcile import GROUP, PLURAL, VERSION, Reconciler
 from gas.operator.settings import OperatorSettings
-from gas.operator.supervisor import HpaRef, Supervisor
+from gas.operator.supervisor import HpaRef, Supervisor, gas_release
 
 
 def _sqs_config(settings: OperatorSettings) -> Config:
@@ -166,7 +166,8 @@ def hpa_seen(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     runtime: Runtime = memo.runtime
     meta, target = body["metadata"], (body.get("spec") or {}).get("scaleTargetRef") or {}
     deployment = target.get("kind") == "Deployment"
-    hpa = HpaRef(meta["namespace"], meta["name"], target.get("name", "")) if deployment else None
+    release = gas_release(meta.get("labels"))
+    hpa = HpaRef(meta["namespace"], meta["name"], target.get("name", ""), release) if deployment else None
     runtime.supervisor.hpa_seen(meta["uid"], hpa)
 
 

@@ -50,6 +50,17 @@ KUBE_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError)
 Condition = tuple[str, str, str]  # (status, reason, message)
 
 
+@dataclass(frozen=True)
+class Conflict:
+    """Why a QueueScaler must not act: another controller scales its Deployment. `planned`:
+    GAS's own release rendered that controller (web's HPA, a worker with `autoscaler: keda`,
+    whose HPA KEDA makes from the release's ScaledObject): standing down is what was asked,
+    not an error."""
+
+    message: str
+    planned: bool = False
+
+
 @dataclass
 class ScalerState:
     """A scaler's memory across passes, for the life of its loop."""
@@ -112,7 +123,7 @@ class Reconciler:
 
     # -- one pass -------------------------------------------------------------------------
     def run_once(
-        self, body: dict[str, Any], state: ScalerState, conflict: str | None = None, now: float | None = None
+        self, body: dict[str, Any], state: ScalerState, conflict: Conflict | None = None, now: float | None = None
     ) -> Decision | None:
         """Returns the decision, or None when this pass did not decide (paused, conflict, error)."""
         meta = body["metadata"]
@@ -124,7 +135,7 @@ class Reconciler:
             PASS_SECONDS.labels(label).observe(time.monotonic() - started)
 
     def _pass(
-        self, body: dict[str, Any], state: ScalerState, conflict: str | None, now: float, label: str
+        self, body: dict[str, Any], state: ScalerState, conflict: Conflict | None, now: float, label: str
     ) -> Decision | None:
         if not self._writable(state):
             return None
@@ -158,12 +169,18 @@ class Reconciler:
         def unknown(reason: str) -> Condition:
             return ("Unknown", reason, "")
 
+        if conflict and conflict.planned:  # no error: GasOperatorErrors stays silent
+            if _condition_reason(previous, "Ready") != "StoodDown":
+                self._event(body, state, "Normal", "StoodDown", conflict.message)
+                log.info("operator.stood_down", scaler=label, target=target, reason=conflict.message)
+            finish(("False", "StoodDown", conflict.message), *[unknown("StoodDown")] * 3)
+            return None
         if conflict:
             ERRORS.labels(label, "conflict").inc()
             if _condition_reason(previous, "Ready") != "Conflict":
-                self._event(body, state, "Warning", "Conflict", conflict)
-            log.warning("operator.conflict", scaler=label, target=target, conflict=conflict)
-            finish(("False", "Conflict", conflict), unknown("Conflict"), unknown("Conflict"), unknown("Conflict"))
+                self._event(body, state, "Warning", "Conflict", conflict.message)
+            log.warning("operator.conflict", scaler=label, target=target, conflict=conflict.message)
+            finish(("False", "Conflict", conflict.message), *[unknown("Conflict")] * 3)
             return None
 
         try:

@@ -3,7 +3,8 @@ object from kopf's watch. No kopf daemon, so no finalizer on the QueueScalers: a
 is stopped when the watch reports the object gone, and nothing blocks the deletion.
 
 Also: which scalers fight over a Deployment (a later QueueScaler or any
-HorizontalPodAutoscaler on the same target), and whether every loop is moving
+HorizontalPodAutoscaler on the same target; an HPA of the scaler's own GAS release is a
+planned stand-down, not a fight), and whether every loop is moving
 (/healthz fails when a pass outlives every timeout it could hit)."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, Protocol
 import structlog
 
 from gas.operator.metrics import ERRORS, LOOP_LAG, forget
-from gas.operator.reconcile import ScalerState
+from gas.operator.reconcile import Conflict, ScalerState
 from gas.operator.scaling import Decision
 
 log = structlog.get_logger()
@@ -25,7 +26,7 @@ log = structlog.get_logger()
 
 class Pass(Protocol):
     def run_once(
-        self, body: dict[str, Any], state: ScalerState, conflict: str | None = None, now: float | None = None
+        self, body: dict[str, Any], state: ScalerState, conflict: Conflict | None = None, now: float | None = None
     ) -> Decision | None: ...
 
 
@@ -34,6 +35,18 @@ class HpaRef:
     namespace: str
     name: str
     target: str  # the Deployment it scales
+    release: str | None = None  # the GAS release that rendered it (its labels), if one did
+
+
+# Labels every object a GAS release renders carries; KEDA copies a ScaledObject's labels
+# onto the HPA it makes, so they name the release there too.
+PART_OF, INSTANCE = "app.kubernetes.io/part-of", "app.kubernetes.io/instance"
+
+
+def gas_release(labels: dict[str, str] | None) -> str | None:
+    """The GAS release an object's labels say rendered it, or None."""
+    labels = labels or {}
+    return labels.get(INSTANCE) if labels.get(PART_OF) == "gas" else None
 
 
 def _target(body: dict[str, Any]) -> tuple[str, str]:
@@ -164,17 +177,23 @@ class Supervisor:
         with self._lock:
             return self._bodies.get(uid)
 
-    def conflict(self, uid: str) -> str | None:
+    def conflict(self, uid: str) -> Conflict | None:
         """Why this scaler must not act, if another controller already scales its target:
-        any HPA (the operator cannot make it stand down), or a QueueScaler created earlier."""
+        any HPA (the operator cannot make it stand down; planned when the scaler's own GAS
+        release rendered it), or a QueueScaler created earlier."""
         with self._lock:
             body = self._bodies.get(uid)
             if body is None:
                 return None
             namespace, target = _target(body)
+            release = gas_release(body["metadata"].get("labels"))
             for hpa in self._hpas.values():
                 if (hpa.namespace, hpa.target) == (namespace, target):
-                    return f"HorizontalPodAutoscaler {hpa.name} also scales Deployment {target}"
+                    planned = release is not None and hpa.release == release
+                    owner = f"release {release}'s " if planned else ""
+                    return Conflict(
+                        f"{owner}HorizontalPodAutoscaler {hpa.name} also scales Deployment {target}", planned
+                    )
 
             def age(b: dict[str, Any]) -> tuple[str, str]:
                 return str(b["metadata"].get("creationTimestamp") or ""), b["metadata"]["name"]
@@ -183,7 +202,7 @@ class Supervisor:
                 (b for u, b in self._bodies.items() if u != uid and _target(b) == (namespace, target)), key=age
             )
             if rivals and age(rivals[0]) < age(body):
-                return f"QueueScaler {rivals[0]['metadata']['name']} already scales Deployment {target}"
+                return Conflict(f"QueueScaler {rivals[0]['metadata']['name']} already scales Deployment {target}")
             return None
 
     def alive(self) -> bool:

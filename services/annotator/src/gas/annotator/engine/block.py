@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from gas.annotator.engine import consequences as csq
-from gas.annotator.engine.database import REGION_CODE, REGIONS, AnnotationDatabase
+from gas.annotator.engine.database import REGION_CODE, AnnotationDatabase
 from gas.annotator.engine.reader import VcfFormatError
 from gas.annotator.engine.textops import (
     IS_ALT_FAST,
@@ -44,10 +44,9 @@ from gas.annotator.engine.textops import (
     reduce_groups,
     split_lines,
 )
+from gas.core.vocab import FLAGS, REGIONS, VARIANT_CLASSES
 
-FLAG_NAMES = ("CPG", "REPEAT", "BLACKLIST")
 NEEDS_NAME = -2  # a contig key that the whole CHROM must confirm (BlockAnnotator.__init__)
-VARIANT_CLASSES = ("SNV", "MNV", "INS", "DEL", "DELINS")  # VC codes 1..5 (0: not a sequence ALT)
 _BASES = "[ACGTNRYSWKMBDHVacgtnryswkmbdhv]"
 # VCF 4.x ALT forms: bases, '*', <ID>, breakends (joined t[p[ / t]p] / ]p]t / [p[t, telomeric
 # .[p[ / ]p]. from VCF 4.1, single .t / t.). Any other non-empty printable ASCII allele (an
@@ -101,7 +100,7 @@ class BlockStats:
         self.most_severe = np.zeros(len(csq.TERMS), dtype=np.int64)
         self.vc = np.zeros(len(VARIANT_CLASSES) + 1, dtype=np.int64)
         self.tstv = np.zeros(2, dtype=np.int64)
-        self.flags = np.zeros(len(FLAG_NAMES), dtype=np.int64)
+        self.flags = np.zeros(len(FLAGS), dtype=np.int64)
 
     def add(self, other: BlockStats) -> None:
         for name, value in vars(other).items():
@@ -578,7 +577,7 @@ class BlockAnnotator:
 
     def flags(self, rec: _Records) -> np.ndarray:
         """(n, 3) bools: the REF span overlaps a CpG island / repeat / blacklist region."""
-        out = np.zeros((rec.gs.size, len(FLAG_NAMES)), dtype=bool)
+        out = np.zeros((rec.gs.size, len(FLAGS)), dtype=bool)
         for col, key in enumerate(("cpg", "repeats", "blacklist")):
             st, en = self.a[f"{key}_start"], self.a[f"{key}_end"]
             if not st.size:

@@ -14,27 +14,11 @@ from __future__ import annotations
 import numpy as np
 
 from gas.annotator.engine.database import BITS
+from gas.core.vocab import GENE_LEVEL_TERMS
 
-# Terms in Ensembl VEP's order of severity (most severe first); the bit index is the rank.
-TERMS = (
-    "splice_acceptor_variant",
-    "splice_donor_variant",
-    "frameshift_variant",
-    "stop_lost",
-    "start_lost",
-    "inframe_insertion",
-    "inframe_deletion",
-    "splice_region_variant",
-    "stop_retained_variant",
-    "coding_sequence_variant",
-    "5_prime_UTR_variant",
-    "3_prime_UTR_variant",
-    "non_coding_transcript_exon_variant",
-    "intron_variant",
-    "upstream_gene_variant",
-    "downstream_gene_variant",
-    "intergenic_variant",
-)
+# The gene-level terms in Ensembl VEP's order of severity (most severe first); the bit index
+# is the rank.
+TERMS = GENE_LEVEL_TERMS
 TERM = {name: 1 << rank for rank, name in enumerate(TERMS)}
 INTERGENIC = TERM["intergenic_variant"]
 

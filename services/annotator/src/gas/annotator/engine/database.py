@@ -25,21 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from gas.core.vocab import REGIONS
+
 SCHEMA_VERSION = 2
 _MAGIC = b"GASDB\x00v2"
 
-# Region classes, least to most specific; the code is the precedence (higher wins).
-REGIONS = (
-    "intergenic",
-    "downstream",
-    "upstream",
-    "intron",
-    "exon",
-    "UTR",
-    "CDS",
-    "stop_codon",
-    "start_codon",
-)
+# Region classes (the vocabulary's), least to most specific; the code is the precedence.
 REGION_CODE = {name: code for code, name in enumerate(REGIONS)}
 FLANK = 5000  # upstream/downstream window, bases (VEP's default distance)
 # Structure bits of a gene at a base (the low 16 bits of entry_bits).

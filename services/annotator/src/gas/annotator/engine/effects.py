@@ -19,49 +19,16 @@ import numpy as np
 
 from gas.annotator.engine.bundle import TX_CANONICAL, TX_END_NF, TX_MANE, TX_START_NF
 from gas.annotator.engine.database import FLANK, AnnotationDatabase
+from gas.core.vocab import CSQ_FIELDS as CSQ_FIELD_NAMES
+from gas.core.vocab import CSQ_INFO_IDS, IMPACT, RANK
+from gas.core.vocab import PICK_FIELDS as PICK_IDS
 
-CSQ_FIELDS = (
-    "Allele|Consequence|IMPACT|SYMBOL|Gene|Feature_type|Feature|BIOTYPE|EXON|INTRON|HGVSc|HGVSp|cDNA_position|"
-    "CDS_position|Protein_position|Amino_acids|Codons|Existing_variation|DISTANCE|STRAND|FLAGS|PICK|CANONICAL|"
-    "MANE_SELECT"
-)
+CSQ_FIELDS = "|".join(CSQ_FIELD_NAMES)
 CSQ_HEADER = (
     f'##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequence annotations from GAS. Format: {CSQ_FIELDS}">'
 )
 
-# Ensembl VEP's consequence terms, most severe first, with their IMPACT.
-SEVERITY = (
-    ("transcript_ablation", "HIGH"),
-    ("splice_acceptor_variant", "HIGH"),
-    ("splice_donor_variant", "HIGH"),
-    ("stop_gained", "HIGH"),
-    ("frameshift_variant", "HIGH"),
-    ("stop_lost", "HIGH"),
-    ("start_lost", "HIGH"),
-    ("transcript_amplification", "HIGH"),
-    ("inframe_insertion", "MODERATE"),
-    ("inframe_deletion", "MODERATE"),
-    ("missense_variant", "MODERATE"),
-    ("protein_altering_variant", "MODERATE"),
-    ("splice_region_variant", "LOW"),
-    ("incomplete_terminal_codon_variant", "LOW"),
-    ("start_retained_variant", "LOW"),
-    ("stop_retained_variant", "LOW"),
-    ("synonymous_variant", "LOW"),
-    ("coding_sequence_variant", "MODIFIER"),
-    ("5_prime_UTR_variant", "MODIFIER"),
-    ("3_prime_UTR_variant", "MODIFIER"),
-    ("non_coding_transcript_exon_variant", "MODIFIER"),
-    ("intron_variant", "MODIFIER"),
-    ("NMD_transcript_variant", "MODIFIER"),
-    ("non_coding_transcript_variant", "MODIFIER"),
-    ("upstream_gene_variant", "MODIFIER"),
-    ("downstream_gene_variant", "MODIFIER"),
-    ("intergenic_variant", "MODIFIER"),
-)
-RANK = {term: i for i, (term, _) in enumerate(SEVERITY)}
-IMPACT = dict(SEVERITY)
-IMPACT_RANK = {"HIGH": 0, "MODERATE": 1, "LOW": 2, "MODIFIER": 3}
+# The consequence terms (SEVERITY, RANK) and their IMPACT are the vocabulary's (gas.core.vocab).
 
 CODON_TABLE = dict(
     zip(
@@ -775,14 +742,16 @@ def vep_allele(ref: str, alt: str) -> str:
 
 # ---------------------------------------------------------------- the VCF stage
 
-PICK_FIELDS = (
-    ("PICK_CONSEQUENCE", 1, "Consequence terms of the picked transcript consequence (& joined)"),
-    ("PICK_IMPACT", 2, "IMPACT of the picked transcript consequence"),
-    ("PICK_SYMBOL", 3, "Gene name of the picked transcript consequence"),
-    ("PICK_FEATURE", 6, "Transcript of the picked transcript consequence"),
-    ("PICK_HGVSC", 10, "HGVSc of the picked transcript consequence"),
-    ("PICK_HGVSP", 11, "HGVSp of the picked transcript consequence"),
-)
+_PICK_TEXT = {
+    "PICK_CONSEQUENCE": "Consequence terms of the picked transcript consequence (& joined)",
+    "PICK_IMPACT": "IMPACT of the picked transcript consequence",
+    "PICK_SYMBOL": "Gene name of the picked transcript consequence",
+    "PICK_FEATURE": "Transcript of the picked transcript consequence",
+    "PICK_HGVSC": "HGVSc of the picked transcript consequence",
+    "PICK_HGVSP": "HGVSp of the picked transcript consequence",
+}
+# (INFO id, CSQ field index, description): the ids and indexes are the vocabulary's.
+PICK_FIELDS = tuple((name, index, _PICK_TEXT[name]) for name, index in PICK_IDS)
 PICK_ORDER = (
     "MANE Select > Ensembl canonical > protein_coding biotype > most severe term > longest CDS > "
     "longest transcript > transcript id"
@@ -794,7 +763,7 @@ INFO_HEADER = [
         for name, _, text in PICK_FIELDS
     ),
 ]
-OUR_IDS = ("CSQ", *(name for name, _, _ in PICK_FIELDS))
+OUR_IDS = CSQ_INFO_IDS
 _SEQ = frozenset("ACGTN")
 _PICK_IDS = frozenset(OUR_IDS[1:])
 

@@ -23,9 +23,8 @@ import pyarrow as pa
 
 from gas.annotator.engine import consequences as csq
 from gas.annotator.engine import kernels as pc  # pyarrow.compute's kernels by name: kernels.py
-from gas.annotator.engine.database import REGION_CODE, REGIONS, Packed
-from gas.annotator.engine.info import OUR_INFO_IDS
-from gas.annotator.engine.parquet import BUNDLE_COLUMNS, SCHEMA
+from gas.annotator.engine.database import REGION_CODE, Packed
+from gas.annotator.engine.parquet import SCHEMA
 from gas.annotator.engine.textops import (
     Column,
     distinct,
@@ -37,16 +36,15 @@ from gas.annotator.engine.textops import (
     parse_uint,
     ranges,
 )
+from gas.core.vocab import BUNDLE_COLUMNS, FLAGS, INFO_IDS, REGIONS, VARIANT_CLASSES
+from gas.core.vocab import KNOWN_SOURCES as KNOWN_SOURCE_NAMES
 
 if TYPE_CHECKING:
     from gas.annotator.engine.block import Annotated, BlockAnnotator
 
-# KNOWN_SOURCE by the code block.py gives each ALT (_Alleles.known_source)
-KNOWN_SOURCES = (".", "database", "file", "both")
-
-FLAG_NAMES = ("CPG", "REPEAT", "BLACKLIST")
-VARIANT_CLASSES = ("SNV", "MNV", "INS", "DEL", "DELINS")
-_OUR_KEY = re.compile(rf"^(?:{'|'.join(OUR_INFO_IDS)})(?:=|$)")
+# KNOWN_SOURCE by the code block.py gives each ALT (_Alleles.known_source): 0 is novel
+KNOWN_SOURCES = (".", *KNOWN_SOURCE_NAMES)
+_OUR_KEY = re.compile(rf"^(?:{'|'.join(INFO_IDS)})(?:=|$)")
 
 
 _STRING = pa.string()
@@ -167,7 +165,7 @@ class OutputTables:
         self.region_field = pa.array([f";REGION={r}" for r in REGIONS] + [f"REGION={r}" for r in REGIONS], _STRING)
         self.region_names = pa.array(list(REGIONS), _STRING)
         self.flag_lists = pa.array(
-            [[f for k, f in enumerate(FLAG_NAMES) if bits >> k & 1] for bits in range(8)], pa.list_(pa.string())
+            [[f for k, f in enumerate(FLAGS) if bits >> k & 1] for bits in range(8)], pa.list_(pa.string())
         )
         self.classes = pa.array([".", *VARIANT_CLASSES], _STRING)
         self.tstv = pa.array([".", "ts", "tv"], _STRING)
@@ -178,7 +176,7 @@ class OutputTables:
         # (flag bits * 6 + VC code) * 3 + ts/tv code.
         combos = []
         for bits in range(8):
-            flags = "".join(f";{f}" for k, f in enumerate(FLAG_NAMES) if bits >> k & 1)
+            flags = "".join(f";{f}" for k, f in enumerate(FLAGS) if bits >> k & 1)
             for vc in range(6):
                 for ts in range(3):
                     combos.append(

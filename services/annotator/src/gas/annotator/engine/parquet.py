@@ -14,57 +14,17 @@ from typing import Any
 import pyarrow as pa
 
 from gas.annotator.engine import kernels as pc
+from gas.core.vocab import TABLE_COLUMNS, TABLE_SCHEMA_KEY, TABLE_SCHEMA_VERSION
 
-TABLE_SCHEMA_VERSION = "1"
-DICTIONARY_COLUMNS = (
-    "chrom",
-    "filter",
-    "genes",
-    "gene_types",
-    "region",
-    "nearest_gene",
-    "flags",
-    "variant_class",
-    "tstv",
-    "known_source",
-    "consequence",
-    "consequences",
-    "impact",
-)
+_TYPES = {"int64": pa.int64(), "float64": pa.float64(), "string": pa.string()}
+# The columns and their kinds are the vocabulary's (gas.core.vocab.TABLE_COLUMNS).
 SCHEMA = pa.schema(
     [
-        pa.field("record", pa.int64(), nullable=False),
-        pa.field("chrom", pa.string(), nullable=False),
-        pa.field("pos", pa.int64(), nullable=False),
-        pa.field("id", pa.string()),
-        pa.field("rsid", pa.string()),
-        pa.field("known_source", pa.string()),  # database, file (an rsID in column 3) or both
-        pa.field("ref", pa.string(), nullable=False),
-        pa.field("alt", pa.string(), nullable=False),
-        pa.field("qual", pa.float64()),
-        pa.field("filter", pa.string(), nullable=False),
-        pa.field("genes", pa.list_(pa.string()), nullable=False),
-        pa.field("gene_types", pa.list_(pa.string()), nullable=False),
-        pa.field("region", pa.string()),
-        pa.field("nearest_gene", pa.string()),
-        pa.field("nearest_distance", pa.int64()),
-        pa.field("flags", pa.list_(pa.string()), nullable=False),
-        pa.field("variant_class", pa.string()),
-        pa.field("tstv", pa.string()),
-        pa.field("consequence", pa.string()),
-        pa.field("consequences", pa.list_(pa.string()), nullable=False),
-        # Bundles only (null for genes-only databases): the picked transcript consequence of
-        # this ALT and every transcript consequence as a CSQ entry (docs/annotation-engine.md).
-        pa.field("impact", pa.string()),
-        pa.field("symbol", pa.string()),
-        pa.field("transcript", pa.string()),
-        pa.field("hgvsc", pa.string()),
-        pa.field("hgvsp", pa.string()),
-        pa.field("amino_acids", pa.string()),
-        pa.field("transcript_consequences", pa.list_(pa.string())),
+        pa.field(c.name, pa.list_(_TYPES[c.type]) if c.list else _TYPES[c.type], nullable=c.nullable)
+        for c in TABLE_COLUMNS
     ]
 )
-BUNDLE_COLUMNS = ("impact", "symbol", "transcript", "hgvsc", "hgvsp", "amino_acids", "transcript_consequences")
+DICTIONARY_COLUMNS = tuple(c.name for c in TABLE_COLUMNS if c.categorical)
 
 
 class VariantsWriter:
@@ -76,7 +36,7 @@ class VariantsWriter:
         self.path = path
         # extra: nullable columns appended by annotation sources (sources.table_fields).
         schema = pa.schema([*SCHEMA, *(extra or [])])
-        self.schema = schema.with_metadata({**metadata, "gas.table_schema": TABLE_SCHEMA_VERSION})
+        self.schema = schema.with_metadata({**metadata, TABLE_SCHEMA_KEY: TABLE_SCHEMA_VERSION})
         # Dictionaries for the categorical columns only (cheaper, and smaller than everywhere);
         # min/max statistics where a reader prunes row groups: record, chrom, pos.
         self.writer = pq.ParquetWriter(

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gas.annotator.engine.info import OUR_INFO_IDS
+from gas.core.vocab import CSQ_INFO_IDS, INFO_IDS, INPUT_CSQ_ID
 
 SOURCES_ENV = "GAS_ANNOTATION_SOURCES"
 _ID = re.compile(r"^[A-Za-z_][0-9A-Za-z_.]*$")
@@ -35,8 +35,7 @@ WINDOW_GAP = 1000
 WINDOW_SPAN = 100_000
 _TYPES = {"Integer", "Float", "String", "Character", "Flag"}
 # INFO ids the engine writes itself (bundles: CSQ and the PICK_ fields), never a source's.
-RESERVED_IDS = {*OUR_INFO_IDS, "CSQ", "CSQ_INPUT", "PICK_CONSEQUENCE", "PICK_IMPACT", "PICK_SYMBOL"}
-RESERVED_IDS |= {"PICK_FEATURE", "PICK_HGVSC", "PICK_HGVSP"}
+RESERVED_IDS = {*INFO_IDS, *CSQ_INFO_IDS, INPUT_CSQ_ID}
 
 
 class SourceError(ValueError):

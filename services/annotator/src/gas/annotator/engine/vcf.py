@@ -22,26 +22,23 @@ from typing import IO, Any
 
 import numpy as np
 
-from gas.annotator.engine import consequences as csq
 from gas.annotator.engine.block import (
-    FLAG_NAMES,
-    VARIANT_CLASSES,
     BlockAnnotator,
     BlockResult,
     BlockStats,
 )
-from gas.annotator.engine.database import REGIONS, SCHEMA_VERSION, AnnotationDatabase
-from gas.annotator.engine.info import OUR_INFO_IDS
+from gas.annotator.engine.database import SCHEMA_VERSION, AnnotationDatabase
 from gas.annotator.engine.reader import EngineLimits, Header, VcfFormatError, VcfReader
 from gas.annotator.engine.sources import Sources, SourcesStage, table_fields, with_sources
 from gas.annotator.engine.textops import ranges
 from gas.core.assembly import AssemblyEvidence, detect
 from gas.core.databases import database_sources
+from gas.core.vocab import FLAGS, GENE_LEVEL_TERMS, INFO_IDS, RANK, REGIONS, VARIANT_CLASSES
 
 ENGINE_VERSION = "2.0"
 # Blocks annotated at once, on threads (numpy and pyarrow release the GIL in their loops).
 WORKERS = int(os.environ.get("GAS_ENGINE_WORKERS", "0")) or max(1, min(2, os.cpu_count() or 1))
-_OUR_INFO_LINE = re.compile(rf"^##INFO=<ID=({'|'.join(OUR_INFO_IDS)}),")
+_OUR_INFO_LINE = re.compile(rf"^##INFO=<ID=({'|'.join(INFO_IDS)}),")
 # Number=A (one value per ALT) is defined from VCFv4.1 on; older inputs are written as 4.1.
 MIN_OUTPUT_VERSION = "4.1"
 # The summary's bounds (the web draws it on every job page): contigs by variant count,
@@ -250,11 +247,7 @@ class _Run:
         self.first_ref_mismatch = 0
         self.worst_terms: Counter[str] = Counter()  # bundles: most severe transcript term per ALT
         self.pick_impacts: Counter[str] = Counter()  # bundles: IMPACT of each ALT's picked consequence
-        self.rank: dict[str, int] = {}
-        if db.has_transcripts:
-            from gas.annotator.engine.effects import RANK
-
-            self.rank = RANK
+        self.rank: dict[str, int] = RANK if db.has_transcripts else {}
 
     def run(self) -> AnnotationResult:
         reader = VcfReader(self.input_path, self.limits)
@@ -488,13 +481,13 @@ class _Run:
                 "outside_assembly": st.outside_assembly,
             },
             "regions": {name: int(c) for name, c in zip(REGIONS, st.regions, strict=True)},
-            "consequences": {t: int(c) for t, c in zip(csq.TERMS, st.most_severe, strict=True) if c},
+            "consequences": {t: int(c) for t, c in zip(GENE_LEVEL_TERMS, st.most_severe, strict=True) if c},
             "variant_classes": {k: int(st.vc[i + 1]) for i, k in enumerate(VARIANT_CLASSES)},
             "tstv": {"ts": ts, "tv": tv, "ratio": round(ts / tv, 3) if tv else None},
             "known": st.known,
             "novel": st.novel,
             "known_sources": {"database": st.known_database, "file": st.known_file, "both": st.known_both},
-            "flags": {k: int(st.flags[i]) for i, k in enumerate(FLAG_NAMES)},
+            "flags": {k: int(st.flags[i]) for i, k in enumerate(FLAGS)},
             "multiallelic_extra_alleles": st.multiallelic_extra,
             "symbolic_alleles": st.symbolic_alleles,
             "nonstandard_alleles": st.nonstandard_alleles,
