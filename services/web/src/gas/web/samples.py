@@ -23,8 +23,9 @@ import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
 from gas.core.job_record import Job
+from gas.core.vocab import GENOTYPE_CLASSES, GENOTYPES_SAMPLES_KEY, genotype_column
 from gas.web.variants.cache import ResultCache, ResultUnavailable, _Lru
-from gas.web.variants.query import GENOTYPE_CLASSES, MAX_SAMPLE_NAME, Args, FilterError, _values
+from gas.web.variants.query import MAX_SAMPLE_NAME, Args, FilterError, _values
 
 MAX_SHOWN = 10  # genotype columns on one page
 SAMPLES_PER_PAGE = 25  # rows of the per-sample table and bars of its chart
@@ -73,7 +74,9 @@ class JobGenotypes:
         """Sample name -> its index (the file's column prefix `s<i>.`)."""
         if self._names is None:
             meta = self._file().schema_arrow.metadata or {}
-            self._names = {name: i for i, name in enumerate(json.loads(meta.get(b"gas.samples", b"[]")))}
+            self._names = {
+                name: i for i, name in enumerate(json.loads(meta.get(GENOTYPES_SAMPLES_KEY.encode(), b"[]")))
+            }
         return self._names
 
     def index_of(self, sample: str) -> int:
@@ -90,7 +93,7 @@ class JobGenotypes:
             cached: np.ndarray | None = _CODES.get(key)
         if cached is not None:
             return cached
-        column = self._file().read(columns=[f"s{self.index_of(sample)}.code"]).column(0)
+        column = self._file().read(columns=[genotype_column(self.index_of(sample), "code")]).column(0)
         codes = column.fill_null(-1).to_numpy().astype(np.int8, copy=False)
         with _LOCK:
             _CODES.put(key, codes)
@@ -119,7 +122,9 @@ class JobGenotypes:
         ids = np.array([row["row"] for row in rows], dtype=np.int64)
         groups = np.searchsorted(starts, ids, side="right") - 1
         present = set(source.schema_arrow.names)
-        wanted = [f"s{i}.{f}" for i in indices for f in ("gt", "dp", "gq") if f"s{i}.{f}" in present]
+        wanted = [
+            genotype_column(i, f) for i in indices for f in ("gt", "dp", "gq") if genotype_column(i, f) in present
+        ]
         for row in rows:
             row["genotypes"] = {}
         for g in np.unique(groups).tolist():
@@ -127,7 +132,9 @@ class JobGenotypes:
             for k in np.flatnonzero(groups == g).tolist():
                 local = int(ids[k] - starts[g])
                 rows[k]["genotypes"] = {
-                    name: {f: part[f"s{i}.{f}"][local] if f"s{i}.{f}" in part else None for f in ("gt", "dp", "gq")}
+                    name: {
+                        f: part[c][local] if (c := genotype_column(i, f)) in part else None for f in ("gt", "dp", "gq")
+                    }
                     for name, i in zip(samples, indices, strict=True)
                 }
 

@@ -23,10 +23,21 @@ import pyarrow as pa
 
 from gas.annotator.engine.output import arrow, strings_from
 from gas.annotator.engine.textops import parse_uint
+from gas.core.vocab import (
+    GENOTYPE_CLASSES,
+    GENOTYPES_SAMPLES_KEY,
+    GENOTYPES_SCHEMA_KEY,
+    GENOTYPES_SCHEMA_VERSION,
+    HAPLOID_ALT,
+    HET,
+    HOM_ALT,
+    NO_CALL,
+    OTHER_ALT,
+    REF,
+    genotype_column,
+)
 
-NO_CALL, REF, HET, HOM_ALT, OTHER_ALT, HAPLOID_ALT = 0, 1, 2, 3, 4, 5
-CARRIER_CODES = (HET, HOM_ALT, HAPLOID_ALT)
-GENOTYPES_SCHEMA_VERSION = "1"
+CARRIER_CODES = GENOTYPE_CLASSES["carrier"]
 # The summary keeps the per-sample counts of this many samples (the first, in file order).
 SUMMARY_SAMPLES = 2000
 SAMPLE_NAME_CHARS = 64
@@ -54,9 +65,9 @@ class SampleSpec:
     def fields(self) -> list[pa.Field]:
         out = [pa.field("record", pa.int64(), nullable=False)]
         for i in range(len(self.names)):
-            out += [pa.field(f"s{i}.code", pa.int8()), pa.field(f"s{i}.gt", pa.string())]
-            out += [pa.field(f"s{i}.dp", pa.int32())] if self.dp else []
-            out += [pa.field(f"s{i}.gq", pa.int32())] if self.gq else []
+            out += [pa.field(genotype_column(i, "code"), pa.int8()), pa.field(genotype_column(i, "gt"), pa.string())]
+            out += [pa.field(genotype_column(i, "dp"), pa.int32())] if self.dp else []
+            out += [pa.field(genotype_column(i, "gq"), pa.int32())] if self.gq else []
         return out
 
 
@@ -217,9 +228,13 @@ class GenotypesWriter:
         import pyarrow.parquet as pq
 
         self.spec = spec
-        meta = {**metadata, "gas.samples": json.dumps(spec.names), "gas.genotypes_schema": GENOTYPES_SCHEMA_VERSION}
+        meta = {
+            **metadata,
+            GENOTYPES_SAMPLES_KEY: json.dumps(spec.names),
+            GENOTYPES_SCHEMA_KEY: GENOTYPES_SCHEMA_VERSION,
+        }
         self.schema = pa.schema(spec.fields()).with_metadata(meta)
-        gt_columns = [f"s{i}.gt" for i in range(len(spec.names))]
+        gt_columns = [genotype_column(i, "gt") for i in range(len(spec.names))]
         self.writer: Any = pq.ParquetWriter(
             str(path), self.schema, compression="zstd", compression_level=1, use_dictionary=gt_columns,
             write_statistics=["record"],

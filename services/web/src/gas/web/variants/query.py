@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from gas.core.vocab import GENOTYPE_CLASSES
+
 # -- the table's vocabulary (the engine's, docs/annotation-engine.md) -----------------
 REGIONS = ("start_codon", "stop_codon", "CDS", "UTR", "exon", "intron", "upstream", "downstream", "intergenic")
 VARIANT_CLASSES = ("SNV", "MNV", "INS", "DEL", "DELINS")
@@ -59,9 +61,6 @@ MAX_GENES = 100  # names in one gene filter
 _GENE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\*?$")
 _TERM = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 MAX_POSITION = 1 << 32
-# The sample filter's genotype classes -> the genotypes file's codes of a row (decision 99,
-# docs/annotation-engine.md): bcftools' GT="alt", "het", "AA" and "mis".
-GENOTYPE_CLASSES = {"carrier": (2, 3, 5), "het": (2,), "hom_alt": (3,), "no_call": (0,)}
 MAX_SAMPLE_NAME = 200
 MAX_OFFSET = 1 << 40  # rows to skip
 MAX_PAGE_NUMBER = 10**12 - 1  # a larger size is refused; up to it, capped at MAX_PAGE_SIZE
