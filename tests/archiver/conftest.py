@@ -73,16 +73,22 @@ class Harness:
         return user_id
 
     def completed_job(self, user_id: str, content: bytes | None = None, publish: bool = True) -> ArrangedJob:
-        """A COMPLETED job as the annotator leaves it: annotated VCF and Parquet table
-        (archived together) and the count log (stays hot)."""
+        """A COMPLETED job as the annotator leaves it: annotated VCF, Parquet table and
+        genotypes (archived together) and the count log (stays hot)."""
         job = new_job(user_id, "sample.vcf")
         content = content or f"##fileformat=VCFv4.2\n# result of {job.job_id}\n".encode() * 50
         keys = {
             "result_key": f"{job.results_prefix}sample.annot.vcf",
             "variants_key": f"{job.results_prefix}sample.variants.parquet",
+            "genotypes_key": f"{job.results_prefix}sample.genotypes.parquet",
             "log_key": f"{job.results_prefix}sample.vcf.count.log",
         }
-        bodies = {"result_key": content, "variants_key": b"PAR1" + content[:64] + b"PAR1", "log_key": b"count log\n"}
+        bodies = {
+            "result_key": content,
+            "variants_key": b"PAR1" + content[:64] + b"PAR1",
+            "genotypes_key": b"PAR1" + content[-64:] + b"PAR1",
+            "log_key": b"count log\n",
+        }
         for field, key in keys.items():
             self.s3.put_object(Bucket=self.bucket, Key=key, Body=bodies[field])
         self.jobs.create(job)

@@ -33,11 +33,11 @@ def test_free_result_is_archived_after_retention_and_restored_on_upgrade(request
     assert h.hot_sha256(job) is None, "hot copy still there"
     scheme = "glacier-vault:" if backend == "vault_harness" else "s3-glacier:"
     # The variant data goes cold together; the count log stays hot to explain the job.
-    assert set(record.archive_refs) == {"result_key", "variants_key"}
+    assert set(record.archive_refs) == {"result_key", "variants_key", "genotypes_key"}
     assert all(ref.startswith(scheme) for ref in record.archive_refs.values())
     assert h.hot_sha256(job, "variants_key") is None and h.hot_sha256(job, "log_key") == job.sha256["log_key"]
     if backend == "harness":
-        for field in ("result_key", "variants_key"):
+        for field in ("result_key", "variants_key", "genotypes_key"):
             (cold,) = h.cold_keys(job, field)
             assert record.archive_refs[field].endswith(cold)
             head = h.s3.head_object(Bucket=h.bucket, Key=cold)

@@ -167,6 +167,7 @@ def test_a_deep_page_and_a_page_past_the_end(tmp_path):
     result = make_result(records=400)
     table = _table(tmp_path, result)
     rows, matched = table.page(VariantFilter(), PageRequest(offset=401, size=5))
+    assert [r.pop("row") for r in rows] == list(range(401, 406))  # the table's row numbers (genotypes)
     assert matched == len(result.rows) and rows == result.rows[401:406]  # every column, as written
     assert set(rows[0]) == {*COLUMNS, "record"}
     rows, matched = table.page(VariantFilter(), PageRequest(offset=10_000, size=5))
@@ -317,7 +318,7 @@ def test_column_sorts_page_through_the_reference_order(tmp_path, sort, filt):
     assert got == want
     deep, _ = table.page(filt, PageRequest(offset=len(want) - 3, size=50, sort=sort))
     assert [(r["record"], r["alt"]) for r in deep] == want[-3:]
-    assert set(deep[0]) == {*COLUMNS, "record"}
+    assert set(deep[0]) == {*COLUMNS, "record", "row"}
 
 
 def test_consequence_filter_takes_so_terms_in_any_case_and_refuses_others():

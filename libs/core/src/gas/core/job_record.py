@@ -85,8 +85,8 @@ FINISHED = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED
 # deleted together. The variant data (annotated VCF, Parquet table) is archived and
 # restored together; the log and the summary hold only counts and stay hot, so the job
 # page keeps explaining an archived job.
-RESULT_FIELDS = ("result_key", "variants_key", "log_key", "summary_key")
-ARCHIVED_FIELDS = ("result_key", "variants_key")
+RESULT_FIELDS = ("result_key", "variants_key", "genotypes_key", "log_key", "summary_key")
+ARCHIVED_FIELDS = ("result_key", "variants_key", "genotypes_key")
 
 
 def can_move(current: JobStatus | Storage, target: JobStatus | Storage) -> bool:
@@ -148,6 +148,7 @@ class Job:
     log_key: str | None = None
     summary_key: str | None = None
     variants_key: str | None = None  # the variants as Parquet
+    genotypes_key: str | None = None  # the samples' genotypes as Parquet (files with samples only)
     summary: dict[str, int] | None = None  # the few counts the job page shows
     database_version: str | None = None  # the annotation database the results came from
     # Its sources as the annotator used them: "genes only", or the bundle's name and sha256s.

@@ -207,3 +207,20 @@ def check_table_schema(metadata: Mapping[bytes, bytes] | Mapping[str, str] | Non
             f"({TABLE_SCHEMA_VERSION.partition('.')[0]}.x): upgrade GAS to read it"
         )
     return version
+
+
+# -- the genotypes file (Parquet, decision 99): one row per variants-table row ------------------
+# Per sample i: f"s{i}.{field}" for each GENOTYPE_FIELDS field present; the sample names are
+# the schema metadata GENOTYPES_SAMPLES_KEY (JSON, the #CHROM line's order).
+GENOTYPE_FIELDS = ("code", "gt", "dp", "gq")  # int8, string (as written), int32, int32
+GENOTYPES_SAMPLES_KEY = "gas.samples"
+GENOTYPES_SCHEMA_VERSION = "1"
+GENOTYPES_SCHEMA_KEY = "gas.genotypes_schema"
+# `code`: what the sample has of the row's ALT (null: no GT), bcftools' classes per record.
+NO_CALL, REF, HET, HOM_ALT, OTHER_ALT, HAPLOID_ALT = 0, 1, 2, 3, 4, 5
+# The sample filter's classes -> the codes a row must have (bcftools GT="alt", "het", "AA", "mis").
+GENOTYPE_CLASSES = {"carrier": (HET, HOM_ALT, HAPLOID_ALT), "het": (HET,), "hom_alt": (HOM_ALT,), "no_call": (NO_CALL,)}
+
+
+def genotype_column(sample_index: int, field: str) -> str:
+    return f"s{sample_index}.{field}"

@@ -225,6 +225,8 @@ def _engine_child(conn: Connection, run: EngineRun) -> None:
         }
         if result.variants_parquet is not None:
             files["variants_key"] = result.variants_parquet
+        if result.genotypes_parquet is not None:
+            files["genotypes_key"] = result.genotypes_parquet
         conn.send(("ok", "", files, result.summary, result.variants_written))
     except VcfFormatError as exc:
         conn.send(("refused", str(exc), None, None, 0))

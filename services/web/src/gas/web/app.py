@@ -24,6 +24,7 @@ from gas.web import api_v1, auth, jobs, ops, phenotype_search, profile
 from gas.web.api_v1.bearer import Authenticator
 from gas.web.api_v1.problems import from_http_exception
 from gas.web.context import Services, load_user
+from gas.web.samples import JobGenotypes
 from gas.web.settings import WebSettings, startup_problem
 from gas.web.variants import ResultCache, VariantStore
 
@@ -78,7 +79,7 @@ def create_app(settings: WebSettings | None = None) -> Flask:
         users=users,
         tokens=tokens,
         authenticator=Authenticator(settings, tokens, users),
-        variants=VariantStore(aws.client("s3"), aws.names.results_bucket, cache),
+        variants=VariantStore(aws.client("s3"), aws.names.results_bucket, cache, genotypes=JobGenotypes),
     )
     app.extensions["gas"] = svc
     csrf = CSRFProtect(app)

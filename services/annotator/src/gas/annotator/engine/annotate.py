@@ -82,6 +82,7 @@ class AnnotationResult:
     count_log: Path
     summary_json: Path
     variants_parquet: Path | None
+    genotypes_parquet: Path | None  # the samples' genotypes (genotypes.py); None without samples
     summary: dict[str, Any]
     variants_read: int
     variants_written: int
@@ -188,6 +189,7 @@ def annotate_vcf(
     }
     if variants_table:
         finals["parquet"] = out_dir / f"{stem}.variants.parquet"
+        finals["genotypes"] = out_dir / f"{stem}.genotypes.parquet"
     tmps = {k: p.with_name(f".{p.name}.{os.getpid()}.tmp") for k, p in finals.items()}
     try:
         result = _Run(
@@ -202,6 +204,8 @@ def annotate_vcf(
             progress,
         ).run()
         for k in finals:
+            if k == "genotypes" and result.genotypes_parquet is None:
+                continue  # no samples: no genotypes file
             os.replace(tmps[k], finals[k])
         return result
     finally:
@@ -236,6 +240,7 @@ class _Run:
         self.stats = BlockStats(len(REGIONS), int(db.arrays["gene_set_member_offsets"].size - 1), len(db.contig_names))
         self.written = 0
         self.variants_writer: Any = None
+        self.genotypes_writer: Any = None  # genotypes.GenotypesWriter, when the file has samples
         self.ref_checked = 0  # bundles: REF alleles compared with the FASTA
         self.ref_mismatches = 0
         self.first_ref_mismatch = 0
@@ -263,6 +268,13 @@ class _Run:
                     evidence,
                 )
             stages = building.result()
+        if header.samples and "genotypes" in self.tmps:
+            from gas.annotator.engine.genotypes import GenotypesWriter, SampleSpec
+
+            stages.sample_spec = SampleSpec.from_header(header.chrom_line, header.meta)
+            self.genotypes_writer = GenotypesWriter(
+                self.tmps["genotypes"], stages.sample_spec, {"gas.engine_version": ENGINE_VERSION}
+            )
         blocks = reader.blocks()
         first = next(blocks, None)
         style = None
@@ -289,6 +301,8 @@ class _Run:
         finally:
             if self.variants_writer is not None:
                 self.variants_writer.close()
+            if self.genotypes_writer is not None:
+                self.genotypes_writer.close()
         self._check_refs(evidence)
         elapsed = time.perf_counter() - self.started
         summary = self._summary(reader, header, evidence, mismatch, elapsed)
@@ -299,6 +313,7 @@ class _Run:
             count_log=self.finals["log"],
             summary_json=self.finals["json"],
             variants_parquet=self.finals.get("parquet"),
+            genotypes_parquet=self.finals["genotypes"] if self.genotypes_writer is not None else None,
             summary=summary,
             variants_read=self.stats.read,
             variants_written=self.written,
@@ -373,6 +388,8 @@ class _Run:
         out.write(memoryview(result.vcf))
         if result.table is not None:
             self._variants_writer().write(result.table, self.written)
+        if result.genotypes is not None:
+            self.genotypes_writer.write(result.genotypes, self.written)
         self.written += result.records
         if self.progress is not None:
             self.progress(self.written, self.input_read())
@@ -438,6 +455,9 @@ class _Run:
             "output_vcf_version": output_version(header.version),
             "compression": reader.compression,
             "samples": header.samples,
+            # Per sample (the first genotypes.SUMMARY_SAMPLES): records carrying an ALT, het,
+            # hom alt, no-call; carried SNV alleles by ts/tv. None without samples or table.
+            "sample_counts": self.genotypes_writer.summary() if self.genotypes_writer is not None else None,
             "variants": {
                 "read": st.read,
                 "written": self.written,

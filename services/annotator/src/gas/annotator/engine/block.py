@@ -99,6 +99,7 @@ class BlockResult:
     stats: BlockStats
     table: Any = None  # pyarrow.RecordBatch of the variants, when asked
     effects: Any = None  # effects.BlockEffects (REF checks) when the database is a bundle
+    genotypes: Any = None  # genotypes.GenotypeBlock, when the file has samples and a table is written
 
 
 @dataclass

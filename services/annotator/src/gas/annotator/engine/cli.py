@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     print(result.summary_json)
     if result.variants_parquet:
         print(result.variants_parquet)
+    if result.genotypes_parquet:
+        print(result.genotypes_parquet)
     return 0
 
 

@@ -60,6 +60,7 @@ class BlockStages:
             self.with_effects = with_effects
         self.sources = sources
         self.source_stage = SourcesStage(sources) if sources.sources else None
+        self.sample_spec: Any = None  # genotypes.SampleSpec: set by the file runner when it writes genotypes
 
     def run(self, block: bytes, first_line: int) -> BlockResult:
         """Annotate whole data lines; ``first_line`` is the file line number of the first."""
@@ -72,6 +73,11 @@ class BlockStages:
             text, per_record = self.source_stage.annotate(bytes(result.vcf))
             result.vcf = text
             result.table = with_sources(result.table, per_record, self.sources)
+        if self.sample_spec is not None and result.table is not None:
+            from gas.annotator.engine.genotypes import genotype_block
+
+            # last: one row per table row, so after every stage that shapes the table
+            result.genotypes = genotype_block(result.vcf, result.table, self.sample_spec)
         return result
 
     def gene_level(self, block: bytes, first_line: int) -> BlockResult:

@@ -323,6 +323,21 @@ class VariantQuery(Strict):
         description="`next_cursor` of the previous page (same filters and sort): opaque, issued by this API; "
         "any other value is a 422",
     )
+    sample: str | None = Field(None, description="A sample of the job's file: rows where it has genotype `gt`")
+    gt: str | None = Field(
+        None,
+        description="With `sample`: `carrier` (default: a copy of the row's ALT), `het`, `hom_alt` or `no_call` "
+        '(bcftools\' GT="alt", "het", "AA", "mis")',
+    )
+    show: list[str] | None = Field(
+        None, description="Samples (at most 10) whose GT, DP and GQ each row carries in `genotypes`"
+    )
+
+
+class Genotype(BaseModel):
+    gt: str | None = Field(description="GT as written in the annotated VCF")
+    dp: int | None
+    gq: int | None
 
 
 class Variant(BaseModel):
@@ -356,6 +371,7 @@ class Variant(BaseModel):
         None, description="OMIM/Orphanet ids of the diseases of the row's genes (HPO); null: a job annotated before"
     )
     phenotype_count: int | None = Field(None, description="HPO terms annotated to the row's genes; null: none")
+    genotypes: dict[str, Genotype] | None = Field(None, description="Per sample asked for with `show`")
 
 
 class VariantPageOut(BaseModel):

@@ -45,6 +45,7 @@ from gas.web.api_v1.problems import ApiProblem
 from gas.web.context import current_user, own_job_or_404, services
 from gas.web.jobs import common as jobs  # delete, rename, cancel: the job pages' own
 from gas.web.jobs.common import LOG_MAX_BYTES, download_url
+from gas.web.samples import shown_samples
 from gas.web.submission import AssemblyMismatch, PublishFailed, Refused, submit_upload
 from gas.web.uploads import key_prefix, name_problem, safe_filename, upload_key_of
 from gas.web.variants import FilterError, PageRequest, ResultUnavailable, VariantFilter
@@ -363,10 +364,12 @@ def get_job_variants(path: JobPath, query: VariantQuery) -> Any:
     try:
         filt = VariantFilter.from_args(request.args)
         page = PageRequest.from_args(request.args, svc.settings.variants_per_page)
+        show = shown_samples(request.args)
+        result = svc.variants.query(job, filt, page)
+        if show:
+            svc.variants.table(job).genotypes.add_columns(result.rows, show)
     except FilterError as exc:
         raise _field_problem(f"query.{exc.parameter}", exc.problem) from None
-    try:
-        result = svc.variants.query(job, filt, page)
     except ResultUnavailable as exc:
         raise _unavailable(job, exc) from None
     return _json(VariantPageOut.of(job.job_id, result, filt.to_args()))

@@ -137,12 +137,14 @@ def job_view(job: Job, with_download: bool = False) -> dict[str, Any]:
     view["can_rerun"] = job.finished and not job.deleting
     view["can_cancel"] = job.active and not job.deleting
     view["can_rename"] = not job.deleting
+    view["has_samples"] = bool(job.genotypes_key)  # the sample filter, genotype columns, per-sample counts
     view["links"] = {
         "page": url_for("jobs.job_page", job_id=job.job_id),
         "log": url_for("jobs.job_log", job_id=job.job_id) if job.log_key else None,
         "download": url_for("jobs.download", job_id=job.job_id) if downloadable(job) else None,
         "variants": url_for("jobs.variants", job_id=job.job_id) if table_readable(job) else None,
         "input": url_for("jobs.input_download", job_id=job.job_id),
+        "samples": url_for("jobs.samples", job_id=job.job_id) if job.genotypes_key and table_readable(job) else None,
     }
     if with_download and downloadable(job):
         view["download_url"] = download_url(job)

@@ -25,16 +25,19 @@ import structlog
 from flask import Response, abort, current_app, render_template, request, stream_with_context, url_for
 
 from gas.core.job_record import Job
+from gas.web.charts import Chart
 from gas.web.context import login_required, own_job_or_404, services
 from gas.web.jobs.blueprint import bp
-from gas.web.jobs.common import job_view
+from gas.web.jobs.common import job_view, load_summary
 from gas.web.linkouts import row_links
 from gas.web.phenotypes import disease_links, label
+from gas.web.samples import SAMPLES_PER_PAGE, sample_page, shown_samples
 from gas.web.variants import (
     CONTENT_TYPES,
     FLAGS,
     FORMATS,
     MAX_OFFSET,
+    MAX_PAGE_NUMBER,
     PAGE_SIZES,
     REGIONS,
     SORTS,
@@ -44,6 +47,7 @@ from gas.web.variants import (
     PageRequest,
     ResultUnavailable,
     VariantFilter,
+    whole_number,
 )
 
 log = structlog.get_logger()
@@ -66,8 +70,14 @@ def variants(job_id: str) -> Any:
     try:
         filt = VariantFilter.from_args(request.args)
         page = PageRequest.from_args(request.args, svc.settings.variants_per_page)
+        show = shown_samples(request.args)
+        result = svc.variants.query(job, filt, page)
+        if show:  # genotype columns of the chosen samples, for this page's rows
+            svc.variants.table(job).genotypes.add_columns(result.rows, show)
+    except ResultUnavailable as exc:
+        return _unavailable(job, exc)
     except FilterError as exc:
-        form: dict[str, Any] = {name: request.args.get(name, "") for name in VariantFilter.PARAMETERS}
+        form: dict[str, Any] = {name: request.args.get(name, "") for name in (*VariantFilter.PARAMETERS, "show")}
         form["consequence"] = request.args.getlist("consequence")
         form["disease_genes"] = request.args.get("disease_genes", "") not in ("", "0")
         try:  # the valid terms, with their counts, beside the error
@@ -78,11 +88,7 @@ def variants(job_id: str) -> Any:
             "jobs/variants.html", job=view, error=exc, form=form, filt=None, terms=terms, **_choices()
         )
         return page_html, 400
-    try:
-        result = svc.variants.query(job, filt, page)
-    except ResultUnavailable as exc:
-        return _unavailable(job, exc)
-    args = filt.to_args()
+    args = filt.to_args() + ([("show", ",".join(show))] if show else [])
 
     def link(**changes: Any) -> str:
         """This table with the same filter and other page/sort settings."""
@@ -111,7 +117,8 @@ def variants(job_id: str) -> Any:
         "jobs/variants.html",
         job=view,
         filt=filt,
-        form=_form_values(filt),
+        form=_form_values(filt) | {"show": ", ".join(show)},
+        show=show,
         result=result,
         page=page,
         terms=svc.variants.term_counts(job),
@@ -166,6 +173,33 @@ def variant(job_id: str, record: int) -> Any:
     )
 
 
+@bp.get("/annotations/<job_id>/samples")
+@login_required
+def samples(job_id: str) -> Any:
+    """The per-sample counts (the engine's summary), a page of SAMPLES_PER_PAGE at a time, as
+    a chart and a table; each sample links to the table filtered by it."""
+    job = own_job_or_404(job_id)
+    try:
+        number = whole_number("page", request.args.get("page") or "1", 1, MAX_PAGE_NUMBER)
+    except FilterError:
+        abort(400, "page: a page number")
+    page = sample_page(load_summary(job) if job.genotypes_key else None, number)
+    if page is None:
+        abort(404)
+    chart = Chart("samples", "Variants per sample", [(r.name, r.variants) for r in page.rows])
+    base = url_for("jobs.samples", job_id=job.job_id)
+    table = url_for("jobs.variants", job_id=job.job_id)
+    return render_template(
+        "jobs/samples.html",
+        job=job_view(job),
+        page=page,
+        chart=chart,
+        per_page=SAMPLES_PER_PAGE,
+        page_link=lambda n: f"{base}?page={n}" if n > 1 else base,
+        filter_link=lambda name, gt: f"{table}?{urlencode([('sample', name), ('gt', gt), ('show', name)])}",
+    )
+
+
 def _choices() -> dict[str, Any]:
     return {"regions": REGIONS, "classes": VARIANT_CLASSES, "flags": FLAGS}
 
@@ -183,6 +217,8 @@ def _form_values(filt: VariantFilter) -> dict[str, Any]:
         "end": filt.end or "",
         "phenotype": label(filt.phenotype) if filt.phenotype else "",
         "disease_genes": filt.disease_genes,
+        "sample": filt.sample or "",
+        "gt": filt.gt or "carrier",
     }
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from gas.core import vocab
+from gas.core.vocab import GENOTYPE_CLASSES
 
 # -- the table's vocabulary: gas.core.vocab's, the engine's (tests/web/test_web_vocab.py) ---
 REGIONS = tuple(reversed(vocab.REGIONS))  # most specific first, as the page lists them
@@ -30,6 +31,7 @@ MAX_GENES = 100  # names in one gene filter
 _GENE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\*?$")
 _TERM = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 MAX_POSITION = 1 << 32
+MAX_SAMPLE_NAME = 200
 MAX_OFFSET = 1 << 40  # rows to skip
 MAX_PAGE_NUMBER = 10**12 - 1  # a larger size is refused; up to it, capped at MAX_PAGE_SIZE
 
@@ -169,6 +171,9 @@ class VariantFilter:
     phenotype: str | None = None  # HP:0001250, OMIM:607208, ORPHA:33069
     disease_genes: bool = False
 
+    sample: str | None = None  # rows where this sample has genotype class `gt` of the row's ALT
+    gt: str | None = None  # a GENOTYPE_CLASSES key; set when sample is
+
     # Query parameter names; the API uses the same.
     PARAMETERS = (
         "gene",
@@ -182,6 +187,8 @@ class VariantFilter:
         "end",
         "phenotype",
         "disease_genes",
+        "sample",
+        "gt",
     )
 
     @classmethod
@@ -214,6 +221,14 @@ class VariantFilter:
         if start is not None and end is not None and end < start:
             raise FilterError("end", "must not be before start")
         phenotype, disease_genes = _phenotype_args(args)
+        sample = _one(args, "sample") or None
+        gt = (_one(args, "gt") or "").lower() or None
+        if sample is not None and (len(sample) > MAX_SAMPLE_NAME or not sample.isprintable()):
+            raise FilterError("sample", f"a sample name of this job (at most {MAX_SAMPLE_NAME} characters)")
+        if gt is not None and gt not in GENOTYPE_CLASSES:
+            raise FilterError("gt", f"one of {', '.join(GENOTYPE_CLASSES)}")
+        if gt is not None and sample is None:
+            raise FilterError("gt", "a genotype filter needs sample")
         return cls(
             genes=tuple(dict.fromkeys(genes)),
             regions=_choices(args, "region", REGIONS),
@@ -226,6 +241,8 @@ class VariantFilter:
             end=end,
             phenotype=phenotype,
             disease_genes=disease_genes,
+            sample=sample,
+            gt=(gt or "carrier") if sample is not None else None,
         )
 
     @property
@@ -256,6 +273,8 @@ class VariantFilter:
             args.append(("phenotype", self.phenotype))
         if self.disease_genes:
             args.append(("disease_genes", "1"))
+        if self.sample is not None:
+            args += [("sample", self.sample), ("gt", self.gt or "carrier")]
         return args
 
     def slug(self) -> str:

@@ -24,10 +24,13 @@ _CSQ_HEADER = f"##INFO=<ID={CSQ_INFO_IDS[0]},".encode()  # a bundle's CSQ (Ensem
 class VariantStore:
     """Queries and exports of jobs' variant tables (one per process)."""
 
-    def __init__(self, s3: Any, bucket: str, cache: ResultCache):
+    def __init__(self, s3: Any, bucket: str, cache: ResultCache, genotypes: Any = None):
         self.s3 = s3
         self.bucket = bucket
         self.cache = cache
+        # gas.web.samples.JobGenotypes (given by the app: samples imports this package), the
+        # sample filter's reader of a job's genotypes file.
+        self.genotypes = genotypes
         self._tables = _Lru(8)  # entry -> LocalTable (its index in memory)
         self._counts = _Lru(32)  # (entry, filter) -> matches per batch / per gene
 
@@ -37,6 +40,8 @@ class VariantStore:
         table: LocalTable | None = self._tables.get(entry)
         if table is None:
             table = LocalTable(entry, _load_index(entry), self._counts)
+            if self.genotypes is not None:
+                table.genotypes = self.genotypes(self.s3, job.result_bucket or self.bucket, job, entry, self.cache)
             self._tables.put(entry, table)
         return table
 
@@ -81,6 +86,8 @@ class VariantStore:
             raise FilterError("format", f"one of {', '.join(FORMATS)}")
         readable(job, need_vcf=fmt == "vcf")
         table = self.table(job)
+        if filt.sample is not None:  # an unknown sample is a 400 before the first byte
+            table.sample_rows(filt.sample, filt.gt)
         if fmt == "vcf":
             return self._vcf(job, table, filt)
         return self._delimited(table, filt, fmt, provenance(table.index.metadata, job.database_version))

@@ -16,7 +16,15 @@ import pyarrow.ipc as ipc
 from gas.core.vocab import TABLE_COLUMN
 from gas.web.phenotypes import filter_genes
 from gas.web.variants.cache import TableIndex, _Lru
-from gas.web.variants.query import MAX_POSITION, SEVERITY, PageRequest, VariantFilter, chrom_spellings, encode_cursor
+from gas.web.variants.query import (
+    MAX_POSITION,
+    SEVERITY,
+    FilterError,
+    PageRequest,
+    VariantFilter,
+    chrom_spellings,
+    encode_cursor,
+)
 
 # The columns of a page row and of the TSV/CSV exports, in order: the web's choice of the
 # table's columns (gas.core.vocab.TABLE_COLUMNS; a test holds them to it), less `record`,
@@ -91,6 +99,9 @@ class LocalTable:
         self.none_code = len(index.genes)
         self._term_counts: dict[str, int] | None = None
         self._context: dict[tuple[str | None, bool], list[int]] = {}  # filter -> gene codes
+        self.starts = np.concatenate([[0], np.cumsum(index.batch_rows)])  # first row of each batch
+        # The job's genotypes (gas.web.samples.JobGenotypes), set by the store: the sample filter.
+        self.genotypes: Any = None
 
     def _reader(self, columns: Iterable[str] | None) -> ipc.RecordBatchFileReader:
         if columns is None:
@@ -142,11 +153,12 @@ class LocalTable:
             "consequence": bool(filt.consequences),
             "chrom": filt.chrom is not None,
             "pos": filt.chrom is not None,
+            "record": filt.sample is not None,  # the sample filter reads the genotypes file
         }
         return [column for column, used in in_use.items() if used]
 
-    def mask(self, batch: pa.RecordBatch, filt: VariantFilter) -> np.ndarray:
-        """Rows of the batch the filter keeps."""
+    def mask(self, batch: pa.RecordBatch, filt: VariantFilter, b: int) -> np.ndarray:
+        """Rows of batch `b` the filter keeps."""
         keep = np.ones(batch.num_rows, dtype=bool)
 
         def any_of(column: str, values: pa.Array) -> np.ndarray:
@@ -184,7 +196,17 @@ class LocalTable:
                 keep &= pos >= filt.start
             if filt.end is not None:
                 keep &= pos <= filt.end
+        if filt.sample is not None:
+            start = int(self.starts[b])
+            keep &= self.sample_rows(filt.sample, filt.gt)[start : start + batch.num_rows]
         return keep
+
+    def sample_rows(self, sample: str, gt: str | None) -> np.ndarray:
+        """Every row of the table: does `sample` have genotype class `gt` of its ALT."""
+        if self.genotypes is None:
+            raise FilterError("sample", "this job's file has no samples")
+        rows: np.ndarray = self.genotypes.rows_in_class(sample, gt)
+        return rows
 
     # -- counts --------------------------------------------------------------------
     def counts(self, filt: VariantFilter, by_gene: bool = False) -> _Counts:
@@ -203,7 +225,7 @@ class LocalTable:
         with self._reader(columns) as reader:
             for b in self.candidate_batches(filt):
                 batch = reader.get_batch(int(b))
-                keep = self.mask(batch, filt)
+                keep = self.mask(batch, filt, int(b))
                 per_batch[b] = int(keep.sum())
                 if per_gene is not None:
                     codes = batch.column("_gene").to_numpy()[keep]
@@ -243,7 +265,7 @@ class LocalTable:
                     if filt.empty:
                         local = np.arange(skip, min(int(per_batch[b]), skip + wanted))
                     else:
-                        local = np.flatnonzero(self.mask(reader.get_batch(b), filt))[skip : skip + wanted]
+                        local = np.flatnonzero(self.mask(reader.get_batch(b), filt, b))[skip : skip + wanted]
                     picks.append((b, local))
                     wanted -= len(local)
                     skip = 0
@@ -269,7 +291,7 @@ class LocalTable:
                         batch = reader.get_batch(int(b))
                         keep = batch.column("_gene").to_numpy() == code
                         if not filt.empty:
-                            keep &= self.mask(batch, filt)
+                            keep &= self.mask(batch, filt, int(b))
                         local = np.flatnonzero(keep)
                         if skip >= len(local):
                             skip -= len(local)
@@ -297,7 +319,7 @@ class LocalTable:
         with self._reader([*self.filter_columns(filt), column]) as reader:
             for b in self.candidate_batches(filt):
                 batch = reader.get_batch(int(b))
-                local = np.arange(batch.num_rows) if filt.empty else np.flatnonzero(self.mask(batch, filt))
+                local = np.arange(batch.num_rows) if filt.empty else np.flatnonzero(self.mask(batch, filt, int(b)))
                 keys.append(_sort_key(batch.column(column), sort)[local])
                 ids.append(local + starts[b])
         if not ids:
@@ -319,6 +341,7 @@ class LocalTable:
                 local = pa.array(ids[at] - starts[b], pa.int64())
                 taken = reader.get_batch(int(b)).take(local).select([*COLUMNS, "record"]).to_pylist()
                 for k, row in zip(at, taken, strict=True):
+                    row["row"] = int(ids[k])  # the table's row number: the genotypes file's too
                     out[int(k)] = row
         return out
 
@@ -328,7 +351,10 @@ class LocalTable:
             for b, local in picks:
                 if len(local):
                     taken = reader.get_batch(b).take(pa.array(local, pa.int64()))
-                    rows += taken.select([*COLUMNS, "record"]).to_pylist()
+                    more = taken.select([*COLUMNS, "record"]).to_pylist()
+                    for row, n in zip(more, local.tolist(), strict=True):
+                        row["row"] = int(self.starts[b]) + n  # the table's row number
+                    rows += more
         return rows
 
     # -- the consequence terms present ----------------------------------------------
@@ -378,7 +404,7 @@ class LocalTable:
             for b in self.candidate_batches(filt):
                 batch = reader.get_batch(int(b))
                 if not filt.empty:
-                    keep = self.mask(batch, filt)
+                    keep = self.mask(batch, filt, int(b))
                     if not keep.any():
                         continue
                     if not keep.all():
