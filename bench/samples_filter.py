@@ -35,8 +35,9 @@ from _common import bench_stack, moto_client, percentile
 from annotate_vs_bcftools import make_vcf
 from results_table import User, timed_get, vm_hwm_mib, worker_pids
 
-from gas.annotator.engine.database import SCHEMA_VERSION, ensure_database
-from gas.annotator.engine.vcf import ENGINE_VERSION
+from gas.annotator.engine.annotate import ENGINE_VERSION
+from gas.annotator.engine.build import ensure_database
+from gas.annotator.engine.database import SCHEMA_VERSION
 from gas.core.dynamo import to_item
 from gas.core.job_record import Job, JobStatus
 from gas.core.timeutil import utc_now_iso

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
 from gas.core.job_record import Job
-from gas.core.vocab import GENOTYPE_CLASSES, GENOTYPES_SAMPLES_KEY, genotype_column
+from gas.core.vocab import GENOTYPE_CLASSES, GENOTYPES_SAMPLES_KEY, TSTV, genotype_column
 from gas.web.variants.cache import ResultCache, ResultUnavailable, _Lru
 from gas.web.variants.query import MAX_SAMPLE_NAME, Args, FilterError, _values
 
@@ -200,8 +200,7 @@ def sample_page(summary: dict[str, Any] | None, page: int) -> SamplePage | None:
             column("het"),
             column("hom_alt"),
             column("no_call"),
-            column("ts"),
-            column("tv"),
+            *(column(key) for key in TSTV),  # transitions, transversions (the engine's ts/tv)
             strict=True,
         )
     ]
