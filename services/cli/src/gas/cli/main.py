@@ -341,7 +341,8 @@ def _print_variants(rows: list[dict[str, Any]], header: bool, every_column: bool
     """Tab-separated lines: lists joined with ",", nulls empty."""
     if not rows:
         return
-    columns = [c for c in rows[0] if c != "record"] if every_column else list(SHORT_COLUMNS)
+    # the table's columns; `genotypes` (an object per sample the API was asked to show) is --json's
+    columns = [c for c in rows[0] if c not in ("record", "genotypes")] if every_column else list(SHORT_COLUMNS)
     if header:
         click.echo("\t".join(columns))
     for row in rows:
