@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -19,7 +20,7 @@ from typing import Any
 import boto3
 from devstack import DevStack
 from siteclient import User, job_id_of  # noqa: F401 - re-exported for the tests
-from support import ROOT, SAMPLES, start_dev_stack
+from support import ROOT, SAMPLES, sign_in_locally, start_dev_stack
 
 
 def started_stack(tmp_path_factory: Any, iam: bool = False, env: dict[str, str] | None = None) -> Iterator[DevStack]:
@@ -160,3 +161,19 @@ class Piped:
             for pid in [*children(self.proc.pid), self.proc.pid]:
                 os.kill(pid, signal.SIGTERM)
             self.proc.wait(90)
+
+
+def premium_job_in_browser(page: Any, stack: DevStack, stack_aws: Callable[[str], Any], name: str, email: str) -> dict:
+    """Sign in as a new premium user, upload premium_2.vcf (GRCh37) through the form and wait
+    until the job page says COMPLETED; the job's DynamoDB item."""
+    sign_in_locally(page, stack.url, name, email)
+    page.goto(f"{stack.url}/subscribe")
+    page.click("#upgrade")  # premium_2.vcf is over the free limit
+    page.goto(f"{stack.url}/annotate")
+    page.select_option("#assembly", "GRCh37")
+    page.set_input_files("#file", str(SAMPLES / "premium_2.vcf"))
+    page.click("#upload-button")
+    page.wait_for_url(re.compile(rf"{re.escape(stack.url)}/annotations/[0-9a-f-]{{36}}$"))
+    job_id = page.url.rsplit("/", 1)[-1]
+    page.locator('#job-status [data-status="COMPLETED"]').wait_for(timeout=120_000)
+    return stack_aws("dynamodb").get_item(TableName=f"{stack.prefix}-jobs", Key={"job_id": {"S": job_id}})["Item"]

@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from support import SAMPLES, sign_in_locally
+from stack_support import premium_job_in_browser
 
 pytestmark = pytest.mark.browser
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
@@ -25,17 +25,7 @@ def test_sort_page_and_open_a_variants_detail_in_chromium(stack, stack_aws, brow
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(30_000)
-    sign_in_locally(page, stack.url, "Nettie Stevens", "nettie@example.org")
-    page.goto(f"{stack.url}/subscribe")
-    page.click("#upgrade")  # premium_2.vcf is over the free limit
-    page.goto(f"{stack.url}/annotate")
-    page.select_option("#assembly", "GRCh37")
-    page.set_input_files("#file", str(SAMPLES / "premium_2.vcf"))
-    page.click("#upload-button")
-    page.wait_for_url(re.compile(rf"{re.escape(stack.url)}/annotations/[0-9a-f-]{{36}}$"))
-    job_id = page.url.rsplit("/", 1)[-1]
-    page.locator('#job-status [data-status="COMPLETED"]').wait_for(timeout=120_000)
-    job = stack_aws("dynamodb").get_item(TableName=f"{stack.prefix}-jobs", Key={"job_id": {"S": job_id}})["Item"]
+    job = premium_job_in_browser(page, stack, stack_aws, "Nettie Stevens", "nettie@example.org")
     annotated = stack_aws("s3").get_object(Bucket=f"{stack.prefix}-results", Key=job["result_key"]["S"])
     lines = annotated["Body"].read().decode().splitlines()
     samples = next(line for line in lines if line.startswith("#CHROM")).split("\t")[9:]
