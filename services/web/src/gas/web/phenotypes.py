@@ -1,6 +1,6 @@
 """The phenotype/disease filter of the variant table and the names it shows, from the HPO
 artifact (gas.core.phenotypes; docs/web.md). No Flask and nothing of gas.web.variants: the
-variants package calls in here, and the autocomplete route (phenotype_search) too."""
+variants package calls in here, and the autocomplete route (jobs.phenotypes) too."""
 
 from __future__ import annotations
 

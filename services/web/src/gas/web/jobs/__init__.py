@@ -6,13 +6,14 @@
   `/api/annotations/<id>` (the job page's status poll);
 - `results`: `/annotations/<id>/variants` (the table), `/variants/<record>`,
   `/variants.tsv` / `.csv` / `.vcf`;
-- `manage`: `/annotations/<id>/delete`, `/rename`, `/cancel`, `/input`, `/rerun`.
+- `manage`: `/annotations/<id>/delete`, `/rename`, `/cancel`, `/input`, `/rerun`;
+- `phenotypes`: `/annotations/<id>/phenotypes?q=` (the phenotype filter's autocomplete).
 
 What they and the REST API share is `common`'s; a view module imports no other view module.
 Templates: `templates/jobs/`.
 """
 
-from gas.web.jobs import manage, pages, results, submit
+from gas.web.jobs import manage, pages, phenotypes, results, submit
 from gas.web.jobs.blueprint import bp
 
-__all__ = ["bp", "manage", "pages", "results", "submit"]
+__all__ = ["bp", "manage", "pages", "phenotypes", "results", "submit"]

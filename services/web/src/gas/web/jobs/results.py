@@ -8,7 +8,7 @@ module only turns them into pages and downloads:
 | `/annotations/<id>/variants?gene=&region=&...&sort=&offset=&size=` | one page of the filtered table |
 | `/annotations/<id>/variants.tsv` / `.csv` / `.vcf` (same filters) | the filtered rows, streamed |
 | `/annotations/<id>/variants/<record>` | one record: every field, consequences, genotypes, link-outs |
-| `/annotations/<id>/phenotypes?q=` | the phenotype filter's autocomplete (gas.web.phenotype_search) |
+| `/annotations/<id>/phenotypes?q=` | the phenotype filter's autocomplete (gas.web.jobs.phenotypes) |
 
 A bad filter value answers 400 naming the parameter; a result that cannot be read (in
 cold storage, being restored, not completed) answers 409 with the reason and serves

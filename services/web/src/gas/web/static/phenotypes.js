@@ -1,4 +1,4 @@
-// The phenotype filter's suggestions (gas.web.phenotype_search): HPO terms and diseases
+// The phenotype filter's suggestions (gas.web.jobs.phenotypes): HPO terms and diseases
 // matching what is typed, in the field's datalist; the form still works without it.
 (function () {
   "use strict";

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, request
+from flask import jsonify, request
 
 from gas.core.phenotypes import MAX_QUERY, MAX_SUGGESTIONS
 from gas.web.context import login_required, own_job_or_404
+from gas.web.jobs.blueprint import bp
 from gas.web.phenotypes import suggestions
-
-bp = Blueprint("phenotype_search", __name__)
 
 
 @bp.get("/annotations/<job_id>/phenotypes")
 @login_required
-def search(job_id: str) -> Any:
+def phenotype_search(job_id: str) -> Any:
     own_job_or_404(job_id)
     query = request.args.get("q", "")
     if len(query) > MAX_QUERY:
