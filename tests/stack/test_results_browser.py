@@ -109,7 +109,12 @@ def test_upload_read_filter_export_and_delete_in_chromium(stack, stack_aws, brow
         page.click("#export-tsv")
     tsv_path = tmp_path / tsv_download.value.suggested_filename
     tsv_download.value.save_as(tsv_path)
-    assert tsv_download.value.suggested_filename == f"Premium_sample_2_maize_check.gene-{gene}.region-{region}.tsv"
+    # the file names the database it was annotated with (its version) before the filter
+    database = job["database_version"]["S"]
+    assert (
+        tsv_download.value.suggested_filename
+        == f"Premium_sample_2_maize_check.{database}.gene-{gene}.region-{region}.tsv"
+    )
     tsv = tsv_path.read_text().splitlines()
     assert tsv[0].startswith("chrom\tpos\tid\trsid\tref\talt")
     want = [(f[0], f[1], f[3], alt) for f in (records[i].split("\t") for i in matching) for alt in f[4].split(",")]
