@@ -20,8 +20,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from devstack import ROOT, SAMPLES, DevStack  # noqa: F401 - re-exported for the tests
 from processes import BIN, free_port, spawn, stop, wait_http  # noqa: F401 - the one way to run processes
+
+# bcftools is the engine's oracle and the sample filter's peer; `make system-deps` installs it.
+needs_bcftools = pytest.mark.skipif(
+    shutil.which("bcftools") is None, reason="bcftools not installed (apt-get install bcftools)"
+)
 
 
 def sent_emails(moto_url: str) -> list[dict]:

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import gzip
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-# bcftools is the engine's oracle; `make system-deps` installs it (Debian's package).
-needs_bcftools = pytest.mark.skipif(
-    shutil.which("bcftools") is None, reason="bcftools not installed (apt-get install bcftools)"
-)
+from support import needs_bcftools  # noqa: F401 - re-exported for the engine tests
 
 HEADER = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
 

@@ -16,12 +16,10 @@ import pytest
 from api_support import bearer, create_token
 from results_support import store_result
 from samples_vcf import SAMPLES, write_v33
+from support import needs_bcftools
 
 from gas.annotator.engine import annotate_vcf, ensure_database
 from gas.annotator.engine.database import default_db_dir
-
-needs_bcftools = pytest.mark.skipif(subprocess.run(["which", "bcftools"], capture_output=True).returncode != 0,
-                                    reason="bcftools not installed")  # fmt: skip
 
 
 @pytest.fixture
