@@ -156,16 +156,10 @@ def main() -> int:
     return 0
 
 
-def measure(
-    stack: DevStack,
-    args: argparse.Namespace,
-    vcf: Path,
-    parquet: Path,
-    summary_path: Path,
-    genes: list[str],
-    top_gene: str,
-    rows_total: int,
-) -> dict[str, Any]:
+def completed_job(stack: DevStack, results: dict[str, Path]) -> tuple[User, str]:
+    """A signed-in user and the id of a finished job of theirs whose results are these files
+    (a Job key field -> the file, `result_key` the annotated VCF), stored as the annotator
+    leaves them: the files in the results bucket, the record COMPLETED."""
     user = User(stack.url).sign_in()
     s3, ddb = moto_client(stack.moto_url, "s3"), moto_client(stack.moto_url, "dynamodb")
     user_id = next(
@@ -174,9 +168,10 @@ def measure(
     job_id = str(uuid.uuid4())
     bucket = f"{stack.prefix}-results"
     keys: dict[str, Any] = {}
-    for field, path in (("result_key", vcf), ("variants_key", parquet), ("summary_key", summary_path)):
+    for field, path in results.items():
         keys[field] = f"{user_id}/{job_id}/{path.name}"
         s3.upload_file(str(path), bucket, keys[field])
+    vcf = results["result_key"]
     # The record as the annotator leaves a finished job (gas.core.job_record.Job).
     job = Job(
         job_id=job_id,
@@ -192,6 +187,20 @@ def measure(
         **keys,
     )
     ddb.put_item(TableName=f"{stack.prefix}-jobs", Item=to_item(job.to_record()))
+    return user, job_id
+
+
+def measure(
+    stack: DevStack,
+    args: argparse.Namespace,
+    vcf: Path,
+    parquet: Path,
+    summary_path: Path,
+    genes: list[str],
+    top_gene: str,
+    rows_total: int,
+) -> dict[str, Any]:
+    user, job_id = completed_job(stack, {"result_key": vcf, "variants_key": parquet, "summary_key": summary_path})
     base = f"/annotations/{job_id}/variants"
     master = stack.procs["web"].pid
     (worker,) = worker_pids(master)

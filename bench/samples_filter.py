@@ -25,22 +25,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
-from _common import bench_stack, moto_client, percentile
+from _common import bench_stack, percentile
 from annotate_vs_bcftools import make_vcf
-from results_table import User, timed_get, vm_hwm_mib, worker_pids
+from results_table import completed_job, timed_get, vm_hwm_mib, worker_pids
 
 from gas.annotator.engine.annotate import ENGINE_VERSION
 from gas.annotator.engine.build import ensure_database
 from gas.annotator.engine.database import SCHEMA_VERSION
-from gas.core.dynamo import to_item
-from gas.core.job_record import Job, JobStatus
-from gas.core.timeutil import utc_now_iso
 
 GOAL_MS = 300
 GOAL_RSS_MIB = 512
@@ -142,32 +138,11 @@ def main() -> int:
 
 
 def measure(stack: Any, args: argparse.Namespace, files: dict[str, Path]) -> dict[str, Any]:
-    user = User(stack.url).sign_in()
-    s3, ddb = moto_client(stack.moto_url, "s3"), moto_client(stack.moto_url, "dynamodb")
-    user_id = next(
-        i["user_id"]["S"] for i in ddb.scan(TableName=f"{stack.prefix}-users")["Items"] if i["email"]["S"] == user.email
-    )
-    job_id = str(uuid.uuid4())
-    bucket = f"{stack.prefix}-results"
-    keys: dict[str, Any] = {}
-    for field, name in (("result_key", "vcf"), ("variants_key", "table"), ("genotypes_key", "genotypes"),
-                        ("summary_key", "summary")):  # fmt: skip
-        keys[field] = f"{user_id}/{job_id}/{files[name].name}"
-        s3.upload_file(str(files[name]), bucket, keys[field])
-    job = Job(
-        job_id=job_id,
-        user_id=user_id,
-        submitted_at=utc_now_iso(),
-        input_file_name=files["vcf"].name,
-        input_bucket=f"{stack.prefix}-inputs",
-        input_key=f"inputs/{user_id}/{job_id}~cohort.vcf",
-        input_size=files["vcf"].stat().st_size,
-        status=JobStatus.COMPLETED,
-        completed_at=utc_now_iso(),
-        result_bucket=bucket,
-        **keys,
-    )
-    ddb.put_item(TableName=f"{stack.prefix}-jobs", Item=to_item(job.to_record()))
+    user, job_id = completed_job(
+        stack,
+        {"result_key": files["vcf"], "variants_key": files["table"], "genotypes_key": files["genotypes"],
+         "summary_key": files["summary"]},
+    )  # fmt: skip
     base = f"/annotations/{job_id}/variants"
     (worker,) = worker_pids(stack.procs["web"].pid)
     first, _ = timed_get(user, base)
