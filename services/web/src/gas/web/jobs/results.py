@@ -28,7 +28,7 @@ from gas.core.job_record import Job
 from gas.web.charts import Chart
 from gas.web.context import login_required, own_job_or_404, services
 from gas.web.jobs.blueprint import bp
-from gas.web.jobs.common import job_view, load_summary
+from gas.web.jobs.common import charts_link, job_view, load_summary
 from gas.web.linkouts import row_links
 from gas.web.phenotypes import disease_links, label
 from gas.web.samples import SAMPLES_PER_PAGE, sample_page, shown_samples
@@ -141,6 +141,8 @@ def variants(job_id: str) -> Any:
             "exports": {fmt: export_link(fmt) for fmt in FORMATS},
             "clear": url_for("jobs.variants", job_id=job.job_id),
             "here": link(offset=page.offset),
+            # The job page's charts of these rows (of every row without a filter).
+            "charts": charts_link(job.job_id, args),
         },
         export_names={fmt: svc.variants.export_name(job, filt, fmt) for fmt in FORMATS},
         **_choices(),

@@ -26,7 +26,8 @@ in a small LRU). Memory is bounded by a few batches whatever the result's size.
 
 The modules, each importing only those above it: `query` (filter and page parameters),
 `cache` (whether a result may be read, its local copy, the LRU), `table` (pages, counts and
-sorts over one local copy), `export` (TSV/CSV/VCF streaming, export slots) and `store`
+sorts over one local copy), `facets` (the summary's counts of a filter's rows, for the
+charts), `export` (TSV/CSV/VCF streaming, export slots) and `store`
 (the `VariantStore` over S3). Importers use the names re-exported here;
 a test that changes a module's setting (BATCH_ROWS, MAX_CARRY) patches that module.
 """
@@ -42,6 +43,7 @@ from gas.web.variants.export import (
     select_vcf_records,
     tsv_bytes,
 )
+from gas.web.variants.facets import Facets, facets
 from gas.web.variants.query import (
     CHROMOSOMES,
     DEFAULT_PAGE_SIZE,
@@ -100,6 +102,7 @@ __all__ = [
     "Args",
     "ExportFormat",
     "ExportSlots",
+    "Facets",
     "FilterError",
     "LocalTable",
     "PageRequest",
@@ -116,6 +119,7 @@ __all__ = [
     "csv_bytes",
     "decode_cursor",
     "encode_cursor",
+    "facets",
     "normalise_chrom",
     "parse_vcf_line",
     "readable",
