@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from gas.core.vocab import FLAGS, KNOWN_SOURCES, REGIONS, VARIANT_CLASSES
+from gas.core.vocab import FLAGS, KNOWN_SOURCES, REGIONS, TSTV, VARIANT_CLASSES
 from gas.web.variants.cache import _Lru
 from gas.web.variants.query import SEVERITY, VariantFilter, normalise_chrom
 from gas.web.variants.table import LocalTable
@@ -69,14 +69,15 @@ class Facets:
     records: int = 0
 
     def summary(self) -> dict[str, Any]:
-        ts, tv = self.tstv.get("ts", 0), self.tstv.get("tv", 0)
+        transitions, transversions = (self.tstv.get(kind, 0) for kind in TSTV)
         known = sum(self.known_sources.values())
         top = heapq.nsmallest(TOP_GENES, self.genes.items(), key=lambda kv: (-kv[1], kv[0]))
         return {
             "regions": {r: self.regions.get(r, 0) for r in REGIONS},
             "consequences": {t: self.consequences[t] for t in SEVERITY if self.consequences.get(t)},
             "variant_classes": {c: self.classes.get(c, 0) for c in VARIANT_CLASSES},
-            "tstv": {"ts": ts, "tv": tv, "ratio": round(ts / tv, 3) if tv else None},
+            "tstv": dict(zip(TSTV, (transitions, transversions), strict=True))
+            | {"ratio": round(transitions / transversions, 3) if transversions else None},
             "known": known,
             "novel": self.novel,
             "known_sources": {s: self.known_sources.get(s, 0) for s in KNOWN_SOURCES},
