@@ -63,10 +63,10 @@ def _chart(html: str, key: str) -> dict[str, int]:
 
 
 def _bars(html: str, key: str) -> list[tuple[str, str]]:
-    """(aria-label, href) of each linked bar of a chart."""
+    """(title, href) of each linked bar of a chart."""
     svg = html.split(f'id="chart-{key}"')[1].split("</svg>")[0]
     return [(label, urllib.parse.unquote(href.replace("&amp;", "&"))) for href, label in
-            re.findall(r'<a class="gas-bar" href="([^"]*)" aria-label="([^"]*)">', svg)]  # fmt: skip
+            re.findall(r'<a class="gas-bar" href="([^"]*)"><title>([^<]*)</title>', svg)]  # fmt: skip
 
 
 def _export(client, job_id: str, query: str, fmt: str) -> list[list[str]]:
@@ -133,13 +133,20 @@ def test_no_filter_draws_the_summary_and_each_bar_filters_the_table(sign_in, web
     html = c.get(f"/annotations/{job.job_id}").get_data(as_text=True)
     assert 'id="chart-filter"' not in html
     assert _chart(html, "regions") == engine.summary["regions"]
-    bars = _bars(html, "classes")
-    assert [label for label, _ in bars] == [
-        f"{k}: {v:,}, filter the table" for k, v in engine.summary["variant_classes"].items()
-    ]
-    for (_, href), (cls, count) in zip(bars, engine.summary["variant_classes"].items(), strict=True):
-        assert href == f"/annotations/{job.job_id}/variants?class={cls}"
-        assert f'data-matched="{count}"' in c.get(href).get_data(as_text=True)  # per ALT: the table's rows
+    # One ALT per record in this file: a bar's count (records or ALTs) is the table's rows.
+    assert engine.summary["multiallelic_extra_alleles"] == 0
+    for key, parameter, counts in (
+        ("classes", "class", engine.summary["variant_classes"]),
+        ("regions", "region", engine.summary["regions"]),
+    ):
+        shown = {k: v for k, v in counts.items() if v}  # an empty bar is no link
+        bars = dict(_bars(html, key))
+        assert bars == {
+            f"{k}: {v:,}, filter the table": f"/annotations/{job.job_id}/variants?{parameter}={k}"
+            for k, v in shown.items()
+        }
+        for (label, href), count in zip(bars.items(), [shown[label.split(":")[0]] for label in bars], strict=True):
+            assert f'data-matched="{count}"' in c.get(href).get_data(as_text=True), label
     # A bar of a filtered chart narrows the filter: region intron and chromosome 2.
     html = c.get(f"/annotations/{job.job_id}?region=intron,UTR&known=novel").get_data(as_text=True)
     hrefs = dict(_bars(html, "chromosomes"))

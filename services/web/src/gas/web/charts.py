@@ -47,9 +47,13 @@ class Chart:
         return sum(n for _, n in self.items)
 
     def linked(self, href: Callable[[str, str], str | None], more: str | None = None) -> Chart:
-        """This chart with each bar a link: href(parameter, value), and the "other" bar to `more`."""
-        links = tuple(
-            None if value is None else more if value == OTHER else href(self.parameter, value) for value in self.values
+        """This chart with each bar that counts something a link: href(parameter, value),
+        and the "other" bar to `more`."""
+        if not self.values:  # no filter says this chart's values
+            return replace(self, more=more)
+        links = tuple(  # an empty bar opens no empty table
+            None if value is None or not count else more if value == OTHER else href(self.parameter, value)
+            for value, (_, count) in zip(self.values, self.items, strict=True)
         )
         return replace(self, links=links, more=more)
 
@@ -83,10 +87,9 @@ class Chart:
             )
             if link:
                 name = f"{label}: {count:,}, " + ("list every term" if self.values[i] == OTHER else "filter the table")
-                parts.append(
-                    f'<a class="gas-bar" href="{escape(link)}" aria-label="{escape(name)}">'
-                    f"<title>{escape(name)}</title>{bar}</a>"
-                )
+                # Named by its <title> (SVG's own way): an aria-label would have to repeat
+                # the drawn text exactly (axe: label-content-name-mismatch).
+                parts.append(f'<a class="gas-bar" href="{escape(link)}"><title>{escape(name)}</title>{bar}</a>')
             else:
                 parts.append(f'<g class="gas-bar"><title>{escape(label)}: {count:,}</title>{bar}</g>')
         parts.append("</svg>")
