@@ -20,7 +20,7 @@ from support import SAMPLES, needs_bcftools
 from gas.annotator.engine import annotate_vcf, ensure_database
 from gas.annotator.engine.database import default_db_dir
 from gas.web.charts import MAX_BARS
-from gas.web.variants import VariantFilter, build_local_copy, facets
+from gas.web.variants import VariantFilter, build_local_copy, facet_counts
 from gas.web.variants.cache import _load_index, _Lru
 from gas.web.variants.table import LocalTable
 
@@ -87,7 +87,7 @@ def test_the_unfiltered_counts_of_the_table_are_the_engines_summary(engine, tmp_
     """The counts the charts draw for a filter, computed for no filter from the engine's
     Parquet table, are the engine's own summary figures, every chart."""
     build_local_copy(engine.parquet_path, tmp_path)
-    computed = facets(LocalTable(tmp_path, _load_index(tmp_path), _Lru(2)), VariantFilter()).summary()
+    computed = facet_counts(LocalTable(tmp_path, _load_index(tmp_path), _Lru(2)), VariantFilter()).summary()
     for key in (*CHART_KEYS, "consequences", "top_genes"):
         assert computed[key] == engine.summary[key], key
     assert sum(engine.summary["regions"].values()) > 2500 and len(engine.summary["consequences"]) >= 5

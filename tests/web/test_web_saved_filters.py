@@ -7,6 +7,7 @@ import html as htmllib
 import re
 
 import pytest
+from api_support import bearer, create_token, problem
 from results_support import expected_rows, make_result, store_result
 from web_support import csrf_token
 
@@ -119,3 +120,35 @@ def test_csrf_bounds_and_bad_queries_are_refused_naming_the_parameter(sign_in, w
     assert refused.status_code == 400 and f"at most {MAX_FILTERS} saved filters" in refused.get_data(as_text=True)
     assert _save(c, job.job_id, "f0", "known=known", token).status_code == 302
     assert len(_saved(c.get(f"/annotations/{job.job_id}/variants").get_data(as_text=True))) == MAX_FILTERS
+
+
+def test_the_api_saves_lists_and_deletes_the_same_filters(sign_in, web_aws, result):
+    c, user_id = sign_in()
+    job = store_result(web_aws, user_id, result)
+    auth = bearer(create_token(c))
+    saved = c.post("/api/v1/filters", json={"name": "Novel TP53", "query": "gene=tp53&known=novel"}, headers=auth)
+    assert saved.status_code == 201
+    body = saved.get_json()
+    assert body["name"] == "Novel TP53" and body["query"] == "gene=tp53&known=novel"
+    # The web table lists it; the API's variants take its query as it is.
+    assert [name for _, _, name in _saved(c.get(f"/annotations/{job.job_id}/variants").get_data(as_text=True))] == [
+        "Novel TP53"
+    ]
+    page = c.get(f"/api/v1/jobs/{job.job_id}/variants?{body['query']}", headers=auth).get_json()
+    assert page["matched"] == len(expected_rows(result.rows, VariantFilter(genes=("tp53",), known=False)))
+    listed = c.get("/api/v1/filters", headers=auth).get_json()["filters"]
+    assert [f["id"] for f in listed] == [body["id"]]
+    bad = problem(c.post("/api/v1/filters", json={"name": "x", "query": "class=SNP"}, headers=auth), 422, "validation")
+    assert bad["errors"][0]["field"] == "body.query" and "class" in bad["errors"][0]["message"]
+    read_only = bearer(create_token(c, name="reader", scopes=("read",)))
+    problem(
+        c.post("/api/v1/filters", json={"name": "y", "query": "known=novel"}, headers=read_only),
+        403,
+        "insufficient-scope",
+    )
+    other, _ = sign_in()
+    theirs = bearer(create_token(other))
+    assert other.get("/api/v1/filters", headers=theirs).get_json()["filters"] == []
+    problem(other.delete(f"/api/v1/filters/{body['id']}", headers=theirs), 404, "not-found")
+    assert c.delete(f"/api/v1/filters/{body['id']}", headers=auth).status_code == 204
+    assert c.get("/api/v1/filters", headers=auth).get_json()["filters"] == []

@@ -43,7 +43,7 @@ from gas.web.variants.export import (
     select_vcf_records,
     tsv_bytes,
 )
-from gas.web.variants.facets import Facets, facets
+from gas.web.variants.facets import Facets, facet_counts
 from gas.web.variants.query import (
     CHROMOSOMES,
     DEFAULT_PAGE_SIZE,
@@ -119,7 +119,7 @@ __all__ = [
     "csv_bytes",
     "decode_cursor",
     "encode_cursor",
-    "facets",
+    "facet_counts",
     "normalise_chrom",
     "parse_vcf_line",
     "readable",

@@ -103,7 +103,7 @@ class Facets:
 _CACHE = _Lru(16)  # (local copy, filter) -> Facets; a few KB each, the genes' counts the most
 
 
-def facets(table: LocalTable, filt: VariantFilter) -> Facets:
+def facet_counts(table: LocalTable, filt: VariantFilter) -> Facets:
     """The counts of the rows `filt` keeps (cached per local copy and filter)."""
     key = (table.path, filt)
     cached: Facets | None = _CACHE.get(key)

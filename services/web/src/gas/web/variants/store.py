@@ -14,7 +14,7 @@ from gas.core.job_record import Job
 from gas.core.vocab import CSQ_INFO_IDS
 from gas.web.variants.cache import ResultCache, _load_index, _Lru, readable
 from gas.web.variants.export import FORMATS, PROVENANCE, csv_bytes, provenance, select_vcf_records, tsv_bytes
-from gas.web.variants.facets import Facets, facets
+from gas.web.variants.facets import Facets, facet_counts
 from gas.web.variants.query import FilterError, PageRequest, VariantFilter
 from gas.web.variants.table import COLUMNS, LocalTable, VariantPage
 
@@ -68,9 +68,9 @@ class VariantStore:
     def facets(self, job: Job, filt: VariantFilter) -> Facets:
         """The summary's counts of the rows `filt` keeps (the charts of a filtered table)."""
         try:
-            return facets(self.table(job), filt)
+            return facet_counts(self.table(job), filt)
         except FileNotFoundError:  # evicted by another process meanwhile: once more
-            return facets(self.table(job), filt)
+            return facet_counts(self.table(job), filt)
 
     def term_counts(self, job: Job) -> dict[str, int]:
         """Rows per most severe consequence term present (the filter's choices)."""
