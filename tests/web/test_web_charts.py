@@ -94,7 +94,7 @@ def test_the_unfiltered_counts_of_the_table_are_the_engines_summary(engine, tmp_
 
 
 FILTERS = ["region=intron", "chrom=1", "class=SNV&known=novel", "consequence=upstream_gene_variant,intron_variant",
-           "gene=A*", "flag=REPEAT&region=intergenic,intron"]  # fmt: skip
+           "gene=A*", "flag=REPEAT&region=intergenic,intron", "where=pos<100000000&region=intron"]  # fmt: skip
 
 
 @pytest.mark.parametrize("query", FILTERS)
