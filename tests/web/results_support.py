@@ -256,7 +256,7 @@ def store_result(aws: Any, user_id: str, result: Result, name: str = "sample.vcf
     in the (moto) buckets, as the annotator leaves them; returns the Job."""
     import json
 
-    from jobs_support import new_job
+    from jobs_support import new_job, put_results
 
     from gas.core.job_record import JobStatus
     from gas.core.jobs import JobStore, new_job_id
@@ -265,21 +265,14 @@ def store_result(aws: Any, user_id: str, result: Result, name: str = "sample.vcf
     job_id = new_job_id()
     s3 = aws.client("s3")
     results, inputs = aws.names.results_bucket, aws.names.inputs_bucket
-    stem = name.removesuffix(".vcf")
-    keys = {
-        "result_key": f"{user_id}/{job_id}/{stem}.annot.vcf",
-        "variants_key": f"{user_id}/{job_id}/{stem}.variants.parquet",
-        "log_key": f"{user_id}/{job_id}/{stem}.count.log",
-        "summary_key": f"{user_id}/{job_id}/{stem}.summary.json",
+    prefix = f"{user_id}/{job_id}/{name.removesuffix('.vcf')}"
+    objects = {
+        "result_key": (f"{prefix}.annot.vcf", result.vcf),
+        "variants_key": (f"{prefix}.variants.parquet", result.parquet()),
+        "log_key": (f"{prefix}.count.log", b"variants_read\t400\n"),
+        "summary_key": (f"{prefix}.summary.json", json.dumps(result.summary).encode()),
     }
-    bodies = {
-        "result_key": result.vcf,
-        "variants_key": result.parquet(),
-        "log_key": b"variants_read\t400\n",
-        "summary_key": json.dumps(result.summary).encode(),
-    }
-    for field_name, key in keys.items():
-        s3.put_object(Bucket=results, Key=key, Body=bodies[field_name])
+    keys = put_results(s3, results, objects)
     input_key = f"inputs/{user_id}/{job_id}~{name}"
     etag = s3.put_object(Bucket=inputs, Key=input_key, Body=result.vcf)["ETag"]
     values: dict[str, Any] = {
