@@ -1,6 +1,6 @@
 """The variant table of a 1,000,000-variant result through the web tier (issue 12).
 
-    .venv/bin/python bench/results_table.py [--variants 1000000] [--requests 40] [--workdir DIR]
+    .venv/bin/python bench/results_table.py [--variants 1000000] [--requests 40] [--first-view-only] [--workdir DIR]
 
 Generates an N-variant VCF from the annotation database's known variants (as
 bench/annotate_vs_bcftools.py does), annotates it with gas-annotate (the annotated VCF and
@@ -139,6 +139,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--variants", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument(
+        "--first-view-only", action="store_true", help="measure the first view and the local copy's build, then stop"
+    )
     parser.add_argument("--workdir", type=Path, default=Path.home() / ".cache" / "gas" / "bench-results-table")
     args = parser.parse_args()
     if not shutil.which("bcftools"):
@@ -193,7 +196,7 @@ def completed_job(stack: DevStack, results: dict[str, Path]) -> tuple[User, str]
     return user, job_id
 
 
-def first_open(user: User, base: str, worker: int, cache: Path) -> dict[str, Any]:
+def first_open(user: User, base: str, worker: int, cache: Path, copies: int = 1) -> dict[str, Any]:
     """The first view of a job the worker never saw (wall, the worker's CPU during it, its
     RSS after), then the wait for the local copy built in the background (the cache
     directory's index.json) and that build's CPU; later figures are taken once it is there."""
@@ -202,7 +205,7 @@ def first_open(user: User, base: str, worker: int, cache: Path) -> dict[str, Any
     first_cpu = cpu_seconds(worker) - cpu0
     rss = vm_hwm_mib(worker)
     started = time.perf_counter()
-    while not any(cache.glob("*/index.json")) and time.perf_counter() - started < 600:
+    while len(list(cache.glob("*/index.json"))) < copies and time.perf_counter() - started < 600:
         time.sleep(0.05)
     return {
         "first_view_s": first,
@@ -231,6 +234,17 @@ def measure(
     rss_start = vm_hwm_mib(worker)
 
     first_view = first_open(user, base, worker, cache)
+    report_first_view(first_view)
+    # The same for a second job (the same files, other keys) once the worker has served
+    # pages: what a long-running worker does for a job it never saw.
+    other_user, other_job = completed_job(
+        stack, {"result_key": vcf, "variants_key": parquet, "summary_key": summary_path}
+    )
+    warm = first_open(other_user, f"/annotations/{other_job}/variants", worker, cache, copies=2)
+    report_first_view(warm, "a second job, warm worker")
+    first_view |= {f"warm_{k}": v for k, v in warm.items()}
+    if args.first_view_only:
+        return first_view | {"rss_start": rss_start, "rss_peak": vm_hwm_mib(worker)}
     rng = random.Random(12)
     gene_ms = []
     for gene in rng.sample(genes, args.requests):
@@ -306,20 +320,28 @@ def measure(
     }
 
 
+def report_first_view(f: dict[str, Any], which: str = "the worker's first table") -> None:
+    print(
+        f"first view after COMPLETED ({which}; footer + first row group from S3): {f['first_view_s']:.2f} s wall, "
+        f"worker CPU {f['first_view_cpu_s']:.2f} s, worker RSS after {f['first_view_rss']:.0f} MiB "
+        f"(goal <= {GOAL_FIRST_VIEW_S:.0f} s: {'met' if f['first_view_s'] <= GOAL_FIRST_VIEW_S else 'NOT met'})"
+    )
+    print(
+        f"  local copy built in the background: ready {f['local_copy_s']:.2f} s after the request, "
+        f"worker CPU {f['local_copy_cpu_s']:.2f} s; load average {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+
+
 def report(f: dict[str, Any], args: argparse.Namespace, rows_total: int) -> None:
     def ms(values: list[float]) -> str:
         return f"p50 {percentile(values, 50):6.1f} ms  p95 {percentile(values, 95):6.1f} ms  max {max(values):6.1f} ms"
 
+    if args.first_view_only:
+        print(f"web worker peak RSS (VmHWM): {f['rss_peak']:.0f} MiB (after start {f['rss_start']:.0f} MiB)")
+        return
     gene_p95, deep_p95 = percentile(f["gene_ms"], 95), percentile(f["deep_ms"], 95)
     rate = f["export_rows"] / f["export_s"]
-    print(
-        f"first view after COMPLETED (footer + first row group from S3): {f['first_view_s']:.2f} s wall, "
-        f"worker CPU {f['first_view_cpu_s']:.2f} s, worker RSS after {f['first_view_rss']:.0f} MiB"
-    )
-    print(
-        f"  local copy built in the background: ready {f['local_copy_s']:.2f} s after the request, "
-        f"worker CPU {f['local_copy_cpu_s']:.2f} s"
-    )
     print(f"table page, gene filter ({args.requests} genes)      : {ms(f['gene_ms'])}")
     print(f"table page, unfiltered, offset in the last 10%    : {ms(f['deep_ms'])}")
     print(f"table page, gene prefix + regions + novel         : {ms(f['combined_ms'])}")
@@ -344,7 +366,6 @@ def report(f: dict[str, Any], args: argparse.Namespace, rows_total: int) -> None
     print(f"  peer bcftools view -i + query   : {peer_gene}")
     print(f"web worker peak RSS (VmHWM): {f['rss_peak']:.0f} MiB (after start {f['rss_start']:.0f} MiB)")
     goals = [
-        ("first view after COMPLETED <= 1 s", f["first_view_s"] <= GOAL_FIRST_VIEW_S),
         ("page p95 <= 300 ms, gene filter", gene_p95 <= GOAL_PAGE_MS),
         ("page p95 <= 300 ms, deep offset", deep_p95 <= GOAL_PAGE_MS),
         ("TSV export >= 200,000 rows/s", rate >= GOAL_EXPORT_ROWS),

@@ -39,6 +39,16 @@ def _storage_bytes(client) -> float:
     return _metric(client, "gas_web_table_storage_read_bytes_total")
 
 
+def _page(client, url: str) -> str:
+    """A page's HTML; the response closed, as a WSGI server closes it after sending (the
+    local copy's build starts then)."""
+    resp = client.get(url)
+    assert resp.status_code == 200, resp.status_code
+    html = resp.get_data(as_text=True)
+    resp.close()
+    return html
+
+
 def _records(html: str) -> list[int]:
     return [int(r) for r in re.findall(r'<tr data-record="(\d+)">', html)]
 
@@ -65,10 +75,8 @@ def test_the_first_open_reads_the_engines_footer_and_first_row_group_not_the_tab
     job = store_result(web_aws, user_id, result, table=table)
     storage, local, read = _pages(c, "storage"), _pages(c, "local_copy"), _storage_bytes(c)
 
-    first = c.get(f"/annotations/{job.job_id}/variants")
+    html = _page(c, f"/annotations/{job.job_id}/variants")
 
-    assert first.status_code == 200
-    html = first.get_data(as_text=True)
     want = expected_rows(result.rows, VariantFilter())
     assert _records(html) == [r["record"] for r in want[:50]]
     assert f'Showing <strong>1–50</strong> of <strong id="matched">{len(result.rows):,}</strong>' in html
@@ -82,17 +90,17 @@ def test_the_first_open_reads_the_engines_footer_and_first_row_group_not_the_tab
     assert fetched < len(table) / 2
 
     # A deeper unfiltered page (row groups 4-5) too, before the local copy is there or after.
-    deep = c.get(f"/annotations/{job.job_id}/variants?offset=1190&size=100").get_data(as_text=True)
+    deep = _page(c, f"/annotations/{job.job_id}/variants?offset=1190&size=100")
     assert _records(deep) == [r["record"] for r in want[1190:1290]]
 
     # The local copy is built in the background; the same pages from it are the same pages,
     # and what needs it (a filter) is served from it.
     _wait_for_local_copy(c.application, job)
     storage = _pages(c, "storage")
-    again = c.get(f"/annotations/{job.job_id}/variants").get_data(as_text=True)
+    again = _page(c, f"/annotations/{job.job_id}/variants")
     assert _pages(c, "storage") == storage
     assert _table_part(again) == _table_part(html)  # rows, counts, the terms offered, links
-    filtered = c.get(f"/annotations/{job.job_id}/variants?gene=TP53").get_data(as_text=True)
+    filtered = _page(c, f"/annotations/{job.job_id}/variants?gene=TP53")
     tp53 = expected_rows(result.rows, VariantFilter(genes=("TP53",)))
     assert _records(filtered) == [r["record"] for r in tp53[:50]]
     assert _pages(c, "local_copy") >= 2
@@ -106,10 +114,10 @@ def test_the_engines_view_of_an_unsorted_file_says_so_as_the_local_copy_does(app
     c, user_id = sign_in()
     job = store_result(web_aws, user_id, shuffled, table=table)
     storage = _pages(c, "storage")
-    html = c.get(f"/annotations/{job.job_id}/variants").get_data(as_text=True)
+    html = _page(c, f"/annotations/{job.job_id}/variants")
     assert _pages(c, "storage") == storage + 1
     _wait_for_local_copy(c.application, job)
-    again = c.get(f"/annotations/{job.job_id}/variants").get_data(as_text=True)
+    again = _page(c, f"/annotations/{job.job_id}/variants")
     assert _table_part(again) == _table_part(html)
     assert _records(html) == [r["record"] for r in shuffled.rows[:50]]
 
@@ -118,7 +126,7 @@ def test_a_table_written_before_the_view_opens_from_its_local_copy(sign_in, web_
     c, user_id = sign_in()
     job = store_result(web_aws, user_id, result)  # result.parquet(): no TABLE_VIEW_KEY (schema 1.1)
     storage, local = _pages(c, "storage"), _pages(c, "local_copy")
-    html = c.get(f"/annotations/{job.job_id}/variants").get_data(as_text=True)
+    html = _page(c, f"/annotations/{job.job_id}/variants")
     assert _pages(c, "storage") == storage and _pages(c, "local_copy") == local + 1
     want = expected_rows(result.rows, VariantFilter())
     assert _records(html) == [r["record"] for r in want[:50]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,14 @@ _CSQ_HEADER = f"##INFO=<ID={CSQ_INFO_IDS[0]},".encode()  # a bundle's CSQ (Ensem
 class VariantStore:
     """Queries and exports of jobs' variant tables (one per process)."""
 
-    def __init__(self, s3: Any, bucket: str, cache: ResultCache, genotypes: Any = None):
+    def __init__(
+        self,
+        s3: Any,
+        bucket: str,
+        cache: ResultCache,
+        genotypes: Any = None,
+        defer: Callable[[Callable[[], None]], None] | None = None,
+    ):
         self.s3 = s3
         self.bucket = bucket
         self.cache = cache
@@ -40,6 +47,9 @@ class VariantStore:
         self.stored = StoredTables()  # footers of tables read from S3 before their local copy
         self._building: set[tuple[str, str]] = set()  # (job, ETag) local copies being built here
         self._building_lock = threading.Lock()
+        # Runs a background build's start; the app's runs it once the response is sent, so
+        # the build does not compete with the page that started it.
+        self.defer = defer or (lambda start: start())
 
     def _stored(self, job: Job) -> StoredTable | None:
         """The job's table as read from S3 while this host has no local copy of it, when the
@@ -57,10 +67,6 @@ class VariantStore:
 
     def _build_later(self, job: Job, bucket: str, head: dict[str, Any]) -> None:
         key = (job.job_id, head["ETag"])
-        with self._building_lock:
-            if key in self._building:
-                return
-            self._building.add(key)
 
         def build() -> None:
             try:
@@ -71,7 +77,14 @@ class VariantStore:
                 with self._building_lock:
                     self._building.discard(key)
 
-        threading.Thread(target=build, name=f"local-copy-{job.job_id}", daemon=True).start()
+        def start() -> None:
+            with self._building_lock:
+                if key in self._building:
+                    return
+                self._building.add(key)
+            threading.Thread(target=build, name=f"local-copy-{job.job_id}", daemon=True).start()
+
+        self.defer(start)
 
     def table(self, job: Job) -> LocalTable:
         readable(job)
