@@ -130,3 +130,15 @@ def test_a_table_written_before_the_view_opens_from_its_local_copy(sign_in, web_
     assert _pages(c, "storage") == storage and _pages(c, "local_copy") == local + 1
     want = expected_rows(result.rows, VariantFilter())
     assert _records(html) == [r["record"] for r in want[:50]]
+
+
+def test_a_new_worker_loads_what_the_first_table_page_needs_before_any_request(settings_factory):
+    # gunicorn_conf.post_worker_init calls warm_up (not imported here: importing the config
+    # sets PROMETHEUS_MULTIPROC_DIR for the whole test process).
+    from gas.web.app import create_app, warm_up
+
+    fresh = create_app(settings_factory())
+    names = lambda: {key[1] for key in fresh.jinja_env.cache.keys()}  # noqa: E731
+    assert "jobs/variants.html" not in names()
+    warm_up(fresh)
+    assert {"jobs/variants.html", "jobs/annotation.html"} <= names()
