@@ -71,6 +71,24 @@ class Result:
         writer.close()
         return out.getvalue()
 
+    def engine_parquet(self, row_group_rows: int = 1000) -> bytes:
+        """The table as the engine's own writer leaves it (gas.annotator.engine.parquet):
+        with the footer's view of the whole table that the first open reads (decision 105)."""
+        import tempfile
+        from pathlib import Path
+
+        from gas.annotator.engine.parquet import VariantsWriter
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "t.variants.parquet"
+            metadata = {"gas.assembly": "GRCh37", "gas.database": "GRCh37-v1", "gas.engine_version": "test"}
+            writer = VariantsWriter(path, metadata)
+            for start in range(0, len(self.rows), row_group_rows):
+                chunk = pa.Table.from_pylist(self.rows[start : start + row_group_rows], schema=SCHEMA)
+                writer.write(chunk.combine_chunks().to_batches()[0], 0)  # rows carry their record
+            writer.close()
+            return path.read_bytes()
+
     def vcf_lines(self) -> list[str]:
         return [line for line in self.vcf.decode().splitlines() if not line.startswith("#")]
 
@@ -251,9 +269,12 @@ def expected_rows(rows: Iterable[dict[str, Any]], f: VariantFilter, sort: str = 
     return kept
 
 
-def store_result(aws: Any, user_id: str, result: Result, name: str = "sample.vcf", **fields: Any) -> Any:
-    """A COMPLETED job of `user_id` whose input, annotated VCF, table, log and summary are
-    in the (moto) buckets, as the annotator leaves them; returns the Job."""
+def store_result(
+    aws: Any, user_id: str, result: Result, name: str = "sample.vcf", table: bytes | None = None, **fields: Any
+) -> Any:
+    """A COMPLETED job of `user_id` whose input, annotated VCF, table (`table`, else
+    result.parquet(): a table without the first page's view), log and summary are in the
+    (moto) buckets, as the annotator leaves them; returns the Job."""
     import json
 
     from jobs_support import new_job, put_results
@@ -268,7 +289,7 @@ def store_result(aws: Any, user_id: str, result: Result, name: str = "sample.vcf
     prefix = f"{user_id}/{job_id}/{name.removesuffix('.vcf')}"
     objects = {
         "result_key": (f"{prefix}.annot.vcf", result.vcf),
-        "variants_key": (f"{prefix}.variants.parquet", result.parquet()),
+        "variants_key": (f"{prefix}.variants.parquet", result.parquet() if table is None else table),
         "log_key": (f"{prefix}.count.log", b"variants_read\t400\n"),
         "summary_key": (f"{prefix}.summary.json", json.dumps(result.summary).encode()),
     }
