@@ -16,6 +16,7 @@ from gas.core.job_record import Job
 from gas.core.vocab import CSQ_INFO_IDS
 from gas.web.variants.cache import ResultCache, _load_index, _Lru, readable
 from gas.web.variants.export import FORMATS, PROVENANCE, csv_bytes, provenance, select_vcf_records, tsv_bytes
+from gas.web.variants.facets import Facets, facet_counts
 from gas.web.variants.query import FilterError, PageRequest, VariantFilter
 from gas.web.variants.remote import PAGES, StoredTable, StoredTables
 from gas.web.variants.table import COLUMNS, LocalTable, VariantPage
@@ -135,6 +136,15 @@ class VariantStore:
             position_sorted=table.index.position_sorted,
             source_columns=table.source_columns,
         )
+
+    def facets(self, job: Job, filt: VariantFilter) -> Facets:
+        """The summary's counts of the rows `filt` keeps (the charts of a filtered table)."""
+        table = self.table(job)
+        table.check(filt)  # an unknown column is a 400 (FilterError), as in the table
+        try:
+            return facet_counts(table, filt)
+        except FileNotFoundError:  # evicted by another process meanwhile: once more
+            return facet_counts(self.table(job), filt)
 
     def term_counts(self, job: Job) -> dict[str, int]:
         """Rows per most severe consequence term present (the filter's choices)."""
