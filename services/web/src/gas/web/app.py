@@ -20,7 +20,7 @@ from gas.core.jobs import JobStore
 from gas.core.observability import configure_logging
 from gas.core.tokens import TokenStore
 from gas.core.users import UserStore
-from gas.web import api_v1, auth, jobs, ops, profile
+from gas.web import api_v1, auth, filters, jobs, ops, profile
 from gas.web.api_v1.bearer import Authenticator
 from gas.web.api_v1.problems import from_http_exception
 from gas.web.context import Services, after_response, load_user
@@ -86,7 +86,7 @@ def create_app(settings: WebSettings | None = None) -> Flask:
     app.extensions["gas"] = svc
     csrf = CSRFProtect(app)
     Bootstrap5(app)
-    for module in (profile, auth, jobs, ops):
+    for module in (profile, auth, jobs, ops, filters):
         app.register_blueprint(module.bp)
     api_v1.register(app, csrf)
     app.before_request(load_user)

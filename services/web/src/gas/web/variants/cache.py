@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
 from gas.core.job_record import Job, JobStatus, Storage
-from gas.core.vocab import TableSchemaError, check_table_schema
+from gas.core.vocab import TABLE_COLUMNS, TableColumn, TableSchemaError, check_table_schema
 
 # Arrow's default allocator (mimalloc) keeps the pages it freed: building one local copy
 # left a web worker ~150 MiB larger for good. The system allocator gives most of it back
@@ -112,8 +112,13 @@ def _decode_metadata(schema: pa.Schema) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in (schema.metadata or {}).items() if k.decode().startswith("gas.")}
 
 
-LOCAL_FORMAT = 2  # 2: the gene and disease context columns
-_CONTEXT_FIELDS = (pa.field("diseases", pa.list_(pa.string())), pa.field("phenotype_count", pa.int64()))
+LOCAL_FORMAT = 3  # 2: the gene and disease context columns; 3: every vocab column, null-filled
+_ARROW_TYPES = {"int64": pa.int64(), "float64": pa.float64(), "string": pa.string()}
+
+
+def _vocab_field(column: TableColumn) -> pa.Field:
+    value = _ARROW_TYPES[column.type]
+    return pa.field(column.name, pa.list_(value) if column.list else value)
 
 
 def build_local_copy(parquet_path: Path, out_dir: Path) -> None:
@@ -145,8 +150,9 @@ def build_local_copy(parquet_path: Path, out_dir: Path) -> None:
     old = "known_source" not in base.names
     if old:
         base = base.insert(base.get_field_index("rsid") + 1, pa.field("known_source", pa.string()))
-    # Tables written before the gene and disease context: its columns, null.
-    missing = [f for f in _CONTEXT_FIELDS if f.name not in base.names]
+    # Tables written before a column (the gene and disease context, a bundle's picked
+    # consequence): that column, null, so old tables still open.
+    missing = [_vocab_field(c) for c in TABLE_COLUMNS if c.name not in base.names]
     for f in missing:
         base = base.append(f)
     schema = base.append(pa.field("_gene", pa.int32(), nullable=False))

@@ -16,6 +16,7 @@ from gas.core.job_record import Job
 from gas.core.vocab import CSQ_INFO_IDS
 from gas.web.variants.cache import ResultCache, _load_index, _Lru, readable
 from gas.web.variants.export import FORMATS, PROVENANCE, csv_bytes, provenance, select_vcf_records, tsv_bytes
+from gas.web.variants.facets import Facets, facet_counts
 from gas.web.variants.query import FilterError, PageRequest, VariantFilter
 from gas.web.variants.remote import PAGES, StoredTable, StoredTables
 from gas.web.variants.table import COLUMNS, LocalTable, VariantPage
@@ -116,6 +117,7 @@ class VariantStore:
                     position_sorted=stored.position_sorted,
                 )
         table = self.table(job)
+        table.check(filt, page.sort)
         try:
             rows, matched = table.page(filt, page)
         except FileNotFoundError:  # evicted by another process between two reads: once more
@@ -132,13 +134,27 @@ class VariantStore:
             sort=page.sort,
             next_offset=end if end < matched else None,
             position_sorted=table.index.position_sorted,
+            source_columns=table.source_columns,
         )
+
+    def facets(self, job: Job, filt: VariantFilter) -> Facets:
+        """The summary's counts of the rows `filt` keeps (the charts of a filtered table)."""
+        table = self.table(job)
+        table.check(filt)  # an unknown column is a 400 (FilterError), as in the table
+        try:
+            return facet_counts(table, filt)
+        except FileNotFoundError:  # evicted by another process meanwhile: once more
+            return facet_counts(self.table(job), filt)
 
     def term_counts(self, job: Job) -> dict[str, int]:
         """Rows per most severe consequence term present (the filter's choices)."""
         readable(job)
         stored = self._stored(job)
         return stored.terms if stored is not None else self.table(job).term_counts()
+
+    def impact_counts(self, job: Job) -> dict[str, int]:
+        """Rows per picked IMPACT present (the IMPACT filter's choices; empty: genes only)."""
+        return self.table(job).impact_counts()
 
     def export_name(self, job: Job, filt: VariantFilter, fmt: str) -> str:
         stem = job.name or job.input_file_name
@@ -158,17 +174,19 @@ class VariantStore:
             raise FilterError("format", f"one of {', '.join(FORMATS)}")
         readable(job, need_vcf=fmt == "vcf")
         table = self.table(job)
-        if filt.sample is not None:  # an unknown sample is a 400 before the first byte
+        table.check(filt)  # an unknown column is a 400 before the first byte
+        if filt.sample is not None:  # and so is an unknown sample
             table.sample_rows(filt.sample, filt.gt)
         if fmt == "vcf":
             return self._vcf(job, table, filt)
         return self._delimited(table, filt, fmt, provenance(table.index.metadata, job.database_version))
 
     def _delimited(self, table: LocalTable, filt: VariantFilter, fmt: str, extra: tuple[str, ...]) -> Iterator[bytes]:
-        header = ("\t" if fmt == "tsv" else ",").join([*COLUMNS, *PROVENANCE]) + "\n"
-        yield header.encode()
+        # the sources' columns after the engine's, each headed with its source's name
+        labels = [*COLUMNS, *(c.label for c in table.source_columns), *PROVENANCE]
+        yield (("\t" if fmt == "tsv" else ",").join(labels) + "\n").encode()
         encode = tsv_bytes if fmt == "tsv" else csv_bytes
-        for batch in table.matching_batches(filt, list(COLUMNS)):
+        for batch in table.matching_batches(filt, table.row_columns[:-1]):
             yield encode(batch, extra)
 
     def _vcf(self, job: Job, table: LocalTable, filt: VariantFilter) -> Iterator[bytes]:
