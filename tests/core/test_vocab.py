@@ -150,6 +150,8 @@ def test_the_parquet_table_is_the_vocabularys(written, table):
     view = json.loads(parquet.metadata.metadata[vocab.TABLE_VIEW_KEY.encode()])
     assert view["rows"] == len(rows) > 0
     assert view["terms"] == dict(Counter(r["consequence"] for r in rows if r["consequence"] is not None))
+    assert view["impacts"] == dict(Counter(r["impact"] for r in rows if r["impact"] is not None))
+    assert bool(view["impacts"]) == (table == "bundle_table")
     keys = [(r["chrom"], r["pos"]) for r in rows]
     runs = [c for i, (c, _) in enumerate(keys) if i == 0 or keys[i - 1][0] != c]
     assert view["position_sorted"] == (

@@ -50,6 +50,7 @@ from gas.web.variants import (
     LocalTable,
     PageRequest,
     ResultUnavailable,
+    StoredTable,
     VariantFilter,
     whole_number,
 )
@@ -88,7 +89,7 @@ def variants(job_id: str) -> Any:
         form |= {name: request.args.get(name, "") for name in ("where_column", "where_op", "where_value")}
         form["disease_genes"] = request.args.get("disease_genes", "") not in ("", "0")
         try:  # the valid terms and columns, with their counts, beside the error
-            terms, table = svc.variants.term_counts(job), _table_choices(svc.variants.table(job))
+            terms, table = svc.variants.term_counts(job), _table_choices(svc.variants.described(job))
         except ResultUnavailable:
             terms, table = {}, {}
         page_html = render_template(
@@ -122,7 +123,7 @@ def variants(job_id: str) -> Any:
         base = url_for("jobs.variants", job_id=job.job_id)
         return f"{base}?{urlencode(params)}" if params else base
 
-    table = _table_choices(svc.variants.table(job))
+    table = _table_choices(svc.variants.described(job))
     sorts = [*SORTS, *(f"{sign}{c}" for c in table["numeric"] for sign in ("", "-"))]
     for row in result.rows:
         row["links"] = row_links(row, job.assembly)
@@ -233,7 +234,7 @@ def _choices() -> dict[str, Any]:
     return {"regions": REGIONS, "classes": VARIANT_CLASSES, "flags": FLAGS, "operators": OPERATORS}
 
 
-def _table_choices(table: LocalTable) -> dict[str, Any]:
+def _table_choices(table: LocalTable | StoredTable) -> dict[str, Any]:
     """What this job's table offers: the IMPACTs present (a bundle's, with their rows), its
     sources' columns, and every column a condition may name (the form's select)."""
     impacts = table.impact_counts()

@@ -80,6 +80,7 @@ from gas.web.variants.query import (
     normalise_chrom,
     whole_number,
 )
+from gas.web.variants.remote import StoredTable
 from gas.web.variants.store import (
     MAX_DETAIL_LINE,
     MAX_DETAIL_SAMPLES,
@@ -104,6 +105,7 @@ __all__ = [
     "OPERATORS",
     "Condition",
     "SourceColumn",
+    "StoredTable",
     "PROVENANCE",
     "LIST_COLUMNS",
     "MAX_DETAIL_LINE",

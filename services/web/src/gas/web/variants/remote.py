@@ -24,8 +24,9 @@ import pyarrow.parquet as pq
 from prometheus_client import Counter
 
 from gas.core.vocab import TABLE_VIEW_KEY, TableSchemaError, check_table_schema
-from gas.web.variants.cache import _Lru
-from gas.web.variants.table import COLUMNS, order_terms
+from gas.web.variants.cache import _decode_metadata, _Lru
+from gas.web.variants.query import IMPACTS, ColumnKind
+from gas.web.variants.table import COLUMNS, SourceColumn, describe_columns, order_terms
 
 # Pages served, by where their rows came from: `storage` (ranged reads of the Parquet file,
 # no local copy) or `local_copy`; and the bytes those ranged reads fetched.
@@ -90,11 +91,21 @@ class StoredTable:
     total: int
     position_sorted: bool
     terms: dict[str, int]
+    impacts: dict[str, int]
 
     def __post_init__(self) -> None:
         groups = self.metadata.num_row_groups
         self.starts = np.cumsum([0] + [self.metadata.row_group(g).num_rows for g in range(groups)])
         self._lock = threading.Lock()  # one file position: one read at a time
+        schema = self.metadata.schema.to_arrow_schema()
+        described = describe_columns(schema, _decode_metadata(schema))
+        self.source_columns: tuple[SourceColumn, ...] = described[0]
+        self.kinds: dict[str, ColumnKind] = described[1]
+        self.row_columns: list[str] = described[2]
+
+    def impact_counts(self) -> dict[str, int]:
+        """As LocalTable.impact_counts, from the engine's view."""
+        return {i: self.impacts[i] for i in IMPACTS if i in self.impacts}
 
     def rows(self, offset: int, size: int) -> list[dict[str, Any]]:
         """Rows offset .. offset+size in file order (the page's columns, `record` and `row`),
@@ -106,7 +117,7 @@ class StoredTable:
         last = int(np.searchsorted(self.starts, end - 1, side="right") - 1)
         with self._lock:
             source = pq.ParquetFile(self.file, metadata=self.metadata, pre_buffer=True)
-            part = source.read_row_groups(list(range(first, last + 1)), columns=[*COLUMNS, "record"])
+            part = source.read_row_groups(list(range(first, last + 1)), columns=self.row_columns)
         base = int(self.starts[first])
         rows: list[dict[str, Any]] = part.slice(offset - base, end - offset).to_pylist()
         for n, row in enumerate(rows):
@@ -130,12 +141,14 @@ def open_stored(s3: Any, bucket: str, key: str, head: dict[str, Any]) -> StoredT
         return None
     try:
         parsed = json.loads(view)
-        total, position_sorted, terms = int(parsed["rows"]), bool(parsed["position_sorted"]), parsed["terms"]
-    except (ValueError, KeyError, TypeError):
+        total, position_sorted = int(parsed["rows"]), bool(parsed["position_sorted"])
+        terms = {str(t): int(n) for t, n in parsed["terms"].items()}
+        impacts = {str(i): int(n) for i, n in parsed["impacts"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
-    if total != metadata.num_rows or not isinstance(terms, dict):
+    if total != metadata.num_rows:
         return None
-    return StoredTable(file, metadata, total, position_sorted, order_terms({str(t): int(n) for t, n in terms.items()}))
+    return StoredTable(file, metadata, total, position_sorted, order_terms(terms), impacts)
 
 
 class StoredTables:

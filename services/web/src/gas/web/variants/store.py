@@ -115,6 +115,7 @@ class VariantStore:
                     sort=page.sort,
                     next_offset=end if end < stored.total else None,
                     position_sorted=stored.position_sorted,
+                    source_columns=stored.source_columns,
                 )
         table = self.table(job)
         table.check(filt, page.sort)
@@ -154,7 +155,13 @@ class VariantStore:
 
     def impact_counts(self, job: Job) -> dict[str, int]:
         """Rows per picked IMPACT present (the IMPACT filter's choices; empty: genes only)."""
-        return self.table(job).impact_counts()
+        return self.described(job).impact_counts()
+
+    def described(self, job: Job) -> LocalTable | StoredTable:
+        """What the table offers a form (source columns, column kinds, IMPACT counts): from
+        the engine's footer while this host has no local copy (decision 105), else the copy."""
+        readable(job)
+        return self._stored(job) or self.table(job)
 
     def export_name(self, job: Job, filt: VariantFilter, fmt: str) -> str:
         stem = job.name or job.input_file_name

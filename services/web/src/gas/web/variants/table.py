@@ -116,6 +116,18 @@ def _source_columns(schema: pa.Schema, metadata: dict[str, str]) -> tuple[Source
     return tuple(columns)
 
 
+def describe_columns(
+    schema: pa.Schema, metadata: dict[str, str]
+) -> tuple[tuple[SourceColumn, ...], dict[str, ColumnKind], list[str]]:
+    """A table's source columns, what each column holds (for where= and sorts: the engine's,
+    from the vocabulary, and the sources') and the columns of a page row."""
+    source_columns = _source_columns(schema, metadata)
+    kinds: dict[str, ColumnKind] = {name: kind for name in schema.names if (kind := static_kind(name)) is not None} | {
+        c.name: c.kind for c in source_columns
+    }
+    return source_columns, kinds, [*COLUMNS, *(c.name for c in source_columns), "record"]
+
+
 @dataclass(frozen=True)
 class VariantPage:
     rows: list[dict[str, Any]]  # COLUMNS plus "record"
@@ -164,12 +176,7 @@ class LocalTable:
         self.starts = np.concatenate([[0], np.cumsum(index.batch_rows)])  # first row of each batch
         # The job's genotypes (gas.web.samples.JobGenotypes), set by the store: the sample filter.
         self.genotypes: Any = None
-        self.source_columns = _source_columns(self.schema, index.metadata)
-        # What each column holds, for where= and sorts: the engine's (vocab) and the sources'.
-        self.kinds: dict[str, ColumnKind] = {
-            name: kind for name in self.schema.names if (kind := static_kind(name)) is not None
-        } | {c.name: c.kind for c in self.source_columns}
-        self.row_columns = [*COLUMNS, *(c.name for c in self.source_columns), "record"]
+        self.source_columns, self.kinds, self.row_columns = describe_columns(self.schema, index.metadata)
         self._impact_counts: dict[str, int] | None = None
 
     def check(self, filt: VariantFilter, sort: str | None = None) -> None:
