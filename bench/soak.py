@@ -199,7 +199,7 @@ def submit(phase: Phase, soaker: Soaker, i: int) -> None:
         t = time.perf_counter()
         upload = soaker.client.create_upload(name, path.stat().st_size)
         send_file(upload, str(path), path.stat().st_size, lambda _n: None)
-        # premium_1.vcf is NCBI36, which GAS has no database of: annotated as GRCh37 anyway, as a user may.
+        # premium_1.vcf's header says NCBI36 (GAS has no NCBI36 database): GRCh37 confirmed, as a user may.
         confirm = name == "premium_1.vcf"
         job = soaker.client.create_job(upload["upload_id"], f"soak {phase.name} {i}", "GRCh37", confirm)
         phase.requests["API submit (upload + job)"].append((time.perf_counter() - t) * 1000)
