@@ -152,3 +152,33 @@ def test_the_api_saves_lists_and_deletes_the_same_filters(sign_in, web_aws, resu
     problem(other.delete(f"/api/v1/filters/{body['id']}", headers=theirs), 404, "not-found")
     assert c.delete(f"/api/v1/filters/{body['id']}", headers=auth).status_code == 204
     assert c.get("/api/v1/filters", headers=auth).get_json()["filters"] == []
+
+
+def test_concurrent_saves_never_pass_the_limit(web_aws):
+    """Every write is conditional on the version it read: of five saves racing for the
+    last free place, one wins, the others retry and are refused."""
+    import threading
+    import uuid
+
+    from gas.web.saved_filters import SavedFilters, TooManyFilters
+
+    store, user_id = SavedFilters(web_aws), f"local:{uuid.uuid4()}"
+    for n in range(MAX_FILTERS - 1):
+        store.save(user_id, f"f{n}", f"chrom=2&start={n + 1}")
+    outcomes: list[str] = []
+    barrier = threading.Barrier(5)
+
+    def save(k: int) -> None:
+        barrier.wait()
+        try:
+            store.save(user_id, f"racer {k}", f"chrom=3&start={k + 1}")
+            outcomes.append("saved")
+        except TooManyFilters:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=save, args=(k,)) for k in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["refused"] * 4 + ["saved"] and len(store.list(user_id)) == MAX_FILTERS
