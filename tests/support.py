@@ -165,6 +165,32 @@ def sign_in_locally(page: Any, url: str, name: str, email: str) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
+# The two widths every page is looked at in (a laptop and a phone: 1280 px and 390 px).
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+
+
+def browser_page(browser: Any, accept_dialogs: bool = False, **context: Any) -> tuple[Any, Any]:
+    """(context, page): a page in a new browser context (`context`: Playwright's new_context
+    options) that waits up to 30 s for anything (the shared machine is slow);
+    `accept_dialogs` says yes to every confirm() ("Delete this job?")."""
+    ctx = browser.new_context(**context)
+    page = ctx.new_page()
+    page.set_default_timeout(30_000)
+    if accept_dialogs:
+        page.on("dialog", lambda dialog: dialog.accept())
+    return ctx, page
+
+
+def signed_in_page(
+    browser: Any, url: str, name: str, email: str, accept_dialogs: bool = False, **context: Any
+) -> tuple[Any, Any]:
+    """browser_page(), signed in as `name` through the local sign-in form."""
+    ctx, page = browser_page(browser, accept_dialogs, **context)
+    sign_in_locally(page, url, name, email)
+    return ctx, page
+
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 

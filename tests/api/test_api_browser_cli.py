@@ -9,16 +9,15 @@ import json
 import pytest
 from api_stack_support import sample_path
 from playwright.sync_api import Error as PlaywrightError
-from support import ROOT, sign_in_locally
+from support import ROOT, signed_in_page
 
 pytestmark = pytest.mark.browser
 
 
 def test_a_token_from_the_browser_drives_the_cli_and_the_files_agree(api_stack, browser, gas, tmp_path):
-    context = browser.new_context(accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    sign_in_locally(page, api_stack.url, "Dorothy Hodgkin", "dorothy@example.org")
+    context, page = signed_in_page(
+        browser, api_stack.url, "Dorothy Hodgkin", "dorothy@example.org", accept_downloads=True
+    )
     page.goto(f"{api_stack.url}/profile")
     page.get_by_label("Token name").fill("laptop pipeline")
     page.get_by_role("button", name="Create token").click()
@@ -56,10 +55,9 @@ def test_the_job_page_shows_a_running_jobs_progress_growing_without_a_reload(api
     import gzip
     import time
 
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    sign_in_locally(page, api_stack.url, "Rosalind Franklin", f"rosalind-{time.time_ns()}@example.org")
+    context, page = signed_in_page(
+        browser, api_stack.url, "Rosalind Franklin", f"rosalind-{time.time_ns()}@example.org"
+    )
     page.goto(f"{api_stack.url}/subscribe")
     page.locator("#upgrade").click()  # a file that keeps the engine busy for seconds
     page.goto(f"{api_stack.url}/profile")

@@ -2,14 +2,13 @@
 from the browser straight to S3, the job page following the job, the download."""
 
 import pytest
-from support import SAMPLES, sign_in_locally
+from support import SAMPLES, browser_page, sign_in_locally
 
 pytestmark = pytest.mark.browser
 
 
 def test_sign_in_upload_follow_and_download_in_chromium(stack, browser, tmp_path):
-    page = browser.new_context(accept_downloads=True).new_page()
-    page.set_default_timeout(30_000)
+    _, page = browser_page(browser, accept_downloads=True)
     page.goto(stack.url)
     page.get_by_role("link", name="Sign in").first.click()
     page.get_by_label("Name").fill("Rosalind Franklin")

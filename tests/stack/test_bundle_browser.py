@@ -13,7 +13,7 @@ import re
 import pytest
 from deployed_bundle import deploy_bundle
 from stack_support import aws_clients, started_stack
-from support import sign_in_locally
+from support import DESKTOP, signed_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -37,9 +37,14 @@ def test_a_job_with_a_transcript_bundle_in_chromium(bundle_stack, bundle, browse
     manifest = json.loads((bundle.db_dir / f"gas-bundle-{bundle.name}-v2.manifest.json").read_text())
     model_sha = manifest["source"]["gene_model"]["sha256"]
     fasta_sha = manifest["source"]["fasta"]["sha256"]
-    page = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900}).new_page()
-    page.set_default_timeout(30_000)
-    sign_in_locally(page, stack.url, "Sydney Brenner", "sydney@example.org")
+    _, page = signed_in_page(
+        browser,
+        stack.url,
+        "Sydney Brenner",
+        "sydney@example.org",
+        accept_downloads=True,
+        viewport=DESKTOP,
+    )
 
     # The form offers what is deployed: the genes-only databases and the bundle.
     page.goto(f"{stack.url}/annotate")

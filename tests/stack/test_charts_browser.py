@@ -10,7 +10,7 @@ import re
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from support import ROOT, SAMPLES, sign_in_locally
+from support import DESKTOP, ROOT, SAMPLES, signed_in_page
 from test_pages_browser import WIDTHS, _check, axe_js  # noqa: F401 (axe_js: the fixture)
 
 pytestmark = pytest.mark.browser
@@ -34,10 +34,9 @@ def _upload(page, url: str, name: str, file: str) -> str:
 
 
 def test_filter_charts_click_a_bar_save_and_apply_on_another_job(stack, browser, axe_js):  # noqa: F811
-    context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})  # axe is injected
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    sign_in_locally(page, stack.url, "Mary-Claire King", "mary-claire.charts@example.org")
+    context, page = signed_in_page(  # bypass_csp: axe is injected
+        browser, stack.url, "Mary-Claire King", "mary-claire.charts@example.org", bypass_csp=True, viewport=DESKTOP
+    )
     other = _upload(page, stack.url, "Charts: second job", "test.vcf")
     job = _upload(page, stack.url, "Charts check", "free_1.vcf")
     page.locator('#job-status [data-status="COMPLETED"]').wait_for(timeout=90_000)

@@ -9,15 +9,13 @@ import sys
 import demo
 import pytest
 from stack_support import Piped, run_env
-from support import ROOT, free_port, sign_in_locally
+from support import ROOT, free_port, signed_in_page
 
 pytestmark = pytest.mark.browser
 
 
 def _job_list(browser, url: str, name: str, email: str, shot):
-    page = browser.new_context(viewport={"width": 1100, "height": 520}).new_page()
-    page.set_default_timeout(30_000)
-    sign_in_locally(page, url, name, email)
+    _, page = signed_in_page(browser, url, name, email, viewport={"width": 1100, "height": 520})
     page.goto(f"{url}/annotations")
     page.screenshot(path=str(shot), full_page=True)
     rows = page.locator("#jobs tbody tr")

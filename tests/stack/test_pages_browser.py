@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from support import ROOT, SAMPLES, sign_in_locally
+from support import PHONE, ROOT, SAMPLES, browser_page, sign_in_locally, signed_in_page
 
 pytestmark = pytest.mark.browser
 
@@ -57,9 +57,7 @@ def _check(page, url: str, axe_js: Path) -> list[str]:
 
 
 def test_every_page_fits_a_phone_and_passes_axe(stack, browser, axe_js, tmp_path):
-    context = browser.new_context(bypass_csp=True)  # the CSP would refuse axe's injected script
-    page = context.new_page()
-    page.set_default_timeout(30_000)
+    context, page = browser_page(browser, bypass_csp=True)  # the CSP would refuse axe's injected script
     problems: list[str] = []
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 844})
@@ -133,11 +131,15 @@ def test_every_page_fits_a_phone_and_passes_axe(stack, browser, axe_js, tmp_path
 
 
 def test_cancel_a_running_job_from_its_page_on_a_phone(stack, browser, axe_js, tmp_path):
-    context = browser.new_context(bypass_csp=True, viewport={"width": 390, "height": 844})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.on("dialog", lambda dialog: dialog.accept())  # "Cancel this job?"
-    sign_in_locally(page, stack.url, "Barbara Cancel", "barbara.cancel@example.org")
+    context, page = signed_in_page(  # accepts "Cancel this job?"
+        browser,
+        stack.url,
+        "Barbara Cancel",
+        "barbara.cancel@example.org",
+        accept_dialogs=True,
+        bypass_csp=True,
+        viewport=PHONE,
+    )
     page.goto(f"{stack.url}/subscribe")
     page.click("#upgrade")  # a file that keeps the engine busy is over the free limit
     big = tmp_path / "big.vcf.gz"

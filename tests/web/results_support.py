@@ -9,11 +9,14 @@ import io
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gas.annotator.engine import annotate_vcf, ensure_database
+from gas.annotator.engine.database import default_db_dir
 from gas.annotator.engine.parquet import SCHEMA  # the table the web reads is the one the engine writes
 from gas.core.vocab import SEVERITY as ENGINE_SEVERITY
 from gas.web.variants import FLAGS, REGIONS, VARIANT_CLASSES, VariantFilter, chrom_spellings
@@ -96,6 +99,35 @@ class Result:
 CSQ_HEADER = (
     '##INFO=<ID=CSQ,Number=.,Type=String,Description="Consequences. Format: Allele|Consequence|SYMBOL|Feature">\n'
 )
+
+
+@dataclass
+class EngineResult:
+    """The engine's own output for a file, in the shape store_result() stores."""
+
+    vcf: bytes
+    table: bytes
+    genotypes: bytes | None  # a file with samples only
+    summary: dict[str, Any]
+    annotated: Path
+    parquet_path: Path
+
+    def parquet(self) -> bytes:
+        return self.table
+
+
+def engine_result(vcf: Path, out: Path, **options: Any) -> EngineResult:
+    """`vcf` annotated by the engine with GRCh37's genes-only database, as the annotator does."""
+    result = annotate_vcf(vcf, out, ensure_database("GRCh37", default_db_dir()), **options)
+    assert result.variants_parquet is not None
+    return EngineResult(
+        result.annotated_vcf.read_bytes(),
+        result.variants_parquet.read_bytes(),
+        result.genotypes_parquet.read_bytes() if result.genotypes_parquet else None,
+        result.summary,
+        result.annotated_vcf,
+        result.variants_parquet,
+    )
 
 
 def make_result(

@@ -36,10 +36,8 @@ def _variants(client, token: str, job_id: str, query: str = ""):
 
 
 # -- the variant table --------------------------------------------------------------------
-def test_variants_are_the_web_tables_rows_filtered_and_paged_by_cursor(sign_in, client, web_aws, result):
-    c, user_id = sign_in()
-    token = create_token(c, scopes=("read",))
-    job = store_result(web_aws, user_id, result)
+def test_variants_are_the_web_tables_rows_filtered_and_paged_by_cursor(owned_result, client, result):
+    c, token, job = owned_result(result)
     want = expected_rows(result.rows, VariantFilter(genes=("TP53",), regions=("CDS", "UTR", "intron")))
     resp = _variants(client, token, job.job_id, f"{TP53_FILTER}&size=20")
     assert resp.status_code == 200, resp.get_data(as_text=True)
@@ -83,10 +81,8 @@ def test_variants_are_the_web_tables_rows_filtered_and_paged_by_cursor(sign_in, 
         ("colour=red", "colour"),
     ],
 )
-def test_a_bad_variant_parameter_is_422_naming_it(sign_in, client, web_aws, result, query, parameter):
-    c, user_id = sign_in()
-    token = create_token(c, scopes=("read",))
-    job = store_result(web_aws, user_id, result)
+def test_a_bad_variant_parameter_is_422_naming_it(owned_result, client, result, query, parameter):
+    c, token, job = owned_result(result)
     body = problem(_variants(client, token, job.job_id, query), 422, "validation")
     assert [e["field"] for e in body["errors"]] == [f"query.{parameter}"], body
 

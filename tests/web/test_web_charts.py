@@ -9,16 +9,11 @@ import re
 import subprocess
 import urllib.parse
 from collections import Counter
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import pytest
-from results_support import make_result, store_result
+from results_support import EngineResult, engine_result, make_result, store_result
 from support import SAMPLES, needs_bcftools
 
-from gas.annotator.engine import annotate_vcf, ensure_database
-from gas.annotator.engine.database import default_db_dir
 from gas.web.charts import MAX_BARS
 from gas.web.variants import VariantFilter, build_local_copy, facet_counts
 from gas.web.variants.cache import _load_index, _Lru
@@ -27,32 +22,11 @@ from gas.web.variants.table import LocalTable
 CHART_KEYS = ("regions", "variant_classes", "tstv", "known", "novel", "known_sources", "flags", "contigs")
 
 
-@dataclass
-class EngineResult:
-    vcf: bytes
-    table: bytes
-    summary: dict[str, Any]
-    annotated: Path
-    parquet_path: Path
-
-    def parquet(self) -> bytes:
-        return self.table
-
-
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory) -> EngineResult:
-    out = tmp_path_factory.mktemp("charts")
-    db = ensure_database("GRCh37", default_db_dir())
     # The file's header says NCBI36; its positions are GRCh37's (SAMPLES' README).
-    result = annotate_vcf(SAMPLES / "premium_1.vcf", out / "out", db, allow_assembly_mismatch=True)
-    assert result.variants_parquet is not None
-    return EngineResult(
-        result.annotated_vcf.read_bytes(),
-        result.variants_parquet.read_bytes(),
-        result.summary,
-        result.annotated_vcf,
-        result.variants_parquet,
-    )
+    out = tmp_path_factory.mktemp("charts") / "out"
+    return engine_result(SAMPLES / "premium_1.vcf", out, allow_assembly_mismatch=True)
 
 
 def _chart(html: str, key: str) -> dict[str, int]:

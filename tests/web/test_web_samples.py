@@ -8,18 +8,14 @@ import json
 import re
 import subprocess
 import urllib.parse
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from api_support import bearer, create_token
-from results_support import store_result
+from results_support import EngineResult, engine_result, store_result
 from samples_vcf import SAMPLES, write_v33
 from support import needs_bcftools
-
-from gas.annotator.engine import annotate_vcf, ensure_database
-from gas.annotator.engine.database import default_db_dir
 
 
 @pytest.fixture
@@ -34,31 +30,12 @@ def api_token():
     return headers
 
 
-@dataclass
-class EngineResult:
-    vcf: bytes
-    table: bytes
-    genotypes: bytes
-    summary: dict[str, Any]
-    annotated: Path
-
-    def parquet(self) -> bytes:
-        return self.table
-
-
 @pytest.fixture(scope="module")
 def cohort(tmp_path_factory) -> EngineResult:
     out = tmp_path_factory.mktemp("cohort")
-    db = ensure_database("GRCh37", default_db_dir())
-    result = annotate_vcf(write_v33(out / "cohort.vcf"), out / "out", db)
-    assert result.genotypes_parquet is not None
-    return EngineResult(
-        result.annotated_vcf.read_bytes(),
-        result.variants_parquet.read_bytes(),
-        result.genotypes_parquet.read_bytes(),
-        result.summary,
-        result.annotated_vcf,
-    )
+    result = engine_result(write_v33(out / "cohort.vcf"), out / "out")
+    assert result.genotypes is not None
+    return result
 
 
 def _store(web_aws, user_id: str, cohort: EngineResult) -> Any:

@@ -10,7 +10,7 @@ import re
 from urllib.parse import urlencode
 
 import pytest
-from api_support import bearer, create_token, problem
+from api_support import bearer, problem
 from results_support import condition_holds, expected_rows, make_result, store_result
 
 from gas.web.variants import Condition, FilterError, VariantFilter
@@ -51,10 +51,8 @@ WHERES = [
 
 
 @pytest.mark.parametrize("wheres", WHERES, ids=lambda w: "&".join(w))
-def test_conditions_keep_what_plain_python_keeps(sign_in, client, web_aws, result, wheres):
-    c, user_id = sign_in()
-    token = create_token(c, scopes=("read",))
-    job = store_result(web_aws, user_id, result)
+def test_conditions_keep_what_plain_python_keeps(owned_result, client, result, wheres):
+    c, token, job = owned_result(result)
     filt = VariantFilter.from_args({"where": wheres})
     want = expected_rows(result.rows, filt)
     assert 0 < len(want) < len(result.rows), "a condition that keeps all or nothing proves little"
@@ -78,10 +76,8 @@ def test_nulls_never_match_a_comparison(result):
 
 
 @pytest.mark.parametrize("sort", ["nearest_distance", "-nearest_distance", "phenotype_count", "-qual", "pos"])
-def test_a_numeric_sort_is_pythons_sorted_with_nulls_last(sign_in, client, web_aws, result, sort):
-    c, user_id = sign_in()
-    token = create_token(c, scopes=("read",))
-    job = store_result(web_aws, user_id, result)
+def test_a_numeric_sort_is_pythons_sorted_with_nulls_last(owned_result, client, result, sort):
+    c, token, job = owned_result(result)
     name = sort.lstrip("-")
     present = sorted((r for r in result.rows if r[name] is not None), key=lambda r: r[name], reverse=sort[0] == "-")
     # sorted() is stable: ties keep file order, as the table's stable argsort does
@@ -130,10 +126,8 @@ def test_the_form_adds_one_condition_and_chips_remove_each(sign_in, web_aws, res
         ("qual", "is not COLUMN OP VALUE"),
     ],
 )
-def test_a_bad_condition_names_where_and_the_problem(sign_in, client, web_aws, result, text, problem_text):
-    c, user_id = sign_in()
-    token = create_token(c, scopes=("read",))
-    job = store_result(web_aws, user_id, result)
+def test_a_bad_condition_names_where_and_the_problem(owned_result, client, result, text, problem_text):
+    c, token, job = owned_result(result)
     page = c.get(f"/annotations/{job.job_id}/variants?{urlencode({'where': text})}")
     body = page.get_data(as_text=True)
     assert page.status_code == 400 and 'data-parameter="where"' in body and problem_text in body.replace("&#39;", "'")

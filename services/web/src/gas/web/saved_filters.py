@@ -41,13 +41,9 @@ MAX_QUERY = 2000  # characters of the query string as sent
 _ATTEMPTS = 5  # conditional writes lost to a concurrent one before giving up
 
 
-class SavedFilterError(ValueError):
-    """A name or query that cannot be saved; `parameter` names it (a 400)."""
-
-    def __init__(self, parameter: str, problem: str):
-        self.parameter = parameter
-        self.problem = problem
-        super().__init__(f"{parameter}: {problem}")
+class SavedFilterError(FilterError):
+    """A name or query that cannot be saved; `parameter` names it (a 400), as a filter's own
+    FilterError does."""
 
 
 class TooManyFilters(SavedFilterError):

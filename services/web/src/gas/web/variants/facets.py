@@ -113,29 +113,20 @@ def facet_counts(table: LocalTable, filt: VariantFilter) -> Facets:
     last_record = -1  # the last record counted: a record's ALTs may straddle two batches
     pending: tuple[int, int] | None = None  # (record, best consequence rank) not yet counted
     ranks = np.zeros(len(SEVERITY) + 2, dtype=np.int64)  # records per most severe rank; unknown, none
-    columns = sorted(set(FACET_COLUMNS) | set(table.filter_columns(filt)))
-    with table._reader(columns) as reader:
-        for b in table.candidate_batches(filt):
-            batch = reader.get_batch(int(b))
-            if not filt.empty:
-                keep = table.mask(batch, filt, int(b))
-                if not keep.any():
-                    continue
-                if not keep.all():
-                    batch = batch.filter(pa.array(keep))
-            out.rows += batch.num_rows
-            _count_alleles(out, batch)
-            records = batch.column("record").to_numpy()
-            # The first matching row of each record (rows are in record order).
-            starts = np.flatnonzero(np.concatenate([[True], records[1:] != records[:-1]]))
-            if records[0] == last_record:
-                firsts = starts[1:]
-            else:
-                firsts = starts
-            last_record = int(records[-1])
-            out.records += len(firsts)
-            _count_records(out, batch.take(pa.array(firsts, pa.int64())))
-            pending = _count_consequences(ranks, batch, records, starts, pending)
+    for batch in table.matching_batches(filt, list(FACET_COLUMNS)):  # the table's own filtering
+        out.rows += batch.num_rows
+        _count_alleles(out, batch)
+        records = batch.column("record").to_numpy()
+        # The first matching row of each record (rows are in record order).
+        starts = np.flatnonzero(np.concatenate([[True], records[1:] != records[:-1]]))
+        if records[0] == last_record:
+            firsts = starts[1:]
+        else:
+            firsts = starts
+        last_record = int(records[-1])
+        out.records += len(firsts)
+        _count_records(out, batch.take(pa.array(firsts, pa.int64())))
+        pending = _count_consequences(ranks, batch, records, starts, pending)
     if pending is not None:
         ranks[pending[1]] += 1
     out.consequences.update({t: int(n) for t, n in zip(SEVERITY, ranks.tolist(), strict=False) if n})
