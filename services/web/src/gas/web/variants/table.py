@@ -97,8 +97,9 @@ def _kind(field: pa.Field) -> str:
 
 
 def _source_columns(schema: pa.Schema, metadata: dict[str, str]) -> tuple[SourceColumn, ...]:
-    """The table's columns that are not the engine's own, each with the source that added it
-    (the table's `gas.sources` metadata: name and {INFO id: source's id})."""
+    """The table's columns that a deployment's source added, each with that source (the
+    table's `gas.sources` metadata: name and {INFO id: source's id}). A column neither the
+    vocabulary nor a source declares (a later release's, read by this one) is not shown."""
     owner: dict[str, tuple[str, str]] = {}
     try:
         declared = json.loads(metadata.get("gas.sources") or "[]")
@@ -110,8 +111,8 @@ def _source_columns(schema: pa.Schema, metadata: dict[str, str]) -> tuple[Source
                 owner[str(info_id).lower()] = (str(s.get("name", "source")), str(info_id))
     columns = []
     for f in schema:
-        if f.name not in TABLE_COLUMN and f.name not in NOT_QUERYABLE:
-            source, info_id = owner.get(f.name, ("source", f.name.upper()))
+        if f.name not in TABLE_COLUMN and f.name not in NOT_QUERYABLE and f.name in owner:
+            source, info_id = owner[f.name]
             columns.append(SourceColumn(f.name, source, info_id, _kind(f)))
     return tuple(columns)
 
