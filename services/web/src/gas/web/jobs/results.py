@@ -226,11 +226,13 @@ def _table_choices(table: LocalTable) -> dict[str, Any]:
     """What this job's table offers: the IMPACTs present (a bundle's, with their rows), its
     sources' columns, and every column a condition may name (the form's select)."""
     impacts = table.impact_counts()
+    sources = {c.name for c in table.source_columns}
     return {
         "impacts": impacts,
         "bundle": bool(impacts),  # the picked transcript consequence's columns are shown
         "source_columns": table.source_columns,
-        "where_columns": sorted(table.kinds),
+        # the sources' columns first, then the numeric ones (what conditions are mostly for)
+        "where_columns": sorted(table.kinds, key=lambda c: (c not in sources, table.kinds[c] != "number", c)),
         "numeric": [name for name, kind in sorted(table.kinds.items()) if kind == "number"],
     }
 
