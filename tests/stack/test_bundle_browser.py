@@ -156,7 +156,8 @@ def test_a_numeric_condition_and_an_impact_filter_from_the_form(bundle_stack, bu
     assert {rows.nth(i).locator("td.gas-impact").inner_text() for i in range(rows.count())} == {impact}
     chip = page.locator("#where-chips a.gas-chip")
     assert chip.count() == 1 and chip.inner_text().startswith(f"pos<={limit}")
-    page.evaluate("document.getElementById('f-impacts').scrollIntoView()")  # the new fields, chip and rows
+    # the new fields, the chip and the rows (instant: Bootstrap scrolls smoothly)
+    page.evaluate("document.getElementById('f-impacts').scrollIntoView({behavior: 'instant'})")
     page.screenshot(path=str(IMAGES / "variants-where-1280.png"), full_page=False)
     here = page.url
     phone = browser.new_context(
@@ -164,7 +165,7 @@ def test_a_numeric_condition_and_an_impact_filter_from_the_form(bundle_stack, bu
     ).new_page()
     phone.goto(here)
     assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    phone.evaluate("document.getElementById('f-where').scrollIntoView()")
+    phone.evaluate("document.getElementById('where-chips').scrollIntoView({behavior: 'instant'})")
     phone.screenshot(path=str(IMAGES / "variants-where-390.png"), full_page=False)
     audit = browser.new_context(bypass_csp=True, storage_state=context.storage_state()).new_page()  # axe is injected
     problems = []
