@@ -71,6 +71,24 @@ class Result:
         writer.close()
         return out.getvalue()
 
+    def engine_parquet(self, row_group_rows: int = 1000) -> bytes:
+        """The table as the engine's own writer leaves it (gas.annotator.engine.parquet):
+        with the footer's view of the whole table that the first open reads (decision 105)."""
+        import tempfile
+        from pathlib import Path
+
+        from gas.annotator.engine.parquet import VariantsWriter
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "t.variants.parquet"
+            metadata = {"gas.assembly": "GRCh37", "gas.database": "GRCh37-v1", "gas.engine_version": "test"}
+            writer = VariantsWriter(path, metadata)
+            for start in range(0, len(self.rows), row_group_rows):
+                chunk = pa.Table.from_pylist(self.rows[start : start + row_group_rows], schema=SCHEMA)
+                writer.write(chunk.combine_chunks().to_batches()[0], 0)  # rows carry their record
+            writer.close()
+            return path.read_bytes()
+
     def vcf_lines(self) -> list[str]:
         return [line for line in self.vcf.decode().splitlines() if not line.startswith("#")]
 
@@ -251,12 +269,15 @@ def expected_rows(rows: Iterable[dict[str, Any]], f: VariantFilter, sort: str = 
     return kept
 
 
-def store_result(aws: Any, user_id: str, result: Result, name: str = "sample.vcf", **fields: Any) -> Any:
-    """A COMPLETED job of `user_id` whose input, annotated VCF, table, log and summary are
-    in the (moto) buckets, as the annotator leaves them; returns the Job."""
+def store_result(
+    aws: Any, user_id: str, result: Result, name: str = "sample.vcf", table: bytes | None = None, **fields: Any
+) -> Any:
+    """A COMPLETED job of `user_id` whose input, annotated VCF, table (`table`, else
+    result.parquet(): a table without the first page's view), log and summary are in the
+    (moto) buckets, as the annotator leaves them; returns the Job."""
     import json
 
-    from jobs_support import new_job
+    from jobs_support import new_job, put_results
 
     from gas.core.job_record import JobStatus
     from gas.core.jobs import JobStore, new_job_id
@@ -265,21 +286,14 @@ def store_result(aws: Any, user_id: str, result: Result, name: str = "sample.vcf
     job_id = new_job_id()
     s3 = aws.client("s3")
     results, inputs = aws.names.results_bucket, aws.names.inputs_bucket
-    stem = name.removesuffix(".vcf")
-    keys = {
-        "result_key": f"{user_id}/{job_id}/{stem}.annot.vcf",
-        "variants_key": f"{user_id}/{job_id}/{stem}.variants.parquet",
-        "log_key": f"{user_id}/{job_id}/{stem}.count.log",
-        "summary_key": f"{user_id}/{job_id}/{stem}.summary.json",
+    prefix = f"{user_id}/{job_id}/{name.removesuffix('.vcf')}"
+    objects = {
+        "result_key": (f"{prefix}.annot.vcf", result.vcf),
+        "variants_key": (f"{prefix}.variants.parquet", result.parquet() if table is None else table),
+        "log_key": (f"{prefix}.count.log", b"variants_read\t400\n"),
+        "summary_key": (f"{prefix}.summary.json", json.dumps(result.summary).encode()),
     }
-    bodies = {
-        "result_key": result.vcf,
-        "variants_key": result.parquet(),
-        "log_key": b"variants_read\t400\n",
-        "summary_key": json.dumps(result.summary).encode(),
-    }
-    for field_name, key in keys.items():
-        s3.put_object(Bucket=results, Key=key, Body=bodies[field_name])
+    keys = put_results(s3, results, objects)
     input_key = f"inputs/{user_id}/{job_id}~{name}"
     etag = s3.put_object(Bucket=inputs, Key=input_key, Body=result.vcf)["ETag"]
     values: dict[str, Any] = {

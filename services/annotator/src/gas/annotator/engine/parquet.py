@@ -8,13 +8,16 @@ this ALT, ``consequences`` all of its terms (severity order). The rows are built
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+from pyarrow._compute import call_function
 
 from gas.annotator.engine import arrowops as pc
-from gas.core.vocab import TABLE_COLUMNS, TABLE_SCHEMA_KEY, TABLE_SCHEMA_VERSION
+from gas.core.vocab import TABLE_COLUMNS, TABLE_SCHEMA_KEY, TABLE_SCHEMA_VERSION, TABLE_VIEW_KEY
 
 _TYPES = {"int64": pa.int64(), "float64": pa.float64(), "string": pa.string()}
 # The columns and their kinds are the vocabulary's (gas.core.vocab.TABLE_COLUMNS).
@@ -25,6 +28,52 @@ SCHEMA = pa.schema(
     ]
 )
 DICTIONARY_COLUMNS = tuple(c.name for c in TABLE_COLUMNS if c.categorical)
+_CHROM, _POS, _CONSEQUENCE = (SCHEMA.get_field_index(c) for c in ("chrom", "pos", "consequence"))
+
+
+class TableView:
+    """What the web viewer's first page needs of the whole table (vocab.TABLE_VIEW_KEY, decision
+    105), gathered as row groups are written so that no web host reads the whole file for it:
+    rows, rows per most severe term (the consequence filter's choices) and whether the rows
+    are in position order (each chromosome in one run, positions ascending: a sorted VCF)."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.terms: dict[str, int] = {}
+        self.position_sorted = True
+        self._last: tuple[str, int] | None = None  # the last (chrom, pos) seen
+        self._seen: set[str] = set()
+
+    def add(self, chrom: pa.Array, pos: pa.Array, consequence: pa.Array) -> None:
+        self.rows += len(chrom)
+        counts = call_function("value_counts", [consequence])
+        for term, n in zip(counts.field(0).to_pylist(), counts.field(1).to_pylist(), strict=True):
+            if term is not None:
+                self.terms[term] = self.terms.get(term, 0) + n
+        if self.position_sorted and len(chrom):
+            self.position_sorted = self._in_order(chrom, pos)
+
+    def _in_order(self, chrom: pa.Array, pos: pa.Array) -> bool:
+        encoded = call_function("dictionary_encode", [chrom])
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        names = encoded.dictionary.to_pylist()
+        positions = pos.to_numpy(zero_copy_only=False)
+        same = np.diff(codes) == 0
+        if np.any(np.diff(positions)[same] < 0):
+            return False
+        for k, start in enumerate([0, *(np.flatnonzero(~same) + 1).tolist()]):
+            name = names[codes[start]]
+            if k == 0 and self._last is not None and self._last[0] == name:
+                if positions[0] < self._last[1]:
+                    return False
+            elif name in self._seen:  # a chromosome met again after another
+                return False
+            self._seen.add(name)
+        self._last = (names[codes[-1]], int(positions[-1]))
+        return True
+
+    def to_json(self) -> str:
+        return json.dumps({"rows": self.rows, "position_sorted": self.position_sorted, "terms": self.terms})
 
 
 class VariantsWriter:
@@ -48,6 +97,7 @@ class VariantsWriter:
             write_statistics=["record", "chrom", "pos"],
         )
         self.rows = 0
+        self.view = TableView()
 
     def write(self, batch: Any, first_record: int) -> None:
         """Write a block's rows; ``first_record`` turns its local record index into the file's."""
@@ -57,8 +107,12 @@ class VariantsWriter:
         columns = [record] + [batch.column(i) for i in range(1, batch.num_columns)]
         self.writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=self.schema))
         self.rows += batch.num_rows
+        self.view.add(batch.column(_CHROM), batch.column(_POS), batch.column(_CONSEQUENCE))
 
     def close(self) -> None:
         if self.writer is not None:
+            # In the footer, which a reader fetches first (the schema's metadata is written
+            # before the rows, so this key sits in the file's key-value metadata instead).
+            self.writer.add_key_value_metadata({TABLE_VIEW_KEY: self.view.to_json()})
             self.writer.close()
             self.writer = None

@@ -469,3 +469,31 @@ class Me(BaseModel):
     tier: str
     upload_limit: int
     token: TokenInfo
+
+
+# -- saved filters (gas.web.saved_filters) -------------------------------------------------
+class SavedFilterIn(Strict):
+    name: str = Field(
+        description="A name of at most 80 characters (spaces collapsed); saving under a name already used "
+        "(any case) replaces that filter"
+    )
+    query: str = Field(
+        description="The variant table's filter as a query string (`gene=TP53&region=CDS`), as "
+        "`GET /jobs/{id}/variants` takes it; at most 2,000 characters; parsed before it is stored and "
+        "stored in canonical form; a filter that keeps every row is refused"
+    )
+
+
+class SavedFilterOut(BaseModel):
+    id: str = Field(description="Its id (`DELETE /filters/{id}`)")
+    name: str
+    query: str = Field(description="Canonical: append it to `GET /jobs/{id}/variants?` of any of your jobs")
+    created_at: str
+
+
+class SavedFilterList(BaseModel):
+    filters: list[SavedFilterOut] = Field(description="By name; at most 50")
+
+
+class FilterPath(BaseModel):
+    filter_id: str

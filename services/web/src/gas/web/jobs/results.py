@@ -22,16 +22,17 @@ from typing import Any
 from urllib.parse import urlencode
 
 import structlog
-from flask import Response, abort, current_app, render_template, request, stream_with_context, url_for
+from flask import Response, abort, current_app, g, render_template, request, stream_with_context, url_for
 
 from gas.core.job_record import Job
 from gas.web.charts import Chart
 from gas.web.context import login_required, own_job_or_404, services
 from gas.web.jobs.blueprint import bp
-from gas.web.jobs.common import job_view, load_summary
+from gas.web.jobs.common import charts_link, job_view, load_summary
 from gas.web.linkouts import row_links
 from gas.web.phenotypes import disease_links, label
 from gas.web.samples import SAMPLES_PER_PAGE, sample_page, shown_samples
+from gas.web.saved_filters import MAX_NAME, SavedFilters
 from gas.web.variants import (
     CONTENT_TYPES,
     FLAGS,
@@ -128,6 +129,7 @@ def variants(job_id: str) -> Any:
         row["disease_links"] = disease_links(row.get("diseases"))
     pages = max(1, -(-result.matched // page.size))
     current = page.offset // page.size + 1
+    save_query = urlencode(filt.to_args())  # what "Save this filter" stores
     shown = sorted({1, pages, *range(max(1, current - 2), min(pages, current + 2) + 1)})
     return render_template(
         "jobs/variants.html",
@@ -158,8 +160,17 @@ def variants(job_id: str) -> Any:
             "exports": {fmt: export_link(fmt) for fmt in FORMATS},
             "clear": url_for("jobs.variants", job_id=job.job_id),
             "here": link(offset=page.offset),
+            # The job page's charts of these rows (of every row without a filter).
+            "charts": charts_link(job.job_id, args),
         },
         export_names={fmt: svc.variants.export_name(job, filt, fmt) for fmt in FORMATS},
+        # The user's saved filters, each applied to this job (gas.web.saved_filters).
+        saved_filters=[
+            (saved, f"{url_for('jobs.variants', job_id=job.job_id)}?{saved.query}", saved.query == save_query)
+            for saved in SavedFilters(svc.aws).list(g.user_id)
+        ],
+        save_query=save_query,
+        max_filter_name=MAX_NAME,
         **table,
         **_choices(),
     )

@@ -268,15 +268,26 @@ class ResultCache:
         digest = hashlib.sha256(f"{job.variants_key}\0{etag}\0{LOCAL_FORMAT}".encode()).hexdigest()[:16]
         return f"{job.job_id}-{digest}"
 
-    def get(self, s3: Any, bucket: str, job: Job) -> Path:
-        """The local copy of the job's current Parquet result (fetched and built if new)."""
+    @staticmethod
+    def head(s3: Any, bucket: str, job: Job) -> dict[str, Any]:
+        """The job's Parquet result's current version (ETag, ContentLength)."""
         assert job.variants_key
         try:
-            head = s3.head_object(Bucket=bucket, Key=job.variants_key)
+            head: dict[str, Any] = s3.head_object(Bucket=bucket, Key=job.variants_key)
         except ClientError as exc:
             if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
                 raise ResultUnavailable("gone", "The variant table of this job is not there any more.") from None
             raise
+        return head
+
+    def ready(self, job: Job, head: dict[str, Any]) -> bool:
+        """Whether this version's local copy is built (on this host)."""
+        return (self.root / self.entry_name(job, head["ETag"]) / "index.json").exists()
+
+    def get(self, s3: Any, bucket: str, job: Job, head: dict[str, Any] | None = None) -> Path:
+        """The local copy of the job's current Parquet result (fetched and built if new)."""
+        assert job.variants_key
+        head = head or self.head(s3, bucket, job)
         entry = self.root / self.entry_name(job, head["ETag"])
         if (entry / "index.json").exists():
             with contextlib.suppress(OSError):

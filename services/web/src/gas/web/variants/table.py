@@ -491,8 +491,7 @@ class LocalTable:
                     for item in counts.to_pylist():
                         if item["values"] is not None:
                             totals[item["values"]] = totals.get(item["values"], 0) + item["counts"]
-            rank = {t: i for i, t in enumerate(SEVERITY)}
-            self._term_counts = dict(sorted(totals.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
+            self._term_counts = order_terms(totals)
         return self._term_counts
 
     # -- one record's rows ---------------------------------------------------------
@@ -532,6 +531,12 @@ class LocalTable:
                     if not keep.all():
                         batch = batch.filter(pa.array(keep))
                 yield batch.select(columns)
+
+
+def order_terms(totals: dict[str, int]) -> dict[str, int]:
+    """Rows per term in severity order (terms outside it after, by name)."""
+    rank = {t: i for i, t in enumerate(SEVERITY)}
+    return dict(sorted(totals.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
 
 
 _ORDERS = _Lru(4)  # (table, filter, sort) -> row numbers in order; 8 bytes a matching row
