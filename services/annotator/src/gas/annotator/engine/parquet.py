@@ -28,28 +28,33 @@ SCHEMA = pa.schema(
     ]
 )
 DICTIONARY_COLUMNS = tuple(c.name for c in TABLE_COLUMNS if c.categorical)
-_CHROM, _POS, _CONSEQUENCE = (SCHEMA.get_field_index(c) for c in ("chrom", "pos", "consequence"))
+_CHROM, _POS, _CONSEQUENCE, _IMPACT = (SCHEMA.get_field_index(c) for c in ("chrom", "pos", "consequence", "impact"))
 
 
 class TableView:
     """What the web viewer's first page needs of the whole table (vocab.TABLE_VIEW_KEY, decision
     105), gathered as row groups are written so that no web host reads the whole file for it:
-    rows, rows per most severe term (the consequence filter's choices) and whether the rows
-    are in position order (each chromosome in one run, positions ascending: a sorted VCF)."""
+    rows, rows per most severe term (the consequence filter's choices), rows per picked IMPACT
+    (a bundle's: the IMPACT filter's choices, decision 103) and whether the rows are in
+    position order (each chromosome in one run, positions ascending: a sorted VCF)."""
 
     def __init__(self) -> None:
         self.rows = 0
         self.terms: dict[str, int] = {}
+        self.impacts: dict[str, int] = {}
         self.position_sorted = True
         self._last: tuple[str, int] | None = None  # the last (chrom, pos) seen
         self._seen: set[str] = set()
 
-    def add(self, chrom: pa.Array, pos: pa.Array, consequence: pa.Array) -> None:
+    def add(self, chrom: pa.Array, pos: pa.Array, consequence: pa.Array, impact: pa.Array | None = None) -> None:
         self.rows += len(chrom)
-        counts = call_function("value_counts", [consequence])
-        for term, n in zip(counts.field(0).to_pylist(), counts.field(1).to_pylist(), strict=True):
-            if term is not None:
-                self.terms[term] = self.terms.get(term, 0) + n
+        for column, totals in ((consequence, self.terms), (impact, self.impacts)):
+            if column is None or column.null_count == len(column):  # genes-only: no IMPACT
+                continue
+            counts = call_function("value_counts", [column])
+            for term, n in zip(counts.field(0).to_pylist(), counts.field(1).to_pylist(), strict=True):
+                if term is not None:
+                    totals[term] = totals.get(term, 0) + n
         if self.position_sorted and len(chrom):
             self.position_sorted = self._in_order(chrom, pos)
 
@@ -73,7 +78,8 @@ class TableView:
         return True
 
     def to_json(self) -> str:
-        return json.dumps({"rows": self.rows, "position_sorted": self.position_sorted, "terms": self.terms})
+        view = {"rows": self.rows, "position_sorted": self.position_sorted, "terms": self.terms}
+        return json.dumps(view | {"impacts": self.impacts})
 
 
 class VariantsWriter:
@@ -107,7 +113,7 @@ class VariantsWriter:
         columns = [record] + [batch.column(i) for i in range(1, batch.num_columns)]
         self.writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=self.schema))
         self.rows += batch.num_rows
-        self.view.add(batch.column(_CHROM), batch.column(_POS), batch.column(_CONSEQUENCE))
+        self.view.add(batch.column(_CHROM), batch.column(_POS), batch.column(_CONSEQUENCE), batch.column(_IMPACT))
 
     def close(self) -> None:
         if self.writer is not None:

@@ -88,7 +88,7 @@ from gas.web.variants.store import (
     VcfRecord,
     parse_vcf_line,
 )
-from gas.web.variants.table import COLUMNS, LIST_COLUMNS, LocalTable, SourceColumn, VariantPage
+from gas.web.variants.table import COLUMNS, LIST_COLUMNS, LocalTable, SourceColumn, TableColumns, VariantPage
 
 __all__ = [
     "CHROMOSOMES",
@@ -104,6 +104,7 @@ __all__ = [
     "OPERATORS",
     "Condition",
     "SourceColumn",
+    "TableColumns",
     "PROVENANCE",
     "LIST_COLUMNS",
     "MAX_DETAIL_LINE",

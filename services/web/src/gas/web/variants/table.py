@@ -96,7 +96,25 @@ def _kind(field: pa.Field) -> str:
     return "text"
 
 
-def _source_columns(schema: pa.Schema, metadata: dict[str, str]) -> tuple[SourceColumn, ...]:
+@dataclass(frozen=True)
+class TableColumns:
+    """What a table offers the form: its sources' columns, every column's kind (where= and
+    sorts), and the IMPACTs present with their rows (None: not known yet, on a first open
+    served from storage before the local copy exists)."""
+
+    source_columns: tuple[SourceColumn, ...]
+    kinds: dict[str, str]
+    impacts: dict[str, int] | None
+
+
+def column_kinds(schema: pa.Schema, sources: tuple[SourceColumn, ...]) -> dict[str, ColumnKind]:
+    """The kind of each column of a table with this schema: the engine's (vocab), the sources'."""
+    return {name: kind for name in schema.names if (kind := static_kind(name)) is not None} | {
+        c.name: c.kind for c in sources
+    }
+
+
+def source_columns(schema: pa.Schema, metadata: dict[str, str]) -> tuple[SourceColumn, ...]:
     """The table's columns that are not the engine's own, each with the source that added it
     (the table's `gas.sources` metadata: name and {INFO id: source's id})."""
     owner: dict[str, tuple[str, str]] = {}
@@ -164,11 +182,9 @@ class LocalTable:
         self.starts = np.concatenate([[0], np.cumsum(index.batch_rows)])  # first row of each batch
         # The job's genotypes (gas.web.samples.JobGenotypes), set by the store: the sample filter.
         self.genotypes: Any = None
-        self.source_columns = _source_columns(self.schema, index.metadata)
+        self.source_columns = source_columns(self.schema, index.metadata)
         # What each column holds, for where= and sorts: the engine's (vocab) and the sources'.
-        self.kinds: dict[str, ColumnKind] = {
-            name: kind for name in self.schema.names if (kind := static_kind(name)) is not None
-        } | {c.name: c.kind for c in self.source_columns}
+        self.kinds = column_kinds(self.schema, self.source_columns)
         self.row_columns = [*COLUMNS, *(c.name for c in self.source_columns), "record"]
         self._impact_counts: dict[str, int] | None = None
 
