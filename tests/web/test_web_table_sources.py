@@ -237,3 +237,22 @@ def test_the_cli_asks_the_same_over_http(app, annotated, job, client, tmp_path):
         (v["pos"], v["alt"], v["sources"]["gnomad_af"]) for v in want
     ]
     assert want and all(r["clinvar.clnsig"] == "Pathogenic" for r in rows)
+
+
+def test_the_first_open_shows_impacts_and_sources_from_storage(annotated, job):
+    """The first open is served from the stored table (decision 105), without the local copy:
+    the IMPACTs the engine counted, the sources' columns and their values are on it."""
+    from test_web_first_open import _page, _pages
+
+    c, _, stored = job
+    storage, local = _pages(c, "storage"), _pages(c, "local_copy")
+    html = _page(c, f"/annotations/{stored.job_id}/variants")
+    assert _pages(c, "storage") == storage + 1 and _pages(c, "local_copy") == local
+    counts = defaultdict(int)
+    for r in annotated["result"].rows:
+        counts[r["impact"]] += 1
+    for impact in ("HIGH", "MODERATE", "LOW", "MODIFIER"):
+        assert f'{impact} <span class="text-muted small">{counts[impact]:,}</span>' in html
+    first = annotated["result"].rows[0]
+    cell = f'data-column="gnomad_af">{first["gnomad_af"] if first["gnomad_af"] is not None else ""}</td>'
+    assert cell in html and '<option value="gnomad_af">gnomad_af</option>' in html
