@@ -178,7 +178,8 @@ BUNDLE_COLUMNS = ("impact", "symbol", "transcript", "hgvsc", "hgvsp", "amino_aci
 TABLE_SCHEMA_VERSION = "1.2"  # 1.1: diseases, phenotype_count; 1.2: the TABLE_VIEW_KEY metadata
 TABLE_SCHEMA_KEY = "gas.table_schema"
 # What the viewer's first page needs of the whole table, written by the engine when it closes
-# the file (decision 105): JSON {"rows", "position_sorted", "terms": {most severe term: rows}}.
+# the file (decision 105): JSON {"rows", "position_sorted", "terms": {most severe term: rows},
+# "impacts": {picked IMPACT: rows}} ("impacts" optional: tables before it lack it).
 # A table without it (before 1.2) is read the old way: a local copy built first.
 TABLE_VIEW_KEY = "gas.view"
 
