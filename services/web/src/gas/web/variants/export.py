@@ -36,8 +36,6 @@ def _text_columns(batch: pa.RecordBatch) -> list[pa.Array]:
     out = []
     for name in batch.schema.names:
         column = batch.column(name)
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
         if name in LIST_COLUMNS or pa.types.is_list(column.type):
             column = pc.binary_join(column, ",")
         if pa.types.is_string(column.type):
