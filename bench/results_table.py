@@ -15,11 +15,16 @@ server, gunicorn with one worker) and measures over HTTP, as a browser asks:
   * the TSV export of the whole result (rows/s), and of one gene's rows;
   * table pages with a phenotype filter (a different HPO term each request, 10+ genes; the
     term's descendants included), and the TSV export of HP:0001250 "Seizure" (2,040 genes);
+  * table pages with a numeric condition (`where=nearest_distance<=T`, a new T each request)
+    and with a numeric sort (`sort=-nearest_distance`, under a new `where=pos>X` each request, so
+    no order is cached), and the TSV export of `where=pos<T` (decision 103);
   * the web worker's peak RSS (VmHWM) over all of it.
 
 Peer in the same run: `bcftools view -i 'INFO/GENE="G"' | bcftools query` producing the
-same gene's TSV from the annotated VCF (the rows are compared), and `bcftools query` over
-the whole file. Goals: page p95 <= 300 ms (gene filter; deep offset), export >= 200,000
+same gene's TSV from the annotated VCF (the rows are compared), `bcftools query` over
+the whole file, `bcftools view -i 'POS<T' | bcftools query` for the numeric condition (rows
+compared) and `bcftools view -i 'POS>X' | bcftools query | sort` by NEAREST's distance for
+the numeric sort. Goals: page p95 <= 300 ms (gene filter; deep offset), export >= 200,000
 rows/s, worker peak RSS <= 300 MiB.
 """
 
@@ -283,6 +288,39 @@ def measure(
     peer_seizure_cpu_s = children_cpu() - cpu0
     peer_seizure_keys = ["\t".join(line.split("\t")[:4]) for line in peer_seizure_lines]
 
+    # Numeric conditions and sorts (decision 103): each request a new filter, nothing cached.
+    positions = sorted(int(p) for p in pq.read_table(parquet, columns=["pos"]).column(0).to_numpy()[::997])
+    where_ms = []
+    for _ in range(args.requests):
+        elapsed, resp = timed_get(user, f"{base}?where=nearest_distance%3C%3D{rng.randint(1, 200_000)}")
+        assert 'id="matched"' in resp.text
+        where_ms.append(elapsed * 1000)
+    cpu0 = cpu_seconds(worker)
+    sort_ms = []
+    for _ in range(args.requests):
+        low = rng.choice(positions[: len(positions) // 10])
+        elapsed, resp = timed_get(user, f"{base}?sort=-nearest_distance&where=pos%3E{low}")
+        assert 'id="matched"' in resp.text
+        sort_ms.append(elapsed * 1000)
+    sort_cpu_ms = (cpu_seconds(worker) - cpu0) * 1000 / args.requests
+    low = positions[len(positions) // 20]
+    cpu0 = children_cpu()
+    peer_sort_s, _ = shell(
+        f"bcftools view -i 'POS>{low}' {vcf} 2>/dev/null | bcftools query -f '{PEER_FIELDS[:-2]}\\t%INFO/NEAREST\\n'"
+        " | sort -t'|' -k2,2nr -s"
+    )
+    peer_sort_cpu_s = children_cpu() - cpu0
+    limit = positions[len(positions) // 2]
+    cpu0 = cpu_seconds(worker)
+    pos_s, pos_rows, pos_keys = stream_rows(user, f"{base}.tsv?where=pos%3C{limit}")
+    pos_cpu_s = cpu_seconds(worker) - cpu0
+    cpu0 = children_cpu()
+    peer_pos_s, peer_pos_lines = shell(
+        f"bcftools view -i 'POS<{limit}' {vcf} 2>/dev/null | bcftools query -f '{PEER_FIELDS}'"
+    )
+    peer_pos_cpu_s = children_cpu() - cpu0
+    peer_pos_keys = ["\t".join(line.split("\t")[:4]) for line in peer_pos_lines]
+
     export_s, export_rows, _ = stream_rows(user, f"{base}.tsv")
     gene_export_s, gene_rows, gene_keys = stream_rows(user, f"{base}.tsv?gene={top_gene}")
     rss_peak = vm_hwm_mib(worker)
@@ -317,6 +355,18 @@ def measure(
         "top_gene": top_gene,
         "rss_start": rss_start,
         "rss_peak": rss_peak,
+        "where_ms": where_ms,
+        "sort_ms": sort_ms,
+        "sort_cpu_ms": sort_cpu_ms,
+        "peer_sort_s": peer_sort_s,
+        "peer_sort_cpu_s": peer_sort_cpu_s,
+        "pos_s": pos_s,
+        "pos_cpu_s": pos_cpu_s,
+        "pos_rows": pos_rows,
+        "pos_same": sorted(pos_keys) == sorted(peer_pos_keys),
+        "peer_pos_s": peer_pos_s,
+        "peer_pos_cpu_s": peer_pos_cpu_s,
+        "peer_pos_rows": len(peer_pos_keys),
     }
 
 
@@ -364,6 +414,22 @@ def report(f: dict[str, Any], args: argparse.Namespace, rows_total: int) -> None
     same = "yes" if f["same_rows"] else "NO"
     peer_gene = f"{f['peer_rows']:,} rows in {f['peer_gene_s'] * 1000:.0f} ms; same rows: {same}"
     print(f"  peer bcftools view -i + query   : {peer_gene}")
+    print(f"table page, where=nearest_distance<=T ({args.requests} T)  : {ms(f['where_ms'])}")
+    print(f"table page, sort=-nearest_distance, where=pos>X   : {ms(f['sort_ms'])}", end="")
+    print(f"  worker CPU {f['sort_cpu_ms']:.1f} ms a page")
+    print(
+        f"  peer bcftools view -i 'POS>X' + query + sort by distance: {f['peer_sort_s'] * 1000:.0f} ms"
+        f" (CPU {f['peer_sort_cpu_s'] * 1000:.0f} ms)"
+    )
+    same_pos = "yes" if f["pos_same"] else "NO"
+    print(
+        f"TSV export, where=pos<T: {f['pos_rows']:,} rows in {f['pos_s'] * 1000:.0f} ms"
+        f" (worker CPU {f['pos_cpu_s'] * 1000:.0f} ms)"
+    )
+    print(
+        f"  peer bcftools view -i 'POS<T' + query: {f['peer_pos_rows']:,} rows in {f['peer_pos_s'] * 1000:.0f} ms"
+        f" (CPU {f['peer_pos_cpu_s'] * 1000:.0f} ms); same rows: {same_pos}"
+    )
     print(f"web worker peak RSS (VmHWM): {f['rss_peak']:.0f} MiB (after start {f['rss_start']:.0f} MiB)")
     goals = [
         ("page p95 <= 300 ms, gene filter", gene_p95 <= GOAL_PAGE_MS),
@@ -373,6 +439,9 @@ def report(f: dict[str, Any], args: argparse.Namespace, rows_total: int) -> None
         ("gene export = bcftools rows", f["same_rows"]),
         ("page p95 <= 300 ms, phenotype filter", percentile(f["pheno_ms"], 95) <= GOAL_PAGE_MS),
         ("phenotype export = bcftools rows", f["seizure_same"]),
+        ("page p95 <= 300 ms, numeric condition", percentile(f["where_ms"], 95) <= GOAL_PAGE_MS),
+        ("page p95 <= 300 ms, numeric sort", percentile(f["sort_ms"], 95) <= GOAL_PAGE_MS),
+        ("numeric condition export = bcftools rows", f["pos_same"]),
     ]
     for name, ok in goals:
         print(f"  goal {name}: {'met' if ok else 'NOT met'}")

@@ -58,3 +58,23 @@ def test_databases_listed_and_a_bundle_job_through_the_cli(api_stack, api_bundle
     (genes,) = json.loads(plain.stdout)
     assert genes["database"] is None and genes["database_kind"] == "genes only"
     assert genes["database_sources"] == "genes only" and genes["database_version"] == "GRCh37-v2"
+
+    # The bundle job's variant table through the CLI (decision 103): --impact, --where and a
+    # numeric --sort go to the API, and --tsv has the picked transcript consequence's columns.
+    every = json.loads(gas.run("variants", job["job_id"], "--json").stdout)["variants"]
+    impact = next(i for i in ("MODERATE", "HIGH", "LOW") if any(v["impact"] == i for v in every))
+    limit = sorted(v["pos"] for v in every)[len(every) // 2]
+    asked = gas.run(
+        "variants", job["job_id"], "--impact", impact, "--where", f"pos <= {limit}", "--sort", "-pos", "--tsv"
+    )
+    assert asked.returncode == 0, asked.stderr
+    header, *lines = asked.stdout.splitlines()
+    rows = [dict(zip(header.split("\t"), line.split("\t"), strict=True)) for line in lines]
+    want = sorted((v for v in every if v["impact"] == impact and v["pos"] <= limit), key=lambda v: -v["pos"])
+    assert want and [(int(r["pos"]), r["alt"], r["impact"]) for r in rows] == [
+        (v["pos"], v["alt"], impact) for v in want
+    ]
+    assert {"impact", "symbol", "transcript", "hgvsc", "hgvsp"} <= set(header.split("\t"))
+    assert all(r["transcript"] for r in rows)
+    refused = gas.run("variants", job["job_id"], "--where", "pos<abc")
+    assert refused.returncode != 0 and "query.where" in refused.stderr and "needs a number" in refused.stderr

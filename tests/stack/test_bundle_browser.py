@@ -13,9 +13,11 @@ import re
 import pytest
 from deployed_bundle import deploy_bundle
 from stack_support import aws_clients, started_stack
-from support import DESKTOP, signed_in_page
+from support import DESKTOP, ROOT, sign_in_locally, signed_in_page
+from test_pages_browser import _check, axe_js  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.browser
+IMAGES = ROOT / "docs" / "images"
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +111,75 @@ def test_a_job_with_a_transcript_bundle_in_chromium(bundle_stack, bundle, browse
     assert len([line for line in text.splitlines() if not line.startswith("#")]) == len(
         {int(shown.nth(i).get_attribute("data-record") or -1) for i in range(shown.count())}
     )
+
+
+def test_a_numeric_condition_and_an_impact_filter_from_the_form(bundle_stack, bundle, browser, axe_js):  # noqa: F811
+    """The variant table's form without typing a URL (issue 26 item 4, decision 103): a
+    condition built from the column / operator / value fields and an IMPACT checkbox keep
+    exactly the ALTs whose POS and PICK_IMPACT say so in the annotated VCF; the condition
+    shows as a chip that removes it; the page fits 390 px and passes axe-core."""
+    stack = bundle_stack
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    sign_in_locally(page, stack.url, "Barbara McClintock", "barbara@example.org")
+    page.goto(f"{stack.url}/annotate")
+    page.select_option("#assembly", bundle.name)
+    page.set_input_files("#file", str(bundle.vcf))
+    page.click("#upload-button")
+    page.wait_for_url(re.compile(rf"{re.escape(stack.url)}/annotations/[0-9a-f-]{{36}}$"))
+    job_id = page.url.rsplit("/", 1)[-1]
+    page.locator('#job-status [data-status="COMPLETED"]').wait_for(timeout=120_000)
+    aws = aws_clients(stack)
+    job = aws("dynamodb").get_item(TableName=f"{stack.prefix}-jobs", Key={"job_id": {"S": job_id}})["Item"]
+    body = aws("s3").get_object(Bucket=f"{stack.prefix}-results", Key=job["result_key"]["S"])["Body"].read()
+    # The expectation from the annotated VCF itself: (record, ALT) with POS <= limit and the IMPACT.
+    records = [line for line in body.decode().splitlines() if line and not line.startswith("#")]
+    limit = sorted(int(r.split("\t")[1]) for r in records)[len(records) // 2]  # about half the file
+    alts = [
+        (i, alt, impact)
+        for i, r in enumerate(records)
+        for alt, impact in zip(r.split("\t")[4].split(","), _info(r)["PICK_IMPACT"].split(","), strict=True)
+        if int(r.split("\t")[1]) <= limit
+    ]
+    impact = next(i for i in ("MODERATE", "HIGH", "LOW") if any(a[2] == i for a in alts))
+    want = sorted((i, alt) for i, alt, imp in alts if imp == impact)
+
+    page.goto(f"{stack.url}/annotations/{job_id}/variants?size=500")
+    page.select_option("#f-where_column", "pos")
+    page.select_option("#f-where_op", "<=")
+    page.fill("#f-where_value", str(limit))
+    page.check(f"#f-impact-{impact}")
+    page.click("#apply-filter")
+    page.wait_for_url(re.compile(r".*where_value=.*"))
+    rows = page.locator("#variants tbody tr[data-record]")
+    got = sorted(
+        (int(rows.nth(i).get_attribute("data-record") or -1), rows.nth(i).locator("td.gas-allele").nth(1).inner_text())
+        for i in range(rows.count())
+    )
+    assert got == want and int(page.locator("#showing").get_attribute("data-matched") or -1) == len(want)
+    assert {rows.nth(i).locator("td.gas-impact").inner_text() for i in range(rows.count())} == {impact}
+    chip = page.locator("#where-chips a.gas-chip")
+    assert chip.count() == 1 and chip.inner_text().startswith(f"pos<={limit}")
+    # the new fields, the chip and the rows (instant: Bootstrap scrolls smoothly)
+    page.evaluate("document.getElementById('f-impacts').scrollIntoView({behavior: 'instant'})")
+    page.screenshot(path=str(IMAGES / "variants-where-1280.png"), full_page=False)
+    here = page.url
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844}, storage_state=context.storage_state()
+    ).new_page()
+    phone.goto(here)
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    phone.evaluate("document.getElementById('where-chips').scrollIntoView({behavior: 'instant'})")
+    phone.screenshot(path=str(IMAGES / "variants-where-390.png"), full_page=False)
+    audit = browser.new_context(bypass_csp=True, storage_state=context.storage_state()).new_page()  # axe is injected
+    problems = []
+    for width in (1280, 390):
+        audit.set_viewport_size({"width": width, "height": 844})
+        problems += _check(audit, here, axe_js)
+    assert not problems, problems
+    # The chip removes the condition and keeps the IMPACT filter.
+    page.locator("#where-chips a.gas-chip").click()
+    page.wait_for_load_state()
+    assert "where" not in page.url.split("?", 1)[-1] and f"impact={impact}" in page.url
+    assert page.locator("#where-chips").count() == 0

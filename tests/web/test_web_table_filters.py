@@ -158,3 +158,29 @@ def test_the_parser_is_strict_and_canonical():
         with pytest.raises(FilterError) as raised:
             VariantFilter.from_args({"where": bad})
         assert raised.value.parameter == "where", bad
+
+
+def test_a_table_written_before_the_bundle_columns_opens_with_them_null(tmp_path):
+    """Old tables still open: the picked consequence's columns are null-filled in the local
+    copy, a page has them (null), the IMPACT filter keeps nothing, and a condition on them works."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from gas.annotator.engine.parquet import SCHEMA
+    from gas.core.vocab import BUNDLE_COLUMNS
+    from gas.web.variants import LocalTable, PageRequest, build_local_copy
+    from gas.web.variants.cache import _load_index, _Lru
+
+    result = make_result(records=60)
+    old = pa.schema([f for f in SCHEMA if f.name not in BUNDLE_COLUMNS])
+    rows = [{k: v for k, v in r.items() if k not in BUNDLE_COLUMNS} for r in result.rows]
+    pq.write_table(pa.Table.from_pylist(rows, schema=old), tmp_path / "old.parquet")
+    build_local_copy(tmp_path / "old.parquet", tmp_path)
+    table = LocalTable(tmp_path, _load_index(tmp_path), _Lru(4))
+    page, matched = table.page(VariantFilter(), PageRequest(size=5))
+    assert matched == len(rows) and all(r["impact"] is None and r["hgvsp"] is None for r in page)
+    assert table.impact_counts() == {} and table.source_columns == ()
+    assert table.page(VariantFilter(impacts=("HIGH",)), PageRequest())[1] == 0
+    f = VariantFilter.from_args({"where": "impact!=HIGH"})  # null matches no condition, != included
+    table.check(f)
+    assert table.page(f, PageRequest())[1] == 0

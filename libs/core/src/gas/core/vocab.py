@@ -179,7 +179,7 @@ TABLE_SCHEMA_VERSION = "1.2"  # 1.1: diseases, phenotype_count; 1.2: the TABLE_V
 TABLE_SCHEMA_KEY = "gas.table_schema"
 # What the viewer's first page needs of the whole table, written by the engine when it closes
 # the file (decision 105): JSON {"rows", "position_sorted", "terms": {most severe term: rows},
-# "impacts": {picked IMPACT: rows}}.
+# "impacts": {picked IMPACT: rows}} ("impacts" optional: tables before it lack it).
 # A table without it (before 1.2) is read the old way: a local copy built first.
 TABLE_VIEW_KEY = "gas.view"
 

@@ -34,9 +34,9 @@ _CHROM, _POS, _CONSEQUENCE, _IMPACT = (SCHEMA.get_field_index(c) for c in ("chro
 class TableView:
     """What the web viewer's first page needs of the whole table (vocab.TABLE_VIEW_KEY, decision
     105), gathered as row groups are written so that no web host reads the whole file for it:
-    rows, rows per most severe term and per picked IMPACT (a bundle's; the filters'
-    choices) and whether the rows are in position order (each chromosome in one run,
-    positions ascending: a sorted VCF)."""
+    rows, rows per most severe term (the consequence filter's choices), rows per picked IMPACT
+    (a bundle's: the IMPACT filter's choices, decision 103) and whether the rows are in
+    position order (each chromosome in one run, positions ascending: a sorted VCF)."""
 
     def __init__(self) -> None:
         self.rows = 0
@@ -46,15 +46,15 @@ class TableView:
         self._last: tuple[str, int] | None = None  # the last (chrom, pos) seen
         self._seen: set[str] = set()
 
-    def add(self, chrom: pa.Array, pos: pa.Array, consequence: pa.Array, impact: pa.Array) -> None:
+    def add(self, chrom: pa.Array, pos: pa.Array, consequence: pa.Array, impact: pa.Array | None = None) -> None:
         self.rows += len(chrom)
         for column, totals in ((consequence, self.terms), (impact, self.impacts)):
-            if column.null_count == len(column):
-                continue  # impact: null for a genes-only database
+            if column is None or column.null_count == len(column):  # genes-only: no IMPACT
+                continue
             counts = call_function("value_counts", [column])
-            for value, n in zip(counts.field(0).to_pylist(), counts.field(1).to_pylist(), strict=True):
-                if value is not None:
-                    totals[value] = totals.get(value, 0) + n
+            for term, n in zip(counts.field(0).to_pylist(), counts.field(1).to_pylist(), strict=True):
+                if term is not None:
+                    totals[term] = totals.get(term, 0) + n
         if self.position_sorted and len(chrom):
             self.position_sorted = self._in_order(chrom, pos)
 

@@ -47,10 +47,9 @@ from gas.web.variants import (
     Condition,
     ExportSlots,
     FilterError,
-    LocalTable,
     PageRequest,
     ResultUnavailable,
-    StoredTable,
+    TableColumns,
     VariantFilter,
     whole_number,
 )
@@ -89,7 +88,7 @@ def variants(job_id: str) -> Any:
         form |= {name: request.args.get(name, "") for name in ("where_column", "where_op", "where_value")}
         form["disease_genes"] = request.args.get("disease_genes", "") not in ("", "0")
         try:  # the valid terms and columns, with their counts, beside the error
-            terms, table = svc.variants.term_counts(job), _table_choices(svc.variants.described(job))
+            terms, table = svc.variants.term_counts(job), _table_choices(job, svc.variants.columns(job))
         except ResultUnavailable:
             terms, table = {}, {}
         page_html = render_template(
@@ -123,7 +122,7 @@ def variants(job_id: str) -> Any:
         base = url_for("jobs.variants", job_id=job.job_id)
         return f"{base}?{urlencode(params)}" if params else base
 
-    table = _table_choices(svc.variants.described(job))
+    table = _table_choices(job, svc.variants.columns(job))
     sorts = [*SORTS, *(f"{sign}{c}" for c in table["numeric"] for sign in ("", "-"))]
     for row in result.rows:
         row["links"] = row_links(row, job.assembly)
@@ -234,15 +233,18 @@ def _choices() -> dict[str, Any]:
     return {"regions": REGIONS, "classes": VARIANT_CLASSES, "flags": FLAGS, "operators": OPERATORS}
 
 
-def _table_choices(table: LocalTable | StoredTable) -> dict[str, Any]:
+def _table_choices(job: Job, table: TableColumns) -> dict[str, Any]:
     """What this job's table offers: the IMPACTs present (a bundle's, with their rows), its
     sources' columns, and every column a condition may name (the form's select)."""
-    impacts = table.impact_counts()
+    sources = {c.name for c in table.source_columns}
     return {
-        "impacts": impacts,
-        "bundle": bool(impacts),  # the picked transcript consequence's columns are shown
+        "impacts": table.impacts or {},
+        # the picked transcript consequence's columns are shown (on a first open served from
+        # storage the IMPACTs are not counted yet: then the job's database says)
+        "bundle": bool(table.impacts) if table.impacts is not None else job.database is not None,
         "source_columns": table.source_columns,
-        "where_columns": sorted(table.kinds),
+        # the sources' columns first, then the numeric ones (what conditions are mostly for)
+        "where_columns": sorted(table.kinds, key=lambda c: (c not in sources, table.kinds[c] != "number", c)),
         "numeric": [name for name, kind in sorted(table.kinds.items()) if kind == "number"],
     }
 

@@ -80,7 +80,6 @@ from gas.web.variants.query import (
     normalise_chrom,
     whole_number,
 )
-from gas.web.variants.remote import StoredTable
 from gas.web.variants.store import (
     MAX_DETAIL_LINE,
     MAX_DETAIL_SAMPLES,
@@ -89,7 +88,7 @@ from gas.web.variants.store import (
     VcfRecord,
     parse_vcf_line,
 )
-from gas.web.variants.table import COLUMNS, LIST_COLUMNS, LocalTable, SourceColumn, VariantPage
+from gas.web.variants.table import COLUMNS, LIST_COLUMNS, LocalTable, SourceColumn, TableColumns, VariantPage
 
 __all__ = [
     "CHROMOSOMES",
@@ -105,7 +104,7 @@ __all__ = [
     "OPERATORS",
     "Condition",
     "SourceColumn",
-    "StoredTable",
+    "TableColumns",
     "PROVENANCE",
     "LIST_COLUMNS",
     "MAX_DETAIL_LINE",

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from gas.web.variants.table import COLUMNS, LIST_COLUMNS
+from gas.web.variants.table import LIST_COLUMNS
 
 FORMATS = ("tsv", "csv", "vcf")
 ExportFormat = Literal["tsv", "csv", "vcf"]
@@ -30,12 +30,13 @@ _FORMULA_START = r"^([=+\-@\t\r])"
 
 
 def _text_columns(batch: pa.RecordBatch) -> list[pa.Array]:
-    """Each column as text (lists joined with ',', numbers as text, formula-like text
-    cells neutralised); nulls stay null and are written empty."""
+    """Each column (COLUMNS, then any a deployment's sources added) as text (lists joined
+    with ',', numbers and flags as text, formula-like text cells neutralised); nulls stay
+    null and are written empty."""
     out = []
-    for name in COLUMNS:
+    for name in batch.schema.names:
         column = batch.column(name)
-        if name in LIST_COLUMNS:
+        if name in LIST_COLUMNS or pa.types.is_list(column.type):
             column = pc.binary_join(column, ",")
         if pa.types.is_string(column.type):
             column = pc.replace_substring_regex(column, _FORMULA_START, "'\\1", max_replacements=1)
@@ -92,7 +93,7 @@ def csv_bytes(batch: pa.RecordBatch, extra: tuple[str, ...] = ()) -> bytes:
     """The batch as CSV rows (RFC 4180 quoting where needed; null as empty), each ending
     with the `extra` cells."""
     columns = _text_columns(batch) + [pa.repeat(cell, batch.num_rows) for cell in extra]
-    table = pa.RecordBatch.from_arrays(columns, names=[*COLUMNS, *PROVENANCE[: len(extra)]])
+    table = pa.RecordBatch.from_arrays(columns, names=[*batch.schema.names, *PROVENANCE[: len(extra)]])
     out = io.BytesIO()
     pacsv.write_csv(table, out, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
     return out.getvalue()

@@ -23,10 +23,9 @@ import numpy as np
 import pyarrow.parquet as pq
 from prometheus_client import Counter
 
-from gas.core.vocab import TABLE_VIEW_KEY, TableSchemaError, check_table_schema
-from gas.web.variants.cache import _decode_metadata, _Lru
-from gas.web.variants.query import IMPACTS, ColumnKind
-from gas.web.variants.table import COLUMNS, SourceColumn, describe_columns, order_terms
+from gas.core.vocab import IMPACTS, TABLE_VIEW_KEY, TableSchemaError, check_table_schema
+from gas.web.variants.cache import _Lru
+from gas.web.variants.table import COLUMNS, column_kinds, order_terms, source_columns
 
 # Pages served, by where their rows came from: `storage` (ranged reads of the Parquet file,
 # no local copy) or `local_copy`; and the bytes those ranged reads fetched.
@@ -91,21 +90,16 @@ class StoredTable:
     total: int
     position_sorted: bool
     terms: dict[str, int]
-    impacts: dict[str, int]
 
     def __post_init__(self) -> None:
+        schema = self.metadata.schema.to_arrow_schema()
+        gas = {k.decode(): v.decode() for k, v in (self.metadata.metadata or {}).items() if k.startswith(b"gas.")}
+        self.source_columns = source_columns(schema, gas)  # a deployment's sources' columns
+        self.impacts: dict[str, int] | None = None  # rows per picked IMPACT, when the engine counted them
+        self.kinds = column_kinds(schema, self.source_columns)
         groups = self.metadata.num_row_groups
         self.starts = np.cumsum([0] + [self.metadata.row_group(g).num_rows for g in range(groups)])
         self._lock = threading.Lock()  # one file position: one read at a time
-        schema = self.metadata.schema.to_arrow_schema()
-        described = describe_columns(schema, _decode_metadata(schema))
-        self.source_columns: tuple[SourceColumn, ...] = described[0]
-        self.kinds: dict[str, ColumnKind] = described[1]
-        self.row_columns: list[str] = described[2]
-
-    def impact_counts(self) -> dict[str, int]:
-        """As LocalTable.impact_counts, from the engine's view."""
-        return {i: self.impacts[i] for i in IMPACTS if i in self.impacts}
 
     def rows(self, offset: int, size: int) -> list[dict[str, Any]]:
         """Rows offset .. offset+size in file order (the page's columns, `record` and `row`),
@@ -117,7 +111,8 @@ class StoredTable:
         last = int(np.searchsorted(self.starts, end - 1, side="right") - 1)
         with self._lock:
             source = pq.ParquetFile(self.file, metadata=self.metadata, pre_buffer=True)
-            part = source.read_row_groups(list(range(first, last + 1)), columns=self.row_columns)
+            columns = [*COLUMNS, *(c.name for c in self.source_columns), "record"]
+            part = source.read_row_groups(list(range(first, last + 1)), columns=columns)
         base = int(self.starts[first])
         rows: list[dict[str, Any]] = part.slice(offset - base, end - offset).to_pylist()
         for n, row in enumerate(rows):
@@ -141,14 +136,18 @@ def open_stored(s3: Any, bucket: str, key: str, head: dict[str, Any]) -> StoredT
         return None
     try:
         parsed = json.loads(view)
-        total, position_sorted = int(parsed["rows"]), bool(parsed["position_sorted"])
-        terms = {str(t): int(n) for t, n in parsed["terms"].items()}
-        impacts = {str(i): int(n) for i, n in parsed["impacts"].items()}
+        total, position_sorted, terms = int(parsed["rows"]), bool(parsed["position_sorted"]), parsed["terms"]
+        impacts = parsed.get("impacts")  # engines before it: None (counted from the local copy)
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
-    if total != metadata.num_rows:
+    if total != metadata.num_rows or not isinstance(terms, dict):
         return None
-    return StoredTable(file, metadata, total, position_sorted, order_terms(terms), impacts)
+    stored = StoredTable(
+        file, metadata, total, position_sorted, order_terms({str(t): int(n) for t, n in terms.items()})
+    )
+    if isinstance(impacts, dict):
+        stored.impacts = {i: int(impacts[i]) for i in IMPACTS if isinstance(impacts.get(i), int)}
+    return stored
 
 
 class StoredTables:

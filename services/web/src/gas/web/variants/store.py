@@ -19,7 +19,7 @@ from gas.web.variants.export import FORMATS, PROVENANCE, csv_bytes, provenance, 
 from gas.web.variants.facets import Facets, facet_counts
 from gas.web.variants.query import FilterError, PageRequest, VariantFilter
 from gas.web.variants.remote import PAGES, StoredTable, StoredTables
-from gas.web.variants.table import COLUMNS, LocalTable, VariantPage
+from gas.web.variants.table import COLUMNS, LocalTable, TableColumns, VariantPage
 
 log = structlog.get_logger()
 _CSQ_HEADER = f"##INFO=<ID={CSQ_INFO_IDS[0]},".encode()  # a bundle's CSQ (Ensembl VEP's layout)
@@ -155,13 +155,18 @@ class VariantStore:
 
     def impact_counts(self, job: Job) -> dict[str, int]:
         """Rows per picked IMPACT present (the IMPACT filter's choices; empty: genes only)."""
-        return self.described(job).impact_counts()
+        return self.table(job).impact_counts()
 
-    def described(self, job: Job) -> LocalTable | StoredTable:
-        """What the table offers a form (source columns, column kinds, IMPACT counts): from
-        the engine's footer while this host has no local copy (decision 105), else the copy."""
+    def columns(self, job: Job) -> TableColumns:
+        """What the job's table offers the form (sources' columns, kinds, IMPACTs), from the
+        stored footer on a first open (the engine's view counts the IMPACTs; a table written
+        before that: unknown until the local copy is built), else from the local copy."""
         readable(job)
-        return self._stored(job) or self.table(job)
+        stored = self._stored(job)
+        if stored is not None:
+            return TableColumns(stored.source_columns, stored.kinds, stored.impacts)
+        table = self.table(job)
+        return TableColumns(table.source_columns, table.kinds, table.impact_counts())
 
     def export_name(self, job: Job, filt: VariantFilter, fmt: str) -> str:
         stem = job.name or job.input_file_name

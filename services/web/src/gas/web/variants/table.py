@@ -96,7 +96,25 @@ def _kind(field: pa.Field) -> str:
     return "text"
 
 
-def _source_columns(schema: pa.Schema, metadata: dict[str, str]) -> tuple[SourceColumn, ...]:
+@dataclass(frozen=True)
+class TableColumns:
+    """What a table offers the form: its sources' columns, every column's kind (where= and
+    sorts), and the IMPACTs present with their rows (None: not known yet, on a first open
+    served from storage before the local copy exists)."""
+
+    source_columns: tuple[SourceColumn, ...]
+    kinds: dict[str, str]
+    impacts: dict[str, int] | None
+
+
+def column_kinds(schema: pa.Schema, sources: tuple[SourceColumn, ...]) -> dict[str, ColumnKind]:
+    """The kind of each column of a table with this schema: the engine's (vocab), the sources'."""
+    return {name: kind for name in schema.names if (kind := static_kind(name)) is not None} | {
+        c.name: c.kind for c in sources
+    }
+
+
+def source_columns(schema: pa.Schema, metadata: dict[str, str]) -> tuple[SourceColumn, ...]:
     """The table's columns that a deployment's source added, each with that source (the
     table's `gas.sources` metadata: name and {INFO id: source's id}). A column neither the
     vocabulary nor a source declares (a later release's, read by this one) is not shown."""
@@ -115,18 +133,6 @@ def _source_columns(schema: pa.Schema, metadata: dict[str, str]) -> tuple[Source
             source, info_id = owner[f.name]
             columns.append(SourceColumn(f.name, source, info_id, _kind(f)))
     return tuple(columns)
-
-
-def describe_columns(
-    schema: pa.Schema, metadata: dict[str, str]
-) -> tuple[tuple[SourceColumn, ...], dict[str, ColumnKind], list[str]]:
-    """A table's source columns, what each column holds (for where= and sorts: the engine's,
-    from the vocabulary, and the sources') and the columns of a page row."""
-    source_columns = _source_columns(schema, metadata)
-    kinds: dict[str, ColumnKind] = {name: kind for name in schema.names if (kind := static_kind(name)) is not None} | {
-        c.name: c.kind for c in source_columns
-    }
-    return source_columns, kinds, [*COLUMNS, *(c.name for c in source_columns), "record"]
 
 
 @dataclass(frozen=True)
@@ -177,7 +183,10 @@ class LocalTable:
         self.starts = np.concatenate([[0], np.cumsum(index.batch_rows)])  # first row of each batch
         # The job's genotypes (gas.web.samples.JobGenotypes), set by the store: the sample filter.
         self.genotypes: Any = None
-        self.source_columns, self.kinds, self.row_columns = describe_columns(self.schema, index.metadata)
+        self.source_columns = source_columns(self.schema, index.metadata)
+        # What each column holds, for where= and sorts: the engine's (vocab) and the sources'.
+        self.kinds = column_kinds(self.schema, self.source_columns)
+        self.row_columns = [*COLUMNS, *(c.name for c in self.source_columns), "record"]
         self._impact_counts: dict[str, int] | None = None
 
     def check(self, filt: VariantFilter, sort: str | None = None) -> None:
