@@ -49,6 +49,26 @@ BASES = np.frombuffer(b"ACGT", dtype=np.uint8)
 PANEL_HEADER = '##INFO=<ID=PANEL,Number=.,Type=String,Description="Names of the panel regions overlapping the REF">\n'
 
 
+def sort_vcf(path: Path) -> None:
+    """Sort the data lines by contig (header order) and position: make_vcf writes its shifted
+    copies one after the other, and an indexed (tabix) input must be sorted."""
+    header, rows = [], []
+    order: dict[str, int] = {}
+    with open(path) as fh:
+        for line in fh:
+            if line.startswith("#"):
+                header.append(line)
+                if line.startswith("##contig=<ID="):
+                    order[line[13:].split(",", 1)[0]] = len(order)
+            else:
+                chrom, pos, _ = line.split("\t", 2)
+                rows.append((order[chrom], int(pos), line))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    with open(path, "w") as out:
+        out.writelines(header)
+        out.writelines(r[2] for r in rows)
+
+
 def read_input(path: Path) -> tuple[np.ndarray, np.ndarray, list[str], list[str], list[str]]:
     """(contig index, POS, contig names, REF, ALT) of the input's records."""
     names: dict[str, int] = {}
@@ -197,6 +217,7 @@ def prepare(work: Path, n_variants: int, n_records: int, n_intervals: int) -> di
     t0 = time.perf_counter()
     if not vcf.exists():
         make_vcf(db, n_variants, vcf)
+        sort_vcf(vcf)
     cid, pos, names, ref, alt = read_input(vcf)
     if not files["input"].exists():
         subprocess.run(f"bgzip -c {vcf} > {files['input']}.tmp && mv {files['input']}.tmp {files['input']}",
