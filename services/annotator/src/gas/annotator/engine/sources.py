@@ -261,7 +261,16 @@ def minimal(pos: int, ref: str, alt: str) -> tuple[int, str, str]:
 
 
 def _sequence(allele: str) -> bool:
-    return bool(allele) and all(c in "ACGTNacgtn" for c in allele)
+    return bool(allele) and not allele.strip("ACGTNacgtn")  # strip: nothing left when all are bases
+
+
+def _info(text: str) -> tuple[dict[str, str], dict[str, str]]:
+    """A source row's INFO as {id: value} (a flag: ''), for _Match's values and ref_value."""
+    values: dict[str, str] = {}
+    for kv in text.split(";"):
+        key, _, value = kv.partition("=")
+        values[key] = value
+    return values, values
 
 
 @dataclass
@@ -363,31 +372,33 @@ class SourcesStage:
             if contig is None:
                 continue
             near = _Overlaps([(max(0, spans[i][0] - 1), spans[i][1]) for i in members])
-            found: dict[tuple[int, str, str], _Match] = {}
+            run_starts, run_ends, find = near.starts, near.ends, bisect.bisect_left  # near.hit, inlined
+            # key -> (INFO text, ALT index): the INFO is parsed only for a record that matches
+            found: dict[tuple[int, str, str], tuple[str, int]] = {}
             for row in handle.fetch(contig, max(0, start - 1), end, multiple_iterators=False):
                 cols = row.split("\t", 4)
                 if len(cols) < 5 or not cols[1].isdigit():
                     continue
                 pos, ref = int(cols[1]), cols[3]
-                if not near.hit(pos - 1, pos - 1 + max(1, len(ref))):
+                run = find(run_starts, pos - 1 + (len(ref) or 1)) - 1
+                if run < 0 or run_ends[run] <= pos - 1:
                     continue  # between the window's records: read through, not parsed
                 cols = row.split("\t", 8)
-                if len(cols) < 8:
+                if len(cols) < 8 or not _sequence(ref):
                     continue
-                alts = cols[4].split(",")
-                info = dict(kv.split("=", 1) if "=" in kv else (kv, "") for kv in cols[7].split(";"))
-                for k, alt in enumerate(alts):
-                    if _sequence(ref) and _sequence(alt):
-                        key = minimal(pos, ref, alt)
-                        found.setdefault(key, _Match(info, info, k))  # the first record wins, as bcftools
+                for k, alt in enumerate(cols[4].split(",")):
+                    if _sequence(alt):
+                        found.setdefault(minimal(pos, ref, alt), (cols[7], k))  # the first record wins, as bcftools
             if not found:
                 continue
             for i in members:
                 cols = records[i]
                 pos, ref = int(cols[1]), cols[3]
-                alts = cols[4].split(",")
-                matches = [found.get(minimal(pos, ref, a)) if _sequence(ref) and _sequence(a) else None for a in alts]
-                if any(m is not None for m in matches):
+                if not _sequence(ref):
+                    continue
+                hits = [found.get(minimal(pos, ref, a)) if _sequence(a) else None for a in cols[4].split(",")]
+                if any(h is not None for h in hits):
+                    matches = [None if h is None else _Match(*_info(h[0]), h[1]) for h in hits]
                     self._write_vcf_fields(source, matches, per_record[i], per_info[i])
 
     @staticmethod
