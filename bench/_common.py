@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 import sys
 import tempfile
@@ -48,6 +49,18 @@ def bench_stack(**env: str) -> Iterator[DevStack]:
             yield stack
         finally:
             stack.stop()
+
+
+def make_token(user: User) -> str:
+    """An API token (read, submit) made on the user's profile page, as a user does."""
+    resp = user.http.post(
+        user.base + "/profile/tokens",
+        data={"csrf_token": user.csrf_token("/profile"), "name": "bench", "scopes": ["read", "submit"], "days": "7"},
+        timeout=30,
+    )
+    match = re.search(r'id="new-token">([^<]+)<', resp.text)
+    assert match, resp.text[:500]
+    return match.group(1)
 
 
 def moto_client(moto_url: str, service: str) -> Any:

@@ -31,23 +31,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import SAMPLES, DevStack, User, bench_stack, job_id_of, moto_client, percentile
+from _common import SAMPLES, DevStack, User, bench_stack, job_id_of, make_token, moto_client, percentile
 
 from gas.core.timeutil import parse_iso
 
 BIN = Path(sys.executable).parent
 NAME = "free_1.vcf"
-
-
-def make_token(user: User) -> str:
-    resp = user.http.post(
-        user.base + "/profile/tokens",
-        data={"csrf_token": user.csrf_token("/profile"), "name": "bench", "scopes": ["read", "submit"], "days": "7"},
-        timeout=30,
-    )
-    match = re.search(r'id="new-token">([^<]+)<', resp.text)
-    assert match, resp.text[:500]
-    return match.group(1)
 
 
 def shares(total: int, parts: int) -> list[int]:

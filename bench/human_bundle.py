@@ -23,9 +23,9 @@ real genome has them:
 * variants uniform over the genome (so most are intergenic or intronic, as in a real genome),
   85% SNVs (transitions twice as frequent as transversions), 2% MNVs, 13% indels of 1-30 bp.
 
-Writes genome.fa (+ .fai), genes.gff3 (Ensembl layout, with tests/annotator/bundle_gen.py's
-writer: the layout both GAS and bcftools csq read) and variants.vcf. With ``--scale 10`` it
-takes about a minute (30 s CPU) and 2.1 GB of memory.
+Writes genome.fa (+ .fai), genes.gff3 (Ensembl layout: the layout both GAS and bcftools csq
+read) and variants.vcf with tests/annotator/bundle_gen.py's writers, whose tagging it shares.
+With ``--scale 10`` it takes about a minute (30 s CPU) and 2.1 GB of memory.
 """
 
 from __future__ import annotations
@@ -40,7 +40,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "annotator"))
 
-from bundle_gen import Bundle, Gene, Transcript, write_gff3  # noqa: E402
+from bundle_gen import (  # noqa: E402
+    Bundle,
+    Gene,
+    Transcript,
+    noncoding_without_cds,
+    tag,
+    write_fasta_arrays,
+    write_gff3,
+    write_vcf,
+)
 
 GRCH38 = {
     "1": 248_956_422, "2": 242_193_529, "3": 198_295_559, "4": 190_214_555, "5": 181_538_259,
@@ -196,16 +205,9 @@ def genes(rng: np.random.Generator, contigs: dict[str, np.ndarray], n_genes: int
                 if t.biotype in ("protein_coding", "nonsense_mediated_decay"):
                     first = _place_cds(rng, t, strand, cds_start)
                     cds_start = first if k == 0 else cds_start
-                t.tags = ["basic"] if rng.random() < 0.7 or k == 0 else []
-                if k == 0:
-                    t.tags.append("Ensembl_canonical")
-                    if t.cds and rng.random() < 0.9:
-                        t.tags.append("MANE_Select")
+                tag(rng.random, t, canonical=k == 0, basic=0.7, mane=0.9, basic_canonical=True)
                 gene.transcripts.append(t)
-            if kind == "coding" and not any(t.cds for t in gene.transcripts):
-                gene.biotype = "lincRNA"
-                for t in gene.transcripts:
-                    t.biotype = "lincRNA"
+            noncoding_without_cds(gene)
             out.append(gene)
             if kind == "coding":
                 coding_end = gene.end
@@ -255,45 +257,17 @@ def variants(rng: np.random.Generator, contigs: dict[str, np.ndarray], n: int) -
     return out[:n]
 
 
-def write_fasta(contigs: dict[str, np.ndarray], path: Path, width: int = 60) -> None:
-    """FASTA in lines of ``width`` bases, and its .fai."""
-    fai = []
-    offset = 0
-    with path.open("wb") as f:
-        for name, seq in contigs.items():
-            head = f">{name}\n".encode()
-            f.write(head)
-            offset += len(head)
-            fai.append(f"{name}\t{seq.size}\t{offset}\t{width}\t{width + 1}\n")
-            full = seq.size // width * width
-            lines = np.empty((seq.size // width, width + 1), dtype=np.uint8)
-            lines[:, :width] = seq[:full].reshape(-1, width)
-            lines[:, width] = ord("\n")
-            f.write(lines.tobytes())
-            tail = seq[full:].tobytes() + b"\n" if seq.size > full else b""
-            f.write(tail)
-            offset += lines.size + len(tail)
-    Path(f"{path}.fai").write_text("".join(fai))
-
-
-def write_vcf(contigs: dict[str, np.ndarray], rows: list[tuple[str, int, str, str]], path: Path) -> None:
-    with path.open("w") as f:
-        f.write("##fileformat=VCFv4.2\n")
-        f.writelines(f"##contig=<ID={name},length={seq.size}>\n" for name, seq in contigs.items())
-        f.write("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
-        f.writelines(f"{c}\t{p}\t.\t{r}\t{a}\t.\tPASS\t.\n" for c, p, r, a in rows)
-
-
 def write(outdir: Path, seed: int = 1, n_genes: int = 60_000, scale: int = 10, n_variants: int = 1_000_000) -> str:
     """Write genome.fa(.fai), genes.gff3 and variants.vcf into outdir; returns a one-line description."""
     outdir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     contigs = genome(rng, scale)
     model = genes(rng, contigs, n_genes)
-    write_fasta(contigs, outdir / "genome.fa")
-    write_gff3(Bundle(contigs, model), outdir / "genes.gff3")  # contigs: arrays, which have len()
+    write_fasta_arrays(contigs, outdir / "genome.fa")
+    bundle = Bundle(contigs, model)  # arrays where the tests' bundles hold lists: both have len()
+    write_gff3(bundle, outdir / "genes.gff3")
     rows = variants(rng, contigs, n_variants)
-    write_vcf(contigs, rows, outdir / "variants.vcf")
+    write_vcf(bundle, rows, outdir / "variants.vcf")
     ntx = sum(len(g.transcripts) for g in model)
     coding = sum(1 for g in model for t in g.transcripts if t.cds)
     size = sum(s.size for s in contigs.values())

@@ -51,3 +51,11 @@ def uploaded_job(
     )
     assert JobStore(aws).create(job)
     return job
+
+
+def put_results(s3: Any, bucket: str, objects: dict[str, tuple[str, bytes]]) -> dict[str, str]:
+    """A finished job's objects ({job field: (key, body)}) into `bucket`, as the annotator
+    leaves them; the job fields that name them ({job field: key})."""
+    for key, body in objects.values():
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+    return {field: key for field, (key, _) in objects.items()}

@@ -15,8 +15,11 @@ from __future__ import annotations
 import argparse
 import random
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 BASES = "ACGT"
 STOPS = {"TAA", "TAG", "TGA"}
@@ -73,7 +76,7 @@ class Gene:
 
 @dataclass
 class Bundle:
-    contigs: dict[str, list[str]]  # name -> mutable sequence (list of bases)
+    contigs: dict[str, list[str]]  # name -> mutable sequence (list of bases; bench/human_bundle.py: arrays)
     genes: list[Gene]
 
     def seq(self, chrom: str) -> str:
@@ -94,6 +97,38 @@ def cds_positions(t: Transcript, strand: str) -> list[int]:
 
 
 # --- the gene model -----------------------------------------------------------------------
+
+
+def tag(
+    random: Callable[[], float],
+    t: Transcript,
+    canonical: bool,
+    basic: float,
+    mane: float,
+    basic_canonical: bool = False,
+) -> None:
+    """Ensembl's tags on a generated transcript: `basic` with that chance (always on the canonical
+    one with `basic_canonical`), Ensembl_canonical on the gene's first, MANE_Select with chance
+    `mane` on a canonical coding one with a complete CDS, cds_start_NF / cds_end_NF. `random`:
+    either generator's draw (random.Random here, numpy's in bench/human_bundle.py), made in this
+    order so a seed keeps its bundle."""
+    t.tags = ["basic"] if random() < basic or (canonical and basic_canonical) else []
+    if canonical:
+        t.tags.append("Ensembl_canonical")
+        if t.cds and not (t.start_nf or t.end_nf) and random() < mane:
+            t.tags.append("MANE_Select")
+    if t.start_nf:
+        t.tags.append("cds_start_NF")
+    if t.end_nf:
+        t.tags.append("cds_end_NF")
+
+
+def noncoding_without_cds(gene: Gene) -> None:
+    """A protein-coding gene none of whose transcripts got a CDS is a lincRNA gene, as are they."""
+    if gene.biotype == "protein_coding" and not any(t.cds for t in gene.transcripts):
+        gene.biotype = "lincRNA"
+        for t in gene.transcripts:
+            t.biotype = "lincRNA"
 
 
 def _exon_layout(rng: random.Random, start: int, n: int, tiny: bool) -> list[tuple[int, int]]:
@@ -230,20 +265,9 @@ def generate(seed: int = 1, contigs: dict[str, int] | None = None, genes_per_con
                     t.biotype = rng.choice(["retained_intron", "processed_transcript"])
                 if t.biotype in ("protein_coding", "nonsense_mediated_decay"):
                     _place_cds(rng, t, strand)
-                t.tags = ["basic"] if rng.random() < 0.9 else []
-                if k == 0:
-                    t.tags.append("Ensembl_canonical")
-                    if t.cds and not (t.start_nf or t.end_nf) and rng.random() < 0.6:
-                        t.tags.append("MANE_Select")
-                if t.start_nf:
-                    t.tags.append("cds_start_NF")
-                if t.end_nf:
-                    t.tags.append("cds_end_NF")
+                tag(rng.random, t, canonical=k == 0, basic=0.9, mane=0.6)
                 gene.transcripts.append(t)
-            if biotype == "protein_coding" and not any(t.cds for t in gene.transcripts):
-                gene.biotype = "lincRNA"
-                for t in gene.transcripts:
-                    t.biotype = "lincRNA"
+            noncoding_without_cds(gene)
             if gene.end >= length - 6_000:
                 gnum -= 1
                 tnum -= len(gene.transcripts)
@@ -281,20 +305,31 @@ def _mark_incomplete(bundle: Bundle, g: Gene, t: Transcript) -> None:
 
 def write_fasta(bundle: Bundle, path: Path, width: int = 60) -> None:
     """FASTA plus its .fai (name, length, offset, bases per line, bytes per line)."""
+    write_fasta_arrays(
+        {c: np.frombuffer("".join(s).encode(), dtype=np.uint8) for c, s in bundle.contigs.items()}, path, width
+    )
+
+
+def write_fasta_arrays(contigs: Mapping[str, np.ndarray], path: Path, width: int = 60) -> None:
+    """FASTA in lines of ``width`` bases from one byte a base (numpy: bench/human_bundle.py's
+    300 Mb genome is written in seconds), and its .fai."""
     fai = []
     offset = 0
-    with path.open("w") as f:
-        for name, seq in bundle.contigs.items():
-            head = f">{name}\n"
+    with path.open("wb") as f:
+        for name, seq in contigs.items():
+            head = f">{name}\n".encode()
             f.write(head)
             offset += len(head)
-            fai.append(f"{name}\t{len(seq)}\t{offset}\t{width}\t{width + 1}\n")
-            s = "".join(seq)
-            for i in range(0, len(s), width):
-                line = s[i : i + width] + "\n"
-                f.write(line)
-                offset += len(line)
-    Path(str(path) + ".fai").write_text("".join(fai))
+            fai.append(f"{name}\t{seq.size}\t{offset}\t{width}\t{width + 1}\n")
+            full = seq.size // width * width
+            lines = np.empty((seq.size // width, width + 1), dtype=np.uint8)
+            lines[:, :width] = seq[:full].reshape(-1, width)
+            lines[:, width] = ord("\n")
+            f.write(lines.tobytes())
+            tail = seq[full:].tobytes() + b"\n" if seq.size > full else b""
+            f.write(tail)
+            offset += lines.size + len(tail)
+    Path(f"{path}.fai").write_text("".join(fai))
 
 
 def _phases(t: Transcript, strand: str) -> list[tuple[int, int, int]]:
@@ -565,11 +600,12 @@ def variants(bundle: Bundle, count: int = 50_000, seed: int = 2) -> list[tuple[s
 
 
 def write_vcf(bundle: Bundle, rows: list[tuple[str, int, str, str]], path: Path) -> None:
-    head = ["##fileformat=VCFv4.2\n"]
-    head += [f"##contig=<ID={c},length={len(s)}>\n" for c, s in bundle.contigs.items()]
-    head.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
-    body = [f"{c}\t{p}\t.\t{r}\t{a}\t.\tPASS\t.\n" for c, p, r, a in rows]
-    path.write_text("".join(head + body))
+    """A sites-only VCF of `rows` (sorted), its contigs declared with their lengths."""
+    with path.open("w") as f:
+        f.write("##fileformat=VCFv4.2\n")
+        f.writelines(f"##contig=<ID={c},length={len(s)}>\n" for c, s in bundle.contigs.items())
+        f.write("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+        f.writelines(f"{c}\t{p}\t.\t{r}\t{a}\t.\tPASS\t.\n" for c, p, r, a in rows)
 
 
 @dataclass

@@ -11,10 +11,12 @@ import time
 import uuid
 from dataclasses import dataclass
 
+import pyarrow as pa
 import pytest
-from jobs_support import new_job
+from jobs_support import new_job, put_results
 from processes import BIN, free_port, spawn, stop
 
+from gas.annotator.engine.parquet import SCHEMA, VariantsWriter
 from gas.core.aws import queue_counts
 from gas.core.events import JobCompleted, Publisher, UserUpgraded
 from gas.core.job_record import Job, JobStatus
@@ -22,6 +24,25 @@ from gas.core.jobs import JobStore
 from gas.core.users import UserStore
 
 RETENTION = 3
+
+
+def engine_table(job_id: str) -> bytes:
+    """A one-row variants table as the engine writes it: the footer holds the view the web's
+    first page reads (decision 105), which must survive archive and restore."""
+    import tempfile
+    from pathlib import Path
+
+    row = {c.name: None for c in SCHEMA} | {
+        "record": 0, "chrom": "1", "pos": 10_000, "ref": "A", "alt": "C", "filter": "PASS", "genes": [],
+        "gene_types": [], "flags": [], "consequence": "intergenic_variant", "consequences": ["intergenic_variant"],
+        "diseases": [],
+    }  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "sample.variants.parquet"
+        writer = VariantsWriter(path, {"gas.input": job_id})  # a different file per job
+        writer.write(pa.Table.from_pylist([row], schema=SCHEMA).to_batches()[0], 0)
+        writer.close()
+        return path.read_bytes()
 
 
 @dataclass(frozen=True)
@@ -77,24 +98,18 @@ class Harness:
         genotypes (archived together) and the count log (stays hot)."""
         job = new_job(user_id, "sample.vcf")
         content = content or f"##fileformat=VCFv4.2\n# result of {job.job_id}\n".encode() * 50
-        keys = {
-            "result_key": f"{job.results_prefix}sample.annot.vcf",
-            "variants_key": f"{job.results_prefix}sample.variants.parquet",
-            "genotypes_key": f"{job.results_prefix}sample.genotypes.parquet",
-            "log_key": f"{job.results_prefix}sample.vcf.count.log",
+        prefix = f"{job.results_prefix}sample"
+        objects = {
+            "result_key": (f"{prefix}.annot.vcf", content),
+            "variants_key": (f"{prefix}.variants.parquet", engine_table(job.job_id)),
+            "genotypes_key": (f"{prefix}.genotypes.parquet", b"PAR1" + content[-64:] + b"PAR1"),
+            "log_key": (f"{prefix}.vcf.count.log", b"count log\n"),
         }
-        bodies = {
-            "result_key": content,
-            "variants_key": b"PAR1" + content[:64] + b"PAR1",
-            "genotypes_key": b"PAR1" + content[-64:] + b"PAR1",
-            "log_key": b"count log\n",
-        }
-        for field, key in keys.items():
-            self.s3.put_object(Bucket=self.bucket, Key=key, Body=bodies[field])
+        keys = put_results(self.s3, self.bucket, objects)
         self.jobs.create(job)
         attempt = self.jobs.start(job.job_id, "m", 60).attempt
         done = self.jobs.finish(job.job_id, attempt, JobStatus.COMPLETED, result_bucket=self.bucket, **keys)
-        arranged = ArrangedJob(done, {f: hashlib.sha256(b).hexdigest() for f, b in bodies.items()})
+        arranged = ArrangedJob(done, {f: hashlib.sha256(body).hexdigest() for f, (_, body) in objects.items()})
         if publish:
             self.publish_completed(arranged)
         return arranged

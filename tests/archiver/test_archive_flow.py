@@ -7,6 +7,8 @@ import pytest
 import requests
 from support import wait_http
 
+from gas.web.variants.remote import open_stored
+
 
 def _metric(port: int, name: str, labels: str = "") -> float:
     text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
@@ -51,6 +53,11 @@ def test_free_result_is_archived_after_retention_and_restored_on_upgrade(request
     restored = h.wait_storage(job, "HOT", timeout=60)
     assert h.hot_intact(job), "restored bytes differ"
     assert restored.result_key != job.record.result_key, "a restored copy must not reuse the archived key"
+    # The restored table still opens the web's way: its footer view, read with ranged GETs.
+    head = h.s3.head_object(Bucket=h.bucket, Key=restored.variants_key)
+    stored = open_stored(h.s3, h.bucket, restored.variants_key, head)
+    assert stored is not None and stored.total == 1 and stored.terms == {"intergenic_variant": 1}
+    assert [r["pos"] for r in stored.rows(0, 50)] == [10_000]
     if backend == "harness":
         assert h.cold_keys(job) == [] and h.cold_keys(job, "variants_key") == []
     time.sleep(1)

@@ -12,8 +12,11 @@ after the columns the next releases add, and a table of a newer major version is
 from __future__ import annotations
 
 import ast
+import itertools
+import json
 import re
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
@@ -141,8 +144,19 @@ def test_the_parquet_table_is_the_vocabularys(written, table):
     }
     assert dictionary == {c.name for c in vocab.TABLE_COLUMNS if c.categorical}
     assert schema.metadata[vocab.TABLE_SCHEMA_KEY.encode()] == vocab.TABLE_SCHEMA_VERSION.encode()
-    assert check_table_schema(schema.metadata) == (1, 1)
+    assert check_table_schema(schema.metadata) == (1, 2)
     rows = parquet.read().to_pylist()
+    # 1.2: the footer's view of the whole table, what the viewer's first page reads (decision 105)
+    view = json.loads(parquet.metadata.metadata[vocab.TABLE_VIEW_KEY.encode()])
+    assert view["rows"] == len(rows) > 0
+    assert view["terms"] == dict(Counter(r["consequence"] for r in rows if r["consequence"] is not None))
+    assert view["impacts"] == dict(Counter(r["impact"] for r in rows if r["impact"] is not None))
+    assert bool(view["impacts"]) == (table == "bundle_table")
+    keys = [(r["chrom"], r["pos"]) for r in rows]
+    runs = [c for i, (c, _) in enumerate(keys) if i == 0 or keys[i - 1][0] != c]
+    assert view["position_sorted"] == (
+        len(runs) == len(set(runs)) and all(a[1] <= b[1] for a, b in itertools.pairwise(keys) if a[0] == b[0])
+    )
     assert {r["region"] for r in rows} - {None} <= set(vocab.REGIONS)
     assert {r["variant_class"] for r in rows} - {None} <= set(vocab.VARIANT_CLASSES)
     assert {f for r in rows for f in r["flags"]} <= set(vocab.FLAGS)

@@ -32,6 +32,18 @@ BAD_FILTERS = [
     ("chrom=1&start=abc", "start"),
     ("chrom=1&start=500&end=100", "end"),
     ("start=5", "start"),
+    # conditions on any column (where=) and the IMPACT filter
+    ("where=qual%3Cabc", "where"),
+    ("where=qual%3Dx", "where"),
+    ("where=genes%3C3", "where"),
+    ("where=nowhere%3D1", "where"),
+    ("where=nonsense", "where"),
+    ("where=record%3E1", "where"),
+    ("where=" + "q" * 201, "where"),
+    ("where=qual%3E1" + "&where=qual%3E1" * 10, "where"),
+    ("impact=SEVERE", "impact"),
+    ("sort=-genes", "sort"),
+    ("sort=-nowhere", "sort"),
 ]
 GENES = ["TP53", "TP53I3", "BRCA1", "BRCA2", "NBR2", "EGFR", "C1orf123", "KRAS", "ZNF717"]
 TERMS = ["stop_gained", "missense_variant", "synonymous_variant", "intron_variant", "upstream_gene_variant"]
@@ -58,6 +70,24 @@ class Result:
             writer.write_table(pa.Table.from_pylist(chunk, schema=SCHEMA))
         writer.close()
         return out.getvalue()
+
+    def engine_parquet(self, row_group_rows: int = 1000) -> bytes:
+        """The table as the engine's own writer leaves it (gas.annotator.engine.parquet):
+        with the footer's view of the whole table that the first open reads (decision 105)."""
+        import tempfile
+        from pathlib import Path
+
+        from gas.annotator.engine.parquet import VariantsWriter
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "t.variants.parquet"
+            metadata = {"gas.assembly": "GRCh37", "gas.database": "GRCh37-v1", "gas.engine_version": "test"}
+            writer = VariantsWriter(path, metadata)
+            for start in range(0, len(self.rows), row_group_rows):
+                chunk = pa.Table.from_pylist(self.rows[start : start + row_group_rows], schema=SCHEMA)
+                writer.write(chunk.combine_chunks().to_batches()[0], 0)  # rows carry their record
+            writer.close()
+            return path.read_bytes()
 
     def vcf_lines(self) -> list[str]:
         return [line for line in self.vcf.decode().splitlines() if not line.startswith("#")]
@@ -193,7 +223,37 @@ def matches(row: dict[str, Any], f: VariantFilter) -> bool:
             return False
         if f.end is not None and row["pos"] > f.end:
             return False
-    return True
+    if f.impacts and row.get("impact") not in f.impacts:
+        return False
+    return all(condition_holds(row.get(c.column), c) for c in f.where)
+
+
+def condition_holds(value: Any, c: Any) -> bool:
+    """One where= condition, written plainly: a null matches nothing; a list matches =/in
+    when any item does, != when none does."""
+    if value is None or (isinstance(value, float) and value != value):
+        return False
+    if isinstance(value, list):
+        hit = bool(set(value) & set(c.values))
+        return not hit if c.op == "!=" else hit
+    if isinstance(value, bool):
+        hit = value == (c.values[0] in ("true", "1"))
+        return not hit if c.op == "!=" else hit
+    if isinstance(value, int | float):
+        x = float(value)
+        ops = {
+            "<": lambda a, b: a < b,
+            "<=": lambda a, b: a <= b,
+            ">": lambda a, b: a > b,
+            ">=": lambda a, b: a >= b,
+            "=": lambda a, b: a == b,
+            "!=": lambda a, b: a != b,
+        }
+        if c.op == "in":
+            return x in c.numbers
+        return bool(ops[c.op](x, c.numbers[0]))
+    hit = value in c.values
+    return not hit if c.op == "!=" else hit
 
 
 def expected_rows(rows: Iterable[dict[str, Any]], f: VariantFilter, sort: str = "position") -> list[dict[str, Any]]:
@@ -203,18 +263,21 @@ def expected_rows(rows: Iterable[dict[str, Any]], f: VariantFilter, sort: str = 
     elif sort == "consequence":  # most severe first (the engine's order), none last
         rank = {t: i for i, t in enumerate(SEVERITY)}
         kept.sort(key=lambda r: rank[r["consequence"]] if r["consequence"] else len(rank) + 1)
-    elif sort in ("qual", "-qual"):  # no QUAL last either way
-        sign = -1 if sort == "-qual" else 1
-        kept.sort(key=lambda r: (0, sign * r["qual"]) if r["qual"] is not None else (1, 0))
+    elif sort != "position":  # a numeric column (qual, -qual, af, -af): no value last either way
+        name, sign = sort.lstrip("-"), -1 if sort.startswith("-") else 1
+        kept.sort(key=lambda r: (0, sign * r[name]) if r.get(name) is not None else (1, 0))
     return kept
 
 
-def store_result(aws: Any, user_id: str, result: Result, name: str = "sample.vcf", **fields: Any) -> Any:
-    """A COMPLETED job of `user_id` whose input, annotated VCF, table, log and summary are
-    in the (moto) buckets, as the annotator leaves them; returns the Job."""
+def store_result(
+    aws: Any, user_id: str, result: Result, name: str = "sample.vcf", table: bytes | None = None, **fields: Any
+) -> Any:
+    """A COMPLETED job of `user_id` whose input, annotated VCF, table (`table`, else
+    result.parquet(): a table without the first page's view), log and summary are in the
+    (moto) buckets, as the annotator leaves them; returns the Job."""
     import json
 
-    from jobs_support import new_job
+    from jobs_support import new_job, put_results
 
     from gas.core.job_record import JobStatus
     from gas.core.jobs import JobStore, new_job_id
@@ -223,21 +286,14 @@ def store_result(aws: Any, user_id: str, result: Result, name: str = "sample.vcf
     job_id = new_job_id()
     s3 = aws.client("s3")
     results, inputs = aws.names.results_bucket, aws.names.inputs_bucket
-    stem = name.removesuffix(".vcf")
-    keys = {
-        "result_key": f"{user_id}/{job_id}/{stem}.annot.vcf",
-        "variants_key": f"{user_id}/{job_id}/{stem}.variants.parquet",
-        "log_key": f"{user_id}/{job_id}/{stem}.count.log",
-        "summary_key": f"{user_id}/{job_id}/{stem}.summary.json",
+    prefix = f"{user_id}/{job_id}/{name.removesuffix('.vcf')}"
+    objects = {
+        "result_key": (f"{prefix}.annot.vcf", result.vcf),
+        "variants_key": (f"{prefix}.variants.parquet", result.parquet() if table is None else table),
+        "log_key": (f"{prefix}.count.log", b"variants_read\t400\n"),
+        "summary_key": (f"{prefix}.summary.json", json.dumps(result.summary).encode()),
     }
-    bodies = {
-        "result_key": result.vcf,
-        "variants_key": result.parquet(),
-        "log_key": b"variants_read\t400\n",
-        "summary_key": json.dumps(result.summary).encode(),
-    }
-    for field_name, key in keys.items():
-        s3.put_object(Bucket=results, Key=key, Body=bodies[field_name])
+    keys = put_results(s3, results, objects)
     input_key = f"inputs/{user_id}/{job_id}~{name}"
     etag = s3.put_object(Bucket=inputs, Key=input_key, Body=result.vcf)["ETag"]
     values: dict[str, Any] = {

@@ -25,7 +25,9 @@ EXAMPLES = 15  # per operation (the review ran 25; fewer keep this test near a m
 #   413 on POST /uploads: a size over this user's tier limit (it depends on the user);
 #   422 on POST /jobs: an Idempotency-Key reused for another body (a rule across requests);
 #   422 on GET .../variants: rules across parameters (a range needs `chrom`, `end` not
-#       before `start`, a cursor belongs to its sort order).
+#       before `start`, a cursor belongs to its sort order);
+#   422 on POST /filters: the query is parsed as the variant table parses it, and the name
+#       is bounded after its spaces are collapsed.
 # GET /jobs gets a real cursor of the user's (cursors are opaque, issued per user); the job
 # operations get the user's completed job (a random id is only ever a 404), DELETE another.
 POSITIVE = ["2XX", "401", "403", "404", "409", "414", "429"]
@@ -48,6 +50,10 @@ checks.positive_data_acceptance.expected-statuses = {[*POSITIVE, "422"]}
 
 [[operations]]
 include-name = "GET /api/v1/jobs/{{job_id}}/variants"
+checks.positive_data_acceptance.expected-statuses = {[*POSITIVE, "422"]}
+
+[[operations]]
+include-name = "POST /api/v1/filters"
 checks.positive_data_acceptance.expected-statuses = {[*POSITIVE, "422"]}
 
 [[operations]]

@@ -111,10 +111,11 @@ def test_the_columns_and_the_apis_rows_are_the_tables():
     row is exactly those columns and `record`."""
     assert set(variants.COLUMNS) <= set(vocab.TABLE_COLUMN) and "record" not in variants.COLUMNS
     assert variants.LIST_COLUMNS == {c for c in variants.COLUMNS if vocab.TABLE_COLUMN[c].list}
-    # plus the genotypes of the samples asked for (`show`), read from the genotypes file
-    assert list(Variant.model_fields) == ["record", *variants.COLUMNS, "genotypes"]
+    # plus the deployment's source columns (`sources`, named by the table) and the genotypes of
+    # the samples asked for (`show`), read from the genotypes file
+    assert list(Variant.model_fields) == ["record", *variants.COLUMNS, "sources", "genotypes"]
     for name, field in Variant.model_fields.items():
-        if name == "genotypes":
+        if name in ("sources", "genotypes"):
             continue
         column = vocab.TABLE_COLUMN[name]
         want = _PYTHON[column.type]

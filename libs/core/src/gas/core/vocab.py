@@ -175,8 +175,13 @@ BUNDLE_COLUMNS = ("impact", "symbol", "transcript", "hgvsc", "hgvsp", "amino_aci
 # The table's schema version, in its metadata under TABLE_SCHEMA_KEY: MAJOR or MAJOR.MINOR.
 # A MINOR step adds columns (a reader ignores those it does not know); a MAJOR step renames,
 # drops or changes a column, and a reader of an older major refuses the table.
-TABLE_SCHEMA_VERSION = "1.1"  # 1.1: diseases, phenotype_count
+TABLE_SCHEMA_VERSION = "1.2"  # 1.1: diseases, phenotype_count; 1.2: the TABLE_VIEW_KEY metadata
 TABLE_SCHEMA_KEY = "gas.table_schema"
+# What the viewer's first page needs of the whole table, written by the engine when it closes
+# the file (decision 105): JSON {"rows", "position_sorted", "terms": {most severe term: rows},
+# "impacts": {picked IMPACT: rows}}.
+# A table without it (before 1.2) is read the old way: a local copy built first.
+TABLE_VIEW_KEY = "gas.view"
 
 
 class TableSchemaError(ValueError):

@@ -274,7 +274,27 @@ VARIANT_PAGE = 500  # the API's largest page
 @click.option("--chrom", help="A chromosome (1-22, X, Y, MT).")
 @click.option("--start", type=int, help="First position (needs --chrom).")
 @click.option("--end", type=int, help="Last position (needs --chrom).")
-@click.option("--sort", type=click.Choice(["position", "gene"]), default="position", show_default=True)
+@click.option("--impact", multiple=True, help="IMPACT of the picked transcript consequence (bundles). Repeatable.")
+@click.option("--phenotype", help="An HPO term (HP:0001250, with the terms below it) or an OMIM/Orphanet disease.")
+@click.option("--disease-genes", is_flag=True, help="Only rows in a gene with an OMIM/Orphanet disease.")
+@click.option("--sample", help="Rows where this sample of the file has the --genotype.")
+@click.option(
+    "--genotype",
+    type=click.Choice(["carrier", "het", "hom_alt", "no_call"]),
+    help="With --sample (default carrier: a copy of the row's ALT).",
+)
+@click.option(
+    "--where",
+    "conditions",
+    multiple=True,
+    help="A condition on any column, e.g. 'af<0.01', 'clnsig=Pathogenic', 'impact in HIGH,MODERATE'. Repeatable (AND).",
+)
+@click.option(
+    "--sort",
+    default="position",
+    show_default=True,
+    help="position, gene, consequence, or a numeric column: qual, af (ascending), -af (descending); nulls last.",
+)
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many rows (default: every match).")
 @click.option("--tsv", "as_tsv", is_flag=True, help="Every column, tab-separated, with a header line.")
 @json_option
@@ -289,6 +309,12 @@ def variants(
     chrom: str | None,
     start: int | None,
     end: int | None,
+    impact: tuple[str, ...],
+    phenotype: str | None,
+    disease_genes: bool,
+    sample: str | None,
+    genotype: str | None,
+    conditions: tuple[str, ...],
     sort: str,
     limit: int | None,
     as_tsv: bool,
@@ -300,6 +326,8 @@ def variants(
     no table to read now (not finished, failed, results in cold storage)."""
     if as_tsv and as_json:
         fail("--tsv and --json exclude each other", EXIT_USAGE)
+    if genotype and not sample:
+        fail("--genotype needs --sample", EXIT_USAGE)
     params: dict[str, Any] = {
         "gene": list(gene) or None,
         "region": list(region) or None,
@@ -310,6 +338,12 @@ def variants(
         "chrom": chrom,
         "start": start,
         "end": end,
+        "impact": list(impact) or None,
+        "phenotype": phenotype,
+        "disease_genes": "1" if disease_genes else None,
+        "sample": sample,
+        "gt": genotype if sample else None,
+        "where": list(conditions) or None,  # sent whole: the API splits an `in` list itself
         "sort": sort,
     }
     rows: list[dict[str, Any]] = []
@@ -323,7 +357,9 @@ def variants(
             if as_json:
                 rows += batch
             else:
-                _print_variants(batch, header=printed == 0, every_column=as_tsv)
+                _print_variants(
+                    batch, header=printed == 0, every_column=as_tsv, sources=page.get("source_columns") or []
+                )
             printed += len(batch)
             cursor = page["next_cursor"]
             if not cursor or (limit is not None and printed >= limit):
@@ -337,16 +373,21 @@ def variants(
 SHORT_COLUMNS = ("chrom", "pos", "ref", "alt", "rsid", "genes", "region", "consequence")
 
 
-def _print_variants(rows: list[dict[str, Any]], header: bool, every_column: bool) -> None:
-    """Tab-separated lines: lists joined with ",", nulls empty."""
+def _print_variants(
+    rows: list[dict[str, Any]], header: bool, every_column: bool, sources: list[dict[str, Any]]
+) -> None:
+    """Tab-separated lines: lists joined with ",", nulls empty; with every column, the
+    sources' columns last, each headed SOURCE.column (as the web's exports)."""
     if not rows:
         return
     # the table's columns; `genotypes` (an object per sample the API was asked to show) is --json's
-    columns = [c for c in rows[0] if c not in ("record", "genotypes")] if every_column else list(SHORT_COLUMNS)
+    skip = ("record", "genotypes", "sources")
+    columns = [c for c in rows[0] if c not in skip] if every_column else list(SHORT_COLUMNS)
+    extra = [s["column"] for s in sources] if every_column else []
     if header:
-        click.echo("\t".join(columns))
+        click.echo("\t".join([*columns, *(f"{s['source']}.{s['column']}" for s in sources if every_column)]))
     for row in rows:
-        cells = (row.get(c) for c in columns)
+        cells = [*(row.get(c) for c in columns), *((row.get("sources") or {}).get(c) for c in extra)]
         click.echo("\t".join(",".join(v) if isinstance(v, list) else "" if v is None else str(v) for v in cells))
 
 

@@ -10,7 +10,8 @@ readers and copy-paste.
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -18,11 +19,14 @@ from markupsafe import Markup, escape
 from gas.core.vocab import KNOWN_SOURCES, TSTV
 from gas.web.variants import CHROMOSOMES, FLAGS, REGIONS, VARIANT_CLASSES, normalise_chrom
 
-BAR_HEIGHT = 18
-GAP = 6
-CHAR_WIDTH = 6.5  # of an 11px label, for the label column's width
-WIDTH = 560  # every chart the same, so their text is the same size on the page
-VALUE_WIDTH = 60
+LABEL_LINE = 16  # px: a label and its count on one line, the bar under it
+BAR_HEIGHT = 10
+GAP = 8
+MAX_SHOWN_LABEL = 36  # characters of a label drawn (the <title> and the table carry it whole)
+# The chart is drawn in CSS pixels (no viewBox: nothing scales), bars as percentages of its
+# width: its text stays 12 px at any screen width. A viewBox chart 560 units wide shrank
+# its 11 px labels to ~6.5 px on a 390 px phone.
+OTHER = "\x00other"  # the value of an "other" bar: it opens the list of every term
 
 
 @dataclass(frozen=True)
@@ -31,45 +35,70 @@ class Chart:
     title: str
     items: list[tuple[str, int]]
     note: str = ""
+    # The table filter of the chart's bars: parameter, and per item the value a click adds
+    # (None: no filter says it; OTHER: the "other" bar). Empty: the bars are not links.
+    parameter: str = ""
+    values: tuple[str | None, ...] = ()
+    links: tuple[str | None, ...] = ()  # per item, its href (set by the page: `linked`)
+    more: str | None = None  # every term with its count (the "other" list)
 
     @property
     def total(self) -> int:
         return sum(n for _, n in self.items)
 
+    def linked(self, href: Callable[[str, str], str | None], more: str | None = None) -> Chart:
+        """This chart with each bar that counts something a link: href(parameter, value),
+        and the "other" bar to `more`."""
+        if not self.values:  # no filter says this chart's values
+            return replace(self, more=more)
+        links = tuple(  # an empty bar opens no empty table
+            None if value is None or not count else more if value == OTHER else href(self.parameter, value)
+            for value, (_, count) in zip(self.values, self.items, strict=True)
+        )
+        return replace(self, links=links, more=more)
+
+    def rows(self) -> list[tuple[str, int, str | None]]:
+        """(label, count, href or None) per item."""
+        links = self.links or (None,) * len(self.items)
+        return [(label, count, link) for (label, count), link in zip(self.items, links, strict=True)]
+
     def svg(self) -> Markup:
-        """A horizontal bar chart: one labelled bar per item, scaled to the largest."""
+        """A bar chart: per item a line with its label and count, and a bar scaled to the
+        largest under it; a bar with a link is an SVG <a> (keyboard focusable)."""
         peak = max((n for _, n in self.items), default=0) or 1
-        height = len(self.items) * (BAR_HEIGHT + GAP) + GAP
-        longest = max((len(label) for label, _ in self.items), default=4)
-        label_width = min(round(CHAR_WIDTH * longest) + 12, WIDTH // 2)
-        bar_width = WIDTH - label_width - VALUE_WIDTH
-        width = WIDTH
+        step = LABEL_LINE + BAR_HEIGHT + GAP
+        height = len(self.items) * step + 2
+        linked = any(self.links)
         parts = [
-            f'<svg class="gas-chart" id="chart-{self.key}" role="img" aria-labelledby="chart-{self.key}-title" '
-            f'viewBox="0 0 {width} {height}" width="100%" preserveAspectRatio="xMinYMin meet" '
+            f'<svg class="gas-chart" id="chart-{self.key}" role="{"group" if linked else "img"}" '
+            f'aria-labelledby="chart-{self.key}-title" width="100%" height="{height}" '
             'xmlns="http://www.w3.org/2000/svg">',
             f'<title id="chart-{self.key}-title">{escape(self.title)}</title>',
         ]
-        for i, (label, count) in enumerate(self.items):
-            y = GAP + i * (BAR_HEIGHT + GAP)
-            length = round(bar_width * count / peak) if count else 0
-            middle = y + BAR_HEIGHT / 2
-            parts.append(
-                f'<g class="gas-bar"><text class="gas-chart-label" x="{label_width - 6}" y="{middle}" '
-                f'text-anchor="end" dominant-baseline="middle">{escape(label)}</text>'
-                f'<rect class="gas-chart-bar gas-chart-bar-{i % 8}" x="{label_width}" y="{y}" '
-                f'width="{max(length, 1 if count else 0)}" height="{BAR_HEIGHT}"><title>{escape(label)}: '
-                f"{count:,}</title></rect>"
-                f'<text class="gas-chart-value" x="{label_width + length + 6}" y="{middle}" '
-                f'dominant-baseline="middle">{count:,}</text></g>'
+        for i, (label, count, link) in enumerate(self.rows()):
+            y = i * step
+            share = round(100 * count / peak, 2) if count else 0
+            shown = label if len(label) <= MAX_SHOWN_LABEL else label[: MAX_SHOWN_LABEL - 1] + "…"
+            bar = (
+                f'<text class="gas-chart-label" x="0" y="{y + 12}">{escape(shown)}</text>'
+                f'<text class="gas-chart-value" x="100%" y="{y + 12}" text-anchor="end">{count:,}</text>'
+                f'<rect class="gas-chart-bar gas-chart-bar-{i % 8}" x="0" y="{y + LABEL_LINE}" '
+                f'width="{max(share, 0.3) if count else 0}%" height="{BAR_HEIGHT}"></rect>'
             )
+            if link:
+                name = f"{label}: {count:,}, " + ("list every term" if self.values[i] == OTHER else "filter the table")
+                # Named by its <title> (SVG's own way): an aria-label would have to repeat
+                # the drawn text exactly (axe: label-content-name-mismatch).
+                parts.append(f'<a class="gas-bar" href="{escape(link)}"><title>{escape(name)}</title>{bar}</a>')
+            else:
+                parts.append(f'<g class="gas-bar"><title>{escape(label)}: {count:,}</title>{bar}</g>')
         parts.append("</svg>")
         return Markup("".join(parts))
 
 
 # Bounds of what a chart draws, whatever the summary holds (summaries written before the
 # engine bounded its lists name any number of contigs: 45,000 made a 17.8 MB page).
-MAX_BARS = 25  # the largest items; the rest are one "other (N …)" bar, not a link (yet)
+MAX_BARS = 25  # the largest items; the rest are one "other (N …)" bar, a link to all of them
 MAX_LABEL = 64  # characters of a label
 
 
@@ -106,44 +135,64 @@ def _chromosome_order(name: str) -> tuple[int, str]:
     return (CHROMOSOMES.index(plain), "") if plain else (len(CHROMOSOMES), name)
 
 
+def _values(items: list[tuple[str, int]], linkable: Callable[[str], bool] = lambda _: True) -> tuple[str | None, ...]:
+    """Each item's filter value: its label, OTHER for the "other" bar, None if not a value."""
+    return tuple(OTHER if label.startswith("other (") else label if linkable(label) else None for label, _ in items)
+
+
+# Charts whose terms are listed whole on a page of their own (the "other" bar's link).
+LISTED = ("consequences", "chromosomes", "genes")
+
+
 def charts(summary: dict[str, Any]) -> list[Chart]:
-    """The charts of an engine summary (`<name>.summary.json`); sections it lacks are left out."""
+    """The charts of an engine summary (`<name>.summary.json`, or the same counts of a
+    filter's rows: gas.web.variants.facets); sections it lacks are left out."""
     out: list[Chart] = []
     if isinstance(summary.get("regions"), dict):
-        out.append(Chart("regions", "Variants by region", _ordered(summary["regions"], REGIONS)))
+        items = _ordered(summary["regions"], REGIONS)
+        out.append(Chart("regions", "Variants by region", items, parameter="region", values=_values(items)))
     consequences = summary.get("consequences")
     if isinstance(consequences, dict) and consequences:
-        items, rest = _largest(consequences, "terms")
-        out.append(Chart("consequences", "Most severe consequence", items + ([rest] if rest else [])))
+        top, rest = _largest(consequences, "terms")
+        items = top + ([rest] if rest else [])
+        terms = _values(items)
+        out.append(Chart("consequences", "Most severe consequence", items, parameter="consequence", values=terms))
     if isinstance(summary.get("variant_classes"), dict):
-        out.append(Chart("classes", "Variant classes", _ordered(summary["variant_classes"], VARIANT_CLASSES)))
+        items = _ordered(summary["variant_classes"], VARIANT_CLASSES)
+        out.append(Chart("classes", "Variant classes", items, parameter="class", values=_values(items)))
     tstv = summary.get("tstv")
     if isinstance(tstv, dict):
         ratio = tstv.get("ratio")
         note = f"ts/tv ratio {ratio}" if ratio is not None else "no transversions: no ratio"
         items = [(label, _count(tstv.get(key, 0))) for key, label in _TSTV_LABELS.items()]
-        out.append(Chart("tstv", "Transitions and transversions (SNVs)", items, note))
+        out.append(Chart("tstv", "Transitions and transversions (SNVs)", items, note))  # no filter says ts/tv
     if "known" in summary and "novel" in summary:
         items = [("known (rsID)", _count(summary["known"])), ("novel", _count(summary["novel"]))]
+        values: tuple[str | None, ...] = ("known", "novel")
         sources = summary.get("known_sources")
         if isinstance(sources, dict):  # where "known" came from (engines before it: one bar)
             items = [(label, _count(sources.get(key, 0))) for key, label in _KNOWN_LABELS.items()]
             items.append(("novel", _count(summary["novel"])))
-        out.append(Chart("known", "Known and novel alleles", items))
+            values = (None,) * len(_KNOWN_LABELS) + ("novel",)  # the filter has no source
+        note = "The table filters known alleles, not their source." if isinstance(sources, dict) else ""
+        out.append(Chart("known", "Known and novel alleles", items, note, parameter="known", values=values))
     contigs = summary.get("contigs")
     if isinstance(contigs, dict) and contigs:
         written = summary.get("contigs_other")
         left_out = (
             (_count(written.get("contigs")), _count(written.get("variants"))) if isinstance(written, dict) else (0, 0)
         )
-        items, rest = _largest(contigs, "contigs", left_out)
-        items.sort(key=lambda kv: _chromosome_order(kv[0]))
-        out.append(Chart("chromosomes", "Variants per chromosome", items + ([rest] if rest else [])))
+        top, rest = _largest(contigs, "contigs", left_out)
+        top.sort(key=lambda kv: _chromosome_order(kv[0]))
+        items = top + ([rest] if rest else [])
+        values = _values(items, lambda name: normalise_chrom(name) is not None)  # the filter's chromosomes
+        out.append(Chart("chromosomes", "Variants per chromosome", items, parameter="chrom", values=values))
     genes = summary.get("top_genes")
     if isinstance(genes, list) and genes:
         items = [(str(g.get("gene"))[:MAX_LABEL], _count(g.get("variants"))) for g in genes if isinstance(g, dict)]
         items = items[:MAX_BARS]
-        out.append(Chart("genes", f"Top {len(items)} genes", items))
+        out.append(Chart("genes", f"Top {len(items)} genes", items, parameter="gene", values=_values(items)))
     if isinstance(summary.get("flags"), dict):
-        out.append(Chart("flags", "Flags", _ordered(summary["flags"], FLAGS)))
+        items = _ordered(summary["flags"], FLAGS)
+        out.append(Chart("flags", "Flags", items, parameter="flag", values=_values(items)))
     return out

@@ -8,7 +8,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from flask import abort, current_app, g, jsonify, redirect, request, session, url_for
+from flask import (
+    Response,
+    abort,
+    after_this_request,
+    current_app,
+    g,
+    has_request_context,
+    jsonify,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 
 from gas.core.aws import Aws
 from gas.core.job_record import Job
@@ -57,6 +69,18 @@ class Services:
             self.settings.upload_form_seconds,
             file_name,
         )
+
+
+def after_response(run: Callable[[], None]) -> None:
+    """Call `run` once the current response has been sent (now, outside a request)."""
+    if not has_request_context():
+        run()
+        return
+
+    @after_this_request
+    def _on_close(response: Response) -> Response:
+        response.call_on_close(run)
+        return response
 
 
 def services() -> Services:

@@ -73,6 +73,12 @@ def on_starting(server: object) -> None:
     os.makedirs(_METRICS_DIR, exist_ok=True)
 
 
+def post_worker_init(worker: object) -> None:
+    from gas.web.app import warm_up
+
+    warm_up(worker.wsgi)  # type: ignore[attr-defined]
+
+
 def child_exit(server: object, worker: object) -> None:
     from prometheus_client import multiprocess
 

@@ -8,15 +8,18 @@ this ALT, ``consequences`` all of its terms (severity order). The rows are built
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+from pyarrow._compute import call_function
 
 from gas.annotator.engine import arrowops as pc
-from gas.core.vocab import TABLE_COLUMNS, TABLE_SCHEMA_KEY, TABLE_SCHEMA_VERSION
+from gas.core.vocab import TABLE_COLUMNS, TABLE_SCHEMA_KEY, TABLE_SCHEMA_VERSION, TABLE_VIEW_KEY
 
 _TYPES = {"int64": pa.int64(), "float64": pa.float64(), "string": pa.string()}
 # The columns and their kinds are the vocabulary's (gas.core.vocab.TABLE_COLUMNS).
@@ -27,6 +30,58 @@ SCHEMA = pa.schema(
     ]
 )
 DICTIONARY_COLUMNS = tuple(c.name for c in TABLE_COLUMNS if c.categorical)
+_CHROM, _POS, _CONSEQUENCE, _IMPACT = (SCHEMA.get_field_index(c) for c in ("chrom", "pos", "consequence", "impact"))
+
+
+class TableView:
+    """What the web viewer's first page needs of the whole table (vocab.TABLE_VIEW_KEY, decision
+    105), gathered as row groups are written so that no web host reads the whole file for it:
+    rows, rows per most severe term and per picked IMPACT (a bundle's; the filters'
+    choices) and whether the rows are in position order (each chromosome in one run,
+    positions ascending: a sorted VCF)."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.terms: dict[str, int] = {}
+        self.impacts: dict[str, int] = {}
+        self.position_sorted = True
+        self._last: tuple[str, int] | None = None  # the last (chrom, pos) seen
+        self._seen: set[str] = set()
+
+    def add(self, chrom: pa.Array, pos: pa.Array, consequence: pa.Array, impact: pa.Array) -> None:
+        self.rows += len(chrom)
+        for column, totals in ((consequence, self.terms), (impact, self.impacts)):
+            if column.null_count == len(column):
+                continue  # impact: null for a genes-only database
+            counts = call_function("value_counts", [column])
+            for value, n in zip(counts.field(0).to_pylist(), counts.field(1).to_pylist(), strict=True):
+                if value is not None:
+                    totals[value] = totals.get(value, 0) + n
+        if self.position_sorted and len(chrom):
+            self.position_sorted = self._in_order(chrom, pos)
+
+    def _in_order(self, chrom: pa.Array, pos: pa.Array) -> bool:
+        encoded = call_function("dictionary_encode", [chrom])
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        names = encoded.dictionary.to_pylist()
+        positions = pos.to_numpy(zero_copy_only=False)
+        same = np.diff(codes) == 0
+        if np.any(np.diff(positions)[same] < 0):
+            return False
+        for k, start in enumerate([0, *(np.flatnonzero(~same) + 1).tolist()]):
+            name = names[codes[start]]
+            if k == 0 and self._last is not None and self._last[0] == name:
+                if positions[0] < self._last[1]:
+                    return False
+            elif name in self._seen:  # a chromosome met again after another
+                return False
+            self._seen.add(name)
+        self._last = (names[codes[-1]], int(positions[-1]))
+        return True
+
+    def to_json(self) -> str:
+        view = {"rows": self.rows, "position_sorted": self.position_sorted, "terms": self.terms}
+        return json.dumps(view | {"impacts": self.impacts})
 
 
 class VariantsWriter:
@@ -59,6 +114,7 @@ class VariantsWriter:
             write_statistics=["record", "chrom", "pos"],
         )
         self.rows = 0
+        self.view = TableView()
         self._queue: queue.Queue[pa.RecordBatch | None] = queue.Queue(self.QUEUED)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._write_batches, name="variants-parquet", daemon=True)
@@ -85,6 +141,7 @@ class VariantsWriter:
         columns = [record] + [batch.column(i) for i in range(1, batch.num_columns)]
         self._queue.put(pa.RecordBatch.from_arrays(columns, schema=self.schema))
         self.rows += batch.num_rows
+        self.view.add(batch.column(_CHROM), batch.column(_POS), batch.column(_CONSEQUENCE), batch.column(_IMPACT))
 
     def close(self) -> None:
         """Wait for the queued rows, close the file; raises the writing thread's error."""
@@ -93,5 +150,9 @@ class VariantsWriter:
         self._queue.put(None)
         self._thread.join()
         writer, self.writer = self.writer, None
+        if self._error is None:
+            # In the footer, which a reader fetches first (the schema's metadata is written
+            # before the rows, so this key sits in the file's key-value metadata instead).
+            writer.add_key_value_metadata({TABLE_VIEW_KEY: self.view.to_json()})
         writer.close()
         self._check()

@@ -50,6 +50,7 @@ docs_bp = APIBlueprint("api_v1_docs", __name__, url_prefix=PREFIX)
 _LOCATION = {
     "UploadRequest": "body",
     "JobCreate": "body",
+    "SavedFilterIn": "body",
     "JobListQuery": "query",
     "VariantQuery": "query",
     "IdempotencyHeader": "header",

@@ -4,7 +4,7 @@ are the schemas of the OpenAPI document (`/api/v1/openapi.json`)."""
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -13,14 +13,17 @@ from gas.core.databases import find, unknown_message
 from gas.core.job_record import ASSEMBLIES, Job, JobStatus
 from gas.core.phenotypes import MAX_QUERY
 from gas.core.tokens import SCOPES
-from gas.core.vocab import KNOWN_SOURCES
+from gas.core.vocab import IMPACTS, KNOWN_SOURCES
 from gas.web.uploads import MAX_JOB_NAME
 from gas.web.variants import (
     FLAGS,
+    MAX_CONDITION_TEXT,
+    MAX_CONDITIONS,
     MAX_OFFSET,
     MAX_PAGE_NUMBER,
     MAX_PAGE_SIZE,
     MAX_POSITION,
+    OPERATORS,
     REGIONS,
     SORTS,
     VARIANT_CLASSES,
@@ -310,7 +313,23 @@ class VariantQuery(Strict):
         "disease (`OMIM:607208`, `ORPHA:33069`); an exact term or disease name is taken too",
     )
     disease_genes: str | None = Field(None, description="`1`: only rows in a gene with an OMIM/Orphanet disease")
-    sort: str | None = Field(None, description=f"{_listed(SORTS)} (default `position`)")
+    impact: list[str] | None = Field(
+        None, description=f"IMPACT of the picked transcript consequence (bundles): {_listed(IMPACTS)}"
+    )
+    where: list[str] | None = Field(
+        None,
+        max_length=MAX_CONDITIONS,
+        description=f"Conditions on any column, ANDed, at most {MAX_CONDITIONS} of at most {MAX_CONDITION_TEXT} "
+        f"characters: `COLUMN OP VALUE`, OP one of {_listed(OPERATORS)} (`af<0.01`, `clnsig=Pathogenic`, "
+        "`impact in HIGH,MODERATE`). Columns: the variant's fields and the job's `source_columns` (any case); "
+        "`<`, `<=`, `>`, `>=` on numeric columns only; a list column matches `=`/`in` when any item does. "
+        "A null value matches no condition, `!=` included. Repeat the parameter (values are not split at commas)",
+    )
+    sort: str | None = Field(
+        None,
+        description=f"{_listed(SORTS)} (default `position`), or any numeric column: `af` ascending, `-af` "
+        "descending; nulls last either way, ties in file order",
+    )
     size: int | None = Field(
         None,
         ge=1,
@@ -371,7 +390,24 @@ class Variant(BaseModel):
         None, description="OMIM/Orphanet ids of the diseases of the row's genes (HPO); null: a job annotated before"
     )
     phenotype_count: int | None = Field(None, description="HPO terms annotated to the row's genes; null: none")
+    impact: str | None = Field(
+        None, description=f"Bundles: IMPACT of the picked transcript consequence ({_listed(IMPACTS)}); null otherwise"
+    )
+    symbol: str | None = Field(None, description="Bundles: the picked transcript's gene symbol")
+    transcript: str | None = Field(None, description="Bundles: the picked transcript (stable id and version)")
+    hgvsc: str | None = Field(None, description="Bundles: HGVS c. of the picked transcript")
+    hgvsp: str | None = Field(None, description="Bundles: HGVS p. of the picked transcript")
+    sources: dict[str, str | int | float | bool | None] | None = Field(
+        None, description="The deployment's annotation sources' fields, by column (see the page's `source_columns`)"
+    )
     genotypes: dict[str, Genotype] | None = Field(None, description="Per sample asked for with `show`")
+
+
+class SourceColumnOut(BaseModel):
+    column: str = Field(description="The key in each variant's `sources`, and the column name in `where` and `sort`")
+    source: str = Field(description="The annotation source that added it")
+    info_id: str = Field(description="Its INFO id in the annotated VCF")
+    kind: Literal["number", "text", "list", "flag"]
 
 
 class VariantPageOut(BaseModel):
@@ -382,8 +418,13 @@ class VariantPageOut(BaseModel):
     size: int = Field(description="Page size used (after the cap)")
     sort: str
     position_sorted: bool = Field(description="False: the VCF was not sorted; position order is file order")
-    filters: dict[str, str] = Field(description="The filters applied, canonical (as query parameters)")
+    filters: dict[str, str] = Field(
+        description="The filters applied, canonical (as query parameters; several `where` joined with ` AND `)"
+    )
     next_cursor: str | None = Field(description="Pass as ?cursor= (with the same filters) for the next page")
+    source_columns: list[SourceColumnOut] = Field(
+        default_factory=list, description="The columns the deployment's annotation sources added to this job's table"
+    )
     variants: list[Variant]
 
     @classmethod
@@ -396,10 +437,20 @@ class VariantPageOut(BaseModel):
             size=page.size,
             sort=page.sort,
             position_sorted=page.position_sorted,
-            filters=dict(filters),
+            filters={name: " AND ".join(v for k, v in filters if k == name) for name, _ in filters},
             next_cursor=page.next_cursor,
-            variants=[Variant.model_validate(row) for row in page.rows],
+            source_columns=[
+                SourceColumnOut(column=c.name, source=c.source, info_id=c.info_id, kind=c.kind)
+                for c in page.source_columns
+            ],
+            variants=[Variant.model_validate(_with_sources(row, page)) for row in page.rows],
         )
+
+
+def _with_sources(row: dict[str, Any], page: VariantPage) -> dict[str, Any]:
+    if not page.source_columns:
+        return row
+    return row | {"sources": {c.name: row.get(c.name) for c in page.source_columns}}
 
 
 # -- who is asking -------------------------------------------------------------------------
@@ -418,3 +469,31 @@ class Me(BaseModel):
     tier: str
     upload_limit: int
     token: TokenInfo
+
+
+# -- saved filters (gas.web.saved_filters) -------------------------------------------------
+class SavedFilterIn(Strict):
+    name: str = Field(
+        description="A name of at most 80 characters (spaces collapsed); saving under a name already used "
+        "(any case) replaces that filter"
+    )
+    query: str = Field(
+        description="The variant table's filter as a query string (`gene=TP53&region=CDS`), as "
+        "`GET /jobs/{id}/variants` takes it; at most 2,000 characters; parsed before it is stored and "
+        "stored in canonical form; a filter that keeps every row is refused"
+    )
+
+
+class SavedFilterOut(BaseModel):
+    id: str = Field(description="Its id (`DELETE /filters/{id}`)")
+    name: str
+    query: str = Field(description="Canonical: append it to `GET /jobs/{id}/variants?` of any of your jobs")
+    created_at: str
+
+
+class SavedFilterList(BaseModel):
+    filters: list[SavedFilterOut] = Field(description="By name; at most 50")
+
+
+class FilterPath(BaseModel):
+    filter_id: str

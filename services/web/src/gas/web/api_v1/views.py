@@ -23,6 +23,7 @@ from gas.web.api_v1.bearer import Principal
 from gas.web.api_v1.models import (
     Database,
     DatabaseList,
+    FilterPath,
     IdempotencyHeader,
     JobCreate,
     JobLinks,
@@ -35,6 +36,9 @@ from gas.web.api_v1.models import (
     Me,
     Problem,
     ResultLink,
+    SavedFilterIn,
+    SavedFilterList,
+    SavedFilterOut,
     TokenInfo,
     Upload,
     UploadRequest,
@@ -46,6 +50,7 @@ from gas.web.context import current_user, own_job_or_404, services
 from gas.web.jobs import common as jobs  # delete, rename, cancel: the job pages' own
 from gas.web.jobs.common import LOG_MAX_BYTES, download_url
 from gas.web.samples import shown_samples
+from gas.web.saved_filters import SavedFilterError, SavedFilters
 from gas.web.submission import AssemblyMismatch, PublishFailed, Refused, submit_upload
 from gas.web.uploads import key_prefix, name_problem, safe_filename, upload_key_of
 from gas.web.variants import FilterError, PageRequest, ResultUnavailable, VariantFilter
@@ -72,6 +77,7 @@ REFUSAL_PROBLEM = {
 
 JOBS = Tag(name="jobs", description="Submit VCF files and follow their annotation jobs")
 ACCOUNT = Tag(name="account", description="Who the token speaks for")
+FILTERS = Tag(name="filters", description="Saved variant-table filters, usable on any of the user's jobs")
 
 
 def operation(method: str, rule: str, scope: str, tag: Tag, responses: dict[int, Any], **kwargs: Any) -> Callable:
@@ -443,4 +449,38 @@ def delete_job(path: JobPath) -> Any:
     if deleted is None:  # deleted meanwhile by another request
         raise ApiProblem("not-found", "No such job.")
     log.info("api.job_deleted", job_id=job.job_id)
+    return Response(status=204)
+
+
+# -- saved filters ---------------------------------------------------------------------------
+@operation("get", "/filters", "read", FILTERS, {200: SavedFilterList})
+def list_filters() -> Any:
+    """The user's saved filters, by name
+
+    The same filters as the web table's "Saved filters" (docs/web.md)."""
+    saved = SavedFilters(services().aws).list(g.user_id)
+    return _json(SavedFilterList(filters=[SavedFilterOut(**f.to_json()) for f in saved]))
+
+
+@operation("post", "/filters", "submit", FILTERS, {201: SavedFilterOut, 403: Problem})
+def save_filter(body: SavedFilterIn) -> Any:
+    """Save a filter under a name
+
+    At most 50 per user (a 51st is 422 naming `body.name`); a name already used (any case)
+    replaces that filter. The query is parsed as the variant table parses it: a bad value is
+    422 naming `body.query` and the table's parameter."""
+    try:
+        saved = SavedFilters(services().aws).save(g.user_id, body.name, body.query)
+    except SavedFilterError as bad:
+        raise _field_problem(f"body.{bad.parameter}", bad.problem) from None
+    return _json(SavedFilterOut(**saved.to_json()), 201)
+
+
+@operation("delete", "/filters/<filter_id>", "submit", FILTERS, {204: None, 403: Problem, 404: Problem})
+def delete_filter(path: FilterPath) -> Any:
+    """Delete a saved filter
+
+    404 when the user has no filter with that id."""
+    if not SavedFilters(services().aws).delete(g.user_id, path.filter_id):
+        raise ApiProblem("not-found", "No such saved filter.")
     return Response(status=204)

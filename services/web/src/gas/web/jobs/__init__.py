@@ -7,13 +7,14 @@
 - `results`: `/annotations/<id>/variants` (the table), `/variants/<record>`,
   `/variants.tsv` / `.csv` / `.vcf`;
 - `manage`: `/annotations/<id>/delete`, `/rename`, `/cancel`, `/input`, `/rerun`;
-- `phenotypes`: `/annotations/<id>/phenotypes?q=` (the phenotype filter's autocomplete).
+- `phenotypes`: `/annotations/<id>/phenotypes?q=` (the phenotype filter's autocomplete);
+- `charts`: `/annotations/<id>/charts/<key>` (every term of a chart, behind its "other" bar).
 
 What they and the REST API share is `common`'s; a view module imports no other view module.
 Templates: `templates/jobs/`.
 """
 
-from gas.web.jobs import manage, pages, phenotypes, results, submit
+from gas.web.jobs import charts, manage, pages, phenotypes, results, submit
 from gas.web.jobs.blueprint import bp
 
-__all__ = ["bp", "manage", "pages", "phenotypes", "results", "submit"]
+__all__ = ["bp", "charts", "manage", "pages", "phenotypes", "results", "submit"]

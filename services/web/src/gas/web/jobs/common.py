@@ -28,19 +28,22 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 import structlog
 from botocore.exceptions import ClientError
 from flask import render_template, url_for
 from prometheus_client import Counter
+from werkzeug.datastructures import MultiDict
 
 from gas.core.aws import Aws
 from gas.core.job_record import Job, JobStatus, Storage
 from gas.core.jobs import Cancelling
 from gas.web.assembly import AssemblyCheck
+from gas.web.charts import LISTED, Chart, charts
 from gas.web.context import Services, services
 from gas.web.uploads import MAX_JOB_NAME, clean_job_name, safe_filename
-from gas.web.variants import ResultUnavailable, readable
+from gas.web.variants import FilterError, ResultUnavailable, VariantFilter, readable
 
 log = structlog.get_logger()
 
@@ -281,3 +284,48 @@ def cancel_job(svc: Services, job_id: str, user_id: str) -> Cancelling:
         JOBS_CANCELLED.labels(str(answer.was)).inc()
         log.info("job.cancelled", job_id=job_id, was=str(answer.was))
     return answer
+
+
+# -- the charts' filter links -----------------------------------------------------------
+def filter_args(filt: VariantFilter, parameter: str, value: str) -> list[tuple[str, str]] | None:
+    """The filter with `parameter` set to `value` (its other values dropped: the charts
+    count the filter's rows only, so a click narrows it), re-read by the table's parser;
+    None when the parser refuses the value (e.g. a contig the filter cannot name)."""
+    args = [(k, v) for k, v in filt.to_args() if k != parameter]
+    if parameter == "chrom" and filt.chrom != value:
+        args = [(k, v) for k, v in args if k not in ("start", "end")]  # a range of another chromosome
+    args.append((parameter, value))
+    try:
+        return VariantFilter.from_args(MultiDict(args)).to_args()
+    except FilterError:
+        return None
+
+
+def table_link(job_id: str, args: list[tuple[str, str]]) -> str:
+    base = url_for("jobs.variants", job_id=job_id)
+    return f"{base}?{urlencode(args)}" if args else base
+
+
+def charts_link(job_id: str, args: list[tuple[str, str]]) -> str:
+    """The job page's charts of the rows these table arguments keep."""
+    base = url_for("jobs.job_page", job_id=job_id)
+    return (f"{base}?{urlencode(args)}" if args else base) + "#summary"
+
+
+def filtered_charts(job_id: str, summary: dict[str, Any], filt: VariantFilter) -> list[Chart]:
+    """The charts of `summary` (the engine's, or a filter's: gas.web.variants.facets), each
+    bar a link to the table with its value added to `filt`, each "other" bar a link to the
+    list of every term."""
+    query = urlencode(filt.to_args())
+
+    def href(parameter: str, value: str) -> str | None:
+        args = filter_args(filt, parameter, value)
+        return None if args is None else table_link(job_id, args)
+
+    out = []
+    for chart in charts(summary):
+        more = None
+        if chart.key in LISTED:
+            more = url_for("jobs.chart_terms", job_id=job_id, key=chart.key) + (f"?{query}" if query else "")
+        out.append(chart.linked(href, more))
+    return out

@@ -6,15 +6,23 @@ from __future__ import annotations
 from typing import Any
 
 from botocore.exceptions import ClientError
-from flask import abort, g, jsonify, redirect, render_template, request
+from flask import abort, g, jsonify, redirect, render_template, request, url_for
 
 from gas.core.job_record import JobStatus
 from gas.core.jobs import InvalidCursor
-from gas.web.charts import charts
 from gas.web.context import current_user, login_required, own_job_or_404, services
 from gas.web.jobs.blueprint import bp
-from gas.web.jobs.common import LOG_MAX_BYTES, download_url, downloadable, job_view, load_summary
+from gas.web.jobs.common import (
+    LOG_MAX_BYTES,
+    download_url,
+    downloadable,
+    filtered_charts,
+    job_view,
+    load_summary,
+    table_link,
+)
 from gas.web.uploads import MAX_JOB_NAME
+from gas.web.variants import FilterError, ResultUnavailable, VariantFilter
 
 
 def _page(cursor: str | None) -> Any:
@@ -41,14 +49,40 @@ def list_jobs() -> Any:
 @bp.get("/annotations/<job_id>")
 @login_required
 def job_page(job_id: str) -> Any:
+    """The job, and its summary as charts; with the variant table's filter in the query
+    (`?gene=TP53&region=CDS`, the table's "Charts of these rows"), the charts count the
+    rows it keeps (gas.web.variants.facets), read from the job's local copy of the table."""
     job = own_job_or_404(job_id)
     summary = load_summary(job)
+    try:
+        filt = VariantFilter.from_args(request.args)
+    except FilterError as exc:
+        abort(400, str(exc))
+    matched = None
+    if summary and not filt.empty:
+        try:
+            counts = services().variants.facets(job, filt).summary()
+        except ResultUnavailable as exc:
+            abort(409, str(exc))
+        except FilterError as exc:  # a sample the job does not have
+            abort(400, str(exc))
+        matched = counts.pop("matched")
+        summary = counts
+    table_args = filt.to_args()
     return render_template(
         "jobs/annotation.html",
         job=job_view(job),
         active=job.active and not job.deleting,
-        charts=charts(summary) if summary else [],
-        totals=_totals(summary or {}),
+        charts=filtered_charts(job.job_id, summary, filt) if summary else [],
+        totals=_totals(summary if summary and matched is None else {}),
+        chart_filter={
+            "args": table_args,
+            "matched": matched,
+            "table": table_link(job.job_id, table_args),
+            "clear": url_for("jobs.job_page", job_id=job.job_id, _anchor="summary"),
+        }
+        if matched is not None
+        else None,
         tier=current_user().tier,
         max_job_name=MAX_JOB_NAME,
     )

@@ -22,30 +22,35 @@ from typing import Any
 from urllib.parse import urlencode
 
 import structlog
-from flask import Response, abort, current_app, render_template, request, stream_with_context, url_for
+from flask import Response, abort, current_app, g, render_template, request, stream_with_context, url_for
 
 from gas.core.job_record import Job
 from gas.web.charts import Chart
 from gas.web.context import login_required, own_job_or_404, services
 from gas.web.jobs.blueprint import bp
-from gas.web.jobs.common import job_view, load_summary
+from gas.web.jobs.common import charts_link, job_view, load_summary
 from gas.web.linkouts import row_links
 from gas.web.phenotypes import disease_links, label
 from gas.web.samples import SAMPLES_PER_PAGE, sample_page, shown_samples
+from gas.web.saved_filters import MAX_NAME, SavedFilters
 from gas.web.variants import (
     CONTENT_TYPES,
     FLAGS,
     FORMATS,
     MAX_OFFSET,
     MAX_PAGE_NUMBER,
+    OPERATORS,
     PAGE_SIZES,
     REGIONS,
     SORTS,
     VARIANT_CLASSES,
+    Condition,
     ExportSlots,
     FilterError,
+    LocalTable,
     PageRequest,
     ResultUnavailable,
+    StoredTable,
     VariantFilter,
     whole_number,
 )
@@ -79,13 +84,16 @@ def variants(job_id: str) -> Any:
     except FilterError as exc:
         form: dict[str, Any] = {name: request.args.get(name, "") for name in (*VariantFilter.PARAMETERS, "show")}
         form["consequence"] = request.args.getlist("consequence")
+        form["impact"] = request.args.getlist("impact")
+        form["where"] = [w for w in request.args.getlist("where") if w.strip()]
+        form |= {name: request.args.get(name, "") for name in ("where_column", "where_op", "where_value")}
         form["disease_genes"] = request.args.get("disease_genes", "") not in ("", "0")
-        try:  # the valid terms, with their counts, beside the error
-            terms = svc.variants.term_counts(job)
+        try:  # the valid terms and columns, with their counts, beside the error
+            terms, table = svc.variants.term_counts(job), _table_choices(svc.variants.described(job))
         except ResultUnavailable:
-            terms = {}
+            terms, table = {}, {}
         page_html = render_template(
-            "jobs/variants.html", job=view, error=exc, form=form, filt=None, terms=terms, **_choices()
+            "jobs/variants.html", job=view, error=exc, form=form, filt=None, terms=terms, **table, **_choices()
         )
         return page_html, 400
     args = filt.to_args() + ([("show", ",".join(show))] if show else [])
@@ -107,17 +115,29 @@ def variants(job_id: str) -> Any:
         base = url_for("jobs.export", job_id=job.job_id, fmt=fmt)
         return f"{base}?{urlencode(args)}" if args else base
 
+    def without(condition: Condition) -> str:
+        """This table without one condition (a chip's link), back on its first page."""
+        params = filt.without(condition).to_args() + ([("show", ",".join(show))] if show else [])
+        if page.sort != "position":
+            params.append(("sort", page.sort))
+        base = url_for("jobs.variants", job_id=job.job_id)
+        return f"{base}?{urlencode(params)}" if params else base
+
+    table = _table_choices(svc.variants.described(job))
+    sorts = [*SORTS, *(f"{sign}{c}" for c in table["numeric"] for sign in ("", "-"))]
     for row in result.rows:
         row["links"] = row_links(row, job.assembly)
         row["disease_links"] = disease_links(row.get("diseases"))
     pages = max(1, -(-result.matched // page.size))
     current = page.offset // page.size + 1
+    save_query = urlencode(filt.to_args())  # what "Save this filter" stores
     shown = sorted({1, pages, *range(max(1, current - 2), min(pages, current + 2) + 1)})
     return render_template(
         "jobs/variants.html",
         job=view,
         filt=filt,
         form=_form_values(filt) | {"show": ", ".join(show)},
+        chips=[(c.text, without(c)) for c in filt.where],
         show=show,
         result=result,
         page=page,
@@ -137,12 +157,22 @@ def variants(job_id: str) -> Any:
             "previous": link(offset=max(0, page.offset - page.size)) if page.offset else None,
             "first": link(offset=0) if page.offset else None,
             "last": link(offset=(pages - 1) * page.size) if current < pages else None,
-            "sort": {s: link(sort=s, offset=0) for s in SORTS},
+            "sort": {s: link(sort=s, offset=0) for s in sorts},
             "exports": {fmt: export_link(fmt) for fmt in FORMATS},
             "clear": url_for("jobs.variants", job_id=job.job_id),
             "here": link(offset=page.offset),
+            # The job page's charts of these rows (of every row without a filter).
+            "charts": charts_link(job.job_id, args),
         },
         export_names={fmt: svc.variants.export_name(job, filt, fmt) for fmt in FORMATS},
+        # The user's saved filters, each applied to this job (gas.web.saved_filters).
+        saved_filters=[
+            (saved, f"{url_for('jobs.variants', job_id=job.job_id)}?{saved.query}", saved.query == save_query)
+            for saved in SavedFilters(svc.aws).list(g.user_id)
+        ],
+        save_query=save_query,
+        max_filter_name=MAX_NAME,
+        **table,
         **_choices(),
     )
 
@@ -201,7 +231,20 @@ def samples(job_id: str) -> Any:
 
 
 def _choices() -> dict[str, Any]:
-    return {"regions": REGIONS, "classes": VARIANT_CLASSES, "flags": FLAGS}
+    return {"regions": REGIONS, "classes": VARIANT_CLASSES, "flags": FLAGS, "operators": OPERATORS}
+
+
+def _table_choices(table: LocalTable | StoredTable) -> dict[str, Any]:
+    """What this job's table offers: the IMPACTs present (a bundle's, with their rows), its
+    sources' columns, and every column a condition may name (the form's select)."""
+    impacts = table.impact_counts()
+    return {
+        "impacts": impacts,
+        "bundle": bool(impacts),  # the picked transcript consequence's columns are shown
+        "source_columns": table.source_columns,
+        "where_columns": sorted(table.kinds),
+        "numeric": [name for name, kind in sorted(table.kinds.items()) if kind == "number"],
+    }
 
 
 def _form_values(filt: VariantFilter) -> dict[str, Any]:
@@ -219,6 +262,11 @@ def _form_values(filt: VariantFilter) -> dict[str, Any]:
         "disease_genes": filt.disease_genes,
         "sample": filt.sample or "",
         "gt": filt.gt or "carrier",
+        "impact": list(filt.impacts),
+        "where": [c.text for c in filt.where],
+        "where_column": "",
+        "where_op": "=",
+        "where_value": "",
     }
 
 

@@ -24,10 +24,17 @@ batches that hold the gene; a position range only the batches that overlap it; a
 page only the batch it falls in (matches per batch are counted once per filter and kept
 in a small LRU). Memory is bounded by a few batches whatever the result's size.
 
+The first view of a table does not wait for the local copy (decision 105): while a host
+has none, unfiltered pages in file order are read from S3 with ranged GETs of the Parquet
+footer (where the engine wrote the totals and consequence counts the page shows) and of
+the row groups holding the page's rows; the local copy is then built in the background.
+
 The modules, each importing only those above it: `query` (filter and page parameters),
 `cache` (whether a result may be read, its local copy, the LRU), `table` (pages, counts and
-sorts over one local copy), `export` (TSV/CSV/VCF streaming, export slots) and `store`
-(the `VariantStore` over S3). Importers use the names re-exported here;
+sorts over one local copy), `remote` (unfiltered pages read from S3 before a local copy
+exists), `facets` (the summary's counts of a filter's rows, for the charts), `export`
+(TSV/CSV/VCF streaming, export slots) and `store` (the `VariantStore` over S3). Importers
+use the names re-exported here;
 a test that changes a module's setting (BATCH_ROWS, MAX_CARRY) patches that module.
 """
 
@@ -42,21 +49,28 @@ from gas.web.variants.export import (
     select_vcf_records,
     tsv_bytes,
 )
+from gas.web.variants.facets import Facets, facet_counts
 from gas.web.variants.query import (
     CHROMOSOMES,
     DEFAULT_PAGE_SIZE,
     FLAGS,
+    IMPACTS,
+    MAX_CONDITION_TEXT,
+    MAX_CONDITIONS,
     MAX_GENES,
+    MAX_IN_VALUES,
     MAX_OFFSET,
     MAX_PAGE_NUMBER,
     MAX_PAGE_SIZE,
     MAX_POSITION,
+    OPERATORS,
     PAGE_SIZES,
     REGIONS,
     SEVERITY,
     SORTS,
     VARIANT_CLASSES,
     Args,
+    Condition,
     FilterError,
     PageRequest,
     VariantFilter,
@@ -66,6 +80,7 @@ from gas.web.variants.query import (
     normalise_chrom,
     whole_number,
 )
+from gas.web.variants.remote import StoredTable
 from gas.web.variants.store import (
     MAX_DETAIL_LINE,
     MAX_DETAIL_SAMPLES,
@@ -74,7 +89,7 @@ from gas.web.variants.store import (
     VcfRecord,
     parse_vcf_line,
 )
-from gas.web.variants.table import COLUMNS, LIST_COLUMNS, LocalTable, VariantPage
+from gas.web.variants.table import COLUMNS, LIST_COLUMNS, LocalTable, SourceColumn, VariantPage
 
 __all__ = [
     "CHROMOSOMES",
@@ -83,6 +98,14 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "FLAGS",
     "FORMATS",
+    "IMPACTS",
+    "MAX_CONDITIONS",
+    "MAX_CONDITION_TEXT",
+    "MAX_IN_VALUES",
+    "OPERATORS",
+    "Condition",
+    "SourceColumn",
+    "StoredTable",
     "PROVENANCE",
     "LIST_COLUMNS",
     "MAX_DETAIL_LINE",
@@ -100,6 +123,7 @@ __all__ = [
     "Args",
     "ExportFormat",
     "ExportSlots",
+    "Facets",
     "FilterError",
     "LocalTable",
     "PageRequest",
@@ -116,6 +140,7 @@ __all__ = [
     "csv_bytes",
     "decode_cursor",
     "encode_cursor",
+    "facet_counts",
     "normalise_chrom",
     "parse_vcf_line",
     "readable",

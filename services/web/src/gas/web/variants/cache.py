@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from botocore.exceptions import ClientError
 
 from gas.core.job_record import Job, JobStatus, Storage
-from gas.core.vocab import TableSchemaError, check_table_schema
+from gas.core.vocab import TABLE_COLUMNS, TableColumn, TableSchemaError, check_table_schema
 
 # Arrow's default allocator (mimalloc) keeps the pages it freed: building one local copy
 # left a web worker ~150 MiB larger for good. The system allocator gives most of it back
@@ -112,8 +112,13 @@ def _decode_metadata(schema: pa.Schema) -> dict[str, str]:
     return {k.decode(): v.decode() for k, v in (schema.metadata or {}).items() if k.decode().startswith("gas.")}
 
 
-LOCAL_FORMAT = 2  # 2: the gene and disease context columns
-_CONTEXT_FIELDS = (pa.field("diseases", pa.list_(pa.string())), pa.field("phenotype_count", pa.int64()))
+LOCAL_FORMAT = 3  # 2: the gene and disease context columns; 3: every vocab column, null-filled
+_ARROW_TYPES = {"int64": pa.int64(), "float64": pa.float64(), "string": pa.string()}
+
+
+def _vocab_field(column: TableColumn) -> pa.Field:
+    value = _ARROW_TYPES[column.type]
+    return pa.field(column.name, pa.list_(value) if column.list else value)
 
 
 def build_local_copy(parquet_path: Path, out_dir: Path) -> None:
@@ -145,8 +150,9 @@ def build_local_copy(parquet_path: Path, out_dir: Path) -> None:
     old = "known_source" not in base.names
     if old:
         base = base.insert(base.get_field_index("rsid") + 1, pa.field("known_source", pa.string()))
-    # Tables written before the gene and disease context: its columns, null.
-    missing = [f for f in _CONTEXT_FIELDS if f.name not in base.names]
+    # Tables written before a column (the gene and disease context, a bundle's picked
+    # consequence): that column, null, so old tables still open.
+    missing = [_vocab_field(c) for c in TABLE_COLUMNS if c.name not in base.names]
     for f in missing:
         base = base.append(f)
     schema = base.append(pa.field("_gene", pa.int32(), nullable=False))
@@ -262,15 +268,26 @@ class ResultCache:
         digest = hashlib.sha256(f"{job.variants_key}\0{etag}\0{LOCAL_FORMAT}".encode()).hexdigest()[:16]
         return f"{job.job_id}-{digest}"
 
-    def get(self, s3: Any, bucket: str, job: Job) -> Path:
-        """The local copy of the job's current Parquet result (fetched and built if new)."""
+    @staticmethod
+    def head(s3: Any, bucket: str, job: Job) -> dict[str, Any]:
+        """The job's Parquet result's current version (ETag, ContentLength)."""
         assert job.variants_key
         try:
-            head = s3.head_object(Bucket=bucket, Key=job.variants_key)
+            head: dict[str, Any] = s3.head_object(Bucket=bucket, Key=job.variants_key)
         except ClientError as exc:
             if exc.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
                 raise ResultUnavailable("gone", "The variant table of this job is not there any more.") from None
             raise
+        return head
+
+    def ready(self, job: Job, head: dict[str, Any]) -> bool:
+        """Whether this version's local copy is built (on this host)."""
+        return (self.root / self.entry_name(job, head["ETag"]) / "index.json").exists()
+
+    def get(self, s3: Any, bucket: str, job: Job, head: dict[str, Any] | None = None) -> Path:
+        """The local copy of the job's current Parquet result (fetched and built if new)."""
+        assert job.variants_key
+        head = head or self.head(s3, bucket, job)
         entry = self.root / self.entry_name(job, head["ETag"])
         if (entry / "index.json").exists():
             with contextlib.suppress(OSError):

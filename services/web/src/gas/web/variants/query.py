@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from gas.core import vocab
@@ -18,7 +19,9 @@ FLAGS = vocab.FLAGS
 CHROMOSOMES = tuple(str(n) for n in range(1, 23)) + ("X", "Y", "MT")
 # position: file order; gene: first gene, then file order; consequence: most severe first;
 # qual / -qual: lowest / highest QUAL first. Ties keep file order; empty values sort last.
+# Besides these, any numeric column sorts: `af` ascending, `-af` descending (nulls last both ways).
 SORTS = ("position", "gene", "consequence", "qual", "-qual")
+IMPACTS = vocab.IMPACTS
 # Ensembl VEP's consequence terms, most severe first (the engine's order). A term outside
 # it sorts after them, a row without a consequence last.
 SEVERITY = vocab.TERMS
@@ -153,6 +156,146 @@ def _phenotype_args(args: Args | Mapping[str, Any]) -> tuple[str | None, bool]:
         raise FilterError("disease_genes", str(exc)) from None
 
 
+# -- conditions on any column: where=COLUMN OP VALUE (repeatable, ANDed; decision 103) -----
+MAX_CONDITIONS = 10  # where= parameters in one filter
+MAX_CONDITION_TEXT = 200  # characters of one where= value
+MAX_IN_VALUES = 50  # values of one `in`
+NUMERIC_OPS = ("<", "<=", ">", ">=")
+OPERATORS = ("=", "!=", "<", "<=", ">", ">=", "in")  # the form's order
+_CONDITION = re.compile(
+    r"(?P<column>[A-Za-z_][A-Za-z0-9_.]{0,63})\s*(?P<op><=|>=|!=|=|<|>|\s[iI][nN]\s)\s*(?P<value>.*)", re.DOTALL
+)
+# ASCII decimal numbers only (float() also takes 'nan', 'inf', '1_0' and other scripts' digits).
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
+_SORT = re.compile(r"-?[a-z_][a-z0-9_.]{0,63}")
+# What a column holds, for conditions and sorts: numbers (int/float), text (a string or a
+# categorical), a list of strings, or a flag (true/false). Source columns are typed by the table.
+ColumnKind = str  # "number" | "text" | "list" | "flag"
+NOT_QUERYABLE = frozenset({"record", "_gene"})  # the table's internals
+
+
+def static_kind(name: str) -> ColumnKind | None:
+    """The kind of one of the engine's own columns (gas.core.vocab), None for any other."""
+    column = vocab.TABLE_COLUMN.get(name)
+    if column is None or name in NOT_QUERYABLE:
+        return None
+    if column.list:
+        return "list"
+    return "number" if column.type in ("int64", "float64") else "text"
+
+
+def _number(text: str) -> float | None:
+    value = float(text) if _NUMBER.fullmatch(text) else None
+    return value if value is not None and math.isfinite(value) else None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One `where=` condition. A null value matches no condition (numeric or not, `!=`
+    included); a list column matches `=`/`in` when any item does and `!=` when none does."""
+
+    column: str  # lower case: the table's column name
+    op: str  # one of OPERATORS
+    values: tuple[str, ...]  # one value; several for `in`
+    numbers: tuple[float, ...] | None  # the values as numbers, when every one is
+
+    @classmethod
+    def parse(cls, text: str, parameter: str = "where") -> Condition:
+        if len(text) > MAX_CONDITION_TEXT:
+            raise FilterError(parameter, f"at most {MAX_CONDITION_TEXT} characters in one condition")
+        if not text.isprintable():
+            raise FilterError(parameter, "a condition is one line of printable text")
+        found = _CONDITION.fullmatch(text.strip())
+        if found is None:
+            raise FilterError(
+                parameter,
+                f"'{text[:40]}' is not COLUMN OP VALUE (OP one of {' '.join(OPERATORS)}; "
+                "e.g. af<0.01, clnsig=Pathogenic)",
+            )
+        column, op = found["column"].lower(), found["op"].strip().lower()
+        raw = found["value"].strip()
+        parts = [p.strip() for p in raw.split(",")] if op == "in" else [raw]
+        values = tuple(dict.fromkeys(_unquote(p) for p in parts))
+        if not values or any(not v for v in values):
+            raise FilterError(parameter, f"'{text[:40]}': a value after {op}")
+        if len(values) > MAX_IN_VALUES:
+            raise FilterError(parameter, f"at most {MAX_IN_VALUES} values after in")
+        numbers = [_number(v) for v in values]
+        parsed = tuple(n for n in numbers if n is not None) if None not in numbers else None
+        if op in NUMERIC_OPS and parsed is None:
+            raise FilterError(parameter, f"'{text[:40]}': {op} needs a number (e.g. {column}{op}0.01)")
+        condition = cls(column, op, values, parsed)
+        kind = static_kind(column)
+        if kind is not None:
+            condition.check(kind, parameter)
+        elif column in NOT_QUERYABLE:
+            raise FilterError(parameter, f"unknown column '{column}'")
+        return condition
+
+    def check(self, kind: ColumnKind, parameter: str = "where") -> None:
+        """FilterError unless this condition can be asked of a column of this kind."""
+        if self.op in NUMERIC_OPS and kind != "number":
+            raise FilterError(parameter, f"{self.column} is {_KIND_NAMES[kind]}: use =, != or in, not {self.op}")
+        if kind == "number" and self.numbers is None:
+            raise FilterError(parameter, f"{self.column} is numeric: '{self.values[0][:40]}' is not a number")
+        if kind == "flag" and not set(self.values) <= {"true", "false", "1", "0"}:
+            raise FilterError(parameter, f"{self.column} is a flag: compare it with true or false")
+
+    @property
+    def text(self) -> str:
+        """Canonical: parsing it gives this condition back."""
+        if self.op == "in":
+            return f"{self.column} in {','.join(self.values)}"
+        return f"{self.column}{self.op}{self.values[0]}"
+
+
+_KIND_NAMES = {"text": "text", "list": "a list", "flag": "a flag", "number": "numeric"}
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def check_columns(filt: VariantFilter, sort: str | None, kinds: Mapping[str, ColumnKind]) -> None:
+    """Check the filter's conditions and a sort against one table's columns (its source
+    columns are known only there): FilterError naming `where` or `sort`."""
+    for condition in filt.where:
+        kind = kinds.get(condition.column)
+        if kind is None:
+            known = ", ".join(sorted(kinds))
+            raise FilterError("where", f"unknown column '{condition.column[:40]}' (this table has {known})")
+        condition.check(kind)
+    if sort is not None and sort not in SORTS:
+        column = sort.lstrip("-")
+        if kinds.get(column) != "number":
+            numeric = ", ".join(sorted(c for c, k in kinds.items() if k == "number"))
+            raise FilterError("sort", f"'{column[:40]}' is not a numeric column of this table ({numeric})")
+
+
+def _where(args: Args | Mapping[str, Any]) -> tuple[Condition, ...]:
+    """The where= values, taken whole (an `in` list has commas), and the form's one new
+    condition (where_column, where_op, where_value: the table works without JavaScript)."""
+    getlist = getattr(args, "getlist", None)
+    raw = list(getlist("where")) if getlist is not None else args.get("where")
+    raw = [] if raw is None else [raw] if isinstance(raw, str) else list(raw)
+    if any(not isinstance(item, str) for item in raw):
+        raise FilterError("where", "must be text")
+    texts = [item for item in raw if item.strip()]
+    value = _text(args, "where_value")
+    if value is not None:
+        column, op = _text(args, "where_column"), _text(args, "where_op") or "="
+        if column is None:
+            raise FilterError("where_column", "pick a column for the condition")
+        if op.lower() not in OPERATORS:
+            raise FilterError("where_op", f"one of {' '.join(OPERATORS)}")
+        texts.append(f"{column} {op} {value}" if op.lower() == "in" else f"{column}{op}{value}")
+    if len(texts) > MAX_CONDITIONS:
+        raise FilterError("where", f"at most {MAX_CONDITIONS} conditions")
+    return tuple(dict.fromkeys(Condition.parse(t) for t in texts))
+
+
 @dataclass(frozen=True)
 class VariantFilter:
     """Filters combine with AND; the values of one filter with OR."""
@@ -173,6 +316,8 @@ class VariantFilter:
 
     sample: str | None = None  # rows where this sample has genotype class `gt` of the row's ALT
     gt: str | None = None  # a GENOTYPE_CLASSES key; set when sample is
+    impacts: tuple[str, ...] = ()  # the picked consequence's IMPACT (bundles), any of these
+    where: tuple[Condition, ...] = ()  # conditions on any column, ANDed
 
     # Query parameter names; the API uses the same.
     PARAMETERS = (
@@ -189,6 +334,8 @@ class VariantFilter:
         "disease_genes",
         "sample",
         "gt",
+        "impact",
+        "where",
     )
 
     @classmethod
@@ -243,6 +390,8 @@ class VariantFilter:
             disease_genes=disease_genes,
             sample=sample,
             gt=(gt or "carrier") if sample is not None else None,
+            impacts=_choices(args, "impact", IMPACTS),
+            where=_where(args),
         )
 
     @property
@@ -275,7 +424,14 @@ class VariantFilter:
             args.append(("disease_genes", "1"))
         if self.sample is not None:
             args += [("sample", self.sample), ("gt", self.gt or "carrier")]
+        if self.impacts:
+            args.append(("impact", ",".join(self.impacts)))
+        args += [("where", c.text) for c in self.where]
         return args
+
+    def without(self, condition: Condition) -> VariantFilter:
+        """This filter less one condition (the page's removable chips)."""
+        return replace(self, where=tuple(c for c in self.where if c != condition))
 
     def slug(self) -> str:
         """The filter in a file name: 'gene-TP53.region-CDS_UTR', or 'all'."""
@@ -287,6 +443,16 @@ class VariantFilter:
                 name, value = "to", value
             if name == "chrom" and self.start is not None:
                 value = f"{value}_{self.start}"
+            if name == "where":
+                for op, word in (
+                    ("<=", "-le-"),
+                    (">=", "-ge-"),
+                    ("!=", "-ne-"),
+                    ("<", "-lt-"),
+                    (">", "-gt-"),
+                    ("=", "-eq-"),
+                ):
+                    value = value.replace(op, word)
             parts.append(f"{name}-{value.replace(',', '_').replace('*', 'x')}")
         text = ".".join(parts) or "all"
         return re.sub(r"[^A-Za-z0-9._-]", "_", text)[:120]
@@ -300,10 +466,15 @@ class PageRequest:
 
     @classmethod
     def from_args(cls, args: Args | Mapping[str, Any], default_size: int = DEFAULT_PAGE_SIZE) -> PageRequest:
-        """offset, size (capped at MAX_PAGE_SIZE), sort; or a `cursor` from a VariantPage."""
+        """offset, size (capped at MAX_PAGE_SIZE), sort; or a `cursor` from a VariantPage.
+        A sort by a column the engine does not write (a source's) is checked by the table."""
         sort = (_one(args, "sort") or "position").lower()
         if sort not in SORTS:
-            raise FilterError("sort", f"one of {', '.join(SORTS)}")
+            if not _SORT.fullmatch(sort):
+                raise FilterError("sort", f"one of {', '.join(SORTS)}, or a numeric column (af; -af: highest first)")
+            kind = static_kind(sort.lstrip("-"))
+            if kind not in ("number", None):
+                raise FilterError("sort", f"'{sort.lstrip('-')}' is not a numeric column")
         size = min(_int(args, "size", 1, MAX_PAGE_NUMBER) or default_size, MAX_PAGE_SIZE)
         cursor = _one(args, "cursor")
         if cursor is not None:

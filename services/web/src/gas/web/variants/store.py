@@ -4,19 +4,24 @@ from S3 through the local cache."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import structlog
 
 from gas.core.job_record import Job
 from gas.core.vocab import CSQ_INFO_IDS
 from gas.web.variants.cache import ResultCache, _load_index, _Lru, readable
 from gas.web.variants.export import FORMATS, PROVENANCE, csv_bytes, provenance, select_vcf_records, tsv_bytes
+from gas.web.variants.facets import Facets, facet_counts
 from gas.web.variants.query import FilterError, PageRequest, VariantFilter
+from gas.web.variants.remote import PAGES, StoredTable, StoredTables
 from gas.web.variants.table import COLUMNS, LocalTable, VariantPage
 
+log = structlog.get_logger()
 _CSQ_HEADER = f"##INFO=<ID={CSQ_INFO_IDS[0]},".encode()  # a bundle's CSQ (Ensembl VEP's layout)
 
 
@@ -24,7 +29,14 @@ _CSQ_HEADER = f"##INFO=<ID={CSQ_INFO_IDS[0]},".encode()  # a bundle's CSQ (Ensem
 class VariantStore:
     """Queries and exports of jobs' variant tables (one per process)."""
 
-    def __init__(self, s3: Any, bucket: str, cache: ResultCache, genotypes: Any = None):
+    def __init__(
+        self,
+        s3: Any,
+        bucket: str,
+        cache: ResultCache,
+        genotypes: Any = None,
+        defer: Callable[[Callable[[], None]], None] | None = None,
+    ):
         self.s3 = s3
         self.bucket = bucket
         self.cache = cache
@@ -33,6 +45,47 @@ class VariantStore:
         self.genotypes = genotypes
         self._tables = _Lru(8)  # entry -> LocalTable (its index in memory)
         self._counts = _Lru(32)  # (entry, filter) -> matches per batch / per gene
+        self.stored = StoredTables()  # footers of tables read from S3 before their local copy
+        self._building: set[tuple[str, str]] = set()  # (job, ETag) local copies being built here
+        self._building_lock = threading.Lock()
+        # Runs a background build's start; the app's runs it once the response is sent, so
+        # the build does not compete with the page that started it.
+        self.defer = defer or (lambda start: start())
+
+    def _stored(self, job: Job) -> StoredTable | None:
+        """The job's table as read from S3 while this host has no local copy of it, when the
+        engine wrote the first page's view into it (decision 105); then the local copy is
+        built in the background. None: the local copy answers (built first if needed)."""
+        bucket = job.result_bucket or self.bucket
+        head = self.cache.head(self.s3, bucket, job)
+        if self.cache.ready(job, head):
+            return None
+        assert job.variants_key
+        stored = self.stored.get(self.s3, bucket, job.variants_key, head)
+        if stored is not None:
+            self._build_later(job, bucket, head)
+        return stored
+
+    def _build_later(self, job: Job, bucket: str, head: dict[str, Any]) -> None:
+        key = (job.job_id, head["ETag"])
+
+        def build() -> None:
+            try:
+                self.cache.get(self.s3, bucket, job, head)
+            except Exception as exc:  # the next request that needs it builds it, or says why
+                log.warning("variants.local_copy_failed", job_id=job.job_id, error=type(exc).__name__)
+            finally:
+                with self._building_lock:
+                    self._building.discard(key)
+
+        def start() -> None:
+            with self._building_lock:
+                if key in self._building:
+                    return
+                self._building.add(key)
+            threading.Thread(target=build, name=f"local-copy-{job.job_id}", daemon=True).start()
+
+        self.defer(start)
 
     def table(self, job: Job) -> LocalTable:
         readable(job)
@@ -46,12 +99,32 @@ class VariantStore:
         return table
 
     def query(self, job: Job, filt: VariantFilter, page: PageRequest) -> VariantPage:
+        readable(job)
+        if filt.empty and page.sort == "position":  # file order: rows offset.. of the file
+            stored = self._stored(job)
+            if stored is not None:
+                rows = stored.rows(page.offset, page.size)
+                PAGES.labels("storage").inc()
+                end = page.offset + len(rows)
+                return VariantPage(
+                    rows=rows,
+                    total=stored.total,
+                    matched=stored.total,
+                    offset=page.offset,
+                    size=page.size,
+                    sort=page.sort,
+                    next_offset=end if end < stored.total else None,
+                    position_sorted=stored.position_sorted,
+                    source_columns=stored.source_columns,
+                )
         table = self.table(job)
+        table.check(filt, page.sort)
         try:
             rows, matched = table.page(filt, page)
         except FileNotFoundError:  # evicted by another process between two reads: once more
             table = self.table(job)
             rows, matched = table.page(filt, page)
+        PAGES.labels("local_copy").inc()
         end = page.offset + len(rows)
         return VariantPage(
             rows=rows,
@@ -62,11 +135,33 @@ class VariantStore:
             sort=page.sort,
             next_offset=end if end < matched else None,
             position_sorted=table.index.position_sorted,
+            source_columns=table.source_columns,
         )
+
+    def facets(self, job: Job, filt: VariantFilter) -> Facets:
+        """The summary's counts of the rows `filt` keeps (the charts of a filtered table)."""
+        table = self.table(job)
+        table.check(filt)  # an unknown column is a 400 (FilterError), as in the table
+        try:
+            return facet_counts(table, filt)
+        except FileNotFoundError:  # evicted by another process meanwhile: once more
+            return facet_counts(self.table(job), filt)
 
     def term_counts(self, job: Job) -> dict[str, int]:
         """Rows per most severe consequence term present (the filter's choices)."""
-        return self.table(job).term_counts()
+        readable(job)
+        stored = self._stored(job)
+        return stored.terms if stored is not None else self.table(job).term_counts()
+
+    def impact_counts(self, job: Job) -> dict[str, int]:
+        """Rows per picked IMPACT present (the IMPACT filter's choices; empty: genes only)."""
+        return self.described(job).impact_counts()
+
+    def described(self, job: Job) -> LocalTable | StoredTable:
+        """What the table offers a form (source columns, column kinds, IMPACT counts): from
+        the engine's footer while this host has no local copy (decision 105), else the copy."""
+        readable(job)
+        return self._stored(job) or self.table(job)
 
     def export_name(self, job: Job, filt: VariantFilter, fmt: str) -> str:
         stem = job.name or job.input_file_name
@@ -86,17 +181,19 @@ class VariantStore:
             raise FilterError("format", f"one of {', '.join(FORMATS)}")
         readable(job, need_vcf=fmt == "vcf")
         table = self.table(job)
-        if filt.sample is not None:  # an unknown sample is a 400 before the first byte
+        table.check(filt)  # an unknown column is a 400 before the first byte
+        if filt.sample is not None:  # and so is an unknown sample
             table.sample_rows(filt.sample, filt.gt)
         if fmt == "vcf":
             return self._vcf(job, table, filt)
         return self._delimited(table, filt, fmt, provenance(table.index.metadata, job.database_version))
 
     def _delimited(self, table: LocalTable, filt: VariantFilter, fmt: str, extra: tuple[str, ...]) -> Iterator[bytes]:
-        header = ("\t" if fmt == "tsv" else ",").join([*COLUMNS, *PROVENANCE]) + "\n"
-        yield header.encode()
+        # the sources' columns after the engine's, each headed with its source's name
+        labels = [*COLUMNS, *(c.label for c in table.source_columns), *PROVENANCE]
+        yield (("\t" if fmt == "tsv" else ",").join(labels) + "\n").encode()
         encode = tsv_bytes if fmt == "tsv" else csv_bytes
-        for batch in table.matching_batches(filt, list(COLUMNS)):
+        for batch in table.matching_batches(filt, table.row_columns[:-1]):
             yield encode(batch, extra)
 
     def _vcf(self, job: Job, table: LocalTable, filt: VariantFilter) -> Iterator[bytes]:

@@ -3,6 +3,7 @@ records' rows and the batches an export streams."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,13 +18,19 @@ from gas.core.vocab import TABLE_COLUMN
 from gas.web.phenotypes import filter_genes
 from gas.web.variants.cache import TableIndex, _Lru
 from gas.web.variants.query import (
+    IMPACTS,
     MAX_POSITION,
+    NOT_QUERYABLE,
     SEVERITY,
+    ColumnKind,
+    Condition,
     FilterError,
     PageRequest,
     VariantFilter,
+    check_columns,
     chrom_spellings,
     encode_cursor,
+    static_kind,
 )
 
 # The columns of a page row and of the TSV/CSV exports, in order: the web's choice of the
@@ -51,8 +58,74 @@ COLUMNS = (
     "known_source",  # columns added later go at the end, so exports keep their order
     "diseases",  # gene and disease context (docs/annotation-engine.md)
     "phenotype_count",
+    # the picked transcript consequence of a bundle (null for genes-only databases)
+    "impact",
+    "symbol",
+    "transcript",
+    "hgvsc",
+    "hgvsp",
 )
 LIST_COLUMNS = frozenset(c for c in COLUMNS if TABLE_COLUMN[c].list)
+
+
+@dataclass(frozen=True)
+class SourceColumn:
+    """A column a deployment's annotation source added to this table (the lower-cased INFO id)."""
+
+    name: str
+    source: str  # the source's name, as the job's summary and the VCF's ##GAS_source say
+    info_id: str
+    kind: str  # ColumnKind
+
+    @property
+    def label(self) -> str:
+        """Its header in exports and the CLI: the source named before the column."""
+        return f"{self.source}.{self.name}"
+
+
+def _kind(field: pa.Field) -> str:
+    t = field.type
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if pa.types.is_boolean(t):
+        return "flag"
+    if pa.types.is_integer(t) or pa.types.is_floating(t):
+        return "number"
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return "list"
+    return "text"
+
+
+def _source_columns(schema: pa.Schema, metadata: dict[str, str]) -> tuple[SourceColumn, ...]:
+    """The table's columns that are not the engine's own, each with the source that added it
+    (the table's `gas.sources` metadata: name and {INFO id: source's id})."""
+    owner: dict[str, tuple[str, str]] = {}
+    try:
+        declared = json.loads(metadata.get("gas.sources") or "[]")
+    except ValueError:
+        declared = []
+    for s in declared if isinstance(declared, list) else []:
+        if isinstance(s, dict) and isinstance(s.get("fields"), dict):
+            for info_id in s["fields"]:
+                owner[str(info_id).lower()] = (str(s.get("name", "source")), str(info_id))
+    columns = []
+    for f in schema:
+        if f.name not in TABLE_COLUMN and f.name not in NOT_QUERYABLE:
+            source, info_id = owner.get(f.name, ("source", f.name.upper()))
+            columns.append(SourceColumn(f.name, source, info_id, _kind(f)))
+    return tuple(columns)
+
+
+def describe_columns(
+    schema: pa.Schema, metadata: dict[str, str]
+) -> tuple[tuple[SourceColumn, ...], dict[str, ColumnKind], list[str]]:
+    """A table's source columns, what each column holds (for where= and sorts: the engine's,
+    from the vocabulary, and the sources') and the columns of a page row."""
+    source_columns = _source_columns(schema, metadata)
+    kinds: dict[str, ColumnKind] = {name: kind for name in schema.names if (kind := static_kind(name)) is not None} | {
+        c.name: c.kind for c in source_columns
+    }
+    return source_columns, kinds, [*COLUMNS, *(c.name for c in source_columns), "record"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +138,7 @@ class VariantPage:
     sort: str
     next_offset: int | None
     position_sorted: bool  # False: the VCF was not sorted, position order is file order
+    source_columns: tuple[SourceColumn, ...] = ()  # the row keys a deployment's sources added
 
     @property
     def next_cursor(self) -> str | None:
@@ -102,6 +176,12 @@ class LocalTable:
         self.starts = np.concatenate([[0], np.cumsum(index.batch_rows)])  # first row of each batch
         # The job's genotypes (gas.web.samples.JobGenotypes), set by the store: the sample filter.
         self.genotypes: Any = None
+        self.source_columns, self.kinds, self.row_columns = describe_columns(self.schema, index.metadata)
+        self._impact_counts: dict[str, int] | None = None
+
+    def check(self, filt: VariantFilter, sort: str | None = None) -> None:
+        """FilterError unless the filter's conditions and the sort fit this table's columns."""
+        check_columns(filt, sort, self.kinds)
 
     def _reader(self, columns: Iterable[str] | None) -> ipc.RecordBatchFileReader:
         if columns is None:
@@ -154,8 +234,9 @@ class LocalTable:
             "chrom": filt.chrom is not None,
             "pos": filt.chrom is not None,
             "record": filt.sample is not None,  # the sample filter reads the genotypes file
+            "impact": bool(filt.impacts),
         }
-        return [column for column, used in in_use.items() if used]
+        return list(dict.fromkeys([*(c for c, used in in_use.items() if used), *(c.column for c in filt.where)]))
 
     def mask(self, batch: pa.RecordBatch, filt: VariantFilter, b: int) -> np.ndarray:
         """Rows of batch `b` the filter keeps."""
@@ -199,7 +280,55 @@ class LocalTable:
         if filt.sample is not None:
             start = int(self.starts[b])
             keep &= self.sample_rows(filt.sample, filt.gt)[start : start + batch.num_rows]
+        if filt.impacts:
+            keep &= one_of("impact", filt.impacts)
+        for condition in filt.where:
+            keep &= self._condition(batch.column(condition.column), condition)
         return keep
+
+    def _condition(self, column: pa.Array, c: Condition) -> np.ndarray:
+        """Rows of one column that meet a where= condition; a null meets none."""
+        kind = self.kinds[c.column]
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        valid = pc.is_valid(column).to_numpy(zero_copy_only=False)
+        if kind == "number":
+            assert c.numbers is not None
+            values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)  # null -> NaN
+            with np.errstate(invalid="ignore"):
+                if c.op == "in":
+                    hit = np.isin(values, np.asarray(c.numbers))
+                else:
+                    hit = _NUMERIC[c.op](values, c.numbers[0])
+            return hit & valid & ~np.isnan(values)
+        if kind == "flag":
+            wanted = c.values[0] in ("true", "1")
+            hit = column.to_numpy(zero_copy_only=False) == wanted
+            return valid & (~hit if c.op == "!=" else hit)
+        value_set = pa.array(list(c.values), pa.string())
+        if kind == "list":
+            hit = pc.is_in(pc.list_flatten(column), value_set=value_set).to_numpy(zero_copy_only=False)
+            rows = np.zeros(len(column), dtype=bool)
+            rows[pc.list_parent_indices(column).to_numpy()[hit]] = True
+        else:
+            rows = pc.is_in(column.cast(pa.string()), value_set=value_set).to_numpy(zero_copy_only=False)
+        return valid & (~rows if c.op == "!=" else rows)
+
+    def impact_counts(self) -> dict[str, int]:
+        """Rows per IMPACT of the picked consequence present (a bundle's table), most severe
+        first; empty for a genes-only database (one column read once per process and table)."""
+        if self._impact_counts is None:
+            totals: dict[str, int] = {}
+            with self._reader(["impact"]) as reader:
+                for b in range(reader.num_record_batches):
+                    column = reader.get_batch(b).column(0)
+                    if pa.types.is_dictionary(column.type):
+                        column = column.cast(pa.string())
+                    for item in pc.value_counts(column).to_pylist():
+                        if item["values"] is not None:
+                            totals[item["values"]] = totals.get(item["values"], 0) + item["counts"]
+            self._impact_counts = {i: totals[i] for i in IMPACTS if i in totals}
+        return self._impact_counts
 
     def sample_rows(self, sample: str, gt: str | None) -> np.ndarray:
         """Every row of the table: does `sample` have genotype class `gt` of its ALT."""
@@ -312,7 +441,7 @@ class LocalTable:
         cached: np.ndarray | None = _ORDERS.get(key)
         if cached is not None:
             return cached
-        column = "consequence" if sort == "consequence" else "qual"
+        column = "consequence" if sort == "consequence" else sort.lstrip("-")
         starts = np.concatenate([[0], np.cumsum(self.index.batch_rows)])
         keys: list[np.ndarray] = []
         ids: list[np.ndarray] = []
@@ -335,11 +464,11 @@ class LocalTable:
         starts = np.concatenate([[0], np.cumsum(self.index.batch_rows)])
         batches = np.searchsorted(starts, ids, side="right") - 1
         out: list[dict[str, Any]] = [{} for _ in range(len(ids))]
-        with self._reader([*COLUMNS, "record"]) as reader:
+        with self._reader(self.row_columns) as reader:
             for b in np.unique(batches):
                 at = np.flatnonzero(batches == b)
                 local = pa.array(ids[at] - starts[b], pa.int64())
-                taken = reader.get_batch(int(b)).take(local).select([*COLUMNS, "record"]).to_pylist()
+                taken = reader.get_batch(int(b)).take(local).select(self.row_columns).to_pylist()
                 for k, row in zip(at, taken, strict=True):
                     row["row"] = int(ids[k])  # the table's row number: the genotypes file's too
                     out[int(k)] = row
@@ -347,11 +476,11 @@ class LocalTable:
 
     def _rows(self, picks: list[tuple[int, np.ndarray]]) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
-        with self._reader([*COLUMNS, "record"]) as reader:
+        with self._reader(self.row_columns) as reader:
             for b, local in picks:
                 if len(local):
                     taken = reader.get_batch(b).take(pa.array(local, pa.int64()))
-                    more = taken.select([*COLUMNS, "record"]).to_pylist()
+                    more = taken.select(self.row_columns).to_pylist()
                     for row, n in zip(more, local.tolist(), strict=True):
                         row["row"] = int(self.starts[b]) + n  # the table's row number
                     rows += more
@@ -369,8 +498,7 @@ class LocalTable:
                     for item in counts.to_pylist():
                         if item["values"] is not None:
                             totals[item["values"]] = totals.get(item["values"], 0) + item["counts"]
-            rank = {t: i for i, t in enumerate(SEVERITY)}
-            self._term_counts = dict(sorted(totals.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
+            self._term_counts = order_terms(totals)
         return self._term_counts
 
     # -- one record's rows ---------------------------------------------------------
@@ -412,23 +540,41 @@ class LocalTable:
                 yield batch.select(columns)
 
 
+def order_terms(totals: dict[str, int]) -> dict[str, int]:
+    """Rows per term in severity order (terms outside it after, by name)."""
+    rank = {t: i for i, t in enumerate(SEVERITY)}
+    return dict(sorted(totals.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
+
+
 _ORDERS = _Lru(4)  # (table, filter, sort) -> row numbers in order; 8 bytes a matching row
 
 
 _SEVERITY = pa.array(SEVERITY, pa.string())
 
 
+_NUMERIC = {
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "=": np.equal,
+    "!=": np.not_equal,
+}
+
+
 def _sort_key(column: pa.Array, sort: str) -> np.ndarray:
-    """A numeric key per row that ascends in `sort` order, empty values last."""
+    """A numeric key per row that ascends in `sort` order, empty values last: consequence
+    severity, or a numeric column (`qual`, `af`; `-af` descending)."""
     if pa.types.is_dictionary(column.type):
-        column = column.cast(pa.string())
+        column = column.cast(column.type.value_type)
     if sort == "consequence":
         rank = pc.fill_null(pc.index_in(column, value_set=_SEVERITY), len(SEVERITY))
         key = rank.to_numpy(zero_copy_only=False).astype(np.float64)
         key[pc.is_null(column).to_numpy(zero_copy_only=False)] = len(SEVERITY) + 1
         return key
-    qual = column.to_numpy(zero_copy_only=False).astype(np.float64)  # null -> NaN: argsort puts it last
-    return -qual if sort == "-qual" else qual
+    # null -> NaN, which argsort puts last in both directions (-NaN is NaN)
+    values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    return -values if sort.startswith("-") else values
 
 
 def _locate(counts: np.ndarray, offset: int) -> tuple[int, int]:
