@@ -331,3 +331,41 @@ def test_a_declaration_that_does_not_parse_is_refused(tmp_path: Path) -> None:
     bad.write_text("just text")
     with pytest.raises(SourceError, match="expected a list of sources"):
         load_sources(bad)
+
+
+@pytest.mark.parametrize("gap", [1, 1_000_000])
+def test_nested_bed_regions_and_far_records_at_any_window_gap(tmp_path: Path, gap: int) -> None:
+    """Records share a tabix query when closer than the source's gap (sources._window_gap) and
+    the rows between them are read through: a region containing others, and regions starting
+    long before a record, are found whether each record has its own query (gap 1) or one."""
+    from gas.annotator.engine.sources import SourcesStage
+
+    bed = tmp_path / "nested.bed"
+    rows = [(100, 5000, "big"), (200, 300, "a"), (250, 260, "b"), (4000, 4100, "c"), (10000, 10010, "far")]
+    bed.write_text("".join(f"{CONTIG}\t{s}\t{e}\t{n}\n" for s, e, n in rows))
+    spec = tmp_path / "s.json"
+    spec.write_text(json.dumps([{"name": "p", "kind": "bed", "path": str(bgzip_index(bed, "bed")),
+                                 "version": "1", "fields": {"name": "PANEL"}}]))  # fmt: skip
+    stage = SourcesStage(load_sources(spec))
+    stage._gaps = {"p": gap}
+    lines = [f"{CONTIG}\t{pos}\t.\t{ref}\tG\t.\t.\t.\n" for pos, ref in [(255, "A"), (4050, "A"), (6000, "A"),
+             (9990, "A" * 12), (10011, "A")]]  # fmt: skip
+    text, _ = stage.annotate("".join(lines).encode())
+    infos = [line.split("\t")[7] for line in text.decode().splitlines()]
+    assert infos == ["PANEL=big,a,b", "PANEL=big,c", ".", "PANEL=far", "."]
+
+
+def test_vcf_matches_do_not_depend_on_the_window_gap(differential: dict) -> None:
+    """One tabix query per record (gap 1) and one for the whole contig read through give the
+    same fields on every record (the differential inputs: multi-allelic rows, padded indels)."""
+    from gas.annotator.engine.sources import SourcesStage
+
+    tmp, files = differential["tmp"], differential["files"]
+    stage = SourcesStage(load_sources(sources_file(tmp, files)))
+    text = b"".join(x for x in files["input"].read_bytes().splitlines(keepends=True) if not x.startswith(b"#"))
+    outputs = []
+    for gap in (1, 1_000_000):
+        stage._gaps = dict.fromkeys(stage._gaps, gap)
+        outputs.append(stage.annotate(text))
+    assert outputs[0] == outputs[1]
+    assert outputs[0][0].count(b"GNOMAD_AF=") > 20

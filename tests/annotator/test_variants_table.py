@@ -118,3 +118,38 @@ def test_gene_and_disease_context_columns(annotate):
     # distinct terms of the two: more than either alone, shared terms counted once
     assert max(tsc2.phenotype_count, pkd1.phenotype_count) < rows[2]["phenotype_count"]
     assert rows[2]["phenotype_count"] < tsc2.phenotype_count + pkd1.phenotype_count
+
+
+WRITE_FAILS = """
+import resource, signal, sys
+from pathlib import Path
+import pyarrow.parquet as pq
+from gas.annotator.engine.parquet import VariantsWriter
+batch = pq.read_table(sys.argv[1]).to_batches()[0]
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
+writer = VariantsWriter(Path(sys.argv[2]), {})
+try:
+    for k in range(8):  # written on the writer's thread: its error comes from a later write or close
+        writer.write(batch, k * batch.num_rows)
+    writer.close()
+except OSError as exc:
+    print("raised", exc.errno)
+else:
+    print("no error")
+"""
+
+
+def test_a_failed_table_write_is_raised_by_close(tmp_path, db, samples):
+    # The row groups are written on a thread (parquet.VariantsWriter): a write that fails there
+    # (here: the file size limit) must fail the job, not leave a short table behind.
+    import errno
+    import subprocess
+    import sys
+
+    result = annotate_vcf(samples / "premium_2.vcf", tmp_path / "ok", db, allow_assembly_mismatch=True)
+    out = subprocess.run(
+        [sys.executable, "-c", WRITE_FAILS, str(result.variants_parquet), str(tmp_path / "short.parquet")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert out.stdout.split() == ["raised", str(errno.EFBIG)]

@@ -299,10 +299,12 @@ class _Run:
             if "parquet" in self.tmps:
                 self._variants_writer()  # also when there were no records: an empty table
         finally:
-            if self.variants_writer is not None:
-                self.variants_writer.close()
-            if self.genotypes_writer is not None:
-                self.genotypes_writer.close()
+            try:
+                if self.variants_writer is not None:
+                    self.variants_writer.close()  # waits for its thread; raises its error
+            finally:
+                if self.genotypes_writer is not None:
+                    self.genotypes_writer.close()
         self._check_refs(evidence)
         elapsed = time.perf_counter() - self.started
         summary = self._summary(reader, header, evidence, mismatch, elapsed)

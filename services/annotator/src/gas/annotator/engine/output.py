@@ -650,12 +650,12 @@ def _gene_context(t: OutputTables, row_members: np.ndarray, row_counts: np.ndarr
         from gas.core.phenotypes import load
 
         p = load()
-        genes = [p.symbols[g] for g in hpo[has].tolist()]
+        genes = hpo[has]  # the names of the rows with several HPO genes only (few of a block)
         first = offsets_of(per_row)
         merged: dict[tuple[str, ...], int] = {}
         extra: list[list[str]] = []
         for row in multi.tolist():
-            key = tuple(genes[first[row] : first[row] + per_row[row]])
+            key = tuple(p.symbols[g] for g in genes[first[row] : first[row] + per_row[row]].tolist())
             if key not in merged:
                 merged[key] = len(lists) + len(extra)
                 context = p.context(key)

@@ -9,12 +9,13 @@ trimmed, on both sides: ``minimal``); without a reference FASTA an indel inside 
 not shifted left, so two spellings of one such indel at different positions do not match.
 
 Sources are read with bounded memory: each block's records are grouped into windows of
-nearby positions and only the tabix region of each window is read (pysam, one handle per
-thread).
+nearby positions and the tabix region of each window is read through (pysam, one handle per
+thread); only the source rows that overlap a record's own span are parsed and kept.
 """
 
 from __future__ import annotations
 
+import bisect
 import gzip
 import json
 import os
@@ -29,10 +30,17 @@ from gas.core.vocab import CSQ_INFO_IDS, INFO_IDS, INPUT_CSQ_ID
 SOURCES_ENV = "GAS_ANNOTATION_SOURCES"
 _ID = re.compile(r"^[A-Za-z_][0-9A-Za-z_.]*$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-# Records closer than this share one tabix query (fewer seeks), and no query spans more than
-# WINDOW_SPAN bases: what a query holds is bounded by the source's density, not the block's.
+# Records closer than a source's gap share one tabix query. A query costs a seek and the
+# inflating of a BGZF block (~64 KiB of text, ~150 us): records further apart than the bases a
+# block holds are cheaper to reach with a query of their own, records closer by reading the rows
+# between them through (not parsed: ``_Overlaps``). The gap is READ_THROUGH_BYTES of the
+# compressed file at its mean density over GENOME_BASES (an estimate: only its order of magnitude
+# matters), between WINDOW_GAP and MAX_GAP; no query spans more than WINDOW_SPAN bases.
 WINDOW_GAP = 1000
-WINDOW_SPAN = 100_000
+MAX_GAP = 1_000_000
+WINDOW_SPAN = 10_000_000
+READ_THROUGH_BYTES = 16 << 10
+GENOME_BASES = 3_100_000_000
 _TYPES = {"Integer", "Float", "String", "Character", "Flag"}
 # INFO ids the engine writes itself (bundles: CSQ and the PICK_ fields), never a source's.
 RESERVED_IDS = {*INFO_IDS, *CSQ_INFO_IDS, INPUT_CSQ_ID}
@@ -253,7 +261,16 @@ def minimal(pos: int, ref: str, alt: str) -> tuple[int, str, str]:
 
 
 def _sequence(allele: str) -> bool:
-    return bool(allele) and all(c in "ACGTNacgtn" for c in allele)
+    return bool(allele) and not allele.strip("ACGTNacgtn")  # strip: nothing left when all are bases
+
+
+def _info(text: str) -> tuple[dict[str, str], dict[str, str]]:
+    """A source row's INFO as {id: value} (a flag: ''), for _Match's values and ref_value."""
+    values: dict[str, str] = {}
+    for kv in text.split(";"):
+        key, _, value = kv.partition("=")
+        values[key] = value
+    return values, values
 
 
 @dataclass
@@ -284,6 +301,7 @@ class SourcesStage:
         self.sources = sources
         self.ids = sources.info_ids
         self._local = threading.local()
+        self._gaps = {s.name: _window_gap(s.path.stat().st_size) for s in sources.sources}
 
     def _handle(self, source: Source) -> Any:
         handles = getattr(self._local, "handles", None)
@@ -312,8 +330,10 @@ class SourcesStage:
             out.append("\t".join(cols))
         return ("\n".join(out) + "\n").encode("utf-8", "surrogateescape") if out else b"", block.per_record
 
-    def _windows(self, records: list[list[str]], spans: list[tuple[int, int]]) -> list[tuple[str, int, int, list[int]]]:
-        """Groups of record indexes per contig whose spans lie within WINDOW_GAP of one another."""
+    def _windows(
+        self, records: list[list[str]], spans: list[tuple[int, int]], gap: int = WINDOW_GAP
+    ) -> list[tuple[str, int, int, list[int]]]:
+        """Groups of record indexes per contig whose spans lie within ``gap`` of one another."""
         order = sorted(range(len(records)), key=lambda i: (records[i][0], spans[i][0]))
         windows: list[tuple[str, int, int, list[int]]] = []
         for i in order:
@@ -321,7 +341,7 @@ class SourcesStage:
             if (
                 windows
                 and windows[-1][0] == chrom
-                and start <= windows[-1][2] + WINDOW_GAP
+                and start <= windows[-1][2] + gap
                 and end - windows[-1][1] <= WINDOW_SPAN
             ):
                 c, s, e, members = windows[-1]
@@ -343,31 +363,42 @@ class SourcesStage:
         records, per_record, per_info = block.records, block.per_record, block.per_info
         handle = self._handle(source)
         # The span a matching source record can start in: an allele's leading shared bases
-        # may be written differently on the two sides, so the whole REF span is read.
+        # may be written differently on the two sides, so the whole REF span is read. A
+        # record's query is [POS-2, POS+len(REF)) (0-based): every source row whose minimal
+        # form can start where one of the record's can.
         spans = [(int(c[1]) - 1, int(c[1]) + len(c[3])) for c in records]
-        for chrom, start, end, members in self._windows(records, spans):
+        for chrom, start, end, members in self._windows(records, spans, self._gaps[source.name]):
             contig = self._contig(handle, chrom)
             if contig is None:
                 continue
-            found: dict[tuple[int, str, str], _Match] = {}
+            near = _Overlaps([(max(0, spans[i][0] - 1), spans[i][1]) for i in members])
+            run_starts, run_ends, find = near.starts, near.ends, bisect.bisect_left  # near.hit, inlined
+            # key -> (INFO text, ALT index): the INFO is parsed only for a record that matches
+            found: dict[tuple[int, str, str], tuple[str, int]] = {}
             for row in handle.fetch(contig, max(0, start - 1), end, multiple_iterators=False):
-                cols = row.split("\t", 8)
-                if len(cols) < 8:
+                cols = row.split("\t", 4)
+                if len(cols) < 5 or not cols[1].isdigit():
                     continue
-                pos, ref, alts = int(cols[1]), cols[3], cols[4].split(",")
-                info = dict(kv.split("=", 1) if "=" in kv else (kv, "") for kv in cols[7].split(";"))
-                for k, alt in enumerate(alts):
-                    if _sequence(ref) and _sequence(alt):
-                        key = minimal(pos, ref, alt)
-                        found.setdefault(key, _Match(info, info, k))  # the first record wins, as bcftools
+                pos, ref = int(cols[1]), cols[3]
+                run = find(run_starts, pos - 1 + (len(ref) or 1)) - 1
+                if run < 0 or run_ends[run] <= pos - 1:
+                    continue  # between the window's records: read through, not parsed
+                cols = row.split("\t", 8)
+                if len(cols) < 8 or not _sequence(ref):
+                    continue
+                for k, alt in enumerate(cols[4].split(",")):
+                    if _sequence(alt):
+                        found.setdefault(minimal(pos, ref, alt), (cols[7], k))  # the first record wins, as bcftools
             if not found:
                 continue
             for i in members:
                 cols = records[i]
                 pos, ref = int(cols[1]), cols[3]
-                alts = cols[4].split(",")
-                matches = [found.get(minimal(pos, ref, a)) if _sequence(ref) and _sequence(a) else None for a in alts]
-                if any(m is not None for m in matches):
+                if not _sequence(ref):
+                    continue
+                hits = [found.get(minimal(pos, ref, a)) if _sequence(a) else None for a in cols[4].split(",")]
+                if any(h is not None for h in hits):
+                    matches = [None if h is None else _Match(*_info(h[0]), h[1]) for h in hits]
                     self._write_vcf_fields(source, matches, per_record[i], per_info[i])
 
     @staticmethod
@@ -415,17 +446,26 @@ class SourcesStage:
         handle = self._handle(source)
         # The REF span, 0-based half-open (POS .. POS+len(REF)-1, as bcftools overlaps it).
         spans = [(int(c[1]) - 1, int(c[1]) - 1 + max(1, len(c[3]))) for c in records]
-        for chrom, start, end, members in self._windows(records, spans):
+        for chrom, start, end, members in self._windows(records, spans, self._gaps[source.name]):
             contig = self._contig(handle, chrom)
             if contig is None:
                 continue
+            near = _Overlaps([spans[i] for i in members])
+            starts: list[int] = []  # the regions overlapping a record, in file (start) order
             regions = []
+            longest = 0
             for row in handle.fetch(contig, start, end, multiple_iterators=False):
                 cols = row.split("\t", 4)
-                regions.append((int(cols[1]), int(cols[2]), cols[3] if len(cols) > 3 else ""))
+                s, e = int(cols[1]), int(cols[2])
+                if near.hit(s, e):
+                    starts.append(s)
+                    regions.append((s, e, cols[3] if len(cols) > 3 else ""))
+                    longest = max(longest, e - s)
             for i in members:
                 lo, hi = spans[i]
-                hits = [name for s, e, name in regions if s < hi and e > lo]
+                # Only a region starting less than the longest length before lo can reach it.
+                first, last = bisect.bisect_left(starts, lo - longest), bisect.bisect_left(starts, hi)
+                hits = [name for s, e, name in regions[first:last] if s < hi and e > lo]
                 if not hits:
                     continue
                 if f.number == "0":
@@ -439,6 +479,30 @@ class SourcesStage:
                     per_info[i].append(f"{f.info_id}={value}")
                 for r in per_record[i]:
                     r[f.column] = value
+
+
+def _window_gap(compressed_bytes: int) -> int:
+    """The gap (bases) below which records share a tabix query of a source of this size."""
+    per_base = max(compressed_bytes, 1) / GENOME_BASES
+    return int(min(MAX_GAP, max(WINDOW_GAP, READ_THROUGH_BYTES / per_base)))
+
+
+class _Overlaps:
+    """Half-open intervals merged into disjoint sorted runs: does [lo, hi) meet any of them?"""
+
+    def __init__(self, intervals: list[tuple[int, int]]):
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        for lo, hi in sorted(intervals):
+            if self.ends and lo <= self.ends[-1]:
+                self.ends[-1] = max(self.ends[-1], hi)
+            else:
+                self.starts.append(lo)
+                self.ends.append(hi)
+
+    def hit(self, lo: int, hi: int) -> bool:
+        k = bisect.bisect_left(self.starts, hi) - 1  # the last run starting before hi
+        return k >= 0 and self.ends[k] > lo
 
 
 def arrow_type(f: SourceField) -> Any:
