@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.parse
 from pathlib import Path
 
 from api_stack_support import make_token, sample_path, site_user
@@ -276,3 +277,49 @@ def test_records_outside_the_assembly_are_counted_on_the_job_page_and_in_the_sum
         "(2 past a chromosome end, by chromosome 1: 2; the rest on contigs GRCh37 lacks): written with "
         "variant class and ts/tv only; ts/tv 2.0."
     ), text
+
+
+def test_saved_filters_from_the_cli(api_stack, gas):
+    """`gas filters` lists, saves and deletes the user's saved filters (the web table's), and
+    `gas variants --filter NAME` gives the rows the web table gives for that filter."""
+    user = site_user(api_stack.url)
+    gas.login(make_token(user))
+    done = gas.run("submit", str(sample_path()), "--wait", "--json")  # free_1.vcf: 1,141 records on MT
+    assert done.returncode == 0, done.stderr
+    job_id = json.loads(done.stdout)[0]["job_id"]
+    before = {f["name"] for f in json.loads(gas.run("filters", "--json").stdout)}
+    saved = gas.run("filters", "save", "CLI MT SNVs", "chrom=MT&class=SNV", "--json")
+    assert saved.returncode == 0, saved.stderr
+    snvs = json.loads(saved.stdout)
+    assert snvs["query"] == "class=SNV&chrom=MT" and snvs["name"] == "CLI MT SNVs"  # canonical
+    low = gas.run("filters", "save", "CLI low", "--where", "pos < 10000", "--where", "chrom in MT,1")
+    assert low.returncode == 0, low.stderr
+    low_id, name, query = low.stdout.rstrip("\n").split("\t")
+    assert name == "CLI low" and urllib.parse.parse_qsl(query) == [("where", "pos<10000"), ("where", "chrom in MT,1")]
+    listed = gas.run("filters")
+    assert listed.returncode == 0 and f"{low_id}\tCLI low\t" in listed.stdout
+    names = {f["name"] for f in json.loads(gas.run("filters", "--json").stdout)}
+    assert names == before | {"CLI low", "CLI MT SNVs"}
+    # Applied by name (any case, spaces collapsed), alone and with the command line's options.
+    for args, web_query in (
+        (("--filter", "cli mt  SNVS"), "chrom=MT&class=SNV"),
+        (("--filter", "CLI low", "--where", "pos>1000"), "where=pos<10000&where=chrom in MT,1&where=pos>1000"),
+        (("--filter", "CLI MT SNVs", "--class", "INS"), "chrom=MT&class=INS"),  # the command line's class
+    ):
+        mine = gas.run("variants", job_id, *args, "--tsv")
+        assert mine.returncode == 0, mine.stderr
+        web = user.get(f"/annotations/{job_id}/variants.tsv", params=urllib.parse.parse_qsl(web_query))
+        assert web.status_code == 200
+        rows = _tsv_rows(mine.stdout)
+        assert [(r["pos"], r["alt"]) for r in rows] == [(r["pos"], r["alt"]) for r in _tsv_rows(web.text)], args
+        assert len(rows) > 5, args  # the comparison is of rows, not of two empty tables
+    missing = gas.run("variants", job_id, "--filter", "no such filter")
+    assert missing.returncode == 4 and "no saved filter named 'no such filter'" in missing.stderr
+    bad = gas.run("filters", "save", "CLI bad", "chrom=99")
+    assert bad.returncode == 2 and "query" in bad.stderr, bad.stderr
+    assert gas.run("filters", "save", "CLI nothing").returncode == 2  # nothing to save
+    deleted = gas.run("filters", "delete", low_id)
+    assert deleted.returncode == 0, deleted.stderr
+    assert "CLI low" not in gas.run("filters").stdout
+    assert gas.run("filters", "delete", low_id).returncode == 4
+    assert gas.run("filters", "delete", snvs["id"]).returncode == 0

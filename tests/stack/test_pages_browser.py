@@ -72,6 +72,11 @@ def test_every_page_fits_a_phone_and_passes_axe(stack, browser, axe_js, tmp_path
     page.wait_for_url(re.compile(rf"{re.escape(stack.url)}/annotations/[0-9a-f-]{{36}}$"))
     job = page.url
     page.locator('#job-status [data-status="COMPLETED"]').wait_for(timeout=90_000)
+    # A saved filter (through the table's form), so that /filters lists one.
+    page.goto(f"{job}/variants?class=SNV")
+    page.fill("#save-filter-name", "Pages check SNVs")
+    page.click("#save-filter-submit")
+    page.wait_for_load_state("networkidle")
     pages = {
         "home": "/",
         "annotate": "/annotate",
@@ -80,6 +85,10 @@ def test_every_page_fits_a_phone_and_passes_axe(stack, browser, axe_js, tmp_path
         "variants": job.removeprefix(stack.url) + "/variants",
         "variant": job.removeprefix(stack.url) + "/variants/0",
         "log": job.removeprefix(stack.url) + "/log",
+        "job-filtered": job.removeprefix(stack.url) + "?class=SNV&where=pos<10000",  # the charts of a filter
+        "chart-terms": job.removeprefix(stack.url) + "/charts/consequences",  # the "other" bar's list
+        "chart-terms-filtered": job.removeprefix(stack.url) + "/charts/genes?class=SNV",
+        "filters": "/filters",
         "profile": "/profile",
         "subscribe": "/subscribe",
         "api-docs": "/api/v1/docs",

@@ -100,6 +100,15 @@ class Client:
     def delete(self, job_id: str) -> None:
         self.request("DELETE", f"/jobs/{job_id}")
 
+    def filters(self) -> list[dict[str, Any]]:
+        return list(self.get("/filters")["filters"])
+
+    def save_filter(self, name: str, query: str) -> dict[str, Any]:
+        return dict(self.request("POST", "/filters", json={"name": name, "query": query}).json())
+
+    def delete_filter(self, filter_id: str) -> None:
+        self.request("DELETE", f"/filters/{filter_id}")
+
     def rename(self, job_id: str, name: str | None) -> dict[str, Any]:
         return dict(self.request("PATCH", f"/jobs/{job_id}", json={"name": name}).json())
 

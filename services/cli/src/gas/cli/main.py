@@ -16,6 +16,7 @@ import os
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
@@ -295,6 +296,12 @@ VARIANT_PAGE = 500  # the API's largest page
     show_default=True,
     help="position, gene, consequence, or a numeric column: qual, af (ascending), -af (descending); nulls last.",
 )
+@click.option(
+    "--filter",
+    "saved",
+    metavar="NAME",
+    help="A saved filter (`gas filters`); the options above add to it (--where ANDed, others replace its value).",
+)
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many rows (default: every match).")
 @click.option("--tsv", "as_tsv", is_flag=True, help="Every column, tab-separated, with a header line.")
 @json_option
@@ -316,6 +323,7 @@ def variants(
     genotype: str | None,
     conditions: tuple[str, ...],
     sort: str,
+    saved: str | None,
     limit: int | None,
     as_tsv: bool,
     as_json: bool,
@@ -350,6 +358,8 @@ def variants(
     printed = 0
     with api_errors():
         api, cursor = client(), None
+        if saved is not None:
+            params = _with_saved_filter(params, _find_filter(api, saved)["query"])
         while True:
             size = VARIANT_PAGE if limit is None else min(VARIANT_PAGE, limit - printed)
             page = api.variants(job_id, {**params, "size": size, "cursor": cursor})
@@ -368,6 +378,32 @@ def variants(
         emit_json({k: page[k] for k in ("job_id", "total", "matched", "filters")} | {"variants": rows})
     elif sys.stderr.isatty():
         click.echo(f"{printed} of {page['matched']} matching variants ({page['total']} in the job)", err=True)
+
+
+def _filter_key(name: str) -> str:
+    return " ".join(name.split()).casefold()  # as the server compares names (spaces collapsed, any case)
+
+
+def _find_filter(api: Client, name: str) -> dict[str, Any]:
+    for saved in api.filters():
+        if _filter_key(saved["name"]) == _filter_key(name):
+            return saved
+    fail(f"no saved filter named '{name}' (`gas filters` lists them)", EXIT_NOT_FOUND)
+
+
+def _with_saved_filter(params: dict[str, Any], query: str) -> dict[str, Any]:
+    """The saved filter's arguments under the command line's: its where= conditions and
+    the command line's are ANDed; any other parameter given on the command line replaces it."""
+    out = dict(params)
+    conditions: list[str] = []
+    for key, value in urllib.parse.parse_qsl(query, keep_blank_values=True):
+        if key == "where":
+            conditions.append(value)
+        elif out.get(key) is None:
+            out[key] = value
+    if conditions:
+        out["where"] = conditions + list(params.get("where") or [])
+    return out
 
 
 SHORT_COLUMNS = ("chrom", "pos", "ref", "alt", "rsid", "genes", "region", "consequence")
@@ -433,6 +469,57 @@ def cancel(job_id: str, as_json: bool) -> None:
         emit_json(job)
     else:
         click.echo(_line(job))
+
+
+# -- saved filters (the web table's "Saved filters"; /api/v1/filters) -----------------------------
+def _filter_line(saved: dict[str, Any]) -> str:
+    return f"{saved['id']}\t{saved['name']}\t{saved['query']}"
+
+
+@cli.group(invoke_without_command=True)
+@json_option
+@click.pass_context
+def filters(ctx: click.Context, as_json: bool) -> None:
+    """List your saved filters (id, name, query), by name; `gas variants --filter NAME` applies one."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with api_errors():
+        saved = client().filters()
+    if as_json:
+        emit_json(saved)
+    else:
+        for one in saved:
+            click.echo(_filter_line(one))
+
+
+@filters.command("save")
+@click.argument("name")
+@click.argument("query", required=False, default="")
+@click.option("--where", "conditions", multiple=True, help="A condition, e.g. 'af<0.01'. Repeatable (AND).")
+@json_option
+def save_filter(name: str, query: str, conditions: tuple[str, ...], as_json: bool) -> None:
+    """Save a filter as NAME: a query string as the table's address has it ('gene=TP53&region=CDS'),
+    --where conditions, or both. A name already used (any case) is replaced; at most 50 filters."""
+    whole = "&".join(
+        part for part in (query.lstrip("?"), urllib.parse.urlencode([("where", c) for c in conditions])) if part
+    )
+    if not whole:
+        fail("give a query string or --where conditions to save", EXIT_USAGE)
+    with api_errors():
+        saved = client().save_filter(name, whole)
+    if as_json:
+        emit_json(saved)
+    else:
+        click.echo(_filter_line(saved))
+
+
+@filters.command("delete")
+@click.argument("filter_id")
+def delete_filter(filter_id: str) -> None:
+    """Delete a saved filter by its id (`gas filters` lists them)."""
+    with api_errors():
+        client().delete_filter(filter_id)
+    click.echo(f"Deleted filter {filter_id}.")
 
 
 # -- submit and wait --------------------------------------------------------------------------

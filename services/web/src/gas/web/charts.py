@@ -16,7 +16,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from gas.core.vocab import KNOWN_SOURCES, TSTV
+from gas.core.vocab import KNOWN_SOURCES, TABLE_COLUMN, TSTV
 from gas.web.variants import CHROMOSOMES, FLAGS, REGIONS, VARIANT_CLASSES, normalise_chrom
 
 LABEL_LINE = 16  # px: a label and its count on one line, the bar under it
@@ -39,6 +39,9 @@ class Chart:
     # (None: no filter says it; OTHER: the "other" bar). Empty: the bars are not links.
     parameter: str = ""
     values: tuple[str | None, ...] = ()
+    # Per item, a parameter other than `parameter` ("" keeps it): the known chart's sources
+    # are where= conditions, its "novel" bar known=novel.
+    parameters: tuple[str, ...] = ()
     links: tuple[str | None, ...] = ()  # per item, its href (set by the page: `linked`)
     more: str | None = None  # every term with its count (the "other" list)
 
@@ -51,9 +54,10 @@ class Chart:
         and the "other" bar to `more`."""
         if not self.values:  # no filter says this chart's values
             return replace(self, more=more)
+        parameters = self.parameters or ("",) * len(self.items)
         links = tuple(  # an empty bar opens no empty table
-            None if value is None or not count else more if value == OTHER else href(self.parameter, value)
-            for value, (_, count) in zip(self.values, self.items, strict=True)
+            None if value is None or not count else more if value == OTHER else href(parameter or self.parameter, value)
+            for value, parameter, (_, count) in zip(self.values, parameters, self.items, strict=True)
         )
         return replace(self, links=links, more=more)
 
@@ -105,6 +109,18 @@ MAX_LABEL = 64  # characters of a label
 # The bars' labels of the vocabulary's values (gas.core.vocab), in its order.
 _TSTV_LABELS = dict(zip(TSTV, ("transitions (ts)", "transversions (tv)"), strict=True))
 _KNOWN_LABELS = dict(zip(KNOWN_SOURCES, ("known: database", "known: rsID in the file", "known: both"), strict=True))
+
+
+# Bars no filter parameter of their own says are `where=` conditions (decision 103) on the
+# table's column; a click replaces a condition on the same column (gas.web.jobs.common.filter_args).
+WHERE = "where"
+TSTV_COLUMN = "tstv"
+KNOWN_SOURCE_COLUMN = "known_source"
+assert {TSTV_COLUMN, KNOWN_SOURCE_COLUMN} <= set(TABLE_COLUMN)
+
+
+def _condition(column: str, value: str) -> str:
+    return f"{column}={value}"
 
 
 def _count(value: Any) -> int:
@@ -165,17 +181,21 @@ def charts(summary: dict[str, Any]) -> list[Chart]:
         ratio = tstv.get("ratio")
         note = f"ts/tv ratio {ratio}" if ratio is not None else "no transversions: no ratio"
         items = [(label, _count(tstv.get(key, 0))) for key, label in _TSTV_LABELS.items()]
-        out.append(Chart("tstv", "Transitions and transversions (SNVs)", items, note))  # no filter says ts/tv
+        kinds = tuple(_condition(TSTV_COLUMN, key) for key in _TSTV_LABELS)
+        out.append(Chart("tstv", "Transitions and transversions (SNVs)", items, note, parameter=WHERE, values=kinds))
     if "known" in summary and "novel" in summary:
         items = [("known (rsID)", _count(summary["known"])), ("novel", _count(summary["novel"]))]
         values: tuple[str | None, ...] = ("known", "novel")
+        parameters: tuple[str, ...] = ()
         sources = summary.get("known_sources")
         if isinstance(sources, dict):  # where "known" came from (engines before it: one bar)
             items = [(label, _count(sources.get(key, 0))) for key, label in _KNOWN_LABELS.items()]
             items.append(("novel", _count(summary["novel"])))
-            values = (None,) * len(_KNOWN_LABELS) + ("novel",)  # the filter has no source
-        note = "The table filters known alleles, not their source." if isinstance(sources, dict) else ""
-        out.append(Chart("known", "Known and novel alleles", items, note, parameter="known", values=values))
+            values = (*(_condition(KNOWN_SOURCE_COLUMN, key) for key in _KNOWN_LABELS), "novel")
+            parameters = (WHERE,) * len(_KNOWN_LABELS) + ("",)
+        out.append(
+            Chart("known", "Known and novel alleles", items, parameter="known", values=values, parameters=parameters)
+        )
     contigs = summary.get("contigs")
     if isinstance(contigs, dict) and contigs:
         written = summary.get("contigs_other")

@@ -43,7 +43,7 @@ from gas.web.assembly import AssemblyCheck
 from gas.web.charts import LISTED, Chart, charts
 from gas.web.context import Services, services
 from gas.web.uploads import MAX_JOB_NAME, clean_job_name, safe_filename
-from gas.web.variants import FilterError, ResultUnavailable, VariantFilter, readable
+from gas.web.variants import Condition, FilterError, ResultUnavailable, VariantFilter, readable
 
 log = structlog.get_logger()
 
@@ -291,7 +291,15 @@ def filter_args(filt: VariantFilter, parameter: str, value: str) -> list[tuple[s
     """The filter with `parameter` set to `value` (its other values dropped: the charts
     count the filter's rows only, so a click narrows it), re-read by the table's parser;
     None when the parser refuses the value (e.g. a contig the filter cannot name)."""
-    args = [(k, v) for k, v in filt.to_args() if k != parameter]
+    if parameter == "where":  # the filter's conditions stay; one on the same column is replaced
+        try:
+            column = Condition.parse(value).column
+        except FilterError:
+            return None
+        args = [(k, v) for k, v in filt.to_args() if k != "where"]
+        args += [("where", c.text) for c in filt.where if c.column != column]
+    else:
+        args = [(k, v) for k, v in filt.to_args() if k != parameter]
     if parameter == "chrom" and filt.chrom != value:
         args = [(k, v) for k, v in args if k not in ("start", "end")]  # a range of another chromosome
     args.append((parameter, value))
