@@ -20,7 +20,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from engine_support import records
-from sources_gen import make_inputs, run, sources_file
+from sources_gen import CONTIG, bgzip_index, make_inputs, run, sources_file
 
 from gas.annotator.engine.sources import SourceError, load_sources, minimal
 
