@@ -5,8 +5,10 @@ genome's sequence. ``Effects.annotate(cid, pos, ref, alts)`` gives one ``Csq`` p
 transcript within 5 kb, as Ensembl VEP lays out its CSQ field (docs/annotation-engine.md
 lists the rules and where they differ from VEP's and bcftools csq's).
 
-This is Python per variant x transcript (a transcript's sequences are decoded once and
-cached); the gene-level stages stay vectorised in ``block.py``.
+The transcripts near each change, and the pairs that are upstream/downstream or inside an
+intron's body, are found per block in C (``native.c``: gas_tx_classify); the rest is Python
+per variant x transcript (a transcript's sequences are decoded once and cached); the
+gene-level stages stay vectorised in ``block.py``.
 """
 
 from __future__ import annotations
