@@ -57,6 +57,7 @@ _COMP_BYTES = bytes.maketrans(b"ACGTNacgtn", b"TGCANtgcan")
 # gas_tx_classify's kinds (native.c)
 _UPSTREAM, _DOWNSTREAM, _INTRON = 0, 1, 2
 _UP_DOWN = ("upstream_gene_variant", "downstream_gene_variant")
+_CHUNK = 512  # changes per gas_tx_classify call
 
 
 def revcomp(s: str) -> str:
@@ -415,15 +416,22 @@ class Effects:
                 r, a = r[: len(r) - q], a[: len(a) - q]
                 if r or a:  # else ALT equals REF: no change
                     changes.append((n, k, vep_allele(ref, alt), gpos + p, r, a))
-        starts = np.array([c[3] for c in changes], dtype=np.int64)
-        found = tx_classify(self.tables, FLANK, starts, np.array([len(c[4]) for c in changes], dtype=np.int64))
-        q_of, row_of, kind_of, a_of, b_of, c_of = (x.tolist() for x in found)
-        j, total, ci = 0, len(q_of), 0
+        # The kernel's rows are fetched _CHUNK changes at a time: a block's rows at once, as
+        # Python lists, were hundreds of MB across the blocks in flight.
+        base = end = j = total = ci = 0
+        found: list[list[int]] = []
         for n in range(len(records)):
             out: list[Csq] = []
             while ci < len(changes) and changes[ci][0] == n:
-                out.extend(self._entries(changes[ci], ci, j, q_of, row_of, kind_of, a_of, b_of, c_of))
-                while j < total and q_of[j] == ci:
+                if ci >= end:
+                    base, end = ci, min(len(changes), ci + _CHUNK)
+                    part = changes[base:end]
+                    starts = np.array([c[3] for c in part], dtype=np.int64)
+                    lengths = np.array([len(c[4]) for c in part], dtype=np.int64)
+                    found = [x.tolist() for x in tx_classify(self.tables, FLANK, starts, lengths)]
+                    j, total = 0, len(found[0])
+                out.extend(self._entries(changes[ci], ci - base, j, *found))
+                while j < total and found[0][j] == ci - base:
                     j += 1
                 ci += 1
             yield out
