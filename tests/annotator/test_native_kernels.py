@@ -208,3 +208,102 @@ def test_the_c_boundary_refuses_arrays_of_another_type_shape_or_layout():
         textops._Int64Arrays([starts[:3]], 4)
     with pytest.raises(ctypes.ArgumentError):  # byte sources where offsets go
         lib.gas_gather_size(4, 1, sizes, textops._ByteArrays([text]), textops._Int64Arrays([lengths], 4))
+
+
+# ---------------------------------------------------------------- transcript effects
+
+
+@pytest.fixture(scope="module")
+def effects(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, list[tuple[int, str, list[str | None]]]]:
+    """An Effects engine over a generated bundle (the differential test's generator, a smaller
+    draw) and its boundary-dense variants as (global position, REF, ALTs)."""
+    from bundle_gen import write_bundle
+
+    from gas.annotator.engine.bundle import build_bundle
+    from gas.annotator.engine.database import load_bundle
+    from gas.annotator.engine.effects import Effects
+
+    tmp = tmp_path_factory.mktemp("effects")
+    written = write_bundle(tmp / "in", seed=3, n_variants=4000)
+    build_bundle("kernels", fasta=written.fasta, gff3=written.gff3, db_dir=tmp / "db")
+    db = load_bundle("kernels", tmp / "db")
+    records = []
+    for line in written.vcf.read_text().splitlines():
+        if not line.startswith("#"):
+            chrom, pos, _, ref, alt = line.split("\t")[:5]
+            records.append(((db.alias[chrom] << 32) | (int(pos) - 1), ref, [alt]))
+    return Effects(db), records
+
+
+def _reference_entries(fx, gpos: int, ref: str, alt: str) -> list[tuple]:  # type: ignore[no-untyped-def]
+    """A record's entries by the Python rules alone: every transcript within FLANK (a scan of
+    them all), each by Effects.one, the intergenic entry and the pick."""
+    from gas.annotator.engine.database import FLANK
+    from gas.annotator.engine.effects import Csq, vep_allele
+
+    p = 0
+    while p < min(len(ref), len(alt)) and ref[p] == alt[p]:
+        p += 1
+    r, a = ref[p:], alt[p:]
+    q = 0
+    while q < min(len(r), len(a)) and r[-1 - q] == a[-1 - q]:
+        q += 1
+    r, a = r[: len(r) - q], a[: len(a) - q]
+    if not r and not a:
+        return []
+    s, allele = gpos + p, vep_allele(ref, alt)
+    t = fx.tables
+    near = np.flatnonzero(
+        (t.end + FLANK > s) & (t.start - FLANK < max(s + len(r), s + 1)) & ((t.start >> 32) == (s >> 32))
+    )
+    entries = [c for c in (fx.one(fx._tx(int(i)), 0, allele, s, r, a) for i in near) if c is not None]
+    if not entries:
+        entries = [Csq(0, ["intergenic_variant"], [allele, "intergenic_variant", "MODIFIER"] + [""] * 21, -1, ())]
+    min(entries, key=lambda c: c.pick_key).fields[21] = "1"
+    return [(c.allele_index, c.terms, c.fields, c.tx, c.pick_key) for c in entries]
+
+
+def test_tx_classify_entries_are_the_python_rules_entries(effects) -> None:  # type: ignore[no-untyped-def]
+    """Every entry written from gas_tx_classify's figures (upstream/downstream, inside an
+    intron's body, with the HGVSc position of an intronic substitution) is the entry the
+    Python rules give, and no transcript is missed or added."""
+    fx, records = effects
+    got = list(fx.annotate_many(records))
+    for (gpos, ref, alts), entries in zip(records, got, strict=True):
+        mine = [(c.allele_index, c.terms, c.fields, c.tx, c.pick_key) for c in entries]
+        assert mine == _reference_entries(fx, gpos, ref.upper(), alts[0].upper()), (gpos, ref, alts)
+    # the kernel settled each kind on these records, not only the "anything else" one
+    starts = np.array([g for g, _, _ in records], dtype=np.int64)
+    lengths = np.array([len(r) for _, r, _ in records], dtype=np.int64)
+    kinds = set(textops.tx_classify(fx.tables, 5000, starts, lengths)[2].tolist())
+    assert kinds == {0, 1, 2, 3}
+
+
+def test_tx_classify_output_past_its_capacity_and_bad_tables(effects) -> None:  # type: ignore[no-untyped-def]
+    fx, records = effects
+    t = fx.tables
+    starts = np.array([g for g, _, _ in records[:200]], dtype=np.int64)
+    lengths = np.ones(starts.size, dtype=np.int64)
+    # a flank that reaches every transcript of the contig: more rows than the first guess holds
+    wide = textops.tx_classify(t, 1 << 31, starts, lengths)
+    same_contig = (t.start[None, :] >> 32) == (starts[:, None] >> 32)
+    assert wide[0].size == int(same_contig.sum()) > 16 * starts.size
+    full = textops.tx_classify(t, 5000, starts, lengths)
+    out = [np.zeros(3, dtype=np.int64) for _ in range(6)]
+    lib = textops._native()
+    rows = lib.gas_tx_classify(
+        t.start.size, t.start, t.end, t.strand, t.exon_offsets, t.exon_start.size, t.exon_start, t.exon_end,
+        t.max_span, 5000, starts.size, starts, lengths, 3, *out,
+    )  # fmt: skip
+    assert rows == full[0].size and [o.tolist() for o in out] == [f[:3].tolist() for f in full]
+    bad = textops.TxTables(t.start, t.end, t.strand, t.exon_offsets.copy(), t.exon_start, t.exon_end, t.max_span)
+    bad.exon_offsets[1:] = t.exon_start.size + 1  # offsets past the exon table
+    with pytest.raises(ValueError, match="outside the exon table"):
+        textops.tx_classify(bad, 5000, starts, lengths)
+    with pytest.raises(ValueError, match="one more exon offset"):
+        textops.TxTables(t.start, t.end, t.strand, t.exon_offsets[:-1], t.exon_start, t.exon_end, t.max_span)
+    with pytest.raises(ctypes.ArgumentError):  # an int32 table where int64 is declared
+        lib.gas_tx_classify(
+            t.start.size, t.start.astype(np.int32), t.end, t.strand, t.exon_offsets, t.exon_start.size,
+            t.exon_start, t.exon_end, t.max_span, 5000, starts.size, starts, lengths, 3, *out,
+        )  # fmt: skip

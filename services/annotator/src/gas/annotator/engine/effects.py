@@ -5,20 +5,24 @@ genome's sequence. ``Effects.annotate(cid, pos, ref, alts)`` gives one ``Csq`` p
 transcript within 5 kb, as Ensembl VEP lays out its CSQ field (docs/annotation-engine.md
 lists the rules and where they differ from VEP's and bcftools csq's).
 
-This is Python per variant x transcript (a transcript's sequences are decoded once and
-cached); the gene-level stages stay vectorised in ``block.py``.
+The transcripts near each change, and the pairs that are upstream/downstream or inside an
+intron's body, are found per block in C (``native.c``: gas_tx_classify); the rest is Python
+per variant x transcript (a transcript's sequences are decoded once and cached); the
+gene-level stages stay vectorised in ``block.py``.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import numpy as np
 
 from gas.annotator.engine.bundle import TX_CANONICAL, TX_END_NF, TX_MANE, TX_START_NF
-from gas.annotator.engine.database import FLANK, AnnotationDatabase
+from gas.annotator.engine.database import FLANK, AnnotationDatabase, Packed
+from gas.annotator.engine.textops import TxTables, tx_classify
 from gas.core.vocab import CSQ_FIELDS as CSQ_FIELD_NAMES
 from gas.core.vocab import CSQ_INFO_IDS, IMPACT, RANK
 from gas.core.vocab import PICK_FIELDS as PICK_IDS
@@ -50,7 +54,10 @@ SPLICE_EXON = 3  # and exon bases 1..3
 _COMP_BYTES = bytes.maketrans(b"ACGTNacgtn", b"TGCANtgcan")
 
 
-_SMALL_WINDOW = 16  # transcripts_near: candidates filtered in Python up to this many
+# gas_tx_classify's kinds (native.c)
+_UPSTREAM, _DOWNSTREAM, _INTRON = 0, 1, 2
+_UP_DOWN = ("upstream_gene_variant", "downstream_gene_variant")
+_CHUNK = 512  # changes per gas_tx_classify call
 
 
 def revcomp(s: str) -> str:
@@ -124,7 +131,7 @@ def three(aa: str) -> str:
     return "".join(THREE.get(a, "Xaa") for a in aa)
 
 
-@dataclass
+@dataclass(slots=True)  # no __dict__: one object per entry, not two, for the garbage collector
 class Csq:
     """One CSQ entry (ALT x transcript); ``fields`` in CSQ_FIELDS order."""
 
@@ -247,6 +254,12 @@ class Tx:
         bases = self._cds_bases(False) if stops else []
         return bases if len(bases) == 3 else []
 
+    @cached_property
+    def intron_terms(self) -> list[str]:
+        """The terms of a change inside an intron's body only (``Effects._inside``'s)."""
+        terms = ["intron_variant", *(() if self.coding else ("non_coding_transcript_variant",))]
+        return sorted(terms + (["NMD_transcript_variant"] if self.nmd else []), key=RANK.__getitem__)
+
     @property
     def canonical(self) -> bool:
         return bool(self.flags & TX_CANONICAL)
@@ -307,6 +320,33 @@ class Tx:
         return "c." if self.coding else "n."
 
 
+class _PagedStrings:
+    """A packed string table decoded a page at a time, on first use: a human bundle's 250k
+    transcripts' six tables took most of the time to the first record when decoded whole."""
+
+    PAGE = 4096
+
+    def __init__(self, packed: Packed):
+        self.packed = packed
+        self.pages: dict[int, list[str]] = {}
+
+    def __getitem__(self, i: int) -> str:
+        page = self.pages.get(i // self.PAGE)
+        if page is None:
+            page = self.pages[i // self.PAGE] = self._decode(i // self.PAGE)
+        return page[i % self.PAGE]
+
+    def _decode(self, k: int) -> list[str]:
+        lo = k * self.PAGE
+        hi = min(len(self.packed), lo + self.PAGE)
+        if not 0 <= lo < hi:
+            raise IndexError(f"string {lo} of {len(self.packed)}")
+        bounds = self.packed.offsets[lo : hi + 1].tolist()
+        raw = self.packed.data[bounds[0] : bounds[-1]].tobytes()
+        base = bounds[0]
+        return [raw[a - base : b - base].decode() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
 class Effects:
     """The effects engine over one bundle (cheap to create; transcripts decoded on use)."""
 
@@ -319,15 +359,13 @@ class Effects:
         # microseconds each, and these run several times per variant x transcript).
         self._genome = self.seq_arr.data  # a memoryview of the mapped bytes
         self._contig_base: list[int] = self.seq_offsets.tolist()
-        self.tx_start = self.a["tx_start"]
-        self.tx_end = self.a["tx_end"]
-        self._starts: list[int] = self.tx_start.tolist()  # sorted, as searchsorted needs
-        self._ends: list[int] = self.tx_end.tolist()
-        self.max_span = int(self.a["tx_max_span"][0])
-        self.strings = {
-            k: db.packed(k).tolist()
-            for k in ("tx_id", "tx_gene_id", "tx_gene_name", "tx_biotype", "tx_protein_id", "tx_mane")
-        }
+        a = self.a
+        self.tables = TxTables(
+            a["tx_start"], a["tx_end"], a["tx_strand"], a["tx_exon_offsets"], a["exon_start"], a["exon_end"],
+            int(a["tx_max_span"][0]),
+        )  # fmt: skip
+        names = ("tx_id", "tx_gene_id", "tx_gene_name", "tx_biotype", "tx_protein_id", "tx_mane")
+        self.strings = {k: _PagedStrings(db.packed(k)) for k in names}
         self._tx = lru_cache(maxsize=4096)(self._make_tx)
 
     def _make_tx(self, i: int) -> Tx:
@@ -346,59 +384,93 @@ class Effects:
     def ref_matches(self, gpos: int, ref: str) -> bool:
         return self.seq(gpos, gpos + len(ref)) == ref.upper()
 
-    def transcripts_near(self, start: int, end: int) -> list[int]:
-        """Rows of transcripts whose span +- FLANK reaches [start, end)."""
-        lo = bisect_left(self._starts, start - self.max_span - FLANK)
-        hi = bisect_right(self._starts, end + FLANK)
-        if hi <= lo:
-            return []
-        if hi - lo <= _SMALL_WINDOW:  # a few candidates: plain Python beats numpy's per-call cost
-            starts, ends = self._starts[lo:hi], self._ends[lo:hi]
-            stop, contig = max(end, start + 1), start >> 32
-            return [
-                lo + j
-                for j in range(hi - lo)
-                if ends[j] + FLANK > start and starts[j] - FLANK < stop and starts[j] >> 32 == contig
-            ]
-        idx = np.arange(lo, hi)
-        ok = (self.tx_end[lo:hi] + FLANK > start) & (self.tx_start[lo:hi] - FLANK < max(end, start + 1))
-        ok &= (self.tx_start[lo:hi] >> 32) == (start >> 32)
-        return idx[ok].tolist()
-
-    # ------------------------------------------------------------ one record
+    # ------------------------------------------------------------ records
 
     def annotate(self, gpos: int, ref: str, alts: list[str | None]) -> list[Csq]:
         """CSQ entries of a record at global 0-based ``gpos``; an ALT of None (symbolic, *)
         gets none."""
-        ref = ref.upper()
-        out: list[Csq] = []
-        for k, alt in enumerate(alts):
-            if alt is None:
-                continue
-            alt = alt.upper()
-            allele = vep_allele(ref, alt)
-            # Minimal form: shared leading, then trailing bases removed.
-            p = 0
-            while p < min(len(ref), len(alt)) and ref[p] == alt[p]:
-                p += 1
-            r, a = ref[p:], alt[p:]
-            q = 0
-            while q < min(len(r), len(a)) and r[-1 - q] == a[-1 - q]:
-                q += 1
-            r, a = r[: len(r) - q], a[: len(a) - q]
-            s = gpos + p
-            if not r and not a:
-                continue  # ALT equals REF: no change
-            rows = self.transcripts_near(s, s + len(r))
-            found = [self.one(self._tx(i), k, allele, s, r, a) for i in rows]
-            entries = [x for x in found if x is not None]
-            if not entries:
-                fields = [allele, "intergenic_variant", "MODIFIER"] + [""] * (len(CSQ_FIELDS.split("|")) - 3)
-                entries = [Csq(k, ["intergenic_variant"], fields, -1, ())]
-            best = min(entries, key=lambda x: x.pick_key)
-            best.fields[21] = "1"
-            out.extend(entries)
-        return out
+        return next(self.annotate_many([(gpos, ref, alts)]))
+
+    def annotate_many(self, records: list[tuple[int, str, list[str | None]]]) -> Iterator[list[Csq]]:
+        """``annotate`` of each record, in order. The transcripts near each change and where
+        the change lies in them are found for all the records in one compiled call
+        (``native.c``: gas_tx_classify); upstream/downstream entries and changes inside an
+        intron's body are written from its figures, every other pair by ``one``. A generator:
+        a block's entries are not all alive at once (millions of objects make the cyclic
+        garbage collector's full passes, which scan every live object, frequent)."""
+        changes: list[tuple[int, int, str, int, str, str]] = []  # (record, ALT, allele, s, r, a)
+        for n, (gpos, ref, alts) in enumerate(records):
+            ref = ref.upper()
+            for k, alt in enumerate(alts):
+                if alt is None:
+                    continue
+                alt = alt.upper()
+                # Minimal form: shared leading, then trailing bases removed.
+                p = 0
+                while p < min(len(ref), len(alt)) and ref[p] == alt[p]:
+                    p += 1
+                r, a = ref[p:], alt[p:]
+                q = 0
+                while q < min(len(r), len(a)) and r[-1 - q] == a[-1 - q]:
+                    q += 1
+                r, a = r[: len(r) - q], a[: len(a) - q]
+                if r or a:  # else ALT equals REF: no change
+                    changes.append((n, k, vep_allele(ref, alt), gpos + p, r, a))
+        # The kernel's rows are fetched _CHUNK changes at a time: a block's rows at once, as
+        # Python lists, were hundreds of MB across the blocks in flight.
+        base = end = j = total = ci = 0
+        found: list[list[int]] = []
+        for n in range(len(records)):
+            out: list[Csq] = []
+            while ci < len(changes) and changes[ci][0] == n:
+                if ci >= end:
+                    base, end = ci, min(len(changes), ci + _CHUNK)
+                    part = changes[base:end]
+                    starts = np.array([c[3] for c in part], dtype=np.int64)
+                    lengths = np.array([len(c[4]) for c in part], dtype=np.int64)
+                    found = [x.tolist() for x in tx_classify(self.tables, FLANK, starts, lengths)]
+                    j, total = 0, len(found[0])
+                out.extend(self._entries(changes[ci], ci - base, j, *found))
+                while j < total and found[0][j] == ci - base:
+                    j += 1
+                ci += 1
+            yield out
+
+    def _entries(self, change: tuple[int, int, str, int, str, str], ci: int, j: int, *found: list[int]) -> list[Csq]:
+        """The entries of one change: its rows of gas_tx_classify's output from row j on."""
+        q_of, row_of, kind_of, a_of, b_of, c_of = found
+        _, k, allele, s, r, a = change
+        total = len(q_of)
+        entries: list[Csq] = []
+        while j < total and q_of[j] == ci:
+            tx, kind = self._tx(row_of[j]), kind_of[j]
+            if kind <= _DOWNSTREAM:
+                term = _UP_DOWN[kind]
+                fields = tx.fields.copy()
+                fields[0], fields[1], fields[2], fields[18] = allele, term, IMPACT[term], str(a_of[j])
+                entries.append(Csq(k, [term], fields, tx.i, (*tx.pick_head, RANK[term], *tx.pick_tail)))
+            elif kind == _INTRON:
+                terms = tx.intron_terms
+                fields = tx.fields.copy()
+                fields[0], fields[1], fields[2] = allele, "&".join(terms), IMPACT[terms[0]]
+                fields[9] = f"{a_of[j]}/{len(tx.exons) - 1}"
+                if len(r) == 1 and len(a) == 1:  # hgvsc's substitution, its position from the kernel
+                    ref_t, alt_t = (r, a) if tx.strand > 0 else (r.translate(_COMP), a.translate(_COMP))
+                    fields[10] = f"{tx.tx_id}:{tx.prefix}{tx._exonic(b_of[j])}{c_of[j]:+d}{ref_t}>{alt_t}"
+                else:
+                    fields[10] = self.hgvsc(tx, s, r, a)
+                entries.append(Csq(k, list(terms), fields, tx.i, (*tx.pick_head, RANK[terms[0]], *tx.pick_tail)))
+            else:
+                entry = self.one(tx, k, allele, s, r, a)
+                if entry is not None:
+                    entries.append(entry)
+            j += 1
+        if not entries:
+            fields = [allele, "intergenic_variant", "MODIFIER"] + [""] * (len(CSQ_FIELD_NAMES) - 3)
+            entries = [Csq(k, ["intergenic_variant"], fields, -1, ())]
+        best = min(entries, key=lambda x: x.pick_key)
+        best.fields[21] = "1"
+        return entries
 
     def one(self, tx: Tx, k: int, allele: str, s: int, r: str, a: str) -> Csq | None:
         e = s + len(r)  # changed genomic bases [s, e); an insertion sits between s-1 and s
@@ -879,21 +951,28 @@ class CsqStage:
         checked = mismatched = 0
         first_bad = 0
         alias = self.db.alias
-        for n, line in enumerate(text.split(b"\n")[:-1] if text else []):
-            cols = line.decode().split("\t", 8)
-            chrom, pos_s, ref, alt_s, info = cols[0], cols[1], cols[3], cols[4], cols[7]
-            alts = alt_s.split(",")
+        rows = [line.decode().split("\t", 8) for line in (text.split(b"\n")[:-1] if text else [])]
+        # The records' changes first, then their entries in one batch (Effects.annotate_many).
+        records: list[tuple[int, str, list[str | None]]] = []
+        record_of: list[int] = []  # per line, its index in records (-1: not annotated)
+        for n, cols in enumerate(rows):
+            chrom, pos_s, ref_u = cols[0], cols[1], cols[3].upper()
             cid = alias.get(chrom)
-            entries: list[Csq] = []
-            ref_u = ref.upper()
+            record_of.append(-1)
             if cid is not None and pos_s.isdigit() and set(ref_u) <= _SEQ:
                 gpos = (cid << 32) | (int(pos_s) - 1)
                 checked += 1
                 if not self.effects.ref_matches(gpos, ref_u):
                     mismatched += 1
                     first_bad = first_bad or first_line + n
-                seq_alts: list[str | None] = [x if x and set(x.upper()) <= _SEQ else None for x in alts]
-                entries = self.effects.annotate(gpos, ref_u, seq_alts)
+                seq_alts: list[str | None] = [x if x and set(x.upper()) <= _SEQ else None for x in cols[4].split(",")]
+                record_of[-1] = len(records)
+                records.append((gpos, ref_u, seq_alts))
+        annotated = self.effects.annotate_many(records)
+        for cols, r in zip(rows, record_of, strict=True):
+            alts = cols[4].split(",")
+            info = cols[7]
+            entries: list[Csq] = next(annotated) if r >= 0 else []
             joined = ["|".join(c.fields) for c in entries]
             per_alt: list[list[Csq]] = [[] for _ in alts]
             for c in entries:

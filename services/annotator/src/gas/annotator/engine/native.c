@@ -249,3 +249,156 @@ void gas_format_uint(const int64_t *values, int64_t n, uint8_t *out, int64_t *st
         length[i] = end - at;
     }
 }
+
+/* ------------------------------------------------------------------------------------------
+ * Transcript effects (effects.py): where each change lies relative to the transcripts near it.
+ * The per variant x transcript geometry of the common entries (upstream/downstream, a change
+ * inside an intron's body) is settled here; every other pair is left to effects.py.
+ * ------------------------------------------------------------------------------------------ */
+
+enum { GAS_TX_UPSTREAM = 0, GAS_TX_DOWNSTREAM = 1, GAS_TX_INTRON = 2, GAS_TX_OTHER = 3 };
+
+/* The first index in [lo, hi) whose value is > key (right) or >= key (!right). */
+static int64_t tx_bisect(const int64_t *v, int64_t lo, int64_t hi, int64_t key, int right)
+{
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (right ? v[mid] <= key : v[mid] < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The change [s, e) (an insertion: e == s, between bases s-1 and s) touches [a0, a1). */
+static inline int tx_overlaps(int64_t s, int64_t e, int ins, int64_t a0, int64_t a1)
+{
+    return ins ? (a0 < s && s < a1) : (s < a1 && e > a0);
+}
+
+/* cDNA position (1-based) of exonic base g of the transcript with exons x0[0..n), or 0. */
+static int64_t tx_cdna_pos(const int64_t *x0, const int64_t *x1, int64_t n, int plus, int64_t g)
+{
+    int64_t j = tx_bisect(x0, 0, n, g, 1) - 1;
+    if (j < 0 || g >= x1[j])
+        return 0;
+    int64_t c = 1;
+    if (plus) {
+        for (int64_t k = 0; k < j; k++)
+            c += x1[k] - x0[k];
+        return c + g - x0[j];
+    }
+    for (int64_t k = n - 1; k > j; k--)
+        c += x1[k] - x0[k];
+    return c + x1[j] - 1 - g;
+}
+
+/* Intron classification, effects.py's Effects._inside: GAS_TX_INTRON when the change lies in
+ * one intron's body only (no exon, splice site or splice region touched), with that intron's
+ * number in transcription order in *number; else GAS_TX_OTHER. */
+static int tx_in_intron(const int64_t *x0, const int64_t *x1, int64_t n, int plus, int64_t s, int64_t e, int ins,
+                        int64_t *number, int64_t *intron)
+{
+    /* splice region: intron bases 3..8 from an exon edge, exon bases 1..3 (SPLICE_INTRON, SPLICE_EXON) */
+    const int64_t lo_r = 3, hi_r = 8, ex = 3;
+    int64_t near_lo = tx_bisect(x1, 0, n, s - hi_r - 1, 0) - 1;
+    int64_t near_hi = tx_bisect(x0, 0, n, e + hi_r + 1, 1) + 1;
+    if (near_lo < 0)
+        near_lo = 0;
+    if (near_hi > n)
+        near_hi = n;
+    for (int64_t j = near_lo; j < near_hi; j++)
+        if (tx_overlaps(s, e, ins, x0[j], x1[j]))
+            return GAS_TX_OTHER;
+    int64_t hits = 0;
+    for (int64_t j = near_lo; j < (near_hi < n - 1 ? near_hi : n - 1); j++) {
+        int64_t i0 = x1[j], i1 = x0[j + 1];
+        int region = tx_overlaps(s, e, ins, i0 - ex, i0) || tx_overlaps(s, e, ins, i1, i1 + ex) ||
+                     tx_overlaps(s, e, ins, i0 + lo_r - 1, i0 + hi_r) ||
+                     tx_overlaps(s, e, ins, i1 - hi_r, i1 - lo_r + 1) ||
+                     (ins && (s == i0 || s == i1 || s == i0 + lo_r - 1 || s == i1 - lo_r + 1));
+        int in_intron = ins ? (i0 <= s && s <= i1) : (s < i1 && e > i0);
+        if (region)
+            return GAS_TX_OTHER;
+        if (!in_intron)
+            continue;
+        int body = ins ? (i0 + 2 <= s && s <= i1 - 2) : (s < i1 - 2 && e > i0 + 2);
+        if (tx_overlaps(s, e, ins, i0, i0 + 2) || tx_overlaps(s, e, ins, i1 - 2, i1) || !body)
+            return GAS_TX_OTHER;
+        /* wholly inside the intron (a change reaching past it has touched an exon above,
+         * unless the transcript's span is not its exons': then effects.py decides) */
+        if (ins ? !(i0 < s && s < i1) : !(s >= i0 && e <= i1))
+            return GAS_TX_OTHER;
+        hits++;
+        *number = plus ? j + 1 : n - 1 - j;
+        *intron = j;
+    }
+    return hits == 1 ? GAS_TX_INTRON : GAS_TX_OTHER;
+}
+
+/* For each change q (genomic [s[q], s[q] + len[q]), len 0: an insertion before s[q]) and each
+ * transcript whose span +- flank reaches it (effects.py's Effects.transcripts_near: starts
+ * ascending, max_span the longest span), in query then row order, one row of output:
+ * out_q, out_tx, out_kind (GAS_TX_*), and
+ *   UPSTREAM/DOWNSTREAM: out_a = the distance (pairs farther than flank are left out);
+ *   INTRON: out_a = the intron's number; for a one-base change, out_b = the cDNA position of
+ *     the exon edge nearest to s (ties: the 5' one) and out_c = s's offset from it in the
+ *     transcript's direction (HGVS c.N+/-offset), else out_b = out_c = 0;
+ *   OTHER: nothing (effects.py works it out).
+ * Rows past cap are counted, not written; returns the number of rows, or -1 when the
+ * transcript tables are inconsistent (offsets outside the exon table). */
+int64_t gas_tx_classify(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_end, const int8_t *tx_strand,
+                        const int64_t *exon_off, int64_t n_exons, const int64_t *exon_start, const int64_t *exon_end,
+                        int64_t max_span, int64_t flank, int64_t n_q, const int64_t *q_s, const int64_t *q_len,
+                        int64_t cap, int64_t *out_q, int64_t *out_tx, int64_t *out_kind, int64_t *out_a,
+                        int64_t *out_b, int64_t *out_c)
+{
+    int64_t rows = 0;
+    for (int64_t q = 0; q < n_q; q++) {
+        int64_t s = q_s[q], e = s + (q_len[q] > 0 ? q_len[q] : 0);
+        int ins = q_len[q] <= 0;
+        int64_t stop = e > s + 1 ? e : s + 1, contig = s >> 32;
+        int64_t lo = tx_bisect(tx_start, 0, n_tx, s - max_span - flank, 0);
+        int64_t hi = tx_bisect(tx_start, lo, n_tx, e + flank, 1);
+        for (int64_t i = lo; i < hi; i++) {
+            int64_t ts = tx_start[i], te = tx_end[i];
+            if (!(te + flank > s && ts - flank < stop && (ts >> 32) == contig))
+                continue;
+            int plus = tx_strand[i] > 0;
+            int64_t kind, a = 0, b = 0, c = 0;
+            int64_t lo_t = ins ? s - 1 : s, hi_t = ins ? s + 1 : e;
+            if (hi_t <= ts || lo_t >= te || (ins && (s <= ts || s >= te))) {
+                int before = e <= ts || (ins && s <= ts);
+                a = before ? ts - s + 1 - (ins ? 0 : e - s) : s - te + 1;
+                if (a > flank)
+                    continue;
+                kind = before == plus ? GAS_TX_UPSTREAM : GAS_TX_DOWNSTREAM;
+            } else {
+                int64_t x = exon_off[i], y = exon_off[i + 1], intron = 0;
+                if (x < 0 || y < x || y > n_exons)
+                    return -1;
+                const int64_t *x0 = exon_start + x, *x1 = exon_end + x;
+                kind = tx_in_intron(x0, x1, y - x, plus, s, e, ins, &a, &intron);
+                if (kind == GAS_TX_INTRON && !ins && e - s == 1) {
+                    /* the nearest exon edge: the intron's 5' end (i0 - 1) or 3' end (i1) */
+                    int64_t i0 = x1[intron], i1 = x0[intron + 1];
+                    int64_t d0 = s - (i0 - 1), d1 = i1 - s, edge;
+                    edge = d0 < d1 || (d0 == d1 && plus) ? i0 - 1 : i1;
+                    b = tx_cdna_pos(x0, x1, y - x, plus, edge);
+                    c = plus ? s - edge : edge - s;
+                }
+            }
+            if (rows < cap) {
+                out_q[rows] = q;
+                out_tx[rows] = i;
+                out_kind[rows] = kind;
+                out_a[rows] = a;
+                out_b[rows] = b;
+                out_c[rows] = c;
+            }
+            rows++;
+        }
+    }
+    return rows;
+}

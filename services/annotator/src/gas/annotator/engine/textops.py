@@ -188,6 +188,15 @@ _SIGNATURES: dict[str, tuple[list[Any], Any]] = {
 }
 
 
+# effects.py's kernel (native.c's last section), declared apart so that new kernels of other
+# areas do not meet it in the table above.
+_SIGNATURES["gas_tx_classify"] = (
+    [_I64, _INT64S, _INT64S, _array(np.int8), _INT64S, _I64, _INT64S, _INT64S, _I64, _I64, _I64, _INT64S, _INT64S]
+    + [_I64, *[_INT64S_OUT] * 6],
+    _I64,
+)
+
+
 def load_kernels(path: Path) -> ctypes.CDLL:
     """A build of ``native.c`` with its functions' argument and result types declared."""
     lib = ctypes.CDLL(str(path))
@@ -344,3 +353,46 @@ def format_uint(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 def key_of(text: str) -> int:
     raw = text.encode()[:8].ljust(8, b"\0")
     return int(np.frombuffer(raw, dtype=np.uint64)[0])
+
+
+@dataclass
+class TxTables:
+    """The bundle's transcript tables gas_tx_classify reads (``bundle.transcript_arrays``)."""
+
+    start: np.ndarray  # int64, ascending
+    end: np.ndarray
+    strand: np.ndarray  # int8
+    exon_offsets: np.ndarray  # int64, one more than the transcripts
+    exon_start: np.ndarray
+    exon_end: np.ndarray
+    max_span: int
+
+    def __post_init__(self) -> None:
+        n = self.start.size
+        if self.end.size != n or self.strand.size != n or self.exon_offsets.size != n + 1:
+            raise ValueError("transcript tables: one start, end and strand per transcript, one more exon offset")
+        if self.exon_start.size != self.exon_end.size:
+            raise ValueError("transcript tables: one exon end per exon start")
+
+
+def tx_classify(t: TxTables, flank: int, starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, ...]:
+    """For each change (global 0-based start, REF length; 0: an insertion before the start) and
+    each transcript within ``flank`` of it: (change, transcript row, kind, a, b, c), as
+    ``native.c``'s gas_tx_classify documents them (compiled: one call per block)."""
+    starts = np.ascontiguousarray(starts, dtype=np.int64)
+    lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+    if starts.size != lengths.size:
+        raise ValueError("tx_classify: one length per start")
+    lib = _native()
+    cap = max(16, 16 * starts.size)
+    while True:
+        out = [np.empty(cap, dtype=np.int64) for _ in range(6)]
+        rows = lib.gas_tx_classify(
+            t.start.size, t.start, t.end, t.strand, t.exon_offsets, t.exon_start.size, t.exon_start, t.exon_end,
+            t.max_span, flank, starts.size, starts, lengths, cap, *out,
+        )  # fmt: skip
+        if rows < 0:
+            raise ValueError("tx_classify: a transcript's exon offsets lie outside the exon table")
+        if rows <= cap:
+            return tuple(o[:rows] for o in out)
+        cap = rows
