@@ -45,16 +45,18 @@ system-deps: ## the Debian packages the tests and benchmarks use (chromium, bcft
 
 # helm + the offline manifest validator (chart checks); the alert-rule test runner (built from
 # Prometheus' rule engine); kube-apiserver, controller-manager,
-# scheduler, kwok and etcd (cluster tests). Built with Go, cached across runs.
+# scheduler, kwok and etcd (cluster tests); Traefik (the one-node cluster's ingress controller).
+# Built with Go, cached across runs.
 tools: ## helm and the Kubernetes control plane, built with Go (cached in ~/.cache)
 	tools/install-helm.sh
 	tools/install-promrules.sh >/dev/null
 	tools/install-controlplane.sh >/dev/null
+	tools/install-traefik.sh >/dev/null
 	tools/install-skaffold-schema.sh >/dev/null
 
-# Every image GAS runs (services/Dockerfile, moto, pause, coredns), built with buildah from
+# Every image GAS runs (services/Dockerfile, moto, pause, coredns, traefik), built with buildah from
 # Debian packages and PyPI only; cached by input hash in ~/.cache/gas/images (root needed).
-images: tools ## every image (services/Dockerfile, moto, pause, coredns) built with buildah, cached by input hash
+images: tools ## every image (services/Dockerfile, moto, pause, coredns, traefik) built with buildah, cached by input hash
 	python3 tools/images/build.py
 
 run: setup ## the whole stack on this machine, live reload on (docs/local.md; ARGS="--demo --port 8081 ...")

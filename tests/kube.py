@@ -71,15 +71,26 @@ class Pki:
             check=True, capture_output=True,
         )  # fmt: skip
 
-    def create(self, server_ips: list[str], server_names: list[str]) -> Pki:
+    def ca(self, name: str = "gas-test-ca") -> Pki:
+        """The CA alone (ca.key, ca.crt)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         ca = self.dir / "ca.key"
         subprocess.run(["openssl", "ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", str(ca)], check=True)
         subprocess.run(
-            ["openssl", "req", "-x509", "-new", "-key", str(ca), "-subj", "/CN=gas-test-ca", "-days", "2",
+            ["openssl", "req", "-x509", "-new", "-key", str(ca), "-subj", f"/CN={name}", "-days", "2",
              "-out", str(self.dir / "ca.crt")],
             check=True,
         )  # fmt: skip
+        return self
+
+    def serving(self, name: str, dns_names: list[str]) -> tuple[Path, Path]:
+        """A serving certificate for `dns_names` signed by the CA: (certificate, key)."""
+        sans = ",".join(f"DNS:{n}" for n in dns_names)
+        self._sign(name, f"/CN={dns_names[0]}", f"subjectAltName={sans}\nextendedKeyUsage=serverAuth\n")
+        return self.dir / f"{name}.crt", self.dir / f"{name}.key"
+
+    def create(self, server_ips: list[str], server_names: list[str]) -> Pki:
+        self.ca()
         sans = ",".join([f"IP:{ip}" for ip in server_ips] + [f"DNS:{n}" for n in server_names])
         self._sign("apiserver", "/CN=kube-apiserver", f"subjectAltName={sans}\nextendedKeyUsage=serverAuth\n")
         self._sign(

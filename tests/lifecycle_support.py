@@ -114,6 +114,9 @@ def signed_in_user(site: Site, name: str = "Cluster Tester") -> User:
         {"user_id": user_id, "generation": profile.session_generation, "_permanent": True}
     )
     user.http.cookies.set("gas_session", cookie, domain=site.cookie_domain)
+    # what a browser sends with a same-origin form post: over HTTPS Flask-WTF refuses a POST
+    # without a Referer of the site (its strict SSL check)
+    user.http.headers["Referer"] = f"{site.base}/"
     user.user_id = user_id  # type: ignore[attr-defined]
     assert user.name in user.get("/profile").text
     return user

@@ -116,7 +116,7 @@ def test_ops_port_is_never_routed_to_users(every):
     assert route["spec"]["hostnames"] == ["gas.example.org"]
     assert route["spec"]["parentRefs"] == [{"name": "public", "namespace": "gateways", "sectionName": "https"}]
     assert route["metadata"]["annotations"]["gateway.example.org/waf"] == "strict"
-    test_pod = next(o for o in objects_of_hook(every, "test"))
+    test_pod = find(objects_of_hook(every, "test"), "Pod", "gas-test-readyz")
     assert "http://gas-web-metrics:9200/readyz" in json.dumps(test_pod)
 
 
@@ -136,9 +136,12 @@ def test_httproute_defaults_to_the_ingress_host(chart_tools):
 
 def test_network_policies_peers_rules_and_api_server_egress(every):
     web = find(every, "NetworkPolicy", "gas-web")["spec"]["ingress"]
-    public, ops = web
+    public, probe, ops = web
     assert public["ports"] == [{"port": 8080, "protocol": "TCP"}]
     assert {"ipBlock": {"cidr": "10.0.0.0/16"}} in public["from"]  # an ALB in IP mode
+    # the helm test probe (tests.probe) calls the API on the public port
+    assert probe["ports"] == [{"port": 8080, "protocol": "TCP"}]
+    assert probe["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "test"
     assert ops["ports"] == [{"port": 9200, "protocol": "TCP"}]
     deny = find(every, "NetworkPolicy", "gas-default-deny")["spec"]
     assert deny["ingress"][0]["ports"] == [{"port": 4191, "protocol": "TCP"}]
@@ -146,6 +149,7 @@ def test_network_policies_peers_rules_and_api_server_egress(every):
         "egress"
     ]
     assert {"port": 9200, "protocol": "TCP"} in deny["egress"][-2]["ports"]  # helm test -> web's ops port
+    assert {"port": 8080, "protocol": "TCP"} in deny["egress"][-2]["ports"]  # the probe -> web's public port
     api = find(every, "NetworkPolicy", "gas-kube-api-egress")["spec"]
     assert api["egress"] == [
         {"ports": [{"port": 443, "protocol": "TCP"}], "to": [{"ipBlock": {"cidr": "172.20.0.0/24"}}]}
@@ -161,6 +165,26 @@ def test_network_policies_peers_rules_and_api_server_egress(every):
         "gas-archiver-restore",
         "gas-archiver-thaw",
     }
+
+
+def test_helm_test_probe_pod(every):
+    """tests.probe: the round-trip probe (decision 108) as a `helm test` hook pod, least privilege."""
+    probe = find(every, "Pod", "gas-test-probe")
+    assert probe["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    spec = probe["spec"]
+    assert spec["automountServiceAccountToken"] is False and "serviceAccountName" not in spec
+    assert spec["hostAliases"] == [{"ip": "10.0.0.10", "hostnames": ["s3.lab.genomics.test"]}]
+    (container,) = spec["containers"]
+    assert container["command"][:2] == ["python", "-c"]
+    assert container["command"][2] == (ROOT / "charts/gas/files/helm-test-probe.py").read_text()
+    env = {e["name"]: e.get("value") or e["valueFrom"]["secretKeyRef"] for e in container["env"]}
+    assert env["GAS_PROBE_URL"] == "http://gas-web:80" and env["GAS_PROBE_TIMEOUT_SECONDS"] == "600"
+    assert env["GAS_PROBE_TOKEN"] == {"name": "gas-probe-token", "key": "token"}
+    assert env["SSL_CERT_FILE"] == "/etc/gas-probe-ca/ca.crt"
+    assert spec["volumes"] == [
+        {"name": "ca", "secret": {"secretName": "lab-ca", "items": [{"key": "ca.crt", "path": "ca.crt"}]}}
+    ]
+    assert not any("AWS" in name for name in env)  # no AWS credentials: it goes through the API
 
 
 def test_workers_shutdown_grace_probes_scratch_and_extras(every):
@@ -348,6 +372,7 @@ NEW_VALUES = {
     "scale.activeShards": "scale-active-shards-zero",
     "scale.sesMaxSendRate": "scale-ses-rate-negative",
     "workers.archiver-thaw.autoscaler": "worker-autoscaler-unknown",
+    "tests.probe.tokenSecret": "tests-probe-without-token",
 }
 
 

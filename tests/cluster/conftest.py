@@ -3,6 +3,7 @@ and GAS installed on it by helm with the chart's dev values."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,6 +25,8 @@ NODE_BINARIES = ("kubelet", "kube-proxy", "coredns", "pause")
 def node(tmp_path_factory):
     if kube.missing_binaries() or [b for b in NODE_BINARIES if not (TOOLS_BIN / b).exists()]:
         kube.install()  # `make test` built them; a failed build fails here
+    if not (TOOLS_BIN / "traefik").exists():  # the ingress controller (make tools built it)
+        subprocess.run([str(kube.ROOT / "tools" / "install-traefik.sh")], check=True, stdout=subprocess.DEVNULL)
     images = built_images()
     n = OneNodeCluster(tmp_path_factory.mktemp("node"), images)
     n.network()

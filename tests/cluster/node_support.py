@@ -439,10 +439,17 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             "Namespace": "/api/v1/namespaces",
             "ServiceAccount": "/api/v1/namespaces/{ns}/serviceaccounts",
             "ConfigMap": "/api/v1/namespaces/{ns}/configmaps",
+            "Secret": "/api/v1/namespaces/{ns}/secrets",
             "Service": "/api/v1/namespaces/{ns}/services",
             "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments",
             "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
             "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+            "Role": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles",
+            "RoleBinding": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings",
+            "IngressClass": "/apis/networking.k8s.io/v1/ingressclasses",
+            "CustomResourceDefinition": "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            "GatewayClass": "/apis/gateway.networking.k8s.io/v1/gatewayclasses",
+            "Gateway": "/apis/gateway.networking.k8s.io/v1/namespaces/{ns}/gateways",
         }
         for obj in objects:
             path = paths[obj["kind"]].format(ns=obj["metadata"].get("namespace", "default"))

@@ -20,6 +20,8 @@ named by the hash of its inputs, so a warm run builds nothing:
                 annotator with --target annotator (its annotation database is compiled in)
   moto          motoserver/moto:<the chart's devMode.moto tag>: tools/images/moto.Dockerfile
   pause, coredns  FROM scratch + the binaries tools/install-controlplane.sh built
+  traefik       FROM scratch + the binary tools/install-traefik.sh built (the one-node
+                cluster's ingress controller)
 
 Build-time network: the build's RUN steps reach PyPI like the host does: the host's CA
 bundle and a uv config with system-certs are mounted into them (never into an image layer).
@@ -377,6 +379,16 @@ class Builder:
         config = ["--entrypoint", '["/coredns"]', "--user", "65532:65532", "--port", "53", "--port", "53/udp"]
         return self.from_scratch("coredns", TOOLS_BIN / "coredns", f"localhost/gas/coredns:{version}", config)
 
+    def traefik(self) -> Image:
+        version = self._module_version(ROOT / "tools/traefik/go.mod", "github.com/traefik/traefik/v3")
+        # upstream's image runs /traefik as root; this one as a non-root user (the entry points
+        # it is given listen above 1024)
+        config = ["--entrypoint", '["/traefik"]', "--user", "65532:65532", "--port", "8000", "--port", "8443"]
+        binary = TOOLS_BIN / "traefik"
+        if not binary.exists():
+            raise SystemExit(f"build-images: {binary} missing: run tools/install-traefik.sh")
+        return self.from_scratch("traefik", binary, f"localhost/gas/traefik:{version}", config)
+
     @staticmethod
     def _module_version(go_mod: Path, module: str) -> str:
         match = re.search(rf"^\s*(?:require\s+)?{re.escape(module)}\s+(v\S+)", go_mod.read_text(), re.M)
@@ -390,11 +402,11 @@ class Builder:
             else:
                 self.done[name] = {"base-python": self.base_python, "base-python-build": self.base_python_build,
                                    "base-uv": self.base_uv, "moto": self.moto, "pause": self.pause,
-                                   "coredns": self.coredns}[name]()  # fmt: skip
+                                   "coredns": self.coredns, "traefik": self.traefik}[name]()  # fmt: skip
         return self.done[name]
 
 
-ALL = [f"gas-{s}" for s in SERVICES] + ["moto", "pause", "coredns"]
+ALL = [f"gas-{s}" for s in SERVICES] + ["moto", "pause", "coredns", "traefik"]
 BASES = ("base-python", "base-python-build", "base-uv")
 PRUNE_AFTER_DAYS = 2
 
