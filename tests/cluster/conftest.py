@@ -3,6 +3,7 @@ and GAS installed on it by helm with the chart's dev values."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,12 +19,15 @@ from images_support import built_images  # noqa: E402
 from node_support import TOOLS_BIN, NetNs, OneNodeCluster  # noqa: E402
 
 NODE_BINARIES = ("kubelet", "kube-proxy", "coredns", "pause")
+KEDA_BINARIES = ("keda", "keda-adapter", "keda-config")  # tools/install-keda.sh
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
     if kube.missing_binaries() or [b for b in NODE_BINARIES if not (TOOLS_BIN / b).exists()]:
         kube.install()  # `make test` built them; a failed build fails here
+    if [b for b in KEDA_BINARIES if not (TOOLS_BIN / b).exists()]:
+        subprocess.run([str(HERE.parents[1] / "tools" / "install-keda.sh")], check=True, stdout=subprocess.DEVNULL)
     images = built_images()
     n = OneNodeCluster(tmp_path_factory.mktemp("node"), images)
     n.network()

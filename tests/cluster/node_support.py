@@ -443,6 +443,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments",
             "ClusterRole": "/apis/rbac.authorization.k8s.io/v1/clusterroles",
             "ClusterRoleBinding": "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings",
+            "Role": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles",
+            "RoleBinding": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings",
+            "CustomResourceDefinition": "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            "APIService": "/apis/apiregistration.k8s.io/v1/apiservices",
         }
         for obj in objects:
             path = paths[obj["kind"]].format(ns=obj["metadata"].get("namespace", "default"))
