@@ -45,16 +45,18 @@ system-deps: ## the Debian packages the tests and benchmarks use (chromium, bcft
 
 # helm + the offline manifest validator (chart checks); the alert-rule test runner (built from
 # Prometheus' rule engine); kube-apiserver, controller-manager,
-# scheduler, kwok and etcd (cluster tests); Traefik (the one-node cluster's ingress controller).
-# Built with Go, cached across runs.
+# scheduler, kwok and etcd (cluster tests); Traefik (the one-node cluster's ingress controller);
+# KEDA's operator and metrics server (the cluster's KEDA test; Go's toolchain for KEDA's go.mod
+# comes from the Go proxy). Built with Go, cached across runs.
 tools: ## helm and the Kubernetes control plane, built with Go (cached in ~/.cache)
 	tools/install-helm.sh
 	tools/install-promrules.sh >/dev/null
 	tools/install-controlplane.sh >/dev/null
 	tools/install-traefik.sh >/dev/null
+	tools/install-keda.sh >/dev/null
 	tools/install-skaffold-schema.sh >/dev/null
 
-# Every image GAS runs (services/Dockerfile, moto, pause, coredns, traefik), built with buildah from
+# Every image GAS runs (services/Dockerfile, moto, pause, coredns, traefik, KEDA's two), built with buildah from
 # Debian packages and PyPI only; cached by input hash in ~/.cache/gas/images (root needed).
 images: tools ## every image (services/Dockerfile, moto, pause, coredns, traefik) built with buildah, cached by input hash
 	python3 tools/images/build.py

@@ -5,7 +5,9 @@ tools/install-controlplane.sh (`make test` runs it; the fixtures build what is m
 
 The one-node cluster (tests/cluster) starts the same control plane without kwok, on the
 node's address and with its own CA (`Pki`): a real kubelet joins it and pods verify the
-API server with the CA the controller-manager publishes."""
+API server with the CA the controller-manager publishes; its API server has the aggregation
+layer's flags (front-proxy CA and client certificate), so an APIService (KEDA's metrics
+server) can serve through it."""
 
 from __future__ import annotations
 
@@ -55,32 +57,36 @@ current-context: local
 @dataclass
 class Pki:
     """A CA and the certificates a real node needs (openssl, EC keys): the API server's serving
-    certificate (pods verify it), its client certificate towards the kubelet."""
+    certificate (pods verify it), its client certificate towards the kubelet, and the
+    aggregation layer's front-proxy CA and client certificate (extension API servers)."""
 
     dir: Path
 
-    def _sign(self, name: str, subject: str, ext: str) -> None:
+    def _sign(self, name: str, subject: str, ext: str, ca: str = "ca") -> None:
         d = self.dir
         key, csr = d / f"{name}.key", d / f"{name}.csr"
         subprocess.run(["openssl", "ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", str(key)], check=True)
         subprocess.run(["openssl", "req", "-new", "-key", str(key), "-subj", subject, "-out", str(csr)], check=True)
         (d / f"{name}.ext").write_text(ext)
         subprocess.run(
-            ["openssl", "x509", "-req", "-in", str(csr), "-CA", str(d / "ca.crt"), "-CAkey", str(d / "ca.key"),
+            ["openssl", "x509", "-req", "-in", str(csr), "-CA", str(d / f"{ca}.crt"), "-CAkey", str(d / f"{ca}.key"),
              "-CAcreateserial", "-days", "2", "-extfile", str(d / f"{name}.ext"), "-out", str(d / f"{name}.crt")],
             check=True, capture_output=True,
+        )  # fmt: skip
+
+    def _ca(self, name: str, subject: str) -> None:
+        key = self.dir / f"{name}.key"
+        subprocess.run(["openssl", "ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", str(key)], check=True)
+        subprocess.run(
+            ["openssl", "req", "-x509", "-new", "-key", str(key), "-subj", subject, "-days", "2",
+             "-out", str(self.dir / f"{name}.crt")],
+            check=True,
         )  # fmt: skip
 
     def ca(self, name: str = "gas-test-ca") -> Pki:
         """The CA alone (ca.key, ca.crt)."""
         self.dir.mkdir(parents=True, exist_ok=True)
-        ca = self.dir / "ca.key"
-        subprocess.run(["openssl", "ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out", str(ca)], check=True)
-        subprocess.run(
-            ["openssl", "req", "-x509", "-new", "-key", str(ca), "-subj", f"/CN={name}", "-days", "2",
-             "-out", str(self.dir / "ca.crt")],
-            check=True,
-        )  # fmt: skip
+        self._ca("ca", f"/CN={name}")
         return self
 
     def serving(self, name: str, dns_names: list[str]) -> tuple[Path, Path]:
@@ -91,6 +97,11 @@ class Pki:
 
     def create(self, server_ips: list[str], server_names: list[str]) -> Pki:
         self.ca()
+        # The aggregation layer's own CA (as kubeadm's front-proxy-ca): an extension API server
+        # (KEDA's metrics server) trusts the user the API server names in X-Remote-User only
+        # from a client certificate this CA signed, never from any client of the cluster CA.
+        self._ca("front-proxy-ca", "/CN=gas-test-front-proxy-ca")
+        self._sign("front-proxy-client", "/CN=front-proxy-client", "extendedKeyUsage=clientAuth\n", "front-proxy-ca")
         sans = ",".join([f"IP:{ip}" for ip in server_ips] + [f"DNS:{n}" for n in server_names])
         self._sign("apiserver", "/CN=kube-apiserver", f"subjectAltName={sans}\nextendedKeyUsage=serverAuth\n")
         self._sign(
@@ -171,6 +182,18 @@ class ControlPlane:
                 f"--kubelet-client-certificate={self.pki.path('apiserver-kubelet-client.crt')}",
                 f"--kubelet-client-key={self.pki.path('apiserver-kubelet-client.key')}",
                 "--kubelet-preferred-address-types=InternalIP",
+                # the aggregation layer (APIService objects: KEDA's external.metrics.k8s.io):
+                # proxied requests carry the user in headers, authenticated by the proxy's
+                # certificate; routed to the extension's endpoint IP (no kube-proxy rules in
+                # the API server's path)
+                f"--requestheader-client-ca-file={self.pki.path('front-proxy-ca.crt')}",
+                "--requestheader-allowed-names=front-proxy-client",
+                "--requestheader-username-headers=X-Remote-User",
+                "--requestheader-group-headers=X-Remote-Group",
+                "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+                f"--proxy-client-cert-file={self.pki.path('front-proxy-client.crt')}",
+                f"--proxy-client-key-file={self.pki.path('front-proxy-client.key')}",
+                "--enable-aggregator-routing=true",
             ]
         else:
             tls = [f"--cert-dir={w / 'certs'}"]

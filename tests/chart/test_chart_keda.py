@@ -90,7 +90,8 @@ def test_dev_mode_reads_moto_with_the_secrets_keys(chart_tools):
         ]
     }
     (so,) = by_kind(objs, "ScaledObject").values()
-    assert so["spec"]["triggers"][0]["metadata"]["awsEndpoint"] == "http://gas-moto:5000"
+    # KEDA's operator runs in its own namespace: moto's short name would not resolve there
+    assert so["spec"]["triggers"][0]["metadata"]["awsEndpoint"] == "http://gas-moto.gas.svc:5000"
 
 
 def test_an_endpoint_override_without_keys_is_refused(chart_tools):

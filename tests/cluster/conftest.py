@@ -19,6 +19,7 @@ from images_support import built_images  # noqa: E402
 from node_support import TOOLS_BIN, NetNs, OneNodeCluster  # noqa: E402
 
 NODE_BINARIES = ("kubelet", "kube-proxy", "coredns", "pause")
+KEDA_BINARIES = ("keda", "keda-adapter", "keda-config")  # tools/install-keda.sh
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +28,8 @@ def node(tmp_path_factory):
         kube.install()  # `make test` built them; a failed build fails here
     if not (TOOLS_BIN / "traefik").exists():  # the ingress controller (make tools built it)
         subprocess.run([str(kube.ROOT / "tools" / "install-traefik.sh")], check=True, stdout=subprocess.DEVNULL)
+    if [b for b in KEDA_BINARIES if not (TOOLS_BIN / b).exists()]:
+        subprocess.run([str(HERE.parents[1] / "tools" / "install-keda.sh")], check=True, stdout=subprocess.DEVNULL)
     images = built_images()
     n = OneNodeCluster(tmp_path_factory.mktemp("node"), images)
     n.network()

@@ -450,6 +450,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             "CustomResourceDefinition": "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
             "GatewayClass": "/apis/gateway.networking.k8s.io/v1/gatewayclasses",
             "Gateway": "/apis/gateway.networking.k8s.io/v1/namespaces/{ns}/gateways",
+            "APIService": "/apis/apiregistration.k8s.io/v1/apiservices",
         }
         for obj in objects:
             path = paths[obj["kind"]].format(ns=obj["metadata"].get("namespace", "default"))

@@ -11,8 +11,9 @@ RuntimeDefault); then, as a user through Traefik over HTTPS (the certificate ver
 the local CA), the kind test's lifecycle (tests/lifecycle_support.py); the operator scaling the
 annotator on a real queue spike (each worker setting its own pod's deletion cost: busy while
 annotating, idle after); an annotator pod killed mid-job losing nothing; `helm test` with the
-round-trip probe (a job through the queue, tests.probe); and a tear-down that leaves nothing
-behind.
+round-trip probe (a job through the queue, tests.probe); KEDA (built here) taking the
+annotator over by `helm upgrade` and scaling it on a queue spike through the aggregation
+layer; and a tear-down that leaves nothing behind.
 
 Test-only values on top of the dev values: the Ingress class `traefik` with TLS, retention 5 s
 and restore checks every 2 s (the lifecycle in seconds, not minutes), queue visibility 15 s
@@ -32,6 +33,7 @@ from hashlib import sha256
 from pathlib import Path
 
 import chartlib
+import keda_support
 import kube
 import lifecycle_support as lc
 import pytest
@@ -423,6 +425,78 @@ def test_a_bundle_served_from_moto_is_built_and_used_by_a_job(node, gas):
     (record,) = lc.body_lines(lc.download(user, job_id))
     # c.7C>G: CTG>GTG, Leu3Val on GENEA's ENST1.3 (tests/annotator/bundle_support.py)
     assert "CSQ=" in record and "missense_variant" in record and "p.Leu3Val" in record, record
+
+
+def _operator_errors(node) -> float:
+    """gas_operator_errors_total summed over every scaler and kind, from the operator's metrics
+    Service (through the API server's service proxy)."""
+    text = node.cp.api(f"/api/v1/namespaces/{NS}/services/gas-operator-metrics:metrics/proxy/metrics").text
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith("gas_operator_errors_total{"))
+
+
+def test_keda_built_here_scales_the_annotator_on_a_queue_spike(node, gas):
+    """Issue 27 item 1: KEDA v2.21.1, built here (tools/install-keda.sh), installed from its own
+    release manifests, serving external.metrics.k8s.io through the API server's aggregation
+    layer; `helm upgrade` moves the annotator to `autoscaler: keda` (the dev values' moto through
+    awsEndpoint, the Secret's keys); a queue spike of real jobs makes KEDA's HPA scale it up and,
+    once the queue is empty, back down, while the operator stands down without an error."""
+    errors_before = _operator_errors(node)
+    node.timings.update(keda_support.install(node, node.images))
+    t0 = time.monotonic()
+    helm(
+        node, "upgrade", "gas", str(chartlib.CHART), "--reuse-values",
+        "--set", "workers.annotator.autoscaler=keda",
+        "--set", "workers.annotator.scaler.scaleDownStabilizationSeconds=15",
+        "--timeout", "10m",
+    )  # fmt: skip
+    node.timings["KEDA: helm upgrade (s)"] = round(time.monotonic() - t0, 1)
+    api = node.cp.api
+    assert api(f"/apis/gas.dev/v1alpha1/namespaces/{NS}/queuescalers/gas-annotator").status_code == 404
+
+    def scaled_object() -> dict:
+        return api(f"/apis/keda.sh/v1alpha1/namespaces/{NS}/scaledobjects/gas-annotator").json()
+
+    def ready() -> dict | None:
+        so = scaled_object()
+        conditions = {c["type"]: c for c in so.get("status", {}).get("conditions", [])}
+        return so if conditions.get("Ready", {}).get("status") == "True" and so["status"].get("hpaName") else None
+
+    try:
+        so = lc.wait_for(ready, 120, "the ScaledObject Ready (KEDA read moto's queue) with its HPA")
+    except AssertionError as exc:
+        why = f"{scaled_object().get('status')}\n{keda_support.logs(node, 'keda-operator')}"
+        raise AssertionError(f"{exc}\n{why}") from None
+    hpa_path = f"/apis/autoscaling/v2/namespaces/{NS}/horizontalpodautoscalers/{so['status']['hpaName']}"
+    hpa = api(hpa_path).json()
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "gas-annotator"
+    assert hpa["metadata"]["labels"]["app.kubernetes.io/part-of"] == "gas"  # the operator's planned stand-down
+    (metric,) = hpa["spec"]["metrics"]
+    assert metric["type"] == "External" and metric["external"]["target"]["averageValue"] == "5"
+    # an idle queue: KEDA holds the annotator at minReplicas
+    lc.wait_for(lambda: _annotator_replicas(node) == 1, 180, "the idle annotator at 1 replica")
+
+    user = lc.signed_in_user(gas, "KEDA Spike Tester")
+    sample = (SAMPLES / "free_1.vcf").read_bytes()
+    t0 = time.monotonic()
+    jobs = [lc.submit(user, gas, f"keda_spike_{i}.vcf", sample) for i in range(30)]
+    peak = lc.wait_for(lambda: _annotator_replicas(node) > 1 and _annotator_replicas(node), 150, "KEDA's scale-up")
+    node.timings["KEDA spike: submit -> scaled up (s)"] = round(time.monotonic() - t0, 1)
+    # what the HPA read: the queue depth KEDA's metrics server served through the aggregator
+    current = lc.wait_for(lambda: api(hpa_path).json()["status"].get("currentMetrics"), 60, "the HPA's metric")
+    print(f"KEDA HPA currentMetrics during the spike: {json.dumps(current)}")
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and not all(user.job(j)["status"] == "COMPLETED" for j in jobs):
+        peak = max(peak, _annotator_replicas(node))
+        time.sleep(2)
+    assert all(user.job(j)["status"] == "COMPLETED" for j in jobs)
+    node.timings["KEDA spike: 30 jobs done (s)"] = round(time.monotonic() - t0, 1)
+    assert 2 <= peak <= 3  # dev values: maxReplicas 3
+    t1 = time.monotonic()
+    lc.wait_for(lambda: _annotator_replicas(node) == 1, 180, "KEDA's scale-down once the queue is empty")
+    node.timings["KEDA: queue empty -> back to 1 replica (s)"] = round(time.monotonic() - t1, 1)
+    # the QueueScalers of the other workers kept working without a single error
+    assert _operator_errors(node) == errors_before
+    print(f"annotator replicas under KEDA: 1 -> peak {peak} -> 1")
 
 
 def test_helm_test_round_trips_a_job_through_the_queue(node, gas):

@@ -22,6 +22,10 @@ named by the hash of its inputs, so a warm run builds nothing:
   pause, coredns  FROM scratch + the binaries tools/install-controlplane.sh built
   traefik       FROM scratch + the binary tools/install-traefik.sh built (the one-node
                 cluster's ingress controller)
+  keda, keda-adapter
+                FROM scratch + KEDA's operator and metrics server, built by tools/install-keda.sh
+                (upstream's are distroless/static:nonroot, 65532; the cluster test reads moto
+                over HTTP, so no CA bundle is needed)
 
 Build-time network: the build's RUN steps reach PyPI like the host does: the host's CA
 bundle and a uv config with system-certs are mounted into them (never into an image layer).
@@ -353,7 +357,7 @@ class Builder:
 
     def from_scratch(self, name: str, binary: Path, ref: str, config: list[str]) -> Image:
         if not binary.exists():
-            raise SystemExit(f"build-images: {binary} missing: run tools/install-controlplane.sh")
+            raise SystemExit(f"build-images: {binary} missing: run `make tools`")
         key = sha256_bytes(RECIPE.encode(), binary.read_bytes(), " ".join(config).encode())
         image = Image(name, ref, key, str(CACHE / f"{name}-{key[:16]}.tar"))
         if load_cached(image):
@@ -389,6 +393,18 @@ class Builder:
             raise SystemExit(f"build-images: {binary} missing: run tools/install-traefik.sh")
         return self.from_scratch("traefik", binary, f"localhost/gas/traefik:{version}", config)
 
+    def keda(self) -> Image:
+        return self._keda("keda", ["--entrypoint", '["/keda", "--zap-log-level=info", "--zap-encoder=console"]'])
+
+    def keda_adapter(self) -> Image:
+        return self._keda("keda-adapter", ["--entrypoint", '["/keda-adapter", "--secure-port=6443"]'])
+
+    def _keda(self, name: str, entrypoint: list[str]) -> Image:
+        stamp = TOOLS_BIN / ".keda-adapter.version"  # tools/install-keda.sh: VERSION-GO-flags
+        version = stamp.read_text().split("-")[0].lstrip("v") if stamp.exists() else "unknown"
+        ref = f"localhost/gas/{name}:{version}"
+        return self.from_scratch(name, TOOLS_BIN / name, ref, [*entrypoint, "--user", "65532:65532"])
+
     @staticmethod
     def _module_version(go_mod: Path, module: str) -> str:
         match = re.search(rf"^\s*(?:require\s+)?{re.escape(module)}\s+(v\S+)", go_mod.read_text(), re.M)
@@ -402,11 +418,12 @@ class Builder:
             else:
                 self.done[name] = {"base-python": self.base_python, "base-python-build": self.base_python_build,
                                    "base-uv": self.base_uv, "moto": self.moto, "pause": self.pause,
-                                   "coredns": self.coredns, "traefik": self.traefik}[name]()  # fmt: skip
+                                   "coredns": self.coredns, "traefik": self.traefik, "keda": self.keda,
+                                   "keda-adapter": self.keda_adapter}[name]()  # fmt: skip
         return self.done[name]
 
 
-ALL = [f"gas-{s}" for s in SERVICES] + ["moto", "pause", "coredns", "traefik"]
+ALL = [f"gas-{s}" for s in SERVICES] + ["moto", "pause", "coredns", "traefik", "keda", "keda-adapter"]
 BASES = ("base-python", "base-python-build", "base-uv")
 PRUNE_AFTER_DAYS = 2
 

@@ -14,9 +14,11 @@
 {{- end }}
 
 {{/* The SQS endpoint a scaler outside GAS's processes reads: moto in dev mode, the
-     aws.endpointUrl override, or "" (AWS's own). */}}
+     aws.endpointUrl override, or "" (AWS's own). Moto's name carries the release's
+     namespace: KEDA's operator, which reads the queue, runs in a namespace of its own. */}}
 {{- define "gas.sqsEndpoint" -}}
-{{- if .Values.devMode.enabled }}{{ include "gas.motoUrl" . }}
+{{- if .Values.devMode.enabled }}
+{{- printf "http://%s.%s.svc:%v" (include "gas.componentName" (dict "root" . "component" "moto")) .Release.Namespace .Values.devMode.moto.port }}
 {{- else }}{{ .Values.aws.endpointUrl }}
 {{- end }}
 {{- end }}
