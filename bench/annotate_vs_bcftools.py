@@ -115,6 +115,24 @@ def run(cmd: str) -> tuple[float, int, float]:
     return float(elapsed), int(rss), float(cpu)
 
 
+Runs = dict[str, list[float]]  # per command, a figure of each run
+
+
+def interleaved(commands: dict[str, str], repeats: int) -> tuple[Runs, Runs, dict[str, int]]:
+    """Each command `repeats` times, interleaved so that a change of load hits every command
+    alike: per command the wall and CPU seconds of each run and the peak RSS (KiB)."""
+    walls: Runs = {k: [] for k in commands}
+    cpus: Runs = {k: [] for k in commands}
+    rss: dict[str, int] = {k: 0 for k in commands}
+    for _ in range(repeats):
+        for name, cmd in commands.items():
+            seconds, peak, cpu_seconds = run(cmd)
+            walls[name].append(seconds)
+            cpus[name].append(cpu_seconds)
+            rss[name] = max(rss[name], peak)
+    return walls, cpus, rss
+
+
 def first_record(cmd: str, out_dir: Path) -> float:
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
@@ -246,15 +264,7 @@ def main() -> int:
                 f" | bcftools annotate -a {t['repeats']} -c CHROM,FROM,TO,REPEAT -Ou"
                 f" | bcftools annotate -a {t['blacklist']} -c CHROM,FROM,TO,BLACKLIST -Ov -o {work / 'bcftools.vcf'}"
             )
-        times: dict[str, list[float]] = {k: [] for k in commands}
-        cpu: dict[str, list[float]] = {k: [] for k in commands}
-        rss: dict[str, int] = {k: 0 for k in commands}
-        for _ in range(args.repeats):  # interleaved, so a load change hits every command alike
-            for name, cmd in commands.items():
-                seconds, peak, cpu_seconds = run(cmd)
-                times[name].append(seconds)
-                cpu[name].append(cpu_seconds)
-                rss[name] = max(rss[name], peak)
+        times, cpu, rss = interleaved(commands, args.repeats)
         print(
             f"-- {n:,} variants ({vcf.stat().st_size / 1e6:.0f} MB), median of {args.repeats}, "
             f"load average {os.getloadavg()[0]:.1f}"

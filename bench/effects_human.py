@@ -38,7 +38,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from annotate_vs_bcftools import baseline_command, baseline_dir, compile_bytecode, first_record, run  # noqa: E402
+from annotate_vs_bcftools import (  # noqa: E402
+    baseline_command,
+    baseline_dir,
+    compile_bytecode,
+    first_record,
+    interleaved,
+    run,
+)
 from human_bundle import write  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -106,15 +113,7 @@ def main() -> None:
     if baseline:
         base = f"{baseline} {q(str(vcf))} --db human --db-dir {q(str(db))} --no-parquet"
         commands[f"baseline ({args.baseline_ref})"] = f"{base} -o {q(str(work / 'base'))} > /dev/null"
-    walls: dict[str, list[float]] = {k: [] for k in commands}
-    cpus: dict[str, list[float]] = {k: [] for k in commands}
-    rss: dict[str, int] = {k: 0 for k in commands}
-    for _ in range(args.repeats):  # interleaved, so a change of load hits every command alike
-        for name, cmd in commands.items():
-            seconds, peak, cpu = run(cmd)
-            walls[name].append(seconds)
-            cpus[name].append(cpu)
-            rss[name] = max(rss[name], peak)
+    walls, cpus, rss = interleaved(commands, args.repeats)
     if args.repeats:  # (0: start to first record only)
         print(f"-- median of {args.repeats}, load average {os.getloadavg()[0]:.1f} at the end")
         wall = {k: statistics.median(v) for k, v in walls.items()}

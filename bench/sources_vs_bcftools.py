@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from annotate_vs_bcftools import make_vcf, run  # noqa: E402
+from annotate_vs_bcftools import interleaved, make_vcf  # noqa: E402
 
 from gas.annotator.engine.build import ensure_database  # noqa: E402
 
@@ -312,15 +312,7 @@ def main() -> int:
         f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; "
         f"{args.variants:,} variants, {args.source_records:,} source records, {args.intervals:,} intervals"
     )
-    times: dict[str, list[float]] = {k: [] for k in commands}
-    cpu: dict[str, list[float]] = {k: [] for k in commands}
-    rss: dict[str, int] = {k: 0 for k in commands}
-    for _ in range(args.repeats):  # interleaved, so a load change hits every command alike
-        for name, cmd in commands.items():
-            seconds, peak, cpu_seconds = run(cmd)
-            times[name].append(seconds)
-            cpu[name].append(cpu_seconds)
-            rss[name] = max(rss[name], peak)
+    times, cpu, rss = interleaved(commands, args.repeats)
     print(f"-- median of {args.repeats}, load average {os.getloadavg()[0]:.1f}")
     medians = {k: statistics.median(v) for k, v in times.items()}
     n = args.variants

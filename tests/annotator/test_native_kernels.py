@@ -239,16 +239,9 @@ def _reference_entries(fx, gpos: int, ref: str, alt: str) -> list[tuple]:  # typ
     """A record's entries by the Python rules alone: every transcript within FLANK (a scan of
     them all), each by Effects.one, the intergenic entry and the pick."""
     from gas.annotator.engine.database import FLANK
-    from gas.annotator.engine.effects import Csq, vep_allele
+    from gas.annotator.engine.effects import Csq, minimal_change, vep_allele
 
-    p = 0
-    while p < min(len(ref), len(alt)) and ref[p] == alt[p]:
-        p += 1
-    r, a = ref[p:], alt[p:]
-    q = 0
-    while q < min(len(r), len(a)) and r[-1 - q] == a[-1 - q]:
-        q += 1
-    r, a = r[: len(r) - q], a[: len(a) - q]
+    p, r, a = minimal_change(ref, alt)
     if not r and not a:
         return []
     s, allele = gpos + p, vep_allele(ref, alt)

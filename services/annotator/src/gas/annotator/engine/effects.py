@@ -405,15 +405,7 @@ class Effects:
                 if alt is None:
                     continue
                 alt = alt.upper()
-                # Minimal form: shared leading, then trailing bases removed.
-                p = 0
-                while p < min(len(ref), len(alt)) and ref[p] == alt[p]:
-                    p += 1
-                r, a = ref[p:], alt[p:]
-                q = 0
-                while q < min(len(r), len(a)) and r[-1 - q] == a[-1 - q]:
-                    q += 1
-                r, a = r[: len(r) - q], a[: len(a) - q]
+                p, r, a = minimal_change(ref, alt)
                 if r or a:  # else ALT equals REF: no change
                     changes.append((n, k, vep_allele(ref, alt), gpos + p, r, a))
         # The kernel's rows are fetched _CHUNK changes at a time: a block's rows at once, as
@@ -877,6 +869,20 @@ def _mark(codons: str, lo: int, hi: int) -> str:
 def _range_of(numbers: list[int], total: int) -> str:
     lo, hi = min(numbers), max(numbers)
     return f"{lo}/{total}" if lo == hi else f"{lo}-{hi}/{total}"
+
+
+def minimal_change(ref: str, alt: str) -> tuple[int, str, str]:
+    """The change's minimal form: shared leading, then shared trailing bases removed, as VEP
+    trims (`sources.minimal` trims trailing first, as bcftools norm does): (bases dropped at
+    the start, REF, ALT)."""
+    p = 0
+    while p < min(len(ref), len(alt)) and ref[p] == alt[p]:
+        p += 1
+    r, a = ref[p:], alt[p:]
+    q = 0
+    while q < min(len(r), len(a)) and r[-1 - q] == a[-1 - q]:
+        q += 1
+    return p, r[: len(r) - q], a[: len(a) - q]
 
 
 def vep_allele(ref: str, alt: str) -> str:
