@@ -22,7 +22,7 @@ import pytest
 import yaml
 from node_support import HERE, TOOLS_BIN
 from support import free_port
-from test_one_node import (
+from traefik_support import (
     DEV,
     GATEWAY_HOST,
     HOST,
@@ -30,8 +30,8 @@ from test_one_node import (
     ROUTE_VALUES,
     S3_HOST,
     TEST_VALUES,
-    _tls_get,
     gateway_api_crds,
+    tls_get,
 )
 
 PATHS = {
@@ -164,7 +164,7 @@ def test_traefik_routes_the_chart_objects_over_https(traefik, host, entry):
     assert ("DNS", host) in cert["subjectAltName"]
     assert dict(x[0] for x in cert["issuer"])["commonName"] == "gas-local-ca"
     with pytest.raises(ssl.SSLCertVerificationError):  # the machine's CAs do not know it
-        _tls_get("127.0.0.1", host, "/", ssl.create_default_context(), port=port)
+        tls_get("127.0.0.1", host, "/", ssl.create_default_context(), port=port)
 
 
 def test_the_httproute_is_accepted_by_traefiks_gateway_controller(traefik):
