@@ -26,10 +26,10 @@ from traefik_support import (
     DEV,
     GATEWAY_HOST,
     HOST,
+    INGRESS_VALUES,
     NS,
     ROUTE_VALUES,
     S3_HOST,
-    TEST_VALUES,
     gateway_api_crds,
     tls_get,
 )
@@ -104,7 +104,7 @@ def traefik(tmp_path_factory):
                 if o["kind"] == "Gateway":  # a listener binds to the entry point of its port
                     o["spec"]["listeners"][0]["port"] = ports["9443"]
                 lc.wait_for(lambda o=o: create([o]) or True, 30, f"{o['kind']} created")
-        rendered = chartlib.helm("template", "gas", str(chartlib.CHART), "-n", NS, *DEV, *TEST_VALUES, *ROUTE_VALUES)
+        rendered = chartlib.helm("template", "gas", str(chartlib.CHART), "-n", NS, *DEV, *INGRESS_VALUES, *ROUTE_VALUES)
         for o in yaml.safe_load_all(rendered.stdout):
             if o and o["kind"] in ("Ingress", "HTTPRoute"):
                 create([o])

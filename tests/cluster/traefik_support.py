@@ -15,22 +15,15 @@ import yaml
 
 NS = "gas"
 DEV = ["-f", str(chartlib.ROOT / "k8s" / "values-dev.yaml")]
-TEST_VALUES = [
+# The chart's values for Traefik: the Ingress class, TLS from a Secret and Traefik's router
+# annotations (its Ingress provider makes a TLS router only when told: spec.tls only loads the
+# certificate).
+INGRESS_VALUES = [
     "--set", "ingress.className=traefik",
     "--set", "ingress.tls.enabled=true",
     "--set", f"ingress.tls.secretName={NS}-tls",
-    # Traefik's Ingress provider makes a TLS router only when told (spec.tls loads the certificate)
     "--set-json", 'ingress.annotations={"traefik.ingress.kubernetes.io/router.entrypoints": "websecure", '
                   '"traefik.ingress.kubernetes.io/router.tls": "true"}',
-    "--set", "provisioning.queueVisibilityTimeout=15",
-    # moto keeps S3 in memory (upload, claimed copy, result): with the dev values' 512Mi its
-    # container restarted during a 43 MB kill-test job, losing every table
-    "--set", "devMode.moto.resources.limits.memory=2Gi",
-    "--set-string", "workers.archiver-archive.env.GAS_RETENTION_SECONDS=5",
-    "--set-string", "workers.archiver-restore.env.GAS_RESTORE_CHECK_EXPEDITED_SECONDS=2",
-    "--set-string", "workers.archiver-restore.env.GAS_RESTORE_CHECK_STANDARD_SECONDS=2",
-    "--set-string", "workers.archiver-thaw.env.GAS_RESTORE_CHECK_EXPEDITED_SECONDS=2",
-    "--set-string", "workers.archiver-thaw.env.GAS_RESTORE_CHECK_STANDARD_SECONDS=2",
 ]  # fmt: skip
 HOST = "gas.localtest.me"  # the dev values' ingress.host
 S3_HOST = f"s3.{HOST}"  # moto's Ingress (dev mode): presigned uploads and downloads
