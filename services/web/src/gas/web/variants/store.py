@@ -48,6 +48,9 @@ class VariantStore:
         self.stored = StoredTables()  # footers of tables read from S3 before their local copy
         self._building: set[tuple[str, str]] = set()  # (job, ETag) local copies being built here
         self._building_lock = threading.Lock()
+        # One background build at a time per process: each holds a table's batches in memory, and
+        # many first opens at once must not add up (a page that finds it busy asks again later).
+        self._build_slot = threading.BoundedSemaphore(1)
         # Runs a background build's start; the app's runs it once the response is sent, so
         # the build does not compete with the page that started it.
         self.defer = defer or (lambda start: start())
@@ -77,10 +80,11 @@ class VariantStore:
             finally:
                 with self._building_lock:
                     self._building.discard(key)
+                self._build_slot.release()
 
         def start() -> None:
             with self._building_lock:
-                if key in self._building:
+                if key in self._building or not self._build_slot.acquire(blocking=False):
                     return
                 self._building.add(key)
             threading.Thread(target=build, name=f"local-copy-{job.job_id}", daemon=True).start()
