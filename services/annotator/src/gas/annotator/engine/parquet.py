@@ -48,10 +48,10 @@ class TableView:
         self._last: tuple[str, int] | None = None  # the last (chrom, pos) seen
         self._seen: set[str] = set()
 
-    def add(self, chrom: pa.Array, pos: pa.Array, consequence: pa.Array, impact: pa.Array | None = None) -> None:
+    def add(self, chrom: pa.Array, pos: pa.Array, consequence: pa.Array, impact: pa.Array) -> None:
         self.rows += len(chrom)
         for column, totals in ((consequence, self.terms), (impact, self.impacts)):
-            if column is None or column.null_count == len(column):  # genes-only: no IMPACT
+            if column.null_count == len(column):  # genes-only: no IMPACT
                 continue
             counts = call_function("value_counts", [column])
             for term, n in zip(counts.field(0).to_pylist(), counts.field(1).to_pylist(), strict=True):

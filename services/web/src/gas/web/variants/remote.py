@@ -25,7 +25,7 @@ from prometheus_client import Counter
 
 from gas.core.vocab import IMPACTS, TABLE_VIEW_KEY, TableSchemaError, check_table_schema
 from gas.web.variants.cache import _Lru
-from gas.web.variants.table import COLUMNS, column_kinds, order_terms, source_columns
+from gas.web.variants.table import COLUMNS, column_kinds, order_terms, row_columns, source_columns
 
 # Pages served, by where their rows came from: `storage` (ranged reads of the Parquet file,
 # no local copy) or `local_copy`; and the bytes those ranged reads fetched.
@@ -97,6 +97,7 @@ class StoredTable:
         self.source_columns = source_columns(schema, gas)  # a deployment's sources' columns
         self.impacts: dict[str, int] | None = None  # rows per picked IMPACT, when the engine counted them
         self.kinds = column_kinds(schema, self.source_columns)
+        self.row_columns = row_columns(self.source_columns)
         groups = self.metadata.num_row_groups
         self.starts = np.cumsum([0] + [self.metadata.row_group(g).num_rows for g in range(groups)])
         self._lock = threading.Lock()  # one file position: one read at a time
@@ -111,8 +112,7 @@ class StoredTable:
         last = int(np.searchsorted(self.starts, end - 1, side="right") - 1)
         with self._lock:
             source = pq.ParquetFile(self.file, metadata=self.metadata, pre_buffer=True)
-            columns = [*COLUMNS, *(c.name for c in self.source_columns), "record"]
-            part = source.read_row_groups(list(range(first, last + 1)), columns=columns)
+            part = source.read_row_groups(list(range(first, last + 1)), columns=self.row_columns)
         base = int(self.starts[first])
         rows: list[dict[str, Any]] = part.slice(offset - base, end - offset).to_pylist()
         for n, row in enumerate(rows):

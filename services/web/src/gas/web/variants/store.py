@@ -157,10 +157,6 @@ class VariantStore:
         stored = self._stored(job)
         return stored.terms if stored is not None else self.table(job).term_counts()
 
-    def impact_counts(self, job: Job) -> dict[str, int]:
-        """Rows per picked IMPACT present (the IMPACT filter's choices; empty: genes only)."""
-        return self.table(job).impact_counts()
-
     def columns(self, job: Job) -> TableColumns:
         """What the job's table offers the form (sources' columns, kinds, IMPACTs), from the
         stored footer on a first open (the engine's view counts the IMPACTs; a table written

@@ -114,6 +114,11 @@ def column_kinds(schema: pa.Schema, sources: tuple[SourceColumn, ...]) -> dict[s
     }
 
 
+def row_columns(sources: tuple[SourceColumn, ...]) -> list[str]:
+    """The columns of a page row: the engine's, the sources', then `record`."""
+    return [*COLUMNS, *(c.name for c in sources), "record"]
+
+
 def source_columns(schema: pa.Schema, metadata: dict[str, str]) -> tuple[SourceColumn, ...]:
     """The table's columns that a deployment's source added, each with that source (the
     table's `gas.sources` metadata: name and {INFO id: source's id}). A column neither the
@@ -186,7 +191,7 @@ class LocalTable:
         self.source_columns = source_columns(self.schema, index.metadata)
         # What each column holds, for where= and sorts: the engine's (vocab) and the sources'.
         self.kinds = column_kinds(self.schema, self.source_columns)
-        self.row_columns = [*COLUMNS, *(c.name for c in self.source_columns), "record"]
+        self.row_columns = row_columns(self.source_columns)
         self._impact_counts: dict[str, int] | None = None
 
     def check(self, filt: VariantFilter, sort: str | None = None) -> None:
