@@ -146,7 +146,7 @@ def test_decompression_bomb_fails_fast_in_bounded_memory(tmp_path, db_dir):
         proc, seconds, rss_kib = run_cli_measured(
             [str(bomb), "-o", str(tmp_path / "out"), "--db-dir", str(db_dir), "--max-line-bytes", str(max_line)]
         )
-        assert proc.returncode == 1
+        assert proc.returncode == 1, proc.stderr[-4000:]
         limit = "1 MiB" if max_line == 1 << 20 else "16 MiB"
         assert (
             proc.stderr.strip()
@@ -179,6 +179,6 @@ def test_cli_exit_code_and_message(tmp_path, db_dir):
         capture_output=True,
         text=True,
     )
-    assert proc.returncode == 1
+    assert proc.returncode == 1, proc.stderr[-4000:]
     assert proc.stderr.strip() == "gas-annotate: bad.vcf: line 3: POS (column 2) is not a number"
     assert not (tmp_path / "bad.annot.vcf").exists()

@@ -530,6 +530,7 @@ def _wait(api: Client, job_ids: list[str], timeout: float | None) -> dict[str, d
     done: dict[str, dict[str, Any]] = {}
     shown: dict[str, str] = {}
     interval = dict.fromkeys(job_ids, POLL_FIRST)
+    status: dict[str, str] = {}  # each job's status at the last look
     due = dict.fromkeys(job_ids, 0.0)
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
@@ -552,7 +553,13 @@ def _wait(api: Client, job_ids: list[str], timeout: float | None) -> dict[str, d
                                 bar.render_progress()
                             else:
                                 click.echo(f"gas: job {job_id}: {line}", err=True)
-                        interval[job_id] = min(interval[job_id] * 1.5, POLL_MAX)
+                        # Slower while nothing changes; a job that starts running is looked
+                        # at often again, so a short run still shows its progress moving.
+                        if status.get(job_id, job["status"]) != job["status"]:
+                            interval[job_id] = POLL_FIRST
+                        else:
+                            interval[job_id] = min(interval[job_id] * 1.5, POLL_MAX)
+                        status[job_id] = job["status"]
                         due[job_id] = time.monotonic() + interval[job_id]
                 if len(done) < len(job_ids):
                     if deadline is not None and time.monotonic() > deadline:

@@ -175,7 +175,10 @@ class OutputTables:
         self.nearest_field = pc.binary_join_element_wise(packed_strings(ann.gene_names, ";NEAREST="), _str("|"), _EMPTY)
         self.known_ids = packed_strings(ann.known_id)
         self._rsid_field = Future()
-        threading.Thread(target=self._build_rsid_field, name="gas-rsid-field", daemon=True).start()
+        # Not a daemon: a process that ends early (bad input on line 3) waits the ~13 ms for it
+        # rather than unloading Arrow under a thread still in its kernel (AddressSanitizer
+        # caught that as a use after free at exit).
+        threading.Thread(target=self._build_rsid_field, name="gas-rsid-field").start()
         # REGION after GENE (';REGION=') and without it ('REGION='): no field starts with ';'.
         self.region_field = pa.array([f";REGION={r}" for r in REGIONS] + [f"REGION={r}" for r in REGIONS], _STRING)
         self.region_names = pa.array(list(REGIONS), _STRING)
