@@ -3,6 +3,7 @@ and GAS installed on it by helm with the chart's dev values."""
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 import sys
 import time
@@ -23,12 +24,17 @@ KEDA_BINARIES = ("keda", "keda-adapter", "keda-config")  # tools/install-keda.sh
 
 
 @pytest.fixture(scope="module")
-def node(tmp_path_factory):
+def node(tmp_path_factory, request):
     if kube.missing_binaries() or [b for b in NODE_BINARIES if not (TOOLS_BIN / b).exists()]:
         kube.install()  # `make test` built them; a failed build fails here
     if [b for b in KEDA_BINARIES if not (TOOLS_BIN / b).exists()]:
         subprocess.run([str(HERE.parents[1] / "tools" / "install-keda.sh")], check=True, stdout=subprocess.DEVNULL)
     images = built_images()
+    # One node per machine at a time (two test runs side by side would share the kubelet's
+    # host paths and ports): a second run waits here for the first to tear its node down.
+    lock = open("/tmp/gas-one-node.lock", "w")  # noqa: SIM115 - held for the node's life
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    request.addfinalizer(lock.close)
     n = OneNodeCluster(tmp_path_factory.mktemp("node"), images)
     n.network()
     try:
