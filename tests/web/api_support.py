@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from urllib.parse import urlencode
 
 import requests
 from web_support import csrf_token
@@ -35,6 +36,20 @@ def upload_through_api(api, token: str, name: str, content: bytes) -> str:
     sent = requests.post(upload["url"], data=upload["fields"], files={"file": (name, content)}, timeout=10)
     assert sent.status_code == 204, sent.text
     return upload["upload_id"]
+
+
+def api_rows(client, headers: dict[str, str], job_id: str, args: list[tuple[str, str]]) -> list[dict]:
+    """Every row of a job's variants the filters `args` keep, through the API's pages."""
+    rows, cursor = [], None
+    while True:
+        query = urlencode([*args, ("size", "500"), *([("cursor", cursor)] if cursor else [])])
+        resp = client.get(f"/api/v1/jobs/{job_id}/variants?{query}", headers=headers)
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        page = resp.get_json()
+        rows += page["variants"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return rows
 
 
 PROBLEM_JSON = "application/problem+json"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_support import bearer, create_token
+from api_support import api_rows, bearer, create_token
 from results_support import EngineResult, engine_result, store_result
 from samples_vcf import SAMPLES, write_v33
 from support import needs_bcftools
@@ -56,19 +56,6 @@ def _bcftools(vcf: Path, sample: str, gt_class: str) -> set[int]:
     return set(kept.stdout.decode().split())
 
 
-def _api_rows(client, job_id: str, token_headers: dict | None, query: str) -> list[dict]:
-    rows, cursor = [], None
-    while True:
-        url = f"/api/v1/jobs/{job_id}/variants?{query}&size=500" + (f"&cursor={cursor}" if cursor else "")
-        resp = client.get(url, headers=token_headers or {})
-        assert resp.status_code == 200, resp.get_data(as_text=True)
-        body = resp.get_json()
-        rows += body["variants"]
-        cursor = body["next_cursor"]
-        if not cursor:
-            return rows
-
-
 @needs_bcftools
 @pytest.mark.parametrize(("index", "gt", "peer"), [(0, "carrier", "alt"), (53, "het", "het"), (106, "hom_alt", "AA"),
                                                    (7, "no_call", "mis")])  # fmt: skip
@@ -78,10 +65,11 @@ def test_sample_filter_counts_what_bcftools_counts(sign_in, web_aws, cohort, api
     sample = SAMPLES[index]
     want = _bcftools(cohort.annotated, sample, peer)
     assert len(want) > 50
-    query = urllib.parse.urlencode({"sample": sample, "gt": gt, "show": sample})
+    args = [("sample", sample), ("gt", gt), ("show", sample)]
+    query = urllib.parse.urlencode(args)
     html = c.get(f"/annotations/{job.job_id}/variants?{query}&size=500").get_data(as_text=True)
     matched = int(re.search(r'data-matched="(\d+)"', html).group(1))
-    rows = _api_rows(c, job.job_id, api_token(c), query)
+    rows = api_rows(c, api_token(c), job.job_id, args)
     assert matched == len(rows)
     assert {f"{r['chrom']}:{r['pos']}" for r in rows} == want  # the same records as bcftools
     # Each row's genotype column is the sample's GT in the annotated VCF, and in its class.

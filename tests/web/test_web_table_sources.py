@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 import pytest
 from annotator import bundle_gen
 from annotator.sources_gen import make_inputs, sources_file
-from api_support import bearer, create_token
+from api_support import api_rows, bearer, create_token
 from results_support import Result, store_result
 from support import needs_bcftools
 from werkzeug.serving import make_server
@@ -98,19 +98,6 @@ def _keys(rows: list[dict]) -> list[tuple[str, int]]:
     return out
 
 
-def _api_rows(client, token, job_id, args) -> list[dict]:
-    rows, cursor = [], None
-    while True:
-        query = urlencode([*args, ("size", "500"), *([("cursor", cursor)] if cursor else [])])
-        resp = client.get(f"/api/v1/jobs/{job_id}/variants?{query}", headers=bearer(token))
-        assert resp.status_code == 200, resp.get_data(as_text=True)
-        page = resp.get_json()
-        rows += page["variants"]
-        cursor = page["next_cursor"]
-        if not cursor:
-            return rows
-
-
 @pytest.fixture
 def job(sign_in, client, web_aws, annotated):
     c, user_id = sign_in()
@@ -123,7 +110,7 @@ def test_af_and_clnsig_conditions_equal_bcftools(annotated, job, client):
     every = _keys(annotated["result"].rows)
     # gnomAD AF (Number=A): the annotated VCF, split, asked as bcftools asks it.
     want_af = _bcftools(annotated["split"], "INFO/GNOMAD_AF<0.01")
-    got_af = _api_rows(client, token, stored.job_id, [("where", "GNOMAD_AF < 0.01")])
+    got_af = api_rows(client, bearer(token), stored.job_id, [("where", "GNOMAD_AF < 0.01")])
     assert 0 < len(want_af) < len(every)
     lookup = dict(zip(every, annotated["result"].rows, strict=True))
     assert _keys_of(got_af, lookup) == want_af  # the same alleles, in the same (file) order
@@ -131,7 +118,7 @@ def test_af_and_clnsig_conditions_equal_bcftools(annotated, job, client):
     # once split), so bcftools is asked per allele: the input split and left-aligned, then
     # annotated from the split ClinVar by allele, as the engine matches.
     want_sig = _bcftools(annotated["clinvar_annotated"], 'INFO/CLNSIG="Pathogenic"')
-    got_sig = _api_rows(client, token, stored.job_id, [("where", "clnsig=Pathogenic")])
+    got_sig = api_rows(client, bearer(token), stored.job_id, [("where", "clnsig=Pathogenic")])
     assert 0 < len(want_sig) < len(every)
     assert sorted(_keys_of(got_sig, lookup)) == sorted(want_sig)
     # Both at once: the intersection, on the page and in the CSV export.
@@ -159,13 +146,13 @@ def test_impact_filter_equals_the_pick_impact_field(annotated, job, client):
     for impact in ("HIGH", "MODERATE", "LOW"):
         want = _bcftools(annotated["split"], f'INFO/PICK_IMPACT="{impact}"')
         assert want, impact
-        got = _api_rows(client, token, stored.job_id, [("impact", impact)])
+        got = api_rows(client, bearer(token), stored.job_id, [("impact", impact)])
         assert _keys_of(got, lookup) == want and {r["impact"] for r in got} == {impact}
         assert all(r["transcript"] and r["symbol"] for r in got)  # the picked consequence's columns
         # the same question as a condition; the form offers the IMPACTs present with their rows
-        assert _keys_of(_api_rows(client, token, stored.job_id, [("where", f"impact={impact}")]), lookup) == want
+        assert _keys_of(api_rows(client, bearer(token), stored.job_id, [("where", f"impact={impact}")]), lookup) == want
         assert f'id="f-impact-{impact}"' in page and f'{impact} <span class="text-muted small">{len(want):,}' in page
-    several = _api_rows(client, token, stored.job_id, [("impact", "HIGH,MODERATE")])
+    several = api_rows(client, bearer(token), stored.job_id, [("impact", "HIGH,MODERATE")])
     assert {r["impact"] for r in several} == {"HIGH", "MODERATE"}
 
 
@@ -189,7 +176,7 @@ def test_source_columns_in_the_page_api_and_exports(annotated, job, client):
     assert 'data-column="clnsig">CLNSIG <span class="text-muted small">(clinvar)</span>' in html
     assert 'id="sort-gnomad_af"' in html and '<th scope="col">HGVSp</th>' in html
     # a flag column takes true/false; a text column refuses <
-    flagged = _api_rows(client, token, stored.job_id, [("where", "in_panel=true")])
+    flagged = api_rows(client, bearer(token), stored.job_id, [("where", "in_panel=true")])
     assert flagged and all(r["sources"]["in_panel"] is True for r in flagged)
     bad = client.get(f"/api/v1/jobs/{stored.job_id}/variants?where=clnsig%3C1", headers=bearer(token))
     assert bad.status_code == 422 and "clnsig is text" in bad.get_json()["errors"][0]["message"]
@@ -202,7 +189,7 @@ def test_a_source_column_sorts_as_pythons_sorted_nulls_last(annotated, job, clie
     rows = annotated["result"].rows
     present = sorted((r for r in rows if r[name] is not None), key=lambda r: r[name], reverse=sort[0] == "-")
     want = [(r["record"], r["alt"]) for r in [*present, *(r for r in rows if r[name] is None)]]
-    got = _api_rows(client, token, stored.job_id, [("sort", sort)])
+    got = api_rows(client, bearer(token), stored.job_id, [("sort", sort)])
     assert [(r["record"], r["alt"]) for r in got] == want
 
 
@@ -227,9 +214,9 @@ def test_the_cli_asks_the_same_over_http(app, annotated, job, client, tmp_path):
     names = header.split("\t")
     assert "gnomad.gnomad_af" in names and "clinvar.clnsig" in names and "impact" in names
     rows = [dict(zip(names, line.split("\t"), strict=True)) for line in lines]
-    want = _api_rows(
+    want = api_rows(
         client,
-        token,
+        bearer(token),
         stored.job_id,
         [("where", "gnomad_af<0.01"), ("where", "clnsig=Pathogenic"), ("sort", "-gnomad_af")],
     )
