@@ -14,8 +14,8 @@ from flask import abort, render_template, request, url_for
 from gas.web.charts import LISTED
 from gas.web.context import login_required, own_job_or_404, services
 from gas.web.jobs.blueprint import bp
-from gas.web.jobs.common import charts_link, filter_args, job_view, table_link
-from gas.web.variants import MAX_PAGE_NUMBER, FilterError, ResultUnavailable, VariantFilter, whole_number
+from gas.web.jobs.common import charts_link, filter_args, filter_errors, job_view, table_link
+from gas.web.variants import MAX_PAGE_NUMBER, VariantFilter, whole_number
 
 TERMS_PER_PAGE = 100
 # The table filter of each listed chart, and the words of its page.
@@ -27,21 +27,15 @@ _LISTS = {
 assert set(_LISTS) == set(LISTED)
 
 
-@bp.get("/annotations/<job_id>/charts/<key>")
+@bp.get(f"/annotations/<job_id>/charts/<any({', '.join(_LISTS)}):key>")
 @login_required
 def chart_terms(job_id: str, key: str) -> Any:
     job = own_job_or_404(job_id)
-    if key not in _LISTS:
-        abort(404)
     parameter, heading, unit = _LISTS[key]
-    try:
+    with filter_errors():
         filt = VariantFilter.from_args(request.args)
         number = whole_number("page", request.args.get("page") or "1", 1, MAX_PAGE_NUMBER)
         counts = services().variants.facets(job, filt).terms(key)
-    except FilterError as exc:
-        abort(400, str(exc))
-    except ResultUnavailable as exc:
-        abort(409, str(exc))
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     pages = max(1, -(-len(ordered) // TERMS_PER_PAGE))
     if number > pages:

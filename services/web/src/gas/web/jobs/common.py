@@ -27,12 +27,14 @@ Deleting (`delete_job`, the one implementation behind the job page's Delete and 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
 
 import structlog
 from botocore.exceptions import ClientError
-from flask import render_template, url_for
+from flask import abort, make_response, render_template, url_for
 from prometheus_client import Counter
 from werkzeug.datastructures import MultiDict
 
@@ -287,6 +289,19 @@ def cancel_job(svc: Services, job_id: str, user_id: str) -> Cancelling:
 
 
 # -- the charts' filter links -----------------------------------------------------------
+@contextmanager
+def filter_errors() -> Iterator[None]:
+    """Within: a bad filter ends the request with the error page's 400, results that cannot
+    be read now with its 409 (and the upgrade link when they are in cold storage)."""
+    try:
+        yield
+    except FilterError as exc:
+        abort(make_response(render_template("error.html", code=400, message=f"Bad filter: {exc}"), 400))
+    except ResultUnavailable as exc:
+        page = render_template("error.html", code=409, message=str(exc), upgrade=exc.reason == "cold")
+        abort(make_response(page, 409))
+
+
 def filter_args(filt: VariantFilter, parameter: str, value: str) -> list[tuple[str, str]] | None:
     """The filter with `parameter` set to `value` (its other values dropped: the charts
     count the filter's rows only, so a click narrows it), re-read by the table's parser;

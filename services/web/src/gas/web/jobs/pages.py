@@ -16,13 +16,14 @@ from gas.web.jobs.common import (
     LOG_MAX_BYTES,
     download_url,
     downloadable,
+    filter_errors,
     filtered_charts,
     job_view,
     load_summary,
     table_link,
 )
 from gas.web.uploads import MAX_JOB_NAME
-from gas.web.variants import FilterError, ResultUnavailable, VariantFilter
+from gas.web.variants import VariantFilter
 
 
 def _page(cursor: str | None) -> Any:
@@ -54,18 +55,11 @@ def job_page(job_id: str) -> Any:
     rows it keeps (gas.web.variants.facets), read from the job's local copy of the table."""
     job = own_job_or_404(job_id)
     summary = load_summary(job)
-    try:
+    with filter_errors():  # also a sample the job does not have
         filt = VariantFilter.from_args(request.args)
-    except FilterError as exc:
-        abort(400, str(exc))
+        counts = services().variants.facets(job, filt).summary() if summary and not filt.empty else None
     matched = None
-    if summary and not filt.empty:
-        try:
-            counts = services().variants.facets(job, filt).summary()
-        except ResultUnavailable as exc:
-            abort(409, str(exc))
-        except FilterError as exc:  # a sample the job does not have
-            abort(400, str(exc))
+    if counts is not None:
         matched = counts.pop("matched")
         summary = counts
     table_args = filt.to_args()

@@ -28,7 +28,7 @@ from gas.core.job_record import Job
 from gas.web.charts import Chart
 from gas.web.context import login_required, own_job_or_404, services
 from gas.web.jobs.blueprint import bp
-from gas.web.jobs.common import charts_link, job_view, load_summary
+from gas.web.jobs.common import charts_link, filter_errors, job_view, load_summary
 from gas.web.linkouts import row_links
 from gas.web.phenotypes import disease_links, label
 from gas.web.samples import SAMPLES_PER_PAGE, sample_page, shown_samples
@@ -279,13 +279,9 @@ def export(job_id: str, fmt: str) -> Any:
     if fmt not in FORMATS:
         abort(404)
     svc = services()
-    try:
+    with filter_errors():
         filt = VariantFilter.from_args(request.args)
         chunks = svc.variants.export(job, filt, fmt)
-    except FilterError as exc:
-        return render_template("error.html", code=400, message=f"Bad filter: {exc}"), 400
-    except ResultUnavailable as exc:
-        return render_template("error.html", code=409, message=str(exc), upgrade=exc.reason == "cold"), 409
     # One slot set per app, i.e. per gunicorn worker process (setdefault: one wins).
     slots = current_app.extensions.setdefault("gas.export_slots", ExportSlots(svc.settings.export_concurrency))
     held = slots.take(chunks)
