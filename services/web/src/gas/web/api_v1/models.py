@@ -4,7 +4,7 @@ are the schemas of the OpenAPI document (`/api/v1/openapi.json`)."""
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -426,19 +426,15 @@ class VariantPageOut(BaseModel):
         default_factory=list, description="The columns the deployment's annotation sources added to this job's table"
     )
     variants: list[Variant]
+    # The VariantPage's own fields, under the same names.
+    _SAME_AS_PAGE: ClassVar = ("total", "matched", "offset", "size", "sort", "position_sorted", "next_cursor")
 
     @classmethod
     def of(cls, job_id: str, page: VariantPage, filters: list[tuple[str, str]]) -> VariantPageOut:
         return cls(
             job_id=job_id,
-            total=page.total,
-            matched=page.matched,
-            offset=page.offset,
-            size=page.size,
-            sort=page.sort,
-            position_sorted=page.position_sorted,
+            **{name: getattr(page, name) for name in cls._SAME_AS_PAGE},
             filters={name: " AND ".join(v for k, v in filters if k == name) for name, _ in filters},
-            next_cursor=page.next_cursor,
             source_columns=[
                 SourceColumnOut(column=c.name, source=c.source, info_id=c.info_id, kind=c.kind)
                 for c in page.source_columns
