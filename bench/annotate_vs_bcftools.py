@@ -133,6 +133,31 @@ def interleaved(commands: dict[str, str], repeats: int) -> tuple[Runs, Runs, dic
     return walls, cpus, rss
 
 
+def time_commands(commands: dict[str, str], repeats: int, variants: int, peer: str | None = None) -> dict[str, float]:
+    """Runs the commands (`interleaved`) and prints, per command, the medians of wall and CPU
+    time with the peak RSS and each run's wall time; with a `peer` among them, each other
+    command's throughput against it. The median wall seconds by command."""
+    walls, cpus, rss = interleaved(commands, repeats)
+    print(f"-- median of {repeats}, load average {os.getloadavg()[0]:.1f} at the end")
+    wall = {k: statistics.median(v) for k, v in walls.items()}
+    cpu = {k: statistics.median(v) for k, v in cpus.items()}
+    width = max(map(len, commands))
+    for name in commands:
+        runs = " ".join(f"{t:.2f}" for t in walls[name])
+        print(
+            f"{name:{width}s}  {wall[name]:7.2f} s  {variants / wall[name]:12,.0f} variants/s  "
+            f"peak RSS {rss[name] / 1024:7.1f} MiB  CPU {cpu[name]:6.2f} s "
+            f"({cpu[name] / variants * 1e6:.2f} us/variant)  runs: {runs}"
+        )
+    for name in commands:
+        if peer in commands and name != peer:
+            print(
+                f"ratio {name} / {peer} (throughput): wall {wall[peer] / wall[name]:.2f}, "
+                f"CPU {cpu[peer] / cpu[name]:.2f}"
+            )
+    return wall
+
+
 def first_record(cmd: str, out_dir: Path) -> float:
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
@@ -264,24 +289,8 @@ def main() -> int:
                 f" | bcftools annotate -a {t['repeats']} -c CHROM,FROM,TO,REPEAT -Ou"
                 f" | bcftools annotate -a {t['blacklist']} -c CHROM,FROM,TO,BLACKLIST -Ov -o {work / 'bcftools.vcf'}"
             )
-        times, cpu, rss = interleaved(commands, args.repeats)
-        print(
-            f"-- {n:,} variants ({vcf.stat().st_size / 1e6:.0f} MB), median of {args.repeats}, "
-            f"load average {os.getloadavg()[0]:.1f}"
-        )
-        medians = {k: statistics.median(v) for k, v in times.items()}
-        for name in commands:
-            runs = " ".join(f"{t:.2f}" for t in times[name])
-            used = statistics.median(cpu[name])
-            print(
-                f"{name:32s} {medians[name]:7.2f} s  {n / medians[name]:12,.0f} variants/s  "
-                f"peak RSS {rss[name] / 1024:7.1f} MiB  CPU {used:6.2f} s ({used / n * 1e6:.2f} us/variant)  "
-                f"runs: {runs}"
-            )
-        if tracks:
-            for name in commands:
-                if name != "bcftools x5":
-                    print(f"ratio {name} / bcftools (throughput): {medians['bcftools x5'] / medians[name]:.2f}")
+        print(f"-- {n:,} variants ({vcf.stat().st_size / 1e6:.0f} MB)")
+        medians = time_commands(commands, args.repeats, n, peer="bcftools x5" if tracks else None)
         if baseline:
             base = f"baseline ({args.baseline_ref})"
             print(f"ratio gas-annotate / {base} (throughput): {medians[base] / medians['gas-annotate']:.2f}")

@@ -43,8 +43,8 @@ from annotate_vs_bcftools import (  # noqa: E402
     baseline_dir,
     compile_bytecode,
     first_record,
-    interleaved,
     run,
+    time_commands,
 )
 from human_bundle import write  # noqa: E402
 
@@ -113,24 +113,8 @@ def main() -> None:
     if baseline:
         base = f"{baseline} {q(str(vcf))} --db human --db-dir {q(str(db))} --no-parquet"
         commands[f"baseline ({args.baseline_ref})"] = f"{base} -o {q(str(work / 'base'))} > /dev/null"
-    walls, cpus, rss = interleaved(commands, args.repeats)
     if args.repeats:  # (0: start to first record only)
-        print(f"-- median of {args.repeats}, load average {os.getloadavg()[0]:.1f} at the end")
-        wall = {k: statistics.median(v) for k, v in walls.items()}
-        for name in commands:
-            cpu = statistics.median(cpus[name])
-            runs = " ".join(f"{t:.1f}" for t in walls[name])
-            print(
-                f"{name:22s} wall {wall[name]:7.1f} s  CPU {cpu:7.1f} s  peak RSS {rss[name] // 1024:5d} MiB  "
-                f"{records / wall[name]:9,.0f} variants/s  (runs {runs})"
-            )
-        for name in commands:
-            if name != "bcftools csq":
-                used = statistics.median(cpus["bcftools csq"]) / statistics.median(cpus[name])
-                print(
-                    f"{name} / bcftools csq throughput: {wall['bcftools csq'] / wall[name]:.2f}x "
-                    f"(by CPU time {used:.2f}x)"
-                )
+        time_commands(commands, args.repeats, records, peer="bcftools csq")
     # Start to first record on the VCF's first 5,000 lines: the engine reads the bundle and
     # writes its first (64 KB) block the same way whatever follows, and the helper waits for
     # the process to end.

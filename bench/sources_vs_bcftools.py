@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,7 @@ import pyarrow.compute as pc
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from annotate_vs_bcftools import interleaved, make_vcf  # noqa: E402
+from annotate_vs_bcftools import make_vcf, time_commands  # noqa: E402
 
 from gas.annotator.engine.build import ensure_database  # noqa: E402
 
@@ -312,24 +311,7 @@ def main() -> int:
         f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; "
         f"{args.variants:,} variants, {args.source_records:,} source records, {args.intervals:,} intervals"
     )
-    times, cpu, rss = interleaved(commands, args.repeats)
-    print(f"-- median of {args.repeats}, load average {os.getloadavg()[0]:.1f}")
-    medians = {k: statistics.median(v) for k, v in times.items()}
-    n = args.variants
-    for name in commands:
-        used = statistics.median(cpu[name])
-        runs = " ".join(f"{t:.2f}" for t in times[name])
-        print(
-            f"{name:36s} {medians[name]:7.2f} s  {n / medians[name]:10,.0f} variants/s  "
-            f"peak RSS {rss[name] / 1024:7.1f} MiB  CPU {used:6.2f} s  runs: {runs}"
-        )
-    peer = "bcftools annotate x2"
-    for name in commands:
-        if name != peer:
-            print(
-                f"ratio {name} / bcftools (throughput): wall {medians[peer] / medians[name]:.2f}, "
-                f"CPU {statistics.median(cpu[peer]) / statistics.median(cpu[name]):.2f}"
-            )
+    time_commands(commands, args.repeats, args.variants, peer="bcftools annotate x2")
     if not args.skip_compare:
         compare(work / "gas" / f"{stem}.annot.vcf", work / "bcf.vcf")
     return 0
