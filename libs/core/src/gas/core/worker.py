@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 from botocore.exceptions import BotoCoreError, ClientError
@@ -36,9 +36,13 @@ from prometheus_client import Counter, Gauge, Histogram
 from gas.core.aws import Aws
 from gas.core.config import WorkerSettings
 from gas.core.errors import Defer, HandBack, PermanentError, TransientError
+from gas.core.events import Publisher
+from gas.core.jobs import JobStore
 from gas.core.observability import serve_ops
+from gas.core.users import UserStore
 
 log = structlog.get_logger()
+S = TypeVar("S", bound=WorkerSettings)
 
 MESSAGES_RECEIVED = Counter("gas_worker_messages_received_total", "Messages received", ["queue"])
 MESSAGES_HANDLED = Counter("gas_worker_messages_handled_total", "Messages handled, by outcome", ["queue", "outcome"])
@@ -92,6 +96,19 @@ class Message:
 
 
 Handler = Callable[[Message], None]
+
+
+class JobHandler(Generic[S]):
+    """The tables, bucket and topic a handler of job events works with (the annotator's,
+    the archiver's)."""
+
+    def __init__(self, settings: S, aws: Aws):
+        self.settings = settings
+        self.aws = aws
+        self.s3 = aws.client("s3")
+        self.jobs = JobStore(aws)
+        self.users = UserStore(aws)
+        self.events = Publisher(aws)
 
 
 class WorkerHook(Protocol):

@@ -44,13 +44,13 @@ from gas.core.config import WorkerSettings, load_settings
 from gas.core.databases import deployed, unknown_message
 from gas.core.deletion_cost import worker_hooks
 from gas.core.errors import Defer, HandBack, PermanentError, TransientError
-from gas.core.events import JobCompleted, JobRequested, Publisher, parse_event
+from gas.core.events import JobCompleted, JobRequested, parse_event
 from gas.core.job_record import Job, JobStatus
 from gas.core.jobs import JobStore
 from gas.core.observability import configure_logging
 from gas.core.timeutil import parse_iso
-from gas.core.users import Tier, UserStore
-from gas.core.worker import Message, QueueWorker
+from gas.core.users import Tier
+from gas.core.worker import JobHandler, Message, QueueWorker
 
 log = structlog.get_logger()
 
@@ -363,15 +363,7 @@ class _ProgressReporter:
             log.warning("annotator.progress_report_failed", error=str(exc))
 
 
-class Annotator:
-    def __init__(self, settings: AnnotatorSettings, aws: Aws):
-        self.settings = settings
-        self.aws = aws
-        self.s3 = aws.client("s3")
-        self.jobs = JobStore(aws)
-        self.users = UserStore(aws)
-        self.events = Publisher(aws)
-
+class Annotator(JobHandler[AnnotatorSettings]):
     def __call__(self, message: Message) -> None:
         event = parse_event(message.body, JobRequested)
         structlog.contextvars.bind_contextvars(job_id=event.job_id, user_id=event.user_id)

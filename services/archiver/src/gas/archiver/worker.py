@@ -27,13 +27,11 @@ from gas.core.aws import Aws
 from gas.core.config import WorkerSettings, load_settings
 from gas.core.deletion_cost import worker_hooks
 from gas.core.errors import Defer, PermanentError
-from gas.core.events import JobCompleted, Publisher, RestoreCheck, UserUpgraded, parse_event
+from gas.core.events import JobCompleted, RestoreCheck, UserUpgraded, parse_event
 from gas.core.job_record import ARCHIVED_FIELDS, Job, JobStatus, Storage
-from gas.core.jobs import JobStore
 from gas.core.observability import configure_logging
 from gas.core.timeutil import parse_iso, utc_now
-from gas.core.users import UserStore
-from gas.core.worker import Message, QueueWorker
+from gas.core.worker import JobHandler, Message, QueueWorker
 
 log = structlog.get_logger()
 
@@ -64,15 +62,10 @@ class ArchiverSettings(WorkerSettings):
     restore_check_standard_seconds: int = Field(900, ge=0, le=900)
 
 
-class Archiver:
+class Archiver(JobHandler[ArchiverSettings]):
     def __init__(self, settings: ArchiverSettings, aws: Aws):
-        self.settings = settings
-        self.aws = aws
-        self.s3 = aws.client("s3")
-        self.jobs = JobStore(aws)
-        self.users = UserStore(aws)
+        super().__init__(settings, aws)
         self.cold = cold_store(aws)
-        self.events = Publisher(aws)
 
     # -- archive -----------------------------------------------------------------
     def archive(self, message: Message) -> None:
