@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import statistics
 import sys
@@ -18,6 +19,15 @@ SAMPLES = ROOT.parent / "shared" / "data" / "vcf"
 
 from devstack import DevStack, free_port  # noqa: E402,F401
 from siteclient import User, job_id_of  # noqa: E402,F401
+
+
+def options(**defaults: float) -> argparse.Namespace:
+    """The command line's `--name N` options, one for each default (`_` written `-`), read as
+    the default's type."""
+    parser = argparse.ArgumentParser()
+    for name, default in defaults.items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(default), default=default)
+    return parser.parse_args()
 
 
 def percentile(values: list[float], q: float) -> float:

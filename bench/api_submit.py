@@ -16,7 +16,6 @@ check of a signed-in page (one GetItem).
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -31,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import SAMPLES, DevStack, User, bench_stack, job_id_of, make_token, moto_client, percentile
+from _common import SAMPLES, DevStack, User, bench_stack, job_id_of, make_token, moto_client, options, percentile
 
 from gas.core.timeutil import parse_iso
 
@@ -181,11 +180,7 @@ def token_checks(stack: DevStack, runs: int) -> dict[str, list[float]]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--jobs", type=int, default=100)
-    parser.add_argument("--processes", type=int, default=8)
-    parser.add_argument("--check-runs", type=int, default=2000)
-    args = parser.parse_args()
+    args = options(jobs=100, processes=8, check_runs=2000)
     sample = SAMPLES / NAME
     content = sample.read_bytes()
 

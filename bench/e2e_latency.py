@@ -9,22 +9,19 @@ Goal (issue 2): median <= 2 s, p95 <= 4 s on a 2-core machine.
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import SAMPLES, User, bench_stack, describe, job_id_of, percentile
+from _common import SAMPLES, User, bench_stack, describe, job_id_of, options, percentile
 
 BIN = Path(sys.executable).parent
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=20)
-    args = parser.parse_args()
+    args = options(runs=20)
     content = (SAMPLES / "free_1.vcf").read_bytes()
 
     engine = []

@@ -16,7 +16,6 @@ cooldown (+ at most one poll), not cooldown + window.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import statistics
@@ -33,7 +32,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "local")]  # what pytest's pythonpath gives the tests
-from _common import moto_client  # noqa: E402
+from _common import moto_client, options  # noqa: E402
 from kube import ControlPlane, install, missing_binaries  # noqa: E402
 from processes import BIN, free_port, wait_http  # noqa: E402
 
@@ -77,11 +76,7 @@ def queue_scaler(name: str, queue: str, moto_url: str, **spec: Any) -> dict[str,
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--interval", type=int, default=5)
-    parser.add_argument("--spikes", type=int, default=5)
-    parser.add_argument("--steady-seconds", type=int, default=60)
-    args = parser.parse_args()
+    args = options(interval=5, spikes=5, steady_seconds=60)
     if missing_binaries():
         install()
     work = Path(tempfile.mkdtemp(prefix="gas-operator-bench-"))

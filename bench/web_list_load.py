@@ -10,14 +10,13 @@ Goal (issue 2): p99 <= 150 ms; requests per second reported.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shutil
 import subprocess
 import sys
 
-from _common import DevStack, User, bench_stack, moto_client
+from _common import DevStack, User, bench_stack, moto_client, options
 
 
 def wrk(url: str, cookie: str, duration: int) -> dict[str, float]:
@@ -44,10 +43,7 @@ def wrk(url: str, cookie: str, duration: int) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--duration", type=int, default=20)
-    parser.add_argument("--jobs", type=int, default=1000)
-    args = parser.parse_args()
+    args = options(duration=20, jobs=1000)
     if not shutil.which("wrk"):
         print("wrk is not installed (apt-get install wrk; make bench installs it)")
         return 1
