@@ -29,6 +29,7 @@ import random
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
@@ -79,93 +80,63 @@ def genome() -> str:
     return "".join(seq)
 
 
+Span = tuple[int, int]
+
+
+def gene(kind: str, gene_id: str, name: str, biotype: str, span: Span, strand: str) -> list[tuple]:
+    return [(kind, *span, strand, ".", f"ID=gene:{gene_id};Name={name};biotype={biotype};version=1")]
+
+
+def transcript(
+    kind: str,
+    tid: str,
+    gene_id: str,
+    name: str,
+    biotype: str,
+    tags: str,
+    span: Span,
+    strand: str,
+    exons: Sequence[Span],
+    utr5: Span | None = None,
+    cds: Sequence[tuple[int, int, str]] = (),
+    utr3: Span | None = None,
+) -> list[tuple]:
+    """A transcript's GFF3 rows in Ensembl's order: itself, its exons, 5' UTR, CDS (start, end,
+    phase) and 3' UTR."""
+    tag = f"tag={tags};" if tags else ""
+    parent = f"Parent=transcript:{tid}"
+    pid = tid.replace("ENST", "ENSP")
+    ids = f"ID=transcript:{tid};Parent=gene:{gene_id};Name={name};biotype={biotype};{tag}transcript_id={tid}"
+    rows = [(kind, *span, strand, ".", f"{ids};version=1")]
+    rows += [("exon", *exon, strand, ".", parent) for exon in exons]
+    rows += [("five_prime_UTR", *utr5, strand, ".", parent)] if utr5 else []
+    rows += [("CDS", a, b, strand, phase, f"ID=CDS:{pid};{parent};protein_id={pid}") for a, b, phase in cds]
+    rows += [("three_prime_UTR", *utr3, strand, ".", parent)] if utr3 else []
+    return rows
+
+
 def gff3() -> str:
     s = "ensembl_havana"
+    handp = (1001, 1320)
+    exons = [(1001, 1027), (1128, 1160), (1261, 1320)]
+    cds = [(1021, 1027, "0"), (1128, 1160, "2"), (1261, 1280, "2")]
     rows = [
-        ("gene", 1001, 1320, "+", ".", "ID=gene:ENSG00000000100;Name=HANDP;biotype=protein_coding;version=1"),
-        (
-            "mRNA",
-            1001,
-            1320,
-            "+",
-            ".",
-            "ID=transcript:ENST00000000101;Parent=gene:ENSG00000000100;Name=HANDP-201;biotype=protein_coding;"
-            "tag=basic,Ensembl_canonical,MANE_Select;transcript_id=ENST00000000101;version=1",
-        ),
-    ]
-    for tid in ("ENST00000000101", "ENST00000000102"):
-        if tid == "ENST00000000102":
-            rows.append(
-                (
-                    "NMD_transcript_variant",
-                    1001,
-                    1320,
-                    "+",
-                    ".",
-                    f"ID=transcript:{tid};Parent=gene:ENSG00000000100;Name=HANDP-202;"
-                    f"biotype=nonsense_mediated_decay;tag=basic;transcript_id={tid};version=1",
-                )
-            )
-        pid = tid.replace("ENST", "ENSP")
-        for a, b in ((1001, 1027), (1128, 1160), (1261, 1320)):
-            rows.append(("exon", a, b, "+", ".", f"Parent=transcript:{tid}"))
-        rows.append(("five_prime_UTR", 1001, 1020, "+", ".", f"Parent=transcript:{tid}"))
-        for a, b, phase in ((1021, 1027, "0"), (1128, 1160, "2"), (1261, 1280, "2")):
-            rows.append(("CDS", a, b, "+", phase, f"ID=CDS:{pid};Parent=transcript:{tid};protein_id={pid}"))
-        rows.append(("three_prime_UTR", 1281, 1320, "+", ".", f"Parent=transcript:{tid}"))
-    tm = "ENST00000000201"
-    rows += [
-        ("gene", 2001, 2110, "-", ".", "ID=gene:ENSG00000000200;Name=HANDM;biotype=protein_coding;version=1"),
-        (
-            "mRNA",
-            2001,
-            2110,
-            "-",
-            ".",
-            f"ID=transcript:{tm};Parent=gene:ENSG00000000200;Name=HANDM-201;biotype=protein_coding;"
-            f"tag=basic,Ensembl_canonical;transcript_id={tm};version=1",
-        ),
-        ("exon", 2086, 2110, "-", ".", f"Parent=transcript:{tm}"),
-        ("exon", 2001, 2025, "-", ".", f"Parent=transcript:{tm}"),
-        ("five_prime_UTR", 2101, 2110, "-", ".", f"Parent=transcript:{tm}"),
-        ("CDS", 2086, 2100, "-", "0", f"ID=CDS:ENSP00000000201;Parent=transcript:{tm};protein_id=ENSP00000000201"),
-        ("CDS", 2011, 2025, "-", "0", f"ID=CDS:ENSP00000000201;Parent=transcript:{tm};protein_id=ENSP00000000201"),
-        ("three_prime_UTR", 2001, 2010, "-", ".", f"Parent=transcript:{tm}"),
-        ("ncRNA_gene", 3001, 3100, "+", ".", "ID=gene:ENSG00000000300;Name=HANDL;biotype=lncRNA;version=1"),
-        (
-            "lnc_RNA",
-            3001,
-            3100,
-            "+",
-            ".",
-            "ID=transcript:ENST00000000301;Parent=gene:ENSG00000000300;Name=HANDL-201;biotype=lncRNA;"
-            "tag=basic,Ensembl_canonical;transcript_id=ENST00000000301;version=1",
-        ),
-        ("exon", 3001, 3020, "+", ".", "Parent=transcript:ENST00000000301"),
-        ("exon", 3071, 3100, "+", ".", "Parent=transcript:ENST00000000301"),
-        ("gene", 3301, 3430, "+", ".", "ID=gene:ENSG00000000400;Name=HANDU;biotype=protein_coding;version=1"),
-        (
-            "mRNA",
-            3301,
-            3430,
-            "+",
-            ".",
-            "ID=transcript:ENST00000000401;Parent=gene:ENSG00000000400;Name=HANDU-201;biotype=protein_coding;"
-            "transcript_id=ENST00000000401;version=1",
-        ),
-        ("exon", 3301, 3320, "+", ".", "Parent=transcript:ENST00000000401"),
-        ("exon", 3381, 3430, "+", ".", "Parent=transcript:ENST00000000401"),
-        ("five_prime_UTR", 3301, 3320, "+", ".", "Parent=transcript:ENST00000000401"),
-        (
-            "CDS",
-            3381,
-            3401,
-            "+",
-            "0",
-            "ID=CDS:ENSP00000000401;Parent=transcript:ENST00000000401;protein_id=ENSP00000000401",
-        ),
-        ("three_prime_UTR", 3402, 3430, "+", ".", "Parent=transcript:ENST00000000401"),
-    ]
+        *gene("gene", "ENSG00000000100", "HANDP", "protein_coding", handp, "+"),
+        *transcript("mRNA", "ENST00000000101", "ENSG00000000100", "HANDP-201", "protein_coding",
+                    "basic,Ensembl_canonical,MANE_Select", handp, "+", exons, (1001, 1020), cds, (1281, 1320)),
+        *transcript("NMD_transcript_variant", "ENST00000000102", "ENSG00000000100", "HANDP-202",
+                    "nonsense_mediated_decay", "basic", handp, "+", exons, (1001, 1020), cds, (1281, 1320)),
+        *gene("gene", "ENSG00000000200", "HANDM", "protein_coding", (2001, 2110), "-"),
+        *transcript("mRNA", "ENST00000000201", "ENSG00000000200", "HANDM-201", "protein_coding",
+                    "basic,Ensembl_canonical", (2001, 2110), "-",
+                    [(2086, 2110), (2001, 2025)], (2101, 2110), [(2086, 2100, "0"), (2011, 2025, "0")], (2001, 2010)),
+        *gene("ncRNA_gene", "ENSG00000000300", "HANDL", "lncRNA", (3001, 3100), "+"),
+        *transcript("lnc_RNA", "ENST00000000301", "ENSG00000000300", "HANDL-201", "lncRNA",
+                    "basic,Ensembl_canonical", (3001, 3100), "+", [(3001, 3020), (3071, 3100)]),
+        *gene("gene", "ENSG00000000400", "HANDU", "protein_coding", (3301, 3430), "+"),
+        *transcript("mRNA", "ENST00000000401", "ENSG00000000400", "HANDU-201", "protein_coding", "",
+                    (3301, 3430), "+", [(3301, 3320), (3381, 3430)], (3301, 3320), [(3381, 3401, "0")], (3402, 3430)),
+    ]  # fmt: skip
     body = "".join(f"1\t{s}\t{t}\t{a}\t{b}\t.\t{st}\t{ph}\t{attr}\n" for t, a, b, st, ph, attr in rows)
     return "##gff-version 3\n##sequence-region   1 1 4000\n" + body
 
