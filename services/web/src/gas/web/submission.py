@@ -45,10 +45,11 @@ class Refused(Exception):
 
 class AssemblyMismatch(Exception):
     """The file does not look like the assembly chosen, and the user has not confirmed it.
-    Nothing was claimed or deleted: the upload waits under uploads/ for the answer."""
+    Nothing was claimed or deleted: the upload (`key`; None for a re-run of a job's input)
+    waits under uploads/ for the answer."""
 
     def __init__(
-        self, key: str, file_name: str, chosen: str, name: str | None, check: AssemblyCheck, database: str | None
+        self, key: str | None, file_name: str, chosen: str, name: str | None, check: AssemblyCheck, database: str | None
     ):
         super().__init__(check.conflict)
         self.key, self.file_name, self.chosen, self.name, self.check = key, file_name, chosen, name, check

@@ -41,9 +41,9 @@ from werkzeug.datastructures import MultiDict
 from gas.core.aws import Aws
 from gas.core.job_record import Job, JobStatus, Storage
 from gas.core.jobs import Cancelling
-from gas.web.assembly import AssemblyCheck
 from gas.web.charts import LISTED, Chart, charts
 from gas.web.context import Services, services
+from gas.web.submission import AssemblyMismatch
 from gas.web.uploads import MAX_JOB_NAME, clean_job_name, safe_filename
 from gas.web.variants import Condition, FilterError, ResultUnavailable, VariantFilter, readable
 
@@ -178,29 +178,13 @@ def load_summary(job: Job) -> dict[str, Any] | None:
     return summary if isinstance(summary, dict) else None
 
 
-def ask_assembly(
-    file_name: str,
-    chosen: str,
-    name: str | None,
-    check: AssemblyCheck,
-    form_action: str,
-    hidden: dict[str, str],
-    cancel: str | None,
-    database: str | None = None,
-) -> Any:
-    """The page that says the file does not look like the chosen assembly, and why.
-    `database`: the bundle chosen, which "anyway" keeps (the likely assembly is genes only)."""
-    return render_template(
-        "jobs/assembly_check.html",
-        file_name=file_name,
-        chosen=chosen,
-        name=name,
-        check=check,
-        form_action=form_action,
-        hidden=hidden,
-        cancel=cancel,
-        database=database,
-    ), 409
+def ask_assembly(asked: AssemblyMismatch, post_to: str, cancel: str | None) -> Any:
+    """The page that says the file does not look like the chosen assembly, and why; its
+    answers post to `post_to`. An upload's (`asked.key`) are sent with the key, and
+    "anyway" keeps the bundle chosen (the likely assembly is genes only)."""
+    hidden = {"key": asked.key} if asked.key else {}
+    page = render_template("jobs/assembly_check.html", asked=asked, post_to=post_to, hidden=hidden, cancel=cancel)
+    return page, 409
 
 
 # -- what a user may do to a job ---------------------------------------------------

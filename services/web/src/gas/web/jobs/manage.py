@@ -16,7 +16,7 @@ from gas.web.assembly import check_object
 from gas.web.context import login_required, own_job_or_404, services
 from gas.web.jobs.blueprint import bp
 from gas.web.jobs.common import BadName, JobBusy, ask_assembly, cancel_job, delete_job, rename_job
-from gas.web.submission import PublishFailed, publish_requested
+from gas.web.submission import AssemblyMismatch, PublishFailed, publish_requested
 from gas.web.uploads import INPUTS, safe_filename
 
 log = structlog.get_logger()
@@ -111,7 +111,7 @@ def rerun(job_id: str) -> Any:
     if check.conflict and request.form.get("confirm") != "yes":
         log.info("upload.assembly_mismatch", chosen=assembly, likely=check.likely, rerun_of=job.job_id)
         action = url_for("jobs.rerun", job_id=job.job_id)
-        return ask_assembly(job.input_file_name, assembly, job.name, check, action, {}, None)
+        return ask_assembly(AssemblyMismatch(None, job.input_file_name, assembly, job.name, check, None), action, None)
     new_id = new_job_id()
     input_key = f"{INPUTS}{job.user_id}/{new_id}~{job.input_file_name}"
     # Its own copy of the input: deleting either job never takes the other's input.

@@ -94,16 +94,7 @@ def _submit(key: str, etag: str | None, **choice: Any) -> Any:
     except Refused as refused:
         return _refuse(refused.message, refused.status, upgrade=refused.reason == "too-large" and not user.premium)
     except AssemblyMismatch as mismatch:
-        return ask_assembly(
-            mismatch.file_name,
-            mismatch.chosen,
-            mismatch.name,
-            mismatch.check,
-            form_action=url_for("jobs.confirm_new_job"),
-            hidden={"key": mismatch.key},
-            cancel=url_for("jobs.cancel_new_job"),
-            database=mismatch.database,
-        )
+        return ask_assembly(mismatch, url_for("jobs.confirm_new_job"), url_for("jobs.cancel_new_job"))
     if submitted.created:
         flash("Your file was uploaded and the annotation job submitted.", "success")
     return redirect(url_for("jobs.job_page", job_id=submitted.job.job_id))
