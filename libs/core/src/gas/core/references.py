@@ -99,12 +99,10 @@ class Bundle:
         )
 
     @property
-    def file(self) -> str:
-        return f"gas-bundle-{self.name}-v{SCHEMA_VERSION}.gasdb"
-
-    @property
-    def manifest(self) -> str:
-        return f"gas-bundle-{self.name}-v{SCHEMA_VERSION}.manifest.json"
+    def files(self) -> tuple[str, str]:
+        """The compiled bundle and its manifest, as the engine names them."""
+        stem = f"gas-bundle-{self.name}-v{SCHEMA_VERSION}"
+        return f"{stem}.gasdb", f"{stem}.manifest.json"
 
     @property
     def prefix(self) -> str:
@@ -309,18 +307,19 @@ def fetch(
                 (dest / entry.name).symlink_to(entry)
     for b in spec.bundles:
         what = f"bundle {b.name}"
-        _wait_for(s3, bucket, b.prefix + b.manifest, what, deadline, poll_seconds)
-        manifest = json.loads(s3.get_object(Bucket=bucket, Key=b.prefix + b.manifest)["Body"].read())
+        file, manifest_file = b.files
+        _wait_for(s3, bucket, b.prefix + manifest_file, what, deadline, poll_seconds)
+        manifest = json.loads(s3.get_object(Bucket=bucket, Key=b.prefix + manifest_file)["Body"].read())
         if not manifests_only:
-            size = _download(s3, bucket, b.prefix + b.file, dest / b.file, manifest["sha256"])
+            size = _download(s3, bucket, b.prefix + file, dest / file, manifest["sha256"])
             if size != manifest["size"]:
                 raise ReferenceError(f"{what}: {size} bytes, the manifest says {manifest['size']}")
             # Hashed above: the engine's size+mtime check then need not hash it again.
-            os.utime(dest / b.file, ns=(manifest["mtime_ns"], manifest["mtime_ns"]))
+            os.utime(dest / file, ns=(manifest["mtime_ns"], manifest["mtime_ns"]))
         # The manifest last: the engine offers a bundle once its manifest is there.
-        tmp = dest / f".fetch-{b.manifest}"
+        tmp = dest / f".fetch-{manifest_file}"
         tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-        os.replace(tmp, dest / b.manifest)
+        os.replace(tmp, dest / manifest_file)
         log.info("references.bundle_fetched", bundle=b.name, key=b.key, manifest_only=manifests_only)
     if manifests_only:
         return

@@ -84,7 +84,8 @@ def _upload(s3: Any, bucket: str, key: str, path: Path) -> None:
 
 def build_one_bundle(b: Bundle, aws: Aws, bucket: str, work: Path) -> str:
     s3 = aws.client("s3")
-    if exists(s3, bucket, b.prefix + b.manifest):
+    file, manifest = b.files
+    if exists(s3, bucket, b.prefix + manifest):
         return "built before"
     inputs = work / "inputs"
     inputs.mkdir()
@@ -105,8 +106,8 @@ def build_one_bundle(b: Bundle, aws: Aws, bucket: str, work: Path) -> str:
     except GeneModelError as exc:
         raise ReferenceError(f"bundle {b.name}: {exc}") from None
     # The file, then the manifest: the manifest's presence is what "built" means.
-    _upload(s3, bucket, b.prefix + b.file, path)
-    _upload(s3, bucket, b.prefix + b.manifest, path.with_name(b.manifest))
+    _upload(s3, bucket, b.prefix + file, path)
+    _upload(s3, bucket, b.prefix + manifest, path.with_name(manifest))
     return "built"
 
 
