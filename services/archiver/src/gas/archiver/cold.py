@@ -49,9 +49,10 @@ class S3GlacierStore:
         self.s3 = aws.client("s3")
 
     @staticmethod
-    def _parse(ref: str) -> tuple[str, str]:
+    def _object(ref: str) -> dict[str, str]:
+        """The cold copy's S3 address, as the S3 calls take it."""
         bucket, key = ref.removeprefix("s3-glacier:").split("/", 1)
-        return bucket, key
+        return {"Bucket": bucket, "Key": key}
 
     @staticmethod
     def cold_prefix(key: str) -> str:
@@ -67,21 +68,18 @@ class S3GlacierStore:
     def strays(self, bucket: str, key: str, keep: str | None) -> list[str]:
         """Cold copies of this object other than `keep` (left by a crash before commit)."""
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=self.cold_prefix(key))
-        keep_key = self._parse(keep)[1] if keep else None
+        keep_key = self._object(keep)["Key"] if keep else None
         return [
             f"{self.scheme}:{bucket}/{o['Key']}" for p in pages for o in p.get("Contents", []) if o["Key"] != keep_key
         ]
 
     def discard(self, ref: str) -> None:
-        bucket, key = self._parse(ref)
-        self.s3.delete_object(Bucket=bucket, Key=key)
+        self.s3.delete_object(**self._object(ref))
 
     def request_restore(self, ref: str, tier: str) -> str | None:
-        bucket, key = self._parse(ref)
+        restore = {"Days": 1, "GlacierJobParameters": {"Tier": tier}}
         try:
-            self.s3.restore_object(
-                Bucket=bucket, Key=key, RestoreRequest={"Days": 1, "GlacierJobParameters": {"Tier": tier}}
-            )
+            self.s3.restore_object(**self._object(ref), RestoreRequest=restore)
         except ClientError as exc:
             code = exc.response["Error"]["Code"]
             if code == "GlacierExpeditedRetrievalNotAvailable":
@@ -93,15 +91,13 @@ class S3GlacierStore:
     def restore_state(self, ref: str, restore_id: str | None) -> RestoreState:
         # Works on AWS and moto alike: the object's Restore header, not an S3 event. The
         # header goes away when the restored copy expires (RestoreRequest Days).
-        bucket, key = self._parse(ref)
-        restore = self.s3.head_object(Bucket=bucket, Key=key).get("Restore", "")
+        restore = self.s3.head_object(**self._object(ref)).get("Restore", "")
         if 'ongoing-request="false"' in restore:
             return "ready"
         return "in_progress" if 'ongoing-request="true"' in restore else "absent"
 
     def thaw_into(self, ref: str, restore_id: str | None, bucket: str, key: str) -> int:
-        src_bucket, src_key = self._parse(ref)
-        self.s3.copy({"Bucket": src_bucket, "Key": src_key}, bucket, key, ExtraArgs={"StorageClass": "STANDARD"})
+        self.s3.copy(self._object(ref), bucket, key, ExtraArgs={"StorageClass": "STANDARD"})
         return self.s3.head_object(Bucket=bucket, Key=key)["ContentLength"]
 
 
