@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -82,6 +82,11 @@ def emit_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2))
 
 
+def show(value: Any, as_json: bool, text: Callable[[Any], str]) -> None:
+    """`value` as JSON (--json), else as `text` writes it for people."""
+    click.echo(json.dumps(value, indent=2) if as_json else text(value))
+
+
 def progress(length: int, label: str, show_pos: bool = False) -> Any:
     """A progress bar on stderr when it is a terminal; nothing in pipelines."""
     return click.progressbar(
@@ -90,6 +95,11 @@ def progress(length: int, label: str, show_pos: bool = False) -> Any:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
+
+
+def job_command(command: Callable[..., None]) -> click.Command:
+    """A command on one job: its JOB_ID argument (first) and --json."""
+    return cli.command()(click.argument("job_id")(json_option(command)))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=__doc__.split("\n\n")[1])
@@ -135,12 +145,15 @@ def whoami(as_json: bool) -> None:
     """Show who the token speaks for and what it may do."""
     with api_errors():
         me = client().me()
-    if as_json:
-        emit_json(me)
-        return
+    show(me, as_json, _whoami_text)
+
+
+def _whoami_text(me: dict[str, Any]) -> str:
     token = me["token"]
-    click.echo(f"{me['name']} <{me['email']}> ({me['user_id']}), {me['tier']} account")
-    click.echo(f"token: {token['kind']}, scopes {', '.join(token['scopes'])}, expires {token['expires_at']}")
+    return (
+        f"{me['name']} <{me['email']}> ({me['user_id']}), {me['tier']} account\n"
+        f"token: {token['kind']}, scopes {', '.join(token['scopes'])}, expires {token['expires_at']}"
+    )
 
 
 # -- jobs --------------------------------------------------------------------------------------
@@ -183,40 +196,37 @@ def jobs(limit: int, every: bool, as_json: bool) -> None:
             click.echo(_line(job))
 
 
-@cli.command()
-@click.argument("job_id")
-@json_option
+_DETAILS = (
+    "assembly",
+    "database_kind",
+    "database_sources",
+    "input_size",
+    "started_at",
+    "completed_at",
+    "cancelled_at",
+    "storage",
+    "error",
+)
+
+
+def _status_text(job: dict[str, Any]) -> str:
+    lines = [_line(job), *(f"  {key}: {job[key]}" for key in _DETAILS if job.get(key))]
+    if _progress_line(job):
+        lines.append(f"  progress: {_progress_line(job)}")
+    lines += [f"  {key}: {value}" for key, value in (job.get("summary") or {}).items()]
+    return "\n".join(lines)
+
+
+@job_command
 def status(job_id: str, as_json: bool) -> None:
     """Show one job. Exits 1 if it FAILED, 6 if it was CANCELLED."""
     with api_errors():
         job = client().job(job_id)
-    if as_json:
-        emit_json(job)
-    else:
-        click.echo(_line(job))
-        for key in (
-            "assembly",
-            "database_kind",
-            "database_sources",
-            "input_size",
-            "started_at",
-            "completed_at",
-            "cancelled_at",
-            "storage",
-            "error",
-        ):
-            if job.get(key):
-                click.echo(f"  {key}: {job[key]}")
-        if _progress_line(job):
-            click.echo(f"  progress: {_progress_line(job)}")
-        for key, value in (job.get("summary") or {}).items():
-            click.echo(f"  {key}: {value}")
+    show(job, as_json, _status_text)
     sys.exit(outcome_code([job["status"]]))
 
 
-@cli.command()
-@click.argument("job_id")
-@json_option
+@job_command
 def log(job_id: str, as_json: bool) -> None:
     """Print a finished job's count log."""
     with api_errors():
@@ -443,32 +453,22 @@ def delete(job_id: str, yes: bool) -> None:
     click.echo(f"Deleted {job_id}.")
 
 
-@cli.command()
-@click.argument("job_id")
+@job_command
 @click.argument("name")
-@json_option
 def rename(job_id: str, name: str, as_json: bool) -> None:
     """Rename a job (one line, at most 200 characters; "" removes the name)."""
     with api_errors():
         job = client().rename(job_id, name or None)
-    if as_json:
-        emit_json(job)
-    else:
-        click.echo(_line(job))
+    show(job, as_json, _line)
 
 
-@cli.command()
-@click.argument("job_id")
-@json_option
+@job_command
 def cancel(job_id: str, as_json: bool) -> None:
     """Cancel a PENDING or RUNNING job: it stops within seconds and becomes CANCELLED
     (exit 1 if it had already finished)."""
     with api_errors():
         job = client().cancel(job_id)
-    if as_json:
-        emit_json(job)
-    else:
-        click.echo(_line(job))
+    show(job, as_json, _line)
 
 
 # -- saved filters (the web table's "Saved filters"; /api/v1/filters) -----------------------------
@@ -507,10 +507,7 @@ def save_filter(name: str, query: str, conditions: tuple[str, ...], as_json: boo
         fail("give a query string or --where conditions to save", EXIT_USAGE)
     with api_errors():
         saved = client().save_filter(name, whole)
-    if as_json:
-        emit_json(saved)
-    else:
-        click.echo(_filter_line(saved))
+    show(saved, as_json, _filter_line)
 
 
 @filters.command("delete")
