@@ -151,9 +151,7 @@ def test_tstv_and_known_source_bars_are_links_to_their_rows(sign_in, web_aws, en
     for key, labels in charts.items():
         counts, bars = _chart(html, key), dict(_bars(html, key))
         assert set(counts) == set(labels)
-        # "novel" (known=novel, as before) counts annotated ALTs only; the table's known=novel
-        # also keeps ALTs with no region or class: not held equal here (see docs/web.md).
-        for label, count in ((label, n) for label, n in counts.items() if label != "novel"):
+        for label, count in counts.items():
             title = f"{label}: {count:,}, filter the table"
             if not count:
                 assert title not in bars  # an empty bar opens no empty table
@@ -166,9 +164,58 @@ def test_tstv_and_known_source_bars_are_links_to_their_rows(sign_in, web_aws, en
                 assert ("where", "tstv=tv") not in args or label.endswith("(tv)")  # replaced, not ANDed
             assert f'data-matched="{count}"' in c.get(href).get_data(as_text=True), (label, href)
             followed += 1
-    assert followed >= 2  # at least one ts/tv bar and one source in every filter here
+    assert followed >= 3  # at least one ts/tv bar, one source and "novel" in every filter here
     if not query:  # both kinds of SNV and a known source are in premium_1 (its rsIDs: "file")
-        assert followed == 3 and engine.summary["known_sources"]["file"] > 0
+        assert followed == 4 and engine.summary["known_sources"]["file"] > 0
+
+
+# Beside premium_1: ALTs the engine leaves unannotated (past the end of GRCh37's chromosome 1,
+# a contig it lacks), with and without the file's rsID, a database-known, a novel and a
+# symbolic ALT (test_annotate.py: rs28396308 is 1:55545 C>T in the database).
+OUTSIDE = (
+    "1\t55545\t.\tC\tT\t.\tPASS\t.\n"
+    "1\t249250700\trs1234567\tA\tG\t.\tPASS\t.\n"
+    "1\t249250710\t.\tA\tT\t.\tPASS\t.\n"
+    "GL000192.1\t100\trs7654321\tA\tG\t.\tPASS\t.\n"
+    "NC_007605\t100\t.\tC\tT\t.\tPASS\t.\n"
+    "2\t101087000\tmy_call\tA\tG\t.\tPASS\t.\n"
+    "2\t101087000\trs5\tA\t<DEL>\t.\tPASS\t.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def outside(tmp_path_factory) -> EngineResult:
+    work = tmp_path_factory.mktemp("outside")
+    vcf = work / "outside.vcf"
+    vcf.write_text((SAMPLES / "premium_1.vcf").read_text() + OUTSIDE)
+    return engine_result(vcf, work / "out", allow_assembly_mismatch=True)
+
+
+@pytest.mark.parametrize("query", ["", "class=SNV", "region=intron,intergenic&known=novel", "chrom=1"])
+def test_every_bar_opens_a_table_of_as_many_rows(sign_in, web_aws, outside, query):
+    """Every bar of every chart links to a table of as many rows as the bar counts, on a file
+    with ALTs the engine did not annotate beside known and novel ones; unfiltered, the bars
+    are the engine's summary (the "novel" bar counted 1,044 where its table had 1,052 rows)."""
+    summary = outside.summary
+    # premium_1's three past the end of GRCh37's chromosome 3 (its positions are NCBI36's) and four here.
+    assert summary["variants"]["outside_assembly"] == 7 and summary["multiallelic_extra_alleles"] == 0
+    assert summary["symbolic_alleles"] == 1 and summary["known_sources"]["database"] >= 1
+    c, user_id = sign_in()
+    job = store_result(web_aws, user_id, outside, name="outside.vcf")
+    html = c.get(f"/annotations/{job.job_id}?{query}").get_data(as_text=True)
+    if not query:
+        assert _chart(html, "known")["novel"] == summary["novel"]
+        assert _chart(html, "classes") == summary["variant_classes"]
+    followed: set[str] = set()
+    for key in ("regions", "consequences", "classes", "tstv", "known", "chromosomes", "genes", "flags"):
+        for title, href in _bars(html, key):
+            if title.endswith(", list every term"):
+                continue
+            label, _, count = title.removesuffix(", filter the table").rpartition(": ")
+            table = c.get(href).get_data(as_text=True)
+            assert f'data-matched="{count.replace(",", "")}"' in table, (key, label, href)
+            followed.add(key)
+    assert followed >= {"regions", "classes", "tstv", "known", "chromosomes", "genes"}, followed
 
 
 @needs_bcftools

@@ -12,7 +12,7 @@ to each other):
   matching ALTs'); only records annotated against the assembly count for regions, genes
   and consequences (the others have no region);
 - per ALT (one table row each): variant classes, ts/tv, known by source and novel (an
-  annotated ALT with a class and no rsID).
+  annotated ALT with a class and no rsID: `table.novel`, the table's `known=novel`).
 
 Rows are selected by `LocalTable.candidate_batches` and `LocalTable.mask`, the table's own
 filter code, one batch and the columns below at a time; memory is a few batches plus one
@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 from gas.core.vocab import FLAGS, KNOWN_SOURCES, REGIONS, TSTV, VARIANT_CLASSES
 from gas.web.variants.cache import _Lru
 from gas.web.variants.query import SEVERITY, VariantFilter, normalise_chrom
-from gas.web.variants.table import LocalTable
+from gas.web.variants.table import LocalTable, novel
 
 # The columns the counts read, besides the filter's own.
 FACET_COLUMNS = (
@@ -145,9 +145,7 @@ def _count_alleles(out: Facets, batch: pa.RecordBatch) -> None:
     out.classes.update(_value_counts(classes))
     out.tstv.update(_value_counts(batch.column("tstv")))
     out.known_sources.update(_value_counts(batch.column("known_source")))
-    annotated = pc.and_(pc.is_valid(batch.column("region")), pc.is_valid(classes))
-    novel = pc.and_(annotated, pc.is_null(batch.column("rsid")))
-    out.novel += int(pc.sum(pc.cast(novel, pa.int64())).as_py() or 0)
+    out.novel += int(novel(batch).sum())  # the rows the table's known=novel keeps
 
 
 def _count_records(out: Facets, firsts: pa.RecordBatch) -> None:
