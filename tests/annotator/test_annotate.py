@@ -249,6 +249,31 @@ def test_an_rsid_in_column_3_makes_the_allele_known(annotate):
     ]
 
 
+def test_the_summary_counts_table_rows_one_per_alt(annotate):
+    """The summary's regions, consequences, contigs, flags and genes count ALTs, the table's
+    rows, so each chart bar is the row count of the table its link opens (decision 113): a
+    record with two ALTs counts twice (it counted once)."""
+    from collections import Counter
+
+    import pyarrow.parquet as pq
+
+    result, _ = annotate(
+        "1\t249250700\t.\tA\tG,C\t.\t.\t.\n2\t101087027\t.\tA\tG,T\t.\t.\t.\n2\t101087035\t.\tA\tG\t.\t.\t.\n",
+        allow_assembly_mismatch=True,  # the first record is past the end of chromosome 1
+    )
+    rows = pq.read_table(result.variants_parquet).to_pylist()
+    summary = result.summary
+    assert summary["multiallelic_extra_alleles"] == 2 and len(rows) == 5
+    assert summary["consequences"] == {"splice_donor_variant": 2, "intron_variant": 1}
+    assert summary["consequences"] == Counter(r["consequence"] for r in rows if r["consequence"])
+    assert {k: n for k, n in summary["regions"].items() if n} == Counter(r["region"] for r in rows if r["region"])
+    assert summary["contigs"] == Counter(r["chrom"] for r in rows) == {"1": 2, "2": 3}
+    assert {f: n for f, n in summary["flags"].items() if n} == Counter(f for r in rows for f in r["flags"])
+    top = {g["gene"]: g["variants"] for g in summary["top_genes"]}
+    assert top == Counter(g for r in rows for g in set(r["genes"])) and top
+    assert summary["past_contig_end"] == {"1": 1}  # records, as the job page states them
+
+
 def test_the_summary_of_many_contigs_stays_small(annotate):
     """45,000 contig names made a 17.8 MB job page (issue 22): the summary keeps the
     SUMMARY_CONTIGS contigs with most variants and counts the rest."""

@@ -238,8 +238,10 @@ def matches(row: dict[str, Any], f: VariantFilter) -> bool:
         return False
     if f.classes and row["variant_class"] not in f.classes:
         return False
-    if f.known is not None and (row["rsid"] is not None) != f.known:
+    if f.known and row["rsid"] is None:
         return False
+    if f.known is False and (row["rsid"] is not None or not row["region"] or not row["variant_class"]):
+        return False  # novel: an ALT annotated against the assembly, not symbolic, with no rsID
     if f.flags and not set(f.flags) & set(row["flags"]):
         return False
     if f.consequences and row["consequence"] not in f.consequences:

@@ -90,15 +90,18 @@ def test_filtered_charts_count_the_rows_the_table_returns(sign_in, web_aws, engi
     known = _chart(html, "known")
     assert known["novel"] == sum(1 for r in rows if not r["rsid"] and r["region"] and r["variant_class"])
     assert sum(n for label, n in known.items() if label != "novel") == sum(1 for r in rows if r["rsid"])
-    # Per record: regions, chromosomes, flags, the most severe consequence.
+    # Also per ALT: regions, chromosomes, flags, the most severe consequence; with one ALT a
+    # record here, the same as the annotated VCF's records say.
     infos = [_info(r) for r in records]
-    regions = Counter(i["REGION"] for i in infos if "REGION" in i)
+    regions = Counter(r["region"] for r in rows if r["region"])
     assert {k: v for k, v in _chart(html, "regions").items() if v} == dict(regions)
-    assert _chart(html, "chromosomes") == dict(Counter(r[0] for r in records))
+    assert dict(regions) == dict(Counter(i["REGION"] for i in infos if "REGION" in i))
+    assert (
+        _chart(html, "chromosomes") == dict(Counter(r["chrom"] for r in rows)) == dict(Counter(r[0] for r in records))
+    )
     assert _chart(html, "flags") == {f: sum(1 for i in infos if f in i) for f in ("CPG", "REPEAT", "BLACKLIST")}
-    severe = Counter(i["MOST_SEVERE"] for i in infos if "MOST_SEVERE" in i)
-    if "consequence" not in query:  # a record's most severe term over all its ALTs (one ALT here)
-        assert _chart(html, "consequences") == dict(severe)
+    severe = Counter(r["consequence"] for r in rows if r["consequence"])
+    assert _chart(html, "consequences") == dict(severe)
 
 
 def test_no_filter_draws_the_summary_and_each_bar_filters_the_table(sign_in, web_aws, engine):
@@ -151,9 +154,7 @@ def test_tstv_and_known_source_bars_are_links_to_their_rows(sign_in, web_aws, en
     for key, labels in charts.items():
         counts, bars = _chart(html, key), dict(_bars(html, key))
         assert set(counts) == set(labels)
-        # "novel" (known=novel, as before) counts annotated ALTs only; the table's known=novel
-        # also keeps ALTs with no region or class: not held equal here (see docs/web.md).
-        for label, count in ((label, n) for label, n in counts.items() if label != "novel"):
+        for label, count in counts.items():
             title = f"{label}: {count:,}, filter the table"
             if not count:
                 assert title not in bars  # an empty bar opens no empty table
@@ -166,9 +167,64 @@ def test_tstv_and_known_source_bars_are_links_to_their_rows(sign_in, web_aws, en
                 assert ("where", "tstv=tv") not in args or label.endswith("(tv)")  # replaced, not ANDed
             assert f'data-matched="{count}"' in c.get(href).get_data(as_text=True), (label, href)
             followed += 1
-    assert followed >= 2  # at least one ts/tv bar and one source in every filter here
+    assert followed >= 3  # at least one ts/tv bar, one source and "novel" in every filter here
     if not query:  # both kinds of SNV and a known source are in premium_1 (its rsIDs: "file")
-        assert followed == 3 and engine.summary["known_sources"]["file"] > 0
+        assert followed == 4 and engine.summary["known_sources"]["file"] > 0
+
+
+# Beside premium_1: ALTs the engine leaves unannotated (past the end of GRCh37's chromosome 1,
+# a contig it lacks), with and without the file's rsID, a database-known, a novel and a
+# symbolic ALT (test_annotate.py: rs28396308 is 1:55545 C>T in the database), and two
+# records of two ALTs (a splice donor's, one past chromosome 1's end).
+OUTSIDE = (
+    "1\t55545\t.\tC\tT\t.\tPASS\t.\n"
+    "1\t249250700\trs1234567\tA\tG\t.\tPASS\t.\n"
+    "1\t249250710\t.\tA\tT\t.\tPASS\t.\n"
+    "GL000192.1\t100\trs7654321\tA\tG\t.\tPASS\t.\n"
+    "NC_007605\t100\t.\tC\tT\t.\tPASS\t.\n"
+    "2\t101087000\tmy_call\tA\tG\t.\tPASS\t.\n"
+    "2\t101087000\trs5\tA\t<DEL>\t.\tPASS\t.\n"
+    "2\t101087027\t.\tA\tG,T\t.\tPASS\t.\n"
+    "1\t249250720\t.\tA\tG,C\t.\tPASS\t.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def outside(tmp_path_factory) -> EngineResult:
+    work = tmp_path_factory.mktemp("outside")
+    vcf = work / "outside.vcf"
+    vcf.write_text((SAMPLES / "premium_1.vcf").read_text() + OUTSIDE)
+    return engine_result(vcf, work / "out", allow_assembly_mismatch=True)
+
+
+@pytest.mark.parametrize("query", ["", "class=SNV", "region=intron,intergenic&known=novel", "chrom=1"])
+def test_every_bar_opens_a_table_of_as_many_rows(sign_in, web_aws, outside, query):
+    """Every bar of every chart links to a table of as many rows as the bar counts, on a file
+    with ALTs the engine did not annotate beside known and novel ones and records of two ALTs;
+    unfiltered, the bars are the engine's summary (the "novel" bar counted 1,044 where its
+    table had 1,052 rows; a record of two ALTs was one in the region, consequence, chromosome,
+    gene and flag bars and two rows in their tables)."""
+    summary = outside.summary
+    # premium_1's three past the end of GRCh37's chromosome 3 (its positions are NCBI36's) and five here.
+    assert summary["variants"]["outside_assembly"] == 8 and summary["multiallelic_extra_alleles"] == 2
+    assert summary["symbolic_alleles"] == 1 and summary["known_sources"]["database"] >= 1
+    c, user_id = sign_in()
+    job = store_result(web_aws, user_id, outside, name="outside.vcf")
+    html = c.get(f"/annotations/{job.job_id}?{query}").get_data(as_text=True)
+    if not query:
+        assert _chart(html, "known")["novel"] == summary["novel"]
+        assert _chart(html, "classes") == summary["variant_classes"]
+        assert _chart(html, "regions") == summary["regions"]
+    followed: set[str] = set()
+    for key in ("regions", "consequences", "classes", "tstv", "known", "chromosomes", "genes", "flags"):
+        for title, href in _bars(html, key):
+            if title.endswith(", list every term"):
+                continue
+            label, _, count = title.removesuffix(", filter the table").rpartition(": ")
+            table = c.get(href).get_data(as_text=True)
+            assert f'data-matched="{count.replace(",", "")}"' in table, (key, label, href)
+            followed.add(key)
+    assert followed >= {"regions", "classes", "tstv", "known", "chromosomes", "genes"}, followed
 
 
 @needs_bcftools
@@ -202,9 +258,9 @@ def test_other_lists_every_term_with_links_and_pages(sign_in, web_aws):
     )
     listed = c.get(href).get_data(as_text=True)
     assert 'data-terms="40"' in listed and listed.count('<tr><th scope="row">') == 40
-    # Genes: every gene, counted per record, under the table's filter, each a filter link.
+    # Genes: every gene, counted per row, under the table's filter, each a filter link.
     listed = c.get(f"/annotations/{job.job_id}/charts/genes?known=novel").get_data(as_text=True)
-    want = Counter(g for r in {r["record"]: r for r in result.rows if not r["rsid"]}.values() for g in set(r["genes"]))
+    want = Counter(g for r in result.rows if not r["rsid"] for g in set(r["genes"]))  # per row (ALT)
     found = re.findall(r'<a href="([^"]*)" class="gas-term">([^<]*)</a></th><td class="text-end">([\d,]+)</td>', listed)
     assert {g: int(n.replace(",", "")) for _, g, n in found} == dict(want)
     assert found[0][0].replace("&amp;", "&") == f"/annotations/{job.job_id}/variants?gene={found[0][1]}&known=novel"

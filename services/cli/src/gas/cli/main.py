@@ -279,7 +279,9 @@ VARIANT_PAGE = 500  # the API's largest page
 @click.option("--gene", multiple=True, help="A gene name (trailing * for a prefix). Repeatable.")
 @click.option("--region", multiple=True, help="CDS, UTR, exon, intron, upstream, intergenic, ... Repeatable.")
 @click.option("--class", "classes", multiple=True, help="SNV, MNV, INS, DEL, DELINS. Repeatable.")
-@click.option("--known", type=click.Choice(["known", "novel", "all"]), help="With an rsID, or not.")
+@click.option(
+    "--known", type=click.Choice(["known", "novel", "all"]), help="known: an rsID; novel: annotated, no rsID."
+)
 @click.option("--flag", multiple=True, help="CPG, REPEAT, BLACKLIST. Repeatable.")
 @click.option("--consequence", multiple=True, help="Most severe consequence (SO term). Repeatable.")
 @click.option("--chrom", help="A chromosome (1-22, X, Y, MT).")

@@ -416,7 +416,7 @@ class _Run:
         return kept, {"contigs": len(counts) - len(kept), "variants": rest}
 
     def _top_genes(self) -> list[dict[str, Any]]:
-        """The 20 genes with most records (a record counts once per gene it overlaps)."""
+        """The 20 genes with most rows (an ALT counts once per gene its record overlaps)."""
         a = self.db.arrays
         per_set = self.stats.gene_sets
         offsets = a["gene_set_member_offsets"]

@@ -471,7 +471,14 @@ class BlockAnnotator:
         ann = rec.annotated
         stats.outside_assembly = int((~ann).sum())
         on_db = rec.cid >= 0
-        stats.contigs += np.bincount(rec.cid[on_db], minlength=self.n_contigs)
+        # The charts' counts are table rows, one per ALT: a record counts once per ALT, so
+        # each bar is the row count of the table its link opens (decision 113).
+        rows = np.bincount(al.record, minlength=n)
+
+        def per_row(keys: np.ndarray, keep: np.ndarray, size: int) -> np.ndarray:
+            return np.bincount(keys[keep], weights=rows[keep], minlength=size).astype(np.int64)
+
+        stats.contigs += per_row(rec.cid, on_db, self.n_contigs)
         past = on_db & ~ann
         stats.past_end += np.bincount(rec.cid[past], minlength=self.n_contigs)
         order = np.argsort(rec.cid[on_db], kind="stable")  # a sorted VCF: already in order
@@ -482,14 +489,16 @@ class BlockAnnotator:
         )
         c_start, c_len = lines.field(0)
         for r in np.flatnonzero(~on_db).tolist():
-            stats.other_contigs[lines.buf[c_start[r] : c_start[r] + c_len[r]].tobytes().decode("utf-8", "replace")] += 1
-        stats.regions += np.bincount(found.region[ann], minlength=len(REGIONS))
+            name = lines.buf[c_start[r] : c_start[r] + c_len[r]].tobytes().decode("utf-8", "replace")
+            stats.other_contigs[name] += int(rows[r])
+        stats.regions += per_row(found.region, ann, len(REGIONS))
         single = np.ones(n, dtype=bool)
         single[list(found.multi_sets)] = False
-        stats.gene_sets += np.bincount(found.gene_set[single & ann], minlength=stats.gene_sets.size)
-        for members in found.multi_sets.values():
-            stats.genes.update(self.gene_name(g) for g in members)
-        stats.flags += np.count_nonzero(found.flags, axis=0)
+        stats.gene_sets += per_row(found.gene_set, single & ann, stats.gene_sets.size)
+        for r, members in found.multi_sets.items():
+            for g in members:
+                stats.genes[self.gene_name(g)] += int(rows[r])
+        stats.flags += rows @ found.flags.astype(np.int64)
         any_seq = np.zeros(n, dtype=bool)
         any_seq[al.record[al.seq]] = True
         stats.position_only = int((~any_seq).sum())
@@ -503,7 +512,7 @@ class BlockAnnotator:
         stats.known_database, stats.known_file, stats.known_both = (int(x) for x in sources[1:4])
         stats.known = stats.known_database + stats.known_file + stats.known_both
         stats.novel = int(seq_ann.sum()) - stats.known
-        worst = csq.most_severe_rank(found.csq.record_terms)
+        worst = csq.most_severe_rank(found.csq.allele_terms)  # the table's consequence column
         stats.most_severe += np.bincount(worst[worst >= 0], minlength=len(csq.TERMS))
 
     def _dots(self, rec: Records, al: Alleles) -> int:

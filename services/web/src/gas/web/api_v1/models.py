@@ -296,7 +296,11 @@ class VariantQuery(Strict):
     gene: list[str] | None = Field(None, description="Gene names, any case; a trailing `*` makes a prefix")
     region: list[str] | None = Field(None, description=f"Regions: {_listed(REGIONS)}")
     variant_class: list[str] | None = Field(None, alias="class", description=f"Classes: {_listed(VARIANT_CLASSES)}")
-    known: str | None = Field(None, description="`known` (with an rsID), `novel` or `all` (default)")
+    known: str | None = Field(
+        None,
+        description="`known` (with an rsID), `novel` (a sequence ALT annotated against the assembly, no rsID) "
+        "or `all` (default)",
+    )
     flag: list[str] | None = Field(None, description=f"Any of the flags {_listed(FLAGS)}")
     consequence: list[str] | None = Field(None, description="Most severe consequence (SO term)")
     chrom: str | None = Field(None, description="A chromosome: 1-22, X, Y, MT (with or without `chr`)")
@@ -384,7 +388,7 @@ class Variant(BaseModel):
     known_source: str | None = Field(
         None,
         description=f"Where the ALT is known from: {_listed(KNOWN_SOURCES)} (the database, an rsID in the ID "
-        "column, both); null: novel",
+        "column, both); null: novel, or outside the assembly or symbolic (neither)",
     )
     diseases: list[str] | None = Field(
         None, description="OMIM/Orphanet ids of the diseases of the row's genes (HPO); null: a job annotated before"

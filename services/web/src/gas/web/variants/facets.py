@@ -6,13 +6,13 @@ gas.annotator.engine.annotate), so the job page draws it with the same code, and
 empty filter it equals the engine's own figures (tests/web/test_web_charts.py holds the two
 to each other):
 
-- per record (a VCF data line counts once, whichever of its ALTs match): regions,
-  chromosomes (main ones spelled as the summary does, without "chr"), flags, genes (once
-  per gene a record overlaps) and the most severe consequence (the most severe of its
-  matching ALTs'); only records annotated against the assembly count for regions, genes
-  and consequences (the others have no region);
-- per ALT (one table row each): variant classes, ts/tv, known by source and novel (an
-  annotated ALT with a class and no rsID).
+Every count is of rows, one per ALT, as the table's "Showing N" and the engine's summary
+count them (decision 113), so each bar is the row count of the table its link opens:
+regions, chromosomes (main ones spelled as the summary does, without "chr"), flags, genes
+(once per gene a row overlaps), consequences (the row's most severe term), variant classes,
+ts/tv, known by source and novel (an annotated ALT with a class and no rsID: `table.novel`,
+the table's `known=novel`). Only rows annotated against the assembly have a region, genes
+and consequences; `matched` also gives the records (VCF data lines) the rows belong to.
 
 Rows are selected by `LocalTable.candidate_batches` and `LocalTable.mask`, the table's own
 filter code, one batch and the columns below at a time; memory is a few batches plus one
@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 from gas.core.vocab import FLAGS, KNOWN_SOURCES, REGIONS, TSTV, VARIANT_CLASSES
 from gas.web.variants.cache import _Lru
 from gas.web.variants.query import SEVERITY, VariantFilter, normalise_chrom
-from gas.web.variants.table import LocalTable
+from gas.web.variants.table import LocalTable, novel
 
 # The columns the counts read, besides the filter's own.
 FACET_COLUMNS = (
@@ -49,7 +49,6 @@ FACET_COLUMNS = (
     "known_source",
 )
 TOP_GENES = 20  # as many as the engine's summary names
-_SEVERITY = pa.array(SEVERITY, pa.string())
 
 
 @dataclass
@@ -111,25 +110,13 @@ def facet_counts(table: LocalTable, filt: VariantFilter) -> Facets:
         return cached
     out = Facets()
     last_record = -1  # the last record counted: a record's ALTs may straddle two batches
-    pending: tuple[int, int] | None = None  # (record, best consequence rank) not yet counted
-    ranks = np.zeros(len(SEVERITY) + 2, dtype=np.int64)  # records per most severe rank; unknown, none
     for batch in table.matching_batches(filt, list(FACET_COLUMNS)):  # the table's own filtering
         out.rows += batch.num_rows
-        _count_alleles(out, batch)
+        _count_rows(out, batch)
         records = batch.column("record").to_numpy()
-        # The first matching row of each record (rows are in record order).
-        starts = np.flatnonzero(np.concatenate([[True], records[1:] != records[:-1]]))
-        if records[0] == last_record:
-            firsts = starts[1:]
-        else:
-            firsts = starts
+        firsts = np.concatenate([[records[0] != last_record], records[1:] != records[:-1]])
+        out.records += int(firsts.sum())
         last_record = int(records[-1])
-        out.records += len(firsts)
-        _count_records(out, batch.take(pa.array(firsts, pa.int64())))
-        pending = _count_consequences(ranks, batch, records, starts, pending)
-    if pending is not None:
-        ranks[pending[1]] += 1
-    out.consequences.update({t: int(n) for t, n in zip(SEVERITY, ranks.tolist(), strict=False) if n})
     _CACHE.put(key, out)
     return out
 
@@ -140,53 +127,22 @@ def _value_counts(column: pa.Array) -> dict[str, int]:
     return {v["values"]: v["counts"] for v in pc.value_counts(column).to_pylist() if v["values"] is not None}
 
 
-def _count_alleles(out: Facets, batch: pa.RecordBatch) -> None:
-    classes = batch.column("variant_class")
-    out.classes.update(_value_counts(classes))
+def _count_rows(out: Facets, batch: pa.RecordBatch) -> None:
+    """Every chart counts rows (one per ALT), as the engine's summary does."""
+    out.classes.update(_value_counts(batch.column("variant_class")))
     out.tstv.update(_value_counts(batch.column("tstv")))
     out.known_sources.update(_value_counts(batch.column("known_source")))
-    annotated = pc.and_(pc.is_valid(batch.column("region")), pc.is_valid(classes))
-    novel = pc.and_(annotated, pc.is_null(batch.column("rsid")))
-    out.novel += int(pc.sum(pc.cast(novel, pa.int64())).as_py() or 0)
-
-
-def _count_records(out: Facets, firsts: pa.RecordBatch) -> None:
-    """Per record: region, chromosome, flags and genes of its first matching row (a
-    record's ALTs share them)."""
-    out.regions.update(_value_counts(firsts.column("region")))
-    for chrom, n in _value_counts(firsts.column("chrom")).items():
+    out.novel += int(novel(batch).sum())  # the rows the table's known=novel keeps
+    out.regions.update(_value_counts(batch.column("region")))
+    for chrom, n in _value_counts(batch.column("chrom")).items():
         out.contigs[normalise_chrom(chrom) or chrom] += n
-    out.flags.update(_value_counts(pc.list_flatten(firsts.column("flags"))))
-    genes = firsts.column("genes")
-    # A record counts once per gene name it overlaps (a name may be listed twice).
+    out.flags.update(_value_counts(pc.list_flatten(batch.column("flags"))))
+    terms = _value_counts(batch.column("consequence"))
+    out.consequences.update({t: terms[t] for t in SEVERITY if t in terms})
+    genes = batch.column("genes")
+    # A row counts once per gene name it overlaps (a name may be listed twice).
     parents = pc.list_parent_indices(genes).to_numpy()
     names = pc.list_flatten(genes)
     if len(names):
         pairs = pa.table({"p": parents, "g": names}).group_by(["p", "g"]).aggregate([])
         out.genes.update(_value_counts(pairs.column("g").combine_chunks()))
-
-
-def _count_consequences(
-    ranks: np.ndarray, batch: pa.RecordBatch, records: np.ndarray, starts: np.ndarray, pending: tuple[int, int] | None
-) -> tuple[int, int] | None:
-    """Per record, the most severe consequence of its matching ALTs; the batch's last record
-    stays pending (its ALTs may go on in the next batch)."""
-    column = batch.column("consequence")
-    if pa.types.is_dictionary(column.type):
-        column = column.cast(pa.string())
-    unknown = len(SEVERITY)  # a term outside the list (not counted), then none
-    rank = pc.fill_null(pc.index_in(column, value_set=_SEVERITY), unknown).to_numpy(zero_copy_only=False)
-    rank = rank.astype(np.int64)
-    rank[pc.is_null(column).to_numpy(zero_copy_only=False)] = unknown + 1
-    best = np.minimum.reduceat(rank, starts)
-    run_records = records[starts]
-    k = 0
-    if pending is not None and run_records[0] == pending[0]:
-        pending = (pending[0], min(pending[1], int(best[0])))
-        k = 1
-    if k < len(starts):
-        if pending is not None:
-            ranks[pending[1]] += 1
-        ranks += np.bincount(best[k:-1], minlength=len(ranks))
-        pending = (int(run_records[-1]), int(best[-1]))
-    return pending

@@ -241,8 +241,8 @@ class LocalTable:
         """The columns that the filters in use read."""
         in_use = {
             "genes": bool(filt.genes) or filt.phenotype is not None or filt.disease_genes,
-            "region": bool(filt.regions),
-            "variant_class": bool(filt.classes),
+            "region": bool(filt.regions) or filt.known is False,
+            "variant_class": bool(filt.classes) or filt.known is False,
             "rsid": filt.known is not None,
             "flags": bool(filt.flags),
             "consequence": bool(filt.consequences),
@@ -279,8 +279,7 @@ class LocalTable:
         if filt.classes:
             keep &= one_of("variant_class", filt.classes)
         if filt.known is not None:
-            valid = pc.is_valid(batch.column("rsid")).to_numpy(zero_copy_only=False)
-            keep &= valid if filt.known else ~valid
+            keep &= pc.is_valid(batch.column("rsid")).to_numpy(zero_copy_only=False) if filt.known else novel(batch)
         if filt.flags:
             keep &= any_of("flags", pa.array(filt.flags, pa.string()))
         if filt.consequences:
@@ -553,6 +552,14 @@ class LocalTable:
                     if not keep.all():
                         batch = batch.filter(pa.array(keep))
                 yield batch.select(columns)
+
+
+def novel(batch: pa.RecordBatch) -> np.ndarray:
+    """The rows of novel ALTs, as the engine counts them (its summary's "novel"): a sequence
+    ALT (a variant class) annotated against the assembly (a region) without an rsID. ALTs
+    outside the assembly and symbolic ALTs are neither known nor novel (decision 113)."""
+    annotated = pc.and_(pc.is_valid(batch.column("region")), pc.is_valid(batch.column("variant_class")))
+    return pc.and_(annotated, pc.is_null(batch.column("rsid"))).to_numpy(zero_copy_only=False)
 
 
 def order_terms(totals: dict[str, int]) -> dict[str, int]:
