@@ -54,7 +54,7 @@ class SourceError(ValueError):
 class SourceField:
     source_id: str  # the INFO id in the source VCF
     info_id: str  # the INFO id GAS writes
-    number: str  # as GAS writes it: A, R, 0 (Flag) or . (see _written_number)
+    number: str  # as GAS writes it: A, R, 0 (Flag), or . (a BED's names; see _written_number)
     type: str
     description: str
     source_number: str
@@ -205,13 +205,16 @@ _INFO_LINE = re.compile(r'^##INFO=<ID=([^,>]+),Number=([^,>]+),Type=([^,>]+),Des
 
 
 def _written_number(number: str) -> str:
-    # One value per ALT for A and 1 (the source record matching that ALT), R kept as R,
-    # Flags as flags; anything else (., G, 2..) is copied whole from the first match.
-    if number in ("A", "1"):
-        return "A"
-    if number in ("R", "0"):
-        return number
-    return "."
+    # One value per ALT for everything but R (kept as R) and Flags: A and 1 are the matching
+    # source record's value for that ALT; anything else (., G, 2..) its whole value, in that
+    # ALT's slot (decision 112: _slot).
+    return number if number in ("R", "0") else "A"
+
+
+def _slot(value: str) -> str:
+    """A value in one ALT's slot of a Number=A field: its own commas percent-encoded as VCF
+    4.3 writes a comma inside a value (%2C), so the slots stay one per ALT."""
+    return value.replace(",", "%2C")
 
 
 def _vcf_fields(name: str, path: Path, wanted: dict[str, str]) -> list[SourceField]:
@@ -232,8 +235,10 @@ def _vcf_fields(name: str, path: Path, wanted: dict[str, str]) -> list[SourceFie
         number, typ, desc = declared[src]
         if typ not in _TYPES:
             raise SourceError(f"source {name}: INFO/{src} has unknown Type {typ}")
-        written = _written_number(number)
-        out.append(SourceField(src, str(new), written, typ, f"{desc} (from {name}, INFO/{src})", number))
+        written, note = _written_number(number), ""
+        if number not in ("A", "R", "0", "1"):  # a whole value per ALT: text, its commas %2C
+            typ, note = "String", f", Number={number} value per ALT with its commas as %2C"
+        out.append(SourceField(src, str(new), written, typ, f"{desc} (from {name}, INFO/{src}{note})", number))
     return out
 
 
@@ -426,16 +431,12 @@ class SourcesStage:
                 continue
             if f.number == "A":
                 if any(v is not None for v in values):
-                    info.append(f"{f.info_id}={','.join(v if v is not None else '.' for v in values)}")
+                    info.append(f"{f.info_id}={','.join(_slot(v) if v is not None else '.' for v in values)}")
             elif f.number == "R":
                 first = next((m for m in matches if m is not None and f.source_id in m.values), None)
                 ref_v = first.values[f.source_id].split(",")[0] if first is not None else "."
                 if any(v is not None for v in values):
                     info.append(f"{f.info_id}={','.join([ref_v, *(v if v is not None else '.' for v in values)])}")
-            else:  # the VCF gets the first matching ALT's value whole; the table each ALT's own
-                v = next((v for v in values if v is not None), None)
-                if v is not None:
-                    info.append(f"{f.info_id}={v}")
             for r, v in zip(rows, values, strict=True):
                 if v is not None:
                     r[f.column] = v
