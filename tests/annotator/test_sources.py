@@ -392,3 +392,31 @@ def test_vcf_matches_do_not_depend_on_the_window_gap(differential: dict) -> None
         outputs.append(stage.annotate(text))
     assert outputs[0] == outputs[1]
     assert outputs[0][0].count(b"GNOMAD_AF=") > 20
+
+
+@pytest.mark.parametrize("kind", ["tbi", "csi"])
+def test_index_offsets_reach_the_rows_tabix_returns(tmp_path: Path, kind: str) -> None:
+    """Reading from _TabixIndex.start's offset on, the rows that reach a position or start past
+    it are the rows a tabix query from that position returns (pysam), for .tbi and .csi."""
+    import pysam
+    from pysam.libcbgzf import BGZFile
+
+    from gas.annotator.engine.sources import _TabixIndex
+
+    src = make_inputs(tmp_path)["gnomad"]
+    if kind == "csi":
+        run("tabix", "-f", "-C", "-p", "vcf", src)
+        Path(f"{src}.tbi").unlink()
+    index = _TabixIndex(src)
+    assert index.names == [CONTIG] and index.csi == (kind == "csi")
+    tabix, reader = pysam.TabixFile(str(src), index=f"{src}.{kind}"), BGZFile(str(src), "rb")
+    for at in [0, 1, 5000, 16383, 16384, 20000, 32768, 39000, 10**6]:
+        offset = index.start(CONTIG, at)
+        want = list(tabix.fetch(CONTIG, at, 10**9))
+        if offset is None:
+            assert want == [], at
+            continue
+        reader.seek(offset)
+        rows = [r.split("\t") for r in reader.read(1 << 30).decode().splitlines() if not r.startswith("#")]
+        assert ["\t".join(r) for r in rows if int(r[1]) - 1 + len(r[3]) > at] == want, at
+        assert want or at > 30000, at

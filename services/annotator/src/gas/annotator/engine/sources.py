@@ -9,8 +9,9 @@ trimmed, on both sides: ``minimal``); without a reference FASTA an indel inside 
 not shifted left, so two spellings of one such indel at different positions do not match.
 
 Sources are read with bounded memory: each block's records are grouped into windows of
-nearby positions and the tabix region of each window is read through (pysam, one handle per
-thread); only the source rows that overlap a record's own span are parsed and kept.
+nearby positions and the region of each window is read through (pysam, one handle per
+thread); only the source rows that overlap a record's own span are looked at, a VCF source's
+in C (``textops.source_scan``) on the inflated text from its tabix index's offset on.
 """
 
 from __future__ import annotations
@@ -20,11 +21,15 @@ import gzip
 import json
 import os
 import re
+import struct
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from gas.annotator.engine.textops import SourceKeys, offsets_of, source_scan
 from gas.core.vocab import CSQ_INFO_IDS, INFO_IDS, INPUT_CSQ_ID
 
 SOURCES_ENV = "GAS_ANNOTATION_SOURCES"
@@ -40,6 +45,10 @@ WINDOW_GAP = 1000
 MAX_GAP = 1_000_000
 WINDOW_SPAN = 10_000_000
 READ_THROUGH_BYTES = 16 << 10
+# A window's source text is inflated and scanned in chunks: the first one the size of a BGZF
+# block (most windows need no more), each next one twice the last, up to MAX_SCAN_CHUNK.
+SCAN_CHUNK = 64 << 10
+MAX_SCAN_CHUNK = 4 << 20
 GENOME_BASES = 3_100_000_000
 _TYPES = {"Integer", "Float", "String", "Character", "Flag"}
 # INFO ids the engine writes itself (bundles: CSQ and the PICK_ fields), never a source's.
@@ -190,7 +199,7 @@ def _check_index(name: str, path: Path, kind: str) -> None:
     # BGZF: a gzip member with the extra subfield BC (RFC 1952 + SAM spec 4.1).
     if not (head[:4] == b"\x1f\x8b\x08\x04" and head[12:14] == b"BC"):
         raise SourceError(f"source {name}: {path.name} is not bgzip-compressed (compress it with bgzip)")
-    index = next((p for p in (Path(f"{path}.tbi"), Path(f"{path}.csi")) if p.is_file()), None)
+    index = _index_path(path)
     if index is None:
         raise SourceError(
             f"source {name}: {path.name} has no tabix index ({path.name}.tbi or .csi): run tabix -p {kind}"
@@ -199,6 +208,10 @@ def _check_index(name: str, path: Path, kind: str) -> None:
         raise SourceError(
             f"source {name}: the index {index.name} is older than {path.name} (stale): re-run tabix -f -p {kind}"
         )
+
+
+def _index_path(path: Path) -> Path | None:
+    return next((p for p in (Path(f"{path}.tbi"), Path(f"{path}.csi")) if p.is_file()), None)
 
 
 _INFO_LINE = re.compile(r'^##INFO=<ID=([^,>]+),Number=([^,>]+),Type=([^,>]+),Description="((?:[^"\\]|\\.)*)"')
@@ -307,15 +320,20 @@ class SourcesStage:
         self.ids = sources.info_ids
         self._local = threading.local()
         self._gaps = {s.name: _window_gap(s.path.stat().st_size) for s in sources.sources}
+        self._indexes = {s.name: _TabixIndex(s.path) for s in sources.sources if s.kind == "vcf"}
 
     def _handle(self, source: Source) -> Any:
+        """This thread's pysam handle of a source: a TabixFile (BED), a BGZFile (VCF: read
+        from the offsets of its index, _TabixIndex)."""
         handles = getattr(self._local, "handles", None)
         if handles is None:
             handles = self._local.handles = {}
         if source.name not in handles:
             import pysam
+            from pysam.libcbgzf import BGZFile
 
-            handles[source.name] = pysam.TabixFile(str(source.path))
+            path = str(source.path)
+            handles[source.name] = pysam.TabixFile(path) if source.kind == "bed" else BGZFile(path, "rb", None)
         return handles[source.name]
 
     def annotate(self, text: bytes) -> tuple[bytes, list[list[dict[str, Any]]]]:
@@ -357,8 +375,7 @@ class SourcesStage:
         return windows
 
     @staticmethod
-    def _contig(handle: Any, chrom: str) -> str | None:
-        contigs = handle.contigs
+    def _contig(contigs: Any, chrom: str) -> str | None:
         if chrom in contigs:
             return chrom
         alt = chrom[3:] if chrom.startswith("chr") else f"chr{chrom}"
@@ -366,45 +383,77 @@ class SourcesStage:
 
     def _vcf(self, source: Source, block: _Block) -> None:
         records, per_record, per_info = block.records, block.per_record, block.per_info
-        handle = self._handle(source)
+        index = self._indexes[source.name]
         # The span a matching source record can start in: an allele's leading shared bases
         # may be written differently on the two sides, so the whole REF span is read. A
         # record's query is [POS-2, POS+len(REF)) (0-based): every source row whose minimal
         # form can start where one of the record's can.
         spans = [(int(c[1]) - 1, int(c[1]) + len(c[3])) for c in records]
         for chrom, start, end, members in self._windows(records, spans, self._gaps[source.name]):
-            contig = self._contig(handle, chrom)
+            contig = self._contig(index.names, chrom)
             if contig is None:
                 continue
-            near = _Overlaps([(max(0, spans[i][0] - 1), spans[i][1]) for i in members])
-            run_starts, run_ends, find = near.starts, near.ends, bisect.bisect_left  # near.hit, inlined
-            # key -> (INFO text, ALT index): the INFO is parsed only for a record that matches
-            found: dict[tuple[int, str, str], tuple[str, int]] = {}
-            for row in handle.fetch(contig, max(0, start - 1), end, multiple_iterators=False):
-                cols = row.split("\t", 4)
-                if len(cols) < 5 or not cols[1].isdigit():
-                    continue
-                pos, ref = int(cols[1]), cols[3]
-                run = find(run_starts, pos - 1 + (len(ref) or 1)) - 1
-                if run < 0 or run_ends[run] <= pos - 1:
-                    continue  # between the window's records: read through, not parsed
-                cols = row.split("\t", 8)
-                if len(cols) < 8 or not _sequence(ref):
-                    continue
-                for k, alt in enumerate(cols[4].split(",")):
-                    if _sequence(alt):
-                        found.setdefault(minimal(pos, ref, alt), (cols[7], k))  # the first record wins, as bcftools
-            if not found:
-                continue
+            keys: dict[tuple[int, str, str], int] = {}  # each ALT's minimal form -> its key number
+            alleles: list[list[int | None] | None] = []
             for i in members:
-                cols = records[i]
-                pos, ref = int(cols[1]), cols[3]
+                pos, ref = int(records[i][1]), records[i][3]
                 if not _sequence(ref):
+                    alleles.append(None)
                     continue
-                hits = [found.get(minimal(pos, ref, a)) if _sequence(a) else None for a in cols[4].split(",")]
+                alleles.append(
+                    [keys.setdefault(minimal(pos, ref, a), len(keys)) if _sequence(a) else None
+                     for a in records[i][4].split(",")]
+                )  # fmt: skip
+            near = _Overlaps([(max(0, spans[i][0] - 1), spans[i][1]) for i in members])
+            found = self._scan(source, index, contig, (max(0, start - 1), end), near, list(keys))
+            for i, alts in zip(members, alleles, strict=True):
+                if alts is None:
+                    continue
+                hits = [None if k is None else found[k] for k in alts]
                 if any(h is not None for h in hits):
                     matches = [None if h is None else _Match(*_info(h[0]), h[1]) for h in hits]
                     self._write_vcf_fields(source, matches, per_record[i], per_info[i])
+
+    def _scan(
+        self, source: Source, index: _TabixIndex, contig: str, region: tuple[int, int], near: _Overlaps,
+        keys: list[tuple[int, str, str]],
+    ) -> list[tuple[str, int] | None]:  # fmt: skip
+        """Per key, the (INFO text, ALT index) of the first source row in ``region`` (0-based)
+        with that allele, of the rows meeting ``near``: the region's rows are inflated from the
+        index's offset on and matched in C (textops.source_scan), in chunks of growing size;
+        the rows between the runs of ``near`` are read through, not parsed."""
+        found: list[tuple[str, int] | None] = [None] * len(keys)
+        offset = index.start(contig, region[0])
+        if offset is None or not keys:
+            return found
+        order = sorted(range(len(keys)), key=lambda q: keys[q][0])
+        texts = [f"{keys[q][1]}>{keys[q][2]}".encode() for q in order]
+        lengths = np.array([len(t) for t in texts], dtype=np.int64)
+        table = SourceKeys(
+            np.array([keys[q][0] for q in order], dtype=np.int64),
+            np.frombuffer(b"".join(texts), dtype=np.uint8) if texts else np.zeros(0, np.uint8),
+            offsets_of(lengths),
+            lengths,
+        )
+        runs = (np.array(near.starts, dtype=np.int64), np.array(near.ends, dtype=np.int64))
+        taken = np.zeros(len(keys), dtype=bool)
+        state = np.zeros(1, dtype=np.int64)
+        handle = self._handle(source)
+        handle.seek(offset)
+        tail, size, name = b"", SCAN_CHUNK, contig.encode()
+        while True:
+            data = handle.read(size)
+            text = tail + data
+            cut = text.rfind(b"\n") + 1 if data else len(text)  # whole lines; the last one at the end
+            done = source_scan(np.frombuffer(text, dtype=np.uint8, count=cut), name, region[1], *runs, table, state)
+            for q in np.flatnonzero((table.found_info >= 0) & ~taken).tolist():
+                at = int(table.found_info[q])
+                info = text[at : at + int(table.found_len[q])].decode("utf-8", "surrogateescape")
+                found[order[q]] = (info, int(table.found_alt[q]))
+                taken[q] = True
+            if done or not data:
+                return found
+            tail, size = text[cut:], min(2 * size, MAX_SCAN_CHUNK)
 
     @staticmethod
     def _write_vcf_fields(
@@ -448,7 +497,7 @@ class SourcesStage:
         # The REF span, 0-based half-open (POS .. POS+len(REF)-1, as bcftools overlaps it).
         spans = [(int(c[1]) - 1, int(c[1]) - 1 + max(1, len(c[3]))) for c in records]
         for chrom, start, end, members in self._windows(records, spans, self._gaps[source.name]):
-            contig = self._contig(handle, chrom)
+            contig = self._contig(handle.contigs, chrom)
             if contig is None:
                 continue
             near = _Overlaps([spans[i] for i in members])
@@ -486,6 +535,66 @@ def _window_gap(compressed_bytes: int) -> int:
     """The gap (bases) below which records share a tabix query of a source of this size."""
     per_base = max(compressed_bytes, 1) / GENOME_BASES
     return int(min(MAX_GAP, max(WINDOW_GAP, READ_THROUGH_BYTES / per_base)))
+
+
+class _TabixIndex:
+    """A tabix index's contig names and, per contig, where a region's rows start: the virtual
+    offset (BGZF block << 16 | offset in the inflated block) from which a sorted file holds
+    every row overlapping the region's start and all later ones. .tbi: its linear index (16 kb
+    windows); .csi: the lowest existing bin holding the start (its loffset), as htslib."""
+
+    def __init__(self, source: Path):
+        path = _index_path(source)
+        if path is None:
+            raise SourceError(f"{source.name} has no tabix index")
+        data = gzip.decompress(path.read_bytes())  # both kinds are BGZF-compressed
+        self.csi = data[:4] == b"CSI\x01"
+        if self.csi:
+            self.min_shift, self.depth, l_aux = struct.unpack_from("<3i", data, 4)
+            l_nm = struct.unpack_from("<i", data, 16 + 24)[0]
+            names, at = data[16 + 28 : 16 + 28 + l_nm], 16 + l_aux
+        elif data[:4] == b"TBI\x01":
+            l_nm = struct.unpack_from("<i", data, 32)[0]
+            names, at = data[36 : 36 + l_nm], 36 + l_nm
+        else:
+            raise SourceError(f"{path.name} is not a tabix index (.tbi or .csi)")
+        n_ref = struct.unpack_from("<i", data, at)[0] if self.csi else struct.unpack_from("<i", data, 4)[0]
+        at += 4 if self.csi else 0
+        self.names = [n.decode() for n in names.split(b"\0")[:n_ref]]
+        self.linear: dict[str, np.ndarray] = {}
+        self.bins: dict[str, dict[int, int]] = {}
+        for name in self.names:
+            (n_bin,) = struct.unpack_from("<i", data, at)
+            at += 4
+            bins = {}
+            for _ in range(n_bin):
+                if self.csi:
+                    number, loffset, n_chunk = struct.unpack_from("<IQi", data, at)
+                    bins[number] = loffset
+                    at += 16
+                else:
+                    number, n_chunk = struct.unpack_from("<Ii", data, at)
+                    at += 8
+                at += 16 * n_chunk
+            self.bins[name] = bins
+            if not self.csi:
+                (n_intv,) = struct.unpack_from("<i", data, at)
+                self.linear[name] = np.frombuffer(data, dtype="<u8", count=n_intv, offset=at + 4)
+                at += 4 + 8 * n_intv
+
+    def start(self, contig: str, pos: int) -> int | None:
+        """The virtual offset to read from for rows overlapping 0-based ``pos`` and after
+        (None: the contig has none)."""
+        if not self.csi:
+            linear = self.linear[contig]
+            return int(linear[pos >> 14]) if (pos >> 14) < linear.size else None
+        bins = self.bins[contig]
+        if not bins:
+            return None
+        number = ((1 << 3 * self.depth) - 1) // 7 + (pos >> self.min_shift)  # the leaf holding pos
+        while number not in bins and number > 0:
+            number = (number - 1) >> 3  # its parent
+        return bins.get(number, 0)  # no bin above it: from the file's start (other contigs skipped)
 
 
 class _Overlaps:
