@@ -282,19 +282,21 @@ def _sequence(allele: str) -> bool:
     return bool(allele) and not allele.strip("ACGTNacgtn")  # strip: nothing left when all are bases
 
 
-def _info(text: str) -> tuple[dict[str, str], dict[str, str]]:
-    """A source row's INFO as {id: value} (a flag: ''), for _Match's values and ref_value."""
-    values: dict[str, str] = {}
-    for kv in text.split(";"):
-        key, _, value = kv.partition("=")
-        values[key] = value
-    return values, values
+def _info_pattern(source: Source) -> re.Pattern[str]:
+    """Finds the source's chosen INFO items in a row's INFO (id, value; a flag's value ''):
+    a gnomAD row holds hundreds of others, never split apart."""
+    ids = "|".join(re.escape(f.source_id) for f in source.fields)
+    return re.compile(rf"(?:^|;)({ids})(?:=([^;]*))?(?=;|$)")
+
+
+def _info(text: str, pattern: re.Pattern[str]) -> dict[str, str]:
+    """The chosen INFO items of a source row as {id: value} (the last one of an id repeated)."""
+    return dict(pattern.findall(text))
 
 
 @dataclass
 class _Match:
     values: dict[str, str]  # source INFO id -> raw value
-    ref_value: dict[str, str]  # for Number=R: the REF's value
     alt_index: int
 
 
@@ -321,6 +323,7 @@ class SourcesStage:
         self._local = threading.local()
         self._gaps = {s.name: _window_gap(s.path.stat().st_size) for s in sources.sources}
         self._indexes = {s.name: _TabixIndex(s.path) for s in sources.sources if s.kind == "vcf"}
+        self._patterns = {s.name: _info_pattern(s) for s in sources.sources if s.kind == "vcf"}
 
     def _handle(self, source: Source) -> Any:
         """This thread's pysam handle of a source: a TabixFile (BED), a BGZFile (VCF: read
@@ -357,7 +360,7 @@ class SourcesStage:
         self, records: list[list[str]], spans: list[tuple[int, int]], gap: int = WINDOW_GAP
     ) -> list[tuple[str, int, int, list[int]]]:
         """Groups of record indexes per contig whose spans lie within ``gap`` of one another."""
-        order = sorted(range(len(records)), key=lambda i: (records[i][0], spans[i][0]))
+        order = sorted(range(len(records)), key=[(c[0], s[0]) for c, s in zip(records, spans, strict=True)].__getitem__)
         windows: list[tuple[str, int, int, list[int]]] = []
         for i in order:
             chrom, (start, end) = records[i][0], spans[i]
@@ -383,7 +386,7 @@ class SourcesStage:
 
     def _vcf(self, source: Source, block: _Block) -> None:
         records, per_record, per_info = block.records, block.per_record, block.per_info
-        index = self._indexes[source.name]
+        index, pattern = self._indexes[source.name], self._patterns[source.name]
         # The span a matching source record can start in: an allele's leading shared bases
         # may be written differently on the two sides, so the whole REF span is read. A
         # record's query is [POS-2, POS+len(REF)) (0-based): every source row whose minimal
@@ -411,7 +414,7 @@ class SourcesStage:
                     continue
                 hits = [None if k is None else found[k] for k in alts]
                 if any(h is not None for h in hits):
-                    matches = [None if h is None else _Match(*_info(h[0]), h[1]) for h in hits]
+                    matches = [None if h is None else _Match(_info(h[0], pattern), h[1]) for h in hits]
                     self._write_vcf_fields(source, matches, per_record[i], per_info[i])
 
     def _scan(
@@ -426,12 +429,12 @@ class SourcesStage:
         offset = index.start(contig, region[0])
         if offset is None or not keys:
             return found
-        order = sorted(range(len(keys)), key=lambda q: keys[q][0])
-        texts = [f"{keys[q][1]}>{keys[q][2]}".encode() for q in order]
-        lengths = np.array([len(t) for t in texts], dtype=np.int64)
+        order = sorted(range(len(keys)), key=keys.__getitem__)  # by position first
+        texts = [f"{keys[q][1]}>{keys[q][2]}" for q in order]
+        lengths = np.fromiter(map(len, texts), np.int64, len(texts))
         table = SourceKeys(
-            np.array([keys[q][0] for q in order], dtype=np.int64),
-            np.frombuffer(b"".join(texts), dtype=np.uint8) if texts else np.zeros(0, np.uint8),
+            np.fromiter((keys[q][0] for q in order), np.int64, len(order)),
+            np.frombuffer("".join(texts).encode(), dtype=np.uint8),
             offsets_of(lengths),
             lengths,
         )
