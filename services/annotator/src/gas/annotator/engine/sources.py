@@ -320,6 +320,8 @@ class SourcesStage:
     def __init__(self, sources: Sources):
         self.sources = sources
         self.ids = sources.info_ids
+        # an INFO item whose id is one of ours (searched first: most records have none)
+        self._ours = re.compile(rf"(?:^|;)(?:{'|'.join(map(re.escape, sorted(self.ids)))})(?:[=;]|$)")
         self._local = threading.local()
         self._gaps = {s.name: _window_gap(s.path.stat().st_size) for s in sources.sources}
         self._indexes = {s.name: _TabixIndex(s.path) for s in sources.sources if s.kind == "vcf"}
@@ -346,13 +348,16 @@ class SourcesStage:
         block = _Block(records)
         for source in self.sources.sources:
             (self._vcf if source.kind == "vcf" else self._bed)(source, block)
-        out = []
+        out, ours = [], self._ours
         for cols, extra in zip(records, block.per_info, strict=True):
             info = cols[7]
-            if self.ids:
-                kept = [kv for kv in info.split(";") if kv.split("=", 1)[0] not in self.ids] if info != "." else []
-                info = ";".join(kept + extra) or "."
-            cols[7] = info
+            if info == ".":
+                info = ";".join(extra)
+            elif ours.search(info):  # the input's own values of these ids are replaced
+                info = ";".join([kv for kv in info.split(";") if kv.split("=", 1)[0] not in self.ids] + extra)
+            elif extra:
+                info = f"{info};{';'.join(extra)}"
+            cols[7] = info or "."
             out.append("\t".join(cols))
         return ("\n".join(out) + "\n").encode("utf-8", "surrogateescape") if out else b"", block.per_record
 
@@ -449,11 +454,13 @@ class SourcesStage:
             text = tail + data
             cut = text.rfind(b"\n") + 1 if data else len(text)  # whole lines; the last one at the end
             done = source_scan(np.frombuffer(text, dtype=np.uint8, count=cut), name, region[1], *runs, table, state)
-            for q in np.flatnonzero((table.found_info >= 0) & ~taken).tolist():
-                at = int(table.found_info[q])
-                info = text[at : at + int(table.found_len[q])].decode("utf-8", "surrogateescape")
-                found[order[q]] = (info, int(table.found_alt[q]))
-                taken[q] = True
+            new = np.flatnonzero((table.found_info >= 0) & ~taken)
+            taken[new] = True
+            for q, at, n, k in zip(
+                new.tolist(), *(a[new].tolist() for a in (table.found_info, table.found_len, table.found_alt)),
+                strict=True,
+            ):  # fmt: skip
+                found[order[q]] = (text[at : at + n].decode("utf-8", "surrogateescape"), k)
             if done or not data:
                 return found
             tail, size = text[cut:], min(2 * size, MAX_SCAN_CHUNK)
