@@ -77,7 +77,14 @@ def make_inputs(tmp: Path, seed: int = 1, seq: str | None = None, n_sites: int =
     fasta.write_text(f">{CONTIG}\n" + "\n".join(seq[i : i + 60] for i in range(0, length, 60)) + "\n")
     sites = sorted(rng.sample(range(200, length - 200, 7), n_sites))
     clin, gnomad, inp = [], [], []
-    sigs = ["Pathogenic", "Likely_pathogenic", "Benign", "Uncertain_significance", "Pathogenic|risk_factor"]
+    sigs = [
+        "Pathogenic",
+        "Likely_pathogenic",
+        "Benign",
+        "Uncertain_significance",
+        "Pathogenic|risk_factor",
+        "Uncertain_significance,_risk_factor",
+    ]
     for n, p in enumerate(sites):
         alleles = _alleles(rng, seq, p)
         known = [a for a in alleles if rng.random() < 0.7]

@@ -300,3 +300,125 @@ def test_tx_classify_output_past_its_capacity_and_bad_tables(effects) -> None:  
             t.start.size, t.start.astype(np.int32), t.end, t.strand, t.exon_offsets, t.exon_start.size,
             t.exon_start, t.exon_end, t.max_span, 5000, starts.size, starts, lengths, 3, *out,
         )  # fmt: skip
+
+
+def _minimal(pos: int, ref: bytes, alt: bytes) -> tuple[int, bytes]:
+    r, a = ref.upper(), alt.upper()
+    while r and a and r[-1] == a[-1]:
+        r, a = r[:-1], a[:-1]
+    k = 0
+    while k < min(len(r), len(a)) and r[k] == a[k]:
+        k += 1
+    return pos + k, r[k:] + b">" + a[k:]
+
+
+def _reference_scan(text: bytes, contig: bytes, end: int, runs: list[tuple[int, int]], keys: list, seen: bool):
+    """(done, {key: (INFO start, INFO length, ALT index)}, seen) of gas_source_scan, line by line."""
+    found: dict[int, tuple[int, int, int]] = {}
+    bases = set(b"ACGTNacgtn")
+    at = 0
+    for raw in text.split(b"\n"):
+        start, at = at, at + len(raw) + 1
+        cols = raw.split(b"\t")
+        if raw.startswith(b"#") or len(cols) < 2:
+            continue
+        if cols[0] != contig:
+            if seen:
+                return True, found, seen
+            continue
+        seen = True
+        if len(cols) < 5 or not (1 <= len(cols[1]) <= 18 and cols[1].isdigit()):
+            continue
+        pos, ref = int(cols[1]), cols[3]
+        if pos - 1 >= end:
+            return True, found, seen
+        if not any(s < pos - 1 + max(1, len(ref)) and e > pos - 1 for s, e in runs):
+            continue
+        if len(cols) < 8 or not ref or not set(ref) <= bases:
+            continue
+        info_at = start + sum(len(c) + 1 for c in cols[:7])
+        for k, alt in enumerate(cols[4].split(b",")):
+            if alt and set(alt) <= bases:
+                for q, key in enumerate(keys):
+                    if key == _minimal(pos, ref, alt) and q not in found:
+                        found[q] = (info_at, len(cols[7]), k)
+    return False, found, seen
+
+
+def _random_source_text(rng: random.Random) -> bytes:
+    lines = [b"##fileformat=VCFv4.2", b"#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"] * (rng.random() < 0.3)
+    pos = rng.randint(1, 50)
+    for chrom in sorted(rng.sample([b"1", b"2", b"22", b"chr2"], rng.randint(1, 3))):
+        for _ in range(rng.randint(0, 40)):
+            pos += rng.choice([0, 0, 1, 2, 5])
+            ref = "".join(rng.choice("ACGTacgN") for _ in range(rng.choice([1, 1, 2, 3]))).encode()
+            alts = [
+                rng.choice([ref[:1] + b"T", b"A", b"C", b"G", ref + b"CA", b"<DEL>", b"*", b"", b"acg", ref[:1]])
+                for _ in range(rng.choice([1, 1, 2, 3]))
+            ]
+            info = rng.choice([b"AF=0.1", b"AF=0.2,0.3;X", b".", b""])
+            p = rng.choice([str(pos).encode()] * 16 + [b"12a", b"", b"0" * 19])
+            cols = [chrom, p, b".", ref, b",".join(alts), b".", b"PASS", info, b"GT", b"0/1"]
+            lines.append(b"\t".join(cols[: rng.choice([8] * 8 + [10, 9, 7, 4, 1])]))
+    return b"\n".join(lines) + rng.choice([b"\n", b"", b"\r\n"])
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_source_scan_matches_a_row_by_row_reading(seed):
+    """gas_source_scan against the rules written out above: header lines, other contigs before
+    and after, short rows, bad POS, symbolic, '*' and empty ALTs, lower case, repeated alleles
+    (the first row wins), rows outside the runs, the stop at ``end``, and one text scanned in
+    two calls (state kept; offsets in each call's own text)."""
+    from gas.annotator.engine.sources import _Overlaps
+
+    rng = random.Random(seed)
+    text = _random_source_text(rng)
+    contig = rng.choice(sorted({x.split(b"\t")[0] for x in text.split(b"\n") if x[:1] not in b"#"} | {b"X"}))
+    alleles = []
+    for raw in text.split(b"\n"):
+        cols = raw.split(b"\t")
+        if len(cols) >= 5 and cols[0] == contig and cols[1].isdigit() and len(cols[1]) < 19:
+            alleles += [_minimal(int(cols[1]), cols[3], a) for a in cols[4].split(b",")]
+    keys = sorted(set(rng.sample(alleles, min(len(alleles), rng.randint(0, 30)))) | {(7, b"A>G"), (9, b">C")})
+    runs = _Overlaps([(s, s + rng.randint(1, 60)) for s in (rng.randint(0, 250) for _ in range(rng.randint(0, 12)))])
+    runs = _Overlaps([(0, 10**6)]) if rng.random() < 0.3 else runs
+    end = rng.choice([10**9, rng.randint(0, 300)])
+
+    def scan(pieces: list[bytes]) -> tuple[bool, dict, list]:
+        table = textops.SourceKeys(
+            np.array([k[0] for k in keys], dtype=np.int64),
+            np.frombuffer(b"".join(k[1] for k in keys), dtype=np.uint8),
+            textops.offsets_of(np.array([len(k[1]) for k in keys], dtype=np.int64)),
+            np.array([len(k[1]) for k in keys], dtype=np.int64),
+        )
+        state, done, got, base = np.zeros(1, dtype=np.int64), False, {}, 0
+        for piece in pieces:
+            runs_arrays = (np.array(runs.starts, dtype=np.int64), np.array(runs.ends, dtype=np.int64))
+            done = textops.source_scan(np.frombuffer(piece, dtype=np.uint8), contig, end, *runs_arrays, table, state)
+            for q in np.flatnonzero(table.found_info >= 0).tolist():
+                got.setdefault(q, (base + int(table.found_info[q]), int(table.found_len[q]), int(table.found_alt[q])))
+            base += len(piece)
+            if done:
+                break
+        return done, got, state.tolist()
+
+    want_done, want, seen = _reference_scan(
+        text, contig, end, list(zip(runs.starts, runs.ends, strict=True)), keys, False
+    )
+    assert scan([text]) == (want_done, want, [int(seen)])
+    cut = text.find(b"\n", len(text) // 2) + 1
+    if 0 < cut < len(text):
+        done, got, _ = scan([text[:cut], text[cut:]])
+        assert (done, got) == (want_done, want)
+
+
+def test_source_keys_refuse_what_the_scan_cannot_read():
+    text, pos = np.frombuffer(b"A>G", dtype=np.uint8), np.array([5], dtype=np.int64)
+    with pytest.raises(ValueError, match="outside the key text"):
+        textops.SourceKeys(pos, text, np.array([1], dtype=np.int64), np.array([3], dtype=np.int64))
+    with pytest.raises(ValueError, match="must ascend"):
+        textops.SourceKeys(np.array([5, 4]), text, np.zeros(2, dtype=np.int64), np.ones(2, dtype=np.int64))
+    with pytest.raises(ctypes.ArgumentError, match="uint8"):  # the text: bytes only
+        keys = textops.SourceKeys(pos, text, np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64))
+        textops.source_scan(np.zeros(3, dtype=np.int32), b"1", 10, np.zeros(0, np.int64), np.zeros(0, np.int64),
+                            keys, np.zeros(1, np.int64))  # fmt: skip

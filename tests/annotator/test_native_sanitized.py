@@ -28,6 +28,7 @@ TESTS = [
     "tests/annotator/test_annotate.py",
     "tests/annotator/test_formats.py",
     "tests/annotator/test_bad_input.py",
+    "tests/annotator/test_sources.py",
 ]
 
 

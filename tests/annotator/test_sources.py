@@ -103,13 +103,12 @@ def test_copied_fields_equal_bcftools_annotate_for_every_allele(differential: di
         by_record.setdefault(r["id"], []).append(r)
     # GAS field -> (bcftools field, how GAS writes it)
     pairs = {"GNOMAD_AF": "AF", "GNOMAD_AC": "AC", "GNOMAD_AN": "AN", "CLINVAR_ID": "ALLELEID"}
-    compared = matched = 0
+    compared = matched = commas = 0
     for rec in gas:
         alts = rec["alt"].split(",")
         info = rec["info"]
         trows = by_record[rec["id"]]
         assert [t["alt"] for t in trows] == alts
-        first_sig = None
         # Flag: set on the record when any ALT matches a source record carrying it.
         flagged = [bcf[(rec["id"], i)]["lcr"] == "1" for i in range(len(alts))]
         assert ("GNOMAD_LCR" in info) == any(flagged), rec
@@ -131,15 +130,39 @@ def test_copied_fields_equal_bcftools_annotate_for_every_allele(differential: di
                 assert trows[i]["gnomad_dpr"] == alt_v
             else:
                 assert "GNOMAD_DPR" not in info or str(info["GNOMAD_DPR"]).split(",")[i + 1] == "."
-            # Number=.: the table has each ALT's own value, the VCF the first matching ALT's.
+            # Number=.: each ALT's own match's whole value, in the table and (its commas %2C,
+            # decision 112) in the VCF's slot for that ALT.
             assert (trows[i]["clnsig"] or ".") == theirs["CLNSIG"], (rec, i)
-            if first_sig is None and theirs["CLNSIG"] != ".":
-                first_sig = theirs["CLNSIG"]
+            mine = str(info["CLNSIG"]).split(",")[i] if "CLNSIG" in info else "."
+            assert mine.replace("%2C", ",") == theirs["CLNSIG"], (rec, i)
             compared += 1
             matched += theirs["AF"] != "." or theirs["CLNSIG"] != "."
-        assert info.get("CLNSIG", None) == first_sig, rec
-    print(f"compared {compared} ALTs, {matched} with a source value")
-    assert compared > 1000 and matched > 400, (compared, matched)
+            commas += "," in theirs["CLNSIG"]
+    print(f"compared {compared} ALTs, {matched} with a source value, {commas} with a comma in CLNSIG")
+    assert compared > 1000 and matched > 400 and commas > 10, (compared, matched, commas)
+
+
+def test_split_annotated_vcf_equals_the_table_and_bcftools_per_alt(differential: dict) -> None:
+    """``bcftools norm -m-`` of GAS's VCF gives each ALT its own record: its Number=. value
+    (CLNSIG, %2C decoded) and Number=A value are the table's row for that ALT and what
+    ``bcftools annotate`` wrote on the split input (decision 112)."""
+    tmp, bcf = differential["tmp"], differential["bcf"]
+    split = tmp / "gas.split.vcf"
+    run("bcftools", "norm", "-m-", "-o", split, differential["gas_vcf"])
+    table = {}
+    for r in differential["table"]:
+        table.setdefault(r["id"], []).append(r)
+    fmt = "%ID\\t%INFO/IDX\\t%INFO/CLNSIG\\t%INFO/GNOMAD_AF\\n"
+    seen = with_value = 0
+    for line in run("bcftools", "query", "-f", fmt, split).stdout.splitlines():
+        rid, idx, sig, af = line.split("\t")
+        k = int(idx)
+        theirs, row = bcf[(rid, k)], table[rid][k]
+        assert sig.replace("%2C", ",") == theirs["CLNSIG"] == (row["clnsig"] or "."), (rid, k)
+        assert af == theirs["AF"] and (row["gnomad_af"] is None) == (af == "."), (rid, k)
+        seen += 1
+        with_value += sig != "."
+    assert seen == len(bcf) and with_value > 100, (seen, with_value)
 
 
 def test_bed_name_and_overlap_equal_bcftools(differential: dict) -> None:
@@ -166,7 +189,7 @@ def test_header_summary_and_table_record_the_sources(differential: dict) -> None
     )
     assert any(x.startswith("##INFO=<ID=GNOMAD_DPR,Number=R,Type=Integer") for x in head)
     assert any(x.startswith("##INFO=<ID=CLINVAR_ID,Number=A,Type=Integer") for x in head)  # Number=1: per ALT
-    assert any(x.startswith("##INFO=<ID=CLNSIG,Number=.,Type=String") for x in head)
+    assert any(x.startswith("##INFO=<ID=CLNSIG,Number=A,Type=String") and "%2C" in x for x in head)
     assert any(x.startswith("##INFO=<ID=IN_PANEL,Number=0,Type=Flag") for x in head)
     assert '##GAS_source=<Name=gnomad,Kind=vcf,Version="4.1-test",File=gnomad.vcf.gz>' in head
     used = {s["name"]: s["version"] for s in differential["summary"]["sources"]}
@@ -369,3 +392,31 @@ def test_vcf_matches_do_not_depend_on_the_window_gap(differential: dict) -> None
         outputs.append(stage.annotate(text))
     assert outputs[0] == outputs[1]
     assert outputs[0][0].count(b"GNOMAD_AF=") > 20
+
+
+@pytest.mark.parametrize("kind", ["tbi", "csi"])
+def test_index_offsets_reach_the_rows_tabix_returns(tmp_path: Path, kind: str) -> None:
+    """Reading from _TabixIndex.start's offset on, the rows that reach a position or start past
+    it are the rows a tabix query from that position returns (pysam), for .tbi and .csi."""
+    import pysam
+    from pysam.libcbgzf import BGZFile
+
+    from gas.annotator.engine.sources import _TabixIndex
+
+    src = make_inputs(tmp_path)["gnomad"]
+    if kind == "csi":
+        run("tabix", "-f", "-C", "-p", "vcf", src)
+        Path(f"{src}.tbi").unlink()
+    index = _TabixIndex(src)
+    assert index.names == [CONTIG] and index.csi == (kind == "csi")
+    tabix, reader = pysam.TabixFile(str(src), index=f"{src}.{kind}"), BGZFile(str(src), "rb")
+    for at in [0, 1, 5000, 16383, 16384, 20000, 32768, 39000, 10**6]:
+        offset = index.start(CONTIG, at)
+        want = list(tabix.fetch(CONTIG, at, 10**9))
+        if offset is None:
+            assert want == [], at
+            continue
+        reader.seek(offset)
+        rows = [r.split("\t") for r in reader.read(1 << 30).decode().splitlines() if not r.startswith("#")]
+        assert ["\t".join(r) for r in rows if int(r[1]) - 1 + len(r[3]) > at] == want, at
+        assert want or at > 30000, at

@@ -114,9 +114,8 @@ def test_af_and_clnsig_conditions_equal_bcftools(annotated, job, client):
     assert 0 < len(want_af) < len(every)
     lookup = dict(zip(every, annotated["result"].rows, strict=True))
     assert _keys_of(got_af, lookup) == want_af  # the same alleles, in the same (file) order
-    # ClinVar's CLNSIG (Number=.): the annotated VCF copies it whole to the record (every ALT
-    # once split), so bcftools is asked per allele: the input split and left-aligned, then
-    # annotated from the split ClinVar by allele, as the engine matches.
+    # ClinVar's CLNSIG (Number=.): bcftools is asked per allele on the input split and
+    # left-aligned, then annotated from the split ClinVar by allele, as the engine matches.
     want_sig = _bcftools(annotated["clinvar_annotated"], 'INFO/CLNSIG="Pathogenic"')
     got_sig = api_rows(client, bearer(token), stored.job_id, [("where", "clnsig=Pathogenic")])
     assert 0 < len(want_sig) < len(every)

@@ -9,8 +9,9 @@ trimmed, on both sides: ``minimal``); without a reference FASTA an indel inside 
 not shifted left, so two spellings of one such indel at different positions do not match.
 
 Sources are read with bounded memory: each block's records are grouped into windows of
-nearby positions and the tabix region of each window is read through (pysam, one handle per
-thread); only the source rows that overlap a record's own span are parsed and kept.
+nearby positions and the region of each window is read through (pysam, one handle per
+thread); only the source rows that overlap a record's own span are looked at, a VCF source's
+in C (``textops.source_scan``) on the inflated text from its tabix index's offset on.
 """
 
 from __future__ import annotations
@@ -20,11 +21,15 @@ import gzip
 import json
 import os
 import re
+import struct
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from gas.annotator.engine.textops import SourceKeys, offsets_of, source_scan
 from gas.core.vocab import CSQ_INFO_IDS, INFO_IDS, INPUT_CSQ_ID
 
 SOURCES_ENV = "GAS_ANNOTATION_SOURCES"
@@ -40,6 +45,10 @@ WINDOW_GAP = 1000
 MAX_GAP = 1_000_000
 WINDOW_SPAN = 10_000_000
 READ_THROUGH_BYTES = 16 << 10
+# A window's source text is inflated and scanned in chunks: the first one the size of a BGZF
+# block (most windows need no more), each next one twice the last, up to MAX_SCAN_CHUNK.
+SCAN_CHUNK = 64 << 10
+MAX_SCAN_CHUNK = 4 << 20
 GENOME_BASES = 3_100_000_000
 _TYPES = {"Integer", "Float", "String", "Character", "Flag"}
 # INFO ids the engine writes itself (bundles: CSQ and the PICK_ fields), never a source's.
@@ -54,7 +63,7 @@ class SourceError(ValueError):
 class SourceField:
     source_id: str  # the INFO id in the source VCF
     info_id: str  # the INFO id GAS writes
-    number: str  # as GAS writes it: A, R, 0 (Flag) or . (see _written_number)
+    number: str  # as GAS writes it: A, R, 0 (Flag), or . (a BED's names; see _written_number)
     type: str
     description: str
     source_number: str
@@ -190,7 +199,7 @@ def _check_index(name: str, path: Path, kind: str) -> None:
     # BGZF: a gzip member with the extra subfield BC (RFC 1952 + SAM spec 4.1).
     if not (head[:4] == b"\x1f\x8b\x08\x04" and head[12:14] == b"BC"):
         raise SourceError(f"source {name}: {path.name} is not bgzip-compressed (compress it with bgzip)")
-    index = next((p for p in (Path(f"{path}.tbi"), Path(f"{path}.csi")) if p.is_file()), None)
+    index = _index_path(path)
     if index is None:
         raise SourceError(
             f"source {name}: {path.name} has no tabix index ({path.name}.tbi or .csi): run tabix -p {kind}"
@@ -201,17 +210,24 @@ def _check_index(name: str, path: Path, kind: str) -> None:
         )
 
 
+def _index_path(path: Path) -> Path | None:
+    return next((p for p in (Path(f"{path}.tbi"), Path(f"{path}.csi")) if p.is_file()), None)
+
+
 _INFO_LINE = re.compile(r'^##INFO=<ID=([^,>]+),Number=([^,>]+),Type=([^,>]+),Description="((?:[^"\\]|\\.)*)"')
 
 
 def _written_number(number: str) -> str:
-    # One value per ALT for A and 1 (the source record matching that ALT), R kept as R,
-    # Flags as flags; anything else (., G, 2..) is copied whole from the first match.
-    if number in ("A", "1"):
-        return "A"
-    if number in ("R", "0"):
-        return number
-    return "."
+    # One value per ALT for everything but R (kept as R) and Flags: A and 1 are the matching
+    # source record's value for that ALT; anything else (., G, 2..) its whole value, in that
+    # ALT's slot (decision 112: _slot).
+    return number if number in ("R", "0") else "A"
+
+
+def _slot(value: str) -> str:
+    """A value in one ALT's slot of a Number=A field: its own commas percent-encoded as VCF
+    4.3 writes a comma inside a value (%2C), so the slots stay one per ALT."""
+    return value.replace(",", "%2C")
 
 
 def _vcf_fields(name: str, path: Path, wanted: dict[str, str]) -> list[SourceField]:
@@ -232,8 +248,10 @@ def _vcf_fields(name: str, path: Path, wanted: dict[str, str]) -> list[SourceFie
         number, typ, desc = declared[src]
         if typ not in _TYPES:
             raise SourceError(f"source {name}: INFO/{src} has unknown Type {typ}")
-        written = _written_number(number)
-        out.append(SourceField(src, str(new), written, typ, f"{desc} (from {name}, INFO/{src})", number))
+        written, note = _written_number(number), ""
+        if number not in ("A", "R", "0", "1"):  # a whole value per ALT: text, its commas %2C
+            typ, note = "String", f", Number={number} value per ALT with its commas as %2C"
+        out.append(SourceField(src, str(new), written, typ, f"{desc} (from {name}, INFO/{src}{note})", number))
     return out
 
 
@@ -264,19 +282,21 @@ def _sequence(allele: str) -> bool:
     return bool(allele) and not allele.strip("ACGTNacgtn")  # strip: nothing left when all are bases
 
 
-def _info(text: str) -> tuple[dict[str, str], dict[str, str]]:
-    """A source row's INFO as {id: value} (a flag: ''), for _Match's values and ref_value."""
-    values: dict[str, str] = {}
-    for kv in text.split(";"):
-        key, _, value = kv.partition("=")
-        values[key] = value
-    return values, values
+def _info_pattern(source: Source) -> re.Pattern[str]:
+    """Finds the source's chosen INFO items in a row's INFO (id, value; a flag's value ''):
+    a gnomAD row holds hundreds of others, never split apart."""
+    ids = "|".join(re.escape(f.source_id) for f in source.fields)
+    return re.compile(rf"(?:^|;)({ids})(?:=([^;]*))?(?=;|$)")
+
+
+def _info(text: str, pattern: re.Pattern[str]) -> dict[str, str]:
+    """The chosen INFO items of a source row as {id: value} (the last one of an id repeated)."""
+    return dict(pattern.findall(text))
 
 
 @dataclass
 class _Match:
     values: dict[str, str]  # source INFO id -> raw value
-    ref_value: dict[str, str]  # for Number=R: the REF's value
     alt_index: int
 
 
@@ -300,17 +320,25 @@ class SourcesStage:
     def __init__(self, sources: Sources):
         self.sources = sources
         self.ids = sources.info_ids
+        # an INFO item whose id is one of ours (searched first: most records have none)
+        self._ours = re.compile(rf"(?:^|;)(?:{'|'.join(map(re.escape, sorted(self.ids)))})(?:[=;]|$)")
         self._local = threading.local()
         self._gaps = {s.name: _window_gap(s.path.stat().st_size) for s in sources.sources}
+        self._indexes = {s.name: _TabixIndex(s.path) for s in sources.sources if s.kind == "vcf"}
+        self._patterns = {s.name: _info_pattern(s) for s in sources.sources if s.kind == "vcf"}
 
     def _handle(self, source: Source) -> Any:
+        """This thread's pysam handle of a source: a TabixFile (BED), a BGZFile (VCF: read
+        from the offsets of its index, _TabixIndex)."""
         handles = getattr(self._local, "handles", None)
         if handles is None:
             handles = self._local.handles = {}
         if source.name not in handles:
             import pysam
+            from pysam.libcbgzf import BGZFile
 
-            handles[source.name] = pysam.TabixFile(str(source.path))
+            path = str(source.path)
+            handles[source.name] = pysam.TabixFile(path) if source.kind == "bed" else BGZFile(path, "rb", None)
         return handles[source.name]
 
     def annotate(self, text: bytes) -> tuple[bytes, list[list[dict[str, Any]]]]:
@@ -320,13 +348,16 @@ class SourcesStage:
         block = _Block(records)
         for source in self.sources.sources:
             (self._vcf if source.kind == "vcf" else self._bed)(source, block)
-        out = []
+        out, ours = [], self._ours
         for cols, extra in zip(records, block.per_info, strict=True):
             info = cols[7]
-            if self.ids:
-                kept = [kv for kv in info.split(";") if kv.split("=", 1)[0] not in self.ids] if info != "." else []
-                info = ";".join(kept + extra) or "."
-            cols[7] = info
+            if info == ".":
+                info = ";".join(extra)
+            elif ours.search(info):  # the input's own values of these ids are replaced
+                info = ";".join([kv for kv in info.split(";") if kv.split("=", 1)[0] not in self.ids] + extra)
+            elif extra:
+                info = f"{info};{';'.join(extra)}"
+            cols[7] = info or "."
             out.append("\t".join(cols))
         return ("\n".join(out) + "\n").encode("utf-8", "surrogateescape") if out else b"", block.per_record
 
@@ -334,7 +365,7 @@ class SourcesStage:
         self, records: list[list[str]], spans: list[tuple[int, int]], gap: int = WINDOW_GAP
     ) -> list[tuple[str, int, int, list[int]]]:
         """Groups of record indexes per contig whose spans lie within ``gap`` of one another."""
-        order = sorted(range(len(records)), key=lambda i: (records[i][0], spans[i][0]))
+        order = sorted(range(len(records)), key=[(c[0], s[0]) for c, s in zip(records, spans, strict=True)].__getitem__)
         windows: list[tuple[str, int, int, list[int]]] = []
         for i in order:
             chrom, (start, end) = records[i][0], spans[i]
@@ -352,8 +383,7 @@ class SourcesStage:
         return windows
 
     @staticmethod
-    def _contig(handle: Any, chrom: str) -> str | None:
-        contigs = handle.contigs
+    def _contig(contigs: Any, chrom: str) -> str | None:
         if chrom in contigs:
             return chrom
         alt = chrom[3:] if chrom.startswith("chr") else f"chr{chrom}"
@@ -361,45 +391,79 @@ class SourcesStage:
 
     def _vcf(self, source: Source, block: _Block) -> None:
         records, per_record, per_info = block.records, block.per_record, block.per_info
-        handle = self._handle(source)
+        index, pattern = self._indexes[source.name], self._patterns[source.name]
         # The span a matching source record can start in: an allele's leading shared bases
         # may be written differently on the two sides, so the whole REF span is read. A
         # record's query is [POS-2, POS+len(REF)) (0-based): every source row whose minimal
         # form can start where one of the record's can.
         spans = [(int(c[1]) - 1, int(c[1]) + len(c[3])) for c in records]
         for chrom, start, end, members in self._windows(records, spans, self._gaps[source.name]):
-            contig = self._contig(handle, chrom)
+            contig = self._contig(index.names, chrom)
             if contig is None:
                 continue
-            near = _Overlaps([(max(0, spans[i][0] - 1), spans[i][1]) for i in members])
-            run_starts, run_ends, find = near.starts, near.ends, bisect.bisect_left  # near.hit, inlined
-            # key -> (INFO text, ALT index): the INFO is parsed only for a record that matches
-            found: dict[tuple[int, str, str], tuple[str, int]] = {}
-            for row in handle.fetch(contig, max(0, start - 1), end, multiple_iterators=False):
-                cols = row.split("\t", 4)
-                if len(cols) < 5 or not cols[1].isdigit():
-                    continue
-                pos, ref = int(cols[1]), cols[3]
-                run = find(run_starts, pos - 1 + (len(ref) or 1)) - 1
-                if run < 0 or run_ends[run] <= pos - 1:
-                    continue  # between the window's records: read through, not parsed
-                cols = row.split("\t", 8)
-                if len(cols) < 8 or not _sequence(ref):
-                    continue
-                for k, alt in enumerate(cols[4].split(",")):
-                    if _sequence(alt):
-                        found.setdefault(minimal(pos, ref, alt), (cols[7], k))  # the first record wins, as bcftools
-            if not found:
-                continue
+            keys: dict[tuple[int, str, str], int] = {}  # each ALT's minimal form -> its key number
+            alleles: list[list[int | None] | None] = []
             for i in members:
-                cols = records[i]
-                pos, ref = int(cols[1]), cols[3]
+                pos, ref = int(records[i][1]), records[i][3]
                 if not _sequence(ref):
+                    alleles.append(None)
                     continue
-                hits = [found.get(minimal(pos, ref, a)) if _sequence(a) else None for a in cols[4].split(",")]
+                alleles.append(
+                    [keys.setdefault(minimal(pos, ref, a), len(keys)) if _sequence(a) else None
+                     for a in records[i][4].split(",")]
+                )  # fmt: skip
+            near = _Overlaps([(max(0, spans[i][0] - 1), spans[i][1]) for i in members])
+            found = self._scan(source, index, contig, (max(0, start - 1), end), near, list(keys))
+            for i, alts in zip(members, alleles, strict=True):
+                if alts is None:
+                    continue
+                hits = [None if k is None else found[k] for k in alts]
                 if any(h is not None for h in hits):
-                    matches = [None if h is None else _Match(*_info(h[0]), h[1]) for h in hits]
+                    matches = [None if h is None else _Match(_info(h[0], pattern), h[1]) for h in hits]
                     self._write_vcf_fields(source, matches, per_record[i], per_info[i])
+
+    def _scan(
+        self, source: Source, index: _TabixIndex, contig: str, region: tuple[int, int], near: _Overlaps,
+        keys: list[tuple[int, str, str]],
+    ) -> list[tuple[str, int] | None]:  # fmt: skip
+        """Per key, the (INFO text, ALT index) of the first source row in ``region`` (0-based)
+        with that allele, of the rows meeting ``near``: the region's rows are inflated from the
+        index's offset on and matched in C (textops.source_scan), in chunks of growing size;
+        the rows between the runs of ``near`` are read through, not parsed."""
+        found: list[tuple[str, int] | None] = [None] * len(keys)
+        offset = index.start(contig, region[0])
+        if offset is None or not keys:
+            return found
+        order = sorted(range(len(keys)), key=keys.__getitem__)  # by position first
+        texts = [f"{keys[q][1]}>{keys[q][2]}" for q in order]
+        lengths = np.fromiter(map(len, texts), np.int64, len(texts))
+        table = SourceKeys(
+            np.fromiter((keys[q][0] for q in order), np.int64, len(order)),
+            np.frombuffer("".join(texts).encode(), dtype=np.uint8),
+            offsets_of(lengths),
+            lengths,
+        )
+        runs = (np.array(near.starts, dtype=np.int64), np.array(near.ends, dtype=np.int64))
+        taken = np.zeros(len(keys), dtype=bool)
+        state = np.zeros(1, dtype=np.int64)
+        handle = self._handle(source)
+        handle.seek(offset)
+        tail, size, name = b"", SCAN_CHUNK, contig.encode()
+        while True:
+            data = handle.read(size)
+            text = tail + data
+            cut = text.rfind(b"\n") + 1 if data else len(text)  # whole lines; the last one at the end
+            done = source_scan(np.frombuffer(text, dtype=np.uint8, count=cut), name, region[1], *runs, table, state)
+            new = np.flatnonzero((table.found_info >= 0) & ~taken)
+            taken[new] = True
+            for q, at, n, k in zip(
+                new.tolist(), *(a[new].tolist() for a in (table.found_info, table.found_len, table.found_alt)),
+                strict=True,
+            ):  # fmt: skip
+                found[order[q]] = (text[at : at + n].decode("utf-8", "surrogateescape"), k)
+            if done or not data:
+                return found
+            tail, size = text[cut:], min(2 * size, MAX_SCAN_CHUNK)
 
     @staticmethod
     def _write_vcf_fields(
@@ -426,16 +490,12 @@ class SourcesStage:
                 continue
             if f.number == "A":
                 if any(v is not None for v in values):
-                    info.append(f"{f.info_id}={','.join(v if v is not None else '.' for v in values)}")
+                    info.append(f"{f.info_id}={','.join(_slot(v) if v is not None else '.' for v in values)}")
             elif f.number == "R":
                 first = next((m for m in matches if m is not None and f.source_id in m.values), None)
                 ref_v = first.values[f.source_id].split(",")[0] if first is not None else "."
                 if any(v is not None for v in values):
                     info.append(f"{f.info_id}={','.join([ref_v, *(v if v is not None else '.' for v in values)])}")
-            else:  # the VCF gets the first matching ALT's value whole; the table each ALT's own
-                v = next((v for v in values if v is not None), None)
-                if v is not None:
-                    info.append(f"{f.info_id}={v}")
             for r, v in zip(rows, values, strict=True):
                 if v is not None:
                     r[f.column] = v
@@ -447,7 +507,7 @@ class SourcesStage:
         # The REF span, 0-based half-open (POS .. POS+len(REF)-1, as bcftools overlaps it).
         spans = [(int(c[1]) - 1, int(c[1]) - 1 + max(1, len(c[3]))) for c in records]
         for chrom, start, end, members in self._windows(records, spans, self._gaps[source.name]):
-            contig = self._contig(handle, chrom)
+            contig = self._contig(handle.contigs, chrom)
             if contig is None:
                 continue
             near = _Overlaps([spans[i] for i in members])
@@ -485,6 +545,66 @@ def _window_gap(compressed_bytes: int) -> int:
     """The gap (bases) below which records share a tabix query of a source of this size."""
     per_base = max(compressed_bytes, 1) / GENOME_BASES
     return int(min(MAX_GAP, max(WINDOW_GAP, READ_THROUGH_BYTES / per_base)))
+
+
+class _TabixIndex:
+    """A tabix index's contig names and, per contig, where a region's rows start: the virtual
+    offset (BGZF block << 16 | offset in the inflated block) from which a sorted file holds
+    every row overlapping the region's start and all later ones. .tbi: its linear index (16 kb
+    windows); .csi: the lowest existing bin holding the start (its loffset), as htslib."""
+
+    def __init__(self, source: Path):
+        path = _index_path(source)
+        if path is None:
+            raise SourceError(f"{source.name} has no tabix index")
+        data = gzip.decompress(path.read_bytes())  # both kinds are BGZF-compressed
+        self.csi = data[:4] == b"CSI\x01"
+        if self.csi:
+            self.min_shift, self.depth, l_aux = struct.unpack_from("<3i", data, 4)
+            l_nm = struct.unpack_from("<i", data, 16 + 24)[0]
+            names, at = data[16 + 28 : 16 + 28 + l_nm], 16 + l_aux
+        elif data[:4] == b"TBI\x01":
+            l_nm = struct.unpack_from("<i", data, 32)[0]
+            names, at = data[36 : 36 + l_nm], 36 + l_nm
+        else:
+            raise SourceError(f"{path.name} is not a tabix index (.tbi or .csi)")
+        n_ref = struct.unpack_from("<i", data, at)[0] if self.csi else struct.unpack_from("<i", data, 4)[0]
+        at += 4 if self.csi else 0
+        self.names = [n.decode() for n in names.split(b"\0")[:n_ref]]
+        self.linear: dict[str, np.ndarray] = {}
+        self.bins: dict[str, dict[int, int]] = {}
+        for name in self.names:
+            (n_bin,) = struct.unpack_from("<i", data, at)
+            at += 4
+            bins = {}
+            for _ in range(n_bin):
+                if self.csi:
+                    number, loffset, n_chunk = struct.unpack_from("<IQi", data, at)
+                    bins[number] = loffset
+                    at += 16
+                else:
+                    number, n_chunk = struct.unpack_from("<Ii", data, at)
+                    at += 8
+                at += 16 * n_chunk
+            self.bins[name] = bins
+            if not self.csi:
+                (n_intv,) = struct.unpack_from("<i", data, at)
+                self.linear[name] = np.frombuffer(data, dtype="<u8", count=n_intv, offset=at + 4)
+                at += 4 + 8 * n_intv
+
+    def start(self, contig: str, pos: int) -> int | None:
+        """The virtual offset to read from for rows overlapping 0-based ``pos`` and after
+        (None: the contig has none)."""
+        if not self.csi:
+            linear = self.linear[contig]
+            return int(linear[pos >> 14]) if (pos >> 14) < linear.size else None
+        bins = self.bins[contig]
+        if not bins:
+            return None
+        number = ((1 << 3 * self.depth) - 1) // 7 + (pos >> self.min_shift)  # the leaf holding pos
+        while number not in bins and number > 0:
+            number = (number - 1) >> 3  # its parent
+        return bins.get(number, 0)  # no bin above it: from the file's start (other contigs skipped)
 
 
 class _Overlaps:

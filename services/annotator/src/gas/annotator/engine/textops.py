@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +193,14 @@ _SIGNATURES: dict[str, tuple[list[Any], Any]] = {
 _SIGNATURES["gas_tx_classify"] = (
     [_I64, _INT64S, _INT64S, _array(np.int8), _INT64S, _I64, _INT64S, _INT64S, _I64, _I64, _I64, _INT64S, _INT64S]
     + [_I64, *[_INT64S_OUT] * 6],
+    _I64,
+)
+
+
+# sources.py's kernel (native.c's sources section), declared apart for the same reason.
+_SIGNATURES["gas_source_scan"] = (
+    [_BYTES, _I64, ctypes.c_char_p, _I64, _I64, _I64, _INT64S, _INT64S, _I64, _INT64S, _BYTES, _INT64S, _INT64S]
+    + [_INT64S_OUT] * 4,
     _I64,
 )
 
@@ -396,3 +404,65 @@ def tx_classify(t: TxTables, flank: int, starts: np.ndarray, lengths: np.ndarray
         if rows <= cap:
             return tuple(o[:rows] for o in out)
         cap = rows
+
+
+@dataclass
+class SourceKeys:
+    """A window's alleles for ``source_scan``: minimal forms (``sources.minimal``) sorted by
+    position, each as the text "REF>ALT" (upper case), and what the scan found for each: the
+    first matching source row's INFO column (start in the scanned text, length; -1: none yet)
+    and the index of the row's ALT that matched."""
+
+    pos: np.ndarray
+    text: np.ndarray
+    off: np.ndarray
+    length: np.ndarray
+    found_info: np.ndarray = field(init=False)
+    found_len: np.ndarray = field(init=False)
+    found_alt: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        n = self.pos.size
+        if self.off.size != n or self.length.size != n:
+            raise ValueError("source keys: one offset and length per position")
+        if n and (self.off.min() < 0 or (self.off + self.length).max() > self.text.size or self.length.min() < 0):
+            raise ValueError("source keys: a key lies outside the key text")
+        if n > 1 and (np.diff(self.pos) < 0).any():
+            raise ValueError("source keys: positions must ascend")
+        self.found_info = np.full(n, -1, dtype=np.int64)
+        self.found_len = np.zeros(n, dtype=np.int64)
+        self.found_alt = np.zeros(n, dtype=np.int64)
+
+
+def source_scan(
+    text: np.ndarray, contig: bytes, end: int, run_starts: np.ndarray, run_ends: np.ndarray, keys: SourceKeys,
+    state: np.ndarray,
+) -> bool:  # fmt: skip
+    """Matches the rows of ``text`` (whole lines of a source VCF) against ``keys``, as
+    ``native.c``'s gas_source_scan documents (compiled: one call per chunk of text). True when
+    no later row can match (a row at or past ``end``, or the next contig)."""
+    if run_starts.size != run_ends.size:
+        raise ValueError("source_scan: one end per run start")
+    if state.size != 1 or state.dtype != np.int64:
+        raise ValueError("source_scan: state is one int64")
+    return bool(
+        _native().gas_source_scan(
+            text,
+            text.size,
+            contig,
+            len(contig),
+            end,
+            run_starts.size,
+            run_starts,
+            run_ends,
+            keys.pos.size,
+            keys.pos,
+            keys.text,
+            keys.off,
+            keys.length,
+            keys.found_info,
+            keys.found_len,
+            keys.found_alt,
+            state,
+        )  # fmt: skip
+    )
