@@ -201,3 +201,18 @@ def test_ref_mismatches_are_counted_and_a_foreign_file_is_refused(bundle: tuple[
     assert "30 of 30 REF alleles differ from its FASTA (genome.fa), the first on line 3" in err
     out, err = run(bundle, foreign, "--allow-assembly-mismatch")
     assert out.name, err
+
+
+def test_bundle_jobs_read_small_blocks(bundle: tuple[Path, Path]) -> None:
+    """A bundle's CSQ text is ~100x its input line, so its blocks (one Parquet row group each)
+    start at 4 KB and grow to 128 KB only (reader.BUNDLE_BLOCK_BYTES): the blocks in flight
+    stay bounded and the first records are written after ~150 records' work."""
+    line = f"chr1\t114\t.\t{ref(114)}\tC\t.\t.\t.\n"  # 26 bytes
+    records = (300 << 10) // len(line)
+    out, err = run(bundle, line * records)
+    assert out.name, err
+    meta = pq.ParquetFile(out.with_name(out.name.replace(".annot.vcf", ".variants.parquet"))).metadata
+    rows = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert sum(rows) == records
+    sizes = [n * len(line) for n in rows]  # bytes of input lines per block
+    assert sizes[0] <= 4 << 10 and max(sizes) <= 2 * (128 << 10) and len(sizes) >= 4, sizes
