@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 import pyarrow.parquet as pq
 import pytest
-from bundle_support import annotate, build, genome, write_inputs
+from bundle_support import GFF3, annotate, build, genome, write_inputs
 
 from gas.annotator.engine.effects import CSQ_FIELDS
 
@@ -216,3 +216,25 @@ def test_bundle_jobs_read_small_blocks(bundle: tuple[Path, Path]) -> None:
     assert sum(rows) == records
     sizes = [n * len(line) for n in rows]  # bytes of input lines per block
     assert sizes[0] <= 4 << 10 and max(sizes) <= 2 * (128 << 10) and len(sizes) >= 4, sizes
+
+
+def test_a_value_with_a_comma_is_escaped_in_its_entry(tmp_path: Path) -> None:
+    """CSQ entries are escaped together when no value holds a ',' of its own (one replace chain per
+    record), one by one when one does: a gene named 'GENE,C=x' (GFF3 %2C, %3D) is written escaped
+    and the record keeps one entry per transcript."""
+    paths = write_inputs(tmp_path / "in")
+    paths["gff3"].write_text(GFF3.replace("Name=GENEC", "Name=GENE%2CC%3Dx"))
+    proc = build("comma", tmp_path / "db", "--gff3", paths["gff3"], "--fasta", paths["fasta"])
+    assert proc.returncode == 0, proc.stderr
+    vcf = tmp_path / "c.vcf"
+    vcf.write_text(HEADER + f"chr1\t50\t.\t{ref(50)}\t{'C' if ref(50) != 'C' else 'G'}\t.\t.\t.\n")
+    proc = annotate(vcf, "comma", tmp_path / "db", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    out = Path(proc.stdout.splitlines()[0])
+    line = next(x for x in out.read_text().splitlines() if not x.startswith("#"))
+    value = re.search(r"(?:^|;)CSQ=([^;]*)", line.split("\t")[7])
+    assert value is not None
+    entries = value.group(1).split(",")
+    assert [e.split("|")[3] for e in entries] == ["GENEA", "GENEB", "GENE%2CC%3Dx"], entries
+    rows = csq(out)
+    assert {r["SYMBOL"] for r in next(iter(rows.values())).values()} == {"GENEA", "GENEB", "GENE,C=x"}
