@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 import pyarrow.parquet as pq
 import pytest
-from bundle_support import annotate, build, genome, write_inputs
+from bundle_support import GFF3, annotate, build, genome, write_inputs
 
 from gas.annotator.engine.effects import CSQ_FIELDS
 
@@ -201,3 +201,40 @@ def test_ref_mismatches_are_counted_and_a_foreign_file_is_refused(bundle: tuple[
     assert "30 of 30 REF alleles differ from its FASTA (genome.fa), the first on line 3" in err
     out, err = run(bundle, foreign, "--allow-assembly-mismatch")
     assert out.name, err
+
+
+def test_bundle_jobs_read_small_blocks(bundle: tuple[Path, Path]) -> None:
+    """A bundle's CSQ text is ~100x its input line, so its blocks (one Parquet row group each)
+    start at 4 KB and grow to 128 KB only (reader.BUNDLE_BLOCK_BYTES): the blocks in flight
+    stay bounded and the first records are written after ~150 records' work."""
+    line = f"chr1\t114\t.\t{ref(114)}\tC\t.\t.\t.\n"  # 26 bytes
+    records = (300 << 10) // len(line)
+    out, err = run(bundle, line * records)
+    assert out.name, err
+    meta = pq.ParquetFile(out.with_name(out.name.replace(".annot.vcf", ".variants.parquet"))).metadata
+    rows = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert sum(rows) == records
+    sizes = [n * len(line) for n in rows]  # bytes of input lines per block
+    assert sizes[0] <= 4 << 10 and max(sizes) <= 2 * (128 << 10) and len(sizes) >= 4, sizes
+
+
+def test_a_value_with_a_comma_is_escaped_in_its_entry(tmp_path: Path) -> None:
+    """CSQ entries are escaped together when no value holds a ',' of its own (one replace chain per
+    record), one by one when one does: a gene named 'GENE,C=x' (GFF3 %2C, %3D) is written escaped
+    and the record keeps one entry per transcript."""
+    paths = write_inputs(tmp_path / "in")
+    paths["gff3"].write_text(GFF3.replace("Name=GENEC", "Name=GENE%2CC%3Dx"))
+    proc = build("comma", tmp_path / "db", "--gff3", paths["gff3"], "--fasta", paths["fasta"])
+    assert proc.returncode == 0, proc.stderr
+    vcf = tmp_path / "c.vcf"
+    vcf.write_text(HEADER + f"chr1\t50\t.\t{ref(50)}\t{'C' if ref(50) != 'C' else 'G'}\t.\t.\t.\n")
+    proc = annotate(vcf, "comma", tmp_path / "db", tmp_path / "out")
+    assert proc.returncode == 0, proc.stderr
+    out = Path(proc.stdout.splitlines()[0])
+    line = next(x for x in out.read_text().splitlines() if not x.startswith("#"))
+    value = re.search(r"(?:^|;)CSQ=([^;]*)", line.split("\t")[7])
+    assert value is not None
+    entries = value.group(1).split(",")
+    assert [e.split("|")[3] for e in entries] == ["GENEA", "GENEB", "GENE%2CC%3Dx"], entries
+    rows = csq(out)
+    assert {r["SYMBOL"] for r in next(iter(rows.values())).values()} == {"GENEA", "GENEB", "GENE,C=x"}

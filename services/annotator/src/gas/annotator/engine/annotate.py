@@ -24,7 +24,7 @@ import numpy as np
 
 from gas.annotator.engine.block import BlockResult, BlockStats
 from gas.annotator.engine.database import SCHEMA_VERSION, AnnotationDatabase
-from gas.annotator.engine.reader import EngineLimits, Header, VcfFormatError, VcfReader
+from gas.annotator.engine.reader import BUNDLE_BLOCK_BYTES, EngineLimits, Header, VcfFormatError, VcfReader
 from gas.annotator.engine.sources import Sources, table_fields
 from gas.annotator.engine.textops import ranges
 from gas.core.assembly import AssemblyEvidence, detect
@@ -249,7 +249,8 @@ class _Run:
         self.rank: dict[str, int] = RANK if db.has_transcripts else {}
 
     def run(self) -> AnnotationResult:
-        reader = VcfReader(self.input_path, self.limits)
+        sizes = BUNDLE_BLOCK_BYTES if self.db.has_transcripts else None
+        reader = VcfReader(self.input_path, self.limits, sizes)
         self.input_read = lambda: reader.input_bytes_read
         header = reader.header
         strip_ours = any(_OUR_INFO_LINE.match(m) for m in header.meta)

@@ -921,11 +921,13 @@ _SEQ = frozenset("ACGTN")
 _PICK_IDS = frozenset(OUR_IDS[1:])
 
 
-def escape(value: str) -> str:
-    """VEP's escaping of a CSQ value inside INFO (its --hgvs output writes '=' as %3D)."""
+def escape(value: str, comma: bool = True) -> str:
+    """VEP's escaping of a CSQ value inside INFO (its --hgvs output writes '=' as %3D);
+    ``comma=False`` leaves ',' (the separator of entries escaped together)."""
     # Chained replace (C, '%' first so nothing is escaped twice) is the same as the
     # one-pass translate and several times faster on the CSQ text.
-    return value.replace("%", "%25").replace("=", "%3D").replace(";", "%3B").replace(",", "%2C").replace(" ", "_")
+    value = value.replace("%", "%25").replace("=", "%3D").replace(";", "%3B")
+    return (value.replace(",", "%2C") if comma else value).replace(" ", "_")
 
 
 @dataclass
@@ -998,7 +1000,14 @@ class CsqStage:
                 keys = [("CSQ_INPUT" + k[3:]) if k == "CSQ" or k.startswith("CSQ=") else k for k in keys]
                 keys = [k for k in keys if k.partition("=")[0] not in _PICK_IDS]
             if entries:
-                keys.append("CSQ=" + ",".join(escape(j) for j in joined))  # '|' is kept
+                csq = ",".join(joined)
+                # Escaped as one text (one replace chain per record, not per entry) when no
+                # entry holds a ',' of its own; '|' is kept.
+                if csq.count(",") == len(joined) - 1:
+                    csq = escape(csq, comma=False)
+                else:
+                    csq = ",".join(escape(j) for j in joined)
+                keys.append("CSQ=" + csq)
                 for name, index, _ in PICK_FIELDS:
                     keys.append(
                         f"{name}="

@@ -19,6 +19,11 @@ from typing import IO
 
 BLOCK_BYTES = 1 << 20
 FIRST_BLOCK_BYTES = 64 << 10  # a small first block gets the first records out early
+# A bundle's CSQ text is ~100x its input (~2.4 KB per record at human scale): its blocks are
+# smaller, so that each block in flight holds ~12 MB of text rather than ~100 MB (a 1 MiB
+# block peaked at ~460 MiB of Python objects, the whole job past 1 GiB), and its first block
+# is ~150 records' work, not ~2,500.
+BUNDLE_BLOCK_BYTES = (4 << 10, 128 << 10)  # (first, largest)
 SUPPORTED_VERSIONS = ("3.3", "4.0", "4.1", "4.2", "4.3", "4.4", "4.5")
 FIXED_COLUMNS = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
 
@@ -140,9 +145,10 @@ def convert_v33_record(line: str) -> str:
 class VcfReader:
     """Header first (``header``), then ``blocks()``: (first line number, bytes of whole data lines)."""
 
-    def __init__(self, path: Path, limits: EngineLimits | None = None):
+    def __init__(self, path: Path, limits: EngineLimits | None = None, block_bytes: tuple[int, int] | None = None):
         self.path = Path(path)
         self.limits = limits or EngineLimits()
+        self.block_bytes = block_bytes  # (first, largest); default (FIRST_BLOCK_BYTES, BLOCK_BYTES)
         self.compression = detect_compression(self.path)
         self.decompressed_bytes = 0
         self.input_bytes_read = 0  # of the file as stored (compressed or not)
@@ -154,7 +160,7 @@ class VcfReader:
     # -- raw bytes, with the decompressed-size cap
 
     def _read_chunks(self) -> Iterator[bytes]:
-        size = FIRST_BLOCK_BYTES
+        size, largest = self.block_bytes or (FIRST_BLOCK_BYTES, BLOCK_BYTES)
         with open(self.path, "rb") as raw, self._decompressed(raw) as fh:
             while True:
                 try:
@@ -178,7 +184,7 @@ class VcfReader:
                     )
                 self.input_bytes_read = raw.tell()
                 yield chunk
-                size = min(size * 4, BLOCK_BYTES)
+                size = min(size * 4, largest)
 
     def _decompressed(self, raw: IO[bytes]) -> AbstractContextManager[IO[bytes] | gzip.GzipFile]:
         # The stored file is read through `raw`, so its position says how much of it
