@@ -383,6 +383,15 @@ def report_first_view(f: dict[str, Any], which: str = "the worker's first table"
     )
 
 
+def export_and_peer(f: dict[str, Any], key: str, what: str, peer: str) -> None:
+    """A TSV export's figures (f[key_rows], f[key_s], f[key_cpu_s]) and its bcftools peer's
+    (f[peer_key_...]), with whether both gave the same rows (f[key_same])."""
+    print(f"TSV export, {what}: {f[key + '_rows']:,} rows in {f[key + '_s'] * 1000:.0f} ms", end="")
+    print(f" (worker CPU {f[key + '_cpu_s'] * 1000:.0f} ms)")
+    print(f"  peer {peer}: {f['peer_' + key + '_rows']:,} rows in {f['peer_' + key + '_s'] * 1000:.0f} ms", end="")
+    print(f" (CPU {f['peer_' + key + '_cpu_s'] * 1000:.0f} ms); same rows: {'yes' if f[key + '_same'] else 'NO'}")
+
+
 def report(f: dict[str, Any], args: argparse.Namespace, rows_total: int) -> None:
     def ms(values: list[float]) -> str:
         return f"p50 {percentile(values, 50):6.1f} ms  p95 {percentile(values, 95):6.1f} ms  max {max(values):6.1f} ms"
@@ -397,15 +406,7 @@ def report(f: dict[str, Any], args: argparse.Namespace, rows_total: int) -> None
     print(f"table page, gene prefix + regions + novel         : {ms(f['combined_ms'])}")
     print(f"table page, phenotype filter ({len(f['pheno_ms'])} terms): {ms(f['pheno_ms'])}", end="")
     print(f"  worker CPU {f['pheno_cpu_ms']:.1f} ms a page")
-    print(
-        f"TSV export, phenotype HP:0001250: {f['seizure_rows']:,} rows in {f['seizure_s'] * 1000:.0f} ms"
-        f" (worker CPU {f['seizure_cpu_s'] * 1000:.0f} ms)"
-    )
-    same_seizure = "yes" if f["seizure_same"] else "NO"
-    print(
-        f"  peer bcftools view -i (2,040 genes) + query: {f['peer_seizure_rows']:,} rows in "
-        f"{f['peer_seizure_s'] * 1000:.0f} ms (CPU {f['peer_seizure_cpu_s'] * 1000:.0f} ms); same rows: {same_seizure}"
-    )
+    export_and_peer(f, "seizure", "phenotype HP:0001250", "bcftools view -i (2,040 genes) + query")
     print(f"TSV export, whole result : {f['export_rows']:,} rows in {f['export_s']:.2f} s = {rate:,.0f} rows/s")
     peer_rate = f["peer_all_rows"] / f["peer_all_s"]
     peer_all = f"{f['peer_all_rows']:,} records in {f['peer_all_s']:.2f} s = {peer_rate:,.0f}/s"
@@ -421,15 +422,7 @@ def report(f: dict[str, Any], args: argparse.Namespace, rows_total: int) -> None
         f"  peer bcftools view -i 'POS>X' + query + sort by distance: {f['peer_sort_s'] * 1000:.0f} ms"
         f" (CPU {f['peer_sort_cpu_s'] * 1000:.0f} ms)"
     )
-    same_pos = "yes" if f["pos_same"] else "NO"
-    print(
-        f"TSV export, where=pos<T: {f['pos_rows']:,} rows in {f['pos_s'] * 1000:.0f} ms"
-        f" (worker CPU {f['pos_cpu_s'] * 1000:.0f} ms)"
-    )
-    print(
-        f"  peer bcftools view -i 'POS<T' + query: {f['peer_pos_rows']:,} rows in {f['peer_pos_s'] * 1000:.0f} ms"
-        f" (CPU {f['peer_pos_cpu_s'] * 1000:.0f} ms); same rows: {same_pos}"
-    )
+    export_and_peer(f, "pos", "where=pos<T", "bcftools view -i 'POS<T' + query")
     print(f"web worker peak RSS (VmHWM): {f['rss_peak']:.0f} MiB (after start {f['rss_start']:.0f} MiB)")
     goals = [
         ("page p95 <= 300 ms, gene filter", gene_p95 <= GOAL_PAGE_MS),
