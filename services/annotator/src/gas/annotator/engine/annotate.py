@@ -389,6 +389,8 @@ class _Run:
                 if pick is not None:
                     self.pick_impacts[pick.fields[2]] += 1
         out.write(memoryview(result.vcf))
+        if not self.written:
+            out.flush()  # the first records on disk now, not after the table writer's start
         if result.table is not None:
             self._variants_writer().write(result.table, self.written)
         if result.genotypes is not None:

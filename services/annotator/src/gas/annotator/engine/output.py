@@ -13,11 +13,11 @@ with it.)
 
 from __future__ import annotations
 
-import functools
 import re
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -120,27 +120,51 @@ def take(values: pa.Array, index: np.ndarray, valid: np.ndarray | None = None) -
     return pc.take(values, arrow(np.where(valid, index, 0), mask=~valid))
 
 
+T = TypeVar("T")
+
+
+def _on_thread(name: str, build: Callable[[], T]) -> Future[T]:
+    """``build()`` started on a thread of its own; its result (or exception) in the Future.
+    Not a daemon: a process that ends early (bad input on line 3) waits for it rather than
+    unloading Arrow under a thread still in its kernel (AddressSanitizer caught that as a
+    use after free at exit)."""
+    done: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            done.set_result(build())
+        except BaseException as exc:  # noqa: BLE001 - re-raised by done.result()
+            done.set_exception(exc)
+
+    threading.Thread(target=run, name=name).start()
+    return done
+
+
+HpoContext = tuple[np.ndarray, pa.Array, np.ndarray]
+
+
 class OutputTables:
     """Constant string arrays every block takes from (built once per annotator)."""
 
     _rsid_field: Future[pa.Array]
+    _hpo: Future[HpoContext] | None
 
     def rsid_field(self) -> pa.Array:
         """';RSID=rs..' of every known variant (340k: ~13 ms, built on a thread of its own
         from the start, while the first block is read and annotated)."""
         return self._rsid_field.result()
 
-    def _build_rsid_field(self) -> None:
-        try:
-            self._rsid_field.set_result(pc.binary_join_element_wise(_str(";RSID="), self.known_ids, _EMPTY))
-        except BaseException as exc:  # re-raised by rsid_field()
-            self._rsid_field.set_exception(exc)
+    @property
+    def hpo(self) -> HpoContext:
+        """Gene and disease context (gas.core.phenotypes): the HPO gene of each database gene
+        (-1: none, joined by name), each HPO gene's disease ids (plus an empty last list) and
+        its count of directly annotated terms. Loaded on a thread from the start when the
+        table is written (~0.12 s: not on the way to the first record)."""
+        if self._hpo is None:
+            self._hpo = _on_thread("gas-hpo", self._load_hpo)
+        return self._hpo.result()
 
-    @functools.cached_property
-    def hpo(self) -> tuple[np.ndarray, pa.Array, np.ndarray]:
-        """Gene and disease context (gas.core.phenotypes), read when the first table rows are
-        built: the HPO gene of each database gene (-1: none, joined by name), each HPO gene's
-        disease ids (plus an empty last list) and its count of directly annotated terms."""
+    def _load_hpo(self) -> HpoContext:
         from gas.core.phenotypes import load
 
         p = load()
@@ -174,11 +198,12 @@ class OutputTables:
         # ';NEAREST=name|' of every gene (the distance follows)
         self.nearest_field = pc.binary_join_element_wise(packed_strings(ann.gene_names, ";NEAREST="), _str("|"), _EMPTY)
         self.known_ids = packed_strings(ann.known_id)
-        self._rsid_field = Future()
-        # Not a daemon: a process that ends early (bad input on line 3) waits the ~13 ms for it
-        # rather than unloading Arrow under a thread still in its kernel (AddressSanitizer
-        # caught that as a use after free at exit).
-        threading.Thread(target=self._build_rsid_field, name="gas-rsid-field").start()
+        self._rsid_field = _on_thread(
+            "gas-rsid-field", lambda: pc.binary_join_element_wise(_str(";RSID="), self.known_ids, _EMPTY)
+        )
+        self._hpo = None
+        if ann.with_table:
+            self._hpo = _on_thread("gas-hpo", self._load_hpo)
         # REGION after GENE (';REGION=') and without it ('REGION='): no field starts with ';'.
         self.region_field = pa.array([f";REGION={r}" for r in REGIONS] + [f"REGION={r}" for r in REGIONS], _STRING)
         self.region_names = pa.array(list(REGIONS), _STRING)
