@@ -122,13 +122,13 @@ main(sys.argv[1:])
 """
 
 
-def moto_server(log_dir: Path) -> Iterator[str]:
-    """A moto server (atomic DynamoDB writes) on a free loopback port, for as long as the
-    generator lives."""
+def moto_server(log_dir: Path, host: str = "127.0.0.1", env: dict[str, str] | None = None) -> Iterator[str]:
+    """A moto server (atomic DynamoDB writes) on a free port of `host` (`env`: more of its
+    environment), for as long as the generator lives."""
     port = free_port()
-    argv = [str(BIN / "python"), "-c", _ATOMIC_WRITES_MOTO, "-H", "127.0.0.1", "-p", str(port)]
-    proc = spawn(argv, log=log_dir / "moto.log")
-    url = f"http://127.0.0.1:{port}"
+    argv = [str(BIN / "python"), "-c", _ATOMIC_WRITES_MOTO, "-H", host, "-p", str(port)]
+    proc = spawn(argv, env={**os.environ, **(env or {})}, log=log_dir / "moto.log")
+    url = f"http://{host}:{port}"
     try:
         wait_http(f"{url}/moto-api/", 30, proc)
         yield url

@@ -27,6 +27,8 @@ KEDA_BINARIES = ("keda", "keda-adapter", "keda-config")  # tools/install-keda.sh
 def node(tmp_path_factory, request):
     if kube.missing_binaries() or [b for b in NODE_BINARIES if not (TOOLS_BIN / b).exists()]:
         kube.install()  # `make test` built them; a failed build fails here
+    if not (TOOLS_BIN / "traefik").exists():  # the ingress controller (make tools built it)
+        subprocess.run([str(kube.ROOT / "tools" / "install-traefik.sh")], check=True, stdout=subprocess.DEVNULL)
     if [b for b in KEDA_BINARIES if not (TOOLS_BIN / b).exists()]:
         subprocess.run([str(HERE.parents[1] / "tools" / "install-keda.sh")], check=True, stdout=subprocess.DEVNULL)
     images = built_images()

@@ -2,44 +2,52 @@
 etcd, the control plane, containerd + runc, CNI bridge, kubelet, kube-proxy, CoreDNS; every
 image built here (tools/images/build.py) and imported into containerd, no registry.
 
-`helm install` of charts/gas with the dev values into a namespace enforcing the restricted
-Pod Security Standard; real containers start (UID 10001, read-only root, the chart's volumes,
-seccomp RuntimeDefault); then, as a user through the web Service (no ingress controller can
-be built here: see docs/kubernetes.md), the kind test's lifecycle (tests/lifecycle_support.py);
-the operator scaling the annotator on a real queue spike (each worker setting its own pod's
-deletion cost: busy while annotating, idle after); an annotator pod killed mid-job
-losing nothing; KEDA (built here) taking the annotator over by `helm upgrade` and scaling it
-on a queue spike through the aggregation layer; `helm test`; and a tear-down that leaves
-nothing behind.
+Traefik (built here from its Go module, tools/install-traefik.sh; tests/cluster/traefik.yaml)
+is the ingress controller: `helm install` of charts/gas with the dev values and the chart's
+Ingresses (web at gas.localtest.me, moto's S3 at s3.gas.localtest.me) with TLS from Secrets
+signed by a local CA made here, into a namespace enforcing the restricted Pod Security
+Standard; real containers start (UID 10001, read-only root, the chart's volumes, seccomp
+RuntimeDefault); then, as a user through Traefik over HTTPS (the certificate verified against
+the local CA), the kind test's lifecycle (tests/lifecycle_support.py); the operator scaling the
+annotator on a real queue spike (each worker setting its own pod's deletion cost: busy while
+annotating, idle after); an annotator pod killed mid-job losing nothing; `helm test` with the
+round-trip probe (a job through the queue, tests.probe); KEDA (built here) taking the
+annotator over by `helm upgrade` and scaling it on a queue spike through the aggregation
+layer; and a tear-down that leaves nothing behind.
 
-Test-only values on top of the dev values: ingress off (no controller: web's presigned URLs
-then name moto's Service, which the test resolves through the cluster DNS), retention 5 s
+Test-only values on top of the dev values: the Ingress class `traefik` with TLS and the
+HTTPRoute on Traefik's Gateway (traefik_support.INGRESS_VALUES), retention 5 s
 and restore checks every 2 s (the lifecycle in seconds, not minutes), queue visibility 15 s
 (a killed worker's message comes back sooner), moto's memory limit 2Gi (the kill test's big
-file; see TEST_VALUES).
+file; see TEST_VALUES), the probe's token Secret, CA and host alias (probe_values).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import ssl
 import subprocess
 import time
 from hashlib import sha256
 
 import chartlib
 import keda_support
+import kube
 import lifecycle_support as lc
 import pytest
-from node_support import CLUSTER_DOMAIN, DNS_SERVICE_IP, NODE_NAME, dns_query
+import traefik_support as ingress
+import yaml
+from node_support import CLUSTER_DOMAIN, DNS_SERVICE_IP, HERE, NODE_NAME, dns_query
 from siteclient import job_id_of
 from support import SAMPLES
+from traefik_support import DEV, GATEWAY_HOST, HOST, INGRESS_VALUES, NS, S3_HOST
 
 from gas.core.deletion_cost import ANNOTATION
 
-NS = "gas"
-DEV = ["-f", str(chartlib.ROOT / "k8s" / "values-dev.yaml")]
 TEST_VALUES = [
-    "--set", "ingress.enabled=false",
+    *INGRESS_VALUES,
     "--set", "provisioning.queueVisibilityTimeout=15",
     # moto keeps S3 in memory (upload, claimed copy, result): with the dev values' 512Mi its
     # container restarted during a 43 MB kill-test job, losing every table
@@ -51,6 +59,51 @@ TEST_VALUES = [
     "--set-string", "workers.archiver-thaw.env.GAS_RESTORE_CHECK_STANDARD_SECONDS=2",
 ]  # fmt: skip
 DEPLOYMENTS = lc.DEV_DEPLOYMENTS
+PROBE_TOKEN_SECRET = "gas-probe-token"
+
+
+def probe_values(node) -> list[str]:
+    """The helm test probe's values: its token Secret, the local CA (the S3 host's certificate)
+    and the S3 host resolving to Traefik inside the cluster (as split-horizon DNS would)."""
+    aliases = [{"ip": node.service_ip("traefik", "traefik"), "hostnames": [S3_HOST]}]
+    return [
+        "--set", "tests.probe.enabled=true",
+        "--set", f"tests.probe.tokenSecret={PROBE_TOKEN_SECRET}",
+        "--set", "tests.probe.caSecret=gas-local-ca",
+        "--set-json", f"tests.probe.hostAliases={json.dumps(aliases)}",
+    ]  # fmt: skip
+
+
+def install_traefik(node, ca: kube.Pki) -> str:
+    """Traefik as an SRE installs it (the Gateway API CRDs first), with the chart's TLS Secrets
+    signed by the local CA; its Service IP once it is Available."""
+    crds = ingress.gateway_api_crds()
+    node.apply(crds)
+
+    def established() -> bool:
+        for crd in crds:
+            got = node.cp.api(f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{crd['metadata']['name']}")
+            conditions = {c["type"]: c["status"] for c in got.json().get("status", {}).get("conditions", [])}
+            if conditions.get("Established") != "True":
+                return False
+        return True
+
+    lc.wait_for(established, 60, "the Gateway API CRDs established")
+    cert, key = ca.serving("ingress", [HOST, S3_HOST, GATEWAY_HOST])
+    tls = {"tls.crt": cert.read_text(), "tls.key": key.read_text()}
+    secrets = [(f"{NS}-tls", "kubernetes.io/tls", tls), (f"{NS}-s3-tls", "kubernetes.io/tls", tls),
+               ("gas-local-ca", "Opaque", {"ca.crt": (ca.dir / "ca.crt").read_text()})]  # fmt: skip
+    node.apply(
+        [{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": n, "namespace": NS}, "type": t, "stringData": d}
+         for n, t, d in secrets]
+    )  # fmt: skip
+    objects = [o for o in yaml.safe_load_all((HERE / "traefik.yaml").read_text()) if o]
+    for obj in objects:
+        if obj["kind"] == "Deployment":
+            obj["spec"]["template"]["spec"]["containers"][0]["image"] = node.images["traefik"]["ref"]
+    node.apply(objects)
+    node.wait_deployments("traefik", {"traefik"}, timeout=180)
+    return node.service_ip("traefik", "traefik")
 
 
 def helm(node, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -86,25 +139,38 @@ def gas(node):
         ]
     )
     t0 = time.monotonic()
+    ca = kube.Pki(node.workdir / "ingress-pki").ca("gas-local-ca")
+    traefik_ip = install_traefik(node, ca)
+    node.timings["traefik Available (s)"] = round(time.monotonic() - t0, 1)
+    t0 = time.monotonic()
     # no --wait (docs/kubernetes.md): helm still waits for the provisioning hook Job
-    helm(node, "install", "gas", str(chartlib.CHART), *DEV, *TEST_VALUES, "--timeout", "10m")
+    helm(node, "install", "gas", str(chartlib.CHART), *DEV, *TEST_VALUES, *probe_values(node),
+         "--timeout", "10m")  # fmt: skip
     node.wait_deployments(NS, DEPLOYMENTS, timeout=600)
     node.timings["helm install -> all pods Ready (s)"] = round(time.monotonic() - t0, 1)
-    web_ip = node.service_ip(NS, "gas-web")
 
     def resolve(host: str) -> str | None:
-        if host == "gas.localtest.me":  # the public host: the web Service (an ingress's job)
-            return web_ip
+        if host in (HOST, S3_HOST):  # the public hosts: the ingress controller
+            return traefik_ip
         if "." not in host:  # a Service name, as a pod in the namespace resolves it
             (ip, *_) = dns_query(DNS_SERVICE_IP, f"{host}.{NS}.svc.{CLUSTER_DOMAIN}") or [None]
             return ip
         return None
 
-    site = lc.Site(
-        base="http://gas.localtest.me", aws_endpoint="http://gas-moto:5000", cookie_domain="gas.localtest.me"
-    )
-    with lc.resolving(resolve):
-        yield site
+    site = lc.Site(base=f"https://{HOST}", aws_endpoint="http://gas-moto:5000", cookie_domain=HOST)
+    site.ca_file = str(ca.dir / "ca.crt")  # type: ignore[attr-defined]
+    site.traefik_ip = traefik_ip  # type: ignore[attr-defined]
+    # requests verifies every HTTPS connection against the local CA alone (never verify=False)
+    before = os.environ.get("REQUESTS_CA_BUNDLE")
+    os.environ["REQUESTS_CA_BUNDLE"] = site.ca_file  # type: ignore[attr-defined]
+    try:
+        with lc.resolving(resolve):
+            yield site
+    finally:
+        if before is None:
+            os.environ.pop("REQUESTS_CA_BUNDLE", None)
+        else:
+            os.environ["REQUESTS_CA_BUNDLE"] = before
     node.timings.update(site.timings)
 
 
@@ -138,7 +204,43 @@ def test_every_pod_runs_real_containers(node, gas):
     print(node.pod_report(NS))
 
 
-def test_job_lifecycle_through_the_web_service(node, gas):
+def test_traefik_serves_the_chart_ingress_over_tls_from_the_local_ca(node, gas):
+    ingresses = node.cp.api(f"/apis/networking.k8s.io/v1/namespaces/{NS}/ingresses").json()["items"]
+    assert {i["spec"]["ingressClassName"] for i in ingresses} == {"traefik"}
+    assert {h for i in ingresses for t in i["spec"]["tls"] for h in t["hosts"]} == {HOST, S3_HOST}
+    trusting = ssl.create_default_context(cafile=gas.ca_file)
+    for host, path, status in ((HOST, "/", " 200 "), (S3_HOST, "/moto-api/", " 200 "), (HOST, "/readyz", " 404 ")):
+        cert, line = lc.wait_for(
+            lambda h=host, p=path, want=status: (
+                (r := ingress.tls_get(gas.traefik_ip, h, p, trusting)) and want in r[1] and r
+            ),
+            60,
+            f"{host}{path} answering{status}",
+        )  # /readyz is web's ops port: never routed (404)
+        issuer = dict(x[0] for x in cert["issuer"])
+        assert ("DNS", host) in cert["subjectAltName"] and issuer["commonName"] == "gas-local-ca", cert
+    # the machine's own CAs do not know the local CA: verification is real
+    with pytest.raises(ssl.SSLCertVerificationError):
+        ingress.tls_get(gas.traefik_ip, HOST, "/", ssl.create_default_context())
+
+
+def test_the_chart_httproute_through_traefiks_gateway(node, gas):
+    """The HTTPRoute (Gateway API), attached to a Gateway Traefik serves: HTTPS on its listener."""
+    route = node.cp.api(f"/apis/gateway.networking.k8s.io/v1/namespaces/{NS}/httproutes/gas-web").json()
+    assert route["spec"]["hostnames"] == [GATEWAY_HOST]
+
+    lc.wait_for(lambda: ingress.httproute_accepted(node.cp), 60, "the HTTPRoute accepted by Traefik")
+    trusting = ssl.create_default_context(cafile=gas.ca_file)
+
+    def get(path: str) -> tuple[dict, str]:
+        return ingress.tls_get(gas.traefik_ip, GATEWAY_HOST, path, trusting, port=9443)
+
+    cert, line = lc.wait_for(lambda: (r := get("/")) and " 200 " in r[1] and r, 60, "/ through the Gateway")
+    assert ("DNS", GATEWAY_HOST) in cert["subjectAltName"]
+    assert " 404 " in get("/readyz")[1]  # the ops port is not behind the route either
+
+
+def test_job_lifecycle_through_traefik_over_https(node, gas):
     result = lc.job_lifecycle(gas, archive_timeout=180, restore_timeout=180)
     print(f"lifecycle figures: {gas.timings}")
     gas.premium_user = result["user"]  # type: ignore[attr-defined]
@@ -241,7 +343,8 @@ def test_a_bundle_served_from_moto_is_built_and_used_by_a_job(node, gas):
         "--set", "annotation.fetch.waitSeconds=300",
     ]  # fmt: skip
     t0 = time.monotonic()
-    helm(node, "upgrade", "gas", str(chartlib.CHART), *DEV, *TEST_VALUES, *small, "--timeout", "10m")
+    helm(node, "upgrade", "gas", str(chartlib.CHART), *DEV, *TEST_VALUES, *probe_values(node), *small,
+         "--timeout", "10m")  # fmt: skip
     node.timings["helm upgrade with a bundle: hooks (s)"] = round(time.monotonic() - t0, 1)
     (built,) = [
         p for p in node.pods(NS, "app.kubernetes.io/component=references") if p["status"]["phase"] == "Succeeded"
@@ -357,8 +460,25 @@ def test_keda_built_here_scales_the_annotator_on_a_queue_spike(node, gas):
     print(f"annotator replicas under KEDA: 1 -> peak {peak} -> 1")
 
 
-def test_helm_test(node, gas):
-    helm(node, "test", "gas", "--timeout", "5m")
+def test_helm_test_round_trips_a_job_through_the_queue(node, gas):
+    """`helm test`: web's /readyz, and the probe (tests.probe): a job through the API, the
+    annotate queue and a worker, with a probe user's token made on the profile page."""
+    from api.api_stack_support import make_token
+
+    probe_user = lc.signed_in_user(gas, "Helm Test Probe")
+    token = make_token(probe_user, name="helm test probe")
+    node.apply([{"apiVersion": "v1", "kind": "Secret", "metadata": {"name": PROBE_TOKEN_SECRET, "namespace": NS},
+                 "type": "Opaque", "stringData": {"token": token}}])  # fmt: skip
+    t0 = time.monotonic()
+    # no --logs: the chart deletes a test pod once it succeeds (hook-succeeded)
+    out = helm(node, "test", "gas", "--timeout", "5m").stdout
+    node.timings["helm test (readyz + probe) (s)"] = round(time.monotonic() - t0, 1)
+    suites = dict(re.findall(r"TEST SUITE:\s+(\S+)\n(?:.*\n)*?\s*Phase:\s+(\w+)", out))
+    assert suites == {"gas-test-probe": "Succeeded", "gas-test-readyz": "Succeeded"}, out
+    # the probe's job went through the queue to a worker (the notifier's email for it) and was deleted
+    (mail,) = lc.wait_for(lambda: lc.emails_to(gas, probe_user.email), 60, "the probe job's email")
+    assert "is ready" in mail["subject"], mail["subject"]
+    assert probe_user.job_ids() == []
 
 
 def test_teardown_leaves_nothing(node, gas):

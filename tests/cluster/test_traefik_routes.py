@@ -2,9 +2,11 @@
 RBAC), quickly and without the node: the Traefik binary built here against a real API server
 (tests/kube.py, kwok's fake node), authenticated as its ServiceAccount (so the Role and
 ClusterRole are what it gets), with the chart's Ingresses and HTTPRoute rendered by helm with
-the cluster test's values. Web's and moto's Services point (EndpointSlices of our own) at an
-HTTP server in this process, which answers with what it received; every request is HTTPS
-verified against the test's local CA. The full path to the real pods is test_one_node.py."""
+the cluster test's values. Web's Service points (an EndpointSlice of our own) at an HTTP
+server in this process, which answers with what it received; moto's at a moto server run
+with the environment of the chart's moto container, which takes the presigned upload and
+download a browser sends to the public S3 host; every request is HTTPS verified against the
+test's local CA. The full path to the real pods is test_one_node.py."""
 
 from __future__ import annotations
 
@@ -15,24 +17,30 @@ import ssl
 import subprocess
 import threading
 
+import boto3
 import chartlib
 import kube
 import lifecycle_support as lc
 import pytest
+import requests
 import yaml
 from node_support import HERE, TOOLS_BIN
-from support import free_port
+from siteclient import User
+from support import free_port, moto_server
 from traefik_support import (
     DEV,
     GATEWAY_HOST,
     HOST,
     INGRESS_VALUES,
     NS,
-    ROUTE_VALUES,
     S3_HOST,
     gateway_api_crds,
+    httproute_accepted,
     tls_get,
 )
+
+from gas.core.aws import _BOTO_CONFIG
+from gas.web.uploads import presigned_upload
 
 PATHS = {
     "Namespace": "/api/v1/namespaces",
@@ -66,10 +74,26 @@ class Echo(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def traefik(tmp_path_factory):
+def chart() -> list[dict]:
+    """The chart rendered with the cluster test's Traefik values."""
     why = chartlib.install_tools()
     if why:
         pytest.fail(why)
+    out = chartlib.helm("template", "gas", str(chartlib.CHART), "-n", NS, *DEV, *INGRESS_VALUES).stdout
+    return [o for o in yaml.safe_load_all(out) if o]
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory, chart):
+    """moto as the chart's dev mode runs it (its container's environment), where Traefik reaches it."""
+    (deployment,) = [o for o in chart if o["kind"] == "Deployment" and o["metadata"]["name"] == "gas-moto"]
+    env = {e["name"]: e["value"] for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    host_ip = subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split()[0]
+    yield from moto_server(tmp_path_factory.mktemp("moto"), host=host_ip, env=env)
+
+
+@pytest.fixture(scope="module")
+def traefik(tmp_path_factory, chart, moto):
     if kube.missing_binaries():
         kube.install()
     if not (TOOLS_BIN / "traefik").exists():
@@ -104,19 +128,22 @@ def traefik(tmp_path_factory):
                 if o["kind"] == "Gateway":  # a listener binds to the entry point of its port
                     o["spec"]["listeners"][0]["port"] = ports["9443"]
                 lc.wait_for(lambda o=o: create([o]) or True, 30, f"{o['kind']} created")
-        rendered = chartlib.helm("template", "gas", str(chartlib.CHART), "-n", NS, *DEV, *INGRESS_VALUES, *ROUTE_VALUES)
-        for o in yaml.safe_load_all(rendered.stdout):
-            if o and o["kind"] in ("Ingress", "HTTPRoute"):
+        backends = {"gas-web": backend.server_address[1], "gas-moto": int(moto.rsplit(":", 1)[1])}
+        s3_public_url = ""
+        for o in chart:
+            if o["kind"] in ("Ingress", "HTTPRoute"):
                 create([o])
-            elif o and o["kind"] == "Service" and o["metadata"]["name"] in ("gas-web", "gas-moto"):
-                del o["spec"]["selector"]  # endpoints of our own: the echo server
+            elif o["kind"] == "ConfigMap" and "GAS_S3_PUBLIC_ENDPOINT_URL" in o["data"]:
+                s3_public_url = o["data"]["GAS_S3_PUBLIC_ENDPOINT_URL"]
+            elif o["kind"] == "Service" and o["metadata"]["name"] in backends:
+                del o["spec"]["selector"]  # endpoints of our own: the echo server, moto
                 port = o["spec"]["ports"][0]
                 create([o, {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-                            "metadata": {"name": f"{o['metadata']['name']}-echo",
+                            "metadata": {"name": f"{o['metadata']['name']}-here",
                                          "labels": {"kubernetes.io/service-name": o["metadata"]["name"]}},
                             "addressType": "IPv4",
                             "endpoints": [{"addresses": [host_ip], "conditions": {"ready": True}}],
-                            "ports": [{"name": port["name"], "port": backend.server_address[1]}]}])  # fmt: skip
+                            "ports": [{"name": port["name"], "port": backends[o["metadata"]["name"]]}]}])  # fmt: skip
         token = w / "token"
         kubeconfig = yaml.safe_load(cp.service_account_kubeconfig("traefik", "traefik", w / "kc").read_text())
         token.write_text(kubeconfig["users"][0]["user"]["token"])
@@ -127,7 +154,8 @@ def traefik(tmp_path_factory):
                      f"--providers.{provider}.certAuthFilePath={pki.path('ca.crt')}"]  # fmt: skip
         log = open(w / "traefik.log", "wb")  # noqa: SIM115 - owned by the child
         proc = subprocess.Popen([str(TOOLS_BIN / "traefik"), *args], stdout=log, stderr=subprocess.STDOUT)
-        yield {"cp": cp, "ports": ports, "ca": str(ca.dir / "ca.crt"), "log": w / "traefik.log"}
+        yield {"cp": cp, "ports": ports, "ca": str(ca.dir / "ca.crt"), "log": w / "traefik.log",
+               "moto": moto, "s3_public_url": s3_public_url}  # fmt: skip
     finally:
         if proc:
             proc.terminate()
@@ -152,8 +180,8 @@ def _get(traefik, host: str, port: int, path: str = "/") -> tuple[dict, str, dic
 
 @pytest.mark.parametrize(
     "host, entry",
-    [(HOST, "8443"), (S3_HOST, "8443"), (GATEWAY_HOST, "9443")],
-    ids=["web-ingress", "s3-ingress", "httproute"],
+    [(HOST, "8443"), (GATEWAY_HOST, "9443")],
+    ids=["web-ingress", "httproute"],
 )
 def test_traefik_routes_the_chart_objects_over_https(traefik, host, entry):
     port = traefik["ports"][entry]
@@ -168,12 +196,30 @@ def test_traefik_routes_the_chart_objects_over_https(traefik, host, entry):
 
 
 def test_the_httproute_is_accepted_by_traefiks_gateway_controller(traefik):
-    def accepted() -> bool:
-        route = traefik["cp"].api(f"/apis/gateway.networking.k8s.io/v1/namespaces/{NS}/httproutes/gas-web").json()
-        return any(
-            p["controllerName"] == "traefik.io/gateway-controller"
-            and {c["type"]: c["status"] for c in p["conditions"]}.get("Accepted") == "True"
-            for p in route.get("status", {}).get("parents", [])
-        )
+    lc.wait_for(lambda: httproute_accepted(traefik["cp"]), 60, "the HTTPRoute Accepted")
 
-    lc.wait_for(accepted, 60, "the HTTPRoute Accepted")
+
+def test_a_presigned_upload_and_download_through_the_s3_ingress(traefik, monkeypatch):
+    """What a browser sends to the dev-mode S3 host: the upload form's presigned POST (web's
+    presigned_upload for GAS_S3_PUBLIC_ENDPOINT_URL) and a presigned GET, through Traefik over
+    HTTPS to moto. Without the chart's S3_IGNORE_SUBDOMAIN_BUCKETNAME moto read the host
+    s3.gas.localtest.me as a bucket named "s3" and answered the POST 500."""
+    assert traefik["s3_public_url"] == f"https://{S3_HOST}"
+    port = traefik["ports"]["8443"]
+    keys = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+    boto3.client("s3", endpoint_url=traefik["moto"], config=_BOTO_CONFIG, **keys).create_bucket(Bucket="gas-inputs")
+    # web's browser-facing client; Traefik listens on a free port here (443 in a cluster)
+    browser_s3 = boto3.client("s3", endpoint_url=f"{traefik['s3_public_url']}:{port}", config=_BOTO_CONFIG, **keys)
+    site = f"https://{HOST}"
+    post = presigned_upload(browser_s3, "gas-inputs", "u1", "j1", 10_000, f"{site}/annotations/new", 300)
+    vcf = b"##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n1\t10\t.\tA\tG\t.\t.\t.\n"
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", traefik["ca"])  # the local CA alone verifies S3's certificate
+    with lc.resolving(lambda host: "127.0.0.1" if host == S3_HOST else None):
+        sent = User(site).post_to_s3({"action": post["url"], "fields": post["fields"]}, "a.vcf", vcf, "GRCh38", "x")
+        assert sent.status_code == 303, (sent.status_code, sent.text[:500])
+        assert sent.headers["Location"].startswith(f"{site}/annotations/new?"), sent.headers["Location"]
+        url = browser_s3.generate_presigned_url(
+            "get_object", Params={"Bucket": "gas-inputs", "Key": post["key_prefix"] + "a.vcf"}, ExpiresIn=60
+        )
+        got = requests.get(url, timeout=30)
+    assert got.status_code == 200 and got.content == vcf

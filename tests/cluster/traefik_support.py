@@ -1,6 +1,7 @@
-"""What the cluster tests need to route through Traefik (tests/cluster/test_traefik_routes.py):
+"""What the cluster tests need to route through Traefik (test_traefik_routes.py, test_one_node.py):
 the chart's values for Traefik (the Ingress class, TLS, its router annotations, the HTTPRoute
-on the Gateway of traefik.yaml), the public host names, the Gateway API CRDs and a TLS GET."""
+on the Gateway of traefik.yaml), the public host names, the Gateway API CRDs, a TLS GET and
+whether Traefik accepted the HTTPRoute."""
 
 from __future__ import annotations
 
@@ -15,20 +16,18 @@ import yaml
 
 NS = "gas"
 DEV = ["-f", str(chartlib.ROOT / "k8s" / "values-dev.yaml")]
+HOST = "gas.localtest.me"  # the dev values' ingress.host
+S3_HOST = f"s3.{HOST}"  # moto's Ingress (dev mode): presigned uploads and downloads
+GATEWAY_HOST = f"gateway.{HOST}"  # the chart's HTTPRoute, on the Gateway of traefik.yaml
 # The chart's values for Traefik: the Ingress class, TLS from a Secret and Traefik's router
 # annotations (its Ingress provider makes a TLS router only when told: spec.tls only loads the
-# certificate).
+# certificate); the HTTPRoute on the Gateway of traefik.yaml.
 INGRESS_VALUES = [
     "--set", "ingress.className=traefik",
     "--set", "ingress.tls.enabled=true",
     "--set", f"ingress.tls.secretName={NS}-tls",
     "--set-json", 'ingress.annotations={"traefik.ingress.kubernetes.io/router.entrypoints": "websecure", '
                   '"traefik.ingress.kubernetes.io/router.tls": "true"}',
-]  # fmt: skip
-HOST = "gas.localtest.me"  # the dev values' ingress.host
-S3_HOST = f"s3.{HOST}"  # moto's Ingress (dev mode): presigned uploads and downloads
-GATEWAY_HOST = f"gateway.{HOST}"  # the chart's HTTPRoute, on the Gateway of traefik.yaml
-ROUTE_VALUES = [
     "--set", "httpRoute.enabled=true",
     "--set-json", 'httpRoute.parentRefs=[{"name": "gas-gateway", "sectionName": "https"}]',
     "--set-json", f'httpRoute.hostnames=["{GATEWAY_HOST}"]',
@@ -54,3 +53,13 @@ def tls_get(ip: str, host: str, path: str, context: ssl.SSLContext, port: int = 
     with socket.create_connection((ip, port), timeout=15) as raw, context.wrap_socket(raw, server_hostname=host) as tls:
         tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
         return tls.getpeercert(), tls.recv(4096).decode(errors="replace").split("\r\n", 1)[0]
+
+
+def httproute_accepted(cp) -> bool:
+    """The chart's HTTPRoute `Accepted` by Traefik's Gateway API controller (cp: kube.ControlPlane)."""
+    route = cp.api(f"/apis/gateway.networking.k8s.io/v1/namespaces/{NS}/httproutes/gas-web").json()
+    return any(
+        p["controllerName"] == "traefik.io/gateway-controller"
+        and {c["type"]: c["status"] for c in p["conditions"]}.get("Accepted") == "True"
+        for p in route.get("status", {}).get("parents", [])
+    )
