@@ -24,31 +24,30 @@ KEDA_BINARIES = ("keda", "keda-adapter", "keda-config")  # tools/install-keda.sh
 
 
 @pytest.fixture(scope="module")
-def node(tmp_path_factory, request):
+def node(tmp_path_factory):
     if kube.missing_binaries() or [b for b in NODE_BINARIES if not (TOOLS_BIN / b).exists()]:
         kube.install()  # `make test` built them; a failed build fails here
-    if not (TOOLS_BIN / "traefik").exists():  # the ingress controller (make tools built it)
-        subprocess.run([str(kube.ROOT / "tools" / "install-traefik.sh")], check=True, stdout=subprocess.DEVNULL)
-    if [b for b in KEDA_BINARIES if not (TOOLS_BIN / b).exists()]:
-        subprocess.run([str(HERE.parents[1] / "tools" / "install-keda.sh")], check=True, stdout=subprocess.DEVNULL)
+    # The ingress controller and KEDA (make tools built them)
+    for script, binaries in (("install-traefik.sh", ("traefik",)), ("install-keda.sh", KEDA_BINARIES)):
+        if [b for b in binaries if not (TOOLS_BIN / b).exists()]:
+            subprocess.run([str(kube.ROOT / "tools" / script)], check=True, stdout=subprocess.DEVNULL)
     images = built_images()
     # One node per machine at a time (two test runs side by side would share the kubelet's
     # host paths and ports): a second run waits here for the first to tear its node down.
-    lock = open("/tmp/gas-one-node.lock", "w")  # noqa: SIM115 - held for the node's life
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    request.addfinalizer(lock.close)
-    n = OneNodeCluster(tmp_path_factory.mktemp("node"), images)
-    n.network()
-    try:
-        with NetNs(n.netns):
-            try:
-                n.start()
-                yield n
-            finally:
-                n.stop()
-    finally:
-        n.stop()  # idempotent: the namespace and cgroups even if start failed half-way
-        print(f"one-node cluster figures: {n.timings}")
+    with open("/tmp/gas-one-node.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        n = OneNodeCluster(tmp_path_factory.mktemp("node"), images)
+        n.network()
+        try:
+            with NetNs(n.netns):
+                try:
+                    n.start()
+                    yield n
+                finally:
+                    n.stop()
+        finally:
+            n.stop()  # idempotent: the namespace and cgroups even if start failed half-way
+            print(f"one-node cluster figures: {n.timings}")
 
 
 @pytest.fixture(scope="module")
