@@ -186,11 +186,18 @@ def test_the_readme_pipeline_example_runs_as_written(api_stack, gas, tmp_path):
     assert annotated.read_text().startswith("##fileformat=VCF")
 
 
-def _big_vcf_gz(path: Path, records: int = 400_000) -> Path:
-    """A .vcf.gz that keeps the engine busy for seconds (over the free limit)."""
+def _big_vcf_gz(path: Path, records: int = 400_000, samples: int = 0) -> Path:
+    """A .vcf.gz that keeps the engine busy for seconds (over the free limit); genotype
+    columns make each record several times the work without a bigger file to write."""
     header = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
-    with gzip.open(path, "wt") as out:
-        out.write(header + "".join(f"1\t{100000 + 50 * i}\t.\tA\tG\t50\tPASS\t.\n" for i in range(records)))
+    tail = ""
+    if samples:
+        names = "\t".join(f"S{i}" for i in range(samples))
+        header = header.replace("\n#CHROM", '\n##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">\n#CHROM')
+        header = header.replace("INFO\n", f"INFO\tFORMAT\t{names}\n")
+        tail = "\tGT\t" + "\t".join(("0/1", "0/0", "1/1", "./.")[i % 4] for i in range(samples))
+    with gzip.open(path, "wt", compresslevel=1) as out:
+        out.write(header + "".join(f"1\t{100000 + 50 * i}\t.\tA\tG\t50\tPASS\t.{tail}\n" for i in range(records)))
     return path
 
 
@@ -198,8 +205,15 @@ def test_gas_wait_and_status_show_a_running_jobs_progress(api_stack, gas, tmp_pa
     user = site_user(api_stack.url)
     user.upgrade()
     gas.login(make_token(user))
-    # Long enough for several of gas wait's polls (they grow to 5 s apart) while it runs.
-    job_id = gas.run("submit", str(_big_vcf_gz(tmp_path / "big.vcf.gz", 1_200_000))).stdout.strip()
+    # Long enough for several of gas wait's polls while it runs (about 4 s of engine time here,
+    # 1.2 s for 1.2M records without samples, too short for more than two).
+    job_id = gas.run("submit", str(_big_vcf_gz(tmp_path / "big.vcf.gz", 400_000, samples=60))).stdout.strip()
+    # Waiting from when it runs: how long a job stays PENDING is up to the queue, and a wait
+    # polling a long-PENDING job every 5 s could first look when it is nearly done.
+    deadline = time.monotonic() + 60
+    while json.loads(gas.run("status", job_id, "--json").stdout)["status"] == "PENDING":
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.3)
     waiting = gas.popen("wait", job_id, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     statuses = []
     while waiting.poll() is None:

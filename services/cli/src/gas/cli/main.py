@@ -545,6 +545,9 @@ def _wait(api: Client, job_ids: list[str], timeout: float | None) -> dict[str, d
                         bar.update(1)
                     else:
                         line = _progress_line(job)
+                        moved = status.get(job_id, job["status"]) != job["status"] or (
+                            bool(line) and shown.get(job_id) != line
+                        )
                         if line and shown.get(job_id) != line:
                             shown[job_id] = line
                             if sys.stderr.isatty():
@@ -552,9 +555,10 @@ def _wait(api: Client, job_ids: list[str], timeout: float | None) -> dict[str, d
                                 bar.render_progress()
                             else:
                                 click.echo(f"gas: job {job_id}: {line}", err=True)
-                        # Slower while nothing changes; a job that starts running is looked
-                        # at often again, so a short run still shows its progress moving.
-                        if status.get(job_id, job["status"]) != job["status"]:
+                        # Slower while nothing changes; a job that starts running or whose
+                        # progress moves is looked at often again, so a short run still shows
+                        # its progress moving (the server writes progress every few seconds).
+                        if moved:
                             interval[job_id] = POLL_FIRST
                         else:
                             interval[job_id] = min(interval[job_id] * 1.5, POLL_MAX)
