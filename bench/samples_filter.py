@@ -224,7 +224,8 @@ def measure(stack: Any, args: argparse.Namespace, files: dict[str, Path], cache:
     out["phenotype"] = (walls, cpu)
     seizure_s, page = timed_get(user, f"{base}?phenotype={SEIZURE}")
     genes = sorted(hpo.genes_for(SEIZURE) or ())
-    expression = " || ".join(f'INFO/GENE="{g}"' for g in genes)
+    # GRCh37's names for them: the symbols and the older names joined by id/alias (decision 114)
+    expression = " || ".join(f'INFO/GENE="{g}"' for g in sorted(hpo.names_for(genes, "GRCh37")))
     peer = f"bcftools view -G -i '{expression}' {vcf} | bcftools query -f '%CHROM\\t%POS\\t%REF\\t%ALT\\n' | wc -l"
     wall, peer_cpu, text = run_timed(peer, shell=True)
     out["seizure"] = (seizure_s, matched(page.text), len(genes), wall, peer_cpu, int(text))
