@@ -58,7 +58,7 @@ class Phenotypes:
     def __init__(self, raw: dict[str, object]):
         if raw.get("format") != FORMAT:
             raise ValueError(f"{ARTIFACT.name}: format {raw.get('format')!r}, expected {FORMAT}")
-        self.hpo_release: str = raw["hpo_release"]  # type: ignore[assignment]
+        self.hpo_release = str(raw["hpo_release"])
         join = raw["join"]
         aliases = raw["aliases"]
         assert isinstance(join, dict) and isinstance(aliases, dict)
