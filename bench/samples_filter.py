@@ -232,7 +232,9 @@ def measure(stack: Any, args: argparse.Namespace, files: dict[str, Path], cache:
 
     # A sample filter: a new sample each request.
     first_sample, _ = timed_get(user, f"{base}?sample=S000")  # fetches the genotypes file
-    samples = rng.sample([f"S{i:03d}" for i in range(1, args.samples)], args.requests)
+    names = [f"S{i:03d}" for i in range(1, args.samples)]
+    # A new sample each while there are enough; fewer samples than requests repeat some.
+    samples = rng.sample(names, args.requests) if len(names) >= args.requests else rng.choices(names, k=args.requests)
     walls, cpu, pages = requests_of(user, worker, [f"{base}?sample={s}&gt=carrier" for s in samples])
     out["carrier"], counts = (walls, cpu), dict(zip(samples, map(matched, pages), strict=True))
     walls, cpu, _ = requests_of(user, worker, [f"{base}?sample={s}&gt=het&chrom=1&show={s}" for s in samples])
