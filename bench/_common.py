@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import resource
@@ -141,7 +142,8 @@ def cpu_seconds(pid: int, children: bool = False) -> float:
 def child_pids(pid: int) -> list[int]:
     children: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        children += [int(p) for p in (task / "children").read_text().split()]
+        with contextlib.suppress(FileNotFoundError):  # a thread that ended meanwhile
+            children += [int(p) for p in (task / "children").read_text().split()]
     return children
 
 
@@ -156,9 +158,7 @@ def stack_cpu(stack: DevStack) -> float:
     every queue worker), reaped children included."""
     total = 0.0
     for proc in stack.procs.values():
-        for pid in [proc.pid, *child_pids(proc.pid)]:
-            try:
+        with contextlib.suppress(FileNotFoundError):  # ended meanwhile
+            for pid in [proc.pid, *child_pids(proc.pid)]:
                 total += cpu_seconds(pid, children=True)
-            except FileNotFoundError:  # ended meanwhile
-                pass
     return total
