@@ -40,6 +40,15 @@ class Suggestion:
     genes: int  # how many genes the filter on it keeps
 
 
+def _inverted(lists: list[list[int]], size: int) -> list[list[int]]:
+    """For each of ``size`` values, the indexes of the lists holding it (ascending)."""
+    out: list[list[int]] = [[] for _ in range(size)]
+    for i, values in enumerate(lists):
+        for v in values:
+            out[v].append(i)
+    return out
+
+
 class Phenotypes:
     """The artifact in memory: lookups by gene symbol, term or disease id, and name search."""
 
@@ -80,27 +89,15 @@ class Phenotypes:
 
     @functools.cached_property
     def _children(self) -> list[list[int]]:
-        children: list[list[int]] = [[] for _ in self.term_ids]
-        for child, parents in enumerate(self._parents):
-            for parent in parents:
-                children[parent].append(child)
-        return children
+        return _inverted(self._parents, len(self.term_ids))
 
     @functools.cached_property
     def _term_genes(self) -> list[list[int]]:
-        term_genes: list[list[int]] = [[] for _ in self.term_ids]
-        for g, terms in enumerate(self._gene_terms):
-            for t in terms:
-                term_genes[t].append(g)
-        return term_genes
+        return _inverted(self._gene_terms, len(self.term_ids))
 
     @functools.cached_property
     def _disease_genes(self) -> list[list[int]]:
-        disease_genes: list[list[int]] = [[] for _ in self.disease_ids]
-        for g, diseases in enumerate(self._gene_diseases):
-            for d in diseases:
-                disease_genes[d].append(g)
-        return disease_genes
+        return _inverted(self._gene_diseases, len(self.disease_ids))
 
     def gene(self, symbol: str) -> GeneContext | None:
         return self.genes.get(symbol)
