@@ -146,6 +146,14 @@ class Csq:
         return self.fields[1]
 
 
+# FLAGS text of a transcript's incomplete-CDS bits.
+_NF_TEXT = {
+    bits: "&".join(n for n, bit in (("cds_start_NF", TX_START_NF), ("cds_end_NF", TX_END_NF)) if bits & bit)
+    for bits in (0, TX_START_NF, TX_END_NF, TX_START_NF | TX_END_NF)
+}
+_LAZY = frozenset(("exons", "exon_starts", "exon_ends", "tx_exons", "cdna_at", "cds", "cds_ends", "cds_disjoint"))
+
+
 class Tx:
     """One transcript, decoded from the bundle's arrays."""
 
@@ -153,16 +161,14 @@ class Tx:
         # The scalars (one numpy row: per-item numpy indexing costs a microsecond each); the
         # exon and CDS lists are decoded on first use (cached properties below): upstream,
         # downstream and intron-body entries, most of a whole-genome file's, need none of them.
-        start, end, strand, flags, phase, x0, x1, y0, y1, c0, c1 = e.tx_scalars[i].tolist()
+        row = e.tx_scalars[i * _SCALARS : (i + 1) * _SCALARS].tolist()
+        start, end, strand, flags, phase, x0, x1, y0, y1, c0, c1 = row
         self.i = i
         self.start, self.end, self.strand, self.flags, self.phase = start, end, strand, flags, phase
         self._exon_rows, self._cds_rows = (x0, x1), (y0, y1)
         self.n_exons = x1 - x0
-        self.tx_id = e.strings["tx_id"][i]
-        self.gene_id = e.strings["tx_gene_id"][i]
-        self.gene_name = e.strings["tx_gene_name"][i]
-        self.biotype = e.strings["tx_biotype"][i]
-        self.mane = e.strings["tx_mane"][i]
+        self.tx_id, self.gene_id, self.gene_name, self.biotype, protein_id, self.mane = e.tx_strings[i]
+        self.protein_id = protein_id or self.tx_id
         self._effects = e
         self.coding = y1 > y0
         self.cds_c0, self.cds_c1 = c0, c1  # cDNA positions of the first and last coding bases
@@ -175,7 +181,7 @@ class Tx:
         f = self.fields
         f[3], f[4], f[5], f[6], f[7] = self.gene_name, self.gene_id, "Transcript", self.tx_id, self.biotype
         f[19] = str(self.strand)
-        f[20] = "&".join(n for n, bit in (("cds_start_NF", TX_START_NF), ("cds_end_NF", TX_END_NF)) if self.flags & bit)
+        f[20] = _NF_TEXT[self.flags & (TX_START_NF | TX_END_NF)]
         f[22] = "YES" if self.canonical else ""
         f[23] = self.mane if self.flags & TX_MANE and self.mane else ("YES" if self.flags & TX_MANE else "")
         cds_len = self.cds_c1 - self.cds_c0 + 1 if self.coding else 0  # len(cds_seq) without the padding
@@ -186,58 +192,45 @@ class Tx:
         )
         self.pick_tail = (-cds_len, -(self.end - self.start), self.tx_id)
 
-    @cached_property
-    def exons(self) -> list[tuple[int, int]]:
-        a, (lo, hi) = self._effects.a, self._exon_rows
-        return list(zip(a["exon_start"][lo:hi].tolist(), a["exon_end"][lo:hi].tolist(), strict=True))
+    # Decoded on first use (``__getattr__``), each group at once.
+    exons: list[tuple[int, int]]
+    exon_starts: list[int]
+    exon_ends: list[int]
+    tx_exons: list[tuple[int, int]]  # in transcription order
+    cdna_at: list[int]  # each of tx_exons' first cDNA position (1-based)
+    cds: list[tuple[int, int]]
+    cds_ends: list[int]
+    cds_disjoint: bool
 
-    @cached_property
-    def exon_starts(self) -> list[int]:
-        return [x[0] for x in self.exons]
-
-    @cached_property
-    def exon_ends(self) -> list[int]:
-        return [x[1] for x in self.exons]
-
-    @cached_property
-    def cds(self) -> list[tuple[int, int]]:
-        a, (lo, hi) = self._effects.a, self._cds_rows
-        return list(zip(a["cds_start"][lo:hi].tolist(), a["cds_end"][lo:hi].tolist(), strict=True))
-
-    # Disjoint rows (always so for exons, which the build checks) have ascending ends too,
-    # so the rows a change overlaps are found by bisection.
-    @cached_property
-    def cds_ends(self) -> list[int]:
-        return [x[1] for x in self.cds]
-
-    @cached_property
-    def cds_disjoint(self) -> bool:
-        return all(e0 <= s1 for (_, e0), (s1, _) in zip(self.cds, self.cds[1:], strict=False))
-
-    @cached_property
-    def tx_exons(self) -> list[tuple[int, int]]:
-        """Exons in transcription order."""
-        return self.exons if self.strand > 0 else self.exons[::-1]
-
-    @cached_property
-    def cdna_at(self) -> list[int]:
-        """Each of ``tx_exons``' first cDNA position (1-based)."""
-        out, n = [], 1
-        for s, t in self.tx_exons:
-            out.append(n)
-            n += t - s
-        return out
-
-    @cached_property
-    def protein_id(self) -> str:
-        return self._effects.strings["tx_protein_id"][self.i] or self.tx_id
+    def __getattr__(self, name: str) -> object:
+        if name not in _LAZY:
+            raise AttributeError(name)
+        a = self._effects.a
+        if name in ("exons", "exon_starts", "exon_ends", "tx_exons", "cdna_at"):
+            lo, hi = self._exon_rows
+            self.exon_starts, self.exon_ends = a["exon_start"][lo:hi].tolist(), a["exon_end"][lo:hi].tolist()
+            self.exons = list(zip(self.exon_starts, self.exon_ends, strict=True))
+            self.tx_exons = self.exons if self.strand > 0 else self.exons[::-1]
+            self.cdna_at = []
+            n = 1
+            for s, t in self.tx_exons:
+                self.cdna_at.append(n)
+                n += t - s
+        else:
+            lo, hi = self._cds_rows
+            self.cds_ends = a["cds_end"][lo:hi].tolist()
+            self.cds = list(zip(a["cds_start"][lo:hi].tolist(), self.cds_ends, strict=True))
+            # Disjoint rows (always so for exons, which the build checks) have ascending ends
+            # too, so the rows a change overlaps are found by bisection.
+            self.cds_disjoint = all(e0 <= s1 for (_, e0), (s1, _) in zip(self.cds, self.cds[1:], strict=False))
+        return self.__dict__[name]
 
     # The sequences are decoded on first use: most entries (upstream, downstream, intron) of a
     # whole-genome file need only the exon structure, and a transcript's whole protein costs
     # more than the entry that needs it.
     @cached_property
     def cdna(self) -> str:
-        cdna = "".join(self._effects.seq(s, t) for s, t in self.exons)
+        cdna = b"".join([self._effects.seq_bytes(s, t) for s, t in self.exons]).decode()  # one decode
         return cdna if self.strand > 0 else revcomp(cdna)
 
     @cached_property
@@ -254,7 +247,7 @@ class Tx:
         rows = self.cds if plus == head else self.cds[::-1]
         out: list[int] = []
         for cs, ce in rows:
-            out.extend(range(cs, ce) if plus == head else range(ce - 1, cs - 1, -1))
+            out.extend(range(cs, min(ce, cs + 3)) if plus == head else range(ce - 1, max(cs, ce - 3) - 1, -1))
             if len(out) >= 3:
                 break
         out = out[:3]
@@ -342,30 +335,35 @@ class Tx:
 
 
 class _PagedStrings:
-    """A packed string table decoded a page at a time, on first use: a human bundle's 250k
-    transcripts' six tables took most of the time to the first record when decoded whole."""
+    """Packed string tables of one row each per transcript, decoded a page at a time, on first
+    use (a human bundle's 250k transcripts' six tables took most of the time to the first
+    record when decoded whole); a row's strings come as one tuple, in the tables' order."""
 
     PAGE = 4096
 
-    def __init__(self, packed: Packed):
-        self.packed = packed
-        self.pages: dict[int, list[str]] = {}
+    def __init__(self, tables: list[Packed]):
+        self.tables = tables
+        self.pages: dict[int, list[tuple[str, ...]]] = {}
 
-    def __getitem__(self, i: int) -> str:
+    def __getitem__(self, i: int) -> tuple[str, ...]:
         page = self.pages.get(i // self.PAGE)
         if page is None:
-            page = self.pages[i // self.PAGE] = self._decode(i // self.PAGE)
+            columns = [self._decode(t, i // self.PAGE) for t in self.tables]
+            page = self.pages[i // self.PAGE] = list(zip(*columns, strict=True))
         return page[i % self.PAGE]
 
-    def _decode(self, k: int) -> list[str]:
+    def _decode(self, packed: Packed, k: int) -> list[str]:
         lo = k * self.PAGE
-        hi = min(len(self.packed), lo + self.PAGE)
+        hi = min(len(packed), lo + self.PAGE)
         if not 0 <= lo < hi:
-            raise IndexError(f"string {lo} of {len(self.packed)}")
-        bounds = self.packed.offsets[lo : hi + 1].tolist()
-        raw = self.packed.data[bounds[0] : bounds[-1]].tobytes()
+            raise IndexError(f"string {lo} of {len(packed)}")
+        bounds = packed.offsets[lo : hi + 1].tolist()
+        raw = packed.data[bounds[0] : bounds[-1]].tobytes()
         base = bounds[0]
         return [raw[a - base : b - base].decode() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+_SCALARS = 11  # tx_scalars' columns
 
 
 def tx_scalars(a: dict[str, np.ndarray]) -> np.ndarray:
@@ -419,8 +417,9 @@ class Effects:
             int(a["tx_max_span"][0]),
         )  # fmt: skip
         names = ("tx_id", "tx_gene_id", "tx_gene_name", "tx_biotype", "tx_protein_id", "tx_mane")
-        self.strings = {k: _PagedStrings(db.packed(k)) for k in names}
-        self.tx_scalars = tx_scalars(a)
+        self.tx_strings = _PagedStrings([db.packed(k) for k in names])
+        # Flat, as a memoryview: a row's slice and tolist() cost a fraction of numpy's row view.
+        self.tx_scalars = tx_scalars(a).reshape(-1).data
         self._tx = lru_cache(maxsize=4096)(self._make_tx)
 
     def _make_tx(self, i: int) -> Tx:
@@ -428,13 +427,15 @@ class Effects:
 
     def seq(self, start: int, end: int) -> str:
         """Genome bases [start, end) (global coordinates), clipped to the contig."""
+        return self.seq_bytes(start, end).tobytes().decode()
+
+    def seq_bytes(self, start: int, end: int) -> memoryview:
+        """``seq``'s bases, a view of the mapped genome."""
         cid = start >> 32
         base = self._contig_base[cid]
         length = self._contig_base[cid + 1] - base
         lo, hi = max(0, start - (cid << 32)), min(length, end - (cid << 32))
-        if hi <= lo:
-            return ""
-        return self._genome[base + lo : base + hi].tobytes().decode()
+        return self._genome[base + lo : base + max(lo, hi)]
 
     def ref_matches(self, gpos: int, ref: str) -> bool:
         return self.seq(gpos, gpos + len(ref)) == ref.upper()
