@@ -272,10 +272,16 @@ def test_tx_classify_entries_are_the_python_rules_entries(effects) -> None:  # t
     assert kinds == {0, 1, 2, 3}
 
 
-def test_tx_scalars_coding_span_is_the_cdna_position_of_the_first_and_last_coding_bases(effects) -> None:  # type: ignore[no-untyped-def]
+def test_tx_scalars_coding_span_is_the_cdna_position_of_the_first_and_last_coding_bases(  # type: ignore[no-untyped-def]
+    effects, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """tx_scalars' array-wise cDNA positions of each transcript's first and last coding bases
-    (in transcription order) are those a walk of its own exon list gives, on both strands."""
-    fx, _ = effects
+    (in transcription order) are those a walk of its own exon list gives, on both strands,
+    with the transcripts made in pages of 7 (rows on each side of a page's edge)."""
+    from gas.annotator.engine import effects as module
+
+    monkeypatch.setattr(module._Pages, "PAGE", 7)
+    fx = module.Effects(effects[0].db)
     checked = {1: 0, -1: 0}
     for i in range(fx.tables.start.size):
         tx = fx._tx(i)

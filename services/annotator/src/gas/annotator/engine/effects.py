@@ -17,6 +17,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -46,6 +47,7 @@ THREE = {
     "I": "Ile", "L": "Leu", "K": "Lys", "M": "Met", "F": "Phe", "P": "Pro", "S": "Ser", "T": "Thr", "W": "Trp",
     "Y": "Tyr", "V": "Val", "*": "Ter", "X": "Xaa", "U": "Sec",
 }  # fmt: skip
+P = TypeVar("P")
 _COMP = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 SPLICE_INTRON = (3, 8)  # splice_region: intron bases 3..8 from an exon edge
 SPLICE_EXON = 3  # and exon bases 1..3
@@ -161,8 +163,7 @@ class Tx:
         # The scalars (one numpy row: per-item numpy indexing costs a microsecond each); the
         # exon and CDS lists are decoded on first use (cached properties below): upstream,
         # downstream and intron-body entries, most of a whole-genome file's, need none of them.
-        row = e.tx_scalars[i * _SCALARS : (i + 1) * _SCALARS].tolist()
-        start, end, strand, flags, phase, x0, x1, y0, y1, c0, c1 = row
+        start, end, strand, flags, phase, x0, x1, y0, y1, c0, c1 = e.tx_scalars[i]
         self.i = i
         self.start, self.end, self.strand, self.flags, self.phase = start, end, strand, flags, phase
         self._exon_rows, self._cds_rows = (x0, x1), (y0, y1)
@@ -334,52 +335,85 @@ class Tx:
         return "c." if self.coding else "n."
 
 
-class _PagedStrings:
-    """Packed string tables of one row each per transcript, decoded a page at a time, on first
-    use (a human bundle's 250k transcripts' six tables took most of the time to the first
-    record when decoded whole); a row's strings come as one tuple, in the tables' order."""
+class _Pages(Generic[P]):
+    """Per-transcript rows made a page of transcripts at a time, on first use: a human
+    bundle's 250k transcripts' names took most of the time to the first record when decoded
+    whole, and their coding spans (``tx_scalars``) ~0.2 s of CPU."""
 
     PAGE = 4096
 
+    def __init__(self, n: int):
+        self.n = n
+        self.pages: dict[int, P] = {}
+
+    def _page(self, i: int) -> tuple[P, int]:
+        k, j = divmod(i, self.PAGE)
+        page = self.pages.get(k)
+        if page is None:
+            lo, hi = k * self.PAGE, min(self.n, (k + 1) * self.PAGE)
+            if not 0 <= lo < hi:
+                raise IndexError(f"transcript {i} of {self.n}")
+            page = self.pages[k] = self._make(lo, hi)
+        return page, j
+
+    def _make(self, lo: int, hi: int) -> P:
+        raise NotImplementedError
+
+
+class _TxStrings(_Pages[list[tuple[str, ...]]]):
+    """Packed string tables of one row each per transcript: a row's strings as one tuple, in
+    the tables' order."""
+
     def __init__(self, tables: list[Packed]):
+        super().__init__(len(tables[0]))
         self.tables = tables
-        self.pages: dict[int, list[tuple[str, ...]]] = {}
 
     def __getitem__(self, i: int) -> tuple[str, ...]:
-        page = self.pages.get(i // self.PAGE)
-        if page is None:
-            columns = [self._decode(t, i // self.PAGE) for t in self.tables]
-            page = self.pages[i // self.PAGE] = list(zip(*columns, strict=True))
-        return page[i % self.PAGE]
+        page, j = self._page(i)
+        return page[j]
 
-    def _decode(self, packed: Packed, k: int) -> list[str]:
-        lo = k * self.PAGE
-        hi = min(len(packed), lo + self.PAGE)
-        if not 0 <= lo < hi:
-            raise IndexError(f"string {lo} of {len(packed)}")
-        bounds = packed.offsets[lo : hi + 1].tolist()
-        raw = packed.data[bounds[0] : bounds[-1]].tobytes()
-        base = bounds[0]
-        return [raw[a - base : b - base].decode() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    def _make(self, lo: int, hi: int) -> list[tuple[str, ...]]:
+        return list(zip(*(_decode(t, lo, hi) for t in self.tables), strict=True))
+
+
+def _decode(packed: Packed, lo: int, hi: int) -> list[str]:
+    bounds = packed.offsets[lo : hi + 1].tolist()
+    raw = packed.data[bounds[0] : bounds[-1]].tobytes()
+    base = bounds[0]
+    return [raw[a - base : b - base].decode() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+class _TxScalars(_Pages[memoryview]):
+    """``tx_scalars``' rows, as lists of ints (a page held flat, as a memoryview: a row's slice
+    and tolist() cost a fraction of a numpy row's)."""
+
+    def __init__(self, a: dict[str, np.ndarray]):
+        super().__init__(a["tx_start"].size)
+        self.a = a
+
+    def __getitem__(self, i: int) -> list[int]:
+        page, j = self._page(i)
+        return page[j * _SCALARS : (j + 1) * _SCALARS].tolist()
+
+    def _make(self, lo: int, hi: int) -> memoryview:
+        return tx_scalars(self.a, lo, hi).reshape(-1).data
 
 
 _SCALARS = 11  # tx_scalars' columns
 
 
-def tx_scalars(a: dict[str, np.ndarray]) -> np.ndarray:
-    """Per transcript, one int64 row: start, end, strand, flags, phase, its exon rows [x0, x1)
-    and CDS rows [y0, y1), and the cDNA positions of its first and last coding bases (0, 0 when
-    non-coding), worked out array-wise for all transcripts at once (a few ms for 250k)."""
-    ex_off, cds_off = a["tx_exon_offsets"], a["tx_cds_offsets"]
-    xs, xe = a["exon_start"].astype(np.int64), a["exon_end"].astype(np.int64)
+def tx_scalars(a: dict[str, np.ndarray], lo: int, hi: int) -> np.ndarray:
+    """Per transcript of rows [lo, hi), one int64 row: start, end, strand, flags, phase, its exon
+    rows [x0, x1) and CDS rows [y0, y1), and the cDNA positions of its first and last coding
+    bases (0, 0 when non-coding), worked out array-wise for those transcripts at once."""
+    ex_off, cds_off = a["tx_exon_offsets"][lo : hi + 1], a["tx_cds_offsets"][lo : hi + 1]
     coding = cds_off[1:] > cds_off[:-1]
     n_cds = a["cds_start"].size
     # The coding span [first, last] in genomic order: the first CDS row's start, the last one's end - 1.
     first = np.where(coding, a["cds_start"][np.minimum(cds_off[:-1], max(0, n_cds - 1))] if n_cds else 0, 0)
     last1 = np.where(coding, a["cds_end"][np.maximum(cds_off[1:] - 1, 0)] if n_cds else 0, 0)
     owner = np.repeat(np.arange(ex_off.size - 1), np.diff(ex_off))  # each exon row's transcript
-
-    xs, xe = xs[ex_off[0] : ex_off[-1]], xe[ex_off[0] : ex_off[-1]]
+    xs, xe = a["exon_start"][ex_off[0] : ex_off[-1]], a["exon_end"][ex_off[0] : ex_off[-1]]
 
     def per_tx(bases: np.ndarray) -> np.ndarray:
         """Sums of per-exon-row figures per transcript."""
@@ -390,12 +424,18 @@ def tx_scalars(a: dict[str, np.ndarray]) -> np.ndarray:
     before_first = per_tx(np.clip(np.minimum(first[owner], xe) - xs, 0, None))
     before_end = per_tx(np.clip(np.minimum(last1[owner], xe) - xs, 0, None))
     cdna_len = per_tx(xe - xs)
-    plus = a["tx_strand"] > 0
+    plus = a["tx_strand"][lo:hi] > 0
     # cDNA position of base g: exonic bases before it + 1 (plus strand), after it + 1 (minus).
     c0 = np.where(plus, before_first + 1, cdna_len - before_end + 1)
     c1 = np.where(plus, before_end, cdna_len - before_first)
     c0, c1 = np.where(coding, c0, 0), np.where(coding, c1, 0)
-    columns = (a["tx_start"], a["tx_end"], a["tx_strand"], a["tx_flags"], a["tx_phase"])
+    columns = (
+        a["tx_start"][lo:hi],
+        a["tx_end"][lo:hi],
+        a["tx_strand"][lo:hi],
+        a["tx_flags"][lo:hi],
+        a["tx_phase"][lo:hi],
+    )
     return np.stack([*columns, ex_off[:-1], ex_off[1:], cds_off[:-1], cds_off[1:], c0, c1], axis=1).astype(np.int64)
 
 
@@ -417,9 +457,8 @@ class Effects:
             int(a["tx_max_span"][0]),
         )  # fmt: skip
         names = ("tx_id", "tx_gene_id", "tx_gene_name", "tx_biotype", "tx_protein_id", "tx_mane")
-        self.tx_strings = _PagedStrings([db.packed(k) for k in names])
-        # Flat, as a memoryview: a row's slice and tolist() cost a fraction of numpy's row view.
-        self.tx_scalars = tx_scalars(a).reshape(-1).data
+        self.tx_strings = _TxStrings([db.packed(k) for k in names])
+        self.tx_scalars = _TxScalars(a)
         self._tx = lru_cache(maxsize=4096)(self._make_tx)
 
     def _make_tx(self, i: int) -> Tx:
