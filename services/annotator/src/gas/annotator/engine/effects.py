@@ -129,8 +129,18 @@ def _suffix_len(a: str, b: str, limit: int) -> int:
     return lo
 
 
+class _Three(dict[int, str]):
+    """str.translate's table of three-letter amino acids: any other character reads Xaa."""
+
+    def __missing__(self, key: int) -> str:
+        return "Xaa"
+
+
+_THREE = _Three({ord(a): t for a, t in THREE.items()})
+
+
 def three(aa: str) -> str:
-    return "".join(THREE.get(a, "Xaa") for a in aa)
+    return aa.translate(_THREE)  # one C call, not a Python step per residue
 
 
 @dataclass(slots=True)  # no __dict__: one object per entry, not two, for the garbage collector
