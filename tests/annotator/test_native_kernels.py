@@ -272,6 +272,35 @@ def test_tx_classify_entries_are_the_python_rules_entries(effects) -> None:  # t
     assert kinds == {0, 1, 2, 3}
 
 
+def test_tx_scalars_coding_span_is_the_cdna_position_of_the_first_and_last_coding_bases(  # type: ignore[no-untyped-def]
+    effects, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tx_scalars' array-wise cDNA positions of each transcript's first and last coding bases
+    (in transcription order) are those a walk of its own exon list gives, on both strands,
+    with the transcripts made in pages of 7 (rows on each side of a page's edge)."""
+    from gas.annotator.engine import effects as module
+
+    monkeypatch.setattr(module._Pages, "PAGE", 7)
+    fx = module.Effects(effects[0].db)
+    checked = {1: 0, -1: 0}
+    for i in range(fx.tables.start.size):
+        tx = fx._tx(i)
+
+        def walk(g: int, tx=tx) -> int:  # type: ignore[no-untyped-def]
+            """cDNA position of exonic base g: exonic bases before it in transcription order + 1."""
+            ahead = [min(g, t) - s for s, t in tx.exons] if tx.strand > 0 else [t - max(g + 1, s) for s, t in tx.exons]
+            assert any(s <= g < t for s, t in tx.exons)
+            return sum(max(0, n) for n in ahead) + 1
+
+        if not tx.cds:
+            assert (tx.coding, tx.cds_c0, tx.cds_c1) == (False, 0, 0)
+            continue
+        first, last = (tx.cds[0][0], tx.cds[-1][1] - 1) if tx.strand > 0 else (tx.cds[-1][1] - 1, tx.cds[0][0])
+        assert (tx.cds_c0, tx.cds_c1) == (walk(first), walk(last)), tx.tx_id
+        checked[tx.strand] += 1
+    assert min(checked.values()) > 50, checked
+
+
 def test_tx_classify_output_past_its_capacity_and_bad_tables(effects) -> None:  # type: ignore[no-untyped-def]
     fx, records = effects
     t = fx.tables

@@ -17,6 +17,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -46,6 +47,7 @@ THREE = {
     "I": "Ile", "L": "Leu", "K": "Lys", "M": "Met", "F": "Phe", "P": "Pro", "S": "Ser", "T": "Thr", "W": "Trp",
     "Y": "Tyr", "V": "Val", "*": "Ter", "X": "Xaa", "U": "Sec",
 }  # fmt: skip
+P = TypeVar("P")
 _COMP = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 SPLICE_INTRON = (3, 8)  # splice_region: intron bases 3..8 from an exon edge
 SPLICE_EXON = 3  # and exon bases 1..3
@@ -127,8 +129,18 @@ def _suffix_len(a: str, b: str, limit: int) -> int:
     return lo
 
 
+class _Three(dict[int, str]):
+    """str.translate's table of three-letter amino acids: any other character reads Xaa."""
+
+    def __missing__(self, key: int) -> str:
+        return "Xaa"
+
+
+_THREE = _Three({ord(a): t for a, t in THREE.items()})
+
+
 def three(aa: str) -> str:
-    return "".join(THREE.get(a, "Xaa") for a in aa)
+    return aa.translate(_THREE)  # one C call, not a Python step per residue
 
 
 @dataclass(slots=True)  # no __dict__: one object per entry, not two, for the garbage collector
@@ -146,61 +158,41 @@ class Csq:
         return self.fields[1]
 
 
+# FLAGS text of a transcript's incomplete-CDS bits.
+_NF_TEXT = {
+    bits: "&".join(n for n, bit in (("cds_start_NF", TX_START_NF), ("cds_end_NF", TX_END_NF)) if bits & bit)
+    for bits in (0, TX_START_NF, TX_END_NF, TX_START_NF | TX_END_NF)
+}
+_LAZY = frozenset(("exons", "exon_starts", "exon_ends", "tx_exons", "cdna_at", "cds", "cds_ends", "cds_disjoint"))
+
+
 class Tx:
     """One transcript, decoded from the bundle's arrays."""
 
     def __init__(self, e: Effects, i: int):
-        a = e.a
+        # The scalars (one numpy row: per-item numpy indexing costs a microsecond each); the
+        # exon and CDS lists are decoded on first use (cached properties below): upstream,
+        # downstream and intron-body entries, most of a whole-genome file's, need none of them.
+        start, end, strand, flags, phase, x0, x1, y0, y1, c0, c1 = e.tx_scalars[i]
         self.i = i
-        self.start, self.end = int(a["tx_start"][i]), int(a["tx_end"][i])
-        self.strand = int(a["tx_strand"][i])
-        self.flags = int(a["tx_flags"][i])
-        self.phase = int(a["tx_phase"][i])
-        lo, hi = int(a["tx_exon_offsets"][i]), int(a["tx_exon_offsets"][i + 1])
-        self.exons = list(zip(a["exon_start"][lo:hi].tolist(), a["exon_end"][lo:hi].tolist(), strict=True))
-        self.exon_starts = [x[0] for x in self.exons]
-        self.exon_ends = [x[1] for x in self.exons]
-        lo, hi = int(a["tx_cds_offsets"][i]), int(a["tx_cds_offsets"][i + 1])
-        self.cds = list(zip(a["cds_start"][lo:hi].tolist(), a["cds_end"][lo:hi].tolist(), strict=True))
-        # Disjoint rows (always so for exons, which the build checks) have ascending ends too,
-        # so the rows a change overlaps are found by bisection.
-        self.cds_ends = [x[1] for x in self.cds]
-        self.cds_disjoint = all(e0 <= s1 for (_, e0), (s1, _) in zip(self.cds, self.cds[1:], strict=False))
-        self.tx_id = e.strings["tx_id"][i]
-        self.gene_id = e.strings["tx_gene_id"][i]
-        self.gene_name = e.strings["tx_gene_name"][i]
-        self.biotype = e.strings["tx_biotype"][i]
-        self.protein_id = e.strings["tx_protein_id"][i] or self.tx_id
-        self.mane = e.strings["tx_mane"][i]
-        plus = self.strand > 0
-        # Exons in transcription order, each with its first cDNA position (1-based).
-        self.tx_exons = self.exons if plus else self.exons[::-1]
-        self.cdna_at: list[int] = []
-        n = 1
-        for s, t in self.tx_exons:
-            self.cdna_at.append(n)
-            n += t - s
-        self.cdna_len = n - 1
+        self.start, self.end, self.strand, self.flags, self.phase = start, end, strand, flags, phase
+        self._exon_rows, self._cds_rows = (x0, x1), (y0, y1)
+        self.n_exons = x1 - x0
+        self.tx_id, self.gene_id, self.gene_name, self.biotype, protein_id, self.mane = e.tx_strings[i]
+        self.protein_id = protein_id or self.tx_id
         self._effects = e
-        self.coding = bool(self.cds)
-        self.pad = 0
-        self.cds_c0 = self.cds_c1 = 0
-        if self.coding:
-            first = self.cds[0][0] if plus else self.cds[-1][1] - 1
-            last = self.cds[-1][1] - 1 if plus else self.cds[0][0]
-            c0, c1 = self.cdna_pos(first), self.cdna_pos(last)
-            assert c0 is not None and c1 is not None  # the build checks that CDS rows lie in exons
-            self.cds_c0, self.cds_c1 = c0, c1  # cDNA positions of the first and last coding bases
-            # Phase: GFF3's, of the 5' CDS row: bases before the first whole codon. Like Ensembl,
-            # the coding sequence is padded with N so that codons keep their frame.
-            self.pad = (3 - self.phase) % 3 if self.phase else 0
+        self.coding = y1 > y0
+        self.cds_c0, self.cds_c1 = c0, c1  # cDNA positions of the first and last coding bases
+        # Phase: GFF3's, of the 5' CDS row: bases before the first whole codon. Like Ensembl,
+        # the coding sequence is padded with N so that codons keep their frame.
+        self.pad = (3 - phase) % 3 if self.coding and phase else 0
 
         # The transcript's own CSQ fields and pick-order keys, the same for each of its entries.
         self.fields = [""] * 24
         f = self.fields
         f[3], f[4], f[5], f[6], f[7] = self.gene_name, self.gene_id, "Transcript", self.tx_id, self.biotype
         f[19] = str(self.strand)
-        f[20] = "&".join(n for n, bit in (("cds_start_NF", TX_START_NF), ("cds_end_NF", TX_END_NF)) if self.flags & bit)
+        f[20] = _NF_TEXT[self.flags & (TX_START_NF | TX_END_NF)]
         f[22] = "YES" if self.canonical else ""
         f[23] = self.mane if self.flags & TX_MANE and self.mane else ("YES" if self.flags & TX_MANE else "")
         cds_len = self.cds_c1 - self.cds_c0 + 1 if self.coding else 0  # len(cds_seq) without the padding
@@ -211,12 +203,45 @@ class Tx:
         )
         self.pick_tail = (-cds_len, -(self.end - self.start), self.tx_id)
 
+    # Decoded on first use (``__getattr__``), each group at once.
+    exons: list[tuple[int, int]]
+    exon_starts: list[int]
+    exon_ends: list[int]
+    tx_exons: list[tuple[int, int]]  # in transcription order
+    cdna_at: list[int]  # each of tx_exons' first cDNA position (1-based)
+    cds: list[tuple[int, int]]
+    cds_ends: list[int]
+    cds_disjoint: bool
+
+    def __getattr__(self, name: str) -> object:
+        if name not in _LAZY:
+            raise AttributeError(name)
+        a = self._effects.a
+        if name in ("exons", "exon_starts", "exon_ends", "tx_exons", "cdna_at"):
+            lo, hi = self._exon_rows
+            self.exon_starts, self.exon_ends = a["exon_start"][lo:hi].tolist(), a["exon_end"][lo:hi].tolist()
+            self.exons = list(zip(self.exon_starts, self.exon_ends, strict=True))
+            self.tx_exons = self.exons if self.strand > 0 else self.exons[::-1]
+            self.cdna_at = []
+            n = 1
+            for s, t in self.tx_exons:
+                self.cdna_at.append(n)
+                n += t - s
+        else:
+            lo, hi = self._cds_rows
+            self.cds_ends = a["cds_end"][lo:hi].tolist()
+            self.cds = list(zip(a["cds_start"][lo:hi].tolist(), self.cds_ends, strict=True))
+            # Disjoint rows (always so for exons, which the build checks) have ascending ends
+            # too, so the rows a change overlaps are found by bisection.
+            self.cds_disjoint = all(e0 <= s1 for (_, e0), (s1, _) in zip(self.cds, self.cds[1:], strict=False))
+        return self.__dict__[name]
+
     # The sequences are decoded on first use: most entries (upstream, downstream, intron) of a
     # whole-genome file need only the exon structure, and a transcript's whole protein costs
     # more than the entry that needs it.
     @cached_property
     def cdna(self) -> str:
-        cdna = "".join(self._effects.seq(s, t) for s, t in self.exons)
+        cdna = b"".join([self._effects.seq_bytes(s, t) for s, t in self.exons]).decode()  # one decode
         return cdna if self.strand > 0 else revcomp(cdna)
 
     @cached_property
@@ -233,7 +258,7 @@ class Tx:
         rows = self.cds if plus == head else self.cds[::-1]
         out: list[int] = []
         for cs, ce in rows:
-            out.extend(range(cs, ce) if plus == head else range(ce - 1, cs - 1, -1))
+            out.extend(range(cs, min(ce, cs + 3)) if plus == head else range(ce - 1, max(cs, ce - 3) - 1, -1))
             if len(out) >= 3:
                 break
         out = out[:3]
@@ -320,31 +345,108 @@ class Tx:
         return "c." if self.coding else "n."
 
 
-class _PagedStrings:
-    """A packed string table decoded a page at a time, on first use: a human bundle's 250k
-    transcripts' six tables took most of the time to the first record when decoded whole."""
+class _Pages(Generic[P]):
+    """Per-transcript rows made a page of transcripts at a time, on first use: a human
+    bundle's 250k transcripts' names took most of the time to the first record when decoded
+    whole, and their coding spans (``tx_scalars``) ~0.2 s of CPU."""
 
     PAGE = 4096
 
-    def __init__(self, packed: Packed):
-        self.packed = packed
-        self.pages: dict[int, list[str]] = {}
+    def __init__(self, n: int):
+        self.n = n
+        self.pages: dict[int, P] = {}
 
-    def __getitem__(self, i: int) -> str:
-        page = self.pages.get(i // self.PAGE)
+    def _page(self, i: int) -> tuple[P, int]:
+        k, j = divmod(i, self.PAGE)
+        page = self.pages.get(k)
         if page is None:
-            page = self.pages[i // self.PAGE] = self._decode(i // self.PAGE)
-        return page[i % self.PAGE]
+            lo, hi = k * self.PAGE, min(self.n, (k + 1) * self.PAGE)
+            if not 0 <= lo < hi:
+                raise IndexError(f"transcript {i} of {self.n}")
+            page = self.pages[k] = self._make(lo, hi)
+        return page, j
 
-    def _decode(self, k: int) -> list[str]:
-        lo = k * self.PAGE
-        hi = min(len(self.packed), lo + self.PAGE)
-        if not 0 <= lo < hi:
-            raise IndexError(f"string {lo} of {len(self.packed)}")
-        bounds = self.packed.offsets[lo : hi + 1].tolist()
-        raw = self.packed.data[bounds[0] : bounds[-1]].tobytes()
-        base = bounds[0]
-        return [raw[a - base : b - base].decode() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    def _make(self, lo: int, hi: int) -> P:
+        raise NotImplementedError
+
+
+class _TxStrings(_Pages[list[tuple[str, ...]]]):
+    """Packed string tables of one row each per transcript: a row's strings as one tuple, in
+    the tables' order."""
+
+    def __init__(self, tables: list[Packed]):
+        super().__init__(len(tables[0]))
+        self.tables = tables
+
+    def __getitem__(self, i: int) -> tuple[str, ...]:
+        page, j = self._page(i)
+        return page[j]
+
+    def _make(self, lo: int, hi: int) -> list[tuple[str, ...]]:
+        return list(zip(*(_decode(t, lo, hi) for t in self.tables), strict=True))
+
+
+def _decode(packed: Packed, lo: int, hi: int) -> list[str]:
+    bounds = packed.offsets[lo : hi + 1].tolist()
+    raw = packed.data[bounds[0] : bounds[-1]].tobytes()
+    base = bounds[0]
+    return [raw[a - base : b - base].decode() for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+class _TxScalars(_Pages[memoryview]):
+    """``tx_scalars``' rows, as lists of ints (a page held flat, as a memoryview: a row's slice
+    and tolist() cost a fraction of a numpy row's)."""
+
+    def __init__(self, a: dict[str, np.ndarray]):
+        super().__init__(a["tx_start"].size)
+        self.a = a
+
+    def __getitem__(self, i: int) -> list[int]:
+        page, j = self._page(i)
+        return page[j * _SCALARS : (j + 1) * _SCALARS].tolist()
+
+    def _make(self, lo: int, hi: int) -> memoryview:
+        return tx_scalars(self.a, lo, hi).reshape(-1).data
+
+
+_SCALARS = 11  # tx_scalars' columns
+
+
+def tx_scalars(a: dict[str, np.ndarray], lo: int, hi: int) -> np.ndarray:
+    """Per transcript of rows [lo, hi), one int64 row: start, end, strand, flags, phase, its exon
+    rows [x0, x1) and CDS rows [y0, y1), and the cDNA positions of its first and last coding
+    bases (0, 0 when non-coding), worked out array-wise for those transcripts at once."""
+    ex_off, cds_off = a["tx_exon_offsets"][lo : hi + 1], a["tx_cds_offsets"][lo : hi + 1]
+    coding = cds_off[1:] > cds_off[:-1]
+    n_cds = a["cds_start"].size
+    # The coding span [first, last] in genomic order: the first CDS row's start, the last one's end - 1.
+    first = np.where(coding, a["cds_start"][np.minimum(cds_off[:-1], max(0, n_cds - 1))] if n_cds else 0, 0)
+    last1 = np.where(coding, a["cds_end"][np.maximum(cds_off[1:] - 1, 0)] if n_cds else 0, 0)
+    owner = np.repeat(np.arange(ex_off.size - 1), np.diff(ex_off))  # each exon row's transcript
+    xs, xe = a["exon_start"][ex_off[0] : ex_off[-1]], a["exon_end"][ex_off[0] : ex_off[-1]]
+
+    def per_tx(bases: np.ndarray) -> np.ndarray:
+        """Sums of per-exon-row figures per transcript."""
+        total = np.concatenate([[0], np.cumsum(bases)])
+        return total[ex_off[1:] - ex_off[0]] - total[ex_off[:-1] - ex_off[0]]
+
+    # Exonic bases before the first coding base, and before the last one's end.
+    before_first = per_tx(np.clip(np.minimum(first[owner], xe) - xs, 0, None))
+    before_end = per_tx(np.clip(np.minimum(last1[owner], xe) - xs, 0, None))
+    cdna_len = per_tx(xe - xs)
+    plus = a["tx_strand"][lo:hi] > 0
+    # cDNA position of base g: exonic bases before it + 1 (plus strand), after it + 1 (minus).
+    c0 = np.where(plus, before_first + 1, cdna_len - before_end + 1)
+    c1 = np.where(plus, before_end, cdna_len - before_first)
+    c0, c1 = np.where(coding, c0, 0), np.where(coding, c1, 0)
+    columns = (
+        a["tx_start"][lo:hi],
+        a["tx_end"][lo:hi],
+        a["tx_strand"][lo:hi],
+        a["tx_flags"][lo:hi],
+        a["tx_phase"][lo:hi],
+    )
+    return np.stack([*columns, ex_off[:-1], ex_off[1:], cds_off[:-1], cds_off[1:], c0, c1], axis=1).astype(np.int64)
 
 
 class Effects:
@@ -365,7 +467,8 @@ class Effects:
             int(a["tx_max_span"][0]),
         )  # fmt: skip
         names = ("tx_id", "tx_gene_id", "tx_gene_name", "tx_biotype", "tx_protein_id", "tx_mane")
-        self.strings = {k: _PagedStrings(db.packed(k)) for k in names}
+        self.tx_strings = _TxStrings([db.packed(k) for k in names])
+        self.tx_scalars = _TxScalars(a)
         self._tx = lru_cache(maxsize=4096)(self._make_tx)
 
     def _make_tx(self, i: int) -> Tx:
@@ -373,13 +476,15 @@ class Effects:
 
     def seq(self, start: int, end: int) -> str:
         """Genome bases [start, end) (global coordinates), clipped to the contig."""
+        return self.seq_bytes(start, end).tobytes().decode()
+
+    def seq_bytes(self, start: int, end: int) -> memoryview:
+        """``seq``'s bases, a view of the mapped genome."""
         cid = start >> 32
         base = self._contig_base[cid]
         length = self._contig_base[cid + 1] - base
         lo, hi = max(0, start - (cid << 32)), min(length, end - (cid << 32))
-        if hi <= lo:
-            return ""
-        return self._genome[base + lo : base + hi].tobytes().decode()
+        return self._genome[base + lo : base + max(lo, hi)]
 
     def ref_matches(self, gpos: int, ref: str) -> bool:
         return self.seq(gpos, gpos + len(ref)) == ref.upper()
@@ -445,7 +550,7 @@ class Effects:
                 terms = tx.intron_terms
                 fields = tx.fields.copy()
                 fields[0], fields[1], fields[2] = allele, "&".join(terms), IMPACT[terms[0]]
-                fields[9] = f"{a_of[j]}/{len(tx.exons) - 1}"
+                fields[9] = f"{a_of[j]}/{tx.n_exons - 1}"
                 if len(r) == 1 and len(a) == 1:  # hgvsc's substitution, its position from the kernel
                     ref_t, alt_t = (r, a) if tx.strand > 0 else (r.translate(_COMP), a.translate(_COMP))
                     fields[10] = f"{tx.tx_id}:{tx.prefix}{tx._exonic(b_of[j])}{c_of[j]:+d}{ref_t}>{alt_t}"
