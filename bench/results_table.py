@@ -280,7 +280,9 @@ def measure(
     cpu0 = cpu_seconds(worker)
     seizure_s, seizure_rows, seizure_keys = stream_rows(user, f"{base}.tsv?phenotype=HP:0001250")
     seizure_cpu_s = cpu_seconds(worker) - cpu0
-    expression = " || ".join(f'INFO/GENE="{g}"' for g in sorted(hpo.genes_for("HP:0001250") or ()))
+    # GRCh37's names for the genes: the symbols and the older names joined by id/alias (decision 114)
+    names = hpo.names_for(hpo.genes_for("HP:0001250") or (), "GRCh37")
+    expression = " || ".join(f'INFO/GENE="{g}"' for g in sorted(names))
     cpu0 = children_cpu()
     peer_seizure_s, peer_seizure_lines = shell(
         f"bcftools view -i '{expression}' {vcf} 2>/dev/null | bcftools query -f '{PEER_FIELDS}'"

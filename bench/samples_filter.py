@@ -224,14 +224,17 @@ def measure(stack: Any, args: argparse.Namespace, files: dict[str, Path], cache:
     out["phenotype"] = (walls, cpu)
     seizure_s, page = timed_get(user, f"{base}?phenotype={SEIZURE}")
     genes = sorted(hpo.genes_for(SEIZURE) or ())
-    expression = " || ".join(f'INFO/GENE="{g}"' for g in genes)
+    # GRCh37's names for them: the symbols and the older names joined by id/alias (decision 114)
+    expression = " || ".join(f'INFO/GENE="{g}"' for g in sorted(hpo.names_for(genes, "GRCh37")))
     peer = f"bcftools view -G -i '{expression}' {vcf} | bcftools query -f '%CHROM\\t%POS\\t%REF\\t%ALT\\n' | wc -l"
     wall, peer_cpu, text = run_timed(peer, shell=True)
     out["seizure"] = (seizure_s, matched(page.text), len(genes), wall, peer_cpu, int(text))
 
     # A sample filter: a new sample each request.
     first_sample, _ = timed_get(user, f"{base}?sample=S000")  # fetches the genotypes file
-    samples = rng.sample([f"S{i:03d}" for i in range(1, args.samples)], args.requests)
+    names = [f"S{i:03d}" for i in range(1, args.samples)]
+    # A new sample each while there are enough; fewer samples than requests repeat some.
+    samples = rng.sample(names, args.requests) if len(names) >= args.requests else rng.choices(names, k=args.requests)
     walls, cpu, pages = requests_of(user, worker, [f"{base}?sample={s}&gt=carrier" for s in samples])
     out["carrier"], counts = (walls, cpu), dict(zip(samples, map(matched, pages), strict=True))
     walls, cpu, _ = requests_of(user, worker, [f"{base}?sample={s}&gt=het&chrom=1&show={s}" for s in samples])

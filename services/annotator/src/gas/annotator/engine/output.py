@@ -177,7 +177,10 @@ class OutputTables:
 
         p = load()
         index = {s: i for i, s in enumerate(p.symbols)}
-        of_gene = np.array([index.get(n, -1) for n in self.gene_names.to_pylist()], dtype=np.int64)
+        assembly = self.ann.db.assembly  # its gene names: by symbol, else id/alias (decision 114)
+        of_gene = np.array(
+            [index.get(p.symbol_of(n, assembly) or "", -1) for n in self.gene_names.to_pylist()], dtype=np.int64
+        )
         lists = pa.array([list(p.genes[s].diseases) for s in p.symbols] + [[]], pa.list_(pa.string()))
         counts = np.array([p.genes[s].phenotype_count for s in p.symbols] + [0], dtype=np.int64)
         return of_gene, lists, counts
@@ -708,7 +711,7 @@ def _gene_context(t: OutputTables, row_members: np.ndarray, row_counts: np.ndarr
             key = tuple(p.symbols[g] for g in genes[first[row] : first[row] + per_row[row]].tolist())
             if key not in merged:
                 merged[key] = len(lists) + len(extra)
-                context = p.context(key)
+                context = p.context(key, "")  # HPO symbols already
                 assert context is not None
                 extra.append(list(context.diseases))
                 counts = np.append(counts, context.phenotype_count)

@@ -232,8 +232,8 @@ class LocalTable:
         """The table's genes that the phenotype filter or the disease-genes switch keeps."""
         key = (filt.phenotype, filt.disease_genes)
         if key not in self._context:
-            wanted = filter_genes(filt.phenotype, filt.disease_genes) or frozenset()
-            self._context[key] = [code for code, name in enumerate(self.index.genes) if name in wanted]
+            assembly = self.index.metadata.get("gas.assembly", "")
+            self._context[key] = filter_genes(filt.phenotype, filt.disease_genes, self.index.genes, assembly) or []
         return self._context[key]
 
     @staticmethod
