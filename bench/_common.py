@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import re
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import uuid
@@ -21,7 +25,7 @@ from devstack import DevStack, free_port  # noqa: E402,F401
 from siteclient import User, job_id_of  # noqa: E402,F401
 
 
-def options(**defaults: float) -> argparse.Namespace:
+def options(**defaults: float | str) -> argparse.Namespace:
     """The command line's `--name N` options, one for each default (`_` written `-`), read as
     the default's type."""
     parser = argparse.ArgumentParser()
@@ -79,3 +83,82 @@ def moto_client(moto_url: str, service: str) -> Any:
 
     creds = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
     return boto3.client(service, endpoint_url=moto_url, region_name="us-east-1", **creds)
+
+
+def compile_bytecode(paths: list[Path]) -> None:
+    """Compile the Python modules the engines import, as the image does (UV_COMPILE_BYTECODE=1,
+    docs/kubernetes.md). A ``uv sync`` .venv holds no bytecode, and with PYTHONDONTWRITEBYTECODE
+    set (as in the image) every start would compile numpy's and pyarrow's modules again: ~0.15 s
+    of CPU that the start-up figure would count and the image does not spend. Once per venv
+    (~40 s); later runs only compare timestamps."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", *map(str, paths)], check=True)
+
+
+def baseline_dir(ref: str, work: Path) -> Path:
+    """The sources (libs/core and every service) of git revision ``ref``, exported once into
+    ``work`` with its C kernels compiled (git archive has no build products; as hatch_build.py)
+    and its modules to bytecode, for before/after figures in one run."""
+    tree = work / f"baseline-{ref.replace('/', '_')}"
+    if not tree.exists():
+        part = tree.with_name(tree.name + ".part")
+        subprocess.run(["rm", "-rf", str(part)], check=True)
+        part.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "-C", str(ROOT), "archive", ref, "libs/core/src", "services"], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(part)], input=archive, check=True)
+        engine = part / "services" / "annotator" / "src" / "gas" / "annotator" / "engine"
+        if (engine / "native.c").exists():
+            cflags = ["-O3", "-std=c11", "-Wall", "-Wextra", "-fPIC", "-shared"]
+            subprocess.run(["cc", *cflags, "-o", str(engine / "_native.so"), str(engine / "native.c")], check=True)
+        compile_bytecode([part])
+        part.rename(tree)
+    return tree
+
+
+def baseline_env(ref: str, work: Path) -> dict[str, str]:
+    """The environment that runs revision ``ref``'s code with this .venv's packages: its
+    sources first on PYTHONPATH, so the ``gas`` namespace package finds its modules before
+    this checkout's (the editable install's paths come after PYTHONPATH). The .venv's scripts
+    (gas-web, gas-annotator, ...) then run the baseline's code."""
+    tree = baseline_dir(ref, work)
+    paths = [tree / "libs" / "core" / "src", *sorted((tree / "services").glob("*/src"))]
+    return {"PYTHONPATH": os.pathsep.join(map(str, paths))}
+
+
+def baseline_command(ref: str, python: str, work: Path) -> str:
+    """A shell command running the engine of git revision ``ref``."""
+    return f"PYTHONPATH={baseline_env(ref, work)['PYTHONPATH']} {python} -m gas.annotator.engine.cli"
+
+
+def cpu_seconds(pid: int, children: bool = False) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat), with ``children`` that
+    of its children it waited for."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if children else 0)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def child_pids(pid: int) -> list[int]:
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):  # a thread that ended meanwhile
+            children += [int(p) for p in (task / "children").read_text().split()]
+    return children
+
+
+def children_cpu() -> float:
+    """CPU seconds of this process's children it waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def stack_cpu(stack: DevStack) -> float:
+    """CPU seconds of every process of a local stack so far (web master and workers, moto,
+    every queue worker), reaped children included."""
+    total = 0.0
+    for proc in stack.procs.values():
+        with contextlib.suppress(FileNotFoundError):  # ended meanwhile
+            for pid in [proc.pid, *child_pids(proc.pid)]:
+                total += cpu_seconds(pid, children=True)
+    return total

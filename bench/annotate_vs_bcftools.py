@@ -10,9 +10,9 @@ database's tracks, then runs, one after the other and ``--repeats`` times each:
     BLACKLIST, VC, TSTV, CONSEQUENCE, MOST_SEVERE) and the variants Parquet file;
   * the same without the Parquet file (--no-parquet);
   * bcftools annotate x5, piped as uncompressed BCF (GENE, RSID, CPG, REPEAT, BLACKLIST);
-  * optionally a baseline engine: ``--baseline-ref`` names a git revision whose
-    services/annotator/src is exported and run with ``--baseline-python`` (an interpreter with
-    that revision's dependencies), for before/after figures in the same run.
+  * optionally a baseline engine: ``--baseline-ref`` names a git revision whose sources are
+    exported (``_common.baseline_dir``) and run with ``--baseline-python`` (an interpreter with
+    that revision's dependencies; default this one), for before/after figures in the same run.
 It prints the median wall time, variants/second, peak RSS (os.wait4 rusage; the largest
 process of a pipeline), CPU time (user + system of every process of it: on a shared machine
 the wall time depends on the load, the CPU time much less) and the throughput ratio
@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import baseline_command, baseline_dir, compile_bytecode
 
 from gas.annotator.engine.build import ensure_database
 from gas.annotator.engine.database import export_tracks
@@ -163,37 +164,6 @@ def first_record(cmd: str, out_dir: Path) -> float:
     out_dir.mkdir(parents=True)
     out = subprocess.run([sys.executable, "-c", FIRST_RECORD, cmd, str(out_dir)], capture_output=True, text=True)
     return float(out.stdout.strip() or -1)
-
-
-def compile_bytecode(paths: list[Path]) -> None:
-    """Compile the Python modules the engines import, as the image does (UV_COMPILE_BYTECODE=1,
-    docs/kubernetes.md). A ``uv sync`` .venv holds no bytecode, and with PYTHONDONTWRITEBYTECODE
-    set (as in the image) every start would compile numpy's and pyarrow's modules again: ~0.15 s
-    of CPU that the start-up figure would count and the image does not spend. Once per venv
-    (~40 s); later runs only compare timestamps."""
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", *map(str, paths)], check=True)
-
-
-def baseline_dir(ref: str, work: Path) -> Path:
-    """Where the engine of git revision ``ref`` is exported."""
-    return work / f"baseline-{ref.replace('/', '_')}"
-
-
-def baseline_command(ref: str, python: str, work: Path) -> str:
-    """A command running the engine of git revision ``ref`` (exported once into ``work``)."""
-    src = baseline_dir(ref, work)
-    if not src.exists():
-        src.mkdir(parents=True)
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", ref, "services/annotator/src"], capture_output=True, check=True
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
-        engine = src / "services" / "annotator" / "src" / "gas" / "annotator" / "engine"
-        if (engine / "native.c").exists():  # git archive has no build products: its kernels, as hatch_build.py
-            cflags = ["-O3", "-std=c11", "-Wall", "-Wextra", "-fPIC", "-shared"]
-            subprocess.run(["cc", *cflags, "-o", str(engine / "_native.so"), str(engine / "native.c")], check=True)
-    path = src / "services" / "annotator" / "src"
-    return f"PYTHONPATH={path} {python} -m gas.annotator.engine.cli"
 
 
 def bad_input_figures(work: Path, gas: str, baseline: str | None) -> None:

@@ -38,14 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from annotate_vs_bcftools import (  # noqa: E402
-    baseline_command,
-    baseline_dir,
-    compile_bytecode,
-    first_record,
-    run,
-    time_commands,
-)
+from _common import baseline_command, baseline_dir, compile_bytecode  # noqa: E402
+from annotate_vs_bcftools import first_record, run, time_commands  # noqa: E402
 from human_bundle import write  # noqa: E402
 
 BIN = Path(sys.executable).parent

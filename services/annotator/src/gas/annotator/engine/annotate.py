@@ -16,6 +16,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from itertools import chain
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -240,6 +241,7 @@ class _Run:
         self.stats = BlockStats(len(REGIONS), int(db.arrays["gene_set_member_offsets"].size - 1), len(db.contig_names))
         self.written = 0
         self.variants_writer: Any = None
+        self.out_tables: Any = None  # output.OutputTables of the run's stages
         self.genotypes_writer: Any = None  # genotypes.GenotypesWriter, when the file has samples
         self.ref_checked = 0  # bundles: REF alleles compared with the FASTA
         self.ref_mismatches = 0
@@ -269,6 +271,7 @@ class _Run:
                     evidence,
                 )
             stages = building.result()
+        self.out_tables = stages.out
         if header.samples and "genotypes" in self.tmps:
             from gas.annotator.engine.genotypes import GenotypesWriter, SampleSpec
 
@@ -354,6 +357,7 @@ class _Run:
 
     def _variants_writer(self) -> Any:
         if self.variants_writer is None:
+            from gas.annotator.engine.output import with_gene_context
             from gas.annotator.engine.parquet import VariantsWriter
             from gas.core.phenotypes import load as load_phenotypes
 
@@ -371,6 +375,7 @@ class _Run:
                     "gas.hpo": load_phenotypes().version,
                 },
                 extra=table_fields(self.sources),
+                prepare=partial(with_gene_context, self.out_tables),
             )
         return self.variants_writer
 

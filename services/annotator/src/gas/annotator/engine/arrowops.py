@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
-from pyarrow._compute import CastOptions, JoinOptions, TakeOptions, call_function
+from pyarrow._compute import CastOptions, JoinOptions, SetLookupOptions, TakeOptions, call_function
 
 _TAKE = TakeOptions(boundscheck=True)
 
@@ -42,6 +42,11 @@ def fill_null(values: Any, fill: Any) -> Any:
     if not isinstance(fill, (pa.Array, pa.ChunkedArray, pa.Scalar)):
         fill = pa.scalar(fill, type=values.type)
     return call_function("coalesce", [values, fill])
+
+
+def index_in(values: Any, value_set: Any) -> Any:
+    """The index of each value in ``value_set`` (null when absent)."""
+    return call_function("index_in", [values], SetLookupOptions(value_set))
 
 
 def cast(values: Any, target: pa.DataType) -> Any:

@@ -13,6 +13,7 @@ with it.)
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Callable
@@ -148,42 +149,38 @@ def _on_thread(name: str, build: Callable[[], T]) -> Future[T]:
     return done
 
 
-HpoContext = tuple[np.ndarray, pa.Array, np.ndarray]
+HpoContext = tuple[pa.Array, np.ndarray, pa.Array, np.ndarray]
 
 
 class OutputTables:
     """Constant string arrays every block takes from (built once per annotator)."""
 
     _rsid_field: Future[pa.Array]
-    _hpo: Future[HpoContext] | None
 
     def rsid_field(self) -> pa.Array:
         """';RSID=rs..' of every known variant (340k: ~13 ms, built on a thread of its own
         from the start, while the first block is read and annotated)."""
         return self._rsid_field.result()
 
-    @property
+    @functools.cached_property
     def hpo(self) -> HpoContext:
-        """Gene and disease context (gas.core.phenotypes): the HPO gene of each database gene
-        (-1: none, joined by name), each HPO gene's disease ids (plus an empty last list) and
-        its count of directly annotated terms. Loaded on a thread from the start when the
-        table is written (~0.12 s: not on the way to the first record)."""
-        if self._hpo is None:
-            self._hpo = _on_thread("gas-hpo", self._load_hpo)
-        return self._hpo.result()
-
-    def _load_hpo(self) -> HpoContext:
+        """Gene and disease context (gas.core.phenotypes): the gene names that stand for HPO
+        genes and the HPO gene of each; each HPO gene's disease ids (plus an empty last list)
+        and its count of directly annotated terms.
+        ~0.15 s of Python, loaded by the first ``with_gene_context`` (after the first records
+        are written: on a thread from the start, it held the GIL the first block needed)."""
         from gas.core.phenotypes import load
 
         p = load()
         index = {s: i for i, s in enumerate(p.symbols)}
-        assembly = self.ann.db.assembly  # its gene names: by symbol, else id/alias (decision 114)
-        of_gene = np.array(
-            [index.get(p.symbol_of(n, assembly) or "", -1) for n in self.gene_names.to_pylist()], dtype=np.int64
-        )
+        # A row's genes carry the database's names: the HPO symbols themselves, and the names
+        # the assembly's id/alias join maps to one (decision 114).
+        aliases = p.aliases.get(self.ann.db.assembly or "", {})
+        keys = pa.array([*p.symbols, *aliases], _STRING)
+        key_gene = np.array([*range(len(p.symbols)), *(index[s] for s in aliases.values())], dtype=np.int64)
         lists = pa.array([list(p.genes[s].diseases) for s in p.symbols] + [[]], pa.list_(pa.string()))
         counts = np.array([p.genes[s].phenotype_count for s in p.symbols] + [0], dtype=np.int64)
-        return of_gene, lists, counts
+        return keys, key_gene, lists, counts
 
     def __init__(self, ann: BlockAnnotator):
         self.ann = ann
@@ -212,9 +209,6 @@ class OutputTables:
         self._rsid_field = _on_thread(
             "gas-rsid-field", lambda: pc.binary_join_element_wise(_str(";RSID="), self.known_ids, _EMPTY)
         )
-        self._hpo = None
-        if ann.with_table:
-            self._hpo = _on_thread("gas-hpo", self._load_hpo)
         # REGION after GENE (';REGION=') and without it ('REGION='): no field starts with ';'.
         self.region_field = pa.array([f";REGION={r}" for r in REGIONS] + [f"REGION={r}" for r in REGIONS], _STRING)
         self.region_names = pa.array(list(REGIONS), _STRING)
@@ -680,18 +674,30 @@ def variants_batch(t: OutputTables, found: Annotated, written_id: pa.Array) -> p
         "consequence": coded(t.term_names, worst, worst >= 0),
         "consequences": _TERM_TEXTS.lists_of(cq.allele_terms),
     }
-    columns["diseases"], columns["phenotype_count"] = _gene_context(t, row_members, row_counts)
-    for name in BUNDLE_COLUMNS:  # filled by the effects stage for bundles
+    # filled later: the gene context by with_gene_context, a bundle's columns by its effects stage
+    for name in (*GENE_CONTEXT_COLUMNS, *BUNDLE_COLUMNS):
         columns[name] = pa.nulls(r.size, SCHEMA.field(name).type)
     return pa.RecordBatch.from_arrays([columns[f.name] for f in BATCH_SCHEMA], schema=BATCH_SCHEMA)
 
 
-def _gene_context(t: OutputTables, row_members: np.ndarray, row_counts: np.ndarray) -> tuple[pa.Array, pa.Array]:
-    """Each row's disease ids and HPO term count, from its genes: taken from the gene's own
-    entry when one of the row's genes is an HPO gene (nearly always), merged otherwise."""
-    of_gene, lists, counts = t.hpo
+GENE_CONTEXT_COLUMNS = ("diseases", "phenotype_count")
+_GENES, _DISEASES, _PHENOTYPE_COUNT = (SCHEMA.get_field_index(n) for n in ("genes", *GENE_CONTEXT_COLUMNS))
+
+
+def with_gene_context(t: OutputTables, batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The rows with their disease ids and HPO term count, from their genes: taken from the
+    gene's own entry when one of the row's genes is an HPO gene (nearly always), merged
+    otherwise. Run by the table writer's thread (``parquet.VariantsWriter``'s ``prepare``), so
+    the first records are written without waiting for the HPO context."""
+    keys, key_gene, lists, counts = t.hpo
+    genes = batch.column(_GENES)
+    offsets = genes.offsets.to_numpy()
+    row_counts = np.diff(offsets).astype(np.int64)
+    # the values under the offsets (ListArray.flatten would import pyarrow.compute: ~40 ms)
+    names = genes.values.slice(offsets[0], offsets[-1] - offsets[0])
+    found = pc.fill_null(pc.index_in(names, keys), -1).to_numpy().astype(np.int64)
+    hpo = np.where(found >= 0, key_gene[found], -1)
     rows = row_counts.size
-    hpo = of_gene[row_members]
     has = hpo >= 0
     member_row = np.repeat(np.arange(rows, dtype=np.int64), row_counts)[has]
     per_row = np.bincount(member_row, minlength=rows)
@@ -703,12 +709,12 @@ def _gene_context(t: OutputTables, row_members: np.ndarray, row_counts: np.ndarr
         from gas.core.phenotypes import load
 
         p = load()
-        genes = hpo[has]  # the names of the rows with several HPO genes only (few of a block)
+        members = hpo[has]  # the names of the rows with several HPO genes only (few of a block)
         first = offsets_of(per_row)
         merged: dict[tuple[str, ...], int] = {}
         extra: list[list[str]] = []
         for row in multi.tolist():
-            key = tuple(p.symbols[g] for g in genes[first[row] : first[row] + per_row[row]].tolist())
+            key = tuple(p.symbols[g] for g in members[first[row] : first[row] + per_row[row]].tolist())
             if key not in merged:
                 merged[key] = len(lists) + len(extra)
                 context = p.context(key, "")  # HPO symbols already
@@ -718,7 +724,9 @@ def _gene_context(t: OutputTables, row_members: np.ndarray, row_counts: np.ndarr
             pick[row] = merged[key]
         lists = pa.concat_arrays([lists, pa.array(extra, lists.type)])
         count = counts[pick]
-    return pc.take(lists, arrow(pick)), arrow(count, mask=per_row == 0)
+    columns = batch.columns
+    columns[_DISEASES], columns[_PHENOTYPE_COUNT] = pc.take(lists, arrow(pick)), arrow(count, mask=per_row == 0)
+    return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
 
 
 def _qual(b: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,12 +108,19 @@ class VariantsWriter:
     row): on its thread it runs beside the next blocks' annotation instead of holding up the
     main thread, which writes the VCF in input order. The queue is bounded, so at most
     ``QUEUED`` blocks' rows wait in memory; an error on the thread is raised by the next
-    ``write`` or by ``close``.
+    ``write`` or by ``close``. ``prepare``, when given, finishes each batch on that thread
+    before it is written (``output.with_gene_context``).
     """
 
     QUEUED = 2
 
-    def __init__(self, path: Path, metadata: dict[str, str], extra: list[Any] | None = None):
+    def __init__(
+        self,
+        path: Path,
+        metadata: dict[str, str],
+        extra: list[Any] | None = None,
+        prepare: Callable[[pa.RecordBatch], pa.RecordBatch] | None = None,
+    ):
         import pyarrow.parquet as pq  # imported when the first rows arrive: keeps start-up short
 
         self.path = path
@@ -133,6 +141,7 @@ class VariantsWriter:
             store_schema=False,
         )
         self.rows = 0
+        self.prepare = prepare
         self.view = TableView()
         self._queue: queue.Queue[pa.RecordBatch | None] = queue.Queue(self.QUEUED)
         self._error: BaseException | None = None
@@ -143,7 +152,7 @@ class VariantsWriter:
         while (batch := self._queue.get()) is not None:
             if self._error is None:  # after a failure, drain the queue so no put() blocks
                 try:
-                    self.writer.write_batch(batch)
+                    self.writer.write_batch(batch if self.prepare is None else self.prepare(batch))
                 except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
                     self._error = exc
 

@@ -55,12 +55,16 @@ class VariantStore:
         # the build does not compete with the page that started it.
         self.defer = defer or (lambda start: start())
 
-    def _stored(self, job: Job) -> StoredTable | None:
+    def _head(self, job: Job) -> dict[str, Any]:
+        """The job's table's current version: one S3 HEAD per call of the methods below, which
+        pass it on (a table page calls three of them; each HEAD is a boto3 request's CPU)."""
+        return self.cache.head(self.s3, job.result_bucket or self.bucket, job)
+
+    def _stored(self, job: Job, head: dict[str, Any]) -> StoredTable | None:
         """The job's table as read from S3 while this host has no local copy of it, when the
         engine wrote the first page's view into it (decision 105); then the local copy is
         built in the background. None: the local copy answers (built first if needed)."""
         bucket = job.result_bucket or self.bucket
-        head = self.cache.head(self.s3, bucket, job)
         if self.cache.ready(job, head):
             return None
         assert job.variants_key
@@ -91,9 +95,9 @@ class VariantStore:
 
         self.defer(start)
 
-    def table(self, job: Job) -> LocalTable:
+    def table(self, job: Job, head: dict[str, Any] | None = None) -> LocalTable:
         readable(job)
-        entry = self.cache.get(self.s3, job.result_bucket or self.bucket, job)
+        entry = self.cache.get(self.s3, job.result_bucket or self.bucket, job, head)
         table: LocalTable | None = self._tables.get(entry)
         if table is None:
             table = LocalTable(entry, _load_index(entry), self._counts)
@@ -104,8 +108,9 @@ class VariantStore:
 
     def query(self, job: Job, filt: VariantFilter, page: PageRequest) -> VariantPage:
         readable(job)
+        head = self._head(job)
         if filt.empty and page.sort == "position":  # file order: rows offset.. of the file
-            stored = self._stored(job)
+            stored = self._stored(job, head)
             if stored is not None:
                 rows = stored.rows(page.offset, page.size)
                 PAGES.labels("storage").inc()
@@ -121,7 +126,7 @@ class VariantStore:
                     position_sorted=stored.position_sorted,
                     source_columns=stored.source_columns,
                 )
-        table = self.table(job)
+        table = self.table(job, head)
         table.check(filt, page.sort)
         try:
             rows, matched = table.page(filt, page)
@@ -154,18 +159,20 @@ class VariantStore:
     def term_counts(self, job: Job) -> dict[str, int]:
         """Rows per most severe consequence term present (the filter's choices)."""
         readable(job)
-        stored = self._stored(job)
-        return stored.terms if stored is not None else self.table(job).term_counts()
+        head = self._head(job)
+        stored = self._stored(job, head)
+        return stored.terms if stored is not None else self.table(job, head).term_counts()
 
     def columns(self, job: Job) -> TableColumns:
         """What the job's table offers the form (sources' columns, kinds, IMPACTs), from the
         stored footer on a first open (the engine's view counts the IMPACTs; a table written
         before that: unknown until the local copy is built), else from the local copy."""
         readable(job)
-        stored = self._stored(job)
+        head = self._head(job)
+        stored = self._stored(job, head)
         if stored is not None:
             return TableColumns(stored.source_columns, stored.kinds, stored.impacts)
-        table = self.table(job)
+        table = self.table(job, head)
         return TableColumns(table.source_columns, table.kinds, table.impact_counts())
 
     def export_name(self, job: Job, filt: VariantFilter, fmt: str) -> str:
