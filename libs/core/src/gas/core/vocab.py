@@ -128,8 +128,8 @@ class TableColumn:
     name: str
     type: Literal["int64", "float64", "string"]  # of the value, or of a list's items
     list: bool = False
-    # Few distinct values: dictionary-encoded in the file. (Scalars only: pyarrow's
-    # use_dictionary names leaf columns, so the list columns have always been written plain.)
+    # Few distinct values: dictionary-encoded in the file (a list column's items too since
+    # decision 118; older tables have their list columns plain).
     categorical: bool = False
     nullable: bool = True
 
@@ -146,15 +146,15 @@ TABLE_COLUMNS = (
     TableColumn("qual", "float64"),
     TableColumn("filter", "string", categorical=True, nullable=False),
     TableColumn("genes", "string", list=True, nullable=False),
-    TableColumn("gene_types", "string", list=True, nullable=False),
+    TableColumn("gene_types", "string", list=True, categorical=True, nullable=False),
     TableColumn("region", "string", categorical=True),  # REGIONS
     TableColumn("nearest_gene", "string", categorical=True),
     TableColumn("nearest_distance", "int64"),
-    TableColumn("flags", "string", list=True, nullable=False),  # FLAGS
+    TableColumn("flags", "string", list=True, categorical=True, nullable=False),  # FLAGS
     TableColumn("variant_class", "string", categorical=True),  # VARIANT_CLASSES
     TableColumn("tstv", "string", categorical=True),  # TSTV
     TableColumn("consequence", "string", categorical=True),  # the most severe of TERMS
-    TableColumn("consequences", "string", list=True, nullable=False),  # TERMS, severity order
+    TableColumn("consequences", "string", list=True, categorical=True, nullable=False),  # TERMS, severity order
     # Bundles only (null for genes-only databases): the picked transcript consequence of
     # this ALT and every transcript consequence as a CSQ entry.
     TableColumn("impact", "string", categorical=True),  # IMPACTS

@@ -26,7 +26,7 @@ import pyarrow as pa
 from gas.annotator.engine import arrowops as pc  # pyarrow.compute's kernels by name
 from gas.annotator.engine import consequences as csq
 from gas.annotator.engine.database import REGION_CODE, Packed
-from gas.annotator.engine.parquet import SCHEMA
+from gas.annotator.engine.parquet import BATCH_SCHEMA, SCHEMA
 from gas.annotator.engine.textops import (
     Column,
     distinct,
@@ -51,6 +51,7 @@ _OUR_KEY = re.compile(rf"^(?:{'|'.join(INFO_IDS)})(?:=|$)")
 
 _STRING = pa.string()
 _EMPTY = pa.scalar("", _STRING)
+_TERM_NAMES = pa.array(list(csq.TERMS), _STRING)
 
 
 def _str(value: str) -> pa.Scalar:
@@ -112,6 +113,13 @@ def with_nulls(values: pa.Array, valid: np.ndarray) -> pa.Array:
     if valid.all():
         return values
     return pc.if_else(arrow(valid), values, pa.scalar(None, values.type))
+
+
+def coded(dictionary: pa.Array, index: np.ndarray, valid: np.ndarray | None = None) -> pa.DictionaryArray:
+    """dictionary[index], null where ``valid`` is False, as a dictionary array (the table's
+    CODED_COLUMNS): no string is copied, and the Parquet writer writes the codes as they are."""
+    codes = index.astype(np.int32) if valid is None else np.where(valid, index, 0).astype(np.int32)
+    return pa.DictionaryArray.from_arrays(arrow(codes, mask=None if valid is None else ~valid), dictionary)
 
 
 def take(values: pa.Array, index: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
@@ -204,13 +212,15 @@ class OutputTables:
         # REGION after GENE (';REGION=') and without it ('REGION='): no field starts with ';'.
         self.region_field = pa.array([f";REGION={r}" for r in REGIONS] + [f"REGION={r}" for r in REGIONS], _STRING)
         self.region_names = pa.array(list(REGIONS), _STRING)
-        self.flag_lists = pa.array(
-            [[f for k, f in enumerate(FLAGS) if bits >> k & 1] for bits in range(8)], pa.list_(pa.string())
+        flag_codes = [[k for k in range(len(FLAGS)) if bits >> k & 1] for bits in range(8)]
+        flag_offsets = np.cumsum([0] + [len(c) for c in flag_codes]).astype(np.int32)
+        self.flag_lists = pa.ListArray.from_arrays(
+            arrow(flag_offsets), coded(pa.array(list(FLAGS), _STRING), np.array(sum(flag_codes, []), dtype=np.int64))
         )
         self.classes = pa.array([".", *VARIANT_CLASSES], _STRING)
         self.tstv = pa.array([".", "ts", "tv"], _STRING)
         self.known_sources = pa.array(KNOWN_SOURCES, _STRING)
-        self.term_names = pa.array(list(csq.TERMS), _STRING)
+        self.term_names = _TERM_NAMES
         self.most_severe_field = pa.array([f";MOST_SEVERE={t}" for t in csq.TERMS], _STRING)
         # ';CPG;REPEAT;BLACKLIST' (as set) + ';VC=..;TSTV=..' of a one-ALT record, by
         # (flag bits * 6 + VC code) * 3 + ts/tv code.
@@ -242,8 +252,9 @@ def _per_record(
 
 
 class _TermTexts:
-    """'a&b' texts of term masks: a lookup table from mask to a row of a string array, grown
-    (under a lock) when a block meets a new combination."""
+    """'a&b' texts and term lists of term masks: a lookup table from mask to a row of a string
+    array and of a list array (codes into TERMS), grown (under a lock) when a block meets a new
+    combination."""
 
     def __init__(self) -> None:
         import threading
@@ -251,23 +262,40 @@ class _TermTexts:
         self.lock = threading.Lock()
         self.row = np.full(1 << len(csq.TERMS), -1, dtype=np.int64)
         self.texts: list[str] = []
+        self.codes: list[int] = []  # the term codes of every list, concatenated
+        self.offsets = [0]
         self.array = pa.array([], pa.string())
+        self.lists = pa.array([], BATCH_SCHEMA.field("consequences").type)
 
-    def of(self, masks: np.ndarray) -> tuple[pa.Array, np.ndarray]:
-        """(the texts, the row of each mask in them)."""
+    def _rows(self, masks: np.ndarray) -> np.ndarray:
         rows = self.row[masks]
         if (rows < 0).any():
             with self.lock:
                 new = distinct(masks[self.row[masks] < 0]).tolist()
-                texts = self.texts + [csq.term_text(m) for m in new]
-                # The array first, then the rows that point into it: a reader that sees a row
-                # (read before the array, below) always finds it in the array.
-                self.array = pa.array(texts, pa.string())
-                self.texts = texts
+                first = len(self.texts)
+                for m in new:
+                    self.texts.append(csq.term_text(m))
+                    self.codes.extend(k for k in range(len(csq.TERMS)) if m >> k & 1)
+                    self.offsets.append(len(self.codes))
+                # The arrays first, then the rows that point into them: a reader that sees a
+                # row (read before the arrays, below) always finds it in them.
+                self.array = pa.array(self.texts, pa.string())
+                values = coded(_TERM_NAMES, np.array(self.codes, dtype=np.int64))
+                self.lists = pa.ListArray.from_arrays(arrow(np.array(self.offsets, dtype=np.int32)), values)
                 for k, m in enumerate(new):
-                    self.row[m] = len(texts) - len(new) + k
+                    self.row[m] = first + k
             rows = self.row[masks]
+        return rows
+
+    def of(self, masks: np.ndarray) -> tuple[pa.Array, np.ndarray]:
+        """(the texts, the row of each mask in them)."""
+        rows = self._rows(masks)
         return self.array, rows
+
+    def lists_of(self, masks: np.ndarray) -> pa.Array:
+        """The term list of each mask (most severe first)."""
+        rows = self._rows(masks)
+        return pc.take(self.lists, arrow(rows))
 
 
 _TERM_TEXTS = _TermTexts()
@@ -619,12 +647,6 @@ def variants_batch(t: OutputTables, found: Annotated, written_id: pa.Array) -> p
     list_offsets = arrow(np.concatenate([[0], np.cumsum(row_counts)]).astype(np.int32))
     flag_bits = found.flags.astype(np.int64) @ np.array([1, 2, 4], dtype=np.int64)
     worst = csq.most_severe_rank(cq.allele_terms)
-    # The term lists of the distinct masks, repeated by a take.
-    masks, inverse = np.unique(cq.allele_terms, return_inverse=True)
-    bits = (masks[:, None] >> np.arange(len(csq.TERMS), dtype=np.uint32)[None, :]) & 1
-    term_rows, term_cols = np.nonzero(bits)
-    term_offsets = np.concatenate([[0], np.cumsum(np.bincount(term_rows, minlength=masks.size))]).astype(np.int32)
-    term_lists = pa.ListArray.from_arrays(arrow(term_offsets), pc.take(t.term_names, arrow(term_cols)))
     columns: dict[str, Any] = {
         "record": rows,
         "chrom": per_row(field_strings(lines, 0)),
@@ -636,26 +658,26 @@ def variants_batch(t: OutputTables, found: Annotated, written_id: pa.Array) -> p
             take(t.known_ids, al.known, al.known >= 0),
             pc.if_else(arrow(al.known_source == 2), per_row(written_id), pa.scalar(None, pa.string())),
         ),
-        "known_source": take(t.known_sources, al.known_source.astype(np.int64), al.known_source > 0),
+        "known_source": coded(t.known_sources, al.known_source, al.known_source > 0),
         "ref": per_row(field_strings(lines, 3)),
         "alt": alt_strings(found),
         "qual": arrow(qual[r], mask=np.isnan(qual[r])),
         "filter": per_row(field_strings(lines, 6)),
         "genes": pa.ListArray.from_arrays(list_offsets, pc.take(t.gene_names, arrow(row_members))),
-        "gene_types": pa.ListArray.from_arrays(list_offsets, pc.take(t.type_names, arrow(ann.gene_type[row_members]))),
-        "region": take(t.region_names, np.maximum(found.region[r], 0), found.region[r] >= 0),
+        "gene_types": pa.ListArray.from_arrays(list_offsets, coded(t.type_names, ann.gene_type[row_members])),
+        "region": coded(t.region_names, found.region[r], found.region[r] >= 0),
         "nearest_gene": take(t.gene_names, np.maximum(found.nearest_gene[r], 0), found.nearest_gene[r] >= 0),
         "nearest_distance": arrow(found.nearest_distance[r], mask=found.nearest_gene[r] < 0),
         "flags": pc.take(t.flag_lists, arrow(flag_bits[r])),
-        "variant_class": take(t.classes, al.vc.astype(np.int64), al.vc > 0),
-        "tstv": take(t.tstv, al.ts.astype(np.int64), al.ts > 0),
-        "consequence": take(t.term_names, np.maximum(worst, 0), worst >= 0),
-        "consequences": pc.take(term_lists, arrow(inverse.ravel())),
+        "variant_class": coded(t.classes, al.vc, al.vc > 0),
+        "tstv": coded(t.tstv, al.ts, al.ts > 0),
+        "consequence": coded(t.term_names, worst, worst >= 0),
+        "consequences": _TERM_TEXTS.lists_of(cq.allele_terms),
     }
     # filled later: the gene context by with_gene_context, a bundle's columns by its effects stage
     for name in (*GENE_CONTEXT_COLUMNS, *BUNDLE_COLUMNS):
         columns[name] = pa.nulls(r.size, SCHEMA.field(name).type)
-    return pa.RecordBatch.from_arrays([columns[f.name] for f in SCHEMA], schema=SCHEMA)
+    return pa.RecordBatch.from_arrays([columns[f.name] for f in BATCH_SCHEMA], schema=BATCH_SCHEMA)
 
 
 GENE_CONTEXT_COLUMNS = ("diseases", "phenotype_count")

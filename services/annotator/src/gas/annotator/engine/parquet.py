@@ -30,7 +30,23 @@ SCHEMA = pa.schema(
         for c in TABLE_COLUMNS
     ]
 )
-DICTIONARY_COLUMNS = tuple(c.name for c in TABLE_COLUMNS if c.categorical)
+# Leaf paths, as pyarrow's use_dictionary names them ("flags.list.element": the items of flags).
+DICTIONARY_COLUMNS = tuple(f"{c.name}.list.element" if c.list else c.name for c in TABLE_COLUMNS if c.categorical)
+# Columns the engine builds as codes into a small constant dictionary (decision 118): their
+# Arrow type in the rows (BATCH_SCHEMA) is dictionary<int32, string>, which the Parquet writer
+# writes as it is (no hashing of each value); the file stores no Arrow schema, so readers get
+# SCHEMA's plain strings back.
+CODED_COLUMNS = (
+    *("known_source", "region", "variant_class", "tstv", "consequence"),
+    *("flags", "gene_types", "consequences"),  # lists of codes
+)
+CODE_TYPE = pa.dictionary(pa.int32(), pa.string())
+BATCH_SCHEMA = pa.schema(
+    [
+        f.with_type(pa.list_(CODE_TYPE) if pa.types.is_list(f.type) else CODE_TYPE) if f.name in CODED_COLUMNS else f
+        for f in SCHEMA
+    ]
+)
 _CHROM, _POS, _CONSEQUENCE, _IMPACT = (SCHEMA.get_field_index(c) for c in ("chrom", "pos", "consequence", "impact"))
 
 
@@ -109,8 +125,10 @@ class VariantsWriter:
 
         self.path = path
         # extra: nullable columns appended by annotation sources (sources.table_fields).
-        schema = pa.schema([*SCHEMA, *(extra or [])])
-        self.schema = schema.with_metadata({**metadata, TABLE_SCHEMA_KEY: TABLE_SCHEMA_VERSION})
+        self.schema = pa.schema([*BATCH_SCHEMA, *(extra or [])])
+        # Without the stored Arrow schema the schema's metadata is not written either: added
+        # to the file's key-value metadata by close, with the view.
+        self.metadata = {**metadata, TABLE_SCHEMA_KEY: TABLE_SCHEMA_VERSION}
         # Dictionaries for the categorical columns only (cheaper, and smaller than everywhere);
         # min/max statistics where a reader prunes row groups: record, chrom, pos.
         self.writer: Any = pq.ParquetWriter(
@@ -120,6 +138,7 @@ class VariantsWriter:
             compression_level=1,
             use_dictionary=list(DICTIONARY_COLUMNS),
             write_statistics=["record", "chrom", "pos"],
+            store_schema=False,
         )
         self.rows = 0
         self.prepare = prepare
@@ -160,8 +179,7 @@ class VariantsWriter:
         self._thread.join()
         writer, self.writer = self.writer, None
         if self._error is None:
-            # In the footer, which a reader fetches first (the schema's metadata is written
-            # before the rows, so this key sits in the file's key-value metadata instead).
-            writer.add_key_value_metadata({TABLE_VIEW_KEY: self.view.to_json()})
+            # In the footer, which a reader fetches first.
+            writer.add_key_value_metadata({**self.metadata, TABLE_VIEW_KEY: self.view.to_json()})
         writer.close()
         self._check()
