@@ -172,7 +172,7 @@ class OutputTables:
     @functools.cached_property
     def hpo(self) -> HpoContext:
         """Gene and disease context, from gas.core.phenotypes' ``GENES_TABLE`` (~4 ms; the full
-        artifact's JSON took ~0.1 s and 25-38 MiB, decision 119); loaded by the first
+        artifact's JSON took ~50-60 ms and ~20 MiB, decision 119); loaded by the first
         ``with_gene_context``, on the table writer's thread (decision 115)."""
         with pa.ipc.open_file(pa.memory_map(str(GENES_TABLE))) as f:
             table = f.read_all().combine_chunks()
