@@ -215,6 +215,14 @@ class ControlPlane:
                 "--allow-privileged=false",
                 "--enable-priority-and-fairness=false",
                 "--profiling=false",
+                # Debian's etcd 3.4.23 lacks the progress notifications watch-list streams need
+                # (the API server wants 3.4.31+), yet WatchList (on since 1.34) turns every
+                # resourceVersion=0 watch into such a stream and then refuses it. kwok watches
+                # pods and nodes from resourceVersion 0, so each of its watches failed and
+                # backed off up to 30 s: pods sat Pending or Terminating that long per rollout.
+                # Off, those are plain watches again; clients that ask for a stream fall back to
+                # list + watch.
+                "--feature-gates=WatchList=false",
             ],
         )
         self.admin_kubeconfig.write_text(kubeconfig(self.server, ADMIN_TOKEN))
@@ -339,14 +347,16 @@ class ControlPlane:
         return path
 
     def stop(self) -> None:
+        # Last started first, each gone before the next: the API server stops at once while
+        # its etcd still answers, but stopped together it waited out the 15 s for etcd.
         for proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.terminate()
-        for proc in reversed(self.procs):
             try:
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()
         self.procs.clear()
 
 
