@@ -26,22 +26,12 @@ setup: $(VENV)/.synced ## the locked Python dependencies into .venv (uv sync)
 $(VENV)/.synced: uv.lock pyproject.toml libs/core/pyproject.toml services/*/pyproject.toml \
 		services/annotator/hatch_build.py services/annotator/src/gas/annotator/engine/native.c
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet "uv==$(UV_VERSION)"
-	@command -v cc >/dev/null 2>&1 || { \
-	  echo "installing Debian packages: gcc libc6-dev (a C compiler for the annotator)"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null; \
-	}
+	@command -v cc >/dev/null 2>&1 || tools/apt-install.sh gcc libc6-dev
 	uv sync --all-packages --frozen
 	@touch $@
 
 system-deps: ## the Debian packages the tests and benchmarks use (chromium, bcftools, tabix, wrk, etcd)
-	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages:$$missing"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	fi
+	@tools/apt-install.sh $(DEB_PACKAGES) $$(command -v npm >/dev/null 2>&1 || echo npm)
 
 # helm + the offline manifest validator (chart checks); the alert-rule test runner (built from
 # Prometheus' rule engine); kube-apiserver, controller-manager,

@@ -18,10 +18,7 @@ BIN="${GAS_TOOLS_BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/gas/tools/bin}"
 
 source "$ROOT/tools/cache.sh"
 
-if ! command -v etcd >/dev/null 2>&1; then
-  SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq etcd-server >/dev/null
-fi
+command -v etcd >/dev/null 2>&1 || "$ROOT/tools/apt-install.sh" etcd-server
 
 # Stamp the real version into the binaries (as Kubernetes' own build does): without it the
 # API server reports v0.0.0-master and `helm install` refuses charts with a kubeVersion.
