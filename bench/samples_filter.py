@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
-from _common import bench_stack, percentile
+from _common import bench_stack, child_pids, percentile
 from annotate_vs_bcftools import make_vcf
 from results_table import (
     GOAL_FIRST_VIEW_S,
@@ -59,7 +59,6 @@ from results_table import (
     report_first_view,
     timed_get,
     vm_hwm_mib,
-    worker_pids,
 )
 
 from gas.annotator.engine.annotate import ENGINE_VERSION
@@ -188,7 +187,7 @@ def measure(stack: Any, args: argparse.Namespace, files: dict[str, Path], cache:
          "summary_key": files["summary"]},
     )  # fmt: skip
     base = f"/annotations/{job_id}/variants"
-    (worker,) = worker_pids(stack.procs["web"].pid)
+    (worker,) = child_pids(stack.procs["web"].pid)
     first_view = first_open(user, base, worker, cache)  # then waits for the local copy
     report_first_view(first_view)
     rng = random.Random(12)
