@@ -13,6 +13,7 @@ gene-level stages stay vectorised in ``block.py``.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -345,7 +346,7 @@ class Tx:
         return "c." if self.coding else "n."
 
 
-class _Pages(Generic[P]):
+class _Pages(ABC, Generic[P]):
     """Per-transcript rows made a page of transcripts at a time, on first use: a human
     bundle's 250k transcripts' names took most of the time to the first record when decoded
     whole, and their coding spans (``tx_scalars``) ~0.2 s of CPU."""
@@ -366,8 +367,9 @@ class _Pages(Generic[P]):
             page = self.pages[k] = self._make(lo, hi)
         return page, j
 
+    @abstractmethod
     def _make(self, lo: int, hi: int) -> P:
-        raise NotImplementedError
+        """The page of rows lo..hi."""
 
 
 class _TxStrings(_Pages[list[tuple[str, ...]]]):
