@@ -5,7 +5,10 @@ from __future__ import annotations
 import gzip
 import subprocess
 import sys
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from support import needs_bcftools  # noqa: F401 - re-exported for the engine tests
 
@@ -84,3 +87,18 @@ def run_cli_measured(args: list[str], timeout: float = 300) -> tuple[subprocess.
     first, _, rest = proc.stdout.partition("\n")
     seconds, rss, code = first.split()
     return subprocess.CompletedProcess(args, int(code), rest, proc.stderr), float(seconds), int(rss)
+
+
+def snv_disagreements(fx: Any, pairs: Iterable[tuple[int, int, str, str]]) -> tuple[int, list[str], Counter[str]]:
+    """Effects.one of one-base substitutions (transcript row, global base, REF, ALT) by the C
+    kernel (gas_snv_effect) and by the Python rules (``native=False``): (pairs compared, a
+    description of each whose entries differ, the Python entries' terms counted)."""
+    n, differ, terms = 0, [], Counter[str]()
+    for i, s, ref, alt in pairs:
+        tx = fx._tx(i)
+        mine, rules = fx.one(tx, 0, alt, s, ref, alt), fx.one(tx, 0, alt, s, ref, alt, native=False)
+        n += 1
+        terms.update(rules.terms)
+        if (mine.terms, mine.fields, mine.pick_key) != (rules.terms, rules.fields, rules.pick_key):
+            differ.append(f"{tx.tx_id} {s} {ref}>{alt}: C {mine.fields} rules {rules.fields}")
+    return n, differ, terms

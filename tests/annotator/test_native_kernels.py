@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import random
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -270,6 +271,39 @@ def test_tx_classify_entries_are_the_python_rules_entries(effects) -> None:  # t
     lengths = np.array([len(r) for _, r, _ in records], dtype=np.int64)
     kinds = set(textops.tx_classify(fx.tables, 5000, starts, lengths)[2].tolist())
     assert kinds == {0, 1, 2, 3}
+
+
+def test_snv_entries_are_the_python_rules_entries(effects, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """gas_snv_effect's entry of a one-base substitution is the Python rules' (Effects.one with
+    native=False) field for field: at every base of every transcript's exons and the 10 bases
+    around each (UTRs, each codon position, start and stop codons, splice sites and regions,
+    intron edges), by each other base; with the bundle's base as REF and, every 5th base, a REF
+    that disagrees with it (HGVSc names the file's). Every term the kernel sets is met, and a
+    buffer too small for an entry's text is retried with room for it."""
+    from engine_support import snv_disagreements
+
+    from gas.annotator.engine import effects as module
+
+    fx = effects[0]
+
+    def pairs(rows: range) -> Iterator[tuple[int, int, str, str]]:
+        for i in rows:
+            tx = fx._tx(i)
+            bases = sorted({g for xs, xe in tx.exons for g in range(max(tx.start, xs - 10), min(tx.end, xe + 10))})
+            for g in bases:
+                ref = fx.seq(g, g + 1)
+                yield from ((i, g, ref, alt) for alt in "ACGT" if alt != ref)
+                if g % 5 == 0:
+                    yield i, g, "N", ref
+
+    n, differ, terms = snv_disagreements(fx, pairs(range(fx.tables.start.size)))
+    assert not differ, f"{len(differ)} of {n} entries differ, e.g. {differ[:3]}"
+    assert set(terms) == set(module.SNV_TERMS), set(module.SNV_TERMS) - set(terms)
+    assert n > 100_000
+    monkeypatch.setattr(module.SnvEffect, "CAP", 16)  # shorter than any entry's text
+    small = module.Effects(fx.db)
+    n, differ, _ = snv_disagreements(small, pairs(range(40)))
+    assert n > 1000 and not differ, differ[:3]
 
 
 def test_tx_scalars_coding_span_is_the_cdna_position_of_the_first_and_last_coding_bases(  # type: ignore[no-untyped-def]

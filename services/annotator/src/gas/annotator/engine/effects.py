@@ -6,8 +6,10 @@ transcript within 5 kb, as Ensembl VEP lays out its CSQ field (docs/annotation-e
 lists the rules and where they differ from VEP's and bcftools csq's).
 
 The transcripts near each change, and the pairs that are upstream/downstream or inside an
-intron's body, are found per block in C (``native.c``: gas_tx_classify); the rest is Python
-per variant x transcript (a transcript's sequences are decoded once and cached); the
+intron's body, are found per block in C (``native.c``: gas_tx_classify); a one-base
+substitution's entry inside a transcript is written in C too (gas_snv_effect, checked entry
+by entry against ``Effects.one``'s Python rules, which stay the specification); the rest is
+Python per variant x transcript (a transcript's sequences are decoded once and cached); the
 gene-level stages stay vectorised in ``block.py``.
 """
 
@@ -17,14 +19,14 @@ from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cache, cached_property, lru_cache
 from typing import Generic, TypeVar
 
 import numpy as np
 
 from gas.annotator.engine.bundle import TX_CANONICAL, TX_END_NF, TX_MANE, TX_START_NF
 from gas.annotator.engine.database import FLANK, AnnotationDatabase, Packed
-from gas.annotator.engine.textops import TxTables, tx_classify
+from gas.annotator.engine.textops import SnvEffect, SnvTables, TxTables, tx_classify
 from gas.core.vocab import CSQ_FIELDS as CSQ_FIELD_NAMES
 from gas.core.vocab import CSQ_INFO_IDS, IMPACT, RANK
 from gas.core.vocab import PICK_FIELDS as PICK_IDS
@@ -61,6 +63,23 @@ _COMP_BYTES = bytes.maketrans(b"ACGTNacgtn", b"TGCANtgcan")
 _UPSTREAM, _DOWNSTREAM, _INTRON = 0, 1, 2
 _UP_DOWN = ("upstream_gene_variant", "downstream_gene_variant")
 _CHUNK = 512  # changes per gas_tx_classify call
+
+
+# gas_snv_effect's terms, bit b for SNV_TERMS[b] (native.c's SNV_* bits).
+SNV_TERMS = (
+    "splice_acceptor_variant", "splice_donor_variant", "splice_region_variant", "intron_variant",
+    "non_coding_transcript_exon_variant", "non_coding_transcript_variant", "5_prime_UTR_variant",
+    "3_prime_UTR_variant", "coding_sequence_variant", "incomplete_terminal_codon_variant", "start_lost",
+    "stop_gained", "stop_lost", "stop_retained_variant", "synonymous_variant", "missense_variant",
+    "NMD_transcript_variant",
+)  # fmt: skip
+
+
+@cache
+def _snv_terms(bits: int) -> tuple[list[str], str, str]:
+    """The terms of gas_snv_effect's bits, most severe first; joined; the IMPACT."""
+    terms = sorted((t for b, t in enumerate(SNV_TERMS) if bits >> b & 1), key=RANK.__getitem__)
+    return terms, "&".join(terms), IMPACT[terms[0]]
 
 
 def revcomp(s: str) -> str:
@@ -471,6 +490,8 @@ class Effects:
         names = ("tx_id", "tx_gene_id", "tx_gene_name", "tx_biotype", "tx_protein_id", "tx_mane")
         self.tx_strings = _TxStrings([db.packed(k) for k in names])
         self.tx_scalars = _TxScalars(a)
+        ids, pids = db.packed("tx_id"), db.packed("tx_protein_id")
+        self._snv = SnvEffect(SnvTables(a, (ids.data, ids.offsets), (pids.data, pids.offsets)))
         self._tx = lru_cache(maxsize=4096)(self._make_tx)
 
     def _make_tx(self, i: int) -> Tx:
@@ -571,7 +592,10 @@ class Effects:
         best.fields[21] = "1"
         return entries
 
-    def one(self, tx: Tx, k: int, allele: str, s: int, r: str, a: str) -> Csq | None:
+    def one(self, tx: Tx, k: int, allele: str, s: int, r: str, a: str, native: bool = True) -> Csq | None:
+        """The entry of the change [s, s + len(r)) -> a in transcript tx (None: farther than
+        FLANK). A substitution of one base inside the transcript is worked out in C
+        (``native.c``: gas_snv_effect, byte for byte these rules; ``native=False``: by them)."""
         e = s + len(r)  # changed genomic bases [s, e); an insertion sits between s-1 and s
         plus = tx.strand > 0
         fields = tx.fields.copy()
@@ -591,6 +615,13 @@ class Effects:
             term = "upstream_gene_variant" if before == plus else "downstream_gene_variant"
             fields[0], fields[1], fields[2], fields[18] = allele, term, IMPACT[term], str(dist)
             return Csq(k, [term], fields, tx.i, (*tx.pick_head, RANK[term], *tx.pick_tail))
+        if native and len(r) == 1 == len(a) and (r + a).isascii():
+            text = self._snv(tx.i, s, r, a, tx.nmd)
+            if text is not None:
+                bits, *fields[8:17] = text.split("|")
+                terms, fields[1], fields[2] = _snv_terms(int(bits))
+                fields[0] = allele
+                return Csq(k, terms.copy(), fields, tx.i, (*tx.pick_head, RANK[terms[0]], *tx.pick_tail))
         self._inside(tx, s, e, r, a, terms, fields)
         terms = sorted(set(terms), key=RANK.__getitem__)
         fields[0] = allele

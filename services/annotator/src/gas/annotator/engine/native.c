@@ -4,6 +4,7 @@
  * Built into _native.so with the package (services/annotator/hatch_build.py).
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Pieces in columns: piece (i, p) is sources[p][starts[p][i] .. + lengths[p][i]]; a piece of
@@ -401,6 +402,573 @@ int64_t gas_tx_classify(int64_t n_tx, const int64_t *tx_start, const int64_t *tx
         }
     }
     return rows;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * SNV effects (effects.py's Effects.one for a one-base substitution inside a transcript): the
+ * terms, EXON/INTRON numbers, positions, codons, amino acids, HGVSc and HGVSp of an entry,
+ * from the bundle's arrays and the mapped genome, byte for byte what the Python rules give
+ * (they are the specification; tests compare the two on every pair).
+ * ------------------------------------------------------------------------------------------ */
+
+/* The bundle's tables gas_snv_effect reads (effects.py's SnvTables, checked there once). */
+typedef struct {
+    int64_t n_tx;
+    const int64_t *tx_start, *tx_end;
+    const int8_t *tx_strand;
+    const uint8_t *tx_flags;
+    const int8_t *tx_phase;
+    const int64_t *exon_off; /* n_tx + 1 */
+    int64_t n_exons;
+    const int64_t *exon_start, *exon_end;
+    const int64_t *cds_off; /* n_tx + 1 */
+    int64_t n_cds;
+    const int64_t *cds_start, *cds_end;
+    const uint8_t *seq;
+    int64_t n_contigs;
+    const int64_t *seq_off; /* n_contigs + 1, the last = the bases in seq */
+    const uint8_t *id_data, *pid_data;
+    const int32_t *id_off, *pid_off; /* n_tx + 1 each, within their data */
+} gas_snv_tables;
+
+/* The terms, one bit each, in effects.py's SNV_TERMS order. */
+enum {
+    SNV_ACCEPTOR = 1 << 0, SNV_DONOR = 1 << 1, SNV_REGION = 1 << 2, SNV_INTRON = 1 << 3, SNV_NC_EXON = 1 << 4,
+    SNV_NC = 1 << 5, SNV_UTR5 = 1 << 6, SNV_UTR3 = 1 << 7, SNV_CODING = 1 << 8, SNV_INCOMPLETE = 1 << 9,
+    SNV_START_LOST = 1 << 10, SNV_STOP_GAINED = 1 << 11, SNV_STOP_LOST = 1 << 12, SNV_STOP_RETAINED = 1 << 13,
+    SNV_SYNONYMOUS = 1 << 14, SNV_MISSENSE = 1 << 15, SNV_NMD = 1 << 16
+};
+enum { TX_START_NF_BIT = 8 }; /* bundle.py's TX_START_NF */
+
+/* Output text: bytes past cap are counted, not written. */
+typedef struct {
+    char *p;
+    int64_t n, cap;
+} snv_text;
+
+static void snv_put(snv_text *o, const void *s, int64_t n)
+{
+    if (n > 0 && o->n + n <= o->cap)
+        memcpy(o->p + o->n, s, (size_t)n);
+    o->n += n > 0 ? n : 0;
+}
+
+static void snv_str(snv_text *o, const char *s)
+{
+    snv_put(o, s, (int64_t)strlen(s));
+}
+
+static void snv_int(snv_text *o, int64_t v)
+{
+    char b[24];
+    int n = 0, neg = v < 0;
+    uint64_t u = neg ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        b[23 - n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (neg)
+        b[23 - n++] = '-';
+    snv_put(o, b + 24 - n, n);
+}
+
+static const char SNV_CODONS[] = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG";
+
+static int snv_base(uint8_t c)
+{
+    switch (c) {
+    case 'T': return 0;
+    case 'C': return 1;
+    case 'A': return 2;
+    case 'G': return 3;
+    default: return -1;
+    }
+}
+
+/* effects.py's CODON_TABLE.get(codon, "X") */
+static char snv_aa(const uint8_t *c)
+{
+    int a = snv_base(c[0]), b = snv_base(c[1]), d = snv_base(c[2]);
+    return a < 0 || b < 0 || d < 0 ? 'X' : SNV_CODONS[a * 16 + b * 4 + d];
+}
+
+/* effects.py's _COMP_BYTES */
+static uint8_t snv_comp(uint8_t c)
+{
+    switch (c) {
+    case 'A': return 'T';
+    case 'C': return 'G';
+    case 'G': return 'C';
+    case 'T': return 'A';
+    case 'a': return 't';
+    case 'c': return 'g';
+    case 'g': return 'c';
+    case 't': return 'a';
+    default: return c;
+    }
+}
+
+/* effects.py's three() of one residue */
+static const char *snv_three(char aa)
+{
+    switch (aa) {
+    case 'A': return "Ala"; case 'R': return "Arg"; case 'N': return "Asn"; case 'D': return "Asp";
+    case 'C': return "Cys"; case 'Q': return "Gln"; case 'E': return "Glu"; case 'G': return "Gly";
+    case 'H': return "His"; case 'I': return "Ile"; case 'L': return "Leu"; case 'K': return "Lys";
+    case 'M': return "Met"; case 'F': return "Phe"; case 'P': return "Pro"; case 'S': return "Ser";
+    case 'T': return "Thr"; case 'W': return "Trp"; case 'Y': return "Tyr"; case 'V': return "Val";
+    case '*': return "Ter"; case 'U': return "Sec";
+    default: return "Xaa";
+    }
+}
+
+static void snv_threes(snv_text *o, const char *p, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        snv_str(o, snv_three(p[i]));
+}
+
+/* "lo/total" or "lo-hi/total" (effects.py's _range_of); nothing when lo > hi (no hit). */
+static void snv_range(snv_text *o, int64_t lo, int64_t hi, int64_t total)
+{
+    if (lo > hi)
+        return;
+    snv_int(o, lo);
+    if (hi != lo) {
+        snv_put(o, "-", 1);
+        snv_int(o, hi);
+    }
+    snv_put(o, "/", 1);
+    snv_int(o, total);
+}
+
+/* One transcript's figures the entry needs. */
+typedef struct {
+    const int64_t *x0, *x1; /* exons, ascending */
+    int64_t n;
+    int plus, coding;
+    int64_t c0, c1, pad; /* cDNA positions of the first and last coding bases; N padding of the CDS */
+} snv_tx;
+
+/* effects.py's Tx._exonic: the c./n. position of cDNA position c. */
+static void snv_exonic(snv_text *o, const snv_tx *t, int64_t c)
+{
+    if (!t->coding) {
+        snv_int(o, c);
+    } else if (c < t->c0) {
+        snv_put(o, "-", 1);
+        snv_int(o, t->c0 - c);
+    } else if (c > t->c1) {
+        snv_put(o, "*", 1);
+        snv_int(o, c - t->c1);
+    } else {
+        snv_int(o, c - t->c0 + 1 + t->pad);
+    }
+}
+
+/* effects.py's Tx.hgvs_pos: exonic, or the nearest exon edge's position and the offset. */
+static void snv_hgvs_pos(snv_text *o, const snv_tx *t, int64_t g)
+{
+    int64_t c = tx_cdna_pos(t->x0, t->x1, t->n, t->plus, g);
+    if (c) {
+        snv_exonic(o, t, c);
+        return;
+    }
+    int64_t j = tx_bisect(t->x0, 0, t->n, g, 1), best_d = -1, best_edge = 0, best_off = 0;
+    for (int64_t x = j > 0 ? j - 1 : 0; x < j + 1 && x < t->n; x++) {
+        int64_t edges[2] = {t->x1[x] - 1, t->x0[x]};
+        for (int k = 0; k < 2; k++) {
+            int64_t dist = g - edges[k], d = dist < 0 ? -dist : dist;
+            int upstream = t->plus ? edges[k] < g : edges[k] > g;
+            if (best_d < 0 || d < best_d || (d == best_d && upstream)) {
+                best_d = d;
+                best_edge = edges[k];
+                best_off = t->plus ? dist : -dist;
+            }
+        }
+    }
+    snv_exonic(o, t, tx_cdna_pos(t->x0, t->x1, t->n, t->plus, best_edge));
+    snv_put(o, best_off < 0 ? "-" : "+", 1);
+    snv_int(o, best_off < 0 ? -best_off : best_off);
+}
+
+/* Translation of seq[0..n) codon by codon up to and including the first stop (effects.py's
+ * translate_to_stop); returns the residues written to out. */
+static int64_t snv_translate_to_stop(const uint8_t *seq, int64_t n, char *out)
+{
+    int64_t m = 0;
+    for (int64_t i = 0; i + 3 <= n; i += 3) {
+        out[m] = snv_aa(seq + i);
+        if (out[m++] == '*')
+            break;
+    }
+    return m;
+}
+
+/* effects.py's Effects._hgvsp_inframe_text of a substitution (shift 0) after the pid. */
+static void snv_hgvsp(snv_text *o, const char *ref, int64_t lr, const char *alt, int64_t la, int64_t codon,
+                      char codon_aa)
+{
+    if (lr == la && memcmp(ref, alt, (size_t)lr) == 0) {
+        snv_str(o, snv_three(codon_aa));
+        snv_int(o, codon + 1);
+        snv_put(o, "=", 1);
+        return;
+    }
+    int64_t p = 0;
+    while (p < lr && p < la && ref[p] == alt[p])
+        p++;
+    if (p >= lr) {
+        o->n = -1; /* no text */
+        return;
+    }
+    int stop_ref = ref[lr - 1] == '*';
+    const char *star = memchr(alt, '*', (size_t)la);
+    int64_t new_stop = star ? star - alt : -1, old_stop = stop_ref ? lr - 1 : lr;
+    if (new_stop >= p && new_stop < old_stop) {
+        snv_str(o, snv_three(ref[p]));
+        snv_int(o, p + 1);
+        if (new_stop == p) {
+            snv_str(o, "Ter");
+            return;
+        }
+        int64_t end = new_stop < lr - 1 ? new_stop : lr - 1;
+        if (end != p) {
+            snv_put(o, "_", 1);
+            snv_str(o, snv_three(ref[end]));
+            snv_int(o, end + 1);
+        }
+        snv_str(o, "delins");
+        snv_threes(o, alt + p, new_stop + 1 - p);
+        return;
+    }
+    if (stop_ref && p == lr - 1) {
+        if (p >= la) {
+            o->n = -1;
+            return;
+        }
+        snv_str(o, "Ter");
+        snv_int(o, p + 1);
+        snv_str(o, snv_three(alt[p]));
+        snv_str(o, "extTer");
+        if (new_stop >= 0)
+            snv_int(o, new_stop - p);
+        else
+            snv_put(o, "?", 1);
+        return;
+    }
+    int64_t limit = (lr < la ? lr : la) - p, q = 0;
+    while (q < limit && ref[lr - 1 - q] == alt[la - 1 - q])
+        q++;
+    int64_t n_del = lr - q - p, n_ins = la - q - p;
+    if (n_del == 1 && n_ins == 1) {
+        snv_str(o, snv_three(ref[p]));
+        snv_int(o, p + 1);
+        snv_str(o, snv_three(alt[p]));
+        return;
+    }
+    if (n_del == 0) {
+        int64_t k = n_ins;
+        if (p >= k && memcmp(ref + p - k, alt + p, (size_t)k) == 0) {
+            if (k > 1) {
+                snv_str(o, snv_three(ref[p - k]));
+                snv_int(o, p - k + 1);
+                snv_put(o, "_", 1);
+            }
+            snv_str(o, snv_three(ref[p - 1]));
+            snv_int(o, p);
+            snv_str(o, "dup");
+            return;
+        }
+        if (p == 0) {
+            o->n = -1;
+            return;
+        }
+        snv_str(o, snv_three(ref[p - 1]));
+        snv_int(o, p);
+        snv_put(o, "_", 1);
+        snv_str(o, snv_three(ref[p])); /* p < lr here */
+        snv_int(o, p + 1);
+        snv_str(o, "ins");
+        snv_threes(o, alt + p, n_ins);
+        return;
+    }
+    snv_str(o, snv_three(ref[p]));
+    snv_int(o, p + 1);
+    if (n_del > 1) {
+        snv_put(o, "_", 1);
+        snv_str(o, snv_three(ref[p + n_del - 1]));
+        snv_int(o, p + n_del);
+    }
+    snv_str(o, n_ins ? "delins" : "del");
+    snv_threes(o, alt + p, n_ins);
+}
+
+/* Genome bases [g, g + n) (global coordinates) into out, or -1 when outside their contig. */
+static int snv_bases(const gas_snv_tables *t, int64_t g, int64_t n, uint8_t *out)
+{
+    int64_t cid = g >> 32, at = g & 0xffffffffLL;
+    if (cid < 0 || cid >= t->n_contigs || n < 0)
+        return -1;
+    int64_t base = t->seq_off[cid], len = t->seq_off[cid + 1] - base;
+    if (at + n > len)
+        return -1;
+    memcpy(out, t->seq + base + at, (size_t)n);
+    return 0;
+}
+
+/* The entry of the substitution of base s (global) by alt in transcript i, its REF base ref
+ * (the VCF's, for HGVSc): out gets "TERMS|EXON|INTRON|HGVSc|HGVSp|cDNA|CDS|Protein|Amino_acids|
+ * Codons" (TERMS: the SNV_* bits in decimal; the rest CSQ fields 8 to 16). Returns the text's
+ * length, or -1 when the tables are inconsistent, s is not in the transcript's span, the
+ * transcript's sequence leaves its contig or a coding base is outside the exons (effects.py
+ * then works the entry out), or -2 - n when out holds fewer than the n bytes of the text. */
+int64_t gas_snv_effect(const gas_snv_tables *t, int64_t i, int64_t s, int64_t ref, int64_t alt, int64_t nmd,
+                       char *out, int64_t cap)
+{
+    if (i < 0 || i >= t->n_tx || s < t->tx_start[i] || s >= t->tx_end[i])
+        return -1;
+    int64_t x = t->exon_off[i], y = t->exon_off[i + 1], y0 = t->cds_off[i], y1 = t->cds_off[i + 1];
+    if (x < 0 || y < x || y > t->n_exons || y0 < 0 || y1 < y0 || y1 > t->n_cds || y == x)
+        return -1;
+    snv_tx tx = {t->exon_start + x, t->exon_end + x, y - x, t->tx_strand[i] > 0, y1 > y0, 0, 0, 0};
+    const int64_t *x0 = tx.x0, *x1 = tx.x1, n = tx.n;
+    int plus = tx.plus;
+    int64_t cdna_len = 0;
+    for (int64_t j = 0; j < n; j++)
+        cdna_len += x1[j] - x0[j];
+    if (tx.coding) { /* effects.py's tx_scalars: exonic bases before the first coding base and the last's end */
+        int64_t first = t->cds_start[y0], last1 = t->cds_end[y1 - 1], before_first = 0, before_end = 0;
+        for (int64_t j = 0; j < n; j++) {
+            int64_t a = (first < x1[j] ? first : x1[j]) - x0[j], b = (last1 < x1[j] ? last1 : x1[j]) - x0[j];
+            before_first += a > 0 ? a : 0;
+            before_end += b > 0 ? b : 0;
+        }
+        tx.c0 = plus ? before_first + 1 : cdna_len - before_end + 1;
+        tx.c1 = plus ? before_end : cdna_len - before_first;
+        int64_t phase = t->tx_phase[i];
+        tx.pad = phase ? (3 - phase % 3) % 3 : 0;
+    }
+    int64_t terms = 0, exon_lo = INT64_MAX, exon_hi = -1, intron_lo = INT64_MAX, intron_hi = -1, exonic = 0;
+    /* Effects._inside, for the one base [s, s + 1) */
+    int64_t e = s + 1, near_lo = tx_bisect(x1, 0, n, s - 9, 0) - 1, near_hi = tx_bisect(x0, 0, n, e + 9, 1) + 1;
+    near_lo = near_lo < 0 ? 0 : near_lo;
+    near_hi = near_hi > n ? n : near_hi;
+    for (int64_t j = near_lo; j < near_hi; j++) {
+        if (x0[j] <= s && s < x1[j]) {
+            int64_t number = plus ? j + 1 : n - j;
+            exon_lo = number < exon_lo ? number : exon_lo;
+            exon_hi = number > exon_hi ? number : exon_hi;
+            exonic++;
+        }
+    }
+    for (int64_t j = near_lo; j < (near_hi < n - 1 ? near_hi : n - 1); j++) {
+        int64_t i0 = x1[j], i1 = x0[j + 1];
+        int region = (i0 - 3 <= s && s < i0) || (i1 <= s && s < i1 + 3) || (i0 + 2 <= s && s < i0 + 8) ||
+                     (i1 - 8 <= s && s < i1 - 2);
+        if (!(i0 <= s && s < i1)) {
+            terms |= region ? SNV_REGION : 0;
+            continue;
+        }
+        int64_t number = plus ? j + 1 : n - 1 - j;
+        intron_lo = number < intron_lo ? number : intron_lo;
+        intron_hi = number > intron_hi ? number : intron_hi;
+        int low = i0 <= s && s < i0 + 2, high = i1 - 2 <= s && s < i1;
+        terms |= (plus ? low : high) ? SNV_DONOR : 0;
+        terms |= (plus ? high : low) ? SNV_ACCEPTOR : 0;
+        terms |= (i0 + 2 <= s && s < i1 - 2) ? SNV_INTRON : 0;
+        terms |= region ? SNV_REGION : 0;
+    }
+    int64_t cdna = exonic ? tx_cdna_pos(x0, x1, n, plus, s) : 0;
+    /* Effects._coding: set when the base is coding */
+    int64_t cds_pos = 0, lp = 0, la = 0, codon_len = 0;
+    int complete = 0, hgvsp = 0; /* hgvsp: 0 none, 1 Met1?, 2 the in-frame text */
+    char ref_aa = 0, alt_aa = 0;
+    uint8_t ref_codon[3], alt_codon[3];
+    char *ref_p = NULL, *alt_p = NULL;
+    uint8_t *cdna_seq = NULL;
+    int64_t status = 0;
+    if (!tx.coding) {
+        terms |= exonic ? SNV_NC_EXON : SNV_NC;
+    } else if (exonic) {
+        int64_t cs0 = t->cds_start[y0], ce1 = t->cds_end[y1 - 1], ts = t->tx_start[i], te = t->tx_end[i];
+        if ((e < cs0 ? e : cs0) > (s > ts ? s : ts))
+            terms |= plus ? SNV_UTR5 : SNV_UTR3;
+        if ((e < te ? e : te) > (s > ce1 ? s : ce1))
+            terms |= plus ? SNV_UTR3 : SNV_UTR5;
+        int64_t in_cds = 0;
+        for (int64_t r = y0 + tx_bisect(t->cds_end + y0, 0, y1 - y0, s, 1); r < y1 && t->cds_start[r] < e; r++)
+            in_cds += t->cds_start[r] <= s && s < t->cds_end[r];
+        if (in_cds) {
+            if (cdna < tx.c0 || cdna > tx.c1 || tx.c0 < 1) {
+                status = -1; /* a coding base outside the exons' coding span */
+                goto done;
+            }
+            cds_pos = cdna - tx.c0 + 1 + tx.pad;
+            /* the CDS from its padding on, and the 3' UTR: cdna_seq[k] is cds_seq[k] for k < len */
+            int64_t total = tx.pad + cdna_len - tx.c0 + 1, len = tx.pad + tx.c1 - tx.c0 + 1, at = 0;
+            cdna_seq = malloc((size_t)(tx.pad + cdna_len + 3));
+            ref_p = malloc((size_t)(total / 3 + 1));
+            alt_p = malloc((size_t)(total / 3 + 1));
+            if (!cdna_seq || !ref_p || !alt_p) {
+                status = -1;
+                goto done;
+            }
+            for (int64_t j = 0; j < n; j++) { /* the exons' bases from cdna_seq + pad, then the cDNA */
+                if (snv_bases(t, x0[j], x1[j] - x0[j], cdna_seq + tx.pad + at) < 0) {
+                    status = -1;
+                    goto done;
+                }
+                at += x1[j] - x0[j];
+            }
+            if (!plus) {
+                uint8_t *c = cdna_seq + tx.pad;
+                for (int64_t a = 0, b = cdna_len - 1; a <= b; a++, b--) {
+                    uint8_t first = snv_comp(c[a]);
+                    c[a] = snv_comp(c[b]);
+                    c[b] = first;
+                }
+            }
+            /* cds_seq (the padding, then the coding bases) and the 3' UTR after it: the padding
+             * takes the place of the 5' UTR's last bases, which nothing reads */
+            uint8_t *seq = cdna_seq + tx.c0 - 1;
+            memset(seq, 'N', (size_t)tx.pad);
+            int64_t i0 = cds_pos - 1, w0 = i0 / 3 * 3, full = len - len % 3;
+            uint8_t alt_t = (uint8_t)(plus ? alt : snv_comp((uint8_t)alt));
+            codon_len = (w0 + 3 < len ? w0 + 3 : len) - w0;
+            memcpy(ref_codon, seq + w0, (size_t)codon_len);
+            memcpy(alt_codon, ref_codon, (size_t)codon_len);
+            alt_codon[i0 - w0] = alt_t;
+            if (cds_pos > full) {
+                terms |= SNV_INCOMPLETE | SNV_CODING;
+                goto done;
+            }
+            complete = 1;
+            ref_aa = snv_aa(ref_codon);
+            alt_aa = snv_aa(alt_codon);
+            int start = !tx.pad && !(t->tx_flags[i] & TX_START_NF_BIT) && len >= 3 && snv_aa(seq) == 'M';
+            if (w0 == 0 && start && ((tx.c0 > 1 && memcmp(alt_codon, "ATG", 3) != 0) || alt_aa != ref_aa)) {
+                terms |= SNV_START_LOST;
+                hgvsp = 1;
+                goto done;
+            }
+            lp = snv_translate_to_stop(seq, full, ref_p);
+            int64_t k = i0 / 3;
+            if (lp && ref_p[lp - 1] == '*' && k + 1 < lp) {
+                memcpy(alt_p, ref_p, (size_t)lp);
+                alt_p[k] = alt_aa;
+                la = alt_aa == '*' ? k + 1 : lp;
+            } else {
+                seq[i0] = alt_t; /* the alternate CDS and 3' UTR, translated from codon k (or 0) on */
+                int64_t from = k < lp ? k : 0;
+                memcpy(alt_p, ref_p, (size_t)from);
+                la = from + snv_translate_to_stop(seq + 3 * from, total - 3 * from, alt_p + from);
+            }
+            terms |= alt_aa == '*' && ref_aa != '*' ? SNV_STOP_GAINED : 0;
+            terms |= ref_aa == '*' && alt_aa != '*' ? SNV_STOP_LOST : 0;
+            terms |= ref_aa == '*' && alt_aa == '*' ? SNV_STOP_RETAINED : 0;
+            if (ref_aa == alt_aa)
+                terms |= ref_aa != '*' ? SNV_SYNONYMOUS : 0;
+            else if (!(terms & (SNV_STOP_GAINED | SNV_STOP_LOST | SNV_START_LOST)))
+                terms |= SNV_MISSENSE;
+            hgvsp = 2;
+        }
+    }
+done:
+    if (status < 0) {
+        free(cdna_seq);
+        free(ref_p);
+        free(alt_p);
+        return status;
+    }
+    if ((terms & SNV_REGION) && (terms & (SNV_DONOR | SNV_ACCEPTOR)))
+        terms &= ~(int64_t)SNV_REGION; /* the site says more */
+    terms |= nmd ? SNV_NMD : 0;
+    if (!terms)
+        terms = intron_hi >= 0 ? SNV_INTRON : SNV_CODING;
+    snv_text o = {out, 0, cap};
+    snv_int(&o, terms);
+    snv_put(&o, "|", 1);
+    snv_range(&o, exon_lo, exon_hi, n);
+    snv_put(&o, "|", 1);
+    snv_range(&o, intron_lo, intron_hi, n - 1);
+    snv_put(&o, "|", 1);
+    /* HGVSc: the transcript's id, c. or n., the position and the change in its direction */
+    const uint8_t *id = t->id_data + t->id_off[i], *pid = t->pid_data + t->pid_off[i];
+    int64_t id_len = t->id_off[i + 1] - t->id_off[i], pid_len = t->pid_off[i + 1] - t->pid_off[i];
+    if (!pid_len) {
+        pid = id;
+        pid_len = id_len;
+    }
+    snv_put(&o, id, id_len);
+    snv_str(&o, tx.coding ? ":c." : ":n.");
+    snv_hgvs_pos(&o, &tx, s);
+    uint8_t change[3] = {(uint8_t)ref, '>', (uint8_t)alt};
+    if (!plus) {
+        change[0] = snv_comp(change[0]);
+        change[2] = snv_comp(change[2]);
+    }
+    snv_put(&o, change, 3);
+    snv_put(&o, "|", 1);
+    if (hgvsp) {
+        int64_t at = o.n;
+        snv_put(&o, pid, pid_len);
+        snv_str(&o, ":p.");
+        if (hgvsp == 1) {
+            snv_str(&o, "Met1?");
+        } else {
+            snv_text p = {o.n <= o.cap ? o.p + o.n : NULL, 0, o.n <= o.cap ? o.cap - o.n : 0};
+            snv_hgvsp(&p, ref_p, lp, alt_p, la, (cds_pos - 1) / 3, ref_aa);
+            if (p.n < 0) {
+                o.n = at; /* no HGVSp */
+            } else {
+                o.n += p.n;
+                /* effects.py's _hgvsp_inframe: no HGVSp names an unknown residue (nor holds "Xaa") */
+                for (int64_t c = at; c + 3 <= o.n && c + 3 <= o.cap; c++)
+                    if (memcmp(o.p + c, "Xaa", 3) == 0) {
+                        o.n = at;
+                        break;
+                    }
+            }
+        }
+    }
+    snv_put(&o, "|", 1);
+    if (cdna)
+        snv_int(&o, cdna);
+    snv_put(&o, "|", 1);
+    if (cds_pos) {
+        snv_int(&o, cds_pos);
+        snv_put(&o, "|", 1);
+        snv_int(&o, (cds_pos - 1) / 3 + 1);
+    } else {
+        snv_put(&o, "|", 1);
+    }
+    snv_put(&o, "|", 1);
+    if (complete) {
+        snv_put(&o, &ref_aa, 1);
+        if (alt_aa != ref_aa) {
+            snv_put(&o, "/", 1);
+            snv_put(&o, &alt_aa, 1);
+        }
+    }
+    snv_put(&o, "|", 1);
+    if (codon_len) {
+        char mark[8];
+        int64_t m = 0, at = (cds_pos - 1) % 3;
+        for (int side = 0; side < 2; side++) {
+            const uint8_t *c = side ? alt_codon : ref_codon;
+            for (int64_t j = 0; j < codon_len; j++)
+                mark[m++] = (char)(j == at ? (c[j] >= 'a' && c[j] <= 'z' ? c[j] - 32 : c[j])
+                                            : (c[j] >= 'A' && c[j] <= 'Z' ? c[j] + 32 : c[j]));
+            if (!side)
+                mark[m++] = '/';
+        }
+        snv_put(&o, mark, m);
+    }
+    free(cdna_seq);
+    free(ref_p);
+    free(alt_p);
+    return o.n <= cap ? o.n : -2 - o.n;
 }
 
 /* ------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ ctypes) instead of Python objects.
 from __future__ import annotations
 
 import ctypes
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,6 +196,104 @@ _SIGNATURES["gas_tx_classify"] = (
     + [_I64, *[_INT64S_OUT] * 6],
     _I64,
 )
+
+
+class SnvTables(ctypes.Structure):
+    """gas_snv_effect's view of a bundle (native.c's gas_snv_tables): its arrays' pointers and
+    sizes, each array checked once here (dtype, order, size, the offsets within their tables),
+    and kept alive with it."""
+
+    _fields_ = [
+        ("n_tx", _I64),
+        *((name, ctypes.POINTER(ctypes.c_int64)) for name in ("tx_start", "tx_end")),
+        ("tx_strand", ctypes.POINTER(ctypes.c_int8)),
+        ("tx_flags", ctypes.POINTER(ctypes.c_uint8)),
+        ("tx_phase", ctypes.POINTER(ctypes.c_int8)),
+        ("exon_off", ctypes.POINTER(ctypes.c_int64)),
+        ("n_exons", _I64),
+        *((name, ctypes.POINTER(ctypes.c_int64)) for name in ("exon_start", "exon_end", "cds_off")),
+        ("n_cds", _I64),
+        *((name, ctypes.POINTER(ctypes.c_int64)) for name in ("cds_start", "cds_end")),
+        ("seq", ctypes.POINTER(ctypes.c_uint8)),
+        ("n_contigs", _I64),
+        ("seq_off", ctypes.POINTER(ctypes.c_int64)),
+        *((name, ctypes.POINTER(ctypes.c_uint8)) for name in ("id_data", "pid_data")),
+        *((name, ctypes.POINTER(ctypes.c_int32)) for name in ("id_off", "pid_off")),
+    ]
+
+    def __init__(
+        self, a: dict[str, np.ndarray], ids: tuple[np.ndarray, np.ndarray], pids: tuple[np.ndarray, np.ndarray]
+    ):
+        n_tx, n_exons, n_cds, n_contigs = (
+            a["tx_start"].size,
+            a["exon_start"].size,
+            a["cds_start"].size,
+            a["seq_offsets"].size - 1,
+        )
+        sizes = {
+            "tx_start": (np.int64, n_tx), "tx_end": (np.int64, n_tx), "tx_strand": (np.int8, n_tx),
+            "tx_flags": (np.uint8, n_tx), "tx_phase": (np.int8, n_tx), "tx_exon_offsets": (np.int64, n_tx + 1),
+            "exon_start": (np.int64, n_exons), "exon_end": (np.int64, n_exons), "tx_cds_offsets": (np.int64, n_tx + 1),
+            "cds_start": (np.int64, n_cds), "cds_end": (np.int64, n_cds), "seq_offsets": (np.int64, n_contigs + 1),
+        }  # fmt: skip
+        arrays = {name: a[name] for name in sizes}
+        for name, (dtype, size) in sizes.items():
+            _array(dtype).from_param(arrays[name])  # TypeError on another dtype or layout
+            if arrays[name].size != size:
+                raise ValueError(f"snv tables: {name} has {arrays[name].size} entries, not {size}")
+        seq = _bytes_view(a["seq"])
+        offsets = arrays["seq_offsets"]
+        if n_contigs < 0 or offsets[0] != 0 or (np.diff(offsets) < 0).any() or offsets[-1] != seq.size:
+            raise ValueError("snv tables: the contigs' offsets do not cover the sequence")
+        for data, off in (ids, pids):
+            _array(np.uint8).from_param(data)
+            _array(np.int32).from_param(off)
+            if off.size != n_tx + 1 or off[0] < 0 or (np.diff(off) < 0).any() or off[-1] > data.size:
+                raise ValueError("snv tables: a transcript's id lies outside its table")
+        self._keep = (arrays, seq, ids, pids)
+
+        def ptr(x: np.ndarray, ctype: Any) -> Any:
+            return x.ctypes.data_as(ctypes.POINTER(ctype))
+
+        super().__init__(
+            n_tx, ptr(arrays["tx_start"], ctypes.c_int64), ptr(arrays["tx_end"], ctypes.c_int64),
+            ptr(arrays["tx_strand"], ctypes.c_int8), ptr(arrays["tx_flags"], ctypes.c_uint8),
+            ptr(arrays["tx_phase"], ctypes.c_int8), ptr(arrays["tx_exon_offsets"], ctypes.c_int64), n_exons,
+            ptr(arrays["exon_start"], ctypes.c_int64), ptr(arrays["exon_end"], ctypes.c_int64),
+            ptr(arrays["tx_cds_offsets"], ctypes.c_int64), n_cds, ptr(arrays["cds_start"], ctypes.c_int64),
+            ptr(arrays["cds_end"], ctypes.c_int64), ptr(seq, ctypes.c_uint8), n_contigs,
+            ptr(offsets, ctypes.c_int64), ptr(ids[0], ctypes.c_uint8), ptr(pids[0], ctypes.c_uint8),
+            ptr(ids[1], ctypes.c_int32), ptr(pids[1], ctypes.c_int32),
+        )  # fmt: skip
+
+
+# effects.py's SNV kernel (native.c's SNV section): one call per entry, so its arguments are
+# plain integers and a buffer, and the tables a structure checked once (SnvTables).
+_SIGNATURES["gas_snv_effect"] = ([ctypes.POINTER(SnvTables), *[_I64] * 5, ctypes.c_char_p, _I64], _I64)
+
+
+class SnvEffect:
+    """``native.c``'s gas_snv_effect over one bundle: ``(i, s, ref, alt, nmd)`` gives the entry
+    of the substitution of global base s by alt in transcript i as its text (the terms' bits,
+    then CSQ fields 8 to 16, "|"-separated), or None where effects.py's rules decide."""
+
+    CAP = 4096
+
+    def __init__(self, tables: SnvTables):
+        self.tables = ctypes.pointer(tables)
+        self._tables = tables
+        self.call = _native().gas_snv_effect
+        self.local = threading.local()  # an output buffer per thread: the call runs without the GIL
+
+    def __call__(self, i: int, s: int, ref: str, alt: str, nmd: bool) -> str | None:
+        out = getattr(self.local, "out", None)
+        if out is None:
+            out = self.local.out = ctypes.create_string_buffer(self.CAP)
+        n = self.call(self.tables, i, s, ord(ref), ord(alt), nmd, out, len(out))
+        if n < -1:  # longer than the buffer: once more with room for it
+            out = ctypes.create_string_buffer(-2 - n)
+            n = self.call(self.tables, i, s, ord(ref), ord(alt), nmd, out, len(out))
+        return ctypes.string_at(out, n).decode() if n >= 0 else None
 
 
 # sources.py's kernel (native.c's sources section), declared apart for the same reason.
