@@ -474,38 +474,22 @@ static void snv_int(snv_text *o, int64_t v)
 
 static const char SNV_CODONS[] = "FFLLSSSSYY**CC*WLLLLPPPPHHQQRRRRIIIMTTTTNNKKSSRRVVVVAAAADDEEGGGG";
 
-static int snv_base(uint8_t c)
-{
-    switch (c) {
-    case 'T': return 0;
-    case 'C': return 1;
-    case 'A': return 2;
-    case 'G': return 3;
-    default: return -1;
-    }
-}
+/* A base's index in SNV_CODONS' order plus one (T, C, A, G: 1..4), 0 for any other byte. */
+static const uint8_t SNV_INDEX[256] = {['T'] = 1, ['C'] = 2, ['A'] = 3, ['G'] = 4};
+/* The complement of A, C, G, T in either case (effects.py's _COMP_BYTES; 0: the byte itself). */
+static const uint8_t SNV_COMPLEMENT[256] = {['A'] = 'T', ['C'] = 'G', ['G'] = 'C', ['T'] = 'A',
+                                            ['a'] = 't', ['c'] = 'g', ['g'] = 'c', ['t'] = 'a'};
 
 /* effects.py's CODON_TABLE.get(codon, "X") */
 static char snv_aa(const uint8_t *c)
 {
-    int a = snv_base(c[0]), b = snv_base(c[1]), d = snv_base(c[2]);
-    return a < 0 || b < 0 || d < 0 ? 'X' : SNV_CODONS[a * 16 + b * 4 + d];
+    int a = SNV_INDEX[c[0]], b = SNV_INDEX[c[1]], d = SNV_INDEX[c[2]];
+    return a && b && d ? SNV_CODONS[(a - 1) * 16 + (b - 1) * 4 + d - 1] : 'X';
 }
 
-/* effects.py's _COMP_BYTES */
 static uint8_t snv_comp(uint8_t c)
 {
-    switch (c) {
-    case 'A': return 'T';
-    case 'C': return 'G';
-    case 'G': return 'C';
-    case 'T': return 'A';
-    case 'a': return 't';
-    case 'c': return 'g';
-    case 'g': return 'c';
-    case 't': return 'a';
-    default: return c;
-    }
+    return SNV_COMPLEMENT[c] ? SNV_COMPLEMENT[c] : c;
 }
 
 /* effects.py's three() of one residue */
@@ -704,17 +688,14 @@ static void snv_hgvsp(snv_text *o, const char *ref, int64_t lr, const char *alt,
     snv_threes(o, alt + p, n_ins);
 }
 
-/* Genome bases [g, g + n) (global coordinates) into out, or -1 when outside their contig. */
-static int snv_bases(const gas_snv_tables *t, int64_t g, int64_t n, uint8_t *out)
+/* The genome's bases [g, g + n) (global coordinates), or NULL when outside their contig. */
+static const uint8_t *snv_bases(const gas_snv_tables *t, int64_t g, int64_t n)
 {
     int64_t cid = g >> 32, at = g & 0xffffffffLL;
     if (cid < 0 || cid >= t->n_contigs || n < 0)
-        return -1;
+        return NULL;
     int64_t base = t->seq_off[cid], len = t->seq_off[cid + 1] - base;
-    if (at + n > len)
-        return -1;
-    memcpy(out, t->seq + base + at, (size_t)n);
-    return 0;
+    return at + n <= len ? t->seq + base + at : NULL;
 }
 
 /* The entry of the substitution of base s (global) by alt in transcript i, its REF base ref
@@ -735,8 +716,11 @@ int64_t gas_snv_effect(const gas_snv_tables *t, int64_t i, int64_t s, int64_t re
     const int64_t *x0 = tx.x0, *x1 = tx.x1, n = tx.n;
     int plus = tx.plus;
     int64_t cdna_len = 0;
-    for (int64_t j = 0; j < n; j++)
+    for (int64_t j = 0; j < n; j++) {
+        if (x1[j] < x0[j])
+            return -1;
         cdna_len += x1[j] - x0[j];
+    }
     if (tx.coding) { /* effects.py's tx_scalars: exonic bases before the first coding base and the last's end */
         int64_t first = t->cds_start[y0], last1 = t->cds_end[y1 - 1], before_first = 0, before_end = 0;
         for (int64_t j = 0; j < n; j++) {
@@ -814,20 +798,22 @@ int64_t gas_snv_effect(const gas_snv_tables *t, int64_t i, int64_t s, int64_t re
                 status = -1;
                 goto done;
             }
-            for (int64_t j = 0; j < n; j++) { /* the exons' bases from cdna_seq + pad, then the cDNA */
-                if (snv_bases(t, x0[j], x1[j] - x0[j], cdna_seq + tx.pad + at) < 0) {
+            uint8_t *cd = cdna_seq + tx.pad; /* the cDNA: the exons' bases, reverse complemented on - */
+            for (int64_t j = 0; j < n; j++) {
+                int64_t len_j = x1[j] - x0[j];
+                const uint8_t *g = snv_bases(t, x0[j], len_j);
+                if (!g) {
                     status = -1;
                     goto done;
                 }
-                at += x1[j] - x0[j];
-            }
-            if (!plus) {
-                uint8_t *c = cdna_seq + tx.pad;
-                for (int64_t a = 0, b = cdna_len - 1; a <= b; a++, b--) {
-                    uint8_t first = snv_comp(c[a]);
-                    c[a] = snv_comp(c[b]);
-                    c[b] = first;
+                if (plus) {
+                    memcpy(cd + at, g, (size_t)len_j);
+                } else {
+                    uint8_t *d = cd + cdna_len - 1 - at;
+                    for (int64_t m = 0; m < len_j; m++)
+                        d[-m] = snv_comp(g[m]);
                 }
+                at += len_j;
             }
             /* cds_seq (the padding, then the coding bases) and the 3' UTR after it: the padding
              * takes the place of the 5' UTR's last bases, which nothing reads */
