@@ -731,7 +731,7 @@ int64_t gas_snv_effect(const gas_snv_tables *t, int64_t i, int64_t s, int64_t re
         tx.c0 = plus ? before_first + 1 : cdna_len - before_end + 1;
         tx.c1 = plus ? before_end : cdna_len - before_first;
         int64_t phase = t->tx_phase[i];
-        tx.pad = phase ? (3 - phase % 3) % 3 : 0;
+        tx.pad = phase ? ((3 - phase) % 3 + 3) % 3 : 0; /* Python's (3 - phase) % 3 */
     }
     int64_t terms = 0, exon_lo = INT64_MAX, exon_hi = -1, intron_lo = INT64_MAX, intron_hi = -1, exonic = 0;
     /* Effects._inside, for the one base [s, s + 1) */
