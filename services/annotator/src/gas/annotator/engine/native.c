@@ -411,7 +411,7 @@ int64_t gas_tx_classify(int64_t n_tx, const int64_t *tx_start, const int64_t *tx
  * (they are the specification; tests compare the two on every pair).
  * ------------------------------------------------------------------------------------------ */
 
-/* The bundle's tables gas_snv_effect reads (effects.py's SnvTables, checked there once). */
+/* The bundle's tables gas_snv_effect reads (textops.py's SnvTables, checked there once). */
 typedef struct {
     int64_t n_tx;
     const int64_t *tx_start, *tx_end;
