@@ -69,3 +69,29 @@ def test_the_annotators_worker_process_does_not_load_pyarrow():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "False"
+
+
+def test_gas_annotate_starts_no_blas_threads_and_no_filesystem_layer(tmp_path, db_dir, db):
+    """Start-up CPU that a job does not need (decision 122): OpenBLAS's threads (the engine
+    calls no BLAS routine; they spun ~40 ms at every start) and pyarrow.parquet's filesystem
+    layer (pyarrow.fs and ssl, ~25 ms; the table writer is pyarrow._parquet's). Importing the
+    CLI loads numpy (not pyarrow): the process is still one thread; a run that writes the
+    table never imports pyarrow.fs."""
+    vcf = tmp_path / "small.vcf"
+    vcf.write_text(HEADER + "1\t69511\t.\tA\tG\t50\tPASS\t.\n")
+    out = tmp_path / "out"
+    script = textwrap.dedent(
+        f"""
+        import json, os, sys
+        from gas.annotator.engine import cli
+        threads = len(os.listdir("/proc/self/task"))
+        assert "numpy" in sys.modules
+        assert cli.main([{str(vcf)!r}, "-o", {str(out)!r}, "--db-dir", {str(db_dir)!r}]) == 0
+        print(json.dumps([threads, "pyarrow.fs" in sys.modules]))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout.splitlines()[-1]) == [1, False]
+    assert (out / "small.variants.parquet").is_file()

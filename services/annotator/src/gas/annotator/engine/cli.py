@@ -4,15 +4,20 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from gas.annotator.engine.allocator import tune_allocator
-from gas.annotator.engine.annotate import annotate_vcf
-from gas.annotator.engine.build import ensure_database
-from gas.annotator.engine.database import ASSEMBLIES, default_db_dir, load_bundle
-from gas.annotator.engine.reader import EngineLimits, VcfFormatError
-from gas.annotator.engine.sources import SOURCES_ENV, SourceError, load_sources
+# Before numpy is imported: the engine calls no BLAS routine, and OpenBLAS starts a thread per
+# core at load that spins a while (~40 ms of CPU of every gas-annotate run).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from gas.annotator.engine.allocator import tune_allocator  # noqa: E402
+from gas.annotator.engine.annotate import annotate_vcf  # noqa: E402
+from gas.annotator.engine.build import ensure_database  # noqa: E402
+from gas.annotator.engine.database import ASSEMBLIES, default_db_dir, load_bundle  # noqa: E402
+from gas.annotator.engine.reader import EngineLimits, VcfFormatError  # noqa: E402
+from gas.annotator.engine.sources import SOURCES_ENV, SourceError, load_sources  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -121,7 +121,9 @@ class VariantsWriter:
         extra: list[Any] | None = None,
         prepare: Callable[[pa.RecordBatch], pa.RecordBatch] | None = None,
     ):
-        import pyarrow.parquet as pq  # imported when the first rows arrive: keeps start-up short
+        # pyarrow.parquet's ParquetWriter is this class plus a path resolver that imports
+        # pyarrow.fs (and ssl): ~25 ms of CPU of every job. Imported when the first rows arrive.
+        from pyarrow._parquet import ParquetWriter
 
         self.path = path
         # extra: nullable columns appended by annotation sources (sources.table_fields).
@@ -131,9 +133,12 @@ class VariantsWriter:
         self.metadata = {**metadata, TABLE_SCHEMA_KEY: TABLE_SCHEMA_VERSION}
         # Dictionaries for the categorical columns only (cheaper, and smaller than everywhere);
         # min/max statistics where a reader prunes row groups: record, chrom, pos.
-        self.writer: Any = pq.ParquetWriter(
+        self.writer: Any = ParquetWriter(
             str(path),
             self.schema,
+            version="2.6",  # pyarrow.parquet's defaults, which this class leaves to Arrow's
+            data_page_version="1.0",
+            writer_engine_version="V2",
             compression="zstd",
             compression_level=1,
             use_dictionary=list(DICTIONARY_COLUMNS),
@@ -152,7 +157,8 @@ class VariantsWriter:
         while (batch := self._queue.get()) is not None:
             if self._error is None:  # after a failure, drain the queue so no put() blocks
                 try:
-                    self.writer.write_batch(batch if self.prepare is None else self.prepare(batch))
+                    rows = batch if self.prepare is None else self.prepare(batch)
+                    self.writer.write_table(pa.Table.from_batches([rows]))
                 except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
                     self._error = exc
 
