@@ -58,6 +58,7 @@ from _common import (
     bench_stack,
     child_pids,
     children_cpu,
+    compile_bytecode,
     cpu_seconds,
     moto_client,
     percentile,
@@ -156,6 +157,7 @@ def main() -> int:
     if args.baseline_ref:
         ref = args.baseline_ref
         sides[f"baseline ({ref})"] = (baseline_env(ref, args.workdir), ref.replace("/", "_"))
+    compile_bytecode()  # as the image is, and the baseline's tree
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     results = {}
     for side, (env, name) in sides.items():
