@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import baseline_command, baseline_dir, compile_bytecode
+from _common import baseline_command, compile_bytecode
 
 from gas.annotator.engine.build import ensure_database
 from gas.annotator.engine.database import export_tracks
@@ -226,9 +226,7 @@ def main() -> int:
     if args.baseline_ref:
         baseline = baseline_command(args.baseline_ref, args.baseline_python or sys.executable, work)
     if not args.no_compile_bytecode:
-        site = [Path(p) for p in sys.path if p.endswith("site-packages")]
-        src = [ROOT / "libs" / "core" / "src", ROOT / "services" / "annotator" / "src"]
-        compile_bytecode(site + src + ([baseline_dir(args.baseline_ref, work)] if baseline else []))
+        compile_bytecode()
     bytecode = "from source" if args.no_compile_bytecode else "compiled"
     print(
         f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; Python bytecode {bytecode}"

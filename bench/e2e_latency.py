@@ -27,6 +27,7 @@ from _common import (
     baseline_env,
     bench_stack,
     children_cpu,
+    compile_bytecode,
     describe,
     job_id_of,
     options,
@@ -55,6 +56,7 @@ def main() -> int:
     sides: dict[str, dict[str, str]] = {"GAS": {}}
     if args.baseline_ref:
         sides[f"baseline ({args.baseline_ref})"] = baseline_env(str(args.baseline_ref), work)
+    compile_bytecode()  # as the image is, and the baseline's tree
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
 
     engine: dict[str, list[float]] = {name: [] for name in sides}

@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from _common import baseline_command, baseline_dir, compile_bytecode  # noqa: E402
+from _common import baseline_command, compile_bytecode  # noqa: E402
 from annotate_vs_bcftools import first_record, run, time_commands  # noqa: E402
 from human_bundle import write  # noqa: E402
 
@@ -80,9 +80,7 @@ def main() -> None:
     baseline = None
     if args.baseline_ref:
         baseline = baseline_command(args.baseline_ref, args.baseline_python or sys.executable, work)
-    site = [Path(p) for p in sys.path if p.endswith("site-packages")]
-    code = [ROOT / "libs" / "core" / "src", ROOT / "services" / "annotator" / "src"]
-    compile_bytecode(site + code + ([baseline_dir(args.baseline_ref, work)] if baseline else []))
+    compile_bytecode()
     q = shlex.quote
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
     records = sum(1 for line in vcf.open() if not line.startswith("#"))

@@ -1,7 +1,7 @@
 """The variant table of a 1,000,000-variant result through the web tier (issue 12).
 
     .venv/bin/python bench/results_table.py [--variants 1000000] [--requests 40] [--first-view-only] [--workdir DIR]
-        [--baseline-ref REF]
+        [--baseline-ref REF [--rounds N]]
 
 Generates an N-variant VCF from the annotation database's known variants (as
 bench/annotate_vs_bcftools.py does), annotates it with gas-annotate (the annotated VCF and
@@ -30,7 +30,9 @@ rows/s, worker peak RSS <= 300 MiB.
 
 With ``--baseline-ref REF`` the same again for git revision REF (``_common.baseline_env``:
 its engine writes its own table, its web serves it), then each figure's ratio; the phenotype
-and numeric phases, which older revisions lack, are left out of both runs.
+and numeric phases, which older revisions lack, are left out of both runs. Both stacks run at
+once and the sides are measured in turn, ``--rounds N`` times (each figure: the median of its
+rounds; a page's times: all of them), so a change of the machine's load hits both alike.
 """
 
 from __future__ import annotations
@@ -40,11 +42,13 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +62,7 @@ from _common import (
     bench_stack,
     child_pids,
     children_cpu,
+    compile_bytecode,
     cpu_seconds,
     moto_client,
     percentile,
@@ -148,6 +153,7 @@ def main() -> int:
     )
     parser.add_argument("--workdir", type=Path, default=Path.home() / ".cache" / "gas" / "bench-results-table")
     parser.add_argument("--baseline-ref", default=None, help="git revision to measure in the same run (e.g. main)")
+    parser.add_argument("--rounds", type=int, default=1, help="measurements of each side, in turn")
     args = parser.parse_args()
     if not shutil.which("bcftools"):
         sys.exit("bcftools is not installed (apt-get install bcftools)")
@@ -156,21 +162,35 @@ def main() -> int:
     if args.baseline_ref:
         ref = args.baseline_ref
         sides[f"baseline ({ref})"] = (baseline_env(ref, args.workdir), ref.replace("/", "_"))
+    compile_bytecode()  # as the image is, and the baseline's tree
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
-    results = {}
+    inputs = {}
     for side, (env, name) in sides.items():
         t0 = time.perf_counter()
         vcf, parquet, summary_path = annotated(args.workdir, args.variants, env, name)
         rows_total = pq.ParquetFile(parquet).metadata.num_rows
         size = parquet.stat().st_size / 1e6
         took = time.perf_counter() - t0
-        print(f"== {side}: {args.variants:,} records, {rows_total:,} rows, {size:.0f} MB Parquet ({took:.1f} s)")
+        print(f"{side}: {args.variants:,} records, {rows_total:,} rows, {size:.0f} MB Parquet ({took:.1f} s)")
         genes = pc.unique(pc.list_flatten(pq.read_table(parquet, columns=["genes"]).column(0))).to_pylist()
         top_gene = json.loads(summary_path.read_text())["top_genes"][0]["gene"]
-        extra = {"GAS_WEB_WORKERS": "1", **env}
-        with tempfile.TemporaryDirectory() as cache, bench_stack(GAS_RESULT_CACHE_DIR=cache, **extra) as stack:
-            results[side] = measure(stack, args, vcf, parquet, summary_path, genes, top_gene, rows_total, Path(cache))
-        report(results[side], args, rows_total)
+        inputs[side] = (vcf, parquet, summary_path, genes, top_gene, rows_total)
+    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
+    with ExitStack() as stacks:
+        started = {}
+        for side, (env, _) in sides.items():
+            cache_dir = stacks.enter_context(tempfile.TemporaryDirectory())
+            stack = stacks.enter_context(bench_stack(GAS_RESULT_CACHE_DIR=cache_dir, GAS_WEB_WORKERS="1", **env))
+            started[side] = (stack, Path(cache_dir))
+        for round_ in range(args.rounds):
+            for side, (stack, cache) in started.items():
+                print(f"== {side}, round {round_ + 1} of {args.rounds}", flush=True)
+                rng = random.Random(12 + round_)  # new genes and offsets each round: no count cached
+                runs[side].append(measure(stack, args, *inputs[side], cache, rng))
+    results = {side: merged(figures) for side, figures in runs.items()}
+    for side in sides:
+        print(f"== {side}" + (f": each figure the median of {args.rounds} rounds" if args.rounds > 1 else ""))
+        report(results[side], args, inputs[side][-1])
     if args.baseline_ref:
         compare(results["GAS"], results[f"baseline ({args.baseline_ref})"], args.baseline_ref)
     return 0
@@ -210,10 +230,33 @@ def completed_job(stack: DevStack, results: dict[str, Path]) -> tuple[User, str]
     return user, job_id
 
 
-def first_open(user: User, base: str, worker: int, cache: Path, copies: int = 1) -> dict[str, Any]:
+def merged(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """One set of figures from several rounds': every time of a page, the worker's RSS at the
+    start and its peak, whether every round's rows were the same, each other number's median
+    (the first views of later rounds are of a worker that has served pages)."""
+    out: dict[str, Any] = {}
+    for key, value in rounds[0].items():
+        values = [r[key] for r in rounds]
+        if isinstance(value, list):
+            out[key] = [v for vs in values for v in vs]
+        elif key == "rss_start":
+            out[key] = value
+        elif key == "rss_peak":
+            out[key] = max(values)
+        elif isinstance(value, bool):
+            out[key] = all(values)
+        elif isinstance(value, float):
+            out[key] = statistics.median(values)
+        else:
+            out[key] = value
+    return out
+
+
+def first_open(user: User, base: str, worker: int, cache: Path) -> dict[str, Any]:
     """The first view of a job the worker never saw (wall, the worker's CPU during it, its
     RSS after), then the wait for the local copy built in the background (the cache
     directory's index.json) and that build's CPU; later figures are taken once it is there."""
+    copies = len(list(cache.glob("*/index.json"))) + 1
     cpu0 = cpu_seconds(worker)
     first, _ = timed_get(user, base)
     first_cpu = cpu_seconds(worker) - cpu0
@@ -240,6 +283,7 @@ def measure(
     top_gene: str,
     rows_total: int,
     cache: Path,
+    rng: random.Random,
 ) -> dict[str, Any]:
     user, job_id = completed_job(stack, {"result_key": vcf, "variants_key": parquet, "summary_key": summary_path})
     base = f"/annotations/{job_id}/variants"
@@ -254,12 +298,11 @@ def measure(
     other_user, other_job = completed_job(
         stack, {"result_key": vcf, "variants_key": parquet, "summary_key": summary_path}
     )
-    warm = first_open(other_user, f"/annotations/{other_job}/variants", worker, cache, copies=2)
+    warm = first_open(other_user, f"/annotations/{other_job}/variants", worker, cache)
     report_first_view(warm, "a second job, warm worker")
     first_view |= {f"warm_{k}": v for k, v in warm.items()}
     if args.first_view_only:
         return first_view | {"rss_start": rss_start, "rss_peak": vm_hwm_mib(worker)}
-    rng = random.Random(12)
     cpu0 = cpu_seconds(worker)
     gene_ms = []
     for gene in rng.sample(genes, args.requests):

@@ -148,3 +148,28 @@ def test_a_new_worker_loads_what_the_first_table_page_needs_before_any_request(s
     assert "jobs/variants.html" not in names()
     warm_up(fresh)
     assert {"jobs/variants.html", "jobs/annotation.html"} <= names()
+
+
+def test_a_table_page_asks_s3_for_the_tables_version_once(app, sign_in, web_aws, result):
+    """A page HEADs the table once (its ETag names the local copy) and passes the answer to the
+    query, the term counts and the form's columns, which do not ask again: each HEAD is a
+    boto3 request's CPU in the worker (288f7d3's page made 2, main's 3)."""
+    c, user_id = sign_in()
+    job = store_result(web_aws, user_id, result, table=result.engine_parquet(row_group_rows=250))
+    _page(c, f"/annotations/{job.job_id}/variants")
+    _wait_for_local_copy(app, job)
+    calls: list[str] = []
+
+    def record(model, **_kwargs) -> None:
+        calls.append(model.name)
+
+    events = app.extensions["gas"].variants.s3.meta.events
+    events.register("before-call.s3", record)
+    try:
+        for query in ("", "?gene=TP53", "?offset=1000&sort=gene", "?region=nowhere"):
+            calls.clear()
+            resp = c.get(f"/annotations/{job.job_id}/variants{query}")
+            assert resp.status_code == (400 if "nowhere" in query else 200), (query, resp.status_code)
+            assert calls == ["HeadObject"], (query, calls)
+    finally:
+        events.unregister("before-call.s3", record)

@@ -71,13 +71,15 @@ def variants(job_id: str) -> Any:
     job = own_job_or_404(job_id)
     svc = services()
     view = job_view(job)
+    head = None  # the table's version: one S3 HEAD, passed to every call below
     try:
         filt = VariantFilter.from_args(request.args)
         page = PageRequest.from_args(request.args, svc.settings.variants_per_page)
         show = shown_samples(request.args)
-        result = svc.variants.query(job, filt, page)
+        head = svc.variants.head(job)
+        result = svc.variants.query(job, filt, page, head)
         if show:  # genotype columns of the chosen samples, for this page's rows
-            svc.variants.table(job).genotypes.add_columns(result.rows, show)
+            svc.variants.table(job, head).genotypes.add_columns(result.rows, show)
     except ResultUnavailable as exc:
         return _unavailable(job, exc)
     except FilterError as exc:
@@ -88,7 +90,8 @@ def variants(job_id: str) -> Any:
         form |= {name: request.args.get(name, "") for name in ("where_column", "where_op", "where_value")}
         form["disease_genes"] = request.args.get("disease_genes", "") not in ("", "0")
         try:  # the valid terms and columns, with their counts, beside the error
-            terms, table = svc.variants.term_counts(job), _table_choices(job, svc.variants.columns(job))
+            head = head or svc.variants.head(job)
+            terms, table = svc.variants.term_counts(job, head), _table_choices(job, svc.variants.columns(job, head))
         except ResultUnavailable:
             terms, table = {}, {}
         page_html = render_template(
@@ -122,7 +125,7 @@ def variants(job_id: str) -> Any:
         base = url_for("jobs.variants", job_id=job.job_id)
         return f"{base}?{urlencode(params)}" if params else base
 
-    table = _table_choices(job, svc.variants.columns(job))
+    table = _table_choices(job, svc.variants.columns(job, head))
     sorts = [*SORTS, *(f"{sign}{c}" for c in table["numeric"] for sign in ("", "-"))]
     for row in result.rows:
         row["links"] = row_links(row, job.assembly)
@@ -140,7 +143,7 @@ def variants(job_id: str) -> Any:
         show=show,
         result=result,
         page=page,
-        terms=svc.variants.term_counts(job),
+        terms=svc.variants.term_counts(job, head),
         pager={
             "current": current,
             "pages": pages,

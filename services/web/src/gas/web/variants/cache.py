@@ -14,7 +14,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -75,7 +75,8 @@ class TableIndex:
     batch_chroms: list[dict[str, tuple[int, int]]]  # per batch: chrom -> (min pos, max pos)
     position_sorted: bool
     metadata: dict[str, str]
-    _upper: list[tuple[str, int]] = field(default_factory=list)  # (GENE NAME, index), sorted
+    # every GENE NAME sorted, and each one's index in `genes` (built on the first gene filter)
+    _upper: tuple[list[str], list[int]] | None = None
 
     @property
     def total(self) -> int:
@@ -83,9 +84,10 @@ class TableIndex:
 
     def resolve_genes(self, patterns: tuple[str, ...]) -> list[int]:
         """Indices of the genes named (case-insensitive; 'BRCA*' = every name starting BRCA)."""
-        if not self._upper:
-            self._upper = sorted((g.upper(), i) for i, g in enumerate(self.genes))
-        keys = [k for k, _ in self._upper]
+        if self._upper is None:
+            pairs = sorted((g.upper(), i) for i, g in enumerate(self.genes))
+            self._upper = [k for k, _ in pairs], [i for _, i in pairs]
+        keys, indexes = self._upper
         found: set[int] = set()
         for pattern in patterns:
             upper = pattern.upper()
@@ -96,7 +98,7 @@ class TableIndex:
             else:
                 lo = bisect.bisect_left(keys, upper)
                 hi = bisect.bisect_right(keys, upper)
-            found.update(i for _, i in self._upper[lo:hi])
+            found.update(indexes[lo:hi])
         return sorted(found)
 
     def to_json(self) -> dict[str, Any]:

@@ -55,9 +55,10 @@ class VariantStore:
         # the build does not compete with the page that started it.
         self.defer = defer or (lambda start: start())
 
-    def _head(self, job: Job) -> dict[str, Any]:
-        """The job's table's current version: one S3 HEAD per call of the methods below, which
-        pass it on (a table page calls three of them; each HEAD is a boto3 request's CPU)."""
+    def head(self, job: Job) -> dict[str, Any]:
+        """The job's table's current version (one S3 HEAD, a boto3 request's CPU): a table page
+        takes it once and passes it to query, term_counts, columns and table."""
+        readable(job)
         return self.cache.head(self.s3, job.result_bucket or self.bucket, job)
 
     def _stored(self, job: Job, head: dict[str, Any]) -> StoredTable | None:
@@ -106,9 +107,10 @@ class VariantStore:
             self._tables.put(entry, table)
         return table
 
-    def query(self, job: Job, filt: VariantFilter, page: PageRequest) -> VariantPage:
-        readable(job)
-        head = self._head(job)
+    def query(
+        self, job: Job, filt: VariantFilter, page: PageRequest, head: dict[str, Any] | None = None
+    ) -> VariantPage:
+        head = head or self.head(job)
         if filt.empty and page.sort == "position":  # file order: rows offset.. of the file
             stored = self._stored(job, head)
             if stored is not None:
@@ -156,19 +158,17 @@ class VariantStore:
         except FileNotFoundError:  # evicted by another process meanwhile: once more
             return facet_counts(self.table(job), filt)
 
-    def term_counts(self, job: Job) -> dict[str, int]:
+    def term_counts(self, job: Job, head: dict[str, Any] | None = None) -> dict[str, int]:
         """Rows per most severe consequence term present (the filter's choices)."""
-        readable(job)
-        head = self._head(job)
+        head = head or self.head(job)
         stored = self._stored(job, head)
         return stored.terms if stored is not None else self.table(job, head).term_counts()
 
-    def columns(self, job: Job) -> TableColumns:
+    def columns(self, job: Job, head: dict[str, Any] | None = None) -> TableColumns:
         """What the job's table offers the form (sources' columns, kinds, IMPACTs), from the
         stored footer on a first open (the engine's view counts the IMPACTs; a table written
         before that: unknown until the local copy is built), else from the local copy."""
-        readable(job)
-        head = self._head(job)
+        head = head or self.head(job)
         stored = self._stored(job, head)
         if stored is not None:
             return TableColumns(stored.source_columns, stored.kinds, stored.impacts)
