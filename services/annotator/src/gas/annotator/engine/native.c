@@ -537,3 +537,99 @@ int64_t gas_source_scan(const uint8_t *text, int64_t size, const uint8_t *contig
     }
     return 0;
 }
+
+/* A block's records as source_scan keys: each ALT of record i (ALT column alts[i] ..
+ * + alts_len[i], split on commas) becomes row r with rec[r] = i and alt[r] = its index; when
+ * REF (ref[i] .. + ref_len[i]) and the ALT are sequence (src_sequence), its minimal form
+ * (sources.minimal: shared trailing, then leading bases removed) is at mpos[r] (pos[i] plus
+ * the leading bases), REF b[mref[r] .. + mref_len[r]], ALT b[malt[r] .. + malt_len[r]];
+ * otherwise mpos[r] = -1. Returns the number of rows, or -1 when they would exceed cap. */
+int64_t gas_source_alleles(const uint8_t *b, int64_t n, const int64_t *pos, const int64_t *ref,
+                           const int64_t *ref_len, const int64_t *alts, const int64_t *alts_len, int64_t cap,
+                           int64_t *rec, int64_t *alt, int64_t *mpos, int64_t *mref, int64_t *mref_len,
+                           int64_t *malt, int64_t *malt_len)
+{
+    int64_t rows = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const uint8_t *r = b + ref[i], *alts_i = b + alts[i];
+        int64_t rl = ref_len[i], len = alts_len[i], a0 = 0;
+        int ref_ok = src_sequence(r, rl);
+        for (int64_t k = 0; a0 <= len; k++) {
+            const uint8_t *comma = memchr(alts_i + a0, ',', (size_t)(len - a0));
+            int64_t a1 = comma ? (int64_t)(comma - alts_i) : len;
+            const uint8_t *a = alts_i + a0;
+            int64_t al = a1 - a0, r_len = rl;
+            a0 = a1 + 1;
+            if (rows >= cap)
+                return -1;
+            rec[rows] = i;
+            alt[rows] = k;
+            mpos[rows] = -1;
+            mref[rows] = malt[rows] = 0;
+            mref_len[rows] = malt_len[rows] = 0;
+            if (ref_ok && src_sequence(a, al)) {
+                while (r_len && al && src_upper(r[r_len - 1]) == src_upper(a[al - 1]))
+                    r_len--, al--;
+                int64_t lead = 0;
+                while (lead < r_len && lead < al && src_upper(r[lead]) == src_upper(a[lead]))
+                    lead++;
+                mpos[rows] = pos[i] + lead;
+                mref[rows] = ref[i] + lead;
+                mref_len[rows] = r_len - lead;
+                malt[rows] = (int64_t)(a - b) + lead;
+                malt_len[rows] = al - lead;
+            }
+            rows++;
+        }
+    }
+    return rows;
+}
+
+/* The value of INFO item id in each of n INFO texts (text + start[i] .. + len[i]; start[i] < 0:
+ * none): the last item named id, "id=VALUE" or a flag "id" (value empty). With part[i] >= 0
+ * only the part[i]-th comma-separated piece of the value is taken. out_start[i] = -1 when the
+ * item (or that piece) is absent, else the value's start in text and out_len[i] its length. */
+void gas_info_values(const uint8_t *text, int64_t n, const int64_t *start, const int64_t *len, const uint8_t *id,
+                     int64_t id_len, const int64_t *part, int64_t *out_start, int64_t *out_len)
+{
+    for (int64_t i = 0; i < n; i++) {
+        out_start[i] = -1;
+        out_len[i] = 0;
+        if (start[i] < 0)
+            continue;
+        const uint8_t *info = text + start[i];
+        int64_t size = len[i], at = 0, v0 = -1, v1 = -1;
+        while (at <= size) {
+            const uint8_t *semi = memchr(info + at, ';', (size_t)(size - at));
+            int64_t end = semi ? (int64_t)(semi - info) : size;
+            int64_t item = end - at;
+            if (item >= id_len && memcmp(info + at, id, (size_t)id_len) == 0) {
+                if (item == id_len)
+                    v0 = v1 = end;
+                else if (info[at + id_len] == '=')
+                    v0 = at + id_len + 1, v1 = end;
+            }
+            at = end + 1;
+        }
+        if (v0 < 0)
+            continue;
+        if (part[i] >= 0) { /* the part[i]-th piece between commas */
+            int64_t p0 = v0;
+            for (int64_t k = 0; k < part[i]; k++) {
+                const uint8_t *comma = memchr(info + p0, ',', (size_t)(v1 - p0));
+                if (!comma) {
+                    p0 = -1;
+                    break;
+                }
+                p0 = (int64_t)(comma - info) + 1;
+            }
+            if (p0 < 0)
+                continue;
+            const uint8_t *comma = memchr(info + p0, ',', (size_t)(v1 - p0));
+            v0 = p0;
+            v1 = comma ? (int64_t)(comma - info) : v1;
+        }
+        out_start[i] = start[i] + v0;
+        out_len[i] = v1 - v0;
+    }
+}

@@ -70,9 +70,9 @@ class BlockStages:
             result.vcf, result.effects = fx.text, fx
             result.table = self.with_effects(result.table, fx)
         if self.source_stage is not None:
-            text, per_record = self.source_stage.annotate(bytes(result.vcf))
+            text, columns = self.source_stage.annotate(bytes(result.vcf))
             result.vcf = text
-            result.table = with_sources(result.table, per_record, self.sources)
+            result.table = with_sources(result.table, columns, self.sources)
         if self.sample_spec is not None and result.table is not None:
             from gas.annotator.engine.genotypes import genotype_block
 
