@@ -22,6 +22,7 @@ import os
 import re
 import struct
 import threading
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,10 +57,11 @@ WINDOW_GAP = 1000
 MAX_GAP = 1_000_000
 WINDOW_SPAN = 10_000_000
 READ_THROUGH_BYTES = 16 << 10
-# A window's source text is inflated and scanned in chunks: the first one the size of a BGZF
-# block (most windows need no more), each next one twice the last, up to MAX_SCAN_CHUNK.
-SCAN_CHUNK = 64 << 10
-MAX_SCAN_CHUNK = 4 << 20
+# A window's source text is inflated and scanned in chunks: the first one the BGZF blocks from
+# the index's offset of the window's start to its offset of the window's end (the rows the
+# window needs, and at most a 16 kb bin more), then one block at a time until a row is past
+# the end (BGZF: a block holds at most 64 KiB, compressed or not).
+BGZF_BLOCK = 1 << 16
 GENOME_BASES = 3_100_000_000
 _TYPES = {"Integer", "Float", "String", "Character", "Flag"}
 # INFO ids the engine writes itself (bundles: CSQ and the PICK_ fields), never a source's.
@@ -426,17 +428,16 @@ class SourcesStage:
         self._indexes = {s.name: _TabixIndex(s.path) for s in sources.sources if s.kind == "vcf"}
 
     def _handle(self, source: Source) -> Any:
-        """This thread's pysam handle of a source: a TabixFile (BED), a BGZFile (VCF: read
-        from the offsets of its index, _TabixIndex)."""
+        """This thread's handle of a source: a pysam TabixFile (BED), the file (VCF: its BGZF
+        blocks read from the offsets of its index, _TabixIndex, and inflated by _inflate)."""
         handles = getattr(self._local, "handles", None)
         if handles is None:
             handles = self._local.handles = {}
         if source.name not in handles:
             import pysam
-            from pysam.libcbgzf import BGZFile
 
             path = str(source.path)
-            handles[source.name] = pysam.TabixFile(path) if source.kind == "bed" else BGZFile(path, "rb", None)
+            handles[source.name] = pysam.TabixFile(path) if source.kind == "bed" else open(path, "rb")  # noqa: SIM115
         return handles[source.name]
 
     def annotate(self, text: bytes) -> tuple[bytes, list[Any]]:
@@ -546,18 +547,18 @@ class SourcesStage:
         """Yields (chunk text, key numbers newly found in it): the keys' first source rows in
         ``region`` (0-based) meeting ``runs``, found_* in ``table`` offsets into that chunk: the
         region's rows are inflated from the index's offset on and matched in C
-        (textops.source_scan), in chunks of growing size; the rows between the runs are read
+        (textops.source_scan), in chunks (BGZF_BLOCK); the rows between the runs are read
         through, not parsed."""
         offset = index.start(contig, region[0])
         if offset is None:
             return
+        last = index.start(contig, region[1])
         taken = np.zeros(table.pos.size, dtype=bool)
         state = np.zeros(1, dtype=np.int64)
         handle = self._handle(source)
-        handle.seek(offset)
-        tail, size, name = b"", SCAN_CHUNK, contig.encode()
+        data, block = _inflate(handle, offset >> 16, (offset if last is None else max(last, offset)) >> 16)
+        tail, data, name = b"", data[offset & 0xFFFF :], contig.encode()
         while True:
-            data = handle.read(size)
             raw = tail + data
             cut = raw.rfind(b"\n") + 1 if data else len(raw)  # whole lines; the last one at the end
             text = np.frombuffer(raw, dtype=np.uint8)
@@ -568,7 +569,8 @@ class SourcesStage:
                 yield text, new
             if done or not data:
                 return
-            tail, size = raw[cut:], min(2 * size, MAX_SCAN_CHUNK)
+            tail = raw[cut:]
+            data, block = _inflate(handle, block, block)
 
     def _field(
         self, block: _Block, f: SourceField, store: np.ndarray, at: np.ndarray, length: np.ndarray, alt: np.ndarray
@@ -695,6 +697,29 @@ def _flag_column(values: np.ndarray) -> Any:
     import pyarrow as pa
 
     return pa.array(values, pa.bool_(), mask=~values)
+
+
+def _inflate(fh: Any, start: int, last: int) -> tuple[bytes, int]:
+    """The inflated text of a BGZF file's blocks from file offset ``start`` up to the block at
+    ``last`` (at least one with text, unless the file ends first), and the next block's offset."""
+    fh.seek(start)
+    raw = fh.read(max(0, last - start) + BGZF_BLOCK)
+    pieces, at, inflated = [], 0, 0
+    view = memoryview(raw)
+    while at + 18 <= len(raw):
+        if raw[at : at + 4] != b"\x1f\x8b\x08\x04" or raw[at + 12 : at + 14] != b"BC":
+            raise SourceError(f"{getattr(fh, 'name', 'source')}: not a BGZF block at offset {start + at}")
+        size = struct.unpack_from("<H", raw, at + 16)[0] + 1  # BSIZE: the block's size - 1
+        if at + size > len(raw):
+            break
+        pieces.append(zlib.decompress(view[at + 18 : at + size - 8], -15))
+        inflated += len(pieces[-1])
+        at += size
+        if start + at > last and inflated:  # an empty block is not the end: only the last one is
+            break
+    if not at and raw:
+        raise SourceError(f"{getattr(fh, 'name', 'source')}: a truncated BGZF block at offset {start}")
+    return b"".join(pieces), start + at
 
 
 def _window_gap(compressed_bytes: int) -> int:
