@@ -524,3 +524,46 @@ def test_info_values_read_an_item_as_the_regex_does(seed):
                 want = pieces[part[i]] if part[i] < len(pieces) else None
             got = None if got_at[i] < 0 else text[got_at[i] : got_at[i] + got_len[i]].decode()
             assert got == want, (info, info_id, int(part[i]))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_bed_scan_reads_the_rows_a_python_reading_does(seed):
+    """gas_bed_scan against a line-by-line reading: header and comment lines, other contigs
+    before and after, rows with 3 to 5 columns, bad numbers, the stop at ``end``, CRLF."""
+    rng = random.Random(seed)
+    lines = ["#header"] if rng.random() < 0.5 else []
+    for contig in rng.sample(["1", "2", "chr3"], rng.randint(1, 3)):
+        at = 0
+        for _ in range(rng.randint(0, 12)):
+            at += rng.randint(0, 50)
+            cols = [contig, str(at), str(at + rng.randint(1, 80))]
+            cols += [rng.choice(["r1", "", "a b", "n\r"]) for _ in range(rng.randint(0, 2))]
+            if rng.random() < 0.1:
+                cols[rng.randint(1, 2)] = rng.choice(["x", "", "1" * 19])
+            lines.append("\t".join(cols))
+        lines.append("# a comment") if rng.random() < 0.2 else None
+    text = ("\n".join(lines) + rng.choice(["\n", ""])).encode()
+    contig = rng.choice(["1", "2", "chr3", "X"])
+    end = rng.choice([10**9, rng.randint(0, 400)])
+    want, seen, done = [], False, False
+    for line in text.decode().split("\n"):
+        cols = line.split("\t", 4)
+        if not line or line.startswith("#") or len(cols) < 3:
+            continue
+        if cols[0] != contig:
+            if seen:
+                done = True
+                break
+            continue
+        seen = True
+        if not all(c.isdigit() and 1 <= len(c) <= 18 for c in cols[1:3]):
+            continue
+        if int(cols[1]) >= end:
+            done = True
+            break
+        want.append((int(cols[1]), int(cols[2]), cols[3] if len(cols) > 3 else ""))
+    state = np.zeros(2, dtype=np.int64)
+    start, stop, name, name_len = textops.bed_scan(np.frombuffer(text, dtype=np.uint8), contig.encode(), end, state)
+    got = [(int(s), int(e), text[a : a + k].decode()) for s, e, a, k in zip(start, stop, name, name_len, strict=True)]
+    assert got == want
+    assert bool(state[1]) == done and bool(state[0]) == seen

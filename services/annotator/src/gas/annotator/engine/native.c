@@ -463,13 +463,14 @@ int64_t gas_source_scan(const uint8_t *text, int64_t size, const uint8_t *contig
         const uint8_t *nl = memchr(line, '\n', (size_t)(size - at));
         int64_t len = nl ? (int64_t)(nl - line) : size - at;
         at += len + 1;
-        /* The column boundaries: col[c] .. tab[c] for the first 8 columns. */
-        int64_t col[9], ncol = 0;
+        /* The column boundaries: col[c] .. tab[c] for the first 8 columns; found up to
+         * REF's end first (most rows end there: outside the runs), the rest when needed. */
+        int64_t col[9], ncol = 0, i = 0;
         col[0] = 0;
-        for (int64_t i = 0; i < len && ncol < 8; i++)
+        for (; i < len && ncol < 4; i++)
             if (line[i] == '\t')
                 col[++ncol] = i + 1;
-        if (ncol < 8)
+        if (ncol < 4)
             col[ncol + 1] = len + 1;
         if (line[0] == '#' || ncol < 1)
             continue;
@@ -504,6 +505,11 @@ int64_t gas_source_scan(const uint8_t *text, int64_t size, const uint8_t *contig
         int64_t run = tx_bisect(run_starts, 0, n_runs, pos - 1 + (rl > 0 ? rl : 1), 0);
         if (run == 0 || run_ends[run - 1] <= pos - 1)
             continue;
+        for (; i < len && ncol < 8; i++)
+            if (line[i] == '\t')
+                col[++ncol] = i + 1;
+        if (ncol < 8)
+            col[ncol + 1] = len + 1;
         if (ncol < 7 || !src_sequence(ref, rl))
             continue;
         const uint8_t *info = line + col[7];
@@ -632,4 +638,62 @@ void gas_info_values(const uint8_t *text, int64_t n, const int64_t *start, const
         out_start[i] = start[i] + v0;
         out_len[i] = v1 - v0;
     }
+}
+
+/* The rows of one contig of a BED source, whole lines of text (as inflated from a tabix
+ * offset on): for each row of the contig with start < end (0-based), in file order, its start,
+ * end and name (column 4: text + name[r] .. + name_len[r]; length 0 when absent). Header,
+ * comment and short lines, rows of other contigs before this one's and rows whose start or
+ * end is not 1 to 18 digits are skipped. state[0] = 1 once a row of the contig was seen (kept
+ * between calls); state[1] = 1 at the first row with start >= end or of another contig after
+ * this one's (nothing further is needed). Returns the number of rows, at most cap. */
+int64_t gas_bed_scan(const uint8_t *text, int64_t size, const uint8_t *contig, int64_t contig_len, int64_t end,
+                     int64_t cap, int64_t *start, int64_t *stop, int64_t *name, int64_t *name_len, int64_t *state)
+{
+    int64_t at = 0, rows = 0;
+    state[1] = 0;
+    while (at < size && rows < cap) {
+        const uint8_t *line = text + at;
+        const uint8_t *nl = memchr(line, '\n', (size_t)(size - at));
+        int64_t len = nl ? (int64_t)(nl - line) : size - at, base = at;
+        at += len + 1;
+        int64_t col[5], ncol = 0;
+        col[0] = 0;
+        for (int64_t i = 0; i < len && ncol < 4; i++)
+            if (line[i] == '\t')
+                col[++ncol] = i + 1;
+        if (len == 0 || line[0] == '#' || ncol < 2)
+            continue;
+        if (col[1] - 1 != contig_len || memcmp(line, contig, (size_t)contig_len) != 0) {
+            if (state[0]) {
+                state[1] = 1;
+                return rows;
+            }
+            continue;
+        }
+        state[0] = 1;
+        int64_t value[2];
+        int ok = 1;
+        for (int c = 0; c < 2 && ok; c++) {
+            int64_t p0 = col[1 + c], p1 = (ncol > 1 + c ? col[2 + c] - 1 : len), v = 0;
+            ok = p1 - p0 >= 1 && p1 - p0 <= 18;
+            for (int64_t i = p0; ok && i < p1; i++) {
+                ok = line[i] >= '0' && line[i] <= '9';
+                v = v * 10 + (line[i] - '0');
+            }
+            value[c] = v;
+        }
+        if (!ok)
+            continue;
+        if (value[0] >= end) {
+            state[1] = 1;
+            return rows;
+        }
+        start[rows] = value[0];
+        stop[rows] = value[1];
+        name[rows] = base + (ncol >= 3 ? col[3] : len);
+        name_len[rows] = ncol >= 3 ? (ncol >= 4 ? col[4] - 1 : len) - col[3] : 0;
+        rows++;
+    }
+    return rows;
 }

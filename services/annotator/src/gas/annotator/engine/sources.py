@@ -32,6 +32,7 @@ import numpy as np
 from gas.annotator.engine.textops import (
     UPPER,
     SourceKeys,
+    bed_scan,
     first_occurrences,
     gather,
     gather_columns,
@@ -425,19 +426,16 @@ class SourcesStage:
         self._ours_in_text = [re.compile(rf"{re.escape(i)}(?=[=;\t\r\n]|$)".encode()) for i in sorted(self.ids)]
         self._local = threading.local()
         self._gaps = {s.name: _window_gap(s.path.stat().st_size) for s in sources.sources}
-        self._indexes = {s.name: _TabixIndex(s.path) for s in sources.sources if s.kind == "vcf"}
+        self._indexes = {s.name: _TabixIndex(s.path) for s in sources.sources}
 
     def _handle(self, source: Source) -> Any:
-        """This thread's handle of a source: a pysam TabixFile (BED), the file (VCF: its BGZF
-        blocks read from the offsets of its index, _TabixIndex, and inflated by _inflate)."""
+        """This thread's handle of a source's file: its BGZF blocks are read from the offsets
+        of its index (_TabixIndex) and inflated by _inflate."""
         handles = getattr(self._local, "handles", None)
         if handles is None:
             handles = self._local.handles = {}
         if source.name not in handles:
-            import pysam
-
-            path = str(source.path)
-            handles[source.name] = pysam.TabixFile(path) if source.kind == "bed" else open(path, "rb")  # noqa: SIM115
+            handles[source.name] = open(source.path, "rb")  # noqa: SIM115 (kept for the thread's life)
         return handles[source.name]
 
     def annotate(self, text: bytes) -> tuple[bytes, list[Any]]:
@@ -631,59 +629,100 @@ class SourcesStage:
 
     def _bed(self, source: Source, block: _Block) -> None:
         f, n, rec = source.fields[0], block.n, block.alleles.rec
-        handle = self._handle(source)
+        index = self._indexes[source.name]
         # The REF span, 0-based half-open (POS .. POS+len(REF)-1, as bcftools overlaps it).
         lo = block.pos - 1
         hi = lo + np.maximum(1, block.ref_len)
-        values: dict[int, dict[str, None]] = {}  # record -> the names of its regions, unique, in file order
         hit = np.zeros(n, dtype=bool)
+        pair_rec, pair_name, pair_len, kept, size = [], [], [], [], 0  # the named regions of each record
         for chrom, start, end, members in block.windows(lo, hi, self._gaps[source.name]):
-            contig = self._contig(handle.contigs, chrom)
+            contig = self._contig(index.names, chrom)
             if contig is None:
                 continue
-            starts, ends, names = [], [], []
-            for row in handle.fetch(contig, start, end, multiple_iterators=False):
-                cols = row.split("\t", 4)
-                starts.append(int(cols[1]))
-                ends.append(int(cols[2]))
-                names.append(cols[3] if len(cols) > 3 else "")
-            if not starts:
-                continue
-            s, e = np.array(starts, dtype=np.int64), np.array(ends, dtype=np.int64)
+            text, s, e, name, name_len = self._regions(source, index, contig, start, end)
             run_s, run_e = _runs(lo[members], hi[members])
             k = np.searchsorted(run_s, e, side="left") - 1  # only regions meeting a record count
             near = np.flatnonzero((k >= 0) & (run_e[np.maximum(k, 0)] > s))
             if not near.size:
                 continue
             s, e = s[near], e[near]
-            longest = int((e - s).max())
             # Only a region starting less than the longest length before lo can reach it.
-            a = np.searchsorted(s, lo[members] - longest, side="left")
-            z = np.searchsorted(s, hi[members], side="left")
-            pair_rec = np.repeat(members, np.maximum(z - a, 0))
-            pair = ranges(a, np.maximum(z - a, 0))
-            over = (s[pair] < hi[pair_rec]) & (e[pair] > lo[pair_rec])
-            pair_rec, pair = pair_rec[over], near[pair[over]]
-            hit[pair_rec] = True
-            if f.number != "0":
-                for r, j in zip(pair_rec.tolist(), pair.tolist(), strict=True):
-                    if names[j]:
-                        values.setdefault(r, {})[names[j]] = None
+            a = np.searchsorted(s, lo[members] - int((e - s).max()), side="left")
+            z = np.maximum(a, np.searchsorted(s, hi[members], side="left"))
+            pairs = ranges(a, z - a)
+            records = np.repeat(members, z - a)
+            over = (s[pairs] < hi[records]) & (e[pairs] > lo[records])
+            records, pairs = records[over], near[pairs[over]]
+            hit[records] = True
+            named = name_len[pairs] > 0
+            records, pairs = records[named], pairs[named]
+            kept.append(gather(text, name[pairs], name_len[pairs]))
+            pair_rec.append(records)
+            pair_name.append(size + offsets_of(name_len[pairs]))
+            pair_len.append(name_len[pairs])
+            size += kept[-1].size
         if f.number == "0":
-            name = f.info_id.encode()
-            block.items.append((name, np.zeros(n, np.int64), np.where(hit, len(name), 0)))
+            name_id = f.info_id.encode()
+            block.items.append((name_id, np.zeros(n, np.int64), np.where(hit, len(name_id), 0)))
             block.columns.append(_flag_column(hit[rec]))
             return
-        texts = [",".join(values[r]).encode("utf-8", "surrogateescape") for r in sorted(values)]
+        block.items.append(self._names(f, n, kept, pair_rec, pair_name, pair_len))
+        buf, at, length = block.items[-1]
+        head = len(f.info_id) + 1
+        block.columns.append(_typed(f, buf, (at + head)[rec], (length - head)[rec], (length > 0)[rec]))
+
+    def _regions(self, source: Source, index: _TabixIndex, contig: str, start: int, end: int) -> tuple[np.ndarray, ...]:
+        """(text, start, end, name start, name length) of a BED source's regions of ``contig``
+        from the index's offset of ``start`` on that start before ``end``, in file order."""
+        offset = index.start(contig, start)
+        empty = np.zeros(0, dtype=np.int64)
+        if offset is None:
+            return np.zeros(0, dtype=np.uint8), empty, empty, empty, empty
+        last = index.start(contig, end)
+        handle = self._handle(source)
+        data, block = _inflate(handle, offset >> 16, (offset if last is None else max(last, offset)) >> 16)
+        data, state = data[offset & 0xFFFF :], np.zeros(2, dtype=np.int64)
+        while True:  # the whole lines up to a row past the end (or the contig's end)
+            more, block = (b"", block) if state[1] else _inflate(handle, block, block)
+            text = np.frombuffer(data, dtype=np.uint8)
+            cut = data.rfind(b"\n") + 1 if more else len(data)
+            state[:] = 0  # the text is scanned from its start again
+            found = bed_scan(text[:cut], contig.encode(), end, state)
+            if state[1] or not more:
+                return text, *found
+            data += more
+
+    @staticmethod
+    def _names(
+        f: SourceField, n: int, kept: list[np.ndarray], pair_rec: list[np.ndarray], pair_name: list[np.ndarray],
+        pair_len: list[np.ndarray],
+    ) -> tuple[Any, np.ndarray, np.ndarray]:  # fmt: skip
+        """Per record the item "ID=names": the names of its regions, unique, in file order."""
+        store = np.concatenate(kept) if kept else np.zeros(0, dtype=np.uint8)
+        records = np.concatenate(pair_rec) if pair_rec else np.zeros(0, dtype=np.int64)
+        order = np.argsort(records, kind="stable")  # windows hold disjoint records
+        records = records[order]
+        name_at = np.concatenate(pair_name)[order] if pair_name else records
+        name_len = np.concatenate(pair_len)[order] if pair_len else records
+        count = np.bincount(records, minlength=n)
         head = f"{f.info_id}=".encode()
-        buf = np.frombuffer(b"".join(head + t for t in texts), dtype=np.uint8)
-        at, size = np.zeros(n, np.int64), np.zeros(n, np.int64)
-        where = np.array(sorted(values), dtype=np.int64)
-        size[where] = [len(head) + len(t) for t in texts]
-        at[where] = offsets_of(size[where])
-        block.items.append((buf, at, size))
-        with_value = size > 0
-        block.columns.append(_typed(f, buf, (at + len(head))[rec], (size - len(head))[rec], with_value[rec]))
+        # one name: its piece; more: joined one by one, repeated names once
+        side, value_at, value_len = bytearray(), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        first = offsets_of(count)
+        single = np.flatnonzero(count == 1)
+        value_at[single], value_len[single] = name_at[first[single]], name_len[first[single]]
+        for r in np.flatnonzero(count > 1).tolist():
+            mine = slice(first[r], first[r] + count[r])
+            names = [
+                bytes(store[a : a + k]) for a, k in zip(name_at[mine].tolist(), name_len[mine].tolist(), strict=True)
+            ]
+            joined = b",".join(dict.fromkeys(names))
+            value_at[r], value_len[r] = store.size + len(side), len(joined)
+            side += joined
+        buf = np.concatenate([store, np.frombuffer(bytes(side), dtype=np.uint8)]) if side else store
+        has = value_len > 0
+        zeros = np.zeros(n, dtype=np.int64)
+        return _pieces(n, np.arange(n), [(head, zeros, np.where(has, len(head), 0)), (buf, value_at, value_len)])
 
     @staticmethod
     def _contig(contigs: Any, chrom: str) -> str | None:

@@ -204,6 +204,7 @@ _SIGNATURES["gas_source_scan"] = (
     _I64,
 )
 _SIGNATURES["gas_source_alleles"] = ([_BYTES, _I64, *[_INT64S] * 5, _I64, *[_INT64S_OUT] * 7], _I64)
+_SIGNATURES["gas_bed_scan"] = ([_BYTES, _I64, ctypes.c_char_p, _I64, _I64, _I64, *[_INT64S_OUT] * 5], _I64)
 _SIGNATURES["gas_info_values"] = (
     [_BYTES, _I64, _INT64S, _INT64S, ctypes.c_char_p, _I64, _INT64S, _INT64S_OUT, _INT64S_OUT],
     None,
@@ -521,3 +522,15 @@ def info_values(
     out_start, out_len = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     _native().gas_info_values(text, n, start, length, info_id, len(info_id), part, out_start, out_len)
     return out_start, out_len
+
+
+def bed_scan(text: np.ndarray, contig: bytes, end: int, state: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(start, end, name start, name length) of the rows of ``contig`` in ``text`` (whole lines
+    of a BED) that start before ``end``, as ``native.c``'s gas_bed_scan documents; state[1] = 1
+    when no later row is needed."""
+    if state.size != 2 or state.dtype != np.int64:
+        raise ValueError("bed_scan: state is two int64")
+    cap = int(_native().gas_count_byte(text, text.size, 10)) + 1
+    out = [np.empty(cap, dtype=np.int64) for _ in range(4)]
+    rows = _native().gas_bed_scan(text, text.size, contig, len(contig), end, cap, *out, state)
+    return tuple(o[:rows] for o in out)
