@@ -457,7 +457,7 @@ int64_t gas_source_scan(const uint8_t *text, int64_t size, const uint8_t *contig
                         const int64_t *key_len, int64_t *found_info, int64_t *found_len, int64_t *found_alt,
                         int64_t *state)
 {
-    int64_t at = 0;
+    int64_t at = 0, run = 0, last_pos = 0;
     while (at < size) {
         const uint8_t *line = text + at;
         const uint8_t *nl = memchr(line, '\n', (size_t)(size - at));
@@ -501,9 +501,15 @@ int64_t gas_source_scan(const uint8_t *text, int64_t size, const uint8_t *contig
             return 1;
         const uint8_t *ref = line + col[3];
         int64_t rl = col[4] - 1 - col[3];
-        /* the last run starting before the span's end must reach past its start */
-        int64_t run = tx_bisect(run_starts, 0, n_runs, pos - 1 + (rl > 0 ? rl : 1), 0);
-        if (run == 0 || run_ends[run - 1] <= pos - 1)
+        /* The first run ending after the row's start must start before its span's end: rows
+         * come sorted by POS, so that run is found by moving forward from the last row's
+         * (a row before the last one's POS searches again). */
+        if (pos < last_pos)
+            run = tx_bisect(run_ends, 0, n_runs, pos - 1, 1);
+        last_pos = pos;
+        while (run < n_runs && run_ends[run] <= pos - 1)
+            run++;
+        if (run == n_runs || run_starts[run] >= pos - 1 + (rl > 0 ? rl : 1))
             continue;
         for (; i < len && ncol < 8; i++)
             if (line[i] == '\t')
