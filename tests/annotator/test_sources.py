@@ -396,12 +396,12 @@ def test_vcf_matches_do_not_depend_on_the_window_gap(differential: dict) -> None
 
 @pytest.mark.parametrize("kind", ["tbi", "csi"])
 def test_index_offsets_reach_the_rows_tabix_returns(tmp_path: Path, kind: str) -> None:
-    """Reading from _TabixIndex.start's offset on, the rows that reach a position or start past
-    it are the rows a tabix query from that position returns (pysam), for .tbi and .csi."""
+    """Reading from _TabixIndex.start's offset on (the BGZF blocks inflated by _inflate), the
+    rows that reach a position or start past it are the rows a tabix query from that position
+    returns (pysam), for .tbi and .csi."""
     import pysam
-    from pysam.libcbgzf import BGZFile
 
-    from gas.annotator.engine.sources import _TabixIndex
+    from gas.annotator.engine.sources import _inflate, _TabixIndex
 
     src = make_inputs(tmp_path)["gnomad"]
     if kind == "csi":
@@ -409,14 +409,35 @@ def test_index_offsets_reach_the_rows_tabix_returns(tmp_path: Path, kind: str) -
         Path(f"{src}.tbi").unlink()
     index = _TabixIndex(src)
     assert index.names == [CONTIG] and index.csi == (kind == "csi")
-    tabix, reader = pysam.TabixFile(str(src), index=f"{src}.{kind}"), BGZFile(str(src), "rb")
+    tabix, reader = pysam.TabixFile(str(src), index=f"{src}.{kind}"), open(src, "rb")  # noqa: SIM115
     for at in [0, 1, 5000, 16383, 16384, 20000, 32768, 39000, 10**6]:
         offset = index.start(CONTIG, at)
         want = list(tabix.fetch(CONTIG, at, 10**9))
         if offset is None:
             assert want == [], at
             continue
-        reader.seek(offset)
-        rows = [r.split("\t") for r in reader.read(1 << 30).decode().splitlines() if not r.startswith("#")]
+        text, block = _inflate(reader, offset >> 16, offset >> 16)
+        more = b"-"
+        while more:  # to the file's end
+            more, block = _inflate(reader, block, block)
+            text += more
+        rows = [r.split("\t") for r in text[offset & 0xFFFF :].decode().splitlines() if not r.startswith("#")]
         assert ["\t".join(r) for r in rows if int(r[1]) - 1 + len(r[3]) > at] == want, at
         assert want or at > 30000, at
+
+
+def test_a_truncated_or_foreign_block_fails_the_read(tmp_path: Path) -> None:
+    """_inflate reads whole BGZF blocks: a source cut inside a block, or bytes that are not a
+    BGZF block where the index points, fail with the offset named rather than reading less."""
+    from gas.annotator.engine.sources import _inflate
+
+    src = make_inputs(tmp_path)["gnomad"]
+    data = src.read_bytes()
+    cut, junk = tmp_path / "cut.vcf.gz", tmp_path / "junk.vcf.gz"
+    cut.write_bytes(data[:100])
+    junk.write_bytes(b"not bgzf at all, not bgzf at all")
+    with open(src, "rb") as fh:
+        assert _inflate(fh, 0, 0)[0].startswith(b"##fileformat=VCF")
+    for path, message in [(cut, "a truncated BGZF block at offset 0"), (junk, "not a BGZF block at offset 0")]:
+        with open(path, "rb") as fh, pytest.raises(SourceError, match=message):
+            _inflate(fh, 0, 0)
