@@ -425,8 +425,7 @@ class SourcesStage:
         # an INFO item whose id is one of ours (the input's own values are replaced)
         ids = "|".join(map(re.escape, sorted(self.ids)))
         self._ours = re.compile(rf"(?:^|;)(?:{ids})(?:[=;]|$)")
-        # the same in a block's text, one id at a time (a literal first: found by a fast search)
-        self._ours_in_text = [re.compile(rf"{re.escape(i)}(?=[=;\t\r\n]|$)".encode()) for i in sorted(self.ids)]
+        self._id_bytes = [i.encode() for i in sorted(self.ids)]
         self._local = threading.local()
         self._gaps = {s.name: _window_gap(s.path.stat().st_size) for s in sources.sources}
         self._indexes = {s.name: _TabixIndex(s.path) for s in sources.sources}
@@ -457,12 +456,9 @@ class SourcesStage:
         stop = lines.end + (b[np.minimum(lines.end, b.size - 1)] == 13)  # a CR kept, as written
         # INFO "." or empty, or holding one of our ids: those records are rewritten one by one.
         odd = (info1 - info0 == 0) | ((info1 - info0 == 1) & (b[np.minimum(info0, b.size - 1)] == 46))
-        for pattern in self._ours_in_text:
-            for m in pattern.finditer(block.text):
-                at = m.start()
-                r = int(np.searchsorted(lines.start, at, side="right")) - 1
-                if info0[r] <= at < info1[r] and block.text[at - 1] in b";\t":
-                    odd[r] = True
+        whole = np.full(n, -1, dtype=np.int64)
+        for info_id in self._id_bytes:  # an item "ID" or "ID=..." in the INFO column
+            odd |= info_values(b, info0, info1 - info0, info_id, whole)[0] >= 0
         keep = ~odd
         columns: list[tuple[Any, np.ndarray, np.ndarray] | None] = [
             (b, lines.start, np.where(keep, info1 - lines.start, 0))
