@@ -419,8 +419,9 @@ def _typed(f: SourceField, buf: np.ndarray, start: np.ndarray, length: np.ndarra
 class SourcesStage:
     """Adds the sources' fields to a block of annotated VCF lines and its Parquet rows."""
 
-    def __init__(self, sources: Sources):
+    def __init__(self, sources: Sources, table: bool = True):
         self.sources = sources
+        self.table = table  # build the table's columns (not for a job without the Parquet table)
         self.ids = sources.info_ids
         # an INFO item whose id is one of ours (the input's own values are replaced)
         ids = "|".join(map(re.escape, sorted(self.ids)))
@@ -441,7 +442,8 @@ class SourcesStage:
         return handles[source.name]
 
     def annotate(self, text: bytes) -> tuple[bytes, list[Any]]:
-        """(the lines with the fields added, per source field a pyarrow array over the ALTs)."""
+        """(the lines with the fields added, per source field a pyarrow array over the ALTs:
+        none when the stage builds no table)."""
         block = _Block(text)
         for source in self.sources.sources:
             (self._vcf if source.kind == "vcf" else self._bed)(source, block)
@@ -587,7 +589,8 @@ class SourcesStage:
             has = np.bincount(rec[present], minlength=n) > 0
             name = f.info_id.encode()
             block.items.append((name, np.zeros(n, np.int64), np.where(has, len(name), 0)))
-            block.columns.append(_flag_column(has[rec]))
+            if self.table:
+                block.columns.append(_flag_column(has[rec]))
             return
         any_rec = np.bincount(rec[valid], minlength=n) > 0
         on = any_rec[rec]  # the rows of records that get the item
@@ -624,7 +627,8 @@ class SourcesStage:
         cols.append((slot_buf, np.where(valid & on, slot_at, 0), np.where(valid & on, slot_len, 0)))
         cols.append(_const(DOT, rec.size, on & ~valid))
         block.items.append(_pieces(n, rec, cols))
-        block.columns.append(_typed(f, store, vs, vl, valid))
+        if self.table:
+            block.columns.append(_typed(f, store, vs, vl, valid))
 
     def _bed(self, source: Source, block: _Block) -> None:
         f, n, rec = source.fields[0], block.n, block.alleles.rec
@@ -663,12 +667,14 @@ class SourcesStage:
         if f.number == "0":
             name_id = f.info_id.encode()
             block.items.append((name_id, np.zeros(n, np.int64), np.where(hit, len(name_id), 0)))
-            block.columns.append(_flag_column(hit[rec]))
+            if self.table:
+                block.columns.append(_flag_column(hit[rec]))
             return
         block.items.append(self._names(f, n, kept, pair_rec, pair_name, pair_len))
         buf, at, length = block.items[-1]
         head = len(f.info_id) + 1
-        block.columns.append(_typed(f, buf, (at + head)[rec], (length - head)[rec], (length > 0)[rec]))
+        if self.table:
+            block.columns.append(_typed(f, buf, (at + head)[rec], (length - head)[rec], (length > 0)[rec]))
 
     def _regions(self, source: Source, index: _TabixIndex, contig: str, start: int, end: int) -> tuple[np.ndarray, ...]:
         """(text, start, end, name start, name length) of a BED source's regions of ``contig``

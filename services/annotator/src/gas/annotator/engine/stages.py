@@ -59,7 +59,7 @@ class BlockStages:
             self.csq = CsqStage(db, ours=CSQ_HEADER in input_meta, table=with_table)
             self.with_effects = with_effects
         self.sources = sources
-        self.source_stage = SourcesStage(sources) if sources.sources else None
+        self.source_stage = SourcesStage(sources, table=with_table) if sources.sources else None
         self.sample_spec: Any = None  # genotypes.SampleSpec: set by the file runner when it writes genotypes
 
     def run(self, block: bytes, first_line: int) -> BlockResult:
