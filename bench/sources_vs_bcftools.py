@@ -1,7 +1,7 @@
 """Benchmark: gas-annotate --sources against bcftools annotate on the same source files.
 
     .venv/bin/python bench/sources_vs_bcftools.py [--variants 1000000] [--source-records 10000000]
-        [--intervals 100000] [--repeats 3] [--workdir DIR]
+        [--intervals 100000] [--repeats 3] [--workdir DIR] [--baseline-ref REF --baseline-python PY]
 
 Issue 25: 1M input variants against a gnomAD-like VCF source of 10M records and a BED of 100k
 intervals. Generated once (cached in ``--workdir``), deterministic:
@@ -17,7 +17,10 @@ Then, interleaved and ``--repeats`` times each:
   * gas-annotate --sources (AF copied as AF, the BED's names as PANEL), with and without the
     Parquet table (the whole job: gene-level annotation too);
   * bcftools annotate -a src.vcf.gz -c INFO/AF | bcftools annotate -a bed.gz
-    -c CHROM,FROM,TO,INFO/PANEL -h hdr (uncompressed BCF between the two, VCF out).
+    -c CHROM,FROM,TO,INFO/PANEL -h hdr (uncompressed BCF between the two, VCF out);
+  * optionally a baseline engine's gas-annotate --sources (with the table): ``--baseline-ref``
+    names a git revision exported by ``_common.baseline_dir`` and run with ``--baseline-python``
+    (default: this interpreter); its annotated VCF and table must equal this engine's.
 It prints the median wall time, CPU time (user + system of every process), peak RSS (the
 largest process) and the throughput ratio against bcftools, and compares AF and PANEL of every
 record of the two outputs.
@@ -26,6 +29,7 @@ record of the two outputs.
 from __future__ import annotations
 
 import argparse
+import filecmp
 import os
 import subprocess
 import sys
@@ -37,9 +41,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import baseline_command  # noqa: E402
 from annotate_vs_bcftools import make_vcf, time_commands  # noqa: E402
 
 from gas.annotator.engine.build import ensure_database  # noqa: E402
@@ -276,7 +282,9 @@ def main() -> int:
     parser.add_argument("--intervals", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=None)
-    parser.add_argument("--skip-compare", action="store_true")
+    parser.add_argument("--skip-compare", action="store_true", help="skip the AF/PANEL comparison with bcftools")
+    parser.add_argument("--baseline-ref", default=None, help="git revision of a baseline engine (e.g. main)")
+    parser.add_argument("--baseline-python", default=None, help="interpreter with the baseline's dependencies")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="gas-sources-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -307,6 +315,11 @@ def main() -> int:
             f" | bcftools annotate -a {files['bed']} -c CHROM,FROM,TO,INFO/PANEL -h {hdr} -Ov -o {work / 'bcf.vcf'}"
         ),
     }
+    if args.baseline_ref:
+        base = baseline_command(args.baseline_ref, args.baseline_python or sys.executable, work)
+        commands[f"baseline ({args.baseline_ref}) --sources"] = (
+            f"{base} {files['input']} --assembly GRCh37 --sources {spec} -o {work / 'base'} > /dev/null"
+        )
     print(
         f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start; "
         f"{args.variants:,} variants, {args.source_records:,} source records, {args.intervals:,} intervals"
@@ -314,6 +327,13 @@ def main() -> int:
     time_commands(commands, args.repeats, args.variants, peer="bcftools annotate x2")
     if not args.skip_compare:
         compare(work / "gas" / f"{stem}.annot.vcf", work / "bcf.vcf")
+    if args.baseline_ref:
+        same_vcf = filecmp.cmp(work / "gas" / f"{stem}.annot.vcf", work / "base" / f"{stem}.annot.vcf", shallow=False)
+        tables = [pq.read_table(work / d / f"{stem}.variants.parquet") for d in ("gas", "base")]
+        print(
+            f"against {args.baseline_ref}: annotated VCF byte-identical {same_vcf}, "
+            f"table equal {tables[0].equals(tables[1])} ({tables[0].num_rows:,} rows)"
+        )
     return 0
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import random
+import re
 from collections.abc import Iterator
 
 import numpy as np
@@ -432,7 +433,7 @@ def test_source_scan_matches_a_row_by_row_reading(seed):
     and after, short rows, bad POS, symbolic, '*' and empty ALTs, lower case, repeated alleles
     (the first row wins), rows outside the runs, the stop at ``end``, and one text scanned in
     two calls (state kept; offsets in each call's own text)."""
-    from gas.annotator.engine.sources import _Overlaps
+    from gas.annotator.engine.sources import _runs
 
     rng = random.Random(seed)
     text = _random_source_text(rng)
@@ -443,8 +444,9 @@ def test_source_scan_matches_a_row_by_row_reading(seed):
         if len(cols) >= 5 and cols[0] == contig and cols[1].isdigit() and len(cols[1]) < 19:
             alleles += [_minimal(int(cols[1]), cols[3], a) for a in cols[4].split(b",")]
     keys = sorted(set(rng.sample(alleles, min(len(alleles), rng.randint(0, 30)))) | {(7, b"A>G"), (9, b">C")})
-    runs = _Overlaps([(s, s + rng.randint(1, 60)) for s in (rng.randint(0, 250) for _ in range(rng.randint(0, 12)))])
-    runs = _Overlaps([(0, 10**6)]) if rng.random() < 0.3 else runs
+    lo = np.array([rng.randint(0, 250) for _ in range(rng.randint(0, 12))], dtype=np.int64)
+    runs = _runs(lo, lo + np.array([rng.randint(1, 60) for _ in lo], dtype=np.int64))
+    runs = _runs(np.array([0]), np.array([10**6])) if rng.random() < 0.3 else runs
     end = rng.choice([10**9, rng.randint(0, 300)])
 
     def scan(pieces: list[bytes]) -> tuple[bool, dict, list]:
@@ -456,8 +458,7 @@ def test_source_scan_matches_a_row_by_row_reading(seed):
         )
         state, done, got, base = np.zeros(1, dtype=np.int64), False, {}, 0
         for piece in pieces:
-            runs_arrays = (np.array(runs.starts, dtype=np.int64), np.array(runs.ends, dtype=np.int64))
-            done = textops.source_scan(np.frombuffer(piece, dtype=np.uint8), contig, end, *runs_arrays, table, state)
+            done = textops.source_scan(np.frombuffer(piece, dtype=np.uint8), contig, end, *runs, table, state)
             for q in np.flatnonzero(table.found_info >= 0).tolist():
                 got.setdefault(q, (base + int(table.found_info[q]), int(table.found_len[q]), int(table.found_alt[q])))
             base += len(piece)
@@ -466,7 +467,7 @@ def test_source_scan_matches_a_row_by_row_reading(seed):
         return done, got, state.tolist()
 
     want_done, want, seen = _reference_scan(
-        text, contig, end, list(zip(runs.starts, runs.ends, strict=True)), keys, False
+        text, contig, end, list(zip(runs[0].tolist(), runs[1].tolist(), strict=True)), keys, False
     )
     assert scan([text]) == (want_done, want, [int(seen)])
     cut = text.find(b"\n", len(text) // 2) + 1
@@ -485,3 +486,118 @@ def test_source_keys_refuse_what_the_scan_cannot_read():
         keys = textops.SourceKeys(pos, text, np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64))
         textops.source_scan(np.zeros(3, dtype=np.int32), b"1", 10, np.zeros(0, np.int64), np.zeros(0, np.int64),
                             keys, np.zeros(1, np.int64))  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_source_alleles_split_each_alt_to_its_minimal_form(seed):
+    """gas_source_alleles against sources.minimal, ALT by ALT: multi-allelic records, padded
+    indels, lower case, symbolic, '*', '.' and empty ALTs, a REF that is not sequence."""
+    from gas.annotator.engine.sources import _sequence, minimal
+
+    rng = random.Random(seed)
+    alleles = ["A", "C", "G", "T", "a", "AC", "ACGT", "CAT", "CT", "N", "<DEL>", "*", ".", "", "A]1:5]", "TTG"]
+    records = []
+    for i in range(rng.randint(0, 30)):
+        ref = rng.choice(["A", "CAT", "ACG", "acgT", "N", "R", "GG", "TTGA"])
+        alts = ",".join(rng.choice(alleles) for _ in range(rng.randint(1, 4)))
+        records.append((10 + 7 * i, ref, alts))
+    text = "".join(f"{r}\t{a}\t" for _, r, a in records).encode()
+    b = np.frombuffer(text, dtype=np.uint8) if text else np.zeros(0, dtype=np.uint8)
+    starts, at = [], 0
+    for _, r, a in records:
+        starts.append((at, len(r), at + len(r) + 1, len(a)))
+        at += len(r) + len(a) + 2
+    cols = [np.array([s[k] for s in starts], dtype=np.int64) for k in range(4)]
+    pos = np.array([p for p, _, _ in records], dtype=np.int64)
+    got = textops.source_alleles(b, pos, cols[0], cols[1], cols[2], cols[3])
+    want = []
+    for i, (p, r, a) in enumerate(records):
+        for k, alt in enumerate(a.split(",")):
+            ok = _sequence(r) and _sequence(alt)
+            want.append((i, k, *(minimal(p, r, alt) if ok else (-1, None, None))))
+    rows = []
+    for j in range(got.rec.size):
+        m = int(got.mpos[j])
+        ref = bytes(b[got.mref[j] : got.mref[j] + got.mref_len[j]]).decode().upper() if m >= 0 else None
+        alt = bytes(b[got.malt[j] : got.malt[j] + got.malt_len[j]]).decode().upper() if m >= 0 else None
+        rows.append((int(got.rec[j]), int(got.alt[j]), m, ref, alt))
+    assert rows == want
+    if records:
+        with pytest.raises(ValueError, match="outside the block"):
+            textops.source_alleles(b, pos[:1], cols[0][:1], cols[1][:1] + b.size + 1, cols[2][:1], cols[3][:1])
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_info_values_read_an_item_as_the_regex_does(seed):
+    """gas_info_values against a Python reading: the last item of the id (a flag: empty), ids
+    that are prefixes of others, '=' inside values, the part-th comma piece or none."""
+    rng = random.Random(seed)
+    ids = ["AF", "AF_x", "A", "DP", "F"]
+    infos = []
+    for _ in range(rng.randint(0, 20)):
+        items = []
+        for _ in range(rng.randint(0, 5)):
+            key = rng.choice(ids)
+            value = ",".join(rng.choice(["0.1", ".", "", "a=b", "7"]) for _ in range(rng.randint(1, 3)))
+            items.append(key if rng.random() < 0.2 else f"{key}={value}")
+        infos.append(";".join(items) if items else rng.choice(["", "."]))
+    text = "\x00".join(infos).encode()
+    buf = np.frombuffer(text, dtype=np.uint8) if text else np.zeros(0, dtype=np.uint8)
+    lengths = np.array([len(x) for x in infos], dtype=np.int64)
+    starts = textops.offsets_of(lengths + 1)
+    starts[::3] = -1 if rng.random() < 0.5 else starts[::3]  # rows with no INFO at all
+    for info_id in ids:
+        pattern = re.compile(rf"(?:^|;)({re.escape(info_id)})(?:=([^;]*))?(?=;|$)")
+        part = np.array([rng.randint(-1, 3) for _ in infos], dtype=np.int64)
+        got_at, got_len = textops.info_values(buf, starts, lengths, info_id.encode(), part)
+        for i, info in enumerate(infos):
+            found = dict(pattern.findall(info)) if starts[i] >= 0 else {}
+            want = found.get(info_id)
+            if want is not None and part[i] >= 0:
+                pieces = want.split(",")
+                want = pieces[part[i]] if part[i] < len(pieces) else None
+            got = None if got_at[i] < 0 else text[got_at[i] : got_at[i] + got_len[i]].decode()
+            assert got == want, (info, info_id, int(part[i]))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_bed_scan_reads_the_rows_a_python_reading_does(seed):
+    """gas_bed_scan against a line-by-line reading: header and comment lines, other contigs
+    before and after, rows with 3 to 5 columns, bad numbers, the stop at ``end``, CRLF."""
+    rng = random.Random(seed)
+    lines = ["#header"] if rng.random() < 0.5 else []
+    for contig in rng.sample(["1", "2", "chr3"], rng.randint(1, 3)):
+        at = 0
+        for _ in range(rng.randint(0, 12)):
+            at += rng.randint(0, 50)
+            cols = [contig, str(at), str(at + rng.randint(1, 80))]
+            cols += [rng.choice(["r1", "", "a b", "n\r"]) for _ in range(rng.randint(0, 2))]
+            if rng.random() < 0.1:
+                cols[rng.randint(1, 2)] = rng.choice(["x", "", "1" * 19])
+            lines.append("\t".join(cols))
+        lines.append("# a comment") if rng.random() < 0.2 else None
+    text = ("\n".join(lines) + rng.choice(["\n", ""])).encode()
+    contig = rng.choice(["1", "2", "chr3", "X"])
+    end = rng.choice([10**9, rng.randint(0, 400)])
+    want, seen, done = [], False, False
+    for line in text.decode().split("\n"):
+        cols = line.split("\t", 4)
+        if not line or line.startswith("#") or len(cols) < 3:
+            continue
+        if cols[0] != contig:
+            if seen:
+                done = True
+                break
+            continue
+        seen = True
+        if not all(c.isdigit() and 1 <= len(c) <= 18 for c in cols[1:3]):
+            continue
+        if int(cols[1]) >= end:
+            done = True
+            break
+        want.append((int(cols[1]), int(cols[2]), cols[3] if len(cols) > 3 else ""))
+    state = np.zeros(2, dtype=np.int64)
+    start, stop, name, name_len = textops.bed_scan(np.frombuffer(text, dtype=np.uint8), contig.encode(), end, state)
+    got = [(int(s), int(e), text[a : a + k].decode()) for s, e, a, k in zip(start, stop, name, name_len, strict=True)]
+    assert got == want
+    assert bool(state[1]) == done and bool(state[0]) == seen

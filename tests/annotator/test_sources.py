@@ -356,22 +356,23 @@ def test_a_declaration_that_does_not_parse_is_refused(tmp_path: Path) -> None:
         load_sources(bad)
 
 
-@pytest.mark.parametrize("gap", [1, 1_000_000])
-def test_nested_bed_regions_and_far_records_at_any_window_gap(tmp_path: Path, gap: int) -> None:
+@pytest.mark.parametrize(("gap", "contig"), [(1, CONTIG), (1_000_000, CONTIG), (1_000_000, "chrUn_gl000220")])
+def test_nested_bed_regions_and_far_records_at_any_window_gap(tmp_path: Path, gap: int, contig: str) -> None:
     """Records share a tabix query when closer than the source's gap (sources._window_gap) and
     the rows between them are read through: a region containing others, and regions starting
-    long before a record, are found whether each record has its own query (gap 1) or one."""
+    long before a record, are found whether each record has its own query (gap 1) or one; a
+    contig name longer than 8 bytes (no CHROM key: the block's contigs are named one by one)."""
     from gas.annotator.engine.sources import SourcesStage
 
     bed = tmp_path / "nested.bed"
     rows = [(100, 5000, "big"), (200, 300, "a"), (250, 260, "b"), (4000, 4100, "c"), (10000, 10010, "far")]
-    bed.write_text("".join(f"{CONTIG}\t{s}\t{e}\t{n}\n" for s, e, n in rows))
+    bed.write_text("".join(f"{contig}\t{s}\t{e}\t{n}\n" for s, e, n in rows))
     spec = tmp_path / "s.json"
     spec.write_text(json.dumps([{"name": "p", "kind": "bed", "path": str(bgzip_index(bed, "bed")),
                                  "version": "1", "fields": {"name": "PANEL"}}]))  # fmt: skip
     stage = SourcesStage(load_sources(spec))
     stage._gaps = {"p": gap}
-    lines = [f"{CONTIG}\t{pos}\t.\t{ref}\tG\t.\t.\t.\n" for pos, ref in [(255, "A"), (4050, "A"), (6000, "A"),
+    lines = [f"{contig}\t{pos}\t.\t{ref}\tG\t.\t.\t.\n" for pos, ref in [(255, "A"), (4050, "A"), (6000, "A"),
              (9990, "A" * 12), (10011, "A")]]  # fmt: skip
     text, _ = stage.annotate("".join(lines).encode())
     infos = [line.split("\t")[7] for line in text.decode().splitlines()]
@@ -396,12 +397,12 @@ def test_vcf_matches_do_not_depend_on_the_window_gap(differential: dict) -> None
 
 @pytest.mark.parametrize("kind", ["tbi", "csi"])
 def test_index_offsets_reach_the_rows_tabix_returns(tmp_path: Path, kind: str) -> None:
-    """Reading from _TabixIndex.start's offset on, the rows that reach a position or start past
-    it are the rows a tabix query from that position returns (pysam), for .tbi and .csi."""
+    """Reading from _TabixIndex.start's offset on (the BGZF blocks inflated by _inflate), the
+    rows that reach a position or start past it are the rows a tabix query from that position
+    returns (pysam), for .tbi and .csi."""
     import pysam
-    from pysam.libcbgzf import BGZFile
 
-    from gas.annotator.engine.sources import _TabixIndex
+    from gas.annotator.engine.sources import _inflate, _TabixIndex
 
     src = make_inputs(tmp_path)["gnomad"]
     if kind == "csi":
@@ -409,14 +410,35 @@ def test_index_offsets_reach_the_rows_tabix_returns(tmp_path: Path, kind: str) -
         Path(f"{src}.tbi").unlink()
     index = _TabixIndex(src)
     assert index.names == [CONTIG] and index.csi == (kind == "csi")
-    tabix, reader = pysam.TabixFile(str(src), index=f"{src}.{kind}"), BGZFile(str(src), "rb")
+    tabix, reader = pysam.TabixFile(str(src), index=f"{src}.{kind}"), open(src, "rb")  # noqa: SIM115
     for at in [0, 1, 5000, 16383, 16384, 20000, 32768, 39000, 10**6]:
         offset = index.start(CONTIG, at)
         want = list(tabix.fetch(CONTIG, at, 10**9))
         if offset is None:
             assert want == [], at
             continue
-        reader.seek(offset)
-        rows = [r.split("\t") for r in reader.read(1 << 30).decode().splitlines() if not r.startswith("#")]
+        text, block = _inflate(reader, offset >> 16, offset >> 16)
+        more = b"-"
+        while more:  # to the file's end
+            more, block = _inflate(reader, block, block)
+            text += more
+        rows = [r.split("\t") for r in text[offset & 0xFFFF :].decode().splitlines() if not r.startswith("#")]
         assert ["\t".join(r) for r in rows if int(r[1]) - 1 + len(r[3]) > at] == want, at
         assert want or at > 30000, at
+
+
+def test_a_truncated_or_foreign_block_fails_the_read(tmp_path: Path) -> None:
+    """_inflate reads whole BGZF blocks: a source cut inside a block, or bytes that are not a
+    BGZF block where the index points, fail with the offset named rather than reading less."""
+    from gas.annotator.engine.sources import _inflate
+
+    src = make_inputs(tmp_path)["gnomad"]
+    data = src.read_bytes()
+    cut, junk = tmp_path / "cut.vcf.gz", tmp_path / "junk.vcf.gz"
+    cut.write_bytes(data[:100])
+    junk.write_bytes(b"not bgzf at all, not bgzf at all")
+    with open(src, "rb") as fh:
+        assert _inflate(fh, 0, 0)[0].startswith(b"##fileformat=VCF")
+    for path, message in [(cut, "a truncated BGZF block at offset 0"), (junk, "not a BGZF block at offset 0")]:
+        with open(path, "rb") as fh, pytest.raises(SourceError, match=message):
+            _inflate(fh, 0, 0)

@@ -1011,19 +1011,20 @@ int64_t gas_source_scan(const uint8_t *text, int64_t size, const uint8_t *contig
                         const int64_t *key_len, int64_t *found_info, int64_t *found_len, int64_t *found_alt,
                         int64_t *state)
 {
-    int64_t at = 0;
+    int64_t at = 0, run = 0, last_pos = 0;
     while (at < size) {
         const uint8_t *line = text + at;
         const uint8_t *nl = memchr(line, '\n', (size_t)(size - at));
         int64_t len = nl ? (int64_t)(nl - line) : size - at;
         at += len + 1;
-        /* The column boundaries: col[c] .. tab[c] for the first 8 columns. */
-        int64_t col[9], ncol = 0;
+        /* The column boundaries: col[c] .. tab[c] for the first 8 columns; found up to
+         * REF's end first (most rows end there: outside the runs), the rest when needed. */
+        int64_t col[9], ncol = 0, i = 0;
         col[0] = 0;
-        for (int64_t i = 0; i < len && ncol < 8; i++)
+        for (; i < len && ncol < 4; i++)
             if (line[i] == '\t')
                 col[++ncol] = i + 1;
-        if (ncol < 8)
+        if (ncol < 4)
             col[ncol + 1] = len + 1;
         if (line[0] == '#' || ncol < 1)
             continue;
@@ -1054,10 +1055,21 @@ int64_t gas_source_scan(const uint8_t *text, int64_t size, const uint8_t *contig
             return 1;
         const uint8_t *ref = line + col[3];
         int64_t rl = col[4] - 1 - col[3];
-        /* the last run starting before the span's end must reach past its start */
-        int64_t run = tx_bisect(run_starts, 0, n_runs, pos - 1 + (rl > 0 ? rl : 1), 0);
-        if (run == 0 || run_ends[run - 1] <= pos - 1)
+        /* The first run ending after the row's start must start before its span's end: rows
+         * come sorted by POS, so that run is found by moving forward from the last row's
+         * (a row before the last one's POS searches again). */
+        if (pos < last_pos)
+            run = tx_bisect(run_ends, 0, n_runs, pos - 1, 1);
+        last_pos = pos;
+        while (run < n_runs && run_ends[run] <= pos - 1)
+            run++;
+        if (run == n_runs || run_starts[run] >= pos - 1 + (rl > 0 ? rl : 1))
             continue;
+        for (; i < len && ncol < 8; i++)
+            if (line[i] == '\t')
+                col[++ncol] = i + 1;
+        if (ncol < 8)
+            col[ncol + 1] = len + 1;
         if (ncol < 7 || !src_sequence(ref, rl))
             continue;
         const uint8_t *info = line + col[7];
@@ -1090,4 +1102,158 @@ int64_t gas_source_scan(const uint8_t *text, int64_t size, const uint8_t *contig
         }
     }
     return 0;
+}
+
+/* A block's records as source_scan keys: each ALT of record i (ALT column alts[i] ..
+ * + alts_len[i], split on commas) becomes row r with rec[r] = i and alt[r] = its index; when
+ * REF (ref[i] .. + ref_len[i]) and the ALT are sequence (src_sequence), its minimal form
+ * (sources.minimal: shared trailing, then leading bases removed) is at mpos[r] (pos[i] plus
+ * the leading bases), REF b[mref[r] .. + mref_len[r]], ALT b[malt[r] .. + malt_len[r]];
+ * otherwise mpos[r] = -1. Returns the number of rows, or -1 when they would exceed cap. */
+int64_t gas_source_alleles(const uint8_t *b, int64_t n, const int64_t *pos, const int64_t *ref,
+                           const int64_t *ref_len, const int64_t *alts, const int64_t *alts_len, int64_t cap,
+                           int64_t *rec, int64_t *alt, int64_t *mpos, int64_t *mref, int64_t *mref_len,
+                           int64_t *malt, int64_t *malt_len)
+{
+    int64_t rows = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const uint8_t *r = b + ref[i], *alts_i = b + alts[i];
+        int64_t rl = ref_len[i], len = alts_len[i], a0 = 0;
+        int ref_ok = src_sequence(r, rl);
+        for (int64_t k = 0; a0 <= len; k++) {
+            const uint8_t *comma = memchr(alts_i + a0, ',', (size_t)(len - a0));
+            int64_t a1 = comma ? (int64_t)(comma - alts_i) : len;
+            const uint8_t *a = alts_i + a0;
+            int64_t al = a1 - a0, r_len = rl;
+            a0 = a1 + 1;
+            if (rows >= cap)
+                return -1;
+            rec[rows] = i;
+            alt[rows] = k;
+            mpos[rows] = -1;
+            mref[rows] = malt[rows] = 0;
+            mref_len[rows] = malt_len[rows] = 0;
+            if (ref_ok && src_sequence(a, al)) {
+                while (r_len && al && src_upper(r[r_len - 1]) == src_upper(a[al - 1]))
+                    r_len--, al--;
+                int64_t lead = 0;
+                while (lead < r_len && lead < al && src_upper(r[lead]) == src_upper(a[lead]))
+                    lead++;
+                mpos[rows] = pos[i] + lead;
+                mref[rows] = ref[i] + lead;
+                mref_len[rows] = r_len - lead;
+                malt[rows] = (int64_t)(a - b) + lead;
+                malt_len[rows] = al - lead;
+            }
+            rows++;
+        }
+    }
+    return rows;
+}
+
+/* The value of INFO item id in each of n INFO texts (text + start[i] .. + len[i]; start[i] < 0:
+ * none): the last item named id, "id=VALUE" or a flag "id" (value empty). With part[i] >= 0
+ * only the part[i]-th comma-separated piece of the value is taken. out_start[i] = -1 when the
+ * item (or that piece) is absent, else the value's start in text and out_len[i] its length. */
+void gas_info_values(const uint8_t *text, int64_t n, const int64_t *start, const int64_t *len, const uint8_t *id,
+                     int64_t id_len, const int64_t *part, int64_t *out_start, int64_t *out_len)
+{
+    for (int64_t i = 0; i < n; i++) {
+        out_start[i] = -1;
+        out_len[i] = 0;
+        if (start[i] < 0)
+            continue;
+        const uint8_t *info = text + start[i];
+        int64_t size = len[i], at = 0, v0 = -1, v1 = -1;
+        while (at <= size) {
+            const uint8_t *semi = memchr(info + at, ';', (size_t)(size - at));
+            int64_t end = semi ? (int64_t)(semi - info) : size;
+            int64_t item = end - at;
+            if (item >= id_len && memcmp(info + at, id, (size_t)id_len) == 0) {
+                if (item == id_len)
+                    v0 = v1 = end;
+                else if (info[at + id_len] == '=')
+                    v0 = at + id_len + 1, v1 = end;
+            }
+            at = end + 1;
+        }
+        if (v0 < 0)
+            continue;
+        if (part[i] >= 0) { /* the part[i]-th piece between commas */
+            int64_t p0 = v0;
+            for (int64_t k = 0; k < part[i]; k++) {
+                const uint8_t *comma = memchr(info + p0, ',', (size_t)(v1 - p0));
+                if (!comma) {
+                    p0 = -1;
+                    break;
+                }
+                p0 = (int64_t)(comma - info) + 1;
+            }
+            if (p0 < 0)
+                continue;
+            const uint8_t *comma = memchr(info + p0, ',', (size_t)(v1 - p0));
+            v0 = p0;
+            v1 = comma ? (int64_t)(comma - info) : v1;
+        }
+        out_start[i] = start[i] + v0;
+        out_len[i] = v1 - v0;
+    }
+}
+
+/* The rows of one contig of a BED source, whole lines of text (as inflated from a tabix
+ * offset on): for each row of the contig with start < end (0-based), in file order, its start,
+ * end and name (column 4: text + name[r] .. + name_len[r]; length 0 when absent). Header,
+ * comment and short lines, rows of other contigs before this one's and rows whose start or
+ * end is not 1 to 18 digits are skipped. state[0] = 1 once a row of the contig was seen (kept
+ * between calls); state[1] = 1 at the first row with start >= end or of another contig after
+ * this one's (nothing further is needed). Returns the number of rows, at most cap. */
+int64_t gas_bed_scan(const uint8_t *text, int64_t size, const uint8_t *contig, int64_t contig_len, int64_t end,
+                     int64_t cap, int64_t *start, int64_t *stop, int64_t *name, int64_t *name_len, int64_t *state)
+{
+    int64_t at = 0, rows = 0;
+    state[1] = 0;
+    while (at < size && rows < cap) {
+        const uint8_t *line = text + at;
+        const uint8_t *nl = memchr(line, '\n', (size_t)(size - at));
+        int64_t len = nl ? (int64_t)(nl - line) : size - at, base = at;
+        at += len + 1;
+        int64_t col[5], ncol = 0;
+        col[0] = 0;
+        for (int64_t i = 0; i < len && ncol < 4; i++)
+            if (line[i] == '\t')
+                col[++ncol] = i + 1;
+        if (len == 0 || line[0] == '#' || ncol < 2)
+            continue;
+        if (col[1] - 1 != contig_len || memcmp(line, contig, (size_t)contig_len) != 0) {
+            if (state[0]) {
+                state[1] = 1;
+                return rows;
+            }
+            continue;
+        }
+        state[0] = 1;
+        int64_t value[2];
+        int ok = 1;
+        for (int c = 0; c < 2 && ok; c++) {
+            int64_t p0 = col[1 + c], p1 = (ncol > 1 + c ? col[2 + c] - 1 : len), v = 0;
+            ok = p1 - p0 >= 1 && p1 - p0 <= 18;
+            for (int64_t i = p0; ok && i < p1; i++) {
+                ok = line[i] >= '0' && line[i] <= '9';
+                v = v * 10 + (line[i] - '0');
+            }
+            value[c] = v;
+        }
+        if (!ok)
+            continue;
+        if (value[0] >= end) {
+            state[1] = 1;
+            return rows;
+        }
+        start[rows] = value[0];
+        stop[rows] = value[1];
+        name[rows] = base + (ncol >= 3 ? col[3] : len);
+        name_len[rows] = ncol >= 3 ? (ncol >= 4 ? col[4] - 1 : len) - col[3] : 0;
+        rows++;
+    }
+    return rows;
 }

@@ -9,14 +9,16 @@ trimmed, on both sides: ``minimal``); without a reference FASTA an indel inside 
 not shifted left, so two spellings of one such indel at different positions do not match.
 
 Sources are read with bounded memory: each block's records are grouped into windows of
-nearby positions and the region of each window is read through (pysam, one handle per
-thread); only the source rows that overlap a record's own span are looked at, a VCF source's
-in C (``textops.source_scan``) on the inflated text from its tabix index's offset on.
+nearby positions and the region of each window is read through (its BGZF blocks from the
+tabix index's offset on, inflated by ISA-L, one file handle per thread); only the source rows
+that overlap a record's own span are looked at, in C (``textops.source_scan`` for a VCF,
+``textops.bed_scan`` for a BED). The block's own records are arrays over its text
+(``_Block``): their ALTs' minimal forms, the matched values and the INFO items are found and
+written per block, not per record.
 """
 
 from __future__ import annotations
 
-import bisect
 import gzip
 import json
 import os
@@ -28,8 +30,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from isal import isal_zlib  # zlib's inflate, ~3.5x faster (ISA-L): most of a source's read is inflating
 
-from gas.annotator.engine.textops import SourceKeys, offsets_of, source_scan
+from gas.annotator.engine.textops import (
+    UPPER,
+    SourceKeys,
+    bed_scan,
+    first_occurrences,
+    gather,
+    gather_columns,
+    info_values,
+    offsets_of,
+    ranges,
+    source_alleles,
+    source_scan,
+    split_lines,
+)  # fmt: skip
 from gas.core.vocab import CSQ_INFO_IDS, INFO_IDS, INPUT_CSQ_ID
 
 SOURCES_ENV = "GAS_ANNOTATION_SOURCES"
@@ -45,10 +61,11 @@ WINDOW_GAP = 1000
 MAX_GAP = 1_000_000
 WINDOW_SPAN = 10_000_000
 READ_THROUGH_BYTES = 16 << 10
-# A window's source text is inflated and scanned in chunks: the first one the size of a BGZF
-# block (most windows need no more), each next one twice the last, up to MAX_SCAN_CHUNK.
-SCAN_CHUNK = 64 << 10
-MAX_SCAN_CHUNK = 4 << 20
+# A window's source text is inflated and scanned in chunks: the first one the BGZF blocks from
+# the index's offset of the window's start to its offset of the window's end (the rows the
+# window needs, and at most a 16 kb bin more), then one block at a time until a row is past
+# the end (BGZF: a block holds at most 64 KiB, compressed or not).
+BGZF_BLOCK = 1 << 16
 GENOME_BASES = 3_100_000_000
 _TYPES = {"Integer", "Float", "String", "Character", "Flag"}
 # INFO ids the engine writes itself (bundles: CSQ and the PICK_ fields), never a source's.
@@ -282,105 +299,435 @@ def _sequence(allele: str) -> bool:
     return bool(allele) and not allele.strip("ACGTNacgtn")  # strip: nothing left when all are bases
 
 
-def _info_pattern(source: Source) -> re.Pattern[str]:
-    """Finds the source's chosen INFO items in a row's INFO (id, value; a flag's value ''):
-    a gnomAD row holds hundreds of others, never split apart."""
-    ids = "|".join(re.escape(f.source_id) for f in source.fields)
-    return re.compile(rf"(?:^|;)({ids})(?:=([^;]*))?(?=;|$)")
-
-
-def _info(text: str, pattern: re.Pattern[str]) -> dict[str, str]:
-    """The chosen INFO items of a source row as {id: value} (the last one of an id repeated)."""
-    return dict(pattern.findall(text))
-
-
-@dataclass
-class _Match:
-    values: dict[str, str]  # source INFO id -> raw value
-    alt_index: int
-
-
-@dataclass
 class _Block:
-    """A block's records (columns) and what the sources found for them: per record, a
-    {column: value} per ALT (the table) and the INFO items to add."""
+    """A block's records as arrays over its text (``split_lines``) and its ALTs, one row each
+    (``source_alleles``: records in order, ALTs in order: the table's rows), with what the
+    sources add: per record the INFO items (text pieces, in declaration order) and per ALT row
+    the table's values."""
 
-    records: list[list[str]]
-    per_record: list[list[dict[str, Any]]] = field(init=False)
-    per_info: list[list[str]] = field(init=False)
+    def __init__(self, text: bytes):
+        self.text = text
+        self.b = np.frombuffer(text, dtype=np.uint8)
+        lines = split_lines(self.b)
+        if lines.short_line >= 0:
+            raise ValueError(f"sources: line {lines.short_line + 1} of the block has fewer than 8 columns")
+        self.lines, bound = lines, lines.bound
+        self.n = n = lines.start.size
+        self.pos = lines.pos
+        ref, ref_len = bound[3] + 1, bound[4] - bound[3] - 1
+        self.ref_len = ref_len
+        self.alleles = source_alleles(self.b, lines.pos, ref, ref_len, bound[4] + 1, bound[5] - bound[4] - 1)
+        self.alt_count = np.bincount(self.alleles.rec, minlength=n)
+        self.alt_first = offsets_of(self.alt_count)
+        self.chrom, self.names = self._contigs()
+        self.items: list[tuple[Any, np.ndarray, np.ndarray]] = []  # per record: (buffer, start, length)
+        self.columns: list[Any] = []  # per source field: a pyarrow array over the ALT rows
 
-    def __post_init__(self) -> None:
-        self.per_record = [[{} for _ in c[4].split(",")] for c in self.records]
-        self.per_info = [[] for _ in self.records]
+    def _contigs(self) -> tuple[np.ndarray, list[str]]:
+        """Per record its contig's number, and the names by number (first appearance)."""
+        lines = self.lines
+        if lines.chrom_key.size and not (lines.chrom_key == 0).any():  # every name fits a key
+            reps, group = first_occurrences(lines.chrom_key.view(np.int64))
+            names = [bytes(self.b[lines.start[r] : lines.bound[1][r]]).decode("utf-8", "surrogateescape") for r in reps]
+            return group, names
+        codes: dict[bytes, int] = {}
+        chrom = [codes.setdefault(bytes(self.b[s:e]), len(codes)) for s, e in zip(
+            lines.start.tolist(), lines.bound[1].tolist(), strict=True)]  # fmt: skip
+        return np.array(chrom, dtype=np.int64), [c.decode("utf-8", "surrogateescape") for c in codes]
+
+    def windows(self, lo: np.ndarray, hi: np.ndarray, gap: int) -> list[tuple[str, int, int, np.ndarray]]:
+        """(contig, start, end, records) of the groups of records per contig whose spans
+        [lo, hi) lie within ``gap`` of one another (at most about WINDOW_SPAN long)."""
+        if not self.n:
+            return []
+        order = np.lexsort((lo, self.chrom))
+        c, s, e = self.chrom[order], lo[order], hi[order]
+        shift = c.astype(np.int64) << 40  # the running end of each contig on its own
+        reach = np.maximum.accumulate(e + shift) - shift
+        new = np.ones(order.size, dtype=bool)
+        new[1:] = (c[1:] != c[:-1]) | (s[1:] > reach[:-1] + gap)
+        first = np.flatnonzero(new)
+        seg = np.repeat(s[first], np.diff(np.append(first, order.size)))
+        span = (s - seg) // WINDOW_SPAN
+        new[1:] |= span[1:] != span[:-1]
+        cuts = np.append(np.flatnonzero(new), order.size)
+        return [
+            (self.names[int(c[a])], int(s[a]), int(e[a:z].max()), order[a:z])
+            for a, z in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True)
+        ]
+
+    def alt_rows(self, records: np.ndarray) -> np.ndarray:
+        return ranges(self.alt_first[records], self.alt_count[records])
+
+
+def _runs(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Half-open intervals merged into disjoint sorted runs (starts, ends)."""
+    if not lo.size:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    order = np.argsort(lo, kind="stable")
+    lo, hi = lo[order], hi[order]
+    reach = np.maximum.accumulate(hi)
+    new = np.ones(lo.size, dtype=bool)
+    new[1:] = lo[1:] > reach[:-1]  # touching runs merge
+    first = np.flatnonzero(new)
+    last = np.append(first[1:], lo.size) - 1
+    return np.ascontiguousarray(lo[first]), np.ascontiguousarray(reach[last])
+
+
+def _pieces(n: int, rec: np.ndarray, columns: list[tuple[Any, np.ndarray, np.ndarray] | None]) -> tuple[Any, ...]:
+    """Per record, the concatenation of its rows' pieces (rows ordered by record): (buffer,
+    start, length)."""
+    text = gather_columns(columns)
+    row_len = np.zeros(rec.size, dtype=np.int64)
+    for c in columns:
+        if c is not None:
+            row_len += np.maximum(c[2], 0)
+    length = np.bincount(rec, weights=row_len, minlength=n).astype(np.int64)
+    return text, offsets_of(length), length
+
+
+_CONST = np.frombuffer(b".,;=", dtype=np.uint8)  # constant pieces: DOT, COMMA, SEMI
+DOT, COMMA, SEMI = 0, 1, 2
+
+
+def _const(which: int, rows: int, where: np.ndarray | None = None) -> tuple[Any, np.ndarray, np.ndarray]:
+    length = np.ones(rows, dtype=np.int64) if where is None else where.astype(np.int64)
+    return _CONST, np.full(rows, which, dtype=np.int64), length
+
+
+def _typed(f: SourceField, buf: np.ndarray, start: np.ndarray, length: np.ndarray, valid: np.ndarray) -> Any:
+    """A table column from the values buf[start : start + length] where valid (else null)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    typ = arrow_type(f)
+    start, length = np.where(valid, start, 0), np.where(valid, length, 0)
+    data = gather(buf, start, length)
+    offsets = np.zeros(valid.size + 1, dtype=np.int64)
+    np.cumsum(length, out=offsets[1:])
+    mask = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    strings = pa.LargeStringArray.from_buffers(valid.size, pa.py_buffer(offsets), pa.py_buffer(data), mask)
+    if typ == pa.string():
+        return strings.cast(pa.string())
+    try:
+        return pc.cast(strings, typ)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a malformed number: null, as before
+        kind = int if typ == pa.int64() else float
+        return pa.array([None if v is None else _coerce(v, kind) for v in strings.to_pylist()], typ)
 
 
 class SourcesStage:
     """Adds the sources' fields to a block of annotated VCF lines and its Parquet rows."""
 
-    def __init__(self, sources: Sources):
+    def __init__(self, sources: Sources, table: bool = True):
         self.sources = sources
+        self.table = table  # build the table's columns (not for a job without the Parquet table)
         self.ids = sources.info_ids
-        # an INFO item whose id is one of ours (searched first: most records have none)
-        self._ours = re.compile(rf"(?:^|;)(?:{'|'.join(map(re.escape, sorted(self.ids)))})(?:[=;]|$)")
+        # an INFO item whose id is one of ours (the input's own values are replaced)
+        ids = "|".join(map(re.escape, sorted(self.ids)))
+        self._ours = re.compile(rf"(?:^|;)(?:{ids})(?:[=;]|$)")
+        self._id_bytes = [i.encode() for i in sorted(self.ids)]
         self._local = threading.local()
         self._gaps = {s.name: _window_gap(s.path.stat().st_size) for s in sources.sources}
-        self._indexes = {s.name: _TabixIndex(s.path) for s in sources.sources if s.kind == "vcf"}
-        self._patterns = {s.name: _info_pattern(s) for s in sources.sources if s.kind == "vcf"}
+        self._indexes = {s.name: _TabixIndex(s.path) for s in sources.sources}
 
     def _handle(self, source: Source) -> Any:
-        """This thread's pysam handle of a source: a TabixFile (BED), a BGZFile (VCF: read
-        from the offsets of its index, _TabixIndex)."""
+        """This thread's handle of a source's file: its BGZF blocks are read from the offsets
+        of its index (_TabixIndex) and inflated by _inflate."""
         handles = getattr(self._local, "handles", None)
         if handles is None:
             handles = self._local.handles = {}
         if source.name not in handles:
-            import pysam
-            from pysam.libcbgzf import BGZFile
-
-            path = str(source.path)
-            handles[source.name] = pysam.TabixFile(path) if source.kind == "bed" else BGZFile(path, "rb", None)
+            handles[source.name] = open(source.path, "rb")  # noqa: SIM115 (kept for the thread's life)
         return handles[source.name]
 
-    def annotate(self, text: bytes) -> tuple[bytes, list[list[dict[str, Any]]]]:
-        """(the lines with the fields added, per record a list per ALT of {column: value})."""
-        # The engine admits UTF-8 text only (reader.py); surrogateescape keeps any byte regardless.
-        records = [raw.decode("utf-8", "surrogateescape").split("\t", 8) for raw in text.split(b"\n") if raw]
-        block = _Block(records)
+    def annotate(self, text: bytes) -> tuple[bytes, list[Any]]:
+        """(the lines with the fields added, per source field a pyarrow array over the ALTs:
+        none when the stage builds no table)."""
+        block = _Block(text)
         for source in self.sources.sources:
             (self._vcf if source.kind == "vcf" else self._bed)(source, block)
-        out, ours = [], self._ours
-        for cols, extra in zip(records, block.per_info, strict=True):
-            info = cols[7]
-            if info == ".":
-                info = ";".join(extra)
-            elif ours.search(info):  # the input's own values of these ids are replaced
-                info = ";".join([kv for kv in info.split(";") if kv.split("=", 1)[0] not in self.ids] + extra)
-            elif extra:
-                info = f"{info};{';'.join(extra)}"
-            cols[7] = info or "."
-            out.append("\t".join(cols))
-        return ("\n".join(out) + "\n").encode("utf-8", "surrogateescape") if out else b"", block.per_record
+        return self._lines(block), block.columns
 
-    def _windows(
-        self, records: list[list[str]], spans: list[tuple[int, int]], gap: int = WINDOW_GAP
-    ) -> list[tuple[str, int, int, list[int]]]:
-        """Groups of record indexes per contig whose spans lie within ``gap`` of one another."""
-        order = sorted(range(len(records)), key=[(c[0], s[0]) for c, s in zip(records, spans, strict=True)].__getitem__)
-        windows: list[tuple[str, int, int, list[int]]] = []
-        for i in order:
-            chrom, (start, end) = records[i][0], spans[i]
-            if (
-                windows
-                and windows[-1][0] == chrom
-                and start <= windows[-1][2] + gap
-                and end - windows[-1][1] <= WINDOW_SPAN
-            ):
-                c, s, e, members = windows[-1]
-                members.append(i)
-                windows[-1] = (c, s, max(e, end), members)
-            else:
-                windows.append((chrom, start, end, [i]))
-        return windows
+    def _lines(self, block: _Block) -> bytes:
+        """The block's lines with each record's items appended to its INFO, in one gather."""
+        b, lines, n = block.b, block.lines, block.n
+        if not n:
+            return b""
+        info0, info1 = lines.bound[7] + 1, lines.bound[8]
+        stop = lines.end + (b[np.minimum(lines.end, b.size - 1)] == 13)  # a CR kept, as written
+        # INFO "." or empty, or holding one of our ids: those records are rewritten one by one.
+        odd = (info1 - info0 == 0) | ((info1 - info0 == 1) & (b[np.minimum(info0, b.size - 1)] == 46))
+        whole = np.full(n, -1, dtype=np.int64)
+        for info_id in self._id_bytes:  # an item "ID" or "ID=..." in the INFO column
+            odd |= info_values(b, info0, info1 - info0, info_id, whole)[0] >= 0
+        keep = ~odd
+        columns: list[tuple[Any, np.ndarray, np.ndarray] | None] = [
+            (b, lines.start, np.where(keep, info1 - lines.start, 0))
+        ]
+        for buf, start, length in block.items:
+            columns.append(_const(SEMI, n, (length > 0) & keep))
+            columns.append((buf, start, np.where(keep, length, 0)))
+        columns.append((b, info1, np.where(keep, stop - info1, 0)))
+        if odd.any():
+            side, side_at, side_len = bytearray(), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+            for r in np.flatnonzero(odd).tolist():
+                extra = [
+                    bytes(buf[start[r] : start[r] + length[r]]) for buf, start, length in block.items if length[r] > 0
+                ]
+                line = self._rewrite(
+                    bytes(b[lines.start[r] : stop[r]]), [x.decode("utf-8", "surrogateescape") for x in extra]
+                )
+                side_at[r], side_len[r] = len(side), len(line)
+                side += line
+            columns.append((bytes(side), side_at, side_len))
+        columns.append((b"\n", np.zeros(n, dtype=np.int64), np.ones(n, dtype=np.int64)))
+        return gather_columns(columns).tobytes()
+
+    def _rewrite(self, line: bytes, extra: list[str]) -> bytes:
+        cols = line.decode("utf-8", "surrogateescape").split("\t", 8)
+        info = cols[7]
+        if info == ".":
+            info = ";".join(extra)
+        elif self._ours.search(info):  # the input's own values of these ids are replaced
+            info = ";".join([kv for kv in info.split(";") if kv.split("=", 1)[0] not in self.ids] + extra)
+        elif extra:
+            info = f"{info};{';'.join(extra)}"
+        cols[7] = info or "."
+        return "\t".join(cols).encode("utf-8", "surrogateescape")
+
+    def _vcf(self, source: Source, block: _Block) -> None:
+        al, index = block.alleles, self._indexes[source.name]
+        rows = al.mpos.size
+        # The span a matching source record can start in: an allele's leading shared bases
+        # may be written differently on the two sides, so the whole REF span is read. A
+        # record's query is [POS-2, POS+len(REF)) (0-based): every source row whose minimal
+        # form can start where one of the record's can.
+        lo, hi = block.pos - 1, block.pos + block.ref_len
+        # Each ALT's key "REF>ALT" (upper case) and what the scan finds for it: the matching
+        # row's INFO text (kept in `kept`, found_at/found_len) and the row's ALT index.
+        key_len = al.mref_len + 1 + al.malt_len
+        one = np.ones(rows, np.int64)
+        key_text = UPPER[
+            gather_columns([(block.b, al.mref, al.mref_len), (b">", 0 * one, one), (block.b, al.malt, al.malt_len)])
+        ]
+        key_off = offsets_of(key_len)
+        found_at, found_len, found_alt = np.full(rows, -1, np.int64), np.zeros(rows, np.int64), np.zeros(rows, np.int64)
+        kept: list[np.ndarray] = []
+        size = 0
+        for chrom, start, end, members in block.windows(lo, hi, self._gaps[source.name]):
+            contig = self._contig(index.names, chrom)
+            if contig is None:
+                continue
+            mine = block.alt_rows(members)
+            mine = mine[al.mpos[mine] >= 0]
+            if not mine.size:
+                continue
+            mine = mine[np.argsort(al.mpos[mine], kind="stable")]
+            runs = _runs(np.maximum(0, lo[members] - 1), hi[members])
+            table = SourceKeys(np.ascontiguousarray(al.mpos[mine]), key_text, key_off[mine], key_len[mine])
+            for text, new in self._scan(source, index, contig, (max(0, start - 1), end), runs, table):
+                rows_new = mine[new]
+                found_len[rows_new] = table.found_len[new]
+                found_alt[rows_new] = table.found_alt[new]
+                # the INFO texts of this chunk's matches, kept past the chunk
+                piece = gather(text, table.found_info[new], table.found_len[new])
+                found_at[rows_new] = size + offsets_of(table.found_len[new])
+                kept.append(piece)
+                size += piece.size
+        store = np.concatenate(kept) if kept else np.zeros(0, dtype=np.uint8)
+        for f in source.fields:
+            self._field(block, f, store, found_at, found_len, found_alt)
+
+    def _scan(
+        self, source: Source, index: _TabixIndex, contig: str, region: tuple[int, int],
+        runs: tuple[np.ndarray, np.ndarray], table: SourceKeys,
+    ) -> Any:  # fmt: skip
+        """Yields (chunk text, key numbers newly found in it): the keys' first source rows in
+        ``region`` (0-based) meeting ``runs``, found_* in ``table`` offsets into that chunk: the
+        region's rows are inflated from the index's offset on and matched in C
+        (textops.source_scan), in chunks (BGZF_BLOCK); the rows between the runs are read
+        through, not parsed."""
+        offset = index.start(contig, region[0])
+        if offset is None:
+            return
+        last = index.start(contig, region[1])
+        taken = np.zeros(table.pos.size, dtype=bool)
+        state = np.zeros(1, dtype=np.int64)
+        handle = self._handle(source)
+        data, block = _inflate(handle, offset >> 16, (offset if last is None else max(last, offset)) >> 16)
+        tail, data, name = b"", data[offset & 0xFFFF :], contig.encode()
+        while True:
+            raw = tail + data
+            cut = raw.rfind(b"\n") + 1 if data else len(raw)  # whole lines; the last one at the end
+            text = np.frombuffer(raw, dtype=np.uint8)
+            done = source_scan(text[:cut], name, region[1], *runs, table, state)
+            new = np.flatnonzero((table.found_info >= 0) & ~taken)
+            if new.size:
+                taken[new] = True
+                yield text, new
+            if done or not data:
+                return
+            tail = raw[cut:]
+            data, block = _inflate(handle, block, block)
+
+    def _field(
+        self, block: _Block, f: SourceField, store: np.ndarray, at: np.ndarray, length: np.ndarray, alt: np.ndarray
+    ) -> None:
+        """One VCF source field: its INFO item per record and its table column."""
+        al, n = block.alleles, block.n
+        rec = al.rec
+        sid = f.source_id.encode()
+        whole = np.full(rec.size, -1, dtype=np.int64)
+        present = info_values(store, at, length, sid, whole)[0] >= 0  # the row has the id
+        part = alt + (1 if f.source_number == "R" else 0) if f.source_number in ("A", "R") else whole
+        vs, vl = info_values(store, at, length, sid, part)
+        valid = vs >= 0
+        if store.size:  # "." is no value
+            valid &= ~((vl == 1) & (store[np.clip(vs, 0, store.size - 1)] == 46))
+        if f.number == "0":
+            has = np.bincount(rec[present], minlength=n) > 0
+            name = f.info_id.encode()
+            block.items.append((name, np.zeros(n, np.int64), np.where(has, len(name), 0)))
+            if self.table:
+                block.columns.append(_flag_column(has[rec]))
+            return
+        any_rec = np.bincount(rec[valid], minlength=n) > 0
+        on = any_rec[rec]  # the rows of records that get the item
+        head = f"{f.info_id}=".encode()
+        first = al.alt == 0
+        # the slot of each ALT: its value, "." for none; Number=. and the like: commas as %2C
+        slot_buf, slot_at, slot_len = store, vs, vl
+        if f.source_number not in ("A", "R", "0", "1") and store.size:
+            commas = np.concatenate(([0], np.cumsum(store == 44)))
+            odd = np.flatnonzero(valid & on & (commas[np.where(valid, vs + vl, 0)] > commas[np.where(valid, vs, 0)]))
+            if odd.size:
+                encoded = [bytes(store[vs[r] : vs[r] + vl[r]]).replace(b",", b"%2C") for r in odd.tolist()]
+                slot_buf = np.concatenate([store, np.frombuffer(b"".join(encoded), dtype=np.uint8)])
+                slot_at, slot_len = vs.copy(), vl.copy()
+                slot_at[odd] = store.size + offsets_of(np.array([len(e) for e in encoded], dtype=np.int64))
+                slot_len[odd] = [len(e) for e in encoded]
+        cols: list[tuple[Any, np.ndarray, np.ndarray] | None] = [
+            (head, np.zeros(rec.size, np.int64), np.where(on & first, len(head), 0)),
+        ]
+        if f.number == "R":  # the REF's value from the first row with the id, in ALT order
+            first_row = np.full(n, rec.size, dtype=np.int64)
+            np.minimum.at(first_row, rec[present], np.flatnonzero(present))
+            ref_at, ref_len = np.full(rec.size, -1, np.int64), np.zeros(rec.size, np.int64)
+            has_ref = on & first & (first_row[rec] < rec.size)
+            src = first_row[rec[has_ref]]
+            ref_at[has_ref], ref_len[has_ref] = info_values(
+                store, at[src], length[src], sid, np.zeros(src.size, np.int64)
+            )
+            ref_ok = ref_at >= 0
+            cols.append((store, np.where(ref_ok, ref_at, 0), np.where(ref_ok, ref_len, 0)))
+            cols.append(_const(DOT, rec.size, on & first & ~ref_ok))
+            cols.append(_const(COMMA, rec.size, on & first))
+        cols.append(_const(COMMA, rec.size, on & ~first))
+        cols.append((slot_buf, np.where(valid & on, slot_at, 0), np.where(valid & on, slot_len, 0)))
+        cols.append(_const(DOT, rec.size, on & ~valid))
+        block.items.append(_pieces(n, rec, cols))
+        if self.table:
+            block.columns.append(_typed(f, store, vs, vl, valid))
+
+    def _bed(self, source: Source, block: _Block) -> None:
+        f, n, rec = source.fields[0], block.n, block.alleles.rec
+        index = self._indexes[source.name]
+        # The REF span, 0-based half-open (POS .. POS+len(REF)-1, as bcftools overlaps it).
+        lo = block.pos - 1
+        hi = lo + np.maximum(1, block.ref_len)
+        hit = np.zeros(n, dtype=bool)
+        pair_rec, pair_name, pair_len, kept, size = [], [], [], [], 0  # the named regions of each record
+        for chrom, start, end, members in block.windows(lo, hi, self._gaps[source.name]):
+            contig = self._contig(index.names, chrom)
+            if contig is None:
+                continue
+            text, s, e, name, name_len = self._regions(source, index, contig, start, end)
+            run_s, run_e = _runs(lo[members], hi[members])
+            k = np.searchsorted(run_s, e, side="left") - 1  # only regions meeting a record count
+            near = np.flatnonzero((k >= 0) & (run_e[np.maximum(k, 0)] > s))
+            if not near.size:
+                continue
+            s, e = s[near], e[near]
+            # Only a region starting less than the longest length before lo can reach it.
+            a = np.searchsorted(s, lo[members] - int((e - s).max()), side="left")
+            z = np.maximum(a, np.searchsorted(s, hi[members], side="left"))
+            pairs = ranges(a, z - a)
+            records = np.repeat(members, z - a)
+            over = (s[pairs] < hi[records]) & (e[pairs] > lo[records])
+            records, pairs = records[over], near[pairs[over]]
+            hit[records] = True
+            named = name_len[pairs] > 0
+            records, pairs = records[named], pairs[named]
+            kept.append(gather(text, name[pairs], name_len[pairs]))
+            pair_rec.append(records)
+            pair_name.append(size + offsets_of(name_len[pairs]))
+            pair_len.append(name_len[pairs])
+            size += kept[-1].size
+        if f.number == "0":
+            name_id = f.info_id.encode()
+            block.items.append((name_id, np.zeros(n, np.int64), np.where(hit, len(name_id), 0)))
+            if self.table:
+                block.columns.append(_flag_column(hit[rec]))
+            return
+        block.items.append(self._names(f, n, kept, pair_rec, pair_name, pair_len))
+        buf, at, length = block.items[-1]
+        head = len(f.info_id) + 1
+        if self.table:
+            block.columns.append(_typed(f, buf, (at + head)[rec], (length - head)[rec], (length > 0)[rec]))
+
+    def _regions(self, source: Source, index: _TabixIndex, contig: str, start: int, end: int) -> tuple[np.ndarray, ...]:
+        """(text, start, end, name start, name length) of a BED source's regions of ``contig``
+        from the index's offset of ``start`` on that start before ``end``, in file order."""
+        offset = index.start(contig, start)
+        empty = np.zeros(0, dtype=np.int64)
+        if offset is None:
+            return np.zeros(0, dtype=np.uint8), empty, empty, empty, empty
+        last = index.start(contig, end)
+        handle = self._handle(source)
+        data, block = _inflate(handle, offset >> 16, (offset if last is None else max(last, offset)) >> 16)
+        data, state = data[offset & 0xFFFF :], np.zeros(2, dtype=np.int64)
+        while True:  # the whole lines up to a row past the end (or the contig's end)
+            more, block = (b"", block) if state[1] else _inflate(handle, block, block)
+            text = np.frombuffer(data, dtype=np.uint8)
+            cut = data.rfind(b"\n") + 1 if more else len(data)
+            state[:] = 0  # the text is scanned from its start again
+            found = bed_scan(text[:cut], contig.encode(), end, state)
+            if state[1] or not more:
+                return text, *found
+            data += more
+
+    @staticmethod
+    def _names(
+        f: SourceField, n: int, kept: list[np.ndarray], pair_rec: list[np.ndarray], pair_name: list[np.ndarray],
+        pair_len: list[np.ndarray],
+    ) -> tuple[Any, np.ndarray, np.ndarray]:  # fmt: skip
+        """Per record the item "ID=names": the names of its regions, unique, in file order."""
+        store = np.concatenate(kept) if kept else np.zeros(0, dtype=np.uint8)
+        records = np.concatenate(pair_rec) if pair_rec else np.zeros(0, dtype=np.int64)
+        order = np.argsort(records, kind="stable")  # windows hold disjoint records
+        records = records[order]
+        name_at = np.concatenate(pair_name)[order] if pair_name else records
+        name_len = np.concatenate(pair_len)[order] if pair_len else records
+        count = np.bincount(records, minlength=n)
+        head = f"{f.info_id}=".encode()
+        # one name: its piece; more: joined one by one, repeated names once
+        side, value_at, value_len = bytearray(), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        first = offsets_of(count)
+        single = np.flatnonzero(count == 1)
+        value_at[single], value_len[single] = name_at[first[single]], name_len[first[single]]
+        for r in np.flatnonzero(count > 1).tolist():
+            mine = slice(first[r], first[r] + count[r])
+            names = [
+                bytes(store[a : a + k]) for a, k in zip(name_at[mine].tolist(), name_len[mine].tolist(), strict=True)
+            ]
+            joined = b",".join(dict.fromkeys(names))
+            value_at[r], value_len[r] = store.size + len(side), len(joined)
+            side += joined
+        buf = np.concatenate([store, np.frombuffer(bytes(side), dtype=np.uint8)]) if side else store
+        has = value_len > 0
+        zeros = np.zeros(n, dtype=np.int64)
+        return _pieces(n, np.arange(n), [(head, zeros, np.where(has, len(head), 0)), (buf, value_at, value_len)])
 
     @staticmethod
     def _contig(contigs: Any, chrom: str) -> str | None:
@@ -389,156 +736,34 @@ class SourcesStage:
         alt = chrom[3:] if chrom.startswith("chr") else f"chr{chrom}"
         return alt if alt in contigs else None
 
-    def _vcf(self, source: Source, block: _Block) -> None:
-        records, per_record, per_info = block.records, block.per_record, block.per_info
-        index, pattern = self._indexes[source.name], self._patterns[source.name]
-        # The span a matching source record can start in: an allele's leading shared bases
-        # may be written differently on the two sides, so the whole REF span is read. A
-        # record's query is [POS-2, POS+len(REF)) (0-based): every source row whose minimal
-        # form can start where one of the record's can.
-        spans = [(int(c[1]) - 1, int(c[1]) + len(c[3])) for c in records]
-        for chrom, start, end, members in self._windows(records, spans, self._gaps[source.name]):
-            contig = self._contig(index.names, chrom)
-            if contig is None:
-                continue
-            keys: dict[tuple[int, str, str], int] = {}  # each ALT's minimal form -> its key number
-            alleles: list[list[int | None] | None] = []
-            for i in members:
-                pos, ref = int(records[i][1]), records[i][3]
-                if not _sequence(ref):
-                    alleles.append(None)
-                    continue
-                alleles.append(
-                    [keys.setdefault(minimal(pos, ref, a), len(keys)) if _sequence(a) else None
-                     for a in records[i][4].split(",")]
-                )  # fmt: skip
-            near = _Overlaps([(max(0, spans[i][0] - 1), spans[i][1]) for i in members])
-            found = self._scan(source, index, contig, (max(0, start - 1), end), near, list(keys))
-            for i, alts in zip(members, alleles, strict=True):
-                if alts is None:
-                    continue
-                hits = [None if k is None else found[k] for k in alts]
-                if any(h is not None for h in hits):
-                    matches = [None if h is None else _Match(_info(h[0], pattern), h[1]) for h in hits]
-                    self._write_vcf_fields(source, matches, per_record[i], per_info[i])
 
-    def _scan(
-        self, source: Source, index: _TabixIndex, contig: str, region: tuple[int, int], near: _Overlaps,
-        keys: list[tuple[int, str, str]],
-    ) -> list[tuple[str, int] | None]:  # fmt: skip
-        """Per key, the (INFO text, ALT index) of the first source row in ``region`` (0-based)
-        with that allele, of the rows meeting ``near``: the region's rows are inflated from the
-        index's offset on and matched in C (textops.source_scan), in chunks of growing size;
-        the rows between the runs of ``near`` are read through, not parsed."""
-        found: list[tuple[str, int] | None] = [None] * len(keys)
-        offset = index.start(contig, region[0])
-        if offset is None or not keys:
-            return found
-        order = sorted(range(len(keys)), key=keys.__getitem__)  # by position first
-        texts = [f"{keys[q][1]}>{keys[q][2]}" for q in order]
-        lengths = np.fromiter(map(len, texts), np.int64, len(texts))
-        table = SourceKeys(
-            np.fromiter((keys[q][0] for q in order), np.int64, len(order)),
-            np.frombuffer("".join(texts).encode(), dtype=np.uint8),
-            offsets_of(lengths),
-            lengths,
-        )
-        runs = (np.array(near.starts, dtype=np.int64), np.array(near.ends, dtype=np.int64))
-        taken = np.zeros(len(keys), dtype=bool)
-        state = np.zeros(1, dtype=np.int64)
-        handle = self._handle(source)
-        handle.seek(offset)
-        tail, size, name = b"", SCAN_CHUNK, contig.encode()
-        while True:
-            data = handle.read(size)
-            text = tail + data
-            cut = text.rfind(b"\n") + 1 if data else len(text)  # whole lines; the last one at the end
-            done = source_scan(np.frombuffer(text, dtype=np.uint8, count=cut), name, region[1], *runs, table, state)
-            new = np.flatnonzero((table.found_info >= 0) & ~taken)
-            taken[new] = True
-            for q, at, n, k in zip(
-                new.tolist(), *(a[new].tolist() for a in (table.found_info, table.found_len, table.found_alt)),
-                strict=True,
-            ):  # fmt: skip
-                found[order[q]] = (text[at : at + n].decode("utf-8", "surrogateescape"), k)
-            if done or not data:
-                return found
-            tail, size = text[cut:], min(2 * size, MAX_SCAN_CHUNK)
+def _flag_column(values: np.ndarray) -> Any:
+    import pyarrow as pa
 
-    @staticmethod
-    def _write_vcf_fields(
-        source: Source, matches: list[_Match | None], rows: list[dict[str, Any]], info: list[str]
-    ) -> None:
-        for f in source.fields:
-            values: list[str | None] = []
-            for m in matches:
-                v = None
-                if m is not None and f.source_id in m.values:
-                    raw = m.values[f.source_id]
-                    if f.source_number in ("A", "R"):
-                        parts = raw.split(",")
-                        k = m.alt_index + (1 if f.source_number == "R" else 0)
-                        v = parts[k] if k < len(parts) else None
-                    else:
-                        v = raw
-                values.append(None if v in (None, ".") else v)
-            if f.number == "0":
-                if any(m is not None and f.source_id in m.values for m in matches):
-                    info.append(f.info_id)
-                    for r in rows:
-                        r[f.column] = True
-                continue
-            if f.number == "A":
-                if any(v is not None for v in values):
-                    info.append(f"{f.info_id}={','.join(_slot(v) if v is not None else '.' for v in values)}")
-            elif f.number == "R":
-                first = next((m for m in matches if m is not None and f.source_id in m.values), None)
-                ref_v = first.values[f.source_id].split(",")[0] if first is not None else "."
-                if any(v is not None for v in values):
-                    info.append(f"{f.info_id}={','.join([ref_v, *(v if v is not None else '.' for v in values)])}")
-            for r, v in zip(rows, values, strict=True):
-                if v is not None:
-                    r[f.column] = v
+    return pa.array(values, pa.bool_(), mask=~values)
 
-    def _bed(self, source: Source, block: _Block) -> None:
-        records, per_record, per_info = block.records, block.per_record, block.per_info
-        f = source.fields[0]
-        handle = self._handle(source)
-        # The REF span, 0-based half-open (POS .. POS+len(REF)-1, as bcftools overlaps it).
-        spans = [(int(c[1]) - 1, int(c[1]) - 1 + max(1, len(c[3]))) for c in records]
-        for chrom, start, end, members in self._windows(records, spans, self._gaps[source.name]):
-            contig = self._contig(handle.contigs, chrom)
-            if contig is None:
-                continue
-            near = _Overlaps([spans[i] for i in members])
-            starts: list[int] = []  # the regions overlapping a record, in file (start) order
-            regions = []
-            longest = 0
-            for row in handle.fetch(contig, start, end, multiple_iterators=False):
-                cols = row.split("\t", 4)
-                s, e = int(cols[1]), int(cols[2])
-                if near.hit(s, e):
-                    starts.append(s)
-                    regions.append((s, e, cols[3] if len(cols) > 3 else ""))
-                    longest = max(longest, e - s)
-            for i in members:
-                lo, hi = spans[i]
-                # Only a region starting less than the longest length before lo can reach it.
-                first, last = bisect.bisect_left(starts, lo - longest), bisect.bisect_left(starts, hi)
-                hits = [name for s, e, name in regions[first:last] if s < hi and e > lo]
-                if not hits:
-                    continue
-                if f.number == "0":
-                    per_info[i].append(f.info_id)
-                    value: Any = True
-                else:
-                    unique = list(dict.fromkeys(h for h in hits if h))
-                    if not unique:
-                        continue
-                    value = ",".join(unique)
-                    per_info[i].append(f"{f.info_id}={value}")
-                for r in per_record[i]:
-                    r[f.column] = value
+
+def _inflate(fh: Any, start: int, last: int) -> tuple[bytes, int]:
+    """The inflated text of a BGZF file's blocks from file offset ``start`` up to the block at
+    ``last`` (at least one with text, unless the file ends first), and the next block's offset."""
+    fh.seek(start)
+    raw = fh.read(max(0, last - start) + BGZF_BLOCK)
+    pieces, at, inflated = [], 0, 0
+    view = memoryview(raw)
+    while at + 18 <= len(raw):
+        if raw[at : at + 4] != b"\x1f\x8b\x08\x04" or raw[at + 12 : at + 14] != b"BC":
+            raise SourceError(f"{getattr(fh, 'name', 'source')}: not a BGZF block at offset {start + at}")
+        size = struct.unpack_from("<H", raw, at + 16)[0] + 1  # BSIZE: the block's size - 1
+        if at + size > len(raw):
+            break
+        pieces.append(isal_zlib.decompress(view[at + 18 : at + size - 8], -15))  # raw deflate
+        inflated += len(pieces[-1])
+        at += size
+        if start + at > last and inflated:  # an empty block is not the end: only the last one is
+            break
+    if not at and raw:
+        raise SourceError(f"{getattr(fh, 'name', 'source')}: a truncated BGZF block at offset {start}")
+    return b"".join(pieces), start + at
 
 
 def _window_gap(compressed_bytes: int) -> int:
@@ -607,24 +832,6 @@ class _TabixIndex:
         return bins.get(number, 0)  # no bin above it: from the file's start (other contigs skipped)
 
 
-class _Overlaps:
-    """Half-open intervals merged into disjoint sorted runs: does [lo, hi) meet any of them?"""
-
-    def __init__(self, intervals: list[tuple[int, int]]):
-        self.starts: list[int] = []
-        self.ends: list[int] = []
-        for lo, hi in sorted(intervals):
-            if self.ends and lo <= self.ends[-1]:
-                self.ends[-1] = max(self.ends[-1], hi)
-            else:
-                self.starts.append(lo)
-                self.ends.append(hi)
-
-    def hit(self, lo: int, hi: int) -> bool:
-        k = bisect.bisect_left(self.starts, hi) - 1  # the last run starting before hi
-        return k >= 0 and self.ends[k] > lo
-
-
 def arrow_type(f: SourceField) -> Any:
     import pyarrow as pa
 
@@ -651,22 +858,14 @@ def _coerce(value: Any, kind: type) -> Any:
         return None  # a malformed number in the source: null, as the VCF keeps its text
 
 
-def with_sources(table: Any, per_record: list[list[dict[str, Any]]], sources: Sources) -> Any:
-    """The block's Parquet rows (one per record and ALT) with one column per source field."""
+def with_sources(table: Any, columns: list[Any], sources: Sources) -> Any:
+    """The block's Parquet rows (one per record and ALT) with one column per source field
+    (``SourcesStage.annotate``'s arrays)."""
     import pyarrow as pa
 
     if table is None or not sources.fields:
         return table
-    rows = [r for alts in per_record for r in alts]
-    if len(rows) != table.num_rows:
-        raise RuntimeError(f"sources: {len(rows)} ALTs but {table.num_rows} table rows")
-    arrays, names = list(table.columns), list(table.schema.names)
-    for f in sources.fields:
-        typ = arrow_type(f)
-        kind = {pa.int64(): int, pa.float64(): float}.get(typ)
-        values = [r.get(f.column) for r in rows]
-        if kind is not None:
-            values = [None if v is None else _coerce(v, kind) for v in values]
-        arrays.append(pa.array(values, typ))
-        names.append(f.column)
-    return pa.RecordBatch.from_arrays(arrays, names=names)
+    if any(len(c) != table.num_rows for c in columns):
+        raise RuntimeError(f"sources: {len(columns[0])} ALTs but {table.num_rows} table rows")
+    names = [*table.schema.names, *(f.column for f in sources.fields)]
+    return pa.RecordBatch.from_arrays([*table.columns, *columns], names=names)

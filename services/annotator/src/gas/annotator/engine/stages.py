@@ -59,7 +59,7 @@ class BlockStages:
             self.csq = CsqStage(db, ours=CSQ_HEADER in input_meta, table=with_table)
             self.with_effects = with_effects
         self.sources = sources
-        self.source_stage = SourcesStage(sources) if sources.sources else None
+        self.source_stage = SourcesStage(sources, table=with_table) if sources.sources else None
         self.sample_spec: Any = None  # genotypes.SampleSpec: set by the file runner when it writes genotypes
 
     def run(self, block: bytes, first_line: int) -> BlockResult:
@@ -70,9 +70,9 @@ class BlockStages:
             result.vcf, result.effects = fx.text, fx
             result.table = self.with_effects(result.table, fx)
         if self.source_stage is not None:
-            text, per_record = self.source_stage.annotate(bytes(result.vcf))
+            text, columns = self.source_stage.annotate(bytes(result.vcf))
             result.vcf = text
-            result.table = with_sources(result.table, per_record, self.sources)
+            result.table = with_sources(result.table, columns, self.sources)
         if self.sample_spec is not None and result.table is not None:
             from gas.annotator.engine.genotypes import genotype_block
 

@@ -302,6 +302,12 @@ _SIGNATURES["gas_source_scan"] = (
     + [_INT64S_OUT] * 4,
     _I64,
 )
+_SIGNATURES["gas_source_alleles"] = ([_BYTES, _I64, *[_INT64S] * 5, _I64, *[_INT64S_OUT] * 7], _I64)
+_SIGNATURES["gas_bed_scan"] = ([_BYTES, _I64, ctypes.c_char_p, _I64, _I64, _I64, *[_INT64S_OUT] * 5], _I64)
+_SIGNATURES["gas_info_values"] = (
+    [_BYTES, _I64, _INT64S, _INT64S, ctypes.c_char_p, _I64, _INT64S, _INT64S_OUT, _INT64S_OUT],
+    None,
+)
 
 
 def load_kernels(path: Path) -> ctypes.CDLL:
@@ -565,3 +571,65 @@ def source_scan(
             state,
         )  # fmt: skip
     )
+
+
+@dataclass
+class SourceAlleles:
+    """A block's ALTs, one row each (records in order, ALTs in order): the record, the ALT's
+    index and its minimal form (``sources.minimal``) as pieces of the block (``mpos`` -1: REF or
+    ALT not sequence)."""
+
+    rec: np.ndarray
+    alt: np.ndarray
+    mpos: np.ndarray
+    mref: np.ndarray
+    mref_len: np.ndarray
+    malt: np.ndarray
+    malt_len: np.ndarray
+
+
+def source_alleles(
+    b: np.ndarray, pos: np.ndarray, ref: np.ndarray, ref_len: np.ndarray, alts: np.ndarray, alts_len: np.ndarray
+) -> SourceAlleles:
+    """Each record's ALTs split and reduced to their minimal forms (compiled: gas_source_alleles)."""
+    arrays = [np.ascontiguousarray(a, dtype=np.int64) for a in (pos, ref, ref_len, alts, alts_len)]
+    n = arrays[0].size
+    if any(a.size != n for a in arrays) or (n and (arrays[1].min() < 0 or arrays[3].min() < 0)):
+        raise ValueError("source_alleles: one REF and ALT piece per record, inside the block")
+    if n and (arrays[2].min() < 0 or arrays[4].min() < 0 or (arrays[1] + arrays[2]).max() > b.size
+              or (arrays[3] + arrays[4]).max() > b.size):  # fmt: skip
+        raise ValueError("source_alleles: a REF or ALT lies outside the block")
+    cap = n + int(arrays[4].sum())  # an ALT column of L bytes holds at most L commas
+    out = [np.empty(cap, dtype=np.int64) for _ in range(7)]
+    rows = _native().gas_source_alleles(b, n, *arrays, cap, *out)
+    return SourceAlleles(*(o[:rows] for o in out))
+
+
+def info_values(
+    text: np.ndarray, start: np.ndarray, length: np.ndarray, info_id: bytes, part: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(start, length) in ``text`` of the value of INFO item ``info_id`` in each INFO text
+    ``text[start : start + length]`` (start -1: none), the ``part``-th comma-separated piece when
+    part >= 0; start -1 where absent (compiled: gas_info_values)."""
+    start, length, part = (np.ascontiguousarray(a, dtype=np.int64) for a in (start, length, part))
+    n = start.size
+    if length.size != n or part.size != n:
+        raise ValueError("info_values: one length and part per start")
+    inside = start >= 0
+    if (length[inside] < 0).any() or (start[inside] + length[inside] > text.size).any():
+        raise ValueError("info_values: an INFO text lies outside the text")
+    out_start, out_len = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    _native().gas_info_values(text, n, start, length, info_id, len(info_id), part, out_start, out_len)
+    return out_start, out_len
+
+
+def bed_scan(text: np.ndarray, contig: bytes, end: int, state: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(start, end, name start, name length) of the rows of ``contig`` in ``text`` (whole lines
+    of a BED) that start before ``end``, as ``native.c``'s gas_bed_scan documents; state[1] = 1
+    when no later row is needed."""
+    if state.size != 2 or state.dtype != np.int64:
+        raise ValueError("bed_scan: state is two int64")
+    cap = int(_native().gas_count_byte(text, text.size, 10)) + 1
+    out = [np.empty(cap, dtype=np.int64) for _ in range(4)]
+    rows = _native().gas_bed_scan(text, text.size, contig, len(contig), end, cap, *out, state)
+    return tuple(o[:rows] for o in out)
