@@ -445,6 +445,7 @@ class TxText:
                 raise ValueError("transcript text tables: packed offsets outside their data")
             if n and (np.diff(off) < 0).any():
                 raise ValueError("transcript text tables: packed offsets must ascend")
+        self.names_per_tx = sum(int(off[-1] - off[0]) for _, off in self.strings) // max(1, n)
         self.word_text = np.frombuffer(b"".join(self.words), dtype=np.uint8) if any(self.words) else _EMPTY
         self.word_off = np.concatenate([[0], np.cumsum([len(w) for w in self.words])]).astype(np.int64)
 
@@ -497,7 +498,10 @@ def tx_entries(
         raise ValueError("tx_entries: one change offset per record and one more, one ALT per change")
     strings = _ByteArrays([d for d, _ in x.strings]), _Int32Arrays([o for _, o in x.strings])
     lib = _native()
-    raw_cap, info_cap = 256 * (n + n_q) + 4096, 512 * (n + n_q) + 4096
+    # A first guess near the usual size (an entry's fixed text and its transcript's names;
+    # escaping seldom adds): room left untouched still makes the heap hold more.
+    raw_cap = (n + n_q) * (112 + x.names_per_tx) + p_text.size + 4096
+    info_cap = raw_cap + 192 * rec_alts.size
     k = pick_field_a.size
     while True:
         raw, info = np.empty(raw_cap, dtype=np.uint8), np.empty(info_cap, dtype=np.uint8)
@@ -519,8 +523,9 @@ def tx_entries(
         if entries < 0:
             raise ValueError("tx_entries: a row's transcript, change or piece is out of range")
         if sizes[0] <= raw_cap and sizes[1] <= info_cap:
+            # (raw is kept with the block until it is written: a copy of its size, not the room)
             return EntryText(
-                raw[: sizes[0]], entry_off[: entries + 1], change_entry, change_mask, pick_start, pick_len,
+                raw[: sizes[0]].copy(), entry_off[: entries + 1], change_entry, change_mask, pick_start, pick_len,
                 info[: sizes[1]], info_off,
             )  # fmt: skip
         raw_cap, info_cap = max(raw_cap, int(sizes[0])), max(info_cap, int(sizes[1]))
