@@ -1,15 +1,16 @@
 """Transcript effects: per ALT allele x transcript consequences, HGVS and amino-acid changes.
 
 Read from a bundle (``bundle.py``): the transcripts, their exons and coding runs, and the
-genome's sequence. ``Effects.annotate(cid, pos, ref, alts)`` gives one ``Csq`` per ALT and
-transcript within 5 kb, as Ensembl VEP lays out its CSQ field (docs/annotation-engine.md
-lists the rules and where they differ from VEP's and bcftools csq's).
+genome's sequence. ``Effects.entries(records)`` gives each ALT one CSQ entry per transcript
+within 5 kb, as Ensembl VEP lays out its CSQ field (docs/annotation-engine.md lists the rules
+and where they differ from VEP's and bcftools csq's), the pick of each ALT and each record's
+INFO text.
 
 The transcripts near each change, and the pairs that are upstream/downstream or inside an
-intron's body, are found per block in C (``native.c``: gas_tx_classify); the rest is Python
-per variant x transcript (a transcript's sequences are decoded once and cached); the
-gene-level stages stay vectorised in ``block.py``.
-"""
+intron's body, are found per block in C (``native.c``: gas_tx_classify), and the text of
+those entries, the picks and the INFO text written there too (gas_tx_entries); the other
+pairs' fields are Python per variant x transcript (``Effects.one``: a transcript's sequences
+are decoded once and cached); the gene-level stages stay vectorised in ``block.py``."""
 
 from __future__ import annotations
 
@@ -23,7 +24,17 @@ import numpy as np
 
 from gas.annotator.engine.bundle import TX_CANONICAL, TX_END_NF, TX_MANE, TX_START_NF
 from gas.annotator.engine.database import FLANK, AnnotationDatabase, Packed
-from gas.annotator.engine.textops import EntryText, TxTables, TxText, distinct, gather, tx_classify, tx_entries
+from gas.annotator.engine.textops import (
+    EntryText,
+    TxTables,
+    TxText,
+    distinct,
+    gather,
+    gather_columns,
+    offsets_of,
+    tx_classify,
+    tx_entries,
+)
 from gas.core.vocab import CSQ_FIELDS as CSQ_FIELD_NAMES
 from gas.core.vocab import CSQ_INFO_IDS, IMPACT, RANK
 from gas.core.vocab import PICK_FIELDS as PICK_IDS
@@ -1096,7 +1107,7 @@ class BlockEffects:
     """A block's transcript consequences, per ALT in file order (the Parquet rows) rather than
     as objects (a block of a whole-genome file has millions of entries)."""
 
-    text: bytes
+    text: np.ndarray  # the annotated lines
     terms: list[list[str]]  # the terms of all its entries, most severe first (empty: no entry)
     raw: np.ndarray  # the entries' CSQ text, unescaped: entry e is raw[entry_off[e] : entry_off[e + 1]]
     entry_off: np.ndarray
@@ -1106,6 +1117,18 @@ class BlockEffects:
     ref_checked: int
     ref_mismatches: int
     first_mismatch_line: int
+
+    def picks_only(self) -> BlockEffects:
+        """This block without its entries' text, its picks' fields kept (a block waits for its
+        turn to be written: without a table, the entries are not needed any more)."""
+        lengths = np.maximum(self.pick_len, 0)
+        raw = gather(self.raw, self.pick_start, lengths)
+        starts = offsets_of(lengths.ravel()).reshape(lengths.shape)
+        none = np.zeros(self.alt_entries.size, dtype=np.int64)
+        return BlockEffects(
+            self.text, self.terms, raw, np.zeros(1, dtype=np.int64), none, starts, self.pick_len,
+            self.ref_checked, self.ref_mismatches, self.first_mismatch_line,
+        )  # fmt: skip
 
     def pick(self, index: int) -> list[str | None]:
         """CSQ field ``index`` (one of _PICK_CSQ) of each ALT's pick, None when empty or no pick."""
@@ -1138,10 +1161,11 @@ def _arrow_strings(raw: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> 
 class CsqStage:
     """Adds CSQ and the PICK_* fields to annotated lines and checks REF against the FASTA."""
 
-    def __init__(self, db: AnnotationDatabase, ours: bool = False):
+    def __init__(self, db: AnnotationDatabase, ours: bool = False, table: bool = True):
         self.db = db
         self.effects = Effects(db)
         self.ours = ours  # the input's CSQ is GAS's own (re-annotation): dropped, not renamed
+        self.table = table  # keep each entry's text for the Parquet table (else only the picks')
 
     def annotate(self, text: bytes, first_line: int) -> BlockEffects:
         checked = mismatched = 0
@@ -1186,8 +1210,12 @@ class CsqStage:
         terms: list[list[str]] = [_NO_TERMS] * n_rows  # (one list: a list per ALT costs the collector)
         for at, t in zip(change_at.tolist(), got.terms, strict=True):
             terms[at] = t
-        out: list[bytes] = []
-        for cols, r in zip(rows, record_of, strict=True):
+        # Each line is written by one compiled copy (textops.gather_columns): its first seven
+        # columns, its INFO keys kept, ";", the record's CSQ/PICK text (or "." for none), the
+        # rest of the line, from the block, the kept keys' and the kernel's buffers.
+        kept: list[bytes] = []
+        head, rest = [], []
+        for cols in rows:
             info = cols[7]
             keys = [k for k in info.split(b";") if k and k != b"."]
             if b"CSQ" in info or b"PICK_" in info:  # else there is nothing to drop or rename
@@ -1195,15 +1223,36 @@ class CsqStage:
                     keys = [k for k in keys if k != b"CSQ" and not k.startswith(b"CSQ=")]
                 keys = [(b"CSQ_INPUT" + k[3:]) if k == b"CSQ" or k.startswith(b"CSQ=") else k for k in keys]
                 keys = [k for k in keys if k.partition(b"=")[0] not in _PICK_IDS]
-            ours = got.info(r) if r >= 0 else b""
-            if ours:
-                keys.append(ours)
-            cols[7] = b";".join(keys) or b"."
-            out.append(b"\t".join(cols))
-        body = b"\n".join(out) + b"\n" if out else b""
-        return BlockEffects(
+            kept.append(b";".join(keys))
+            head.append(sum(map(len, cols[:7])) + 7)  # up to INFO, its tab included
+            rest.append(len(cols[8]) + 1 if len(cols) > 8 else 0)  # the tab after INFO and the rest
+        info_len = np.fromiter((len(cols[7]) for cols in rows), dtype=np.int64, count=len(rows))
+        head_a, rest_a = np.array(head, dtype=np.int64), np.array(rest, dtype=np.int64)
+        line_start = np.zeros(len(rows), dtype=np.int64)
+        np.cumsum((head_a + info_len + rest_a + 1)[:-1], out=line_start[1:])
+        kept_text = b"".join(kept)
+        kept_len = np.fromiter(map(len, kept), dtype=np.int64, count=len(kept))
+        ours_start = np.zeros(len(rows), dtype=np.int64)
+        ours_len = np.zeros(len(rows), dtype=np.int64)
+        rec = np.array(record_of, dtype=np.int64)
+        ours_start[rec_line] = et.info_off[rec[rec_line]]
+        ours_len[rec_line] = et.info_off[rec[rec_line] + 1] - ours_start[rec_line]
+        zero, one = np.zeros(len(rows), dtype=np.int64), np.ones(len(rows), dtype=np.int64)
+        body = gather_columns(
+            [
+                (text, line_start, head_a),
+                (kept_text, offsets_of(kept_len), kept_len),
+                (b";", zero, ((kept_len > 0) & (ours_len > 0)).astype(np.int64)),
+                (et.info, ours_start, ours_len),
+                (b".", zero, ((kept_len == 0) & (ours_len == 0)).astype(np.int64)),
+                (text, line_start + head_a + info_len, rest_a),
+                (b"\n", zero, one),
+            ]
+        )
+        fx = BlockEffects(
             body, terms, et.raw, et.entry_off, alt_entries, pick_start, pick_len, checked, mismatched, first_bad
         )
+        return fx if self.table else fx.picks_only()
 
 
 def rename_input_csq(meta: list[str]) -> list[str]:

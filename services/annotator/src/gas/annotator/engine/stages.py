@@ -56,7 +56,7 @@ class BlockStages:
             from gas.annotator.engine.effects import CSQ_HEADER, CsqStage, with_effects
 
             # The input's CSQ is GAS's own (re-annotation): dropped, not renamed.
-            self.csq = CsqStage(db, ours=CSQ_HEADER in input_meta)
+            self.csq = CsqStage(db, ours=CSQ_HEADER in input_meta, table=with_table)
             self.with_effects = with_effects
         self.sources = sources
         self.source_stage = SourcesStage(sources) if sources.sources else None
