@@ -258,16 +258,56 @@ def _reference_entries(fx, gpos: int, ref: str, alt: str) -> list[tuple]:  # typ
     return [(c.allele_index, c.terms, c.fields, c.tx, c.pick_key) for c in entries]
 
 
-def test_tx_classify_entries_are_the_python_rules_entries(effects) -> None:  # type: ignore[no-untyped-def]
-    """Every entry written from gas_tx_classify's figures (upstream/downstream, inside an
-    intron's body, with the HGVSc position of an intronic substitution) is the entry the
-    Python rules give, and no transcript is missed or added."""
+def _reference_info(entries: list[tuple], n_alts: int) -> str:
+    """A record's INFO text as CsqStage wrote it from Csq objects: the entries joined and
+    escaped, then each PICK_* field per ALT (the old per-entry Python path, kept as the oracle)."""
+    from gas.annotator.engine.effects import PICK_FIELDS, escape
+
+    joined = ["|".join(fields) for _, _, fields, _, _ in entries]
+    csq = ",".join(joined)
+    csq = escape(csq, comma=False) if csq.count(",") == len(joined) - 1 else ",".join(escape(j) for j in joined)
+    keys = ["CSQ=" + csq]
+    picks = [next((f for k, _, f, _, _ in entries if k == alt and f[21] == "1"), None) for alt in range(n_alts)]
+    for name, index, _ in PICK_FIELDS:
+        keys.append(f"{name}=" + ",".join(escape(p[index]) or "." if p is not None else "." for p in picks))
+    return ";".join(keys)
+
+
+def _check_entries(fx, records) -> set[int]:  # type: ignore[no-untyped-def]
+    """Effects.entries of the records against the Python rules' entries, pick and INFO text;
+    the kinds of gas_tx_entries entry it wrote."""
+    from gas.annotator.engine.effects import _PICK_CSQ
+    from gas.core.vocab import RANK
+
+    got = fx.entries(records)
+    raw = got.text.raw.tobytes()
+    off = got.text.entry_off.tolist()
+    kinds = 0
+    for n, (gpos, ref, alts) in enumerate(records):
+        want = _reference_entries(fx, gpos, ref.upper(), alts[0].upper())
+        lo, hi = got.rec_change[n], got.rec_change[n + 1]
+        assert hi - lo == (1 if want else 0)
+        assert got.info(n).decode() == (_reference_info(want, 1) if want else ""), (gpos, ref, alts)
+        if not want:
+            continue
+        e0, e1 = got.text.change_entry[lo : lo + 2].tolist()
+        assert [raw[off[e] : off[e + 1]].decode() for e in range(e0, e1)] == ["|".join(f) for _, _, f, _, _ in want]
+        picked = next(f for _, _, f, _, _ in want if f[21] == "1")
+        starts, lengths = got.text.pick_start[lo].tolist(), got.text.pick_len[lo].tolist()
+        assert [raw[a : a + b].decode() for a, b in zip(starts, lengths, strict=True)] == [picked[i] for i in _PICK_CSQ]
+        assert got.terms[lo] == sorted({t for _, terms, _, _, _ in want for t in terms}, key=RANK.__getitem__)
+        kinds |= int(got.text.change_mask[lo])
+    return {k for k in range(7) if kinds >> k & 1}
+
+
+def test_tx_entries_are_the_python_rules_entries(effects) -> None:  # type: ignore[no-untyped-def]
+    """Every record's entries written by gas_tx_entries (upstream/downstream, inside an intron's
+    body, with the HGVSc of an intronic substitution; the others' fields from Python), its pick,
+    terms and escaped INFO text are those the Python rules give, no transcript missed or added."""
     fx, records = effects
-    got = list(fx.annotate_many(records))
-    for (gpos, ref, alts), entries in zip(records, got, strict=True):
-        mine = [(c.allele_index, c.terms, c.fields, c.tx, c.pick_key) for c in entries]
-        assert mine == _reference_entries(fx, gpos, ref.upper(), alts[0].upper()), (gpos, ref, alts)
-    # the kernel settled each kind on these records, not only the "anything else" one
+    # each kind written from the tables: up, down, intron of coding (NMD or not) and non-coding
+    # transcripts, intergenic (the generator's NMD transcripts are all coding: no kind 5)
+    assert _check_entries(fx, records) == {0, 1, 2, 3, 4, 6}
     starts = np.array([g for g, _, _ in records], dtype=np.int64)
     lengths = np.array([len(r) for _, r, _ in records], dtype=np.int64)
     kinds = set(textops.tx_classify(fx.tables, 5000, starts, lengths)[2].tolist())
@@ -307,6 +347,29 @@ def test_snv_entries_are_the_python_rules_entries(effects, monkeypatch: pytest.M
     assert n > 1000 and not differ, differ[:3]
 
 
+def test_tx_entries_escape_what_the_names_hold(effects) -> None:  # type: ignore[no-untyped-def]
+    """Gene names, ids and MANE ids holding the characters VEP escapes (% = ; , and space)
+    and non-ASCII text: the INFO text is escaped as the Python path escaped it, the entries'
+    own text (the table's) is not."""
+    from gas.annotator.engine import effects as module
+    from gas.annotator.engine.database import Packed
+
+    fx = module.Effects(effects[0].db)
+    odd = ["a b", "x=1;y", "p%q", "c,d", "é ü", "=", ";;", ",", "%25"]
+    tables = [fx.tx_strings.tables[k] for k in range(len(fx.tx_strings.tables))]
+    n = len(tables[0])
+    for k in (1, 2, 5):  # gene_id, gene_name, mane (_TxStrings' order)
+        names = tables[k].tolist()
+        tables[k] = Packed.of([f"{v}{odd[(i + k) % len(odd)]}" if i % 3 else v for i, v in enumerate(names)])
+    fx.tx_strings = module._TxStrings(tables)
+    strings = dict(
+        zip(("tx_id", "tx_gene_id", "tx_gene_name", "tx_biotype", "tx_protein_id", "tx_mane"), tables, strict=True)
+    )
+    fx.text_tables.strings = [(strings[k].data, strings[k].offsets.astype(np.int32)) for k in module._TEXT_STRINGS]
+    assert n == fx.tables.start.size
+    _check_entries(fx, effects[1][:1500])
+
+
 def test_tx_scalars_coding_span_is_the_cdna_position_of_the_first_and_last_coding_bases(  # type: ignore[no-untyped-def]
     effects, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -334,6 +397,34 @@ def test_tx_scalars_coding_span_is_the_cdna_position_of_the_first_and_last_codin
         assert (tx.cds_c0, tx.cds_c1) == (walk(first), walk(last)), tx.tx_id
         checked[tx.strand] += 1
     assert min(checked.values()) > 50, checked
+
+
+def test_tx_entries_refuse_rows_outside_their_tables(effects) -> None:  # type: ignore[no-untyped-def]
+    fx, records = effects
+    got = fx.entries(records[:50])
+    assert got.text.info_off.size == 51
+    t, x = fx.tables, fx.text_tables
+    one = [np.zeros(1, dtype=np.int64) for _ in range(6)]
+    args = dict(
+        alleles=[b"A"], ref=np.array([65], dtype=np.uint8), alt=np.array([67], dtype=np.uint8),
+        snv=np.ones(1, dtype=bool), pick_field=[1], rec_change=np.array([0, 1]), rec_alts=np.array([1]),
+        change_alt=np.zeros(1, dtype=np.int64), names=[b"P"], name_pick=[0],
+    )  # fmt: skip
+    ok = textops.tx_entries(t, x, rows=one, row_piece=np.full(1, -1), row_rank=np.zeros(1), pieces=[], **args)
+    assert ok.change_entry.tolist() == [0, 1]
+    for k, bad in ((1, t.start.size), (0, 1)):  # a transcript past the table, a change past the changes
+        rows = [r.copy() for r in one]
+        rows[k][0] = bad
+        with pytest.raises(ValueError, match="out of range"):
+            textops.tx_entries(t, x, rows=rows, row_piece=np.full(1, -1), row_rank=np.zeros(1), pieces=[], **args)
+    other = [r.copy() for r in one]
+    other[2][0] = 3  # OTHER, its 24 fields past the pieces
+    with pytest.raises(ValueError, match="out of range"):
+        textops.tx_entries(t, x, rows=other, row_piece=np.zeros(1), row_rank=np.zeros(1), pieces=[b"x"], **args)
+    with pytest.raises(ValueError, match="INFO name"):
+        textops.tx_entries(
+            t, x, rows=one, row_piece=np.full(1, -1), row_rank=np.zeros(1), pieces=[], **{**args, "name_pick": [3]}
+        )
 
 
 def test_tx_classify_output_past_its_capacity_and_bad_tables(effects) -> None:  # type: ignore[no-untyped-def]

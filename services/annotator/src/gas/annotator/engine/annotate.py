@@ -389,9 +389,9 @@ class _Run:
             for terms in result.effects.terms:
                 if terms:  # the most severe transcript term of each ALT (VEP's order)
                     self.worst_terms[terms[0]] += 1
-            for pick in result.effects.picks:
-                if pick is not None:
-                    self.pick_impacts[pick.fields[2]] += 1
+            for impact in result.effects.pick(2):
+                if impact is not None:
+                    self.pick_impacts[impact] += 1
         out.write(memoryview(result.vcf))
         if not self.written:
             out.flush()  # the first records on disk now, not after the table writer's start

@@ -1,32 +1,45 @@
 """Transcript effects: per ALT allele x transcript consequences, HGVS and amino-acid changes.
 
 Read from a bundle (``bundle.py``): the transcripts, their exons and coding runs, and the
-genome's sequence. ``Effects.annotate(cid, pos, ref, alts)`` gives one ``Csq`` per ALT and
-transcript within 5 kb, as Ensembl VEP lays out its CSQ field (docs/annotation-engine.md
-lists the rules and where they differ from VEP's and bcftools csq's).
+genome's sequence. ``Effects.entries(records)`` gives each ALT one CSQ entry per transcript
+within 5 kb, as Ensembl VEP lays out its CSQ field (docs/annotation-engine.md lists the rules
+and where they differ from VEP's and bcftools csq's), the pick of each ALT and each record's
+INFO text.
 
 The transcripts near each change, and the pairs that are upstream/downstream or inside an
-intron's body, are found per block in C (``native.c``: gas_tx_classify); a one-base
+intron's body, are found per block in C (``native.c``: gas_tx_classify), and the text of
+those entries, the picks and the INFO text written there too (gas_tx_entries); a one-base
 substitution's entry inside a transcript is written in C too (gas_snv_effect, checked entry
-by entry against ``Effects.one``'s Python rules, which stay the specification); the rest is
-Python per variant x transcript (a transcript's sequences are decoded once and cached); the
-gene-level stages stay vectorised in ``block.py``.
+by entry against ``Effects.one``'s Python rules, which stay the specification); the other
+pairs' fields are Python per variant x transcript (``Effects.one``: a transcript's sequences
+are decoded once and cached); the gene-level stages stay vectorised in ``block.py``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache, cached_property, lru_cache
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 import numpy as np
 
 from gas.annotator.engine.bundle import TX_CANONICAL, TX_END_NF, TX_MANE, TX_START_NF
 from gas.annotator.engine.database import FLANK, AnnotationDatabase, Packed
-from gas.annotator.engine.textops import SnvEffect, SnvTables, TxTables, tx_classify
+from gas.annotator.engine.textops import (
+    EntryText,
+    SnvEffect,
+    SnvTables,
+    TxTables,
+    TxText,
+    distinct,
+    gather,
+    gather_columns,
+    offsets_of,
+    tx_classify,
+    tx_entries,
+)
 from gas.core.vocab import CSQ_FIELDS as CSQ_FIELD_NAMES
 from gas.core.vocab import CSQ_INFO_IDS, IMPACT, RANK
 from gas.core.vocab import PICK_FIELDS as PICK_IDS
@@ -60,9 +73,7 @@ _COMP_BYTES = bytes.maketrans(b"ACGTNacgtn", b"TGCANtgcan")
 
 
 # gas_tx_classify's kinds (native.c)
-_UPSTREAM, _DOWNSTREAM, _INTRON = 0, 1, 2
-_UP_DOWN = ("upstream_gene_variant", "downstream_gene_variant")
-_CHUNK = 512  # changes per gas_tx_classify call
+_INTRON, _OTHER = 2, 3
 
 
 # gas_snv_effect's terms, bit b for SNV_TERMS[b] (native.c's SNV_* bits).
@@ -183,6 +194,7 @@ _NF_TEXT = {
     bits: "&".join(n for n, bit in (("cds_start_NF", TX_START_NF), ("cds_end_NF", TX_END_NF)) if bits & bit)
     for bits in (0, TX_START_NF, TX_END_NF, TX_START_NF | TX_END_NF)
 }
+_TEXT_STRINGS = ("tx_id", "tx_gene_id", "tx_gene_name", "tx_biotype", "tx_mane")  # gas_tx_entries' S_* order
 _LAZY = frozenset(("exons", "exon_starts", "exon_ends", "tx_exons", "cdna_at", "cds", "cds_ends", "cds_disjoint"))
 
 
@@ -299,12 +311,6 @@ class Tx:
         bases = self._cds_bases(False) if stops else []
         return bases if len(bases) == 3 else []
 
-    @cached_property
-    def intron_terms(self) -> list[str]:
-        """The terms of a change inside an intron's body only (``Effects._inside``'s)."""
-        terms = ["intron_variant", *(() if self.coding else ("non_coding_transcript_variant",))]
-        return sorted(terms + (["NMD_transcript_variant"] if self.nmd else []), key=RANK.__getitem__)
-
     @property
     def canonical(self) -> bool:
         return bool(self.flags & TX_CANONICAL)
@@ -365,6 +371,42 @@ class Tx:
         return "c." if self.coding else "n."
 
 
+def intron_terms(coding: bool, nmd: bool) -> list[str]:
+    """The terms of a change inside an intron's body only (``Effects._inside``'s)."""
+    terms = ["intron_variant", *(() if coding else ("non_coding_transcript_variant",))]
+    return sorted(terms + (["NMD_transcript_variant"] if nmd else []), key=RANK.__getitem__)
+
+
+# gas_tx_entries' entry kinds (native.c's K_*: upstream, downstream, intron body of a coding
+# transcript, + 1 NMD, + 2 non-coding; then intergenic), their terms, the words it writes
+# (its W_*, in order) and the kinds' pick ranks.
+_KIND_TERMS = [
+    ["upstream_gene_variant"],
+    ["downstream_gene_variant"],
+    *(intron_terms(coding, nmd) for coding in (True, False) for nmd in (False, True)),
+    ["intergenic_variant"],
+]
+_WORDS = [
+    *("&".join(t).encode() for t in _KIND_TERMS[:6]),
+    *(IMPACT[t[0]].encode() for t in _KIND_TERMS[:6]),
+    b"intergenic_variant", IMPACT["intergenic_variant"].encode(), b"Transcript", b"YES",
+    *(_NF_TEXT[bits].encode() for bits in (0, TX_START_NF, TX_END_NF, TX_START_NF | TX_END_NF)),
+    b"c.", b"n.", b"protein_coding", b"nonsense_mediated_decay",
+]  # fmt: skip
+_KIND_RANK = np.array([RANK[t[0]] for t in _KIND_TERMS[:6]], dtype=np.int64)
+
+
+@lru_cache(maxsize=128)
+def _mask_terms(mask: int) -> frozenset[str]:
+    """The terms of the entry kinds in gas_tx_entries' change_mask."""
+    return frozenset(t for k, terms in enumerate(_KIND_TERMS) if mask >> k & 1 for t in terms)
+
+
+@lru_cache(maxsize=256)
+def _ranked(terms: frozenset[str]) -> list[str]:
+    return sorted(terms, key=RANK.__getitem__)
+
+
 class _Pages(ABC, Generic[P]):
     """Per-transcript rows made a page of transcripts at a time, on first use: a human
     bundle's 250k transcripts' names took most of the time to the first record when decoded
@@ -421,13 +463,22 @@ class _TxScalars(_Pages[memoryview]):
     def __init__(self, a: dict[str, np.ndarray]):
         super().__init__(a["tx_start"].size)
         self.a = a
+        # Each made page's coding spans, for gas_tx_entries (rows of pages not made are not read).
+        self.c01 = np.zeros((self.n, 2), dtype=np.int64)
+
+    def make_pages(self, rows: np.ndarray) -> None:
+        """Makes the pages of these transcript rows."""
+        for k in distinct(rows // self.PAGE).tolist():
+            self._page(k * self.PAGE)
 
     def __getitem__(self, i: int) -> list[int]:
         page, j = self._page(i)
         return page[j * _SCALARS : (j + 1) * _SCALARS].tolist()
 
     def _make(self, lo: int, hi: int) -> memoryview:
-        return tx_scalars(self.a, lo, hi).reshape(-1).data
+        rows = tx_scalars(self.a, lo, hi)
+        self.c01[lo:hi] = rows[:, 9:11]
+        return rows.reshape(-1).data
 
 
 _SCALARS = 11  # tx_scalars' columns
@@ -492,6 +543,11 @@ class Effects:
         self.tx_scalars = _TxScalars(a)
         ids, pids = db.packed("tx_id"), db.packed("tx_protein_id")
         self._snv = SnvEffect(SnvTables(a, (ids.data, ids.offsets), (pids.data, pids.offsets)))
+        self.text_tables = TxText(
+            a["tx_flags"], a["tx_phase"], a["tx_cds_offsets"], self.tx_scalars.c01,
+            [(p.data, np.ascontiguousarray(p.offsets, dtype=np.int32)) for p in (db.packed(k) for k in _TEXT_STRINGS)],
+            _WORDS, _KIND_RANK,
+        )  # fmt: skip
         self._tx = lru_cache(maxsize=4096)(self._make_tx)
 
     def _make_tx(self, i: int) -> Tx:
@@ -514,20 +570,19 @@ class Effects:
 
     # ------------------------------------------------------------ records
 
-    def annotate(self, gpos: int, ref: str, alts: list[str | None]) -> list[Csq]:
-        """CSQ entries of a record at global 0-based ``gpos``; an ALT of None (symbolic, *)
-        gets none."""
-        return next(self.annotate_many([(gpos, ref, alts)]))
-
-    def annotate_many(self, records: list[tuple[int, str, list[str | None]]]) -> Iterator[list[Csq]]:
-        """``annotate`` of each record, in order. The transcripts near each change and where
-        the change lies in them are found for all the records in one compiled call
-        (``native.c``: gas_tx_classify); upstream/downstream entries and changes inside an
-        intron's body are written from its figures, every other pair by ``one``. A generator:
-        a block's entries are not all alive at once (millions of objects make the cyclic
-        garbage collector's full passes, which scan every live object, frequent)."""
-        changes: list[tuple[int, int, str, int, str, str]] = []  # (record, ALT, allele, s, r, a)
-        for n, (gpos, ref, alts) in enumerate(records):
+    def entries(self, records: list[tuple[int, str, list[str | None]]]) -> Entries:
+        """The CSQ entries of records at global 0-based positions (REF, ALTs; an ALT of None,
+        symbolic or *, gets none), their picks and INFO text. The transcripts near each change
+        and where it lies in them are found in one compiled call (``native.c``:
+        gas_tx_classify), and the text written in another (gas_tx_entries): upstream,
+        downstream and intron-body entries from the transcript tables, every other pair's
+        fields worked out here by ``one`` (and a longer intronic change's HGVSc by ``hgvsc``),
+        so that the common entries never become Python objects."""
+        changes: list[tuple[int, str, str]] = []  # (s, r, a)
+        alleles: list[bytes] = []
+        change_alt: list[int] = []
+        rec_change, rec_alts = [0], []
+        for gpos, ref, alts in records:
             ref = ref.upper()
             for k, alt in enumerate(alts):
                 if alt is None:
@@ -535,62 +590,51 @@ class Effects:
                 alt = alt.upper()
                 p, r, a = minimal_change(ref, alt)
                 if r or a:  # else ALT equals REF: no change
-                    changes.append((n, k, vep_allele(ref, alt), gpos + p, r, a))
-        # The kernel's rows are fetched _CHUNK changes at a time: a block's rows at once, as
-        # Python lists, were hundreds of MB across the blocks in flight.
-        base = end = j = total = ci = 0
-        found: list[list[int]] = []
-        for n in range(len(records)):
-            out: list[Csq] = []
-            while ci < len(changes) and changes[ci][0] == n:
-                if ci >= end:
-                    base, end = ci, min(len(changes), ci + _CHUNK)
-                    part = changes[base:end]
-                    starts = np.array([c[3] for c in part], dtype=np.int64)
-                    lengths = np.array([len(c[4]) for c in part], dtype=np.int64)
-                    found = [x.tolist() for x in tx_classify(self.tables, FLANK, starts, lengths)]
-                    j, total = 0, len(found[0])
-                out.extend(self._entries(changes[ci], ci - base, j, *found))
-                while j < total and found[0][j] == ci - base:
-                    j += 1
-                ci += 1
-            yield out
-
-    def _entries(self, change: tuple[int, int, str, int, str, str], ci: int, j: int, *found: list[int]) -> list[Csq]:
-        """The entries of one change: its rows of gas_tx_classify's output from row j on."""
-        q_of, row_of, kind_of, a_of, b_of, c_of = found
-        _, k, allele, s, r, a = change
-        total = len(q_of)
-        entries: list[Csq] = []
-        while j < total and q_of[j] == ci:
-            tx, kind = self._tx(row_of[j]), kind_of[j]
-            if kind <= _DOWNSTREAM:
-                term = _UP_DOWN[kind]
-                fields = tx.fields.copy()
-                fields[0], fields[1], fields[2], fields[18] = allele, term, IMPACT[term], str(a_of[j])
-                entries.append(Csq(k, [term], fields, tx.i, (*tx.pick_head, RANK[term], *tx.pick_tail)))
-            elif kind == _INTRON:
-                terms = tx.intron_terms
-                fields = tx.fields.copy()
-                fields[0], fields[1], fields[2] = allele, "&".join(terms), IMPACT[terms[0]]
-                fields[9] = f"{a_of[j]}/{tx.n_exons - 1}"
-                if len(r) == 1 and len(a) == 1:  # hgvsc's substitution, its position from the kernel
-                    ref_t, alt_t = (r, a) if tx.strand > 0 else (r.translate(_COMP), a.translate(_COMP))
-                    fields[10] = f"{tx.tx_id}:{tx.prefix}{tx._exonic(b_of[j])}{c_of[j]:+d}{ref_t}>{alt_t}"
-                else:
-                    fields[10] = self.hgvsc(tx, s, r, a)
-                entries.append(Csq(k, list(terms), fields, tx.i, (*tx.pick_head, RANK[terms[0]], *tx.pick_tail)))
-            else:
-                entry = self.one(tx, k, allele, s, r, a)
-                if entry is not None:
-                    entries.append(entry)
-            j += 1
-        if not entries:
-            fields = [allele, "intergenic_variant", "MODIFIER"] + [""] * (len(CSQ_FIELD_NAMES) - 3)
-            entries = [Csq(k, ["intergenic_variant"], fields, -1, ())]
-        best = min(entries, key=lambda x: x.pick_key)
-        best.fields[21] = "1"
-        return entries
+                    changes.append((gpos + p, r, a))
+                    alleles.append(vep_allele(ref, alt).encode())
+                    change_alt.append(k)
+            rec_change.append(len(changes))
+            rec_alts.append(len(alts))
+        starts = np.array([c[0] for c in changes], dtype=np.int64)
+        lengths = np.array([len(c[1]) for c in changes], dtype=np.int64)
+        snv = (lengths == 1) & np.array([len(c[2]) == 1 for c in changes], dtype=bool)
+        ref_b = np.array([ord(c[1][0]) if c[1] else 0 for c in changes], dtype=np.uint8)
+        alt_b = np.array([ord(c[2][0]) if c[2] else 0 for c in changes], dtype=np.uint8)
+        rows = tx_classify(self.tables, FLANK, starts, lengths)
+        q_of, tx_of, kind_of = rows[0], rows[1], rows[2]
+        self.tx_scalars.make_pages(tx_of)
+        row_piece = np.full(q_of.size, -1, dtype=np.int64)
+        row_rank = np.zeros(q_of.size, dtype=np.int64)
+        pieces: list[bytes] = []
+        other_terms: dict[int, set[str]] = {}
+        settle = np.flatnonzero((kind_of == _OTHER) | ((kind_of == _INTRON) & ~snv[q_of]))
+        for j, ci, ti, kind in zip(
+            settle.tolist(), q_of[settle].tolist(), tx_of[settle].tolist(), kind_of[settle].tolist(), strict=True
+        ):
+            s, r, a = changes[ci]
+            tx = self._tx(ti)
+            row_piece[j] = len(pieces)
+            if kind == _INTRON:
+                pieces.append(self.hgvsc(tx, s, r, a).encode())
+                continue
+            entry = self.one(tx, change_alt[ci], alleles[ci].decode(), s, r, a)
+            if entry is None:
+                row_piece[j] = -1
+                continue
+            row_rank[j] = cast(int, entry.pick_key[3])  # the rank in the pick key
+            pieces.extend(map(str.encode, entry.fields))
+            other_terms.setdefault(ci, set()).update(entry.terms)
+        text = tx_entries(
+            self.tables, self.text_tables, alleles, ref_b, alt_b, snv, rows, row_piece, row_rank, pieces,
+            _PICK_CSQ, np.array(rec_change, dtype=np.int64), np.array(rec_alts, dtype=np.int64),
+            np.array(change_alt, dtype=np.int64), _PICK_NAMES, _NAME_PICK,
+        )  # fmt: skip
+        masks = text.change_mask.tolist()
+        terms = [
+            _ranked(_mask_terms(m) | other_terms[q]) if q in other_terms else _ranked(_mask_terms(m))
+            for q, m in enumerate(masks)
+        ]
+        return Entries(text, rec_change, change_alt, terms)
 
     def one(self, tx: Tx, k: int, allele: str, s: int, r: str, a: str, native: bool = True) -> Csq | None:
         """The entry of the change [s, s + len(r)) -> a in transcript tx (None: farther than
@@ -1056,7 +1100,8 @@ INFO_HEADER = [
 ]
 OUR_IDS = CSQ_INFO_IDS
 _SEQ = frozenset("ACGTN")
-_PICK_IDS = frozenset(OUR_IDS[1:])
+_NO_TERMS: list[str] = []  # an ALT without entries' terms (shared, never changed)
+_PICK_IDS = frozenset(name.encode() for name in OUR_IDS[1:])
 
 
 def escape(value: str, comma: bool = True) -> str:
@@ -1069,15 +1114,82 @@ def escape(value: str, comma: bool = True) -> str:
 
 
 @dataclass
+class Entries:
+    """``Effects.entries``' result: the text (``EntryText``: entries, picks and each record's
+    INFO text), each record's changes [rec_change[r], rec_change[r + 1]), each change's ALT
+    index and its entries' terms, most severe first."""
+
+    text: EntryText
+    rec_change: list[int]
+    change_alt: list[int]
+    terms: list[list[str]]
+
+    def info(self, record: int) -> bytes:
+        """The record's INFO text (CSQ and PICK_*, escaped; empty: no change)."""
+        lo, hi = self.text.info_off[record : record + 2].tolist()
+        return self.text.info[lo:hi].tobytes()
+
+
+# The CSQ fields gas_tx_entries notes of each pick: the PICK_* fields' and the table's.
+_PICK_CSQ = (1, 2, 3, 6, 10, 11, 15)
+_PICK_NAMES = [name.encode() for name, _ in PICK_IDS]
+_NAME_PICK = [_PICK_CSQ.index(index) for _, index in PICK_IDS]
+
+
+@dataclass
 class BlockEffects:
-    text: bytes
-    picks: list[Csq | None]  # one per ALT, in file order (the Parquet rows)
-    # Per ALT, rather than its Csq objects (which a block of a whole-genome file has millions of):
+    """A block's transcript consequences, per ALT in file order (the Parquet rows) rather than
+    as objects (a block of a whole-genome file has millions of entries)."""
+
+    text: np.ndarray  # the annotated lines
     terms: list[list[str]]  # the terms of all its entries, most severe first (empty: no entry)
-    entries: list[list[str]] | None  # its entries' CSQ text ("|"-joined fields); only for the Parquet table
+    raw: np.ndarray  # the entries' CSQ text, unescaped: entry e is raw[entry_off[e] : entry_off[e + 1]]
+    entry_off: np.ndarray
+    alt_entries: np.ndarray  # int64 (ALTs + 1): ALT i's entries are alt_entries[i] .. alt_entries[i + 1]
+    pick_start: np.ndarray  # (ALTs, _PICK_CSQ): its pick's fields in raw (length -1: no pick)
+    pick_len: np.ndarray
     ref_checked: int
     ref_mismatches: int
     first_mismatch_line: int
+
+    def picks_only(self) -> BlockEffects:
+        """This block without its entries' text, its picks' fields kept (a block waits for its
+        turn to be written: without a table, the entries are not needed any more)."""
+        lengths = np.maximum(self.pick_len, 0)
+        raw = gather(self.raw, self.pick_start, lengths)
+        starts = offsets_of(lengths.ravel()).reshape(lengths.shape)
+        none = np.zeros(self.alt_entries.size, dtype=np.int64)
+        return BlockEffects(
+            self.text, self.terms, raw, np.zeros(1, dtype=np.int64), none, starts, self.pick_len,
+            self.ref_checked, self.ref_mismatches, self.first_mismatch_line,
+        )  # fmt: skip
+
+    def pick(self, index: int) -> list[str | None]:
+        """CSQ field ``index`` (one of _PICK_CSQ) of each ALT's pick, None when empty or no pick."""
+        k = _PICK_CSQ.index(index)
+        raw = self.raw.tobytes()
+        return [
+            raw[s : s + n].decode() if n > 0 else None
+            for s, n in zip(self.pick_start[:, k].tolist(), self.pick_len[:, k].tolist(), strict=True)
+        ]
+
+    def pick_array(self, index: int) -> object:
+        """``pick`` as an Arrow string array, built from the text without a Python string per ALT."""
+        k = _PICK_CSQ.index(index)
+        return _arrow_strings(self.raw, self.pick_start[:, k], self.pick_len[:, k])
+
+
+def _arrow_strings(raw: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> object:
+    """An Arrow string array of raw's pieces (null where a length is <= 0)."""
+    import pyarrow as pa
+
+    valid = lengths > 0
+    n = np.where(valid, lengths, 0)
+    data = gather(raw, starts, n)
+    offsets = np.zeros(n.size + 1, dtype=np.int32)
+    np.cumsum(n, out=offsets[1:])
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.StringArray.from_buffers(n.size, pa.py_buffer(offsets), pa.py_buffer(data), bitmap, int((~valid).sum()))
 
 
 class CsqStage:
@@ -1087,74 +1199,94 @@ class CsqStage:
         self.db = db
         self.effects = Effects(db)
         self.ours = ours  # the input's CSQ is GAS's own (re-annotation): dropped, not renamed
-        self.table = table  # keep each entry's text for the Parquet table
+        self.table = table  # keep each entry's text for the Parquet table (else only the picks')
 
     def annotate(self, text: bytes, first_line: int) -> BlockEffects:
-        out: list[bytes] = []
-        picks: list[Csq | None] = []
-        terms: list[list[str]] = []
-        texts: list[list[str]] | None = [] if self.table else None
         checked = mismatched = 0
         first_bad = 0
         alias = self.db.alias
-        rows = [line.decode().split("\t", 8) for line in (text.split(b"\n")[:-1] if text else [])]
-        # The records' changes first, then their entries in one batch (Effects.annotate_many).
+        rows = [line.split(b"\t", 8) for line in (text.split(b"\n")[:-1] if text else [])]
+        # The records' changes first, then their entries in one batch (Effects.entries).
         records: list[tuple[int, str, list[str | None]]] = []
         record_of: list[int] = []  # per line, its index in records (-1: not annotated)
+        n_alts: list[int] = []
         for n, cols in enumerate(rows):
-            chrom, pos_s, ref_u = cols[0], cols[1], cols[3].upper()
+            chrom, pos_s, ref_u = cols[0].decode(), cols[1], cols[3].decode().upper()
             cid = alias.get(chrom)
             record_of.append(-1)
+            alts = cols[4].decode().split(",")
+            n_alts.append(len(alts))
             if cid is not None and pos_s.isdigit() and set(ref_u) <= _SEQ:
                 gpos = (cid << 32) | (int(pos_s) - 1)
                 checked += 1
                 if not self.effects.ref_matches(gpos, ref_u):
                     mismatched += 1
                     first_bad = first_bad or first_line + n
-                seq_alts: list[str | None] = [x if x and set(x.upper()) <= _SEQ else None for x in cols[4].split(",")]
+                seq_alts: list[str | None] = [x if x and set(x.upper()) <= _SEQ else None for x in alts]
                 record_of[-1] = len(records)
                 records.append((gpos, ref_u, seq_alts))
-        annotated = self.effects.annotate_many(records)
-        for cols, r in zip(rows, record_of, strict=True):
-            alts = cols[4].split(",")
+        got = self.effects.entries(records)
+        et = got.text
+        # Per ALT of the block (the Parquet rows): its change, if any.
+        alt_base = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(n_alts, out=alt_base[1:])
+        rec_line = np.flatnonzero(np.array(record_of, dtype=np.int64) >= 0)
+        change_line = np.repeat(rec_line, np.diff(got.rec_change))
+        change_at = alt_base[change_line] + np.array(got.change_alt, dtype=np.int64)  # each change's ALT row
+        n_rows = int(alt_base[-1])
+        counts = np.zeros(n_rows, dtype=np.int64)
+        counts[change_at] = np.diff(et.change_entry)
+        alt_entries = np.zeros(n_rows + 1, dtype=np.int64)
+        np.cumsum(counts, out=alt_entries[1:])
+        pick_start = np.zeros((n_rows, len(_PICK_CSQ)), dtype=np.int64)
+        pick_len = np.full((n_rows, len(_PICK_CSQ)), -1, dtype=np.int64)
+        pick_start[change_at], pick_len[change_at] = et.pick_start, et.pick_len
+        terms: list[list[str]] = [_NO_TERMS] * n_rows  # (one list: a list per ALT costs the collector)
+        for at, t in zip(change_at.tolist(), got.terms, strict=True):
+            terms[at] = t
+        # Each line is written by one compiled copy (textops.gather_columns): its first seven
+        # columns, its INFO keys kept, ";", the record's CSQ/PICK text (or "." for none), the
+        # rest of the line, from the block, the kept keys' and the kernel's buffers.
+        kept: list[bytes] = []
+        head, rest = [], []
+        for cols in rows:
             info = cols[7]
-            entries: list[Csq] = next(annotated) if r >= 0 else []
-            joined = ["|".join(c.fields) for c in entries]
-            per_alt: list[list[Csq]] = [[] for _ in alts]
-            for c in entries:
-                per_alt[c.allele_index].append(c)
-            terms.extend(sorted({t for c in x for t in c.terms}, key=RANK.__getitem__) for x in per_alt)
-            if texts is not None:
-                per_text: list[list[str]] = [[] for _ in alts]
-                for c, j in zip(entries, joined, strict=True):
-                    per_text[c.allele_index].append(j)
-                texts.extend(per_text)
-            record_picks = [next((c for c in x if c.fields[21] == "1"), None) for x in per_alt]
-            picks.extend(record_picks)
-            keys = [k for k in info.split(";") if k and k != "."]
-            if "CSQ" in info or "PICK_" in info:  # else there is nothing to drop or rename
+            keys = [k for k in info.split(b";") if k and k != b"."]
+            if b"CSQ" in info or b"PICK_" in info:  # else there is nothing to drop or rename
                 if self.ours:
-                    keys = [k for k in keys if k != "CSQ" and not k.startswith("CSQ=")]
-                keys = [("CSQ_INPUT" + k[3:]) if k == "CSQ" or k.startswith("CSQ=") else k for k in keys]
-                keys = [k for k in keys if k.partition("=")[0] not in _PICK_IDS]
-            if entries:
-                csq = ",".join(joined)
-                # Escaped as one text (one replace chain per record, not per entry) when no
-                # entry holds a ',' of its own; '|' is kept.
-                if csq.count(",") == len(joined) - 1:
-                    csq = escape(csq, comma=False)
-                else:
-                    csq = ",".join(escape(j) for j in joined)
-                keys.append("CSQ=" + csq)
-                for name, index, _ in PICK_FIELDS:
-                    keys.append(
-                        f"{name}="
-                        + ",".join(escape(p.fields[index]) or "." if p is not None else "." for p in record_picks)
-                    )
-            cols[7] = ";".join(keys) or "."
-            out.append("\t".join(cols).encode())
-        body = b"\n".join(out) + b"\n" if out else b""
-        return BlockEffects(body, picks, terms, texts, checked, mismatched, first_bad)
+                    keys = [k for k in keys if k != b"CSQ" and not k.startswith(b"CSQ=")]
+                keys = [(b"CSQ_INPUT" + k[3:]) if k == b"CSQ" or k.startswith(b"CSQ=") else k for k in keys]
+                keys = [k for k in keys if k.partition(b"=")[0] not in _PICK_IDS]
+            kept.append(b";".join(keys))
+            head.append(sum(map(len, cols[:7])) + 7)  # up to INFO, its tab included
+            rest.append(len(cols[8]) + 1 if len(cols) > 8 else 0)  # the tab after INFO and the rest
+        info_len = np.fromiter((len(cols[7]) for cols in rows), dtype=np.int64, count=len(rows))
+        head_a, rest_a = np.array(head, dtype=np.int64), np.array(rest, dtype=np.int64)
+        line_start = np.zeros(len(rows), dtype=np.int64)
+        np.cumsum((head_a + info_len + rest_a + 1)[:-1], out=line_start[1:])
+        kept_text = b"".join(kept)
+        kept_len = np.fromiter(map(len, kept), dtype=np.int64, count=len(kept))
+        ours_start = np.zeros(len(rows), dtype=np.int64)
+        ours_len = np.zeros(len(rows), dtype=np.int64)
+        rec = np.array(record_of, dtype=np.int64)
+        ours_start[rec_line] = et.info_off[rec[rec_line]]
+        ours_len[rec_line] = et.info_off[rec[rec_line] + 1] - ours_start[rec_line]
+        zero, one = np.zeros(len(rows), dtype=np.int64), np.ones(len(rows), dtype=np.int64)
+        body = gather_columns(
+            [
+                (text, line_start, head_a),
+                (kept_text, offsets_of(kept_len), kept_len),
+                (b";", zero, ((kept_len > 0) & (ours_len > 0)).astype(np.int64)),
+                (et.info, ours_start, ours_len),
+                (b".", zero, ((kept_len == 0) & (ours_len == 0)).astype(np.int64)),
+                (text, line_start + head_a + info_len, rest_a),
+                (b"\n", zero, one),
+            ]
+        )
+        fx = BlockEffects(
+            body, terms, et.raw, et.entry_off, alt_entries, pick_start, pick_len, checked, mismatched, first_bad
+        )
+        return fx if self.table else fx.picks_only()
 
 
 def rename_input_csq(meta: list[str]) -> list[str]:
@@ -1183,14 +1315,18 @@ def with_effects(table: object, fx: BlockEffects) -> object:
     if table is None:
         return None
     assert isinstance(table, pa.RecordBatch)
-    if table.num_rows != len(fx.picks):
-        raise RuntimeError(f"effects: {len(fx.picks)} ALTs but {table.num_rows} table rows")
+    if table.num_rows != len(fx.terms):
+        raise RuntimeError(f"effects: {len(fx.terms)} ALTs but {table.num_rows} table rows")
 
     def pick(index: int) -> pa.Array:
-        return pa.array([(p.fields[index] or None) if p is not None else None for p in fx.picks], pa.string())
+        return fx.pick_array(index)
 
-    if fx.entries is None:
-        raise RuntimeError("effects: the block's entries were not kept for the table")
+    values = pa.StringArray.from_buffers(
+        fx.entry_off.size - 1, pa.py_buffer(fx.entry_off.astype(np.int32)), pa.py_buffer(fx.raw)
+    )
+    entries = pa.ListArray.from_arrays(
+        pa.array(fx.alt_entries.astype(np.int32)), values, mask=pa.array(np.diff(fx.alt_entries) == 0)
+    )
     terms = fx.terms
     has = [bool(x) for x in terms]
     columns = {
@@ -1200,7 +1336,7 @@ def with_effects(table: object, fx: BlockEffects) -> object:
         "hgvsc": pick(10),
         "hgvsp": pick(11),
         "amino_acids": pick(15),
-        "transcript_consequences": pa.array([x or None for x in fx.entries], pa.list_(pa.string())),
+        "transcript_consequences": entries,
     }
     names = table.schema.names
     arrays = [columns.get(n, table.column(i)) for i, n in enumerate(names)]

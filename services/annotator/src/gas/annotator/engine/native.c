@@ -404,6 +404,385 @@ int64_t gas_tx_classify(int64_t n_tx, const int64_t *tx_start, const int64_t *tx
     return rows;
 }
 
+/* The CSQ text of a batch of changes (effects.py's Effects.entries), written from
+ * gas_tx_classify's rows: upstream/downstream and intron-body entries from the transcript
+ * tables, every other entry from the 24 fields effects.py worked out for it; the pick of each
+ * change; and each record's escaped INFO text. */
+
+/* The text pieces written (effects.py's _WORDS, in this order). */
+enum {
+    W_TERMS = 0,  /* 6: the consequence terms of each entry kind K_* */
+    W_IMPACT = 6, /* 6: their IMPACT */
+    W_INTERGENIC = 12,
+    W_MODIFIER,
+    W_TRANSCRIPT,
+    W_YES,
+    W_NF,             /* 4: FLAGS by its cds_start_NF (1) and cds_end_NF (2) bits */
+    W_CODING = 20,    /* "c." */
+    W_NONCODING,      /* "n." */
+    W_PROTEIN_CODING, /* the biotypes the pick order and the terms depend on */
+    W_NMD,
+    W_COUNT
+};
+/* Entry kinds: upstream, downstream, intron body (+ 1: NMD transcript, + 2: non-coding), intergenic. */
+enum { K_UP = 0, K_DOWN = 1, K_INTRON = 2, K_INTERGENIC = 6 };
+enum { TX_FIELDS = 24, TX_PICKED = 21 }; /* CSQ fields; PICK's index */
+/* The transcript flags bits (bundle.py's TX_*). */
+enum { F_CANONICAL = 1, F_MANE = 2, F_START_NF = 8, F_END_NF = 16 };
+
+typedef struct {
+    uint8_t *out;
+    int64_t cap, at; /* past cap, bytes are counted, not written */
+} tx_text;
+
+static void tx_put(tx_text *t, const uint8_t *p, int64_t n)
+{
+    if (n <= 0)
+        return;
+    if (t->at + n <= t->cap)
+        memcpy(t->out + t->at, p, (size_t)n);
+    t->at += n;
+}
+
+static void tx_put_byte(tx_text *t, uint8_t c)
+{
+    tx_put(t, &c, 1);
+}
+
+static void tx_put_int(tx_text *t, int64_t v, int sign)
+{
+    uint8_t d[24];
+    int n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        d[sizeof d - 1 - n++] = (uint8_t)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0 || sign)
+        d[sizeof d - 1 - n++] = v < 0 ? '-' : '+';
+    tx_put(t, d + sizeof d - n, n);
+}
+
+/* VEP's escaping of a CSQ value inside INFO, effects.py's escape(): '%' '=' ';' ',' as %XX,
+ * ' ' as '_' (per byte: UTF-8 sequences hold no ASCII bytes). */
+static void tx_put_escaped(tx_text *t, const uint8_t *p, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        uint8_t c = p[i];
+        const char *x = c == '%' ? "%25" : c == '=' ? "%3D" : c == ';' ? "%3B" : c == ',' ? "%2C" : NULL;
+        if (x)
+            tx_put(t, (const uint8_t *)x, 3);
+        else
+            tx_put_byte(t, c == ' ' ? '_' : c);
+    }
+}
+
+typedef struct {
+    const uint8_t *const *data; /* the packed string tables: tx_id, gene_id, gene_name, biotype, mane */
+    const int32_t *const *off;
+} tx_strings;
+
+enum { S_ID = 0, S_GENE_ID, S_GENE_NAME, S_BIOTYPE, S_MANE };
+
+static void tx_put_string(tx_text *t, const tx_strings *s, int table, int64_t i)
+{
+    tx_put(t, s->data[table] + s->off[table][i], s->off[table][i + 1] - s->off[table][i]);
+}
+
+static int tx_string_is(const tx_strings *s, int table, int64_t i, const uint8_t *w, int64_t n)
+{
+    int64_t a = s->off[table][i], len = s->off[table][i + 1] - a;
+    return len == n && memcmp(s->data[table] + a, w, (size_t)n) == 0;
+}
+
+/* A word of the table (words + word_off[w] .. word_off[w + 1]). */
+#define TX_WORD(w) (words + word_off[w]), (word_off[(w) + 1] - word_off[w])
+
+/* Whether row x's entry (pick rank rx) goes before row y's (rank ry) in the pick order
+ * (effects.py's Tx.pick_head, the rank, Tx.pick_tail): MANE Select, canonical, protein_coding
+ * (head), rank, longer CDS, longer transcript, transcript id (its UTF-8 bytes' order is
+ * Python's str order). head and cds_len are per row, of the row's transcript. */
+static int tx_pick_before(const int64_t *head, const int64_t *cds_len, const int64_t *row_tx, const int64_t *tx_start,
+                          const int64_t *tx_end, const tx_strings *s, int64_t x, int64_t rx, int64_t y, int64_t ry)
+{
+    if (head[x] != head[y])
+        return head[x] < head[y];
+    if (rx != ry)
+        return rx < ry;
+    if (cds_len[x] != cds_len[y])
+        return cds_len[x] > cds_len[y];
+    int64_t i = row_tx[x], j = row_tx[y];
+    int64_t si = tx_end[i] - tx_start[i], sj = tx_end[j] - tx_start[j];
+    if (si != sj)
+        return si > sj;
+    int64_t a = s->off[S_ID][i], na = s->off[S_ID][i + 1] - a, b = s->off[S_ID][j], nb = s->off[S_ID][j + 1] - b;
+    int c = memcmp(s->data[S_ID] + a, s->data[S_ID] + b, (size_t)(na < nb ? na : nb));
+    return c < 0 || (c == 0 && na < nb);
+}
+
+/* A base on the transcript's strand (effects.py's _COMP: ACGTN complemented, others kept). */
+static uint8_t tx_base(uint8_t c, int plus)
+{
+    if (plus)
+        return c;
+    switch (c) {
+    case 'A': return 'T';
+    case 'C': return 'G';
+    case 'G': return 'C';
+    case 'T': return 'A';
+    case 'a': return 't';
+    case 'c': return 'g';
+    case 'g': return 'c';
+    case 't': return 'a';
+    default: return c;
+    }
+}
+
+/* For the n_q changes of gas_tx_classify's n rows (row_q, row_tx, row_kind, row_a, row_b,
+ * row_c; rows of a change together, changes ascending), writes into raw each change's entries
+ * (unescaped, one after another, entry e at raw[entry_off[e] .. entry_off[e + 1]), those of
+ * change q from entry change_entry[q]; change_entry[n_q] = the total), in row order:
+ *   UP/DOWN and INTRON rows: from the tables; an INTRON row's HGVSc is the substitution
+ *     written from row_b and row_c when the change is a one-base substitution (q_ref, q_alt:
+ *     its bases, upper case), else the piece the row names;
+ *   OTHER rows: row_piece[r] >= 0 names the first of its 24 fields (pieces p: text + p_start[p],
+ *     p_len[p]) and row_rank[r] its pick rank; row_piece[r] < 0: no entry;
+ *   a change without entries: the intergenic one.
+ * An INTRON row of a longer change has its HGVSc in piece row_piece[r]. Per transcript: strand,
+ * flags, phase, exon and CDS offsets, and c01 (cDNA positions of its first and last coding
+ * bases, read for the rows' transcripts only). The pick (first entry least in the pick order)
+ * gets PICK 1, and its fields pick_field[0 .. n_pick) at pick_start[q * n_pick + k], pick_len
+ * (-1 for none). change_mask[q]: bit K of each kind K of entry written from the tables.
+ * Then per record (changes [rec_change[r], rec_change[r + 1]), change q its record's ALT
+ * change_alt[q] of rec_alts[r]), the escaped INFO text "CSQ=e1,e2,...;NAME=v1,v2..." for the
+ * n_names names (name_text + name_off[k] .. name_off[k + 1], each pick field name_pick[k]; "."
+ * for an ALT without pick or an empty field) at info + info_off[r] .. info_off[r + 1] (empty:
+ * no change). raw and info are written up to raw_cap and info_cap bytes: sizes[0], sizes[1]
+ * are what they need (the caller calls again with more room when either is larger). Returns
+ * the number of entries, or -1 when a row's transcript, piece or change is out of range. */
+int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_end, const int8_t *tx_strand,
+                       const uint8_t *tx_flags, const int8_t *tx_phase, const int64_t *exon_off,
+                       const int64_t *cds_off, const int64_t *c01, const uint8_t *const *s_data,
+                       const int32_t *const *s_off, const uint8_t *words, const int64_t *word_off,
+                       const int64_t *kind_rank, int64_t n_q, const uint8_t *q_text, const int64_t *q_allele,
+                       const int64_t *q_allele_len, const uint8_t *q_ref, const uint8_t *q_alt, const int64_t *q_snv,
+                       int64_t n, const int64_t *row_q, const int64_t *row_tx, const int64_t *row_kind,
+                       const int64_t *row_a, const int64_t *row_b, const int64_t *row_c, const int64_t *row_piece,
+                       const int64_t *row_rank, int64_t n_pieces, const uint8_t *p_text, const int64_t *p_start,
+                       const int64_t *p_len, int64_t n_pick, const int64_t *pick_field, int64_t n_rec,
+                       const int64_t *rec_change, const int64_t *rec_alts, const int64_t *change_alt, int64_t n_names,
+                       const uint8_t *name_text, const int64_t *name_off, const int64_t *name_pick, uint8_t *raw,
+                       int64_t raw_cap, int64_t *entry_off, int64_t *change_entry, int64_t *change_mask,
+                       int64_t *pick_start, int64_t *pick_len, uint8_t *info, int64_t info_cap, int64_t *info_off,
+                       int64_t *head, int64_t *cds_len, int64_t *row_entry_kind, int64_t *sizes)
+{
+    tx_strings s = {s_data, s_off};
+    tx_text t = {raw, raw_cap, 0};
+    /* Per row: its transcript's pick head and CDS length (scratch head[r], cds_len[r] hold the
+     * row's, indexed by row) and its kind of entry (K_*, -1: none, 7: OTHER's fields). */
+    for (int64_t r = 0; r < n; r++) {
+        int64_t i = row_tx[r], q = row_q[r];
+        if (i < 0 || i >= n_tx || q < 0 || q >= n_q || (r && q < row_q[r - 1]))
+            return -1;
+        if (row_piece[r] >= 0 && row_piece[r] + (row_kind[r] == GAS_TX_OTHER ? TX_FIELDS : 1) > n_pieces)
+            return -1;
+        if (row_kind[r] == GAS_TX_INTRON && !q_snv[q] && row_piece[r] < 0)
+            return -1; /* an intron row of a longer change needs its HGVSc */
+        int coding = cds_off[i + 1] > cds_off[i];
+        head[r] = (tx_flags[i] & F_MANE ? 0 : 4) + (tx_flags[i] & F_CANONICAL ? 0 : 2) +
+                  (tx_string_is(&s, S_BIOTYPE, i, TX_WORD(W_PROTEIN_CODING)) ? 0 : 1);
+        cds_len[r] = coding ? c01[2 * i + 1] - c01[2 * i] + 1 : 0;
+        int64_t k = row_kind[r];
+        if (k == GAS_TX_UPSTREAM || k == GAS_TX_DOWNSTREAM)
+            row_entry_kind[r] = k == GAS_TX_UPSTREAM ? K_UP : K_DOWN;
+        else if (k == GAS_TX_INTRON)
+            row_entry_kind[r] = K_INTRON + (tx_string_is(&s, S_BIOTYPE, i, TX_WORD(W_NMD)) ? 1 : 0) + (coding ? 0 : 2);
+        else
+            row_entry_kind[r] = row_piece[r] >= 0 ? 7 : -1;
+    }
+    int64_t entries = 0, r0 = 0;
+    for (int64_t q = 0; q < n_q; q++) {
+        int64_t r1 = r0;
+        while (r1 < n && row_q[r1] == q)
+            r1++;
+        /* the pick */
+        int64_t best = -1, best_rank = 0;
+        for (int64_t r = r0; r < r1; r++) {
+            int64_t ek = row_entry_kind[r];
+            if (ek < 0)
+                continue;
+            int64_t rank = ek == 7 ? row_rank[r] : kind_rank[ek];
+            if (best < 0 || tx_pick_before(head, cds_len, row_tx, tx_start, tx_end, &s, r, rank, best, best_rank)) {
+                best = r;
+                best_rank = rank;
+            }
+        }
+        change_entry[q] = entries;
+        change_mask[q] = 0;
+        for (int64_t k = 0; k < n_pick; k++)
+            pick_len[q * n_pick + k] = -1;
+        for (int64_t r = r0; r < r1 || (r == r1 && best < 0); r++) {
+            int64_t ek = r < r1 ? row_entry_kind[r] : K_INTERGENIC;
+            if (ek < 0)
+                continue;
+            int64_t i = r < r1 ? row_tx[r] : 0, fs[TX_FIELDS + 1];
+            int picked = r == best || r == r1;
+            const int64_t *piece = ek == 7 ? &row_piece[r] : NULL;
+            entry_off[entries++] = t.at;
+            if (ek != 7)
+                change_mask[q] |= (int64_t)1 << ek;
+            int plus = ek < K_INTERGENIC && tx_strand[i] > 0, coding = ek < K_INTERGENIC && cds_off[i + 1] > cds_off[i];
+            for (int k = 0; k < TX_FIELDS; k++) {
+                if (k)
+                    tx_put_byte(&t, '|');
+                fs[k] = t.at;
+                if (k == TX_PICKED) {
+                    if (picked)
+                        tx_put_byte(&t, '1');
+                    continue;
+                }
+                if (piece) {
+                    int64_t p = *piece + k;
+                    tx_put(&t, p_text + p_start[p], p_len[p]);
+                    continue;
+                }
+                if (k == 0) {
+                    tx_put(&t, q_text + q_allele[q], q_allele_len[q]);
+                    continue;
+                }
+                if (ek == K_INTERGENIC) {
+                    if (k == 1)
+                        tx_put(&t, TX_WORD(W_INTERGENIC));
+                    else if (k == 2)
+                        tx_put(&t, TX_WORD(W_MODIFIER));
+                    continue;
+                }
+                switch (k) {
+                case 1:
+                    tx_put(&t, TX_WORD(W_TERMS + ek));
+                    break;
+                case 2:
+                    tx_put(&t, TX_WORD(W_IMPACT + ek));
+                    break;
+                case 3: /* SYMBOL, Gene, Feature_type, Feature, BIOTYPE */
+                case 4:
+                case 6:
+                case 7:
+                    tx_put_string(&t, &s, k == 3 ? S_GENE_NAME : k == 4 ? S_GENE_ID : k == 6 ? S_ID : S_BIOTYPE, i);
+                    break;
+                case 5:
+                    tx_put(&t, TX_WORD(W_TRANSCRIPT));
+                    break;
+                case 9:
+                    if (ek >= K_INTRON) {
+                        tx_put_int(&t, row_a[r], 0);
+                        tx_put_byte(&t, '/');
+                        tx_put_int(&t, exon_off[i + 1] - exon_off[i] - 1, 0);
+                    }
+                    break;
+                case 10:
+                    if (ek >= K_INTRON && q_snv[q]) {
+                        /* tx_id:c.N+offset REF>ALT (Tx._exonic's N), the bases in the transcript's direction */
+                        tx_put_string(&t, &s, S_ID, i);
+                        tx_put_byte(&t, ':');
+                        tx_put(&t, TX_WORD(coding ? W_CODING : W_NONCODING));
+                        int64_t c = row_b[r], c0 = c01[2 * i], c1 = c01[2 * i + 1];
+                        int phase = tx_phase[i], pad = coding && phase ? (3 - phase) % 3 : 0;
+                        if (!coding)
+                            tx_put_int(&t, c, 0);
+                        else if (c < c0) {
+                            tx_put_byte(&t, '-');
+                            tx_put_int(&t, c0 - c, 0);
+                        } else if (c > c1) {
+                            tx_put_byte(&t, '*');
+                            tx_put_int(&t, c - c1, 0);
+                        } else
+                            tx_put_int(&t, c - c0 + 1 + pad, 0);
+                        tx_put_int(&t, row_c[r], 1);
+                        tx_put_byte(&t, tx_base(q_ref[q], plus));
+                        tx_put_byte(&t, '>');
+                        tx_put_byte(&t, tx_base(q_alt[q], plus));
+                    } else if (ek >= K_INTRON) {
+                        tx_put(&t, p_text + p_start[row_piece[r]], p_len[row_piece[r]]);
+                    }
+                    break;
+                case 18:
+                    if (ek <= K_DOWN)
+                        tx_put_int(&t, row_a[r], 0);
+                    break;
+                case 19:
+                    tx_put_int(&t, tx_strand[i], 0);
+                    break;
+                case 20:
+                    tx_put(&t, TX_WORD(W_NF + (tx_flags[i] & F_START_NF ? 1 : 0) + (tx_flags[i] & F_END_NF ? 2 : 0)));
+                    break;
+                case 22:
+                    if (tx_flags[i] & F_CANONICAL)
+                        tx_put(&t, TX_WORD(W_YES));
+                    break;
+                case 23:
+                    if (tx_flags[i] & F_MANE) {
+                        if (s.off[S_MANE][i + 1] > s.off[S_MANE][i])
+                            tx_put_string(&t, &s, S_MANE, i);
+                        else
+                            tx_put(&t, TX_WORD(W_YES));
+                    }
+                    break;
+                default:
+                    break;
+                }
+            }
+            fs[TX_FIELDS] = t.at + 1;
+            if (picked)
+                for (int64_t k = 0; k < n_pick; k++) {
+                    int64_t f = pick_field[k];
+                    pick_start[q * n_pick + k] = fs[f];
+                    pick_len[q * n_pick + k] = fs[f + 1] - 1 - fs[f];
+                }
+        }
+        r0 = r1;
+    }
+    change_entry[n_q] = entries;
+    entry_off[entries] = t.at;
+    sizes[0] = t.at;
+    /* the records' INFO text, escaped, from the entries' (when they were all written) */
+    tx_text v = {info, info_cap, 0};
+    for (int64_t rec = 0; rec < n_rec; rec++) {
+        int64_t c0 = rec_change[rec], c1 = rec_change[rec + 1];
+        info_off[rec] = v.at;
+        if (c0 < 0 || c1 > n_q || c0 > c1)
+            return -1;
+        if (c0 == c1 || t.at > raw_cap)
+            continue;
+        tx_put(&v, (const uint8_t *)"CSQ=", 4);
+        for (int64_t e = change_entry[c0]; e < change_entry[c1]; e++) {
+            if (e > change_entry[c0])
+                tx_put_byte(&v, ',');
+            tx_put_escaped(&v, raw + entry_off[e], entry_off[e + 1] - entry_off[e]);
+        }
+        for (int64_t k = 0; k < n_names; k++) {
+            tx_put_byte(&v, ';');
+            tx_put(&v, name_text + name_off[k], name_off[k + 1] - name_off[k]);
+            tx_put_byte(&v, '=');
+            for (int64_t alt = 0; alt < rec_alts[rec]; alt++) {
+                if (alt)
+                    tx_put_byte(&v, ',');
+                int64_t q = c0;
+                while (q < c1 && change_alt[q] != alt)
+                    q++;
+                int64_t len = q < c1 ? pick_len[q * n_pick + name_pick[k]] : -1;
+                if (len > 0)
+                    tx_put_escaped(&v, raw + pick_start[q * n_pick + name_pick[k]], len);
+                else
+                    tx_put_byte(&v, '.');
+            }
+        }
+    }
+    info_off[n_rec] = v.at;
+    sizes[1] = v.at;
+    return entries;
+}
+
 /* ------------------------------------------------------------------------------------------
  * SNV effects (effects.py's Effects.one for a one-base substitution inside a transcript): the
  * terms, EXON/INTRON numbers, positions, codons, amino acids, HGVSc and HGVSp of an entry,

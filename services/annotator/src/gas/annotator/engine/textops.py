@@ -162,6 +162,10 @@ class _ByteArrays(_PointerArray):
     ctype = ctypes.c_uint8
 
 
+class _Int32Arrays(_PointerArray):
+    ctype = ctypes.c_int32
+
+
 def _array(dtype: Any, ndim: int = 1, out: bool = False) -> Any:
     """An array argument: its dtype, dimensions and C order checked on each call (and that
     it is writable, for an output), its data pointer passed."""
@@ -194,6 +198,17 @@ _SIGNATURES: dict[str, tuple[list[Any], Any]] = {
 _SIGNATURES["gas_tx_classify"] = (
     [_I64, _INT64S, _INT64S, _array(np.int8), _INT64S, _I64, _INT64S, _INT64S, _I64, _I64, _I64, _INT64S, _INT64S]
     + [_I64, *[_INT64S_OUT] * 6],
+    _I64,
+)
+
+_I8S = _array(np.int8)
+_SIGNATURES["gas_tx_entries"] = (
+    [_I64, _INT64S, _INT64S, _I8S, _BYTES, _I8S, _INT64S, _INT64S, _INT64S, _ByteArrays, _Int32Arrays]
+    + [_BYTES, _INT64S, _INT64S]  # words, kind ranks
+    + [_I64, _BYTES, _INT64S, _INT64S, _BYTES, _BYTES, _INT64S]  # changes
+    + [_I64, *[_INT64S] * 8, _I64, _BYTES, _INT64S, _INT64S, _I64, _INT64S]  # rows, pieces, pick fields
+    + [_I64, _INT64S, _INT64S, _INT64S, _I64, _BYTES, _INT64S, _INT64S]  # records, INFO names
+    + [_BYTES_OUT, _I64, *[_INT64S_OUT] * 5, _BYTES_OUT, _I64, *[_INT64S_OUT] * 5],
     _I64,
 )
 
@@ -509,6 +524,117 @@ def tx_classify(t: TxTables, flank: int, starts: np.ndarray, lengths: np.ndarray
         if rows <= cap:
             return tuple(o[:rows] for o in out)
         cap = rows
+
+
+@dataclass
+class TxText:
+    """What gas_tx_entries reads besides ``TxTables``: per transcript its flags, phase, CDS
+    offsets, the cDNA positions of its first and last coding bases (``c01``, two per
+    transcript: read for the transcripts of the rows only) and its packed strings (tx_id,
+    gene_id, gene_name, biotype, mane); the words it writes and each entry kind's pick rank
+    (effects.py's _WORDS, _KIND_RANK)."""
+
+    flags: np.ndarray  # uint8
+    phase: np.ndarray  # int8
+    cds_offsets: np.ndarray  # int64, one more than the transcripts
+    c01: np.ndarray  # int64, (transcripts, 2)
+    strings: list[tuple[np.ndarray, np.ndarray]]  # (uint8 data, int32 offsets) x 5
+    words: list[bytes]
+    kind_rank: np.ndarray  # int64
+
+    def __post_init__(self) -> None:
+        n = self.flags.size
+        if self.phase.size != n or self.cds_offsets.size != n + 1 or self.c01.shape != (n, 2):
+            raise ValueError("transcript text tables: one flags, phase and coding span per transcript")
+        for data, off in self.strings:
+            if off.size != n + 1 or off.dtype != np.int32 or int(off[0]) < 0 or int(off[-1]) > data.size:
+                raise ValueError("transcript text tables: packed offsets outside their data")
+            if n and (np.diff(off) < 0).any():
+                raise ValueError("transcript text tables: packed offsets must ascend")
+        self.names_per_tx = sum(int(off[-1] - off[0]) for _, off in self.strings) // max(1, n)
+        self.word_text = np.frombuffer(b"".join(self.words), dtype=np.uint8) if any(self.words) else _EMPTY
+        self.word_off = np.concatenate([[0], np.cumsum([len(w) for w in self.words])]).astype(np.int64)
+
+
+@dataclass
+class EntryText:
+    """gas_tx_entries' output (native.c documents each array)."""
+
+    raw: np.ndarray  # the entries' text, unescaped
+    entry_off: np.ndarray
+    change_entry: np.ndarray
+    change_mask: np.ndarray
+    pick_start: np.ndarray  # (changes, pick fields)
+    pick_len: np.ndarray
+    info: np.ndarray  # the records' INFO text, escaped
+    info_off: np.ndarray
+
+
+def _packed(texts: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """Texts as one byte array and their start offsets (one more: the end)."""
+    data = np.frombuffer(b"".join(texts), dtype=np.uint8) if texts else _EMPTY
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)), out=offsets[1:])
+    return (data if data.size else _EMPTY), offsets
+
+
+def tx_entries(
+    t: TxTables, x: TxText, alleles: Sequence[bytes], ref: np.ndarray, alt: np.ndarray, snv: np.ndarray,
+    rows: Sequence[np.ndarray], row_piece: np.ndarray, row_rank: np.ndarray, pieces: Sequence[bytes],
+    pick_field: Sequence[int], rec_change: np.ndarray, rec_alts: np.ndarray, change_alt: np.ndarray,
+    names: Sequence[bytes], name_pick: Sequence[int],
+) -> EntryText:  # fmt: skip
+    """The CSQ entries of a batch of changes from gas_tx_classify's ``rows``, their picks and the
+    records' INFO text, as ``native.c``'s gas_tx_entries documents them (compiled: one call
+    per batch; ``alleles``: each change's VEP allele, ``ref``/``alt``: its bases when ``snv``;
+    ``pieces``: the texts effects.py wrote for the rows it settled)."""
+    n_q, n = len(alleles), rows[0].size
+    q_text, q_off = _packed(alleles)
+    p_text, p_off = _packed(pieces)
+    name_text, name_off = _packed(names)
+    i64 = [np.ascontiguousarray(a, dtype=np.int64) for a in (*rows, row_piece, row_rank)]
+    pick_field_a, name_pick_a = np.asarray(pick_field, dtype=np.int64), np.asarray(name_pick, dtype=np.int64)
+    if name_pick_a.size and (name_pick_a.min() < 0 or name_pick_a.max() >= pick_field_a.size):
+        raise ValueError("tx_entries: an INFO name's pick field is not one of the pick fields")
+    if pick_field_a.size and (pick_field_a.min() < 0 or pick_field_a.max() > 23):
+        raise ValueError("tx_entries: pick fields are CSQ field indexes")
+    if len(x.words) != 24 or x.kind_rank.size != 6 or snv.size != n_q or ref.size != n_q or alt.size != n_q:
+        raise ValueError("tx_entries: 24 words, 6 kind ranks, and one REF, ALT and snv flag per change")
+    if rec_change.size != rec_alts.size + 1 or change_alt.size != n_q:
+        raise ValueError("tx_entries: one change offset per record and one more, one ALT per change")
+    strings = _ByteArrays([d for d, _ in x.strings]), _Int32Arrays([o for _, o in x.strings])
+    lib = _native()
+    # A first guess near the usual size (an entry's fixed text and its transcript's names;
+    # escaping seldom adds): room left untouched still makes the heap hold more.
+    raw_cap = (n + n_q) * (112 + x.names_per_tx) + p_text.size + 4096
+    info_cap = raw_cap + 192 * rec_alts.size
+    k = pick_field_a.size
+    while True:
+        raw, info = np.empty(raw_cap, dtype=np.uint8), np.empty(info_cap, dtype=np.uint8)
+        entry_off, change_entry = np.empty(n + n_q + 1, dtype=np.int64), np.empty(n_q + 1, dtype=np.int64)
+        change_mask = np.empty(n_q, dtype=np.int64)
+        pick_start, pick_len = np.empty((n_q, k), dtype=np.int64), np.empty((n_q, k), dtype=np.int64)
+        info_off = np.empty(rec_alts.size + 1, dtype=np.int64)
+        scratch = [np.empty(n, dtype=np.int64) for _ in range(3)]
+        sizes = np.zeros(2, dtype=np.int64)
+        entries = lib.gas_tx_entries(
+            t.start.size, t.start, t.end, t.strand, x.flags, x.phase, t.exon_offsets, x.cds_offsets,
+            x.c01.reshape(-1), *strings, x.word_text, x.word_off, x.kind_rank,
+            n_q, q_text, q_off[:-1], np.diff(q_off), ref, alt, snv.astype(np.int64),
+            n, *i64, p_off.size - 1, p_text, p_off[:-1], np.diff(p_off), k, pick_field_a,
+            rec_alts.size, rec_change, rec_alts, change_alt, len(names), name_text, name_off, name_pick_a,
+            raw, raw_cap, entry_off, change_entry, change_mask, pick_start.reshape(-1), pick_len.reshape(-1),
+            info, info_cap, info_off, *scratch, sizes,
+        )  # fmt: skip
+        if entries < 0:
+            raise ValueError("tx_entries: a row's transcript, change or piece is out of range")
+        if sizes[0] <= raw_cap and sizes[1] <= info_cap:
+            # (raw is kept with the block until it is written: a copy of its size, not the room)
+            return EntryText(
+                raw[: sizes[0]].copy(), entry_off[: entries + 1], change_entry, change_mask, pick_start, pick_len,
+                info[: sizes[1]], info_off,
+            )  # fmt: skip
+        raw_cap, info_cap = max(raw_cap, int(sizes[0])), max(info_cap, int(sizes[1]))
 
 
 @dataclass
