@@ -6,11 +6,11 @@ transcript within 5 kb, as Ensembl VEP lays out its CSQ field (docs/annotation-e
 lists the rules and where they differ from VEP's and bcftools csq's).
 
 The transcripts near each change, and the pairs that are upstream/downstream or inside an
-intron's body, are found per block in C (``native.c``: gas_tx_classify); a one-base
-substitution's entry inside a transcript is written in C too (gas_snv_effect, checked entry
-by entry against ``Effects.one``'s Python rules, which stay the specification); the rest is
-Python per variant x transcript (a transcript's sequences are decoded once and cached); the
-gene-level stages stay vectorised in ``block.py``.
+intron's body, are found per block in C (``native.c``: gas_tx_classify); a change's entry
+inside a transcript (SNV, MNV, deletion, insertion, delins) is written in C too
+(gas_change_effect, checked entry by entry against ``Effects.one``'s Python rules, which stay
+the specification); the rest is Python per variant x transcript (a transcript's sequences
+are decoded once and cached); the gene-level stages stay vectorised in ``block.py``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 
 from gas.annotator.engine.bundle import TX_CANONICAL, TX_END_NF, TX_MANE, TX_START_NF
 from gas.annotator.engine.database import FLANK, AnnotationDatabase, Packed
-from gas.annotator.engine.textops import SnvEffect, SnvTables, TxTables, tx_classify
+from gas.annotator.engine.textops import ChangeEffect, SnvTables, TxTables, tx_classify
 from gas.core.vocab import CSQ_FIELDS as CSQ_FIELD_NAMES
 from gas.core.vocab import CSQ_INFO_IDS, IMPACT, RANK
 from gas.core.vocab import PICK_FIELDS as PICK_IDS
@@ -65,20 +65,21 @@ _UP_DOWN = ("upstream_gene_variant", "downstream_gene_variant")
 _CHUNK = 512  # changes per gas_tx_classify call
 
 
-# gas_snv_effect's terms, bit b for SNV_TERMS[b] (native.c's SNV_* bits).
-SNV_TERMS = (
+# gas_change_effect's terms, bit b for CHANGE_TERMS[b] (native.c's SNV_* bits).
+CHANGE_TERMS = (
     "splice_acceptor_variant", "splice_donor_variant", "splice_region_variant", "intron_variant",
     "non_coding_transcript_exon_variant", "non_coding_transcript_variant", "5_prime_UTR_variant",
     "3_prime_UTR_variant", "coding_sequence_variant", "incomplete_terminal_codon_variant", "start_lost",
     "stop_gained", "stop_lost", "stop_retained_variant", "synonymous_variant", "missense_variant",
-    "NMD_transcript_variant",
+    "NMD_transcript_variant", "frameshift_variant", "inframe_insertion", "inframe_deletion",
+    "start_retained_variant",
 )  # fmt: skip
 
 
 @cache
-def _snv_terms(bits: int) -> tuple[list[str], str, str]:
-    """The terms of gas_snv_effect's bits, most severe first; joined; the IMPACT."""
-    terms = sorted((t for b, t in enumerate(SNV_TERMS) if bits >> b & 1), key=RANK.__getitem__)
+def _change_terms(bits: int) -> tuple[list[str], str, str]:
+    """The terms of gas_change_effect's bits, most severe first; joined; the IMPACT."""
+    terms = sorted((t for b, t in enumerate(CHANGE_TERMS) if bits >> b & 1), key=RANK.__getitem__)
     return terms, "&".join(terms), IMPACT[terms[0]]
 
 
@@ -491,7 +492,7 @@ class Effects:
         self.tx_strings = _TxStrings([db.packed(k) for k in names])
         self.tx_scalars = _TxScalars(a)
         ids, pids = db.packed("tx_id"), db.packed("tx_protein_id")
-        self._snv = SnvEffect(SnvTables(a, (ids.data, ids.offsets), (pids.data, pids.offsets)))
+        self._change = ChangeEffect(SnvTables(a, (ids.data, ids.offsets), (pids.data, pids.offsets)))
         self._tx = lru_cache(maxsize=4096)(self._make_tx)
 
     def _make_tx(self, i: int) -> Tx:
@@ -594,8 +595,8 @@ class Effects:
 
     def one(self, tx: Tx, k: int, allele: str, s: int, r: str, a: str, native: bool = True) -> Csq | None:
         """The entry of the change [s, s + len(r)) -> a in transcript tx (None: farther than
-        FLANK). A substitution of one base inside the transcript is worked out in C
-        (``native.c``: gas_snv_effect, byte for byte these rules; ``native=False``: by them)."""
+        FLANK). A change inside the transcript is worked out in C (``native.c``:
+        gas_change_effect, byte for byte these rules; ``native=False``: by them)."""
         e = s + len(r)  # changed genomic bases [s, e); an insertion sits between s-1 and s
         plus = tx.strand > 0
         fields = tx.fields.copy()
@@ -615,11 +616,11 @@ class Effects:
             term = "upstream_gene_variant" if before == plus else "downstream_gene_variant"
             fields[0], fields[1], fields[2], fields[18] = allele, term, IMPACT[term], str(dist)
             return Csq(k, [term], fields, tx.i, (*tx.pick_head, RANK[term], *tx.pick_tail))
-        if native and len(r) == 1 == len(a) and (r + a).isascii():
-            text = self._snv(tx.i, s, r, a, tx.nmd)
+        if native and (r + a).isascii():
+            text = self._change(tx.i, s, r, a, tx.nmd)
             if text is not None:
                 bits, *fields[8:17] = text.split("|")
-                terms, fields[1], fields[2] = _snv_terms(int(bits))
+                terms, fields[1], fields[2] = _change_terms(int(bits))
                 fields[0] = allele
                 return Csq(k, terms.copy(), fields, tx.i, (*tx.pick_head, RANK[terms[0]], *tx.pick_tail))
         self._inside(tx, s, e, r, a, terms, fields)
