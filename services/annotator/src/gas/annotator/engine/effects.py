@@ -579,7 +579,7 @@ class Effects:
                     ref_t, alt_t = (r, a) if tx.strand > 0 else (r.translate(_COMP), a.translate(_COMP))
                     fields[10] = f"{tx.tx_id}:{tx.prefix}{tx._exonic(b_of[j])}{c_of[j]:+d}{ref_t}>{alt_t}"
                 else:
-                    fields[10] = self.hgvsc(tx, s, r, a)
+                    fields[10] = self._native_hgvsc(tx, s, r, a)
                 entries.append(Csq(k, list(terms), fields, tx.i, (*tx.pick_head, RANK[terms[0]], *tx.pick_tail)))
             else:
                 entry = self.one(tx, k, allele, s, r, a)
@@ -921,6 +921,12 @@ class Effects:
         if not inserted:
             return f"{pid}{span}del"
         return f"{pid}{span}delins{three(inserted)}"
+
+    def _native_hgvsc(self, tx: Tx, s: int, r: str, a: str) -> str:
+        """``hgvsc``, from gas_change_effect's entry where the kernel gives one (the 3' shifting
+        in C: an intron's MNVs and indels)."""
+        text = self._change(tx.i, s, r, a, False) if (r + a).isascii() else None
+        return self.hgvsc(tx, s, r, a) if text is None else text.split("|", 4)[3]
 
     def hgvsc(self, tx: Tx, s: int, r: str, a: str) -> str:
         """HGVSc of the minimal change [s, s+len(r)) -> a, shifted 3' in the transcript's
