@@ -89,10 +89,11 @@ def run_cli_measured(args: list[str], timeout: float = 300) -> tuple[subprocess.
     return subprocess.CompletedProcess(args, int(code), rest, proc.stderr), float(seconds), int(rss)
 
 
-def snv_disagreements(fx: Any, pairs: Iterable[tuple[int, int, str, str]]) -> tuple[int, list[str], Counter[str]]:
-    """Effects.one of one-base substitutions (transcript row, global base, REF, ALT) by the C
-    kernel (gas_snv_effect) and by the Python rules (``native=False``): (pairs compared, a
-    description of each whose entries differ, the Python entries' terms counted)."""
+def change_disagreements(fx: Any, pairs: Iterable[tuple[int, int, str, str]]) -> tuple[int, list[str], Counter[str]]:
+    """Effects.one of changes inside a transcript (transcript row, global start, REF, ALT: the
+    minimal change, REF empty for an insertion) by the C kernel (gas_change_effect) and by the
+    Python rules (``native=False``): (pairs compared, a description of each whose entries
+    differ, the Python entries' terms counted)."""
     n, differ, terms = 0, [], Counter[str]()
     for i, s, ref, alt in pairs:
         tx = fx._tx(i)

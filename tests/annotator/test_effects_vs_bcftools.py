@@ -16,6 +16,7 @@ import random
 import re
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -293,27 +294,32 @@ def test_gff3_and_gtf_give_identical_output(gas_outputs: dict[str, Path]) -> Non
     assert len(header) == 1 and f'Format: {CSQ_FORMAT}"' in header[0]
 
 
-def test_compiled_snv_entries_are_the_python_rules_entries(bundle: Written, tmp_path: Path) -> None:
-    """Every one-base substitution of the 50,000 variants, in every transcript whose span holds
-    it, gets from the C kernel (gas_snv_effect) the entry the Python rules give."""
-    from engine_support import snv_disagreements
+def test_compiled_entries_are_the_python_rules_entries(bundle: Written, tmp_path: Path) -> None:
+    """Every change of the 50,000 variants (SNVs, MNVs, indels, delins), in every transcript
+    whose inside it touches, gets from the C kernel (gas_change_effect) the entry the Python
+    rules give."""
+    from engine_support import change_disagreements
 
     from gas.annotator.engine.bundle import build_bundle
     from gas.annotator.engine.database import load_bundle
-    from gas.annotator.engine.effects import Effects
+    from gas.annotator.engine.effects import Effects, minimal_change
 
-    build_bundle("snv", fasta=bundle.fasta, gff3=bundle.gff3, db_dir=tmp_path)
-    db = load_bundle("snv", tmp_path)
+    build_bundle("change", fasta=bundle.fasta, gff3=bundle.gff3, db_dir=tmp_path)
+    db = load_bundle("change", tmp_path)
     fx = Effects(db)
     t = fx.tables
-    pairs = []
+    pairs, kinds = [], Counter[str]()
     for line in _records(bundle.vcf):
         chrom, pos, _, ref, alt = line.split("\t")[:5]
-        if len(ref) == len(alt) == 1 and ref != alt:
-            s = (db.alias[chrom] << 32) | (int(pos) - 1)
-            pairs += [(i, s, ref, alt) for i in np.flatnonzero((t.start <= s) & (t.end > s)).tolist()]
-    n, differ, _ = snv_disagreements(fx, pairs)
-    assert n > 20_000 and not differ, f"{len(differ)} of {n} entries differ, e.g. {differ[:3]}"
+        p, r, a = minimal_change(ref.upper(), alt.upper())
+        s = (db.alias[chrom] << 32) | (int(pos) - 1 + p)
+        # Effects.one's inside of a transcript: a base of it, or (an insertion) between two
+        inside = (t.start < s) & (t.end > s) if not r else (t.start < s + len(r)) & (t.end > s)
+        found = np.flatnonzero(inside).tolist()
+        kinds["snv" if len(r) == len(a) == 1 else "mnv" if len(r) == len(a) else "indel"] += len(found)
+        pairs += [(i, s, r, a) for i in found]
+    n, differ, _ = change_disagreements(fx, pairs)
+    assert min(kinds.values()) > 1_000 and not differ, f"{len(differ)} of {n} entries differ, e.g. {differ[:3]}"
 
 
 @pytest.fixture(scope="module")

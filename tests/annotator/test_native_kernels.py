@@ -315,13 +315,13 @@ def test_tx_entries_are_the_python_rules_entries(effects) -> None:  # type: igno
 
 
 def test_snv_entries_are_the_python_rules_entries(effects, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    """gas_snv_effect's entry of a one-base substitution is the Python rules' (Effects.one with
+    """gas_change_effect's entry of a one-base substitution is the Python rules' (Effects.one with
     native=False) field for field: at every base of every transcript's exons and the 10 bases
     around each (UTRs, each codon position, start and stop codons, splice sites and regions,
     intron edges), by each other base; with the bundle's base as REF and, every 5th base, a REF
     that disagrees with it (HGVSc names the file's). Every term the kernel sets is met, and a
     buffer too small for an entry's text is retried with room for it."""
-    from engine_support import snv_disagreements
+    from engine_support import change_disagreements
 
     from gas.annotator.engine import effects as module
 
@@ -337,13 +337,67 @@ def test_snv_entries_are_the_python_rules_entries(effects, monkeypatch: pytest.M
                 if g % 5 == 0:
                     yield i, g, "N", ref
 
-    n, differ, terms = snv_disagreements(fx, pairs(range(fx.tables.start.size)))
+    n, differ, terms = change_disagreements(fx, pairs(range(fx.tables.start.size)))
     assert not differ, f"{len(differ)} of {n} entries differ, e.g. {differ[:3]}"
-    assert set(terms) == set(module.SNV_TERMS), set(module.SNV_TERMS) - set(terms)
+    snv_terms = set(module.CHANGE_TERMS) - set(_LENGTH_TERMS)
+    assert set(terms) == snv_terms, snv_terms - set(terms)
     assert n > 100_000
-    monkeypatch.setattr(module.SnvEffect, "CAP", 16)  # shorter than any entry's text
+    monkeypatch.setattr(module.ChangeEffect, "CAP", 16)  # shorter than any entry's text
     small = module.Effects(fx.db)
-    n, differ, _ = snv_disagreements(small, pairs(range(40)))
+    n, differ, _ = change_disagreements(small, pairs(range(40)))
+    assert n > 1000 and not differ, differ[:3]
+
+
+_LENGTH_TERMS = ("frameshift_variant", "inframe_insertion", "inframe_deletion", "start_retained_variant")
+
+
+def test_indel_and_mnv_entries_are_the_python_rules_entries(effects, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """gas_change_effect's entry of an MNV, deletion, insertion or delins inside a transcript is
+    the Python rules' (Effects.one with native=False) field for field: at and across every exon,
+    intron, CDS and UTR edge of every transcript of a generated bundle (both strands), changes
+    starting 12 bases before to 3 after it: deletions of 1-30 bases, insertions of 1-30 (random
+    bases, and the bases before them: HGVSc's dup, shifted 3'), MNVs and delins. Every term the
+    kernel sets is met (but incomplete_terminal_codon, which the SNV test meets), and a buffer too
+    small for an entry's text is retried with room for it."""
+    import random
+
+    from engine_support import change_disagreements
+
+    from gas.annotator.engine import effects as module
+
+    fx = effects[0]
+    rng = random.Random(24)
+
+    def bases(n: int) -> str:
+        return "".join(rng.choice("ACGT") for _ in range(n))
+
+    dels, inss, subs = (1, 2, 3, 4, 5, 7, 12, 30), (1, 2, 3, 4, 6, 30), ((2, 2), (3, 3), (2, 4), (4, 1), (7, 2))
+
+    def pairs(rows: range) -> Iterator[tuple[int, int, str, str]]:
+        # the lengths taken in turn along the 16 positions around each edge (all would be ~1M pairs)
+        for i in rows:
+            tx = fx._tx(i)
+            edges = {x for row in (*tx.exons, *tx.cds) for x in row}
+            for g in sorted({g for edge in edges for g in range(edge - 12, edge + 4)}):
+                for n in (dels[g % 8], dels[(g + 3) % 8]):
+                    if g + n > tx.start:
+                        yield i, g, fx.seq(g, g + n), ""
+                if tx.start < g < tx.end:
+                    n = inss[g % 6]
+                    yield from ((i, g, "", bases(n)), (i, g, "", fx.seq(g - n, g)))
+                n, m = subs[g % 5]
+                ref, alt = fx.seq(g, g + n), bases(m)
+                if g + n > tx.start and len(ref) == n and alt[0] != ref[0] and alt[-1] != ref[-1]:
+                    yield i, g, ref, alt
+
+    n, differ, terms = change_disagreements(fx, pairs(range(fx.tables.start.size)))
+    assert not differ, f"{len(differ)} of {n} entries differ, e.g. {differ[:3]}"
+    met = set(module.CHANGE_TERMS) - {"incomplete_terminal_codon_variant"}
+    assert set(terms) >= met, met - set(terms)
+    assert n > 100_000
+    monkeypatch.setattr(module.ChangeEffect, "CAP", 16)  # shorter than any entry's text
+    small = module.Effects(fx.db)
+    n, differ, _ = change_disagreements(small, pairs(range(40)))
     assert n > 1000 and not differ, differ[:3]
 
 

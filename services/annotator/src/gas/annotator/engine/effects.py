@@ -8,10 +8,10 @@ INFO text.
 
 The transcripts near each change, and the pairs that are upstream/downstream or inside an
 intron's body, are found per block in C (``native.c``: gas_tx_classify), and the text of
-those entries, the picks and the INFO text written there too (gas_tx_entries); a one-base
-substitution's entry inside a transcript is written in C too (gas_snv_effect, checked entry
-by entry against ``Effects.one``'s Python rules, which stay the specification); the other
-pairs' fields are Python per variant x transcript (``Effects.one``: a transcript's sequences
+those entries, the picks and the INFO text written there too (gas_tx_entries); a change's
+entry inside a transcript (SNV, MNV, deletion, insertion, delins) is written in C too
+(gas_change_effect, checked entry by entry against ``Effects.one``'s Python rules, which stay
+the specification); the rest is Python per variant x transcript (``Effects.one``: a transcript's sequences
 are decoded once and cached); the gene-level stages stay vectorised in ``block.py``.
 """
 
@@ -28,8 +28,8 @@ import numpy as np
 from gas.annotator.engine.bundle import TX_CANONICAL, TX_END_NF, TX_MANE, TX_START_NF
 from gas.annotator.engine.database import FLANK, AnnotationDatabase, Packed
 from gas.annotator.engine.textops import (
+    ChangeEffect,
     EntryText,
-    SnvEffect,
     SnvTables,
     TxTables,
     TxText,
@@ -76,20 +76,21 @@ _COMP_BYTES = bytes.maketrans(b"ACGTNacgtn", b"TGCANtgcan")
 _INTRON, _OTHER = 2, 3
 
 
-# gas_snv_effect's terms, bit b for SNV_TERMS[b] (native.c's SNV_* bits).
-SNV_TERMS = (
+# gas_change_effect's terms, bit b for CHANGE_TERMS[b] (native.c's SNV_* bits).
+CHANGE_TERMS = (
     "splice_acceptor_variant", "splice_donor_variant", "splice_region_variant", "intron_variant",
     "non_coding_transcript_exon_variant", "non_coding_transcript_variant", "5_prime_UTR_variant",
     "3_prime_UTR_variant", "coding_sequence_variant", "incomplete_terminal_codon_variant", "start_lost",
     "stop_gained", "stop_lost", "stop_retained_variant", "synonymous_variant", "missense_variant",
-    "NMD_transcript_variant",
+    "NMD_transcript_variant", "frameshift_variant", "inframe_insertion", "inframe_deletion",
+    "start_retained_variant",
 )  # fmt: skip
 
 
 @cache
-def _snv_terms(bits: int) -> tuple[list[str], str, str]:
-    """The terms of gas_snv_effect's bits, most severe first; joined; the IMPACT."""
-    terms = sorted((t for b, t in enumerate(SNV_TERMS) if bits >> b & 1), key=RANK.__getitem__)
+def _change_terms(bits: int) -> tuple[list[str], str, str]:
+    """The terms of gas_change_effect's bits, most severe first; joined; the IMPACT."""
+    terms = sorted((t for b, t in enumerate(CHANGE_TERMS) if bits >> b & 1), key=RANK.__getitem__)
     return terms, "&".join(terms), IMPACT[terms[0]]
 
 
@@ -542,7 +543,7 @@ class Effects:
         self.tx_strings = _TxStrings([db.packed(k) for k in names])
         self.tx_scalars = _TxScalars(a)
         ids, pids = db.packed("tx_id"), db.packed("tx_protein_id")
-        self._snv = SnvEffect(SnvTables(a, (ids.data, ids.offsets), (pids.data, pids.offsets)))
+        self._change = ChangeEffect(SnvTables(a, (ids.data, ids.offsets), (pids.data, pids.offsets)))
         self.text_tables = TxText(
             a["tx_flags"], a["tx_phase"], a["tx_cds_offsets"], self.tx_scalars.c01,
             [(p.data, np.ascontiguousarray(p.offsets, dtype=np.int32)) for p in (db.packed(k) for k in _TEXT_STRINGS)],
@@ -615,7 +616,7 @@ class Effects:
             tx = self._tx(ti)
             row_piece[j] = len(pieces)
             if kind == _INTRON:
-                pieces.append(self.hgvsc(tx, s, r, a).encode())
+                pieces.append(self._native_hgvsc(tx, s, r, a).encode())
                 continue
             entry = self.one(tx, change_alt[ci], alleles[ci].decode(), s, r, a)
             if entry is None:
@@ -638,8 +639,8 @@ class Effects:
 
     def one(self, tx: Tx, k: int, allele: str, s: int, r: str, a: str, native: bool = True) -> Csq | None:
         """The entry of the change [s, s + len(r)) -> a in transcript tx (None: farther than
-        FLANK). A substitution of one base inside the transcript is worked out in C
-        (``native.c``: gas_snv_effect, byte for byte these rules; ``native=False``: by them)."""
+        FLANK). A change inside the transcript is worked out in C (``native.c``:
+        gas_change_effect, byte for byte these rules; ``native=False``: by them)."""
         e = s + len(r)  # changed genomic bases [s, e); an insertion sits between s-1 and s
         plus = tx.strand > 0
         fields = tx.fields.copy()
@@ -659,11 +660,11 @@ class Effects:
             term = "upstream_gene_variant" if before == plus else "downstream_gene_variant"
             fields[0], fields[1], fields[2], fields[18] = allele, term, IMPACT[term], str(dist)
             return Csq(k, [term], fields, tx.i, (*tx.pick_head, RANK[term], *tx.pick_tail))
-        if native and len(r) == 1 == len(a) and (r + a).isascii():
-            text = self._snv(tx.i, s, r, a, tx.nmd)
+        if native and (r + a).isascii():
+            text = self._change(tx.i, s, r, a, tx.nmd)
             if text is not None:
                 bits, *fields[8:17] = text.split("|")
-                terms, fields[1], fields[2] = _snv_terms(int(bits))
+                terms, fields[1], fields[2] = _change_terms(int(bits))
                 fields[0] = allele
                 return Csq(k, terms.copy(), fields, tx.i, (*tx.pick_head, RANK[terms[0]], *tx.pick_tail))
         self._inside(tx, s, e, r, a, terms, fields)
@@ -964,6 +965,12 @@ class Effects:
         if not inserted:
             return f"{pid}{span}del"
         return f"{pid}{span}delins{three(inserted)}"
+
+    def _native_hgvsc(self, tx: Tx, s: int, r: str, a: str) -> str:
+        """``hgvsc``, from gas_change_effect's entry where the kernel gives one (the 3' shifting
+        in C: an intron's MNVs and indels)."""
+        text = self._change(tx.i, s, r, a, False) if (r + a).isascii() else None
+        return self.hgvsc(tx, s, r, a) if text is None else text.split("|", 4)[3]
 
     def hgvsc(self, tx: Tx, s: int, r: str, a: str) -> str:
         """HGVSc of the minimal change [s, s+len(r)) -> a, shifted 3' in the transcript's

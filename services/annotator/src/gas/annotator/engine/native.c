@@ -784,13 +784,14 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
 }
 
 /* ------------------------------------------------------------------------------------------
- * SNV effects (effects.py's Effects.one for a one-base substitution inside a transcript): the
- * terms, EXON/INTRON numbers, positions, codons, amino acids, HGVSc and HGVSp of an entry,
+ * Effects of a change inside a transcript (effects.py's Effects.one for an SNV, MNV, deletion,
+ * insertion or delins there; first written for SNVs, hence the snv_ names): the terms,
+ * EXON/INTRON numbers, positions, codons, amino acids, HGVSc (3' shifted) and HGVSp of an entry,
  * from the bundle's arrays and the mapped genome, byte for byte what the Python rules give
  * (they are the specification; tests compare the two on every pair).
  * ------------------------------------------------------------------------------------------ */
 
-/* The bundle's tables gas_snv_effect reads (textops.py's SnvTables, checked there once). */
+/* The bundle's tables gas_change_effect reads (textops.py's SnvTables, checked there once). */
 typedef struct {
     int64_t n_tx;
     const int64_t *tx_start, *tx_end;
@@ -810,12 +811,13 @@ typedef struct {
     const int32_t *id_off, *pid_off; /* n_tx + 1 each, within their data */
 } gas_snv_tables;
 
-/* The terms, one bit each, in effects.py's SNV_TERMS order. */
+/* The terms, one bit each, in effects.py's CHANGE_TERMS order. */
 enum {
     SNV_ACCEPTOR = 1 << 0, SNV_DONOR = 1 << 1, SNV_REGION = 1 << 2, SNV_INTRON = 1 << 3, SNV_NC_EXON = 1 << 4,
     SNV_NC = 1 << 5, SNV_UTR5 = 1 << 6, SNV_UTR3 = 1 << 7, SNV_CODING = 1 << 8, SNV_INCOMPLETE = 1 << 9,
     SNV_START_LOST = 1 << 10, SNV_STOP_GAINED = 1 << 11, SNV_STOP_LOST = 1 << 12, SNV_STOP_RETAINED = 1 << 13,
-    SNV_SYNONYMOUS = 1 << 14, SNV_MISSENSE = 1 << 15, SNV_NMD = 1 << 16
+    SNV_SYNONYMOUS = 1 << 14, SNV_MISSENSE = 1 << 15, SNV_NMD = 1 << 16, SNV_FRAMESHIFT = 1 << 17,
+    SNV_INFRAME_INS = 1 << 18, SNV_INFRAME_DEL = 1 << 19, SNV_START_RETAINED = 1 << 20
 };
 enum { TX_START_NF_BIT = 8 }; /* bundle.py's TX_START_NF */
 
@@ -968,11 +970,16 @@ static int64_t snv_translate_to_stop(const uint8_t *seq, int64_t n, char *out)
     return m;
 }
 
-/* effects.py's Effects._hgvsp_inframe_text of a substitution (shift 0) after the pid. */
+/* effects.py's Effects._hgvsp_inframe_text after the pid: shift codons inserted (+) or deleted
+ * (-); codon_aa the changed codon's residue (0: none). */
 static void snv_hgvsp(snv_text *o, const char *ref, int64_t lr, const char *alt, int64_t la, int64_t codon,
-                      char codon_aa)
+                      char codon_aa, int64_t shift)
 {
     if (lr == la && memcmp(ref, alt, (size_t)lr) == 0) {
+        if (!codon_aa) {
+            o->n = -1;
+            return;
+        }
         snv_str(o, snv_three(codon_aa));
         snv_int(o, codon + 1);
         snv_put(o, "=", 1);
@@ -987,7 +994,7 @@ static void snv_hgvsp(snv_text *o, const char *ref, int64_t lr, const char *alt,
     }
     int stop_ref = ref[lr - 1] == '*';
     const char *star = memchr(alt, '*', (size_t)la);
-    int64_t new_stop = star ? star - alt : -1, old_stop = stop_ref ? lr - 1 : lr;
+    int64_t new_stop = star ? star - alt : -1, old_stop = (stop_ref ? lr - 1 : lr) + shift;
     if (new_stop >= p && new_stop < old_stop) {
         snv_str(o, snv_three(ref[p]));
         snv_int(o, p + 1);
@@ -1077,17 +1084,129 @@ static const uint8_t *snv_bases(const gas_snv_tables *t, int64_t g, int64_t n)
     return at + n <= len ? t->seq + base + at : NULL;
 }
 
-/* The entry of the substitution of base s (global) by alt in transcript i, its REF base ref
- * (the VCF's, for HGVSc): out gets "TERMS|EXON|INTRON|HGVSc|HGVSp|cDNA|CDS|Protein|Amino_acids|
- * Codons" (TERMS: the SNV_* bits in decimal; the rest CSQ fields 8 to 16). Returns the text's
- * length, or -1 when the tables are inconsistent, s is not in the transcript's span, the
- * transcript's sequence leaves its contig or a coding base is outside the exons (effects.py
- * then works the entry out), or -2 - n when out holds fewer than the n bytes of the text. */
-int64_t gas_snv_effect(const gas_snv_tables *t, int64_t i, int64_t s, int64_t ref, int64_t alt, int64_t nmd,
-                       char *out, int64_t cap)
+/* effects.py's _mark: codons c[0..n) with [lo, hi) in upper case, the others in lower; "-" when none. */
+static void snv_mark(snv_text *o, const uint8_t *c, int64_t n, int64_t lo, int64_t hi)
 {
-    if (i < 0 || i >= t->n_tx || s < t->tx_start[i] || s >= t->tx_end[i])
+    if (n <= 0) {
+        snv_put(o, "-", 1);
+        return;
+    }
+    for (int64_t j = 0; j < n; j++) {
+        uint8_t b = c[j];
+        if (j >= lo && j < hi)
+            b = (uint8_t)(b >= 'a' && b <= 'z' ? b - 32 : b);
+        else
+            b = (uint8_t)(b >= 'A' && b <= 'Z' ? b + 32 : b);
+        snv_put(o, &b, 1);
+    }
+}
+
+/* effects.py's translate: the whole codons of seq[0..n); returns the residues written. */
+static int64_t snv_translate(const uint8_t *seq, int64_t n, char *out)
+{
+    int64_t m = 0;
+    for (int64_t i = 0; i + 3 <= n; i += 3)
+        out[m++] = snv_aa(seq + i);
+    return m;
+}
+
+static int snv_has(const char *p, int64_t n, char c)
+{
+    return n > 0 && memchr(p, c, (size_t)n) != NULL;
+}
+
+/* p[0..n) starts or ends with q[0..m) */
+static int snv_beside(const char *p, int64_t n, const char *q, int64_t m)
+{
+    return m <= n && (memcmp(p, q, (size_t)m) == 0 || memcmp(p + n - m, q, (size_t)m) == 0);
+}
+
+/* effects.py's _inframe_beside (VEP's inframe_insertion / inframe_deletion tests). */
+static int snv_inframe_beside(const uint8_t *rc, int64_t nr, const uint8_t *ac, int64_t na, const char *ref_aa,
+                              int64_t lra, const char *alt_aa, int64_t laa)
+{
+    if (na > nr) {
+        const char *star = laa > 0 ? memchr(alt_aa, '*', (size_t)laa) : NULL;
+        return snv_beside(alt_aa, star ? star - alt_aa + 1 : laa, ref_aa, lra);
+    }
+    if (snv_beside((const char *)rc, nr, (const char *)ac, na))
+        return 1;
+    int64_t p = 0, q = 0;
+    while (p < nr && p < na && rc[p] == ac[p])
+        p++;
+    while (q < na - p && rc[nr - 1 - q] == ac[na - 1 - q])
+        q++;
+    return q == na - p && (nr - p - q) % 3 == 0;
+}
+
+/* effects.py's Tx.cds_pos: the CDS position of genomic base g (the padding counted), 0: none. */
+static int64_t snv_cds_pos(const snv_tx *t, int64_t g)
+{
+    int64_t c = t->coding ? tx_cdna_pos(t->x0, t->x1, t->n, t->plus, g) : 0;
+    return c && t->c0 <= c && c <= t->c1 ? c - t->c0 + 1 + t->pad : 0;
+}
+
+/* Whether a base of effects.py's Tx._cds_bases (the first (head) or last three coding bases)
+ * lies in [s, e); none when it finds fewer than need bases. */
+static int snv_cds_bases_in(const gas_snv_tables *t, int64_t y0, int64_t y1, int plus, int head, int64_t need,
+                            int64_t s, int64_t e)
+{
+    int64_t g[3], n = 0;
+    int forward = plus == head;
+    for (int64_t k = 0; k < y1 - y0 && n < 3; k++) {
+        int64_t row = forward ? y0 + k : y1 - 1 - k, cs = t->cds_start[row], ce = t->cds_end[row];
+        if (forward)
+            for (int64_t x = cs; x < ce && x < cs + 3 && n < 3; x++)
+                g[n++] = x;
+        else
+            for (int64_t x = ce - 1; x >= cs && x > ce - 4 && n < 3; x--)
+                g[n++] = x;
+    }
+    if (n < need)
+        return 0;
+    for (int64_t k = 0; k < n; k++)
+        if (s <= g[k] && g[k] < e)
+            return 1;
+    return 0;
+}
+
+/* c./n. positions of [s, e)'s first and last bases in transcription order (effects.py's _span). */
+static void snv_span(snv_text *o, const snv_tx *t, int64_t s, int64_t e)
+{
+    int64_t first = t->plus ? s : e - 1, last = t->plus ? e - 1 : s;
+    snv_hgvs_pos(o, t, first);
+    if (first != last) {
+        snv_put(o, "_", 1);
+        snv_hgvs_pos(o, t, last);
+    }
+}
+
+/* b[0..n) in the transcript's direction: as is on +, reverse complemented on -. */
+static void snv_oriented(snv_text *o, const uint8_t *b, int64_t n, int plus)
+{
+    for (int64_t j = 0; j < n; j++) {
+        uint8_t c = plus ? b[j] : snv_comp(b[n - 1 - j]);
+        snv_put(o, &c, 1);
+    }
+}
+
+/* The entry of the change of genome bases [s, s + lr) (global; an insertion when lr is 0,
+ * between s - 1 and s) to a[0..la) in transcript i, ref the VCF's REF bases (minimal, as
+ * effects.py's Effects.one gets them): out gets "TERMS|EXON|INTRON|HGVSc|HGVSp|cDNA|CDS|Protein|
+ * Amino_acids|Codons" (TERMS: the SNV_* bits in decimal; the rest CSQ fields 8 to 16). Returns
+ * the text's length, or -1 when the tables are inconsistent, the change does not touch the
+ * transcript's inside, the transcript's sequence (or HGVSc's shifting window) leaves its contig
+ * or its coding bases are not within its exons (effects.py then works the entry out), or -2 - n
+ * when out holds fewer than the n bytes of the text. */
+int64_t gas_change_effect(const gas_snv_tables *t, int64_t i, int64_t s, const uint8_t *r, int64_t lr,
+                          const uint8_t *a, int64_t la, int64_t nmd, char *out, int64_t cap)
+{
+    if (i < 0 || i >= t->n_tx || lr < 0 || la < 0 || (!lr && !la))
         return -1;
+    int ins = lr == 0;
+    int64_t e = s + lr, ts = t->tx_start[i], te = t->tx_end[i];
+    if (ins ? !(ts < s && s < te) : !(s < te && e > ts))
+        return -1; /* effects.py's Effects.one: outside the transcript */
     int64_t x = t->exon_off[i], y = t->exon_off[i + 1], y0 = t->cds_off[i], y1 = t->cds_off[i + 1];
     if (x < 0 || y < x || y > t->n_exons || y0 < 0 || y1 < y0 || y1 > t->n_cds || y == x)
         return -1;
@@ -1103,9 +1222,9 @@ int64_t gas_snv_effect(const gas_snv_tables *t, int64_t i, int64_t s, int64_t re
     if (tx.coding) { /* effects.py's tx_scalars: exonic bases before the first coding base and the last's end */
         int64_t first = t->cds_start[y0], last1 = t->cds_end[y1 - 1], before_first = 0, before_end = 0;
         for (int64_t j = 0; j < n; j++) {
-            int64_t a = (first < x1[j] ? first : x1[j]) - x0[j], b = (last1 < x1[j] ? last1 : x1[j]) - x0[j];
-            before_first += a > 0 ? a : 0;
-            before_end += b > 0 ? b : 0;
+            int64_t p = (first < x1[j] ? first : x1[j]) - x0[j], q = (last1 < x1[j] ? last1 : x1[j]) - x0[j];
+            before_first += p > 0 ? p : 0;
+            before_end += q > 0 ? q : 0;
         }
         tx.c0 = plus ? before_first + 1 : cdna_len - before_end + 1;
         tx.c1 = plus ? before_end : cdna_len - before_first;
@@ -1113,152 +1232,296 @@ int64_t gas_snv_effect(const gas_snv_tables *t, int64_t i, int64_t s, int64_t re
         tx.pad = phase ? ((3 - phase) % 3 + 3) % 3 : 0; /* Python's (3 - phase) % 3 */
     }
     int64_t terms = 0, exon_lo = INT64_MAX, exon_hi = -1, intron_lo = INT64_MAX, intron_hi = -1, exonic = 0;
-    /* Effects._inside, for the one base [s, s + 1) */
-    int64_t e = s + 1, near_lo = tx_bisect(x1, 0, n, s - 9, 0) - 1, near_hi = tx_bisect(x0, 0, n, e + 9, 1) + 1;
+    /* Effects._inside */
+    int64_t near_lo = tx_bisect(x1, 0, n, s - 9, 0) - 1, near_hi = tx_bisect(x0, 0, n, e + 9, 1) + 1;
     near_lo = near_lo < 0 ? 0 : near_lo;
     near_hi = near_hi > n ? n : near_hi;
     for (int64_t j = near_lo; j < near_hi; j++) {
-        if (x0[j] <= s && s < x1[j]) {
+        if (tx_overlaps(s, e, ins, x0[j], x1[j])) {
             int64_t number = plus ? j + 1 : n - j;
             exon_lo = number < exon_lo ? number : exon_lo;
             exon_hi = number > exon_hi ? number : exon_hi;
-            exonic++;
+            exonic += ins ? 1 : (e < x1[j] ? e : x1[j]) - (s > x0[j] ? s : x0[j]);
         }
     }
     for (int64_t j = near_lo; j < (near_hi < n - 1 ? near_hi : n - 1); j++) {
         int64_t i0 = x1[j], i1 = x0[j + 1];
-        int region = (i0 - 3 <= s && s < i0) || (i1 <= s && s < i1 + 3) || (i0 + 2 <= s && s < i0 + 8) ||
-                     (i1 - 8 <= s && s < i1 - 2);
-        if (!(i0 <= s && s < i1)) {
+        int region = tx_overlaps(s, e, ins, i0 - 3, i0) || tx_overlaps(s, e, ins, i1, i1 + 3) ||
+                     tx_overlaps(s, e, ins, i0 + 2, i0 + 8) || tx_overlaps(s, e, ins, i1 - 8, i1 - 2) ||
+                     (ins && (s == i0 || s == i1 || s == i0 + 2 || s == i1 - 2));
+        if (!(ins ? i0 <= s && s <= i1 : s < i1 && e > i0)) {
             terms |= region ? SNV_REGION : 0;
             continue;
         }
         int64_t number = plus ? j + 1 : n - 1 - j;
         intron_lo = number < intron_lo ? number : intron_lo;
         intron_hi = number > intron_hi ? number : intron_hi;
-        int low = i0 <= s && s < i0 + 2, high = i1 - 2 <= s && s < i1;
+        int low = tx_overlaps(s, e, ins, i0, i0 + 2), high = tx_overlaps(s, e, ins, i1 - 2, i1);
         terms |= (plus ? low : high) ? SNV_DONOR : 0;
         terms |= (plus ? high : low) ? SNV_ACCEPTOR : 0;
-        terms |= (i0 + 2 <= s && s < i1 - 2) ? SNV_INTRON : 0;
+        terms |= (ins ? i0 + 2 <= s && s <= i1 - 2 : s < i1 - 2 && e > i0 + 2) ? SNV_INTRON : 0;
         terms |= region ? SNV_REGION : 0;
     }
-    int64_t cdna = exonic ? tx_cdna_pos(x0, x1, n, plus, s) : 0;
-    /* Effects._coding: set when the base is coding */
-    int64_t cds_pos = 0, lp = 0, la = 0, codon_len = 0;
-    int complete = 0, hgvsp = 0; /* hgvsp: 0 none, 1 Met1?, 2 the in-frame text */
-    char ref_aa = 0, alt_aa = 0;
-    uint8_t ref_codon[3], alt_codon[3];
-    char *ref_p = NULL, *alt_p = NULL;
-    uint8_t *cdna_seq = NULL;
+    /* Effects._cdna_range: kind 1 one position, 2 a range (0: "?") */
+    int64_t cd_a = 0, cd_b = 0, cd_kind = 0;
+    if (exonic) {
+        int64_t first = ins ? s - 1 : plus ? s : e - 1, last = ins ? s : plus ? e - 1 : s;
+        cd_a = tx_cdna_pos(x0, x1, n, plus, first);
+        cd_b = tx_cdna_pos(x0, x1, n, plus, last);
+        if (ins) {
+            int64_t lo = cd_a < cd_b ? cd_a : cd_b, hi = cd_a < cd_b ? cd_b : cd_a;
+            cd_kind = lo ? 2 : 0;
+            cd_a = lo;
+            cd_b = hi;
+        } else {
+            cd_kind = cd_a && cd_a == cd_b && first == last ? 1 : 2;
+        }
+    }
+    /* Effects._coding: cds_kind 1 partly coding (p0, p1; 0: "?"), 2 the CDS bases [i0, i1) */
+    int64_t cds_kind = 0, p0 = 0, p1 = 0, i0 = 0, i1 = 0, delta = 0, len = 0, nrc = 0, nac = 0, lra = 0, laa = 0;
+    int64_t lp = 0, lap = 0, total = 0, w0 = 0;
+    int complete = 0, codons = 0, hgvsp = 0; /* hgvsp: 0 none, 1 Met1?, 2 in frame, 3 frameshift */
+    uint8_t *buf = NULL, *altbuf = NULL, *seq = NULL, *alt = NULL;
+    char *ref_aa = NULL, *alt_aa = NULL, *ref_p = NULL, *alt_p = NULL, *pep = NULL;
     int64_t status = 0;
     if (!tx.coding) {
         terms |= exonic ? SNV_NC_EXON : SNV_NC;
-    } else if (exonic) {
-        int64_t cs0 = t->cds_start[y0], ce1 = t->cds_end[y1 - 1], ts = t->tx_start[i], te = t->tx_end[i];
-        if ((e < cs0 ? e : cs0) > (s > ts ? s : ts))
-            terms |= plus ? SNV_UTR5 : SNV_UTR3;
-        if ((e < te ? e : te) > (s > ce1 ? s : ce1))
-            terms |= plus ? SNV_UTR3 : SNV_UTR5;
-        int64_t in_cds = 0;
-        for (int64_t r = y0 + tx_bisect(t->cds_end + y0, 0, y1 - y0, s, 1); r < y1 && t->cds_start[r] < e; r++)
-            in_cds += t->cds_start[r] <= s && s < t->cds_end[r];
-        if (in_cds) {
-            if (cdna < tx.c0 || cdna > tx.c1 || tx.c0 < 1) {
-                status = -1; /* a coding base outside the exons' coding span */
+    } else if (exonic || (ins && (tx_cdna_pos(x0, x1, n, plus, s - 1) || tx_cdna_pos(x0, x1, n, plus, s)))) {
+        int64_t cs0 = t->cds_start[y0], ce1 = t->cds_end[y1 - 1];
+        if (ins) {
+            int64_t left = snv_cds_pos(&tx, s - 1), right = snv_cds_pos(&tx, s);
+            if (left && right) {
+                i0 = i1 = (plus ? right : left) - 1;
+            } else if ((left && !tx_cdna_pos(x0, x1, n, plus, s)) || (right && !tx_cdna_pos(x0, x1, n, plus, s - 1))) {
+                /* between a coding base and the intron: the inserted bases join the exon */
+                int64_t first = plus ? right : left, after = plus ? left : right;
+                i0 = i1 = first ? first - 1 : after;
+            } else {
+                terms |= (s <= cs0) == plus ? SNV_UTR5 : SNV_UTR3;
                 goto done;
             }
-            cds_pos = cdna - tx.c0 + 1 + tx.pad;
-            /* the CDS from its padding on, and the 3' UTR: cdna_seq[k] is cds_seq[k] for k < len */
-            int64_t total = tx.pad + cdna_len - tx.c0 + 1, len = tx.pad + tx.c1 - tx.c0 + 1, at = 0;
-            cdna_seq = malloc((size_t)(tx.pad + cdna_len + 3));
-            ref_p = malloc((size_t)(total / 3 + 1));
-            alt_p = malloc((size_t)(total / 3 + 1));
-            if (!cdna_seq || !ref_p || !alt_p) {
+        } else {
+            if ((e < cs0 ? e : cs0) > (s > ts ? s : ts))
+                terms |= plus ? SNV_UTR5 : SNV_UTR3;
+            if ((e < te ? e : te) > (s > ce1 ? s : ce1))
+                terms |= plus ? SNV_UTR3 : SNV_UTR5;
+            int64_t coding = 0;
+            for (int64_t row = y0; row < y1 && t->cds_start[row] < e; row++) {
+                int64_t lo = s > t->cds_start[row] ? s : t->cds_start[row], hi = e < t->cds_end[row] ? e : t->cds_end[row];
+                coding += hi > lo ? hi - lo : 0;
+            }
+            if (!coding)
+                goto done;
+            p0 = snv_cds_pos(&tx, plus ? s : e - 1);
+            p1 = snv_cds_pos(&tx, plus ? e - 1 : s);
+            i0 = p0 - 1;
+            i1 = p1;
+            cds_kind = coding < e - s || !p0 || !p1 || p1 - p0 + 1 != e - s ? 1 : 2;
+        }
+        if (tx.c0 < 1 || tx.c1 < tx.c0) {
+            status = -1; /* coding bases outside the exons */
+            goto done;
+        }
+        /* the cDNA, and cds_seq (the padding, then the coding bases) with the 3' UTR after it at
+         * seq: the padding takes the place of the 5' UTR's last bases, read only when there is none */
+        len = tx.pad + tx.c1 - tx.c0 + 1;
+        total = tx.pad + cdna_len - tx.c0 + 1;
+        buf = malloc((size_t)(tx.pad + cdna_len + 3));
+        if (!buf) {
+            status = -1;
+            goto done;
+        }
+        uint8_t *cd = buf + tx.pad;
+        for (int64_t j = 0, at = 0; j < n; j++) {
+            int64_t len_j = x1[j] - x0[j];
+            const uint8_t *g = snv_bases(t, x0[j], len_j);
+            if (!g) {
                 status = -1;
                 goto done;
             }
-            uint8_t *cd = cdna_seq + tx.pad; /* the cDNA: the exons' bases, reverse complemented on - */
-            for (int64_t j = 0; j < n; j++) {
-                int64_t len_j = x1[j] - x0[j];
-                const uint8_t *g = snv_bases(t, x0[j], len_j);
-                if (!g) {
-                    status = -1;
-                    goto done;
-                }
-                if (plus) {
-                    memcpy(cd + at, g, (size_t)len_j);
-                } else {
-                    uint8_t *d = cd + cdna_len - 1 - at;
-                    for (int64_t m = 0; m < len_j; m++)
-                        d[-m] = snv_comp(g[m]);
-                }
-                at += len_j;
+            if (plus) {
+                memcpy(cd + at, g, (size_t)len_j);
+            } else {
+                uint8_t *d = cd + cdna_len - 1 - at;
+                for (int64_t m = 0; m < len_j; m++)
+                    d[-m] = snv_comp(g[m]);
             }
-            /* cds_seq (the padding, then the coding bases) and the 3' UTR after it: the padding
-             * takes the place of the 5' UTR's last bases, which nothing reads */
-            uint8_t *seq = cdna_seq + tx.c0 - 1;
-            memset(seq, 'N', (size_t)tx.pad);
-            int64_t i0 = cds_pos - 1, w0 = i0 / 3 * 3, full = len - len % 3;
-            uint8_t alt_t = (uint8_t)(plus ? alt : snv_comp((uint8_t)alt));
-            codon_len = (w0 + 3 < len ? w0 + 3 : len) - w0;
-            memcpy(ref_codon, seq + w0, (size_t)codon_len);
-            memcpy(alt_codon, ref_codon, (size_t)codon_len);
-            alt_codon[i0 - w0] = alt_t;
-            if (cds_pos > full) {
-                terms |= SNV_INCOMPLETE | SNV_CODING;
-                goto done;
-            }
-            complete = 1;
-            ref_aa = snv_aa(ref_codon);
-            alt_aa = snv_aa(alt_codon);
-            int start = !tx.pad && !(t->tx_flags[i] & TX_START_NF_BIT) && len >= 3 && snv_aa(seq) == 'M';
-            if (w0 == 0 && start && ((tx.c0 > 1 && memcmp(alt_codon, "ATG", 3) != 0) || alt_aa != ref_aa)) {
+            at += len_j;
+        }
+        seq = buf + tx.c0 - 1;
+        memset(seq, 'N', (size_t)tx.pad);
+        int starts = !tx.pad && !(t->tx_flags[i] & TX_START_NF_BIT) && len >= 3 && snv_aa(seq) == 'M';
+        if (cds_kind == 1) { /* partly coding: no codon change to describe */
+            int in_cdna = tx_cdna_pos(x0, x1, n, plus, s) && tx_cdna_pos(x0, x1, n, plus, e - 1);
+            int stops = len % 3 == 0 && len >= 3 && snv_aa(seq + len - 3) == '*';
+            if (in_cdna && starts && snv_cds_bases_in(t, y0, y1, plus, 1, 1, s, e))
                 terms |= SNV_START_LOST;
+            if (in_cdna && stops && snv_cds_bases_in(t, y0, y1, plus, 0, 3, s, e))
+                terms |= SNV_STOP_LOST;
+            if (!(terms & (SNV_START_LOST | SNV_STOP_LOST)))
+                terms |= SNV_CODING;
+            goto done;
+        }
+        cds_kind = 2;
+        /* the alternate CDS and 3' UTR at alt, after the 5' UTR (read only when there is no padding) */
+        delta = la - (i1 - i0);
+        altbuf = malloc((size_t)(tx.c0 - 1 + total + la + 3));
+        if (!altbuf) {
+            status = -1;
+            goto done;
+        }
+        alt = altbuf + tx.c0 - 1;
+        if (!tx.pad)
+            memcpy(altbuf, cd, (size_t)(tx.c0 - 1));
+        memcpy(alt, seq, (size_t)i0);
+        for (int64_t j = 0; j < la; j++)
+            alt[i0 + j] = plus ? a[j] : snv_comp(a[la - 1 - j]);
+        memcpy(alt + i0 + la, seq + i1, (size_t)(total - i1));
+        int64_t alt_len = len + delta, full = len - len % 3, k = i0 / 3;
+        w0 = k * 3;
+        int64_t w1 = ins ? (i0 % 3 == 0 ? w0 : w0 + 3) : (i1 + 2) / 3 * 3;
+        nrc = (w1 < len ? w1 : len) - w0;
+        nac = (w1 + delta < alt_len ? w1 + delta : alt_len) - w0;
+        nrc = nrc > 0 ? nrc : 0;
+        nac = nac > 0 ? nac : 0;
+        codons = 1;
+        int frameshift = delta % 3 != 0;
+        if (i1 > full || (ins && i0 >= full)) {
+            terms |= SNV_INCOMPLETE | SNV_CODING;
+            goto done;
+        }
+        ref_aa = malloc((size_t)(nrc / 3 + 1));
+        alt_aa = malloc((size_t)(nac / 3 + 2));
+        pep = malloc((size_t)(nac / 3 + 2));
+        ref_p = malloc((size_t)(len / 3 + 1));
+        alt_p = malloc((size_t)((total + la) / 3 + len / 3 + nac / 3 + 3));
+        if (!ref_aa || !alt_aa || !pep || !ref_p || !alt_p) {
+            status = -1;
+            goto done;
+        }
+        const uint8_t *rc = seq + w0, *ac = alt + w0;
+        lra = snv_translate(rc, nrc, ref_aa);
+        if (frameshift) {
+            alt_aa[0] = 'X';
+            laa = 1;
+        } else {
+            laa = snv_translate(ac, nac, alt_aa);
+        }
+        complete = 1;
+        if (w0 == 0 && starts && (!ins || i0 > 0)) {
+            /* VEP's start_lost (effects.py's _coding says which test is which) */
+            int64_t joined = tx.c0 - 1 + alt_len;
+            int altered = delta && !(joined >= len && memcmp(altbuf + joined - len, seq, (size_t)len) == 0);
+            int inframe = !frameshift && snv_inframe_beside(rc, nrc, ac, nac, ref_aa, lra, alt_aa, laa);
+            int64_t cut = nac - nac % 3, lpep = snv_translate(ac, cut, pep);
+            if (cut < nac)
+                pep[lpep++] = 'X';
+            int lost = (altered && !inframe) || (tx.c0 > 1 && !(alt_len >= 3 && memcmp(alt, "ATG", 3) == 0)) ||
+                       !snv_beside(pep, lpep, ref_aa, lra);
+            terms |= delta && !altered ? SNV_START_RETAINED : 0;
+            if (lost) {
+                terms |= SNV_START_LOST | (frameshift ? SNV_FRAMESHIFT : 0);
                 hgvsp = 1;
                 goto done;
             }
-            lp = snv_translate_to_stop(seq, full, ref_p);
-            int64_t k = i0 / 3;
-            if (lp && ref_p[lp - 1] == '*' && k + 1 < lp) {
-                memcpy(alt_p, ref_p, (size_t)lp);
-                alt_p[k] = alt_aa;
-                la = alt_aa == '*' ? k + 1 : lp;
-            } else {
-                seq[i0] = alt_t; /* the alternate CDS and 3' UTR, translated from codon k (or 0) on */
-                int64_t from = k < lp ? k : 0;
-                memcpy(alt_p, ref_p, (size_t)from);
-                la = from + snv_translate_to_stop(seq + 3 * from, total - 3 * from, alt_p + from);
+        }
+        lp = snv_translate_to_stop(seq, len, ref_p);
+        if (delta == 0 && lp && ref_p[lp - 1] == '*' && w1 / 3 < lp) {
+            /* a substitution before the stop codon: the codons after the changed ones are the reference's */
+            memcpy(alt_p, ref_p, (size_t)k);
+            const char *star = memchr(alt_aa, '*', (size_t)laa);
+            int64_t m = star ? star - alt_aa + 1 : laa;
+            memcpy(alt_p + k, alt_aa, (size_t)m);
+            lap = k + m;
+            if (!star) {
+                memcpy(alt_p + lap, ref_p + w1 / 3, (size_t)(lp - w1 / 3));
+                lap += lp - w1 / 3;
             }
-            terms |= alt_aa == '*' && ref_aa != '*' ? SNV_STOP_GAINED : 0;
-            terms |= ref_aa == '*' && alt_aa != '*' ? SNV_STOP_LOST : 0;
-            terms |= ref_aa == '*' && alt_aa == '*' ? SNV_STOP_RETAINED : 0;
-            if (ref_aa == alt_aa)
-                terms |= ref_aa != '*' ? SNV_SYNONYMOUS : 0;
+        } else {
+            int64_t from = k < lp ? k : 0;
+            memcpy(alt_p, ref_p, (size_t)from);
+            lap = from + snv_translate_to_stop(alt + 3 * from, total + delta - 3 * from, alt_p + from);
+        }
+        int sr = snv_has(ref_aa, lra, '*');
+        if (frameshift) {
+            int64_t law = snv_translate(ac, nac, pep); /* the alternate's whole codons */
+            int sw = snv_has(pep, law, '*');
+            terms |= SNV_FRAMESHIFT;
+            terms |= sw && !sr ? SNV_STOP_GAINED : 0;
+            terms |= sr && !sw ? SNV_STOP_LOST : 0;
+            terms |= lra && ref_aa[0] == '*' && law && pep[0] == '*' ? SNV_STOP_RETAINED : 0;
+            hgvsp = 3;
+            goto done;
+        }
+        int sa = snv_has(alt_aa, laa, '*'), same = lra == laa && memcmp(ref_aa, alt_aa, (size_t)lra) == 0;
+        terms |= sa && !sr ? SNV_STOP_GAINED : 0;
+        terms |= sr && !sa ? SNV_STOP_LOST : 0;
+        if (sr && sa && (same || (char *)memchr(ref_aa, '*', (size_t)lra) - ref_aa ==
+                                     (char *)memchr(alt_aa, '*', (size_t)laa) - alt_aa))
+            terms |= SNV_STOP_RETAINED;
+        if (delta == 0) {
+            if (same)
+                terms |= !sr && !(terms & SNV_START_RETAINED) ? SNV_SYNONYMOUS : 0;
             else if (!(terms & (SNV_STOP_GAINED | SNV_STOP_LOST | SNV_START_LOST)))
                 terms |= SNV_MISSENSE;
-            hgvsp = 2;
+        } else {
+            terms |= delta > 0 ? SNV_INFRAME_INS : SNV_INFRAME_DEL;
+        }
+        hgvsp = 2;
+    }
+done:;
+    /* HGVSc: a deletion or insertion shifted 3' in the transcript's direction within it
+     * (effects.py's _shift_del, _shift_ins), an insertion of the bases before it a dup */
+    int64_t hs = s, he = e, rot = 0, dup = 0;
+    if (status == 0 && !(lr && la)) {
+        int64_t lo = s < ts ? s : ts, hi = e > te ? e : te;
+        const uint8_t *w = snv_bases(t, lo, hi - lo);
+        if (!w) {
+            status = -1;
+        } else if (!la) {
+            if (plus)
+                while (he < hi && w[he - lo] == w[hs - lo])
+                    hs++, he++;
+            else
+                while (hs > lo && w[hs - 1 - lo] == w[he - 1 - lo])
+                    hs--, he--;
+        } else {
+            if (plus)
+                while (hs < hi && w[hs - lo] == a[rot % la])
+                    hs++, rot++;
+            else
+                while (hs > lo && w[hs - 1 - lo] == a[((rot - 1) % la + la) % la])
+                    hs--, rot--;
+            rot = (rot % la + la) % la;
         }
     }
-done:
-    if (status < 0) {
-        free(cdna_seq);
-        free(ref_p);
-        free(alt_p);
-        return status;
+    uint8_t *ins_seq = NULL; /* the inserted bases, rotated */
+    if (status == 0 && !lr) {
+        ins_seq = malloc((size_t)la);
+        if (!ins_seq) {
+            status = -1;
+        } else {
+            for (int64_t j = 0; j < la; j++)
+                ins_seq[j] = a[(rot + j) % la];
+            int64_t at = hs & 0xffffffffLL;
+            const uint8_t *g = plus ? (at >= la ? snv_bases(t, hs - la, la) : NULL) : snv_bases(t, hs, la);
+            dup = g && memcmp(g, ins_seq, (size_t)la) == 0;
+        }
     }
+    snv_text o = {out, 0, cap};
+    if (status < 0)
+        goto end;
     if ((terms & SNV_REGION) && (terms & (SNV_DONOR | SNV_ACCEPTOR)))
         terms &= ~(int64_t)SNV_REGION; /* the site says more */
     terms |= nmd ? SNV_NMD : 0;
     if (!terms)
         terms = intron_hi >= 0 ? SNV_INTRON : SNV_CODING;
-    snv_text o = {out, 0, cap};
     snv_int(&o, terms);
     snv_put(&o, "|", 1);
     snv_range(&o, exon_lo, exon_hi, n);
     snv_put(&o, "|", 1);
     snv_range(&o, intron_lo, intron_hi, n - 1);
     snv_put(&o, "|", 1);
-    /* HGVSc: the transcript's id, c. or n., the position and the change in its direction */
     const uint8_t *id = t->id_data + t->id_off[i], *pid = t->pid_data + t->pid_off[i];
     int64_t id_len = t->id_off[i + 1] - t->id_off[i], pid_len = t->pid_off[i + 1] - t->pid_off[i];
     if (!pid_len) {
@@ -1267,13 +1530,28 @@ done:
     }
     snv_put(&o, id, id_len);
     snv_str(&o, tx.coding ? ":c." : ":n.");
-    snv_hgvs_pos(&o, &tx, s);
-    uint8_t change[3] = {(uint8_t)ref, '>', (uint8_t)alt};
-    if (!plus) {
-        change[0] = snv_comp(change[0]);
-        change[2] = snv_comp(change[2]);
+    if (lr == 1 && la == 1) {
+        snv_hgvs_pos(&o, &tx, s);
+        snv_oriented(&o, r, 1, plus);
+        snv_put(&o, ">", 1);
+        snv_oriented(&o, a, 1, plus);
+    } else if (lr && la) {
+        snv_span(&o, &tx, s, e);
+        snv_str(&o, "delins");
+        snv_oriented(&o, a, la, plus);
+    } else if (!la) {
+        snv_span(&o, &tx, hs, he);
+        snv_str(&o, "del");
+    } else if (dup) {
+        snv_span(&o, &tx, plus ? hs - la : hs, plus ? hs : hs + la);
+        snv_str(&o, "dup");
+    } else {
+        snv_hgvs_pos(&o, &tx, plus ? hs - 1 : hs);
+        snv_put(&o, "_", 1);
+        snv_hgvs_pos(&o, &tx, plus ? hs : hs - 1);
+        snv_str(&o, "ins");
+        snv_oriented(&o, ins_seq, la, plus);
     }
-    snv_put(&o, change, 3);
     snv_put(&o, "|", 1);
     if (hgvsp) {
         int64_t at = o.n;
@@ -1281,9 +1559,33 @@ done:
         snv_str(&o, ":p.");
         if (hgvsp == 1) {
             snv_str(&o, "Met1?");
+        } else if (hgvsp == 3) { /* effects.py's _hgvsp_fs */
+            int64_t p = 0;
+            while (p < lp && p < lap && ref_p[p] == alt_p[p])
+                p++;
+            if (p >= lp || ref_p[p] == 'X') {
+                o.n = at;
+            } else {
+                snv_str(&o, snv_three(ref_p[p]));
+                snv_int(&o, p + 1);
+                if (p >= lap) {
+                    snv_str(&o, "fsTer?");
+                } else if (alt_p[p] == '*') {
+                    snv_str(&o, "Ter");
+                } else {
+                    const char *star = memchr(alt_p, '*', (size_t)lap);
+                    snv_str(&o, snv_three(alt_p[p]));
+                    snv_str(&o, "fsTer");
+                    if (star)
+                        snv_int(&o, star - alt_p - p + 1);
+                    else
+                        snv_put(&o, "?", 1);
+                }
+            }
         } else {
+            int64_t codon = i0 / 3;
             snv_text p = {o.n <= o.cap ? o.p + o.n : NULL, 0, o.n <= o.cap ? o.cap - o.n : 0};
-            snv_hgvsp(&p, ref_p, lp, alt_p, la, (cds_pos - 1) / 3, ref_aa);
+            snv_hgvsp(&p, ref_p, lp, alt_p, lap, codon, snv_aa(seq + codon * 3), delta / 3);
             if (p.n < 0) {
                 o.n = at; /* no HGVSp */
             } else {
@@ -1298,42 +1600,82 @@ done:
         }
     }
     snv_put(&o, "|", 1);
-    if (cdna)
-        snv_int(&o, cdna);
+    if (cd_kind == 1) {
+        snv_int(&o, cd_a);
+    } else if (cd_kind == 2) {
+        if (cd_a)
+            snv_int(&o, cd_a);
+        else
+            snv_put(&o, "?", 1);
+        snv_put(&o, "-", 1);
+        if (cd_b)
+            snv_int(&o, cd_b);
+        else
+            snv_put(&o, "?", 1);
+    }
     snv_put(&o, "|", 1);
-    if (cds_pos) {
-        snv_int(&o, cds_pos);
+    if (cds_kind == 1) { /* "p0-p1|aa0-aa1", "?" where a base is not coding */
+        int64_t v[4] = {p0, p1, p0 ? (p0 - 1) / 3 + 1 : 0, p1 ? (p1 - 1) / 3 + 1 : 0};
+        for (int k = 0; k < 4; k++) {
+            if (v[k])
+                snv_int(&o, v[k]);
+            else
+                snv_put(&o, "?", 1);
+            if (k < 3)
+                snv_put(&o, k == 1 ? "|" : "-", 1);
+        }
+    } else if (cds_kind == 2 && ins) {
+        snv_int(&o, i0);
+        snv_put(&o, "-", 1);
+        snv_int(&o, i0 + 1);
         snv_put(&o, "|", 1);
-        snv_int(&o, (cds_pos - 1) / 3 + 1);
+        if (i0 % 3 == 0) {
+            snv_int(&o, i0 ? (i0 - 1) / 3 + 1 : 0); /* Python's (i0 - 1) // 3 + 1 */
+            snv_put(&o, "-", 1);
+        }
+        snv_int(&o, i0 / 3 + 1);
+    } else if (cds_kind == 2) {
+        if (i1 - i0 != 1) {
+            snv_int(&o, i0 + 1);
+            snv_put(&o, "-", 1);
+        }
+        snv_int(&o, i1);
+        snv_put(&o, "|", 1);
+        int64_t q0 = i0 / 3 + 1, q1 = (i1 - 1) / 3 + 1;
+        snv_int(&o, q0);
+        if (q1 != q0) {
+            snv_put(&o, "-", 1);
+            snv_int(&o, q1);
+        }
     } else {
         snv_put(&o, "|", 1);
     }
     snv_put(&o, "|", 1);
     if (complete) {
-        snv_put(&o, &ref_aa, 1);
-        if (alt_aa != ref_aa) {
+        if (lra == laa && memcmp(ref_aa, alt_aa, (size_t)lra) == 0) {
+            snv_put(&o, ref_aa, lra);
+        } else {
+            snv_put(&o, lra ? ref_aa : "-", lra ? lra : 1);
             snv_put(&o, "/", 1);
-            snv_put(&o, &alt_aa, 1);
+            snv_put(&o, laa ? alt_aa : "-", laa ? laa : 1);
         }
     }
     snv_put(&o, "|", 1);
-    if (codon_len) {
-        char mark[8];
-        int64_t m = 0, at = (cds_pos - 1) % 3;
-        for (int side = 0; side < 2; side++) {
-            const uint8_t *c = side ? alt_codon : ref_codon;
-            for (int64_t j = 0; j < codon_len; j++)
-                mark[m++] = (char)(j == at ? (c[j] >= 'a' && c[j] <= 'z' ? c[j] - 32 : c[j])
-                                            : (c[j] >= 'A' && c[j] <= 'Z' ? c[j] + 32 : c[j]));
-            if (!side)
-                mark[m++] = '/';
-        }
-        snv_put(&o, mark, m);
+    if (codons) {
+        snv_mark(&o, seq + w0, nrc, i0 - w0, i1 - w0);
+        snv_put(&o, "/", 1);
+        snv_mark(&o, alt + w0, nac, i0 - w0, i0 - w0 + la);
     }
-    free(cdna_seq);
+end:
+    free(buf);
+    free(altbuf);
+    free(ref_aa);
+    free(alt_aa);
+    free(pep);
     free(ref_p);
     free(alt_p);
-    return o.n <= cap ? o.n : -2 - o.n;
+    free(ins_seq);
+    return status < 0 ? status : o.n <= cap ? o.n : -2 - o.n;
 }
 
 /* ------------------------------------------------------------------------------------------

@@ -214,7 +214,7 @@ _SIGNATURES["gas_tx_entries"] = (
 
 
 class SnvTables(ctypes.Structure):
-    """gas_snv_effect's view of a bundle (native.c's gas_snv_tables): its arrays' pointers and
+    """gas_change_effect's view of a bundle (native.c's gas_snv_tables): its arrays' pointers and
     sizes, each array checked once here (dtype, order, size, the offsets within their tables),
     and kept alive with it."""
 
@@ -282,32 +282,38 @@ class SnvTables(ctypes.Structure):
         )  # fmt: skip
 
 
-# effects.py's SNV kernel (native.c's SNV section): one call per entry, so its arguments are
-# plain integers and a buffer, and the tables a structure checked once (SnvTables).
-_SIGNATURES["gas_snv_effect"] = ([ctypes.POINTER(SnvTables), *[_I64] * 5, ctypes.c_char_p, _I64], _I64)
+# effects.py's kernel of a change inside a transcript (native.c's SNV section): one call per
+# entry, so its arguments are plain integers, the bases and a buffer, and the tables a structure
+# checked once (SnvTables).
+_SIGNATURES["gas_change_effect"] = (
+    [ctypes.POINTER(SnvTables), _I64, _I64, ctypes.c_char_p, _I64, ctypes.c_char_p, _I64, _I64, ctypes.c_char_p, _I64],
+    _I64,
+)
 
 
-class SnvEffect:
-    """``native.c``'s gas_snv_effect over one bundle: ``(i, s, ref, alt, nmd)`` gives the entry
-    of the substitution of global base s by alt in transcript i as its text (the terms' bits,
-    then CSQ fields 8 to 16, "|"-separated), or None where effects.py's rules decide."""
+class ChangeEffect:
+    """``native.c``'s gas_change_effect over one bundle: ``(i, s, ref, alt, nmd)`` gives the entry
+    of the change of the global bases [s, s + len(ref)) to alt (an insertion when ref is empty;
+    both minimal, ASCII) in transcript i as its text (the terms' bits, then CSQ fields 8 to 16,
+    "|"-separated), or None where effects.py's rules decide."""
 
     CAP = 4096
 
     def __init__(self, tables: SnvTables):
         self.tables = ctypes.pointer(tables)
         self._tables = tables
-        self.call = _native().gas_snv_effect
+        self.call = _native().gas_change_effect
         self.local = threading.local()  # an output buffer per thread: the call runs without the GIL
 
     def __call__(self, i: int, s: int, ref: str, alt: str, nmd: bool) -> str | None:
         out = getattr(self.local, "out", None)
         if out is None:
             out = self.local.out = ctypes.create_string_buffer(self.CAP)
-        n = self.call(self.tables, i, s, ord(ref), ord(alt), nmd, out, len(out))
+        r, a = ref.encode(), alt.encode()
+        n = self.call(self.tables, i, s, r, len(r), a, len(a), nmd, out, len(out))
         if n < -1:  # longer than the buffer: once more with room for it
             out = ctypes.create_string_buffer(-2 - n)
-            n = self.call(self.tables, i, s, ord(ref), ord(alt), nmd, out, len(out))
+            n = self.call(self.tables, i, s, r, len(r), a, len(a), nmd, out, len(out))
         return ctypes.string_at(out, n).decode() if n >= 0 else None
 
 
