@@ -89,17 +89,48 @@ def run_cli_measured(args: list[str], timeout: float = 300) -> tuple[subprocess.
     return subprocess.CompletedProcess(args, int(code), rest, proc.stderr), float(seconds), int(rss)
 
 
-def change_disagreements(fx: Any, pairs: Iterable[tuple[int, int, str, str]]) -> tuple[int, list[str], Counter[str]]:
-    """Effects.one of changes inside a transcript (transcript row, global start, REF, ALT: the
-    minimal change, REF empty for an insertion) by the C kernel (gas_change_effect) and by the
-    Python rules (``native=False``): (pairs compared, a description of each whose entries
-    differ, the Python entries' terms counted)."""
-    n, differ, terms = 0, [], Counter[str]()
+def change_disagreements(
+    fx: Any, pairs: Iterable[tuple[int, int, str, str]], batch: int = 20_000
+) -> tuple[int, list[str], Counter[str]]:
+    """The entries ``Effects.entries`` writes (gas_tx_entries, through gas_change_effect) for
+    changes inside a transcript (transcript row, global start, REF, ALT: the minimal change, REF
+    empty for an insertion) against the Python rules' (``Effects.one``): each pair's entry field
+    for field, each change's pick (the least of its entries' pick keys, the rank of an entry's
+    most severe term) and terms (its entries'). Returns (pairs compared, a description of each
+    disagreement, the Python entries' terms counted)."""
+    from gas.annotator.engine.effects import vep_allele
+    from gas.core.vocab import RANK
+
+    row_of = {fx.tx_strings[i][0]: i for i in range(fx.tables.start.size)}
+    by_change: dict[tuple[int, str, str], list[int]] = {}
     for i, s, ref, alt in pairs:
-        tx = fx._tx(i)
-        mine, rules = fx.one(tx, 0, alt, s, ref, alt), fx.one(tx, 0, alt, s, ref, alt, native=False)
-        n += 1
-        terms.update(rules.terms)
-        if (mine.terms, mine.fields, mine.pick_key) != (rules.terms, rules.fields, rules.pick_key):
-            differ.append(f"{tx.tx_id} {s} {ref}>{alt}: C {mine.fields} rules {rules.fields}")
+        by_change.setdefault((s, ref, alt), []).append(i)
+    items = list(by_change.items())
+    n, differ, terms = 0, [], Counter[str]()
+    for lo in range(0, len(items), batch):
+        chunk = items[lo : lo + batch]
+        # a record whose minimal change is (s, ref, alt): an indel or delins behind a padding base
+        records = [(s, r, [a]) if len(r) == len(a) else (s - 1, "A" + r, ["A" + a]) for (s, r, a), _ in chunk]
+        got = fx.entries(records)
+        raw, off, first = got.text.raw.tobytes().decode(), got.text.entry_off.tolist(), got.text.change_entry.tolist()
+        for q, ((s, ref, alt), rows) in enumerate(chunk):
+            entries = {f[6]: f for f in (raw[off[e] : off[e + 1]].split("|") for e in range(first[q], first[q + 1]))}
+            allele = vep_allele(records[q][1], records[q][2][0])
+            for i in rows:
+                tx = fx._tx(i)
+                rules, mine = fx.one(tx, 0, allele, s, ref, alt), entries.get(tx.tx_id)
+                n += 1
+                terms.update(rules.terms)
+                if mine is None or mine[:21] + mine[22:] != rules.fields[:21] + rules.fields[22:]:
+                    differ.append(f"{tx.tx_id} {s} {ref}>{alt}: C {mine} rules {rules.fields}")
+
+            def key(f: list[str]) -> tuple[object, ...]:
+                tx = fx._tx(row_of[f[6]])
+                return (*tx.pick_head, RANK[f[1].split("&")[0]], *tx.pick_tail)
+
+            picked = [f for f in entries.values() if f[21] == "1"]
+            if [f[6] for f in picked] != [min(entries.values(), key=key)[6]]:
+                differ.append(f"{s} {ref}>{alt}: pick {[f[6] for f in picked]}")
+            if set(got.terms[q]) != {t for f in entries.values() for t in f[1].split("&")}:
+                differ.append(f"{s} {ref}>{alt}: terms {got.terms[q]}")
     return n, differ, terms

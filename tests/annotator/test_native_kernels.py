@@ -315,12 +315,12 @@ def test_tx_entries_are_the_python_rules_entries(effects) -> None:  # type: igno
 
 
 def test_snv_entries_are_the_python_rules_entries(effects, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    """gas_change_effect's entry of a one-base substitution is the Python rules' (Effects.one with
-    native=False) field for field: at every base of every transcript's exons and the 10 bases
-    around each (UTRs, each codon position, start and stop codons, splice sites and regions,
-    intron edges), by each other base; with the bundle's base as REF and, every 5th base, a REF
-    that disagrees with it (HGVSc names the file's). Every term the kernel sets is met, and a
-    buffer too small for an entry's text is retried with room for it."""
+    """The entry gas_tx_entries writes through gas_change_effect for a one-base substitution is the
+    Python rules' (Effects.one) field for field, its pick and terms theirs: at every base of every
+    transcript's exons and the 10 bases around each (UTRs, each codon position, start and stop
+    codons, splice sites and regions, intron edges), by each other base; with the bundle's base as
+    REF and, every 5th base, a REF that disagrees with it (HGVSc names the file's). Every term the
+    kernel sets is met, and a buffer too small for an entry's text is retried with room for it."""
     from engine_support import change_disagreements
 
     from gas.annotator.engine import effects as module
@@ -342,9 +342,8 @@ def test_snv_entries_are_the_python_rules_entries(effects, monkeypatch: pytest.M
     snv_terms = set(module.CHANGE_TERMS) - set(_LENGTH_TERMS)
     assert set(terms) == snv_terms, snv_terms - set(terms)
     assert n > 100_000
-    monkeypatch.setattr(module.ChangeEffect, "CAP", 16)  # shorter than any entry's text
-    small = module.Effects(fx.db)
-    n, differ, _ = change_disagreements(small, pairs(range(40)))
+    monkeypatch.setattr(textops, "CHANGE_CAP", 16)  # shorter than any entry's text
+    n, differ, _ = change_disagreements(fx, pairs(range(40)))
     assert n > 1000 and not differ, differ[:3]
 
 
@@ -352,13 +351,13 @@ _LENGTH_TERMS = ("frameshift_variant", "inframe_insertion", "inframe_deletion", 
 
 
 def test_indel_and_mnv_entries_are_the_python_rules_entries(effects, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
-    """gas_change_effect's entry of an MNV, deletion, insertion or delins inside a transcript is
-    the Python rules' (Effects.one with native=False) field for field: at and across every exon,
-    intron, CDS and UTR edge of every transcript of a generated bundle (both strands), changes
-    starting 12 bases before to 3 after it: deletions of 1-30 bases, insertions of 1-30 (random
-    bases, and the bases before them: HGVSc's dup, shifted 3'), MNVs and delins. Every term the
-    kernel sets is met (but incomplete_terminal_codon, which the SNV test meets), and a buffer too
-    small for an entry's text is retried with room for it."""
+    """The entry gas_tx_entries writes through gas_change_effect for an MNV, deletion, insertion or
+    delins inside a transcript is the Python rules' (Effects.one) field for field, its pick and
+    terms theirs: at and across every exon, intron, CDS and UTR edge of every transcript of a
+    generated bundle (both strands), changes starting 12 bases before to 3 after it: deletions of
+    1-30 bases, insertions of 1-30 (random bases, and the bases before them: HGVSc's dup, shifted
+    3'), MNVs and delins. Every term the kernel sets is met (but incomplete_terminal_codon, which
+    the SNV test meets), and a buffer too small for an entry's text is retried with room for it."""
     import random
 
     from engine_support import change_disagreements
@@ -395,10 +394,55 @@ def test_indel_and_mnv_entries_are_the_python_rules_entries(effects, monkeypatch
     met = set(module.CHANGE_TERMS) - {"incomplete_terminal_codon_variant"}
     assert set(terms) >= met, met - set(terms)
     assert n > 100_000
-    monkeypatch.setattr(module.ChangeEffect, "CAP", 16)  # shorter than any entry's text
-    small = module.Effects(fx.db)
-    n, differ, _ = change_disagreements(small, pairs(range(40)))
+    monkeypatch.setattr(textops, "CHANGE_CAP", 16)  # shorter than any entry's text
+    n, differ, _ = change_disagreements(fx, pairs(range(40)))
     assert n > 1000 and not differ, differ[:3]
+
+
+def test_changes_the_kernel_declines_take_the_python_rules(
+    tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change gas_change_effect declines (a REF running past its contig's end, inside a
+    transcript that reaches it; MNVs and indels with bases past ASCII) gets its entry, pick and terms from the Python
+    rules through the pieces, beside the kernel's entries of the other transcripts."""
+    from bundle_support import GFF3, genome, write_inputs
+
+    from gas.annotator.engine import effects as module
+    from gas.annotator.engine.bundle import build_bundle
+    from gas.annotator.engine.database import load_bundle
+
+    paths = write_inputs(tmp_path / "in")  # type: ignore[operator]
+    end = "".join(
+        f"chr1\tensembl\t{kind}\t{lo}\t{hi}\t.\t+\t{phase}\t{attrs}\n"
+        for kind, lo, hi, phase, attrs in (
+            ("gene", 901, 1000, ".", "ID=gene:ENSG4;Name=GENED;biotype=protein_coding"),
+            ("mRNA", 901, 1000, ".", "ID=transcript:ENST4;Parent=gene:ENSG4;biotype=protein_coding"),
+            ("exon", 901, 940, ".", "Parent=transcript:ENST4"),
+            ("CDS", 911, 940, "0", "Parent=transcript:ENST4;protein_id=ENSP4"),
+            ("exon", 961, 1000, ".", "Parent=transcript:ENST4"),
+            ("CDS", 961, 990, "0", "Parent=transcript:ENST4;protein_id=ENSP4"),
+        )
+    )
+    paths["gff3"].write_text(GFF3 + end)
+    build_bundle("declined", fasta=paths["fasta"], gff3=paths["gff3"], db_dir=tmp_path / "db")  # type: ignore[operator]
+    fx = module.Effects(load_bundle("declined", tmp_path / "db"))  # type: ignore[operator]
+    seq, base = genome(), fx.db.alias["chr1"] << 32
+    records: list[tuple[int, str, list[str | None]]] = []
+    for pos in range(960, 1000, 3):  # past the end: a deletion, a delins
+        records += [(base + pos, seq[pos:] + "ACG", [seq[pos]]), (base + pos, seq[pos:] + "A", ["TT"])]
+    for pos in (115, 150, 420, 620, 920, 950):  # an exon or intron of each transcript
+        records += [(base + pos, seq[pos : pos + 2], ["\u00c9A"]), (base + pos, seq[pos : pos + 2], ["A\u00e9\u00e9"])]
+    declined: list[int] = []
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        got = write(*args, **kwargs)
+        declined.extend(got.tolist() if isinstance(got, np.ndarray) else [])
+        return got
+
+    write = module.tx_entries
+    monkeypatch.setattr(module, "tx_entries", counted)
+    _check_entries(fx, records)
+    assert len(declined) == 14 + 12  # each deletion past the end (a delins does not shift), each non-ASCII change
 
 
 def test_tx_entries_escape_what_the_names_hold(effects) -> None:  # type: ignore[no-untyped-def]
@@ -461,7 +505,8 @@ def test_tx_entries_refuse_rows_outside_their_tables(effects) -> None:  # type: 
     one = [np.zeros(1, dtype=np.int64) for _ in range(6)]
     args = dict(
         alleles=[b"A"], ref=np.array([65], dtype=np.uint8), alt=np.array([67], dtype=np.uint8),
-        snv=np.ones(1, dtype=bool), pick_field=[1], rec_change=np.array([0, 1]), rec_alts=np.array([1]),
+        snv=np.ones(1, dtype=bool), starts=np.zeros(1, dtype=np.int64), bases=[b"AC"], ref_len=np.ones(1),
+        pick_field=[1], rec_change=np.array([0, 1]), rec_alts=np.array([1]),
         change_alt=np.zeros(1, dtype=np.int64), names=[b"P"], name_pick=[0],
     )  # fmt: skip
     ok = textops.tx_entries(t, x, rows=one, row_piece=np.full(1, -1), row_rank=np.zeros(1), pieces=[], **args)

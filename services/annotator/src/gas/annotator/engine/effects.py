@@ -20,7 +20,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
-from functools import cache, cached_property, lru_cache
+from functools import cached_property, lru_cache
 from typing import Generic, TypeVar, cast
 
 import numpy as np
@@ -28,7 +28,6 @@ import numpy as np
 from gas.annotator.engine.bundle import TX_CANONICAL, TX_END_NF, TX_MANE, TX_START_NF
 from gas.annotator.engine.database import FLANK, AnnotationDatabase, Packed
 from gas.annotator.engine.textops import (
-    ChangeEffect,
     EntryText,
     SnvTables,
     TxTables,
@@ -85,13 +84,6 @@ CHANGE_TERMS = (
     "NMD_transcript_variant", "frameshift_variant", "inframe_insertion", "inframe_deletion",
     "start_retained_variant",
 )  # fmt: skip
-
-
-@cache
-def _change_terms(bits: int) -> tuple[list[str], str, str]:
-    """The terms of gas_change_effect's bits, most severe first; joined; the IMPACT."""
-    terms = sorted((t for b, t in enumerate(CHANGE_TERMS) if bits >> b & 1), key=RANK.__getitem__)
-    return terms, "&".join(terms), IMPACT[terms[0]]
 
 
 def revcomp(s: str) -> str:
@@ -380,7 +372,8 @@ def intron_terms(coding: bool, nmd: bool) -> list[str]:
 
 # gas_tx_entries' entry kinds (native.c's K_*: upstream, downstream, intron body of a coding
 # transcript, + 1 NMD, + 2 non-coding; then intergenic), their terms, the words it writes
-# (its W_*, in order) and the kinds' pick ranks.
+# (its W_*, in order: then gas_change_effect's terms and their IMPACT) and the kinds' pick
+# ranks, then the terms'.
 _KIND_TERMS = [
     ["upstream_gene_variant"],
     ["downstream_gene_variant"],
@@ -393,14 +386,17 @@ _WORDS = [
     b"intergenic_variant", IMPACT["intergenic_variant"].encode(), b"Transcript", b"YES",
     *(_NF_TEXT[bits].encode() for bits in (0, TX_START_NF, TX_END_NF, TX_START_NF | TX_END_NF)),
     b"c.", b"n.", b"protein_coding", b"nonsense_mediated_decay",
+    *(t.encode() for t in CHANGE_TERMS), *(IMPACT[t].encode() for t in CHANGE_TERMS),
 ]  # fmt: skip
-_KIND_RANK = np.array([RANK[t[0]] for t in _KIND_TERMS[:6]], dtype=np.int64)
+_KIND_RANK = np.array([*(RANK[t[0]] for t in _KIND_TERMS[:6]), *(RANK[t] for t in CHANGE_TERMS)], dtype=np.int64)
 
 
-@lru_cache(maxsize=128)
-def _mask_terms(mask: int) -> frozenset[str]:
-    """The terms of the entry kinds in gas_tx_entries' change_mask."""
-    return frozenset(t for k, terms in enumerate(_KIND_TERMS) if mask >> k & 1 for t in terms)
+@lru_cache(maxsize=1024)
+def _mask_terms(mask: int, bits: int) -> frozenset[str]:
+    """The terms of the entry kinds in gas_tx_entries' change_mask and of the term bits in its
+    change_bits."""
+    kinds = (t for k, terms in enumerate(_KIND_TERMS) if mask >> k & 1 for t in terms)
+    return frozenset(kinds).union(t for b, t in enumerate(CHANGE_TERMS) if bits >> b & 1)
 
 
 @lru_cache(maxsize=256)
@@ -543,11 +539,10 @@ class Effects:
         self.tx_strings = _TxStrings([db.packed(k) for k in names])
         self.tx_scalars = _TxScalars(a)
         ids, pids = db.packed("tx_id"), db.packed("tx_protein_id")
-        self._change = ChangeEffect(SnvTables(a, (ids.data, ids.offsets), (pids.data, pids.offsets)))
         self.text_tables = TxText(
             a["tx_flags"], a["tx_phase"], a["tx_cds_offsets"], self.tx_scalars.c01,
             [(p.data, np.ascontiguousarray(p.offsets, dtype=np.int32)) for p in (db.packed(k) for k in _TEXT_STRINGS)],
-            _WORDS, _KIND_RANK,
+            _WORDS, _KIND_RANK, SnvTables(a, (ids.data, ids.offsets), (pids.data, pids.offsets)),
         )  # fmt: skip
         self._tx = lru_cache(maxsize=4096)(self._make_tx)
 
@@ -601,6 +596,7 @@ class Effects:
         snv = (lengths == 1) & np.array([len(c[2]) == 1 for c in changes], dtype=bool)
         ref_b = np.array([ord(c[1][0]) if c[1] else 0 for c in changes], dtype=np.uint8)
         alt_b = np.array([ord(c[2][0]) if c[2] else 0 for c in changes], dtype=np.uint8)
+        bases = [(r + a).encode() for _, r, a in changes]
         rows = tx_classify(self.tables, FLANK, starts, lengths)
         q_of, tx_of, kind_of = rows[0], rows[1], rows[2]
         self.tx_scalars.make_pages(tx_of)
@@ -608,39 +604,41 @@ class Effects:
         row_rank = np.zeros(q_of.size, dtype=np.int64)
         pieces: list[bytes] = []
         other_terms: dict[int, set[str]] = {}
-        settle = np.flatnonzero((kind_of == _OTHER) | ((kind_of == _INTRON) & ~snv[q_of]))
-        for j, ci, ti, kind in zip(
-            settle.tolist(), q_of[settle].tolist(), tx_of[settle].tolist(), kind_of[settle].tolist(), strict=True
-        ):
-            s, r, a = changes[ci]
-            tx = self._tx(ti)
-            row_piece[j] = len(pieces)
-            if kind == _INTRON:
-                pieces.append(self._native_hgvsc(tx, s, r, a).encode())
-                continue
-            entry = self.one(tx, change_alt[ci], alleles[ci].decode(), s, r, a)
-            if entry is None:
-                row_piece[j] = -1
-                continue
-            row_rank[j] = cast(int, entry.pick_key[3])  # the rank in the pick key
-            pieces.extend(map(str.encode, entry.fields))
-            other_terms.setdefault(ci, set()).update(entry.terms)
-        text = tx_entries(
-            self.tables, self.text_tables, alleles, ref_b, alt_b, snv, rows, row_piece, row_rank, pieces,
-            _PICK_CSQ, np.array(rec_change, dtype=np.int64), np.array(rec_alts, dtype=np.int64),
-            np.array(change_alt, dtype=np.int64), _PICK_NAMES, _NAME_PICK,
-        )  # fmt: skip
-        masks = text.change_mask.tolist()
+        per_record = np.array(rec_change, dtype=np.int64), np.array(rec_alts, dtype=np.int64)
+        alt_of = np.array(change_alt, dtype=np.int64)
+
+        def write() -> EntryText | np.ndarray:
+            return tx_entries(
+                self.tables, self.text_tables, alleles, ref_b, alt_b, snv, starts, bases, lengths, rows, row_piece,
+                row_rank, pieces, _PICK_CSQ, *per_record, alt_of, _PICK_NAMES, _NAME_PICK,
+            )  # fmt: skip
+
+        while isinstance(text := write(), np.ndarray):
+            # The rows the kernel declines: the Python rules' entry (an intron row's: HGVSc) as pieces.
+            for j in text.tolist():
+                ci = int(q_of[j])
+                s, r, a = changes[ci]
+                tx = self._tx(int(tx_of[j]))
+                row_piece[j] = len(pieces)
+                if kind_of[j] == _INTRON:
+                    pieces.append(self.hgvsc(tx, s, r, a).encode())
+                    continue
+                entry = self.one(tx, change_alt[ci], alleles[ci].decode(), s, r, a)
+                assert entry is not None  # an OTHER row's change touches the transcript's inside
+                row_rank[j] = cast(int, entry.pick_key[3])  # the rank in the pick key
+                pieces.extend(map(str.encode, entry.fields))
+                other_terms.setdefault(ci, set()).update(entry.terms)
+        masks, bits = text.change_mask.tolist(), text.change_bits.tolist()
         terms = [
-            _ranked(_mask_terms(m) | other_terms[q]) if q in other_terms else _ranked(_mask_terms(m))
-            for q, m in enumerate(masks)
+            _ranked(_mask_terms(m, b) | other_terms[q]) if q in other_terms else _ranked(_mask_terms(m, b))
+            for q, (m, b) in enumerate(zip(masks, bits, strict=True))
         ]
         return Entries(text, rec_change, change_alt, terms)
 
-    def one(self, tx: Tx, k: int, allele: str, s: int, r: str, a: str, native: bool = True) -> Csq | None:
+    def one(self, tx: Tx, k: int, allele: str, s: int, r: str, a: str) -> Csq | None:
         """The entry of the change [s, s + len(r)) -> a in transcript tx (None: farther than
-        FLANK). A change inside the transcript is worked out in C (``native.c``:
-        gas_change_effect, byte for byte these rules; ``native=False``: by them)."""
+        FLANK), by the Python rules: the specification of gas_tx_entries' entries (written in C
+        by gas_change_effect, byte for byte these rules), and the entry of a change it declines."""
         e = s + len(r)  # changed genomic bases [s, e); an insertion sits between s-1 and s
         plus = tx.strand > 0
         fields = tx.fields.copy()
@@ -660,13 +658,6 @@ class Effects:
             term = "upstream_gene_variant" if before == plus else "downstream_gene_variant"
             fields[0], fields[1], fields[2], fields[18] = allele, term, IMPACT[term], str(dist)
             return Csq(k, [term], fields, tx.i, (*tx.pick_head, RANK[term], *tx.pick_tail))
-        if native and (r + a).isascii():
-            text = self._change(tx.i, s, r, a, tx.nmd)
-            if text is not None:
-                bits, *fields[8:17] = text.split("|")
-                terms, fields[1], fields[2] = _change_terms(int(bits))
-                fields[0] = allele
-                return Csq(k, terms.copy(), fields, tx.i, (*tx.pick_head, RANK[terms[0]], *tx.pick_tail))
         self._inside(tx, s, e, r, a, terms, fields)
         terms = sorted(set(terms), key=RANK.__getitem__)
         fields[0] = allele
@@ -965,12 +956,6 @@ class Effects:
         if not inserted:
             return f"{pid}{span}del"
         return f"{pid}{span}delins{three(inserted)}"
-
-    def _native_hgvsc(self, tx: Tx, s: int, r: str, a: str) -> str:
-        """``hgvsc``, from gas_change_effect's entry where the kernel gives one (the 3' shifting
-        in C: an intron's MNVs and indels)."""
-        text = self._change(tx.i, s, r, a, False) if (r + a).isascii() else None
-        return self.hgvsc(tx, s, r, a) if text is None else text.split("|", 4)[3]
 
     def hgvsc(self, tx: Tx, s: int, r: str, a: str) -> str:
         """HGVSc of the minimal change [s, s+len(r)) -> a, shifted 3' in the transcript's

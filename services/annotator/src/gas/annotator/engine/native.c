@@ -422,7 +422,9 @@ enum {
     W_NONCODING,      /* "n." */
     W_PROTEIN_CODING, /* the biotypes the pick order and the terms depend on */
     W_NMD,
-    W_COUNT
+    W_CHANGE = 24,        /* 21: each gas_change_effect term bit's name */
+    W_CHANGE_IMPACT = 45, /* 21: its IMPACT */
+    W_COUNT = 66
 };
 /* Entry kinds: upstream, downstream, intron body (+ 1: NMD transcript, + 2: non-coding), intergenic. */
 enum { K_UP = 0, K_DOWN = 1, K_INTRON = 2, K_INTERGENIC = 6 };
@@ -538,34 +540,78 @@ static uint8_t tx_base(uint8_t c, int plus)
     }
 }
 
+/* gas_change_effect (its section below) over one bundle's tables, called here per row. */
+typedef struct gas_snv_tables gas_snv_tables;
+int64_t gas_change_effect(const gas_snv_tables *t, int64_t i, int64_t s, const uint8_t *r, int64_t lr,
+                          const uint8_t *a, int64_t la, int64_t nmd, char *out, int64_t cap);
+enum { N_CHANGE_TERMS = 21 }; /* gas_change_effect's term bits (effects.py's CHANGE_TERMS) */
+
+/* The terms of gas_change_effect's bits most severe first (rank ascending): their bits in order;
+ * returns how many. */
+static int tx_bits_order(int64_t bits, const int64_t *rank, int *order)
+{
+    int n = 0;
+    for (int b = 0; b < N_CHANGE_TERMS; b++)
+        if (bits >> b & 1) {
+            int j = n++;
+            for (; j > 0 && rank[order[j - 1]] > rank[b]; j--)
+                order[j] = order[j - 1];
+            order[j] = b;
+        }
+    return n;
+}
+
+/* Room for need bytes in *buf (grown by doubling); 0 when out of memory. */
+static int tx_reserve(char **buf, int64_t *size, int64_t need)
+{
+    if (need <= *size)
+        return 1;
+    int64_t size2 = *size * 2 > need ? *size * 2 : need;
+    char *p = realloc(*buf, (size_t)size2);
+    if (!p)
+        return 0;
+    *buf = p;
+    *size = size2;
+    return 1;
+}
+
 /* For the n_q changes of gas_tx_classify's n rows (row_q, row_tx, row_kind, row_a, row_b,
  * row_c; rows of a change together, changes ascending), writes into raw each change's entries
  * (unescaped, one after another, entry e at raw[entry_off[e] .. entry_off[e + 1]), those of
  * change q from entry change_entry[q]; change_entry[n_q] = the total), in row order:
  *   UP/DOWN and INTRON rows: from the tables; an INTRON row's HGVSc is the substitution
  *     written from row_b and row_c when the change is a one-base substitution (q_ref, q_alt:
- *     its bases, upper case), else the piece the row names;
- *   OTHER rows: row_piece[r] >= 0 names the first of its 24 fields (pieces p: text + p_start[p],
- *     p_len[p]) and row_rank[r] its pick rank; row_piece[r] < 0: no entry;
+ *     its bases, upper case), else gas_change_effect's (nmd 0), or the piece the row names;
+ *   OTHER rows: gas_change_effect's terms and fields 8-16 (ct: its tables; change q: global
+ *     start q_s[q], REF q_bases + q_base_off[q] of q_lr[q] bytes, then its ALT of q_la[q]),
+ *     or, when row_piece[r] >= 0, its 24 fields from the pieces (pieces p: text + p_start[p],
+ *     p_len[p]) and row_rank[r] its pick rank;
  *   a change without entries: the intergenic one.
- * An INTRON row of a longer change has its HGVSc in piece row_piece[r]. Per transcript: strand,
- * flags, phase, exon and CDS offsets, and c01 (cDNA positions of its first and last coding
- * bases, read for the rows' transcripts only). The pick (first entry least in the pick order)
- * gets PICK 1, and its fields pick_field[0 .. n_pick) at pick_start[q * n_pick + k], pick_len
- * (-1 for none). change_mask[q]: bit K of each kind K of entry written from the tables.
- * Then per record (changes [rec_change[r], rec_change[r + 1]), change q its record's ALT
- * change_alt[q] of rec_alts[r]), the escaped INFO text "CSQ=e1,e2,...;NAME=v1,v2..." for the
- * n_names names (name_text + name_off[k] .. name_off[k + 1], each pick field name_pick[k]; "."
- * for an ALT without pick or an empty field) at info + info_off[r] .. info_off[r + 1] (empty:
- * no change). raw and info are written up to raw_cap and info_cap bytes: sizes[0], sizes[1]
- * are what they need (the caller calls again with more room when either is larger). Returns
- * the number of entries, or -1 when a row's transcript, piece or change is out of range. */
+ * A row without a piece whose change the kernel declines (gas_change_effect's -1, or a byte
+ * past ASCII) is listed in declined, sizes[2] of them, and nothing is written (returns 0):
+ * the caller gives their pieces and calls again. ce_cap: the room first offered to each
+ * gas_change_effect call (more when it asks). Per transcript: strand, flags, phase, exon and
+ * CDS offsets, and c01 (cDNA positions of its first and last coding bases, read for the rows'
+ * transcripts only). The pick (first entry least in the pick order) gets PICK 1, and its fields
+ * pick_field[0 .. n_pick) at pick_start[q * n_pick + k], pick_len (-1 for none).
+ * change_mask[q]: bit K of each kind K of entry written from the tables; change_bits[q]: the
+ * OR of its OTHER rows' gas_change_effect bits. kind_rank: the pick rank of each kind K_UP ..
+ * K_INTRON + 3, then of each term bit. Then per record (changes [rec_change[r],
+ * rec_change[r + 1]), change q its record's ALT change_alt[q] of rec_alts[r]), the escaped INFO
+ * text "CSQ=e1,e2,...;NAME=v1,v2..." for the n_names names (name_text + name_off[k] ..
+ * name_off[k + 1], each pick field name_pick[k]; "." for an ALT without pick or an empty field)
+ * at info + info_off[r] .. info_off[r + 1] (empty: no change). raw and info are written up to
+ * raw_cap and info_cap bytes: sizes[0], sizes[1] are what they need (the caller calls again
+ * with more room when either is larger). Returns the number of entries, or -1 when a row's
+ * transcript, piece or change is out of range (or memory runs out). */
 int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_end, const int8_t *tx_strand,
                        const uint8_t *tx_flags, const int8_t *tx_phase, const int64_t *exon_off,
                        const int64_t *cds_off, const int64_t *c01, const uint8_t *const *s_data,
                        const int32_t *const *s_off, const uint8_t *words, const int64_t *word_off,
-                       const int64_t *kind_rank, int64_t n_q, const uint8_t *q_text, const int64_t *q_allele,
-                       const int64_t *q_allele_len, const uint8_t *q_ref, const uint8_t *q_alt, const int64_t *q_snv,
+                       const int64_t *kind_rank, const gas_snv_tables *ct, int64_t ce_cap, int64_t n_q,
+                       const uint8_t *q_text, const int64_t *q_allele, const int64_t *q_allele_len,
+                       const uint8_t *q_ref, const uint8_t *q_alt, const int64_t *q_snv, const int64_t *q_s,
+                       const uint8_t *q_bases, const int64_t *q_base_off, const int64_t *q_lr, const int64_t *q_la,
                        int64_t n, const int64_t *row_q, const int64_t *row_tx, const int64_t *row_kind,
                        const int64_t *row_a, const int64_t *row_b, const int64_t *row_c, const int64_t *row_piece,
                        const int64_t *row_rank, int64_t n_pieces, const uint8_t *p_text, const int64_t *p_start,
@@ -573,22 +619,29 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
                        const int64_t *rec_change, const int64_t *rec_alts, const int64_t *change_alt, int64_t n_names,
                        const uint8_t *name_text, const int64_t *name_off, const int64_t *name_pick, uint8_t *raw,
                        int64_t raw_cap, int64_t *entry_off, int64_t *change_entry, int64_t *change_mask,
-                       int64_t *pick_start, int64_t *pick_len, uint8_t *info, int64_t info_cap, int64_t *info_off,
-                       int64_t *head, int64_t *cds_len, int64_t *row_entry_kind, int64_t *sizes)
+                       int64_t *change_bits, int64_t *pick_start, int64_t *pick_len, uint8_t *info, int64_t info_cap,
+                       int64_t *info_off, int64_t *head, int64_t *cds_len, int64_t *row_entry_kind, int64_t *ce_at,
+                       int64_t *ce_len, int64_t *ce_bits, int64_t *ce_rank, int64_t *declined, int64_t *sizes)
 {
     tx_strings s = {s_data, s_off};
     tx_text t = {raw, raw_cap, 0};
+    /* gas_change_effect's texts, row r's (fields 8-16, or an INTRON row's HGVSc) at
+     * ce + ce_at[r], ce_len[r] bytes */
+    char *ce = NULL;
+    int64_t ce_size = 0, ce_used = 0, n_declined = 0;
+    sizes[2] = 0;
     /* Per row: its transcript's pick head and CDS length (scratch head[r], cds_len[r] hold the
-     * row's, indexed by row) and its kind of entry (K_*, -1: none, 7: OTHER's fields). */
+     * row's, indexed by row) and its kind of entry (K_*, -1: none, 7: OTHER's fields from the
+     * pieces, 8: from gas_change_effect). */
     for (int64_t r = 0; r < n; r++) {
         int64_t i = row_tx[r], q = row_q[r];
-        if (i < 0 || i >= n_tx || q < 0 || q >= n_q || (r && q < row_q[r - 1]))
+        if (i < 0 || i >= n_tx || q < 0 || q >= n_q || (r && q < row_q[r - 1]) ||
+            (row_piece[r] >= 0 && row_piece[r] + (row_kind[r] == GAS_TX_OTHER ? TX_FIELDS : 1) > n_pieces)) {
+            free(ce);
             return -1;
-        if (row_piece[r] >= 0 && row_piece[r] + (row_kind[r] == GAS_TX_OTHER ? TX_FIELDS : 1) > n_pieces)
-            return -1;
-        if (row_kind[r] == GAS_TX_INTRON && !q_snv[q] && row_piece[r] < 0)
-            return -1; /* an intron row of a longer change needs its HGVSc */
+        }
         int coding = cds_off[i + 1] > cds_off[i];
+        int nmd = tx_string_is(&s, S_BIOTYPE, i, TX_WORD(W_NMD));
         head[r] = (tx_flags[i] & F_MANE ? 0 : 4) + (tx_flags[i] & F_CANONICAL ? 0 : 2) +
                   (tx_string_is(&s, S_BIOTYPE, i, TX_WORD(W_PROTEIN_CODING)) ? 0 : 1);
         cds_len[r] = coding ? c01[2 * i + 1] - c01[2 * i] + 1 : 0;
@@ -596,9 +649,54 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
         if (k == GAS_TX_UPSTREAM || k == GAS_TX_DOWNSTREAM)
             row_entry_kind[r] = k == GAS_TX_UPSTREAM ? K_UP : K_DOWN;
         else if (k == GAS_TX_INTRON)
-            row_entry_kind[r] = K_INTRON + (tx_string_is(&s, S_BIOTYPE, i, TX_WORD(W_NMD)) ? 1 : 0) + (coding ? 0 : 2);
+            row_entry_kind[r] = K_INTRON + (nmd ? 1 : 0) + (coding ? 0 : 2);
         else
-            row_entry_kind[r] = row_piece[r] >= 0 ? 7 : -1;
+            row_entry_kind[r] = row_piece[r] >= 0 ? 7 : 8;
+        if (row_piece[r] >= 0 || (k == GAS_TX_INTRON && q_snv[q]) || k == GAS_TX_UPSTREAM || k == GAS_TX_DOWNSTREAM)
+            continue;
+        /* effects.py's Effects.one inside the transcript (an INTRON row: _native_hgvsc) */
+        const uint8_t *b = q_bases + q_base_off[q];
+        int64_t lr = q_lr[q], la = q_la[q], got = -1;
+        int ascii = 1;
+        for (int64_t j = 0; j < lr + la; j++)
+            ascii &= b[j] < 0x80;
+        for (int tries = 0; ascii && tries < 2; tries++) {
+            if (!tx_reserve(&ce, &ce_size, ce_used + (tries ? -2 - got : ce_cap))) {
+                free(ce);
+                return -1;
+            }
+            got = gas_change_effect(ct, i, q_s[q], b, lr, b + lr, la, k == GAS_TX_OTHER && nmd, ce + ce_used,
+                                    ce_size - ce_used);
+            if (got >= -1)
+                break;
+        }
+        if (got < 0) {
+            declined[n_declined++] = r;
+            continue;
+        }
+        /* "BITS|EXON|INTRON|HGVSc|...": the bits, then the fields (OTHER) or HGVSc alone */
+        const char *p = ce + ce_used, *end = p + got;
+        int64_t bits = 0;
+        for (; p < end && *p != '|'; p++)
+            bits = bits * 10 + (*p - '0');
+        p++;
+        if (k == GAS_TX_INTRON) {
+            for (int bar = 0; bar < 2; bar++)
+                p = (const char *)memchr(p, '|', (size_t)(end - p)) + 1;
+            const char *bar = memchr(p, '|', (size_t)(end - p));
+            end = bar ? bar : end;
+        }
+        int order[N_CHANGE_TERMS];
+        ce_at[r] = p - ce;
+        ce_len[r] = end - p;
+        ce_bits[r] = bits;
+        ce_rank[r] = tx_bits_order(bits, kind_rank + 6, order) ? kind_rank[6 + order[0]] : 0;
+        ce_used += got;
+    }
+    if (n_declined) {
+        sizes[2] = n_declined;
+        free(ce);
+        return 0;
     }
     int64_t entries = 0, r0 = 0;
     for (int64_t q = 0; q < n_q; q++) {
@@ -611,7 +709,7 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
             int64_t ek = row_entry_kind[r];
             if (ek < 0)
                 continue;
-            int64_t rank = ek == 7 ? row_rank[r] : kind_rank[ek];
+            int64_t rank = ek == 7 ? row_rank[r] : ek == 8 ? ce_rank[r] : kind_rank[ek];
             if (best < 0 || tx_pick_before(head, cds_len, row_tx, tx_start, tx_end, &s, r, rank, best, best_rank)) {
                 best = r;
                 best_rank = rank;
@@ -629,8 +727,17 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
             int picked = r == best || r == r1;
             const int64_t *piece = ek == 7 ? &row_piece[r] : NULL;
             entry_off[entries++] = t.at;
-            if (ek != 7)
+            if (ek < 7)
                 change_mask[q] |= (int64_t)1 << ek;
+            /* an OTHER row's terms (bits) and the cursor in its fields 8-16 */
+            int order[N_CHANGE_TERMS], n_terms = 0;
+            const char *cp = NULL, *cend = NULL;
+            if (ek == 8) {
+                change_bits[q] |= ce_bits[r];
+                n_terms = tx_bits_order(ce_bits[r], kind_rank + 6, order);
+                cp = ce + ce_at[r];
+                cend = cp + ce_len[r];
+            }
             int plus = ek < K_INTERGENIC && tx_strand[i] > 0, coding = ek < K_INTERGENIC && cds_off[i + 1] > cds_off[i];
             for (int k = 0; k < TX_FIELDS; k++) {
                 if (k)
@@ -655,6 +762,26 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
                         tx_put(&t, TX_WORD(W_INTERGENIC));
                     else if (k == 2)
                         tx_put(&t, TX_WORD(W_MODIFIER));
+                    continue;
+                }
+                if (ek == 8 && k == 1) {
+                    for (int j = 0; j < n_terms; j++) {
+                        if (j)
+                            tx_put_byte(&t, '&');
+                        tx_put(&t, TX_WORD(W_CHANGE + order[j]));
+                    }
+                    continue;
+                }
+                if (ek == 8 && k == 2) {
+                    if (n_terms)
+                        tx_put(&t, TX_WORD(W_CHANGE_IMPACT + order[0]));
+                    continue;
+                }
+                if (ek == 8 && k >= 8 && k <= 16) {
+                    const char *bar = memchr(cp, '|', (size_t)(cend - cp));
+                    const char *stop = bar ? bar : cend;
+                    tx_put(&t, (const uint8_t *)cp, stop - cp);
+                    cp = bar ? bar + 1 : cend;
                     continue;
                 }
                 switch (k) {
@@ -702,8 +829,10 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
                         tx_put_byte(&t, tx_base(q_ref[q], plus));
                         tx_put_byte(&t, '>');
                         tx_put_byte(&t, tx_base(q_alt[q], plus));
-                    } else if (ek >= K_INTRON) {
+                    } else if (ek >= K_INTRON && row_piece[r] >= 0) {
                         tx_put(&t, p_text + p_start[row_piece[r]], p_len[row_piece[r]]);
+                    } else if (ek >= K_INTRON) {
+                        tx_put(&t, (const uint8_t *)ce + ce_at[r], ce_len[r]);
                     }
                     break;
                 case 18:
@@ -742,6 +871,7 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
         }
         r0 = r1;
     }
+    free(ce);
     change_entry[n_q] = entries;
     entry_off[entries] = t.at;
     sizes[0] = t.at;
@@ -792,7 +922,7 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
  * ------------------------------------------------------------------------------------------ */
 
 /* The bundle's tables gas_change_effect reads (textops.py's SnvTables, checked there once). */
-typedef struct {
+struct gas_snv_tables {
     int64_t n_tx;
     const int64_t *tx_start, *tx_end;
     const int8_t *tx_strand;
@@ -809,7 +939,7 @@ typedef struct {
     const int64_t *seq_off; /* n_contigs + 1, the last = the bases in seq */
     const uint8_t *id_data, *pid_data;
     const int32_t *id_off, *pid_off; /* n_tx + 1 each, within their data */
-} gas_snv_tables;
+};
 
 /* The terms, one bit each, in effects.py's CHANGE_TERMS order. */
 enum {

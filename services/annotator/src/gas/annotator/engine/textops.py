@@ -10,7 +10,6 @@ ctypes) instead of Python objects.
 from __future__ import annotations
 
 import ctypes
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,17 +200,6 @@ _SIGNATURES["gas_tx_classify"] = (
     _I64,
 )
 
-_I8S = _array(np.int8)
-_SIGNATURES["gas_tx_entries"] = (
-    [_I64, _INT64S, _INT64S, _I8S, _BYTES, _I8S, _INT64S, _INT64S, _INT64S, _ByteArrays, _Int32Arrays]
-    + [_BYTES, _INT64S, _INT64S]  # words, kind ranks
-    + [_I64, _BYTES, _INT64S, _INT64S, _BYTES, _BYTES, _INT64S]  # changes
-    + [_I64, *[_INT64S] * 8, _I64, _BYTES, _INT64S, _INT64S, _I64, _INT64S]  # rows, pieces, pick fields
-    + [_I64, _INT64S, _INT64S, _INT64S, _I64, _BYTES, _INT64S, _INT64S]  # records, INFO names
-    + [_BYTES_OUT, _I64, *[_INT64S_OUT] * 5, _BYTES_OUT, _I64, *[_INT64S_OUT] * 5],
-    _I64,
-)
-
 
 class SnvTables(ctypes.Structure):
     """gas_change_effect's view of a bundle (native.c's gas_snv_tables): its arrays' pointers and
@@ -282,39 +270,17 @@ class SnvTables(ctypes.Structure):
         )  # fmt: skip
 
 
-# effects.py's kernel of a change inside a transcript (native.c's SNV section): one call per
-# entry, so its arguments are plain integers, the bases and a buffer, and the tables a structure
-# checked once (SnvTables).
-_SIGNATURES["gas_change_effect"] = (
-    [ctypes.POINTER(SnvTables), _I64, _I64, ctypes.c_char_p, _I64, ctypes.c_char_p, _I64, _I64, ctypes.c_char_p, _I64],
+_I8S = _array(np.int8)
+_SIGNATURES["gas_tx_entries"] = (
+    [_I64, _INT64S, _INT64S, _I8S, _BYTES, _I8S, _INT64S, _INT64S, _INT64S, _ByteArrays, _Int32Arrays]
+    + [_BYTES, _INT64S, _INT64S, ctypes.POINTER(SnvTables), _I64]  # words, ranks, gas_change_effect's tables
+    + [_I64, _BYTES, _INT64S, _INT64S, _BYTES, _BYTES, _INT64S, _INT64S, _BYTES, *[_INT64S] * 3]  # changes
+    + [_I64, *[_INT64S] * 8, _I64, _BYTES, _INT64S, _INT64S, _I64, _INT64S]  # rows, pieces, pick fields
+    + [_I64, _INT64S, _INT64S, _INT64S, _I64, _BYTES, _INT64S, _INT64S]  # records, INFO names
+    + [_BYTES_OUT, _I64, *[_INT64S_OUT] * 6, _BYTES_OUT, _I64, *[_INT64S_OUT] * 10],
     _I64,
 )
-
-
-class ChangeEffect:
-    """``native.c``'s gas_change_effect over one bundle: ``(i, s, ref, alt, nmd)`` gives the entry
-    of the change of the global bases [s, s + len(ref)) to alt (an insertion when ref is empty;
-    both minimal, ASCII) in transcript i as its text (the terms' bits, then CSQ fields 8 to 16,
-    "|"-separated), or None where effects.py's rules decide."""
-
-    CAP = 4096
-
-    def __init__(self, tables: SnvTables):
-        self.tables = ctypes.pointer(tables)
-        self._tables = tables
-        self.call = _native().gas_change_effect
-        self.local = threading.local()  # an output buffer per thread: the call runs without the GIL
-
-    def __call__(self, i: int, s: int, ref: str, alt: str, nmd: bool) -> str | None:
-        out = getattr(self.local, "out", None)
-        if out is None:
-            out = self.local.out = ctypes.create_string_buffer(self.CAP)
-        r, a = ref.encode(), alt.encode()
-        n = self.call(self.tables, i, s, r, len(r), a, len(a), nmd, out, len(out))
-        if n < -1:  # longer than the buffer: once more with room for it
-            out = ctypes.create_string_buffer(-2 - n)
-            n = self.call(self.tables, i, s, r, len(r), a, len(a), nmd, out, len(out))
-        return ctypes.string_at(out, n).decode() if n >= 0 else None
+CHANGE_CAP = 4096  # the room gas_tx_entries first offers each gas_change_effect call
 
 
 # sources.py's kernel (native.c's sources section), declared apart for the same reason.
@@ -537,8 +503,9 @@ class TxText:
     """What gas_tx_entries reads besides ``TxTables``: per transcript its flags, phase, CDS
     offsets, the cDNA positions of its first and last coding bases (``c01``, two per
     transcript: read for the transcripts of the rows only) and its packed strings (tx_id,
-    gene_id, gene_name, biotype, mane); the words it writes and each entry kind's pick rank
-    (effects.py's _WORDS, _KIND_RANK)."""
+    gene_id, gene_name, biotype, mane); the words it writes, each entry kind's and each
+    gas_change_effect term's pick rank (effects.py's _WORDS, _KIND_RANK), and gas_change_effect's
+    tables (``change``)."""
 
     flags: np.ndarray  # uint8
     phase: np.ndarray  # int8
@@ -547,6 +514,7 @@ class TxText:
     strings: list[tuple[np.ndarray, np.ndarray]]  # (uint8 data, int32 offsets) x 5
     words: list[bytes]
     kind_rank: np.ndarray  # int64
+    change: SnvTables
 
     def __post_init__(self) -> None:
         n = self.flags.size
@@ -570,6 +538,7 @@ class EntryText:
     entry_off: np.ndarray
     change_entry: np.ndarray
     change_mask: np.ndarray
+    change_bits: np.ndarray
     pick_start: np.ndarray  # (changes, pick fields)
     pick_len: np.ndarray
     info: np.ndarray  # the records' INFO text, escaped
@@ -586,16 +555,24 @@ def _packed(texts: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
 
 def tx_entries(
     t: TxTables, x: TxText, alleles: Sequence[bytes], ref: np.ndarray, alt: np.ndarray, snv: np.ndarray,
+    starts: np.ndarray, bases: Sequence[bytes], ref_len: np.ndarray,
     rows: Sequence[np.ndarray], row_piece: np.ndarray, row_rank: np.ndarray, pieces: Sequence[bytes],
     pick_field: Sequence[int], rec_change: np.ndarray, rec_alts: np.ndarray, change_alt: np.ndarray,
     names: Sequence[bytes], name_pick: Sequence[int],
-) -> EntryText:  # fmt: skip
+) -> EntryText | np.ndarray:  # fmt: skip
     """The CSQ entries of a batch of changes from gas_tx_classify's ``rows``, their picks and the
     records' INFO text, as ``native.c``'s gas_tx_entries documents them (compiled: one call
     per batch; ``alleles``: each change's VEP allele, ``ref``/``alt``: its bases when ``snv``;
-    ``pieces``: the texts effects.py wrote for the rows it settled)."""
+    ``starts``, ``bases``, ``ref_len``: its global start, REF then ALT bytes, REF's length;
+    ``pieces``: the texts effects.py wrote for the rows it settled). The rows the kernel
+    declines (none written) when there are some: the caller settles them and calls again."""
     n_q, n = len(alleles), rows[0].size
     q_text, q_off = _packed(alleles)
+    b_text, b_off = _packed(bases)
+    ref_len = np.ascontiguousarray(ref_len, dtype=np.int64)
+    alt_len = np.diff(b_off) - ref_len
+    if starts.size != n_q or ref_len.size != n_q or (alt_len < 0).any():
+        raise ValueError("tx_entries: one start and REF (within its bases) per change")
     p_text, p_off = _packed(pieces)
     name_text, name_off = _packed(names)
     i64 = [np.ascontiguousarray(a, dtype=np.int64) for a in (*rows, row_piece, row_rank)]
@@ -604,8 +581,8 @@ def tx_entries(
         raise ValueError("tx_entries: an INFO name's pick field is not one of the pick fields")
     if pick_field_a.size and (pick_field_a.min() < 0 or pick_field_a.max() > 23):
         raise ValueError("tx_entries: pick fields are CSQ field indexes")
-    if len(x.words) != 24 or x.kind_rank.size != 6 or snv.size != n_q or ref.size != n_q or alt.size != n_q:
-        raise ValueError("tx_entries: 24 words, 6 kind ranks, and one REF, ALT and snv flag per change")
+    if len(x.words) != 66 or x.kind_rank.size != 27 or snv.size != n_q or ref.size != n_q or alt.size != n_q:
+        raise ValueError("tx_entries: 66 words, 27 ranks, and one REF, ALT and snv flag per change")
     if rec_change.size != rec_alts.size + 1 or change_alt.size != n_q:
         raise ValueError("tx_entries: one change offset per record and one more, one ALT per change")
     strings = _ByteArrays([d for d, _ in x.strings]), _Int32Arrays([o for _, o in x.strings])
@@ -618,26 +595,31 @@ def tx_entries(
     while True:
         raw, info = np.empty(raw_cap, dtype=np.uint8), np.empty(info_cap, dtype=np.uint8)
         entry_off, change_entry = np.empty(n + n_q + 1, dtype=np.int64), np.empty(n_q + 1, dtype=np.int64)
-        change_mask = np.empty(n_q, dtype=np.int64)
+        change_mask, change_bits = np.empty(n_q, dtype=np.int64), np.zeros(n_q, dtype=np.int64)
         pick_start, pick_len = np.empty((n_q, k), dtype=np.int64), np.empty((n_q, k), dtype=np.int64)
         info_off = np.empty(rec_alts.size + 1, dtype=np.int64)
-        scratch = [np.empty(n, dtype=np.int64) for _ in range(3)]
-        sizes = np.zeros(2, dtype=np.int64)
+        scratch = [np.empty(n, dtype=np.int64) for _ in range(8)]  # the last: the rows declined
+        sizes = np.zeros(3, dtype=np.int64)
         entries = lib.gas_tx_entries(
             t.start.size, t.start, t.end, t.strand, x.flags, x.phase, t.exon_offsets, x.cds_offsets,
-            x.c01.reshape(-1), *strings, x.word_text, x.word_off, x.kind_rank,
+            x.c01.reshape(-1), *strings, x.word_text, x.word_off, x.kind_rank, ctypes.byref(x.change), CHANGE_CAP,
             n_q, q_text, q_off[:-1], np.diff(q_off), ref, alt, snv.astype(np.int64),
+            np.ascontiguousarray(starts, dtype=np.int64), b_text, b_off[:-1], ref_len, alt_len,
             n, *i64, p_off.size - 1, p_text, p_off[:-1], np.diff(p_off), k, pick_field_a,
             rec_alts.size, rec_change, rec_alts, change_alt, len(names), name_text, name_off, name_pick_a,
-            raw, raw_cap, entry_off, change_entry, change_mask, pick_start.reshape(-1), pick_len.reshape(-1),
+            raw, raw_cap, entry_off, change_entry, change_mask, change_bits, pick_start.reshape(-1),
+            pick_len.reshape(-1),
             info, info_cap, info_off, *scratch, sizes,
         )  # fmt: skip
         if entries < 0:
             raise ValueError("tx_entries: a row's transcript, change or piece is out of range")
+        if sizes[2]:
+            return scratch[-1][: sizes[2]]
         if sizes[0] <= raw_cap and sizes[1] <= info_cap:
             # (raw is kept with the block until it is written: a copy of its size, not the room)
             return EntryText(
-                raw[: sizes[0]].copy(), entry_off[: entries + 1], change_entry, change_mask, pick_start, pick_len,
+                raw[: sizes[0]].copy(), entry_off[: entries + 1], change_entry, change_mask, change_bits, pick_start,
+                pick_len,
                 info[: sizes[1]], info_off,
             )  # fmt: skip
         raw_cap, info_cap = max(raw_cap, int(sizes[0])), max(info_cap, int(sizes[1]))
