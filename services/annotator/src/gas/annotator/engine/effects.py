@@ -8,11 +8,11 @@ INFO text.
 
 The transcripts near each change, and the pairs that are upstream/downstream or inside an
 intron's body, are found per block in C (``native.c``: gas_tx_classify), and the text of
-those entries, the picks and the INFO text written there too (gas_tx_entries); a change's
-entry inside a transcript (SNV, MNV, deletion, insertion, delins) is written in C too
-(gas_change_effect, checked entry by entry against ``Effects.one``'s Python rules, which stay
-the specification); the rest is Python per variant x transcript (``Effects.one``: a transcript's sequences
-are decoded once and cached); the gene-level stages stay vectorised in ``block.py``.
+every entry, the picks and the INFO text written there too (gas_tx_entries): a change's entry
+inside a transcript (SNV, MNV, deletion, insertion, delins) by gas_change_effect, called per
+row inside that kernel and checked entry by entry against ``Effects.one``'s Python rules, which
+stay the specification and write the rare entries the kernel declines (a transcript's sequences
+decoded once and cached); the gene-level stages stay vectorised in ``block.py``.
 """
 
 from __future__ import annotations
@@ -571,9 +571,10 @@ class Effects:
         symbolic or *, gets none), their picks and INFO text. The transcripts near each change
         and where it lies in them are found in one compiled call (``native.c``:
         gas_tx_classify), and the text written in another (gas_tx_entries): upstream,
-        downstream and intron-body entries from the transcript tables, every other pair's
-        fields worked out here by ``one`` (and a longer intronic change's HGVSc by ``hgvsc``),
-        so that the common entries never become Python objects."""
+        downstream and intron-body entries from the transcript tables, the entries inside a
+        transcript by gas_change_effect; only the pairs it declines are worked out here by
+        ``one`` (an intron row's HGVSc by ``hgvsc``), so that entries never become Python
+        objects."""
         changes: list[tuple[int, str, str]] = []  # (s, r, a)
         alleles: list[bytes] = []
         change_alt: list[int] = []

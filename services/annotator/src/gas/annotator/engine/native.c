@@ -346,7 +346,7 @@ static int tx_in_intron(const int64_t *x0, const int64_t *x1, int64_t n, int plu
  *   INTRON: out_a = the intron's number; for a one-base change, out_b = the cDNA position of
  *     the exon edge nearest to s (ties: the 5' one) and out_c = s's offset from it in the
  *     transcript's direction (HGVS c.N+/-offset), else out_b = out_c = 0;
- *   OTHER: nothing (effects.py works it out).
+ *   OTHER: nothing (gas_tx_entries works it out).
  * Rows past cap are counted, not written; returns the number of rows, or -1 when the
  * transcript tables are inconsistent (offsets outside the exon table). */
 int64_t gas_tx_classify(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_end, const int8_t *tx_strand,
@@ -406,8 +406,8 @@ int64_t gas_tx_classify(int64_t n_tx, const int64_t *tx_start, const int64_t *tx
 
 /* The CSQ text of a batch of changes (effects.py's Effects.entries), written from
  * gas_tx_classify's rows: upstream/downstream and intron-body entries from the transcript
- * tables, every other entry from the 24 fields effects.py worked out for it; the pick of each
- * change; and each record's escaped INFO text. */
+ * tables, every other entry by gas_change_effect (or, where it declines, from the 24 fields
+ * effects.py worked out); the pick of each change; and each record's escaped INFO text. */
 
 /* The text pieces written (effects.py's _WORDS, in this order). */
 enum {
@@ -1326,7 +1326,8 @@ static void snv_oriented(snv_text *o, const uint8_t *b, int64_t n, int plus)
  * Amino_acids|Codons" (TERMS: the SNV_* bits in decimal; the rest CSQ fields 8 to 16). Returns
  * the text's length, or -1 when the tables are inconsistent, the change does not touch the
  * transcript's inside, the transcript's sequence (or HGVSc's shifting window) leaves its contig
- * or its coding bases are not within its exons (effects.py then works the entry out), or -2 - n
+ * or its coding bases are not within its exons (gas_tx_entries' caller then works the entry
+ * out), or -2 - n
  * when out holds fewer than the n bytes of the text. */
 int64_t gas_change_effect(const gas_snv_tables *t, int64_t i, int64_t s, const uint8_t *r, int64_t lr,
                           const uint8_t *a, int64_t la, int64_t nmd, char *out, int64_t cap)
