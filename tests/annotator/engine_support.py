@@ -103,3 +103,24 @@ def change_disagreements(fx: Any, pairs: Iterable[tuple[int, int, str, str]]) ->
         if (mine.terms, mine.fields, mine.pick_key) != (rules.terms, rules.fields, rules.pick_key):
             differ.append(f"{tx.tx_id} {s} {ref}>{alt}: C {mine.fields} rules {rules.fields}")
     return n, differ, terms
+
+
+def minimal_change(ref: str, alt: str) -> tuple[int, str, str]:
+    """VEP's minimal form, the oracle of effects.changes_of: shared leading, then shared trailing
+    bases removed (bases dropped at the start, REF, ALT)."""
+    p = 0
+    while p < min(len(ref), len(alt)) and ref[p] == alt[p]:
+        p += 1
+    r, a = ref[p:], alt[p:]
+    q = 0
+    while q < min(len(r), len(a)) and r[-1 - q] == a[-1 - q]:
+        q += 1
+    return p, r[: len(r) - q], a[: len(a) - q]
+
+
+def vep_allele(ref: str, alt: str) -> str:
+    """VEP's allele string: the first base shared by REF and ALT dropped when their lengths
+    differ; '-' when nothing is left."""
+    if len(ref) != len(alt) and ref[:1] == alt[:1]:
+        alt = alt[1:]
+    return alt or "-"

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from engine_support import minimal_change, vep_allele
 
 from gas.annotator.engine import textops
 from gas.annotator.engine.textops import (
@@ -237,27 +238,6 @@ def effects(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, list[tupl
     return Effects(db), records
 
 
-def _minimal_change(ref: str, alt: str) -> tuple[int, str, str]:
-    """VEP's minimal form: shared leading, then shared trailing bases removed (bases dropped at
-    the start, REF, ALT)."""
-    p = 0
-    while p < min(len(ref), len(alt)) and ref[p] == alt[p]:
-        p += 1
-    r, a = ref[p:], alt[p:]
-    q = 0
-    while q < min(len(r), len(a)) and r[-1 - q] == a[-1 - q]:
-        q += 1
-    return p, r[: len(r) - q], a[: len(a) - q]
-
-
-def _vep_allele(ref: str, alt: str) -> str:
-    """VEP's allele string: the first base shared by REF and ALT dropped when their lengths
-    differ; '-' when nothing is left."""
-    if len(ref) != len(alt) and ref[:1] == alt[:1]:
-        alt = alt[1:]
-    return alt or "-"
-
-
 def _changes(records):  # type: ignore[no-untyped-def]
     """effects.changes_of of records (global position, REF, ALT column), through a block of
     their text as CsqStage passes it (upper-cased)."""
@@ -290,9 +270,9 @@ def test_changes_of_are_the_python_rules_changes(seed):
     for g, ref, alts in records:
         for k, alt in enumerate(alts.split(",")):
             if alt and set(alt.upper()) <= set("ACGTN"):
-                p, r, a = _minimal_change(ref.upper(), alt.upper())
+                p, r, a = minimal_change(ref.upper(), alt.upper())
                 if r or a:
-                    want.append(((g + p, r, a), _vep_allele(ref.upper(), alt.upper()).encode(), k))
+                    want.append(((g + p, r, a), vep_allele(ref.upper(), alt.upper()).encode(), k))
         rec_change.append(len(want))
         rec_alts.append(len(alts.split(",")))
     changes, allele, alt_index = got.settled(np.arange(len(want)))
@@ -337,10 +317,10 @@ def _reference_entries(fx, gpos: int, ref: str, alt: str) -> list[tuple]:  # typ
     from gas.annotator.engine.database import FLANK
     from gas.annotator.engine.effects import Csq
 
-    p, r, a = _minimal_change(ref, alt)
+    p, r, a = minimal_change(ref, alt)
     if not r and not a:
         return []
-    s, allele = gpos + p, _vep_allele(ref, alt)
+    s, allele = gpos + p, vep_allele(ref, alt)
     t = fx.tables
     near = np.flatnonzero(
         (t.end + FLANK > s) & (t.start - FLANK < max(s + len(r), s + 1)) & ((t.start >> 32) == (s >> 32))
