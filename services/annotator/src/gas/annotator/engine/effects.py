@@ -42,6 +42,7 @@ from gas.annotator.engine.textops import (
     gather_columns,
     key_of,
     offsets_of,
+    ranges,
     ranges_equal,
     source_alleles,
     split_lines,
@@ -1115,6 +1116,12 @@ def _texts(src: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> list[str
     return [text[a:b] for a, b in zip([0, *ends][:-1], ends, strict=True)]
 
 
+def _count_in(table: np.ndarray, b: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """How many bytes of each piece b[starts[i] .. + lengths[i]] the byte table holds."""
+    piece = np.repeat(np.arange(starts.size), lengths)
+    return np.bincount(piece[table[b[ranges(starts, lengths)]]], minlength=starts.size)
+
+
 def bounds_of(lengths: np.ndarray) -> np.ndarray:
     """Pieces' start offsets and the end (an inclusive prefix sum after a 0)."""
     out = np.zeros(lengths.size + 1, dtype=np.int64)
@@ -1177,7 +1184,8 @@ OUR_IDS = CSQ_INFO_IDS
 _SEQ = frozenset("ACGTN")
 _NO_TERMS: list[str] = []  # an ALT without entries' terms (shared, never changed)
 _PICK_IDS = frozenset(name.encode() for name in OUR_IDS[1:])
-_IS_SEQ = byte_table(b"ACGTN")
+_NOT_SEQ = ~byte_table(b"ACGTN")
+_COMMA = byte_table(b",")
 # Where an INFO may hold a key to drop or rename, an empty key or "." (a line with one anywhere
 # has its INFO split key by key; the others keep theirs as it is).
 _ODD_INFO = re.compile(rb"CSQ|PICK_|;;|;\.(?=[;\t\r\n])|\t\.;|\t;|;[\t\r\n]")
@@ -1291,9 +1299,8 @@ class CsqStage:
         ref, ref_len = bound[3] + 1, bound[4] - bound[3] - 1
         alts, alts_len = bound[4] + 1, bound[5] - bound[4] - 1
         # A record is annotated on a known contig, with a POS and a REF of A, C, G, T, N only.
-        not_seq = bounds_of(~_IS_SEQ[u])
         cid = self._contigs(text, lines)
-        ok = (cid >= 0) & (lines.pos >= 0) & (ref_len > 0) & (not_seq[ref + ref_len] == not_seq[ref])
+        ok = (cid >= 0) & (lines.pos >= 0) & (ref_len > 0) & (_count_in(_NOT_SEQ, u, ref, ref_len) == 0)
         rec_line = np.flatnonzero(ok)
         gpos = (cid[rec_line] << 32) | (lines.pos[rec_line] - 1)
         matches = self.effects.ref_matches(gpos, u, ref[rec_line], ref_len[rec_line])
@@ -1305,8 +1312,7 @@ class CsqStage:
         got = self.effects.entries(changes)
         et = got.text
         # Per ALT of the block (the Parquet rows): its change, if any.
-        commas = bounds_of(b == ord(","))
-        alt_base = bounds_of(commas[alts + alts_len] - commas[alts] + 1)
+        alt_base = bounds_of(_count_in(_COMMA, u, alts, alts_len) + 1)
         change_line = np.repeat(rec_line, np.diff(got.rec_change))
         change_at = alt_base[change_line] + got.change_alt  # each change's ALT row
         n_rows = int(alt_base[-1])
