@@ -98,7 +98,6 @@ def change_disagreements(
     for field, each change's pick (the least of its entries' pick keys, the rank of an entry's
     most severe term) and terms (its entries'). Returns (pairs compared, a description of each
     disagreement, the Python entries' terms counted)."""
-    from gas.annotator.engine.effects import vep_allele
     from gas.core.vocab import RANK
 
     row_of = {fx.tx_strings[i][0]: i for i in range(fx.tables.start.size)}
@@ -110,12 +109,12 @@ def change_disagreements(
     for lo in range(0, len(items), batch):
         chunk = items[lo : lo + batch]
         # a record whose minimal change is (s, ref, alt): an indel or delins behind a padding base
-        records = [(s, r, [a]) if len(r) == len(a) else (s - 1, "A" + r, ["A" + a]) for (s, r, a), _ in chunk]
-        got = fx.entries(records)
+        records = [(s, r, a) if len(r) == len(a) else (s - 1, "A" + r, "A" + a) for (s, r, a), _ in chunk]
+        got = fx.entries(changes_batch(records))
         raw, off, first = got.text.raw.tobytes().decode(), got.text.entry_off.tolist(), got.text.change_entry.tolist()
         for q, ((s, ref, alt), rows) in enumerate(chunk):
             entries = {f[6]: f for f in (raw[off[e] : off[e + 1]].split("|") for e in range(first[q], first[q + 1]))}
-            allele = vep_allele(records[q][1], records[q][2][0])
+            allele = vep_allele(records[q][1], records[q][2])
             for i in rows:
                 tx = fx._tx(i)
                 rules, mine = fx.one(tx, 0, allele, s, ref, alt), entries.get(tx.tx_id)
@@ -134,3 +133,42 @@ def change_disagreements(
             if set(got.terms[q]) != {t for f in entries.values() for t in f[1].split("&")}:
                 differ.append(f"{s} {ref}>{alt}: terms {got.terms[q]}")
     return n, differ, terms
+
+
+def changes_batch(records: list[tuple[int, str, str]]) -> Any:
+    """effects.changes_of of records (global position, REF, ALT column), through a block of
+    their text as CsqStage passes it (upper-cased)."""
+    import numpy as np
+
+    from gas.annotator.engine import textops
+    from gas.annotator.engine.effects import changes_of
+
+    text = "".join(f"{r}\t{a}\t" for _, r, a in records).encode()
+    u = textops.UPPER[np.frombuffer(text, dtype=np.uint8)]
+    starts, at = [], 0
+    for _, r, a in records:
+        starts.append((at, len(r), at + len(r) + 1, len(a)))
+        at += len(r) + len(a) + 2
+    cols = [np.array([s[k] for s in starts], dtype=np.int64) for k in range(4)]
+    return changes_of(u, np.array([g for g, _, _ in records], dtype=np.int64), *cols)
+
+
+def minimal_change(ref: str, alt: str) -> tuple[int, str, str]:
+    """VEP's minimal form, the oracle of effects.changes_of: shared leading, then shared trailing
+    bases removed (bases dropped at the start, REF, ALT)."""
+    p = 0
+    while p < min(len(ref), len(alt)) and ref[p] == alt[p]:
+        p += 1
+    r, a = ref[p:], alt[p:]
+    q = 0
+    while q < min(len(r), len(a)) and r[-1 - q] == a[-1 - q]:
+        q += 1
+    return p, r[: len(r) - q], a[: len(a) - q]
+
+
+def vep_allele(ref: str, alt: str) -> str:
+    """VEP's allele string: the first base shared by REF and ALT dropped when their lengths
+    differ; '-' when nothing is left."""
+    if len(ref) != len(alt) and ref[:1] == alt[:1]:
+        alt = alt[1:]
+    return alt or "-"

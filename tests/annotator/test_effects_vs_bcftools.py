@@ -298,11 +298,11 @@ def test_compiled_entries_are_the_python_rules_entries(bundle: Written, tmp_path
     """Every change of the 50,000 variants (SNVs, MNVs, indels, delins), in every transcript
     whose inside it touches, gets from the C kernel (gas_change_effect) the entry the Python
     rules give."""
-    from engine_support import change_disagreements
+    from engine_support import change_disagreements, minimal_change
 
     from gas.annotator.engine.bundle import build_bundle
     from gas.annotator.engine.database import load_bundle
-    from gas.annotator.engine.effects import Effects, minimal_change
+    from gas.annotator.engine.effects import Effects
 
     build_bundle("change", fasta=bundle.fasta, gff3=bundle.gff3, db_dir=tmp_path)
     db = load_bundle("change", tmp_path)

@@ -17,6 +17,7 @@ decoded once and cached); the gene-level stages stay vectorised in ``block.py``.
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
@@ -28,14 +29,22 @@ import numpy as np
 from gas.annotator.engine.bundle import TX_CANONICAL, TX_END_NF, TX_MANE, TX_START_NF
 from gas.annotator.engine.database import FLANK, AnnotationDatabase, Packed
 from gas.annotator.engine.textops import (
+    UPPER,
     EntryText,
     SnvTables,
+    SplitLines,
     TxTables,
     TxText,
+    byte_table,
     distinct,
     gather,
     gather_columns,
+    key_of,
     offsets_of,
+    ranges,
+    ranges_equal,
+    source_alleles,
+    split_lines,
     tx_classify,
     tx_entries,
 )
@@ -561,43 +570,28 @@ class Effects:
         lo, hi = max(0, start - (cid << 32)), min(length, end - (cid << 32))
         return self._genome[base + lo : base + max(lo, hi)]
 
-    def ref_matches(self, gpos: int, ref: str) -> bool:
-        return self.seq(gpos, gpos + len(ref)) == ref.upper()
+    def ref_matches(self, gpos: np.ndarray, u: np.ndarray, ref: np.ndarray, ref_len: np.ndarray) -> np.ndarray:
+        """Whether each REF u[ref[i] .. + ref_len[i]] (upper case, not empty) is the genome's
+        bases at global 0-based gpos[i] (a REF running past its contig's end is not)."""
+        cid, p = gpos >> 32, gpos & 0xFFFFFFFF
+        base = self.seq_offsets[cid]
+        inside = p + ref_len <= self.seq_offsets[cid + 1] - base
+        at = np.flatnonzero(inside)
+        inside[at] = ranges_equal(self.seq_arr, base[at] + p[at], u, ref[at], ref_len[at])
+        return inside
 
     # ------------------------------------------------------------ records
 
-    def entries(self, records: list[tuple[int, str, list[str | None]]]) -> Entries:
-        """The CSQ entries of records at global 0-based positions (REF, ALTs; an ALT of None,
-        symbolic or *, gets none), their picks and INFO text. The transcripts near each change
-        and where it lies in them are found in one compiled call (``native.c``:
-        gas_tx_classify), and the text written in another (gas_tx_entries): upstream,
-        downstream and intron-body entries from the transcript tables, the entries inside a
-        transcript by gas_change_effect; only the pairs it declines are worked out here by
-        ``one`` (an intron row's HGVSc by ``hgvsc``), so that entries never become Python
-        objects."""
-        changes: list[tuple[int, str, str]] = []  # (s, r, a)
-        alleles: list[bytes] = []
-        change_alt: list[int] = []
-        rec_change, rec_alts = [0], []
-        for gpos, ref, alts in records:
-            ref = ref.upper()
-            for k, alt in enumerate(alts):
-                if alt is None:
-                    continue
-                alt = alt.upper()
-                p, r, a = minimal_change(ref, alt)
-                if r or a:  # else ALT equals REF: no change
-                    changes.append((gpos + p, r, a))
-                    alleles.append(vep_allele(ref, alt).encode())
-                    change_alt.append(k)
-            rec_change.append(len(changes))
-            rec_alts.append(len(alts))
-        starts = np.array([c[0] for c in changes], dtype=np.int64)
-        lengths = np.array([len(c[1]) for c in changes], dtype=np.int64)
-        snv = (lengths == 1) & np.array([len(c[2]) == 1 for c in changes], dtype=bool)
-        ref_b = np.array([ord(c[1][0]) if c[1] else 0 for c in changes], dtype=np.uint8)
-        alt_b = np.array([ord(c[2][0]) if c[2] else 0 for c in changes], dtype=np.uint8)
-        bases = [(r + a).encode() for _, r, a in changes]
+    def entries(self, batch: Changes) -> Entries:
+        """The CSQ entries of a batch of records' changes (``changes_of``), their picks and
+        INFO text. The transcripts near each change and where it lies in them are found in one
+        compiled call (``native.c``: gas_tx_classify), and the text written in another
+        (gas_tx_entries): upstream, downstream and intron-body entries from the transcript
+        tables, the entries inside a transcript by gas_change_effect; only the pairs it declines
+        are worked out here by ``one`` (an intron row's HGVSc by ``hgvsc``), so that entries
+        never become Python objects."""
+        starts, lengths, snv, ref_b, alt_b = batch.start, batch.ref_len, batch.snv, batch.ref_b, batch.alt_b
+        bases = batch.bases
         rows = tx_classify(self.tables, FLANK, starts, lengths)
         q_of, tx_of, kind_of = rows[0], rows[1], rows[2]
         self.tx_scalars.make_pages(tx_of)
@@ -605,17 +599,17 @@ class Effects:
         row_rank = np.zeros(q_of.size, dtype=np.int64)
         pieces: list[bytes] = []
         other_terms: dict[int, set[str]] = {}
-        per_record = np.array(rec_change, dtype=np.int64), np.array(rec_alts, dtype=np.int64)
-        alt_of = np.array(change_alt, dtype=np.int64)
 
         def write() -> EntryText | np.ndarray:
             return tx_entries(
-                self.tables, self.text_tables, alleles, ref_b, alt_b, snv, starts, bases, lengths, rows, row_piece,
-                row_rank, pieces, _PICK_CSQ, *per_record, alt_of, _PICK_NAMES, _NAME_PICK,
+                self.tables, self.text_tables, batch.allele_text, ref_b, alt_b, snv, starts, bases, lengths, rows,
+                row_piece, row_rank, pieces, _PICK_CSQ, batch.rec_change, batch.rec_alts, batch.change_alt,
+                _PICK_NAMES, _NAME_PICK,
             )  # fmt: skip
 
         while isinstance(text := write(), np.ndarray):
             # The rows the kernel declines: the Python rules' entry (an intron row's: HGVSc) as pieces.
+            changes, alleles, change_alt = batch.settled(np.unique(q_of[text]))
             for j in text.tolist():
                 ci = int(q_of[j])
                 s, r, a = changes[ci]
@@ -634,7 +628,7 @@ class Effects:
             _ranked(_mask_terms(m, b) | other_terms[q]) if q in other_terms else _ranked(_mask_terms(m, b))
             for q, (m, b) in enumerate(zip(masks, bits, strict=True))
         ]
-        return Entries(text, rec_change, change_alt, terms)
+        return Entries(text, batch.rec_change, batch.change_alt, terms)
 
     def one(self, tx: Tx, k: int, allele: str, s: int, r: str, a: str) -> Csq | None:
         """The entry of the change [s, s + len(r)) -> a in transcript tx (None: farther than
@@ -1046,26 +1040,113 @@ def _range_of(numbers: list[int], total: int) -> str:
     return f"{lo}/{total}" if lo == hi else f"{lo}-{hi}/{total}"
 
 
-def minimal_change(ref: str, alt: str) -> tuple[int, str, str]:
-    """The change's minimal form: shared leading, then shared trailing bases removed, as VEP
-    trims (`sources.minimal` trims trailing first, as bcftools norm does): (bases dropped at
-    the start, REF, ALT)."""
-    p = 0
-    while p < min(len(ref), len(alt)) and ref[p] == alt[p]:
-        p += 1
-    r, a = ref[p:], alt[p:]
-    q = 0
-    while q < min(len(r), len(a)) and r[-1 - q] == a[-1 - q]:
-        q += 1
-    return p, r[: len(r) - q], a[: len(a) - q]
+@dataclass
+class Changes:
+    """A batch of records' changes (``changes_of``), one per ALT that changes something: the
+    minimal form (VEP's trim: shared leading, then trailing bases removed) at global 0-based
+    ``start``, REF and ALT as pieces of ``text`` (the records' bytes, upper case), VEP's allele
+    string (the first base shared by a REF and ALT of different lengths dropped, '-' when
+    nothing is left), the ALT's index in its record; record r's changes are
+    [rec_change[r], rec_change[r + 1]) and it has rec_alts[r] ALTs."""
+
+    text: np.ndarray
+    start: np.ndarray
+    ref: np.ndarray
+    ref_len: np.ndarray
+    alt: np.ndarray
+    alt_len: np.ndarray
+    alleles: Packed
+    change_alt: np.ndarray
+    rec_change: np.ndarray
+    rec_alts: np.ndarray
+
+    def settled(self, qs: np.ndarray) -> tuple[dict[int, tuple[int, str, str]], dict[int, bytes], dict[int, int]]:
+        """Changes qs as Python objects, for the entries worked out in Python: (start, REF, ALT),
+        the VEP allele and the ALT index of each."""
+        keys = qs.tolist()
+        pieces = zip(self.start[qs].tolist(), _texts(self.text, self.ref[qs], self.ref_len[qs]),
+                     _texts(self.text, self.alt[qs], self.alt_len[qs]), strict=True)  # fmt: skip
+        off = self.alleles.offsets
+        alleles = _texts(self.alleles.data, off[qs], off[qs + 1] - off[qs])
+        return (
+            dict(zip(keys, pieces, strict=True)),
+            dict(zip(keys, map(str.encode, alleles), strict=True)),
+            dict(zip(keys, self.change_alt[qs].tolist(), strict=True)),
+        )
+
+    @property
+    def allele_text(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.alleles.data, self.alleles.offsets
+
+    @property
+    def bases(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each change's REF then ALT bytes, packed (text, offsets and the end)."""
+        text = gather_columns([(self.text, self.ref, self.ref_len), (self.text, self.alt, self.alt_len)])
+        return text, bounds_of(self.ref_len + self.alt_len)
+
+    @property
+    def snv(self) -> np.ndarray:
+        return (self.ref_len == 1) & (self.alt_len == 1)
+
+    def _first(self, at: np.ndarray, length: np.ndarray) -> np.ndarray:
+        return np.where(length > 0, self.text[np.minimum(at, self.text.size - 1)], 0).astype(np.uint8)
+
+    @property
+    def ref_b(self) -> np.ndarray:
+        """Each change's first REF base (0: none)."""
+        return self._first(self.ref, self.ref_len)
+
+    @property
+    def alt_b(self) -> np.ndarray:
+        return self._first(self.alt, self.alt_len)
 
 
-def vep_allele(ref: str, alt: str) -> str:
-    """VEP's allele string: the first base shared by REF and ALT removed when their lengths
-    differ (VCF's padding base); '-' when nothing is left."""
-    if len(ref) != len(alt) and ref[:1] == alt[:1]:
-        alt = alt[1:]
-    return alt or "-"
+def _texts(src: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> list[str]:
+    """The pieces src[starts[i] .. + lengths[i]] (ASCII) as strings."""
+    text = gather(src, starts, lengths).tobytes().decode()
+    ends = np.cumsum(lengths).tolist()
+    return [text[a:b] for a, b in zip([0, *ends][:-1], ends, strict=True)]
+
+
+def _count_in(table: np.ndarray, b: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """How many bytes of each piece b[starts[i] .. + lengths[i]] the byte table holds."""
+    piece = np.repeat(np.arange(starts.size), lengths)
+    return np.bincount(piece[table[b[ranges(starts, lengths)]]], minlength=starts.size)
+
+
+def bounds_of(lengths: np.ndarray) -> np.ndarray:
+    """Pieces' start offsets and the end (an inclusive prefix sum after a 0)."""
+    out = np.zeros(lengths.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=out[1:])
+    return out
+
+
+def changes_of(
+    u: np.ndarray, gpos: np.ndarray, ref: np.ndarray, ref_len: np.ndarray, alts: np.ndarray, alts_len: np.ndarray
+) -> Changes:
+    """The changes of records whose REF is u[ref[i] .. + ref_len[i]] (sequence) at global 0-based
+    gpos[i] and ALT column u[alts[i] .. + alts_len[i]] (u: upper case): each sequence ALT's
+    minimal form in one compiled call (``native.c``: gas_source_alleles; an ALT that is not
+    sequence, or equals REF, has none)."""
+    # (positions passed 1-based: the kernel's mpos -1 means "no minimal form", and a record
+    # at POS 0 is at gpos -1)
+    rows = source_alleles(u, gpos + 1, ref, ref_len, alts, alts_len, lead_first=True)
+    q = np.flatnonzero((rows.mpos >= 0) & ((rows.mref_len > 0) | (rows.malt_len > 0)))
+    rec = rows.rec[q]
+    # VEP's allele: from the whole REF and ALT
+    full_ref_len, araw, araw_len = ref_len[rec], rows.araw[q], rows.araw_len[q]
+    drop = ((full_ref_len != araw_len) & (u[ref[rec]] == u[araw])).astype(np.int64)
+    a_len = araw_len - drop
+    dash = (a_len == 0).astype(np.int64)
+    zero = np.zeros(q.size, dtype=np.int64)
+    text = gather_columns([(u, araw + drop, a_len), (b"-", zero, dash)])
+    alleles = Packed(text, bounds_of(a_len + dash))
+    rec_change = bounds_of(np.bincount(rec, minlength=gpos.size))
+    rec_alts = np.bincount(rows.rec, minlength=gpos.size)
+    return Changes(
+        u, rows.mpos[q] - 1, rows.mref[q], rows.mref_len[q], rows.malt[q], rows.malt_len[q], alleles,
+        rows.alt[q], rec_change, rec_alts,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------- the VCF stage
@@ -1095,6 +1176,11 @@ OUR_IDS = CSQ_INFO_IDS
 _SEQ = frozenset("ACGTN")
 _NO_TERMS: list[str] = []  # an ALT without entries' terms (shared, never changed)
 _PICK_IDS = frozenset(name.encode() for name in OUR_IDS[1:])
+_NOT_SEQ = ~byte_table(b"ACGTN")
+_COMMA = byte_table(b",")
+# Where an INFO may hold a key to drop or rename, an empty key or "." (a line with one anywhere
+# has its INFO split key by key; the others keep theirs as it is).
+_ODD_INFO = re.compile(rb"CSQ|PICK_|;;|;\.(?=[;\t\r\n])|\t\.;|\t;|;[\t\r\n]")
 
 
 def escape(value: str, comma: bool = True) -> str:
@@ -1113,8 +1199,8 @@ class Entries:
     index and its entries' terms, most severe first."""
 
     text: EntryText
-    rec_change: list[int]
-    change_alt: list[int]
+    rec_change: np.ndarray
+    change_alt: np.ndarray
     terms: list[list[str]]
 
     def info(self, record: int) -> bytes:
@@ -1195,42 +1281,36 @@ class CsqStage:
         self.table = table  # keep each entry's text for the Parquet table (else only the picks')
 
     def annotate(self, text: bytes, first_line: int) -> BlockEffects:
-        checked = mismatched = 0
-        first_bad = 0
-        alias = self.db.alias
-        rows = [line.split(b"\t", 8) for line in (text.split(b"\n")[:-1] if text else [])]
-        # The records' changes first, then their entries in one batch (Effects.entries).
-        records: list[tuple[int, str, list[str | None]]] = []
-        record_of: list[int] = []  # per line, its index in records (-1: not annotated)
-        n_alts: list[int] = []
-        for n, cols in enumerate(rows):
-            chrom, pos_s, ref_u = cols[0].decode(), cols[1], cols[3].decode().upper()
-            cid = alias.get(chrom)
-            record_of.append(-1)
-            alts = cols[4].decode().split(",")
-            n_alts.append(len(alts))
-            if cid is not None and pos_s.isdigit() and set(ref_u) <= _SEQ:
-                gpos = (cid << 32) | (int(pos_s) - 1)
-                checked += 1
-                if not self.effects.ref_matches(gpos, ref_u):
-                    mismatched += 1
-                    first_bad = first_bad or first_line + n
-                seq_alts: list[str | None] = [x if x and set(x.upper()) <= _SEQ else None for x in alts]
-                record_of[-1] = len(records)
-                records.append((gpos, ref_u, seq_alts))
-        got = self.effects.entries(records)
+        b = np.frombuffer(text, dtype=np.uint8)
+        lines = split_lines(b)
+        n_lines = lines.start.size
+        if lines.blank or lines.short_line >= 0 or n_lines != text.count(b"\n"):
+            raise RuntimeError("effects: the written block has a blank or short line")
+        bound = lines.bound
+        u = UPPER[b]
+        ref, ref_len = bound[3] + 1, bound[4] - bound[3] - 1
+        alts, alts_len = bound[4] + 1, bound[5] - bound[4] - 1
+        # A record is annotated on a known contig, with a POS and a REF of A, C, G, T, N only.
+        cid = self._contigs(text, lines)
+        ok = (cid >= 0) & (lines.pos >= 0) & (ref_len > 0) & (_count_in(_NOT_SEQ, u, ref, ref_len) == 0)
+        rec_line = np.flatnonzero(ok)
+        gpos = (cid[rec_line] << 32) | (lines.pos[rec_line] - 1)
+        matches = self.effects.ref_matches(gpos, u, ref[rec_line], ref_len[rec_line])
+        bad = rec_line[~matches]
+        checked, mismatched = int(rec_line.size), int(bad.size)
+        first_bad = first_line + int(lines.index[bad[0]]) if bad.size else 0
+        # The records' changes, then their entries in one batch (Effects.entries).
+        changes = changes_of(u, gpos, ref[rec_line], ref_len[rec_line], alts[rec_line], alts_len[rec_line])
+        got = self.effects.entries(changes)
         et = got.text
         # Per ALT of the block (the Parquet rows): its change, if any.
-        alt_base = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum(n_alts, out=alt_base[1:])
-        rec_line = np.flatnonzero(np.array(record_of, dtype=np.int64) >= 0)
+        alt_base = bounds_of(_count_in(_COMMA, u, alts, alts_len) + 1)
         change_line = np.repeat(rec_line, np.diff(got.rec_change))
-        change_at = alt_base[change_line] + np.array(got.change_alt, dtype=np.int64)  # each change's ALT row
+        change_at = alt_base[change_line] + got.change_alt  # each change's ALT row
         n_rows = int(alt_base[-1])
         counts = np.zeros(n_rows, dtype=np.int64)
         counts[change_at] = np.diff(et.change_entry)
-        alt_entries = np.zeros(n_rows + 1, dtype=np.int64)
-        np.cumsum(counts, out=alt_entries[1:])
+        alt_entries = bounds_of(counts)
         pick_start = np.zeros((n_rows, len(_PICK_CSQ)), dtype=np.int64)
         pick_len = np.full((n_rows, len(_PICK_CSQ)), -1, dtype=np.int64)
         pick_start[change_at], pick_len[change_at] = et.pick_start, et.pick_len
@@ -1240,39 +1320,28 @@ class CsqStage:
         # Each line is written by one compiled copy (textops.gather_columns): its first seven
         # columns, its INFO keys kept, ";", the record's CSQ/PICK text (or "." for none), the
         # rest of the line, from the block, the kept keys' and the kernel's buffers.
-        kept: list[bytes] = []
-        head, rest = [], []
-        for cols in rows:
-            info = cols[7]
-            keys = [k for k in info.split(b";") if k and k != b"."]
-            if b"CSQ" in info or b"PICK_" in info:  # else there is nothing to drop or rename
-                if self.ours:
-                    keys = [k for k in keys if k != b"CSQ" and not k.startswith(b"CSQ=")]
-                keys = [(b"CSQ_INPUT" + k[3:]) if k == b"CSQ" or k.startswith(b"CSQ=") else k for k in keys]
-                keys = [k for k in keys if k.partition(b"=")[0] not in _PICK_IDS]
-            kept.append(b";".join(keys))
-            head.append(sum(map(len, cols[:7])) + 7)  # up to INFO, its tab included
-            rest.append(len(cols[8]) + 1 if len(cols) > 8 else 0)  # the tab after INFO and the rest
-        info_len = np.fromiter((len(cols[7]) for cols in rows), dtype=np.int64, count=len(rows))
-        head_a, rest_a = np.array(head, dtype=np.int64), np.array(rest, dtype=np.int64)
-        line_start = np.zeros(len(rows), dtype=np.int64)
-        np.cumsum((head_a + info_len + rest_a + 1)[:-1], out=line_start[1:])
-        kept_text = b"".join(kept)
-        kept_len = np.fromiter(map(len, kept), dtype=np.int64, count=len(kept))
-        ours_start = np.zeros(len(rows), dtype=np.int64)
-        ours_len = np.zeros(len(rows), dtype=np.int64)
-        rec = np.array(record_of, dtype=np.int64)
-        ours_start[rec_line] = et.info_off[rec[rec_line]]
-        ours_len[rec_line] = et.info_off[rec[rec_line] + 1] - ours_start[rec_line]
-        zero, one = np.zeros(len(rows), dtype=np.int64), np.ones(len(rows), dtype=np.int64)
+        line_end = np.append(lines.start[1:] - 1, b.size - 1)  # its '\n' (a CR before it kept)
+        info_start = bound[7] + 1
+        info_end = np.where(bound[8] == lines.end, line_end, bound[8])
+        info_len = info_end - info_start
+        plain_len, slow_at, slow_keys = self._kept_keys(text, lines.start, info_start, info_len)
+        slow_len = np.zeros(n_lines, dtype=np.int64)
+        slow_len[slow_at] = [len(k) for k in slow_keys]
+        kept_len = plain_len + slow_len
+        ours_start = np.zeros(n_lines, dtype=np.int64)
+        ours_len = np.zeros(n_lines, dtype=np.int64)
+        ours_start[rec_line] = et.info_off[:-1]
+        ours_len[rec_line] = np.diff(et.info_off)
+        zero, one = np.zeros(n_lines, dtype=np.int64), np.ones(n_lines, dtype=np.int64)
         body = gather_columns(
             [
-                (text, line_start, head_a),
-                (kept_text, offsets_of(kept_len), kept_len),
+                (text, lines.start, info_start - lines.start),
+                (text, info_start, plain_len),
+                (b"".join(slow_keys), offsets_of(slow_len), slow_len),
                 (b";", zero, ((kept_len > 0) & (ours_len > 0)).astype(np.int64)),
                 (et.info, ours_start, ours_len),
                 (b".", zero, ((kept_len == 0) & (ours_len == 0)).astype(np.int64)),
-                (text, line_start + head_a + info_len, rest_a),
+                (text, info_end, line_end - info_end),
                 (b"\n", zero, one),
             ]
         )
@@ -1280,6 +1349,46 @@ class CsqStage:
             body, terms, et.raw, et.entry_off, alt_entries, pick_start, pick_len, checked, mismatched, first_bad
         )
         return fx if self.table else fx.picks_only()
+
+    def _contigs(self, text: bytes, lines: SplitLines) -> np.ndarray:
+        """Each line's contig id (-1: not in the bundle), CHROM as a key in one lookup (by
+        name when longer than 8 bytes)."""
+        keys, ids = self._contig_keys
+        at = np.minimum(np.searchsorted(keys, lines.chrom_key), keys.size - 1)
+        cid = np.where(keys[at] == lines.chrom_key, ids[at], -1)
+        for i in np.flatnonzero(lines.chrom_key == 0).tolist():
+            cid[i] = self.db.alias.get(text[lines.start[i] : lines.bound[1, i]].decode(), -1)
+        return cid
+
+    @cached_property
+    def _contig_keys(self) -> tuple[np.ndarray, np.ndarray]:
+        """The contig names of 1 to 8 bytes as keys (ascending; a 0 key past them) and ids."""
+        short = sorted((key_of(name), cid) for name, cid in self.db.alias.items() if 0 < len(name.encode()) <= 8)
+        keys = np.array([k for k, _ in short] + [0], dtype=np.uint64)
+        return keys, np.array([c for _, c in short] + [-1], dtype=np.int64)
+
+    def _kept_keys(
+        self, text: bytes, line_start: np.ndarray, info_start: np.ndarray, info_len: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, list[bytes]]:
+        """The INFO keys each line keeps: an INFO with no empty or "." key and nothing to drop
+        or rename (no CSQ or PICK_ in it) as it is (its length; "." keeps none); the other
+        lines' (a match of _ODD_INFO anywhere in the line) key by key: (lines, their keys)."""
+        plain = info_len.copy()
+        plain[(info_len == 1) & (np.frombuffer(text, dtype=np.uint8)[np.minimum(info_start, len(text) - 1)] == 46)] = 0
+        hits = np.array([m.start() for m in _ODD_INFO.finditer(text)], dtype=np.int64)
+        slow = np.unique(np.searchsorted(line_start, hits, side="right") - 1)
+        plain[slow] = 0
+        keys_of = []
+        for lo, n in zip(info_start[slow].tolist(), info_len[slow].tolist(), strict=True):
+            info = text[lo : lo + n]
+            keys = [k for k in info.split(b";") if k and k != b"."]
+            if b"CSQ" in info or b"PICK_" in info:
+                if self.ours:
+                    keys = [k for k in keys if k != b"CSQ" and not k.startswith(b"CSQ=")]
+                keys = [(b"CSQ_INPUT" + k[3:]) if k == b"CSQ" or k.startswith(b"CSQ=") else k for k in keys]
+                keys = [k for k in keys if k.partition(b"=")[0] not in _PICK_IDS]
+            keys_of.append(b";".join(keys))
+        return plain, slow, keys_of
 
 
 def rename_input_csq(meta: list[str]) -> list[str]:

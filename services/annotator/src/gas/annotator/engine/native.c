@@ -1956,16 +1956,18 @@ int64_t gas_source_scan(const uint8_t *text, int64_t size, const uint8_t *contig
     return 0;
 }
 
-/* A block's records as source_scan keys: each ALT of record i (ALT column alts[i] ..
- * + alts_len[i], split on commas) becomes row r with rec[r] = i and alt[r] = its index; when
- * REF (ref[i] .. + ref_len[i]) and the ALT are sequence (src_sequence), its minimal form
- * (sources.minimal: shared trailing, then leading bases removed) is at mpos[r] (pos[i] plus
- * the leading bases), REF b[mref[r] .. + mref_len[r]], ALT b[malt[r] .. + malt_len[r]];
- * otherwise mpos[r] = -1. Returns the number of rows, or -1 when they would exceed cap. */
+/* A block's records as source_scan keys (and effects.py's changes): each ALT of record i (ALT
+ * column alts[i] .. + alts_len[i], split on commas) becomes row r with rec[r] = i, alt[r] = its
+ * index and its text at b[araw[r] .. + araw_len[r]]; when REF (ref[i] .. + ref_len[i]) and the
+ * ALT are sequence (src_sequence), its minimal form (sources.minimal: shared trailing, then
+ * leading bases removed; lead_first: leading, then trailing, as VEP and effects.py trim) is
+ * at mpos[r] (pos[i] plus the leading bases), REF b[mref[r] .. + mref_len[r]], ALT
+ * b[malt[r] .. + malt_len[r]]; otherwise mpos[r] = -1. Returns the number of rows, or -1 when
+ * they would exceed cap. */
 int64_t gas_source_alleles(const uint8_t *b, int64_t n, const int64_t *pos, const int64_t *ref,
                            const int64_t *ref_len, const int64_t *alts, const int64_t *alts_len, int64_t cap,
-                           int64_t *rec, int64_t *alt, int64_t *mpos, int64_t *mref, int64_t *mref_len,
-                           int64_t *malt, int64_t *malt_len)
+                           int lead_first, int64_t *rec, int64_t *alt, int64_t *mpos, int64_t *mref,
+                           int64_t *mref_len, int64_t *malt, int64_t *malt_len, int64_t *araw, int64_t *araw_len)
 {
     int64_t rows = 0;
     for (int64_t i = 0; i < n; i++) {
@@ -1982,15 +1984,21 @@ int64_t gas_source_alleles(const uint8_t *b, int64_t n, const int64_t *pos, cons
                 return -1;
             rec[rows] = i;
             alt[rows] = k;
+            araw[rows] = (int64_t)(a - b);
+            araw_len[rows] = al;
             mpos[rows] = -1;
             mref[rows] = malt[rows] = 0;
             mref_len[rows] = malt_len[rows] = 0;
             if (ref_ok && src_sequence(a, al)) {
-                while (r_len && al && src_upper(r[r_len - 1]) == src_upper(a[al - 1]))
-                    r_len--, al--;
                 int64_t lead = 0;
-                while (lead < r_len && lead < al && src_upper(r[lead]) == src_upper(a[lead]))
-                    lead++;
+                if (lead_first)
+                    while (lead < r_len && lead < al && src_upper(r[lead]) == src_upper(a[lead]))
+                        lead++;
+                while (r_len > lead && al > lead && src_upper(r[r_len - 1]) == src_upper(a[al - 1]))
+                    r_len--, al--;
+                if (!lead_first)
+                    while (lead < r_len && lead < al && src_upper(r[lead]) == src_upper(a[lead]))
+                        lead++;
                 mpos[rows] = pos[i] + lead;
                 mref[rows] = ref[i] + lead;
                 mref_len[rows] = r_len - lead;

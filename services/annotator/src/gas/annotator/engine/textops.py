@@ -289,7 +289,7 @@ _SIGNATURES["gas_source_scan"] = (
     + [_INT64S_OUT] * 4,
     _I64,
 )
-_SIGNATURES["gas_source_alleles"] = ([_BYTES, _I64, *[_INT64S] * 5, _I64, *[_INT64S_OUT] * 7], _I64)
+_SIGNATURES["gas_source_alleles"] = ([_BYTES, _I64, *[_INT64S] * 5, _I64, ctypes.c_int, *[_INT64S_OUT] * 9], _I64)
 _SIGNATURES["gas_bed_scan"] = ([_BYTES, _I64, ctypes.c_char_p, _I64, _I64, _I64, *[_INT64S_OUT] * 5], _I64)
 _SIGNATURES["gas_info_values"] = (
     [_BYTES, _I64, _INT64S, _INT64S, ctypes.c_char_p, _I64, _INT64S, _INT64S_OUT, _INT64S_OUT],
@@ -554,24 +554,27 @@ def _packed(texts: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def tx_entries(
-    t: TxTables, x: TxText, alleles: Sequence[bytes], ref: np.ndarray, alt: np.ndarray, snv: np.ndarray,
-    starts: np.ndarray, bases: Sequence[bytes], ref_len: np.ndarray,
+    t: TxTables, x: TxText, alleles: tuple[np.ndarray, np.ndarray], ref: np.ndarray, alt: np.ndarray, snv: np.ndarray,
+    starts: np.ndarray, bases: tuple[np.ndarray, np.ndarray], ref_len: np.ndarray,
     rows: Sequence[np.ndarray], row_piece: np.ndarray, row_rank: np.ndarray, pieces: Sequence[bytes],
     pick_field: Sequence[int], rec_change: np.ndarray, rec_alts: np.ndarray, change_alt: np.ndarray,
     names: Sequence[bytes], name_pick: Sequence[int],
 ) -> EntryText | np.ndarray:  # fmt: skip
     """The CSQ entries of a batch of changes from gas_tx_classify's ``rows``, their picks and the
     records' INFO text, as ``native.c``'s gas_tx_entries documents them (compiled: one call
-    per batch; ``alleles``: each change's VEP allele, ``ref``/``alt``: its bases when ``snv``;
-    ``starts``, ``bases``, ``ref_len``: its global start, REF then ALT bytes, REF's length;
-    ``pieces``: the texts effects.py wrote for the rows it settled). The rows the kernel
-    declines (none written) when there are some: the caller settles them and calls again."""
-    n_q, n = len(alleles), rows[0].size
-    q_text, q_off = _packed(alleles)
-    b_text, b_off = _packed(bases)
+    per batch; ``alleles``: each change's VEP allele (text, offsets and the end), ``ref``/``alt``:
+    its bases when ``snv``; ``starts``, ``bases``, ``ref_len``: its global start, REF then ALT
+    bytes (text, offsets and the end), REF's length; ``pieces``: the texts effects.py wrote for
+    the rows it settled). The rows the kernel declines (none written) when there are some: the
+    caller settles them and calls again."""
+    q_text, q_off = alleles
+    n_q, n = q_off.size - 1, rows[0].size
+    q_text = q_text if q_text.size else _EMPTY
+    b_text, b_off = bases
+    b_text = b_text if b_text.size else _EMPTY
     ref_len = np.ascontiguousarray(ref_len, dtype=np.int64)
     alt_len = np.diff(b_off) - ref_len
-    if starts.size != n_q or ref_len.size != n_q or (alt_len < 0).any():
+    if starts.size != n_q or ref_len.size != n_q or b_off.size != n_q + 1 or (alt_len < 0).any():
         raise ValueError("tx_entries: one start and REF (within its bases) per change")
     p_text, p_off = _packed(pieces)
     name_text, name_off = _packed(names)
@@ -690,8 +693,8 @@ def source_scan(
 @dataclass
 class SourceAlleles:
     """A block's ALTs, one row each (records in order, ALTs in order): the record, the ALT's
-    index and its minimal form (``sources.minimal``) as pieces of the block (``mpos`` -1: REF or
-    ALT not sequence)."""
+    index and its minimal form (``sources.minimal``, or with ``lead_first`` effects.py's) as
+    pieces of the block (``mpos`` -1: REF or ALT not sequence), and the ALT's own piece."""
 
     rec: np.ndarray
     alt: np.ndarray
@@ -700,11 +703,14 @@ class SourceAlleles:
     mref_len: np.ndarray
     malt: np.ndarray
     malt_len: np.ndarray
+    araw: np.ndarray
+    araw_len: np.ndarray
 
 
 def source_alleles(
-    b: np.ndarray, pos: np.ndarray, ref: np.ndarray, ref_len: np.ndarray, alts: np.ndarray, alts_len: np.ndarray
-) -> SourceAlleles:
+    b: np.ndarray, pos: np.ndarray, ref: np.ndarray, ref_len: np.ndarray, alts: np.ndarray, alts_len: np.ndarray,
+    lead_first: bool = False,
+) -> SourceAlleles:  # fmt: skip
     """Each record's ALTs split and reduced to their minimal forms (compiled: gas_source_alleles)."""
     arrays = [np.ascontiguousarray(a, dtype=np.int64) for a in (pos, ref, ref_len, alts, alts_len)]
     n = arrays[0].size
@@ -714,8 +720,8 @@ def source_alleles(
               or (arrays[3] + arrays[4]).max() > b.size):  # fmt: skip
         raise ValueError("source_alleles: a REF or ALT lies outside the block")
     cap = n + int(arrays[4].sum())  # an ALT column of L bytes holds at most L commas
-    out = [np.empty(cap, dtype=np.int64) for _ in range(7)]
-    rows = _native().gas_source_alleles(b, n, *arrays, cap, *out)
+    out = [np.empty(cap, dtype=np.int64) for _ in range(9)]
+    rows = _native().gas_source_alleles(b, n, *arrays, cap, int(lead_first), *out)
     return SourceAlleles(*(o[:rows] for o in out))
 
 
