@@ -167,6 +167,18 @@ def test_source_checked_fetched_and_used(setup, aws_env, tmp_path: Path) -> None
     assert declared == [
         {**{k: source[k] for k in ("name", "kind", "version", "fields")}, "path": "clinvar/clinvar.vcf.gz"}
     ]
+    # The compiled form (decision 126) was built once, shipped beside the source and passes the
+    # annotator's start check (which never compiles) as fetched.
+    built = [k for k in references(aws, aws_env["GAS_PREFIX"]) if k.startswith("sources/")]
+    assert [k.rsplit("/", 1)[1] for k in built] == [
+        "clinvar.vcf.gz", "clinvar.vcf.gz.gasc", "clinvar.vcf.gz.gasc.json", "clinvar.vcf.gz.tbi", "source.json"
+    ]  # fmt: skip
+    from gas.annotator.engine.sources import load_sources
+
+    assert load_sources(db / "sources.json").sources[0].name == "clinvar"
+    manifest = db / "clinvar" / "clinvar.vcf.gz.gasc.json"
+    assert json.loads(manifest.read_text())["source"]["sha256"] == source["sha256"]
+    fetched_at = manifest.stat().st_mtime_ns
     vcf = tmp_path / "case.vcf"
     genome = fasta.decode().split("\n", 1)[1].replace("\n", "")
     vcf.write_text(VCF.format(ref=genome[116]))
@@ -176,6 +188,20 @@ def test_source_checked_fetched_and_used(setup, aws_env, tmp_path: Path) -> None
     assert out.returncode == 0, out.stderr
     annotated = (tmp_path / "out" / "case.annot.vcf").read_text()
     assert "CLIN_SIG=Pathogenic" in annotated and "##GAS_source=<Name=clinvar" in annotated
+    assert manifest.stat().st_mtime_ns == fetched_at  # used as fetched, not built again
+    # A compiled form built from another file, or none, fails the fetch (the pods' init) by name.
+    s3, bucket = aws.client("s3"), f"{aws_env['GAS_PREFIX']}-references"
+    key = next(k for k in built if k.endswith(".gasc.json"))
+    stale = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    stale["source"]["sha256"] = "0" * 64
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(stale).encode())
+    proc = run("gas-fetch-references", "--spec", spec, "--dest", tmp_path / "db2")
+    assert proc.returncode != 0
+    assert f"source clinvar: its compiled form is stale: format 1 built from sha256 {'0' * 64}" in proc.stderr
+    s3.delete_object(Bucket=bucket, Key=key)
+    proc = run("gas-fetch-references", "--spec", spec, "--dest", tmp_path / "db3")
+    assert proc.returncode != 0
+    assert f"source clinvar: its compiled form s3://{bucket}/{key} is missing" in proc.stderr
 
 
 def test_stale_source_index_fails_the_build(setup, aws_env, tmp_path: Path) -> None:

@@ -221,13 +221,30 @@ def _vcf_source(tmp: Path, **extra: object) -> Path:
     return path
 
 
-def test_missing_or_stale_index_fails_the_check(tmp_path: Path, db_dir: Path) -> None:
+def test_missing_or_stale_index_or_compiled_form_fails_the_check(tmp_path: Path, db_dir: Path) -> None:
+    """The check an annotator runs at start (no compiling): a VCF source needs its compiled
+    form (decision 126), built from the file as it is now; gas-annotate builds it."""
     spec = _vcf_source(tmp_path)
+    with pytest.raises(SourceError, match=r"source gnomad: no compiled form \(gnomad.vcf.gz.gasc.json beside "
+                       r"gnomad.vcf.gz\): build it with gas-build-references"):  # fmt: skip
+        load_sources(spec)
+    assert load_sources(spec, compile_missing=True).sources[0].fields[0].info_id == "AF"
     assert load_sources(spec).sources[0].fields[0].info_id == "AF"
     data = tmp_path / "gnomad.vcf.gz"
     index = Path(f"{data}.tbi")
     later = time.time() + 5
-    os.utime(data, (later, later))  # the data file rewritten after its index
+    os.utime(index, (later + 1, later + 1))
+    os.utime(data, (later, later))  # the data file replaced: its compiled form is stale
+    with pytest.raises(SourceError, match=r"source gnomad: the compiled form gnomad.vcf.gz.gasc.json is stale: "
+                       rf"built from {data.stat().st_size} bytes modified at \d+ ns, gnomad.vcf.gz is"):  # fmt: skip
+        load_sources(spec)
+    load_sources(spec, compile_missing=True)  # built again
+    assert load_sources(spec).sources[0].name == "gnomad"
+    compiled = tmp_path / "gnomad.vcf.gz.gasc"
+    compiled.write_bytes(compiled.read_bytes()[:-64])
+    with pytest.raises(SourceError, match=r"the compiled form gnomad.vcf.gz.gasc is missing or not \d+ bytes"):
+        load_sources(spec)
+    os.utime(index, (later - 10, later - 10))  # the data file rewritten after its index
     with pytest.raises(SourceError, match=r"source gnomad: the index gnomad.vcf.gz.tbi is older than gnomad.vcf.gz"):
         load_sources(spec)
     done = gas_annotate(tmp_path / "input.vcf", "--sources", spec, "-o", tmp_path / "out", "--db-dir", db_dir)
@@ -310,6 +327,7 @@ def test_the_annotators_engine_child_adds_the_deployments_sources(tmp_path: Path
     from gas.annotator.worker import AnnotatorSettings, EngineRun, run_engine
 
     spec = _vcf_source(tmp_path)
+    load_sources(spec, compile_missing=True)  # as the provisioning step built it
     settings = AnnotatorSettings.model_validate({"annotation_sources": spec})
     assert settings.annotation_sources == spec
     run = EngineRun(
@@ -370,7 +388,7 @@ def test_nested_bed_regions_and_far_records_at_any_window_gap(tmp_path: Path, ga
     spec = tmp_path / "s.json"
     spec.write_text(json.dumps([{"name": "p", "kind": "bed", "path": str(bgzip_index(bed, "bed")),
                                  "version": "1", "fields": {"name": "PANEL"}}]))  # fmt: skip
-    stage = SourcesStage(load_sources(spec))
+    stage = SourcesStage(load_sources(spec, compile_missing=True))
     stage._gaps = {"p": gap}
     lines = [f"{contig}\t{pos}\t.\t{ref}\tG\t.\t.\t.\n" for pos, ref in [(255, "A"), (4050, "A"), (6000, "A"),
              (9990, "A" * 12), (10011, "A")]]  # fmt: skip
@@ -379,13 +397,14 @@ def test_nested_bed_regions_and_far_records_at_any_window_gap(tmp_path: Path, ga
     assert infos == ["PANEL=big,a,b", "PANEL=big,c", ".", "PANEL=far", "."]
 
 
-def test_vcf_matches_do_not_depend_on_the_window_gap(differential: dict) -> None:
-    """One tabix query per record (gap 1) and one for the whole contig read through give the
-    same fields on every record (the differential inputs: multi-allelic rows, padded indels)."""
+def test_bed_matches_do_not_depend_on_the_window_gap(differential: dict) -> None:
+    """One tabix query of a BED source per record (gap 1) and one for the whole contig read
+    through give the same fields on every record (a VCF source is looked up in its compiled
+    form: no window)."""
     from gas.annotator.engine.sources import SourcesStage
 
     tmp, files = differential["tmp"], differential["files"]
-    stage = SourcesStage(load_sources(sources_file(tmp, files)))
+    stage = SourcesStage(load_sources(sources_file(tmp, files), compile_missing=True))
     text = b"".join(x for x in files["input"].read_bytes().splitlines(keepends=True) if not x.startswith(b"#"))
     outputs = []
     for gap in (1, 1_000_000):
@@ -393,6 +412,7 @@ def test_vcf_matches_do_not_depend_on_the_window_gap(differential: dict) -> None
         outputs.append(stage.annotate(text))
     assert outputs[0] == outputs[1]
     assert outputs[0][0].count(b"GNOMAD_AF=") > 20
+    assert outputs[0][0].count(b"PANEL=") > 5
 
 
 @pytest.mark.parametrize("kind", ["tbi", "csi"])

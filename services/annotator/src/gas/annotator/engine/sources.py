@@ -8,33 +8,35 @@ form of each allele (multi-allelic records split, shared trailing then leading b
 trimmed, on both sides: ``minimal``); without a reference FASTA an indel inside a repeat is
 not shifted left, so two spellings of one such indel at different positions do not match.
 
-Sources are read with bounded memory: each block's records are grouped into windows of
-nearby positions and the region of each window is read through (its BGZF blocks from the
-tabix index's offset on, inflated by ISA-L, one file handle per thread); only the source rows
-that overlap a record's own span are looked at, in C (``textops.source_scan`` for a VCF,
-``textops.bed_scan`` for a BED). The block's own records are arrays over its text
-(``_Block``): their ALTs' minimal forms, the matched values and the INFO items are found and
-written per block, not per record.
+A VCF source is looked up in its compiled form (``compile_source``, decision 126: built once
+by the provisioning step or gas-annotate, memory-mapped): each ALT's minimal form is searched
+among the source's sorted alleles in C (``textops.source_lookup``), with no source text read per
+job. A BED source is read per block: its records are grouped into windows of nearby positions
+and each window's region is read through (its BGZF blocks from the tabix index's offset on,
+inflated by ISA-L, one file handle per thread), its rows split in C (``textops.bed_scan``). The
+block's own records are arrays over its text (``_Block``): their ALTs' minimal forms, the
+matched values and the INFO items are found and written per block, not per record.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import re
 import struct
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from isal import isal_zlib  # zlib's inflate, ~3.5x faster (ISA-L): most of a source's read is inflating
+from isal import igzip, isal_zlib  # zlib's inflate, ~3.5x faster (ISA-L): most of a source's read is inflating
 
 from gas.annotator.engine.textops import (
     UPPER,
-    SourceKeys,
     bed_scan,
     first_occurrences,
     gather,
@@ -43,9 +45,10 @@ from gas.annotator.engine.textops import (
     offsets_of,
     ranges,
     source_alleles,
-    source_scan,
+    source_lookup,
     split_lines,
 )  # fmt: skip
+from gas.core.databases import COMPILED_FORMAT, compiled_files
 from gas.core.vocab import CSQ_INFO_IDS, INFO_IDS, INPUT_CSQ_ID
 
 SOURCES_ENV = "GAS_ANNOTATION_SOURCES"
@@ -132,8 +135,11 @@ class Sources:
         return [line for s in self.sources for line in s.header_lines()]
 
 
-def load_sources(path: str | Path | None = None) -> Sources:
-    """Read and check the declaration (``path``, else $GAS_ANNOTATION_SOURCES; none: no sources)."""
+def load_sources(path: str | Path | None = None, compile_missing: bool = False) -> Sources:
+    """Read and check the declaration (``path``, else $GAS_ANNOTATION_SOURCES; none: no sources).
+    A VCF source needs its compiled form (``compile_source``) beside it, built from the file as it
+    is: ``compile_missing`` (gas-annotate, the provisioning step) builds a missing or stale one,
+    otherwise (an annotator's start) it is an error."""
     path = path or os.environ.get(SOURCES_ENV)
     if not path:
         return Sources()
@@ -175,6 +181,14 @@ def load_sources(path: str | Path | None = None) -> Sources:
                 other = next(v for k, v in seen.items() if k.lower() == f.column)
                 raise SourceError(f"source {s.name}: INFO id {f.info_id} is also written by source {other}")
             seen[f.info_id] = s.name
+    for s in sources:
+        problem = compiled_problem(s) if s.kind == "vcf" else None
+        if problem and not compile_missing:
+            raise SourceError(
+                f"source {s.name}: {problem}: build it with gas-build-references (or gas-annotate --sources)"
+            )
+        if problem:
+            compile_source(s)
     return Sources(sources)
 
 
@@ -359,6 +373,217 @@ class _Block:
     def alt_rows(self, records: np.ndarray) -> np.ndarray:
         return ranges(self.alt_first[records], self.alt_count[records])
 
+    def alt_keys(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each ALT row's key "REF>ALT" of its minimal form, upper case: (text, start, length)."""
+        al = self.alleles
+        one = np.ones(al.mpos.size, np.int64)
+        key_len = al.mref_len + 1 + al.malt_len
+        text = UPPER[
+            gather_columns([(self.b, al.mref, al.mref_len), (b">", 0 * one, one), (self.b, al.malt, al.malt_len)])
+        ]
+        return text, offsets_of(key_len), key_len
+
+    def info_items(self, ids: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per record its INFO items named ``ids`` (the last of each, as info_values reads
+        them) as "ID=VALUE" joined by ';': (text, start, length)."""
+        n, bound = self.n, self.lines.bound
+        info0, zeros, whole = bound[7] + 1, np.zeros(self.n, np.int64), np.full(self.n, -1, np.int64)
+        columns: list[tuple[Any, np.ndarray, np.ndarray] | None] = []
+        before = np.zeros(n, dtype=bool)
+        for sid in ids:
+            vs, vl = info_values(self.b, info0, bound[8] - info0, sid, whole)
+            has = vs >= 0
+            head = sid + b"="
+            columns.append(_const(SEMI, n, has & before))
+            columns.append((head, zeros, np.where(has, len(head), 0)))
+            columns.append((self.b, np.where(has, vs, 0), np.where(has, vl, 0)))
+            before |= has
+        return _pieces(n, np.arange(n), columns)
+
+
+# A VCF source's compiled form (decision 126): per contig its ALTs' minimal forms sorted by
+# position (the source's row order kept among equal positions), each with its row and ALT
+# index, and per row the chosen INFO items; one file of arrays beside the data file, laid out
+# by its manifest, memory-mapped by the engine.
+COMPILE_CHUNK = 64 << 20  # inflated text compiled at a time
+_ALIGN = 64
+
+
+def _bounds(lengths: np.ndarray) -> np.ndarray:
+    """Offsets of consecutive pieces of these lengths, and the end of the last."""
+    return np.concatenate(([0], np.cumsum(lengths, dtype=np.int64)))
+
+
+def _narrow(values: np.ndarray) -> np.ndarray:
+    """``values`` in the narrowest signed integer type that holds them all."""
+    for kind in (np.int8, np.int16, np.int32):
+        info = np.iinfo(kind)
+        if not values.size or (values.min() >= info.min and values.max() <= info.max):
+            return values.astype(kind)
+    return values.astype(np.int64)
+
+
+def _source_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _data_lines(path: Path) -> Any:
+    """The data lines of a bgzipped VCF, inflated, in chunks of whole lines."""
+    tail = b""
+    header = True
+    with igzip.open(path, "rb") as fh:
+        while True:
+            data = fh.read(COMPILE_CHUNK)
+            text = tail + data
+            cut = text.rfind(b"\n") + 1 if data else len(text)
+            text, tail = text[:cut], text[cut:]
+            while header and text.startswith(b"#"):
+                nl = text.find(b"\n")
+                text = text[nl + 1 :] if nl >= 0 else b""
+            header = header and not text
+            if text:
+                yield text if text.endswith(b"\n") else text + b"\n"
+            if not data:
+                return
+
+
+def compile_source(source: Source) -> dict[str, Any]:
+    """Builds ``source``'s compiled form beside its file (a VCF source; the fields it
+    declares) and returns its manifest: the arrays a job looks its ALTs up in
+    (``CompiledSource``) instead of reading the source's text."""
+    t0 = time.perf_counter()
+    ids = sorted({f.source_id for f in source.fields})
+    names: dict[str, int] = {}
+    parts: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("contig", "pos", "alt", "row", "key", "key_len", "info", "info_len")
+    }
+    rows = 0
+    for text in _data_lines(source.path):
+        try:
+            block = _Block(text)
+        except ValueError as exc:
+            raise SourceError(f"source {source.name}: {exc} (after {rows:,} rows)") from None
+        al = block.alleles
+        ok = (al.mpos >= 0) & (block.pos[al.rec] >= 1)  # sequence REF and ALT, a POS
+        contig = np.array([names.setdefault(n, len(names)) for n in block.names], dtype=np.int64)
+        key_text, key_at, key_len = block.alt_keys()
+        info_text, info_at, info_len = block.info_items([i.encode() for i in ids])
+        parts["contig"].append(contig[block.chrom[al.rec[ok]]] if contig.size else al.rec[ok])
+        parts["pos"].append(al.mpos[ok])
+        parts["alt"].append(al.alt[ok])
+        parts["row"].append(rows + al.rec[ok])
+        parts["key"].append(gather(key_text, key_at[ok], key_len[ok]))
+        parts["key_len"].append(key_len[ok])
+        parts["info"].append(gather(info_text, info_at, info_len))
+        parts["info_len"].append(info_len)
+        rows += block.n
+    joined = {k: np.concatenate(v) if v else np.zeros(0, np.int64) for k, v in parts.items()}
+    order = np.lexsort((joined["pos"], joined["contig"]))  # stable: row order among equals
+    key_len = joined["key_len"][order]
+    contig = joined["contig"][order]
+    arrays = {
+        "pos": joined["pos"][order],
+        "key_off": _bounds(key_len),
+        "key": gather(joined["key"].astype(np.uint8), offsets_of(joined["key_len"])[order], key_len),
+        # read by numpy only (pos and key_off go to C as int64): as narrow as their values allow
+        "alt": _narrow(joined["alt"][order]),
+        "row": _narrow(joined["row"][order]),
+        "info_off": _narrow(_bounds(joined["info_len"])),
+        "info": joined["info"].astype(np.uint8),
+    }
+    bounds = np.searchsorted(contig, np.arange(len(names) + 1))
+    data_file, manifest_file = (source.path.with_name(n) for n in compiled_files(source.path.name))
+    layout, at, digest = {}, 0, hashlib.sha256()
+    tmp = data_file.with_name(f".{data_file.name}.tmp")
+    with open(tmp, "wb") as out:
+        for name, array in arrays.items():
+            array = np.ascontiguousarray(array)
+            layout[name] = [array.dtype.str, at, int(array.size)]
+            at += array.nbytes
+            for piece in (array.tobytes(), b"\0" * (-at % _ALIGN)):
+                out.write(piece)
+                digest.update(piece)
+            at += -at % _ALIGN
+    os.replace(tmp, data_file)
+    stat = source.path.stat()
+    manifest = {
+        "format": COMPILED_FORMAT,
+        "source": {"file": source.path.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                   "sha256": _source_sha256(source.path)},
+        "fields": ids,
+        "contigs": {n: [int(bounds[i]), int(bounds[i + 1])] for n, i in names.items()},
+        "arrays": layout,
+        "size": at,
+        "sha256": digest.hexdigest(),  # checked by gas-fetch-references, as a bundle's
+        "rows": rows,
+        "alleles": int(key_len.size),
+        "build_seconds": round(time.perf_counter() - t0, 2),
+    }  # fmt: skip
+    tmp = manifest_file.with_name(f".{manifest_file.name}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(tmp, manifest_file)
+    return manifest
+
+
+def _manifest(source: Source) -> dict[str, Any] | None:
+    path = source.path.with_name(compiled_files(source.path.name)[1])
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def compiled_problem(source: Source) -> str | None:
+    """Why ``source``'s compiled form cannot be used (None: it can): missing, of another
+    format, built from another file (size and mtime, as bundles are checked) or without a
+    chosen field."""
+    data_file, manifest_file = compiled_files(source.path.name)
+    manifest = _manifest(source)
+    if manifest is None:
+        return f"no compiled form ({manifest_file} beside {source.path.name})"
+    if manifest.get("format") != COMPILED_FORMAT:
+        return f"the compiled form {manifest_file} is of format {manifest.get('format')}, not {COMPILED_FORMAT}"
+    stat, built = source.path.stat(), manifest.get("source") or {}
+    if (built.get("size"), built.get("mtime_ns")) != (stat.st_size, stat.st_mtime_ns):
+        return (
+            f"the compiled form {manifest_file} is stale: built from {built.get('size')} bytes modified at "
+            f"{built.get('mtime_ns')} ns, {source.path.name} is {stat.st_size} bytes modified at {stat.st_mtime_ns} ns"
+        )
+    missing = sorted({f.source_id for f in source.fields} - set(manifest.get("fields") or []))
+    if missing:
+        return f"the compiled form {manifest_file} lacks INFO/{', INFO/'.join(missing)}"
+    path = source.path.with_name(data_file)
+    if not path.is_file() or path.stat().st_size != manifest.get("size"):
+        return f"the compiled form {data_file} is missing or not {manifest.get('size')} bytes"
+    return None
+
+
+class CompiledSource:
+    """A VCF source's compiled form, memory-mapped read-only."""
+
+    def __init__(self, source: Source):
+        manifest = _manifest(source)
+        if manifest is None or compiled_problem(source):
+            raise SourceError(f"source {source.name}: {compiled_problem(source)}")
+        raw = np.memmap(source.path.with_name(compiled_files(source.path.name)[0]), dtype=np.uint8, mode="r")
+        self.arrays = {
+            name: raw[at : at + count * np.dtype(dtype).itemsize].view(np.dtype(dtype))
+            for name, (dtype, at, count) in manifest["arrays"].items()
+        }
+        self.contigs: dict[str, tuple[int, int]] = {n: (a, z) for n, (a, z) in manifest["contigs"].items()}
+
+    def lookup(self, contig: str, pos: np.ndarray, text: np.ndarray, off: np.ndarray, length: np.ndarray) -> np.ndarray:
+        """Per key (minimal position, "REF>ALT" in ``text``) its first entry on ``contig``, -1: none."""
+        a, z = self.contigs[contig]
+        x = self.arrays
+        found = source_lookup(x["pos"][a:z], x["key"], x["key_off"][a : z + 1], pos, text, off, length)
+        return np.where(found >= 0, found + a, -1)
+
 
 def _runs(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Half-open intervals merged into disjoint sorted runs (starts, ends)."""
@@ -428,8 +653,10 @@ class SourcesStage:
         self._ours = re.compile(rf"(?:^|;)(?:{ids})(?:[=;]|$)")
         self._id_bytes = [i.encode() for i in sorted(self.ids)]
         self._local = threading.local()
-        self._gaps = {s.name: _window_gap(s.path.stat().st_size) for s in sources.sources}
-        self._indexes = {s.name: _TabixIndex(s.path) for s in sources.sources}
+        beds = [s for s in sources.sources if s.kind == "bed"]
+        self._gaps = {s.name: _window_gap(s.path.stat().st_size) for s in beds}
+        self._indexes = {s.name: _TabixIndex(s.path) for s in beds}
+        self._compiled = {s.name: CompiledSource(s) for s in sources.sources if s.kind == "vcf"}
 
     def _handle(self, source: Source) -> Any:
         """This thread's handle of a source's file: its BGZF blocks are read from the offsets
@@ -497,79 +724,29 @@ class SourcesStage:
         return "\t".join(cols).encode("utf-8", "surrogateescape")
 
     def _vcf(self, source: Source, block: _Block) -> None:
-        al, index = block.alleles, self._indexes[source.name]
+        """Each ALT's key looked up in the source's compiled form: the first source row with
+        its minimal form, that row's chosen INFO items and the index of its ALT."""
+        al, compiled = block.alleles, self._compiled[source.name]
         rows = al.mpos.size
-        # The span a matching source record can start in: an allele's leading shared bases
-        # may be written differently on the two sides, so the whole REF span is read. A
-        # record's query is [POS-2, POS+len(REF)) (0-based): every source row whose minimal
-        # form can start where one of the record's can.
-        lo, hi = block.pos - 1, block.pos + block.ref_len
-        # Each ALT's key "REF>ALT" (upper case) and what the scan finds for it: the matching
-        # row's INFO text (kept in `kept`, found_at/found_len) and the row's ALT index.
-        key_len = al.mref_len + 1 + al.malt_len
-        one = np.ones(rows, np.int64)
-        key_text = UPPER[
-            gather_columns([(block.b, al.mref, al.mref_len), (b">", 0 * one, one), (block.b, al.malt, al.malt_len)])
-        ]
-        key_off = offsets_of(key_len)
-        found_at, found_len, found_alt = np.full(rows, -1, np.int64), np.zeros(rows, np.int64), np.zeros(rows, np.int64)
-        kept: list[np.ndarray] = []
-        size = 0
-        for chrom, start, end, members in block.windows(lo, hi, self._gaps[source.name]):
-            contig = self._contig(index.names, chrom)
+        key_text, key_off, key_len = block.alt_keys()
+        entry = np.full(rows, -1, np.int64)
+        alt_contig = block.chrom[al.rec]
+        for c, chrom in enumerate(block.names):
+            contig = self._contig(compiled.contigs, chrom)
             if contig is None:
                 continue
-            mine = block.alt_rows(members)
-            mine = mine[al.mpos[mine] >= 0]
-            if not mine.size:
-                continue
-            mine = mine[np.argsort(al.mpos[mine], kind="stable")]
-            runs = _runs(np.maximum(0, lo[members] - 1), hi[members])
-            table = SourceKeys(np.ascontiguousarray(al.mpos[mine]), key_text, key_off[mine], key_len[mine])
-            for text, new in self._scan(source, index, contig, (max(0, start - 1), end), runs, table):
-                rows_new = mine[new]
-                found_len[rows_new] = table.found_len[new]
-                found_alt[rows_new] = table.found_alt[new]
-                # the INFO texts of this chunk's matches, kept past the chunk
-                piece = gather(text, table.found_info[new], table.found_len[new])
-                found_at[rows_new] = size + offsets_of(table.found_len[new])
-                kept.append(piece)
-                size += piece.size
-        store = np.concatenate(kept) if kept else np.zeros(0, dtype=np.uint8)
+            mine = np.flatnonzero((alt_contig == c) & (al.mpos >= 0))
+            if mine.size:
+                entry[mine] = compiled.lookup(contig, al.mpos[mine], key_text, key_off[mine], key_len[mine])
+        x, hit = compiled.arrays, np.flatnonzero(entry >= 0)
+        row = x["row"][entry[hit]].astype(np.int64)
+        at = x["info_off"][row].astype(np.int64)
+        length = x["info_off"][row + 1] - at
+        store = gather(x["info"], at, length)
+        found_at, found_len, found_alt = np.full(rows, -1, np.int64), np.zeros(rows, np.int64), np.zeros(rows, np.int64)
+        found_at[hit], found_len[hit], found_alt[hit] = offsets_of(length), length, x["alt"][entry[hit]]
         for f in source.fields:
             self._field(block, f, store, found_at, found_len, found_alt)
-
-    def _scan(
-        self, source: Source, index: _TabixIndex, contig: str, region: tuple[int, int],
-        runs: tuple[np.ndarray, np.ndarray], table: SourceKeys,
-    ) -> Any:  # fmt: skip
-        """Yields (chunk text, key numbers newly found in it): the keys' first source rows in
-        ``region`` (0-based) meeting ``runs``, found_* in ``table`` offsets into that chunk: the
-        region's rows are inflated from the index's offset on and matched in C
-        (textops.source_scan), in chunks (BGZF_BLOCK); the rows between the runs are read
-        through, not parsed."""
-        offset = index.start(contig, region[0])
-        if offset is None:
-            return
-        last = index.start(contig, region[1])
-        taken = np.zeros(table.pos.size, dtype=bool)
-        state = np.zeros(1, dtype=np.int64)
-        handle = self._handle(source)
-        data, block = _inflate(handle, offset >> 16, (offset if last is None else max(last, offset)) >> 16)
-        tail, data, name = b"", data[offset & 0xFFFF :], contig.encode()
-        while True:
-            raw = tail + data
-            cut = raw.rfind(b"\n") + 1 if data else len(raw)  # whole lines; the last one at the end
-            text = np.frombuffer(raw, dtype=np.uint8)
-            done = source_scan(text[:cut], name, region[1], *runs, table, state)
-            new = np.flatnonzero((table.found_info >= 0) & ~taken)
-            if new.size:
-                taken[new] = True
-                yield text, new
-            if done or not data:
-                return
-            tail = raw[cut:]
-            data, block = _inflate(handle, block, block)
 
     def _field(
         self, block: _Block, f: SourceField, store: np.ndarray, at: np.ndarray, length: np.ndarray, alt: np.ndarray
