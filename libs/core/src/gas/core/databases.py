@@ -24,11 +24,11 @@ from gas.core.job_record import ASSEMBLIES, GENES_ONLY
 
 # The engine's file layout (gas.annotator.engine.bundle / database): one schema at a time.
 SCHEMA_VERSION = 2
-COMPILED_FORMAT = 1  # the layout of a VCF source's compiled form (gas.annotator.engine.sources.compile_source)
+COMPILED_FORMAT = 1  # the layout of an annotation source's compiled form (gas.annotator.engine.sources)
 
 
 def compiled_files(file: str) -> tuple[str, str]:
-    """A VCF source's compiled form and its manifest, beside the data file ``file``."""
+    """An annotation source's compiled form and its manifest, beside its data file ``file``."""
     return f"{file}.gasc", f"{file}.gasc.json"
 
 

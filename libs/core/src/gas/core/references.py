@@ -16,7 +16,7 @@ Layout of `<prefix>-references`:
     bundles/<key>/gas-bundle-<name>-v2.gasdb           the compiled bundle
     bundles/<key>/gas-bundle-<name>-v2.manifest.json   written last: "built"
     sources/<key>/<file>, <file>.tbi|.csi               the checked source and its index
-    sources/<key>/<file>.gasc, <file>.gasc.json          a VCF source's compiled form (decision 126)
+    sources/<key>/<file>.gasc, <file>.gasc.json          the source's compiled form (decision 126)
     sources/<key>/source.json                           written last: "checked"
 """
 
@@ -286,7 +286,7 @@ def _wait_for(s3: Any, bucket: str, key: str, what: str, deadline: float, poll: 
 
 
 def _fetch_compiled(s3: Any, bucket: str, s: Source, folder: Path) -> None:
-    """A VCF source's compiled form (decision 126), refused unless built from the declared file."""
+    """A source's compiled form (decision 126), refused unless built from the declared file."""
     file, manifest_file = compiled_files(s.file)
     try:
         manifest = json.loads(s3.get_object(Bucket=bucket, Key=s.prefix + manifest_file)["Body"].read())
@@ -359,8 +359,7 @@ def fetch(
         # The data first, then its index: the engine refuses an index older than its data.
         _download(s3, bucket, s.prefix + s.file, folder / s.file, s.data.sha256)
         _download(s3, bucket, s.prefix + s.file + s.index_suffix, folder / (s.file + s.index_suffix), s.index.sha256)
-        if s.kind == "vcf":
-            _fetch_compiled(s3, bucket, s, folder)
+        _fetch_compiled(s3, bucket, s, folder)
         declarations.append(s.declaration())
         log.info("references.source_fetched", source=s.name, key=s.key)
     if declarations:

@@ -5,8 +5,8 @@ every bundle and source the values declare (GAS_REFERENCES_SPEC, gas.core.refere
 is not yet in the references bucket under its content key: fetch each input by URL
 (https:// or s3://), check its sha256, then compile the bundle (`build_bundle`, as
 `gas-annotation-db build --name` does) or check the source (`load_sources`: bgzip, tabix
-index not older than the data, declared fields present) and compile a VCF source (its
-arrays, decision 126), and upload the result, its
+index not older than the data, declared fields present) and compile it (its arrays,
+decision 126), and upload the result, its
 marker object last. A bad item fails the step naming it and why; nothing it would have
 replaced is touched (a new version is a new key), so annotators keep serving what was
 built before, and the other items are still built.
@@ -131,9 +131,8 @@ def check_one_source(s: Source, aws: Aws, bucket: str, work: Path) -> str:
         raise ReferenceError(str(exc)) from None
     _upload(s3, bucket, s.prefix + s.file, data)
     _upload(s3, bucket, s.prefix + s.file + s.index_suffix, index)
-    if s.kind == "vcf":  # the compiled form, then its manifest (it names the file's sha256)
-        for name in compiled_files(s.file):
-            _upload(s3, bucket, s.prefix + name, folder / name)
+    for name in compiled_files(s.file):  # the compiled form, then its manifest (naming the file's sha256)
+        _upload(s3, bucket, s.prefix + name, folder / name)
     s3.put_object(Bucket=bucket, Key=s.prefix + "source.json", Body=json.dumps(s.declaration()).encode())
     return "checked"
 

@@ -8,14 +8,13 @@ form of each allele (multi-allelic records split, shared trailing then leading b
 trimmed, on both sides: ``minimal``); without a reference FASTA an indel inside a repeat is
 not shifted left, so two spellings of one such indel at different positions do not match.
 
-A VCF source is looked up in its compiled form (``compile_source``, decision 126: built once
-by the provisioning step or gas-annotate, memory-mapped): each ALT's minimal form is searched
-among the source's sorted alleles in C (``textops.source_lookup``), with no source text read per
-job. A BED source is read per block: its records are grouped into windows of nearby positions
-and each window's region is read through (its BGZF blocks from the tabix index's offset on,
-inflated by ISA-L, one file handle per thread), its rows split in C (``textops.bed_scan``). The
-block's own records are arrays over its text (``_Block``): their ALTs' minimal forms, the
-matched values and the INFO items are found and written per block, not per record.
+Each source is looked up in its compiled form (``compile_source``, decision 126: built once by
+the provisioning step or gas-annotate, memory-mapped), with no source text read per job: a VCF
+source's alleles sorted by position, each ALT's minimal form searched among them in C
+(``textops.source_lookup``); a BED source's regions sorted by start with the largest end so
+far, searched with ``searchsorted``. The block's own records are arrays over its text
+(``_Block``): their ALTs' minimal forms, the matched values and the INFO items are found and
+written per block, not per record.
 """
 
 from __future__ import annotations
@@ -26,14 +25,13 @@ import json
 import os
 import re
 import struct
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from isal import igzip, isal_zlib  # zlib's inflate, ~3.5x faster (ISA-L): most of a source's read is inflating
+from isal import igzip, isal_zlib  # zlib's inflate, ~3.5x faster (ISA-L): a source is inflated once, to compile it
 
 from gas.annotator.engine.textops import (
     UPPER,
@@ -54,22 +52,6 @@ from gas.core.vocab import CSQ_INFO_IDS, INFO_IDS, INPUT_CSQ_ID
 SOURCES_ENV = "GAS_ANNOTATION_SOURCES"
 _ID = re.compile(r"^[A-Za-z_][0-9A-Za-z_.]*$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-# Records closer than a source's gap share one tabix query. A query costs a seek and the
-# inflating of a BGZF block (~64 KiB of text, ~150 us): records further apart than the bases a
-# block holds are cheaper to reach with a query of their own, records closer by reading the rows
-# between them through (not parsed: ``_Overlaps``). The gap is READ_THROUGH_BYTES of the
-# compressed file at its mean density over GENOME_BASES (an estimate: only its order of magnitude
-# matters), between WINDOW_GAP and MAX_GAP; no query spans more than WINDOW_SPAN bases.
-WINDOW_GAP = 1000
-MAX_GAP = 1_000_000
-WINDOW_SPAN = 10_000_000
-READ_THROUGH_BYTES = 16 << 10
-# A window's source text is inflated and scanned in chunks: the first one the BGZF blocks from
-# the index's offset of the window's start to its offset of the window's end (the rows the
-# window needs, and at most a 16 kb bin more), then one block at a time until a row is past
-# the end (BGZF: a block holds at most 64 KiB, compressed or not).
-BGZF_BLOCK = 1 << 16
-GENOME_BASES = 3_100_000_000
 _TYPES = {"Integer", "Float", "String", "Character", "Flag"}
 # INFO ids the engine writes itself (bundles: CSQ and the PICK_ fields), never a source's.
 RESERVED_IDS = {*INFO_IDS, *CSQ_INFO_IDS, INPUT_CSQ_ID}
@@ -137,7 +119,7 @@ class Sources:
 
 def load_sources(path: str | Path | None = None, compile_missing: bool = False) -> Sources:
     """Read and check the declaration (``path``, else $GAS_ANNOTATION_SOURCES; none: no sources).
-    A VCF source needs its compiled form (``compile_source``) beside it, built from the file as it
+    A source needs its compiled form (``compile_source``) beside it, built from the file as it
     is: ``compile_missing`` (gas-annotate, the provisioning step) builds a missing or stale one,
     otherwise (an annotator's start) it is an error."""
     path = path or os.environ.get(SOURCES_ENV)
@@ -182,7 +164,7 @@ def load_sources(path: str | Path | None = None, compile_missing: bool = False) 
                 raise SourceError(f"source {s.name}: INFO id {f.info_id} is also written by source {other}")
             seen[f.info_id] = s.name
     for s in sources:
-        problem = compiled_problem(s) if s.kind == "vcf" else None
+        problem = compiled_problem(s)
         if problem and not compile_missing:
             raise SourceError(
                 f"source {s.name}: {problem}: build it with gas-build-references (or gas-annotate --sources)"
@@ -349,30 +331,6 @@ class _Block:
             lines.start.tolist(), lines.bound[1].tolist(), strict=True)]  # fmt: skip
         return np.array(chrom, dtype=np.int64), [c.decode("utf-8", "surrogateescape") for c in codes]
 
-    def windows(self, lo: np.ndarray, hi: np.ndarray, gap: int) -> list[tuple[str, int, int, np.ndarray]]:
-        """(contig, start, end, records) of the groups of records per contig whose spans
-        [lo, hi) lie within ``gap`` of one another (at most about WINDOW_SPAN long)."""
-        if not self.n:
-            return []
-        order = np.lexsort((lo, self.chrom))
-        c, s, e = self.chrom[order], lo[order], hi[order]
-        shift = c.astype(np.int64) << 40  # the running end of each contig on its own
-        reach = np.maximum.accumulate(e + shift) - shift
-        new = np.ones(order.size, dtype=bool)
-        new[1:] = (c[1:] != c[:-1]) | (s[1:] > reach[:-1] + gap)
-        first = np.flatnonzero(new)
-        seg = np.repeat(s[first], np.diff(np.append(first, order.size)))
-        span = (s - seg) // WINDOW_SPAN
-        new[1:] |= span[1:] != span[:-1]
-        cuts = np.append(np.flatnonzero(new), order.size)
-        return [
-            (self.names[int(c[a])], int(s[a]), int(e[a:z].max()), order[a:z])
-            for a, z in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True)
-        ]
-
-    def alt_rows(self, records: np.ndarray) -> np.ndarray:
-        return ranges(self.alt_first[records], self.alt_count[records])
-
     def alt_keys(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Each ALT row's key "REF>ALT" of its minimal form, upper case: (text, start, length)."""
         al = self.alleles
@@ -401,10 +359,8 @@ class _Block:
         return _pieces(n, np.arange(n), columns)
 
 
-# A VCF source's compiled form (decision 126): per contig its ALTs' minimal forms sorted by
-# position (the source's row order kept among equal positions), each with its row and ALT
-# index, and per row the chosen INFO items; one file of arrays beside the data file, laid out
-# by its manifest, memory-mapped by the engine.
+# A source's compiled form (decision 126): one file of arrays beside the data file, laid out by
+# its manifest (which names the file it was built from), memory-mapped by the engine.
 COMPILE_CHUNK = 64 << 20  # inflated text compiled at a time
 _ALIGN = 64
 
@@ -452,11 +408,62 @@ def _data_lines(path: Path) -> Any:
 
 
 def compile_source(source: Source) -> dict[str, Any]:
-    """Builds ``source``'s compiled form beside its file (a VCF source; the fields it
-    declares) and returns its manifest: the arrays a job looks its ALTs up in
-    (``CompiledSource``) instead of reading the source's text."""
+    """Builds ``source``'s compiled form beside its file and returns its manifest: the arrays a
+    job looks its ALTs (a VCF source: ``_compile_vcf``) or REF spans (a BED: ``_compile_bed``)
+    up in (``CompiledSource``) instead of reading the source's text."""
     t0 = time.perf_counter()
-    ids = sorted({f.source_id for f in source.fields})
+    try:
+        arrays, contigs, rows = (_compile_vcf if source.kind == "vcf" else _compile_bed)(source)
+    except (OSError, EOFError, isal_zlib.error) as exc:  # type: ignore[misc]  # a truncated or corrupt file
+        raise SourceError(f"source {source.name}: {source.path.name} cannot be read: {exc}") from None
+    data_file, manifest_file = (source.path.with_name(n) for n in compiled_files(source.path.name))
+    layout, at, digest = {}, 0, hashlib.sha256()
+    tmp = data_file.with_name(f".{data_file.name}.tmp")
+    with open(tmp, "wb") as out:
+        for name, array in arrays.items():
+            array = np.ascontiguousarray(array)
+            layout[name] = [array.dtype.str, at, int(array.size)]
+            at += array.nbytes
+            for piece in (array.tobytes(), b"\0" * (-at % _ALIGN)):
+                out.write(piece)
+                digest.update(piece)
+            at += -at % _ALIGN
+    os.replace(tmp, data_file)
+    stat = source.path.stat()
+    manifest = {
+        "format": COMPILED_FORMAT,
+        "source": {"file": source.path.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                   "sha256": _source_sha256(source.path)},
+        "fields": _compiled_fields(source),
+        "contigs": contigs,
+        "arrays": layout,
+        "size": at,
+        "sha256": digest.hexdigest(),  # checked by gas-fetch-references, as a bundle's
+        "rows": rows,
+        "entries": int(arrays["pos"].size),
+        "build_seconds": round(time.perf_counter() - t0, 2),
+    }  # fmt: skip
+    tmp = manifest_file.with_name(f".{manifest_file.name}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(tmp, manifest_file)
+    return manifest
+
+
+def _compiled_fields(source: Source) -> list[str]:
+    """The INFO ids a VCF source's compiled form keeps: the declared ones and those its current
+    form kept (two declarations of one file share it); a BED's keeps every name."""
+    if source.kind != "vcf":
+        return []
+    before = (_manifest(source) or {}).get("fields") or []
+    return sorted({f.source_id for f in source.fields} | set(before))
+
+
+def _compile_vcf(source: Source) -> tuple[dict[str, np.ndarray], dict[str, list[int]], int]:
+    """(arrays, entries per contig, rows): each sequence ALT's minimal position ("pos") and
+    key "REF>ALT" ("key_off", "key"), sorted by contig and position, the source's row order
+    kept among equal positions (the first row with an allele wins), its ALT index and row;
+    per row its chosen INFO items ("info_off", "info")."""
+    ids = _compiled_fields(source)
     names: dict[str, int] = {}
     parts: dict[str, list[np.ndarray]] = {
         k: [] for k in ("contig", "pos", "alt", "row", "key", "key_len", "info", "info_len")
@@ -496,37 +503,42 @@ def compile_source(source: Source) -> dict[str, Any]:
         "info": joined["info"].astype(np.uint8),
     }
     bounds = np.searchsorted(contig, np.arange(len(names) + 1))
-    data_file, manifest_file = (source.path.with_name(n) for n in compiled_files(source.path.name))
-    layout, at, digest = {}, 0, hashlib.sha256()
-    tmp = data_file.with_name(f".{data_file.name}.tmp")
-    with open(tmp, "wb") as out:
-        for name, array in arrays.items():
-            array = np.ascontiguousarray(array)
-            layout[name] = [array.dtype.str, at, int(array.size)]
-            at += array.nbytes
-            for piece in (array.tobytes(), b"\0" * (-at % _ALIGN)):
-                out.write(piece)
-                digest.update(piece)
-            at += -at % _ALIGN
-    os.replace(tmp, data_file)
-    stat = source.path.stat()
-    manifest = {
-        "format": COMPILED_FORMAT,
-        "source": {"file": source.path.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-                   "sha256": _source_sha256(source.path)},
-        "fields": ids,
-        "contigs": {n: [int(bounds[i]), int(bounds[i + 1])] for n, i in names.items()},
-        "arrays": layout,
-        "size": at,
-        "sha256": digest.hexdigest(),  # checked by gas-fetch-references, as a bundle's
-        "rows": rows,
-        "alleles": int(key_len.size),
-        "build_seconds": round(time.perf_counter() - t0, 2),
-    }  # fmt: skip
-    tmp = manifest_file.with_name(f".{manifest_file.name}.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    os.replace(tmp, manifest_file)
-    return manifest
+    return arrays, {n: [int(bounds[i]), int(bounds[i + 1])] for n, i in names.items()}, rows
+
+
+def _compile_bed(source: Source) -> tuple[dict[str, np.ndarray], dict[str, list[int]], int]:
+    """(arrays, regions per contig, rows): each region's start ("pos") and end, sorted by
+    contig and start (file order among equal starts: a record's names are written in it), the
+    largest end up to it ("reach": the regions before the first reach past a point all end
+    before it) and its name ("name_off", "name")."""
+
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("pos", "end", "reach", "name", "name_len")}
+    contigs, at, done = {}, 0, 0
+    with igzip.open(source.path, "rb") as fh:
+        data = np.frombuffer(fh.read(), dtype=np.uint8)
+    for contig in _index_contigs(source.path):
+        text = data[done:]  # from inside the previous contig's last row: its rest is no row of this one
+        start, end, name, name_len = bed_scan(text, contig.encode(), 1 << 62, np.zeros(2, dtype=np.int64))
+        if start.size:
+            done += int(name[-1] + name_len[-1])
+        order = np.argsort(start, kind="stable")
+        start, end, name, name_len = start[order], end[order], name[order], name_len[order]
+        parts["pos"].append(start)
+        parts["end"].append(end)
+        parts["reach"].append(np.maximum.accumulate(end) if end.size else end)
+        parts["name"].append(gather(text, name, name_len))
+        parts["name_len"].append(name_len)
+        contigs[contig] = [at, at + start.size]
+        at += start.size
+    joined = {k: np.concatenate(v) if v else np.zeros(0, np.int64) for k, v in parts.items()}
+    arrays = {
+        "pos": joined["pos"],
+        "end": joined["end"],
+        "reach": joined["reach"],
+        "name_off": _bounds(joined["name_len"]),
+        "name": joined["name"].astype(np.uint8),
+    }
+    return arrays, contigs, at
 
 
 def _manifest(source: Source) -> dict[str, Any] | None:
@@ -554,7 +566,7 @@ def compiled_problem(source: Source) -> str | None:
             f"the compiled form {manifest_file} is stale: built from {built.get('size')} bytes modified at "
             f"{built.get('mtime_ns')} ns, {source.path.name} is {stat.st_size} bytes modified at {stat.st_mtime_ns} ns"
         )
-    missing = sorted({f.source_id for f in source.fields} - set(manifest.get("fields") or []))
+    missing = sorted({f.source_id for f in source.fields if source.kind == "vcf"} - set(manifest.get("fields") or []))
     if missing:
         return f"the compiled form {manifest_file} lacks INFO/{', INFO/'.join(missing)}"
     path = source.path.with_name(data_file)
@@ -564,7 +576,7 @@ def compiled_problem(source: Source) -> str | None:
 
 
 class CompiledSource:
-    """A VCF source's compiled form, memory-mapped read-only."""
+    """A source's compiled form, memory-mapped read-only: its arrays and each contig's entries."""
 
     def __init__(self, source: Source):
         manifest = _manifest(source)
@@ -583,20 +595,6 @@ class CompiledSource:
         x = self.arrays
         found = source_lookup(x["pos"][a:z], x["key"], x["key_off"][a : z + 1], pos, text, off, length)
         return np.where(found >= 0, found + a, -1)
-
-
-def _runs(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Half-open intervals merged into disjoint sorted runs (starts, ends)."""
-    if not lo.size:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    order = np.argsort(lo, kind="stable")
-    lo, hi = lo[order], hi[order]
-    reach = np.maximum.accumulate(hi)
-    new = np.ones(lo.size, dtype=bool)
-    new[1:] = lo[1:] > reach[:-1]  # touching runs merge
-    first = np.flatnonzero(new)
-    last = np.append(first[1:], lo.size) - 1
-    return np.ascontiguousarray(lo[first]), np.ascontiguousarray(reach[last])
 
 
 def _pieces(n: int, rec: np.ndarray, columns: list[tuple[Any, np.ndarray, np.ndarray] | None]) -> tuple[Any, ...]:
@@ -652,21 +650,7 @@ class SourcesStage:
         ids = "|".join(map(re.escape, sorted(self.ids)))
         self._ours = re.compile(rf"(?:^|;)(?:{ids})(?:[=;]|$)")
         self._id_bytes = [i.encode() for i in sorted(self.ids)]
-        self._local = threading.local()
-        beds = [s for s in sources.sources if s.kind == "bed"]
-        self._gaps = {s.name: _window_gap(s.path.stat().st_size) for s in beds}
-        self._indexes = {s.name: _TabixIndex(s.path) for s in beds}
-        self._compiled = {s.name: CompiledSource(s) for s in sources.sources if s.kind == "vcf"}
-
-    def _handle(self, source: Source) -> Any:
-        """This thread's handle of a source's file: its BGZF blocks are read from the offsets
-        of its index (_TabixIndex) and inflated by _inflate."""
-        handles = getattr(self._local, "handles", None)
-        if handles is None:
-            handles = self._local.handles = {}
-        if source.name not in handles:
-            handles[source.name] = open(source.path, "rb")  # noqa: SIM115 (kept for the thread's life)
-        return handles[source.name]
+        self._compiled = {s.name: CompiledSource(s) for s in sources.sources}
 
     def annotate(self, text: bytes) -> tuple[bytes, list[Any]]:
         """(the lines with the fields added, per source field a pyarrow array over the ALTs:
@@ -808,38 +792,38 @@ class SourcesStage:
             block.columns.append(_typed(f, store, vs, vl, valid))
 
     def _bed(self, source: Source, block: _Block) -> None:
+        """The regions of the source's compiled form that overlap each record's REF span."""
         f, n, rec = source.fields[0], block.n, block.alleles.rec
-        index = self._indexes[source.name]
+        compiled = self._compiled[source.name]
+        x = compiled.arrays
         # The REF span, 0-based half-open (POS .. POS+len(REF)-1, as bcftools overlaps it).
         lo = block.pos - 1
         hi = lo + np.maximum(1, block.ref_len)
         hit = np.zeros(n, dtype=bool)
         pair_rec, pair_name, pair_len, kept, size = [], [], [], [], 0  # the named regions of each record
-        for chrom, start, end, members in block.windows(lo, hi, self._gaps[source.name]):
-            contig = self._contig(index.names, chrom)
+        for c, chrom in enumerate(block.names):
+            contig = self._contig(compiled.contigs, chrom)
             if contig is None:
                 continue
-            text, s, e, name, name_len = self._regions(source, index, contig, start, end)
-            run_s, run_e = _runs(lo[members], hi[members])
-            k = np.searchsorted(run_s, e, side="left") - 1  # only regions meeting a record count
-            near = np.flatnonzero((k >= 0) & (run_e[np.maximum(k, 0)] > s))
-            if not near.size:
-                continue
-            s, e = s[near], e[near]
-            # Only a region starting less than the longest length before lo can reach it.
-            a = np.searchsorted(s, lo[members] - int((e - s).max()), side="left")
-            z = np.maximum(a, np.searchsorted(s, hi[members], side="left"))
+            first, last = compiled.contigs[contig]
+            members = np.flatnonzero(block.chrom == c)
+            s, e = x["pos"][first:last], x["end"][first:last]
+            # From the first region reaching past lo to the last starting before hi, in file order.
+            z = np.searchsorted(s, hi[members], side="left")
+            a = np.minimum(np.searchsorted(x["reach"][first:last], lo[members], side="right"), z)
             pairs = ranges(a, z - a)
             records = np.repeat(members, z - a)
             over = (s[pairs] < hi[records]) & (e[pairs] > lo[records])
-            records, pairs = records[over], near[pairs[over]]
+            records, pairs = records[over], pairs[over] + first
             hit[records] = True
-            named = name_len[pairs] > 0
-            records, pairs = records[named], pairs[named]
-            kept.append(gather(text, name[pairs], name_len[pairs]))
+            name_at = x["name_off"][pairs]
+            name_len = x["name_off"][pairs + 1] - name_at
+            named = name_len > 0
+            records, name_at, name_len = records[named], name_at[named], name_len[named]
+            kept.append(gather(x["name"], name_at, name_len))
             pair_rec.append(records)
-            pair_name.append(size + offsets_of(name_len[pairs]))
-            pair_len.append(name_len[pairs])
+            pair_name.append(size + offsets_of(name_len))
+            pair_len.append(name_len)
             size += kept[-1].size
         if f.number == "0":
             name_id = f.info_id.encode()
@@ -852,27 +836,6 @@ class SourcesStage:
         head = len(f.info_id) + 1
         if self.table:
             block.columns.append(_typed(f, buf, (at + head)[rec], (length - head)[rec], (length > 0)[rec]))
-
-    def _regions(self, source: Source, index: _TabixIndex, contig: str, start: int, end: int) -> tuple[np.ndarray, ...]:
-        """(text, start, end, name start, name length) of a BED source's regions of ``contig``
-        from the index's offset of ``start`` on that start before ``end``, in file order."""
-        offset = index.start(contig, start)
-        empty = np.zeros(0, dtype=np.int64)
-        if offset is None:
-            return np.zeros(0, dtype=np.uint8), empty, empty, empty, empty
-        last = index.start(contig, end)
-        handle = self._handle(source)
-        data, block = _inflate(handle, offset >> 16, (offset if last is None else max(last, offset)) >> 16)
-        data, state = data[offset & 0xFFFF :], np.zeros(2, dtype=np.int64)
-        while True:  # the whole lines up to a row past the end (or the contig's end)
-            more, block = (b"", block) if state[1] else _inflate(handle, block, block)
-            text = np.frombuffer(data, dtype=np.uint8)
-            cut = data.rfind(b"\n") + 1 if more else len(data)
-            state[:] = 0  # the text is scanned from its start again
-            found = bed_scan(text[:cut], contig.encode(), end, state)
-            if state[1] or not more:
-                return text, *found
-            data += more
 
     @staticmethod
     def _names(
@@ -920,93 +883,22 @@ def _flag_column(values: np.ndarray) -> Any:
     return pa.array(values, pa.bool_(), mask=~values)
 
 
-def _inflate(fh: Any, start: int, last: int) -> tuple[bytes, int]:
-    """The inflated text of a BGZF file's blocks from file offset ``start`` up to the block at
-    ``last`` (at least one with text, unless the file ends first), and the next block's offset."""
-    fh.seek(start)
-    raw = fh.read(max(0, last - start) + BGZF_BLOCK)
-    pieces, at, inflated = [], 0, 0
-    view = memoryview(raw)
-    while at + 18 <= len(raw):
-        if raw[at : at + 4] != b"\x1f\x8b\x08\x04" or raw[at + 12 : at + 14] != b"BC":
-            raise SourceError(f"{getattr(fh, 'name', 'source')}: not a BGZF block at offset {start + at}")
-        size = struct.unpack_from("<H", raw, at + 16)[0] + 1  # BSIZE: the block's size - 1
-        if at + size > len(raw):
-            break
-        pieces.append(isal_zlib.decompress(view[at + 18 : at + size - 8], -15))  # raw deflate
-        inflated += len(pieces[-1])
-        at += size
-        if start + at > last and inflated:  # an empty block is not the end: only the last one is
-            break
-    if not at and raw:
-        raise SourceError(f"{getattr(fh, 'name', 'source')}: a truncated BGZF block at offset {start}")
-    return b"".join(pieces), start + at
-
-
-def _window_gap(compressed_bytes: int) -> int:
-    """The gap (bases) below which records share a tabix query of a source of this size."""
-    per_base = max(compressed_bytes, 1) / GENOME_BASES
-    return int(min(MAX_GAP, max(WINDOW_GAP, READ_THROUGH_BYTES / per_base)))
-
-
-class _TabixIndex:
-    """A tabix index's contig names and, per contig, where a region's rows start: the virtual
-    offset (BGZF block << 16 | offset in the inflated block) from which a sorted file holds
-    every row overlapping the region's start and all later ones. .tbi: its linear index (16 kb
-    windows); .csi: the lowest existing bin holding the start (its loffset), as htslib."""
-
-    def __init__(self, source: Path):
-        path = _index_path(source)
-        if path is None:
-            raise SourceError(f"{source.name} has no tabix index")
-        data = gzip.decompress(path.read_bytes())  # both kinds are BGZF-compressed
-        self.csi = data[:4] == b"CSI\x01"
-        if self.csi:
-            self.min_shift, self.depth, l_aux = struct.unpack_from("<3i", data, 4)
-            l_nm = struct.unpack_from("<i", data, 16 + 24)[0]
-            names, at = data[16 + 28 : 16 + 28 + l_nm], 16 + l_aux
-        elif data[:4] == b"TBI\x01":
-            l_nm = struct.unpack_from("<i", data, 32)[0]
-            names, at = data[36 : 36 + l_nm], 36 + l_nm
-        else:
-            raise SourceError(f"{path.name} is not a tabix index (.tbi or .csi)")
-        n_ref = struct.unpack_from("<i", data, at)[0] if self.csi else struct.unpack_from("<i", data, 4)[0]
-        at += 4 if self.csi else 0
-        self.names = [n.decode() for n in names.split(b"\0")[:n_ref]]
-        self.linear: dict[str, np.ndarray] = {}
-        self.bins: dict[str, dict[int, int]] = {}
-        for name in self.names:
-            (n_bin,) = struct.unpack_from("<i", data, at)
-            at += 4
-            bins = {}
-            for _ in range(n_bin):
-                if self.csi:
-                    number, loffset, n_chunk = struct.unpack_from("<IQi", data, at)
-                    bins[number] = loffset
-                    at += 16
-                else:
-                    number, n_chunk = struct.unpack_from("<Ii", data, at)
-                    at += 8
-                at += 16 * n_chunk
-            self.bins[name] = bins
-            if not self.csi:
-                (n_intv,) = struct.unpack_from("<i", data, at)
-                self.linear[name] = np.frombuffer(data, dtype="<u8", count=n_intv, offset=at + 4)
-                at += 4 + 8 * n_intv
-
-    def start(self, contig: str, pos: int) -> int | None:
-        """The virtual offset to read from for rows overlapping 0-based ``pos`` and after
-        (None: the contig has none)."""
-        if not self.csi:
-            linear = self.linear[contig]
-            return int(linear[pos >> 14]) if (pos >> 14) < linear.size else None
-        bins = self.bins[contig]
-        if not bins:
-            return None
-        number = ((1 << 3 * self.depth) - 1) // 7 + (pos >> self.min_shift)  # the leaf holding pos
-        while number not in bins and number > 0:
-            number = (number - 1) >> 3  # its parent
-        return bins.get(number, 0)  # no bin above it: from the file's start (other contigs skipped)
+def _index_contigs(source: Path) -> list[str]:
+    """The contig names of a source's tabix index (.tbi or .csi), in the file's order."""
+    path = _index_path(source)
+    if path is None:
+        raise SourceError(f"{source.name} has no tabix index")
+    data = gzip.decompress(path.read_bytes())  # both kinds are BGZF-compressed
+    if data[:4] == b"CSI\x01":
+        l_aux = struct.unpack_from("<i", data, 12)[0]
+        l_nm = struct.unpack_from("<i", data, 16 + 24)[0]
+        names, n_ref = data[16 + 28 : 16 + 28 + l_nm], struct.unpack_from("<i", data, 16 + l_aux)[0]
+    elif data[:4] == b"TBI\x01":
+        l_nm = struct.unpack_from("<i", data, 32)[0]
+        names, n_ref = data[36 : 36 + l_nm], struct.unpack_from("<i", data, 4)[0]
+    else:
+        raise SourceError(f"{path.name} is not a tabix index (.tbi or .csi)")
+    return [n.decode() for n in names.split(b"\0")[:n_ref]]
 
 
 def arrow_type(f: SourceField) -> Any:
