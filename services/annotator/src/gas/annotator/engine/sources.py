@@ -361,7 +361,7 @@ class _Block:
 
 # A source's compiled form (decision 126): one file of arrays beside the data file, laid out by
 # its manifest (which names the file it was built from), memory-mapped by the engine.
-COMPILE_CHUNK = 64 << 20  # inflated text compiled at a time
+COMPILE_CHUNK = 8 << 20  # inflated text compiled at a time (larger: more system time on fresh pages)
 _ALIGN = 64
 
 
