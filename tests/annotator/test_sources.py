@@ -399,6 +399,18 @@ def test_nested_bed_regions_and_far_records(tmp_path: Path, contig: str) -> None
     assert infos == ["PANEL=big,a,b", "PANEL=big,c", ".", "PANEL=far", "."]
 
 
+def test_a_compiled_form_that_cannot_be_written_is_a_source_error(tmp_path: Path, db_dir: Path) -> None:
+    """gas-annotate builds a missing form beside the source; where it cannot, it says so (exit 3)."""
+    spec = _vcf_source(tmp_path)
+    (tmp_path / "gnomad.vcf.gz.gasc").mkdir()  # the form's name taken
+    done = gas_annotate(tmp_path / "input.vcf", "--sources", spec, "-o", tmp_path / "out", "--db-dir", db_dir)
+    assert done.returncode == 3, done.stderr
+    assert (
+        "gas-annotate: annotation sources: source gnomad: no compiled form (gnomad.vcf.gz.gasc.json beside "
+        "gnomad.vcf.gz), and it cannot be written: [Errno 21] Is a directory"
+    ) in done.stderr
+
+
 @pytest.mark.parametrize("kind", ["tbi", "csi"])
 def test_the_index_names_the_contigs_and_a_truncated_source_fails_the_compile(tmp_path: Path, kind: str) -> None:
     """The contigs compiled are the tabix index's (.tbi and .csi); a source cut short fails

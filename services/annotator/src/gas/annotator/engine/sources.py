@@ -170,7 +170,10 @@ def load_sources(path: str | Path | None = None, compile_missing: bool = False) 
                 f"source {s.name}: {problem}: build it with gas-build-references (or gas-annotate --sources)"
             )
         if problem:
-            compile_source(s)
+            try:
+                compile_source(s)
+            except OSError as exc:  # e.g. a read-only folder: the provisioning step builds it
+                raise SourceError(f"source {s.name}: {problem}, and it cannot be written: {exc}") from None
     return Sources(sources)
 
 
