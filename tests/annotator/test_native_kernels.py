@@ -585,6 +585,9 @@ def test_source_lookup_refuses_what_it_cannot_read(tmp_path):
     path.write_bytes(gzip.compress(b"#CHROM\n1\t5\t.\tA\tG\t.\n"))
     with pytest.raises(SourceError, match="source s: sources: line 1 of the block has fewer than 8 columns"):
         compile_source(Source("s", "vcf", path, "1", (SourceField("AF", "AF", "A", "Float", "", "A"),)))
+    path.write_bytes(gzip.compress(b"#CHROM\n1\t5\t.\tA\tG\t.\t.\tAF=0.1\n1\t6\t.\tA\tG\t.\t.\tAF=\x00\n"))
+    with pytest.raises(SourceError, match="source s: sources: a NUL byte at offset 38 of the block .after 0 rows"):
+        compile_source(Source("s", "vcf", path, "1", (SourceField("AF", "AF", "A", "Float", "", "A"),)))
 
 
 @pytest.mark.parametrize("seed", range(40))

@@ -308,6 +308,8 @@ class _Block:
         self.text = text
         self.b = np.frombuffer(text, dtype=np.uint8)
         lines = split_lines(self.b)
+        if lines.nul_at >= 0:  # nothing was split: never a block without rows
+            raise ValueError(f"sources: a NUL byte at offset {lines.nul_at} of the block")
         if lines.short_line >= 0:
             raise ValueError(f"sources: line {lines.short_line + 1} of the block has fewer than 8 columns")
         self.lines, bound = lines, lines.bound
