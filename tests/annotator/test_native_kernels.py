@@ -10,6 +10,7 @@ on the bounds check that keeps the C code inside its sources whatever the arrays
 from __future__ import annotations
 
 import ctypes
+import gzip
 import random
 import re
 from collections.abc import Iterator
@@ -627,7 +628,8 @@ def _minimal(pos: int, ref: bytes, alt: bytes) -> tuple[int, bytes]:
 
 
 def _reference_scan(text: bytes, contig: bytes, end: int, runs: list[tuple[int, int]], keys: list, seen: bool):
-    """(done, {key: (INFO start, INFO length, ALT index)}, seen) of gas_source_scan, line by line."""
+    """(done, {key: (INFO start, INFO length, ALT index)}, seen): the first row of each allele among
+    the rows meeting ``runs``, line by line (what a compiled source's lookup finds)."""
     found: dict[int, tuple[int, int, int]] = {}
     bases = set(b"ACGTNacgtn")
     at = 0
@@ -677,65 +679,74 @@ def _random_source_text(rng: random.Random) -> bytes:
     return b"\n".join(lines) + rng.choice([b"\n", b"", b"\r\n"])
 
 
+def _last_item(info: bytes, name: bytes) -> bytes | None:
+    """The INFO item ``name`` as the compiled form keeps it ("NAME=VALUE"; a flag: "NAME="),
+    the last of its name, as gas_info_values reads them."""
+    items = [x for x in info.split(b";") if x.split(b"=", 1)[0] == name]
+    return name + b"=" + items[-1].partition(b"=")[2] if items else None
+
+
 @pytest.mark.parametrize("seed", range(60))
-def test_source_scan_matches_a_row_by_row_reading(seed):
-    """gas_source_scan against the rules written out above: header lines, other contigs before
-    and after, short rows, bad POS, symbolic, '*' and empty ALTs, lower case, repeated alleles
-    (the first row wins), rows outside the runs, the stop at ``end``, and one text scanned in
-    two calls (state kept; offsets in each call's own text)."""
-    from gas.annotator.engine.sources import _runs
+def test_compiled_source_lookup_matches_a_row_by_row_reading(seed, tmp_path):
+    """A source compiled (sources.compile_source, read back memory-mapped) and looked up
+    (gas_source_lookup) against the rules written out above, over each whole contig: header
+    lines, several contigs, bad POS, symbolic, '*' and empty ALTs, lower case, repeated
+    alleles (the first row wins, decision 87), keys no row has; the INFO item kept per row."""
+    from gas.annotator.engine.sources import CompiledSource, Source, SourceField, compile_source
 
     rng = random.Random(seed)
-    text = _random_source_text(rng)
-    contig = rng.choice(sorted({x.split(b"\t")[0] for x in text.split(b"\n") if x[:1] not in b"#"} | {b"X"}))
-    alleles = []
-    for raw in text.split(b"\n"):
-        cols = raw.split(b"\t")
-        if len(cols) >= 5 and cols[0] == contig and cols[1].isdigit() and len(cols[1]) < 19:
-            alleles += [_minimal(int(cols[1]), cols[3], a) for a in cols[4].split(b",")]
-    keys = sorted(set(rng.sample(alleles, min(len(alleles), rng.randint(0, 30)))) | {(7, b"A>G"), (9, b">C")})
-    lo = np.array([rng.randint(0, 250) for _ in range(rng.randint(0, 12))], dtype=np.int64)
-    runs = _runs(lo, lo + np.array([rng.randint(1, 60) for _ in lo], dtype=np.int64))
-    runs = _runs(np.array([0]), np.array([10**6])) if rng.random() < 0.3 else runs
-    end = rng.choice([10**9, rng.randint(0, 300)])
-
-    def scan(pieces: list[bytes]) -> tuple[bool, dict, list]:
-        table = textops.SourceKeys(
+    text = b"\n".join(x for x in _random_source_text(rng).replace(b"\r", b"").split(b"\n")
+                      if x.startswith(b"#") or x.count(b"\t") >= 7) + b"\n"  # fmt: skip
+    path = tmp_path / "s.vcf.gz"
+    path.write_bytes(gzip.compress(text))
+    source = Source("s", "vcf", path, "1", (SourceField("AF", "AF", "A", "Float", "", "A"),))
+    compile_source(source)
+    compiled = CompiledSource(source)
+    rows = [x.split(b"\t") for x in text.split(b"\n") if x and not x.startswith(b"#")]
+    for contig in sorted({r[0] for r in rows}):
+        alleles = [_minimal(int(r[1]), r[3], a) for r in rows if r[0] == contig and r[1].isdigit()
+                   and len(r[1]) < 19 for a in r[4].split(b",")]  # fmt: skip
+        keys = sorted(set(alleles) | {(7, b"A>G"), (9, b">C"), (1, b"")})
+        _, want, _ = _reference_scan(text, contig, 10**9, [(0, 10**9)], keys, False)
+        found = compiled.lookup(
+            contig.decode(),
             np.array([k[0] for k in keys], dtype=np.int64),
-            np.frombuffer(b"".join(k[1] for k in keys), dtype=np.uint8),
+            np.frombuffer(b"".join(k[1] for k in keys) or b"-", dtype=np.uint8),
             textops.offsets_of(np.array([len(k[1]) for k in keys], dtype=np.int64)),
             np.array([len(k[1]) for k in keys], dtype=np.int64),
         )
-        state, done, got, base = np.zeros(1, dtype=np.int64), False, {}, 0
-        for piece in pieces:
-            done = textops.source_scan(np.frombuffer(piece, dtype=np.uint8), contig, end, *runs, table, state)
-            for q in np.flatnonzero(table.found_info >= 0).tolist():
-                got.setdefault(q, (base + int(table.found_info[q]), int(table.found_len[q]), int(table.found_alt[q])))
-            base += len(piece)
-            if done:
-                break
-        return done, got, state.tolist()
-
-    want_done, want, seen = _reference_scan(
-        text, contig, end, list(zip(runs[0].tolist(), runs[1].tolist(), strict=True)), keys, False
-    )
-    assert scan([text]) == (want_done, want, [int(seen)])
-    cut = text.find(b"\n", len(text) // 2) + 1
-    if 0 < cut < len(text):
-        done, got, _ = scan([text[:cut], text[cut:]])
-        assert (done, got) == (want_done, want)
+        x = compiled.arrays
+        got = {}
+        for q, e in enumerate(found.tolist()):
+            if e >= 0:
+                row = int(x["row"][e])
+                info = bytes(x["info"][int(x["info_off"][row]) : int(x["info_off"][row + 1])])
+                got[q] = (info or None, int(x["alt"][e]))
+        assert got == {q: (_last_item(text[a : a + n], b"AF"), k) for q, (a, n, k) in want.items()}
 
 
-def test_source_keys_refuse_what_the_scan_cannot_read():
-    text, pos = np.frombuffer(b"A>G", dtype=np.uint8), np.array([5], dtype=np.int64)
-    with pytest.raises(ValueError, match="outside the key text"):
-        textops.SourceKeys(pos, text, np.array([1], dtype=np.int64), np.array([3], dtype=np.int64))
-    with pytest.raises(ValueError, match="must ascend"):
-        textops.SourceKeys(np.array([5, 4]), text, np.zeros(2, dtype=np.int64), np.ones(2, dtype=np.int64))
+def test_source_lookup_refuses_what_it_cannot_read(tmp_path):
+    from gas.annotator.engine.sources import Source, SourceError, SourceField, compile_source
+
+    pos, text, off = np.array([5], dtype=np.int64), np.frombuffer(b"A>G", dtype=np.uint8), np.array([0, 3])
+    q = (np.array([5]), text, np.array([1]), np.array([3]))
+    with pytest.raises(ValueError, match="outside the query text"):
+        textops.source_lookup(pos, text, off, *q)
+    with pytest.raises(ValueError, match="one offset per entry"):
+        textops.source_lookup(pos, text, off[:1], *q[:2], np.array([0]), np.array([3]))
     with pytest.raises(ctypes.ArgumentError, match="uint8"):  # the text: bytes only
-        keys = textops.SourceKeys(pos, text, np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64))
-        textops.source_scan(np.zeros(3, dtype=np.int32), b"1", 10, np.zeros(0, np.int64), np.zeros(0, np.int64),
-                            keys, np.zeros(1, np.int64))  # fmt: skip
+        textops.source_lookup(pos, np.zeros(3, dtype=np.int32), off, *q[:2], np.array([0]), np.array([3]))
+    # an entry whose offsets point outside the text (a corrupt file) is never equal
+    bad = textops.source_lookup(pos, text, np.array([0, 99]), *q[:2], np.array([0]), np.array([3]))
+    assert bad.tolist() == [-1]
+    assert textops.source_lookup(pos, text, off, *q[:2], np.array([0]), np.array([3])).tolist() == [0]
+    path = tmp_path / "short.vcf.gz"
+    path.write_bytes(gzip.compress(b"#CHROM\n1\t5\t.\tA\tG\t.\n"))
+    with pytest.raises(SourceError, match="source s: sources: line 1 of the block has fewer than 8 columns"):
+        compile_source(Source("s", "vcf", path, "1", (SourceField("AF", "AF", "A", "Float", "", "A"),)))
+    path.write_bytes(gzip.compress(b"#CHROM\n1\t5\t.\tA\tG\t.\t.\tAF=0.1\n1\t6\t.\tA\tG\t.\t.\tAF=\x00\n"))
+    with pytest.raises(SourceError, match="source s: sources: a NUL byte at offset 38 of the block .after 0 rows"):
+        compile_source(Source("s", "vcf", path, "1", (SourceField("AF", "AF", "A", "Float", "", "A"),)))
 
 
 @pytest.mark.parametrize("seed", range(40))

@@ -156,17 +156,38 @@ def test_source_checked_fetched_and_used(setup, aws_env, tmp_path: Path) -> None
     # Index uploaded after its data: its Last-Modified is not older (S3's is to the second).
     source = {"name": "clinvar", "kind": "vcf", "version": "2026-01", "fields": {"CLNSIG": "CLIN_SIG"}}
     source |= deployer.put("clinvar/clin.vcf.gz", data)
+    bed = tmp_path / "panel.bed"
+    bed.write_text("chr1\t100\t200\tBRCA_panel\n")
+    subprocess.run(["bgzip", "-f", str(bed)], check=True)
+    subprocess.run(["tabix", "-f", "-p", "bed", f"{bed}.gz"], check=True)
+    panel = {"name": "panel", "kind": "bed", "version": "3", "fields": {"name": "PANEL"}}
+    panel |= deployer.put("panel/panel.bed.gz", Path(f"{bed}.gz").read_bytes())
     time.sleep(1.1)
     source["index"] = deployer.put("clinvar/clin.vcf.gz.tbi", index)
-    spec = write_spec(tmp_path / "spec.json", [bundle], [source])
+    panel["index"] = deployer.put("panel/panel.bed.gz.tbi", Path(f"{bed}.gz.tbi").read_bytes())
+    spec = write_spec(tmp_path / "spec.json", [bundle], [source, panel])
     proc = run("gas-build-references", "--spec", spec, "--work-dir", tmp_path / "w")
     assert proc.returncode == 0, proc.stderr
     db = tmp_path / "db"
     assert run("gas-fetch-references", "--spec", spec, "--dest", db).returncode == 0
     declared = json.loads((db / "sources.json").read_text())["sources"]
     assert declared == [
-        {**{k: source[k] for k in ("name", "kind", "version", "fields")}, "path": "clinvar/clinvar.vcf.gz"}
+        {**{k: source[k] for k in ("name", "kind", "version", "fields")}, "path": "clinvar/clinvar.vcf.gz"},
+        {**{k: panel[k] for k in ("name", "kind", "version", "fields")}, "path": "panel/panel.bed.gz"},
     ]
+    # The compiled form (decision 126) was built once, shipped beside the source and passes the
+    # annotator's start check (which never compiles) as fetched.
+    built = [k for k in references(aws, aws_env["GAS_PREFIX"]) if k.startswith("sources/")]
+    assert sorted(k.rsplit("/", 1)[1] for k in built) == [
+        "clinvar.vcf.gz", "clinvar.vcf.gz.gasc", "clinvar.vcf.gz.gasc.json", "clinvar.vcf.gz.tbi",
+        "panel.bed.gz", "panel.bed.gz.gasc", "panel.bed.gz.gasc.json", "panel.bed.gz.tbi", "source.json", "source.json",
+    ]  # fmt: skip
+    from gas.annotator.engine.sources import load_sources
+
+    assert [s.name for s in load_sources(db / "sources.json").sources] == ["clinvar", "panel"]
+    manifest = db / "clinvar" / "clinvar.vcf.gz.gasc.json"
+    assert json.loads(manifest.read_text())["source"]["sha256"] == source["sha256"]
+    fetched_at = manifest.stat().st_mtime_ns
     vcf = tmp_path / "case.vcf"
     genome = fasta.decode().split("\n", 1)[1].replace("\n", "")
     vcf.write_text(VCF.format(ref=genome[116]))
@@ -175,7 +196,21 @@ def test_source_checked_fetched_and_used(setup, aws_env, tmp_path: Path) -> None
     )
     assert out.returncode == 0, out.stderr
     annotated = (tmp_path / "out" / "case.annot.vcf").read_text()
-    assert "CLIN_SIG=Pathogenic" in annotated and "##GAS_source=<Name=clinvar" in annotated
+    assert "CLIN_SIG=Pathogenic;PANEL=BRCA_panel" in annotated and "##GAS_source=<Name=clinvar" in annotated
+    assert manifest.stat().st_mtime_ns == fetched_at  # used as fetched, not built again
+    # A compiled form built from another file, or none, fails the fetch (the pods' init) by name.
+    s3, bucket = aws.client("s3"), f"{aws_env['GAS_PREFIX']}-references"
+    key = next(k for k in built if k.endswith("clinvar.vcf.gz.gasc.json"))
+    stale = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    stale["source"]["sha256"] = "0" * 64
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(stale).encode())
+    proc = run("gas-fetch-references", "--spec", spec, "--dest", tmp_path / "db2")
+    assert proc.returncode != 0
+    assert f"source clinvar: its compiled form is stale: format 1 built from sha256 {'0' * 64}" in proc.stderr
+    s3.delete_object(Bucket=bucket, Key=key)
+    proc = run("gas-fetch-references", "--spec", spec, "--dest", tmp_path / "db3")
+    assert proc.returncode != 0
+    assert f"source clinvar: its compiled form s3://{bucket}/{key} is missing" in proc.stderr
 
 
 def test_stale_source_index_fails_the_build(setup, aws_env, tmp_path: Path) -> None:

@@ -221,13 +221,30 @@ def _vcf_source(tmp: Path, **extra: object) -> Path:
     return path
 
 
-def test_missing_or_stale_index_fails_the_check(tmp_path: Path, db_dir: Path) -> None:
+def test_missing_or_stale_index_or_compiled_form_fails_the_check(tmp_path: Path, db_dir: Path) -> None:
+    """The check an annotator runs at start (no compiling): a VCF source needs its compiled
+    form (decision 126), built from the file as it is now; gas-annotate builds it."""
     spec = _vcf_source(tmp_path)
+    with pytest.raises(SourceError, match=r"source gnomad: no compiled form \(gnomad.vcf.gz.gasc.json beside "
+                       r"gnomad.vcf.gz\): build it with gas-build-references"):  # fmt: skip
+        load_sources(spec)
+    assert load_sources(spec, compile_missing=True).sources[0].fields[0].info_id == "AF"
     assert load_sources(spec).sources[0].fields[0].info_id == "AF"
     data = tmp_path / "gnomad.vcf.gz"
     index = Path(f"{data}.tbi")
     later = time.time() + 5
-    os.utime(data, (later, later))  # the data file rewritten after its index
+    os.utime(index, (later + 1, later + 1))
+    os.utime(data, (later, later))  # the data file replaced: its compiled form is stale
+    with pytest.raises(SourceError, match=r"source gnomad: the compiled form gnomad.vcf.gz.gasc.json is stale: "
+                       rf"built from {data.stat().st_size} bytes modified at \d+ ns, gnomad.vcf.gz is"):  # fmt: skip
+        load_sources(spec)
+    load_sources(spec, compile_missing=True)  # built again
+    assert load_sources(spec).sources[0].name == "gnomad"
+    compiled = tmp_path / "gnomad.vcf.gz.gasc"
+    compiled.write_bytes(compiled.read_bytes()[:-64])
+    with pytest.raises(SourceError, match=r"the compiled form gnomad.vcf.gz.gasc is missing or not \d+ bytes"):
+        load_sources(spec)
+    os.utime(index, (later - 10, later - 10))  # the data file rewritten after its index
     with pytest.raises(SourceError, match=r"source gnomad: the index gnomad.vcf.gz.tbi is older than gnomad.vcf.gz"):
         load_sources(spec)
     done = gas_annotate(tmp_path / "input.vcf", "--sources", spec, "-o", tmp_path / "out", "--db-dir", db_dir)
@@ -310,6 +327,7 @@ def test_the_annotators_engine_child_adds_the_deployments_sources(tmp_path: Path
     from gas.annotator.worker import AnnotatorSettings, EngineRun, run_engine
 
     spec = _vcf_source(tmp_path)
+    load_sources(spec, compile_missing=True)  # as the provisioning step built it
     settings = AnnotatorSettings.model_validate({"annotation_sources": spec})
     assert settings.annotation_sources == spec
     run = EngineRun(
@@ -338,7 +356,9 @@ def test_a_bed_source_needs_bgzip_and_its_index_too(tmp_path: Path) -> None:
             [{"name": "panel", "kind": "bed", "path": str(files["bed"]), "version": "v3", "fields": {"name": "P"}}]
         )
     )
-    assert load_sources(spec).sources[0].fields[0].number == "."
+    with pytest.raises(SourceError, match=re.escape("source panel: no compiled form (panel.bed.gz.gasc.json")):
+        load_sources(spec)  # a BED is compiled too
+    assert load_sources(spec, compile_missing=True).sources[0].fields[0].number == "."
     Path(f"{files['bed']}.tbi").unlink()
     with pytest.raises(
         SourceError, match=re.escape("panel.bed.gz has no tabix index (panel.bed.gz.tbi or .csi): run tabix -p bed")
@@ -356,22 +376,22 @@ def test_a_declaration_that_does_not_parse_is_refused(tmp_path: Path) -> None:
         load_sources(bad)
 
 
-@pytest.mark.parametrize(("gap", "contig"), [(1, CONTIG), (1_000_000, CONTIG), (1_000_000, "chrUn_gl000220")])
-def test_nested_bed_regions_and_far_records_at_any_window_gap(tmp_path: Path, gap: int, contig: str) -> None:
-    """Records share a tabix query when closer than the source's gap (sources._window_gap) and
-    the rows between them are read through: a region containing others, and regions starting
-    long before a record, are found whether each record has its own query (gap 1) or one; a
-    contig name longer than 8 bytes (no CHROM key: the block's contigs are named one by one)."""
+@pytest.mark.parametrize("contig", [CONTIG, "chrUn_gl000220"])
+def test_nested_bed_regions_and_far_records(tmp_path: Path, contig: str) -> None:
+    """The compiled BED (regions sorted by start, the largest end so far): a region containing
+    others and regions starting long before a record are found, names in file order, only the
+    record's own contig's (another contig's rows before and after); a contig name longer than
+    8 bytes (no CHROM key: the block's contigs are named one by one)."""
     from gas.annotator.engine.sources import SourcesStage
 
     bed = tmp_path / "nested.bed"
     rows = [(100, 5000, "big"), (200, 300, "a"), (250, 260, "b"), (4000, 4100, "c"), (10000, 10010, "far")]
-    bed.write_text("".join(f"{contig}\t{s}\t{e}\t{n}\n" for s, e, n in rows))
+    text = "".join(f"{contig}\t{s}\t{e}\t{n}\n" for s, e, n in rows)
+    bed.write_text(f"1\t0\t99999\tother\n{text}" if contig != "1" else text + "X\t0\t99999\tother\n")
     spec = tmp_path / "s.json"
     spec.write_text(json.dumps([{"name": "p", "kind": "bed", "path": str(bgzip_index(bed, "bed")),
                                  "version": "1", "fields": {"name": "PANEL"}}]))  # fmt: skip
-    stage = SourcesStage(load_sources(spec))
-    stage._gaps = {"p": gap}
+    stage = SourcesStage(load_sources(spec, compile_missing=True))
     lines = [f"{contig}\t{pos}\t.\t{ref}\tG\t.\t.\t.\n" for pos, ref in [(255, "A"), (4050, "A"), (6000, "A"),
              (9990, "A" * 12), (10011, "A")]]  # fmt: skip
     text, _ = stage.annotate("".join(lines).encode())
@@ -379,66 +399,33 @@ def test_nested_bed_regions_and_far_records_at_any_window_gap(tmp_path: Path, ga
     assert infos == ["PANEL=big,a,b", "PANEL=big,c", ".", "PANEL=far", "."]
 
 
-def test_vcf_matches_do_not_depend_on_the_window_gap(differential: dict) -> None:
-    """One tabix query per record (gap 1) and one for the whole contig read through give the
-    same fields on every record (the differential inputs: multi-allelic rows, padded indels)."""
-    from gas.annotator.engine.sources import SourcesStage
-
-    tmp, files = differential["tmp"], differential["files"]
-    stage = SourcesStage(load_sources(sources_file(tmp, files)))
-    text = b"".join(x for x in files["input"].read_bytes().splitlines(keepends=True) if not x.startswith(b"#"))
-    outputs = []
-    for gap in (1, 1_000_000):
-        stage._gaps = dict.fromkeys(stage._gaps, gap)
-        outputs.append(stage.annotate(text))
-    assert outputs[0] == outputs[1]
-    assert outputs[0][0].count(b"GNOMAD_AF=") > 20
+def test_a_compiled_form_that_cannot_be_written_is_a_source_error(tmp_path: Path, db_dir: Path) -> None:
+    """gas-annotate builds a missing form beside the source; where it cannot, it says so (exit 3)."""
+    spec = _vcf_source(tmp_path)
+    (tmp_path / "gnomad.vcf.gz.gasc").mkdir()  # the form's name taken
+    done = gas_annotate(tmp_path / "input.vcf", "--sources", spec, "-o", tmp_path / "out", "--db-dir", db_dir)
+    assert done.returncode == 3, done.stderr
+    assert (
+        "gas-annotate: annotation sources: source gnomad: no compiled form (gnomad.vcf.gz.gasc.json beside "
+        "gnomad.vcf.gz), and it cannot be written: [Errno 21] Is a directory"
+    ) in done.stderr
 
 
 @pytest.mark.parametrize("kind", ["tbi", "csi"])
-def test_index_offsets_reach_the_rows_tabix_returns(tmp_path: Path, kind: str) -> None:
-    """Reading from _TabixIndex.start's offset on (the BGZF blocks inflated by _inflate), the
-    rows that reach a position or start past it are the rows a tabix query from that position
-    returns (pysam), for .tbi and .csi."""
-    import pysam
+def test_the_index_names_the_contigs_and_a_truncated_source_fails_the_compile(tmp_path: Path, kind: str) -> None:
+    """The contigs compiled are the tabix index's (.tbi and .csi); a source cut short fails
+    its compiling with the file named, not with fewer rows."""
+    from gas.annotator.engine.sources import _index_contigs
 
-    from gas.annotator.engine.sources import _inflate, _TabixIndex
-
-    src = make_inputs(tmp_path)["gnomad"]
+    files = make_inputs(tmp_path)
+    src = files["bed"]
     if kind == "csi":
-        run("tabix", "-f", "-C", "-p", "vcf", src)
+        run("tabix", "-f", "-C", "-p", "bed", src)
         Path(f"{src}.tbi").unlink()
-    index = _TabixIndex(src)
-    assert index.names == [CONTIG] and index.csi == (kind == "csi")
-    tabix, reader = pysam.TabixFile(str(src), index=f"{src}.{kind}"), open(src, "rb")  # noqa: SIM115
-    for at in [0, 1, 5000, 16383, 16384, 20000, 32768, 39000, 10**6]:
-        offset = index.start(CONTIG, at)
-        want = list(tabix.fetch(CONTIG, at, 10**9))
-        if offset is None:
-            assert want == [], at
-            continue
-        text, block = _inflate(reader, offset >> 16, offset >> 16)
-        more = b"-"
-        while more:  # to the file's end
-            more, block = _inflate(reader, block, block)
-            text += more
-        rows = [r.split("\t") for r in text[offset & 0xFFFF :].decode().splitlines() if not r.startswith("#")]
-        assert ["\t".join(r) for r in rows if int(r[1]) - 1 + len(r[3]) > at] == want, at
-        assert want or at > 30000, at
-
-
-def test_a_truncated_or_foreign_block_fails_the_read(tmp_path: Path) -> None:
-    """_inflate reads whole BGZF blocks: a source cut inside a block, or bytes that are not a
-    BGZF block where the index points, fail with the offset named rather than reading less."""
-    from gas.annotator.engine.sources import _inflate
-
-    src = make_inputs(tmp_path)["gnomad"]
-    data = src.read_bytes()
-    cut, junk = tmp_path / "cut.vcf.gz", tmp_path / "junk.vcf.gz"
-    cut.write_bytes(data[:100])
-    junk.write_bytes(b"not bgzf at all, not bgzf at all")
-    with open(src, "rb") as fh:
-        assert _inflate(fh, 0, 0)[0].startswith(b"##fileformat=VCF")
-    for path, message in [(cut, "a truncated BGZF block at offset 0"), (junk, "not a BGZF block at offset 0")]:
-        with open(path, "rb") as fh, pytest.raises(SourceError, match=message):
-            _inflate(fh, 0, 0)
+    assert _index_contigs(src) == [CONTIG]
+    spec = _vcf_source(tmp_path)
+    data = files["gnomad"].read_bytes()
+    files["gnomad"].write_bytes(data[: len(data) // 2])
+    os.utime(f"{files['gnomad']}.tbi")  # the index not older than the data
+    with pytest.raises(SourceError, match=r"source gnomad: gnomad.vcf.gz cannot be read: "):
+        load_sources(spec, compile_missing=True)

@@ -24,6 +24,14 @@ from gas.core.job_record import ASSEMBLIES, GENES_ONLY
 
 # The engine's file layout (gas.annotator.engine.bundle / database): one schema at a time.
 SCHEMA_VERSION = 2
+COMPILED_FORMAT = 1  # the layout of an annotation source's compiled form (gas.annotator.engine.sources)
+
+
+def compiled_files(file: str) -> tuple[str, str]:
+    """An annotation source's compiled form and its manifest, beside its data file ``file``."""
+    return f"{file}.gasc", f"{file}.gasc.json"
+
+
 _MANIFEST = re.compile(rf"^gas-bundle-(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{{0,63}})-v{SCHEMA_VERSION}\.manifest\.json$")
 
 

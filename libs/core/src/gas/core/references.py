@@ -16,6 +16,7 @@ Layout of `<prefix>-references`:
     bundles/<key>/gas-bundle-<name>-v2.gasdb           the compiled bundle
     bundles/<key>/gas-bundle-<name>-v2.manifest.json   written last: "built"
     sources/<key>/<file>, <file>.tbi|.csi               the checked source and its index
+    sources/<key>/<file>.gasc, <file>.gasc.json          the source's compiled form (decision 126)
     sources/<key>/source.json                           written last: "checked"
 """
 
@@ -38,7 +39,7 @@ from botocore.exceptions import ClientError
 
 from gas.core.aws import Aws
 from gas.core.config import CoreSettings, load_settings
-from gas.core.databases import SCHEMA_VERSION
+from gas.core.databases import COMPILED_FORMAT, SCHEMA_VERSION, compiled_files
 from gas.core.names import ResourceNames
 from gas.core.observability import configure_logging
 
@@ -284,6 +285,32 @@ def _wait_for(s3: Any, bucket: str, key: str, what: str, deadline: float, poll: 
         time.sleep(poll)
 
 
+def _fetch_compiled(s3: Any, bucket: str, s: Source, folder: Path) -> None:
+    """A source's compiled form (decision 126), refused unless built from the declared file."""
+    file, manifest_file = compiled_files(s.file)
+    try:
+        manifest = json.loads(s3.get_object(Bucket=bucket, Key=s.prefix + manifest_file)["Body"].read())
+    except ClientError:
+        raise ReferenceError(
+            f"source {s.name}: its compiled form s3://{bucket}/{s.prefix}{manifest_file} is missing "
+            "(built by an older gas-build-references? re-run it)"
+        ) from None
+    built = manifest.get("source") or {}
+    if manifest.get("format") != COMPILED_FORMAT or built.get("sha256") != s.data.sha256:
+        raise ReferenceError(
+            f"source {s.name}: its compiled form is stale: format {manifest.get('format')} built from sha256 "
+            f"{built.get('sha256')}, the values declare format {COMPILED_FORMAT} and {s.data.sha256} (re-run "
+            "gas-build-references)"
+        )
+    size = _download(s3, bucket, s.prefix + file, folder / file, manifest["sha256"])
+    if size != manifest["size"]:
+        raise ReferenceError(f"source {s.name}: {file} is {size} bytes, its manifest says {manifest['size']}")
+    # The data file was hashed: it is the file the form was built from, so it takes the mtime
+    # the engine's size+mtime check expects.
+    os.utime(folder / s.file, ns=(built["mtime_ns"], built["mtime_ns"]))
+    (folder / manifest_file).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
 def fetch(
     spec: Spec,
     aws: Aws,
@@ -332,6 +359,7 @@ def fetch(
         # The data first, then its index: the engine refuses an index older than its data.
         _download(s3, bucket, s.prefix + s.file, folder / s.file, s.data.sha256)
         _download(s3, bucket, s.prefix + s.file + s.index_suffix, folder / (s.file + s.index_suffix), s.index.sha256)
+        _fetch_compiled(s3, bucket, s, folder)
         declarations.append(s.declaration())
         log.info("references.source_fetched", source=s.name, key=s.key)
     if declarations:

@@ -5,7 +5,8 @@ every bundle and source the values declare (GAS_REFERENCES_SPEC, gas.core.refere
 is not yet in the references bucket under its content key: fetch each input by URL
 (https:// or s3://), check its sha256, then compile the bundle (`build_bundle`, as
 `gas-annotation-db build --name` does) or check the source (`load_sources`: bgzip, tabix
-index not older than the data, declared fields present), and upload the result, its
+index not older than the data, declared fields present) and compile it (its arrays,
+decision 126), and upload the result, its
 marker object last. A bad item fails the step naming it and why; nothing it would have
 replaced is touched (a new version is a new key), so annotators keep serving what was
 built before, and the other items are still built.
@@ -32,6 +33,7 @@ from gas.annotator.engine.genemodel import GeneModelError
 from gas.annotator.engine.sources import SourceError, load_sources
 from gas.core.aws import Aws
 from gas.core.config import CoreSettings, load_settings
+from gas.core.databases import compiled_files
 from gas.core.observability import configure_logging
 from gas.core.references import (
     Bundle,
@@ -123,11 +125,14 @@ def check_one_source(s: Source, aws: Aws, bucket: str, work: Path) -> str:
     declaration = work / "sources.json"
     declaration.write_text(json.dumps({"sources": [s.declaration()]}))
     try:
-        load_sources(declaration)  # the engine's own check, as the annotator runs it at start
+        # the engine's own check, as the annotator runs it at start, and the compiled form
+        load_sources(declaration, compile_missing=True)
     except SourceError as exc:
         raise ReferenceError(str(exc)) from None
     _upload(s3, bucket, s.prefix + s.file, data)
     _upload(s3, bucket, s.prefix + s.file + s.index_suffix, index)
+    for name in compiled_files(s.file):  # the compiled form, then its manifest (naming the file's sha256)
+        _upload(s3, bucket, s.prefix + name, folder / name)
     s3.put_object(Bucket=bucket, Key=s.prefix + "source.json", Body=json.dumps(s.declaration()).encode())
     return "checked"
 

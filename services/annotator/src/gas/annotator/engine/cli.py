@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gas-annotate: annotation database: {exc}", file=sys.stderr)
         return 3
     try:
-        sources = load_sources(args.sources)
+        sources = load_sources(args.sources, compile_missing=True)  # built once, beside the file
     except SourceError as exc:
         print(f"gas-annotate: annotation sources: {exc}", file=sys.stderr)
         return 3

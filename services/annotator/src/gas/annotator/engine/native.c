@@ -1810,8 +1810,8 @@ end:
 }
 
 /* ------------------------------------------------------------------------------------------
- * Annotation sources (sources.py): the rows of a bgzipped source VCF, inflated, matched to a
- * window's alleles without a Python string per row.
+ * Annotation sources (sources.py): a block's alleles in their minimal forms, looked up in a
+ * source's compiled form; INFO values and BED rows found without a Python string per row.
  * ------------------------------------------------------------------------------------------ */
 
 static inline uint8_t src_upper(uint8_t c)
@@ -1832,138 +1832,36 @@ static int src_sequence(const uint8_t *s, int64_t n)
     return 1;
 }
 
-/* Whether key k (its text "REF>ALT", upper case) is the allele ref[0..rl) > alt[0..al). */
-static int src_same(const uint8_t *key, int64_t len, const uint8_t *ref, int64_t rl, const uint8_t *alt, int64_t al)
+/* A compiled source's alleles (sources.compile_source) looked up: for each of n_queries keys
+ * (position qpos[i], text "REF>ALT" upper case at qtext + qoff[i], qlen[i] bytes), the first of
+ * the n entries (positions pos ascending; entry e's text at text + off[e] .. off[e + 1]) with
+ * that position and text, in entry order, which is the source's row order: the first row with
+ * the allele wins (decision 87). out[i] = the entry, or -1 when none. An entry whose
+ * text is not inside text[0 .. text_size) is never equal (the file is not trusted). */
+void gas_source_lookup(int64_t n, const int64_t *pos, const uint8_t *text, int64_t text_size, const int64_t *off,
+                       int64_t n_queries,
+                       const int64_t *qpos, const uint8_t *qtext, const int64_t *qoff, const int64_t *qlen,
+                       int64_t *out)
 {
-    if (len != rl + 1 + al || key[rl] != '>')
-        return 0;
-    for (int64_t i = 0; i < rl; i++)
-        if (key[i] != src_upper(ref[i]))
-            return 0;
-    for (int64_t i = 0; i < al; i++)
-        if (key[rl + 1 + i] != src_upper(alt[i]))
-            return 0;
-    return 1;
-}
-
-/* The rows of one contig of a source VCF, whole lines of text (as inflated from a tabix
- * offset on), against a window's alleles: the n_keys keys are minimal forms (sources.minimal:
- * position key_pos[k], ascending, and text "REF>ALT" at key_text + key_off[k], key_len[k]).
- * A row is looked at only when its REF span [POS-1, POS-1+max(1, len(REF))) meets one of the
- * n_runs disjoint sorted runs [run_starts, run_ends) (0-based); its REF and each ALT must be
- * sequence; each ALT's minimal form that equals a key not yet found sets found_info[k] and
- * found_len[k] (the row's INFO column in text) and found_alt[k] (the ALT's index): the first
- * row in file order wins. Lines of other contigs before this one's, header lines, rows with
- * fewer than 5 columns or a POS not of 1 to 18 digits are skipped. state[0] = 1 once a row of
- * the contig was seen (kept between calls). Returns 1 at the first row with POS-1 >= end or
- * of another contig after this one's (nothing further can match), else 0 (read more). */
-int64_t gas_source_scan(const uint8_t *text, int64_t size, const uint8_t *contig, int64_t contig_len, int64_t end,
-                        int64_t n_runs, const int64_t *run_starts, const int64_t *run_ends, int64_t n_keys,
-                        const int64_t *key_pos, const uint8_t *key_text, const int64_t *key_off,
-                        const int64_t *key_len, int64_t *found_info, int64_t *found_len, int64_t *found_alt,
-                        int64_t *state)
-{
-    int64_t at = 0, run = 0, last_pos = 0;
-    while (at < size) {
-        const uint8_t *line = text + at;
-        const uint8_t *nl = memchr(line, '\n', (size_t)(size - at));
-        int64_t len = nl ? (int64_t)(nl - line) : size - at;
-        at += len + 1;
-        /* The column boundaries: col[c] .. tab[c] for the first 8 columns; found up to
-         * REF's end first (most rows end there: outside the runs), the rest when needed. */
-        int64_t col[9], ncol = 0, i = 0;
-        col[0] = 0;
-        for (; i < len && ncol < 4; i++)
-            if (line[i] == '\t')
-                col[++ncol] = i + 1;
-        if (ncol < 4)
-            col[ncol + 1] = len + 1;
-        if (line[0] == '#' || ncol < 1)
-            continue;
-        int64_t chrom_len = col[1] - 1;
-        if (chrom_len != contig_len || memcmp(line, contig, (size_t)contig_len) != 0) {
-            if (state[0])
-                return 1;
-            continue;
-        }
-        state[0] = 1;
-        if (ncol < 4)
-            continue;
-        const uint8_t *p = line + col[1];
-        int64_t plen = col[2] - 1 - col[1], pos = 0;
-        if (plen < 1 || plen > 18)
-            continue;
-        int digits = 1;
-        for (int64_t i = 0; i < plen; i++) {
-            if (p[i] < '0' || p[i] > '9') {
-                digits = 0;
+    for (int64_t i = 0; i < n_queries; i++) {
+        out[i] = -1;
+        for (int64_t e = tx_bisect(pos, 0, n, qpos[i], 0); e < n && pos[e] == qpos[i]; e++) {
+            if (off[e] >= 0 && off[e + 1] <= text_size && off[e + 1] - off[e] == qlen[i] && memcmp(text + off[e], qtext + qoff[i], (size_t)qlen[i]) == 0) {
+                out[i] = e;
                 break;
-            }
-            pos = pos * 10 + (p[i] - '0');
-        }
-        if (!digits)
-            continue;
-        if (pos - 1 >= end)
-            return 1;
-        const uint8_t *ref = line + col[3];
-        int64_t rl = col[4] - 1 - col[3];
-        /* The first run ending after the row's start must start before its span's end: rows
-         * come sorted by POS, so that run is found by moving forward from the last row's
-         * (a row before the last one's POS searches again). */
-        if (pos < last_pos)
-            run = tx_bisect(run_ends, 0, n_runs, pos - 1, 1);
-        last_pos = pos;
-        while (run < n_runs && run_ends[run] <= pos - 1)
-            run++;
-        if (run == n_runs || run_starts[run] >= pos - 1 + (rl > 0 ? rl : 1))
-            continue;
-        for (; i < len && ncol < 8; i++)
-            if (line[i] == '\t')
-                col[++ncol] = i + 1;
-        if (ncol < 8)
-            col[ncol + 1] = len + 1;
-        if (ncol < 7 || !src_sequence(ref, rl))
-            continue;
-        const uint8_t *info = line + col[7];
-        int64_t info_len = col[8] - 1 - col[7];
-        const uint8_t *alts = line + col[4];
-        int64_t alts_len = col[5] - 1 - col[4], a0 = 0;
-        for (int64_t k = 0; a0 <= alts_len; k++) {
-            const uint8_t *comma = memchr(alts + a0, ',', (size_t)(alts_len - a0));
-            int64_t a1 = comma ? (int64_t)(comma - alts) : alts_len;
-            const uint8_t *alt = alts + a0, *r = ref;
-            int64_t al = a1 - a0, r_len = rl;
-            a0 = a1 + 1;
-            if (!src_sequence(alt, al))
-                continue;
-            /* minimal: shared trailing, then leading bases removed */
-            while (r_len && al && src_upper(r[r_len - 1]) == src_upper(alt[al - 1]))
-                r_len--, al--;
-            int64_t lead = 0;
-            while (lead < r_len && lead < al && src_upper(r[lead]) == src_upper(alt[lead]))
-                lead++;
-            int64_t mpos = pos + lead;
-            for (int64_t q = tx_bisect(key_pos, 0, n_keys, mpos, 0); q < n_keys && key_pos[q] == mpos; q++) {
-                if (found_info[q] < 0 &&
-                    src_same(key_text + key_off[q], key_len[q], r + lead, r_len - lead, alt + lead, al - lead)) {
-                    found_info[q] = (int64_t)(info - text);
-                    found_len[q] = info_len;
-                    found_alt[q] = k;
-                }
             }
         }
     }
-    return 0;
 }
 
-/* A block's records as source_scan keys (and effects.py's changes): each ALT of record i (ALT
- * column alts[i] .. + alts_len[i], split on commas) becomes row r with rec[r] = i, alt[r] = its
- * index and its text at b[araw[r] .. + araw_len[r]]; when REF (ref[i] .. + ref_len[i]) and the
- * ALT are sequence (src_sequence), its minimal form (sources.minimal: shared trailing, then
- * leading bases removed; lead_first: leading, then trailing, as VEP and effects.py trim) is
- * at mpos[r] (pos[i] plus the leading bases), REF b[mref[r] .. + mref_len[r]], ALT
- * b[malt[r] .. + malt_len[r]]; otherwise mpos[r] = -1. Returns the number of rows, or -1 when
- * they would exceed cap. */
+/* A block's records (or a source's rows, compiled) as lookup keys, and effects.py's changes:
+ * each ALT of record i (ALT column alts[i] .. + alts_len[i], split on commas) becomes row r
+ * with rec[r] = i, alt[r] = its index and its text at b[araw[r] .. + araw_len[r]]; when REF
+ * (ref[i] .. + ref_len[i]) and the ALT are sequence (src_sequence), its minimal form
+ * (sources.minimal: shared trailing, then leading bases removed; lead_first: leading, then
+ * trailing, as VEP and effects.py trim) is at mpos[r] (pos[i] plus the leading bases), REF
+ * b[mref[r] .. + mref_len[r]], ALT b[malt[r] .. + malt_len[r]]; otherwise mpos[r] = -1.
+ * Returns the number of rows, or -1 when they would exceed cap. */
 int64_t gas_source_alleles(const uint8_t *b, int64_t n, const int64_t *pos, const int64_t *ref,
                            const int64_t *ref_len, const int64_t *alts, const int64_t *alts_len, int64_t cap,
                            int lead_first, int64_t *rec, int64_t *alt, int64_t *mpos, int64_t *mref,

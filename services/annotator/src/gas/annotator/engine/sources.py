@@ -8,11 +8,11 @@ form of each allele (multi-allelic records split, shared trailing then leading b
 trimmed, on both sides: ``minimal``); without a reference FASTA an indel inside a repeat is
 not shifted left, so two spellings of one such indel at different positions do not match.
 
-Sources are read with bounded memory: each block's records are grouped into windows of
-nearby positions and the region of each window is read through (its BGZF blocks from the
-tabix index's offset on, inflated by ISA-L, one file handle per thread); only the source rows
-that overlap a record's own span are looked at, in C (``textops.source_scan`` for a VCF,
-``textops.bed_scan`` for a BED). The block's own records are arrays over its text
+Each source is looked up in its compiled form (``compile_source``, decision 126: built once by
+the provisioning step or gas-annotate, memory-mapped), with no source text read per job: a VCF
+source's alleles sorted by position, each ALT's minimal form searched among them in C
+(``textops.source_lookup``); a BED source's regions sorted by start with the largest end so
+far, searched with ``searchsorted``. The block's own records are arrays over its text
 (``_Block``): their ALTs' minimal forms, the matched values and the INFO items are found and
 written per block, not per record.
 """
@@ -20,21 +20,21 @@ written per block, not per record.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import re
 import struct
-import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from isal import isal_zlib  # zlib's inflate, ~3.5x faster (ISA-L): most of a source's read is inflating
+from isal import igzip, isal_zlib  # zlib's inflate, ~3.5x faster (ISA-L): a source is inflated once, to compile it
 
 from gas.annotator.engine.textops import (
     UPPER,
-    SourceKeys,
     bed_scan,
     first_occurrences,
     gather,
@@ -43,30 +43,15 @@ from gas.annotator.engine.textops import (
     offsets_of,
     ranges,
     source_alleles,
-    source_scan,
+    source_lookup,
     split_lines,
 )  # fmt: skip
+from gas.core.databases import COMPILED_FORMAT, compiled_files
 from gas.core.vocab import CSQ_INFO_IDS, INFO_IDS, INPUT_CSQ_ID
 
 SOURCES_ENV = "GAS_ANNOTATION_SOURCES"
 _ID = re.compile(r"^[A-Za-z_][0-9A-Za-z_.]*$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-# Records closer than a source's gap share one tabix query. A query costs a seek and the
-# inflating of a BGZF block (~64 KiB of text, ~150 us): records further apart than the bases a
-# block holds are cheaper to reach with a query of their own, records closer by reading the rows
-# between them through (not parsed: ``_Overlaps``). The gap is READ_THROUGH_BYTES of the
-# compressed file at its mean density over GENOME_BASES (an estimate: only its order of magnitude
-# matters), between WINDOW_GAP and MAX_GAP; no query spans more than WINDOW_SPAN bases.
-WINDOW_GAP = 1000
-MAX_GAP = 1_000_000
-WINDOW_SPAN = 10_000_000
-READ_THROUGH_BYTES = 16 << 10
-# A window's source text is inflated and scanned in chunks: the first one the BGZF blocks from
-# the index's offset of the window's start to its offset of the window's end (the rows the
-# window needs, and at most a 16 kb bin more), then one block at a time until a row is past
-# the end (BGZF: a block holds at most 64 KiB, compressed or not).
-BGZF_BLOCK = 1 << 16
-GENOME_BASES = 3_100_000_000
 _TYPES = {"Integer", "Float", "String", "Character", "Flag"}
 # INFO ids the engine writes itself (bundles: CSQ and the PICK_ fields), never a source's.
 RESERVED_IDS = {*INFO_IDS, *CSQ_INFO_IDS, INPUT_CSQ_ID}
@@ -132,8 +117,11 @@ class Sources:
         return [line for s in self.sources for line in s.header_lines()]
 
 
-def load_sources(path: str | Path | None = None) -> Sources:
-    """Read and check the declaration (``path``, else $GAS_ANNOTATION_SOURCES; none: no sources)."""
+def load_sources(path: str | Path | None = None, compile_missing: bool = False) -> Sources:
+    """Read and check the declaration (``path``, else $GAS_ANNOTATION_SOURCES; none: no sources).
+    A source needs its compiled form (``compile_source``) beside it, built from the file as it
+    is: ``compile_missing`` (gas-annotate, the provisioning step) builds a missing or stale one,
+    otherwise (an annotator's start) it is an error."""
     path = path or os.environ.get(SOURCES_ENV)
     if not path:
         return Sources()
@@ -175,6 +163,17 @@ def load_sources(path: str | Path | None = None) -> Sources:
                 other = next(v for k, v in seen.items() if k.lower() == f.column)
                 raise SourceError(f"source {s.name}: INFO id {f.info_id} is also written by source {other}")
             seen[f.info_id] = s.name
+    for s in sources:
+        problem = compiled_problem(s)
+        if problem and not compile_missing:
+            raise SourceError(
+                f"source {s.name}: {problem}: build it with gas-build-references (or gas-annotate --sources)"
+            )
+        if problem:
+            try:
+                compile_source(s)
+            except OSError as exc:  # e.g. a read-only folder: the provisioning step builds it
+                raise SourceError(f"source {s.name}: {problem}, and it cannot be written: {exc}") from None
     return Sources(sources)
 
 
@@ -309,6 +308,8 @@ class _Block:
         self.text = text
         self.b = np.frombuffer(text, dtype=np.uint8)
         lines = split_lines(self.b)
+        if lines.nul_at >= 0:  # nothing was split: never a block without rows
+            raise ValueError(f"sources: a NUL byte at offset {lines.nul_at} of the block")
         if lines.short_line >= 0:
             raise ValueError(f"sources: line {lines.short_line + 1} of the block has fewer than 8 columns")
         self.lines, bound = lines, lines.bound
@@ -335,43 +336,270 @@ class _Block:
             lines.start.tolist(), lines.bound[1].tolist(), strict=True)]  # fmt: skip
         return np.array(chrom, dtype=np.int64), [c.decode("utf-8", "surrogateescape") for c in codes]
 
-    def windows(self, lo: np.ndarray, hi: np.ndarray, gap: int) -> list[tuple[str, int, int, np.ndarray]]:
-        """(contig, start, end, records) of the groups of records per contig whose spans
-        [lo, hi) lie within ``gap`` of one another (at most about WINDOW_SPAN long)."""
-        if not self.n:
-            return []
-        order = np.lexsort((lo, self.chrom))
-        c, s, e = self.chrom[order], lo[order], hi[order]
-        shift = c.astype(np.int64) << 40  # the running end of each contig on its own
-        reach = np.maximum.accumulate(e + shift) - shift
-        new = np.ones(order.size, dtype=bool)
-        new[1:] = (c[1:] != c[:-1]) | (s[1:] > reach[:-1] + gap)
-        first = np.flatnonzero(new)
-        seg = np.repeat(s[first], np.diff(np.append(first, order.size)))
-        span = (s - seg) // WINDOW_SPAN
-        new[1:] |= span[1:] != span[:-1]
-        cuts = np.append(np.flatnonzero(new), order.size)
-        return [
-            (self.names[int(c[a])], int(s[a]), int(e[a:z].max()), order[a:z])
-            for a, z in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True)
+    def alt_keys(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each ALT row's key "REF>ALT" of its minimal form, upper case: (text, start, length)."""
+        al = self.alleles
+        one = np.ones(al.mpos.size, np.int64)
+        key_len = al.mref_len + 1 + al.malt_len
+        text = UPPER[
+            gather_columns([(self.b, al.mref, al.mref_len), (b">", 0 * one, one), (self.b, al.malt, al.malt_len)])
         ]
+        return text, offsets_of(key_len), key_len
 
-    def alt_rows(self, records: np.ndarray) -> np.ndarray:
-        return ranges(self.alt_first[records], self.alt_count[records])
+    def info_items(self, ids: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per record its INFO items named ``ids`` (the last of each, as info_values reads
+        them) as "ID=VALUE" joined by ';': (text, start, length)."""
+        n, bound = self.n, self.lines.bound
+        info0, zeros, whole = bound[7] + 1, np.zeros(self.n, np.int64), np.full(self.n, -1, np.int64)
+        columns: list[tuple[Any, np.ndarray, np.ndarray] | None] = []
+        before = np.zeros(n, dtype=bool)
+        for sid in ids:
+            vs, vl = info_values(self.b, info0, bound[8] - info0, sid, whole)
+            has = vs >= 0
+            head = sid + b"="
+            columns.append(_const(SEMI, n, has & before))
+            columns.append((head, zeros, np.where(has, len(head), 0)))
+            columns.append((self.b, np.where(has, vs, 0), np.where(has, vl, 0)))
+            before |= has
+        return _pieces(n, np.arange(n), columns)
 
 
-def _runs(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Half-open intervals merged into disjoint sorted runs (starts, ends)."""
-    if not lo.size:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    order = np.argsort(lo, kind="stable")
-    lo, hi = lo[order], hi[order]
-    reach = np.maximum.accumulate(hi)
-    new = np.ones(lo.size, dtype=bool)
-    new[1:] = lo[1:] > reach[:-1]  # touching runs merge
-    first = np.flatnonzero(new)
-    last = np.append(first[1:], lo.size) - 1
-    return np.ascontiguousarray(lo[first]), np.ascontiguousarray(reach[last])
+# A source's compiled form (decision 126): one file of arrays beside the data file, laid out by
+# its manifest (which names the file it was built from), memory-mapped by the engine.
+COMPILE_CHUNK = 8 << 20  # inflated text compiled at a time (larger: more system time on fresh pages)
+_ALIGN = 64
+
+
+def _bounds(lengths: np.ndarray) -> np.ndarray:
+    """Offsets of consecutive pieces of these lengths, and the end of the last."""
+    return np.concatenate(([0], np.cumsum(lengths, dtype=np.int64)))
+
+
+def _narrow(values: np.ndarray) -> np.ndarray:
+    """``values`` in the narrowest signed integer type that holds them all."""
+    for kind in (np.int8, np.int16, np.int32):
+        info = np.iinfo(kind)
+        if not values.size or (values.min() >= info.min and values.max() <= info.max):
+            return values.astype(kind)
+    return values.astype(np.int64)
+
+
+def _source_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _data_lines(path: Path) -> Any:
+    """The data lines of a bgzipped VCF, inflated, in chunks of whole lines."""
+    tail = b""
+    header = True
+    with igzip.open(path, "rb") as fh:
+        while True:
+            data = fh.read(COMPILE_CHUNK)
+            text = tail + data
+            cut = text.rfind(b"\n") + 1 if data else len(text)
+            text, tail = text[:cut], text[cut:]
+            while header and text.startswith(b"#"):
+                nl = text.find(b"\n")
+                text = text[nl + 1 :] if nl >= 0 else b""
+            header = header and not text
+            if text:
+                yield text if text.endswith(b"\n") else text + b"\n"
+            if not data:
+                return
+
+
+def compile_source(source: Source) -> dict[str, Any]:
+    """Builds ``source``'s compiled form beside its file and returns its manifest: the arrays a
+    job looks its ALTs (a VCF source: ``_compile_vcf``) or REF spans (a BED: ``_compile_bed``)
+    up in (``CompiledSource``) instead of reading the source's text."""
+    t0 = time.perf_counter()
+    try:
+        arrays, contigs, rows = (_compile_vcf if source.kind == "vcf" else _compile_bed)(source)
+    except (OSError, EOFError, isal_zlib.error) as exc:  # type: ignore[misc]  # a truncated or corrupt file
+        raise SourceError(f"source {source.name}: {source.path.name} cannot be read: {exc}") from None
+    data_file, manifest_file = (source.path.with_name(n) for n in compiled_files(source.path.name))
+    layout, at, digest = {}, 0, hashlib.sha256()
+    tmp = data_file.with_name(f".{data_file.name}.tmp")
+    with open(tmp, "wb") as out:
+        for name, array in arrays.items():
+            array = np.ascontiguousarray(array)
+            layout[name] = [array.dtype.str, at, int(array.size)]
+            at += array.nbytes
+            for piece in (array.tobytes(), b"\0" * (-at % _ALIGN)):
+                out.write(piece)
+                digest.update(piece)
+            at += -at % _ALIGN
+    os.replace(tmp, data_file)
+    stat = source.path.stat()
+    manifest = {
+        "format": COMPILED_FORMAT,
+        "source": {"file": source.path.name, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                   "sha256": _source_sha256(source.path)},
+        "fields": _compiled_fields(source),
+        "contigs": contigs,
+        "arrays": layout,
+        "size": at,
+        "sha256": digest.hexdigest(),  # checked by gas-fetch-references, as a bundle's
+        "rows": rows,
+        "entries": int(arrays["pos"].size),
+        "build_seconds": round(time.perf_counter() - t0, 2),
+    }  # fmt: skip
+    tmp = manifest_file.with_name(f".{manifest_file.name}.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    os.replace(tmp, manifest_file)
+    return manifest
+
+
+def _compiled_fields(source: Source) -> list[str]:
+    """The INFO ids a VCF source's compiled form keeps: the declared ones and those its current
+    form kept (two declarations of one file share it); a BED's keeps every name."""
+    if source.kind != "vcf":
+        return []
+    before = (_manifest(source) or {}).get("fields") or []
+    return sorted({f.source_id for f in source.fields} | set(before))
+
+
+def _compile_vcf(source: Source) -> tuple[dict[str, np.ndarray], dict[str, list[int]], int]:
+    """(arrays, entries per contig, rows): each sequence ALT's minimal position ("pos") and
+    key "REF>ALT" ("key_off", "key"), sorted by contig and position, the source's row order
+    kept among equal positions (the first row with an allele wins), its ALT index and row;
+    per row its chosen INFO items ("info_off", "info")."""
+    ids = _compiled_fields(source)
+    names: dict[str, int] = {}
+    parts: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("contig", "pos", "alt", "row", "key", "key_len", "info", "info_len")
+    }
+    rows = 0
+    for text in _data_lines(source.path):
+        try:
+            block = _Block(text)
+        except ValueError as exc:
+            raise SourceError(f"source {source.name}: {exc} (after {rows:,} rows)") from None
+        al = block.alleles
+        ok = (al.mpos >= 0) & (block.pos[al.rec] >= 1)  # sequence REF and ALT, a POS
+        contig = np.array([names.setdefault(n, len(names)) for n in block.names], dtype=np.int64)
+        key_text, key_at, key_len = block.alt_keys()
+        info_text, info_at, info_len = block.info_items([i.encode() for i in ids])
+        parts["contig"].append(contig[block.chrom[al.rec[ok]]] if contig.size else al.rec[ok])
+        parts["pos"].append(al.mpos[ok])
+        parts["alt"].append(al.alt[ok])
+        parts["row"].append(rows + al.rec[ok])
+        parts["key"].append(gather(key_text, key_at[ok], key_len[ok]))
+        parts["key_len"].append(key_len[ok])
+        parts["info"].append(gather(info_text, info_at, info_len))
+        parts["info_len"].append(info_len)
+        rows += block.n
+    joined = {k: np.concatenate(v) if v else np.zeros(0, np.int64) for k, v in parts.items()}
+    order = np.lexsort((joined["pos"], joined["contig"]))  # stable: row order among equals
+    key_len = joined["key_len"][order]
+    contig = joined["contig"][order]
+    arrays = {
+        "pos": joined["pos"][order],
+        "key_off": _bounds(key_len),
+        "key": gather(joined["key"].astype(np.uint8), offsets_of(joined["key_len"])[order], key_len),
+        # read by numpy only (pos and key_off go to C as int64): as narrow as their values allow
+        "alt": _narrow(joined["alt"][order]),
+        "row": _narrow(joined["row"][order]),
+        "info_off": _narrow(_bounds(joined["info_len"])),
+        "info": joined["info"].astype(np.uint8),
+    }
+    bounds = np.searchsorted(contig, np.arange(len(names) + 1))
+    return arrays, {n: [int(bounds[i]), int(bounds[i + 1])] for n, i in names.items()}, rows
+
+
+def _compile_bed(source: Source) -> tuple[dict[str, np.ndarray], dict[str, list[int]], int]:
+    """(arrays, regions per contig, rows): each region's start ("pos") and end, sorted by
+    contig and start (file order among equal starts: a record's names are written in it), the
+    largest end up to it ("reach": the regions before the first reach past a point all end
+    before it) and its name ("name_off", "name")."""
+
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("pos", "end", "reach", "name", "name_len")}
+    contigs, at, done = {}, 0, 0
+    with igzip.open(source.path, "rb") as fh:
+        data = np.frombuffer(fh.read(), dtype=np.uint8)
+    for contig in _index_contigs(source.path):
+        text = data[done:]  # from inside the previous contig's last row: its rest is no row of this one
+        start, end, name, name_len = bed_scan(text, contig.encode(), 1 << 62, np.zeros(2, dtype=np.int64))
+        if start.size:
+            done += int(name[-1] + name_len[-1])
+        order = np.argsort(start, kind="stable")
+        start, end, name, name_len = start[order], end[order], name[order], name_len[order]
+        parts["pos"].append(start)
+        parts["end"].append(end)
+        parts["reach"].append(np.maximum.accumulate(end) if end.size else end)
+        parts["name"].append(gather(text, name, name_len))
+        parts["name_len"].append(name_len)
+        contigs[contig] = [at, at + start.size]
+        at += start.size
+    joined = {k: np.concatenate(v) if v else np.zeros(0, np.int64) for k, v in parts.items()}
+    arrays = {
+        "pos": joined["pos"],
+        "end": joined["end"],
+        "reach": joined["reach"],
+        "name_off": _bounds(joined["name_len"]),
+        "name": joined["name"].astype(np.uint8),
+    }
+    return arrays, contigs, at
+
+
+def _manifest(source: Source) -> dict[str, Any] | None:
+    path = source.path.with_name(compiled_files(source.path.name)[1])
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def compiled_problem(source: Source) -> str | None:
+    """Why ``source``'s compiled form cannot be used (None: it can): missing, of another
+    format, built from another file (size and mtime, as bundles are checked) or without a
+    chosen field."""
+    data_file, manifest_file = compiled_files(source.path.name)
+    manifest = _manifest(source)
+    if manifest is None:
+        return f"no compiled form ({manifest_file} beside {source.path.name})"
+    if manifest.get("format") != COMPILED_FORMAT:
+        return f"the compiled form {manifest_file} is of format {manifest.get('format')}, not {COMPILED_FORMAT}"
+    stat, built = source.path.stat(), manifest.get("source") or {}
+    if (built.get("size"), built.get("mtime_ns")) != (stat.st_size, stat.st_mtime_ns):
+        return (
+            f"the compiled form {manifest_file} is stale: built from {built.get('size')} bytes modified at "
+            f"{built.get('mtime_ns')} ns, {source.path.name} is {stat.st_size} bytes modified at {stat.st_mtime_ns} ns"
+        )
+    missing = sorted({f.source_id for f in source.fields if source.kind == "vcf"} - set(manifest.get("fields") or []))
+    if missing:
+        return f"the compiled form {manifest_file} lacks INFO/{', INFO/'.join(missing)}"
+    path = source.path.with_name(data_file)
+    if not path.is_file() or path.stat().st_size != manifest.get("size"):
+        return f"the compiled form {data_file} is missing or not {manifest.get('size')} bytes"
+    return None
+
+
+class CompiledSource:
+    """A source's compiled form, memory-mapped read-only: its arrays and each contig's entries."""
+
+    def __init__(self, source: Source):
+        manifest = _manifest(source)
+        if manifest is None or compiled_problem(source):
+            raise SourceError(f"source {source.name}: {compiled_problem(source)}")
+        raw = np.memmap(source.path.with_name(compiled_files(source.path.name)[0]), dtype=np.uint8, mode="r")
+        self.arrays = {
+            name: raw[at : at + count * np.dtype(dtype).itemsize].view(np.dtype(dtype))
+            for name, (dtype, at, count) in manifest["arrays"].items()
+        }
+        self.contigs: dict[str, tuple[int, int]] = {n: (a, z) for n, (a, z) in manifest["contigs"].items()}
+
+    def lookup(self, contig: str, pos: np.ndarray, text: np.ndarray, off: np.ndarray, length: np.ndarray) -> np.ndarray:
+        """Per key (minimal position, "REF>ALT" in ``text``) its first entry on ``contig``, -1: none."""
+        a, z = self.contigs[contig]
+        x = self.arrays
+        found = source_lookup(x["pos"][a:z], x["key"], x["key_off"][a : z + 1], pos, text, off, length)
+        return np.where(found >= 0, found + a, -1)
 
 
 def _pieces(n: int, rec: np.ndarray, columns: list[tuple[Any, np.ndarray, np.ndarray] | None]) -> tuple[Any, ...]:
@@ -427,19 +655,7 @@ class SourcesStage:
         ids = "|".join(map(re.escape, sorted(self.ids)))
         self._ours = re.compile(rf"(?:^|;)(?:{ids})(?:[=;]|$)")
         self._id_bytes = [i.encode() for i in sorted(self.ids)]
-        self._local = threading.local()
-        self._gaps = {s.name: _window_gap(s.path.stat().st_size) for s in sources.sources}
-        self._indexes = {s.name: _TabixIndex(s.path) for s in sources.sources}
-
-    def _handle(self, source: Source) -> Any:
-        """This thread's handle of a source's file: its BGZF blocks are read from the offsets
-        of its index (_TabixIndex) and inflated by _inflate."""
-        handles = getattr(self._local, "handles", None)
-        if handles is None:
-            handles = self._local.handles = {}
-        if source.name not in handles:
-            handles[source.name] = open(source.path, "rb")  # noqa: SIM115 (kept for the thread's life)
-        return handles[source.name]
+        self._compiled = {s.name: CompiledSource(s) for s in sources.sources}
 
     def annotate(self, text: bytes) -> tuple[bytes, list[Any]]:
         """(the lines with the fields added, per source field a pyarrow array over the ALTs:
@@ -497,79 +713,29 @@ class SourcesStage:
         return "\t".join(cols).encode("utf-8", "surrogateescape")
 
     def _vcf(self, source: Source, block: _Block) -> None:
-        al, index = block.alleles, self._indexes[source.name]
+        """Each ALT's key looked up in the source's compiled form: the first source row with
+        its minimal form, that row's chosen INFO items and the index of its ALT."""
+        al, compiled = block.alleles, self._compiled[source.name]
         rows = al.mpos.size
-        # The span a matching source record can start in: an allele's leading shared bases
-        # may be written differently on the two sides, so the whole REF span is read. A
-        # record's query is [POS-2, POS+len(REF)) (0-based): every source row whose minimal
-        # form can start where one of the record's can.
-        lo, hi = block.pos - 1, block.pos + block.ref_len
-        # Each ALT's key "REF>ALT" (upper case) and what the scan finds for it: the matching
-        # row's INFO text (kept in `kept`, found_at/found_len) and the row's ALT index.
-        key_len = al.mref_len + 1 + al.malt_len
-        one = np.ones(rows, np.int64)
-        key_text = UPPER[
-            gather_columns([(block.b, al.mref, al.mref_len), (b">", 0 * one, one), (block.b, al.malt, al.malt_len)])
-        ]
-        key_off = offsets_of(key_len)
-        found_at, found_len, found_alt = np.full(rows, -1, np.int64), np.zeros(rows, np.int64), np.zeros(rows, np.int64)
-        kept: list[np.ndarray] = []
-        size = 0
-        for chrom, start, end, members in block.windows(lo, hi, self._gaps[source.name]):
-            contig = self._contig(index.names, chrom)
+        key_text, key_off, key_len = block.alt_keys()
+        entry = np.full(rows, -1, np.int64)
+        alt_contig = block.chrom[al.rec]
+        for c, chrom in enumerate(block.names):
+            contig = self._contig(compiled.contigs, chrom)
             if contig is None:
                 continue
-            mine = block.alt_rows(members)
-            mine = mine[al.mpos[mine] >= 0]
-            if not mine.size:
-                continue
-            mine = mine[np.argsort(al.mpos[mine], kind="stable")]
-            runs = _runs(np.maximum(0, lo[members] - 1), hi[members])
-            table = SourceKeys(np.ascontiguousarray(al.mpos[mine]), key_text, key_off[mine], key_len[mine])
-            for text, new in self._scan(source, index, contig, (max(0, start - 1), end), runs, table):
-                rows_new = mine[new]
-                found_len[rows_new] = table.found_len[new]
-                found_alt[rows_new] = table.found_alt[new]
-                # the INFO texts of this chunk's matches, kept past the chunk
-                piece = gather(text, table.found_info[new], table.found_len[new])
-                found_at[rows_new] = size + offsets_of(table.found_len[new])
-                kept.append(piece)
-                size += piece.size
-        store = np.concatenate(kept) if kept else np.zeros(0, dtype=np.uint8)
+            mine = np.flatnonzero((alt_contig == c) & (al.mpos >= 0))
+            if mine.size:
+                entry[mine] = compiled.lookup(contig, al.mpos[mine], key_text, key_off[mine], key_len[mine])
+        x, hit = compiled.arrays, np.flatnonzero(entry >= 0)
+        row = x["row"][entry[hit]].astype(np.int64)
+        at = x["info_off"][row].astype(np.int64)
+        length = x["info_off"][row + 1] - at
+        store = gather(x["info"], at, length)
+        found_at, found_len, found_alt = np.full(rows, -1, np.int64), np.zeros(rows, np.int64), np.zeros(rows, np.int64)
+        found_at[hit], found_len[hit], found_alt[hit] = offsets_of(length), length, x["alt"][entry[hit]]
         for f in source.fields:
             self._field(block, f, store, found_at, found_len, found_alt)
-
-    def _scan(
-        self, source: Source, index: _TabixIndex, contig: str, region: tuple[int, int],
-        runs: tuple[np.ndarray, np.ndarray], table: SourceKeys,
-    ) -> Any:  # fmt: skip
-        """Yields (chunk text, key numbers newly found in it): the keys' first source rows in
-        ``region`` (0-based) meeting ``runs``, found_* in ``table`` offsets into that chunk: the
-        region's rows are inflated from the index's offset on and matched in C
-        (textops.source_scan), in chunks (BGZF_BLOCK); the rows between the runs are read
-        through, not parsed."""
-        offset = index.start(contig, region[0])
-        if offset is None:
-            return
-        last = index.start(contig, region[1])
-        taken = np.zeros(table.pos.size, dtype=bool)
-        state = np.zeros(1, dtype=np.int64)
-        handle = self._handle(source)
-        data, block = _inflate(handle, offset >> 16, (offset if last is None else max(last, offset)) >> 16)
-        tail, data, name = b"", data[offset & 0xFFFF :], contig.encode()
-        while True:
-            raw = tail + data
-            cut = raw.rfind(b"\n") + 1 if data else len(raw)  # whole lines; the last one at the end
-            text = np.frombuffer(raw, dtype=np.uint8)
-            done = source_scan(text[:cut], name, region[1], *runs, table, state)
-            new = np.flatnonzero((table.found_info >= 0) & ~taken)
-            if new.size:
-                taken[new] = True
-                yield text, new
-            if done or not data:
-                return
-            tail = raw[cut:]
-            data, block = _inflate(handle, block, block)
 
     def _field(
         self, block: _Block, f: SourceField, store: np.ndarray, at: np.ndarray, length: np.ndarray, alt: np.ndarray
@@ -631,38 +797,38 @@ class SourcesStage:
             block.columns.append(_typed(f, store, vs, vl, valid))
 
     def _bed(self, source: Source, block: _Block) -> None:
+        """The regions of the source's compiled form that overlap each record's REF span."""
         f, n, rec = source.fields[0], block.n, block.alleles.rec
-        index = self._indexes[source.name]
+        compiled = self._compiled[source.name]
+        x = compiled.arrays
         # The REF span, 0-based half-open (POS .. POS+len(REF)-1, as bcftools overlaps it).
         lo = block.pos - 1
         hi = lo + np.maximum(1, block.ref_len)
         hit = np.zeros(n, dtype=bool)
         pair_rec, pair_name, pair_len, kept, size = [], [], [], [], 0  # the named regions of each record
-        for chrom, start, end, members in block.windows(lo, hi, self._gaps[source.name]):
-            contig = self._contig(index.names, chrom)
+        for c, chrom in enumerate(block.names):
+            contig = self._contig(compiled.contigs, chrom)
             if contig is None:
                 continue
-            text, s, e, name, name_len = self._regions(source, index, contig, start, end)
-            run_s, run_e = _runs(lo[members], hi[members])
-            k = np.searchsorted(run_s, e, side="left") - 1  # only regions meeting a record count
-            near = np.flatnonzero((k >= 0) & (run_e[np.maximum(k, 0)] > s))
-            if not near.size:
-                continue
-            s, e = s[near], e[near]
-            # Only a region starting less than the longest length before lo can reach it.
-            a = np.searchsorted(s, lo[members] - int((e - s).max()), side="left")
-            z = np.maximum(a, np.searchsorted(s, hi[members], side="left"))
+            first, last = compiled.contigs[contig]
+            members = np.flatnonzero(block.chrom == c)
+            s, e = x["pos"][first:last], x["end"][first:last]
+            # From the first region reaching past lo to the last starting before hi, in file order.
+            z = np.searchsorted(s, hi[members], side="left")
+            a = np.minimum(np.searchsorted(x["reach"][first:last], lo[members], side="right"), z)
             pairs = ranges(a, z - a)
             records = np.repeat(members, z - a)
             over = (s[pairs] < hi[records]) & (e[pairs] > lo[records])
-            records, pairs = records[over], near[pairs[over]]
+            records, pairs = records[over], pairs[over] + first
             hit[records] = True
-            named = name_len[pairs] > 0
-            records, pairs = records[named], pairs[named]
-            kept.append(gather(text, name[pairs], name_len[pairs]))
+            name_at = x["name_off"][pairs]
+            name_len = x["name_off"][pairs + 1] - name_at
+            named = name_len > 0
+            records, name_at, name_len = records[named], name_at[named], name_len[named]
+            kept.append(gather(x["name"], name_at, name_len))
             pair_rec.append(records)
-            pair_name.append(size + offsets_of(name_len[pairs]))
-            pair_len.append(name_len[pairs])
+            pair_name.append(size + offsets_of(name_len))
+            pair_len.append(name_len)
             size += kept[-1].size
         if f.number == "0":
             name_id = f.info_id.encode()
@@ -675,27 +841,6 @@ class SourcesStage:
         head = len(f.info_id) + 1
         if self.table:
             block.columns.append(_typed(f, buf, (at + head)[rec], (length - head)[rec], (length > 0)[rec]))
-
-    def _regions(self, source: Source, index: _TabixIndex, contig: str, start: int, end: int) -> tuple[np.ndarray, ...]:
-        """(text, start, end, name start, name length) of a BED source's regions of ``contig``
-        from the index's offset of ``start`` on that start before ``end``, in file order."""
-        offset = index.start(contig, start)
-        empty = np.zeros(0, dtype=np.int64)
-        if offset is None:
-            return np.zeros(0, dtype=np.uint8), empty, empty, empty, empty
-        last = index.start(contig, end)
-        handle = self._handle(source)
-        data, block = _inflate(handle, offset >> 16, (offset if last is None else max(last, offset)) >> 16)
-        data, state = data[offset & 0xFFFF :], np.zeros(2, dtype=np.int64)
-        while True:  # the whole lines up to a row past the end (or the contig's end)
-            more, block = (b"", block) if state[1] else _inflate(handle, block, block)
-            text = np.frombuffer(data, dtype=np.uint8)
-            cut = data.rfind(b"\n") + 1 if more else len(data)
-            state[:] = 0  # the text is scanned from its start again
-            found = bed_scan(text[:cut], contig.encode(), end, state)
-            if state[1] or not more:
-                return text, *found
-            data += more
 
     @staticmethod
     def _names(
@@ -743,93 +888,22 @@ def _flag_column(values: np.ndarray) -> Any:
     return pa.array(values, pa.bool_(), mask=~values)
 
 
-def _inflate(fh: Any, start: int, last: int) -> tuple[bytes, int]:
-    """The inflated text of a BGZF file's blocks from file offset ``start`` up to the block at
-    ``last`` (at least one with text, unless the file ends first), and the next block's offset."""
-    fh.seek(start)
-    raw = fh.read(max(0, last - start) + BGZF_BLOCK)
-    pieces, at, inflated = [], 0, 0
-    view = memoryview(raw)
-    while at + 18 <= len(raw):
-        if raw[at : at + 4] != b"\x1f\x8b\x08\x04" or raw[at + 12 : at + 14] != b"BC":
-            raise SourceError(f"{getattr(fh, 'name', 'source')}: not a BGZF block at offset {start + at}")
-        size = struct.unpack_from("<H", raw, at + 16)[0] + 1  # BSIZE: the block's size - 1
-        if at + size > len(raw):
-            break
-        pieces.append(isal_zlib.decompress(view[at + 18 : at + size - 8], -15))  # raw deflate
-        inflated += len(pieces[-1])
-        at += size
-        if start + at > last and inflated:  # an empty block is not the end: only the last one is
-            break
-    if not at and raw:
-        raise SourceError(f"{getattr(fh, 'name', 'source')}: a truncated BGZF block at offset {start}")
-    return b"".join(pieces), start + at
-
-
-def _window_gap(compressed_bytes: int) -> int:
-    """The gap (bases) below which records share a tabix query of a source of this size."""
-    per_base = max(compressed_bytes, 1) / GENOME_BASES
-    return int(min(MAX_GAP, max(WINDOW_GAP, READ_THROUGH_BYTES / per_base)))
-
-
-class _TabixIndex:
-    """A tabix index's contig names and, per contig, where a region's rows start: the virtual
-    offset (BGZF block << 16 | offset in the inflated block) from which a sorted file holds
-    every row overlapping the region's start and all later ones. .tbi: its linear index (16 kb
-    windows); .csi: the lowest existing bin holding the start (its loffset), as htslib."""
-
-    def __init__(self, source: Path):
-        path = _index_path(source)
-        if path is None:
-            raise SourceError(f"{source.name} has no tabix index")
-        data = gzip.decompress(path.read_bytes())  # both kinds are BGZF-compressed
-        self.csi = data[:4] == b"CSI\x01"
-        if self.csi:
-            self.min_shift, self.depth, l_aux = struct.unpack_from("<3i", data, 4)
-            l_nm = struct.unpack_from("<i", data, 16 + 24)[0]
-            names, at = data[16 + 28 : 16 + 28 + l_nm], 16 + l_aux
-        elif data[:4] == b"TBI\x01":
-            l_nm = struct.unpack_from("<i", data, 32)[0]
-            names, at = data[36 : 36 + l_nm], 36 + l_nm
-        else:
-            raise SourceError(f"{path.name} is not a tabix index (.tbi or .csi)")
-        n_ref = struct.unpack_from("<i", data, at)[0] if self.csi else struct.unpack_from("<i", data, 4)[0]
-        at += 4 if self.csi else 0
-        self.names = [n.decode() for n in names.split(b"\0")[:n_ref]]
-        self.linear: dict[str, np.ndarray] = {}
-        self.bins: dict[str, dict[int, int]] = {}
-        for name in self.names:
-            (n_bin,) = struct.unpack_from("<i", data, at)
-            at += 4
-            bins = {}
-            for _ in range(n_bin):
-                if self.csi:
-                    number, loffset, n_chunk = struct.unpack_from("<IQi", data, at)
-                    bins[number] = loffset
-                    at += 16
-                else:
-                    number, n_chunk = struct.unpack_from("<Ii", data, at)
-                    at += 8
-                at += 16 * n_chunk
-            self.bins[name] = bins
-            if not self.csi:
-                (n_intv,) = struct.unpack_from("<i", data, at)
-                self.linear[name] = np.frombuffer(data, dtype="<u8", count=n_intv, offset=at + 4)
-                at += 4 + 8 * n_intv
-
-    def start(self, contig: str, pos: int) -> int | None:
-        """The virtual offset to read from for rows overlapping 0-based ``pos`` and after
-        (None: the contig has none)."""
-        if not self.csi:
-            linear = self.linear[contig]
-            return int(linear[pos >> 14]) if (pos >> 14) < linear.size else None
-        bins = self.bins[contig]
-        if not bins:
-            return None
-        number = ((1 << 3 * self.depth) - 1) // 7 + (pos >> self.min_shift)  # the leaf holding pos
-        while number not in bins and number > 0:
-            number = (number - 1) >> 3  # its parent
-        return bins.get(number, 0)  # no bin above it: from the file's start (other contigs skipped)
+def _index_contigs(source: Path) -> list[str]:
+    """The contig names of a source's tabix index (.tbi or .csi), in the file's order."""
+    path = _index_path(source)
+    if path is None:
+        raise SourceError(f"{source.name} has no tabix index")
+    data = gzip.decompress(path.read_bytes())  # both kinds are BGZF-compressed
+    if data[:4] == b"CSI\x01":
+        l_aux = struct.unpack_from("<i", data, 12)[0]
+        l_nm = struct.unpack_from("<i", data, 16 + 24)[0]
+        names, n_ref = data[16 + 28 : 16 + 28 + l_nm], struct.unpack_from("<i", data, 16 + l_aux)[0]
+    elif data[:4] == b"TBI\x01":
+        l_nm = struct.unpack_from("<i", data, 32)[0]
+        names, n_ref = data[36 : 36 + l_nm], struct.unpack_from("<i", data, 4)[0]
+    else:
+        raise SourceError(f"{path.name} is not a tabix index (.tbi or .csi)")
+    return [n.decode() for n in names.split(b"\0")[:n_ref]]
 
 
 def arrow_type(f: SourceField) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ctypes
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -284,12 +284,11 @@ CHANGE_CAP = 4096  # the room gas_tx_entries first offers each gas_change_effect
 
 
 # sources.py's kernel (native.c's sources section), declared apart for the same reason.
-_SIGNATURES["gas_source_scan"] = (
-    [_BYTES, _I64, ctypes.c_char_p, _I64, _I64, _I64, _INT64S, _INT64S, _I64, _INT64S, _BYTES, _INT64S, _INT64S]
-    + [_INT64S_OUT] * 4,
-    _I64,
-)
 _SIGNATURES["gas_source_alleles"] = ([_BYTES, _I64, *[_INT64S] * 5, _I64, ctypes.c_int, *[_INT64S_OUT] * 9], _I64)
+_SIGNATURES["gas_source_lookup"] = (
+    [_I64, _INT64S, _BYTES, _I64, _INT64S, _I64, _INT64S, _BYTES, _INT64S, _INT64S, _INT64S_OUT],
+    None,
+)
 _SIGNATURES["gas_bed_scan"] = ([_BYTES, _I64, ctypes.c_char_p, _I64, _I64, _I64, *[_INT64S_OUT] * 5], _I64)
 _SIGNATURES["gas_info_values"] = (
     [_BYTES, _I64, _INT64S, _INT64S, ctypes.c_char_p, _I64, _INT64S, _INT64S_OUT, _INT64S_OUT],
@@ -629,68 +628,6 @@ def tx_entries(
 
 
 @dataclass
-class SourceKeys:
-    """A window's alleles for ``source_scan``: minimal forms (``sources.minimal``) sorted by
-    position, each as the text "REF>ALT" (upper case), and what the scan found for each: the
-    first matching source row's INFO column (start in the scanned text, length; -1: none yet)
-    and the index of the row's ALT that matched."""
-
-    pos: np.ndarray
-    text: np.ndarray
-    off: np.ndarray
-    length: np.ndarray
-    found_info: np.ndarray = field(init=False)
-    found_len: np.ndarray = field(init=False)
-    found_alt: np.ndarray = field(init=False)
-
-    def __post_init__(self) -> None:
-        n = self.pos.size
-        if self.off.size != n or self.length.size != n:
-            raise ValueError("source keys: one offset and length per position")
-        if n and (self.off.min() < 0 or (self.off + self.length).max() > self.text.size or self.length.min() < 0):
-            raise ValueError("source keys: a key lies outside the key text")
-        if n > 1 and (np.diff(self.pos) < 0).any():
-            raise ValueError("source keys: positions must ascend")
-        self.found_info = np.full(n, -1, dtype=np.int64)
-        self.found_len = np.zeros(n, dtype=np.int64)
-        self.found_alt = np.zeros(n, dtype=np.int64)
-
-
-def source_scan(
-    text: np.ndarray, contig: bytes, end: int, run_starts: np.ndarray, run_ends: np.ndarray, keys: SourceKeys,
-    state: np.ndarray,
-) -> bool:  # fmt: skip
-    """Matches the rows of ``text`` (whole lines of a source VCF) against ``keys``, as
-    ``native.c``'s gas_source_scan documents (compiled: one call per chunk of text). True when
-    no later row can match (a row at or past ``end``, or the next contig)."""
-    if run_starts.size != run_ends.size:
-        raise ValueError("source_scan: one end per run start")
-    if state.size != 1 or state.dtype != np.int64:
-        raise ValueError("source_scan: state is one int64")
-    return bool(
-        _native().gas_source_scan(
-            text,
-            text.size,
-            contig,
-            len(contig),
-            end,
-            run_starts.size,
-            run_starts,
-            run_ends,
-            keys.pos.size,
-            keys.pos,
-            keys.text,
-            keys.off,
-            keys.length,
-            keys.found_info,
-            keys.found_len,
-            keys.found_alt,
-            state,
-        )  # fmt: skip
-    )
-
-
-@dataclass
 class SourceAlleles:
     """A block's ALTs, one row each (records in order, ALTs in order): the record, the ALT's
     index and its minimal form (``sources.minimal``, or with ``lead_first`` effects.py's) as
@@ -741,6 +678,25 @@ def info_values(
     out_start, out_len = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     _native().gas_info_values(text, n, start, length, info_id, len(info_id), part, out_start, out_len)
     return out_start, out_len
+
+
+def source_lookup(
+    pos: np.ndarray, text: np.ndarray, off: np.ndarray, qpos: np.ndarray, qtext: np.ndarray, qoff: np.ndarray,
+    qlen: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """Per query key (position, "REF>ALT" text) the first entry of a compiled source with the same
+    position and text (entries sorted by position, texts text[off[e] : off[e + 1]]), -1 when none
+    (compiled: gas_source_lookup)."""
+    qpos, qoff, qlen = (np.ascontiguousarray(a, dtype=np.int64) for a in (qpos, qoff, qlen))
+    n, q = pos.size, qpos.size
+    if off.size != n + 1 or qoff.size != q or qlen.size != q:
+        raise ValueError("source_lookup: one offset per entry (and one past the last), one per query")
+    # The entries (a file) are not checked here in O(n): the kernel skips a text outside `text`.
+    if q and (qoff.min() < 0 or qlen.min() < 0 or (qoff + qlen).max() > qtext.size):
+        raise ValueError("source_lookup: a query's text lies outside the query text")
+    out = np.empty(q, dtype=np.int64)
+    _native().gas_source_lookup(n, pos, text, text.size, off, q, qpos, qtext, qoff, qlen, out)
+    return out
 
 
 def bed_scan(text: np.ndarray, contig: bytes, end: int, state: np.ndarray) -> tuple[np.ndarray, ...]:
