@@ -35,6 +35,7 @@ from gas.annotator.engine.textops import (
     SplitLines,
     TxTables,
     TxText,
+    bounds_of,
     byte_table,
     distinct,
     gather,
@@ -1112,13 +1113,6 @@ def _count_in(table: np.ndarray, b: np.ndarray, starts: np.ndarray, lengths: np.
     """How many bytes of each piece b[starts[i] .. + lengths[i]] the byte table holds."""
     piece = np.repeat(np.arange(starts.size), lengths)
     return np.bincount(piece[table[b[ranges(starts, lengths)]]], minlength=starts.size)
-
-
-def bounds_of(lengths: np.ndarray) -> np.ndarray:
-    """Pieces' start offsets and the end (an inclusive prefix sum after a 0)."""
-    out = np.zeros(lengths.size + 1, dtype=np.int64)
-    np.cumsum(lengths, out=out[1:])
-    return out
 
 
 def changes_of(

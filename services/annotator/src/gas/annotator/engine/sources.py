@@ -36,6 +36,7 @@ from isal import igzip, isal_zlib  # zlib's inflate, ~3.5x faster (ISA-L): a sou
 from gas.annotator.engine.textops import (
     UPPER,
     bed_scan,
+    bounds_of,
     first_occurrences,
     gather,
     gather_columns,
@@ -631,8 +632,7 @@ def _typed(f: SourceField, buf: np.ndarray, start: np.ndarray, length: np.ndarra
     typ = arrow_type(f)
     start, length = np.where(valid, start, 0), np.where(valid, length, 0)
     data = gather(buf, start, length)
-    offsets = np.zeros(valid.size + 1, dtype=np.int64)
-    np.cumsum(length, out=offsets[1:])
+    offsets = bounds_of(length)
     mask = pa.py_buffer(np.packbits(valid, bitorder="little"))
     strings = pa.LargeStringArray.from_buffers(valid.size, pa.py_buffer(offsets), pa.py_buffer(data), mask)
     if typ == pa.string():

@@ -335,6 +335,13 @@ def offsets_of(lengths: np.ndarray) -> np.ndarray:
     return out
 
 
+def bounds_of(lengths: np.ndarray) -> np.ndarray:
+    """Pieces' start offsets and the end (an inclusive prefix sum after a 0)."""
+    out = np.zeros(lengths.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=out[1:])
+    return out
+
+
 def lookup(table: np.ndarray, keys: np.ndarray, side: str = "right") -> np.ndarray:
     """``np.searchsorted(table, keys, side)`` for an ascending int64 table (compiled:
     ``native.c``, gas_lookup). Each search starts from the previous key's answer, so the
@@ -547,8 +554,7 @@ class EntryText:
 def _packed(texts: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
     """Texts as one byte array and their start offsets (one more: the end)."""
     data = np.frombuffer(b"".join(texts), dtype=np.uint8) if texts else _EMPTY
-    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)), out=offsets[1:])
+    offsets = bounds_of(np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
     return (data if data.size else _EMPTY), offsets
 
 
