@@ -21,6 +21,7 @@ from engine_support import changes_batch, minimal_change, vep_allele
 
 from gas.annotator.engine import textops
 from gas.annotator.engine.textops import (
+    Indexed,
     first_occurrences,
     format_uint,
     gather,
@@ -107,6 +108,38 @@ def test_gather_columns_matches_slicing():
     assert out.tobytes() == want
     pieces = [a[s : s + k].tobytes() for s, k in zip(sa, la, strict=True) if k > 0]
     assert gather(a, sa[la > 0], la[la > 0]).tobytes() == b"".join(pieces)
+
+
+def test_gather_columns_takes_strings_of_a_table_by_index_and_gives_row_ends():
+    """An ``Indexed`` column copies string index[i] of an Arrow-style table (int32 offsets);
+    a negative index is no piece; ``row_ends`` is where each row ends in the output."""
+    rng = np.random.default_rng(5)
+    words = [bytes(rng.integers(97, 123, int(k), dtype=np.uint8)) for k in rng.integers(0, 9, 40)]
+    offsets = np.concatenate([[0], np.cumsum([len(w) for w in words])]).astype(np.int32)
+    data = b"".join(words)
+    n = 500
+    index = rng.integers(-2, len(words), n)
+    sa, la = rng.integers(0, 3, n), rng.integers(-1, 2, n)
+    ends = np.empty(n, dtype=np.int64)
+    out = gather_columns([Indexed(data, offsets, index), (b"xyz", sa, la)], ends)
+    rows = [
+        (words[k] if k >= 0 else b"") + b"xyz"[s : s + max(length, 0)]
+        for k, s, length in zip(index, sa, la, strict=True)
+    ]
+    assert out.tobytes() == b"".join(rows)
+    assert ends.tolist() == np.cumsum([len(r) for r in rows]).tolist()
+    with pytest.raises(ValueError, match="row ends"):
+        gather_columns([Indexed(data, offsets, index)], np.empty(n - 1, dtype=np.int64))
+
+
+@pytest.mark.parametrize(
+    "offsets, index",
+    [([0, 2, 5], [2]), ([0, 2, 5], [9]), ([0, 2, 12], [1]), ([0, 4, 2], [1]), ([-1, 2, 5], [0])],
+    ids=["past the last string", "far past it", "offsets past the data", "offsets going back", "offset before 0"],
+)
+def test_gather_refuses_an_index_outside_its_table(offsets, index):
+    with pytest.raises(IndexError, match="column 0 lies outside its source or table"):
+        gather_columns([Indexed(b"hello", np.array(offsets, dtype=np.int32), np.array(index))])
 
 
 @pytest.mark.parametrize(
@@ -204,14 +237,23 @@ def test_the_c_boundary_refuses_arrays_of_another_type_shape_or_layout():
             pytest.fail(why)
     sizes = np.array([80], dtype=np.int64)
     raw = (ctypes.c_void_p * 1)(starts.ctypes.data)
+    no_tables = textops._Int32Arrays([None])
     with pytest.raises(ctypes.ArgumentError):  # an untyped array of pointers
-        lib.gas_gather_size(4, 1, sizes, raw, raw)
+        lib.gas_gather_size(4, 1, sizes, sizes, raw, raw, no_tables)
     with pytest.raises(TypeError):
         textops._Int64Arrays([starts.astype(np.int32)], 4)
     with pytest.raises(ValueError, match="3 entries where 4 are read"):
         textops._Int64Arrays([starts[:3]], 4)
     with pytest.raises(ctypes.ArgumentError):  # byte sources where offsets go
-        lib.gas_gather_size(4, 1, sizes, textops._ByteArrays([text]), textops._Int64Arrays([lengths], 4))
+        lib.gas_gather_size(
+            4, 1, sizes, sizes, textops._ByteArrays([text]), textops._Int64Arrays([lengths], 4), no_tables
+        )
+    with pytest.raises(ctypes.ArgumentError):  # int64 where a table's int32 offsets go
+        lib.gas_gather_size(4, 1, sizes, sizes, *[textops._Int64Arrays([lengths], 4)] * 3)
+    with pytest.raises(ctypes.ArgumentError):  # row ends of another type
+        lib.gas_gather(
+            4, 1, textops._ByteArrays([text]), *[textops._Int64Arrays([lengths], 4)] * 2, no_tables, text, text
+        )
 
 
 # ---------------------------------------------------------------- transcript effects

@@ -8,43 +8,63 @@
 #include <string.h>
 
 /* Pieces in columns: piece (i, p) is sources[p][starts[p][i] .. + lengths[p][i]]; a piece of
- * length <= 0 is empty, a column whose starts is NULL is absent. The output is every row's
- * pieces in column order, rows in order. */
+ * length <= 0 is empty. A column with table offsets (offsets[p] != NULL, int32 as Arrow's
+ * strings have them, rows[p] strings) is indexed instead: starts[p][i] is a string's index
+ * (< 0: no piece) and its piece sources[p][offsets[p][k] .. offsets[p][k + 1]], so a table's
+ * strings are copied by index without per-row start and length arrays. The output is every
+ * row's pieces in column order, rows in order. */
+
+static inline int64_t gather_piece(const int64_t *const *starts, const int64_t *const *lengths,
+                                   const int32_t *const *offsets, int64_t p, int64_t i, int64_t *start)
+{
+    if (offsets[p] == NULL) {
+        *start = starts[p][i];
+        return lengths[p][i];
+    }
+    int64_t k = starts[p][i];
+    if (k < 0)
+        return 0;
+    *start = offsets[p][k];
+    return (int64_t)offsets[p][k + 1] - offsets[p][k];
+}
 
 /* The output size, or -(1 + p) when a piece of column p lies outside its source (of
- * sizes[p] bytes): the caller checks before gas_gather copies, which trusts its input. */
-int64_t gas_gather_size(int64_t n, int64_t columns, const int64_t *sizes, const int64_t *const *starts,
-                        const int64_t *const *lengths)
+ * sizes[p] bytes) or an index outside its table: the caller checks before gas_gather copies,
+ * which trusts its input. */
+int64_t gas_gather_size(int64_t n, int64_t columns, const int64_t *sizes, const int64_t *rows,
+                        const int64_t *const *starts, const int64_t *const *lengths, const int32_t *const *offsets)
 {
     int64_t total = 0;
     for (int64_t p = 0; p < columns; p++) {
-        const int64_t *s = starts[p], *l = lengths[p];
-        if (s == NULL)
-            continue;
         for (int64_t i = 0; i < n; i++) {
-            if (l[i] <= 0)
-                continue;
-            if (s[i] < 0 || s[i] > sizes[p] - l[i])
+            if (offsets[p] != NULL && starts[p][i] >= rows[p])
                 return -(1 + p);
-            total += l[i];
+            int64_t s = 0, l = gather_piece(starts, lengths, offsets, p, i, &s);
+            if (l == 0 || (l < 0 && offsets[p] == NULL))
+                continue;
+            if (l < 0 || s < 0 || s > sizes[p] - l)
+                return -(1 + p);
+            total += l;
         }
     }
     return total;
 }
 
+/* row_ends (when not NULL): where each row's pieces end in out. */
 void gas_gather(int64_t n, int64_t columns, const uint8_t *const *sources, const int64_t *const *starts,
-                const int64_t *const *lengths, uint8_t *out)
+                const int64_t *const *lengths, const int32_t *const *offsets, uint8_t *out, int64_t *row_ends)
 {
+    const uint8_t *first = out;
     for (int64_t i = 0; i < n; i++) {
         for (int64_t p = 0; p < columns; p++) {
-            if (starts[p] == NULL)
-                continue;
-            int64_t len = lengths[p][i];
+            int64_t s = 0, len = gather_piece(starts, lengths, offsets, p, i, &s);
             if (len > 0) {
-                memcpy(out, sources[p] + starts[p][i], (size_t)len);
+                memcpy(out, sources[p] + s, (size_t)len);
                 out += len;
             }
         }
+        if (row_ends != NULL)
+            row_ends[i] = out - first;
     }
 }
 

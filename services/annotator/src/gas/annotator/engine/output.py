@@ -31,10 +31,10 @@ from gas.annotator.engine.database import REGION_CODE, Packed
 from gas.annotator.engine.parquet import BATCH_SCHEMA, SCHEMA
 from gas.annotator.engine.textops import (
     Column,
+    Indexed,
     distinct,
     first_occurrences,
     format_uint,
-    gather,
     gather_columns,
     offsets_of,
     parse_uint,
@@ -98,18 +98,36 @@ def packed_strings(packed: Packed, prefix: str = "", empty_is_null: bool = False
     return values
 
 
+def strings_of(columns: list[Column | Indexed | None], valid: np.ndarray | None = None) -> pa.Array:
+    """A string array of each row's pieces joined (one ``gather_columns`` pass), null where
+    ``valid`` is False."""
+    n = next((c[2].size if isinstance(c, Indexed) else np.size(c[1]) for c in columns if c is not None), 0)
+    ends = np.zeros(n + 1, dtype=np.int64)
+    data = gather_columns(columns, ends[1:])
+    buffers = [None, pa.py_buffer(ends.astype(np.int32)), pa.py_buffer(data)]
+    nulls = 0
+    if valid is not None and (nulls := n - int(np.count_nonzero(valid))):
+        buffers[0] = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.Array.from_buffers(pa.string(), n, buffers, nulls)
+
+
 def strings_from(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> pa.Array:
     """A string array of byte ranges (copied into one contiguous buffer)."""
-    data = gather(buf, starts, lengths)
-    offsets = np.zeros(starts.size + 1, dtype=np.int32)
-    np.cumsum(lengths, out=offsets[1:])
-    return pa.Array.from_buffers(pa.string(), starts.size, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    return strings_of([(buf, starts, lengths)])
 
 
 def field_strings(lines: Any, k: int) -> pa.Array:
     """Column k (0 = CHROM) of every line as a string array."""
     start, length = lines.field(k)
     return strings_from(lines.buf, start, length)
+
+
+def valid_rows(values: pa.Array) -> np.ndarray:
+    """Whether each value is not null (from the validity bits: no compute kernel)."""
+    if not values.null_count:
+        return np.ones(len(values), dtype=bool)
+    bits = np.unpackbits(np.frombuffer(values.buffers()[0], dtype=np.uint8), bitorder="little")
+    return bits[values.offset : values.offset + len(values)].astype(bool)
 
 
 def with_nulls(values: pa.Array, valid: np.ndarray) -> pa.Array:
@@ -236,6 +254,7 @@ class OutputTables:
         self.classes = pa.array([".", *VARIANT_CLASSES], _STRING)
         self.tstv = pa.array([".", "ts", "tv"], _STRING)
         self.known_sources = pa.array(KNOWN_SOURCES, _STRING)
+        self.known_source_field = pa.array([f";KNOWN_SOURCE={k}" for k in KNOWN_SOURCES], _STRING)  # one-ALT records
         self.term_names = _TERM_NAMES
         self.most_severe_field = pa.array([f";MOST_SEVERE={t}" for t in csq.TERMS], _STRING)
         # ';CPG;REPEAT;BLACKLIST' (as set) + ';VC=..;TSTV=..' of a one-ALT record, by
@@ -253,17 +272,10 @@ class OutputTables:
         self.flags_classes = pa.array(combos, _STRING)
 
 
-def _per_record(
-    values: pa.Array, owner: np.ndarray, n: int, prefix: str, present: np.ndarray, single: bool
-) -> pa.Array:
-    """Per-item values (one per ALT, or per consequence entry) joined with ',' per record,
-    prefixed; null on records where ``present`` is False."""
-    if single:
-        joined = values
-    else:
-        offsets = np.zeros(n + 1, dtype=np.int32)
-        np.cumsum(np.bincount(owner, minlength=n), out=offsets[1:])
-        joined = pc.binary_join(pa.ListArray.from_arrays(arrow(offsets), values), _str(","))
+def _per_record(values: pa.Array, owner: np.ndarray, n: int, prefix: str, present: np.ndarray) -> pa.Array:
+    """Per-ALT values joined with ',' per record, prefixed; null on records where ``present``
+    is False (records of several ALTs: one-ALT blocks take a table's field by index)."""
+    joined = _grouped(values, owner, n, ",")
     return with_nulls(pc.binary_join_element_wise(_str(prefix), joined, _EMPTY), present)
 
 
@@ -343,14 +355,15 @@ def info_keys(found: Annotated) -> np.ndarray:
     touches a stop codon; every other record is its own key."""
     rec, al, cq = found.rec, found.alleles, found.csq
     n = rec.gs.size
-    first = np.searchsorted(al.record, np.arange(n))
-    a = np.minimum(first, al.record.size - 1)
+    every = np.arange(n)
+    one_alt = al.record.size == n and bool((al.record == every).all())
+    a = every if one_alt else np.minimum(np.searchsorted(al.record, every), al.record.size - 1)
     ref_code = _BASE_CODE[rec.text_raw[rec.ref_at]]
     alt_code = _BASE_CODE[rec.text_raw[al.at[a]]]
     ctx = cq.allele_ctx[a]
     stop = np.zeros(n, dtype=bool)
     stop[al.record[cq.allele[cq.stop_rule]]] = True
-    single = np.bincount(al.record, minlength=n) == 1
+    single = one_alt or np.bincount(al.record, minlength=n) == 1
     fast = single & (rec.ref_len == 1) & (al.length[a] == 1) & (ref_code >= 0) & (alt_code >= 0) & (ctx >= 0) & ~stop
     flag_bits = found.flags.astype(np.int64) @ np.array([1, 2, 4], dtype=np.int64)
     shared = (((ctx * 8 + alt_code) * 8 + ref_code) * 8 + flag_bits) + n
@@ -416,22 +429,23 @@ def vcf_lines(t: OutputTables, found: Annotated, strip_ours: bool) -> tuple[np.n
             pieces.strings(_P.RSID, t.rsid_field(), al.known, has_known)
         else:
             values = pc.fill_null(take(t.known_ids, al.known, has_known), ".")
-            pieces.strings(_P.RSID, _per_record(values, al.record, n, ";RSID=", record_known, False), np.arange(n))
+            pieces.strings(_P.RSID, _per_record(values, al.record, n, ";RSID=", record_known), np.arange(n))
     known_any = al.known_source > 0
     if known_any.any():
-        record_any = np.zeros(n, dtype=bool)
-        record_any[al.record[known_any]] = True
-        values = take(t.known_sources, al.known_source.astype(np.int64), None)
-        single = al.record.size == n
-        pieces.strings(_P.KNOWN, _per_record(values, al.record, n, ";KNOWN_SOURCE=", record_any, single), np.arange(n))
+        if al.record.size == n:
+            pieces.strings(_P.KNOWN, t.known_source_field, al.known_source, known_any)
+        else:
+            record_any = np.zeros(n, dtype=bool)
+            record_any[al.record[known_any]] = True
+            values = take(t.known_sources, al.known_source.astype(np.int64), None)
+            pieces.strings(_P.KNOWN, _per_record(values, al.record, n, ";KNOWN_SOURCE=", record_any), np.arange(n))
     pieces.span(_P.REST, b, bound[8], lines.end - bound[8])
     pieces.span(_P.NEWLINE, b"\n", np.zeros(n, dtype=np.int64), np.ones(n, dtype=np.int64))
     text_out = pieces.gather()
     written_id = None
-    if ann.with_table:
-        written_id = with_nulls(field_strings(lines, 2), ~id_missing)
-        if record_ids is not None:
-            written_id = pc.if_else(arrow(fill), record_ids, written_id)
+    if ann.with_table:  # the file's ID, or the one filled in; null for '.'
+        filled = None if record_ids is None else string_column(record_ids, np.arange(n), fill)
+        written_id = strings_of([(b, id_start, np.where(id_missing, 0, id_len)), filled], ~id_missing | fill)
     return text_out, written_id
 
 
@@ -451,7 +465,7 @@ class _Pieces:
     """One column of pieces per ``_P`` member (absent until set): ``textops.gather_columns``."""
 
     def __init__(self) -> None:
-        self.columns: list[Column | None] = [None] * _P.COUNT
+        self.columns: list[Column | Indexed | None] = [None] * _P.COUNT
 
     def span(self, column: int, source: Any, start: np.ndarray, length: np.ndarray) -> None:
         self.columns[column] = (source, start, length)
@@ -463,19 +477,19 @@ class _Pieces:
         return gather_columns(self.columns)
 
 
-def string_column(values: pa.Array, index: np.ndarray, valid: np.ndarray | None = None) -> Column:
+def string_column(values: pa.Array, index: np.ndarray, valid: np.ndarray | None = None) -> Indexed:
     """values[index[i]] as the pieces of a ``gather_columns`` column (nothing where ``valid``
     is False or the value is null)."""
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int32, count=len(values) + 1, offset=values.offset * 4)
-    start, end = offsets[index], offsets[index + 1]
-    length = (end - start).astype(np.int64)
+    skip = None if valid is None else ~valid
     if values.null_count:  # the validity bits of the rows taken only (tables are up to 340k long)
         bits, at = np.frombuffer(values.buffers()[0], dtype=np.uint8), index + values.offset
-        length[(bits[at >> 3] >> (at & 7)) & 1 == 0] = 0
-    if valid is not None:
-        length[~valid] = 0
+        null = (bits[at >> 3] >> (at & 7)) & 1 == 0
+        skip = null if skip is None else skip | null
+    if skip is not None:
+        index = np.where(skip, -1, index)
     data = values.buffers()[2]
-    return (b"" if data is None else data, start, length)
+    return Indexed(b"" if data is None else data, offsets, index)
 
 
 def constant_column(text: bytes, present: np.ndarray) -> Column:
@@ -486,11 +500,15 @@ def constant_column(text: bytes, present: np.ndarray) -> Column:
 Spans = tuple[np.ndarray, np.ndarray, np.ndarray]  # (text, start, length): one string per row
 
 
-def joined(columns: list[Column | None]) -> Spans:
+def joined(columns: list[Column | Indexed | None]) -> Spans:
     """Each row's pieces joined into one string (rows are contiguous in the text)."""
-    length = sum((np.maximum(c[2], 0) for c in columns if c is not None), np.int64(0))
-    text = gather_columns(columns)
-    return text, offsets_of(np.asarray(length, dtype=np.int64)), np.asarray(length, dtype=np.int64)
+    n = next((c[2].size if isinstance(c, Indexed) else np.size(c[1]) for c in columns if c is not None), 0)
+    ends = np.empty(n, dtype=np.int64)
+    text = gather_columns(columns, ends)
+    start = np.empty(n, dtype=np.int64)
+    start[:1] = 0
+    start[1:] = ends[:-1]
+    return text, start, ends - start
 
 
 def _info_strings(t: OutputTables, found: Annotated, reps: np.ndarray) -> Spans:
@@ -520,12 +538,12 @@ def _grouped(values: pa.Array, group: np.ndarray, n_groups: int, sep: str) -> pa
     return pc.binary_join(pa.ListArray.from_arrays(arrow(offsets), values), _str(sep))
 
 
-def _region_columns(t: OutputTables, found: Annotated, reps: np.ndarray) -> list[Column | None]:
+def _region_columns(t: OutputTables, found: Annotated, reps: np.ndarray) -> list[Column | Indexed | None]:
     """'GENE=..;GENE_TYPE=..', ';REGION=..' ('REGION=..' alone without genes; nothing outside)."""
     ann = t.ann
     gene_set = found.gene_set[reps]
     has_gene = t.gene_set_present[gene_set]
-    genes: list[Column | None] = [string_column(t.gene_set_field, gene_set), None]
+    genes: list[Column | Indexed | None] = [string_column(t.gene_set_field, gene_set), None]
     own: list[int] = []
     if found.multi_sets:
         own = np.flatnonzero(np.isin(reps, np.fromiter(found.multi_sets, dtype=np.int64))).tolist()
@@ -553,7 +571,7 @@ def _region_columns(t: OutputTables, found: Annotated, reps: np.ndarray) -> list
     return [*genes, string_column(t.region_field, index, region >= 0)]
 
 
-def _class_column(t: OutputTables, found: Annotated, reps: np.ndarray) -> Column:
+def _class_column(t: OutputTables, found: Annotated, reps: np.ndarray) -> Indexed:
     """';CPG;REPEAT;BLACKLIST' as set, then ';VC=..;TSTV=..' (one value per ALT)."""
     al = found.alleles
     flag_bits = found.flags[reps].astype(np.int64) @ np.array([1, 2, 4], dtype=np.int64)
@@ -577,7 +595,7 @@ def _class_column(t: OutputTables, found: Annotated, reps: np.ndarray) -> Column
     return string_column(text, np.arange(reps.size))
 
 
-def _consequence_columns(t: OutputTables, found: Annotated, reps: np.ndarray) -> list[Column | None]:
+def _consequence_columns(t: OutputTables, found: Annotated, reps: np.ndarray) -> list[Column | Indexed | None]:
     """';CONSEQUENCE=Allele|Gene|Gene_type|Consequence,...', ';MOST_SEVERE=term' (nothing
     when the record has no entry)."""
     al, cq = found.alleles, found.csq
@@ -663,16 +681,16 @@ def variants_batch(t: OutputTables, found: Annotated, written_id: pa.Array) -> p
     list_offsets = arrow(np.concatenate([[0], np.cumsum(row_counts)]).astype(np.int32))
     flag_bits = found.flags.astype(np.int64) @ np.array([1, 2, 4], dtype=np.int64)
     worst = csq.most_severe_rank(cq.allele_terms)
+    from_file = (al.known < 0) & (al.known_source == 2) & valid_rows(written_id)[r]
     columns: dict[str, Any] = {
         "record": rows,
         "chrom": per_row(field_strings(lines, 0)),
         "pos": per_row(arrow(rec.pos)),
         "id": per_row(written_id),
         # the database's rsID, else (known from the file) the record's ID
-        "rsid": pc.if_else(
-            arrow(al.known >= 0),
-            take(t.known_ids, al.known, al.known >= 0),
-            pc.if_else(arrow(al.known_source == 2), per_row(written_id), pa.scalar(None, pa.string())),
+        "rsid": strings_of(
+            [string_column(t.known_ids, al.known, al.known >= 0), string_column(written_id, r, from_file)],
+            (al.known >= 0) | from_file,
         ),
         "known_source": coded(t.known_sources, al.known_source, al.known_source > 0),
         "ref": per_row(field_strings(lines, 3)),

@@ -13,7 +13,7 @@ import ctypes
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -49,32 +49,50 @@ def gather(src: Any, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 Column = tuple[Any, np.ndarray, np.ndarray]  # (source, starts, lengths): one piece per row
 
 
-def gather_columns(columns: Sequence[Column | None]) -> np.ndarray:
-    """Concatenation over rows i, then columns p, of ``source_p[starts_p[i] : + lengths_p[i]]``.
+class Indexed(NamedTuple):
+    """A column of strings of a table by index: row i's piece is string ``at[i]`` of the
+    table (none where it is < 0); the table is an Arrow string array's data and offsets."""
+
+    data: Any
+    offsets: np.ndarray  # int32, one more than the table's strings
+    at: np.ndarray  # the string of each row
+
+
+def gather_columns(columns: Sequence[Column | Indexed | None], row_ends: np.ndarray | None = None) -> np.ndarray:
+    """Concatenation over rows i, then columns p, of ``source_p[starts_p[i] : + lengths_p[i]]``
+    (an ``Indexed`` column: of its table's string ``at_p[i]``).
 
     Each column has its own source (a numpy byte array, a ``pyarrow.Buffer`` or ``bytes``) and
     one piece per row (a piece of length <= 0 is empty; a None column is absent): an output
     line is its pieces from the block, from tables of built text and from constants, copied
-    once by ``native.c`` without the GIL. Every piece is checked against its source first, so
-    no array content makes the C code read outside a source.
+    once by ``native.c`` without the GIL. Every piece is checked against its source (and every
+    index against its table) first, so no array content makes the C code read outside one.
+    ``row_ends``, when given (int64, one per row), receives where each row ends in the output.
     """
     present = [c for c in columns if c is not None]
-    views = [_bytes_view(source) for source, _, _ in present]
-    starts = [np.ascontiguousarray(s, dtype=np.int64).ravel() for _, s, _ in present]
-    lengths = [np.ascontiguousarray(n, dtype=np.int64).ravel() for _, _, n in present]
+    views = [_bytes_view(c[0]) for c in present]
+    tables = [np.ascontiguousarray(c.offsets, dtype=np.int32) if isinstance(c, Indexed) else None for c in present]
+    starts = [np.ascontiguousarray(c[2] if isinstance(c, Indexed) else c[1], dtype=np.int64).ravel() for c in present]
+    lengths = [
+        s if isinstance(c, Indexed) else np.ascontiguousarray(c[2], dtype=np.int64).ravel()
+        for c, s in zip(present, starts, strict=True)
+    ]
     rows = {a.size for a in starts + lengths}
     if len(rows) > 1:
         raise ValueError("gather: every column needs one piece per row")
     n, k = (rows.pop() if rows else 0), len(present)
     lib = _native()
     sizes = np.array([v.size for v in views], dtype=np.int64)
-    start_ptrs, length_ptrs = _Int64Arrays(starts, n), _Int64Arrays(lengths, n)
-    total = lib.gas_gather_size(n, k, sizes, start_ptrs, length_ptrs)
+    strings = np.array([0 if t is None else t.size - 1 for t in tables], dtype=np.int64)
+    start_ptrs, length_ptrs, table_ptrs = _Int64Arrays(starts, n), _Int64Arrays(lengths, n), _Int32Arrays(tables)
+    total = lib.gas_gather_size(n, k, sizes, strings, start_ptrs, length_ptrs, table_ptrs)
     if total < 0:
-        raise IndexError(f"gather: a piece of column {-total - 1} lies outside its source")
+        raise IndexError(f"gather: a piece of column {-total - 1} lies outside its source or table")
     out = np.empty(total, dtype=np.uint8)
-    if total:
-        lib.gas_gather(n, k, _ByteArrays(views), start_ptrs, length_ptrs, out)
+    if row_ends is not None and row_ends.size != n:
+        raise ValueError(f"gather: {row_ends.size} row ends for {n} rows")
+    if total or row_ends is not None:
+        lib.gas_gather(n, k, _ByteArrays(views), start_ptrs, length_ptrs, table_ptrs, out, row_ends)
     return out
 
 
@@ -132,19 +150,24 @@ class _PointerArray:
 
     Each array is checked as an ndpointer argument is (dtype, one dimension, C order) and,
     when ``rows`` is given, for the ``rows`` entries the C code reads; the arrays are kept
-    alive with it. As an argtype, the class refuses anything but an instance of itself."""
+    alive with it; a None is a NULL pointer. As an argtype, the class refuses anything but an
+    instance of itself."""
 
     ctype: Any = None
 
-    def __init__(self, arrays: Sequence[np.ndarray], rows: int | None = None):
+    def __init__(self, arrays: Sequence[np.ndarray | None], rows: int | None = None):
         check = np.ctypeslib.ndpointer(np.dtype(self.ctype), ndim=1, flags="C_CONTIGUOUS")
         for a in arrays:
+            if a is None:
+                continue
             check.from_param(a)  # TypeError on another dtype, shape or layout
             if rows is not None and a.size != rows:
                 raise ValueError(f"{type(self).__name__}: an array of {a.size} entries where {rows} are read")
         self._arrays = list(arrays)
         pointer = ctypes.POINTER(self.ctype)
-        self._as_parameter_ = (pointer * len(arrays))(*(a.ctypes.data_as(pointer) for a in arrays))
+        self._as_parameter_ = (pointer * len(arrays))(
+            *(pointer() if a is None else a.ctypes.data_as(pointer) for a in arrays)
+        )
 
     @classmethod
     def from_param(cls, value: Any) -> Any:
@@ -175,10 +198,23 @@ _NATIVE: ctypes.CDLL | None = None
 _I64 = ctypes.c_int64
 _BYTES, _INT64S = _array(np.uint8), _array(np.int64)
 _BYTES_OUT, _INT64S_OUT = _array(np.uint8, out=True), _array(np.int64, out=True)
+
+
+class _OptionalInt64sOut:
+    """An int64 output array argument (checked as ``_INT64S_OUT``) or None, a NULL pointer."""
+
+    @staticmethod
+    def from_param(value: Any) -> Any:
+        return None if value is None else _INT64S_OUT.from_param(value)
+
+
 # native.c's functions: (argument types, result type)
 _SIGNATURES: dict[str, tuple[list[Any], Any]] = {
-    "gas_gather_size": ([_I64, _I64, _INT64S, _Int64Arrays, _Int64Arrays], _I64),
-    "gas_gather": ([_I64, _I64, _ByteArrays, _Int64Arrays, _Int64Arrays, _BYTES_OUT], None),
+    "gas_gather_size": ([_I64, _I64, _INT64S, _INT64S, _Int64Arrays, _Int64Arrays, _Int32Arrays], _I64),
+    "gas_gather": (
+        [_I64, _I64, _ByteArrays, _Int64Arrays, _Int64Arrays, _Int32Arrays, _BYTES_OUT, _OptionalInt64sOut],
+        None,
+    ),
     "gas_scan_bytes": ([_BYTES, _I64, ctypes.POINTER(_I64), ctypes.POINTER(_I64)], None),
     "gas_count_byte": ([_BYTES, _I64, ctypes.c_int], _I64),
     "gas_split_lines": (
