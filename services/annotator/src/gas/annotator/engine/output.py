@@ -681,7 +681,9 @@ def variants_batch(t: OutputTables, found: Annotated, written_id: pa.Array) -> p
     list_offsets = arrow(np.concatenate([[0], np.cumsum(row_counts)]).astype(np.int32))
     flag_bits = found.flags.astype(np.int64) @ np.array([1, 2, 4], dtype=np.int64)
     worst = csq.most_severe_rank(cq.allele_terms)
-    from_file = (al.known < 0) & (al.known_source == 2) & valid_rows(written_id)[r]
+    from_file = (al.known < 0) & (al.known_source == 2)  # known by the record's ID (few)
+    if from_file.any():
+        from_file &= valid_rows(written_id)[r]
     columns: dict[str, Any] = {
         "record": rows,
         "chrom": per_row(field_strings(lines, 0)),
@@ -689,7 +691,10 @@ def variants_batch(t: OutputTables, found: Annotated, written_id: pa.Array) -> p
         "id": per_row(written_id),
         # the database's rsID, else (known from the file) the record's ID
         "rsid": strings_of(
-            [string_column(t.known_ids, al.known, al.known >= 0), string_column(written_id, r, from_file)],
+            [
+                string_column(t.known_ids, al.known, al.known >= 0),
+                string_column(written_id, r, from_file) if from_file.any() else None,
+            ],
             (al.known >= 0) | from_file,
         ),
         "known_source": coded(t.known_sources, al.known_source, al.known_source > 0),
