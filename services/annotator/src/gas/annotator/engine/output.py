@@ -395,11 +395,11 @@ def vcf_lines(t: OutputTables, found: Annotated, strip_ours: bool) -> tuple[np.n
     # and samples) and from the built text (a filled ID, the new INFO, NEAREST, RSID).
     cut = np.where(old_empty, info_start, bound[8])
     pieces = _Pieces()
-    if record_ids is None and not strip_ours:  # nothing to change before the new INFO
-        pieces.span(_P.HEAD, b, lines.start, cut - lines.start)
-    else:
+    if strip_ours:
         pieces.span(_P.HEAD, b, lines.start, id_start - lines.start)
         pieces.span(_P.ID, b, id_start, np.where(fill, 0, id_len))
+    else:  # one piece up to the new INFO, but up to the ID on lines whose ID is filled
+        pieces.span(_P.HEAD, b, lines.start, np.where(fill, id_start, cut) - lines.start)
     if record_ids is not None:
         pieces.strings(_P.FILLED_ID, record_ids, np.arange(n), fill)
     if strip_ours:
@@ -408,7 +408,7 @@ def vcf_lines(t: OutputTables, found: Annotated, strip_ours: bool) -> tuple[np.n
         pieces.span(_P.MIDDLE, b, id_start + id_len, info_start - id_start - id_len)
         pieces.strings(_P.OLD_INFO, pa.array(stripped, pa.string()), np.arange(n))
     elif record_ids is not None:
-        pieces.span(_P.MIDDLE, b, id_start + id_len, cut - id_start - id_len)
+        pieces.span(_P.MIDDLE, b, id_start + id_len, np.where(fill, cut - id_start - id_len, 0))
 
     # The new INFO: fields joined with ';' (built once per key), then NEAREST and RSID.
     # The representatives of the keys come in record order (their rows then come grouped).
@@ -439,8 +439,11 @@ def vcf_lines(t: OutputTables, found: Annotated, strip_ours: bool) -> tuple[np.n
             record_any[al.record[known_any]] = True
             values = take(t.known_sources, al.known_source.astype(np.int64), None)
             pieces.strings(_P.KNOWN, _per_record(values, al.record, n, ";KNOWN_SOURCE=", record_any), np.arange(n))
-    pieces.span(_P.REST, b, bound[8], lines.end - bound[8])
-    pieces.span(_P.NEWLINE, b"\n", np.zeros(n, dtype=np.int64), np.ones(n, dtype=np.int64))
+    # FORMAT and samples with the line's own '\n' (one piece less a line); a '\r\n' line
+    # gets a '\n' of its own
+    own_newline = b[lines.end] == ord("\n")
+    pieces.span(_P.REST, b, bound[8], lines.end - bound[8] + own_newline)
+    pieces.span(_P.NEWLINE, b"\n", np.zeros(n, dtype=np.int64), ~own_newline)
     text_out = pieces.gather()
     written_id = None
     if ann.with_table:  # the file's ID, or the one filled in; null for '.'
