@@ -567,10 +567,14 @@ static uint8_t tx_base(uint8_t c, int plus)
     }
 }
 
-/* gas_change_effect (its section below) over one bundle's tables, called here per row. */
+/* gas_change_effect (its section below) over one bundle's tables, called here per row, with a
+ * cache of the last transcripts' sequences that lives for one gas_tx_entries call. */
 typedef struct gas_snv_tables gas_snv_tables;
-int64_t gas_change_effect(const gas_snv_tables *t, int64_t i, int64_t s, const uint8_t *r, int64_t lr,
-                          const uint8_t *a, int64_t la, int64_t nmd, char *out, int64_t cap);
+typedef struct snv_cache snv_cache;
+static snv_cache *snv_cache_new(void);
+static void snv_cache_free(snv_cache *c);
+static int64_t gas_change_effect(const gas_snv_tables *t, snv_cache *cache, int64_t i, int64_t s, const uint8_t *r,
+                                 int64_t lr, const uint8_t *a, int64_t la, int64_t nmd, char *out, int64_t cap);
 enum { N_CHANGE_TERMS = 21 }; /* gas_change_effect's term bits (effects.py's CHANGE_TERMS) */
 
 /* The terms of gas_change_effect's bits most severe first (rank ascending): their bits in order;
@@ -655,6 +659,9 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
     /* gas_change_effect's texts, row r's (fields 8-16, or an INTRON row's HGVSc) at
      * ce + ce_at[r], ce_len[r] bytes */
     char *ce = NULL;
+    snv_cache *cache = snv_cache_new();
+    if (!cache)
+        return -1;
     int64_t ce_size = 0, ce_used = 0, n_declined = 0;
     sizes[2] = 0;
     /* Per row: its transcript's pick head and CDS length (scratch head[r], cds_len[r] hold the
@@ -665,6 +672,7 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
         if (i < 0 || i >= n_tx || q < 0 || q >= n_q || (r && q < row_q[r - 1]) ||
             (row_piece[r] >= 0 && row_piece[r] + (row_kind[r] == GAS_TX_OTHER ? TX_FIELDS : 1) > n_pieces)) {
             free(ce);
+            snv_cache_free(cache);
             return -1;
         }
         int coding = cds_off[i + 1] > cds_off[i];
@@ -690,10 +698,11 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
         for (int tries = 0; ascii && tries < 2; tries++) {
             if (!tx_reserve(&ce, &ce_size, ce_used + (tries ? -2 - got : ce_cap))) {
                 free(ce);
+                snv_cache_free(cache);
                 return -1;
             }
-            got = gas_change_effect(ct, i, q_s[q], b, lr, b + lr, la, k == GAS_TX_OTHER && nmd, ce + ce_used,
-                                    ce_size - ce_used);
+            got = gas_change_effect(ct, cache, i, q_s[q], b, lr, b + lr, la, k == GAS_TX_OTHER && nmd,
+                                    ce + ce_used, ce_size - ce_used);
             if (got >= -1)
                 break;
         }
@@ -720,6 +729,7 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
         ce_rank[r] = tx_bits_order(bits, kind_rank + 6, order) ? kind_rank[6 + order[0]] : 0;
         ce_used += got;
     }
+    snv_cache_free(cache);
     if (n_declined) {
         sizes[2] = n_declined;
         free(ce);
@@ -1347,6 +1357,91 @@ static void snv_oriented(snv_text *o, const uint8_t *b, int64_t n, int plus)
     }
 }
 
+/* A coding transcript's spliced sequence and reference protein, the same for every change
+ * gas_change_effect meets in it: buf holds the padding (tx.pad bytes), then the cDNA, with
+ * the padding's 'N's over the cDNA's bases before the first coding one (read only when there
+ * is no padding), so the CDS starts at buf + c0 - 1; ref_p its translation up to and
+ * including the first stop (lp residues). */
+typedef struct {
+    int64_t tx; /* the transcript, -1: empty */
+    int64_t lp, use;
+    uint8_t *buf;
+    char *ref_p;
+} snv_slot;
+
+/* The last SNV_SLOTS transcripts' (the least recently used replaced): a gas_tx_entries call
+ * meets a locus's transcripts change after change (decision 129). */
+enum { SNV_SLOTS = 16 };
+struct snv_cache {
+    snv_slot slot[SNV_SLOTS];
+    int64_t tick;
+};
+
+static snv_cache *snv_cache_new(void)
+{
+    snv_cache *c = calloc(1, sizeof *c);
+    if (c)
+        for (int k = 0; k < SNV_SLOTS; k++)
+            c->slot[k].tx = -1;
+    return c;
+}
+
+static void snv_cache_free(snv_cache *c)
+{
+    if (!c)
+        return;
+    for (int k = 0; k < SNV_SLOTS; k++) {
+        free(c->slot[k].buf);
+        free(c->slot[k].ref_p);
+    }
+    free(c);
+}
+
+/* Transcript i's slot (tx its figures, cdna_len its exonic bases, len its CDS's with the
+ * padding), filled when it is not cached; NULL when an exon leaves its contig or memory runs
+ * out. */
+static const snv_slot *snv_cached(snv_cache *c, const gas_snv_tables *t, int64_t i, const snv_tx *tx,
+                                  int64_t cdna_len, int64_t len)
+{
+    snv_slot *v = &c->slot[0];
+    for (int k = 0; k < SNV_SLOTS; k++) {
+        if (c->slot[k].tx == i) {
+            c->slot[k].use = ++c->tick;
+            return &c->slot[k];
+        }
+        if (c->slot[k].use < v->use)
+            v = &c->slot[k];
+    }
+    free(v->buf);
+    free(v->ref_p);
+    v->tx = -1;
+    v->buf = malloc((size_t)(tx->pad + cdna_len + 3));
+    v->ref_p = malloc((size_t)(len / 3 + 1));
+    if (!v->buf || !v->ref_p)
+        return NULL;
+    uint8_t *cd = v->buf + tx->pad;
+    for (int64_t j = 0, at = 0; j < tx->n; j++) {
+        int64_t len_j = tx->x1[j] - tx->x0[j];
+        const uint8_t *g = snv_bases(t, tx->x0[j], len_j);
+        if (!g)
+            return NULL;
+        if (tx->plus) {
+            memcpy(cd + at, g, (size_t)len_j);
+        } else {
+            uint8_t *d = cd + cdna_len - 1 - at;
+            for (int64_t m = 0; m < len_j; m++)
+                d[-m] = snv_comp(g[m]);
+        }
+        at += len_j;
+    }
+    uint8_t *seq = v->buf + tx->c0 - 1;
+    memset(seq, 'N', (size_t)tx->pad);
+    v->lp = snv_translate_to_stop(seq, len, v->ref_p);
+    v->tx = i;
+    v->use = ++c->tick;
+    return v;
+}
+
 /* The entry of the change of genome bases [s, s + lr) (global; an insertion when lr is 0,
  * between s - 1 and s) to a[0..la) in transcript i, ref the VCF's REF bases (minimal, as
  * effects.py's Effects.one gets them): out gets "TERMS|EXON|INTRON|HGVSc|HGVSp|cDNA|CDS|Protein|
@@ -1356,8 +1451,8 @@ static void snv_oriented(snv_text *o, const uint8_t *b, int64_t n, int plus)
  * or its coding bases are not within its exons (gas_tx_entries' caller then works the entry
  * out), or -2 - n
  * when out holds fewer than the n bytes of the text. */
-int64_t gas_change_effect(const gas_snv_tables *t, int64_t i, int64_t s, const uint8_t *r, int64_t lr,
-                          const uint8_t *a, int64_t la, int64_t nmd, char *out, int64_t cap)
+static int64_t gas_change_effect(const gas_snv_tables *t, snv_cache *cache, int64_t i, int64_t s, const uint8_t *r,
+                                 int64_t lr, const uint8_t *a, int64_t la, int64_t nmd, char *out, int64_t cap)
 {
     if (i < 0 || i >= t->n_tx || lr < 0 || la < 0 || (!lr && !la))
         return -1;
@@ -1439,8 +1534,11 @@ int64_t gas_change_effect(const gas_snv_tables *t, int64_t i, int64_t s, const u
     int64_t cds_kind = 0, p0 = 0, p1 = 0, i0 = 0, i1 = 0, delta = 0, len = 0, nrc = 0, nac = 0, lra = 0, laa = 0;
     int64_t lp = 0, lap = 0, total = 0, w0 = 0;
     int complete = 0, codons = 0, hgvsp = 0; /* hgvsp: 0 none, 1 Met1?, 2 in frame, 3 frameshift */
-    uint8_t *buf = NULL, *altbuf = NULL, *seq = NULL, *alt = NULL;
-    char *ref_aa = NULL, *alt_aa = NULL, *ref_p = NULL, *alt_p = NULL, *pep = NULL;
+    const uint8_t *seq = NULL;
+    uint8_t *altbuf = NULL, *alt = NULL;
+    const snv_slot *slot = NULL;
+    const char *ref_p = NULL;
+    char *ref_aa = NULL, *alt_aa = NULL, *alt_p = NULL, *pep = NULL;
     int64_t status = 0;
     if (!tx.coding) {
         terms |= exonic ? SNV_NC_EXON : SNV_NC;
@@ -1484,30 +1582,13 @@ int64_t gas_change_effect(const gas_snv_tables *t, int64_t i, int64_t s, const u
          * seq: the padding takes the place of the 5' UTR's last bases, read only when there is none */
         len = tx.pad + tx.c1 - tx.c0 + 1;
         total = tx.pad + cdna_len - tx.c0 + 1;
-        buf = malloc((size_t)(tx.pad + cdna_len + 3));
-        if (!buf) {
+        slot = snv_cached(cache, t, i, &tx, cdna_len, len);
+        if (!slot) {
             status = -1;
             goto done;
         }
-        uint8_t *cd = buf + tx.pad;
-        for (int64_t j = 0, at = 0; j < n; j++) {
-            int64_t len_j = x1[j] - x0[j];
-            const uint8_t *g = snv_bases(t, x0[j], len_j);
-            if (!g) {
-                status = -1;
-                goto done;
-            }
-            if (plus) {
-                memcpy(cd + at, g, (size_t)len_j);
-            } else {
-                uint8_t *d = cd + cdna_len - 1 - at;
-                for (int64_t m = 0; m < len_j; m++)
-                    d[-m] = snv_comp(g[m]);
-            }
-            at += len_j;
-        }
-        seq = buf + tx.c0 - 1;
-        memset(seq, 'N', (size_t)tx.pad);
+        const uint8_t *cd = slot->buf + tx.pad;
+        seq = slot->buf + tx.c0 - 1;
         int starts = !tx.pad && !(t->tx_flags[i] & TX_START_NF_BIT) && len >= 3 && snv_aa(seq) == 'M';
         if (cds_kind == 1) { /* partly coding: no codon change to describe */
             int in_cdna = tx_cdna_pos(x0, x1, n, plus, s) && tx_cdna_pos(x0, x1, n, plus, e - 1);
@@ -1551,9 +1632,8 @@ int64_t gas_change_effect(const gas_snv_tables *t, int64_t i, int64_t s, const u
         ref_aa = malloc((size_t)(nrc / 3 + 1));
         alt_aa = malloc((size_t)(nac / 3 + 2));
         pep = malloc((size_t)(nac / 3 + 2));
-        ref_p = malloc((size_t)(len / 3 + 1));
         alt_p = malloc((size_t)((total + la) / 3 + len / 3 + nac / 3 + 3));
-        if (!ref_aa || !alt_aa || !pep || !ref_p || !alt_p) {
+        if (!ref_aa || !alt_aa || !pep || !alt_p) {
             status = -1;
             goto done;
         }
@@ -1583,7 +1663,8 @@ int64_t gas_change_effect(const gas_snv_tables *t, int64_t i, int64_t s, const u
                 goto done;
             }
         }
-        lp = snv_translate_to_stop(seq, len, ref_p);
+        ref_p = slot->ref_p;
+        lp = slot->lp;
         if (delta == 0 && lp && ref_p[lp - 1] == '*' && w1 / 3 < lp) {
             /* a substitution before the stop codon: the codons after the changed ones are the reference's */
             memcpy(alt_p, ref_p, (size_t)k);
@@ -1825,12 +1906,10 @@ done:;
         snv_mark(&o, alt + w0, nac, i0 - w0, i0 - w0 + la);
     }
 end:
-    free(buf);
     free(altbuf);
     free(ref_aa);
     free(alt_aa);
     free(pep);
-    free(ref_p);
     free(alt_p);
     free(ins_seq);
     return status < 0 ? status : o.n <= cap ? o.n : -2 - o.n;
