@@ -776,75 +776,77 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
                 cend = cp + ce_len[r];
             }
             int plus = ek < K_INTERGENIC && tx_strand[i] > 0, coding = ek < K_INTERGENIC && cds_off[i + 1] > cds_off[i];
-            for (int k = 0; k < TX_FIELDS; k++) {
-                if (k)
-                    tx_put_byte(&t, '|');
-                fs[k] = t.at;
-                if (k == TX_PICKED) {
-                    if (picked)
-                        tx_put_byte(&t, '1');
-                    continue;
-                }
-                if (piece) {
+            /* the fields in order, each kind's written straight through (no branch per field) */
+#define TX_FIELD(k) (tx_put_byte(&t, '|'), fs[k] = t.at)
+            fs[0] = t.at;
+            if (piece) {
+                for (int k = 0; k < TX_FIELDS; k++) {
+                    if (k)
+                        TX_FIELD(k);
+                    if (k == TX_PICKED) {
+                        if (picked)
+                            tx_put_byte(&t, '1');
+                        continue;
+                    }
                     int64_t p = *piece + k;
                     tx_put(&t, p_text + p_start[p], p_len[p]);
-                    continue;
                 }
-                if (k == 0) {
-                    tx_put(&t, q_text + q_allele[q], q_allele_len[q]);
-                    continue;
+            } else if (ek == K_INTERGENIC) {
+                tx_put(&t, q_text + q_allele[q], q_allele_len[q]);
+                TX_FIELD(1);
+                tx_put(&t, TX_WORD(W_INTERGENIC));
+                TX_FIELD(2);
+                tx_put(&t, TX_WORD(W_MODIFIER));
+                for (int k = 3; k < TX_FIELDS; k++) {
+                    TX_FIELD(k);
+                    if (k == TX_PICKED && picked)
+                        tx_put_byte(&t, '1');
                 }
-                if (ek == K_INTERGENIC) {
-                    if (k == 1)
-                        tx_put(&t, TX_WORD(W_INTERGENIC));
-                    else if (k == 2)
-                        tx_put(&t, TX_WORD(W_MODIFIER));
-                    continue;
-                }
-                if (ek == 8 && k == 1) {
+            } else {
+                tx_put(&t, q_text + q_allele[q], q_allele_len[q]);
+                TX_FIELD(1);
+                if (ek == 8) {
                     for (int j = 0; j < n_terms; j++) {
                         if (j)
                             tx_put_byte(&t, '&');
                         tx_put(&t, TX_WORD(W_CHANGE + order[j]));
                     }
-                    continue;
-                }
-                if (ek == 8 && k == 2) {
+                    TX_FIELD(2);
                     if (n_terms)
                         tx_put(&t, TX_WORD(W_CHANGE_IMPACT + order[0]));
-                    continue;
-                }
-                if (ek == 8 && k >= 8 && k <= 16) {
-                    const char *bar = memchr(cp, '|', (size_t)(cend - cp));
-                    const char *stop = bar ? bar : cend;
-                    tx_put(&t, (const uint8_t *)cp, stop - cp);
-                    cp = bar ? bar + 1 : cend;
-                    continue;
-                }
-                switch (k) {
-                case 1:
+                } else {
                     tx_put(&t, TX_WORD(W_TERMS + ek));
-                    break;
-                case 2:
+                    TX_FIELD(2);
                     tx_put(&t, TX_WORD(W_IMPACT + ek));
-                    break;
-                case 3: /* SYMBOL, Gene, Feature_type, Feature, BIOTYPE */
-                case 4:
-                case 6:
-                case 7:
-                    tx_put_string(&t, &s, k == 3 ? S_GENE_NAME : k == 4 ? S_GENE_ID : k == 6 ? S_ID : S_BIOTYPE, i);
-                    break;
-                case 5:
-                    tx_put(&t, TX_WORD(W_TRANSCRIPT));
-                    break;
-                case 9:
+                }
+                /* SYMBOL, Gene, Feature_type, Feature, BIOTYPE */
+                TX_FIELD(3);
+                tx_put_string(&t, &s, S_GENE_NAME, i);
+                TX_FIELD(4);
+                tx_put_string(&t, &s, S_GENE_ID, i);
+                TX_FIELD(5);
+                tx_put(&t, TX_WORD(W_TRANSCRIPT));
+                TX_FIELD(6);
+                tx_put_string(&t, &s, S_ID, i);
+                TX_FIELD(7);
+                tx_put_string(&t, &s, S_BIOTYPE, i);
+                if (ek == 8) { /* fields 8-16: gas_change_effect's */
+                    for (int k = 8; k <= 16; k++) {
+                        TX_FIELD(k);
+                        const char *bar = memchr(cp, '|', (size_t)(cend - cp));
+                        const char *stop = bar ? bar : cend;
+                        tx_put(&t, (const uint8_t *)cp, stop - cp);
+                        cp = bar ? bar + 1 : cend;
+                    }
+                } else {
+                    TX_FIELD(8);
+                    TX_FIELD(9);
                     if (ek >= K_INTRON) {
                         tx_put_int(&t, row_a[r], 0);
                         tx_put_byte(&t, '/');
                         tx_put_int(&t, exon_off[i + 1] - exon_off[i] - 1, 0);
                     }
-                    break;
-                case 10:
+                    TX_FIELD(10);
                     if (ek >= K_INTRON && q_snv[q]) {
                         /* tx_id:c.N+offset REF>ALT (Tx._exonic's N), the bases in the transcript's direction */
                         tx_put_string(&t, &s, S_ID, i);
@@ -871,33 +873,32 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
                     } else if (ek >= K_INTRON) {
                         tx_put(&t, (const uint8_t *)ce + ce_at[r], ce_len[r]);
                     }
-                    break;
-                case 18:
-                    if (ek <= K_DOWN)
-                        tx_put_int(&t, row_a[r], 0);
-                    break;
-                case 19:
-                    tx_put_int(&t, tx_strand[i], 0);
-                    break;
-                case 20:
-                    tx_put(&t, TX_WORD(W_NF + (tx_flags[i] & F_START_NF ? 1 : 0) + (tx_flags[i] & F_END_NF ? 2 : 0)));
-                    break;
-                case 22:
-                    if (tx_flags[i] & F_CANONICAL)
+                    for (int k = 11; k <= 16; k++)
+                        TX_FIELD(k);
+                }
+                TX_FIELD(17);
+                TX_FIELD(18);
+                if (ek <= K_DOWN)
+                    tx_put_int(&t, row_a[r], 0);
+                TX_FIELD(19);
+                tx_put_int(&t, tx_strand[i], 0);
+                TX_FIELD(20);
+                tx_put(&t, TX_WORD(W_NF + (tx_flags[i] & F_START_NF ? 1 : 0) + (tx_flags[i] & F_END_NF ? 2 : 0)));
+                TX_FIELD(TX_PICKED);
+                if (picked)
+                    tx_put_byte(&t, '1');
+                TX_FIELD(22);
+                if (tx_flags[i] & F_CANONICAL)
+                    tx_put(&t, TX_WORD(W_YES));
+                TX_FIELD(23);
+                if (tx_flags[i] & F_MANE) {
+                    if (s.off[S_MANE][i + 1] > s.off[S_MANE][i])
+                        tx_put_string(&t, &s, S_MANE, i);
+                    else
                         tx_put(&t, TX_WORD(W_YES));
-                    break;
-                case 23:
-                    if (tx_flags[i] & F_MANE) {
-                        if (s.off[S_MANE][i + 1] > s.off[S_MANE][i])
-                            tx_put_string(&t, &s, S_MANE, i);
-                        else
-                            tx_put(&t, TX_WORD(W_YES));
-                    }
-                    break;
-                default:
-                    break;
                 }
             }
+#undef TX_FIELD
             fs[TX_FIELDS] = t.at + 1;
             if (picked)
                 for (int64_t k = 0; k < n_pick; k++) {
