@@ -453,16 +453,20 @@ static void tx_put_byte(tx_text *t, uint8_t c)
 
 static void tx_put_int(tx_text *t, int64_t v, int sign)
 {
-    uint8_t d[24];
-    int n = 0;
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        d[sizeof d - 1 - n++] = (uint8_t)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0 || sign)
-        d[sizeof d - 1 - n++] = v < 0 ? '-' : '+';
-    tx_put(t, d + sizeof d - n, n);
+    int n = 1 + (v < 0 || sign);
+    for (uint64_t x = u; x >= 10; x /= 10)
+        n++;
+    if (t->at + n <= t->cap) { /* the digits written in place, last first */
+        uint8_t *d = t->out + t->at + n;
+        do {
+            *--d = (uint8_t)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (v < 0 || sign)
+            *--d = v < 0 ? '-' : '+';
+    }
+    t->at += n;
 }
 
 /* The bytes escape() changes: '%' '=' ';' ',' ' '. */
@@ -1041,24 +1045,22 @@ static uint8_t snv_comp(uint8_t c)
     return SNV_COMPLEMENT[c] ? SNV_COMPLEMENT[c] : c;
 }
 
-/* effects.py's three() of one residue */
-static const char *snv_three(char aa)
+/* effects.py's three() of one residue, written (a table: every name is 3 bytes) */
+static void snv_three(snv_text *o, char aa)
 {
-    switch (aa) {
-    case 'A': return "Ala"; case 'R': return "Arg"; case 'N': return "Asn"; case 'D': return "Asp";
-    case 'C': return "Cys"; case 'Q': return "Gln"; case 'E': return "Glu"; case 'G': return "Gly";
-    case 'H': return "His"; case 'I': return "Ile"; case 'L': return "Leu"; case 'K': return "Lys";
-    case 'M': return "Met"; case 'F': return "Phe"; case 'P': return "Pro"; case 'S': return "Ser";
-    case 'T': return "Thr"; case 'W': return "Trp"; case 'Y': return "Tyr"; case 'V': return "Val";
-    case '*': return "Ter"; case 'U': return "Sec";
-    default: return "Xaa";
-    }
+    static const char *const names[256] = {
+        ['A'] = "Ala", ['R'] = "Arg", ['N'] = "Asn", ['D'] = "Asp", ['C'] = "Cys", ['Q'] = "Gln", ['E'] = "Glu",
+        ['G'] = "Gly", ['H'] = "His", ['I'] = "Ile", ['L'] = "Leu", ['K'] = "Lys", ['M'] = "Met", ['F'] = "Phe",
+        ['P'] = "Pro", ['S'] = "Ser", ['T'] = "Thr", ['W'] = "Trp", ['Y'] = "Tyr", ['V'] = "Val", ['*'] = "Ter",
+        ['U'] = "Sec"};
+    const char *name = names[(uint8_t)aa];
+    snv_put(o, name ? name : "Xaa", 3);
 }
 
 static void snv_threes(snv_text *o, const char *p, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
-        snv_str(o, snv_three(p[i]));
+        snv_three(o, p[i]);
 }
 
 /* "lo/total" or "lo-hi/total" (effects.py's _range_of); nothing when lo > hi (no hit). */
@@ -1148,7 +1150,7 @@ static void snv_hgvsp(snv_text *o, const char *ref, int64_t lr, const char *alt,
             o->n = -1;
             return;
         }
-        snv_str(o, snv_three(codon_aa));
+        snv_three(o, codon_aa);
         snv_int(o, codon + 1);
         snv_put(o, "=", 1);
         return;
@@ -1164,7 +1166,7 @@ static void snv_hgvsp(snv_text *o, const char *ref, int64_t lr, const char *alt,
     const char *star = memchr(alt, '*', (size_t)la);
     int64_t new_stop = star ? star - alt : -1, old_stop = (stop_ref ? lr - 1 : lr) + shift;
     if (new_stop >= p && new_stop < old_stop) {
-        snv_str(o, snv_three(ref[p]));
+        snv_three(o, ref[p]);
         snv_int(o, p + 1);
         if (new_stop == p) {
             snv_str(o, "Ter");
@@ -1173,7 +1175,7 @@ static void snv_hgvsp(snv_text *o, const char *ref, int64_t lr, const char *alt,
         int64_t end = new_stop < lr - 1 ? new_stop : lr - 1;
         if (end != p) {
             snv_put(o, "_", 1);
-            snv_str(o, snv_three(ref[end]));
+            snv_three(o, ref[end]);
             snv_int(o, end + 1);
         }
         snv_str(o, "delins");
@@ -1187,7 +1189,7 @@ static void snv_hgvsp(snv_text *o, const char *ref, int64_t lr, const char *alt,
         }
         snv_str(o, "Ter");
         snv_int(o, p + 1);
-        snv_str(o, snv_three(alt[p]));
+        snv_three(o, alt[p]);
         snv_str(o, "extTer");
         if (new_stop >= 0)
             snv_int(o, new_stop - p);
@@ -1200,20 +1202,20 @@ static void snv_hgvsp(snv_text *o, const char *ref, int64_t lr, const char *alt,
         q++;
     int64_t n_del = lr - q - p, n_ins = la - q - p;
     if (n_del == 1 && n_ins == 1) {
-        snv_str(o, snv_three(ref[p]));
+        snv_three(o, ref[p]);
         snv_int(o, p + 1);
-        snv_str(o, snv_three(alt[p]));
+        snv_three(o, alt[p]);
         return;
     }
     if (n_del == 0) {
         int64_t k = n_ins;
         if (p >= k && memcmp(ref + p - k, alt + p, (size_t)k) == 0) {
             if (k > 1) {
-                snv_str(o, snv_three(ref[p - k]));
+                snv_three(o, ref[p - k]);
                 snv_int(o, p - k + 1);
                 snv_put(o, "_", 1);
             }
-            snv_str(o, snv_three(ref[p - 1]));
+            snv_three(o, ref[p - 1]);
             snv_int(o, p);
             snv_str(o, "dup");
             return;
@@ -1222,20 +1224,20 @@ static void snv_hgvsp(snv_text *o, const char *ref, int64_t lr, const char *alt,
             o->n = -1;
             return;
         }
-        snv_str(o, snv_three(ref[p - 1]));
+        snv_three(o, ref[p - 1]);
         snv_int(o, p);
         snv_put(o, "_", 1);
-        snv_str(o, snv_three(ref[p])); /* p < lr here */
+        snv_three(o, ref[p]); /* p < lr here */
         snv_int(o, p + 1);
         snv_str(o, "ins");
         snv_threes(o, alt + p, n_ins);
         return;
     }
-    snv_str(o, snv_three(ref[p]));
+    snv_three(o, ref[p]);
     snv_int(o, p + 1);
     if (n_del > 1) {
         snv_put(o, "_", 1);
-        snv_str(o, snv_three(ref[p + n_del - 1]));
+        snv_three(o, ref[p + n_del - 1]);
         snv_int(o, p + n_del);
     }
     snv_str(o, n_ins ? "delins" : "del");
@@ -1806,7 +1808,7 @@ done:;
             if (p >= lp || ref_p[p] == 'X') {
                 o.n = at;
             } else {
-                snv_str(&o, snv_three(ref_p[p]));
+                snv_three(&o, ref_p[p]);
                 snv_int(&o, p + 1);
                 if (p >= lap) {
                     snv_str(&o, "fsTer?");
@@ -1814,7 +1816,7 @@ done:;
                     snv_str(&o, "Ter");
                 } else {
                     const char *star = memchr(alt_p, '*', (size_t)lap);
-                    snv_str(&o, snv_three(alt_p[p]));
+                    snv_three(&o, alt_p[p]);
                     snv_str(&o, "fsTer");
                     if (star)
                         snv_int(&o, star - alt_p - p + 1);
