@@ -605,6 +605,44 @@ static int tx_reserve(char **buf, int64_t *size, int64_t need)
     return 1;
 }
 
+/* A transcript's constant fields, written once per gas_tx_entries call into its arena and
+ * copied whole into each of its entries (decision 129): "SYMBOL|Gene|Feature_type|Feature|
+ * BIOTYPE", then "STRAND|FLAGS", then "CANONICAL|MANE_SELECT"; len: each field's bytes (fields
+ * 3-7, 19, 20, 22, 23). */
+typedef struct {
+    int64_t at; /* in the arena; -1: not written yet */
+    int64_t len[9];
+} tx_const;
+
+static int tx_const_write(tx_const *c, char **arena, int64_t *size, int64_t *used, const tx_strings *s, int64_t i,
+                          const uint8_t *words, const int64_t *word_off, int8_t strand, uint8_t flags)
+{
+    int64_t need = 32 + word_off[W_COUNT] - word_off[0];
+    for (int k = S_ID; k <= S_MANE; k++)
+        need += s->off[k][i + 1] - s->off[k][i];
+    if (!tx_reserve(arena, size, *used + need))
+        return 0;
+    tx_text w = {(uint8_t *)*arena, *size, *used};
+    int64_t mark = w.at;
+    int f = 0;
+#define TX_CONST_FIELD(sep, put) (mark = w.at, put, c->len[f++] = w.at - mark, (sep) ? tx_put_byte(&w, '|') : (void)0)
+    TX_CONST_FIELD(1, tx_put_string(&w, s, S_GENE_NAME, i));
+    TX_CONST_FIELD(1, tx_put_string(&w, s, S_GENE_ID, i));
+    TX_CONST_FIELD(1, tx_put(&w, TX_WORD(W_TRANSCRIPT)));
+    TX_CONST_FIELD(1, tx_put_string(&w, s, S_ID, i));
+    TX_CONST_FIELD(0, tx_put_string(&w, s, S_BIOTYPE, i));
+    TX_CONST_FIELD(1, tx_put_int(&w, strand, 0));
+    TX_CONST_FIELD(0, tx_put(&w, TX_WORD(W_NF + (flags & F_START_NF ? 1 : 0) + (flags & F_END_NF ? 2 : 0))));
+    TX_CONST_FIELD(1, (flags & F_CANONICAL) ? tx_put(&w, TX_WORD(W_YES)) : (void)0);
+    TX_CONST_FIELD(0, !(flags & F_MANE)                        ? (void)0
+                      : s->off[S_MANE][i + 1] > s->off[S_MANE][i] ? tx_put_string(&w, s, S_MANE, i)
+                                                                  : tx_put(&w, TX_WORD(W_YES)));
+#undef TX_CONST_FIELD
+    c->at = *used;
+    *used = w.at;
+    return 1;
+}
+
 /* For the n_q changes of gas_tx_classify's n rows (row_q, row_tx, row_kind, row_a, row_b,
  * row_c; rows of a change together, changes ascending), writes into raw each change's entries
  * (unescaped, one after another, entry e at raw[entry_off[e] .. entry_off[e + 1]), those of
@@ -661,7 +699,7 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
     snv_cache *cache = snv_cache_new();
     if (!cache)
         return -1;
-    int64_t ce_size = 0, ce_used = 0, n_declined = 0;
+    int64_t ce_size = 0, ce_used = 0, n_declined = 0, tx_lo = n_tx, tx_hi = -1;
     sizes[2] = 0;
     /* Per row: its transcript's pick head and CDS length (scratch head[r], cds_len[r] hold the
      * row's, indexed by row) and its kind of entry (K_*, -1: none, 7: OTHER's fields from the
@@ -674,6 +712,8 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
             snv_cache_free(cache);
             return -1;
         }
+        tx_lo = i < tx_lo ? i : tx_lo;
+        tx_hi = i > tx_hi ? i : tx_hi;
         int coding = cds_off[i + 1] > cds_off[i];
         int nmd = tx_string_is(&s, S_BIOTYPE, i, TX_WORD(W_NMD));
         head[r] = (tx_flags[i] & F_MANE ? 0 : 4) + (tx_flags[i] & F_CANONICAL ? 0 : 2) +
@@ -734,6 +774,16 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
         free(ce);
         return 0;
     }
+    /* the rows' transcripts' constant fields, each written on first use */
+    tx_const *consts = tx_hi >= tx_lo ? malloc(sizeof(tx_const) * (size_t)(tx_hi - tx_lo + 1)) : NULL;
+    char *pre = NULL;
+    int64_t pre_size = 0, pre_used = 0;
+    if (tx_hi >= tx_lo && !consts) {
+        free(ce);
+        return -1;
+    }
+    for (int64_t i = tx_lo; i <= tx_hi; i++)
+        consts[i - tx_lo].at = -1;
     int64_t entries = 0, r0 = 0;
     for (int64_t q = 0; q < n_q; q++) {
         int64_t r1 = r0;
@@ -818,17 +868,21 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
                     TX_FIELD(2);
                     tx_put(&t, TX_WORD(W_IMPACT + ek));
                 }
-                /* SYMBOL, Gene, Feature_type, Feature, BIOTYPE */
-                TX_FIELD(3);
-                tx_put_string(&t, &s, S_GENE_NAME, i);
-                TX_FIELD(4);
-                tx_put_string(&t, &s, S_GENE_ID, i);
-                TX_FIELD(5);
-                tx_put(&t, TX_WORD(W_TRANSCRIPT));
-                TX_FIELD(6);
-                tx_put_string(&t, &s, S_ID, i);
-                TX_FIELD(7);
-                tx_put_string(&t, &s, S_BIOTYPE, i);
+                tx_const *c = &consts[i - tx_lo];
+                if (c->at < 0 && !tx_const_write(c, &pre, &pre_size, &pre_used, &s, i, words, word_off, tx_strand[i],
+                                                 tx_flags[i])) {
+                    free(ce);
+                    free(consts);
+                    free(pre);
+                    return -1;
+                }
+                const uint8_t *cc = (const uint8_t *)pre + c->at;
+                const int64_t *cl = c->len;
+                int64_t n37 = cl[0] + cl[1] + cl[2] + cl[3] + cl[4] + 4, n1920 = cl[5] + cl[6] + 1;
+                TX_FIELD(3); /* SYMBOL, Gene, Feature_type, Feature, BIOTYPE */
+                tx_put(&t, cc, n37);
+                for (int k = 4; k <= 7; k++)
+                    fs[k] = fs[k - 1] + cl[k - 4] + 1;
                 if (ek == 8) { /* fields 8-16: gas_change_effect's */
                     for (int k = 8; k <= 16; k++) {
                         TX_FIELD(k);
@@ -879,23 +933,15 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
                 TX_FIELD(18);
                 if (ek <= K_DOWN)
                     tx_put_int(&t, row_a[r], 0);
-                TX_FIELD(19);
-                tx_put_int(&t, tx_strand[i], 0);
-                TX_FIELD(20);
-                tx_put(&t, TX_WORD(W_NF + (tx_flags[i] & F_START_NF ? 1 : 0) + (tx_flags[i] & F_END_NF ? 2 : 0)));
+                TX_FIELD(19); /* STRAND, FLAGS */
+                tx_put(&t, cc + n37, n1920);
+                fs[20] = fs[19] + cl[5] + 1;
                 TX_FIELD(TX_PICKED);
                 if (picked)
                     tx_put_byte(&t, '1');
-                TX_FIELD(22);
-                if (tx_flags[i] & F_CANONICAL)
-                    tx_put(&t, TX_WORD(W_YES));
-                TX_FIELD(23);
-                if (tx_flags[i] & F_MANE) {
-                    if (s.off[S_MANE][i + 1] > s.off[S_MANE][i])
-                        tx_put_string(&t, &s, S_MANE, i);
-                    else
-                        tx_put(&t, TX_WORD(W_YES));
-                }
+                TX_FIELD(22); /* CANONICAL, MANE_SELECT */
+                tx_put(&t, cc + n37 + n1920, cl[7] + cl[8] + 1);
+                fs[23] = fs[22] + cl[7] + 1;
             }
 #undef TX_FIELD
             fs[TX_FIELDS] = t.at + 1;
@@ -909,6 +955,8 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
         r0 = r1;
     }
     free(ce);
+    free(consts);
+    free(pre);
     change_entry[n_q] = entries;
     entry_off[entries] = t.at;
     sizes[0] = t.at;
