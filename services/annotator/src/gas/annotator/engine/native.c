@@ -1495,8 +1495,8 @@ static const snv_slot *snv_cached(snv_cache *c, const gas_snv_tables *t, int64_t
  * the text's length, or -1 when the tables are inconsistent, the change does not touch the
  * transcript's inside, the transcript's sequence (or HGVSc's shifting window) leaves its contig
  * or its coding bases are not within its exons (gas_tx_entries' caller then works the entry
- * out), or -2 - n
- * when out holds fewer than the n bytes of the text. */
+ * out), or -2 - n when out holds fewer than the n bytes of the text. cache: the calling
+ * gas_tx_entries' transcript sequences (snv_cached). */
 static int64_t gas_change_effect(const gas_snv_tables *t, snv_cache *cache, int64_t i, int64_t s, const uint8_t *r,
                                  int64_t lr, const uint8_t *a, int64_t la, int64_t nmd, char *out, int64_t cap)
 {
