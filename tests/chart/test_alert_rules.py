@@ -150,6 +150,12 @@ def test_docs_list_every_alert(chart_tools):
         named = set(re.findall(r"`(Gas[A-Z][A-Za-z]+)`", text))
         assert alerts - named == set(), f"docs/{doc} does not list these alerts"
         assert named - alerts == set(), f"docs/{doc} lists alerts the chart does not have"
+    # every runbook_url lands on a section of the runbook (GitHub's heading anchors)
+    headings = re.findall(r"^#+ (.+)$", (ROOT / "docs" / "runbook.md").read_text(), re.M)
+    anchors = {re.sub(r"[^a-z0-9 -]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+    spec = rule_spec(chart_tools)
+    urls = {r["alert"]: r["annotations"]["runbook_url"] for g in spec["groups"] for r in g["rules"]}
+    assert {a: u for a, u in urls.items() if u.split("#")[1] not in anchors} == {}
 
 
 def test_dashboard_shows_dead_letters_and_the_operator(chart_tools):

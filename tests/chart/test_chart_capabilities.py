@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+import yaml
 from chartlib import CHART, objects, policy_violations
 
 NOTES_AS_OBJECT = """apiVersion: v1
@@ -47,6 +48,16 @@ def test_before_kubernetes_1_30_no_policy_no_pods_patch_role_no_deletion_cost(ch
     assert all(w["spec"]["template"]["spec"]["automountServiceAccountToken"] is False for w in workers)
     assert policy_violations(objects(out)) == []
     assert chart_tools.validate(out).returncode == 0
+
+
+def test_kube_version_is_what_the_defaults_need(chart_tools):
+    """1.27: the PDBs' unhealthyPodEvictionPolicy is beta and on from then (GA in 1.31); the
+    chart's kubeVersion refuses an older cluster rather than drop the field silently."""
+    assert yaml.safe_load((CHART / "Chart.yaml").read_text())["kubeVersion"] == ">=1.27.0-0"
+    old = chart_tools.render(extra=["--kube-version", "1.26.15"], check=False)
+    assert old.returncode != 0 and "kubeVersion" in old.stderr, old.stderr
+    out = chart_tools.render(extra=["--kube-version", "1.27.0"]).stdout
+    assert any(o["kind"] == "PodDisruptionBudget" and o["spec"]["unhealthyPodEvictionPolicy"] for o in objects(out))
 
 
 def test_from_kubernetes_1_30_the_fence_and_deletion_cost_render(chart_tools):
