@@ -164,6 +164,7 @@ def test_dashboard_shows_dead_letters_and_the_operator(chart_tools):
     board = yaml.safe_load(dash["data"]["gas.json"])
     panels = {p["title"]: " ".join(t["expr"] for t in p["targets"]) for p in board["panels"]}
     assert "gas_worker_dlq_messages" in panels["Dead-letter queue depth"]
+    assert 'gas_queue_messages{namespace="$namespace",queue=~".+-dlq"' in panels["Dead-letter queue depth"]
     assert "gas_operator_queue_messages" in panels["Queue depth by scaler (operator)"]
     assert "gas_queue_oldest_message_age_seconds" in panels["Oldest message by queue (operator, CloudWatch)"]
     assert "gas_queue_messages" in panels["Visible messages by queue (operator)"]
