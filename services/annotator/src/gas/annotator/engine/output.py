@@ -31,6 +31,7 @@ from gas.annotator.engine.database import REGION_CODE, Packed
 from gas.annotator.engine.parquet import BATCH_SCHEMA, SCHEMA
 from gas.annotator.engine.textops import (
     Column,
+    bounds_of,
     distinct,
     first_occurrences,
     format_uint,
@@ -41,7 +42,7 @@ from gas.annotator.engine.textops import (
     ranges,
 )
 from gas.core.phenotypes import FORMAT, GENES_TABLE
-from gas.core.vocab import BUNDLE_COLUMNS, FLAGS, INFO_IDS, REGIONS, VARIANT_CLASSES
+from gas.core.vocab import BUNDLE_COLUMNS, FLAGS, INFO_IDS, RANK, REGIONS, TERMS, VARIANT_CLASSES
 from gas.core.vocab import KNOWN_SOURCES as KNOWN_SOURCE_NAMES
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ _OUR_KEY = re.compile(rf"^(?:{'|'.join(INFO_IDS)})(?:=|$)")
 _STRING = pa.string()
 _EMPTY = pa.scalar("", _STRING)
 _TERM_NAMES = pa.array(list(csq.TERMS), _STRING)
+TERM_NAMES = pa.array(list(TERMS), _STRING)  # a bundle's: every term, codes are RANK
 
 
 def _str(value: str) -> pa.Scalar:
@@ -315,6 +317,26 @@ class _TermTexts:
 
 
 _TERM_TEXTS = _TermTexts()
+
+
+def term_lists(masks: np.ndarray) -> pa.ListArray:
+    """The term list (codes into TERM_NAMES, most severe first) of each mask over TERMS (bit
+    RANK[t]): the set bits of each row in order, with no Python object per row."""
+    bits = (masks[:, None] >> np.arange(len(TERMS))) & 1
+    codes = np.nonzero(bits)[1]  # row by row, each row's bits ascending
+    offsets = bounds_of(bits.sum(axis=1)).astype(np.int32)
+    return pa.ListArray.from_arrays(arrow(offsets), coded(TERM_NAMES, codes))
+
+
+def term_masks(lists: pa.ListArray) -> np.ndarray:
+    """``term_lists``' inverse for a list<dictionary<string>> of terms (any dictionary of them)."""
+    values = lists.values
+    bit = np.array([1 << RANK[t] for t in values.dictionary.to_pylist()], dtype=np.int64)
+    offsets = lists.offsets.to_numpy()
+    codes = values.indices.to_numpy(zero_copy_only=False)[offsets[0] : offsets[-1]]
+    rows = np.repeat(np.arange(len(lists)), np.diff(offsets))
+    # a row's terms are distinct bits, so their sum is their OR (exact in float64: 27 bits)
+    return np.bincount(rows, weights=bit[codes], minlength=len(lists)).astype(np.int64)
 
 
 def alt_strings(found: Annotated) -> pa.Array:
