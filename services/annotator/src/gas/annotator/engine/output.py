@@ -771,11 +771,10 @@ def _qual(b: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
     """QUAL as float; NaN for '.' (missing) or text that is not a number."""
     value, ok = parse_uint(b, start, length, max_digits=15)
     out = np.where(ok, value.astype(np.float64), np.nan)
-    for i in np.flatnonzero(~ok).tolist():
-        text = b[start[i] : start[i] + length[i]].tobytes()
-        if text != b".":
-            try:
-                out[i] = float(text)
-            except ValueError:
-                pass
+    dot = (length == 1) & (b[np.minimum(start, b.size - 1)] == ord("."))  # most files' QUAL: no Python step each
+    for i in np.flatnonzero(~ok & ~dot).tolist():
+        try:
+            out[i] = float(b[start[i] : start[i] + length[i]].tobytes())
+        except ValueError:
+            pass
     return out
