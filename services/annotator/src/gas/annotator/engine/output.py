@@ -767,12 +767,28 @@ def with_gene_context(t: OutputTables, batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
 
 
+_DIGITS = 15  # a decimal of at most 15 digits is an integer below 2**53 over a power of ten
+_POW10 = np.array([10**k for k in range(_DIGITS + 1)], dtype=np.int64)
+
+
 def _qual(b: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """QUAL as float; NaN for '.' (missing) or text that is not a number."""
-    value, ok = parse_uint(b, start, length, max_digits=15)
+    """QUAL as float; NaN for '.' (missing) or text that is not a number. Integers and plain
+    decimals (digits.digits, at most 15 digits) array-wise: N / 10**k of two exact doubles is
+    one correctly rounded division, the double float() reads; other text through float()."""
+    value, ok = parse_uint(b, start, length, max_digits=_DIGITS)
     out = np.where(ok, value.astype(np.float64), np.nan)
-    dot = (length == 1) & (b[np.minimum(start, b.size - 1)] == ord("."))  # most files' QUAL: no Python step each
-    for i in np.flatnonzero(~ok & ~dot).tolist():
+    # the first '.' of each field (-1: none)
+    dot = np.full(start.size, -1, dtype=np.int64)
+    for j in range(min(int(length.max()) if length.size else 0, _DIGITS + 1)):
+        dot[(dot < 0) & (length > j) & (b[np.where(length > j, start + j, 0)] == ord("."))] = j
+    frac_len = np.clip(length - dot - 1, 0, _DIGITS)
+    whole, whole_ok = parse_uint(b, start, np.maximum(dot, 0), max_digits=_DIGITS)
+    frac, frac_ok = parse_uint(b, start + dot + 1, frac_len, max_digits=_DIGITS)
+    decimal = ~ok & (dot > 0) & whole_ok & frac_ok & (length - 1 <= _DIGITS)
+    n = whole[decimal] * _POW10[frac_len[decimal]] + frac[decimal]
+    out[decimal] = n.astype(np.float64) / _POW10[frac_len[decimal]].astype(np.float64)
+    missing = (length == 1) & (dot == 0)  # '.', most files' QUAL
+    for i in np.flatnonzero(~ok & ~decimal & ~missing).tolist():
         try:
             out[i] = float(b[start[i] : start[i] + length[i]].tobytes())
         except ValueError:
