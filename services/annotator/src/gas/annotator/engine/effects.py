@@ -1263,7 +1263,8 @@ class BlockEffects:
         return value_counts(self.pick_array(2))
 
     def pick_array(self, index: int) -> object:
-        """``pick`` as an Arrow string array, built from the text without a Python string per ALT."""
+        """CSQ field ``index`` (one of _PICK_CSQ) of each ALT's pick as an Arrow string array (null
+        when empty or no pick), built from the text without a Python string per ALT."""
         k = _PICK_CSQ.index(index)
         return _arrow_strings(self.raw, self.pick_start[:, k], self.pick_len[:, k])
 
