@@ -2167,3 +2167,39 @@ int64_t gas_bed_scan(const uint8_t *text, int64_t size, const uint8_t *contig, i
     }
     return rows;
 }
+
+/* ------------------------------------------------------------------------------------------
+ * The CSQ stage's INFO check (effects.CsqStage._kept_keys).
+ * ------------------------------------------------------------------------------------------ */
+
+static inline int odd_end(uint8_t c)
+{
+    return c == ';' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* The start of the first match in each line (a line ends with '\n') of any of "CSQ", "PICK_",
+ * ";;", ";." before ';', '\t', '\r' or '\n', "\t.;", "\t;", or ';' before '\t', '\r' or '\n':
+ * where an INFO may hold a key to drop or rename, an empty key or ".". At most one per line,
+ * so cap = the lines is room enough; returns how many were written. */
+int64_t gas_odd_info(const uint8_t *b, int64_t size, int64_t cap, int64_t *hits)
+{
+    int64_t n = 0;
+    for (int64_t i = 0; i < size && n < cap; i++) {
+        uint8_t c = b[i], d = i + 1 < size ? b[i + 1] : 0, e = i + 2 < size ? b[i + 2] : 0; /* 0: past the end */
+        int hit = 0;
+        if (c == 'C')
+            hit = d == 'S' && e == 'Q';
+        else if (c == 'P')
+            hit = i + 5 <= size && memcmp(b + i, "PICK_", 5) == 0;
+        else if (c == ';')
+            hit = odd_end(d) || (d == '.' && odd_end(e));
+        else if (c == '\t')
+            hit = d == ';' || (d == '.' && e == ';');
+        if (hit) {
+            hits[n++] = i;
+            while (i < size && b[i] != '\n')
+                i++;
+        }
+    }
+    return n;
+}
