@@ -9,11 +9,13 @@ Ensembl GFF3, and a VCF of variants spread over the whole genome. Then:
 
 * builds it with ``gas-annotation-db build --gff3`` (wall, CPU, peak RSS; bcftools csq needs
   no build: it parses the GFF3 on every run, which its figures below include);
-* runs, interleaved and ``--repeats`` times each, ``gas-annotate VCF --db NAME --no-parquet``
-  and ``bcftools csq --local-csq -f genome.fa -g genes.gff3 -Ov`` on the same VCF (and a
-  baseline engine at git revision ``--baseline-ref``, for before/after figures in one run),
-  printing the median wall time, CPU time (user + system) and peak RSS of each and the
-  throughput ratio;
+* runs, interleaved and ``--repeats`` times each, ``gas-annotate VCF --db NAME`` as a job runs
+  it (every file it writes: the VCF, the Parquet table, the summary and log; the headline),
+  the same with ``--no-parquet`` beside it, and ``bcftools csq --local-csq -f genome.fa -g
+  genes.gff3 -Ov`` on the same VCF, each writing into the workdir (one filesystem for all);
+  and a baseline engine at git revision ``--baseline-ref`` both ways, for before/after figures
+  in one run; printing the median wall time, CPU time (user + system) and peak RSS of each
+  and each one's throughput ratio to bcftools csq;
 * measures process start to the first annotated record written (median of 3, on the VCF's
   first 5,000 lines; ``--repeats 0`` measures only this).
 
@@ -96,15 +98,18 @@ def main() -> None:
             f"gas-annotation-db build: {seconds:.1f} s wall, {cpu:.1f} s CPU, peak RSS {peak // 1024} MiB, "
             f"file {size:.0f} MB (load average {os.getloadavg()[0]:.1f})"
         )
-    gas = f"{q(str(BIN / 'gas-annotate'))} {q(str(vcf))} --db human --db-dir {q(str(db))} --no-parquet"
-    commands = {
-        "gas-annotate --db": f"{gas} -o {q(str(work / 'out'))} > /dev/null",
-        "bcftools csq": f"bcftools csq --local-csq -f {q(str(fasta))} -g {q(str(gff3))} "
-        f"-Ov -o {q(str(work / 'bcftools.vcf'))} {q(str(vcf))} 2> /dev/null",
-    }
+    gas = f"{q(str(BIN / 'gas-annotate'))} {q(str(vcf))} --db human --db-dir {q(str(db))}"
+    engines = {"gas-annotate --db": gas}
     if baseline:
-        base = f"{baseline} {q(str(vcf))} --db human --db-dir {q(str(db))} --no-parquet"
-        commands[f"baseline ({args.baseline_ref})"] = f"{base} -o {q(str(work / 'base'))} > /dev/null"
+        engines[f"baseline ({args.baseline_ref})"] = f"{baseline} {q(str(vcf))} --db human --db-dir {q(str(db))}"
+    commands = {}
+    for (name, cmd), out in zip(engines.items(), ("out", "base"), strict=False):
+        commands[name] = f"{cmd} -o {q(str(work / out))} > /dev/null"
+        commands[f"{name} --no-parquet"] = f"{cmd} --no-parquet -o {q(str(work / (out + '-vcf')))} > /dev/null"
+    commands["bcftools csq"] = (
+        f"bcftools csq --local-csq -f {q(str(fasta))} -g {q(str(gff3))} "
+        f"-Ov -o {q(str(work / 'bcftools.vcf'))} {q(str(vcf))} 2> /dev/null"
+    )
     if args.repeats:  # (0: start to first record only)
         time_commands(commands, args.repeats, records, peer="bcftools csq")
     # Start to first record on the VCF's first 5,000 lines: the engine reads the bundle and
@@ -113,7 +118,7 @@ def main() -> None:
     head = work / "variants.head.vcf"
     with vcf.open() as f, head.open("w") as out:
         out.writelines(islice(f, 5_000))  # the header and the first records
-    gas_head = f"{q(str(BIN / 'gas-annotate'))} {q(str(head))} --db human --db-dir {q(str(db))} --no-parquet"
+    gas_head = f"{q(str(BIN / 'gas-annotate'))} {q(str(head))} --db human --db-dir {q(str(db))}"
     first_cmd = f"{gas_head} -o {q(str(work / 'first'))} > /dev/null"
     firsts = [round(first_record(first_cmd, work / "first"), 3) for _ in range(3)]
     median = statistics.median(firsts)

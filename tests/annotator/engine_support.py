@@ -98,6 +98,7 @@ def change_disagreements(
     for field, each change's pick (the least of its entries' pick keys, the rank of an entry's
     most severe term) and terms (its entries'). Returns (pairs compared, a description of each
     disagreement, the Python entries' terms counted)."""
+    from gas.annotator.engine.effects import term_mask
     from gas.core.vocab import RANK
 
     row_of = {fx.tx_strings[i][0]: i for i in range(fx.tables.start.size)}
@@ -130,7 +131,7 @@ def change_disagreements(
             picked = [f for f in entries.values() if f[21] == "1"]
             if [f[6] for f in picked] != [min(entries.values(), key=key)[6]]:
                 differ.append(f"{s} {ref}>{alt}: pick {[f[6] for f in picked]}")
-            if set(got.terms[q]) != {t for f in entries.values() for t in f[1].split("&")}:
+            if got.terms[q] != term_mask(t for f in entries.values() for t in f[1].split("&")):
                 differ.append(f"{s} {ref}>{alt}: terms {got.terms[q]}")
     return n, differ, terms
 

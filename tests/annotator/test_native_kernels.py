@@ -88,6 +88,24 @@ def test_split_lines_matches_a_line_by_line_reading(seed):
     assert split.pos[:n].tolist() == [d[5] for d in data]
 
 
+# The CSQ stage's INFO check as a regular expression: the lines where a match starts.
+_ODD_INFO = re.compile(rb"CSQ|PICK_|;;|;\.(?=[;\t\r\n])|\t\.;|\t;|;[\t\r\n]")
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_odd_info_finds_the_lines_the_pattern_matches(seed):
+    """gas_odd_info flags a line exactly when the regular expression matches in it, on lines
+    made of the patterns' pieces (parts of them, at a line's ends, at the block's end)."""
+    rng = random.Random(seed)
+    parts = [b"CSQ", b"CS", b"SQ", b"PICK_", b"PICK", b";", b".", b"\t", b"\r", b"=", b"A", b"C", b"P", b"K_"]
+    lines = [b"".join(rng.choice(parts) for _ in range(rng.randint(0, 12))) + b"\n" for _ in range(rng.randint(1, 80))]
+    block = b"".join(lines)
+    starts = np.cumsum([0] + [len(x) for x in lines[:-1]])
+    want = sorted({int(np.searchsorted(starts, m.start(), side="right")) - 1 for m in _ODD_INFO.finditer(block)})
+    hits = textops.odd_info(np.frombuffer(block, dtype=np.uint8), len(lines))
+    assert (np.searchsorted(starts, hits, side="right") - 1).tolist() == want
+
+
 def test_split_lines_reports_binary_bytes():
     good = b"1\t10\t.\tA\tC\t.\t.\t.\n"
     nul = split_lines(np.frombuffer(good + b"1\t1\x00\n", dtype=np.uint8))
@@ -378,8 +396,7 @@ def _reference_info(entries: list[tuple], n_alts: int) -> str:
 def _check_entries(fx, records) -> set[int]:  # type: ignore[no-untyped-def]
     """Effects.entries of the records against the Python rules' entries, pick and INFO text;
     the kinds of gas_tx_entries entry it wrote."""
-    from gas.annotator.engine.effects import _PICK_CSQ
-    from gas.core.vocab import RANK
+    from gas.annotator.engine.effects import _PICK_CSQ, term_mask
 
     got = fx.entries(changes_batch([(g, r, a[0]) for g, r, a in records]))
     raw = got.text.raw.tobytes()
@@ -397,7 +414,7 @@ def _check_entries(fx, records) -> set[int]:  # type: ignore[no-untyped-def]
         picked = next(f for _, _, f, _, _ in want if f[21] == "1")
         starts, lengths = got.text.pick_start[lo].tolist(), got.text.pick_len[lo].tolist()
         assert [raw[a : a + b].decode() for a, b in zip(starts, lengths, strict=True)] == [picked[i] for i in _PICK_CSQ]
-        assert got.terms[lo] == sorted({t for _, terms, _, _, _ in want for t in terms}, key=RANK.__getitem__)
+        assert got.terms[lo] == term_mask(t for _, terms, _, _, _ in want for t in terms)
         kinds |= int(got.text.change_mask[lo])
     return {k for k in range(7) if kinds >> k & 1}
 

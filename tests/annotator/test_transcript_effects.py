@@ -168,6 +168,20 @@ def test_pick_per_allele_and_parquet(bundle: tuple[Path, Path]) -> None:
     assert len(table[0]["transcript_consequences"]) == 3
 
 
+def test_alts_without_entries_keep_their_gene_level_terms(bundle: tuple[Path, Path]) -> None:
+    """A record the CSQ stage does not annotate (a REF that is not sequence) has no entries; its
+    table row keeps the gene-level terms (the table's terms are then not the transcripts')."""
+    out, err = run(bundle, f"chr1\t114\t.\tR\tT\t.\t.\t.\nchr1\t114\t.\t{ref(114)}\tT\t.\t.\t.\n")
+    assert out.name, err
+    table = pq.read_table(out.with_name(out.name.replace(".annot.vcf", ".variants.parquet"))).to_pylist()
+    # gene-level: in GENEA's CDS, GENEB's downstream and GENEC's upstream windows
+    gene_level = ["coding_sequence_variant", "upstream_gene_variant", "downstream_gene_variant"]
+    assert [(r["consequence"], r["consequences"], r["transcript_consequences"]) for r in table[:1]] == [
+        ("coding_sequence_variant", gene_level, None)
+    ]
+    assert (table[1]["consequence"], table[1]["consequences"]) == ("stop_gained", ["stop_gained", *gene_level[1:]])
+
+
 def test_input_csq_is_kept_as_csq_input(bundle: tuple[Path, Path]) -> None:
     header = HEADER.replace("#CHROM", '##INFO=<ID=CSQ,Number=.,Type=String,Description="VEP. Format: Allele">\n#CHROM')
     out, err = run(bundle, "chr1\t114\t.\tA\tT\t.\t.\tCSQ=T;DP=3\n", header=header)

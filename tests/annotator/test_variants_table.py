@@ -3,9 +3,12 @@ the same values as the annotated VCF, written in row groups while streaming."""
 
 from __future__ import annotations
 
+import math
+import random
 import subprocess
 import sys
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from engine_support import consequences, records
@@ -20,6 +23,28 @@ from gas.core.vocab import GENE_LEVEL_TERMS
 # The columns (the vocabulary's: tests/core/test_vocab.py checks their kinds); SCHEMA is the
 # engine's, built from it.
 SCHEMA = [(f.name, f.type) for f in ENGINE_SCHEMA]
+
+
+def test_qual_is_what_float_reads():
+    """The table's QUAL parse (integers and plain decimals array-wise) gives float()'s double
+    for every text, NaN where float() refuses or the text is '.'."""
+    from gas.annotator.engine.output import _qual
+
+    rng = random.Random(7)
+    odd = [".", "5.", ".5", "-2.5", "1e3", "nan", "inf", "1_0", "", "1.2.3", "x", "0", "00.00", "+1.5", " 1.5"]
+    odd += ["1234567890123456.5", "123456789012.345", "0.000000000000001", "9.99999999999999", "999999999999999"]
+    texts = odd + [repr(rng.uniform(0, 10 ** rng.randint(0, 12))) for _ in range(5000)]
+    texts += [f"{rng.randint(0, 10**6)}.{rng.randint(0, 10**8):0{rng.randint(1, 9)}d}" for _ in range(20000)]
+    lengths = np.array([len(t) for t in texts])
+    got = _qual(np.frombuffer("".join(texts).encode(), dtype=np.uint8), np.cumsum(lengths) - lengths, lengths)
+
+    def read(text: str) -> float:
+        try:
+            return float(text) if text != "." else math.nan
+        except ValueError:
+            return math.nan
+
+    assert [repr(v) for v in got.tolist()] == [repr(read(t)) for t in texts]
 
 
 @pytest.mark.parametrize("sample", ["test.vcf", "premium_2.vcf", "premium_1.vcf"])

@@ -9,6 +9,7 @@ must stay silent; the docs list every alert; and the runner is shown to fail on 
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -122,11 +123,23 @@ def test_queue_alerts_follow_the_per_worker_thresholds(chart_tools):
     assert 'queue="archive"' in depth["expr"]  # every worker's queue, whatever scales it
 
 
-def test_operator_alerts_only_with_the_operator(chart_tools):
-    """The operator exports the queues' figures: without it there is nothing to alert on."""
-    alerts = alert_names(rule_spec(chart_tools, ["operator.enabled=false"]))
-    assert not {a for a in alerts if "Operator" in a or "Scaler" in a or "GasQueue" in a} - {"GasQueueBacklogOld"}
-    assert {"GasWorkerDown", "GasWebDown", "GasDeadLetterQueueNotEmpty"} <= alerts
+def test_alerts_without_the_operator_are_refused_and_it_exports_for_keda_workers(chart_tools):
+    """The operator exports every queue's figures: alerts without it would be silent on stuck
+    work (decision 132), so the chart refuses them; with every worker on KEDA or none it
+    scales nothing but still exports, and the stuck-work alerts cover every queue."""
+    refused = chart_tools.render([ALERT_VALUES], sets=["operator.enabled=false"], check=False)
+    assert refused.returncode != 0 and "metrics.prometheusRule.enabled needs operator.enabled" in refused.stderr
+    keda = [f"workers.{w}.autoscaler=keda" for w in ("annotator", "notifier")]
+    keda += [f"workers.archiver-{w}.autoscaler=none" for w in ("archive", "restore", "thaw")]
+    out = chart_tools.render([ALERT_VALUES], sets=keda).stdout
+    objs = objects(out)
+    assert not [o for o in objs if o["kind"] == "QueueScaler"]
+    (op,) = [o for o in objs if o["kind"] == "Deployment" and o["metadata"]["name"] == "gas-operator"]
+    env = {e["name"]: e.get("value") for e in op["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert set(json.loads(env["GAS_WATCH_QUEUES"])) >= {"annotate", "annotate-dlq", "thaw", "thaw-dlq"}
+    (rule,) = [o for o in objs if o["kind"] == "PrometheusRule"]
+    (depth,) = [r for g in rule["spec"]["groups"] for r in g["rules"] if r.get("alert") == "GasQueueDepthHigh"]
+    assert 'queue="annotate"' in depth["expr"] and 'queue="restore"' in depth["expr"]
 
 
 def test_docs_list_every_alert(chart_tools):
@@ -137,6 +150,12 @@ def test_docs_list_every_alert(chart_tools):
         named = set(re.findall(r"`(Gas[A-Z][A-Za-z]+)`", text))
         assert alerts - named == set(), f"docs/{doc} does not list these alerts"
         assert named - alerts == set(), f"docs/{doc} lists alerts the chart does not have"
+    # every runbook_url lands on a section of the runbook (GitHub's heading anchors)
+    headings = re.findall(r"^#+ (.+)$", (ROOT / "docs" / "runbook.md").read_text(), re.M)
+    anchors = {re.sub(r"[^a-z0-9 -]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+    spec = rule_spec(chart_tools)
+    urls = {r["alert"]: r["annotations"]["runbook_url"] for g in spec["groups"] for r in g["rules"]}
+    assert {a: u for a, u in urls.items() if u.split("#")[1] not in anchors} == {}
 
 
 def test_dashboard_shows_dead_letters_and_the_operator(chart_tools):
@@ -145,6 +164,7 @@ def test_dashboard_shows_dead_letters_and_the_operator(chart_tools):
     board = yaml.safe_load(dash["data"]["gas.json"])
     panels = {p["title"]: " ".join(t["expr"] for t in p["targets"]) for p in board["panels"]}
     assert "gas_worker_dlq_messages" in panels["Dead-letter queue depth"]
+    assert 'gas_queue_messages{namespace="$namespace",queue=~".+-dlq"' in panels["Dead-letter queue depth"]
     assert "gas_operator_queue_messages" in panels["Queue depth by scaler (operator)"]
     assert "gas_queue_oldest_message_age_seconds" in panels["Oldest message by queue (operator, CloudWatch)"]
     assert "gas_queue_messages" in panels["Visible messages by queue (operator)"]

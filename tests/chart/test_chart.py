@@ -390,9 +390,10 @@ def test_operator_owns_worker_replicas_with_one_queuescaler_each(rendered):
     assert pod["automountServiceAccountToken"] is True and pod["serviceAccountName"] == "gas-operator"
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
     assert env["GAS_WATCH_NAMESPACE"] == "gas" and env["GAS_LEADER_LEASE_NAME"] == "gas-operator"
-    # It exports every worker's queue depth and oldest-message age for the stuck-work alerts.
+    # It exports every worker's queue's and DLQ's depth and oldest-message age for the
+    # stuck-work and dead-letter alerts.
     queues = {dep["metadata"]["labels"]["gas.example.org/queue"] for dep in workers.values()}
-    assert json.loads(env["GAS_WATCH_QUEUES"]) == sorted(queues)
+    assert json.loads(env["GAS_WATCH_QUEUES"]) == sorted(queues | {f"{q}-dlq" for q in queues})
     (lease,) = [o for o in objs if o["kind"] == "Lease"]
     assert lease["metadata"]["name"] == "gas-operator"
 

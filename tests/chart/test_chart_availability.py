@@ -66,9 +66,10 @@ def test_pdbs_only_where_more_than_one_pod_can_run(chart_tools):
 
 def test_reloader_rolls_what_reads_a_rotated_existing_secret(chart_tools):
     key = "secret.reloader.stakater.com/reload"
-    on = deployments(chart_tools.render(sets=["secrets.reloader=true"]).stdout)
+    # every Deployment that reads it: web, the workers, and the operator (its AWS keys)
+    on = deployments(chart_tools.render(sets=["secrets.reloader=true", "operator.enabled=true"]).stdout)
     assert {n: d["metadata"]["annotations"][key] for n, d in on.items()} == dict.fromkeys(
-        ["gas-web", *WORKERS], "gas-secrets"
+        ["gas-web", *WORKERS, "gas-operator"], "gas-secrets"
     )
     off = deployments(chart_tools.render().stdout)
     assert not any(key in (d["metadata"].get("annotations") or {}) for d in off.values())

@@ -6,10 +6,12 @@ cluster's discovery (kinds listed) is what `--api-versions` gives."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
-from chartlib import CHART, objects, policy_violations
+import yaml
+from chartlib import CHART, MINIMAL, objects, policy_violations
 
 NOTES_AS_OBJECT = """apiVersion: v1
 kind: ConfigMap
@@ -47,6 +49,16 @@ def test_before_kubernetes_1_30_no_policy_no_pods_patch_role_no_deletion_cost(ch
     assert all(w["spec"]["template"]["spec"]["automountServiceAccountToken"] is False for w in workers)
     assert policy_violations(objects(out)) == []
     assert chart_tools.validate(out).returncode == 0
+
+
+def test_kube_version_is_what_the_defaults_need(chart_tools):
+    """1.27: the PDBs' unhealthyPodEvictionPolicy is beta and on from then (GA in 1.31); the
+    chart's kubeVersion refuses an older cluster rather than drop the field silently."""
+    assert yaml.safe_load((CHART / "Chart.yaml").read_text())["kubeVersion"] == ">=1.27.0-0"
+    old = chart_tools.render(extra=["--kube-version", "1.26.15"], check=False)
+    assert old.returncode != 0 and "kubeVersion" in old.stderr, old.stderr
+    out = chart_tools.render(extra=["--kube-version", "1.27.0"]).stdout
+    assert any(o["kind"] == "PodDisruptionBudget" and o["spec"]["unhealthyPodEvictionPolicy"] for o in objects(out))
 
 
 def test_from_kubernetes_1_30_the_fence_and_deletion_cost_render(chart_tools):
@@ -88,34 +100,99 @@ def test_notes_say_deletion_cost_is_off(chart_tools, tmp_path):
 
 # --- production mode refuses placeholders -----------------------------------------------
 
+SCHEMA_REFUSES = "values don't meet the specifications of the schema"
+# Every GAS image with a registry of its own, so that image.registry may be empty.
+OWN_REGISTRIES = [
+    "image.registry=",
+    "web.image.repository=ghcr.io/acme/gas-web",
+    "workers.annotator.image.repository=localhost:5000/gas-annotator",
+    "workers.notifier.image.repository=localhost/gas-notifier",
+    *(f"workers.archiver-{w}.image.repository=ghcr.io/acme/archiver" for w in ("archive", "restore", "thaw")),
+]
+
+
+def refused_paths(stderr: str) -> list[str]:
+    """The values a schema error names (its leaves: the `at '/...'` lines)."""
+    return re.findall(r"- at '(/[^']*)': (?!validation failed|'allOf' failed)", stderr)
+
+
+def without(key: str) -> list[str]:
+    """OWN_REGISTRIES less the one image under test (back to the chart's default)."""
+    return [s for s in OWN_REGISTRIES if not s.startswith(f"{key}=")]
+
+
+@pytest.mark.parametrize(
+    ("sets", "path"),
+    [
+        (["ingress.host=gas.example.org"], "/ingress/host"),
+        (["ingress.enabled=false", "ingress.host=gas.example.org"], "/ingress/host"),  # publicUrl empty: its host
+        (["publicUrl=https://gas.acme.test", "ingress.host=gas.example.org"], "/ingress/host"),  # the Ingress serves it
+        (["publicUrl=https://lab.example.com:8443"], "/publicUrl"),
+        (["sesSender=jobs@example.org"], "/sesSender"),
+        (["sesSender=jobs@mail.example.net"], "/sesSender"),
+        (["prefix=gas"], "/prefix"),
+        (without("web.image.repository"), "/web/image/repository"),
+        (without("workers.annotator.image.repository"), "/workers/annotator/image/repository"),
+        (without("workers.notifier.image.repository"), "/workers/notifier/image/repository"),
+        (without("workers.archiver-thaw.image.repository"), "/workers/archiver-thaw/image/repository"),
+        ([*OWN_REGISTRIES, "operator.enabled=true"], "/operator/image/repository"),
+        ([*OWN_REGISTRIES, "workers.extra.queue=extra"], "/workers/extra"),  # would be gas-extra
+        ([*OWN_REGISTRIES, "workerDefaults.image.repository=gas-worker"], "/workerDefaults/image/repository"),
+        (["tests.image=curlimages/curl:8.11.1"], "/tests/image"),
+    ],
+)
+def test_production_schema_refuses_each_placeholder(chart_tools, sets, path):
+    """helm template and helm lint stop at the schema, which names the one value."""
+    proc = chart_tools.render(sets=sets, check=False)
+    assert proc.returncode != 0 and SCHEMA_REFUSES in proc.stderr, proc.stderr
+    assert refused_paths(proc.stderr) == [path], proc.stderr
+    lint = chart_tools.helm("lint", str(CHART), *chart_tools.values_args([MINIMAL], sets), check=False)
+    assert lint.returncode != 0 and SCHEMA_REFUSES in lint.stdout + lint.stderr, lint.stdout
+    assert f"- at '{path}'" in lint.stdout + lint.stderr
+
 
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("ingress.host=gas.example.org", 'the public host "gas.example.org"'),
-        ("publicUrl=https://lab.example.com:8443", 'the public host "lab.example.com"'),
+        ("ingress.host=gas.example.org", 'the public host "gas.example.org" (ingress.host)'),
+        ("publicUrl=https://lab.example.com:8443", 'the public host "lab.example.com" (publicUrl)'),
         ("sesSender=jobs@example.org", 'sesSender "jobs@example.org"'),
         ("sesSender=jobs@mail.example.net", 'sesSender "jobs@mail.example.net"'),
         ("prefix=gas", 'prefix "gas" names buckets gas-inputs'),
         ("image.registry=", 'web.image.repository "gas-web" has no registry'),
+        ("tests.image=curlimages/curl:8.11.1", 'tests.image "curlimages/curl:8.11.1" has no registry'),
     ],
 )
-def test_production_mode_refuses_each_placeholder(chart_tools, override, message):
-    proc = chart_tools.render(sets=[override], check=False)
+def test_without_the_schema_the_templates_list_each_placeholder(chart_tools, override, message):
+    """--skip-schema-validation: the template's one readable list still refuses."""
+    proc = chart_tools.render(sets=[override], check=False, extra=["--skip-schema-validation"])
     assert proc.returncode != 0 and message in proc.stderr, proc.stderr
     assert "environment: production refuses placeholder values" in proc.stderr
 
 
-def test_what_is_not_a_placeholder_passes(chart_tools):
-    """Repositories naming their own registry need no image.registry; an example.org
-    label key or route hostname is no public host; dev mode keeps the defaults."""
-    repos = [f"{key}.repository=ghcr.io/acme/gas" for key in ("web.image", "workerDefaults.image")]
-    workers = [f"workers.{w}.image.repository=localhost/gas" for w in ("annotator", "notifier")]
-    archiver = [f"workers.archiver-{w}.image.repository=ghcr.io/acme/archiver" for w in ("archive", "restore", "thaw")]
-    assert chart_tools.render(sets=["image.registry=", *repos, *workers, *archiver]).returncode == 0
-    assert chart_tools.render(sets=["prefix=gasx", "sesSender=gas@example.org.genomics.test"]).returncode == 0
-    dev = chart_tools.render(sets=["devMode.enabled=true", "environment=dev"], minimal=False, check=False)
-    assert dev.returncode == 0, dev.stderr
+@pytest.mark.parametrize(
+    "sets",
+    [
+        OWN_REGISTRIES,  # repositories naming their own registry need no image.registry
+        [*OWN_REGISTRIES, "workers.extra.queue=extra", "workerDefaults.image.repository=ghcr.io/acme/gas"],
+        [*OWN_REGISTRIES, "workers.extra.queue=extra", "workers.extra.enabled=false"],  # not pulled
+        ["prefix=gasx", "sesSender=gas@example.org.genomics.test", "tests.image=docker.io/curlimages/curl:8.11.1"],
+        ["ingress.enabled=false", "ingress.host=gas.example.org", "publicUrl=https://gas.acme.test"],  # unused
+        ["httpRoute.enabled=true", "httpRoute.parentRefs[0].name=gw", "httpRoute.hostnames[0]=gas.example.org"],
+    ],
+)
+def test_what_is_not_a_placeholder_passes(chart_tools, sets):
+    for extra in ([], ["--skip-schema-validation"]):  # the schema and the template agree
+        proc = chart_tools.render(sets=sets, check=False, extra=extra)
+        assert proc.returncode == 0, proc.stderr
+
+
+def test_dev_mode_keeps_the_placeholders(chart_tools):
+    defaults = ["prefix=gas", "image.registry=", "ingress.host=gas.example.org", "sesSender=gas-noreply@example.org"]
+    for sets in (["devMode.enabled=true", "environment=dev"], ["devMode.enabled=true"], ["environment=dev"]):
+        dev = chart_tools.render(sets=[*sets, *defaults], check=False)
+        assert dev.returncode == 0, dev.stderr
+    assert chart_tools.render(sets=["devMode.enabled=true", "environment=dev"], minimal=False).returncode == 0
 
 
 # --- values-eks.yaml ------------------------------------------------------------------------
@@ -124,9 +201,8 @@ def test_what_is_not_a_placeholder_passes(chart_tools):
 def test_values_eks_names_what_to_fill_in_then_installs_on_1_28_and_current(chart_tools, tmp_path):
     eks = CHART / "values-eks.yaml"
     refused = chart_tools.render([eks], minimal=False, check=False)
-    assert refused.returncode != 0
-    for what in ("public host", "sesSender", "prefix"):
-        assert what in refused.stderr
+    assert refused.returncode != 0 and SCHEMA_REFUSES in refused.stderr
+    assert sorted(refused_paths(refused.stderr)) == ["/ingress/host", "/prefix", "/sesSender"], refused.stderr
     yours = tmp_path / "yours.yaml"
     yours.write_text(
         "prefix: acme-gas-prod\nsesSender: gas-noreply@genomics.acme.test\ningress: {host: gas.genomics.acme.test}\n"

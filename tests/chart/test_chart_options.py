@@ -262,7 +262,7 @@ def test_alert_thresholds_from_values(every):
     # budget 0.1 %: 14.4x and 6x of it; jobs: 1 % slower than 600 s
     assert web["1h"].count("> 0.0144") == 2 and web["6h"].count("> 0.006") == 2
     assert 'le="600.0"' in jobs["1h"] and jobs["1h"].count("> 0.144") == 2 and jobs["6h"].count("> 0.06") == 2
-    assert exprs["GasDeadLetterMessagesAging"].endswith("> 86400")
+    assert exprs["GasDeadLetterMessagesAging"].rstrip().endswith("> 86400")
     lag = exprs["GasQueueBacklogOld"]
     assert re.search(r'service="gas-notifier-metrics".*> 120', lag) and re.search(
         r'service="gas-annotator-metrics".*> 300', lag

@@ -16,6 +16,9 @@ first (the API server refuses a pod whose ServiceAccount does not exist); turnin
 `web.autoscaling` and `operator.enabled` on the live release keeps 4 replicas (not 1); the
 operator's pods carry the global scheduling settings.
 
+charts/gas/values-eks.yaml, filled in as production mode asks, installs into a restricted
+namespace too (issue 27): gp3 scratch claims, the ALB's NetworkPolicy peer, the fence.
+
 kwok fakes the kubelet: pods become Ready without running containers, so this proves the
 Kubernetes side (objects, controllers, hooks, admission), not the images (tests/kind).
 """
@@ -364,3 +367,104 @@ def test_operator_pods_carry_the_global_scheduling_settings(cluster):
 def test_uninstall_production_release(cluster):
     helm(cluster, "uninstall", "gas", "--wait", "--timeout", "2m", ns=PROD_NS)
     assert deployments(cluster, PROD_NS) == {}
+
+
+EKS_NS = "gas-eks"
+
+
+def _stand_in_crd(kind: str, plural: str) -> dict:
+    """kube-prometheus-stack's kinds, which values-eks.yaml assumes installed: served here so
+    the API server takes them (their fields are checked against prometheus-operator's Go
+    types by gas-k8s-validate in tests/chart/test_chart_capabilities.py)."""
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.monitoring.coreos.com"},
+        "spec": {
+            "group": "monitoring.coreos.com",
+            "scope": "Namespaced",
+            "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": f"{kind}List"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                }
+            ],
+        },
+    }
+
+
+def test_values_eks_installs_on_the_api_server(cluster, tmp_path):
+    """Issue 27 items 3, 4 and 6 as an SRE installs them: charts/gas/values-eks.yaml plus the
+    three values production mode makes one fill in, `helm install` into a restricted
+    namespace of the real API server (a gp3 StorageClass and the monitoring CRDs present, as
+    on the EKS the file describes). The API server admits every pod, the annotator's scratch
+    is a gp3 claim made for its pod, web takes the ALB's subnets as a NetworkPolicy peer, the
+    deletion-cost fence renders from live discovery, the operator runs with a QueueScaler per
+    worker, and the PrometheusRule and PDBs are in place."""
+    for obj in (
+        _stand_in_crd("ServiceMonitor", "servicemonitors"),
+        _stand_in_crd("PrometheusRule", "prometheusrules"),
+    ):
+        assert cluster.api("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "POST", json=obj).status_code in (
+            201,
+            409,
+        )
+    gp3 = {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": "gp3"},
+        "provisioner": "ebs.csi.aws.com",
+        "volumeBindingMode": "WaitForFirstConsumer",
+        "parameters": {"type": "gp3"},
+    }
+    assert cluster.api("/apis/storage.k8s.io/v1/storageclasses", "POST", json=gp3).status_code in (201, 409)
+    ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": EKS_NS, "labels": RESTRICTED}}
+    assert cluster.api("/api/v1/namespaces", "POST", json=ns).status_code == 201
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "gas-secrets"}, "type": "Opaque"}
+    secret["stringData"] = {"GAS_SECRET_KEY": "eks-install-test-" * 3}
+    assert cluster.api(f"/api/v1/namespaces/{EKS_NS}/secrets", "POST", json=secret).status_code == 201
+    for plural in ("servicemonitors", "prometheusrules"):
+        deadline = time.monotonic() + 30
+        while cluster.api(f"/apis/monitoring.coreos.com/v1/{plural}").status_code != 200:
+            assert time.monotonic() < deadline, f"{plural} not served"
+            time.sleep(0.5)
+    yours = tmp_path / "yours.yaml"
+    yours.write_text(
+        "prefix: acme-gas-prod\nsesSender: gas-noreply@genomics.acme.test\ningress: {host: gas.genomics.acme.test}\n"
+    )
+    eks = ["-f", str(CHART / "values-eks.yaml"), "-f", str(yours)]
+    helm(cluster, "install", "gas", str(CHART), *eks, "--timeout", "5m", ns=EKS_NS)
+
+    def api(path: str) -> dict:
+        return cluster.api(path).json()
+
+    deps = wait_all_available(cluster, PROD_EXPECTED - {"gas-annotator"} | {"gas-operator"}, ns=EKS_NS)
+    assert deps["gas-operator"]["spec"]["replicas"] == 2
+    # the annotator's pod was admitted (restricted PSS) and its scratch is a gp3 claim of its own
+    deadline = time.monotonic() + 60
+    claims: list[dict] = []
+    while time.monotonic() < deadline and not claims:
+        claims = api(f"/api/v1/namespaces/{EKS_NS}/persistentvolumeclaims")["items"]
+        time.sleep(1)
+    (claim,) = claims
+    (owner,) = claim["metadata"]["ownerReferences"]
+    assert owner["kind"] == "Pod" and owner["name"].startswith("gas-annotator-")
+    assert claim["metadata"]["name"] == f"{owner['name']}-scratch"
+    assert claim["spec"]["storageClassName"] == "gp3" and claim["spec"]["resources"]["requests"]["storage"] == "40Gi"
+    (ing,) = api(f"/apis/networking.k8s.io/v1/namespaces/{EKS_NS}/ingresses")["items"]
+    assert ing["spec"]["ingressClassName"] == "alb"
+    assert ing["metadata"]["annotations"]["alb.ingress.kubernetes.io/target-type"] == "ip"
+    web_np = api(f"/apis/networking.k8s.io/v1/namespaces/{EKS_NS}/networkpolicies/gas-web")
+    assert {"ipBlock": {"cidr": "10.0.0.0/16"}} in [p for r in web_np["spec"]["ingress"] for p in r.get("from", [])]
+    policies = api("/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies")["items"]
+    assert [p["metadata"]["name"] for p in policies if EKS_NS in p["metadata"]["name"]]
+    scalers = api(f"/apis/gas.dev/v1alpha1/namespaces/{EKS_NS}/queuescalers")["items"]
+    assert len(scalers) == 5
+    (rule,) = api(f"/apis/monitoring.coreos.com/v1/namespaces/{EKS_NS}/prometheusrules")["items"]
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    pdbs = {p["metadata"]["name"] for p in api(f"/apis/policy/v1/namespaces/{EKS_NS}/poddisruptionbudgets")["items"]}
+    assert {"gas-web", "gas-annotator", "gas-operator"} <= pdbs
+    helm(cluster, "uninstall", "gas", "--wait", "--timeout", "2m", ns=EKS_NS)

@@ -150,8 +150,10 @@ def test_each_component_is_refused_what_its_policy_does_not_grant(iam_stack, who
 
 def test_the_operator_reads_queue_depth(iam_stack):
     sqs = client(iam_stack, "operator", "sqs")
-    url = sqs.get_queue_url(QueueName=f"{iam_stack.prefix}-annotate")["QueueUrl"]
-    assert "ApproximateNumberOfMessages" in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    for name in ("annotate", "annotate-dlq"):  # a worker's queue and its DLQ
+        url = sqs.get_queue_url(QueueName=f"{iam_stack.prefix}-{name}")["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        assert "ApproximateNumberOfMessages" in attributes
     # and the oldest message's age, from CloudWatch (gas.operator.queues)
     now = datetime.now(UTC)
     cw = client(iam_stack, "operator", "cloudwatch")

@@ -304,15 +304,20 @@ checksum/secret: {{ .Values.secrets | toJson | sha256sum }}
 {{/* Production mode (environment: production, no dev mode) refuses the values that only
      stand for real ones: an example.* host or sender, the bare "gas" prefix (S3 bucket
      names are global: gas-inputs is someone else's), and an image with no registry (pulled
-     from Docker Hub's library by name). Included once, from configmap.yaml. */}}
+     from Docker Hub's library by name). values.schema.json refuses the same first, one
+     error per value; this list is what --skip-schema-validation shows. Included once, from
+     configmap.yaml. */}}
 {{- define "gas.refusePlaceholders" -}}
 {{- if and (eq .Values.environment "production") (not .Values.devMode.enabled) }}
 {{- $bad := list }}
 {{- $example := "(^|[.@])example\\.(org|com|net)$" }}
-{{- $url := include "gas.publicUrl" . }}
-{{- $host := regexReplaceAll "^[a-z]+://([^/:]+).*$" $url "${1}" }}
+{{- $hosts := dict }}
+{{- if .Values.publicUrl }}{{ $_ := set $hosts "publicUrl" (regexReplaceAll "^[a-z]+://([^/:]+).*$" .Values.publicUrl "${1}") }}{{ end }}
+{{- if or .Values.ingress.enabled (not .Values.publicUrl) }}{{ $_ := set $hosts "ingress.host" .Values.ingress.host }}{{ end }}
+{{- range $key, $host := $hosts }}
 {{- if regexMatch $example $host }}
-{{- $bad = append $bad (printf "the public host %q (publicUrl, else ingress.host) is a placeholder" $host) }}
+{{- $bad = append $bad (printf "the public host %q (%s) is a placeholder" $host $key) }}
+{{- end }}
 {{- end }}
 {{- if regexMatch $example .Values.sesSender }}
 {{- $bad = append $bad (printf "sesSender %q is a placeholder (a verified SES address of your domain)" .Values.sesSender) }}
@@ -323,12 +328,16 @@ checksum/secret: {{ .Values.secrets | toJson | sha256sum }}
 {{- $images := dict "web.image" .Values.web.image }}
 {{- range $name, $w := include "gas.workers" . | fromYaml }}{{ $_ := set $images (printf "workers.%s.image" $name) $w.image }}{{ end }}
 {{- if .Values.operator.enabled }}{{ $_ := set $images "operator.image" .Values.operator.image }}{{ end }}
+{{- $registry := "^(localhost|[^/]*[.:][^/]*)/" }}
 {{- if not .Values.image.registry }}
 {{- range $key, $img := $images }}
-{{- if not (regexMatch "^(localhost|[^/]*[.:][^/]*)/" $img.repository) }}
+{{- if not (regexMatch $registry $img.repository) }}
 {{- $bad = append $bad (printf "%s.repository %q has no registry (set image.registry, e.g. <account>.dkr.ecr.<region>.amazonaws.com)" $key $img.repository) }}
 {{- end }}
 {{- end }}
+{{- end }}
+{{- if and .Values.tests.image (not (regexMatch $registry .Values.tests.image)) }}
+{{- $bad = append $bad (printf "tests.image %q has no registry (used as written: e.g. docker.io/%s)" .Values.tests.image .Values.tests.image) }}
 {{- end }}
 {{- if $bad }}
 {{- fail (printf "environment: production refuses placeholder values:\n  - %s\nSet real ones (charts/gas/values-eks.yaml shows each), or devMode.enabled for a throwaway install." (join "\n  - " $bad)) }}

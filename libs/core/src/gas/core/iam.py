@@ -174,7 +174,8 @@ def _sweeper(a: Arns, settings: CoreSettings) -> list[dict[str, Any]]:
 
 def _operator(a: Arns, settings: CoreSettings) -> list[dict[str, Any]]:
     n = a.names
-    queues = [a.queue(n.queue(q)) for q in QUEUE_TOPICS]
+    # every worker's queue and its DLQ (the dead-letter alerts read both with no worker running)
+    queues = [a.queue(name) for q in QUEUE_TOPICS for name in (n.queue(q), n.dlq(q))]
     return [
         _allow("ReadQueueDepth", ["sqs:GetQueueUrl", "sqs:GetQueueAttributes"], queues),
         # The oldest message's age (AWS/SQS in CloudWatch): GetMetricData takes no resource.

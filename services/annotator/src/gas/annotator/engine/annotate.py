@@ -386,12 +386,8 @@ class _Run:
             self.ref_mismatches += result.effects.ref_mismatches
             if result.effects.ref_mismatches and not self.first_ref_mismatch:
                 self.first_ref_mismatch = result.effects.first_mismatch_line
-            for terms in result.effects.terms:
-                if terms:  # the most severe transcript term of each ALT (VEP's order)
-                    self.worst_terms[terms[0]] += 1
-            for impact in result.effects.pick(2):
-                if impact is not None:
-                    self.pick_impacts[impact] += 1
+            self.worst_terms.update(result.effects.worst_terms())  # the most severe transcript term of each ALT
+            self.pick_impacts.update(result.effects.pick_impacts())
         out.write(memoryview(result.vcf))
         if not self.written:
             out.flush()  # the first records on disk now, not after the table writer's start

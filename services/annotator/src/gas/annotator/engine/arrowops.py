@@ -17,6 +17,14 @@ from pyarrow._compute import CastOptions, JoinOptions, SetLookupOptions, TakeOpt
 _TAKE = TakeOptions(boundscheck=True)
 
 
+def value_counts(values: Any) -> dict[str, int]:
+    """How many times each value occurs (nulls not counted)."""
+    counts = call_function("value_counts", [values])
+    return {
+        v: n for v, n in zip(counts.field(0).to_pylist(), counts.field(1).to_pylist(), strict=True) if v is not None
+    }
+
+
 def take(values: Any, indices: Any) -> Any:
     return call_function("take", [values, indices], _TAKE)
 

@@ -17,9 +17,9 @@ decoded once and cached); the gene-level stages stay vectorised in ``block.py``.
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Generic, TypeVar, cast
@@ -27,6 +27,7 @@ from typing import Generic, TypeVar, cast
 import numpy as np
 
 from gas.annotator.engine.bundle import TX_CANONICAL, TX_END_NF, TX_MANE, TX_START_NF
+from gas.annotator.engine.consequences import most_severe_rank
 from gas.annotator.engine.database import FLANK, AnnotationDatabase, Packed
 from gas.annotator.engine.textops import (
     UPPER,
@@ -41,6 +42,7 @@ from gas.annotator.engine.textops import (
     gather,
     gather_columns,
     key_of,
+    odd_info,
     offsets_of,
     ranges,
     ranges_equal,
@@ -50,7 +52,7 @@ from gas.annotator.engine.textops import (
     tx_entries,
 )
 from gas.core.vocab import CSQ_FIELDS as CSQ_FIELD_NAMES
-from gas.core.vocab import CSQ_INFO_IDS, IMPACT, RANK
+from gas.core.vocab import CSQ_INFO_IDS, IMPACT, RANK, TERMS
 from gas.core.vocab import PICK_FIELDS as PICK_IDS
 
 CSQ_FIELDS = "|".join(CSQ_FIELD_NAMES)
@@ -401,17 +403,34 @@ _WORDS = [
 _KIND_RANK = np.array([*(RANK[t[0]] for t in _KIND_TERMS[:6]), *(RANK[t] for t in CHANGE_TERMS)], dtype=np.int64)
 
 
-@lru_cache(maxsize=1024)
-def _mask_terms(mask: int, bits: int) -> frozenset[str]:
-    """The terms of the entry kinds in gas_tx_entries' change_mask and of the term bits in its
-    change_bits."""
-    kinds = (t for k, terms in enumerate(_KIND_TERMS) if mask >> k & 1 for t in terms)
-    return frozenset(kinds).union(t for b, t in enumerate(CHANGE_TERMS) if bits >> b & 1)
+def term_mask(terms: Iterable[str]) -> int:
+    """A set of terms as a mask: bit RANK[t] of each (TERMS' 27 fit an int64; the lowest bit
+    set is the most severe term)."""
+    return sum(1 << RANK[t] for t in set(terms))
 
 
-@lru_cache(maxsize=256)
-def _ranked(terms: frozenset[str]) -> list[str]:
-    return sorted(terms, key=RANK.__getitem__)
+def _mask_tables(bit_terms: Sequence[Sequence[str]]) -> list[np.ndarray]:
+    """For a bit set whose bit b stands for the terms bit_terms[b]: per byte of it, the term
+    mask of each of the byte's 256 values."""
+    tables = []
+    for lo in range(0, len(bit_terms), 8):
+        byte = bit_terms[lo : lo + 8]
+        masks = [term_mask(t for b, terms in enumerate(byte) if v >> b & 1 for t in terms) for v in range(256)]
+        tables.append(np.array(masks, dtype=np.int64))
+    return tables
+
+
+def _masks_of(bits: np.ndarray, tables: list[np.ndarray]) -> np.ndarray:
+    """The term mask of each bit set, a table lookup per byte."""
+    out = np.zeros(bits.size, dtype=np.int64)
+    for k, table in enumerate(tables):
+        out |= table[(bits >> (8 * k)) & 255]
+    return out
+
+
+# gas_tx_entries' change_mask (entry kinds) and change_bits (gas_change_effect's terms) as masks
+_KIND_MASKS = _mask_tables(_KIND_TERMS)
+_CHANGE_MASKS = _mask_tables([[t] for t in CHANGE_TERMS])
 
 
 class _Pages(ABC, Generic[P]):
@@ -599,7 +618,7 @@ class Effects:
         row_piece = np.full(q_of.size, -1, dtype=np.int64)
         row_rank = np.zeros(q_of.size, dtype=np.int64)
         pieces: list[bytes] = []
-        other_terms: dict[int, set[str]] = {}
+        other_terms: dict[int, int] = {}  # the Python rules' entries' term masks, by change
 
         def write() -> EntryText | np.ndarray:
             return tx_entries(
@@ -623,12 +642,10 @@ class Effects:
                 assert entry is not None  # an OTHER row's change touches the transcript's inside
                 row_rank[j] = cast(int, entry.pick_key[3])  # the rank in the pick key
                 pieces.extend(map(str.encode, entry.fields))
-                other_terms.setdefault(ci, set()).update(entry.terms)
-        masks, bits = text.change_mask.tolist(), text.change_bits.tolist()
-        terms = [
-            _ranked(_mask_terms(m, b) | other_terms[q]) if q in other_terms else _ranked(_mask_terms(m, b))
-            for q, (m, b) in enumerate(zip(masks, bits, strict=True))
-        ]
+                other_terms[ci] = other_terms.get(ci, 0) | term_mask(entry.terms)
+        terms = _masks_of(text.change_mask, _KIND_MASKS) | _masks_of(text.change_bits, _CHANGE_MASKS)
+        for q, mask in other_terms.items():
+            terms[q] |= mask
         return Entries(text, batch.rec_change, batch.change_alt, terms)
 
     def one(self, tx: Tx, k: int, allele: str, s: int, r: str, a: str) -> Csq | None:
@@ -1168,13 +1185,9 @@ INFO_HEADER = [
 ]
 OUR_IDS = CSQ_INFO_IDS
 _SEQ = frozenset("ACGTN")
-_NO_TERMS: list[str] = []  # an ALT without entries' terms (shared, never changed)
 _PICK_IDS = frozenset(name.encode() for name in OUR_IDS[1:])
 _NOT_SEQ = ~byte_table(b"ACGTN")
 _COMMA = byte_table(b",")
-# Where an INFO may hold a key to drop or rename, an empty key or "." (a line with one anywhere
-# has its INFO split key by key; the others keep theirs as it is).
-_ODD_INFO = re.compile(rb"CSQ|PICK_|;;|;\.(?=[;\t\r\n])|\t\.;|\t;|;[\t\r\n]")
 
 
 def escape(value: str, comma: bool = True) -> str:
@@ -1190,12 +1203,12 @@ def escape(value: str, comma: bool = True) -> str:
 class Entries:
     """``Effects.entries``' result: the text (``EntryText``: entries, picks and each record's
     INFO text), each record's changes [rec_change[r], rec_change[r + 1]), each change's ALT
-    index and its entries' terms, most severe first."""
+    index and the terms of its entries (``term_mask``)."""
 
     text: EntryText
     rec_change: np.ndarray
     change_alt: np.ndarray
-    terms: list[list[str]]
+    terms: np.ndarray
 
     def info(self, record: int) -> bytes:
         """The record's INFO text (CSQ and PICK_*, escaped; empty: no change)."""
@@ -1215,7 +1228,7 @@ class BlockEffects:
     as objects (a block of a whole-genome file has millions of entries)."""
 
     text: np.ndarray  # the annotated lines
-    terms: list[list[str]]  # the terms of all its entries, most severe first (empty: no entry)
+    terms: np.ndarray  # int64: the terms of all its entries (``term_mask``; 0: no entry)
     raw: np.ndarray  # the entries' CSQ text, unescaped: entry e is raw[entry_off[e] : entry_off[e + 1]]
     entry_off: np.ndarray
     alt_entries: np.ndarray  # int64 (ALTs + 1): ALT i's entries are alt_entries[i] .. alt_entries[i + 1]
@@ -1237,17 +1250,21 @@ class BlockEffects:
             self.ref_checked, self.ref_mismatches, self.first_mismatch_line,
         )  # fmt: skip
 
-    def pick(self, index: int) -> list[str | None]:
-        """CSQ field ``index`` (one of _PICK_CSQ) of each ALT's pick, None when empty or no pick."""
-        k = _PICK_CSQ.index(index)
-        raw = self.raw.tobytes()
-        return [
-            raw[s : s + n].decode() if n > 0 else None
-            for s, n in zip(self.pick_start[:, k].tolist(), self.pick_len[:, k].tolist(), strict=True)
-        ]
+    def worst_terms(self) -> dict[str, int]:
+        """ALTs by their most severe term (ALTs without entries not counted)."""
+        worst = most_severe_rank(self.terms)
+        counts = np.bincount(worst[worst >= 0], minlength=len(TERMS)).tolist()
+        return {TERMS[k]: n for k, n in enumerate(counts) if n}
+
+    def pick_impacts(self) -> dict[str, int]:
+        """ALTs by the IMPACT of their pick (ALTs without a pick not counted)."""
+        from gas.annotator.engine.arrowops import value_counts
+
+        return value_counts(self.pick_array(2))
 
     def pick_array(self, index: int) -> object:
-        """``pick`` as an Arrow string array, built from the text without a Python string per ALT."""
+        """CSQ field ``index`` (one of _PICK_CSQ) of each ALT's pick as an Arrow string array (null
+        when empty or no pick), built from the text without a Python string per ALT."""
         k = _PICK_CSQ.index(index)
         return _arrow_strings(self.raw, self.pick_start[:, k], self.pick_len[:, k])
 
@@ -1308,9 +1325,8 @@ class CsqStage:
         pick_start = np.zeros((n_rows, len(_PICK_CSQ)), dtype=np.int64)
         pick_len = np.full((n_rows, len(_PICK_CSQ)), -1, dtype=np.int64)
         pick_start[change_at], pick_len[change_at] = et.pick_start, et.pick_len
-        terms: list[list[str]] = [_NO_TERMS] * n_rows  # (one list: a list per ALT costs the collector)
-        for at, t in zip(change_at.tolist(), got.terms, strict=True):
-            terms[at] = t
+        terms = np.zeros(n_rows, dtype=np.int64)
+        terms[change_at] = got.terms
         # Each line is written by one compiled copy (textops.gather_columns): its first seven
         # columns, its INFO keys kept, ";", the record's CSQ/PICK text (or "." for none), the
         # rest of the line, from the block, the kept keys' and the kernel's buffers.
@@ -1318,7 +1334,7 @@ class CsqStage:
         info_start = bound[7] + 1
         info_end = np.where(bound[8] == lines.end, line_end, bound[8])
         info_len = info_end - info_start
-        plain_len, slow_at, slow_keys = self._kept_keys(text, lines.start, info_start, info_len)
+        plain_len, slow_at, slow_keys = self._kept_keys(text, b, lines.start, info_start, info_len)
         slow_len = np.zeros(n_lines, dtype=np.int64)
         slow_len[slow_at] = [len(k) for k in slow_keys]
         kept_len = plain_len + slow_len
@@ -1362,15 +1378,15 @@ class CsqStage:
         return keys, np.array([c for _, c in short] + [-1], dtype=np.int64)
 
     def _kept_keys(
-        self, text: bytes, line_start: np.ndarray, info_start: np.ndarray, info_len: np.ndarray
+        self, text: bytes, b: np.ndarray, line_start: np.ndarray, info_start: np.ndarray, info_len: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, list[bytes]]:
         """The INFO keys each line keeps: an INFO with no empty or "." key and nothing to drop
         or rename (no CSQ or PICK_ in it) as it is (its length; "." keeps none); the other
-        lines' (a match of _ODD_INFO anywhere in the line) key by key: (lines, their keys)."""
+        lines' (a match of textops.odd_info anywhere in the line) key by key: (lines, their keys)."""
         plain = info_len.copy()
-        plain[(info_len == 1) & (np.frombuffer(text, dtype=np.uint8)[np.minimum(info_start, len(text) - 1)] == 46)] = 0
-        hits = np.array([m.start() for m in _ODD_INFO.finditer(text)], dtype=np.int64)
-        slow = np.unique(np.searchsorted(line_start, hits, side="right") - 1)
+        plain[(info_len == 1) & (b[np.minimum(info_start, b.size - 1)] == 46)] = 0
+        hits = odd_info(b, line_start.size)
+        slow = np.searchsorted(line_start, hits, side="right") - 1  # one hit per line, ascending
         plain[slow] = 0
         keys_of = []
         for lo, n in zip(info_start[slow].tolist(), info_len[slow].tolist(), strict=True):
@@ -1408,11 +1424,13 @@ def with_effects(table: object, fx: BlockEffects) -> object:
     transcript consequences (the viewer's consequence filter then finds missense_variant)."""
     import pyarrow as pa
 
+    from gas.annotator.engine.output import TERM_NAMES, coded, term_lists, term_masks
+
     if table is None:
         return None
     assert isinstance(table, pa.RecordBatch)
-    if table.num_rows != len(fx.terms):
-        raise RuntimeError(f"effects: {len(fx.terms)} ALTs but {table.num_rows} table rows")
+    if table.num_rows != fx.terms.size:
+        raise RuntimeError(f"effects: {fx.terms.size} ALTs but {table.num_rows} table rows")
 
     def pick(index: int) -> pa.Array:
         return fx.pick_array(index)
@@ -1423,8 +1441,6 @@ def with_effects(table: object, fx: BlockEffects) -> object:
     entries = pa.ListArray.from_arrays(
         pa.array(fx.alt_entries.astype(np.int32)), values, mask=pa.array(np.diff(fx.alt_entries) == 0)
     )
-    terms = fx.terms
-    has = [bool(x) for x in terms]
     columns = {
         "impact": pick(2),
         "symbol": pick(3),
@@ -1436,12 +1452,13 @@ def with_effects(table: object, fx: BlockEffects) -> object:
     }
     names = table.schema.names
     arrays = [columns.get(n, table.column(i)) for i, n in enumerate(names)]
-    old_worst = table.column(names.index("consequence")).to_pylist()
-    old_terms = table.column(names.index("consequences")).to_pylist()
-    arrays[names.index("consequence")] = pa.array(
-        [t[0] if h else w for t, h, w in zip(terms, has, old_worst, strict=True)], pa.string()
-    )
-    arrays[names.index("consequences")] = pa.array(
-        [t if h else o for t, h, o in zip(terms, has, old_terms, strict=True)], pa.list_(pa.string())
-    )
+    # consequence(s) as codes into TERMS, built from the masks; an ALT without entries (its
+    # record not annotated) keeps its gene-level terms
+    masks = fx.terms
+    at = names.index("consequences")
+    if not masks.all():
+        masks = np.where(masks != 0, masks, term_masks(table.column(at)))
+    worst = most_severe_rank(masks)
+    arrays[names.index("consequence")] = coded(TERM_NAMES, worst, worst >= 0)
+    arrays[at] = term_lists(masks)
     return pa.RecordBatch.from_arrays(arrays, schema=table.schema)

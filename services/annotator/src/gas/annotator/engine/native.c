@@ -473,29 +473,55 @@ static void tx_put_byte(tx_text *t, uint8_t c)
 
 static void tx_put_int(tx_text *t, int64_t v, int sign)
 {
-    uint8_t d[24];
-    int n = 0;
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        d[sizeof d - 1 - n++] = (uint8_t)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0 || sign)
-        d[sizeof d - 1 - n++] = v < 0 ? '-' : '+';
-    tx_put(t, d + sizeof d - n, n);
+    int n = 1 + (v < 0 || sign);
+    for (uint64_t x = u; x >= 10; x /= 10)
+        n++;
+    if (t->at + n <= t->cap) { /* the digits written in place, last first */
+        uint8_t *d = t->out + t->at + n;
+        do {
+            *--d = (uint8_t)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (v < 0 || sign)
+            *--d = v < 0 ? '-' : '+';
+    }
+    t->at += n;
+}
+
+/* The bytes escape() changes: '%' '=' ';' ',' ' '. */
+static const uint8_t TX_SPECIAL[256] = {['%'] = 1, ['='] = 1, [';'] = 1, [','] = 1, [' '] = 1};
+
+/* Whether one of the 16 bytes at p is one of TX_SPECIAL's (GCC's vector extension: SSE2 on
+ * x86-64, NEON on arm64, plain code elsewhere). */
+typedef uint8_t tx_v16 __attribute__((vector_size(16)));
+typedef uint64_t tx_v2 __attribute__((vector_size(16)));
+static inline int tx_special16(const uint8_t *p)
+{
+    tx_v16 x;
+    memcpy(&x, p, 16);
+    tx_v2 m = (tx_v2)((x == '%') | (x == '=') | (x == ';') | (x == ',') | (x == ' '));
+    return (m[0] | m[1]) != 0;
 }
 
 /* VEP's escaping of a CSQ value inside INFO, effects.py's escape(): '%' '=' ';' ',' as %XX,
- * ' ' as '_' (per byte: UTF-8 sequences hold no ASCII bytes). */
+ * ' ' as '_' (per byte: UTF-8 sequences hold no ASCII bytes). The runs between them (most
+ * entries are one) are found 16 bytes at a time and copied whole. */
 static void tx_put_escaped(tx_text *t, const uint8_t *p, int64_t n)
 {
-    for (int64_t i = 0; i < n; i++) {
-        uint8_t c = p[i];
-        const char *x = c == '%' ? "%25" : c == '=' ? "%3D" : c == ';' ? "%3B" : c == ',' ? "%2C" : NULL;
-        if (x)
-            tx_put(t, (const uint8_t *)x, 3);
-        else
-            tx_put_byte(t, c == ' ' ? '_' : c);
+    int64_t i = 0, run = 0;
+    while (i < n) {
+        while (i + 16 <= n && !tx_special16(p + i))
+            i += 16;
+        while (i < n && !TX_SPECIAL[p[i]])
+            i++;
+        tx_put(t, p + run, i - run);
+        if (i < n) {
+            uint8_t c = p[i++];
+            const char *x = c == '%' ? "%25" : c == '=' ? "%3D" : c == ';' ? "%3B" : c == ',' ? "%2C" : "_";
+            tx_put(t, (const uint8_t *)x, c == ' ' ? 1 : 3);
+            run = i;
+        }
     }
 }
 
@@ -560,10 +586,14 @@ static uint8_t tx_base(uint8_t c, int plus)
     }
 }
 
-/* gas_change_effect (its section below) over one bundle's tables, called here per row. */
+/* gas_change_effect (its section below) over one bundle's tables, called here per row, with a
+ * cache of the last transcripts' sequences that lives for one gas_tx_entries call. */
 typedef struct gas_snv_tables gas_snv_tables;
-int64_t gas_change_effect(const gas_snv_tables *t, int64_t i, int64_t s, const uint8_t *r, int64_t lr,
-                          const uint8_t *a, int64_t la, int64_t nmd, char *out, int64_t cap);
+typedef struct snv_cache snv_cache;
+static snv_cache *snv_cache_new(void);
+static void snv_cache_free(snv_cache *c);
+static int64_t gas_change_effect(const gas_snv_tables *t, snv_cache *cache, int64_t i, int64_t s, const uint8_t *r,
+                                 int64_t lr, const uint8_t *a, int64_t la, int64_t nmd, char *out, int64_t cap);
 enum { N_CHANGE_TERMS = 21 }; /* gas_change_effect's term bits (effects.py's CHANGE_TERMS) */
 
 /* The terms of gas_change_effect's bits most severe first (rank ascending): their bits in order;
@@ -592,6 +622,44 @@ static int tx_reserve(char **buf, int64_t *size, int64_t need)
         return 0;
     *buf = p;
     *size = size2;
+    return 1;
+}
+
+/* A transcript's constant fields, written once per gas_tx_entries call into its arena and
+ * copied whole into each of its entries (decision 129): "SYMBOL|Gene|Feature_type|Feature|
+ * BIOTYPE", then "STRAND|FLAGS", then "CANONICAL|MANE_SELECT"; len: each field's bytes (fields
+ * 3-7, 19, 20, 22, 23). */
+typedef struct {
+    int64_t at; /* in the arena; -1: not written yet */
+    int64_t len[9];
+} tx_const;
+
+static int tx_const_write(tx_const *c, char **arena, int64_t *size, int64_t *used, const tx_strings *s, int64_t i,
+                          const uint8_t *words, const int64_t *word_off, int8_t strand, uint8_t flags)
+{
+    int64_t need = 32 + word_off[W_COUNT] - word_off[0];
+    for (int k = S_ID; k <= S_MANE; k++)
+        need += s->off[k][i + 1] - s->off[k][i];
+    if (!tx_reserve(arena, size, *used + need))
+        return 0;
+    tx_text w = {(uint8_t *)*arena, *size, *used};
+    int64_t mark = w.at;
+    int f = 0;
+#define TX_CONST_FIELD(sep, put) (mark = w.at, put, c->len[f++] = w.at - mark, (sep) ? tx_put_byte(&w, '|') : (void)0)
+    TX_CONST_FIELD(1, tx_put_string(&w, s, S_GENE_NAME, i));
+    TX_CONST_FIELD(1, tx_put_string(&w, s, S_GENE_ID, i));
+    TX_CONST_FIELD(1, tx_put(&w, TX_WORD(W_TRANSCRIPT)));
+    TX_CONST_FIELD(1, tx_put_string(&w, s, S_ID, i));
+    TX_CONST_FIELD(0, tx_put_string(&w, s, S_BIOTYPE, i));
+    TX_CONST_FIELD(1, tx_put_int(&w, strand, 0));
+    TX_CONST_FIELD(0, tx_put(&w, TX_WORD(W_NF + (flags & F_START_NF ? 1 : 0) + (flags & F_END_NF ? 2 : 0))));
+    TX_CONST_FIELD(1, (flags & F_CANONICAL) ? tx_put(&w, TX_WORD(W_YES)) : (void)0);
+    TX_CONST_FIELD(0, !(flags & F_MANE)                        ? (void)0
+                      : s->off[S_MANE][i + 1] > s->off[S_MANE][i] ? tx_put_string(&w, s, S_MANE, i)
+                                                                  : tx_put(&w, TX_WORD(W_YES)));
+#undef TX_CONST_FIELD
+    c->at = *used;
+    *used = w.at;
     return 1;
 }
 
@@ -648,7 +716,10 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
     /* gas_change_effect's texts, row r's (fields 8-16, or an INTRON row's HGVSc) at
      * ce + ce_at[r], ce_len[r] bytes */
     char *ce = NULL;
-    int64_t ce_size = 0, ce_used = 0, n_declined = 0;
+    snv_cache *cache = snv_cache_new();
+    if (!cache)
+        return -1;
+    int64_t ce_size = 0, ce_used = 0, n_declined = 0, tx_lo = n_tx, tx_hi = -1;
     sizes[2] = 0;
     /* Per row: its transcript's pick head and CDS length (scratch head[r], cds_len[r] hold the
      * row's, indexed by row) and its kind of entry (K_*, -1: none, 7: OTHER's fields from the
@@ -658,8 +729,11 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
         if (i < 0 || i >= n_tx || q < 0 || q >= n_q || (r && q < row_q[r - 1]) ||
             (row_piece[r] >= 0 && row_piece[r] + (row_kind[r] == GAS_TX_OTHER ? TX_FIELDS : 1) > n_pieces)) {
             free(ce);
+            snv_cache_free(cache);
             return -1;
         }
+        tx_lo = i < tx_lo ? i : tx_lo;
+        tx_hi = i > tx_hi ? i : tx_hi;
         int coding = cds_off[i + 1] > cds_off[i];
         int nmd = tx_string_is(&s, S_BIOTYPE, i, TX_WORD(W_NMD));
         head[r] = (tx_flags[i] & F_MANE ? 0 : 4) + (tx_flags[i] & F_CANONICAL ? 0 : 2) +
@@ -683,10 +757,11 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
         for (int tries = 0; ascii && tries < 2; tries++) {
             if (!tx_reserve(&ce, &ce_size, ce_used + (tries ? -2 - got : ce_cap))) {
                 free(ce);
+                snv_cache_free(cache);
                 return -1;
             }
-            got = gas_change_effect(ct, i, q_s[q], b, lr, b + lr, la, k == GAS_TX_OTHER && nmd, ce + ce_used,
-                                    ce_size - ce_used);
+            got = gas_change_effect(ct, cache, i, q_s[q], b, lr, b + lr, la, k == GAS_TX_OTHER && nmd,
+                                    ce + ce_used, ce_size - ce_used);
             if (got >= -1)
                 break;
         }
@@ -713,11 +788,22 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
         ce_rank[r] = tx_bits_order(bits, kind_rank + 6, order) ? kind_rank[6 + order[0]] : 0;
         ce_used += got;
     }
+    snv_cache_free(cache);
     if (n_declined) {
         sizes[2] = n_declined;
         free(ce);
         return 0;
     }
+    /* the rows' transcripts' constant fields, each written on first use */
+    tx_const *consts = tx_hi >= tx_lo ? malloc(sizeof(tx_const) * (size_t)(tx_hi - tx_lo + 1)) : NULL;
+    char *pre = NULL;
+    int64_t pre_size = 0, pre_used = 0;
+    if (tx_hi >= tx_lo && !consts) {
+        free(ce);
+        return -1;
+    }
+    for (int64_t i = tx_lo; i <= tx_hi; i++)
+        consts[i - tx_lo].at = -1;
     int64_t entries = 0, r0 = 0;
     for (int64_t q = 0; q < n_q; q++) {
         int64_t r1 = r0;
@@ -759,75 +845,81 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
                 cend = cp + ce_len[r];
             }
             int plus = ek < K_INTERGENIC && tx_strand[i] > 0, coding = ek < K_INTERGENIC && cds_off[i + 1] > cds_off[i];
-            for (int k = 0; k < TX_FIELDS; k++) {
-                if (k)
-                    tx_put_byte(&t, '|');
-                fs[k] = t.at;
-                if (k == TX_PICKED) {
-                    if (picked)
-                        tx_put_byte(&t, '1');
-                    continue;
-                }
-                if (piece) {
+            /* the fields in order, each kind's written straight through (no branch per field) */
+#define TX_FIELD(k) (tx_put_byte(&t, '|'), fs[k] = t.at)
+            fs[0] = t.at;
+            if (piece) {
+                for (int k = 0; k < TX_FIELDS; k++) {
+                    if (k)
+                        TX_FIELD(k);
+                    if (k == TX_PICKED) {
+                        if (picked)
+                            tx_put_byte(&t, '1');
+                        continue;
+                    }
                     int64_t p = *piece + k;
                     tx_put(&t, p_text + p_start[p], p_len[p]);
-                    continue;
                 }
-                if (k == 0) {
-                    tx_put(&t, q_text + q_allele[q], q_allele_len[q]);
-                    continue;
+            } else if (ek == K_INTERGENIC) {
+                tx_put(&t, q_text + q_allele[q], q_allele_len[q]);
+                TX_FIELD(1);
+                tx_put(&t, TX_WORD(W_INTERGENIC));
+                TX_FIELD(2);
+                tx_put(&t, TX_WORD(W_MODIFIER));
+                for (int k = 3; k < TX_FIELDS; k++) {
+                    TX_FIELD(k);
+                    if (k == TX_PICKED && picked)
+                        tx_put_byte(&t, '1');
                 }
-                if (ek == K_INTERGENIC) {
-                    if (k == 1)
-                        tx_put(&t, TX_WORD(W_INTERGENIC));
-                    else if (k == 2)
-                        tx_put(&t, TX_WORD(W_MODIFIER));
-                    continue;
-                }
-                if (ek == 8 && k == 1) {
+            } else {
+                tx_put(&t, q_text + q_allele[q], q_allele_len[q]);
+                TX_FIELD(1);
+                if (ek == 8) {
                     for (int j = 0; j < n_terms; j++) {
                         if (j)
                             tx_put_byte(&t, '&');
                         tx_put(&t, TX_WORD(W_CHANGE + order[j]));
                     }
-                    continue;
-                }
-                if (ek == 8 && k == 2) {
+                    TX_FIELD(2);
                     if (n_terms)
                         tx_put(&t, TX_WORD(W_CHANGE_IMPACT + order[0]));
-                    continue;
-                }
-                if (ek == 8 && k >= 8 && k <= 16) {
-                    const char *bar = memchr(cp, '|', (size_t)(cend - cp));
-                    const char *stop = bar ? bar : cend;
-                    tx_put(&t, (const uint8_t *)cp, stop - cp);
-                    cp = bar ? bar + 1 : cend;
-                    continue;
-                }
-                switch (k) {
-                case 1:
+                } else {
                     tx_put(&t, TX_WORD(W_TERMS + ek));
-                    break;
-                case 2:
+                    TX_FIELD(2);
                     tx_put(&t, TX_WORD(W_IMPACT + ek));
-                    break;
-                case 3: /* SYMBOL, Gene, Feature_type, Feature, BIOTYPE */
-                case 4:
-                case 6:
-                case 7:
-                    tx_put_string(&t, &s, k == 3 ? S_GENE_NAME : k == 4 ? S_GENE_ID : k == 6 ? S_ID : S_BIOTYPE, i);
-                    break;
-                case 5:
-                    tx_put(&t, TX_WORD(W_TRANSCRIPT));
-                    break;
-                case 9:
+                }
+                tx_const *c = &consts[i - tx_lo];
+                if (c->at < 0 && !tx_const_write(c, &pre, &pre_size, &pre_used, &s, i, words, word_off, tx_strand[i],
+                                                 tx_flags[i])) {
+                    free(ce);
+                    free(consts);
+                    free(pre);
+                    return -1;
+                }
+                const uint8_t *cc = (const uint8_t *)pre + c->at;
+                const int64_t *cl = c->len;
+                int64_t n37 = cl[0] + cl[1] + cl[2] + cl[3] + cl[4] + 4, n1920 = cl[5] + cl[6] + 1;
+                TX_FIELD(3); /* SYMBOL, Gene, Feature_type, Feature, BIOTYPE */
+                tx_put(&t, cc, n37);
+                for (int k = 4; k <= 7; k++)
+                    fs[k] = fs[k - 1] + cl[k - 4] + 1;
+                if (ek == 8) { /* fields 8-16: gas_change_effect's */
+                    for (int k = 8; k <= 16; k++) {
+                        TX_FIELD(k);
+                        const char *bar = memchr(cp, '|', (size_t)(cend - cp));
+                        const char *stop = bar ? bar : cend;
+                        tx_put(&t, (const uint8_t *)cp, stop - cp);
+                        cp = bar ? bar + 1 : cend;
+                    }
+                } else {
+                    TX_FIELD(8);
+                    TX_FIELD(9);
                     if (ek >= K_INTRON) {
                         tx_put_int(&t, row_a[r], 0);
                         tx_put_byte(&t, '/');
                         tx_put_int(&t, exon_off[i + 1] - exon_off[i] - 1, 0);
                     }
-                    break;
-                case 10:
+                    TX_FIELD(10);
                     if (ek >= K_INTRON && q_snv[q]) {
                         /* tx_id:c.N+offset REF>ALT (Tx._exonic's N), the bases in the transcript's direction */
                         tx_put_string(&t, &s, S_ID, i);
@@ -854,33 +946,24 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
                     } else if (ek >= K_INTRON) {
                         tx_put(&t, (const uint8_t *)ce + ce_at[r], ce_len[r]);
                     }
-                    break;
-                case 18:
-                    if (ek <= K_DOWN)
-                        tx_put_int(&t, row_a[r], 0);
-                    break;
-                case 19:
-                    tx_put_int(&t, tx_strand[i], 0);
-                    break;
-                case 20:
-                    tx_put(&t, TX_WORD(W_NF + (tx_flags[i] & F_START_NF ? 1 : 0) + (tx_flags[i] & F_END_NF ? 2 : 0)));
-                    break;
-                case 22:
-                    if (tx_flags[i] & F_CANONICAL)
-                        tx_put(&t, TX_WORD(W_YES));
-                    break;
-                case 23:
-                    if (tx_flags[i] & F_MANE) {
-                        if (s.off[S_MANE][i + 1] > s.off[S_MANE][i])
-                            tx_put_string(&t, &s, S_MANE, i);
-                        else
-                            tx_put(&t, TX_WORD(W_YES));
-                    }
-                    break;
-                default:
-                    break;
+                    for (int k = 11; k <= 16; k++)
+                        TX_FIELD(k);
                 }
+                TX_FIELD(17);
+                TX_FIELD(18);
+                if (ek <= K_DOWN)
+                    tx_put_int(&t, row_a[r], 0);
+                TX_FIELD(19); /* STRAND, FLAGS */
+                tx_put(&t, cc + n37, n1920);
+                fs[20] = fs[19] + cl[5] + 1;
+                TX_FIELD(TX_PICKED);
+                if (picked)
+                    tx_put_byte(&t, '1');
+                TX_FIELD(22); /* CANONICAL, MANE_SELECT */
+                tx_put(&t, cc + n37 + n1920, cl[7] + cl[8] + 1);
+                fs[23] = fs[22] + cl[7] + 1;
             }
+#undef TX_FIELD
             fs[TX_FIELDS] = t.at + 1;
             if (picked)
                 for (int64_t k = 0; k < n_pick; k++) {
@@ -892,6 +975,8 @@ int64_t gas_tx_entries(int64_t n_tx, const int64_t *tx_start, const int64_t *tx_
         r0 = r1;
     }
     free(ce);
+    free(consts);
+    free(pre);
     change_entry[n_q] = entries;
     entry_off[entries] = t.at;
     sizes[0] = t.at;
@@ -1023,24 +1108,22 @@ static uint8_t snv_comp(uint8_t c)
     return SNV_COMPLEMENT[c] ? SNV_COMPLEMENT[c] : c;
 }
 
-/* effects.py's three() of one residue */
-static const char *snv_three(char aa)
+/* effects.py's three() of one residue, written (a table: every name is 3 bytes) */
+static void snv_three(snv_text *o, char aa)
 {
-    switch (aa) {
-    case 'A': return "Ala"; case 'R': return "Arg"; case 'N': return "Asn"; case 'D': return "Asp";
-    case 'C': return "Cys"; case 'Q': return "Gln"; case 'E': return "Glu"; case 'G': return "Gly";
-    case 'H': return "His"; case 'I': return "Ile"; case 'L': return "Leu"; case 'K': return "Lys";
-    case 'M': return "Met"; case 'F': return "Phe"; case 'P': return "Pro"; case 'S': return "Ser";
-    case 'T': return "Thr"; case 'W': return "Trp"; case 'Y': return "Tyr"; case 'V': return "Val";
-    case '*': return "Ter"; case 'U': return "Sec";
-    default: return "Xaa";
-    }
+    static const char *const names[256] = {
+        ['A'] = "Ala", ['R'] = "Arg", ['N'] = "Asn", ['D'] = "Asp", ['C'] = "Cys", ['Q'] = "Gln", ['E'] = "Glu",
+        ['G'] = "Gly", ['H'] = "His", ['I'] = "Ile", ['L'] = "Leu", ['K'] = "Lys", ['M'] = "Met", ['F'] = "Phe",
+        ['P'] = "Pro", ['S'] = "Ser", ['T'] = "Thr", ['W'] = "Trp", ['Y'] = "Tyr", ['V'] = "Val", ['*'] = "Ter",
+        ['U'] = "Sec"};
+    const char *name = names[(uint8_t)aa];
+    snv_put(o, name ? name : "Xaa", 3);
 }
 
 static void snv_threes(snv_text *o, const char *p, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
-        snv_str(o, snv_three(p[i]));
+        snv_three(o, p[i]);
 }
 
 /* "lo/total" or "lo-hi/total" (effects.py's _range_of); nothing when lo > hi (no hit). */
@@ -1130,7 +1213,7 @@ static void snv_hgvsp(snv_text *o, const char *ref, int64_t lr, const char *alt,
             o->n = -1;
             return;
         }
-        snv_str(o, snv_three(codon_aa));
+        snv_three(o, codon_aa);
         snv_int(o, codon + 1);
         snv_put(o, "=", 1);
         return;
@@ -1146,7 +1229,7 @@ static void snv_hgvsp(snv_text *o, const char *ref, int64_t lr, const char *alt,
     const char *star = memchr(alt, '*', (size_t)la);
     int64_t new_stop = star ? star - alt : -1, old_stop = (stop_ref ? lr - 1 : lr) + shift;
     if (new_stop >= p && new_stop < old_stop) {
-        snv_str(o, snv_three(ref[p]));
+        snv_three(o, ref[p]);
         snv_int(o, p + 1);
         if (new_stop == p) {
             snv_str(o, "Ter");
@@ -1155,7 +1238,7 @@ static void snv_hgvsp(snv_text *o, const char *ref, int64_t lr, const char *alt,
         int64_t end = new_stop < lr - 1 ? new_stop : lr - 1;
         if (end != p) {
             snv_put(o, "_", 1);
-            snv_str(o, snv_three(ref[end]));
+            snv_three(o, ref[end]);
             snv_int(o, end + 1);
         }
         snv_str(o, "delins");
@@ -1169,7 +1252,7 @@ static void snv_hgvsp(snv_text *o, const char *ref, int64_t lr, const char *alt,
         }
         snv_str(o, "Ter");
         snv_int(o, p + 1);
-        snv_str(o, snv_three(alt[p]));
+        snv_three(o, alt[p]);
         snv_str(o, "extTer");
         if (new_stop >= 0)
             snv_int(o, new_stop - p);
@@ -1182,20 +1265,20 @@ static void snv_hgvsp(snv_text *o, const char *ref, int64_t lr, const char *alt,
         q++;
     int64_t n_del = lr - q - p, n_ins = la - q - p;
     if (n_del == 1 && n_ins == 1) {
-        snv_str(o, snv_three(ref[p]));
+        snv_three(o, ref[p]);
         snv_int(o, p + 1);
-        snv_str(o, snv_three(alt[p]));
+        snv_three(o, alt[p]);
         return;
     }
     if (n_del == 0) {
         int64_t k = n_ins;
         if (p >= k && memcmp(ref + p - k, alt + p, (size_t)k) == 0) {
             if (k > 1) {
-                snv_str(o, snv_three(ref[p - k]));
+                snv_three(o, ref[p - k]);
                 snv_int(o, p - k + 1);
                 snv_put(o, "_", 1);
             }
-            snv_str(o, snv_three(ref[p - 1]));
+            snv_three(o, ref[p - 1]);
             snv_int(o, p);
             snv_str(o, "dup");
             return;
@@ -1204,20 +1287,20 @@ static void snv_hgvsp(snv_text *o, const char *ref, int64_t lr, const char *alt,
             o->n = -1;
             return;
         }
-        snv_str(o, snv_three(ref[p - 1]));
+        snv_three(o, ref[p - 1]);
         snv_int(o, p);
         snv_put(o, "_", 1);
-        snv_str(o, snv_three(ref[p])); /* p < lr here */
+        snv_three(o, ref[p]); /* p < lr here */
         snv_int(o, p + 1);
         snv_str(o, "ins");
         snv_threes(o, alt + p, n_ins);
         return;
     }
-    snv_str(o, snv_three(ref[p]));
+    snv_three(o, ref[p]);
     snv_int(o, p + 1);
     if (n_del > 1) {
         snv_put(o, "_", 1);
-        snv_str(o, snv_three(ref[p + n_del - 1]));
+        snv_three(o, ref[p + n_del - 1]);
         snv_int(o, p + n_del);
     }
     snv_str(o, n_ins ? "delins" : "del");
@@ -1340,6 +1423,91 @@ static void snv_oriented(snv_text *o, const uint8_t *b, int64_t n, int plus)
     }
 }
 
+/* A coding transcript's spliced sequence and reference protein, the same for every change
+ * gas_change_effect meets in it: buf holds the padding (tx.pad bytes), then the cDNA, with
+ * the padding's 'N's over the cDNA's bases before the first coding one (read only when there
+ * is no padding), so the CDS starts at buf + c0 - 1; ref_p its translation up to and
+ * including the first stop (lp residues). */
+typedef struct {
+    int64_t tx; /* the transcript, -1: empty */
+    int64_t lp, use;
+    uint8_t *buf;
+    char *ref_p;
+} snv_slot;
+
+/* The last SNV_SLOTS transcripts' (the least recently used replaced): a gas_tx_entries call
+ * meets a locus's transcripts change after change (decision 129). */
+enum { SNV_SLOTS = 16 };
+struct snv_cache {
+    snv_slot slot[SNV_SLOTS];
+    int64_t tick;
+};
+
+static snv_cache *snv_cache_new(void)
+{
+    snv_cache *c = calloc(1, sizeof *c);
+    if (c)
+        for (int k = 0; k < SNV_SLOTS; k++)
+            c->slot[k].tx = -1;
+    return c;
+}
+
+static void snv_cache_free(snv_cache *c)
+{
+    if (!c)
+        return;
+    for (int k = 0; k < SNV_SLOTS; k++) {
+        free(c->slot[k].buf);
+        free(c->slot[k].ref_p);
+    }
+    free(c);
+}
+
+/* Transcript i's slot (tx its figures, cdna_len its exonic bases, len its CDS's with the
+ * padding), filled when it is not cached; NULL when an exon leaves its contig or memory runs
+ * out. */
+static const snv_slot *snv_cached(snv_cache *c, const gas_snv_tables *t, int64_t i, const snv_tx *tx,
+                                  int64_t cdna_len, int64_t len)
+{
+    snv_slot *v = &c->slot[0];
+    for (int k = 0; k < SNV_SLOTS; k++) {
+        if (c->slot[k].tx == i) {
+            c->slot[k].use = ++c->tick;
+            return &c->slot[k];
+        }
+        if (c->slot[k].use < v->use)
+            v = &c->slot[k];
+    }
+    free(v->buf);
+    free(v->ref_p);
+    v->tx = -1;
+    v->buf = malloc((size_t)(tx->pad + cdna_len + 3));
+    v->ref_p = malloc((size_t)(len / 3 + 1));
+    if (!v->buf || !v->ref_p)
+        return NULL;
+    uint8_t *cd = v->buf + tx->pad;
+    for (int64_t j = 0, at = 0; j < tx->n; j++) {
+        int64_t len_j = tx->x1[j] - tx->x0[j];
+        const uint8_t *g = snv_bases(t, tx->x0[j], len_j);
+        if (!g)
+            return NULL;
+        if (tx->plus) {
+            memcpy(cd + at, g, (size_t)len_j);
+        } else {
+            uint8_t *d = cd + cdna_len - 1 - at;
+            for (int64_t m = 0; m < len_j; m++)
+                d[-m] = snv_comp(g[m]);
+        }
+        at += len_j;
+    }
+    uint8_t *seq = v->buf + tx->c0 - 1;
+    memset(seq, 'N', (size_t)tx->pad);
+    v->lp = snv_translate_to_stop(seq, len, v->ref_p);
+    v->tx = i;
+    v->use = ++c->tick;
+    return v;
+}
+
 /* The entry of the change of genome bases [s, s + lr) (global; an insertion when lr is 0,
  * between s - 1 and s) to a[0..la) in transcript i, ref the VCF's REF bases (minimal, as
  * effects.py's Effects.one gets them): out gets "TERMS|EXON|INTRON|HGVSc|HGVSp|cDNA|CDS|Protein|
@@ -1347,10 +1515,10 @@ static void snv_oriented(snv_text *o, const uint8_t *b, int64_t n, int plus)
  * the text's length, or -1 when the tables are inconsistent, the change does not touch the
  * transcript's inside, the transcript's sequence (or HGVSc's shifting window) leaves its contig
  * or its coding bases are not within its exons (gas_tx_entries' caller then works the entry
- * out), or -2 - n
- * when out holds fewer than the n bytes of the text. */
-int64_t gas_change_effect(const gas_snv_tables *t, int64_t i, int64_t s, const uint8_t *r, int64_t lr,
-                          const uint8_t *a, int64_t la, int64_t nmd, char *out, int64_t cap)
+ * out), or -2 - n when out holds fewer than the n bytes of the text. cache: the calling
+ * gas_tx_entries' transcript sequences (snv_cached). */
+static int64_t gas_change_effect(const gas_snv_tables *t, snv_cache *cache, int64_t i, int64_t s, const uint8_t *r,
+                                 int64_t lr, const uint8_t *a, int64_t la, int64_t nmd, char *out, int64_t cap)
 {
     if (i < 0 || i >= t->n_tx || lr < 0 || la < 0 || (!lr && !la))
         return -1;
@@ -1432,8 +1600,11 @@ int64_t gas_change_effect(const gas_snv_tables *t, int64_t i, int64_t s, const u
     int64_t cds_kind = 0, p0 = 0, p1 = 0, i0 = 0, i1 = 0, delta = 0, len = 0, nrc = 0, nac = 0, lra = 0, laa = 0;
     int64_t lp = 0, lap = 0, total = 0, w0 = 0;
     int complete = 0, codons = 0, hgvsp = 0; /* hgvsp: 0 none, 1 Met1?, 2 in frame, 3 frameshift */
-    uint8_t *buf = NULL, *altbuf = NULL, *seq = NULL, *alt = NULL;
-    char *ref_aa = NULL, *alt_aa = NULL, *ref_p = NULL, *alt_p = NULL, *pep = NULL;
+    const uint8_t *seq = NULL;
+    uint8_t *altbuf = NULL, *alt = NULL;
+    const snv_slot *slot = NULL;
+    const char *ref_p = NULL;
+    char *ref_aa = NULL, *alt_aa = NULL, *alt_p = NULL, *pep = NULL;
     int64_t status = 0;
     if (!tx.coding) {
         terms |= exonic ? SNV_NC_EXON : SNV_NC;
@@ -1477,30 +1648,13 @@ int64_t gas_change_effect(const gas_snv_tables *t, int64_t i, int64_t s, const u
          * seq: the padding takes the place of the 5' UTR's last bases, read only when there is none */
         len = tx.pad + tx.c1 - tx.c0 + 1;
         total = tx.pad + cdna_len - tx.c0 + 1;
-        buf = malloc((size_t)(tx.pad + cdna_len + 3));
-        if (!buf) {
+        slot = snv_cached(cache, t, i, &tx, cdna_len, len);
+        if (!slot) {
             status = -1;
             goto done;
         }
-        uint8_t *cd = buf + tx.pad;
-        for (int64_t j = 0, at = 0; j < n; j++) {
-            int64_t len_j = x1[j] - x0[j];
-            const uint8_t *g = snv_bases(t, x0[j], len_j);
-            if (!g) {
-                status = -1;
-                goto done;
-            }
-            if (plus) {
-                memcpy(cd + at, g, (size_t)len_j);
-            } else {
-                uint8_t *d = cd + cdna_len - 1 - at;
-                for (int64_t m = 0; m < len_j; m++)
-                    d[-m] = snv_comp(g[m]);
-            }
-            at += len_j;
-        }
-        seq = buf + tx.c0 - 1;
-        memset(seq, 'N', (size_t)tx.pad);
+        const uint8_t *cd = slot->buf + tx.pad;
+        seq = slot->buf + tx.c0 - 1;
         int starts = !tx.pad && !(t->tx_flags[i] & TX_START_NF_BIT) && len >= 3 && snv_aa(seq) == 'M';
         if (cds_kind == 1) { /* partly coding: no codon change to describe */
             int in_cdna = tx_cdna_pos(x0, x1, n, plus, s) && tx_cdna_pos(x0, x1, n, plus, e - 1);
@@ -1544,9 +1698,8 @@ int64_t gas_change_effect(const gas_snv_tables *t, int64_t i, int64_t s, const u
         ref_aa = malloc((size_t)(nrc / 3 + 1));
         alt_aa = malloc((size_t)(nac / 3 + 2));
         pep = malloc((size_t)(nac / 3 + 2));
-        ref_p = malloc((size_t)(len / 3 + 1));
         alt_p = malloc((size_t)((total + la) / 3 + len / 3 + nac / 3 + 3));
-        if (!ref_aa || !alt_aa || !pep || !ref_p || !alt_p) {
+        if (!ref_aa || !alt_aa || !pep || !alt_p) {
             status = -1;
             goto done;
         }
@@ -1576,7 +1729,8 @@ int64_t gas_change_effect(const gas_snv_tables *t, int64_t i, int64_t s, const u
                 goto done;
             }
         }
-        lp = snv_translate_to_stop(seq, len, ref_p);
+        ref_p = slot->ref_p;
+        lp = slot->lp;
         if (delta == 0 && lp && ref_p[lp - 1] == '*' && w1 / 3 < lp) {
             /* a substitution before the stop codon: the codons after the changed ones are the reference's */
             memcpy(alt_p, ref_p, (size_t)k);
@@ -1717,7 +1871,7 @@ done:;
             if (p >= lp || ref_p[p] == 'X') {
                 o.n = at;
             } else {
-                snv_str(&o, snv_three(ref_p[p]));
+                snv_three(&o, ref_p[p]);
                 snv_int(&o, p + 1);
                 if (p >= lap) {
                     snv_str(&o, "fsTer?");
@@ -1725,7 +1879,7 @@ done:;
                     snv_str(&o, "Ter");
                 } else {
                     const char *star = memchr(alt_p, '*', (size_t)lap);
-                    snv_str(&o, snv_three(alt_p[p]));
+                    snv_three(&o, alt_p[p]);
                     snv_str(&o, "fsTer");
                     if (star)
                         snv_int(&o, star - alt_p - p + 1);
@@ -1818,12 +1972,10 @@ done:;
         snv_mark(&o, alt + w0, nac, i0 - w0, i0 - w0 + la);
     }
 end:
-    free(buf);
     free(altbuf);
     free(ref_aa);
     free(alt_aa);
     free(pep);
-    free(ref_p);
     free(alt_p);
     free(ins_seq);
     return status < 0 ? status : o.n <= cap ? o.n : -2 - o.n;
@@ -2034,4 +2186,40 @@ int64_t gas_bed_scan(const uint8_t *text, int64_t size, const uint8_t *contig, i
         rows++;
     }
     return rows;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * The CSQ stage's INFO check (effects.CsqStage._kept_keys).
+ * ------------------------------------------------------------------------------------------ */
+
+static inline int odd_end(uint8_t c)
+{
+    return c == ';' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* The start of the first match in each line (a line ends with '\n') of any of "CSQ", "PICK_",
+ * ";;", ";." before ';', '\t', '\r' or '\n', "\t.;", "\t;", or ';' before '\t', '\r' or '\n':
+ * where an INFO may hold a key to drop or rename, an empty key or ".". At most one per line,
+ * so cap = the lines is room enough; returns how many were written. */
+int64_t gas_odd_info(const uint8_t *b, int64_t size, int64_t cap, int64_t *hits)
+{
+    int64_t n = 0;
+    for (int64_t i = 0; i < size && n < cap; i++) {
+        uint8_t c = b[i], d = i + 1 < size ? b[i + 1] : 0, e = i + 2 < size ? b[i + 2] : 0; /* 0: past the end */
+        int hit = 0;
+        if (c == 'C')
+            hit = d == 'S' && e == 'Q';
+        else if (c == 'P')
+            hit = i + 5 <= size && memcmp(b + i, "PICK_", 5) == 0;
+        else if (c == ';')
+            hit = odd_end(d) || (d == '.' && odd_end(e));
+        else if (c == '\t')
+            hit = d == ';' || (d == '.' && e == ';');
+        if (hit) {
+            hits[n++] = i;
+            while (i < size && b[i] != '\n')
+                i++;
+        }
+    }
+    return n;
 }

@@ -32,6 +32,7 @@ from gas.annotator.engine.parquet import BATCH_SCHEMA, SCHEMA
 from gas.annotator.engine.textops import (
     Column,
     Indexed,
+    bounds_of,
     distinct,
     first_occurrences,
     format_uint,
@@ -41,7 +42,7 @@ from gas.annotator.engine.textops import (
     ranges,
 )
 from gas.core.phenotypes import FORMAT, GENES_TABLE
-from gas.core.vocab import BUNDLE_COLUMNS, FLAGS, INFO_IDS, REGIONS, VARIANT_CLASSES
+from gas.core.vocab import BUNDLE_COLUMNS, FLAGS, INFO_IDS, RANK, REGIONS, TERMS, VARIANT_CLASSES
 from gas.core.vocab import KNOWN_SOURCES as KNOWN_SOURCE_NAMES
 
 if TYPE_CHECKING:
@@ -55,6 +56,7 @@ _OUR_KEY = re.compile(rf"^(?:{'|'.join(INFO_IDS)})(?:=|$)")
 _STRING = pa.string()
 _EMPTY = pa.scalar("", _STRING)
 _TERM_NAMES = pa.array(list(csq.TERMS), _STRING)
+TERM_NAMES = pa.array(list(TERMS), _STRING)  # a bundle's: every term, codes are RANK
 
 
 def _str(value: str) -> pa.Scalar:
@@ -327,6 +329,26 @@ class _TermTexts:
 
 
 _TERM_TEXTS = _TermTexts()
+
+
+def term_lists(masks: np.ndarray) -> pa.ListArray:
+    """The term list (codes into TERM_NAMES, most severe first) of each mask over TERMS (bit
+    RANK[t]): the set bits of each row in order, with no Python object per row."""
+    bits = np.unpackbits(masks.astype("<u4").view(np.uint8).reshape(-1, 4), axis=1, bitorder="little")
+    codes = np.nonzero(bits)[1]  # row by row, each row's bits ascending (TERMS' 27 fit 32 bits)
+    offsets = bounds_of(np.count_nonzero(bits, axis=1)).astype(np.int32)
+    return pa.ListArray.from_arrays(arrow(offsets), coded(TERM_NAMES, codes))
+
+
+def term_masks(lists: pa.ListArray) -> np.ndarray:
+    """``term_lists``' inverse for a list<dictionary<string>> of terms (any dictionary of them)."""
+    values = lists.values
+    bit = np.array([1 << RANK[t] for t in values.dictionary.to_pylist()], dtype=np.int64)
+    offsets = lists.offsets.to_numpy()
+    codes = values.indices.to_numpy(zero_copy_only=False)[offsets[0] : offsets[-1]]
+    rows = np.repeat(np.arange(len(lists)), np.diff(offsets))
+    # a row's terms are distinct bits, so their sum is their OR (exact in float64: 27 bits)
+    return np.bincount(rows, weights=bit[codes], minlength=len(lists)).astype(np.int64)
 
 
 def alt_strings(found: Annotated) -> pa.Array:
@@ -771,15 +793,30 @@ def with_gene_context(t: OutputTables, batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
 
 
+_DIGITS = 15  # a decimal of at most 15 digits is an integer below 2**53 over a power of ten
+_POW10 = np.array([10**k for k in range(_DIGITS + 1)], dtype=np.int64)
+
+
 def _qual(b: np.ndarray, start: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """QUAL as float; NaN for '.' (missing) or text that is not a number."""
-    value, ok = parse_uint(b, start, length, max_digits=15)
+    """QUAL as float; NaN for '.' (missing) or text that is not a number. Integers and plain
+    decimals (digits.digits, at most 15 digits) array-wise: N / 10**k of two exact doubles is
+    one correctly rounded division, the double float() reads; other text through float()."""
+    value, ok = parse_uint(b, start, length, max_digits=_DIGITS)
     out = np.where(ok, value.astype(np.float64), np.nan)
-    for i in np.flatnonzero(~ok).tolist():
-        text = b[start[i] : start[i] + length[i]].tobytes()
-        if text != b".":
-            try:
-                out[i] = float(text)
-            except ValueError:
-                pass
+    # the first '.' of each field (-1: none)
+    dot = np.full(start.size, -1, dtype=np.int64)
+    for j in range(min(int(length.max()) if length.size else 0, _DIGITS + 1)):
+        dot[(dot < 0) & (length > j) & (b[np.where(length > j, start + j, 0)] == ord("."))] = j
+    frac_len = np.clip(length - dot - 1, 0, _DIGITS)
+    whole, whole_ok = parse_uint(b, start, np.maximum(dot, 0), max_digits=_DIGITS)
+    frac, frac_ok = parse_uint(b, start + dot + 1, frac_len, max_digits=_DIGITS)
+    decimal = ~ok & (dot > 0) & whole_ok & frac_ok & (length - 1 <= _DIGITS)
+    n = whole[decimal] * _POW10[frac_len[decimal]] + frac[decimal]
+    out[decimal] = n.astype(np.float64) / _POW10[frac_len[decimal]].astype(np.float64)
+    missing = (length == 1) & (dot == 0)  # '.', most files' QUAL
+    for i in np.flatnonzero(~ok & ~decimal & ~missing).tolist():
+        try:
+            out[i] = float(b[start[i] : start[i] + length[i]].tobytes())
+        except ValueError:
+            pass
     return out

@@ -70,10 +70,8 @@ class TableView:
         for column, totals in ((consequence, self.terms), (impact, self.impacts)):
             if column.null_count == len(column):  # genes-only: no IMPACT
                 continue
-            counts = call_function("value_counts", [column])
-            for term, n in zip(counts.field(0).to_pylist(), counts.field(1).to_pylist(), strict=True):
-                if term is not None:
-                    totals[term] = totals.get(term, 0) + n
+            for term, n in pc.value_counts(column).items():
+                totals[term] = totals.get(term, 0) + n
         if self.position_sorted and len(chrom):
             self.position_sorted = self._in_order(chrom, pos)
 

@@ -331,6 +331,9 @@ _SIGNATURES["gas_info_values"] = (
     None,
 )
 
+# effects.py's INFO check (native.c's last section).
+_SIGNATURES["gas_odd_info"] = ([_BYTES, _I64, _I64, _INT64S_OUT], _I64)
+
 
 def load_kernels(path: Path) -> ctypes.CDLL:
     """A build of ``native.c`` with its functions' argument and result types declared."""
@@ -538,6 +541,15 @@ def tx_classify(t: TxTables, flank: int, starts: np.ndarray, lengths: np.ndarray
         if rows <= cap:
             return tuple(o[:rows] for o in out)
         cap = rows
+
+
+def odd_info(b: np.ndarray, lines: int) -> np.ndarray:
+    """Where the first of native.c's gas_odd_info patterns (an INFO key to drop, rename or
+    leave out: CSQ, PICK_, an empty key or ".") starts in each of a block's ``lines`` lines
+    that has one."""
+    b = _bytes_view(b)
+    hits = np.empty(lines, dtype=np.int64)
+    return hits[: _native().gas_odd_info(b, b.size, lines, hits)]
 
 
 @dataclass
