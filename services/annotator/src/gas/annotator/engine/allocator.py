@@ -24,7 +24,7 @@ def tune_allocator() -> None:
     needs (bench/annotate_vs_bcftools.py, docs/annotation-engine.md). One arena (decision
     133): a block's threads each had their own, whose heaps (64 MiB at most, larger arrays
     mmapped) glibc unmaps when empty whatever the trim threshold, so a bundle job's ~11 MB
-    buffers came back as fresh pages; the main arena keeps them (1M: 85-174k faults -> 60k)."""
+    buffers came back as fresh pages; the main arena keeps them (1M: 47-174k faults -> 36-73k)."""
     global _TUNED
     if _TUNED:
         return
