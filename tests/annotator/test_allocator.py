@@ -43,22 +43,34 @@ def test_only_the_engines_own_processes_tune_the_allocator(case, tmp_path, db_di
     vcf = tmp_path / "small.vcf"
     vcf.write_text(HEADER + "1\t69511\t.\tA\tG\t50\tPASS\t.\n")
     out = tmp_path / "out"
+    arenas = tmp_path / "arenas.xml"
+    # glibc's arenas (malloc_info's <heap>s) before and after the case: tuned, the engine's
+    # threads make none of their own (the main arena keeps the memory they free)
     script = textwrap.dedent(
         f"""
-        import json, pyarrow as pa
+        import ctypes, json, pyarrow as pa
         from pathlib import Path
         VCF, OUT, DB = Path({str(vcf)!r}), Path({str(out)!r}), Path({str(db_dir)!r})
-        before = pa.default_memory_pool().backend_name
+        def arenas():
+            libc = ctypes.CDLL("libc.so.6")
+            libc.fopen.restype, libc.malloc_info.argtypes = ctypes.c_void_p, [ctypes.c_int, ctypes.c_void_p]
+            libc.fclose.argtypes = [ctypes.c_void_p]
+            f = libc.fopen({str(arenas).encode()!r}, b"w")
+            libc.malloc_info(0, f)
+            libc.fclose(f)
+            return Path({str(arenas)!r}).read_text().count("<heap nr=")
+        before, arenas_before = pa.default_memory_pool().backend_name, arenas()
         """
     )
     script += textwrap.dedent(CASES[case])
-    script += "print(json.dumps([before, pa.default_memory_pool().backend_name]))\n"
+    script += "print(json.dumps([before, pa.default_memory_pool().backend_name, arenas() - arenas_before]))\n"
     env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    before, after = json.loads(proc.stdout.splitlines()[-1])
+    before, after, new_arenas = json.loads(proc.stdout.splitlines()[-1])
     assert before != "system"  # pyarrow's own default (mimalloc or jemalloc)
     assert after == ("system" if TUNED[case] else before)
+    assert (new_arenas == 0) == TUNED[case], new_arenas
     assert (out / "small.annot.vcf").is_file()
 
 

@@ -22,7 +22,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 import numpy as np
 
@@ -38,6 +38,7 @@ from gas.annotator.engine.textops import (
     TxText,
     bounds_of,
     byte_table,
+    count_byte,
     distinct,
     gather,
     gather_columns,
@@ -1291,18 +1292,19 @@ class CsqStage:
         self.ours = ours  # the input's CSQ is GAS's own (re-annotation): dropped, not renamed
         self.table = table  # keep each entry's text for the Parquet table (else only the picks')
 
-    def annotate(self, text: bytes, first_line: int) -> BlockEffects:
+    def annotate(self, text: Any, first_line: int) -> BlockEffects:
+        """``text``: the block's written lines, a buffer (bytes or a numpy byte array: read in place)."""
         b = np.frombuffer(text, dtype=np.uint8)
         lines = split_lines(b)
         n_lines = lines.start.size
-        if lines.blank or lines.short_line >= 0 or n_lines != text.count(b"\n"):
+        if lines.blank or lines.short_line >= 0 or n_lines != count_byte(b, 10):
             raise RuntimeError("effects: the written block has a blank or short line")
         bound = lines.bound
         u = UPPER[b]
         ref, ref_len = bound[3] + 1, bound[4] - bound[3] - 1
         alts, alts_len = bound[4] + 1, bound[5] - bound[4] - 1
         # A record is annotated on a known contig, with a POS and a REF of A, C, G, T, N only.
-        cid = self._contigs(text, lines)
+        cid = self._contigs(b, lines)
         ok = (cid >= 0) & (lines.pos >= 0) & (ref_len > 0) & (_count_in(_NOT_SEQ, u, ref, ref_len) == 0)
         rec_line = np.flatnonzero(ok)
         gpos = (cid[rec_line] << 32) | (lines.pos[rec_line] - 1)
@@ -1334,7 +1336,7 @@ class CsqStage:
         info_start = bound[7] + 1
         info_end = np.where(bound[8] == lines.end, line_end, bound[8])
         info_len = info_end - info_start
-        plain_len, slow_at, slow_keys = self._kept_keys(text, b, lines.start, info_start, info_len)
+        plain_len, slow_at, slow_keys = self._kept_keys(b, lines.start, info_start, info_len)
         slow_len = np.zeros(n_lines, dtype=np.int64)
         slow_len[slow_at] = [len(k) for k in slow_keys]
         kept_len = plain_len + slow_len
@@ -1345,13 +1347,13 @@ class CsqStage:
         zero, one = np.zeros(n_lines, dtype=np.int64), np.ones(n_lines, dtype=np.int64)
         body = gather_columns(
             [
-                (text, lines.start, info_start - lines.start),
-                (text, info_start, plain_len),
+                (b, lines.start, info_start - lines.start),
+                (b, info_start, plain_len),
                 (b"".join(slow_keys), offsets_of(slow_len), slow_len),
                 (b";", zero, ((kept_len > 0) & (ours_len > 0)).astype(np.int64)),
                 (et.info, ours_start, ours_len),
                 (b".", zero, ((kept_len == 0) & (ours_len == 0)).astype(np.int64)),
-                (text, info_end, line_end - info_end),
+                (b, info_end, line_end - info_end),
                 (b"\n", zero, one),
             ]
         )
@@ -1360,14 +1362,14 @@ class CsqStage:
         )
         return fx if self.table else fx.picks_only()
 
-    def _contigs(self, text: bytes, lines: SplitLines) -> np.ndarray:
+    def _contigs(self, b: np.ndarray, lines: SplitLines) -> np.ndarray:
         """Each line's contig id (-1: not in the bundle), CHROM as a key in one lookup (by
         name when longer than 8 bytes)."""
         keys, ids = self._contig_keys
         at = np.minimum(np.searchsorted(keys, lines.chrom_key), keys.size - 1)
         cid = np.where(keys[at] == lines.chrom_key, ids[at], -1)
         for i in np.flatnonzero(lines.chrom_key == 0).tolist():
-            cid[i] = self.db.alias.get(text[lines.start[i] : lines.bound[1, i]].decode(), -1)
+            cid[i] = self.db.alias.get(b[lines.start[i] : lines.bound[1, i]].tobytes().decode(), -1)
         return cid
 
     @cached_property
@@ -1378,7 +1380,7 @@ class CsqStage:
         return keys, np.array([c for _, c in short] + [-1], dtype=np.int64)
 
     def _kept_keys(
-        self, text: bytes, b: np.ndarray, line_start: np.ndarray, info_start: np.ndarray, info_len: np.ndarray
+        self, b: np.ndarray, line_start: np.ndarray, info_start: np.ndarray, info_len: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, list[bytes]]:
         """The INFO keys each line keeps: an INFO with no empty or "." key and nothing to drop
         or rename (no CSQ or PICK_ in it) as it is (its length; "." keeps none); the other
@@ -1390,7 +1392,7 @@ class CsqStage:
         plain[slow] = 0
         keys_of = []
         for lo, n in zip(info_start[slow].tolist(), info_len[slow].tolist(), strict=True):
-            info = text[lo : lo + n]
+            info = b[lo : lo + n].tobytes()
             keys = [k for k in info.split(b";") if k and k != b"."]
             if b"CSQ" in info or b"PICK_" in info:
                 if self.ours:

@@ -305,8 +305,7 @@ class _Block:
     sources add: per record the INFO items (text pieces, in declaration order) and per ALT row
     the table's values."""
 
-    def __init__(self, text: bytes):
-        self.text = text
+    def __init__(self, text: Any):  # a buffer: bytes or a numpy byte array
         self.b = np.frombuffer(text, dtype=np.uint8)
         lines = split_lines(self.b)
         if lines.nul_at >= 0:  # nothing was split: never a block without rows
@@ -657,7 +656,7 @@ class SourcesStage:
         self._id_bytes = [i.encode() for i in sorted(self.ids)]
         self._compiled = {s.name: CompiledSource(s) for s in sources.sources}
 
-    def annotate(self, text: bytes) -> tuple[bytes, list[Any]]:
+    def annotate(self, text: Any) -> tuple[Any, list[Any]]:
         """(the lines with the fields added, per source field a pyarrow array over the ALTs:
         none when the stage builds no table)."""
         block = _Block(text)

@@ -66,11 +66,12 @@ class BlockStages:
         """Annotate whole data lines; ``first_line`` is the file line number of the first."""
         result = self.gene_level(block, first_line)
         if self.csq is not None and self.with_effects is not None:
-            fx = self.csq.annotate(bytes(result.vcf), first_line)
+            # result.vcf as it is (a numpy array): a bytes() of it would copy the block's text
+            fx = self.csq.annotate(result.vcf, first_line)
             result.vcf, result.effects = fx.text, fx
             result.table = self.with_effects(result.table, fx)
         if self.source_stage is not None:
-            text, columns = self.source_stage.annotate(bytes(result.vcf))
+            text, columns = self.source_stage.annotate(result.vcf)
             result.vcf = text
             result.table = with_sources(result.table, columns, self.sources)
         if self.sample_spec is not None and result.table is not None:

@@ -96,6 +96,11 @@ def gather_columns(columns: Sequence[Column | Indexed | None], row_ends: np.ndar
     return out
 
 
+def count_byte(b: np.ndarray, value: int) -> int:
+    """How many bytes of ``b`` (a uint8 array) are ``value`` (compiled: no array of the block's size)."""
+    return int(_native().gas_count_byte(_bytes_view(b), b.size, value))
+
+
 @dataclass
 class SplitLines:
     """The data lines of a block (``native.c``: gas_split_lines)."""
@@ -119,7 +124,7 @@ def split_lines(b: np.ndarray) -> SplitLines:
     b = _bytes_view(b)
     nul_at, high = ctypes.c_int64(), ctypes.c_int64()
     lib.gas_scan_bytes(b, b.size, ctypes.byref(nul_at), ctypes.byref(high))
-    cap = int(lib.gas_count_byte(b, b.size, 10)) if nul_at.value < 0 else 0
+    cap = count_byte(b, 10) if nul_at.value < 0 else 0
     start, end, index, pos = (np.empty(cap, dtype=np.int64) for _ in range(4))
     bound = np.empty((9, cap), dtype=np.int64)
     chrom_key = np.empty(cap, dtype=np.uint64)
@@ -672,9 +677,10 @@ def tx_entries(
         if sizes[2]:
             return scratch[-1][: sizes[2]]
         if sizes[0] <= raw_cap and sizes[1] <= info_cap:
-            # (raw is kept with the block until it is written: a copy of its size, not the room)
+            # No copy of raw trimmed to its size: room never written is never faulted in, and
+            # without a table picks_only drops raw at once.
             return EntryText(
-                raw[: sizes[0]].copy(), entry_off[: entries + 1], change_entry, change_mask, change_bits, pick_start,
+                raw[: sizes[0]], entry_off[: entries + 1], change_entry, change_mask, change_bits, pick_start,
                 pick_len,
                 info[: sizes[1]], info_off,
             )  # fmt: skip
@@ -759,7 +765,7 @@ def bed_scan(text: np.ndarray, contig: bytes, end: int, state: np.ndarray) -> tu
     when no later row is needed."""
     if state.size != 2 or state.dtype != np.int64:
         raise ValueError("bed_scan: state is two int64")
-    cap = int(_native().gas_count_byte(text, text.size, 10)) + 1
+    cap = count_byte(text, 10) + 1
     out = [np.empty(cap, dtype=np.int64) for _ in range(4)]
     rows = _native().gas_bed_scan(text, text.size, contig, len(contig), end, cap, *out, state)
     return tuple(o[:rows] for o in out)
