@@ -100,13 +100,19 @@ def packed_strings(packed: Packed, prefix: str = "", empty_is_null: bool = False
     return values
 
 
-def strings_of(columns: list[Column | Indexed | None], valid: np.ndarray | None = None) -> pa.Array:
-    """A string array of each row's pieces joined (one ``gather_columns`` pass), null where
-    ``valid`` is False."""
+def _gathered(columns: list[Column | Indexed | None]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's pieces joined (one ``gather_columns`` pass): the text and the rows' bounds
+    (their starts, then the end)."""
     n = next((c[2].size if isinstance(c, Indexed) else np.size(c[1]) for c in columns if c is not None), 0)
-    ends = np.zeros(n + 1, dtype=np.int64)
-    data = gather_columns(columns, ends[1:])
-    buffers = [None, pa.py_buffer(ends.astype(np.int32)), pa.py_buffer(data)]
+    bounds = np.zeros(n + 1, dtype=np.int64)
+    return gather_columns(columns, bounds[1:]), bounds
+
+
+def strings_of(columns: list[Column | Indexed | None], valid: np.ndarray | None = None) -> pa.Array:
+    """A string array of each row's pieces joined, null where ``valid`` is False."""
+    data, bounds = _gathered(columns)
+    n = bounds.size - 1
+    buffers = [None, pa.py_buffer(bounds.astype(np.int32)), pa.py_buffer(data)]
     nulls = 0
     if valid is not None and (nulls := n - int(np.count_nonzero(valid))):
         buffers[0] = pa.py_buffer(np.packbits(valid, bitorder="little"))
@@ -527,13 +533,8 @@ Spans = tuple[np.ndarray, np.ndarray, np.ndarray]  # (text, start, length): one 
 
 def joined(columns: list[Column | Indexed | None]) -> Spans:
     """Each row's pieces joined into one string (rows are contiguous in the text)."""
-    n = next((c[2].size if isinstance(c, Indexed) else np.size(c[1]) for c in columns if c is not None), 0)
-    ends = np.empty(n, dtype=np.int64)
-    text = gather_columns(columns, ends)
-    start = np.empty(n, dtype=np.int64)
-    start[:1] = 0
-    start[1:] = ends[:-1]
-    return text, start, ends - start
+    text, bounds = _gathered(columns)
+    return text, bounds[:-1], np.diff(bounds)
 
 
 def _info_strings(t: OutputTables, found: Annotated, reps: np.ndarray) -> Spans:
