@@ -3,6 +3,7 @@
  *
  * Built into _native.so with the package (services/annotator/hatch_build.py).
  */
+#include <dlfcn.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2222,4 +2223,473 @@ int64_t gas_odd_info(const uint8_t *b, int64_t size, int64_t cap, int64_t *hits)
         }
     }
     return n;
+}
+
+/* ---- The variants table's Parquet pages (pqwrite.py, decision 135) ----
+ *
+ * One column chunk of an Arrow array as the body of one Parquet v1 data page: repetition
+ * levels (lists), definition levels (nullable columns, lists) each as a 4-byte length and the
+ * RLE/bit-packed hybrid, then the non-null values: PLAIN (8-byte numbers, BOOLEAN bits,
+ * BYTE_ARRAY strings) or dictionary indices (a bit width byte and the hybrid). The array's
+ * buffers come as pointers and sizes in bytes, each index checked against them. */
+
+typedef struct {
+    const uint8_t *list_valid; /* the list array (list_offsets != NULL): validity, NULL: all valid */
+    const int32_t *list_offsets;
+    int64_t list_valid_size, list_offsets_size, list_offset; /* sizes in bytes; the array's offset */
+    const uint8_t *valid;                                    /* the leaf array */
+    const uint8_t *data;
+    const int32_t *offsets; /* strings' offsets */
+    int64_t valid_size, data_size, offsets_size, offset;
+    int64_t kind;      /* PQ_NUMBER, PQ_BOOL, PQ_STRING or PQ_INDEX */
+    int64_t dict_size; /* PQ_INDEX: how many entries the dictionary has */
+    int64_t max_def;   /* the leaf's definition level when present (0: required and flat) */
+} gas_pq_column;
+
+enum { PQ_NUMBER = 0, PQ_BOOL = 1, PQ_STRING = 2, PQ_INDEX = 3, PQ_DELTA = 4 }; /* PQ_DELTA: int64 as DELTA_BINARY_PACKED */
+
+static inline int pq_bit(const uint8_t *bits, int64_t i)
+{
+    return (bits[i >> 3] >> (i & 7)) & 1;
+}
+
+static uint8_t *pq_uleb(uint8_t *o, uint64_t v)
+{
+    while (v >= 0x80) {
+        *o++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *o++ = (uint8_t)v;
+    return o;
+}
+
+static inline int pq_run8(const uint32_t *v, int64_t i, int64_t n)
+{
+    if (n - i < 8)
+        return 0;
+    for (int k = 1; k < 8; k++)
+        if (v[i + k] != v[i])
+            return 0;
+    return 1;
+}
+
+/* The RLE/bit-packed hybrid of n values of width bits: runs of 8 or more equal values as RLE
+ * runs, the rest bit-packed in groups of 8 (the last group padded with zeros). */
+static uint8_t *pq_hybrid(const uint32_t *v, int64_t n, int width, uint8_t *o)
+{
+    int64_t i = 0;
+    while (i < n) {
+        int64_t j = i + 1;
+        while (j < n && v[j] == v[i])
+            j++;
+        if (j - i >= 8) {
+            o = pq_uleb(o, (uint64_t)(j - i) << 1);
+            for (int b = 0; b < (width + 7) / 8; b++)
+                *o++ = (uint8_t)(v[i] >> (8 * b));
+            i = j;
+            continue;
+        }
+        int64_t s = i; /* groups of 8 until a run of 8 starts at a group's start */
+        do
+            i += 8;
+        while (i < n && !pq_run8(v, i, n));
+        o = pq_uleb(o, (uint64_t)((i - s) / 8) << 1 | 1);
+        uint64_t acc = 0;
+        int bits = 0;
+        for (int64_t k = s; k < i; k++) {
+            acc |= (uint64_t)(k < n ? v[k] : 0) << bits;
+            for (bits += width; bits >= 8; bits -= 8) {
+                *o++ = (uint8_t)acc;
+                acc >>= 8;
+            }
+        }
+        if (i > n)
+            i = n;
+    }
+    return o;
+}
+
+static uint8_t *pq_levels(const uint32_t *v, int64_t n, int width, uint8_t *o)
+{
+    uint8_t *body = pq_hybrid(v, n, width, o + 4);
+    uint32_t size = (uint32_t)(body - o - 4);
+    memcpy(o, &size, 4); /* little-endian x86-64 */
+    return body;
+}
+
+static int pq_width(uint64_t max)
+{
+    int w = 1;
+    while (w < 32 && (max >> w) != 0)
+        w++;
+    return w;
+}
+
+/* width (<= 64) low bits of x appended to the bit stream (acc holds bits < 8 of them). */
+static inline uint8_t *pq_put_bits(uint8_t *o, uint64_t *acc, int *bits, uint64_t x, int width)
+{
+    while (width > 0) {
+        int take = width > 32 ? 32 : width;
+        *acc |= (x & ((1ULL << take) - 1)) << *bits;
+        x >>= take;
+        width -= take;
+        for (*bits += take; *bits >= 8; *bits -= 8) {
+            *o++ = (uint8_t)*acc;
+            *acc >>= 8;
+        }
+    }
+    return o;
+}
+
+/* n int64 values as DELTA_BINARY_PACKED: blocks of 128 deltas in 4 miniblocks of 32, each
+ * miniblock bit-packed at the width of its largest delta above the block's least (wrapping
+ * arithmetic, as the format's). At most 30 + n * 8 + (n / 128 + 1) * 14 bytes. */
+static uint8_t *pq_delta(const int64_t *x, int64_t n, uint8_t *o)
+{
+    o = pq_uleb(o, 128);
+    o = pq_uleb(o, 4);
+    o = pq_uleb(o, (uint64_t)n);
+    int64_t first = n ? x[0] : 0;
+    o = pq_uleb(o, ((uint64_t)first << 1) ^ (uint64_t)(first >> 63));
+    for (int64_t b = 1; b < n; b += 128) {
+        int64_t count = n - b < 128 ? n - b : 128;
+        uint64_t d[128];
+        int64_t least = INT64_MAX;
+        for (int64_t k = 0; k < count; k++) {
+            d[k] = (uint64_t)x[b + k] - (uint64_t)x[b + k - 1];
+            if ((int64_t)d[k] < least)
+                least = (int64_t)d[k];
+        }
+        o = pq_uleb(o, ((uint64_t)least << 1) ^ (uint64_t)(least >> 63));
+        uint8_t *widths = o;
+        o += 4;
+        for (int mb = 0; mb < 4; mb++) {
+            int64_t s = mb * 32, e = s + 32 < count ? s + 32 : count;
+            uint64_t top = 0;
+            for (int64_t k = s; k < e; k++)
+                top |= d[k] - (uint64_t)least;
+            int width = 0;
+            while (width < 64 && (top >> width) != 0)
+                width++;
+            widths[mb] = s < count ? (uint8_t)width : 0;
+            if (s >= count)
+                continue;
+            uint64_t acc = 0;
+            int bits = 0;
+            for (int64_t k = s; k < s + 32; k++) /* padded to 32 values */
+                o = pq_put_bits(o, &acc, &bits, k < e ? d[k] - (uint64_t)least : 0, width);
+        }
+    }
+    return o;
+}
+
+/* The leaf's values that exist (in bounds of its buffers): how many from c->offset. */
+static int64_t pq_leaf_count(const gas_pq_column *c)
+{
+    int64_t n = c->kind == PQ_BOOL ? c->data_size * 8 : c->kind == PQ_STRING ? c->offsets_size / 4 - 1
+                                                     : c->kind == PQ_INDEX  ? c->data_size / 4
+                                                                            : c->data_size / 8;
+    if (c->valid != NULL && c->valid_size * 8 < n)
+        n = c->valid_size * 8;
+    return n - c->offset;
+}
+
+/* Levels that are all `value`: one RLE run (width <= 8), with the 4-byte length. */
+static uint8_t *pq_run(uint8_t *o, uint32_t value, int64_t n)
+{
+    uint8_t *body = n ? pq_uleb(o + 4, (uint64_t)n << 1) : o + 4;
+    if (n)
+        *body++ = (uint8_t)value;
+    uint32_t size = (uint32_t)(body - o - 4);
+    memcpy(o, &size, 4);
+    return body;
+}
+
+/* Whether bits [from, from + n) are all 0. */
+static int pq_none(const uint8_t *bits, int64_t from, int64_t n)
+{
+    int64_t i = from, end = from + n;
+    for (; i < end && (i & 7); i++)
+        if (pq_bit(bits, i))
+            return 0;
+    for (; i + 8 <= end; i += 8)
+        if (bits[i >> 3])
+            return 0;
+    for (; i < end; i++)
+        if (pq_bit(bits, i))
+            return 0;
+    return 1;
+}
+
+/* Writes the page body of `rows` rows into out (cap bytes) and the number of levels (the
+ * page's num_values) into *levels. Returns its size; -1 when the column is malformed (a
+ * buffer too short for an offset or index, offsets decreasing, an index outside the
+ * dictionary, a string outside its data, a null in a required column, an unknown kind);
+ * -(room needed) when cap is short. */
+int64_t gas_pq_page(const gas_pq_column *c, int64_t rows, uint8_t *out, int64_t cap, int64_t *levels)
+{
+    int list = c->list_offsets != NULL;
+    int64_t leaves = pq_leaf_count(c);
+    if (rows < 0 || c->offset < 0 || c->list_offset < 0 || c->kind < 0 || c->kind > PQ_DELTA || c->max_def < 0 ||
+        c->max_def > 3 || (list && c->max_def < 2) || (!list && c->max_def > 1) ||
+        (c->kind == PQ_INDEX && (c->dict_size < 0 || c->dict_size > INT32_MAX)) ||
+        (c->kind == PQ_STRING && c->offsets == NULL) || (c->data == NULL && c->data_size != 0) || leaves < 0 ||
+        c->offset + leaves > UINT32_MAX)
+        return -1;
+    if (list && (c->list_offsets_size / 4 - 1 - c->list_offset < rows ||
+                 (c->list_valid != NULL && c->list_valid_size * 8 - c->list_offset < rows)))
+        return -1;
+    /* The rows' leaves are [lo, hi): a list's rows are its offsets apart (each checked below
+     * before its levels are written), so there are at most n levels. */
+    int64_t lo = list ? c->list_offsets[c->list_offset] : 0, hi = list ? c->list_offsets[c->list_offset + rows] : rows;
+    if (lo < 0 || hi < lo || hi > leaves)
+        return -1;
+    int64_t n = list ? rows + hi - lo : rows;
+    int64_t text = c->kind == PQ_STRING ? (int64_t)c->offsets[c->offset + hi] - c->offsets[c->offset + lo] : 0;
+    if (c->kind == PQ_STRING && (c->offsets[c->offset + lo] < 0 || c->offsets[c->offset + hi] > c->data_size))
+        return -1; /* so text <= data_size: no room asked for past the data */
+    int64_t need = 8 + 2 * (n / 2 + 16) + 5 + n * (c->kind == PQ_STRING ? 4 : c->kind == PQ_INDEX ? 5 : 8) + 32;
+    need += c->kind == PQ_DELTA ? 30 + (n / 128 + 1) * 14 : 0;
+    need += text > 0 ? text : 0;
+    if (cap < need)
+        return -need;
+    /* Every row null (a genes-only table's bundle columns), or none in a flat column: the
+     * levels are runs. Otherwise they are built, with the present values' leaves unless
+     * those are [lo, hi) (no null lists or items). */
+    int all_null = list ? c->list_valid != NULL && pq_none(c->list_valid, c->list_offset, rows)
+                        : c->valid != NULL && pq_none(c->valid, c->offset, rows);
+    int dense = !all_null && c->valid == NULL && c->list_valid == NULL;
+    int64_t m = 0, v = 0, bad = all_null && c->max_def != (list ? 3 : 1);
+    uint8_t *o = out;
+    uint32_t *rep = NULL, *def = NULL, *idx = NULL;
+    if (all_null || (dense && !list)) {
+        m = rows, v = all_null ? 0 : rows;
+        if (list)
+            o = pq_run(o, 0, m);
+        if (c->max_def > 0)
+            o = pq_run(o, all_null ? 0 : 1, m);
+    } else {
+        rep = malloc((size_t)(n ? n : 1) * sizeof(uint32_t) * 3);
+        if (rep == NULL)
+            return -1;
+        def = rep + n, idx = dense ? NULL : def + n;
+        for (int64_t r = 0; r < rows && !bad; r++) {
+            int64_t a = r, b = r + 1;
+            if (list) {
+                a = c->list_offsets[c->list_offset + r], b = c->list_offsets[c->list_offset + r + 1];
+                if (b < a) {
+                    bad = 1;
+                    break;
+                }
+                if (c->list_valid != NULL && !pq_bit(c->list_valid, c->list_offset + r)) {
+                    bad |= c->max_def < 3; /* a null list in a required column */
+                    rep[m] = 0, def[m++] = 0;
+                    continue;
+                }
+                if (a == b) {
+                    rep[m] = 0, def[m++] = (uint32_t)c->max_def - 2; /* empty */
+                    continue;
+                }
+                if (c->valid == NULL) { /* no null items */
+                    for (int64_t k = a; k < b; k++, m++) {
+                        rep[m] = k > a, def[m] = (uint32_t)c->max_def;
+                        if (idx)
+                            idx[v++] = (uint32_t)(c->offset + k);
+                    }
+                    continue;
+                }
+            }
+            for (int64_t k = a; k < b; k++) {
+                int64_t leaf = c->offset + k;
+                if (list)
+                    rep[m] = k > a;
+                if (!pq_bit(c->valid, leaf)) {
+                    bad |= c->max_def == 0; /* a null in a required column */
+                    def[m++] = (uint32_t)c->max_def - 1;
+                    continue;
+                }
+                def[m++] = (uint32_t)c->max_def;
+                idx[v++] = (uint32_t)leaf;
+            }
+        }
+        if (dense)
+            v = hi - lo;
+        if (list && !bad)
+            o = pq_levels(rep, m, 1, o);
+        if (c->max_def > 0 && !bad)
+            o = pq_levels(def, m, pq_width((uint64_t)c->max_def), o);
+    }
+#define PQ_LEAF(k) (dense ? c->offset + lo + (k) : (int64_t)idx[k])
+    if (bad) {
+        v = 0; /* no values: the page is refused */
+    } else if (c->kind == PQ_NUMBER && dense) {
+        memcpy(o, c->data + 8 * (c->offset + lo), (size_t)(8 * v));
+        o += 8 * v;
+    } else if (c->kind == PQ_DELTA && dense) {
+        o = pq_delta((const int64_t *)c->data + c->offset + lo, v, o);
+    } else if (c->kind == PQ_DELTA) {
+        int64_t *x = malloc((size_t)(v ? v : 1) * sizeof(int64_t));
+        if (x == NULL) {
+            free(rep);
+            return -1;
+        }
+        for (int64_t k = 0; k < v; k++)
+            x[k] = ((const int64_t *)c->data)[idx[k]];
+        o = pq_delta(x, v, o);
+        free(x);
+    } else if (c->kind == PQ_NUMBER) {
+        for (int64_t k = 0; k < v; k++, o += 8)
+            memcpy(o, c->data + 8 * (int64_t)idx[k], 8);
+    } else if (c->kind == PQ_BOOL) {
+        memset(o, 0, (size_t)(v + 7) / 8);
+        for (int64_t k = 0; k < v; k++)
+            o[k >> 3] |= (uint8_t)(pq_bit(c->data, PQ_LEAF(k)) << (k & 7));
+        o += (v + 7) / 8;
+    } else if (c->kind == PQ_STRING) {
+        for (int64_t k = 0; k < v; k++) {
+            int64_t leaf = PQ_LEAF(k), s = c->offsets[leaf], len = (int64_t)c->offsets[leaf + 1] - s;
+            if (s < 0 || len < 0 || s + len > c->data_size || (o - out) + 4 + len + 16 > cap) {
+                bad = 1; /* outside its data, or (offsets out of order) more than the room */
+                break;
+            }
+            uint32_t len32 = (uint32_t)len;
+            memcpy(o, &len32, 4);
+            if (len <= 16 && s + 16 <= c->data_size)
+                memcpy(o + 4, c->data + s, 16); /* a fixed size: two moves, no call */
+            else
+                memcpy(o + 4, c->data + s, (size_t)len);
+            o += 4 + len;
+        }
+    } else {
+        const uint32_t *codes = (const uint32_t *)c->data + (dense ? c->offset + lo : 0);
+        if (!dense)
+            for (int64_t k = 0; k < v; k++)
+                idx[k] = codes[idx[k]];
+        const uint32_t *values = dense ? codes : idx;
+        for (int64_t k = 0; k < v; k++)
+            bad |= values[k] >= (uint64_t)c->dict_size; /* negative codes too */
+        int width = pq_width(c->dict_size > 1 ? (uint64_t)c->dict_size - 1 : 0);
+        *o++ = (uint8_t)width;
+        o = pq_hybrid(values, v, width, o);
+    }
+#undef PQ_LEAF
+    free(rep);
+    *levels = m;
+    return bad ? -1 : o - out;
+}
+
+/* zstd from the system's libzstd.so.1 (Debian's libzstd1; there is no zstd.h to build
+ * against), one compression context per writer reused for every page. */
+static struct {
+    void *(*create)(void);
+    size_t (*free)(void *);
+    size_t (*compress)(void *, void *, size_t, const void *, size_t, int);
+    size_t (*bound)(size_t);
+    unsigned (*is_error)(size_t);
+} pq_zstd;
+
+static int pq_zstd_load(void)
+{
+    if (pq_zstd.compress != NULL)
+        return 0;
+    void *lib = dlopen("libzstd.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (lib == NULL)
+        return -1;
+    *(void **)&pq_zstd.create = dlsym(lib, "ZSTD_createCCtx");
+    *(void **)&pq_zstd.free = dlsym(lib, "ZSTD_freeCCtx");
+    *(void **)&pq_zstd.bound = dlsym(lib, "ZSTD_compressBound");
+    *(void **)&pq_zstd.is_error = dlsym(lib, "ZSTD_isError");
+    void *compress = dlsym(lib, "ZSTD_compressCCtx");
+    if (!pq_zstd.create || !pq_zstd.free || !pq_zstd.bound || !pq_zstd.is_error || !compress)
+        return -1;
+    *(void **)&pq_zstd.compress = compress; /* last: set once the others are */
+    return 0;
+}
+
+/* A compression context, NULL when libzstd.so.1 cannot be loaded. */
+void *gas_zstd_new(void)
+{
+    return pq_zstd_load() == 0 ? pq_zstd.create() : NULL;
+}
+
+void gas_zstd_free(void *ctx)
+{
+    if (ctx != NULL)
+        pq_zstd.free(ctx);
+}
+
+/* src compressed at level into out; returns its size, or -(room needed) when cap is short,
+ * or -1 on zstd's error. */
+int64_t gas_zstd(void *ctx, const uint8_t *src, int64_t size, int level, uint8_t *out, int64_t cap)
+{
+    if (ctx == NULL || size < 0 || cap < 0)
+        return -1;
+    int64_t need = (int64_t)pq_zstd.bound((size_t)size);
+    if (cap < need)
+        return -need;
+    size_t n = pq_zstd.compress(ctx, out, (size_t)cap, src, (size_t)size, level);
+    return pq_zstd.is_error(n) ? -1 : (int64_t)n;
+}
+
+/* Dictionary codes of n strings (Arrow's int32 offsets from offset, and data; valid NULL: all
+ * valid): codes[offset + i] is the code of string i (0 when null), firsts[c] the string that
+ * code c was first given. table is a hash table of slots (a power of two > n), every slot -1
+ * (empty) on entry and again on return. Equal neighbours (a sorted VCF's chromosome, FILTER,
+ * nearest gene) are met without hashing. Returns the number of codes, or -1 when an offset
+ * lies outside the buffers. */
+static inline uint64_t pq_hash(const uint8_t *p, int64_t len)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (int64_t k = 0; k < len; k++)
+        h = (h ^ p[k]) * 1099511628211ULL;
+    return h;
+}
+
+int64_t gas_pq_dict(const int32_t *offsets, int64_t offsets_size, const uint8_t *data, int64_t data_size,
+                    const uint8_t *valid, int64_t valid_size, int64_t offset, int64_t n, int32_t *codes,
+                    int64_t codes_size, int32_t *firsts, int32_t *table, int64_t slots)
+{
+    if (n < 0 || offset < 0 || offsets_size / 4 - 1 - offset < n || codes_size / 4 - offset < n ||
+        (valid != NULL && valid_size * 8 - offset < n) || slots <= n || (slots & (slots - 1)) != 0 || n > INT32_MAX)
+        return -1;
+    for (int64_t i = offset; i <= offset + n; i++)
+        if (offsets[i] < 0 || offsets[i] > data_size || (i > offset && offsets[i] < offsets[i - 1]))
+            return -1;
+    int64_t used = 0, last = -1; /* the previous present string */
+    for (int64_t i = offset; i < offset + n; i++) {
+        if (valid != NULL && !pq_bit(valid, i)) {
+            codes[i] = 0;
+            continue;
+        }
+        const uint8_t *p = data + offsets[i];
+        int64_t len = offsets[i + 1] - offsets[i];
+        if (last >= 0 && offsets[last + 1] - offsets[last] == len && memcmp(data + offsets[last], p, (size_t)len) == 0) {
+            codes[i] = codes[last];
+            last = i;
+            continue;
+        }
+        for (uint64_t slot = pq_hash(p, len) & (uint64_t)(slots - 1);; slot = (slot + 1) & (uint64_t)(slots - 1)) {
+            int32_t code = table[slot];
+            if (code < 0) {
+                table[slot] = (int32_t)used;
+                firsts[used] = (int32_t)(i - offset);
+                codes[i] = (int32_t)used++;
+                break;
+            }
+            int64_t f = offset + firsts[code];
+            if (offsets[f + 1] - offsets[f] == len && memcmp(data + offsets[f], p, (size_t)len) == 0) {
+                codes[i] = code;
+                break;
+            }
+        }
+        last = i;
+    }
+    for (int64_t code = 0; code < used; code++) { /* empty the slots taken, each found as above */
+        int64_t f = offset + firsts[code];
+        uint64_t slot = pq_hash(data + offsets[f], offsets[f + 1] - offsets[f]) & (uint64_t)(slots - 1);
+        while (table[slot] != code)
+            slot = (slot + 1) & (uint64_t)(slots - 1);
+        table[slot] = -1;
+    }
+    return used;
 }

@@ -20,6 +20,7 @@ import pyarrow as pa
 from pyarrow._compute import call_function
 
 from gas.annotator.engine import arrowops as pc
+from gas.annotator.engine.pqwrite import ParquetFile
 from gas.core.vocab import TABLE_COLUMNS, TABLE_SCHEMA_KEY, TABLE_SCHEMA_VERSION, TABLE_VIEW_KEY
 
 _TYPES = {"int64": pa.int64(), "float64": pa.float64(), "string": pa.string()}
@@ -30,8 +31,9 @@ SCHEMA = pa.schema(
         for c in TABLE_COLUMNS
     ]
 )
-# Leaf paths, as pyarrow's use_dictionary names them ("flags.list.element": the items of flags).
-DICTIONARY_COLUMNS = tuple(f"{c.name}.list.element" if c.list else c.name for c in TABLE_COLUMNS if c.categorical)
+# The categorical columns, written with a dictionary per row group (the lists among them are
+# CODED_COLUMNS: their dictionary is the batch's).
+DICTIONARY_COLUMNS = tuple(c.name for c in TABLE_COLUMNS if c.categorical)
 # Columns the engine builds as codes into a small constant dictionary (decision 118): their
 # Arrow type in the rows (BATCH_SCHEMA) is dictionary<int32, string>, which the Parquet writer
 # writes as it is (no hashing of each value); the file stores no Arrow schema, so readers get
@@ -102,11 +104,11 @@ class TableView:
 class VariantsWriter:
     """A Parquet file written one record batch (row group) at a time, on a thread of its own.
 
-    Encoding and compressing a row group is C++ that releases the GIL (~0.5 us of CPU per
-    row): on its thread it runs beside the next blocks' annotation instead of holding up the
-    main thread, which writes the VCF in input order. The queue is bounded, so at most
-    ``QUEUED`` blocks' rows wait in memory; an error on the thread is raised by the next
-    ``write`` or by ``close``. ``prepare``, when given, finishes each batch on that thread
+    Encoding and compressing a row group (``pqwrite.ParquetFile``: C without the GIL, ~0.25
+    us of CPU per row) runs on its thread beside the next blocks' annotation instead of
+    holding up the main thread, which writes the VCF in input order. The queue is bounded, so
+    at most ``QUEUED`` blocks' rows wait in memory; an error on the thread is raised by the
+    next ``write`` or by ``close``. ``prepare``, when given, finishes each batch on that thread
     before it is written (``output.with_gene_context``).
     """
 
@@ -119,29 +121,22 @@ class VariantsWriter:
         extra: list[Any] | None = None,
         prepare: Callable[[pa.RecordBatch], pa.RecordBatch] | None = None,
     ):
-        # pyarrow.parquet's ParquetWriter is this class plus a path resolver that imports
-        # pyarrow.fs (and ssl): ~25 ms of CPU of every job. Imported when the first rows arrive.
-        from pyarrow._parquet import ParquetWriter
-
         self.path = path
         # extra: nullable columns appended by annotation sources (sources.table_fields).
         self.schema = pa.schema([*BATCH_SCHEMA, *(extra or [])])
-        # Without the stored Arrow schema the schema's metadata is not written either: added
-        # to the file's key-value metadata by close, with the view.
+        # The file stores no Arrow schema (decision 118): the schema's metadata is written
+        # into the file's key-value metadata by close, with the view.
         self.metadata = {**metadata, TABLE_SCHEMA_KEY: TABLE_SCHEMA_VERSION}
         # Dictionaries for the categorical columns only (cheaper, and smaller than everywhere);
-        # min/max statistics where a reader prunes row groups: record, chrom, pos.
-        self.writer: Any = ParquetWriter(
-            str(path),
+        # min/max statistics where a reader prunes row groups: record, chrom, pos; the
+        # ascending record and pos as deltas (decision 135).
+        self.writer: ParquetFile | None = ParquetFile(
+            path,
             self.schema,
-            version="2.6",  # pyarrow.parquet's defaults, which this class leaves to Arrow's
-            data_page_version="1.0",
-            writer_engine_version="V2",
-            compression="zstd",
-            compression_level=1,
-            use_dictionary=list(DICTIONARY_COLUMNS),
-            write_statistics=["record", "chrom", "pos"],
-            store_schema=False,
+            dictionary=DICTIONARY_COLUMNS,
+            statistics=("record", "chrom", "pos"),
+            delta=("record", "pos"),
+            created_by=f"GAS annotation engine version {metadata.get('gas.engine_version', 'unknown')}",
         )
         self.rows = 0
         self.prepare = prepare
@@ -152,11 +147,11 @@ class VariantsWriter:
         self._thread.start()
 
     def _write_batches(self) -> None:
+        assert self.writer is not None
         while (batch := self._queue.get()) is not None:
             if self._error is None:  # after a failure, drain the queue so no put() blocks
                 try:
-                    rows = batch if self.prepare is None else self.prepare(batch)
-                    self.writer.write_table(pa.Table.from_batches([rows]))
+                    self.writer.write(batch if self.prepare is None else self.prepare(batch))
                 except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
                     self._error = exc
 
@@ -176,7 +171,8 @@ class VariantsWriter:
         self.view.add(batch.column(_CHROM), batch.column(_POS), batch.column(_CONSEQUENCE), batch.column(_IMPACT))
 
     def close(self) -> None:
-        """Wait for the queued rows, close the file; raises the writing thread's error."""
+        """Wait for the queued rows, close the file (with its footer unless the thread failed);
+        raises the writing thread's error."""
         if self.writer is None:
             return
         self._queue.put(None)
@@ -184,6 +180,7 @@ class VariantsWriter:
         writer, self.writer = self.writer, None
         if self._error is None:
             # In the footer, which a reader fetches first.
-            writer.add_key_value_metadata({**self.metadata, TABLE_VIEW_KEY: self.view.to_json()})
-        writer.close()
+            writer.close({**self.metadata, TABLE_VIEW_KEY: self.view.to_json()})
+        else:
+            writer.abort()
         self._check()

@@ -336,8 +336,38 @@ _SIGNATURES["gas_info_values"] = (
     None,
 )
 
-# effects.py's INFO check (native.c's last section).
+# effects.py's INFO check.
 _SIGNATURES["gas_odd_info"] = ([_BYTES, _I64, _I64, _INT64S_OUT], _I64)
+
+
+class PqColumn(ctypes.Structure):
+    """gas_pq_page's view of an Arrow array (native.c's gas_pq_column): its buffers' addresses
+    and sizes in bytes, checked in C (pqwrite.py fills it)."""
+
+    _fields_ = [
+        ("list_valid", ctypes.c_void_p),
+        ("list_offsets", ctypes.c_void_p),
+        *((name, _I64) for name in ("list_valid_size", "list_offsets_size", "list_offset")),
+        *((name, ctypes.c_void_p) for name in ("valid", "data", "offsets")),
+        *(
+            (name, _I64)
+            for name in ("valid_size", "data_size", "offsets_size", "offset", "kind", "dict_size", "max_def")
+        ),
+    ]
+
+
+# pqwrite.py's kernels (native.c's last section).
+# Buffers as addresses with their sizes (checked in C): ndpointer's checks on every call
+# cost more than encoding a small column's page.
+_SIGNATURES["gas_pq_page"] = ([ctypes.POINTER(PqColumn), _I64, ctypes.c_void_p, _I64, ctypes.POINTER(_I64)], _I64)
+_SIGNATURES["gas_pq_dict"] = (
+    [ctypes.c_void_p, _I64, ctypes.c_void_p, _I64, ctypes.c_void_p, _I64, _I64, _I64]
+    + [_array(np.int32, out=True), _I64, _array(np.int32, out=True), _array(np.int32, out=True), _I64],
+    _I64,
+)
+_SIGNATURES["gas_zstd_new"] = ([], ctypes.c_void_p)
+_SIGNATURES["gas_zstd_free"] = ([ctypes.c_void_p], None)
+_SIGNATURES["gas_zstd"] = ([ctypes.c_void_p, ctypes.c_void_p, _I64, ctypes.c_int, ctypes.c_void_p, _I64], _I64)
 
 
 def load_kernels(path: Path) -> ctypes.CDLL:
