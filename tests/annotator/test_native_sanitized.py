@@ -29,6 +29,7 @@ TESTS = [
     "tests/annotator/test_formats.py",
     "tests/annotator/test_bad_input.py",
     "tests/annotator/test_sources.py",
+    "tests/annotator/test_parquet_writer.py",
 ]
 
 

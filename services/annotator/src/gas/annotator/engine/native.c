@@ -4,6 +4,7 @@
  * Built into _native.so with the package (services/annotator/hatch_build.py).
  */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2588,28 +2589,26 @@ static struct {
     unsigned (*is_error)(size_t);
 } pq_zstd;
 
-static int pq_zstd_load(void)
+static void pq_zstd_load(void)
 {
-    if (pq_zstd.compress != NULL)
-        return 0;
     void *lib = dlopen("libzstd.so.1", RTLD_NOW | RTLD_LOCAL);
     if (lib == NULL)
-        return -1;
+        return;
     *(void **)&pq_zstd.create = dlsym(lib, "ZSTD_createCCtx");
     *(void **)&pq_zstd.free = dlsym(lib, "ZSTD_freeCCtx");
     *(void **)&pq_zstd.bound = dlsym(lib, "ZSTD_compressBound");
     *(void **)&pq_zstd.is_error = dlsym(lib, "ZSTD_isError");
     void *compress = dlsym(lib, "ZSTD_compressCCtx");
-    if (!pq_zstd.create || !pq_zstd.free || !pq_zstd.bound || !pq_zstd.is_error || !compress)
-        return -1;
-    *(void **)&pq_zstd.compress = compress; /* last: set once the others are */
-    return 0;
+    if (pq_zstd.create && pq_zstd.free && pq_zstd.bound && pq_zstd.is_error)
+        *(void **)&pq_zstd.compress = compress; /* NULL unless all are there */
 }
 
 /* A compression context, NULL when libzstd.so.1 cannot be loaded. */
 void *gas_zstd_new(void)
 {
-    return pq_zstd_load() == 0 ? pq_zstd.create() : NULL;
+    static pthread_once_t once = PTHREAD_ONCE_INIT; /* writers may start on several threads */
+    pthread_once(&once, pq_zstd_load);
+    return pq_zstd.compress != NULL ? pq_zstd.create() : NULL;
 }
 
 void gas_zstd_free(void *ctx)

@@ -257,9 +257,9 @@ class ParquetFile:
         self._at += len(head) + packed
         return levels.value, len(head) + size, len(head) + packed
 
-    def _codes(self, array: pa.Array) -> tuple[textops.PqColumn, pa.Array]:
+    def _codes(self, array: pa.Array, max_def: int) -> tuple[textops.PqColumn, pa.Array, np.ndarray]:
         """A string array as dictionary codes (gas_pq_dict, in C: Arrow's writer hashes these
-        too): their view, and the dictionary."""
+        too): their view, the dictionary, and the codes (which the view points into)."""
         n, at = len(array), array.offset
         buffers = array.buffers()
         if self._table.size <= n:
@@ -272,17 +272,15 @@ class ParquetFile:
         )  # fmt: skip
         if used < 0:
             raise ValueError("pqwrite: a string array's offsets lie outside its buffers")
-        view = textops.PqColumn(kind=_PQ_INDEX, max_def=int(valid is not None or array.type != pa.null()))
-        view.valid, view.valid_size, view.offset, view.dict_size = valid, valid_size, at, used
-        view.data, view.data_size = codes.ctypes.data, codes.nbytes
-        self._keep = codes
-        return view, call_function("take", [array, pa.array(firsts[:used])])
+        view = textops.PqColumn(kind=_PQ_INDEX, max_def=max_def, dict_size=used, offset=at)
+        view.valid, view.valid_size, view.data, view.data_size = valid, valid_size, codes.ctypes.data, codes.nbytes
+        return view, call_function("take", [array, pa.array(firsts[:used])]), codes
 
     def _chunk(self, column: _Column, array: pa.Array, rows: int) -> tuple[bytearray, int, int]:
         """Writes one column chunk: (its ColumnChunk, its bytes uncompressed, as written)."""
+        codes = None  # kept until the page is written
         if column.dictionary and not column.coded:
-            view, words = self._codes(array)
-            view.max_def = column.max_def
+            view, words, codes = self._codes(array, column.max_def)
         else:
             view = _view(array, column.kind, column.max_def, column.list)
             words = (array.values if column.list else array).dictionary if column.coded else None
@@ -298,6 +296,7 @@ class ParquetFile:
             _, size, packed = self._page(_view(words, _PQ_STRING), len(words), _DICTIONARY_PAGE, _PLAIN)
         data = self._at
         levels, u, p = self._page(view, rows, _DATA_PAGE, column.encoding)
+        del codes
         size, packed = size + u, packed + p
         meta: Fields = [(5, _I64, levels), (6, _I64, size), (7, _I64, packed), (9, _I64, data)]
         meta += [(11, _I64, first if column.dictionary else None), (12, _STRUCT, stats)]
