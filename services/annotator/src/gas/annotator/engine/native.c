@@ -2274,6 +2274,22 @@ static inline int pq_run8(const uint32_t *v, int64_t i, int64_t n)
     return 1;
 }
 
+/* width (<= 64) low bits of x appended to the bit stream (acc holds bits < 8 of them). */
+static inline uint8_t *pq_put_bits(uint8_t *o, uint64_t *acc, int *bits, uint64_t x, int width)
+{
+    while (width > 0) {
+        int take = width > 32 ? 32 : width;
+        *acc |= (x & ((1ULL << take) - 1)) << *bits;
+        x >>= take;
+        width -= take;
+        for (*bits += take; *bits >= 8; *bits -= 8) {
+            *o++ = (uint8_t)*acc;
+            *acc >>= 8;
+        }
+    }
+    return o;
+}
+
 /* The RLE/bit-packed hybrid of n values of width bits: runs of 8 or more equal values as RLE
  * runs, the rest bit-packed in groups of 8 (the last group padded with zeros). */
 static uint8_t *pq_hybrid(const uint32_t *v, int64_t n, int width, uint8_t *o)
@@ -2297,13 +2313,8 @@ static uint8_t *pq_hybrid(const uint32_t *v, int64_t n, int width, uint8_t *o)
         o = pq_uleb(o, (uint64_t)((i - s) / 8) << 1 | 1);
         uint64_t acc = 0;
         int bits = 0;
-        for (int64_t k = s; k < i; k++) {
-            acc |= (uint64_t)(k < n ? v[k] : 0) << bits;
-            for (bits += width; bits >= 8; bits -= 8) {
-                *o++ = (uint8_t)acc;
-                acc >>= 8;
-            }
-        }
+        for (int64_t k = s; k < i; k++)
+            o = pq_put_bits(o, &acc, &bits, k < n ? v[k] : 0, width);
         if (i > n)
             i = n;
     }
@@ -2324,22 +2335,6 @@ static int pq_width(uint64_t max)
     while (w < 32 && (max >> w) != 0)
         w++;
     return w;
-}
-
-/* width (<= 64) low bits of x appended to the bit stream (acc holds bits < 8 of them). */
-static inline uint8_t *pq_put_bits(uint8_t *o, uint64_t *acc, int *bits, uint64_t x, int width)
-{
-    while (width > 0) {
-        int take = width > 32 ? 32 : width;
-        *acc |= (x & ((1ULL << take) - 1)) << *bits;
-        x >>= take;
-        width -= take;
-        for (*bits += take; *bits >= 8; *bits -= 8) {
-            *o++ = (uint8_t)*acc;
-            *acc >>= 8;
-        }
-    }
-    return o;
 }
 
 /* n int64 values as DELTA_BINARY_PACKED: blocks of 128 deltas in 4 miniblocks of 32, each
